@@ -1,0 +1,449 @@
+"""Per-call memory: resolve the caller, preload, record turns in the background, recall, close.
+
+``record_turn`` only appends to memory and wakes the call's writer task; the writer embeds and
+stores batches off the turn path. ``recall`` and ``preload`` first settle what the writer has
+not yet looked at (identifiers said aloud), so a link made mid-call is in effect by the next
+read of the same call. Reads never raise for storage trouble: they return what they can within
+the policy's time budget and log the error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from . import extract
+from .brief import render_brief
+from .errors import InvalidInputError, MemoryWriteError
+from .identity import Identifier
+from .linking import learn_spoken, new_caller_id, resolve_caller
+from .models import CallEvent, Hit, Matter, MemoryRow, Preload, as_utc, utcnow
+from .policy import MemoryPolicy
+from .retrieval import PRESETS, WorkingSet
+from .spoken import extract_identifiers
+
+if TYPE_CHECKING:
+    from .caller_store import CallerStore
+
+logger = logging.getLogger("memory.hooks")
+
+MAX_TURN_CHARS = 8000
+MAX_QUERY_CHARS = 2000
+WRITE_BATCH = 64
+WRITE_RETRIES = (0.1, 0.4, 1.0)
+WRITE_TIMEOUT_S = 3.0
+DRAIN_TIMEOUT_S = 8.0
+_CONTROL = dict.fromkeys(c for c in range(32) if c not in (9, 10))
+
+
+def clean_text(text: object, *, limit: int) -> str:
+    if not isinstance(text, str):
+        raise InvalidInputError(f"text must be a string, not {type(text).__name__}")
+    text = text.translate(_CONTROL).strip()
+    return text[:limit]
+
+
+class CallHooks:
+    """Memory for one call of one caller. Create it with ``CallerStore.open_call``."""
+
+    def __init__(
+        self,
+        store: CallerStore,
+        customer_id: str,
+        identifiers: list[Identifier],
+        *,
+        call_id: str,
+        started_at: datetime,
+        policy: MemoryPolicy,
+    ) -> None:
+        self._store = store
+        self.customer_id = customer_id
+        self.call_id = call_id
+        self.started_at = started_at
+        self.policy = policy
+        self._identifiers = identifiers
+        self.caller_id = new_caller_id()  # provisional until resolved
+        self.first_caller_id = self.caller_id
+        self.is_new_caller = True
+        self.started = False  # the caller is resolved and the call row exists
+        self._working = WorkingSet()
+        self._history: asyncio.Task[None] | None = None
+        self._seq = 0
+        self._pending: list[MemoryRow] = []
+        self._unscanned: list[MemoryRow] = []
+        self._failed: list[MemoryRow] = []
+        self._call_rows: list[MemoryRow] = []
+        self._seen_keys: set[str] = set()
+        self._last: tuple[str, str] | None = None
+        self._io_lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._writer: asyncio.Task[None] | None = None
+        self._listeners: list[Callable[[CallEvent], object]] = []
+        self._closed = False
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def _open(self) -> None:
+        try:
+            await asyncio.wait_for(self._start(), self.policy.preload_timeout_s)
+        except Exception as exc:
+            logger.error("memory unavailable at call start, continuing without history: %s", _describe(exc))
+        self._writer = asyncio.create_task(self._run_writer(), name=f"memory-writer-{self.call_id}")
+
+    async def _start(self) -> None:
+        backend = self._store.backend
+        caller_id, is_new = await resolve_caller(
+            backend, self.customer_id, self._identifiers, self.policy, call_id=self.call_id, at=self.started_at
+        )
+        await backend.start_call(self.customer_id, self.call_id, caller_id, self.started_at)
+        self.caller_id = self.first_caller_id = caller_id
+        self.is_new_caller = is_new
+        for row in self._call_rows:
+            row.caller_id = row.first_caller_id = caller_id
+        self.started = True
+        if not is_new:
+            self._history = asyncio.create_task(self._load_history(), name=f"memory-history-{self.call_id}")
+
+    async def _load_history(self) -> None:
+        rows = await self._store.backend.load_memories(
+            self.customer_id, self.caller_id, limit=self.policy.working_set_limit
+        )
+        known = {(r.call_id, r.seq) for r in rows}
+        self._working.replace([*rows, *(r for r in self._call_rows if (r.call_id, r.seq) not in known)])
+
+    async def _history_ready(self) -> None:
+        if self._history is None:
+            return
+        try:
+            await asyncio.shield(self._history)
+        except Exception as exc:
+            logger.error("could not load the caller's memories: %s", _describe(exc))
+            self._history = None
+
+    def add_listener(self, listener: Callable[[CallEvent], object]) -> None:
+        """``listener(event)`` is called on the event loop for "linked" and "write_error" events."""
+        self._listeners.append(listener)
+
+    def _emit(self, event: CallEvent) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:
+                logger.exception("a memory event listener failed")
+
+    # -- recording (the turn path: no I/O) -------------------------------------------------------
+
+    def record_turn(self, role: str, text: str, *, at: datetime | None = None, key: str | None = None) -> None:
+        """Remember one utterance of this call. Returns at once; the writer stores it in the background.
+
+        ``key`` (e.g. the framework's message id) drops a turn recorded twice; without it, a turn
+        identical to the one just recorded is dropped.
+        """
+        if role not in ("user", "assistant"):
+            raise InvalidInputError(f"role must be 'user' or 'assistant', not {role!r}")
+        self._append("turn", role, text, at, key)
+
+    def remember(self, text: str, *, at: datetime | None = None) -> None:
+        """Keep a note the caller asked to be remembered (no I/O, like ``record_turn``)."""
+        self._append("note", "user", text, at, None)
+
+    def _append(self, kind: str, role: str, text: str, at: datetime | None, key: str | None) -> None:
+        text = clean_text(text, limit=MAX_TURN_CHARS)
+        if self._closed:
+            logger.warning("a turn was recorded after the call's memory was closed; ignored")
+            return
+        if not text:
+            return
+        if key is not None:
+            if key in self._seen_keys:
+                return
+            self._seen_keys.add(key)
+        elif self._last == (role, text):
+            return
+        self._last = (role, text)
+        self._seq += 1
+        row = MemoryRow(
+            self.customer_id, self.caller_id, self.call_id, self._seq, kind, role, text,  # type: ignore[arg-type]
+            as_utc(at), self.first_caller_id,
+        )
+        self._call_rows.append(row)
+        self._working.extend([row])
+        self._pending.append(row)
+        if role == "user":
+            self._unscanned.append(row)
+        self._wake.set()
+
+    # -- the writer --------------------------------------------------------------------------------
+
+    async def _run_writer(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._pending:
+                try:
+                    await self._flush_batch()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    logger.exception("the memory writer failed unexpectedly")
+                    break
+            if self._closed and not self._pending:
+                return
+
+    async def _flush_batch(self) -> None:
+        batch = self._pending[:WRITE_BATCH]
+        await self._embed(batch)
+        await self._settle_identity(raise_errors=False)
+        for attempt, pause in enumerate((*WRITE_RETRIES, None)):
+            try:
+                async with self._io_lock:
+                    await asyncio.wait_for(self._write(batch), WRITE_TIMEOUT_S)
+                break
+            except Exception as exc:
+                if pause is None:
+                    self._writes_failed(batch, exc)
+                    return
+                logger.warning("memory write failed (attempt %d), retrying: %s", attempt + 1, _describe(exc))
+                await asyncio.sleep(pause)
+        del self._pending[: len(batch)]
+        await self._store.invalidate(self.customer_id, self.caller_id)
+
+    async def _write(self, batch: list[MemoryRow]) -> None:
+        if not self.started:
+            await self._start()
+        for row in batch:
+            row.caller_id = self.caller_id
+        await self._store.backend.write_memories(self.customer_id, batch)
+
+    def _writes_failed(self, batch: list[MemoryRow], exc: Exception) -> None:
+        del self._pending[: len(batch)]
+        self._failed.extend(batch)
+        logger.error("%d turns could not be stored: %s", len(batch), _describe(exc))
+        self._emit(CallEvent("write_error", self.caller_id, f"{len(self._failed)} turns not stored"))
+
+    async def _embed(self, rows: list[MemoryRow]) -> None:
+        missing = [r for r in rows if r.embedding is None]
+        if not missing:
+            return
+        vectors = await self._store.embed([r.text for r in missing])
+        for row, vector in zip(missing, vectors, strict=True):
+            row.embedding = vector
+        self._working.mark_vectors_changed()
+
+    # -- identity said aloud -------------------------------------------------------------------------
+
+    async def _settle_identity(self, *, raise_errors: bool) -> None:
+        """Look at user turns not yet scanned for identifiers; attach them or link this call."""
+        if not self._unscanned:
+            return
+        async with self._io_lock:
+            rows, self._unscanned = self._unscanned, []
+            try:
+                await asyncio.wait_for(self._start_and_learn(rows), WRITE_TIMEOUT_S)
+            except Exception:
+                self._unscanned = rows + self._unscanned
+                if raise_errors:
+                    raise
+                logger.warning("identifiers said aloud could not be checked yet; will retry")
+
+    async def _start_and_learn(self, rows: list[MemoryRow]) -> None:
+        if not self.started:
+            await self._start()
+        await self._learn(rows)
+
+    async def _learn(self, rows: list[MemoryRow]) -> None:
+        region = self.policy.default_region
+        spoken: list[Identifier] = []
+        name = None
+        for row in rows:
+            if row.kind != "turn":
+                continue
+            spoken.extend(i for i in extract_identifiers(row.text, region=region) if i not in spoken)
+            name = name or extract.spoken_name(row.text)
+        backend = self._store.backend
+        if spoken:
+            before = self.caller_id
+            caller_id, evidence = await learn_spoken(
+                backend, self.customer_id, before, spoken, self.policy, call_id=self.call_id, at=rows[-1].at
+            )
+            if evidence is not None:
+                self.caller_id = caller_id
+                self.is_new_caller = False
+                for row in self._pending:
+                    row.caller_id = caller_id
+                await self._store.invalidate(self.customer_id, before)
+                await self._store.invalidate(self.customer_id, caller_id)
+                self._history = asyncio.create_task(self._load_history(), name=f"memory-history-{self.call_id}")
+                self._emit(CallEvent("linked", caller_id, f"by {evidence.kind}", {"previous_caller_id": before}))
+        if name:
+            await backend.set_display_name(self.customer_id, self.caller_id, name)
+
+    # -- reads -----------------------------------------------------------------------------------------
+
+    async def preload(self) -> Preload:
+        """The caller brief for the prompt; empty for a new caller or when storage is unreachable."""
+        t0 = time.perf_counter()
+        try:
+            text, source = await asyncio.wait_for(self._preload(), self.policy.preload_timeout_s)
+        except Exception as exc:
+            logger.error("preload failed, continuing without history: %s", _describe(exc))
+            text, source = "", "error"
+        took = (time.perf_counter() - t0) * 1000
+        return Preload(text, self.caller_id, self.is_new_caller, source, took)  # type: ignore[arg-type]
+
+    async def _preload(self) -> tuple[str, str]:
+        await self._settle_identity(raise_errors=True)
+        if not self.started:
+            raise ConnectionError("the call could not be registered")
+        if self.is_new_caller:
+            return "", "empty"
+        cached = await self._store.cached_brief(self.customer_id, self.caller_id)
+        if cached is not None:
+            return cached, "cache"
+        text = await self._store.build_brief(self.customer_id, self.caller_id, self.policy)
+        return text, ("database" if text else "empty")
+
+    async def recall(self, query: str, *, mode: str = "fast", limit: int = 5) -> list[Hit]:
+        """Memories of this caller (earlier calls and this one) that best match ``query``."""
+        preset = PRESETS.get(mode)
+        if preset is None:
+            raise InvalidInputError(f"mode must be one of {sorted(PRESETS)}, not {mode!r}")
+        if not isinstance(limit, int) or not 1 <= limit <= 100:
+            raise InvalidInputError("limit must be an integer from 1 to 100")
+        query = clean_text(query, limit=MAX_QUERY_CHARS)
+        if not query:
+            return []
+        try:
+            return await asyncio.wait_for(self._recall(query, preset, limit), self.policy.recall_timeout_s)
+        except Exception as exc:
+            logger.error("recall degraded to this call's words only: %s", _describe(exc))
+            return self._working.rank(query, None, preset=preset, limit=limit, now=utcnow())
+
+    async def _recall(self, query: str, preset, limit: int) -> list[Hit]:
+        await self._settle_identity(raise_errors=False)
+        await self._history_ready()
+        missing = self._working.missing_vectors()
+        vectors = await self._store.embed([query, *(r.text for r in missing)], cache_first=True)
+        for row, vector in zip(missing, vectors[1:], strict=True):
+            if row.embedding is None:
+                row.embedding = vector
+        if missing:
+            self._working.mark_vectors_changed()
+        return self._working.rank(query, vectors[0], preset=preset, limit=limit, now=utcnow())
+
+    async def open_matters(self) -> list[Matter]:
+        """Open promises to this caller from earlier calls, newest first (empty if unreachable)."""
+        try:
+            await asyncio.wait_for(self._settle_identity(raise_errors=False), self.policy.recall_timeout_s)
+            profile = await asyncio.wait_for(
+                self._store.backend.load_profile(self.customer_id, self.caller_id, recent_calls=1),
+                self.policy.recall_timeout_s,
+            )
+        except Exception as exc:
+            logger.error("open matters unavailable: %s", _describe(exc))
+            return []
+        return list(profile.matters)
+
+    # -- closing ---------------------------------------------------------------------------------------
+
+    async def aclose(self, *, timeout: float = DRAIN_TIMEOUT_S) -> None:
+        """Store what is left, summarise the call, prepare the next call's preload.
+
+        Raises ``MemoryWriteError`` (with the unsaved turns) if anything could not be stored.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        self._wake.set()
+        try:
+            await asyncio.wait_for(self._finish(), timeout)
+        except Exception as exc:
+            if not isinstance(exc, TimeoutError):
+                logger.error("closing the call's memory failed: %s", _describe(exc))
+            self._failed.extend(self._pending)
+            self._pending.clear()
+        finally:
+            if self._writer is not None:
+                self._writer.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await self._writer
+            if self._history is not None and not self._history.done():
+                self._history.cancel()
+        if self._failed:
+            unsaved = [(r.role, r.text, r.at) for r in self._failed]
+            raise MemoryWriteError(f"{len(unsaved)} turns of this call could not be stored", unsaved=unsaved)
+
+    async def _finish(self) -> None:
+        if self._writer is not None:
+            await asyncio.shield(self._writer)
+        if self._failed:  # one more try for what failed during the call
+            retry, self._failed = self._failed, []
+            self._pending.extend(retry)
+            await self._flush_batch()
+        await self._settle_identity(raise_errors=True)
+        if not self.started:
+            return
+        backend = self._store.backend
+        turns = [r for r in self._call_rows if r.kind == "turn"]
+        await backend.finish_call(
+            self.customer_id,
+            self.call_id,
+            ended_at=max((r.at for r in self._call_rows), default=self.started_at),
+            topic=extract.call_topic([r.text for r in turns if r.role == "user"]),
+            outcome=extract.call_outcome([r.text for r in turns if r.role == "assistant"]),
+        )
+        matters = _matters(turns)
+        if matters:
+            await backend.add_matters(self.customer_id, self.caller_id, self.first_caller_id, matters)
+        await self._store.invalidate(self.customer_id, self.caller_id)
+        await self._store.prepare_brief(self.customer_id, self.caller_id, self.policy)
+
+
+def _matters(turns: list[MemoryRow]) -> list[Matter]:
+    """Promises the agent made in this call, with the references named around them."""
+    found = []
+    for index, row in enumerate(turns):
+        if row.role != "assistant":
+            continue
+        promised = extract.commitments(row.text)
+        if not promised:
+            continue
+        refs = extract.references(row.text)
+        if not refs:
+            for earlier in reversed(turns[max(0, index - 4) : index]):
+                refs = extract.references(earlier.text)
+                if refs:
+                    break
+        text = extract.clean(" ".join(promised))
+        found.append(Matter(f"{row.call_id}:{row.seq}", text, row.at, row.call_id, tuple(refs)))
+    return found
+
+
+def _describe(exc: BaseException) -> str:
+    """An error's type and message, for logs (messages of this layer carry no caller content)."""
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    return type(exc).__name__
+
+
+def validate_call_args(customer_id: object, identifiers: object, call_id: object) -> tuple[str, Mapping, str]:
+    if not isinstance(customer_id, str) or not customer_id.strip():
+        raise InvalidInputError("customer_id is required (the tenant's id)")
+    customer_id = customer_id.strip()
+    if len(customer_id) > 128 or not customer_id.isprintable():
+        raise InvalidInputError("customer_id must be printable and at most 128 characters")
+    if identifiers is None:
+        identifiers = {}
+    if not isinstance(identifiers, Mapping):
+        raise InvalidInputError("identifiers must be a mapping of kind -> value")
+    if call_id is None:
+        call_id = "call_" + uuid.uuid4().hex
+    if not isinstance(call_id, str) or not call_id.strip() or len(call_id) > 200 or not call_id.isprintable():
+        raise InvalidInputError("call_id must be a printable string of at most 200 characters")
+    return customer_id, identifiers, call_id

@@ -1,0 +1,132 @@
+"""Plain values that cross the memory layer's boundaries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal
+
+import numpy as np
+
+Role = Literal["user", "assistant"]
+MemoryKind = Literal["turn", "note"]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime | None) -> datetime:
+    """``None`` -> now; naive datetimes are taken as UTC."""
+    if value is None:
+        return utcnow()
+    if not isinstance(value, datetime):
+        raise TypeError("expected a datetime")
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+@dataclass(slots=True)
+class MemoryRow:
+    """One remembered utterance or note of a caller, as stored."""
+
+    customer_id: str
+    caller_id: str
+    call_id: str
+    seq: int
+    kind: MemoryKind
+    role: Role
+    text: str
+    at: datetime
+    first_caller_id: str
+    embedding: np.ndarray | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A recalled memory. ``at`` is when it was said; ``score`` is higher for better matches."""
+
+    text: str
+    call_id: str
+    at: datetime
+    score: float
+    kind: str
+    role: str
+    seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class Preload:
+    """The caller brief for the prompt. ``text`` is empty for a new caller or when the read failed."""
+
+    text: str
+    caller_id: str
+    is_new_caller: bool
+    source: Literal["cache", "database", "empty", "error"]
+    took_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class Matter:
+    """Something still open for a caller: a promise the agent made, with the references it named."""
+
+    matter_id: str
+    text: str
+    at: datetime
+    call_id: str
+    references: tuple[str, ...] = ()
+    status: Literal["open", "closed"] = "open"
+
+
+@dataclass(frozen=True, slots=True)
+class CallRecord:
+    call_id: str
+    started_at: datetime
+    ended_at: datetime | None
+    topic: str
+    outcome: str
+
+
+@dataclass(frozen=True, slots=True)
+class KnownIdentifier:
+    kind: str
+    value: str
+    source: Literal["presented", "spoken"]
+    call_id: str | None
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """Evidence that two caller records were joined: which identifier, said on which call."""
+
+    link_id: str
+    from_caller_id: str
+    to_caller_id: str
+    kind: str
+    value: str
+    call_id: str | None
+    at: datetime
+    undone_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CallerProfile:
+    """Everything the brief is built from."""
+
+    caller_id: str
+    first_seen: datetime | None
+    identifiers: tuple[KnownIdentifier, ...] = ()
+    calls: tuple[CallRecord, ...] = ()
+    matters: tuple[Matter, ...] = ()
+    call_count: int = 0  # finished calls
+    display_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CallEvent:
+    """Something the application may react to during a call (``hooks.add_listener``)."""
+
+    kind: Literal["linked", "write_error"]
+    caller_id: str
+    detail: str = ""
+    extra: dict[str, object] = field(default_factory=dict)

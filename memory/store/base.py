@@ -1,0 +1,123 @@
+"""The storage interface. Two implementations pass the same contract tests: SQLite and Postgres.
+
+Every method takes the tenant (``customer_id``) first; implementations scope every statement
+to it (on Postgres, row-level security enforces the same in the database).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from datetime import datetime
+
+from ..identity import Identifier
+from ..models import CallerProfile, Link, Matter, MemoryRow
+
+
+class Backend(ABC):
+    """Asynchronous storage of callers, identifiers, calls, memories, matters and links."""
+
+    name: str
+
+    @abstractmethod
+    async def migrate(self) -> None:
+        """Bring the schema up to date (idempotent, safe with several workers starting at once)."""
+
+    @abstractmethod
+    async def aclose(self) -> None: ...
+
+    @abstractmethod
+    async def find_callers(self, customer_id: str, identifiers: Sequence[Identifier]) -> dict[Identifier, str]:
+        """Map each known identifier to the caller that owns it."""
+
+    @abstractmethod
+    async def create_caller(
+        self,
+        customer_id: str,
+        caller_id: str,
+        identifiers: Sequence[Identifier],
+        *,
+        call_id: str,
+        at: datetime,
+    ) -> None:
+        """A new caller with the identifiers presented on its first call."""
+
+    @abstractmethod
+    async def attach_identifiers(
+        self,
+        customer_id: str,
+        caller_id: str,
+        identifiers: Sequence[Identifier],
+        *,
+        source: str,
+        call_id: str | None,
+        at: datetime,
+    ) -> list[Identifier]:
+        """Attach identifiers nobody owns yet; return those attached (owned ones are left alone)."""
+
+    @abstractmethod
+    async def start_call(self, customer_id: str, call_id: str, caller_id: str, started_at: datetime) -> None:
+        """Record the call (idempotent for the same call id)."""
+
+    @abstractmethod
+    async def write_memories(self, customer_id: str, rows: Sequence[MemoryRow]) -> int:
+        """Insert memories; a row whose (call_id, seq) exists already is skipped. Returns rows inserted."""
+
+    @abstractmethod
+    async def add_matters(self, customer_id: str, caller_id: str, first_caller_id: str, matters: Sequence[Matter]) -> None:
+        """Insert open matters (skipping ids that exist)."""
+
+    @abstractmethod
+    async def finish_call(
+        self, customer_id: str, call_id: str, *, ended_at: datetime, topic: str, outcome: str
+    ) -> None: ...
+
+    @abstractmethod
+    async def merge_callers(
+        self,
+        customer_id: str,
+        from_caller_id: str,
+        into_caller_id: str,
+        evidence: Identifier,
+        *,
+        link_id: str,
+        call_id: str | None,
+        at: datetime,
+    ) -> None:
+        """Move everything of ``from_caller_id`` to ``into_caller_id`` and keep the link's evidence."""
+
+    @abstractmethod
+    async def undo_link(self, customer_id: str, link_id: str, *, at: datetime) -> tuple[str, str] | None:
+        """Give the linked caller back what it brought (rows it first owned).
+
+        Returns ``(from_caller_id, to_caller_id)``, or None if the link is unknown or already undone.
+        """
+
+    @abstractmethod
+    async def links(self, customer_id: str, caller_id: str) -> list[Link]: ...
+
+    @abstractmethod
+    async def canonical_caller(self, customer_id: str, caller_id: str) -> str | None:
+        """Follow merges to the caller id in use now (None if unknown)."""
+
+    @abstractmethod
+    async def load_memories(self, customer_id: str, caller_id: str, *, limit: int) -> list[MemoryRow]:
+        """The caller's newest ``limit`` memories with their embeddings, oldest first."""
+
+    @abstractmethod
+    async def load_profile(self, customer_id: str, caller_id: str, *, recent_calls: int) -> CallerProfile: ...
+
+    @abstractmethod
+    async def forget_caller(self, customer_id: str, caller_id: str) -> int:
+        """Delete every row about the caller (and callers merged into it). Returns rows deleted."""
+
+    @abstractmethod
+    async def purge_older_than(self, customer_id: str, before: datetime) -> int:
+        """Retention: delete memories and finished calls older than ``before``."""
+
+    @abstractmethod
+    async def set_display_name(self, customer_id: str, caller_id: str, name: str) -> None:
+        """The name a caller gave or presented; display only, never used to link callers."""
+
+    @abstractmethod
+    async def find_caller_by(self, customer_id: str, identifier: Identifier) -> str | None: ...

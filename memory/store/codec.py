@@ -1,0 +1,43 @@
+"""Shared helpers of the backends: vectors as bytes, migration files, URLs."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+
+import numpy as np
+
+VECTOR_DTYPE = np.float16  # 384 dims -> 768 bytes a memory; cosine error < 1e-3
+
+
+def encode_vector(vector: np.ndarray | None) -> bytes | None:
+    if vector is None:
+        return None
+    return np.asarray(vector, dtype=VECTOR_DTYPE).tobytes()
+
+
+def decode_vector(blob: bytes | None) -> np.ndarray | None:
+    if blob is None:
+        return None
+    return np.frombuffer(blob, dtype=VECTOR_DTYPE).astype(np.float32)
+
+
+def migrations(dialect: str) -> list[tuple[int, str, str]]:
+    """(version, name, sql) of the packaged migrations of one dialect, in order."""
+    folder = resources.files("memory.store") / "migrations" / dialect
+    found = []
+    for entry in folder.iterdir():
+        if entry.name.endswith(".sql"):
+            version = int(entry.name.split("_", 1)[0])
+            found.append((version, entry.name, entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+def dump_refs(refs: tuple[str, ...] | list[str]) -> str:
+    return json.dumps(list(refs))
+
+
+def load_refs(raw: object) -> tuple[str, ...]:
+    if isinstance(raw, str):
+        raw = json.loads(raw)
+    return tuple(str(r) for r in (raw or []))

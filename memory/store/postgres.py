@@ -1,0 +1,402 @@
+"""Production storage: Postgres through asyncpg, with the tenant enforced by row-level security.
+
+Every statement runs in a transaction that first sets ``app.tenant_id`` (transaction-local);
+the policies in the migrations compare each row's ``customer_id`` with it, so a query without
+the tenant set returns nothing. The application queries as the role ``caller_memory_app``
+(created by the migration when the connecting user may create roles): superusers and roles
+with BYPASSRLS would skip the policies, so connections switch to that role when needed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import datetime
+
+import asyncpg
+
+from ..errors import ConfigError, StoreUnavailableError
+from ..identity import Identifier
+from ..models import CallerProfile, CallRecord, KnownIdentifier, Link, Matter, MemoryRow
+from .base import Backend
+from .codec import decode_vector, dump_refs, encode_vector, load_refs, migrations
+
+APP_ROLE = "caller_memory_app"
+_TABLES = ("callers", "identifiers", "calls", "memories", "matters", "links")
+_TABLES_BY_CALLER = ("identifiers", "calls", "memories", "matters")
+_MIGRATION_LOCK = 0x63616C6C  # advisory lock id: several workers may start at once
+
+
+class PostgresBackend(Backend):
+    name = "postgres"
+
+    def __init__(self, dsn: str, *, min_size: int = 1, max_size: int = 10, connect_timeout: float = 5.0,
+                 command_timeout: float = 10.0) -> None:
+        self.dsn = dsn
+        self._pool: asyncpg.Pool | None = None
+        self._min_size, self._max_size = min_size, max_size
+        self._connect_timeout, self._command_timeout = connect_timeout, command_timeout
+        self._switch_role = False
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise StoreUnavailableError("the Postgres store is closed")
+        return self._pool
+
+    async def connect(self) -> None:
+        """Migrate on a direct connection, then open the pool as the application role."""
+        try:
+            conn = await asyncpg.connect(self.dsn, timeout=self._connect_timeout)
+        except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+            raise StoreUnavailableError(f"cannot connect to Postgres: {type(exc).__name__}") from exc
+        try:
+            await self._migrate(conn)
+            self._switch_role = await self._needs_role_switch(conn)
+        finally:
+            await conn.close()
+        try:
+            self._pool = await asyncpg.create_pool(
+                self.dsn,
+                min_size=self._min_size,
+                max_size=self._max_size,
+                timeout=self._connect_timeout,
+                command_timeout=self._command_timeout,
+                init=self._init_connection,
+            )
+        except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+            raise StoreUnavailableError(f"cannot open the Postgres pool: {type(exc).__name__}") from exc
+
+    async def _init_connection(self, conn: asyncpg.Connection) -> None:
+        if self._switch_role:
+            await conn.execute(f"SET ROLE {APP_ROLE}")
+
+    async def aclose(self) -> None:
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            try:
+                await pool.close()
+            except (OSError, asyncpg.PostgresError, TimeoutError):
+                pool.terminate()
+
+    async def migrate(self) -> None:
+        async with self.pool.acquire() as conn:
+            await self._migrate(conn)
+
+    async def _migrate(self, conn: asyncpg.Connection) -> None:
+        async with conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (version INT PRIMARY KEY, name TEXT, "
+                "applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+            )
+            done = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
+            for version, name, sql in migrations("postgres"):
+                if version not in done:
+                    await conn.execute(sql)
+                    await conn.execute("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", version, name)
+            await self._ensure_app_role(conn)
+
+    async def _ensure_app_role(self, conn: asyncpg.Connection) -> None:
+        me = await conn.fetchrow("SELECT rolsuper, rolcreaterole FROM pg_roles WHERE rolname = current_user")
+        if not (me["rolsuper"] or me["rolcreaterole"]):
+            return
+        exists = await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", APP_ROLE)
+        if not exists:
+            await conn.execute(f"CREATE ROLE {APP_ROLE} NOLOGIN NOSUPERUSER NOBYPASSRLS")
+        schema = await conn.fetchval("SELECT current_schema()")
+        await conn.execute(f'GRANT USAGE ON SCHEMA "{schema}" TO {APP_ROLE}')
+        tables = ", ".join(f'"{schema}".{t}' for t in _TABLES)
+        await conn.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {tables} TO {APP_ROLE}")
+        if not me["rolsuper"]:
+            await conn.execute(f"GRANT {APP_ROLE} TO current_user")
+
+    async def _needs_role_switch(self, conn: asyncpg.Connection) -> bool:
+        me = await conn.fetchrow("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
+        if not (me["rolsuper"] or me["rolbypassrls"]):
+            return False  # an ordinary role: FORCE ROW LEVEL SECURITY applies to it even as owner
+        if not await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", APP_ROLE):
+            raise ConfigError(
+                f"the database user bypasses row-level security and the role {APP_ROLE} is missing; "
+                "connect as an ordinary role or let the migration create it"
+            )
+        return True
+
+    @contextlib.asynccontextmanager
+    async def _tenant(self, customer_id: str) -> AsyncIterator[asyncpg.Connection]:
+        """A transaction scoped to one tenant by the database."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT set_config('app.tenant_id', $1, true)", customer_id)
+            yield conn
+
+    async def find_callers(self, customer_id, identifiers) -> dict[Identifier, str]:
+        if not identifiers:
+            return {}
+        async with self._tenant(customer_id) as conn:
+            rows = await conn.fetch(
+                "SELECT kind, value, caller_id FROM identifiers WHERE customer_id = $1 AND (kind, value) IN "
+                "(SELECT * FROM unnest($2::text[], $3::text[]))",
+                customer_id,
+                [i.kind for i in identifiers],
+                [i.value for i in identifiers],
+            )
+        return {Identifier(r["kind"], r["value"]): r["caller_id"] for r in rows}
+
+    async def find_caller_by(self, customer_id, identifier) -> str | None:
+        return (await self.find_callers(customer_id, [identifier])).get(identifier)
+
+    @staticmethod
+    async def _insert_identifiers(conn, customer_id, caller_id, identifiers, source, call_id, at) -> list[Identifier]:
+        if not identifiers:
+            return []
+        rows = await conn.fetch(
+            "INSERT INTO identifiers (customer_id, kind, value, caller_id, first_caller_id, source, call_id, created_at)"
+            " SELECT $1, k, v, $4, $4, $5, $6, $7 FROM unnest($2::text[], $3::text[]) AS t(k, v)"
+            " ON CONFLICT DO NOTHING RETURNING kind, value",
+            customer_id,
+            [i.kind for i in identifiers],
+            [i.value for i in identifiers],
+            caller_id,
+            source,
+            call_id,
+            at,
+        )
+        return [Identifier(r["kind"], r["value"]) for r in rows]
+
+    async def create_caller(self, customer_id, caller_id, identifiers, *, call_id, at) -> None:
+        async with self._tenant(customer_id) as conn:
+            await conn.execute(
+                "INSERT INTO callers (customer_id, caller_id, created_at) VALUES ($1, $2, $3)", customer_id, caller_id, at
+            )
+            await self._insert_identifiers(conn, customer_id, caller_id, identifiers, "presented", call_id, at)
+
+    async def attach_identifiers(self, customer_id, caller_id, identifiers, *, source, call_id, at):
+        async with self._tenant(customer_id) as conn:
+            return await self._insert_identifiers(conn, customer_id, caller_id, identifiers, source, call_id, at)
+
+    async def start_call(self, customer_id, call_id, caller_id, started_at) -> None:
+        async with self._tenant(customer_id) as conn:
+            await conn.execute(
+                "INSERT INTO calls (customer_id, call_id, caller_id, first_caller_id, started_at)"
+                " VALUES ($1, $2, $3, $3, $4) ON CONFLICT DO NOTHING",
+                customer_id,
+                call_id,
+                caller_id,
+                started_at,
+            )
+
+    async def write_memories(self, customer_id, rows) -> int:
+        if not rows:
+            return 0
+        async with self._tenant(customer_id) as conn:
+            status = await conn.execute(
+                "INSERT INTO memories (customer_id, call_id, seq, caller_id, first_caller_id, kind, role, text, at,"
+                " embedding) SELECT $1, * FROM unnest($2::text[], $3::int[], $4::text[], $5::text[], $6::text[],"
+                " $7::text[], $8::text[], $9::timestamptz[], $10::bytea[]) ON CONFLICT DO NOTHING",
+                customer_id,
+                [r.call_id for r in rows],
+                [r.seq for r in rows],
+                [r.caller_id for r in rows],
+                [r.first_caller_id for r in rows],
+                [r.kind for r in rows],
+                [r.role for r in rows],
+                [r.text for r in rows],
+                [r.at for r in rows],
+                [encode_vector(r.embedding) for r in rows],
+            )
+        return int(status.rsplit(" ", 1)[-1])
+
+    async def add_matters(self, customer_id, caller_id, first_caller_id, matters) -> None:
+        if not matters:
+            return
+        async with self._tenant(customer_id) as conn:
+            await conn.executemany(
+                "INSERT INTO matters (customer_id, matter_id, caller_id, first_caller_id, call_id, text, refs, status,"
+                " created_at) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9) ON CONFLICT DO NOTHING",
+                [
+                    (customer_id, m.matter_id, caller_id, first_caller_id, m.call_id, m.text, dump_refs(m.references),
+                     m.status, m.at)
+                    for m in matters
+                ],
+            )
+
+    async def finish_call(self, customer_id, call_id, *, ended_at, topic, outcome) -> None:
+        async with self._tenant(customer_id) as conn:
+            await conn.execute(
+                "UPDATE calls SET ended_at = $3, topic = $4, outcome = $5 WHERE customer_id = $1 AND call_id = $2",
+                customer_id,
+                call_id,
+                ended_at,
+                topic,
+                outcome,
+            )
+
+    async def merge_callers(self, customer_id, from_caller_id, into_caller_id, evidence, *, link_id, call_id, at):
+        async with self._tenant(customer_id) as conn:
+            for table in _TABLES_BY_CALLER:
+                await conn.execute(
+                    f"UPDATE {table} SET caller_id = $3 WHERE customer_id = $1 AND caller_id = $2",
+                    customer_id,
+                    from_caller_id,
+                    into_caller_id,
+                )
+            await conn.execute(
+                "UPDATE callers SET merged_into = $3 WHERE customer_id = $1 AND (caller_id = $2 OR merged_into = $2)",
+                customer_id,
+                from_caller_id,
+                into_caller_id,
+            )
+            await conn.execute(
+                "INSERT INTO links (customer_id, link_id, from_caller_id, to_caller_id, kind, value, call_id, at)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                customer_id,
+                link_id,
+                from_caller_id,
+                into_caller_id,
+                evidence.kind,
+                evidence.value,
+                call_id,
+                at,
+            )
+
+    async def undo_link(self, customer_id, link_id, *, at) -> tuple[str, str] | None:
+        async with self._tenant(customer_id) as conn:
+            row = await conn.fetchrow(
+                "SELECT from_caller_id, to_caller_id FROM links WHERE customer_id = $1 AND link_id = $2"
+                " AND undone_at IS NULL FOR UPDATE",
+                customer_id,
+                link_id,
+            )
+            if row is None:
+                return None
+            source, target = row["from_caller_id"], row["to_caller_id"]
+            for table in _TABLES_BY_CALLER:
+                await conn.execute(
+                    f"UPDATE {table} SET caller_id = $2 WHERE customer_id = $1 AND caller_id = $3"
+                    " AND first_caller_id = $2",
+                    customer_id,
+                    source,
+                    target,
+                )
+            await conn.execute(
+                "UPDATE callers SET merged_into = NULL WHERE customer_id = $1 AND caller_id = $2", customer_id, source
+            )
+            await conn.execute(
+                "UPDATE links SET undone_at = $3 WHERE customer_id = $1 AND link_id = $2", customer_id, link_id, at
+            )
+        return source, target
+
+    async def links(self, customer_id, caller_id) -> list[Link]:
+        async with self._tenant(customer_id) as conn:
+            rows = await conn.fetch(
+                "SELECT link_id, from_caller_id, to_caller_id, kind, value, call_id, at, undone_at FROM links"
+                " WHERE customer_id = $1 AND (to_caller_id = $2 OR from_caller_id = $2) ORDER BY at",
+                customer_id,
+                caller_id,
+            )
+        return [Link(*r.values()) for r in rows]
+
+    async def canonical_caller(self, customer_id, caller_id) -> str | None:
+        async with self._tenant(customer_id) as conn:
+            return await conn.fetchval(
+                "SELECT COALESCE(merged_into, caller_id) FROM callers WHERE customer_id = $1 AND caller_id = $2",
+                customer_id,
+                caller_id,
+            )
+
+    async def load_memories(self, customer_id, caller_id, *, limit) -> list[MemoryRow]:
+        async with self._tenant(customer_id) as conn:
+            rows = await conn.fetch(
+                "SELECT call_id, seq, kind, role, text, at, first_caller_id, embedding FROM memories"
+                " WHERE customer_id = $1 AND caller_id = $2 ORDER BY at DESC, seq DESC LIMIT $3",
+                customer_id,
+                caller_id,
+                limit,
+            )
+        return [
+            MemoryRow(customer_id, caller_id, r[0], r[1], r[2], r[3], r[4], r[5], r[6], decode_vector(r[7]))
+            for r in reversed(rows)
+        ]
+
+    async def load_profile(self, customer_id, caller_id, *, recent_calls) -> CallerProfile:
+        async with self._tenant(customer_id) as conn:
+            idents = await conn.fetch(
+                "SELECT kind, value, source, call_id, created_at FROM identifiers"
+                " WHERE customer_id = $1 AND caller_id = $2 ORDER BY created_at",
+                customer_id,
+                caller_id,
+            )
+            summary = await conn.fetchrow(
+                "SELECT count(ended_at) AS n, min(started_at) AS first FROM calls WHERE customer_id = $1 AND caller_id = $2",
+                customer_id,
+                caller_id,
+            )
+            calls = await conn.fetch(
+                "SELECT call_id, started_at, ended_at, topic, outcome FROM calls WHERE customer_id = $1"
+                " AND caller_id = $2 AND ended_at IS NOT NULL ORDER BY started_at DESC LIMIT $3",
+                customer_id,
+                caller_id,
+                recent_calls,
+            )
+            name = await conn.fetchval(
+                "SELECT display_name FROM callers WHERE customer_id = $1 AND caller_id = $2", customer_id, caller_id
+            )
+            matters = await conn.fetch(
+                "SELECT matter_id, text, created_at, call_id, refs, status FROM matters WHERE customer_id = $1"
+                " AND caller_id = $2 AND status = 'open' ORDER BY created_at DESC LIMIT 20",
+                customer_id,
+                caller_id,
+            )
+        return CallerProfile(
+            caller_id,
+            summary["first"],
+            tuple(KnownIdentifier(*r.values()) for r in idents),
+            tuple(CallRecord(*r.values()) for r in calls),
+            tuple(Matter(r[0], r[1], r[2], r[3], load_refs(r[4]), r[5]) for r in matters),
+            summary["n"],
+            name,
+        )
+
+    async def set_display_name(self, customer_id, caller_id, name) -> None:
+        async with self._tenant(customer_id) as conn:
+            await conn.execute(
+                "UPDATE callers SET display_name = $3 WHERE customer_id = $1 AND caller_id = $2",
+                customer_id,
+                caller_id,
+                name,
+            )
+
+    async def forget_caller(self, customer_id, caller_id) -> int:
+        deleted = 0
+        async with self._tenant(customer_id) as conn:
+            family = [
+                r[0]
+                for r in await conn.fetch(
+                    "SELECT caller_id FROM callers WHERE customer_id = $1 AND (caller_id = $2 OR merged_into = $2)",
+                    customer_id,
+                    caller_id,
+                )
+            ] or [caller_id]
+            for table in (*_TABLES_BY_CALLER, "callers"):
+                status = await conn.execute(
+                    f"DELETE FROM {table} WHERE customer_id = $1 AND caller_id = ANY($2::text[])", customer_id, family
+                )
+                deleted += int(status.rsplit(" ", 1)[-1])
+            status = await conn.execute(
+                "DELETE FROM links WHERE customer_id = $1 AND (to_caller_id = ANY($2::text[])"
+                " OR from_caller_id = ANY($2::text[]))",
+                customer_id,
+                family,
+            )
+            deleted += int(status.rsplit(" ", 1)[-1])
+        return deleted
+
+    async def purge_older_than(self, customer_id, before: datetime) -> int:
+        async with self._tenant(customer_id) as conn:
+            a = await conn.execute("DELETE FROM memories WHERE customer_id = $1 AND at < $2", customer_id, before)
+            b = await conn.execute(
+                "DELETE FROM calls WHERE customer_id = $1 AND ended_at IS NOT NULL AND ended_at < $2", customer_id, before
+            )
+        return int(a.rsplit(" ", 1)[-1]) + int(b.rsplit(" ", 1)[-1])
+
+

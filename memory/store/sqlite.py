@@ -1,0 +1,379 @@
+"""The embedded default: one SQLite file in WAL mode, through aiosqlite."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiosqlite
+
+from ..errors import StoreUnavailableError
+from ..identity import Identifier
+from ..models import CallerProfile, CallRecord, KnownIdentifier, Link, Matter, MemoryRow
+from .base import Backend
+from .codec import decode_vector, dump_refs, encode_vector, load_refs, migrations
+
+_TABLES_BY_CALLER = ("identifiers", "calls", "memories", "matters")
+
+
+def _ts(value: datetime) -> float:
+    return value.timestamp()
+
+
+def _dt(value: float | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, UTC)
+
+
+class SQLiteBackend(Backend):
+    name = "sqlite"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db: aiosqlite.Connection | None = None
+        self._lock = asyncio.Lock()
+
+    async def connect(self) -> None:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = await aiosqlite.connect(self.path, isolation_level=None)
+            await self._db.execute("PRAGMA journal_mode=WAL")
+            await self._db.execute("PRAGMA synchronous=NORMAL")
+            await self._db.execute("PRAGMA busy_timeout=5000")
+            await self._db.execute("PRAGMA foreign_keys=ON")
+        except (OSError, aiosqlite.Error) as exc:
+            raise StoreUnavailableError(f"cannot open the SQLite store: {exc}") from exc
+
+    @property
+    def db(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise StoreUnavailableError("the SQLite store is closed")
+        return self._db
+
+    @contextlib.asynccontextmanager
+    async def _tx(self) -> AsyncIterator[None]:
+        """One write transaction at a time on the shared connection."""
+        async with self._lock:
+            await self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                await self.db.execute("ROLLBACK")
+                raise
+            await self.db.execute("COMMIT")
+
+    async def aclose(self) -> None:
+        if self._db is not None:
+            await self._db.close()
+            self._db = None
+
+    async def migrate(self) -> None:
+        db = self.db
+        await db.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT, applied_at REAL)"
+        )
+        async with db.execute("SELECT version FROM schema_migrations") as cur:
+            done = {row[0] for row in await cur.fetchall()}
+        for version, name, sql in migrations("sqlite"):
+            if version in done:
+                continue
+            async with self._tx():
+                async with db.execute("SELECT 1 FROM schema_migrations WHERE version = ?", (version,)) as cur:
+                    if await cur.fetchone():
+                        continue
+                for statement in _split_sql(sql):
+                    await db.execute(statement)
+                await db.execute(
+                    "INSERT INTO schema_migrations VALUES (?, ?, ?)",
+                    (version, name, datetime.now(UTC).timestamp()),
+                )
+
+    async def find_callers(
+        self, customer_id: str, identifiers: Sequence[Identifier]
+    ) -> dict[Identifier, str]:
+        if not identifiers:
+            return {}
+        placeholders = ",".join("(?, ?)" for _ in identifiers)
+        params: list[object] = [customer_id]
+        for ident in identifiers:
+            params += [ident.kind, ident.value]
+        sql = (
+            "SELECT kind, value, caller_id FROM identifiers "
+            f"WHERE customer_id = ? AND (kind, value) IN (VALUES {placeholders})"
+        )
+        async with self.db.execute(sql, params) as cur:
+            rows = await cur.fetchall()
+        return {Identifier(kind, value): caller for kind, value, caller in rows}
+
+    async def find_caller_by(self, customer_id: str, identifier: Identifier) -> str | None:
+        found = await self.find_callers(customer_id, [identifier])
+        return found.get(identifier)
+
+    async def create_caller(self, customer_id, caller_id, identifiers, *, call_id, at) -> None:
+        db = self.db
+        async with self._tx():
+            await db.execute(
+                "INSERT INTO callers (customer_id, caller_id, created_at) VALUES (?, ?, ?)",
+                (customer_id, caller_id, _ts(at)),
+            )
+            await self._insert_identifiers(customer_id, caller_id, identifiers, "presented", call_id, at)
+
+    async def _insert_identifiers(
+        self, customer_id, caller_id, identifiers, source, call_id, at
+    ) -> list[Identifier]:
+        attached = []
+        for ident in identifiers:
+            cur = await self.db.execute(
+                "INSERT INTO identifiers (customer_id, kind, value, caller_id, first_caller_id, source, call_id,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (customer_id, ident.kind, ident.value, caller_id, caller_id, source, call_id, _ts(at)),
+            )
+            if cur.rowcount:
+                attached.append(ident)
+        return attached
+
+    async def attach_identifiers(self, customer_id, caller_id, identifiers, *, source, call_id, at):
+        db = self.db
+        async with self._tx():
+            attached = await self._insert_identifiers(
+                customer_id, caller_id, identifiers, source, call_id, at
+            )
+        return attached
+
+    async def start_call(self, customer_id, call_id, caller_id, started_at) -> None:
+        async with self._tx():
+            await self.db.execute(
+                "INSERT INTO calls (customer_id, call_id, caller_id, first_caller_id, started_at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (customer_id, call_id, caller_id, caller_id, _ts(started_at)),
+            )
+
+    async def write_memories(self, customer_id, rows) -> int:
+        if not rows:
+            return 0
+        db = self.db
+        before = db.total_changes
+        async with self._tx():
+            await db.executemany(
+                "INSERT INTO memories (customer_id, call_id, seq, caller_id, first_caller_id, kind, role, text, at,"
+                " embedding) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                [
+                    (
+                        customer_id,
+                        r.call_id,
+                        r.seq,
+                        r.caller_id,
+                        r.first_caller_id,
+                        r.kind,
+                        r.role,
+                        r.text,
+                        _ts(r.at),
+                        encode_vector(r.embedding),
+                    )
+                    for r in rows
+                ],
+            )
+        return db.total_changes - before
+
+    async def add_matters(self, customer_id, caller_id, first_caller_id, matters) -> None:
+        if not matters:
+            return
+        async with self._tx():
+            await self.db.executemany(
+                "INSERT INTO matters (customer_id, matter_id, caller_id, first_caller_id, call_id, text, refs, status,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                [
+                    (
+                        customer_id,
+                        m.matter_id,
+                        caller_id,
+                        first_caller_id,
+                        m.call_id,
+                        m.text,
+                        dump_refs(m.references),
+                        m.status,
+                        _ts(m.at),
+                    )
+                    for m in matters
+                ],
+            )
+
+    async def finish_call(self, customer_id, call_id, *, ended_at, topic, outcome) -> None:
+        async with self._tx():
+            await self.db.execute(
+                "UPDATE calls SET ended_at = ?, topic = ?, outcome = ? WHERE customer_id = ? AND call_id = ?",
+                (_ts(ended_at), topic, outcome, customer_id, call_id),
+            )
+
+    async def merge_callers(
+        self, customer_id, from_caller_id, into_caller_id, evidence, *, link_id, call_id, at
+    ):
+        db = self.db
+        async with self._tx():
+            for table in _TABLES_BY_CALLER:
+                await db.execute(
+                    f"UPDATE {table} SET caller_id = ? WHERE customer_id = ? AND caller_id = ?",
+                    (into_caller_id, customer_id, from_caller_id),
+                )
+            await db.execute(
+                "UPDATE callers SET merged_into = ? WHERE customer_id = ? AND (caller_id = ? OR merged_into = ?)",
+                (into_caller_id, customer_id, from_caller_id, from_caller_id),
+            )
+            await db.execute(
+                "INSERT INTO links (customer_id, link_id, from_caller_id, to_caller_id, kind, value, call_id, at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    customer_id,
+                    link_id,
+                    from_caller_id,
+                    into_caller_id,
+                    evidence.kind,
+                    evidence.value,
+                    call_id,
+                    _ts(at),
+                ),
+            )
+
+    async def undo_link(self, customer_id, link_id, *, at) -> tuple[str, str] | None:
+        db = self.db
+        async with db.execute(
+            "SELECT from_caller_id, to_caller_id FROM links WHERE customer_id = ? AND link_id = ? AND undone_at IS NULL",
+            (customer_id, link_id),
+        ) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            return None
+        source, target = row
+        async with self._tx():
+            for table in _TABLES_BY_CALLER:
+                await db.execute(
+                    f"UPDATE {table} SET caller_id = ? WHERE customer_id = ? AND caller_id = ? AND first_caller_id = ?",
+                    (source, customer_id, target, source),
+                )
+            await db.execute(
+                "UPDATE callers SET merged_into = NULL WHERE customer_id = ? AND caller_id = ?",
+                (customer_id, source),
+            )
+            await db.execute(
+                "UPDATE links SET undone_at = ? WHERE customer_id = ? AND link_id = ?",
+                (_ts(at), customer_id, link_id),
+            )
+        return source, target
+
+    async def links(self, customer_id, caller_id) -> list[Link]:
+        async with self.db.execute(
+            "SELECT link_id, from_caller_id, to_caller_id, kind, value, call_id, at, undone_at FROM links"
+            " WHERE customer_id = ? AND (to_caller_id = ? OR from_caller_id = ?) ORDER BY at",
+            (customer_id, caller_id, caller_id),
+        ) as cur:
+            rows = await cur.fetchall()
+        return [Link(r[0], r[1], r[2], r[3], r[4], r[5], _dt(r[6]), _dt(r[7])) for r in rows]
+
+    async def canonical_caller(self, customer_id, caller_id) -> str | None:
+        async with self.db.execute(
+            "SELECT COALESCE(merged_into, caller_id) FROM callers WHERE customer_id = ? AND caller_id = ?",
+            (customer_id, caller_id),
+        ) as cur:
+            row = await cur.fetchone()
+        return row[0] if row else None
+
+    async def load_memories(self, customer_id, caller_id, *, limit) -> list[MemoryRow]:
+        async with self.db.execute(
+            "SELECT call_id, seq, kind, role, text, at, first_caller_id, embedding FROM memories"
+            " WHERE customer_id = ? AND caller_id = ? ORDER BY at DESC, seq DESC LIMIT ?",
+            (customer_id, caller_id, limit),
+        ) as cur:
+            rows = await cur.fetchall()
+        return [
+            MemoryRow(
+                customer_id, caller_id, r[0], r[1], r[2], r[3], r[4], _dt(r[5]), r[6], decode_vector(r[7])
+            )
+            for r in reversed(rows)
+        ]
+
+    async def load_profile(self, customer_id, caller_id, *, recent_calls) -> CallerProfile:
+        db = self.db
+        async with db.execute(
+            "SELECT kind, value, source, call_id, created_at FROM identifiers WHERE customer_id = ? AND caller_id = ?"
+            " ORDER BY created_at",
+            (customer_id, caller_id),
+        ) as cur:
+            idents = tuple(KnownIdentifier(r[0], r[1], r[2], r[3], _dt(r[4])) for r in await cur.fetchall())
+        async with db.execute(
+            "SELECT count(ended_at), min(started_at) FROM calls WHERE customer_id = ? AND caller_id = ?",
+            (customer_id, caller_id),
+        ) as cur:
+            count, first = await cur.fetchone()
+        async with db.execute(
+            "SELECT call_id, started_at, ended_at, topic, outcome FROM calls WHERE customer_id = ? AND caller_id = ?"
+            " AND ended_at IS NOT NULL ORDER BY started_at DESC LIMIT ?",
+            (customer_id, caller_id, recent_calls),
+        ) as cur:
+            calls = tuple(CallRecord(r[0], _dt(r[1]), _dt(r[2]), r[3], r[4]) for r in await cur.fetchall())
+        async with db.execute(
+            "SELECT matter_id, text, created_at, call_id, refs, status FROM matters"
+            " WHERE customer_id = ? AND caller_id = ? AND status = 'open' ORDER BY created_at DESC LIMIT 20",
+            (customer_id, caller_id),
+        ) as cur:
+            matters = tuple(
+                Matter(r[0], r[1], _dt(r[2]), r[3], load_refs(r[4]), r[5]) for r in await cur.fetchall()
+            )
+        async with db.execute(
+            "SELECT display_name FROM callers WHERE customer_id = ? AND caller_id = ?", (customer_id, caller_id)
+        ) as cur:
+            row = await cur.fetchone()
+        return CallerProfile(caller_id, _dt(first), idents, calls, matters, count or 0, row[0] if row else None)
+
+    async def set_display_name(self, customer_id, caller_id, name) -> None:
+        async with self._tx():
+            await self.db.execute(
+                "UPDATE callers SET display_name = ? WHERE customer_id = ? AND caller_id = ?",
+                (name, customer_id, caller_id),
+            )
+
+    async def _caller_family(self, customer_id: str, caller_id: str) -> list[str]:
+        async with self.db.execute(
+            "SELECT caller_id FROM callers WHERE customer_id = ? AND (caller_id = ? OR merged_into = ?)",
+            (customer_id, caller_id, caller_id),
+        ) as cur:
+            return [r[0] for r in await cur.fetchall()] or [caller_id]
+
+    async def forget_caller(self, customer_id, caller_id) -> int:
+        db = self.db
+        family = await self._caller_family(customer_id, caller_id)
+        marks = ",".join("?" for _ in family)
+        deleted = 0
+        async with self._tx():
+            for table in (*_TABLES_BY_CALLER, "callers"):
+                cur = await db.execute(
+                    f"DELETE FROM {table} WHERE customer_id = ? AND caller_id IN ({marks})",
+                    (customer_id, *family),
+                )
+                deleted += cur.rowcount
+            cur = await db.execute(
+                f"DELETE FROM links WHERE customer_id = ? AND (to_caller_id IN ({marks}) OR from_caller_id IN ({marks}))",
+                (customer_id, *family, *family),
+            )
+            deleted += cur.rowcount
+        return deleted
+
+    async def purge_older_than(self, customer_id, before) -> int:
+        db = self.db
+        async with self._tx():
+            cur = await db.execute(
+                "DELETE FROM memories WHERE customer_id = ? AND at < ?", (customer_id, _ts(before))
+            )
+            deleted = cur.rowcount
+            cur = await db.execute(
+                "DELETE FROM calls WHERE customer_id = ? AND ended_at IS NOT NULL AND ended_at < ?",
+                (customer_id, _ts(before)),
+            )
+        return deleted + cur.rowcount
+
+
+def _split_sql(sql: str) -> list[str]:
+    """Split a migration file into statements (no semicolons inside our SQLite statements)."""
+    lines = [line for line in sql.splitlines() if not line.strip().startswith("--")]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]

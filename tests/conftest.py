@@ -1,0 +1,93 @@
+"""Shared fixtures: real SQLite, Postgres and Redis stores (no mocks of the database).
+
+Postgres and Redis come from MEMORY_TEST_POSTGRES_URL / MEMORY_TEST_REDIS_URL (defaults: the local
+servers). When they are unreachable the tests that need them skip, except in CI (CI=true), where
+they fail: a green run must have exercised the real servers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator
+from urllib.parse import urlparse, urlunparse
+
+import pytest
+
+import memory
+from memory.embed import default_embedder
+
+POSTGRES_URL = os.environ.get("MEMORY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_URL = os.environ.get("MEMORY_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def unavailable(what: str, exc: BaseException) -> None:
+    message = f"{what} unreachable ({type(exc).__name__}: {exc})"
+    if IN_CI:
+        pytest.fail(message + " -- CI requires the real server", pytrace=False)
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    return default_embedder()
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> str:
+    """A fresh database for this test run, dropped at the end."""
+    import asyncpg
+
+    name = f"caller_memory_test_{uuid.uuid4().hex[:10]}"
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(POSTGRES_URL, timeout=5)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    try:
+        asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001
+        unavailable("Postgres", exc)
+    parsed = urlparse(POSTGRES_URL)
+    yield urlunparse(parsed._replace(path=f"/{name}"))
+    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except Exception as exc:  # noqa: BLE001
+        unavailable("Redis", exc)
+    return REDIS_URL
+
+
+@pytest.fixture(params=["sqlite", "postgres", "postgres+redis"])
+def store_urls(request, tmp_path) -> tuple[str, str | None]:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'memory.db'}", None
+    url = request.getfixturevalue("postgres_database")
+    if request.param == "postgres":
+        return url, None
+    return url, request.getfixturevalue("redis_url")
+
+
+@pytest.fixture
+async def store(store_urls, embedder) -> AsyncIterator[memory.CallerStore]:
+    url, redis_url = store_urls
+    s = await memory.open_store(url, redis_url=redis_url, embedder=embedder)
+    yield s
+    await s.aclose()
+
+
+@pytest.fixture
+def tenant() -> str:
+    """A tenant id of this test alone, so tests never see each other's rows."""
+    return f"t-{uuid.uuid4().hex[:12]}"
