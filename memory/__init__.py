@@ -1,11 +1,11 @@
 """Per-caller memory for voice agents: callers recognised across calls and numbers, per tenant.
 
-    store = await memory.open_store(url=None, redis_url=None)
-    hooks = await store.open_call(customer_id, {"phone": "+1 415 555 0142"})
-    brief = await hooks.preload()          # the caller brief for the prompt
-    hooks.record_turn("user", "...")       # no I/O; stored in the background
-    hits = await hooks.recall("refund", mode="fast")
-    await hooks.aclose()                   # drains writes, prepares the next call's preload
+store = await memory.open_store(url=None, redis_url=None)
+hooks = await store.open_call(customer_id, {"phone": "+1 415 555 0142"})
+brief = await hooks.preload()          # the caller brief for the prompt
+hooks.record_turn("user", "...")       # no I/O; stored in the background
+hits = await hooks.recall("refund", mode="fast")
+await hooks.aclose()                   # drains writes, prepares the next call's preload
 """
 
 from .caller_store import CallerStore, open_store

@@ -50,8 +50,11 @@ async def demo(args: argparse.Namespace) -> int:
             ("assistant", "Thanks for calling Demo Telecom, how can I help?"),
             ("user", "Hi, uh, my name is Dana Reyes. I was charged twice for my November bill, forty two dollars ten."),
             ("user", "My account number is eight eight one two three."),
-            ("assistant", "I see the double charge. I've submitted a refund of $42.10 under ticket 8842, "
-                          "you should see it by Friday."),
+            (
+                "assistant",
+                "I see the double charge. I've submitted a refund of $42.10 under ticket 8842, "
+                "you should see it by Friday.",
+            ),
             ("user", "Okay, great, thanks."),
         ]
         for i, (role, text) in enumerate(script):

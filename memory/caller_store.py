@@ -76,9 +76,7 @@ class CallerStore:
         normalised, rejected = normalize_identifiers(identifiers, region=policy.default_region)
         if rejected:
             logger.info("ignored unusable identifiers of kinds %s", sorted(set(rejected)))
-        hooks = CallHooks(
-            self, customer_id, normalised, call_id=call_id, started_at=as_utc(started_at), policy=policy
-        )
+        hooks = CallHooks(self, customer_id, normalised, call_id=call_id, started_at=as_utc(started_at), policy=policy)
         await hooks._open()
         return hooks
 

@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from . import extract
-from .brief import render_brief
+from .deadline import within
 from .errors import InvalidInputError, MemoryWriteError
 from .identity import Identifier
 from .linking import learn_spoken, new_caller_id, resolve_caller
@@ -91,7 +91,7 @@ class CallHooks:
 
     async def _open(self) -> None:
         try:
-            await asyncio.wait_for(self._start(), self.policy.preload_timeout_s)
+            await within(self._start(), self.policy.preload_timeout_s)
         except Exception as exc:
             logger.error("memory unavailable at call start, continuing without history: %s", _describe(exc))
         self._writer = asyncio.create_task(self._run_writer(), name=f"memory-writer-{self.call_id}")
@@ -169,8 +169,15 @@ class CallHooks:
         self._last = (role, text)
         self._seq += 1
         row = MemoryRow(
-            self.customer_id, self.caller_id, self.call_id, self._seq, kind, role, text,  # type: ignore[arg-type]
-            as_utc(at), self.first_caller_id,
+            self.customer_id,
+            self.caller_id,
+            self.call_id,
+            self._seq,
+            kind,
+            role,
+            text,  # type: ignore[arg-type]
+            as_utc(at),
+            self.first_caller_id,
         )
         self._call_rows.append(row)
         self._working.extend([row])
@@ -203,7 +210,7 @@ class CallHooks:
         for attempt, pause in enumerate((*WRITE_RETRIES, None)):
             try:
                 async with self._io_lock:
-                    await asyncio.wait_for(self._write(batch), WRITE_TIMEOUT_S)
+                    await within(self._write(batch), WRITE_TIMEOUT_S)
                 break
             except Exception as exc:
                 if pause is None:
@@ -245,7 +252,7 @@ class CallHooks:
         async with self._io_lock:
             rows, self._unscanned = self._unscanned, []
             try:
-                await asyncio.wait_for(self._start_and_learn(rows), WRITE_TIMEOUT_S)
+                await within(self._start_and_learn(rows), WRITE_TIMEOUT_S)
             except Exception:
                 self._unscanned = rows + self._unscanned
                 if raise_errors:
@@ -290,7 +297,7 @@ class CallHooks:
         """The caller brief for the prompt; empty for a new caller or when storage is unreachable."""
         t0 = time.perf_counter()
         try:
-            text, source = await asyncio.wait_for(self._preload(), self.policy.preload_timeout_s)
+            text, source = await within(self._preload(), self.policy.preload_timeout_s)
         except Exception as exc:
             logger.error("preload failed, continuing without history: %s", _describe(exc))
             text, source = "", "error"
@@ -320,7 +327,7 @@ class CallHooks:
         if not query:
             return []
         try:
-            return await asyncio.wait_for(self._recall(query, preset, limit), self.policy.recall_timeout_s)
+            return await within(self._recall(query, preset, limit), self.policy.recall_timeout_s)
         except Exception as exc:
             logger.error("recall degraded to this call's words only: %s", _describe(exc))
             return self._working.rank(query, None, preset=preset, limit=limit, now=utcnow())
@@ -340,8 +347,8 @@ class CallHooks:
     async def open_matters(self) -> list[Matter]:
         """Open promises to this caller from earlier calls, newest first (empty if unreachable)."""
         try:
-            await asyncio.wait_for(self._settle_identity(raise_errors=False), self.policy.recall_timeout_s)
-            profile = await asyncio.wait_for(
+            await within(self._settle_identity(raise_errors=False), self.policy.recall_timeout_s)
+            profile = await within(
                 self._store.backend.load_profile(self.customer_id, self.caller_id, recent_calls=1),
                 self.policy.recall_timeout_s,
             )
@@ -362,7 +369,7 @@ class CallHooks:
         self._closed = True
         self._wake.set()
         try:
-            await asyncio.wait_for(self._finish(), timeout)
+            await within(self._finish(), timeout)
         except Exception as exc:
             if not isinstance(exc, TimeoutError):
                 logger.error("closing the call's memory failed: %s", _describe(exc))

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-from rank_bm25 import BM25Okapi
+from rank_bm25 import BM25Plus
 
 from .models import Hit, MemoryRow
 from .spoken import normalize_spoken_digits
@@ -38,9 +38,82 @@ PRESETS: dict[str, RecallPreset] = {p.name: p for p in (FAST, ACCURATE)}
 
 _WORD = re.compile(r"[a-z0-9]+(?:[.'@-][a-z0-9]+)*")
 _STOP = frozenset(
-    "a an and are as at be but by for from had has have he her him his i if in into is it its me my no not of on or"
-    " our she so that the their them then there they this to too uh um us was we were what when which who will with"
-    " would you your yeah okay ok oh hmm like just can could do does did get got".split()
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "but",
+        "by",
+        "for",
+        "from",
+        "had",
+        "has",
+        "have",
+        "he",
+        "her",
+        "him",
+        "his",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "me",
+        "my",
+        "no",
+        "not",
+        "of",
+        "on",
+        "or",
+        "our",
+        "she",
+        "so",
+        "that",
+        "the",
+        "their",
+        "them",
+        "then",
+        "there",
+        "they",
+        "this",
+        "to",
+        "too",
+        "uh",
+        "um",
+        "us",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "which",
+        "who",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+        "yeah",
+        "okay",
+        "ok",
+        "oh",
+        "hmm",
+        "like",
+        "just",
+        "can",
+        "could",
+        "do",
+        "does",
+        "did",
+        "get",
+        "got",
+    ]
 )
 
 
@@ -55,8 +128,9 @@ class WorkingSet:
 
     def __init__(self, rows: Iterable[MemoryRow] = ()) -> None:
         self.rows: list[MemoryRow] = []
-        self._tokens: list[list[str]] = []
-        self._bm25: BM25Okapi | None = None
+        self._tokens: list[list[str] | None] = []  # tokenised lazily, off the turn path
+        self._bm25: BM25Plus | None = None
+        self._postings: dict[str, list[int]] = {}
         self._bm25_size = -1
         self._matrix: np.ndarray | None = None
         self._matrix_rows = -1
@@ -68,7 +142,7 @@ class WorkingSet:
     def extend(self, rows: Iterable[MemoryRow]) -> None:
         for row in rows:
             self.rows.append(row)
-            self._tokens.append(tokenize(row.text))
+            self._tokens.append(None)
 
     def replace(self, rows: Iterable[MemoryRow]) -> None:
         self.rows, self._tokens = [], []
@@ -86,9 +160,22 @@ class WorkingSet:
         if not query_tokens or n == 0:
             return np.zeros(n)
         if self._bm25 is None or self._bm25_size != n:
+            self._tokens = [
+                t if t is not None else tokenize(r.text) for t, r in zip(self._tokens, self.rows, strict=True)
+            ]
             corpus = [t or ["\u2205"] for t in self._tokens]  # rank_bm25 rejects empty documents
-            self._bm25, self._bm25_size = BM25Okapi(corpus), n
-        return np.asarray(self._bm25.get_scores(list(query_tokens)))
+            self._bm25, self._bm25_size = BM25Plus(corpus), n
+            self._postings = {}
+            for idx, tokens in enumerate(self._tokens):
+                for token in set(tokens or ()):
+                    self._postings.setdefault(token, []).append(idx)
+        # BM25+ keeps idf positive in small sets (a call's first turns) but gives every document a
+        # floor; only documents that share a term with the query count as lexical matches.
+        matching = sorted({i for t in query_tokens for i in self._postings.get(t, ())})
+        scores = np.zeros(n)
+        if matching:
+            scores[matching] = np.asarray(self._bm25.get_batch_scores(list(query_tokens), matching))
+        return scores
 
     def _dense_scores(self, query_vector: np.ndarray | None) -> np.ndarray:
         n = len(self.rows)
@@ -156,5 +243,6 @@ class WorkingSet:
 
 
 def _hit(row: MemoryRow, score: float) -> Hit:
-    return Hit(text=row.text, call_id=row.call_id, at=row.at, score=float(score), kind=row.kind, role=row.role,
-               seq=row.seq)
+    return Hit(
+        text=row.text, call_id=row.call_id, at=row.at, score=float(score), kind=row.kind, role=row.role, seq=row.seq
+    )

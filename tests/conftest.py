@@ -51,7 +51,7 @@ def postgres_database() -> str:
 
     try:
         asyncio.run(admin(f'CREATE DATABASE "{name}"'))
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         unavailable("Postgres", exc)
     parsed = urlparse(POSTGRES_URL)
     yield urlunparse(parsed._replace(path=f"/{name}"))
@@ -64,7 +64,7 @@ def redis_url() -> str:
 
     try:
         redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         unavailable("Redis", exc)
     return REDIS_URL
 

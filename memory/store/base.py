@@ -64,7 +64,9 @@ class Backend(ABC):
         """Insert memories; a row whose (call_id, seq) exists already is skipped. Returns rows inserted."""
 
     @abstractmethod
-    async def add_matters(self, customer_id: str, caller_id: str, first_caller_id: str, matters: Sequence[Matter]) -> None:
+    async def add_matters(
+        self, customer_id: str, caller_id: str, first_caller_id: str, matters: Sequence[Matter]
+    ) -> None:
         """Insert open matters (skipping ids that exist)."""
 
     @abstractmethod

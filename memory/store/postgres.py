@@ -15,6 +15,7 @@ from datetime import datetime
 
 import asyncpg
 
+from ..deadline import within
 from ..errors import ConfigError, StoreUnavailableError
 from ..identity import Identifier
 from ..models import CallerProfile, CallRecord, KnownIdentifier, Link, Matter, MemoryRow
@@ -30,8 +31,15 @@ _MIGRATION_LOCK = 0x63616C6C  # advisory lock id: several workers may start at o
 class PostgresBackend(Backend):
     name = "postgres"
 
-    def __init__(self, dsn: str, *, min_size: int = 1, max_size: int = 10, connect_timeout: float = 5.0,
-                 command_timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        min_size: int = 1,
+        max_size: int = 10,
+        connect_timeout: float = 5.0,
+        command_timeout: float = 10.0,
+    ) -> None:
         self.dsn = dsn
         self._pool: asyncpg.Pool | None = None
         self._min_size, self._max_size = min_size, max_size
@@ -75,7 +83,7 @@ class PostgresBackend(Backend):
         if self._pool is not None:
             pool, self._pool = self._pool, None
             try:
-                await pool.close()
+                await within(pool.close(), 2.0)
             except (OSError, asyncpg.PostgresError, TimeoutError):
                 pool.terminate()
 
@@ -166,7 +174,10 @@ class PostgresBackend(Backend):
     async def create_caller(self, customer_id, caller_id, identifiers, *, call_id, at) -> None:
         async with self._tenant(customer_id) as conn:
             await conn.execute(
-                "INSERT INTO callers (customer_id, caller_id, created_at) VALUES ($1, $2, $3)", customer_id, caller_id, at
+                "INSERT INTO callers (customer_id, caller_id, created_at) VALUES ($1, $2, $3)",
+                customer_id,
+                caller_id,
+                at,
             )
             await self._insert_identifiers(conn, customer_id, caller_id, identifiers, "presented", call_id, at)
 
@@ -214,8 +225,17 @@ class PostgresBackend(Backend):
                 "INSERT INTO matters (customer_id, matter_id, caller_id, first_caller_id, call_id, text, refs, status,"
                 " created_at) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9) ON CONFLICT DO NOTHING",
                 [
-                    (customer_id, m.matter_id, caller_id, first_caller_id, m.call_id, m.text, dump_refs(m.references),
-                     m.status, m.at)
+                    (
+                        customer_id,
+                        m.matter_id,
+                        caller_id,
+                        first_caller_id,
+                        m.call_id,
+                        m.text,
+                        dump_refs(m.references),
+                        m.status,
+                        m.at,
+                    )
                     for m in matters
                 ],
             )
@@ -395,8 +415,8 @@ class PostgresBackend(Backend):
         async with self._tenant(customer_id) as conn:
             a = await conn.execute("DELETE FROM memories WHERE customer_id = $1 AND at < $2", customer_id, before)
             b = await conn.execute(
-                "DELETE FROM calls WHERE customer_id = $1 AND ended_at IS NOT NULL AND ended_at < $2", customer_id, before
+                "DELETE FROM calls WHERE customer_id = $1 AND ended_at IS NOT NULL AND ended_at < $2",
+                customer_id,
+                before,
             )
         return int(a.rsplit(" ", 1)[-1]) + int(b.rsplit(" ", 1)[-1])
-
-

@@ -90,9 +90,7 @@ class SQLiteBackend(Backend):
                     (version, name, datetime.now(UTC).timestamp()),
                 )
 
-    async def find_callers(
-        self, customer_id: str, identifiers: Sequence[Identifier]
-    ) -> dict[Identifier, str]:
+    async def find_callers(self, customer_id: str, identifiers: Sequence[Identifier]) -> dict[Identifier, str]:
         if not identifiers:
             return {}
         placeholders = ",".join("(?, ?)" for _ in identifiers)
@@ -120,9 +118,7 @@ class SQLiteBackend(Backend):
             )
             await self._insert_identifiers(customer_id, caller_id, identifiers, "presented", call_id, at)
 
-    async def _insert_identifiers(
-        self, customer_id, caller_id, identifiers, source, call_id, at
-    ) -> list[Identifier]:
+    async def _insert_identifiers(self, customer_id, caller_id, identifiers, source, call_id, at) -> list[Identifier]:
         attached = []
         for ident in identifiers:
             cur = await self.db.execute(
@@ -135,11 +131,8 @@ class SQLiteBackend(Backend):
         return attached
 
     async def attach_identifiers(self, customer_id, caller_id, identifiers, *, source, call_id, at):
-        db = self.db
         async with self._tx():
-            attached = await self._insert_identifiers(
-                customer_id, caller_id, identifiers, source, call_id, at
-            )
+            attached = await self._insert_identifiers(customer_id, caller_id, identifiers, source, call_id, at)
         return attached
 
     async def start_call(self, customer_id, call_id, caller_id, started_at) -> None:
@@ -207,9 +200,7 @@ class SQLiteBackend(Backend):
                 (_ts(ended_at), topic, outcome, customer_id, call_id),
             )
 
-    async def merge_callers(
-        self, customer_id, from_caller_id, into_caller_id, evidence, *, link_id, call_id, at
-    ):
+    async def merge_callers(self, customer_id, from_caller_id, into_caller_id, evidence, *, link_id, call_id, at):
         db = self.db
         async with self._tx():
             for table in _TABLES_BY_CALLER:
@@ -287,9 +278,7 @@ class SQLiteBackend(Backend):
         ) as cur:
             rows = await cur.fetchall()
         return [
-            MemoryRow(
-                customer_id, caller_id, r[0], r[1], r[2], r[3], r[4], _dt(r[5]), r[6], decode_vector(r[7])
-            )
+            MemoryRow(customer_id, caller_id, r[0], r[1], r[2], r[3], r[4], _dt(r[5]), r[6], decode_vector(r[7]))
             for r in reversed(rows)
         ]
 
@@ -317,9 +306,7 @@ class SQLiteBackend(Backend):
             " WHERE customer_id = ? AND caller_id = ? AND status = 'open' ORDER BY created_at DESC LIMIT 20",
             (customer_id, caller_id),
         ) as cur:
-            matters = tuple(
-                Matter(r[0], r[1], _dt(r[2]), r[3], load_refs(r[4]), r[5]) for r in await cur.fetchall()
-            )
+            matters = tuple(Matter(r[0], r[1], _dt(r[2]), r[3], load_refs(r[4]), r[5]) for r in await cur.fetchall())
         async with db.execute(
             "SELECT display_name FROM callers WHERE customer_id = ? AND caller_id = ?", (customer_id, caller_id)
         ) as cur:
@@ -362,9 +349,7 @@ class SQLiteBackend(Backend):
     async def purge_older_than(self, customer_id, before) -> int:
         db = self.db
         async with self._tx():
-            cur = await db.execute(
-                "DELETE FROM memories WHERE customer_id = ? AND at < ?", (customer_id, _ts(before))
-            )
+            cur = await db.execute("DELETE FROM memories WHERE customer_id = ? AND at < ?", (customer_id, _ts(before)))
             deleted = cur.rowcount
             cur = await db.execute(
                 "DELETE FROM calls WHERE customer_id = ? AND ended_at IS NOT NULL AND ended_at < ?",

@@ -1,0 +1,49 @@
+"""Two worker processes' stores sharing Postgres and Redis: prepared preloads cross workers."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+import memory
+
+T0 = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def two_workers(postgres_database, redis_url, embedder):
+    a = await memory.open_store(postgres_database, redis_url=redis_url, embedder=embedder)
+    b = await memory.open_store(postgres_database, redis_url=redis_url, embedder=embedder)
+    yield a, b
+    await a.aclose()
+    await b.aclose()
+
+
+async def test_a_second_call_on_another_worker_gets_the_prepared_preload(two_workers, tenant):
+    a, b = two_workers
+    first = await a.open_call(tenant, {"phone": "+44 20 7946 0958"}, started_at=T0)
+    first.record_turn("assistant", "I've booked a technician visit for Thursday, booking 5521.")
+    await first.aclose()
+    second = await b.open_call(tenant, {"phone": "+442079460958"}, started_at=T0 + timedelta(days=1))
+    pre = await second.preload()
+    assert pre.source == "cache" and "booking 5521" in pre.text
+    await second.aclose()
+
+
+async def test_a_write_on_one_worker_invalidates_what_the_other_reads(two_workers, tenant):
+    a, b = two_workers
+    first = await a.open_call(tenant, {"phone": "+44 20 7946 0958"}, started_at=T0)
+    first.record_turn("user", "my heating is broken")
+    await first.aclose()
+    ongoing = await a.open_call(tenant, {"phone": "+44 20 7946 0958"}, started_at=T0 + timedelta(hours=1))
+    ongoing.record_turn("user", "also the boiler pressure is low")
+    for _ in range(200):
+        if not ongoing._pending:
+            break
+        await asyncio.sleep(0.01)
+    other = await b.open_call(tenant, {"phone": "+44 20 7946 0958"}, started_at=T0 + timedelta(hours=2))
+    assert (await other.preload()).source == "database"
+    await ongoing.aclose()
+    await other.aclose()
