@@ -115,7 +115,11 @@ class CallHooks:
             self.customer_id, self.caller_id, limit=self.policy.working_set_limit
         )
         known = {(r.call_id, r.seq) for r in rows}
-        self._working.replace([*rows, *(r for r in self._call_rows if (r.call_id, r.seq) not in known)])
+        working = WorkingSet([*rows, *(r for r in self._call_rows if (r.call_id, r.seq) not in known)])
+        await asyncio.to_thread(working.prepare)  # index off the event loop, before the first recall
+        present = {(r.call_id, r.seq) for r in working.rows}
+        working.extend(r for r in self._call_rows if (r.call_id, r.seq) not in present)  # recorded meanwhile
+        self._working = working
 
     async def _history_ready(self) -> None:
         if self._history is None:

@@ -149,6 +149,13 @@ class WorkingSet:
         self._bm25, self._bm25_size, self._matrix, self._matrix_rows = None, -1, None, -1
         self.extend(rows)
 
+    def prepare(self) -> None:
+        """Build the lexical index and the vector matrix now (e.g. in a thread after loading)."""
+        self._lexical_scores(["\u2205"])
+        rows = [r for r in self.rows if r.embedding is not None]
+        if rows:
+            self._dense_scores(rows[0].embedding)
+
     def missing_vectors(self) -> list[MemoryRow]:
         return [r for r in self.rows if r.embedding is None]
 

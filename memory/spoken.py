@@ -1,0 +1,681 @@
+"""Numbers and identifiers as a speech recogniser writes them.
+
+Callers read out account numbers, phone numbers and e-mail addresses; the transcript holds
+"eight eight one two three", "four one five, uh, five five five, oh one four two" or
+"dana dot smith at gmail dot com". This module turns those spoken forms into the values
+:mod:`memory.identity` normalises.
+
+``normalize_spoken_digits`` rewrites every *digit run* of a text as plain digits, leaving every
+other character as it was. A digit run is a sequence of digit items:
+
+* digit words ``zero``/``nought``/``one``...``nine`` (and ``niner``), teens ``ten``...``nineteen``,
+  tens ``twenty``...``ninety`` with an optional unit (``forty two``, ``forty-two`` -> ``42``),
+  ``<unit> hundred [and] <tens/teens>`` (``eight hundred`` -> ``800``, ``two hundred fifty`` -> ``250``),
+  ``double``/``triple``/``treble`` + a digit (``double five`` -> ``55``);
+* digits already written (``8 8 1 2 3``, ``88 123``, ``(415) 555-0142``);
+* ``oh``/``o`` as ``0``, but only inside a run that has at least two other digits, and at the
+  edge of a run only when no punctuation or filler separates it from the next digit (so
+  "oh I see", "oh, one more thing" and "two, oh well" keep their words);
+
+separated by nothing but whitespace, commas, full stops, hyphens, brackets, slashes, the words
+``dash``/``hyphen`` and fillers (``uh``, ``um``, ``er``, ``ah``, ``hmm``, ``like``...). A comma or
+full stop followed by a space between two *written* numbers ends the run: the recogniser has
+already decided they are separate numbers ("88123. 4155550142"). A run must give at least two
+digits ("one question" stays as it is; "nineteen" becomes ``19``). ``plus`` or ``+`` before a run
+of 8+ digits becomes ``+``. Homophones (``to``, ``for``, ``won``) are never digits.
+
+``extract_identifiers`` finds the identifiers a caller says in one turn:
+
+* account: a run (4 to 20 characters, optionally prefixed by letters such as ``AC-`` or spelled
+  ``A C``) whose nearest preceding cue within 8 words is ``account`` / ``account number`` /
+  ``customer number|id`` / ``member number|id`` / ``membership number`` / ``client number``;
+* phone: a ``+``/``plus`` number; or a run of 10+ digits whose nearest cue is a phone cue
+  (``phone``, ``cell``, ``mobile``, ``number``, ``reach me``, ``call me``...), or that has no cue and
+  is exactly a full national number of the region (``4155550142``, ``14155550142`` in the US);
+  a run whose nearest cue is an account cue, or another kind of number (``order``, ``card``,
+  ``ticket``, ``confirmation``, ``zip``...) is never a phone;
+* email: ``dana@example.net`` as written, or spoken ``dana at example dot net``,
+  ``d a n a at example dot net``, ``dana dot smith at gmail dot com``; a spoken address needs an
+  e-mail cue (``email``, ``mail``, ``address``) in the 12 words before it, ``at`` just before it
+  ("reach me at dana at example dot net"), or nothing before it but lead-in words ("sure, it's
+  ..."), so "I was looking at amazon dot com" is not an address. The local part is one word,
+  spelled letters, or words joined by ``dot``/``underscore``/``dash`` and digits: in "my email is
+  dana smith at gmail dot com" it is ambiguous and nothing is returned.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass
+
+import phonenumbers
+
+from .errors import IdentifierError, InvalidInputError
+from .identity import Identifier, normalize_identifier
+
+__all__ = [
+    "MAX_TURN_CHARS",
+    "digit_runs",
+    "extract_identifiers",
+    "normalize_spoken_digits",
+]
+
+logger = logging.getLogger(__name__)
+
+MAX_TURN_CHARS = 20_000
+"""``extract_identifiers`` returns nothing for longer texts: no caller says that much in one
+turn, and cutting the text could cut a number in two."""
+
+_MIN_PHONE_DIGITS = 10
+_MIN_PLUS_DIGITS = 8
+_ACCOUNT_LEN = (4, 20)
+_CUE_WINDOW = 8
+_EMAIL_CUE_WINDOW = 12
+_MAX_JOINERS = 6
+
+# --------------------------------------------------------------------------- vocabulary
+
+
+def _words(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
+_UNITS = dict(zip(_words("zero one two three four five six seven eight nine"), "0123456789", strict=True))
+_UNITS |= {"nought": "0", "naught": "0", "niner": "9"}
+_WEAK = {"oh": "0", "o": "0"}
+_TEENS = {
+    word: str(value)
+    for value, word in enumerate(
+        _words("ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen"), start=10
+    )
+}
+_TENS = dict(zip(_words("twenty thirty forty fifty sixty seventy eighty ninety"), "23456789", strict=True))
+_TENS["fourty"] = "4"  # a frequent misspelling
+_REPEAT = {"double": 2, "triple": 3, "treble": 3}
+_STARTERS = frozenset(_UNITS) | frozenset(_WEAK) | frozenset(_TEENS) | frozenset(_TENS) | frozenset(_REPEAT)
+_FILLERS = frozenset({"uh", "um", "umm", "uhm", "uhh", "er", "erm", "ah", "ahh", "hmm", "mm", "like"})
+_DASH_WORDS = frozenset({"dash", "hyphen"})
+_HYPHENS = frozenset("-‐‑–—")
+_JOIN_PUNCT = frozenset(",.()/") | _HYPHENS
+_LOOSE_PUNCT = frozenset(",.")
+
+# Cues before a run of digits.
+_ACCOUNT, _PHONE, _OTHER = "account", "phone", "other"
+_ACCOUNT_WORDS = frozenset({"account", "acct"})
+_ACCOUNT_QUALIFIERS = frozenset({"customer", "member", "membership", "client"})
+_NUMBER_WORDS = frozenset({"number", "no", "num", "id", "#"})
+_PHONE_WORDS = frozenset({"phone", "telephone", "cell", "cellphone", "mobile", "landline", "callback"})
+_PHONE_VERBS = frozenset({"reach", "call", "text", "ring"})
+_PHONE_VERB_OBJECTS = frozenset({"me", "us", "back"})
+_OTHER_NUMBERS = frozenset(
+    _words(
+        """
+    order reference ref case ticket confirmation tracking policy serial card credit debit routing
+    pin social ssn claim invoice booking reservation flight room house street apartment suite unit
+    model part zip postal postcode license licence passport transaction check cheque iban tax vin
+    employee student patient code
+    """
+    )
+)
+
+# Spoken e-mail addresses.
+_EMAIL_CUES = frozenset({"email", "mail", "address", "emails"})
+_LEAD_INS = frozenset(
+    _words(
+        """
+    it's it’s its it is sure yes yeah yep yup ok okay so that's that’s thats that well oh right
+    alright hi hello and
+    """
+    )
+)
+_EMAIL_BOUNDARY = (
+    _LEAD_INS
+    | _EMAIL_CUES
+    | _FILLERS
+    | frozenset({"at", "to", "me", "be", "was", "use", "try", "under", "as", "e", "by", "from", "my", "your"})
+)
+_LOCAL_CONNECTORS = {"dot": ".", "underscore": "_", "dash": "-", "hyphen": "-"}
+_LOCAL_PUNCT = {".": ".", "_": "_", "-": "-", "+": "+"}
+_NOT_A_PART = frozenset({"at", "dot", "dash", "hyphen", "underscore"})
+_MAX_EMAIL_CHARS = 254
+
+_TOKEN_RE = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)*|\d+|\S")
+# Matches the lower-cased text of any turn that may hold a digit run (a fast way out for the others).
+_TRIGGER_RE = re.compile(
+    r"\d|\b(?:" + "|".join(sorted((*_UNITS, *_TEENS, *_TENS, *_REPEAT), key=len, reverse=True)) + r")\b"
+)
+
+_Token = tuple[int, int, str]  # start, end, lower-cased text
+
+
+@dataclass(slots=True)
+class _Run:
+    """A digit run: tokens ``[first, last)``, characters ``[start, end)`` of the text."""
+
+    first: int
+    last: int
+    start: int
+    end: int
+    digits: str
+    plus: bool
+
+
+@dataclass(slots=True)
+class _Piece:
+    """One element of a digit run before it is settled."""
+
+    digits: str
+    strong: bool
+    first: int
+    last: int
+    tight: bool  # only whitespace between this piece and the previous one
+    written: bool
+
+
+@dataclass(slots=True)
+class _Item:
+    """A word, punctuation mark or whole digit run, as the identifier finder sees the text."""
+
+    kind: str  # "word", "punct" or "num"
+    low: str
+    start: int
+    end: int
+    run: _Run | None = None
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def normalize_spoken_digits(text: str) -> str:
+    """Rewrite every digit run of ``text`` as digits; every other character is kept as is.
+
+    ``"my account number is eight eight one two three"`` -> ``"my account number is 88123"``.
+    Raises :class:`InvalidInputError` if ``text`` is not a string.
+    """
+    _require_str(text)
+    if not _may_hold_digits(text):
+        return text
+    runs = _find_runs(_tokenize(text))
+    if not runs:
+        return text
+    out: list[str] = []
+    pos = 0
+    for run in runs:
+        out += (text[pos : run.start], "+" if run.plus else "", run.digits)
+        pos = run.end
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def digit_runs(text: str) -> list[str]:
+    """The digit runs of ``text`` with 3 or more digits, as digits, deduplicated, in order.
+
+    ``"eight eight one two three"`` and ``"88 123"`` both give ``["88123"]``, so a retrieval
+    index matches the spoken and written forms. Raises :class:`InvalidInputError` for a
+    non-string.
+    """
+    _require_str(text)
+    if not _may_hold_digits(text):
+        return []
+    return list(dict.fromkeys(run.digits for run in _find_runs(_tokenize(text)) if len(run.digits) >= 3))
+
+
+def extract_identifiers(text: str, *, region: str = "US") -> list[Identifier]:
+    """Identifiers a caller says aloud in one turn: accounts, phone numbers, e-mail addresses.
+
+    Values come normalised by :func:`memory.identity.normalize_identifier`, deduplicated, in
+    order of appearance. Never raises: a non-string, an empty or over-long
+    (> ``MAX_TURN_CHARS``) text, or an invalid region gives ``[]``.
+    """
+    if not isinstance(text, str) or not text or len(text) > MAX_TURN_CHARS:
+        return []
+    try:
+        return _extract(text, region)
+    except Exception as exc:  # a caller's words must never break the call
+        logger.warning("extract_identifiers: skipped a turn after %s", type(exc).__name__)
+        return []
+
+
+# --------------------------------------------------------------------------- tokens and runs
+
+
+def _may_hold_digits(text: str) -> bool:
+    return _TRIGGER_RE.search(text.lower()) is not None
+
+
+def _require_str(text: object) -> None:
+    if not isinstance(text, str):
+        raise InvalidInputError(f"text must be a string, not {type(text).__name__}")
+
+
+def _tokenize(text: str) -> list[_Token]:
+    """Words, digit groups and single punctuation marks, lower-cased, with their spans."""
+    low = text.lower()
+    if len(low) == len(text):
+        return [(m.start(), m.end(), m.group()) for m in _TOKEN_RE.finditer(low)]
+    return [(m.start(), m.end(), m.group().lower()) for m in _TOKEN_RE.finditer(text)]
+
+
+def _ascii_digits(token: str) -> str:
+    return token if token.isascii() else "".join(str(unicodedata.decimal(c)) for c in token)
+
+
+def _find_runs(tokens: list[_Token]) -> list[_Run]:
+    runs: list[_Run] = []
+    count = len(tokens)
+    i = 0
+    while i < count:
+        word = tokens[i][2]
+        piece = _piece(tokens, i, True) if word[0].isdigit() or word in _STARTERS else None
+        if piece is None:
+            i += 1
+            continue
+        pieces = _collect(tokens, piece)
+        run = _settle(tokens, pieces)
+        if run is not None:
+            runs.append(run)
+        i = pieces[-1].last
+    return runs
+
+
+def _collect(tokens: list[_Token], piece: _Piece) -> list[_Piece]:
+    """The pieces of the run that starts with ``piece``, joined across joiners."""
+    pieces = [piece]
+    count = len(tokens)
+    while True:
+        j = k = pieces[-1].last
+        while k < count and k - j < _MAX_JOINERS and _is_joiner(tokens, k):
+            k += 1
+        if k >= count:
+            return pieces
+        word = tokens[k][2]
+        following = _piece(tokens, k, k == j) if word[0].isdigit() or word in _STARTERS else None
+        if following is None or (pieces[-1].written and following.written and _separates(tokens, j, k)):
+            return pieces
+        pieces.append(following)
+
+
+def _separates(tokens: list[_Token], j: int, k: int) -> bool:
+    """Whether the joiners ``[j, k)`` between two written numbers keep them apart.
+
+    A comma or full stop followed by a space ("88123. 4155550142"), or a decimal point
+    ("12.50", "3.5": a full stop glued to 1 or 2 digits).
+    """
+    for n in range(j, k):
+        if tokens[n][2] in _LOOSE_PUNCT and tokens[n + 1][0] > tokens[n][1]:
+            return True
+    return (
+        k == j + 1
+        and tokens[j][2] == "."
+        and tokens[j][0] == tokens[j - 1][1]
+        and tokens[k][0] == tokens[j][1]
+        and len(tokens[k][2]) < 3
+    )
+
+
+def _is_joiner(tokens: list[_Token], k: int) -> bool:
+    word = tokens[k][2]
+    return word in _JOIN_PUNCT or word in _FILLERS or word in _DASH_WORDS
+
+
+def _piece(tokens: list[_Token], i: int, tight: bool) -> _Piece | None:
+    """The digit item starting at token ``i``, if any."""
+    word = tokens[i][2]
+    if word[0].isdigit():
+        return _Piece(_ascii_digits(word), True, i, i + 1, tight, True)
+    if word in _UNITS:
+        if word not in ("zero", "nought", "naught") and _word_at(tokens, i + 1) == "hundred":
+            digits, last = _hundreds(tokens, _UNITS[word], i + 2)
+            return _Piece(digits, True, i, last, tight, False)
+        return _Piece(_UNITS[word], True, i, i + 1, tight, False)
+    if word in _WEAK:
+        return _Piece("0", False, i, i + 1, tight, False)
+    if word in _TEENS:
+        return _Piece(_TEENS[word], True, i, i + 1, tight, False)
+    if word in _TENS:
+        digits, last = _tens(tokens, i)
+        return _Piece(digits, True, i, last, tight, False)
+    if word in _REPEAT:
+        j = _skip_tight_hyphen(tokens, i + 1)
+        digit = _UNITS.get(_word_at(tokens, j)) or _WEAK.get(_word_at(tokens, j))
+        if digit is not None:
+            return _Piece(digit * _REPEAT[word], True, i, j + 1, tight, False)
+    return None
+
+
+def _word_at(tokens: list[_Token], i: int) -> str:
+    return tokens[i][2] if i < len(tokens) else ""
+
+
+def _skip_tight_hyphen(tokens: list[_Token], j: int) -> int:
+    """``j + 1`` if token ``j`` is a hyphen glued to the previous token ("forty-two")."""
+    if j < len(tokens) and tokens[j][2] in _HYPHENS and tokens[j][0] == tokens[j - 1][1]:
+        return j + 1
+    return j
+
+
+def _tens(tokens: list[_Token], i: int) -> tuple[str, int]:
+    """``forty`` -> 40, ``forty two`` / ``forty-two`` -> 42; returns digits and next token."""
+    j = _skip_tight_hyphen(tokens, i + 1)
+    unit = _UNITS.get(_word_at(tokens, j), "0")
+    if unit != "0":
+        return _TENS[tokens[i][2]] + unit, j + 1
+    return _TENS[tokens[i][2]] + "0", i + 1
+
+
+def _hundreds(tokens: list[_Token], unit: str, j: int) -> tuple[str, int]:
+    """``eight hundred`` -> 800, ``two hundred fifty`` -> 250, ``two hundred and five`` -> 205."""
+    k = j + 1 if _word_at(tokens, j) == "and" else j
+    word = _word_at(tokens, k)
+    if word in _TEENS:
+        return unit + _TEENS[word], k + 1
+    if word in _TENS:
+        digits, last = _tens(tokens, k)
+        return unit + digits, last
+    if k > j and _UNITS.get(word, "0") != "0":
+        return unit + "0" + _UNITS[word], k + 1
+    return unit + "00", j
+
+
+def _settle(tokens: list[_Token], pieces: list[_Piece]) -> _Run | None:
+    """Trim ambiguous ``oh`` pieces at the edges; a run that keeps 2+ digits becomes a ``_Run``."""
+    strong = [n for n, piece in enumerate(pieces) if piece.strong]
+    if not strong:
+        return None
+    several = len(strong) >= 2
+    head, tail = strong[0], strong[-1]
+    keep_head = several and all(piece.tight for piece in pieces[1 : head + 1])
+    keep_tail = several and all(piece.tight for piece in pieces[tail + 1 :])
+    kept = pieces[0 if keep_head else head : len(pieces) if keep_tail else tail + 1]
+    digits = "".join(piece.digits for piece in kept)
+    if len(digits) < 2:
+        return None
+    first, last = kept[0].first, kept[-1].last
+    if first > 0 and tokens[first - 1][2] == "(" and any(tokens[t][2] == ")" for t in range(first, last)):
+        first -= 1
+    plus = first > 0 and tokens[first - 1][2] in ("+", "plus") and len(digits) >= _MIN_PLUS_DIGITS
+    if plus:
+        first -= 1
+    return _Run(first, last, tokens[first][0], tokens[last - 1][1], digits, plus)
+
+
+# --------------------------------------------------------------------------- identifiers
+
+
+def _extract(text: str, region: str) -> list[Identifier]:
+    tokens = _tokenize(text)
+    items = _items(tokens, _find_runs(tokens) if _may_hold_digits(text) else [])
+    found: list[tuple[int, Identifier]] = []
+    used: set[int] = set()
+    for start, identifier, span in _emails(items, region):
+        found.append((start, identifier))
+        used.update(span)
+    cues = _cues(items)
+    for index, item in enumerate(items):
+        if item.run is not None and index not in used:
+            identifier = _number_identifier(items, index, cues, region)
+            if identifier is not None:
+                found.append((item.start, identifier))
+    found.sort(key=lambda pair: pair[0])
+    return list(dict.fromkeys(identifier for _, identifier in found))
+
+
+def _items(tokens: list[_Token], runs: list[_Run]) -> list[_Item]:
+    """The token stream with each digit run folded into one ``num`` item."""
+    items: list[_Item] = []
+    next_run = iter(runs)
+    run = next(next_run, None)
+    i = 0
+    while i < len(tokens):
+        if run is not None and i == run.first:
+            items.append(_Item("num", run.digits, run.start, run.end, run))
+            i = run.last
+            run = next(next_run, None)
+            continue
+        start, end, word = tokens[i]
+        if word[0].isdigit():
+            items.append(_Item("num", _ascii_digits(word), start, end))
+        else:
+            items.append(_Item("word" if word[0].isalpha() else "punct", word, start, end))
+        i += 1
+    return items
+
+
+def _cues(items: list[_Item]) -> dict[int, str]:
+    """Item index -> the kind of number the words there announce."""
+    cues: dict[int, str] = {}
+    previous = ""
+    for index, item in enumerate(items):
+        if item.kind == "punct" and item.low != "#":
+            continue
+        following = items[index + 1].low if index + 1 < len(items) else ""
+        cue = _cue(previous, item.low, following)
+        if cue is not None:
+            cues[index] = cue
+        previous = item.low
+    return cues
+
+
+def _cue(previous: str, word: str, following: str) -> str | None:
+    if word in _ACCOUNT_WORDS:
+        return _ACCOUNT
+    if word in _NUMBER_WORDS and (previous in _ACCOUNT_QUALIFIERS or previous in _ACCOUNT_WORDS):
+        return _ACCOUNT
+    if word in _OTHER_NUMBERS or (word in _NUMBER_WORDS and previous in _OTHER_NUMBERS):
+        return _OTHER
+    if word in _PHONE_WORDS or word == "number":
+        return _PHONE
+    if word in _PHONE_VERBS and following in _PHONE_VERB_OBJECTS:
+        return _PHONE
+    return None
+
+
+def _nearest_cue(items: list[_Item], index: int, cues: dict[int, str]) -> str | None:
+    words = 0
+    for back in range(index - 1, -1, -1):
+        if back in cues:
+            return cues[back]
+        if items[back].run is not None:
+            return None  # a cue announces the first run after it, not the ones that follow
+        if items[back].kind != "punct":
+            words += 1
+            if words >= _CUE_WINDOW:
+                return None
+    return None
+
+
+def _number_identifier(items: list[_Item], index: int, cues: dict[int, str], region: str) -> Identifier | None:
+    run = items[index].run
+    assert run is not None
+    glued = index > 0 and items[index - 1].kind == "word" and items[index - 1].end == run.start
+    cue = _nearest_cue(items, index, cues)
+    if run.plus:
+        return _try("phone", "+" + run.digits, region)
+    if cue == _ACCOUNT:
+        value = _account_prefix(items, index) + run.digits
+        low, high = _ACCOUNT_LEN
+        return _try("account", value, region) if low <= len(value) <= high else None
+    if cue == _OTHER or glued or len(run.digits) < _MIN_PHONE_DIGITS:
+        return None
+    phone = _try("phone", run.digits, region)
+    if phone is None or cue == _PHONE or _is_full_national(run.digits, phone.value, region):
+        return phone
+    return None
+
+
+def _try(kind: str, value: str, region: str) -> Identifier | None:
+    try:
+        return normalize_identifier(kind, value, region=region)
+    except IdentifierError:
+        return None
+
+
+def _is_full_national(digits: str, e164: str, region: str) -> bool:
+    """Whether ``digits`` is exactly how a national number of ``region`` is dialled."""
+    code = str(phonenumbers.country_code_for_region(region.upper()))
+    if not e164.startswith("+" + code):
+        return False
+    national = e164[1 + len(code) :]
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region.upper())
+    prefix = (metadata.national_prefix if metadata is not None else None) or ""
+    return digits in (national, prefix + national)
+
+
+def _account_prefix(items: list[_Item], index: int) -> str:
+    """Letters said or written just before an account number: ``AC-88123``, ``A C 8 8 1 2 3``."""
+    start = items[index].start
+    before = index - 1
+    if before >= 1 and items[before].low in _HYPHENS and items[before].start == items[before - 1].end:
+        start, before = items[before].start, before - 1
+    if before >= 0 and items[before].kind == "word" and items[before].end == start:
+        word = items[before].low
+        return word.upper() if word.isascii() and len(word) <= 4 else ""
+    letters: list[str] = []
+    while before >= 0 and len(letters) < 4 and _is_letter(items[before]):
+        letters.append(items[before].low)
+        before -= 1
+    return "".join(reversed(letters)).upper() if len(letters) >= 2 else ""
+
+
+def _is_letter(item: _Item) -> bool:
+    return item.kind == "word" and len(item.low) == 1 and item.low.isascii()
+
+
+# --------------------------------------------------------------------------- e-mail addresses
+
+
+def _emails(items: list[_Item], region: str) -> list[tuple[int, Identifier, range]]:
+    found: list[tuple[int, Identifier, range]] = []
+    for at, item in enumerate(items):
+        written = item.low == "@"
+        if not written and not (item.kind == "word" and item.low == "at"):
+            continue
+        domain = _parse_domain(items, at + 1, written)
+        local = _parse_local(items, at - 1, written)
+        if domain is None or local is None:
+            continue
+        (local_text, first), (domain_text, last) = local, domain
+        if not written and not _spoken_email_context(items, first):
+            continue
+        identifier = _try("email", f"{local_text}@{domain_text}", region)
+        if identifier is not None:
+            found.append((items[first].start, identifier, range(first, last)))
+    return found
+
+
+def _part(item: _Item) -> str | None:
+    """The text an item adds to an address (a word or a number), if it can be part of one."""
+    if item.kind == "num":
+        return item.low
+    if item.low in _UNITS:
+        return _UNITS[item.low]  # a lone digit word: "dana five at ..." is dana5
+    if item.kind == "word" and item.low not in _NOT_A_PART and item.low.isascii() and item.low.isalpha():
+        return item.low
+    return None
+
+
+def _joins(left: _Item, right: _Item, written: bool) -> bool:
+    """Two parts with no connector between them belong to the same word of an address.
+
+    Written (``@``) addresses have no spaces; spoken ones join digits to their neighbours and
+    spelled letters to each other.
+    """
+    if left.end == right.start:
+        return True
+    if written:
+        return False
+    if left.kind == "num" or right.kind == "num" or left.low in _UNITS or right.low in _UNITS:
+        return True  # digits are never a word of their own in an address: "dana five" is dana5
+    return len(left.low) == 1 and len(right.low) == 1  # spelled letters: "d a n a"
+
+
+def _connector(items: list[_Item], index: int, words: dict[str, str], marks: dict[str, str]) -> str | None:
+    """The address character a connector item stands for ("dot" -> "."), if it is one."""
+    item = items[index]
+    if item.kind == "word":
+        return words.get(item.low)
+    if item.kind == "punct" and item.low in marks:
+        before = index > 0 and items[index - 1].end == item.start
+        after = index + 1 < len(items) and items[index + 1].start == item.end
+        return marks[item.low] if before and after else None
+    return None
+
+
+def _parse_domain(items: list[_Item], start: int, written: bool) -> tuple[str, int] | None:
+    """``example dot net`` / ``example.net`` from ``start``: (domain, index after it)."""
+    labels: list[str] = []
+    current: list[str] = []
+    end = index = start
+    previous: _Item | None = None
+    while index < len(items) and sum(map(len, labels)) < _MAX_EMAIL_CHARS:
+        item = items[index]
+        text = _part(item)
+        if text is not None and (previous is None or _joins(previous, item, written)):
+            current.append(text)
+            previous, index = item, index + 1
+            end = index
+            continue
+        if previous is None or not current:
+            break
+        symbol = _connector(items, index, {"dot": ".", "dash": "-", "hyphen": "-"}, {".": ".", "-": "-"})
+        if symbol is None:
+            break
+        if symbol == ".":
+            labels.append("".join(current))
+            current = []
+        else:
+            current.append(symbol)
+        previous, index = None, index + 1
+    while current and current[-1] == "-":
+        current.pop()  # a dangling "dash" after the address
+    if current:
+        labels.append("".join(current))
+    if len(labels) < 2 or not labels[-1].isalpha():
+        return None
+    return ".".join(labels), end
+
+
+def _parse_local(items: list[_Item], last: int, written: bool) -> tuple[str, int] | None:
+    """``dana dot smith`` / ``d a n a`` ending at ``last``: (local part, index of its first item)."""
+    parts: list[str] = []
+    first = index = last
+    following: _Item | None = None
+    while index >= 0 and sum(map(len, parts)) < 64:
+        item = items[index]
+        text = _part(item)
+        if text is not None and (following is None or _joins(item, following, written)):
+            parts.append(text)
+            following, first, index = item, index, index - 1
+            continue
+        if following is None:
+            break
+        symbol = _connector(items, index, _LOCAL_CONNECTORS, _LOCAL_PUNCT)
+        if symbol is None:
+            break
+        parts.append(symbol)
+        following, index = None, index - 1
+    while parts and not _part_text_ok(parts[-1]):
+        parts.pop()  # a connector with no word before it
+    if not parts:
+        return None
+    return "".join(reversed(parts)), first
+
+
+def _part_text_ok(text: str) -> bool:
+    return text not in (".", "_", "-", "+")
+
+
+def _spoken_email_context(items: list[_Item], first: int) -> bool:
+    """A spoken address needs an e-mail cue before it, ``at`` just before it ("reach me at dana
+    at example dot net"), or nothing but lead-in words before it."""
+    if first > 0 and items[first - 1].kind == "word":
+        if items[first - 1].low not in _EMAIL_BOUNDARY:
+            return False
+        if items[first - 1].low == "at":
+            return True
+    before = [item.low for item in items[max(0, first - _EMAIL_CUE_WINDOW) : first] if item.kind == "word"]
+    if any(word in _EMAIL_CUES for word in before):
+        return True
+    return all(item.low in _LEAD_INS or item.low in _FILLERS for item in items[:first] if item.kind == "word")
