@@ -27,16 +27,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import asyncpg  # noqa: E402
-import numpy as np  # noqa: E402
-from tqdm import tqdm  # noqa: E402
+import asyncpg
+import numpy as np
+from tqdm import tqdm
 
-import memory  # noqa: E402
-from bench import synthetic  # noqa: E402
-from memory.embed import default_embedder  # noqa: E402
-from memory.hooks import _matters  # noqa: E402
-from memory.identity import normalize_identifier  # noqa: E402
-from memory.models import MemoryRow  # noqa: E402
+import memory
+from bench import synthetic
+from memory.embed import default_embedder
+from memory.hooks import _matters
+from memory.identity import normalize_identifier
+from memory.models import MemoryRow
 
 TENANT = "bench-telecom"
 TARGETS = {
@@ -72,9 +72,15 @@ async def seed(store: memory.CallerStore, callers: int, memories: int, seed_valu
             await backend.start_call(TENANT, call.call_id, caller_id, call.started_at)
             for seq, turn in enumerate(call.turns, 1):
                 vec = vectors[re.sub(r"\d+", "#", turn.text)]
-                rows.append(MemoryRow(TENANT, caller_id, call.call_id, seq, "turn", turn.role, turn.text, turn.at, caller_id, vec))
+                rows.append(
+                    MemoryRow(
+                        TENANT, caller_id, call.call_id, seq, "turn", turn.role, turn.text, turn.at, caller_id, vec
+                    )
+                )
             ended = call.turns[-1].at
-            await backend.finish_call(TENANT, call.call_id, ended_at=ended, topic=call.turns[1].text, outcome=call.turns[-1].text)
+            await backend.finish_call(
+                TENANT, call.call_id, ended_at=ended, topic=call.turns[1].text, outcome=call.turns[-1].text
+            )
         await backend.write_memories(TENANT, rows)
         last = [r for r in rows if r.call_id == calls[-1].call_id]
         await backend.add_matters(TENANT, caller_id, caller_id, _matters(last))
@@ -143,7 +149,9 @@ async def measure_ingest(store: memory.CallerStore, calls: int, turns: int, seed
     t0 = time.perf_counter()
 
     async def one(i: int) -> None:
-        call = synthetic.make_call(rng, 900_000 + i, 0, synthetic.caller_history(seed_value, i, 20)[0].started_at, turns)
+        call = synthetic.make_call(
+            rng, 900_000 + i, 0, synthetic.caller_history(seed_value, i, 20)[0].started_at, turns
+        )
         hooks = await store.open_call(TENANT, {"phone": f"+1 415 888 {i:04d}"}, started_at=call.started_at)
         for turn in call.turns:
             hooks.record_turn(turn.role, f"{turn.text} (note {uuid.uuid4().hex[:8]})", at=turn.at + timedelta(0))
@@ -210,7 +218,11 @@ def report(results: list[dict]) -> str:
         cells = [f"{r[a]:.3f} / {r[b]:.3f}" if "record" in a else f"{r[a]:.2f} / {r[b]:.2f}" for r in results]
         goal = f"p{'99' if 'p99' in b else '95'} < {TARGETS[target]}" if target else ""
         lines.append(f"| {label} | " + " | ".join(cells) + f" | {goal} |")
-    lines.append("| ingest (turns/s, with embeddings) | " + " | ".join(f"{r['ingest_turns_per_s']:.0f}" for r in results) + " | >= 200 |")
+    lines.append(
+        "| ingest (turns/s, with embeddings) | "
+        + " | ".join(f"{r['ingest_turns_per_s']:.0f}" for r in results)
+        + " | >= 200 |"
+    )
     return "\n".join(lines)
 
 
@@ -223,14 +235,19 @@ async def main() -> int:
     parser.add_argument("--ingest-calls", type=int, default=10)
     parser.add_argument("--ingest-turns", type=int, default=50)
     parser.add_argument("--backends", default="sqlite,postgres")
-    parser.add_argument("--postgres", default=os.environ.get("MEMORY_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("MEMORY_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
+    )
     parser.add_argument("--redis", default=os.environ.get("MEMORY_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14"))
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--json", type=Path, default=Path("bench/results/memory.json"))
     args = parser.parse_args()
     embedder = default_embedder()
     results = [await run_backend(name.strip(), args, embedder) for name in args.backends.split(",") if name.strip()]
-    print(f"\n{args.callers} callers x {args.memories} memories, {args.samples} sampled calls, {os.cpu_count()} cores, embedder {embedder.name}\n")
+    print(
+        f"\n{args.callers} callers x {args.memories} memories, {args.samples} sampled calls, {os.cpu_count()} cores, embedder {embedder.name}\n"
+    )
     print(report(results))
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, indent=2))

@@ -7,14 +7,46 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 TOPICS = [
-    ("billing", "I was charged twice for my {month} bill, {amount} dollars", "I've submitted a refund of ${amount} under ticket {ticket}, you should see it by {day}."),
-    ("internet", "my internet keeps dropping every evening, the modem light goes red", "I've opened ticket {ticket} and a technician will call you on {day}."),
-    ("device", "my phone screen cracked and I want to know about the insurance claim", "I've filed claim {ticket} for the screen, a courier will collect the phone on {day}."),
-    ("plan", "I'd like to switch to the unlimited plan, um, the family one", "I've scheduled the switch to the family plan from {day}, order {ticket}."),
-    ("delivery", "my order never arrived, it was supposed to come last week", "I've requested a replacement, order {ticket}, it should arrive by {day}."),
-    ("account", "uh I can't log into my account, the password reset email never comes", "I've reset the login and sent a new link, case {ticket}."),
-    ("roaming", "I'm travelling to Spain next month, will roaming work", "I've added the travel pass to your line from {day}, reference {ticket}."),
-    ("cancel", "I want to cancel the sports add-on, I never watch it", "I've cancelled the sports add-on, confirmation {ticket}, it ends on {day}."),
+    (
+        "billing",
+        "I was charged twice for my {month} bill, {amount} dollars",
+        "I've submitted a refund of ${amount} under ticket {ticket}, you should see it by {day}.",
+    ),
+    (
+        "internet",
+        "my internet keeps dropping every evening, the modem light goes red",
+        "I've opened ticket {ticket} and a technician will call you on {day}.",
+    ),
+    (
+        "device",
+        "my phone screen cracked and I want to know about the insurance claim",
+        "I've filed claim {ticket} for the screen, a courier will collect the phone on {day}.",
+    ),
+    (
+        "plan",
+        "I'd like to switch to the unlimited plan, um, the family one",
+        "I've scheduled the switch to the family plan from {day}, order {ticket}.",
+    ),
+    (
+        "delivery",
+        "my order never arrived, it was supposed to come last week",
+        "I've requested a replacement, order {ticket}, it should arrive by {day}.",
+    ),
+    (
+        "account",
+        "uh I can't log into my account, the password reset email never comes",
+        "I've reset the login and sent a new link, case {ticket}.",
+    ),
+    (
+        "roaming",
+        "I'm travelling to Spain next month, will roaming work",
+        "I've added the travel pass to your line from {day}, reference {ticket}.",
+    ),
+    (
+        "cancel",
+        "I want to cancel the sports add-on, I never watch it",
+        "I've cancelled the sports add-on, confirmation {ticket}, it ends on {day}.",
+    ),
 ]
 FILLERS = ["okay", "uh-huh", "yeah", "right, thanks", "can you repeat that?", "let me check", "hmm okay", "sure"]
 MONTHS = ["January", "February", "March", "April", "May", "June", "September", "October", "November"]
@@ -50,8 +82,15 @@ def make_call(rng: random.Random, caller_index: int, call_index: int, started_at
     }
     lines = [("assistant", "Thanks for calling, how can I help today?"), ("user", "Hi, " + ask.format(**values))]
     while len(lines) < turns - 1:
-        lines.append(("assistant", rng.choice(["Let me look into that.", "Can you confirm the last four digits?", "One moment please."])))
-        lines.append(("user", rng.choice(FILLERS) + f" {rng.choice(['the', 'my'])} {topic} issue, {rng.randint(1, 9999)}"))
+        lines.append(
+            (
+                "assistant",
+                rng.choice(["Let me look into that.", "Can you confirm the last four digits?", "One moment please."]),
+            )
+        )
+        lines.append(
+            ("user", rng.choice(FILLERS) + f" {rng.choice(['the', 'my'])} {topic} issue, {rng.randint(1, 9999)}")
+        )
     lines.append(("assistant", answer.format(**values)))
     lines = lines[:turns]
     at = started_at
