@@ -3,6 +3,7 @@
     python -m memory demo
     python -m memory show --customer acme --phone "+1 415 555 0142"
     python -m memory forget --customer acme --caller-id caller_... --yes
+    python -m memory purge --customer acme --days 365
 
 The database comes from ``--db`` or ``MEMORY_DATABASE_URL`` (default: the embedded SQLite file).
 """
@@ -14,6 +15,7 @@ import asyncio
 import os
 import sys
 import textwrap
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from . import CallerMemoryError, open_store
@@ -131,6 +133,18 @@ async def forget(args: argparse.Namespace) -> int:
         await store.aclose()
 
 
+async def purge(args: argparse.Namespace) -> int:
+    store = await _open(args)
+    try:
+        if args.days is not None:
+            store.set_policy(args.customer, replace(store.policy_for(args.customer), retention_days=args.days))
+        deleted = await store.purge_expired(args.customer)
+        print(f"purged {deleted} rows older than the retention period")
+        return 0
+    finally:
+        await store.aclose()
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m memory", description=__doc__.splitlines()[0])
     parser.add_argument("--db", help="store URL (default: MEMORY_DATABASE_URL or the embedded SQLite file)")
@@ -148,12 +162,15 @@ def _parser() -> argparse.ArgumentParser:
             p.add_argument("--limit", type=int, default=100)
         else:
             p.add_argument("--yes", action="store_true", help="confirm the deletion")
+    p = sub.add_parser("purge", help="apply a retention period: delete memories older than --days")
+    p.add_argument("--customer", required=True, help="the tenant (customer_id)")
+    p.add_argument("--days", type=int, required=True, help="keep this many days")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    command = {"demo": demo, "show": show, "forget": forget}[args.command]
+    command = {"demo": demo, "show": show, "forget": forget, "purge": purge}[args.command]
     try:
         return asyncio.run(command(args))
     except CallerMemoryError as exc:

@@ -266,3 +266,15 @@ async def test_concurrent_calls_of_different_callers_keep_their_turns_apart(stor
     for caller_id, i in results:
         rows = await store.history(tenant, caller_id)
         assert [r.text for r in rows] == [f"caller {i} says line {j}" for j in range(10)]
+
+
+async def test_retention_purges_old_memories(store, tenant):
+    caller = await first_call(store, tenant, at=T0)
+    later = T0 + timedelta(days=400)
+    hooks = await store.open_call(tenant, {"phone": PHONE}, started_at=later)
+    hooks.record_turn("user", "the new router works fine now", at=later)
+    await hooks.aclose()
+    store.set_policy(tenant, memory.MemoryPolicy(retention_days=365))
+    deleted = await store.purge_expired(tenant, now=later + timedelta(days=1))
+    assert deleted == 5  # the old call's three turns, the call itself and its promise
+    assert [r.text for r in await store.history(tenant, caller)] == ["the new router works fine now"]

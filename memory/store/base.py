@@ -115,7 +115,7 @@ class Backend(ABC):
 
     @abstractmethod
     async def purge_older_than(self, customer_id: str, before: datetime) -> int:
-        """Retention: delete memories and finished calls older than ``before``."""
+        """Retention: delete memories, finished calls and matters older than ``before``."""
 
     @abstractmethod
     async def set_display_name(self, customer_id: str, caller_id: str, name: str) -> None:

@@ -419,4 +419,7 @@ class PostgresBackend(Backend):
                 customer_id,
                 before,
             )
-        return int(a.rsplit(" ", 1)[-1]) + int(b.rsplit(" ", 1)[-1])
+            c = await conn.execute(
+                "DELETE FROM matters WHERE customer_id = $1 AND created_at < $2", customer_id, before
+            )
+        return sum(int(status.rsplit(" ", 1)[-1]) for status in (a, b, c))

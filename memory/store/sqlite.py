@@ -355,6 +355,10 @@ class SQLiteBackend(Backend):
                 "DELETE FROM calls WHERE customer_id = ? AND ended_at IS NOT NULL AND ended_at < ?",
                 (customer_id, _ts(before)),
             )
+            deleted += cur.rowcount
+            cur = await db.execute(
+                "DELETE FROM matters WHERE customer_id = ? AND created_at < ?", (customer_id, _ts(before))
+            )
         return deleted + cur.rowcount
 
 
