@@ -34,7 +34,7 @@ from tqdm import tqdm
 import memory
 from bench import synthetic
 from memory.embed import default_embedder
-from memory.hooks import _matters
+from memory.graph import extract_batch
 from memory.identity import normalize_identifier
 from memory.models import MemoryRow
 
@@ -82,8 +82,13 @@ async def seed(store: memory.CallerStore, callers: int, memories: int, seed_valu
                 TENANT, call.call_id, ended_at=ended, topic=call.turns[1].text, outcome=call.turns[-1].text
             )
         await backend.write_memories(TENANT, rows)
-        last = [r for r in rows if r.call_id == calls[-1].call_id]
-        await backend.add_matters(TENANT, caller_id, caller_id, _matters(last))
+        extraction = extract_batch(rows, rows, plans=(), region="US")
+        await backend.add_facts(TENANT, caller_id, caller_id, extraction.facts)
+        await backend.add_edges(TENANT, caller_id, caller_id, extraction.edges)
+        last_call = calls[-1].call_id
+        await backend.add_matters(
+            TENANT, caller_id, caller_id, [m for m in extraction.matters if m.call_id == last_call]
+        )
         caller_ids.append(caller_id)
     return caller_ids
 

@@ -12,7 +12,7 @@ import json
 import math
 from datetime import datetime
 
-from .models import CallerProfile, KnownIdentifier
+from .models import CallerProfile, Fact, KnownIdentifier
 
 OPEN_TAG = "<caller_memory>"
 CLOSE_TAG = "</caller_memory>"
@@ -48,7 +48,7 @@ def _identifier_label(ident: KnownIdentifier) -> str:
 
 def render_brief(profile: CallerProfile, *, token_budget: int) -> str:
     """The brief for ``profile``; empty when there is nothing to say about the caller."""
-    if profile.call_count == 0 and not profile.matters:
+    if profile.call_count == 0 and not profile.matters and not profile.facts:
         return ""
     header = [OPEN_TAG, PREAMBLE]
     who = [i for k in _SHOWN_KINDS for i in profile.identifiers if i.kind == k]
@@ -73,7 +73,13 @@ def render_brief(profile: CallerProfile, *, token_budget: int) -> str:
     if profile.matters and add("Open matters (newest first):"):
         for matter in profile.matters:
             refs = f" [{', '.join(matter.references)}]" if matter.references else ""
-            if not add(f"- {_day(matter.at)} the agent promised: {quote(matter.text)}{refs}"):
+            due = f" due {_day(matter.due_at)}" if matter.due_at else ""
+            if not add(f"- {_day(matter.at)} the agent promised: {quote(matter.text)}{refs}{due}"):
+                break
+    current = [f for f in profile.facts if f.current]
+    if current and add("Current facts (a former value is never current):"):
+        for fact in reversed(current):  # newest first
+            if not add(_fact_line(fact, profile.facts)):
                 break
     if profile.calls and add("Latest calls (newest first):"):
         for call in profile.calls:
@@ -85,3 +91,11 @@ def render_brief(profile: CallerProfile, *, token_budget: int) -> str:
             if not add(" ".join(parts)):
                 break
     return "\n".join(header + body + footer)
+
+
+def _fact_line(fact: Fact, every: tuple[Fact, ...]) -> str:
+    former = [f for f in every if f.attribute == fact.attribute and not f.current and f.value != fact.value]
+    line = f"- {fact.attribute}: {quote(fact.value)} (since {fact.valid_from:%Y-%m-%d}"
+    if former:
+        line += "; formerly " + ", ".join(quote(f.value) for f in reversed(former[-2:]))
+    return line + ")"

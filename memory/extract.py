@@ -9,8 +9,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from .spoken import normalize_spoken_digits
-
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 _COMMITMENT = re.compile(
     r"\b(?:i(?:'ve| have)?\s+(?:just\s+)?(?:submitted|filed|opened|created|issued|scheduled|escalated|sent|booked|"
@@ -18,11 +16,6 @@ _COMMITMENT = re.compile(
     r"|i(?:'ll|\s+will)\s+(?!be\s+happy)|we(?:'ll|\s+will)\s+|you(?:'ll|\s+will|\s+should)\s+(?:see|receive|get|hear)"
     r"|(?:a|our)\s+(?:technician|engineer|specialist|agent|manager|courier)\s+will"
     r"|someone\s+will\s+(?:call|contact|reach|visit))",
-    re.IGNORECASE,
-)
-_REFERENCE = re.compile(
-    r"\b(ticket|case|order|invoice|claim|rma|return|reference|confirmation|booking|tracking)"
-    r"(?:\s+(?:number|no\.?|id))?\s*(?:is\s+|was\s+)?[:#]?\s*([a-z]{0,4}-?\d[\d-]{2,}[a-z0-9]*)",
     re.IGNORECASE,
 )
 _FILLERS = re.compile(r"\b(?:uh+|um+|er+|ah+|hmm+|mm+|uh-huh|you know|i mean|like)\b[,.]?\s*", re.IGNORECASE)
@@ -36,12 +29,9 @@ MAX_QUOTE = 220
 
 def references(text: str) -> list[str]:
     """Reference numbers with their type, e.g. ``["ticket 8842", "order 55102"]`` (spoken digits joined)."""
-    found: list[str] = []
-    for kind, number in _REFERENCE.findall(normalize_spoken_digits(text)):
-        label = f"{kind.lower()} {number.upper()}"
-        if label not in found:
-            found.append(label)
-    return found
+    from .facts import references as typed_references
+
+    return [ref.label for ref in typed_references(text)]
 
 
 def commitments(text: str) -> list[str]:

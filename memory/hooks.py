@@ -21,11 +21,12 @@ from typing import TYPE_CHECKING
 from . import extract
 from .deadline import within
 from .errors import InvalidInputError, MemoryWriteError
+from .graph import CallerGraph, Extraction, extract_batch, query_entities
 from .identity import Identifier
 from .linking import learn_spoken, new_caller_id, resolve_caller
-from .models import CallEvent, Hit, Matter, MemoryRow, Preload, as_utc, utcnow
+from .models import CallEvent, Fact, Hit, Matter, MemoryRow, Preload, as_utc, utcnow
 from .policy import MemoryPolicy
-from .retrieval import PRESETS, WorkingSet
+from .retrieval import PRESETS, WorkingSet, tokenize
 from .spoken import extract_identifiers
 
 if TYPE_CHECKING:
@@ -39,6 +40,9 @@ WRITE_BATCH = 64
 WRITE_RETRIES = (0.1, 0.4, 1.0)
 WRITE_TIMEOUT_S = 3.0
 DRAIN_TIMEOUT_S = 8.0
+_GENERIC_WORDS = frozenset(
+    ["got", "received", "see", "saw", "came", "through", "working", "fixed", "resolved", "sorted", "fine", "now", "thanks", "thank", "great", "good", "all"]
+)
 _CONTROL = dict.fromkeys(c for c in range(32) if c not in (9, 10))
 
 
@@ -73,6 +77,8 @@ class CallHooks:
         self.is_new_caller = True
         self.started = False  # the caller is resolved and the call row exists
         self._working = WorkingSet()
+        self._graph = CallerGraph()
+        self._earlier_open: list[Matter] = []  # open matters of earlier calls, to close when resolved
         self._history: asyncio.Task[None] | None = None
         self._seq = 0
         self._pending: list[MemoryRow] = []
@@ -83,6 +89,8 @@ class CallHooks:
         self._last: tuple[str, str] | None = None
         self._io_lock = asyncio.Lock()
         self._wake = asyncio.Event()
+        self._idle = asyncio.Event()  # set while nothing is pending
+        self._idle.set()
         self._writer: asyncio.Task[None] | None = None
         self._listeners: list[Callable[[CallEvent], object]] = []
         self._closed = False
@@ -108,18 +116,26 @@ class CallHooks:
             row.caller_id = row.first_caller_id = caller_id
         self.started = True
         if not is_new:
-            self._history = asyncio.create_task(self._load_history(), name=f"memory-history-{self.call_id}")
+            self._start_history()
 
     async def _load_history(self) -> None:
-        rows = await self._store.backend.load_memories(
-            self.customer_id, self.caller_id, limit=self.policy.working_set_limit
-        )
+        backend = self._store.backend
+        rows = await backend.load_memories(self.customer_id, self.caller_id, limit=self.policy.working_set_limit)
+        graph = CallerGraph()
+        graph.add(await backend.load_edges(self.customer_id, self.caller_id))
+        profile = await backend.load_profile(self.customer_id, self.caller_id, recent_calls=1)
+        self._graph = graph
+        self._earlier_open = [m for m in profile.matters if m.call_id != self.call_id]
         known = {(r.call_id, r.seq) for r in rows}
         working = WorkingSet([*rows, *(r for r in self._call_rows if (r.call_id, r.seq) not in known)])
         await asyncio.to_thread(working.prepare)  # index off the event loop, before the first recall
         present = {(r.call_id, r.seq) for r in working.rows}
         working.extend(r for r in self._call_rows if (r.call_id, r.seq) not in present)  # recorded meanwhile
         self._working = working
+
+    def _start_history(self) -> None:
+        self._history = asyncio.create_task(self._load_history(), name=f"memory-history-{self.call_id}")
+        self._history.add_done_callback(_retrieve_quietly)
 
     async def _history_ready(self) -> None:
         if self._history is None:
@@ -188,6 +204,7 @@ class CallHooks:
         self._pending.append(row)
         if role == "user":
             self._unscanned.append(row)
+        self._idle.clear()
         self._wake.set()
 
     # -- the writer --------------------------------------------------------------------------------
@@ -204,17 +221,23 @@ class CallHooks:
                 except Exception:
                     logger.exception("the memory writer failed unexpectedly")
                     break
+            if not self._pending:
+                self._idle.set()
             if self._closed and not self._pending:
                 return
 
     async def _flush_batch(self) -> None:
         batch = self._pending[:WRITE_BATCH]
+        await self._history_ready()  # the graph and open matters this batch builds on
         await self._embed(batch)
+        extraction = await asyncio.to_thread(
+            extract_batch, batch, list(self._call_rows), plans=self.policy.plans, region=self.policy.default_region
+        )
         await self._settle_identity(raise_errors=False)
         for attempt, pause in enumerate((*WRITE_RETRIES, None)):
             try:
                 async with self._io_lock:
-                    await within(self._write(batch), WRITE_TIMEOUT_S)
+                    await within(self._write(batch, extraction), WRITE_TIMEOUT_S)
                 break
             except Exception as exc:
                 if pause is None:
@@ -225,12 +248,38 @@ class CallHooks:
         del self._pending[: len(batch)]
         await self._store.invalidate(self.customer_id, self.caller_id)
 
-    async def _write(self, batch: list[MemoryRow]) -> None:
+    async def _write(self, batch: list[MemoryRow], extraction: Extraction) -> None:
         if not self.started:
             await self._start()
         for row in batch:
             row.caller_id = self.caller_id
-        await self._store.backend.write_memories(self.customer_id, batch)
+        backend, tenant, caller, first = self._store.backend, self.customer_id, self.caller_id, self.first_caller_id
+        await backend.write_memories(tenant, batch)
+        await backend.add_facts(tenant, caller, first, extraction.facts)
+        await backend.add_edges(tenant, caller, first, extraction.edges)
+        await backend.add_matters(tenant, caller, first, extraction.matters)
+        resolved = self._resolved_matters(extraction)
+        if resolved:
+            await backend.close_matters(
+                tenant, caller, [m.matter_id for m in resolved], closed_at=batch[-1].at, call_id=self.call_id
+            )
+            self._earlier_open = [m for m in self._earlier_open if m not in resolved]
+        self._graph.add(extraction.edges)
+
+    def _resolved_matters(self, extraction: Extraction) -> list[Matter]:
+        """Open matters of earlier calls that a turn of this batch says are done."""
+        resolved: list[Matter] = []
+        for row, labels in extraction.resolutions:
+            candidates = [m for m in self._earlier_open if m not in resolved]
+            by_ref = [m for m in candidates if set(labels) & set(m.references)]
+            if by_ref:
+                resolved.extend(by_ref)
+                continue
+            words = set(tokenize(row.text)) - _GENERIC_WORDS
+            overlapping = [m for m in candidates if words & (set(tokenize(m.text)) - _GENERIC_WORDS)]
+            if overlapping:
+                resolved.append(max(overlapping, key=lambda m: m.at))
+        return resolved
 
     def _writes_failed(self, batch: list[MemoryRow], exc: Exception) -> None:
         del self._pending[: len(batch)]
@@ -290,7 +339,7 @@ class CallHooks:
                     row.caller_id = caller_id
                 await self._store.invalidate(self.customer_id, before)
                 await self._store.invalidate(self.customer_id, caller_id)
-                self._history = asyncio.create_task(self._load_history(), name=f"memory-history-{self.call_id}")
+                self._start_history()
                 self._emit(CallEvent("linked", caller_id, f"by {evidence.kind}", {"previous_caller_id": before}))
         if name:
             await backend.set_display_name(self.customer_id, self.caller_id, name)
@@ -346,7 +395,42 @@ class CallHooks:
                 row.embedding = vector
         if missing:
             self._working.mark_vectors_changed()
-        return self._working.rank(query, vectors[0], preset=preset, limit=limit, now=utcnow())
+        expand = self._graph_expansion(query) if preset.name == "accurate" and len(self._graph) else None
+        extra = {"expand": expand} if expand is not None else {}
+        return self._working.rank(query, vectors[0], preset=preset, limit=limit, now=utcnow(), **extra)
+
+    def _graph_expansion(self, query: str):
+        """The accurate preset's graph step: rows related to the top hits and to the query's entities."""
+        rows = self._working.rows
+        entities = query_entities(query)
+
+        def expand(top: list[int]) -> dict[int, float]:
+            index = {(r.call_id, r.seq): i for i, r in enumerate(rows)}
+            seeds = {(rows[i].call_id, rows[i].seq): 1.0 / (rank + 1) for rank, i in enumerate(top)}
+            related = self._graph.expand(seeds, entities)
+            return {index[key]: score for key, score in related.items() if key in index}
+
+        return expand
+
+    async def facts(self, *, include_former: bool = True) -> list[Fact]:
+        """The caller's facts with validity (current ones have ``valid_to`` None), oldest first.
+
+        Waits (within the recall budget) for this call's pending writes, so facts said earlier in
+        the call are included; empty if storage is unreachable.
+        """
+        try:
+            await within(self._idle.wait(), self.policy.recall_timeout_s)
+        except TimeoutError:
+            logger.warning("facts read before this call's writes were stored")
+        try:
+            await within(self._settle_identity(raise_errors=False), self.policy.recall_timeout_s)
+            return await within(
+                self._store.backend.load_facts(self.customer_id, self.caller_id, include_former=include_former),
+                self.policy.recall_timeout_s,
+            )
+        except Exception as exc:
+            logger.error("facts unavailable: %s", _describe(exc))
+            return []
 
     async def open_matters(self) -> list[Matter]:
         """Open promises to this caller from earlier calls, newest first (empty if unreachable)."""
@@ -409,31 +493,14 @@ class CallHooks:
             topic=extract.call_topic([r.text for r in turns if r.role == "user"]),
             outcome=extract.call_outcome([r.text for r in turns if r.role == "assistant"]),
         )
-        matters = _matters(turns)
-        if matters:
-            await backend.add_matters(self.customer_id, self.caller_id, self.first_caller_id, matters)
         await self._store.invalidate(self.customer_id, self.caller_id)
         await self._store.prepare_brief(self.customer_id, self.caller_id, self.policy)
 
 
-def _matters(turns: list[MemoryRow]) -> list[Matter]:
-    """Promises the agent made in this call, with the references named around them."""
-    found = []
-    for index, row in enumerate(turns):
-        if row.role != "assistant":
-            continue
-        promised = extract.commitments(row.text)
-        if not promised:
-            continue
-        refs = extract.references(row.text)
-        if not refs:
-            for earlier in reversed(turns[max(0, index - 4) : index]):
-                refs = extract.references(earlier.text)
-                if refs:
-                    break
-        text = extract.clean(" ".join(promised))
-        found.append(Matter(f"{row.call_id}:{row.seq}", text, row.at, row.call_id, tuple(refs)))
-    return found
+def _retrieve_quietly(task: asyncio.Task) -> None:
+    """Errors of a background load are reported where it is awaited; never as 'never retrieved'."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _describe(exc: BaseException) -> str:

@@ -67,7 +67,10 @@ class Preload:
 
 @dataclass(frozen=True, slots=True)
 class Matter:
-    """Something still open for a caller: a promise the agent made, with the references it named."""
+    """Something still open for a caller: a promise the agent made, with the references it named.
+
+    ``at`` is when it was said; ``due_at`` when it should happen ("by Friday"), if said.
+    """
 
     matter_id: str
     text: str
@@ -75,6 +78,33 @@ class Matter:
     call_id: str
     references: tuple[str, ...] = ()
     status: Literal["open", "closed"] = "open"
+    due_at: datetime | None = None
+    closed_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    """A durable fact about a caller, with validity.
+
+    A newer value of the same attribute (address, plan, e-mail, appointment) supersedes the old
+    one: the old fact keeps ``valid_to`` and is former, never current. ``said_at`` is when it was
+    said; ``happens_at`` is the date it refers to (an appointment), if any.
+    """
+
+    fact_id: str
+    attribute: str
+    value: str
+    said_at: datetime
+    valid_from: datetime
+    call_id: str
+    seq: int
+    valid_to: datetime | None = None
+    happens_at: datetime | None = None
+    confidence: float = 1.0
+
+    @property
+    def current(self) -> bool:
+        return self.valid_to is None
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +150,7 @@ class CallerProfile:
     matters: tuple[Matter, ...] = ()
     call_count: int = 0  # finished calls
     display_name: str | None = None
+    facts: tuple[Fact, ...] = ()  # current and former, oldest first
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,3 +161,19 @@ class CallEvent:
     caller_id: str
     detail: str = ""
     extra: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    """A relation in the caller's entity graph, with provenance (the call and turn it came from).
+
+    Nodes are strings: ``caller:<id>``, ``call:<id>``, ``ref:<kind> <value>``, ``fact:<id>``,
+    ``turn:<call_id>#<seq>``. Relations: ``reported``, ``about``, ``mentioned_in``, ``supersedes``.
+    """
+
+    src: str
+    rel: str
+    dst: str
+    call_id: str
+    seq: int
+    at: datetime

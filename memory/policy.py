@@ -38,6 +38,7 @@ class MemoryPolicy:
     retention_days: int | None = None
     recent_calls: int = 5
     working_set_limit: int = 2000
+    plans: tuple[str, ...] = ()  # the tenant's plan and product names, so "the family plan" is a fact
     extra: dict[str, object] = field(default_factory=dict, compare=False, hash=False)
 
     def __post_init__(self) -> None:
@@ -61,6 +62,8 @@ class MemoryPolicy:
             raise ConfigError("retention_days must be at least 1 (or None to keep memories)")
         if len(self.default_region) != 2 or not self.default_region.isalpha():
             raise ConfigError("default_region must be a two-letter region code such as 'US' or 'GB'")
+        if not isinstance(self.plans, tuple):
+            object.__setattr__(self, "plans", tuple(self.plans))
         if not 1 <= self.recent_calls <= 50:
             raise ConfigError("recent_calls must be between 1 and 50")
 

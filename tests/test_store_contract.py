@@ -276,5 +276,67 @@ async def test_retention_purges_old_memories(store, tenant):
     await hooks.aclose()
     store.set_policy(tenant, memory.MemoryPolicy(retention_days=365))
     deleted = await store.purge_expired(tenant, now=later + timedelta(days=1))
-    assert deleted == 5  # the old call's three turns, the call itself and its promise
+    assert deleted >= 5  # the old call's three turns, the call itself, its promise (and its graph edges)
     assert [r.text for r in await store.history(tenant, caller)] == ["the new router works fine now"]
+    probe = await store.open_call(tenant, {"phone": PHONE}, started_at=later + timedelta(days=2))
+    assert await probe.open_matters() == []
+    await probe.aclose()
+
+
+async def test_an_address_change_supersedes_the_old_address(store, tenant):
+    hooks = await store.open_call(tenant, {"phone": PHONE}, started_at=T0)
+    hooks.record_turn("user", "my address is 5 Elm Road", at=T0)
+    await hooks.aclose()
+    moved = T0 + timedelta(days=7)
+    hooks = await store.open_call(tenant, {"phone": PHONE}, started_at=moved)
+    hooks.record_turn("user", "uh I moved, my new address is twenty two Oak Street", at=moved)
+    facts = await hooks.facts()
+    await hooks.aclose()
+    current = [(f.attribute, f.value) for f in facts if f.current]
+    former = [f for f in facts if not f.current]
+    assert current == [("address", "22 Oak Street")]
+    assert [(f.value, f.valid_to) for f in former] == [("5 Elm Road", moved)]
+    again = await store.open_call(tenant, {"phone": PHONE}, started_at=moved + timedelta(days=1))
+    brief = (await again.preload()).text
+    assert '- address: "22 Oak Street" (since' in brief and 'formerly "5 Elm Road"' in brief
+    assert '- address: "5 Elm Road"' not in brief
+    await again.aclose()
+
+
+async def test_a_promise_has_a_due_date_and_closes_when_a_later_call_resolves_it(store, tenant):
+    await first_call(store, tenant)  # Monday 2026-03-02: refund under ticket 8842 "by Friday"
+    hooks = await store.open_call(tenant, {"phone": PHONE}, started_at=T0 + timedelta(days=1))
+    [matter] = await hooks.open_matters()
+    assert matter.due_at == datetime(2026, 3, 6, tzinfo=UTC)
+    await hooks.aclose()
+    later = T0 + timedelta(days=6)
+    hooks = await store.open_call(tenant, {"phone": PHONE}, started_at=later)
+    hooks.record_turn("user", "hi, just to say I got the refund, thanks", at=later)
+    await hooks.aclose()
+    hooks = await store.open_call(tenant, {"phone": PHONE}, started_at=later + timedelta(days=1))
+    assert await hooks.open_matters() == []
+    assert "Open matters" not in (await hooks.preload()).text
+    await hooks.aclose()
+
+
+async def test_accurate_recall_follows_the_graph_to_the_call_where_it_broke(store, tenant):
+    k1 = await store.open_call(tenant, {"phone": PHONE}, started_at=T0)
+    k1.record_turn("user", "the box in the hallway with serial ZX-4410 stopped working after the storm", at=T0)
+    k1.record_turn("assistant", "I'm sorry to hear that, let me check the line.", at=T0 + timedelta(seconds=5))
+    await k1.aclose()
+    for week in range(1, 5):  # several later, unrelated calls
+        at = T0 + timedelta(weeks=week)
+        other = await store.open_call(tenant, {"phone": PHONE}, started_at=at)
+        other.record_turn("user", f"question number {week} about my bill and roaming charges", at=at)
+        await other.aclose()
+    k2_at = T0 + timedelta(weeks=5)
+    k2 = await store.open_call(tenant, {"phone": PHONE}, started_at=k2_at)
+    k2.record_turn("user", "my modem is dropping again", at=k2_at)
+    k2.record_turn("assistant", "I've opened ticket 8842 for serial ZX-4410.", at=k2_at + timedelta(seconds=5))
+    await k2.aclose()
+    asked = await store.open_call(tenant, {"phone": PHONE}, started_at=k2_at + timedelta(weeks=3))
+    hits = await asked.recall("what was that issue with my modem last month?", mode="accurate", limit=5)
+    await asked.aclose()
+    assert any("stopped working after the storm" in h.text for h in hits)
+    storm = next(h for h in hits if "storm" in h.text)
+    assert storm.call_id == k1.call_id and storm.at == T0  # provenance: "on March 2nd you reported..."

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from ..identity import Identifier
-from ..models import CallerProfile, Link, Matter, MemoryRow
+from ..models import CallerProfile, Edge, Fact, Link, Matter, MemoryRow
 
 
 class Backend(ABC):
@@ -116,6 +116,30 @@ class Backend(ABC):
     @abstractmethod
     async def purge_older_than(self, customer_id: str, before: datetime) -> int:
         """Retention: delete memories, finished calls and matters older than ``before``."""
+
+    @abstractmethod
+    async def add_facts(
+        self, customer_id: str, caller_id: str, first_caller_id: str, facts: Sequence[Fact]
+    ) -> list[Fact]:
+        """Store facts in order. A single-valued attribute's new value ends the current one
+        (``valid_to``) and adds a ``supersedes`` edge; a value already current is skipped.
+        Returns the facts actually added."""
+
+    @abstractmethod
+    async def load_facts(self, customer_id: str, caller_id: str, *, include_former: bool = True) -> list[Fact]: ...
+
+    @abstractmethod
+    async def add_edges(
+        self, customer_id: str, caller_id: str, first_caller_id: str, edges: Sequence[Edge]
+    ) -> None: ...
+
+    @abstractmethod
+    async def load_edges(self, customer_id: str, caller_id: str) -> list[Edge]: ...
+
+    @abstractmethod
+    async def close_matters(
+        self, customer_id: str, caller_id: str, matter_ids: Sequence[str], *, closed_at: datetime, call_id: str
+    ) -> None: ...
 
     @abstractmethod
     async def set_display_name(self, customer_id: str, caller_id: str, name: str) -> None:

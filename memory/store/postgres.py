@@ -17,14 +17,15 @@ import asyncpg
 
 from ..deadline import within
 from ..errors import ConfigError, StoreUnavailableError
+from ..facts import SINGLE_VALUED
 from ..identity import Identifier
-from ..models import CallerProfile, CallRecord, KnownIdentifier, Link, Matter, MemoryRow
+from ..models import CallerProfile, CallRecord, Edge, Fact, KnownIdentifier, Link, Matter, MemoryRow
 from .base import Backend
 from .codec import decode_vector, dump_refs, encode_vector, load_refs, migrations
 
 APP_ROLE = "caller_memory_app"
-_TABLES = ("callers", "identifiers", "calls", "memories", "matters", "links")
-_TABLES_BY_CALLER = ("identifiers", "calls", "memories", "matters")
+_TABLES = ("callers", "identifiers", "calls", "memories", "matters", "links", "facts", "edges")
+_TABLES_BY_CALLER = ("identifiers", "calls", "memories", "matters", "facts", "edges")
 _MIGRATION_LOCK = 0x63616C6C  # advisory lock id: several workers may start at once
 
 
@@ -223,7 +224,7 @@ class PostgresBackend(Backend):
         async with self._tenant(customer_id) as conn:
             await conn.executemany(
                 "INSERT INTO matters (customer_id, matter_id, caller_id, first_caller_id, call_id, text, refs, status,"
-                " created_at) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9) ON CONFLICT DO NOTHING",
+                " created_at, due_at) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10) ON CONFLICT DO NOTHING",
                 [
                     (
                         customer_id,
@@ -235,6 +236,7 @@ class PostgresBackend(Backend):
                         dump_refs(m.references),
                         m.status,
                         m.at,
+                        m.due_at,
                     )
                     for m in matters
                 ],
@@ -361,8 +363,14 @@ class PostgresBackend(Backend):
             name = await conn.fetchval(
                 "SELECT display_name FROM callers WHERE customer_id = $1 AND caller_id = $2", customer_id, caller_id
             )
+            known = await conn.fetch(
+                "SELECT fact_id, attribute, value, said_at, valid_from, call_id, seq, valid_to, happens_at, confidence"
+                " FROM facts WHERE customer_id = $1 AND caller_id = $2 ORDER BY valid_from, seq",
+                customer_id,
+                caller_id,
+            )
             matters = await conn.fetch(
-                "SELECT matter_id, text, created_at, call_id, refs, status FROM matters WHERE customer_id = $1"
+                "SELECT matter_id, text, created_at, call_id, refs, status, due_at FROM matters WHERE customer_id = $1"
                 " AND caller_id = $2 AND status = 'open' ORDER BY created_at DESC LIMIT 20",
                 customer_id,
                 caller_id,
@@ -372,10 +380,86 @@ class PostgresBackend(Backend):
             summary["first"],
             tuple(KnownIdentifier(*r.values()) for r in idents),
             tuple(CallRecord(*r.values()) for r in calls),
-            tuple(Matter(r[0], r[1], r[2], r[3], load_refs(r[4]), r[5]) for r in matters),
+            tuple(Matter(r[0], r[1], r[2], r[3], load_refs(r[4]), r[5], r[6]) for r in matters),
             summary["n"],
             name,
+            tuple(Fact(*r.values()) for r in known),
         )
+
+    async def add_facts(self, customer_id, caller_id, first_caller_id, facts) -> list[Fact]:
+        added: list[Fact] = []
+        if not facts:
+            return added
+        async with self._tenant(customer_id) as conn:
+            for fact in facts:
+                current = await conn.fetch(
+                    "SELECT fact_id, value FROM facts WHERE customer_id = $1 AND caller_id = $2 AND attribute = $3"
+                    " AND valid_to IS NULL FOR UPDATE",
+                    customer_id, caller_id, fact.attribute,
+                )  # fmt: skip
+                if any(r["value"] == fact.value for r in current):
+                    continue
+                await conn.execute(
+                    "INSERT INTO facts (customer_id, fact_id, caller_id, first_caller_id, attribute, value, said_at,"
+                    " valid_from, valid_to, happens_at, call_id, seq, confidence) VALUES"
+                    " ($1, $2, $3, $4, $5, $6, $7, $8, NULL, $9, $10, $11, $12) ON CONFLICT DO NOTHING",
+                    customer_id, fact.fact_id, caller_id, first_caller_id, fact.attribute, fact.value, fact.said_at,
+                    fact.valid_from, fact.happens_at, fact.call_id, fact.seq, fact.confidence,
+                )  # fmt: skip
+                if fact.attribute in SINGLE_VALUED:
+                    for old in current:
+                        await conn.execute(
+                            "UPDATE facts SET valid_to = $3 WHERE customer_id = $1 AND fact_id = $2",
+                            customer_id, old["fact_id"], fact.valid_from,
+                        )  # fmt: skip
+                        await conn.execute(
+                            "INSERT INTO edges VALUES ($1, $2, $3, $4, 'supersedes', $5, $6, $7, $8) ON CONFLICT DO NOTHING",
+                            customer_id, caller_id, first_caller_id, f"fact:{fact.fact_id}", f"fact:{old['fact_id']}",
+                            fact.call_id, fact.seq, fact.said_at,
+                        )  # fmt: skip
+                added.append(fact)
+        return added
+
+    async def load_facts(self, customer_id, caller_id, *, include_former=True) -> list[Fact]:
+        sql = (
+            "SELECT fact_id, attribute, value, said_at, valid_from, call_id, seq, valid_to, happens_at, confidence"
+            " FROM facts WHERE customer_id = $1 AND caller_id = $2"
+        )
+        if not include_former:
+            sql += " AND valid_to IS NULL"
+        async with self._tenant(customer_id) as conn:
+            rows = await conn.fetch(sql + " ORDER BY valid_from, seq", customer_id, caller_id)
+        return [Fact(*r.values()) for r in rows]
+
+    async def add_edges(self, customer_id, caller_id, first_caller_id, edges) -> None:
+        if not edges:
+            return
+        async with self._tenant(customer_id) as conn:
+            await conn.execute(
+                "INSERT INTO edges SELECT $1, $2, $3, * FROM unnest($4::text[], $5::text[], $6::text[], $7::text[],"
+                " $8::int[], $9::timestamptz[]) ON CONFLICT DO NOTHING",
+                customer_id, caller_id, first_caller_id,
+                [e.src for e in edges], [e.rel for e in edges], [e.dst for e in edges],
+                [e.call_id for e in edges], [e.seq for e in edges], [e.at for e in edges],
+            )  # fmt: skip
+
+    async def load_edges(self, customer_id, caller_id) -> list[Edge]:
+        async with self._tenant(customer_id) as conn:
+            rows = await conn.fetch(
+                "SELECT src, rel, dst, call_id, seq, at FROM edges WHERE customer_id = $1 AND caller_id = $2 ORDER BY at",
+                customer_id, caller_id,
+            )  # fmt: skip
+        return [Edge(*r.values()) for r in rows]
+
+    async def close_matters(self, customer_id, caller_id, matter_ids, *, closed_at, call_id) -> None:
+        if not matter_ids:
+            return
+        async with self._tenant(customer_id) as conn:
+            await conn.execute(
+                "UPDATE matters SET status = 'closed', closed_at = $3, closed_call_id = $4 WHERE customer_id = $1"
+                " AND caller_id = $2 AND matter_id = ANY($5::text[]) AND status = 'open'",
+                customer_id, caller_id, closed_at, call_id, list(matter_ids),
+            )  # fmt: skip
 
     async def set_display_name(self, customer_id, caller_id, name) -> None:
         async with self._tenant(customer_id) as conn:
@@ -422,4 +506,5 @@ class PostgresBackend(Backend):
             c = await conn.execute(
                 "DELETE FROM matters WHERE customer_id = $1 AND created_at < $2", customer_id, before
             )
-        return sum(int(status.rsplit(" ", 1)[-1]) for status in (a, b, c))
+            d = await conn.execute("DELETE FROM edges WHERE customer_id = $1 AND at < $2", customer_id, before)
+        return sum(int(status.rsplit(" ", 1)[-1]) for status in (a, b, c, d))

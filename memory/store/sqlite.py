@@ -11,12 +11,13 @@ from pathlib import Path
 import aiosqlite
 
 from ..errors import StoreUnavailableError
+from ..facts import SINGLE_VALUED
 from ..identity import Identifier
-from ..models import CallerProfile, CallRecord, KnownIdentifier, Link, Matter, MemoryRow
+from ..models import CallerProfile, CallRecord, Edge, Fact, KnownIdentifier, Link, Matter, MemoryRow
 from .base import Backend
 from .codec import decode_vector, dump_refs, encode_vector, load_refs, migrations
 
-_TABLES_BY_CALLER = ("identifiers", "calls", "memories", "matters")
+_TABLES_BY_CALLER = ("identifiers", "calls", "memories", "matters", "facts", "edges")
 
 
 def _ts(value: datetime) -> float:
@@ -176,7 +177,7 @@ class SQLiteBackend(Backend):
         async with self._tx():
             await self.db.executemany(
                 "INSERT INTO matters (customer_id, matter_id, caller_id, first_caller_id, call_id, text, refs, status,"
-                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                " created_at, due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 [
                     (
                         customer_id,
@@ -188,6 +189,7 @@ class SQLiteBackend(Backend):
                         dump_refs(m.references),
                         m.status,
                         _ts(m.at),
+                        _ts(m.due_at) if m.due_at else None,
                     )
                     for m in matters
                 ],
@@ -302,16 +304,97 @@ class SQLiteBackend(Backend):
         ) as cur:
             calls = tuple(CallRecord(r[0], _dt(r[1]), _dt(r[2]), r[3], r[4]) for r in await cur.fetchall())
         async with db.execute(
-            "SELECT matter_id, text, created_at, call_id, refs, status FROM matters"
+            "SELECT matter_id, text, created_at, call_id, refs, status, due_at FROM matters"
             " WHERE customer_id = ? AND caller_id = ? AND status = 'open' ORDER BY created_at DESC LIMIT 20",
             (customer_id, caller_id),
         ) as cur:
-            matters = tuple(Matter(r[0], r[1], _dt(r[2]), r[3], load_refs(r[4]), r[5]) for r in await cur.fetchall())
+            matters = tuple(
+                Matter(r[0], r[1], _dt(r[2]), r[3], load_refs(r[4]), r[5], _dt(r[6])) for r in await cur.fetchall()
+            )
         async with db.execute(
             "SELECT display_name FROM callers WHERE customer_id = ? AND caller_id = ?", (customer_id, caller_id)
         ) as cur:
             row = await cur.fetchone()
-        return CallerProfile(caller_id, _dt(first), idents, calls, matters, count or 0, row[0] if row else None)
+        known = tuple(await self.load_facts(customer_id, caller_id))
+        return CallerProfile(caller_id, _dt(first), idents, calls, matters, count or 0, row[0] if row else None, known)
+
+    async def add_facts(self, customer_id, caller_id, first_caller_id, facts) -> list[Fact]:
+        added: list[Fact] = []
+        if not facts:
+            return added
+        db = self.db
+        async with self._tx():
+            for fact in facts:
+                async with db.execute(
+                    "SELECT fact_id, value FROM facts WHERE customer_id = ? AND caller_id = ? AND attribute = ?"
+                    " AND valid_to IS NULL",
+                    (customer_id, caller_id, fact.attribute),
+                ) as cur:
+                    current = await cur.fetchall()
+                if any(value == fact.value for _, value in current):
+                    continue
+                await db.execute(
+                    "INSERT INTO facts (customer_id, fact_id, caller_id, first_caller_id, attribute, value, said_at,"
+                    " valid_from, valid_to, happens_at, call_id, seq, confidence) VALUES"
+                    " (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    (customer_id, fact.fact_id, caller_id, first_caller_id, fact.attribute, fact.value,
+                     _ts(fact.said_at), _ts(fact.valid_from), _ts(fact.happens_at) if fact.happens_at else None,
+                     fact.call_id, fact.seq, fact.confidence),
+                )  # fmt: skip
+                if fact.attribute in SINGLE_VALUED:
+                    for old_id, _ in current:
+                        await db.execute(
+                            "UPDATE facts SET valid_to = ? WHERE customer_id = ? AND fact_id = ?",
+                            (_ts(fact.valid_from), customer_id, old_id),
+                        )
+                        await db.execute(
+                            "INSERT INTO edges VALUES (?, ?, ?, ?, 'supersedes', ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                            (customer_id, caller_id, first_caller_id, f"fact:{fact.fact_id}", f"fact:{old_id}",
+                             fact.call_id, fact.seq, _ts(fact.said_at)),
+                        )  # fmt: skip
+                added.append(fact)
+        return added
+
+    async def load_facts(self, customer_id, caller_id, *, include_former=True) -> list[Fact]:
+        sql = (
+            "SELECT fact_id, attribute, value, said_at, valid_from, call_id, seq, valid_to, happens_at, confidence"
+            " FROM facts WHERE customer_id = ? AND caller_id = ?"
+        )
+        if not include_former:
+            sql += " AND valid_to IS NULL"
+        async with self.db.execute(sql + " ORDER BY valid_from, seq", (customer_id, caller_id)) as cur:
+            rows = await cur.fetchall()
+        return [Fact(r[0], r[1], r[2], _dt(r[3]), _dt(r[4]), r[5], r[6], _dt(r[7]), _dt(r[8]), r[9]) for r in rows]
+
+    async def add_edges(self, customer_id, caller_id, first_caller_id, edges) -> None:
+        if not edges:
+            return
+        async with self._tx():
+            await self.db.executemany(
+                "INSERT INTO edges VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                [
+                    (customer_id, caller_id, first_caller_id, e.src, e.rel, e.dst, e.call_id, e.seq, _ts(e.at))
+                    for e in edges
+                ],
+            )
+
+    async def load_edges(self, customer_id, caller_id) -> list[Edge]:
+        async with self.db.execute(
+            "SELECT src, rel, dst, call_id, seq, at FROM edges WHERE customer_id = ? AND caller_id = ? ORDER BY at",
+            (customer_id, caller_id),
+        ) as cur:
+            rows = await cur.fetchall()
+        return [Edge(r[0], r[1], r[2], r[3], r[4], _dt(r[5])) for r in rows]
+
+    async def close_matters(self, customer_id, caller_id, matter_ids, *, closed_at, call_id) -> None:
+        if not matter_ids:
+            return
+        async with self._tx():
+            await self.db.executemany(
+                "UPDATE matters SET status = 'closed', closed_at = ?, closed_call_id = ? WHERE customer_id = ?"
+                " AND caller_id = ? AND matter_id = ? AND status = 'open'",
+                [(_ts(closed_at), call_id, customer_id, caller_id, m) for m in matter_ids],
+            )
 
     async def set_display_name(self, customer_id, caller_id, name) -> None:
         async with self._tx():
@@ -355,6 +438,8 @@ class SQLiteBackend(Backend):
                 "DELETE FROM calls WHERE customer_id = ? AND ended_at IS NOT NULL AND ended_at < ?",
                 (customer_id, _ts(before)),
             )
+            deleted += cur.rowcount
+            cur = await db.execute("DELETE FROM edges WHERE customer_id = ? AND at < ?", (customer_id, _ts(before)))
             deleted += cur.rowcount
             cur = await db.execute(
                 "DELETE FROM matters WHERE customer_id = ? AND created_at < ?", (customer_id, _ts(before))

@@ -1,0 +1,125 @@
+"""Dates said in conversation, resolved against when they were said.
+
+"by Friday", "last Tuesday", "tomorrow", "next week", "in three days", "on March 13th", "the 14th":
+each resolves to a calendar day relative to ``said_at`` (the moment the turn was spoken), so the
+"said at" time stays apart from the "happens at" time.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+from .spoken import normalize_spoken_digits
+
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+MONTHS = (
+    "january", "february", "march", "april", "may", "june",
+    "july", "august", "september", "october", "november", "december",
+)  # fmt: skip
+_MONTH_ABBR = {m[:3]: i + 1 for i, m in enumerate(MONTHS)}
+_WEEKDAY = "|".join(WEEKDAYS)
+_MONTH = "|".join(sorted({*MONTHS, *_MONTH_ABBR, "sept"}, key=len, reverse=True))
+_ORDINAL = r"(\d{1,2})(?:st|nd|rd|th)?"
+
+_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
+    ("relative_day", re.compile(r"\b(today|tonight|tomorrow|yesterday|day after tomorrow)\b")),
+    ("last_weekday", re.compile(rf"\blast ({_WEEKDAY})\b")),
+    ("next_weekday", re.compile(rf"\bnext ({_WEEKDAY})\b")),
+    ("weekday", re.compile(rf"\b(?:by|on|this|until|before|for|come)?\s*({_WEEKDAY})\b")),
+    ("in_days", re.compile(r"\b(?:in|within) (\d{1,2}|a|one|two|three|four|five|six|seven|ten) (business |working )?(day|days|week|weeks)\b")),
+    ("next_period", re.compile(r"\b(next|last) (week|month)\b")),
+    ("month_day", re.compile(rf"\b({_MONTH})\.? {_ORDINAL}\b")),
+    ("day_month", re.compile(rf"\b(?:the )?{_ORDINAL} (?:of )?({_MONTH})\b")),
+    ("the_ordinal", re.compile(r"\bthe (\d{1,2})(?:st|nd|rd|th)\b")),
+]  # fmt: skip
+_SMALL = {"a": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "ten": 10}
+
+
+def _day(at: datetime) -> datetime:
+    return at.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _month_number(name: str) -> int:
+    name = name.lower().rstrip(".")
+    if name == "sept":
+        return 9
+    return MONTHS.index(name) + 1 if name in MONTHS else _MONTH_ABBR[name[:3]]
+
+
+def _add_business_days(start: datetime, days: int) -> datetime:
+    current = start
+    while days > 0:
+        current += timedelta(days=1)
+        if current.weekday() < 5:
+            days -= 1
+    return current
+
+
+def _resolve(kind: str, match: re.Match[str], said_at: datetime) -> datetime | None:
+    today = _day(said_at)
+    if kind == "relative_day":
+        offset = {"today": 0, "tonight": 0, "tomorrow": 1, "yesterday": -1, "day after tomorrow": 2}[match.group(1)]
+        return today + timedelta(days=offset)
+    if kind in ("last_weekday", "next_weekday", "weekday"):
+        target = WEEKDAYS.index(match.group(1))
+        delta = (target - today.weekday()) % 7
+        if kind == "last_weekday":
+            return today - timedelta(days=(today.weekday() - target) % 7 or 7)
+        if kind == "next_weekday":
+            return today + timedelta(days=delta + (7 if delta == 0 else 0))
+        return today + timedelta(days=delta or 7)  # "by Friday" said on a Friday means next Friday
+    if kind == "in_days":
+        raw, business, unit = match.group(1), match.group(2), match.group(3)
+        count = int(raw) if raw.isdigit() else _SMALL[raw]
+        if unit.startswith("week"):
+            return today + timedelta(weeks=count)
+        return _add_business_days(today, count) if business else today + timedelta(days=count)
+    if kind == "next_period":
+        sign = 1 if match.group(1) == "next" else -1
+        return today + timedelta(days=sign * (7 if match.group(2) == "week" else 30))
+    if kind in ("month_day", "day_month"):
+        month_name, day = (match.group(1), match.group(2)) if kind == "month_day" else (match.group(2), match.group(1))
+        return _calendar(today, _month_number(month_name), int(day))
+    if kind == "the_ordinal":
+        day = int(match.group(1))
+        month, year = today.month, today.year
+        if day < today.day:
+            month, year = (1, year + 1) if month == 12 else (month + 1, year)
+        return _safe(year, month, day, today)
+    return None
+
+
+def _calendar(today: datetime, month: int, day: int) -> datetime | None:
+    """The nearest such date to ``today`` (dates said in calls are rarely more than half a year away)."""
+    candidates = [d for d in (_safe(today.year + k, month, day, today) for k in (-1, 0, 1)) if d is not None]
+    return min(candidates, key=lambda d: abs((d - today).days)) if candidates else None
+
+
+def _safe(year: int, month: int, day: int, like: datetime) -> datetime | None:
+    try:
+        return like.replace(year=year, month=month, day=day)
+    except ValueError:
+        return None
+
+
+def find_dates(text: str, said_at: datetime) -> list[tuple[str, datetime]]:
+    """``(phrase, day)`` for each date said in ``text``, in order, resolved against ``said_at``."""
+    lowered = normalize_spoken_digits(text).lower()
+    found: list[tuple[int, str, datetime]] = []
+    taken: list[range] = []
+    for kind, pattern in _PATTERNS:
+        for match in pattern.finditer(lowered):
+            span = range(match.start(), match.end())
+            if any(span.start < t.stop and t.start < span.stop for t in taken):
+                continue
+            day = _resolve(kind, match, said_at)
+            if day is not None:
+                taken.append(span)
+                found.append((match.start(), match.group(0).strip(), day))
+    return [(phrase, day) for _, phrase, day in sorted(found, key=lambda f: f[0])]
+
+
+def first_date(text: str, said_at: datetime) -> datetime | None:
+    dates = find_dates(text, said_at)
+    return dates[0][1] if dates else None

@@ -1,0 +1,176 @@
+"""Deterministic extraction of durable facts and typed references from one recorded turn.
+
+No model is needed (tests and offline use work). What it finds:
+- references with their type: ticket, case, invoice, order, return (RMA), claim, device serial,
+  account, booking, confirmation;
+- facts with an attribute: address, e-mail, plan (from the tenant's plan names, or "... plan"),
+  appointment (with the day it happens), preferred contact time / channel, allergies, and things
+  a caller asks to be remembered;
+- whether a turn says an earlier matter is resolved ("the refund came through").
+Single-valued attributes supersede: a new address ends the old one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from .dates import first_date
+from .spoken import extract_identifiers, normalize_spoken_digits
+
+SINGLE_VALUED = frozenset(
+    {"address", "email", "plan", "appointment", "preferred contact time", "preferred channel", "phone"}
+)
+
+_REF_KINDS = {
+    "ticket": "ticket", "case": "case", "invoice": "invoice", "order": "order", "return": "return",
+    "rma": "return", "claim": "claim", "serial": "serial", "account": "account", "booking": "booking",
+    "confirmation": "confirmation", "reference": "reference", "tracking": "tracking",
+}  # fmt: skip
+_REF = re.compile(
+    r"\b(ticket|case|invoice|order|return|rma|claim|serial|account|booking|confirmation|reference|tracking)"
+    r"(?:\s*,|\s+(?:number|no\.?|id|code|is|was|reference|uh|um|er|#|:)){0,5}\s*#?\s*"
+    r"((?=[a-z]{0,4}-?\d)[a-z]{0,4}-?\d[\d-]{1,}[a-z0-9]*)",
+    re.IGNORECASE,
+)
+_SERIAL = re.compile(
+    r"\b(?:serial(?:\s+number)?|s/n|imei)\s*(?:is|was|:)?\s*([a-z]{1,4}-?\d{2,}[a-z0-9-]*|\d{6,})", re.I
+)
+_STREET = (
+    r"(\d{1,5}[a-z]?(?:\s+[a-z][a-z'.-]*){1,4}\s+"
+    r"(?:street|st|road|rd|avenue|ave|lane|ln|drive|dr|boulevard|blvd|way|court|ct|place|pl|close|terrace|crescent)\b"
+    r"(?:,?\s+(?:apartment|apt|unit|flat|suite)\s+\w+)?)"
+)
+_ADDRESS = re.compile(
+    rf"\b(?:(?:new\s+)?address\s+(?:is|will be|is now)|moved\s+to|(?:i\s+)?live\s+at|living\s+at|relocated\s+to|"
+    rf"ship\s+(?:it\s+)?to|send\s+(?:it\s+)?to)\s*:?\s*{_STREET}",
+    re.IGNORECASE,
+)
+_PLAN_GENERIC = re.compile(
+    r"\b(?:switch(?:ed)?|mov(?:e|ed)|upgrad(?:e|ed)|downgrad(?:e|ed)|chang(?:e|ed))\s+(?:you\s+|me\s+)?(?:over\s+)?to\s+"
+    r"(?:the\s+|our\s+)?([a-z0-9][a-z0-9 +-]{1,30}?)\s+plan\b|\b(?:i'm|i am|you're|you are|currently)\s+on\s+the\s+"
+    r"([a-z0-9][a-z0-9 +-]{1,30}?)\s+plan\b",
+    re.IGNORECASE,
+)
+_APPOINTMENT = re.compile(
+    r"\b(appointment|visit|technician|engineer|installation|consultation|check-?up|callback|call back)\b[^.?!]{0,60}?"
+    r"\b(?:on|for|to|at|moved to|rescheduled to|booked for)\b",
+    re.IGNORECASE,
+)
+_CONTACT_TIME = re.compile(
+    r"\b(?:(?:please\s+)?call\s+(?:me\s+)?(?:back\s+)?|reach\s+me\s+|best\s+time\s+is\s+|prefer\s+(?:a\s+call\s+)?)"
+    r"((?:before|after)\s+(?:noon|\d{1,2}(?:\s*(?:am|pm|o'clock))?)|in\s+the\s+(?:morning|afternoon|evening)s?|"
+    r"(?:mornings|afternoons|evenings))\b|\b((?:before|after)\s+noon)\s+please\b",
+    re.IGNORECASE,
+)
+_CHANNEL = re.compile(
+    r"\b(?:please\s+)?(text|e-?mail|sms|whatsapp|call)\s+me\s+(?:instead|rather)\b|\bprefer\s+(text|e-?mail|sms|a call|calls)\b",
+    re.IGNORECASE,
+)
+_ALLERGY = re.compile(r"\ballergic\s+to\s+([a-z][a-z -]{2,40}?)(?=[.,;!?]|\s+and\b|\s+so\b|$)", re.IGNORECASE)
+_REMEMBER = re.compile(r"\b(?:please\s+)?(?:remember|note|keep in mind)\s+that\s+([^.?!]{5,160})", re.IGNORECASE)
+_RESOLVED = re.compile(
+    r"\b(?:(?:got|received|saw|see)\s+(?:the|my)\s+\w+(?:\s+\w+)?|came\s+through|(?:it's|it is|that's|that is|"
+    r"everything's|all)\s+(?:working|fixed|resolved|sorted|fine)(?:\s+now)?|has\s+been\s+(?:processed|completed|"
+    r"resolved|fixed|delivered|refunded)|(?:was|been)\s+(?:delivered|refunded|fixed|resolved|completed)|"
+    r"arrived|technician\s+came|no\s+longer\s+(?:need|an?\s+issue))\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Reference:
+    kind: str
+    value: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind} {self.value}"
+
+
+@dataclass(frozen=True, slots=True)
+class FoundFact:
+    attribute: str
+    value: str
+    happens_at: datetime | None = None
+    confidence: float = 0.9
+
+
+def references(text: str) -> list[Reference]:
+    """Typed reference numbers, spoken digits joined ("ticket eight eight four two" -> ticket 8842)."""
+    normalized = normalize_spoken_digits(text)
+    found: list[Reference] = []
+    for word, value in _REF.findall(normalized):
+        ref = Reference(_REF_KINDS[word.lower()], value.upper().strip("-"))
+        if ref not in found:
+            found.append(ref)
+    for value in _SERIAL.findall(normalized):
+        ref = Reference("serial", value.upper())
+        if ref not in found and not any(r.value == ref.value for r in found):
+            found.append(ref)
+    return found
+
+
+def facts(text: str, role: str, said_at: datetime, *, plans: Sequence[str] = (), region: str = "US") -> list[FoundFact]:
+    """Durable facts stated in one turn. Caller facts come from user turns; plans and appointments
+    also from the agent ("I've moved you to the family plan")."""
+    normalized = normalize_spoken_digits(text)
+    found: list[FoundFact] = []
+    if role == "user":
+        for match in _ADDRESS.finditer(normalized):
+            found.append(FoundFact("address", _tidy(match.group(1))))
+        for ident in extract_identifiers(text, region=region):
+            if ident.kind == "email":
+                found.append(FoundFact("email", ident.value))
+        for match in _CONTACT_TIME.finditer(normalized):
+            found.append(FoundFact("preferred contact time", _tidy(match.group(1) or match.group(2)).lower()))
+        for match in _CHANNEL.finditer(normalized):
+            channel = (match.group(1) or match.group(2)).lower().replace("e-mail", "email")
+            found.append(
+                FoundFact("preferred channel", {"a call": "call", "calls": "call", "sms": "text"}.get(channel, channel))
+            )
+        for match in _ALLERGY.finditer(normalized):
+            found.append(FoundFact("allergy", _tidy(match.group(1)).lower()))
+        for match in _REMEMBER.finditer(text):
+            found.append(FoundFact("note", _tidy(match.group(1)), confidence=0.8))
+    plan = _plan(normalized, plans)
+    if plan:
+        found.append(FoundFact("plan", plan))
+    appointment = _APPOINTMENT.search(normalized)
+    if appointment:
+        day = first_date(normalized[appointment.start() :], said_at)
+        if day is not None:
+            found.append(FoundFact("appointment", f"{appointment.group(1).lower()} on {day:%Y-%m-%d (%a)}", day))
+    return _dedupe(found)
+
+
+def resolves_something(text: str) -> bool:
+    """Does this turn say an earlier matter is done ("I got the refund", "it's working now")?"""
+    return bool(_RESOLVED.search(text))
+
+
+def _plan(text: str, plans: Sequence[str]) -> str | None:
+    lowered = text.lower()
+    for name in sorted(plans, key=len, reverse=True):
+        if re.search(rf"\b(?:to|on|onto|chose|choose|picked|want)\s+(?:the\s+)?{re.escape(name.lower())}\b", lowered):
+            return name
+    match = _PLAN_GENERIC.search(text)
+    if match and not plans:
+        name = _tidy(match.group(1) or match.group(2)).lower()
+        if name not in {"a", "the", "this", "that", "my", "new", "other", "same", "cheaper", "different"}:
+            return name
+    return None
+
+
+def _tidy(value: str) -> str:
+    return " ".join(value.replace(" ,", ",").split()).strip(" ,.")
+
+
+def _dedupe(found: list[FoundFact]) -> list[FoundFact]:
+    out: list[FoundFact] = []
+    for fact in found:
+        if all((f.attribute, f.value) != (fact.attribute, fact.value) for f in out):
+            out.append(fact)
+    return out
