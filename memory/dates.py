@@ -22,17 +22,19 @@ _WEEKDAY = "|".join(WEEKDAYS)
 _MONTH = "|".join(sorted({*MONTHS, *_MONTH_ABBR, "sept"}, key=len, reverse=True))
 _ORDINAL = r"(\d{1,2})(?:st|nd|rd|th)?"
 
+# Calendar dates first: in "Thursday 19 March" the explicit date wins over the weekday beside it.
 _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
-    ("relative_day", re.compile(r"\b(today|tonight|tomorrow|yesterday|day after tomorrow)\b")),
+    ("relative_day", re.compile(r"\b(day after tomorrow|today|tonight|tomorrow|yesterday)\b")),
+    ("month_day", re.compile(rf"\b({_MONTH})\.? {_ORDINAL}\b(?!:)")),
+    ("day_month", re.compile(rf"\b(?:the )?{_ORDINAL} (?:of )?({_MONTH})\b")),
+    ("the_ordinal", re.compile(r"\bthe (\d{1,2})(?:st|nd|rd|th)\b")),
     ("last_weekday", re.compile(rf"\blast ({_WEEKDAY})\b")),
     ("next_weekday", re.compile(rf"\bnext ({_WEEKDAY})\b")),
     ("weekday", re.compile(rf"\b(?:by|on|this|until|before|for|come)?\s*({_WEEKDAY})\b")),
     ("in_days", re.compile(r"\b(?:in|within) (\d{1,2}|a|one|two|three|four|five|six|seven|ten) (business |working )?(day|days|week|weeks)\b")),
     ("next_period", re.compile(r"\b(next|last) (week|month)\b")),
-    ("month_day", re.compile(rf"\b({_MONTH})\.? {_ORDINAL}\b")),
-    ("day_month", re.compile(rf"\b(?:the )?{_ORDINAL} (?:of )?({_MONTH})\b")),
-    ("the_ordinal", re.compile(r"\bthe (\d{1,2})(?:st|nd|rd|th)\b")),
 ]  # fmt: skip
+_BESIDE = re.compile(r"^[\s,]{0,3}$")
 _SMALL = {"a": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "ten": 10}
 
 
@@ -112,6 +114,11 @@ def find_dates(text: str, said_at: datetime) -> list[tuple[str, datetime]]:
         for match in pattern.finditer(lowered):
             span = range(match.start(), match.end())
             if any(span.start < t.stop and t.start < span.stop for t in taken):
+                continue
+            if "weekday" in kind and any(
+                _BESIDE.match(lowered[span.stop : t.start]) for t in taken if t.start >= span.stop
+            ):
+                taken.append(span)  # "Thursday" of "Thursday 19 March": the date says it
                 continue
             day = _resolve(kind, match, said_at)
             if day is not None:

@@ -18,7 +18,7 @@ _COMMITMENT = re.compile(
     r"|someone\s+will\s+(?:call|contact|reach|visit))",
     re.IGNORECASE,
 )
-_FILLERS = re.compile(r"\b(?:uh+|um+|er+|ah+|hmm+|mm+|uh-huh|you know|i mean|like)\b[,.]?\s*", re.IGNORECASE)
+_FILLERS = re.compile(r"\b(?:uh+|um+|er+|ah+|hmm+|mm+|uh-huh|you know)\b[,.]?\s*", re.IGNORECASE)
 _NAME = re.compile(r"\bmy name is ([a-z][a-z'-]+(?: [a-z][a-z'-]+)?)", re.IGNORECASE)
 _NOT_NAMES = frozenset(
     ["not", "calling", "about", "going", "trying", "just", "still", "really", "very", "so", "the", "a", "an"]

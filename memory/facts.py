@@ -38,14 +38,30 @@ _REF = re.compile(
 _SERIAL = re.compile(
     r"\b(?:serial(?:\s+number)?|s/n|imei)\s*(?:is|was|:)?\s*([a-z]{1,4}-?\d{2,}[a-z0-9-]*|\d{6,})", re.I
 )
+_NUMBER_WORDS = {
+    "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8",
+    "nine": "9", "ten": "10", "eleven": "11", "twelve": "12",
+}  # fmt: skip
+_HOUSE = r"(?:\d{1,5}[a-z]?|" + "|".join(_NUMBER_WORDS) + r")"
 _STREET = (
-    r"(\d{1,5}[a-z]?(?:\s+[a-z][a-z'.-]*){1,4}\s+"
+    rf"({_HOUSE}(?:\s+[a-z][a-z'.-]*){{1,4}}\s+"
     r"(?:street|st|road|rd|avenue|ave|lane|ln|drive|dr|boulevard|blvd|way|court|ct|place|pl|close|terrace|crescent)\b"
     r"(?:,?\s+(?:apartment|apt|unit|flat|suite)\s+\w+)?)"
 )
 _ADDRESS = re.compile(
-    rf"\b(?:(?:new\s+)?address\s+(?:is|will be|is now)|moved\s+to|(?:i\s+)?live\s+at|living\s+at|relocated\s+to|"
-    rf"ship\s+(?:it\s+)?to|send\s+(?:it\s+)?to)\s*:?\s*{_STREET}",
+    rf"\b(?:(?:(?:new|service|home|billing|delivery|postal)\s+)?address\s+(?:is|will be|is now|has changed to)|"
+    rf"moved\s+to|(?:i\s+)?live\s+at|living\s+at|relocated\s+to|ship\s+(?:it\s+)?to|send\s+(?:it\s+)?to)"
+    rf"\s*:?\s*{_STREET}",
+    re.IGNORECASE,
+)
+_AGENT_ADDRESS = re.compile(
+    rf"\b(?:updated|changed|set)\s+your\s+(?:(?:service|home|billing|delivery|postal)\s+)?address\s+to\s+{_STREET}",
+    re.IGNORECASE,
+)
+_AGENT_PLAN = re.compile(
+    r"\b(?:switched|changed|moved|upgraded|downgraded|updated|put)\s+(?:you|your\s+plan|your\s+account)"
+    r"(?:\s+from\s+.{1,60}?)?\s+(?:over\s+)?(?:to|onto)\s+(?:the\s+)?([a-z0-9][a-z0-9 +-]{1,30}?)"
+    r"(?=\s+(?:plan|package|bundle|starting|from|effective|today|as\s+of)\b|\s*[,.;!]|$)",
     re.IGNORECASE,
 )
 _PLAN_GENERIC = re.compile(
@@ -55,16 +71,26 @@ _PLAN_GENERIC = re.compile(
     re.IGNORECASE,
 )
 _APPOINTMENT = re.compile(
-    r"\b(appointment|visit|technician|engineer|installation|consultation|check-?up|callback|call back)\b[^.?!]{0,60}?"
-    r"\b(?:on|for|to|at|moved to|rescheduled to|booked for)\b",
+    r"\b(appointment|visit|technician|engineer|installation|consultation|check-?up|callback|call back|booked you|"
+    r"booking you|advisor call|call with)\b[^.?!]{0,60}?\b(?:on|for|to|at|moved to|rescheduled to|booked for)\b",
     re.IGNORECASE,
 )
+_CANCEL_APPOINTMENT = re.compile(
+    r"\b(?:cancel(?:led)?|call off)\s+(?:my|your|the)\s+(?:appointment|visit|booking|consultation|advisor call)",
+    re.IGNORECASE,
+)
+_CLOCK = re.compile(r"\bat\s+(\d{1,2}(?::\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.)?|noon)", re.IGNORECASE)
 _CONTACT_TIME = re.compile(
     r"\b(?:(?:please\s+)?call\s+(?:me\s+)?(?:back\s+)?|reach\s+me\s+|best\s+time\s+is\s+|prefer\s+(?:a\s+call\s+)?)"
     r"((?:before|after)\s+(?:noon|\d{1,2}(?:\s*(?:am|pm|o'clock))?)|in\s+the\s+(?:morning|afternoon|evening)s?|"
     r"(?:mornings|afternoons|evenings))\b|\b((?:before|after)\s+noon)\s+please\b",
     re.IGNORECASE,
 )
+_ONLY_CHANNEL = re.compile(
+    r"\bonly\s+(?:call|ring|text|contact|use)\s+(?:me\s+)?(?:on\s+)?(?:my\s+)?(mobile|cell|landline|home phone|work phone|email)",
+    re.IGNORECASE,
+)
+_NOT_AFTER = re.compile(r"\bnot\s+(after|before)\s+(\d{1,2}|" + "|".join(_NUMBER_WORDS) + r")\s*(am|pm)?", re.I)
 _CHANNEL = re.compile(
     r"\b(?:please\s+)?(text|e-?mail|sms|whatsapp|call)\s+me\s+(?:instead|rather)\b|\bprefer\s+(text|e-?mail|sms|a call|calls)\b",
     re.IGNORECASE,
@@ -118,9 +144,22 @@ def facts(text: str, role: str, said_at: datetime, *, plans: Sequence[str] = (),
     also from the agent ("I've moved you to the family plan")."""
     normalized = normalize_spoken_digits(text)
     found: list[FoundFact] = []
+    if role == "assistant":
+        for match in _AGENT_ADDRESS.finditer(normalized):
+            found.append(FoundFact("address", _house_number(_tidy(match.group(1)))))
     if role == "user":
         for match in _ADDRESS.finditer(normalized):
-            found.append(FoundFact("address", _tidy(match.group(1))))
+            found.append(FoundFact("address", _house_number(_tidy(match.group(1)))))
+        for match in _ONLY_CHANNEL.finditer(normalized):
+            found.append(FoundFact("preferred channel", f"{match.group(1).lower()} only"))
+        for match in _NOT_AFTER.finditer(normalized):
+            hour = _NUMBER_WORDS.get(match.group(2).lower(), match.group(2))
+            side = "before" if match.group(1).lower() == "after" else "after"
+            found.append(
+                FoundFact(
+                    "preferred contact time", f"{side} {hour}{(' ' + match.group(3).lower()) if match.group(3) else ''}"
+                )
+            )
         for ident in extract_identifiers(text, region=region):
             if ident.kind == "email":
                 found.append(FoundFact("email", ident.value))
@@ -135,15 +174,32 @@ def facts(text: str, role: str, said_at: datetime, *, plans: Sequence[str] = (),
             found.append(FoundFact("allergy", _tidy(match.group(1)).lower()))
         for match in _REMEMBER.finditer(text):
             found.append(FoundFact("note", _tidy(match.group(1)), confidence=0.8))
-    plan = _plan(normalized, plans)
+    plan = _plan(normalized, plans, agent=role == "assistant")
     if plan:
         found.append(FoundFact("plan", plan))
-    appointment = _APPOINTMENT.search(normalized)
-    if appointment:
-        day = first_date(normalized[appointment.start() :], said_at)
-        if day is not None:
-            found.append(FoundFact("appointment", f"{appointment.group(1).lower()} on {day:%Y-%m-%d (%a)}", day))
+    found.extend(_appointment(normalized, said_at))
     return _dedupe(found)
+
+
+def _appointment(text: str, said_at: datetime) -> list[FoundFact]:
+    """A booked, moved or cancelled appointment; its value carries the day (and time) it happens."""
+    if _CANCEL_APPOINTMENT.search(text) and not re.search(r"\b(?:book|rebook|moved?|instead)\b", text, re.I):
+        return [FoundFact("appointment", "cancelled")]
+    match = _APPOINTMENT.search(text)
+    if not match:
+        return []
+    rest = text[match.start() :]
+    day = first_date(rest, said_at)
+    if day is None:
+        return []
+    clock = _CLOCK.search(rest)
+    when = f"{day:%Y-%m-%d (%a)}" + (f" at {clock.group(1).lower().strip()}" if clock else "")
+    return [FoundFact("appointment", when, day)]
+
+
+def _house_number(address: str) -> str:
+    first, _, rest = address.partition(" ")
+    return f"{_NUMBER_WORDS.get(first.lower(), first)} {rest}" if rest else address
 
 
 def resolves_something(text: str) -> bool:
@@ -151,8 +207,14 @@ def resolves_something(text: str) -> bool:
     return bool(_RESOLVED.search(text))
 
 
-def _plan(text: str, plans: Sequence[str]) -> str | None:
+def _plan(text: str, plans: Sequence[str], *, agent: bool = False) -> str | None:
     lowered = text.lower()
+    if agent:
+        confirmed = _AGENT_PLAN.search(text)
+        if confirmed:
+            name = _tidy(confirmed.group(1))
+            known = [p for p in plans if p.lower() == name.lower()]
+            return known[0] if known else name
     for name in sorted(plans, key=len, reverse=True):
         if re.search(rf"\b(?:to|on|onto|chose|choose|picked|want)\s+(?:the\s+)?{re.escape(name.lower())}\b", lowered):
             return name

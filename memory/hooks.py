@@ -41,7 +41,25 @@ WRITE_RETRIES = (0.1, 0.4, 1.0)
 WRITE_TIMEOUT_S = 3.0
 DRAIN_TIMEOUT_S = 8.0
 _GENERIC_WORDS = frozenset(
-    ["got", "received", "see", "saw", "came", "through", "working", "fixed", "resolved", "sorted", "fine", "now", "thanks", "thank", "great", "good", "all"]
+    [
+        "got",
+        "received",
+        "see",
+        "saw",
+        "came",
+        "through",
+        "working",
+        "fixed",
+        "resolved",
+        "sorted",
+        "fine",
+        "now",
+        "thanks",
+        "thank",
+        "great",
+        "good",
+        "all",
+    ]
 )
 _CONTROL = dict.fromkeys(c for c in range(32) if c not in (9, 10))
 
@@ -87,7 +105,8 @@ class CallHooks:
         self._call_rows: list[MemoryRow] = []
         self._seen_keys: set[str] = set()
         self._last: tuple[str, str] | None = None
-        self._io_lock = asyncio.Lock()
+        self._io_lock = asyncio.Lock()  # one write or link at a time
+        self._scan_lock = asyncio.Lock()  # held for a whole identity scan, so reads can wait for one in progress
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()  # set while nothing is pending
         self._idle.set()
@@ -299,18 +318,25 @@ class CallHooks:
     # -- identity said aloud -------------------------------------------------------------------------
 
     async def _settle_identity(self, *, raise_errors: bool) -> None:
-        """Look at user turns not yet scanned for identifiers; attach them or link this call."""
-        if not self._unscanned:
+        """Look at user turns not yet scanned for identifiers; attach them or link this call.
+
+        A read that finds a scan already running (the writer's) waits for it: the link it may
+        make must be in effect for that read.
+        """
+        if not self._unscanned and not self._scan_lock.locked():
             return
-        async with self._io_lock:
-            rows, self._unscanned = self._unscanned, []
-            try:
-                await within(self._start_and_learn(rows), WRITE_TIMEOUT_S)
-            except Exception:
-                self._unscanned = rows + self._unscanned
-                if raise_errors:
-                    raise
-                logger.warning("identifiers said aloud could not be checked yet; will retry")
+        async with self._scan_lock:
+            if not self._unscanned:
+                return
+            async with self._io_lock:
+                rows, self._unscanned = self._unscanned, []
+                try:
+                    await within(self._start_and_learn(rows), WRITE_TIMEOUT_S)
+                except Exception:
+                    self._unscanned = rows + self._unscanned
+                    if raise_errors:
+                        raise
+                    logger.warning("identifiers said aloud could not be checked yet; will retry")
 
     async def _start_and_learn(self, rows: list[MemoryRow]) -> None:
         if not self.started:
@@ -433,7 +459,11 @@ class CallHooks:
             return []
 
     async def open_matters(self) -> list[Matter]:
-        """Open promises to this caller from earlier calls, newest first (empty if unreachable)."""
+        """Open promises to this caller, newest first, this call's included (empty if unreachable)."""
+        try:
+            await within(self._idle.wait(), self.policy.recall_timeout_s)
+        except TimeoutError:
+            logger.warning("open matters read before this call's writes were stored")
         try:
             await within(self._settle_identity(raise_errors=False), self.policy.recall_timeout_s)
             profile = await within(
