@@ -6,6 +6,7 @@ import asyncpg
 import pytest
 
 import memory
+from memory.store.codec import migrations
 from memory.store.postgres import APP_ROLE
 
 
@@ -53,9 +54,9 @@ async def test_the_app_role_cannot_bypass_row_level_security(postgres_database):
         assert role is not None and not role["rolsuper"] and not role["rolbypassrls"]
         forced = await conn.fetch(
             "SELECT relname FROM pg_class WHERE relrowsecurity AND relforcerowsecurity AND relname = ANY($1)",
-            ["callers", "identifiers", "calls", "memories", "matters", "links"],
+            ["callers", "identifiers", "calls", "memories", "matters", "links", "facts", "edges"],
         )
-        assert len(forced) == 6
+        assert len(forced) == 8
     finally:
         await conn.close()
 
@@ -68,6 +69,6 @@ async def test_migrations_are_idempotent_with_workers_starting_together(postgres
         await store.aclose()
     conn = await asyncpg.connect(postgres_database)
     try:
-        assert await conn.fetchval("SELECT count(*) FROM schema_migrations") == 1
+        assert await conn.fetchval("SELECT count(*) FROM schema_migrations") == len(migrations("postgres"))
     finally:
         await conn.close()

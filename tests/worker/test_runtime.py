@@ -1,0 +1,103 @@
+"""The worker's process-level parts: settings, the provider factory, the store holder."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import pytest
+
+import memory
+from memory.errors import ConfigError
+from worker.providers import ModelDefaults, Providers, default_providers, load_factory
+from worker.runtime import StoreHolder, WorkerSettings
+from worker.tenants import Tenants
+
+from .fakes import console_providers
+
+
+def test_the_default_factory_builds_plugins_per_call_and_runs_without_livekit_cloud(
+    tenants: Tenants, monkeypatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.setenv("DEEPGRAM_API_KEY", "dg-test")
+    monkeypatch.setenv("LLM_MODEL", "gpt-4.1-nano")
+    acme, bank = tenants.tenants["acme-telecom"], tenants.tenants["globex-bank"]
+    providers = default_providers(acme, vad=None)
+    assert providers.llm.model == "gpt-4.1-mini"  # the tenant's own choice wins
+    assert default_providers(bank, vad=None).llm.model == "gpt-4.1-nano"  # else the environment's
+    assert providers.turn_handling["turn_detection"].model == "turn-detector-v1-mini"  # local
+    assert providers.turn_handling["interruption"] == {"mode": "vad"}
+    assert providers.stt is not None and providers.tts is not None
+
+
+def test_the_default_factory_needs_its_keys_only_when_a_call_starts(tenants: Tenants, monkeypatch) -> None:
+    monkeypatch.delenv("DEEPGRAM_API_KEY", raising=False)
+    with pytest.raises(ValueError, match="Deepgram API key"):
+        default_providers(tenants.tenants["acme-telecom"], vad=None)
+
+
+def test_model_defaults_come_from_the_environment() -> None:
+    env = {"STT_MODEL": "nova-2", "TTS_VOICE": "sage", "OPENAI_BASE_URL": "http://llm.internal/v1"}
+    defaults = ModelDefaults.from_env(env)
+    assert (defaults.stt_model, defaults.tts_voice, defaults.openai_base_url) == (
+        "nova-2",
+        "sage",
+        env["OPENAI_BASE_URL"],
+    )
+    assert defaults.llm_model == ModelDefaults().llm_model
+
+
+def test_a_factory_is_named_by_module_and_function() -> None:
+    assert load_factory(None) is default_providers
+    assert load_factory("tests.worker.fakes:console_providers") is console_providers
+    for spec, message in [
+        ("tests.worker.fakes", "must look like"),
+        ("no.such.module:factory", "cannot import module"),
+        ("tests.worker.fakes:nothing_here", "has no callable"),
+    ]:
+        with pytest.raises(ConfigError, match=message):
+            load_factory(spec)
+
+
+def test_providers_leave_out_missing_parts() -> None:
+    providers = console_providers(None, vad=None)  # type: ignore[arg-type]
+    assert isinstance(providers, Providers)
+    assert set(providers.session_kwargs()) == {"llm", "vad", "turn_handling"}
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"MEMORY_ENABLED": "maybe"}, "MEMORY_ENABLED"),
+        ({"MEMORY_OPEN_TIMEOUT_S": "soon"}, "must be a number"),
+        ({"MEMORY_OPEN_TIMEOUT_S": "600"}, "between"),
+    ],
+)
+def test_invalid_settings_are_reported(env, message) -> None:
+    with pytest.raises(ConfigError, match=message):
+        WorkerSettings.from_env(env)
+
+
+def test_settings_resolve_a_relative_tenants_file(tmp_path: Path) -> None:
+    settings = WorkerSettings.from_env({"TENANTS_FILE": "config/tenants.yaml"}, base_dir=tmp_path)
+    assert settings.tenants_file == tmp_path / "config" / "tenants.yaml"
+    assert WorkerSettings.from_env({"TENANTS_FILE": "/etc/agent/tenants.yaml"}).tenants_file == Path(
+        "/etc/agent/tenants.yaml"
+    )
+
+
+async def test_the_store_holder_retries_after_a_failed_open(tmp_path: Path, embedder, caplog) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    opener = functools.partial(memory.open_store, embedder=embedder)
+    broken = StoreHolder(url=f"sqlite:///{blocker}/memory.db", redis_url=None, policies={}, opener=opener)
+    assert await broken.get() is None
+    assert "this call runs without memory" in caplog.text
+
+    holder = StoreHolder(url=f"sqlite:///{tmp_path / 'memory.db'}", redis_url=None, policies={}, opener=opener)
+    store = await holder.get()
+    assert store is not None and await holder.get() is store  # one store per process (and loop)
+    await holder.aclose()
+    assert await holder.get() is not store  # reopened after closing
+    await holder.aclose()

@@ -1,0 +1,18 @@
+"""Function tools of the support agent, one module per domain. Tools reach the call through
+``RunContext[CallData]``."""
+
+from .context import CallData
+from .memory_tools import MEMORY_TOOLS, forget_me, open_matters, recall_issue, remember_this, search_memory
+
+ALL_TOOLS = [*MEMORY_TOOLS]
+
+__all__ = [
+    "ALL_TOOLS",
+    "MEMORY_TOOLS",
+    "CallData",
+    "forget_me",
+    "open_matters",
+    "recall_issue",
+    "remember_this",
+    "search_memory",
+]
