@@ -1,4 +1,4 @@
-"""``memory.livekit.caller_identity``: who is calling, from what LiveKit gives a job."""
+"""``memory.caller_identity.caller_identity``: who is calling, from what LiveKit gives a job."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from memory.livekit import caller_identity, identity_from_participant
+from memory.caller_identity import caller_identity, identity_from_participant
 
 from .fakes import SIP, STANDARD, FakeParticipant, sip_caller
 
@@ -97,7 +97,7 @@ def test_the_participants_own_identifiers_outrank_metadata() -> None:
     ],
 )
 def test_malformed_metadata_is_logged_and_ignored(job_metadata, problem, caplog) -> None:
-    caplog.set_level(logging.WARNING, logger="memory.livekit")
+    caplog.set_level(logging.WARNING, logger="memory.caller_identity")
     identity = caller_identity(job_metadata, "{}", STANDARD, "user-1", {"account": "12345"}, "null")
     assert identity.customer_id is None
     assert identity.identifiers == {"account": "12345", "livekit_identity": "user-1"}
@@ -116,3 +116,23 @@ def test_masked_identifiers_hide_the_values() -> None:
     identity = identity_from_participant("", "", sip_caller("+14155550142", "+15105550100"))
     masked = identity.masked()
     assert masked == {"phone": "•••0142"}
+
+
+def test_the_sip_kind_constant_matches_livekit():
+    from livekit import rtc
+
+    from memory import caller_identity as module
+
+    assert module._SIP_KIND == int(rtc.ParticipantKind.PARTICIPANT_KIND_SIP)
+
+
+def test_only_the_session_module_of_memory_imports_livekit():
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parents[2] / "memory"
+    importing = sorted(
+        p.relative_to(package).as_posix()
+        for p in package.rglob("*.py")
+        if "import livekit" in p.read_text() or "from livekit" in p.read_text()
+    )
+    assert importing == ["livekit.py"]
