@@ -123,7 +123,8 @@ def test_the_sip_kind_constant_matches_livekit():
 
     from memory import caller_identity as module
 
-    assert module._SIP_KIND == int(rtc.ParticipantKind.PARTICIPANT_KIND_SIP)
+    sip_kind = module._SIP_KIND
+    assert sip_kind == int(rtc.ParticipantKind.PARTICIPANT_KIND_SIP)
 
 
 def test_only_the_session_module_of_memory_imports_livekit():
