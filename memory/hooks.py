@@ -15,7 +15,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from . import extract
@@ -24,7 +24,7 @@ from .errors import InvalidInputError, MemoryWriteError
 from .graph import CallerGraph, Extraction, extract_batch, query_entities
 from .identity import Identifier
 from .linking import learn_spoken, new_caller_id, resolve_caller
-from .models import CallEvent, Fact, Hit, Matter, MemoryRow, Preload, as_utc, utcnow
+from .models import CallEvent, Fact, Hit, Matter, MemoryRow, Preload, as_utc
 from .policy import MemoryPolicy
 from .retrieval import PRESETS, WorkingSet, tokenize
 from .spoken import extract_identifiers
@@ -113,6 +113,7 @@ class CallHooks:
         self._writer: asyncio.Task[None] | None = None
         self._listeners: list[Callable[[CallEvent], object]] = []
         self._closed = False
+        self._opened = time.monotonic()
 
     # -- lifecycle -----------------------------------------------------------------------------
 
@@ -409,21 +410,22 @@ class CallHooks:
             return await within(self._recall(query, preset, limit), self.policy.recall_timeout_s)
         except Exception as exc:
             logger.error("recall degraded to this call's words only: %s", _describe(exc))
-            return self._working.rank(query, None, preset=preset, limit=limit, now=utcnow())
+            return self._working.rank(query, None, preset=preset, limit=limit, now=self._now())
 
     async def _recall(self, query: str, preset, limit: int) -> list[Hit]:
         await self._settle_identity(raise_errors=False)
         await self._history_ready()
-        missing = self._working.missing_vectors()
-        vectors = await self._store.embed([query, *(r.text for r in missing)], cache_first=True)
-        for row, vector in zip(missing, vectors[1:], strict=True):
-            if row.embedding is None:
-                row.embedding = vector
-        if missing:
-            self._working.mark_vectors_changed()
+        # Only the query is embedded here: turns the writer has not embedded yet are matched by
+        # their words (and their neighbours') until it has, so the call's single embedding thread
+        # never embeds the same turn twice.
+        vectors = await self._store.embed([query], cache_first=True)
         expand = self._graph_expansion(query) if preset.name == "accurate" and len(self._graph) else None
         extra = {"expand": expand} if expand is not None else {}
-        return self._working.rank(query, vectors[0], preset=preset, limit=limit, now=utcnow(), **extra)
+        return self._working.rank(query, vectors[0], preset=preset, limit=limit, now=self._now(), **extra)
+
+    def _now(self) -> datetime:
+        """The call's clock: its start plus the time since it opened (right for replays too)."""
+        return self.started_at + timedelta(seconds=time.monotonic() - self._opened)
 
     def _graph_expansion(self, query: str):
         """The accurate preset's graph step: rows related to the top hits and to the query's entities."""
