@@ -442,13 +442,13 @@ async def latency_at_size(
                 t0 = time.perf_counter()
                 await hooks.recall(text, mode=mode, limit=LIMIT)
                 times.append((time.perf_counter() - t0) * 1000)
-            # as in a live call: the caller says something, then the agent recalls (the new turn is
-            # embedded with the query, and the indexes take it in)
+            # as in a live call: the caller says something, then the agent recalls with a question not
+            # asked before (its embedding is computed; the indexes take the new turn in)
             live = []
             for i, text in enumerate(texts[:LIVE_QUERIES]):
                 hooks.record_turn("user", f"{text} (turn {i})")
                 t0 = time.perf_counter()
-                await hooks.recall(text, mode=mode, limit=LIMIT)
+                await hooks.recall(f"so, about what I just said: {text}", mode=mode, limit=LIMIT)
                 live.append((time.perf_counter() - t0) * 1000)
             await hooks.aclose()
         finally:
