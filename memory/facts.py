@@ -106,6 +106,27 @@ _RESOLVED = re.compile(
 )
 
 
+_SYMBOL_AMOUNT = re.compile(r"([$€£])\s?(\d{1,7}(?:,\d{3})*(?:\.\d{1,2})?)\b")
+_WORD_AMOUNT = re.compile(
+    r"\b(\d{1,7}(?:\.\d{1,2})?)\s+(dollars?|bucks|euros?|pounds?)(?:\s+(?:and\s+)?(\d{1,2})(?:\s+cents?|\s+pence|p\b)?)?",
+    re.IGNORECASE,
+)
+_CURRENCY = {"dollar": "$", "buck": "$", "euro": "€", "pound": "£"}
+
+
+def amounts(text: str) -> list[str]:
+    """Money said in a turn, written or spoken: "$42.10", "forty two dollars ten" -> ``["$42.10"]``."""
+    normalized = normalize_spoken_digits(text)
+    found: list[str] = []
+    for symbol, value in _SYMBOL_AMOUNT.findall(normalized):
+        found.append(f"{symbol}{value.replace(',', '')}")
+    for value, unit, cents in _WORD_AMOUNT.findall(normalized):
+        symbol = _CURRENCY[unit.lower().rstrip("s")]
+        amount = f"{symbol}{value}" + (f".{int(cents):02d}" if cents and "." not in value else "")
+        found.append(amount)
+    return list(dict.fromkeys(found))
+
+
 @dataclass(frozen=True, slots=True)
 class Reference:
     kind: str

@@ -70,6 +70,7 @@ def extract_batch(
             if promised:
                 labels = [r.label for r in refs] or _nearby_refs(call_rows, position.get((row.call_id, row.seq)))
                 text = " ".join(promised)
+                labels += [f"amount {a}" for a in facts.amounts(text)]
                 out.matters.append(
                     Matter(f"{row.call_id}:{row.seq}", extract.clean(text), row.at, row.call_id, tuple(labels),
                            due_at=first_date(text, row.at))

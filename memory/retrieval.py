@@ -184,9 +184,12 @@ def query_date_spans(query: str, now: datetime) -> list[tuple[date, date]]:
                 spans.append((first, last))
     if not spans:
         today = now.date()
-        for _, day in find_dates(query, now):
-            if day.date() <= today:
-                spans.append((day.date(), day.date()))
+        for phrase, day in find_dates(query, now):
+            # "last week" / "last month" name a stretch of time, not the day a week or 30 days ago
+            half = 20 if "month" in phrase else 4 if "week" in phrase else 0
+            first, last = day.date() - timedelta(days=half), min(today, day.date() + timedelta(days=half))
+            if first <= today:
+                spans.append((first, last))
     return spans
 
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from memory.facts import facts, references, resolves_something
+from memory.facts import amounts, facts, references, resolves_something
 
 AT = datetime(2026, 3, 4, 10, tzinfo=UTC)
 
@@ -70,3 +70,18 @@ def test_agent_words_are_not_caller_facts():
 )
 def test_resolution_phrases(text, resolved):
     assert resolves_something(text) is resolved
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a refund of $42.10 by Friday", ["$42.10"]),
+        ("forty two dollars ten", ["$42.10"]),
+        ("forty two dollars and ten cents", ["$42.10"]),
+        ("twelve pounds fifty", ["£12.50"]),
+        ("a credit of €1,200", ["€1200"]),
+        ("ticket 8842", []),
+    ],
+)
+def test_amounts_written_and_spoken(text, expected):
+    assert amounts(text) == expected

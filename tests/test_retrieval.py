@@ -355,3 +355,14 @@ def test_a_growing_set_ranks_like_a_fresh_one():
             )
             assert [(h.call_id, h.seq) for h in got] == [(h.call_id, h.seq) for h in want]
             assert np.allclose([h.score for h in got], [h.score for h in want])
+
+
+
+def test_last_month_names_a_stretch_of_time_not_one_day():
+    from memory.retrieval import query_date_spans
+
+    now = datetime(2026, 3, 31, 12, tzinfo=UTC)
+    [(first, last)] = query_date_spans("that issue with my modem last month", now)
+    assert (now.date() - first).days == 50 and (now.date() - last).days == 10
+    [(day, same)] = query_date_spans("what did I say yesterday", now)
+    assert day == same and (now.date() - day).days == 1

@@ -194,7 +194,7 @@ async def test_open_matters_list_the_agents_promises(store, tenant):
     await first_call(store, tenant)
     hooks = await store.open_call(tenant, {"phone": PHONE}, started_at=T0 + timedelta(days=1))
     [matter] = await hooks.open_matters()
-    assert "refund" in matter.text and matter.references == ("ticket 8842",)
+    assert "refund" in matter.text and matter.references == ("ticket 8842", "amount $42.10")
     await hooks.aclose()
 
 
