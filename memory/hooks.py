@@ -18,6 +18,8 @@ from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from . import extract
 from .deadline import within
 from .errors import InvalidInputError, MemoryWriteError
@@ -104,6 +106,7 @@ class CallHooks:
         self._failed: list[MemoryRow] = []
         self._call_rows: list[MemoryRow] = []
         self._seen_keys: set[str] = set()
+        self._by_key: dict[str, MemoryRow] = {}
         self._last: tuple[str, str] | None = None
         self._io_lock = asyncio.Lock()  # one write or link at a time
         self._scan_lock = asyncio.Lock()  # held for a whole identity scan, so reads can wait for one in progress
@@ -220,6 +223,8 @@ class CallHooks:
             self.first_caller_id,
         )
         self._call_rows.append(row)
+        if key is not None:
+            self._by_key[key] = row
         self._working.extend([row])
         self._pending.append(row)
         if role == "user":
@@ -439,6 +444,14 @@ class CallHooks:
             return {index[key]: score for key, score in related.items() if key in index}
 
         return expand
+
+    def vector_of(self, key: str) -> np.ndarray | None:
+        """The embedding the call's writer computed for the turn recorded with ``key``, if done yet.
+
+        Lets in-call consumers (context compaction) rank this call's turns densely for free.
+        """
+        row = self._by_key.get(key)
+        return None if row is None else row.embedding
 
     async def facts(self, *, include_former: bool = True) -> list[Fact]:
         """The caller's facts with validity (current ones have ``valid_to`` None), oldest first.

@@ -357,7 +357,6 @@ def test_a_growing_set_ranks_like_a_fresh_one():
             assert np.allclose([h.score for h in got], [h.score for h in want])
 
 
-
 def test_last_month_names_a_stretch_of_time_not_one_day():
     from memory.retrieval import query_date_spans
 

@@ -340,3 +340,13 @@ async def test_accurate_recall_follows_the_graph_to_the_call_where_it_broke(stor
     assert any("stopped working after the storm" in h.text for h in hits)
     storm = next(h for h in hits if "storm" in h.text)
     assert storm.call_id == k1.call_id and storm.at == T0  # provenance: "on March 2nd you reported..."
+
+
+async def test_vector_of_gives_the_writers_embedding_of_a_keyed_turn(store, tenant):
+    hooks = await store.open_call(tenant, {"phone": PHONE}, started_at=T0)
+    hooks.record_turn("user", "my router keeps rebooting", key="item-7")
+    assert hooks.vector_of("item-7") is None or hooks.vector_of("item-7").shape == (384,)
+    await settle(hooks)
+    vector = hooks.vector_of("item-7")
+    assert vector is not None and vector.shape == (384,) and hooks.vector_of("unknown") is None
+    await hooks.aclose()

@@ -24,6 +24,7 @@ from memory.errors import CallerMemoryError
 from memory.livekit import CallerIdentity, SessionMemory, identity_from_participant
 from tools import CallData
 
+from .compaction import CallCompaction, model_summariser
 from .runtime import WorkerDeps
 from .support_agent import SupportAgent, call_facts, static_instructions
 from .tenants import TenantConfig
@@ -48,6 +49,7 @@ class ActiveCall:
     store: Any = None
     greeting: SpeechHandle | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
+    compaction: CallCompaction | None = None
 
     async def close_memory(self) -> None:
         """Drain the call's memory (the session has ended or is ending); apply retention."""
@@ -136,7 +138,10 @@ async def start_call(
         configure_session(session)
     if memory is not None:
         memory.attach(session)
-    agent = SupportAgent(instructions=instructions, memory=memory)
+    compaction = _compaction(tenant, providers.llm, memory)
+    if compaction is not None:
+        compaction.attach(session)
+    agent = SupportAgent(instructions=instructions, memory=memory, compaction=compaction)
     try:
         await session.start(agent, room=room if room is not None else NOT_GIVEN, room_options=options)
     except BaseException:
@@ -147,7 +152,19 @@ async def start_call(
         greeting = session.generate_reply(instructions=tenant.returning_greeting)
     else:
         greeting = session.say(tenant.greeting)
-    return ActiveCall(session, agent, identity, tenant, memory, store, greeting, timings)
+    return ActiveCall(session, agent, identity, tenant, memory, store, greeting, timings, compaction)
+
+
+def _compaction(tenant: TenantConfig, model: Any, memory: SessionMemory | None) -> CallCompaction | None:
+    """The call's context compaction, as the tenant configures it (``None`` when off)."""
+    policy = tenant.compaction
+    if not policy.enabled:
+        return None
+    summariser = model_summariser(model) if policy.summariser == "model" and model is not None else None
+    vectors = memory.hooks.vector_of if memory is not None else None
+    return CallCompaction(
+        policy, plans=tenant.memory.plans, region=tenant.memory.default_region, summariser=summariser, vectors=vectors
+    )
 
 
 async def open_memory(

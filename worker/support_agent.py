@@ -13,6 +13,7 @@ from memory.brief import quote
 from memory.livekit import CallerIdentity, SessionMemory
 from tools import ALL_TOOLS
 
+from .compaction import CallCompaction
 from .prompts import load_prompt
 from .tenants import TenantConfig
 
@@ -64,9 +65,11 @@ class SupportAgent(Agent):
         instructions: Instructions,
         memory: SessionMemory | None,
         tools: list[llm.Tool | llm.Toolset] | None = None,
+        compaction: CallCompaction | None = None,
     ) -> None:
         super().__init__(instructions=instructions, tools=list(ALL_TOOLS if tools is None else tools))
         self.memory = memory
+        self.compaction = compaction
 
     async def llm_node(
         self, chat_ctx: llm.ChatContext, tools: list[llm.Tool], model_settings: ModelSettings
@@ -74,5 +77,7 @@ class SupportAgent(Agent):
         # llm_node runs on the voice and the text path alike (on_user_turn_completed does not)
         if self.memory is not None:
             await self.memory.before_reply(chat_ctx)
+        if self.compaction is not None:
+            self.compaction.apply(chat_ctx)  # a long call's older turns -> notes (+ exact turns when asked)
         async for chunk in Agent.default.llm_node(self, chat_ctx, tools, model_settings):
             yield chunk

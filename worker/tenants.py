@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 import yaml
 
+from memory.compaction import LEVELS, SUMMARISERS, CompactionPolicy
 from memory.errors import ConfigError
 from memory.policy import MemoryPolicy
 
@@ -38,9 +39,11 @@ _TENANT_KEYS = {
     "returning_greeting",
     "models",
     "memory",
+    "compaction",
 }
 _MODEL_KEYS = {"stt", "llm", "tts", "voice"}
 _MEMORY_KEYS = {f.name for f in fields(MemoryPolicy)} - {"extra"}
+_COMPACTION_KEYS = {f.name for f in fields(CompactionPolicy)}
 
 DEFAULT_REFUSAL = "Sorry, this line is not in service. Goodbye."
 DEFAULT_RETURNING_GREETING = (
@@ -76,6 +79,7 @@ class TenantConfig:
     language: str = "en"
     models: ModelOptions = field(default_factory=ModelOptions)
     memory: MemoryPolicy = field(default_factory=MemoryPolicy)
+    compaction: CompactionPolicy = field(default_factory=CompactionPolicy)
 
 
 @dataclass(frozen=True)
@@ -209,6 +213,7 @@ def _parse_tenant(where: _Where, at: str, raw: object, base_dir: Path | None) ->
         language=language,
         models=_parse_models(where, f"{at}.models", entry.get("models")),
         memory=_parse_policy(where, f"{at}.memory", entry.get("memory")),
+        compaction=_parse_compaction(where, f"{at}.compaction", entry.get("compaction")),
     )
 
 
@@ -249,6 +254,28 @@ def _parse_policy(where: _Where, at: str, raw: object) -> MemoryPolicy:
         raise where.error(at, str(exc)) from exc
     except TypeError as exc:
         raise where.error(at, f"wrong value type ({exc})") from exc
+
+
+def _parse_compaction(where: _Where, at: str, raw: object) -> CompactionPolicy:
+    """``compaction: {level, token_budget, summariser}``; absent means the default (balanced)."""
+    if raw is None:
+        return CompactionPolicy()
+    entry = where.mapping(raw, at, _COMPACTION_KEYS)
+    level = entry.get("level", CompactionPolicy.level)
+    if level is False:  # YAML reads a bare `off` as false
+        level = "off"
+    if level not in LEVELS:
+        raise where.error(f"{at}.level", f"must be one of {', '.join(LEVELS)} (got {level!r})")
+    budget = entry.get("token_budget", CompactionPolicy.token_budget)
+    if isinstance(budget, bool) or not isinstance(budget, int):
+        raise where.error(f"{at}.token_budget", f"must be a whole number of tokens (got {budget!r})")
+    summariser = entry.get("summariser", CompactionPolicy.summariser)
+    if summariser not in SUMMARISERS:
+        raise where.error(f"{at}.summariser", f"must be one of {', '.join(SUMMARISERS)} (got {summariser!r})")
+    try:
+        return CompactionPolicy(level=level, token_budget=budget, summariser=summariser)
+    except ConfigError as exc:
+        raise where.error(at, str(exc)) from exc
 
 
 class _Where:
