@@ -1,0 +1,67 @@
+"""Accuracy-preserving compaction of one long call's conversation (plain values, no LiveKit).
+
+Voice transcripts are wordy. Once the conversation passes the tenant's token budget, older turns
+are *condensed* into a notes block and the newest turns stay verbatim:
+
+- **kept exactly**: who the caller is and how they were identified (a name, identifiers said
+  aloud, identity checks), every number, amount, date, time and reference, every promise and
+  action item, account state and stated preferences. Each such sentence is kept as said (fillers
+  removed, spoken digits joined) on a dated line, with the values tagged in normal form
+  (``ticket 8842``, ``$42.10``, ``Fri 2026-11-27``);
+- **dropped**: fillers and backchannels ("uh-huh", "okay"), stalls and repair ("let me think for a
+  second", "can you repeat that?"), small talk, and repetitions of what is already noted;
+- **summarised extractively**: everything else, by level (every substantive sentence, the best
+  sentence of each turn, or only what the caller asked for).
+
+Nothing is lost: condensed turns stay in an in-call index (:class:`memory.retrieval.WorkingSet`)
+and, when a later question touches them (exact values first, then BM25), the exact turns are
+recalled and placed after the notes block (:attr:`Plan.recall`).
+
+The work is incremental: a turn costs O(its length) once (classified and extracted when it is
+condensed, or earlier by :meth:`Compactor.warm` between turns); the boundary between condensed
+and verbatim turns moves in steps (compact when the budget is passed, down to a lower mark), so
+the notes block stays the same for several turns and a provider's prompt cache keeps working.
+
+Everything rendered is data: caller-derived text is JSON-quoted with ``<``/``>`` escaped (like
+the caller brief), inside a delimited block that says it is data, never instructions.
+"""
+
+from __future__ import annotations
+
+from .classifier import Digest as Digest  # re-exported (no __all__ entry, as before)
+from .classifier import classify
+from .compactor import Compactor
+from .policy import (
+    LEVEL_SETTINGS,
+    LEVELS,
+    NOTES_CLOSE,
+    NOTES_OPEN,
+    RECALL_CLOSE,
+    RECALL_OPEN,
+    SUMMARISERS,
+    CompactionPolicy,
+    LevelSettings,
+    Plan,
+    Turn,
+    message_tokens,
+)
+from .policy import MAX_BUDGET as MAX_BUDGET
+from .policy import MESSAGE_OVERHEAD_TOKENS as MESSAGE_OVERHEAD_TOKENS
+from .policy import MIN_BUDGET as MIN_BUDGET
+
+__all__ = [
+    "LEVELS",
+    "LEVEL_SETTINGS",
+    "NOTES_CLOSE",
+    "NOTES_OPEN",
+    "RECALL_CLOSE",
+    "RECALL_OPEN",
+    "SUMMARISERS",
+    "CompactionPolicy",
+    "Compactor",
+    "LevelSettings",
+    "Plan",
+    "Turn",
+    "classify",
+    "message_tokens",
+]

@@ -1,0 +1,599 @@
+"""The compaction state of one call: condensing older turns into notes and recalling exact turns."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+
+from .. import compaction as _package  # classify is looked up there at call time (tests patch it)
+from ..brief import estimate_tokens, quote
+from ..facts import references
+from ..models import MemoryRow
+from ..retrieval import FAST, WorkingSet, index_terms
+from ..spoken import normalize_spoken_digits
+from .classifier import Digest, _amounts
+from .patterns import _ASK_KINDS, _BACKREF, _DIGITS, _NUMBER_WORDS, _QUESTION, _SPECIFIC_KINDS
+from .policy import (
+    _NOTES_PREAMBLE,
+    _RECALL_HEADER_TOKENS,
+    _RECALL_PREAMBLE,
+    MESSAGE_OVERHEAD_TOKENS,
+    NOTES_CLOSE,
+    NOTES_OPEN,
+    RECALL_CLOSE,
+    RECALL_OPEN,
+    CompactionPolicy,
+    Plan,
+    Turn,
+    message_tokens,
+)
+
+
+@dataclass(slots=True)
+class _Line:
+    index: int  # the turn
+    key: bool  # durable: never dropped, shortened to its values only to stay within the budget
+    full: str  # the line as rendered normally
+    short: str  # the fallback when the budget is tight ("" = drop)
+    full_tokens: int
+    short_tokens: int
+    tiny: str = ""  # the values alone: the last resort of a durable line
+    tiny_tokens: int = 0
+    in_header: bool = False  # every value is in the "Caller:" line already: the first to be shortened
+    topic: bool = False  # the caller's first substantive words: the last extractive summary line to go
+    model: bool = False  # a model's summary of the condensed turns: dropped only to stay within the budget
+
+
+class Compactor:
+    """The compaction state of one call. Feed it turns in order with :meth:`add` (or :meth:`sync`),
+    let it :meth:`warm` between turns, and ask for a :meth:`plan` before each reply.
+
+    ``plans`` and ``region`` are the tenant's (plan names are facts; phone numbers said without
+    a country code). ``started_at`` anchors the mm:ss times of the notes (default: the first turn).
+    Not thread-safe: use it from one thread (the event loop).
+    """
+
+    def __init__(
+        self,
+        policy: CompactionPolicy | None = None,
+        *,
+        plans: Iterable[str] = (),
+        region: str = "US",
+        started_at: datetime | None = None,
+    ) -> None:
+        self.policy = policy or CompactionPolicy()
+        self.level = self.policy.settings
+        self.plans = tuple(plans)
+        self.region = region
+        self.started_at = _utc(started_at) if started_at else None
+        self.compactions = 0  # how many times the boundary moved
+        self.kinds: dict[str, int] = {}  # condensed turns by kind
+        self._turns: list[Turn] = []
+        self._tokens: list[int] = []
+        self._digests: list[Digest | None] = []
+        self._index: dict[str, int] = {}
+        self._boundary = 0  # turns[:boundary] are condensed
+        self._warm_from = 0  # turns before this one are classified (unless edited since)
+        self._tail_tokens = 0
+        self._raw_tokens = 0
+        self._lines: list[_Line] = []
+        self._identity: dict[str, str] = {}  # label -> when first said
+        self._noted_tags: set[str] = set()
+        self._noted_quotes: set[str] = set()
+        self._noted_terms: list[frozenset[str]] = []
+        self._notes = ""
+        self._notes_tokens = 0
+        self._over_budget = False
+        self._rows = WorkingSet()
+        self._row_turn: list[int] = []  # row position in the working set -> turn index
+        self._by_value: dict[str, list[int]] = {}
+        self._by_kind: dict[str, list[int]] = {}
+        self._vectors: dict[str, np.ndarray] = {}
+        self._summaries: list[tuple[int, int, str]] = []  # (first, last, text): model summaries of condensed spans
+        self._condensed_ids: frozenset[str] = frozenset()
+        self._plan_cache: Plan | None = None
+
+    # -- feeding ---------------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._turns)
+
+    @property
+    def boundary(self) -> int:
+        """How many of the turns are condensed (the oldest ones)."""
+        return self._boundary
+
+    @property
+    def turns(self) -> list[Turn]:
+        return list(self._turns)
+
+    def add(self, turn: Turn) -> None:
+        """Add a turn (or update one added before: an interrupted reply is cut to what was said)."""
+        if turn.role not in ("user", "assistant", "tool"):
+            raise ValueError(f"role must be user, assistant or tool, not {turn.role!r}")
+        turn = Turn(turn.id, turn.role, turn.text or "", _utc(turn.at), turn.name)
+        known = self._index.get(turn.id)
+        tokens = message_tokens(turn.text)
+        if known is None:
+            self._index[turn.id] = len(self._turns)
+            self._turns.append(turn)
+            self._tokens.append(tokens)
+            self._digests.append(None)
+            self._tail_tokens += tokens
+            self._raw_tokens += tokens
+            if self.started_at is None:
+                self.started_at = turn.at
+        else:
+            if self._turns[known].text == turn.text:
+                return
+            self._raw_tokens += tokens - self._tokens[known]
+            if known >= self._boundary:
+                self._tail_tokens += tokens - self._tokens[known]
+            self._turns[known] = turn
+            self._tokens[known] = tokens
+            self._digests[known] = None
+            self._warm_from = min(self._warm_from, known)
+            if known < self._boundary:
+                self._rebuild()
+        self._plan_cache = None
+
+    def sync(self, turns: Iterable[Turn]) -> None:
+        """Add every turn not yet known (and updates of known ones), in order."""
+        for turn in turns:
+            self.add(turn)
+
+    def set_vector(self, turn_id: str, vector: np.ndarray) -> None:
+        """A turn's embedding (as the memory layer computed it), used by recall with a query vector."""
+        self._vectors[turn_id] = vector
+        idx = self._index.get(turn_id)
+        if idx is not None and idx < self._boundary:
+            for pos, turn_idx in enumerate(self._row_turn):
+                if turn_idx == idx:
+                    self._rows.rows[pos].embedding = vector
+            self._rows.mark_vectors_changed()
+
+    def warm(self) -> None:
+        """Between turns: classify the turns not classified yet and compact if the budget is passed,
+        so that the next :meth:`plan` has nothing heavy left to do."""
+        for i in range(self._warm_from, len(self._turns)):
+            if self._digests[i] is None:
+                self._digest(i)
+        self._warm_from = len(self._turns)
+        self._maybe_compact()
+
+    # -- planning --------------------------------------------------------------------------------
+
+    def plan(self, query: str | None = None, *, query_vector: np.ndarray | None = None) -> Plan:
+        """The plan for the next request; ``query`` (the caller's latest words) may recall exact
+        condensed turns."""
+        self._maybe_compact()
+        if self._boundary == 0:
+            return Plan(keep_ids=tuple(t.id for t in self._turns), tokens=self._raw_tokens, raw_tokens=self._raw_tokens)
+        recalled = self._recall(query, query_vector) if query and query.strip() else []
+        base = self._plan_cache
+        if base is None:
+            base = self._plan_cache = Plan(
+                notes=self._notes,
+                condensed_ids=self._condensed_ids,
+                keep_ids=tuple(t.id for t in self._turns[self._boundary :]),
+                tokens=self._notes_tokens + self._tail_tokens,
+                raw_tokens=self._raw_tokens,
+                over_budget=self._over_budget,
+            )
+        if not recalled:
+            return base
+        recall = self._render_recall(recalled)
+        tokens = base.tokens + message_tokens(recall)
+        return Plan(
+            notes=base.notes,
+            recall=recall,
+            condensed_ids=base.condensed_ids,
+            keep_ids=base.keep_ids,
+            recalled_ids=tuple(self._turns[i].id for i in recalled),
+            tokens=tokens,
+            raw_tokens=base.raw_tokens,
+            over_budget=base.over_budget or tokens > self.policy.token_budget,
+        )
+
+    def replace_summary(self, first_id: str, last_id: str, text: str) -> bool:
+        """Put a model-written summary in place of the extractive summary lines of the condensed
+        turns ``first_id``..``last_id`` (durable lines stay). False if those turns are not condensed."""
+        first, last = self._index.get(first_id), self._index.get(last_id)
+        if first is None or last is None or last < first or last >= self._boundary or not text.strip():
+            return False
+        self._summaries = [s for s in self._summaries if s[1] < first or s[0] > last]
+        self._summaries.append((first, last, " ".join(text.split())[:1200]))
+        self._summaries.sort()
+        self._render()
+        self._plan_cache = None
+        return True
+
+    def condensed_turns(self, first: int = 0) -> list[Turn]:
+        """The condensed turns from position ``first`` on (e.g. for a model summariser)."""
+        return self._turns[first : self._boundary]
+
+    # -- compaction ------------------------------------------------------------------------------
+
+    def _digest(self, i: int) -> Digest:
+        digest = self._digests[i]
+        if digest is None:
+            previous = self._turns[i - 1] if i > 0 else None
+            digest = self._digests[i] = _package.classify(
+                self._turns[i], previous=previous, plans=self.plans, region=self.region
+            )
+        return digest
+
+    def _recall_reserve(self) -> int:
+        """Tokens kept free for recalled turns: the level's share of the budget, at least room for
+        the block and about two short turns."""
+        assert self.level is not None
+        return max(int(self.level.recall_share * self.policy.token_budget), _RECALL_HEADER_TOKENS + 60)
+
+    def _maybe_compact(self) -> None:
+        level = self.level
+        if level is None:
+            return
+        budget = self.policy.token_budget
+        if self._notes_tokens + self._tail_tokens + self._recall_reserve() <= budget:
+            return
+        self._advance(int(level.tail_share * budget), level.keep_last)
+        if self._notes_tokens + self._tail_tokens + self._recall_reserve() > budget:
+            self._advance(0, 2)  # still over: keep only the exchange in progress verbatim
+        self._over_budget = self._notes_tokens + self._tail_tokens > budget
+
+    def _advance(self, tail_target: int, keep_last: int) -> None:
+        n = len(self._turns)
+        tail, start = 0, n
+        for i in range(n - 1, self._boundary - 1, -1):
+            if n - start >= keep_last and tail + self._tokens[i] > tail_target:
+                break
+            tail += self._tokens[i]
+            start = i
+        if start <= self._boundary:
+            return
+        for i in range(self._boundary, start):
+            self._condense(i)
+        self._boundary = start
+        self._tail_tokens = tail
+        self._condensed_ids = frozenset(t.id for t in self._turns[:start])
+        self.compactions += 1
+        self._render()
+        self._plan_cache = None
+
+    def _condense(self, i: int) -> None:
+        """Turn ``i`` leaves the verbatim tail: note what it holds, index it for recall."""
+        turn, digest = self._turns[i], self._digest(i)
+        self.kinds[digest.kind] = self.kinds.get(digest.kind, 0) + 1
+        when = self._clock(turn.at)
+        for label in digest.identity:
+            self._identity.setdefault(label, when)
+        self._lines.extend(self._lines_of(i, turn, digest, when))
+        row = MemoryRow(
+            "", "", "call", i + 1, "turn", "user" if turn.role == "user" else "assistant", turn.text, turn.at, ""
+        )
+        row.embedding = self._vectors.get(turn.id)
+        self._rows.extend([row])
+        if row.embedding is not None:
+            self._rows.mark_vectors_changed()
+        self._row_turn.append(i)
+        for value in digest.values:
+            self._by_value.setdefault(value, []).append(i)
+        for kind in digest.kinds:
+            self._by_kind.setdefault(kind, []).append(i)
+
+    def _lines_of(self, i: int, turn: Turn, digest: Digest, when: str) -> list[_Line]:
+        """The note lines of condensed turn ``i``: a durable line (kept exactly), and a summary line
+        for what else it says (by level; repetitions of what is already noted are left out)."""
+        level = self.level
+        assert level is not None
+        who = {"user": "caller", "assistant": "agent"}.get(turn.role, f"tool {turn.name}".strip())
+        out: list[_Line] = []
+        if digest.kind == "answer":
+            previous = self._lines[-1] if self._lines else None
+            if previous is not None and previous.index == i - 1 and previous.key:
+                previous.full += f" caller: {quote(digest.content[0])}"
+                previous.full_tokens = estimate_tokens(previous.full) + 1
+            return out
+        if digest.kind == "key":
+            line = self._key_line(i, turn, digest, who, when)
+            if line is not None:
+                out.append(line)
+        if not digest.content or (level.summary == "topic" and turn.role != "user"):
+            return out
+        terms = frozenset(index_terms(" ".join(digest.content)))
+        if len(terms) < 2 or any(_similar(terms, seen) for seen in self._noted_terms[-30:]):
+            return out  # said before
+        if level.summary == "full":
+            text = " ".join(digest.content)
+        else:
+            text = max(digest.content, key=lambda s: (len(set(index_terms(s))), s.endswith("?")))
+        self._noted_terms.append(terms)
+        full = f"- {when} {who}: {quote(_cut(text, level.summary_chars))}"
+        topic = turn.role == "user" and not any(line.topic for line in self._lines)
+        out.append(_Line(i, False, full, "", estimate_tokens(full) + 1, 0, topic))
+        return out
+
+    def _key_line(self, i: int, turn: Turn, digest: Digest, who: str, when: str) -> _Line | None:
+        new_tags = [t for t in digest.tags if t not in self._noted_tags]
+        repeat = (
+            not new_tags
+            and digest.tags
+            and not digest.promise
+            and not digest.identity
+            and not (digest.kinds & {"state", "preference", "address", "time", "promise"})
+        )
+        said = " ".join(digest.key)
+        if (repeat or (not new_tags and said.lower() in self._noted_quotes)) and turn.role != "tool":
+            return None  # a read-back of values already noted, or the same words again
+        self._noted_tags.update(digest.tags)
+        self._noted_quotes.add(said.lower())
+        if turn.role == "tool":
+            full = f"- {when} {who}: [{'; '.join(digest.tags)}]" if digest.tags else f"- {when} {who} (ran)"
+            return _Line(i, True, full, full, estimate_tokens(full) + 1, estimate_tokens(full) + 1)
+        lowered = said.lower()
+        extra = [t for t in digest.tags if _tag_value(t) not in lowered]
+        label = f"{who} (promise)" if digest.promise else who
+        tags = f" [{'; '.join(extra)}]" if extra else ""
+        full = f"- {when} {label}: {quote(_cut(said, 400))}{tags}"
+        snippet = _around_values(said)
+        short_tags = f" [{'; '.join(extra)}]" if extra else ""
+        short = (
+            f"- {when} {label}: {quote(snippet)}{short_tags}"
+            if snippet
+            else f"- {when} {label}: {quote(_cut(said, 80))}"
+        )
+        line = _Line(i, True, full, short, estimate_tokens(full) + 1, estimate_tokens(short) + 1)
+        tight = _around_values(said, width=2)
+        if tight and tight != snippet:  # the last resort: the values with a word or two around them
+            line.tiny = f"- {when} {label}: {quote(tight)}{short_tags}"
+            line.tiny_tokens = estimate_tokens(line.tiny) + 1
+        identifiers = {label.split(" (")[0] for label in digest.identity}
+        line.in_header = bool(digest.tags) and all(tag in identifiers for tag in digest.tags)
+        return line
+
+    def _rebuild(self) -> None:
+        """Condense the condensed turns again from scratch (a condensed turn was edited)."""
+        boundary = self._boundary
+        self._lines, self._identity, self._noted_tags, self._noted_terms = [], {}, set(), []
+        self._noted_quotes = set()
+        self._rows, self._row_turn, self._by_value, self._by_kind, self.kinds = WorkingSet(), [], {}, {}, {}
+        for i in range(boundary):
+            self._condense(i)
+        self._render()
+
+    def _render(self) -> None:
+        """Render the notes block: summary lines are dropped (oldest first) to stay within the
+        level's mark; to stay within the budget itself, durable lines are then shortened (oldest
+        first) to the words around their values, and at last to the values alone. Durable lines
+        are never dropped: if they alone exceed the budget, the plan says ``over_budget``."""
+        level = self.level
+        assert level is not None
+        budget = self.policy.token_budget
+        soft = int(level.compact_to * budget) - self._tail_tokens - self._recall_reserve()
+        hard = budget - self._tail_tokens - self._recall_reserve()
+        first, last = self._turns[0], self._turns[self._boundary - 1]
+        span = f"{self._clock(first.at)}-{self._clock(last.at)}"
+        header = [NOTES_OPEN, _NOTES_PREAMBLE.format(span=span, count=self._boundary)]
+        if self._identity:
+            header.append("Caller: " + "; ".join(self._identity) + ".")
+        lines = self._summarised_lines()
+        fixed = estimate_tokens("\n".join([*header, NOTES_CLOSE])) + MESSAGE_OVERHEAD_TOKENS + 1
+        chosen = [(line, line.full, line.full_tokens) for line in lines]
+        total = fixed + sum(t for _, _, t in chosen)
+        if total > soft:
+            order = sorted(range(len(chosen)), key=lambda pos: chosen[pos][0].topic)  # the topic goes last
+            for pos in order:
+                line, _, tokens = chosen[pos]
+                if total <= soft:
+                    break
+                if not line.key and not line.model and line.full:
+                    chosen[pos] = (line, "", 0)
+                    total -= tokens
+        if total > hard:
+            for pos, (line, _text, tokens) in enumerate(chosen):  # said in the "Caller:" line already
+                if total <= hard:
+                    break
+                if line.in_header and line.tiny and line.tiny_tokens < tokens:
+                    chosen[pos] = (line, line.tiny, line.tiny_tokens)
+                    total -= tokens - line.tiny_tokens
+            for pos, (line, text, tokens) in enumerate(chosen):
+                if total <= hard:
+                    break
+                if line.model and text:
+                    chosen[pos] = (line, "", 0)
+                    total -= tokens
+            for pos, (line, text, tokens) in enumerate(chosen):
+                if total <= hard:
+                    break
+                if line.key and text == line.full and line.short_tokens < tokens and not line.in_header:
+                    chosen[pos] = (line, line.short, line.short_tokens)
+                    total -= tokens - line.short_tokens
+            for pos, (line, text, tokens) in enumerate(chosen):
+                if total <= hard:
+                    break
+                if line.key and line.tiny and text != line.tiny and line.tiny_tokens < tokens:
+                    chosen[pos] = (line, line.tiny, line.tiny_tokens)
+                    total -= tokens - line.tiny_tokens
+        body = [text for _, text, _ in chosen if text]
+        self._notes = "\n".join([*header, *body, NOTES_CLOSE])
+        self._notes_tokens = message_tokens(self._notes)
+
+    def _summarised_lines(self) -> list[_Line]:
+        """The note lines, with a model's summary of a span in place of its extractive summary lines."""
+        if not self._summaries:
+            return self._lines
+        out: list[_Line] = []
+        placed: set[tuple[int, int, str]] = set()
+        for line in self._lines:
+            span = next((s for s in self._summaries if s[0] <= line.index <= s[1]), None)
+            if span is not None and span not in placed:
+                placed.add(span)
+                first, last, text = span
+                said = (
+                    f"- {self._clock(self._turns[first].at)}-{self._clock(self._turns[last].at)} summary: {quote(text)}"
+                )
+                out.append(_Line(first, False, said, "", estimate_tokens(said) + 1, 0, model=True))
+            if span is None or line.key:
+                out.append(line)
+        return out
+
+    # -- recall ----------------------------------------------------------------------------------
+
+    def _recall(self, query: str, query_vector: np.ndarray | None) -> list[int]:
+        """Condensed turns the caller's latest words touch, best first.
+
+        Turns holding an exact value the caller says again come first. For a question, or words
+        that refer back ("again", "you said"), the condensed turns are ranked (BM25 [+ vectors],
+        :class:`~memory.retrieval.WorkingSet`) and scored by the words they share with the query,
+        whether they hold the kind of value asked for ("how much" -> an amount), and whether they
+        answer a question that matches; turns of a specific kind asked for (an e-mail address, a
+        phone number, an address, a name) are candidates even without shared words. Fillers,
+        stalls and small talk are never recalled, nor recalled for.
+        """
+        level = self.level
+        if level is None or not self._row_turn:
+            return []
+        said = _package.classify(Turn("query", "user", query, self._turns[-1].at), plans=self.plans, region=self.region)
+        if said.kind not in ("key", "content"):
+            return []
+        normalized = normalize_spoken_digits(query).lower()
+        scores: dict[int, float] = {}
+        for value in _query_values(query, normalized):
+            for i in self._by_value.get(value, ()):
+                if self._recallable(i):
+                    scores[i] = max(scores.get(i, 0.0), 10.0)
+        question = bool(_QUESTION.search(query.strip()))
+        backref = bool(_BACKREF.search(query)) or (question and " again" in normalized)
+        if backref or question:
+            asked = {kind for kind, pattern in _ASK_KINDS if pattern.search(query)}
+            terms = set(index_terms(query))
+            hits = self._rows.rank(query, query_vector, preset=FAST, limit=12, now=self._turns[-1].at)
+
+            def consider(i: int, shared: int, bonus: float) -> None:
+                if not self._recallable(i) or (
+                    self._turns[i].role == "user" and _similar(said.terms, self._digest(i).terms)
+                ):
+                    return  # a filler, or the caller's own words said again
+                kind = 2.0 if self._digest(i).kinds & asked else 0.0
+                if backref or (kind and shared) or shared >= 2 or (kind and bonus >= 0.5):
+                    scores[i] = max(scores.get(i, 0.0), shared + kind + bonus)
+
+            for rank, hit in enumerate(hits):
+                i = hit.seq - 1  # a row's seq is its turn's position + 1
+                shared = len(terms & self._digest(i).terms)
+                if not shared:
+                    continue
+                order = (len(hits) - rank) / 100
+                consider(i, shared, order)
+                turn = self._turns[i]
+                asks = turn.role == "assistant" and turn.text.rstrip().endswith("?")
+                if asks and i + 1 < self._boundary and self._turns[i + 1].role == "user":
+                    consider(i + 1, shared, 0.5 + order)  # the caller's answer to a matching question
+                for j in (i + 1, i + 2, i + 3):  # a value asked for, said just after what matched
+                    if j < self._boundary and self._digest(j).kinds & asked:
+                        consider(j, 0, 0.5 + order / 2)
+            for kind in asked & _SPECIFIC_KINDS:
+                for i in self._by_kind.get(kind, ())[-3:]:
+                    consider(i, 1, 0.5 + i / 10_000)
+        budget = self._recall_reserve() - _RECALL_HEADER_TOKENS
+        chosen: list[int] = []
+        seen: set[str] = set()
+        used = 0
+        for i in sorted(scores, key=lambda i: (-scores[i], -i)):
+            text = " ".join(self._turns[i].text.lower().split())
+            cost = self._tokens[i]
+            if text in seen or used + cost > budget:
+                continue
+            seen.add(text)
+            chosen.append(i)
+            used += cost
+            if len(chosen) >= level.max_recall:
+                break
+        return sorted(chosen)
+
+    def _recallable(self, i: int) -> bool:
+        return self._digest(i).kind in ("key", "content")
+
+    def _render_recall(self, indices: list[int]) -> str:
+        lines = [RECALL_OPEN, _RECALL_PREAMBLE]
+        for i in indices:
+            turn = self._turns[i]
+            who = {"user": "caller", "assistant": "agent"}.get(turn.role, f"tool {turn.name}".strip())
+            lines.append(f"- {self._clock(turn.at)} {who}: {quote(turn.text)}")
+        lines.append(RECALL_CLOSE)
+        return "\n".join(lines)
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    def _clock(self, at: datetime) -> str:
+        start = self.started_at or at
+        seconds = max(0, int((at - start).total_seconds()))
+        return f"{seconds // 60:02d}:{seconds % 60:02d}"
+
+
+def _query_values(query: str, normalized: str) -> list[str]:
+    values = [r.value.lower() for r in references(query)]
+    for run in _DIGITS.findall(normalized):
+        digits = run.strip(".,-/").lower()
+        if len(re.sub(r"\D", "", digits)) >= 2:
+            values.append(digits)
+            values.append(re.sub(r"\D", "", digits))
+    values.extend(amount[1:] for amount in _amounts(normalized))
+    return list(dict.fromkeys(values))
+
+
+_VALUE_WORD = re.compile(r"\d|@|[$£€]", re.IGNORECASE)
+
+
+def _around_values(said: str, width: int = 6) -> str:
+    """The words around each value in ``said`` ("...we're at 33 Quarry Lane now..."): the short form
+    of a durable line when the budget is tight."""
+    words = said.split()
+    keep = [False] * len(words)
+    for pos, word in enumerate(words):
+        bare = word.lower().strip(",.;:!?")
+        if _VALUE_WORD.search(word) or bare in _MONTH_WORDS or bare in _NUMBER_WORDS:
+            for k in range(max(0, pos - width), min(len(words), pos + width + 1)):
+                keep[k] = True
+    if not any(keep):
+        return ""
+    out: list[str] = []
+    for pos, word in enumerate(words):
+        if keep[pos]:
+            if pos and not keep[pos - 1] and out:
+                out.append("…")
+            out.append(word)
+    text = " ".join(out)
+    return ("…" if not keep[0] else "") + text + ("…" if not keep[-1] else "")
+
+
+_MONTH_WORDS = frozenset(
+    ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november",
+     "december", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "today", "tomorrow"]
+)  # fmt: skip
+
+
+def _tag_value(tag: str) -> str:
+    """The part of a tag that, found in the quoted sentence, makes the tag redundant."""
+    return tag.split()[-1].strip('"').lower()
+
+
+def _similar(a: frozenset[str], b: frozenset[str]) -> bool:
+    if not a or not b:
+        return False
+    overlap = len(a & b)
+    return overlap / len(a | b) >= 0.6 or (overlap == len(a) and len(a) >= 2)
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _utc(at: datetime | float | int) -> datetime:
+    if isinstance(at, int | float):
+        return datetime.fromtimestamp(at, UTC)
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)

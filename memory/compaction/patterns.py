@@ -1,0 +1,282 @@
+"""The words and patterns that classify what a turn of a call holds (see :func:`classify`)."""
+
+from __future__ import annotations
+
+import re
+
+_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=\S)")
+_FILLER = re.compile(
+    r"(?:^|(?<=[\s,.;!?]))(?:u+h+|u+m+|u+h+m+|e+r+m*|a+h+|h+m+|m+h*m+|mhm|uh-huh|mm-hmm|uh-uh)(?=[\s,.;!?]|$)[,.]?\s*",
+    re.IGNORECASE,
+)
+_PHRASE_FILLER = re.compile(r",?\s*\b(?:you know|i mean)\b\s*,", re.IGNORECASE)
+_REPEATED_WORD = re.compile(r"\b([a-z']+)(?:\s+\1\b)+", re.IGNORECASE)  # ASR stutter: "I I", "the the"
+_SPACES = re.compile(r"\s+")
+_DANGLING = re.compile(r"^[\s,.;:-]+|[\s,;:-]+$")
+_WORD = re.compile(r"[a-z0-9']+(?:-[a-z0-9']+)*")
+
+_NUMBER_WORDS = frozenset(
+    [
+        "zero",
+        "oh",
+        "two",
+        "three",
+        "four",
+        "five",
+        "six",
+        "seven",
+        "eight",
+        "nine",
+        "ten",
+        "eleven",
+        "twelve",
+        "thirteen",
+        "fourteen",
+        "fifteen",
+        "sixteen",
+        "seventeen",
+        "eighteen",
+        "nineteen",
+        "twenty",
+        "thirty",
+        "forty",
+        "fifty",
+        "sixty",
+        "seventy",
+        "eighty",
+        "ninety",
+        "hundred",
+        "thousand",
+        "million",
+        "double",
+        "triple",
+    ]
+)
+_BACKCHANNEL = frozenset(
+    [
+        "okay",
+        "ok",
+        "yeah",
+        "yep",
+        "yup",
+        "yes",
+        "no",
+        "nope",
+        "right",
+        "sure",
+        "alright",
+        "fine",
+        "good",
+        "great",
+        "perfect",
+        "cool",
+        "awesome",
+        "wonderful",
+        "lovely",
+        "thanks",
+        "thank",
+        "you",
+        "cheers",
+        "oh",
+        "so",
+        "well",
+        "hmm",
+        "mhm",
+        "uh",
+        "um",
+        "er",
+        "ah",
+        "huh",
+        "got",
+        "it",
+        "i",
+        "see",
+        "understood",
+        "gotcha",
+        "wow",
+        "really",
+        "absolutely",
+        "definitely",
+        "exactly",
+        "correct",
+        "true",
+        "totally",
+        "indeed",
+        "certainly",
+        "of",
+        "course",
+        "sounds",
+        "the",
+        "that's",
+        "that",
+        "is",
+        "makes",
+        "sense",
+        "no",
+        "problem",
+        "not",
+        "a",
+        "problem",
+        "hello",
+        "hi",
+        "hey",
+        "please",
+        "go",
+        "ahead",
+        "and",
+        "all",
+        "then",
+    ]
+)
+_ANSWER = frozenset(
+    ["yes", "no", "yeah", "yep", "nope", "correct", "right", "that's", "that", "is", "exactly", "sure", "it", "is"]
+)
+_META = re.compile(
+    r"\b(?:(?:can|could|would) you (?:please )?(?:repeat|say) (?:that|it|this)(?: again)?|say (?:that|it) again|"
+    r"(?:sorry|pardon)(?:,)? (?:what(?: was that| did you say)?(?=\W*$)|come again|i didn't catch)|i didn't (?:catch|hear|get) (?:that|you|it)|"
+    r"what was that|come again|let me (?:think|see|check|have a look|take a look|look|pull (?:that|it|this|up)|find)|"
+    r"give me (?:a|one) (?:sec|second|moment|minute)|one (?:sec|second|moment|minute)|just a (?:sec|second|moment|minute)|"
+    r"(?:hold|hang) on|take your time|no rush|bear with me|bear with us|thanks for (?:waiting|holding|your patience)|"
+    r"thank you for (?:waiting|holding|your patience)|(?:are you|you) still there|can you hear me|"
+    r"i'm (?:still )?here|still with me|you're breaking up|bad line|the line is bad|(?:line|you|it) (?:cut|went|dropped) out|"
+    r"i'll (?:just )?(?:check|look|pull|put you on|be right|have a look|take a look|see what)|"
+    r"(?:i'll|i will) (?:wait|hold|hang on)|(?:is|was) there anything else)\b",
+    re.IGNORECASE,
+)
+_SMALL_TALK = re.compile(
+    r"\b(?:how are you|how's it going|how is it going|how's your day|how was your (?:day|weekend)|i'm (?:good|fine|well|great|doing well|ok|okay)|"
+    r"(?:doing )?(?:good|fine|well|great), thanks|weather|raining|sunny|(?:so )?hot (?:today|out)|cold (?:today|out)|"
+    r"have a (?:nice|good|great|lovely|wonderful) (?:day|one|weekend|evening|afternoon)|you too|nice to (?:meet|talk|speak)|"
+    r"good(?:bye| bye)|bye|take care|thanks for calling|thank you for calling|my pleasure|happy to help|"
+    r"(?:good )?(?:morning|afternoon|evening) to you|thanks? (?:you )?for asking|weekend plans|the (?:game|match) last night)\b",
+    re.IGNORECASE,
+)
+_AMOUNT = re.compile(
+    r"(?P<sym>[$£€])\s?(?P<n1>\d[\d,]*(?:\.\d{1,2})?)"
+    r"|(?P<n2>\d[\d,]*(?:\.\d{1,2})?)\s*(?P<word>dollars?|bucks|pounds?|quid|euros?)"
+    r"(?:\s+(?:and\s+)?(?P<c>\d{1,2})(?:\s*(?:cents?|pence|p)\b)?)?"
+    r"|(?P<n3>\d{1,3})\s*(?P<cw>cents|pence)\b",
+    re.IGNORECASE,
+)
+_ORDINAL_UNITS = {
+    "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8, "ninth": 9,
+}  # fmt: skip
+_ORDINAL_TEENS = {
+    "tenth": 10, "eleventh": 11, "twelfth": 12, "thirteenth": 13, "fourteenth": 14, "fifteenth": 15,
+    "sixteenth": 16, "seventeenth": 17, "eighteenth": 18, "nineteenth": 19, "twentieth": 20, "thirtieth": 30,
+}  # fmt: skip
+_MONTH_NAME = r"(?:january|february|march|april|may|june|july|august|september|october|november|december)"
+_ORDINAL_WORD = re.compile(
+    rf"\b({_MONTH_NAME}\s+(?:the\s+)?)?(?:(twenty|thirty)[ -])?({'|'.join([*_ORDINAL_UNITS, *_ORDINAL_TEENS])})\b"
+    rf"(?=(\s+of\s+{_MONTH_NAME}\b)?)",
+    re.IGNORECASE,
+)
+_CURRENCY = {"$": "$", "£": "£", "€": "€", "dollar": "$", "buck": "$", "pound": "£", "quid": "£", "euro": "€"}
+_CLOCK = re.compile(
+    r"\b(\d{1,2})(?::(\d{2}))?\s*(am|pm|a\.m\.|p\.m\.|o'clock)\b"
+    r"|\b(noon|midnight)\b"
+    r"|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)(?:[ -](fifteen|thirty|forty-five|forty five))?\s*(am|pm|a\.m\.|p\.m\.|o'clock)",
+    re.IGNORECASE,
+)
+_CLOCK_WORDS = {
+    w: str(i + 1)
+    for i, w in enumerate(
+        ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"]
+    )
+}
+_CODE = re.compile(r"(?<![\w-])(?=[a-z0-9-]*\d)(?=[a-z0-9-]*[a-z])[a-z0-9]+(?:-[a-z0-9]+)*(?![\w-])", re.IGNORECASE)
+_NOT_CODE = re.compile(r"\d+(?:st|nd|rd|th|am|pm|s|k|m)|[a-z]+-[a-z]+", re.IGNORECASE)  # "3rd", "11am", "90s"
+_DIGITS = re.compile(r"(?<![\w.])\d[\d,.\-/]*\d(?![\w])|(?<![\w.])\d(?![\w.,])")
+_ACCOUNT_STATE = re.compile(
+    r"\b(?:(?:your|the|my) (?:account|service|line|card|subscription|contract|payment|direct debit|autopay|plan) "
+    r"(?:is|was|has been|will be|is now|was just|got|has|expires|ends|renews)\b"
+    r"|balance\b|past due|overdue|outstanding|in arrears|late fee|suspended|disconnected|reconnected|reactivated|"
+    r"locked|unlocked|frozen|waived|credited|refunded|(?:has|have) been (?:charged|cancelled|canceled|closed|paid|processed)|"
+    r"autopay (?:is )?(?:on|off|enabled|disabled)|in good standing)",
+    re.IGNORECASE,
+)
+_IDENTITY_CHECK = re.compile(
+    r"\b(date of birth|birthday|d\.?o\.?b\.?|post ?code|zip(?: code)?|security (?:question|answer|word)|"
+    r"last (?:four|4) (?:digits)?|pin(?: number)?|passcode|password|mother's maiden name|verification code|"
+    r"one-time code|memorable word|you're verified|you are verified|(?:i've|i have|we've) verified|"
+    r"verified your (?:identity|account)|identity (?:is )?(?:confirmed|verified)|thanks for verifying|thank you for verifying)\b",
+    re.IGNORECASE,
+)
+_OWN_ACTION = re.compile(
+    r"\b(?:i'll|i will|i'm going to|let me)\s+(?:just\s+)?(?:wait|hold|hang on|be here|see|think|explain|walk you through|"
+    r"go over|be honest|need to ask|have to ask|try my best|do my best)\b",
+    re.IGNORECASE,
+)
+_VERIFIED = re.compile(
+    r"\b(?:you're verified|you are verified|(?:i've|i have|we've) verified|verified your|identity (?:is )?(?:confirmed|verified)|"
+    r"thanks for verifying|thank you for verifying|that matches|that's matching)\b",
+    re.IGNORECASE,
+)
+_STREET_ADDRESS = re.compile(
+    r"\b\d{1,5}[a-z]?\s+(?:[A-Za-z][a-z'.-]*\s+){1,3}(?:street|st|road|rd|avenue|ave|lane|ln|drive|dr|boulevard|blvd|way|"
+    r"court|ct|place|pl|close|terrace|crescent|square|parkway|highway|row|gardens)\b",
+    re.IGNORECASE,
+)
+_PREFERENCE = re.compile(
+    r"\b(?:i(?:'d| would)? (?:prefer|rather)|(?:is|are|works?) (?:better|best|easier) (?:than|for me)|better for me|"
+    r"instead of (?:calling|a call|texting|e-?mail|phoning)|(?:please )?(?:don't|do not|never) (?:call|text|e-?mail|ring|phone)|"
+    r"only (?:call|text|e-?mail|ring|contact)|(?:call|text|e-?mail|ring|contact|reach) me (?:on|at|by|via|in the|after|before|instead)|"
+    r"i (?:like|want|need) (?:it|them|you) to|i'm (?:allergic|vegetarian|vegan|deaf|hard of hearing)|"
+    r"(?:in|use) (?:spanish|french|german|large print|braille)|paperless|no paper bills?)\b",
+    re.IGNORECASE,
+)
+_LEAD_IN = re.compile(
+    r"^(?:(?:okay|ok|so|yeah|yes|oh|well|right|and|also|alright|sure|um|uh|perfect|great|thanks|thank you)\b[,.!]?\s+)+",
+    re.IGNORECASE,
+)
+_MONTH_IN = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b", re.IGNORECASE)
+_WEAK_DATES = frozenset({"today", "tonight"})  # "how can I help you today?" says nothing durable
+_ASKS_NAME = re.compile(
+    r"\b(?:your (?:full |first |last )?name|who (?:am i|i'm) speaking (?:with|to)|(?:may|can|could) i (?:have|get|take) your name|"
+    r"name on the account)\b",
+    re.IGNORECASE,
+)
+_INTRODUCES = re.compile(r"\b(?:this is|my name's|i'm|i am)\s+([A-Z][a-z'-]+\s+[A-Z][a-z'-]+)\b")
+_CAPITALISED = re.compile(r"\b[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)*")
+_NOT_NAME = frozenset(
+    ["Sure", "It's", "Its", "It", "Yeah", "Yes", "Hi", "Hello", "Okay", "Ok", "My", "This", "I", "I'm", "Um", "Uh",
+     "So", "Well", "Oh", "That's", "The", "And", "Name", "Of", "Course", "Right", "Mhm", "Hey", "Thanks"]
+)  # fmt: skip
+_ASK_KINDS: list[tuple[str, re.Pattern[str]]] = [
+    (
+        "amount",
+        re.compile(
+            r"\b(how much|amount|cost|price|charge[sd]?|fee|refund|paid|pay|balance|dollars?|pounds?|euros?)\b", re.I
+        ),
+    ),
+    ("date", re.compile(r"\b(when|what day|which day|date|by when|how long|birth|born|birthday|year)\b", re.I)),
+    ("identity", re.compile(r"\b(security|verif(?:y|ied|ication)|birth|born|birthday)\b", re.I)),
+    ("time", re.compile(r"\b(what time|which time|when)\b", re.I)),
+    ("phone", re.compile(r"\b(phone|mobile|cell|callback number|reach me)\b", re.I)),
+    ("email", re.compile(r"\b(e-?mail)\b", re.I)),
+    (
+        "address",
+        re.compile(r"\b(address|street|where (?:do|did) (?:i|we) (?:say (?:i|we) )?live|live now|moved)\b", re.I),
+    ),
+    ("account", re.compile(r"\b(account)\b", re.I)),
+    (
+        "preference",
+        re.compile(r"\b(contact|reach me|in touch|get hold of|prefer|preference|call me|text me|e-?mail me)\b", re.I),
+    ),
+    ("name", re.compile(r"\b(name|who am i)\b", re.I)),
+    (
+        "number",
+        re.compile(r"\b(number|code|serial|reference|ticket|case|order|claim|confirmation|tracking|invoice)\b", re.I),
+    ),
+]
+_SPECIFIC_KINDS = frozenset({"email", "phone", "address", "name", "identity", "preference"})
+_BACKREF = re.compile(
+    r"\b(?:earlier|before|previous(?:ly)?|remind me|you said|you told me|i said|i told you|i gave you|you gave me|"
+    r"i mentioned|you mentioned|i read (?:you|out)|what was|the one (?:i|you)|repeat (?:the|my|that number))\b",
+    re.IGNORECASE,
+)
+_QUESTION = re.compile(
+    r"\?$|^(?:\W*(?:so|and|but|okay|ok|um|uh|sorry|oh|well|yeah)\W+)*(?:what|when|where|which|who|whose|why|how|"
+    r"is|are|was|were|do|does|did|can|could|will|would|should|have|has)\b",
+    re.IGNORECASE,
+)
