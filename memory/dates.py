@@ -42,7 +42,8 @@ def _day(at: datetime) -> datetime:
     return at.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-def _month_number(name: str) -> int:
+def month_number(name: str) -> int:
+    """1-12 for a month's name or abbreviation ("March", "mar", "sept.")."""
     name = name.lower().rstrip(".")
     if name == "sept":
         return 9
@@ -82,7 +83,7 @@ def _resolve(kind: str, match: re.Match[str], said_at: datetime) -> datetime | N
         return today + timedelta(days=sign * (7 if match.group(2) == "week" else 30))
     if kind in ("month_day", "day_month"):
         month_name, day = (match.group(1), match.group(2)) if kind == "month_day" else (match.group(2), match.group(1))
-        return _calendar(today, _month_number(month_name), int(day))
+        return _calendar(today, month_number(month_name), int(day))
     if kind == "the_ordinal":
         day = int(match.group(1))
         month, year = today.month, today.year

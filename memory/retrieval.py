@@ -43,7 +43,7 @@ from datetime import date, datetime, timedelta
 import numpy as np
 import snowballstemmer
 
-from .dates import MONTHS, find_dates
+from .dates import MONTHS, find_dates, month_number
 from .models import Hit, MemoryRow
 from .spoken import normalize_spoken_digits
 
@@ -150,11 +150,6 @@ _TIME_MENTION = re.compile(
 )
 
 
-def _month_number(name: str) -> int:
-    name = name.lower().rstrip(".")
-    return 9 if name == "sept" else next(i + 1 for i, m in enumerate(MONTHS) if m.startswith(name[:3]))
-
-
 def query_date_spans(query: str, now: datetime) -> list[tuple[date, date]]:
     """Calendar spans a query names: explicit dates ("3 June, 2025", "June 3, 2025", "2025-06-03"),
     months ("in June 2025"), else days said relative to ``now`` ("yesterday", "last Tuesday",
@@ -170,14 +165,14 @@ def query_date_spans(query: str, now: datetime) -> list[tuple[date, date]]:
         spans.append((d, d))
 
     for m in _DAY_MONTH_YEAR.finditer(text):
-        add(int(m.group(3)), _month_number(m.group(2)), int(m.group(1)))
+        add(int(m.group(3)), month_number(m.group(2)), int(m.group(1)))
     for m in _MONTH_DAY_YEAR.finditer(text):
-        add(int(m.group(3)), _month_number(m.group(1)), int(m.group(2)))
+        add(int(m.group(3)), month_number(m.group(1)), int(m.group(2)))
     for m in _ISO_DATE.finditer(text):
         add(int(m.group(1)), int(m.group(2)), int(m.group(3)))
     if not spans:
         for m in _MONTH_YEAR.finditer(text):
-            year, month = int(m.group(2)), _month_number(m.group(1))
+            year, month = int(m.group(2)), month_number(m.group(1))
             if 1 <= year <= 9998:
                 first = date(year, month, 1)
                 last = date(year + (month == 12), month % 12 + 1, 1) - timedelta(days=1)
