@@ -106,25 +106,37 @@ _RESOLVED = re.compile(
 )
 
 
-_SYMBOL_AMOUNT = re.compile(r"([$€£])\s?(\d{1,7}(?:,\d{3})*(?:\.\d{1,2})?)\b")
-_WORD_AMOUNT = re.compile(
-    r"\b(\d{1,7}(?:\.\d{1,2})?)\s+(dollars?|bucks|euros?|pounds?)(?:\s+(?:and\s+)?(\d{1,2})(?:\s+cents?|\s+pence|p\b)?)?",
+_AMOUNT = re.compile(
+    r"(?P<sym>[$£€])\s?(?P<n1>\d[\d,]*(?:\.\d{1,2})?)"
+    r"|(?P<n2>\d[\d,]*(?:\.\d{1,2})?)\s*(?P<word>dollars?|bucks|pounds?|quid|euros?)"
+    r"(?:\s+(?:and\s+)?(?P<c>\d{1,2})(?:\s*(?:cents?|pence|p)\b)?)?"
+    r"|(?P<n3>\d{1,3})\s*(?P<cw>cents|pence)\b",
     re.IGNORECASE,
 )
-_CURRENCY = {"dollar": "$", "buck": "$", "euro": "€", "pound": "£"}
+_CURRENCY = {"$": "$", "£": "£", "€": "€", "dollar": "$", "buck": "$", "pound": "£", "quid": "£", "euro": "€"}
+
+
+def amounts_in(normalized: str) -> list[str]:
+    """Money in text whose spoken digits are already joined, in order: ``["$42.10", "£0.50"]``."""
+    found = []
+    for m in _AMOUNT.finditer(normalized):
+        if m.group("sym"):
+            symbol, number = _CURRENCY[m.group("sym")], m.group("n1")
+        elif m.group("n2"):
+            word = m.group("word").lower().rstrip("s")
+            symbol, number = _CURRENCY.get(word, "$"), m.group("n2")
+            cents = m.group("c")
+            if cents and "." not in number:
+                number = f"{number}.{int(cents):02d}"
+        else:
+            symbol, number = ("$" if m.group("cw").lower() == "cents" else "£"), f"0.{int(m.group('n3')):02d}"
+        found.append(f"{symbol}{number.replace(',', '')}")
+    return found
 
 
 def amounts(text: str) -> list[str]:
     """Money said in a turn, written or spoken: "$42.10", "forty two dollars ten" -> ``["$42.10"]``."""
-    normalized = normalize_spoken_digits(text)
-    found: list[str] = []
-    for symbol, value in _SYMBOL_AMOUNT.findall(normalized):
-        found.append(f"{symbol}{value.replace(',', '')}")
-    for value, unit, cents in _WORD_AMOUNT.findall(normalized):
-        symbol = _CURRENCY[unit.lower().rstrip("s")]
-        amount = f"{symbol}{value}" + (f".{int(cents):02d}" if cents and "." not in value else "")
-        found.append(amount)
-    return list(dict.fromkeys(found))
+    return list(dict.fromkeys(amounts_in(normalize_spoken_digits(text))))
 
 
 @dataclass(frozen=True, slots=True)

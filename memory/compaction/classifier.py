@@ -9,13 +9,12 @@ from dataclasses import dataclass, field
 from ..brief import quote
 from ..dates import find_dates
 from ..extract import commitments, spoken_name
+from ..facts import amounts_in, references
 from ..facts import facts as durable_facts
-from ..facts import references
 from ..retrieval import index_terms
 from ..spoken import extract_identifiers, normalize_spoken_digits
 from .patterns import (
     _ACCOUNT_STATE,
-    _AMOUNT,
     _ANSWER,
     _ASKS_NAME,
     _BACKCHANNEL,
@@ -23,7 +22,6 @@ from .patterns import (
     _CLOCK,
     _CLOCK_WORDS,
     _CODE,
-    _CURRENCY,
     _DANGLING,
     _DIGITS,
     _FILLER,
@@ -93,24 +91,6 @@ def _words(text: str) -> list[str]:
 
 def _is_backchannel(words: list[str]) -> bool:
     return all(w in _BACKCHANNEL for w in words)
-
-
-def _amounts(normalized: str) -> list[str]:
-    found = []
-    for m in _AMOUNT.finditer(normalized):
-        if m.group("sym"):
-            symbol, number = _CURRENCY[m.group("sym")], m.group("n1")
-        elif m.group("n2"):
-            word = m.group("word").lower().rstrip("s")
-            symbol, number = _CURRENCY.get(word, "$"), m.group("n2")
-            cents = m.group("c")
-            if cents and "." not in number:
-                number = f"{number}.{int(cents):02d}"
-        else:
-            symbol, number = ("$" if m.group("cw").lower() == "cents" else "£"), f"0.{int(m.group('n3')):02d}"
-        number = number.replace(",", "")
-        found.append(f"{symbol}{number}")
-    return found
 
 
 def _clock_times(text: str) -> list[str]:
@@ -270,7 +250,7 @@ def _signals(sentence: str, ctx: _Context, digest: Digest) -> str | None:
             digest.identity.append(f"{asked_check.group(1).lower()} given")
             digest.kinds.add("identity")
             strong = True
-    for amount in _amounts(normalized):
+    for amount in amounts_in(normalized):
         tags.append(amount)
         digest.values.add(amount[1:])
         digest.kinds.add("amount")
@@ -369,7 +349,7 @@ def _classify_tool(turn: Turn) -> Digest:
         tags.append(ref.label)
         digest.values.add(ref.value.lower())
         digest.kinds.update({ref.kind, "number"})
-    for amount in _amounts(normalized):
+    for amount in amounts_in(normalized):
         tags.append(amount)
         digest.values.add(amount[1:])
         digest.kinds.add("amount")

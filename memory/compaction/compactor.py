@@ -11,11 +11,11 @@ import numpy as np
 
 from .. import compaction as _package  # classify is looked up there at call time (tests patch it)
 from ..brief import estimate_tokens, quote
-from ..facts import references
+from ..facts import amounts_in, references
 from ..models import MemoryRow
 from ..retrieval import FAST, WorkingSet, index_terms
 from ..spoken import normalize_spoken_digits
-from .classifier import Digest, _amounts
+from .classifier import Digest
 from .patterns import _ASK_KINDS, _BACKREF, _DIGITS, _NUMBER_WORDS, _QUESTION, _SPECIFIC_KINDS
 from .policy import (
     _NOTES_PREAMBLE,
@@ -542,7 +542,7 @@ def _query_values(query: str, normalized: str) -> list[str]:
         if len(re.sub(r"\D", "", digits)) >= 2:
             values.append(digits)
             values.append(re.sub(r"\D", "", digits))
-    values.extend(amount[1:] for amount in _amounts(normalized))
+    values.extend(amount[1:] for amount in amounts_in(normalized))
     return list(dict.fromkeys(values))
 
 

@@ -151,13 +151,6 @@ _SMALL_TALK = re.compile(
     r"(?:good )?(?:morning|afternoon|evening) to you|thanks? (?:you )?for asking|weekend plans|the (?:game|match) last night)\b",
     re.IGNORECASE,
 )
-_AMOUNT = re.compile(
-    r"(?P<sym>[$£€])\s?(?P<n1>\d[\d,]*(?:\.\d{1,2})?)"
-    r"|(?P<n2>\d[\d,]*(?:\.\d{1,2})?)\s*(?P<word>dollars?|bucks|pounds?|quid|euros?)"
-    r"(?:\s+(?:and\s+)?(?P<c>\d{1,2})(?:\s*(?:cents?|pence|p)\b)?)?"
-    r"|(?P<n3>\d{1,3})\s*(?P<cw>cents|pence)\b",
-    re.IGNORECASE,
-)
 _ORDINAL_UNITS = {
     "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8, "ninth": 9,
 }  # fmt: skip
@@ -171,7 +164,6 @@ _ORDINAL_WORD = re.compile(
     rf"(?=(\s+of\s+{_MONTH_NAME}\b)?)",
     re.IGNORECASE,
 )
-_CURRENCY = {"$": "$", "£": "£", "€": "€", "dollar": "$", "buck": "$", "pound": "£", "quid": "£", "euro": "€"}
 _CLOCK = re.compile(
     r"\b(\d{1,2})(?::(\d{2}))?\s*(am|pm|a\.m\.|p\.m\.|o'clock)\b"
     r"|\b(noon|midnight)\b"
