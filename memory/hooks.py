@@ -14,7 +14,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -146,9 +146,9 @@ class CallHooks:
         rows = await backend.load_memories(self.customer_id, self.caller_id, limit=self.policy.working_set_limit)
         graph = CallerGraph()
         graph.add(await backend.load_edges(self.customer_id, self.caller_id))
-        profile = await backend.load_profile(self.customer_id, self.caller_id, recent_calls=1)
+        matters = await backend.load_open_matters(self.customer_id, self.caller_id)
         self._graph = graph
-        self._earlier_open = [m for m in profile.matters if m.call_id != self.call_id]
+        self._earlier_open = [m for m in matters if m.call_id != self.call_id]
         known = {(r.call_id, r.seq) for r in rows}
         working = WorkingSet([*rows, *(r for r in self._call_rows if (r.call_id, r.seq) not in known)])
         await asyncio.to_thread(working.prepare)  # index off the event loop, before the first recall
@@ -456,39 +456,32 @@ class CallHooks:
     async def facts(self, *, include_former: bool = True) -> list[Fact]:
         """The caller's facts with validity (current ones have ``valid_to`` None), oldest first.
 
-        Waits (within the recall budget) for this call's pending writes, so facts said earlier in
-        the call are included; empty if storage is unreachable.
+        Facts said earlier in this call are included; empty if storage is unreachable.
         """
-        try:
-            await within(self._idle.wait(), self.policy.recall_timeout_s)
-        except TimeoutError:
-            logger.warning("facts read before this call's writes were stored")
-        try:
-            await within(self._settle_identity(raise_errors=False), self.policy.recall_timeout_s)
-            return await within(
-                self._store.backend.load_facts(self.customer_id, self.caller_id, include_former=include_former),
-                self.policy.recall_timeout_s,
-            )
-        except Exception as exc:
-            logger.error("facts unavailable: %s", _describe(exc))
-            return []
+        backend = self._store.backend
+        return await self._read_after_writes(
+            "facts", lambda: backend.load_facts(self.customer_id, self.caller_id, include_former=include_former)
+        )
 
     async def open_matters(self) -> list[Matter]:
         """Open promises to this caller, newest first, this call's included (empty if unreachable)."""
+        backend = self._store.backend
+        return await self._read_after_writes(
+            "open matters", lambda: backend.load_open_matters(self.customer_id, self.caller_id)
+        )
+
+    async def _read_after_writes(self, what: str, load: Callable[[], Awaitable[list]]) -> list:
+        """A read that sees this call's pending writes and links: waits for them within the recall budget."""
         try:
             await within(self._idle.wait(), self.policy.recall_timeout_s)
         except TimeoutError:
-            logger.warning("open matters read before this call's writes were stored")
+            logger.warning("%s read before this call's writes were stored", what)
         try:
             await within(self._settle_identity(raise_errors=False), self.policy.recall_timeout_s)
-            profile = await within(
-                self._store.backend.load_profile(self.customer_id, self.caller_id, recent_calls=1),
-                self.policy.recall_timeout_s,
-            )
+            return await within(load(), self.policy.recall_timeout_s)
         except Exception as exc:
-            logger.error("open matters unavailable: %s", _describe(exc))
+            logger.error("%s unavailable: %s", what, _describe(exc))
             return []
-        return list(profile.matters)
 
     # -- closing ---------------------------------------------------------------------------------------
 

@@ -107,6 +107,10 @@ class Backend(ABC):
         """The caller's newest ``limit`` memories with their embeddings, oldest first."""
 
     @abstractmethod
+    async def load_open_matters(self, customer_id: str, caller_id: str) -> list[Matter]:
+        """The caller's open matters, newest first (at most 20)."""
+
+    @abstractmethod
     async def load_profile(self, customer_id: str, caller_id: str, *, recent_calls: int) -> CallerProfile: ...
 
     @abstractmethod

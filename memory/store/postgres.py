@@ -340,6 +340,10 @@ class PostgresBackend(Backend):
             for r in reversed(rows)
         ]
 
+    async def load_open_matters(self, customer_id, caller_id) -> list[Matter]:
+        async with self._tenant(customer_id) as conn:
+            return await _open_matters(conn, customer_id, caller_id)
+
     async def load_profile(self, customer_id, caller_id, *, recent_calls) -> CallerProfile:
         async with self._tenant(customer_id) as conn:
             idents = await conn.fetch(
@@ -369,18 +373,13 @@ class PostgresBackend(Backend):
                 customer_id,
                 caller_id,
             )
-            matters = await conn.fetch(
-                "SELECT matter_id, text, created_at, call_id, refs, status, due_at FROM matters WHERE customer_id = $1"
-                " AND caller_id = $2 AND status = 'open' ORDER BY created_at DESC LIMIT 20",
-                customer_id,
-                caller_id,
-            )
+            matters = await _open_matters(conn, customer_id, caller_id)
         return CallerProfile(
             caller_id,
             summary["first"],
             tuple(KnownIdentifier(*r.values()) for r in idents),
             tuple(CallRecord(*r.values()) for r in calls),
-            tuple(Matter(r[0], r[1], r[2], r[3], load_refs(r[4]), r[5], r[6]) for r in matters),
+            tuple(matters),
             summary["n"],
             name,
             tuple(Fact(*r.values()) for r in known),
@@ -508,3 +507,13 @@ class PostgresBackend(Backend):
             )
             d = await conn.execute("DELETE FROM edges WHERE customer_id = $1 AND at < $2", customer_id, before)
         return sum(int(status.rsplit(" ", 1)[-1]) for status in (a, b, c, d))
+
+
+async def _open_matters(conn: asyncpg.Connection, customer_id: str, caller_id: str) -> list[Matter]:
+    rows = await conn.fetch(
+        "SELECT matter_id, text, created_at, call_id, refs, status, due_at FROM matters WHERE customer_id = $1"
+        " AND caller_id = $2 AND status = 'open' ORDER BY created_at DESC LIMIT 20",
+        customer_id,
+        caller_id,
+    )
+    return [Matter(r[0], r[1], r[2], r[3], load_refs(r[4]), r[5], r[6]) for r in rows]

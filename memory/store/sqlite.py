@@ -284,6 +284,15 @@ class SQLiteBackend(Backend):
             for r in reversed(rows)
         ]
 
+    async def load_open_matters(self, customer_id, caller_id) -> list[Matter]:
+        async with self.db.execute(
+            "SELECT matter_id, text, created_at, call_id, refs, status, due_at FROM matters"
+            " WHERE customer_id = ? AND caller_id = ? AND status = 'open' ORDER BY created_at DESC LIMIT 20",
+            (customer_id, caller_id),
+        ) as cur:
+            rows = await cur.fetchall()
+        return [Matter(r[0], r[1], _dt(r[2]), r[3], load_refs(r[4]), r[5], _dt(r[6])) for r in rows]
+
     async def load_profile(self, customer_id, caller_id, *, recent_calls) -> CallerProfile:
         db = self.db
         async with db.execute(
@@ -303,14 +312,7 @@ class SQLiteBackend(Backend):
             (customer_id, caller_id, recent_calls),
         ) as cur:
             calls = tuple(CallRecord(r[0], _dt(r[1]), _dt(r[2]), r[3], r[4]) for r in await cur.fetchall())
-        async with db.execute(
-            "SELECT matter_id, text, created_at, call_id, refs, status, due_at FROM matters"
-            " WHERE customer_id = ? AND caller_id = ? AND status = 'open' ORDER BY created_at DESC LIMIT 20",
-            (customer_id, caller_id),
-        ) as cur:
-            matters = tuple(
-                Matter(r[0], r[1], _dt(r[2]), r[3], load_refs(r[4]), r[5], _dt(r[6])) for r in await cur.fetchall()
-            )
+        matters = tuple(await self.load_open_matters(customer_id, caller_id))
         async with db.execute(
             "SELECT display_name FROM callers WHERE customer_id = ? AND caller_id = ?", (customer_id, caller_id)
         ) as cur:
