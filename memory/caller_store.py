@@ -16,7 +16,7 @@ from .brief import render_brief
 from .cache import LocalPreloadCache, PreloadCache, RedisPreloadCache
 from .embed import Embedder, default_embedder
 from .errors import InvalidInputError, StoreUnavailableError
-from .hooks import CallHooks, validate_call_args
+from .hooks import CallHooks, validate_call_args, validate_customer_id
 from .identity import Identifier, normalize_identifier, normalize_identifiers
 from .models import CallerProfile, Link, MemoryRow, as_utc, utcnow
 from .policy import DEFAULT_POLICY, MemoryPolicy
@@ -162,7 +162,7 @@ class CallerStore:
 
     async def forget_caller(self, customer_id: str, caller_id: str) -> int:
         """Delete everything about a caller (and callers linked into it), prepared preload included."""
-        customer_id, _, _ = validate_call_args(customer_id, {}, "x")
+        customer_id = validate_customer_id(customer_id)
         canonical = await self.backend.canonical_caller(customer_id, caller_id) or caller_id
         deleted = await self.backend.forget_caller(customer_id, canonical)
         await self.invalidate(customer_id, canonical)

@@ -548,12 +548,18 @@ def _describe(exc: BaseException) -> str:
     return type(exc).__name__
 
 
-def validate_call_args(customer_id: object, identifiers: object, call_id: object) -> tuple[str, Mapping, str]:
+def validate_customer_id(customer_id: object) -> str:
+    """The tenant's id, trimmed; ``InvalidInputError`` if missing or absurd."""
     if not isinstance(customer_id, str) or not customer_id.strip():
         raise InvalidInputError("customer_id is required (the tenant's id)")
     customer_id = customer_id.strip()
     if len(customer_id) > 128 or not customer_id.isprintable():
         raise InvalidInputError("customer_id must be printable and at most 128 characters")
+    return customer_id
+
+
+def validate_call_args(customer_id: object, identifiers: object, call_id: object) -> tuple[str, Mapping, str]:
+    customer_id = validate_customer_id(customer_id)
     if identifiers is None:
         identifiers = {}
     if not isinstance(identifiers, Mapping):
