@@ -91,8 +91,8 @@ def make_call(rng: random.Random, caller_index: int, call_index: int, started_at
         lines.append(
             ("user", rng.choice(FILLERS) + f" {rng.choice(['the', 'my'])} {topic} issue, {rng.randint(1, 9999)}")
         )
-    lines.append(("assistant", answer.format(**values)))
-    lines = lines[:turns]
+    lines = lines[: max(1, turns - 1)]
+    lines.append(("assistant", answer.format(**values)))  # every call ends with the agent's promise
     at = started_at
     out = []
     for role, text in lines:
