@@ -213,6 +213,11 @@ async def open_store(
                 raise StoreUnavailableError(f"cannot reach Redis: {type(exc).__name__}") from exc
         else:
             cache = LocalPreloadCache()
+            if backend.name == "postgres":
+                logger.warning(
+                    "prepared preloads are kept in this process only: with several workers on one Postgres, "
+                    "set a Redis URL so that one worker's writes invalidate the briefs another prepared"
+                )
         if embedder is None:
             embedder = await asyncio.to_thread(default_embedder)
     except BaseException:

@@ -47,3 +47,12 @@ async def test_a_write_on_one_worker_invalidates_what_the_other_reads(two_worker
     assert (await other.preload()).source == "database"
     await ongoing.aclose()
     await other.aclose()
+
+
+async def test_postgres_without_redis_warns_that_prepared_preloads_stay_in_the_process(
+    postgres_database, embedder, caplog
+):
+    with caplog.at_level("WARNING", logger="memory"):
+        store = await memory.open_store(postgres_database, embedder=embedder)
+        await store.aclose()
+    assert any("set a Redis URL" in r.getMessage() for r in caplog.records)
