@@ -15,11 +15,15 @@ caller, dated after the last session, and asks every question of categories 1-4 
 
 The baselines rank the same stored texts in the same run: BM25-only is rank_bm25's BM25Okapi over
 lowercase alphanumeric tokens (a turn is a document); dense-only is the cosine of the question's
-MiniLM vector to the stored turn vectors. For reference, bm25-raw is the same BM25 over the bare
-utterances (no speaker names, no captions).
+MiniLM vector to the stored turn vectors. Both rank the question's own conversation only. For
+reference, bm25-raw is the same BM25 over the bare utterances (no speaker names, no captions).
+dense-tenant is what a memory service with one vector index per tenant does: the same cosine, but
+over the pooled turns of every replayed conversation (as if all LoCoMo speakers were callers of one
+tenant), scored against the question's own evidence.
 
 Metrics per question (evidence = the gold dia_ids): recall_any@k (some evidence turn in the top k),
-recall_all@k (every evidence turn in the top k), NDCG@10 (binary relevance). Recall latency is
+recall_all@k (every evidence turn in the top k), NDCG@10 (binary relevance), and other@k: the share
+of the top k hits that come from another conversation (another caller). Recall latency is
 measured on every question (query embedding included), and on callers of exactly 200 and 1,000
 memories (``--latency-sizes``) for the latency targets, both at rest and right after a new turn.
 
@@ -65,10 +69,11 @@ TURN_GAP = timedelta(seconds=30)
 LIMIT = 10
 KS = (5, 10)
 MEMORY_MODES = ("fast", "accurate")
-BASELINES = ("bm25", "dense", "bm25-raw")
+BASELINES = ("bm25", "dense", "dense-tenant", "bm25-raw")
 BASELINE_LABELS = {
     "bm25": "bm25-only",
     "dense": "dense-only",
+    "dense-tenant": "dense-only, tenant-wide",
     "bm25-raw": "bm25-only, raw utterances (reference)",
 }
 TARGET_ACCURATE_R5 = 0.75
@@ -200,7 +205,11 @@ def load_locomo(path: Path) -> list[Conversation]:
 # ---------------------------------------------------------------------------------------- metrics
 
 
-def question_metrics(ranked: Sequence[str], evidence: frozenset[str]) -> dict[str, float]:
+def question_metrics(
+    ranked: Sequence[str], evidence: frozenset[str], other: Sequence[bool] | None = None
+) -> dict[str, float]:
+    """Metrics of one question's ranking; ``other`` (one flag per ranked hit: from another conversation,
+    i.e. another caller) adds other@k, the share of the top k hits that are someone else's."""
     out = {}
     for k in KS:
         top = set(ranked[:k])
@@ -209,15 +218,21 @@ def question_metrics(ranked: Sequence[str], evidence: frozenset[str]) -> dict[st
     dcg = sum(1.0 / math.log2(rank + 2) for rank, dia in enumerate(ranked[:LIMIT]) if dia in evidence)
     ideal = sum(1.0 / math.log2(rank + 2) for rank in range(min(len(evidence), LIMIT)))
     out[f"ndcg@{LIMIT}"] = dcg / ideal
+    if other is not None:
+        for k in KS:
+            top = list(other[:k])
+            out[f"other@{k}"] = sum(top) / len(top) if top else 0.0
     return out
 
 
 METRIC_KEYS = ("recall_any@5", "recall_any@10", "recall_all@5", "recall_all@10", f"ndcg@{LIMIT}")
+OTHER_KEYS = tuple(f"other@{k}" for k in KS)  # hits from another conversation (caller), where measured
 
 
 def aggregate(per_question: list[tuple[int, dict[str, float]]]) -> dict:
     def mean(items: list[dict[str, float]]) -> dict[str, float]:
-        return {k: float(np.mean([m[k] for m in items])) if items else float("nan") for k in METRIC_KEYS} | {
+        keys = [*METRIC_KEYS, *(k for k in OTHER_KEYS if items and all(k in m for m in items))]
+        return {k: float(np.mean([m[k] for m in items])) if items else float("nan") for k in keys} | {
             "questions": len(items)
         }
 
@@ -305,7 +320,8 @@ async def ask(
         times.append((time.perf_counter() - t0) * 1000)
         empty += not hits
         ranked = [rep.dia_of.get((h.call_id, h.seq), "?") for h in hits]
-        results.append((q.category, question_metrics(ranked, q.evidence)))
+        other = [(h.call_id, h.seq) not in rep.dia_of and h.call_id != call_id for h in hits]
+        results.append((q.category, question_metrics(ranked, q.evidence, other)))
     await hooks.aclose()
     return results, times, empty
 
@@ -326,7 +342,28 @@ def baseline_results(rep: Replayed, name: str, query_vectors: np.ndarray) -> lis
     for qi, q in enumerate(conv.questions):
         scores = rep.vectors @ query_vectors[qi] if name == "dense" else bm25.get_scores(plain_tokens(q.text))
         order = np.argsort(-scores, kind="stable")[:LIMIT]
-        out.append((q.category, question_metrics([rep.dia_ids[i] for i in order], q.evidence)))
+        ranked = [rep.dia_ids[i] for i in order]
+        out.append((q.category, question_metrics(ranked, q.evidence, [False] * len(ranked))))  # one caller's turns
+    return out
+
+
+def tenant_results(replayed: list[Replayed], query_vectors: dict[int, np.ndarray]) -> list[tuple[int, dict]]:
+    """Dense-only over one pool of every replayed conversation's turns (one index for the tenant, no caller).
+
+    A hit from another conversation is another caller's turn: it never counts as evidence (dia_ids repeat
+    across conversations, so it is ranked as "other") and it is counted in other@k.
+    """
+    pool = np.concatenate([rep.vectors for rep in replayed])
+    owner = np.concatenate([np.full(len(rep.dia_ids), i) for i, rep in enumerate(replayed)])
+    dia_ids = [d for rep in replayed for d in rep.dia_ids]
+    out = []
+    for i, rep in enumerate(replayed):
+        vectors = query_vectors[rep.conversation.index]
+        for qi, q in enumerate(rep.conversation.questions):
+            order = np.argsort(-(pool @ vectors[qi]), kind="stable")[:LIMIT]
+            other = [bool(owner[j] != i) for j in order]
+            ranked = ["other" if o else dia_ids[j] for j, o in zip(order, other, strict=True)]
+            out.append((q.category, question_metrics(ranked, q.evidence, other)))
     return out
 
 
@@ -466,13 +503,18 @@ async def latency_at_size(
 
 
 def table(results: dict[str, dict]) -> str:
-    lines = [
-        "| system | R_any@5 | R_any@10 | R_all@5 | R_all@10 | NDCG@10 |",
-        "|---|---|---|---|---|---|",
-    ]
+    """The overall metrics, with a column for the share of hits from other conversations where measured."""
+    other = any(k in res["overall"] for res in results.values() for k in OTHER_KEYS)
+    head = "| system | R_any@5 | R_any@10 | R_all@5 | R_all@10 | NDCG@10 |"
+    if other:
+        head += " other callers' turns in top 5 / top 10 |"
+    lines = [head, "|---" * (len(METRIC_KEYS) + 1 + other) + "|"]
     for name, res in results.items():
         o = res["overall"]
-        lines.append(f"| {name} | " + " | ".join(f"{o[k]:.3f}" for k in METRIC_KEYS) + " |")
+        cells = [f"{o[k]:.3f}" for k in METRIC_KEYS]
+        if other:
+            cells.append(" / ".join(f"{o[k]:.3f}" for k in OTHER_KEYS) if all(k in o for k in OTHER_KEYS) else "–")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -557,10 +599,23 @@ async def run(args: argparse.Namespace) -> dict:
                 "queries": len(times),
                 "memories": f"{min(sizes)}-{max(sizes)}",
             }
+        question_vectors: dict[int, np.ndarray] = {}  # per conversation, embedded once for both dense baselines
+
+        def questions_embedded(rep: Replayed) -> np.ndarray:
+            index = rep.conversation.index
+            if index not in question_vectors:
+                question_vectors[index] = embedder.embed([q.text for q in rep.conversation.questions])
+            return question_vectors[index]
+
         for name in (m for m in modes if m in BASELINES):
+            if name == "dense-tenant":
+                for rep in tqdm(replayed, desc="embedding questions", unit="conversation", file=sys.stderr):
+                    questions_embedded(rep)
+                per_system[BASELINE_LABELS[name]] = tenant_results(replayed, question_vectors)
+                continue
             results = []
             for rep in tqdm(replayed, desc=f"baseline {name}", unit="conversation", file=sys.stderr):
-                vectors = embedder.embed([q.text for q in rep.conversation.questions]) if name == "dense" else None
+                vectors = questions_embedded(rep) if name == "dense" else None
                 results += baseline_results(rep, name, vectors)
             per_system[BASELINE_LABELS[name]] = results
 
@@ -605,8 +660,9 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="2 conversations")
     parser.add_argument(
         "--modes",
-        default="fast,accurate,bm25,dense,bm25-raw",
-        help="of fast, accurate (the memory layer), bm25, dense (baselines over the stored texts) and bm25-raw "
+        default="fast,accurate,bm25,dense,dense-tenant,bm25-raw",
+        help="of fast, accurate (the memory layer), bm25, dense (baselines over one caller's stored texts), "
+        "dense-tenant (dense over every conversation's turns pooled, one index for the tenant) and bm25-raw "
         "(BM25 over the utterances without speaker names or captions, the reference recipe of SOURCE.md)",
     )
     parser.add_argument(

@@ -17,10 +17,15 @@ matter, fact or brief content that came from another caller or tenant: the score
 recorded turn with the caller and tenant it came from and checks every read against that tag, at
 every call's start and end (sweeps) and in every probe.
 
-The same run replays the set through a baseline: memory keyed by the raw caller-ID string, the way a
-do-it-yourself template keys a dict (no normalisation, no linking, one dict for the deployment), with
-the same recall ranking (``memory.retrieval.WorkingSet``, same embedder and presets) and a brief of
-the latest transcripts within the same token budget.
+The same run replays the set through two baselines (``--baselines``):
+
+- ``raw_caller_id``: memory keyed by the raw caller-ID string, the way a do-it-yourself template keys
+  a dict (no normalisation, no linking, one dict for the deployment), with the same recall ranking
+  (``memory.retrieval.WorkingSet``, same embedder and presets) and a brief of the latest transcripts
+  within the same token budget.
+- ``tenant_vector``: what many memory services and templates do: one vector index per tenant, no
+  notion of who is calling. Recall is the top-k cosine of the query's MiniLM vector over every turn
+  of every caller of the tenant (and this call's own turns); no brief, no facts, no open matters.
 
 Exit code 0 even when probes fail (it is a benchmark); ``--strict`` exits 1 on any memory-layer leak.
 """
@@ -458,7 +463,8 @@ class LeakDetector:
                         self.values[value.lower()].add(p.key)
         self.found: list[Leak] = []  # distinct leaked items (the same item read twice in a call counts once)
         self._seen: set[tuple[str, str, str, str]] = set()
-        self.checked: Counter[str] = Counter()
+        self.checked: Counter[str] = Counter()  # items read, per kind of read
+        self.flagged: Counter[str] = Counter()  # of those, items that were someone else's (every read counts)
 
     @staticmethod
     def _label(owners: Iterable[tuple[str, str]]) -> str:
@@ -466,6 +472,7 @@ class LeakDetector:
 
     def _flag(self, call: Call, point: str, what: str, detail: str, owners: Iterable[tuple[str, str]]) -> Leak:
         leak = Leak(call.id, point, what, _short(detail, 90), self._label(owners))
+        self.flagged[what] += 1
         key = (leak.call, leak.what, leak.detail, leak.origin)
         if key not in self._seen:
             self._seen.add(key)
@@ -700,7 +707,7 @@ class BaselineCall:
 
 
 class BaselineSubject:
-    name = "baseline"
+    name = "raw_caller_id"
 
     def __init__(self, embedder, vectors: dict[str, np.ndarray]) -> None:
         self.embedder, self.vectors = embedder, vectors
@@ -721,6 +728,92 @@ class BaselineSubject:
         return BaselineCall(self, call)
 
 
+@dataclass(frozen=True)
+class PooledTurn:
+    call_id: str  # the scenario's call id
+    text: str
+    vector: np.ndarray
+
+
+class TenantVectorCall:
+    """One call of the tenant-wide vector-search baseline: every turn of the tenant in one index.
+
+    There is no caller in it. Recall ranks every stored turn of every caller of the tenant by cosine
+    alone, so its key, as far as identity is concerned, is the tenant: every call of a tenant reads
+    the same memory (the identity probes and call pairs are scored that way: "same caller" decisions
+    pass, "different caller" and "new caller" ones fail once the tenant has history).
+    """
+
+    def __init__(self, subject: TenantVectorSubject, call: Call) -> None:
+        self.subject, self.call = subject, call
+        self.key = f"tenant:{call.tenant}"
+        self.is_new = not subject.pool.get(call.tenant)
+        self.rows: list[PooledTurn] = []
+        self.last_brief_sources: list[str] | None = None
+
+    async def settle(self) -> None:
+        return None
+
+    async def preload(self) -> str:
+        """Always "": with no notion of who is calling there is no caller to preload a brief for."""
+        self.last_brief_sources = []
+        return ""
+
+    def record_turn(self, role: str, text: str, at: datetime) -> None:
+        self.rows.append(PooledTurn(self.call.id, text, self.subject.vectors[text]))
+
+    async def recall(self, query: str, mode: str, limit: int) -> list[HitView]:
+        """Dense only (``mode`` is ignored): the ``limit`` turns of the tenant whose vectors are closest to the query's."""
+        turns = self.subject.pool.get(self.call.tenant, []) + self.rows
+        if not turns:
+            return []
+        scores = np.stack([t.vector for t in turns]) @ self.subject.query_vector(query)  # unit vectors: cosine
+        order = np.argsort(-scores, kind="stable")[:limit]
+        return [HitView(turns[i].text, turns[i].call_id, float(scores[i])) for i in order]
+
+    async def matters(self) -> list[Any]:
+        return []  # a vector index has no notion of an open matter
+
+    async def facts(self) -> list[Any]:
+        raise Unsupported("a tenant-wide vector index keeps turns only, no facts")
+
+    def origin(self, item: Any) -> str | None:
+        return getattr(item, "call_id", None)
+
+    async def close(self) -> None:
+        self.subject.pool.setdefault(self.call.tenant, []).extend(self.rows)
+
+
+class TenantVectorSubject:
+    """Tenant-wide vector-only search: one pool of turns per tenant, all callers, top-k cosine."""
+
+    name = "tenant_vector"
+
+    def __init__(self, embedder, vectors: dict[str, np.ndarray]) -> None:
+        self.embedder, self.vectors = embedder, vectors
+        self.pool: dict[str, list[PooledTurn]] = {}
+        self.latency: dict[str, list[float]] = defaultdict(list)
+        self.errors: list[str] = []
+        self._queries: dict[str, np.ndarray] = {}
+
+    def setup(self, scenario: ScenarioSet) -> None:
+        return None
+
+    def query_vector(self, query: str) -> np.ndarray:
+        if query not in self._queries:
+            self._queries[query] = self.embedder.embed([query])[0]
+        return self._queries[query]
+
+    async def open_call(self, call: Call) -> TenantVectorCall:
+        return TenantVectorCall(self, call)
+
+
+BASELINES: dict[str, tuple[type, str]] = {  # name: (subject, label in the tables)
+    "raw_caller_id": (BaselineSubject, "baseline: raw caller-ID key"),
+    "tenant_vector": (TenantVectorSubject, "baseline: tenant-wide vector search"),
+}
+
+
 # --------------------------------------------------------------------------- probes
 
 
@@ -731,11 +824,14 @@ class Outcome:
     reason: str = ""
     decisions: int = 0  # identity probes: same/different/new decisions checked
     decisions_ok: int = 0
+    found: bool | None = None  # recall probes: every expected text in one of the caller's own top-N hits, leaks or not
 
     def as_dict(self) -> dict[str, Any]:
         out = {"passed": self.passed, "reason": self.reason}
         if self.probe.kind == "identity":
             out |= {"decisions": self.decisions, "decisions_ok": self.decisions_ok}
+        if self.found is not None:
+            out["found"] = self.found
         return out
 
 
@@ -767,6 +863,14 @@ def _hit_leaks(ctx: Context, point: str, hits: Sequence[HitView]) -> list[Leak]:
     return ctx.detector.check_calls(ctx.call, point, "recall hit", ((h.call_id, h.text) for h in hits))
 
 
+def _is_own(ctx: Context, call_id: str | None) -> bool:
+    """Whether a hit of this call id is the current caller's own (same tenant, same person)."""
+    if call_id is None:
+        return False
+    origin = ctx.scenario.call(call_id)
+    return (origin.tenant, origin.caller) == (ctx.call.tenant, ctx.call.caller)
+
+
 def _describe_hits(hits: Sequence[HitView]) -> str:
     return "; ".join(f"[{h.call_id}] {_short(h.text, 60)}" for h in hits) or "no hits"
 
@@ -793,19 +897,22 @@ async def probe_recall(probe: Probe, view, ctx: Context) -> Outcome:
     hits = await view.recall(spec["query"], mode, max(top, int(spec.get("limit", top))))
     leaks = _hit_leaks(ctx, probe.id, hits)
     hits = hits[:top]
+    own = [h for h in hits if _is_own(ctx, h.call_id)]  # another caller's turn saying the same is no answer
     missing = []
     for text in _as_list(spec["expect_text_contains"]):
-        found = [h for h in hits if mentions(h.text, str(text))]
+        found = [h for h in own if mentions(h.text, str(text))]
         if spec.get("expect_call"):
             found = [h for h in found if h.call_id == spec["expect_call"]]
         if not found:
             missing.append(str(text))
+    found = not missing
     if leaks:
-        return Outcome(probe, False, f"leak: {leaks[0].detail!r} from {leaks[0].origin}")
+        return Outcome(probe, False, f"leak: {leaks[0].detail!r} from {leaks[0].origin}", found=found)
     if missing:
         where = f" (from {spec['expect_call']})" if spec.get("expect_call") else ""
-        return Outcome(probe, False, f"{missing} not in the top {top} ({mode}){where}: {_describe_hits(hits)}")
-    return Outcome(probe, True)
+        reason = f"{missing} not in the top {top} ({mode}){where}: {_describe_hits(hits)}"
+        return Outcome(probe, False, reason, found=found)
+    return Outcome(probe, True, found=found)
 
 
 async def probe_brief_contains(probe: Probe, view, ctx: Context) -> Outcome:
@@ -1028,10 +1135,20 @@ class SubjectResult:
     pairs: dict[str, int]
     errors: list[str] = field(default_factory=list)
     logged: dict[str, int] = field(default_factory=dict)
+    flagged: dict[str, int] = field(default_factory=dict)  # reads of someone else's data, every read counted
 
     @property
     def passed(self) -> int:
         return sum(o.passed for o in self.outcomes)
+
+    def recall_found(self) -> tuple[int, int]:
+        """Recall probes whose expected text was in the top N, whether or not other callers' turns came along."""
+        recalls = [o for o in self.outcomes if o.probe.kind == "recall"]
+        return sum(bool(o.found) for o in recalls), len(recalls)
+
+    def foreign_hits(self) -> tuple[int, int]:
+        """Recall hits (in probes and sweeps) that were another caller's or tenant's turn, of all hits read."""
+        return self.flagged.get("recall hit", 0), self.checked.get("recall hit", 0)
 
     def by_kind(self) -> dict[str, tuple[int, int]]:
         out: dict[str, list[int]] = {}
@@ -1047,6 +1164,8 @@ class SubjectResult:
 
     def metrics(self) -> dict[str, Any]:
         ok, total = self.identity()
+        found, recalls = self.recall_found()
+        foreign, hits = self.foreign_hits()
         out: dict[str, Any] = {
             "probes_passed": self.passed,
             "probes": len(self.outcomes),
@@ -1055,9 +1174,16 @@ class SubjectResult:
             "identity_decisions_ok": ok,
             "identity_decisions": total,
             "identity_accuracy": round(ok / total, 4) if total else None,
+            "recall_found": {"found": found, "probes": recalls},
             "caller_pairs": self.pairs,
             "leaks": len(self.leaks),
             "leak_checks": self.checked,
+            "leaked_reads": self.flagged,
+            "foreign_recall_hits": {
+                "foreign": foreign,
+                "hits": hits,
+                "rate": round(foreign / hits, 4) if hits else None,
+            },
             "errors": self.errors,
             "logged": self.logged,
         }
@@ -1124,7 +1250,14 @@ async def _replay(
         await run("closed")
     pairs = _pairs(scenario, subject, caller_of)
     return SubjectResult(
-        subject.name, outcomes, detector.found, dict(detector.checked), dict(subject.latency), pairs, subject.errors
+        subject.name,
+        outcomes,
+        detector.found,
+        dict(detector.checked),
+        dict(subject.latency),
+        pairs,
+        subject.errors,
+        flagged=dict(detector.flagged),
     )
 
 
@@ -1172,12 +1305,18 @@ class Report:
     scenario: ScenarioSet
     backend: str
     memory: SubjectResult
-    baseline: SubjectResult | None
+    baselines: dict[str, SubjectResult]  # name (a key of BASELINES) -> result, in the order they ran
     facts_api: bool
     seconds: float
 
+    @property
+    def baseline(self) -> SubjectResult | None:
+        """The raw caller-ID baseline (the first one this report had)."""
+        return self.baselines.get("raw_caller_id")
+
     def to_json(self) -> dict[str, Any]:
-        baseline = {o.probe.id: o for o in self.baseline.outcomes} if self.baseline else {}
+        by_probe = {name: {o.probe.id: o for o in r.outcomes} for name, r in self.baselines.items()}
+        raw = self.baseline
         return {
             "run_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             "backend": self.backend,
@@ -1185,7 +1324,8 @@ class Report:
             "facts_api": self.facts_api,
             "seconds": round(self.seconds, 2),
             "memory": self.memory.metrics(),
-            "baseline": self.baseline.metrics() if self.baseline else None,
+            "baselines": {name: r.metrics() for name, r in self.baselines.items()},
+            "baseline": raw.metrics() if raw else None,  # = baselines["raw_caller_id"], kept for older readers
             "probes": [
                 {
                     "id": o.probe.id,
@@ -1194,44 +1334,50 @@ class Report:
                     "when": o.probe.when,
                     "why": o.probe.why,
                     "memory": o.as_dict(),
-                    "baseline": baseline[o.probe.id].as_dict() if o.probe.id in baseline else None,
+                    "baselines": {
+                        name: outcomes[o.probe.id].as_dict()
+                        for name, outcomes in by_probe.items()
+                        if o.probe.id in outcomes
+                    },
                 }
                 for o in self.memory.outcomes
             ],
             "leaks": {
                 "memory": [leak.__dict__ for leak in self.memory.leaks],
-                "baseline": [leak.__dict__ for leak in self.baseline.leaks] if self.baseline else [],
+                **{name: [leak.__dict__ for leak in r.leaks] for name, r in self.baselines.items()},
             },
         }
 
     def markdown(self, *, failures: bool = True) -> str:
         s = self.scenario.summary()
-        m, b = self.memory, self.baseline
+        m = self.memory
+        subjects = [m, *self.baselines.values()]
+        labels = ["memory layer", *(BASELINES[name][1] for name in self.baselines)]
         out = [
             f"Voice scenarios: {s['tenants']} tenants, {s['callers']} callers, {s['calls']} calls over {s['days']} days, "
             f"{s['probes']} probes ({self.backend}; hooks.facts() {'available' if self.facts_api else 'NOT available'})",
             "",
-            "| measure | memory layer | baseline: raw caller-ID key |",
-            "|---|---|---|",
+            "| measure | " + " | ".join(labels) + " |",
+            "|---" * (len(labels) + 1) + "|",
         ]
 
-        def both(fn) -> str:
-            return f"| {fn(m)} | {fn(b) if b else '–'} |"
+        def row(label: str, fn) -> None:
+            out.append(f"| {label} | " + " | ".join(fn(r) for r in subjects) + " |")
 
-        out.append("| probes passed " + both(lambda r: _ratio(r.passed, len(r.outcomes))))
-        out.append("| identity accuracy (same / different / new decisions) " + both(lambda r: _ratio(*r.identity())))
-        out.append(
-            "| calls wrongly merged / split (call pairs) "
-            + both(
-                lambda r: (
-                    f"{r.pairs['wrongly_merged']} / {r.pairs['wrongly_split']} of {r.pairs['same_person_pairs']} same-caller pairs"
-                )
-            )
+        row("probes passed", lambda r: _ratio(r.passed, len(r.outcomes)))
+        row("identity accuracy (same / different / new decisions)", lambda r: _ratio(*r.identity()))
+        row(
+            "calls wrongly merged / split (call pairs)",
+            lambda r: (
+                f"{r.pairs['wrongly_merged']} / {r.pairs['wrongly_split']} of {r.pairs['same_person_pairs']} same-caller pairs"
+            ),
         )
-        out.append("| **leaks** (must be 0) " + both(lambda r: f"**{len(r.leaks)}**"))
+        row("**leaks** (must be 0)", lambda r: f"**{len(r.leaks)}**")
+        row("recall hits that were another caller's or tenant's", lambda r: _ratio(*r.foreign_hits()))
         for kind in PROBE_KINDS:
             if kind in m.by_kind():
-                out.append(f"| probes: {kind} " + both(lambda r, k=kind: _ratio(*r.by_kind()[k])))
+                row(f"probes: {kind}", lambda r, k=kind: _ratio(*r.by_kind().get(k, (0, 0))))
+        row("recall probes: answer in the caller's own top-N hits, leaks aside", lambda r: _ratio(*r.recall_found()))
         for name, label in (
             ("open_call", "open_call"),
             ("preload", "preload"),
@@ -1239,7 +1385,14 @@ class Report:
             ("recall_accurate", "recall accurate"),
         ):
             values = m.latency.get(name, [])
-            out.append(f"| {label} p50 / p95 ms (n={len(values)}) | {_pct(values, 50)} / {_pct(values, 95)} | – |")
+            cells = [f"{_pct(values, 50)} / {_pct(values, 95)}", *("–" for _ in self.baselines)]
+            out.append(f"| {label} p50 / p95 ms (n={len(values)}) | " + " | ".join(cells) + " |")
+        if "tenant_vector" in self.baselines:
+            out += [
+                "",
+                "Tenant-wide vector search has no notion of a caller: every call of a tenant reads the same index, so "
+                "its identity decisions and call pairs are scored as if each tenant were one caller.",
+            ]
         checked = ", ".join(f"{n} {k}s" for k, n in sorted(m.checked.items()))
         out += ["", f"Leak checks on the memory layer: {checked}."]
         if m.logged:
@@ -1251,8 +1404,8 @@ class Report:
             out += [f"- {o.probe.id} {o.probe.kind} @{o.probe.when}: {o.reason}" for o in failed] or ["- none"]
             for leak in m.leaks[:20]:
                 out.append(f"- LEAK in {leak.call} ({leak.point}): {leak.what} {leak.detail!r} from {leak.origin}")
-            if b:
-                out += ["", f"Baseline leaks: {len(b.leaks)}"]
+            for name, b in self.baselines.items():
+                out += ["", f"Leaks, {BASELINES[name][1]}: {len(b.leaks)}"]
                 out += [f"- {leak.call} ({leak.point}): {leak.what} from {leak.origin}" for leak in b.leaks[:8]]
         return "\n".join(out)
 
@@ -1267,11 +1420,18 @@ async def evaluate(
     url: str | None = None,
     redis_url: str | None = None,
     embedder=None,
-    baseline: bool = True,
+    baselines: Sequence[str] = ("raw_caller_id", "tenant_vector"),
     pause_s: float = TURN_PAUSE_S,
     progress: bool = False,
 ) -> Report:
-    """Replay ``scenario`` through the memory layer (a fresh SQLite store unless ``url``) and the baseline."""
+    """Replay ``scenario`` through the memory layer (a fresh SQLite store unless ``url``) and the baselines.
+
+    ``baselines`` names the baselines to replay as well (keys of ``BASELINES``; empty for none). They
+    rank with the vectors of the store's embedder, computed once for every text of the set.
+    """
+    unknown = [name for name in baselines if name not in BASELINES]
+    if unknown:
+        raise ValueError(f"unknown baselines {unknown}; known: {sorted(BASELINES)}")
     started = time.perf_counter()
     tmp = None
     if url is None:
@@ -1290,12 +1450,13 @@ async def evaluate(
             finally:
                 if tmp is None:
                     await subject.forget_all()
-            base = None
-            if baseline:
+            base: dict[str, SubjectResult] = {}
+            if baselines:
                 texts = sorted({t for c in scenario.calls for _, t in c.turns})
-                vectors = await asyncio.to_thread(store.embedder.embed, texts)
-                base_subject = BaselineSubject(store.embedder, dict(zip(texts, vectors, strict=True)))
-                base = await replay(scenario, base_subject, pause_s=0, progress=progress)
+                vectors = dict(zip(texts, await asyncio.to_thread(store.embedder.embed, texts), strict=True))
+                for name in dict.fromkeys(baselines):
+                    base_subject = BASELINES[name][0](store.embedder, vectors)
+                    base[name] = await replay(scenario, base_subject, pause_s=0, progress=progress)
         finally:
             await store.aclose()
     finally:
@@ -1312,7 +1473,12 @@ async def main() -> int:
     )
     parser.add_argument("--redis", metavar="URL", help="keep prepared preloads in this Redis")
     parser.add_argument("--json", type=Path, default=RESULTS, help="where to write the results")
-    parser.add_argument("--no-baseline", action="store_true", help="skip the raw-caller-ID baseline")
+    parser.add_argument(
+        "--baselines",
+        default=",".join(BASELINES),
+        help=f"baselines replayed in the same run, comma-separated (default %(default)s; of {', '.join(BASELINES)})",
+    )
+    parser.add_argument("--no-baseline", action="store_true", help="skip the baselines (the same as --baselines '')")
     parser.add_argument(
         "--turn-pause-ms",
         type=float,
@@ -1321,12 +1487,15 @@ async def main() -> int:
     )
     parser.add_argument("--strict", action="store_true", help="exit 1 if the memory layer leaked anything")
     args = parser.parse_args()
+    baselines = [] if args.no_baseline else [b.strip() for b in args.baselines.split(",") if b.strip()]
+    if any(b not in BASELINES for b in baselines):
+        parser.error(f"--baselines: choose from {', '.join(BASELINES)}")
     scenario = load_scenarios(args.scenarios)
     report = await evaluate(
         scenario,
         url=args.postgres,
         redis_url=args.redis,
-        baseline=not args.no_baseline,
+        baselines=baselines,
         pause_s=args.turn_pause_ms / 1000,
         progress=True,
     )

@@ -82,6 +82,63 @@ def test_baseline_is_measured_in_the_same_run(report):
     assert data["memory"]["leaks"] == 0 and data["baseline"]["leaks"] > 0
 
 
+def test_tenant_wide_vector_baseline_is_measured_in_the_same_run(report):
+    tenant = report.baselines["tenant_vector"]
+    assert len(tenant.outcomes) == len(report.memory.outcomes)
+    # one index per tenant: other callers' turns come back, other tenants' never do
+    assert tenant.leaks
+    assert all(leak.call.split("-")[0] == _prefix(leak.origin) for leak in tenant.leaks)
+    foreign, hits = tenant.foreign_hits()
+    assert hits > 500 and foreign > 0
+    assert report.memory.foreign_hits() == (0, report.memory.checked["recall hit"])
+    # no caller, so no brief, no facts, no matters
+    kinds = tenant.by_kind()
+    for kind in ("brief_contains", "fact_current", "matter_open"):
+        assert kinds[kind][0] == 0
+    # every call of a tenant reads the same memory: never split, callers merged
+    assert tenant.pairs["wrongly_split"] == 0 and tenant.pairs["wrongly_merged"] > 0
+    found, recalls = tenant.recall_found()
+    assert recalls == report.memory.by_kind()["recall"][1] and kinds["recall"][0] <= found
+    data = report.to_json()
+    assert set(data["baselines"]) == {"raw_caller_id", "tenant_vector"}
+    assert data["baselines"]["raw_caller_id"] == data["baseline"]
+    assert data["baselines"]["tenant_vector"]["leaks"] == len(tenant.leaks)
+    assert all(set(p["baselines"]) == {"raw_caller_id", "tenant_vector"} for p in data["probes"])
+    assert "baseline: tenant-wide vector search" in report.markdown()
+
+
+def _prefix(origin: str) -> str:
+    return {"northwind-telecom": "nw", "harbor-bank": "hb", "maple-clinic": "mc"}[origin.split("/")[0]]
+
+
+def test_tenant_vector_recall_is_dense_top_k_over_the_tenant(scenario, embedder):
+    texts = sorted({t for c in scenario.calls for _, t in c.turns})
+    vectors = dict(zip(texts, embedder.embed(texts), strict=True))
+    subject = ev.TenantVectorSubject(embedder, vectors)
+    northwind = [c for c in scenario.calls if c.tenant == "northwind-telecom"]
+
+    async def go() -> tuple[list, list]:
+        for call in northwind[:-1]:
+            view = await subject.open_call(call)
+            for i, (role, text) in enumerate(call.turns, 1):
+                view.record_turn(role, text, call.turn_at(i))
+            await view.close()
+        last = await subject.open_call(northwind[-1])
+        assert await last.preload() == "" and await last.matters() == []
+        with pytest.raises(ev.Unsupported):
+            await last.facts()
+        return await last.recall("my modem keeps dropping", "fast", 5), await last.recall(
+            "my modem keeps dropping", "accurate", 5
+        )
+
+    fast, accurate = asyncio.run(go())
+    assert [h.call_id for h in fast] == [h.call_id for h in accurate]  # dense only: the mode changes nothing
+    pooled = [(c.id, t) for c in northwind[:-1] for _, t in c.turns]
+    query = embedder.embed(["my modem keeps dropping"])[0]
+    expected = sorted(pooled, key=lambda item: -float(vectors[item[1]] @ query))[:5]
+    assert [(h.call_id, h.text) for h in fast] == expected
+
+
 def test_pass_rates_are_reported(report):
     metrics = report.memory.metrics()
     print(
@@ -116,7 +173,7 @@ def test_the_scorer_detects_planted_failures(embedder):
         if call["id"] == "nw-danao-2":
             call["probes"] = [{"id": name, **spec} for name, spec in planted.items()]
     mini = ev.build_scenarios(docs)
-    result = asyncio.run(ev.evaluate(mini, embedder=embedder, baseline=False, pause_s=0))
+    result = asyncio.run(ev.evaluate(mini, embedder=embedder, baselines=(), pause_s=0))
     outcome = {o.probe.id: o for o in result.memory.outcomes}
     assert set(outcome) == set(planted)
     for name in ("wrong-caller", "other-danas-ticket", "other-danas-address", "not-her-fact", "not-her-matter"):
@@ -200,7 +257,7 @@ def test_probes_fail_without_crashing_when_facts_are_missing(embedder, monkeypat
     doc["callers"] = {"ruth-evans": doc["callers"]["ruth-evans"]}
     doc["calls"] = [c for c in doc["calls"] if c["caller"] == "ruth-evans"]
     mini = ev.build_scenarios(docs)
-    result = asyncio.run(ev.evaluate(mini, embedder=embedder, baseline=False, pause_s=0))
+    result = asyncio.run(ev.evaluate(mini, embedder=embedder, baselines=(), pause_s=0))
     assert not result.facts_api
     fact_probes = [o for o in result.memory.outcomes if o.probe.kind.startswith("fact_")]
     assert fact_probes and all(not o.passed and "not available" in o.reason for o in fact_probes)
