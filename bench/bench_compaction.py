@@ -38,12 +38,11 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 
 from livekit.agents import llm  # noqa: E402
 from livekit.agents.voice.generation import INSTRUCTIONS_MESSAGE_ID  # noqa: E402
-from longcalls import SyntheticCall, make_calls  # noqa: E402
 
+from bench.longcalls import SyntheticCall, make_calls  # noqa: E402
 from memory.compaction import CompactionPolicy, message_tokens  # noqa: E402
 from memory.spoken import normalize_spoken_digits  # noqa: E402
 from worker.compaction import CallCompaction  # noqa: E402
@@ -342,80 +341,76 @@ def report(title: str, rows: list[dict]) -> str:
     return text
 
 
+def measure(*, quick: bool, budget: int, tight: int, echo: bool = True) -> tuple[dict, dict[str, Run], SyntheticCall]:
+    """Every comparison of this benchmark: (results, the longest call's runs for the plot, that call)."""
+    lengths, seeds = ((10, 20), (1,)) if quick else ((8, 10, 12, 15, 20), (1, 2))
+    calls = make_calls(lengths, seeds)
+    held_out = make_calls(lengths, seeds, phrasing=1)
+    blind = make_calls(lengths, seeds, phrasing=2)
+    facts = sum(len(c.facts) for c in calls)
+    describe = f"{len(calls)} calls ({', '.join(f'{c.minutes:.0f}' for c in calls)} minutes), {facts} labelled facts"
+    show = report if echo else (lambda _title, rows: table(rows))
+
+    # warm-up (not measured): lazy loads on first use, e.g. the phone-number metadata, which a worker
+    # has loaded already when the call's identifiers were read
+    run_compaction(make_calls((8,), (99,))[0], CompactionPolicy())
+    rows, runs = compare(calls, budget, LEVELS)
+    main_table = show(f"{describe}, budget {budget} tokens", rows)
+    held_rows, _ = compare(held_out, budget, ("balanced",))
+    held_table = show(f"second wording (not blind): {describe}, budget {budget} tokens", held_rows)
+    blind_rows, _ = compare(blind, budget, ("balanced",))
+    blind_table = show(f"blind third wording (card dispute): {describe}, budget {budget} tokens", blind_rows)
+    tight_rows = []
+    for name, group in (("first wording", calls), ("second wording", held_out), ("blind wording", blind)):
+        compared, _ = compare(group, tight, ("balanced",))
+        for row in compared[1:]:
+            row["strategy"] = f"{row['strategy']}, {name}"
+        tight_rows += compared[1:]
+    tight_table = show(f"tight budget: {tight} tokens", tight_rows)
+    n = runs["n"]
+    longest = max(range(len(calls)), key=lambda i: calls[i].minutes)
+    plot_runs = {
+        "whole conversation": runs["full"][longest],
+        f"truncate(max_items={n})": runs["truncated"][longest],
+        "compaction (balanced)": runs["compacted"]["balanced"][longest],
+        "compaction (aggressive)": runs["compacted"]["aggressive"][longest],
+    }
+    results = {
+        "machine": {"python": platform.python_version(), "processor": platform.machine(), "cpus": _cpus()},
+        "budget": budget,
+        "tight_budget": tight,
+        "truncate_max_items": n,
+        "calls": [{"id": c.call_id, "minutes": c.minutes, "turns": len(c.turns), "facts": len(c.facts)} for c in calls],
+        "longest_call": {"id": calls[longest].call_id, "minutes": calls[longest].minutes},
+        "rows": rows,
+        "second_wording_rows": held_rows,
+        "blind_wording_rows": blind_rows,
+        "tight_rows": tight_rows,
+        "tables": {
+            "main": main_table,
+            "second_wording": held_table,
+            "blind_wording": blind_table,
+            "tight": tight_table,
+        },
+    }
+    return results, plot_runs, calls[longest]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--budget", type=int, default=CompactionPolicy.token_budget)
     parser.add_argument("--tight", type=int, default=500, help="a tighter budget, to see the verbatim recall at work")
     parser.add_argument("--quick", action="store_true", help="two calls (10 and 20 minutes), no files written")
     args = parser.parse_args()
-    lengths, seeds = ((10, 20), (1,)) if args.quick else ((8, 10, 12, 15, 20), (1, 2))
-    calls = make_calls(lengths, seeds)
-    held_out = make_calls(lengths, seeds, phrasing=1)
-    blind = make_calls(lengths, seeds, phrasing=2)
-    facts = sum(len(c.facts) for c in calls)
-    describe = f"{len(calls)} calls ({', '.join(f'{c.minutes:.0f}' for c in calls)} minutes), {facts} labelled facts"
-
-    # warm-up (not measured): lazy loads on first use, e.g. the phone-number metadata, which a worker
-    # has loaded already when the call's identifiers were read
-    run_compaction(make_calls((8,), (99,))[0], CompactionPolicy())
-    rows, runs = compare(calls, args.budget, LEVELS)
-    main_table = report(f"{describe}, budget {args.budget} tokens", rows)
-    held_rows, _ = compare(held_out, args.budget, ("balanced",))
-    held_table = report(f"second wording (not blind): {describe}, budget {args.budget} tokens", held_rows)
-    blind_rows, _ = compare(blind, args.budget, ("balanced",))
-    blind_table = report(f"blind third wording (card dispute): {describe}, budget {args.budget} tokens", blind_rows)
-    tight_rows = []
-    for name, group in (("first wording", calls), ("second wording", held_out), ("blind wording", blind)):
-        compared, _ = compare(group, args.tight, ("balanced",))
-        for row in compared[1:]:
-            row["strategy"] = f"{row['strategy']}, {name}"
-        tight_rows += compared[1:]
-    tight_table = report(f"tight budget: {args.tight} tokens", tight_rows)
+    results, plot_runs, longest = measure(quick=args.quick, budget=args.budget, tight=args.tight)
     if args.quick:
         return
-    n = runs["n"]
-    longest = max(range(len(calls)), key=lambda i: calls[i].minutes)
-    plot(
-        calls[longest],
-        {
-            "whole conversation": runs["full"][longest],
-            f"truncate(max_items={n})": runs["truncated"][longest],
-            "compaction (balanced)": runs["compacted"]["balanced"][longest],
-            "compaction (aggressive)": runs["compacted"]["aggressive"][longest],
-        },
-        args.budget,
-        PLOT,
-    )
+    plot(longest, plot_runs, args.budget, PLOT)
     command = "python bench/bench_compaction.py"
     if args.budget != CompactionPolicy.token_budget:
         command += f" --budget {args.budget}"
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(
-        json.dumps(
-            {
-                "command": command,
-                "machine": {"python": platform.python_version(), "processor": platform.machine(), "cpus": _cpus()},
-                "budget": args.budget,
-                "tight_budget": args.tight,
-                "truncate_max_items": n,
-                "calls": [
-                    {"id": c.call_id, "minutes": c.minutes, "turns": len(c.turns), "facts": len(c.facts)} for c in calls
-                ],
-                "rows": rows,
-                "second_wording_rows": held_rows,
-                "blind_wording_rows": blind_rows,
-                "tight_rows": tight_rows,
-                "tables": {
-                    "main": main_table,
-                    "second_wording": held_table,
-                    "blind_wording": blind_table,
-                    "tight": tight_table,
-                },
-            },
-            indent=2,
-        )
-        + "\n"
-    )
+    RESULTS.write_text(json.dumps({"command": command} | results, indent=2) + "\n")
     print(f"wrote {RESULTS.relative_to(ROOT)} and {PLOT.relative_to(ROOT)}")
 
 

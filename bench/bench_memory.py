@@ -1,7 +1,6 @@
-"""Memory-layer latency and throughput on SQLite and on Postgres + Redis.
+"""Memory-layer latency and throughput on one store: the engine of the harness's latency and scale suites.
 
-    python bench/bench_memory.py                      # 1,000 callers x 200 memories, both backends
-    python bench/bench_memory.py --callers 100 --backends sqlite   # a quick look
+Run it through the harness: ``python -m bench --suites latency`` (see bench/harness.py).
 
 Seeds the store directly through the backend (rows with real MiniLM vectors; texts that differ only
 in their digits share a vector to keep seeding to seconds), then measures through the public API:
@@ -12,14 +11,10 @@ record_turn, and ingest throughput (record + embed + store, end to end, unique t
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import json
-import os
 import random
 import re
 import sys
-import tempfile
 import time
 import uuid
 from datetime import timedelta
@@ -27,13 +22,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import asyncpg
 import numpy as np
 from tqdm import tqdm
 
 import memory
 from bench import synthetic
-from memory.embed import default_embedder
 from memory.graph import extract_batch
 from memory.identity import normalize_identifier
 from memory.models import MemoryRow
@@ -53,11 +46,25 @@ def pct(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values), q)) if values else float("nan")
 
 
-async def seed(store: memory.CallerStore, callers: int, memories: int, seed_value: int) -> list[str]:
+async def seed(
+    store: memory.CallerStore,
+    callers: int,
+    memories: int,
+    seed_value: int,
+    *,
+    tenant: str = TENANT,
+    start: int = 0,
+    vectors: dict[str, np.ndarray] | None = None,
+    progress: bool = True,
+) -> list[str]:
+    """Store ``callers`` synthetic callers (indexes ``start``..) of ``memories`` turns each under ``tenant``."""
     backend, embedder = store.backend, store.embedder
-    vectors: dict[str, np.ndarray] = {}
+    vectors = {} if vectors is None else vectors
     caller_ids = []
-    for index in tqdm(range(callers), desc=f"seeding {backend.name}", unit="caller", file=sys.stderr):
+    indexes = range(start, start + callers)
+    if progress:
+        indexes = tqdm(indexes, desc=f"seeding {backend.name}", unit="caller", file=sys.stderr)
+    for index in indexes:
         calls = synthetic.caller_history(seed_value, index, memories)
         keys = {re.sub(r"\d+", "#", t.text) for c in calls for t in c.turns}
         missing = [k for k in keys if k not in vectors]
@@ -66,46 +73,62 @@ async def seed(store: memory.CallerStore, callers: int, memories: int, seed_valu
                 vectors[key] = vec
         caller_id = f"caller_bench_{index:06d}"
         phone = normalize_identifier("phone", calls[0].phone)
-        await backend.create_caller(TENANT, caller_id, [phone], call_id=calls[0].call_id, at=calls[0].started_at)
+        await backend.create_caller(tenant, caller_id, [phone], call_id=calls[0].call_id, at=calls[0].started_at)
         rows = []
         for call in calls:
-            await backend.start_call(TENANT, call.call_id, caller_id, call.started_at)
+            await backend.start_call(tenant, call.call_id, caller_id, call.started_at)
             for seq, turn in enumerate(call.turns, 1):
                 vec = vectors[re.sub(r"\d+", "#", turn.text)]
                 rows.append(
                     MemoryRow(
-                        TENANT, caller_id, call.call_id, seq, "turn", turn.role, turn.text, turn.at, caller_id, vec
+                        tenant, caller_id, call.call_id, seq, "turn", turn.role, turn.text, turn.at, caller_id, vec
                     )
                 )
             ended = call.turns[-1].at
             await backend.finish_call(
-                TENANT, call.call_id, ended_at=ended, topic=call.turns[1].text, outcome=call.turns[-1].text
+                tenant, call.call_id, ended_at=ended, topic=call.turns[1].text, outcome=call.turns[-1].text
             )
-        await backend.write_memories(TENANT, rows)
+        await backend.write_memories(tenant, rows)
         extraction = extract_batch(rows, rows, plans=(), region="US")
-        await backend.add_facts(TENANT, caller_id, caller_id, extraction.facts)
-        await backend.add_edges(TENANT, caller_id, caller_id, extraction.edges)
+        await backend.add_facts(tenant, caller_id, caller_id, extraction.facts)
+        await backend.add_edges(tenant, caller_id, caller_id, extraction.edges)
         last_call = calls[-1].call_id
         await backend.add_matters(
-            TENANT, caller_id, caller_id, [m for m in extraction.matters if m.call_id == last_call]
+            tenant, caller_id, caller_id, [m for m in extraction.matters if m.call_id == last_call]
         )
         caller_ids.append(caller_id)
     return caller_ids
 
 
 async def measure(store: memory.CallerStore, caller_ids: list[str], samples: int, seed_value: int) -> dict:
+    """Latencies over ``samples`` calls of callers seeded by :func:`seed` (tenant ``TENANT``, indexes from 0)."""
     rng = random.Random(seed_value)
-    policy = store.policy_for(TENANT)
+    picks = []
+    for _ in range(samples):
+        index = rng.randrange(len(caller_ids))
+        picks.append((TENANT, caller_ids[index], synthetic.caller_phone(index)))
+    return await measure_calls(store, picks, seed_value)
+
+
+async def measure_calls(
+    store: memory.CallerStore, picks: list[tuple[str, str, str]], seed_value: int, *, progress: bool = True
+) -> dict:
+    """open_call, cold and prepared preload, fast and accurate recall for each (tenant, caller_id, phone)."""
+    rng = random.Random(seed_value)
     out: dict[str, float] = {}
     open_ms, cold_ms, prepared_ms, fast_ms, accurate_ms = [], [], [], [], []
-    picks = [rng.randrange(len(caller_ids)) for _ in range(samples)]
-    for n, index in enumerate(tqdm(picks, desc=f"measuring {store.backend.name}", unit="call", file=sys.stderr)):
-        caller_id = caller_ids[index]
-        phone = synthetic.caller_phone(index)
-        await store.invalidate(TENANT, caller_id)
+    iterator = enumerate(picks)
+    if progress:
+        iterator = tqdm(
+            iterator, total=len(picks), desc=f"measuring {store.backend.name}", unit="call", file=sys.stderr
+        )
+    for n, (tenant, caller_id, phone) in iterator:
+        policy = store.policy_for(tenant)
+        await store.invalidate(tenant, caller_id)
         t0 = time.perf_counter()
-        hooks = await store.open_call(TENANT, {"phone": phone}, call_id=f"m-{n}-{uuid.uuid4().hex[:6]}")
+        hooks = await store.open_call(tenant, {"phone": phone}, call_id=f"m-{n}-{uuid.uuid4().hex[:6]}")
         open_ms.append((time.perf_counter() - t0) * 1000)
+        assert hooks.caller_id == caller_id, (hooks.caller_id, caller_id)
         pre = await hooks.preload()
         assert pre.source == "database" and pre.text, pre.source
         cold_ms.append(pre.took_ms)
@@ -117,8 +140,8 @@ async def measure(store: memory.CallerStore, caller_ids: list[str], samples: int
             sink.append((time.perf_counter() - t0) * 1000)
             assert hits
         await hooks.aclose()  # no turns recorded: prepares the next preload
-        await store.prepare_brief(TENANT, caller_id, policy)
-        again = await store.open_call(TENANT, {"phone": phone})
+        await store.prepare_brief(tenant, caller_id, policy)
+        again = await store.open_call(tenant, {"phone": phone})
         pre = await again.preload()
         assert pre.source == "cache", pre.source
         prepared_ms.append(pre.took_ms)
@@ -167,45 +190,35 @@ async def measure_ingest(store: memory.CallerStore, calls: int, turns: int, seed
     return {"ingest_turns_per_s": calls * turns / elapsed}
 
 
-async def run_backend(name: str, args: argparse.Namespace, embedder) -> dict:
-    cleanup = None
-    redis_url = None
-    if name == "sqlite":
-        tmp = tempfile.TemporaryDirectory()
-        url = f"sqlite:///{Path(tmp.name) / 'bench.db'}"
-        cleanup = tmp.cleanup
-    else:
-        db = f"caller_memory_bench_{uuid.uuid4().hex[:8]}"
-        admin = await asyncpg.connect(args.postgres)
-        await admin.execute(f'CREATE DATABASE "{db}"')
-        await admin.close()
-        url = args.postgres.rsplit("/", 1)[0] + f"/{db}"
-        redis_url = args.redis
-
-        async def drop() -> None:
-            conn = await asyncpg.connect(args.postgres)
-            await conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
-            await conn.close()
-
-        cleanup = drop
-    label = "sqlite" if name == "sqlite" else "postgres+redis"
+async def measure_backend(
+    url: str,
+    redis_url: str | None,
+    embedder,
+    *,
+    callers: int,
+    memories: int,
+    samples: int,
+    record_turns: int,
+    ingest_calls: int,
+    ingest_turns: int,
+    seed_value: int = 7,
+) -> dict:
+    """Seed a fresh store at ``url``, then measure every latency and the ingest rate through the public API."""
+    label = "sqlite" if url.startswith("sqlite") else "postgres" + ("+redis" if redis_url else "")
     store = await memory.open_store(url, redis_url=redis_url, embedder=embedder)
     try:
         t0 = time.perf_counter()
-        caller_ids = await seed(store, args.callers, args.memories, args.seed)
+        caller_ids = await seed(store, callers, memories, seed_value)
         seeded_s = time.perf_counter() - t0
-        result = {"backend": label, "callers": args.callers, "memories_per_caller": args.memories, "seed_s": seeded_s}
-        result |= await measure(store, caller_ids, args.samples, args.seed)
-        result |= await measure_record_turn(store, args.record_turns)
-        result |= await measure_ingest(store, args.ingest_calls, args.ingest_turns, args.seed)
+        result = {"backend": label, "callers": callers, "memories_per_caller": memories, "seed_s": seeded_s}
+        result |= await measure(store, caller_ids, samples, seed_value)
+        result |= await measure_record_turn(store, record_turns)
+        result |= await measure_ingest(store, ingest_calls, ingest_turns, seed_value)
         if redis_url:
             await store.cache._redis.flushdb()  # type: ignore[attr-defined]
         return result
     finally:
         await store.aclose()
-        res = cleanup()
-        if asyncio.iscoroutine(res):
-            await res
 
 
 def report(results: list[dict]) -> str:
@@ -229,39 +242,3 @@ def report(results: list[dict]) -> str:
         + " | >= 200 |"
     )
     return "\n".join(lines)
-
-
-async def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--callers", type=int, default=1000)
-    parser.add_argument("--memories", type=int, default=200)
-    parser.add_argument("--samples", type=int, default=200)
-    parser.add_argument("--record-turns", type=int, default=10_000)
-    parser.add_argument("--ingest-calls", type=int, default=10)
-    parser.add_argument("--ingest-turns", type=int, default=50)
-    parser.add_argument("--backends", default="sqlite,postgres")
-    parser.add_argument(
-        "--postgres",
-        default=os.environ.get("MEMORY_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
-    )
-    parser.add_argument("--redis", default=os.environ.get("MEMORY_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14"))
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--json", type=Path, default=Path("bench/results/memory.json"))
-    args = parser.parse_args()
-    embedder = default_embedder()
-    results = [await run_backend(name.strip(), args, embedder) for name in args.backends.split(",") if name.strip()]
-    print(
-        f"\n{args.callers} callers x {args.memories} memories, {args.samples} sampled calls, {os.cpu_count()} cores, embedder {embedder.name}\n"
-    )
-    print(report(results))
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(results, indent=2))
-    print(f"\nraw results: {args.json}")
-    for r in results:
-        misses = [k for k, goal in TARGETS.items() if (r[k] < goal if k == "ingest_turns_per_s" else r[k] > goal)]
-        print(f"{r['backend']}: " + ("all targets met" if not misses else "missed: " + ", ".join(misses)))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(asyncio.run(main()))

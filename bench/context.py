@@ -1,0 +1,73 @@
+"""What every benchmark suite receives: the scale, the servers, the shared embedder, where files go."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import asyncpg
+import numpy as np
+from tqdm import tqdm
+
+ROOT = Path(__file__).resolve().parent.parent
+SCALES = ("quick", "default", "full")
+T = TypeVar("T")
+
+
+@dataclass
+class Context:
+    scale: str  # quick | default | full
+    postgres_url: str  # a server's admin URL: suites create (and drop) their own databases
+    redis_url: str  # a Redis database the harness may flush
+    out_dir: Path  # report.md, results.json and the plots
+    embedder: Any = None
+    notes: list[str] = field(default_factory=list)
+
+    def pick(self, quick: T, default: T, full: T) -> T:
+        """The value of a parameter at this run's scale."""
+        return {"quick": quick, "default": default, "full": full}[self.scale]
+
+    def plot_path(self, name: str) -> Path:
+        path = self.out_dir / f"{name}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def progress(self, items: Iterable[T], desc: str, unit: str = "it", total: int | None = None) -> Iterable[T]:
+        return tqdm(items, desc=f"  {desc}", unit=unit, total=total, file=sys.stderr, leave=False)
+
+    @contextlib.asynccontextmanager
+    async def temp_database(self, label: str) -> AsyncIterator[str]:
+        """A fresh Postgres database on the server, dropped afterwards; yields its URL."""
+        name = f"caller_memory_{label}_{uuid.uuid4().hex[:8]}"
+        admin = await asyncpg.connect(self.postgres_url)
+        try:
+            await admin.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await admin.close()
+        try:
+            yield self.postgres_url.rsplit("/", 1)[0] + f"/{name}"
+        finally:
+            admin = await asyncpg.connect(self.postgres_url)
+            try:
+                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            finally:
+                await admin.close()
+
+
+def pct(values: Iterable[float], q: float) -> float:
+    data = np.asarray(list(values), dtype=float)
+    return float(np.percentile(data, q)) if data.size else float("nan")
+
+
+def default_postgres() -> str:
+    return os.environ.get("MEMORY_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def default_redis() -> str:
+    return os.environ.get("MEMORY_BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")

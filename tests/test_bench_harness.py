@@ -1,0 +1,92 @@
+"""The benchmark harness: arguments, the judgement of the scale suite, and a real quick run of one suite."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bench import harness
+from bench.suites import scale
+from tests.conftest import POSTGRES_URL, REDIS_URL, unavailable
+
+
+def test_arguments_choose_scale_suites_and_report_directory(tmp_path):
+    args = harness.parse_args([])
+    assert args.scale == "default" and args.out == harness.ROOT / "docs" / "benchmarks"
+    assert args.suite_names == list(harness.SUITE_NAMES)
+    quick = harness.parse_args(["--quick", "--suites", "latency, scale"])
+    assert quick.scale == "quick" and quick.suite_names == ["latency", "scale"]
+    assert quick.out == harness.ROOT / "bench" / "results" / "quick"
+    assert harness.parse_args(["--full", "--out", str(tmp_path)]).out == tmp_path
+    with pytest.raises(SystemExit):
+        harness.parse_args(["--suites", "latency,speed"])
+    with pytest.raises(SystemExit):
+        harness.parse_args(["--quick", "--full"])
+
+
+def test_unreachable_postgres_stops_the_harness_with_a_clear_error(tmp_path, capsys):
+    code = harness.main(
+        [
+            "--quick",
+            "--suites",
+            "latency",
+            "--out",
+            str(tmp_path),
+            "--postgres",
+            "postgresql://postgres@127.0.0.1:1/postgres",
+        ]
+    )
+    assert code == 2
+    assert "Postgres is not reachable" in capsys.readouterr().err
+    assert not (tmp_path / "results.json").exists()
+
+
+def _point(memories: int, **p95: float) -> dict:
+    point = {"memories": memories}
+    for m in scale.MEASURES:
+        point[f"{m}_p95_ms"] = p95.get(m, 2.0)
+    return point
+
+
+def test_scale_judgement_flat_grown_and_sub_millisecond_noise():
+    growth, met = scale.judge([_point(10_000), _point(1_000_000)])
+    assert all(met.values()) and growth["recall_fast"] == pytest.approx(1.0)
+    _, met = scale.judge([_point(10_000, recall_accurate=5.0), _point(1_000_000, recall_accurate=11.0)])
+    assert not met["recall_accurate_growth"] and met["recall_accurate_p95_ms"]
+    _, met = scale.judge([_point(10_000, preload_prepared=0.3), _point(1_000_000, preload_prepared=0.9)])
+    assert met["preload_prepared_growth"]  # 3x, but 0.6 ms: below the noise floor
+    _, met = scale.judge([_point(10_000, preload_cold=4.0), _point(1_000_000, preload_cold=12.0)])
+    assert not met["preload_cold_p95_ms"] and not met["preload_cold_growth"]
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_quick_run_writes_report_json_plots_and_readme_block(tmp_path, postgres_database):
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        unavailable("Redis", exc)
+    out = tmp_path / "report"
+    code = harness.main(
+        ["--quick", "--suites", "scale", "--out", str(out), "--postgres", POSTGRES_URL, "--redis", REDIS_URL]
+    )
+    assert code == 0
+    data = json.loads((out / "results.json").read_text())
+    entry = data["suites"]["scale"]
+    assert entry["scale"] == "quick" and "error" not in entry
+    points = entry["result"]["points"]
+    assert [p["memories"] for p in points] == [2_000, 10_000]  # counted in the database, not assumed
+    assert all(p["preload_cold_p95_ms"] > 0 and p["bytes_per_memory_all"] > 768 for p in points)
+    report = (out / "report.md").read_text()
+    assert "## Scale: per-call cost as the store grows" in report and "(scale.png)" in report
+    assert (out / "scale.png").stat().st_size > 10_000
+
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{harness.README_START}\nSTALE-BLOCK\n{harness.README_END}\nrest\n")
+    harness.update_readme(out, data, readme)
+    text = readme.read_text()
+    assert "STALE-BLOCK" not in text and text.startswith("intro\n") and text.endswith("rest\n")
+    assert "preload p95 at 10,000 memories" in text
