@@ -706,12 +706,11 @@ class BaselineCall:
         self.subject.history.setdefault(self.key, []).append((self.call.id, self.rows))
 
 
-class BaselineSubject:
-    name = "raw_caller_id"
+class _TranscriptBaseline:
+    """What the baselines share: the precomputed turn vectors and query embeddings, cached."""
 
     def __init__(self, embedder, vectors: dict[str, np.ndarray]) -> None:
         self.embedder, self.vectors = embedder, vectors
-        self.history: dict[str, list[tuple[str, list[MemoryRow]]]] = {}
         self.latency: dict[str, list[float]] = defaultdict(list)
         self.errors: list[str] = []
         self._queries: dict[str, np.ndarray] = {}
@@ -723,6 +722,14 @@ class BaselineSubject:
         if query not in self._queries:
             self._queries[query] = self.embedder.embed([query])[0]
         return self._queries[query]
+
+
+class BaselineSubject(_TranscriptBaseline):
+    name = "raw_caller_id"
+
+    def __init__(self, embedder, vectors: dict[str, np.ndarray]) -> None:
+        super().__init__(embedder, vectors)
+        self.history: dict[str, list[tuple[str, list[MemoryRow]]]] = {}
 
     async def open_call(self, call: Call) -> BaselineCall:
         return BaselineCall(self, call)
@@ -784,25 +791,14 @@ class TenantVectorCall:
         self.subject.pool.setdefault(self.call.tenant, []).extend(self.rows)
 
 
-class TenantVectorSubject:
+class TenantVectorSubject(_TranscriptBaseline):
     """Tenant-wide vector-only search: one pool of turns per tenant, all callers, top-k cosine."""
 
     name = "tenant_vector"
 
     def __init__(self, embedder, vectors: dict[str, np.ndarray]) -> None:
-        self.embedder, self.vectors = embedder, vectors
+        super().__init__(embedder, vectors)
         self.pool: dict[str, list[PooledTurn]] = {}
-        self.latency: dict[str, list[float]] = defaultdict(list)
-        self.errors: list[str] = []
-        self._queries: dict[str, np.ndarray] = {}
-
-    def setup(self, scenario: ScenarioSet) -> None:
-        return None
-
-    def query_vector(self, query: str) -> np.ndarray:
-        if query not in self._queries:
-            self._queries[query] = self.embedder.embed([query])[0]
-        return self._queries[query]
 
     async def open_call(self, call: Call) -> TenantVectorCall:
         return TenantVectorCall(self, call)
