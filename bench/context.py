@@ -38,6 +38,16 @@ class Context:
         path.parent.mkdir(parents=True, exist_ok=True)
         return path
 
+    def save_plot(self, fig: Any, name: str) -> str:
+        """Lay out, write ``<name>.png`` beside the report and close ``fig``; returns the file's name."""
+        import matplotlib.pyplot as plt
+
+        fig.tight_layout()
+        path = self.plot_path(name)
+        fig.savefig(path)
+        plt.close(fig)
+        return path.name
+
     def progress(self, items: Iterable[T], desc: str, unit: str = "it", total: int | None = None) -> Iterable[T]:
         return tqdm(items, desc=f"  {desc}", unit=unit, total=total, file=sys.stderr, leave=False)
 
@@ -58,6 +68,16 @@ class Context:
                 await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             finally:
                 await admin.close()
+
+
+def pyplot() -> Any:
+    """matplotlib.pyplot on the file-only Agg backend (no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def pct(values: Iterable[float], q: float) -> float:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import memory
 from bench import synthetic
-from bench.context import Context, pct
+from bench.context import Context, pct, pyplot
 
 NAME = "concurrency"
 TITLE = "Many calls at once in one worker process"
@@ -144,11 +144,7 @@ async def run(ctx: Context) -> dict:
 
 
 def _plot(result: dict, ctx: Context) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     levels = result["levels"]
     xs = [r["calls"] for r in levels]
     fig, ax = plt.subplots(figsize=(7.5, 4.2), dpi=110)
@@ -166,11 +162,7 @@ def _plot(result: dict, ctx: Context) -> str:
     ax.set_title("Latency and event-loop lag against simultaneous calls")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    path = ctx.plot_path("concurrency")
-    fig.savefig(path)
-    plt.close(fig)
-    return path.name
+    return ctx.save_plot(fig, "concurrency")
 
 
 def render(result: dict, ctx: Context) -> str:

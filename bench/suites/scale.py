@@ -17,7 +17,7 @@ import numpy as np
 
 import memory
 from bench import bench_memory, synthetic
-from bench.context import Context
+from bench.context import Context, pyplot
 
 NAME = "scale"
 TITLE = "Scale: per-call cost as the store grows"
@@ -135,11 +135,7 @@ def judge(points: list[dict]) -> tuple[dict[str, float], dict[str, bool]]:
 
 
 def _plot(result: dict, ctx: Context) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     points = result["points"]
     sizes = [p["memories"] for p in points]
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2), dpi=110, gridspec_kw={"width_ratios": [3, 2]})
@@ -159,11 +155,7 @@ def _plot(result: dict, ctx: Context) -> str:
     right.set_xlabel("memories")
     right.set_title("Storage per memory")
     right.grid(alpha=0.3, axis="y")
-    fig.tight_layout()
-    path = ctx.plot_path("scale")
-    fig.savefig(path)
-    plt.close(fig)
-    return path.name
+    return ctx.save_plot(fig, "scale")
 
 
 def render(result: dict, ctx: Context) -> str:
