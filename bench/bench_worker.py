@@ -1,7 +1,11 @@
 """Benchmark what the memory layer adds to a call: set-up of the worker's entrypoint, and each turn.
 
+    python -m bench --suites call_path      # SQLite and Postgres + Redis, in the benchmark report
     python bench/bench_worker.py [--calls 200] [--turns 6] [--callers 100]
     python bench/bench_worker.py --postgres postgresql://... --redis redis://...
+
+``measure()`` runs the benchmark on one store and returns every number as a dict; the harness's
+``call_path`` suite (bench/suites/call_path.py) and this file's command line both use it.
 
 Calls go through the worker's entrypoint body (``worker.call.run_job``) against a fake room (no
 LiveKit server), with the scripted LLM of the tests (no model keys) and the real memory store
@@ -29,13 +33,14 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import memory
-from memory.embed import default_embedder
+from memory.embed import MiniLMEmbedder, default_embedder
 from tests.worker.fakes import ScriptedProviders, fake_job, sip_caller
 from worker.call import run_job
 from worker.runtime import StoreHolder, WorkerDeps, WorkerSettings
@@ -56,20 +61,25 @@ SEED_CALL = [
     ("user", "Also my router keeps dropping the connection in the evening."),
     ("assistant", "I've scheduled a technician visit for Friday morning, booking {booking}."),
 ]
+TARGETS = {"memory_setup_p95_ms": 20.0, "turn_memory_p99_ms": 1.0}
+ROWS = (  # key, label, section
+    ("memory_setup", "memory part (store handle + open_call + preload)", "set-up"),
+    ("entrypoint_on", "entrypoint, memory on", "set-up"),
+    ("entrypoint_off", "entrypoint, memory off", "set-up"),
+    ("entrypoint_difference", "entrypoint difference (on - off, paired)", "set-up"),
+    ("turn_memory", "memory work per turn (no identifier said)", "turn"),
+    ("turn_recording", "  of which recording (per message)", "turn"),
+    ("turn_before_reply", "  of which pre-reply check", "turn"),
+    ("turn_floor", "  (empty listener pair, memory off: the floor)", "turn"),
+    ("link_turn", "turn with an account number (waits for link)", "turn"),
+    ("turn_on", "whole turn, memory on (scripted LLM)", "turn"),
+    ("turn_off", "whole turn, memory off (scripted LLM)", "turn"),
+)
 
 
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
-
-
-def row(name: str, values: list[float], unit: str = "ms") -> str:
-    if not values:
-        return f"  {name:<46} (no samples)"
-    return (
-        f"  {name:<46} n={len(values):<5} p50={pct(values, 50):8.3f} p95={pct(values, 95):8.3f} "
-        f"p99={pct(values, 99):8.3f} max={max(values):8.3f} {unit}"
-    )
 
 
 def phone(i: int) -> str:
@@ -139,6 +149,19 @@ class TurnTimer:
         self.recording.append((time.perf_counter() - self._t0) * 1000)
 
 
+def stats(values: list[float]) -> dict[str, Any]:
+    """n, p50, p95, p99 and max of a sample (nearest rank); ``None`` percentiles when it is empty."""
+    if not values:
+        return {"n": 0, "p50": None, "p95": None, "p99": None, "max": None}
+    return {
+        "n": len(values),
+        "p50": pct(values, 50),
+        "p95": pct(values, 95),
+        "p99": pct(values, 99),
+        "max": max(values),
+    }
+
+
 async def one_call(deps: WorkerDeps, caller: int, turns: list[str], timer: TurnTimer, job: str) -> dict[str, Any]:
     participant = sip_caller(phone(caller), LINE, call_id=f"SCL_{job}")
     with fake_job(participant, job_id=job) as ctx:
@@ -164,98 +187,207 @@ async def one_call(deps: WorkerDeps, caller: int, turns: list[str], timer: TurnT
         "memory_setup_ms": call.timings_ms.get("memory_setup"),
         "turn_ms": turn_ms,
         "per_turn_memory_ms": per_turn if call.memory is not None else [],
+        "recording_ms": recording,  # per message, the greeting's left out
+        "before_reply_ms": replies,
         "brief": bool(call.memory and call.memory.brief),
     }
 
 
-async def main(args: argparse.Namespace) -> None:
-    logging.basicConfig(level=logging.ERROR)
-    tmp = tempfile.TemporaryDirectory()
-    url = args.postgres or f"sqlite:///{Path(tmp.name) / 'bench.db'}"
+def time_model_load(like: MiniLMEmbedder) -> float:
+    """Milliseconds to load the embedding model afresh with ``like``'s settings (a worker's prewarm)."""
+    t0 = time.perf_counter()
+    MiniLMEmbedder(like.model_dir, cache_dir=like.cache_dir, quantized=like.quantized, max_length=like.max_length)
+    return (time.perf_counter() - t0) * 1000
+
+
+def _each(items: Iterable[Any], desc: str, unit: str = "it", total: int | None = None) -> Iterable[Any]:
+    return items
+
+
+async def measure(
+    url: str,
+    redis_url: str | None,
+    embedder: Any,
+    *,
+    calls: int,
+    turns: int,
+    callers: int,
+    warmup: int,
+    embedder_load_ms: float | None = None,
+    progress: Callable[..., Iterable[Any]] | None = None,
+) -> dict[str, Any]:
+    """Seed ``callers`` returning callers under a new tenant of the store at ``url``, then run
+    ``warmup + calls`` calls of ``turns`` turns with memory and as many without, alternating.
+
+    Returns every number of the report: ``rows`` (``ROWS``' keys, each n/p50/p95/p99/max in ms),
+    ``cold`` (store open; the model load when ``embedder_load_ms`` is given) and ``targets``.
+    Leaves the seeded callers in the store (see ``forget_seeded``).
+    """
+    progress = progress or _each
+    turns = max(1, min(turns, len(PLAIN_TURNS)))
     tenant_id = f"bench-{uuid.uuid4().hex[:8]}"
     tenants = tenants_for(tenant_id)
     t0 = time.perf_counter()
-    embedder = default_embedder()
-    embedder_ms = (time.perf_counter() - t0) * 1000
-    print(f"backend: {'postgres' if args.postgres else 'sqlite'}{' + redis' if args.redis else ''}; tenant {tenant_id}")
+    await seed(url, redis_url, tenant_id, callers, embedder)
+    seed_s = time.perf_counter() - t0
 
-    t0 = time.perf_counter()
-    await seed(url, args.redis, tenant_id, args.callers, embedder)
-    print(f"seeded {args.callers} callers in {time.perf_counter() - t0:.1f} s")
+    holder = StoreHolder(
+        url=url,
+        redis_url=redis_url,
+        policies={tenant_id: tenants.tenants[tenant_id].memory},
+        opener=functools.partial(memory.open_store, embedder=embedder),
+    )
 
     def deps(enabled: bool) -> WorkerDeps:
-        holder = StoreHolder(
-            url=url,
-            redis_url=args.redis,
-            policies={tenant_id: tenants.tenants[tenant_id].memory},
-            opener=functools.partial(memory.open_store, embedder=embedder),
-        )
         return WorkerDeps(
-            settings=WorkerSettings(database_url=url, redis_url=args.redis, memory_enabled=enabled),
+            settings=WorkerSettings(database_url=url, redis_url=redis_url, memory_enabled=enabled),
             tenants=tenants,
             providers=ScriptedProviders(),
             store=holder if enabled else None,
         )
 
     with_memory, without_memory = deps(True), deps(False)
-    t0 = time.perf_counter()
-    store = await with_memory.store.get()
-    cold_open_ms = (time.perf_counter() - t0) * 1000
+    try:
+        t0 = time.perf_counter()
+        await holder.get()
+        cold_open_ms = (time.perf_counter() - t0) * 1000
 
-    timers = {True: TurnTimer(), False: TurnTimer()}
-    results: dict[bool, list[dict[str, Any]]] = {True: [], False: []}
-    link_turn_ms: list[float] = []
-    for i in range(args.warmup + args.calls):
-        caller = i % args.callers
-        for enabled, worker in ((True, with_memory), (False, without_memory)):
-            result = await one_call(worker, caller, PLAIN_TURNS[: args.turns], timers[enabled], f"{enabled}-{i}")
-            if i >= args.warmup:
-                results[enabled].append(result)
-        if i >= args.warmup and i % 10 == 0:  # a caller reading out an account number (the link path)
-            probe = TurnTimer()
-            account = f"{7000 + caller}{caller:04d}"
-            spoken = [f"My account number is {account}."]
-            result = await one_call(with_memory, args.callers + i, spoken, probe, f"link-{i}")
-            link_turn_ms += result["per_turn_memory_ms"]
+        timers = {True: TurnTimer(), False: TurnTimer()}
+        results: dict[bool, list[dict[str, Any]]] = {True: [], False: []}
+        link_turn_ms: list[float] = []
+        for i in progress(range(warmup + calls), desc="calls (memory on and off)", unit="call", total=warmup + calls):
+            caller = i % callers
+            for enabled, worker in ((True, with_memory), (False, without_memory)):
+                result = await one_call(worker, caller, PLAIN_TURNS[:turns], timers[enabled], f"{enabled}-{i}")
+                if i >= warmup:
+                    results[enabled].append(result)
+            if i >= warmup and i % 10 == 0:  # a caller reading out an account number (the link path)
+                probe = TurnTimer()
+                account = f"{7000 + caller}{caller:04d}"
+                spoken = [f"My account number is {account}."]
+                result = await one_call(with_memory, callers + i, spoken, probe, f"link-{i}")
+                link_turn_ms += result["per_turn_memory_ms"]
+    finally:
+        await holder.aclose()
 
     mem, base = results[True], results[False]
-    print(f"\n{len(mem)} calls with memory ({sum(r['brief'] for r in mem)} returning callers preloaded), ")
-    print(f"{len(base)} without; {args.turns} turns each\n")
-    print("call set-up")
-    print(row("memory part (store handle + open_call + preload)", [r["memory_setup_ms"] for r in mem]))
-    print(row("entrypoint, memory on", [r["setup_ms"] for r in mem]))
-    print(row("entrypoint, memory off", [r["setup_ms"] for r in base]))
-    deltas = sorted(m["setup_ms"] - b["setup_ms"] for m, b in zip(mem, base, strict=True))
-    print(row("entrypoint difference (on - off, paired)", deltas))
-    print("\nper turn")
-    print(row("memory work per turn (no identifier said)", [x for r in mem for x in r["per_turn_memory_ms"]]))
-    print(row("  of which recording (per message)", timers[True].recording))
-    print(row("  of which pre-reply check", timers[True].before_reply))
-    print(row("  (empty listener pair, memory off: the floor)", timers[False].recording))
-    print(row("turn with an account number (waits for link)", link_turn_ms))
-    print(row("whole turn, memory on (scripted LLM)", [x for r in mem for x in r["turn_ms"]]))
-    print(row("whole turn, memory off (scripted LLM)", [x for r in base for x in r["turn_ms"]]))
-    print("\ncold start")
-    print(f"  load the embedding model (prewarm, once per worker process): {embedder_ms:.1f} ms")
-    print(
-        f"  open the store, model loaded (first call of a process, overlaps the room connection): {cold_open_ms:.1f} ms"
+    samples = {
+        "memory_setup": [r["memory_setup_ms"] for r in mem if r["memory_setup_ms"] is not None],
+        "entrypoint_on": [r["setup_ms"] for r in mem],
+        "entrypoint_off": [r["setup_ms"] for r in base],
+        "entrypoint_difference": sorted(m["setup_ms"] - b["setup_ms"] for m, b in zip(mem, base, strict=True)),
+        "turn_memory": [x for r in mem for x in r["per_turn_memory_ms"]],
+        "turn_recording": [x for r in mem for x in r["recording_ms"]],
+        "turn_before_reply": [x for r in mem for x in r["before_reply_ms"]],
+        "turn_floor": [x for r in base for x in r["recording_ms"]],
+        "link_turn": link_turn_ms,
+        "turn_on": [x for r in mem for x in r["turn_ms"]],
+        "turn_off": [x for r in base for x in r["turn_ms"]],
+    }
+    rows = {key: stats(samples[key]) for key, _, _ in ROWS}
+    setup_p95, turn_p99 = rows["memory_setup"]["p95"], rows["turn_memory"]["p99"]
+    return {
+        "params": {"calls": calls, "turns": turns, "callers": callers, "warmup": warmup},
+        "tenant": tenant_id,
+        "seed_s": seed_s,
+        "calls_with_memory": len(mem),
+        "returning_preloaded": sum(r["brief"] for r in mem),
+        "calls_without_memory": len(base),
+        "rows": rows,
+        "cold": {"embedder_load_ms": embedder_load_ms, "store_open_ms": cold_open_ms},
+        "targets": {
+            "memory_setup_p95_ms": {
+                "value": setup_p95,
+                "goal": TARGETS["memory_setup_p95_ms"],
+                "met": setup_p95 is not None and setup_p95 < TARGETS["memory_setup_p95_ms"],
+            },
+            "turn_memory_p99_ms": {
+                "value": turn_p99,
+                "goal": TARGETS["turn_memory_p99_ms"],
+                "met": turn_p99 is not None and turn_p99 < TARGETS["turn_memory_p99_ms"],
+            },
+        },
+    }
+
+
+async def forget_seeded(url: str, redis_url: str | None, embedder: Any, result: dict[str, Any]) -> None:
+    """Forget every caller ``measure`` left in a shared database (seeded, and linked by the probes)."""
+    p = result["params"]
+    store = await memory.open_store(url, redis_url=redis_url, embedder=embedder)
+    try:
+        for i in range(p["callers"] * 2 + p["calls"] + p["warmup"]):
+            caller_id = await store.find_caller(result["tenant"], "phone", phone(i))
+            if caller_id:
+                await store.forget_caller(result["tenant"], caller_id)
+    finally:
+        await store.aclose()
+
+
+def report_row(label: str, s: dict[str, Any], unit: str = "ms") -> str:
+    if not s["n"]:
+        return f"  {label:<46} (no samples)"
+    return (
+        f"  {label:<46} n={s['n']:<5} p50={s['p50']:8.3f} p95={s['p95']:8.3f} "
+        f"p99={s['p99']:8.3f} max={s['max']:8.3f} {unit}"
     )
 
-    setup_p95 = pct([r["memory_setup_ms"] for r in mem], 95)
-    turn_p99 = pct([x for r in mem for x in r["per_turn_memory_ms"]], 99)
-    print(f"\ntargets: set-up p95 {setup_p95:.2f} ms (< 20 ms): {'met' if setup_p95 < 20 else 'NOT met'}; ", end="")
-    print(f"per-turn p99 {turn_p99:.3f} ms (< 1 ms): {'met' if turn_p99 < 1 else 'NOT met'}")
 
-    await with_memory.store.aclose()
-    if args.postgres:  # leave the shared database as it was
-        cleanup = await memory.open_store(url, redis_url=args.redis, embedder=embedder)
-        for i in range(args.callers * 2 + args.calls + args.warmup):
-            caller_id = await cleanup.find_caller(tenant_id, "phone", phone(i))
-            if caller_id:
-                await cleanup.forget_caller(tenant_id, caller_id)
-        await cleanup.aclose()
-    del store
-    tmp.cleanup()
+def report(result: dict[str, Any]) -> str:
+    """The plain-text report of one ``measure`` result."""
+    p, rows, cold, targets = result["params"], result["rows"], result["cold"], result["targets"]
+    lines = [
+        f"seeded {p['callers']} callers in {result['seed_s']:.1f} s",
+        "",
+        f"{result['calls_with_memory']} calls with memory ({result['returning_preloaded']} returning callers "
+        f"preloaded), {result['calls_without_memory']} without; {p['turns']} turns each",
+    ]
+    for section, title in (("set-up", "call set-up"), ("turn", "per turn")):
+        lines += ["", title]
+        lines += [report_row(label, rows[key]) for key, label, where in ROWS if where == section]
+    lines += ["", "cold start"]
+    if cold["embedder_load_ms"] is not None:
+        lines.append(
+            f"  load the embedding model (prewarm, once per worker process): {cold['embedder_load_ms']:.1f} ms"
+        )
+    lines.append(
+        "  open the store, model loaded (first call of a process, overlaps the room connection): "
+        f"{cold['store_open_ms']:.1f} ms"
+    )
+    setup, turn = targets["memory_setup_p95_ms"], targets["turn_memory_p99_ms"]
+    lines += [
+        "",
+        f"targets: set-up p95 {_ms(setup['value'], 2)} (< {setup['goal']:g} ms): {'met' if setup['met'] else 'NOT met'}; "
+        f"per-turn p99 {_ms(turn['value'], 3)} (< {turn['goal']:g} ms): {'met' if turn['met'] else 'NOT met'}",
+    ]
+    return "\n".join(lines)
+
+
+def _ms(value: float | None, digits: int) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f} ms"
+
+
+async def main(args: argparse.Namespace) -> None:
+    logging.basicConfig(level=logging.ERROR)
+    with tempfile.TemporaryDirectory() as tmp:
+        url = args.postgres or f"sqlite:///{Path(tmp) / 'bench.db'}"
+        t0 = time.perf_counter()
+        embedder = default_embedder()
+        embedder_ms = (time.perf_counter() - t0) * 1000
+        result = await measure(
+            url,
+            args.redis,
+            embedder,
+            calls=args.calls,
+            turns=args.turns,
+            callers=args.callers,
+            warmup=args.warmup,
+            embedder_load_ms=embedder_ms,
+        )
+        backend = f"{'postgres' if args.postgres else 'sqlite'}{' + redis' if args.redis else ''}"
+        print(f"backend: {backend}; tenant {result['tenant']}")
+        print(report(result))
+        if args.postgres:  # leave the shared database as it was
+            await forget_seeded(url, args.redis, embedder, result)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
