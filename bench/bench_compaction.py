@@ -21,7 +21,7 @@ where compaction is active, is not above the balanced compaction's mean: both sp
 Tokens are estimated as the memory layer does (``memory.brief.estimate_tokens``: about four
 characters a token, plus four per message), with no tokenizer download.
 
-Writes ``bench/results/compaction.json`` and the plot ``docs/compaction_tokens.png``.
+Writes ``bench/results/compaction.json`` and the plot ``docs/benchmarks/compaction_tokens.png``.
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ from worker.compaction import CallCompaction  # noqa: E402
 LEVELS = ("conservative", "balanced", "aggressive")
 WINDOW = (8 * 60, 10 * 60)
 RESULTS = ROOT / "bench" / "results" / "compaction.json"
-PLOT = ROOT / "docs" / "compaction_tokens.png"
+PLOT = ROOT / "docs" / "benchmarks" / "compaction_tokens.png"  # the harness writes the same plot
 INSTRUCTIONS = "You are Ava, a support agent of Acme Telecom. " * 40  # stands for the static prompt
 
 
