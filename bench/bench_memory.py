@@ -27,6 +27,7 @@ from tqdm import tqdm
 
 import memory
 from bench import synthetic
+from bench.context import pct
 from memory.graph import extract_batch
 from memory.identity import normalize_identifier
 from memory.models import MemoryRow
@@ -40,10 +41,6 @@ TARGETS = {
     "record_turn_p99_ms": 0.2,
     "ingest_turns_per_s": 200.0,
 }
-
-
-def pct(values: list[float], q: float) -> float:
-    return float(np.percentile(np.asarray(values), q)) if values else float("nan")
 
 
 async def seed(

@@ -58,6 +58,7 @@ from rank_bm25 import BM25Okapi  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 import memory  # noqa: E402
+from bench.context import pct  # noqa: E402
 from memory import retrieval  # noqa: E402
 from memory.embed import default_embedder  # noqa: E402
 from memory.models import MemoryRow  # noqa: E402
@@ -243,10 +244,6 @@ def aggregate(per_question: list[tuple[int, dict[str, float]]]) -> dict:
         "overall": mean([m for _, m in per_question]),
         "by_category": {str(c): mean(by_category[c]) for c in sorted(by_category)},
     }
-
-
-def pct(values: Sequence[float], q: float) -> float:
-    return float(np.percentile(np.asarray(values), q)) if values else float("nan")
 
 
 # ----------------------------------------------------------------------------------------- replay
