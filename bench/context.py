@@ -48,7 +48,8 @@ class Context:
         plt.close(fig)
         return path.name
 
-    def progress(self, items: Iterable[T], desc: str, unit: str = "it", total: int | None = None) -> Iterable[T]:
+    def progress(self, items: Iterable[T], desc: str, unit: str = "it", total: int | None = None) -> tqdm:
+        """A progress bar over ``items`` (iterate it, or call ``update`` on it and ``close`` it)."""
         return tqdm(items, desc=f"  {desc}", unit=unit, total=total, file=sys.stderr, leave=False)
 
     @contextlib.asynccontextmanager

@@ -43,15 +43,11 @@ def tenant_of(index: int, tenants: int) -> str:
 
 
 async def seed_to(store: memory.CallerStore, ctx: Context, start: int, stop: int, tenants: int, vectors: dict) -> None:
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    for index in range(start, stop):
-        queue.put_nowait(index)
+    indexes = iter(range(start, stop))  # shared by the seeders: each takes the next caller
     bar = ctx.progress(range(stop - start), desc=f"seeding to {stop * MEMORIES_PER_CALLER:,} memories", unit="caller")
-    ticks = iter(bar)
 
     async def seeder() -> None:
-        while not queue.empty():
-            index = queue.get_nowait()
+        for index in indexes:
             await bench_memory.seed(
                 store,
                 1,
@@ -62,10 +58,10 @@ async def seed_to(store: memory.CallerStore, ctx: Context, start: int, stop: int
                 vectors=vectors,
                 progress=False,
             )
-            next(ticks, None)
+            bar.update(1)
 
     await asyncio.gather(*(seeder() for _ in range(SEEDERS)))
-    next(ticks, None)  # let the bar close
+    bar.close()
 
 
 async def storage(url: str) -> dict:

@@ -23,7 +23,7 @@ import random
 import re
 import sys
 import time
-from collections import Counter, deque
+from collections import Counter, defaultdict, deque
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -240,19 +240,7 @@ async def _one_caller(index: int, workers: list[WorkerProcess], now: datetime, o
 async def run(ctx: Context) -> dict:
     processes = ctx.pick(2, 3, 4)
     callers = ctx.pick(10, 60, 200)
-    out: dict[str, list] = {
-        k: []
-        for k in (
-            "prepared",
-            "open_other",
-            "preload_other",
-            "stored",
-            "after_write",
-            "preload_after_write",
-            "reprepared",
-            "preload_reprepared",
-        )
-    }
+    out: dict[str, list] = defaultdict(list)
     workers: list[WorkerProcess] = []
     async with ctx.temp_database("workers") as db_url:
         await _clear_cache(ctx.redis_url)
