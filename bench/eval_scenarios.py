@@ -650,20 +650,30 @@ class MemorySubject:
         return MemoryCall(self, hooks, call)
 
 
-class BaselineCall:
+class _BaselineCall:
+    """What the baselines' calls share: nothing to wait for, and hits that name their call."""
+
+    def __init__(self, subject: Any, call: Call) -> None:
+        self.subject, self.call = subject, call
+        self.last_brief_sources: list[str] | None = None
+
+    async def settle(self) -> None:
+        return None
+
+    def origin(self, item: Any) -> str | None:
+        return getattr(item, "call_id", None)
+
+
+class BaselineCall(_BaselineCall):
     """One call of the do-it-yourself baseline: a dict keyed by the raw caller-ID string."""
 
     def __init__(self, subject: BaselineSubject, call: Call) -> None:
-        self.subject, self.call = subject, call
+        super().__init__(subject, call)
         phone = call.identifiers.get("phone")
         raw = phone if phone is not None else next(iter(call.identifiers.values()), f"no-caller-id:{call.id}")
         self.key = raw  # no tenant, no normalisation, no linking
         self.is_new = raw not in subject.history
         self.rows: list[MemoryRow] = []
-        self.last_brief_sources: list[str] | None = None
-
-    async def settle(self) -> None:
-        return None
 
     async def preload(self) -> str:
         lines, sources, used = [], [], 0
@@ -698,9 +708,6 @@ class BaselineCall:
 
     async def facts(self) -> list[Any]:
         raise Unsupported("the baseline keeps transcripts only, no facts")
-
-    def origin(self, item: Any) -> str | None:
-        return getattr(item, "call_id", None)
 
     async def close(self) -> None:
         self.subject.history.setdefault(self.key, []).append((self.call.id, self.rows))
@@ -742,7 +749,7 @@ class PooledTurn:
     vector: np.ndarray
 
 
-class TenantVectorCall:
+class TenantVectorCall(_BaselineCall):
     """One call of the tenant-wide vector-search baseline: every turn of the tenant in one index.
 
     There is no caller in it. Recall ranks every stored turn of every caller of the tenant by cosine
@@ -752,14 +759,10 @@ class TenantVectorCall:
     """
 
     def __init__(self, subject: TenantVectorSubject, call: Call) -> None:
-        self.subject, self.call = subject, call
+        super().__init__(subject, call)
         self.key = f"tenant:{call.tenant}"
         self.is_new = not subject.pool.get(call.tenant)
         self.rows: list[PooledTurn] = []
-        self.last_brief_sources: list[str] | None = None
-
-    async def settle(self) -> None:
-        return None
 
     async def preload(self) -> str:
         """Always "": with no notion of who is calling there is no caller to preload a brief for."""
@@ -783,9 +786,6 @@ class TenantVectorCall:
 
     async def facts(self) -> list[Any]:
         raise Unsupported("a tenant-wide vector index keeps turns only, no facts")
-
-    def origin(self, item: Any) -> str | None:
-        return getattr(item, "call_id", None)
 
     async def close(self) -> None:
         self.subject.pool.setdefault(self.call.tenant, []).extend(self.rows)
