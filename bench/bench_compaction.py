@@ -44,8 +44,8 @@ from livekit.agents.voice.generation import INSTRUCTIONS_MESSAGE_ID  # noqa: E40
 
 from bench.longcalls import SyntheticCall, make_calls  # noqa: E402
 from memory.compaction import CompactionPolicy, message_tokens  # noqa: E402
-from memory.spoken import normalize_spoken_digits  # noqa: E402
-from worker.compaction import CallCompaction  # noqa: E402
+from memory.livekit import CallCompaction  # noqa: E402
+from memory.text.spoken import normalize_spoken_digits  # noqa: E402
 
 LEVELS = ("conservative", "balanced", "aggressive")
 WINDOW = (8 * 60, 10 * 60)

@@ -28,9 +28,9 @@ from tqdm import tqdm
 import memory
 from bench import synthetic
 from bench.context import pct
-from memory.graph import extract_batch
-from memory.identity import normalize_identifier
-from memory.models import MemoryRow
+from memory.recall.graph import extract_batch
+from memory.text.identifiers import normalize_identifier
+from memory.values import MemoryRow
 
 TENANT = "bench-telecom"
 TARGETS = {

@@ -59,9 +59,12 @@ from tqdm import tqdm  # noqa: E402
 
 import memory  # noqa: E402
 from bench.context import pct  # noqa: E402
-from memory import retrieval  # noqa: E402
 from memory.embed import default_embedder  # noqa: E402
-from memory.models import MemoryRow  # noqa: E402
+from memory.recall.presets import PRESETS  # noqa: E402
+from memory.recall.ranking import rank  # noqa: E402
+from memory.recall.working_set import WorkingSet  # noqa: E402
+from memory.text import terms  # noqa: E402
+from memory.values import MemoryRow  # noqa: E402
 
 TENANT = "locomo"
 DEFAULT_DATA = Path("..") / "shared" / "data" / "locomo" / "locomo10.json"
@@ -388,12 +391,12 @@ ABLATIONS: list[tuple[str, str, dict, bool]] = [  # label, preset, changes, stem
 
 def rank_direct(rows: list[MemoryRow], rep: Replayed, preset, query_vectors: np.ndarray, now: datetime) -> list:
     """Rank every question of one conversation with a WorkingSet of the stored rows (no store, no graph)."""
-    ws = retrieval.WorkingSet(rows)
+    ws = WorkingSet(rows)
     ws.prepare()
     dia = rep.dia_of  # rows keep their (call_id, seq)
     out = []
     for q, vector in zip(rep.conversation.questions, query_vectors, strict=True):
-        hits = ws.rank(q.text, vector, preset=preset, limit=LIMIT, now=now)
+        hits = rank(ws, q.text, vector, preset=preset, limit=LIMIT, now=now)
         out.append((q.category, question_metrics([dia[(h.call_id, h.seq)] for h in hits], q.evidence)))
     return out
 
@@ -404,10 +407,10 @@ def ablations(replayed: list[Replayed], embedder) -> dict[str, list]:
     query_vectors = [embedder.embed([q.text for q in rep.conversation.questions]) for rep in replayed]
     out: dict[str, list] = {}
     for label, name, changes, stemming in tqdm(ABLATIONS, desc="ablations", unit="variant", file=sys.stderr):
-        preset = dataclasses.replace(retrieval.PRESETS[name], **changes)
-        real_stem = retrieval.stem
+        preset = dataclasses.replace(PRESETS[name], **changes)
+        real_stem = terms.stem
         if not stemming:
-            retrieval.stem = lambda word: word  # index_terms looks the stemmer up at call time
+            terms.stem = lambda word: word  # index_terms looks the stemmer up at call time
         try:
             out[label] = [
                 m
@@ -415,7 +418,7 @@ def ablations(replayed: list[Replayed], embedder) -> dict[str, list]:
                 for m in rank_direct(rep.rows, rep, preset, qv, now)
             ]
         finally:
-            retrieval.stem = real_stem
+            terms.stem = real_stem
     # the same turns stored without the speaker's name (words and photo caption only), re-embedded
     bare = []
     for rep in replayed:
@@ -425,7 +428,7 @@ def ablations(replayed: list[Replayed], embedder) -> dict[str, list]:
             [dataclasses.replace(r, text=t, embedding=v) for r, t, v in zip(rep.rows, texts, vectors, strict=True)]
         )
     for name in MEMORY_MODES:
-        preset = retrieval.PRESETS[name]
+        preset = PRESETS[name]
         out[f"{name}, turns stored without speaker names"] = [
             m
             for rep, rows, qv in zip(replayed, bare, query_vectors, strict=True)

@@ -57,10 +57,12 @@ import yaml
 from tqdm import tqdm
 
 import memory
-from memory.identity import normalize_identifier
-from memory.models import MemoryRow, utcnow
-from memory.retrieval import PRESETS, WorkingSet
-from memory.spoken import normalize_spoken_digits
+from memory.recall.presets import PRESETS
+from memory.recall.ranking import rank
+from memory.recall.working_set import WorkingSet
+from memory.text.identifiers import normalize_identifier
+from memory.text.spoken import normalize_spoken_digits
+from memory.values import MemoryRow, utcnow
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO_DIR = ROOT / "bench" / "scenarios"
@@ -700,7 +702,7 @@ class BaselineCall(_BaselineCall):
         rows = [r for _, rs in self.subject.history.get(self.key, []) for r in rs] + self.rows
         working = WorkingSet(rows)
         vector = self.subject.query_vector(query)
-        hits = working.rank(query, vector, preset=PRESETS[mode], limit=limit, now=utcnow())
+        hits = rank(working, query, vector, preset=PRESETS[mode], limit=limit, now=utcnow())
         return [HitView(h.text, h.call_id, h.score) for h in hits]
 
     async def matters(self) -> list[Any]:

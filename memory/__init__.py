@@ -8,6 +8,7 @@ hits = await hooks.recall("refund", mode="fast")
 await hooks.aclose()                   # drains writes, prepares the next call's preload
 """
 
+from .call.hooks import CallHooks
 from .caller_store import CallerStore, open_store
 from .errors import (
     CallerMemoryError,
@@ -17,10 +18,9 @@ from .errors import (
     MemoryWriteError,
     StoreUnavailableError,
 )
-from .hooks import CallHooks
-from .identity import Identifier
-from .models import CallEvent, Hit, Link, Matter, Preload
 from .policy import DEFAULT_POLICY, IDENTIFIER_KINDS, MemoryPolicy
+from .text.identifiers import Identifier
+from .values import CallEvent, Hit, Link, Matter, Preload
 
 __all__ = [
     "DEFAULT_POLICY",

@@ -12,17 +12,17 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
-from .brief import render_brief
-from .cache import LocalPreloadCache, PreloadCache, RedisPreloadCache
+from .call.hooks import CallHooks, validate_call_args, validate_customer_id
 from .embed import Embedder, default_embedder
 from .errors import InvalidInputError, StoreUnavailableError
-from .hooks import CallHooks, validate_call_args, validate_customer_id
-from .identity import Identifier, normalize_identifier, normalize_identifiers
-from .models import CallerProfile, Link, MemoryRow, as_utc, utcnow
 from .policy import DEFAULT_POLICY, MemoryPolicy
+from .recall.brief import render_brief
+from .recall.cache import LocalPreloadCache, PreloadCache, RedisPreloadCache
 from .store import Backend, open_backend
+from .text.identifiers import Identifier, normalize_identifier, normalize_identifiers
+from .values import CallerProfile, Link, MemoryRow, as_utc, utcnow
 
-logger = logging.getLogger("memory.store")
+logger = logging.getLogger(__name__)
 
 QUERY_CACHE_SIZE = 1024
 

@@ -5,16 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .errors import ConfigError
+from .values import IDENTIFIER_KINDS
 
-IDENTIFIER_KINDS: tuple[str, ...] = (
-    "phone",
-    "email",
-    "account",
-    "oauth_sub",
-    "sip_uri",
-    "livekit_identity",
-    "name",
-)
 RECALL_MODES: tuple[str, ...] = ("fast", "accurate")
 
 

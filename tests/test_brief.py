@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from memory.brief import CLOSE_TAG, OPEN_TAG, estimate_tokens, quote, render_brief
-from memory.models import CallerProfile, CallRecord, KnownIdentifier, Matter
+from memory.recall.brief import CLOSE_TAG, OPEN_TAG, render_brief
+from memory.text.quote import estimate_tokens, quote
+from memory.values import CallerProfile, CallRecord, KnownIdentifier, Matter
 
 T = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from memory.dates import find_dates, first_date
+from memory.text.dates import find_dates, first_date
 
 WEDNESDAY = datetime(2026, 3, 4, 10, 30, tzinfo=UTC)
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from memory.facts import amounts, facts, references, resolves_something
+from memory.text.facts import amounts, facts, references, resolves_something
 
 AT = datetime(2026, 3, 4, 10, tzinfo=UTC)
 

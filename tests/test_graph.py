@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from memory.graph import CallerGraph, extract_batch, query_entities
-from memory.models import MemoryRow
+from memory.recall.graph import CallerGraph, extract_batch, query_entities
+from memory.values import MemoryRow
 
 T = datetime(2026, 2, 2, 9, tzinfo=UTC)
 

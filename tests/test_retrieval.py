@@ -8,8 +8,11 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from memory.models import MemoryRow
-from memory.retrieval import ACCURATE, FAST, PRESETS, RecallPreset, WorkingSet, index_terms, stem, tokenize
+from memory.recall.presets import ACCURATE, FAST, PRESETS, RecallPreset
+from memory.recall.ranking import rank
+from memory.recall.working_set import WorkingSet
+from memory.text.terms import index_terms, stem, tokenize
+from memory.values import MemoryRow
 
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 NOW = T0 + timedelta(days=10)
@@ -78,7 +81,7 @@ def test_working_set_surface():
     ws.replace([row("only", vector=unit(1))])
     assert len(ws) == 1 and ws.missing_vectors() == []
     ws.mark_vectors_changed()
-    assert texts(ws.rank("only", unit(1), preset=FAST, limit=5, now=NOW)) == ["only"]
+    assert texts(rank(ws, "only", unit(1), preset=FAST, limit=5, now=NOW)) == ["only"]
 
 
 # -- empty inputs -----------------------------------------------------------------------------------------
@@ -86,12 +89,12 @@ def test_working_set_surface():
 
 @pytest.mark.parametrize("preset", [FAST, ACCURATE])
 def test_empty_inputs_give_nothing(preset):
-    assert WorkingSet().rank("refund", unit(1), preset=preset, limit=5, now=NOW) == []
+    assert rank(WorkingSet(), "refund", unit(1), preset=preset, limit=5, now=NOW) == []
     ws = WorkingSet([row("my refund for ticket 8842")])
-    assert ws.rank("refund", None, preset=preset, limit=0, now=NOW) == []
-    assert ws.rank("", None, preset=preset, limit=5, now=NOW) == []
-    assert ws.rank("the and of", None, preset=preset, limit=5, now=NOW) == []  # only stop words, no vector
-    assert ws.rank("router", None, preset=preset, limit=5, now=NOW) == []  # no shared word, no vector
+    assert rank(ws, "refund", None, preset=preset, limit=0, now=NOW) == []
+    assert rank(ws, "", None, preset=preset, limit=5, now=NOW) == []
+    assert rank(ws, "the and of", None, preset=preset, limit=5, now=NOW) == []  # only stop words, no vector
+    assert rank(ws, "router", None, preset=preset, limit=5, now=NOW) == []  # no shared word, no vector
 
 
 # -- lexical ----------------------------------------------------------------------------------------------
@@ -112,14 +115,14 @@ def test_spoken_ticket_number_finds_the_written_one(preset):
         "c2", ["The router shows a red light.", "Ticket 7710 is for the router."], at=T0 + timedelta(days=2)
     )
     ws = WorkingSet(rows)
-    hits = ws.rank("ticket eight eight four two", None, preset=preset, limit=3, now=NOW)
+    hits = rank(ws, "ticket eight eight four two", None, preset=preset, limit=3, now=NOW)
     assert "8842" in hits[0].text
     assert hits[0].seq == 3 and hits[0].call_id == "c1" and hits[0].at == T0 + timedelta(seconds=60)
 
 
 def test_word_forms_match_through_stemming():
     ws = WorkingSet([row("We went hiking near the lake", seq=1), row("The invoice was paid", seq=2, call="c2")])
-    assert texts(ws.rank("where did they hike?", None, preset=FAST, limit=1, now=NOW)) == [
+    assert texts(rank(ws, "where did they hike?", None, preset=FAST, limit=1, now=NOW)) == [
         "We went hiking near the lake"
     ]
 
@@ -135,7 +138,7 @@ def test_dense_vectors_rank_without_shared_words():
             row("gamma", seq=3, call="c3", vector=unit(0.2, 0, 1)),
         ]
     )
-    hits = ws.rank("nothing in common", unit(1, 0), preset=FAST, limit=3, now=NOW)
+    hits = rank(ws, "nothing in common", unit(1, 0), preset=FAST, limit=3, now=NOW)
     assert texts(hits)[0] == "alpha"
     assert texts(hits)[-1] != "alpha"
 
@@ -150,7 +153,7 @@ def test_dense_paraphrase_with_the_real_embedder(embedder):
     ws = WorkingSet([row(s, call=f"c{i}", vector=v) for i, (s, v) in enumerate(zip(sentences, vectors, strict=True))])
     query = "duplicate payment on my statement"
     assert not set(index_terms(query)) & {t for s in sentences for t in index_terms(s)}
-    [hit] = ws.rank(query, embedder.embed([query])[0], preset=FAST, limit=1, now=NOW)
+    [hit] = rank(ws, query, embedder.embed([query])[0], preset=FAST, limit=1, now=NOW)
     assert "charged twice" in hit.text
 
 
@@ -162,10 +165,10 @@ def test_equal_matches_prefer_the_newer_row(preset):
     old = row("my modem is broken", call="old", at=T0)
     new = row("my modem is broken", call="new", at=T0 + timedelta(days=5))
     for order in ([old, new], [new, old]):
-        hits = WorkingSet(order).rank("modem broken", None, preset=preset, limit=2, now=NOW)
+        hits = rank(WorkingSet(order), "modem broken", None, preset=preset, limit=2, now=NOW)
         assert [h.call_id for h in hits] == ["new", "old"]
     no_recency = dataclasses.replace(preset, recency_weight=0.0)
-    hits = WorkingSet([old, new]).rank("modem broken", None, preset=no_recency, limit=2, now=NOW)
+    hits = rank(WorkingSet([old, new]), "modem broken", None, preset=no_recency, limit=2, now=NOW)
     assert hits[0].call_id == "new" and hits[0].score == hits[1].score  # a tie, broken by time
 
 
@@ -184,11 +187,11 @@ def test_an_answer_is_found_through_the_question_before_it():
     )
     rows += call_rows("c2", ["I'd like to change my plan.", "Sure, which plan?"], at=T0 + timedelta(days=1))
     ws = WorkingSet(rows)
-    hits = ws.rank("modem serial number", None, preset=FAST, limit=3, now=NOW)
+    hits = rank(ws, "modem serial number", None, preset=FAST, limit=3, now=NOW)
     assert "It's ZX-4410." in texts(hits)[:2]
     assert all(h.call_id == "c1" for h in hits[:2])
     alone = dataclasses.replace(FAST, context_lexical_weight=0.0, answer_weight=0.0, call_weight=0.0)
-    assert "It's ZX-4410." not in texts(ws.rank("modem serial number", None, preset=alone, limit=3, now=NOW))
+    assert "It's ZX-4410." not in texts(rank(ws, "modem serial number", None, preset=alone, limit=3, now=NOW))
 
 
 def test_context_stays_within_one_call():
@@ -196,7 +199,7 @@ def test_context_stays_within_one_call():
     a = call_rows("a", ["The technician replaced the fiber box.", "OK."])
     b = call_rows("b", ["Bye."], at=T0 + timedelta(days=1))
     ws = WorkingSet([a[0], b[0], a[1]])
-    hits = ws.rank("fiber box technician", None, preset=ACCURATE, limit=3, now=NOW)
+    hits = rank(ws, "fiber box technician", None, preset=ACCURATE, limit=3, now=NOW)
     assert texts(hits)[:2] == ["The technician replaced the fiber box.", "OK."]
     assert "Bye." not in texts(hits)
 
@@ -205,11 +208,11 @@ def test_context_reaches_two_turns_each_side():
     rows = call_rows("c1", ["My dishwasher leaks.", "I see.", "It started last week.", "OK.", "Thanks, bye."])
     narrow = dataclasses.replace(FAST, neighbour_turns=1)
     for preset in (FAST, ACCURATE):
-        hits = WorkingSet(rows).rank("dishwasher leak", None, preset=preset, limit=5, now=NOW)
+        hits = rank(WorkingSet(rows), "dishwasher leak", None, preset=preset, limit=5, now=NOW)
         assert texts(hits)[0] == "My dishwasher leaks."
         assert "It started last week." in texts(hits)  # two turns away: inside the window
         assert "Thanks, bye." not in texts(hits)  # four turns away: outside
-    near = WorkingSet(rows).rank("dishwasher leak", None, preset=narrow, limit=5, now=NOW)
+    near = rank(WorkingSet(rows), "dishwasher leak", None, preset=narrow, limit=5, now=NOW)
     assert "It started last week." not in texts(near)
 
 
@@ -222,9 +225,9 @@ def test_a_named_date_prefers_rows_said_then():
         row("We talked about the router", call="may", at=datetime(2026, 5, 20, 10, tzinfo=UTC)),
     ]
     for query in ("what about the router on March 3, 2026?", "the router, 3 March 2026", "router 2026-03-03"):
-        hits = WorkingSet(rows).rank(query, None, preset=FAST, limit=2, now=NOW + timedelta(days=90))
+        hits = rank(WorkingSet(rows), query, None, preset=FAST, limit=2, now=NOW + timedelta(days=90))
         assert hits[0].call_id == "march", query
-    hits = WorkingSet(rows).rank("router in May 2026", None, preset=FAST, limit=2, now=NOW + timedelta(days=90))
+    hits = rank(WorkingSet(rows), "router in May 2026", None, preset=FAST, limit=2, now=NOW + timedelta(days=90))
     assert hits[0].call_id == "may"
 
 
@@ -234,7 +237,7 @@ def test_yesterday_is_relative_to_now():
         row("the outage", call="earlier", at=NOW - timedelta(days=40)),
     ]
     no_recency = dataclasses.replace(FAST, recency_weight=0.0)
-    hits = WorkingSet(rows[::-1]).rank("the outage yesterday", None, preset=no_recency, limit=2, now=NOW)
+    hits = rank(WorkingSet(rows[::-1]), "the outage yesterday", None, preset=no_recency, limit=2, now=NOW)
     assert hits[0].call_id == "yesterday" and hits[0].score > hits[1].score
 
 
@@ -246,10 +249,12 @@ def test_when_questions_prefer_rows_that_mention_a_time():
     no_recency = dataclasses.replace(FAST, recency_weight=0.0)
     ws = WorkingSet(rows)
     assert (
-        ws.rank("when did the technician replace the cable?", None, preset=no_recency, limit=1, now=NOW)[0].call_id
+        rank(ws, "when did the technician replace the cable?", None, preset=no_recency, limit=1, now=NOW)[0].call_id
         == "b"
     )
-    assert ws.rank("did the technician replace the cable?", None, preset=no_recency, limit=1, now=NOW)[0].call_id == "a"
+    assert (
+        rank(ws, "did the technician replace the cable?", None, preset=no_recency, limit=1, now=NOW)[0].call_id == "a"
+    )
 
 
 # -- the expand hook ------------------------------------------------------------------------------------------
@@ -272,9 +277,9 @@ def test_expand_adds_related_rows_in_accurate_mode():
         seen.append(top)
         return {related: 1.0} if 0 in top else {}
 
-    plain = ws.rank("refund ticket 8842", None, preset=ACCURATE, limit=5, now=NOW)
+    plain = rank(ws, "refund ticket 8842", None, preset=ACCURATE, limit=5, now=NOW)
     assert ws.rows[related].text not in texts(plain)
-    hits = ws.rank("refund ticket 8842", None, preset=ACCURATE, limit=5, now=NOW, expand=expand)
+    hits = rank(ws, "refund ticket 8842", None, preset=ACCURATE, limit=5, now=NOW, expand=expand)
     assert ws.rows[related].text in texts(hits)
     assert hits[0].text == "My refund under ticket 8842 never arrived."
     [top] = seen
@@ -284,16 +289,16 @@ def test_expand_adds_related_rows_in_accurate_mode():
 def test_expand_is_not_called_in_fast_mode_and_a_failing_hook_is_ignored():
     ws = WorkingSet(expand_rows())
     calls = []
-    ws.rank("refund ticket 8842", None, preset=FAST, limit=5, now=NOW, expand=lambda top: calls.append(top) or {})
+    rank(ws, "refund ticket 8842", None, preset=FAST, limit=5, now=NOW, expand=lambda top: calls.append(top) or {})
     assert calls == []
 
     def broken(top: list[int]) -> dict[int, float]:
         raise RuntimeError("graph unavailable")
 
-    hits = ws.rank("refund ticket 8842", None, preset=ACCURATE, limit=5, now=NOW, expand=broken)
+    hits = rank(ws, "refund ticket 8842", None, preset=ACCURATE, limit=5, now=NOW, expand=broken)
     assert hits and "8842" in hits[0].text
-    odd = ws.rank("refund ticket 8842", None, preset=ACCURATE, limit=5, now=NOW, expand=lambda top: {99: 1.0, -1: 1.0})
-    assert texts(odd) == texts(ws.rank("refund ticket 8842", None, preset=ACCURATE, limit=5, now=NOW))
+    odd = rank(ws, "refund ticket 8842", None, preset=ACCURATE, limit=5, now=NOW, expand=lambda top: {99: 1.0, -1: 1.0})
+    assert texts(odd) == texts(rank(ws, "refund ticket 8842", None, preset=ACCURATE, limit=5, now=NOW))
 
 
 # -- rows without vectors, rows added later ---------------------------------------------------------------------
@@ -307,25 +312,25 @@ def test_rows_without_vectors_are_still_ranked(preset):
         row("new address on file", seq=3, vector=unit(0, 1)),
     ]
     ws = WorkingSet(rows)
-    hits = ws.rank("refund for ticket 8842", unit(0, 0, 1), preset=preset, limit=3, now=NOW)
+    hits = rank(ws, "refund for ticket 8842", unit(0, 0, 1), preset=preset, limit=3, now=NOW)
     assert hits[0].text == "ticket 8842 refund"
-    hits = ws.rank("router light", unit(1), preset=preset, limit=1, now=NOW)
+    hits = rank(ws, "router light", unit(1), preset=preset, limit=1, now=NOW)
     assert hits[0].text == "router red light"
     none = WorkingSet([row("ticket 8842 refund", vector=None)])
-    assert texts(none.rank("ticket 8842", unit(1), preset=preset, limit=3, now=NOW)) == ["ticket 8842 refund"]
+    assert texts(rank(none, "ticket 8842", unit(1), preset=preset, limit=3, now=NOW)) == ["ticket 8842 refund"]
 
 
 def test_rows_added_after_ranking_are_found_and_vectors_filled_later_count():
     ws = WorkingSet(call_rows("c1", ["hello", "how can I help?"], vectors=[unit(1), unit(0, 1)]))
     ws.prepare()
-    assert texts(ws.rank("greeting", unit(1, 0.2), preset=FAST, limit=1, now=NOW)) == ["hello"]
+    assert texts(rank(ws, "greeting", unit(1, 0.2), preset=FAST, limit=1, now=NOW)) == ["hello"]
     late = row("the blinking light is back", call="c2", seq=1)
     ws.extend([late])
-    assert ws.rank("blinking light", None, preset=FAST, limit=1, now=NOW)[0].text == late.text
+    assert rank(ws, "blinking light", None, preset=FAST, limit=1, now=NOW)[0].text == late.text
     assert ws.missing_vectors() == [late]
     late.embedding = unit(0.2, 0.2, 1)
     ws.mark_vectors_changed()
-    hits = ws.rank("nothing shared", unit(0, 0, 1), preset=FAST, limit=1, now=NOW)
+    hits = rank(ws, "nothing shared", unit(0, 0, 1), preset=FAST, limit=1, now=NOW)
     assert hits[0].text == late.text
 
 
@@ -349,16 +354,16 @@ def test_a_growing_set_ranks_like_a_fresh_one():
                 r.embedding = rng.normal(size=DIM).astype(np.float32)
             growing.mark_vectors_changed()
         for preset in (FAST, ACCURATE):
-            got = growing.rank("router refund light", query_vector, preset=preset, limit=10, now=NOW)
-            want = WorkingSet(list(growing.rows)).rank(
-                "router refund light", query_vector, preset=preset, limit=10, now=NOW
+            got = rank(growing, "router refund light", query_vector, preset=preset, limit=10, now=NOW)
+            want = rank(
+                WorkingSet(list(growing.rows)), "router refund light", query_vector, preset=preset, limit=10, now=NOW
             )
             assert [(h.call_id, h.seq) for h in got] == [(h.call_id, h.seq) for h in want]
             assert np.allclose([h.score for h in got], [h.score for h in want])
 
 
 def test_last_month_names_a_stretch_of_time_not_one_day():
-    from memory.retrieval import query_date_spans
+    from memory.text.dates import query_date_spans
 
     now = datetime(2026, 3, 31, 12, tzinfo=UTC)
     [(first, last)] = query_date_spans("that issue with my modem last month", now)

@@ -9,8 +9,8 @@ import time
 import pytest
 
 from memory.errors import InvalidInputError
-from memory.identity import Identifier
-from memory.spoken import MAX_TURN_CHARS, digit_runs, extract_identifiers, normalize_spoken_digits
+from memory.text.identifiers import Identifier
+from memory.text.spoken import MAX_TURN_CHARS, digit_runs, extract_identifiers, normalize_spoken_digits
 
 # --------------------------------------------------------------------------- normalize_spoken_digits
 

@@ -13,10 +13,10 @@ from datetime import datetime
 
 from livekit.agents import RunContext, ToolError, function_tool
 
-from memory.brief import quote
-from memory.extract import references
 from memory.livekit import SessionMemory
-from memory.models import Hit, Matter
+from memory.text.facts import reference_labels
+from memory.text.quote import quote
+from memory.values import Hit, Matter
 
 from .context import CallData
 
@@ -59,7 +59,7 @@ def format_recall(hits: list[Hit], matters: list[Matter], *, current_call_id: st
     if not past:
         return "Nothing about that was found in this caller's earlier calls. Ask the caller for the details."
     lines = [f"<memory_results> {_DATA_NOTE}"]
-    lines += [f"- {_day(h.at)}: {_speaker(h)} {quote(h.text)}{_refs(references(h.text))}" for h in past]
+    lines += [f"- {_day(h.at)}: {_speaker(h)} {quote(h.text)}{_refs(reference_labels(h.text))}" for h in past]
     calls = {h.call_id for h in past}
     related = [m for m in matters if m.call_id in calls]
     if related:
@@ -76,7 +76,7 @@ def format_details(hits: list[Hit], *, current_call_id: str) -> str:
     lines = [f"<memory_results> {_DATA_NOTE}"]
     for hit in hits:
         when = "this call" if hit.call_id == current_call_id else _day(hit.at)
-        lines.append(f"- {when}: {_speaker(hit)} {quote(hit.text)}{_refs(references(hit.text))}")
+        lines.append(f"- {when}: {_speaker(hit)} {quote(hit.text)}{_refs(reference_labels(hit.text))}")
     lines.append("</memory_results>")
     return "\n".join(lines)
 

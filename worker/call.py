@@ -21,13 +21,11 @@ from livekit.agents.types import NOT_GIVEN
 from livekit.agents.voice import SpeechHandle
 
 from memory.errors import CallerMemoryError
-from memory.livekit import CallerIdentity, SessionMemory, identity_from_participant
+from memory.livekit import CallCompaction, CallerIdentity, SessionMemory, identity_from_participant, model_summariser
 from tools import CallData
-
-from .compaction import CallCompaction, model_summariser
-from .runtime import WorkerDeps
-from .support_agent import SupportAgent, call_facts, static_instructions
-from .tenants import TenantConfig
+from worker.runtime import WorkerDeps
+from worker.support_agent import SupportAgent, call_facts, static_instructions
+from worker.tenants import TenantConfig
 
 __all__ = ["ActiveCall", "open_memory", "run_job", "start_call"]
 

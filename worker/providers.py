@@ -23,8 +23,7 @@ from livekit.agents.voice.turn import TurnHandlingOptions
 from livekit.plugins import deepgram, openai, silero  # imported on the main thread, as plugins must be
 
 from memory.errors import ConfigError
-
-from .tenants import TenantConfig
+from worker.tenants import TenantConfig
 
 __all__ = ["ModelDefaults", "ProviderFactory", "Providers", "default_providers", "load_factory", "load_vad"]
 

@@ -14,9 +14,8 @@ from typing import Any
 import memory
 from memory.errors import ConfigError
 from memory.policy import MemoryPolicy
-
-from .providers import ProviderFactory, load_factory
-from .tenants import Tenants, load_tenants
+from worker.providers import ProviderFactory, load_factory
+from worker.tenants import Tenants, load_tenants
 
 __all__ = ["StoreHolder", "WorkerDeps", "WorkerSettings", "build_deps", "warm_embedder"]
 

@@ -9,13 +9,11 @@ from typing import Any
 from livekit.agents import Agent, ModelSettings, llm
 from livekit.agents.llm.chat_context import Instructions
 
-from memory.brief import quote
-from memory.livekit import CallerIdentity, SessionMemory
+from memory.livekit import CallCompaction, CallerIdentity, SessionMemory
+from memory.text.quote import quote
 from tools import ALL_TOOLS
-
-from .compaction import CallCompaction
-from .prompts import load_prompt
-from .tenants import TenantConfig
+from worker.prompts import load_prompt
+from worker.tenants import TenantConfig
 
 __all__ = ["SupportAgent", "call_facts", "static_instructions"]
 

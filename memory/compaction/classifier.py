@@ -6,13 +6,13 @@ import contextlib
 import re
 from dataclasses import dataclass, field
 
-from ..brief import quote
-from ..dates import find_dates
-from ..extract import commitments, spoken_name
-from ..facts import amounts_in, references
-from ..facts import facts as durable_facts
-from ..retrieval import index_terms
-from ..spoken import extract_identifiers, normalize_spoken_digits
+from ..text.dates import find_dates
+from ..text.facts import amounts_in, references
+from ..text.facts import facts as durable_facts
+from ..text.promises import commitments, spoken_name
+from ..text.quote import quote
+from ..text.spoken import extract_identifiers, normalize_spoken_digits
+from ..text.terms import index_terms
 from .patterns import (
     _ACCOUNT_STATE,
     _ANSWER,

@@ -10,11 +10,14 @@ from datetime import UTC, datetime
 import numpy as np
 
 from .. import compaction as _package  # classify is looked up there at call time (tests patch it)
-from ..brief import estimate_tokens, quote
-from ..facts import amounts_in, references
-from ..models import MemoryRow
-from ..retrieval import FAST, WorkingSet, index_terms
-from ..spoken import normalize_spoken_digits
+from ..recall.presets import FAST
+from ..recall.ranking import rank
+from ..recall.working_set import WorkingSet
+from ..text.facts import amounts_in, references
+from ..text.quote import estimate_tokens, quote
+from ..text.spoken import normalize_spoken_digits
+from ..text.terms import index_terms
+from ..values import MemoryRow
 from .classifier import Digest
 from .patterns import _ASK_KINDS, _BACKREF, _DIGITS, _NUMBER_WORDS, _QUESTION, _SPECIFIC_KINDS
 from .policy import (
@@ -471,7 +474,7 @@ class Compactor:
         if backref or question:
             asked = {kind for kind, pattern in _ASK_KINDS if pattern.search(query)}
             terms = set(index_terms(query))
-            hits = self._rows.rank(query, query_vector, preset=FAST, limit=12, now=self._turns[-1].at)
+            hits = rank(self._rows, query, query_vector, preset=FAST, limit=12, now=self._turns[-1].at)
 
             def consider(i: int, shared: int, bonus: float) -> None:
                 if not self._recallable(i) or (
@@ -482,12 +485,12 @@ class Compactor:
                 if backref or (kind and shared) or shared >= 2 or (kind and bonus >= 0.5):
                     scores[i] = max(scores.get(i, 0.0), shared + kind + bonus)
 
-            for rank, hit in enumerate(hits):
+            for position, hit in enumerate(hits):
                 i = hit.seq - 1  # a row's seq is its turn's position + 1
                 shared = len(terms & self._digest(i).terms)
                 if not shared:
                     continue
-                order = (len(hits) - rank) / 100
+                order = (len(hits) - position) / 100
                 consider(i, shared, order)
                 turn = self._turns[i]
                 asks = turn.role == "assistant" and turn.text.rstrip().endswith("?")

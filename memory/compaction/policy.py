@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from ..brief import estimate_tokens
 from ..errors import ConfigError
+from ..text.quote import estimate_tokens
 
 LEVELS = ("off", "conservative", "balanced", "aggressive")
 SUMMARISERS = ("extractive", "model")

@@ -10,8 +10,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from datetime import datetime
 
-from ..identity import Identifier
-from ..models import CallerProfile, Edge, Fact, Link, Matter, MemoryRow
+from ..values import CallerProfile, Edge, Fact, Identifier, Link, Matter, MemoryRow
 
 
 class Backend(ABC):

@@ -17,9 +17,18 @@ import asyncpg
 
 from ..deadline import within
 from ..errors import ConfigError, StoreUnavailableError
-from ..facts import SINGLE_VALUED
-from ..identity import Identifier
-from ..models import CallerProfile, CallRecord, Edge, Fact, KnownIdentifier, Link, Matter, MemoryRow
+from ..values import (
+    SINGLE_VALUED,
+    CallerProfile,
+    CallRecord,
+    Edge,
+    Fact,
+    Identifier,
+    KnownIdentifier,
+    Link,
+    Matter,
+    MemoryRow,
+)
 from .base import Backend
 from .codec import decode_vector, dump_refs, encode_vector, load_refs, migrations
 

@@ -11,9 +11,18 @@ from pathlib import Path
 import aiosqlite
 
 from ..errors import StoreUnavailableError
-from ..facts import SINGLE_VALUED
-from ..identity import Identifier
-from ..models import CallerProfile, CallRecord, Edge, Fact, KnownIdentifier, Link, Matter, MemoryRow
+from ..values import (
+    SINGLE_VALUED,
+    CallerProfile,
+    CallRecord,
+    Edge,
+    Fact,
+    Identifier,
+    KnownIdentifier,
+    Link,
+    Matter,
+    MemoryRow,
+)
 from .base import Backend
 from .codec import decode_vector, dump_refs, encode_vector, load_refs, migrations
 

@@ -11,8 +11,8 @@ import pytest
 from livekit.agents import llm
 
 from memory.compaction import NOTES_OPEN, RECALL_OPEN, CompactionPolicy, message_tokens
-from memory.spoken import normalize_spoken_digits
-from worker.compaction import NOTES_MESSAGE_ID, RECALL_MESSAGE_ID
+from memory.livekit import NOTES_MESSAGE_ID, RECALL_MESSAGE_ID
+from memory.text.spoken import normalize_spoken_digits
 from worker.tenants import TenantConfigError, Tenants, parse_tenants
 
 from .conftest import placed_call
@@ -262,7 +262,7 @@ def test_the_memory_layers_vectors_feed_the_verbatim_safety_net() -> None:
     from livekit.agents import llm
 
     from memory.compaction import CompactionPolicy
-    from worker.compaction import CallCompaction
+    from memory.livekit import CallCompaction
 
     items = [
         llm.ChatMessage(id=f"m{i}", role="user" if i % 2 else "assistant", content=[f"turn {i}"]) for i in range(6)

@@ -11,7 +11,7 @@ from google.protobuf import json_format
 from livekit import api
 from livekit.protocol import sip
 
-from memory.caller_identity import caller_identity
+from memory.livekit import caller_identity
 from worker.runtime import DEFAULT_AGENT_NAME
 from worker.tenants import Tenants
 

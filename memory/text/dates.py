@@ -8,7 +8,7 @@ each resolves to a calendar day relative to ``said_at`` (the moment the turn was
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from .spoken import normalize_spoken_digits
 
@@ -131,3 +131,75 @@ def find_dates(text: str, said_at: datetime) -> list[tuple[str, datetime]]:
 def first_date(text: str, said_at: datetime) -> datetime | None:
     dates = find_dates(text, said_at)
     return dates[0][1] if dates else None
+
+
+# -- dates a question names, and utterances that mention a time (recall) ---------------------------------
+
+_MONTH_NAMES = "|".join(sorted({*MONTHS, *(m[:3] for m in MONTHS), "sept"}, key=len, reverse=True))
+_DAY = r"(\d{1,2})(?:st|nd|rd|th)?"
+_DAY_MONTH_YEAR = re.compile(rf"\b{_DAY}\s+(?:of\s+)?({_MONTH_NAMES})\.?,?\s+(\d{{4}})\b")
+_MONTH_DAY_YEAR = re.compile(rf"\b({_MONTH_NAMES})\.?\s+{_DAY},?\s+(\d{{4}})\b")
+_ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
+_MONTH_YEAR = re.compile(rf"\b({_MONTH_NAMES})\.?,?\s+(?:of\s+)?(\d{{4}})\b")
+_WHEN_QUESTION = re.compile(
+    r"^\W*(?:(?:and|so|but|ok|okay|um|uh)\W+)*(?:when\b|what (?:date|day|time|year|month)\b|which (?:date|day|year|month)\b"
+    r"|how long ago\b|since when\b)"
+)
+_WEEKDAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+_TIME_MENTION = re.compile(
+    r"\b(?:yesterday|today|tonight|tomorrow|ago|recently|lately|weekend|"
+    rf"(?:last|next|this|past|coming)\s+(?:week|month|year|night|time|summer|winter|spring|fall|autumn|{_WEEKDAYS})|"
+    rf"(?:{_WEEKDAYS})s?|"
+    r"(?:january|february|march|april|june|july|august|september|october|november|december)|"
+    r"may\s+\d|\d{1,2}(?:st|nd|rd|th)?\s+may|"
+    r"(?:19|20)\d\d|\d{1,2}(?:st|nd|rd|th)|\d{1,2}(?::\d\d)?\s*(?:am|pm)|o'clock|"
+    r"(?:a|one|two|three|four|five|six|\d+)\s+(?:days?|weeks?|months?|years?)\s+(?:ago|back|before))\b"
+)
+
+
+def query_date_spans(query: str, now: datetime) -> list[tuple[date, date]]:
+    """Calendar spans a query names: explicit dates ("3 June, 2025", "June 3, 2025", "2025-06-03"),
+    months ("in June 2025"), else days said relative to ``now`` ("yesterday", "last Tuesday",
+    "on March 13th"); only spans that are not in the future."""
+    text = query.lower()
+    spans: list[tuple[date, date]] = []
+
+    def add(year: int, month: int, day: int) -> None:
+        try:
+            d = date(year, month, day)
+        except ValueError:
+            return
+        spans.append((d, d))
+
+    for m in _DAY_MONTH_YEAR.finditer(text):
+        add(int(m.group(3)), month_number(m.group(2)), int(m.group(1)))
+    for m in _MONTH_DAY_YEAR.finditer(text):
+        add(int(m.group(3)), month_number(m.group(1)), int(m.group(2)))
+    for m in _ISO_DATE.finditer(text):
+        add(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    if not spans:
+        for m in _MONTH_YEAR.finditer(text):
+            year, month = int(m.group(2)), month_number(m.group(1))
+            if 1 <= year <= 9998:
+                first = date(year, month, 1)
+                last = date(year + (month == 12), month % 12 + 1, 1) - timedelta(days=1)
+                spans.append((first, last))
+    if not spans:
+        today = now.date()
+        for phrase, day in find_dates(query, now):
+            # "last week" / "last month" name a stretch of time, not the day a week or 30 days ago
+            half = 20 if "month" in phrase else 4 if "week" in phrase else 0
+            first, last = day.date() - timedelta(days=half), min(today, day.date() + timedelta(days=half))
+            if first <= today:
+                spans.append((first, last))
+    return spans
+
+
+def is_when_question(query: str) -> bool:
+    """Does the question ask when something happened ("when did ...", "what date ...")?"""
+    return _WHEN_QUESTION.search(query.lower()) is not None
+
+
+def mentions_time(text: str) -> bool:
+    """Does the utterance say when something happens or happened ("last Tuesday", "at 5 pm", "in June")?"""
+    return _TIME_MENTION.search(text.lower()) is not None

@@ -11,7 +11,7 @@ import json
 import logging
 from abc import ABC, abstractmethod
 
-logger = logging.getLogger("memory.cache")
+logger = logging.getLogger(__name__)
 
 PRELOAD_TTL_S = 7 * 24 * 3600
 

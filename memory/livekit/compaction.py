@@ -27,7 +27,7 @@ from memory.compaction import CompactionPolicy, Compactor, Plan, Turn
 
 __all__ = ["NOTES_MESSAGE_ID", "RECALL_MESSAGE_ID", "CallCompaction", "model_summariser", "turns_of"]
 
-logger = logging.getLogger("worker.compaction")
+logger = logging.getLogger(__name__)
 
 NOTES_MESSAGE_ID = "memory.compaction.notes"
 RECALL_MESSAGE_ID = "memory.compaction.recall"
@@ -235,7 +235,7 @@ def model_summariser(model: llm.LLM) -> Summariser:
     The transcript goes to the model as quoted data in a user message; what comes back replaces
     only the summary lines (quoted again as data in the notes), never the durable notes.
     """
-    from memory.brief import quote
+    from ..text.quote import quote
 
     async def summarise(turns: Sequence[Turn], so_far: str) -> str:
         lines = [

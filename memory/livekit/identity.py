@@ -33,11 +33,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .policy import IDENTIFIER_KINDS
+from ..policy import IDENTIFIER_KINDS
 
 __all__ = ["CallerIdentity", "caller_identity", "identity_from_participant", "mask_value"]
 
-logger = logging.getLogger("memory.caller_identity")
+logger = logging.getLogger(__name__)
 
 Channel = Literal["sip", "app"]
 

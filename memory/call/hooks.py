@@ -20,21 +20,24 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import extract
-from .deadline import within
-from .errors import InvalidInputError, MemoryWriteError
-from .graph import CallerGraph, Extraction, extract_batch, query_entities
-from .identity import Identifier
+from ..deadline import within
+from ..errors import InvalidInputError, MemoryWriteError
+from ..policy import MemoryPolicy
+from ..recall.graph import CallerGraph, Extraction, extract_batch, query_entities
+from ..recall.presets import PRESETS
+from ..recall.ranking import rank
+from ..recall.working_set import WorkingSet
+from ..text import promises
+from ..text.identifiers import Identifier
+from ..text.spoken import extract_identifiers
+from ..text.terms import tokenize
+from ..values import CallEvent, Fact, Hit, Matter, MemoryRow, Preload, as_utc
 from .linking import learn_spoken, new_caller_id, resolve_caller
-from .models import CallEvent, Fact, Hit, Matter, MemoryRow, Preload, as_utc
-from .policy import MemoryPolicy
-from .retrieval import PRESETS, WorkingSet, tokenize
-from .spoken import extract_identifiers
 
 if TYPE_CHECKING:
-    from .caller_store import CallerStore
+    from ..caller_store import CallerStore
 
-logger = logging.getLogger("memory.hooks")
+logger = logging.getLogger(__name__)
 
 MAX_TURN_CHARS = 8000
 MAX_QUERY_CHARS = 2000
@@ -357,7 +360,7 @@ class CallHooks:
             if row.kind != "turn":
                 continue
             spoken.extend(i for i in extract_identifiers(row.text, region=region) if i not in spoken)
-            name = name or extract.spoken_name(row.text)
+            name = name or promises.spoken_name(row.text)
         backend = self._store.backend
         if spoken:
             before = self.caller_id
@@ -415,7 +418,7 @@ class CallHooks:
             return await within(self._recall(query, preset, limit), self.policy.recall_timeout_s)
         except Exception as exc:
             logger.error("recall degraded to this call's words only: %s", _describe(exc))
-            return self._working.rank(query, None, preset=preset, limit=limit, now=self._now())
+            return rank(self._working, query, None, preset=preset, limit=limit, now=self._now())
 
     async def _recall(self, query: str, preset, limit: int) -> list[Hit]:
         await self._settle_identity(raise_errors=False)
@@ -426,7 +429,7 @@ class CallHooks:
         vectors = await self._store.embed([query], cache_first=True)
         expand = self._graph_expansion(query) if preset.name == "accurate" and len(self._graph) else None
         extra = {"expand": expand} if expand is not None else {}
-        return self._working.rank(query, vectors[0], preset=preset, limit=limit, now=self._now(), **extra)
+        return rank(self._working, query, vectors[0], preset=preset, limit=limit, now=self._now(), **extra)
 
     def _now(self) -> datetime:
         """The call's clock: its start plus the time since it opened (right for replays too)."""
@@ -528,8 +531,8 @@ class CallHooks:
             self.customer_id,
             self.call_id,
             ended_at=max((r.at for r in self._call_rows), default=self.started_at),
-            topic=extract.call_topic([r.text for r in turns if r.role == "user"]),
-            outcome=extract.call_outcome([r.text for r in turns if r.role == "assistant"]),
+            topic=promises.call_topic([r.text for r in turns if r.role == "user"]),
+            outcome=promises.call_outcome([r.text for r in turns if r.role == "assistant"]),
         )
         await self._store.invalidate(self.customer_id, self.caller_id)
         await self._store.prepare_brief(self.customer_id, self.caller_id, self.policy)

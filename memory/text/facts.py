@@ -20,10 +20,6 @@ from datetime import datetime
 from .dates import first_date
 from .spoken import extract_identifiers, normalize_spoken_digits
 
-SINGLE_VALUED = frozenset(
-    {"address", "email", "plan", "appointment", "preferred contact time", "preferred channel", "phone"}
-)
-
 _REF_KINDS = {
     "ticket": "ticket", "case": "case", "invoice": "invoice", "order": "order", "return": "return",
     "rma": "return", "claim": "claim", "serial": "serial", "account": "account", "booking": "booking",
@@ -233,6 +229,11 @@ def _appointment(text: str, said_at: datetime) -> list[FoundFact]:
 def _house_number(address: str) -> str:
     first, _, rest = address.partition(" ")
     return f"{_NUMBER_WORDS.get(first.lower(), first)} {rest}" if rest else address
+
+
+def reference_labels(text: str) -> list[str]:
+    """Reference numbers with their type, e.g. ``["ticket 8842", "order 55102"]`` (spoken digits joined)."""
+    return [ref.label for ref in references(text)]
 
 
 def resolves_something(text: str) -> bool:

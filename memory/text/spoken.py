@@ -52,8 +52,8 @@ from dataclasses import dataclass
 
 import phonenumbers
 
-from .errors import IdentifierError, InvalidInputError
-from .identity import Identifier, normalize_identifier
+from ..errors import IdentifierError, InvalidInputError
+from .identifiers import Identifier, normalize_identifier
 
 __all__ = [
     "MAX_TURN_CHARS",

@@ -44,13 +44,12 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from urllib.parse import unquote
 
 import phonenumbers
 
-from .errors import IdentifierError, InvalidInputError
-from .policy import IDENTIFIER_KINDS
+from ..errors import IdentifierError, InvalidInputError
+from ..values import IDENTIFIER_KINDS, Identifier
 
 __all__ = [
     "MAX_RAW_LENGTH",
@@ -108,20 +107,6 @@ _ANGLE_RE = re.compile(r"<([^<>]*)>")
 _ACCOUNT_SEPARATORS_RE = re.compile(r"[\s\-./_#]+")
 _ACCOUNT_RE = re.compile(r"[A-Z0-9]+")
 _NAME_PUNCT = frozenset(" '’-.")
-
-
-@dataclass(frozen=True, slots=True)
-class Identifier:
-    """A normalised caller identifier: ``kind`` is one of ``IDENTIFIER_KINDS``."""
-
-    kind: str
-    value: str
-
-    def __post_init__(self) -> None:
-        if self.kind not in IDENTIFIER_KINDS:
-            raise IdentifierError(f"unknown identifier kind; known: {list(IDENTIFIER_KINDS)}")
-        if not isinstance(self.value, str) or not self.value:
-            raise IdentifierError(f"{self.kind}: the value must be a non-empty string")
 
 
 # --------------------------------------------------------------------------- public API

@@ -27,13 +27,6 @@ _NOT_NAMES = frozenset(
 MAX_QUOTE = 220
 
 
-def references(text: str) -> list[str]:
-    """Reference numbers with their type, e.g. ``["ticket 8842", "order 55102"]`` (spoken digits joined)."""
-    from .facts import references as typed_references
-
-    return [ref.label for ref in typed_references(text)]
-
-
 def commitments(text: str) -> list[str]:
     """Sentences of an agent turn that promise something."""
     return [s.strip() for s in _SENTENCE.split(text) if _COMMITMENT.search(s)]

@@ -1,9 +1,9 @@
-"""The LiveKit side of the memory layer: one call's memory attached to an ``AgentSession``.
+"""One call's memory attached to an ``AgentSession``.
 
-This is the only module of ``memory`` that imports ``livekit``. :class:`SessionMemory` records
+:class:`SessionMemory` records
 user and assistant turns from session events (text and voice paths alike), refreshes the agent's
 per-call instructions when the caller is linked mid-call, and closes the hooks when the session
-ends so the next call's preload is ready. Who is calling is read by :mod:`memory.caller_identity`.
+ends so the next call's preload is ready. Who is calling is read by :mod:`memory.livekit.identity`.
 """
 
 from __future__ import annotations
@@ -17,13 +17,12 @@ from typing import Any
 from livekit.agents import AgentSession, llm
 from livekit.agents.llm.chat_context import DYNAMIC_INSTRUCTIONS_MESSAGE_ID, Instructions
 
-from .caller_identity import CallerIdentity, caller_identity, identity_from_participant, mask_value
-from .errors import CallerMemoryError, MemoryWriteError
-from .spoken import extract_identifiers
+from ..errors import CallerMemoryError, MemoryWriteError
+from ..text.spoken import extract_identifiers
 
-__all__ = ["CallerIdentity", "SessionMemory", "caller_identity", "identity_from_participant", "mask_value"]
+__all__ = ["SessionMemory"]
 
-logger = logging.getLogger("memory.livekit")
+logger = logging.getLogger(__name__)
 
 RECORD_WAIT_CAP_S = 5.0
 """The longest a reply waits for its user message to be recorded (beyond the longest end of turn)."""

@@ -1,4 +1,5 @@
-"""Plain values that cross the memory layer's boundaries."""
+"""Plain values that cross the memory layer's boundaries: what storage keeps, what recall returns,
+who a caller is. The bottom of the layer: it imports nothing of the memory layer but its errors."""
 
 from __future__ import annotations
 
@@ -7,6 +8,24 @@ from datetime import UTC, datetime
 from typing import Literal
 
 import numpy as np
+
+from .errors import IdentifierError
+
+IDENTIFIER_KINDS: tuple[str, ...] = (
+    "phone",
+    "email",
+    "account",
+    "oauth_sub",
+    "sip_uri",
+    "livekit_identity",
+    "name",
+)
+"""The kinds of caller identifier; a ``name`` is for display and never links two callers."""
+
+SINGLE_VALUED = frozenset(
+    {"address", "email", "plan", "appointment", "preferred contact time", "preferred channel", "phone"}
+)
+"""Fact attributes with one current value: a new value ends the current one (it becomes former)."""
 
 Role = Literal["user", "assistant"]
 MemoryKind = Literal["turn", "note"]
@@ -23,6 +42,23 @@ def as_utc(value: datetime | None) -> datetime:
     if not isinstance(value, datetime):
         raise TypeError("expected a datetime")
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Identifier:
+    """A normalised caller identifier: ``kind`` is one of ``IDENTIFIER_KINDS``.
+
+    Build one with :func:`memory.text.identifiers.normalize_identifier`, which normalises the value.
+    """
+
+    kind: str
+    value: str
+
+    def __post_init__(self) -> None:
+        if self.kind not in IDENTIFIER_KINDS:
+            raise IdentifierError(f"unknown identifier kind; known: {list(IDENTIFIER_KINDS)}")
+        if not isinstance(self.value, str) or not self.value:
+            raise IdentifierError(f"{self.kind}: the value must be a non-empty string")
 
 
 @dataclass(slots=True)

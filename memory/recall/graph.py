@@ -16,9 +16,9 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from . import extract, facts
-from .dates import first_date
-from .models import Edge, Fact, Matter, MemoryRow
+from ..text import facts, promises
+from ..text.dates import first_date
+from ..values import Edge, Fact, Matter, MemoryRow
 
 RowKey = tuple[str, int]  # (call_id, seq)
 
@@ -66,13 +66,13 @@ def extract_batch(
             out.edges.append(Edge(f"fact:{fact_id}", "mentioned_in", turn, row.call_id, row.seq, row.at))
             out.edges.append(Edge("caller", "reported", f"fact:{fact_id}", row.call_id, row.seq, row.at))
         if row.role == "assistant" and row.kind == "turn":
-            promised = extract.commitments(row.text)
+            promised = promises.commitments(row.text)
             if promised:
                 labels = [r.label for r in refs] or _nearby_refs(call_rows, position.get((row.call_id, row.seq)))
                 text = " ".join(promised)
                 labels += [f"amount {a}" for a in facts.amounts(text)]
                 out.matters.append(
-                    Matter(f"{row.call_id}:{row.seq}", extract.clean(text), row.at, row.call_id, tuple(labels),
+                    Matter(f"{row.call_id}:{row.seq}", promises.clean(text), row.at, row.call_id, tuple(labels),
                            due_at=first_date(text, row.at))
                 )  # fmt: skip
         if row.kind == "turn" and facts.resolves_something(row.text):

@@ -12,11 +12,11 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from .identity import Identifier, mask
-from .policy import MemoryPolicy
-from .store.base import Backend
+from ..policy import MemoryPolicy
+from ..store.base import Backend
+from ..text.identifiers import Identifier, mask
 
-logger = logging.getLogger("memory.linking")
+logger = logging.getLogger(__name__)
 
 # When presented identifiers point at different callers, the strongest proof of identity wins.
 LINK_PRIORITY: tuple[str, ...] = ("oauth_sub", "account", "email", "phone", "sip_uri", "livekit_identity")

@@ -1,0 +1,29 @@
+"""The LiveKit adapter of the memory layer: the only part of ``memory`` that imports ``livekit``.
+
+Contract, in the order a call meets it:
+
+- ``identity``: who is calling and for which tenant, from what LiveKit gives a job (dispatch and
+  room metadata, the participant's attributes: SIP caller number, app token identity);
+- ``session``: :class:`SessionMemory`, one call's :class:`~memory.CallHooks` attached to an
+  ``AgentSession``: turns recorded from session events (voice and text paths), the brief kept
+  current in the agent's per-call instructions, the memory closed when the session ends;
+- ``compaction``: :class:`CallCompaction`, a long call's older turns condensed in each LLM request.
+
+The rest of ``memory`` never imports this package.
+"""
+
+from .compaction import NOTES_MESSAGE_ID, RECALL_MESSAGE_ID, CallCompaction, model_summariser
+from .identity import CallerIdentity, caller_identity, identity_from_participant, mask_value
+from .session import SessionMemory
+
+__all__ = [
+    "NOTES_MESSAGE_ID",
+    "RECALL_MESSAGE_ID",
+    "CallCompaction",
+    "CallerIdentity",
+    "SessionMemory",
+    "caller_identity",
+    "identity_from_participant",
+    "mask_value",
+    "model_summariser",
+]

@@ -1,0 +1,364 @@
+"""The call's working set: the memories one call can recall, indexed in-process.
+
+A call serves one caller, so the caller's memories are loaded once (at ``open_call``) and indexed
+here; turns recorded during the call join the set at once. The set keeps, per row: BM25+ postings
+of its terms (:func:`memory.text.terms.index_terms`), its MiniLM vector, its call and its
+neighbouring turns in that call. It scores a query signal by signal (``lexical``, ``dense``); how
+the signals are fused into a ranking is :mod:`memory.recall.ranking`.
+
+- **the row itself**: BM25+ over its words, and the cosine of its vector;
+- **the row in context**: the same two signals for a window of neighbouring turns of the same call.
+  The window's words are BM25-scored as one document; its vector is the weighted sum of the
+  neighbours' stored vectors (no extra model call). An answer often only makes sense next to the
+  question it answers ("Which one?" / "The red one");
+- **the call**: how well the row's whole call matches (all its words; the sum of its vectors).
+
+Indexes are built lazily and grow with the set: each row is tokenised once, and a turn that joins
+(or gets its vector) updates the vector matrix and the cached window and call norms in place. A turn
+recorded during the call costs nothing until the next recall, which then takes it in for well under
+a millisecond.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+from ..text.dates import mentions_time
+from ..text.terms import index_terms
+from ..values import MemoryRow
+from .presets import PRESETS, RecallPreset
+
+
+class WorkingSet:
+    """The memories one call can recall, ranked in-process.
+
+    ``rows`` may be extended at any time (turns of the current call); rows whose ``embedding`` is
+    None count as having no vector until ``mark_vectors_changed`` is called after filling them.
+    """
+
+    def __init__(self, rows: Iterable[MemoryRow] = ()) -> None:
+        self.rows: list[MemoryRow] = []
+        self._reset()
+        self.extend(rows)
+
+    def _reset(self) -> None:
+        # lexical index, appended to row by row
+        self._indexed = 0
+        self._postings: dict[str, tuple[list[int], list[int]]] = {}
+        self._lengths: list[int] = []
+        self._mentions_time: list[bool] = []
+        self._asks: list[bool] = []
+        # call of each row; neighbours are derived from (call, seq) when the set changes
+        self._call_index: dict[str, int] = {}
+        self._calls: list[int] = []
+        self._seconds: list[float] = []  # row.at as POSIX seconds, appended with the rows
+        self._layout_rows = -1
+        self._sorted: tuple[np.ndarray, np.ndarray] = (np.zeros(0, np.int64), np.zeros(0, np.int64))
+        self._neighbours: dict[int, np.ndarray] = {}
+        self._times = np.zeros(0)  # the same as an array, as of the last layout
+        # vectors: a matrix with spare zero rows (the last used as "no neighbour"), and derived norms
+        self._matrix: np.ndarray | None = None
+        self._capacity = np.zeros((1, 0), np.float32)
+        self._matrix_rows = -1
+        self._vector_refs: list[np.ndarray | None] = []  # the embedding each matrix row was copied from
+        self._context_norms: dict[tuple[int, float], np.ndarray] = {}
+        self._call_sums: np.ndarray | None = None
+        self._call_norms = np.zeros(0)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def extend(self, rows: Iterable[MemoryRow]) -> None:
+        for row in rows:
+            self.rows.append(row)
+            self._calls.append(self._call_index.setdefault(row.call_id, len(self._call_index)))
+            self._seconds.append(row.at.timestamp())
+
+    def replace(self, rows: Iterable[MemoryRow]) -> None:
+        self.rows = []
+        self._reset()
+        self.extend(rows)
+
+    def prepare(self) -> None:
+        """Build the lexical index, the layout and the vector matrix now (e.g. in a thread after loading)."""
+        self._sync_lexical()
+        self._layout()
+        if any(r.embedding is not None for r in self.rows):
+            self._vectors()
+            for preset in PRESETS.values():
+                self._context_norm(preset.neighbour_turns, preset.context_dense_decay)
+            self._call_norm()
+
+    def missing_vectors(self) -> list[MemoryRow]:
+        return [r for r in self.rows if r.embedding is None]
+
+    def mark_vectors_changed(self) -> None:
+        self._matrix_rows = -1
+
+    # -- indexes ---------------------------------------------------------------------------------------
+
+    def _sync_lexical(self) -> None:
+        for idx in range(self._indexed, len(self.rows)):
+            text = self.rows[idx].text
+            terms = index_terms(text)
+            for term, count in Counter(terms).items():
+                postings = self._postings.get(term)
+                if postings is None:
+                    postings = self._postings[term] = ([], [])
+                postings[0].append(idx)
+                postings[1].append(count)
+            self._lengths.append(len(terms))
+            self._mentions_time.append(mentions_time(text))
+            self._asks.append(text.rstrip().endswith("?"))
+        self._indexed = len(self.rows)
+
+    def _layout(self) -> None:
+        """Neighbours at offsets +-1, +-2, ... within the same call, in seq order (-1: none)."""
+        n = len(self.rows)
+        if self._layout_rows == n:
+            return
+        calls = np.asarray(self._calls, dtype=np.int64)
+        seqs = np.fromiter((r.seq for r in self.rows), dtype=np.int64, count=n)
+        order = np.lexsort((seqs, calls))
+        sorted_calls = calls[order]
+        self._neighbours = {}
+        self._layout_rows = n
+        self._sorted = (order, sorted_calls)
+        self._times = np.asarray(self._seconds, dtype=np.float64)
+
+    def _neighbour(self, offset: int) -> np.ndarray:
+        found = self._neighbours.get(offset)
+        if found is not None:
+            return found
+        order, sorted_calls = self._sorted
+        n = len(order)
+        out = np.full(n, -1, dtype=np.int64)
+        if 0 < abs(offset) < n:
+            if offset > 0:
+                same = sorted_calls[offset:] == sorted_calls[:-offset]
+                out[order[:-offset][same]] = order[offset:][same]
+            else:
+                k = -offset
+                same = sorted_calls[:-k] == sorted_calls[k:]
+                out[order[k:][same]] = order[:-k][same]
+        self._neighbours[offset] = out
+        return out
+
+    def _window(self, values: np.ndarray, width: int, decay: float) -> np.ndarray:
+        """values[i] + sum over neighbours j at distance d <= width of decay**d * values[j]."""
+        out = values.astype(np.float64, copy=True)
+        for d in range(1, width + 1):
+            weight = decay**d
+            if weight == 0:
+                break
+            for offset in (-d, d):
+                j = self._neighbour(offset)
+                has = j >= 0
+                out[has] += weight * values[j[has]]
+        return out
+
+    def _vectors(self) -> np.ndarray | None:
+        """The rows' vectors as one matrix (zeros where a row has none), updated in place for rows
+        appended or given a vector since the last call; derived norms follow incrementally."""
+        n = len(self.rows)
+        if self._matrix is not None and self._matrix_rows == n:
+            return self._matrix
+        refs = self._vector_refs
+        dim = self._matrix.shape[1] if self._matrix is not None else None
+        if dim is None:
+            dim = next((r.embedding.shape[0] for r in self.rows if r.embedding is not None), None)
+            if dim is None:
+                return None
+        changed = [i for i in range(n) if i >= len(refs) or self.rows[i].embedding is not refs[i]]
+        wrong_shape = any(
+            self.rows[i].embedding is not None and self.rows[i].embedding.shape != (dim,) for i in changed
+        )
+        if self._matrix is None or wrong_shape or len(changed) > max(8, n // 4):
+            return self._rebuild_vectors(dim if not wrong_shape else None)
+        old_rows = self._matrix.shape[0]
+        if n >= self._capacity.shape[0]:  # keep at least one zero row past the last
+            grown = np.zeros((max(n, 2 * self._capacity.shape[0]) + 1, dim), np.float32)
+            grown[:old_rows] = self._matrix
+            self._capacity = grown
+        matrix = self._capacity[:n]
+        old_vectors = {i: refs[i] for i in changed if i < len(refs)}
+        for i in changed:
+            vector = self.rows[i].embedding
+            matrix[i] = vector if vector is not None else 0.0
+        self._vector_refs = [r.embedding for r in self.rows]
+        self._matrix, self._matrix_rows = matrix, n
+        self._update_norms(np.asarray(changed, dtype=np.int64), old_vectors)
+        return matrix
+
+    def _rebuild_vectors(self, dim: int | None) -> np.ndarray | None:
+        if dim is None:
+            dims = Counter(r.embedding.shape[0] for r in self.rows if r.embedding is not None)
+            if not dims:
+                return None
+            dim = dims.most_common(1)[0][0]
+        n = len(self.rows)
+        self._capacity = np.zeros((2 * n + 16, dim), np.float32)  # room for the call's new turns
+        matrix = self._capacity[:n]
+        for i, row in enumerate(self.rows):
+            if row.embedding is not None and row.embedding.shape == (dim,):
+                matrix[i] = row.embedding
+        self._vector_refs = [r.embedding for r in self.rows]
+        self._matrix, self._matrix_rows = matrix, n
+        self._context_norms = {}
+        self._call_sums = None
+        return matrix
+
+    def _update_norms(self, changed: np.ndarray, old_vectors: dict[int, np.ndarray | None]) -> None:
+        """Keep the cached context and call norms in step with rows appended or given a vector."""
+        if changed.size == 0:
+            return
+        self._layout()
+        n = len(self.rows)
+        for key, norms in list(self._context_norms.items()):
+            width, decay = key
+            affected = [changed]
+            for d in range(1, width + 1):
+                for offset in (-d, d):
+                    j = self._neighbour(offset)[changed]
+                    affected.append(j[j >= 0])
+            rows = np.unique(np.concatenate(affected))
+            grown = np.zeros(n)
+            grown[: norms.shape[0]] = norms
+            grown[rows] = self._context_norm_of(rows, width, decay)
+            self._context_norms[key] = grown
+        if self._call_sums is not None:
+            sums = self._call_sums
+            if sums.shape[0] < len(self._call_index):
+                sums = np.vstack([sums, np.zeros((len(self._call_index) - sums.shape[0], sums.shape[1]), np.float32)])
+            for i in changed.tolist():
+                old = old_vectors.get(i)
+                if old is not None and old.shape == (sums.shape[1],):
+                    sums[self._calls[i]] -= old
+                sums[self._calls[i]] += self._matrix[i]
+            self._call_sums = sums
+            self._call_norms = np.linalg.norm(sums, axis=1)
+
+    def _context_norm_of(self, rows: np.ndarray, width: int, decay: float) -> np.ndarray:
+        matrix = self._capacity  # row n and beyond are zeros: the "no neighbour" index below
+        n = self._matrix_rows
+        summed = matrix[rows].copy()
+        for d in range(1, width + 1):
+            for offset in (-d, d):
+                j = self._neighbour(offset)[rows]
+                summed += (decay**d) * matrix[np.where(j >= 0, j, n)]
+        return np.linalg.norm(summed, axis=1)
+
+    def _context_norm(self, width: int, decay: float) -> np.ndarray:
+        """Norms of the neighbourhood vectors sum_j w_j v_j (kept up to date with the vectors)."""
+        key = (width, decay)
+        found = self._context_norms.get(key)
+        if found is None:
+            self._layout()
+            self._vectors()
+            found = self._context_norms[key] = self._context_norm_of(np.arange(len(self.rows)), width, decay)
+        return found
+
+    def _call_norm(self) -> np.ndarray:
+        """Norms of each call's vector sum (kept up to date with the vectors)."""
+        if self._call_sums is None:
+            self._layout()
+            matrix = self._vectors()
+            order, sorted_calls = self._sorted  # rows grouped by call, calls in index order
+            starts = np.flatnonzero(np.r_[True, sorted_calls[1:] != sorted_calls[:-1]])
+            self._call_sums = np.add.reduceat(matrix[order], starts, axis=0)
+            self._call_norms = np.linalg.norm(self._call_sums, axis=1)
+        return self._call_norms
+
+    # -- scoring ---------------------------------------------------------------------------------------
+
+    def _bm25(self, tf: np.ndarray, lengths: np.ndarray, preset: RecallPreset) -> np.ndarray:
+        df = int(np.count_nonzero(tf))
+        if df == 0:
+            return np.zeros_like(tf)
+        idf = math.log((len(tf) + 1) / df)
+        avg = max(float(lengths.mean()), 1e-9)
+        k1, b = preset.bm25_k1, preset.bm25_b
+        part = tf * (k1 + 1) / (tf + k1 * (1 - b + b * lengths / avg))
+        return np.where(tf > 0, idf * (part + preset.bm25_delta), 0.0)
+
+    def lexical(self, terms: Sequence[str], preset: RecallPreset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """BM25+ of each row, of each row's context window, and of each call."""
+        n, calls = len(self.rows), len(self._call_index)
+        own, context, call = np.zeros(n), np.zeros(n), np.zeros(calls)
+        matched = [self._postings[t] for t in dict.fromkeys(terms) if t in self._postings]
+        if not matched:
+            return own, context, call
+        lengths = np.asarray(self._lengths, dtype=np.float64)
+        width, decay = preset.neighbour_turns, preset.context_lexical_decay
+        window_lengths = self._window(lengths, width, decay)
+        call_ids = np.asarray(self._calls)
+        call_lengths = np.bincount(call_ids, weights=lengths, minlength=calls)
+        for rows, counts in matched:
+            tf = np.zeros(n)
+            tf[rows] = counts
+            own += self._bm25(tf, lengths, preset)
+            if preset.context_lexical_weight:
+                context += self._bm25(self._window(tf, width, decay), window_lengths, preset)
+            if preset.call_weight:
+                call += self._bm25(np.bincount(call_ids, weights=tf, minlength=calls), call_lengths, preset)
+        return own, context, call
+
+    def dense(
+        self, query_vector: np.ndarray | None, preset: RecallPreset
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """Cosine of each row, of each row's neighbourhood vector, and of each call's vector sum."""
+        if query_vector is None:
+            return None
+        matrix = self._vectors()
+        if matrix is None or matrix.shape[1] != query_vector.shape[0]:
+            return None
+        own = matrix @ query_vector.astype(np.float32)
+        own = own.astype(np.float64)
+        context = np.zeros_like(own)
+        if preset.context_dense_weight:
+            width, decay = preset.neighbour_turns, preset.context_dense_decay
+            norms = self._context_norm(width, decay)
+            context = np.divide(self._window(own, width, decay), norms, out=np.zeros_like(own), where=norms > 0)
+        call = np.zeros(len(self._call_index))
+        if preset.call_weight:
+            norms = self._call_norm()
+            sums = np.bincount(np.asarray(self._calls), weights=own, minlength=len(norms))
+            call = np.divide(sums, norms, out=np.zeros_like(sums), where=norms > 0)
+        return own, context, call
+
+    # -- what ranking reads ------------------------------------------------------------------------
+
+    def sync(self) -> None:
+        """Take in rows appended since the last query (their words and the call layout)."""
+        self._sync_lexical()
+        self._layout()
+
+    @property
+    def calls(self) -> np.ndarray:
+        """The index of each row's call (rows of one call share it)."""
+        return np.asarray(self._calls)
+
+    @property
+    def times(self) -> np.ndarray:
+        """When each row was said, as POSIX seconds (as of the last ``sync``)."""
+        return self._times
+
+    def previous(self) -> np.ndarray:
+        """The index of the turn before each row in its call, -1 for a call's first row."""
+        return self._neighbour(-1)
+
+    def asks(self) -> np.ndarray:
+        """Which rows ask something (end with a question mark)."""
+        return np.asarray(self._asks, dtype=bool)
+
+    def time_mentions(self) -> np.ndarray:
+        """Which rows say when something happens or happened."""
+        return np.asarray(self._mentions_time, dtype=np.float64)
+
+    def has_vector(self) -> np.ndarray:
+        """Which rows have an embedding."""
+        return np.fromiter((r.embedding is not None for r in self.rows), dtype=bool, count=len(self.rows))
