@@ -129,7 +129,7 @@ async def measure_calls(
         pre = await hooks.preload()
         assert pre.source == "database" and pre.text, pre.source
         cold_ms.append(pre.took_ms)
-        await hooks._history_ready()  # the working set loads in the background after open_call
+        await hooks._history.ready()  # the working set loads in the background after open_call
         for mode, sink in (("fast", fast_ms), ("accurate", accurate_ms)):
             query = f"{synthetic.queries(rng)} {rng.randint(0, 10**6)}"
             t0 = time.perf_counter()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -12,7 +13,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
-from .call.hooks import CallHooks, validate_call_args, validate_customer_id
+from .call.hooks import CallHooks
 from .embed import Embedder, default_embedder
 from .errors import InvalidInputError, StoreUnavailableError
 from .policy import DEFAULT_POLICY, MemoryPolicy
@@ -77,7 +78,7 @@ class CallerStore:
         if rejected:
             logger.info("ignored unusable identifiers of kinds %s", sorted(set(rejected)))
         hooks = CallHooks(self, customer_id, normalised, call_id=call_id, started_at=as_utc(started_at), policy=policy)
-        await hooks._open()
+        await hooks.open()
         return hooks
 
     # -- shared services of the hooks ------------------------------------------------------------------
@@ -186,6 +187,29 @@ class CallerStore:
         finally:
             await self.backend.aclose()
             self._embed_pool.shutdown(wait=False)
+
+
+def validate_customer_id(customer_id: object) -> str:
+    """The tenant's id, trimmed; ``InvalidInputError`` if missing or absurd."""
+    if not isinstance(customer_id, str) or not customer_id.strip():
+        raise InvalidInputError("customer_id is required (the tenant's id)")
+    customer_id = customer_id.strip()
+    if len(customer_id) > 128 or not customer_id.isprintable():
+        raise InvalidInputError("customer_id must be printable and at most 128 characters")
+    return customer_id
+
+
+def validate_call_args(customer_id: object, identifiers: object, call_id: object) -> tuple[str, Mapping, str]:
+    customer_id = validate_customer_id(customer_id)
+    if identifiers is None:
+        identifiers = {}
+    if not isinstance(identifiers, Mapping):
+        raise InvalidInputError("identifiers must be a mapping of kind -> value")
+    if call_id is None:
+        call_id = "call_" + uuid.uuid4().hex
+    if not isinstance(call_id, str) or not call_id.strip() or len(call_id) > 200 or not call_id.isprintable():
+        raise InvalidInputError("call_id must be a printable string of at most 200 characters")
+    return customer_id, identifiers, call_id
 
 
 async def open_store(

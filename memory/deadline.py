@@ -26,10 +26,13 @@ async def within(work: Awaitable[T], seconds: float) -> T:
     if task in done:
         return task.result()
     task.cancel()
-    task.add_done_callback(_retrieve)
+    task.add_done_callback(retrieve_quietly)
     raise TimeoutError
 
 
-def _retrieve(task: asyncio.Task) -> None:
+def retrieve_quietly(task: asyncio.Future) -> None:
+    """A done-callback for background work whose error is reported elsewhere (where it is awaited,
+    or as the timeout its caller already got): mark the exception retrieved, so asyncio never logs
+    it as "never retrieved"."""
     if not task.cancelled():
-        task.exception()  # mark it retrieved: the caller has already been told about the timeout
+        task.exception()

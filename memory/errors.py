@@ -44,3 +44,14 @@ class MemoryWriteError(CallerMemoryError):
     def __init__(self, message: str, *, unsaved: list[tuple[str, str, object]] | None = None) -> None:
         super().__init__(message)
         self.unsaved = list(unsaved or [])
+
+
+def describe(exc: BaseException) -> str:
+    """An error for a log line: its type only ("timed out" for a timeout).
+
+    Driver messages can quote SQL parameters (a caller's words, an identifier), so the message is
+    never logged.
+    """
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    return type(exc).__name__

@@ -14,12 +14,11 @@ PHONE = "+1 (415) 555-0142"
 
 
 async def settle(hooks: memory.CallHooks) -> None:
-    """Wait until the call's writer has stored what was recorded (test helper, not an API)."""
-    for _ in range(400):
-        if not hooks._pending:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("writer did not drain")
+    """Wait until the call's writer has stored what was recorded."""
+    try:
+        await asyncio.wait_for(hooks.flushed(), 4.0)
+    except TimeoutError:
+        raise AssertionError("writer did not drain") from None
 
 
 async def first_call(store, tenant, identifiers=None, *, at=T0) -> str:

@@ -39,10 +39,7 @@ async def test_a_write_on_one_worker_invalidates_what_the_other_reads(two_worker
     await first.aclose()
     ongoing = await a.open_call(tenant, {"phone": "+44 20 7946 0958"}, started_at=T0 + timedelta(hours=1))
     ongoing.record_turn("user", "also the boiler pressure is low")
-    for _ in range(200):
-        if not ongoing._pending:
-            break
-        await asyncio.sleep(0.01)
+    await asyncio.wait_for(ongoing.flushed(), 2.0)
     other = await b.open_call(tenant, {"phone": "+44 20 7946 0958"}, started_at=T0 + timedelta(hours=2))
     assert (await other.preload()).source == "database"
     await ongoing.aclose()

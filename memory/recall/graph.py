@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from ..text import facts, promises
 from ..text.dates import first_date
+from ..text.reading import read_turn
 from ..values import Edge, Fact, Matter, MemoryRow
 
 RowKey = tuple[str, int]  # (call_id, seq)
@@ -50,14 +51,22 @@ def extract_batch(
     position = {(r.call_id, r.seq): i for i, r in enumerate(call_rows)}
     for row in rows:
         turn = turn_node(row.call_id, row.seq)
-        refs = facts.references(row.text)
+        reading = read_turn(row.text, region=region)
+        refs = reading.references
         for ref in refs:
             node = f"ref:{ref.label}"
             out.edges.append(Edge(node, "mentioned_in", turn, row.call_id, row.seq, row.at))
             out.edges.append(Edge(f"call:{row.call_id}", "about", node, row.call_id, row.seq, row.at))
             if row.role == "user":
                 out.edges.append(Edge("caller", "reported", node, row.call_id, row.seq, row.at))
-        for found in facts.facts(row.text, row.role, row.at, plans=plans, region=region):
+        for found in facts.facts(
+            row.text,
+            row.role,
+            row.at,
+            plans=plans,
+            region=region,
+            identifiers=reading.identifiers if row.role == "user" else (),
+        ):
             fact_id = "fact_" + uuid.uuid4().hex[:16]
             out.facts.append(
                 Fact(fact_id, found.attribute, found.value, row.at, row.at, row.call_id, row.seq,

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from ..values import Identifier
 from .dates import first_date
 from .spoken import extract_identifiers, normalize_spoken_digits
 
@@ -168,9 +169,18 @@ def references(text: str) -> list[Reference]:
     return found
 
 
-def facts(text: str, role: str, said_at: datetime, *, plans: Sequence[str] = (), region: str = "US") -> list[FoundFact]:
+def facts(
+    text: str,
+    role: str,
+    said_at: datetime,
+    *,
+    plans: Sequence[str] = (),
+    region: str = "US",
+    identifiers: Sequence[Identifier] | None = None,
+) -> list[FoundFact]:
     """Durable facts stated in one turn. Caller facts come from user turns; plans and appointments
-    also from the agent ("I've moved you to the family plan")."""
+    also from the agent ("I've moved you to the family plan"). ``identifiers``: those said in the
+    turn, when the caller already has them (:func:`memory.text.reading.read_turn`)."""
     normalized = normalize_spoken_digits(text)
     found: list[FoundFact] = []
     if role == "assistant":
@@ -189,7 +199,8 @@ def facts(text: str, role: str, said_at: datetime, *, plans: Sequence[str] = (),
                     "preferred contact time", f"{side} {hour}{(' ' + match.group(3).lower()) if match.group(3) else ''}"
                 )
             )
-        for ident in extract_identifiers(text, region=region):
+        said = extract_identifiers(text, region=region) if identifiers is None else identifiers
+        for ident in said:
             if ident.kind == "email":
                 found.append(FoundFact("email", ident.value))
         for match in _CONTACT_TIME.finditer(normalized):

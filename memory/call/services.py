@@ -1,0 +1,46 @@
+"""What one call needs from the process that opened it: a narrow protocol, not the store itself.
+
+:class:`~memory.caller_store.CallerStore` provides these members as they are; a test can drive a
+call with any object that does (an in-memory fake, a store whose backend is behind a fault proxy).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+
+from ..policy import MemoryPolicy
+from ..store.base import Backend
+
+__all__ = ["CallServices"]
+
+
+class CallServices(Protocol):
+    """The process's shared services as one call sees them."""
+
+    @property
+    def backend(self) -> Backend:
+        """Where memories are stored (SQLite or Postgres)."""
+        ...
+
+    async def embed(self, texts: Sequence[str], *, cache_first: bool = False) -> np.ndarray:
+        """Vectors of ``texts``, computed off the event loop; ``cache_first``: the first text is a query."""
+        ...
+
+    async def invalidate(self, customer_id: str, caller_id: str) -> None:
+        """The caller's data changed: a prepared brief of theirs must not be served. Never raises."""
+        ...
+
+    async def cached_brief(self, customer_id: str, caller_id: str) -> str | None:
+        """The prepared brief of the caller if it is current, else ``None``. Never raises."""
+        ...
+
+    async def build_brief(self, customer_id: str, caller_id: str, policy: MemoryPolicy) -> str:
+        """The caller's brief built from the database now."""
+        ...
+
+    async def prepare_brief(self, customer_id: str, caller_id: str, policy: MemoryPolicy) -> None:
+        """Build the caller's next brief now and keep it for their next call."""
+        ...
