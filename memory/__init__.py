@@ -18,9 +18,9 @@ from .errors import (
     MemoryWriteError,
     StoreUnavailableError,
 )
-from .policy import DEFAULT_POLICY, IDENTIFIER_KINDS, MemoryPolicy
+from .policy import DEFAULT_POLICY, MemoryPolicy
 from .text.identifiers import Identifier
-from .values import CallEvent, Hit, Link, Matter, Preload
+from .values import IDENTIFIER_KINDS, CallEvent, Hit, Link, Matter, Preload
 
 __all__ = [
     "DEFAULT_POLICY",

@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 
 from . import CallerMemoryError, open_store
 from .caller_store import CallerStore
-from .policy import IDENTIFIER_KINDS
+from .values import IDENTIFIER_KINDS
 
 DEMO_TENANT = "demo-telecom"
 DEMO_PHONE = "+1 (415) 555-0142"

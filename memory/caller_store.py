@@ -21,7 +21,7 @@ from .recall.brief import render_brief
 from .recall.cache import LocalPreloadCache, PreloadCache, RedisPreloadCache
 from .store import Backend, open_backend
 from .text.identifiers import Identifier, normalize_identifier, normalize_identifiers
-from .values import CallerProfile, Link, MemoryRow, as_utc, utcnow
+from .values import CallerProfile, Link, MemoryRow, as_utc, utcnow, validate_tenant_id
 
 logger = logging.getLogger(__name__)
 
@@ -163,7 +163,7 @@ class CallerStore:
 
     async def forget_caller(self, customer_id: str, caller_id: str) -> int:
         """Delete everything about a caller (and callers linked into it), prepared preload included."""
-        customer_id = validate_customer_id(customer_id)
+        customer_id = validate_tenant_id(customer_id)
         canonical = await self.backend.canonical_caller(customer_id, caller_id) or caller_id
         deleted = await self.backend.forget_caller(customer_id, canonical)
         await self.invalidate(customer_id, canonical)
@@ -189,18 +189,8 @@ class CallerStore:
             self._embed_pool.shutdown(wait=False)
 
 
-def validate_customer_id(customer_id: object) -> str:
-    """The tenant's id, trimmed; ``InvalidInputError`` if missing or absurd."""
-    if not isinstance(customer_id, str) or not customer_id.strip():
-        raise InvalidInputError("customer_id is required (the tenant's id)")
-    customer_id = customer_id.strip()
-    if len(customer_id) > 128 or not customer_id.isprintable():
-        raise InvalidInputError("customer_id must be printable and at most 128 characters")
-    return customer_id
-
-
 def validate_call_args(customer_id: object, identifiers: object, call_id: object) -> tuple[str, Mapping, str]:
-    customer_id = validate_customer_id(customer_id)
+    customer_id = validate_tenant_id(customer_id)
     if identifiers is None:
         identifiers = {}
     if not isinstance(identifiers, Mapping):

@@ -3,13 +3,14 @@ who a caller is. The bottom of the layer: it imports nothing of the memory layer
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
 import numpy as np
 
-from .errors import IdentifierError
+from .errors import IdentifierError, InvalidInputError
 
 IDENTIFIER_KINDS: tuple[str, ...] = (
     "phone",
@@ -42,6 +43,22 @@ def as_utc(value: datetime | None) -> datetime:
     if not isinstance(value, datetime):
         raise TypeError("expected a datetime")
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+TENANT_ID_RULE = "lower-case letters, digits, '.', '-' or '_', starting with a letter or digit (1-63 characters)"
+_TENANT_ID = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}")
+
+
+def is_tenant_id(value: object) -> bool:
+    """Is ``value`` a well-formed tenant id (the one rule: ``tenants.yaml``, metadata and the API)?"""
+    return isinstance(value, str) and _TENANT_ID.fullmatch(value) is not None
+
+
+def validate_tenant_id(value: object) -> str:
+    """``value`` trimmed if it is a well-formed tenant id, else ``InvalidInputError`` naming the rule."""
+    if isinstance(value, str) and is_tenant_id(value.strip()):
+        return value.strip()
+    raise InvalidInputError(f"customer_id (the tenant's id) must be {TENANT_ID_RULE}")
 
 
 @dataclass(frozen=True, slots=True)

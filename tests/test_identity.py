@@ -7,8 +7,8 @@ import dataclasses
 import pytest
 
 from memory.errors import IdentifierError, InvalidInputError
-from memory.policy import IDENTIFIER_KINDS
 from memory.text.identifiers import MAX_RAW_LENGTH, Identifier, mask, normalize_identifier, normalize_identifiers
+from memory.values import IDENTIFIER_KINDS
 
 
 def norm(kind: str, raw: object, region: str = "US") -> tuple[str, str]:

@@ -10,7 +10,7 @@ import pytest
 
 from memory.errors import InvalidInputError
 from memory.text.identifiers import Identifier
-from memory.text.spoken import MAX_TURN_CHARS, digit_runs, extract_identifiers, normalize_spoken_digits
+from memory.text.spoken import MAX_SCAN_CHARS, digit_runs, extract_identifiers, normalize_spoken_digits
 
 # --------------------------------------------------------------------------- normalize_spoken_digits
 
@@ -262,7 +262,7 @@ def test_extract_identifiers_bad_region_gives_nothing(caplog: pytest.LogCaptureF
         "my number is \x00 4155550142\x00",
         "😀" * 10_000,
         "eight " * 200_000,  # 1.2 MB
-        "my number is 4155550142 " + "x" * MAX_TURN_CHARS,
+        "my number is 4155550142 " + "x" * MAX_SCAN_CHARS,
         "@" * 5000,
         "at dot " * 2000,
         "a b c d e f g h at " * 500,

@@ -19,10 +19,10 @@ import yaml
 from memory.compaction import LEVELS, SUMMARISERS, CompactionPolicy
 from memory.errors import ConfigError
 from memory.policy import MemoryPolicy
+from memory.values import TENANT_ID_RULE, is_tenant_id
 
 __all__ = ["ModelOptions", "Resolution", "TenantConfig", "TenantConfigError", "Tenants", "load_tenants"]
 
-_ID_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 _E164_RE = re.compile(r"\+[1-9]\d{6,14}")
 _LANG_RE = re.compile(r"[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*")
 _NON_DIGITS = re.compile(r"\D")
@@ -186,8 +186,8 @@ def parse_tenants(data: object, *, source: str = "tenants.yaml", base_dir: Path 
 def _parse_tenant(where: _Where, at: str, raw: object, base_dir: Path | None) -> TenantConfig:
     entry = where.mapping(raw, at, _TENANT_KEYS)
     tenant_id = entry.get("id")
-    if not isinstance(tenant_id, str) or not _ID_RE.fullmatch(tenant_id):
-        raise where.error(f"{at}.id", "must be lower-case letters, digits, '-' or '_' (1-63 characters)")
+    if not is_tenant_id(tenant_id):
+        raise where.error(f"{at}.id", f"must be {TENANT_ID_RULE}")
     at = f"{at} ({tenant_id})"
     numbers = entry.get("numbers", [])
     if not isinstance(numbers, list) or not all(isinstance(n, str) and _E164_RE.fullmatch(n) for n in numbers):

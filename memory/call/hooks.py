@@ -25,33 +25,21 @@ import numpy as np
 from ..deadline import within
 from ..errors import InvalidInputError, MemoryWriteError, describe
 from ..policy import MemoryPolicy
-from ..recall.graph import query_entities
 from ..recall.presets import PRESETS, RecallPreset
-from ..recall.ranking import ExpandHook, rank
+from ..recall.ranking import rank
 from ..text import promises
+from ..text.clean import MAX_QUERY_CHARS, MAX_TURN_CHARS, clean_text
 from ..values import CallEvent, Fact, Hit, Identifier, Matter, MemoryRow, Preload, as_utc
 from .history import CallHistory
 from .linking import CallLinker
 from .services import CallServices
 from .writer import CallWriter
 
-__all__ = ["DRAIN_TIMEOUT_S", "MAX_QUERY_CHARS", "MAX_TURN_CHARS", "CallHooks", "clean_text"]
+__all__ = ["DRAIN_TIMEOUT_S", "CallHooks"]
 
 logger = logging.getLogger(__name__)
 
-MAX_TURN_CHARS = 8000
-"""A recorded turn or note is cut to this many characters."""
-MAX_QUERY_CHARS = 2000
 DRAIN_TIMEOUT_S = 8.0
-_CONTROL = dict.fromkeys(c for c in range(32) if c not in (9, 10))
-
-
-def clean_text(text: object, *, limit: int) -> str:
-    """``text`` without control characters (tabs and newlines kept), trimmed and cut to ``limit``."""
-    if not isinstance(text, str):
-        raise InvalidInputError(f"text must be a string, not {type(text).__name__}")
-    text = text.translate(_CONTROL).strip()
-    return text[:limit]
 
 
 class CallHooks:
@@ -256,26 +244,13 @@ class CallHooks:
         # their words (and their neighbours') until it has, so the call's single embedding thread
         # never embeds the same turn twice.
         vectors = await self._services.embed([query], cache_first=True)
-        expand = self._graph_expansion(query) if preset.name == "accurate" and len(self._history.graph) else None
-        working = self._history.working
+        working, graph = self._history.working, self._history.graph
+        expand = graph.expansion(working.rows, query) if preset.expand_candidates and len(graph) else None
         return rank(working, query, vectors[0], preset=preset, limit=limit, now=self._now(), expand=expand)
 
     def _now(self) -> datetime:
         """The call's clock: its start plus the time since it opened (right for replays too)."""
         return self.started_at + timedelta(seconds=time.monotonic() - self._opened)
-
-    def _graph_expansion(self, query: str) -> ExpandHook:
-        """The accurate preset's graph step: rows related to the top hits and to the query's entities."""
-        rows, graph = self._history.working.rows, self._history.graph
-        entities = query_entities(query)
-
-        def expand(top: list[int]) -> dict[int, float]:
-            index = {(r.call_id, r.seq): i for i, r in enumerate(rows)}
-            seeds = {(rows[i].call_id, rows[i].seq): 1.0 / (rank + 1) for rank, i in enumerate(top)}
-            related = graph.expand(seeds, entities)
-            return {index[key]: score for key, score in related.items() if key in index}
-
-        return expand
 
     def vector_of(self, key: str) -> np.ndarray | None:
         """The embedding the call's writer computed for the turn recorded with ``key``, if done yet.

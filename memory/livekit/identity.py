@@ -28,12 +28,11 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..policy import IDENTIFIER_KINDS
+from ..values import IDENTIFIER_KINDS, is_tenant_id
 
 __all__ = ["CallerIdentity", "caller_identity", "identity_from_participant", "mask_value"]
 
@@ -44,7 +43,6 @@ Channel = Literal["sip", "app"]
 MAX_METADATA_CHARS = 16_384
 """Metadata strings longer than this are ignored (LiveKit allows far more; a caller brief never needs it)."""
 MAX_VALUE_CHARS = 512
-_TENANT_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 _TENANT_KEYS = ("customer_id", "tenant_id", "tenant")
 _SIP_KIND = 3  # rtc.ParticipantKind.PARTICIPANT_KIND_SIP (checked by a test)
 _KEY_PREFIXES = ("sip.h.x-caller-", "sip.h.x-memory-", "sip.h.x-", "memory.", "caller.", "lk.")
@@ -278,7 +276,7 @@ def _tenant_from(source: Mapping[str, Any], where: str) -> str | None:
         value = source.get(key)
         if value is None:
             continue
-        if isinstance(value, str) and _TENANT_RE.fullmatch(value):
+        if is_tenant_id(value):
             return value
         logger.warning("%s names a tenant of the wrong type or shape (key %r); ignored", where, key)
     return None

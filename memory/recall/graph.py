@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from ..text import facts, promises
@@ -128,6 +128,19 @@ class CallerGraph:
     def entities_near(self, key: RowKey) -> set[str]:
         """Entities of a row and of the call it belongs to (one hop through the call)."""
         return self._entities_of.get(key, set()) | self._entities_of_call.get(key[0], set())
+
+    def expansion(self, rows: Sequence[MemoryRow], query: str) -> Callable[[list[int]], dict[int, float]]:
+        """The accurate preset's graph step over ``rows`` (a working set's rows), as a ranking hook:
+        given the indices of the top hits, scores for rows related to them and to the query's entities."""
+        entities = query_entities(query)
+
+        def expand(top: list[int]) -> dict[int, float]:
+            index = {(r.call_id, r.seq): i for i, r in enumerate(rows)}
+            seeds = {(rows[i].call_id, rows[i].seq): 1.0 / (position + 1) for position, i in enumerate(top)}
+            related = self.expand(seeds, entities)
+            return {index[key]: score for key, score in related.items() if key in index}
+
+        return expand
 
     def expand(self, seeds: dict[RowKey, float], query_entities: Sequence[str]) -> dict[RowKey, float]:
         """Scores for rows related to the seeds (1-2 hops), weighted by the seed's score and centrality."""

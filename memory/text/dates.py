@@ -11,12 +11,8 @@ import re
 from datetime import date, datetime, timedelta
 
 from .spoken import normalize_spoken_digits
+from .vocab import MONTHS, WEEKDAYS
 
-WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-MONTHS = (
-    "january", "february", "march", "april", "may", "june",
-    "july", "august", "september", "october", "november", "december",
-)  # fmt: skip
 _MONTH_ABBR = {m[:3]: i + 1 for i, m in enumerate(MONTHS)}
 _WEEKDAY = "|".join(WEEKDAYS)
 _MONTH = "|".join(sorted({*MONTHS, *_MONTH_ABBR, "sept"}, key=len, reverse=True))
@@ -135,22 +131,20 @@ def first_date(text: str, said_at: datetime) -> datetime | None:
 
 # -- dates a question names, and utterances that mention a time (recall) ---------------------------------
 
-_MONTH_NAMES = "|".join(sorted({*MONTHS, *(m[:3] for m in MONTHS), "sept"}, key=len, reverse=True))
 _DAY = r"(\d{1,2})(?:st|nd|rd|th)?"
-_DAY_MONTH_YEAR = re.compile(rf"\b{_DAY}\s+(?:of\s+)?({_MONTH_NAMES})\.?,?\s+(\d{{4}})\b")
-_MONTH_DAY_YEAR = re.compile(rf"\b({_MONTH_NAMES})\.?\s+{_DAY},?\s+(\d{{4}})\b")
+_DAY_MONTH_YEAR = re.compile(rf"\b{_DAY}\s+(?:of\s+)?({_MONTH})\.?,?\s+(\d{{4}})\b")
+_MONTH_DAY_YEAR = re.compile(rf"\b({_MONTH})\.?\s+{_DAY},?\s+(\d{{4}})\b")
 _ISO_DATE = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
-_MONTH_YEAR = re.compile(rf"\b({_MONTH_NAMES})\.?,?\s+(?:of\s+)?(\d{{4}})\b")
+_MONTH_YEAR = re.compile(rf"\b({_MONTH})\.?,?\s+(?:of\s+)?(\d{{4}})\b")
 _WHEN_QUESTION = re.compile(
     r"^\W*(?:(?:and|so|but|ok|okay|um|uh)\W+)*(?:when\b|what (?:date|day|time|year|month)\b|which (?:date|day|year|month)\b"
     r"|how long ago\b|since when\b)"
 )
-_WEEKDAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
 _TIME_MENTION = re.compile(
     r"\b(?:yesterday|today|tonight|tomorrow|ago|recently|lately|weekend|"
-    rf"(?:last|next|this|past|coming)\s+(?:week|month|year|night|time|summer|winter|spring|fall|autumn|{_WEEKDAYS})|"
-    rf"(?:{_WEEKDAYS})s?|"
-    r"(?:january|february|march|april|june|july|august|september|october|november|december)|"
+    rf"(?:last|next|this|past|coming)\s+(?:week|month|year|night|time|summer|winter|spring|fall|autumn|{_WEEKDAY})|"
+    rf"(?:{_WEEKDAY})s?|"
+    rf"(?:{'|'.join(m for m in MONTHS if m != 'may')})|"
     r"may\s+\d|\d{1,2}(?:st|nd|rd|th)?\s+may|"
     r"(?:19|20)\d\d|\d{1,2}(?:st|nd|rd|th)|\d{1,2}(?::\d\d)?\s*(?:am|pm)|o'clock|"
     r"(?:a|one|two|three|four|five|six|\d+)\s+(?:days?|weeks?|months?|years?)\s+(?:ago|back|before))\b"

@@ -20,6 +20,7 @@ from datetime import datetime
 from ..values import Identifier
 from .dates import first_date
 from .spoken import extract_identifiers, normalize_spoken_digits
+from .vocab import NUMBER_WORDS
 
 _REF_KINDS = {
     "ticket": "ticket", "case": "case", "invoice": "invoice", "order": "order", "return": "return",
@@ -35,10 +36,7 @@ _REF = re.compile(
 _SERIAL = re.compile(
     r"\b(?:serial(?:\s+number)?|s/n|imei)\s*(?:is|was|:)?\s*([a-z]{1,4}-?\d{2,}[a-z0-9-]*|\d{6,})", re.I
 )
-_NUMBER_WORDS = {
-    "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8",
-    "nine": "9", "ten": "10", "eleven": "11", "twelve": "12",
-}  # fmt: skip
+_NUMBER_WORDS = {word: str(value) for word, value in NUMBER_WORDS.items()}
 _HOUSE = r"(?:\d{1,5}[a-z]?|" + "|".join(_NUMBER_WORDS) + r")"
 _STREET = (
     rf"({_HOUSE}(?:\s+[a-z][a-z'.-]*){{1,4}}\s+"

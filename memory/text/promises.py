@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from .vocab import FILLER_PATTERN
+
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 _COMMITMENT = re.compile(
     r"\b(?:i(?:'ve| have)?\s+(?:just\s+)?(?:submitted|filed|opened|created|issued|scheduled|escalated|sent|booked|"
@@ -18,7 +20,7 @@ _COMMITMENT = re.compile(
     r"|someone\s+will\s+(?:call|contact|reach|visit))",
     re.IGNORECASE,
 )
-_FILLERS = re.compile(r"\b(?:uh+|um+|er+|ah+|hmm+|mm+|uh-huh|you know)\b[,.]?\s*", re.IGNORECASE)
+_FILLERS = re.compile(rf"\b(?:{FILLER_PATTERN}|you know)\b[,.]?\s*", re.IGNORECASE)
 _NAME = re.compile(r"\bmy name is ([a-z][a-z'-]+(?: [a-z][a-z'-]+)?)", re.IGNORECASE)
 _NOT_NAMES = frozenset(
     ["not", "calling", "about", "going", "trying", "just", "still", "really", "very", "so", "the", "a", "an"]

@@ -53,10 +53,12 @@ from dataclasses import dataclass
 import phonenumbers
 
 from ..errors import IdentifierError, InvalidInputError
-from .identifiers import Identifier, normalize_identifier
+from ..values import Identifier
+from .identifiers import normalize_identifier
+from .vocab import DIGIT_WORDS, FILLER_WORDS, TEENS, TENS
 
 __all__ = [
-    "MAX_TURN_CHARS",
+    "MAX_SCAN_CHARS",
     "digit_runs",
     "extract_identifiers",
     "normalize_spoken_digits",
@@ -64,7 +66,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-MAX_TURN_CHARS = 20_000
+MAX_SCAN_CHARS = 20_000
 """``extract_identifiers`` returns nothing for longer texts: no caller says that much in one
 turn, and cutting the text could cut a number in two."""
 
@@ -82,20 +84,15 @@ def _words(text: str) -> tuple[str, ...]:
     return tuple(text.split())
 
 
-_UNITS = dict(zip(_words("zero one two three four five six seven eight nine"), "0123456789", strict=True))
+_UNITS = {word: str(value) for word, value in DIGIT_WORDS.items()}
 _UNITS |= {"nought": "0", "naught": "0", "niner": "9"}
 _WEAK = {"oh": "0", "o": "0"}
-_TEENS = {
-    word: str(value)
-    for value, word in enumerate(
-        _words("ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen"), start=10
-    )
-}
-_TENS = dict(zip(_words("twenty thirty forty fifty sixty seventy eighty ninety"), "23456789", strict=True))
+_TEENS = {word: str(value) for word, value in TEENS.items()}
+_TENS = {word: str(value // 10) for word, value in TENS.items()}
 _TENS["fourty"] = "4"  # a frequent misspelling
 _REPEAT = {"double": 2, "triple": 3, "treble": 3}
 _STARTERS = frozenset(_UNITS) | frozenset(_WEAK) | frozenset(_TEENS) | frozenset(_TENS) | frozenset(_REPEAT)
-_FILLERS = frozenset({"uh", "um", "umm", "uhm", "uhh", "er", "erm", "ah", "ahh", "hmm", "mm", "like"})
+_FILLERS = FILLER_WORDS | {"like"}
 _DASH_WORDS = frozenset({"dash", "hyphen"})
 _HYPHENS = frozenset("-‐‑–—")
 _JOIN_PUNCT = frozenset(",.()/") | _HYPHENS
@@ -227,9 +224,9 @@ def extract_identifiers(text: str, *, region: str = "US") -> list[Identifier]:
 
     Values come normalised by :func:`memory.identity.normalize_identifier`, deduplicated, in
     order of appearance. Never raises: a non-string, an empty or over-long
-    (> ``MAX_TURN_CHARS``) text, or an invalid region gives ``[]``.
+    (> ``MAX_SCAN_CHARS``) text, or an invalid region gives ``[]``.
     """
-    if not isinstance(text, str) or not text or len(text) > MAX_TURN_CHARS:
+    if not isinstance(text, str) or not text or len(text) > MAX_SCAN_CHARS:
         return []
     try:
         return _extract(text, region)
