@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -29,10 +29,11 @@ from ..recall.presets import PRESETS, RecallPreset
 from ..recall.ranking import rank
 from ..text import promises
 from ..text.clean import MAX_QUERY_CHARS, MAX_TURN_CHARS, clean_text
-from ..values import CallEvent, Fact, Hit, Identifier, Matter, MemoryRow, Preload, as_utc
+from ..values import CallEvent, Fact, Hit, Identifier, Matter, Preload
 from .history import CallHistory
 from .linking import CallLinker
 from .services import CallServices
+from .transcript import CallTranscript
 from .writer import CallWriter
 
 __all__ = ["DRAIN_TIMEOUT_S", "CallHooks"]
@@ -60,15 +61,12 @@ class CallHooks:
         self.call_id = call_id
         self.started_at = started_at
         self.policy = policy
-        self._rows: list[MemoryRow] = []  # this call's rows, in order
-        self._by_key: dict[str, MemoryRow] = {}
-        self._seq = 0
-        self._last: tuple[str, str] | None = None
+        self._transcript = CallTranscript(customer_id, call_id)
         self._listeners: list[Callable[[CallEvent], object]] = []
         self._closed = False
         self._opened = time.monotonic()
         io_lock = asyncio.Lock()  # one write or link at a time
-        self._history = CallHistory(call_id, self._rows)
+        self._history = CallHistory(call_id, self._transcript.rows)
         self._linker = CallLinker(
             services,
             customer_id,
@@ -81,14 +79,7 @@ class CallHooks:
             on_linked=self._linked,
         )
         self._writer = CallWriter(
-            services,
-            call_id=call_id,
-            policy=policy,
-            linker=self._linker,
-            history=self._history,
-            call_rows=self._rows,
-            io_lock=io_lock,
-            on_failed=self._writes_failed,
+            services, self._linker, self._history, self._transcript.rows, io_lock=io_lock, on_failed=self._writes_failed
         )
 
     # -- who is calling ------------------------------------------------------------------------------
@@ -166,27 +157,9 @@ class CallHooks:
             return
         if not text:
             return
-        if key is not None:
-            if key in self._by_key:
-                return
-        elif self._last == (role, text):
+        row = self._transcript.append(kind, role, text, at, key, caller_id=self.caller_id, first=self.first_caller_id)
+        if row is None:
             return
-        self._last = (role, text)
-        self._seq += 1
-        row = MemoryRow(
-            self.customer_id,
-            self.caller_id,
-            self.call_id,
-            self._seq,
-            kind,  # type: ignore[arg-type]
-            role,  # type: ignore[arg-type]
-            text,
-            as_utc(at),
-            self.first_caller_id,
-        )
-        self._rows.append(row)
-        if key is not None:
-            self._by_key[key] = row
         self._history.add(row)
         self._writer.add(row)
         if role == "user":
@@ -257,8 +230,7 @@ class CallHooks:
 
         Lets in-call consumers (context compaction) rank this call's turns densely for free.
         """
-        row = self._by_key.get(key)
-        return None if row is None else row.embedding
+        return self._transcript.vector_of(key)
 
     async def facts(self, *, include_former: bool = True) -> list[Fact]:
         """The caller's facts with validity (current ones have ``valid_to`` None), oldest first.
@@ -266,29 +238,16 @@ class CallHooks:
         Facts said earlier in this call are included; empty if storage is unreachable.
         """
         backend = self._services.backend
-        return await self._read_after_writes(
+        return await self._writer.read_after_writes(
             "facts", lambda: backend.load_facts(self.customer_id, self.caller_id, include_former=include_former)
         )
 
     async def open_matters(self) -> list[Matter]:
         """Open promises to this caller, newest first, this call's included (empty if unreachable)."""
         backend = self._services.backend
-        return await self._read_after_writes(
+        return await self._writer.read_after_writes(
             "open matters", lambda: backend.load_open_matters(self.customer_id, self.caller_id)
         )
-
-    async def _read_after_writes(self, what: str, load: Callable[[], Awaitable[list]]) -> list:
-        """A read that sees this call's pending writes and links: waits for them within the recall budget."""
-        try:
-            await within(self._writer.flushed(), self.policy.recall_timeout_s)
-        except TimeoutError:
-            logger.warning("%s read before this call's writes were stored", what)
-        try:
-            await within(self._linker.settle(raise_errors=False), self.policy.recall_timeout_s)
-            return await within(load(), self.policy.recall_timeout_s)
-        except Exception as exc:
-            logger.error("%s unavailable: %s", what, describe(exc))
-            return []
 
     # -- closing ---------------------------------------------------------------------------------------
 
@@ -318,14 +277,13 @@ class CallHooks:
         await self._linker.settle(raise_errors=True)
         if not self.started:
             return
-        backend = self._services.backend
-        turns = [r for r in self._rows if r.kind == "turn"]
-        await backend.finish_call(
+        transcript = self._transcript
+        await self._services.backend.finish_call(
             self.customer_id,
             self.call_id,
-            ended_at=max((r.at for r in self._rows), default=self.started_at),
-            topic=promises.call_topic([r.text for r in turns if r.role == "user"]),
-            outcome=promises.call_outcome([r.text for r in turns if r.role == "assistant"]),
+            ended_at=transcript.ended_at(self.started_at),
+            topic=promises.call_topic(transcript.turns("user")),
+            outcome=promises.call_outcome(transcript.turns("assistant")),
         )
         await self._services.invalidate(self.customer_id, self.caller_id)
         await self._services.prepare_brief(self.customer_id, self.caller_id, self.policy)

@@ -14,11 +14,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from ..deadline import within
 from ..errors import describe
-from ..policy import MemoryPolicy
 from ..recall.graph import Extraction, extract_batch
 from ..values import MemoryRow
 from .history import CallHistory
@@ -39,18 +38,16 @@ class CallWriter:
     def __init__(
         self,
         services: CallServices,
-        *,
-        call_id: str,
-        policy: MemoryPolicy,
         linker: CallLinker,
         history: CallHistory,
         call_rows: Sequence[MemoryRow],
+        *,
         io_lock: asyncio.Lock,
         on_failed: Callable[[int], None],
     ) -> None:
         self._services = services
-        self.call_id = call_id
-        self.policy = policy
+        self.call_id = linker.call_id
+        self.policy = linker.policy
         self._linker = linker
         self._history = history
         self._call_rows = call_rows  # the call's rows in order: the context a batch is read in
@@ -151,6 +148,21 @@ class CallWriter:
         for row, vector in zip(missing, vectors, strict=True):
             row.embedding = vector
         self._history.working.mark_vectors_changed()
+
+    async def read_after_writes(self, what: str, load: Callable[[], Awaitable[list]]) -> list:
+        """``load()`` once this call's pending writes and links are in storage, within the recall
+        budget (a read that cannot wait that long goes ahead and says so); empty if it fails."""
+        budget = self.policy.recall_timeout_s
+        try:
+            await within(self.flushed(), budget)
+        except TimeoutError:
+            logger.warning("%s read before this call's writes were stored", what)
+        try:
+            await within(self._linker.settle(raise_errors=False), budget)
+            return await within(load(), budget)
+        except Exception as exc:
+            logger.error("%s unavailable: %s", what, describe(exc))
+            return []
 
     # -- closing -----------------------------------------------------------------------------------------
 
