@@ -4,7 +4,7 @@
 
 Replays the synthetic long calls of ``bench/longcalls.py`` (8 to 20 minutes of ASR-style turns,
 15 labelled durable facts each, placed early, in the middle and late) through the worker's own
-compaction (``worker.compaction.CallCompaction``, the code ``SupportAgent.llm_node`` runs) and
+compaction (``memory.livekit.CallCompaction``, the code ``SupportAgent.llm_node`` runs) and
 through ``ChatContext.truncate(max_items=N)``, and reports in one run:
 
 - tokens sent to the model per request (the conversation part: the instructions are the same for
@@ -18,7 +18,7 @@ through ``ChatContext.truncate(max_items=N)``, and reports in one run:
 
 ``N`` for truncation is the largest item count whose mean tokens per request, over the requests
 where compaction is active, is not above the balanced compaction's mean: both spend the same.
-Tokens are estimated as the memory layer does (``memory.brief.estimate_tokens``: about four
+Tokens are estimated as the memory layer does (``memory.text.quote.estimate_tokens``: about four
 characters a token, plus four per message), with no tokenizer download.
 
 Writes ``bench/results/compaction.json`` and the plot ``docs/benchmarks/compaction_tokens.png``.

@@ -21,7 +21,7 @@ The same run replays the set through two baselines (``--baselines``):
 
 - ``raw_caller_id``: memory keyed by the raw caller-ID string, the way a do-it-yourself template keys
   a dict (no normalisation, no linking, one dict for the deployment), with the same recall ranking
-  (``memory.retrieval.WorkingSet``, same embedder and presets) and a brief of the latest transcripts
+  (``memory.recall.working_set.WorkingSet``, same embedder and presets) and a brief of the latest transcripts
   within the same token budget.
 - ``tenant_vector``: what many memory services and templates do: one vector index per tenant, no
   notion of who is calling. Recall is the top-k cosine of the query's MiniLM vector over every turn

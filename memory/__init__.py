@@ -6,10 +6,25 @@ brief = await hooks.preload()          # the caller brief for the prompt
 hooks.record_turn("user", "...")       # no I/O; stored in the background
 hits = await hooks.recall("refund", mode="fast")
 await hooks.aclose()                   # drains writes, prepares the next call's preload
+
+The package reads in the order of the data flow, each part importing only the parts below it:
+
+    livekit/      the LiveKit adapter (identity from a job, a call's memory on a session, compaction)
+    caller_store  the process: CallerStore, open_store
+    call/         one call: CallHooks over its linker, history, writer and transcript
+    compaction/   a long call's older turns condensed for each LLM request
+    recall/       ranking one caller's memories in process; the brief; prepared briefs
+    text/         what an utterance says: identifiers, spoken digits, dates, facts, promises
+    store/        where memories are kept: SQLite and Postgres (row-level security)
+    policy, embed, values, errors, deadline
+
+This module is the public face for applications; ``memory.livekit`` and ``memory.compaction`` are
+the faces of the LiveKit adapter and of compaction. Everything else is internal.
 """
 
 from .call.hooks import CallHooks
 from .caller_store import CallerStore, open_store
+from .embed import default_embedder
 from .errors import (
     CallerMemoryError,
     ConfigError,
@@ -19,12 +34,14 @@ from .errors import (
     StoreUnavailableError,
 )
 from .policy import DEFAULT_POLICY, MemoryPolicy
-from .text.identifiers import Identifier
-from .values import IDENTIFIER_KINDS, CallEvent, Hit, Link, Matter, Preload
+from .text.facts import reference_labels
+from .text.quote import quote
+from .values import IDENTIFIER_KINDS, TENANT_ID_RULE, CallEvent, Hit, Identifier, Link, Matter, Preload, is_tenant_id
 
 __all__ = [
     "DEFAULT_POLICY",
     "IDENTIFIER_KINDS",
+    "TENANT_ID_RULE",
     "CallEvent",
     "CallHooks",
     "CallerMemoryError",
@@ -40,5 +57,9 @@ __all__ = [
     "MemoryWriteError",
     "Preload",
     "StoreUnavailableError",
+    "default_embedder",
+    "is_tenant_id",
     "open_store",
+    "quote",
+    "reference_labels",
 ]

@@ -42,8 +42,9 @@ async def demo(args: argparse.Namespace) -> int:
     store = await _open(args)
     try:
         old = await store.find_caller(DEMO_TENANT, "account", DEMO_ACCOUNT)
-        for stale in {old, await store.find_caller(DEMO_TENANT, "phone", DEMO_PHONE)} - {None}:
-            await store.forget_caller(DEMO_TENANT, stale)  # the demo starts from scratch every time
+        for stale in {old, await store.find_caller(DEMO_TENANT, "phone", DEMO_PHONE)}:
+            if stale is not None:
+                await store.forget_caller(DEMO_TENANT, stale)  # the demo starts from scratch every time
 
         tuesday = datetime.now(UTC).replace(microsecond=0) - timedelta(days=3)
         print(f"Call 1, {tuesday:%a %Y-%m-%d}, from {DEMO_PHONE}")

@@ -13,6 +13,8 @@ their time budget and log the error, so the call goes on.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class CallerMemoryError(Exception):
     """Base class of the errors raised by the memory layer."""
@@ -41,7 +43,7 @@ class MemoryWriteError(CallerMemoryError):
     application can keep them elsewhere: nothing is silently lost.
     """
 
-    def __init__(self, message: str, *, unsaved: list[tuple[str, str, object]] | None = None) -> None:
+    def __init__(self, message: str, *, unsaved: Sequence[tuple[str, str, object]] | None = None) -> None:
         super().__init__(message)
         self.unsaved = list(unsaved or [])
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Literal, TypeGuard
 
 import numpy as np
 
@@ -49,7 +49,7 @@ TENANT_ID_RULE = "lower-case letters, digits, '.', '-' or '_', starting with a l
 _TENANT_ID = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}")
 
 
-def is_tenant_id(value: object) -> bool:
+def is_tenant_id(value: object) -> TypeGuard[str]:
     """Is ``value`` a well-formed tenant id (the one rule: ``tenants.yaml``, metadata and the API)?"""
     return isinstance(value, str) and _TENANT_ID.fullmatch(value) is not None
 

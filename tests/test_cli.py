@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -17,6 +19,7 @@ def run(*args: str, db: Path) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.slow
 def test_demo_show_and_forget(tmp_path):
     db = tmp_path / "demo.db"
     demo = run("demo", db=db)

@@ -269,7 +269,7 @@ def test_vectors_of_condensed_turns_may_join_the_ranking() -> None:
 # --------------------------------------------------------------------------- incremental work
 
 
-def test_each_turn_is_classified_once(monkeypatch) -> None:
+def test_each_turn_is_classified_once() -> None:
     calls: list[str] = []
     real = compaction.classify
 
@@ -277,9 +277,8 @@ def test_each_turn_is_classified_once(monkeypatch) -> None:
         calls.append(turn.id)
         return real(turn, **kw)
 
-    monkeypatch.setattr(compaction, "classify", counting)
     turns = long_call(20)
-    compactor = Compactor(CompactionPolicy(token_budget=500))
+    compactor = Compactor(CompactionPolicy(token_budget=500), classifier=counting)
     for turn in turns:
         before = len(calls)
         compactor.add(turn)

@@ -305,6 +305,7 @@ def test_changed_weights_file_is_rehashed(
     assert len(calls) == 1
 
 
+@pytest.mark.slow
 def test_unreadable_cached_graphs_are_rebuilt(fp32: MiniLMEmbedder, int8: MiniLMEmbedder, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     cache.mkdir()

@@ -29,6 +29,7 @@ def via(proxy: FreezableProxy, url: str) -> str:
     return parsed._replace(netloc=netloc, query="connect_timeout=1").geturl()
 
 
+@pytest.mark.slow
 async def test_a_database_that_stops_answering_leaves_the_call_working(proxy, postgres_database, embedder):
     store = await memory.open_store(via(proxy, postgres_database), default_policy=FAST_POLICY, embedder=embedder)
     tenant = "t-failure"

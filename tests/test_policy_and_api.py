@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib
+import types
+
 import pytest
 
 import memory
@@ -12,6 +15,7 @@ def test_public_api_is_pinned():
         [
             "DEFAULT_POLICY",
             "IDENTIFIER_KINDS",
+            "TENANT_ID_RULE",
             "CallEvent",
             "CallHooks",
             "CallerMemoryError",
@@ -27,9 +31,25 @@ def test_public_api_is_pinned():
             "MemoryWriteError",
             "Preload",
             "StoreUnavailableError",
+            "default_embedder",
+            "is_tenant_id",
             "open_store",
+            "quote",
+            "reference_labels",
         ]
     )
+
+
+@pytest.mark.parametrize("face", ["memory", "memory.livekit", "memory.compaction"])
+def test_every_public_name_of_a_face_is_exported_on_purpose(face):
+    """As httpx does: what a face offers is exactly its ``__all__`` (subpackages aside)."""
+    module = importlib.import_module(face)
+    public = {
+        name
+        for name, value in vars(module).items()
+        if not name.startswith("_") and not isinstance(value, types.ModuleType) and name != "annotations"
+    }
+    assert public == set(module.__all__)
 
 
 def test_errors_form_one_hierarchy_without_shadowing_builtins():

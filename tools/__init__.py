@@ -1,10 +1,12 @@
 """Function tools of the support agent, one module per domain. Tools reach the call through
 ``RunContext[CallData]``."""
 
+from livekit.agents import llm
+
 from .context import CallData
 from .memory_tools import MEMORY_TOOLS, forget_me, open_matters, recall_issue, remember_this, search_memory
 
-ALL_TOOLS = [*MEMORY_TOOLS]
+ALL_TOOLS: list[llm.Tool] = [*MEMORY_TOOLS]
 
 __all__ = [
     "ALL_TOOLS",

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
+from memory import CallerStore
 from memory.livekit import SessionMemory
 
 __all__ = ["CallData"]
@@ -21,5 +21,5 @@ class CallData:
     customer_id: str
     tenant_name: str
     memory: SessionMemory | None = None
-    store: Any = None
+    store: CallerStore | None = None
     forget_requested_at_turn: int | None = None

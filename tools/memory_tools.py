@@ -11,12 +11,10 @@ import logging
 from collections.abc import Iterable
 from datetime import datetime
 
-from livekit.agents import RunContext, ToolError, function_tool
+from livekit.agents import RunContext, ToolError, function_tool, llm
 
+from memory import Hit, Matter, quote, reference_labels
 from memory.livekit import SessionMemory
-from memory.text.facts import reference_labels
-from memory.text.quote import quote
-from memory.values import Hit, Matter
 
 from .context import CallData
 
@@ -102,14 +100,14 @@ async def recall_issue(context: RunContext[CallData], issue: str) -> str:
     """
     memory = _memory_of(context)
     try:
-        hits = await memory.hooks.recall(issue, mode="accurate", limit=6)
-        matters = await memory.hooks.open_matters()
+        hits = await memory.recall(issue, mode="accurate", limit=6)
+        matters = await memory.open_matters()
     except Exception as exc:
         logger.warning("recall_issue failed: %s", type(exc).__name__)
         raise ToolError(
             "Looking up the caller's history failed. Apologise and ask the caller for the details."
         ) from exc
-    return format_recall(hits, matters, current_call_id=memory.hooks.call_id)
+    return format_recall(hits, matters, current_call_id=memory.call_id)
 
 
 @function_tool
@@ -123,11 +121,11 @@ async def search_memory(context: RunContext[CallData], query: str) -> str:
     """
     memory = _memory_of(context)
     try:
-        hits = await memory.hooks.recall(query, mode=memory.hooks.policy.recall_mode, limit=5)
+        hits = await memory.recall(query, limit=5)
     except Exception as exc:
         logger.warning("search_memory failed: %s", type(exc).__name__)
         raise ToolError("Looking up what the caller said failed. Apologise and ask the caller.") from exc
-    return format_details(hits, current_call_id=memory.hooks.call_id)
+    return format_details(hits, current_call_id=memory.call_id)
 
 
 @function_tool
@@ -136,7 +134,7 @@ async def open_matters(context: RunContext[CallData]) -> str:
     visits) with their dates and reference numbers. Use it when the caller asks what is pending."""
     memory = _memory_of(context)
     try:
-        matters = await memory.hooks.open_matters()
+        matters = await memory.open_matters()
     except Exception as exc:
         logger.warning("open_matters failed: %s", type(exc).__name__)
         raise ToolError("Looking up open matters failed. Apologise and ask the caller what they need.") from exc
@@ -158,7 +156,7 @@ async def remember_this(context: RunContext[CallData], note: str) -> str:
     if len(text) > MAX_NOTE_CHARS:
         raise ToolError(f"The note is too long; summarise it in under {MAX_NOTE_CHARS} characters.")
     try:
-        memory.hooks.remember(text)
+        memory.remember(text)
     except Exception as exc:
         logger.warning("remember_this failed: %s", type(exc).__name__)
         raise ToolError("The note could not be saved. Apologise and tell the caller.") from exc
@@ -197,4 +195,4 @@ async def forget_me(context: RunContext[CallData], confirmed: bool = False) -> s
     return "Deleted. Nothing about this caller is remembered any more, and the rest of this call is not recorded."
 
 
-MEMORY_TOOLS = [recall_issue, search_memory, open_matters, remember_this, forget_me]
+MEMORY_TOOLS: list[llm.Tool] = [recall_issue, search_memory, open_matters, remember_this, forget_me]

@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from livekit import rtc
-from livekit.agents import Agent, AgentSession, JobContext, room_io
+from livekit.agents import Agent, AgentSession, JobContext, llm, room_io
 from livekit.agents.llm.chat_context import Instructions
 from livekit.agents.types import NOT_GIVEN
 from livekit.agents.voice import SpeechHandle
 
-from memory.errors import CallerMemoryError
+from memory import CallerMemoryError, CallerStore
 from memory.livekit import CallCompaction, CallerIdentity, SessionMemory, identity_from_participant, model_summariser
 from tools import CallData
 from worker.runtime import WorkerDeps
@@ -44,7 +44,7 @@ class ActiveCall:
     identity: CallerIdentity
     tenant: TenantConfig | None
     memory: SessionMemory | None = None
-    store: Any = None
+    store: CallerStore | None = None
     greeting: SpeechHandle | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
     compaction: CallCompaction | None = None
@@ -153,13 +153,13 @@ async def start_call(
     return ActiveCall(session, agent, identity, tenant, memory, store, greeting, timings, compaction)
 
 
-def _compaction(tenant: TenantConfig, model: Any, memory: SessionMemory | None) -> CallCompaction | None:
+def _compaction(tenant: TenantConfig, model: llm.LLM | None, memory: SessionMemory | None) -> CallCompaction | None:
     """The call's context compaction, as the tenant configures it (``None`` when off)."""
     policy = tenant.compaction
     if not policy.enabled:
         return None
     summariser = model_summariser(model) if policy.summariser == "model" and model is not None else None
-    vectors = memory.hooks.vector_of if memory is not None else None
+    vectors = memory.vector_of if memory is not None else None
     return CallCompaction(
         policy, plans=tenant.memory.plans, region=tenant.memory.default_region, summariser=summariser, vectors=vectors
     )
@@ -172,7 +172,7 @@ async def open_memory(
     instructions: Instructions,
     *,
     call_id: str | None = None,
-) -> tuple[SessionMemory | None, Any]:
+) -> tuple[SessionMemory | None, CallerStore | None]:
     """Open the caller's memory and preload the brief into ``instructions.dynamic``.
 
     Returns ``(None, None)`` (and the call goes on without memory) when memory is disabled,

@@ -22,7 +22,7 @@ from livekit.agents.types import NOT_GIVEN, NotGivenOr
 from livekit.agents.voice.turn import TurnHandlingOptions
 from livekit.plugins import deepgram, openai, silero  # imported on the main thread, as plugins must be
 
-from memory.errors import ConfigError
+from memory import ConfigError
 from worker.tenants import TenantConfig
 
 __all__ = ["ModelDefaults", "ProviderFactory", "Providers", "default_providers", "load_factory", "load_vad"]
@@ -130,4 +130,4 @@ def load_factory(spec: str | None) -> ProviderFactory:
     factory = getattr(module, attr, None)
     if not callable(factory):
         raise ConfigError(f"MODEL_PROVIDERS: {module_name!r} has no callable {attr!r}")
-    return factory  # type: ignore[no-any-return]
+    return factory

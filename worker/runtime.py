@@ -6,14 +6,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import memory
-from memory.errors import ConfigError
-from memory.policy import MemoryPolicy
+from memory import ConfigError, MemoryPolicy
 from worker.providers import ProviderFactory, load_factory
 from worker.tenants import Tenants, load_tenants
 
@@ -22,7 +21,7 @@ __all__ = ["StoreHolder", "WorkerDeps", "WorkerSettings", "build_deps", "warm_em
 logger = logging.getLogger("worker")
 
 DEFAULT_AGENT_NAME = "memory-agent"
-Opener = Callable[..., Awaitable[Any]]
+Opener = Callable[..., Coroutine[Any, Any, memory.CallerStore]]
 
 
 def _float(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
@@ -95,9 +94,9 @@ class StoreHolder:
         self._policies = dict(policies)
         self._timeout_s = timeout_s
         self._opener = opener
-        self._tasks: dict[asyncio.AbstractEventLoop, asyncio.Task[Any]] = {}
+        self._tasks: dict[asyncio.AbstractEventLoop, asyncio.Task[memory.CallerStore]] = {}
 
-    def start(self) -> asyncio.Task[Any]:
+    def start(self) -> asyncio.Task[memory.CallerStore]:
         loop = asyncio.get_running_loop()
         task = self._tasks.get(loop)
         if task is None:
@@ -106,7 +105,7 @@ class StoreHolder:
             )
         return task
 
-    async def get(self) -> Any | None:
+    async def get(self) -> memory.CallerStore | None:
         task = self.start()
         try:
             return await asyncio.wait_for(asyncio.shield(task), self._timeout_s)
@@ -137,10 +136,8 @@ def warm_embedder() -> None:
 
     A missing model is logged, not raised: calls then run without memory.
     """
-    from memory.embed import default_embedder
-
     try:
-        default_embedder()
+        memory.default_embedder()
     except Exception as exc:
         logger.error("the embedding model could not be loaded (%s): calls will run without memory", exc)
 

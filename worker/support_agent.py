@@ -9,8 +9,8 @@ from typing import Any
 from livekit.agents import Agent, ModelSettings, llm
 from livekit.agents.llm.chat_context import Instructions
 
+from memory import quote
 from memory.livekit import CallCompaction, CallerIdentity, SessionMemory
-from memory.text.quote import quote
 from tools import ALL_TOOLS
 from worker.prompts import load_prompt
 from worker.tenants import TenantConfig

@@ -16,10 +16,8 @@ from typing import Any, Literal
 
 import yaml
 
+from memory import TENANT_ID_RULE, ConfigError, MemoryPolicy, is_tenant_id
 from memory.compaction import LEVELS, SUMMARISERS, CompactionPolicy
-from memory.errors import ConfigError
-from memory.policy import MemoryPolicy
-from memory.values import TENANT_ID_RULE, is_tenant_id
 
 __all__ = ["ModelOptions", "Resolution", "TenantConfig", "TenantConfigError", "Tenants", "load_tenants"]
 

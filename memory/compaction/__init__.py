@@ -13,7 +13,7 @@ are *condensed* into a notes block and the newest turns stay verbatim:
 - **summarised extractively**: everything else, by level (every substantive sentence, the best
   sentence of each turn, or only what the caller asked for).
 
-Nothing is lost: condensed turns stay in an in-call index (:class:`memory.retrieval.WorkingSet`)
+Nothing is lost: condensed turns stay in an in-call index (:class:`memory.recall.working_set.WorkingSet`)
 and, when a later question touches them (exact values first, then BM25), the exact turns are
 recalled and placed after the notes block (:attr:`Plan.recall`).
 
@@ -28,7 +28,6 @@ the caller brief), inside a delimited block that says it is data, never instruct
 
 from __future__ import annotations
 
-from .classifier import Digest as Digest  # re-exported (no __all__ entry, as before)
 from .classifier import classify
 from .compactor import Compactor
 from .policy import (
@@ -45,9 +44,6 @@ from .policy import (
     Turn,
     message_tokens,
 )
-from .policy import MAX_BUDGET as MAX_BUDGET
-from .policy import MESSAGE_OVERHEAD_TOKENS as MESSAGE_OVERHEAD_TOKENS
-from .policy import MIN_BUDGET as MIN_BUDGET
 
 __all__ = [
     "LEVELS",

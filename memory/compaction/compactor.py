@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
 
-from .. import compaction as _package  # classify is looked up there at call time (tests patch it)
 from ..recall.presets import FAST
 from ..recall.ranking import rank
 from ..recall.working_set import WorkingSet
@@ -18,7 +17,7 @@ from ..text.quote import estimate_tokens, quote
 from ..text.spoken import normalize_spoken_digits
 from ..text.terms import index_terms
 from ..values import MemoryRow
-from .classifier import Digest
+from .classifier import Digest, classify
 from .patterns import _ASK_KINDS, _BACKREF, _DIGITS, _NUMBER_WORDS, _QUESTION, _SPECIFIC_KINDS
 from .policy import (
     _NOTES_PREAMBLE,
@@ -67,8 +66,10 @@ class Compactor:
         plans: Iterable[str] = (),
         region: str = "US",
         started_at: datetime | None = None,
+        classifier: Callable[..., Digest] = classify,
     ) -> None:
         self.policy = policy or CompactionPolicy()
+        self._classify = classifier  # what a turn holds (see ``classify``); a test may count the calls
         self.level = self.policy.settings
         self.plans = tuple(plans)
         self.region = region
@@ -225,7 +226,7 @@ class Compactor:
         digest = self._digests[i]
         if digest is None:
             previous = self._turns[i - 1] if i > 0 else None
-            digest = self._digests[i] = _package.classify(
+            digest = self._digests[i] = self._classify(
                 self._turns[i], previous=previous, plans=self.plans, region=self.region
             )
         return digest
@@ -317,7 +318,7 @@ class Compactor:
         self._noted_terms.append(terms)
         full = f"- {when} {who}: {quote(_cut(text, level.summary_chars))}"
         topic = turn.role == "user" and not any(line.topic for line in self._lines)
-        out.append(_Line(i, False, full, "", estimate_tokens(full) + 1, 0, topic))
+        out.append(_Line(i, False, full, "", estimate_tokens(full) + 1, 0, topic=topic))
         return out
 
     def _key_line(self, i: int, turn: Turn, digest: Digest, who: str, when: str) -> _Line | None:
@@ -451,7 +452,7 @@ class Compactor:
 
         Turns holding an exact value the caller says again come first. For a question, or words
         that refer back ("again", "you said"), the condensed turns are ranked (BM25 [+ vectors],
-        :class:`~memory.retrieval.WorkingSet`) and scored by the words they share with the query,
+        :class:`~memory.recall.working_set.WorkingSet`) and scored by the words they share with the query,
         whether they hold the kind of value asked for ("how much" -> an amount), and whether they
         answer a question that matches; turns of a specific kind asked for (an e-mail address, a
         phone number, an address, a name) are candidates even without shared words. Fillers,
@@ -460,7 +461,7 @@ class Compactor:
         level = self.level
         if level is None or not self._row_turn:
             return []
-        said = _package.classify(Turn("query", "user", query, self._turns[-1].at), plans=self.plans, region=self.region)
+        said = self._classify(Turn("query", "user", query, self._turns[-1].at), plans=self.plans, region=self.region)
         if said.kind not in ("key", "content"):
             return []
         normalized = normalize_spoken_digits(query).lower()

@@ -145,8 +145,8 @@ def caller_identity(
     ]
     if not is_sip:
         tenant_sources += [("participant", attributes), ("participant", participant)]
-    for name, source in tenant_sources:
-        found = _tenant_from(source, name)
+    for name, where in tenant_sources:
+        found = _tenant_from(where, name)
         if found:
             customer_id, tenant_source = found, name
             break

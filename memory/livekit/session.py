@@ -12,17 +12,27 @@ import asyncio
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
-from livekit.agents import AgentSession, llm
+import numpy as np
+from livekit.agents import AgentSession, CloseEvent, ConversationItemAddedEvent, llm
 from livekit.agents.llm.chat_context import DYNAMIC_INSTRUCTIONS_MESSAGE_ID, Instructions
 
+from ..call.hooks import CallHooks
 from ..errors import CallerMemoryError, MemoryWriteError
-from ..text.spoken import extract_identifiers
+from ..text.reading import read_turn
+from ..values import CallEvent, Hit, Matter
 
 __all__ = ["SessionMemory"]
 
 logger = logging.getLogger(__name__)
+
+
+class Forgetting(Protocol):
+    """What deleting a caller needs: the store's ``forget_caller``."""
+
+    async def forget_caller(self, customer_id: str, caller_id: str) -> int: ...
+
 
 RECORD_WAIT_CAP_S = 5.0
 """The longest a reply waits for its user message to be recorded (beyond the longest end of turn)."""
@@ -43,7 +53,7 @@ class SessionMemory:
 
     def __init__(
         self,
-        hooks: Any,
+        hooks: CallHooks,
         *,
         customer_id: str,
         instructions: Instructions,
@@ -74,11 +84,33 @@ class SessionMemory:
 
     @property
     def caller_id(self) -> str:
-        return str(self.hooks.caller_id)
+        return self.hooks.caller_id
 
     @property
     def closed(self) -> bool:
         return self._close_task is not None
+
+    @property
+    def call_id(self) -> str:
+        return self.hooks.call_id
+
+    # ---------------------------------------------------------------- what the tools ask
+
+    async def recall(self, query: str, *, mode: str | None = None, limit: int = 5) -> list[Hit]:
+        """The caller's memories that best match ``query`` (``mode``: the tenant's recall mode by default)."""
+        return await self.hooks.recall(query, mode=mode or self.hooks.policy.recall_mode, limit=limit)
+
+    async def open_matters(self) -> list[Matter]:
+        """Open promises to this caller, newest first."""
+        return await self.hooks.open_matters()
+
+    def remember(self, text: str) -> None:
+        """Keep a note the caller asked to be remembered."""
+        self.hooks.remember(text)
+
+    def vector_of(self, key: str) -> np.ndarray | None:
+        """The memory layer's embedding of the turn recorded with ``key`` (message id), once computed."""
+        return self.hooks.vector_of(key)
 
     def on_refresh(self, callback: Callable[[str], None]) -> None:
         """Call ``callback(caller_id)`` after the context was refreshed for a linked caller."""
@@ -92,7 +124,7 @@ class SessionMemory:
 
     # ---------------------------------------------------------------- recording
 
-    def _on_item_added(self, event: Any) -> None:
+    def _on_item_added(self, event: ConversationItemAddedEvent) -> None:
         item = event.item
         if not self._recording or not isinstance(item, llm.ChatMessage) or item.role not in ("user", "assistant"):
             return
@@ -114,7 +146,7 @@ class SessionMemory:
 
     # ---------------------------------------------------------------- linking
 
-    def _on_memory_event(self, event: Any) -> None:
+    def _on_memory_event(self, event: CallEvent) -> None:
         if event.kind == "linked":
             logger.info("caller linked mid-call; refreshing the memory context")
             self._schedule_refresh()
@@ -205,7 +237,7 @@ class SessionMemory:
         if not policy.spoken_link_kinds or not text:
             return False
         try:
-            found = extract_identifiers(text, region=policy.default_region)
+            found = read_turn(text, region=policy.default_region).identifiers
             return any(identifier.kind in policy.spoken_link_kinds for identifier in found)
         except CallerMemoryError:
             return False
@@ -215,7 +247,7 @@ class SessionMemory:
 
     # ---------------------------------------------------------------- ending
 
-    def _on_session_close(self, _event: Any) -> None:
+    def _on_session_close(self, _event: CloseEvent) -> None:
         self.start_closing()
 
     def start_closing(self) -> asyncio.Task[None]:
@@ -242,7 +274,7 @@ class SessionMemory:
         except CallerMemoryError as exc:
             logger.error("closing the call memory failed: %s", type(exc).__name__)
 
-    async def forget(self, store: Any) -> None:
+    async def forget(self, store: Forgetting) -> None:
         """Delete everything remembered about this caller; nothing more of this call is recorded."""
         self._recording = False
         self.forgotten = True

@@ -174,9 +174,7 @@ class WorkingSet:
             if dim is None:
                 return None
         changed = [i for i in range(n) if i >= len(refs) or self.rows[i].embedding is not refs[i]]
-        wrong_shape = any(
-            self.rows[i].embedding is not None and self.rows[i].embedding.shape != (dim,) for i in changed
-        )
+        wrong_shape = any(_shape(self.rows[i].embedding) not in (None, (dim,)) for i in changed)
         if self._matrix is None or wrong_shape or len(changed) > max(8, n // 4):
             return self._rebuild_vectors(dim if not wrong_shape else None)
         old_rows = self._matrix.shape[0]
@@ -231,6 +229,8 @@ class WorkingSet:
             grown[rows] = self._context_norm_of(rows, width, decay)
             self._context_norms[key] = grown
         if self._call_sums is not None:
+            matrix = self._matrix
+            assert matrix is not None, "norms follow the vectors: the matrix exists"
             sums = self._call_sums
             if sums.shape[0] < len(self._call_index):
                 sums = np.vstack([sums, np.zeros((len(self._call_index) - sums.shape[0], sums.shape[1]), np.float32)])
@@ -238,7 +238,7 @@ class WorkingSet:
                 old = old_vectors.get(i)
                 if old is not None and old.shape == (sums.shape[1],):
                     sums[self._calls[i]] -= old
-                sums[self._calls[i]] += self._matrix[i]
+                sums[self._calls[i]] += matrix[i]
             self._call_sums = sums
             self._call_norms = np.linalg.norm(sums, axis=1)
 
@@ -267,6 +267,7 @@ class WorkingSet:
         if self._call_sums is None:
             self._layout()
             matrix = self._vectors()
+            assert matrix is not None, "call norms are only asked for when some row has a vector"
             order, sorted_calls = self._sorted  # rows grouped by call, calls in index order
             starts = np.flatnonzero(np.r_[True, sorted_calls[1:] != sorted_calls[:-1]])
             self._call_sums = np.add.reduceat(matrix[order], starts, axis=0)
@@ -362,3 +363,7 @@ class WorkingSet:
     def has_vector(self) -> np.ndarray:
         """Which rows have an embedding."""
         return np.fromiter((r.embedding is not None for r in self.rows), dtype=bool, count=len(self.rows))
+
+
+def _shape(vector: np.ndarray | None) -> tuple[int, ...] | None:
+    return None if vector is None else vector.shape

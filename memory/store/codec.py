@@ -37,7 +37,6 @@ def dump_refs(refs: tuple[str, ...] | list[str]) -> str:
     return json.dumps(list(refs))
 
 
-def load_refs(raw: object) -> tuple[str, ...]:
-    if isinstance(raw, str):
-        raw = json.loads(raw)
-    return tuple(str(r) for r in (raw or []))
+def load_refs(raw: str | list[str] | None) -> tuple[str, ...]:
+    values = json.loads(raw) if isinstance(raw, str) else raw
+    return tuple(str(r) for r in (values or []))

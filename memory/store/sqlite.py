@@ -33,8 +33,12 @@ def _ts(value: datetime) -> float:
     return value.timestamp()
 
 
-def _dt(value: float | None) -> datetime | None:
-    return None if value is None else datetime.fromtimestamp(value, UTC)
+def _dt(value: float) -> datetime:
+    return datetime.fromtimestamp(value, UTC)
+
+
+def _dt_or_none(value: float | None) -> datetime | None:
+    return None if value is None else _dt(value)
 
 
 class SQLiteBackend(Backend):
@@ -271,7 +275,7 @@ class SQLiteBackend(Backend):
             (customer_id, caller_id, caller_id),
         ) as cur:
             rows = await cur.fetchall()
-        return [Link(r[0], r[1], r[2], r[3], r[4], r[5], _dt(r[6]), _dt(r[7])) for r in rows]
+        return [Link(r[0], r[1], r[2], r[3], r[4], r[5], _dt(r[6]), _dt_or_none(r[7])) for r in rows]
 
     async def canonical_caller(self, customer_id, caller_id) -> str | None:
         async with self.db.execute(
@@ -287,7 +291,7 @@ class SQLiteBackend(Backend):
             " WHERE customer_id = ? AND caller_id = ? ORDER BY at DESC, seq DESC LIMIT ?",
             (customer_id, caller_id, limit),
         ) as cur:
-            rows = await cur.fetchall()
+            rows = list(await cur.fetchall())
         return [
             MemoryRow(customer_id, caller_id, r[0], r[1], r[2], r[3], r[4], _dt(r[5]), r[6], decode_vector(r[7]))
             for r in reversed(rows)
@@ -300,7 +304,7 @@ class SQLiteBackend(Backend):
             (customer_id, caller_id),
         ) as cur:
             rows = await cur.fetchall()
-        return [Matter(r[0], r[1], _dt(r[2]), r[3], load_refs(r[4]), r[5], _dt(r[6])) for r in rows]
+        return [Matter(r[0], r[1], _dt(r[2]), r[3], load_refs(r[4]), r[5], _dt_or_none(r[6])) for r in rows]
 
     async def load_profile(self, customer_id, caller_id, *, recent_calls) -> CallerProfile:
         db = self.db
@@ -314,20 +318,22 @@ class SQLiteBackend(Backend):
             "SELECT count(ended_at), min(started_at) FROM calls WHERE customer_id = ? AND caller_id = ?",
             (customer_id, caller_id),
         ) as cur:
-            count, first = await cur.fetchone()
+            count, first = await cur.fetchone() or (0, None)
         async with db.execute(
             "SELECT call_id, started_at, ended_at, topic, outcome FROM calls WHERE customer_id = ? AND caller_id = ?"
             " AND ended_at IS NOT NULL ORDER BY started_at DESC LIMIT ?",
             (customer_id, caller_id, recent_calls),
         ) as cur:
-            calls = tuple(CallRecord(r[0], _dt(r[1]), _dt(r[2]), r[3], r[4]) for r in await cur.fetchall())
+            calls = tuple(CallRecord(r[0], _dt(r[1]), _dt_or_none(r[2]), r[3], r[4]) for r in await cur.fetchall())
         matters = tuple(await self.load_open_matters(customer_id, caller_id))
         async with db.execute(
             "SELECT display_name FROM callers WHERE customer_id = ? AND caller_id = ?", (customer_id, caller_id)
         ) as cur:
             row = await cur.fetchone()
         known = tuple(await self.load_facts(customer_id, caller_id))
-        return CallerProfile(caller_id, _dt(first), idents, calls, matters, count or 0, row[0] if row else None, known)
+        return CallerProfile(
+            caller_id, _dt_or_none(first), idents, calls, matters, count or 0, row[0] if row else None, known
+        )
 
     async def add_facts(self, customer_id, caller_id, first_caller_id, facts) -> list[Fact]:
         added: list[Fact] = []
@@ -375,7 +381,10 @@ class SQLiteBackend(Backend):
             sql += " AND valid_to IS NULL"
         async with self.db.execute(sql + " ORDER BY valid_from, seq", (customer_id, caller_id)) as cur:
             rows = await cur.fetchall()
-        return [Fact(r[0], r[1], r[2], _dt(r[3]), _dt(r[4]), r[5], r[6], _dt(r[7]), _dt(r[8]), r[9]) for r in rows]
+        return [
+            Fact(r[0], r[1], r[2], _dt(r[3]), _dt(r[4]), r[5], r[6], _dt_or_none(r[7]), _dt_or_none(r[8]), r[9])
+            for r in rows
+        ]
 
     async def add_edges(self, customer_id, caller_id, first_caller_id, edges) -> None:
         if not edges:

@@ -3,7 +3,7 @@
 Callers read out account numbers, phone numbers and e-mail addresses; the transcript holds
 "eight eight one two three", "four one five, uh, five five five, oh one four two" or
 "dana dot smith at gmail dot com". This module turns those spoken forms into the values
-:mod:`memory.identity` normalises.
+:mod:`memory.text.identifiers` normalises.
 
 ``normalize_spoken_digits`` rewrites every *digit run* of a text as plain digits, leaving every
 other character as it was. A digit run is a sequence of digit items:
@@ -222,7 +222,7 @@ def digit_runs(text: str) -> list[str]:
 def extract_identifiers(text: str, *, region: str = "US") -> list[Identifier]:
     """Identifiers a caller says aloud in one turn: accounts, phone numbers, e-mail addresses.
 
-    Values come normalised by :func:`memory.identity.normalize_identifier`, deduplicated, in
+    Values come normalised by :func:`memory.text.identifiers.normalize_identifier`, deduplicated, in
     order of appearance. Never raises: a non-string, an empty or over-long
     (> ``MAX_SCAN_CHARS``) text, or an invalid region gives ``[]``.
     """
@@ -412,9 +412,9 @@ def _extract(text: str, region: str) -> list[Identifier]:
     cues = _cues(items)
     for index, item in enumerate(items):
         if item.run is not None and index not in used:
-            identifier = _number_identifier(items, index, cues, region)
-            if identifier is not None:
-                found.append((item.start, identifier))
+            number = _number_identifier(items, index, cues, region)
+            if number is not None:
+                found.append((item.start, number))
     found.sort(key=lambda pair: pair[0])
     return list(dict.fromkeys(identifier for _, identifier in found))
 

@@ -122,6 +122,7 @@ def converse(db: Path, line: str, expected: str) -> str:
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="needs a POSIX pseudo-terminal")
+@pytest.mark.slow
 async def test_console_text_mode_talks_and_remembers_across_runs(tmp_path: Path) -> None:
     if ctypes.util.find_library("portaudio") is None:  # the console loads it even in text mode
         message = "the console needs the system library libportaudio2"

@@ -45,6 +45,7 @@ TURNS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("endpointing", "preflight"), TURNS.values(), ids=TURNS.keys())
 async def test_spoken_turns_are_recorded_and_a_spoken_account_number_links_the_caller(
     make_deps, endpointing, preflight

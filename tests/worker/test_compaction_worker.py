@@ -139,6 +139,7 @@ async def test_a_long_text_call_is_compacted_and_minute_two_survives(make_deps, 
     assert call.compaction.apply_ms and max(call.compaction.apply_ms) < 250  # generous: CI machines vary
 
 
+@pytest.mark.slow
 async def test_a_long_voice_call_is_compacted_the_same_way(make_deps, tenants) -> None:
     providers = ScriptedProviders(agent_llm, voice=True)
     deps = make_deps(providers, tenants=with_compaction(tenants, CompactionPolicy(token_budget=BUDGET)))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import pytest
 from livekit.agents import llm
 
 from .conftest import placed_call
@@ -114,6 +115,7 @@ async def test_an_unreachable_memory_database_leaves_the_call_working(make_deps,
     assert "5550142" not in caplog.text  # no phone number in the logs
 
 
+@pytest.mark.slow
 async def test_a_database_failing_mid_call_leaves_the_call_working(make_deps, caplog) -> None:
     deps = make_deps(ScriptedProviders(tool_llm))
     await first_call(deps)
