@@ -51,6 +51,11 @@ def _module_name(path: Path) -> str:
     return ".".join(parts)
 
 
+def _is_module(name: str) -> bool:
+    path = ROOT.joinpath(*name.split("."))
+    return path.with_suffix(".py").exists() or (path / "__init__.py").exists()
+
+
 def _imports(path: Path) -> list[str]:
     """Absolute names of the modules ``path`` imports (relative imports resolved)."""
     tree = ast.parse(path.read_text())
@@ -67,8 +72,8 @@ def _imports(path: Path) -> list[str]:
                 name = ".".join([*base, node.module] if node.module else base)
             else:
                 name = node.module or ""
-            found.append(name)
-            found.extend(f"{name}.{alias.name}" for alias in node.names)  # `from . import x` names a module
+            submodules = [f"{name}.{alias.name}" for alias in node.names if _is_module(f"{name}.{alias.name}")]
+            found.extend(submodules or [name])  # `from . import x` imports the module x, not its package's face
     return found
 
 
