@@ -16,9 +16,9 @@ Definitions (docs/sgd.md says the same):
 - ``brief answers``: the preload text (the brief the agent starts the call with) contains the value.
 - ``filler hit``: a hit whose words are all fillers/backchannels/pleasantries (``vocab.FILLER_WORDS``).
 - Failure categories of a probe that did not pass, first that applies: ``other call, same kind`` (a
-  hit carries a value of the group from another of the caller's calls), ``right call, wrong turn``
-  (hits from the target call, none carrying the value), ``filler`` (a filler among the hits),
-  ``not found``.
+  hit carrying a value of the group from another of the caller's calls ranks above every hit from
+  the target call), ``right call, wrong turn`` (hits from the target call, none carrying the value),
+  ``filler`` (a filler among the hits), ``not found``.
 """
 
 from __future__ import annotations
@@ -102,9 +102,10 @@ class Ranking:
     def failure(self, target: str) -> str | None:
         if self.passed:
             return None
-        if any(h.own and h.carries_group and h.call_id != target for h in self.hits):
+        first_target = next((i for i, h in enumerate(self.hits) if h.call_id == target), len(self.hits))
+        if any(h.own and h.carries_group and h.call_id != target for h in self.hits[:first_target]):
             return FAILURES[0]
-        if any(h.call_id == target for h in self.hits):
+        if first_target < len(self.hits):
             return FAILURES[1]
         if any(h.filler for h in self.hits):
             return FAILURES[2]
