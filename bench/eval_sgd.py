@@ -3,7 +3,7 @@
     python bench/eval_sgd.py                         # both halves, clean and voice, ~3-4 min on 2 cores
     python bench/eval_sgd.py --split tune            # the half to tune on (files 001-005)
     python bench/eval_sgd.py --split heldout         # the half to report on (files 006-010)
-    python bench/eval_sgd.py --quick                 # 3 callers per tenant: a check that it runs (~30 s)
+    python bench/eval_sgd.py --quick                 # 2 callers per tenant: a check that it runs (~40 s)
     python bench/eval_sgd.py --postgres postgresql://postgres@127.0.0.1:5432/postgres --redis redis://127.0.0.1:6379/14
     python bench/eval_sgd.py --locomo                # also LoCoMo, turns stored without speaker names
 
@@ -38,7 +38,7 @@ from memory.embed import default_embedder  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "sgd.json"
 FAILURES = ROOT / "bench" / "results" / "sgd_failures.json"
-CALLERS = {"quick": 3, "default": 10, "full": 60}  # callers per tenant (two tenants), per half
+CALLERS = {"quick": 2, "default": 10, "full": 60}  # callers per tenant (two tenants), per half
 SPLITS = {"tune": ("tune",), "heldout": ("heldout",), "both": ("tune", "heldout")}
 TARGETS = {"pass": 0.90, "identity": 0.99, "update_ordered": 0.99, "locomo_r5": 0.80}
 SYSTEMS = ("memory:fast", "memory:accurate", *run.BASELINES)
@@ -265,7 +265,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--variants", default=",".join(build.VARIANTS), help="clean, voice (default both)")
     parser.add_argument("--seed", type=int, default=0)
     size = parser.add_mutually_exclusive_group()
-    size.add_argument("--quick", dest="scale", action="store_const", const="quick", help="3 callers per tenant")
+    size.add_argument("--quick", dest="scale", action="store_const", const="quick", help="2 callers per tenant")
     size.add_argument("--full", dest="scale", action="store_const", const="full", help="60 callers per tenant")
     parser.set_defaults(scale="default")
     parser.add_argument("--callers", type=int, help="callers per tenant (overrides the scale)")
@@ -308,7 +308,7 @@ async def amain(args: argparse.Namespace) -> int:
         progress=True,
     )
     if args.locomo:
-        result["locomo"] = await locomo_bare(2 if args.scale == "quick" else 0)
+        result["locomo"] = await locomo_bare(1 if args.scale == "quick" else 0)
     print(markdown(result))
     print_failures(result)
     print(f"\ntotal {result['seconds']:.0f} s")

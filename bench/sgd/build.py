@@ -152,6 +152,7 @@ _SMALL = re.compile(r"(?<![\d:.-])\b([1-9]|1\d|20)\b(?![\d:.-])")
 _DIGITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 _TEENS = ["ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"]
 _TENS = ["_", "_", "twenty", "thirty", "forty", "fifty"]
+_NUMBER_WORDS = frozenset([*_DIGITS, *_TEENS, *_TENS[2:], "oh", "hundred", "thousand", "double", "triple"])
 VOICE_RATES = {  # per word (fillers, repeats) or per number (spoken): caller side, agent side
     "filler": (0.04, 0.01),
     "repeat": (0.03, 0.005),
@@ -174,9 +175,23 @@ def number_words(n: int) -> str:
 def _say_time(match: re.Match) -> str:
     hour, minutes, half = int(match.group(1)), match.group(2), match.group(3).lower()
     spoken = number_words(hour) if hour < 60 else match.group(1)
-    if minutes and minutes != "00":
-        spoken += " " + ("oh " + _DIGITS[int(minutes)] if minutes.startswith("0") else number_words(int(minutes)))
-    return f"{spoken} {half}m"
+    return f"{spoken}{_minutes(minutes or '')} {half}m"
+
+
+def _minutes(minutes: str) -> str:
+    if minutes in ("", "00"):
+        return ""
+    return " " + ("oh " + _DIGITS[int(minutes)] if minutes.startswith("0") else number_words(int(minutes)))
+
+
+def _say_clock(match: re.Match) -> str:
+    """"18:00" -> "six pm", "18:30" -> "six thirty pm", "11:30" -> "eleven thirty" (as people say them)."""
+    hour, minutes = int(match.group(1)), match.group(2)
+    if hour > 23:
+        return match.group(0)
+    if hour > 12:
+        return f"{number_words(hour - 12)}{_minutes(minutes)} pm"
+    return f"{number_words(hour)}{_minutes(minutes) or ' o clock'}"
 
 
 def spoken_numbers(text: str, rng: random.Random, rate: float) -> str:
@@ -186,7 +201,7 @@ def spoken_numbers(text: str, rng: random.Random, rate: float) -> str:
         return lambda m: fn(m) if rng.random() < rate else m.group(0)
 
     text = _TIME.sub(maybe(_say_time), text)
-    text = _CLOCK.sub(maybe(lambda m: f"{number_words(int(m.group(1)))} {number_words(int(m.group(2)))}"), text)
+    text = _CLOCK.sub(maybe(_say_clock), text)
     text = _PHONE.sub(maybe(lambda m: " ".join(_DIGITS[int(d)] for d in m.group(0) if d.isdigit())), text)
     return _SMALL.sub(maybe(lambda m: number_words(int(m.group(1)))), text)
 
@@ -210,7 +225,13 @@ def asr(text: str, rng: random.Random, *, side: str, plain: bool) -> str:
             out.append(rng.choice(vocab.VOICE_FILLERS) + ("" if plain else ","))
             fillers += 1
         out.append(word)
-        if repeats < 1 and word.isalpha() and rng.random() < VOICE_RATES["repeat"][who]:
+        # a stutter on a word, never on a number word (a repeated "two two" reads as 22)
+        if (
+            repeats < 1
+            and word.isalpha()
+            and word.lower() not in _NUMBER_WORDS
+            and rng.random() < VOICE_RATES["repeat"][who]
+        ):
             out.append(word)
             repeats += 1
     return " ".join(out)

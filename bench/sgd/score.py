@@ -39,8 +39,14 @@ FAILURES = ("other call, same kind", "right call, wrong turn", "filler", "not fo
 
 
 def squash(text: str) -> str:
-    """eval_scenarios' normalisation, with digit groups joined ("6 30 pm" and "630 pm" compare equal)."""
-    return re.sub(r"(?<=\d) (?=\d)", "", es.norm(text))
+    """eval_scenarios' normalisation (fillers dropped, spoken digits as digits), with a word said twice in a
+    row said once ("in the the afternoon"), full hours without minutes ("11:00", "eleven o'clock": "11") and
+    digit groups joined ("6 30 pm" and "630 pm" compare equal)."""
+    text = re.sub(r"\b(\d{1,2})[: ]00\b", r"\1", text)  # "11:00", "11 00" (unformatted): "11"
+    text = re.sub(r"\bo\W{0,2}clock\b", " ", text, flags=re.IGNORECASE)
+    words = es.norm(text).split()
+    words = [w for i, w in enumerate(words) if (i == 0 or w != words[i - 1]) and w != "clock"]
+    return re.sub(r"(?<=\d) (?=\d)", "", " ".join(words))
 
 
 def says(text: str, surfaces: Sequence[str]) -> bool:
