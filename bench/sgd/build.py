@@ -185,7 +185,7 @@ def _minutes(minutes: str) -> str:
 
 
 def _say_clock(match: re.Match) -> str:
-    """"18:00" -> "six pm", "18:30" -> "six thirty pm", "11:30" -> "eleven thirty" (as people say them)."""
+    """ "18:00" -> "six pm", "18:30" -> "six thirty pm", "11:30" -> "eleven thirty" (as people say them)."""
     hour, minutes = int(match.group(1)), match.group(2)
     if hour > 23:
         return match.group(0)
