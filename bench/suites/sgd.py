@@ -106,7 +106,14 @@ def headline(result: dict) -> list[tuple[str, str, str, bool | None]]:
             for r in runs.values()
             for m in (r["systems"]["memory:fast"], r["systems"]["memory:accurate"])
         )
-        rows.append(("SGD: filler/backchannel hits of the memory layer (fast + accurate, all runs)", str(fillers), "0", fillers == 0))
+        rows.append(
+            (
+                "SGD: filler/backchannel hits of the memory layer (fast + accurate, all runs)",
+                str(fillers),
+                "0",
+                fillers == 0,
+            )
+        )
     locomo = result.get("locomo") or {}
     if "results" in locomo:
         fast, accurate = (locomo["results"][m]["overall"]["recall_any@5"] for m in ("fast", "accurate"))
