@@ -8,7 +8,8 @@
 Each LoCoMo conversation is replayed as one caller on a temporary embedded SQLite store: every session
 is a call (``store.open_call`` with the session's date as ``started_at``), every turn is
 ``hooks.record_turn`` (speaker A -> "user", speaker B -> "assistant", 30 s apart), stored as
-``"<speaker>: <text>"`` plus ``" [shares a photo: <caption>]"`` when the turn shares an image. Then,
+``"<speaker>: <text>"`` plus ``" [shares a photo: <caption>]"`` when the turn shares an image
+(``--bare-turns``: without the ``"<speaker>: "``, as a voice agent records a caller's words). Then,
 for each mode, a fresh store over the same database (no cached query vectors) opens one more call per
 caller, dated after the last session, and asks every question of categories 1-4 that has evidence
 (``hooks.recall(question, mode=..., limit=10)``). Hits map back to dia_ids through (call_id, seq).
@@ -138,9 +139,12 @@ def data_path(arg: str | None) -> Path:
     return (ROOT / DEFAULT_DATA).resolve()
 
 
-def turn_text(turn: dict) -> str:
-    """What is stored for one LoCoMo turn: who said it, what they said, and the photo they shared."""
-    text = f"{turn['speaker']}: {turn.get('text', '').strip()}"
+def turn_text(turn: dict, *, speaker: bool = True) -> str:
+    """What is stored for one LoCoMo turn: who said it (unless ``speaker`` is false), what they said,
+    and the photo they shared."""
+    text = turn.get("text", "").strip()
+    if speaker:
+        text = f"{turn['speaker']}: {text}"
     caption = (turn.get("blip_caption") or "").strip()
     if caption:
         text += f" [shares a photo: {caption}]"
@@ -167,7 +171,8 @@ def parse_evidence(items: Iterable[str]) -> list[str]:
     return found
 
 
-def load_locomo(path: Path) -> list[Conversation]:
+def load_locomo(path: Path, *, speaker_names: bool = True) -> list[Conversation]:
+    """The conversations; ``speaker_names=False`` stores each turn's words (and photo caption) only."""
     raw = json.loads(path.read_text())
     conversations = []
     for index, sample in enumerate(raw):
@@ -179,7 +184,7 @@ def load_locomo(path: Path) -> list[Conversation]:
                 Turn(
                     canonical_dia_id(*map(int, _EVIDENCE.search(t["dia_id"]).groups())),
                     t["speaker"],
-                    turn_text(t),
+                    turn_text(t, speaker=speaker_names),
                     str(t.get("text", "")),
                 )
                 for t in conv[f"session_{number}"]
@@ -401,7 +406,7 @@ def rank_direct(rows: list[MemoryRow], rep: Replayed, preset, query_vectors: np.
     return out
 
 
-def ablations(replayed: list[Replayed], embedder) -> dict[str, list]:
+def ablations(replayed: list[Replayed], embedder, *, speaker_names: bool = True) -> dict[str, list]:
     """What each ranking signal is worth: the presets with one part changed, ranked directly."""
     now = datetime.now(UTC)  # as the hooks do
     query_vectors = [embedder.embed([q.text for q in rep.conversation.questions]) for rep in replayed]
@@ -419,6 +424,8 @@ def ablations(replayed: list[Replayed], embedder) -> dict[str, list]:
             ]
         finally:
             terms.stem = real_stem
+    if not speaker_names:
+        return out  # already stored without them
     # the same turns stored without the speaker's name (words and photo caption only), re-embedded
     bare = []
     for rep in replayed:
@@ -552,7 +559,8 @@ async def run(args: argparse.Namespace) -> dict:
     path = data_path(args.data)
     if not path.is_file():
         raise SystemExit(f"LoCoMo data not found at {path}: pass --data or set LOCOMO_PATH")
-    conversations = load_locomo(path)
+    bare = getattr(args, "bare_turns", False)
+    conversations = load_locomo(path, speaker_names=not bare)
     all_conversations = conversations
     limit = 2 if args.quick else args.limit_conversations
     if limit:
@@ -630,12 +638,14 @@ async def run(args: argparse.Namespace) -> dict:
                 args.latency_queries,
             )
             latency[f"{size} memories"] = {m: v | {"memories": size} for m, v in sized.items()}
-        ablation = ablations(replayed, embedder) if args.ablations else {}
+        ablation = ablations(replayed, embedder, speaker_names=not bare) if args.ablations else {}
 
     results = {name: aggregate(r) for name, r in per_system.items()}
     questions = sum(len(c.questions) for c in conversations)
     return {
-        "dataset": "LoCoMo (locomo10.json), turn = document, categories 1-4 with evidence",
+        "dataset": "LoCoMo (locomo10.json), turn = document, categories 1-4 with evidence"
+        + (", turns stored without the speaker's name" if bare else ""),
+        "speaker_names": not bare,
         "conversations": [c.sample_id for c in conversations],
         "questions": questions,
         "turns": sum(len(c.turns) for c in conversations),
@@ -672,11 +682,18 @@ def main() -> int:
     parser.add_argument(
         "--ablations", action="store_true", help="also rank with each signal switched off (about a minute more)"
     )
+    parser.add_argument(
+        "--bare-turns",
+        action="store_true",
+        help="store each turn without the speaker's name (its words and photo caption only), as a voice agent "
+        "records a caller's words",
+    )
     parser.add_argument("--json", type=Path, default=ROOT / "bench" / "results" / "locomo.json")
     args = parser.parse_args()
     out = asyncio.run(run(args))
     print(
-        f"\nLoCoMo turn-level retrieval: {len(out['conversations'])} conversations, {out['turns']} turns, "
+        f"\nLoCoMo turn-level retrieval{'' if out['speaker_names'] else ', turns stored without speaker names'}: "
+        f"{len(out['conversations'])} conversations, {out['turns']} turns, "
         f"{out['questions']} questions (categories 1-4 with evidence), top {LIMIT}, embedder {out['embedder']}, "
         f"{out['cores']} cores\n"
     )

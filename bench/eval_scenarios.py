@@ -44,7 +44,7 @@ import tempfile
 import time
 import uuid
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -1195,14 +1195,23 @@ def _pct(values: Sequence[float], q: float) -> float | None:
 
 
 async def replay(
-    scenario: ScenarioSet, subject, *, pause_s: float = TURN_PAUSE_S, progress: bool = False
+    scenario: ScenarioSet,
+    subject,
+    *,
+    pause_s: float = TURN_PAUSE_S,
+    progress: bool = False,
+    handlers: Mapping[str, Callable[..., Awaitable[Outcome]]] | None = None,
 ) -> SubjectResult:
-    """Replay every call in time order through ``subject`` and run the probes at their points."""
+    """Replay every call in time order through ``subject`` and run the probes at their points.
+
+    ``handlers`` maps a probe kind to the coroutine that runs it (default ``PROBES``); another
+    evaluation (bench/sgd) passes its own kinds and reuses the replay, the sweeps and the leak checks.
+    """
     detector = LeakDetector(scenario)
     tally = LogTally()
     logging.getLogger("memory").addHandler(tally)
     try:
-        result = await _replay(scenario, subject, detector, pause_s, progress)
+        result = await _replay(scenario, subject, detector, pause_s, progress, handlers or PROBES)
     finally:
         logging.getLogger("memory").removeHandler(tally)
     result.logged = dict(tally.counts.most_common())
@@ -1210,7 +1219,12 @@ async def replay(
 
 
 async def _replay(
-    scenario: ScenarioSet, subject, detector: LeakDetector, pause_s: float, progress: bool
+    scenario: ScenarioSet,
+    subject,
+    detector: LeakDetector,
+    pause_s: float,
+    progress: bool,
+    handlers: Mapping[str, Callable[..., Awaitable[Outcome]]],
 ) -> SubjectResult:
     outcomes: list[Outcome] = []
     caller_of: dict[str, Any] = {}
@@ -1226,7 +1240,7 @@ async def _replay(
         async def run(point: str | int, view=view, ctx=ctx, at_point=at_point) -> None:
             for probe in at_point.get(point, ()):
                 try:
-                    outcome = await PROBES[probe.kind](probe, view, ctx)
+                    outcome = await handlers[probe.kind](probe, view, ctx)
                 except Exception as exc:
                     outcome = Outcome(probe, False, f"raised {type(exc).__name__}: {_short(str(exc), 120)}")
                 if probe.kind == "identity" and not outcome.decisions:

@@ -6,7 +6,7 @@
     python -m bench --suites scale,workers --full    # some suites; their results replace those in the report
     python -m bench --render        # re-render the report from results.json, running nothing
 
-Suites (bench/suites/): accuracy, latency, scale, concurrency, workers, compaction. Each runs against
+Suites (bench/suites/): accuracy, sgd, latency, call_path, scale, concurrency, workers, compaction. Each runs against
 the real Postgres and Redis given by --postgres/--redis (or MEMORY_BENCH_POSTGRES_URL /
 MEMORY_BENCH_REDIS_URL); SQLite stores live in temporary directories. Suites create and drop their
 own Postgres databases, and may flush the Redis database given.

@@ -1,0 +1,205 @@
+"""SGD dialogues, read in place, and what each one did: the episode ground truth the probes are written from.
+
+The data is the Schema-Guided Dialogue subset in ``../shared/data/sgd/`` (``--data``, else
+``$SGD_PATH``, else that directory relative to the project root): ``train_dialogues_001.json.gz`` ...
+``_010``, gzip JSON, unchanged from the public release. It is never copied into the project.
+
+Halves: ``tune`` = files 001-005, ``heldout`` = files 006-010.
+
+An :class:`Episode` is one dialogue of a service known to :mod:`bench.sgd.vocab` whose transaction
+succeeded (a table reserved, tickets bought, a song or movie played: the service call whose frame
+has ``NOTIFY_SUCCESS``). Its ground truth:
+
+- ``values``: value group -> the canonical value that was booked or played, from the successful
+  call's ``service_results[0]``, kept only when some turn of the dialogue says it (a value that was
+  never said cannot be recalled);
+- ``surfaces``: the ways the dialogue said that value (the annotated action values: "6:30 pm",
+  "half past 6 in the evening" for ``18:30``);
+- ``former``: values of an updatable group that the system confirmed and the caller then changed
+  ("Please confirm ... next Thursday" -> "No, the 8th"), i.e. superseded within the call;
+- per turn (:class:`TurnTruth`): the (group, canonical value) pairs its annotated actions carry
+  (every act with values except ``REQUEST``, whose values are options offered).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.sgd.vocab import EVENT_NOUNS, SERVICES, UPDATABLE
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+DEFAULT_DATA = Path("..") / "shared" / "data" / "sgd"
+ENV_VAR = "SGD_PATH"
+HALVES: dict[str, tuple[int, ...]] = {"tune": (1, 2, 3, 4, 5), "heldout": (6, 7, 8, 9, 10)}
+ROLES = {"USER": "user", "SYSTEM": "assistant"}
+_MONTHS = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+]
+_ABSOLUTE_DATE = re.compile(r"\d|\b(?:" + "|".join(_MONTHS) + r")\b", re.IGNORECASE)
+
+
+class DataMissing(FileNotFoundError):
+    """The SGD files are not where they were looked for."""
+
+
+def data_dir(arg: str | Path | None = None) -> Path:
+    if arg:
+        return Path(arg)
+    if os.environ.get(ENV_VAR):
+        return Path(os.environ[ENV_VAR])
+    return (ROOT / DEFAULT_DATA).resolve()
+
+
+def file_path(directory: Path, number: int) -> Path:
+    return directory / f"train_dialogues_{number:03d}.json.gz"
+
+
+def available(directory: Path, halves: Iterable[str] = HALVES) -> bool:
+    return all(file_path(directory, n).is_file() for h in halves for n in HALVES[h])
+
+
+def read_dialogues(directory: Path, numbers: Iterable[int]) -> list[tuple[int, dict]]:
+    """(file number, dialogue) for every dialogue of the given files, in file order."""
+    out = []
+    for number in numbers:
+        path = file_path(directory, number)
+        if not path.is_file():
+            raise DataMissing(f"SGD file not found: {path} (pass --data or set {ENV_VAR})")
+        with gzip.open(path, "rt", encoding="utf-8") as handle:
+            out.extend((number, d) for d in json.load(handle))
+    return out
+
+
+def canon(value: object) -> str:
+    """A value as compared: lower case, single spaces."""
+    return " ".join(str(value).lower().split())
+
+
+def is_absolute_date(surface: str) -> bool:
+    """ "March 8th", "the 8th of this month", "2019-03-08" (not "today" or "next Friday", which the
+    dialogues say relative to their own fixed day, not to the replayed call's)."""
+    return bool(_ABSOLUTE_DATE.search(surface))
+
+
+@dataclass(frozen=True)
+class TurnTruth:
+    role: str  # "user" | "assistant"
+    text: str
+    values: frozenset[tuple[str, str]] = frozenset()  # (group, canonical value) the turn carries
+    inserted: str = ""  # "" for an SGD turn; "identity", "ack", "backchannel" for turns the builder adds
+
+    def groups(self) -> set[str]:
+        return {g for g, _ in self.values}
+
+    def carries(self, group: str, value: str | None = None) -> bool:
+        return any(g == group and (value is None or v == value) for g, v in self.values)
+
+
+@dataclass(frozen=True)
+class Episode:
+    dialogue_id: str
+    file: int
+    service: str
+    kind: str  # a key of vocab.KINDS
+    event_noun: str  # "concert" / "game" for events, else ""
+    turns: tuple[TurnTruth, ...]
+    values: dict[str, str]  # group -> canonical booked/played value, said in the dialogue
+    surfaces: dict[str, tuple[str, ...]]  # group -> how the dialogue said values[group]
+    former: dict[str, tuple[str, ...]] = field(default_factory=dict)  # group -> superseded canonical values
+    former_surfaces: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+def _frames(turn: dict, service: str) -> list[dict]:
+    return [f for f in turn.get("frames", ()) if f.get("service") == service]
+
+
+def episode_of(dialogue: dict, file: int) -> tuple[Episode | None, str]:
+    """The episode of one dialogue, or None and why it was skipped."""
+    services = [s for s in dialogue.get("services", ()) if s in SERVICES]
+    if len(services) != 1 or len(dialogue.get("services", ())) != 1:
+        return None, "service not in the vocabulary" if not services else "several services"
+    service = services[0]
+    kind, intents, slots = SERVICES[service]
+    turns, surfaces, confirmed = [], {}, []
+    result: dict | None = None
+    for turn in dialogue["turns"]:
+        role = ROLES[turn["speaker"]]
+        carried = set()
+        for frame in _frames(turn, service):
+            for action in frame.get("actions", ()):
+                group = slots.get(action.get("slot", ""))
+                if group is None or action["act"] == "REQUEST" or not action.get("values"):
+                    continue
+                canonicals = action.get("canonical_values") or action["values"]
+                for surface, value in zip(action["values"], canonicals, strict=False):
+                    carried.add((group, canon(value)))
+                    surfaces.setdefault((group, canon(value)), set()).add(surface)
+                    if role == "assistant" and action["act"] == "CONFIRM":
+                        confirmed.append((group, canon(value)))
+            call = frame.get("service_call")
+            acts = {a["act"] for a in frame.get("actions", ())}
+            if call and call.get("method") in intents and "NOTIFY_SUCCESS" in acts and frame.get("service_results"):
+                result = frame["service_results"][0]
+        turns.append(TurnTruth(role, turn["utterance"].strip(), frozenset(carried)))
+    if result is None:
+        return None, "no successful transaction"
+    said = {pair for t in turns for pair in t.values}
+    values = {}
+    for slot, raw in result.items():
+        group = slots.get(slot)
+        if group is not None and (group, canon(raw)) in said:
+            values[group] = canon(raw)
+    if not values:
+        return None, "no booked value said"
+    former: dict[str, list[str]] = {}
+    for group, value in confirmed:
+        if group in UPDATABLE and group in values and value != values[group] and value not in former.get(group, []):
+            former.setdefault(group, []).append(value)
+    noun = ""
+    if kind == "event":
+        noun = EVENT_NOUNS.get(canon(result.get("event_type") or result.get("category") or ""), "event")
+    return (
+        Episode(
+            dialogue["dialogue_id"],
+            file,
+            service,
+            kind,
+            noun,
+            tuple(turns),
+            values,
+            {g: tuple(sorted(surfaces[(g, v)])) for g, v in values.items()},
+            {g: tuple(vs) for g, vs in former.items()},
+            {g: tuple(sorted({s for v in vs for s in surfaces[(g, v)]})) for g, vs in former.items()},
+        ),
+        "",
+    )
+
+
+def load_episodes(directory: Path, half: str) -> tuple[list[Episode], Counter]:
+    """The episodes of one half, in file order, and a count of the dialogues skipped, by reason."""
+    episodes, skipped = [], Counter()
+    for number, dialogue in read_dialogues(directory, HALVES[half]):
+        ep, why = episode_of(dialogue, number)
+        if ep is None:
+            skipped[why] += 1
+        else:
+            episodes.append(ep)
+    return episodes, skipped
