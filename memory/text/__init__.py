@@ -10,6 +10,7 @@ English only. Modules:
 - ``dates``: dates said, resolved against when they were said; dates a question names;
 - ``facts``: typed references ("ticket 8842") and durable facts (address, plan, appointment...);
 - ``promises``: commitments of the agent, names given, a call's topic and outcome;
+- ``values``: the values an utterance carries (references, names, times, counts...), as spans of what was said;
 - ``reading``: one reading of a turn (identifiers, name, references), shared by every consumer;
 - ``terms``: the terms an utterance is indexed by (tokens, stems);
 - ``quote``: caller-derived text rendered as data, and a token estimate.

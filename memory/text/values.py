@@ -1,0 +1,551 @@
+"""What values one utterance carries: a pure, deterministic reader of English call text.
+
+    values_in("Booking a table for 2 at P.f. Chang's at 6:30 pm on March 11th, ref 1O9E32IJ.")
+    -> count "2", name "P.f. Chang's", time "6:30 pm", date "March 11th", reference "1O9E32IJ"
+
+Each :class:`Value` is a span of the text (``text == utterance[start:end]``) with its ``kind`` and a
+``normalised`` form. Normalisation is done only where it is certain and never invents a digit:
+
+- spoken digits are joined only inside one number said digit by digit ("six five oh, three three
+  oh, one seven eight two" is one phone number; "two four-star" is not 24); written numbers are never
+  joined across a space, a colon, a dot, a slash or a dash, except the groups of one phone number
+  ("650-330-1782", "(650) 330 1782");
+- a reference keeps its letters and digits as said (``1O9E32IJ`` keeps its letter O);
+- times keep what was said ("6:30 pm" -> "6:30 pm", "half past 6 in the evening" -> "6:30 pm",
+  "17:15" -> "17:15"), lower-cased, never converted between 12 and 24 hours;
+- ranges ("53 - 57", "4/5/2018 - 4/10/2018") are two values, never one.
+
+Kinds: ``reference`` (booking and ticket references, with or without digits), ``phone``, ``email``,
+``time``, ``date`` (a calendar day, "today", "tomorrow", "the 11th"), ``day`` (a weekday),
+``duration`` ("3 nights", "two hours"), ``amount`` ("$42.10", "9.80 pounds", "forty two dollars"),
+``count`` (people, tickets, seats... "for 2", "one" to "twelve" with what is counted), ``address``
+("420 Ramona Street"), ``name`` (capitalised names of venues, products, people, events, places),
+``car_type`` ("SUV", "compact"), ``colour``, ``number`` (any other number). One span has one kind:
+the more specific reading wins (a phone number is not also a number).
+
+No I/O, no model; English only.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+__all__ = ["KINDS", "Value", "spoken_number", "values_in"]
+
+KINDS = (
+    "reference",
+    "phone",
+    "email",
+    "time",
+    "date",
+    "day",
+    "duration",
+    "amount",
+    "count",
+    "address",
+    "name",
+    "car_type",
+    "colour",
+    "number",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Value:
+    """A value said in an utterance: ``text`` is ``utterance[start:end]``; ``normalised`` its certain
+    normal form (lower case; digits only where said as one number)."""
+
+    kind: str
+    text: str
+    start: int
+    end: int
+    normalised: str
+
+
+# ----------------------------------------------------------------------------------------------- words
+
+_UNITS = {
+    "zero": 0, "oh": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+    "nine": 9,
+}  # fmt: skip
+_TEENS = {
+    "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16,
+    "seventeen": 17, "eighteen": 18, "nineteen": 19,
+}  # fmt: skip
+_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
+_COUNT_WORDS = {w: n for w, n in {**_UNITS, **_TEENS}.items() if 1 <= n <= 12 and w != "oh"}
+_ORDINALS = {
+    "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8,
+    "ninth": 9, "tenth": 10, "eleventh": 11, "twelfth": 12, "thirteenth": 13, "fourteenth": 14, "fifteenth": 15,
+    "sixteenth": 16, "seventeenth": 17, "eighteenth": 18, "nineteenth": 19, "twentieth": 20, "thirtieth": 30,
+}  # fmt: skip
+_MONTHS = (
+    "january|february|march|april|may|june|july|august|september|october|november|december|"
+    "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"
+)
+_WEEKDAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
+_NUMBER_WORD = "|".join(sorted([*_UNITS, *_TEENS, *_TENS, "hundred", "thousand"], key=len, reverse=True))
+_SPOKEN_NUMBER = rf"(?:(?:{_NUMBER_WORD})(?:[ -](?:and[ -])?(?:{_NUMBER_WORD}))*)"
+_NUM = rf"(?:\d+(?:\.\d+)?|{_SPOKEN_NUMBER})"
+
+_COUNTED = (
+    r"people|persons?|guests?|adults?|children|kids|tickets?|seats?|passengers?|rooms?|beds?|bedrooms?|bags?|"
+    r"travell?ers|diners|of us|attendees|players|nights?|cars?|items?|pieces?|units?"
+)
+_DURATION_UNITS = r"minutes?|mins?|hours?|hrs?|days?|nights?|weeks?|months?|years?"
+_CURRENCY_WORDS = r"dollars?|bucks|pounds?|quid|euros?|cents?|pence|usd|gbp|eur"
+_CAR_TYPES = (
+    r"suv|sedan|hatchback|compact(?: car)?|intermediate|standard(?: car)?|full[- ]size(?: car)?|mid[- ]size(?: car)?|"
+    r"minivan|van|pickup(?: truck)?|convertible|coupe|luxury car|economy car|estate car|station wagon|"
+    r"electric car|hybrid|two[- ]door|four[- ]door"
+)
+_COLOURS = r"red|blue|black|white|silver|grey|gray|green|yellow|orange|brown|beige|gold|purple|pink|maroon|navy"
+_STREET = (
+    r"street|st|road|rd|avenue|ave|lane|ln|drive|dr|boulevard|blvd|way|court|ct|place|pl|close|terrace|"
+    r"crescent|square|parkway|pkwy|highway|hwy|row|gardens|plaza|circle|alley|center|centre|mall"
+)
+_REFERENCE_CUE = re.compile(
+    r"\b(?:reference|ref|confirmation|booking|reservation|ticket|order|case|claim|tracking|invoice|"
+    r"record|locator|pnr|code|number|id)\b[^.?!]{0,24}$",
+    re.IGNORECASE,
+)
+
+_EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
+_PHONE = re.compile(
+    r"(?<![\w+])(?:\+?1[ .-]?)?(?:\(\d{3}\)\s?|\d{3}[ .-])\d{3}[ .-]\d{4}(?![\w-])"
+    r"|(?<![\w+])\+\d{1,3}(?:[ .-]?\d{2,4}){2,5}(?![\w-])"
+)
+_TIME = re.compile(
+    r"\b(?:[01]?\d|2[0-3]):[0-5]\d(?:\s*(?:am|pm|a\.m\.|p\.m\.))?(?![\w:])"
+    r"|\b(?:1[0-2]|0?[1-9])\s*(?:am|pm|a\.m\.|p\.m\.|o'clock)(?!\w)"
+    r"|\b(?:noon|midday|midnight)\b"
+    rf"|\b(?:half past|quarter past|quarter to)\s+(?:\d{{1,2}}|{'|'.join(_COUNT_WORDS)})"
+    r"(?:\s+in the (?:morning|afternoon|evening)|\s+at night|\s*(?:am|pm))?\b"
+    rf"|\b(?:{'|'.join(_COUNT_WORDS)})(?:[ -](?:fifteen|thirty|forty[ -]five|o[ -]\w+))?\s*(?:am|pm|a\.m\.|p\.m\.|o'clock)"
+    r"|\b(?:[1-9]|1[0-2])\s+in the (?:morning|afternoon|evening)\b",
+    re.IGNORECASE,
+)
+_DATE = re.compile(
+    rf"\b(?:{_MONTHS})\.?\s+(?:the\s+)?\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?\b"
+    rf"|\b\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{_MONTHS})\b(?:,?\s+\d{{4}})?"
+    rf"|\b(?:{_MONTHS})\.?\s+(?:the\s+)?(?:(?:twenty|thirty)[ -])?(?:{'|'.join(_ORDINALS)})\b"
+    rf"|\b(?:the\s+)?(?:(?:twenty|thirty)[ -])?(?:{'|'.join(_ORDINALS)})\s+of\s+(?:{_MONTHS})\b"
+    r"|\bthe\s+\d{1,2}(?:st|nd|rd|th)\b"
+    r"|\b\d{1,2}/\d{1,2}(?:/\d{2,4})?\b|\b\d{4}-\d\d-\d\d\b"
+    r"|\b(?:today|tonight|tomorrow|the day after tomorrow|yesterday)\b"
+    rf"|\b(?:next|this|last|coming)\s+(?:{_WEEKDAYS}|week|weekend|month)\b",
+    re.IGNORECASE,
+)
+_DAY = re.compile(rf"\b(?:{_WEEKDAYS})s?\b", re.IGNORECASE)
+_DURATION = re.compile(
+    rf"\b{_NUM}\s+(?:{_DURATION_UNITS})\b|\b(?:an?|half an?)\s+(?:hour|day|week|month)\b", re.IGNORECASE
+)
+_AMOUNT = re.compile(
+    r"[$£€]\s?\d[\d,]*(?:\.\d{1,2})?(?:\s?(?:million|thousand|k|m))?"
+    rf"|\b\d[\d,]*(?:\.\d{{1,2}})?\s*(?:{_CURRENCY_WORDS})\b"
+    rf"|\b{_SPOKEN_NUMBER}\s+(?:{_CURRENCY_WORDS})(?:\s+(?:and\s+)?{_SPOKEN_NUMBER}(?:\s+(?:cents?|pence))?)?\b",
+    re.IGNORECASE,
+)
+_COUNT = re.compile(
+    rf"\b(?:\d{{1,3}}|{'|'.join(_COUNT_WORDS)})\s+(?:{_COUNTED})\b"
+    rf"|\b(?:for|party of|table for|group of)\s+(?:\d{{1,2}}|{'|'.join(_COUNT_WORDS)})\b(?!\s*(?:am|pm|:|\.\d|o'clock|{_DURATION_UNITS}))",
+    re.IGNORECASE,
+)
+_ADDRESS = re.compile(
+    rf"\b\d{{1,6}}[a-z]?(?:\s*-\s*\d{{1,6}})?\s+(?:[A-Z][\w'.-]*\s+){{0,4}}(?:{_STREET})\b\.?(?:\s+(?:#|suite|ste|unit|apt)\s*\w+)?",
+    re.IGNORECASE,
+)
+_CAR = re.compile(rf"\b(?:{_CAR_TYPES})\b", re.IGNORECASE)
+_COLOUR = re.compile(rf"\b(?:{_COLOURS})\b(?=\s+(?:car|one|suv|sedan|van|model|colou?r|\w+\s+car))", re.IGNORECASE)
+_CODE = re.compile(
+    r"(?<![\w-])(?=[A-Za-z0-9-]*\d)(?=[A-Za-z0-9-]*[A-Za-z])(?=[A-Za-z0-9-]{4})[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*(?![\w-])"
+)
+_CAPS_CODE = re.compile(r"(?<![\w-])[A-Z]{6,12}(?![\w-])")
+_NOT_CODE = re.compile(r"\d+(?:st|nd|rd|th|am|pm|s|k|m|ft|kg|km|mb|gb)|[a-z]+-[a-z]+|mp\d|\d+x", re.IGNORECASE)
+_DIGITS = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)?(?![\w])")
+_SPOKEN_DIGIT_RUN = re.compile(
+    r"\b(?:(?:zero|oh|one|two|three|four|five|six|seven|eight|nine|double|triple)\b(?![-']\w)[ ,-]*){3,}",
+    re.IGNORECASE,
+)
+_SINGLE_DIGITS = re.compile(r"(?<![\w.:/-])\d(?:[ ]\d){2,}(?![\w.:/-])")
+_SPOKEN_COMPOUND = re.compile(
+    rf"\b(?:{'|'.join(_TENS)})[ -](?:{'|'.join(k for k in _UNITS if k not in ('zero', 'oh'))})\b", re.IGNORECASE
+)
+
+_NAME_TOKEN = r"(?:[A-Z][\w'’&.-]*|[A-Z]\.)"
+_NAME = re.compile(rf"{_NAME_TOKEN}(?:(?:\s+(?:of|the|de|la|le|du|del|&|da|van|von|vs\.?|n')\s+|\s+|-){_NAME_TOKEN})*")
+_NOT_NAMES = frozenset(
+    [
+        "i",
+        "i'm",
+        "i've",
+        "i'll",
+        "i'd",
+        "a",
+        "an",
+        "the",
+        "this",
+        "that",
+        "these",
+        "those",
+        "it",
+        "it's",
+        "its",
+        "my",
+        "your",
+        "our",
+        "their",
+        "his",
+        "her",
+        "we",
+        "you",
+        "they",
+        "he",
+        "she",
+        "yes",
+        "yeah",
+        "yep",
+        "no",
+        "nope",
+        "okay",
+        "ok",
+        "sure",
+        "please",
+        "thanks",
+        "thank",
+        "hi",
+        "hello",
+        "hey",
+        "well",
+        "so",
+        "oh",
+        "um",
+        "uh",
+        "and",
+        "but",
+        "or",
+        "also",
+        "alright",
+        "great",
+        "perfect",
+        "cool",
+        "good",
+        "fine",
+        "awesome",
+        "wonderful",
+        "lovely",
+        "right",
+        "sorry",
+        "excuse",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "why",
+        "how",
+        "is",
+        "are",
+        "was",
+        "were",
+        "do",
+        "does",
+        "did",
+        "can",
+        "could",
+        "would",
+        "should",
+        "will",
+        "shall",
+        "may",
+        "might",
+        "must",
+        "let",
+        "lets",
+        "let's",
+        "there",
+        "here",
+        "then",
+        "now",
+        "just",
+        "any",
+        "anything",
+        "something",
+        "nothing",
+        "everything",
+        "one",
+        "two",
+        "three",
+        "four",
+        "five",
+        "six",
+        "seven",
+        "eight",
+        "nine",
+        "ten",
+        "today",
+        "tomorrow",
+        "tonight",
+        "yesterday",
+        "am",
+        "pm",
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+    ]
+)
+
+
+def _words_of(text: str) -> list[str]:
+    return re.findall(r"[a-z]+", text.lower())
+
+
+def spoken_number(text: str) -> int | None:
+    """The value of one number said in words ("forty two", "one hundred and fifty", "twelve"), or
+    None when the words are not one number ("two four" is two numbers)."""
+    total, current, last = 0, 0, ""
+    words = [w for w in _words_of(text) if w != "and"]
+    if not words:
+        return None
+    for word in words:
+        if word in _UNITS and word != "oh":
+            if last in _UNITS or last in _TEENS or (last in _TENS and current % 10):
+                return None
+            current += _UNITS[word]
+        elif word in _TEENS:
+            if last and last not in ("hundred", "thousand"):
+                return None
+            current += _TEENS[word]
+        elif word in _TENS:
+            if last and last not in ("hundred", "thousand"):
+                return None
+            current += _TENS[word]
+        elif word == "hundred":
+            if not current or current >= 100:
+                return None
+            current *= 100
+        elif word == "thousand":
+            total += max(current, 1) * 1000
+            current = 0
+        else:
+            return None
+        last = word
+    return total + current
+
+
+def _digits_of_run(text: str) -> str | None:
+    """Digits said one by one ("six five oh", "double four"), or None if it is not such a run."""
+    out: list[str] = []
+    repeat = 1
+    for word in _words_of(text):
+        if word == "double":
+            repeat = 2
+        elif word == "triple":
+            repeat = 3
+        elif word in _UNITS:
+            out.append(str(_UNITS[word]) * repeat)
+            repeat = 1
+        else:
+            return None
+    return "".join(out) if len(out) >= 3 else None
+
+
+# ----------------------------------------------------------------------------------------------- reading
+
+
+def values_in(text: str) -> list[Value]:
+    """The values said in ``text``, in order of where they start (see the module docstring)."""
+    if not isinstance(text, str) or not text:
+        return []
+    return list(_read(text))
+
+
+_MAY_TIME = re.compile(r"\d|noon|midday|midnight|past|quarter|o'clock|\b[ap]\.?m\b|morning|afternoon|evening", re.I)
+_MAY_DATE = re.compile(rf"\d|today|tonight|tomorrow|yesterday|next|this|last|coming|{_MONTHS}", re.I)
+_MAY_DURATION = re.compile(r"min|hour|hr|day|night|week|month|year", re.I)
+_MAY_AMOUNT = re.compile(r"[$£€]|dollar|buck|pound|quid|euro|cent|pence|usd|gbp|eur", re.I)
+_MAY_COUNT = re.compile(rf"\d|\b(?:{'|'.join(_COUNT_WORDS)})\b", re.I)
+_MAY_COMPOUND = re.compile(r"(?:twen|thir|for|fif|six|seven|eigh|nine)ty", re.I)
+_MAY_CAR = re.compile(
+    r"suv|sedan|hatch|compact|intermediate|standard|size|van|pickup|convertible|coupe|car|wagon|hybrid|door", re.I
+)
+
+
+@lru_cache(maxsize=4096)
+def _read(text: str) -> tuple[Value, ...]:
+    taken: list[tuple[int, int]] = []
+    out: list[Value] = []
+
+    def free(start: int, end: int) -> bool:
+        return all(end <= s or start >= e for s, e in taken)
+
+    def add(kind: str, start: int, end: int, normalised: str | None = None) -> bool:
+        span = text[start:end]
+        stripped = span.rstrip(" ,.;:")
+        end -= len(span) - len(stripped)
+        lead = len(stripped) - len(stripped.lstrip(" ,"))
+        start += lead
+        if end <= start or not free(start, end):
+            return False
+        taken.append((start, end))
+        said = text[start:end]
+        out.append(Value(kind, said, start, end, normalised if normalised is not None else _plain(said)))
+        return True
+
+    for m in _EMAIL.finditer(text):
+        add("email", m.start(), m.end())
+    for m in _PHONE.finditer(text):
+        digits = re.sub(r"\D", "", m.group(0))
+        if 10 <= len(digits) <= 15:
+            add("phone", m.start(), m.end(), ("+" if m.group(0).startswith("+") else "") + digits)
+    for m in _SPOKEN_DIGIT_RUN.finditer(text):
+        run = _digits_of_run(m.group(0))
+        if run:
+            add("phone" if 10 <= len(run) <= 11 else "number", m.start(), m.end(), run)
+    for m in _SINGLE_DIGITS.finditer(text):
+        add("number", m.start(), m.end(), re.sub(r"\D", "", m.group(0)))
+    for m in _ADDRESS.finditer(text):
+        add("address", m.start(), m.end())
+    for m in _AMOUNT.finditer(text) if _MAY_AMOUNT.search(text) else ():
+        add("amount", m.start(), m.end(), _amount(m.group(0)))
+    for m in _TIME.finditer(text) if _MAY_TIME.search(text) else ():
+        add("time", m.start(), m.end(), _time(m.group(0)))
+    for m in _DATE.finditer(text) if _MAY_DATE.search(text) else ():
+        add("date", m.start(), m.end())
+    for m in _DURATION.finditer(text) if _MAY_DURATION.search(text) else ():
+        add("duration", m.start(), m.end(), _with_number(m.group(0)))
+    for m in _COUNT.finditer(text) if _MAY_COUNT.search(text) else ():
+        number = re.search(rf"\d+|{'|'.join(_COUNT_WORDS)}", m.group(0), re.IGNORECASE)
+        if number:
+            value = number.group(0).lower()
+            add("count", m.start(), m.end(), str(_COUNT_WORDS.get(value, value)))
+    for m in _DAY.finditer(text):
+        add("day", m.start(), m.end())
+    for m in _CODE.finditer(text):
+        if not _NOT_CODE.fullmatch(m.group(0)):
+            add("reference", m.start(), m.end(), m.group(0).upper())
+    for m in _CAPS_CODE.finditer(text):
+        if _REFERENCE_CUE.search(text[: m.start()]) or not m.group(0).isalpha() or _looks_coded(m.group(0)):
+            add("reference", m.start(), m.end(), m.group(0))
+    for m in _CAR.finditer(text) if _MAY_CAR.search(text) else ():
+        add("car_type", m.start(), m.end())
+    for m in _COLOUR.finditer(text):
+        add("colour", m.start(), m.end())
+    for m in _SPOKEN_COMPOUND.finditer(text) if _MAY_COMPOUND.search(text) else ():
+        spoken = spoken_number(m.group(0))
+        if spoken is not None:
+            add("number", m.start(), m.end(), str(spoken))
+    for m in _DIGITS.finditer(text):
+        add("number", m.start(), m.end(), m.group(0).replace(",", ""))
+    for start, end in _names(text):
+        add("name", start, end)
+    out.sort(key=lambda v: v.start)
+    return tuple(out)
+
+
+def _plain(said: str) -> str:
+    return " ".join(said.lower().split())
+
+
+def _looks_coded(word: str) -> bool:
+    """An all-capitals word that is a code rather than a shouted word: no vowel run a word would have."""
+    vowels = sum(c in "AEIOUY" for c in word)
+    return vowels <= len(word) // 4 or bool(re.search(r"[^AEIOUY]{4,}", word))
+
+
+def _amount(said: str) -> str:
+    symbol = {"$": "usd", "£": "gbp", "€": "eur"}.get(said.strip()[:1], "")
+    lowered = said.lower()
+    for words, code in (("dollar", "usd"), ("buck", "usd"), ("pound", "gbp"), ("quid", "gbp"), ("euro", "eur")):
+        if words in lowered:
+            symbol = symbol or code
+    for code in ("usd", "gbp", "eur"):
+        if re.search(rf"\b{code}\b", lowered):
+            symbol = symbol or code
+    digits = re.search(r"\d[\d,]*(?:\.\d+)?", said)
+    if digits:
+        return f"{digits.group(0).replace(',', '')} {symbol}".strip()
+    parts = re.split(rf"\s+(?:{_CURRENCY_WORDS})\s*(?:and\s+)?", lowered)
+    whole = spoken_number(parts[0]) if parts else None
+    if whole is None:
+        return _plain(said)
+    cents = spoken_number(parts[1]) if len(parts) > 1 and parts[1].strip() else None
+    return f"{whole}.{cents:02d} {symbol}".strip() if cents is not None and cents < 100 else f"{whole} {symbol}".strip()
+
+
+def _time(said: str) -> str:
+    lowered = " ".join(said.lower().replace(".", "").split())
+    m = re.fullmatch(
+        r"(half past|quarter past|quarter to) (\w+)(?: in the (morning|afternoon|evening)| at night| ?(am|pm))?",
+        lowered,
+    )
+    if m:
+        hour = int(m.group(2)) if m.group(2).isdigit() else _COUNT_WORDS.get(m.group(2))
+        if hour is None:
+            return lowered
+        minutes = {"half past": 30, "quarter past": 15, "quarter to": 45}[m.group(1)]
+        hour = hour - 1 if m.group(1) == "quarter to" else hour
+        suffix = m.group(4) or {"morning": "am", "afternoon": "pm", "evening": "pm"}.get(m.group(3) or "", "")
+        suffix = suffix or ("pm" if "night" in lowered else "")
+        return f"{hour}:{minutes:02d} {suffix}".strip()
+    return lowered
+
+
+def _with_number(said: str) -> str:
+    lowered = _plain(said)
+    spoken = re.match(_SPOKEN_NUMBER, lowered)
+    if spoken:
+        number = spoken_number(spoken.group(0))
+        if number is not None:
+            return f"{number}{lowered[spoken.end() :]}"
+    return lowered
+
+
+def _names(text: str) -> list[tuple[int, int]]:
+    """Capitalised spans that name something (a venue, a product, a person, a place), not a sentence's
+    first word alone."""
+    out = []
+    for m in _NAME.finditer(text):
+        tokens = list(re.finditer(r"\S+", m.group(0)))
+        start_index = 0
+        while start_index < len(tokens) and tokens[start_index].group(0).lower().strip(".,'’") in _NOT_NAMES:
+            start_index += 1
+        end_index = len(tokens)
+        while end_index > start_index and tokens[end_index - 1].group(0).lower().strip(".,") in (
+            "of", "the", "de", "la", "&", "vs", "vs.",
+        ):  # fmt: skip
+            end_index -= 1
+        if start_index >= end_index:
+            continue
+        first, last = tokens[start_index], tokens[end_index - 1]
+        start, end = m.start() + first.start(), m.start() + last.end()
+        span = text[start:end]
+        if re.fullmatch(r"[\d\s]+", span):
+            continue
+        sentence_start = start == 0 or bool(re.search(r"[.!?:]\s*$|^\s*$", text[:start]))
+        if sentence_start and end_index - start_index == 1 and not re.search(r"[A-Z].*[A-Z]|\d|'s$|\.", span[1:]):
+            continue  # one capitalised word opening a sentence: an ordinary word more often than a name
+        out.append((start, end))
+    return out

@@ -1,0 +1,120 @@
+"""The value reader: what values one utterance carries, as spans, never a number that was not said."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from memory.compaction import CompactionPolicy, Compactor, Turn
+from memory.compaction import tokens as _tokens
+from memory.compaction.classifier import said_numbers
+from memory.text.values import Value, spoken_number, values_in
+
+_tokens.load()
+
+
+def kinds(text: str) -> list[tuple[str, str, str]]:
+    return [(v.kind, v.text, v.normalised) for v in values_in(text)]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("ref 1O9E32IJ", ("reference", "1O9E32IJ", "1O9E32IJ")),  # the letter O stays a letter
+        ("Your reference is RPWOWDOO.", ("reference", "RPWOWDOO", "RPWOWDOO")),  # no digit at all
+        ("TR7804 leaves at 17:17", ("time", "17:17", "17:17")),
+        ("at half past 6 in the evening", ("time", "half past 6 in the evening", "6:30 pm")),
+        ("a table for one", ("count", "table for one", "1")),
+        ("two tickets please", ("count", "two tickets", "2")),
+        ("their number is 650-330-1782", ("phone", "650-330-1782", "6503301782")),
+        (
+            "six five oh, three three oh, one seven eight two",
+            ("phone", "six five oh, three three oh, one seven eight two", "6503301782"),
+        ),
+        ("it is 420 Ramona Street", ("address", "420 Ramona Street", "420 ramona street")),
+        ("forty two dollars and ten cents", ("amount", "forty two dollars and ten cents", "42.10 usd")),
+        ("a red SUV", ("car_type", "SUV", "suv")),
+        ("for 3 nights", ("duration", "3 nights", "3 nights")),
+        ("on Friday", ("day", "Friday", "friday")),
+        ("on March 11th", ("date", "March 11th", "march 11th")),
+        ("a table at P.f. Chang's tonight", ("name", "P.f. Chang's", "p.f. chang's")),
+    ],
+)
+def test_values_people_book_are_read(text: str, expected: tuple[str, str, str]) -> None:
+    assert expected in kinds(text)
+
+
+def test_values_are_spans_of_the_text() -> None:
+    text = "Please confirm: 2 tickets for Lakers Vs Jazz next Tuesday at 7 pm, ref TR7804, call 415-555-0142."
+    found = values_in(text)
+    assert [v.kind for v in found] == ["count", "name", "date", "time", "reference", "phone"]
+    for value in found:
+        assert isinstance(value, Value) and text[value.start : value.end] == value.text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "09:11 09:58 9.80 pounds",
+        "5:19 13.2 GBP",
+        "two four-star hotels",
+        "addresses 53 - 57",
+        "4/5/2018 - 4/10/2018",
+        "1O9E32IJ",
+    ],
+)
+def test_neighbouring_numbers_are_never_joined(text: str) -> None:
+    said = set(re.findall(r"\d+", text))
+    for value in values_in(text):
+        if re.search(r"\d", value.text):
+            assert set(re.findall(r"\d+", value.normalised)) <= said, value
+
+
+def test_spoken_numbers() -> None:
+    assert spoken_number("forty two") == 42
+    assert spoken_number("one hundred and fifty") == 150
+    assert spoken_number("twelve") == 12
+    assert spoken_number("two four") is None  # two numbers, not 24
+
+
+_NEIGHBOURS = st.sampled_from(
+    [
+        "09:11", "9:58", "17:15", "6:30 pm", "9.80 pounds", "$13.20", "13.2 GBP", "53 - 57", "4/5/2018", "4/10/2018",
+        "1O9E32IJ", "RPWOWDOO", "TR7804", "650-330-1782", "two four-star", "for 2", "2 people", "four five one",
+        "twelve", "one", "March 11th", "the 2nd", "420 Ramona Street", "ZX-9191", "0O0", "l1I",
+    ]
+)  # fmt: skip
+_GLUE = st.sampled_from([" ", ", ", " - ", " and ", ". ", " at ", "/", " to "])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(_NEIGHBOURS, _GLUE), min_size=2, max_size=6))
+def test_every_number_in_the_notes_occurs_in_what_was_said(parts: list[tuple[str, str]]) -> None:
+    """Adversarial neighbours (times next to prices, ranges, dates, letter/digit look-alikes): every number the
+    notes carry is a number the turn says (as digits, or spoken as one number)."""
+    text = "".join(value + glue for value, glue in parts).strip()
+    said = said_numbers(text)
+    for value in values_in(text):
+        runs = re.findall(r"\d+", value.text)
+        if runs:  # a value said in digits keeps exactly its own digits (a phone's groups may be joined)
+            digits = re.findall(r"\d+", value.normalised)
+            assert set(digits) <= set(runs) or "".join(digits) == "".join(runs), (text, value)
+    compactor = Compactor(CompactionPolicy(token_budget=200))
+    filler = "I see, that makes sense, thank you very much for explaining all of that to me in such detail."
+    turns = [Turn("t0", "user", f"Okay so it is {text}.", _T0)]
+    turns += [Turn(f"t{i}", "assistant" if i % 2 else "user", filler, _T0) for i in range(1, 16)]
+    compactor.sync(turns)
+    compactor.warm()
+    notes = compactor.plan(None).notes
+    assert notes
+    for line in notes.splitlines()[2:]:
+        body = re.sub(r"^- \d\d:\d\d ", "", line)
+        assert set(re.findall(r"\d+", body)) <= said, (text, line)
+
+
+from datetime import UTC, datetime  # noqa: E402
+
+_T0 = datetime(2026, 11, 19, 15, 0, tzinfo=UTC)
