@@ -19,6 +19,7 @@ never talks to a LiveKit server, so it ignores the ``LIVEKIT_*`` settings.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import signal
@@ -96,12 +97,12 @@ async def entrypoint(ctx: JobContext) -> None:
         ctx.proc.userdata["deps"] = deps
     try:
         await run_job(ctx, deps)
-    except BaseException:
+    except BaseException as exc:
         # no call started, so no shutdown callback closes the store; an open SQLite connection
         # keeps a thread (and with it a console process) alive after Ctrl-C
         if deps.store is not None:
             await deps.store.aclose()
-        if _Console.running:
+        if _Console.running and not isinstance(exc, asyncio.CancelledError):  # cancelled: the console is ending
             end_console_after_failure()
         raise
 

@@ -262,6 +262,9 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(command(args))
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader went away (`| head`): say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except Exception as exc:
         print(f"error: {describe_error(exc)}", file=sys.stderr)
         return 1
