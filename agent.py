@@ -1,6 +1,7 @@
 """A LiveKit voice-agent worker whose agents remember their callers.
 
-    python agent.py console --text   talk to the agent in the terminal (needs the model keys)
+    python agent.py console --text   talk to the agent in the terminal (no LiveKit server; with
+                                     MODEL_PROVIDERS=offline no key either: ``make console``)
     python agent.py dev              join a LiveKit server (LIVEKIT_URL/API_KEY/API_SECRET)
     python agent.py start            production mode; health check on :8081
 
@@ -9,27 +10,67 @@ a SIP dispatch rule for phone calls, a token's agent dispatch for an in-app voic
 Per call: the caller's identity from LiveKit -> the tenant (``tenants.yaml``) -> the caller's
 memory, preloaded into the agent's per-call instructions -> the session, whose turns are
 recorded for the next call. See ``docs/worker.md``.
+
+Before the LiveKit CLI starts, :func:`main` checks what would otherwise fail later or hang: the
+LiveKit settings of ``dev``/``start``, ``tenants.yaml``, and that every tenant's model providers
+can be built (their API keys). A problem is one line on stderr and exit status 2. ``console``
+never talks to a LiveKit server, so it ignores the ``LIVEKIT_*`` settings.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from dotenv import load_dotenv
 from livekit.agents import AgentServer, JobContext, JobProcess, cli
 
+from memory import DEFAULT_SQLITE_PATH, CallerMemoryError, ConfigError
 from worker.call import run_job
-from worker.providers import load_vad
+from worker.offline import OFFLINE_BANNER
+from worker.providers import OFFLINE, load_factory, load_vad
 from worker.runtime import WorkerDeps, WorkerSettings, build_deps, warm_embedder
-from worker.tenants import load_tenants
+from worker.tenants import Tenants, load_tenants
 
 HERE = Path(__file__).resolve().parent
+# the embedded SQLite default lives next to this file, whatever the current directory
+# (the same file `python -m memory` reads)
+DEFAULT_DATABASE_URL = f"sqlite:///{HERE / DEFAULT_SQLITE_PATH}"
+LIVEKIT_SETTINGS = (("LIVEKIT_URL", "--url"), ("LIVEKIT_API_KEY", "--api-key"), ("LIVEKIT_API_SECRET", "--api-secret"))
+SERVER_COMMANDS = ("dev", "start")
+CALL_COMMANDS = ("console", *SERVER_COMMANDS)
+
+
+class _Console:
+    """``console`` runs its one call in this process: when that call fails, the console ends
+    (with exit status 1) instead of waiting for a session that never comes."""
+
+    running = False
+    call_failed = False
+
+
+def end_console_after_failure() -> None:
+    """Stop the console as Ctrl-C would: a SIGTERM to the main thread, where the CLI handles it."""
+    _Console.call_failed = True
+    main_thread = threading.main_thread().ident
+    if main_thread is not None:
+        signal.pthread_kill(main_thread, signal.SIGTERM)
 
 
 def settings_from_env() -> WorkerSettings:
-    """The worker's settings; a relative ``TENANTS_FILE`` is found next to this file."""
-    return WorkerSettings.from_env(base_dir=HERE)
+    """The worker's settings; a relative ``TENANTS_FILE`` is found next to this file, and an empty
+    ``MEMORY_DATABASE_URL`` means the SQLite file ``.data/caller-memory.db`` next to it."""
+    settings = WorkerSettings.from_env(base_dir=HERE)
+    if settings.database_url is None:
+        settings = replace(settings, database_url=DEFAULT_DATABASE_URL)
+    return settings
 
 
 def quiet_loggers() -> None:
@@ -53,7 +94,16 @@ async def entrypoint(ctx: JobContext) -> None:
     if deps is None:  # a process whose prewarm did not run (e.g. a custom executor)
         deps = build_deps(settings_from_env())
         ctx.proc.userdata["deps"] = deps
-    await run_job(ctx, deps)
+    try:
+        await run_job(ctx, deps)
+    except BaseException as exc:
+        # no call started, so no shutdown callback closes the store; an open SQLite connection
+        # keeps a thread (and with it a console process) alive after Ctrl-C
+        if deps.store is not None:
+            await deps.store.aclose()
+        if _Console.running and not isinstance(exc, asyncio.CancelledError):  # cancelled: the console is ending
+            end_console_after_failure()
+        raise
 
 
 def build_server(settings: WorkerSettings | None = None) -> AgentServer:
@@ -66,6 +116,96 @@ def build_server(settings: WorkerSettings | None = None) -> AgentServer:
     return server
 
 
+def command_of(argv: Sequence[str]) -> str | None:
+    """The CLI command (``console``, ``dev``, ``start``...): the first argument that is not an option."""
+    return next((arg for arg in argv if not arg.startswith("-")), None)
+
+
+def missing_livekit_settings(argv: Sequence[str], env: Mapping[str, str]) -> list[str]:
+    """The ``LIVEKIT_*`` settings given neither in ``env`` nor as their command-line option."""
+    return [
+        name
+        for name, option in LIVEKIT_SETTINGS
+        if not env.get(name) and not any(arg == option or arg.startswith(option + "=") for arg in argv)
+    ]
+
+
+def check_providers(settings: WorkerSettings, tenants: Tenants, command: str) -> None:
+    """Build every tenant's model providers once, so a missing API key stops the worker now.
+
+    Raises ``ConfigError`` with one line that says what to set.
+    """
+    if command == "start" and (settings.model_providers or "").strip() == OFFLINE:
+        raise ConfigError(
+            "MODEL_PROVIDERS=offline is a stand-in for trying the agent in the console, not for calls: "
+            "set MODEL_PROVIDERS= (empty) and OPENAI_API_KEY / DEEPGRAM_API_KEY, or name your own factory"
+        )
+    factory = load_factory(settings.model_providers)
+    for tenant in tenants.tenants.values():
+        try:
+            factory(tenant, vad=None)
+        except CallerMemoryError:
+            raise
+        except Exception as exc:
+            reason = " ".join(str(exc).split()) or type(exc).__name__
+            hint = (
+                "fill in the keys in .env, or set MODEL_PROVIDERS=offline to try the agent without keys (make console)"
+                if not settings.model_providers
+                else f"check the factory MODEL_PROVIDERS={settings.model_providers}"
+            )
+            raise ConfigError(
+                f"the model providers of tenant {tenant.id!r} cannot be built ({reason}): {hint}"
+            ) from exc
+
+
+def preflight(argv: Sequence[str], env: Mapping[str, str]) -> WorkerSettings:
+    """Check what ``command_of(argv)`` needs before the LiveKit CLI runs; raise ``ConfigError`` if not there."""
+    command = command_of(argv)
+    if command in SERVER_COMMANDS:
+        missing = missing_livekit_settings(argv, env)
+        if missing:
+            options = "/".join(option for name, option in LIVEKIT_SETTINGS if name in missing)
+            names = ", ".join(missing[:-1]) + " and " + missing[-1] if len(missing) > 1 else missing[0]
+            raise ConfigError(
+                f"{names} {'are' if len(missing) > 1 else 'is'} not set: put your LiveKit server's URL and key pair in .env "
+                f"(see livekit.yaml) or pass {options}; `python agent.py console --text` needs none of them"
+            )
+    settings = settings_from_env()
+    tenants = load_tenants(settings.tenants_file)
+    if command in CALL_COMMANDS:
+        check_providers(settings, tenants, command)
+    return settings
+
+
+def main(argv: Sequence[str] | None = None, *, env_file: Path | None = HERE / ".env") -> int:
+    """``python agent.py <command>``: the checks of :func:`preflight`, then the LiveKit CLI."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if env_file is not None:
+        load_dotenv(env_file)
+    command = command_of(argv)
+    if command == "console":  # the console runs a fake job in this process and joins no server
+        for name, _ in LIVEKIT_SETTINGS:
+            os.environ.pop(name, None)
+    try:
+        settings = preflight(argv, os.environ)
+    except CallerMemoryError as exc:
+        print(f"agent.py {command}: {exc}" if command else f"agent.py: {exc}", file=sys.stderr)
+        return 2
+    server = build_server(settings)
+    _Console.running = command == "console"
+    if _Console.running and (settings.model_providers or "").strip() == OFFLINE:
+        print(OFFLINE_BANNER, file=sys.stderr)
+    try:
+        cli.run_app(server)
+    except SystemExit as exc:
+        if _Console.call_failed:
+            print("agent.py console: the call failed (the error is in the log above)", file=sys.stderr)
+            return 1
+        return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
+    finally:
+        _Console.running = False
+    return 0
+
+
 if __name__ == "__main__":
-    load_dotenv(HERE / ".env")
-    cli.run_app(build_server())
+    sys.exit(main())

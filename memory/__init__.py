@@ -34,12 +34,14 @@ from .errors import (
     StoreUnavailableError,
 )
 from .policy import DEFAULT_POLICY, MemoryPolicy
+from .store import DEFAULT_SQLITE_PATH
 from .text.facts import reference_labels
 from .text.quote import quote
 from .values import IDENTIFIER_KINDS, TENANT_ID_RULE, CallEvent, Hit, Identifier, Link, Matter, Preload, is_tenant_id
 
 __all__ = [
     "DEFAULT_POLICY",
+    "DEFAULT_SQLITE_PATH",
     "IDENTIFIER_KINDS",
     "TENANT_ID_RULE",
     "CallEvent",

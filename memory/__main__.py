@@ -1,36 +1,90 @@
-"""``python -m memory``: ``demo`` (offline), ``show`` a caller, ``forget`` a caller.
+"""``python -m memory``: ``demo`` (offline), ``show`` a caller, ``forget`` a caller, ``purge`` old memories.
 
     python -m memory demo
-    python -m memory show --customer acme --phone "+1 415 555 0142"
-    python -m memory forget --customer acme --caller-id caller_... --yes
-    python -m memory purge --customer acme --days 365
+    python -m memory show   --customer demo-telecom --account 88123
+    python -m memory show   --customer acme-telecom --livekit-identity mock_user
+    python -m memory forget --customer demo-telecom --account 88123 --yes
+    python -m memory purge  --customer acme-telecom --days 365
 
-The database comes from ``--db`` or ``MEMORY_DATABASE_URL`` (default: the embedded SQLite file).
+Options go before or after the command (``--db`` too). The store comes from ``--db``, else
+``MEMORY_DATABASE_URL``, else the embedded SQLite file ``.data/caller-memory.db`` of the project
+(next to ``agent.py``, whatever the current directory: the file the worker uses); every command
+prints which store it uses first. ``show``, ``forget`` and ``purge`` never create a SQLite file:
+a missing one is an error. Errors are one line on stderr and exit status 1.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import sys
 import textwrap
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import unquote, urlsplit, urlunsplit
 
-from . import CallerMemoryError, open_store
-from .caller_store import CallerStore
-from .values import IDENTIFIER_KINDS
+from . import (
+    DEFAULT_SQLITE_PATH,
+    IDENTIFIER_KINDS,
+    CallerMemoryError,
+    CallerStore,
+    InvalidInputError,
+    StoreUnavailableError,
+    open_store,
+)
 
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+DEFAULT_DATABASE = PROJECT_DIR / DEFAULT_SQLITE_PATH
 DEMO_TENANT = "demo-telecom"
 DEMO_PHONE = "+1 (415) 555-0142"
 DEMO_NEW_PHONE = "+1 415 555 0199"
 DEMO_ACCOUNT = "88123"
+# SQLSTATEs of a role that lacks a privilege (42501) or may not use any schema it could create in (3F000)
+_PRIVILEGE_STATES = ("42501", "3F000")
 
 
-async def _open(args: argparse.Namespace) -> CallerStore:
-    url = args.db or os.environ.get("MEMORY_DATABASE_URL") or None
-    redis_url = args.redis or os.environ.get("MEMORY_REDIS_URL") or None
+def store_url(args: argparse.Namespace) -> str:
+    """The store's URL: ``--db``, else ``MEMORY_DATABASE_URL``, else the project's SQLite file."""
+    return getattr(args, "db", None) or os.environ.get("MEMORY_DATABASE_URL") or f"sqlite:///{DEFAULT_DATABASE}"
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a ``sqlite:///`` URL (as the store reads it), ``None`` for other stores."""
+    if not url.startswith("sqlite://"):
+        return None
+    if url.startswith("sqlite:///"):
+        return Path(unquote(url[len("sqlite:///") :]))
+    parsed = urlsplit(url)
+    return Path(unquote(parsed.netloc + parsed.path))
+
+
+def describe_store(url: str) -> str:
+    """The store for the output: the SQLite file's absolute path, or the URL without its password."""
+    path = sqlite_path(url)
+    if path is not None:
+        default = " (the default)" if path.resolve() == DEFAULT_DATABASE else ""
+        return f"sqlite {path.resolve()}{default}"
+    parts = urlsplit(url)
+    if parts.password:
+        host = parts.hostname or ""
+        netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
+        parts = parts._replace(netloc=netloc)
+    return urlunsplit(parts._replace(query=""))
+
+
+async def _open(args: argparse.Namespace, *, create: bool = False) -> CallerStore:
+    url = store_url(args)
+    path = sqlite_path(url)
+    print(f"memory store: {describe_store(url)}")
+    if path is not None and not create and not path.exists():
+        raise StoreUnavailableError(
+            f"no memory database at {path.resolve()}: nothing was recorded there yet "
+            "(name another with --db or MEMORY_DATABASE_URL)"
+        )
+    redis_url = getattr(args, "redis", None) or os.environ.get("MEMORY_REDIS_URL") or None
     return await open_store(url, redis_url=redis_url)
 
 
@@ -39,7 +93,7 @@ def _say(label: str, text: str) -> None:
 
 
 async def demo(args: argparse.Namespace) -> int:
-    store = await _open(args)
+    store = await _open(args, create=True)
     try:
         old = await store.find_caller(DEMO_TENANT, "account", DEMO_ACCOUNT)
         for stale in {old, await store.find_caller(DEMO_TENANT, "phone", DEMO_PHONE)}:
@@ -81,6 +135,7 @@ async def demo(args: argparse.Namespace) -> int:
         for hit in await hooks.recall("what happened with my refund?", limit=3):
             print(f"    {hit.at:%Y-%m-%d} {hit.role:>9}: {hit.text[:90]}")
         await hooks.aclose()
+        print(f"\nSee the caller again: python -m memory show --customer {DEMO_TENANT} --account {DEMO_ACCOUNT}")
         return 0
     finally:
         await store.aclose()
@@ -93,7 +148,12 @@ async def _caller_from_args(store: CallerStore, args: argparse.Namespace) -> str
         value = getattr(args, kind, None)
         if value:
             return await store.find_caller(args.customer, kind, value)
-    raise SystemExit("name the caller: --caller-id, or an identifier such as --phone / --email / --account")
+    raise InvalidInputError("name the caller: --caller-id, or an identifier such as --phone / --email / --account")
+
+
+def _no_such_caller(args: argparse.Namespace) -> int:
+    print(f"no such caller in tenant {args.customer!r}", file=sys.stderr)
+    return 1
 
 
 async def show(args: argparse.Namespace) -> int:
@@ -101,8 +161,7 @@ async def show(args: argparse.Namespace) -> int:
     try:
         caller_id = await _caller_from_args(store, args)
         if caller_id is None:
-            print("no such caller in this tenant")
-            return 1
+            return _no_such_caller(args)
         policy = store.policy_for(args.customer)
         print(f"caller {caller_id}\n")
         print(await store.build_brief(args.customer, caller_id, policy) or "(no history)")
@@ -122,8 +181,7 @@ async def forget(args: argparse.Namespace) -> int:
     try:
         caller_id = await _caller_from_args(store, args)
         if caller_id is None:
-            print("no such caller in this tenant")
-            return 1
+            return _no_such_caller(args)
         if not args.yes:
             print(f"this deletes everything about {caller_id}; run again with --yes to confirm")
             return 2
@@ -137,24 +195,43 @@ async def forget(args: argparse.Namespace) -> int:
 async def purge(args: argparse.Namespace) -> int:
     store = await _open(args)
     try:
-        if args.days is not None:
-            store.set_policy(args.customer, replace(store.policy_for(args.customer), retention_days=args.days))
+        store.set_policy(args.customer, replace(store.policy_for(args.customer), retention_days=args.days))
         deleted = await store.purge_expired(args.customer)
-        print(f"purged {deleted} rows older than the retention period")
+        print(f"purged {deleted} rows older than {args.days} days")
         return 0
     finally:
         await store.aclose()
 
 
+def _store_options() -> argparse.ArgumentParser:
+    """``--db`` and ``--redis``, accepted before and after the command (SUPPRESS: a later one wins)."""
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument(
+        "--db",
+        default=argparse.SUPPRESS,
+        help=f"store URL (default: MEMORY_DATABASE_URL, else the SQLite file {DEFAULT_SQLITE_PATH} of the project)",
+    )
+    options.add_argument(
+        "--redis", default=argparse.SUPPRESS, help="Redis URL for prepared preloads (default: MEMORY_REDIS_URL)"
+    )
+    return options
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m memory", description=__doc__.splitlines()[0])
-    parser.add_argument("--db", help="store URL (default: MEMORY_DATABASE_URL or the embedded SQLite file)")
-    parser.add_argument("--redis", help="Redis URL for prepared preloads (default: MEMORY_REDIS_URL)")
+    store_options = _store_options()
+    parser = argparse.ArgumentParser(
+        prog="python -m memory",
+        description=(__doc__ or "").splitlines()[0],
+        parents=[store_options],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("demo", help="replay two calls of one caller offline and print what the second call gets")
+    sub.add_parser(
+        "demo", parents=[store_options], help="replay two calls of one caller offline and print what call 2 gets"
+    )
     for name, helptext in (("show", "a caller's brief and history"), ("forget", "delete everything about a caller")):
-        p = sub.add_parser(name, help=helptext)
-        p.add_argument("--customer", required=True, help="the tenant (customer_id)")
+        p = sub.add_parser(name, parents=[store_options], help=helptext)
+        p.add_argument("--customer", required=True, help="the tenant (an id of tenants.yaml, e.g. acme-telecom)")
         p.add_argument("--caller-id")
         for kind in IDENTIFIER_KINDS:
             if kind != "name":
@@ -163,19 +240,41 @@ def _parser() -> argparse.ArgumentParser:
             p.add_argument("--limit", type=int, default=100)
         else:
             p.add_argument("--yes", action="store_true", help="confirm the deletion")
-    p = sub.add_parser("purge", help="apply a retention period: delete memories older than --days")
-    p.add_argument("--customer", required=True, help="the tenant (customer_id)")
+    p = sub.add_parser(
+        "purge", parents=[store_options], help="apply a retention period: delete memories older than --days"
+    )
+    p.add_argument("--customer", required=True, help="the tenant (an id of tenants.yaml, e.g. acme-telecom)")
     p.add_argument("--days", type=int, required=True, help="keep this many days")
     return parser
 
 
+def describe_error(exc: BaseException) -> str:
+    """One line for an error of a command: what went wrong and, where it is known, what to do."""
+    text = " ".join(str(exc).split())
+    if isinstance(exc, CallerMemoryError):
+        return text or type(exc).__name__
+    if getattr(exc, "sqlstate", None) in _PRIVILEGE_STATES:
+        return (
+            f"the database refused the role in the URL ({type(exc).__name__}: {text}): it needs to own the "
+            "database or schema the first time (migrations), then the privileges of docs/operations.md"
+        )
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    # a one-shot command: the store's advice to long-running workers (e.g. "set a Redis URL") is noise here
+    logging.getLogger("memory").setLevel(logging.ERROR)
     command = {"demo": demo, "show": show, "forget": forget, "purge": purge}[args.command]
     try:
         return asyncio.run(command(args))
-    except CallerMemoryError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # the reader went away (`| head`): say nothing more
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except Exception as exc:
+        print(f"error: {describe_error(exc)}", file=sys.stderr)
         return 1
 
 

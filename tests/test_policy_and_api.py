@@ -14,6 +14,7 @@ def test_public_api_is_pinned():
     assert sorted(memory.__all__) == sorted(
         [
             "DEFAULT_POLICY",
+            "DEFAULT_SQLITE_PATH",
             "IDENTIFIER_KINDS",
             "TENANT_ID_RULE",
             "CallEvent",

@@ -5,8 +5,10 @@ self-hosted compatible server (``OPENAI_BASE_URL``, ``DEEPGRAM_BASE_URL``), the 
 Silero VAD and the local ``v1-mini`` end-of-turn model: nothing needs LiveKit Cloud.
 Plugins are built per call, never at import, because they need their API keys.
 
-``MODEL_PROVIDERS=package.module:function`` swaps the factory without editing the worker
-(another vendor, a local Whisper, or the scripted models of the tests).
+``MODEL_PROVIDERS`` swaps the factory without editing the worker: ``offline`` is the keyless
+stand-in of ``worker/offline.py`` (try the agent in ``console --text`` with no key and no network),
+``package.module:function`` any other factory (another vendor, a local Whisper, the scripted models
+of the tests).
 """
 
 from __future__ import annotations
@@ -25,7 +27,17 @@ from livekit.plugins import deepgram, openai, silero  # imported on the main thr
 from memory import ConfigError
 from worker.tenants import TenantConfig
 
-__all__ = ["ModelDefaults", "ProviderFactory", "Providers", "default_providers", "load_factory", "load_vad"]
+__all__ = [
+    "OFFLINE",
+    "ModelDefaults",
+    "ProviderFactory",
+    "Providers",
+    "default_providers",
+    "load_factory",
+    "load_vad",
+]
+
+OFFLINE = "offline"  # MODEL_PROVIDERS value of the keyless stand-in (worker/offline.py)
 
 
 @dataclass(frozen=True)
@@ -117,12 +129,17 @@ def load_vad() -> vad.VAD:
 
 
 def load_factory(spec: str | None) -> ProviderFactory:
-    """The factory named ``package.module:function`` (``None`` or empty: the default factory)."""
+    """The factory ``spec`` names: ``None`` or empty the default one, ``offline`` the keyless stand-in,
+    else ``package.module:function``."""
     if not spec:
         return default_providers
+    if spec.strip() == OFFLINE:
+        from .offline import offline_providers
+
+        return offline_providers
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
-        raise ConfigError("MODEL_PROVIDERS must look like 'package.module:function'")
+        raise ConfigError(f"MODEL_PROVIDERS must be '{OFFLINE}' or look like 'package.module:function'")
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:

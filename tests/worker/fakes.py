@@ -15,7 +15,6 @@ from typing import Any
 
 from livekit import rtc
 from livekit.agents import APIConnectOptions, llm, stt, utils
-from livekit.agents.llm.chat_context import DYNAMIC_INSTRUCTIONS_MESSAGE_ID
 from livekit.agents.testing import fake_job_context
 from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, NOT_GIVEN, NotGivenOr
 from livekit.agents.voice import io
@@ -236,24 +235,12 @@ class ScriptedProviders:
         return model
 
 
-def remembering_responder(chat_ctx: llm.ChatContext) -> Reply:
-    """Echoes the user, and says so when the caller's memory was in the prompt."""
-    reply = echo_responder(chat_ctx)
-    dynamic = chat_ctx.get_by_id(DYNAMIC_INSTRUCTIONS_MESSAGE_ID)
-    if (
-        isinstance(reply, str)
-        and isinstance(dynamic, llm.ChatMessage)
-        and "<caller_memory>" in (dynamic.text_content or "")
-    ):
-        reply += " (I remember our last call.)"
-    return reply
-
-
-def console_providers(tenant: TenantConfig, *, vad: Any) -> Providers:
-    """``MODEL_PROVIDERS=tests.worker.fakes:console_providers``: the console with no API key."""
-    return Providers(
-        llm=ScriptedLLM(responder=remembering_responder), vad=vad, turn_handling={"turn_detection": "manual"}
-    )
+def failing_call_providers(tenant: TenantConfig, *, vad: Any) -> Providers:
+    """A factory that builds at the worker's start-up check (no VAD yet) and fails on a call (with the
+    prewarmed VAD): a call that fails after the worker started."""
+    if vad is not None:
+        raise RuntimeError("the model provider failed on this call")
+    return Providers(llm=ScriptedLLM(), turn_handling={"turn_detection": "manual"})
 
 
 # --------------------------------------------------------------------------- room and job

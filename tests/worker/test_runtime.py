@@ -9,11 +9,12 @@ import pytest
 
 import memory
 from memory.errors import ConfigError
+from worker.offline import offline_providers
 from worker.providers import ModelDefaults, Providers, default_providers, load_factory
 from worker.runtime import StoreHolder, WorkerSettings
 from worker.tenants import Tenants
 
-from .fakes import console_providers
+from .fakes import failing_call_providers
 
 
 def test_the_default_factory_builds_plugins_per_call_and_runs_without_livekit_cloud(
@@ -50,9 +51,10 @@ def test_model_defaults_come_from_the_environment() -> None:
 
 def test_a_factory_is_named_by_module_and_function() -> None:
     assert load_factory(None) is default_providers
-    assert load_factory("tests.worker.fakes:console_providers") is console_providers
+    assert load_factory("tests.worker.fakes:failing_call_providers") is failing_call_providers
+    assert load_factory("offline") is offline_providers
     for spec, message in [
-        ("tests.worker.fakes", "must look like"),
+        ("tests.worker.fakes", "must be 'offline' or look like"),
         ("no.such.module:factory", "cannot import module"),
         ("tests.worker.fakes:nothing_here", "has no callable"),
     ]:
@@ -61,7 +63,7 @@ def test_a_factory_is_named_by_module_and_function() -> None:
 
 
 def test_providers_leave_out_missing_parts() -> None:
-    providers = console_providers(None, vad=None)  # type: ignore[arg-type]
+    providers = offline_providers(None, vad=None)  # type: ignore[arg-type]
     assert isinstance(providers, Providers)
     assert set(providers.session_kwargs()) == {"llm", "vad", "turn_handling"}
 
