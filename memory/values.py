@@ -92,11 +92,17 @@ class MemoryRow:
     at: datetime
     first_caller_id: str
     embedding: np.ndarray | None = None
+    tags: frozenset[str] | None = None  # what recall knows of the text (memory.text.reading); None: not read yet
 
 
 @dataclass(frozen=True, slots=True)
 class Hit:
-    """A recalled memory. ``at`` is when it was said; ``score`` is higher for better matches."""
+    """A recalled memory. ``at`` is when it was said; ``score`` is higher for better matches.
+
+    ``episode`` is a one-line summary of the call it belongs to ("2026-03-02 (Mon): restaurant:
+    table for 2 at Akira, 6:30 pm; booked"), so an answer can say when and what; ``former`` marks
+    a turn that states a value the caller later changed (it ranks below the current one).
+    """
 
     text: str
     call_id: str
@@ -105,6 +111,8 @@ class Hit:
     kind: str
     role: str
     seq: int
+    episode: str = ""
+    former: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,12 +169,49 @@ class Fact:
 
 
 @dataclass(frozen=True, slots=True)
+class EpisodeValue:
+    """A value an episode settled or mentioned: its kind, the words said, the turn that said it.
+
+    ``former``: the call replaced it (a time moved, a party size changed): the current value of the
+    same kind is another one of the episode.
+    """
+
+    kind: str
+    text: str
+    seq: int
+    former: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Episode:
+    """What one call was: what it was about, the values it settled, how it ended, the turns that say so.
+
+    ``kinds``: what the call was about, most talked-about first ("restaurant", "event", "refund"...);
+    ``outcome``: ``booked``, ``cancelled``, ``resolved``, ``promised``, ``failed`` or ``open``;
+    ``evidence``: the turns (seq) that state what was done, oldest first; ``summary``: one line.
+    """
+
+    call_id: str
+    started_at: datetime
+    kinds: tuple[str, ...] = ()
+    values: tuple[EpisodeValue, ...] = ()
+    outcome: str = "open"
+    summary: str = ""
+    evidence: tuple[int, ...] = ()
+
+    def current(self, kind: str) -> list[EpisodeValue]:
+        """The episode's current values of one kind, as said."""
+        return [v for v in self.values if v.kind == kind and not v.former]
+
+
+@dataclass(frozen=True, slots=True)
 class CallRecord:
     call_id: str
     started_at: datetime
     ended_at: datetime | None
     topic: str
     outcome: str
+    episode: Episode | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,14 +10,18 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 from ..deadline import retrieve_quietly
 from ..errors import describe
+from ..recall.episodes import build_episode
 from ..recall.graph import CallerGraph
+from ..recall.query import Question, pick_episodes
+from ..recall.ranking import EpisodeContext
 from ..recall.working_set import WorkingSet
 from ..store.base import Backend
 from ..text.terms import tokenize
-from ..values import Matter, MemoryRow
+from ..values import SINGLE_VALUED, Episode, Matter, MemoryRow
 
 __all__ = ["CallHistory"]
 
@@ -54,6 +58,9 @@ class CallHistory:
         self.working = WorkingSet()
         self.graph = CallerGraph()
         self.earlier_open: list[Matter] = []  # open matters of earlier calls, to close when resolved
+        self.episodes: dict[str, Episode] = {}  # earlier calls' episodes, by call id
+        self.replaced_values: frozenset[str] = frozenset()  # the caller's replaced fact values, lower case
+        self.current_values: frozenset[str] = frozenset()  # the current values of those facts, lower case
         self._call_rows = call_rows  # this call's rows, in order (owned by the call; read here)
         self._task: asyncio.Task[None] | None = None
 
@@ -61,10 +68,10 @@ class CallHistory:
         """A turn of this call joins the working set at once."""
         self.working.extend([row])
 
-    def load(self, backend: Backend, customer_id: str, caller_id: str, *, limit: int) -> None:
+    def load(self, backend: Backend, customer_id: str, caller_id: str, *, limit: int, region: str = "US") -> None:
         """Start loading ``caller_id``'s history in the background (replacing what is loaded)."""
         self._task = asyncio.create_task(
-            self._load(backend, customer_id, caller_id, limit), name=f"memory-history-{self.call_id}"
+            self._load(backend, customer_id, caller_id, limit, region), name=f"memory-history-{self.call_id}"
         )
         self._task.add_done_callback(retrieve_quietly)
 
@@ -82,18 +89,32 @@ class CallHistory:
         if self._task is not None and not self._task.done():
             self._task.cancel()
 
-    async def _load(self, backend: Backend, customer_id: str, caller_id: str, limit: int) -> None:
+    async def _load(self, backend: Backend, customer_id: str, caller_id: str, limit: int, region: str) -> None:
         rows = await backend.load_memories(customer_id, caller_id, limit=limit)
         graph = CallerGraph()
         graph.add(await backend.load_edges(customer_id, caller_id))
         matters = await backend.load_open_matters(customer_id, caller_id)
+        stored = await backend.load_episodes(customer_id, caller_id, limit=limit)
+        facts = await backend.load_facts(customer_id, caller_id, include_former=True)
         self.graph = graph
         self.earlier_open = [m for m in matters if m.call_id != self.call_id]
         known = {(r.call_id, r.seq) for r in rows}
         working = WorkingSet([*rows, *(r for r in self._call_rows if (r.call_id, r.seq) not in known)])
-        await asyncio.to_thread(working.prepare)  # index off the event loop, before the first recall
+        episodes = {e.call_id: e for e in stored if e.call_id != self.call_id}
+
+        def prepare() -> None:  # off the event loop, before the first recall
+            working.prepare()
+            for call_id, first in _calls_without_episode(rows, episodes, self.call_id).items():
+                episodes[call_id] = build_episode(call_id, first, rows, region=region)
+
+        await asyncio.to_thread(prepare)
         present = {(r.call_id, r.seq) for r in working.rows}
         working.extend(r for r in self._call_rows if (r.call_id, r.seq) not in present)  # recorded meanwhile
+        single = [f for f in facts if f.attribute in SINGLE_VALUED]
+        current = {f.value.lower() for f in single if f.current}
+        self.current_values = frozenset(current)
+        self.replaced_values = frozenset(f.value.lower() for f in single if not f.current) - current
+        self.episodes = episodes
         self.working = working
 
     # -- earlier open matters ------------------------------------------------------------------------
@@ -117,6 +138,34 @@ class CallHistory:
                 resolved.append(max(overlapping, key=lambda m: m.at))
         return resolved
 
+    def episode_context(self, question: Question, current: Episode, *, region: str) -> EpisodeContext | None:
+        """What ranking needs to answer ``question`` episode by episode (``current``: this call so far);
+        ``None`` when the question says nothing episodes can use."""
+        if not question.understood:
+            return None
+        episodes = [*sorted(self.episodes.values(), key=lambda e: e.started_at), current]
+        weights = pick_episodes(question, episodes, current_call_id=current.call_id)
+        return EpisodeContext(
+            question,
+            weights,
+            {e.call_id: e for e in episodes},
+            self.replaced_values,
+            self.current_values,
+            region,
+        )
+
     def closed(self, matters: Sequence[Matter]) -> None:
         """These matters were closed in storage: they are no longer open."""
         self.earlier_open = [m for m in self.earlier_open if m not in matters]
+
+
+def _calls_without_episode(
+    rows: Sequence[MemoryRow], episodes: dict[str, Episode], current: str
+) -> dict[str, datetime]:
+    """Earlier calls among ``rows`` that have no stored episode (stored before episodes were kept,
+    or whose close did not finish), with their first row's time."""
+    firsts: dict[str, datetime] = {}
+    for row in rows:
+        if row.call_id != current and row.call_id not in episodes:
+            firsts[row.call_id] = min(row.at, firsts.get(row.call_id, row.at))
+    return firsts

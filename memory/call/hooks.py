@@ -25,7 +25,9 @@ import numpy as np
 from ..deadline import within
 from ..errors import InvalidInputError, MemoryWriteError, describe
 from ..policy import MemoryPolicy
+from ..recall.episodes import build_episode
 from ..recall.presets import PRESETS, RecallPreset
+from ..recall.query import understand
 from ..recall.ranking import rank
 from ..text import promises
 from ..text.clean import MAX_QUERY_CHARS, MAX_TURN_CHARS, clean_text
@@ -112,7 +114,13 @@ class CallHooks:
         self._writer.start()
 
     def _load_history(self, caller_id: str) -> None:
-        self._history.load(self._services.backend, self.customer_id, caller_id, limit=self.policy.working_set_limit)
+        self._history.load(
+            self._services.backend,
+            self.customer_id,
+            caller_id,
+            limit=self.policy.working_set_limit,
+            region=self.policy.default_region,
+        )
 
     async def _linked(self, previous: str, caller_id: str, evidence: Identifier) -> None:
         await self._services.invalidate(self.customer_id, previous)
@@ -163,7 +171,9 @@ class CallHooks:
         self._history.add(row)
         self._writer.add(row)
         if role == "user":
-            self._linker.heard(row)
+            previous = self._transcript.rows[-2] if len(self._transcript.rows) > 1 else None
+            asking = previous.text if previous is not None and previous.role == "assistant" else ""
+            self._linker.heard(row, answering=asking)
 
     async def flushed(self) -> None:
         """Wait until every turn recorded so far was stored (or failed: see ``aclose``)."""
@@ -217,9 +227,12 @@ class CallHooks:
         # their words (and their neighbours') until it has, so the call's single embedding thread
         # never embeds the same turn twice.
         vectors = await self._services.embed([query], cache_first=True)
-        working, graph = self._history.working, self._history.graph
+        history, now = self._history, self._now()
+        working, graph = history.working, history.graph
         expand = graph.expansion(working.rows, query) if preset.expand_candidates and len(graph) else None
-        return rank(working, query, vectors[0], preset=preset, limit=limit, now=self._now(), expand=expand)
+        current = self._transcript.episode(self.started_at)
+        episodes = history.episode_context(understand(query, now), current, region=self.policy.default_region)
+        return rank(working, query, vectors[0], preset=preset, limit=limit, now=now, expand=expand, episodes=episodes)
 
     def _now(self) -> datetime:
         """The call's clock: its start plus the time since it opened (right for replays too)."""
@@ -278,12 +291,14 @@ class CallHooks:
         if not self.started:
             return
         transcript = self._transcript
+        episode = build_episode(self.call_id, self.started_at, transcript.rows, region=self.policy.default_region)
         await self._services.backend.finish_call(
             self.customer_id,
             self.call_id,
             ended_at=transcript.ended_at(self.started_at),
             topic=promises.call_topic(transcript.turns("user")),
             outcome=promises.call_outcome(transcript.turns("assistant")),
+            episode=episode,
         )
         await self._services.invalidate(self.customer_id, self.caller_id)
         await self._services.prepare_brief(self.customer_id, self.caller_id, self.policy)

@@ -20,6 +20,7 @@ from ..policy import MemoryPolicy
 from ..store.base import Backend
 from ..text.identifiers import mask
 from ..text.reading import read_turn
+from ..text.spoken import asked_for
 from ..values import Identifier, MemoryRow
 from .services import CallServices
 
@@ -149,7 +150,7 @@ class CallLinker:
         self.first_caller_id = self.caller_id
         self.is_new_caller = True
         self.started = False  # the caller is resolved and the call row exists
-        self._unscanned: list[MemoryRow] = []
+        self._unscanned: list[tuple[MemoryRow, frozenset[str]]] = []  # with what the agent had just asked for
         self._scan_lock = asyncio.Lock()  # held for a whole scan, so reads can wait for one in progress
 
     async def start(self) -> None:
@@ -169,9 +170,10 @@ class CallLinker:
         if not self.started:
             await self.start()
 
-    def heard(self, row: MemoryRow) -> None:
-        """A user turn to scan for identifiers said aloud (no I/O)."""
-        self._unscanned.append(row)
+    def heard(self, row: MemoryRow, *, answering: str = "") -> None:
+        """A user turn to scan for identifiers said aloud (no I/O); ``answering``: the agent's turn
+        just before it, when the caller answers a question ("Can I get your account number?")."""
+        self._unscanned.append((row, asked_for(answering) if answering else frozenset()))
 
     async def settle(self, *, raise_errors: bool) -> None:
         """Scan the user turns not yet scanned; attach what they say or link this call.
@@ -194,21 +196,21 @@ class CallLinker:
                         raise
                     logger.warning("identifiers said aloud could not be checked yet; will retry")
 
-    async def _start_and_learn(self, rows: list[MemoryRow]) -> None:
+    async def _start_and_learn(self, rows: list[tuple[MemoryRow, frozenset[str]]]) -> None:
         await self.ensure_started()
         spoken: list[Identifier] = []
         name = None
-        for row in rows:
+        for row, asked in rows:
             if row.kind != "turn":
                 continue
-            reading = read_turn(row.text, region=self.policy.default_region)
+            reading = read_turn(row.text, region=self.policy.default_region, asked=asked)
             spoken.extend(i for i in reading.identifiers if i not in spoken)
             name = name or reading.name
         backend = self._services.backend
         if spoken:
             before = self.caller_id
             caller_id, evidence = await learn_spoken(
-                backend, self.customer_id, before, spoken, self.policy, call_id=self.call_id, at=rows[-1].at
+                backend, self.customer_id, before, spoken, self.policy, call_id=self.call_id, at=rows[-1][0].at
             )
             if evidence is not None:
                 self.caller_id = caller_id

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import datetime
 
 import numpy as np
 
-from ..values import MemoryRow, as_utc
+from ..values import Episode, MemoryRow, as_utc
 
 __all__ = ["CallTranscript"]
 
@@ -49,6 +50,14 @@ class CallTranscript:
     def turns(self, role: str) -> list[str]:
         """The words of this call's turns (not notes) of one role, in order."""
         return [r.text for r in self.rows if r.kind == "turn" and r.role == role]
+
+    def episode(self, started_at: datetime) -> Episode:
+        """The call so far as an episode: its kinds, from the turns the writer has read (no reading here)."""
+        named: Counter[str] = Counter()
+        for row in self.rows:
+            if row.tags is not None:
+                named.update(t[5:] for t in row.tags if t.startswith("kind:"))
+        return Episode(self.call_id, started_at, tuple(kind for kind, _ in named.most_common(2)))
 
     def ended_at(self, default: datetime) -> datetime:
         return max((r.at for r in self.rows), default=default)

@@ -52,6 +52,7 @@ def extract_batch(
     for row in rows:
         turn = turn_node(row.call_id, row.seq)
         reading = read_turn(row.text, region=region)
+        row.tags = reading.tags  # kept with the row: recall reads them instead of the text
         refs = reading.references
         for ref in refs:
             node = f"ref:{ref.label}"

@@ -11,25 +11,36 @@ min-max), then weighted by the preset and summed:
   said near it, and a "when" question prefers rows that mention a time ("last Tuesday");
 - **expansion** (accurate mode, optional): a caller-supplied ``expand`` hook gets the top candidates
   and returns related rows (e.g. turns naming the same ticket), whose scores are added;
+- **episodes** (when the question says which call, what kind of thing or what value it wants:
+  :mod:`memory.recall.query`): each row's score is weighted by how strongly the question points at
+  its call, and inside the calls it points at, the turns that carry a value of the kind asked for
+  and the agent's confirmations of what was done (the latest most) are lifted; a turn that states a
+  value the call or the caller later replaced ranks below the current one and is marked former;
 - **recency**: a mild multiplicative preference for newer rows, then newer first on ties.
+
+Backchannels and pleasantries ("Mm-hmm, go on.") are never returned, and of near-identical rows
+(the same complaint on three calls) only the best is.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 
 import numpy as np
 
 from ..text.dates import is_when_question, query_date_spans
 from ..text.terms import index_terms
-from ..values import Hit, MemoryRow
+from ..values import Episode, Hit, MemoryRow
+from .episodes import SUMMARY_VALUE_KINDS, day_label, row_tags
 from .presets import RecallPreset
+from .query import Question
 from .working_set import WorkingSet
 
-__all__ = ["ExpandHook", "rank"]
+__all__ = ["EpisodeContext", "ExpandHook", "rank"]
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +48,14 @@ ExpandHook = Callable[[list[int]], dict[int, float]]
 """``expand(top row indices, best first) -> {row index: score}`` for related rows (accurate mode)."""
 
 _MIN_SPREAD = 0.1  # cosines closer than this are not stretched apart by normalisation
+_NEAR_IDENTICAL = 0.8  # share of words two rows must have in common to count as the same thing said again
+_UNNAMED = 0.15  # the weight of a call the question's episode weights do not mention
+_FOCUS = 0.99  # calls weighted this much are the ones the question points at
+_CARRIES = 0.8  # a turn of such a call that carries a value of the kind asked for
+_CONFIRMS = 0.5  # the agent's confirmation or report of what was done, with its values
+_LATER = 0.3  # the latest statement of a value (or confirmation) over earlier ones
+_FORMER = 0.4  # what a turn stating a replaced value keeps of its score
+_FACT_CHECKED = 40  # how many of the best rows are checked for replaced facts
 
 
 def rank(
@@ -48,6 +67,7 @@ def rank(
     limit: int,
     now: datetime,
     expand: ExpandHook | None = None,
+    episodes: EpisodeContext | None = None,
 ) -> list[Hit]:
     """The ``limit`` rows that best match ``query`` (and its vector, if given), best first.
 
@@ -99,8 +119,11 @@ def rank(
 
     if expand is not None and preset.expand_candidates > 0:
         fused, signal = _expanded(fused, signal, expand, preset)
+    former = np.zeros(n, dtype=bool)
+    if episodes is not None and episodes.question.understood:
+        fused, signal, former = _by_episode(ws, fused, signal, episodes)
 
-    candidates = np.flatnonzero(signal & (fused > 0))
+    candidates = np.flatnonzero(signal & (fused > 0) & ~ws.fillers())
     if candidates.size == 0:
         return []
     scores = fused[candidates]
@@ -109,8 +132,20 @@ def rank(
         age_s = np.maximum(0.0, now.timestamp() - times)
         recency = np.exp(-math.log(2) * age_s / (preset.recency_half_life_days * 86400.0))
         scores = scores * (1.0 + preset.recency_weight * recency)
-    best = np.lexsort((-times, -scores))[:limit]  # best score first, then the newer row
-    return [_hit(ws.rows[candidates[i]], scores[i]) for i in best]
+    hits: list[Hit] = []
+    kept: list[frozenset[str]] = []
+    for i in np.lexsort((-times, -scores)):  # best score first, then the newer row
+        index = int(candidates[i])
+        terms = ws.terms_of(index)
+        if any(_near_identical(terms, other) for other in kept):
+            continue
+        kept.append(terms)
+        row = ws.rows[index]
+        label = episodes.label(row.call_id) if episodes is not None else ""
+        hits.append(_hit(row, scores[i], label, bool(former[index])))
+        if len(hits) >= limit:
+            break
+    return hits
 
 
 def _closeness(ws: WorkingSet, spans: Sequence[tuple[date, date]], window_days: float) -> np.ndarray:
@@ -169,7 +204,110 @@ def _normalise(scores: np.ndarray, among: np.ndarray | None = None) -> np.ndarra
     return out
 
 
-def _hit(row: MemoryRow, score: float) -> Hit:
+def _hit(row: MemoryRow, score: float, episode: str = "", former: bool = False) -> Hit:
     return Hit(
-        text=row.text, call_id=row.call_id, at=row.at, score=float(score), kind=row.kind, role=row.role, seq=row.seq
+        text=row.text,
+        call_id=row.call_id,
+        at=row.at,
+        score=float(score),
+        kind=row.kind,
+        role=row.role,
+        seq=row.seq,
+        episode=episode,
+        former=former,
     )
+
+
+def _near_identical(a: frozenset[str], b: frozenset[str]) -> bool:
+    """The same words, give or take one in five (the same complaint said on two calls)."""
+    if not a or not b:
+        return False
+    return len(a & b) / len(a | b) >= _NEAR_IDENTICAL
+
+
+# -- episodes ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EpisodeContext:
+    """What ranking needs to know of the caller's calls for one question."""
+
+    question: Question
+    weights: Mapping[str, float]  # call id -> how strongly the question points at the call (0..1)
+    episodes: Mapping[str, Episode]  # call id -> its episode
+    former_values: frozenset[str] = frozenset()  # values of the caller's facts that were replaced, lower case
+    current_values: frozenset[str] = frozenset()  # the current values of those facts, lower case
+    region: str = "US"
+
+    def label(self, call_id: str) -> str:
+        """The one line a hit carries about its call: its day and what was done."""
+        episode = self.episodes.get(call_id)
+        if episode is None:
+            return ""
+        day = day_label(episode.started_at)
+        return f"{day}: {episode.summary}" if episode.summary else day
+
+
+def _by_episode(
+    ws: WorkingSet, fused: np.ndarray, signal: np.ndarray, context: EpisodeContext
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Weigh rows by their call, lift the evidence inside the calls the question points at, mark
+    rows that state a replaced value (returns the new scores, signal and former marks)."""
+    n = len(ws.rows)
+    question = context.question
+    top = float(fused.max()) if n else 0.0
+    base = fused / top if top > 0 else fused
+    call_weight = np.asarray([context.weights.get(c, _UNNAMED) for c in ws.call_ids], dtype=np.float64)
+    prior = call_weight[ws.calls] if call_weight.size else np.zeros(n)
+    bonus = np.zeros(n)
+    former = np.zeros(n, dtype=bool)
+    asked = question.value_kinds
+    for call_id, weight in context.weights.items():
+        if weight < _FOCUS:
+            continue
+        rows = ws.rows_of(call_id)
+        if rows.size == 0:
+            continue
+        tags = {int(i): row_tags(ws.rows[int(i)], context.region) for i in rows}
+        carrying = sorted((i for i in tags if asked & tags[i]), key=lambda i: ws.rows[i].seq)
+        for position, i in enumerate(carrying):  # later statements of a value are the current ones
+            bonus[i] += _CARRIES + _LATER * (position + 1) / len(carrying)
+        confirming = sorted(
+            (i for i in tags if ws.rows[i].role == "assistant" and "confirm" in tags[i] and _valued(tags[i])),
+            key=lambda i: ws.rows[i].seq,
+        )
+        for position, i in enumerate(confirming):
+            bonus[i] += _CONFIRMS + _LATER * (position + 1) / len(confirming)
+        episode = context.episodes.get(call_id)
+        if episode is not None:
+            _mark_former(ws, rows, episode, asked, former)
+    if context.former_values:
+        _mark_replaced_facts(ws, fused, former, context)
+    scored = prior * (base + bonus)
+    scored = np.where(former, scored * _FORMER, scored)
+    return scored, signal | (bonus > 0), former
+
+
+def _valued(tags: frozenset[str]) -> bool:
+    return any(kind in tags for kind in SUMMARY_VALUE_KINDS)
+
+
+def _mark_former(ws: WorkingSet, rows: np.ndarray, episode: Episode, asked: frozenset[str], former: np.ndarray) -> None:
+    """Rows of the episode that state a value it later replaced, and none of the current ones."""
+    replaced = [v for v in episode.values if v.former and (not asked or v.kind in asked)]
+    if not replaced:
+        return
+    for i in rows:
+        text = ws.rows[int(i)].text.lower()
+        for value in replaced:
+            current = [c.text.lower() for c in episode.current(value.kind)]
+            if value.text.lower() in text and not any(c in text for c in current):
+                former[int(i)] = True
+
+
+def _mark_replaced_facts(ws: WorkingSet, fused: np.ndarray, former: np.ndarray, context: EpisodeContext) -> None:
+    """Among the best rows, those that state a replaced fact of the caller and not its current value."""
+    for i in np.argsort(-fused)[:_FACT_CHECKED]:
+        text = ws.rows[int(i)].text.lower()
+        if any(v in text for v in context.former_values) and not any(v in text for v in context.current_values):
+            former[int(i)] = True

@@ -28,6 +28,7 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 
 from ..text.dates import mentions_time
+from ..text.kinds import is_filler
 from ..text.terms import index_terms
 from ..values import MemoryRow
 from .presets import PRESETS, RecallPreset
@@ -52,6 +53,8 @@ class WorkingSet:
         self._lengths: list[int] = []
         self._mentions_time: list[bool] = []
         self._asks: list[bool] = []
+        self._fillers: list[bool] = []  # backchannels and pleasantries: never recalled
+        self._term_sets: list[frozenset[str]] = []  # to tell near-identical rows apart
         # call of each row; neighbours are derived from (call, seq) when the set changes
         self._call_index: dict[str, int] = {}
         self._calls: list[int] = []
@@ -114,6 +117,9 @@ class WorkingSet:
             self._lengths.append(len(terms))
             self._mentions_time.append(mentions_time(text))
             self._asks.append(text.rstrip().endswith("?"))
+            tags = self.rows[idx].tags
+            self._fillers.append("filler" in tags if tags is not None else is_filler(text))
+            self._term_sets.append(frozenset(terms))
         self._indexed = len(self.rows)
 
     def _layout(self) -> None:
@@ -342,6 +348,26 @@ class WorkingSet:
     def calls(self) -> np.ndarray:
         """The index of each row's call (rows of one call share it)."""
         return np.asarray(self._calls)
+
+    @property
+    def call_ids(self) -> list[str]:
+        """The call id of each call index."""
+        return list(self._call_index)
+
+    def rows_of(self, call_id: str) -> np.ndarray:
+        """The indices of one call's rows (empty for a call the set does not hold)."""
+        index = self._call_index.get(call_id)
+        if index is None:
+            return np.zeros(0, np.int64)
+        return np.flatnonzero(np.asarray(self._calls) == index)
+
+    def fillers(self) -> np.ndarray:
+        """Which rows are only a backchannel, pleasantry or stall."""
+        return np.asarray(self._fillers, dtype=bool)
+
+    def terms_of(self, index: int) -> frozenset[str]:
+        """The index terms of one row (after ``sync``)."""
+        return self._term_sets[index]
 
     @property
     def times(self) -> np.ndarray:

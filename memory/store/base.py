@@ -10,7 +10,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from datetime import datetime
 
-from ..values import CallerProfile, Edge, Fact, Identifier, Link, Matter, MemoryRow
+from ..values import CallerProfile, Edge, Episode, Fact, Identifier, Link, Matter, MemoryRow
 
 
 class Backend(ABC):
@@ -70,8 +70,16 @@ class Backend(ABC):
 
     @abstractmethod
     async def finish_call(
-        self, customer_id: str, call_id: str, *, ended_at: datetime, topic: str, outcome: str
-    ) -> None: ...
+        self,
+        customer_id: str,
+        call_id: str,
+        *,
+        ended_at: datetime,
+        topic: str,
+        outcome: str,
+        episode: Episode | None = None,
+    ) -> None:
+        """Mark the call ended, with what it was about and how it ended (its episode, when built)."""
 
     @abstractmethod
     async def merge_callers(
@@ -103,7 +111,11 @@ class Backend(ABC):
 
     @abstractmethod
     async def load_memories(self, customer_id: str, caller_id: str, *, limit: int) -> list[MemoryRow]:
-        """The caller's newest ``limit`` memories with their embeddings, oldest first."""
+        """The caller's newest ``limit`` memories with their embeddings and tags, oldest first."""
+
+    @abstractmethod
+    async def load_episodes(self, customer_id: str, caller_id: str, *, limit: int) -> list[Episode]:
+        """The episodes of the caller's newest ``limit`` calls that have one, oldest first."""
 
     @abstractmethod
     async def load_open_matters(self, customer_id: str, caller_id: str) -> list[Matter]:

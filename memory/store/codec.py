@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from importlib import resources
 
 import numpy as np
+
+from ..values import Episode, EpisodeValue
 
 VECTOR_DTYPE = np.float16  # 384 dims -> 768 bytes a memory; cosine error < 1e-3
 
@@ -40,3 +43,41 @@ def dump_refs(refs: tuple[str, ...] | list[str]) -> str:
 def load_refs(raw: str | list[str] | None) -> tuple[str, ...]:
     values = json.loads(raw) if isinstance(raw, str) else raw
     return tuple(str(r) for r in (values or []))
+
+
+def dump_tags(tags: frozenset[str] | None) -> str | None:
+    return None if tags is None else ",".join(sorted(tags))
+
+
+def load_tags(raw: str | None) -> frozenset[str] | None:
+    return None if raw is None else frozenset(t for t in raw.split(",") if t)
+
+
+def dump_episode(episode: Episode | None) -> str | None:
+    """An episode as JSON text (its start time is the call's own column)."""
+    if episode is None:
+        return None
+    return json.dumps(
+        {
+            "kinds": list(episode.kinds),
+            "values": [[v.kind, v.text, v.seq, v.former] for v in episode.values],
+            "outcome": episode.outcome,
+            "summary": episode.summary,
+            "evidence": list(episode.evidence),
+        }
+    )
+
+
+def load_episode(call_id: str, started_at: datetime, raw: str | dict | None) -> Episode | None:
+    if raw is None:
+        return None
+    data = json.loads(raw) if isinstance(raw, str) else raw
+    return Episode(
+        call_id,
+        started_at,
+        kinds=tuple(data.get("kinds", ())),
+        values=tuple(EpisodeValue(str(k), str(t), int(s), bool(f)) for k, t, s, f in data.get("values", ())),
+        outcome=str(data.get("outcome", "open")),
+        summary=str(data.get("summary", "")),
+        evidence=tuple(int(s) for s in data.get("evidence", ())),
+    )

@@ -22,6 +22,7 @@ from ..values import (
     CallerProfile,
     CallRecord,
     Edge,
+    Episode,
     Fact,
     Identifier,
     KnownIdentifier,
@@ -30,7 +31,17 @@ from ..values import (
     MemoryRow,
 )
 from .base import Backend
-from .codec import decode_vector, dump_refs, encode_vector, load_refs, migrations
+from .codec import (
+    decode_vector,
+    dump_episode,
+    dump_refs,
+    dump_tags,
+    encode_vector,
+    load_episode,
+    load_refs,
+    load_tags,
+    migrations,
+)
 
 APP_ROLE = "caller_memory_app"
 _TABLES = ("callers", "identifiers", "calls", "memories", "matters", "links", "facts", "edges")
@@ -212,8 +223,8 @@ class PostgresBackend(Backend):
         async with self._tenant(customer_id) as conn:
             status = await conn.execute(
                 "INSERT INTO memories (customer_id, call_id, seq, caller_id, first_caller_id, kind, role, text, at,"
-                " embedding) SELECT $1, * FROM unnest($2::text[], $3::int[], $4::text[], $5::text[], $6::text[],"
-                " $7::text[], $8::text[], $9::timestamptz[], $10::bytea[]) ON CONFLICT DO NOTHING",
+                " embedding, tags) SELECT $1, * FROM unnest($2::text[], $3::int[], $4::text[], $5::text[], $6::text[],"
+                " $7::text[], $8::text[], $9::timestamptz[], $10::bytea[], $11::text[]) ON CONFLICT DO NOTHING",
                 customer_id,
                 [r.call_id for r in rows],
                 [r.seq for r in rows],
@@ -224,6 +235,7 @@ class PostgresBackend(Backend):
                 [r.text for r in rows],
                 [r.at for r in rows],
                 [encode_vector(r.embedding) for r in rows],
+                [dump_tags(r.tags) for r in rows],
             )
         return int(status.rsplit(" ", 1)[-1])
 
@@ -251,15 +263,17 @@ class PostgresBackend(Backend):
                 ],
             )
 
-    async def finish_call(self, customer_id, call_id, *, ended_at, topic, outcome) -> None:
+    async def finish_call(self, customer_id, call_id, *, ended_at, topic, outcome, episode=None) -> None:
         async with self._tenant(customer_id) as conn:
             await conn.execute(
-                "UPDATE calls SET ended_at = $3, topic = $4, outcome = $5 WHERE customer_id = $1 AND call_id = $2",
+                "UPDATE calls SET ended_at = $3, topic = $4, outcome = $5, episode = $6::jsonb"
+                " WHERE customer_id = $1 AND call_id = $2",
                 customer_id,
                 call_id,
                 ended_at,
                 topic,
                 outcome,
+                dump_episode(episode),
             )
 
     async def merge_callers(self, customer_id, from_caller_id, into_caller_id, evidence, *, link_id, call_id, at):
@@ -338,16 +352,29 @@ class PostgresBackend(Backend):
     async def load_memories(self, customer_id, caller_id, *, limit) -> list[MemoryRow]:
         async with self._tenant(customer_id) as conn:
             rows = await conn.fetch(
-                "SELECT call_id, seq, kind, role, text, at, first_caller_id, embedding FROM memories"
+                "SELECT call_id, seq, kind, role, text, at, first_caller_id, embedding, tags FROM memories"
                 " WHERE customer_id = $1 AND caller_id = $2 ORDER BY at DESC, seq DESC LIMIT $3",
                 customer_id,
                 caller_id,
                 limit,
             )
         return [
-            MemoryRow(customer_id, caller_id, r[0], r[1], r[2], r[3], r[4], r[5], r[6], decode_vector(r[7]))
+            MemoryRow(
+                customer_id, caller_id, r[0], r[1], r[2], r[3], r[4], r[5], r[6], decode_vector(r[7]), load_tags(r[8])
+            )
             for r in reversed(rows)
         ]
+
+    async def load_episodes(self, customer_id, caller_id, *, limit) -> list[Episode]:
+        async with self._tenant(customer_id) as conn:
+            rows = await conn.fetch(
+                "SELECT call_id, started_at, episode FROM calls WHERE customer_id = $1 AND caller_id = $2"
+                " AND episode IS NOT NULL ORDER BY started_at DESC LIMIT $3",
+                customer_id,
+                caller_id,
+                limit,
+            )
+        return [e for r in reversed(rows) if (e := load_episode(r[0], r[1], r[2])) is not None]
 
     async def load_open_matters(self, customer_id, caller_id) -> list[Matter]:
         async with self._tenant(customer_id) as conn:
@@ -367,7 +394,7 @@ class PostgresBackend(Backend):
                 caller_id,
             )
             calls = await conn.fetch(
-                "SELECT call_id, started_at, ended_at, topic, outcome FROM calls WHERE customer_id = $1"
+                "SELECT call_id, started_at, ended_at, topic, outcome, episode FROM calls WHERE customer_id = $1"
                 " AND caller_id = $2 AND ended_at IS NOT NULL ORDER BY started_at DESC LIMIT $3",
                 customer_id,
                 caller_id,
@@ -387,7 +414,7 @@ class PostgresBackend(Backend):
             caller_id,
             summary["first"],
             tuple(KnownIdentifier(*r.values()) for r in idents),
-            tuple(CallRecord(*r.values()) for r in calls),
+            tuple(CallRecord(r[0], r[1], r[2], r[3], r[4], load_episode(r[0], r[1], r[5])) for r in calls),
             tuple(matters),
             summary["n"],
             name,

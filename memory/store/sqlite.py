@@ -16,6 +16,7 @@ from ..values import (
     CallerProfile,
     CallRecord,
     Edge,
+    Episode,
     Fact,
     Identifier,
     KnownIdentifier,
@@ -24,7 +25,17 @@ from ..values import (
     MemoryRow,
 )
 from .base import Backend
-from .codec import decode_vector, dump_refs, encode_vector, load_refs, migrations
+from .codec import (
+    decode_vector,
+    dump_episode,
+    dump_refs,
+    dump_tags,
+    encode_vector,
+    load_episode,
+    load_refs,
+    load_tags,
+    migrations,
+)
 
 _TABLES_BY_CALLER = ("identifiers", "calls", "memories", "matters", "facts", "edges")
 
@@ -165,7 +176,7 @@ class SQLiteBackend(Backend):
         async with self._tx():
             await db.executemany(
                 "INSERT INTO memories (customer_id, call_id, seq, caller_id, first_caller_id, kind, role, text, at,"
-                " embedding) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                " embedding, tags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 [
                     (
                         customer_id,
@@ -178,6 +189,7 @@ class SQLiteBackend(Backend):
                         r.text,
                         _ts(r.at),
                         encode_vector(r.embedding),
+                        dump_tags(r.tags),
                     )
                     for r in rows
                 ],
@@ -208,11 +220,11 @@ class SQLiteBackend(Backend):
                 ],
             )
 
-    async def finish_call(self, customer_id, call_id, *, ended_at, topic, outcome) -> None:
+    async def finish_call(self, customer_id, call_id, *, ended_at, topic, outcome, episode=None) -> None:
         async with self._tx():
             await self.db.execute(
-                "UPDATE calls SET ended_at = ?, topic = ?, outcome = ? WHERE customer_id = ? AND call_id = ?",
-                (_ts(ended_at), topic, outcome, customer_id, call_id),
+                "UPDATE calls SET ended_at = ?, topic = ?, outcome = ?, episode = ? WHERE customer_id = ? AND call_id = ?",
+                (_ts(ended_at), topic, outcome, dump_episode(episode), customer_id, call_id),
             )
 
     async def merge_callers(self, customer_id, from_caller_id, into_caller_id, evidence, *, link_id, call_id, at):
@@ -287,15 +299,36 @@ class SQLiteBackend(Backend):
 
     async def load_memories(self, customer_id, caller_id, *, limit) -> list[MemoryRow]:
         async with self.db.execute(
-            "SELECT call_id, seq, kind, role, text, at, first_caller_id, embedding FROM memories"
+            "SELECT call_id, seq, kind, role, text, at, first_caller_id, embedding, tags FROM memories"
             " WHERE customer_id = ? AND caller_id = ? ORDER BY at DESC, seq DESC LIMIT ?",
             (customer_id, caller_id, limit),
         ) as cur:
             rows = list(await cur.fetchall())
         return [
-            MemoryRow(customer_id, caller_id, r[0], r[1], r[2], r[3], r[4], _dt(r[5]), r[6], decode_vector(r[7]))
+            MemoryRow(
+                customer_id,
+                caller_id,
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                r[4],
+                _dt(r[5]),
+                r[6],
+                decode_vector(r[7]),
+                load_tags(r[8]),
+            )
             for r in reversed(rows)
         ]
+
+    async def load_episodes(self, customer_id, caller_id, *, limit) -> list[Episode]:
+        async with self.db.execute(
+            "SELECT call_id, started_at, episode FROM calls WHERE customer_id = ? AND caller_id = ?"
+            " AND episode IS NOT NULL ORDER BY started_at DESC LIMIT ?",
+            (customer_id, caller_id, limit),
+        ) as cur:
+            rows = list(await cur.fetchall())
+        return [e for r in reversed(rows) if (e := load_episode(r[0], _dt(r[1]), r[2])) is not None]
 
     async def load_open_matters(self, customer_id, caller_id) -> list[Matter]:
         async with self.db.execute(
@@ -320,11 +353,14 @@ class SQLiteBackend(Backend):
         ) as cur:
             count, first = await cur.fetchone() or (0, None)
         async with db.execute(
-            "SELECT call_id, started_at, ended_at, topic, outcome FROM calls WHERE customer_id = ? AND caller_id = ?"
-            " AND ended_at IS NOT NULL ORDER BY started_at DESC LIMIT ?",
+            "SELECT call_id, started_at, ended_at, topic, outcome, episode FROM calls"
+            " WHERE customer_id = ? AND caller_id = ? AND ended_at IS NOT NULL ORDER BY started_at DESC LIMIT ?",
             (customer_id, caller_id, recent_calls),
         ) as cur:
-            calls = tuple(CallRecord(r[0], _dt(r[1]), _dt_or_none(r[2]), r[3], r[4]) for r in await cur.fetchall())
+            calls = tuple(
+                CallRecord(r[0], _dt(r[1]), _dt_or_none(r[2]), r[3], r[4], load_episode(r[0], _dt(r[1]), r[5]))
+                for r in await cur.fetchall()
+            )
         matters = tuple(await self.load_open_matters(customer_id, caller_id))
         async with db.execute(
             "SELECT display_name FROM callers WHERE customer_id = ? AND caller_id = ?", (customer_id, caller_id)

@@ -13,8 +13,10 @@ from functools import cached_property, lru_cache
 
 from ..values import Identifier
 from .facts import Reference, references
+from .kinds import episode_kinds_in, is_confirmation, is_filler
 from .promises import spoken_name
 from .spoken import extract_identifiers
+from .values import Value, values_in
 
 __all__ = ["Reading", "read_turn"]
 
@@ -27,14 +29,15 @@ class Reading:
     Each part is worked out the first time it is asked for, then kept with the reading.
     """
 
-    def __init__(self, text: str, region: str) -> None:
+    def __init__(self, text: str, region: str, asked: frozenset[str] = frozenset()) -> None:
         self.text = text
         self.region = region
+        self.asked = asked  # identifier kinds the agent asked for just before (see spoken.asked_for)
 
     @cached_property
     def identifiers(self) -> tuple[Identifier, ...]:
         """Identifiers said aloud: phone numbers, e-mail addresses, account numbers."""
-        return tuple(extract_identifiers(self.text, region=self.region))
+        return tuple(extract_identifiers(self.text, region=self.region, asked=self.asked))
 
     @cached_property
     def name(self) -> str | None:
@@ -46,12 +49,34 @@ class Reading:
         """Typed references ("ticket 8842"), spoken digits joined."""
         return tuple(references(self.text))
 
+    @cached_property
+    def values(self) -> tuple[Value, ...]:
+        """The values the utterance carries (times, names, counts, references...), as spans of it."""
+        return tuple(values_in(self.text))
 
-def read_turn(text: str, *, region: str = "US") -> Reading:
-    """The reading of ``text`` (``region``: for phone numbers said without a country code)."""
-    return _read(text, region)
+    @cached_property
+    def tags(self) -> frozenset[str]:
+        """What recall needs to know of the utterance without reading it again, as short tags:
+        the kinds of value it carries (``time``, ``name``, ``count``...), ``kind:<episode kind>``
+        for what it talks about, ``confirm`` (it confirms or reports what was done), ``filler``
+        (a backchannel or pleasantry, never worth recalling) and ``question``."""
+        tags = {value.kind for value in self.values}
+        tags.update(f"kind:{kind}" for kind in episode_kinds_in(self.text))
+        if is_confirmation(self.text):
+            tags.add("confirm")
+        if not self.values and is_filler(self.text):
+            tags.add("filler")
+        if self.text.rstrip().endswith("?"):
+            tags.add("question")
+        return frozenset(tags)
+
+
+def read_turn(text: str, *, region: str = "US", asked: frozenset[str] = frozenset()) -> Reading:
+    """The reading of ``text`` (``region``: for phone numbers said without a country code;
+    ``asked``: the identifier kinds the agent's question just before asked for)."""
+    return _read(text, region, asked)
 
 
 @lru_cache(maxsize=READ_CACHE_SIZE)
-def _read(text: str, region: str) -> Reading:
-    return Reading(text, region)
+def _read(text: str, region: str, asked: frozenset[str]) -> Reading:
+    return Reading(text, region, asked)

@@ -49,6 +49,7 @@ import logging
 import re
 import unicodedata
 from dataclasses import dataclass
+from itertools import pairwise
 
 import phonenumbers
 
@@ -94,6 +95,12 @@ _REPEAT = {"double": 2, "triple": 3, "treble": 3}
 _STARTERS = frozenset(_UNITS) | frozenset(_WEAK) | frozenset(_TEENS) | frozenset(_TENS) | frozenset(_REPEAT)
 _FILLERS = FILLER_WORDS | {"like"}
 _DASH_WORDS = frozenset({"dash", "hyphen"})
+# A caller correcting a number at once: "four four, sorry, four five one", "no wait", "I mean".
+_REPAIR_WORDS = frozenset({"sorry", "mean", "wait", "actually", "correction", "rather", "scratch", "no", "oops"})
+_REPAIR_GAP = _REPAIR_WORDS | frozenset({"i", "sorry", "that", "it's", "its", "is", "make", "it", "oh"}) | FILLER_WORDS
+_ASKING = re.compile(
+    r"\b(?:could|can|may)\s+i\s+(?:have|get|take)\b|\bplease\s+(?:give|tell|read)\b|\bwhat(?:'s| is)\b", re.I
+)
 _HYPHENS = frozenset("-‐‑–—")
 _JOIN_PUNCT = frozenset(",.()/") | _HYPHENS
 _LOOSE_PUNCT = frozenset(",.")
@@ -219,9 +226,11 @@ def digit_runs(text: str) -> list[str]:
     return list(dict.fromkeys(run.digits for run in _find_runs(_tokenize(text)) if len(run.digits) >= 3))
 
 
-def extract_identifiers(text: str, *, region: str = "US") -> list[Identifier]:
+def extract_identifiers(text: str, *, region: str = "US", asked: frozenset[str] = frozenset()) -> list[Identifier]:
     """Identifiers a caller says aloud in one turn: accounts, phone numbers, e-mail addresses.
 
+    ``asked``: the kinds the agent's question just before asked for (:func:`asked_for`): a number
+    the caller gives with no cue of their own ("Sure, it's 4095674.") is read as the one asked for.
     Values come normalised by :func:`memory.text.identifiers.normalize_identifier`, deduplicated, in
     order of appearance. Never raises: a non-string, an empty or over-long
     (> ``MAX_SCAN_CHARS``) text, or an invalid region gives ``[]``.
@@ -229,7 +238,7 @@ def extract_identifiers(text: str, *, region: str = "US") -> list[Identifier]:
     if not isinstance(text, str) or not text or len(text) > MAX_SCAN_CHARS:
         return []
     try:
-        return _extract(text, region)
+        return _extract(text, region, asked)
     except Exception as exc:  # a caller's words must never break the call
         logger.warning("extract_identifiers: skipped a turn after %s", type(exc).__name__)
         return []
@@ -401,18 +410,36 @@ def _settle(tokens: list[_Token], pieces: list[_Piece]) -> _Run | None:
 # --------------------------------------------------------------------------- identifiers
 
 
-def _extract(text: str, region: str) -> list[Identifier]:
+def asked_for(agent_text: str) -> frozenset[str]:
+    """The identifier kinds an agent's turn asks the caller for ("Can I get your account number?" ->
+    account; "what's the best number to reach you?" -> phone; "...or the e-mail on file?" -> email)."""
+    if not isinstance(agent_text, str) or ("?" not in agent_text and not _ASKING.search(agent_text)):
+        return frozenset()
+    words = set(_TOKEN_RE.findall(agent_text.lower()))
+    kinds = set()
+    if words & _ACCOUNT_WORDS or (words & _ACCOUNT_QUALIFIERS and words & _NUMBER_WORDS):
+        kinds.add(_ACCOUNT)
+    if words & _PHONE_WORDS or {"reach", "number"} <= words or {"call", "number"} <= words:
+        kinds.add(_PHONE)
+    if words & _EMAIL_CUES and ("e-mail" in agent_text.lower() or "email" in words or "mail" in words):
+        kinds.add("email")
+    return frozenset(kinds)
+
+
+def _extract(text: str, region: str, asked: frozenset[str] = frozenset()) -> list[Identifier]:
     tokens = _tokenize(text)
     items = _items(tokens, _find_runs(tokens) if _may_hold_digits(text) else [])
     found: list[tuple[int, Identifier]] = []
     used: set[int] = set()
-    for start, identifier, span in _emails(items, region):
+    for start, identifier, span in _emails(items, region, answering="email" in asked):
         found.append((start, identifier))
         used.update(span)
     cues = _cues(items)
+    default = _ACCOUNT if _ACCOUNT in asked else _PHONE if _PHONE in asked else None
+    repaired = _repaired_runs(items)
     for index, item in enumerate(items):
-        if item.run is not None and index not in used:
-            number = _number_identifier(items, index, cues, region)
+        if item.run is not None and index not in used and index not in repaired:
+            number = _number_identifier(items, index, cues, region, default)
             if number is not None:
                 found.append((item.start, number))
     found.sort(key=lambda pair: pair[0])
@@ -441,11 +468,12 @@ def _items(tokens: list[_Token], runs: list[_Run]) -> list[_Item]:
 
 
 def _cues(items: list[_Item]) -> dict[int, str]:
-    """Item index -> the kind of number the words there announce."""
+    """Item index -> the kind of number the words there announce (fillers between the words of a
+    cue do not break it: "my account uh, number is ...")."""
     cues: dict[int, str] = {}
     previous = ""
     for index, item in enumerate(items):
-        if item.kind == "punct" and item.low != "#":
+        if (item.kind == "punct" and item.low != "#") or item.low in _FILLERS:
             continue
         following = items[index + 1].low if index + 1 < len(items) else ""
         cue = _cue(previous, item.low, following)
@@ -469,12 +497,21 @@ def _cue(previous: str, word: str, following: str) -> str | None:
     return None
 
 
+def _repaired_runs(items: list[_Item]) -> set[int]:
+    """Runs the caller corrects at once ("four four, sorry, four five one two two"): the run before
+    a repair word and another run is dropped; the corrected run takes its cue."""
+    runs = [i for i, item in enumerate(items) if item.run is not None]
+    return {first for first, second in pairwise(runs) if _corrects(items, first, second)}
+
+
 def _nearest_cue(items: list[_Item], index: int, cues: dict[int, str]) -> str | None:
     words = 0
     for back in range(index - 1, -1, -1):
         if back in cues:
             return cues[back]
         if items[back].run is not None:
+            if _corrects(items, back, index):
+                continue  # "account four four, sorry, four five ...": the cue of the corrected run
             return None  # a cue announces the first run after it, not the ones that follow
         if items[back].kind != "punct":
             words += 1
@@ -483,11 +520,25 @@ def _nearest_cue(items: list[_Item], index: int, cues: dict[int, str]) -> str | 
     return None
 
 
-def _number_identifier(items: list[_Item], index: int, cues: dict[int, str], region: str) -> Identifier | None:
+def _has_cue_words(items: list[_Item]) -> bool:
+    """Does the turn announce a number of its own kind ("my order number is ...")?"""
+    return any(item.low in _OTHER_NUMBERS or item.low in _PHONE_WORDS for item in items if item.kind == "word")
+
+
+def _corrects(items: list[_Item], earlier: int, later: int) -> bool:
+    between = [items[k].low for k in range(earlier + 1, later) if items[k].kind == "word"]
+    return bool(between) and len(between) <= 4 and bool(set(between) & _REPAIR_WORDS) and set(between) <= _REPAIR_GAP
+
+
+def _number_identifier(
+    items: list[_Item], index: int, cues: dict[int, str], region: str, default: str | None = None
+) -> Identifier | None:
     run = items[index].run
     assert run is not None
     glued = index > 0 and items[index - 1].kind == "word" and items[index - 1].end == run.start
     cue = _nearest_cue(items, index, cues)
+    if cue is None and default is not None and not _has_cue_words(items):
+        cue = default  # the caller answers the agent's question with the number alone
     if run.plus:
         return _try("phone", "+" + run.digits, region)
     if cue == _ACCOUNT:
@@ -543,7 +594,7 @@ def _is_letter(item: _Item) -> bool:
 # --------------------------------------------------------------------------- e-mail addresses
 
 
-def _emails(items: list[_Item], region: str) -> list[tuple[int, Identifier, range]]:
+def _emails(items: list[_Item], region: str, *, answering: bool = False) -> list[tuple[int, Identifier, range]]:
     found: list[tuple[int, Identifier, range]] = []
     for at, item in enumerate(items):
         written = item.low == "@"
@@ -554,7 +605,7 @@ def _emails(items: list[_Item], region: str) -> list[tuple[int, Identifier, rang
         if domain is None or local is None:
             continue
         (local_text, first), (domain_text, last) = local, domain
-        if not written and not _spoken_email_context(items, first):
+        if not written and not answering and not _spoken_email_context(items, first):
             continue
         identifier = _try("email", f"{local_text}@{domain_text}", region)
         if identifier is not None:

@@ -1,0 +1,101 @@
+"""Episodes: what each call was, built from its turns, deterministically (no model).
+
+A call's episode says what it was about (its kinds: a restaurant booking, event tickets, a
+refund...), the values it settled with the turns that said them (a venue, a time, a party size, a
+reference), which of them the call later replaced (the former ones), how it ended, and a one-line
+summary. The turns that state what was done (the agent's confirmations and reports) are its
+evidence. Recall ranks episodes for a question before the turns inside them; the brief lists them.
+
+``build_episode`` reads the turns' tags (computed once by the call's writer, see
+:mod:`memory.text.reading`) and the values of the evidence turns; it is cheap enough to run on a
+call's rows at close, or at load for a call stored without one. An optional model extractor can
+replace it (``EpisodeExtractor``); the default needs none.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from ..text.kinds import outcome_of
+from ..text.promises import call_topic
+from ..text.reading import read_turn
+from ..values import Episode, EpisodeValue, MemoryRow
+
+__all__ = ["SUMMARY_VALUE_KINDS", "EpisodeExtractor", "build_episode", "day_label", "row_tags"]
+
+EpisodeExtractor = Callable[[str, datetime, Sequence[MemoryRow]], Episode]
+"""``extract(call_id, started_at, rows) -> Episode``: a replacement for :func:`build_episode`."""
+
+SUMMARY_VALUE_KINDS = ("name", "count", "date", "day", "time", "address", "reference", "amount", "duration", "phone")
+"""The value kinds an episode keeps, in the order a summary lists them."""
+_MAX_SUMMARY_VALUES = 7
+_KIND_SHARE = 0.5  # a kind counts for the call when it is named at least half as often as the top one
+
+
+def row_tags(row: MemoryRow, region: str = "US") -> frozenset[str]:
+    """The row's tags: as stored, or read now for a row stored before tags were kept."""
+    return row.tags if row.tags is not None else read_turn(row.text, region=region).tags
+
+
+def build_episode(call_id: str, started_at: datetime, rows: Sequence[MemoryRow], *, region: str = "US") -> Episode:
+    """The episode of one call from its rows (any order; notes and turns of other calls are ignored)."""
+    turns = sorted((r for r in rows if r.call_id == call_id and r.kind == "turn"), key=lambda r: r.seq)
+    tags = {r.seq: row_tags(r, region) for r in turns}
+    named: Counter[str] = Counter()
+    for seq_tags in tags.values():
+        named.update(t[5:] for t in seq_tags if t.startswith("kind:"))
+    top = named.most_common(1)[0][1] if named else 0
+    kinds = tuple(kind for kind, n in named.most_common() if n >= max(1.0, top * _KIND_SHARE))
+    evidence = [r for r in turns if r.role == "assistant" and "confirm" in tags[r.seq] and _carries_values(tags[r.seq])]
+    values = _values(evidence, region)
+    outcome = outcome_of(r.text for r in turns if r.role == "assistant")
+    summary = _summary(kinds, values, outcome, [r.text for r in turns if r.role == "user"])
+    return Episode(call_id, started_at, kinds, tuple(values), outcome, summary, tuple(r.seq for r in evidence))
+
+
+def _carries_values(tags: frozenset[str]) -> bool:
+    return any(kind in tags for kind in SUMMARY_VALUE_KINDS)
+
+
+def _values(evidence: Sequence[MemoryRow], region: str) -> list[EpisodeValue]:
+    """Values of the evidence turns; where a later turn states another value of a kind, the earlier is former."""
+    stated: list[EpisodeValue] = []
+    for row in evidence:
+        for said in read_turn(row.text, region=region).values:
+            if said.kind in SUMMARY_VALUE_KINDS:
+                stated.append(EpisodeValue(said.kind, said.text, row.seq))
+    last_seq = {v.kind: v.seq for v in stated}  # the latest turn stating each kind
+    final_texts = {(v.kind, v.text.lower()) for v in stated if v.seq == last_seq[v.kind]}
+    out: list[EpisodeValue] = []
+    seen: set[tuple[str, str, bool]] = set()
+    for value in stated:
+        former = value.seq != last_seq[value.kind] and (value.kind, value.text.lower()) not in final_texts
+        key = (value.kind, value.text.lower(), former)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(EpisodeValue(value.kind, value.text, value.seq, former))
+    return out
+
+
+def _summary(kinds: Sequence[str], values: Sequence[EpisodeValue], outcome: str, user_turns: Sequence[str]) -> str:
+    what = kinds[0].replace("_", " ") if kinds else "call"
+    current = [v for v in values if not v.former]
+    order = {kind: i for i, kind in enumerate(SUMMARY_VALUE_KINDS)}
+    shown: list[str] = []
+    for value in sorted(current, key=lambda v: (-v.seq, order[v.kind])):  # the latest statement first
+        if value.text not in shown:
+            shown.append(value.text)
+        if len(shown) >= _MAX_SUMMARY_VALUES:
+            break
+    if not shown:
+        topic = call_topic(list(user_turns))
+        return f"{what}: {topic}; {outcome}" if topic else f"{what}; {outcome}"
+    return f"{what}: {', '.join(shown)}; {outcome}"
+
+
+def day_label(at: datetime) -> str:
+    """How an episode's date is said in hits, briefs and tool answers: ``2026-03-02 (Mon)``."""
+    return at.strftime("%Y-%m-%d (%a)")

@@ -1,0 +1,142 @@
+"""Query understanding: which call a question points at, what kind of thing, what it asks for.
+
+"What was the train reference from last time?" points at the latest call about a train and asks
+for a reference; "the hotel from my first call" at the first call (about a hotel); "what time was
+the table I booked in March?" at the call about a restaurant made in March, asking for a time. The
+words come from ``memory/text/vocabulary.yaml``; this module only combines them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from ..text.dates import query_date_spans
+from ..text.kinds import asks_in, episode_kinds_in, ordinal_in, plain, vocabulary
+from ..values import Episode
+
+__all__ = ["Question", "pick_episodes", "understand"]
+
+_AGO = re.compile(
+    r"\b(?:(an?|one|two|three|four|five|six|seven|eight|nine|ten|\d{1,2}|a couple of|couple of|a few|few|several)\s+)?"
+    r"(day|week|month|year)s?\s+(?:ago|back|before)\b"
+)
+_AGO_COUNT = {
+    "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+    "nine": 9, "ten": 10, "a couple of": 2, "couple of": 2, "a few": 3, "few": 3, "several": 4,
+}  # fmt: skip
+_UNIT_DAYS = {"day": 1, "week": 7, "month": 30, "year": 365}
+_OVERALL = re.compile(r"\b(?:call|called|calls|phoned|rang)\b")
+
+
+@dataclass(frozen=True)
+class Question:
+    """What a question says about the memory it wants."""
+
+    text: str
+    kinds: frozenset[str] = frozenset()  # what it is about (restaurant, train, refund...)
+    asks: frozenset[str] = frozenset()  # what it asks for (time, name, count, reference...)
+    value_kinds: frozenset[str] = frozenset()  # the kinds of value that answer it
+    anchor: str | None = None  # last | first | before_last | nth | this_call | a_while_ago | when
+    nth: int | None = None  # for "nth": 1-based
+    overall: bool = False  # an ordinal counted over all calls ("my second call"), not calls of the kind
+    spans: tuple[tuple[date, date], ...] = field(default=())  # "when": the days it names
+
+    @property
+    def understood(self) -> bool:
+        """Does the question say anything episodes can use (a kind, an anchor, a value asked for)?"""
+        return bool(self.kinds or self.anchor or self.value_kinds)
+
+
+def understand(text: str, now: datetime) -> Question:
+    """Read a question asked at ``now``."""
+    said = plain(text)
+    words = vocabulary()
+    kinds = frozenset(episode_kinds_in(text))
+    asks = asks_in(text)
+    value_kinds = frozenset(v for a in asks for v in words.ask_values.get(a, ()))
+    anchors = [name for name, pattern in words.anchors.items() if pattern.search(said)]
+    nth = ordinal_in(text)
+    overall = bool(_OVERALL.search(said))
+    spans = _ago_spans(said, now) or tuple(query_date_spans(text, now))
+    anchor: str | None = None
+    if "this_call" in anchors:
+        anchor = "this_call"
+    elif "before_last" in anchors:
+        anchor = "before_last"
+    elif nth is not None and nth > 1:
+        anchor = "nth"
+    elif "first" in anchors or nth == 1:
+        anchor = "first"
+    elif spans:
+        anchor = "when"
+    elif "last" in anchors:
+        anchor = "last"
+    elif "a_while_ago" in anchors:
+        anchor = "a_while_ago"
+    return Question(text, kinds, asks, value_kinds, anchor, nth, overall, spans)
+
+
+def _ago_spans(said: str, now: datetime) -> tuple[tuple[date, date], ...]:
+    """ "two weeks ago", "a couple of weeks back", "a month ago": the days around then."""
+    spans = []
+    for match in _AGO.finditer(said):
+        count = _AGO_COUNT.get(match.group(1) or "a") if not (match.group(1) or "").isdigit() else int(match.group(1))
+        days = (count or 1) * _UNIT_DAYS[match.group(2)]
+        margin = max(2, round(days * 0.35))
+        centre = (now - timedelta(days=days)).date()
+        spans.append((centre - timedelta(days=margin), min(now.date(), centre + timedelta(days=margin))))
+    return tuple(spans)
+
+
+def pick_episodes(question: Question, episodes: list[Episode], *, current_call_id: str) -> dict[str, float]:
+    """How strongly the question points at each call, from 0 to 1 (calls it does not point at: low).
+
+    ``episodes``: the caller's calls, oldest first (the current call included). Kinds narrow the
+    calls first; the anchor then picks among them: the latest, the first, the one before the
+    latest, the n-th, those made on the days named. Without an anchor every call of the kind
+    points, the latest a little more.
+    """
+    earlier = [e for e in episodes if e.call_id != current_call_id]
+    if question.anchor == "this_call":
+        return {e.call_id: (1.0 if e.call_id == current_call_id else 0.2) for e in episodes}
+    of_kind = [e for e in earlier if question.kinds & set(e.kinds)] if question.kinds else []
+    pool = of_kind or earlier
+    chosen: list[Episode] = []
+    anchor = question.anchor
+    if anchor == "last" and pool:
+        chosen = [pool[-1]]
+    elif anchor == "first" and pool:
+        chosen = [earlier[0] if question.overall and earlier and earlier[0] in pool else pool[0]]
+    elif anchor == "before_last" and len(pool) >= 2:
+        chosen = [pool[-2]]
+    elif anchor == "nth" and question.nth:
+        counted = earlier if question.overall else pool
+        if len(counted) >= question.nth:
+            chosen = [counted[question.nth - 1]]
+    elif anchor == "when":
+        chosen = [e for e in pool if _within(e.started_at.date(), question.spans)]
+        if not chosen and pool:
+            chosen = [min(pool, key=lambda e: _distance(e.started_at.date(), question.spans))]
+    elif anchor == "a_while_ago" and len(pool) >= 2:
+        chosen = pool[: max(1, len(pool) - 1)]
+    weights: dict[str, float] = {}
+    for e in episodes:
+        if e in chosen:
+            weights[e.call_id] = 1.0
+        elif e in of_kind:
+            weights[e.call_id] = 0.35 if chosen else 0.8 + 0.2 * (e is of_kind[-1])
+        elif e.call_id == current_call_id:
+            weights[e.call_id] = 0.3
+        else:
+            weights[e.call_id] = 0.15 if (chosen or of_kind) else 1.0
+    return weights
+
+
+def _within(day: date, spans: tuple[tuple[date, date], ...]) -> bool:
+    return any(first <= day <= last for first, last in spans)
+
+
+def _distance(day: date, spans: tuple[tuple[date, date], ...]) -> int:
+    return min(max((first - day).days, (day - last).days, 0) for first, last in spans) if spans else 0

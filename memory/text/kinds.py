@@ -1,0 +1,146 @@
+"""The vocabulary of calls as data: what a call is about, what a question asks, where it points.
+
+``vocabulary.yaml`` beside this module holds every wording; this module compiles it once into
+whole-word patterns and answers questions about one utterance. Matching is on the text with
+fillers dropped and spoken digits joined, lower-cased.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import cache, lru_cache
+from importlib import resources
+
+import yaml
+
+from .spoken import normalize_spoken_digits
+from .vocab import FILLER_WORDS
+
+__all__ = [
+    "Vocabulary",
+    "asks_in",
+    "episode_kinds_in",
+    "is_confirmation",
+    "is_filler",
+    "matches",
+    "ordinal_in",
+    "outcome_of",
+    "plain",
+    "vocabulary",
+]
+
+_WORDS = re.compile(r"[a-z0-9]+(?:['’&.-][a-z0-9]+)*")
+_FILLER_TOKENS = re.compile(r"\b(?:" + "|".join(sorted(FILLER_WORDS, key=len, reverse=True)) + r")\b[,.]?\s*")
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """``vocabulary.yaml``, compiled."""
+
+    episode_kinds: Mapping[str, re.Pattern[str]]
+    asks: Mapping[str, re.Pattern[str]]
+    ask_values: Mapping[str, frozenset[str]]  # asked -> the value kinds that answer it
+    anchors: Mapping[str, re.Pattern[str]]
+    ordinals: Mapping[str, int]
+    confirmation: re.Pattern[str]
+    outcomes: Mapping[str, re.Pattern[str]]
+    fillers: frozenset[str]
+    filler_phrases: re.Pattern[str]
+
+
+def _pattern(phrases: Iterable[str]) -> re.Pattern[str]:
+    parts = []
+    for phrase in sorted({str(p).lower() for p in phrases}, key=len, reverse=True):
+        if phrase.endswith("*"):
+            parts.append(re.escape(phrase[:-1]) + r"[\w'-]*")
+        else:
+            parts.append(re.escape(phrase))
+    return re.compile(r"(?<![\w'-])(?:" + "|".join(parts) + r")(?![\w'-])")
+
+
+@cache
+def vocabulary() -> Vocabulary:
+    """The compiled vocabulary (read from the package once)."""
+    raw = yaml.safe_load(resources.files(__package__).joinpath("vocabulary.yaml").read_text(encoding="utf-8"))
+    fillers = [str(f).lower() for f in raw["fillers"]]
+    return Vocabulary(
+        episode_kinds={kind: _pattern(words) for kind, words in raw["episode_kinds"].items()},
+        asks={name: _pattern(spec["words"]) for name, spec in raw["asks"].items()},
+        ask_values={name: frozenset(spec["values"]) for name, spec in raw["asks"].items()},
+        anchors={name: _pattern(words) for name, words in raw["anchors"].items()},
+        ordinals={str(word).lower(): int(n) for word, n in raw["ordinals"].items()},
+        confirmation=_pattern(raw["confirmations"]),
+        outcomes={name: _pattern(words) for name, words in raw["outcomes"].items()},
+        fillers=frozenset(f for f in fillers if " " not in f),
+        filler_phrases=_pattern(f for f in fillers if " " in f or "-" in f),
+    )
+
+
+@lru_cache(maxsize=8192)
+def plain(text: str) -> str:
+    """Lower case, spoken digits joined, fillers ("uh", "um") dropped, whitespace folded."""
+    lowered = normalize_spoken_digits(text).lower().replace("’", "'")
+    return " ".join(_FILLER_TOKENS.sub(" ", lowered).split())
+
+
+def matches(pattern: re.Pattern[str], text: str) -> int:
+    """How many times the phrases of ``pattern`` occur in ``text`` (already ``plain``)."""
+    return sum(1 for _ in pattern.finditer(text))
+
+
+def episode_kinds_in(text: str) -> Counter[str]:
+    """The kinds of thing ``text`` talks about ("a table for two" -> restaurant), with counts."""
+    said = plain(text)
+    found: Counter[str] = Counter()
+    for kind, pattern in vocabulary().episode_kinds.items():
+        n = matches(pattern, said)
+        if n:
+            found[kind] = n
+    return found
+
+
+def asks_in(question: str) -> frozenset[str]:
+    """What a question asks for: ``time``, ``date``, ``name``, ``count``, ``address``, ``phone``,
+    ``reference``, ``amount``, ``duration``, ``status``."""
+    said = plain(question)
+    return frozenset(name for name, pattern in vocabulary().asks.items() if pattern.search(said))
+
+
+def ordinal_in(question: str) -> int | None:
+    """The n of "my second call", "the third time" (None when the question names no ordinal)."""
+    said = plain(question)
+    for word, n in vocabulary().ordinals.items():
+        if re.search(rf"\b{re.escape(word)}\s+(?:call|time|booking|order|visit|one)\b", said):
+            return n
+        if re.search(rf"\bcalled\s+(?:for\s+)?the\s+{re.escape(word)}\s+time\b", said):
+            return n
+    return None
+
+
+def is_confirmation(text: str) -> bool:
+    """Does the (agent's) utterance confirm or report what was booked or done?"""
+    return vocabulary().confirmation.search(plain(text)) is not None
+
+
+def outcome_of(agent_turns: Iterable[str]) -> str:
+    """How a call ended, from the agent's turns, last first: ``cancelled``, ``booked``, ``resolved``,
+    ``promised``, ``failed`` or ``open``."""
+    outcomes = vocabulary().outcomes
+    for text in reversed(list(agent_turns)):
+        said = plain(text)
+        for name in ("cancelled", "booked", "resolved", "promised", "failed"):
+            if outcomes[name].search(said):
+                return name
+    return "open"
+
+
+@lru_cache(maxsize=8192)
+def is_filler(text: str) -> bool:
+    """Is the utterance only a backchannel, pleasantry or stall ("Mm-hmm, go on.", "Thank you very much.")?"""
+    words = vocabulary()
+    said = words.filler_phrases.sub(" ", plain(text))
+    tokens = _WORDS.findall(said)
+    return all(t in words.fillers for t in tokens)
