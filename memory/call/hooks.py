@@ -171,9 +171,7 @@ class CallHooks:
         self._history.add(row)
         self._writer.add(row)
         if role == "user":
-            previous = self._transcript.rows[-2] if len(self._transcript.rows) > 1 else None
-            asking = previous.text if previous is not None and previous.role == "assistant" else ""
-            self._linker.heard(row, answering=asking)
+            self._linker.heard(row, answering=self._transcript.question_before_last())
 
     async def flushed(self) -> None:
         """Wait until every turn recorded so far was stored (or failed: see ``aclose``)."""

@@ -7,6 +7,7 @@ from datetime import datetime
 
 import numpy as np
 
+from ..text.kinds import is_filler
 from ..values import Episode, MemoryRow, as_utc
 
 __all__ = ["CallTranscript"]
@@ -58,6 +59,16 @@ class CallTranscript:
             if row.tags is not None:
                 named.update(t[5:] for t in row.tags if t.startswith("kind:"))
         return Episode(self.call_id, started_at, tuple(kind for kind, _ in named.most_common(2)))
+
+    def question_before_last(self) -> str:
+        """The agent's turn the caller's last row answers: the last agent turn before it, past the
+        caller's own backchannels ("Mm-hmm.") in between ("" when the caller spoke first)."""
+        for earlier in reversed(self.rows[-4:-1]):
+            if earlier.role == "assistant":
+                return earlier.text
+            if not is_filler(earlier.text):
+                return ""
+        return ""
 
     def ended_at(self, default: datetime) -> datetime:
         return max((r.at for r in self.rows), default=default)

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from ..text.kinds import outcome_of
-from ..text.promises import call_topic
+from ..text.promises import call_topic, clean
 from ..text.reading import read_turn
 from ..values import Episode, EpisodeValue, MemoryRow
 
@@ -32,6 +32,7 @@ SUMMARY_VALUE_KINDS = ("name", "count", "date", "day", "time", "address", "refer
 """The value kinds an episode keeps, in the order a summary lists them."""
 _MAX_SUMMARY_VALUES = 7
 _KIND_SHARE = 0.5  # a kind counts for the call when it is named at least half as often as the top one
+_EVIDENCE_WORDS = 6  # a confirmation without a value we can read counts from this many words
 
 
 def row_tags(row: MemoryRow, region: str = "US") -> frozenset[str]:
@@ -48,15 +49,22 @@ def build_episode(call_id: str, started_at: datetime, rows: Sequence[MemoryRow],
         named.update(t[5:] for t in seq_tags if t.startswith("kind:"))
     top = named.most_common(1)[0][1] if named else 0
     kinds = tuple(kind for kind, n in named.most_common() if n >= max(1.0, top * _KIND_SHARE))
-    evidence = [r for r in turns if r.role == "assistant" and "confirm" in tags[r.seq] and _carries_values(tags[r.seq])]
+    evidence = [r for r in turns if r.role == "assistant" and _states_what_was_done(r, tags[r.seq])]
     values = _values(evidence, region)
     outcome = outcome_of(r.text for r in turns if r.role == "assistant")
-    summary = _summary(kinds, values, outcome, [r.text for r in turns if r.role == "user"])
+    said = [r.text for r in turns if r.role == "user" and not read_turn(r.text, region=region).identifiers]
+    summary = _summary(kinds, values, outcome, said, evidence[-1].text if evidence else "")
     return Episode(call_id, started_at, kinds, tuple(values), outcome, summary, tuple(r.seq for r in evidence))
 
 
 def _carries_values(tags: frozenset[str]) -> bool:
     return any(kind in tags for kind in SUMMARY_VALUE_KINDS)
+
+
+def _states_what_was_done(row: MemoryRow, tags: frozenset[str]) -> bool:
+    """An agent's confirmation or report: with values we can read, or long enough to hold some we
+    cannot (a venue named in lower case)."""
+    return "confirm" in tags and (_carries_values(tags) or len(row.text.split()) >= _EVIDENCE_WORDS)
 
 
 def _values(evidence: Sequence[MemoryRow], region: str) -> list[EpisodeValue]:
@@ -80,7 +88,9 @@ def _values(evidence: Sequence[MemoryRow], region: str) -> list[EpisodeValue]:
     return out
 
 
-def _summary(kinds: Sequence[str], values: Sequence[EpisodeValue], outcome: str, user_turns: Sequence[str]) -> str:
+def _summary(
+    kinds: Sequence[str], values: Sequence[EpisodeValue], outcome: str, user_turns: Sequence[str], stated: str
+) -> str:
     what = kinds[0].replace("_", " ") if kinds else "call"
     current = [v for v in values if not v.former]
     order = {kind: i for i, kind in enumerate(SUMMARY_VALUE_KINDS)}
@@ -90,8 +100,8 @@ def _summary(kinds: Sequence[str], values: Sequence[EpisodeValue], outcome: str,
             shown.append(value.text)
         if len(shown) >= _MAX_SUMMARY_VALUES:
             break
-    if not shown:
-        topic = call_topic(list(user_turns))
+    if not shown:  # no value we can read: what the agent last stated, else what the caller asked for
+        topic = clean(stated) if stated else call_topic(list(user_turns))
         return f"{what}: {topic}; {outcome}" if topic else f"{what}; {outcome}"
     return f"{what}: {', '.join(shown)}; {outcome}"
 

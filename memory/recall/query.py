@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 
 from ..text.dates import query_date_spans
 from ..text.kinds import asks_in, episode_kinds_in, ordinal_in, plain, vocabulary
+from ..text.vocab import MONTHS
 from ..values import Episode
 
 __all__ = ["Question", "pick_episodes", "understand"]
@@ -27,6 +28,10 @@ _AGO_COUNT = {
     "nine": 9, "ten": 10, "a couple of": 2, "couple of": 2, "a few": 3, "few": 3, "several": 4,
 }  # fmt: skip
 _UNIT_DAYS = {"day": 1, "week": 7, "month": 30, "year": 365}
+_IN_MONTH = re.compile(
+    r"\b(?:in|during|back in|around|since|from|early|late|mid|end of|beginning of)\s+(?:early\s+|late\s+|mid-?)?"
+    r"(" + "|".join(MONTHS) + r")\b(?!\s*,?\s*\d{4})"
+)
 _OVERALL = re.compile(r"\b(?:call|called|calls|phoned|rang)\b")
 
 
@@ -59,7 +64,7 @@ def understand(text: str, now: datetime) -> Question:
     anchors = [name for name, pattern in words.anchors.items() if pattern.search(said)]
     nth = ordinal_in(text)
     overall = bool(_OVERALL.search(said))
-    spans = _ago_spans(said, now) or tuple(query_date_spans(text, now))
+    spans = _ago_spans(said, now) or tuple(query_date_spans(text, now)) or _month_spans(said, now)
     anchor: str | None = None
     if "this_call" in anchors:
         anchor = "this_call"
@@ -87,6 +92,18 @@ def _ago_spans(said: str, now: datetime) -> tuple[tuple[date, date], ...]:
         margin = max(2, round(days * 0.35))
         centre = (now - timedelta(days=days)).date()
         spans.append((centre - timedelta(days=margin), min(now.date(), centre + timedelta(days=margin))))
+    return tuple(spans)
+
+
+def _month_spans(said: str, now: datetime) -> tuple[tuple[date, date], ...]:
+    """ "when I called in May", "back in March" (no year): that month, the latest one not in the future."""
+    spans = []
+    for match in _IN_MONTH.finditer(said):
+        month = MONTHS.index(match.group(1)) + 1
+        year = now.year if month <= now.month else now.year - 1
+        first = date(year, month, 1)
+        last = date(year + (month == 12), month % 12 + 1, 1) - timedelta(days=1)
+        spans.append((first, min(last, now.date())))
     return tuple(spans)
 
 

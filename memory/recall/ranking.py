@@ -53,6 +53,7 @@ _UNNAMED = 0.15  # the weight of a call the question's episode weights do not me
 _FOCUS = 0.99  # calls weighted this much are the ones the question points at
 _CARRIES = 0.8  # a turn of such a call that carries a value of the kind asked for
 _CONFIRMS = 0.5  # the agent's confirmation or report of what was done, with its values
+_CONFIRMS_ASIDE = 0.15  # the same when other turns of the call carry the kind of value asked for
 _LATER = 0.3  # the latest statement of a value (or confirmation) over earlier ones
 _FORMER = 0.4  # what a turn stating a replaced value keeps of its score
 _FACT_CHECKED = 40  # how many of the best rows are checked for replaced facts
@@ -272,12 +273,22 @@ def _by_episode(
         carrying = sorted((i for i in tags if asked & tags[i]), key=lambda i: ws.rows[i].seq)
         for position, i in enumerate(carrying):  # later statements of a value are the current ones
             bonus[i] += _CARRIES + _LATER * (position + 1) / len(carrying)
+        evidence = set(context.episodes[call_id].evidence) if call_id in context.episodes else set()
         confirming = sorted(
-            (i for i in tags if ws.rows[i].role == "assistant" and "confirm" in tags[i] and _valued(tags[i])),
+            (
+                i
+                for i in tags
+                if ws.rows[i].seq in evidence
+                or (ws.rows[i].role == "assistant" and "confirm" in tags[i] and _valued(tags[i]))
+            ),
             key=lambda i: ws.rows[i].seq,
         )
+        # a confirmation states what was done: it answers a question that asks no particular value,
+        # and one whose value cannot be told in these words (a name said in lower case); otherwise
+        # the turns that carry the kind asked for lead
+        weight = _CONFIRMS if not asked or not carrying else _CONFIRMS_ASIDE
         for position, i in enumerate(confirming):
-            bonus[i] += _CONFIRMS + _LATER * (position + 1) / len(confirming)
+            bonus[i] += weight + _LATER * (position + 1) / len(confirming)
         episode = context.episodes.get(call_id)
         if episode is not None:
             _mark_former(ws, rows, episode, asked, former)

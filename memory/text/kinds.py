@@ -16,6 +16,7 @@ from importlib import resources
 
 import yaml
 
+from ..errors import ConfigError
 from .spoken import normalize_spoken_digits
 from .vocab import FILLER_WORDS
 
@@ -65,7 +66,8 @@ def _pattern(phrases: Iterable[str]) -> re.Pattern[str]:
 def vocabulary() -> Vocabulary:
     """The compiled vocabulary (read from the package once)."""
     raw = yaml.safe_load(resources.files(__package__).joinpath("vocabulary.yaml").read_text(encoding="utf-8"))
-    fillers = [str(f).lower() for f in raw["fillers"]]
+    _only_words(raw, "vocabulary.yaml")
+    fillers = [f.lower() for f in raw["fillers"]]
     return Vocabulary(
         episode_kinds={kind: _pattern(words) for kind, words in raw["episode_kinds"].items()},
         asks={name: _pattern(spec["words"]) for name, spec in raw["asks"].items()},
@@ -77,6 +79,19 @@ def vocabulary() -> Vocabulary:
         fillers=frozenset(f for f in fillers if " " not in f),
         filler_phrases=_pattern(f for f in fillers if " " in f or "-" in f),
     )
+
+
+def _only_words(node: object, where: str) -> None:
+    """Every phrase of the vocabulary is a string: YAML reads a bare ``yes``/``no``/``on`` as a boolean."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            _only_words(value, f"{where}: {key}")
+    elif isinstance(node, list):
+        for value in node:
+            if not isinstance(value, str):
+                raise ConfigError(f"{where}: {value!r} is not a quoted phrase")
+    elif not isinstance(node, str | int):
+        raise ConfigError(f"{where}: unexpected {type(node).__name__}")
 
 
 @lru_cache(maxsize=8192)

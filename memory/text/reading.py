@@ -64,8 +64,8 @@ class Reading:
         tags.update(f"kind:{kind}" for kind in episode_kinds_in(self.text))
         if is_confirmation(self.text):
             tags.add("confirm")
-        if not self.values and is_filler(self.text):
-            tags.add("filler")
+        if is_filler(self.text) and all(value.kind == "name" for value in self.values):
+            tags = {"filler"}  # "Mm-hmm." is no name, whatever its capital letter
         if self.text.rstrip().endswith("?"):
             tags.add("question")
         return frozenset(tags)

@@ -99,7 +99,9 @@ _DASH_WORDS = frozenset({"dash", "hyphen"})
 _REPAIR_WORDS = frozenset({"sorry", "mean", "wait", "actually", "correction", "rather", "scratch", "no", "oops"})
 _REPAIR_GAP = _REPAIR_WORDS | frozenset({"i", "sorry", "that", "it's", "its", "is", "make", "it", "oh"}) | FILLER_WORDS
 _ASKING = re.compile(
-    r"\b(?:could|can|may)\s+i\s+(?:have|get|take)\b|\bplease\s+(?:give|tell|read)\b|\bwhat(?:'s| is)\b", re.I
+    r"\b(?:could|can|may|would)\s+(?:i|you|we)\s+(?:have|get|take|confirm|give|tell|provide|read|verify)\b"
+    r"|\bplease\s+(?:give|tell|read|confirm|provide|verify)\b|\bwhat(?:'s| is| was)\b|\bi(?:'ll| will)\s+need\b",
+    re.I,
 )
 _HYPHENS = frozenset("-‐‑–—")
 _JOIN_PUNCT = frozenset(",.()/") | _HYPHENS
@@ -431,9 +433,10 @@ def _extract(text: str, region: str, asked: frozenset[str] = frozenset()) -> lis
     items = _items(tokens, _find_runs(tokens) if _may_hold_digits(text) else [])
     found: list[tuple[int, Identifier]] = []
     used: set[int] = set()
-    for start, identifier, span in _emails(items, region, answering="email" in asked):
+    heard, positions = _without_disfluencies(items)
+    for start, identifier, span in _emails(heard, region, answering="email" in asked):
         found.append((start, identifier))
-        used.update(span)
+        used.update(positions[k] for k in span)
     cues = _cues(items)
     default = _ACCOUNT if _ACCOUNT in asked else _PHONE if _PHONE in asked else None
     repaired = _repaired_runs(items)
@@ -518,6 +521,26 @@ def _nearest_cue(items: list[_Item], index: int, cues: dict[int, str]) -> str | 
             if words >= _CUE_WINDOW:
                 return None
     return None
+
+
+def _without_disfluencies(items: list[_Item]) -> tuple[list[_Item], list[int]]:
+    """The items with fillers ("uh", "like", "you know") and stuttered words ("dot dot") left out,
+    and where each kept item was: what an address said aloud is read from."""
+    kept: list[_Item] = []
+    positions: list[int] = []
+    for index, item in enumerate(items):
+        if item.kind == "word":
+            if item.low in _FILLERS:
+                continue
+            if item.low == "you" and index + 1 < len(items) and items[index + 1].low == "know":
+                continue
+            if item.low == "know" and index > 0 and items[index - 1].low == "you":
+                continue
+            if kept and len(item.low) > 1 and kept[-1].low == item.low:
+                continue
+        kept.append(item)
+        positions.append(index)
+    return kept, positions
 
 
 def _has_cue_words(items: list[_Item]) -> bool:
