@@ -34,10 +34,23 @@ from .errors import (
     StoreUnavailableError,
 )
 from .policy import DEFAULT_POLICY, MemoryPolicy
+from .recall.episodes import describe_episode
 from .store import DEFAULT_SQLITE_PATH
 from .text.facts import reference_labels
 from .text.quote import quote
-from .values import IDENTIFIER_KINDS, TENANT_ID_RULE, CallEvent, Hit, Identifier, Link, Matter, Preload, is_tenant_id
+from .values import (
+    IDENTIFIER_KINDS,
+    TENANT_ID_RULE,
+    CallEvent,
+    Episode,
+    EpisodeValue,
+    Hit,
+    Identifier,
+    Link,
+    Matter,
+    Preload,
+    is_tenant_id,
+)
 
 __all__ = [
     "DEFAULT_POLICY",
@@ -49,6 +62,8 @@ __all__ = [
     "CallerMemoryError",
     "CallerStore",
     "ConfigError",
+    "Episode",
+    "EpisodeValue",
     "Hit",
     "Identifier",
     "IdentifierError",
@@ -60,6 +75,7 @@ __all__ = [
     "Preload",
     "StoreUnavailableError",
     "default_embedder",
+    "describe_episode",
     "is_tenant_id",
     "open_store",
     "quote",

@@ -96,26 +96,6 @@ class MemoryRow:
 
 
 @dataclass(frozen=True, slots=True)
-class Hit:
-    """A recalled memory. ``at`` is when it was said; ``score`` is higher for better matches.
-
-    ``episode`` is a one-line summary of the call it belongs to ("2026-03-02 (Mon): restaurant:
-    table for 2 at Akira, 6:30 pm; booked"), so an answer can say when and what; ``former`` marks
-    a turn that states a value the caller later changed (it ranks below the current one).
-    """
-
-    text: str
-    call_id: str
-    at: datetime
-    score: float
-    kind: str
-    role: str
-    seq: int
-    episode: str = ""
-    former: bool = False
-
-
-@dataclass(frozen=True, slots=True)
 class Preload:
     """The caller brief for the prompt. ``text`` is empty for a new caller or when the read failed."""
 
@@ -188,7 +168,9 @@ class Episode:
 
     ``kinds``: what the call was about, most talked-about first ("restaurant", "event", "refund"...);
     ``outcome``: ``booked``, ``cancelled``, ``resolved``, ``promised``, ``failed`` or ``open``;
-    ``evidence``: the turns (seq) that state what was done, oldest first; ``summary``: one line.
+    ``evidence``: the turns (seq) that state what was done, oldest first; ``gist``: the words that
+    say it best when no value could be read (the agent's last confirmation, else what the caller asked
+    for); ``summary``: one line.
     """
 
     call_id: str
@@ -198,10 +180,31 @@ class Episode:
     outcome: str = "open"
     summary: str = ""
     evidence: tuple[int, ...] = ()
+    gist: str = ""
 
     def current(self, kind: str) -> list[EpisodeValue]:
         """The episode's current values of one kind, as said."""
         return [v for v in self.values if v.kind == kind and not v.former]
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A recalled memory. ``at`` is when it was said; ``score`` is higher for better matches.
+
+    ``episode`` is the call it belongs to (its date, what it was about, the values it settled, how
+    it ended), so an answer can say "on March 2nd you booked ..."; ``former`` marks a turn that
+    states a value the caller later changed (it ranks below the current one).
+    """
+
+    text: str
+    call_id: str
+    at: datetime
+    score: float
+    kind: str
+    role: str
+    seq: int
+    episode: Episode | None = None
+    former: bool = False
 
 
 @dataclass(frozen=True, slots=True)

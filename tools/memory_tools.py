@@ -13,7 +13,7 @@ from datetime import datetime
 
 from livekit.agents import RunContext, ToolError, function_tool, llm
 
-from memory import Hit, Matter, quote, reference_labels
+from memory import Hit, Matter, describe_episode, quote, reference_labels
 from memory.livekit import SessionMemory
 
 from .context import CallData
@@ -51,18 +51,32 @@ def _refs(values: Iterable[str]) -> str:
     return f" [references: {', '.join(found)}]" if found else ""
 
 
+def _line(hit: Hit, when: str) -> str:
+    former = " (a value later changed; not current)" if hit.former else ""
+    return f"- {when}: {_speaker(hit)} {quote(hit.text)}{_refs(reference_labels(hit.text))}{former}"
+
+
 def format_recall(hits: list[Hit], matters: list[Matter], *, current_call_id: str) -> str:
-    """The answer of ``recall_issue``: earlier calls' matching lines, oldest first, then their promises."""
-    past = sorted((h for h in hits if h.call_id != current_call_id), key=lambda h: h.at)
+    """The answer of ``recall_issue``, call by call: the earlier call that matches best first, each
+    with its date, what it was about, its values and how it ended, then its matching lines in the
+    order they were said and what is still open from it."""
+    past = [h for h in hits if h.call_id != current_call_id]
     if not past:
         return "Nothing about that was found in this caller's earlier calls. Ask the caller for the details."
+    by_call: dict[str, list[Hit]] = {}
+    for hit in past:  # best first: the first call is the one that matches best
+        by_call.setdefault(hit.call_id, []).append(hit)
     lines = [f"<memory_results> {_DATA_NOTE}"]
-    lines += [f"- {_day(h.at)}: {_speaker(h)} {quote(h.text)}{_refs(reference_labels(h.text))}" for h in past]
-    calls = {h.call_id for h in past}
-    related = [m for m in matters if m.call_id in calls]
-    if related:
-        lines.append("Still open from those calls:")
-        lines += [f"- promised {_day(m.at)}: {quote(m.text)}{_refs(m.references)}" for m in related]
+    for call_hits in by_call.values():
+        first = call_hits[0]
+        what = f": {describe_episode(first.episode)}" if first.episode is not None else ""
+        when = first.episode.started_at if first.episode is not None else min(h.at for h in call_hits)
+        lines.append(f"Call of {_day(when)}{what}")
+        lines += [_line(h, _day(h.at)) for h in sorted(call_hits, key=lambda h: (h.at, h.seq))]
+        still_open = [m for m in matters if m.call_id == first.call_id]
+        if still_open:
+            lines.append("Still open from that call:")
+            lines += [f"- promised {_day(m.at)}: {quote(m.text)}{_refs(m.references)}" for m in still_open]
     lines.append("</memory_results>")
     return "\n".join(lines)
 
@@ -74,7 +88,7 @@ def format_details(hits: list[Hit], *, current_call_id: str) -> str:
     lines = [f"<memory_results> {_DATA_NOTE}"]
     for hit in hits:
         when = "this call" if hit.call_id == current_call_id else _day(hit.at)
-        lines.append(f"- {when}: {_speaker(hit)} {quote(hit.text)}{_refs(reference_labels(hit.text))}")
+        lines.append(_line(hit, when))
     lines.append("</memory_results>")
     return "\n".join(lines)
 

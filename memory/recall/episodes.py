@@ -20,10 +20,11 @@ from datetime import datetime
 
 from ..text.kinds import outcome_of
 from ..text.promises import call_topic, clean
+from ..text.quote import quote
 from ..text.reading import read_turn
 from ..values import Episode, EpisodeValue, MemoryRow
 
-__all__ = ["SUMMARY_VALUE_KINDS", "EpisodeExtractor", "build_episode", "day_label", "row_tags"]
+__all__ = ["SUMMARY_VALUE_KINDS", "EpisodeExtractor", "build_episode", "describe_episode", "row_tags"]
 
 EpisodeExtractor = Callable[[str, datetime, Sequence[MemoryRow]], Episode]
 """``extract(call_id, started_at, rows) -> Episode``: a replacement for :func:`build_episode`."""
@@ -53,8 +54,9 @@ def build_episode(call_id: str, started_at: datetime, rows: Sequence[MemoryRow],
     values = _values(evidence, region)
     outcome = outcome_of(r.text for r in turns if r.role == "assistant")
     said = [r.text for r in turns if r.role == "user" and not read_turn(r.text, region=region).identifiers]
-    summary = _summary(kinds, values, outcome, said, evidence[-1].text if evidence else "")
-    return Episode(call_id, started_at, kinds, tuple(values), outcome, summary, tuple(r.seq for r in evidence))
+    gist = clean(evidence[-1].text) if evidence else call_topic(said)
+    summary = _summary(kinds, values, outcome, gist)
+    return Episode(call_id, started_at, kinds, tuple(values), outcome, summary, tuple(r.seq for r in evidence), gist)
 
 
 def _carries_values(tags: frozenset[str]) -> bool:
@@ -71,8 +73,11 @@ def _values(evidence: Sequence[MemoryRow], region: str) -> list[EpisodeValue]:
     """Values of the evidence turns; where a later turn states another value of a kind, the earlier is former."""
     stated: list[EpisodeValue] = []
     for row in evidence:
-        for said in read_turn(row.text, region=region).values:
-            if said.kind in SUMMARY_VALUE_KINDS:
+        reading = read_turn(row.text, region=region)
+        typed = [ref.label for ref in reading.references]  # "ticket 8842": a reference with its type
+        stated.extend(EpisodeValue("reference", label, row.seq) for label in typed)
+        for said in reading.values:
+            if said.kind in SUMMARY_VALUE_KINDS and not any(said.normalised in label.lower() for label in typed):
                 stated.append(EpisodeValue(said.kind, said.text, row.seq))
     last_seq = {v.kind: v.seq for v in stated}  # the latest turn stating each kind
     final_texts = {(v.kind, v.text.lower()) for v in stated if v.seq == last_seq[v.kind]}
@@ -88,9 +93,7 @@ def _values(evidence: Sequence[MemoryRow], region: str) -> list[EpisodeValue]:
     return out
 
 
-def _summary(
-    kinds: Sequence[str], values: Sequence[EpisodeValue], outcome: str, user_turns: Sequence[str], stated: str
-) -> str:
+def _summary(kinds: Sequence[str], values: Sequence[EpisodeValue], outcome: str, gist: str) -> str:
     what = kinds[0].replace("_", " ") if kinds else "call"
     current = [v for v in values if not v.former]
     order = {kind: i for i, kind in enumerate(SUMMARY_VALUE_KINDS)}
@@ -101,11 +104,19 @@ def _summary(
         if len(shown) >= _MAX_SUMMARY_VALUES:
             break
     if not shown:  # no value we can read: what the agent last stated, else what the caller asked for
-        topic = clean(stated) if stated else call_topic(list(user_turns))
-        return f"{what}: {topic}; {outcome}" if topic else f"{what}; {outcome}"
+        return f"{what}: {gist}; {outcome}" if gist else f"{what}; {outcome}"
     return f"{what}: {', '.join(shown)}; {outcome}"
 
 
-def day_label(at: datetime) -> str:
-    """How an episode's date is said in hits, briefs and tool answers: ``2026-03-02 (Mon)``."""
-    return at.strftime("%Y-%m-%d (%a)")
+def describe_episode(episode: Episode) -> str:
+    """What a call was, for a prompt: what it was about and how it ended (our words), then what was
+    said (quoted as data): ``restaurant, booked: "Akira Japanese Restaurant; for 6 people; 6:30 pm"``,
+    and the values the call replaced."""
+    what = episode.kinds[0].replace("_", " ") if episode.kinds else "call"
+    values = [v.text for v in episode.values if not v.former]
+    said = "; ".join(dict.fromkeys(values)) if values else episode.gist
+    line = f"{what}, {episode.outcome}: {quote(said)}" if said else f"{what}, {episode.outcome}"
+    former = [v.text for v in episode.values if v.former]
+    if former:
+        line += f" (changed during the call from {quote('; '.join(dict.fromkeys(former)))})"
+    return line

@@ -32,6 +32,7 @@ class RecallPreset:
     date_window_days: float = 3.0  # full weight this close to the named day (or month)
     recency_weight: float = 0.15
     recency_half_life_days: float = 30.0
+    speaker_weight: float = 0.3  # a question naming one speaker: that speaker's turns score this much more
     expand_candidates: int = 0  # how many top candidates the ``expand`` hook sees (0: not called)
     expand_weight: float = 0.5  # an expansion score of 1 adds this share of the best first-stage score
     bm25_k1: float = 1.2

@@ -32,6 +32,7 @@ _IN_MONTH = re.compile(
     r"\b(?:in|during|back in|around|since|from|early|late|mid|end of|beginning of)\s+(?:early\s+|late\s+|mid-?)?"
     r"(" + "|".join(MONTHS) + r")\b(?!\s*,?\s*\d{4})"
 )
+_PERSONAL = re.compile(r"\b(?:i|i'm|i've|i'd|me|my|mine|we|we're|us|our|you|you've|your)\b")
 _OVERALL = re.compile(r"\b(?:call|called|calls|phoned|rang)\b")
 
 
@@ -50,13 +51,21 @@ class Question:
 
     @property
     def understood(self) -> bool:
-        """Does the question say anything episodes can use (a kind, an anchor, a value asked for)?"""
-        return bool(self.kinds or self.anchor or self.value_kinds)
+        """Does the question point at some of the caller's calls (by what they were about, or when)?
+        What it asks for alone does not: every call holds times and names."""
+        return bool(self.kinds or self.anchor)
 
 
 def understand(text: str, now: datetime) -> Question:
-    """Read a question asked at ``now``."""
+    """Read a question asked at ``now``.
+
+    Only a question about the caller's own dealings ("the table I booked", "when I called in May",
+    "what did you tell me") points at calls; one about someone else's life ("when did Melanie go
+    camping in June?") names events, not calls, and is left to the words and dates of the turns.
+    """
     said = plain(text)
+    if not _PERSONAL.search(said):
+        return Question(text, asks=asks_in(text))
     words = vocabulary()
     kinds = frozenset(episode_kinds_in(text))
     asks = asks_in(text)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -35,7 +36,7 @@ import numpy as np
 from ..text.dates import is_when_question, query_date_spans
 from ..text.terms import index_terms
 from ..values import Episode, Hit, MemoryRow
-from .episodes import SUMMARY_VALUE_KINDS, day_label, row_tags
+from .episodes import SUMMARY_VALUE_KINDS, row_tags
 from .presets import RecallPreset
 from .query import Question
 from .working_set import WorkingSet
@@ -47,6 +48,7 @@ logger = logging.getLogger(__name__)
 ExpandHook = Callable[[list[int]], dict[int, float]]
 """``expand(top row indices, best first) -> {row index: score}`` for related rows (accurate mode)."""
 
+_NAME = re.compile(r"\b[A-Z][a-z]+\b")
 _MIN_SPREAD = 0.1  # cosines closer than this are not stretched apart by normalisation
 _NEAR_IDENTICAL = 0.8  # share of words two rows must have in common to count as the same thing said again
 _UNNAMED = 0.15  # the weight of a call the question's episode weights do not mention
@@ -118,6 +120,11 @@ def rank(
         if spans:
             fused += preset.date_weight * _closeness(ws, spans, preset.date_window_days)
 
+    if preset.speaker_weight:
+        role = _speaker_asked_about(ws, query)
+        if role is not None:  # "what did Dana say about ...": Dana's own turns first
+            said = ws.roles() if role == "user" else ~ws.roles()
+            fused = np.where(said, fused * (1.0 + preset.speaker_weight), fused)
     if expand is not None and preset.expand_candidates > 0:
         fused, signal = _expanded(fused, signal, expand, preset)
     former = np.zeros(n, dtype=bool)
@@ -142,11 +149,20 @@ def rank(
             continue
         kept.append(terms)
         row = ws.rows[index]
-        label = episodes.label(row.call_id) if episodes is not None else ""
-        hits.append(_hit(row, scores[i], label, bool(former[index])))
+        episode = episodes.episodes.get(row.call_id) if episodes is not None else None
+        hits.append(_hit(row, scores[i], episode, bool(former[index])))
         if len(hits) >= limit:
             break
     return hits
+
+
+def _speaker_asked_about(ws: WorkingSet, query: str) -> str | None:
+    """The role of the first person the question names, when the turns tell who is called so."""
+    for name in _NAME.findall(query):
+        role = ws.speaker_named(name)
+        if role is not None:
+            return role
+    return None
 
 
 def _closeness(ws: WorkingSet, spans: Sequence[tuple[date, date]], window_days: float) -> np.ndarray:
@@ -205,7 +221,7 @@ def _normalise(scores: np.ndarray, among: np.ndarray | None = None) -> np.ndarra
     return out
 
 
-def _hit(row: MemoryRow, score: float, episode: str = "", former: bool = False) -> Hit:
+def _hit(row: MemoryRow, score: float, episode: Episode | None = None, former: bool = False) -> Hit:
     return Hit(
         text=row.text,
         call_id=row.call_id,
@@ -239,14 +255,6 @@ class EpisodeContext:
     former_values: frozenset[str] = frozenset()  # values of the caller's facts that were replaced, lower case
     current_values: frozenset[str] = frozenset()  # the current values of those facts, lower case
     region: str = "US"
-
-    def label(self, call_id: str) -> str:
-        """The one line a hit carries about its call: its day and what was done."""
-        episode = self.episodes.get(call_id)
-        if episode is None:
-            return ""
-        day = day_label(episode.started_at)
-        return f"{day}: {episode.summary}" if episode.summary else day
 
 
 def _by_episode(

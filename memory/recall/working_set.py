@@ -29,9 +29,12 @@ import numpy as np
 
 from ..text.dates import mentions_time
 from ..text.kinds import is_filler
-from ..text.terms import index_terms
+from ..text.terms import document_terms, vocatives
 from ..values import MemoryRow
 from .presets import PRESETS, RecallPreset
+
+_NAMED_MIN = 2  # times a name must be used to address someone before it tells who is who
+_NAMED_SHARE = 0.75  # share of those uses one side must make
 
 
 class WorkingSet:
@@ -55,6 +58,7 @@ class WorkingSet:
         self._asks: list[bool] = []
         self._fillers: list[bool] = []  # backchannels and pleasantries: never recalled
         self._term_sets: list[frozenset[str]] = []  # to tell near-identical rows apart
+        self._addressed: dict[str, Counter[str]] = {}  # a name -> the roles that address someone by it
         # call of each row; neighbours are derived from (call, seq) when the set changes
         self._call_index: dict[str, int] = {}
         self._calls: list[int] = []
@@ -107,7 +111,7 @@ class WorkingSet:
     def _sync_lexical(self) -> None:
         for idx in range(self._indexed, len(self.rows)):
             text = self.rows[idx].text
-            terms = index_terms(text)
+            terms = document_terms(text)
             for term, count in Counter(terms).items():
                 postings = self._postings.get(term)
                 if postings is None:
@@ -120,6 +124,8 @@ class WorkingSet:
             tags = self.rows[idx].tags
             self._fillers.append("filler" in tags if tags is not None else is_filler(text))
             self._term_sets.append(frozenset(terms))
+            for name in vocatives(text):
+                self._addressed.setdefault(name.lower(), Counter())[self.rows[idx].role] += 1
         self._indexed = len(self.rows)
 
     def _layout(self) -> None:
@@ -360,6 +366,21 @@ class WorkingSet:
         if index is None:
             return np.zeros(0, np.int64)
         return np.flatnonzero(np.asarray(self._calls) == index)
+
+    def speaker_named(self, name: str) -> str | None:
+        """The role ("user" or "assistant") of the person called ``name`` in this set's turns: the one
+        the other side addresses by it ("Thanks, Dana!"), when that is clear; else None."""
+        addressed = self._addressed.get(name.lower())
+        if not addressed or sum(addressed.values()) < _NAMED_MIN:
+            return None
+        by, count = addressed.most_common(1)[0]
+        if count < _NAMED_SHARE * sum(addressed.values()):
+            return None
+        return "assistant" if by == "user" else "user"
+
+    def roles(self) -> np.ndarray:
+        """Which rows the caller said (True) rather than the agent."""
+        return np.fromiter((r.role == "user" for r in self.rows), dtype=bool, count=len(self.rows))
 
     def fillers(self) -> np.ndarray:
         """Which rows are only a backchannel, pleasantry or stall."""

@@ -64,6 +64,7 @@ def dump_episode(episode: Episode | None) -> str | None:
             "outcome": episode.outcome,
             "summary": episode.summary,
             "evidence": list(episode.evidence),
+            "gist": episode.gist,
         }
     )
 
@@ -80,4 +81,5 @@ def load_episode(call_id: str, started_at: datetime, raw: str | dict | None) -> 
         outcome=str(data.get("outcome", "open")),
         summary=str(data.get("summary", "")),
         evidence=tuple(int(s) for s in data.get("evidence", ())),
+        gist=str(data.get("gist", "")),
     )

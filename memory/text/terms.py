@@ -12,7 +12,7 @@ import snowballstemmer
 
 from .spoken import normalize_spoken_digits
 
-__all__ = ["index_terms", "stem", "tokenize"]
+__all__ = ["document_terms", "index_terms", "stem", "tokenize", "vocatives", "without_vocatives"]
 
 _WORD = re.compile(r"[a-z0-9]+(?:[.'@-][a-z0-9]+)*")
 _STOP = frozenset(
@@ -55,3 +55,41 @@ def stem(word: str) -> str:
 def index_terms(text: str) -> list[str]:
     """The terms a row is indexed by and a query is matched with: ``tokenize`` then ``stem``."""
     return [stem(t) for t in tokenize(text)]
+
+
+# A name said to address the other person ("Thanks, Dana!", "Hey Mel, ...", "..., Caroline.") says
+# nothing about what the turn is about: a question naming that person must not find every greeting.
+_INTERJECTION = (
+    r"(?:hey|hi|hiya|hello|thanks|thank you|thx|wow|whoa|yeah|yep|yes|no|congrats|congratulations|oh|aw+|omg"
+    r"|sure|great|good|nice|cool|right|so|haha|ha|lol|ok|okay|bye|dear|yo|welcome|morning|evening|well|hmm"
+    r"|awesome|amazing|woo+hoo+|yay|sorry|cheers|see you|take care|good morning|good evening|good night)"
+)
+_VOCATIVE_LEAD = re.compile(
+    rf"(?:^|(?<=[.!?]\s))(?i:{_INTERJECTION})[,!]?\s+([A-Z][a-z]+)(?=\s*[,!.?]|\s*$)", re.MULTILINE
+)
+_VOCATIVE_TAIL = re.compile(r",\s+([A-Z][a-z]+)(?=\s*[!.?]|\s*$)")
+_VOCATIVE_START = re.compile(
+    r"(?:^|(?<=[.!?]\s))([A-Z][a-z]+),\s+(?=(?:you|can|could|do|did|how|what|i|we|have|are|is|would|will|that|this|it)\b)"
+)
+
+
+def vocatives(text: str) -> list[str]:
+    """The names ``text`` uses to address someone ("Thanks, Dana!" -> ["Dana"])."""
+    if not any(c.isupper() for c in text):
+        return []
+    return [m.group(1) for pattern in (_VOCATIVE_LEAD, _VOCATIVE_START, _VOCATIVE_TAIL) for m in pattern.finditer(text)]
+
+
+def without_vocatives(text: str) -> str:
+    """The text without names used to address someone ("Thanks, Dana!" -> "Thanks!")."""
+    if not any(c.isupper() for c in text):
+        return text
+    text = _VOCATIVE_LEAD.sub(lambda m: m.group(0)[: m.start(1) - m.start(0)].rstrip(), text)
+    text = _VOCATIVE_START.sub("", text)
+    return _VOCATIVE_TAIL.sub("", text)
+
+
+def document_terms(text: str) -> list[str]:
+    """The terms a remembered utterance is indexed by: ``index_terms`` of its words, names it uses
+    to address someone left out."""
+    return index_terms(without_vocatives(text))
