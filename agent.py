@@ -37,7 +37,7 @@ from worker.call import run_job
 from worker.offline import OFFLINE_BANNER
 from worker.providers import OFFLINE, load_factory, load_vad
 from worker.runtime import WorkerDeps, WorkerSettings, build_deps, warm_embedder
-from worker.tenants import Tenants, load_tenants
+from worker.tenants import Tenants, language_warnings, load_tenants
 
 HERE = Path(__file__).resolve().parent
 # the embedded SQLite default lives next to this file, whatever the current directory
@@ -110,7 +110,8 @@ def build_server(settings: WorkerSettings | None = None) -> AgentServer:
     """The agent server with this worker's entrypoint; ``tenants.yaml`` is validated here so a
     configuration error stops the worker at start, with a message naming the entry."""
     settings = settings or settings_from_env()
-    load_tenants(settings.tenants_file)
+    for warning in language_warnings(load_tenants(settings.tenants_file)):
+        logging.getLogger("worker").warning(warning)
     server = AgentServer(setup_fnc=prewarm)
     server.rtc_session(entrypoint, agent_name=settings.agent_name)
     return server

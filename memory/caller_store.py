@@ -14,18 +14,21 @@ from datetime import datetime, timedelta
 import numpy as np
 
 from .call.hooks import CallHooks
+from .deadline import within
 from .embed import Embedder, default_embedder
-from .errors import InvalidInputError, StoreUnavailableError
+from .errors import InvalidInputError, StoreUnavailableError, describe
 from .policy import DEFAULT_POLICY, MemoryPolicy
 from .recall.brief import render_brief
 from .recall.cache import LocalPreloadCache, PreloadCache, RedisPreloadCache
+from .recall.episodes import EpisodeExtractor
 from .store import Backend, open_backend
 from .text.identifiers import Identifier, normalize_identifier, normalize_identifiers
-from .values import CallerProfile, Link, MemoryRow, as_utc, utcnow, validate_tenant_id
+from .values import CallerProfile, Episode, Link, MemoryRow, as_utc, utcnow, validate_tenant_id
 
 logger = logging.getLogger(__name__)
 
 QUERY_CACHE_SIZE = 1024
+EXTRACTOR_TIMEOUT_S = 20.0  # a model refining an episode at close
 
 
 class CallerStore:
@@ -39,8 +42,10 @@ class CallerStore:
         *,
         policies: Mapping[str, MemoryPolicy] | None = None,
         default_policy: MemoryPolicy = DEFAULT_POLICY,
+        episode_extractor: EpisodeExtractor | None = None,
     ) -> None:
         self.backend = backend
+        self.episode_extractor = episode_extractor
         self.cache = cache
         self.embedder = embedder
         self.default_policy = default_policy
@@ -121,6 +126,21 @@ class CallerStore:
     async def build_brief(self, customer_id: str, caller_id: str, policy: MemoryPolicy) -> str:
         profile = await self.backend.load_profile(customer_id, caller_id, recent_calls=policy.recent_calls)
         return render_brief(profile, token_budget=policy.preload_token_budget)
+
+    async def refine_episode(self, episode: Episode, rows: Sequence[MemoryRow]) -> Episode:
+        """``episode`` as the configured model extractor makes it (the one given when none is set,
+        or when it fails or takes longer than ``EXTRACTOR_TIMEOUT_S``)."""
+        if self.episode_extractor is None:
+            return episode
+        try:
+            refined = await within(self.episode_extractor(episode, rows), EXTRACTOR_TIMEOUT_S)
+        except Exception as exc:
+            logger.warning("the episode extractor failed, keeping the built episode: %s", describe(exc))
+            return episode
+        if not isinstance(refined, Episode) or refined.call_id != episode.call_id:
+            logger.warning("the episode extractor returned something else than this call's episode; ignored")
+            return episode
+        return refined
 
     async def prepare_brief(self, customer_id: str, caller_id: str, policy: MemoryPolicy) -> None:
         """Build the next call's brief now and keep it, tagged with the caller's data version."""
@@ -209,11 +229,14 @@ async def open_store(
     policies: Mapping[str, MemoryPolicy] | None = None,
     default_policy: MemoryPolicy = DEFAULT_POLICY,
     embedder: Embedder | None = None,
+    episode_extractor: EpisodeExtractor | None = None,
 ) -> CallerStore:
     """Open the memory store.
 
     ``url``: ``None`` for the embedded SQLite default, ``sqlite:///path.db`` or ``postgresql://...``.
     ``redis_url``: keep prepared preloads in Redis, shared by every worker (in-process without it).
+    ``episode_extractor``: an optional model that refines each call's episode at close (off by default:
+    episodes are built from the turns, deterministically; see :mod:`memory.recall.episodes`).
     Raises ``StoreUnavailableError`` if the database cannot be reached, ``ConfigError`` for bad settings.
     """
     backend = await open_backend(url)
@@ -237,7 +260,9 @@ async def open_store(
     except BaseException:
         await backend.aclose()
         raise
-    return CallerStore(backend, cache, embedder, policies=policies, default_policy=default_policy)
+    return CallerStore(
+        backend, cache, embedder, policies=policies, default_policy=default_policy, episode_extractor=episode_extractor
+    )
 
 
 __all__ = ["CallerStore", "Identifier", "open_store"]

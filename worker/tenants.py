@@ -19,7 +19,15 @@ import yaml
 from memory import TENANT_ID_RULE, ConfigError, MemoryPolicy, is_tenant_id
 from memory.compaction import LEVELS, SUMMARISERS, CompactionPolicy
 
-__all__ = ["ModelOptions", "Resolution", "TenantConfig", "TenantConfigError", "Tenants", "load_tenants"]
+__all__ = [
+    "ModelOptions",
+    "Resolution",
+    "TenantConfig",
+    "TenantConfigError",
+    "Tenants",
+    "language_warnings",
+    "load_tenants",
+]
 
 _E164_RE = re.compile(r"\+[1-9]\d{6,14}")
 _LANG_RE = re.compile(r"[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*")
@@ -132,6 +140,17 @@ class Tenants:
         if self.unknown_tenant == "default" and self.default_tenant is not None:
             return Resolution(self.tenants[self.default_tenant], f"{why}; default tenant")
         return Resolution(None, f"{why}; refused")
+
+
+def language_warnings(tenants: Tenants) -> list[str]:
+    """One line per tenant whose calls are not in English: the memory layer reads English only."""
+    return [
+        f"tenant {tenant.id!r} speaks {tenant.language!r}: the memory layer reads English only (identifiers "
+        "said aloud, facts, promises, episodes and what a question points at); its calls are still stored "
+        "and recalled by their words, but those readers will miss"
+        for tenant in tenants.tenants.values()
+        if tenant.language.split("-")[0].lower() != "en"
+    ]
 
 
 def load_tenants(path: str | Path) -> Tenants:

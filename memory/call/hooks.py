@@ -289,7 +289,8 @@ class CallHooks:
         if not self.started:
             return
         transcript = self._transcript
-        episode = build_episode(self.call_id, self.started_at, transcript.rows, region=self.policy.default_region)
+        built = build_episode(self.call_id, self.started_at, transcript.rows, region=self.policy.default_region)
+        episode = await self._services.refine_episode(built, transcript.rows)
         await self._services.backend.finish_call(
             self.customer_id,
             self.call_id,

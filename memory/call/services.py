@@ -13,6 +13,7 @@ import numpy as np
 
 from ..policy import MemoryPolicy
 from ..store.base import Backend
+from ..values import Episode, MemoryRow
 
 __all__ = ["CallServices"]
 
@@ -43,4 +44,9 @@ class CallServices(Protocol):
 
     async def prepare_brief(self, customer_id: str, caller_id: str, policy: MemoryPolicy) -> None:
         """Build the caller's next brief now and keep it for their next call."""
+        ...
+
+    async def refine_episode(self, episode: Episode, rows: Sequence[MemoryRow]) -> Episode:
+        """The episode to keep for a call: ``episode`` as built from its turns, or what the
+        configured model extractor makes of it. Never raises."""
         ...

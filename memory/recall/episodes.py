@@ -15,7 +15,7 @@ replace it (``EpisodeExtractor``); the default needs none.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
 from ..text.kinds import outcome_of
@@ -26,8 +26,11 @@ from ..values import Episode, EpisodeValue, MemoryRow
 
 __all__ = ["SUMMARY_VALUE_KINDS", "EpisodeExtractor", "build_episode", "describe_episode", "row_tags"]
 
-EpisodeExtractor = Callable[[str, datetime, Sequence[MemoryRow]], Episode]
-"""``extract(call_id, started_at, rows) -> Episode``: a replacement for :func:`build_episode`."""
+EpisodeExtractor = Callable[[Episode, Sequence[MemoryRow]], Awaitable[Episode]]
+"""``await extract(episode, rows) -> Episode``: an optional model extractor. It gets the call's
+deterministic episode and its rows, and returns the episode to keep (it may fill ``kinds``,
+``values``, ``outcome``, ``summary``); it runs at close, off the call's turn path, within a time
+budget, and the deterministic episode is kept when it fails or is late."""
 
 SUMMARY_VALUE_KINDS = ("name", "count", "date", "day", "time", "address", "reference", "amount", "duration", "phone")
 """The value kinds an episode keeps, in the order a summary lists them."""

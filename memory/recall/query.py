@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 
 from ..text.dates import query_date_spans
 from ..text.kinds import asks_in, episode_kinds_in, ordinal_in, plain, vocabulary
-from ..text.vocab import MONTHS
+from ..text.vocab import MONTHS, WEEKDAYS
 from ..values import Episode
 
 __all__ = ["Question", "pick_episodes", "understand"]
@@ -33,6 +33,8 @@ _IN_MONTH = re.compile(
     r"(" + "|".join(MONTHS) + r")\b(?!\s*,?\s*\d{4})"
 )
 _PERSONAL = re.compile(r"\b(?:i|i'm|i've|i'd|me|my|mine|we|we're|us|our|you|you've|your)\b")
+_CAPITALISED = re.compile(r"\b[A-Z][a-z]+\b")
+_NOT_NAMES = frozenset([*MONTHS, *WEEKDAYS, "i", "i'm", "mr", "mrs", "ms", "dr"])
 _OVERALL = re.compile(r"\b(?:call|called|calls|phoned|rang)\b")
 
 
@@ -59,12 +61,13 @@ class Question:
 def understand(text: str, now: datetime) -> Question:
     """Read a question asked at ``now``.
 
-    Only a question about the caller's own dealings ("the table I booked", "when I called in May",
-    "what did you tell me") points at calls; one about someone else's life ("when did Melanie go
-    camping in June?") names events, not calls, and is left to the words and dates of the turns.
+    A question about the caller's own dealings ("the table I booked", "when I called in May", "the
+    train reference from last time") points at calls; one about someone else's life, in the third
+    person ("when did Melanie go camping in June?"), names events, not calls, and is left to the
+    words and dates of the turns.
     """
     said = plain(text)
-    if not _PERSONAL.search(said):
+    if not _PERSONAL.search(said) and _names_someone(text):
         return Question(text, asks=asks_in(text))
     words = vocabulary()
     kinds = frozenset(episode_kinds_in(text))
@@ -90,6 +93,15 @@ def understand(text: str, now: datetime) -> Question:
     elif "a_while_ago" in anchors:
         anchor = "a_while_ago"
     return Question(text, kinds, asks, value_kinds, anchor, nth, overall, spans)
+
+
+def _names_someone(text: str) -> bool:
+    """Does the question name a person, in the third person ("When did Melanie go camping?")?"""
+    for match in _CAPITALISED.finditer(text):
+        word = match.group(0).lower()
+        if match.start() > 0 and text[: match.start()].rstrip()[-1:] not in ".!?" and word not in _NOT_NAMES:
+            return True
+    return False
 
 
 def _ago_spans(said: str, now: datetime) -> tuple[tuple[date, date], ...]:
