@@ -160,6 +160,7 @@ class EpisodeValue:
     text: str
     seq: int
     former: bool = False
+    key: str = ""  # what two statements of the same value share ("four tickets" and "4 tickets": "4")
 
 
 @dataclass(frozen=True, slots=True)

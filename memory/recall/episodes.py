@@ -14,6 +14,7 @@ replace it (``EpisodeExtractor``); the default needs none.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
@@ -22,9 +23,10 @@ from ..text.kinds import outcome_of
 from ..text.promises import call_topic, clean
 from ..text.quote import quote
 from ..text.reading import read_turn
+from ..text.vocab import DIGIT_WORDS, TEENS, TENS
 from ..values import Episode, EpisodeValue, MemoryRow
 
-__all__ = ["SUMMARY_VALUE_KINDS", "EpisodeExtractor", "build_episode", "describe_episode", "row_tags"]
+__all__ = ["SUMMARY_VALUE_KINDS", "EpisodeExtractor", "build_episode", "describe_episode", "row_tags", "value_key"]
 
 EpisodeExtractor = Callable[[Episode, Sequence[MemoryRow]], Awaitable[Episode]]
 """``await extract(episode, rows) -> Episode``: an optional model extractor. It gets the call's
@@ -35,6 +37,7 @@ budget, and the deterministic episode is kept when it fails or is late."""
 SUMMARY_VALUE_KINDS = ("name", "count", "date", "day", "time", "address", "reference", "amount", "duration", "phone")
 """The value kinds an episode keeps, in the order a summary lists them."""
 _MAX_SUMMARY_VALUES = 7
+_CLOCK_WORDS = {**DIGIT_WORDS, **TEENS, **TENS, "oh": 0}
 _KIND_SHARE = 0.5  # a kind counts for the call when it is named at least half as often as the top one
 _EVIDENCE_WORDS = 6  # a confirmation without a value we can read counts from this many words
 
@@ -78,22 +81,44 @@ def _values(evidence: Sequence[MemoryRow], region: str) -> list[EpisodeValue]:
     for row in evidence:
         reading = read_turn(row.text, region=region)
         typed = [ref.label for ref in reading.references]  # "ticket 8842": a reference with its type
-        stated.extend(EpisodeValue("reference", label, row.seq) for label in typed)
+        stated.extend(EpisodeValue("reference", label, row.seq, key=label.lower()) for label in typed)
         for said in reading.values:
             if said.kind in SUMMARY_VALUE_KINDS and not any(said.normalised in label.lower() for label in typed):
-                stated.append(EpisodeValue(said.kind, said.text, row.seq))
+                stated.append(EpisodeValue(said.kind, said.text, row.seq, key=value_key(said.kind, said.normalised)))
     last_seq = {v.kind: v.seq for v in stated}  # the latest turn stating each kind
-    final_texts = {(v.kind, v.text.lower()) for v in stated if v.seq == last_seq[v.kind]}
+    final = {(v.kind, v.key) for v in stated if v.seq == last_seq[v.kind]}
     out: list[EpisodeValue] = []
     seen: set[tuple[str, str, bool]] = set()
     for value in stated:
-        former = value.seq != last_seq[value.kind] and (value.kind, value.text.lower()) not in final_texts
-        key = (value.kind, value.text.lower(), former)
-        if key in seen:
+        former = value.seq != last_seq[value.kind] and (value.kind, value.key) not in final
+        if (value.kind, value.key, former) in seen:
             continue
-        seen.add(key)
-        out.append(EpisodeValue(value.kind, value.text, value.seq, former))
+        seen.add((value.kind, value.key, former))
+        out.append(EpisodeValue(value.kind, value.text, value.seq, former, value.key))
     return out
+
+
+def value_key(kind: str, normalised: str) -> str:
+    """What two statements of one value share: "8 pm", "eight pm" and "8:00 pm" are "8:00pm"; a count
+    is its number; other values their normalised words."""
+    text = normalised.lower()
+    if kind != "time":
+        return text
+    numbers: list[int] = []
+    for token in re.findall(r"\d+|[a-z]+", text):
+        if token.isdigit():
+            numbers.append(int(token))
+        elif token in _CLOCK_WORDS:
+            value = _CLOCK_WORDS[token]
+            if numbers and value < 10 and numbers[-1] >= 20 and numbers[-1] % 10 == 0:
+                numbers[-1] += value  # "forty five"
+            else:
+                numbers.append(value)
+    if not numbers:
+        return text
+    suffix = "pm" if "pm" in text or "p.m" in text else "am" if "am" in text or "a.m" in text else ""
+    minutes = numbers[1] if len(numbers) > 1 and numbers[1] < 60 else 0
+    return f"{numbers[0]}:{minutes:02d}{suffix}"
 
 
 def _summary(kinds: Sequence[str], values: Sequence[EpisodeValue], outcome: str, gist: str) -> str:

@@ -34,9 +34,10 @@ from datetime import date, datetime
 import numpy as np
 
 from ..text.dates import is_when_question, query_date_spans
+from ..text.reading import read_turn
 from ..text.terms import index_terms
 from ..values import Episode, Hit, MemoryRow
-from .episodes import SUMMARY_VALUE_KINDS, row_tags
+from .episodes import SUMMARY_VALUE_KINDS, row_tags, value_key
 from .presets import RecallPreset
 from .query import Question
 from .working_set import WorkingSet
@@ -299,7 +300,7 @@ def _by_episode(
             bonus[i] += weight + _LATER * (position + 1) / len(confirming)
         episode = context.episodes.get(call_id)
         if episode is not None:
-            _mark_former(ws, rows, episode, asked, former)
+            _mark_former(ws, rows, episode, asked, former, context.region)
     if context.former_values:
         _mark_replaced_facts(ws, fused, former, context)
     scored = prior * (base + bonus)
@@ -311,17 +312,24 @@ def _valued(tags: frozenset[str]) -> bool:
     return any(kind in tags for kind in SUMMARY_VALUE_KINDS)
 
 
-def _mark_former(ws: WorkingSet, rows: np.ndarray, episode: Episode, asked: frozenset[str], former: np.ndarray) -> None:
-    """Rows of the episode that state a value it later replaced, and none of the current ones."""
-    replaced = [v for v in episode.values if v.former and (not asked or v.kind in asked)]
-    if not replaced:
+def _mark_former(
+    ws: WorkingSet, rows: np.ndarray, episode: Episode, asked: frozenset[str], former: np.ndarray, region: str
+) -> None:
+    """Rows of the episode that state a value it later replaced, and none of the current ones (the
+    caller's "four tickets" before the agent confirmed "1 ticket")."""
+    kinds = {v.kind for v in episode.values if v.former and (not asked or v.kind in asked)}
+    if not kinds:
         return
+    replaced = {(v.kind, v.key) for v in episode.values if v.former and v.kind in kinds}
+    current = {(v.kind, v.key) for v in episode.values if not v.former and v.kind in kinds}
     for i in rows:
-        text = ws.rows[int(i)].text.lower()
-        for value in replaced:
-            current = [c.text.lower() for c in episode.current(value.kind)]
-            if value.text.lower() in text and not any(c in text for c in current):
-                former[int(i)] = True
+        said = {
+            (value.kind, value_key(value.kind, value.normalised))
+            for value in read_turn(ws.rows[int(i)].text, region=region).values
+            if value.kind in kinds
+        }
+        if said & replaced and not said & current:
+            former[int(i)] = True
 
 
 def _mark_replaced_facts(ws: WorkingSet, fused: np.ndarray, former: np.ndarray, context: EpisodeContext) -> None:

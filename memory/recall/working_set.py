@@ -62,6 +62,7 @@ class WorkingSet:
         # call of each row; neighbours are derived from (call, seq) when the set changes
         self._call_index: dict[str, int] = {}
         self._calls: list[int] = []
+        self._said_by_caller: list[bool] = []  # role == "user", appended with the rows
         self._seconds: list[float] = []  # row.at as POSIX seconds, appended with the rows
         self._layout_rows = -1
         self._sorted: tuple[np.ndarray, np.ndarray] = (np.zeros(0, np.int64), np.zeros(0, np.int64))
@@ -83,6 +84,7 @@ class WorkingSet:
         for row in rows:
             self.rows.append(row)
             self._calls.append(self._call_index.setdefault(row.call_id, len(self._call_index)))
+            self._said_by_caller.append(row.role == "user")
             self._seconds.append(row.at.timestamp())
 
     def replace(self, rows: Iterable[MemoryRow]) -> None:
@@ -380,7 +382,7 @@ class WorkingSet:
 
     def roles(self) -> np.ndarray:
         """Which rows the caller said (True) rather than the agent."""
-        return np.fromiter((r.role == "user" for r in self.rows), dtype=bool, count=len(self.rows))
+        return np.asarray(self._said_by_caller, dtype=bool)
 
     def fillers(self) -> np.ndarray:
         """Which rows are only a backchannel, pleasantry or stall."""

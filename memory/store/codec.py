@@ -60,7 +60,7 @@ def dump_episode(episode: Episode | None) -> str | None:
     return json.dumps(
         {
             "kinds": list(episode.kinds),
-            "values": [[v.kind, v.text, v.seq, v.former] for v in episode.values],
+            "values": [[v.kind, v.text, v.seq, v.former, v.key] for v in episode.values],
             "outcome": episode.outcome,
             "summary": episode.summary,
             "evidence": list(episode.evidence),
@@ -77,7 +77,9 @@ def load_episode(call_id: str, started_at: datetime, raw: str | dict | None) -> 
         call_id,
         started_at,
         kinds=tuple(data.get("kinds", ())),
-        values=tuple(EpisodeValue(str(k), str(t), int(s), bool(f)) for k, t, s, f in data.get("values", ())),
+        values=tuple(
+            EpisodeValue(str(v[0]), str(v[1]), int(v[2]), bool(v[3]), *v[4:5]) for v in data.get("values", ())
+        ),
         outcome=str(data.get("outcome", "open")),
         summary=str(data.get("summary", "")),
         evidence=tuple(int(s) for s in data.get("evidence", ())),

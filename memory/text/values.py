@@ -120,6 +120,7 @@ _PHONE = re.compile(
 _TIME = re.compile(
     r"\b(?:[01]?\d|2[0-3]):[0-5]\d(?:\s*(?:am|pm|a\.m\.|p\.m\.))?(?![\w:])"
     r"|\b(?:1[0-2]|0?[1-9])\s*(?:am|pm|a\.m\.|p\.m\.|o'clock)(?!\w)"
+    r"|\b(?:1[0-2]|0?[1-9])\s+[0-5]\d\s*(?:am|pm|a\.m\.|p\.m\.)(?!\w)"  # "11 15 am": a clock said, colon lost
     r"|\b(?:noon|midday|midnight)\b"
     rf"|\b(?:half past|quarter past|quarter to)\s+(?:\d{{1,2}}|{'|'.join(_COUNT_WORDS)})"
     r"(?:\s+in the (?:morning|afternoon|evening)|\s+at night|\s*(?:am|pm))?\b"
@@ -510,6 +511,9 @@ def _time(said: str) -> str:
         suffix = m.group(4) or {"morning": "am", "afternoon": "pm", "evening": "pm"}.get(m.group(3) or "", "")
         suffix = suffix or ("pm" if "night" in lowered else "")
         return f"{hour}:{minutes:02d} {suffix}".strip()
+    spaced = re.fullmatch(r"(\d{1,2}) ([0-5]\d) ?(am|pm)", lowered)
+    if spaced:  # "11 15 am" is 11:15 am (a recogniser wrote the clock without its colon)
+        return f"{spaced.group(1)}:{spaced.group(2)} {spaced.group(3)}"
     return lowered
 
 
