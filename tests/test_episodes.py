@@ -206,3 +206,27 @@ async def test_a_model_extractor_refines_the_episode_and_its_failure_keeps_the_b
             await store.forget_caller(tenant, caller)
         finally:
             await store.aclose()
+
+
+async def test_a_replaced_fact_ranks_below_the_current_one_across_calls(store, tenant):
+    await _call(
+        store,
+        tenant,
+        [("user", "My address is 56 Juniper Place."), ("assistant", "Confirmed, we have 56 Juniper Place on file.")],
+        T0,
+    )
+    await _call(
+        store,
+        tenant,
+        [
+            ("user", "I moved, my new address is 17 Falcon Street."),
+            ("assistant", "Updated. Your address is now 17 Falcon Street."),
+        ],
+        T0 + timedelta(days=30),
+    )
+    hooks = await store.open_call(tenant, PHONE, started_at=T0 + timedelta(days=40))
+    hits = await hooks.recall("what address do you have on file for me?", limit=5)
+    naming = [h for h in hits if "Juniper" in h.text or "Falcon" in h.text]
+    assert "Falcon" in naming[0].text
+    assert all(h.former for h in naming if "Juniper" in h.text and "Falcon" not in h.text)
+    await hooks.aclose()

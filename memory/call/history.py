@@ -139,12 +139,12 @@ class CallHistory:
         return resolved
 
     def episode_context(self, question: Question, current: Episode, *, region: str) -> EpisodeContext | None:
-        """What ranking needs to answer ``question`` episode by episode (``current``: this call so far);
-        ``None`` when the question says nothing episodes can use."""
-        if not question.understood:
+        """What ranking needs to answer ``question`` episode by episode (``current``: this call so far),
+        and the caller's replaced facts; ``None`` when there is neither."""
+        if not question.understood and not self.replaced_values:
             return None
         episodes = [*sorted(self.episodes.values(), key=lambda e: e.started_at), current]
-        weights = pick_episodes(question, episodes, current_call_id=current.call_id)
+        weights = pick_episodes(question, episodes, current_call_id=current.call_id) if question.understood else {}
         return EpisodeContext(
             question,
             weights,

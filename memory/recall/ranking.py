@@ -131,6 +131,10 @@ def rank(
     former = np.zeros(n, dtype=bool)
     if episodes is not None and episodes.question.understood:
         fused, signal, former = _by_episode(ws, fused, signal, episodes)
+    if episodes is not None and episodes.former_values:  # a replaced address, plan, e-mail...
+        replaced = _replaced_facts(ws, fused, episodes)
+        fused = np.where(replaced & ~former, fused * _FORMER, fused)
+        former |= replaced
 
     candidates = np.flatnonzero(signal & (fused > 0) & ~ws.fillers())
     if candidates.size == 0:
@@ -301,8 +305,6 @@ def _by_episode(
         episode = context.episodes.get(call_id)
         if episode is not None:
             _mark_former(ws, rows, episode, asked, former, context.region)
-    if context.former_values:
-        _mark_replaced_facts(ws, fused, former, context)
     scored = prior * (base + bonus)
     scored = np.where(former, scored * _FORMER, scored)
     return scored, signal | (bonus > 0), former
@@ -332,9 +334,12 @@ def _mark_former(
             former[int(i)] = True
 
 
-def _mark_replaced_facts(ws: WorkingSet, fused: np.ndarray, former: np.ndarray, context: EpisodeContext) -> None:
-    """Among the best rows, those that state a replaced fact of the caller and not its current value."""
+def _replaced_facts(ws: WorkingSet, fused: np.ndarray, context: EpisodeContext) -> np.ndarray:
+    """Among the best rows, those that state a replaced fact of the caller and not its current value
+    ("we have 56 Juniper Place on file" once the caller moved to 17 Falcon Street)."""
+    replaced = np.zeros(len(ws.rows), dtype=bool)
     for i in np.argsort(-fused)[:_FACT_CHECKED]:
         text = ws.rows[int(i)].text.lower()
         if any(v in text for v in context.former_values) and not any(v in text for v in context.current_values):
-            former[int(i)] = True
+            replaced[int(i)] = True
+    return replaced
