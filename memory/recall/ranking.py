@@ -325,9 +325,12 @@ def _mark_former(
     replaced = {(v.kind, v.key) for v in episode.values if v.former and v.kind in kinds}
     current = {(v.kind, v.key) for v in episode.values if not v.former and v.kind in kinds}
     for i in rows:
+        row = ws.rows[int(i)]
+        if not row_tags(row, region) & kinds:
+            continue  # it states no value of those kinds: nothing to read again
         said = {
             (value.kind, value_key(value.kind, value.normalised))
-            for value in read_turn(ws.rows[int(i)].text, region=region).values
+            for value in read_turn(row.text, region=region).values
             if value.kind in kinds
         }
         if said & replaced and not said & current:
