@@ -57,7 +57,7 @@ RECALL_TOOL = "recall_issue"
 _MAX_NAME_CHARS = 80
 _MAX_READ_BACK_LINES = 5
 # the lines of a recall answer that are read back: the caller's words, their notes, promises
-_READ_BACK = re.compile(r"the caller said |note the caller asked us to keep |^promised ")
+_READ_BACK = re.compile(r"the caller said |note the caller asked us to keep |^promised |^Call of .+: ")
 
 # the caller asks about something from an earlier call: a fixed list of phrasings, matched as words
 _EARLIER_MATTER = re.compile(
@@ -112,7 +112,7 @@ def read_back(output: str, *, is_error: bool = False) -> str:
     if start < 0 or end < start:
         return output.strip()
     lines = [line.strip().removeprefix("- ") for line in output[start:end].splitlines()[1:]]
-    kept = [line for line in lines if _READ_BACK.search(line)][:_MAX_READ_BACK_LINES]
+    kept = [line.replace("Call of ", "On ", 1) for line in lines if _READ_BACK.search(line)][:_MAX_READ_BACK_LINES]
     if not kept:
         return "I found nothing you told us about that on earlier calls. Could you tell me the details?"
     return "Here is what I have from your earlier calls: " + " ".join(
