@@ -10,7 +10,7 @@ import pytest
 
 from memory.errors import InvalidInputError
 from memory.text.identifiers import Identifier
-from memory.text.spoken import MAX_SCAN_CHARS, digit_runs, extract_identifiers, normalize_spoken_digits
+from memory.text.spoken import MAX_SCAN_CHARS, asked_for, digit_runs, extract_identifiers, normalize_spoken_digits
 
 # --------------------------------------------------------------------------- normalize_spoken_digits
 
@@ -321,3 +321,44 @@ def test_print_micro_benchmark() -> None:
             extract_identifiers(turn)
         extract_us = (time.perf_counter() - started) / (rounds // 4) * 1e6
         print(f"{len(turn.split())} words: normalize {normalize_us:.1f} µs, extract {extract_us:.1f} µs")
+
+
+# --------------------------------------------------------------------------- disfluencies and answers
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("for your records my account uh, number is 21774", ("account", "21774")),  # a filler inside the cue
+        ("my account is four four, sorry, four five one two two", ("account", "45122")),  # corrected at once
+        ("my my account number is eight eight, one two three", ("account", "88123")),  # a stutter, digits in groups
+        ("sure my e-mail is freya like dot carter at example dot dot com", ("email", "freya.carter@example.com")),
+        ("my um e-mail is you know dana at example dot com", ("email", "dana@example.com")),
+    ],
+)
+def test_identifiers_survive_what_a_recogniser_writes(text, expected):
+    found = [(i.kind, i.value) for i in extract_identifiers(text)]
+    assert found == [expected]
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "expected"),
+    [
+        ("Can I get your account number, please?", "Sure, it's 4095674.", ("account", "4095674")),
+        ("could you confirm your account number for me", "yes 80 76 01 8", ("account", "8076018")),
+        (
+            "Could I have the e-mail on file?",
+            "You can find me under dana at example dot com.",
+            ("email", "dana@example.com"),
+        ),
+    ],
+)
+def test_a_bare_answer_to_the_agents_question_is_what_it_asked_for(question, answer, expected):
+    assert [(i.kind, i.value) for i in extract_identifiers(answer, asked=asked_for(question))] == [expected]
+    assert expected[0] != "account" or extract_identifiers(answer) == []  # no cue of its own: nothing without it
+
+
+def test_a_number_with_its_own_cue_is_not_taken_for_the_one_asked_for():
+    asked = asked_for("Can I get your account number?")
+    assert extract_identifiers("my order number is 55102", asked=asked) == []
+    assert asked_for("I will update your account now.") == frozenset()

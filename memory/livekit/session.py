@@ -21,6 +21,7 @@ from livekit.agents.llm.chat_context import DYNAMIC_INSTRUCTIONS_MESSAGE_ID, Ins
 from ..call.hooks import CallHooks
 from ..errors import CallerMemoryError, MemoryWriteError
 from ..text.reading import read_turn
+from ..text.spoken import asked_for
 from ..values import CallEvent, Hit, Matter
 
 __all__ = ["SessionMemory"]
@@ -202,9 +203,9 @@ class SessionMemory:
         if message is not None and message.id != self._checked_message_id:
             # marked as checked only once checked: a preemptive reply cancelled while waiting
             # leaves the message to the reply that replaces it
-            if self._may_link(message.text_content or "") and await self._wait_recorded(
-                message.id, loop.time() + RECORD_WAIT_CAP_S
-            ):
+            if self._may_link(
+                message.text_content or "", _agent_turn_before(chat_ctx, message)
+            ) and await self._wait_recorded(message.id, loop.time() + RECORD_WAIT_CAP_S):
                 self._schedule_refresh()
             self._checked_message_id = message.id
         task = self._refresh_task
@@ -232,12 +233,14 @@ class SessionMemory:
             return False
         return True
 
-    def _may_link(self, text: str) -> bool:
+    def _may_link(self, text: str, asking: str) -> bool:
+        """Does the caller's message carry an identifier the tenant links by (``asking``: the agent's
+        turn it answers, whose question can name what a bare number is)?"""
         policy = self.hooks.policy
         if not policy.spoken_link_kinds or not text:
             return False
         try:
-            found = read_turn(text, region=policy.default_region).identifiers
+            found = read_turn(text, region=policy.default_region, asked=asked_for(asking)).identifiers
             return any(identifier.kind in policy.spoken_link_kinds for identifier in found)
         except CallerMemoryError:
             return False
@@ -282,3 +285,13 @@ class SessionMemory:
         await store.forget_caller(self.customer_id, self.caller_id)  # follows links to the caller in use
         self.brief = ""
         self.instructions.dynamic = self._dynamic_text()
+
+
+def _agent_turn_before(chat_ctx: llm.ChatContext, message: llm.ChatMessage) -> str:
+    """The text of the agent's message just before ``message`` ("" when there is none)."""
+    items = chat_ctx.items
+    index = next((i for i, item in enumerate(items) if item.id == message.id), 0)
+    for item in reversed(items[:index]):
+        if isinstance(item, llm.ChatMessage) and item.role in ("assistant", "user"):
+            return (item.text_content or "") if item.role == "assistant" else ""
+    return ""
