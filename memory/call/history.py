@@ -14,6 +14,7 @@ from datetime import datetime
 
 from ..deadline import retrieve_quietly
 from ..errors import describe
+from ..policy import MemoryPolicy
 from ..recall.episodes import build_episode
 from ..recall.graph import CallerGraph
 from ..recall.query import Question, pick_episodes
@@ -68,11 +69,10 @@ class CallHistory:
         """A turn of this call joins the working set at once."""
         self.working.extend([row])
 
-    def load(self, backend: Backend, customer_id: str, caller_id: str, *, limit: int, region: str = "US") -> None:
+    def load(self, backend: Backend, customer_id: str, caller_id: str, policy: MemoryPolicy) -> None:
         """Start loading ``caller_id``'s history in the background (replacing what is loaded)."""
-        self._task = asyncio.create_task(
-            self._load(backend, customer_id, caller_id, limit, region), name=f"memory-history-{self.call_id}"
-        )
+        work = self._load(backend, customer_id, caller_id, policy.working_set_limit, policy.default_region)
+        self._task = asyncio.create_task(work, name=f"memory-history-{self.call_id}")
         self._task.add_done_callback(retrieve_quietly)
 
     async def ready(self) -> None:

@@ -25,11 +25,9 @@ import numpy as np
 from ..deadline import within
 from ..errors import InvalidInputError, MemoryWriteError, describe
 from ..policy import MemoryPolicy
-from ..recall.episodes import build_episode
 from ..recall.presets import PRESETS, RecallPreset
 from ..recall.query import understand
 from ..recall.ranking import rank
-from ..text import promises
 from ..text.clean import MAX_QUERY_CHARS, MAX_TURN_CHARS, clean_text
 from ..values import CallEvent, Fact, Hit, Identifier, Matter, Preload
 from .history import CallHistory
@@ -114,13 +112,7 @@ class CallHooks:
         self._writer.start()
 
     def _load_history(self, caller_id: str) -> None:
-        self._history.load(
-            self._services.backend,
-            self.customer_id,
-            caller_id,
-            limit=self.policy.working_set_limit,
-            region=self.policy.default_region,
-        )
+        self._history.load(self._services.backend, self.customer_id, caller_id, self.policy)
 
     async def _linked(self, previous: str, caller_id: str, evidence: Identifier) -> None:
         await self._services.invalidate(self.customer_id, previous)
@@ -288,16 +280,8 @@ class CallHooks:
         await self._linker.settle(raise_errors=True)
         if not self.started:
             return
-        transcript = self._transcript
-        built = build_episode(self.call_id, self.started_at, transcript.rows, region=self.policy.default_region)
-        episode = await self._services.refine_episode(built, transcript.rows)
-        await self._services.backend.finish_call(
-            self.customer_id,
-            self.call_id,
-            ended_at=transcript.ended_at(self.started_at),
-            topic=promises.call_topic(transcript.turns("user")),
-            outcome=promises.call_outcome(transcript.turns("assistant")),
-            episode=episode,
-        )
+        ending, built = self._transcript.ending(self.started_at, region=self.policy.default_region)
+        episode = await self._services.refine_episode(built, self._transcript.rows)
+        await self._services.backend.finish_call(self.customer_id, self.call_id, episode=episode, **ending)
         await self._services.invalidate(self.customer_id, self.caller_id)
         await self._services.prepare_brief(self.customer_id, self.caller_id, self.policy)

@@ -4,13 +4,24 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime
+from typing import TypedDict
 
 import numpy as np
 
+from ..recall.episodes import build_episode
 from ..text.kinds import is_filler
+from ..text.promises import call_outcome, call_topic
 from ..values import Episode, MemoryRow, as_utc
 
-__all__ = ["CallTranscript"]
+__all__ = ["CallEnding", "CallTranscript"]
+
+
+class CallEnding(TypedDict):
+    """What a call's record keeps when it closes, besides its episode."""
+
+    ended_at: datetime
+    topic: str  # what the caller called about, in their words
+    outcome: str  # the agent's last promise, or its last substantive turn
 
 
 class CallTranscript:
@@ -70,5 +81,12 @@ class CallTranscript:
                 return ""
         return ""
 
-    def ended_at(self, default: datetime) -> datetime:
-        return max((r.at for r in self.rows), default=default)
+    def ending(self, started_at: datetime, *, region: str) -> tuple[CallEnding, Episode]:
+        """What the call record keeps when the call closes (``ended_at``, ``topic``, ``outcome``), and
+        the call's episode as built from its turns."""
+        ending = CallEnding(
+            ended_at=max((r.at for r in self.rows), default=started_at),
+            topic=call_topic(self.turns("user")),
+            outcome=call_outcome(self.turns("assistant")),
+        )
+        return ending, build_episode(self.call_id, started_at, self.rows, region=region)
