@@ -230,3 +230,37 @@ async def test_a_replaced_fact_ranks_below_the_current_one_across_calls(store, t
     assert "Falcon" in naming[0].text
     assert all(h.former for h in naming if "Juniper" in h.text and "Falcon" not in h.text)
     await hooks.aclose()
+
+
+TRAIN_1 = [
+    ("user", "I need a train to Cambridge on Saturday, leaving after 16:00."),
+    ("assistant", "TR7804 leaves at 17:17 and arrives by 18:05. Shall I book it?"),
+    ("user", "Yes, one ticket please."),
+    ("assistant", "Booking was successful. Reference number is : 7GAWK763."),
+]
+HOTEL = [
+    ("user", "I'm looking for a place to stay in the centre, a guesthouse with free parking."),
+    ("assistant", "I'd recommend the Avalon. Shall I book a room?"),
+    ("user", "Yes, for 2 people and 3 nights from Tuesday."),
+    ("assistant", "Booked. Your reference number is XQ2D1P5M."),
+]
+TRAIN_2 = [
+    ("user", "I need a train from Cambridge to London on Friday."),
+    ("assistant", "TR1234 leaves at 09:15. Shall I book it?"),
+    ("user", "Yes please."),
+    ("assistant", "Done, the reference is L8PQ3RT2."),
+]
+
+
+async def test_travel_bookings_the_last_train_and_the_first_hotel(store, tenant):
+    for n, turns in enumerate((TRAIN_1, HOTEL, TRAIN_2)):
+        await _call(store, tenant, turns, T0 + timedelta(days=7 * n))
+    hooks = await store.open_call(tenant, PHONE, started_at=T0 + timedelta(days=20))
+    hits = await hooks.recall("what was the train reference from last time?", limit=5)
+    first_reference = next(h for h in hits if "reference" in h.text.lower())
+    assert "L8PQ3RT2" in first_reference.text  # the last train, not the older one
+    hits = await hooks.recall("which hotel did you book for me?", limit=5)
+    assert "Avalon" in hits[0].text or "XQ2D1P5M" in hits[0].text
+    hits = await hooks.recall("what time did the train leave on my first call?", limit=5)
+    assert "17:17" in next(h for h in hits if ":" in h.text and "TR" in h.text).text
+    await hooks.aclose()
