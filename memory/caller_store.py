@@ -15,7 +15,7 @@ import numpy as np
 
 from .call.hooks import CallHooks
 from .embed import Embedder, default_embedder
-from .errors import InvalidInputError, StoreUnavailableError
+from .errors import ConfigError, InvalidInputError, StoreUnavailableError
 from .policy import DEFAULT_POLICY, MemoryPolicy
 from .recall.brief import render_brief
 from .recall.cache import LocalPreloadCache, PreloadCache, RedisPreloadCache
@@ -77,7 +77,14 @@ class CallerStore:
         normalised, rejected = normalize_identifiers(identifiers, region=policy.default_region)
         if rejected:
             logger.info("ignored unusable identifiers of kinds %s", sorted(set(rejected)))
-        hooks = CallHooks(self, customer_id, normalised, call_id=call_id, started_at=as_utc(started_at), policy=policy)
+        hooks = CallHooks(
+            self,
+            customer_id,
+            normalised,
+            call_id=call_id,
+            started_at=as_utc(started_at, name="started_at"),
+            policy=policy,
+        )
         await hooks.open()
         return hooks
 
@@ -176,7 +183,7 @@ class CallerStore:
         days = self.policy_for(customer_id).retention_days
         if days is None:
             return 0
-        return await self.backend.purge_older_than(customer_id, as_utc(now) - timedelta(days=days))
+        return await self.backend.purge_older_than(customer_id, as_utc(now, name="now") - timedelta(days=days))
 
     async def aclose(self) -> None:
         if self._closed:
@@ -216,6 +223,8 @@ async def open_store(
     ``redis_url``: keep prepared preloads in Redis, shared by every worker (in-process without it).
     Raises ``StoreUnavailableError`` if the database cannot be reached, ``ConfigError`` for bad settings.
     """
+    if redis_url is not None and not isinstance(redis_url, str):
+        raise ConfigError("redis_url must be a redis:// URL string")
     backend = await open_backend(url)
     try:
         if redis_url:

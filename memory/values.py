@@ -36,12 +36,12 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def as_utc(value: datetime | None) -> datetime:
-    """``None`` -> now; naive datetimes are taken as UTC."""
+def as_utc(value: datetime | None, *, name: str = "the time") -> datetime:
+    """``None`` -> now; naive datetimes are taken as UTC; anything else is ``InvalidInputError`` naming ``name``."""
     if value is None:
         return utcnow()
     if not isinstance(value, datetime):
-        raise TypeError("expected a datetime")
+        raise InvalidInputError(f"{name} must be a datetime (or None for now), not {type(value).__name__}")
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 

@@ -29,7 +29,7 @@ from ..recall.presets import PRESETS, RecallPreset
 from ..recall.ranking import rank
 from ..text import promises
 from ..text.clean import MAX_QUERY_CHARS, MAX_TURN_CHARS, clean_text
-from ..values import CallEvent, Fact, Hit, Identifier, Matter, Preload
+from ..values import CallEvent, Fact, Hit, Identifier, Matter, Preload, as_utc
 from .history import CallHistory
 from .linking import CallLinker
 from .services import CallServices
@@ -152,6 +152,7 @@ class CallHooks:
 
     def _append(self, kind: str, role: str, text: str, at: datetime | None, key: str | None) -> None:
         text = clean_text(text, limit=MAX_TURN_CHARS)
+        at = as_utc(at, name="at")
         if self._closed:
             logger.warning("a turn was recorded after the call's memory was closed; ignored")
             return

@@ -11,6 +11,8 @@ import json
 import logging
 from abc import ABC, abstractmethod
 
+from ..errors import ConfigError
+
 logger = logging.getLogger(__name__)
 
 PRELOAD_TTL_S = 7 * 24 * 3600
@@ -66,9 +68,12 @@ class RedisPreloadCache(PreloadCache):
     def __init__(self, url: str, *, prefix: str = "callermem", timeout_s: float = 0.5) -> None:
         import redis.asyncio as redis
 
-        self._redis = redis.Redis.from_url(
-            url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s, decode_responses=True
-        )
+        try:
+            self._redis = redis.Redis.from_url(
+                url, socket_timeout=timeout_s, socket_connect_timeout=timeout_s, decode_responses=True
+            )
+        except ValueError as exc:  # the message can carry the URL's password: not repeated
+            raise ConfigError("redis_url must be a redis://, rediss:// or unix:// URL with a numeric port") from exc
         self._prefix = prefix
 
     def _keys(self, customer_id: str, caller_id: str) -> tuple[str, str]:
