@@ -84,7 +84,7 @@ async def test_a_call_started_while_the_database_was_down_is_stored_when_it_retu
     """Writes retry: a short outage at call start loses nothing."""
     store = await memory.open_store(f"sqlite:///{tmp_path / 'm.db'}", embedder=embedder)
     backend = store.backend
-    real = backend.find_callers
+    real = backend.insert_or_get_caller
     calls = {"n": 0}
 
     async def flaky(*args, **kwargs):
@@ -93,7 +93,7 @@ async def test_a_call_started_while_the_database_was_down_is_stored_when_it_retu
             raise ConnectionError("database restarting")
         return await real(*args, **kwargs)
 
-    backend.find_callers = flaky  # one failure of the real backend's first read, then the real thing
+    backend.insert_or_get_caller = flaky  # one failure of the real backend's first step, then the real thing
     try:
         hooks = await store.open_call("t", {"phone": "+1 415 555 0142"}, started_at=datetime(2026, 1, 1, tzinfo=UTC))
         assert not hooks.started

@@ -48,11 +48,11 @@ async def resolve_caller(
     """The caller these identifiers belong to (created if none): ``(caller_id, is_new)``."""
     storable = [i for i in identifiers if i.kind != "name"]
     linkable = [i for i in storable if i.kind in policy.link_kinds]
-    owners = await backend.find_callers(customer_id, linkable) if linkable else {}
+    created = new_caller_id()
+    owners = await backend.insert_or_get_caller(customer_id, created, storable, linkable, call_id=call_id, at=at)
     caller_id = _strongest_owner(linkable, owners)
     if caller_id is None:
-        caller_id = new_caller_id()
-        await backend.create_caller(customer_id, caller_id, storable, call_id=call_id, at=at)
+        caller_id = created
         is_new = True
     else:
         is_new = False

@@ -42,6 +42,24 @@ class Backend(ABC):
         """A new caller with the identifiers presented on its first call."""
 
     @abstractmethod
+    async def insert_or_get_caller(
+        self,
+        customer_id: str,
+        caller_id: str,
+        identifiers: Sequence[Identifier],
+        linkable: Sequence[Identifier],
+        *,
+        call_id: str,
+        at: datetime,
+    ) -> dict[Identifier, str]:
+        """The owners of ``linkable`` if any has one; else a new caller ``caller_id`` owning ``identifiers``.
+
+        One transaction against the unique (tenant, kind, value) of identifiers: of simultaneous
+        first calls presenting one identifier, one creates the caller and the others get it back
+        (an empty mapping means ``caller_id`` was created).
+        """
+
+    @abstractmethod
     async def attach_identifiers(
         self,
         customer_id: str,

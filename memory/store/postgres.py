@@ -151,14 +151,7 @@ class PostgresBackend(Backend):
         if not identifiers:
             return {}
         async with self._tenant(customer_id) as conn:
-            rows = await conn.fetch(
-                "SELECT kind, value, caller_id FROM identifiers WHERE customer_id = $1 AND (kind, value) IN "
-                "(SELECT * FROM unnest($2::text[], $3::text[]))",
-                customer_id,
-                [i.kind for i in identifiers],
-                [i.value for i in identifiers],
-            )
-        return {Identifier(r["kind"], r["value"]): r["caller_id"] for r in rows}
+            return await _owners(conn, customer_id, identifiers)
 
     async def find_caller_by(self, customer_id, identifier) -> str | None:
         return (await self.find_callers(customer_id, [identifier])).get(identifier)
@@ -190,6 +183,29 @@ class PostgresBackend(Backend):
                 at,
             )
             await self._insert_identifiers(conn, customer_id, caller_id, identifiers, "presented", call_id, at)
+
+    async def insert_or_get_caller(self, customer_id, caller_id, identifiers, linkable, *, call_id, at):
+        for _ in range(_RESOLVE_ATTEMPTS):
+            try:
+                async with self._tenant(customer_id) as conn:
+                    owners = await _owners(conn, customer_id, linkable)
+                    if owners:
+                        return owners
+                    await conn.execute(
+                        "INSERT INTO callers (customer_id, caller_id, created_at) VALUES ($1, $2, $3)",
+                        customer_id,
+                        caller_id,
+                        at,
+                    )
+                    inserted = await self._insert_identifiers(
+                        conn, customer_id, caller_id, identifiers, "presented", call_id, at
+                    )
+                    if not set(linkable) <= set(inserted):
+                        raise _Raced  # another call created the owner meanwhile: roll back, read it
+                    return {}
+            except _Raced:
+                continue
+        raise StoreUnavailableError("could not resolve the caller: identifiers kept changing owner")
 
     async def attach_identifiers(self, customer_id, caller_id, identifiers, *, source, call_id, at):
         async with self._tenant(customer_id) as conn:
@@ -516,6 +532,26 @@ class PostgresBackend(Backend):
             )
             d = await conn.execute("DELETE FROM edges WHERE customer_id = $1 AND at < $2", customer_id, before)
         return sum(int(status.rsplit(" ", 1)[-1]) for status in (a, b, c, d))
+
+
+class _Raced(Exception):
+    """A simultaneous first call created the caller of an identifier inside this transaction's window."""
+
+
+_RESOLVE_ATTEMPTS = 3
+
+
+async def _owners(conn: asyncpg.Connection, customer_id: str, identifiers) -> dict[Identifier, str]:
+    if not identifiers:
+        return {}
+    rows = await conn.fetch(
+        "SELECT kind, value, caller_id FROM identifiers WHERE customer_id = $1 AND (kind, value) IN "
+        "(SELECT * FROM unnest($2::text[], $3::text[]))",
+        customer_id,
+        [i.kind for i in identifiers],
+        [i.value for i in identifiers],
+    )
+    return {Identifier(r["kind"], r["value"]): r["caller_id"] for r in rows}
 
 
 async def _open_matters(conn: asyncpg.Connection, customer_id: str, caller_id: str) -> list[Matter]:

@@ -107,6 +107,11 @@ class SQLiteBackend(Backend):
     async def find_callers(self, customer_id: str, identifiers: Sequence[Identifier]) -> dict[Identifier, str]:
         if not identifiers:
             return {}
+        return await self._owners(customer_id, identifiers)
+
+    async def _owners(self, customer_id: str, identifiers: Sequence[Identifier]) -> dict[Identifier, str]:
+        if not identifiers:
+            return {}
         placeholders = ",".join("(?, ?)" for _ in identifiers)
         params: list[object] = [customer_id]
         for ident in identifiers:
@@ -131,6 +136,18 @@ class SQLiteBackend(Backend):
                 (customer_id, caller_id, _ts(at)),
             )
             await self._insert_identifiers(customer_id, caller_id, identifiers, "presented", call_id, at)
+
+    async def insert_or_get_caller(self, customer_id, caller_id, identifiers, linkable, *, call_id, at):
+        async with self._tx():  # BEGIN IMMEDIATE: no other writer between the read and the insert
+            owners = await self._owners(customer_id, linkable)
+            if owners:
+                return owners
+            await self.db.execute(
+                "INSERT INTO callers (customer_id, caller_id, created_at) VALUES (?, ?, ?)",
+                (customer_id, caller_id, _ts(at)),
+            )
+            await self._insert_identifiers(customer_id, caller_id, identifiers, "presented", call_id, at)
+        return {}
 
     async def _insert_identifiers(self, customer_id, caller_id, identifiers, source, call_id, at) -> list[Identifier]:
         attached = []
