@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from importlib import resources
 
@@ -40,3 +41,9 @@ def dump_refs(refs: tuple[str, ...] | list[str]) -> str:
 def load_refs(raw: str | list[str] | None) -> tuple[str, ...]:
     values = json.loads(raw) if isinstance(raw, str) else raw
     return tuple(str(r) for r in (values or []))
+
+
+def caller_digest(customer_id: str, caller_id: str) -> str:
+    """What a forgotten caller leaves behind: a digest of the id, so a late write of theirs can be
+    recognised and dropped without the id itself being kept."""
+    return hashlib.sha256(f"{customer_id}\0{caller_id}".encode()).hexdigest()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import datetime
+from urllib.parse import urlparse
 
 import asyncpg
 
@@ -30,10 +31,12 @@ from ..values import (
     MemoryRow,
 )
 from .base import Backend
-from .codec import decode_vector, dump_refs, encode_vector, load_refs, migrations
+from .codec import caller_digest, decode_vector, dump_refs, encode_vector, load_refs, migrations
 
 APP_ROLE = "caller_memory_app"
-_TABLES = ("callers", "identifiers", "calls", "memories", "matters", "links", "facts", "edges")
+_TABLES = (
+    "callers", "identifiers", "calls", "memories", "matters", "links", "facts", "edges", "verifiers", "forgotten",
+)  # fmt: skip
 _TABLES_BY_CALLER = ("identifiers", "calls", "memories", "matters", "facts", "edges")
 _MIGRATION_LOCK = 0x63616C6C  # advisory lock id: several workers may start at once
 
@@ -55,6 +58,11 @@ class PostgresBackend(Backend):
         self._min_size, self._max_size = min_size, max_size
         self._connect_timeout, self._command_timeout = connect_timeout, command_timeout
         self._switch_role = False
+
+    @property
+    def location(self) -> str:
+        parsed = urlparse(self.dsn)
+        return f"postgresql:{parsed.hostname or ''}:{parsed.port or 5432}{parsed.path}"
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -209,7 +217,10 @@ class PostgresBackend(Backend):
 
     async def attach_identifiers(self, customer_id, caller_id, identifiers, *, source, call_id, at):
         async with self._tenant(customer_id) as conn:
-            return await self._insert_identifiers(conn, customer_id, caller_id, identifiers, source, call_id, at)
+            attached = await self._insert_identifiers(conn, customer_id, caller_id, identifiers, source, call_id, at)
+            if attached:
+                await _bump(conn, customer_id, caller_id)
+            return attached
 
     async def start_call(self, customer_id, call_id, caller_id, started_at) -> None:
         async with self._tenant(customer_id) as conn:
@@ -222,14 +233,18 @@ class PostgresBackend(Backend):
                 started_at,
             )
 
-    async def write_memories(self, customer_id, rows) -> int:
+    async def write_memories(self, customer_id, rows, *, enriched=True) -> int:
         if not rows:
             return 0
         async with self._tenant(customer_id) as conn:
+            await _alive(conn, customer_id, {r.caller_id for r in rows})
             status = await conn.execute(
                 "INSERT INTO memories (customer_id, call_id, seq, caller_id, first_caller_id, kind, role, text, at,"
-                " embedding) SELECT $1, * FROM unnest($2::text[], $3::int[], $4::text[], $5::text[], $6::text[],"
-                " $7::text[], $8::text[], $9::timestamptz[], $10::bytea[]) ON CONFLICT DO NOTHING",
+                " embedding, enriched) SELECT $1, t.*, $11 FROM unnest($2::text[], $3::int[], $4::text[], $5::text[],"
+                " $6::text[], $7::text[], $8::text[], $9::timestamptz[], $10::bytea[])"
+                " AS t(call_id, seq, caller_id, first_caller_id, kind, role, text, at, embedding)"
+                " WHERE EXISTS (SELECT 1 FROM callers c WHERE c.customer_id = $1 AND c.caller_id = t.caller_id)"
+                " ON CONFLICT DO NOTHING",
                 customer_id,
                 [r.call_id for r in rows],
                 [r.seq for r in rows],
@@ -240,13 +255,87 @@ class PostgresBackend(Backend):
                 [r.text for r in rows],
                 [r.at for r in rows],
                 [encode_vector(r.embedding) for r in rows],
+                enriched,
             )
         return int(status.rsplit(" ", 1)[-1])
+
+    async def mark_enriched(self, customer_id, rows) -> None:
+        if not rows:
+            return
+        async with self._tenant(customer_id) as conn:
+            await conn.execute(
+                "UPDATE memories m SET embedding = t.embedding, enriched = true FROM unnest($2::text[], $3::int[],"
+                " $4::bytea[]) AS t(call_id, seq, embedding) WHERE m.customer_id = $1 AND m.call_id = t.call_id"
+                " AND m.seq = t.seq",
+                customer_id,
+                [r.call_id for r in rows],
+                [r.seq for r in rows],
+                [encode_vector(r.embedding) for r in rows],
+            )
+
+    async def load_unenriched(self, customer_id, *, before, limit) -> list[MemoryRow]:
+        async with self._tenant(customer_id) as conn:
+            rows = await conn.fetch(
+                "SELECT caller_id, call_id, seq, kind, role, text, at, first_caller_id, embedding FROM memories"
+                " WHERE customer_id = $1 AND NOT enriched AND call_id IN (SELECT call_id FROM calls WHERE"
+                " customer_id = $1 AND (ended_at IS NOT NULL OR started_at < $2)) ORDER BY call_id, seq LIMIT $3",
+                customer_id,
+                before,
+                limit,
+            )
+        return [_memory_row(customer_id, r) for r in rows]
+
+    async def load_call_rows(self, customer_id, call_id) -> list[MemoryRow]:
+        async with self._tenant(customer_id) as conn:
+            rows = await conn.fetch(
+                "SELECT caller_id, call_id, seq, kind, role, text, at, first_caller_id, embedding FROM memories"
+                " WHERE customer_id = $1 AND call_id = $2 ORDER BY seq",
+                customer_id,
+                call_id,
+            )
+        return [_memory_row(customer_id, r) for r in rows]
+
+    async def caller_version(self, customer_id, caller_id) -> int:
+        async with self._tenant(customer_id) as conn:
+            version = await conn.fetchval(
+                "SELECT version FROM callers WHERE customer_id = $1 AND caller_id = $2", customer_id, caller_id
+            )
+        return int(version or 0)
+
+    async def set_verifiers(self, customer_id, caller_id, digests, *, at) -> None:
+        async with self._tenant(customer_id) as conn:
+            await conn.executemany(
+                "INSERT INTO verifiers (customer_id, caller_id, first_caller_id, factor, digest, created_at)"
+                " VALUES ($1, $2, $2, $3, $4, $5) ON CONFLICT (customer_id, caller_id, factor)"
+                " DO UPDATE SET digest = EXCLUDED.digest, created_at = EXCLUDED.created_at",
+                [(customer_id, caller_id, factor, value, at) for factor, value in digests.items()],
+            )
+            await _bump(conn, customer_id, caller_id)
+
+    async def verification_record(self, customer_id, caller_id) -> tuple[str | None, dict[str, str]]:
+        async with self._tenant(customer_id) as conn:
+            name = await conn.fetchval(
+                "SELECT display_name FROM callers WHERE customer_id = $1 AND caller_id = $2", customer_id, caller_id
+            )
+            rows = await conn.fetch(
+                "SELECT factor, digest FROM verifiers WHERE customer_id = $1 AND caller_id = $2", customer_id, caller_id
+            )
+        return name, {r["factor"]: r["digest"] for r in rows}
+
+    async def is_forgotten(self, customer_id, digest) -> bool:
+        async with self._tenant(customer_id) as conn:
+            return bool(
+                await conn.fetchval(
+                    "SELECT 1 FROM forgotten WHERE customer_id = $1 AND caller_digest = $2", customer_id, digest
+                )
+            )
 
     async def add_matters(self, customer_id, caller_id, first_caller_id, matters) -> None:
         if not matters:
             return
         async with self._tenant(customer_id) as conn:
+            if not await _alive(conn, customer_id, {caller_id}):
+                return
             await conn.executemany(
                 "INSERT INTO matters (customer_id, matter_id, caller_id, first_caller_id, call_id, text, refs, status,"
                 " created_at, due_at) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10) ON CONFLICT DO NOTHING",
@@ -266,20 +355,31 @@ class PostgresBackend(Backend):
                     for m in matters
                 ],
             )
+            await _bump(conn, customer_id, caller_id)
 
     async def finish_call(self, customer_id, call_id, *, ended_at, topic, outcome) -> None:
         async with self._tenant(customer_id) as conn:
-            await conn.execute(
-                "UPDATE calls SET ended_at = $3, topic = $4, outcome = $5 WHERE customer_id = $1 AND call_id = $2",
+            caller_id = await conn.fetchval(
+                "UPDATE calls SET ended_at = $3, topic = $4, outcome = $5 WHERE customer_id = $1 AND call_id = $2"
+                " RETURNING caller_id",
                 customer_id,
                 call_id,
                 ended_at,
                 topic,
                 outcome,
             )
+            if caller_id is not None:
+                await _bump(conn, customer_id, caller_id)
 
     async def merge_callers(self, customer_id, from_caller_id, into_caller_id, evidence, *, link_id, call_id, at):
         async with self._tenant(customer_id) as conn:
+            await conn.execute(  # the record's own answers win over those the merged caller brought
+                "UPDATE verifiers v SET caller_id = $3 WHERE customer_id = $1 AND caller_id = $2 AND NOT EXISTS"
+                " (SELECT 1 FROM verifiers w WHERE w.customer_id = $1 AND w.caller_id = $3 AND w.factor = v.factor)",
+                customer_id,
+                from_caller_id,
+                into_caller_id,
+            )
             for table in _TABLES_BY_CALLER:
                 await conn.execute(
                     f"UPDATE {table} SET caller_id = $3 WHERE customer_id = $1 AND caller_id = $2",
@@ -305,6 +405,7 @@ class PostgresBackend(Backend):
                 call_id,
                 at,
             )
+            await _bump(conn, customer_id, from_caller_id, into_caller_id)
 
     async def undo_link(self, customer_id, link_id, *, at) -> tuple[str, str] | None:
         async with self._tenant(customer_id) as conn:
@@ -331,6 +432,7 @@ class PostgresBackend(Backend):
             await conn.execute(
                 "UPDATE links SET undone_at = $3 WHERE customer_id = $1 AND link_id = $2", customer_id, link_id, at
             )
+            await _bump(conn, customer_id, source, target)
         return source, target
 
     async def links(self, customer_id, caller_id) -> list[Link]:
@@ -415,6 +517,8 @@ class PostgresBackend(Backend):
         if not facts:
             return added
         async with self._tenant(customer_id) as conn:
+            if not await _alive(conn, customer_id, {caller_id}):
+                return added
             for fact in facts:
                 current = await conn.fetch(
                     "SELECT fact_id, value FROM facts WHERE customer_id = $1 AND caller_id = $2 AND attribute = $3"
@@ -442,6 +546,8 @@ class PostgresBackend(Backend):
                             fact.call_id, fact.seq, fact.said_at,
                         )  # fmt: skip
                 added.append(fact)
+            if added:
+                await _bump(conn, customer_id, caller_id)
         return added
 
     async def load_facts(self, customer_id, caller_id, *, include_former=True) -> list[Fact]:
@@ -459,6 +565,8 @@ class PostgresBackend(Backend):
         if not edges:
             return
         async with self._tenant(customer_id) as conn:
+            if not await _alive(conn, customer_id, {caller_id}):
+                return
             await conn.execute(
                 "INSERT INTO edges SELECT $1, $2, $3, * FROM unnest($4::text[], $5::text[], $6::text[], $7::text[],"
                 " $8::int[], $9::timestamptz[]) ON CONFLICT DO NOTHING",
@@ -484,11 +592,12 @@ class PostgresBackend(Backend):
                 " AND caller_id = $2 AND matter_id = ANY($5::text[]) AND status = 'open'",
                 customer_id, caller_id, closed_at, call_id, list(matter_ids),
             )  # fmt: skip
+            await _bump(conn, customer_id, caller_id)
 
     async def set_display_name(self, customer_id, caller_id, name) -> None:
         async with self._tenant(customer_id) as conn:
             await conn.execute(
-                "UPDATE callers SET display_name = $3 WHERE customer_id = $1 AND caller_id = $2",
+                "UPDATE callers SET display_name = $3, version = version + 1 WHERE customer_id = $1 AND caller_id = $2",
                 customer_id,
                 caller_id,
                 name,
@@ -497,19 +606,27 @@ class PostgresBackend(Backend):
     async def forget_caller(self, customer_id, caller_id) -> int:
         deleted = 0
         async with self._tenant(customer_id) as conn:
-            family = [
-                r[0]
-                for r in await conn.fetch(
-                    "SELECT caller_id FROM callers WHERE customer_id = $1 AND (caller_id = $2 OR merged_into = $2)",
-                    customer_id,
-                    caller_id,
-                )
-            ] or [caller_id]
-            for table in (*_TABLES_BY_CALLER, "callers"):
+            family = (
+                [  # locked: a write of theirs in flight finishes first (and is deleted), a later one finds no caller
+                    r[0]
+                    for r in await conn.fetch(
+                        "SELECT caller_id FROM callers WHERE customer_id = $1 AND (caller_id = $2 OR merged_into = $2)"
+                        " FOR UPDATE",
+                        customer_id,
+                        caller_id,
+                    )
+                ]
+                or [caller_id]
+            )
+            for table in (*_TABLES_BY_CALLER, "verifiers", "callers"):
                 status = await conn.execute(
                     f"DELETE FROM {table} WHERE customer_id = $1 AND caller_id = ANY($2::text[])", customer_id, family
                 )
                 deleted += int(status.rsplit(" ", 1)[-1])
+            await conn.executemany(
+                "INSERT INTO forgotten (customer_id, caller_digest, at) VALUES ($1, $2, now()) ON CONFLICT DO NOTHING",
+                [(customer_id, caller_digest(customer_id, member)) for member in family],
+            )
             status = await conn.execute(
                 "DELETE FROM links WHERE customer_id = $1 AND (to_caller_id = ANY($2::text[])"
                 " OR from_caller_id = ANY($2::text[]))",
@@ -518,6 +635,15 @@ class PostgresBackend(Backend):
             )
             deleted += int(status.rsplit(" ", 1)[-1])
         return deleted
+
+    async def caller_family(self, customer_id, caller_id) -> list[str]:
+        async with self._tenant(customer_id) as conn:
+            rows = await conn.fetch(
+                "SELECT caller_id FROM callers WHERE customer_id = $1 AND (caller_id = $2 OR merged_into = $2)",
+                customer_id,
+                caller_id,
+            )
+        return [r[0] for r in rows] or [caller_id]
 
     async def purge_older_than(self, customer_id, before: datetime) -> int:
         async with self._tenant(customer_id) as conn:
@@ -532,6 +658,31 @@ class PostgresBackend(Backend):
             )
             d = await conn.execute("DELETE FROM edges WHERE customer_id = $1 AND at < $2", customer_id, before)
         return sum(int(status.rsplit(" ", 1)[-1]) for status in (a, b, c, d))
+
+
+def _memory_row(customer_id: str, r: asyncpg.Record) -> MemoryRow:
+    """A row selected as caller_id, call_id, seq, kind, role, text, at, first_caller_id, embedding."""
+    return MemoryRow(customer_id, r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], decode_vector(r[8]))
+
+
+async def _alive(conn: asyncpg.Connection, customer_id: str, caller_ids: set[str]) -> bool:
+    """Lock the callers' rows against deletion until this transaction ends; False if none exists any more
+    (forgotten: what would be written about them is dropped)."""
+    rows = await conn.fetch(
+        "SELECT caller_id FROM callers WHERE customer_id = $1 AND caller_id = ANY($2::text[]) FOR KEY SHARE",
+        customer_id,
+        list(caller_ids),
+    )
+    return bool(rows)
+
+
+async def _bump(conn: asyncpg.Connection, customer_id: str, *caller_ids: str) -> None:
+    """The callers' data changed (in this transaction): a brief prepared before is no longer current."""
+    await conn.execute(
+        "UPDATE callers SET version = version + 1 WHERE customer_id = $1 AND caller_id = ANY($2::text[])",
+        customer_id,
+        list(caller_ids),
+    )
 
 
 class _Raced(Exception):

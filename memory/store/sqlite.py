@@ -24,7 +24,7 @@ from ..values import (
     MemoryRow,
 )
 from .base import Backend
-from .codec import decode_vector, dump_refs, encode_vector, load_refs, migrations
+from .codec import caller_digest, decode_vector, dump_refs, encode_vector, load_refs, migrations
 
 _TABLES_BY_CALLER = ("identifiers", "calls", "memories", "matters", "facts", "edges")
 
@@ -48,6 +48,10 @@ class SQLiteBackend(Backend):
         self.path = path
         self._db: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
+
+    @property
+    def location(self) -> str:
+        return f"sqlite:{self.path.resolve()}"
 
     async def connect(self) -> None:
         try:
@@ -164,7 +168,16 @@ class SQLiteBackend(Backend):
     async def attach_identifiers(self, customer_id, caller_id, identifiers, *, source, call_id, at):
         async with self._tx():
             attached = await self._insert_identifiers(customer_id, caller_id, identifiers, source, call_id, at)
+            if attached:
+                await self._bump(customer_id, caller_id)
         return attached
+
+    async def _bump(self, customer_id: str, *caller_ids: str) -> None:
+        """The callers' data changed (in this transaction): a brief prepared before is no longer current."""
+        await self.db.executemany(
+            "UPDATE callers SET version = version + 1 WHERE customer_id = ? AND caller_id = ?",
+            [(customer_id, c) for c in caller_ids],
+        )
 
     async def start_call(self, customer_id, call_id, caller_id, started_at) -> None:
         async with self._tx():
@@ -174,7 +187,7 @@ class SQLiteBackend(Backend):
                 (customer_id, call_id, caller_id, caller_id, _ts(started_at)),
             )
 
-    async def write_memories(self, customer_id, rows) -> int:
+    async def write_memories(self, customer_id, rows, *, enriched=True) -> int:
         if not rows:
             return 0
         db = self.db
@@ -182,7 +195,8 @@ class SQLiteBackend(Backend):
         async with self._tx():
             await db.executemany(
                 "INSERT INTO memories (customer_id, call_id, seq, caller_id, first_caller_id, kind, role, text, at,"
-                " embedding) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                " embedding, enriched) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM callers"
+                " WHERE customer_id = ?1 AND caller_id = ?4) ON CONFLICT DO NOTHING",
                 [
                     (
                         customer_id,
@@ -195,16 +209,89 @@ class SQLiteBackend(Backend):
                         r.text,
                         _ts(r.at),
                         encode_vector(r.embedding),
+                        int(enriched),
                     )
                     for r in rows
                 ],
             )
         return db.total_changes - before
 
+    async def mark_enriched(self, customer_id, rows) -> None:
+        if not rows:
+            return
+        async with self._tx():
+            await self.db.executemany(
+                "UPDATE memories SET embedding = ?, enriched = 1 WHERE customer_id = ? AND call_id = ? AND seq = ?",
+                [(encode_vector(r.embedding), customer_id, r.call_id, r.seq) for r in rows],
+            )
+
+    _ROW = "SELECT caller_id, call_id, seq, kind, role, text, at, first_caller_id, embedding FROM memories"
+
+    def _memory_row(self, customer_id: str, r) -> MemoryRow:
+        return MemoryRow(customer_id, r[0], r[1], r[2], r[3], r[4], r[5], _dt(r[6]), r[7], decode_vector(r[8]))
+
+    async def load_unenriched(self, customer_id, *, before, limit) -> list[MemoryRow]:
+        async with self.db.execute(
+            self._ROW + " WHERE customer_id = ?1 AND enriched = 0 AND call_id IN (SELECT call_id FROM calls WHERE"
+            " customer_id = ?1 AND (ended_at IS NOT NULL OR started_at < ?2)) ORDER BY call_id, seq LIMIT ?3",
+            (customer_id, _ts(before), limit),
+        ) as cur:
+            return [self._memory_row(customer_id, r) for r in await cur.fetchall()]
+
+    async def load_call_rows(self, customer_id, call_id) -> list[MemoryRow]:
+        async with self.db.execute(
+            self._ROW + " WHERE customer_id = ? AND call_id = ? ORDER BY seq", (customer_id, call_id)
+        ) as cur:
+            return [self._memory_row(customer_id, r) for r in await cur.fetchall()]
+
+    async def caller_version(self, customer_id, caller_id) -> int:
+        async with self.db.execute(
+            "SELECT version FROM callers WHERE customer_id = ? AND caller_id = ?", (customer_id, caller_id)
+        ) as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def set_verifiers(self, customer_id, caller_id, digests, *, at) -> None:
+        async with self._tx():
+            await self.db.executemany(
+                "INSERT INTO verifiers (customer_id, caller_id, first_caller_id, factor, digest, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (customer_id, caller_id, factor)"
+                " DO UPDATE SET digest = excluded.digest, created_at = excluded.created_at",
+                [(customer_id, caller_id, caller_id, factor, value, _ts(at)) for factor, value in digests.items()],
+            )
+            await self._bump(customer_id, caller_id)
+
+    async def verification_record(self, customer_id, caller_id) -> tuple[str | None, dict[str, str]]:
+        async with self.db.execute(
+            "SELECT display_name FROM callers WHERE customer_id = ? AND caller_id = ?", (customer_id, caller_id)
+        ) as cur:
+            row = await cur.fetchone()
+        async with self.db.execute(
+            "SELECT factor, digest FROM verifiers WHERE customer_id = ? AND caller_id = ?", (customer_id, caller_id)
+        ) as cur:
+            factors = {r[0]: r[1] for r in await cur.fetchall()}
+        return (row[0] if row else None), factors
+
+    async def is_forgotten(self, customer_id, digest) -> bool:
+        async with self.db.execute(
+            "SELECT 1 FROM forgotten WHERE customer_id = ? AND caller_digest = ?", (customer_id, digest)
+        ) as cur:
+            return await cur.fetchone() is not None
+
+    async def _alive(self, customer_id: str, caller_id: str) -> bool:
+        """Does the caller still exist (in this write transaction)? What would be written about a
+        forgotten caller is dropped."""
+        async with self.db.execute(
+            "SELECT 1 FROM callers WHERE customer_id = ? AND caller_id = ?", (customer_id, caller_id)
+        ) as cur:
+            return await cur.fetchone() is not None
+
     async def add_matters(self, customer_id, caller_id, first_caller_id, matters) -> None:
         if not matters:
             return
         async with self._tx():
+            if not await self._alive(customer_id, caller_id):
+                return
             await self.db.executemany(
                 "INSERT INTO matters (customer_id, matter_id, caller_id, first_caller_id, call_id, text, refs, status,"
                 " created_at, due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
@@ -224,6 +311,7 @@ class SQLiteBackend(Backend):
                     for m in matters
                 ],
             )
+            await self._bump(customer_id, caller_id)
 
     async def finish_call(self, customer_id, call_id, *, ended_at, topic, outcome) -> None:
         async with self._tx():
@@ -231,10 +319,20 @@ class SQLiteBackend(Backend):
                 "UPDATE calls SET ended_at = ?, topic = ?, outcome = ? WHERE customer_id = ? AND call_id = ?",
                 (_ts(ended_at), topic, outcome, customer_id, call_id),
             )
+            await self.db.execute(
+                "UPDATE callers SET version = version + 1 WHERE customer_id = ? AND caller_id ="
+                " (SELECT caller_id FROM calls WHERE customer_id = ? AND call_id = ?)",
+                (customer_id, customer_id, call_id),
+            )
 
     async def merge_callers(self, customer_id, from_caller_id, into_caller_id, evidence, *, link_id, call_id, at):
         db = self.db
         async with self._tx():
+            await db.execute(  # the record's own answers win over those the merged caller brought
+                "UPDATE verifiers SET caller_id = ?3 WHERE customer_id = ?1 AND caller_id = ?2 AND factor NOT IN"
+                " (SELECT factor FROM verifiers WHERE customer_id = ?1 AND caller_id = ?3)",
+                (customer_id, from_caller_id, into_caller_id),
+            )
             for table in _TABLES_BY_CALLER:
                 await db.execute(
                     f"UPDATE {table} SET caller_id = ? WHERE customer_id = ? AND caller_id = ?",
@@ -258,6 +356,7 @@ class SQLiteBackend(Backend):
                     _ts(at),
                 ),
             )
+            await self._bump(customer_id, from_caller_id, into_caller_id)
 
     async def undo_link(self, customer_id, link_id, *, at) -> tuple[str, str] | None:
         db = self.db
@@ -283,6 +382,7 @@ class SQLiteBackend(Backend):
                 "UPDATE links SET undone_at = ? WHERE customer_id = ? AND link_id = ?",
                 (_ts(at), customer_id, link_id),
             )
+            await self._bump(customer_id, source, target)
         return source, target
 
     async def links(self, customer_id, caller_id) -> list[Link]:
@@ -358,6 +458,8 @@ class SQLiteBackend(Backend):
             return added
         db = self.db
         async with self._tx():
+            if not await self._alive(customer_id, caller_id):
+                return added
             for fact in facts:
                 async with db.execute(
                     "SELECT fact_id, value FROM facts WHERE customer_id = ? AND caller_id = ? AND attribute = ?"
@@ -387,6 +489,8 @@ class SQLiteBackend(Backend):
                              fact.call_id, fact.seq, _ts(fact.said_at)),
                         )  # fmt: skip
                 added.append(fact)
+            if added:
+                await self._bump(customer_id, caller_id)
         return added
 
     async def load_facts(self, customer_id, caller_id, *, include_former=True) -> list[Fact]:
@@ -407,6 +511,8 @@ class SQLiteBackend(Backend):
         if not edges:
             return
         async with self._tx():
+            if not await self._alive(customer_id, caller_id):
+                return
             await self.db.executemany(
                 "INSERT INTO edges VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 [
@@ -432,15 +538,16 @@ class SQLiteBackend(Backend):
                 " AND caller_id = ? AND matter_id = ? AND status = 'open'",
                 [(_ts(closed_at), call_id, customer_id, caller_id, m) for m in matter_ids],
             )
+            await self._bump(customer_id, caller_id)
 
     async def set_display_name(self, customer_id, caller_id, name) -> None:
         async with self._tx():
             await self.db.execute(
-                "UPDATE callers SET display_name = ? WHERE customer_id = ? AND caller_id = ?",
+                "UPDATE callers SET display_name = ?, version = version + 1 WHERE customer_id = ? AND caller_id = ?",
                 (name, customer_id, caller_id),
             )
 
-    async def _caller_family(self, customer_id: str, caller_id: str) -> list[str]:
+    async def caller_family(self, customer_id: str, caller_id: str) -> list[str]:
         async with self.db.execute(
             "SELECT caller_id FROM callers WHERE customer_id = ? AND (caller_id = ? OR merged_into = ?)",
             (customer_id, caller_id, caller_id),
@@ -449,16 +556,20 @@ class SQLiteBackend(Backend):
 
     async def forget_caller(self, customer_id, caller_id) -> int:
         db = self.db
-        family = await self._caller_family(customer_id, caller_id)
+        family = await self.caller_family(customer_id, caller_id)
         marks = ",".join("?" for _ in family)
         deleted = 0
         async with self._tx():
-            for table in (*_TABLES_BY_CALLER, "callers"):
+            for table in (*_TABLES_BY_CALLER, "verifiers", "callers"):
                 cur = await db.execute(
                     f"DELETE FROM {table} WHERE customer_id = ? AND caller_id IN ({marks})",
                     (customer_id, *family),
                 )
                 deleted += cur.rowcount
+            await db.executemany(
+                "INSERT INTO forgotten (customer_id, caller_digest, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                [(customer_id, caller_digest(customer_id, member), datetime.now(UTC).timestamp()) for member in family],
+            )
             cur = await db.execute(
                 f"DELETE FROM links WHERE customer_id = ? AND (to_caller_id IN ({marks}) OR from_caller_id IN ({marks}))",
                 (customer_id, *family, *family),
