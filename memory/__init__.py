@@ -36,7 +36,18 @@ from .errors import (
 from .policy import DEFAULT_POLICY, MemoryPolicy
 from .text.facts import reference_labels
 from .text.quote import quote
-from .values import IDENTIFIER_KINDS, TENANT_ID_RULE, CallEvent, Hit, Identifier, Link, Matter, Preload, is_tenant_id
+from .values import (
+    IDENTIFIER_KINDS,
+    TENANT_ID_RULE,
+    CallEvent,
+    Hit,
+    Identifier,
+    Link,
+    Matter,
+    Preload,
+    Verification,
+    is_tenant_id,
+)
 
 __all__ = [
     "DEFAULT_POLICY",
@@ -57,6 +68,7 @@ __all__ = [
     "MemoryWriteError",
     "Preload",
     "StoreUnavailableError",
+    "Verification",
     "default_embedder",
     "is_tenant_id",
     "open_store",

@@ -208,9 +208,16 @@ class CallerProfile:
 
 @dataclass(frozen=True, slots=True)
 class CallEvent:
-    """Something the application may react to during a call (``hooks.add_listener``)."""
+    """Something the application may react to during a call (``hooks.add_listener``).
 
-    kind: Literal["linked", "write_error"]
+    ``linked``: the call is now the caller ``caller_id``'s (their history is disclosed);
+    ``candidate``: an identifier said aloud matches a record that the caller must verify first;
+    ``attached``: the call's memory reached the database after starting without it;
+    ``write_error``: the database stopped taking the call's turns (they are spooled);
+    ``forgotten``: the caller was deleted; nothing more of the call is kept.
+    """
+
+    kind: Literal["linked", "candidate", "attached", "write_error", "forgotten"]
     caller_id: str
     detail: str = ""
     extra: dict[str, object] = field(default_factory=dict)
@@ -230,3 +237,22 @@ class Edge:
     call_id: str
     seq: int
     at: datetime
+
+
+VerificationStatus = Literal["verified", "not_verified", "locked", "nothing_to_verify", "unavailable"]
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    """The outcome of checking a caller's answers against the record an identifier they said matched.
+
+    ``status``: ``verified`` (the call is linked; the record's history is disclosed),
+    ``not_verified`` (an answer did not match, or not enough did), ``locked`` (too many wrong answers
+    on this call), ``nothing_to_verify`` (no record waits for verification), ``unavailable``
+    (storage could not be reached). ``asks``: the factors the record can be verified by, to ask
+    for (never their values); ``attempts_left`` before ``locked``.
+    """
+
+    status: VerificationStatus
+    asks: tuple[str, ...] = ()
+    attempts_left: int = 0

@@ -31,6 +31,7 @@ def test_public_api_is_pinned():
             "MemoryWriteError",
             "Preload",
             "StoreUnavailableError",
+            "Verification",
             "default_embedder",
             "is_tenant_id",
             "open_store",

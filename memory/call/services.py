@@ -13,6 +13,7 @@ import numpy as np
 
 from ..policy import MemoryPolicy
 from ..store.base import Backend
+from ..store.spool import Spool
 
 __all__ = ["CallServices"]
 
@@ -23,6 +24,11 @@ class CallServices(Protocol):
     @property
     def backend(self) -> Backend:
         """Where memories are stored (SQLite or Postgres)."""
+        ...
+
+    @property
+    def spool(self) -> Spool | None:
+        """The host's spool, where turns the database cannot take wait (``None``: no spool)."""
         ...
 
     async def embed(self, texts: Sequence[str], *, cache_first: bool = False) -> np.ndarray:
@@ -43,4 +49,8 @@ class CallServices(Protocol):
 
     async def prepare_brief(self, customer_id: str, caller_id: str, policy: MemoryPolicy) -> None:
         """Build the caller's next brief now and keep it for their next call."""
+        ...
+
+    def call_closed(self, customer_id: str, call_id: str) -> None:
+        """The call is closed: rows it could not enrich may be back-filled now. Never raises."""
         ...

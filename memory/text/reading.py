@@ -15,8 +15,9 @@ from ..values import Identifier
 from .facts import Reference, references
 from .promises import spoken_name
 from .spoken import extract_identifiers
+from .values import clear_cache as clear_value_cache
 
-__all__ = ["Reading", "read_turn"]
+__all__ = ["Reading", "forget_readings", "read_turn"]
 
 READ_CACHE_SIZE = 4096
 
@@ -55,3 +56,9 @@ def read_turn(text: str, *, region: str = "US") -> Reading:
 @lru_cache(maxsize=READ_CACHE_SIZE)
 def _read(text: str, region: str) -> Reading:
     return Reading(text, region)
+
+
+def forget_readings() -> None:
+    """Drop every cached reading of an utterance (they hold callers' words): after a caller is deleted."""
+    _read.cache_clear()
+    clear_value_cache()
