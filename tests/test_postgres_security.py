@@ -54,7 +54,18 @@ async def test_the_app_role_cannot_bypass_row_level_security(postgres_database):
         assert role is not None and not role["rolsuper"] and not role["rolbypassrls"]
         forced = await conn.fetch(
             "SELECT relname FROM pg_class WHERE relrowsecurity AND relforcerowsecurity AND relname = ANY($1)",
-            ["callers", "identifiers", "calls", "memories", "matters", "links", "facts", "edges", "verifiers", "forgotten"],
+            [
+                "callers",
+                "identifiers",
+                "calls",
+                "memories",
+                "matters",
+                "links",
+                "facts",
+                "edges",
+                "verifiers",
+                "forgotten",
+            ],
         )
         assert len(forced) == 10
     finally:

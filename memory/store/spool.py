@@ -119,11 +119,12 @@ class Spool:
     async def _tx(self) -> AsyncIterator[aiosqlite.Connection]:
         async with self._lock:
             db = self.db
-            await db.execute("BEGIN IMMEDIATE")
-            try:
+            try:  # BEGIN inside: a task cancelled while it runs must not leave the transaction open
+                await db.execute("BEGIN IMMEDIATE")
                 yield db
             except BaseException:
-                await db.execute("ROLLBACK")
+                with contextlib.suppress(aiosqlite.Error):
+                    await asyncio.shield(db.execute("ROLLBACK"))
                 raise
             await db.execute("COMMIT")
 

@@ -74,13 +74,15 @@ class SQLiteBackend(Backend):
     async def _tx(self) -> AsyncIterator[None]:
         """One write transaction at a time on the shared connection."""
         async with self._lock:
-            await self.db.execute("BEGIN IMMEDIATE")
-            try:
+            db = self.db
+            try:  # BEGIN inside: a task cancelled while it runs must not leave the transaction open
+                await db.execute("BEGIN IMMEDIATE")
                 yield
             except BaseException:
-                await self.db.execute("ROLLBACK")
+                with contextlib.suppress(aiosqlite.Error):
+                    await asyncio.shield(db.execute("ROLLBACK"))
                 raise
-            await self.db.execute("COMMIT")
+            await db.execute("COMMIT")
 
     async def aclose(self) -> None:
         if self._db is not None:
