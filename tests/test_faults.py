@@ -270,3 +270,34 @@ async def test_no_stale_brief_after_a_redis_outage_during_writes(redis_proxy, re
         await hooks.aclose()
     finally:
         await other.aclose()
+
+
+# ------------------------------------------------------------------------------------------- load
+
+
+async def test_a_burst_of_100_calls_of_20_turns_stores_every_turn(postgres_database, direct, embedder, tmp_path):
+    """Writes faster than the one embedding thread: the text is stored at once, the rest follows."""
+    store = await memory.open_store(postgres_database, embedder=embedder, spool_path=tmp_path / "spool.db")
+    tenant = tenant_id()
+
+    async def one_call(n: int) -> memory.CallHooks:
+        hooks = await store.open_call(tenant, {"phone": f"+1415556{n:04d}"}, call_id=f"burst-{n}", started_at=T0)
+        for i in range(20):
+            say(hooks, i, i + 1)
+            await asyncio.sleep(0.005)
+        return hooks
+
+    try:
+        calls = await asyncio.gather(*(one_call(n) for n in range(100)))
+        await asyncio.gather(*(hooks.aclose() for hooks in calls))  # nothing handed back
+        deadline = time.monotonic() + 30
+        while await store.spool.pending() and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        stored = 0
+        for n in range(100):
+            rows = await direct.backend.load_call_rows(tenant, f"burst-{n}")
+            assert_all_once_in_order(rows, 20)
+            stored += len(rows)
+        assert stored == 2000
+    finally:
+        await store.aclose()
