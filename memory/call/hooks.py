@@ -338,6 +338,9 @@ class CallHooks:
         if self._closed:
             return
         self._closed = True
+        if self._forgotten:
+            self._services.call_closed(self.customer_id, self.call_id)
+            return
         finished = False
         try:
             await within(self._finish(), timeout)

@@ -324,10 +324,10 @@ class CallWriter:
         self._last_try = not self._db_ok
         self._text_wake.set()
         self._enrich_wake.set()
-        if self._tasks:
-            await asyncio.shield(self._tasks[0])
+        for task in self._tasks:
+            if not task.done():
+                await asyncio.shield(task)
             self._enrich_wake.set()
-            await asyncio.shield(self._tasks[1])
 
     async def keep_the_rest(self) -> None:
         """A close that could not finish: spool what is neither stored nor spooled yet."""
