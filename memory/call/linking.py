@@ -221,6 +221,7 @@ class CallLinker:
         self.is_new_caller = True
         self.started = False  # the caller is resolved and the call row exists
         self.candidate: Candidate | None = None
+        self.linked = False  # the call was linked to a record by what was said (verified, or a trusted kind)
         self.failed_attempts = 0
         self._said: list[str] = []  # the words of every user turn scanned so far
         self._unscanned: list[MemoryRow] = []
@@ -322,6 +323,7 @@ class CallLinker:
         self.caller_id = caller_id
         self.is_new_caller = False
         self.candidate = None
+        self.linked = True
         await self._on_linked(before, caller_id, evidence)
 
     async def verify(self, answers: Mapping[str, str], *, at: datetime) -> Verification:
@@ -333,8 +335,8 @@ class CallLinker:
         await self.settle(raise_errors=False)
         async with self._io_lock:
             candidate = self.candidate
-            if candidate is None:
-                return Verification("nothing_to_verify")
+            if candidate is None:  # already linked: by the name said on the call, say
+                return Verification("verified" if self.linked else "nothing_to_verify")
             asks = candidate.asks(self.policy)
             if self.failed_attempts >= MAX_FAILED_ATTEMPTS:
                 return Verification("locked", asks)
