@@ -193,6 +193,9 @@ class PostgresBackend(Backend):
             await self._insert_identifiers(conn, customer_id, caller_id, identifiers, "presented", call_id, at)
 
     async def insert_or_get_caller(self, customer_id, caller_id, identifiers, linkable, *, call_id, at):
+        owners = await self.find_callers(customer_id, linkable)  # a returning caller: one read
+        if owners:
+            return owners
         for _ in range(_RESOLVE_ATTEMPTS):
             try:
                 async with self._tenant(customer_id) as conn:

@@ -144,6 +144,9 @@ class SQLiteBackend(Backend):
             await self._insert_identifiers(customer_id, caller_id, identifiers, "presented", call_id, at)
 
     async def insert_or_get_caller(self, customer_id, caller_id, identifiers, linkable, *, call_id, at):
+        owners = await self._owners(customer_id, linkable)  # a returning caller: a read, no write lock
+        if owners:
+            return owners
         async with self._tx():  # BEGIN IMMEDIATE: no other writer between the read and the insert
             owners = await self._owners(customer_id, linkable)
             if owners:
