@@ -190,3 +190,44 @@ async def test_redis_failing_at_call_start_still_gives_the_brief(
     async with placed_call(deps, sip_caller(phone, ACME_LINE, call_id=f"SCL_{uuid.uuid4().hex[:8]}")) as call:
         assert call.timings_ms["memory_setup"] < (BUDGET_S + 0.3) * 1000
         assert call.memory is not None and "booking 3390" in call.memory.brief  # from the database
+
+
+async def test_turns_handed_back_at_close_are_put_in_the_spool_by_the_session(
+    worker, postgres_database, direct, caplog
+):
+    """The spool itself failing during the call (a full disk): the turns the database did not take either
+    come back in MemoryWriteError at close, and the session puts them in the spool then, not in a log line."""
+    deps = worker(postgres_database)
+    store = await deps.store.get()
+    assert store is not None and store.spool is not None
+    real_keep = store.spool.keep
+
+    async def full_disk(*args, **kwargs):
+        raise OSError("no space left on device")
+
+    call_id = f"SCL_{uuid.uuid4().hex[:8]}"
+    async with placed_call(deps, sip_caller(number(), ACME_LINE, call_id=call_id)) as call:
+        assert call.memory is not None
+        await call.session.run(user_input=LINES[0])
+        await call.memory.hooks.flushed()
+        store.backend.write_memories = functools.partial(_refuse)  # the database stops taking writes
+        store.spool.keep = full_disk  # and the spool cannot take them for now
+        for line in LINES[1:4]:
+            await call.session.run(user_input=line)
+        hooks = call.memory.hooks
+        close_hooks = hooks.aclose
+
+        async def close_then_free_the_disk(**kwargs):
+            try:
+                await close_hooks(**kwargs)  # raises MemoryWriteError: neither stored nor spooled
+            finally:
+                store.spool.keep = real_keep  # the disk has room again when the session handles it
+
+        hooks.aclose = close_then_free_the_disk  # type: ignore[method-assign]
+    assert "turn(s) the database did not take were spooled" in caplog.text
+    assert await store.spool.pending() == 6  # three user turns and three replies, none lost
+    assert not any(line in caplog.text for line in LINES)  # no words in the logs
+
+
+async def _refuse(*args, **kwargs):
+    raise ConnectionError("the database is not taking writes")
