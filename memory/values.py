@@ -109,12 +109,14 @@ class Hit:
 
 @dataclass(frozen=True, slots=True)
 class Preload:
-    """The caller brief for the prompt. ``text`` is empty for a new caller or when the read failed."""
+    """The caller brief for the prompt. ``text`` is empty for a new caller or when the read failed;
+    ``source`` is ``verification`` while a record an identifier said aloud matched awaits verification
+    (the text then says so, and nothing of that record)."""
 
     text: str
     caller_id: str
     is_new_caller: bool
-    source: Literal["cache", "database", "empty", "error"]
+    source: Literal["cache", "database", "empty", "error", "verification"]
     took_ms: float
 
 
