@@ -1,4 +1,4 @@
-"""Storage backends, picked from a URL in one place."""
+"""Storage backends, picked from a URL in one place; the host's spool (``spool.py``) beside them."""
 
 from __future__ import annotations
 
