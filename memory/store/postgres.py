@@ -299,10 +299,8 @@ class PostgresBackend(Backend):
         return [_memory_row(customer_id, r) for r in rows]
 
     async def caller_version(self, customer_id, caller_id) -> int:
-        async with self._tenant(customer_id) as conn:
-            version = await conn.fetchval(
-                "SELECT version FROM callers WHERE customer_id = $1 AND caller_id = $2", customer_id, caller_id
-            )
+        async with self.pool.acquire() as conn:  # one statement, one round trip (see migration 003)
+            version = await conn.fetchval("SELECT caller_memory_version($1, $2)", customer_id, caller_id)
         return int(version or 0)
 
     async def set_verifiers(self, customer_id, caller_id, digests, *, at) -> None:

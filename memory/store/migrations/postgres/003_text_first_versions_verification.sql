@@ -7,6 +7,15 @@ CREATE INDEX memories_unenriched ON memories (customer_id, at) WHERE NOT enriche
 -- built from the version that is current, whatever a cache missed while it was unreachable.
 ALTER TABLE callers ADD COLUMN version BIGINT NOT NULL DEFAULT 0;
 
+-- The version in one round trip (it is read beside every prepared brief): the tenant is set for
+-- this statement's transaction only, and row-level security applies as to any query of the caller.
+CREATE FUNCTION caller_memory_version(p_tenant TEXT, p_caller TEXT) RETURNS BIGINT
+LANGUAGE plpgsql SECURITY INVOKER AS $$
+BEGIN
+    PERFORM set_config('app.tenant_id', p_tenant, true);
+    RETURN (SELECT version FROM callers WHERE customer_id = p_tenant AND caller_id = p_caller);
+END $$;
+
 -- What a caller can answer to prove a record is theirs, where the tenant stores it: salted digests
 -- (scrypt), never the values. The name as recorded is callers.display_name.
 CREATE TABLE verifiers (
