@@ -13,6 +13,8 @@ import time
 import uuid
 from datetime import UTC, datetime
 
+import pytest
+
 import memory
 
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
@@ -46,7 +48,8 @@ async def wait_for(predicate, seconds: float):
 async def test_a_turn_is_stored_at_once_while_the_embedder_is_busy(store_urls, embedder):
     url, redis_url = store_urls
     gated = GatedEmbedder(embedder)
-    store = await memory.open_store(url, redis_url=redis_url, embedder=gated, spool_path=None)
+    quick = memory.MemoryPolicy(recall_timeout_s=0.2)  # the query cannot be embedded while the embedder is held
+    store = await memory.open_store(url, redis_url=redis_url, embedder=gated, spool_path=None, default_policy=quick)
     tenant = f"t-{uuid.uuid4().hex[:10]}"
     try:
         hooks = await store.open_call(tenant, {"phone": "+1 415 555 0142"}, started_at=T0)
@@ -75,6 +78,7 @@ async def test_a_turn_is_stored_at_once_while_the_embedder_is_busy(store_urls, e
         await store.aclose()
 
 
+@pytest.mark.slow
 async def test_what_a_call_could_not_enrich_is_back_filled_on_the_next_open(store_urls, embedder):
     url, redis_url = store_urls
     tenant = f"t-{uuid.uuid4().hex[:10]}"
