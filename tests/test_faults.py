@@ -157,7 +157,9 @@ async def test_postgres_hung_at_call_start_costs_the_budget_and_the_call_attache
         t0 = time.perf_counter()
         hooks = await store.open_call(tenant, {"phone": number}, started_at=T0)
         pre = await hooks.preload(budget_s=max(0.01, FAST.preload_timeout_s - (time.perf_counter() - t0)))
-        assert time.perf_counter() - t0 < FAST.preload_timeout_s + 0.3  # the budget, not a driver timeout
+        assert (
+            time.perf_counter() - t0 < FAST.preload_timeout_s + 1.0
+        )  # the budget, not a driver timeout (exact numbers: bench call_path)
         assert not hooks.started and pre.text == ""
         events: list[memory.CallEvent] = []
         hooks.add_listener(events.append)
@@ -209,7 +211,7 @@ async def test_a_store_opened_while_postgres_is_down_attaches_when_it_is_back(
     tenant = tenant_id()
     try:
         hooks = await store.open_call(tenant, {"phone": phone()}, started_at=T0)
-        assert time.perf_counter() - t0 < FAST.preload_timeout_s + 0.5 and not store.connected
+        assert time.perf_counter() - t0 < FAST.preload_timeout_s + 1.0 and not store.connected
         say(hooks, 0, 5)
         await pg_proxy.set("pass")
         say(hooks, 5, 9)
