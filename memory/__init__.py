@@ -49,6 +49,7 @@ from .values import (
     Link,
     Matter,
     Preload,
+    Verification,
     is_tenant_id,
 )
 
@@ -74,6 +75,7 @@ __all__ = [
     "MemoryWriteError",
     "Preload",
     "StoreUnavailableError",
+    "Verification",
     "default_embedder",
     "describe_episode",
     "is_tenant_id",

@@ -124,12 +124,14 @@ async def demo(args: argparse.Namespace) -> int:
         hooks = await store.open_call(DEMO_TENANT, {"phone": DEMO_NEW_PHONE}, started_at=friday)
         first = await hooks.preload()
         print(f"  preload before the caller speaks: {'(new caller: nothing)' if not first.text else first.text}")
-        said = "Hi, it's about my refund. My account number is eight eight one two three."
+        said = "Hi, this is Dana Reyes, it's about my refund. My account number is eight eight one two three."
         hooks.record_turn("user", said, at=friday + timedelta(seconds=5))
         _say("user", said)
         brief = await hooks.preload()
         linked = "linked to the caller of call 1" if not brief.is_new_caller else "not linked"
-        print(f"  -> {linked} by the account number said aloud; the preload the agent now gets:\n")
+        print(
+            f"  -> {linked} by the account number and the name on record, said aloud; the preload the agent now gets:\n"
+        )
         print(textwrap.indent(brief.text, "    "))
         print('\n  recall("what happened with my refund?"):')
         for hit in await hooks.recall("what happened with my refund?", limit=3):

@@ -1,34 +1,65 @@
-"""The store: one per worker process. It opens calls, forgets callers, and owns the shared parts
-(the storage backend, the prepared-preload cache, the embedder and its thread)."""
+"""The store: one per worker process. It opens calls, forgets callers, and owns what calls share
+(the storage backend, the prepared-preload cache, the embedder and its thread, the host's spool)
+and the work that runs beside them (replaying the spool, back-filling enrichment).
+
+Neither the database nor Redis is needed for the store to open when ``wait_for_database`` is
+false: it connects in the background, and calls opened meanwhile spool their turns and attach when
+the database answers. Redis is optional at run time: a cache that does not answer within
+``CACHE_BUDGET_S`` is skipped for ``CACHE_PAUSE_S`` (calls then have memory and no prepared brief).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
+import time
 import uuid
+import weakref
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
+from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
+from .call.enrich import backfill
 from .call.hooks import CallHooks
+from .call.replay import replay_call
+from .call.verification import digest_answer
 from .deadline import within
 from .embed import Embedder, default_embedder
-from .errors import InvalidInputError, StoreUnavailableError, describe
+from .errors import ConfigError, InvalidInputError, StoreUnavailableError, describe
 from .policy import DEFAULT_POLICY, MemoryPolicy
 from .recall.brief import render_brief
 from .recall.cache import LocalPreloadCache, PreloadCache, RedisPreloadCache
 from .recall.episodes import EpisodeExtractor
-from .store import Backend, open_backend
+from .store import Backend, connect_backend, make_backend
+from .store.spool import DEFAULT_SPOOL_PATH, Spool
+from .text.answers import canonical_answer
 from .text.identifiers import Identifier, normalize_identifier, normalize_identifiers
+from .text.reading import forget_readings
 from .values import CallerProfile, Episode, Link, MemoryRow, as_utc, utcnow, validate_tenant_id
 
 logger = logging.getLogger(__name__)
 
+T = TypeVar("T")
+
 QUERY_CACHE_SIZE = 1024
 EXTRACTOR_TIMEOUT_S = 20.0  # a model refining an episode at close
+CACHE_BUDGET_S = 0.25
+"""A cache read or write may take this long; one that does not answer is skipped for ``CACHE_PAUSE_S``."""
+CACHE_PAUSE_S = 5.0
+TICK_S = 1.0
+"""How often the store's background work looks for something to do (spool heartbeat, replay, back-fill)."""
+BEAT_S = 2.0
+BACKFILL_EVERY_S = 30.0
+BACKFILL_AGE_S = 600.0
+"""Rows of a call still open elsewhere are back-filled once the call started this long ago."""
+REPLAY_TIMEOUT_S = 30.0
 
 
 class CallerStore:
@@ -43,15 +74,24 @@ class CallerStore:
         policies: Mapping[str, MemoryPolicy] | None = None,
         default_policy: MemoryPolicy = DEFAULT_POLICY,
         episode_extractor: EpisodeExtractor | None = None,
+        spool: Spool | None = None,
     ) -> None:
         self.backend = backend
         self.episode_extractor = episode_extractor
         self.cache = cache
         self.embedder = embedder
         self.default_policy = default_policy
+        self._spool = spool
         self._policies: dict[str, MemoryPolicy] = dict(policies or {})
         self._embed_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="memory-embed")
         self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._open_calls: weakref.WeakSet[CallHooks] = weakref.WeakSet()
+        self._backfill_at: dict[str, float] = dict.fromkeys(self._policies, 0.0)  # tenant -> when next
+        self._stale_briefs: set[tuple[str, str]] = set()  # briefs of forgotten callers still to delete
+        self._cache_paused_until = 0.0
+        self._connected = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
         self._closed = False
 
     # -- configuration ---------------------------------------------------------------------------
@@ -64,6 +104,24 @@ class CallerStore:
     def policy_for(self, customer_id: str) -> MemoryPolicy:
         return self._policies.get(customer_id, self.default_policy)
 
+    @property
+    def spool(self) -> Spool | None:
+        """The host's spool (``None`` when the store keeps none)."""
+        return self._spool
+
+    @property
+    def connected(self) -> bool:
+        """The database has been reached (always true for a store opened waiting for it)."""
+        return self._connected.is_set()
+
+    def start(self, *, connect: bool) -> None:
+        """Start the background work (``connect``: connect to the database first, retrying)."""
+        if connect:
+            self._tasks.append(asyncio.create_task(self._connect(), name="memory-connect"))
+        else:
+            self._connected.set()
+        self._tasks.append(asyncio.create_task(self._maintain(), name="memory-maintenance"))
+
     # -- calls -------------------------------------------------------------------------------------
 
     async def open_call(
@@ -73,8 +131,11 @@ class CallerStore:
         *,
         call_id: str | None = None,
         started_at: datetime | None = None,
+        budget_s: float | None = None,
     ) -> CallHooks:
-        """Memory for one call. Never raises for storage trouble (the hooks then work without history)."""
+        """Memory for one call. Never raises for storage trouble (the hooks then work without history,
+        spool the call's turns and attach when the database answers). ``budget_s``: how long to try
+        to resolve the caller now (the tenant's ``preload_timeout_s`` by default)."""
         if self._closed:
             raise InvalidInputError("the store is closed")
         customer_id, identifiers, call_id = validate_call_args(customer_id, identifiers, call_id)
@@ -82,9 +143,22 @@ class CallerStore:
         normalised, rejected = normalize_identifiers(identifiers, region=policy.default_region)
         if rejected:
             logger.info("ignored unusable identifiers of kinds %s", sorted(set(rejected)))
-        hooks = CallHooks(self, customer_id, normalised, call_id=call_id, started_at=as_utc(started_at), policy=policy)
-        await hooks.open()
+        at = as_utc(started_at, name="started_at")
+        hooks = CallHooks(self, customer_id, normalised, call_id=call_id, started_at=at, policy=policy)
+        self._open_calls.add(hooks)
+        self._backfill_at.setdefault(customer_id, 0.0)
+        budget = policy.preload_timeout_s if budget_s is None else budget_s
+        started = time.monotonic()
+        if not self._connected.is_set():  # a store still connecting: the call waits for it within its budget
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._connected.wait(), budget)
+        await hooks.open(budget_s=max(0.01, budget - (time.monotonic() - started)))
         return hooks
+
+    def call_closed(self, customer_id: str, call_id: str) -> None:
+        """A call of this process closed: rows it could not enrich are back-filled soon."""
+        self._backfill_at[customer_id] = 0.0
+        self._wake.set()
 
     # -- shared services of the hooks ------------------------------------------------------------------
 
@@ -110,18 +184,39 @@ class CallerStore:
                 self._query_vectors.popitem(last=False)
         return vectors
 
-    async def invalidate(self, customer_id: str, caller_id: str) -> None:
+    async def _cached(self, work: Awaitable[T], default: T) -> T:
+        """A cache operation within ``CACHE_BUDGET_S``; a cache that fails is skipped for a while."""
+        if time.monotonic() < self._cache_paused_until:
+            if asyncio.iscoroutine(work):
+                work.close()
+            return default
         try:
-            await self.cache.invalidate(customer_id, caller_id)
+            return await within(work, CACHE_BUDGET_S)
         except Exception as exc:
-            logger.error("could not invalidate a prepared preload: %s", type(exc).__name__)
+            self._cache_paused_until = time.monotonic() + CACHE_PAUSE_S
+            logger.warning(
+                "the preload cache is not answering (%s); prepared briefs are off for %.0f s",
+                describe(exc),
+                CACHE_PAUSE_S,
+            )
+            return default
+
+    async def invalidate(self, customer_id: str, caller_id: str) -> None:
+        await self._cached(self.cache.invalidate(customer_id, caller_id), None)
 
     async def cached_brief(self, customer_id: str, caller_id: str) -> str | None:
+        """The prepared brief, if it was built from the caller's data version now in the database."""
         try:
-            return await self.cache.get(customer_id, caller_id)
+            entry, version = await asyncio.gather(
+                self._cached(self.cache.get(customer_id, caller_id), None),
+                self.backend.caller_version(customer_id, caller_id),
+            )
         except Exception as exc:
-            logger.warning("preload cache unavailable, reading the database: %s", type(exc).__name__)
+            logger.warning("the caller's data version could not be read: %s", describe(exc))
             return None
+        if entry is None or entry[0] != version:
+            return None
+        return entry[1]
 
     async def build_brief(self, customer_id: str, caller_id: str, policy: MemoryPolicy) -> str:
         profile = await self.backend.load_profile(customer_id, caller_id, recent_calls=policy.recent_calls)
@@ -143,17 +238,13 @@ class CallerStore:
         return refined
 
     async def prepare_brief(self, customer_id: str, caller_id: str, policy: MemoryPolicy) -> None:
-        """Build the next call's brief now and keep it, tagged with the caller's data version."""
-        try:
-            version = await self.cache.version(customer_id, caller_id)
-        except Exception as exc:
-            logger.warning("preload cache unavailable, not preparing: %s", type(exc).__name__)
+        """Build the next call's brief now and keep it, tagged with the caller's data version (read first,
+        so a write committed while the brief is built makes it not current)."""
+        if time.monotonic() < self._cache_paused_until:
             return
+        version = await self.backend.caller_version(customer_id, caller_id)
         text = await self.build_brief(customer_id, caller_id, policy)
-        try:
-            await self.cache.put(customer_id, caller_id, text, version)
-        except Exception as exc:
-            logger.warning("could not keep the prepared preload: %s", type(exc).__name__)
+        await self._cached(self.cache.put(customer_id, caller_id, text, version), None)
 
     # -- callers -------------------------------------------------------------------------------------
 
@@ -181,28 +272,161 @@ class CallerStore:
             await self.invalidate(customer_id, caller_id)
         return True
 
+    async def set_verification(
+        self,
+        customer_id: str,
+        caller_id: str,
+        *,
+        name: str | None = None,
+        postcode: str | None = None,
+        pin: str | None = None,
+        date_of_birth: str | None = None,
+    ) -> None:
+        """What the tenant has on file to verify a caller by, when an identifier said aloud matches them:
+        the name as recorded, and salted digests of a postcode, PIN or date of birth (the values are
+        never stored). ``InvalidInputError`` names an answer that cannot be used."""
+        customer_id = validate_tenant_id(customer_id)
+        region = self.policy_for(customer_id).default_region
+        given = {"name": name, "postcode": postcode, "pin": pin, "date_of_birth": date_of_birth}
+        canonical: dict[str, str] = {}
+        for factor, value in given.items():
+            if value is None:
+                continue
+            form = canonical_answer(factor, value, region=region)
+            if form is None:
+                raise InvalidInputError(f"{factor}: not a usable {factor.replace('_', ' ')}")
+            canonical[factor] = form
+        if name is not None:
+            await self.backend.set_display_name(customer_id, caller_id, " ".join(name.split()))
+        digests = {f: await asyncio.to_thread(digest_answer, v) for f, v in canonical.items() if f != "name"}
+        if digests:
+            await self.backend.set_verifiers(customer_id, caller_id, digests, at=utcnow())
+
     async def forget_caller(self, customer_id: str, caller_id: str) -> int:
-        """Delete everything about a caller (and callers linked into it), prepared preload included."""
+        """Delete everything about a caller (and callers linked into it): rows and vectors, the prepared
+        brief, this host's spool, this process's caches; open calls of the caller stop recalling and
+        writing. Returns database rows deleted."""
         customer_id = validate_tenant_id(customer_id)
         canonical = await self.backend.canonical_caller(customer_id, caller_id) or caller_id
+        family = set(await self.backend.caller_family(customer_id, canonical)) | {caller_id, canonical}
+        stopped = [
+            h
+            for h in list(self._open_calls)
+            if h.customer_id == customer_id and ({h.caller_id, h.first_caller_id} & family)
+        ]
+        for hooks in stopped:
+            await hooks.forget()
         deleted = await self.backend.forget_caller(customer_id, canonical)
-        await self.invalidate(customer_id, canonical)
-        if canonical != caller_id:
-            await self.invalidate(customer_id, caller_id)
+        if self._spool is not None:
+            await self._spool.forget(customer_id, caller_ids=sorted(family), call_ids=[h.call_id for h in stopped])
+        for member in family:
+            self._stale_briefs.add((customer_id, member))
+        await self._delete_stale_briefs()
+        self._query_vectors.clear()  # queries hold callers' words; the cache is only a speed-up
+        forget_readings()
         return deleted
+
+    async def _delete_stale_briefs(self) -> None:
+        for key in sorted(self._stale_briefs):
+            try:
+                await within(self.cache.invalidate(*key), CACHE_BUDGET_S)
+            except Exception as exc:
+                logger.warning("a forgotten caller's brief is deleted once the cache answers: %s", describe(exc))
+                self._wake.set()
+                return
+            self._stale_briefs.discard(key)
 
     async def purge_expired(self, customer_id: str, *, now: datetime | None = None) -> int:
         """Apply the tenant's retention policy; returns rows deleted (0 when memories are kept)."""
         days = self.policy_for(customer_id).retention_days
         if days is None:
             return 0
-        return await self.backend.purge_older_than(customer_id, as_utc(now) - timedelta(days=days))
+        return await self.backend.purge_older_than(customer_id, as_utc(now, name="now") - timedelta(days=days))
+
+    # -- background work -----------------------------------------------------------------------------
+
+    async def _connect(self) -> None:
+        pause = 0.5
+        while not self._closed:
+            try:
+                await connect_backend(self.backend)
+            except (StoreUnavailableError, OSError) as exc:
+                logger.warning("the memory database is not reachable yet (%s); retrying", describe(exc))
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, 5.0)
+                continue
+            logger.info("the memory database is connected")
+            self._connected.set()
+            self._wake.set()
+            return
+
+    async def _maintain(self) -> None:
+        next_beat = 0.0
+        while not self._closed:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), TICK_S)
+            self._wake.clear()
+            now = time.monotonic()
+            if self._spool is not None and now >= next_beat:
+                next_beat = now + BEAT_S
+                await self._quietly("spool heartbeat", self._spool.beat())
+            if not self._connected.is_set():
+                continue
+            if self._stale_briefs and now >= self._cache_paused_until:
+                await self._delete_stale_briefs()
+            if self._spool is not None:
+                await self._quietly("spool replay", self.replay_spool())
+            for tenant, due in list(self._backfill_at.items()):
+                if now >= due:
+                    await self._quietly("back-fill", self._backfill(tenant))
+
+    async def _quietly(self, what: str, work: Awaitable[object]) -> None:
+        try:
+            await within(work, REPLAY_TIMEOUT_S)
+        except Exception as exc:
+            logger.warning("%s failed, will retry: %s", what, describe(exc))
+
+    async def replay_spool(self) -> int:
+        """Store the spooled calls this process may replay now (closed ones, and those of processes
+        gone), oldest first; returns calls replayed. Stops at the first the database does not take."""
+        if self._spool is None:
+            return 0
+        done = 0
+        for call in await self._spool.claim():
+            try:
+                kept = await within(replay_call(self, call, self.policy_for(call.customer_id)), REPLAY_TIMEOUT_S)
+            except Exception as exc:
+                logger.warning("spooled turns not replayed yet: %s", describe(exc))
+                break
+            await self._spool.replayed(call.customer_id, call.call_id)
+            if kept:
+                logger.info("replayed %d spooled turns of a call", len(call.rows))
+                self._backfill_at[call.customer_id] = 0.0
+            done += 1
+        return done
+
+    async def _backfill(self, tenant: str) -> None:
+        self._backfill_at[tenant] = time.monotonic() + BACKFILL_EVERY_S
+        open_calls = {h.call_id for h in list(self._open_calls) if not h.closed}
+        before = utcnow() - timedelta(seconds=BACKFILL_AGE_S)
+        done = await backfill(self, tenant, self.policy_for(tenant), before=before, skip_calls=open_calls)
+        if done:
+            logger.info("back-filled the enrichment of %d stored turns", done)
+            self._backfill_at[tenant] = 0.0  # there may be more
 
     async def aclose(self) -> None:
         if self._closed:
             return
         self._closed = True
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
         try:
+            if self._spool is not None:
+                with contextlib.suppress(Exception):
+                    await within(self._spool.aclose(), 2.0)
             await self.cache.aclose()
         finally:
             await self.backend.aclose()
@@ -222,6 +446,19 @@ def validate_call_args(customer_id: object, identifiers: object, call_id: object
     return customer_id, identifiers, call_id
 
 
+def _spool_path(backend: Backend, spool_path: str | os.PathLike[str] | bool | None) -> Path | None:
+    if spool_path is None or spool_path is False:
+        return None
+    if spool_path is True:
+        path = getattr(backend, "path", None)
+        if isinstance(path, Path):  # an embedded database: its spool beside it
+            return path.with_name(path.stem + ".spool.db")
+        return DEFAULT_SPOOL_PATH
+    if isinstance(spool_path, str | os.PathLike):
+        return Path(spool_path)
+    raise ConfigError("spool_path must be a file path, True (the default place) or None (no spool)")
+
+
 async def open_store(
     url: str | None = None,
     *,
@@ -230,39 +467,68 @@ async def open_store(
     default_policy: MemoryPolicy = DEFAULT_POLICY,
     embedder: Embedder | None = None,
     episode_extractor: EpisodeExtractor | None = None,
+    spool_path: str | os.PathLike[str] | bool | None = True,
+    wait_for_database: bool = True,
 ) -> CallerStore:
     """Open the memory store.
 
     ``url``: ``None`` for the embedded SQLite default, ``sqlite:///path.db`` or ``postgresql://...``.
-    ``redis_url``: keep prepared preloads in Redis, shared by every worker (in-process without it).
+    ``redis_url``: keep prepared preloads in Redis, shared by every worker (in-process without it);
+    Redis that does not answer is skipped (a warning), never an error.
+    ``spool_path``: the host's spool file, where turns the database cannot take wait (``True``: beside
+    an embedded database, else ``.data/memory-spool.db``; ``None``: no spool).
+    ``wait_for_database``: connect now and raise ``StoreUnavailableError`` if the database cannot be
+    reached; ``False`` returns at once and connects to a database server in the background (calls
+    attach when it answers). An embedded SQLite file is always opened at once (its failures are
+    local and lasting: a path that cannot be created, no permission).
     ``episode_extractor``: an optional model that refines each call's episode at close (off by default:
     episodes are built from the turns, deterministically; see :mod:`memory.recall.episodes`).
-    Raises ``StoreUnavailableError`` if the database cannot be reached, ``ConfigError`` for bad settings.
+    Raises ``ConfigError`` for bad settings.
     """
-    backend = await open_backend(url)
+    if redis_url is not None and not isinstance(redis_url, str):
+        raise ConfigError("redis_url must be a redis:// URL string")
+    backend = make_backend(url)
+    path = _spool_path(backend, spool_path)
+    if redis_url:
+        cache: PreloadCache = RedisPreloadCache(redis_url)
+    else:
+        cache = LocalPreloadCache()
+        if backend.name == "postgres":
+            logger.warning(
+                "prepared preloads are kept in this process only: with several workers on one Postgres, "
+                "set a Redis URL so that prepared briefs are shared"
+            )
+    spool: Spool | None = None
+    background = not wait_for_database and backend.name != "sqlite"
     try:
-        if redis_url:
-            cache: PreloadCache = RedisPreloadCache(redis_url)
+        if not background:
+            await connect_backend(backend)
+        if path is not None:
             try:
-                await cache.ping()  # type: ignore[attr-defined]
-            except Exception as exc:
-                await cache.aclose()
-                raise StoreUnavailableError(f"cannot reach Redis: {type(exc).__name__}") from exc
-        else:
-            cache = LocalPreloadCache()
-            if backend.name == "postgres":
-                logger.warning(
-                    "prepared preloads are kept in this process only: with several workers on one Postgres, "
-                    "set a Redis URL so that one worker's writes invalidate the briefs another prepared"
-                )
+                spool = await Spool(path, database=backend.location).open()
+            except StoreUnavailableError as exc:
+                logger.error("no spool (%s): turns the database cannot take are handed back at close", exc)
         if embedder is None:
             embedder = await asyncio.to_thread(default_embedder)
     except BaseException:
+        await cache.aclose()
+        if spool is not None:
+            await spool.aclose()
         await backend.aclose()
         raise
-    return CallerStore(
-        backend, cache, embedder, policies=policies, default_policy=default_policy, episode_extractor=episode_extractor
+    store = CallerStore(
+        backend,
+        cache,
+        embedder,
+        policies=policies,
+        default_policy=default_policy,
+        spool=spool,
+        episode_extractor=episode_extractor,
     )
+    if redis_url:
+        await store._cached(cache.ping(), None)
+    store.start(connect=background)
+    return store
 
 
 __all__ = ["CallerStore", "Identifier", "open_store"]

@@ -36,12 +36,12 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def as_utc(value: datetime | None) -> datetime:
-    """``None`` -> now; naive datetimes are taken as UTC."""
+def as_utc(value: datetime | None, *, name: str = "the time") -> datetime:
+    """``None`` -> now; naive datetimes are taken as UTC; anything else is ``InvalidInputError`` naming ``name``."""
     if value is None:
         return utcnow()
     if not isinstance(value, datetime):
-        raise TypeError("expected a datetime")
+        raise InvalidInputError(f"{name} must be a datetime (or None for now), not {type(value).__name__}")
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
@@ -97,12 +97,14 @@ class MemoryRow:
 
 @dataclass(frozen=True, slots=True)
 class Preload:
-    """The caller brief for the prompt. ``text`` is empty for a new caller or when the read failed."""
+    """The caller brief for the prompt. ``text`` is empty for a new caller or when the read failed;
+    ``source`` is ``verification`` while a record an identifier said aloud matched awaits verification
+    (the text then says so, and nothing of that record)."""
 
     text: str
     caller_id: str
     is_new_caller: bool
-    source: Literal["cache", "database", "empty", "error"]
+    source: Literal["cache", "database", "empty", "error", "verification"]
     took_ms: float
 
 
@@ -257,9 +259,16 @@ class CallerProfile:
 
 @dataclass(frozen=True, slots=True)
 class CallEvent:
-    """Something the application may react to during a call (``hooks.add_listener``)."""
+    """Something the application may react to during a call (``hooks.add_listener``).
 
-    kind: Literal["linked", "write_error"]
+    ``linked``: the call is now the caller ``caller_id``'s (their history is disclosed);
+    ``candidate``: an identifier said aloud matches a record that the caller must verify first;
+    ``attached``: the call's memory reached the database after starting without it;
+    ``write_error``: the database stopped taking the call's turns (they are spooled);
+    ``forgotten``: the caller was deleted; nothing more of the call is kept.
+    """
+
+    kind: Literal["linked", "candidate", "attached", "write_error", "forgotten"]
     caller_id: str
     detail: str = ""
     extra: dict[str, object] = field(default_factory=dict)
@@ -279,3 +288,22 @@ class Edge:
     call_id: str
     seq: int
     at: datetime
+
+
+VerificationStatus = Literal["verified", "not_verified", "locked", "nothing_to_verify", "unavailable"]
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    """The outcome of checking a caller's answers against the record an identifier they said matched.
+
+    ``status``: ``verified`` (the call is linked; the record's history is disclosed),
+    ``not_verified`` (an answer did not match, or not enough did), ``locked`` (too many wrong answers
+    on this call), ``nothing_to_verify`` (no record waits for verification), ``unavailable``
+    (storage could not be reached). ``asks``: the factors the record can be verified by, to ask
+    for (never their values); ``attempts_left`` before ``locked``.
+    """
+
+    status: VerificationStatus
+    asks: tuple[str, ...] = ()
+    attempts_left: int = 0

@@ -31,7 +31,10 @@ def via(proxy: FreezableProxy, url: str) -> str:
 
 @pytest.mark.slow
 async def test_a_database_that_stops_answering_leaves_the_call_working(proxy, postgres_database, embedder):
-    store = await memory.open_store(via(proxy, postgres_database), default_policy=FAST_POLICY, embedder=embedder)
+    """Without a spool, what the database did not take is handed back at close (with one, see test_faults)."""
+    store = await memory.open_store(
+        via(proxy, postgres_database), default_policy=FAST_POLICY, embedder=embedder, spool_path=None
+    )
     tenant = "t-failure"
     try:
         warm = await store.open_call(tenant, {"phone": "+1 415 555 0142"})
@@ -75,16 +78,30 @@ async def test_opening_a_store_on_a_port_that_never_answers_fails_fast(proxy, po
     assert time.perf_counter() - t0 < 3.0
 
 
-async def test_an_unreachable_redis_is_a_clear_error(tmp_path, embedder):
-    with pytest.raises(memory.StoreUnavailableError):
-        await memory.open_store(f"sqlite:///{tmp_path / 'm.db'}", redis_url="redis://127.0.0.1:1/0", embedder=embedder)
+async def test_an_unreachable_redis_leaves_memory_working_without_prepared_briefs(tmp_path, embedder, caplog):
+    store = await memory.open_store(
+        f"sqlite:///{tmp_path / 'm.db'}", redis_url="redis://127.0.0.1:1/0", embedder=embedder
+    )
+    try:
+        assert "not answering" in caplog.text
+        first = await store.open_call("t", {"phone": "+1 415 555 0142"})
+        first.record_turn("user", "my router is broken")
+        await first.aclose()
+        t0 = time.perf_counter()
+        again = await store.open_call("t", {"phone": "+1 415 555 0142"})
+        pre = await again.preload()
+        assert pre.source == "database" and "router is broken" in pre.text
+        assert time.perf_counter() - t0 < 0.5  # the cache is skipped, not waited for
+        await again.aclose()
+    finally:
+        await store.aclose()
 
 
 async def test_a_call_started_while_the_database_was_down_is_stored_when_it_returns(tmp_path, embedder):
     """Writes retry: a short outage at call start loses nothing."""
     store = await memory.open_store(f"sqlite:///{tmp_path / 'm.db'}", embedder=embedder)
     backend = store.backend
-    real = backend.find_callers
+    real = backend.insert_or_get_caller
     calls = {"n": 0}
 
     async def flaky(*args, **kwargs):
@@ -93,7 +110,7 @@ async def test_a_call_started_while_the_database_was_down_is_stored_when_it_retu
             raise ConnectionError("database restarting")
         return await real(*args, **kwargs)
 
-    backend.find_callers = flaky  # one failure of the real backend's first read, then the real thing
+    backend.insert_or_get_caller = flaky  # one failure of the real backend's first step, then the real thing
     try:
         hooks = await store.open_call("t", {"phone": "+1 415 555 0142"}, started_at=datetime(2026, 1, 1, tzinfo=UTC))
         assert not hooks.started

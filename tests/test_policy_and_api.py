@@ -34,6 +34,7 @@ def test_public_api_is_pinned():
             "MemoryWriteError",
             "Preload",
             "StoreUnavailableError",
+            "Verification",
             "default_embedder",
             "describe_episode",
             "is_tenant_id",
@@ -73,11 +74,39 @@ def test_errors_form_one_hierarchy_without_shadowing_builtins():
         {"preload_token_budget": 5},
         {"retention_days": 0},
         {"default_region": "USA"},
+        {"default_region": 44},
+        {"working_set_limit": -1},
+        {"working_set_limit": 0},
+        {"working_set_limit": 1.5},
+        {"working_set_limit": True},
+        {"plans": "Fiber 500"},
+        {"plans": ["Fiber 500", 3]},
+        {"recent_calls": "5"},
+        {"preload_timeout_s": "1.5"},
+        {"preload_token_budget": 600.5},
+        {"link_kinds": "phone"},
+        {"verification": {"fax": 1}},
+        {"verification": {"account": -1}},
+        {"verification": {"account": "one"}},
+        {"verification": "account"},
+        {"verification_factors": ["shoe size"]},
     ],
 )
-def test_bad_policies_are_rejected(kwargs):
-    with pytest.raises(memory.ConfigError):
+def test_bad_policies_are_config_errors_that_name_the_field(kwargs):
+    with pytest.raises(memory.ConfigError) as caught:
         memory.MemoryPolicy(**kwargs)
+    assert next(iter(kwargs)) in str(caught.value)
+
+
+def test_verification_is_per_kind_with_one_factor_by_default():
+    policy = memory.MemoryPolicy(verification={"phone": 2, "email": 0})
+    assert (policy.factors_needed("phone"), policy.factors_needed("email"), policy.factors_needed("account")) == (
+        2,
+        0,
+        1,
+    )
+    assert policy == memory.MemoryPolicy(verification=[("email", 0), ("phone", 2)])
+    hash(policy)  # frozen and hashable
 
 
 def test_policy_sets_are_frozen():
@@ -90,6 +119,30 @@ async def test_bad_store_urls_are_config_errors():
         await memory.open_store("mysql://localhost/x")
     with pytest.raises(memory.ConfigError):
         await memory.open_store("postgresql://localhost/x?connect_timeout=soon")
+
+
+@pytest.mark.parametrize("redis_url", ["localhost:6379", "http://localhost", "redis://localhost:port/0", 6379])
+async def test_bad_redis_urls_are_config_errors_that_name_the_setting(tmp_path, embedder, redis_url):
+    with pytest.raises(memory.ConfigError) as caught:
+        await memory.open_store(f"sqlite:///{tmp_path / 'm.db'}", redis_url=redis_url, embedder=embedder)
+    assert "redis_url" in str(caught.value)
+
+
+async def test_times_of_the_wrong_type_are_invalid_input_naming_the_argument(tmp_path, embedder):
+    store = await memory.open_store(f"sqlite:///{tmp_path / 'm.db'}", embedder=embedder)
+    try:
+        with pytest.raises(memory.InvalidInputError) as caught:
+            await store.open_call("t", {"phone": "+1 415 555 0142"}, started_at="2026-01-01")  # type: ignore[arg-type]
+        assert "started_at" in str(caught.value)
+        hooks = await store.open_call("t", {"phone": "+1 415 555 0142"})
+        with pytest.raises(memory.InvalidInputError) as caught:
+            hooks.record_turn("user", "hello", at=1767225600)  # type: ignore[arg-type]
+        assert "at" in str(caught.value)
+        with pytest.raises(memory.InvalidInputError):
+            hooks.remember("a note", at="tomorrow")  # type: ignore[arg-type]
+        await hooks.aclose()
+    finally:
+        await store.aclose()
 
 
 async def test_policy_per_tenant_controls_linking(tmp_path, embedder):

@@ -54,9 +54,20 @@ async def test_the_app_role_cannot_bypass_row_level_security(postgres_database):
         assert role is not None and not role["rolsuper"] and not role["rolbypassrls"]
         forced = await conn.fetch(
             "SELECT relname FROM pg_class WHERE relrowsecurity AND relforcerowsecurity AND relname = ANY($1)",
-            ["callers", "identifiers", "calls", "memories", "matters", "links", "facts", "edges"],
+            [
+                "callers",
+                "identifiers",
+                "calls",
+                "memories",
+                "matters",
+                "links",
+                "facts",
+                "edges",
+                "verifiers",
+                "forgotten",
+            ],
         )
-        assert len(forced) == 8
+        assert len(forced) == 10
     finally:
         await conn.close()
 

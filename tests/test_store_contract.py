@@ -23,7 +23,9 @@ async def settle(hooks: memory.CallHooks) -> None:
 
 async def first_call(store, tenant, identifiers=None, *, at=T0) -> str:
     hooks = await store.open_call(tenant, identifiers or {"phone": PHONE}, started_at=at)
-    hooks.record_turn("user", "Hi, uh, I was charged twice on my November bill, forty two dollars ten.", at=at)
+    hooks.record_turn(
+        "user", "Hi, uh, my name is Dana Reyes. I was charged twice on my November bill, forty two dollars ten.", at=at
+    )
     hooks.record_turn("user", "My account number is eight eight one two three.", at=at + timedelta(seconds=5))
     hooks.record_turn(
         "assistant",
@@ -75,14 +77,14 @@ async def test_a_write_invalidates_the_prepared_preload(store, tenant):
     await third.aclose()
 
 
-async def test_new_number_linked_by_an_account_number_said_aloud(store, tenant):
+async def test_new_number_linked_by_an_account_number_said_aloud_with_the_name(store, tenant):
     caller = await first_call(store, tenant)
     hooks = await store.open_call(tenant, {"phone": "+1 415 555 0199"}, started_at=T0 + timedelta(days=3))
     events = []
     hooks.add_listener(events.append)
     assert hooks.is_new_caller and hooks.caller_id != caller
     assert (await hooks.preload()).text == ""
-    hooks.record_turn("user", "hi it's about my refund, my account number is eight eight one two three")
+    hooks.record_turn("user", "hi it's dana reyes about my refund, my account number is eight eight one two three")
     hits = await hooks.recall("refund ticket")  # the link is in effect by the next read
     assert hooks.caller_id == caller
     assert [e.kind for e in events] == ["linked"]
@@ -98,11 +100,32 @@ async def test_new_number_linked_by_an_account_number_said_aloud(store, tenant):
     assert len(links) == 1 and links[0].kind == "account" and links[0].call_id == hooks.call_id
 
 
+async def test_an_account_number_said_without_a_second_factor_discloses_nothing(store, tenant):
+    caller = await first_call(store, tenant)
+    hooks = await store.open_call(tenant, {"phone": "+1 415 555 0199"}, started_at=T0 + timedelta(days=3))
+    events = []
+    hooks.add_listener(events.append)
+    hooks.record_turn("user", "hi it's about my refund, my account number is eight eight one two three")
+    hits = await hooks.recall("refund ticket")
+    assert hooks.caller_id != caller and [e.kind for e in events] == ["candidate"]
+    assert not any("8842" in h.text for h in hits)
+    pre = await hooks.preload()
+    assert pre.source == "verification" and "not verified" in pre.text and "verify_caller" in pre.text
+    assert "8842" not in pre.text and "Dana" not in pre.text and "Reyes" not in pre.text
+    assert (await hooks.verify({"name": "Dana Smith"})).status == "not_verified"
+    assert hooks.caller_id != caller
+    result = await hooks.verify({"name": "dana reyes"})
+    assert result.status == "verified" and hooks.caller_id == caller
+    assert [e.kind for e in events] == ["candidate", "linked"]
+    assert "ticket 8842" in (await hooks.preload()).text
+    await hooks.aclose()
+
+
 async def test_undo_link_separates_the_callers(store, tenant):
     caller = await first_call(store, tenant)
     hooks = await store.open_call(tenant, {"phone": "+1 415 555 0199"}, started_at=T0 + timedelta(days=3))
     provisional = hooks.caller_id
-    hooks.record_turn("user", "my account number is 88123, I want to add a line")
+    hooks.record_turn("user", "this is Dana Reyes, my account number is 88123, I want to add a line")
     await hooks.recall("line")
     await hooks.aclose()
     [link] = await store.links(tenant, caller)

@@ -173,25 +173,34 @@ async def open_memory(
     *,
     call_id: str | None = None,
 ) -> tuple[SessionMemory | None, CallerStore | None]:
-    """Open the caller's memory and preload the brief into ``instructions.dynamic``.
+    """Open the caller's memory and preload the brief into ``instructions.dynamic``, all within the
+    tenant's preload budget: a database or Redis that is slow, hung or refused costs the caller at
+    most that before the agent speaks. A call whose memory could not reach the database in time
+    goes on and attaches later (its turns are spooled meanwhile; the brief is put in the
+    instructions when it comes).
 
     Returns ``(None, None)`` (and the call goes on without memory) when memory is disabled,
-    the store cannot be reached, or the identifiers are unusable.
+    the store cannot be opened in time, or the identifiers are unusable.
     """
     facts = call_facts(identity)
     instructions.dynamic = facts
-    store = await deps.store.get() if deps.store is not None else None
+    policy = tenant.memory
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + policy.preload_timeout_s
+    store = await deps.store.get(timeout_s=policy.preload_timeout_s) if deps.store is not None else None
     if store is None:
         return None, None
-    policy = tenant.memory
     try:
-        hooks = await store.open_call(tenant.id, identity.identifiers, call_id=call_id)
+        hooks = await store.open_call(
+            tenant.id, identity.identifiers, call_id=call_id, budget_s=max(0.01, deadline - loop.time())
+        )
     except CallerMemoryError as exc:
         logger.warning("call memory not opened (%s); this call runs without memory", type(exc).__name__)
         return None, store
     try:
         # the memory layer keeps its own budget; this bound holds even if it does not
-        preload = await asyncio.wait_for(hooks.preload(), policy.preload_timeout_s + 0.25)
+        remaining = max(0.01, deadline - loop.time())
+        preload = await asyncio.wait_for(hooks.preload(budget_s=remaining), remaining + 0.05)
         brief = preload.text
     except (TimeoutError, CallerMemoryError) as exc:
         logger.warning("preload failed (%s); starting without the caller's history", type(exc).__name__)

@@ -48,6 +48,7 @@ class WorkerSettings:
     model_providers: str | None = None
     memory_enabled: bool = True
     store_open_timeout_s: float = 5.0
+    spool_path: Path | None = None  # None: the memory layer's default place (see memory.open_store)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, base_dir: Path | None = None) -> WorkerSettings:
@@ -67,6 +68,7 @@ class WorkerSettings:
             model_providers=env.get("MODEL_PROVIDERS") or None,
             memory_enabled=enabled in ("1", "true", "yes"),
             store_open_timeout_s=_float(env, "MEMORY_OPEN_TIMEOUT_S", 5.0, 0.1, 60.0),
+            spool_path=Path(env["MEMORY_SPOOL_PATH"]) if env.get("MEMORY_SPOOL_PATH") else None,
         )
 
 
@@ -76,6 +78,8 @@ class StoreHolder:
     ``start()`` begins opening without waiting (the worker overlaps it with the room
     connection); ``get()`` waits up to the timeout and returns ``None`` when the store cannot
     be opened, so the call goes on without memory; a failed open is retried by the next call.
+    The store does not wait for a database server (it connects in the background: calls opened
+    meanwhile spool their turns and attach when it answers), and Redis is optional.
     Connections belong to an event loop, so each loop (one per job with the thread executor)
     gets its own store, and ``aclose()`` closes the current loop's.
     """
@@ -88,9 +92,11 @@ class StoreHolder:
         policies: Mapping[str, MemoryPolicy],
         timeout_s: float = 5.0,
         opener: Opener = memory.open_store,
+        spool_path: Path | None = None,
     ) -> None:
         self._url = url
         self._redis_url = redis_url
+        self._spool_path: Path | bool = spool_path if spool_path is not None else True
         self._policies = dict(policies)
         self._timeout_s = timeout_s
         self._opener = opener
@@ -101,16 +107,25 @@ class StoreHolder:
         task = self._tasks.get(loop)
         if task is None:
             task = self._tasks[loop] = loop.create_task(
-                self._opener(self._url, redis_url=self._redis_url, policies=self._policies), name="memory-open-store"
+                self._opener(
+                    self._url,
+                    redis_url=self._redis_url,
+                    policies=self._policies,
+                    spool_path=self._spool_path,
+                    wait_for_database=False,
+                ),
+                name="memory-open-store",
             )
         return task
 
-    async def get(self) -> memory.CallerStore | None:
+    async def get(self, *, timeout_s: float | None = None) -> memory.CallerStore | None:
+        """The store, waiting at most ``timeout_s`` (the holder's timeout by default)."""
         task = self.start()
+        wait = self._timeout_s if timeout_s is None else min(timeout_s, self._timeout_s)
         try:
-            return await asyncio.wait_for(asyncio.shield(task), self._timeout_s)
+            return await asyncio.wait_for(asyncio.shield(task), wait)
         except TimeoutError:
-            logger.error("the memory store did not open within %.1f s; this call runs without memory", self._timeout_s)
+            logger.error("the memory store did not open within %.1f s; this call runs without memory", wait)
         except Exception as exc:
             logger.error("the memory store is unavailable (%s); this call runs without memory", type(exc).__name__)
             if self._tasks.get(asyncio.get_running_loop()) is task:
@@ -170,6 +185,7 @@ def build_deps(
             policies={tenant.id: tenant.memory for tenant in tenants.tenants.values()},
             timeout_s=settings.store_open_timeout_s,
             opener=opener,
+            spool_path=settings.spool_path,
         )
     return WorkerDeps(
         settings=settings,

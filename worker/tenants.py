@@ -160,6 +160,8 @@ def load_tenants(path: str | Path) -> Tenants:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise TenantConfigError(f"{path}: cannot read the tenants file ({exc.strerror})") from exc
+    except UnicodeDecodeError as exc:
+        raise TenantConfigError(f"{path}: not UTF-8 text (byte {exc.start}); save the file as UTF-8") from exc
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -244,6 +246,8 @@ def _read_persona(where: _Where, at: str, value: object, base_dir: Path | None) 
         text = path.read_text(encoding="utf-8").strip()
     except OSError as exc:
         raise where.error(at, f"cannot read {value!r} ({exc.strerror})") from exc
+    except UnicodeDecodeError as exc:
+        raise where.error(at, f"{value!r} is not UTF-8 text (byte {exc.start}); save it as UTF-8") from exc
     if not text:
         raise where.error(at, f"{value!r} is empty")
     return text
@@ -260,11 +264,15 @@ def _parse_policy(where: _Where, at: str, raw: object) -> MemoryPolicy:
     if raw is None:
         return MemoryPolicy()
     entry = dict(where.mapping(raw, at, _MEMORY_KEYS))
-    for key in ("link_kinds", "spoken_link_kinds"):
+    for key in ("link_kinds", "spoken_link_kinds", "verification_factors"):
         if key in entry:
             if not isinstance(entry[key], list) or not all(isinstance(k, str) for k in entry[key]):
-                raise where.error(f"{at}.{key}", "must be a list of identifier kinds")
+                raise where.error(f"{at}.{key}", "must be a list of names")
             entry[key] = frozenset(entry[key])
+    if "plans" in entry and not isinstance(entry["plans"], list):
+        raise where.error(f"{at}.plans", "must be a list of plan names")
+    if "verification" in entry and not isinstance(entry["verification"], Mapping):
+        raise where.error(f"{at}.verification", "must map identifier kinds to a number of factors, e.g. {account: 1}")
     try:
         return MemoryPolicy(**entry)
     except ConfigError as exc:

@@ -1,8 +1,10 @@
-"""The worker's call path: what memory adds to call set-up and to each turn, SQLite beside Postgres + Redis.
+"""The worker's call path: what memory adds to call set-up and to each turn, SQLite beside Postgres + Redis;
+and the greeting when Postgres or Redis fails at call start.
 
 Calls go through the worker's entrypoint (``worker.call.run_job``) against a fake room with the
 scripted LLM of the tests and the real store; each call is run once with memory and once without.
-The engine is ``bench.bench_worker.measure``.
+The engines are ``bench.bench_worker.measure`` and ``bench.bench_worker.measure_faults`` (the servers
+behind the test suite's fault proxy).
 """
 
 from __future__ import annotations
@@ -44,7 +46,11 @@ async def run(ctx: Context) -> dict:
         backends["postgres+redis"] = await bench_worker.measure(
             url, ctx.redis_url, ctx.embedder, progress=progress("postgres+redis"), **settings
         )
-    return {"params": settings, "embedder_load_ms": embedder_load_ms, "backends": backends}
+    async with ctx.temp_database("call_faults") as url:
+        faults = await bench_worker.measure_faults(
+            url, ctx.redis_url, ctx.embedder, calls=ctx.pick(3, 10, 20), progress=progress("faults")
+        )
+    return {"params": settings, "embedder_load_ms": embedder_load_ms, "backends": backends, "faults": faults}
 
 
 def _cell(stats: dict, digits: int) -> str:
@@ -102,7 +108,39 @@ def render(result: dict, ctx: Context) -> str:
             f"{'met' if setup['met'] else '**missed**'}; memory work per turn p99 {_value(turn['value'], 3)} "
             f"(< {turn['goal']:g} ms) {'met' if turn['met'] else '**missed**'}"
         )
+    if "faults" in result:
+        lines += ["", *_faults(result["faults"])]
     return "\n".join(lines)
+
+
+def _faults(result: dict) -> list[str]:
+    p, t = result["params"], result["target"]
+    lines = [
+        "#### The greeting when Postgres or Redis fails at call start",
+        "",
+        f"Returning callers on Postgres + Redis, each behind the test suite's fault proxy, the tenant's preload budget "
+        f"{p['budget_s'] * 1000:.0f} ms; {p['calls']} calls per case. *Greeting* is the entrypoint from the caller "
+        "joining to the greeting being spoken; *memory* is its memory part. The fault is lifted before each call "
+        "closes.",
+        "",
+        "| case | greeting p50 / p95 / max (ms) | memory p50 / p95 / max (ms) | calls with the brief |",
+        "|---|---|---|---|",
+    ]
+    for key, label, _ in bench_worker.FAULTS:
+        case = result["cases"][key]
+        lines.append(
+            f"| {label} | {_cell3(case['greeting'])} | {_cell3(case['memory'])} | {case['with_brief']}/{case['calls']} |"
+        )
+    lines += [
+        "",
+        f"Slowest greeting under a fault: {t['worst_greeting_ms']:.0f} ms (target: the budget + "
+        f"{p['slack_ms']:.0f} ms = {t['goal_ms']:.0f} ms): {'met' if t['met'] else '**missed**'}.",
+    ]
+    return lines
+
+
+def _cell3(stats: dict) -> str:
+    return " / ".join(f"{stats[k]:.0f}" for k in ("p50", "p95", "max")) if stats["n"] else "no samples"
 
 
 def _value(value: float | None, digits: int) -> str:
@@ -130,4 +168,16 @@ def headline(result: dict) -> list[tuple[str, str, str, bool | None]]:
                 turn["met"],
             ),
         ]
+    faults = result.get("faults")
+    if faults:
+        t = faults["target"]
+        rows.append(
+            (
+                "worker call path: slowest greeting with Postgres hung or refused, or Redis hung, at call start "
+                "(postgres+redis)",
+                f"{t['worst_greeting_ms']:.0f} ms (preload budget {faults['params']['budget_s'] * 1000:.0f} ms)",
+                f"≤ {t['goal_ms']:.0f} ms",
+                t["met"],
+            )
+        )
     return rows

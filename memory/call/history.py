@@ -21,34 +21,12 @@ from ..recall.query import Question, pick_episodes
 from ..recall.ranking import EpisodeContext
 from ..recall.working_set import WorkingSet
 from ..store.base import Backend
-from ..text.terms import tokenize
 from ..values import SINGLE_VALUED, Episode, Matter, MemoryRow
+from .enrich import resolved_matters
 
 __all__ = ["CallHistory"]
 
 logger = logging.getLogger(__name__)
-
-_GENERIC_WORDS = frozenset(
-    [
-        "got",
-        "received",
-        "see",
-        "saw",
-        "came",
-        "through",
-        "working",
-        "fixed",
-        "resolved",
-        "sorted",
-        "fine",
-        "now",
-        "thanks",
-        "thank",
-        "great",
-        "good",
-        "all",
-    ]
-)  # words of "it's resolved" that say nothing about which matter
 
 
 class CallHistory:
@@ -89,6 +67,16 @@ class CallHistory:
         if self._task is not None and not self._task.done():
             self._task.cancel()
 
+    def forget(self) -> None:
+        """The caller was deleted: nothing of theirs stays in this call's memory."""
+        self.cancel()
+        self._task = None
+        self.working = WorkingSet()
+        self.graph = CallerGraph()
+        self.earlier_open = []
+        self.episodes = {}
+        self.replaced_values = self.current_values = frozenset()
+
     async def _load(self, backend: Backend, customer_id: str, caller_id: str, limit: int, region: str) -> None:
         rows = await backend.load_memories(customer_id, caller_id, limit=limit)
         graph = CallerGraph()
@@ -120,23 +108,8 @@ class CallHistory:
     # -- earlier open matters ------------------------------------------------------------------------
 
     def resolved_by(self, resolutions: Iterable[tuple[MemoryRow, tuple[str, ...]]]) -> list[Matter]:
-        """Open matters of earlier calls that turns of this call say are done.
-
-        ``resolutions``: each turn that says something is done, with the references it names. A
-        reference match wins; otherwise the newest matter sharing a specific word with the turn.
-        """
-        resolved: list[Matter] = []
-        for row, labels in resolutions:
-            candidates = [m for m in self.earlier_open if m not in resolved]
-            by_ref = [m for m in candidates if set(labels) & set(m.references)]
-            if by_ref:
-                resolved.extend(by_ref)
-                continue
-            words = set(tokenize(row.text)) - _GENERIC_WORDS
-            overlapping = [m for m in candidates if words & (set(tokenize(m.text)) - _GENERIC_WORDS)]
-            if overlapping:
-                resolved.append(max(overlapping, key=lambda m: m.at))
-        return resolved
+        """Open matters of earlier calls that turns of this call say are done (see ``resolved_matters``)."""
+        return resolved_matters(self.earlier_open, resolutions)
 
     def episode_context(self, question: Question, current: Episode, *, region: str) -> EpisodeContext | None:
         """What ranking needs to answer ``question`` episode by episode (``current``: this call so far),

@@ -13,6 +13,7 @@ import numpy as np
 
 from ..policy import MemoryPolicy
 from ..store.base import Backend
+from ..store.spool import Spool
 from ..values import Episode, MemoryRow
 
 __all__ = ["CallServices"]
@@ -24,6 +25,11 @@ class CallServices(Protocol):
     @property
     def backend(self) -> Backend:
         """Where memories are stored (SQLite or Postgres)."""
+        ...
+
+    @property
+    def spool(self) -> Spool | None:
+        """The host's spool, where turns the database cannot take wait (``None``: no spool)."""
         ...
 
     async def embed(self, texts: Sequence[str], *, cache_first: bool = False) -> np.ndarray:
@@ -49,4 +55,8 @@ class CallServices(Protocol):
     async def refine_episode(self, episode: Episode, rows: Sequence[MemoryRow]) -> Episode:
         """The episode to keep for a call: ``episode`` as built from its turns, or what the
         configured model extractor makes of it. Never raises."""
+        ...
+
+    def call_closed(self, customer_id: str, call_id: str) -> None:
+        """The call is closed: rows it could not enrich may be back-filled now. Never raises."""
         ...

@@ -54,6 +54,13 @@ class CallTranscript:
             self._by_key[key] = row
         return row
 
+    def forget(self) -> None:
+        """The caller was deleted: the call's words are dropped (the list is emptied in place, as the
+        history and the writer read it)."""
+        self.rows.clear()
+        self._by_key.clear()
+        self._last = None
+
     def vector_of(self, key: str) -> np.ndarray | None:
         """The embedding of the row recorded with ``key``, once the writer has computed it."""
         row = self._by_key.get(key)

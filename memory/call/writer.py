@@ -1,12 +1,24 @@
-"""The background writer of one call: pending turns -> embedded -> read -> stored, with retries.
+"""The background writer of one call: text first, then the rest; nothing dropped.
 
-``add`` is the whole cost on the turn path (an append and a wake-up). The writer's task takes
-batches in order: it waits for the caller's history (the graph and open matters a batch builds
-on), embeds the batch in the process's embedding thread, extracts facts, references, promises
-and resolutions in a thread, lets the linker settle what the batch's user turns say, and stores
-it under the shared I/O lock, retrying a failed write. A batch that still fails is kept as failed
-(retried once more at close); what is left unsaved at close is handed back to the caller of
-``aclose`` in :class:`~memory.errors.MemoryWriteError`.
+``add`` is the whole cost on the turn path (an append and a wake-up). Two tasks follow:
+
+- **text**: every recorded row reaches durable storage within ``DURABLE_WITHIN_S``. It is written to
+  the database as it comes (text, role, time, call; no embedding, marked not yet enriched), a few
+  rows at a time, under the I/O lock it shares with the linker. If the database has not taken a
+  row ``SPOOL_AFTER_S`` after it was sent (slow, hung, refused), the row goes to the host's spool
+  (:class:`~memory.store.spool.Spool`) and the write goes on; a row that reaches the database
+  leaves the spool. While the database is down, rows are spooled as they come and the database is
+  tried again with back-off (``RETRY_S``), oldest rows first, so a call that could not be started
+  is started, and its spooled rows are stored in order, as soon as the database answers.
+- **enrichment**: stored rows are embedded (the process's embedding thread), read (facts,
+  references, promises, resolutions, after the caller's history they build on has loaded),
+  linked (identifiers said aloud, via the linker) and their enrichment written
+  (:mod:`memory.call.enrich`). A batch whose enrichment cannot be written is tried again while the
+  call lasts and is back-filled after it (the rows stay marked in the database).
+
+At close, rows the database did not take stay in the spool for the replayer (this process's or
+the next one's); only rows that could be neither stored nor spooled are :meth:`unsaved`, which
+``aclose`` hands back in :class:`~memory.errors.MemoryWriteError`.
 """
 
 from __future__ import annotations
@@ -16,24 +28,34 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
-from ..deadline import within
+from ..deadline import retrieve_quietly, within
 from ..errors import describe
 from ..recall.graph import Extraction, extract_batch
+from ..store.spool import SpooledCall
 from ..values import MemoryRow
+from .enrich import store_enrichment
 from .history import CallHistory
 from .linking import WRITE_TIMEOUT_S, CallLinker
 from .services import CallServices
 
-__all__ = ["WRITE_BATCH", "WRITE_RETRIES", "CallWriter"]
+__all__ = ["DURABLE_WITHIN_S", "ENRICH_BATCH", "RETRY_S", "SPOOL_AFTER_S", "TEXT_BATCH", "CallWriter"]
 
 logger = logging.getLogger(__name__)
 
-WRITE_BATCH = 64
-WRITE_RETRIES = (0.1, 0.4, 1.0)  # pauses between the attempts of one batch's write
+DURABLE_WITHIN_S = 0.25
+"""A recorded row is in the database or the spool this long after ``add`` (the promise kept)."""
+SPOOL_AFTER_S = 0.1
+"""A row the database has not taken this long after it was sent is spooled (the write goes on)."""
+TEXT_BATCH = 32
+ENRICH_BATCH = 64
+RETRY_S = (0.25, 0.5, 1.0, 2.0)
+"""Pauses before trying a database that failed again (the last one repeats)."""
+SPOOL_TIMEOUT_S = 2.0
+ENRICH_RETRY_S = 2.0
 
 
 class CallWriter:
-    """Stores one call's recorded rows in the background. Owns the pending and failed rows."""
+    """Stores one call's recorded rows in the background. Owns the unstored, unenriched and failed rows."""
 
     def __init__(
         self,
@@ -52,93 +74,222 @@ class CallWriter:
         self._history = history
         self._call_rows = call_rows  # the call's rows in order: the context a batch is read in
         self._io_lock = io_lock  # one write or link at a time, shared with the linker
-        self._on_failed = on_failed  # told how many rows have failed so far
-        self._pending: list[MemoryRow] = []
-        self._failed: list[MemoryRow] = []
-        self._wake = asyncio.Event()
-        self._idle = asyncio.Event()  # set while nothing is pending
-        self._idle.set()
+        self._on_failed = on_failed  # told when the database stops taking this call's rows
+        self._unstored: list[MemoryRow] = []  # recorded, not yet in the database, in order
+        self._spooled: set[int] = set()  # seqs of unstored rows that are in the spool
+        self._unenriched: list[MemoryRow] = []
+        self._failed: list[MemoryRow] = []  # could be neither stored nor spooled
+        self._db_ok = True
+        self._attempts = 0
+        self._retry_at = 0.0
+        self._inflight: asyncio.Task[list[MemoryRow]] | None = None
+        self._inflight_since = 0.0
+        self._text_wake = asyncio.Event()
+        self._enrich_wake = asyncio.Event()
+        self._text_idle = asyncio.Event()
+        self._enrich_idle = asyncio.Event()
+        self._text_idle.set()
+        self._enrich_idle.set()
         self._closing = False
-        self._task: asyncio.Task[None] | None = None
+        self._last_try = False  # closing with the database down: one more try, then leave it to the spool
+        self._forgotten = False
+        self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=f"memory-writer-{self.call_id}")
+        self._tasks = [
+            asyncio.create_task(self._run_text(), name=f"memory-text-{self.call_id}"),
+            asyncio.create_task(self._run_enrich(), name=f"memory-enrich-{self.call_id}"),
+        ]
 
     def add(self, row: MemoryRow) -> None:
         """Queue one row (no I/O)."""
-        self._pending.append(row)
-        self._idle.clear()
-        self._wake.set()
+        self._unstored.append(row)
+        self._text_idle.clear()
+        self._text_wake.set()
 
     async def flushed(self) -> None:
-        """Return once every row added so far was stored or given up on (failed)."""
-        await self._idle.wait()
+        """Return once every row added so far is stored and enriched, or as far as it can be for now
+        (spooled while the database is down; enrichment deferred)."""
+        await self._text_idle.wait()
+        await self._enrich_idle.wait()
 
-    # -- the task ----------------------------------------------------------------------------------------
+    @property
+    def spooled(self) -> int:
+        """Rows of this call in the spool, waiting for the database."""
+        return len(self._spooled)
 
-    async def _run(self) -> None:
+    # -- text ------------------------------------------------------------------------------------------
+
+    async def _run_text(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while self._pending:
-                try:
-                    await self._flush_batch()
-                except asyncio.CancelledError:
-                    raise
-                except Exception:
-                    logger.exception("the memory writer failed unexpectedly")
-                    break
-            if not self._pending:
-                self._idle.set()
-            if self._closing and not self._pending:
-                return
+            await self._text_wait(loop)
+            self._text_wake.clear()
+            if self._inflight is not None and self._inflight.done():
+                self._written(self._inflight, loop.time())
+            now = loop.time()
+            late = self._inflight is not None and now - self._inflight_since >= SPOOL_AFTER_S
+            if self._unspooled() and (not self._db_ok or late):
+                await self._spool(self._unspooled())
+            may_try = self._db_ok or now >= self._retry_at or self._last_try
+            if self._inflight is None and self._unstored and may_try and not self._forgotten:
+                self._last_try = False
+                batch = self._unstored[:TEXT_BATCH]
+                self._inflight = asyncio.create_task(self._store_text(batch), name=f"memory-store-{self.call_id}")
+                self._inflight_since = now
+                continue
+            if self._inflight is None and (not self._unstored or not self._db_ok):
+                self._text_idle.set()
+                if self._closing and not self._last_try:
+                    return
 
-    async def _flush_batch(self) -> None:
-        batch = self._pending[:WRITE_BATCH]
+    async def _text_wait(self, loop: asyncio.AbstractEventLoop) -> None:
+        waits: set[asyncio.Future] = {asyncio.ensure_future(self._text_wake.wait())}
+        timeout = None
+        if self._inflight is not None:
+            waits.add(self._inflight)
+            spool_at = self._inflight_since + SPOOL_AFTER_S
+            timeout = spool_at - loop.time() if spool_at > loop.time() else None
+        elif self._unstored and not self._db_ok and not self._forgotten:
+            timeout = max(0.0, self._retry_at - loop.time())
+        try:
+            await asyncio.wait(waits, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiting in waits:
+                if waiting is not self._inflight and not waiting.done():
+                    waiting.cancel()
+
+    async def _store_text(self, batch: list[MemoryRow]) -> list[MemoryRow]:
+        async with self._io_lock:
+            await within(self._write_text(batch), WRITE_TIMEOUT_S)
+        return batch
+
+    async def _write_text(self, batch: list[MemoryRow]) -> None:
+        await self._linker.ensure_started()
+        linker = self._linker
+        for row in batch:
+            row.caller_id, row.first_caller_id = linker.caller_id, linker.first_caller_id
+        await self._services.backend.write_memories(linker.customer_id, batch, enriched=False)
+
+    def _written(self, task: asyncio.Task[list[MemoryRow]], now: float) -> None:
+        self._inflight = None
+        exc = task.exception()
+        if exc is not None:
+            if self._db_ok:
+                logger.warning("the database is not taking this call's turns (%s); spooling them", describe(exc))
+                self._on_failed(len(self._unstored))
+            self._db_ok = False
+            self._retry_at = now + RETRY_S[min(self._attempts, len(RETRY_S) - 1)]
+            self._attempts += 1
+            self._text_wake.set()  # spool what is not yet
+            return
+        batch = task.result()
+        if not self._db_ok:
+            logger.info("the database is back; this call's spooled turns are being stored")
+        self._db_ok, self._attempts = True, 0
+        del self._unstored[: len(batch)]
+        spooled = [r.seq for r in batch if r.seq in self._spooled]
+        self._spooled.difference_update(spooled)
+        if spooled:
+            self._forget_spooled(spooled)
+        if not self._forgotten:
+            self._unenriched.extend(batch)
+            self._enrich_idle.clear()
+            self._enrich_wake.set()
+        self._text_wake.set()
+
+    def _unspooled(self) -> list[MemoryRow]:
+        if self._services.spool is None:
+            return []
+        return [r for r in self._unstored if r.seq not in self._spooled]
+
+    def spooled_call(self, *, closed: bool = False) -> SpooledCall:
+        """This call as the spool keeps it."""
+        linker = self._linker
+        return SpooledCall(
+            linker.customer_id,
+            self.call_id,
+            list(linker.presented),
+            linker.started_at,
+            linker.caller_id if linker.started else None,
+            linker.first_caller_id if linker.started else None,
+            closed=closed,
+        )
+
+    async def _spool(self, rows: list[MemoryRow]) -> bool:
+        spool = self._services.spool
+        if spool is None or not rows:
+            return False
+        try:
+            await within(spool.keep(self.spooled_call(), rows), SPOOL_TIMEOUT_S)
+        except Exception as exc:
+            logger.error("%d turns could not be spooled either: %s", len(rows), describe(exc))
+            return False
+        self._spooled.update(r.seq for r in rows)
+        return True
+
+    def _forget_spooled(self, seqs: list[int]) -> None:
+        spool = self._services.spool
+        if spool is None:
+            return
+        task = asyncio.ensure_future(within(spool.stored(self._linker.customer_id, self.call_id, seqs), 5.0))
+        task.add_done_callback(retrieve_quietly)  # left there, the rows are replayed once more: stored once
+
+    # -- enrichment --------------------------------------------------------------------------------------
+
+    async def _run_enrich(self) -> None:
+        while True:
+            if not self._unenriched or self._forgotten:
+                self._enrich_idle.set()
+                if self._closing and self._tasks[0].done():
+                    return
+                await self._enrich_wake.wait()
+                self._enrich_wake.clear()
+                continue
+            batch = self._unenriched[:ENRICH_BATCH]
+            try:
+                await self._enrich(batch)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                logger.warning("enrichment of %d turns deferred: %s", len(batch), describe(exc))
+                self._enrich_idle.set()
+                if self._closing:
+                    return  # the rows stay marked in the database and are back-filled
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._enrich_wake.wait(), ENRICH_RETRY_S)
+                self._enrich_wake.clear()
+                continue
+            del self._unenriched[: len(batch)]
+
+    async def _enrich(self, batch: list[MemoryRow]) -> None:
         await self._history.ready()  # the graph and open matters this batch builds on
         await self._embed(batch)
         extraction = await asyncio.to_thread(
             extract_batch, batch, list(self._call_rows), plans=self.policy.plans, region=self.policy.default_region
         )
         await self._linker.settle(raise_errors=False)
-        for attempt, pause in enumerate((*WRITE_RETRIES, None)):
-            try:
-                async with self._io_lock:
-                    await within(self._write(batch, extraction), WRITE_TIMEOUT_S)
-                break
-            except Exception as exc:
-                if pause is None:
-                    self._give_up(batch, exc)
-                    return
-                logger.warning("memory write failed (attempt %d), retrying: %s", attempt + 1, describe(exc))
-                await asyncio.sleep(pause)
-        del self._pending[: len(batch)]
+        if self._forgotten:
+            return
+        async with self._io_lock:
+            await within(self._write_enrichment(batch, extraction), WRITE_TIMEOUT_S)
         await self._services.invalidate(self._linker.customer_id, self._linker.caller_id)
 
-    async def _write(self, batch: list[MemoryRow], extraction: Extraction) -> None:
-        await self._linker.ensure_started()
+    async def _write_enrichment(self, batch: list[MemoryRow], extraction: Extraction) -> None:
         linker = self._linker
-        tenant, caller, first = linker.customer_id, linker.caller_id, linker.first_caller_id
-        for row in batch:
-            row.caller_id, row.first_caller_id = caller, first
-        backend = self._services.backend
-        await backend.write_memories(tenant, batch)
-        await backend.add_facts(tenant, caller, first, extraction.facts)
-        await backend.add_edges(tenant, caller, first, extraction.edges)
-        await backend.add_matters(tenant, caller, first, extraction.matters)
         resolved = self._history.resolved_by(extraction.resolutions)
-        if resolved:
-            await backend.close_matters(
-                tenant, caller, [m.matter_id for m in resolved], closed_at=batch[-1].at, call_id=self.call_id
-            )
-            self._history.closed(resolved)
+        await store_enrichment(
+            self._services.backend,
+            linker.customer_id,
+            batch,
+            extraction,
+            resolved,
+            caller_id=linker.caller_id,
+            first_caller_id=linker.first_caller_id,
+            call_id=self.call_id,
+        )
+        self._history.closed(resolved)
         self._history.graph.add(extraction.edges)
-
-    def _give_up(self, batch: list[MemoryRow], exc: Exception) -> None:
-        del self._pending[: len(batch)]
-        self._failed.extend(batch)
-        logger.error("%d turns could not be stored: %s", len(batch), describe(exc))
-        self._on_failed(len(self._failed))
 
     async def _embed(self, rows: list[MemoryRow]) -> None:
         missing = [r for r in rows if r.embedding is None]
@@ -167,30 +318,44 @@ class CallWriter:
     # -- closing -----------------------------------------------------------------------------------------
 
     async def drain(self) -> None:
-        """Stop taking new work and store what is pending; rows that failed during the call get one
-        more try. Rows that still fail stay failed (see :meth:`unsaved`)."""
+        """Stop taking new work; store what is unstored (one more try of a database that was down, the
+        rest spooled), then enrich what is stored. Rows that fail stay spooled or marked for back-fill."""
         self._closing = True
-        self._wake.set()
-        if self._task is not None:
-            await asyncio.shield(self._task)
-        if self._failed:
-            retry, self._failed = self._failed, []
-            self._pending.extend(retry)
-            await self._flush_batch()
+        self._last_try = not self._db_ok
+        self._text_wake.set()
+        self._enrich_wake.set()
+        for task in self._tasks:
+            if not task.done():
+                await asyncio.shield(task)
+            self._enrich_wake.set()
+
+    async def keep_the_rest(self) -> None:
+        """A close that could not finish: spool what is neither stored nor spooled yet."""
+        rest = self._unspooled()
+        if rest and not self._forgotten:
+            with contextlib.suppress(Exception):
+                await within(self._spool(rest), 1.0)
 
     async def stop(self) -> None:
-        """End the task (after ``drain``, or at the deadline of a close that could not finish)."""
+        """End the tasks (after ``drain``, or at the deadline of a close that could not finish)."""
         self._closing = True
-        if self._task is not None:
-            self._task.cancel()
+        for task in [*self._tasks, *([self._inflight] if self._inflight else [])]:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+                await task
 
-    def give_up_pending(self) -> None:
-        """A close that could not finish: what is still pending counts as unsaved."""
-        self._failed.extend(self._pending)
-        self._pending.clear()
+    def forget(self) -> None:
+        """The caller was deleted: nothing more of this call is stored (queued rows are dropped)."""
+        self._forgotten = True
+        self._unstored.clear()
+        self._unenriched.clear()
+        self._spooled.clear()
+        self._failed.clear()
+        self._text_wake.set()
+        self._enrich_wake.set()
 
     def unsaved(self) -> list[MemoryRow]:
-        """Rows that could not be stored."""
-        return list(self._failed)
+        """Rows that could be neither stored nor spooled."""
+        if self._forgotten:
+            return []
+        return [*self._failed, *(r for r in self._unstored if r.seq not in self._spooled)]

@@ -22,7 +22,7 @@ from ..call.hooks import CallHooks
 from ..errors import CallerMemoryError, MemoryWriteError
 from ..text.reading import read_turn
 from ..text.spoken import asked_for
-from ..values import CallEvent, Hit, Matter
+from ..values import CallEvent, Hit, Matter, Verification
 
 __all__ = ["SessionMemory"]
 
@@ -109,6 +109,16 @@ class SessionMemory:
         """Keep a note the caller asked to be remembered."""
         self.hooks.remember(text)
 
+    async def verify(self, answers: dict[str, str]) -> Verification:
+        """Check the caller's answers against the record an identifier they said matched; once verified,
+        the record's brief is in the instructions before this returns."""
+        result = await self.hooks.verify(answers)
+        if result.status == "verified":
+            task = self._refresh_task
+            if task is not None and not task.done():
+                await asyncio.wait({task}, timeout=self._preload_timeout_s)
+        return result
+
     def vector_of(self, key: str) -> np.ndarray | None:
         """The memory layer's embedding of the turn recorded with ``key`` (message id), once computed."""
         return self.hooks.vector_of(key)
@@ -148,11 +158,16 @@ class SessionMemory:
     # ---------------------------------------------------------------- linking
 
     def _on_memory_event(self, event: CallEvent) -> None:
-        if event.kind == "linked":
-            logger.info("caller linked mid-call; refreshing the memory context")
+        if event.kind in ("linked", "candidate", "attached"):
+            logger.info("caller memory changed mid-call (%s); refreshing the memory context", event.kind)
             self._schedule_refresh()
+        elif event.kind == "forgotten":
+            self._recording = False
+            self.forgotten = True
+            self.brief = ""
+            self.instructions.dynamic = self._dynamic_text()
         elif event.kind == "write_error":
-            logger.warning("memory writes are failing for this call")
+            logger.warning("the memory database is not taking this call's turns; they are spooled")
 
     def _schedule_refresh(self) -> asyncio.Task[None]:
         """Refresh now, or right after a refresh under way (a second link must not be missed)."""
@@ -169,13 +184,19 @@ class SessionMemory:
         await self.refresh()
 
     async def refresh(self) -> None:
-        """Load the brief again (for the caller as linked now) and put it in the instructions."""
-        if self.closed:
+        """Load the brief again (for the caller as linked now) and put it in the instructions.
+
+        A refresh that fails (storage unreachable) keeps the last good brief.
+        """
+        if self.closed or self.forgotten:
             return
         try:
             preload = await asyncio.wait_for(self.hooks.preload(), self._preload_timeout_s)
         except (TimeoutError, CallerMemoryError) as exc:
             logger.warning("memory refresh failed (%s); keeping the previous context", type(exc).__name__)
+            return
+        if preload.source == "error" or self.forgotten:
+            logger.warning("memory refresh failed; keeping the previous context")
             return
         self.brief = preload.text
         self.instructions.dynamic = self._dynamic_text()
@@ -239,6 +260,8 @@ class SessionMemory:
         policy = self.hooks.policy
         if not policy.spoken_link_kinds or not text:
             return False
+        if self.hooks.awaiting_verification:
+            return True  # the caller may be giving the name that verifies them
         try:
             found = read_turn(text, region=policy.default_region, asked=asked_for(asking)).identifiers
             return any(identifier.kind in policy.spoken_link_kinds for identifier in found)
@@ -273,7 +296,11 @@ class SessionMemory:
         try:
             await self.hooks.aclose()
         except MemoryWriteError as exc:
-            logger.error("memory of this call was not fully stored: %d turn(s) unsaved", len(exc.unsaved))
+            left = await self.hooks.spool_unsaved()  # handed back: into the spool, replayed later
+            if left:
+                logger.error("memory of this call was not fully stored: %d turn(s) neither stored nor spooled", left)
+            else:
+                logger.warning("%d turn(s) the database did not take were spooled", len(exc.unsaved))
         except CallerMemoryError as exc:
             logger.error("closing the call memory failed: %s", type(exc).__name__)
 

@@ -108,3 +108,34 @@ def _fact_line(fact: Fact, every: tuple[Fact, ...]) -> str:
     if former:
         line += "; formerly " + ", ".join(quote(f.value) for f in reversed(former[-2:]))
     return line + ")"
+
+
+_ASK = {
+    "name": "their full name as it is on the record",
+    "postcode": "the postcode on the record",
+    "pin": "their PIN",
+    "date_of_birth": "their date of birth",
+}
+_SAID_KIND = {"account": "account number", "phone": "phone number", "email": "e-mail address"}
+
+
+def verification_note(kind: str, asks: tuple[str, ...] | list[str]) -> str:
+    """The brief while an identifier said aloud matches a record the caller has not proved is theirs.
+
+    It says that a record matches and how to verify the caller, and nothing about the record.
+    """
+    said = _SAID_KIND.get(kind, "identifier")
+    lines = [
+        OPEN_TAG,
+        f"A caller record matches the {said} said on this call, but the caller is not verified. Until the "
+        "verify_caller tool confirms them, do not disclose, confirm or discuss anything about that record or "
+        "its earlier calls, not even whether details the caller gives are right.",
+    ]
+    if asks:
+        lines.append(
+            "To verify, ask for " + " or ".join(_ASK[a] for a in asks) + ", then call verify_caller with the answers."
+        )
+    else:
+        lines.append("That record cannot be verified on this call: help with what the caller needs now without it.")
+    lines.append(CLOSE_TAG)
+    return "\n".join(lines)

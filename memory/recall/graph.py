@@ -11,7 +11,7 @@ caller → ticket 8842 → modem serial ZX-4410 → the earlier call where it br
 
 from __future__ import annotations
 
-import uuid
+import hashlib
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +33,12 @@ def parse_turn_node(node: str) -> RowKey | None:
         return None
     call_id, _, seq = node[5:].rpartition("#")
     return (call_id, int(seq)) if seq.isdigit() else None
+
+
+def fact_id_of(row: MemoryRow, attribute: str, value: str) -> str:
+    """The id of a fact said in ``row``: the same when the row is read again (enrichment is idempotent)."""
+    key = f"{row.call_id}\0{row.seq}\0{attribute}\0{value}".encode()
+    return "fact_" + hashlib.sha256(key).hexdigest()[:16]
 
 
 @dataclass
@@ -68,7 +74,7 @@ def extract_batch(
             region=region,
             identifiers=reading.identifiers if row.role == "user" else (),
         ):
-            fact_id = "fact_" + uuid.uuid4().hex[:16]
+            fact_id = fact_id_of(row, found.attribute, found.value)
             out.facts.append(
                 Fact(fact_id, found.attribute, found.value, row.at, row.at, row.call_id, row.seq,
                      happens_at=found.happens_at, confidence=found.confidence)

@@ -1,4 +1,4 @@
-"""Storage backends, picked from a URL in one place."""
+"""Storage backends, picked from a URL in one place; the host's spool (``spool.py``) beside them."""
 
 from __future__ import annotations
 
@@ -10,11 +10,25 @@ from .base import Backend
 
 DEFAULT_SQLITE_PATH = Path(".data") / "caller-memory.db"
 
-__all__ = ["DEFAULT_SQLITE_PATH", "Backend", "open_backend"]
+__all__ = ["DEFAULT_SQLITE_PATH", "Backend", "connect_backend", "make_backend", "open_backend"]
 
 
 async def open_backend(url: str | None) -> Backend:
-    """``None`` -> the embedded SQLite default; ``sqlite:///path.db``; ``postgresql://...``."""
+    """``None`` -> the embedded SQLite default; ``sqlite:///path.db``; ``postgresql://...``; connected."""
+    backend = make_backend(url)
+    await connect_backend(backend)
+    return backend
+
+
+async def connect_backend(backend: Backend) -> None:
+    """Connect (and migrate) a backend made by :func:`make_backend`; ``StoreUnavailableError`` if it cannot."""
+    await backend.connect()  # type: ignore[attr-defined]
+    if backend.name == "sqlite":
+        await backend.migrate()
+
+
+def make_backend(url: str | None) -> Backend:
+    """The backend of a store URL, not connected yet (``ConfigError`` for a URL it cannot be)."""
     if url is None or url == "":
         from .sqlite import SQLiteBackend
 
@@ -43,9 +57,6 @@ async def open_backend(url: str | None) -> Backend:
     else:
         scheme = url.split(":", 1)[0] if ":" in url else "(none)"
         raise ConfigError(f"unsupported store URL scheme {scheme!r}: use sqlite:///path.db or postgresql://...")
-    await backend.connect()  # type: ignore[attr-defined]
-    if backend.name == "sqlite":
-        await backend.migrate()
     return backend
 
 

@@ -18,6 +18,11 @@ class Backend(ABC):
 
     name: str
 
+    @property
+    @abstractmethod
+    def location(self) -> str:
+        """Which database this is (no credentials): what a spooled call names as its destination."""
+
     @abstractmethod
     async def migrate(self) -> None:
         """Bring the schema up to date (idempotent, safe with several workers starting at once)."""
@@ -42,6 +47,24 @@ class Backend(ABC):
         """A new caller with the identifiers presented on its first call."""
 
     @abstractmethod
+    async def insert_or_get_caller(
+        self,
+        customer_id: str,
+        caller_id: str,
+        identifiers: Sequence[Identifier],
+        linkable: Sequence[Identifier],
+        *,
+        call_id: str,
+        at: datetime,
+    ) -> dict[Identifier, str]:
+        """The owners of ``linkable`` if any has one; else a new caller ``caller_id`` owning ``identifiers``.
+
+        One transaction against the unique (tenant, kind, value) of identifiers: of simultaneous
+        first calls presenting one identifier, one creates the caller and the others get it back
+        (an empty mapping means ``caller_id`` was created).
+        """
+
+    @abstractmethod
     async def attach_identifiers(
         self,
         customer_id: str,
@@ -59,8 +82,46 @@ class Backend(ABC):
         """Record the call (idempotent for the same call id)."""
 
     @abstractmethod
-    async def write_memories(self, customer_id: str, rows: Sequence[MemoryRow]) -> int:
-        """Insert memories; a row whose (call_id, seq) exists already is skipped. Returns rows inserted."""
+    async def write_memories(self, customer_id: str, rows: Sequence[MemoryRow], *, enriched: bool = True) -> int:
+        """Insert memories; a row whose (call_id, seq) exists already is skipped, and so is a row whose
+        caller no longer exists (forgotten). Returns rows inserted.
+
+        ``enriched=False`` stores the text first: the row waits for its embedding, facts and graph
+        edges (:meth:`mark_enriched`) and is found by :meth:`load_unenriched` until then.
+        """
+
+    @abstractmethod
+    async def mark_enriched(self, customer_id: str, rows: Sequence[MemoryRow]) -> None:
+        """Store the embeddings of rows stored text first, and mark them enriched."""
+
+    @abstractmethod
+    async def load_unenriched(self, customer_id: str, *, before: datetime, limit: int) -> list[MemoryRow]:
+        """Rows still waiting to be enriched, by call and in order, of calls that ended or started before
+        ``before`` (a call still open elsewhere is its own writer's to enrich until then)."""
+
+    @abstractmethod
+    async def load_call_rows(self, customer_id: str, call_id: str) -> list[MemoryRow]:
+        """Every stored row of one call, in order."""
+
+    @abstractmethod
+    async def caller_version(self, customer_id: str, caller_id: str) -> int:
+        """The caller's data version: bumped by every write that changes what the brief shows."""
+
+    @abstractmethod
+    async def set_verifiers(self, customer_id: str, caller_id: str, digests: dict[str, str], *, at: datetime) -> None:
+        """Keep the digests of the caller's verification answers (postcode, PIN, date of birth)."""
+
+    @abstractmethod
+    async def verification_record(self, customer_id: str, caller_id: str) -> tuple[str | None, dict[str, str]]:
+        """The name as recorded and the digests of the verification answers kept for the caller."""
+
+    @abstractmethod
+    async def is_forgotten(self, customer_id: str, digest: str) -> bool:
+        """Was the caller with this digest of its id deleted on request (``codec.caller_digest``)?"""
+
+    @abstractmethod
+    async def caller_family(self, customer_id: str, caller_id: str) -> list[str]:
+        """The caller and every caller merged into it."""
 
     @abstractmethod
     async def add_matters(
@@ -126,7 +187,8 @@ class Backend(ABC):
 
     @abstractmethod
     async def forget_caller(self, customer_id: str, caller_id: str) -> int:
-        """Delete every row about the caller (and callers merged into it). Returns rows deleted."""
+        """Delete every row about the caller (and callers merged into it), keeping only digests of
+        their ids (so a late write of theirs is dropped). Returns rows deleted."""
 
     @abstractmethod
     async def purge_older_than(self, customer_id: str, before: datetime) -> int:

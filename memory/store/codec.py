@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import datetime
 from importlib import resources
@@ -85,3 +86,9 @@ def load_episode(call_id: str, started_at: datetime, raw: str | dict | None) -> 
         evidence=tuple(int(s) for s in data.get("evidence", ())),
         gist=str(data.get("gist", "")),
     )
+
+
+def caller_digest(customer_id: str, caller_id: str) -> str:
+    """What a forgotten caller leaves behind: a digest of the id, so a late write of theirs can be
+    recognised and dropped without the id itself being kept."""
+    return hashlib.sha256(f"{customer_id}\0{caller_id}".encode()).hexdigest()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import datetime
+from urllib.parse import urlparse
 
 import asyncpg
 
@@ -32,6 +33,7 @@ from ..values import (
 )
 from .base import Backend
 from .codec import (
+    caller_digest,
     decode_vector,
     dump_episode,
     dump_refs,
@@ -44,7 +46,9 @@ from .codec import (
 )
 
 APP_ROLE = "caller_memory_app"
-_TABLES = ("callers", "identifiers", "calls", "memories", "matters", "links", "facts", "edges")
+_TABLES = (
+    "callers", "identifiers", "calls", "memories", "matters", "links", "facts", "edges", "verifiers", "forgotten",
+)  # fmt: skip
 _TABLES_BY_CALLER = ("identifiers", "calls", "memories", "matters", "facts", "edges")
 _MIGRATION_LOCK = 0x63616C6C  # advisory lock id: several workers may start at once
 
@@ -66,6 +70,11 @@ class PostgresBackend(Backend):
         self._min_size, self._max_size = min_size, max_size
         self._connect_timeout, self._command_timeout = connect_timeout, command_timeout
         self._switch_role = False
+
+    @property
+    def location(self) -> str:
+        parsed = urlparse(self.dsn)
+        return f"postgresql:{parsed.hostname or ''}:{parsed.port or 5432}{parsed.path}"
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -162,14 +171,7 @@ class PostgresBackend(Backend):
         if not identifiers:
             return {}
         async with self._tenant(customer_id) as conn:
-            rows = await conn.fetch(
-                "SELECT kind, value, caller_id FROM identifiers WHERE customer_id = $1 AND (kind, value) IN "
-                "(SELECT * FROM unnest($2::text[], $3::text[]))",
-                customer_id,
-                [i.kind for i in identifiers],
-                [i.value for i in identifiers],
-            )
-        return {Identifier(r["kind"], r["value"]): r["caller_id"] for r in rows}
+            return await _owners(conn, customer_id, identifiers)
 
     async def find_caller_by(self, customer_id, identifier) -> str | None:
         return (await self.find_callers(customer_id, [identifier])).get(identifier)
@@ -202,9 +204,38 @@ class PostgresBackend(Backend):
             )
             await self._insert_identifiers(conn, customer_id, caller_id, identifiers, "presented", call_id, at)
 
+    async def insert_or_get_caller(self, customer_id, caller_id, identifiers, linkable, *, call_id, at):
+        owners = await self.find_callers(customer_id, linkable)  # a returning caller: one read
+        if owners:
+            return owners
+        for _ in range(_RESOLVE_ATTEMPTS):
+            try:
+                async with self._tenant(customer_id) as conn:
+                    owners = await _owners(conn, customer_id, linkable)
+                    if owners:
+                        return owners
+                    await conn.execute(
+                        "INSERT INTO callers (customer_id, caller_id, created_at) VALUES ($1, $2, $3)",
+                        customer_id,
+                        caller_id,
+                        at,
+                    )
+                    inserted = await self._insert_identifiers(
+                        conn, customer_id, caller_id, identifiers, "presented", call_id, at
+                    )
+                    if not set(linkable) <= set(inserted):
+                        raise _Raced  # another call created the owner meanwhile: roll back, read it
+                    return {}
+            except _Raced:
+                continue
+        raise StoreUnavailableError("could not resolve the caller: identifiers kept changing owner")
+
     async def attach_identifiers(self, customer_id, caller_id, identifiers, *, source, call_id, at):
         async with self._tenant(customer_id) as conn:
-            return await self._insert_identifiers(conn, customer_id, caller_id, identifiers, source, call_id, at)
+            attached = await self._insert_identifiers(conn, customer_id, caller_id, identifiers, source, call_id, at)
+            if attached:
+                await _bump(conn, customer_id, caller_id)
+            return attached
 
     async def start_call(self, customer_id, call_id, caller_id, started_at) -> None:
         async with self._tenant(customer_id) as conn:
@@ -217,14 +248,18 @@ class PostgresBackend(Backend):
                 started_at,
             )
 
-    async def write_memories(self, customer_id, rows) -> int:
+    async def write_memories(self, customer_id, rows, *, enriched=True) -> int:
         if not rows:
             return 0
         async with self._tenant(customer_id) as conn:
+            await _alive(conn, customer_id, {r.caller_id for r in rows})
             status = await conn.execute(
                 "INSERT INTO memories (customer_id, call_id, seq, caller_id, first_caller_id, kind, role, text, at,"
-                " embedding, tags) SELECT $1, * FROM unnest($2::text[], $3::int[], $4::text[], $5::text[], $6::text[],"
-                " $7::text[], $8::text[], $9::timestamptz[], $10::bytea[], $11::text[]) ON CONFLICT DO NOTHING",
+                " embedding, tags, enriched) SELECT $1, t.*, $12 FROM unnest($2::text[], $3::int[], $4::text[],"
+                " $5::text[], $6::text[], $7::text[], $8::text[], $9::timestamptz[], $10::bytea[], $11::text[])"
+                " AS t(call_id, seq, caller_id, first_caller_id, kind, role, text, at, embedding, tags)"
+                " WHERE EXISTS (SELECT 1 FROM callers c WHERE c.customer_id = $1 AND c.caller_id = t.caller_id)"
+                " ON CONFLICT DO NOTHING",
                 customer_id,
                 [r.call_id for r in rows],
                 [r.seq for r in rows],
@@ -236,13 +271,86 @@ class PostgresBackend(Backend):
                 [r.at for r in rows],
                 [encode_vector(r.embedding) for r in rows],
                 [dump_tags(r.tags) for r in rows],
+                enriched,
             )
         return int(status.rsplit(" ", 1)[-1])
+
+    async def mark_enriched(self, customer_id, rows) -> None:
+        if not rows:
+            return
+        async with self._tenant(customer_id) as conn:
+            await conn.execute(
+                "UPDATE memories m SET embedding = t.embedding, tags = t.tags, enriched = true FROM unnest($2::text[],"
+                " $3::int[], $4::bytea[], $5::text[]) AS t(call_id, seq, embedding, tags) WHERE m.customer_id = $1"
+                " AND m.call_id = t.call_id AND m.seq = t.seq",
+                customer_id,
+                [r.call_id for r in rows],
+                [r.seq for r in rows],
+                [encode_vector(r.embedding) for r in rows],
+                [dump_tags(r.tags) for r in rows],
+            )
+
+    async def load_unenriched(self, customer_id, *, before, limit) -> list[MemoryRow]:
+        async with self._tenant(customer_id) as conn:
+            rows = await conn.fetch(
+                "SELECT caller_id, call_id, seq, kind, role, text, at, first_caller_id, embedding, tags FROM memories"
+                " WHERE customer_id = $1 AND NOT enriched AND call_id IN (SELECT call_id FROM calls WHERE"
+                " customer_id = $1 AND (ended_at IS NOT NULL OR started_at < $2)) ORDER BY call_id, seq LIMIT $3",
+                customer_id,
+                before,
+                limit,
+            )
+        return [_memory_row(customer_id, r) for r in rows]
+
+    async def load_call_rows(self, customer_id, call_id) -> list[MemoryRow]:
+        async with self._tenant(customer_id) as conn:
+            rows = await conn.fetch(
+                "SELECT caller_id, call_id, seq, kind, role, text, at, first_caller_id, embedding, tags FROM memories"
+                " WHERE customer_id = $1 AND call_id = $2 ORDER BY seq",
+                customer_id,
+                call_id,
+            )
+        return [_memory_row(customer_id, r) for r in rows]
+
+    async def caller_version(self, customer_id, caller_id) -> int:
+        async with self.pool.acquire() as conn:  # one statement, one round trip (see migration 003)
+            version = await conn.fetchval("SELECT caller_memory_version($1, $2)", customer_id, caller_id)
+        return int(version or 0)
+
+    async def set_verifiers(self, customer_id, caller_id, digests, *, at) -> None:
+        async with self._tenant(customer_id) as conn:
+            await conn.executemany(
+                "INSERT INTO verifiers (customer_id, caller_id, first_caller_id, factor, digest, created_at)"
+                " VALUES ($1, $2, $2, $3, $4, $5) ON CONFLICT (customer_id, caller_id, factor)"
+                " DO UPDATE SET digest = EXCLUDED.digest, created_at = EXCLUDED.created_at",
+                [(customer_id, caller_id, factor, value, at) for factor, value in digests.items()],
+            )
+            await _bump(conn, customer_id, caller_id)
+
+    async def verification_record(self, customer_id, caller_id) -> tuple[str | None, dict[str, str]]:
+        async with self._tenant(customer_id) as conn:
+            name = await conn.fetchval(
+                "SELECT display_name FROM callers WHERE customer_id = $1 AND caller_id = $2", customer_id, caller_id
+            )
+            rows = await conn.fetch(
+                "SELECT factor, digest FROM verifiers WHERE customer_id = $1 AND caller_id = $2", customer_id, caller_id
+            )
+        return name, {r["factor"]: r["digest"] for r in rows}
+
+    async def is_forgotten(self, customer_id, digest) -> bool:
+        async with self._tenant(customer_id) as conn:
+            return bool(
+                await conn.fetchval(
+                    "SELECT 1 FROM forgotten WHERE customer_id = $1 AND caller_digest = $2", customer_id, digest
+                )
+            )
 
     async def add_matters(self, customer_id, caller_id, first_caller_id, matters) -> None:
         if not matters:
             return
         async with self._tenant(customer_id) as conn:
+            if not await _alive(conn, customer_id, {caller_id}):
+                return
             await conn.executemany(
                 "INSERT INTO matters (customer_id, matter_id, caller_id, first_caller_id, call_id, text, refs, status,"
                 " created_at, due_at) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9, $10) ON CONFLICT DO NOTHING",
@@ -262,12 +370,13 @@ class PostgresBackend(Backend):
                     for m in matters
                 ],
             )
+            await _bump(conn, customer_id, caller_id)
 
     async def finish_call(self, customer_id, call_id, *, ended_at, topic, outcome, episode=None) -> None:
         async with self._tenant(customer_id) as conn:
-            await conn.execute(
+            caller_id = await conn.fetchval(
                 "UPDATE calls SET ended_at = $3, topic = $4, outcome = $5, episode = $6::jsonb"
-                " WHERE customer_id = $1 AND call_id = $2",
+                " WHERE customer_id = $1 AND call_id = $2 RETURNING caller_id",
                 customer_id,
                 call_id,
                 ended_at,
@@ -275,9 +384,18 @@ class PostgresBackend(Backend):
                 outcome,
                 dump_episode(episode),
             )
+            if caller_id is not None:
+                await _bump(conn, customer_id, caller_id)
 
     async def merge_callers(self, customer_id, from_caller_id, into_caller_id, evidence, *, link_id, call_id, at):
         async with self._tenant(customer_id) as conn:
+            await conn.execute(  # the record's own answers win over those the merged caller brought
+                "UPDATE verifiers v SET caller_id = $3 WHERE customer_id = $1 AND caller_id = $2 AND NOT EXISTS"
+                " (SELECT 1 FROM verifiers w WHERE w.customer_id = $1 AND w.caller_id = $3 AND w.factor = v.factor)",
+                customer_id,
+                from_caller_id,
+                into_caller_id,
+            )
             for table in _TABLES_BY_CALLER:
                 await conn.execute(
                     f"UPDATE {table} SET caller_id = $3 WHERE customer_id = $1 AND caller_id = $2",
@@ -303,6 +421,7 @@ class PostgresBackend(Backend):
                 call_id,
                 at,
             )
+            await _bump(conn, customer_id, from_caller_id, into_caller_id)
 
     async def undo_link(self, customer_id, link_id, *, at) -> tuple[str, str] | None:
         async with self._tenant(customer_id) as conn:
@@ -329,6 +448,7 @@ class PostgresBackend(Backend):
             await conn.execute(
                 "UPDATE links SET undone_at = $3 WHERE customer_id = $1 AND link_id = $2", customer_id, link_id, at
             )
+            await _bump(conn, customer_id, source, target)
         return source, target
 
     async def links(self, customer_id, caller_id) -> list[Link]:
@@ -426,6 +546,8 @@ class PostgresBackend(Backend):
         if not facts:
             return added
         async with self._tenant(customer_id) as conn:
+            if not await _alive(conn, customer_id, {caller_id}):
+                return added
             for fact in facts:
                 current = await conn.fetch(
                     "SELECT fact_id, value FROM facts WHERE customer_id = $1 AND caller_id = $2 AND attribute = $3"
@@ -453,6 +575,8 @@ class PostgresBackend(Backend):
                             fact.call_id, fact.seq, fact.said_at,
                         )  # fmt: skip
                 added.append(fact)
+            if added:
+                await _bump(conn, customer_id, caller_id)
         return added
 
     async def load_facts(self, customer_id, caller_id, *, include_former=True) -> list[Fact]:
@@ -470,6 +594,8 @@ class PostgresBackend(Backend):
         if not edges:
             return
         async with self._tenant(customer_id) as conn:
+            if not await _alive(conn, customer_id, {caller_id}):
+                return
             await conn.execute(
                 "INSERT INTO edges SELECT $1, $2, $3, * FROM unnest($4::text[], $5::text[], $6::text[], $7::text[],"
                 " $8::int[], $9::timestamptz[]) ON CONFLICT DO NOTHING",
@@ -495,11 +621,12 @@ class PostgresBackend(Backend):
                 " AND caller_id = $2 AND matter_id = ANY($5::text[]) AND status = 'open'",
                 customer_id, caller_id, closed_at, call_id, list(matter_ids),
             )  # fmt: skip
+            await _bump(conn, customer_id, caller_id)
 
     async def set_display_name(self, customer_id, caller_id, name) -> None:
         async with self._tenant(customer_id) as conn:
             await conn.execute(
-                "UPDATE callers SET display_name = $3 WHERE customer_id = $1 AND caller_id = $2",
+                "UPDATE callers SET display_name = $3, version = version + 1 WHERE customer_id = $1 AND caller_id = $2",
                 customer_id,
                 caller_id,
                 name,
@@ -508,19 +635,27 @@ class PostgresBackend(Backend):
     async def forget_caller(self, customer_id, caller_id) -> int:
         deleted = 0
         async with self._tenant(customer_id) as conn:
-            family = [
-                r[0]
-                for r in await conn.fetch(
-                    "SELECT caller_id FROM callers WHERE customer_id = $1 AND (caller_id = $2 OR merged_into = $2)",
-                    customer_id,
-                    caller_id,
-                )
-            ] or [caller_id]
-            for table in (*_TABLES_BY_CALLER, "callers"):
+            family = (
+                [  # locked: a write of theirs in flight finishes first (and is deleted), a later one finds no caller
+                    r[0]
+                    for r in await conn.fetch(
+                        "SELECT caller_id FROM callers WHERE customer_id = $1 AND (caller_id = $2 OR merged_into = $2)"
+                        " FOR UPDATE",
+                        customer_id,
+                        caller_id,
+                    )
+                ]
+                or [caller_id]
+            )
+            for table in (*_TABLES_BY_CALLER, "verifiers", "callers"):
                 status = await conn.execute(
                     f"DELETE FROM {table} WHERE customer_id = $1 AND caller_id = ANY($2::text[])", customer_id, family
                 )
                 deleted += int(status.rsplit(" ", 1)[-1])
+            await conn.executemany(
+                "INSERT INTO forgotten (customer_id, caller_digest, at) VALUES ($1, $2, now()) ON CONFLICT DO NOTHING",
+                [(customer_id, caller_digest(customer_id, member)) for member in family],
+            )
             status = await conn.execute(
                 "DELETE FROM links WHERE customer_id = $1 AND (to_caller_id = ANY($2::text[])"
                 " OR from_caller_id = ANY($2::text[]))",
@@ -529,6 +664,15 @@ class PostgresBackend(Backend):
             )
             deleted += int(status.rsplit(" ", 1)[-1])
         return deleted
+
+    async def caller_family(self, customer_id, caller_id) -> list[str]:
+        async with self._tenant(customer_id) as conn:
+            rows = await conn.fetch(
+                "SELECT caller_id FROM callers WHERE customer_id = $1 AND (caller_id = $2 OR merged_into = $2)",
+                customer_id,
+                caller_id,
+            )
+        return [r[0] for r in rows] or [caller_id]
 
     async def purge_older_than(self, customer_id, before: datetime) -> int:
         async with self._tenant(customer_id) as conn:
@@ -543,6 +687,51 @@ class PostgresBackend(Backend):
             )
             d = await conn.execute("DELETE FROM edges WHERE customer_id = $1 AND at < $2", customer_id, before)
         return sum(int(status.rsplit(" ", 1)[-1]) for status in (a, b, c, d))
+
+
+def _memory_row(customer_id: str, r: asyncpg.Record) -> MemoryRow:
+    """A row selected as caller_id, call_id, seq, kind, role, text, at, first_caller_id, embedding, tags."""
+    return MemoryRow(customer_id, r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], decode_vector(r[8]), load_tags(r[9]))
+
+
+async def _alive(conn: asyncpg.Connection, customer_id: str, caller_ids: set[str]) -> bool:
+    """Lock the callers' rows against deletion until this transaction ends; False if none exists any more
+    (forgotten: what would be written about them is dropped)."""
+    rows = await conn.fetch(
+        "SELECT caller_id FROM callers WHERE customer_id = $1 AND caller_id = ANY($2::text[]) FOR KEY SHARE",
+        customer_id,
+        list(caller_ids),
+    )
+    return bool(rows)
+
+
+async def _bump(conn: asyncpg.Connection, customer_id: str, *caller_ids: str) -> None:
+    """The callers' data changed (in this transaction): a brief prepared before is no longer current."""
+    await conn.execute(
+        "UPDATE callers SET version = version + 1 WHERE customer_id = $1 AND caller_id = ANY($2::text[])",
+        customer_id,
+        list(caller_ids),
+    )
+
+
+class _Raced(Exception):
+    """A simultaneous first call created the caller of an identifier inside this transaction's window."""
+
+
+_RESOLVE_ATTEMPTS = 3
+
+
+async def _owners(conn: asyncpg.Connection, customer_id: str, identifiers) -> dict[Identifier, str]:
+    if not identifiers:
+        return {}
+    rows = await conn.fetch(
+        "SELECT kind, value, caller_id FROM identifiers WHERE customer_id = $1 AND (kind, value) IN "
+        "(SELECT * FROM unnest($2::text[], $3::text[]))",
+        customer_id,
+        [i.kind for i in identifiers],
+        [i.value for i in identifiers],
+    )
+    return {Identifier(r["kind"], r["value"]): r["caller_id"] for r in rows}
 
 
 async def _open_matters(conn: asyncpg.Connection, customer_id: str, caller_id: str) -> list[Matter]:

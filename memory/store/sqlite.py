@@ -26,6 +26,7 @@ from ..values import (
 )
 from .base import Backend
 from .codec import (
+    caller_digest,
     decode_vector,
     dump_episode,
     dump_refs,
@@ -60,6 +61,10 @@ class SQLiteBackend(Backend):
         self._db: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
 
+    @property
+    def location(self) -> str:
+        return f"sqlite:{self.path.resolve()}"
+
     async def connect(self) -> None:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -81,13 +86,15 @@ class SQLiteBackend(Backend):
     async def _tx(self) -> AsyncIterator[None]:
         """One write transaction at a time on the shared connection."""
         async with self._lock:
-            await self.db.execute("BEGIN IMMEDIATE")
-            try:
+            db = self.db
+            try:  # BEGIN inside: a task cancelled while it runs must not leave the transaction open
+                await db.execute("BEGIN IMMEDIATE")
                 yield
             except BaseException:
-                await self.db.execute("ROLLBACK")
+                with contextlib.suppress(aiosqlite.Error):
+                    await asyncio.shield(db.execute("ROLLBACK"))
                 raise
-            await self.db.execute("COMMIT")
+            await db.execute("COMMIT")
 
     async def aclose(self) -> None:
         if self._db is not None:
@@ -118,6 +125,11 @@ class SQLiteBackend(Backend):
     async def find_callers(self, customer_id: str, identifiers: Sequence[Identifier]) -> dict[Identifier, str]:
         if not identifiers:
             return {}
+        return await self._owners(customer_id, identifiers)
+
+    async def _owners(self, customer_id: str, identifiers: Sequence[Identifier]) -> dict[Identifier, str]:
+        if not identifiers:
+            return {}
         placeholders = ",".join("(?, ?)" for _ in identifiers)
         params: list[object] = [customer_id]
         for ident in identifiers:
@@ -143,6 +155,21 @@ class SQLiteBackend(Backend):
             )
             await self._insert_identifiers(customer_id, caller_id, identifiers, "presented", call_id, at)
 
+    async def insert_or_get_caller(self, customer_id, caller_id, identifiers, linkable, *, call_id, at):
+        owners = await self._owners(customer_id, linkable)  # a returning caller: a read, no write lock
+        if owners:
+            return owners
+        async with self._tx():  # BEGIN IMMEDIATE: no other writer between the read and the insert
+            owners = await self._owners(customer_id, linkable)
+            if owners:
+                return owners
+            await self.db.execute(
+                "INSERT INTO callers (customer_id, caller_id, created_at) VALUES (?, ?, ?)",
+                (customer_id, caller_id, _ts(at)),
+            )
+            await self._insert_identifiers(customer_id, caller_id, identifiers, "presented", call_id, at)
+        return {}
+
     async def _insert_identifiers(self, customer_id, caller_id, identifiers, source, call_id, at) -> list[Identifier]:
         attached = []
         for ident in identifiers:
@@ -158,7 +185,16 @@ class SQLiteBackend(Backend):
     async def attach_identifiers(self, customer_id, caller_id, identifiers, *, source, call_id, at):
         async with self._tx():
             attached = await self._insert_identifiers(customer_id, caller_id, identifiers, source, call_id, at)
+            if attached:
+                await self._bump(customer_id, caller_id)
         return attached
+
+    async def _bump(self, customer_id: str, *caller_ids: str) -> None:
+        """The callers' data changed (in this transaction): a brief prepared before is no longer current."""
+        await self.db.executemany(
+            "UPDATE callers SET version = version + 1 WHERE customer_id = ? AND caller_id = ?",
+            [(customer_id, c) for c in caller_ids],
+        )
 
     async def start_call(self, customer_id, call_id, caller_id, started_at) -> None:
         async with self._tx():
@@ -168,7 +204,7 @@ class SQLiteBackend(Backend):
                 (customer_id, call_id, caller_id, caller_id, _ts(started_at)),
             )
 
-    async def write_memories(self, customer_id, rows) -> int:
+    async def write_memories(self, customer_id, rows, *, enriched=True) -> int:
         if not rows:
             return 0
         db = self.db
@@ -176,7 +212,8 @@ class SQLiteBackend(Backend):
         async with self._tx():
             await db.executemany(
                 "INSERT INTO memories (customer_id, call_id, seq, caller_id, first_caller_id, kind, role, text, at,"
-                " embedding, tags) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                " embedding, tags, enriched) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM"
+                " callers WHERE customer_id = ?1 AND caller_id = ?4) ON CONFLICT DO NOTHING",
                 [
                     (
                         customer_id,
@@ -190,16 +227,92 @@ class SQLiteBackend(Backend):
                         _ts(r.at),
                         encode_vector(r.embedding),
                         dump_tags(r.tags),
+                        int(enriched),
                     )
                     for r in rows
                 ],
             )
         return db.total_changes - before
 
+    async def mark_enriched(self, customer_id, rows) -> None:
+        if not rows:
+            return
+        async with self._tx():
+            await self.db.executemany(
+                "UPDATE memories SET embedding = ?, tags = ?, enriched = 1 WHERE customer_id = ? AND call_id = ?"
+                " AND seq = ?",
+                [(encode_vector(r.embedding), dump_tags(r.tags), customer_id, r.call_id, r.seq) for r in rows],
+            )
+
+    _ROW = "SELECT caller_id, call_id, seq, kind, role, text, at, first_caller_id, embedding, tags FROM memories"
+
+    def _memory_row(self, customer_id: str, r) -> MemoryRow:
+        return MemoryRow(
+            customer_id, r[0], r[1], r[2], r[3], r[4], r[5], _dt(r[6]), r[7], decode_vector(r[8]), load_tags(r[9])
+        )
+
+    async def load_unenriched(self, customer_id, *, before, limit) -> list[MemoryRow]:
+        async with self.db.execute(
+            self._ROW + " WHERE customer_id = ?1 AND enriched = 0 AND call_id IN (SELECT call_id FROM calls WHERE"
+            " customer_id = ?1 AND (ended_at IS NOT NULL OR started_at < ?2)) ORDER BY call_id, seq LIMIT ?3",
+            (customer_id, _ts(before), limit),
+        ) as cur:
+            return [self._memory_row(customer_id, r) for r in await cur.fetchall()]
+
+    async def load_call_rows(self, customer_id, call_id) -> list[MemoryRow]:
+        async with self.db.execute(
+            self._ROW + " WHERE customer_id = ? AND call_id = ? ORDER BY seq", (customer_id, call_id)
+        ) as cur:
+            return [self._memory_row(customer_id, r) for r in await cur.fetchall()]
+
+    async def caller_version(self, customer_id, caller_id) -> int:
+        async with self.db.execute(
+            "SELECT version FROM callers WHERE customer_id = ? AND caller_id = ?", (customer_id, caller_id)
+        ) as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    async def set_verifiers(self, customer_id, caller_id, digests, *, at) -> None:
+        async with self._tx():
+            await self.db.executemany(
+                "INSERT INTO verifiers (customer_id, caller_id, first_caller_id, factor, digest, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (customer_id, caller_id, factor)"
+                " DO UPDATE SET digest = excluded.digest, created_at = excluded.created_at",
+                [(customer_id, caller_id, caller_id, factor, value, _ts(at)) for factor, value in digests.items()],
+            )
+            await self._bump(customer_id, caller_id)
+
+    async def verification_record(self, customer_id, caller_id) -> tuple[str | None, dict[str, str]]:
+        async with self.db.execute(
+            "SELECT display_name FROM callers WHERE customer_id = ? AND caller_id = ?", (customer_id, caller_id)
+        ) as cur:
+            row = await cur.fetchone()
+        async with self.db.execute(
+            "SELECT factor, digest FROM verifiers WHERE customer_id = ? AND caller_id = ?", (customer_id, caller_id)
+        ) as cur:
+            factors = {r[0]: r[1] for r in await cur.fetchall()}
+        return (row[0] if row else None), factors
+
+    async def is_forgotten(self, customer_id, digest) -> bool:
+        async with self.db.execute(
+            "SELECT 1 FROM forgotten WHERE customer_id = ? AND caller_digest = ?", (customer_id, digest)
+        ) as cur:
+            return await cur.fetchone() is not None
+
+    async def _alive(self, customer_id: str, caller_id: str) -> bool:
+        """Does the caller still exist (in this write transaction)? What would be written about a
+        forgotten caller is dropped."""
+        async with self.db.execute(
+            "SELECT 1 FROM callers WHERE customer_id = ? AND caller_id = ?", (customer_id, caller_id)
+        ) as cur:
+            return await cur.fetchone() is not None
+
     async def add_matters(self, customer_id, caller_id, first_caller_id, matters) -> None:
         if not matters:
             return
         async with self._tx():
+            if not await self._alive(customer_id, caller_id):
+                return
             await self.db.executemany(
                 "INSERT INTO matters (customer_id, matter_id, caller_id, first_caller_id, call_id, text, refs, status,"
                 " created_at, due_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
@@ -219,6 +332,7 @@ class SQLiteBackend(Backend):
                     for m in matters
                 ],
             )
+            await self._bump(customer_id, caller_id)
 
     async def finish_call(self, customer_id, call_id, *, ended_at, topic, outcome, episode=None) -> None:
         async with self._tx():
@@ -226,10 +340,20 @@ class SQLiteBackend(Backend):
                 "UPDATE calls SET ended_at = ?, topic = ?, outcome = ?, episode = ? WHERE customer_id = ? AND call_id = ?",
                 (_ts(ended_at), topic, outcome, dump_episode(episode), customer_id, call_id),
             )
+            await self.db.execute(
+                "UPDATE callers SET version = version + 1 WHERE customer_id = ? AND caller_id ="
+                " (SELECT caller_id FROM calls WHERE customer_id = ? AND call_id = ?)",
+                (customer_id, customer_id, call_id),
+            )
 
     async def merge_callers(self, customer_id, from_caller_id, into_caller_id, evidence, *, link_id, call_id, at):
         db = self.db
         async with self._tx():
+            await db.execute(  # the record's own answers win over those the merged caller brought
+                "UPDATE verifiers SET caller_id = ?3 WHERE customer_id = ?1 AND caller_id = ?2 AND factor NOT IN"
+                " (SELECT factor FROM verifiers WHERE customer_id = ?1 AND caller_id = ?3)",
+                (customer_id, from_caller_id, into_caller_id),
+            )
             for table in _TABLES_BY_CALLER:
                 await db.execute(
                     f"UPDATE {table} SET caller_id = ? WHERE customer_id = ? AND caller_id = ?",
@@ -253,6 +377,7 @@ class SQLiteBackend(Backend):
                     _ts(at),
                 ),
             )
+            await self._bump(customer_id, from_caller_id, into_caller_id)
 
     async def undo_link(self, customer_id, link_id, *, at) -> tuple[str, str] | None:
         db = self.db
@@ -278,6 +403,7 @@ class SQLiteBackend(Backend):
                 "UPDATE links SET undone_at = ? WHERE customer_id = ? AND link_id = ?",
                 (_ts(at), customer_id, link_id),
             )
+            await self._bump(customer_id, source, target)
         return source, target
 
     async def links(self, customer_id, caller_id) -> list[Link]:
@@ -377,6 +503,8 @@ class SQLiteBackend(Backend):
             return added
         db = self.db
         async with self._tx():
+            if not await self._alive(customer_id, caller_id):
+                return added
             for fact in facts:
                 async with db.execute(
                     "SELECT fact_id, value FROM facts WHERE customer_id = ? AND caller_id = ? AND attribute = ?"
@@ -406,6 +534,8 @@ class SQLiteBackend(Backend):
                              fact.call_id, fact.seq, _ts(fact.said_at)),
                         )  # fmt: skip
                 added.append(fact)
+            if added:
+                await self._bump(customer_id, caller_id)
         return added
 
     async def load_facts(self, customer_id, caller_id, *, include_former=True) -> list[Fact]:
@@ -426,6 +556,8 @@ class SQLiteBackend(Backend):
         if not edges:
             return
         async with self._tx():
+            if not await self._alive(customer_id, caller_id):
+                return
             await self.db.executemany(
                 "INSERT INTO edges VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 [
@@ -451,15 +583,16 @@ class SQLiteBackend(Backend):
                 " AND caller_id = ? AND matter_id = ? AND status = 'open'",
                 [(_ts(closed_at), call_id, customer_id, caller_id, m) for m in matter_ids],
             )
+            await self._bump(customer_id, caller_id)
 
     async def set_display_name(self, customer_id, caller_id, name) -> None:
         async with self._tx():
             await self.db.execute(
-                "UPDATE callers SET display_name = ? WHERE customer_id = ? AND caller_id = ?",
+                "UPDATE callers SET display_name = ?, version = version + 1 WHERE customer_id = ? AND caller_id = ?",
                 (name, customer_id, caller_id),
             )
 
-    async def _caller_family(self, customer_id: str, caller_id: str) -> list[str]:
+    async def caller_family(self, customer_id: str, caller_id: str) -> list[str]:
         async with self.db.execute(
             "SELECT caller_id FROM callers WHERE customer_id = ? AND (caller_id = ? OR merged_into = ?)",
             (customer_id, caller_id, caller_id),
@@ -468,16 +601,20 @@ class SQLiteBackend(Backend):
 
     async def forget_caller(self, customer_id, caller_id) -> int:
         db = self.db
-        family = await self._caller_family(customer_id, caller_id)
+        family = await self.caller_family(customer_id, caller_id)
         marks = ",".join("?" for _ in family)
         deleted = 0
         async with self._tx():
-            for table in (*_TABLES_BY_CALLER, "callers"):
+            for table in (*_TABLES_BY_CALLER, "verifiers", "callers"):
                 cur = await db.execute(
                     f"DELETE FROM {table} WHERE customer_id = ? AND caller_id IN ({marks})",
                     (customer_id, *family),
                 )
                 deleted += cur.rowcount
+            await db.executemany(
+                "INSERT INTO forgotten (customer_id, caller_digest, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                [(customer_id, caller_digest(customer_id, member), datetime.now(UTC).timestamp()) for member in family],
+            )
             cur = await db.execute(
                 f"DELETE FROM links WHERE customer_id = ? AND (to_caller_id IN ({marks}) OR from_caller_id IN ({marks}))",
                 (customer_id, *family, *family),

@@ -24,6 +24,7 @@ __all__ = [
     "Vocabulary",
     "asks_in",
     "episode_kinds_in",
+    "forget_plain_texts",
     "is_confirmation",
     "is_filler",
     "matches",
@@ -159,3 +160,9 @@ def is_filler(text: str) -> bool:
     said = words.filler_phrases.sub(" ", plain(text))
     tokens = _WORDS.findall(said)
     return all(t in words.fillers for t in tokens)
+
+
+def forget_plain_texts() -> None:
+    """Drop the cached readings of utterances (they hold callers' words): after a caller is deleted."""
+    plain.cache_clear()
+    is_filler.cache_clear()

@@ -21,10 +21,12 @@ _COMMITMENT = re.compile(
     re.IGNORECASE,
 )
 _FILLERS = re.compile(rf"\b(?:{FILLER_PATTERN}|you know)\b[,.]?\s*", re.IGNORECASE)
-_NAME = re.compile(r"\bmy name is ([a-z][a-z'-]+(?: [a-z][a-z'-]+)?)", re.IGNORECASE)
+_NAME = re.compile(  # "my name is dana, dana okafor": a first name said again starts the full name
+    r"\bmy name is (?:([a-z]+),?\s+(?=\1\s))?([a-z][a-z'-]+(?: [a-z][a-z'-]+)?)", re.IGNORECASE
+)
 _NOT_NAMES = frozenset(
     ["not", "calling", "about", "going", "trying", "just", "still", "really", "very", "so", "the", "a", "an"]
-)
+) | {"and", "but", "i", "from", "here", "again", "speaking"}  # words that end a name said in passing
 
 MAX_QUOTE = 220
 
@@ -39,8 +41,8 @@ def spoken_name(text: str) -> str | None:
     match = _NAME.search(text)
     if not match:
         return None
-    words = [w for w in match.group(1).split() if w.lower() not in _NOT_NAMES]
-    if not words or words != match.group(1).split()[: len(words)]:
+    words = [w for w in match.group(2).split() if w.lower() not in _NOT_NAMES]
+    if not words or words != match.group(2).split()[: len(words)]:
         return None
     return " ".join(w[:1].upper() + w[1:] for w in words)
 

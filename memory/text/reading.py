@@ -13,12 +13,13 @@ from functools import cached_property, lru_cache
 
 from ..values import Identifier
 from .facts import Reference, references
-from .kinds import episode_kinds_in, is_confirmation, is_filler
+from .kinds import episode_kinds_in, forget_plain_texts, is_confirmation, is_filler
 from .promises import spoken_name
 from .spoken import extract_identifiers
 from .values import Value, values_in
+from .values import clear_cache as clear_value_cache
 
-__all__ = ["Reading", "read_turn"]
+__all__ = ["Reading", "forget_readings", "read_turn"]
 
 READ_CACHE_SIZE = 4096
 
@@ -80,3 +81,10 @@ def read_turn(text: str, *, region: str = "US", asked: frozenset[str] = frozense
 @lru_cache(maxsize=READ_CACHE_SIZE)
 def _read(text: str, region: str, asked: frozenset[str]) -> Reading:
     return Reading(text, region, asked)
+
+
+def forget_readings() -> None:
+    """Drop every cached reading of an utterance (they hold callers' words): after a caller is deleted."""
+    _read.cache_clear()
+    clear_value_cache()
+    forget_plain_texts()

@@ -32,7 +32,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-__all__ = ["KINDS", "Value", "spoken_number", "values_in"]
+__all__ = ["KINDS", "Value", "clear_cache", "spoken_number", "values_in"]
 
 KINDS = (
     "reference",
@@ -392,6 +392,11 @@ _MAY_COMPOUND = re.compile(r"(?:twen|thir|for|fif|six|seven|eigh|nine)ty", re.I)
 _MAY_CAR = re.compile(
     r"suv|sedan|hatch|compact|intermediate|standard|size|van|pickup|convertible|coupe|car|wagon|hybrid|door", re.I
 )
+
+
+def clear_cache() -> None:
+    """Drop the cached readings (they hold callers' words): after a caller is deleted."""
+    _read.cache_clear()
 
 
 @lru_cache(maxsize=4096)

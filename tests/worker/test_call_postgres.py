@@ -24,7 +24,9 @@ async def test_a_returning_caller_from_another_phone_on_postgres_and_redis(
     providers = ScriptedProviders(support_llm)
     deps = make_deps(providers, url=postgres_database, redis_url=redis_url)
     async with placed_call(deps, sip_caller(mobile, ACME_LINE, call_id=f"SCL_pg1_{suffix}"), job_id="pg-1") as call:
-        await call.session.run(user_input=f"Hi, I was charged twice this month. My account number is {account}.")
+        await call.session.run(
+            user_input=f"Hi, my name is Dana Reyes. I was charged twice. My account number is {account}."
+        )
 
     async with placed_call(deps, sip_caller(mobile, ACME_LINE, call_id=f"SCL_pg2_{suffix}"), job_id="pg-2") as call:
         assert call.memory is not None and "ticket 8842" in call.memory.brief
@@ -33,7 +35,7 @@ async def test_a_returning_caller_from_another_phone_on_postgres_and_redis(
 
     async with placed_call(deps, sip_caller(office, ACME_LINE, call_id=f"SCL_pg3_{suffix}"), job_id="pg-3") as call:
         assert call.memory is not None and call.memory.brief == ""
-        await call.session.run(user_input=f"My account number is {account}.")
+        await call.session.run(user_input=f"This is Dana Reyes, my account number is {account}.")
         assert "ticket 8842" in system_text(providers.last_llm.requests[-1])
 
     store = await deps.store.get()

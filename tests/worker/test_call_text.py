@@ -60,7 +60,9 @@ def events_of(result) -> list[tuple[str, str]]:
 
 async def first_call(deps, phone: str = DANA_MOBILE, *, line: str = ACME_LINE, call_id: str = "SCL_1") -> None:
     async with placed_call(deps, sip_caller(phone, line, call_id=call_id), job_id=f"job-{call_id}") as call:
-        await call.session.run(user_input="Hi, I was charged twice this month. My account number is 4471 2290.")
+        await call.session.run(
+            user_input="Hi, my name is Dana Reyes. I was charged twice this month. My account number is 4471 2290."
+        )
 
 
 async def test_turns_of_a_call_land_in_the_store(make_deps) -> None:
@@ -124,7 +126,7 @@ async def test_a_caller_from_another_phone_is_linked_by_account_number_mid_call(
         assert call.memory is not None and call.memory.brief == ""  # an unknown number: a new caller so far
         refreshed: list[str] = []
         call.memory.on_refresh(refreshed.append)
-        result = await call.session.run(user_input="It's about my bill, my account number is 4471 2290.")
+        result = await call.session.run(user_input="It's Dana Reyes, about my bill, my account number is 4471 2290.")
         # the reply to that very turn already sees the first call
         told = system_text(providers.last_llm.requests[-1])
         assert "ticket 8842" in told and "<caller_memory>" in told

@@ -67,9 +67,9 @@ async def test_spoken_turns_are_recorded_and_a_spoken_account_number_links_the_c
         transcript = Transcript(call.session)
         said = transcript.items
 
-        stt.say("Hello, my account number is 4471 2290.")
+        stt.say("Hello, this is Dana Reyes, my account number is 4471 2290.")
         await transcript.reaches(2)
-        assert said[0] == ("user", "Hello, my account number is 4471 2290.")
+        assert said[0] == ("user", "Hello, this is Dana Reyes, my account number is 4471 2290.")
         # the reply to the spoken account number already saw the first call's memory
         assert "ticket 8842" in system_text(providers.last_llm.requests[-1])
 
@@ -82,6 +82,6 @@ async def test_spoken_turns_are_recorded_and_a_spoken_account_number_links_the_c
     caller_id = await store.find_caller("acme-telecom", "phone", DANA_OFFICE)
     assert caller_id == await store.find_caller("acme-telecom", "phone", DANA_MOBILE)
     texts = [row.text for row in await store.history("acme-telecom", caller_id) if row.call_id == "SCL_2"]
-    assert "Hello, my account number is 4471 2290." in texts
+    assert "Hello, this is Dana Reyes, my account number is 4471 2290." in texts
     assert "What happened with my refund?" in texts
     assert any("ticket 8842" in text for text in texts)

@@ -59,7 +59,12 @@ def test_a_refusing_file_refuses_unknown_tenants() -> None:
         (minimal(language="English"), "(acme).language"),
         (minimal(memory={"link_kinds": ["phone", "fax"]}), "unknown identifier kinds ['fax']"),
         (minimal(memory={"link_kinds": ["name"]}), "a name never links callers"),
-        (minimal(memory={"preload_token_budget": 5}), "preload_token_budget must be between"),
+        (minimal(memory={"preload_token_budget": 5}), "preload_token_budget must be a whole number from 50"),
+        (minimal(memory={"working_set_limit": 0}), "working_set_limit must be a whole number from 1"),
+        (minimal(memory={"plans": "Fiber 500"}), "(acme).memory.plans: must be a list of plan names"),
+        (minimal(memory={"verification": ["account"]}), "(acme).memory.verification: must map identifier kinds"),
+        (minimal(memory={"verification": {"account": 9}}), "verification.account must be a whole number"),
+        (minimal(memory={"verification_factors": ["shoe"]}), "verification_factors: unknown factors ['shoe']"),
         (minimal(memory={"recall_mode": "slow"}), "recall_mode must be one of"),
         (minimal(memory={"retention": 30}), "unknown key(s) ['retention']"),
         (minimal(models={"llm": "gpt", "temperature": 1}), "unknown key(s) ['temperature']"),
@@ -96,10 +101,20 @@ def test_a_persona_file_is_read_relative_to_the_tenants_file(tmp_path: Path) -> 
     with pytest.raises(TenantConfigError, match="persona_file: cannot read"):
         load_tenants(path)
 
+    (tmp_path / "personas" / "latin.md").write_bytes("Vous \u00eates Ava.".encode("latin-1"))
+    data["tenants"][0]["persona_file"] = "personas/latin.md"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(TenantConfigError, match=r"persona_file: 'personas/latin\.md' is not UTF-8"):
+        load_tenants(path)
+
 
 def test_unreadable_and_invalid_yaml_files_are_reported(tmp_path: Path) -> None:
     with pytest.raises(TenantConfigError, match="cannot read the tenants file"):
         load_tenants(tmp_path / "missing.yaml")
+    latin = tmp_path / "latin1.yaml"
+    latin.write_bytes("tenants: [{id: acme, name: Caf\u00e9}]\n".encode("latin-1"))
+    with pytest.raises(TenantConfigError, match=r"latin1\.yaml: not UTF-8 text"):
+        load_tenants(latin)
     broken = tmp_path / "broken.yaml"
     broken.write_text("tenants: [\n")
     with pytest.raises(TenantConfigError, match="not valid YAML"):

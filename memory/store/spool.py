@@ -1,0 +1,279 @@
+"""The local spool: a call's turns kept on this host while the database cannot take them.
+
+One SQLite file per worker host, in WAL mode, opened by every worker process of the host. Why an
+SQLite file (and not Redis Streams): it needs no server, so it works without Redis and when Redis
+is what is down; a committed transaction survives the process being killed (``synchronous=FULL``:
+a power cut too); and its write lock makes claiming a call for replay atomic between the host's
+processes. Each turn is keyed by (tenant, call id, seq), as in the database, so keeping it twice or
+replaying it twice stores it once.
+
+Several databases may share one spool file (a host's workers serving two deployments; test runs):
+every call in it carries the location of its database, and a store only ever sees its own.
+
+Ownership: each open store is an *owner* with a heartbeat. A call's spooled turns belong to the
+owner that spooled them while the call is open; once the call closes (or its owner stops beating
+for ``LEASE_S``: killed), any owner on the host may claim the call and replay it, in the order it
+was spooled, then deletes it. The spool holds what callers said, like the database: it is created
+readable by its owner only, and ``forget`` removes a caller's calls from it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import time
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import aiosqlite
+
+from ..errors import StoreUnavailableError
+from ..values import Identifier, MemoryRow
+
+__all__ = ["DEFAULT_SPOOL_PATH", "LEASE_S", "Spool", "SpooledCall"]
+
+DEFAULT_SPOOL_PATH = Path(".data") / "memory-spool.db"
+LEASE_S = 10.0
+"""An owner that has not beaten for this long is gone (killed): its calls may be claimed."""
+
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS spooled_calls (
+        database        TEXT NOT NULL,
+        customer_id     TEXT NOT NULL,
+        call_id         TEXT NOT NULL,
+        identifiers     TEXT NOT NULL,
+        started_at      REAL NOT NULL,
+        caller_id       TEXT,
+        first_caller_id TEXT,
+        owner           TEXT NOT NULL,
+        closed          INTEGER NOT NULL DEFAULT 0,
+        spooled_at      REAL NOT NULL,
+        PRIMARY KEY (database, customer_id, call_id))""",
+    """CREATE TABLE IF NOT EXISTS spooled_rows (
+        id          INTEGER PRIMARY KEY AUTOINCREMENT,
+        database    TEXT NOT NULL,
+        customer_id TEXT NOT NULL,
+        call_id     TEXT NOT NULL,
+        seq         INTEGER NOT NULL,
+        kind        TEXT NOT NULL,
+        role        TEXT NOT NULL,
+        text        TEXT NOT NULL,
+        at          REAL NOT NULL,
+        UNIQUE (database, customer_id, call_id, seq))""",
+    "CREATE TABLE IF NOT EXISTS owners (owner TEXT PRIMARY KEY, pid INTEGER NOT NULL, seen_at REAL NOT NULL)",
+)
+
+
+@dataclass
+class SpooledCall:
+    """A call with turns in the spool: enough to store them as the call would have."""
+
+    customer_id: str
+    call_id: str
+    identifiers: list[Identifier]
+    started_at: datetime
+    caller_id: str | None = None  # the caller the call had resolved, if it had
+    first_caller_id: str | None = None
+    closed: bool = False
+    rows: list[MemoryRow] = field(default_factory=list)
+
+
+class Spool:
+    """The host's spool file, as one store of one process uses it (``database``: where that store writes)."""
+
+    def __init__(self, path: Path | str, *, database: str) -> None:
+        self.path = Path(path)
+        self.database = database
+        self.owner = "owner_" + uuid.uuid4().hex
+        self._db: aiosqlite.Connection | None = None
+        self._lock = asyncio.Lock()
+
+    async def open(self) -> Spool:
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with contextlib.suppress(FileExistsError):
+                os.close(os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+            self._db = await aiosqlite.connect(self.path, isolation_level=None)
+            for pragma in ("journal_mode=WAL", "synchronous=FULL", "busy_timeout=5000"):
+                await self._db.execute(f"PRAGMA {pragma}")
+            for statement in _SCHEMA:
+                await self._db.execute(statement)
+            await self.beat()
+        except (OSError, aiosqlite.Error) as exc:
+            await self.aclose()
+            raise StoreUnavailableError(f"cannot open the spool: {type(exc).__name__}") from exc
+        return self
+
+    @property
+    def db(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise StoreUnavailableError("the spool is closed")
+        return self._db
+
+    @contextlib.asynccontextmanager
+    async def _tx(self) -> AsyncIterator[aiosqlite.Connection]:
+        async with self._lock:
+            db = self.db
+            try:  # BEGIN inside: a task cancelled while it runs must not leave the transaction open
+                await db.execute("BEGIN IMMEDIATE")
+                yield db
+            except BaseException:
+                with contextlib.suppress(aiosqlite.Error):
+                    await asyncio.shield(db.execute("ROLLBACK"))
+                raise
+            await db.execute("COMMIT")
+
+    async def aclose(self) -> None:
+        """Close the file; this owner's closed calls are left for the next owner to replay."""
+        if self._db is None:
+            return
+        with contextlib.suppress(aiosqlite.Error):
+            async with self._tx() as db:
+                await db.execute("DELETE FROM owners WHERE owner = ?", (self.owner,))
+        db, self._db = self._db, None
+        await db.close()
+
+    # -- a live call ------------------------------------------------------------------------------------
+
+    async def keep(self, call: SpooledCall, rows: Sequence[MemoryRow]) -> None:
+        """Keep ``rows`` of ``call`` (owned by this owner until the call closes). Durable on return."""
+        async with self._tx() as db:
+            await db.execute(
+                "INSERT INTO spooled_calls (database, customer_id, call_id, identifiers, started_at, caller_id,"
+                " first_caller_id, owner, closed, spooled_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                " ON CONFLICT (database, customer_id, call_id) DO UPDATE SET"
+                " caller_id = COALESCE(excluded.caller_id, caller_id),"
+                " first_caller_id = COALESCE(excluded.first_caller_id, first_caller_id), closed = excluded.closed",
+                (self.database, call.customer_id, call.call_id, _dump_identifiers(call.identifiers),
+                 call.started_at.timestamp(), call.caller_id, call.first_caller_id, self.owner, int(call.closed),
+                 time.time()),
+            )  # fmt: skip
+            await db.executemany(
+                "INSERT INTO spooled_rows (database, customer_id, call_id, seq, kind, role, text, at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                [
+                    (self.database, call.customer_id, call.call_id, r.seq, r.kind, r.role, r.text, r.at.timestamp())
+                    for r in rows
+                ],
+            )
+
+    async def stored(self, customer_id: str, call_id: str, seqs: Sequence[int]) -> None:
+        """These rows reached the database: they leave the spool (and the call, once it has none)."""
+        if not seqs:
+            return
+        async with self._tx() as db:
+            await db.executemany(
+                "DELETE FROM spooled_rows WHERE database = ? AND customer_id = ? AND call_id = ? AND seq = ?",
+                [(self.database, customer_id, call_id, seq) for seq in seqs],
+            )
+            await db.execute(
+                "DELETE FROM spooled_calls WHERE database = ?1 AND customer_id = ?2 AND call_id = ?3 AND closed = 0"
+                " AND NOT EXISTS (SELECT 1 FROM spooled_rows r WHERE r.database = ?1 AND r.customer_id = ?2"
+                " AND r.call_id = ?3)",
+                (self.database, customer_id, call_id),
+            )
+
+    # -- replay -----------------------------------------------------------------------------------------
+
+    async def beat(self) -> None:
+        """This owner is alive (its open calls' turns are not to be claimed)."""
+        async with self._tx() as db:
+            await db.execute(
+                "INSERT INTO owners (owner, pid, seen_at) VALUES (?, ?, ?) ON CONFLICT (owner)"
+                " DO UPDATE SET seen_at = excluded.seen_at",
+                (self.owner, os.getpid(), time.time()),
+            )
+
+    async def claim(self, *, limit: int = 20) -> list[SpooledCall]:
+        """Calls this owner may replay now, oldest first, with their rows in order: its own closed calls,
+        and every call of owners that closed or stopped beating ``LEASE_S`` ago (they become this
+        owner's, closed). A call is never taken from an owner that is alive."""
+        gone = time.time() - LEASE_S
+        async with self._tx() as db:
+            await db.execute(
+                "UPDATE spooled_calls SET owner = ?, closed = 1 WHERE database = ? AND owner NOT IN"
+                " (SELECT owner FROM owners WHERE seen_at >= ?)",
+                (self.owner, self.database, gone),
+            )
+            await db.execute("DELETE FROM owners WHERE seen_at < ?", (gone - 3600,))
+            async with db.execute(
+                "SELECT customer_id, call_id, identifiers, started_at, caller_id, first_caller_id FROM spooled_calls"
+                " WHERE database = ? AND owner = ? AND closed = 1 ORDER BY spooled_at LIMIT ?",
+                (self.database, self.owner, limit),
+            ) as cur:
+                calls = [
+                    SpooledCall(r[0], r[1], _load_identifiers(r[2]), _dt(r[3]), r[4], r[5], closed=True)
+                    for r in await cur.fetchall()
+                ]
+            for call in calls:
+                call.rows = await self._rows(db, call.customer_id, call.call_id)
+        return calls
+
+    async def _rows(self, db: aiosqlite.Connection, customer_id: str, call_id: str) -> list[MemoryRow]:
+        async with db.execute(
+            "SELECT seq, kind, role, text, at FROM spooled_rows WHERE database = ? AND customer_id = ? AND call_id = ?"
+            " ORDER BY seq",
+            (self.database, customer_id, call_id),
+        ) as cur:
+            return [
+                MemoryRow(customer_id, "", call_id, r[0], r[1], r[2], r[3], _dt(r[4]), "") for r in await cur.fetchall()
+            ]
+
+    async def replayed(self, customer_id: str, call_id: str) -> None:
+        """A claimed call is stored (or dropped, its caller forgotten): it leaves the spool."""
+        async with self._tx() as db:
+            await db.execute(
+                "DELETE FROM spooled_rows WHERE database = ? AND customer_id = ? AND call_id = ?",
+                (self.database, customer_id, call_id),
+            )
+            await db.execute(
+                "DELETE FROM spooled_calls WHERE database = ? AND customer_id = ? AND call_id = ? AND owner = ?",
+                (self.database, customer_id, call_id, self.owner),
+            )
+
+    async def pending(self) -> int:
+        """Rows of this store's database in the spool (every owner's)."""
+        async with self.db.execute("SELECT count(*) FROM spooled_rows WHERE database = ?", (self.database,)) as cur:
+            row = await cur.fetchone()
+        return int(row[0]) if row else 0
+
+    # -- forgetting -------------------------------------------------------------------------------------
+
+    async def forget(self, customer_id: str, *, caller_ids: Sequence[str], call_ids: Sequence[str]) -> int:
+        """Remove the calls of these callers (and these calls, whoever they belonged to). Returns rows removed."""
+        async with self._tx() as db:
+            ids = json.dumps(list(caller_ids))
+            async with db.execute(
+                "SELECT call_id FROM spooled_calls WHERE database = ? AND customer_id = ? AND (caller_id IN"
+                " (SELECT value FROM json_each(?)) OR first_caller_id IN (SELECT value FROM json_each(?)))",
+                (self.database, customer_id, ids, ids),
+            ) as cur:
+                found = {r[0] for r in await cur.fetchall()} | set(call_ids)
+            removed = 0
+            for call_id in found:
+                key = (self.database, customer_id, call_id)
+                cur = await db.execute(
+                    "DELETE FROM spooled_rows WHERE database = ? AND customer_id = ? AND call_id = ?", key
+                )
+                removed += cur.rowcount
+                await db.execute(
+                    "DELETE FROM spooled_calls WHERE database = ? AND customer_id = ? AND call_id = ?", key
+                )
+        return removed
+
+
+def _dt(value: float) -> datetime:
+    return datetime.fromtimestamp(value, UTC)
+
+
+def _dump_identifiers(identifiers: Sequence[Identifier]) -> str:
+    return json.dumps([[i.kind, i.value] for i in identifiers])
+
+
+def _load_identifiers(raw: str) -> list[Identifier]:
+    return [Identifier(kind, value) for kind, value in json.loads(raw)]

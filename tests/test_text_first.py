@@ -1,0 +1,115 @@
+"""Text first: a turn's text is durable at once, whatever the embedder is doing; its embedding, facts
+and graph follow, and what a call could not enrich is back-filled (by the process, or the next one).
+
+The embedder is the real one behind a gate the test opens (a model provider held up, as a busy
+embedding thread would be); the databases are real.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+
+import memory
+
+T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+
+
+class GatedEmbedder:
+    """The real embedder, held until ``release()`` (as when the one embedding thread is busy)."""
+
+    def __init__(self, real) -> None:
+        self.real = real
+        self.dim = real.dim
+        self.gate = threading.Event()
+
+    def embed(self, texts):
+        self.gate.wait(30)
+        return self.real.embed(texts)
+
+    def release(self) -> None:
+        self.gate.set()
+
+
+async def wait_for(predicate, seconds: float):
+    deadline = time.monotonic() + seconds
+    while True:
+        value = await predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        await asyncio.sleep(0.05)
+
+
+async def test_a_turn_is_stored_at_once_while_the_embedder_is_busy(store_urls, embedder):
+    url, redis_url = store_urls
+    gated = GatedEmbedder(embedder)
+    quick = memory.MemoryPolicy(recall_timeout_s=0.2)  # the query cannot be embedded while the embedder is held
+    store = await memory.open_store(url, redis_url=redis_url, embedder=gated, spool_path=None, default_policy=quick)
+    tenant = f"t-{uuid.uuid4().hex[:10]}"
+    try:
+        hooks = await store.open_call(tenant, {"phone": "+1 415 555 0142"}, started_at=T0)
+        t0 = time.perf_counter()
+        hooks.record_turn("user", "I moved, my new address is twenty two oak street")
+
+        async def stored():
+            return await store.backend.load_call_rows(tenant, hooks.call_id)
+
+        rows = await wait_for(stored, 5)
+        took = time.perf_counter() - t0
+        assert [r.text for r in rows] == ["I moved, my new address is twenty two oak street"]
+        assert rows[0].embedding is None  # the text went first; the embedder has not run
+        print(f"\ntext durable {took * 1000:.0f} ms after record_turn, embedder held")
+        hits = await hooks.recall("new address oak street")  # recall in the same call sees it at once
+        assert hits and "oak street" in hits[0].text
+        assert not await store.backend.load_facts(tenant, hooks.caller_id)
+        gated.release()
+        await hooks.flushed()
+        [row] = await stored()
+        assert row.embedding is not None
+        assert [f.value for f in await store.backend.load_facts(tenant, hooks.caller_id)] == ["22 oak street"]
+        await hooks.aclose()
+    finally:
+        gated.release()
+        await store.aclose()
+
+
+@pytest.mark.slow
+async def test_what_a_call_could_not_enrich_is_back_filled_on_the_next_open(store_urls, embedder):
+    url, redis_url = store_urls
+    tenant = f"t-{uuid.uuid4().hex[:10]}"
+    gated = GatedEmbedder(embedder)
+    first = await memory.open_store(url, redis_url=redis_url, embedder=gated, spool_path=None)
+    try:
+        hooks = await first.open_call(tenant, {"phone": "+1 415 555 0142"}, started_at=T0)
+        hooks.record_turn("user", "I moved, my new address is twenty two oak street")
+        hooks.record_turn("assistant", "I've opened ticket 5521, a technician will call you by Friday.")
+        await hooks.aclose(timeout=1.0)  # stored as text; the embedder never answered
+        caller = hooks.caller_id
+    finally:
+        await first.aclose()
+        gated.release()
+    waiting = await memory.open_store(url, embedder=embedder, spool_path=None)
+    try:
+        rows = await waiting.backend.load_call_rows(tenant, hooks.call_id)
+        assert len(rows) == 2 and all(r.embedding is None for r in rows)
+    finally:
+        await waiting.aclose()
+
+    policy = {tenant: memory.MemoryPolicy()}  # the tenants a process serves are back-filled when it opens
+    second = await memory.open_store(url, redis_url=redis_url, policies=policy, embedder=embedder, spool_path=None)
+    try:
+
+        async def enriched():
+            rows = await second.backend.load_call_rows(tenant, hooks.call_id)
+            return all(r.embedding is not None for r in rows)
+
+        assert await wait_for(enriched, 20)
+        assert [f.value for f in await second.backend.load_facts(tenant, caller)] == ["22 oak street"]
+        assert [m.references for m in await second.backend.load_open_matters(tenant, caller)] == [("ticket 5521",)]
+    finally:
+        await second.aclose()
