@@ -157,3 +157,11 @@ def test_the_application_uses_the_faces_of_memory_only(folder):
             if imported.startswith("memory") and imported not in faces and imported.rpartition(".")[0] not in faces:
                 wrong.append(f"{path.relative_to(ROOT)} imports {imported}")
     assert not wrong, "\n".join(wrong)
+
+
+def test_the_calls_front_object_stays_a_front():
+    """CallHooks delegates to parts that own their state (linker, history, writer, transcript,
+    closer); when it grows past 250 lines it is doing one of their jobs."""
+    tree = ast.parse((MEMORY / "call" / "hooks.py").read_text())
+    [hooks] = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "CallHooks"]
+    assert hooks.end_lineno is not None and hooks.end_lineno - hooks.lineno + 1 < 250

@@ -12,16 +12,19 @@ import logging
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
+import numpy as np
+
 from ..deadline import retrieve_quietly
 from ..errors import describe
 from ..policy import MemoryPolicy
 from ..recall.episodes import build_episode
 from ..recall.graph import CallerGraph
-from ..recall.query import Question, pick_episodes
-from ..recall.ranking import EpisodeContext
+from ..recall.presets import RecallPreset
+from ..recall.query import Question, pick_episodes, understand
+from ..recall.ranking import EpisodeContext, rank
 from ..recall.working_set import WorkingSet
 from ..store.base import Backend
-from ..values import SINGLE_VALUED, Episode, Matter, MemoryRow
+from ..values import SINGLE_VALUED, Episode, Hit, Matter, MemoryRow
 from .enrich import resolved_matters
 
 __all__ = ["CallHistory"]
@@ -110,6 +113,26 @@ class CallHistory:
     def resolved_by(self, resolutions: Iterable[tuple[MemoryRow, tuple[str, ...]]]) -> list[Matter]:
         """Open matters of earlier calls that turns of this call say are done (see ``resolved_matters``)."""
         return resolved_matters(self.earlier_open, resolutions)
+
+    def rank(
+        self,
+        query: str,
+        vector: np.ndarray | None,
+        preset: RecallPreset,
+        limit: int,
+        *,
+        now: datetime,
+        current: Episode | None = None,
+        policy: MemoryPolicy | None = None,
+    ) -> list[Hit]:
+        """The caller's memories that best match ``query`` (and its vector), this call's included;
+        with ``current`` (this call so far) and ``policy``, episode by episode and the graph too."""
+        working, graph = self.working, self.graph
+        if current is None or policy is None:
+            return rank(working, query, vector, preset=preset, limit=limit, now=now)
+        expand = graph.expansion(working.rows, query) if preset.expand_candidates and len(graph) else None
+        episodes = self.episode_context(understand(query, now), current, region=policy.default_region)
+        return rank(working, query, vector, preset=preset, limit=limit, now=now, expand=expand, episodes=episodes)
 
     def episode_context(self, question: Question, current: Episode, *, region: str) -> EpisodeContext | None:
         """What ranking needs to answer ``question`` episode by episode (``current``: this call so far),

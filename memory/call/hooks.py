@@ -25,17 +25,15 @@ from datetime import datetime, timedelta
 import numpy as np
 
 from ..deadline import within
-from ..errors import InvalidInputError, MemoryWriteError, describe
+from ..errors import InvalidInputError, describe
 from ..policy import MemoryPolicy
-from ..recall.brief import verification_note
-from ..recall.presets import PRESETS, RecallPreset
-from ..recall.query import understand
-from ..recall.ranking import rank
+from ..recall.presets import RecallPreset, preset_for
 from ..text.clean import MAX_QUERY_CHARS, MAX_TURN_CHARS, clean_text
 from ..values import CallEvent, Fact, Hit, Identifier, Matter, Preload, Verification, as_utc
+from .closing import CallCloser
 from .history import CallHistory
 from .linking import CallLinker
-from .services import CallServices
+from .services import CallEvents, CallServices
 from .transcript import CallTranscript
 from .writer import CallWriter
 
@@ -65,7 +63,7 @@ class CallHooks:
         self.started_at = started_at
         self.policy = policy
         self._transcript = CallTranscript(customer_id, call_id)
-        self._listeners: list[Callable[[CallEvent], object]] = []
+        self._events = CallEvents()
         self._closed = False
         self._forgotten = False
         self._opening = True  # a start after open() returned is a late attach
@@ -82,13 +80,19 @@ class CallHooks:
             io_lock=io_lock,
             on_started=self._started,
             on_linked=self._linked,
-            on_candidate=self._candidate,
+            on_candidate=lambda: self._events.emit(CallEvent("candidate", self.caller_id)),
         )
         self._writer = CallWriter(
-            services, self._linker, self._history, self._transcript.rows, io_lock=io_lock, on_failed=self._writes_failed
+            services,
+            self._linker,
+            self._history,
+            self._transcript.rows,
+            io_lock=io_lock,
+            on_failed=lambda n: self._events.emit(
+                CallEvent("write_error", self.caller_id, f"{n} turns waiting for the database")
+            ),
         )
-
-    # -- who is calling ------------------------------------------------------------------------------
+        self._closer = CallCloser(services, self._writer, self._linker, self._history, self._transcript)
 
     @property
     def caller_id(self) -> str:
@@ -130,8 +134,8 @@ class CallHooks:
         return self._writer.spooled
 
     async def open(self, *, budget_s: float | None = None) -> None:
-        """Resolve the caller and start the writer, within ``budget_s`` (the preload budget by default);
-        never raises for storage trouble (the call then attaches when the database answers)."""
+        """Resolve the caller and start the writer within ``budget_s`` (default: the preload budget);
+        never raises for storage trouble: the call attaches when the database answers."""
         try:
             await within(self._linker.start(), self.policy.preload_timeout_s if budget_s is None else budget_s)
         except Exception as exc:
@@ -141,36 +145,20 @@ class CallHooks:
 
     def _started(self, caller_id: str, is_new: bool) -> None:
         if not is_new:
-            self._load_history(caller_id)
+            self._history.load(self._services.backend, self.customer_id, caller_id, self.policy)
         if not self._opening:
             logger.info("the call's memory reached the database; attached")
-            self._emit(CallEvent("attached", caller_id))
-
-    def _load_history(self, caller_id: str) -> None:
-        self._history.load(self._services.backend, self.customer_id, caller_id, self.policy)
-
-    def _candidate(self) -> None:
-        self._emit(CallEvent("candidate", self.caller_id))
+            self._events.emit(CallEvent("attached", caller_id))
 
     async def _linked(self, previous: str, caller_id: str, evidence: Identifier) -> None:
         await self._services.invalidate(self.customer_id, previous)
         await self._services.invalidate(self.customer_id, caller_id)
-        self._load_history(caller_id)
-        self._emit(CallEvent("linked", caller_id, f"by {evidence.kind}", {"previous_caller_id": previous}))
-
-    def _writes_failed(self, count: int) -> None:
-        self._emit(CallEvent("write_error", self.caller_id, f"{count} turns waiting for the database"))
+        self._history.load(self._services.backend, self.customer_id, caller_id, self.policy)
+        self._events.emit(CallEvent("linked", caller_id, f"by {evidence.kind}", {"previous_caller_id": previous}))
 
     def add_listener(self, listener: Callable[[CallEvent], object]) -> None:
-        """``listener(event)`` is called on the event loop for "linked" and "write_error" events."""
-        self._listeners.append(listener)
-
-    def _emit(self, event: CallEvent) -> None:
-        for listener in list(self._listeners):
-            try:
-                listener(event)
-            except Exception:
-                logger.exception("a memory event listener failed")
+        """``listener(event)`` is called on the event loop for the call's events (``CallEvent.kind``)."""
+        self._events.add(listener)
 
     # -- recording (the turn path: no I/O) -------------------------------------------------------
 
@@ -208,45 +196,22 @@ class CallHooks:
         """Wait until every turn recorded so far was stored (or failed: see ``aclose``)."""
         await self._writer.flushed()
 
-    # -- reads -----------------------------------------------------------------------------------------
-
     async def preload(self, *, budget_s: float | None = None) -> Preload:
-        """The caller brief for the prompt; empty for a new caller or when storage is unreachable.
-
-        While an identifier said aloud matches a record the caller has not verified, the brief is
-        the caller's own (if any) followed by a note that a record matches and how to verify them.
-        ``budget_s``: the time budget (the policy's ``preload_timeout_s`` by default).
-        """
+        """The caller brief for the prompt within ``budget_s`` (default: the policy's ``preload_timeout_s``);
+        empty for a new caller or when storage is unreachable; with a verification note while a record
+        an identifier said aloud matched is not verified (see :meth:`CallLinker.brief`)."""
         t0 = time.perf_counter()
         budget = self.policy.preload_timeout_s if budget_s is None else budget_s
         try:
             if self._forgotten:
                 raise LookupError("the caller was deleted")
-            text, source = await within(self._preload(), budget)
+            text, source = await within(self._linker.brief(), budget)
         except Exception as exc:
             if not self._forgotten:
                 logger.error("preload failed, continuing without history: %s", describe(exc))
             text, source = "", "error"
         took = (time.perf_counter() - t0) * 1000
         return Preload(text, self.caller_id, self.is_new_caller, source, took)  # type: ignore[arg-type]
-
-    async def _preload(self) -> tuple[str, str]:
-        await self._linker.settle(raise_errors=True)
-        if not self.started:
-            raise ConnectionError("the call could not be registered")
-        text, source = "", "empty"
-        if not self.is_new_caller:
-            cached = await self._services.cached_brief(self.customer_id, self.caller_id)
-            if cached is not None:
-                text, source = cached, "cache"
-            else:
-                text = await self._services.build_brief(self.customer_id, self.caller_id, self.policy)
-                source = "database" if text else "empty"
-        candidate = self._linker.candidate
-        if candidate is not None:
-            note = verification_note(candidate.evidence.kind, candidate.asks(self.policy))
-            return "\n\n".join(part for part in (text, note) if part), "verification"
-        return text, source
 
     async def verify(self, answers: dict[str, str]) -> Verification:
         """Check what the caller answered (``name``, ``postcode``, ``pin``, ``date_of_birth``) against the
@@ -262,11 +227,7 @@ class CallHooks:
 
     async def recall(self, query: str, *, mode: str = "fast", limit: int = 5) -> list[Hit]:
         """Memories of this caller (earlier calls and this one) that best match ``query``."""
-        preset = PRESETS.get(mode)
-        if preset is None:
-            raise InvalidInputError(f"mode must be one of {sorted(PRESETS)}, not {mode!r}")
-        if not isinstance(limit, int) or not 1 <= limit <= 100:
-            raise InvalidInputError("limit must be an integer from 1 to 100")
+        preset, limit = preset_for(mode, limit)
         query = clean_text(query, limit=MAX_QUERY_CHARS)
         if not query or self._forgotten:
             return []
@@ -274,7 +235,7 @@ class CallHooks:
             return await within(self._recall(query, preset, limit), self.policy.recall_timeout_s)
         except Exception as exc:
             logger.error("recall degraded to this call's words only: %s", describe(exc))
-            return rank(self._history.working, query, None, preset=preset, limit=limit, now=self._now())
+            return self._history.rank(query, None, preset, limit, now=self._now())
 
     async def _recall(self, query: str, preset: RecallPreset, limit: int) -> list[Hit]:
         await self._linker.settle(raise_errors=False)
@@ -283,29 +244,21 @@ class CallHooks:
         # their words (and their neighbours') until it has, so the call's single embedding thread
         # never embeds the same turn twice.
         vectors = await self._services.embed([query], cache_first=True)
-        history, now = self._history, self._now()
-        working, graph = history.working, history.graph
-        expand = graph.expansion(working.rows, query) if preset.expand_candidates and len(graph) else None
         current = self._transcript.episode(self.started_at)
-        episodes = history.episode_context(understand(query, now), current, region=self.policy.default_region)
-        return rank(working, query, vectors[0], preset=preset, limit=limit, now=now, expand=expand, episodes=episodes)
+        return self._history.rank(
+            query, vectors[0], preset, limit, now=self._now(), current=current, policy=self.policy
+        )
 
     def _now(self) -> datetime:
         """The call's clock: its start plus the time since it opened (right for replays too)."""
         return self.started_at + timedelta(seconds=time.monotonic() - self._opened)
 
     def vector_of(self, key: str) -> np.ndarray | None:
-        """The embedding the call's writer computed for the turn recorded with ``key``, if done yet.
-
-        Lets in-call consumers (context compaction) rank this call's turns densely for free.
-        """
+        """The embedding the writer computed for the turn recorded with ``key`` (compaction ranks with it)."""
         return self._transcript.vector_of(key)
 
     async def facts(self, *, include_former: bool = True) -> list[Fact]:
-        """The caller's facts with validity (current ones have ``valid_to`` None), oldest first.
-
-        Facts said earlier in this call are included; empty if storage is unreachable.
-        """
+        """The caller's facts with validity (current: ``valid_to`` None), oldest first, this call's included."""
         backend = self._services.backend
         return await self._writer.read_after_writes(
             "facts", lambda: backend.load_facts(self.customer_id, self.caller_id, include_former=include_former)
@@ -318,86 +271,25 @@ class CallHooks:
             "open matters", lambda: backend.load_open_matters(self.customer_id, self.caller_id)
         )
 
-    # -- closing ---------------------------------------------------------------------------------------
-
     async def forget(self) -> None:
-        """The caller was deleted (``CallerStore.forget_caller``): this call stops recalling and
-        writing, and drops what it held of them. Turns recorded afterwards are ignored."""
+        """The caller was deleted (``CallerStore.forget_caller``): the call drops what it held of them
+        and stops recalling and writing; turns recorded afterwards are ignored."""
         self._forgotten = True
         self._writer.forget()
         self._linker.forget()
         self._history.forget()
         self._transcript.forget()
         await self._writer.stop()
-        self._emit(CallEvent("forgotten", self.caller_id))
+        self._events.emit(CallEvent("forgotten", self.caller_id))
 
     async def aclose(self, *, timeout: float = DRAIN_TIMEOUT_S) -> None:
-        """Store what is left, summarise the call, prepare the next call's preload.
-
-        What the database does not take in time stays in the spool, replayed when it is back (by
-        this process or the next to start); ``MemoryWriteError`` (with the unsaved turns) is raised
-        only for turns that could be neither stored nor spooled.
-        """
-        if self._closed:
-            return
-        self._closed = True
-        if self._forgotten:
-            self._services.call_closed(self.customer_id, self.call_id)
-            return
-        finished = False
-        try:
-            await within(self._finish(), timeout)
-            finished = True
-        except _LeftToTheSpool:
-            logger.warning("the database did not take all of this call's turns; they are replayed from the spool")
-        except Exception as exc:
-            if not isinstance(exc, TimeoutError):
-                logger.error("closing the call's memory failed: %s", describe(exc))
-            await self._writer.keep_the_rest()
-        finally:
-            await self._writer.stop()
-            self._history.cancel()
-            self._services.call_closed(self.customer_id, self.call_id)
-        if not finished and not self._forgotten:
-            await self._leave_to_the_spool()
-        unsaved = [(r.role, r.text, r.at) for r in self._writer.unsaved()]
-        if unsaved:
-            raise MemoryWriteError(f"{len(unsaved)} turns of this call could not be stored", unsaved=unsaved)
+        """Store what is left, summarise the call, prepare the next call's preload (see
+        :class:`~memory.call.closing.CallCloser`: what the database does not take waits in the spool;
+        ``MemoryWriteError`` holds the turns that could be neither stored nor spooled)."""
+        if not self._closed:
+            self._closed = True
+            await self._closer.close(timeout=timeout, forgotten=lambda: self._forgotten)
 
     async def spool_unsaved(self) -> int:
-        """After ``MemoryWriteError``: try once more to put the unsaved turns in the spool, where they
-        are replayed into the database later. Returns how many are still neither stored nor spooled."""
-        await self._writer.keep_the_rest()
-        if not self._writer.unsaved():
-            await self._leave_to_the_spool()
-        return len(self._writer.unsaved())
-
-    async def _leave_to_the_spool(self) -> None:
-        """The call could not be finished in the database: the spool's replayer finishes it (stores
-        what is spooled, then the call's end, topic and outcome)."""
-        spool = self._services.spool
-        if spool is None:
-            return
-        try:
-            await within(spool.keep(self._writer.spooled_call(closed=True), []), 2.0)
-        except Exception as exc:
-            logger.error("the call's end could not be spooled: %s", describe(exc))
-
-    async def _finish(self) -> None:
-        await self._writer.drain()
-        if self._forgotten:
-            return
-        if self._writer.unsaved() or self._writer.spooled:
-            raise _LeftToTheSpool
-        await self._linker.settle(raise_errors=True)
-        if not self.started:
-            return
-        ending, built = self._transcript.ending(self.started_at, region=self.policy.default_region)
-        episode = await self._services.refine_episode(built, self._transcript.rows)
-        await self._services.backend.finish_call(self.customer_id, self.call_id, episode=episode, **ending)
-        await self._services.invalidate(self.customer_id, self.caller_id)
-        await self._services.prepare_brief(self.customer_id, self.caller_id, self.policy)
-
-
-class _LeftToTheSpool(Exception):
-    """Closing found turns the database did not take: the spool's replayer finishes the call."""
+        """After ``MemoryWriteError``: spool the unsaved turns; how many are still neither stored nor spooled."""
+        return await self._closer.spool_unsaved()

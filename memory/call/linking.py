@@ -28,6 +28,7 @@ from datetime import datetime
 from ..deadline import within
 from ..errors import describe
 from ..policy import MemoryPolicy
+from ..recall.brief import verification_note
 from ..store.base import Backend
 from ..text.answers import canonical_answer, name_said, name_words
 from ..text.identifiers import mask
@@ -328,6 +329,28 @@ class CallLinker:
         self.candidate = None
         self.linked = True
         await self._on_linked(before, caller_id, evidence)
+
+    async def brief(self) -> tuple[str, str]:
+        """What the agent may know of the caller now, and where it came from: the caller's brief
+        (prepared or built), and while an identifier said aloud matches a record the caller has not
+        verified, a note that a record matches and how to verify them (never that record's history)."""
+        await self.settle(raise_errors=True)
+        if not self.started:
+            raise ConnectionError("the call could not be registered")
+        services = self._services
+        text, source = "", "empty"
+        if not self.is_new_caller:
+            cached = await services.cached_brief(self.customer_id, self.caller_id)
+            if cached is not None:
+                text, source = cached, "cache"
+            else:
+                text = await services.build_brief(self.customer_id, self.caller_id, self.policy)
+                source = "database" if text else "empty"
+        candidate = self.candidate
+        if candidate is not None:
+            note = verification_note(candidate.evidence.kind, candidate.asks(self.policy))
+            return "\n\n".join(part for part in (text, note) if part), "verification"
+        return text, source
 
     async def verify(self, answers: Mapping[str, str], *, at: datetime) -> Verification:
         """Check the caller's answers against the candidate record; link the call if they meet the policy.

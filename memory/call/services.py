@@ -6,7 +6,8 @@ call with any object that does (an in-memory fake, a store whose backend is behi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 import numpy as np
@@ -14,9 +15,11 @@ import numpy as np
 from ..policy import MemoryPolicy
 from ..store.base import Backend
 from ..store.spool import Spool
-from ..values import Episode, MemoryRow
+from ..values import CallEvent, Episode, MemoryRow
 
-__all__ = ["CallServices"]
+__all__ = ["CallEvents", "CallServices"]
+
+logger = logging.getLogger(__name__)
 
 
 class CallServices(Protocol):
@@ -60,3 +63,20 @@ class CallServices(Protocol):
     def call_closed(self, customer_id: str, call_id: str) -> None:
         """The call is closed: rows it could not enrich may be back-filled now. Never raises."""
         ...
+
+
+class CallEvents:
+    """The listeners of one call's events; a listener that raises never stops the call."""
+
+    def __init__(self) -> None:
+        self._listeners: list[Callable[[CallEvent], object]] = []
+
+    def add(self, listener: Callable[[CallEvent], object]) -> None:
+        self._listeners.append(listener)
+
+    def emit(self, event: CallEvent) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:
+                logger.exception("a memory event listener failed")

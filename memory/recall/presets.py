@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..errors import InvalidInputError
 from ..policy import RECALL_MODES
 
-__all__ = ["ACCURATE", "FAST", "PRESETS", "RecallPreset"]
+__all__ = ["ACCURATE", "FAST", "PRESETS", "RecallPreset", "preset_for"]
 
 
 @dataclass(frozen=True)
@@ -46,3 +47,13 @@ PRESETS: dict[str, RecallPreset] = {p.name: p for p in (FAST, ACCURATE)}
 
 if tuple(PRESETS) != RECALL_MODES:  # pragma: no cover - a programming error, caught by any import
     raise RuntimeError("recall presets and MemoryPolicy's RECALL_MODES disagree")
+
+
+def preset_for(mode: object, limit: object) -> tuple[RecallPreset, int]:
+    """The preset of a recall mode, and a valid hit limit (1 to 100); ``InvalidInputError`` otherwise."""
+    preset = PRESETS.get(mode) if isinstance(mode, str) else None
+    if preset is None:
+        raise InvalidInputError(f"mode must be one of {sorted(PRESETS)}, not {mode!r}")
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 100:
+        raise InvalidInputError("limit must be an integer from 1 to 100")
+    return preset, limit
