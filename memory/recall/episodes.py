@@ -38,6 +38,9 @@ SUMMARY_VALUE_KINDS = ("name", "count", "date", "day", "time", "address", "refer
 """The value kinds an episode keeps, in the order a summary lists them."""
 _MAX_SUMMARY_VALUES = 7
 _CLOCK_WORDS = {**DIGIT_WORDS, **TEENS, **TENS, "oh": 0}
+_NOT_CHANGED_BY_CALLER = frozenset({"name", "address", "phone", "reference", "amount"})
+"""Kinds a caller's own words do not replace: "Akira" said back, or a question about the address, are
+no change of what was booked (the agent's next confirmation is)."""
 _KIND_SHARE = 0.5  # a kind counts for the call when it is named at least half as often as the top one
 _EVIDENCE_WORDS = 6  # a confirmation without a value we can read counts from this many words
 
@@ -57,7 +60,7 @@ def build_episode(call_id: str, started_at: datetime, rows: Sequence[MemoryRow],
     top = named.most_common(1)[0][1] if named else 0
     kinds = tuple(kind for kind, n in named.most_common() if n >= max(1.0, top * _KIND_SHARE))
     evidence = [r for r in turns if r.role == "assistant" and _states_what_was_done(r, tags[r.seq])]
-    values = _values(evidence, region)
+    values = _values(evidence, turns, region)
     outcome = outcome_of(r.text for r in turns if r.role == "assistant")
     said = [r.text for r in turns if r.role == "user" and not read_turn(r.text, region=region).identifiers]
     gist = clean(evidence[-1].text) if evidence else call_topic(said)
@@ -75,8 +78,12 @@ def _states_what_was_done(row: MemoryRow, tags: frozenset[str]) -> bool:
     return "confirm" in tags and (_carries_values(tags) or len(row.text.split()) >= _EVIDENCE_WORDS)
 
 
-def _values(evidence: Sequence[MemoryRow], region: str) -> list[EpisodeValue]:
-    """Values of the evidence turns; where a later turn states another value of a kind, the earlier is former."""
+def _values(evidence: Sequence[MemoryRow], turns: Sequence[MemoryRow], region: str) -> list[EpisodeValue]:
+    """Values of the evidence turns; where a later turn states another value of a kind, the earlier is former.
+
+    A later turn is any turn, the caller's too ("change that to 1 ticket"), from the first evidence
+    turn that states the kind on: what the agent confirmed and the caller then changed is former.
+    """
     stated: list[EpisodeValue] = []
     for row in evidence:
         reading = read_turn(row.text, region=region)
@@ -85,6 +92,17 @@ def _values(evidence: Sequence[MemoryRow], region: str) -> list[EpisodeValue]:
         for said in reading.values:
             if said.kind in SUMMARY_VALUE_KINDS and not any(said.normalised in label.lower() for label in typed):
                 stated.append(EpisodeValue(said.kind, said.text, row.seq, key=value_key(said.kind, said.normalised)))
+    first_seq: dict[str, int] = {}
+    for value in stated:
+        first_seq.setdefault(value.kind, value.seq)
+    confirmed = {v.seq for v in stated}
+    for row in turns:  # changes after the agent first stated a kind, whoever says them
+        if row.seq in confirmed or row.seq <= min(first_seq.values(), default=row.seq):
+            continue
+        for said in read_turn(row.text, region=region).values:
+            if said.kind in first_seq and row.seq > first_seq[said.kind] and said.kind not in _NOT_CHANGED_BY_CALLER:
+                stated.append(EpisodeValue(said.kind, said.text, row.seq, key=value_key(said.kind, said.normalised)))
+    stated.sort(key=lambda v: v.seq)
     last_seq = {v.kind: v.seq for v in stated}  # the latest turn stating each kind
     final = {(v.kind, v.key) for v in stated if v.seq == last_seq[v.kind]}
     out: list[EpisodeValue] = []

@@ -32,10 +32,12 @@ __all__ = [
     "outcome_of",
     "plain",
     "vocabulary",
+    "without_fillers",
 ]
 
 _WORDS = re.compile(r"[a-z0-9]+(?:['’&.-][a-z0-9]+)*")
 _FILLER_TOKENS = re.compile(r"\b(?:" + "|".join(sorted(FILLER_WORDS, key=len, reverse=True)) + r")\b[,.]?\s*")
+_FILLER_CASED = re.compile(_FILLER_TOKENS.pattern, re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,14 @@ def _only_words(node: object, where: str) -> None:
                 raise ConfigError(f"{where}: {value!r} is not a quoted phrase")
     elif not isinstance(node, str | int):
         raise ConfigError(f"{where}: unexpected {type(node).__name__}")
+
+
+def without_fillers(text: str) -> str:
+    """The text with the recogniser's hesitations ("uh", "um") left out, case and punctuation kept:
+    "11 um 30 am" is read as the time it is."""
+    if not _FILLER_TOKENS.search(text.lower()):
+        return text
+    return " ".join(_FILLER_CASED.sub(" ", text).split())
 
 
 @lru_cache(maxsize=8192)

@@ -13,7 +13,7 @@ from functools import cached_property, lru_cache
 
 from ..values import Identifier
 from .facts import Reference, references
-from .kinds import episode_kinds_in, forget_plain_texts, is_confirmation, is_filler
+from .kinds import episode_kinds_in, forget_plain_texts, is_confirmation, is_filler, without_fillers
 from .promises import spoken_name
 from .spoken import extract_identifiers
 from .values import Value, values_in
@@ -52,8 +52,9 @@ class Reading:
 
     @cached_property
     def values(self) -> tuple[Value, ...]:
-        """The values the utterance carries (times, names, counts, references...), as spans of it."""
-        return tuple(values_in(self.text))
+        """The values the utterance carries (times, names, counts, references...), read with the
+        recogniser's hesitations left out ("11 um 30 am" is 11:30 am)."""
+        return tuple(values_in(without_fillers(self.text)))
 
     @cached_property
     def tags(self) -> frozenset[str]:
