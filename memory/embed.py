@@ -31,6 +31,7 @@ import math
 import os
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 import numpy as np
 
 from .errors import ConfigError, InvalidInputError
+from .telemetry import embed_seconds
 
 if TYPE_CHECKING:
     import onnx
@@ -148,12 +150,15 @@ class MiniLMEmbedder:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Embed ``texts``; returns float32 ``(len(texts), dim)`` with unit-norm rows."""
         items = _check_texts(texts)
+        started = time.perf_counter()
         out = np.empty((len(items), self.dim), dtype=np.float32)
         # Similar lengths share a run, so little compute goes to padding; rows go back in order.
         order = sorted(range(len(items)), key=lambda i: len(items[i]))
         for start in range(0, len(order), _BATCH):
             chunk = order[start : start + _BATCH]
             out[chunk] = self._run([items[i] for i in chunk])
+        if items:
+            embed_seconds(time.perf_counter() - started, len(items))
         return out
 
     def _run(self, texts: list[str]) -> np.ndarray:

@@ -3,15 +3,15 @@
 Read from the source with ``ast`` (nothing is imported), so a violation fails here before it can
 hide behind import order. The layers of ``memory``, bottom first:
 
-    errors, deadline                    -> nothing of memory
+    errors, deadline, telemetry         -> nothing of memory
     values                              -> errors
-    policy, embed                       -> values, errors
+    policy, embed                       -> values, errors (embed: telemetry)
     text/, store/                       -> policy, values, errors, deadline (not each other)
     recall/                             -> text/
-    call/                               -> recall/, text/, store/ (the interface only)
+    call/                               -> recall/, text/, store/ (the interface only), telemetry
     compaction/                         -> recall/, text/ (not call/)
     caller_store                        -> call/, recall/, store/, embed, text/
-    livekit/                            -> call/, compaction/, text/ (never caller_store)
+    livekit/                            -> call/, compaction/, text/, telemetry (never caller_store)
     __init__, __main__                  -> anything
 """
 
@@ -30,16 +30,17 @@ MEMORY = ROOT / "memory"
 ALLOWED: dict[str, set[str]] = {
     "errors": set(),
     "deadline": set(),
+    "telemetry": set(),
     "values": {"errors"},
     "policy": {"values", "errors"},
-    "embed": {"errors"},
+    "embed": {"errors", "telemetry"},
     "text": {"values", "errors", "policy"},
     "store": {"values", "errors", "deadline"},
     "recall": {"text", "values", "errors", "policy", "deadline"},
-    "call": {"recall", "text", "store", "values", "errors", "policy", "deadline"},
+    "call": {"recall", "text", "store", "values", "errors", "policy", "deadline", "telemetry"},
     "compaction": {"recall", "text", "values", "errors"},
     "caller_store": {"call", "recall", "store", "embed", "text", "values", "errors", "policy", "deadline"},
-    "livekit": {"call", "compaction", "text", "values", "errors", "policy", "deadline"},
+    "livekit": {"call", "compaction", "text", "values", "errors", "policy", "deadline", "telemetry"},
 }
 FACES = {"__init__", "__main__"}
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 from ..deadline import within
 from ..errors import MemoryWriteError, describe
+from ..telemetry import measured
 from .history import CallHistory
 from .linking import CallLinker
 from .services import CallServices
@@ -50,10 +51,20 @@ class CallCloser:
 
         Raises ``MemoryWriteError`` with the turns that could be neither stored nor spooled.
         """
+        with measured("memory.close", tenant=self._linker.customer_id) as measure:
+            finished = await self._close(timeout=timeout, forgotten=forgotten)
+            lost = self._writer.release()
+            measure.set(finished=finished, spooled=self._writer.spooled, lost=lost)
+        unsaved = [(r.role, r.text, r.at) for r in self._writer.unsaved()]
+        if unsaved:
+            raise MemoryWriteError(f"{len(unsaved)} turns of this call could not be stored", unsaved=unsaved)
+
+    async def _close(self, *, timeout: float, forgotten: Callable[[], bool]) -> bool:
+        """Close; whether the call was finished in the database."""
         linker = self._linker
         if forgotten():  # the caller was deleted: nothing of the call is stored
             self._services.call_closed(linker.customer_id, linker.call_id)
-            return
+            return False
         finished = False
         try:
             await within(self._finish(forgotten), timeout)
@@ -70,9 +81,7 @@ class CallCloser:
             self._services.call_closed(linker.customer_id, linker.call_id)
         if not finished and not forgotten():
             await self._leave_to_the_spool()
-        unsaved = [(r.role, r.text, r.at) for r in self._writer.unsaved()]
-        if unsaved:
-            raise MemoryWriteError(f"{len(unsaved)} turns of this call could not be stored", unsaved=unsaved)
+        return finished
 
     async def spool_unsaved(self) -> int:
         """After ``MemoryWriteError``: try once more to put the unsaved turns in the spool, where they

@@ -28,6 +28,7 @@ from ..deadline import within
 from ..errors import InvalidInputError, describe
 from ..policy import MemoryPolicy
 from ..recall.presets import RecallPreset, preset_for
+from ..telemetry import RECALL, measured
 from ..text.clean import MAX_QUERY_CHARS, MAX_TURN_CHARS, clean_text
 from ..values import CallEvent, Fact, Hit, Identifier, Matter, Preload, Verification, as_utc
 from .closing import CallCloser
@@ -238,16 +239,16 @@ class CallHooks:
             return self._history.rank(query, None, preset, limit, now=self._now())
 
     async def _recall(self, query: str, preset: RecallPreset, limit: int) -> list[Hit]:
-        await self._linker.settle(raise_errors=False)
-        await self._history.ready()
-        # Only the query is embedded here: turns the writer has not embedded yet are matched by
-        # their words (and their neighbours') until it has, so the call's single embedding thread
-        # never embeds the same turn twice.
-        vectors = await self._services.embed([query], cache_first=True)
-        current = self._transcript.episode(self.started_at)
-        return self._history.rank(
-            query, vectors[0], preset, limit, now=self._now(), current=current, policy=self.policy
-        )
+        with measured("memory.recall", RECALL, mode=preset.name, tenant=self.customer_id, limit=limit):
+            await self._linker.settle(raise_errors=False)
+            await self._history.ready()
+            # Only the query is embedded: turns the writer has not embedded yet are matched by their words (and
+            # their neighbours') until it has, so the call's one embedding thread never embeds a turn twice.
+            vectors = await self._services.embed([query], cache_first=True)
+            current = self._transcript.episode(self.started_at)
+            return self._history.rank(
+                query, vectors[0], preset, limit, now=self._now(), current=current, policy=self.policy
+            )
 
     def _now(self) -> datetime:
         """The call's clock: its start plus the time since it opened (right for replays too)."""

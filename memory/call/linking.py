@@ -30,6 +30,7 @@ from ..errors import describe
 from ..policy import MemoryPolicy
 from ..recall.brief import verification_note
 from ..store.base import Backend
+from ..telemetry import PRELOAD, measured, store_up
 from ..text.answers import canonical_answer, name_said, name_words
 from ..text.identifiers import mask
 from ..text.reading import read_turn
@@ -232,10 +233,18 @@ class CallLinker:
     async def start(self) -> None:
         """Resolve the caller from the presented identifiers and register the call."""
         backend = self._services.backend
-        caller_id, is_new = await resolve_caller(
-            backend, self.customer_id, list(self.presented), self.policy, call_id=self.call_id, at=self.started_at
-        )
-        await backend.start_call(self.customer_id, self.call_id, caller_id, self.started_at)
+        with measured("memory.open", tenant=self.customer_id, identifiers=len(self.presented)) as measure:
+            try:
+                presented, at = list(self.presented), self.started_at
+                caller_id, is_new = await resolve_caller(
+                    backend, self.customer_id, presented, self.policy, call_id=self.call_id, at=at
+                )
+                await backend.start_call(self.customer_id, self.call_id, caller_id, self.started_at)
+            except Exception:
+                store_up(False)
+                raise
+            store_up(True)
+            measure.set(new_caller=is_new)
         self.caller_id = self.first_caller_id = caller_id
         self.is_new_caller = is_new
         self.started = True
@@ -334,6 +343,12 @@ class CallLinker:
         """What the agent may know of the caller now, and where it came from: the caller's brief
         (prepared or built), and while an identifier said aloud matches a record the caller has not
         verified, a note that a record matches and how to verify them (never that record's history)."""
+        with measured("memory.preload", PRELOAD, tenant=self.customer_id) as measure:
+            text, source = await self._brief()
+            measure.set(source=source, chars=len(text))
+        return text, source
+
+    async def _brief(self) -> tuple[str, str]:
         await self.settle(raise_errors=True)
         if not self.started:
             raise ConnectionError("the call could not be registered")

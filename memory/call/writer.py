@@ -32,6 +32,7 @@ from ..deadline import retrieve_quietly, within
 from ..errors import describe
 from ..recall.graph import Extraction, extract_batch
 from ..store.spool import SpooledCall
+from ..telemetry import measured, store_up, turns, write_queue
 from ..values import MemoryRow
 from .enrich import store_enrichment
 from .history import CallHistory
@@ -94,6 +95,8 @@ class CallWriter:
         self._last_try = False  # closing with the database down: one more try, then leave it to the spool
         self._forgotten = False
         self._tasks: list[asyncio.Task[None]] = []
+        self._queued = 0  # rows counted in the process's write queue (neither stored nor spooled)
+        self._released = False  # closed: rows left are handed back, no longer queued
 
     def start(self) -> None:
         self._tasks = [
@@ -104,6 +107,10 @@ class CallWriter:
     def add(self, row: MemoryRow) -> None:
         """Queue one row (no I/O)."""
         self._unstored.append(row)
+        turns("recorded", self._linker.customer_id)
+        if not self._released:
+            self._queued += 1
+            write_queue(1)
         self._text_idle.clear()
         self._text_wake.set()
 
@@ -169,11 +176,13 @@ class CallWriter:
         linker = self._linker
         for row in batch:
             row.caller_id, row.first_caller_id = linker.caller_id, linker.first_caller_id
-        await self._services.backend.write_memories(linker.customer_id, batch, enriched=False)
+        with measured("memory.write", tenant=linker.customer_id, rows=len(batch)):
+            await self._services.backend.write_memories(linker.customer_id, batch, enriched=False)
 
     def _written(self, task: asyncio.Task[list[MemoryRow]], now: float) -> None:
         self._inflight = None
         exc = task.exception()
+        store_up(exc is None)
         if exc is not None:
             if self._db_ok:
                 logger.warning("the database is not taking this call's turns (%s); spooling them", describe(exc))
@@ -190,6 +199,8 @@ class CallWriter:
         del self._unstored[: len(batch)]
         spooled = [r.seq for r in batch if r.seq in self._spooled]
         self._spooled.difference_update(spooled)
+        turns("stored", self._linker.customer_id, len(batch))
+        self._track_queue()
         if spooled:
             self._forget_spooled(spooled)
         if not self._forgotten:
@@ -226,6 +237,8 @@ class CallWriter:
             logger.error("%d turns could not be spooled either: %s", len(rows), describe(exc))
             return False
         self._spooled.update(r.seq for r in rows)
+        turns("spooled", self._linker.customer_id, len(rows))
+        self._track_queue()
         return True
 
     def _forget_spooled(self, seqs: list[int]) -> None:
@@ -263,6 +276,10 @@ class CallWriter:
             del self._unenriched[: len(batch)]
 
     async def _enrich(self, batch: list[MemoryRow]) -> None:
+        with measured("memory.enrich", tenant=self._linker.customer_id, rows=len(batch)):
+            await self._enrich_batch(batch)
+
+    async def _enrich_batch(self, batch: list[MemoryRow]) -> None:
         await self._history.ready()  # the graph and open matters this batch builds on
         await self._embed(batch)
         extraction = await asyncio.to_thread(
@@ -351,8 +368,24 @@ class CallWriter:
         self._unenriched.clear()
         self._spooled.clear()
         self._failed.clear()
+        self._track_queue()
         self._text_wake.set()
         self._enrich_wake.set()
+
+    def _track_queue(self) -> None:
+        """Keep this call's share of the process's write queue at its rows neither stored nor spooled."""
+        queued = 0 if self._released else len(self.unsaved())
+        write_queue(queued - self._queued)
+        self._queued = queued
+
+    def release(self) -> int:
+        """The call is closed: the rows neither stored nor spooled are handed back (counted lost) and
+        leave the write queue. Returns how many."""
+        lost = len(self.unsaved()) if not self._released else 0
+        turns("lost", self._linker.customer_id, lost)
+        self._released = True
+        self._track_queue()
+        return lost
 
     def unsaved(self) -> list[MemoryRow]:
         """Rows that could be neither stored nor spooled."""
