@@ -9,12 +9,20 @@ Contract, in the order a call meets it:
   current in the agent's per-call instructions, the memory closed when the session ends;
 - ``compaction``: :class:`CallCompaction`, a long call's older turns condensed in each LLM request.
 
+Importing this package sends memory's spans (:mod:`memory.telemetry`) to LiveKit's tracer, so a
+call's memory operations sit inside the job's trace and reach whatever LiveKit exports to.
+
 The rest of ``memory`` never imports this package.
 """
 
+from livekit.agents.telemetry import tracer as _livekit_tracer
+
+from .. import telemetry as _telemetry
 from .compaction import NOTES_MESSAGE_ID, RECALL_MESSAGE_ID, CallCompaction, model_summariser
 from .identity import CallerIdentity, caller_identity, identity_from_participant, mask_value
 from .session import SessionMemory
+
+_telemetry.use_tracer(_livekit_tracer)  # LiveKit's tracer follows the provider LiveKit is given
 
 __all__ = [
     "NOTES_MESSAGE_ID",
