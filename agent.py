@@ -24,10 +24,12 @@ import logging
 import os
 import signal
 import sys
+import tempfile
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from dotenv import load_dotenv
 from livekit.agents import AgentServer, JobContext, JobProcess, cli
@@ -112,9 +114,20 @@ def build_server(settings: WorkerSettings | None = None) -> AgentServer:
     settings = settings or settings_from_env()
     for warning in language_warnings(load_tenants(settings.tenants_file)):
         logging.getLogger("worker").warning(warning)
-    server = AgentServer(setup_fnc=prewarm)
+    server = AgentServer(setup_fnc=prewarm, **metrics_options(settings))
     server.rtc_session(entrypoint, agent_name=settings.agent_name)
     return server
+
+
+def metrics_options(settings: WorkerSettings) -> dict[str, Any]:
+    """LiveKit's Prometheus endpoint on ``METRICS_PORT``, in multi-process mode so the series of the
+    job processes (memory's among them) are counted: LiveKit empties the directory at start and
+    hands it to every job process it starts. Without ``PROMETHEUS_MULTIPROC_DIR`` a new temporary
+    directory is used, so two workers on one host never share one."""
+    if settings.metrics_port is None:
+        return {}
+    directory = settings.metrics_dir or Path(tempfile.mkdtemp(prefix="worker-metrics-"))
+    return {"prometheus_port": settings.metrics_port, "prometheus_multiproc_dir": str(directory)}
 
 
 def command_of(argv: Sequence[str]) -> str | None:

@@ -37,6 +37,15 @@ def _float(env: Mapping[str, str], name: str, default: float, low: float, high: 
     return value
 
 
+def _port(env: Mapping[str, str], name: str) -> int | None:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or not 1 <= int(raw) <= 65535:
+        raise ConfigError(f"{name} must be a TCP port (1-65535), not {raw!r}")
+    return int(raw)
+
+
 @dataclass(frozen=True)
 class WorkerSettings:
     """The worker's settings, read from the environment at run time (never at import)."""
@@ -49,6 +58,8 @@ class WorkerSettings:
     memory_enabled: bool = True
     store_open_timeout_s: float = 5.0
     spool_path: Path | None = None  # None: the memory layer's default place (see memory.open_store)
+    metrics_port: int | None = None  # LiveKit's Prometheus endpoint (/metrics); None: not served
+    metrics_dir: Path | None = None  # prometheus_client's multi-process directory; None: a new temporary one
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, base_dir: Path | None = None) -> WorkerSettings:
@@ -69,6 +80,8 @@ class WorkerSettings:
             memory_enabled=enabled in ("1", "true", "yes"),
             store_open_timeout_s=_float(env, "MEMORY_OPEN_TIMEOUT_S", 5.0, 0.1, 60.0),
             spool_path=Path(env["MEMORY_SPOOL_PATH"]) if env.get("MEMORY_SPOOL_PATH") else None,
+            metrics_port=_port(env, "METRICS_PORT"),
+            metrics_dir=Path(env["PROMETHEUS_MULTIPROC_DIR"]) if env.get("PROMETHEUS_MULTIPROC_DIR") else None,
         )
 
 

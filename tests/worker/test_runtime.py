@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from worker.providers import ModelDefaults, Providers, default_providers, load_f
 from worker.runtime import StoreHolder, WorkerSettings
 from worker.tenants import Tenants
 
+from .conftest import REPO
 from .fakes import failing_call_providers
 
 
@@ -103,3 +105,17 @@ async def test_the_store_holder_retries_after_a_failed_open(tmp_path: Path, embe
     await holder.aclose()
     assert await holder.get() is not store  # reopened after closing
     await holder.aclose()
+
+
+def test_metrics_settings_turn_on_livekits_prometheus_endpoint(tmp_path: Path) -> None:
+    import agent
+
+    off = WorkerSettings.from_env({})
+    assert off.metrics_port is None and agent.metrics_options(off) == {}
+    on = WorkerSettings.from_env({"METRICS_PORT": "9100", "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prom")})
+    assert agent.metrics_options(on) == {"prometheus_port": 9100, "prometheus_multiproc_dir": str(tmp_path / "prom")}
+    fresh = agent.metrics_options(WorkerSettings.from_env({"METRICS_PORT": "9100"}))
+    assert fresh["prometheus_port"] == 9100 and Path(fresh["prometheus_multiproc_dir"]).is_dir()
+    assert agent.build_server(replace(on, tenants_file=REPO / "tenants.yaml"))._prometheus_port == 9100
+    with pytest.raises(ConfigError, match="METRICS_PORT"):
+        WorkerSettings.from_env({"METRICS_PORT": "metrics"})
