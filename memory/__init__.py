@@ -16,7 +16,7 @@ The package reads in the order of the data flow, each part importing only the pa
     recall/       ranking one caller's memories in process; the brief; prepared briefs
     text/         what an utterance says: identifiers, spoken digits, dates, facts, promises
     store/        where memories are kept: SQLite and Postgres (row-level security)
-    policy, embed, values, errors, deadline
+    policy, embed, values, errors, deadline, telemetry (metrics and spans, no personal data)
 
 This module is the public face for applications; ``memory.livekit`` and ``memory.compaction`` are
 the faces of the LiveKit adapter and of compaction. Everything else is internal.

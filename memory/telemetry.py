@@ -85,7 +85,12 @@ def use_tracer(tracer: Tracer | None) -> None:
 
 
 def tracer() -> Tracer:
-    return _tracer if _tracer is not None else trace.get_tracer("memory")
+    return _tracer if _tracer is not None else _global_tracer()
+
+
+@cache
+def _global_tracer() -> Tracer:
+    return trace.get_tracer("memory")  # a proxy: it follows a provider set later
 
 
 @cache
