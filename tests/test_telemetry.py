@@ -203,3 +203,58 @@ async def test_a_failed_operation_is_recorded_by_its_type_only(spans) -> None:
     assert failed.status.description == "ValueError" and not failed.events
     assert cancelled.attributes["memory.outcome"] == "cancelled"
     assert value("memory_preload_seconds_count", source="cancelled") >= 1
+
+
+# --------------------------------------------------------------------------- counts through a database outage
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+async def test_turns_are_counted_stored_spooled_or_lost_and_the_queue_empties(postgres_database, embedder, tmp_path):
+    from tests.tcp_proxy import FaultProxy
+
+    proxy = await FaultProxy.for_url(postgres_database, 5432).start()
+    url = proxy.url(postgres_database, connect_timeout="1")
+    quick = memory.MemoryPolicy(preload_timeout_s=0.5, recall_timeout_s=0.5)
+    tenant = f"outage-{os.getpid()}-{time.monotonic_ns() % 10**9}"
+    queue0 = value("memory_write_queue_depth")
+
+    def counts() -> dict[str, float]:
+        return {state: value(f"memory_turns_{state}_total", tenant=tenant) for state in telemetry.TURN_STATES}
+
+    spooling = await memory.open_store(url, embedder=embedder, spool_path=tmp_path / "spool.db", default_policy=quick)
+    try:
+        hooks = await spooling.open_call(tenant, {"phone": CALLER_PHONE})
+        for i in range(4):
+            hooks.record_turn("user", f"turn {i}")
+        await hooks.flushed()
+        slow_writes = counts()["spooled"]  # rows the database took longer than SPOOL_AFTER_S for are spooled too
+        assert counts() == {"recorded": 4, "stored": 4, "spooled": slow_writes, "lost": 0}
+        assert value("memory_store_up") == 1 and value("memory_write_queue_depth") == queue0
+        await proxy.set("refuse")
+        for i in range(4, 7):
+            hooks.record_turn("user", f"turn {i}")
+        await hooks.flushed()  # spooled while the database is down
+        assert counts() == {"recorded": 7, "stored": 4, "spooled": slow_writes + 3, "lost": 0}
+        assert value("memory_store_up") == 0 and value("memory_write_queue_depth") == queue0
+        await hooks.aclose(timeout=2.0)
+        assert counts()["lost"] == 0
+    finally:
+        await spooling.aclose()
+
+    await proxy.set("pass")
+    no_spool = await memory.open_store(url, embedder=embedder, spool_path=None, default_policy=quick)
+    try:
+        hooks = await no_spool.open_call(tenant, {"phone": CALLER_PHONE})
+        await proxy.set("refuse")
+        hooks.record_turn("user", "turn 7")
+        hooks.record_turn("assistant", "turn 8")
+        await asyncio.sleep(0.5)
+        assert value("memory_write_queue_depth") == queue0 + 2  # neither in the database nor in a spool
+        with pytest.raises(memory.MemoryWriteError):
+            await hooks.aclose(timeout=1.0)
+        assert counts() == {"recorded": 9, "stored": 4, "spooled": slow_writes + 3, "lost": 2}
+        assert value("memory_write_queue_depth") == queue0
+    finally:
+        await no_spool.aclose()
+        await proxy.aclose()

@@ -52,9 +52,12 @@ class CallCloser:
         Raises ``MemoryWriteError`` with the turns that could be neither stored nor spooled.
         """
         with measured("memory.close", tenant=self._linker.customer_id) as measure:
-            finished = await self._close(timeout=timeout, forgotten=forgotten)
-            lost = self._writer.release()
-            measure.set(finished=finished, spooled=self._writer.spooled, lost=lost)
+            finished = False
+            try:
+                finished = await self._close(timeout=timeout, forgotten=forgotten)
+            finally:  # even a close cancelled half-way: what is not stored or spooled by now is lost
+                lost = self._writer.release()
+                measure.set(finished=finished, spooled=self._writer.spooled, lost=lost)
         unsaved = [(r.role, r.text, r.at) for r in self._writer.unsaved()]
         if unsaved:
             raise MemoryWriteError(f"{len(unsaved)} turns of this call could not be stored", unsaved=unsaved)
