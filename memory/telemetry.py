@@ -11,7 +11,7 @@ imports ``prometheus_client``, as LiveKit's worker does for the job processes it
     memory_embed_seconds{texts}          one embedding run of the model: one (a query) or many (turns)
     memory_turns_recorded_total{tenant}  rows recorded by calls (turns and notes)
     memory_turns_stored_total{tenant}    rows a call's writer stored in the database
-    memory_turns_spooled_total{tenant}   rows put in the host's spool while the database did not take them
+    memory_turns_spooled_total{tenant}   rows put in the host's spool (the database down, or slow to take them)
     memory_turns_lost_total{tenant}      rows neither stored nor spooled when their call closed
     memory_write_queue_depth             rows recorded and neither in the database nor in the spool
     memory_store_up                      1 when the latest database operation of a call succeeded, else 0
@@ -71,7 +71,7 @@ TURN_STATES = ("recorded", "stored", "spooled", "lost")
 _TURN_HELP = {
     "recorded": "Rows (turns and notes) recorded by calls",
     "stored": "Rows a call's writer stored in the database",
-    "spooled": "Rows put in the host's spool while the database did not take them",
+    "spooled": "Rows put in the host's spool (the database down, or slow to take them)",
     "lost": "Rows neither stored nor spooled when their call closed",
 }
 
