@@ -78,10 +78,11 @@ _TURN_HELP = {
 _tracer: Tracer | None = None
 
 
-def use_tracer(tracer: Tracer | None) -> None:
-    """Send memory's spans to ``tracer`` (``None``: the global tracer provider's)."""
+def use_tracer(tracer: Tracer | None) -> Tracer | None:
+    """Send memory's spans to ``tracer`` (``None``: the global tracer provider's); returns the one before."""
     global _tracer
-    _tracer = tracer
+    previous, _tracer = _tracer, tracer
+    return previous
 
 
 def tracer() -> Tracer:

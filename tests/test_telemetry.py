@@ -134,11 +134,11 @@ def spans() -> Iterator[InMemorySpanExporter]:
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
-    telemetry.use_tracer(provider.get_tracer("test"))
+    before = telemetry.use_tracer(provider.get_tracer("test"))
     try:
         yield exporter
     finally:
-        telemetry.use_tracer(None)
+        telemetry.use_tracer(before)
         provider.shutdown()
 
 
