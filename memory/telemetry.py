@@ -34,10 +34,12 @@ either to work: without a scrape or a tracer provider, a measurement costs micro
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
+from typing import Literal
 
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode, Tracer
@@ -76,6 +78,7 @@ _TURN_HELP = {
 }
 
 _tracer: Tracer | None = None
+_creating = threading.Lock()  # a metric is registered once, even when two threads first use it at once
 
 
 def use_tracer(tracer: Tracer | None) -> Tracer | None:
@@ -94,34 +97,48 @@ def _global_tracer() -> Tracer:
     return trace.get_tracer("memory")  # a proxy: it follows a provider set later
 
 
-@cache
 def _histogram(name: str) -> Histogram:
+    with _creating:
+        return _new_histogram(name)
+
+
+@cache
+def _new_histogram(name: str) -> Histogram:
     doc, labels = _HISTOGRAMS[name]
     return Histogram(name, doc, labels, buckets=_LATENCY_BUCKETS)
 
 
-@cache
 def _turns(state: str) -> Counter:
+    with _creating:
+        return _new_turns(state)
+
+
+@cache
+def _new_turns(state: str) -> Counter:
     return Counter(f"memory_turns_{state}", _TURN_HELP[state], ["tenant"])
 
 
-@cache
 def _queue() -> Gauge:
-    # livesum: the sum over the processes alive (a job process's rows end with it)
-    return Gauge(
-        "memory_write_queue_depth",
-        "Rows recorded and neither in the database nor in the spool",
-        multiprocess_mode="livesum",
-    )
+    with _creating:
+        return _new_gauge(
+            "memory_write_queue_depth",
+            "Rows recorded and neither in the database nor in the spool",
+            "livesum",  # the sum over the processes alive
+        )
+
+
+def _store_up() -> Gauge:
+    with _creating:
+        return _new_gauge(
+            "memory_store_up",
+            "1 when the latest database operation of a call succeeded, 0 when it failed",
+            "mostrecent",  # the latest value set by any process
+        )
 
 
 @cache
-def _store_up() -> Gauge:
-    return Gauge(
-        "memory_store_up",
-        "1 when the latest database operation of a call succeeded, 0 when it failed",
-        multiprocess_mode="mostrecent",
-    )
+def _new_gauge(name: str, doc: str, mode: Literal["livesum", "mostrecent"]) -> Gauge:
+    return Gauge(name, doc, multiprocess_mode=mode)
 
 
 def turns(state: str, tenant: str, n: int = 1) -> None:
