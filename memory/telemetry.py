@@ -49,6 +49,7 @@ __all__ = [
     "EMBED",
     "PRELOAD",
     "RECALL",
+    "TURN_STATES",
     "Measure",
     "embed_seconds",
     "measured",
@@ -180,8 +181,9 @@ class Measure:
 def measured(name: str, histogram: str | None = None, /, **attributes: str | int | bool) -> Iterator[Measure]:
     """A span ``name`` around the block, made current (spans inside it are its children), and the
     block's duration observed in ``histogram`` under its labels, taken from ``attributes`` and
-    :meth:`Measure.set` (a label never set is the outcome). The span's ``memory.outcome`` is ``ok``, ``error`` or ``cancelled``
-    (a time budget ran out); an error is recorded by its type's name only."""
+    :meth:`Measure.set` (a label never set is the outcome). The span's ``memory.outcome`` is
+    ``ok``, ``error`` or ``cancelled`` (a time budget ran out); an error is recorded by its type's
+    name only."""
     labels = {label: str(attributes.get(label, "")) for label in (_HISTOGRAMS[histogram][1] if histogram else ())}
     started = time.perf_counter()
     span_attributes = {f"memory.{k}": v for k, v in attributes.items()}
