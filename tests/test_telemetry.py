@@ -4,6 +4,7 @@ endpoint, counted by its job processes, and the spans of a call, free of persona
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -58,15 +59,18 @@ def total(values: dict, name: str, **labels: str) -> float:
     return sum(v for (n, ls), v in values.items() if n == name and set(labels.items()) <= set(ls))
 
 
-@pytest.fixture
-def metrics_worker(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+@pytest.fixture(scope="module")
+def metrics_worker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path, Path]]:
     """LiveKit's AgentServer in its own process, serving /metrics, with two memory calls run as jobs."""
+    tmp_path = tmp_path_factory.mktemp("metrics-worker")
     port = free_port()
     multiproc_dir = tmp_path / "prometheus"
+    spans_dir = tmp_path / "spans"
+    spans_dir.mkdir()
     url = f"sqlite:///{tmp_path / 'memory.db'}"
     env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.metrics_worker", str(port), str(multiproc_dir), url, "2"],
+        [sys.executable, "-m", "tests.metrics_worker", str(port), str(multiproc_dir), url, "2", str(spans_dir)],
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,
@@ -74,7 +78,7 @@ def metrics_worker(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         text=True,
     )
     try:
-        yield f"http://127.0.0.1:{port}/metrics", multiproc_dir
+        yield f"http://127.0.0.1:{port}/metrics", multiproc_dir, spans_dir
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -87,7 +91,7 @@ def metrics_worker(tmp_path: Path) -> Iterator[tuple[str, Path]]:
 
 @pytest.mark.slow
 def test_the_workers_metrics_endpoint_shows_the_memory_series_of_its_job_processes(metrics_worker) -> None:
-    url, multiproc_dir = metrics_worker
+    url, multiproc_dir, _ = metrics_worker
     deadline = time.monotonic() + 180
     text, values = "", {}
     while time.monotonic() < deadline:
@@ -123,6 +127,31 @@ def test_the_workers_metrics_endpoint_shows_the_memory_series_of_its_job_process
     assert total(values, "memory_store_up") == 1
     memory_lines = "\n".join(line for line in text.splitlines() if line.startswith("memory_"))
     assert not [word for word in (*PERSONAL, CALLER_PHONE) if word in memory_lines]
+
+
+@pytest.mark.slow
+def test_in_a_job_process_memory_spans_are_inside_the_jobs_trace(metrics_worker) -> None:
+    _, _, spans_dir = metrics_worker
+    deadline = time.monotonic() + 180
+    while len(files := sorted(spans_dir.glob("spans-*.json"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert len(files) == 2, files
+    for path in files:
+        record = json.loads(path.read_text())
+        job, spans = record["job"], record["spans"]
+        by_id = {s["span_id"]: s for s in spans}
+        mine = [s for s in spans if s["name"].startswith("memory.")]
+        assert {"memory.open", "memory.preload", "memory.recall", "memory.write", "memory.close"} <= {
+            s["name"] for s in mine
+        }
+        assert sum(s["name"] == "memory.recall" for s in mine) == 2
+        for span in mine:
+            assert span["trace_id"] == job["trace_id"], span["name"]
+            while span["parent_id"] in by_id:  # up to the first span not finished yet: the job's root
+                span = by_id[span["parent_id"]]
+            assert span["parent_id"] == job["span_id"]
+        said = json.dumps([s["attributes"] for s in mine])
+        assert not [word for word in (*PERSONAL, CALLER_PHONE) if word in said]
 
 
 # --------------------------------------------------------------------------- spans, in this process
