@@ -232,14 +232,9 @@ class CallLinker:
 
     async def start(self) -> None:
         """Resolve the caller from the presented identifiers and register the call."""
-        backend = self._services.backend
         with measured("memory.open", tenant=self.customer_id, identifiers=len(self.presented)) as measure:
             try:
-                presented, at = list(self.presented), self.started_at
-                caller_id, is_new = await resolve_caller(
-                    backend, self.customer_id, presented, self.policy, call_id=self.call_id, at=at
-                )
-                await backend.start_call(self.customer_id, self.call_id, caller_id, self.started_at)
+                caller_id, is_new = await self._register()
             except Exception:
                 store_up(False)
                 raise
@@ -249,6 +244,14 @@ class CallLinker:
         self.is_new_caller = is_new
         self.started = True
         self._on_started(caller_id, is_new)
+
+    async def _register(self) -> tuple[str, bool]:
+        backend = self._services.backend
+        caller_id, is_new = await resolve_caller(
+            backend, self.customer_id, list(self.presented), self.policy, call_id=self.call_id, at=self.started_at
+        )
+        await backend.start_call(self.customer_id, self.call_id, caller_id, self.started_at)
+        return caller_id, is_new
 
     async def ensure_started(self) -> None:
         if not self.started:
