@@ -33,11 +33,13 @@ def test_public_api_is_pinned():
             "MemoryPolicy",
             "MemoryWriteError",
             "Preload",
+            "SchemaError",
             "StoreUnavailableError",
             "Verification",
             "default_embedder",
             "describe_episode",
             "is_tenant_id",
+            "migrate",
             "open_store",
             "quote",
             "reference_labels",
@@ -58,7 +60,14 @@ def test_every_public_name_of_a_face_is_exported_on_purpose(face):
 
 
 def test_errors_form_one_hierarchy_without_shadowing_builtins():
-    for name in ("InvalidInputError", "IdentifierError", "ConfigError", "StoreUnavailableError", "MemoryWriteError"):
+    for name in (
+        "InvalidInputError",
+        "IdentifierError",
+        "ConfigError",
+        "StoreUnavailableError",
+        "SchemaError",
+        "MemoryWriteError",
+    ):
         assert issubclass(getattr(memory, name), memory.CallerMemoryError)
         assert name not in dir(__builtins__)
     assert issubclass(memory.InvalidInputError, ValueError)

@@ -24,8 +24,9 @@ class Backend(ABC):
         """Which database this is (no credentials): what a spooled call names as its destination."""
 
     @abstractmethod
-    async def migrate(self) -> None:
-        """Bring the schema up to date (idempotent, safe with several workers starting at once)."""
+    async def migrate(self) -> list[int]:
+        """Bring the schema up to date (idempotent, safe with several workers starting at once);
+        returns the versions applied."""
 
     @abstractmethod
     async def aclose(self) -> None: ...

@@ -101,7 +101,8 @@ class SQLiteBackend(Backend):
             await self._db.close()
             self._db = None
 
-    async def migrate(self) -> None:
+    async def migrate(self) -> list[int]:
+        applied: list[int] = []
         db = self.db
         await db.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT, applied_at REAL)"
@@ -121,6 +122,8 @@ class SQLiteBackend(Backend):
                     "INSERT INTO schema_migrations VALUES (?, ?, ?)",
                     (version, name, datetime.now(UTC).timestamp()),
                 )
+                applied.append(version)
+        return applied
 
     async def find_callers(self, customer_id: str, identifiers: Sequence[Identifier]) -> dict[Identifier, str]:
         if not identifiers:
