@@ -66,12 +66,9 @@ def describe(exc: BaseException) -> str:
     if isinstance(exc, TimeoutError):
         return "timed out"
     name = type(exc).__name__
-    if isinstance(exc, CallerMemoryError | OSError):
-        text = " ".join(str(exc).split())
-    elif _is_operational(getattr(exc, "sqlstate", None)):
-        text = " ".join(str(exc).split())
-    else:
+    if not (isinstance(exc, CallerMemoryError | OSError) or _is_operational(getattr(exc, "sqlstate", None))):
         return name
+    text = " ".join(str(exc).split())
     return f"{name}: {text}" if text else name
 
 

@@ -19,10 +19,6 @@ import time
 from pathlib import Path
 from urllib.parse import urlparse, urlunparse
 
-SERVER_POOL_SIZE = 1
-"""Server connections per database and user: one, so that every client shares it (a tenant set
-with ``SET`` rather than ``SET LOCAL`` would show up in another client's transaction)."""
-
 
 def find_pgbouncer() -> str:
     """The ``pgbouncer`` binary (``FileNotFoundError`` when it is not installed)."""
@@ -45,7 +41,11 @@ class PgBouncer:
         self.process, self.port, self.folder = process, port, folder
 
     @classmethod
-    def start(cls, target_url: str, users: list[str], *, timeout_s: float = 10.0) -> PgBouncer:
+    def start(
+        cls, target_url: str, users: list[str], *, server_pool_size: int = 2, timeout_s: float = 10.0
+    ) -> PgBouncer:
+        """``server_pool_size``: server connections per database and user (one: every client shares
+        it; two or more: a client's consecutive transactions may run on different ones)."""
         binary = find_pgbouncer()
         target = urlparse(target_url)
         folder = Path(tempfile.mkdtemp(prefix="pgbouncer-"))
@@ -62,7 +62,7 @@ class PgBouncer:
             "auth_type = trust\n"
             f"auth_file = {folder / 'users.txt'}\n"
             "pool_mode = transaction\n"
-            f"default_pool_size = {SERVER_POOL_SIZE}\n"
+            f"default_pool_size = {server_pool_size}\n"
             "max_client_conn = 200\n"
             "server_reset_query =\n"
         )
