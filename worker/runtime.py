@@ -1,5 +1,6 @@
 """What a worker process holds for its calls: settings from the environment, tenants, the memory
-store (opened lazily on the job's event loop), the model-provider factory and the prewarmed VAD."""
+store (opened lazily on the job's event loop), the model-provider factory and the prewarmed VAD;
+and what the worker's main process checks of memory before it takes calls (:func:`check_memory`)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import memory
-from memory import ConfigError, MemoryPolicy
+from memory import CallerMemoryError, ConfigError, MemoryPolicy, StoreUnavailableError
+from memory.deadline import within
+from memory.errors import describe
+from memory.recall.cache import RedisPreloadCache
+from memory.store import connect_backend, make_backend
 from worker.providers import ProviderFactory, load_factory
 from worker.tenants import Tenants, load_tenants
 
-__all__ = ["StoreHolder", "WorkerDeps", "WorkerSettings", "build_deps", "warm_embedder"]
+__all__ = ["StoreHolder", "WorkerDeps", "WorkerSettings", "build_deps", "check_memory", "warm_embedder"]
 
 logger = logging.getLogger("worker")
 
@@ -37,6 +42,13 @@ def _float(env: Mapping[str, str], name: str, default: float, low: float, high: 
     return value
 
 
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = (env.get(name) or "1").strip().lower()
+    if raw not in ("1", "0", "true", "false", "yes", "no"):
+        raise ConfigError(f"{name} must be 1 or 0")
+    return raw in ("1", "true", "yes")
+
+
 @dataclass(frozen=True)
 class WorkerSettings:
     """The worker's settings, read from the environment at run time (never at import)."""
@@ -47,6 +59,7 @@ class WorkerSettings:
     redis_url: str | None = None
     model_providers: str | None = None
     memory_enabled: bool = True
+    migrate_at_start: bool = True
     store_open_timeout_s: float = 5.0
     spool_path: Path | None = None  # None: the memory layer's default place (see memory.open_store)
 
@@ -57,16 +70,15 @@ class WorkerSettings:
         tenants_file = Path(env.get("TENANTS_FILE") or "tenants.yaml")
         if not tenants_file.is_absolute() and base_dir is not None:
             tenants_file = base_dir / tenants_file
-        enabled = (env.get("MEMORY_ENABLED") or "1").strip().lower()
-        if enabled not in ("1", "0", "true", "false", "yes", "no"):
-            raise ConfigError("MEMORY_ENABLED must be 1 or 0")
+        enabled, migrate = _flag(env, "MEMORY_ENABLED"), _flag(env, "MEMORY_MIGRATE")
         return cls(
             agent_name=env.get("LIVEKIT_AGENT_NAME") or DEFAULT_AGENT_NAME,
             tenants_file=tenants_file,
             database_url=env.get("MEMORY_DATABASE_URL") or None,
             redis_url=env.get("MEMORY_REDIS_URL") or None,
             model_providers=env.get("MODEL_PROVIDERS") or None,
-            memory_enabled=enabled in ("1", "true", "yes"),
+            memory_enabled=enabled,
+            migrate_at_start=migrate,
             store_open_timeout_s=_float(env, "MEMORY_OPEN_TIMEOUT_S", 5.0, 0.1, 60.0),
             spool_path=Path(env["MEMORY_SPOOL_PATH"]) if env.get("MEMORY_SPOOL_PATH") else None,
         )
@@ -127,7 +139,7 @@ class StoreHolder:
         except TimeoutError:
             logger.error("the memory store did not open within %.1f s; this call runs without memory", wait)
         except Exception as exc:
-            logger.error("the memory store is unavailable (%s); this call runs without memory", type(exc).__name__)
+            logger.error("the memory store is unavailable (%s); this call runs without memory", describe(exc))
             if self._tasks.get(asyncio.get_running_loop()) is task:
                 del self._tasks[asyncio.get_running_loop()]  # try again on the next call
         return None
@@ -144,6 +156,62 @@ class StoreHolder:
         except (Exception, asyncio.CancelledError):  # a store that never opened has nothing to close
             return
         await store.aclose()
+
+
+async def check_memory(settings: WorkerSettings) -> str:
+    """What the worker's main process checks before it takes calls: the store URL parses, the
+    database answers (migrated first, unless ``MEMORY_MIGRATE=0``), its schema is at this code's
+    version, and Redis answers if one is set. Returns a line for the log; raises the named error
+    (``ConfigError``, ``StoreUnavailableError``, ``SchemaError``) with one line that says which
+    setting is wrong and why (no credentials). Each step waits at most the store's open timeout."""
+    if not settings.memory_enabled:
+        return "memory is off (MEMORY_ENABLED=0)"
+    url, wait = settings.database_url, settings.store_open_timeout_s
+    applied: list[int] = []
+    try:
+        backend = make_backend(url)
+        if settings.migrate_at_start:
+            applied = await _migrate(url, wait)
+        try:
+            await within(connect_backend(backend), wait)
+        finally:
+            await backend.aclose()
+    except TimeoutError:
+        raise StoreUnavailableError(
+            f"MEMORY_DATABASE_URL: the database did not answer within {wait:.1f} s (MEMORY_OPEN_TIMEOUT_S)"
+        ) from None
+    except CallerMemoryError as exc:
+        raise type(exc)(f"MEMORY_DATABASE_URL: {exc}") from exc
+    summary = f"memory store {backend.location}: schema current" + (
+        f" (applied migrations {', '.join(f'{v:03d}' for v in applied)})" if applied else ""
+    )
+    if settings.redis_url:
+        try:
+            cache = RedisPreloadCache(settings.redis_url)
+        except ConfigError as exc:
+            raise ConfigError(f"MEMORY_REDIS_URL: {exc}") from exc
+        try:
+            await within(cache.ping(), wait)
+        except Exception as exc:
+            raise StoreUnavailableError(f"MEMORY_REDIS_URL: Redis does not answer ({describe(exc)})") from exc
+        finally:
+            await cache.aclose()
+        summary += "; Redis answers"
+    return summary
+
+
+async def _migrate(url: str | None, wait: float) -> list[int]:
+    try:
+        return await within(memory.migrate(url), wait)
+    except (CallerMemoryError, TimeoutError):
+        raise
+    except Exception as exc:  # the driver's: a role that may not create (or another database error)
+        if getattr(exc, "sqlstate", None) == "42501":
+            raise ConfigError(
+                f"the role may not migrate ({describe(exc)}): run `python -m memory migrate` as the schema's "
+                "owner and set MEMORY_MIGRATE=0 for a worker that connects as the runtime role"
+            ) from exc
+        raise StoreUnavailableError(f"the migration failed ({describe(exc)})") from exc
 
 
 def warm_embedder() -> None:

@@ -73,6 +73,10 @@ def make_backend(url: str | None) -> Backend:
     elif url.startswith(("postgresql://", "postgres://")):
         from .postgres import PostgresBackend
 
+        try:
+            urlparse(url).port  # noqa: B018 -- raises for a port that is not a number
+        except ValueError:
+            raise ConfigError("the store URL's port must be a number: postgresql://user@host:5432/dbname") from None
         dsn, timeout = _pop_query(url, "connect_timeout")
         dsn, pool_size = _pop_query(dsn, "pool_size")
         dsn, cache_size = _pop_query(dsn, "statement_cache_size")
