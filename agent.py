@@ -39,7 +39,7 @@ from memory import DEFAULT_SQLITE_PATH, CallerMemoryError, ConfigError
 from worker.call import run_job
 from worker.offline import OFFLINE_BANNER
 from worker.providers import OFFLINE, load_factory, load_vad
-from worker.runtime import WorkerDeps, WorkerSettings, build_deps, check_memory, warm_embedder
+from worker.runtime import RetentionSchedule, WorkerDeps, WorkerSettings, build_deps, check_memory, warm_embedder
 from worker.tenants import Tenants, language_warnings, load_tenants
 
 HERE = Path(__file__).resolve().parent
@@ -113,10 +113,18 @@ def build_server(settings: WorkerSettings | None = None) -> AgentServer:
     """The agent server with this worker's entrypoint; ``tenants.yaml`` is validated here so a
     configuration error stops the worker at start, with a message naming the entry."""
     settings = settings or settings_from_env()
-    for warning in language_warnings(load_tenants(settings.tenants_file)):
+    tenants = load_tenants(settings.tenants_file)
+    for warning in language_warnings(tenants):
         logging.getLogger("worker").warning(warning)
     server = AgentServer(setup_fnc=prewarm)
     server.rtc_session(entrypoint, agent_name=settings.agent_name)
+    if settings.memory_enabled and settings.purge_every_s > 0:  # retention, in this (the main) process only
+        retention = RetentionSchedule(
+            settings.database_url,
+            {tenant.id: tenant.memory for tenant in tenants.tenants.values()},
+            every_s=settings.purge_every_s,
+        )
+        server.on("worker_started", retention.start)
     return server
 
 

@@ -5,10 +5,13 @@ and what the worker's main process checks of memory before it takes calls (:func
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import time
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +21,19 @@ from memory.deadline import within
 from memory.errors import describe
 from memory.recall.cache import RedisPreloadCache
 from memory.store import connect_backend, make_backend
+from memory.values import utcnow
 from worker.providers import ProviderFactory, load_factory
 from worker.tenants import Tenants, load_tenants
 
-__all__ = ["StoreHolder", "WorkerDeps", "WorkerSettings", "build_deps", "check_memory", "warm_embedder"]
+__all__ = [
+    "RetentionSchedule",
+    "StoreHolder",
+    "WorkerDeps",
+    "WorkerSettings",
+    "build_deps",
+    "check_memory",
+    "warm_embedder",
+]
 
 logger = logging.getLogger("worker")
 
@@ -61,6 +73,7 @@ class WorkerSettings:
     memory_enabled: bool = True
     migrate_at_start: bool = True
     store_open_timeout_s: float = 5.0
+    purge_every_s: float = 3600.0  # 0: the main process runs no retention purge
     spool_path: Path | None = None  # None: the memory layer's default place (see memory.open_store)
 
     @classmethod
@@ -80,6 +93,7 @@ class WorkerSettings:
             memory_enabled=enabled,
             migrate_at_start=migrate,
             store_open_timeout_s=_float(env, "MEMORY_OPEN_TIMEOUT_S", 5.0, 0.1, 60.0),
+            purge_every_s=_float(env, "MEMORY_PURGE_EVERY_S", 3600.0, 0.0, 7 * 86400.0),
             spool_path=Path(env["MEMORY_SPOOL_PATH"]) if env.get("MEMORY_SPOOL_PATH") else None,
         )
 
@@ -212,6 +226,74 @@ async def _migrate(url: str | None, wait: float) -> list[int]:
                 "owner and set MEMORY_MIGRATE=0 for a worker that connects as the runtime role"
             ) from exc
         raise StoreUnavailableError(f"the migration failed ({describe(exc)})") from exc
+
+
+class RetentionSchedule:
+    """Retention in the worker's main process: every ``every_s`` seconds, each tenant's memories
+    older than its ``retention_days`` are deleted (in batches, found by the age indexes), with a
+    connection opened for the run and closed after it. Job processes never purge.
+
+    A failed run is logged (why, and for which tenant) and tried again at the next one.
+    """
+
+    def __init__(self, url: str | None, policies: Mapping[str, MemoryPolicy], *, every_s: float) -> None:
+        self._url = url
+        self._days = {t: p.retention_days for t, p in sorted(policies.items()) if p.retention_days}
+        self.every_s = every_s
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def tenants(self) -> list[str]:
+        """The tenants with a retention period (the others keep everything)."""
+        return list(self._days)
+
+    def start(self) -> None:
+        """Run on the current event loop until :meth:`aclose` (the first run at once)."""
+        if self._task is None and self._days and self.every_s > 0:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="memory-retention")
+
+    async def _run(self) -> None:
+        while True:
+            await self.run_once()
+            await asyncio.sleep(self.every_s)
+
+    async def run_once(self, *, now: datetime | None = None) -> dict[str, int]:
+        """One purge of every tenant with a retention period; returns rows deleted per tenant."""
+        now = now or utcnow()
+        deleted: dict[str, int] = {}
+        backend = make_backend(self._url)
+        try:
+            await connect_backend(backend)
+        except Exception as exc:
+            logger.warning("retention purge skipped, the memory database is not usable: %s", describe(exc))
+            with contextlib.suppress(Exception):
+                await backend.aclose()
+            return deleted
+        try:
+            for tenant, days in self._days.items():
+                started = time.perf_counter()
+                try:
+                    deleted[tenant] = await backend.purge_older_than(tenant, now - timedelta(days=days))
+                except Exception as exc:
+                    logger.warning("retention purge of tenant %s failed, retried next run: %s", tenant, describe(exc))
+                    continue
+                logger.info(
+                    "retention: tenant %s, %d rows older than %d days deleted in %.0f ms",
+                    tenant,
+                    deleted[tenant],
+                    days,
+                    (time.perf_counter() - started) * 1000,
+                )
+        finally:
+            await backend.aclose()
+        return deleted
+
+    async def aclose(self) -> None:
+        if self._task is not None:
+            task, self._task = self._task, None
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 def warm_embedder() -> None:

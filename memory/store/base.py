@@ -193,7 +193,8 @@ class Backend(ABC):
 
     @abstractmethod
     async def purge_older_than(self, customer_id: str, before: datetime) -> int:
-        """Retention: delete memories, finished calls and matters older than ``before``."""
+        """Retention: delete memories, finished calls, matters and edges older than ``before``, in
+        batches found by the age indexes (cheap when nothing is due); returns rows deleted."""
 
     @abstractmethod
     async def add_facts(

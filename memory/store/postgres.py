@@ -745,19 +745,34 @@ class PostgresBackend(Backend):
             )
         return [r[0] for r in rows] or [caller_id]
 
-    async def purge_older_than(self, customer_id, before: datetime) -> int:
-        async with self._tenant(customer_id) as conn:
-            a = await conn.execute("DELETE FROM memories WHERE customer_id = $1 AND at < $2", customer_id, before)
-            b = await conn.execute(
-                "DELETE FROM calls WHERE customer_id = $1 AND ended_at IS NOT NULL AND ended_at < $2",
-                customer_id,
-                before,
-            )
-            c = await conn.execute(
-                "DELETE FROM matters WHERE customer_id = $1 AND created_at < $2", customer_id, before
-            )
-            d = await conn.execute("DELETE FROM edges WHERE customer_id = $1 AND at < $2", customer_id, before)
-        return sum(int(status.rsplit(" ", 1)[-1]) for status in (a, b, c, d))
+    async def purge_older_than(self, customer_id, before: datetime, *, batch: int = PURGE_BATCH) -> int:
+        """Delete the tenant's rows older than ``before``, found by the age indexes of migration 005,
+        ``batch`` rows per short transaction (a purge never holds many locks for long)."""
+        deleted = 0
+        for table, older in _PURGED:
+            while True:
+                async with self._tenant(customer_id) as conn:
+                    status = await conn.execute(
+                        f"DELETE FROM {table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM {table}"
+                        f" WHERE customer_id = $1 AND {older} LIMIT $3))",
+                        customer_id,
+                        before,
+                        batch,
+                    )
+                done = int(status.rsplit(" ", 1)[-1])
+                deleted += done
+                if done < batch:
+                    break
+        return deleted
+
+
+_PURGED = (
+    ("memories", "at < $2"),
+    ("calls", "ended_at IS NOT NULL AND ended_at < $2"),
+    ("matters", "created_at < $2"),
+    ("edges", "at < $2"),
+)
+"""What retention deletes, oldest first by each table's age column (indexed by migration 005)."""
 
 
 def _memory_row(customer_id: str, r: asyncpg.Record) -> MemoryRow:
