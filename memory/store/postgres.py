@@ -105,30 +105,37 @@ class PostgresBackend(Backend):
 
         ``StoreUnavailableError`` when the server cannot be reached, ``SchemaError`` when the
         schema is missing or behind, ``ConfigError`` for a role that could read every tenant."""
+        checked = False
+
+        async def check_once(conn: asyncpg.Connection) -> None:  # on the pool's first connection, as it opens
+            nonlocal checked
+            if not checked:
+                self._as_app_role = await self._check(conn)
+                checked = True
+
         try:
-            pool = await asyncpg.create_pool(
+            self._pool = await asyncpg.create_pool(
                 self.dsn,
                 min_size=self._min_size,
                 max_size=self._max_size,
                 timeout=self._connect_timeout,
                 command_timeout=self._command_timeout,
                 statement_cache_size=self._statement_cache_size,
+                init=check_once,
+                reset=_reset,
             )
         except _CONNECT_ERRORS as exc:
             raise StoreUnavailableError(f"cannot connect to Postgres at {self.location}: {describe(exc)}") from exc
-        try:
-            async with pool.acquire() as conn:
-                self._as_app_role = await self._check(conn)
-        except BaseException:
-            pool.terminate()
-            raise
-        self._pool = pool
 
     async def _check(self, conn: asyncpg.Connection) -> str:
         """The schema's version against the code's; the role to switch to ("" for none)."""
         want = schema_version("postgres")
-        try:
-            have = await conn.fetchval("SELECT max(version) FROM schema_migrations")
+        try:  # one round trip: the version, and whether this role would bypass row-level security
+            me = await conn.fetchrow(
+                "SELECT (SELECT max(version) FROM schema_migrations) AS version, rolsuper OR rolbypassrls AS bypass,"
+                " EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1) AS app FROM pg_roles WHERE rolname = current_user",
+                APP_ROLE,
+            )
         except asyncpg.UndefinedTableError:
             raise SchemaError(
                 f"no memory schema in {self.location}: run `python -m memory migrate` as the database owner"
@@ -140,16 +147,12 @@ class PostgresBackend(Backend):
             ) from None
         except _CONNECT_ERRORS as exc:
             raise StoreUnavailableError(f"cannot query Postgres at {self.location}: {describe(exc)}") from exc
+        have = me["version"] if me is not None else None
         if (have or 0) < want:
             raise SchemaError(
                 f"the memory schema in {self.location} is at version {have or 0}, this code needs {want}: "
                 "run `python -m memory migrate` as the database owner"
             )
-        me = await conn.fetchrow(
-            "SELECT rolsuper OR rolbypassrls AS bypass, EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1) AS app"
-            " FROM pg_roles WHERE rolname = current_user",
-            APP_ROLE,
-        )
         if me is None or not me["bypass"]:
             return ""  # an ordinary role: FORCE ROW LEVEL SECURITY applies to it even as owner
         if not me["app"]:
@@ -773,6 +776,15 @@ _PURGED = (
     ("edges", "at < $2"),
 )
 """What retention deletes, oldest first by each table's age column (indexed by migration 005)."""
+
+
+async def _reset(conn: asyncpg.Connection) -> None:
+    """What a connection needs when it goes back to the pool: a transaction left open (a task
+    cancelled inside one) rolled back, nothing else. The store sets nothing on a session (the
+    tenant and role are transaction-local) and takes no session locks or listeners, so asyncpg's
+    default reset (``RESET ALL`` and more: a round trip on every release) is left out."""
+    if conn.is_in_transaction():
+        await conn.execute("ROLLBACK")
 
 
 def _memory_row(customer_id: str, r: asyncpg.Record) -> MemoryRow:
