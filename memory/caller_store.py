@@ -480,8 +480,8 @@ async def open_store(
     ``wait_for_database``: connect now and raise ``StoreUnavailableError`` if the database cannot be
     reached (``SchemaError``, a subclass, when a database server's schema is missing or older than
     this code: opening never migrates a server, :func:`memory.migrate` does; an embedded SQLite file
-    is migrated when it is opened); ``False`` returns at once and connects to a database server in the background (calls
-    attach when it answers). An embedded SQLite file is always opened at once (its failures are
+    is migrated when it is opened); ``False`` returns at once and connects to a database server in
+    the background (calls attach when it answers). An embedded SQLite file is always opened at once (its failures are
     local and lasting: a path that cannot be created, no permission).
     ``episode_extractor``: an optional model that refines each call's episode at close (off by default:
     episodes are built from the turns, deterministically; see :mod:`memory.recall.episodes`).

@@ -19,7 +19,6 @@ import memory
 from memory import CallerMemoryError, ConfigError, MemoryPolicy, StoreUnavailableError
 from memory.deadline import within
 from memory.errors import describe
-from memory.recall.cache import RedisPreloadCache
 from memory.store import connect_backend, make_backend
 from memory.values import utcnow
 from worker.providers import ProviderFactory, load_factory
@@ -200,16 +199,20 @@ async def check_memory(settings: WorkerSettings) -> str:
         f" (applied migrations {', '.join(f'{v:03d}' for v in applied)})" if applied else ""
     )
     if settings.redis_url:
+        import redis.asyncio as redis
+
         try:
-            cache = RedisPreloadCache(settings.redis_url)
-        except ConfigError as exc:
-            raise ConfigError(f"MEMORY_REDIS_URL: {exc}") from exc
+            client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=wait, socket_timeout=wait)
+        except ValueError:  # the message can carry the URL's password: not repeated
+            raise ConfigError(
+                "MEMORY_REDIS_URL must be a redis://, rediss:// or unix:// URL with a numeric port"
+            ) from None
         try:
-            await within(cache.ping(), wait)
+            await within(client.ping(), wait)
         except Exception as exc:
             raise StoreUnavailableError(f"MEMORY_REDIS_URL: Redis does not answer ({describe(exc)})") from exc
         finally:
-            await cache.aclose()
+            await client.aclose()
         summary += "; Redis answers"
     return summary
 

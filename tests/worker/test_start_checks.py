@@ -18,7 +18,7 @@ import pytest
 
 import agent
 import memory
-from worker.runtime import StoreHolder
+from worker.runtime import StoreHolder, WorkerSettings, check_memory
 
 from ..conftest import POSTGRES_URL
 from ..tcp_proxy import FaultProxy
@@ -154,3 +154,10 @@ async def test_a_call_that_cannot_reach_memory_goes_on_and_the_log_says_why(
             await hooks.aclose()
     finally:
         await holder.aclose()
+
+
+@pytest.mark.redis
+async def test_a_usable_configuration_passes_with_one_line_for_the_log(tmp_path: Path, redis_url) -> None:
+    settings = WorkerSettings(database_url=f"sqlite:///{tmp_path / 'memory.db'}", redis_url=redis_url)
+    line = await check_memory(settings)
+    assert line.startswith("memory store sqlite:") and "schema current" in line and line.endswith("Redis answers")
