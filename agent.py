@@ -12,8 +12,11 @@ memory, preloaded into the agent's per-call instructions -> the session, whose t
 recorded for the next call. See ``docs/worker.md``.
 
 Before the LiveKit CLI starts, :func:`main` checks what would otherwise fail later or hang: the
-LiveKit settings of ``dev``/``start``, ``tenants.yaml``, and that every tenant's model providers
-can be built (their API keys). A problem is one line on stderr and exit status 2. ``console``
+LiveKit settings of ``dev``/``start``, ``tenants.yaml``, that every tenant's model providers
+can be built (their API keys), and memory (:func:`worker.runtime.check_memory`: the store URL,
+the database reachable, migrated here once unless ``MEMORY_MIGRATE=0``, its schema current,
+Redis if set). A problem is one line on stderr, naming the error and the setting, and exit
+status 2: a worker without the memory it was configured with should not take calls. ``console``
 never talks to a LiveKit server, so it ignores the ``LIVEKIT_*`` settings.
 """
 
@@ -38,7 +41,7 @@ from memory import DEFAULT_SQLITE_PATH, CallerMemoryError, ConfigError
 from worker.call import run_job
 from worker.offline import OFFLINE_BANNER
 from worker.providers import OFFLINE, load_factory, load_vad
-from worker.runtime import WorkerDeps, WorkerSettings, build_deps, warm_embedder
+from worker.runtime import RetentionSchedule, WorkerDeps, WorkerSettings, build_deps, check_memory, warm_embedder
 from worker.tenants import Tenants, language_warnings, load_tenants
 
 HERE = Path(__file__).resolve().parent
@@ -112,10 +115,18 @@ def build_server(settings: WorkerSettings | None = None) -> AgentServer:
     """The agent server with this worker's entrypoint; ``tenants.yaml`` is validated here so a
     configuration error stops the worker at start, with a message naming the entry."""
     settings = settings or settings_from_env()
-    for warning in language_warnings(load_tenants(settings.tenants_file)):
+    tenants = load_tenants(settings.tenants_file)
+    for warning in language_warnings(tenants):
         logging.getLogger("worker").warning(warning)
     server = AgentServer(setup_fnc=prewarm, **metrics_options(settings))
     server.rtc_session(entrypoint, agent_name=settings.agent_name)
+    if settings.memory_enabled and settings.purge_every_s > 0:  # retention, in this (the main) process only
+        retention = RetentionSchedule(
+            settings.database_url,
+            {tenant.id: tenant.memory for tenant in tenants.tenants.values()},
+            every_s=settings.purge_every_s,
+        )
+        server.on("worker_started", retention.start)
     return server
 
 
@@ -205,6 +216,13 @@ def main(argv: Sequence[str] | None = None, *, env_file: Path | None = HERE / ".
     except CallerMemoryError as exc:
         print(f"agent.py {command}: {exc}" if command else f"agent.py: {exc}", file=sys.stderr)
         return 2
+    if command in CALL_COMMANDS:
+        try:
+            memory_state = asyncio.run(check_memory(settings))
+        except CallerMemoryError as exc:
+            print(f"agent.py {command}: memory unusable, {type(exc).__name__}: {exc}", file=sys.stderr)
+            return 2
+        logging.getLogger("worker").info(memory_state)
     server = build_server(settings)
     _Console.running = command == "console"
     if _Console.running and (settings.model_providers or "").strip() == OFFLINE:

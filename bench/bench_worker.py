@@ -481,6 +481,8 @@ def _ms(value: float | None, digits: int) -> str:
 
 async def main(args: argparse.Namespace) -> None:
     logging.basicConfig(level=logging.CRITICAL)
+    if args.postgres:
+        await memory.migrate(args.postgres)  # once, as a deployment does (opening a store never migrates)
     if args.faults:
         if not (args.postgres and args.redis):
             raise SystemExit("--faults needs --postgres and --redis (the servers the fault proxies stand before)")

@@ -54,15 +54,20 @@ class Context:
 
     @contextlib.asynccontextmanager
     async def temp_database(self, label: str) -> AsyncIterator[str]:
-        """A fresh Postgres database on the server, dropped afterwards; yields its URL."""
+        """A fresh Postgres database on the server, migrated (as a deployment does once), dropped
+        afterwards; yields its URL."""
         name = f"caller_memory_{label}_{uuid.uuid4().hex[:8]}"
         admin = await asyncpg.connect(self.postgres_url)
         try:
             await admin.execute(f'CREATE DATABASE "{name}"')
         finally:
             await admin.close()
+        url = self.postgres_url.rsplit("/", 1)[0] + f"/{name}"
         try:
-            yield self.postgres_url.rsplit("/", 1)[0] + f"/{name}"
+            import memory
+
+            await memory.migrate(url)
+            yield url
         finally:
             admin = await asyncpg.connect(self.postgres_url)
             try:

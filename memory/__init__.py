@@ -31,11 +31,12 @@ from .errors import (
     IdentifierError,
     InvalidInputError,
     MemoryWriteError,
+    SchemaError,
     StoreUnavailableError,
 )
 from .policy import DEFAULT_POLICY, MemoryPolicy
 from .recall.episodes import describe_episode
-from .store import DEFAULT_SQLITE_PATH
+from .store import DEFAULT_SQLITE_PATH, migrate
 from .text.facts import reference_labels
 from .text.quote import quote
 from .values import (
@@ -74,11 +75,13 @@ __all__ = [
     "MemoryPolicy",
     "MemoryWriteError",
     "Preload",
+    "SchemaError",
     "StoreUnavailableError",
     "Verification",
     "default_embedder",
     "describe_episode",
     "is_tenant_id",
+    "migrate",
     "open_store",
     "quote",
     "reference_labels",

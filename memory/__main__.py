@@ -1,5 +1,7 @@
-"""``python -m memory``: ``demo`` (offline), ``show`` a caller, ``forget`` a caller, ``purge`` old memories.
+"""``python -m memory``: ``demo`` (offline), ``show`` a caller, ``forget`` a caller, ``purge`` old memories,
+``migrate`` the database.
 
+    python -m memory migrate --db postgresql://owner@db.internal/memory
     python -m memory demo
     python -m memory show   --customer demo-telecom --account 88123
     python -m memory show   --customer acme-telecom --livekit-identity mock_user
@@ -10,7 +12,9 @@ Options go before or after the command (``--db`` too). The store comes from ``--
 ``MEMORY_DATABASE_URL``, else the embedded SQLite file ``.data/caller-memory.db`` of the project
 (next to ``agent.py``, whatever the current directory: the file the worker uses); every command
 prints which store it uses first. ``show``, ``forget`` and ``purge`` never create a SQLite file:
-a missing one is an error. Errors are one line on stderr and exit status 1.
+a missing one is an error. ``migrate`` brings the schema to this code's version (run it as the
+schema's owner, once per deployment and after each upgrade; the worker's main process runs it at
+start unless ``MEMORY_MIGRATE=0``); the other commands never migrate a database server. Errors are one line on stderr and exit status 1.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from . import (
     CallerStore,
     InvalidInputError,
     StoreUnavailableError,
+    migrate,
     open_store,
 )
 
@@ -205,6 +210,17 @@ async def purge(args: argparse.Namespace) -> int:
         await store.aclose()
 
 
+async def migrate_command(args: argparse.Namespace) -> int:
+    url = store_url(args)
+    print(f"memory store: {describe_store(url)}")
+    applied = await migrate(url)
+    if applied:
+        print(f"applied migrations {', '.join(f'{v:03d}' for v in applied)}")
+    else:
+        print("the schema is up to date")
+    return 0
+
+
 def _store_options() -> argparse.ArgumentParser:
     """``--db`` and ``--redis``, accepted before and after the command (SUPPRESS: a later one wins)."""
     options = argparse.ArgumentParser(add_help=False)
@@ -247,6 +263,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--customer", required=True, help="the tenant (an id of tenants.yaml, e.g. acme-telecom)")
     p.add_argument("--days", type=int, required=True, help="keep this many days")
+    sub.add_parser(
+        "migrate", parents=[store_options], help="bring the database's schema to this version (as its owner)"
+    )
     return parser
 
 
@@ -257,8 +276,8 @@ def describe_error(exc: BaseException) -> str:
         return text or type(exc).__name__
     if getattr(exc, "sqlstate", None) in _PRIVILEGE_STATES:
         return (
-            f"the database refused the role in the URL ({type(exc).__name__}: {text}): it needs to own the "
-            "database or schema the first time (migrations), then the privileges of docs/operations.md"
+            f"the database refused the role in the URL ({type(exc).__name__}: {text}): `migrate` needs the "
+            "schema's owner, the other commands the runtime role's privileges (docs/operations.md, roles)"
         )
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
@@ -267,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     # a one-shot command: the store's advice to long-running workers (e.g. "set a Redis URL") is noise here
     logging.getLogger("memory").setLevel(logging.ERROR)
-    command = {"demo": demo, "show": show, "forget": forget, "purge": purge}[args.command]
+    command = {"demo": demo, "show": show, "forget": forget, "purge": purge, "migrate": migrate_command}[args.command]
     try:
         return asyncio.run(command(args))
     except KeyboardInterrupt:

@@ -32,7 +32,7 @@ from .call.replay import replay_call
 from .call.verification import digest_answer
 from .deadline import within
 from .embed import Embedder, default_embedder
-from .errors import ConfigError, InvalidInputError, StoreUnavailableError, describe
+from .errors import CallerMemoryError, ConfigError, InvalidInputError, StoreUnavailableError, describe
 from .policy import DEFAULT_POLICY, MemoryPolicy
 from .recall.brief import render_brief
 from .recall.cache import LocalPreloadCache, PreloadCache, RedisPreloadCache
@@ -350,8 +350,8 @@ class CallerStore:
         while not self._closed:
             try:
                 await connect_backend(self.backend)
-            except (StoreUnavailableError, OSError) as exc:
-                logger.warning("the memory database is not reachable yet (%s); retrying", describe(exc))
+            except (CallerMemoryError, OSError) as exc:  # a schema migrated later, a server back up
+                logger.warning("the memory database cannot be used yet (%s); retrying", describe(exc))
                 await asyncio.sleep(pause)
                 pause = min(pause * 2, 5.0)
                 continue
@@ -478,8 +478,10 @@ async def open_store(
     ``spool_path``: the host's spool file, where turns the database cannot take wait (``True``: beside
     an embedded database, else ``.data/memory-spool.db``; ``None``: no spool).
     ``wait_for_database``: connect now and raise ``StoreUnavailableError`` if the database cannot be
-    reached; ``False`` returns at once and connects to a database server in the background (calls
-    attach when it answers). An embedded SQLite file is always opened at once (its failures are
+    reached (``SchemaError``, a subclass, when a database server's schema is missing or older than
+    this code: opening never migrates a server, :func:`memory.migrate` does; an embedded SQLite file
+    is migrated when it is opened); ``False`` returns at once and connects to a database server in
+    the background (calls attach when it answers). An embedded SQLite file is always opened at once (its failures are
     local and lasting: a path that cannot be created, no permission).
     ``episode_extractor``: an optional model that refines each call's episode at close (off by default:
     episodes are built from the turns, deterministically; see :mod:`memory.recall.episodes`).

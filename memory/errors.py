@@ -5,6 +5,7 @@
     │   └── IdentifierError             an identifier that cannot be normalised
     ├── ConfigError                     bad configuration (URL scheme, policy values, model files)
     ├── StoreUnavailableError           the database cannot be reached when opening the store
+    │   └── SchemaError                 the database has no memory schema, or an older one than the code
     └── MemoryWriteError                turns or links that could not be stored (raised at ``aclose``)
 
 Read failures during a call never raise: preload and recall return empty results within
@@ -36,6 +37,12 @@ class StoreUnavailableError(CallerMemoryError):
     """The storage backend could not be reached or migrated."""
 
 
+class SchemaError(StoreUnavailableError):
+    """The database is reachable but its memory schema is missing or older than this code expects:
+    run ``python -m memory migrate`` as the schema's owner (the store never migrates a database
+    server itself; the embedded SQLite file is the exception)."""
+
+
 class MemoryWriteError(CallerMemoryError):
     """Writes of a call could not be stored.
 
@@ -49,11 +56,24 @@ class MemoryWriteError(CallerMemoryError):
 
 
 def describe(exc: BaseException) -> str:
-    """An error for a log line: its type only ("timed out" for a timeout).
+    """An error for a log line: its type and, where the message cannot quote a caller, the message.
 
-    Driver messages can quote SQL parameters (a caller's words, an identifier), so the message is
-    never logged.
+    Driver messages about data can quote SQL parameters (a caller's words, an identifier), so a
+    database error's message is kept only for the classes about the connection, the server, the
+    login, the schema and privileges (SQLSTATE classes 08, 28, 3D, 3F, 42501/42P01, 53, 57);
+    this layer's own errors and network errors (``OSError``) never carry caller data.
     """
     if isinstance(exc, TimeoutError):
         return "timed out"
-    return type(exc).__name__
+    name = type(exc).__name__
+    if not (isinstance(exc, CallerMemoryError | OSError) or _is_operational(getattr(exc, "sqlstate", None))):
+        return name
+    text = " ".join(str(exc).split())
+    return f"{name}: {text}" if text else name
+
+
+_OPERATIONAL_STATES = ("08", "28", "3D", "3F", "53", "57", "42501", "42P01")
+
+
+def _is_operational(sqlstate: object) -> bool:
+    return isinstance(sqlstate, str) and sqlstate.startswith(_OPERATIONAL_STATES)

@@ -54,8 +54,28 @@ def postgres_database() -> str:
     except Exception as exc:
         unavailable("Postgres", exc)
     parsed = urlparse(POSTGRES_URL)
-    yield urlunparse(parsed._replace(path=f"/{name}"))
+    url = urlunparse(parsed._replace(path=f"/{name}"))
+    asyncio.run(memory.migrate(url))  # once, as a deployment does (opening a store never migrates)
+    yield url
     asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+async def empty_postgres_database() -> AsyncIterator[str]:
+    """A database of this test alone with no memory schema (dropped after the test)."""
+    import asyncpg
+
+    name = f"caller_memory_test_{uuid.uuid4().hex[:10]}"
+    try:
+        conn = await asyncpg.connect(POSTGRES_URL, timeout=5)
+    except Exception as exc:
+        unavailable("Postgres", exc)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+        yield urlunparse(urlparse(POSTGRES_URL)._replace(path=f"/{name}"))
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
 
 
 @pytest.fixture(scope="session")

@@ -154,13 +154,27 @@ def test_a_postgres_role_without_privileges_is_one_line():
     except Exception as exc:
         unavailable("Postgres", exc)
     try:
-        # the role may connect, but not create anything: the store cannot run its migrations
+        # the role may connect, but not create anything: it cannot run the migrations
         asyncio.run(admin("REVOKE CREATE ON SCHEMA public FROM PUBLIC", database=name))
         parsed = urlparse(POSTGRES_URL)
         url = urlunparse(parsed._replace(netloc=f"{name}@{parsed.hostname}:{parsed.port or 5432}", path=f"/{name}"))
-        refused = run("show", "--customer", "acme-telecom", "--phone", "+14155550142", db=url)
+        refused = run("migrate", db=url)
+        unmigrated = run("show", "--customer", "acme-telecom", "--phone", "+14155550142", db=url)
     finally:
         asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'DROP ROLE IF EXISTS "{name}"'))
     assert refused.returncode == 1
     assert refused.stderr.startswith("error: the database refused the role in the URL (InsufficientPrivilegeError")
     assert refused.stderr.count("\n") == 1 and "Traceback" not in refused.stderr
+    # the other commands never migrate: a database without the schema says what to run
+    assert unmigrated.returncode == 1
+    assert unmigrated.stderr.startswith("error: no memory schema in postgresql:")
+    assert "python -m memory migrate" in unmigrated.stderr and unmigrated.stderr.count("\n") == 1
+
+
+@pytest.mark.postgres
+def test_migrate_brings_a_new_database_up_and_then_says_it_is_up_to_date(empty_postgres_database):
+    first = run("migrate", db=empty_postgres_database)
+    assert first.returncode == 0, first.stderr
+    assert "applied migrations 001, 002" in first.stdout
+    again = run("migrate", db=empty_postgres_database)
+    assert again.returncode == 0 and "the schema is up to date" in again.stdout

@@ -33,11 +33,13 @@ def test_public_api_is_pinned():
             "MemoryPolicy",
             "MemoryWriteError",
             "Preload",
+            "SchemaError",
             "StoreUnavailableError",
             "Verification",
             "default_embedder",
             "describe_episode",
             "is_tenant_id",
+            "migrate",
             "open_store",
             "quote",
             "reference_labels",
@@ -58,7 +60,14 @@ def test_every_public_name_of_a_face_is_exported_on_purpose(face):
 
 
 def test_errors_form_one_hierarchy_without_shadowing_builtins():
-    for name in ("InvalidInputError", "IdentifierError", "ConfigError", "StoreUnavailableError", "MemoryWriteError"):
+    for name in (
+        "InvalidInputError",
+        "IdentifierError",
+        "ConfigError",
+        "StoreUnavailableError",
+        "SchemaError",
+        "MemoryWriteError",
+    ):
         assert issubclass(getattr(memory, name), memory.CallerMemoryError)
         assert name not in dir(__builtins__)
     assert issubclass(memory.InvalidInputError, ValueError)
@@ -158,3 +167,24 @@ async def test_policy_per_tenant_controls_linking(tmp_path, embedder):
         await second.aclose()
     finally:
         await store.aclose()
+
+
+def test_log_lines_keep_the_message_of_operational_errors_only():
+    import asyncpg
+
+    from memory.errors import describe
+
+    # a data error's message can quote a caller's words: its type only
+    assert describe(asyncpg.UniqueViolationError('duplicate key value (text)=("my pin is 1234")')) == (
+        "UniqueViolationError"
+    )
+    assert describe(asyncpg.InvalidCatalogNameError('database "memory" does not exist')) == (
+        'InvalidCatalogNameError: database "memory" does not exist'
+    )
+    assert describe(ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 5433)")).startswith(
+        "ConnectionRefusedError: [Errno 111] Connect call failed"
+    )
+    assert describe(memory.SchemaError("no memory schema in postgresql:db:5432/memory")) == (
+        "SchemaError: no memory schema in postgresql:db:5432/memory"
+    )
+    assert describe(TimeoutError()) == "timed out"

@@ -26,20 +26,20 @@ async def _seed(store, tenant):
 
 async def test_a_raw_query_without_the_tenant_set_returns_nothing(pg_store, tenant):
     await _seed(pg_store, tenant)
-    async with pg_store.backend.pool.acquire() as conn:  # the application's own pooled connection
+    async with pg_store.backend._tenant(tenant) as conn:  # the application's own transactions
         assert await conn.fetchval("SELECT current_user") == APP_ROLE
+    async with pg_store.backend.pool.acquire() as conn, conn.transaction():
+        await conn.execute("SELECT set_config('role', $1, true)", APP_ROLE)  # as the application, no tenant
         for table in ("callers", "identifiers", "calls", "memories"):
             assert await conn.fetchval(f"SELECT count(*) FROM {table}") == 0
-        async with conn.transaction():
-            await conn.execute("SELECT set_config('app.tenant_id', $1, true)", tenant)
-            assert await conn.fetchval("SELECT count(*) FROM memories") == 1
-            assert await conn.fetchval("SELECT count(*) FROM memories WHERE customer_id <> $1", tenant) == 0
+        await conn.execute("SELECT set_config('app.tenant_id', $1, true)", tenant)
+        assert await conn.fetchval("SELECT count(*) FROM memories") == 1
+        assert await conn.fetchval("SELECT count(*) FROM memories WHERE customer_id <> $1", tenant) == 0
 
 
 async def test_another_tenant_set_sees_nothing_and_cannot_write_into_a_tenant(pg_store, tenant):
     await _seed(pg_store, tenant)
-    async with pg_store.backend.pool.acquire() as conn, conn.transaction():
-        await conn.execute("SELECT set_config('app.tenant_id', 'someone-else', true)")
+    async with pg_store.backend._tenant("someone-else") as conn:
         assert await conn.fetchval("SELECT count(*) FROM memories WHERE customer_id = $1", tenant) == 0
         with pytest.raises(asyncpg.InsufficientPrivilegeError):  # WITH CHECK rejects rows of another tenant
             await conn.execute(
@@ -72,13 +72,12 @@ async def test_the_app_role_cannot_bypass_row_level_security(postgres_database):
         await conn.close()
 
 
-async def test_migrations_are_idempotent_with_workers_starting_together(postgres_database, embedder):
+async def test_migrations_are_idempotent_with_workers_starting_together(empty_postgres_database):
     import asyncio
 
-    stores = await asyncio.gather(*(memory.open_store(postgres_database, embedder=embedder) for _ in range(3)))
-    for store in stores:
-        await store.aclose()
-    conn = await asyncpg.connect(postgres_database)
+    applied = await asyncio.gather(*(memory.migrate(empty_postgres_database) for _ in range(3)))
+    assert sorted(applied, key=len) == [[], [], [v for v, _, _ in migrations("postgres")]]
+    conn = await asyncpg.connect(empty_postgres_database)
     try:
         assert await conn.fetchval("SELECT count(*) FROM schema_migrations") == len(migrations("postgres"))
     finally:

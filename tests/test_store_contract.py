@@ -305,6 +305,25 @@ async def test_retention_purges_old_memories(store, tenant):
     await probe.aclose()
 
 
+async def test_retention_deletes_in_batches_and_leaves_newer_rows_and_other_tenants(store, tenant):
+    other = f"{tenant}-other"
+    for who in (tenant, other):
+        hooks = await store.open_call(who, {"phone": PHONE}, started_at=T0)
+        for i in range(7):
+            hooks.record_turn("user", f"old line {i}", at=T0 + timedelta(seconds=i))
+        await hooks.aclose()
+    later = T0 + timedelta(days=400)
+    hooks = await store.open_call(tenant, {"phone": PHONE}, started_at=later)
+    hooks.record_turn("user", "a recent line", at=later)
+    await hooks.aclose()
+    deleted = await store.backend.purge_older_than(tenant, later - timedelta(days=1), batch=2)
+    assert deleted >= 8  # seven turns over four batches, and the call
+    assert [r.text for r in await store.history(tenant, hooks.caller_id)] == ["a recent line"]
+    assert await store.backend.purge_older_than(tenant, later - timedelta(days=1), batch=2) == 0  # nothing due
+    kept = await store.find_caller(other, "phone", PHONE)
+    assert kept is not None and len(await store.history(other, kept)) == 7
+
+
 async def test_an_address_change_supersedes_the_old_address(store, tenant):
     hooks = await store.open_call(tenant, {"phone": PHONE}, started_at=T0)
     hooks.record_turn("user", "my address is 5 Elm Road", at=T0)

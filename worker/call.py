@@ -32,7 +32,6 @@ __all__ = ["ActiveCall", "open_memory", "run_job", "start_call"]
 logger = logging.getLogger("worker")
 
 _REFUSAL_INSTRUCTIONS = "This line does not serve this caller. Say goodbye politely and nothing else."
-_PURGE_TIMEOUT_S = 5.0
 
 
 @dataclass
@@ -50,15 +49,11 @@ class ActiveCall:
     compaction: CallCompaction | None = None
 
     async def close_memory(self) -> None:
-        """Drain the call's memory (the session has ended or is ending); apply retention."""
+        """Drain the call's memory (the session has ended or is ending). Retention is not applied
+        here: the worker's main process purges on a schedule (``worker.runtime.RetentionSchedule``)."""
         if self.memory is None:
             return
         await self.memory.aclose()
-        if self.store is not None and self.tenant is not None and self.tenant.memory.retention_days:
-            try:
-                await asyncio.wait_for(self.store.purge_expired(self.tenant.id), _PURGE_TIMEOUT_S)
-            except Exception as exc:
-                logger.warning("retention purge failed: %s", type(exc).__name__)
 
     async def aclose(self) -> None:
         """End the call: close the session (its last turns are recorded), then the memory."""

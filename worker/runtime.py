@@ -1,22 +1,38 @@
 """What a worker process holds for its calls: settings from the environment, tenants, the memory
-store (opened lazily on the job's event loop), the model-provider factory and the prewarmed VAD."""
+store (opened lazily on the job's event loop), the model-provider factory and the prewarmed VAD;
+and what the worker's main process checks of memory before it takes calls (:func:`check_memory`)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import time
 from collections.abc import Callable, Coroutine, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import memory
-from memory import ConfigError, MemoryPolicy
+from memory import CallerMemoryError, ConfigError, MemoryPolicy, StoreUnavailableError
+from memory.deadline import within
+from memory.errors import describe
+from memory.store import connect_backend, make_backend
+from memory.values import utcnow
 from worker.providers import ProviderFactory, load_factory
 from worker.tenants import Tenants, load_tenants
 
-__all__ = ["StoreHolder", "WorkerDeps", "WorkerSettings", "build_deps", "warm_embedder"]
+__all__ = [
+    "RetentionSchedule",
+    "StoreHolder",
+    "WorkerDeps",
+    "WorkerSettings",
+    "build_deps",
+    "check_memory",
+    "warm_embedder",
+]
 
 logger = logging.getLogger("worker")
 
@@ -46,6 +62,13 @@ def _port(env: Mapping[str, str], name: str) -> int | None:
     return int(raw)
 
 
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = (env.get(name) or "1").strip().lower()
+    if raw not in ("1", "0", "true", "false", "yes", "no"):
+        raise ConfigError(f"{name} must be 1 or 0")
+    return raw in ("1", "true", "yes")
+
+
 @dataclass(frozen=True)
 class WorkerSettings:
     """The worker's settings, read from the environment at run time (never at import)."""
@@ -56,7 +79,9 @@ class WorkerSettings:
     redis_url: str | None = None
     model_providers: str | None = None
     memory_enabled: bool = True
+    migrate_at_start: bool = True
     store_open_timeout_s: float = 5.0
+    purge_every_s: float = 3600.0  # 0: the main process runs no retention purge
     spool_path: Path | None = None  # None: the memory layer's default place (see memory.open_store)
     metrics_port: int | None = None  # LiveKit's Prometheus endpoint (/metrics); None: not served
     metrics_dir: Path | None = None  # prometheus_client's multi-process directory; None: a new temporary one
@@ -68,17 +93,17 @@ class WorkerSettings:
         tenants_file = Path(env.get("TENANTS_FILE") or "tenants.yaml")
         if not tenants_file.is_absolute() and base_dir is not None:
             tenants_file = base_dir / tenants_file
-        enabled = (env.get("MEMORY_ENABLED") or "1").strip().lower()
-        if enabled not in ("1", "0", "true", "false", "yes", "no"):
-            raise ConfigError("MEMORY_ENABLED must be 1 or 0")
+        enabled, migrate = _flag(env, "MEMORY_ENABLED"), _flag(env, "MEMORY_MIGRATE")
         return cls(
             agent_name=env.get("LIVEKIT_AGENT_NAME") or DEFAULT_AGENT_NAME,
             tenants_file=tenants_file,
             database_url=env.get("MEMORY_DATABASE_URL") or None,
             redis_url=env.get("MEMORY_REDIS_URL") or None,
             model_providers=env.get("MODEL_PROVIDERS") or None,
-            memory_enabled=enabled in ("1", "true", "yes"),
+            memory_enabled=enabled,
+            migrate_at_start=migrate,
             store_open_timeout_s=_float(env, "MEMORY_OPEN_TIMEOUT_S", 5.0, 0.1, 60.0),
+            purge_every_s=_float(env, "MEMORY_PURGE_EVERY_S", 3600.0, 0.0, 7 * 86400.0),
             spool_path=Path(env["MEMORY_SPOOL_PATH"]) if env.get("MEMORY_SPOOL_PATH") else None,
             metrics_port=_port(env, "METRICS_PORT"),
             metrics_dir=Path(env["PROMETHEUS_MULTIPROC_DIR"]) if env.get("PROMETHEUS_MULTIPROC_DIR") else None,
@@ -140,7 +165,7 @@ class StoreHolder:
         except TimeoutError:
             logger.error("the memory store did not open within %.1f s; this call runs without memory", wait)
         except Exception as exc:
-            logger.error("the memory store is unavailable (%s); this call runs without memory", type(exc).__name__)
+            logger.error("the memory store is unavailable (%s); this call runs without memory", describe(exc))
             if self._tasks.get(asyncio.get_running_loop()) is task:
                 del self._tasks[asyncio.get_running_loop()]  # try again on the next call
         return None
@@ -157,6 +182,134 @@ class StoreHolder:
         except (Exception, asyncio.CancelledError):  # a store that never opened has nothing to close
             return
         await store.aclose()
+
+
+async def check_memory(settings: WorkerSettings) -> str:
+    """What the worker's main process checks before it takes calls: the store URL parses, the
+    database answers (migrated first, unless ``MEMORY_MIGRATE=0``), its schema is at this code's
+    version, and Redis answers if one is set. Returns a line for the log; raises the named error
+    (``ConfigError``, ``StoreUnavailableError``, ``SchemaError``) with one line that says which
+    setting is wrong and why (no credentials). Each step waits at most the store's open timeout."""
+    if not settings.memory_enabled:
+        return "memory is off (MEMORY_ENABLED=0)"
+    url, wait = settings.database_url, settings.store_open_timeout_s
+    applied: list[int] = []
+    try:
+        backend = make_backend(url)
+        if settings.migrate_at_start:
+            applied = await _migrate(url, wait)
+        try:
+            await within(connect_backend(backend), wait)
+        finally:
+            await backend.aclose()
+    except TimeoutError:
+        raise StoreUnavailableError(
+            f"MEMORY_DATABASE_URL: the database did not answer within {wait:.1f} s (MEMORY_OPEN_TIMEOUT_S)"
+        ) from None
+    except CallerMemoryError as exc:
+        raise type(exc)(f"MEMORY_DATABASE_URL: {exc}") from exc
+    summary = f"memory store {backend.location}: schema current" + (
+        f" (applied migrations {', '.join(f'{v:03d}' for v in applied)})" if applied else ""
+    )
+    if settings.redis_url:
+        import redis.asyncio as redis
+
+        try:
+            client = redis.Redis.from_url(settings.redis_url, socket_connect_timeout=wait, socket_timeout=wait)
+        except ValueError:  # the message can carry the URL's password: not repeated
+            raise ConfigError(
+                "MEMORY_REDIS_URL must be a redis://, rediss:// or unix:// URL with a numeric port"
+            ) from None
+        try:
+            await within(client.ping(), wait)
+        except Exception as exc:
+            raise StoreUnavailableError(f"MEMORY_REDIS_URL: Redis does not answer ({describe(exc)})") from exc
+        finally:
+            await client.aclose()
+        summary += "; Redis answers"
+    return summary
+
+
+async def _migrate(url: str | None, wait: float) -> list[int]:
+    try:
+        return await within(memory.migrate(url), wait)
+    except (CallerMemoryError, TimeoutError):
+        raise
+    except Exception as exc:  # the driver's: a role that may not create (or another database error)
+        if getattr(exc, "sqlstate", None) == "42501":
+            raise ConfigError(
+                f"the role may not migrate ({describe(exc)}): run `python -m memory migrate` as the schema's "
+                "owner and set MEMORY_MIGRATE=0 for a worker that connects as the runtime role"
+            ) from exc
+        raise StoreUnavailableError(f"the migration failed ({describe(exc)})") from exc
+
+
+class RetentionSchedule:
+    """Retention in the worker's main process: every ``every_s`` seconds, each tenant's memories
+    older than its ``retention_days`` are deleted (in batches, found by the age indexes), with a
+    connection opened for the run and closed after it. Job processes never purge.
+
+    A failed run is logged (why, and for which tenant) and tried again at the next one.
+    """
+
+    def __init__(self, url: str | None, policies: Mapping[str, MemoryPolicy], *, every_s: float) -> None:
+        self._url = url
+        self._days = {t: p.retention_days for t, p in sorted(policies.items()) if p.retention_days}
+        self.every_s = every_s
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def tenants(self) -> list[str]:
+        """The tenants with a retention period (the others keep everything)."""
+        return list(self._days)
+
+    def start(self) -> None:
+        """Run on the current event loop until :meth:`aclose` (the first run at once)."""
+        if self._task is None and self._days and self.every_s > 0:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="memory-retention")
+
+    async def _run(self) -> None:
+        while True:
+            await self.run_once()
+            await asyncio.sleep(self.every_s)
+
+    async def run_once(self, *, now: datetime | None = None) -> dict[str, int]:
+        """One purge of every tenant with a retention period; returns rows deleted per tenant."""
+        now = now or utcnow()
+        deleted: dict[str, int] = {}
+        backend = make_backend(self._url)
+        try:
+            await connect_backend(backend)
+        except Exception as exc:
+            logger.warning("retention purge skipped, the memory database is not usable: %s", describe(exc))
+            with contextlib.suppress(Exception):
+                await backend.aclose()
+            return deleted
+        try:
+            for tenant, days in self._days.items():
+                started = time.perf_counter()
+                try:
+                    deleted[tenant] = await backend.purge_older_than(tenant, now - timedelta(days=days))
+                except Exception as exc:
+                    logger.warning("retention purge of tenant %s failed, retried next run: %s", tenant, describe(exc))
+                    continue
+                logger.info(
+                    "retention: tenant %s, %d rows older than %d days deleted in %.0f ms",
+                    tenant,
+                    deleted[tenant],
+                    days,
+                    (time.perf_counter() - started) * 1000,
+                )
+        finally:
+            await backend.aclose()
+        return deleted
+
+    async def aclose(self) -> None:
+        if self._task is not None:
+            task, self._task = self._task, None
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 def warm_embedder() -> None:

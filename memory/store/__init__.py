@@ -1,4 +1,14 @@
-"""Storage backends, picked from a URL in one place; the host's spool (``spool.py``) beside them."""
+"""Storage backends, picked from a URL in one place; the host's spool (``spool.py``) beside them.
+
+A Postgres URL may carry, besides libpq's usual parts, three settings of the store (taken out of
+the URL before it reaches the driver): ``connect_timeout`` (seconds, default 5), ``pool_size``
+(connections of one store's pool, default 2: a job process serves one call) and
+``statement_cache_size`` (asyncpg's, default 100; 0 behind PgBouncer in transaction mode).
+
+Opening a store never migrates a database server: :func:`migrate` does, once per deployment
+(``python -m memory migrate``; the worker's main process at start). The embedded SQLite file is
+migrated when it is opened, so that a newcomer needs no set-up.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +20,7 @@ from .base import Backend
 
 DEFAULT_SQLITE_PATH = Path(".data") / "caller-memory.db"
 
-__all__ = ["DEFAULT_SQLITE_PATH", "Backend", "connect_backend", "make_backend", "open_backend"]
+__all__ = ["DEFAULT_SQLITE_PATH", "Backend", "connect_backend", "make_backend", "migrate", "open_backend"]
 
 
 async def open_backend(url: str | None) -> Backend:
@@ -21,10 +31,25 @@ async def open_backend(url: str | None) -> Backend:
 
 
 async def connect_backend(backend: Backend) -> None:
-    """Connect (and migrate) a backend made by :func:`make_backend`; ``StoreUnavailableError`` if it cannot."""
+    """Connect a backend made by :func:`make_backend`: ``StoreUnavailableError`` if it cannot,
+    ``SchemaError`` (a database server whose schema is missing or behind). An embedded SQLite
+    file is migrated here."""
     await backend.connect()  # type: ignore[attr-defined]
     if backend.name == "sqlite":
         await backend.migrate()
+
+
+async def migrate(url: str | None) -> list[int]:
+    """Bring the store at ``url`` to this code's schema; returns the versions applied (``[]``: it
+    was up to date). Run it as the role that owns the schema; several at once apply each migration
+    once. ``StoreUnavailableError`` when the database cannot be reached."""
+    backend = make_backend(url)
+    try:
+        if backend.name == "sqlite":
+            await backend.connect()  # type: ignore[attr-defined]
+        return await backend.migrate()
+    finally:
+        await backend.aclose()
 
 
 def make_backend(url: str | None) -> Backend:
@@ -48,16 +73,39 @@ def make_backend(url: str | None) -> Backend:
     elif url.startswith(("postgresql://", "postgres://")):
         from .postgres import PostgresBackend
 
+        try:
+            urlparse(url).port  # noqa: B018 -- raises for a port that is not a number
+        except ValueError:
+            raise ConfigError("the store URL's port must be a number: postgresql://user@host:5432/dbname") from None
         dsn, timeout = _pop_query(url, "connect_timeout")
+        dsn, pool_size = _pop_query(dsn, "pool_size")
+        dsn, cache_size = _pop_query(dsn, "statement_cache_size")
         try:
             connect_timeout = float(timeout) if timeout is not None else 5.0
         except ValueError:
             raise ConfigError("connect_timeout must be a number of seconds") from None
-        backend = PostgresBackend(dsn, connect_timeout=connect_timeout)
+        backend = PostgresBackend(
+            dsn,
+            connect_timeout=connect_timeout,
+            max_size=_count(pool_size, "pool_size", 2, low=1),
+            statement_cache_size=_count(cache_size, "statement_cache_size", 100, low=0),
+        )
     else:
         scheme = url.split(":", 1)[0] if ":" in url else "(none)"
         raise ConfigError(f"unsupported store URL scheme {scheme!r}: use sqlite:///path.db or postgresql://...")
     return backend
+
+
+def _count(raw: str | None, name: str, default: int, *, low: int) -> int:
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} in the store URL must be a whole number") from None
+    if value < low:
+        raise ConfigError(f"{name} in the store URL must be at least {low}")
+    return value
 
 
 def _pop_query(url: str, key: str) -> tuple[str, str | None]:

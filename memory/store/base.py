@@ -24,8 +24,9 @@ class Backend(ABC):
         """Which database this is (no credentials): what a spooled call names as its destination."""
 
     @abstractmethod
-    async def migrate(self) -> None:
-        """Bring the schema up to date (idempotent, safe with several workers starting at once)."""
+    async def migrate(self) -> list[int]:
+        """Bring the schema up to date (idempotent, safe with several workers starting at once);
+        returns the versions applied."""
 
     @abstractmethod
     async def aclose(self) -> None: ...
@@ -192,7 +193,8 @@ class Backend(ABC):
 
     @abstractmethod
     async def purge_older_than(self, customer_id: str, before: datetime) -> int:
-        """Retention: delete memories, finished calls and matters older than ``before``."""
+        """Retention: delete memories, finished calls, matters and edges older than ``before``, in
+        batches found by the age indexes (cheap when nothing is due); returns rows deleted."""
 
     @abstractmethod
     async def add_facts(

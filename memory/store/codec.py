@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from datetime import datetime
@@ -26,15 +27,21 @@ def decode_vector(blob: bytes | None) -> np.ndarray | None:
     return np.frombuffer(blob, dtype=VECTOR_DTYPE).astype(np.float32)
 
 
-def migrations(dialect: str) -> list[tuple[int, str, str]]:
-    """(version, name, sql) of the packaged migrations of one dialect, in order."""
+@functools.cache
+def migrations(dialect: str) -> tuple[tuple[int, str, str], ...]:
+    """(version, name, sql) of the packaged migrations of one dialect, in order (read once)."""
     folder = resources.files("memory.store") / "migrations" / dialect
     found = []
     for entry in folder.iterdir():
         if entry.name.endswith(".sql"):
             version = int(entry.name.split("_", 1)[0])
             found.append((version, entry.name, entry.read_text(encoding="utf-8")))
-    return sorted(found)
+    return tuple(sorted(found))
+
+
+def schema_version(dialect: str) -> int:
+    """The schema version this code expects: its newest migration."""
+    return max(version for version, _, _ in migrations(dialect))
 
 
 def dump_refs(refs: tuple[str, ...] | list[str]) -> str:

@@ -3,8 +3,17 @@
 Every statement runs in a transaction that first sets ``app.tenant_id`` (transaction-local);
 the policies in the migrations compare each row's ``customer_id`` with it, so a query without
 the tenant set returns nothing. The application queries as the role ``caller_memory_app``
-(created by the migration when the connecting user may create roles): superusers and roles
-with BYPASSRLS would skip the policies, so connections switch to that role when needed.
+(created by the migration when the migrating user may create roles; a runtime login role is a
+member of it): superusers and roles with BYPASSRLS would skip the policies, so for them each
+transaction also switches to that role (``set_config('role', ..., true)``, transaction-local too).
+Nothing is set on a session, so the store works behind PgBouncer in transaction pooling mode
+(with ``statement_cache_size=0`` in the URL: asyncpg's named prepared statements do not survive
+a change of server connection).
+
+Opening the store never migrates: :meth:`PostgresBackend.connect` opens a small pool and checks
+the schema's version on it (``SchemaError`` when it is missing or behind); the migrations run
+once per deployment with :meth:`PostgresBackend.migrate` (``python -m memory migrate``, or the
+worker's main process at start), as the schema's owner.
 """
 
 from __future__ import annotations
@@ -17,7 +26,7 @@ from urllib.parse import urlparse
 import asyncpg
 
 from ..deadline import within
-from ..errors import ConfigError, StoreUnavailableError
+from ..errors import ConfigError, SchemaError, StoreUnavailableError, describe
 from ..values import (
     SINGLE_VALUED,
     CallerProfile,
@@ -43,6 +52,7 @@ from .codec import (
     load_refs,
     load_tags,
     migrations,
+    schema_version,
 )
 
 APP_ROLE = "caller_memory_app"
@@ -51,6 +61,9 @@ _TABLES = (
 )  # fmt: skip
 _TABLES_BY_CALLER = ("identifiers", "calls", "memories", "matters", "facts", "edges")
 _MIGRATION_LOCK = 0x63616C6C  # advisory lock id: several workers may start at once
+PURGE_BATCH = 5000
+"""Rows deleted per statement by the retention purge (each batch is its own short transaction)."""
+_CONNECT_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError)
 
 
 class PostgresBackend(Backend):
@@ -61,15 +74,20 @@ class PostgresBackend(Backend):
         dsn: str,
         *,
         min_size: int = 1,
-        max_size: int = 10,
+        max_size: int = 2,
         connect_timeout: float = 5.0,
         command_timeout: float = 10.0,
+        statement_cache_size: int = 100,
     ) -> None:
+        """``max_size``: connections of this store's pool (a job process serves one call: the
+        call's writer and a read of a tool at once). ``statement_cache_size=0`` behind PgBouncer
+        in transaction mode."""
         self.dsn = dsn
         self._pool: asyncpg.Pool | None = None
-        self._min_size, self._max_size = min_size, max_size
+        self._min_size, self._max_size = min(min_size, max_size), max_size
         self._connect_timeout, self._command_timeout = connect_timeout, command_timeout
-        self._switch_role = False
+        self._statement_cache_size = statement_cache_size
+        self._as_app_role = ""  # "" or APP_ROLE: the role each transaction switches to
 
     @property
     def location(self) -> str:
@@ -83,16 +101,18 @@ class PostgresBackend(Backend):
         return self._pool
 
     async def connect(self) -> None:
-        """Migrate on a direct connection, then open the pool as the application role."""
-        try:
-            conn = await asyncpg.connect(self.dsn, timeout=self._connect_timeout)
-        except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-            raise StoreUnavailableError(f"cannot connect to Postgres: {type(exc).__name__}") from exc
-        try:
-            await self._migrate(conn)
-            self._switch_role = await self._needs_role_switch(conn)
-        finally:
-            await conn.close()
+        """Open the pool and check on it that the schema is at this code's version (no migration).
+
+        ``StoreUnavailableError`` when the server cannot be reached, ``SchemaError`` when the
+        schema is missing or behind, ``ConfigError`` for a role that could read every tenant."""
+        checked = False
+
+        async def check_once(conn: asyncpg.Connection) -> None:  # on the pool's first connection, as it opens
+            nonlocal checked
+            if not checked:
+                self._as_app_role = await self._check(conn)
+                checked = True
+
         try:
             self._pool = await asyncpg.create_pool(
                 self.dsn,
@@ -100,14 +120,47 @@ class PostgresBackend(Backend):
                 max_size=self._max_size,
                 timeout=self._connect_timeout,
                 command_timeout=self._command_timeout,
-                init=self._init_connection,
+                statement_cache_size=self._statement_cache_size,
+                init=check_once,
+                reset=_reset,
             )
-        except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
-            raise StoreUnavailableError(f"cannot open the Postgres pool: {type(exc).__name__}") from exc
+        except _CONNECT_ERRORS as exc:
+            raise StoreUnavailableError(f"cannot connect to Postgres at {self.location}: {describe(exc)}") from exc
 
-    async def _init_connection(self, conn: asyncpg.Connection) -> None:
-        if self._switch_role:
-            await conn.execute(f"SET ROLE {APP_ROLE}")
+    async def _check(self, conn: asyncpg.Connection) -> str:
+        """The schema's version against the code's; the role to switch to ("" for none)."""
+        want = schema_version("postgres")
+        try:  # one round trip: the version, and whether this role would bypass row-level security
+            me = await conn.fetchrow(
+                "SELECT (SELECT max(version) FROM schema_migrations) AS version, rolsuper OR rolbypassrls AS bypass,"
+                " EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1) AS app FROM pg_roles WHERE rolname = current_user",
+                APP_ROLE,
+            )
+        except asyncpg.UndefinedTableError:
+            raise SchemaError(
+                f"no memory schema in {self.location}: run `python -m memory migrate` as the database owner"
+            ) from None
+        except asyncpg.InsufficientPrivilegeError:
+            raise SchemaError(
+                f"the role in the URL may not read schema_migrations in {self.location}: grant it {APP_ROLE} "
+                "(docs/operations.md, roles)"
+            ) from None
+        except _CONNECT_ERRORS as exc:
+            raise StoreUnavailableError(f"cannot query Postgres at {self.location}: {describe(exc)}") from exc
+        have = me["version"] if me is not None else None
+        if (have or 0) < want:
+            raise SchemaError(
+                f"the memory schema in {self.location} is at version {have or 0}, this code needs {want}: "
+                "run `python -m memory migrate` as the database owner"
+            )
+        if me is None or not me["bypass"]:
+            return ""  # an ordinary role: FORCE ROW LEVEL SECURITY applies to it even as owner
+        if not me["app"]:
+            raise ConfigError(
+                f"the database user bypasses row-level security and the role {APP_ROLE} is missing; "
+                "connect as an ordinary role or let the migration create it"
+            )
+        return APP_ROLE
 
     async def aclose(self) -> None:
         if self._pool is not None:
@@ -117,11 +170,22 @@ class PostgresBackend(Backend):
             except (OSError, asyncpg.PostgresError, TimeoutError):
                 pool.terminate()
 
-    async def migrate(self) -> None:
-        async with self.pool.acquire() as conn:
-            await self._migrate(conn)
+    async def migrate(self) -> list[int]:
+        """Apply the migrations the database has not seen, on a connection of its own (the pool
+        need not be open); returns the versions applied."""
+        try:
+            conn = await asyncpg.connect(
+                self.dsn, timeout=self._connect_timeout, statement_cache_size=self._statement_cache_size
+            )
+        except _CONNECT_ERRORS as exc:
+            raise StoreUnavailableError(f"cannot connect to Postgres at {self.location}: {describe(exc)}") from exc
+        try:
+            return await self._migrate(conn)
+        finally:
+            await conn.close()
 
-    async def _migrate(self, conn: asyncpg.Connection) -> None:
+    async def _migrate(self, conn: asyncpg.Connection) -> list[int]:
+        applied: list[int] = []
         async with conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
             await conn.execute(
@@ -133,38 +197,39 @@ class PostgresBackend(Backend):
                 if version not in done:
                     await conn.execute(sql)
                     await conn.execute("INSERT INTO schema_migrations (version, name) VALUES ($1, $2)", version, name)
+                    applied.append(version)
             await self._ensure_app_role(conn)
+        return applied
 
     async def _ensure_app_role(self, conn: asyncpg.Connection) -> None:
+        """The application role and its privileges: the app's statements on the tables, reading the
+        schema's version, nothing that creates objects."""
         me = await conn.fetchrow("SELECT rolsuper, rolcreaterole FROM pg_roles WHERE rolname = current_user")
-        if not (me["rolsuper"] or me["rolcreaterole"]):
-            return
         exists = await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", APP_ROLE)
         if not exists:
+            if not (me["rolsuper"] or me["rolcreaterole"]):
+                return  # an operator creates it (docs/operations.md) and migrates again
             await conn.execute(f"CREATE ROLE {APP_ROLE} NOLOGIN NOSUPERUSER NOBYPASSRLS")
+            if not me["rolsuper"]:
+                await conn.execute(f"GRANT {APP_ROLE} TO current_user")
         schema = await conn.fetchval("SELECT current_schema()")
         await conn.execute(f'GRANT USAGE ON SCHEMA "{schema}" TO {APP_ROLE}')
         tables = ", ".join(f'"{schema}".{t}' for t in _TABLES)
         await conn.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {tables} TO {APP_ROLE}")
-        if not me["rolsuper"]:
-            await conn.execute(f"GRANT {APP_ROLE} TO current_user")
-
-    async def _needs_role_switch(self, conn: asyncpg.Connection) -> bool:
-        me = await conn.fetchrow("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
-        if not (me["rolsuper"] or me["rolbypassrls"]):
-            return False  # an ordinary role: FORCE ROW LEVEL SECURITY applies to it even as owner
-        if not await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", APP_ROLE):
-            raise ConfigError(
-                f"the database user bypasses row-level security and the role {APP_ROLE} is missing; "
-                "connect as an ordinary role or let the migration create it"
-            )
-        return True
+        await conn.execute(f'GRANT SELECT ON "{schema}".schema_migrations TO {APP_ROLE}')
 
     @contextlib.asynccontextmanager
     async def _tenant(self, customer_id: str) -> AsyncIterator[asyncpg.Connection]:
-        """A transaction scoped to one tenant by the database."""
+        """A transaction scoped to one tenant by the database (and run as the application role)."""
         async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute("SELECT set_config('app.tenant_id', $1, true)", customer_id)
+            if self._as_app_role:
+                await conn.execute(
+                    "SELECT set_config('role', $2, true), set_config('app.tenant_id', $1, true)",
+                    customer_id,
+                    self._as_app_role,
+                )
+            else:
+                await conn.execute("SELECT set_config('app.tenant_id', $1, true)", customer_id)
             yield conn
 
     async def find_callers(self, customer_id, identifiers) -> dict[Identifier, str]:
@@ -313,8 +378,17 @@ class PostgresBackend(Backend):
         return [_memory_row(customer_id, r) for r in rows]
 
     async def caller_version(self, customer_id, caller_id) -> int:
-        async with self.pool.acquire() as conn:  # one statement, one round trip (see migration 003)
-            version = await conn.fetchval("SELECT caller_memory_version($1, $2)", customer_id, caller_id)
+        async with self.pool.acquire() as conn:  # one statement, one round trip (see migration 004)
+            if self._as_app_role:  # the role first (left to right), then the function, which sets the tenant
+                row = await conn.fetchrow(
+                    "SELECT set_config('role', $3, true), caller_memory_version($1, $2)",
+                    customer_id,
+                    caller_id,
+                    self._as_app_role,
+                )
+                version = row[1] if row is not None else None
+            else:
+                version = await conn.fetchval("SELECT caller_memory_version($1, $2)", customer_id, caller_id)
         return int(version or 0)
 
     async def set_verifiers(self, customer_id, caller_id, digests, *, at) -> None:
@@ -674,19 +748,43 @@ class PostgresBackend(Backend):
             )
         return [r[0] for r in rows] or [caller_id]
 
-    async def purge_older_than(self, customer_id, before: datetime) -> int:
-        async with self._tenant(customer_id) as conn:
-            a = await conn.execute("DELETE FROM memories WHERE customer_id = $1 AND at < $2", customer_id, before)
-            b = await conn.execute(
-                "DELETE FROM calls WHERE customer_id = $1 AND ended_at IS NOT NULL AND ended_at < $2",
-                customer_id,
-                before,
-            )
-            c = await conn.execute(
-                "DELETE FROM matters WHERE customer_id = $1 AND created_at < $2", customer_id, before
-            )
-            d = await conn.execute("DELETE FROM edges WHERE customer_id = $1 AND at < $2", customer_id, before)
-        return sum(int(status.rsplit(" ", 1)[-1]) for status in (a, b, c, d))
+    async def purge_older_than(self, customer_id, before: datetime, *, batch: int = PURGE_BATCH) -> int:
+        """Delete the tenant's rows older than ``before``, found by the age indexes of migration 005,
+        ``batch`` rows per short transaction (a purge never holds many locks for long)."""
+        deleted = 0
+        for table, older in _PURGED:
+            while True:
+                async with self._tenant(customer_id) as conn:
+                    status = await conn.execute(
+                        f"DELETE FROM {table} WHERE ctid = ANY(ARRAY(SELECT ctid FROM {table}"
+                        f" WHERE customer_id = $1 AND {older} LIMIT $3))",
+                        customer_id,
+                        before,
+                        batch,
+                    )
+                done = int(status.rsplit(" ", 1)[-1])
+                deleted += done
+                if done < batch:
+                    break
+        return deleted
+
+
+_PURGED = (
+    ("memories", "at < $2"),
+    ("calls", "ended_at IS NOT NULL AND ended_at < $2"),
+    ("matters", "created_at < $2"),
+    ("edges", "at < $2"),
+)
+"""What retention deletes, oldest first by each table's age column (indexed by migration 005)."""
+
+
+async def _reset(conn: asyncpg.Connection) -> None:
+    """What a connection needs when it goes back to the pool: a transaction left open (a task
+    cancelled inside one) rolled back, nothing else. The store sets nothing on a session (the
+    tenant and role are transaction-local) and takes no session locks or listeners, so asyncpg's
+    default reset (``RESET ALL`` and more: a round trip on every release) is left out."""
+    if conn.is_in_transaction():
+        await conn.execute("ROLLBACK")
 
 
 def _memory_row(customer_id: str, r: asyncpg.Record) -> MemoryRow:

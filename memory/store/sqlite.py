@@ -101,7 +101,8 @@ class SQLiteBackend(Backend):
             await self._db.close()
             self._db = None
 
-    async def migrate(self) -> None:
+    async def migrate(self) -> list[int]:
+        applied: list[int] = []
         db = self.db
         await db.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT, applied_at REAL)"
@@ -121,6 +122,8 @@ class SQLiteBackend(Backend):
                     "INSERT INTO schema_migrations VALUES (?, ?, ?)",
                     (version, name, datetime.now(UTC).timestamp()),
                 )
+                applied.append(version)
+        return applied
 
     async def find_callers(self, customer_id: str, identifiers: Sequence[Identifier]) -> dict[Identifier, str]:
         if not identifiers:
@@ -622,22 +625,30 @@ class SQLiteBackend(Backend):
             deleted += cur.rowcount
         return deleted
 
-    async def purge_older_than(self, customer_id, before) -> int:
-        db = self.db
-        async with self._tx():
-            cur = await db.execute("DELETE FROM memories WHERE customer_id = ? AND at < ?", (customer_id, _ts(before)))
-            deleted = cur.rowcount
-            cur = await db.execute(
-                "DELETE FROM calls WHERE customer_id = ? AND ended_at IS NOT NULL AND ended_at < ?",
-                (customer_id, _ts(before)),
-            )
-            deleted += cur.rowcount
-            cur = await db.execute("DELETE FROM edges WHERE customer_id = ? AND at < ?", (customer_id, _ts(before)))
-            deleted += cur.rowcount
-            cur = await db.execute(
-                "DELETE FROM matters WHERE customer_id = ? AND created_at < ?", (customer_id, _ts(before))
-            )
-        return deleted + cur.rowcount
+    async def purge_older_than(self, customer_id, before, *, batch: int = 5000) -> int:
+        """Delete the tenant's rows older than ``before`` through the age indexes of migration 005,
+        ``batch`` rows per transaction (the file's writers wait for one batch at most)."""
+        deleted = 0
+        for table, older in _PURGED:
+            while True:
+                async with self._tx():
+                    cur = await self.db.execute(
+                        f"DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table}"
+                        f" WHERE customer_id = ?1 AND {older} LIMIT ?3)",
+                        (customer_id, _ts(before), batch),
+                    )
+                deleted += cur.rowcount
+                if cur.rowcount < batch:
+                    break
+        return deleted
+
+
+_PURGED = (
+    ("memories", "at < ?2"),
+    ("calls", "ended_at IS NOT NULL AND ended_at < ?2"),
+    ("matters", "created_at < ?2"),
+    ("edges", "at < ?2"),
+)
 
 
 def _split_sql(sql: str) -> list[str]:

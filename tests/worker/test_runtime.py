@@ -76,6 +76,8 @@ def test_providers_leave_out_missing_parts() -> None:
         ({"MEMORY_ENABLED": "maybe"}, "MEMORY_ENABLED"),
         ({"MEMORY_OPEN_TIMEOUT_S": "soon"}, "must be a number"),
         ({"MEMORY_OPEN_TIMEOUT_S": "600"}, "between"),
+        ({"MEMORY_MIGRATE": "sometimes"}, "MEMORY_MIGRATE"),
+        ({"MEMORY_PURGE_EVERY_S": "-1"}, "between"),
     ],
 )
 def test_invalid_settings_are_reported(env, message) -> None:
