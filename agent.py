@@ -33,10 +33,11 @@ from dotenv import load_dotenv
 from livekit.agents import AgentServer, JobContext, JobProcess, cli
 
 from memory import DEFAULT_SQLITE_PATH, CallerMemoryError, ConfigError
+from memory.livekit import HostEmbedder, register_runner
 from worker.call import run_job
 from worker.offline import OFFLINE_BANNER
 from worker.providers import OFFLINE, load_factory, load_vad
-from worker.runtime import WorkerDeps, WorkerSettings, build_deps, warm_embedder
+from worker.runtime import WorkerDeps, WorkerSettings, build_deps
 from worker.tenants import Tenants, language_warnings, load_tenants
 
 HERE = Path(__file__).resolve().parent
@@ -79,13 +80,24 @@ def quiet_loggers() -> None:
     logging.getLogger("aiosqlite").setLevel(logging.WARNING)
 
 
+def host_embedder() -> HostEmbedder | None:
+    """The job side of the host's one embedding model (LiveKit's inference process loads it:
+    see :func:`build_server`); ``None`` when the model is not installed (calls then run without
+    memory, and the log says why)."""
+    try:
+        return HostEmbedder()
+    except CallerMemoryError as exc:
+        logging.getLogger("worker").error("no embedding model (%s): calls will run without memory", exc)
+        return None
+
+
 def prewarm(proc: JobProcess) -> None:
-    """Per process, before any call: load the VAD, the tenants and the provider factory."""
+    """Per process, before any call: load the VAD, the tenants and the provider factory. The
+    embedding model is not loaded here: the host's inference process holds it for every job."""
     quiet_loggers()
-    deps = build_deps(settings_from_env(), vad=load_vad())
-    if deps.store is not None:
-        warm_embedder()
-    proc.userdata["deps"] = deps
+    settings = settings_from_env()
+    embedder = host_embedder() if settings.memory_enabled else None
+    proc.userdata["deps"] = build_deps(settings, vad=load_vad(), embedder=embedder)
 
 
 async def entrypoint(ctx: JobContext) -> None:
@@ -108,10 +120,14 @@ async def entrypoint(ctx: JobContext) -> None:
 
 def build_server(settings: WorkerSettings | None = None) -> AgentServer:
     """The agent server with this worker's entrypoint; ``tenants.yaml`` is validated here so a
-    configuration error stops the worker at start, with a message naming the entry."""
+    configuration error stops the worker at start, with a message naming the entry. With memory
+    on, the host's inference process (started by the server) loads the embedding model once for
+    all job processes."""
     settings = settings or settings_from_env()
     for warning in language_warnings(load_tenants(settings.tenants_file)):
         logging.getLogger("worker").warning(warning)
+    if settings.memory_enabled:
+        register_runner()
     server = AgentServer(setup_fnc=prewarm)
     server.rtc_session(entrypoint, agent_name=settings.agent_name)
     return server

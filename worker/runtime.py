@@ -4,6 +4,7 @@ store (opened lazily on the job's event loop), the model-provider factory and th
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 from collections.abc import Callable, Coroutine, Mapping
@@ -13,10 +14,11 @@ from typing import Any
 
 import memory
 from memory import ConfigError, MemoryPolicy
+from memory.embed import AsyncEmbedder
 from worker.providers import ProviderFactory, load_factory
 from worker.tenants import Tenants, load_tenants
 
-__all__ = ["StoreHolder", "WorkerDeps", "WorkerSettings", "build_deps", "warm_embedder"]
+__all__ = ["StoreHolder", "WorkerDeps", "WorkerSettings", "build_deps"]
 
 logger = logging.getLogger("worker")
 
@@ -146,17 +148,6 @@ class StoreHolder:
         await store.aclose()
 
 
-def warm_embedder() -> None:
-    """Load the embedding model now (in prewarm), so the first call does not wait for it.
-
-    A missing model is logged, not raised: calls then run without memory.
-    """
-    try:
-        memory.default_embedder()
-    except Exception as exc:
-        logger.error("the embedding model could not be loaded (%s): calls will run without memory", exc)
-
-
 @dataclass
 class WorkerDeps:
     """Everything a call of this process needs, built once per process."""
@@ -174,10 +165,17 @@ def build_deps(
     vad: Any = None,
     providers: ProviderFactory | None = None,
     opener: Opener = memory.open_store,
+    embedder: AsyncEmbedder | None = None,
 ) -> WorkerDeps:
-    """Load and validate the tenants, resolve the provider factory, prepare the store."""
+    """Load and validate the tenants, resolve the provider factory, prepare the store.
+
+    ``embedder``: what the store embeds with (the worker passes the host's shared model); by
+    default the store loads the model into this process.
+    """
     tenants = load_tenants(settings.tenants_file)
     store = None
+    if embedder is not None:
+        opener = functools.partial(opener, embedder=embedder)
     if settings.memory_enabled:
         store = StoreHolder(
             url=settings.database_url,

@@ -7,12 +7,15 @@ Contract, in the order a call meets it:
 - ``session``: :class:`SessionMemory`, one call's :class:`~memory.CallHooks` attached to an
   ``AgentSession``: turns recorded from session events (voice and text paths), the brief kept
   current in the agent's per-call instructions, the memory closed when the session ends;
-- ``compaction``: :class:`CallCompaction`, a long call's older turns condensed in each LLM request.
+- ``compaction``: :class:`CallCompaction`, a long call's older turns condensed in each LLM request;
+- ``embedder``: one embedding model per worker host, in LiveKit's inference process
+  (:func:`register_runner` in the main process); a job's :class:`HostEmbedder` asks it.
 
 The rest of ``memory`` never imports this package.
 """
 
 from .compaction import NOTES_MESSAGE_ID, RECALL_MESSAGE_ID, CallCompaction, model_summariser
+from .embedder import HostEmbedder, register_runner
 from .identity import CallerIdentity, caller_identity, identity_from_participant, mask_value
 from .session import SessionMemory
 
@@ -21,9 +24,11 @@ __all__ = [
     "RECALL_MESSAGE_ID",
     "CallCompaction",
     "CallerIdentity",
+    "HostEmbedder",
     "SessionMemory",
     "caller_identity",
     "identity_from_participant",
     "mask_value",
     "model_summariser",
+    "register_runner",
 ]
