@@ -20,6 +20,7 @@ never talks to a LiveKit server, so it ignores the ``LIVEKIT_*`` settings.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -34,6 +35,8 @@ from livekit.agents import AgentServer, JobContext, JobProcess, cli
 
 from memory import DEFAULT_SQLITE_PATH, CallerMemoryError, ConfigError
 from memory.livekit import HostEmbedder, register_runner
+from memory.store import make_backend
+from memory.text.identifiers import normalize_identifier
 from worker.call import run_job
 from worker.offline import OFFLINE_BANNER
 from worker.providers import OFFLINE, load_factory, load_vad
@@ -97,7 +100,25 @@ def prewarm(proc: JobProcess) -> None:
     quiet_loggers()
     settings = settings_from_env()
     embedder = host_embedder() if settings.memory_enabled else None
-    proc.userdata["deps"] = build_deps(settings, vad=load_vad(), embedder=embedder)
+    deps = build_deps(settings, vad=load_vad(), embedder=embedder)
+    if deps.store is not None:
+        warm_memory_imports(deps)
+    proc.userdata["deps"] = deps
+
+
+def warm_memory_imports(deps: WorkerDeps) -> None:
+    """Import what a call's memory would import on first use (the database and Redis drivers, the
+    phone-number metadata of each tenant's region) now, not on the first call's event loop: in a
+    fresh job process those imports stall it for a second or more."""
+    with contextlib.suppress(CallerMemoryError):  # a bad URL is the store's to report, per call
+        make_backend(deps.settings.database_url)  # imports the driver, connects nothing
+    if deps.settings.redis_url:
+        import redis.asyncio  # noqa: F401
+    for tenant in deps.tenants.tenants.values():
+        with contextlib.suppress(CallerMemoryError):
+            normalize_identifier(
+                "phone", tenant.numbers[0] if tenant.numbers else "+15105550100", region=tenant.memory.default_region
+            )
 
 
 async def entrypoint(ctx: JobContext) -> None:
