@@ -48,10 +48,11 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import psutil
-from livekit.agents import AgentServer, JobContext, JobProcess
+from livekit.agents import AgentServer, JobContext, JobProcess, get_job_context
+from livekit.agents.inference_runner import _InferenceRunner
 
 ENV = "BENCH_PROCESSES"  # the file with the job processes' settings (rewritten for each level: the
 # forkserver, and so every job process, keeps the environment it was started with)
@@ -61,6 +62,18 @@ IPC_QUERIES = 200
 
 
 # --------------------------------------------------------------------------- job process side
+
+
+class EchoRunner(_InferenceRunner):
+    """An inference runner that sends its request back: the round trip of LiveKit's IPC alone."""
+
+    INFERENCE_METHOD: ClassVar[str] = "bench_processes_echo"
+
+    def initialize(self) -> None:
+        pass
+
+    def run(self, data: bytes) -> bytes:
+        return data
 
 
 def _mem() -> dict[str, float]:
@@ -153,7 +166,9 @@ async def _call_job(ctx: JobContext, settings: dict[str, Any], index: int) -> di
         await call.session.run(user_input=text)
     if call.memory is not None:
         await call.memory.recall(synthetic.queries(rng), mode=modes[1])
-    used = _mem()
+    stop.set()
+    await probe
+    used = _mem()  # after the lag probe: reading smaps takes the loop for a while
     report["recorded_turns"] = sum(
         1
         for item in call.session.history.items
@@ -162,24 +177,30 @@ async def _call_job(ctx: JobContext, settings: dict[str, Any], index: int) -> di
     await call.aclose()
     if deps.store is not None:
         await deps.store.aclose()
-    stop.set()
-    await probe
     report.update(marks={**ctx.proc.userdata["bench_marks"], "call_used": used}, loop_lag_ms=lag)
     return report
 
 
 async def _ipc_job(settings: dict[str, Any]) -> dict[str, Any]:
+    import numpy as np
+
     from memory.livekit import HostEmbedder
+    from memory.livekit.embedder import encode_reply, encode_request
 
     embedder = HostEmbedder()
+    executor = get_job_context().inference_executor
     queries = settings["queries"]
     await embedder.embed(queries[:1])  # the first request sets up the channel's path once
-    times = []
+    times, echo = [], []
+    reply = encode_reply(embedder.name, np.zeros((1, embedder.dim), np.float32))  # a query's reply, in size
     for query in queries:
         t0 = time.perf_counter()
         await embedder.embed([query])
-        times.append((time.perf_counter() - t0) * 1000)
-    return {"pid": os.getpid(), "host_ms": times, "onnxruntime_imported": "onnxruntime" in sys.modules}
+        t1 = time.perf_counter()
+        await executor.do_inference(EchoRunner.INFERENCE_METHOD, encode_request([query]) + reply)
+        echo.append((time.perf_counter() - t1) * 1000)
+        times.append((t1 - t0) * 1000)
+    return {"pid": os.getpid(), "host_ms": times, "echo_ms": echo, "onnxruntime_imported": "onnxruntime" in sys.modules}
 
 
 async def _loop_lag(stop: asyncio.Event, samples: list[float]) -> None:
@@ -204,6 +225,8 @@ def _server(processes: int) -> AgentServer:
     from memory.livekit import register_runner
 
     register_runner()
+    if EchoRunner.INFERENCE_METHOD not in _InferenceRunner.registered_runners:
+        _InferenceRunner.register_runner(EchoRunner)
     server = AgentServer(
         setup_fnc=bench_prewarm,
         num_idle_processes=processes,
@@ -391,6 +414,7 @@ async def measure_ipc(out: Path, rounds: int = 4) -> dict[str, Any]:
     local = ThreadedEmbedder(default_embedder())
     await local.embed(queries[:1])
     host: list[float] = []
+    echo: list[float] = []
     in_process: list[float] = []
     imported = []
     async with _serving(1, out) as (server, _):
@@ -399,6 +423,7 @@ async def measure_ipc(out: Path, rounds: int = 4) -> dict[str, Any]:
             if "error" in report:
                 raise RuntimeError(f"the IPC job failed: {report['error']}")
             host += report["host_ms"]
+            echo += report["echo_ms"]
             imported.append(report["onnxruntime_imported"])
             for query in queries:
                 t0 = time.perf_counter()
@@ -413,6 +438,8 @@ async def measure_ipc(out: Path, rounds: int = 4) -> dict[str, Any]:
         "in_process_p95_ms": pct(in_process, 95),
         "ipc_adds_p50_ms": pct(host, 50) - pct(in_process, 50),
         "ipc_adds_p95_ms": pct(host, 95) - pct(in_process, 95),
+        "echo_p50_ms": pct(echo, 50),
+        "echo_p95_ms": pct(echo, 95),
         "job_imported_onnxruntime": any(imported),
     }
 
@@ -495,7 +522,8 @@ def _ipc_line(ipc: dict[str, Any]) -> str:
         f"query embedding over {ipc['queries']} queries: through the host's inference process p50 "
         f"{ipc['host_p50_ms']:.2f} / p95 {ipc['host_p95_ms']:.2f} ms; in process p50 {ipc['in_process_p50_ms']:.2f} "
         f"/ p95 {ipc['in_process_p95_ms']:.2f} ms; the IPC adds p50 {ipc['ipc_adds_p50_ms']:+.2f} / "
-        f"p95 {ipc['ipc_adds_p95_ms']:+.2f} ms"
+        f"p95 {ipc['ipc_adds_p95_ms']:+.2f} ms; the IPC round trip alone (an echo runner, same sizes) p50 "
+        f"{ipc['echo_p50_ms']:.2f} / p95 {ipc['echo_p95_ms']:.2f} ms"
     )
 
 
@@ -507,7 +535,8 @@ def render_level(s: dict[str, Any]) -> str:
     ]
     if rss:
         lines += [
-            "  job process RSS / USS, median MB: " + ", ".join(f"{k} {rss[k]:.0f}/{uss[k]:.0f}" for k in rss),
+            "  job process RSS / PSS / USS, median MB: "
+            + ", ".join(f"{k} {rss[k]:.0f}/{s['pss_mb'][k]:.0f}/{uss[k]:.0f}" for k in rss),
             f"  memory's share of a job process (its import + what the call added after prewarm): RSS median "
             f"{s['memory_share_rss_mb_median']:.1f} MB (max {s['memory_share_rss_mb_max']:.1f}), USS median "
             f"{s['memory_share_uss_mb_median']:.1f} MB",
