@@ -444,37 +444,46 @@ async def measure_ipc(out: Path, rounds: int = 4) -> dict[str, Any]:
     }
 
 
-async def run(args: argparse.Namespace) -> dict[str, Any]:
+async def measure(
+    postgres_url: str,
+    redis_url: str,
+    levels: list[int],
+    *,
+    turns: int = 6,
+    turn_every: float = 2.0,
+    ipc: bool = True,
+    control: bool = True,
+) -> dict[str, Any]:
+    """Every measurement of this module (see its docstring) on a fresh database; JSON-able."""
     import asyncpg
 
     from bench.context import Context
 
-    levels = [int(x) for x in args.calls.split(",")]
-    ctx = Context(scale="default", postgres_url=args.postgres, redis_url=args.redis, out_dir=Path("."))
-    result: dict[str, Any] = {"levels": [], "machine": _machine()}
+    ctx = Context(scale="default", postgres_url=postgres_url, redis_url=redis_url, out_dir=Path("."))
+    result: dict[str, Any] = {"levels": [], "machine": _machine(), "turns": turns, "turn_every_s": turn_every}
     with tempfile.TemporaryDirectory(prefix="bench-processes-") as tmp:
         async with ctx.temp_database("processes") as db_url:
             os.environ.update(
                 {
                     "MEMORY_DATABASE_URL": db_url,
-                    "MEMORY_REDIS_URL": args.redis,
+                    "MEMORY_REDIS_URL": redis_url,
                     "MODEL_PROVIDERS": "offline",
                     "MEMORY_SPOOL_PATH": str(Path(tmp) / "spool.db"),
                     ENV: str(Path(tmp) / "settings.json"),
                 }
             )
-            _set_settings(out=tmp, run=uuid.uuid4().hex[:8], turns=args.turns, turn_every=args.turn_every)
+            _set_settings(out=tmp, run=uuid.uuid4().hex[:8], turns=turns, turn_every=turn_every)
             print(f"seeding {max(levels)} returning callers ...", file=sys.stderr)
-            await _seed(db_url, args.redis, max(levels))
+            await _seed(db_url, redis_url, max(levels))
             admin = await asyncpg.connect(db_url)
             await admin.execute("SELECT pg_stat_reset()")
             await admin.close()
-            if not args.no_ipc:
+            if ipc:
                 print("measuring the host embedder's IPC ...", file=sys.stderr)
                 result["ipc"] = await measure_ipc(Path(tmp))
                 print(_ipc_line(result["ipc"]), file=sys.stderr)
-            control: dict[str, float] = {}
-            if not args.no_control:
+            baseline: dict[str, float] = {}
+            if control:
                 level = min(levels)
                 print(f"control: {level} calls with memory off ...", file=sys.stderr)
                 _set_settings(out=str(Path(tmp) / "control"), memory=False)
@@ -483,12 +492,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 failed = [r["error"] for r in reports if "error" in r]
                 if failed:
                     raise RuntimeError(f"control calls failed: {failed[0]}")
-                control = {
+                baseline = {
                     key: statistics.median(r["marks"]["call_used"][key] for r in reports)
                     for key in ("rss_mb", "uss_mb", "pss_mb")
                 }
-                result["control"] = {"calls": level, "call_used_median": control}
-                print(f"  a job process at the end of a call without memory: {control}", file=sys.stderr)
+                result["control"] = {"calls": level, "call_used_median": baseline}
+                print(f"  a job process at the end of a call without memory: {baseline}", file=sys.stderr)
             for level in levels:
                 print(f"{level} concurrent calls ({level} job processes) ...", file=sys.stderr)
                 out = Path(tmp) / f"level-{level}"
@@ -497,14 +506,26 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                 call_ids = [r["call_id"] for r in one["reports"] if "call_id" in r]
                 stored = await _stored_turns(db_url, call_ids)
                 summary = summarise(level, one, stored)
-                if control and summary["rss_mb"]:
+                if baseline and summary["rss_mb"]:
                     summary["memory_share_vs_control_mb"] = {
-                        key: summary[key.split("_")[0] + "_mb"]["call_used"] - control[key]
+                        key: summary[key.split("_")[0] + "_mb"]["call_used"] - baseline[key]
                         for key in ("rss_mb", "uss_mb", "pss_mb")
                     }
                 result["levels"].append(summary)
                 print(render_level(summary), file=sys.stderr)
     return result
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    return await measure(
+        args.postgres,
+        args.redis,
+        [int(x) for x in args.calls.split(",")],
+        turns=args.turns,
+        turn_every=args.turn_every,
+        ipc=not args.no_ipc,
+        control=not args.no_control,
+    )
 
 
 def _machine() -> dict[str, Any]:
