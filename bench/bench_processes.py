@@ -14,7 +14,8 @@ Calls are fake jobs (``simulate_job``, as ``console`` starts them); each runs th
 call path (:func:`worker.call.start_call`: tenant, store, open and preload, the session with
 the offline stand-in for the language model, turns recorded from session events) with scripted
 caller turns, against one Postgres and one Redis. Every caller is a returning caller (one
-earlier call, seeded first).
+earlier call, seeded first). Calls start ``--spread`` seconds apart (0.2: 50 calls over 10 s,
+each lasting about 25 s); the report gives how many ran at once at most.
 
 Measured per level:
 - resident memory of each job process (RSS and USS, psutil): before the memory layer is imported,
@@ -136,7 +137,7 @@ async def _call_job(ctx: JobContext, settings: dict[str, Any], index: int) -> di
     probe = asyncio.create_task(_loop_lag(stop, lag))
     deps = ctx.proc.userdata["deps"]
     rng = random.Random(index)
-    report: dict[str, Any] = {"pid": os.getpid(), "memory": deps.store is not None}
+    report: dict[str, Any] = {"pid": os.getpid(), "memory": deps.store is not None, "started_at": time.time()}
     if deps.store is not None:
         t0 = time.perf_counter()
         if await deps.store.get() is None:
@@ -166,6 +167,7 @@ async def _call_job(ctx: JobContext, settings: dict[str, Any], index: int) -> di
         await call.session.run(user_input=text)
     if call.memory is not None:
         await call.memory.recall(synthetic.queries(rng), mode=modes[1])
+    report["ended_at"] = time.time()
     stop.set()
     await probe
     used = _mem()  # after the lag probe: reading smaps takes the loop for a while
@@ -279,18 +281,18 @@ async def _launch(server: AgentServer, out: Path, jobs: list[str], *, spread_s: 
     return [json.loads(await asyncio.to_thread(p.read_text)) for p in expected]
 
 
-async def _run_level(level: int, out: Path, db_url: str) -> dict[str, Any]:
-    """``level`` calls at once, each in a warm job process of its own."""
+async def _run_level(level: int, out: Path, db_url: str, *, spread_s: float) -> dict[str, Any]:
+    """``level`` calls started over ``spread_s``, each in a warm job process of its own."""
     async with _serving(level, out) as (server, prewarm_s):
         connections: list[int] = []
         stop = asyncio.Event()
         sampler = asyncio.create_task(_sample_connections(db_url, stop, connections))
         try:
-            reports = await _launch(server, out, [f"call-{level}-{i}" for i in range(level)])
+            reports = await _launch(server, out, [f"call-{level}-{i}" for i in range(level)], spread_s=spread_s)
         finally:
             stop.set()
             await sampler
-    return {"reports": reports, "connections": connections, "prewarm_s": prewarm_s}
+    return {"reports": reports, "connections": connections, "prewarm_s": prewarm_s, "spread_s": spread_s}
 
 
 async def _sample_connections(db_url: str, stop: asyncio.Event, samples: list[int]) -> None:
@@ -359,6 +361,11 @@ def summarise(level: int, run: dict[str, Any], stored: dict[str, int]) -> dict[s
     reports = run["reports"]
     failed = [r["error"] for r in reports if "error" in r]
     ok = [r for r in reports if "error" not in r]
+    edges = sorted([(r["started_at"], 1) for r in ok] + [(r["ended_at"], -1) for r in ok])
+    running = peak = 0
+    for _, step in edges:
+        running += step
+        peak = max(peak, running)
 
     def mark(name: str, key: str) -> list[float]:
         return [r["marks"][name][key] for r in ok]
@@ -374,6 +381,8 @@ def summarise(level: int, run: dict[str, Any], stored: dict[str, int]) -> dict[s
     return {
         "calls": level,
         "failed": failed,
+        "peak_concurrent_calls": peak,
+        "spread_s": run["spread_s"],
         "prewarm_all_s": run["prewarm_s"],
         "rss_mb": {k: statistics.median(mark(k, "rss_mb")) for k in ok[0]["marks"]} if ok else {},
         "uss_mb": {k: statistics.median(mark(k, "uss_mb")) for k in ok[0]["marks"]} if ok else {},
@@ -449,8 +458,9 @@ async def measure(
     redis_url: str,
     levels: list[int],
     *,
-    turns: int = 6,
-    turn_every: float = 2.0,
+    turns: int = 8,
+    turn_every: float = 2.5,
+    spread_per_call_s: float = 0.2,
     ipc: bool = True,
     control: bool = True,
 ) -> dict[str, Any]:
@@ -460,7 +470,13 @@ async def measure(
     from bench.context import Context
 
     ctx = Context(scale="default", postgres_url=postgres_url, redis_url=redis_url, out_dir=Path("."))
-    result: dict[str, Any] = {"levels": [], "machine": _machine(), "turns": turns, "turn_every_s": turn_every}
+    result: dict[str, Any] = {
+        "levels": [],
+        "machine": _machine(),
+        "turns": turns,
+        "turn_every_s": turn_every,
+        "spread_per_call_s": spread_per_call_s,
+    }
     with tempfile.TemporaryDirectory(prefix="bench-processes-") as tmp:
         async with ctx.temp_database("processes") as db_url:
             os.environ.update(
@@ -487,7 +503,8 @@ async def measure(
                 level = min(levels)
                 print(f"control: {level} calls with memory off ...", file=sys.stderr)
                 _set_settings(out=str(Path(tmp) / "control"), memory=False)
-                reports = (await _run_level(level, Path(tmp) / "control", db_url))["reports"]
+                spread = spread_per_call_s * level
+                reports = (await _run_level(level, Path(tmp) / "control", db_url, spread_s=spread))["reports"]
                 _set_settings(memory=True)
                 failed = [r["error"] for r in reports if "error" in r]
                 if failed:
@@ -502,7 +519,7 @@ async def measure(
                 print(f"{level} concurrent calls ({level} job processes) ...", file=sys.stderr)
                 out = Path(tmp) / f"level-{level}"
                 _set_settings(out=str(out))
-                one = await _run_level(level, out, db_url)
+                one = await _run_level(level, out, db_url, spread_s=spread_per_call_s * level)
                 call_ids = [r["call_id"] for r in one["reports"] if "call_id" in r]
                 stored = await _stored_turns(db_url, call_ids)
                 summary = summarise(level, one, stored)
@@ -523,6 +540,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         [int(x) for x in args.calls.split(",")],
         turns=args.turns,
         turn_every=args.turn_every,
+        spread_per_call_s=args.spread,
         ipc=not args.no_ipc,
         control=not args.no_control,
     )
@@ -551,7 +569,8 @@ def _ipc_line(ipc: dict[str, Any]) -> str:
 def render_level(s: dict[str, Any]) -> str:
     rss, uss = s["rss_mb"], s["uss_mb"]
     lines = [
-        f"  {s['calls']} calls: {s['calls'] - len(s['failed'])} ok, {len(s['failed'])} failed"
+        f"  {s['calls']} calls started over {s['spread_s']:.0f} s (at most {s['peak_concurrent_calls']} at once): "
+        f"{s['calls'] - len(s['failed'])} ok, {len(s['failed'])} failed"
         + (f" ({s['failed'][0]})" if s["failed"] else ""),
     ]
     if rss:
@@ -589,8 +608,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
     parser = argparse.ArgumentParser(prog="python -m bench.bench_processes", description=__doc__.splitlines()[0])
     parser.add_argument("--calls", default="10,50", help="comma-separated concurrency levels (default 10,50)")
-    parser.add_argument("--turns", type=int, default=6, help="caller turns per call (default 6)")
-    parser.add_argument("--turn-every", type=float, default=2.0, help="mean seconds between caller turns")
+    parser.add_argument("--turns", type=int, default=8, help="caller turns per call (default 8)")
+    parser.add_argument("--turn-every", type=float, default=2.5, help="mean seconds between caller turns (2.5)")
+    parser.add_argument(
+        "--spread", type=float, default=0.2, help="seconds between call starts (default 0.2: 50 calls start over 10 s)"
+    )
     parser.add_argument("--quick", action="store_true", help="3 calls of 2 turns: checks that it runs")
     parser.add_argument("--no-ipc", action="store_true", help="skip the IPC measurement")
     parser.add_argument("--no-control", action="store_true", help="skip the control calls with memory off")
@@ -599,7 +621,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
     if args.quick:
-        args.calls, args.turns, args.turn_every = "3", 2, 0.5
+        args.calls, args.turns, args.turn_every, args.spread = "3", 2, 0.5, 0.1
     return args
 
 

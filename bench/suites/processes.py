@@ -28,8 +28,10 @@ JUDGED_AT = 50  # the recall targets hold at this many calls
 
 async def run(ctx: Context) -> dict[str, Any]:
     levels = ctx.pick([3], [10, 50], [10, 50, 100])
-    turns, every = ctx.pick((2, 0.5), (6, 2.0), (6, 2.0))
-    result = await bench_processes.measure(ctx.postgres_url, ctx.redis_url, levels, turns=turns, turn_every=every)
+    turns, every, spread = ctx.pick((2, 0.5, 0.1), (8, 2.5, 0.2), (8, 2.5, 0.2))
+    result = await bench_processes.measure(
+        ctx.postgres_url, ctx.redis_url, levels, turns=turns, turn_every=every, spread_per_call_s=spread
+    )
     for level in result["levels"]:
         level["targets_met"] = judge(level)
     return result
@@ -54,12 +56,13 @@ def render(result: dict[str, Any], ctx: Context) -> str:
         "LiveKit's `AgentServer` (unregistered) with the worker's prewarm, its process pool (a forkserver, one job "
         "process per call, all warm before the calls) and its inference process holding the one embedding model; "
         f"each call is a fake job running the worker's call path (returning caller, {result['turns']} scripted caller "
-        f"turns ~{result['turn_every_s']:.0f} s apart, the offline stand-in for the language model) against one "
+        f"turns ~{result['turn_every_s']:.1f} s apart, the offline stand-in for the language model; calls start "
+        f"{result['spread_per_call_s']:.1f} s apart) against one "
         f"Postgres and Redis. Machine: {m['cpus']} cores, {m['ram_gb']} GB, load average "
         f"{m['load_avg_1m_at_start']} at the start (shared with other work). "
         "`python -m bench.bench_processes --calls 10,50,100`.",
         "",
-        "| calls | job process RSS / PSS / USS at the end of a call, MB | memory's share, USS MB (import + call) "
+        "| calls (most at once) | job process RSS / PSS / USS at the end of a call, MB | memory's share, USS MB (import + call) "
         "| Postgres connections, max | store open p50 / p95 ms | open + preload p95 ms | first recall p95, fast / "
         "accurate ms | loop lag p99 ms | stored exactly once |",
         "|---|---|---|---|---|---|---|---|---|",
@@ -67,7 +70,7 @@ def render(result: dict[str, Any], ctx: Context) -> str:
     for r in result["levels"]:
         used = "call_used"
         lines.append(
-            f"| {r['calls']} | {_f(r['rss_mb'].get(used))} / {_f(r['pss_mb'].get(used))} / {_f(r['uss_mb'].get(used))} "
+            f"| {r['calls']} ({r['peak_concurrent_calls']}) | {_f(r['rss_mb'].get(used))} / {_f(r['pss_mb'].get(used))} / {_f(r['uss_mb'].get(used))} "
             f"| {r['memory_share_uss_mb_median']:.1f} | {r['pg_connections_max']} | {r['store_open_p50_ms']:.0f} / "
             f"{r['store_open_p95_ms']:.0f} | {r['open_preload_p95_ms']:.0f} | {r['first_recall_fast_p95_ms']:.0f} / "
             f"{r['first_recall_accurate_p95_ms']:.0f} | {r['loop_lag_p99_ms']:.0f} | "
