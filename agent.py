@@ -28,6 +28,7 @@ import sys
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 from dotenv import load_dotenv
@@ -35,6 +36,7 @@ from livekit.agents import AgentServer, JobContext, JobProcess, cli
 
 from memory import DEFAULT_SQLITE_PATH, CallerMemoryError, ConfigError
 from memory.livekit import HostEmbedder, register_runner
+from memory.recall.query import understand
 from memory.store import make_backend
 from memory.text.identifiers import normalize_identifier
 from worker.call import run_job
@@ -108,12 +110,17 @@ def prewarm(proc: JobProcess) -> None:
 
 def warm_memory_imports(deps: WorkerDeps) -> None:
     """Import what a call's memory would import on first use (the database and Redis drivers, the
-    phone-number metadata of each tenant's region) now, not on the first call's event loop: in a
-    fresh job process those imports stall it for a second or more."""
+    phone-number metadata of each tenant's region, numpy's masked arrays, the patterns a question is
+    read with) now, not on the first
+    call's event loop: a job process serves one call, so every call would pay them, and on a busy
+    host they stall its loop for a second or more."""
     with contextlib.suppress(CallerMemoryError):  # a bad URL is the store's to report, per call
         make_backend(deps.settings.database_url)  # imports the driver, connects nothing
     if deps.settings.redis_url:
         import redis.asyncio  # noqa: F401
+    import numpy.ma  # noqa: F401  (numpy.unique imports it on first use: 45 ms of a call's first recall)
+
+    understand("what was the reference I was given two weeks ago", datetime.now(UTC))  # compiles its patterns
     for tenant in deps.tenants.tenants.values():
         with contextlib.suppress(CallerMemoryError):
             normalize_identifier(
