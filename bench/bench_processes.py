@@ -151,6 +151,10 @@ async def _call_job(ctx: JobContext, settings: dict[str, Any], index: int) -> di
     if deps.store is not None:
         if call.memory is None:
             raise RuntimeError("the call has no memory")
+        store = await deps.store.get()
+        t0 = time.perf_counter()
+        await store.embed([f"probe {index}: {synthetic.queries(rng)}"])  # a query's embedding alone, just before
+        report["query_embed_ms"] = (time.perf_counter() - t0) * 1000
         t0 = time.perf_counter()
         hits = await call.memory.recall(synthetic.queries(rng), mode=modes[0])
         report.update(
@@ -402,6 +406,8 @@ def summarise(level: int, run: dict[str, Any], stored: dict[str, int]) -> dict[s
         "first_recall_fast_p50_ms": pct(recall["fast"], 50),
         "first_recall_accurate_p50_ms": pct(recall["accurate"], 50),
         "loop_lag_p99_ms": pct([x for r in ok for x in r["loop_lag_ms"]], 99),
+        "query_embed_p50_ms": pct([r["query_embed_ms"] for r in ok if "query_embed_ms" in r], 50),
+        "query_embed_p95_ms": pct([r["query_embed_ms"] for r in ok if "query_embed_ms" in r], 95),
         "turns_recorded": sum(r["recorded_turns"] for r in ok),
         "turns_stored": sum(stored.get(r["call_id"], 0) for r in ok),
         "calls_stored_exactly_once": exact,
@@ -596,7 +602,8 @@ def render_level(s: dict[str, Any]) -> str:
             f"({s['briefs']} briefs)",
             f"  first recall p95: fast {s['first_recall_fast_p95_ms']:.1f} ms, accurate "
             f"{s['first_recall_accurate_p95_ms']:.1f} ms (p50 {s['first_recall_fast_p50_ms']:.1f} / "
-            f"{s['first_recall_accurate_p50_ms']:.1f})",
+            f"{s['first_recall_accurate_p50_ms']:.1f}); a query's embedding through the host just before: p50 "
+            f"{s['query_embed_p50_ms']:.1f} / p95 {s['query_embed_p95_ms']:.1f} ms",
             f"  event-loop lag p99 {s['loop_lag_p99_ms']:.1f} ms; turns recorded {s['turns_recorded']}, stored "
             f"{s['turns_stored']}; calls stored exactly once {s['calls_stored_exactly_once']}/{s['calls'] - len(s['failed'])}",
         ]
