@@ -23,6 +23,7 @@ never talks to a LiveKit server, so it ignores the ``LIVEKIT_*`` settings.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -31,6 +32,7 @@ import tempfile
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +40,14 @@ from dotenv import load_dotenv
 from livekit.agents import AgentServer, JobContext, JobProcess, cli
 
 from memory import DEFAULT_SQLITE_PATH, CallerMemoryError, ConfigError
+from memory.livekit import HostEmbedder, register_runner
+from memory.recall.query import understand
+from memory.store import make_backend
+from memory.text.identifiers import normalize_identifier
 from worker.call import run_job
 from worker.offline import OFFLINE_BANNER
 from worker.providers import OFFLINE, load_factory, load_vad
-from worker.runtime import RetentionSchedule, WorkerDeps, WorkerSettings, build_deps, check_memory, warm_embedder
+from worker.runtime import RetentionSchedule, WorkerDeps, WorkerSettings, build_deps, check_memory
 from worker.tenants import Tenants, language_warnings, load_tenants
 
 HERE = Path(__file__).resolve().parent
@@ -84,13 +90,47 @@ def quiet_loggers() -> None:
     logging.getLogger("aiosqlite").setLevel(logging.WARNING)
 
 
+def host_embedder() -> HostEmbedder | None:
+    """The job side of the host's one embedding model (LiveKit's inference process loads it:
+    see :func:`build_server`); ``None`` when the model is not installed (calls then run without
+    memory, and the log says why)."""
+    try:
+        return HostEmbedder()
+    except CallerMemoryError as exc:
+        logging.getLogger("worker").error("no embedding model (%s): calls will run without memory", exc)
+        return None
+
+
 def prewarm(proc: JobProcess) -> None:
-    """Per process, before any call: load the VAD, the tenants and the provider factory."""
+    """Per process, before any call: load the VAD, the tenants and the provider factory. The
+    embedding model is not loaded here: the host's inference process holds it for every job."""
     quiet_loggers()
-    deps = build_deps(settings_from_env(), vad=load_vad())
+    settings = settings_from_env()
+    embedder = host_embedder() if settings.memory_enabled else None
+    deps = build_deps(settings, vad=load_vad(), embedder=embedder)
     if deps.store is not None:
-        warm_embedder()
+        warm_memory_imports(deps)
     proc.userdata["deps"] = deps
+
+
+def warm_memory_imports(deps: WorkerDeps) -> None:
+    """Import what a call's memory would import on first use (the database and Redis drivers, the
+    phone-number metadata of each tenant's region, numpy's masked arrays, the patterns a question is
+    read with) now, not on the first
+    call's event loop: a job process serves one call, so every call would pay them, and on a busy
+    host they stall its loop for a second or more."""
+    with contextlib.suppress(CallerMemoryError):  # a bad URL is the store's to report, per call
+        make_backend(deps.settings.database_url)  # imports the driver, connects nothing
+    if deps.settings.redis_url:
+        import redis.asyncio  # noqa: F401
+    import numpy.ma  # noqa: F401  (numpy.unique imports it on first use: 45 ms of a call's first recall)
+
+    understand("what was the reference I was given two weeks ago", datetime.now(UTC))  # compiles its patterns
+    for tenant in deps.tenants.tenants.values():
+        with contextlib.suppress(CallerMemoryError):
+            normalize_identifier(
+                "phone", tenant.numbers[0] if tenant.numbers else "+15105550100", region=tenant.memory.default_region
+            )
 
 
 async def entrypoint(ctx: JobContext) -> None:
@@ -113,11 +153,15 @@ async def entrypoint(ctx: JobContext) -> None:
 
 def build_server(settings: WorkerSettings | None = None) -> AgentServer:
     """The agent server with this worker's entrypoint; ``tenants.yaml`` is validated here so a
-    configuration error stops the worker at start, with a message naming the entry."""
+    configuration error stops the worker at start, with a message naming the entry. With memory
+    on, the host's inference process (started by the server) loads the embedding model once for
+    all job processes."""
     settings = settings or settings_from_env()
     tenants = load_tenants(settings.tenants_file)
     for warning in language_warnings(tenants):
         logging.getLogger("worker").warning(warning)
+    if settings.memory_enabled:
+        register_runner()
     server = AgentServer(setup_fnc=prewarm, **metrics_options(settings))
     server.rtc_session(entrypoint, agent_name=settings.agent_name)
     if settings.memory_enabled and settings.purge_every_s > 0:  # retention, in this (the main) process only

@@ -2,11 +2,11 @@
 
     python -m bench                 # default scale: a few minutes; report in docs/benchmarks/
     python -m bench --quick         # CI-sized: checks that everything runs; report in bench/results/quick/
-    python -m bench --full          # the big runs (1M memories; 200 calls at once; all of LoCoMo)
+    python -m bench --full          # the big runs (1M memories; 200 calls at once; 100 job processes; all of LoCoMo)
     python -m bench --suites scale,workers --full    # some suites; their results replace those in the report
     python -m bench --render        # re-render the report from results.json, running nothing
 
-Suites (bench/suites/): accuracy, sgd, latency, call_path, scale, concurrency, workers, compaction. Each runs against
+Suites (bench/suites/): accuracy, sgd, latency, call_path, scale, concurrency, processes, workers, compaction. Each runs against
 the real Postgres and Redis given by --postgres/--redis (or MEMORY_BENCH_POSTGRES_URL /
 MEMORY_BENCH_REDIS_URL); SQLite stores live in temporary directories. Suites create and drop their
 own Postgres databases, and may flush the Redis database given.

@@ -19,7 +19,6 @@ import uuid
 import weakref
 from collections import OrderedDict
 from collections.abc import Awaitable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
@@ -31,7 +30,7 @@ from .call.hooks import CallHooks
 from .call.replay import replay_call
 from .call.verification import digest_answer
 from .deadline import within
-from .embed import Embedder, default_embedder
+from .embed import AsyncEmbedder, Embedder, ThreadedEmbedder, as_async, default_embedder
 from .errors import CallerMemoryError, ConfigError, InvalidInputError, StoreUnavailableError, describe
 from .policy import DEFAULT_POLICY, MemoryPolicy
 from .recall.brief import render_brief
@@ -69,7 +68,7 @@ class CallerStore:
         self,
         backend: Backend,
         cache: PreloadCache,
-        embedder: Embedder,
+        embedder: Embedder | AsyncEmbedder,
         *,
         policies: Mapping[str, MemoryPolicy] | None = None,
         default_policy: MemoryPolicy = DEFAULT_POLICY,
@@ -80,10 +79,10 @@ class CallerStore:
         self.episode_extractor = episode_extractor
         self.cache = cache
         self.embedder = embedder
+        self._embedder = as_async(embedder)  # an in-process model gets a thread of its own
         self.default_policy = default_policy
         self._spool = spool
         self._policies: dict[str, MemoryPolicy] = dict(policies or {})
-        self._embed_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="memory-embed")
         self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._open_calls: weakref.WeakSet[CallHooks] = weakref.WeakSet()
         self._backfill_at: dict[str, float] = dict.fromkeys(self._policies, 0.0)  # tenant -> when next
@@ -163,18 +162,14 @@ class CallerStore:
     # -- shared services of the hooks ------------------------------------------------------------------
 
     async def embed(self, texts: Sequence[str], *, cache_first: bool = False) -> np.ndarray:
-        """Embed in the store's embedding thread (never on the event loop).
+        """Embed off the event loop (the store's embedding thread, or wherever the embedder runs).
 
         With ``cache_first`` the first text is a query whose vector is kept in a small LRU cache.
         """
         texts = list(texts)
         cached = self._query_vectors.get(texts[0]) if cache_first and texts else None
         todo = texts[1:] if cached is not None else texts
-        vectors = (
-            await asyncio.get_running_loop().run_in_executor(self._embed_pool, self.embedder.embed, todo)
-            if todo
-            else np.zeros((0, self.embedder.dim), np.float32)
-        )
+        vectors = await self._embedder.embed(todo) if todo else np.zeros((0, self.embedder.dim), np.float32)
         if cached is not None:
             self._query_vectors.move_to_end(texts[0])
             return np.vstack([cached[None, :], vectors])
@@ -430,7 +425,8 @@ class CallerStore:
             await self.cache.aclose()
         finally:
             await self.backend.aclose()
-            self._embed_pool.shutdown(wait=False)
+            if isinstance(self._embedder, ThreadedEmbedder) and self._embedder is not self.embedder:
+                self._embedder.close()  # the thread this store made
 
 
 def validate_call_args(customer_id: object, identifiers: object, call_id: object) -> tuple[str, Mapping, str]:
@@ -465,7 +461,7 @@ async def open_store(
     redis_url: str | None = None,
     policies: Mapping[str, MemoryPolicy] | None = None,
     default_policy: MemoryPolicy = DEFAULT_POLICY,
-    embedder: Embedder | None = None,
+    embedder: Embedder | AsyncEmbedder | None = None,
     episode_extractor: EpisodeExtractor | None = None,
     spool_path: str | os.PathLike[str] | bool | None = True,
     wait_for_database: bool = True,
@@ -485,6 +481,8 @@ async def open_store(
     local and lasting: a path that cannot be created, no permission).
     ``episode_extractor``: an optional model that refines each call's episode at close (off by default:
     episodes are built from the turns, deterministically; see :mod:`memory.recall.episodes`).
+    ``embedder``: the model in this process by default (:func:`~memory.embed.default_embedder`, loaded
+    here); an :class:`~memory.embed.AsyncEmbedder` asks one elsewhere (a worker host's shared model).
     Raises ``ConfigError`` for bad settings.
     """
     if redis_url is not None and not isinstance(redis_url, str):

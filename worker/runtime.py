@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import time
@@ -18,6 +19,7 @@ from typing import Any
 import memory
 from memory import CallerMemoryError, ConfigError, MemoryPolicy, StoreUnavailableError
 from memory.deadline import within
+from memory.embed import AsyncEmbedder
 from memory.errors import describe
 from memory.store import connect_backend, make_backend
 from memory.values import utcnow
@@ -31,7 +33,6 @@ __all__ = [
     "WorkerSettings",
     "build_deps",
     "check_memory",
-    "warm_embedder",
 ]
 
 logger = logging.getLogger("worker")
@@ -312,17 +313,6 @@ class RetentionSchedule:
                 await task
 
 
-def warm_embedder() -> None:
-    """Load the embedding model now (in prewarm), so the first call does not wait for it.
-
-    A missing model is logged, not raised: calls then run without memory.
-    """
-    try:
-        memory.default_embedder()
-    except Exception as exc:
-        logger.error("the embedding model could not be loaded (%s): calls will run without memory", exc)
-
-
 @dataclass
 class WorkerDeps:
     """Everything a call of this process needs, built once per process."""
@@ -340,10 +330,17 @@ def build_deps(
     vad: Any = None,
     providers: ProviderFactory | None = None,
     opener: Opener = memory.open_store,
+    embedder: AsyncEmbedder | None = None,
 ) -> WorkerDeps:
-    """Load and validate the tenants, resolve the provider factory, prepare the store."""
+    """Load and validate the tenants, resolve the provider factory, prepare the store.
+
+    ``embedder``: what the store embeds with (the worker passes the host's shared model); by
+    default the store loads the model into this process.
+    """
     tenants = load_tenants(settings.tenants_file)
     store = None
+    if embedder is not None:
+        opener = functools.partial(opener, embedder=embedder)
     if settings.memory_enabled:
         store = StoreHolder(
             url=settings.database_url,

@@ -7,7 +7,9 @@ Contract, in the order a call meets it:
 - ``session``: :class:`SessionMemory`, one call's :class:`~memory.CallHooks` attached to an
   ``AgentSession``: turns recorded from session events (voice and text paths), the brief kept
   current in the agent's per-call instructions, the memory closed when the session ends;
-- ``compaction``: :class:`CallCompaction`, a long call's older turns condensed in each LLM request.
+- ``compaction``: :class:`CallCompaction`, a long call's older turns condensed in each LLM request;
+- ``embedder``: one embedding model per worker host, in LiveKit's inference process
+  (:func:`register_runner` in the main process); a job's :class:`HostEmbedder` asks it.
 
 Importing this package sends memory's spans (:mod:`memory.telemetry`) to LiveKit's tracer, so a
 call's memory operations sit inside the job's trace and reach whatever LiveKit exports to.
@@ -19,6 +21,7 @@ from livekit.agents.telemetry import tracer as _livekit_tracer
 
 from .. import telemetry as _telemetry
 from .compaction import NOTES_MESSAGE_ID, RECALL_MESSAGE_ID, CallCompaction, model_summariser
+from .embedder import HostEmbedder, register_runner
 from .identity import CallerIdentity, caller_identity, identity_from_participant, mask_value
 from .session import SessionMemory
 
@@ -29,9 +32,11 @@ __all__ = [
     "RECALL_MESSAGE_ID",
     "CallCompaction",
     "CallerIdentity",
+    "HostEmbedder",
     "SessionMemory",
     "caller_identity",
     "identity_from_participant",
     "mask_value",
     "model_summariser",
+    "register_runner",
 ]

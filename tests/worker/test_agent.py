@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import ctypes.util
 import fcntl
+import json
 import os
 import pty
 import re
@@ -53,9 +54,50 @@ def test_a_broken_tenants_file_stops_the_worker_at_start(tmp_path: Path) -> None
         agent.build_server(WorkerSettings(tenants_file=broken))
 
 
-def test_the_server_registers_one_entrypoint_with_the_prewarm() -> None:
+def test_the_server_registers_one_entrypoint_with_the_prewarm(monkeypatch) -> None:
+    from livekit.agents.inference_runner import _InferenceRunner
+
+    monkeypatch.setattr(_InferenceRunner, "registered_runners", {})  # keep this process's registry clean
     server = agent.build_server(WorkerSettings(tenants_file=REPO / "tenants.yaml"))
     assert server.setup_fnc is agent.prewarm
+
+
+PREWARM_PROBE = """
+import json, sys
+import agent
+from livekit.agents import JobProcess
+from livekit.agents.job import JobExecutorType
+proc = JobProcess(executor_type=JobExecutorType.PROCESS, user_arguments=None, http_proxy=None)
+agent.prewarm(proc)
+deps = proc.userdata["deps"]
+print(json.dumps({
+    "store": deps.store is not None,
+    # onnxruntime itself is loaded: the Silero VAD runs on it
+    "embedders": len(__import__("memory.embed").embed._defaults),
+    "loaded": sorted(m for m in ("tokenizers", "onnx") if m in sys.modules),
+    "warmed": sorted(m for m in ("asyncpg", "redis.asyncio", "numpy.ma", "memory.store.postgres") if m in sys.modules),
+}))
+"""
+
+
+@pytest.mark.slow
+def test_prewarm_leaves_the_model_to_the_host_and_warms_the_first_calls_imports(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "MODEL_PROVIDERS": "offline",
+        "MEMORY_DATABASE_URL": "postgresql://memory@127.0.0.1:1/memory",  # never connected by prewarm
+        "MEMORY_REDIS_URL": "redis://127.0.0.1:1/0",
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", PREWARM_PROBE], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    assert report["store"] is True
+    # a job process holds no embedding model (the host's inference process does): no embedder was
+    # made, and neither the model's tokenizer nor the graph builder was imported
+    assert report["embedders"] == 0 and report["loaded"] == []
+    assert report["warmed"] == ["asyncpg", "memory.store.postgres", "numpy.ma", "redis.asyncio"]
 
 
 def test_the_command_and_the_livekit_settings_are_read_from_the_arguments() -> None:

@@ -1,0 +1,649 @@
+"""The worker as LiveKit runs it: one job process per call, one embedding model per host.
+
+    python -m bench.bench_processes                     # 10 and 50 concurrent calls
+    python -m bench.bench_processes --calls 10,50,100   # and 100 (about 150 MB of RAM per call)
+    python -m bench.bench_processes --quick             # 3 calls, short: checks that it runs
+    python -m bench.bench_processes --json out.json     # also write the numbers
+
+Nothing here stands in for LiveKit's process model: each level starts LiveKit's own
+``AgentServer`` (unregistered: no LiveKit server is needed) with the worker's prewarm
+(:func:`agent.prewarm`), LiveKit's process pool (a forkserver with LiveKit's preloads, one job
+process per call, ``num_idle_processes`` = the level so every call finds a warm process) and its
+inference process holding the one embedding model (:func:`memory.livekit.register_runner`).
+Calls are fake jobs (``simulate_job``, as ``console`` starts them); each runs the worker's real
+call path (:func:`worker.call.start_call`: tenant, store, open and preload, the session with
+the offline stand-in for the language model, turns recorded from session events) with scripted
+caller turns, against one Postgres and one Redis. Every caller is a returning caller (one
+earlier call, seeded first). Calls start ``--spread`` seconds apart (0.2: 50 calls over 10 s,
+each lasting about 25 s); the report gives how many ran at once at most.
+
+Measured per level:
+- resident memory of each job process (RSS and USS, psutil): before the memory layer is imported,
+  after ``import memory``, after the whole worker is imported, after prewarm, and at the end of
+  the call with its memory in use. Memory's share = what ``import memory`` adds + what the call
+  adds after prewarm (store, pools, caches, working set; an upper bound: the session is in it);
+- Postgres connections in use (``pg_stat_activity`` for the database, sampled every 0.25 s);
+- store open (a job process opens the store for its call), open + preload of the call (the
+  worker's ``memory_setup``), the first recall of a call (fast for even calls, accurate for odd);
+- event-loop lag p99 of the job processes (a 10 ms sleep probe for the whole call);
+- turns stored exactly once: rows per call in ``memories`` against the turns the session recorded.
+
+And once, the cost of the host embedder's IPC: one job process embeds short queries through the
+inference process (job -> main -> inference process and back); this process then embeds the same
+queries with the model in process; the difference of the p95s is what the IPC adds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import math
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+import psutil
+from livekit.agents import AgentServer, JobContext, JobProcess, get_job_context
+from livekit.agents.inference_runner import _InferenceRunner
+
+ENV = "BENCH_PROCESSES"  # the file with the job processes' settings (rewritten for each level: the
+# forkserver, and so every job process, keeps the environment it was started with)
+TENANT = "acme-telecom"
+LAG_EVERY_S = 0.01
+IPC_QUERIES = 200
+
+
+# --------------------------------------------------------------------------- job process side
+
+
+class EchoRunner(_InferenceRunner):
+    """An inference runner that sends its request back: the round trip of LiveKit's IPC alone."""
+
+    INFERENCE_METHOD: ClassVar[str] = "bench_processes_echo"
+
+    def initialize(self) -> None:
+        pass
+
+    def run(self, data: bytes) -> bytes:
+        return data
+
+
+def _mem() -> dict[str, float]:
+    info = psutil.Process().memory_full_info()
+    return {"rss_mb": info.rss / 2**20, "uss_mb": info.uss / 2**20, "pss_mb": info.pss / 2**20}
+
+
+def _settings() -> dict[str, Any]:
+    return json.loads(Path(os.environ[ENV]).read_text())
+
+
+def _set_settings(**values: Any) -> None:
+    path = Path(os.environ[ENV])
+    current = json.loads(path.read_text()) if path.exists() else {}
+    _write_json(path, {**current, **values})
+
+
+def bench_prewarm(proc: JobProcess) -> None:
+    """The worker's prewarm, with the process's memory read around each step."""
+    settings = _settings()
+    if not settings.get("memory", True):  # the control: the same worker and calls, memory off
+        os.environ["MEMORY_ENABLED"] = "0"
+    marks = {"start": _mem()}
+    import memory  # noqa: F401  (what the memory layer's import costs on its own)
+
+    marks["memory_imported"] = _mem()
+    import agent
+
+    marks["worker_imported"] = _mem()
+    agent.prewarm(proc)
+    marks["prewarmed"] = _mem()
+    proc.userdata["bench_marks"] = marks
+    ready = Path(settings["out"]) / "ready"
+    ready.mkdir(parents=True, exist_ok=True)
+    (ready / str(os.getpid())).touch()
+
+
+async def bench_entrypoint(ctx: JobContext) -> None:
+    settings = await asyncio.to_thread(_settings)
+    kind, level, index = ctx.job.room.name.split("-")
+    out = Path(settings["out"]) / level / f"{kind}-{index}.json"
+    try:
+        if kind == "ipc":
+            report = await _ipc_job(settings)
+        else:
+            report = await _call_job(ctx, settings, int(index))
+    except Exception as exc:
+        report = {"error": f"{type(exc).__name__}: {exc}"}
+    await asyncio.to_thread(_write_json, out, report)
+    ctx.shutdown("bench call done")
+
+
+async def _call_job(ctx: JobContext, settings: dict[str, Any], index: int) -> dict[str, Any]:
+    from bench import synthetic
+    from memory.livekit import CallerIdentity
+    from worker.call import start_call
+
+    lag: list[float] = []
+    stop = asyncio.Event()
+    probe = asyncio.create_task(_loop_lag(stop, lag))
+    deps = ctx.proc.userdata["deps"]
+    rng = random.Random(index)
+    report: dict[str, Any] = {"pid": os.getpid(), "memory": deps.store is not None, "started_at": time.time()}
+    if deps.store is not None:
+        t0 = time.perf_counter()
+        if await deps.store.get() is None:
+            raise RuntimeError("the store did not open")
+        report["store_open_ms"] = (time.perf_counter() - t0) * 1000
+    identity = CallerIdentity(customer_id=TENANT, identifiers={"phone": synthetic.caller_phone(index)})
+    call = await start_call(deps, identity, call_id=f"{settings['run']}-{ctx.job.room.name}")
+    if call.greeting is not None:
+        await call.greeting
+    modes = ("fast", "accurate") if index % 2 == 0 else ("accurate", "fast")
+    if deps.store is not None:
+        if call.memory is None:
+            raise RuntimeError("the call has no memory")
+        store = await deps.store.get()
+        t0 = time.perf_counter()
+        await store.embed([f"probe {index}: {synthetic.queries(rng)}"])  # a query's embedding alone, just before
+        report["query_embed_ms"] = (time.perf_counter() - t0) * 1000
+        t0 = time.perf_counter()
+        hits = await call.memory.recall(synthetic.queries(rng), mode=modes[0])
+        report.update(
+            call_id=call.memory.call_id,
+            memory_setup_ms=call.timings_ms["memory_setup"],
+            brief=bool(call.memory.brief),
+            first_recall_mode=modes[0],
+            first_recall_ms=(time.perf_counter() - t0) * 1000,
+            first_recall_hits=len(hits),
+        )
+    script = synthetic.caller_history(29, index, 20)[0].turns
+    for text in [t.text for t in script if t.role == "user"][: settings["turns"]]:
+        await asyncio.sleep(rng.uniform(0.5, 1.5) * settings["turn_every"])
+        await call.session.run(user_input=text)
+    if call.memory is not None:
+        await call.memory.recall(synthetic.queries(rng), mode=modes[1])
+    report["ended_at"] = time.time()
+    stop.set()
+    await probe
+    used = _mem()  # after the lag probe: reading smaps takes the loop for a while
+    report["recorded_turns"] = sum(
+        1
+        for item in call.session.history.items
+        if item.type == "message" and item.role in ("user", "assistant") and (item.text_content or "").strip()
+    )
+    await call.aclose()
+    if deps.store is not None:
+        await deps.store.aclose()
+    report.update(marks={**ctx.proc.userdata["bench_marks"], "call_used": used}, loop_lag_ms=lag)
+    return report
+
+
+async def _ipc_job(settings: dict[str, Any]) -> dict[str, Any]:
+    import numpy as np
+
+    from memory.livekit import HostEmbedder
+    from memory.livekit.embedder import encode_reply, encode_request
+
+    embedder = HostEmbedder()
+    executor = get_job_context().inference_executor
+    queries = settings["queries"]
+    await embedder.embed(queries[:1])  # the first request sets up the channel's path once
+    times, echo = [], []
+    reply = encode_reply(embedder.name, np.zeros((1, embedder.dim), np.float32))  # a query's reply, in size
+    for query in queries:
+        t0 = time.perf_counter()
+        await embedder.embed([query])
+        t1 = time.perf_counter()
+        await executor.do_inference(EchoRunner.INFERENCE_METHOD, encode_request([query]) + reply)
+        echo.append((time.perf_counter() - t1) * 1000)
+        times.append((t1 - t0) * 1000)
+    return {"pid": os.getpid(), "host_ms": times, "echo_ms": echo, "onnxruntime_imported": "onnxruntime" in sys.modules}
+
+
+async def _loop_lag(stop: asyncio.Event, samples: list[float]) -> None:
+    while not stop.is_set():
+        t0 = time.perf_counter()
+        await asyncio.sleep(LAG_EVERY_S)
+        samples.append(max(0.0, (time.perf_counter() - t0 - LAG_EVERY_S) * 1000))
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data))
+    tmp.replace(path)
+
+
+# --------------------------------------------------------------------------- the host side
+
+
+def _server(processes: int) -> AgentServer:
+    """LiveKit's server as the worker builds it, with the bench's prewarm and entrypoint."""
+    from memory.livekit import register_runner
+
+    register_runner()
+    if EchoRunner.INFERENCE_METHOD not in _InferenceRunner.registered_runners:
+        _InferenceRunner.register_runner(EchoRunner)
+    server = AgentServer(
+        setup_fnc=bench_prewarm,
+        num_idle_processes=processes,
+        load_threshold=math.inf,  # never shrink the warm pool for CPU load: every call gets a process
+        initialize_process_timeout=300.0,
+        shutdown_process_timeout=60.0,
+        port=0,
+        job_memory_warn_mb=2000,
+    )
+    server.rtc_session(bench_entrypoint, agent_name="bench-processes")
+    return server
+
+
+@contextlib.asynccontextmanager
+async def _serving(processes: int, out: Path) -> AsyncIterator[tuple[AgentServer, float]]:
+    """A running server whose ``processes`` job processes have all prewarmed; yields it and the
+    seconds that took."""
+    server = _server(processes)
+    runner = asyncio.create_task(server.run(devmode=False, unregistered=True))
+    ready = out / "ready"
+    t0 = time.monotonic()
+    try:
+        while len(await asyncio.to_thread(lambda: list(ready.glob("*")) if ready.exists() else [])) < processes:
+            if runner.done():
+                runner.result()
+                raise RuntimeError("the agent server stopped")
+            if time.monotonic() - t0 > 60 + 10 * processes:
+                raise TimeoutError("the job processes did not all prewarm")
+            await asyncio.sleep(0.2)
+        prewarm_s = time.monotonic() - t0
+        await asyncio.sleep(1.0)  # the pool queues a process once its prewarm has returned
+        yield server, prewarm_s
+    finally:
+        await server.aclose()
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await asyncio.wait_for(runner, 30)
+
+
+async def _launch(server: AgentServer, out: Path, jobs: list[str], *, spread_s: float = 1.0) -> list[dict[str, Any]]:
+    """Launch ``jobs`` (room names ``kind-level-index``) over ``spread_s`` and wait for their reports."""
+    expected = [out / name.split("-")[1] / f"{name.split('-')[0]}-{name.split('-')[2]}.json" for name in jobs]
+    for name in jobs:
+        await server.simulate_job(name, fake_job=True)
+        await asyncio.sleep(spread_s / len(jobs))
+    deadline = time.monotonic() + 300
+    while not all(await asyncio.to_thread(lambda: [p.exists() for p in expected])):
+        if time.monotonic() > deadline:
+            raise TimeoutError("some calls did not finish within 300 s")
+        await asyncio.sleep(0.2)
+    return [json.loads(await asyncio.to_thread(p.read_text)) for p in expected]
+
+
+async def _run_level(level: int, out: Path, db_url: str, *, spread_s: float) -> dict[str, Any]:
+    """``level`` calls started over ``spread_s``, each in a warm job process of its own."""
+    async with _serving(level, out) as (server, prewarm_s):
+        connections: list[int] = []
+        stop = asyncio.Event()
+        sampler = asyncio.create_task(_sample_connections(db_url, stop, connections))
+        try:
+            reports = await _launch(server, out, [f"call-{level}-{i}" for i in range(level)], spread_s=spread_s)
+        finally:
+            stop.set()
+            await sampler
+    return {"reports": reports, "connections": connections, "prewarm_s": prewarm_s, "spread_s": spread_s}
+
+
+async def _sample_connections(db_url: str, stop: asyncio.Event, samples: list[int]) -> None:
+    import asyncpg
+
+    name = db_url.rsplit("/", 1)[1]
+    conn = await asyncpg.connect(db_url)
+    try:
+        while not stop.is_set():
+            count = await conn.fetchval("SELECT count(*) FROM pg_stat_activity WHERE datname = $1", name)
+            samples.append(int(count) - 1)  # not this sampler's own connection
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 0.25)
+    finally:
+        await conn.close()
+
+
+async def _seed(db_url: str, redis_url: str, callers: int) -> None:
+    """One earlier call for each caller, so every benchmarked call is a returning caller's."""
+    import memory
+    from bench import synthetic
+    from bench.context import ROOT
+    from worker.tenants import load_tenants
+
+    tenants = load_tenants(ROOT / "tenants.yaml")
+    policies = {t.id: t.memory for t in tenants.tenants.values()}
+    store = await memory.open_store(db_url, redis_url=redis_url, policies=policies, spool_path=None)
+    try:
+        sem = asyncio.Semaphore(8)
+
+        async def one(i: int) -> None:
+            async with sem:
+                call = synthetic.caller_history(11, i, 20)[0]
+                hooks = await store.open_call(TENANT, {"phone": synthetic.caller_phone(i)}, started_at=call.started_at)
+                for turn in call.turns:
+                    hooks.record_turn(turn.role, turn.text, at=turn.at)
+                await hooks.aclose(timeout=120)
+
+        await asyncio.gather(*(one(i) for i in range(callers)))
+    finally:
+        await store.aclose()
+
+
+async def _stored_turns(db_url: str, call_ids: list[str]) -> dict[str, int]:
+    import asyncpg
+
+    conn = await asyncpg.connect(db_url)
+    try:
+        rows = await conn.fetch(
+            "SELECT call_id, count(*) AS n FROM memories WHERE call_id = ANY($1::text[]) AND kind = 'turn' "
+            "GROUP BY call_id",
+            call_ids,
+        )
+    finally:
+        await conn.close()
+    return {r["call_id"]: int(r["n"]) for r in rows}
+
+
+def pct(values: list[float], q: float) -> float:
+    import numpy as np
+
+    return float(np.percentile(np.asarray(values, dtype=float), q)) if values else float("nan")
+
+
+def summarise(level: int, run: dict[str, Any], stored: dict[str, int]) -> dict[str, Any]:
+    reports = run["reports"]
+    failed = [r["error"] for r in reports if "error" in r]
+    ok = [r for r in reports if "error" not in r]
+    edges = sorted([(r["started_at"], 1) for r in ok] + [(r["ended_at"], -1) for r in ok])
+    running = peak = 0
+    for _, step in edges:
+        running += step
+        peak = max(peak, running)
+
+    def mark(name: str, key: str) -> list[float]:
+        return [r["marks"][name][key] for r in ok]
+
+    def share(r: dict[str, Any], key: str) -> float:
+        m = r["marks"]
+        return (m["memory_imported"][key] - m["start"][key]) + (m["call_used"][key] - m["prewarmed"][key])
+
+    recall = {
+        mode: [r["first_recall_ms"] for r in ok if r["first_recall_mode"] == mode] for mode in ("fast", "accurate")
+    }
+    exact = sum(1 for r in ok if stored.get(r["call_id"], 0) == r["recorded_turns"])
+    return {
+        "calls": level,
+        "failed": failed,
+        "peak_concurrent_calls": peak,
+        "spread_s": run["spread_s"],
+        "prewarm_all_s": run["prewarm_s"],
+        "rss_mb": {k: statistics.median(mark(k, "rss_mb")) for k in ok[0]["marks"]} if ok else {},
+        "uss_mb": {k: statistics.median(mark(k, "uss_mb")) for k in ok[0]["marks"]} if ok else {},
+        "pss_mb": {k: statistics.median(mark(k, "pss_mb")) for k in ok[0]["marks"]} if ok else {},
+        "memory_share_rss_mb_median": statistics.median(share(r, "rss_mb") for r in ok) if ok else math.nan,
+        "memory_share_rss_mb_max": max((share(r, "rss_mb") for r in ok), default=math.nan),
+        "memory_share_uss_mb_median": statistics.median(share(r, "uss_mb") for r in ok) if ok else math.nan,
+        "pg_connections_max": max(run["connections"], default=0),
+        "pg_connections_median": statistics.median(run["connections"]) if run["connections"] else 0,
+        "store_open_p50_ms": pct([r["store_open_ms"] for r in ok], 50),
+        "store_open_p95_ms": pct([r["store_open_ms"] for r in ok], 95),
+        "open_preload_p50_ms": pct([r["memory_setup_ms"] for r in ok], 50),
+        "open_preload_p95_ms": pct([r["memory_setup_ms"] for r in ok], 95),
+        "briefs": sum(1 for r in ok if r["brief"]),
+        "first_recall_fast_p95_ms": pct(recall["fast"], 95),
+        "first_recall_accurate_p95_ms": pct(recall["accurate"], 95),
+        "first_recall_fast_p50_ms": pct(recall["fast"], 50),
+        "first_recall_accurate_p50_ms": pct(recall["accurate"], 50),
+        "loop_lag_p99_ms": pct([x for r in ok for x in r["loop_lag_ms"]], 99),
+        "query_embed_p50_ms": pct([r["query_embed_ms"] for r in ok if "query_embed_ms" in r], 50),
+        "query_embed_p95_ms": pct([r["query_embed_ms"] for r in ok if "query_embed_ms" in r], 95),
+        "turns_recorded": sum(r["recorded_turns"] for r in ok),
+        "turns_stored": sum(stored.get(r["call_id"], 0) for r in ok),
+        "calls_stored_exactly_once": exact,
+    }
+
+
+async def measure_ipc(out: Path, rounds: int = 4) -> dict[str, Any]:
+    """What the host embedder's IPC adds to a query's embedding, against the model in this process.
+
+    Rounds alternate (a job process embeds its queries through the inference process, then this
+    process embeds the same ones as the store does in process, on its embedding thread) so both
+    sides see the same load of a shared machine."""
+    from bench import synthetic
+    from memory.embed import ThreadedEmbedder, default_embedder
+
+    rng = random.Random(5)
+    queries = [f"{synthetic.queries(rng)} ({i})" for i in range(IPC_QUERIES // rounds)]
+    _set_settings(out=str(out), queries=queries)
+    local = ThreadedEmbedder(default_embedder())
+    await local.embed(queries[:1])
+    host: list[float] = []
+    echo: list[float] = []
+    in_process: list[float] = []
+    imported = []
+    async with _serving(1, out) as (server, _):
+        for r in range(rounds):
+            [report] = await _launch(server, out, [f"ipc-ipc-{r}"], spread_s=0.0)
+            if "error" in report:
+                raise RuntimeError(f"the IPC job failed: {report['error']}")
+            host += report["host_ms"]
+            echo += report["echo_ms"]
+            imported.append(report["onnxruntime_imported"])
+            for query in queries:
+                t0 = time.perf_counter()
+                await local.embed([query])
+                in_process.append((time.perf_counter() - t0) * 1000)
+    local.close()
+    return {
+        "queries": len(host),
+        "host_p50_ms": pct(host, 50),
+        "host_p95_ms": pct(host, 95),
+        "in_process_p50_ms": pct(in_process, 50),
+        "in_process_p95_ms": pct(in_process, 95),
+        "ipc_adds_p50_ms": pct(host, 50) - pct(in_process, 50),
+        "ipc_adds_p95_ms": pct(host, 95) - pct(in_process, 95),
+        "echo_p50_ms": pct(echo, 50),
+        "echo_p95_ms": pct(echo, 95),
+        "job_imported_onnxruntime": any(imported),
+    }
+
+
+async def measure(
+    postgres_url: str,
+    redis_url: str,
+    levels: list[int],
+    *,
+    turns: int = 8,
+    turn_every: float = 2.5,
+    spread_per_call_s: float = 0.2,
+    ipc: bool = True,
+    control: bool = True,
+) -> dict[str, Any]:
+    """Every measurement of this module (see its docstring) on a fresh database; JSON-able."""
+    import asyncpg
+
+    from bench.context import Context
+
+    ctx = Context(scale="default", postgres_url=postgres_url, redis_url=redis_url, out_dir=Path("."))
+    result: dict[str, Any] = {
+        "levels": [],
+        "machine": _machine(),
+        "turns": turns,
+        "turn_every_s": turn_every,
+        "spread_per_call_s": spread_per_call_s,
+    }
+    with tempfile.TemporaryDirectory(prefix="bench-processes-") as tmp:
+        async with ctx.temp_database("processes") as db_url:
+            os.environ.update(
+                {
+                    "MEMORY_DATABASE_URL": db_url,
+                    "MEMORY_REDIS_URL": redis_url,
+                    "MODEL_PROVIDERS": "offline",
+                    "MEMORY_SPOOL_PATH": str(Path(tmp) / "spool.db"),
+                    ENV: str(Path(tmp) / "settings.json"),
+                }
+            )
+            _set_settings(out=tmp, run=uuid.uuid4().hex[:8], turns=turns, turn_every=turn_every)
+            print(f"seeding {max(levels)} returning callers ...", file=sys.stderr)
+            await _seed(db_url, redis_url, max(levels))
+            admin = await asyncpg.connect(db_url)
+            await admin.execute("SELECT pg_stat_reset()")
+            await admin.close()
+            if ipc:
+                print("measuring the host embedder's IPC ...", file=sys.stderr)
+                result["ipc"] = await measure_ipc(Path(tmp))
+                print(_ipc_line(result["ipc"]), file=sys.stderr)
+            baseline: dict[str, float] = {}
+            if control:
+                level = min(levels)
+                print(f"control: {level} calls with memory off ...", file=sys.stderr)
+                _set_settings(out=str(Path(tmp) / "control"), memory=False)
+                spread = spread_per_call_s * level
+                reports = (await _run_level(level, Path(tmp) / "control", db_url, spread_s=spread))["reports"]
+                _set_settings(memory=True)
+                failed = [r["error"] for r in reports if "error" in r]
+                if failed:
+                    raise RuntimeError(f"control calls failed: {failed[0]}")
+                baseline = {
+                    key: statistics.median(r["marks"]["call_used"][key] for r in reports)
+                    for key in ("rss_mb", "uss_mb", "pss_mb")
+                }
+                result["control"] = {"calls": level, "call_used_median": baseline}
+                print(f"  a job process at the end of a call without memory: {baseline}", file=sys.stderr)
+            for level in levels:
+                print(f"{level} concurrent calls ({level} job processes) ...", file=sys.stderr)
+                out = Path(tmp) / f"level-{level}"
+                _set_settings(out=str(out))
+                one = await _run_level(level, out, db_url, spread_s=spread_per_call_s * level)
+                call_ids = [r["call_id"] for r in one["reports"] if "call_id" in r]
+                stored = await _stored_turns(db_url, call_ids)
+                summary = summarise(level, one, stored)
+                if baseline and summary["rss_mb"]:
+                    summary["memory_share_vs_control_mb"] = {
+                        key: summary[key.split("_")[0] + "_mb"]["call_used"] - baseline[key]
+                        for key in ("rss_mb", "uss_mb", "pss_mb")
+                    }
+                result["levels"].append(summary)
+                print(render_level(summary), file=sys.stderr)
+    return result
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    return await measure(
+        args.postgres,
+        args.redis,
+        [int(x) for x in args.calls.split(",")],
+        turns=args.turns,
+        turn_every=args.turn_every,
+        spread_per_call_s=args.spread,
+        ipc=not args.no_ipc,
+        control=not args.no_control,
+    )
+
+
+def _machine() -> dict[str, Any]:
+    load1, load5, _ = os.getloadavg()
+    return {
+        "cpus": os.cpu_count(),
+        "ram_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "load_avg_1m_at_start": round(load1, 2),
+        "load_avg_5m_at_start": round(load5, 2),
+    }
+
+
+def _ipc_line(ipc: dict[str, Any]) -> str:
+    return (
+        f"query embedding over {ipc['queries']} queries: through the host's inference process p50 "
+        f"{ipc['host_p50_ms']:.2f} / p95 {ipc['host_p95_ms']:.2f} ms; in process p50 {ipc['in_process_p50_ms']:.2f} "
+        f"/ p95 {ipc['in_process_p95_ms']:.2f} ms; the IPC adds p50 {ipc['ipc_adds_p50_ms']:+.2f} / "
+        f"p95 {ipc['ipc_adds_p95_ms']:+.2f} ms; the IPC round trip alone (an echo runner, same sizes) p50 "
+        f"{ipc['echo_p50_ms']:.2f} / p95 {ipc['echo_p95_ms']:.2f} ms"
+    )
+
+
+def render_level(s: dict[str, Any]) -> str:
+    rss, uss = s["rss_mb"], s["uss_mb"]
+    lines = [
+        f"  {s['calls']} calls started over {s['spread_s']:.0f} s (at most {s['peak_concurrent_calls']} at once): "
+        f"{s['calls'] - len(s['failed'])} ok, {len(s['failed'])} failed"
+        + (f" ({s['failed'][0]})" if s["failed"] else ""),
+    ]
+    if rss:
+        lines += [
+            "  job process RSS / PSS / USS, median MB: "
+            + ", ".join(f"{k} {rss[k]:.0f}/{s['pss_mb'][k]:.0f}/{uss[k]:.0f}" for k in rss),
+            f"  memory's share of a job process (its import + what the call added after prewarm): RSS median "
+            f"{s['memory_share_rss_mb_median']:.1f} MB (max {s['memory_share_rss_mb_max']:.1f}), USS median "
+            f"{s['memory_share_uss_mb_median']:.1f} MB",
+            *(
+                [
+                    "  against the control (same calls, memory off), at the end of a call: "
+                    + ", ".join(
+                        f"{k.split('_')[0].upper()} +{v:.1f} MB" for k, v in s["memory_share_vs_control_mb"].items()
+                    )
+                ]
+                if "memory_share_vs_control_mb" in s
+                else []
+            ),
+            f"  Postgres connections in use: max {s['pg_connections_max']}, median {s['pg_connections_median']:.0f}",
+            f"  store open p50 {s['store_open_p50_ms']:.1f} / p95 {s['store_open_p95_ms']:.1f} ms; "
+            f"open + preload p50 {s['open_preload_p50_ms']:.1f} / p95 {s['open_preload_p95_ms']:.1f} ms "
+            f"({s['briefs']} briefs)",
+            f"  first recall p95: fast {s['first_recall_fast_p95_ms']:.1f} ms, accurate "
+            f"{s['first_recall_accurate_p95_ms']:.1f} ms (p50 {s['first_recall_fast_p50_ms']:.1f} / "
+            f"{s['first_recall_accurate_p50_ms']:.1f}); a query's embedding through the host just before: p50 "
+            f"{s['query_embed_p50_ms']:.1f} / p95 {s['query_embed_p95_ms']:.1f} ms",
+            f"  event-loop lag p99 {s['loop_lag_p99_ms']:.1f} ms; turns recorded {s['turns_recorded']}, stored "
+            f"{s['turns_stored']}; calls stored exactly once {s['calls_stored_exactly_once']}/{s['calls'] - len(s['failed'])}",
+        ]
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    from bench.context import default_postgres, default_redis
+
+    parser = argparse.ArgumentParser(prog="python -m bench.bench_processes", description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", default="10,50", help="comma-separated concurrency levels (default 10,50)")
+    parser.add_argument("--turns", type=int, default=8, help="caller turns per call (default 8)")
+    parser.add_argument("--turn-every", type=float, default=2.5, help="mean seconds between caller turns (2.5)")
+    parser.add_argument(
+        "--spread", type=float, default=0.2, help="seconds between call starts (default 0.2: 50 calls start over 10 s)"
+    )
+    parser.add_argument("--quick", action="store_true", help="3 calls of 2 turns: checks that it runs")
+    parser.add_argument("--no-ipc", action="store_true", help="skip the IPC measurement")
+    parser.add_argument("--no-control", action="store_true", help="skip the control calls with memory off")
+    parser.add_argument("--postgres", default=default_postgres(), help="a Postgres server's admin URL")
+    parser.add_argument("--redis", default=default_redis(), help="a Redis database")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.calls, args.turns, args.turn_every, args.spread = "3", 2, 0.5, 0.1
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    result = asyncio.run(run(args))
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+    return 0 if all(not level["failed"] for level in result["levels"]) else 1
+
+
+if __name__ == "__main__":
+    # LiveKit's pool pickles the prewarm and the entrypoint by module name: run them from the
+    # importable module, not from __main__
+    from bench import bench_processes
+
+    sys.exit(bench_processes.main())

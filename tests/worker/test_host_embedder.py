@@ -1,0 +1,192 @@
+"""One embedding model per worker host: LiveKit's inference process holds it, job processes ask it.
+
+The end-to-end test runs what ``AgentServer`` runs, from LiveKit itself: its inference process
+(``InferenceProcExecutor``) with the memory layer's runner registered, and its process pool
+(``ProcPool``, job processes started by a forkserver, prewarm then entrypoint). A job embeds
+through ``JobContext.inference_executor``; its vectors must equal the in-process model's, and the
+job process must have neither onnxruntime nor the model's files loaded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import multiprocessing
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+from livekit.agents import JobExecutorType
+from livekit.agents.inference_runner import _InferenceRunner
+from livekit.agents.ipc.inference_proc_executor import InferenceProcExecutor
+from livekit.agents.ipc.proc_pool import ProcPool
+from livekit.agents.job import JobAcceptArguments, RunningJobInfo
+from livekit.protocol import agent, models
+
+import agent as worker_agent
+from memory.embed import ThreadedEmbedder, as_async, default_spec
+from memory.errors import ConfigError, InvalidInputError
+from memory.livekit import HostEmbedder, register_runner
+from memory.livekit import embedder as host
+from worker.runtime import WorkerSettings
+
+from . import host_jobs
+
+TEXTS = ["my modem keeps dropping the connection", "", "Ich möchte kündigen", "ok \udc80 bytes"]
+
+
+class InProcess:
+    """An inference executor that runs the runner in this process (what the inference process does
+    with a request, without the IPC): for the checks of the job side's contract."""
+
+    def __init__(self, runner: host.EmbedderRunner) -> None:
+        self.runner = runner
+        self.requests = 0
+
+    async def do_inference(self, method: str, data: bytes) -> bytes | None:
+        assert method == host.INFERENCE_METHOD
+        self.requests += 1
+        return self.runner.run(data)
+
+
+@pytest.fixture(scope="module")
+def runner() -> host.EmbedderRunner:
+    r = host.EmbedderRunner()
+    r.initialize()
+    return r
+
+
+async def test_host_embedder_returns_the_in_process_vectors(runner, embedder) -> None:
+    remote = HostEmbedder(InProcess(runner))
+    assert (remote.name, remote.dim) == (embedder.name, embedder.dim) == default_spec()
+    vectors = await remote.embed(TEXTS)
+    assert vectors.dtype == np.float32 and vectors.shape == (len(TEXTS), embedder.dim)
+    np.testing.assert_allclose(vectors, embedder.embed(TEXTS), atol=1e-6)
+    assert (await remote.embed([])).shape == (0, embedder.dim)
+
+
+async def test_host_embedder_refuses_bad_input_and_another_model(runner) -> None:
+    executor = InProcess(runner)
+    with pytest.raises(InvalidInputError):
+        await HostEmbedder(executor).embed("one string")
+    with pytest.raises(InvalidInputError):
+        await HostEmbedder(executor).embed([b"bytes"])  # type: ignore[list-item]
+    assert executor.requests == 0
+    with pytest.raises(ConfigError, match="same MEMORY_EMBED"):
+        await HostEmbedder(executor, name="all-MiniLM-L6-v2/onnx-int8", dim=384).embed(["hello"])
+    with pytest.raises(InvalidInputError):
+        runner.run(b"not json")
+
+
+def test_a_runner_whose_model_did_not_load_says_why(monkeypatch) -> None:
+    monkeypatch.setenv("MEMORY_EMBED_QUANTIZED", "maybe")
+    failing = host.EmbedderRunner()
+    with pytest.raises(ConfigError):
+        failing.initialize()
+    with pytest.raises(RuntimeError, match="could not be loaded: MEMORY_EMBED_QUANTIZED"):
+        failing.run(host.encode_request(["hello"]))
+
+
+async def test_the_store_takes_either_kind_of_embedder(embedder) -> None:
+    threaded = as_async(embedder)
+    assert isinstance(threaded, ThreadedEmbedder) and as_async(threaded) is threaded
+    np.testing.assert_array_equal(await threaded.embed(["hello"]), embedder.embed(["hello"]))
+    threaded.close()
+
+
+def test_the_worker_registers_the_runner_once_when_memory_is_on(monkeypatch) -> None:
+    monkeypatch.setattr(_InferenceRunner, "registered_runners", {})
+    worker_agent.build_server(WorkerSettings(tenants_file=host_jobs_repo() / "tenants.yaml", memory_enabled=False))
+    assert _InferenceRunner.registered_runners == {}
+    worker_agent.build_server(WorkerSettings(tenants_file=host_jobs_repo() / "tenants.yaml"))
+    assert _InferenceRunner.registered_runners == {host.INFERENCE_METHOD: host.EmbedderRunner}
+    assert register_runner() is False  # a second server in the same process
+    worker_agent.build_server(WorkerSettings(tenants_file=host_jobs_repo() / "tenants.yaml"))
+
+
+def host_jobs_repo() -> Path:
+    return Path(worker_agent.__file__).resolve().parent
+
+
+@pytest.mark.slow
+async def test_job_processes_embed_through_the_hosts_inference_process(tmp_path, embedder) -> None:
+    loop = asyncio.get_running_loop()
+    mp_ctx = multiprocessing.get_context("forkserver")  # what AgentServer uses on Linux
+    inference = InferenceProcExecutor(
+        runners={host.INFERENCE_METHOD: host.EmbedderRunner},
+        initialize_timeout=120,
+        close_timeout=5,
+        memory_warn_mb=2000,
+        memory_limit_mb=0,
+        ping_interval=5,
+        ping_timeout=60,
+        high_ping_threshold=2.5,
+        mp_ctx=mp_ctx,
+        loop=loop,
+        http_proxy=None,
+    )
+    await inference.start()
+    await inference.initialize()
+    pool = ProcPool(
+        initialize_process_fnc=host_jobs.prewarm,
+        job_entrypoint_fnc=host_jobs.entrypoint,
+        session_end_fnc=None,
+        simulation_end_fnc=None,
+        num_idle_processes=2,
+        initialize_timeout=60,
+        close_timeout=10,
+        session_end_timeout=10,
+        inference_executor=inference,
+        job_executor_type=JobExecutorType.PROCESS,
+        mp_ctx=mp_ctx,
+        memory_warn_mb=2000,
+        memory_limit_mb=0,
+        http_proxy=None,
+        loop=loop,
+    )
+    try:
+        await pool.start()
+        outs = [tmp_path / f"job-{i}.json" for i in range(2)]
+        for out in outs:
+            await pool.launch_job(fake_job(json.dumps({"texts": TEXTS, "out": str(out)})))
+        reports = [json.loads(await wait_for_file(out)) for out in outs]
+    finally:
+        await pool.aclose()
+        await inference.aclose()
+    expected = embedder.embed(TEXTS)
+    pids = set()
+    for report in reports:
+        assert "error" not in report, report
+        np.testing.assert_allclose(host_jobs.load_vectors(report), expected, atol=1e-6)
+        assert report["onnxruntime_imported"] is False
+        assert report["tokenizers_imported"] is False
+        assert report["mapped_model_files"] == []
+        pids.add(report["pid"])
+    assert len(pids) == 2 and inference.pid not in pids  # two job processes, neither the model's
+
+
+def fake_job(metadata: str) -> RunningJobInfo:
+    job = agent.Job(
+        id=f"mock-job-{uuid.uuid4().hex[:8]}",
+        room=models.Room(sid="RM_test", name="test-room"),
+        type=agent.JobType.JT_ROOM,
+        metadata=metadata,
+    )
+    return RunningJobInfo(
+        accept_arguments=JobAcceptArguments(name="", identity="agent", metadata=""),
+        job=job,
+        url="",
+        token="",
+        worker_id="test-worker",
+        fake_job=True,
+    )
+
+
+async def wait_for_file(path: Path, timeout_s: float = 60.0) -> str:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while not await asyncio.to_thread(path.exists):
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"the job did not write {path.name}")
+        await asyncio.sleep(0.05)
+    return await asyncio.to_thread(path.read_text)
