@@ -25,6 +25,7 @@ class GatedEmbedder:
 
     def __init__(self, real) -> None:
         self.real = real
+        self.name = real.name
         self.dim = real.dim
         self.gate = threading.Event()
 
