@@ -1,10 +1,12 @@
-"""``python -m memory``: ``demo`` (offline), ``show`` a caller, ``forget`` a caller, ``purge`` old memories.
+"""``python -m memory``: ``demo`` (offline), ``show`` a caller, ``forget`` a caller, ``purge`` old memories,
+``inspect`` (the staff's web app, docs/inspector.md).
 
     python -m memory demo
     python -m memory show   --customer demo-telecom --account 88123
     python -m memory show   --customer acme-telecom --livekit-identity mock_user
     python -m memory forget --customer demo-telecom --account 88123 --yes
     python -m memory purge  --customer acme-telecom --days 365
+    python -m memory inspect --port 8765
 
 Options go before or after the command (``--db`` too). The store comes from ``--db``, else
 ``MEMORY_DATABASE_URL``, else the embedded SQLite file ``.data/caller-memory.db`` of the project
@@ -247,6 +249,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--customer", required=True, help="the tenant (an id of tenants.yaml, e.g. acme-telecom)")
     p.add_argument("--days", type=int, required=True, help="keep this many days")
+    from .inspector import add_arguments as inspector_arguments
+
+    inspector_arguments(sub.add_parser("inspect", parents=[store_options], help="the web app for support staff"))
     return parser
 
 
@@ -267,6 +272,14 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     # a one-shot command: the store's advice to long-running workers (e.g. "set a Redis URL") is noise here
     logging.getLogger("memory").setLevel(logging.ERROR)
+    if args.command == "inspect":
+        from .inspector import run as inspect
+
+        try:
+            return inspect(args, lambda: _open(args))
+        except CallerMemoryError as exc:
+            print(f"error: {describe_error(exc)}", file=sys.stderr)
+            return 1
     command = {"demo": demo, "show": show, "forget": forget, "purge": purge}[args.command]
     try:
         return asyncio.run(command(args))

@@ -12,6 +12,7 @@ hide behind import order. The layers of ``memory``, bottom first:
     compaction/                         -> recall/, text/ (not call/)
     caller_store                        -> call/, recall/, store/, embed, text/
     livekit/                            -> call/, compaction/, text/ (never caller_store)
+    inspector/                          -> text/ and the face of memory (the staff's web app, the top)
     __init__, __main__                  -> anything
 """
 
@@ -40,6 +41,7 @@ ALLOWED: dict[str, set[str]] = {
     "compaction": {"recall", "text", "values", "errors"},
     "caller_store": {"call", "recall", "store", "embed", "text", "values", "errors", "policy", "deadline"},
     "livekit": {"call", "compaction", "text", "values", "errors", "policy", "deadline"},
+    "inspector": {"text", "values", "errors"},
 }
 FACES = {"__init__", "__main__"}
 
