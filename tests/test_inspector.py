@@ -36,9 +36,9 @@ class Seeded:
     link_id: str
 
 
-async def seed(store: memory.CallerStore) -> Seeded:
-    """Made-up callers of two tenants, recorded as the worker records calls."""
-    tenant, other = f"acme-{uuid.uuid4().hex[:8]}", f"globex-{uuid.uuid4().hex[:8]}"
+async def seed(store: memory.CallerStore, tenant: str = "", other: str = "") -> Seeded:
+    """Made-up callers of two tenants (of this test alone unless named), recorded as the worker records calls."""
+    tenant, other = tenant or f"acme-{uuid.uuid4().hex[:8]}", other or f"globex-{uuid.uuid4().hex[:8]}"
     first = await store.open_call(tenant, {"phone": "+1 (415) 555-0142"}, started_at=T0)
     for i, (role, text) in enumerate(
         [
