@@ -399,3 +399,42 @@ def test_the_templates_escape_whatever_their_name():
     env = _templates().env
     assert env.from_string("{{ x }}").render(x="<i>") == "&lt;i&gt;"
     assert env.autoescape is True
+
+
+def test_the_command_line_hashes_a_password_and_refuses_a_bad_configuration(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEMORY_")}
+    run = subprocess.run(
+        [sys.executable, "-m", "memory", "inspect", "--hash-password"],
+        input="correct horse\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    digest = run.stdout.strip()
+    assert run.returncode == 0 and password_matches("correct horse", digest)
+    env["MEMORY_INSPECTOR_USERS"] = f"ann:acme-telecom:{digest}"
+    env["MEMORY_INSPECTOR_SECRET"] = "too short"
+    run = subprocess.run(
+        [sys.executable, "-m", "memory", "inspect", "--db", f"sqlite:///{tmp_path / 'm.db'}"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert run.returncode == 1 and run.stderr.startswith("error: MEMORY_INSPECTOR_SECRET must be at least 32")
+    env["MEMORY_INSPECTOR_SECRET"] = "s" * 40
+    env["MEMORY_INSPECTOR_USERS"] = "ann:acme-telecom:hunter2"
+    run = subprocess.run(
+        [sys.executable, "-m", "memory", "inspect", "--db", f"sqlite:///{tmp_path / 'm.db'}"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert run.returncode == 1 and "entry 1" in run.stderr and "hunter2" not in run.stderr
+    assert not (tmp_path / "m.db").exists()  # nothing is created before the configuration is right

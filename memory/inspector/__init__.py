@@ -17,6 +17,7 @@ nothing imports it but ``python -m memory``. See docs/inspector.md.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import getpass
 import ipaddress
 import os
@@ -72,7 +73,22 @@ def run(args: argparse.Namespace, open_store: Callable[[], Awaitable[CallerStore
         return 0
     import uvicorn
 
-    app = create_app(open_store, settings_from_env(host=args.host))
-    print(f"memory inspector: http://{args.host}:{args.port}/")
-    uvicorn.run(app, host=args.host, port=args.port, log_level="info", server_header=False)
+    settings = settings_from_env(host=args.host)
+
+    async def serve() -> None:
+        store = await open_store()  # before the server starts: a store that cannot open is one line of error
+        try:
+
+            async def opened() -> CallerStore:
+                return store
+
+            config = uvicorn.Config(
+                create_app(opened, settings), host=args.host, port=args.port, log_level="info", server_header=False
+            )
+            print(f"memory inspector: http://{args.host}:{args.port}/")
+            await uvicorn.Server(config).serve()
+        finally:
+            await store.aclose()
+
+    asyncio.run(serve())
     return 0
