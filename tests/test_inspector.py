@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 import aiohttp
 import pytest
 import uvicorn
+import yarl
 
 import memory
 from memory.errors import ConfigError
@@ -185,7 +186,7 @@ def caller_path(seeded: Seeded, caller: str | None = None, tenant: str | None = 
     return f"/t/{tenant or seeded.tenant}/callers/{caller or seeded.caller}"
 
 
-async def audit(url: str, embedder, tenant: str) -> list[memory.AuditEntry] | list:
+async def audit(url: str, embedder, tenant: str) -> list:
     store = await memory.open_store(url, embedder=embedder, spool_path=None)
     try:
         return await store.audit_log(tenant)
@@ -438,3 +439,20 @@ def test_the_command_line_hashes_a_password_and_refuses_a_bad_configuration(tmp_
     )
     assert run.returncode == 1 and "entry 1" in run.stderr and "hunter2" not in run.stderr
     assert not (tmp_path / "m.db").exists()  # nothing is created before the configuration is right
+
+
+async def test_a_new_password_or_a_removed_account_ends_the_session(inspector, client, embedder):
+    seeded = inspector.seeded
+    await client.sign_in("ann")
+    status, text = await client.get(caller_path(seeded))
+    assert status == 200 and "Dana Reyes" in text
+    cookie = client.http.cookie_jar.filter_cookies(yarl.URL(inspector.base))["memory_inspector"].value
+    assert PASSWORDS["ann"] not in cookie
+    inspector.__exit__(None, None, None)  # the same store and secret; ann gets a new password
+    staff = load_staff(staff_env(seeded))
+    staff["ann"] = StaffAccount("ann", seeded.tenant, hash_password("a new password"))
+    for accounts in (staff, {k: v for k, v in staff.items() if k != "ann"}):
+        with Served(inspector.url, None, embedder, accounts) as again:
+            client.base = again.base  # cookies are per host, whatever the port: the old session cookie is sent
+            status, text = await client.get(caller_path(seeded))
+            assert "Sign in" in text and "Dana" not in text

@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import getpass
 import ipaddress
+import logging
 import os
 import sys
 from collections.abc import Awaitable, Callable
@@ -74,6 +75,9 @@ def run(args: argparse.Namespace, open_store: Callable[[], Awaitable[CallerStore
     import uvicorn
 
     settings = settings_from_env(host=args.host)
+    # a long-running server: its sign-ins, actions (names and tenants, never callers' data) and warnings
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
+    logging.getLogger("memory").setLevel(logging.INFO)
 
     async def serve() -> None:
         store = await open_store()  # before the server starts: a store that cannot open is one line of error

@@ -126,9 +126,15 @@ class _Inspector:
     def staff(self, request: Request) -> StaffAccount | None:
         name = request.session.get("staff")
         account = self.settings.staff.get(name) if isinstance(name, str) else None
-        if account is None or request.session.get("digest") != account.digest[-16:]:
+        if account is None or not hmac.compare_digest(str(request.session.get("account", "")), self.stamp(account)):
             return None  # an account removed or given a new password since: signed out
         return account
+
+    def stamp(self, account: StaffAccount) -> str:
+        """What the session keeps of the account's password digest: a keyed hash of it, so a new password
+        signs the account out, and the cookie tells nothing about the password."""
+        key = self.settings.secret.encode()
+        return hmac.new(key, f"{account.name}\0{account.digest}".encode(), "sha256").hexdigest()[:32]
 
     @staticmethod
     def csrf_token(request: Request) -> str:
@@ -247,7 +253,7 @@ def create_app(store_factory: Callable[[], Awaitable[CallerStore]], settings: In
             return app_state.render(request, "login.html", 401, error="Wrong name or password.", name=name)
         request.session.clear()
         request.session.update(
-            {"staff": account.name, "digest": account.digest[-16:], "csrf": secrets.token_urlsafe(32)}
+            {"staff": account.name, "account": app_state.stamp(account), "csrf": secrets.token_urlsafe(32)}
         )
         logger.info("inspector: %s signed in", account.name)
         return _see_other("/")
