@@ -10,6 +10,7 @@ import threading
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -456,3 +457,8 @@ async def test_a_new_password_or_a_removed_account_ends_the_session(inspector, c
             client.base = again.base  # cookies are per host, whatever the port: the old session cookie is sent
             status, text = await client.get(caller_path(seeded))
             assert "Sign in" in text and "Dana" not in text
+
+
+def test_ci_installs_the_browser_the_browser_test_drives():
+    run = (Path(__file__).resolve().parents[1] / ".ci" / "run").read_text()
+    assert "apt-get install -y -qq libportaudio2 chromium chromium-driver" in run

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import time
 from pathlib import Path
 
@@ -138,8 +137,6 @@ async def test_staff_use_the_inspector_in_a_browser(postgres_database, redis_url
     try:
         with Served(postgres_database, redis_url, embedder, load_staff(staff_env(seeded))) as served:
             staff = Staff(driver, served.base, shots)
-            staff.open("/login")
-            staff.shot("inspector-login.png")
             staff.sign_in("ann")
 
             # find Dana by her phone written another way than on the line
@@ -242,9 +239,3 @@ async def test_staff_use_the_inspector_in_a_browser(postgres_database, redis_url
         assert await store.find_caller(seeded.other_tenant, "phone", "+442079460958") == seeded.stranger
     finally:
         await store.aclose()
-
-
-def test_ci_installs_chromium():
-    run = (Path(__file__).resolve().parents[1] / ".ci" / "run").read_text()
-    assert "chromium chromium-driver" in run
-    assert shutil.which("chromium") or not IN_CI
