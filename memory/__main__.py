@@ -1,5 +1,6 @@
 """``python -m memory``: ``demo`` (offline), ``show`` a caller, ``forget`` a caller, ``purge`` old memories,
-``migrate`` the database.
+``migrate`` the database;
+``inspect`` (the staff's web app, docs/inspector.md).
 
     python -m memory migrate --db postgresql://owner@db.internal/memory
     python -m memory demo
@@ -7,6 +8,7 @@
     python -m memory show   --customer acme-telecom --livekit-identity mock_user
     python -m memory forget --customer demo-telecom --account 88123 --yes
     python -m memory purge  --customer acme-telecom --days 365
+    python -m memory inspect --port 8765
 
 Options go before or after the command (``--db`` too). The store comes from ``--db``, else
 ``MEMORY_DATABASE_URL``, else the embedded SQLite file ``.data/caller-memory.db`` of the project
@@ -266,6 +268,9 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "migrate", parents=[store_options], help="bring the database's schema to this version (as its owner)"
     )
+    from .inspector import add_arguments as inspector_arguments
+
+    inspector_arguments(sub.add_parser("inspect", parents=[store_options], help="the web app for support staff"))
     return parser
 
 
@@ -286,6 +291,14 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     # a one-shot command: the store's advice to long-running workers (e.g. "set a Redis URL") is noise here
     logging.getLogger("memory").setLevel(logging.ERROR)
+    if args.command == "inspect":
+        from .inspector import run as inspect
+
+        try:
+            return inspect(args, lambda: _open(args))
+        except CallerMemoryError as exc:
+            print(f"error: {describe_error(exc)}", file=sys.stderr)
+            return 1
     command = {"demo": demo, "show": show, "forget": forget, "purge": purge, "migrate": migrate_command}[args.command]
     try:
         return asyncio.run(command(args))

@@ -41,7 +41,17 @@ from .store.spool import DEFAULT_SPOOL_PATH, Spool
 from .text.answers import canonical_answer
 from .text.identifiers import Identifier, normalize_identifier, normalize_identifiers
 from .text.reading import forget_readings
-from .values import CallerProfile, Episode, Link, MemoryRow, as_utc, utcnow, validate_tenant_id
+from .values import (
+    AUDIT_ACTIONS,
+    AuditEntry,
+    CallerProfile,
+    Episode,
+    Link,
+    MemoryRow,
+    as_utc,
+    utcnow,
+    validate_tenant_id,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -266,6 +276,35 @@ class CallerStore:
         for caller_id in pair:
             await self.invalidate(customer_id, caller_id)
         return True
+
+    async def export_caller(self, customer_id: str, caller_id: str) -> dict[str, object]:
+        """Everything stored about a caller and the callers linked into it, as JSON values (a
+        data-access request): the rows of every table, embeddings and verification digests left out."""
+        customer_id = validate_tenant_id(customer_id)
+        canonical = await self.backend.canonical_caller(customer_id, caller_id) or caller_id
+        tables = await self.backend.export_caller(customer_id, canonical)
+        return {
+            "format": "caller-memory-export/1",
+            "tenant": customer_id,
+            "caller_id": canonical,
+            "exported_at": utcnow().isoformat(),
+            "tables": tables,
+        }
+
+    async def record_audit(
+        self, customer_id: str, *, staff: str, action: str, caller_ref: str = "", detail: str = ""
+    ) -> AuditEntry:
+        """Append a staff action to the tenant's audit log (``detail``: never personal data)."""
+        customer_id = validate_tenant_id(customer_id)
+        if action not in AUDIT_ACTIONS:
+            raise InvalidInputError(f"unknown audit action; known: {list(AUDIT_ACTIONS)}")
+        entry = AuditEntry("audit_" + uuid.uuid4().hex, utcnow(), staff, action, caller_ref, detail)
+        await self.backend.record_audit(customer_id, entry)
+        return entry
+
+    async def audit_log(self, customer_id: str, *, caller_ref: str | None = None, limit: int = 200) -> list[AuditEntry]:
+        """The tenant's audit log, newest first."""
+        return await self.backend.load_audit(validate_tenant_id(customer_id), caller_ref=caller_ref, limit=limit)
 
     async def set_verification(
         self,

@@ -231,7 +231,11 @@ class KnownIdentifier:
 
 @dataclass(frozen=True, slots=True)
 class Link:
-    """Evidence that two caller records were joined: which identifier, said on which call."""
+    """Evidence that two caller records were joined: which identifier, said on which call.
+
+    ``verified_by``: the factors that verified the caller (``"name"``, ``"name,pin"``...), ``""`` when
+    the identifier's kind is trusted outright (no check), ``None`` when not recorded (older links).
+    """
 
     link_id: str
     from_caller_id: str
@@ -241,6 +245,26 @@ class Link:
     call_id: str | None
     at: datetime
     undone_at: datetime | None = None
+    verified_by: str | None = None
+
+
+AUDIT_ACTIONS: tuple[str, ...] = ("find", "view", "reveal", "export", "undo_link", "forget")
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One action of a staff member on a caller's memory (the inspector's audit log).
+
+    ``caller_ref``: the caller id ("" for a search that found nobody; the digest of the id once the
+    caller is forgotten); ``detail``: at most an identifier's kind or a count, never personal data.
+    """
+
+    audit_id: str
+    at: datetime
+    staff: str
+    action: str
+    caller_ref: str = ""
+    detail: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ hide behind import order. The layers of ``memory``, bottom first:
     compaction/                         -> recall/, text/ (not call/)
     caller_store                        -> call/, recall/, store/, embed, text/
     livekit/                            -> call/, compaction/, text/, embed, telemetry (never caller_store)
+    inspector/                          -> text/ and the face of memory (the staff's web app, the top)
     __init__, __main__                  -> anything
 """
 
@@ -41,6 +42,7 @@ ALLOWED: dict[str, set[str]] = {
     "compaction": {"recall", "text", "values", "errors"},
     "caller_store": {"call", "recall", "store", "embed", "text", "values", "errors", "policy", "deadline"},
     "livekit": {"call", "compaction", "text", "embed", "values", "errors", "policy", "deadline", "telemetry"},
+    "inspector": {"text", "values", "errors"},
 }
 FACES = {"__init__", "__main__"}
 

@@ -176,6 +176,7 @@ async def link(
         link_id="link_" + uuid.uuid4().hex,
         call_id=call_id,
         at=at,
+        verified_by=",".join(sorted(candidate.matched)),
     )
     how = f"verified by {', '.join(sorted(candidate.matched))}" if candidate.matched else "trusted kind"
     logger.info("linked a call to an existing caller by a spoken %s (%s; %s)", evidence.kind, mask(evidence), how)

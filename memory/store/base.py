@@ -10,7 +10,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from datetime import datetime
 
-from ..values import CallerProfile, Edge, Episode, Fact, Identifier, Link, Matter, MemoryRow
+from ..values import AuditEntry, CallerProfile, Edge, Episode, Fact, Identifier, Link, Matter, MemoryRow
 
 
 class Backend(ABC):
@@ -154,8 +154,10 @@ class Backend(ABC):
         link_id: str,
         call_id: str | None,
         at: datetime,
+        verified_by: str | None = None,
     ) -> None:
-        """Move everything of ``from_caller_id`` to ``into_caller_id`` and keep the link's evidence."""
+        """Move everything of ``from_caller_id`` to ``into_caller_id`` and keep the link's evidence
+        (``verified_by``: the factors that verified the caller, ``""`` for a kind trusted outright)."""
 
     @abstractmethod
     async def undo_link(self, customer_id: str, link_id: str, *, at: datetime) -> tuple[str, str] | None:
@@ -189,7 +191,24 @@ class Backend(ABC):
     @abstractmethod
     async def forget_caller(self, customer_id: str, caller_id: str) -> int:
         """Delete every row about the caller (and callers merged into it), keeping only digests of
-        their ids (so a late write of theirs is dropped). Returns rows deleted."""
+        their ids (so a late write of theirs is dropped; the audit log names them by the digest from
+        then on). Returns rows deleted."""
+
+    @abstractmethod
+    async def export_caller(self, customer_id: str, caller_id: str) -> dict[str, list[dict[str, object]]]:
+        """Every stored row about the caller and the callers merged into it, by table (a data-access
+        request): plain JSON values, times as ISO 8601 text; embeddings and verification digests are
+        left out (the verifiers table names the factors on file)."""
+
+    @abstractmethod
+    async def record_audit(self, customer_id: str, entry: AuditEntry) -> None:
+        """Append one staff action to the tenant's audit log."""
+
+    @abstractmethod
+    async def load_audit(
+        self, customer_id: str, *, caller_ref: str | None = None, limit: int = 200
+    ) -> list[AuditEntry]:
+        """The tenant's audit log, newest first (only the entries about ``caller_ref`` when given)."""
 
     @abstractmethod
     async def purge_older_than(self, customer_id: str, before: datetime) -> int:

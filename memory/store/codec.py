@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from importlib import resources
 
 import numpy as np
@@ -99,3 +99,61 @@ def caller_digest(customer_id: str, caller_id: str) -> str:
     """What a forgotten caller leaves behind: a digest of the id, so a late write of theirs can be
     recognised and dropped without the id itself being kept."""
     return hashlib.sha256(f"{customer_id}\0{caller_id}".encode()).hexdigest()
+
+
+# What an export holds (``Backend.export_caller``): the columns of each table, the same on both
+# backends. Embeddings (derived from the text) and verification digests (security material) are
+# left out; the verifiers table names the factors on file.
+EXPORT_COLUMNS: dict[str, tuple[str, ...]] = {
+    "callers": ("caller_id", "created_at", "merged_into", "display_name", "version"),
+    "identifiers": ("kind", "value", "caller_id", "first_caller_id", "source", "call_id", "created_at"),
+    "calls": ("call_id", "caller_id", "first_caller_id", "started_at", "ended_at", "topic", "outcome", "episode"),
+    "memories": ("call_id", "seq", "caller_id", "first_caller_id", "kind", "role", "text", "at", "tags", "enriched"),
+    "matters": (
+        "matter_id", "caller_id", "first_caller_id", "call_id", "text", "refs", "status", "created_at", "closed_at",
+        "due_at", "closed_call_id",
+    ),
+    "facts": (
+        "fact_id", "caller_id", "first_caller_id", "attribute", "value", "said_at", "valid_from", "valid_to",
+        "happens_at", "call_id", "seq", "confidence",
+    ),
+    "edges": ("caller_id", "first_caller_id", "src", "rel", "dst", "call_id", "seq", "at"),
+    "verifiers": ("caller_id", "factor", "created_at"),
+    "links": (
+        "link_id", "from_caller_id", "to_caller_id", "kind", "value", "call_id", "at", "undone_at", "verified_by",
+    ),
+}  # fmt: skip
+EXPORT_ORDER: dict[str, str] = {
+    "callers": "created_at",
+    "identifiers": "created_at",
+    "calls": "started_at",
+    "memories": "at, seq",
+    "matters": "created_at",
+    "facts": "valid_from, seq",
+    "edges": "at, seq",
+    "verifiers": "factor",
+    "links": "at",
+}
+_TIME_COLUMNS = frozenset(
+    ("created_at", "started_at", "ended_at", "at", "closed_at", "due_at", "said_at", "valid_from", "valid_to",
+     "happens_at", "undone_at")
+)  # fmt: skip
+_JSON_COLUMNS = frozenset(("episode", "refs"))
+
+
+def export_row(columns: tuple[str, ...], values: tuple[object, ...]) -> dict[str, object]:
+    """One stored row as plain JSON values: times (a datetime, or SQLite's epoch seconds) as ISO 8601
+    text in UTC, JSON columns parsed, flags as booleans."""
+    row: dict[str, object] = {}
+    for column, value in zip(columns, values, strict=True):
+        if value is not None and column in _TIME_COLUMNS:
+            if isinstance(value, int | float):
+                value = datetime.fromtimestamp(value, UTC)
+            assert isinstance(value, datetime)
+            value = value.astimezone(UTC).isoformat()
+        elif isinstance(value, str) and column in _JSON_COLUMNS:
+            value = json.loads(value)
+        elif column == "enriched" and value is not None:
+            value = bool(value)
+        row[column] = value
+    return row

@@ -29,6 +29,7 @@ from ..deadline import within
 from ..errors import ConfigError, SchemaError, StoreUnavailableError, describe
 from ..values import (
     SINGLE_VALUED,
+    AuditEntry,
     CallerProfile,
     CallRecord,
     Edge,
@@ -42,12 +43,15 @@ from ..values import (
 )
 from .base import Backend
 from .codec import (
+    EXPORT_COLUMNS,
+    EXPORT_ORDER,
     caller_digest,
     decode_vector,
     dump_episode,
     dump_refs,
     dump_tags,
     encode_vector,
+    export_row,
     load_episode,
     load_refs,
     load_tags,
@@ -58,6 +62,7 @@ from .codec import (
 APP_ROLE = "caller_memory_app"
 _TABLES = (
     "callers", "identifiers", "calls", "memories", "matters", "links", "facts", "edges", "verifiers", "forgotten",
+    "audit_log",
 )  # fmt: skip
 _TABLES_BY_CALLER = ("identifiers", "calls", "memories", "matters", "facts", "edges")
 _MIGRATION_LOCK = 0x63616C6C  # advisory lock id: several workers may start at once
@@ -461,7 +466,9 @@ class PostgresBackend(Backend):
             if caller_id is not None:
                 await _bump(conn, customer_id, caller_id)
 
-    async def merge_callers(self, customer_id, from_caller_id, into_caller_id, evidence, *, link_id, call_id, at):
+    async def merge_callers(
+        self, customer_id, from_caller_id, into_caller_id, evidence, *, link_id, call_id, at, verified_by=None
+    ):
         async with self._tenant(customer_id) as conn:
             await conn.execute(  # the record's own answers win over those the merged caller brought
                 "UPDATE verifiers v SET caller_id = $3 WHERE customer_id = $1 AND caller_id = $2 AND NOT EXISTS"
@@ -484,8 +491,8 @@ class PostgresBackend(Backend):
                 into_caller_id,
             )
             await conn.execute(
-                "INSERT INTO links (customer_id, link_id, from_caller_id, to_caller_id, kind, value, call_id, at)"
-                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                "INSERT INTO links (customer_id, link_id, from_caller_id, to_caller_id, kind, value, call_id, at,"
+                " verified_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 customer_id,
                 link_id,
                 from_caller_id,
@@ -494,6 +501,7 @@ class PostgresBackend(Backend):
                 evidence.value,
                 call_id,
                 at,
+                verified_by,
             )
             await _bump(conn, customer_id, from_caller_id, into_caller_id)
 
@@ -528,8 +536,8 @@ class PostgresBackend(Backend):
     async def links(self, customer_id, caller_id) -> list[Link]:
         async with self._tenant(customer_id) as conn:
             rows = await conn.fetch(
-                "SELECT link_id, from_caller_id, to_caller_id, kind, value, call_id, at, undone_at FROM links"
-                " WHERE customer_id = $1 AND (to_caller_id = $2 OR from_caller_id = $2) ORDER BY at",
+                "SELECT link_id, from_caller_id, to_caller_id, kind, value, call_id, at, undone_at, verified_by"
+                " FROM links WHERE customer_id = $1 AND (to_caller_id = $2 OR from_caller_id = $2) ORDER BY at",
                 customer_id,
                 caller_id,
             )
@@ -726,9 +734,13 @@ class PostgresBackend(Backend):
                     f"DELETE FROM {table} WHERE customer_id = $1 AND caller_id = ANY($2::text[])", customer_id, family
                 )
                 deleted += int(status.rsplit(" ", 1)[-1])
+            digests = [(customer_id, caller_digest(customer_id, member), member) for member in family]
             await conn.executemany(
                 "INSERT INTO forgotten (customer_id, caller_digest, at) VALUES ($1, $2, now()) ON CONFLICT DO NOTHING",
-                [(customer_id, caller_digest(customer_id, member)) for member in family],
+                [d[:2] for d in digests],
+            )
+            await conn.executemany(  # the audit log keeps what staff did, naming the caller by the digest only
+                "UPDATE audit_log SET caller_ref = $2 WHERE customer_id = $1 AND caller_ref = $3", digests
             )
             status = await conn.execute(
                 "DELETE FROM links WHERE customer_id = $1 AND (to_caller_id = ANY($2::text[])"
@@ -738,6 +750,47 @@ class PostgresBackend(Backend):
             )
             deleted += int(status.rsplit(" ", 1)[-1])
         return deleted
+
+    async def export_caller(self, customer_id, caller_id) -> dict[str, list[dict[str, object]]]:
+        exported: dict[str, list[dict[str, object]]] = {}
+        async with self._tenant(customer_id) as conn:
+            family = [
+                r[0]
+                for r in await conn.fetch(
+                    "SELECT caller_id FROM callers WHERE customer_id = $1 AND (caller_id = $2 OR merged_into = $2)",
+                    customer_id,
+                    caller_id,
+                )
+            ]
+            for table, columns in EXPORT_COLUMNS.items():
+                where = {"links": "(from_caller_id = ANY($2::text[]) OR to_caller_id = ANY($2::text[]))"}.get(
+                    table, "caller_id = ANY($2::text[])"
+                )
+                rows = await conn.fetch(
+                    f"SELECT {', '.join(columns)} FROM {table} WHERE customer_id = $1 AND {where}"
+                    f" ORDER BY {EXPORT_ORDER[table]}",
+                    customer_id,
+                    family,
+                )
+                exported[table] = [export_row(columns, tuple(r.values())) for r in rows]
+        return exported
+
+    async def record_audit(self, customer_id, entry) -> None:
+        async with self._tenant(customer_id) as conn:
+            await conn.execute(
+                "INSERT INTO audit_log (customer_id, audit_id, at, staff, action, caller_ref, detail)"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                customer_id, entry.audit_id, entry.at, entry.staff, entry.action, entry.caller_ref, entry.detail,
+            )  # fmt: skip
+
+    async def load_audit(self, customer_id, *, caller_ref=None, limit=200) -> list[AuditEntry]:
+        async with self._tenant(customer_id) as conn:
+            rows = await conn.fetch(
+                "SELECT audit_id, at, staff, action, caller_ref, detail FROM audit_log WHERE customer_id = $1"
+                " AND ($2::text IS NULL OR caller_ref = $2) ORDER BY at DESC, audit_id LIMIT $3",
+                customer_id, caller_ref, limit,
+            )  # fmt: skip
+        return [AuditEntry(*r.values()) for r in rows]
 
     async def caller_family(self, customer_id, caller_id) -> list[str]:
         async with self._tenant(customer_id) as conn:

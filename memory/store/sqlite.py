@@ -13,6 +13,7 @@ import aiosqlite
 from ..errors import StoreUnavailableError
 from ..values import (
     SINGLE_VALUED,
+    AuditEntry,
     CallerProfile,
     CallRecord,
     Edge,
@@ -26,12 +27,15 @@ from ..values import (
 )
 from .base import Backend
 from .codec import (
+    EXPORT_COLUMNS,
+    EXPORT_ORDER,
     caller_digest,
     decode_vector,
     dump_episode,
     dump_refs,
     dump_tags,
     encode_vector,
+    export_row,
     load_episode,
     load_refs,
     load_tags,
@@ -349,7 +353,9 @@ class SQLiteBackend(Backend):
                 (customer_id, customer_id, call_id),
             )
 
-    async def merge_callers(self, customer_id, from_caller_id, into_caller_id, evidence, *, link_id, call_id, at):
+    async def merge_callers(
+        self, customer_id, from_caller_id, into_caller_id, evidence, *, link_id, call_id, at, verified_by=None
+    ):
         db = self.db
         async with self._tx():
             await db.execute(  # the record's own answers win over those the merged caller brought
@@ -367,8 +373,8 @@ class SQLiteBackend(Backend):
                 (into_caller_id, customer_id, from_caller_id, from_caller_id),
             )
             await db.execute(
-                "INSERT INTO links (customer_id, link_id, from_caller_id, to_caller_id, kind, value, call_id, at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO links (customer_id, link_id, from_caller_id, to_caller_id, kind, value, call_id, at,"
+                " verified_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     customer_id,
                     link_id,
@@ -378,6 +384,7 @@ class SQLiteBackend(Backend):
                     evidence.value,
                     call_id,
                     _ts(at),
+                    verified_by,
                 ),
             )
             await self._bump(customer_id, from_caller_id, into_caller_id)
@@ -411,12 +418,12 @@ class SQLiteBackend(Backend):
 
     async def links(self, customer_id, caller_id) -> list[Link]:
         async with self.db.execute(
-            "SELECT link_id, from_caller_id, to_caller_id, kind, value, call_id, at, undone_at FROM links"
+            "SELECT link_id, from_caller_id, to_caller_id, kind, value, call_id, at, undone_at, verified_by FROM links"
             " WHERE customer_id = ? AND (to_caller_id = ? OR from_caller_id = ?) ORDER BY at",
             (customer_id, caller_id, caller_id),
         ) as cur:
             rows = await cur.fetchall()
-        return [Link(r[0], r[1], r[2], r[3], r[4], r[5], _dt(r[6]), _dt_or_none(r[7])) for r in rows]
+        return [Link(r[0], r[1], r[2], r[3], r[4], r[5], _dt(r[6]), _dt_or_none(r[7]), r[8]) for r in rows]
 
     async def canonical_caller(self, customer_id, caller_id) -> str | None:
         async with self.db.execute(
@@ -614,9 +621,14 @@ class SQLiteBackend(Backend):
                     (customer_id, *family),
                 )
                 deleted += cur.rowcount
+            digests = [(caller_digest(customer_id, member), member) for member in family]
             await db.executemany(
                 "INSERT INTO forgotten (customer_id, caller_digest, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                [(customer_id, caller_digest(customer_id, member), datetime.now(UTC).timestamp()) for member in family],
+                [(customer_id, digest, datetime.now(UTC).timestamp()) for digest, _ in digests],
+            )
+            await db.executemany(  # the audit log keeps what staff did, naming the caller by the digest only
+                "UPDATE audit_log SET caller_ref = ? WHERE customer_id = ? AND caller_ref = ?",
+                [(digest, customer_id, member) for digest, member in digests],
             )
             cur = await db.execute(
                 f"DELETE FROM links WHERE customer_id = ? AND (to_caller_id IN ({marks}) OR from_caller_id IN ({marks}))",
@@ -624,6 +636,47 @@ class SQLiteBackend(Backend):
             )
             deleted += cur.rowcount
         return deleted
+
+    async def export_caller(self, customer_id, caller_id) -> dict[str, list[dict[str, object]]]:
+        db = self.db
+        exported: dict[str, list[dict[str, object]]] = {}
+        async with self._lock:  # one consistent read: no write transaction between the tables
+            async with db.execute(
+                "SELECT caller_id FROM callers WHERE customer_id = ? AND (caller_id = ? OR merged_into = ?)",
+                (customer_id, caller_id, caller_id),
+            ) as cur:
+                family = [r[0] for r in await cur.fetchall()]
+            marks = ",".join("?" for _ in family) or "NULL"
+            for table, columns in EXPORT_COLUMNS.items():
+                where = f"caller_id IN ({marks})"
+                params: tuple[object, ...] = (customer_id, *family)
+                if table == "links":
+                    where = f"(from_caller_id IN ({marks}) OR to_caller_id IN ({marks}))"
+                    params = (customer_id, *family, *family)
+                async with db.execute(
+                    f"SELECT {', '.join(columns)} FROM {table} WHERE customer_id = ? AND {where}"
+                    f" ORDER BY {EXPORT_ORDER[table]}",
+                    params,
+                ) as cur:
+                    exported[table] = [export_row(columns, tuple(r)) for r in await cur.fetchall()]
+        return exported
+
+    async def record_audit(self, customer_id, entry) -> None:
+        async with self._tx():
+            await self.db.execute(
+                "INSERT INTO audit_log (customer_id, audit_id, at, staff, action, caller_ref, detail)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (customer_id, entry.audit_id, _ts(entry.at), entry.staff, entry.action, entry.caller_ref, entry.detail),
+            )
+
+    async def load_audit(self, customer_id, *, caller_ref=None, limit=200) -> list[AuditEntry]:
+        async with self.db.execute(
+            "SELECT audit_id, at, staff, action, caller_ref, detail FROM audit_log WHERE customer_id = ?"
+            " AND (? IS NULL OR caller_ref = ?) ORDER BY at DESC, audit_id LIMIT ?",
+            (customer_id, caller_ref, caller_ref, limit),
+        ) as cur:
+            rows = await cur.fetchall()
+        return [AuditEntry(r[0], _dt(r[1]), r[2], r[3], r[4], r[5]) for r in rows]
 
     async def purge_older_than(self, customer_id, before, *, batch: int = 5000) -> int:
         """Delete the tenant's rows older than ``before`` through the age indexes of migration 005,
