@@ -13,6 +13,7 @@ import pytest
 import memory
 from memory.policy import MemoryPolicy
 from memory.store.codec import EXPORT_COLUMNS, caller_digest
+from memory.store.postgres import APP_ROLE
 
 from .test_store_contract import T0, first_call
 
@@ -122,16 +123,18 @@ async def test_the_audit_log_is_scoped_by_row_level_security(postgres_database, 
     store = await memory.open_store(postgres_database, embedder=embedder)
     try:
         await store.record_audit(tenant, staff="ann", action="view", caller_ref="caller_1")
-        async with store.backend.pool.acquire() as conn:  # type: ignore[attr-defined]
+        async with store.backend.pool.acquire() as conn, conn.transaction():  # type: ignore[attr-defined]
+            await conn.execute("SELECT set_config('role', $1, true)", APP_ROLE)  # as the application
             assert await conn.fetchval("SELECT count(*) FROM audit_log") == 0  # no tenant set: nothing
-            async with conn.transaction():
-                await conn.execute("SELECT set_config('app.tenant_id', 'someone-else', true)")
-                assert await conn.fetchval("SELECT count(*) FROM audit_log") == 0
-                with pytest.raises(asyncpg.InsufficientPrivilegeError):
-                    await conn.execute(
-                        "INSERT INTO audit_log (customer_id, audit_id, at, staff, action)"
-                        " VALUES ($1, 'forged', now(), 'eve', 'view')",
-                        tenant,
-                    )
+            await conn.execute("SELECT set_config('app.tenant_id', 'someone-else', true)")
+            assert await conn.fetchval("SELECT count(*) FROM audit_log") == 0
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await conn.execute(
+                    "INSERT INTO audit_log (customer_id, audit_id, at, staff, action)"
+                    " VALUES ($1, 'forged', now(), 'eve', 'view')",
+                    tenant,
+                )
+        async with store.backend._tenant(tenant) as conn:  # type: ignore[attr-defined]
+            assert await conn.fetchval("SELECT count(*) FROM audit_log") == 1
     finally:
         await store.aclose()
