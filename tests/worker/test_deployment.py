@@ -282,7 +282,8 @@ def test_the_baked_model_is_found_even_when_the_env_file_empties_its_variable() 
 def test_the_operations_notes_cover_what_an_operator_needs() -> None:
     text = (REPO / "docs" / "operations.md").read_text()
     headings = re.findall(r"^## (.+)$", text, re.M)
-    for topic in ("Backups", "Upgrades and migrations", "Key rotation", "Scaling and connection sizing", "Retention"):
+    topics = ("Backups", "Upgrades and migrations", "Key rotation", "Scaling and connection sizing", "Retention")
+    for topic in (*topics, "Metrics and traces"):
         assert any(h.startswith(topic) for h in headings), topic
     tenant_ids = set(re.findall(r"^  - id: (\S+)", (REPO / "tenants.yaml").read_text(), re.M))
     assert tenant_ids == {"acme-telecom", "globex-bank"}
