@@ -109,22 +109,24 @@ async def entrypoint(ctx: JobContext) -> None:
         raise
 
 
-def build_server(settings: WorkerSettings | None = None) -> AgentServer:
+def build_server(settings: WorkerSettings | None = None, *, retention: bool = True) -> AgentServer:
     """The agent server with this worker's entrypoint; ``tenants.yaml`` is validated here so a
-    configuration error stops the worker at start, with a message naming the entry."""
+    configuration error stops the worker at start, with a message naming the entry. With
+    ``retention`` (``dev`` and ``start``, not the console) the server's process purges the tenants'
+    expired memories on a schedule once it runs."""
     settings = settings or settings_from_env()
     tenants = load_tenants(settings.tenants_file)
     for warning in language_warnings(tenants):
         logging.getLogger("worker").warning(warning)
     server = AgentServer(setup_fnc=prewarm)
     server.rtc_session(entrypoint, agent_name=settings.agent_name)
-    if settings.memory_enabled and settings.purge_every_s > 0:  # retention, in this (the main) process only
-        retention = RetentionSchedule(
+    if retention and settings.memory_enabled and settings.purge_every_s > 0:  # in this (the main) process only
+        schedule = RetentionSchedule(
             settings.database_url,
             {tenant.id: tenant.memory for tenant in tenants.tenants.values()},
             every_s=settings.purge_every_s,
         )
-        server.on("worker_started", retention.start)
+        server.on("worker_started", schedule.start)
     return server
 
 
@@ -210,7 +212,7 @@ def main(argv: Sequence[str] | None = None, *, env_file: Path | None = HERE / ".
             print(f"agent.py {command}: memory unusable, {type(exc).__name__}: {exc}", file=sys.stderr)
             return 2
         logging.getLogger("worker").info(memory_state)
-    server = build_server(settings)
+    server = build_server(settings, retention=command in SERVER_COMMANDS)
     _Console.running = command == "console"
     if _Console.running and (settings.model_providers or "").strip() == OFFLINE:
         print(OFFLINE_BANNER, file=sys.stderr)
