@@ -151,11 +151,12 @@ async def entrypoint(ctx: JobContext) -> None:
         raise
 
 
-def build_server(settings: WorkerSettings | None = None) -> AgentServer:
+def build_server(settings: WorkerSettings | None = None, *, retention: bool = True) -> AgentServer:
     """The agent server with this worker's entrypoint; ``tenants.yaml`` is validated here so a
     configuration error stops the worker at start, with a message naming the entry. With memory
     on, the host's inference process (started by the server) loads the embedding model once for
-    all job processes."""
+    all job processes. With ``retention`` (``dev`` and ``start``, not the console) the server's
+    process purges the tenants' expired memories on a schedule once it runs."""
     settings = settings or settings_from_env()
     tenants = load_tenants(settings.tenants_file)
     for warning in language_warnings(tenants):
@@ -164,13 +165,13 @@ def build_server(settings: WorkerSettings | None = None) -> AgentServer:
         register_runner()
     server = AgentServer(setup_fnc=prewarm, **metrics_options(settings))
     server.rtc_session(entrypoint, agent_name=settings.agent_name)
-    if settings.memory_enabled and settings.purge_every_s > 0:  # retention, in this (the main) process only
-        retention = RetentionSchedule(
+    if retention and settings.memory_enabled and settings.purge_every_s > 0:  # in this (the main) process only
+        schedule = RetentionSchedule(
             settings.database_url,
             {tenant.id: tenant.memory for tenant in tenants.tenants.values()},
             every_s=settings.purge_every_s,
         )
-        server.on("worker_started", retention.start)
+        server.on("worker_started", schedule.start)
     return server
 
 
@@ -267,7 +268,7 @@ def main(argv: Sequence[str] | None = None, *, env_file: Path | None = HERE / ".
             print(f"agent.py {command}: memory unusable, {type(exc).__name__}: {exc}", file=sys.stderr)
             return 2
         logging.getLogger("worker").info(memory_state)
-    server = build_server(settings)
+    server = build_server(settings, retention=command in SERVER_COMMANDS)
     _Console.running = command == "console"
     if _Console.running and (settings.model_providers or "").strip() == OFFLINE:
         print(OFFLINE_BANNER, file=sys.stderr)

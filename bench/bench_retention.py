@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import sys
 import time
@@ -123,7 +124,9 @@ async def main(args: argparse.Namespace) -> None:
             await conn.close()
         result = await measure(url, runs=args.runs, now=now)
         schema = "without the purge indexes (schema 004)" if args.without_index else "with migration 005"
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
         print(f"retention purge, one tenant of {args.rows} turns (memories {size}, filled in {fill_s:.0f} s), {schema}")
+        print(f"  (load average {load})")
         print(
             f"  nothing due : p50 {result['nothing_p50']:.2f} ms  p95 {result['nothing_p95']:.2f} ms  ({args.runs} runs)"
         )

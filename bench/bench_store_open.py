@@ -9,7 +9,9 @@ Each open is ``memory.open_store(url, wait_for_database=True)`` until it returns
 connection and the schema check; the embedding model is loaded before and given to it, no spool),
 then ``aclose``. A LiveKit job process opens one store for its one call: "first" is what the first
 call of a fresh process waits, "later" what a process that has opened one before waits (imports
-and the driver's set-up done). Also printed: the server connections one open store holds.
+and the driver's set-up done). Also printed: the server connections one open store holds, and
+the machine's load average (the numbers depend on it). The same script times the code of an
+earlier commit (``git checkout <commit> -- memory``), which migrated on every open.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import statistics
 import sys
 import time
@@ -69,7 +72,8 @@ async def main(args: argparse.Namespace) -> None:
     url = args.postgres.rsplit("/", 1)[0] + f"/{database}"
     bouncer = None
     try:
-        await memory.migrate(url)
+        if hasattr(memory, "migrate"):  # (code from before migrations ran once migrates on open)
+            await memory.migrate(url)
         runs = [("direct", url)]
         if args.pgbouncer:
             from tests.pgbouncer import PgBouncer
@@ -77,7 +81,8 @@ async def main(args: argparse.Namespace) -> None:
             user = url.split("//", 1)[1].split("@", 1)[0].split(":", 1)[0] if "@" in url else "postgres"
             bouncer = PgBouncer.start(url, users=[user])
             runs.append(("pgbouncer", bouncer.url_for(url, statement_cache_size="0")))
-        print(f"store open on Postgres, {args.opens} opens after the first, in one process")
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        print(f"store open on Postgres, {args.opens} opens after the first, in one process (load average {load})")
         for label, target in runs:
             r = await opens(target, url, database, embedder, args.opens)
             print(

@@ -245,6 +245,10 @@ async def _migrate(url: str | None, wait: float) -> list[int]:
         raise StoreUnavailableError(f"the migration failed ({describe(exc)})") from exc
 
 
+FIRST_PURGE_AFTER_S = 60.0
+"""The main process's first retention run waits this long after the server starts."""
+
+
 class RetentionSchedule:
     """Retention in the worker's main process: every ``every_s`` seconds, each tenant's memories
     older than its ``retention_days`` are deleted (in batches, found by the age indexes), with a
@@ -253,10 +257,18 @@ class RetentionSchedule:
     A failed run is logged (why, and for which tenant) and tried again at the next one.
     """
 
-    def __init__(self, url: str | None, policies: Mapping[str, MemoryPolicy], *, every_s: float) -> None:
+    def __init__(
+        self,
+        url: str | None,
+        policies: Mapping[str, MemoryPolicy],
+        *,
+        every_s: float,
+        first_after_s: float | None = None,
+    ) -> None:
         self._url = url
         self._days = {t: p.retention_days for t, p in sorted(policies.items()) if p.retention_days}
         self.every_s = every_s
+        self.first_after_s = FIRST_PURGE_AFTER_S if first_after_s is None else first_after_s
         self._task: asyncio.Task[None] | None = None
 
     @property
@@ -265,11 +277,13 @@ class RetentionSchedule:
         return list(self._days)
 
     def start(self) -> None:
-        """Run on the current event loop until :meth:`aclose` (the first run at once)."""
+        """Run on the current event loop until :meth:`aclose` (the first run after ``first_after_s``:
+        not while the job processes start and open their stores)."""
         if self._task is None and self._days and self.every_s > 0:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="memory-retention")
 
     async def _run(self) -> None:
+        await asyncio.sleep(self.first_after_s)
         while True:
             await self.run_once()
             await asyncio.sleep(self.every_s)

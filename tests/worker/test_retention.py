@@ -9,6 +9,7 @@ from pathlib import Path
 
 import agent
 import memory
+from worker import runtime
 from worker.runtime import RetentionSchedule, WorkerSettings
 
 from .conftest import REPO
@@ -65,7 +66,9 @@ async def test_a_run_against_an_unusable_database_logs_why_and_tries_again_later
     assert "StoreUnavailableError: cannot connect to Postgres at postgresql:127.0.0.1:1/none" in line
 
 
-async def test_the_main_process_starts_the_schedule_when_the_server_starts(tmp_path: Path, embedder) -> None:
+async def test_the_main_process_starts_the_schedule_when_the_server_starts(
+    tmp_path: Path, embedder, monkeypatch
+) -> None:
     """``build_server`` hangs the schedule on the agent server's ``worker_started`` (emitted in
     the main process once the server runs)."""
     url = f"sqlite:///{tmp_path / 'memory.db'}"
@@ -73,6 +76,9 @@ async def test_the_main_process_starts_the_schedule_when_the_server_starts(tmp_p
     caller = await _seed(url, embedder, tenant, days_ago=200)
     assert await _lines(url, embedder, tenant, caller) == ["a line from 200 days ago"]
     settings = WorkerSettings(tenants_file=REPO / "tenants.yaml", database_url=url, purge_every_s=3600)
+    monkeypatch.setattr(runtime, "FIRST_PURGE_AFTER_S", 0.0)
+    agent.build_server(settings, retention=False).emit("worker_started")  # the console's: no schedule
+    assert not [t for t in asyncio.all_tasks() if t.get_name() == "memory-retention"]
     server = agent.build_server(settings)
     server.emit("worker_started")
     for _ in range(100):
