@@ -229,6 +229,7 @@ def _write_json(path: Path, data: Any) -> None:
 
 def _server(processes: int) -> AgentServer:
     """LiveKit's server as the worker builds it, with the bench's prewarm and entrypoint."""
+    import agent  # noqa: F401  (as in the worker's main process: its plugins are preloaded in the forkserver)
     from memory.livekit import register_runner
 
     register_runner()
@@ -278,6 +279,9 @@ async def _launch(server: AgentServer, out: Path, jobs: list[str], *, spread_s: 
     for name in jobs:
         await server.simulate_job(name, fake_job=True)
         await asyncio.sleep(spread_s / len(jobs))
+    # LiveKit's pool would now warm a new process for each one a call took; on the bench's host that
+    # work would run beside the calls being measured (the server offers no public way to say so)
+    server._proc_pool.set_target_idle_processes(0)
     deadline = time.monotonic() + REPORT_WITHIN_S
     while not all(await asyncio.to_thread(lambda: [p.exists() for p in expected])):
         if time.monotonic() > deadline:
