@@ -248,6 +248,16 @@ class PostgresBackend(Backend):
                 started_at,
             )
 
+    async def call_states(self, customer_id, call_ids) -> dict[str, tuple[str, str, bool]]:
+        async with self._tenant(customer_id) as conn:
+            rows = await conn.fetch(
+                "SELECT call_id, caller_id, first_caller_id, ended_at IS NOT NULL AS ended FROM calls"
+                " WHERE customer_id = $1 AND call_id = ANY($2::text[])",
+                customer_id,
+                list(dict.fromkeys(call_ids)),
+            )
+        return {r["call_id"]: (r["caller_id"], r["first_caller_id"], r["ended"]) for r in rows}
+
     async def write_memories(self, customer_id, rows, *, enriched=True) -> int:
         if not rows:
             return 0

@@ -204,6 +204,19 @@ class SQLiteBackend(Backend):
                 (customer_id, call_id, caller_id, caller_id, _ts(started_at)),
             )
 
+    async def call_states(self, customer_id, call_ids) -> dict[str, tuple[str, str, bool]]:
+        found: dict[str, tuple[str, str, bool]] = {}
+        ids = list(dict.fromkeys(call_ids))
+        for start in range(0, len(ids), 500):  # SQLite's bound on parameters per statement
+            chunk = ids[start : start + 500]
+            async with self.db.execute(
+                "SELECT call_id, caller_id, first_caller_id, ended_at IS NOT NULL FROM calls WHERE customer_id = ?"
+                f" AND call_id IN ({', '.join('?' * len(chunk))})",
+                (customer_id, *chunk),
+            ) as cur:
+                found.update({r[0]: (r[1], r[2], bool(r[3])) for r in await cur.fetchall()})
+        return found
+
     async def write_memories(self, customer_id, rows, *, enriched=True) -> int:
         if not rows:
             return 0
