@@ -35,15 +35,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
 from .call.enrich import backfill
 from .call.hooks import CallHooks
 from .call.replay import replay_call
+from .call.services import CallServices
 from .call.transcript import CallTranscript
-from .caller_store import CallerStore, validate_call_args
 from .embed import Embedder, MiniLMEmbedder, _env_flag
 from .errors import InvalidInputError, StoreUnavailableError
 from .policy import MemoryPolicy
@@ -57,6 +57,7 @@ __all__ = [
     "FORMATS",
     "BadLine",
     "ImportReport",
+    "ImportStore",
     "Importer",
     "PastCall",
     "PastTurn",
@@ -366,6 +367,16 @@ class ImportReport:
         return out
 
 
+class ImportStore(CallServices, Protocol):
+    """What an import needs of the store (:class:`~memory.caller_store.CallerStore` has it): a call's
+    services, the model it embeds with and each tenant's policy."""
+
+    @property
+    def embedder(self) -> Embedder: ...
+
+    def policy_for(self, customer_id: str) -> MemoryPolicy: ...
+
+
 class _ImportServices:
     """The store's services as an imported call uses them: embeddings come from the vectors
     computed for its chunk (the model the store uses, many calls at once), no spool (a write that
@@ -373,7 +384,7 @@ class _ImportServices:
     call's end (the caller's next live call builds it; every write bumps the caller's version, so a
     brief prepared before the import is never served)."""
 
-    def __init__(self, store: CallerStore) -> None:
+    def __init__(self, store: ImportStore) -> None:
         self._store = store
         self.vectors: dict[str, np.ndarray] = {}
 
@@ -426,7 +437,7 @@ class Importer:
     turns are imported or skipped as already there (a progress bar's ``update``).
     """
 
-    def __init__(self, store: CallerStore, *, tenants: Collection[str] | None = None) -> None:
+    def __init__(self, store: ImportStore, *, tenants: Collection[str] | None = None) -> None:
         self.store = store
         self.tenants = None if tenants is None else frozenset(tenants)
         self._services = _ImportServices(store)
@@ -521,7 +532,7 @@ class Importer:
     async def _import_call(self, call: PastCall, state: tuple[str, str, bool] | None, report: ImportReport) -> None:
         store = self.store
         policy = store.policy_for(call.tenant)
-        tenant, _, call_id = validate_call_args(call.tenant, call.identifiers, call.call_id)
+        tenant, call_id = call.tenant, call.call_id  # both checked as the store checks them
         identifiers, rejected = normalize_identifiers(call.identifiers, region=policy.default_region)
         report.unusable_identifiers += len(rejected)
         self._tenants_touched.add(tenant)

@@ -12,7 +12,7 @@ hide behind import order. The layers of ``memory``, bottom first:
     compaction/                         -> recall/, text/ (not call/)
     caller_store                        -> call/, recall/, store/, embed, text/
     livekit/                            -> call/, compaction/, text/ (never caller_store)
-    importer                            -> caller_store, call/, store/, embed, text/ (files of past calls)
+    importer                            -> call/, store/, embed, text/ (files of past calls into a store)
     __init__, __main__                  -> anything
 """
 
@@ -41,7 +41,7 @@ ALLOWED: dict[str, set[str]] = {
     "compaction": {"recall", "text", "values", "errors"},
     "caller_store": {"call", "recall", "store", "embed", "text", "values", "errors", "policy", "deadline"},
     "livekit": {"call", "compaction", "text", "values", "errors", "policy", "deadline"},
-    "importer": {"call", "caller_store", "store", "embed", "text", "values", "errors", "policy"},
+    "importer": {"call", "store", "embed", "text", "values", "errors", "policy"},
 }
 FACES = {"__init__", "__main__"}
 
