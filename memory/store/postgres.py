@@ -566,13 +566,15 @@ class PostgresBackend(Backend):
                 )  # fmt: skip
                 if any(r["value"] == fact.value for r in current):
                     continue
-                await conn.execute(
+                inserted = await conn.fetchval(
                     "INSERT INTO facts (customer_id, fact_id, caller_id, first_caller_id, attribute, value, said_at,"
                     " valid_from, valid_to, happens_at, call_id, seq, confidence) VALUES"
-                    " ($1, $2, $3, $4, $5, $6, $7, $8, NULL, $9, $10, $11, $12) ON CONFLICT DO NOTHING",
+                    " ($1, $2, $3, $4, $5, $6, $7, $8, NULL, $9, $10, $11, $12) ON CONFLICT DO NOTHING RETURNING 1",
                     customer_id, fact.fact_id, caller_id, first_caller_id, fact.attribute, fact.value, fact.said_at,
                     fact.valid_from, fact.happens_at, fact.call_id, fact.seq, fact.confidence,
                 )  # fmt: skip
+                if inserted is None:  # stored before (a batch enriched again): it superseded then
+                    continue
                 if fact.attribute in SINGLE_VALUED:
                     for old in current:
                         await conn.execute(

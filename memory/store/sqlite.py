@@ -527,7 +527,7 @@ class SQLiteBackend(Backend):
                     current = await cur.fetchall()
                 if any(value == fact.value for _, value in current):
                     continue
-                await db.execute(
+                inserted = await db.execute(
                     "INSERT INTO facts (customer_id, fact_id, caller_id, first_caller_id, attribute, value, said_at,"
                     " valid_from, valid_to, happens_at, call_id, seq, confidence) VALUES"
                     " (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
@@ -535,6 +535,8 @@ class SQLiteBackend(Backend):
                      _ts(fact.said_at), _ts(fact.valid_from), _ts(fact.happens_at) if fact.happens_at else None,
                      fact.call_id, fact.seq, fact.confidence),
                 )  # fmt: skip
+                if inserted.rowcount == 0:  # stored before (a batch enriched again): it superseded then
+                    continue
                 if fact.attribute in SINGLE_VALUED:
                     for old_id, _ in current:
                         await db.execute(
