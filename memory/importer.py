@@ -51,6 +51,8 @@ from .store.base import Backend
 from .store.spool import Spool, SpooledCall
 from .text.clean import MAX_TURN_CHARS, clean_text
 from .text.identifiers import normalize_identifiers
+from .text.reading import read_turn
+from .text.spoken import asked_for
 from .values import IDENTIFIER_KINDS, TENANT_ID_RULE, Episode, Identifier, MemoryRow, as_utc, is_tenant_id, utcnow
 
 __all__ = [
@@ -76,6 +78,8 @@ CSV_CALL_COLUMNS = ("tenant", "started_at", *(k for k in IDENTIFIER_KINDS))
 """Columns that belong to the call, not the turn: every row of a call gives the same value or none."""
 CHUNK_TURNS = 512
 """Turns embedded together: the calls that hold them are imported while the next chunk is embedded."""
+CONCURRENT_CALLS = 4
+"""Calls of different callers imported side by side (their database round trips overlap)."""
 OPEN_BUDGET_S = 30.0
 CLOSE_TIMEOUT_S = 120.0
 MAX_CALL_ID = 200
@@ -442,6 +446,7 @@ class Importer:
         self.tenants = None if tenants is None else frozenset(tenants)
         self._services = _ImportServices(store)
         self._tenants_touched: set[str] = set()
+        self._in_flight: set[tuple[str, str]] = set()  # (tenant, call id) being imported now
         # one chunk embedded at a time, on all the embedder's threads, while the calls of the last are stored
         self._embed_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="memory-import-embed")
 
@@ -515,19 +520,84 @@ class Importer:
     async def _import_chunk(
         self, chunk: _Chunk, report: ImportReport, progress: Callable[[int], object] | None
     ) -> None:
+        """The chunk's calls, ``CONCURRENT_CALLS`` at a time: calls that may concern one caller (they
+        share an identifier, presented or said aloud, or the caller that owns one) one after the
+        other in file order, as they happened; calls of different callers side by side."""
         self._services.vectors = await chunk.vectors if chunk.vectors is not None else {}
+        todo: list[tuple[PastCall, tuple[str, str, bool] | None]] = []
         for call, state in chunk.calls:
             if state is not None and state[2]:
                 report.present += 1
                 report.present_turns += len(call.turns)
+                if progress is not None:
+                    progress(len(call.turns))
             else:
-                await self._import_call(call, state, report)
-                report.calls += 1
-                report.turns += len(call.turns)
-                report.resumed += state is not None
-            if progress is not None:
-                progress(len(call.turns))
+                todo.append((call, state))
+        slots = asyncio.Semaphore(CONCURRENT_CALLS)
+
+        async def one_by_one(group: list[tuple[PastCall, tuple[str, str, bool] | None]]) -> None:
+            async with slots:
+                for call, state in group:
+                    self._in_flight.add((call.tenant, call.call_id))
+                    try:
+                        await self._import_call(call, state, report)
+                    finally:
+                        self._in_flight.discard((call.tenant, call.call_id))
+                    report.calls += 1
+                    report.turns += len(call.turns)
+                    report.resumed += state is not None
+                    if progress is not None:
+                        progress(len(call.turns))
+
+        results = await asyncio.gather(
+            *(one_by_one(group) for group in await self._groups(todo)), return_exceptions=True
+        )
         self._services.vectors = {}
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+
+    async def _groups(
+        self, calls: list[tuple[PastCall, tuple[str, str, bool] | None]]
+    ) -> list[list[tuple[PastCall, tuple[str, str, bool] | None]]]:
+        """``calls`` in groups that may concern one caller, each in file order, the groups in the order
+        of their first call. Two calls are in one group when they share an identifier presented or
+        said aloud (read as the call's linker reads it), or the stored caller owning one, or the
+        caller an unfinished earlier import of the call had; and so on, transitively."""
+        keys: list[set[tuple[str, str, str]]] = []
+        wanted: dict[str, set[Identifier]] = {}
+        for call, state in calls:
+            policy = self.store.policy_for(call.tenant)
+            presented, _ = normalize_identifiers(call.identifiers, region=policy.default_region)
+            said = _said_identifiers(call, policy)
+            wanted.setdefault(call.tenant, set()).update(presented, said)
+            found = {(call.tenant, i.kind, i.value) for i in (*presented, *said)}
+            if state is not None:
+                found.add((call.tenant, "caller", state[0]))
+            keys.append(found)
+        owners: dict[tuple[str, str, str], str] = {}
+        for tenant, identifiers in wanted.items():
+            if identifiers:
+                found_owners = await self.store.backend.find_callers(tenant, sorted(identifiers, key=repr))
+                owners.update({(tenant, i.kind, i.value): c for i, c in found_owners.items()})
+        parent = list(range(len(calls)))
+
+        def root(i: int) -> int:
+            while parent[i] != i:
+                parent[i] = parent[parent[i]]
+                i = parent[i]
+            return i
+
+        first_with: dict[tuple[str, str, str], int] = {}
+        for i, found in enumerate(keys):
+            callers = {(key[0], "caller", owners[key]) for key in found if key in owners}
+            for key in found | callers:
+                j = first_with.setdefault(key, i)
+                parent[root(i)] = root(j)
+        groups: dict[int, list[tuple[PastCall, tuple[str, str, bool] | None]]] = {}
+        for i, item in enumerate(calls):
+            groups.setdefault(root(i), []).append(item)
+        return sorted(groups.values(), key=lambda g: calls.index(g[0]))
 
     async def _import_call(self, call: PastCall, state: tuple[str, str, bool] | None, report: ImportReport) -> None:
         store = self.store
@@ -582,14 +652,34 @@ class Importer:
             rows=transcript.rows,
         )  # fmt: skip
         await replay_call(self._services, spooled, policy)
-        await self._enrich_leftovers(call.tenant)
+        busy = {call_id for tenant, call_id in self._in_flight if tenant == call.tenant and call_id != call.call_id}
+        await self._enrich_leftovers(call.tenant, skip_calls=busy)
 
-    async def _enrich_leftovers(self, tenant: str | None = None) -> None:
-        """Enrich rows of finished calls still waiting (a replayed call's, a batch deferred at close)."""
+    async def _enrich_leftovers(self, tenant: str | None = None, *, skip_calls: Collection[str] = ()) -> None:
+        """Enrich rows of finished calls still waiting (a replayed call's, a batch deferred at close),
+        but those of ``skip_calls`` (being imported: their writers enrich them)."""
         for name in [tenant] if tenant else sorted(self._tenants_touched):
             policy = self.store.policy_for(name)
-            while await backfill(self._services, name, policy, before=utcnow(), limit=1024):
+            while await backfill(self._services, name, policy, before=utcnow(), skip_calls=skip_calls, limit=1024):
                 pass
+
+
+def _said_identifiers(call: PastCall, policy: MemoryPolicy) -> list[Identifier]:
+    """Identifiers said aloud in the call's user turns, read as its linker reads them (after the agent
+    asked for one, a bare number is that identifier)."""
+    transcript = CallTranscript(call.tenant, call.call_id)
+    found: list[Identifier] = []
+    for turn in call.turns:
+        text = clean_text(turn.text, limit=MAX_TURN_CHARS)
+        if not text:
+            continue
+        row = transcript.append("turn", turn.role, text, call.started_at, None, caller_id="", first="")
+        if row is None or turn.role != "user":
+            continue
+        question = transcript.question_before_last()
+        asked = asked_for(question) if question else frozenset()
+        found.extend(read_turn(text, region=policy.default_region, asked=asked).identifiers)
+    return found
 
 
 def env_threads() -> int:

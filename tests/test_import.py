@@ -79,9 +79,12 @@ async def snapshot(url: str, tenant: str, call_ids: list[str], embedder) -> dict
         people: dict[str, Any] = {}
         for caller, owned in callers.items():
             profile = await backend.load_profile(tenant, caller, recent_calls=50)
-            facts = [replace(f, fact_id="") for f in profile.facts]
+            # rows stored at the same instant come back in the database's order, which updates change
+            facts = sorted((replace(f, fact_id="") for f in profile.facts), key=repr)
+            idents = sorted(profile.identifiers, key=repr)
+            profile = replace(profile, caller_id="", facts=tuple(facts), identifiers=tuple(idents))
             episodes = await backend.load_episodes(tenant, caller, limit=50)
-            people[min(owned)] = (sorted(owned), repr(replace(profile, caller_id="", facts=tuple(facts))), episodes)
+            people[min(owned)] = (sorted(owned), repr(profile), episodes)
         return {"calls": calls, "callers": people}
     finally:
         await store.aclose()
