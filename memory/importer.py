@@ -172,7 +172,7 @@ def _read_jsonl(path: Path, tenants: Collection[str] | None) -> Iterator[PastCal
                 except UnicodeDecodeError as exc:
                     raise _Bad(f"not UTF-8 text (byte {exc.start})") from exc
                 except json.JSONDecodeError as exc:
-                    raise _Bad(f"bad JSON ({exc.msg} at column {exc.colno})") from exc
+                    raise _Bad(f"bad JSON ({exc.msg} at character {exc.pos + 1})") from exc
                 if not isinstance(record, dict):
                     raise _Bad("not a JSON object (one call per line: {tenant, call_id, started_at, ...})")
                 yield _past_call(record, number, tenants, _json_turns(record.get("turns", _MISSING)))
@@ -353,20 +353,20 @@ class ImportReport:
     def lines(self) -> list[str]:
         """The summary, one line each."""
         out = [
-            f"imported {self.calls} calls ({self.turns} turns) in {self.seconds:.1f} s: {self.rate:.0f} turns/s"
-            + (f" (embedding {self.embed_seconds:.1f} s)" if self.turns else "")
+            f"imported {_n(self.calls, 'call')} ({_n(self.turns, 'turn')}) in {self.seconds:.1f} s:"
+            f" {self.rate:.0f} turns/s" + (f" (embedding {self.embed_seconds:.1f} s)" if self.turns else "")
         ]
         if self.resumed:
             out.append(f"  of which {self.resumed} begun by an earlier run that was stopped, finished now")
         if self.present:
-            out.append(f"skipped {self.present} calls ({self.present_turns} turns) already in the store")
+            out.append(f"skipped {_n(self.present, 'call')} ({_n(self.present_turns, 'turn')}) already in the store")
         if self.unusable_identifiers:
             out.append(
                 f"ignored {self.unusable_identifiers} identifier values that name no one (such as 'anonymous'),"
                 " as a live call does"
             )
         if self.bad:
-            out.append(f"skipped {len(self.bad)} bad lines:")
+            out.append(f"skipped {_n(len(self.bad), 'bad line')}:")
             out.extend(f"  {bad}" for bad in self.bad)
         return out
 
@@ -379,6 +379,10 @@ class ImportStore(CallServices, Protocol):
     def embedder(self) -> Embedder: ...
 
     def policy_for(self, customer_id: str) -> MemoryPolicy: ...
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 class _ImportServices:

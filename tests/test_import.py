@@ -366,7 +366,7 @@ def test_the_command_reports_bad_lines_and_exits_3(tmp_path):
     child = cli(str(EXAMPLES / "calls.csv"), db=db)
     out, err = child.communicate(timeout=300)
     assert child.returncode == 0, err
-    assert "imported 1 calls (3 turns)" in out and "skipped 2 calls (8 turns) already in the store" in out
+    assert "imported 1 call (3 turns)" in out and "skipped 2 calls (8 turns) already in the store" in out
 
 
 async def test_facts_stored_twice_keep_what_superseded_what(store_url, embedder):
