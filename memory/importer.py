@@ -45,7 +45,7 @@ from .call.replay import replay_call
 from .call.services import CallServices
 from .call.transcript import CallTranscript
 from .embed import Embedder, MiniLMEmbedder, _env_flag
-from .errors import InvalidInputError, StoreUnavailableError
+from .errors import InvalidInputError, MemoryWriteError, StoreUnavailableError
 from .policy import MemoryPolicy
 from .store.base import Backend
 from .store.spool import Spool, SpooledCall
@@ -78,6 +78,8 @@ CSV_CALL_COLUMNS = ("tenant", "started_at", *(k for k in IDENTIFIER_KINDS))
 """Columns that belong to the call, not the turn: every row of a call gives the same value or none."""
 CHUNK_TURNS = 512
 """Turns embedded together: the calls that hold them are imported while the next chunk is embedded."""
+RETRY_PAUSES_S = (1.0, 5.0, 15.0)
+"""Pauses before a call the database did not take is imported again (then the run stops)."""
 CONCURRENT_CALLS = 4
 """Calls of different callers imported side by side (their database round trips overlap)."""
 OPEN_BUDGET_S = 30.0
@@ -341,6 +343,7 @@ class ImportReport:
     present: int = 0  # calls the store already had (an earlier run imported them)
     present_turns: int = 0
     bad: list[BadLine] = field(default_factory=list)
+    retried: int = 0  # times a call the database did not take in time was imported again
     unusable_identifiers: int = 0  # values that name no identifier ("anonymous"), skipped as a live call skips them
     seconds: float = 0.0
     embed_seconds: float = 0.0
@@ -360,6 +363,8 @@ class ImportReport:
             out.append(f"  of which {self.resumed} begun by an earlier run that was stopped, finished now")
         if self.present:
             out.append(f"skipped {_n(self.present, 'call')} ({_n(self.present_turns, 'turn')}) already in the store")
+        if self.retried:
+            out.append(f"imported {_n(self.retried, 'call')} again after the database did not take it in time")
         if self.unusable_identifiers:
             out.append(
                 f"ignored {self.unusable_identifiers} identifier values that name no one (such as 'anonymous'),"
@@ -544,7 +549,7 @@ class Importer:
                 for call, state in group:
                     self._in_flight.add((call.tenant, call.call_id))
                     try:
-                        await self._import_call(call, state, report)
+                        await self._import_retrying(call, state, report)
                     finally:
                         self._in_flight.discard((call.tenant, call.call_id))
                     report.calls += 1
@@ -603,13 +608,35 @@ class Importer:
             groups.setdefault(root(i), []).append(item)
         return sorted(groups.values(), key=lambda g: calls.index(g[0]))
 
-    async def _import_call(self, call: PastCall, state: tuple[str, str, bool] | None, report: ImportReport) -> None:
-        store = self.store
-        policy = store.policy_for(call.tenant)
-        tenant, call_id = call.tenant, call.call_id  # both checked as the store checks them
+    async def _import_retrying(self, call: PastCall, state: tuple[str, str, bool] | None, report: ImportReport) -> None:
+        """Import one call; a call the database did not take in time (busy, a connection lost) is
+        imported again, over what it stored, after a pause, up to ``len(RETRY_PAUSES_S)`` times."""
+        policy = self.store.policy_for(call.tenant)
         identifiers, rejected = normalize_identifiers(call.identifiers, region=policy.default_region)
         report.unusable_identifiers += len(rejected)
-        self._tenants_touched.add(tenant)
+        self._tenants_touched.add(call.tenant)
+        for pause in (*RETRY_PAUSES_S, None):
+            try:
+                await self._import_call(call, identifiers, state, policy)
+                return
+            except (MemoryWriteError, StoreUnavailableError):
+                if pause is None:
+                    raise
+            report.retried += 1
+            await asyncio.sleep(pause)
+            state = (await self.store.backend.call_states(call.tenant, [call.call_id])).get(call.call_id)
+            if state is not None and state[2]:
+                return  # it was finished after all
+
+    async def _import_call(
+        self,
+        call: PastCall,
+        identifiers: list[Identifier],
+        state: tuple[str, str, bool] | None,
+        policy: MemoryPolicy,
+    ) -> None:
+        store = self.store
+        tenant, call_id = call.tenant, call.call_id  # both checked as the store checks them
         if state is not None and not await self._resolves_to(tenant, identifiers, policy, state[0]):
             await self._replay(call, identifiers, state, policy)
             return
