@@ -243,10 +243,15 @@ async def import_calls(args: argparse.Namespace) -> int:
         importer = Importer(store, tenants=policies)
         calls, turns = await asyncio.to_thread(importer.count, path, fmt)
         print(f"importing {path} ({fmt}): {calls} calls, {turns} turns; tenants of {len(policies)} in the tenants file")
-        with tqdm(
-            total=turns, unit="turn", desc="import", file=sys.stderr, disable=args.no_progress, dynamic_ncols=True
-        ) as bar:
-            report = await importer.run(path, fmt, progress=bar.update)
+        try:
+            with tqdm(
+                total=turns, unit="turn", desc="import", file=sys.stderr, disable=args.no_progress, dynamic_ncols=True
+            ) as bar:
+                report = await importer.run(path, fmt, progress=bar.update)
+        except Exception:
+            for line in importer.report.lines():  # what was done before the error (run again to resume)
+                print(line)
+            raise
         for line in report.lines():
             print(line)
         return BAD_LINES_EXIT if report.bad else 0

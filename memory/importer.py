@@ -456,6 +456,7 @@ class Importer:
         self._services = _ImportServices(store)
         self._tenants_touched: set[str] = set()
         self._in_flight: set[tuple[str, str]] = set()  # (tenant, call id) being imported now
+        self.report = ImportReport()  # of the last run
         # one chunk embedded at a time, on all the embedder's threads, while the calls of the last are stored
         self._embed_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="memory-import-embed")
 
@@ -469,32 +470,36 @@ class Importer:
         return calls, turns
 
     async def run(self, path: Path, fmt: str, *, progress: Callable[[int], object] | None = None) -> ImportReport:
-        report = ImportReport()
+        """Import the file; the report says what was done. An error that stops the run (the database
+        failed) is raised, and :attr:`report` then holds what was done until then."""
+        report = self.report = ImportReport()
         started = time.perf_counter()
-        pending: _Chunk | None = None
+        chunks: list[_Chunk] = []  # the one being imported, the next one being embedded
         batch: list[PastCall] = []
         size = 0
-        for item in read_calls(path, fmt, tenants=self.tenants):
-            if isinstance(item, BadLine):
-                report.bad.append(item)
-                continue
-            batch.append(item)
-            size += len(item.turns)
-            if size >= CHUNK_TURNS:
-                ready = await self._prepare(batch, report)
-                if pending is not None:
-                    await self._import_chunk(pending, report, progress)
-                pending, batch, size = ready, [], 0
-        if batch:
-            ready = await self._prepare(batch, report)
-            if pending is not None:
-                await self._import_chunk(pending, report, progress)
-            pending = ready
-        if pending is not None:
-            await self._import_chunk(pending, report, progress)
-        await self._enrich_leftovers()
-        report.seconds = time.perf_counter() - started
-        self._embed_thread.shutdown(wait=False)
+        try:
+            for item in read_calls(path, fmt, tenants=self.tenants):
+                if isinstance(item, BadLine):
+                    report.bad.append(item)
+                    continue
+                batch.append(item)
+                size += len(item.turns)
+                if size >= CHUNK_TURNS:
+                    chunks.append(await self._prepare(batch, report))
+                    batch, size = [], 0
+                    if len(chunks) == 2:
+                        await self._import_chunk(chunks.pop(0), report, progress)
+            if batch:
+                chunks.append(await self._prepare(batch, report))
+            while chunks:
+                await self._import_chunk(chunks.pop(0), report, progress)
+            await self._enrich_leftovers()
+        finally:
+            for chunk in chunks:
+                if chunk.vectors is not None:
+                    chunk.vectors.cancel()
+            self._embed_thread.shutdown(wait=False, cancel_futures=True)
+            report.seconds = time.perf_counter() - started
         return report
 
     async def _prepare(self, calls: list[PastCall], report: ImportReport) -> _Chunk:
