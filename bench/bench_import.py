@@ -1,7 +1,7 @@
 """The import's rate: a generated file of past calls imported into a fresh store, turns per second.
 
     python bench/bench_import.py                                   # 10,000 turns into a new SQLite file
-    python bench/bench_import.py --db postgresql://postgres@127.0.0.1:5432/postgres   # a new tenant there
+    python bench/bench_import.py --postgres postgresql://postgres@127.0.0.1:5432/postgres   # a database of its own
     python bench/bench_import.py --unique                          # every turn's words different
 
 It runs what ``python -m memory import`` runs (the same embedder on every core, no spool) and prints
@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import resource
 import sys
 import tempfile
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +44,35 @@ def make_unique(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return calls
 
 
-async def measure(turns: int, db: str | None, *, fmt: str = "jsonl", unique: bool = False) -> dict[str, float]:
+@contextlib.asynccontextmanager
+async def temp_database(admin_url: str) -> AsyncIterator[str]:
+    """A new database on the Postgres server of ``admin_url``, dropped afterwards; yields its URL."""
+    import asyncpg
+
+    name = f"caller_memory_import_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(admin_url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    try:
+        yield admin_url.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        admin = await asyncpg.connect(admin_url)
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await admin.close()
+
+
+async def measure(turns: int, postgres: str | None, *, fmt: str = "jsonl", unique: bool = False) -> dict[str, float]:
+    if postgres:
+        async with temp_database(postgres) as url:
+            return await _measure(turns, url, fmt=fmt, unique=unique)
+    return await _measure(turns, None, fmt=fmt, unique=unique)
+
+
+async def _measure(turns: int, db: str | None, *, fmt: str, unique: bool) -> dict[str, float]:
     tenant = f"bench-import-{uuid.uuid4().hex[:8]}"
     calls = generate(turns, tenant=tenant)
     if unique:
@@ -79,12 +109,14 @@ async def measure(turns: int, db: str | None, *, fmt: str = "jsonl", unique: boo
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--turns", type=int, default=10_000)
-    parser.add_argument("--db", help="a store URL (default: a new SQLite file); a new tenant is used")
+    parser.add_argument(
+        "--postgres", help="a Postgres server's admin URL: import into a new database there (dropped after)"
+    )
     parser.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     parser.add_argument("--unique", action="store_true", help="every turn's text different")
     args = parser.parse_args(argv)
-    r = asyncio.run(measure(args.turns, args.db, fmt=args.format, unique=args.unique))
-    backend = "sqlite" if not args.db or args.db.startswith("sqlite") else "postgres"
+    r = asyncio.run(measure(args.turns, args.postgres, fmt=args.format, unique=args.unique))
+    backend = "postgres" if args.postgres else "sqlite"
     print(
         f"{backend}: imported {r['calls']:.0f} calls, {r['turns']:.0f} turns ({r['unique_texts']:.0f} different texts)"
         f" in {r['seconds']:.1f} s: {r['turns_per_s']:.0f} turns/s; embedding {r['embed_seconds']:.1f} s;"
