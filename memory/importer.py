@@ -6,14 +6,17 @@ the code a live call runs: :class:`~memory.call.hooks.CallHooks` resolves the ca
 call's identifiers, records its turns with their times, links identifiers said aloud under the
 tenant's policy, enriches every turn (embedding, facts, references, promises, graph edges) and
 closes the call with its topic, outcome and episode. Only the embedding is arranged differently:
-the turns of many calls are embedded together, ahead of the calls that need them (one large batch
-costs far less per turn than a call's few turns), with the model the store uses.
+the turns of many calls are embedded together, ahead of the calls that need them (a large batch
+wastes less on padding, and a text said in many calls is embedded once), with the model the store
+uses. Calls are imported in file order, several at a time when they cannot concern one caller
+(they share no identifier, presented or said aloud, and no caller owning one).
 
 Idempotent and resumable by call id: before a call is imported the store is asked for it. A call
 the store has finished is skipped; one it has but never finished (a run killed mid-call) is
 imported again over what is there (every write is keyed by the call and the turn's number, so
 what was stored is kept once and what was missing is added), unless its caller can no longer be
-found from its identifiers, when it is finished as a spooled call is (:func:`replay_call`).
+found from its identifiers, when it is finished as a spooled call is (:func:`replay_call`). A call
+the database does not take in time is imported again after a pause (``RETRY_PAUSES_S``).
 A call is finished only after all its turns and their enrichment are stored, so a run killed at
 any point is completed, without duplicates, by running it again.
 
