@@ -1,6 +1,7 @@
 """``python -m memory``: ``demo`` (offline), ``show`` a caller, ``forget`` a caller, ``purge`` old memories,
 ``migrate`` the database;
-``inspect`` (the staff's web app, docs/inspector.md).
+``inspect`` (the staff's web app, docs/inspector.md);
+``import`` past calls.
 
     python -m memory migrate --db postgresql://owner@db.internal/memory
     python -m memory demo
@@ -9,6 +10,7 @@
     python -m memory forget --customer demo-telecom --account 88123 --yes
     python -m memory purge  --customer acme-telecom --days 365
     python -m memory inspect --port 8765
+    python -m memory import docs/examples/calls.jsonl                  # past calls (docs/import.md)
 
 Options go before or after the command (``--db`` too). The store comes from ``--db``, else
 ``MEMORY_DATABASE_URL``, else the embedded SQLite file ``.data/caller-memory.db`` of the project
@@ -16,7 +18,9 @@ Options go before or after the command (``--db`` too). The store comes from ``--
 prints which store it uses first. ``show``, ``forget`` and ``purge`` never create a SQLite file:
 a missing one is an error. ``migrate`` brings the schema to this code's version (run it as the
 schema's owner, once per deployment and after each upgrade; the worker's main process runs it at
-start unless ``MEMORY_MIGRATE=0``); the other commands never migrate a database server. Errors are one line on stderr and exit status 1.
+start unless ``MEMORY_MIGRATE=0``); the other commands never migrate a database server.
+Errors are one line on stderr and exit status 1; ``import`` exits with
+status 3 when it skipped bad lines (everything else in the file was imported).
 """
 
 from __future__ import annotations
@@ -30,7 +34,10 @@ import textwrap
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
+
+from tqdm import tqdm
 
 from . import (
     DEFAULT_SQLITE_PATH,
@@ -38,10 +45,12 @@ from . import (
     CallerMemoryError,
     CallerStore,
     InvalidInputError,
+    MemoryPolicy,
     StoreUnavailableError,
     migrate,
     open_store,
 )
+from .importer import FORMATS, Importer, detect_format, import_embedder
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE = PROJECT_DIR / DEFAULT_SQLITE_PATH
@@ -82,7 +91,7 @@ def describe_store(url: str) -> str:
     return urlunsplit(parts._replace(query=""))
 
 
-async def _open(args: argparse.Namespace, *, create: bool = False) -> CallerStore:
+async def _open(args: argparse.Namespace, *, create: bool = False, **options: Any) -> CallerStore:
     url = store_url(args)
     path = sqlite_path(url)
     print(f"memory store: {describe_store(url)}")
@@ -92,7 +101,7 @@ async def _open(args: argparse.Namespace, *, create: bool = False) -> CallerStor
             "(name another with --db or MEMORY_DATABASE_URL)"
         )
     redis_url = getattr(args, "redis", None) or os.environ.get("MEMORY_REDIS_URL") or None
-    return await open_store(url, redis_url=redis_url)
+    return await open_store(url, redis_url=redis_url, **options)
 
 
 def _say(label: str, text: str) -> None:
@@ -223,6 +232,52 @@ async def migrate_command(args: argparse.Namespace) -> int:
     return 0
 
 
+BAD_LINES_EXIT = 3
+
+
+def _tenant_policies(args: argparse.Namespace) -> dict[str, MemoryPolicy]:
+    """The tenants of the tenants file (``--tenants``, else ``TENANTS_FILE``, else the project's
+    ``tenants.yaml``) and their memory policies, as the worker reads them."""
+    from worker.tenants import TenantConfigError, load_tenants  # the worker's reading of the file, checks included
+
+    path = Path(args.tenants or os.environ.get("TENANTS_FILE") or PROJECT_DIR / "tenants.yaml")
+    if not path.is_absolute() and not args.tenants:
+        path = PROJECT_DIR / path  # TENANTS_FILE is relative to the project, as for the worker
+    try:
+        tenants = load_tenants(path)
+    except TenantConfigError as exc:
+        raise InvalidInputError(str(exc)) from exc
+    return {tenant_id: tenant.memory for tenant_id, tenant in tenants.tenants.items()}
+
+
+async def import_calls(args: argparse.Namespace) -> int:
+    path = Path(args.file)
+    fmt = detect_format(path, args.format)
+    if not await asyncio.to_thread(path.is_file):
+        raise InvalidInputError(f"no file {path}")
+    policies = _tenant_policies(args)
+    embedder = await asyncio.to_thread(import_embedder)
+    store = await _open(args, create=True, policies=policies, embedder=embedder, spool_path=None)
+    try:
+        importer = Importer(store, tenants=policies)
+        calls, turns = await asyncio.to_thread(importer.count, path, fmt)
+        print(f"importing {path} ({fmt}): {calls} calls, {turns} turns; tenants of {len(policies)} in the tenants file")
+        try:
+            with tqdm(
+                total=turns, unit="turn", desc="import", file=sys.stderr, disable=args.no_progress, dynamic_ncols=True
+            ) as bar:
+                report = await importer.run(path, fmt, progress=bar.update)
+        except Exception:
+            for line in importer.report.lines():  # what was done before the error (run again to resume)
+                print(line)
+            raise
+        for line in report.lines():
+            print(line)
+        return BAD_LINES_EXIT if report.bad else 0
+    finally:
+        await store.aclose()
+
+
 def _store_options() -> argparse.ArgumentParser:
     """``--db`` and ``--redis``, accepted before and after the command (SUPPRESS: a later one wins)."""
     options = argparse.ArgumentParser(add_help=False)
@@ -271,6 +326,17 @@ def _parser() -> argparse.ArgumentParser:
     from .inspector import add_arguments as inspector_arguments
 
     inspector_arguments(sub.add_parser("inspect", parents=[store_options], help="the web app for support staff"))
+    p = sub.add_parser(
+        "import",
+        parents=[store_options],
+        help="import past calls (JSON Lines or CSV, see docs/import.md) as if they had happened",
+    )
+    p.add_argument("file", help="a .jsonl or .csv file of past calls")
+    p.add_argument("--format", choices=FORMATS, help="the file's format (default: from its name)")
+    p.add_argument(
+        "--tenants", help="the tenants file: the tenants calls may name, and their policies (default: tenants.yaml)"
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 
 
@@ -299,7 +365,15 @@ def main(argv: list[str] | None = None) -> int:
         except CallerMemoryError as exc:
             print(f"error: {describe_error(exc)}", file=sys.stderr)
             return 1
-    command = {"demo": demo, "show": show, "forget": forget, "purge": purge, "migrate": migrate_command}[args.command]
+    commands = {
+        "demo": demo,
+        "show": show,
+        "forget": forget,
+        "purge": purge,
+        "migrate": migrate_command,
+        "import": import_calls,
+    }
+    command = commands[args.command]
     try:
         return asyncio.run(command(args))
     except KeyboardInterrupt:

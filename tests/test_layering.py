@@ -13,6 +13,7 @@ hide behind import order. The layers of ``memory``, bottom first:
     caller_store                        -> call/, recall/, store/, embed, text/
     livekit/                            -> call/, compaction/, text/, embed, telemetry (never caller_store)
     inspector/                          -> text/ and the face of memory (the staff's web app, the top)
+    importer                            -> call/, store/, embed, text/ (files of past calls into a store)
     __init__, __main__                  -> anything
 """
 
@@ -43,6 +44,7 @@ ALLOWED: dict[str, set[str]] = {
     "caller_store": {"call", "recall", "store", "embed", "text", "values", "errors", "policy", "deadline"},
     "livekit": {"call", "compaction", "text", "embed", "values", "errors", "policy", "deadline", "telemetry"},
     "inspector": {"text", "values", "errors"},
+    "importer": {"call", "store", "embed", "text", "values", "errors", "policy"},
 }
 FACES = {"__init__", "__main__"}
 

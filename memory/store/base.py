@@ -83,6 +83,11 @@ class Backend(ABC):
         """Record the call (idempotent for the same call id)."""
 
     @abstractmethod
+    async def call_states(self, customer_id: str, call_ids: Sequence[str]) -> dict[str, tuple[str, str, bool]]:
+        """For each of ``call_ids`` that is stored: ``(caller_id, first_caller_id, ended)`` (an import's
+        way to tell a call already imported from one cut short, and from one never seen)."""
+
+    @abstractmethod
     async def write_memories(self, customer_id: str, rows: Sequence[MemoryRow], *, enriched: bool = True) -> int:
         """Insert memories; a row whose (call_id, seq) exists already is skipped, and so is a row whose
         caller no longer exists (forgotten). Returns rows inserted.

@@ -318,6 +318,16 @@ class PostgresBackend(Backend):
                 started_at,
             )
 
+    async def call_states(self, customer_id, call_ids) -> dict[str, tuple[str, str, bool]]:
+        async with self._tenant(customer_id) as conn:
+            rows = await conn.fetch(
+                "SELECT call_id, caller_id, first_caller_id, ended_at IS NOT NULL AS ended FROM calls"
+                " WHERE customer_id = $1 AND call_id = ANY($2::text[])",
+                customer_id,
+                list(dict.fromkeys(call_ids)),
+            )
+        return {r["call_id"]: (r["caller_id"], r["first_caller_id"], r["ended"]) for r in rows}
+
     async def write_memories(self, customer_id, rows, *, enriched=True) -> int:
         if not rows:
             return 0
@@ -638,13 +648,15 @@ class PostgresBackend(Backend):
                 )  # fmt: skip
                 if any(r["value"] == fact.value for r in current):
                     continue
-                await conn.execute(
+                inserted = await conn.fetchval(
                     "INSERT INTO facts (customer_id, fact_id, caller_id, first_caller_id, attribute, value, said_at,"
                     " valid_from, valid_to, happens_at, call_id, seq, confidence) VALUES"
-                    " ($1, $2, $3, $4, $5, $6, $7, $8, NULL, $9, $10, $11, $12) ON CONFLICT DO NOTHING",
+                    " ($1, $2, $3, $4, $5, $6, $7, $8, NULL, $9, $10, $11, $12) ON CONFLICT DO NOTHING RETURNING 1",
                     customer_id, fact.fact_id, caller_id, first_caller_id, fact.attribute, fact.value, fact.said_at,
                     fact.valid_from, fact.happens_at, fact.call_id, fact.seq, fact.confidence,
                 )  # fmt: skip
+                if inserted is None:  # stored before (a batch enriched again): it superseded then
+                    continue
                 if fact.attribute in SINGLE_VALUED:
                     for old in current:
                         await conn.execute(

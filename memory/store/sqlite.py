@@ -211,6 +211,19 @@ class SQLiteBackend(Backend):
                 (customer_id, call_id, caller_id, caller_id, _ts(started_at)),
             )
 
+    async def call_states(self, customer_id, call_ids) -> dict[str, tuple[str, str, bool]]:
+        found: dict[str, tuple[str, str, bool]] = {}
+        ids = list(dict.fromkeys(call_ids))
+        for start in range(0, len(ids), 500):  # SQLite's bound on parameters per statement
+            chunk = ids[start : start + 500]
+            async with self.db.execute(
+                "SELECT call_id, caller_id, first_caller_id, ended_at IS NOT NULL FROM calls WHERE customer_id = ?"
+                f" AND call_id IN ({', '.join('?' * len(chunk))})",
+                (customer_id, *chunk),
+            ) as cur:
+                found.update({r[0]: (r[1], r[2], bool(r[3])) for r in await cur.fetchall()})
+        return found
+
     async def write_memories(self, customer_id, rows, *, enriched=True) -> int:
         if not rows:
             return 0
@@ -524,7 +537,7 @@ class SQLiteBackend(Backend):
                     current = await cur.fetchall()
                 if any(value == fact.value for _, value in current):
                     continue
-                await db.execute(
+                inserted = await db.execute(
                     "INSERT INTO facts (customer_id, fact_id, caller_id, first_caller_id, attribute, value, said_at,"
                     " valid_from, valid_to, happens_at, call_id, seq, confidence) VALUES"
                     " (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
@@ -532,6 +545,8 @@ class SQLiteBackend(Backend):
                      _ts(fact.said_at), _ts(fact.valid_from), _ts(fact.happens_at) if fact.happens_at else None,
                      fact.call_id, fact.seq, fact.confidence),
                 )  # fmt: skip
+                if inserted.rowcount == 0:  # stored before (a batch enriched again): it superseded then
+                    continue
                 if fact.attribute in SINGLE_VALUED:
                     for old_id, _ in current:
                         await db.execute(
