@@ -32,6 +32,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from .spoken import spoken_digit_runs
+
 __all__ = ["KINDS", "Value", "clear_cache", "spoken_number", "values_in"]
 
 KINDS = (
@@ -166,10 +168,6 @@ _CODE = re.compile(
 _CAPS_CODE = re.compile(r"(?<![\w-])[A-Z]{6,12}(?![\w-])")
 _NOT_CODE = re.compile(r"\d+(?:st|nd|rd|th|am|pm|s|k|m|ft|kg|km|mb|gb)|[a-z]+-[a-z]+|mp\d|\d+x", re.IGNORECASE)
 _DIGITS = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)?(?![\w])")
-_SPOKEN_DIGIT_RUN = re.compile(
-    r"\b(?:(?:zero|oh|one|two|three|four|five|six|seven|eight|nine|double|triple)\b(?![-']\w)[ ,-]*){3,}",
-    re.IGNORECASE,
-)
 _SINGLE_DIGITS = re.compile(r"(?<![\w.:/-])\d(?:[ ]\d){2,}(?![\w.:/-])")
 _SPOKEN_COMPOUND = re.compile(
     rf"\b(?:{'|'.join(_TENS)})[ -](?:{'|'.join(k for k in _UNITS if k not in ('zero', 'oh'))})\b", re.IGNORECASE
@@ -356,23 +354,6 @@ def spoken_number(text: str) -> int | None:
     return total + current
 
 
-def _digits_of_run(text: str) -> str | None:
-    """Digits said one by one ("six five oh", "double four"), or None if it is not such a run."""
-    out: list[str] = []
-    repeat = 1
-    for word in _words_of(text):
-        if word == "double":
-            repeat = 2
-        elif word == "triple":
-            repeat = 3
-        elif word in _UNITS:
-            out.append(str(_UNITS[word]) * repeat)
-            repeat = 1
-        else:
-            return None
-    return "".join(out) if len(out) >= 3 else None
-
-
 # ----------------------------------------------------------------------------------------------- reading
 
 
@@ -426,10 +407,8 @@ def _read(text: str) -> tuple[Value, ...]:
         digits = re.sub(r"\D", "", m.group(0))
         if 10 <= len(digits) <= 15:
             add("phone", m.start(), m.end(), ("+" if m.group(0).startswith("+") else "") + digits)
-    for m in _SPOKEN_DIGIT_RUN.finditer(text):
-        run = _digits_of_run(m.group(0))
-        if run:
-            add("phone" if 10 <= len(run) <= 11 else "number", m.start(), m.end(), run)
+    for start, end, run in spoken_digit_runs(text):  # the one reader of digits said in words
+        add("phone" if 10 <= len(run) <= 11 else "number", start, end, run)
     for m in _SINGLE_DIGITS.finditer(text):
         add("number", m.start(), m.end(), re.sub(r"\D", "", m.group(0)))
     for m in _ADDRESS.finditer(text):
