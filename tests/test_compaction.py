@@ -199,8 +199,17 @@ def test_levels_differ() -> None:
         level: fed(turns, CompactionPolicy(level=level, token_budget=1000)).plan(None)
         for level in ("conservative", "balanced", "aggressive")
     }
-    kept = {level: len(plan.keep_ids) for level, plan in plans.items()}
-    assert kept["conservative"] > kept["balanced"] > kept["aggressive"]  # verbatim turns
+    kept = {}  # verbatim turns just after a compaction in the second half (the boundary moves in steps)
+    for level in plans:
+        compactor = Compactor(CompactionPolicy(level=level, token_budget=1000))
+        counts = []
+        for n, turn in enumerate(turns):
+            compactor.add(turn)
+            compactor.warm()
+            if n >= len(turns) // 2:
+                counts.append(len(compactor.plan(None).keep_ids))
+        kept[level] = min(counts)
+    assert kept["conservative"] > kept["balanced"] > kept["aggressive"], kept
     assert "I understand how frustrating" in plans["balanced"].notes  # the agent's words, summarised
     assert "I understand how frustrating" not in plans["aggressive"].notes  # only what the caller said
     for plan in plans.values():  # every level keeps the durable values
@@ -341,10 +350,35 @@ def _numbers_in_notes(notes: str) -> list[str]:
     return re.findall(r"\d+", body)
 
 
-def _allowed(numbers: set[str], found: str) -> bool:
-    """``found`` is a number said (leading zeros aside), or a said phone number with its country code."""
+def _allowed(numbers: set[str], found: str, spoken: tuple[str, ...] | list[str] = ()) -> bool:
+    """``found`` is a number said (leading zeros aside), a said phone number with its country code, or
+    digits said one by one in words (a part of such a run: where one number said that way ends and the
+    next begins, nothing in the words tells)."""
     bare = found.lstrip("0") or "0"
-    return any(bare == (n.lstrip("0") or "0") or found == "1" + n for n in numbers)
+    if any(bare == (n.lstrip("0") or "0") or found == "1" + n for n in numbers):
+        return True
+    return any(found in run or found == "1" + run for run in spoken)
+
+
+_DIGIT_WORDS = {
+    w: str(n) for n, w in enumerate(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"])
+}
+
+
+def _spoken_runs(text: str) -> list[str]:
+    """The digits of each run of digit words ("six five oh, three three oh": 650330), 3 digits or more."""
+    runs, current, repeat = [], "", 1
+    for token in [*re.findall(r"[a-z]+|\d+|\S", text.lower()), "."]:
+        if token in _DIGIT_WORDS or token == "oh":
+            current += _DIGIT_WORDS.get(token, "0") * repeat
+            repeat = 1
+        elif token in ("double", "triple"):
+            repeat = 2 if token == "double" else 3
+        elif token not in (",", "-", "uh", "um"):
+            if len(current) >= 3:
+                runs.append(current)
+            current, repeat = "", 1
+    return runs
 
 
 def _notes_of(pairs: list[tuple[str, str]], *, budget: int = 300) -> Compactor:
@@ -412,10 +446,11 @@ def test_every_number_in_the_notes_was_said(parts: list[tuple[tuple[str, set[str
     compactor = _notes_of(pairs)
     notes = compactor.plan(None).notes
     assert compactor.boundary > len(pairs)
+    spoken = [run for _, text in pairs for run in _spoken_runs(text)]
     for number in _numbers_in_notes(notes):
-        assert _allowed(allowed, number), (number, notes)
+        assert _allowed(allowed, number, spoken), (number, notes)
     for turn_index, value in compactor.noted_values():  # each value traced to the turn that said it
-        assert value.text in compactor.turns[turn_index].text
+        assert _said_in(value.text, compactor.turns[turn_index].text), (value, compactor.turns[turn_index])
 
 
 def test_noted_values_are_traced_to_their_turns() -> None:
@@ -423,9 +458,19 @@ def test_noted_values_are_traced_to_their_turns() -> None:
     noted = compactor.noted_values()
     assert noted
     said = {(compactor.turns[i].id, v.kind, v.text) for i, v in noted}
-    assert ("t0012", "reference", "ticket 8842") in said or ("t0011", "amount", "forty two dollars and ten cents") in said
+    assert ("t0010", "amount", "forty two dollars and ten cents") in said
+    assert ("t0005", "number", "four four seven one, two two nine oh") in said
     for i, value in noted:
-        assert value.text in compactor.turns[i].text
+        assert _said_in(value.text, compactor.turns[i].text)
+
+
+def _said_in(value: str, turn: str) -> bool:
+    """``value`` is a span of ``turn`` (hesitations and spacing aside: the notes read a turn without them)."""
+
+    def bare(text: str) -> str:
+        return re.sub(r"[^a-z0-9]", "", re.sub(r"\b(?:uh|um|er|ah)\b", "", text.lower()))
+
+    return bare(value) in bare(turn)
 
 
 # -- identity lines come from the caller's own words -----------------------------------------------------------
