@@ -528,3 +528,21 @@ def test_a_name_is_durable_when_the_agent_confirms_or_repeats_it() -> None:
     caller = Turn("u", "user", "Let's go with Akira then.", T0)
     repeat = classify(Turn("a", "assistant", "Great, Akira it is. Anything else?", T0), previous=caller)
     assert repeat.kind == "key" and ("name", "Akira") in {(v.kind, v.text) for v in repeat.said}
+
+
+def test_a_shortened_line_keeps_the_names_it_holds() -> None:
+    """When the budget shortens a durable line to the words around its values, a venue's name (no digit in
+    it) is one of them."""
+    pairs = [
+        ("user", "I want to book a table for dinner somewhere nice in San Jose, somewhere quiet."),
+        (
+            "assistant",
+            "Please confirm the following details: you would like a table at Akira Japanese Restaurant in "
+            "San Jose, which is a lovely quiet place with a long wine list and a garden, on March 5th at 6:30 pm.",
+        ),
+        *[("user", f"And another thing about the ticket {n}, it was charged twice last month.") for n in range(8)],
+    ]
+    compactor = fed(turns_of([*pairs, *CHATTER * 3]), CompactionPolicy(token_budget=300))
+    notes = compactor.plan(None).notes
+    line = next(line for line in notes.splitlines() if "6:30 pm" in line)
+    assert "…" in line and "Akira Japanese Restaurant" in line, line

@@ -350,7 +350,7 @@ class Compactor:
         label = f"{who} (promise)" if digest.promise else who
         tags = f" [{'; '.join(extra)}]" if extra else ""
         full = f"- {when} {label}: {quote(_cut(said, 400))}{tags}"
-        snippet = _around_values(said)
+        snippet = _around_values(said, values=digest.said)
         short_tags = f" [{'; '.join(extra)}]" if extra else ""
         short = (
             f"- {when} {label}: {quote(snippet)}{short_tags}"
@@ -360,7 +360,7 @@ class Compactor:
         line = _Line(
             i, True, full, short, estimate_tokens(full) + 1, estimate_tokens(short) + 1, values=tuple(digest.said)
         )
-        tight = _around_values(said, width=2)
+        tight = _around_values(said, width=2, values=digest.said)
         if tight and tight != snippet:  # the last resort: the values with a word or two around them
             line.tiny = f"- {when} {label}: {quote(tight)}{short_tags}"
             line.tiny_tokens = estimate_tokens(line.tiny) + 1
@@ -562,14 +562,19 @@ def _query_values(query: str, normalized: str) -> list[str]:
 _VALUE_WORD = re.compile(r"\d|@|[$£€]", re.IGNORECASE)
 
 
-def _around_values(said: str, width: int = 6) -> str:
+def _around_values(said: str, width: int = 6, values: Iterable[Value] = ()) -> str:
     """The words around each value in ``said`` ("...we're at 33 Quarry Lane now..."): the short form
-    of a durable line when the budget is tight."""
-    words = said.split()
+    of a durable line when the budget is tight. ``values``: the values read in it (a venue's name has
+    no digit, but is one)."""
+    spans = [m.span() for v in values for m in re.finditer(re.escape(v.text), said)]
+    found = list(re.finditer(r"\S+", said))
+    words = [m.group(0) for m in found]
     keep = [False] * len(words)
     for pos, word in enumerate(words):
         bare = word.lower().strip(",.;:!?")
-        if _VALUE_WORD.search(word) or bare in _MONTH_WORDS or bare in _NUMBER_WORDS:
+        start, end = found[pos].span()
+        inside = any(start < e and s < end for s, e in spans)
+        if inside or _VALUE_WORD.search(word) or bare in _MONTH_WORDS or bare in _NUMBER_WORDS:
             for k in range(max(0, pos - width), min(len(words), pos + width + 1)):
                 keep[k] = True
     if not any(keep):
