@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -12,6 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import memory.compaction as compaction
+from bench.sgd import build as sgd_build
+from bench.sgd import data as sgd_data
 from memory.compaction import (
     NOTES_CLOSE,
     NOTES_OPEN,
@@ -23,6 +26,7 @@ from memory.compaction import (
     message_tokens,
 )
 from memory.errors import ConfigError
+from memory.text.values import spoken_number
 
 T0 = datetime(2026, 11, 19, 15, 0, tzinfo=UTC)  # a Thursday
 
@@ -546,3 +550,55 @@ def test_a_shortened_line_keeps_the_names_it_holds() -> None:
     notes = compactor.plan(None).notes
     line = next(line for line in notes.splitlines() if "6:30 pm" in line)
     assert "…" in line and "Akira Japanese Restaurant" in line, line
+
+
+# -- real dialogues: booking dialogues written by people outside the project (SGD, the tune half) -----------------
+
+_SGD = sgd_data.data_dir()
+_NUMBER_WORD = (
+    r"(?:zero|oh|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
+    r"sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand)"
+)
+_RESOLVED_DAY = re.compile(r"\b(?:[A-Z][a-z]{2} )?\d{4}-\d\d-\d\d\b|: [A-Z][a-z]{2} \d{1,2}\b")
+
+
+def _said_numbers(text: str) -> tuple[set[str], list[str]]:
+    """The numbers a text says: written digits, the value of any run of number words, digits said in words."""
+    low = text.lower()
+    numbers = set(re.findall(r"\d+", low))
+    for match in re.finditer(rf"\b{_NUMBER_WORD}(?:[\s,-]+{_NUMBER_WORD})*\b", low):
+        words = re.findall(r"[a-z]+", match.group(0))
+        for i in range(len(words)):
+            for j in range(i + 1, len(words) + 1):
+                value = spoken_number(" ".join(words[i:j]))
+                if value is not None:
+                    numbers.add(str(value))
+    return numbers, _spoken_runs(re.sub(r"\b(?:uh|um|er|ah|hmm|like)\b", " ", low))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sgd_data.available(_SGD, ("tune",)), reason=f"SGD data not found in {_SGD}")
+@pytest.mark.parametrize("variant", ["clean", "voice"])
+def test_the_notes_of_real_booking_calls_carry_no_number_never_said(variant: str) -> None:
+    """Booking dialogues of the tune half chained into long calls (and, for ``voice``, with the benchmark's
+    recogniser noise: fillers, stutters, numbers said in words, no punctuation): every number in the final
+    notes, and in every line the compaction wrote on the way, was said."""
+    dialogues = [d for _, d in sgd_data.read_dialogues(_SGD, (1,))][:96]
+    rng = random.Random(7)
+    for first in range(0, len(dialogues), 8):
+        pairs = []
+        for dialogue in dialogues[first : first + 8]:
+            for turn in dialogue["turns"]:
+                role = "user" if turn["speaker"] == "USER" else "assistant"
+                text = turn["utterance"]
+                if variant == "voice":
+                    text = sgd_build.asr(text, rng, side=role, plain=rng.random() < 0.5)
+                pairs.append((role, text))
+        compactor = fed(turns_of(pairs), CompactionPolicy(token_budget=800))
+        numbers, spoken = _said_numbers(" ".join(text for _, text in pairs))
+        lines = [line for line in compactor.plan(None).notes.splitlines()[2:-1]]
+        lines += [line.full for line in compactor._lines]  # every line written, shown or not
+        for line in lines:
+            body = _RESOLVED_DAY.sub(" ", _NOTE_PREFIX.sub("", line))
+            for number in re.findall(r"\d+", re.sub(r"\\u[0-9a-fA-F]{4}", " ", body)):
+                assert _allowed(numbers, number, spoken), (number, line)

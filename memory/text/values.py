@@ -491,7 +491,7 @@ def _time(said: str) -> str:
         if hour is None:
             return lowered
         minutes = {"half past": 30, "quarter past": 15, "quarter to": 45}[m.group(1)]
-        hour = hour - 1 if m.group(1) == "quarter to" else hour
+        hour = (hour - 2) % 12 + 1 if m.group(1) == "quarter to" else hour  # quarter to 1 is 12:45
         suffix = m.group(4) or {"morning": "am", "afternoon": "pm", "evening": "pm"}.get(m.group(3) or "", "")
         suffix = suffix or ("pm" if "night" in lowered else "")
         return f"{hour}:{minutes:02d} {suffix}".strip()

@@ -22,6 +22,8 @@ def kinds(text: str) -> list[tuple[str, str, str]]:
         ("Your reference is RPWOWDOO.", ("reference", "RPWOWDOO", "RPWOWDOO")),  # no digit at all
         ("TR7804 leaves at 17:17", ("time", "17:17", "17:17")),
         ("at half past 6 in the evening", ("time", "half past 6 in the evening", "6:30 pm")),
+        ("At quarter to 1 in the afternoon.", ("time", "quarter to 1 in the afternoon", "12:45 pm")),
+        ("quarter to seven", ("time", "quarter to seven", "6:45")),
         ("a table for one", ("count", "table for one", "1")),
         ("two tickets please", ("count", "two tickets", "2")),
         ("their number is 650-330-1782", ("phone", "650-330-1782", "6503301782")),
