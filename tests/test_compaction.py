@@ -502,6 +502,10 @@ def test_the_caller_giving_their_own_details_is_an_identity_check() -> None:
     own = classify(Turn("u", "user", "My date of birth is March 4th, 1985.", T0))
     assert own.identity == ["date of birth given"]
     assert not classify(Turn("u", "user", "What postcode do you have on file?", T0)).identity
+    said = Turn("u", "user", "It's March fourth, 1985.", T0)
+    verified = classify(Turn("a", "assistant", "Thank you, you're verified.", T0), previous=said)
+    assert verified.identity == ["verified by the agent"]
+    assert not classify(Turn("a", "assistant", "Thank you, you're verified.", T0)).identity  # nothing said
 
 
 # -- the values people book are recognised ---------------------------------------------------------------------
@@ -563,9 +567,11 @@ _RESOLVED_DAY = re.compile(r"\b(?:[A-Z][a-z]{2} )?\d{4}-\d\d-\d\d\b|: [A-Z][a-z]
 
 
 def _said_numbers(text: str) -> tuple[set[str], list[str]]:
-    """The numbers a text says: written digits, the value of any run of number words, digits said in words."""
+    """The numbers a text says: written digits (a phone number's groups joined), the value of any run of number
+    words, digits said in words."""
     low = text.lower()
     numbers = set(re.findall(r"\d+", low))
+    numbers |= {re.sub(r"\D", "", m) for m in re.findall(r"\(?\d{3}\)?[ .-]\d{3}[ .-]\d{4}\b", low)}  # a phone's groups
     for match in re.finditer(rf"\b{_NUMBER_WORD}(?:[\s,-]+{_NUMBER_WORD})*\b", low):
         words = re.findall(r"[a-z]+", match.group(0))
         for i in range(len(words)):

@@ -345,12 +345,14 @@ def _durable_name(value: Value, sentence: str, ctx: _Context) -> bool:
 
 def _identity_check(sentence: str, ctx: _Context, said: list[Value]) -> str | None:
     """How the caller was identified, from the caller's own words only: a detail they give of their own
-    ("my date of birth is ...", or a value in reply to the agent asking for theirs), or the agent stating
-    that the caller is verified. A question about a postcode, from either side, is no identity check."""
+    ("my date of birth is ...", or a value in reply to the agent asking for theirs), or the agent stating,
+    right after the caller spoke, that the caller is verified. A question about a postcode, from either
+    side, is no identity check."""
     if _QUESTION.search(sentence.strip()):
         return None
     if ctx.turn.role == "assistant":
-        return "verified by the agent" if _VERIFIED.search(sentence) else None
+        answered = ctx.previous is not None and ctx.previous.role == "user"  # the caller has just said something
+        return "verified by the agent" if answered and _VERIFIED.search(sentence) else None
     gives = bool(said) or bool(re.search(r"\d", sentence))
     if not gives:
         return None

@@ -119,6 +119,11 @@ _PHONE = re.compile(
     r"(?<![\w+])(?:\+?1[ .-]?)?(?:\(\d{3}\)\s?|\d{3}[ .-])\d{3}[ .-]\d{4}(?![\w-])"
     r"|(?<![\w+])\+\d{1,3}(?:[ .-]?\d{2,4}){2,5}(?![\w-])"
 )
+_MINUTE_WORDS = (  # minutes said in words: "oh five", "fifteen", "forty five", "forty-five"
+    r"(?:o(?:h)?[ -](?:one|two|three|four|five|six|seven|eight|nine)"
+    r"|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen"
+    r"|(?:twenty|thirty|forty|fifty)(?:[ -](?:one|two|three|four|five|six|seven|eight|nine))?)"
+)
 _TIME = re.compile(
     r"\b(?:[01]?\d|2[0-3]):[0-5]\d(?:\s*(?:am|pm|a\.m\.|p\.m\.))?(?![\w:])"
     r"|\b(?:1[0-2]|0?[1-9])\s*(?:am|pm|a\.m\.|p\.m\.|o'clock)(?!\w)"
@@ -126,7 +131,7 @@ _TIME = re.compile(
     r"|\b(?:noon|midday|midnight)\b"
     rf"|\b(?:half past|quarter past|quarter to)\s+(?:\d{{1,2}}|{'|'.join(_COUNT_WORDS)})"
     r"(?:\s+in the (?:morning|afternoon|evening)|\s+at night|\s*(?:am|pm))?\b"
-    rf"|\b(?:{'|'.join(_COUNT_WORDS)})(?:[ -](?:fifteen|thirty|forty[ -]five|o[ -]\w+))?\s*(?:am|pm|a\.m\.|p\.m\.|o'clock)"
+    rf"|\b(?:{'|'.join(_COUNT_WORDS)})(?:[ -]{_MINUTE_WORDS})?\s*(?:am|pm|a\.m\.|p\.m\.|o'clock|o clock)"
     r"|\b(?:[1-9]|1[0-2])\s+in the (?:morning|afternoon|evening)\b",
     re.IGNORECASE,
 )
@@ -364,7 +369,9 @@ def values_in(text: str) -> list[Value]:
     return list(_read(text))
 
 
-_MAY_TIME = re.compile(r"\d|noon|midday|midnight|past|quarter|o'clock|\b[ap]\.?m\b|morning|afternoon|evening", re.I)
+_MAY_TIME = re.compile(
+    r"\d|noon|midday|midnight|past|quarter|o'clock|o clock|\b[ap]\.?m\b|morning|afternoon|evening", re.I
+)
 _MAY_DATE = re.compile(rf"\d|today|tonight|tomorrow|yesterday|next|this|last|coming|{_MONTHS}", re.I)
 _MAY_DURATION = re.compile(r"min|hour|hr|day|night|week|month|year", re.I)
 _MAY_AMOUNT = re.compile(r"[$£€]|dollar|buck|pound|quid|euro|cent|pence|usd|gbp|eur", re.I)
@@ -495,6 +502,17 @@ def _time(said: str) -> str:
         suffix = m.group(4) or {"morning": "am", "afternoon": "pm", "evening": "pm"}.get(m.group(3) or "", "")
         suffix = suffix or ("pm" if "night" in lowered else "")
         return f"{hour}:{minutes:02d} {suffix}".strip()
+    worded = re.fullmatch(r"([a-z]+)(?:[ -](.+?))? ?(am|pm|o'clock|o clock)", lowered)
+    if worded and worded.group(1) in _COUNT_WORDS:  # "six forty five pm" is 6:45 pm, "five o clock" 5:00
+        said = (worded.group(2) or "").replace("-", " ")
+        suffix = worded.group(3) if worded.group(3) in ("am", "pm") else "o'clock"
+        if not said:
+            return f"{_COUNT_WORDS[worded.group(1)]} {suffix}"
+        oh = re.fullmatch(r"oh? (\w+)", said)
+        past = _UNITS.get(oh.group(1)) if oh else spoken_number(said)
+        if past is not None and 0 <= past < 60:
+            return f"{_COUNT_WORDS[worded.group(1)]}:{past:02d} {suffix}".removesuffix(" o'clock")
+        return lowered
     spaced = re.fullmatch(r"(\d{1,2}) ([0-5]\d) ?(am|pm)", lowered)
     if spaced:  # "11 15 am" is 11:15 am (a recogniser wrote the clock without its colon)
         return f"{spaced.group(1)}:{spaced.group(2)} {spaced.group(3)}"

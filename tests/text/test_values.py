@@ -98,3 +98,17 @@ def test_a_value_keeps_exactly_its_own_digits(parts: list[tuple[str, str]]) -> N
         if runs:  # a value said in digits keeps exactly its own digits (a phone's groups may be joined)
             digits = re.findall(r"\d+", value.normalised)
             assert set(digits) <= set(runs) or "".join(digits) == "".join(runs), (text, value)
+
+
+@pytest.mark.parametrize(
+    ("text", "said", "normalised"),
+    [
+        ("at six forty five pm", "six forty five pm", "6:45 pm"),
+        ("seven thirty pm please", "seven thirty pm", "7:30 pm"),
+        ("eleven oh five am", "eleven oh five am", "11:05 am"),
+        ("at five o clock", "five o clock", "5 o'clock"),
+        ("not after six pm", "six pm", "6 pm"),
+    ],
+)
+def test_times_said_in_words(text: str, said: str, normalised: str) -> None:
+    assert ("time", said, normalised) in kinds(text)
