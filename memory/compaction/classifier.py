@@ -286,7 +286,7 @@ def _signals(sentence: str, ctx: _Context, digest: Digest) -> str | None:
     if any(w in _NUMBER_WORDS and w not in ("one", "oh", "double", "triple") for w in _words(sentence)):
         digest.kinds.add("number")
         strong = True
-    for fact in durable_facts(sentence, turn.role, turn.at, plans=ctx.plans, region=ctx.region):
+    for fact in durable_facts(sentence, turn.role, turn.at, plans=ctx.plans, region=ctx.region, certain=True):
         tags.append(f"{fact.attribute}: {quote(fact.value)}")
         digest.kinds.add(fact.attribute if fact.attribute in ("address", "email", "phone") else "preference")
         digest.values.add(fact.value.lower())

@@ -178,11 +178,13 @@ def facts(
     plans: Sequence[str] = (),
     region: str = "US",
     identifiers: Sequence[Identifier] | None = None,
+    certain: bool = False,
 ) -> list[FoundFact]:
     """Durable facts stated in one turn. Caller facts come from user turns; plans and appointments
     also from the agent ("I've moved you to the family plan"). ``identifiers``: those said in the
-    turn, when the caller already has them (:func:`memory.text.reading.read_turn`)."""
-    normalized = normalize_spoken_digits(text)
+    turn, when the caller already has them (:func:`memory.text.reading.read_turn`). ``certain``: join
+    only what :func:`join_spoken_digits` joins ("fifty three fifty seven Elm Street" is no house number)."""
+    normalized = join_spoken_digits(text) if certain else normalize_spoken_digits(text)
     found: list[FoundFact] = []
     if role == "assistant":
         for match in _AGENT_ADDRESS.finditer(normalized):

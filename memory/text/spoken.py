@@ -32,9 +32,10 @@ digits (``1O9E32IJ``: its letter O is no zero, ``B0OK1NG``).
 
 ``join_spoken_digits`` is the certain normalisation, the one quoted back as what was said: it
 rewrites only what was said digit by digit in words (``four five one``, ``six five oh, three three
-oh``, ``double five two``: 3 digits or more), never written numbers, never two digit words alone
-("two four-star" is not 24) and never number words that may be separate numbers ("nineteen
-eighty", "fifty three fifty seven").
+oh``, ``double five two``: 3 digits or more) and one number said in words with no other number
+beside it (``forty two``, ``twelve``, ``two hundred``); never written numbers, never two digit words
+alone ("two four-star" is not 24) and never number words that may be separate numbers ("nineteen
+eighty", "fifty three fifty seven", "eleven thirty").
 
 ``extract_identifiers`` finds the identifiers a caller says in one turn:
 
@@ -231,20 +232,24 @@ def normalize_spoken_digits(text: str) -> str:
 
 
 def join_spoken_digits(text: str) -> str:
-    """Rewrite only what was said digit by digit in words (see the module): the certain normalisation.
+    """Rewrite only what was said digit by digit in words, or one number said in words alone (see the
+    module): the certain normalisation.
 
-    ``"ref four five one, then 09:11 and two four-star"`` -> ``"ref 451, then 09:11 and two four-star"``.
+    ``"ref four five one, then 09:11 and two four-star"`` -> ``"ref 451, then 09:11 and two four-star"``;
+    ``"forty two dollars"`` -> ``"42 dollars"``; ``"nineteen eighty five"`` stays as said.
     Raises :class:`InvalidInputError` if ``text`` is not a string.
     """
     _require_str(text)
-    runs = spoken_digit_runs(text)
+    if not _may_hold_digits(text):
+        return text
+    runs = _find_runs(_tokenize(text), strict=True, lone=True)
     if not runs:
         return text
     out: list[str] = []
     pos = 0
-    for start, end, digits in runs:
-        out += (text[pos:start], digits)
-        pos = end
+    for run in runs:
+        out += (text[pos : run.start], run.digits)
+        pos = run.end
     out.append(text[pos:])
     return "".join(out)
 
@@ -314,8 +319,9 @@ def _ascii_digits(token: str) -> str:
     return token if token.isascii() else "".join(str(unicodedata.decimal(c)) for c in token)
 
 
-def _find_runs(tokens: list[_Token], *, strict: bool = False) -> list[_Run]:
-    """The digit runs of the tokens; ``strict``: only numbers said digit by digit in words."""
+def _find_runs(tokens: list[_Token], *, strict: bool = False, lone: bool = False) -> list[_Run]:
+    """The digit runs of the tokens; ``strict``: only numbers said digit by digit in words (``lone``: and
+    one number said in words with no other number beside it, "forty two", "twelve", "two hundred")."""
     runs: list[_Run] = []
     count = len(tokens)
     locked = _locked(tokens)
@@ -328,7 +334,11 @@ def _find_runs(tokens: list[_Token], *, strict: bool = False) -> list[_Run]:
             i += 1
             continue
         pieces = _collect(tokens, piece, locked, strict=strict)
-        if strict:
+        if strict and lone and len(pieces) == 1 and not pieces[0].single and not pieces[0].written:
+            run = _settle(tokens, pieces)
+            if run is not None and not run.plus:
+                runs.append(run)
+        elif strict:
             runs.extend(_spoken_groups(tokens, pieces))
         else:
             run = _settle(tokens, pieces)
