@@ -169,6 +169,14 @@ _TRIGGER_RE = re.compile(
 )
 
 _Token = tuple[int, int, str]  # start, end, lower-cased text
+# A phone number written as one: "4155550142", "415-555-0142", "(415) 555 0142", "1 415 555 0142", not
+# numbers side by side ("57 10-12 10-12").
+_DIGIT_BY_DIGIT = re.compile(
+    r"(?:(?:"
+    + "|".join(sorted({*_UNITS, *_WEAK, *_REPEAT, *_FILLERS, *_DASH_WORDS}, key=len, reverse=True))
+    + r")\b[\s,.()/‐‑–—-]*)+"
+)
+_PHONE_SHAPE = re.compile(r"(?:\+?\d{1,3}[ .-]?)?(?:\(\d{3}\)|\d{3})[ .-]?\d{3}[ .-]?\d{4}|\d{10,15}")
 
 
 @dataclass(slots=True)
@@ -561,7 +569,7 @@ def _extract(text: str, region: str, asked: frozenset[str] = frozenset()) -> lis
     repaired = _repaired_runs(items)
     for index, item in enumerate(items):
         if item.run is not None and index not in used and index not in repaired:
-            number = _number_identifier(items, index, cues, region, default)
+            number = _number_identifier(items, index, cues, region, default, text)
             if number is not None:
                 found.append((item.start, number))
     found.sort(key=lambda pair: pair[0])
@@ -673,7 +681,7 @@ def _corrects(items: list[_Item], earlier: int, later: int) -> bool:
 
 
 def _number_identifier(
-    items: list[_Item], index: int, cues: dict[int, str], region: str, default: str | None = None
+    items: list[_Item], index: int, cues: dict[int, str], region: str, default: str | None = None, text: str = ""
 ) -> Identifier | None:
     run = items[index].run
     assert run is not None
@@ -690,8 +698,13 @@ def _number_identifier(
     if cue == _OTHER or glued or len(run.digits) < _MIN_PHONE_DIGITS:
         return None
     phone = _try("phone", run.digits, region)
-    if phone is None or cue == _PHONE or _is_full_national(run.digits, phone.value, region):
+    if phone is None or cue == _PHONE:
         return phone
+    said = text[run.start : run.end]
+    if _is_full_national(run.digits, phone.value, region) and (
+        _PHONE_SHAPE.fullmatch(said) or _DIGIT_BY_DIGIT.fullmatch(said.lower())
+    ):
+        return phone  # no cue: written as one phone number ("415-555-0142"), or said digit by digit
     return None
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from memory.text.spoken import join_spoken_digits, normalize_spoken_digits, spoken_digit_runs
+from memory.text.spoken import extract_identifiers, join_spoken_digits, normalize_spoken_digits, spoken_digit_runs
 
 
 @pytest.mark.parametrize(
@@ -46,3 +46,18 @@ def test_digits_said_in_words_are_spans_of_the_text() -> None:
     text = "ref four five one, then 09:11"
     assert [(text[s:e], d) for s, e, d in spoken_digit_runs(text)] == [("four five one", "451")]
     assert normalize_spoken_digits("my account number is 88 123") == "my account number is 88123"  # identifiers
+
+
+@pytest.mark.parametrize(
+    ("text", "phones"),
+    [
+        ("53 - 57 10-12 10-12.", []),  # numbers side by side are no phone number
+        ("four four seven one 10-12 forty two dollars", []),
+        ("it is 4155550142", ["+14155550142"]),
+        ("(415) 555 0142", ["+14155550142"]),
+        ("four one five, uh, five five five, oh one four two", ["+14155550142"]),
+        ("my number is 415 555 01 42", ["+14155550142"]),  # with a cue, the groups of one number
+    ],
+)
+def test_a_phone_number_without_a_cue_is_written_or_said_as_one(text: str, phones: list[str]) -> None:
+    assert [i.value for i in extract_identifiers(text) if i.kind == "phone"] == phones
