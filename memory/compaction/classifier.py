@@ -7,38 +7,41 @@ import re
 from dataclasses import dataclass, field
 
 from ..text.dates import find_dates
-from ..text.facts import amounts_in, references
 from ..text.facts import facts as durable_facts
+from ..text.facts import references
+from ..text.kinds import is_confirmation
 from ..text.promises import commitments, spoken_name
 from ..text.quote import quote
-from ..text.spoken import extract_identifiers, normalize_spoken_digits
+from ..text.spoken import extract_identifiers, join_spoken_digits, normalize_spoken_digits
 from ..text.terms import index_terms
+from ..text.values import Value, values_in
 from .patterns import (
     _ACCOUNT_STATE,
     _ANSWER,
     _ASKS_NAME,
     _BACKCHANNEL,
     _CAPITALISED,
-    _CLOCK,
     _CLOCK_WORDS,
-    _CODE,
     _DANGLING,
+    _DAY_OF_MONTH,
     _DIGITS,
     _FILLER,
+    _FOR_THE_CALLER,
     _IDENTITY_CHECK,
     _INTRODUCES,
     _LEAD_IN,
     _META,
     _MONTH_IN,
-    _NOT_CODE,
     _NOT_NAME,
     _NUMBER_WORDS,
     _ORDINAL_TEENS,
     _ORDINAL_UNITS,
     _ORDINAL_WORD,
     _OWN_ACTION,
+    _OWN_CHECK,
     _PHRASE_FILLER,
     _PREFERENCE,
+    _QUESTION,
     _REPEATED_WORD,
     _SENTENCE,
     _SMALL_TALK,
@@ -68,6 +71,7 @@ class Digest:
     identity: list[str] = field(default_factory=list)  # who the caller is / how identified
     promise: bool = False
     terms: frozenset[str] = frozenset()  # content terms of the whole turn (repetition, recall)
+    said: list[Value] = field(default_factory=list)  # the values of the kept sentences, as spans of what was said
 
 
 def _clean(text: str) -> str:
@@ -93,24 +97,6 @@ def _is_backchannel(words: list[str]) -> bool:
     return all(w in _BACKCHANNEL for w in words)
 
 
-def _clock_times(text: str) -> list[str]:
-    found = []
-    for m in _CLOCK.finditer(text):
-        if m.group(4):
-            found.append(m.group(4).lower())
-        elif m.group(1):
-            suffix = m.group(3).lower().replace(".", "")
-            found.append(f"{m.group(1)}:{m.group(2)}{suffix}" if m.group(2) else f"{m.group(1)}{suffix}")
-        else:
-            minutes = {"fifteen": "15", "thirty": "30", "forty-five": "45", "forty five": "45"}.get(
-                (m.group(6) or "").lower()
-            )
-            suffix = m.group(7).lower().replace(".", "")
-            hour = _CLOCK_WORDS[m.group(5).lower()]
-            found.append(f"{hour}:{minutes}{suffix}" if minutes else f"{hour}{suffix}")
-    return [t.replace("o'clock", " o'clock").strip() for t in found]
-
-
 def _ordinals_as_digits(text: str) -> str:
     """ "November third" -> "November 3rd", "the twenty first" -> "the 21st" (so the date is found)."""
 
@@ -132,13 +118,13 @@ def _ordinals_as_digits(text: str) -> str:
     return _ORDINAL_WORD.sub(digits, text)
 
 
-def _as_quoted(sentence: str, normalized: str) -> str:
-    """The sentence as quoted in the notes: spoken digits joined (unless that mangles a clock
-    time), without a leading "okay, so", "yeah", "oh, and"."""
-    if normalized != sentence and re.search(r"\b\d{3,4}\s*(?:am|pm|a\.m\.|p\.m\.|o'clock)", normalized, re.I):
-        normalized = sentence
-    stripped = _LEAD_IN.sub("", normalized)
-    return stripped[:1].upper() + stripped[1:] if stripped else normalized
+def _as_quoted(sentence: str) -> str:
+    """The sentence as quoted in the notes: as said, with only the certain normalisation (digits
+    said one by one in words joined, :func:`~memory.text.spoken.join_spoken_digits`), without a
+    leading "okay, so", "yeah", "oh, and"."""
+    joined = join_spoken_digits(sentence)
+    stripped = _LEAD_IN.sub("", joined)
+    return stripped[:1].upper() + stripped[1:] if stripped else joined
 
 
 def classify(
@@ -165,7 +151,7 @@ def classify(
         if asked and words[0] in _ANSWER and len(words) <= 4:
             return Digest("answer", content=[cleaned], terms=frozenset(words))
         return Digest("filler")
-    context = _Context(turn, previous if asked else None, plans, region)
+    context = _Context(turn, previous if asked else None, plans, region, previous)
     digest = Digest("content")
     skipped_meta = skipped_small = 0
     for sentence in _SENTENCE.split(cleaned):
@@ -204,22 +190,36 @@ class _Context:
     question: Turn | None  # the agent's question this turn answers, if any
     plans: tuple[str, ...]
     region: str
+    previous: Turn | None = None  # the turn before, whoever said it
+
+
+_KEPT_KINDS = frozenset(
+    {"reference", "phone", "email", "time", "date", "day", "duration", "amount", "count", "address", "car_type",
+     "colour", "number"}
+)  # fmt: skip
+"""Value kinds that make a sentence durable wherever they are said (a name only when the agent confirms
+or repeats it)."""
+_CURRENCY_SIGNS = {"usd": "$", "gbp": "£", "eur": "€"}
 
 
 def _signals(sentence: str, ctx: _Context, digest: Digest) -> str | None:
     """Durable signal in one sentence: adds its tags, values, kinds and identity to ``digest`` and
-    returns the sentence as it is quoted in the notes, or ``None`` if it holds no durable signal."""
+    returns the sentence as it is quoted in the notes, or ``None`` if it holds no durable signal.
+
+    Every value is read by the shared readers (:func:`~memory.text.values.values_in`, typed references,
+    identifiers) as a span of what was said; a tag is that span, or its certain normal form (digits said
+    in words as digits, "$42.10", a relative day resolved against when it was said)."""
     turn = ctx.turn
     strong = False
     tags: list[str] = []
-    normalized = normalize_spoken_digits(sentence)
-    lowered = normalized.lower()
+    said = values_in(sentence)
+    joined = join_spoken_digits(sentence)
     covered: set[str] = set()
-    for ref in references(sentence):
+    for ref in references(sentence, certain=True):
         tags.append(ref.label)
         digest.values.add(ref.value.lower())
         digest.kinds.update({ref.kind, "number"})
-        covered.add(ref.value.lower())
+        covered.update({ref.value.lower(), *re.findall(r"\d+", ref.value)})
         strong = True
     if turn.role == "user":
         for ident in extract_identifiers(sentence, region=ctx.region):
@@ -238,69 +238,55 @@ def _signals(sentence: str, ctx: _Context, digest: Digest) -> str | None:
             digest.kinds.add("name")
             digest.values.add(name.lower())
             strong = True
-    check = _IDENTITY_CHECK.search(sentence)
+    check = _identity_check(sentence, ctx, said)
     if check:
-        if turn.role == "assistant" and _VERIFIED.search(sentence):
-            digest.identity.append("verified by the agent")
+        digest.identity.append(check)
         digest.kinds.add("identity")
         strong = True
-    if turn.role == "user" and ctx.question is not None:
-        asked_check = _IDENTITY_CHECK.search(ctx.question.text)
-        if asked_check and not _VERIFIED.search(ctx.question.text):
-            digest.identity.append(f"{asked_check.group(1).lower()} given")
-            digest.kinds.add("identity")
-            strong = True
-    for amount in amounts_in(normalized):
-        tags.append(amount)
-        digest.values.add(amount[1:])
-        digest.kinds.add("amount")
-        covered.update({amount[1:], *amount[1:].split(".")})
-        strong = True
-    dated = _ordinals_as_digits(normalized)
+    kept: list[Value] = []
+    for value in said:
+        if value.kind == "name" and not _durable_name(value, sentence, ctx):
+            continue
+        if value.kind == "date" and value.normalised in _WEAK_DATES:
+            continue
+        kept.append(value)
+        digest.kinds.add(value.kind)
+        digest.values.add(value.normalised)
+        if value.kind in ("number", "phone", "reference", "amount", "count", "address"):
+            digest.kinds.add("number")
+        tag = _tag(value)
+        if tag is None or tag.lower() in covered:
+            continue
+        if value.kind == "number" and (tag in covered or set(re.findall(r"\d+", tag)) <= covered):
+            continue
+        tags.append(tag)
+        covered.update({tag.lower(), *re.findall(r"\d+", tag)})
+    strong = strong or any(v.kind in _KEPT_KINDS or v.kind == "name" for v in kept)
+    dated = _ordinals_as_digits(joined)
     for phrase, day in find_dates(dated, turn.at):
         year = re.search(re.escape(phrase) + r",?\s+((?:19|20)\d\d)\b", dated, re.IGNORECASE)
         if year:
             with contextlib.suppress(ValueError):
                 day = day.replace(year=int(year.group(1)))
             phrase = f"{phrase}, {year.group(1)}"
-            covered.add(year.group(1))
             tags.append(f"{phrase}: {day:%a %Y-%m-%d}")
         elif _MONTH_IN.search(phrase):  # a calendar day said without a year: which year is a guess
             tags.append(f"{phrase}: {day:%b} {day.day}")
+        elif _DAY_OF_MONTH.fullmatch(phrase):  # "the 2nd": which month is a guess
+            tags.append(phrase)
         else:
             tags.append(f"{phrase}: {day:%a %Y-%m-%d}")
         digest.kinds.add("date")
         digest.values.add(f"{day:%Y-%m-%d}")
         strong = strong or phrase.lower() not in _WEAK_DATES
-    for clock in _clock_times(sentence):
-        tags.append(clock)
-        digest.kinds.add("time")
-        digest.values.add(clock)
-        covered.update(re.findall(r"\d+", clock))
-        strong = True
-    for code in _CODE.findall(normalized):
-        if _NOT_CODE.fullmatch(code) or code.lower() in covered:
-            continue
-        tags.append(code)
-        digest.values.add(code.lower())
-        digest.kinds.update({"code", "number"})
-        covered.update({code.lower(), *re.findall(r"\d+", code)})
-        strong = True
-    for run in _DIGITS.findall(normalized):
+    for run in _DIGITS.findall(normalize_spoken_digits(sentence)):  # for recall by value only, never shown
         digits = run.strip(".,-/")
-        bare = re.sub(r"\D", "", digits)
-        if not bare:
-            continue
-        digest.values.add(digits.lower())
-        digest.values.add(bare)
+        if re.sub(r"\D", "", digits):
+            digest.values.update({digits.lower(), re.sub(r"\D", "", digits)})
+    if any(w in _NUMBER_WORDS and w not in ("one", "oh", "double", "triple") for w in _words(sentence)):
         digest.kinds.add("number")
         strong = True
-        if digits.lower() not in covered and bare not in covered:
-            tags.append(digits)
-    if any(w in _NUMBER_WORDS and w not in ("oh", "double", "triple") for w in _words(sentence)):
-        digest.kinds.add("number")
-        strong = True
-    for fact in durable_facts(sentence, turn.role, turn.at, plans=ctx.plans, region=ctx.region):
+    for fact in durable_facts(sentence, turn.role, turn.at, plans=ctx.plans, region=ctx.region, certain=True):
         tags.append(f"{fact.attribute}: {quote(fact.value)}")
         digest.kinds.add(fact.attribute if fact.attribute in ("address", "email", "phone") else "preference")
         digest.values.add(fact.value.lower())
@@ -310,10 +296,11 @@ def _signals(sentence: str, ctx: _Context, digest: Digest) -> str | None:
         digest.promise = digest.promise or turn.role == "assistant"
         digest.kinds.add("promise")
         strong = True
+    lowered = joined.lower()
     if _ACCOUNT_STATE.search(lowered):
         digest.kinds.add("state")
         strong = True
-    if _STREET_ADDRESS.search(normalized):
+    if _STREET_ADDRESS.search(joined):
         digest.kinds.add("address")
         strong = True
     if _PREFERENCE.search(lowered):
@@ -322,7 +309,65 @@ def _signals(sentence: str, ctx: _Context, digest: Digest) -> str | None:
     if not strong:
         return None
     digest.tags.extend(tags)
-    return _as_quoted(sentence, normalized)
+    digest.said.extend(kept)
+    return _as_quoted(sentence)
+
+
+def _tag(value: Value) -> str | None:
+    """A value as tagged in the notes: the span said, or its certain normal form."""
+    if value.kind == "amount":
+        number, _, currency = value.normalised.partition(" ")
+        if not re.fullmatch(r"\d+(?:\.\d+)?", number):
+            return value.text
+        return f"{_CURRENCY_SIGNS[currency]}{number}" if currency in _CURRENCY_SIGNS else value.normalised
+    if value.kind == "time":
+        words = [_CLOCK_WORDS.get(w, w) for w in value.normalised.split()]
+        return re.sub(r"\s+(am|pm)$", r"\1", " ".join(words)).replace("o'clock", " o'clock").strip()
+    if value.kind in ("number", "phone") and re.search(r"[a-z]", value.text, re.IGNORECASE):
+        return value.normalised  # digits said one by one in words, joined
+    if value.kind in ("date",):
+        return None  # dates are tagged with the day they name, below
+    return value.text
+
+
+def _durable_name(value: Value, sentence: str, ctx: _Context) -> bool:
+    """A name is worth keeping when the agent confirms it, or repeats one said in the turn before."""
+    if ctx.turn.role != "assistant":
+        return False
+    before, after = sentence[: value.start].rstrip(), sentence[value.end :].strip()
+    if before.endswith(",") and after[:1] in ("", ".", ",", "!", "?"):
+        return False  # "Thank you, Dana.": said to the caller, not booked
+    if is_confirmation(sentence):
+        return True
+    previous = ctx.previous
+    return previous is not None and value.text.lower() in previous.text.lower()
+
+
+def _identity_check(sentence: str, ctx: _Context, said: list[Value]) -> str | None:
+    """How the caller was identified, from the caller's own words only: a detail they give of their own
+    ("my date of birth is ...", or a value in reply to the agent asking for theirs), or the agent stating,
+    right after the caller spoke, that the caller is verified. A question about a postcode, from either
+    side, is no identity check."""
+    if _QUESTION.search(sentence.strip()):
+        return None
+    if ctx.turn.role == "assistant":
+        answered = ctx.previous is not None and ctx.previous.role == "user"  # the caller has just said something
+        return "verified by the agent" if answered and _VERIFIED.search(sentence) else None
+    gives = bool(said) or bool(re.search(r"\d", sentence))
+    if not gives:
+        return None
+    own = _OWN_CHECK.search(sentence)
+    if own:
+        return f"{_check_name(own.group(1))} given"
+    question = ctx.question
+    if question is None or _VERIFIED.search(question.text) or not _FOR_THE_CALLER.search(question.text):
+        return None
+    asked = _IDENTITY_CHECK.search(question.text)
+    return f"{_check_name(asked.group(1))} given" if asked else None
+
+
+def _check_name(term: str) -> str:
+    return " ".join(term.lower().split())
 
 
 def _caller_name(sentence: str, question: Turn | None) -> str | None:
@@ -344,16 +389,19 @@ def _caller_name(sentence: str, question: Turn | None) -> str | None:
 def _classify_tool(turn: Turn) -> Digest:
     digest = Digest("key")
     tags: list[str] = []
-    normalized = normalize_spoken_digits(turn.text)
-    for ref in references(turn.text):
+    for ref in references(turn.text, certain=True):
         tags.append(ref.label)
         digest.values.add(ref.value.lower())
         digest.kinds.update({ref.kind, "number"})
-    for amount in amounts_in(normalized):
-        tags.append(amount)
-        digest.values.add(amount[1:])
-        digest.kinds.add("amount")
-    for run in _DIGITS.findall(normalized):
+    for value in values_in(turn.text):
+        if value.kind == "amount":
+            tag = _tag(value)
+            if tag is not None:
+                tags.append(tag)
+            digest.values.add(value.normalised.split(" ")[0])
+            digest.kinds.add("amount")
+            digest.said.append(value)
+    for run in _DIGITS.findall(normalize_spoken_digits(turn.text)):  # for recall by value only
         digest.values.add(run.strip(".,-/").lower())
     digest.tags = list(dict.fromkeys(tags))[:8]
     digest.terms = frozenset(index_terms(turn.text))

@@ -16,6 +16,7 @@ from ..text.facts import amounts_in, references
 from ..text.quote import estimate_tokens, quote
 from ..text.spoken import normalize_spoken_digits
 from ..text.terms import index_terms
+from ..text.values import Value
 from ..values import MemoryRow
 from .classifier import Digest, classify
 from .patterns import _ASK_KINDS, _BACKREF, _DIGITS, _NUMBER_WORDS, _QUESTION, _SPECIFIC_KINDS
@@ -48,6 +49,7 @@ class _Line:
     in_header: bool = False  # every value is in the "Caller:" line already: the first to be shortened
     topic: bool = False  # the caller's first substantive words: the last extractive summary line to go
     model: bool = False  # a model's summary of the condensed turns: dropped only to stay within the budget
+    values: tuple[Value, ...] = ()  # the values of a durable line, as spans said in turn ``index``
 
 
 class Compactor:
@@ -216,6 +218,10 @@ class Compactor:
         self._plan_cache = None
         return True
 
+    def noted_values(self) -> list[tuple[int, Value]]:
+        """Each value the notes keep, with the index of the turn that said it (``turns[index]``)."""
+        return [(line.index, value) for line in self._lines if line.key for value in line.values]
+
     def condensed_turns(self, first: int = 0) -> list[Turn]:
         """The condensed turns from position ``first`` on (e.g. for a model summariser)."""
         return self._turns[first : self._boundary]
@@ -337,21 +343,24 @@ class Compactor:
         self._noted_quotes.add(said.lower())
         if turn.role == "tool":
             full = f"- {when} {who}: [{'; '.join(digest.tags)}]" if digest.tags else f"- {when} {who} (ran)"
-            return _Line(i, True, full, full, estimate_tokens(full) + 1, estimate_tokens(full) + 1)
+            tokens = estimate_tokens(full) + 1
+            return _Line(i, True, full, full, tokens, tokens, values=tuple(digest.said))
         lowered = said.lower()
         extra = [t for t in digest.tags if _tag_value(t) not in lowered]
         label = f"{who} (promise)" if digest.promise else who
         tags = f" [{'; '.join(extra)}]" if extra else ""
         full = f"- {when} {label}: {quote(_cut(said, 400))}{tags}"
-        snippet = _around_values(said)
+        snippet = _around_values(said, values=digest.said)
         short_tags = f" [{'; '.join(extra)}]" if extra else ""
         short = (
             f"- {when} {label}: {quote(snippet)}{short_tags}"
             if snippet
             else f"- {when} {label}: {quote(_cut(said, 80))}"
         )
-        line = _Line(i, True, full, short, estimate_tokens(full) + 1, estimate_tokens(short) + 1)
-        tight = _around_values(said, width=2)
+        line = _Line(
+            i, True, full, short, estimate_tokens(full) + 1, estimate_tokens(short) + 1, values=tuple(digest.said)
+        )
+        tight = _around_values(said, width=2, values=digest.said)
         if tight and tight != snippet:  # the last resort: the values with a word or two around them
             line.tiny = f"- {when} {label}: {quote(tight)}{short_tags}"
             line.tiny_tokens = estimate_tokens(line.tiny) + 1
@@ -553,14 +562,19 @@ def _query_values(query: str, normalized: str) -> list[str]:
 _VALUE_WORD = re.compile(r"\d|@|[$£€]", re.IGNORECASE)
 
 
-def _around_values(said: str, width: int = 6) -> str:
+def _around_values(said: str, width: int = 6, values: Iterable[Value] = ()) -> str:
     """The words around each value in ``said`` ("...we're at 33 Quarry Lane now..."): the short form
-    of a durable line when the budget is tight."""
-    words = said.split()
+    of a durable line when the budget is tight. ``values``: the values read in it (a venue's name has
+    no digit, but is one)."""
+    spans = [m.span() for v in values for m in re.finditer(re.escape(v.text), said)]
+    found = list(re.finditer(r"\S+", said))
+    words = [m.group(0) for m in found]
     keep = [False] * len(words)
     for pos, word in enumerate(words):
         bare = word.lower().strip(",.;:!?")
-        if _VALUE_WORD.search(word) or bare in _MONTH_WORDS or bare in _NUMBER_WORDS:
+        start, end = found[pos].span()
+        inside = any(start < e and s < end for s, e in spans)
+        if inside or _VALUE_WORD.search(word) or bare in _MONTH_WORDS or bare in _NUMBER_WORDS:
             for k in range(max(0, pos - width), min(len(words), pos + width + 1)):
                 keep[k] = True
     if not any(keep):

@@ -19,6 +19,7 @@ _NUMBER_WORDS = frozenset(
     [
         "zero",
         "oh",
+        "one",
         "two",
         "three",
         "four",
@@ -164,20 +165,12 @@ _ORDINAL_WORD = re.compile(
     rf"(?=(\s+of\s+{_MONTH_NAME}\b)?)",
     re.IGNORECASE,
 )
-_CLOCK = re.compile(
-    r"\b(\d{1,2})(?::(\d{2}))?\s*(am|pm|a\.m\.|p\.m\.|o'clock)\b"
-    r"|\b(noon|midnight)\b"
-    r"|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)(?:[ -](fifteen|thirty|forty-five|forty five))?\s*(am|pm|a\.m\.|p\.m\.|o'clock)",
-    re.IGNORECASE,
-)
 _CLOCK_WORDS = {
     w: str(i + 1)
     for i, w in enumerate(
         ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"]
     )
 }
-_CODE = re.compile(r"(?<![\w-])(?=[a-z0-9-]*\d)(?=[a-z0-9-]*[a-z])[a-z0-9]+(?:-[a-z0-9]+)*(?![\w-])", re.IGNORECASE)
-_NOT_CODE = re.compile(r"\d+(?:st|nd|rd|th|am|pm|s|k|m)|[a-z]+-[a-z]+", re.IGNORECASE)  # "3rd", "11am", "90s"
 _DIGITS = re.compile(r"(?<![\w.])\d[\d,.\-/]*\d(?![\w])|(?<![\w.])\d(?![\w.,])")
 _ACCOUNT_STATE = re.compile(
     r"\b(?:(?:your|the|my) (?:account|service|line|card|subscription|contract|payment|direct debit|autopay|plan) "
@@ -194,6 +187,13 @@ _IDENTITY_CHECK = re.compile(
     r"verified your (?:identity|account)|identity (?:is )?(?:confirmed|verified)|thanks for verifying|thank you for verifying)\b",
     re.IGNORECASE,
 )
+_OWN_CHECK = re.compile(
+    r"\bmy\s+(date of birth|birthday|d\.?o\.?b\.?|post ?code|zip(?: code)?|security (?:answer|word)|"
+    r"memorable word|mother's maiden name|pin(?: number)?|passcode)\b",
+    re.IGNORECASE,
+)  # a detail of the caller's own, in the caller's words: "my postcode is ..."
+_FOR_THE_CALLER = re.compile(r"\b(?:your|security|verif\w*)\b", re.IGNORECASE)  # asks the caller for their own
+_DAY_OF_MONTH = re.compile(r"(?:(?:on|by|for|from|until|till)\s+)?(?:the\s+)?\d{1,2}(?:st|nd|rd|th)", re.IGNORECASE)
 _OWN_ACTION = re.compile(
     r"\b(?:i'll|i will|i'm going to|let me)\s+(?:just\s+)?(?:wait|hold|hang on|be here|see|think|explain|walk you through|"
     r"go over|be honest|need to ask|have to ask|try my best|do my best)\b",

@@ -19,7 +19,7 @@ from datetime import datetime
 
 from ..values import Identifier
 from .dates import first_date
-from .spoken import extract_identifiers, normalize_spoken_digits
+from .spoken import extract_identifiers, join_spoken_digits, normalize_spoken_digits
 from .vocab import NUMBER_WORDS
 
 _REF_KINDS = {
@@ -152,9 +152,12 @@ class FoundFact:
     confidence: float = 0.9
 
 
-def references(text: str) -> list[Reference]:
-    """Typed reference numbers, spoken digits joined ("ticket eight eight four two" -> ticket 8842)."""
-    normalized = normalize_spoken_digits(text)
+def references(text: str, *, certain: bool = False) -> list[Reference]:
+    """Typed reference numbers, spoken digits joined ("ticket eight eight four two" -> ticket 8842).
+
+    ``certain``: join only digits said one by one in words (:func:`join_spoken_digits`), never written
+    numbers apart ("ticket 88 123" keeps ticket 88), as the notes of a call quote them."""
+    normalized = join_spoken_digits(text) if certain else normalize_spoken_digits(text)
     found: list[Reference] = []
     for word, value in _REF.findall(normalized):
         ref = Reference(_REF_KINDS[word.lower()], value.upper().strip("-"))
@@ -175,11 +178,13 @@ def facts(
     plans: Sequence[str] = (),
     region: str = "US",
     identifiers: Sequence[Identifier] | None = None,
+    certain: bool = False,
 ) -> list[FoundFact]:
     """Durable facts stated in one turn. Caller facts come from user turns; plans and appointments
     also from the agent ("I've moved you to the family plan"). ``identifiers``: those said in the
-    turn, when the caller already has them (:func:`memory.text.reading.read_turn`)."""
-    normalized = normalize_spoken_digits(text)
+    turn, when the caller already has them (:func:`memory.text.reading.read_turn`). ``certain``: join
+    only what :func:`join_spoken_digits` joins ("fifty three fifty seven Elm Street" is no house number)."""
+    normalized = join_spoken_digits(text) if certain else normalize_spoken_digits(text)
     found: list[FoundFact] = []
     if role == "assistant":
         for match in _AGENT_ADDRESS.finditer(normalized):

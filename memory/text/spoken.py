@@ -20,9 +20,22 @@ other character as it was. A digit run is a sequence of digit items:
 separated by nothing but whitespace, commas, full stops, hyphens, brackets, slashes, the words
 ``dash``/``hyphen`` and fillers (``uh``, ``um``, ``er``, ``ah``, ``hmm``, ``like``...). A comma or
 full stop followed by a space between two *written* numbers ends the run: the recogniser has
-already decided they are separate numbers ("88123. 4155550142"). A run must give at least two
-digits ("one question" stays as it is; "nineteen" becomes ``19``). ``plus`` or ``+`` before a run
-of 8+ digits becomes ``+``. Homophones (``to``, ``for``, ``won``) are never digits.
+already decided they are separate numbers ("88123. 4155550142"); so does a dash with a space beside
+it (a range: "53 - 57"). A run must give at least two digits ("one question" stays as it is;
+"nineteen" becomes ``19``). ``plus`` or ``+`` before a run of 8+ digits becomes ``+``. Homophones
+(``to``, ``for``, ``won``) are never digits.
+
+Numbers written as one thing are never part of a run, and stay exactly as written: a clock time
+(``09:11``), a decimal (``9.80``, ``13.2``), a date with slashes (``4/5/2018``), a digit glued to
+the letters after it (``3rd``, ``11am``), and every character of a code that mixes letters and
+digits (``1O9E32IJ``: its letter O is no zero, ``B0OK1NG``).
+
+``join_spoken_digits`` is the certain normalisation, the one quoted back as what was said: it
+rewrites only what was said digit by digit in words (``four five one``, ``six five oh, three three
+oh``, ``double five two``: 3 digits or more) and one number said in words with no other number
+beside it (``forty two``, ``twelve``, ``two hundred``); never written numbers, never two digit words
+alone ("two four-star" is not 24) and never number words that may be separate numbers ("nineteen
+eighty", "fifty three fifty seven", "eleven thirty").
 
 ``extract_identifiers`` finds the identifiers a caller says in one turn:
 
@@ -62,7 +75,9 @@ __all__ = [
     "MAX_SCAN_CHARS",
     "digit_runs",
     "extract_identifiers",
+    "join_spoken_digits",
     "normalize_spoken_digits",
+    "spoken_digit_runs",
 ]
 
 logger = logging.getLogger(__name__)
@@ -154,6 +169,14 @@ _TRIGGER_RE = re.compile(
 )
 
 _Token = tuple[int, int, str]  # start, end, lower-cased text
+# A phone number written as one: "4155550142", "415-555-0142", "(415) 555 0142", "1 415 555 0142", not
+# numbers side by side ("57 10-12 10-12").
+_DIGIT_BY_DIGIT = re.compile(
+    r"(?:(?:"
+    + "|".join(sorted({*_UNITS, *_WEAK, *_REPEAT, *_FILLERS, *_DASH_WORDS}, key=len, reverse=True))
+    + r")\b[\s,.()/‐‑–—-]*)+"
+)
+_PHONE_SHAPE = re.compile(r"(?:\+?\d{1,3}[ .-]?)?(?:\(\d{3}\)|\d{3})[ .-]?\d{3}[ .-]?\d{4}|\d{10,15}")
 
 
 @dataclass(slots=True)
@@ -178,6 +201,7 @@ class _Piece:
     last: int
     tight: bool  # only whitespace between this piece and the previous one
     written: bool
+    single: bool = False  # one digit (or a double/triple one) said in words
 
 
 @dataclass(slots=True)
@@ -213,6 +237,39 @@ def normalize_spoken_digits(text: str) -> str:
         pos = run.end
     out.append(text[pos:])
     return "".join(out)
+
+
+def join_spoken_digits(text: str) -> str:
+    """Rewrite only what was said digit by digit in words, or one number said in words alone (see the
+    module): the certain normalisation.
+
+    ``"ref four five one, then 09:11 and two four-star"`` -> ``"ref 451, then 09:11 and two four-star"``;
+    ``"forty two dollars"`` -> ``"42 dollars"``; ``"nineteen eighty five"`` stays as said.
+    Raises :class:`InvalidInputError` if ``text`` is not a string.
+    """
+    _require_str(text)
+    if not _may_hold_digits(text):
+        return text
+    runs = _find_runs(_tokenize(text), strict=True, lone=True)
+    if not runs:
+        return text
+    out: list[str] = []
+    pos = 0
+    for run in runs:
+        out += (text[pos : run.start], run.digits)
+        pos = run.end
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def spoken_digit_runs(text: str) -> list[tuple[int, int, str]]:
+    """``(start, end, digits)`` of each number said digit by digit in words (3 digits or more), in
+    order: the runs :func:`join_spoken_digits` rewrites. Raises :class:`InvalidInputError` for a
+    non-string."""
+    _require_str(text)
+    if not _may_hold_digits(text):
+        return []
+    return [(run.start, run.end, run.digits) for run in _find_runs(_tokenize(text), strict=True)]
 
 
 def digit_runs(text: str) -> list[str]:
@@ -270,25 +327,91 @@ def _ascii_digits(token: str) -> str:
     return token if token.isascii() else "".join(str(unicodedata.decimal(c)) for c in token)
 
 
-def _find_runs(tokens: list[_Token]) -> list[_Run]:
+def _find_runs(tokens: list[_Token], *, strict: bool = False, lone: bool = False) -> list[_Run]:
+    """The digit runs of the tokens; ``strict``: only numbers said digit by digit in words (``lone``: and
+    one number said in words with no other number beside it, "forty two", "twelve", "two hundred")."""
     runs: list[_Run] = []
     count = len(tokens)
+    locked = _locked(tokens)
     i = 0
     while i < count:
         word = tokens[i][2]
-        piece = _piece(tokens, i, True) if word[0].isdigit() or word in _STARTERS else None
+        starts = i not in locked and (word[0].isdigit() or word in _STARTERS)
+        piece = _piece(tokens, i, True) if starts else None
         if piece is None:
             i += 1
             continue
-        pieces = _collect(tokens, piece)
-        run = _settle(tokens, pieces)
-        if run is not None:
-            runs.append(run)
+        pieces = _collect(tokens, piece, locked, strict=strict)
+        if strict and lone and len(pieces) == 1 and not pieces[0].single and not pieces[0].written:
+            run = _settle(tokens, pieces)
+            if run is not None and not run.plus:
+                runs.append(run)
+        elif strict:
+            runs.extend(_spoken_groups(tokens, pieces))
+        else:
+            run = _settle(tokens, pieces)
+            if run is not None:
+                runs.append(run)
         i = pieces[-1].last
     return runs
 
 
-def _collect(tokens: list[_Token], piece: _Piece) -> list[_Piece]:
+def _spoken_groups(tokens: list[_Token], pieces: list[_Piece]) -> list[_Run]:
+    """The parts of a run said digit by digit in words, each of 3 digits or more."""
+    runs: list[_Run] = []
+    group: list[_Piece] = []
+    for piece in [*pieces, None]:
+        if piece is not None and piece.single:
+            group.append(piece)
+            continue
+        run = _settle(tokens, group) if group else None
+        if run is not None and len(run.digits) >= 3 and not run.plus:
+            runs.append(run)
+        group = []
+    return runs
+
+
+def _locked(tokens: list[_Token]) -> set[int]:
+    """Tokens of numbers written as one thing, never part of a run: a clock time ("09:11"), a
+    decimal ("9.80"), a date with slashes ("4/5/2018"), digits glued to the letters after them
+    ("3rd", "11am"), and every token of a code that mixes letters and digits ("1O9E32IJ")."""
+    locked: set[int] = set()
+    count = len(tokens)
+
+    def glued(a: int, b: int) -> bool:
+        return 0 <= a < count and 0 <= b < count and tokens[a][1] == tokens[b][0]
+
+    def kind(n: int) -> str:
+        word = tokens[n][2]
+        return "digit" if word[0].isdigit() else "alpha" if word[0].isalpha() else "punct"
+
+    n = 0
+    while n < count:  # a chain of letters and digits glued together, with both: a code
+        m = n
+        while m + 1 < count and kind(m) != "punct" and kind(m + 1) != "punct" and glued(m, m + 1):
+            m += 1
+        chain = range(n, m + 1)
+        kinds = {kind(k) for k in chain}
+        if len(chain) > 1 and kinds == {"digit", "alpha"}:
+            interleaved = len(chain) > 2 or kind(n) == "digit"  # "1O9", "3rd", "0O0"; not "AC88123"
+            if interleaved:
+                locked.update(chain)
+        n = m + 1
+    for n in range(1, count - 1):
+        mark = tokens[n][2]
+        if not (glued(n - 1, n) and glued(n, n + 1) and kind(n - 1) == kind(n + 1) == "digit"):
+            continue
+        left, right = tokens[n - 1][2], tokens[n + 1][2]
+        if mark == ":" or (mark == "." and len(right) <= 2):  # "09:11", "9.80"
+            locked.update((n - 1, n + 1))
+        elif mark == "/" and len(left) <= 2 and len(right) <= 2:  # "4/5", "4/10/2018"
+            locked.update((n - 1, n + 1))
+            if n + 3 < count and tokens[n + 2][2] == "/" and glued(n + 1, n + 2) and glued(n + 2, n + 3):
+                locked.add(n + 3)
+    return locked
+
+
+def _collect(tokens: list[_Token], piece: _Piece, locked: set[int], *, strict: bool = False) -> list[_Piece]:
     """The pieces of the run that starts with ``piece``, joined across joiners."""
     pieces = [piece]
     count = len(tokens)
@@ -296,8 +419,10 @@ def _collect(tokens: list[_Token], piece: _Piece) -> list[_Piece]:
         j = k = pieces[-1].last
         while k < count and k - j < _MAX_JOINERS and _is_joiner(tokens, k):
             k += 1
-        if k >= count:
+        if k >= count or k in locked:
             return pieces
+        if strict and any(tokens[n][2] == "." and tokens[n + 1][0] > tokens[n][1] for n in range(j, k)):
+            return pieces  # a sentence ends between them
         word = tokens[k][2]
         following = _piece(tokens, k, k == j) if word[0].isdigit() or word in _STARTERS else None
         if following is None or (pieces[-1].written and following.written and _separates(tokens, j, k)):
@@ -314,6 +439,8 @@ def _separates(tokens: list[_Token], j: int, k: int) -> bool:
     for n in range(j, k):
         if tokens[n][2] in _LOOSE_PUNCT and tokens[n + 1][0] > tokens[n][1]:
             return True
+        if tokens[n][2] in _HYPHENS and (tokens[n + 1][0] > tokens[n][1] or tokens[n][0] > tokens[n - 1][1]):
+            return True  # a range: "53 - 57"
     return (
         k == j + 1
         and tokens[j][2] == "."
@@ -337,9 +464,9 @@ def _piece(tokens: list[_Token], i: int, tight: bool) -> _Piece | None:
         if word not in ("zero", "nought", "naught") and _word_at(tokens, i + 1) == "hundred":
             digits, last = _hundreds(tokens, _UNITS[word], i + 2)
             return _Piece(digits, True, i, last, tight, False)
-        return _Piece(_UNITS[word], True, i, i + 1, tight, False)
+        return _Piece(_UNITS[word], True, i, i + 1, tight, False, single=True)
     if word in _WEAK:
-        return _Piece("0", False, i, i + 1, tight, False)
+        return _Piece("0", False, i, i + 1, tight, False, single=True)
     if word in _TEENS:
         return _Piece(_TEENS[word], True, i, i + 1, tight, False)
     if word in _TENS:
@@ -349,7 +476,7 @@ def _piece(tokens: list[_Token], i: int, tight: bool) -> _Piece | None:
         j = _skip_tight_hyphen(tokens, i + 1)
         digit = _UNITS.get(_word_at(tokens, j)) or _WEAK.get(_word_at(tokens, j))
         if digit is not None:
-            return _Piece(digit * _REPEAT[word], True, i, j + 1, tight, False)
+            return _Piece(digit * _REPEAT[word], True, i, j + 1, tight, False, single=True)
     return None
 
 
@@ -442,7 +569,7 @@ def _extract(text: str, region: str, asked: frozenset[str] = frozenset()) -> lis
     repaired = _repaired_runs(items)
     for index, item in enumerate(items):
         if item.run is not None and index not in used and index not in repaired:
-            number = _number_identifier(items, index, cues, region, default)
+            number = _number_identifier(items, index, cues, region, default, text)
             if number is not None:
                 found.append((item.start, number))
     found.sort(key=lambda pair: pair[0])
@@ -554,7 +681,7 @@ def _corrects(items: list[_Item], earlier: int, later: int) -> bool:
 
 
 def _number_identifier(
-    items: list[_Item], index: int, cues: dict[int, str], region: str, default: str | None = None
+    items: list[_Item], index: int, cues: dict[int, str], region: str, default: str | None = None, text: str = ""
 ) -> Identifier | None:
     run = items[index].run
     assert run is not None
@@ -571,8 +698,13 @@ def _number_identifier(
     if cue == _OTHER or glued or len(run.digits) < _MIN_PHONE_DIGITS:
         return None
     phone = _try("phone", run.digits, region)
-    if phone is None or cue == _PHONE or _is_full_national(run.digits, phone.value, region):
+    if phone is None or cue == _PHONE:
         return phone
+    said = text[run.start : run.end]
+    if _is_full_national(run.digits, phone.value, region) and (
+        _PHONE_SHAPE.fullmatch(said) or _DIGIT_BY_DIGIT.fullmatch(said.lower())
+    ):
+        return phone  # no cue: written as one phone number ("415-555-0142"), or said digit by digit
     return None
 
 

@@ -32,6 +32,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from .spoken import spoken_digit_runs
+
 __all__ = ["KINDS", "Value", "clear_cache", "spoken_number", "values_in"]
 
 KINDS = (
@@ -117,6 +119,11 @@ _PHONE = re.compile(
     r"(?<![\w+])(?:\+?1[ .-]?)?(?:\(\d{3}\)\s?|\d{3}[ .-])\d{3}[ .-]\d{4}(?![\w-])"
     r"|(?<![\w+])\+\d{1,3}(?:[ .-]?\d{2,4}){2,5}(?![\w-])"
 )
+_MINUTE_WORDS = (  # minutes said in words: "oh five", "fifteen", "forty five", "forty-five"
+    r"(?:o(?:h)?[ -](?:one|two|three|four|five|six|seven|eight|nine)"
+    r"|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen"
+    r"|(?:twenty|thirty|forty|fifty)(?:[ -](?:one|two|three|four|five|six|seven|eight|nine))?)"
+)
 _TIME = re.compile(
     r"\b(?:[01]?\d|2[0-3]):[0-5]\d(?:\s*(?:am|pm|a\.m\.|p\.m\.))?(?![\w:])"
     r"|\b(?:1[0-2]|0?[1-9])\s*(?:am|pm|a\.m\.|p\.m\.|o'clock)(?!\w)"
@@ -124,7 +131,7 @@ _TIME = re.compile(
     r"|\b(?:noon|midday|midnight)\b"
     rf"|\b(?:half past|quarter past|quarter to)\s+(?:\d{{1,2}}|{'|'.join(_COUNT_WORDS)})"
     r"(?:\s+in the (?:morning|afternoon|evening)|\s+at night|\s*(?:am|pm))?\b"
-    rf"|\b(?:{'|'.join(_COUNT_WORDS)})(?:[ -](?:fifteen|thirty|forty[ -]five|o[ -]\w+))?\s*(?:am|pm|a\.m\.|p\.m\.|o'clock)"
+    rf"|\b(?:{'|'.join(_COUNT_WORDS)})(?:[ -]{_MINUTE_WORDS})?\s*(?:am|pm|a\.m\.|p\.m\.|o'clock|o clock)"
     r"|\b(?:[1-9]|1[0-2])\s+in the (?:morning|afternoon|evening)\b",
     re.IGNORECASE,
 )
@@ -166,10 +173,6 @@ _CODE = re.compile(
 _CAPS_CODE = re.compile(r"(?<![\w-])[A-Z]{6,12}(?![\w-])")
 _NOT_CODE = re.compile(r"\d+(?:st|nd|rd|th|am|pm|s|k|m|ft|kg|km|mb|gb)|[a-z]+-[a-z]+|mp\d|\d+x", re.IGNORECASE)
 _DIGITS = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)?(?![\w])")
-_SPOKEN_DIGIT_RUN = re.compile(
-    r"\b(?:(?:zero|oh|one|two|three|four|five|six|seven|eight|nine|double|triple)\b(?![-']\w)[ ,-]*){3,}",
-    re.IGNORECASE,
-)
 _SINGLE_DIGITS = re.compile(r"(?<![\w.:/-])\d(?:[ ]\d){2,}(?![\w.:/-])")
 _SPOKEN_COMPOUND = re.compile(
     rf"\b(?:{'|'.join(_TENS)})[ -](?:{'|'.join(k for k in _UNITS if k not in ('zero', 'oh'))})\b", re.IGNORECASE
@@ -356,23 +359,6 @@ def spoken_number(text: str) -> int | None:
     return total + current
 
 
-def _digits_of_run(text: str) -> str | None:
-    """Digits said one by one ("six five oh", "double four"), or None if it is not such a run."""
-    out: list[str] = []
-    repeat = 1
-    for word in _words_of(text):
-        if word == "double":
-            repeat = 2
-        elif word == "triple":
-            repeat = 3
-        elif word in _UNITS:
-            out.append(str(_UNITS[word]) * repeat)
-            repeat = 1
-        else:
-            return None
-    return "".join(out) if len(out) >= 3 else None
-
-
 # ----------------------------------------------------------------------------------------------- reading
 
 
@@ -383,7 +369,9 @@ def values_in(text: str) -> list[Value]:
     return list(_read(text))
 
 
-_MAY_TIME = re.compile(r"\d|noon|midday|midnight|past|quarter|o'clock|\b[ap]\.?m\b|morning|afternoon|evening", re.I)
+_MAY_TIME = re.compile(
+    r"\d|noon|midday|midnight|past|quarter|o'clock|o clock|\b[ap]\.?m\b|morning|afternoon|evening", re.I
+)
 _MAY_DATE = re.compile(rf"\d|today|tonight|tomorrow|yesterday|next|this|last|coming|{_MONTHS}", re.I)
 _MAY_DURATION = re.compile(r"min|hour|hr|day|night|week|month|year", re.I)
 _MAY_AMOUNT = re.compile(r"[$£€]|dollar|buck|pound|quid|euro|cent|pence|usd|gbp|eur", re.I)
@@ -426,10 +414,8 @@ def _read(text: str) -> tuple[Value, ...]:
         digits = re.sub(r"\D", "", m.group(0))
         if 10 <= len(digits) <= 15:
             add("phone", m.start(), m.end(), ("+" if m.group(0).startswith("+") else "") + digits)
-    for m in _SPOKEN_DIGIT_RUN.finditer(text):
-        run = _digits_of_run(m.group(0))
-        if run:
-            add("phone" if 10 <= len(run) <= 11 else "number", m.start(), m.end(), run)
+    for start, end, run in spoken_digit_runs(text):  # the one reader of digits said in words
+        add("phone" if 10 <= len(run) <= 11 else "number", start, end, run)
     for m in _SINGLE_DIGITS.finditer(text):
         add("number", m.start(), m.end(), re.sub(r"\D", "", m.group(0)))
     for m in _ADDRESS.finditer(text):
@@ -512,10 +498,21 @@ def _time(said: str) -> str:
         if hour is None:
             return lowered
         minutes = {"half past": 30, "quarter past": 15, "quarter to": 45}[m.group(1)]
-        hour = hour - 1 if m.group(1) == "quarter to" else hour
+        hour = (hour - 2) % 12 + 1 if m.group(1) == "quarter to" else hour  # quarter to 1 is 12:45
         suffix = m.group(4) or {"morning": "am", "afternoon": "pm", "evening": "pm"}.get(m.group(3) or "", "")
         suffix = suffix or ("pm" if "night" in lowered else "")
         return f"{hour}:{minutes:02d} {suffix}".strip()
+    worded = re.fullmatch(r"([a-z]+)(?:[ -](.+?))? ?(am|pm|o'clock|o clock)", lowered)
+    if worded and worded.group(1) in _COUNT_WORDS:  # "six forty five pm" is 6:45 pm, "five o clock" 5:00
+        said = (worded.group(2) or "").replace("-", " ")
+        suffix = worded.group(3) if worded.group(3) in ("am", "pm") else "o'clock"
+        if not said:
+            return f"{_COUNT_WORDS[worded.group(1)]} {suffix}"
+        oh = re.fullmatch(r"oh? (\w+)", said)
+        past = _UNITS.get(oh.group(1)) if oh else spoken_number(said)
+        if past is not None and 0 <= past < 60:
+            return f"{_COUNT_WORDS[worded.group(1)]}:{past:02d} {suffix}".removesuffix(" o'clock")
+        return lowered
     spaced = re.fullmatch(r"(\d{1,2}) ([0-5]\d) ?(am|pm)", lowered)
     if spaced:  # "11 15 am" is 11:15 am (a recogniser wrote the clock without its colon)
         return f"{spaced.group(1)}:{spaced.group(2)} {spaced.group(3)}"

@@ -22,6 +22,8 @@ def kinds(text: str) -> list[tuple[str, str, str]]:
         ("Your reference is RPWOWDOO.", ("reference", "RPWOWDOO", "RPWOWDOO")),  # no digit at all
         ("TR7804 leaves at 17:17", ("time", "17:17", "17:17")),
         ("at half past 6 in the evening", ("time", "half past 6 in the evening", "6:30 pm")),
+        ("At quarter to 1 in the afternoon.", ("time", "quarter to 1 in the afternoon", "12:45 pm")),
+        ("quarter to seven", ("time", "quarter to seven", "6:45")),
         ("a table for one", ("count", "table for one", "1")),
         ("two tickets please", ("count", "two tickets", "2")),
         ("their number is 650-330-1782", ("phone", "650-330-1782", "6503301782")),
@@ -96,3 +98,17 @@ def test_a_value_keeps_exactly_its_own_digits(parts: list[tuple[str, str]]) -> N
         if runs:  # a value said in digits keeps exactly its own digits (a phone's groups may be joined)
             digits = re.findall(r"\d+", value.normalised)
             assert set(digits) <= set(runs) or "".join(digits) == "".join(runs), (text, value)
+
+
+@pytest.mark.parametrize(
+    ("text", "said", "normalised"),
+    [
+        ("at six forty five pm", "six forty five pm", "6:45 pm"),
+        ("seven thirty pm please", "seven thirty pm", "7:30 pm"),
+        ("eleven oh five am", "eleven oh five am", "11:05 am"),
+        ("at five o clock", "five o clock", "5 o'clock"),
+        ("not after six pm", "six pm", "6 pm"),
+    ],
+)
+def test_times_said_in_words(text: str, said: str, normalised: str) -> None:
+    assert ("time", said, normalised) in kinds(text)
