@@ -122,7 +122,7 @@ class ThreadedEmbedder:
 
     def __init__(self, embedder: Embedder) -> None:
         self.embedder = embedder
-        self.name = embedder.name
+        self.name = getattr(embedder, "name", type(embedder).__name__)  # a test double may have none
         self.dim = embedder.dim
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="memory-embed")
 
