@@ -27,9 +27,10 @@ after each assistant turn (the ``conversation_item_added`` handler). Measured, p
 - **requests over budget** by the exact count (o200k_base, the gpt-4o/gpt-4.1 encoding, + 4 tokens a
   message), over every request of the call;
 - **tokens saved** at minutes 8-10 and over the whole call, against sending the whole conversation;
-- **prefix kept**: of consecutive compacted requests, the share whose notes block is the same as the
-  previous request's (a provider's prefix cache hits: instructions + notes are an unchanged
-  prefix), and the mean share of a request's tokens that are a prefix of the previous request;
+- **prefix kept**: of consecutive compacted requests, the share whose notes block starts with the
+  previous request's notes lines (the same notes, or lines appended: a provider's prefix cache hits
+  on the instructions and every earlier notes line), the share with the very same notes, and the
+  mean share of a request's conversation tokens that repeat the previous request's from the start;
 - **in-call recall**: when the notes and verbatim turns lack the value asked for, how often recall
   ran and how often it brought a turn that says the value;
 - ``apply()`` p50/p95/p99/max in ms;
@@ -44,6 +45,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import platform
 import random
 import re
@@ -412,7 +414,7 @@ def unsaid_numbers(notes: str, said: set[str]) -> list[tuple[str, str]]:
     """(number, line) for every number token of the notes that nothing said reads as."""
     out = []
     for line in notes.splitlines():
-        if line.startswith(("<", "Earlier in this call")):
+        if line.startswith(("<", "Earlier in this call", "(condensed:")):
             continue
         body = _CLOCK_PREFIX.sub("", line)
         for number in _NUMBER.findall(body):
@@ -522,24 +524,30 @@ def share(flags: Sequence[bool]) -> float | None:
 
 
 def _prefix_share(a: tuple[str, ...], b: tuple[str, ...]) -> float:
-    """Share of request ``b``'s tokens that repeat request ``a``'s from the start (whole messages)."""
-    total = sum(msg_tokens(t) for t in b) or 1
-    same = 0
-    for x, y in zip(a, b, strict=False):
-        if x != y:
-            break
-        same += msg_tokens(y)
-    return same / total
+    """Share of request ``b``'s conversation tokens that repeat request ``a``'s from the start."""
+    joined_a, joined_b = "\n".join(a), "\n".join(b)
+    common = os.path.commonprefix([joined_a, joined_b])
+    return count_tokens(common) / max(1, count_tokens(joined_b))
+
+
+def _notes_prefix_kept(a: str, b: str) -> bool:
+    """Request ``b``'s notes start with every line of request ``a``'s notes but the last two (the
+    span condensed and the closing tag): the notes were appended to, or are the same."""
+    if a == b:
+        return True
+    stem = "\n".join(a.splitlines()[:-2]) + "\n"
+    return b.startswith(stem)
 
 
 def summarise(runs: list[Run], budget: int) -> dict[str, Any]:
     requests = [r for run in runs for r in run.requests]
     window = [r for r in requests if WINDOW[0] <= r.at <= WINDOW[1]]
-    hits, prefix = [], []
+    hits, same, prefix = [], [], []
     for run in runs:
         for a, b in zip(run.requests, run.requests[1:], strict=False):
             if a.compacted and b.compacted:
-                hits.append(a.notes == b.notes)
+                hits.append(_notes_prefix_kept(a.notes, b.notes))
+                same.append(a.notes == b.notes)
                 prefix.append(_prefix_share(a.messages, b.messages))
     by_type: dict[str, dict[str, list[bool]]] = {}
     marks: dict[str, list[bool]] = {"8-10": [], "end": []}
@@ -576,6 +584,7 @@ def summarise(runs: list[Run], budget: int) -> dict[str, Any]:
             for g, d in sorted(by_type.items())
         },
         "prefix_cache_hit": share(hits),
+        "notes_unchanged": share(same),
         "prefix_tokens_reused": round(mean(prefix), 3) if prefix else None,
         "notes_lacked_value": len(lacking),
         "recall_ran_when_lacking": share(ran),

@@ -193,14 +193,16 @@ def test_the_budget_holds_on_every_turn_of_a_long_call() -> None:
 
 def test_levels_differ() -> None:
     turns = long_call()
-    plans = {
-        level: fed(turns, CompactionPolicy(level=level, token_budget=1000)).plan(None)
+    compactors = {
+        level: fed(turns, CompactionPolicy(level=level, token_budget=1000))
         for level in ("conservative", "balanced", "aggressive")
     }
+    plans = {level: compactor.plan(None) for level, compactor in compactors.items()}
     kept = {level: len(plan.keep_ids) for level, plan in plans.items()}
     assert kept["conservative"] > kept["balanced"] > kept["aggressive"]  # verbatim turns
-    assert "I understand how frustrating" in plans["balanced"].notes  # the agent's words, summarised
-    assert "I understand how frustrating" not in plans["aggressive"].notes  # only what the caller said
+    # the agent's words, summarised (the oldest summary lines may since have given way to newer ones)
+    assert any("I understand how frustrating" in line.full for line in compactors["balanced"]._lines)
+    assert not any("I understand how frustrating" in line.full for line in compactors["aggressive"]._lines)
     for plan in plans.values():  # every level keeps the durable values
         assert "ticket 8842" in plan.notes and "44712290" in plan.notes and "$42.10" in plan.notes
     off = fed(turns, CompactionPolicy(level="off", token_budget=200)).plan("what was my ticket number?")

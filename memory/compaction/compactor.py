@@ -52,6 +52,11 @@ class _Line:
     model: bool = False  # a model's summary of the condensed turns: dropped only to stay within the budget
 
 
+TAIL_FLOOR = 4  # the newest turns stay verbatim, whatever the budget
+REWRITE_TO = 0.7  # a rewrite brings the notes down to this share of their room, so appends fit again
+NEXT_TURN_ALLOWANCE = 40  # between turns, room kept for the caller's next words (compact before the reply)
+
+
 class Compactor:
     """The compaction state of one call. Feed it turns in order with :meth:`add` (or :meth:`sync`),
     let it :meth:`warm` between turns, and ask for a :meth:`plan` before each reply.
@@ -95,7 +100,12 @@ class Compactor:
         self._noted_terms: list[frozenset[str]] = []
         self._notes = ""
         self._notes_tokens = 0
+        self._shown: list[tuple[_Line, str, int]] = []  # the notes' body as rendered: (line, text, tokens)
+        self._shown_upto = 0  # self._lines[:this] have been placed in the notes (shown or left out)
+        self._header: list[str] = []
         self._over_budget = False
+        self.rewrites = 0  # how many times the notes were rewritten rather than appended to
+        self._asked: dict[int, int] = {}  # turn index -> how often the caller's questions recalled it
         self._rows = WorkingSet()
         self._row_turn: list[int] = []  # row position in the working set -> turn index
         self._by_value: dict[str, list[int]] = {}
@@ -171,7 +181,7 @@ class Compactor:
             if self._digests[i] is None:
                 self._digest(i)
         self._warm_from = len(self._turns)
-        self._maybe_compact()
+        self._maybe_compact(NEXT_TURN_ALLOWANCE)
 
     # -- planning --------------------------------------------------------------------------------
 
@@ -216,7 +226,7 @@ class Compactor:
         self._summaries = [s for s in self._summaries if s[1] < first or s[0] > last]
         self._summaries.append((first, last, " ".join(text.split())[:1200]))
         self._summaries.sort()
-        self._render()
+        self._render(rewrite=True)
         self._plan_cache = None
         return True
 
@@ -241,16 +251,22 @@ class Compactor:
         assert self.level is not None
         return max(int(self.level.recall_share * self.policy.token_budget), _RECALL_HEADER_TOKENS + 60)
 
-    def _maybe_compact(self) -> None:
+    def _maybe_compact(self, allowance: int = 0) -> None:
+        """Compact when notes + verbatim tail + the recall reserve (+ ``allowance``: room for the
+        caller's next words, between turns) pass the budget. The boundary moves in steps: the tail
+        goes down to the level's share of the budget (at least ``keep_last`` turns), and, if the
+        request still does not fit, to the floor of :data:`TAIL_FLOOR` turns."""
         level = self.level
         if level is None:
             return
         budget = self.policy.token_budget
-        if self._notes_tokens + self._tail_tokens + self._recall_reserve() <= budget:
+        if self._notes_tokens + self._tail_tokens + self._recall_reserve() + allowance <= budget:
             return
         self._advance(int(level.tail_share * budget), level.keep_last)
         if self._notes_tokens + self._tail_tokens + self._recall_reserve() > budget:
-            self._advance(0, 2)  # still over: keep only the exchange in progress verbatim
+            self._advance(0, TAIL_FLOOR)  # still over: keep only the newest turns verbatim
+            if self._notes_tokens + self._tail_tokens + self._recall_reserve() > budget:
+                self._render(rewrite=True)
         self._over_budget = self._notes_tokens + self._tail_tokens > budget
 
     def _advance(self, tail_target: int, keep_last: int) -> None:
@@ -368,66 +384,103 @@ class Compactor:
         boundary = self._boundary
         self._lines, self._identity, self._noted_tags, self._noted_terms = [], {}, set(), []
         self._noted_quotes = set()
+        self._shown, self._shown_upto, self._header = [], 0, []
         self._rows, self._row_turn, self._by_value, self._by_kind, self.kinds = WorkingSet(), [], {}, {}, {}
         for i in range(boundary):
             self._condense(i)
         self._render()
 
-    def _render(self) -> None:
-        """Render the notes block: summary lines are dropped (oldest first) to stay within the
-        level's mark; to stay within the budget itself, durable lines are then shortened (oldest
-        first) to the words around their values, and at last to the values alone. Durable lines
-        are never dropped: if they alone exceed the budget, the plan says ``over_budget``."""
+    def _render(self, *, rewrite: bool = False) -> None:
+        """Render the notes block, appending when it can so that consecutive requests share their prefix.
+
+        The header (tags, preamble, the "Caller:" line) comes first and changes only when a new
+        identifier is said; the lines follow in the order said; the span condensed is in the last
+        line. Lines of newly condensed turns are appended while the notes stay within their share
+        (``compact_to`` of the budget, less the tail and the recall reserve). Past it, the notes are
+        rewritten down to :data:`REWRITE_TO` of that share, so that several steps append again before
+        the next rewrite: summary lines go first (oldest first, the caller's topic last); then durable
+        lines are tiered: the most asked-about and the most recent keep their full line, older ones
+        their words around the values, then their values alone; at last, values-only lines of the
+        least asked-about oldest turns leave the notes to stay within the budget (they stay in the
+        in-call index, and a question about them recalls their exact turn)."""
         level = self.level
         assert level is not None
         budget = self.policy.token_budget
-        soft = int(level.compact_to * budget) - self._tail_tokens - self._recall_reserve()
-        hard = budget - self._tail_tokens - self._recall_reserve()
-        first, last = self._turns[0], self._turns[self._boundary - 1]
-        span = f"{self._clock(first.at)}-{self._clock(last.at)}"
-        header = [NOTES_OPEN, _NOTES_PREAMBLE.format(span=span, count=self._boundary)]
+        reserve = self._recall_reserve()
+        soft = int(level.compact_to * budget) - self._tail_tokens - reserve
+        hard = budget - self._tail_tokens - reserve
+        header = [NOTES_OPEN, _NOTES_PREAMBLE]
         if self._identity:
             header.append("Caller: " + "; ".join(self._identity) + ".")
+        footer = self._footer()
+        fixed = self._count("\n".join([*header, footer, NOTES_CLOSE])) + MESSAGE_OVERHEAD_TOKENS + 2
         lines = self._summarised_lines()
-        fixed = self._count("\n".join([*header, NOTES_CLOSE])) + MESSAGE_OVERHEAD_TOKENS + 1
+        if not rewrite and header == self._header and not self._summaries and self._shown_upto <= len(lines):
+            added = [(line, line.full, line.full_tokens) for line in lines[self._shown_upto :] if line.full]
+            body = [*self._shown, *added]
+            if fixed + sum(t for _, _, t in body) <= soft:
+                self._set_notes(header, body, footer, len(lines))
+                return
+        self.rewrites += 1
+        target = max(0, int(REWRITE_TO * soft) - fixed)
+        limit = max(0, hard - fixed)
+        self._set_notes(header, self._tiered(lines, target, limit), footer, len(lines))
+
+    def _tiered(self, lines: list[_Line], target: int, limit: int) -> list[tuple[_Line, str, int]]:
+        """The lines to show: summary lines give way down to ``target`` tokens; durable lines are
+        tiered only when they pass ``limit`` (the budget), and then down to :data:`REWRITE_TO` of it,
+        so that the next steps append again; values-only lines give way only above ``limit``."""
         chosen = [(line, line.full, line.full_tokens) for line in lines]
-        total = fixed + sum(t for _, _, t in chosen)
-        if total > soft:
-            order = sorted(range(len(chosen)), key=lambda pos: chosen[pos][0].topic)  # the topic goes last
+        total = sum(t for _, _, t in chosen)
+        durable = int(REWRITE_TO * limit) if sum(t for line, _, t in chosen if line.key) > limit else limit
+
+        def replace(pos: int, text: str, tokens: int) -> None:
+            nonlocal total
+            total += tokens - chosen[pos][2]
+            chosen[pos] = (chosen[pos][0], text, tokens)
+
+        # summary lines, oldest first (the caller's first topic last); a model's summary only past the limit
+        for pos in sorted(range(len(chosen)), key=lambda p: (chosen[p][0].topic, p)):
+            line = chosen[pos][0]
+            if total <= target:
+                break
+            if not line.key and not line.model:
+                replace(pos, "", 0)
+        # durable lines by priority: asked about, then recent; the lowest give way first
+        order = sorted(
+            (p for p in range(len(chosen)) if chosen[p][0].key),
+            key=lambda p: (self._asked.get(chosen[p][0].index, 0), chosen[p][0].index),
+        )
+        for form in ("header", "short", "tiny"):
             for pos in order:
-                line, _, tokens = chosen[pos]
-                if total <= soft:
+                if total <= durable:
                     break
-                if not line.key and not line.model and line.full:
-                    chosen[pos] = (line, "", 0)
-                    total -= tokens
-        if total > hard:
-            for pos, (line, _text, tokens) in enumerate(chosen):  # said in the "Caller:" line already
-                if total <= hard:
-                    break
-                if line.in_header and line.tiny and line.tiny_tokens < tokens:
-                    chosen[pos] = (line, line.tiny, line.tiny_tokens)
-                    total -= tokens - line.tiny_tokens
-            for pos, (line, text, tokens) in enumerate(chosen):
-                if total <= hard:
-                    break
-                if line.model and text:
-                    chosen[pos] = (line, "", 0)
-                    total -= tokens
-            for pos, (line, text, tokens) in enumerate(chosen):
-                if total <= hard:
-                    break
-                if line.key and text == line.full and line.short_tokens < tokens and not line.in_header:
-                    chosen[pos] = (line, line.short, line.short_tokens)
-                    total -= tokens - line.short_tokens
-            for pos, (line, text, tokens) in enumerate(chosen):
-                if total <= hard:
-                    break
-                if line.key and line.tiny and text != line.tiny and line.tiny_tokens < tokens:
-                    chosen[pos] = (line, line.tiny, line.tiny_tokens)
-                    total -= tokens - line.tiny_tokens
-        body = [text for _, text, _ in chosen if text]
-        self._notes = "\n".join([*header, *body, NOTES_CLOSE])
+                line, text, tokens = chosen[pos]
+                if form == "header" and line.in_header and line.tiny and line.tiny_tokens < tokens:
+                    replace(pos, line.tiny, line.tiny_tokens)
+                elif form == "short" and text == line.full and line.short and line.short_tokens < tokens:
+                    replace(pos, line.short, line.short_tokens)
+                elif form == "tiny" and line.tiny and text != line.tiny and line.tiny_tokens < tokens:
+                    replace(pos, line.tiny, line.tiny_tokens)
+        for pos in range(len(chosen)):
+            if total <= limit:
+                break
+            if chosen[pos][0].model and chosen[pos][1]:
+                replace(pos, "", 0)
+        for pos in order:
+            if total <= limit:
+                break
+            if chosen[pos][1]:
+                replace(pos, "", 0)  # values-only line of an old, never asked-about turn: recallable
+        return [entry for entry in chosen if entry[1]]
+
+    def _footer(self) -> str:
+        first, last = self._turns[0], self._turns[self._boundary - 1]
+        return f"(condensed: {self._clock(first.at)}-{self._clock(last.at)}, {self._boundary} turns)"
+
+    def _set_notes(self, header: list[str], body: list[tuple[_Line, str, int]], footer: str, upto: int) -> None:
+        self._header, self._shown, self._shown_upto = header, body, upto
+        self._notes = "\n".join([*header, *(text for _, text, _ in body), footer, NOTES_CLOSE])
         self._notes_tokens = message_tokens(self._notes, self.encoding)
 
     def _summarised_lines(self) -> list[_Line]:
@@ -521,6 +574,8 @@ class Compactor:
             used += cost
             if len(chosen) >= level.max_recall:
                 break
+        for i in chosen:
+            self._asked[i] = self._asked.get(i, 0) + 1
         return sorted(chosen)
 
     def _recallable(self, i: int) -> bool:
