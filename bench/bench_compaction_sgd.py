@@ -526,7 +526,7 @@ def share(flags: Sequence[bool]) -> float | None:
 def _prefix_share(a: tuple[str, ...], b: tuple[str, ...]) -> float:
     """Share of request ``b``'s conversation tokens that repeat request ``a``'s from the start."""
     joined_a, joined_b = "\n".join(a), "\n".join(b)
-    common = os.path.commonprefix([joined_a, joined_b])
+    common = os.path.commonprefix([joined_a, joined_b])  # noqa: RUF071 (characters, as a cache compares)
     return count_tokens(common) / max(1, count_tokens(joined_b))
 
 
