@@ -10,10 +10,13 @@ from datetime import UTC, datetime
 import numpy as np
 
 from ..recall.presets import FAST
+from ..recall.query import understand
 from ..recall.ranking import rank
 from ..recall.working_set import WorkingSet
 from ..text.facts import amounts_in, references
+from ..text.kinds import outcome_of, vocabulary
 from ..text.quote import quote
+from ..text.reading import read_turn
 from ..text.spoken import normalize_spoken_digits
 from ..text.terms import index_terms
 from ..values import MemoryRow
@@ -21,7 +24,6 @@ from .classifier import Digest, classify
 from .patterns import _ASK_KINDS, _BACKREF, _DIGITS, _NUMBER_WORDS, _QUESTION, _SPECIFIC_KINDS
 from .policy import (
     _NOTES_PREAMBLE,
-    _RECALL_HEADER_TOKENS,
     _RECALL_PREAMBLE,
     DEFAULT_ENCODING,
     MESSAGE_OVERHEAD_TOKENS,
@@ -50,6 +52,19 @@ class _Line:
     in_header: bool = False  # every value is in the "Caller:" line already: the first to be shortened
     topic: bool = False  # the caller's first substantive words: the last extractive summary line to go
     model: bool = False  # a model's summary of the condensed turns: dropped only to stay within the budget
+
+
+@dataclass(slots=True)
+class _Booking:
+    """One stretch of the condensed turns about one thing (a table booked, tickets bought, a song
+    played): it starts where the talk turns to another kind of thing, or after the agent reported
+    the last one done."""
+
+    kind: str | None
+    turns: list[int]
+    confirms: list[int]  # the agent's confirmations and reports in it
+    done: bool = False
+    request: int | None = None  # the caller's first words with content: what they asked for
 
 
 TAIL_FLOOR = 4  # the newest turns stay verbatim, whatever the budget
@@ -106,6 +121,9 @@ class Compactor:
         self._over_budget = False
         self.rewrites = 0  # how many times the notes were rewritten rather than appended to
         self._asked: dict[int, int] = {}  # turn index -> how often the caller's questions recalled it
+        self._header_tokens: int | None = None
+        self._bookings: list[_Booking] = []  # the condensed turns, by what they were about
+        self._value_kinds: dict[int, frozenset[str]] = {}  # condensed turn -> the kinds of value it says
         self._rows = WorkingSet()
         self._row_turn: list[int] = []  # row position in the working set -> turn index
         self._by_value: dict[str, list[int]] = {}
@@ -245,11 +263,17 @@ class Compactor:
             )
         return digest
 
+    def _recall_header_tokens(self) -> int:
+        if self._header_tokens is None:
+            block = "\n".join([RECALL_OPEN, _RECALL_PREAMBLE, RECALL_CLOSE])
+            self._header_tokens = message_tokens(block, self.encoding) + 1
+        return self._header_tokens
+
     def _recall_reserve(self) -> int:
         """Tokens kept free for recalled turns: the level's share of the budget, at least room for
         the block and about two short turns."""
         assert self.level is not None
-        return max(int(self.level.recall_share * self.policy.token_budget), _RECALL_HEADER_TOKENS + 60)
+        return max(int(self.level.recall_share * self.policy.token_budget), self._recall_header_tokens() + 60)
 
     def _maybe_compact(self, allowance: int = 0) -> None:
         """Compact when notes + verbatim tail + the recall reserve (+ ``allowance``: room for the
@@ -308,6 +332,30 @@ class Compactor:
             self._by_value.setdefault(value, []).append(i)
         for kind in digest.kinds:
             self._by_kind.setdefault(kind, []).append(i)
+        self._place(i, turn)
+
+    def _place(self, i: int, turn: Turn) -> None:
+        """Put condensed turn ``i`` in its booking (see :class:`_Booking`) and note its value kinds."""
+        reading = read_turn(turn.text, region=self.region)
+        tags = reading.tags
+        self._value_kinds[i] = frozenset(t for t in tags if not t.startswith("kind:"))
+        kinds = sorted(t[5:] for t in tags if t.startswith("kind:"))
+        current = self._bookings[-1] if self._bookings else None
+        caller_turns_to = (
+            turn.role == "user" and kinds and current is not None and (current.done or current.kind not in kinds)
+        )
+        if current is None or caller_turns_to:  # the caller asks for another thing, or for more once one is done
+            current = _Booking(kinds[0] if kinds else None, [], [])
+            self._bookings.append(current)
+        elif kinds and current.kind is None:
+            current.kind = kinds[0]
+        if turn.role == "user" and current.request is None and self._digest(i).kind in ("key", "content"):
+            current.request = i
+        current.turns.append(i)
+        if turn.role == "assistant" and "confirm" in tags:
+            current.confirms.append(i)
+            if outcome_of([turn.text]) == "booked":
+                current.done = True
 
     def _lines_of(self, i: int, turn: Turn, digest: Digest, when: str) -> list[_Line]:
         """The note lines of condensed turn ``i``: a durable line (kept exactly), and a summary line
@@ -386,6 +434,7 @@ class Compactor:
         self._noted_quotes = set()
         self._shown, self._shown_upto, self._header = [], 0, []
         self._rows, self._row_turn, self._by_value, self._by_kind, self.kinds = WorkingSet(), [], {}, {}, {}
+        self._bookings, self._value_kinds = [], {}
         for i in range(boundary):
             self._condense(i)
         self._render()
@@ -519,9 +568,9 @@ class Compactor:
         if level is None or not self._row_turn:
             return []
         said = self._classify(Turn("query", "user", query, self._turns[-1].at), plans=self.plans, region=self.region)
-        if said.kind not in ("key", "content"):
-            return []
         normalized = normalize_spoken_digits(query).lower()
+        if said.kind not in ("key", "content") and not (said.kind == "meta" and _ASKING.search(normalized)):
+            return []  # a filler or small talk; a repair ("sorry, what was the time again?") may still ask
         scores: dict[int, float] = {}
         for value in _query_values(query, normalized):
             for i in self._by_value.get(value, ()):
@@ -529,6 +578,10 @@ class Compactor:
                     scores[i] = max(scores.get(i, 0.0), 10.0)
         question = bool(_QUESTION.search(query.strip()))
         backref = bool(_BACKREF.search(query)) or (question and " again" in normalized)
+        booked: dict[int, float] = {}
+        picked: set[int] = set()
+        if question or backref or _ASKING.search(normalized):
+            picked = self._by_booking(query, set(index_terms(query)), booked)
         if backref or question:
             asked = {kind for kind, pattern in _ASK_KINDS if pattern.search(query)}
             terms = set(index_terms(query))
@@ -560,7 +613,13 @@ class Compactor:
             for kind in asked & _SPECIFIC_KINDS:
                 for i in self._by_kind.get(kind, ())[-3:]:
                     consider(i, 1, 0.5 + i / 10_000)
-        budget = self._recall_reserve() - _RECALL_HEADER_TOKENS
+        if picked:
+            for i in list(scores):
+                if i not in picked and scores[i] < 10.0:
+                    scores[i] *= 0.3  # words shared with another booking's turns
+            for i, score in booked.items():
+                scores[i] = max(scores.get(i, 0.0), score)
+        budget = self._recall_reserve() - self._recall_header_tokens()
         chosen: list[int] = []
         seen: set[str] = set()
         used = 0
@@ -577,6 +636,59 @@ class Compactor:
         for i in chosen:
             self._asked[i] = self._asked.get(i, 0) + 1
         return sorted(chosen)
+
+    def _by_booking(self, query: str, terms: set[str], scores: dict[int, float]) -> set[int]:
+        """Score condensed turns by the booking a question points at and the kind of value it asks
+        for ("what time was the second table I booked?" -> the second restaurant booking, its
+        times): the query understanding of caller recall, applied to the bookings of this call."""
+        if not self._bookings:
+            return set()
+        question = understand(query, self._turns[-1].at)
+        wanted = set(question.value_kinds)
+        said = query.lower()
+        for pattern, value_kinds in _VALUE_NOUNS:
+            if pattern.search(said):
+                wanted.update(value_kinds)
+        kinds = set(question.kinds)
+        pool = [b for b in self._bookings if b.kind in kinds] if kinds else []
+        if not pool:
+            if not wanted:
+                return set()
+            pool = [b for b in self._bookings if b.kind is not None] or self._bookings
+        nth = _ordinal(said)
+        if nth is not None and nth <= len(pool):
+            chosen = [pool[nth - 1]]
+        elif question.anchor == "first":
+            chosen = pool[:1]
+        elif question.anchor in ("last", "before_last") or kinds:
+            chosen = pool[-2:] if question.anchor == "before_last" else pool[-1:]
+            if question.anchor is None:  # no anchor: every booking of the kind, the latest first
+                chosen = pool[::-1][:3]
+        else:
+            chosen = pool[::-1][:3]
+        if not chosen:
+            return set()
+        picked = {i for b in chosen for i in b.turns}
+        for rank_of, booking in enumerate(chosen):
+            weight = 1.0 - 0.2 * rank_of
+            last_confirm = booking.confirms[-1] if booking.confirms else None
+            for position, i in enumerate(booking.turns):
+                if not self._recallable(i):
+                    continue
+                score = 0.0
+                if wanted & self._value_kinds.get(i, frozenset()):
+                    score += 4.0 + (0.5 if self._turns[i].role == "assistant" else 0.0)
+                if i == last_confirm:
+                    score += 3.0  # the agent's last confirmation restates what was booked
+                if i == booking.request:
+                    score += 2.5  # the caller's request says what they wanted (a cuisine, a genre, a city)
+                shared = len(terms & self._digest(i).terms)
+                score += min(shared, 3)
+                if shared and self._turns[i].text.rstrip().endswith("?") and i + 1 in picked:
+                    scores[i + 1] = max(scores.get(i + 1, 0.0), (2.0 + shared) * weight)  # its answer
+                if score:
+                    scores[i] = max(scores.get(i, 0.0), (score + position / 1000) * weight)
+        return picked
 
     def _recallable(self, i: int) -> bool:
         return self._digest(i).kind in ("key", "content")
@@ -599,6 +711,31 @@ class Compactor:
         start = self.started_at or at
         seconds = max(0, int((at - start).total_seconds()))
         return f"{seconds // 60:02d}:{seconds % 60:02d}"
+
+
+_VALUE_NOUNS: list[tuple[re.Pattern[str], tuple[str, ...]]] = [
+    (re.compile(r"\btimes?\b|\bwhat hour\b"), ("time",)),
+    (re.compile(r"\b(?:date|day)\b"), ("date", "day")),
+    (re.compile(r"\b(?:how many|number of|party|seats|tickets|people|guests)\b"), ("count", "number")),
+    (re.compile(r"\b(?:address|street|located|location)\b"), ("address",)),
+    (re.compile(r"\bphone\b"), ("phone",)),
+    (re.compile(r"\b(?:price|cost|how much|fare)\b"), ("amount",)),
+    (re.compile(r"\b(?:reference|confirmation (?:number|code))\b"), ("reference",)),
+    (re.compile(r"\b(?:name|called|venue|restaurant|artist|singer|band|song|album|movie|film|event|team|who|which)\b"),
+     ("name",)),
+]  # fmt: skip
+"""Nouns of a question and the kinds of value that answer it (beside the vocabulary's ``asks``)."""
+
+
+_ASKING = re.compile(r"\b(?:what|which|when|where|who|how|remind|double check|again|was it)\b")
+
+
+def _ordinal(said: str) -> int | None:
+    """ "the second table", "the 3rd song": the n of the booking a question points at."""
+    for word, n in vocabulary().ordinals.items():
+        if re.search(rf"\b{re.escape(word)}\b", said):
+            return int(n)
+    return None
 
 
 def _query_values(query: str, normalized: str) -> list[str]:
