@@ -308,6 +308,7 @@ class Compactor:
         self._boundary = start
         self._tail_tokens = tail
         self._condensed_ids = frozenset(t.id for t in self._turns[:start])
+        self._rows.sync()  # index the newly condensed turns now, not when a question needs them
         self.compactions += 1
         self._render()
         self._plan_cache = None
@@ -567,7 +568,7 @@ class Compactor:
         level = self.level
         if level is None or not self._row_turn:
             return []
-        said = self._classify(Turn("query", "user", query, self._turns[-1].at), plans=self.plans, region=self.region)
+        said = self._query_digest(query)
         normalized = normalize_spoken_digits(query).lower()
         if said.kind not in ("key", "content") and not (said.kind == "meta" and _ASKING.search(normalized)):
             return []  # a filler or small talk; a repair ("sorry, what was the time again?") may still ask
@@ -689,6 +690,14 @@ class Compactor:
                 if score:
                     scores[i] = max(scores.get(i, 0.0), (score + position / 1000) * weight)
         return picked
+
+    def _query_digest(self, query: str) -> Digest:
+        """What the caller's latest words hold: the digest of their turn (kept for when it is
+        condensed), or of the words alone when they are not a known turn."""
+        for i in range(len(self._turns) - 1, max(-1, len(self._turns) - 4), -1):
+            if self._turns[i].role == "user" and self._turns[i].text == query:
+                return self._digest(i)
+        return self._classify(Turn("query", "user", query, self._turns[-1].at), plans=self.plans, region=self.region)
 
     def _recallable(self, i: int) -> bool:
         return self._digest(i).kind in ("key", "content")

@@ -179,7 +179,7 @@ class CallCompaction:
         self.last_plan = plan
         if not plan.compacted:
             return plan
-        _, paired = turns_of(items)
+        paired = _paired(items)
         condensed = plan.condensed_ids
         kept: list[Any] = []
         first_condensed: Any = None
@@ -256,6 +256,20 @@ def model_summariser(model: llm.LLM) -> Summariser:
         return "".join(parts).strip()
 
     return summarise
+
+
+def _paired(items: Sequence[Any]) -> dict[str, str]:
+    """Each tool call's item id -> its output's id (what :func:`turns_of` returns second, without
+    reading every message's text)."""
+    calls: dict[str, str] = {}
+    paired: dict[str, str] = {}
+    for item in items:
+        if isinstance(item, llm.FunctionCall):
+            calls[item.call_id] = item.id
+        elif isinstance(item, llm.FunctionCallOutput) and item.call_id in calls:
+            if not item.id.endswith("_running_output"):
+                paired[calls[item.call_id]] = item.id
+    return paired
 
 
 def _latest_user_item(items: Sequence[Any]) -> Any:
