@@ -266,9 +266,12 @@ def _paired(items: Sequence[Any]) -> dict[str, str]:
     for item in items:
         if isinstance(item, llm.FunctionCall):
             calls[item.call_id] = item.id
-        elif isinstance(item, llm.FunctionCallOutput) and item.call_id in calls:
-            if not item.id.endswith("_running_output"):
-                paired[calls[item.call_id]] = item.id
+        elif (
+            isinstance(item, llm.FunctionCallOutput)
+            and item.call_id in calls
+            and not item.id.endswith("_running_output")
+        ):
+            paired[calls[item.call_id]] = item.id
     return paired
 
 
