@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 
 import numpy as np
 
@@ -122,6 +123,7 @@ class Compactor:
         self.rewrites = 0  # how many times the notes were rewritten rather than appended to
         self._asked: dict[int, int] = {}  # turn index -> how often the caller's questions recalled it
         self._header_tokens: int | None = None
+        self._aside = False  # the caller's latest condensed words asked back about something earlier
         self._bookings: list[_Booking] = []  # the condensed turns, by what they were about
         self._value_kinds: dict[int, frozenset[str]] = {}  # condensed turn -> the kinds of value it says
         self._rows = WorkingSet()
@@ -336,10 +338,20 @@ class Compactor:
         self._place(i, turn)
 
     def _place(self, i: int, turn: Turn) -> None:
-        """Put condensed turn ``i`` in its booking (see :class:`_Booking`) and note its value kinds."""
+        """Put condensed turn ``i`` in its booking (see :class:`_Booking`) and note its value kinds.
+
+        A caller asking back about something earlier ("what was the time for the first table?"),
+        and the agent's answer, belong to no booking: they would start a new one, or lend their
+        values to the booking under way."""
         reading = read_turn(turn.text, region=self.region)
         tags = reading.tags
         self._value_kinds[i] = frozenset(t for t in tags if not t.startswith("kind:"))
+        if turn.role == "user":
+            self._aside = bool(_ASKS_BACK.search(normalize_spoken_digits(turn.text).lower()))
+        if self._aside:
+            if turn.role != "user":
+                self._aside = False
+            return
         kinds = sorted(t[5:] for t in tags if t.startswith("kind:"))
         current = self._bookings[-1] if self._bookings else None
         caller_turns_to = (
@@ -353,9 +365,10 @@ class Compactor:
         if turn.role == "user" and current.request is None and self._digest(i).kind in ("key", "content"):
             current.request = i
         current.turns.append(i)
-        if turn.role == "assistant" and "confirm" in tags:
-            current.confirms.append(i)
-            if outcome_of([turn.text]) == "booked":
+        if turn.role == "assistant" and ("confirm" in tags or _DONE.search(turn.text.lower())):
+            if len(turn.text.split()) >= 6 or self._value_kinds[i]:
+                current.confirms.append(i)  # a confirmation that says what (not "Playing now.")
+            if outcome_of([turn.text]) == "booked" or _DONE.search(turn.text.lower()):
                 current.done = True
 
     def _lines_of(self, i: int, turn: Turn, digest: Digest, when: str) -> list[_Line]:
@@ -435,7 +448,7 @@ class Compactor:
         self._noted_quotes = set()
         self._shown, self._shown_upto, self._header = [], 0, []
         self._rows, self._row_turn, self._by_value, self._by_kind, self.kinds = WorkingSet(), [], {}, {}, {}
-        self._bookings, self._value_kinds = [], {}
+        self._bookings, self._value_kinds, self._aside = [], {}, False
         for i in range(boundary):
             self._condense(i)
         self._render()
@@ -736,15 +749,27 @@ _VALUE_NOUNS: list[tuple[re.Pattern[str], tuple[str, ...]]] = [
 """Nouns of a question and the kinds of value that answer it (beside the vocabulary's ``asks``)."""
 
 
+_ASKS_BACK = re.compile(
+    r"\b(?:remind me|double check|again|was it|what was|which was|did we|did you|what did|were the)\b"
+    r"|\bwhat (?:\w+ ){0,4}(?:was|did)\b"
+)
+"""A caller asking back about something said earlier in the call."""
+_DONE = re.compile(r"\b(?:has|have) started\b|\b(?:song|music|movie|film) (?:is )?playing\b|\benjoy (?:the|your)\b")
+"""An agent's report that what was asked for is done (beside the vocabulary's outcomes)."""
 _ASKING = re.compile(r"\b(?:what|which|when|where|who|how|remind|double check|again|was it)\b")
+
+
+@cache
+def _ordinals() -> tuple[re.Pattern[str], dict[str, int]]:
+    words = vocabulary().ordinals
+    return re.compile(r"\b(" + "|".join(re.escape(w) for w in words) + r")\b"), dict(words)
 
 
 def _ordinal(said: str) -> int | None:
     """ "the second table", "the 3rd song": the n of the booking a question points at."""
-    for word, n in vocabulary().ordinals.items():
-        if re.search(rf"\b{re.escape(word)}\b", said):
-            return int(n)
-    return None
+    pattern, values = _ordinals()
+    match = pattern.search(said)
+    return int(values[match.group(1)]) if match else None
 
 
 def _query_values(query: str, normalized: str) -> list[str]:
