@@ -66,6 +66,7 @@ class _Booking:
     confirms: list[int]  # the agent's confirmations and reports in it
     done: bool = False
     request: int | None = None  # the caller's first words with content: what they asked for
+    offer: int | None = None  # the agent's latest proposal before the first confirmation
 
 
 TAIL_FLOOR = 4  # the newest turns stay verbatim, whatever the budget
@@ -354,8 +355,11 @@ class Compactor:
             return
         kinds = sorted(t[5:] for t in tags if t.startswith("kind:"))
         current = self._bookings[-1] if self._bookings else None
-        caller_turns_to = (
-            turn.role == "user" and kinds and current is not None and (current.done or current.kind not in kinds)
+        caller_turns_to = (  # once something was confirmed: another kind of thing, or more once done
+            turn.role == "user"
+            and kinds
+            and current is not None
+            and (current.done or (current.kind not in kinds and bool(current.confirms)))
         )
         if current is None or caller_turns_to:  # the caller asks for another thing, or for more once one is done
             current = _Booking(kinds[0] if kinds else None, [], [])
@@ -365,8 +369,10 @@ class Compactor:
         if turn.role == "user" and current.request is None and self._digest(i).kind in ("key", "content"):
             current.request = i
         current.turns.append(i)
+        if turn.role == "assistant" and _OFFER.search(turn.text.lower()) and not current.confirms:
+            current.offer = i  # the agent's latest proposal before anything was confirmed
         if turn.role == "assistant" and ("confirm" in tags or _DONE.search(turn.text.lower())):
-            if len(turn.text.split()) >= 6 or self._value_kinds[i]:
+            if len(turn.text.split()) >= 8 or self._value_kinds[i] - {"filler", "question", "confirm"}:
                 current.confirms.append(i)  # a confirmation that says what (not "Playing now.")
             if outcome_of([turn.text]) == "booked" or _DONE.search(turn.text.lower()):
                 current.done = True
@@ -696,6 +702,8 @@ class Compactor:
                     score += 3.0  # the agent's last confirmation restates what was booked
                 if i == booking.request:
                     score += 2.5  # the caller's request says what they wanted (a cuisine, a genre, a city)
+                if i == booking.offer:
+                    score += 2.6  # what the agent proposed and the caller took (a venue, a song and its album)
                 shared = len(terms & self._digest(i).terms)
                 score += min(shared, 3)
                 if shared and self._turns[i].text.rstrip().endswith("?") and i + 1 in picked:
@@ -756,6 +764,11 @@ _ASKS_BACK = re.compile(
 """A caller asking back about something said earlier in the call."""
 _DONE = re.compile(r"\b(?:has|have) started\b|\b(?:song|music|movie|film) (?:is )?playing\b|\benjoy (?:the|your)\b")
 """An agent's report that what was asked for is done (beside the vocabulary's outcomes)."""
+_OFFER = re.compile(
+    r"\b(?:how about|what about|would you like|do you like|there is|there's|there are|i found|i have found|"
+    r"one of them|i recommend|you might like)\b"
+)
+"""An agent proposing something (a restaurant, an event, a song) for the caller to take."""
 _ASKING = re.compile(r"\b(?:what|which|when|where|who|how|remind|double check|again|was it)\b")
 
 
