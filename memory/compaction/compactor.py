@@ -71,6 +71,8 @@ class _Booking:
 
 TAIL_FLOOR = 4  # the newest turns stay verbatim, whatever the budget
 REWRITE_TO = 0.7  # a rewrite brings the notes down to this share of their room, so appends fit again
+KEEP_FULL = 3  # durable lines that keep their full words while older ones are tiered
+DROP_TO = 0.75  # when lines must leave the notes, enough go for several steps to append again
 NEXT_TURN_ALLOWANCE = 40  # between turns, room kept for the caller's next words (compact before the reply)
 
 
@@ -443,6 +445,11 @@ class Compactor:
         if tight and tight != snippet:  # the last resort: the values with a word or two around them
             line.tiny = f"- {when} {label}: {quote(tight)}{short_tags}"
             line.tiny_tokens = self._count(line.tiny) + 1
+        if digest.tags:  # or the values alone, as tagged, when that is shorter
+            values = f"- {when} {label}: [{'; '.join(digest.tags)}]"
+            tokens = self._count(values) + 1
+            if tokens < (line.tiny_tokens or line.short_tokens):
+                line.tiny, line.tiny_tokens = values, tokens
         identifiers = {label.split(" (")[0] for label in digest.identity}
         line.in_header = bool(digest.tags) and all(tag in identifiers for tag in digest.tags)
         return line
@@ -520,27 +527,39 @@ class Compactor:
             (p for p in range(len(chosen)) if chosen[p][0].key),
             key=lambda p: (self._asked.get(chosen[p][0].index, 0), chosen[p][0].index),
         )
-        for form in ("header", "short", "tiny"):
-            for pos in order:
-                if total <= durable:
-                    break
-                line, text, tokens = chosen[pos]
-                if form == "header" and line.in_header and line.tiny and line.tiny_tokens < tokens:
-                    replace(pos, line.tiny, line.tiny_tokens)
-                elif form == "short" and text == line.full and line.short and line.short_tokens < tokens:
-                    replace(pos, line.short, line.short_tokens)
-                elif form == "tiny" and line.tiny and text != line.tiny and line.tiny_tokens < tokens:
-                    replace(pos, line.tiny, line.tiny_tokens)
-        for pos in range(len(chosen)):
+        for pos in order:  # said in the "Caller:" line already: the values alone
+            line, _, tokens = chosen[pos]
+            if total > durable and line.in_header and line.tiny and line.tiny_tokens < tokens:
+                replace(pos, line.tiny, line.tiny_tokens)
+
+        def shorten(positions: list[int], until: int) -> None:
+            for pos in positions:  # the oldest never asked about go to their values only, first
+                if total <= until:
+                    return
+                line, _, tokens = chosen[pos]
+                forms = [(t, x) for t, x in ((line.short_tokens, line.short), (line.tiny_tokens, line.tiny)) if x]
+                if forms and min(forms)[0] < tokens:
+                    replace(pos, min(forms)[1], min(forms)[0])
+
+        def drop(positions: list[int], until: int) -> None:
+            for pos in positions:  # values-only lines of old turns never asked about: recallable
+                if total <= until:
+                    return
+                if chosen[pos][1]:
+                    replace(pos, "", 0)
+
+        kept_full = order[-KEEP_FULL:]  # the most asked-about, then the most recent
+        others = order[: len(order) - len(kept_full)]
+        shorten(others, durable)
+        for pos in range(len(chosen)):  # a model's summary, before any durable line leaves
             if total <= limit:
                 break
             if chosen[pos][0].model and chosen[pos][1]:
                 replace(pos, "", 0)
-        for pos in order:
-            if total <= limit:
-                break
-            if chosen[pos][1]:
-                replace(pos, "", 0)  # values-only line of an old, never asked-about turn: recallable
+        if total > limit:
+            drop(others, int(DROP_TO * limit))
+        shorten(kept_full, limit)
+        drop(kept_full, limit)
         return [entry for entry in chosen if entry[1]]
 
     def _footer(self) -> str:
