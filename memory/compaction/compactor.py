@@ -357,10 +357,11 @@ class Compactor:
             return
         kinds = sorted(t[5:] for t in tags if t.startswith("kind:"))
         current = self._bookings[-1] if self._bookings else None
-        caller_turns_to = (  # once something was confirmed: another kind of thing, or more once done
+        caller_turns_to = (  # the caller asks for something: another kind of thing, or more once one is done
             turn.role == "user"
             and kinds
             and current is not None
+            and _REQUEST.search(turn.text.lower()) is not None
             and (current.done or (current.kind not in kinds and bool(current.confirms)))
         )
         if current is None or caller_turns_to:  # the caller asks for another thing, or for more once one is done
@@ -708,6 +709,7 @@ class Compactor:
         if not chosen:
             return set()
         picked = {i for b in chosen for i in b.turns}
+        attributes = [words for asked, words in _ATTRIBUTES if asked.search(said)]
         for rank_of, booking in enumerate(chosen):
             weight = 1.0 - 0.2 * rank_of
             last_confirm = booking.confirms[-1] if booking.confirms else None
@@ -725,6 +727,11 @@ class Compactor:
                     score += 2.6  # what the agent proposed and the caller took (a venue, a song and its album)
                 shared = len(terms & self._digest(i).terms)
                 score += min(shared, 3)
+                text = self._turns[i].text.lower()
+                if any(words.search(text) for words in attributes):
+                    score += 2.0
+                    if self._turns[i].role == "assistant" and text.rstrip().endswith("?") and i + 1 in picked:
+                        scores[i + 1] = max(scores.get(i + 1, 0.0), 4.5 * weight)  # the caller's answer
                 if shared and self._turns[i].text.rstrip().endswith("?") and i + 1 in picked:
                     scores[i + 1] = max(scores.get(i + 1, 0.0), (2.0 + shared) * weight)  # its answer
                 if score:
@@ -788,6 +795,21 @@ _OFFER = re.compile(
     r"one of them|i recommend|you might like)\b"
 )
 """An agent proposing something (a restaurant, an event, a song) for the caller to take."""
+_REQUEST = re.compile(
+    r"\b(?:looking for|look for|find|search|book|reserve|reservation|want|wanna|need|get me|buy|play|"
+    r"help me|i'd like|i would like|can you|could you)\b"
+)
+"""A caller asking for something (what starts a booking)."""
+_ATTRIBUTES: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
+    (re.compile(r"\b(?:cuisine|food)\b"), re.compile(r"\b(?:cuisine|food|kind of (?:food|restaurant))\b")),
+    (re.compile(r"\bprice|cost|expensive|cheap\b"), re.compile(r"\b(?:price|prices|priced|expensive|cheap|budget)\b")),
+    (re.compile(r"\bgenre|kind of (?:music|event)\b"), re.compile(r"\b(?:genre|kind of|type of|music|songs)\b")),
+    (re.compile(r"\bcity|town|where\b"), re.compile(r"\b(?:city|town|where|area|located|in which)\b")),
+    (re.compile(r"\bdevice|speaker|played on\b"), re.compile(r"\b(?:device|speaker|tv|play it on|played on)\b")),
+]  # fmt: skip
+"""An attribute a question asks for, and the words of the turns that settle it (the agent's question
+about it, the caller's answer), for values no reader recognises (a cuisine, a genre, a city said in
+lower case)."""
 _ASKING = re.compile(r"\b(?:what|which|when|where|who|how|remind|double check|again|was it)\b")
 
 
