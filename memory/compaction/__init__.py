@@ -42,6 +42,9 @@ from .policy import (
     LevelSettings,
     Plan,
     Turn,
+    count_tokens,
+    encoding_for,
+    load_tokenizer,
     message_tokens,
 )
 
@@ -59,5 +62,8 @@ __all__ = [
     "Plan",
     "Turn",
     "classify",
+    "count_tokens",
+    "encoding_for",
+    "load_tokenizer",
     "message_tokens",
 ]
