@@ -71,7 +71,8 @@ def test_every_request_fits_the_budget_even_when_durable_lines_alone_would_not()
     lines = [line for line in compactor.plan(None).notes.splitlines() if line.startswith("- ")]
     agent = [line for line in lines if "agent" in line]
     assert "\"I've opened ticket" in agent[-1]  # the most recent keep their full line
-    assert any(": [ticket 71" in line for line in agent)  # older ones: their values only
+    older = [line for line in agent if "\"I've opened ticket" not in line]
+    assert older and all("ticket 71" in line and "$" in line for line in older)  # older ones: their values
     assert "ticket 7100" not in "\n".join(lines)  # the oldest left the notes (an in-call recall finds them)
     assert [t.id for t in compactor.turns].index(compactor.plan("ticket 7100?").recalled_ids[0]) == 1
 

@@ -55,9 +55,9 @@ class LevelSettings:
 
 
 LEVEL_SETTINGS: dict[str, LevelSettings] = {
-    "conservative": LevelSettings(8, 0.35, 0.85, "full", 220, 3, 0.15),
-    "balanced": LevelSettings(6, 0.25, 0.75, "sentence", 130, 3, 0.18),
-    "aggressive": LevelSettings(4, 0.15, 0.6, "topic", 90, 2, 0.15),
+    "conservative": LevelSettings(8, 0.35, 0.85, "full", 220, 3, 0.12),
+    "balanced": LevelSettings(6, 0.25, 0.75, "sentence", 130, 3, 0.12),
+    "aggressive": LevelSettings(4, 0.15, 0.6, "topic", 90, 2, 0.12),
 }
 
 
