@@ -692,9 +692,7 @@ class Compactor:
         kinds = set(question.kinds)
         pool = [b for b in self._bookings if b.kind in kinds] if kinds else []
         if not pool:
-            if not wanted:
-                return set()
-            pool = [b for b in self._bookings if b.kind is not None] or self._bookings
+            return set()  # the question points at no booking of this call: words and value kinds alone
         nth = _ordinal(said)
         if nth is not None and nth <= len(pool):
             chosen = [pool[nth - 1]]
