@@ -27,11 +27,6 @@ _RECALL_PREAMBLE = (
 )
 
 
-_RECALL_HEADER_TOKENS = (
-    MESSAGE_OVERHEAD_TOKENS + (len(RECALL_OPEN) + len(RECALL_CLOSE) + len(_RECALL_PREAMBLE) + 3) // 4 + 1
-)  # an upper bound: the exact count of this text is lower
-
-
 @dataclass(frozen=True)
 class LevelSettings:
     """What one compaction level keeps.
