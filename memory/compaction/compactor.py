@@ -72,7 +72,7 @@ class _Booking:
 TAIL_FLOOR = 4  # the newest turns stay verbatim, whatever the budget
 REWRITE_TO = 0.7  # a rewrite brings the notes down to this share of their room, so appends fit again
 KEEP_FULL = 3  # durable lines that keep their full words while older ones are tiered
-DROP_TO = 0.75  # when lines must leave the notes, enough go for several steps to append again
+DROP_TO = 0.7  # when lines must leave the notes, enough go for several steps to append again
 NEXT_TURN_ALLOWANCE = 40  # between turns, room kept for the caller's next words (compact before the reply)
 
 
