@@ -474,12 +474,13 @@ class Compactor:
         identifier is said; the lines follow in the order said; the span condensed is in the last
         line. Lines of newly condensed turns are appended while the notes stay within their share
         (``compact_to`` of the budget, less the tail and the recall reserve). Past it, the notes are
-        rewritten down to :data:`REWRITE_TO` of that share, so that several steps append again before
-        the next rewrite: summary lines go first (oldest first, the caller's topic last); then durable
-        lines are tiered: the most asked-about and the most recent keep their full line, older ones
-        their words around the values, then their values alone; at last, values-only lines of the
-        least asked-about oldest turns leave the notes to stay within the budget (they stay in the
-        in-call index, and a question about them recalls their exact turn)."""
+        rewritten: summary lines go (oldest first, the caller's topic last) down to :data:`REWRITE_TO`
+        of that share, so that several steps append again before the next rewrite. Durable lines are
+        tiered only when they pass the budget, and then down to :data:`REWRITE_TO` of it: the
+        :data:`KEEP_FULL` most asked-about and most recent keep their full line, older ones go to their
+        words around the values or their values alone; if that is still too much, values-only lines of
+        the least asked-about oldest turns leave the notes, down to :data:`DROP_TO` of the room (they
+        stay in the in-call index, and a question about them recalls their exact turn)."""
         level = self.level
         assert level is not None
         budget = self.policy.token_budget
