@@ -18,8 +18,11 @@ through ``ChatContext.truncate(max_items=N)``, and reports in one run:
 
 ``N`` for truncation is the largest item count whose mean tokens per request, over the requests
 where compaction is active, is not above the balanced compaction's mean: both spend the same.
-Tokens are estimated as the memory layer does (``memory.text.quote.estimate_tokens``: about four
-characters a token, plus four per message), with no tokenizer download.
+Tokens are counted as the compaction counts them (``memory.compaction.message_tokens``: exactly, in
+``o200k_base``, the gpt-4o/gpt-4.1 encoding, plus four per message); nothing is downloaded.
+
+The long calls built from real booking dialogues, tuned on one half and reported on the other, are
+``bench/bench_compaction_sgd.py``; these synthetic calls are the regression test.
 
 Writes ``bench/results/compaction.json`` and the plot ``docs/benchmarks/compaction_tokens.png``.
 """

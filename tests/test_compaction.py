@@ -199,23 +199,24 @@ def test_the_budget_holds_on_every_turn_of_a_long_call() -> None:
 
 def test_levels_differ() -> None:
     turns = long_call()
-    plans = {
-        level: fed(turns, CompactionPolicy(level=level, token_budget=1000)).plan(None)
+    compactors = {
+        level: fed(turns, CompactionPolicy(level=level, token_budget=1000))
         for level in ("conservative", "balanced", "aggressive")
     }
-    kept = {}  # verbatim turns just after a compaction in the second half (the boundary moves in steps)
-    for level in plans:
+    plans = {level: compactor.plan(None) for level, compactor in compactors.items()}
+    kept: dict[str, float] = {}  # verbatim turns, on average over the call (the tail grows between steps)
+    for level in compactors:
         compactor = Compactor(CompactionPolicy(level=level, token_budget=1000))
         counts = []
-        for n, turn in enumerate(turns):
+        for turn in turns:
             compactor.add(turn)
+            counts.append(len(compactor.plan(None).keep_ids))
             compactor.warm()
-            if n >= len(turns) // 2:
-                counts.append(len(compactor.plan(None).keep_ids))
-        kept[level] = min(counts)
-    assert kept["conservative"] > kept["balanced"] > kept["aggressive"], kept
-    assert "I understand how frustrating" in plans["balanced"].notes  # the agent's words, summarised
-    assert "I understand how frustrating" not in plans["aggressive"].notes  # only what the caller said
+        kept[level] = sum(counts) / len(counts)
+    assert kept["conservative"] > kept["balanced"] > kept["aggressive"]
+    # the agent's words, summarised (the oldest summary lines may since have given way to newer ones)
+    assert any("I understand how frustrating" in line.full for line in compactors["balanced"]._lines)
+    assert not any("I understand how frustrating" in line.full for line in compactors["aggressive"]._lines)
     for plan in plans.values():  # every level keeps the durable values
         assert "ticket 8842" in plan.notes and "44712290" in plan.notes and "$42.10" in plan.notes
     off = fed(turns, CompactionPolicy(level="off", token_budget=200)).plan("what was my ticket number?")

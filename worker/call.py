@@ -156,7 +156,12 @@ def _compaction(tenant: TenantConfig, model: llm.LLM | None, memory: SessionMemo
     summariser = model_summariser(model) if policy.summariser == "model" and model is not None else None
     vectors = memory.vector_of if memory is not None else None
     return CallCompaction(
-        policy, plans=tenant.memory.plans, region=tenant.memory.default_region, summariser=summariser, vectors=vectors
+        policy,
+        plans=tenant.memory.plans,
+        region=tenant.memory.default_region,
+        summariser=summariser,
+        vectors=vectors,
+        model=model.model if model is not None else None,  # its tokenizer counts the budget
     )
 
 

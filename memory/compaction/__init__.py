@@ -3,7 +3,7 @@
 Voice transcripts are wordy. Once the conversation passes the tenant's token budget, older turns
 are *condensed* into a notes block and the newest turns stay verbatim:
 
-- **kept exactly**: who the caller is and how they were identified (a name, identifiers said
+- **kept exactly** (tiered only to stay within the budget): who the caller is and how they were identified (a name, identifiers said
   aloud, identity checks), every number, amount, date, time and reference, every promise and
   action item, account state and stated preferences. Each such sentence is kept as said (fillers
   removed, spoken digits joined) on a dated line, with the values tagged in normal form
@@ -19,8 +19,16 @@ recalled and placed after the notes block (:attr:`Plan.recall`).
 
 The work is incremental: a turn costs O(its length) once (classified and extracted when it is
 condensed, or earlier by :meth:`Compactor.warm` between turns); the boundary between condensed
-and verbatim turns moves in steps (compact when the budget is passed, down to a lower mark), so
-the notes block stays the same for several turns and a provider's prompt cache keeps working.
+and verbatim turns moves in steps (compact when the budget is passed, down to a lower mark), and
+the lines of newly condensed turns are appended to the notes, whose header does not move, so
+consecutive requests share their prefix and a provider's prompt cache keeps working; the notes are
+rewritten only when they pass their share of the budget.
+
+The budget holds by an exact count in the LLM's encoding (:func:`count_tokens`, offline). When
+durable lines alone would pass it they are tiered (the most asked-about and the most recent keep
+their words, older ones their values, the oldest leave the notes and stay recallable), and the
+newest four turns always stay verbatim. Recall of condensed turns reads the question as caller
+recall does (which booking of the call, which kind of value; :mod:`memory.recall.query`).
 
 Everything rendered is data: caller-derived text is JSON-quoted with ``<``/``>`` escaped (like
 the caller brief), inside a delimited block that says it is data, never instructions.
@@ -42,6 +50,9 @@ from .policy import (
     LevelSettings,
     Plan,
     Turn,
+    count_tokens,
+    encoding_for,
+    load_tokenizer,
     message_tokens,
 )
 
@@ -59,5 +70,8 @@ __all__ = [
     "Plan",
     "Turn",
     "classify",
+    "count_tokens",
+    "encoding_for",
+    "load_tokenizer",
     "message_tokens",
 ]

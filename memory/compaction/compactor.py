@@ -6,14 +6,18 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 
 import numpy as np
 
 from ..recall.presets import FAST
+from ..recall.query import understand
 from ..recall.ranking import rank
 from ..recall.working_set import WorkingSet
 from ..text.facts import amounts_in, references
-from ..text.quote import estimate_tokens, quote
+from ..text.kinds import outcome_of, vocabulary
+from ..text.quote import quote
+from ..text.reading import read_turn
 from ..text.spoken import normalize_spoken_digits
 from ..text.terms import index_terms
 from ..text.values import Value
@@ -22,8 +26,8 @@ from .classifier import Digest, classify
 from .patterns import _ASK_KINDS, _BACKREF, _DIGITS, _NUMBER_WORDS, _QUESTION, _SPECIFIC_KINDS
 from .policy import (
     _NOTES_PREAMBLE,
-    _RECALL_HEADER_TOKENS,
     _RECALL_PREAMBLE,
+    DEFAULT_ENCODING,
     MESSAGE_OVERHEAD_TOKENS,
     NOTES_CLOSE,
     NOTES_OPEN,
@@ -32,6 +36,7 @@ from .policy import (
     CompactionPolicy,
     Plan,
     Turn,
+    count_tokens,
     message_tokens,
 )
 
@@ -52,6 +57,27 @@ class _Line:
     values: tuple[Value, ...] = ()  # the values of a durable line, as spans said in turn ``index``
 
 
+@dataclass(slots=True)
+class _Booking:
+    """One stretch of the condensed turns about one thing (a table booked, tickets bought, a song
+    played): it starts where the talk turns to another kind of thing, or after the agent reported
+    the last one done."""
+
+    kind: str | None
+    turns: list[int]
+    confirms: list[int]  # the agent's confirmations and reports in it
+    done: bool = False
+    request: int | None = None  # the caller's first words with content: what they asked for
+    offer: int | None = None  # the agent's latest proposal before the first confirmation
+
+
+TAIL_FLOOR = 4  # the newest turns stay verbatim, whatever the budget
+REWRITE_TO = 0.7  # a rewrite brings the notes down to this share of their room, so appends fit again
+KEEP_FULL = 3  # durable lines that keep their full words while older ones are tiered
+DROP_TO = 0.7  # when lines must leave the notes, enough go for several steps to append again
+NEXT_TURN_ALLOWANCE = 40  # between turns, room kept for the caller's next words (compact before the reply)
+
+
 class Compactor:
     """The compaction state of one call. Feed it turns in order with :meth:`add` (or :meth:`sync`),
     let it :meth:`warm` between turns, and ask for a :meth:`plan` before each reply.
@@ -69,8 +95,10 @@ class Compactor:
         region: str = "US",
         started_at: datetime | None = None,
         classifier: Callable[..., Digest] = classify,
+        encoding: str = DEFAULT_ENCODING,
     ) -> None:
         self.policy = policy or CompactionPolicy()
+        self.encoding = encoding  # the LLM's tokenizer: every count is exact in it
         self._classify = classifier  # what a turn holds (see ``classify``); a test may count the calls
         self.level = self.policy.settings
         self.plans = tuple(plans)
@@ -93,7 +121,16 @@ class Compactor:
         self._noted_terms: list[frozenset[str]] = []
         self._notes = ""
         self._notes_tokens = 0
+        self._shown: list[tuple[_Line, str, int]] = []  # the notes' body as rendered: (line, text, tokens)
+        self._shown_upto = 0  # self._lines[:this] have been placed in the notes (shown or left out)
+        self._header: list[str] = []
         self._over_budget = False
+        self.rewrites = 0  # how many times the notes were rewritten rather than appended to
+        self._asked: dict[int, int] = {}  # turn index -> how often the caller's questions recalled it
+        self._header_tokens: int | None = None
+        self._aside = False  # the caller's latest condensed words asked back about something earlier
+        self._bookings: list[_Booking] = []  # the condensed turns, by what they were about
+        self._value_kinds: dict[int, frozenset[str]] = {}  # condensed turn -> the kinds of value it says
         self._rows = WorkingSet()
         self._row_turn: list[int] = []  # row position in the working set -> turn index
         self._by_value: dict[str, list[int]] = {}
@@ -123,7 +160,7 @@ class Compactor:
             raise ValueError(f"role must be user, assistant or tool, not {turn.role!r}")
         turn = Turn(turn.id, turn.role, turn.text or "", _utc(turn.at), turn.name)
         known = self._index.get(turn.id)
-        tokens = message_tokens(turn.text)
+        tokens = message_tokens(turn.text, self.encoding)
         if known is None:
             self._index[turn.id] = len(self._turns)
             self._turns.append(turn)
@@ -169,7 +206,7 @@ class Compactor:
             if self._digests[i] is None:
                 self._digest(i)
         self._warm_from = len(self._turns)
-        self._maybe_compact()
+        self._maybe_compact(NEXT_TURN_ALLOWANCE)
 
     # -- planning --------------------------------------------------------------------------------
 
@@ -193,7 +230,7 @@ class Compactor:
         if not recalled:
             return base
         recall = self._render_recall(recalled)
-        tokens = base.tokens + message_tokens(recall)
+        tokens = base.tokens + message_tokens(recall, self.encoding)
         return Plan(
             notes=base.notes,
             recall=recall,
@@ -214,7 +251,7 @@ class Compactor:
         self._summaries = [s for s in self._summaries if s[1] < first or s[0] > last]
         self._summaries.append((first, last, " ".join(text.split())[:1200]))
         self._summaries.sort()
-        self._render()
+        self._render(rewrite=True)
         self._plan_cache = None
         return True
 
@@ -237,22 +274,34 @@ class Compactor:
             )
         return digest
 
+    def _recall_header_tokens(self) -> int:
+        if self._header_tokens is None:
+            block = "\n".join([RECALL_OPEN, _RECALL_PREAMBLE, RECALL_CLOSE])
+            self._header_tokens = message_tokens(block, self.encoding) + 1
+        return self._header_tokens
+
     def _recall_reserve(self) -> int:
         """Tokens kept free for recalled turns: the level's share of the budget, at least room for
         the block and about two short turns."""
         assert self.level is not None
-        return max(int(self.level.recall_share * self.policy.token_budget), _RECALL_HEADER_TOKENS + 60)
+        return max(int(self.level.recall_share * self.policy.token_budget), self._recall_header_tokens() + 60)
 
-    def _maybe_compact(self) -> None:
+    def _maybe_compact(self, allowance: int = 0) -> None:
+        """Compact when notes + verbatim tail + the recall reserve (+ ``allowance``: room for the
+        caller's next words, between turns) pass the budget. The boundary moves in steps: the tail
+        goes down to the level's share of the budget (at least ``keep_last`` turns), and, if the
+        request still does not fit, to the floor of :data:`TAIL_FLOOR` turns."""
         level = self.level
         if level is None:
             return
         budget = self.policy.token_budget
-        if self._notes_tokens + self._tail_tokens + self._recall_reserve() <= budget:
+        if self._notes_tokens + self._tail_tokens + self._recall_reserve() + allowance <= budget:
             return
         self._advance(int(level.tail_share * budget), level.keep_last)
         if self._notes_tokens + self._tail_tokens + self._recall_reserve() > budget:
-            self._advance(0, 2)  # still over: keep only the exchange in progress verbatim
+            self._advance(0, TAIL_FLOOR)  # still over: keep only the newest turns verbatim
+            if self._notes_tokens + self._tail_tokens + self._recall_reserve() > budget:
+                self._render(rewrite=True)
         self._over_budget = self._notes_tokens + self._tail_tokens > budget
 
     def _advance(self, tail_target: int, keep_last: int) -> None:
@@ -270,6 +319,7 @@ class Compactor:
         self._boundary = start
         self._tail_tokens = tail
         self._condensed_ids = frozenset(t.id for t in self._turns[:start])
+        self._rows.sync()  # index the newly condensed turns now, not when a question needs them
         self.compactions += 1
         self._render()
         self._plan_cache = None
@@ -294,6 +344,47 @@ class Compactor:
             self._by_value.setdefault(value, []).append(i)
         for kind in digest.kinds:
             self._by_kind.setdefault(kind, []).append(i)
+        self._place(i, turn)
+
+    def _place(self, i: int, turn: Turn) -> None:
+        """Put condensed turn ``i`` in its booking (see :class:`_Booking`) and note its value kinds.
+
+        A caller asking back about something earlier ("what was the time for the first table?"),
+        and the agent's answer, belong to no booking: they would start a new one, or lend their
+        values to the booking under way."""
+        reading = read_turn(turn.text, region=self.region)
+        tags = reading.tags
+        self._value_kinds[i] = frozenset(t for t in tags if not t.startswith("kind:"))
+        if turn.role == "user":
+            self._aside = bool(_ASKS_BACK.search(normalize_spoken_digits(turn.text).lower()))
+        if self._aside:
+            if turn.role != "user":
+                self._aside = False
+            return
+        kinds = sorted(t[5:] for t in tags if t.startswith("kind:"))
+        current = self._bookings[-1] if self._bookings else None
+        caller_turns_to = (  # the caller asks for something: another kind of thing, or more once one is done
+            turn.role == "user"
+            and kinds
+            and current is not None
+            and _REQUEST.search(turn.text.lower()) is not None
+            and (current.done or (current.kind not in kinds and bool(current.confirms)))
+        )
+        if current is None or caller_turns_to:  # the caller asks for another thing, or for more once one is done
+            current = _Booking(kinds[0] if kinds else None, [], [])
+            self._bookings.append(current)
+        elif kinds and current.kind is None:
+            current.kind = kinds[0]
+        if turn.role == "user" and current.request is None and self._digest(i).kind in ("key", "content"):
+            current.request = i
+        current.turns.append(i)
+        if turn.role == "assistant" and _OFFER.search(turn.text.lower()) and not current.confirms:
+            current.offer = i  # the agent's latest proposal before anything was confirmed
+        if turn.role == "assistant" and ("confirm" in tags or _DONE.search(turn.text.lower())):
+            if len(turn.text.split()) >= 8 or self._value_kinds[i] - {"filler", "question", "confirm"}:
+                current.confirms.append(i)  # a confirmation that says what (not "Playing now.")
+            if outcome_of([turn.text]) == "booked" or _DONE.search(turn.text.lower()):
+                current.done = True
 
     def _lines_of(self, i: int, turn: Turn, digest: Digest, when: str) -> list[_Line]:
         """The note lines of condensed turn ``i``: a durable line (kept exactly), and a summary line
@@ -306,7 +397,7 @@ class Compactor:
             previous = self._lines[-1] if self._lines else None
             if previous is not None and previous.index == i - 1 and previous.key:
                 previous.full += f" caller: {quote(digest.content[0])}"
-                previous.full_tokens = estimate_tokens(previous.full) + 1
+                previous.full_tokens = self._count(previous.full) + 1
             return out
         if digest.kind == "key":
             line = self._key_line(i, turn, digest, who, when)
@@ -324,7 +415,7 @@ class Compactor:
         self._noted_terms.append(terms)
         full = f"- {when} {who}: {quote(_cut(text, level.summary_chars))}"
         topic = turn.role == "user" and not any(line.topic for line in self._lines)
-        out.append(_Line(i, False, full, "", estimate_tokens(full) + 1, 0, topic=topic))
+        out.append(_Line(i, False, full, "", self._count(full) + 1, 0, topic=topic))
         return out
 
     def _key_line(self, i: int, turn: Turn, digest: Digest, who: str, when: str) -> _Line | None:
@@ -343,7 +434,7 @@ class Compactor:
         self._noted_quotes.add(said.lower())
         if turn.role == "tool":
             full = f"- {when} {who}: [{'; '.join(digest.tags)}]" if digest.tags else f"- {when} {who} (ran)"
-            tokens = estimate_tokens(full) + 1
+            tokens = self._count(full) + 1
             return _Line(i, True, full, full, tokens, tokens, values=tuple(digest.said))
         lowered = said.lower()
         extra = [t for t in digest.tags if _tag_value(t) not in lowered]
@@ -357,13 +448,16 @@ class Compactor:
             if snippet
             else f"- {when} {label}: {quote(_cut(said, 80))}"
         )
-        line = _Line(
-            i, True, full, short, estimate_tokens(full) + 1, estimate_tokens(short) + 1, values=tuple(digest.said)
-        )
+        line = _Line(i, True, full, short, self._count(full) + 1, self._count(short) + 1, values=tuple(digest.said))
         tight = _around_values(said, width=2, values=digest.said)
         if tight and tight != snippet:  # the last resort: the values with a word or two around them
             line.tiny = f"- {when} {label}: {quote(tight)}{short_tags}"
-            line.tiny_tokens = estimate_tokens(line.tiny) + 1
+            line.tiny_tokens = self._count(line.tiny) + 1
+        if digest.tags:  # or the values alone, as tagged, when that is shorter
+            values = f"- {when} {label}: [{'; '.join(digest.tags)}]"
+            tokens = self._count(values) + 1
+            if tokens < (line.tiny_tokens or line.short_tokens):
+                line.tiny, line.tiny_tokens = values, tokens
         identifiers = {label.split(" (")[0] for label in digest.identity}
         line.in_header = bool(digest.tags) and all(tag in identifiers for tag in digest.tags)
         return line
@@ -373,67 +467,118 @@ class Compactor:
         boundary = self._boundary
         self._lines, self._identity, self._noted_tags, self._noted_terms = [], {}, set(), []
         self._noted_quotes = set()
+        self._shown, self._shown_upto, self._header = [], 0, []
         self._rows, self._row_turn, self._by_value, self._by_kind, self.kinds = WorkingSet(), [], {}, {}, {}
+        self._bookings, self._value_kinds, self._aside = [], {}, False
         for i in range(boundary):
             self._condense(i)
         self._render()
 
-    def _render(self) -> None:
-        """Render the notes block: summary lines are dropped (oldest first) to stay within the
-        level's mark; to stay within the budget itself, durable lines are then shortened (oldest
-        first) to the words around their values, and at last to the values alone. Durable lines
-        are never dropped: if they alone exceed the budget, the plan says ``over_budget``."""
+    def _render(self, *, rewrite: bool = False) -> None:
+        """Render the notes block, appending when it can so that consecutive requests share their prefix.
+
+        The header (tags, preamble, the "Caller:" line) comes first and changes only when a new
+        identifier is said; the lines follow in the order said; the span condensed is in the last
+        line. Lines of newly condensed turns are appended while the notes stay within their share
+        (``compact_to`` of the budget, less the tail and the recall reserve). Past it, the notes are
+        rewritten: summary lines go (oldest first, the caller's topic last) down to :data:`REWRITE_TO`
+        of that share, so that several steps append again before the next rewrite. Durable lines are
+        tiered only when they pass the budget, and then down to :data:`REWRITE_TO` of it: the
+        :data:`KEEP_FULL` most asked-about and most recent keep their full line, older ones go to their
+        words around the values or their values alone; if that is still too much, values-only lines of
+        the least asked-about oldest turns leave the notes, down to :data:`DROP_TO` of the room (they
+        stay in the in-call index, and a question about them recalls their exact turn)."""
         level = self.level
         assert level is not None
         budget = self.policy.token_budget
-        soft = int(level.compact_to * budget) - self._tail_tokens - self._recall_reserve()
-        hard = budget - self._tail_tokens - self._recall_reserve()
-        first, last = self._turns[0], self._turns[self._boundary - 1]
-        span = f"{self._clock(first.at)}-{self._clock(last.at)}"
-        header = [NOTES_OPEN, _NOTES_PREAMBLE.format(span=span, count=self._boundary)]
+        reserve = self._recall_reserve()
+        soft = int(level.compact_to * budget) - self._tail_tokens - reserve
+        hard = budget - self._tail_tokens - reserve
+        header = [NOTES_OPEN, _NOTES_PREAMBLE]
         if self._identity:
             header.append("Caller: " + "; ".join(self._identity) + ".")
+        footer = self._footer()
+        fixed = self._count("\n".join([*header, footer, NOTES_CLOSE])) + MESSAGE_OVERHEAD_TOKENS + 2
         lines = self._summarised_lines()
-        fixed = estimate_tokens("\n".join([*header, NOTES_CLOSE])) + MESSAGE_OVERHEAD_TOKENS + 1
+        if not rewrite and header == self._header and not self._summaries and self._shown_upto <= len(lines):
+            added = [(line, line.full, line.full_tokens) for line in lines[self._shown_upto :] if line.full]
+            body = [*self._shown, *added]
+            if fixed + sum(t for _, _, t in body) <= soft:
+                self._set_notes(header, body, footer, len(lines))
+                return
+        self.rewrites += 1
+        target = max(0, int(REWRITE_TO * soft) - fixed)
+        limit = max(0, hard - fixed)
+        self._set_notes(header, self._tiered(lines, target, limit), footer, len(lines))
+
+    def _tiered(self, lines: list[_Line], target: int, limit: int) -> list[tuple[_Line, str, int]]:
+        """The lines to show: summary lines give way down to ``target`` tokens; durable lines are
+        tiered only when they pass ``limit`` (the budget), and then down to :data:`REWRITE_TO` of it,
+        so that the next steps append again; values-only lines give way only above ``limit``."""
         chosen = [(line, line.full, line.full_tokens) for line in lines]
-        total = fixed + sum(t for _, _, t in chosen)
-        if total > soft:
-            order = sorted(range(len(chosen)), key=lambda pos: chosen[pos][0].topic)  # the topic goes last
-            for pos in order:
+        total = sum(t for _, _, t in chosen)
+        durable = int(REWRITE_TO * limit) if sum(t for line, _, t in chosen if line.key) > limit else limit
+
+        def replace(pos: int, text: str, tokens: int) -> None:
+            nonlocal total
+            total += tokens - chosen[pos][2]
+            chosen[pos] = (chosen[pos][0], text, tokens)
+
+        # summary lines, oldest first (the caller's first topic last); a model's summary only past the limit
+        for pos in sorted(range(len(chosen)), key=lambda p: (chosen[p][0].topic, p)):
+            line = chosen[pos][0]
+            if total <= target:
+                break
+            if not line.key and not line.model:
+                replace(pos, "", 0)
+        # durable lines by priority: asked about, then recent; the lowest give way first
+        order = sorted(
+            (p for p in range(len(chosen)) if chosen[p][0].key),
+            key=lambda p: (self._asked.get(chosen[p][0].index, 0), chosen[p][0].index),
+        )
+        for pos in order:  # said in the "Caller:" line already: the values alone
+            line, _, tokens = chosen[pos]
+            if total > durable and line.in_header and line.tiny and line.tiny_tokens < tokens:
+                replace(pos, line.tiny, line.tiny_tokens)
+
+        def shorten(positions: list[int], until: int) -> None:
+            for pos in positions:  # the oldest never asked about go to their values only, first
+                if total <= until:
+                    return
                 line, _, tokens = chosen[pos]
-                if total <= soft:
-                    break
-                if not line.key and not line.model and line.full:
-                    chosen[pos] = (line, "", 0)
-                    total -= tokens
-        if total > hard:
-            for pos, (line, _text, tokens) in enumerate(chosen):  # said in the "Caller:" line already
-                if total <= hard:
-                    break
-                if line.in_header and line.tiny and line.tiny_tokens < tokens:
-                    chosen[pos] = (line, line.tiny, line.tiny_tokens)
-                    total -= tokens - line.tiny_tokens
-            for pos, (line, text, tokens) in enumerate(chosen):
-                if total <= hard:
-                    break
-                if line.model and text:
-                    chosen[pos] = (line, "", 0)
-                    total -= tokens
-            for pos, (line, text, tokens) in enumerate(chosen):
-                if total <= hard:
-                    break
-                if line.key and text == line.full and line.short_tokens < tokens and not line.in_header:
-                    chosen[pos] = (line, line.short, line.short_tokens)
-                    total -= tokens - line.short_tokens
-            for pos, (line, text, tokens) in enumerate(chosen):
-                if total <= hard:
-                    break
-                if line.key and line.tiny and text != line.tiny and line.tiny_tokens < tokens:
-                    chosen[pos] = (line, line.tiny, line.tiny_tokens)
-                    total -= tokens - line.tiny_tokens
-        body = [text for _, text, _ in chosen if text]
-        self._notes = "\n".join([*header, *body, NOTES_CLOSE])
-        self._notes_tokens = message_tokens(self._notes)
+                forms = [(t, x) for t, x in ((line.short_tokens, line.short), (line.tiny_tokens, line.tiny)) if x]
+                if forms and min(forms)[0] < tokens:
+                    replace(pos, min(forms)[1], min(forms)[0])
+
+        def drop(positions: list[int], until: int) -> None:
+            for pos in positions:  # values-only lines of old turns never asked about: recallable
+                if total <= until:
+                    return
+                if chosen[pos][1]:
+                    replace(pos, "", 0)
+
+        kept_full = order[-KEEP_FULL:]  # the most asked-about, then the most recent
+        others = order[: len(order) - len(kept_full)]
+        shorten(others, durable)
+        for pos in range(len(chosen)):  # a model's summary, before any durable line leaves
+            if total <= limit:
+                break
+            if chosen[pos][0].model and chosen[pos][1]:
+                replace(pos, "", 0)
+        if total > limit:
+            drop(others, int(DROP_TO * limit))
+        shorten(kept_full, limit)
+        drop(kept_full, limit)
+        return [entry for entry in chosen if entry[1]]
+
+    def _footer(self) -> str:
+        first, last = self._turns[0], self._turns[self._boundary - 1]
+        return f"(condensed: {self._clock(first.at)}-{self._clock(last.at)}, {self._boundary} turns)"
+
+    def _set_notes(self, header: list[str], body: list[tuple[_Line, str, int]], footer: str, upto: int) -> None:
+        self._header, self._shown, self._shown_upto = header, body, upto
+        self._notes = "\n".join([*header, *(text for _, text, _ in body), footer, NOTES_CLOSE])
+        self._notes_tokens = message_tokens(self._notes, self.encoding)
 
     def _summarised_lines(self) -> list[_Line]:
         """The note lines, with a model's summary of a span in place of its extractive summary lines."""
@@ -449,7 +594,7 @@ class Compactor:
                 said = (
                     f"- {self._clock(self._turns[first].at)}-{self._clock(self._turns[last].at)} summary: {quote(text)}"
                 )
-                out.append(_Line(first, False, said, "", estimate_tokens(said) + 1, 0, model=True))
+                out.append(_Line(first, False, said, "", self._count(said) + 1, 0, model=True))
             if span is None or line.key:
                 out.append(line)
         return out
@@ -470,10 +615,10 @@ class Compactor:
         level = self.level
         if level is None or not self._row_turn:
             return []
-        said = self._classify(Turn("query", "user", query, self._turns[-1].at), plans=self.plans, region=self.region)
-        if said.kind not in ("key", "content"):
-            return []
+        said = self._query_digest(query)
         normalized = normalize_spoken_digits(query).lower()
+        if said.kind not in ("key", "content") and not (said.kind == "meta" and _ASKING.search(normalized)):
+            return []  # a filler or small talk; a repair ("sorry, what was the time again?") may still ask
         scores: dict[int, float] = {}
         for value in _query_values(query, normalized):
             for i in self._by_value.get(value, ()):
@@ -481,6 +626,10 @@ class Compactor:
                     scores[i] = max(scores.get(i, 0.0), 10.0)
         question = bool(_QUESTION.search(query.strip()))
         backref = bool(_BACKREF.search(query)) or (question and " again" in normalized)
+        booked: dict[int, float] = {}
+        picked: set[int] = set()
+        if question or backref or _ASKING.search(normalized):
+            picked = self._by_booking(query, set(index_terms(query)), booked)
         if backref or question:
             asked = {kind for kind, pattern in _ASK_KINDS if pattern.search(query)}
             terms = set(index_terms(query))
@@ -512,7 +661,13 @@ class Compactor:
             for kind in asked & _SPECIFIC_KINDS:
                 for i in self._by_kind.get(kind, ())[-3:]:
                     consider(i, 1, 0.5 + i / 10_000)
-        budget = self._recall_reserve() - _RECALL_HEADER_TOKENS
+        if picked:
+            for i in list(scores):
+                if i not in picked and scores[i] < 10.0:
+                    scores[i] *= 0.3  # words shared with another booking's turns
+            for i, score in booked.items():
+                scores[i] = max(scores.get(i, 0.0), score)
+        budget = self._recall_reserve() - self._recall_header_tokens()
         chosen: list[int] = []
         seen: set[str] = set()
         used = 0
@@ -526,7 +681,76 @@ class Compactor:
             used += cost
             if len(chosen) >= level.max_recall:
                 break
+        for i in chosen:
+            self._asked[i] = self._asked.get(i, 0) + 1
         return sorted(chosen)
+
+    def _by_booking(self, query: str, terms: set[str], scores: dict[int, float]) -> set[int]:
+        """Score condensed turns by the booking a question points at and the kind of value it asks
+        for ("what time was the second table I booked?" -> the second restaurant booking, its
+        times): the query understanding of caller recall, applied to the bookings of this call."""
+        if not self._bookings:
+            return set()
+        question = understand(query, self._turns[-1].at)
+        wanted = set(question.value_kinds)
+        said = query.lower()
+        for pattern, value_kinds in _VALUE_NOUNS:
+            if pattern.search(said):
+                wanted.update(value_kinds)
+        kinds = set(question.kinds)
+        pool = [b for b in self._bookings if b.kind in kinds] if kinds else []
+        if not pool:
+            return set()  # the question points at no booking of this call: words and value kinds alone
+        nth = _ordinal(said)
+        if nth is not None and nth <= len(pool):
+            chosen = [pool[nth - 1]]
+        elif question.anchor == "first":
+            chosen = pool[:1]
+        elif question.anchor in ("last", "before_last") or kinds:
+            chosen = pool[-2:] if question.anchor == "before_last" else pool[-1:]
+            if question.anchor is None:  # no anchor: every booking of the kind, the latest first
+                chosen = pool[::-1][:3]
+        else:
+            chosen = pool[::-1][:3]
+        if not chosen:
+            return set()
+        picked = {i for b in chosen for i in b.turns}
+        attributes = [words for asked, words in _ATTRIBUTES if asked.search(said)]
+        for rank_of, booking in enumerate(chosen):
+            weight = 1.0 - 0.2 * rank_of
+            last_confirm = booking.confirms[-1] if booking.confirms else None
+            for position, i in enumerate(booking.turns):
+                if not self._recallable(i):
+                    continue
+                score = 0.0
+                if wanted & self._value_kinds.get(i, frozenset()):
+                    score += 4.0 + (0.5 if self._turns[i].role == "assistant" else 0.0)
+                if i == last_confirm:
+                    score += 3.0  # the agent's last confirmation restates what was booked
+                if i == booking.request:
+                    score += 2.5  # the caller's request says what they wanted (a cuisine, a genre, a city)
+                if i == booking.offer:
+                    score += 2.6  # what the agent proposed and the caller took (a venue, a song and its album)
+                shared = len(terms & self._digest(i).terms)
+                score += min(shared, 3)
+                text = self._turns[i].text.lower()
+                if any(words.search(text) for words in attributes):
+                    score += 2.0
+                    if self._turns[i].role == "assistant" and text.rstrip().endswith("?") and i + 1 in picked:
+                        scores[i + 1] = max(scores.get(i + 1, 0.0), 4.5 * weight)  # the caller's answer
+                if shared and self._turns[i].text.rstrip().endswith("?") and i + 1 in picked:
+                    scores[i + 1] = max(scores.get(i + 1, 0.0), (2.0 + shared) * weight)  # its answer
+                if score:
+                    scores[i] = max(scores.get(i, 0.0), (score + position / 1000) * weight)
+        return picked
+
+    def _query_digest(self, query: str) -> Digest:
+        """What the caller's latest words hold: the digest of their turn (kept for when it is
+        condensed), or of the words alone when they are not a known turn."""
+        for i in range(len(self._turns) - 1, max(-1, len(self._turns) - 4), -1):
+            if self._turns[i].role == "user" and self._turns[i].text == query:
+                return self._digest(i)
+        return self._classify(Turn("query", "user", query, self._turns[-1].at), plans=self.plans, region=self.region)
 
     def _recallable(self, i: int) -> bool:
         return self._digest(i).kind in ("key", "content")
@@ -542,10 +766,70 @@ class Compactor:
 
     # -- helpers ---------------------------------------------------------------------------------
 
+    def _count(self, text: str) -> int:
+        return count_tokens(text, self.encoding)
+
     def _clock(self, at: datetime) -> str:
         start = self.started_at or at
         seconds = max(0, int((at - start).total_seconds()))
         return f"{seconds // 60:02d}:{seconds % 60:02d}"
+
+
+_VALUE_NOUNS: list[tuple[re.Pattern[str], tuple[str, ...]]] = [
+    (re.compile(r"\btimes?\b|\bwhat hour\b"), ("time",)),
+    (re.compile(r"\b(?:date|day)\b"), ("date", "day")),
+    (re.compile(r"\b(?:how many|number of|party|seats|tickets|people|guests)\b"), ("count", "number")),
+    (re.compile(r"\b(?:address|street|located|location)\b"), ("address",)),
+    (re.compile(r"\bphone\b"), ("phone",)),
+    (re.compile(r"\b(?:price|cost|how much|fare)\b"), ("amount",)),
+    (re.compile(r"\b(?:reference|confirmation (?:number|code))\b"), ("reference",)),
+    (re.compile(r"\b(?:name|called|venue|restaurant|artist|singer|band|song|album|movie|film|event|team|who|which)\b"),
+     ("name",)),
+]  # fmt: skip
+"""Nouns of a question and the kinds of value that answer it (beside the vocabulary's ``asks``)."""
+
+
+_ASKS_BACK = re.compile(
+    r"\b(?:remind me|double check|again|was it|what was|which was|did we|did you|what did|were the)\b"
+    r"|\bwhat (?:\w+ ){0,4}(?:was|did)\b"
+)
+"""A caller asking back about something said earlier in the call."""
+_DONE = re.compile(r"\b(?:has|have) started\b|\b(?:song|music|movie|film) (?:is )?playing\b|\benjoy (?:the|your)\b")
+"""An agent's report that what was asked for is done (beside the vocabulary's outcomes)."""
+_OFFER = re.compile(
+    r"\b(?:how about|what about|would you like|do you like|there is|there's|there are|i found|i have found|"
+    r"one of them|i recommend|you might like)\b"
+)
+"""An agent proposing something (a restaurant, an event, a song) for the caller to take."""
+_REQUEST = re.compile(
+    r"\b(?:looking for|look for|find|search|book|reserve|reservation|want|wanna|need|get me|buy|play|"
+    r"help me|i'd like|i would like|can you|could you)\b"
+)
+"""A caller asking for something (what starts a booking)."""
+_ATTRIBUTES: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
+    (re.compile(r"\b(?:cuisine|food)\b"), re.compile(r"\b(?:cuisine|food|kind of (?:food|restaurant))\b")),
+    (re.compile(r"\bprice|cost|expensive|cheap\b"), re.compile(r"\b(?:price|prices|priced|expensive|cheap|budget)\b")),
+    (re.compile(r"\bgenre|kind of (?:music|event)\b"), re.compile(r"\b(?:genre|kind of|type of|music|songs)\b")),
+    (re.compile(r"\bcity|town|where\b"), re.compile(r"\b(?:city|town|where|area|located|in which)\b")),
+    (re.compile(r"\bdevice|speaker|played on\b"), re.compile(r"\b(?:device|speaker|tv|play it on|played on)\b")),
+]  # fmt: skip
+"""An attribute a question asks for, and the words of the turns that settle it (the agent's question
+about it, the caller's answer), for values no reader recognises (a cuisine, a genre, a city said in
+lower case)."""
+_ASKING = re.compile(r"\b(?:what|which|when|where|who|how|remind|double check|again|was it)\b")
+
+
+@cache
+def _ordinals() -> tuple[re.Pattern[str], dict[str, int]]:
+    words = vocabulary().ordinals
+    return re.compile(r"\b(" + "|".join(re.escape(w) for w in words) + r")\b"), dict(words)
+
+
+def _ordinal(said: str) -> int | None:
+    """ "the second table", "the 3rd song": the n of the booking a question points at."""
+    pattern, values = _ordinals()
+    match = pattern.search(said)
+    return int(values[match.group(1)]) if match else None
 
 
 def _query_values(query: str, normalized: str) -> list[str]:

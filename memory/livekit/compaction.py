@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
@@ -23,7 +24,7 @@ from typing import Any
 import numpy as np
 from livekit.agents import AgentSession, llm
 
-from memory.compaction import CompactionPolicy, Compactor, Plan, Turn
+from memory.compaction import CompactionPolicy, Compactor, Plan, Turn, encoding_for, load_tokenizer
 
 __all__ = ["NOTES_MESSAGE_ID", "RECALL_MESSAGE_ID", "CallCompaction", "model_summariser", "turns_of"]
 
@@ -85,10 +86,14 @@ class CallCompaction:
         region: str = "US",
         summariser: Summariser | None = None,
         vectors: Callable[[str], np.ndarray | None] | None = None,
+        model: str | None = None,
     ) -> None:
         self.policy = policy
         self.vectors = vectors  # item id -> the memory layer's embedding of that turn, when it has one
-        self.compactor = Compactor(policy, plans=plans, region=region)
+        self.encoding = encoding_for(model)  # the LLM's tokenizer: the budget holds by its exact count
+        if policy.enabled:  # loaded off the event loop, well before the first reply needs it
+            threading.Thread(target=load_tokenizer, args=(self.encoding,), daemon=True).start()
+        self.compactor = Compactor(policy, plans=plans, region=region, encoding=self.encoding)
         self.summariser = summariser
         self.last_plan: Plan | None = None
         self.apply_ms: list[float] = []  # time spent in apply(), per request
@@ -179,7 +184,7 @@ class CallCompaction:
         self.last_plan = plan
         if not plan.compacted:
             return plan
-        _, paired = turns_of(items)
+        paired = _paired(items)
         condensed = plan.condensed_ids
         kept: list[Any] = []
         first_condensed: Any = None
@@ -256,6 +261,23 @@ def model_summariser(model: llm.LLM) -> Summariser:
         return "".join(parts).strip()
 
     return summarise
+
+
+def _paired(items: Sequence[Any]) -> dict[str, str]:
+    """Each tool call's item id -> its output's id (what :func:`turns_of` returns second, without
+    reading every message's text)."""
+    calls: dict[str, str] = {}
+    paired: dict[str, str] = {}
+    for item in items:
+        if isinstance(item, llm.FunctionCall):
+            calls[item.call_id] = item.id
+        elif (
+            isinstance(item, llm.FunctionCallOutput)
+            and item.call_id in calls
+            and not item.id.endswith("_running_output")
+        ):
+            paired[calls[item.call_id]] = item.id
+    return paired
 
 
 def _latest_user_item(items: Sequence[Any]) -> Any:

@@ -1,0 +1,158 @@
+"""Compaction within the budget by an exact token count, a stable notes prefix, recall by booking."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+
+from memory.compaction import CompactionPolicy, Compactor, Turn, message_tokens
+from memory.compaction.compactor import TAIL_FLOOR
+from memory.compaction.policy import MESSAGE_OVERHEAD_TOKENS, count_tokens, encoding_for
+
+T0 = datetime(2026, 11, 19, 15, 0, tzinfo=UTC)
+
+
+def turns_of(pairs: list[tuple[str, str]], *, step_s: float = 6.0, prefix: str = "t") -> list[Turn]:
+    return [
+        Turn(f"{prefix}{i:04d}", role, text, T0 + timedelta(seconds=step_s * i)) for i, (role, text) in enumerate(pairs)
+    ]
+
+
+def plan_tokens(compactor: Compactor, plan) -> int:
+    """What the request carries, counted exactly: the blocks and every verbatim turn."""
+    tail = sum(message_tokens(t.text) for t in compactor.turns[compactor.boundary :])
+    return tail + sum(message_tokens(block) for block in (plan.notes, plan.recall) if block)
+
+
+def many_references(n: int) -> list[tuple[str, str]]:
+    """A call in which the agent files ``n`` tickets, each with its own reference and amount."""
+    pairs: list[tuple[str, str]] = []
+    for k in range(n):
+        pairs.append(
+            ("user", f"There is another charge I don't recognise, the one from the {k + 1}th, can you check it?")
+        )
+        pairs.append(
+            (
+                "assistant",
+                f"I've opened ticket {7100 + k} for the charge of ${10 + k}.{k % 10}5, you'll hear from us within five days.",
+            )
+        )
+        pairs.append(("user", "uh-huh"))
+    return pairs
+
+
+def test_counts_are_exact_in_the_models_encoding() -> None:
+    assert encoding_for("gpt-4.1-mini") == "o200k_base" and encoding_for("gpt-4o") == "o200k_base"
+    assert encoding_for("gpt-4") == "cl100k_base"
+    assert encoding_for("some-other-model") == "o200k_base"  # a close proxy, not exact
+    assert count_tokens("") == 0
+    assert count_tokens("hello world") == 2 and count_tokens("hello world", "cl100k_base") == 2
+    assert message_tokens("hello world") == 2 + MESSAGE_OVERHEAD_TOKENS
+    # characters / 4 undercounts digits and quoted data: the exact count is what the budget holds to
+    quoted = '- 03:12 agent: "ticket 7104 for the charge of $14.45" [ticket 7104; $14.45]'
+    assert count_tokens(quoted) != len(quoted) // 4
+
+
+def test_every_request_fits_the_budget_even_when_durable_lines_alone_would_not() -> None:
+    policy = CompactionPolicy(token_budget=600)
+    compactor = Compactor(policy)
+    turns = turns_of(many_references(40))
+    durable = 0
+    for turn in turns:
+        compactor.add(turn)
+        plan = compactor.plan(turn.text if turn.role == "user" else None)
+        assert plan_tokens(compactor, plan) == plan.tokens
+        assert plan.tokens <= policy.token_budget and not plan.over_budget
+        if plan.compacted:
+            assert len(compactor.turns) - compactor.boundary >= TAIL_FLOOR  # the newest turns stay verbatim
+        compactor.warm()
+    durable = sum(message_tokens(line.full) for line in compactor._lines if line.key)
+    assert durable > policy.token_budget  # the durable lines alone would not fit: they were tiered
+    lines = [line for line in compactor.plan(None).notes.splitlines() if line.startswith("- ")]
+    agent = [line for line in lines if "agent" in line]
+    assert "\"I've opened ticket" in agent[-1]  # the most recent keep their full line
+    older = [line for line in agent if "\"I've opened ticket" not in line]
+    assert older and all("ticket 71" in line and "$" in line for line in older)  # older ones: their values
+    assert "ticket 7100" not in "\n".join(lines)  # the oldest left the notes (an in-call recall finds them)
+    assert [t.id for t in compactor.turns].index(compactor.plan("ticket 7100?").recalled_ids[0]) == 1
+
+
+def test_a_value_asked_about_keeps_its_full_line() -> None:
+    policy = CompactionPolicy(token_budget=600)
+    compactor = Compactor(policy)
+    turns = turns_of(many_references(40))
+    for turn in turns[:45]:
+        compactor.add(turn)
+        compactor.warm()
+    plan = compactor.plan("What was the ticket for the charge from the 2th again? ticket 7101")
+    assert any(
+        compactor.turns[compactor._index[i]].text.startswith("I've opened ticket 7101") for i in plan.recalled_ids
+    )
+    for turn in turns[45:]:
+        compactor.add(turn)
+        compactor.warm()
+    lines = compactor.plan(None).notes.splitlines()
+    asked = next(line for line in lines if "7101" in line)
+    assert "\"I've opened ticket 7101" in asked  # asked about: its full line, while older neighbours are tiered
+    assert not any("7102" in line or "7103" in line for line in lines if "\"I've opened" in line)
+
+
+def test_the_notes_grow_by_appending_so_requests_share_their_prefix() -> None:
+    policy = CompactionPolicy(token_budget=800)
+    compactor = Compactor(policy)
+    turns = turns_of(many_references(60))
+    notes: list[str] = []
+    for turn in turns:
+        compactor.add(turn)
+        plan = compactor.plan(None)
+        if plan.compacted:
+            notes.append(plan.notes)
+        compactor.warm()
+    assert notes[0].splitlines()[:2] == notes[-1].splitlines()[:2]  # the header does not move
+    kept = [b.startswith("\n".join(a.splitlines()[:-2]) + "\n") for a, b in itertools.pairwise(notes)]
+    assert sum(kept) / len(kept) >= 0.8
+
+
+BOOKINGS = [
+    ("user", "Hi, I'd like to book a table at an Italian restaurant in San Jose."),
+    ("assistant", "How about Trattoria Roma in San Jose? They have a table at 6:30 pm."),
+    ("user", "Sounds good, for two people please."),
+    ("assistant", "Please confirm: a table for 2 at Trattoria Roma in San Jose at 6:30 pm tomorrow."),
+    ("user", "Yes."),
+    ("assistant", "Your reservation is confirmed. Enjoy your meal."),
+    ("user", "Can you also find me tickets for a concert in Oakland?"),
+    ("assistant", "There is Bryan Adams at the Fox Theater in Oakland on Friday at 8 pm."),
+    ("user", "Great, three tickets please."),
+    ("assistant", "Please confirm: 3 tickets for Bryan Adams at the Fox Theater on Friday at 8 pm."),
+    ("user", "That's right."),
+    ("assistant", "Your tickets have been purchased. Enjoy the show."),
+    ("user", "And I need another table, a sushi place in Palo Alto this time."),
+    ("assistant", "How about Sushi Tomo in Palo Alto? They have a table at 7:45 pm."),
+    ("user", "Okay, for four people."),
+    ("assistant", "Please confirm: a table for 4 at Sushi Tomo in Palo Alto at 7:45 pm on Saturday."),
+    ("user", "Yes please."),
+    ("assistant", "Your reservation is confirmed. Enjoy your meal."),
+]
+SMALL_TALK = [
+    ("user", "By the way, the weather has been lovely this week, hasn't it?"),
+    ("assistant", "It really has, a good week to be out and about in the sunshine."),
+]
+
+
+def test_recall_finds_the_turn_of_the_booking_asked_about() -> None:
+    compactor = Compactor(CompactionPolicy(token_budget=400))
+    for turn in turns_of(BOOKINGS + SMALL_TALK * 12):
+        compactor.add(turn)
+        compactor.warm()
+    assert compactor.boundary > len(BOOKINGS)  # every booking is condensed
+    texts = {t.id: t.text for t in compactor.turns}
+
+    def recalled(question: str) -> list[str]:
+        return [texts[i] for i in compactor.plan(question).recalled_ids]
+
+    second = recalled("Sorry, what time was the second table I booked?")
+    assert any("7:45 pm" in text for text in second) and not any("6:30 pm" in text for text in second)
+    first = recalled("And the first table, what time was that again?")
+    assert any("6:30 pm" in text for text in first) and not any("7:45 pm" in text for text in first)
+    tickets = recalled("How many tickets did I get for the concert again?")
+    assert any("3 tickets" in text for text in tickets)
