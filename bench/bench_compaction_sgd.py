@@ -376,7 +376,7 @@ _TENS = {w: 10 * (i + 2) for i, w in enumerate(["twenty", "thirty", "forty", "fi
 def said_numbers(text: str) -> set[str]:
     """The numbers a text says, read only where the reading is certain: digits as written; a run of
     digit words read digit by digit ("eight eight one" -> 881); a compound ("forty two" -> 42); an
-    hour and its minutes ("seven thirty pm" -> 7:30, 730 is not). Never joined across two numbers."""
+    hour and its minutes ("seven thirty pm" or "7 30 pm" -> 7:30, 730 is not). Never joined across two numbers."""
     out = set(_NUMBER.findall(text)) | set(re.findall(r"\d+", text))
     words = re.sub(r"[^a-z0-9']+", " ", text.lower()).split()
     values: list[tuple[int, str]] = []  # (position, number) of each number said in words
@@ -405,6 +405,9 @@ def said_numbers(text: str) -> set[str]:
     for (p, hour), (q, minutes) in itertools.pairwise(values):
         if q in (p + 1, p + 2) and 1 <= int(hour) <= 12 and int(minutes) < 60:
             out.add(f"{int(hour)}:{int(minutes):02d}")
+    for m in re.finditer(r"\b(\d{1,2}) (\d{2}) ?(?:[ap]\.?m\b)", text.lower()):  # "8 30 pm" -> 8:30, as in words
+        if 1 <= int(m.group(1)) <= 12 and int(m.group(2)) < 60:
+            out.add(f"{int(m.group(1))}:{m.group(2)}")
     for k in range(len(words) - 2):  # "seven oh five" -> 7:05
         if words[k] in _UNITS and words[k + 1] == "oh" and words[k + 2] in _UNITS:
             out.add(f"{_UNITS[words[k]]}:0{_UNITS[words[k + 2]]}")

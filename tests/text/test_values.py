@@ -38,6 +38,8 @@ def kinds(text: str) -> list[tuple[str, str, str]]:
         ("on Friday", ("day", "Friday", "friday")),
         ("on March 11th", ("date", "March 11th", "march 11th")),
         ("a table at P.f. Chang's tonight", ("name", "P.f. Chang's", "p.f. chang's")),
+        ("your tickets are at oracle park on friday", ("name", "oracle park", "oracle park")),  # lower case
+        ("the game at papa murphy's park", ("name", "papa murphy's park", "papa murphy's park")),
     ],
 )
 def test_values_people_book_are_read(text: str, expected: tuple[str, str, str]) -> None:
@@ -112,3 +114,8 @@ def test_a_value_keeps_exactly_its_own_digits(parts: list[tuple[str, str]]) -> N
 )
 def test_times_said_in_words(text: str, said: str, normalised: str) -> None:
     assert ("time", said, normalised) in kinds(text)
+
+
+@pytest.mark.parametrize("text", ["it is in the parking lot", "we met at the park", "meet me at a nice place"])
+def test_a_lower_case_place_is_a_venue_only_with_a_name_before_its_kind(text: str) -> None:
+    assert [v for v in values_in(text) if v.kind == "name"] == []
