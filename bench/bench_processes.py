@@ -207,7 +207,11 @@ async def _ipc_job(settings: dict[str, Any]) -> dict[str, Any]:
         await executor.do_inference(EchoRunner.INFERENCE_METHOD, encode_request([query]) + reply)
         echo.append((time.perf_counter() - t1) * 1000)
         times.append((t1 - t0) * 1000)
-    return {"pid": os.getpid(), "host_ms": times, "echo_ms": echo, "onnxruntime_imported": "onnxruntime" in sys.modules}
+    from memory import embed
+
+    # onnxruntime itself is loaded in a job process (the Silero VAD runs on it), the embedding model is not
+    loaded = bool(embed._defaults) or "tokenizers" in sys.modules
+    return {"pid": os.getpid(), "host_ms": times, "echo_ms": echo, "model_in_job": loaded}
 
 
 async def _loop_lag(stop: asyncio.Event, samples: list[float]) -> None:
@@ -445,7 +449,7 @@ async def measure_ipc(out: Path, rounds: int = 4) -> dict[str, Any]:
                 raise RuntimeError(f"the IPC job failed: {report['error']}")
             host += report["host_ms"]
             echo += report["echo_ms"]
-            imported.append(report["onnxruntime_imported"])
+            imported.append(report["model_in_job"])
             for query in queries:
                 t0 = time.perf_counter()
                 await local.embed([query])
@@ -461,7 +465,7 @@ async def measure_ipc(out: Path, rounds: int = 4) -> dict[str, Any]:
         "ipc_adds_p95_ms": pct(host, 95) - pct(in_process, 95),
         "echo_p50_ms": pct(echo, 50),
         "echo_p95_ms": pct(echo, 95),
-        "job_imported_onnxruntime": any(imported),
+        "job_loaded_the_model": any(imported),
     }
 
 
