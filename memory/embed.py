@@ -203,7 +203,7 @@ class MiniLMEmbedder:
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Embed ``texts``; returns float32 ``(len(texts), dim)`` with unit-norm rows."""
-        items = _check_texts(texts)
+        items = check_texts(texts)
         started = time.perf_counter()
         out = np.empty((len(items), self.dim), dtype=np.float32)
         # Similar lengths share a run, so little compute goes to padding; rows go back in order.
@@ -340,8 +340,9 @@ def _env_flag(name: str) -> bool:
     raise ConfigError(f"{name} must be 1 or 0, not {value!r}")
 
 
-def _check_texts(texts: Sequence[str]) -> list[str]:
-    if isinstance(texts, str | bytes):
+def check_texts(texts: object) -> list[str]:
+    """The texts of an ``embed()`` call as a list; ``InvalidInputError`` for a single string or a non-string."""
+    if isinstance(texts, str | bytes) or not isinstance(texts, Sequence):
         raise InvalidInputError("embed() takes a sequence of strings, not a single string")
     items = list(texts)
     for item in items:

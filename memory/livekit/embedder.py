@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 from livekit.agents.inference_runner import _InferenceRunner
 
-from ..embed import Embedder, default_embedder, default_spec
+from ..embed import Embedder, check_texts, default_embedder, default_spec
 from ..errors import ConfigError, InvalidInputError
 
 if TYPE_CHECKING:
@@ -102,7 +102,7 @@ class HostEmbedder:
         return f"HostEmbedder(name={self.name!r}, method={INFERENCE_METHOD!r})"
 
     async def embed(self, texts: Sequence[str]) -> np.ndarray:
-        items = _check_texts(texts)
+        items = check_texts(texts)
         if not items:
             return np.zeros((0, self.dim), np.float32)
         data = await self._target().do_inference(INFERENCE_METHOD, encode_request(items))
@@ -134,7 +134,7 @@ def decode_request(data: bytes) -> list[str]:
         texts = json.loads(data)["texts"]
     except (ValueError, KeyError, TypeError) as exc:
         raise InvalidInputError(f"not an embedding request: {type(exc).__name__}") from exc
-    return _check_texts(texts)
+    return check_texts(texts)
 
 
 def encode_reply(name: str, vectors: np.ndarray) -> bytes:
@@ -154,13 +154,3 @@ def decode_reply(data: bytes) -> tuple[str, np.ndarray]:
     if not sep:
         raise RuntimeError("unreadable reply from the host's embedder: no header")
     return name, vectors
-
-
-def _check_texts(texts: object) -> list[str]:
-    if isinstance(texts, str | bytes) or not isinstance(texts, Sequence):
-        raise InvalidInputError("embed() takes a sequence of strings, not a single string")
-    items = list(texts)
-    for item in items:
-        if not isinstance(item, str):
-            raise InvalidInputError(f"embed() takes strings, not {type(item).__name__}")
-    return items
