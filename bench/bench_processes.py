@@ -47,7 +47,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -469,6 +469,18 @@ async def measure_ipc(out: Path, rounds: int = 4) -> dict[str, Any]:
     }
 
 
+@contextlib.contextmanager
+def _environ_restored() -> Iterator[None]:
+    """The environment as it was, after a run that set the job processes' settings in it (a caller
+    in the same process, the harness's tests, must not inherit them)."""
+    saved = dict(os.environ)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
 async def measure(
     postgres_url: str,
     redis_url: str,
@@ -495,7 +507,7 @@ async def measure(
         "turn_every_s": turn_every,
         "spread_per_call_s": spread_per_call_s,
     }
-    with tempfile.TemporaryDirectory(prefix="bench-processes-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench-processes-") as tmp, _environ_restored():
         async with ctx.temp_database("processes") as db_url:
             os.environ.update(
                 {

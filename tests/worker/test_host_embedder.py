@@ -112,7 +112,10 @@ def host_jobs_repo() -> Path:
 @pytest.mark.slow
 async def test_job_processes_embed_through_the_hosts_inference_process(tmp_path, embedder) -> None:
     loop = asyncio.get_running_loop()
-    mp_ctx = multiprocessing.get_context("forkserver")  # what AgentServer uses on Linux
+    # spawn, not the forkserver AgentServer uses on Linux: that one is shared by the whole test run and keeps
+    # the modules preloaded by whichever test started it (the VAD plugin imports onnxruntime), so only a
+    # fresh interpreter shows what a job process itself imports
+    mp_ctx = multiprocessing.get_context("spawn")
     inference = InferenceProcExecutor(
         runners={host.INFERENCE_METHOD: host.EmbedderRunner},
         initialize_timeout=120,
