@@ -39,7 +39,8 @@ from typing import Any
 from dotenv import load_dotenv
 from livekit.agents import AgentServer, JobContext, JobProcess, cli
 
-from memory import DEFAULT_SQLITE_PATH, CallerMemoryError, ConfigError
+from memory import DEFAULT_SQLITE_PATH, CallerMemoryError, ConfigError, default_embedder
+from memory.embed import Embedder
 from memory.livekit import HostEmbedder, register_runner
 from memory.recall.query import understand
 from memory.store import make_backend
@@ -101,12 +102,26 @@ def host_embedder() -> HostEmbedder | None:
         return None
 
 
+def process_embedder() -> Embedder | None:
+    """With ``MEMORY_EMBEDDER=process``: the model loaded into this job process now (each process
+    holds its own copy, ~170 MB, and embeds without waiting for the host's one inference process);
+    ``None`` when it cannot be loaded (calls then run without memory, and the log says why)."""
+    try:
+        return default_embedder()
+    except CallerMemoryError as exc:
+        logging.getLogger("worker").error("no embedding model (%s): calls will run without memory", exc)
+        return None
+
+
 def prewarm(proc: JobProcess) -> None:
     """Per process, before any call: load the VAD, the tenants and the provider factory. The
-    embedding model is not loaded here: the host's inference process holds it for every job."""
+    embedding model is not loaded here: the host's inference process holds it for every job
+    (unless ``MEMORY_EMBEDDER=process``, which loads a model into each job process)."""
     quiet_loggers()
     settings = settings_from_env()
-    embedder = host_embedder() if settings.memory_enabled else None
+    embedder: Embedder | HostEmbedder | None = None
+    if settings.memory_enabled:
+        embedder = host_embedder() if settings.embedder_in == "host" else process_embedder()
     deps = build_deps(settings, vad=load_vad(), embedder=embedder)
     if deps.store is not None:
         warm_memory_imports(deps)
@@ -161,7 +176,7 @@ def build_server(settings: WorkerSettings | None = None, *, retention: bool = Tr
     tenants = load_tenants(settings.tenants_file)
     for warning in language_warnings(tenants):
         logging.getLogger("worker").warning(warning)
-    if settings.memory_enabled:
+    if settings.memory_enabled and settings.embedder_in == "host":
         register_runner()
     server = AgentServer(setup_fnc=prewarm, **metrics_options(settings))
     server.rtc_session(entrypoint, agent_name=settings.agent_name)

@@ -19,7 +19,7 @@ from typing import Any
 import memory
 from memory import CallerMemoryError, ConfigError, MemoryPolicy, StoreUnavailableError
 from memory.deadline import within
-from memory.embed import AsyncEmbedder
+from memory.embed import AsyncEmbedder, Embedder
 from memory.errors import describe
 from memory.store import connect_backend, make_backend
 from memory.values import utcnow
@@ -63,6 +63,14 @@ def _port(env: Mapping[str, str], name: str) -> int | None:
     return int(raw)
 
 
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    """One of ``choices`` (the first when unset)."""
+    raw = (env.get(name) or choices[0]).strip().lower()
+    if raw not in choices:
+        raise ConfigError(f"{name} must be {' or '.join(choices)}, not {raw!r}")
+    return raw
+
+
 def _flag(env: Mapping[str, str], name: str) -> bool:
     raw = (env.get(name) or "1").strip().lower()
     if raw not in ("1", "0", "true", "false", "yes", "no"):
@@ -86,6 +94,7 @@ class WorkerSettings:
     spool_path: Path | None = None  # None: the memory layer's default place (see memory.open_store)
     metrics_port: int | None = None  # LiveKit's Prometheus endpoint (/metrics); None: not served
     metrics_dir: Path | None = None  # prometheus_client's multi-process directory; None: a new temporary one
+    embedder_in: str = "host"  # "host": one model in LiveKit's inference process; "process": one per job process
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, base_dir: Path | None = None) -> WorkerSettings:
@@ -108,6 +117,7 @@ class WorkerSettings:
             spool_path=Path(env["MEMORY_SPOOL_PATH"]) if env.get("MEMORY_SPOOL_PATH") else None,
             metrics_port=_port(env, "METRICS_PORT"),
             metrics_dir=Path(env["PROMETHEUS_MULTIPROC_DIR"]) if env.get("PROMETHEUS_MULTIPROC_DIR") else None,
+            embedder_in=_choice(env, "MEMORY_EMBEDDER", ("host", "process")),
         )
 
 
@@ -344,12 +354,13 @@ def build_deps(
     vad: Any = None,
     providers: ProviderFactory | None = None,
     opener: Opener = memory.open_store,
-    embedder: AsyncEmbedder | None = None,
+    embedder: Embedder | AsyncEmbedder | None = None,
 ) -> WorkerDeps:
     """Load and validate the tenants, resolve the provider factory, prepare the store.
 
-    ``embedder``: what the store embeds with (the worker passes the host's shared model); by
-    default the store loads the model into this process.
+    ``embedder``: what the store embeds with (the worker passes the host's shared model, or with
+    ``MEMORY_EMBEDDER=process`` a model of this process); by default the store loads the model into
+    this process when it opens.
     """
     tenants = load_tenants(settings.tenants_file)
     store = None

@@ -100,6 +100,23 @@ def test_prewarm_leaves_the_model_to_the_host_and_warms_the_first_calls_imports(
     assert report["warmed"] == ["asyncpg", "memory.store.postgres", "numpy.ma", "redis.asyncio"]
 
 
+@pytest.mark.slow
+def test_with_memory_embedder_process_prewarm_loads_a_model_into_the_job_process() -> None:
+    env = {
+        **os.environ,
+        "MODEL_PROVIDERS": "offline",
+        "MEMORY_EMBEDDER": "process",
+        "MEMORY_DATABASE_URL": "postgresql://memory@127.0.0.1:1/memory",  # never connected by prewarm
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", PREWARM_PROBE], cwd=REPO, env=env, capture_output=True, text=True, timeout=180
+    )
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout.strip().splitlines()[-1])
+    assert report["store"] is True
+    assert report["embedders"] == 1 and "tokenizers" in report["loaded"]  # the model, loaded before any call
+
+
 def test_the_command_and_the_livekit_settings_are_read_from_the_arguments() -> None:
     assert agent.command_of(["start", "--log-level", "info"]) == "start"
     assert agent.command_of([]) is None

@@ -121,3 +121,21 @@ def test_metrics_settings_turn_on_livekits_prometheus_endpoint(tmp_path: Path) -
     assert agent.build_server(replace(on, tenants_file=REPO / "tenants.yaml"))._prometheus_port == 9100
     with pytest.raises(ConfigError, match="METRICS_PORT"):
         WorkerSettings.from_env({"METRICS_PORT": "metrics"})
+
+
+def test_where_the_embedding_model_runs_is_a_setting() -> None:
+    assert WorkerSettings.from_env({}).embedder_in == "host"
+    assert WorkerSettings.from_env({"MEMORY_EMBEDDER": "process"}).embedder_in == "process"
+    with pytest.raises(ConfigError, match="MEMORY_EMBEDDER must be host or process"):
+        WorkerSettings.from_env({"MEMORY_EMBEDDER": "gpu"})
+
+
+def test_with_the_model_in_each_process_the_server_registers_no_inference_runner(monkeypatch) -> None:
+    import agent
+
+    registered: list[bool] = []
+    monkeypatch.setattr(agent, "register_runner", lambda: registered.append(True))
+    agent.build_server(replace(WorkerSettings.from_env({}, base_dir=REPO), embedder_in="process"), retention=False)
+    assert registered == []
+    agent.build_server(WorkerSettings.from_env({}, base_dir=REPO), retention=False)
+    assert registered == [True]
