@@ -52,6 +52,8 @@ from worker.runtime import RetentionSchedule, WorkerDeps, WorkerSettings, build_
 from worker.tenants import Tenants, language_warnings, load_tenants
 
 HERE = Path(__file__).resolve().parent
+# imported once in LiveKit's forkserver, shared copy-on-write by every job process (worker/preload.py)
+PRELOAD_MODULES = ["worker.preload"]
 # the embedded SQLite default lives next to this file, whatever the current directory
 # (the same file `python -m memory` reads)
 DEFAULT_DATABASE_URL = f"sqlite:///{HERE / DEFAULT_SQLITE_PATH}"
@@ -178,7 +180,7 @@ def build_server(settings: WorkerSettings | None = None, *, retention: bool = Tr
         logging.getLogger("worker").warning(warning)
     if settings.memory_enabled and settings.embedder_in == "host":
         register_runner()
-    server = AgentServer(setup_fnc=prewarm, **metrics_options(settings))
+    server = AgentServer(setup_fnc=prewarm, preload_modules=PRELOAD_MODULES, **metrics_options(settings))
     server.rtc_session(entrypoint, agent_name=settings.agent_name)
     if retention and settings.memory_enabled and settings.purge_every_s > 0:  # in this (the main) process only
         schedule = RetentionSchedule(

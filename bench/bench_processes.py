@@ -233,7 +233,7 @@ def _write_json(path: Path, data: Any) -> None:
 
 def _server(processes: int) -> AgentServer:
     """LiveKit's server as the worker builds it, with the bench's prewarm and entrypoint."""
-    import agent  # noqa: F401  (as in the worker's main process: its plugins are preloaded in the forkserver)
+    import agent  # as in the worker's main process: its plugins are preloaded in the forkserver
     from memory.livekit import register_runner
 
     register_runner()
@@ -247,6 +247,7 @@ def _server(processes: int) -> AgentServer:
         shutdown_process_timeout=60.0,
         port=0,
         job_memory_warn_mb=2000,
+        preload_modules=agent.PRELOAD_MODULES,  # as the worker's server
     )
     server.rtc_session(bench_entrypoint, agent_name="bench-processes")
     return server
