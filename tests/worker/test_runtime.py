@@ -139,3 +139,31 @@ def test_with_the_model_in_each_process_the_server_registers_no_inference_runner
     assert registered == []
     agent.build_server(WorkerSettings.from_env({}, base_dir=REPO), retention=False)
     assert registered == [True]
+
+
+def test_the_tokenizer_tables_are_preloaded_in_the_forkserver(monkeypatch) -> None:
+    """The worker's server lists worker.preload for LiveKit's forkserver, and importing it loads the
+    default encoding (so job processes forked after it share the tables)."""
+    import importlib
+    import sys
+
+    from livekit.agents import AgentServer
+
+    import agent
+
+    seen: dict[str, object] = {}
+    real_init = AgentServer.__init__
+
+    def spy(self, *args, **kwargs):
+        seen.update(kwargs)
+        real_init(self, *args, **kwargs)
+
+    monkeypatch.setattr(AgentServer, "__init__", spy)
+    agent.build_server(WorkerSettings.from_env({}, base_dir=REPO), retention=False)
+    assert "worker.preload" in seen["preload_modules"]  # type: ignore[operator]
+    from memory.compaction import policy
+
+    monkeypatch.setattr(policy, "_ENCODINGS", {})
+    sys.modules.pop("worker.preload", None)
+    importlib.import_module("worker.preload")
+    assert list(policy._ENCODINGS) == [policy.DEFAULT_ENCODING]
