@@ -35,29 +35,33 @@ def embedder():
     return default_embedder()
 
 
+async def postgres_admin(*statements: str, database: str | None = None) -> None:
+    """Run ``statements`` as the test server's admin, in ``database`` (default: the admin URL's)."""
+    import asyncpg
+
+    url = POSTGRES_URL if database is None else urlunparse(urlparse(POSTGRES_URL)._replace(path=f"/{database}"))
+    conn = await asyncpg.connect(url, timeout=5)
+    try:
+        for sql in statements:
+            await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
 @pytest.fixture(scope="session")
 def postgres_database() -> str:
     """A fresh database for this test run, dropped at the end."""
-    import asyncpg
 
     name = f"caller_memory_test_{uuid.uuid4().hex[:10]}"
-
-    async def admin(sql: str) -> None:
-        conn = await asyncpg.connect(POSTGRES_URL, timeout=5)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
     try:
-        asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+        asyncio.run(postgres_admin(f'CREATE DATABASE "{name}"'))
     except Exception as exc:
         unavailable("Postgres", exc)
     parsed = urlparse(POSTGRES_URL)
     url = urlunparse(parsed._replace(path=f"/{name}"))
     asyncio.run(memory.migrate(url))  # once, as a deployment does (opening a store never migrates)
     yield url
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    asyncio.run(postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ import pytest
 import memory
 from memory.__main__ import DEFAULT_DATABASE, describe_store, sqlite_path
 
-from .conftest import POSTGRES_URL, unavailable
+from .conftest import POSTGRES_URL, postgres_admin, unavailable
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow  # every test here starts the CLI in a subprocess
@@ -136,32 +136,22 @@ def test_errors_are_one_line(tmp_path):
 
 @pytest.mark.postgres
 def test_a_postgres_role_without_privileges_is_one_line():
-    import asyncpg
 
     name = f"cli_{uuid.uuid4().hex[:10]}"
 
-    async def admin(*statements: str, database: str | None = None) -> None:
-        url = POSTGRES_URL if database is None else urlunparse(urlparse(POSTGRES_URL)._replace(path=f"/{database}"))
-        conn = await asyncpg.connect(url, timeout=5)
-        try:
-            for sql in statements:
-                await conn.execute(sql)
-        finally:
-            await conn.close()
-
     try:
-        asyncio.run(admin(f'CREATE DATABASE "{name}"', f'CREATE ROLE "{name}" LOGIN'))
+        asyncio.run(postgres_admin(f'CREATE DATABASE "{name}"', f'CREATE ROLE "{name}" LOGIN'))
     except Exception as exc:
         unavailable("Postgres", exc)
     try:
         # the role may connect, but not create anything: it cannot run the migrations
-        asyncio.run(admin("REVOKE CREATE ON SCHEMA public FROM PUBLIC", database=name))
+        asyncio.run(postgres_admin("REVOKE CREATE ON SCHEMA public FROM PUBLIC", database=name))
         parsed = urlparse(POSTGRES_URL)
         url = urlunparse(parsed._replace(netloc=f"{name}@{parsed.hostname}:{parsed.port or 5432}", path=f"/{name}"))
         refused = run("migrate", db=url)
         unmigrated = run("show", "--customer", "acme-telecom", "--phone", "+14155550142", db=url)
     finally:
-        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'DROP ROLE IF EXISTS "{name}"'))
+        asyncio.run(postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'DROP ROLE IF EXISTS "{name}"'))
     assert refused.returncode == 1
     assert refused.stderr.startswith("error: the database refused the role in the URL (InsufficientPrivilegeError")
     assert refused.stderr.count("\n") == 1 and "Traceback" not in refused.stderr

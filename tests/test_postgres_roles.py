@@ -16,7 +16,7 @@ import pytest
 import memory
 from memory.store.postgres import APP_ROLE
 
-from .conftest import POSTGRES_URL, unavailable
+from .conftest import POSTGRES_URL, postgres_admin, unavailable
 from .pgbouncer import PgBouncer
 
 pytestmark = pytest.mark.postgres
@@ -35,16 +35,6 @@ def _url(user: str, database: str) -> str:
     return urlunparse(parsed._replace(netloc=f"{user}@{parsed.hostname}:{parsed.port or 5432}", path=f"/{database}"))
 
 
-async def _admin(database: str | None, *statements: str) -> None:
-    url = POSTGRES_URL if database is None else urlunparse(urlparse(POSTGRES_URL)._replace(path=f"/{database}"))
-    conn = await asyncpg.connect(url, timeout=5)
-    try:
-        for sql in statements:
-            await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
 @pytest.fixture
 async def deployment() -> AsyncIterator[Deployment]:
     """A database owned by an owner role (it may create roles, as a managed database's admin can) and
@@ -53,22 +43,24 @@ async def deployment() -> AsyncIterator[Deployment]:
     tag = uuid.uuid4().hex[:10]
     database, owner, runtime = f"roles_{tag}", f"memory_owner_{tag}", f"memory_runtime_{tag}"
     try:
-        await _admin(None, f'CREATE ROLE "{owner}" LOGIN CREATEROLE', f'CREATE ROLE "{runtime}" LOGIN')
+        await postgres_admin(f'CREATE ROLE "{owner}" LOGIN CREATEROLE', f'CREATE ROLE "{runtime}" LOGIN')
     except Exception as exc:
         unavailable("Postgres", exc)
     try:
-        await _admin(None, f'CREATE DATABASE "{database}" OWNER "{owner}"')
-        await _admin(database, "REVOKE CREATE ON SCHEMA public FROM PUBLIC")  # the default from Postgres 15 on
+        await postgres_admin(f'CREATE DATABASE "{database}" OWNER "{owner}"')
+        await postgres_admin(
+            "REVOKE CREATE ON SCHEMA public FROM PUBLIC", database=database
+        )  # the default from Postgres 15 on
         yield Deployment(database, _url(owner, database), _url(runtime, database), runtime)
     finally:
-        await _admin(None, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        await _admin(None, f'DROP ROLE IF EXISTS "{runtime}"', f'DROP ROLE IF EXISTS "{owner}"')
+        await postgres_admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        await postgres_admin(f'DROP ROLE IF EXISTS "{runtime}"', f'DROP ROLE IF EXISTS "{owner}"')
 
 
 async def _migrated(deployment: Deployment) -> None:
     """What an operator runs once: the owner migrates, the runtime role joins the application role."""
     assert await memory.migrate(deployment.owner_url)
-    await _admin(None, f'GRANT {APP_ROLE} TO "{deployment.runtime_role}"')
+    await postgres_admin(f'GRANT {APP_ROLE} TO "{deployment.runtime_role}"')
 
 
 async def _whole_call(url: str, tenant: str, embedder) -> None:
