@@ -18,6 +18,8 @@ import pytest
 import memory
 from memory.embed import default_embedder
 
+from .tcp_proxy import FaultProxy
+
 POSTGRES_URL = os.environ.get("MEMORY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("MEMORY_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -115,3 +117,19 @@ async def store(store_urls, embedder) -> AsyncIterator[memory.CallerStore]:
 def tenant() -> str:
     """A tenant id of this test alone, so tests never see each other's rows."""
     return f"t-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+async def pg_proxy(postgres_database) -> AsyncIterator[FaultProxy]:
+    """A fault proxy (pass, refuse, hang, cut) in front of this run's Postgres database."""
+    proxy = await FaultProxy.for_url(postgres_database, 5432).start()
+    yield proxy
+    await proxy.aclose()
+
+
+@pytest.fixture
+async def redis_proxy(redis_url) -> AsyncIterator[FaultProxy]:
+    """A fault proxy in front of the test Redis."""
+    proxy = await FaultProxy.for_url(redis_url, 6379).start()
+    yield proxy
+    await proxy.aclose()

@@ -15,26 +15,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 import memory
-from tests.tcp_proxy import FaultProxy
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 FAST = memory.MemoryPolicy(preload_timeout_s=0.5, recall_timeout_s=0.5)
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def pg_proxy(postgres_database):
-    proxy = await FaultProxy.for_url(postgres_database, 5432).start()
-    yield proxy
-    await proxy.aclose()
-
-
-@pytest.fixture
-async def redis_proxy(redis_url):
-    proxy = await FaultProxy.for_url(redis_url, 6379).start()
-    yield proxy
-    await proxy.aclose()
 
 
 @pytest.fixture

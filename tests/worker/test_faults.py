@@ -15,7 +15,6 @@ from types import MappingProxyType
 import pytest
 
 import memory
-from tests.tcp_proxy import FaultProxy
 from worker.runtime import StoreHolder, WorkerDeps, WorkerSettings
 from worker.tenants import Tenants
 
@@ -27,20 +26,6 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 BUDGET_S = 0.5
 LINES = [f"this is what I say in turn {i}" for i in range(13)]
-
-
-@pytest.fixture
-async def pg_proxy(postgres_database):
-    proxy = await FaultProxy.for_url(postgres_database, 5432).start()
-    yield proxy
-    await proxy.aclose()
-
-
-@pytest.fixture
-async def redis_proxy(redis_url):
-    proxy = await FaultProxy.for_url(redis_url, 6379).start()
-    yield proxy
-    await proxy.aclose()
 
 
 @pytest.fixture
