@@ -15,18 +15,7 @@ from memory.policy import MemoryPolicy
 from memory.store.codec import EXPORT_COLUMNS, caller_digest
 from memory.store.postgres import APP_ROLE
 
-from .test_store_contract import T0, first_call
-
-
-async def linked_pair(store, tenant) -> tuple[str, str, memory.CallHooks]:
-    """A first caller, and a second call from another phone linked to it by the name and account said aloud."""
-    caller = await first_call(store, tenant)
-    hooks = await store.open_call(tenant, {"phone": "+1 415 555 0199"}, started_at=T0 + timedelta(days=3))
-    provisional = hooks.caller_id
-    hooks.record_turn("user", "this is Dana Reyes, my account number is 88123, I want to add a line")
-    await hooks.recall("line")
-    await hooks.aclose()
-    return caller, provisional, hooks
+from .test_store_contract import T0, first_call, linked_pair
 
 
 async def test_a_link_keeps_the_factors_that_verified_the_caller(store, tenant):

@@ -121,13 +121,19 @@ async def test_an_account_number_said_without_a_second_factor_discloses_nothing(
     await hooks.aclose()
 
 
-async def test_undo_link_separates_the_callers(store, tenant):
+async def linked_pair(store, tenant) -> tuple[str, str, memory.CallHooks]:
+    """A first caller, and a second call from another phone linked to it by the name and account said aloud."""
     caller = await first_call(store, tenant)
     hooks = await store.open_call(tenant, {"phone": "+1 415 555 0199"}, started_at=T0 + timedelta(days=3))
     provisional = hooks.caller_id
     hooks.record_turn("user", "this is Dana Reyes, my account number is 88123, I want to add a line")
     await hooks.recall("line")
     await hooks.aclose()
+    return caller, provisional, hooks
+
+
+async def test_undo_link_separates_the_callers(store, tenant):
+    caller, provisional, _ = await linked_pair(store, tenant)
     [link] = await store.links(tenant, caller)
     assert await store.undo_link(tenant, link.link_id)
     assert not await store.undo_link(tenant, link.link_id)
