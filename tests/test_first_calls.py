@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 
@@ -54,3 +55,32 @@ async def test_simultaneous_first_calls_from_one_number_share_one_caller(two_sto
             texts = {r.text for r in await first.history(tenant, owner)}
             assert texts == {f"turn of call {n} of try {i}" for n in range(3)}
     assert duplicates == 0
+
+
+async def test_sqlite_write_waits_for_a_read_still_open_on_its_connection(tmp_path):
+    """A read cursor open on one connection while another process writes: SQLite refuses that
+    connection's next BEGIN IMMEDIATE at once (a stale WAL snapshot) instead of waiting out
+    busy_timeout. The write must wait for the read to finish, not fail the call."""
+    from memory.store.sqlite import SQLiteBackend
+
+    first, second = SQLiteBackend(tmp_path / "s.db"), SQLiteBackend(tmp_path / "s.db")
+    for backend in (first, second):
+        await backend.connect()
+    await first.migrate()
+    try:
+        cursor = await first.db.execute("SELECT name FROM sqlite_master")
+        await cursor.fetchone()  # a read transaction stays open while the cursor lives
+        await second.create_caller("t-1", "c-1", [], call_id="call-1", at=datetime.now(UTC))
+
+        async def finish_read() -> None:
+            await asyncio.sleep(0.05)
+            await cursor.close()
+
+        closer = asyncio.create_task(finish_read())
+        await first.set_display_name("t-1", "c-1", "a name")  # failed at once before the retry
+        await closer
+        async with second.db.execute("SELECT display_name FROM callers WHERE caller_id = 'c-1'") as cur:
+            assert await cur.fetchone() == ("a name",)
+    finally:
+        await first.aclose()
+        await second.aclose()
