@@ -84,3 +84,28 @@ async def test_sqlite_write_waits_for_a_read_still_open_on_its_connection(tmp_pa
     finally:
         await first.aclose()
         await second.aclose()
+
+
+async def test_the_spool_write_waits_for_a_read_still_open_on_its_connection(tmp_path):
+    """The host's spool file is the same case: every job process of the host writes to it."""
+    from memory.store.spool import Spool
+
+    first = await Spool(tmp_path / "spool.db", database="db-1").open()
+    second = await Spool(tmp_path / "spool.db", database="db-1").open()
+    try:
+        cursor = await first.db.execute("SELECT name FROM sqlite_master")
+        await cursor.fetchone()
+        await second.beat()  # another process writes while the read is open
+
+        async def finish_read() -> None:
+            await asyncio.sleep(0.05)
+            await cursor.close()
+
+        closer = asyncio.create_task(finish_read())
+        await first.beat()
+        await closer
+        async with second.db.execute("SELECT count(*) FROM owners") as cur:
+            assert await cur.fetchone() == (2,)
+    finally:
+        await first.aclose()
+        await second.aclose()

@@ -34,6 +34,7 @@ import aiosqlite
 
 from ..errors import StoreUnavailableError
 from ..values import Identifier, MemoryRow
+from .sqlite_tx import write_transaction
 
 __all__ = ["DEFAULT_SPOOL_PATH", "LEASE_S", "Spool", "SpooledCall"]
 
@@ -117,16 +118,8 @@ class Spool:
 
     @contextlib.asynccontextmanager
     async def _tx(self) -> AsyncIterator[aiosqlite.Connection]:
-        async with self._lock:
-            db = self.db
-            try:  # BEGIN inside: a task cancelled while it runs must not leave the transaction open
-                await db.execute("BEGIN IMMEDIATE")
-                yield db
-            except BaseException:
-                with contextlib.suppress(aiosqlite.Error):
-                    await asyncio.shield(db.execute("ROLLBACK"))
-                raise
-            await db.execute("COMMIT")
+        async with self._lock, write_transaction(self.db) as db:
+            yield db
 
     async def aclose(self) -> None:
         """Close the file; this owner's closed calls are left for the next owner to replay."""

@@ -41,14 +41,9 @@ from .codec import (
     load_tags,
     migrations,
 )
+from .sqlite_tx import write_transaction
 
 _TABLES_BY_CALLER = ("identifiers", "calls", "memories", "matters", "facts", "edges")
-BUSY_RETRY_S = 5.0  # how long a write start is retried while SQLite answers busy (as busy_timeout)
-
-
-def _is_busy(exc: aiosqlite.OperationalError) -> bool:
-    text = str(exc)
-    return "database is locked" in text or "database is busy" in text
 
 
 def _ts(value: datetime) -> float:
@@ -92,39 +87,11 @@ class SQLiteBackend(Backend):
             raise StoreUnavailableError("the SQLite store is closed")
         return self._db
 
-    async def _begin(self, db: aiosqlite.Connection) -> None:
-        """BEGIN IMMEDIATE, tried again while the database answers busy.
-
-        A read still open on this connection (another task's cursor) holds a WAL snapshot; when
-        another process has written since, SQLite refuses the upgrade to a write at once
-        ("database is locked", SQLITE_BUSY_SNAPSHOT) without waiting out ``busy_timeout``. The read
-        finishes within milliseconds, so the write waits for it instead of failing the call.
-        """
-        deadline = asyncio.get_running_loop().time() + BUSY_RETRY_S
-        pause = 0.002
-        while True:
-            try:
-                await db.execute("BEGIN IMMEDIATE")
-                return
-            except aiosqlite.OperationalError as exc:
-                if not _is_busy(exc) or asyncio.get_running_loop().time() + pause > deadline:
-                    raise
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, 0.05)
-
     @contextlib.asynccontextmanager
     async def _tx(self) -> AsyncIterator[None]:
         """One write transaction at a time on the shared connection."""
-        async with self._lock:
-            db = self.db
-            try:  # BEGIN inside: a task cancelled while it runs must not leave the transaction open
-                await self._begin(db)
-                yield
-            except BaseException:
-                with contextlib.suppress(aiosqlite.Error):
-                    await asyncio.shield(db.execute("ROLLBACK"))
-                raise
-            await db.execute("COMMIT")
+        async with self._lock, write_transaction(self.db):
+            yield
 
     async def aclose(self) -> None:
         if self._db is not None:
