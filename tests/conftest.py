@@ -37,12 +37,21 @@ def embedder():
     return default_embedder()
 
 
+def postgres_url(database: str | None = None, *, user: str | None = None) -> str:
+    """The test server's URL, for ``database`` (default: the admin URL's) as ``user`` (default: the admin)."""
+    parsed = urlparse(POSTGRES_URL)
+    if user is not None:
+        parsed = parsed._replace(netloc=f"{user}@{parsed.hostname}:{parsed.port or 5432}")
+    if database is not None:
+        parsed = parsed._replace(path=f"/{database}")
+    return urlunparse(parsed)
+
+
 async def postgres_admin(*statements: str, database: str | None = None) -> None:
     """Run ``statements`` as the test server's admin, in ``database`` (default: the admin URL's)."""
     import asyncpg
 
-    url = POSTGRES_URL if database is None else urlunparse(urlparse(POSTGRES_URL)._replace(path=f"/{database}"))
-    conn = await asyncpg.connect(url, timeout=5)
+    conn = await asyncpg.connect(postgres_url(database), timeout=5)
     try:
         for sql in statements:
             await conn.execute(sql)
@@ -53,14 +62,12 @@ async def postgres_admin(*statements: str, database: str | None = None) -> None:
 @pytest.fixture(scope="session")
 def postgres_database() -> str:
     """A fresh database for this test run, dropped at the end."""
-
     name = f"caller_memory_test_{uuid.uuid4().hex[:10]}"
     try:
         asyncio.run(postgres_admin(f'CREATE DATABASE "{name}"'))
     except Exception as exc:
         unavailable("Postgres", exc)
-    parsed = urlparse(POSTGRES_URL)
-    url = urlunparse(parsed._replace(path=f"/{name}"))
+    url = postgres_url(name)
     asyncio.run(memory.migrate(url))  # once, as a deployment does (opening a store never migrates)
     yield url
     asyncio.run(postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -78,7 +85,7 @@ async def empty_postgres_database() -> AsyncIterator[str]:
         unavailable("Postgres", exc)
     try:
         await conn.execute(f'CREATE DATABASE "{name}"')
-        yield urlunparse(urlparse(POSTGRES_URL)._replace(path=f"/{name}"))
+        yield postgres_url(name)
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await conn.close()

@@ -11,14 +11,13 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
-from urllib.parse import urlparse, urlunparse
 
 import pytest
 
 import memory
 from memory.__main__ import DEFAULT_DATABASE, describe_store, sqlite_path
 
-from .conftest import POSTGRES_URL, postgres_admin, unavailable
+from .conftest import postgres_admin, postgres_url, unavailable
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.slow  # every test here starts the CLI in a subprocess
@@ -136,7 +135,6 @@ def test_errors_are_one_line(tmp_path):
 
 @pytest.mark.postgres
 def test_a_postgres_role_without_privileges_is_one_line():
-
     name = f"cli_{uuid.uuid4().hex[:10]}"
 
     try:
@@ -146,8 +144,7 @@ def test_a_postgres_role_without_privileges_is_one_line():
     try:
         # the role may connect, but not create anything: it cannot run the migrations
         asyncio.run(postgres_admin("REVOKE CREATE ON SCHEMA public FROM PUBLIC", database=name))
-        parsed = urlparse(POSTGRES_URL)
-        url = urlunparse(parsed._replace(netloc=f"{name}@{parsed.hostname}:{parsed.port or 5432}", path=f"/{name}"))
+        url = postgres_url(name, user=name)
         refused = run("migrate", db=url)
         unmigrated = run("show", "--customer", "acme-telecom", "--phone", "+14155550142", db=url)
     finally:

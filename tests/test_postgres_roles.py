@@ -8,7 +8,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
-from urllib.parse import urlparse, urlunparse
+from urllib.parse import urlparse
 
 import asyncpg
 import pytest
@@ -16,7 +16,7 @@ import pytest
 import memory
 from memory.store.postgres import APP_ROLE
 
-from .conftest import POSTGRES_URL, postgres_admin, unavailable
+from .conftest import POSTGRES_URL, postgres_admin, postgres_url, unavailable
 from .pgbouncer import PgBouncer
 
 pytestmark = pytest.mark.postgres
@@ -28,11 +28,6 @@ class Deployment:
     owner_url: str
     runtime_url: str
     runtime_role: str
-
-
-def _url(user: str, database: str) -> str:
-    parsed = urlparse(POSTGRES_URL)
-    return urlunparse(parsed._replace(netloc=f"{user}@{parsed.hostname}:{parsed.port or 5432}", path=f"/{database}"))
 
 
 @pytest.fixture
@@ -48,10 +43,9 @@ async def deployment() -> AsyncIterator[Deployment]:
         unavailable("Postgres", exc)
     try:
         await postgres_admin(f'CREATE DATABASE "{database}" OWNER "{owner}"')
-        await postgres_admin(
-            "REVOKE CREATE ON SCHEMA public FROM PUBLIC", database=database
-        )  # the default from Postgres 15 on
-        yield Deployment(database, _url(owner, database), _url(runtime, database), runtime)
+        # the default from Postgres 15 on
+        await postgres_admin("REVOKE CREATE ON SCHEMA public FROM PUBLIC", database=database)
+        yield Deployment(database, postgres_url(database, user=owner), postgres_url(database, user=runtime), runtime)
     finally:
         await postgres_admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         await postgres_admin(f'DROP ROLE IF EXISTS "{runtime}"', f'DROP ROLE IF EXISTS "{owner}"')
