@@ -114,3 +114,86 @@ async def test_what_a_call_could_not_enrich_is_back_filled_on_the_next_open(stor
         assert [m.references for m in await second.backend.load_open_matters(tenant, caller)] == [("ticket 5521",)]
     finally:
         await second.aclose()
+
+
+@pytest.mark.slow
+async def test_a_call_back_filled_late_does_not_close_what_a_later_call_opened(store_urls, embedder):
+    """A call whose turns are enriched only after the caller's next call (a process killed mid-call, an
+    import resumed) can resolve what was open before it, never a matter opened after it."""
+    url, redis_url = store_urls
+    tenant = f"t-{uuid.uuid4().hex[:10]}"
+    phone = {"phone": "+1 415 555 0142"}
+    gated = GatedEmbedder(embedder)
+    first = await memory.open_store(url, redis_url=redis_url, embedder=gated, spool_path=None)
+    try:
+        hooks = await first.open_call(tenant, phone, started_at=T0)
+        hooks.record_turn("user", "The technician came this morning and the router is working now, thanks.")
+        await hooks.aclose(timeout=1.0)  # stored as text; the embedder never answered
+        caller = hooks.caller_id
+    finally:
+        await first.aclose()
+        gated.release()
+    later = T0.replace(day=T0.day + 3)
+    second = await memory.open_store(url, redis_url=redis_url, embedder=embedder, spool_path=None)
+    try:  # no tenants served: nothing back-filled at open
+        hooks = await second.open_call(tenant, phone, started_at=later)
+        hooks.record_turn("user", "The router keeps dropping again.")
+        hooks.record_turn("assistant", "I've booked a technician to look at the router, they will call you by Friday.")
+        await hooks.aclose()
+        assert [m.call_id for m in await second.backend.load_open_matters(tenant, caller)] == [hooks.call_id]
+    finally:
+        await second.aclose()
+
+    policy = {tenant: memory.MemoryPolicy()}
+    third = await memory.open_store(url, redis_url=redis_url, policies=policy, embedder=embedder, spool_path=None)
+    try:
+
+        async def back_filled():
+            rows = await third.backend.load_unenriched(tenant, before=later.replace(year=2100), limit=10)
+            return not rows
+
+        assert await wait_for(back_filled, 20)
+        assert [m.call_id for m in await third.backend.load_open_matters(tenant, caller)] == [hooks.call_id]
+    finally:
+        await third.aclose()
+
+
+@pytest.mark.slow
+async def test_a_fact_back_filled_late_does_not_replace_what_a_later_call_said(store_urls, embedder):
+    """An address said in a call enriched only after the caller's next call is the former one when
+    the next call gave another: what was said last is current, whatever order the turns were enriched in."""
+    url, redis_url = store_urls
+    tenant = f"t-{uuid.uuid4().hex[:10]}"
+    phone = {"phone": "+1 415 555 0142"}
+    gated = GatedEmbedder(embedder)
+    first = await memory.open_store(url, redis_url=redis_url, embedder=gated, spool_path=None)
+    try:
+        hooks = await first.open_call(tenant, phone, started_at=T0)
+        hooks.record_turn("user", "I moved, my new address is twenty two oak street")
+        await hooks.aclose(timeout=1.0)  # stored as text; the embedder never answered
+        caller = hooks.caller_id
+    finally:
+        await first.aclose()
+        gated.release()
+    later = T0.replace(day=T0.day + 3)
+    second = await memory.open_store(url, redis_url=redis_url, embedder=embedder, spool_path=None)
+    try:
+        hooks = await second.open_call(tenant, phone, started_at=later)
+        hooks.record_turn("user", "I moved again, my new address is five elm road")
+        await hooks.aclose()
+    finally:
+        await second.aclose()
+
+    policy = {tenant: memory.MemoryPolicy()}
+    third = await memory.open_store(url, redis_url=redis_url, policies=policy, embedder=embedder, spool_path=None)
+    try:
+
+        async def back_filled():
+            return not await third.backend.load_unenriched(tenant, before=later.replace(year=2100), limit=10)
+
+        assert await wait_for(back_filled, 20)
+        facts = await third.backend.load_facts(tenant, caller, include_former=True)
+        assert [(f.value, f.current) for f in facts] == [("22 oak street", False), ("5 elm road", True)]
+        assert facts[0].valid_to == facts[1].valid_from
+    finally:
+        await third.aclose()

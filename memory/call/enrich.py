@@ -58,11 +58,13 @@ def resolved_matters(
     """Open matters of earlier calls that turns of this call say are done.
 
     ``resolutions``: each turn that says something is done, with the references it names. A
-    reference match wins; otherwise the newest matter sharing a specific word with the turn.
+    reference match wins; otherwise the newest matter sharing a specific word with the turn. A turn
+    resolves only what was said before it: a call enriched late (back-filled after the caller's next
+    call, an import resumed) must not close a matter a later call opened.
     """
     resolved: list[Matter] = []
     for row, labels in resolutions:
-        candidates = [m for m in earlier_open if m not in resolved]
+        candidates = [m for m in earlier_open if m not in resolved and m.at < row.at]
         by_ref = [m for m in candidates if set(labels) & set(m.references)]
         if by_ref:
             resolved.extend(by_ref)

@@ -8,9 +8,49 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from ..values import AuditEntry, CallerProfile, Edge, Episode, Fact, Identifier, Link, Matter, MemoryRow
+
+
+@dataclass(frozen=True)
+class StoredFact:
+    """A current fact as stored: what a new fact of the same single-valued attribute is ordered against."""
+
+    fact_id: str
+    valid_from: datetime
+    call_id: str
+    seq: int
+    said_at: datetime
+
+
+@dataclass(frozen=True)
+class Supersession:
+    """``newer`` replaces ``older`` from ``valid_to`` on, said in ``call_id`` at ``seq``."""
+
+    newer: str
+    older: str
+    valid_to: datetime
+    call_id: str
+    seq: int
+    said_at: datetime
+
+
+def supersessions(fact: Fact, current: Sequence[StoredFact]) -> list[Supersession]:
+    """What storing ``fact`` (single-valued) changes among the attribute's ``current`` facts.
+
+    Ordered by when each was said, not by when it was stored: a fact enriched late (a call
+    back-filled after the caller's next call, an import resumed) is stored already replaced by a
+    newer current one; otherwise it replaces the current ones, as a fact stored in order does.
+    """
+    newer = [c for c in current if c.valid_from > fact.valid_from]
+    if newer:
+        first = min(newer, key=lambda c: c.valid_from)
+        return [Supersession(first.fact_id, fact.fact_id, first.valid_from, first.call_id, first.seq, first.said_at)]
+    return [
+        Supersession(fact.fact_id, c.fact_id, fact.valid_from, fact.call_id, fact.seq, fact.said_at) for c in current
+    ]
 
 
 class Backend(ABC):

@@ -41,7 +41,7 @@ from ..values import (
     Matter,
     MemoryRow,
 )
-from .base import Backend
+from .base import Backend, StoredFact, supersessions
 from .codec import (
     EXPORT_COLUMNS,
     EXPORT_ORDER,
@@ -642,8 +642,8 @@ class PostgresBackend(Backend):
                 return added
             for fact in facts:
                 current = await conn.fetch(
-                    "SELECT fact_id, value FROM facts WHERE customer_id = $1 AND caller_id = $2 AND attribute = $3"
-                    " AND valid_to IS NULL FOR UPDATE",
+                    "SELECT fact_id, value, valid_from, call_id, seq, said_at FROM facts WHERE customer_id = $1"
+                    " AND caller_id = $2 AND attribute = $3 AND valid_to IS NULL FOR UPDATE",
                     customer_id, caller_id, fact.attribute,
                 )  # fmt: skip
                 if any(r["value"] == fact.value for r in current):
@@ -658,15 +658,18 @@ class PostgresBackend(Backend):
                 if inserted is None:  # stored before (a batch enriched again): it superseded then
                     continue
                 if fact.attribute in SINGLE_VALUED:
-                    for old in current:
+                    stored = [
+                        StoredFact(r["fact_id"], r["valid_from"], r["call_id"], r["seq"], r["said_at"]) for r in current
+                    ]
+                    for change in supersessions(fact, stored):
                         await conn.execute(
                             "UPDATE facts SET valid_to = $3 WHERE customer_id = $1 AND fact_id = $2",
-                            customer_id, old["fact_id"], fact.valid_from,
+                            customer_id, change.older, change.valid_to,
                         )  # fmt: skip
                         await conn.execute(
                             "INSERT INTO edges VALUES ($1, $2, $3, $4, 'supersedes', $5, $6, $7, $8) ON CONFLICT DO NOTHING",
-                            customer_id, caller_id, first_caller_id, f"fact:{fact.fact_id}", f"fact:{old['fact_id']}",
-                            fact.call_id, fact.seq, fact.said_at,
+                            customer_id, caller_id, first_caller_id, f"fact:{change.newer}", f"fact:{change.older}",
+                            change.call_id, change.seq, change.said_at,
                         )  # fmt: skip
                 added.append(fact)
             if added:

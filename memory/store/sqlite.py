@@ -25,7 +25,7 @@ from ..values import (
     Matter,
     MemoryRow,
 )
-from .base import Backend
+from .base import Backend, StoredFact, supersessions
 from .codec import (
     EXPORT_COLUMNS,
     EXPORT_ORDER,
@@ -523,12 +523,12 @@ class SQLiteBackend(Backend):
                 return added
             for fact in facts:
                 async with db.execute(
-                    "SELECT fact_id, value FROM facts WHERE customer_id = ? AND caller_id = ? AND attribute = ?"
-                    " AND valid_to IS NULL",
+                    "SELECT fact_id, value, valid_from, call_id, seq, said_at FROM facts WHERE customer_id = ?"
+                    " AND caller_id = ? AND attribute = ? AND valid_to IS NULL",
                     (customer_id, caller_id, fact.attribute),
                 ) as cur:
                     current = await cur.fetchall()
-                if any(value == fact.value for _, value in current):
+                if any(r[1] == fact.value for r in current):
                     continue
                 inserted = await db.execute(
                     "INSERT INTO facts (customer_id, fact_id, caller_id, first_caller_id, attribute, value, said_at,"
@@ -541,15 +541,16 @@ class SQLiteBackend(Backend):
                 if inserted.rowcount == 0:  # stored before (a batch enriched again): it superseded then
                     continue
                 if fact.attribute in SINGLE_VALUED:
-                    for old_id, _ in current:
+                    stored = [StoredFact(r[0], _dt(r[2]), r[3], r[4], _dt(r[5])) for r in current]
+                    for change in supersessions(fact, stored):
                         await db.execute(
                             "UPDATE facts SET valid_to = ? WHERE customer_id = ? AND fact_id = ?",
-                            (_ts(fact.valid_from), customer_id, old_id),
+                            (_ts(change.valid_to), customer_id, change.older),
                         )
                         await db.execute(
                             "INSERT INTO edges VALUES (?, ?, ?, ?, 'supersedes', ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                            (customer_id, caller_id, first_caller_id, f"fact:{fact.fact_id}", f"fact:{old_id}",
-                             fact.call_id, fact.seq, _ts(fact.said_at)),
+                            (customer_id, caller_id, first_caller_id, f"fact:{change.newer}", f"fact:{change.older}",
+                             change.call_id, change.seq, _ts(change.said_at)),
                         )  # fmt: skip
                 added.append(fact)
             if added:
