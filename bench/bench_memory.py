@@ -4,9 +4,11 @@ Run it through the harness: ``python -m bench --suites latency`` (see bench/harn
 
 Seeds the store directly through the backend (rows with real MiniLM vectors; texts that differ only
 in their digits share a vector to keep seeding to seconds), then measures through the public API:
-open_call, preload (cold: cache invalidated; prepared: as left by the previous call's close), fast
-and accurate recall with a fresh query each time (its embedding included), the call-path cost of
-record_turn, and ingest throughput (record + embed + store, end to end, unique texts).
+open_call, preload (cold: cache invalidated; prepared: as left by the previous call's close), the
+first recall of a call (right after the preload, the caller's history still loading; fast and
+accurate on alternate calls), fast and accurate recall with a fresh query each time (its embedding
+included), the call-path cost of record_turn, and ingest throughput (record + embed + store, end to
+end, unique texts).
 """
 
 from __future__ import annotations
@@ -36,8 +38,10 @@ TENANT = "bench-telecom"
 TARGETS = {
     "preload_cold_p95_ms": 10.0,
     "preload_prepared_p95_ms": 2.0,
+    "first_recall_fast_p95_ms": 10.0,
+    "first_recall_accurate_p95_ms": 25.0,
     "recall_fast_p95_ms": 10.0,
-    "recall_accurate_p95_ms": 10.0,
+    "recall_accurate_p95_ms": 25.0,
     "record_turn_p99_ms": 0.2,
     "ingest_turns_per_s": 200.0,
 }
@@ -110,10 +114,12 @@ async def measure(store: memory.CallerStore, caller_ids: list[str], samples: int
 async def measure_calls(
     store: memory.CallerStore, picks: list[tuple[str, str, str]], seed_value: int, *, progress: bool = True
 ) -> dict:
-    """open_call, cold and prepared preload, fast and accurate recall for each (tenant, caller_id, phone)."""
+    """open_call, cold and prepared preload, the call's first recall (fast and accurate on alternate
+    calls), then fast and accurate recall, for each (tenant, caller_id, phone)."""
     rng = random.Random(seed_value)
     out: dict[str, float] = {}
     open_ms, cold_ms, prepared_ms, fast_ms, accurate_ms = [], [], [], [], []
+    first_ms: dict[str, list[float]] = {"fast": [], "accurate": []}
     iterator = enumerate(picks)
     if progress:
         iterator = tqdm(
@@ -129,7 +135,12 @@ async def measure_calls(
         pre = await hooks.preload()
         assert pre.source == "database" and pre.text, pre.source
         cold_ms.append(pre.took_ms)
-        await hooks._history.ready()  # the working set loads in the background after open_call
+        first_mode = ("fast", "accurate")[n % 2]
+        t0 = time.perf_counter()
+        hits = await hooks.recall(f"{synthetic.queries(rng)} {rng.randint(0, 10**6)}", mode=first_mode)
+        first_ms[first_mode].append((time.perf_counter() - t0) * 1000)  # the history may still be loading
+        assert hits
+        await hooks._history.ready()  # then recall on the whole working set
         for mode, sink in (("fast", fast_ms), ("accurate", accurate_ms)):
             query = f"{synthetic.queries(rng)} {rng.randint(0, 10**6)}"
             t0 = time.perf_counter()
@@ -147,6 +158,8 @@ async def measure_calls(
         ("open_call", open_ms),
         ("preload_cold", cold_ms),
         ("preload_prepared", prepared_ms),
+        ("first_recall_fast", first_ms["fast"]),
+        ("first_recall_accurate", first_ms["accurate"]),
         ("recall_fast", fast_ms),
         ("recall_accurate", accurate_ms),
     ):
@@ -223,6 +236,18 @@ def report(results: list[dict]) -> str:
         ("open_call p50 / p95", "open_call_p50_ms", "open_call_p95_ms", None),
         ("preload cold p50 / p95", "preload_cold_p50_ms", "preload_cold_p95_ms", "preload_cold_p95_ms"),
         ("preload prepared p50 / p95", "preload_prepared_p50_ms", "preload_prepared_p95_ms", "preload_prepared_p95_ms"),
+        (
+            "first recall of a call, fast p50 / p95",
+            "first_recall_fast_p50_ms",
+            "first_recall_fast_p95_ms",
+            "first_recall_fast_p95_ms",
+        ),
+        (
+            "first recall of a call, accurate p50 / p95",
+            "first_recall_accurate_p50_ms",
+            "first_recall_accurate_p95_ms",
+            "first_recall_accurate_p95_ms",
+        ),
         ("recall fast p50 / p95", "recall_fast_p50_ms", "recall_fast_p95_ms", "recall_fast_p95_ms"),
         ("recall accurate p50 / p95", "recall_accurate_p50_ms", "recall_accurate_p95_ms", "recall_accurate_p95_ms"),
         ("record_turn p50 / p99", "record_turn_p50_ms", "record_turn_p99_ms", "record_turn_p99_ms"),

@@ -63,6 +63,8 @@ def headline(result: dict) -> list[tuple[str, str, str, bool | None]]:
     for key, label, unit in (
         ("preload_prepared_p95_ms", "preload, prepared, p95", "ms"),
         ("preload_cold_p95_ms", "preload, cold, p95", "ms"),
+        ("first_recall_fast_p95_ms", "first recall of a call, fast, p95", "ms"),
+        ("first_recall_accurate_p95_ms", "first recall of a call, accurate, p95", "ms"),
         ("recall_fast_p95_ms", "recall fast p95", "ms"),
         ("recall_accurate_p95_ms", "recall accurate p95", "ms"),
         ("record_turn_p99_ms", "record_turn on the call path, p99", "ms"),
