@@ -5,4 +5,15 @@ and ``def render(result, ctx) -> str`` (a markdown section; plots go to ``ctx.pl
 ``ctx`` is a :class:`bench.harness.Context`.
 """
 
-SUITE_NAMES = ("accuracy", "sgd", "latency", "call_path", "scale", "concurrency", "processes", "workers", "compaction")
+SUITE_NAMES = (
+    "accuracy",
+    "sgd",
+    "latency",
+    "call_path",
+    "scale",
+    "concurrency",
+    "processes",
+    "workers",
+    "compaction",
+    "compaction_sgd",
+)
