@@ -148,9 +148,9 @@ def rank(
     candidates = np.flatnonzero(signal & (fused > 0) & ~ws.fillers())
     if candidates.size == 0:
         return []
-    asked = episodes.question.value_kinds if episodes is not None else frozenset()
-    fused, replaced = supersede(ws, fused, candidates, asked=asked, region=episodes.region if episodes else "US")
-    former |= replaced
+    value_kinds: frozenset[str] = episodes.question.value_kinds if episodes is not None else frozenset()
+    fused, restated = supersede(ws, fused, candidates, asked=value_kinds, region=episodes.region if episodes else "US")
+    former |= restated
     scores = fused[candidates]
     times = ws.times[candidates]
     if preset.recency_weight:
