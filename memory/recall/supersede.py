@@ -23,16 +23,17 @@ in either) counts as changed when the two differ in some words.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
-from ..text.reading import read_turn
-from ..values import MemoryRow
-from .episodes import row_tags, value_key
+from ..text.reading import READ_CACHE_SIZE, read_turn
+from .episodes import value_key
 from .working_set import WorkingSet
 
-__all__ = ["ONE_PER_BOOKING", "supersede"]
+__all__ = ["ONE_PER_BOOKING", "forget_supersede_readings", "supersede"]
 
 ONE_PER_BOOKING = frozenset({"time", "count", "address", "amount", "duration"})
 """Value kinds a booking has one of: a later statement of one replaces the earlier."""
@@ -41,6 +42,25 @@ CHECKED = 40  # how many of the best rows are looked at
 _SHARED = 0.6  # share of the shorter row's words a restated confirmation shares with the earlier one
 _MIN_SHARED = 3  # and at least this many words
 _BELOW = 0.99  # the earlier row's score, as a share of the later one's
+
+
+@dataclass(frozen=True, slots=True)
+class _Said:
+    """What the check needs of one row, read once per recall."""
+
+    index: int
+    seq: int
+    agent: bool
+    confirms: bool
+    things: frozenset[str]  # the kinds of thing it names ("kind:restaurant")
+    values: Mapping[str, frozenset[str]]  # value kind -> the keys of its values (kinds wanted only)
+    slotted: bool  # it states a one-per-booking value
+
+    def of(self, kind: str) -> frozenset[str]:
+        return self.values.get(kind, _NONE)
+
+
+_NONE: frozenset[str] = frozenset()
 
 
 def supersede(
@@ -59,87 +79,90 @@ def supersede(
     if candidates.size < 2:
         return fused, former
     best = candidates[np.argsort(-fused[candidates], kind="stable")][:checked]
-    by_call: dict[int, list[int]] = {}
-    calls = ws.calls
-    for i in best.tolist():
-        by_call.setdefault(int(calls[i]), []).append(i)
-    out = fused.copy()
-    for rows in by_call.values():
-        if len(rows) < 2:
-            continue
-        rows.sort(key=lambda i: ws.rows[i].seq)
-        for later_at in range(1, len(rows)):
-            j = rows[later_at]
-            for i in rows[:later_at]:
-                changed = _replaces(ws, i, j, asked, region)
+    calls = ws.calls[best]
+    wanted = ONE_PER_BOOKING | asked
+    out = fused
+    unique, counts = np.unique(calls, return_counts=True)
+    for call in unique[counts > 1]:  # rows of one call among the best
+        read = (_read(ws, int(i), wanted, region) for i in best[calls == call])
+        said = sorted((r for r in read if r is not None), key=lambda r: r.seq)
+        for later_at in range(1, len(said)):
+            late = said[later_at]
+            if not (late.agent and late.confirms) and not late.slotted:
+                continue  # neither a read-back nor a one-per-booking value: it replaces nothing
+            for early in said[:later_at]:
+                if not (late.slotted and early.slotted) and not (early.agent and late.agent and late.confirms):
+                    continue
+                changed = _replaces(ws, early, late, asked)
                 if changed is None:
                     continue
+                if out is fused:
+                    out = fused.copy()
+                i, j = early.index, late.index
                 out[j] = max(out[j], out[i])
                 out[i] = min(out[i], _BELOW * out[j])
                 former[i] |= changed
     return out, former
 
 
-def _replaces(ws: WorkingSet, i: int, j: int, asked: frozenset[str], region: str) -> bool | None:
-    """Does row ``j`` (later) state the slot row ``i`` states? None if not; else whether the value
-    asked for changed."""
-    early, late = ws.rows[i], ws.rows[j]
-    if ws.rows[i].seq >= ws.rows[j].seq:
+def _read(ws: WorkingSet, i: int, wanted: frozenset[str], region: str) -> _Said | None:
+    row = ws.rows[i]
+    read = _reading(row.text, row.role, row.tags, wanted, region)
+    return None if read is None else _Said(i, row.seq, *read)
+
+
+@lru_cache(maxsize=READ_CACHE_SIZE)
+def _reading(
+    text: str, role: str, tags: frozenset[str] | None, wanted: frozenset[str], region: str
+) -> tuple[bool, bool, frozenset[str], Mapping[str, frozenset[str]], bool] | None:
+    """What a row says, for ``_Said`` (kept per text: a caller's rows are checked on every recall)."""
+    if tags is None:
+        tags = read_turn(text, region=region).tags
+    if "filler" in tags:
         return None
-    early_tags, late_tags = row_tags(early, region), row_tags(late, region)
-    if "filler" in early_tags or "filler" in late_tags:
+    values: dict[str, frozenset[str]] = {}
+    if tags & wanted:  # tags name the kinds of value a row carries: read the values only then
+        keys: dict[str, set[str]] = {}
+        for value in read_turn(text, region=region).values:
+            if value.kind in wanted:
+                keys.setdefault(value.kind, set()).add(value_key(value.kind, value.normalised))
+        values = {kind: frozenset(k) for kind, k in keys.items()}
+    things = frozenset(t for t in tags if t.startswith("kind:"))
+    slotted = any(kind in values for kind in ONE_PER_BOOKING)
+    return role == "assistant", "confirm" in tags, things, values, slotted
+
+
+def forget_supersede_readings() -> None:
+    """Drop the kept readings (they hold callers' words): with ``memory.text.reading.forget_readings``."""
+    _reading.cache_clear()
+
+
+def _replaces(ws: WorkingSet, early: _Said, late: _Said, asked: frozenset[str]) -> bool | None:
+    """Does ``late`` state the slot ``early`` states? None if not; else whether the value asked for changed."""
+    if early.seq >= late.seq:
         return None
-    early_said, late_said = _values(early, region), _values(late, region)
-    if _restated(ws, i, j, early_tags, late_tags):
-        if any(_of(early_said, k) and not _of(late_said, k) for k in asked):
+    if _restated(ws, early, late):
+        if any(early.of(k) and not late.of(k) for k in asked):
             return None  # the read-back left out the value asked for: the earlier still says it
-        return _changed(ws, i, j, early_said, late_said, asked)
-    if not _same_thing(early_tags, late_tags):
-        return None
-    slots = ONE_PER_BOOKING & (asked or ONE_PER_BOOKING)
-    shared = [k for k in slots if _of(early_said, k) and _of(late_said, k)]
+        told = [k for k in asked if early.of(k) and late.of(k)]
+        if told:
+            return any(early.of(k) != late.of(k) for k in told)
+        return bool(ws.terms_of(early.index) - ws.terms_of(late.index))
+    if early.things and late.things and not early.things & late.things:
+        return None  # the table's time is not the concert's
+    slots = ONE_PER_BOOKING & asked if asked else ONE_PER_BOOKING
+    shared = [k for k in slots if early.of(k) and late.of(k)]
     if not shared:
         return None
-    return any(_of(early_said, k) != _of(late_said, k) for k in shared)
+    return any(early.of(k) != late.of(k) for k in shared)
 
 
-def _restated(ws: WorkingSet, i: int, j: int, early_tags: frozenset[str], late_tags: frozenset[str]) -> bool:
+def _restated(ws: WorkingSet, early: _Said, late: _Said) -> bool:
     """(a): the agent reading back the same thing again, with mostly the same words."""
-    if ws.rows[i].role != "assistant" or ws.rows[j].role != "assistant" or "confirm" not in late_tags:
+    if not (early.agent and late.agent and late.confirms):
         return False
-    a, b = ws.terms_of(i), ws.terms_of(j)
+    a, b = ws.terms_of(early.index), ws.terms_of(late.index)
     if not a or not b or a == b:
         return False
     shared = len(a & b)
     return shared >= _MIN_SHARED and shared >= _SHARED * min(len(a), len(b))
-
-
-def _same_thing(a: frozenset[str], b: frozenset[str]) -> bool:
-    """Neither row names a kind of thing the other does not, when both name one."""
-    kinds_a = {t for t in a if t.startswith("kind:")}
-    kinds_b = {t for t in b if t.startswith("kind:")}
-    return not kinds_a or not kinds_b or bool(kinds_a & kinds_b)
-
-
-def _values(row: MemoryRow, region: str) -> frozenset[tuple[str, str]]:
-    return frozenset((v.kind, value_key(v.kind, v.normalised)) for v in read_turn(row.text, region=region).values)
-
-
-def _of(said: Iterable[tuple[str, str]], kind: str) -> frozenset[str]:
-    return frozenset(key for k, key in said if k == kind)
-
-
-def _changed(
-    ws: WorkingSet,
-    i: int,
-    j: int,
-    early: frozenset[tuple[str, str]],
-    late: frozenset[tuple[str, str]],
-    asked: frozenset[str],
-) -> bool:
-    """Did the value asked for change between the two statements? Told by the values of the kinds
-    asked for when both rows state one; else by whether their words differ."""
-    told = [k for k in asked if _of(early, k) and _of(late, k)]
-    if told:
-        return any(_of(early, k) != _of(late, k) for k in told)
-    return bool(ws.terms_of(i) - ws.terms_of(j))
