@@ -24,8 +24,8 @@ in either) counts as changed when the two differ in some words.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 
@@ -44,11 +44,10 @@ _MIN_SHARED = 3  # and at least this many words
 _BELOW = 0.99  # the earlier row's score, as a share of the later one's
 
 
-@dataclass(frozen=True, slots=True)
-class _Said:
+class _Said(NamedTuple):
     """What the check needs of one row, read once per recall."""
 
-    index: int
+    row: int
     seq: int
     agent: bool
     confirms: bool
@@ -98,7 +97,7 @@ def supersede(
                     continue
                 if out is fused:
                     out = fused.copy()
-                i, j = early.index, late.index
+                i, j = early.row, late.row
                 out[j] = max(out[j], out[i])
                 out[i] = min(out[i], _BELOW * out[j])
                 former[i] |= changed
@@ -147,21 +146,20 @@ def _replaces(ws: WorkingSet, early: _Said, late: _Said, asked: frozenset[str]) 
         told = [k for k in asked if early.of(k) and late.of(k)]
         if told:
             return any(early.of(k) != late.of(k) for k in told)
-        return bool(ws.terms_of(early.index) - ws.terms_of(late.index))
+        return bool(ws.terms_of(early.row) - ws.terms_of(late.row))
     if early.things and late.things and not early.things & late.things:
         return None  # the table's time is not the concert's
-    slots = ONE_PER_BOOKING & asked if asked else ONE_PER_BOOKING
-    shared = [k for k in slots if early.of(k) and late.of(k)]
+    shared = early.values.keys() & late.values.keys() & (ONE_PER_BOOKING & asked if asked else ONE_PER_BOOKING)
     if not shared:
         return None
-    return any(early.of(k) != late.of(k) for k in shared)
+    return any(early.values[k] != late.values[k] for k in shared)
 
 
 def _restated(ws: WorkingSet, early: _Said, late: _Said) -> bool:
     """(a): the agent reading back the same thing again, with mostly the same words."""
     if not (early.agent and late.agent and late.confirms):
         return False
-    a, b = ws.terms_of(early.index), ws.terms_of(late.index)
+    a, b = ws.terms_of(early.row), ws.terms_of(late.row)
     if not a or not b or a == b:
         return False
     shared = len(a & b)
