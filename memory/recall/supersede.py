@@ -18,7 +18,12 @@ The later row is then scored at least as high as the earlier one, and the earlie
 The earlier one is *former* (its value was replaced) only when the value the question asks for
 actually changed between the two: a read-back that changed the city does not make the time it also
 said former. A row the question's value cannot be told from (no value of the kind asked for is read
-in either) counts as changed when the two differ in some words.
+in either) counts as changed when the two differ in some words. A read-back that leaves out the value
+asked for (it repeats the venue, not the time) replaces nothing for that question. Of a read-back and
+its near-identical restatement, ranking then returns only the later (see ``ranking.rank``).
+
+What a row says is read once per text and kept (``forget_supersede_readings`` drops it, with the
+other readings, when a caller is forgotten).
 """
 
 from __future__ import annotations
