@@ -41,6 +41,13 @@ _CLOCK_WORDS = {**DIGIT_WORDS, **TEENS, **TENS, "oh": 0}
 _NOT_CHANGED_BY_CALLER = frozenset({"name", "address", "phone", "reference", "amount"})
 """Kinds a caller's own words do not replace: "Akira" said back, or a question about the address, are
 no change of what was booked (the agent's next confirmation is)."""
+_ORDINAL_DAYS = {
+    "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8,
+    "ninth": 9, "tenth": 10, "eleventh": 11, "twelfth": 12, "thirteenth": 13, "fourteenth": 14, "fifteenth": 15,
+    "sixteenth": 16, "seventeenth": 17, "eighteenth": 18, "nineteenth": 19, "twentieth": 20, "thirtieth": 30,
+}  # fmt: skip
+_ISO_DATE = re.compile(r"\b\d{4}-\d{1,2}-(\d{1,2})\b")
+_DAY_NUMBER = re.compile(r"(?<![\d/.-])([12]\d|3[01]|0?[1-9])(?:st|nd|rd|th)?(?![\d/.:-])")
 _KIND_SHARE = 0.5  # a kind counts for the call when it is named at least half as often as the top one
 _EVIDENCE_WORDS = 6  # a confirmation without a value we can read counts from this many words
 
@@ -117,9 +124,13 @@ def _values(evidence: Sequence[MemoryRow], turns: Sequence[MemoryRow], region: s
 
 
 def value_key(kind: str, normalised: str) -> str:
-    """What two statements of one value share: "8 pm", "eight pm" and "8:00 pm" are "8:00pm"; a count
-    is its number; other values their normalised words."""
+    """What two statements of one value share: "8 pm", "eight pm" and "8:00 pm" are "8:00pm"; a date
+    its day of the month ("March 8th", "the 8th", "the eighth of March": "8"; a call settles one
+    booking's date, so its month is the same); a count its number; other values their normalised words."""
     text = normalised.lower()
+    if kind == "date":
+        day = _day_of_month(text)
+        return text if day is None else str(day)
     if kind != "time":
         return text
     numbers: list[int] = []
@@ -137,6 +148,23 @@ def value_key(kind: str, normalised: str) -> str:
     suffix = "pm" if "pm" in text or "p.m" in text else "am" if "am" in text or "a.m" in text else ""
     minutes = numbers[1] if len(numbers) > 1 and numbers[1] < 60 else 0
     return f"{numbers[0]}:{minutes:02d}{suffix}"
+
+
+def _day_of_month(text: str) -> int | None:
+    """The day of the month a date names ("march 8th", "the twenty-first", "2026-03-08"), if any."""
+    iso = _ISO_DATE.search(text)
+    if iso:
+        return int(iso.group(1))
+    number = _DAY_NUMBER.search(text)
+    if number:
+        return int(number.group(1))
+    words = re.findall(r"[a-z]+", text)
+    for at, word in enumerate(words):
+        if word in _ORDINAL_DAYS:
+            tens = TENS.get(words[at - 1], 0) if at else 0
+            day = tens + _ORDINAL_DAYS[word]
+            return day if 1 <= day <= 31 else None
+    return None
 
 
 def _summary(kinds: Sequence[str], values: Sequence[EpisodeValue], outcome: str, gist: str) -> str:

@@ -6,7 +6,7 @@ min-max), then weighted by the preset and summed:
 - the row's own words and vector, the same for its window of neighbouring turns, and its call
   (:class:`memory.recall.working_set.WorkingSet` computes these);
 - **question -> answer**: a turn right after a turn that asks something inherits part of that
-  question's score;
+  question's score (the agent's reply to the caller's question all of it);
 - **dates**: a query that names a date ("on March 3, 2026", "in June 2025", "yesterday") prefers rows
   said near it, and a "when" question prefers rows that mention a time ("last Tuesday");
 - **expansion** (accurate mode, optional): a caller-supplied ``expand`` hook gets the top candidates
@@ -16,6 +16,10 @@ min-max), then weighted by the preset and summed:
   its call, and inside the calls it points at, the turns that carry a value of the kind asked for
   and the agent's confirmations of what was done (the latest most) are lifted; a turn that states a
   value the call or the caller later replaced ranks below the current one and is marked former;
+- **later statements of a slot** (:mod:`memory.recall.supersede`): among the best rows, the agent's
+  read-back restated with a slot changed, or a later time, party size, address, amount or duration of
+  the same booking, ranks above the earlier statement, which is marked former when the value asked
+  for changed;
 - **recency**: a mild multiplicative preference for newer rows, then newer first on ties.
 
 Backchannels and pleasantries ("Mm-hmm, go on.") are never returned, and of near-identical rows
@@ -40,6 +44,7 @@ from ..values import Episode, Hit, MemoryRow
 from .episodes import SUMMARY_VALUE_KINDS, row_tags, value_key
 from .presets import RecallPreset
 from .query import Question
+from .supersede import supersede
 from .working_set import WorkingSet
 
 __all__ = ["EpisodeContext", "ExpandHook", "rank"]
@@ -111,7 +116,11 @@ def rank(
         before = ws.previous()
         asked = ws.asks()
         follows = (before >= 0) & asked[np.maximum(before, 0)]
-        inherited = np.where(follows, preset.answer_weight * fused[np.maximum(before, 0)], 0.0)
+        # the agent's reply to the caller's question ranks at least as high as the question
+        callers = ws.roles()
+        replies = follows & ~callers & callers[np.maximum(before, 0)]
+        share = np.where(replies, max(preset.answer_weight, 1.0), preset.answer_weight)
+        inherited = np.where(follows, share * fused[np.maximum(before, 0)], 0.0)
         signal |= follows & signal[np.maximum(before, 0)]
         fused = np.maximum(fused, inherited)
     if preset.time_weight and is_when_question(query):
@@ -139,6 +148,9 @@ def rank(
     candidates = np.flatnonzero(signal & (fused > 0) & ~ws.fillers())
     if candidates.size == 0:
         return []
+    value_kinds: frozenset[str] = episodes.question.value_kinds if episodes is not None else frozenset()
+    fused, restated = supersede(ws, fused, candidates, asked=value_kinds, region=episodes.region if episodes else "US")
+    former |= restated
     scores = fused[candidates]
     times = ws.times[candidates]
     if preset.recency_weight:

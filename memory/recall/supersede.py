@@ -1,0 +1,171 @@
+"""Later statements of the same slot: among the best rows, the later one ranks above the earlier.
+
+A call that settles something often says it twice: the agent reads back "a table at Paya Thai in
+Hayward at 5 pm", the caller corrects it, and the agent reads back "a table at China Chef in Cotati";
+or the caller says "for two people" and then "actually, make that four". A question about that call
+wants the later statement first. Among the ``checked`` best rows, a row *supersedes* an earlier row
+of the same call when
+
+- **(a) a restated confirmation**: both are the agent's, the later one confirms or reports what is
+  done, and they share most of their words (the agent reading back the same booking with a slot
+  changed; a name said in lower case cannot be read as a value, but the words around it say it is
+  the same read-back); or
+- **(b) a one-per-booking value**: both state a value of a kind a booking has one of (a time, a party
+  size, an address, an amount, a duration) about the same kind of thing (neither names a kind of
+  thing the other does not: the table's time is not the concert's).
+
+The later row is then scored at least as high as the earlier one, and the earlier one just below it.
+The earlier one is *former* (its value was replaced) only when the value the question asks for
+actually changed between the two: a read-back that changed the city does not make the time it also
+said former. A row the question's value cannot be told from (no value of the kind asked for is read
+in either) counts as changed when the two differ in some words. A read-back that leaves out the value
+asked for (it repeats the venue, not the time) replaces nothing for that question. Of a read-back and
+its near-identical restatement, ranking then returns only the later (see ``ranking.rank``).
+
+What a row says is read once per text and kept (``forget_supersede_readings`` drops it, with the
+other readings, when a caller is forgotten).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import NamedTuple
+
+import numpy as np
+
+from ..text.reading import READ_CACHE_SIZE, read_turn
+from .episodes import value_key
+from .working_set import WorkingSet
+
+__all__ = ["ONE_PER_BOOKING", "forget_supersede_readings", "supersede"]
+
+ONE_PER_BOOKING = frozenset({"time", "count", "address", "amount", "duration"})
+"""Value kinds a booking has one of: a later statement of one replaces the earlier."""
+
+CHECKED = 40  # how many of the best rows are looked at
+_SHARED = 0.6  # share of the shorter row's words a restated confirmation shares with the earlier one
+_MIN_SHARED = 3  # and at least this many words
+_BELOW = 0.99  # the earlier row's score, as a share of the later one's
+
+
+class _Said(NamedTuple):
+    """What the check needs of one row, read once per recall."""
+
+    row: int
+    seq: int
+    agent: bool
+    confirms: bool
+    things: frozenset[str]  # the kinds of thing it names ("kind:restaurant")
+    values: Mapping[str, frozenset[str]]  # value kind -> the keys of its values (kinds wanted only)
+    slotted: bool  # it states a one-per-booking value
+
+    def of(self, kind: str) -> frozenset[str]:
+        return self.values.get(kind, _NONE)
+
+
+_NONE: frozenset[str] = frozenset()
+
+
+def supersede(
+    ws: WorkingSet,
+    fused: np.ndarray,
+    candidates: np.ndarray,
+    *,
+    asked: frozenset[str] = frozenset(),
+    region: str = "US",
+    checked: int = CHECKED,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Scores with later statements of a slot above earlier ones, and the rows whose asked value a
+    later row replaced (``candidates``: the rows that may be returned; ``asked``: the value kinds
+    the question asks for, empty when it asks none)."""
+    former = np.zeros(len(ws.rows), dtype=bool)
+    if candidates.size < 2:
+        return fused, former
+    best = candidates[np.argsort(-fused[candidates], kind="stable")][:checked]
+    calls = ws.calls[best]
+    wanted = ONE_PER_BOOKING | asked
+    out = fused
+    unique, counts = np.unique(calls, return_counts=True)
+    for call in unique[counts > 1]:  # rows of one call among the best
+        read = (_read(ws, int(i), wanted, region) for i in best[calls == call])
+        said = sorted((r for r in read if r is not None), key=lambda r: r.seq)
+        for later_at in range(1, len(said)):
+            late = said[later_at]
+            if not (late.agent and late.confirms) and not late.slotted:
+                continue  # neither a read-back nor a one-per-booking value: it replaces nothing
+            for early in said[:later_at]:
+                if not (late.slotted and early.slotted) and not (early.agent and late.agent and late.confirms):
+                    continue
+                changed = _replaces(ws, early, late, asked)
+                if changed is None:
+                    continue
+                if out is fused:
+                    out = fused.copy()
+                i, j = early.row, late.row
+                out[j] = max(out[j], out[i])
+                out[i] = min(out[i], _BELOW * out[j])
+                former[i] |= changed
+    return out, former
+
+
+def _read(ws: WorkingSet, i: int, wanted: frozenset[str], region: str) -> _Said | None:
+    row = ws.rows[i]
+    read = _reading(row.text, row.role, row.tags, wanted, region)
+    return None if read is None else _Said(i, row.seq, *read)
+
+
+@lru_cache(maxsize=READ_CACHE_SIZE)
+def _reading(
+    text: str, role: str, tags: frozenset[str] | None, wanted: frozenset[str], region: str
+) -> tuple[bool, bool, frozenset[str], Mapping[str, frozenset[str]], bool] | None:
+    """What a row says, for ``_Said`` (kept per text: a caller's rows are checked on every recall)."""
+    if tags is None:
+        tags = read_turn(text, region=region).tags
+    if "filler" in tags:
+        return None
+    values: dict[str, frozenset[str]] = {}
+    if tags & wanted:  # tags name the kinds of value a row carries: read the values only then
+        keys: dict[str, set[str]] = {}
+        for value in read_turn(text, region=region).values:
+            if value.kind in wanted:
+                keys.setdefault(value.kind, set()).add(value_key(value.kind, value.normalised))
+        values = {kind: frozenset(k) for kind, k in keys.items()}
+    things = frozenset(t for t in tags if t.startswith("kind:"))
+    slotted = any(kind in values for kind in ONE_PER_BOOKING)
+    return role == "assistant", "confirm" in tags, things, values, slotted
+
+
+def forget_supersede_readings() -> None:
+    """Drop the kept readings (they hold callers' words): with ``memory.text.reading.forget_readings``."""
+    _reading.cache_clear()
+
+
+def _replaces(ws: WorkingSet, early: _Said, late: _Said, asked: frozenset[str]) -> bool | None:
+    """Does ``late`` state the slot ``early`` states? None if not; else whether the value asked for changed."""
+    if early.seq >= late.seq:
+        return None
+    if _restated(ws, early, late):
+        if any(early.of(k) and not late.of(k) for k in asked):
+            return None  # the read-back left out the value asked for: the earlier still says it
+        told = [k for k in asked if early.of(k) and late.of(k)]
+        if told:
+            return any(early.of(k) != late.of(k) for k in told)
+        return bool(ws.terms_of(early.row) - ws.terms_of(late.row))
+    if early.things and late.things and not early.things & late.things:
+        return None  # the table's time is not the concert's
+    shared = early.values.keys() & late.values.keys() & (ONE_PER_BOOKING & asked if asked else ONE_PER_BOOKING)
+    if not shared:
+        return None
+    return any(early.values[k] != late.values[k] for k in shared)
+
+
+def _restated(ws: WorkingSet, early: _Said, late: _Said) -> bool:
+    """(a): the agent reading back the same thing again, with mostly the same words."""
+    if not (early.agent and late.agent and late.confirms):
+        return False
+    a, b = ws.terms_of(early.row), ws.terms_of(late.row)
+    if not a or not b or a == b:
+        return False
+    shared = len(a & b)
+    return shared >= _MIN_SHARED and shared >= _SHARED * min(len(a), len(b))

@@ -1,0 +1,182 @@
+"""Later statements of a slot rank above earlier ones (memory.recall.supersede), without a store.
+
+General English update wordings, not the evaluation's: "actually make that 7pm", "change it to four
+people", "can we move it to Friday instead".
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import numpy as np
+import pytest
+
+from memory.recall.episodes import value_key
+from memory.recall.presets import ACCURATE, FAST
+from memory.recall.ranking import rank
+from memory.recall.supersede import ONE_PER_BOOKING, supersede
+from memory.recall.working_set import WorkingSet
+from memory.values import MemoryRow
+
+T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+NOW = T0 + timedelta(days=10)
+
+
+def turns(call: str, said: list[tuple[str, str]], *, at: datetime = T0) -> list[MemoryRow]:
+    return [
+        MemoryRow("t", "caller", call, i + 1, "turn", role, text, at + timedelta(seconds=20 * i), "caller")  # type: ignore[arg-type]
+        for i, (role, text) in enumerate(said)
+    ]
+
+
+def position(hits, words: str) -> int:
+    return next(i for i, h in enumerate(hits) if words in h.text)
+
+
+def above(hits, current: str, earlier: str) -> bool:
+    """The hit saying ``current`` is returned, and the one saying ``earlier`` is below it or left out
+    (a read-back restated with one word changed is a near-duplicate: only the best of the two is returned)."""
+    found = [i for i, h in enumerate(hits) if earlier in h.text]
+    return not found or position(hits, current) < found[0]
+
+
+@pytest.mark.parametrize("preset", [FAST, ACCURATE], ids=lambda p: p.name)
+def test_a_later_time_ranks_above_the_earlier_and_the_earlier_is_former(preset):
+    rows = turns(
+        "c1",
+        [
+            ("user", "Could I book a table for dinner on Friday?"),
+            ("assistant", "Sure. I have a table for 2 at Luigi's at 6 pm on Friday. Shall I book it?"),
+            ("user", "Actually make that 7pm."),
+            ("assistant", "Done."),
+        ],
+    )
+    hits = rank(WorkingSet(rows), "what time was my table at Luigi's?", None, preset=preset, limit=5, now=NOW)
+    assert position(hits, "7pm") < position(hits, "6 pm")
+    assert hits[position(hits, "6 pm")].former
+    assert not hits[position(hits, "7pm")].former
+
+
+def test_a_changed_party_size_ranks_above_the_first_one():
+    rows = turns(
+        "c1",
+        [
+            ("user", "I need a table for two people tonight at 8 pm."),
+            ("assistant", "Okay, which restaurant?"),
+            ("user", "Somewhere near the station. Oh, and change it to four people."),
+            ("assistant", "Got it."),
+        ],
+    )
+    hits = rank(WorkingSet(rows), "how many people was the table for?", None, preset=FAST, limit=5, now=NOW)
+    assert position(hits, "four people") < position(hits, "two people")
+    assert hits[position(hits, "two people")].former
+
+
+def test_the_agent_reading_back_the_booking_again_replaces_its_first_read_back():
+    rows = turns(
+        "c1",
+        [
+            ("assistant", "Please confirm: a table for 2 at the harbour grill on Thursday at 7 pm."),
+            ("user", "Hmm, can we move it to Friday instead?"),
+            ("assistant", "Please confirm: a table for 2 at the harbour grill on Friday at 7 pm."),
+            ("user", "Yes."),
+        ],
+    )
+    hits = rank(WorkingSet(rows), "which day was the harbour grill table?", None, preset=FAST, limit=5, now=NOW)
+    assert hits[0].text.endswith("on Friday at 7 pm.")
+    assert above(hits, "on Friday at 7 pm", "on Thursday")
+    assert all(h.former for h in hits if "Thursday" in h.text)
+
+
+def test_a_read_back_that_keeps_the_value_asked_for_does_not_make_it_former():
+    rows = turns(
+        "c1",
+        [
+            ("assistant", "Please confirm: a table for 4 at the corner bistro in Oakland at 6:30 pm."),
+            ("user", "Sorry, I meant the one in Berkeley."),
+            ("assistant", "Please confirm: a table for 4 at the corner bistro in Berkeley at 6:30 pm."),
+        ],
+    )
+    hits = rank(WorkingSet(rows), "what time was the corner bistro table?", None, preset=FAST, limit=5, now=NOW)
+    ws = WorkingSet(rows)
+    ws.sync()
+    scores = np.ones(len(rows))
+    _, former = supersede(ws, scores, np.arange(len(rows)), asked=frozenset({"time"}))
+    assert not former.any()  # 6:30 pm in both: the time did not change
+    _, former = supersede(ws, scores, np.arange(len(rows)), asked=frozenset())
+    assert former.tolist() == [True, False, False]  # the read-back changed something
+    assert above(hits, "Berkeley at 6:30", "Oakland")
+
+
+def test_a_read_back_that_leaves_out_the_value_asked_for_leaves_the_earlier_one_alone():
+    rows = turns(
+        "c1",
+        [
+            ("assistant", "Please confirm the booking: the harbour grill at 7 pm for 2 people."),
+            ("user", "Wait, the one downtown."),
+            ("assistant", "Please confirm the booking: the downtown harbour grill."),
+        ],
+    )
+    ws = WorkingSet(rows)
+    ws.sync()
+    scores = np.asarray([1.0, 0.2, 0.5])
+    out, former = supersede(ws, scores, np.arange(3), asked=frozenset({"time"}))
+    assert out.tolist() == scores.tolist() and not former.any()
+
+
+def test_times_of_different_things_in_one_call_do_not_replace_each_other():
+    rows = turns(
+        "c1",
+        [
+            ("assistant", "Your table at Luigi's is booked for 6 pm."),
+            ("user", "Great. And the concert tickets?"),
+            ("assistant", "The concert tickets are booked too; the show starts at 8 pm."),
+        ],
+    )
+    ws = WorkingSet(rows)
+    ws.sync()
+    scores = np.asarray([1.0, 0.1, 0.5])
+    out, former = supersede(ws, scores, np.arange(3))
+    assert out.tolist() == scores.tolist() and not former.any()
+
+
+def test_statements_of_other_calls_are_not_replaced():
+    rows = turns("c1", [("user", "A table for 2 at 6 pm, please.")])
+    rows += turns("c2", [("user", "A table for 2 at 9 pm, please.")], at=T0 + timedelta(days=3))
+    ws = WorkingSet(rows)
+    ws.sync()
+    scores = np.asarray([1.0, 0.5])
+    out, former = supersede(ws, scores, np.arange(2))
+    assert out.tolist() == scores.tolist() and not former.any()
+
+
+def test_one_per_booking_kinds():
+    assert {"time", "count", "address", "amount", "duration"} == ONE_PER_BOOKING
+
+
+def test_the_agents_reply_ranks_at_least_as_high_as_the_callers_question():
+    rows = turns(
+        "c1",
+        [
+            ("user", "What's the tracking number for the replacement router?"),
+            ("assistant", "It's 1Z 999 AA1 0123 4567."),
+            ("user", "Thanks."),
+        ],
+    )
+    hits = rank(WorkingSet(rows), "tracking number for the replacement router", None, preset=FAST, limit=3, now=NOW)
+    assert position(hits, "1Z 999") <= position(hits, "tracking number")
+
+
+@pytest.mark.parametrize(
+    ("said", "key"),
+    [
+        ("march 8th", "8"),
+        ("the 8th", "8"),
+        ("the eighth of march", "8"),
+        ("the twenty-first", "21"),
+        ("2026-03-08", "8"),
+        ("next friday", "next friday"),
+    ],
+)
+def test_a_date_is_keyed_by_its_day_of_the_month(said, key):
+    assert value_key("date", said) == key
