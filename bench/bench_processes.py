@@ -4,6 +4,7 @@
     python -m bench.bench_processes --calls 10,50,100   # and 100 (about 150 MB of RAM per call)
     python -m bench.bench_processes --quick             # 3 calls, short: checks that it runs
     python -m bench.bench_processes --json out.json     # also write the numbers
+    python -m bench.bench_processes --open-at-call --pool-size 2   # as before: store opened by the call, 2 connections
 
 Nothing here stands in for LiveKit's process model: each level starts LiveKit's own
 ``AgentServer`` (unregistered: no LiveKit server is needed) with the worker's prewarm
@@ -137,9 +138,14 @@ async def _call_job(ctx: JobContext, settings: dict[str, Any], index: int) -> di
     stop = asyncio.Event()
     probe = asyncio.create_task(_loop_lag(stop, lag))
     deps = ctx.proc.userdata["deps"]
+    from memory.livekit import HostEmbedder
+
+    if isinstance(deps.embedder, HostEmbedder):  # as agent.entrypoint does
+        deps.embedder.bind(ctx.inference_executor)
     rng = random.Random(index)
     report: dict[str, Any] = {"pid": os.getpid(), "memory": deps.store is not None, "started_at": time.time()}
     if deps.store is not None:
+        report["store_ready_at_call"] = deps.store.ready
         t0 = time.perf_counter()
         if await deps.store.get() is None:
             raise RuntimeError("the store did not open")
@@ -407,11 +413,13 @@ def summarise(level: int, run: dict[str, Any], stored: dict[str, int]) -> dict[s
         "memory_share_uss_mb_median": statistics.median(share(r, "uss_mb") for r in ok) if ok else math.nan,
         "pg_connections_max": max(run["connections"], default=0),
         "pg_connections_median": statistics.median(run["connections"]) if run["connections"] else 0,
+        "pg_connections_per_call": max(run["connections"], default=0) / level,
         "store_open_p50_ms": pct([r["store_open_ms"] for r in ok], 50),
         "store_open_p95_ms": pct([r["store_open_ms"] for r in ok], 95),
         "open_preload_p50_ms": pct([r["memory_setup_ms"] for r in ok], 50),
         "open_preload_p95_ms": pct([r["memory_setup_ms"] for r in ok], 95),
         "briefs": sum(1 for r in ok if r["brief"]),
+        "stores_open_at_call": sum(1 for r in ok if r.get("store_ready_at_call")),
         "first_recall_fast_p95_ms": pct(recall["fast"], 95),
         "first_recall_accurate_p95_ms": pct(recall["accurate"], 95),
         "first_recall_fast_p50_ms": pct(recall["fast"], 50),
@@ -493,6 +501,8 @@ async def measure(
     ipc: bool = True,
     control: bool = True,
     partial: Path | None = None,
+    pool_size: int | None = None,
+    open_at_call: bool = False,
 ) -> dict[str, Any]:
     """Every measurement of this module (see its docstring) on a fresh database; JSON-able.
     ``partial``: a file rewritten with the results so far after each level."""
@@ -507,6 +517,8 @@ async def measure(
         "turns": turns,
         "turn_every_s": turn_every,
         "spread_per_call_s": spread_per_call_s,
+        "pool_size": pool_size,
+        "store_opened": "at call" if open_at_call else "before the call (idle process)",
     }
     with tempfile.TemporaryDirectory(prefix="bench-processes-") as tmp, _environ_restored():
         async with ctx.temp_database("processes") as db_url:
@@ -517,8 +529,13 @@ async def measure(
                     "MODEL_PROVIDERS": "offline",
                     "MEMORY_SPOOL_PATH": str(Path(tmp) / "spool.db"),
                     ENV: str(Path(tmp) / "settings.json"),
+                    "MEMORY_OPEN_BEFORE_CALL": "0" if open_at_call else "1",
                 }
             )
+            if pool_size is not None:
+                os.environ["MEMORY_POOL_SIZE"] = str(pool_size)
+            else:
+                os.environ.pop("MEMORY_POOL_SIZE", None)
             _set_settings(out=tmp, run=uuid.uuid4().hex[:8], turns=turns, turn_every=turn_every)
             print(f"seeding {max(levels)} returning callers ...", file=sys.stderr)
             await _seed(db_url, redis_url, max(levels))
@@ -577,6 +594,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         ipc=not args.no_ipc,
         control=not args.no_control,
         partial=args.json,
+        pool_size=args.pool_size,
+        open_at_call=args.open_at_call,
     )
 
 
@@ -624,10 +643,11 @@ def render_level(s: dict[str, Any]) -> str:
                 if "memory_share_vs_control_mb" in s
                 else []
             ),
-            f"  Postgres connections in use: max {s['pg_connections_max']}, median {s['pg_connections_median']:.0f}",
+            f"  Postgres connections in use: max {s['pg_connections_max']} ({s['pg_connections_per_call']:.2f} per call), "
+            f"median {s['pg_connections_median']:.0f}",
             f"  store open p50 {s['store_open_p50_ms']:.1f} / p95 {s['store_open_p95_ms']:.1f} ms; "
             f"open + preload p50 {s['open_preload_p50_ms']:.1f} / p95 {s['open_preload_p95_ms']:.1f} ms "
-            f"({s['briefs']} briefs)",
+            f"({s['briefs']} briefs; {s['stores_open_at_call']} calls found their store open)",
             f"  first recall p95: fast {s['first_recall_fast_p95_ms']:.1f} ms, accurate "
             f"{s['first_recall_accurate_p95_ms']:.1f} ms (p50 {s['first_recall_fast_p50_ms']:.1f} / "
             f"{s['first_recall_accurate_p50_ms']:.1f}); a query's embedding through the host just before: p50 "
@@ -647,6 +667,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--turn-every", type=float, default=2.5, help="mean seconds between caller turns (2.5)")
     parser.add_argument(
         "--spread", type=float, default=0.2, help="seconds between call starts (default 0.2: 50 calls start over 10 s)"
+    )
+    parser.add_argument(
+        "--pool-size", type=int, help="Postgres connections of a job process's store (MEMORY_POOL_SIZE; default 1)"
+    )
+    parser.add_argument(
+        "--open-at-call",
+        action="store_true",
+        help="open the store when the call starts, not in the idle process before it (MEMORY_OPEN_BEFORE_CALL=0)",
     )
     parser.add_argument("--quick", action="store_true", help="3 calls of 2 turns: checks that it runs")
     parser.add_argument("--no-ipc", action="store_true", help="skip the IPC measurement")

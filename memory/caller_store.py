@@ -18,7 +18,7 @@ import time
 import uuid
 import weakref
 from collections import OrderedDict
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
@@ -504,6 +504,7 @@ async def open_store(
     episode_extractor: EpisodeExtractor | None = None,
     spool_path: str | os.PathLike[str] | bool | None = True,
     wait_for_database: bool = True,
+    on_stage: Callable[[str], None] | None = None,
 ) -> CallerStore:
     """Open the memory store.
 
@@ -522,8 +523,11 @@ async def open_store(
     episodes are built from the turns, deterministically; see :mod:`memory.recall.episodes`).
     ``embedder``: the model in this process by default (:func:`~memory.embed.default_embedder`, loaded
     here); an :class:`~memory.embed.AsyncEmbedder` asks one elsewhere (a worker host's shared model).
+    ``on_stage``: told what the open waits on next (``"the database"``, ``"the spool file"``,
+    ``"the embedding model"``, ``"Redis"``), so a caller that gives up can say where it stuck.
     Raises ``ConfigError`` for bad settings.
     """
+    stage = on_stage or (lambda _: None)
     if redis_url is not None and not isinstance(redis_url, str):
         raise ConfigError("redis_url must be a redis:// URL string")
     backend = make_backend(url)
@@ -541,13 +545,16 @@ async def open_store(
     background = not wait_for_database and backend.name != "sqlite"
     try:
         if not background:
+            stage("the database")
             await connect_backend(backend)
         if path is not None:
+            stage("the spool file")
             try:
                 spool = await Spool(path, database=backend.location).open()
             except StoreUnavailableError as exc:
                 logger.error("no spool (%s): turns the database cannot take are handed back at close", exc)
         if embedder is None:
+            stage("the embedding model")
             embedder = await asyncio.to_thread(default_embedder)
     except BaseException:
         await cache.aclose()
@@ -565,6 +572,7 @@ async def open_store(
         episode_extractor=episode_extractor,
     )
     if redis_url:
+        stage("Redis")
         await store._cached(cache.ping(), None)
     store.start(connect=background)
     return store

@@ -83,7 +83,9 @@ class HostEmbedder:
 
     ``executor``: where to send requests; by default the inference executor of the job running
     when ``embed`` is called (``get_job_context().inference_executor``), so one instance built in
-    prewarm serves each job of its process. ``name`` and ``dim`` default to those of
+    prewarm serves each job of its process. A store opened before the job (while the process
+    idles in LiveKit's warm pool) runs tasks that no job's context reaches: the entrypoint passes
+    the job's executor to :meth:`bind`, used wherever no job context is current. ``name`` and ``dim`` default to those of
     :func:`memory.embed.default_embedder` (read from the model's config, nothing loaded); a reply
     from a model of another name raises ``ConfigError``.
     """
@@ -97,6 +99,7 @@ class HostEmbedder:
         self.name = name
         self.dim = dim
         self._executor = executor
+        self._bound: InferenceExecutor | None = None
 
     def __repr__(self) -> str:
         return f"HostEmbedder(name={self.name!r}, method={INFERENCE_METHOD!r})"
@@ -117,12 +120,24 @@ class HostEmbedder:
             )
         return vectors
 
+    def bind(self, executor: InferenceExecutor) -> None:
+        """Use ``executor`` (the job's, ``ctx.inference_executor``) where no job context is current:
+        in the tasks of a store opened before the job arrived."""
+        self._bound = executor
+
     def _target(self) -> InferenceExecutor:
         if self._executor is not None:
             return self._executor
         from livekit.agents import get_job_context
 
-        return get_job_context().inference_executor
+        job = get_job_context(required=False)
+        if job is not None:
+            return job.inference_executor
+        if self._bound is None:
+            raise RuntimeError(
+                "no job context and no executor bound: call HostEmbedder.bind(ctx.inference_executor) in the entrypoint"
+            )
+        return self._bound
 
 
 def encode_request(texts: Sequence[str]) -> bytes:

@@ -79,6 +79,16 @@ async def test_host_embedder_refuses_bad_input_and_another_model(runner) -> None
         runner.run(b"not json")
 
 
+async def test_outside_a_job_the_host_embedder_uses_the_executor_bound_to_it(runner, embedder) -> None:
+    remote = HostEmbedder()  # as prewarm builds it: the executor of the job that is running
+    with pytest.raises(RuntimeError, match=r"HostEmbedder\.bind"):
+        await remote.embed(["hello"])  # a task of a store opened before the job: no job context
+    executor = InProcess(runner)
+    remote.bind(executor)
+    np.testing.assert_allclose(await remote.embed(["hello"]), embedder.embed(["hello"]), atol=1e-6)
+    assert executor.requests == 1
+
+
 def test_a_runner_whose_model_did_not_load_says_why(monkeypatch) -> None:
     monkeypatch.setenv("MEMORY_EMBED_QUANTIZED", "maybe")
     failing = host.EmbedderRunner()
