@@ -84,6 +84,7 @@ class CallerStore:
         default_policy: MemoryPolicy = DEFAULT_POLICY,
         episode_extractor: EpisodeExtractor | None = None,
         spool: Spool | None = None,
+        query_deadlines: Mapping[str, float] | None = None,
     ) -> None:
         self.backend = backend
         self.episode_extractor = episode_extractor
@@ -94,6 +95,7 @@ class CallerStore:
         self._spool = spool
         self._policies: dict[str, MemoryPolicy] = dict(policies or {})
         self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._query_deadlines: dict[str, float] = dict(query_deadlines or {})
         self._open_calls: weakref.WeakSet[CallHooks] = weakref.WeakSet()
         self._backfill_at: dict[str, float] = dict.fromkeys(self._policies, 0.0)  # tenant -> when next
         self._stale_briefs: set[tuple[str, str]] = set()  # briefs of forgotten callers still to delete
@@ -171,15 +173,21 @@ class CallerStore:
 
     # -- shared services of the hooks ------------------------------------------------------------------
 
-    async def embed(self, texts: Sequence[str], *, cache_first: bool = False) -> np.ndarray:
+    async def embed(self, texts: Sequence[str], *, cache_first: bool = False, later: bool = False) -> np.ndarray:
         """Embed off the event loop (the store's embedding thread, or wherever the embedder runs).
 
         With ``cache_first`` the first text is a query whose vector is kept in a small LRU cache.
+        ``later``: texts no one waits on now (a call's turns) go to the embedder's lane for them
+        when it has one (``embed_later``: the host's embedder batches them behind the queries).
         """
         texts = list(texts)
         cached = self._query_vectors.get(texts[0]) if cache_first and texts else None
         todo = texts[1:] if cached is not None else texts
-        vectors = await self._embedder.embed(todo) if todo else np.zeros((0, self.embedder.dim), np.float32)
+        embed = getattr(self._embedder, "embed_later", None) if later else None
+        if not todo:
+            vectors = np.zeros((0, self.embedder.dim), np.float32)
+        else:
+            vectors = await (embed(todo) if embed is not None else self._embedder.embed(todo))
         if cached is not None:
             self._query_vectors.move_to_end(texts[0])
             return np.vstack([cached[None, :], vectors])
@@ -188,6 +196,10 @@ class CallerStore:
             if len(self._query_vectors) > QUERY_CACHE_SIZE:
                 self._query_vectors.popitem(last=False)
         return vectors
+
+    def query_deadline(self, mode: str) -> float | None:
+        """Seconds a recall of ``mode`` waits for its query's vector (``None``: no deadline)."""
+        return self._query_deadlines.get(mode)
 
     async def _cached(self, work: Awaitable[T], default: T) -> T:
         """A cache operation within ``CACHE_BUDGET_S``; a cache that fails is skipped for a while."""
@@ -505,6 +517,7 @@ async def open_store(
     spool_path: str | os.PathLike[str] | bool | None = True,
     wait_for_database: bool = True,
     on_stage: Callable[[str], None] | None = None,
+    query_deadlines: Mapping[str, float] | None = None,
 ) -> CallerStore:
     """Open the memory store.
 
@@ -523,6 +536,9 @@ async def open_store(
     episodes are built from the turns, deterministically; see :mod:`memory.recall.episodes`).
     ``embedder``: the model in this process by default (:func:`~memory.embed.default_embedder`, loaded
     here); an :class:`~memory.embed.AsyncEmbedder` asks one elsewhere (a worker host's shared model).
+    ``query_deadlines``: seconds a recall waits for its query's vector, by mode (``{"fast": 0.008}``);
+    past it the recall ranks by words (the worker sets them for the host's shared embedder: see
+    ``MEMORY_QUERY_DEADLINE``); none by default.
     ``on_stage``: told what the open waits on next (``"the database"``, ``"the spool file"``,
     ``"the embedding model"``, ``"Redis"``), so a caller that gives up can say where it stuck.
     Raises ``ConfigError`` for bad settings.
@@ -570,6 +586,7 @@ async def open_store(
         default_policy=default_policy,
         spool=spool,
         episode_extractor=episode_extractor,
+        query_deadlines=query_deadlines,
     )
     if redis_url:
         stage("Redis")

@@ -38,6 +38,9 @@ __all__ = [
 logger = logging.getLogger("worker")
 
 DEFAULT_AGENT_NAME = "memory-agent"
+QUERY_DEADLINES_MS = {"fast": 8.0, "accurate": 20.0}
+"""How long a call's recall waits for its query's vector from the host's embedder before it ranks by
+words (``MEMORY_QUERY_DEADLINE``: ``fast,accurate`` in ms, or ``off``)."""
 JOB_POOL_SIZE = 1
 """Postgres connections of a job process's store (it serves one call: its writes and reads take
 turns on one connection); ``MEMORY_POOL_SIZE`` or the URL's ``pool_size`` says otherwise."""
@@ -75,6 +78,25 @@ def _count(env: Mapping[str, str], name: str, default: int, low: int, high: int)
     return int(raw)
 
 
+def _deadlines(env: Mapping[str, str], name: str) -> tuple[tuple[str, float], ...]:
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return tuple(QUERY_DEADLINES_MS.items())
+    if raw in ("off", "0"):
+        return ()
+    parts = [p.strip() for p in raw.split(",")]
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        values = []
+    if len(values) not in (1, 2) or not all(0 < v <= 5000 for v in values):
+        raise ConfigError(
+            f"{name} must be 'fast,accurate' in milliseconds (e.g. 8,20), one number, or off; not {raw!r}"
+        )
+    fast, accurate = values[0], values[-1]
+    return (("fast", fast), ("accurate", accurate))
+
+
 def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
     """One of ``choices`` (the first when unset)."""
     raw = (env.get(name) or choices[0]).strip().lower()
@@ -109,6 +131,8 @@ class WorkerSettings:
     embedder_in: str = "host"  # "host": one model in LiveKit's inference process; "process": one per job process
     pool_size: int = JOB_POOL_SIZE  # Postgres connections of a job process's store (the URL's pool_size wins)
     open_before_call: bool = True  # a job process opens its store while idle, before its call arrives
+    turn_lane: bool = True  # the host's embedder batches turns in a lane of their own, behind the queries
+    query_deadlines_ms: tuple[tuple[str, float], ...] = tuple(QUERY_DEADLINES_MS.items())  # () : none
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, base_dir: Path | None = None) -> WorkerSettings:
@@ -134,6 +158,8 @@ class WorkerSettings:
             embedder_in=_choice(env, "MEMORY_EMBEDDER", ("host", "process")),
             pool_size=_count(env, "MEMORY_POOL_SIZE", JOB_POOL_SIZE, 1, 100),
             open_before_call=_flag(env, "MEMORY_OPEN_BEFORE_CALL"),
+            query_deadlines_ms=_deadlines(env, "MEMORY_QUERY_DEADLINE"),
+            turn_lane=_flag(env, "MEMORY_TURN_LANE"),
         )
 
 
@@ -158,6 +184,7 @@ class StoreHolder:
         timeout_s: float = 5.0,
         opener: Opener = memory.open_store,
         spool_path: Path | None = None,
+        query_deadlines_s: Mapping[str, float] | None = None,
     ) -> None:
         self._url = url
         self._redis_url = redis_url
@@ -165,6 +192,7 @@ class StoreHolder:
         self._policies = dict(policies)
         self._timeout_s = timeout_s
         self._opener = opener
+        self._query_deadlines = dict(query_deadlines_s or {})
         self._tasks: dict[asyncio.AbstractEventLoop, asyncio.Task[memory.CallerStore]] = {}
         self._stages: dict[asyncio.AbstractEventLoop, str] = {}
         self._closers: dict[asyncio.AbstractEventLoop, asyncio.Task[None]] = {}
@@ -193,6 +221,7 @@ class StoreHolder:
                 spool_path=self._spool_path,
                 wait_for_database=False,
                 on_stage=on_stage,
+                **({"query_deadlines": self._query_deadlines} if self._query_deadlines else {}),
             )
         finally:
             self._stages.pop(loop, None)
@@ -441,6 +470,7 @@ def build_deps(
             timeout_s=settings.store_open_timeout_s,
             opener=opener,
             spool_path=settings.spool_path,
+            query_deadlines_s={mode: ms / 1000 for mode, ms in settings.query_deadlines_ms},
         )
     return WorkerDeps(
         settings=settings,

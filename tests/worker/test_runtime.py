@@ -83,6 +83,9 @@ def test_providers_leave_out_missing_parts() -> None:
         ({"MEMORY_POOL_SIZE": "0"}, "MEMORY_POOL_SIZE must be a whole number from 1"),
         ({"MEMORY_POOL_SIZE": "two"}, "MEMORY_POOL_SIZE"),
         ({"MEMORY_OPEN_BEFORE_CALL": "later"}, "MEMORY_OPEN_BEFORE_CALL"),
+        ({"MEMORY_QUERY_DEADLINE": "soon"}, "MEMORY_QUERY_DEADLINE must be"),
+        ({"MEMORY_QUERY_DEADLINE": "8,20,30"}, "MEMORY_QUERY_DEADLINE must be"),
+        ({"MEMORY_TURN_LANE": "both"}, "MEMORY_TURN_LANE"),
     ],
 )
 def test_invalid_settings_are_reported(env, message) -> None:
@@ -119,6 +122,36 @@ def test_a_job_processs_store_opens_one_connection_before_its_call_by_default() 
     assert (settings.pool_size, settings.open_before_call) == (1, True)
     other = WorkerSettings.from_env({"MEMORY_POOL_SIZE": "2", "MEMORY_OPEN_BEFORE_CALL": "0"})
     assert (other.pool_size, other.open_before_call) == (2, False)
+
+
+def test_a_recall_waits_for_its_query_vector_8_ms_fast_and_20_ms_accurate_by_default() -> None:
+    assert dict(WorkerSettings.from_env({}).query_deadlines_ms) == {"fast": 8.0, "accurate": 20.0}
+    assert dict(WorkerSettings.from_env({"MEMORY_QUERY_DEADLINE": "5, 15"}).query_deadlines_ms) == {
+        "fast": 5.0,
+        "accurate": 15.0,
+    }
+    assert dict(WorkerSettings.from_env({"MEMORY_QUERY_DEADLINE": "12"}).query_deadlines_ms) == {
+        "fast": 12.0,
+        "accurate": 12.0,
+    }
+    assert WorkerSettings.from_env({"MEMORY_QUERY_DEADLINE": "off"}).query_deadlines_ms == ()
+    assert WorkerSettings.from_env({}).turn_lane and not WorkerSettings.from_env({"MEMORY_TURN_LANE": "0"}).turn_lane
+
+
+async def test_the_worker_gives_its_store_the_query_deadlines(tmp_path: Path, embedder) -> None:
+    settings = WorkerSettings(
+        tenants_file=REPO / "tenants.yaml",
+        database_url=f"sqlite:///{tmp_path / 'm.db'}",
+        query_deadlines_ms=(("fast", 8.0), ("accurate", 20.0)),
+    )
+    deps = build_deps(settings, providers=offline_providers, embedder=embedder)
+    assert deps.store is not None
+    store = await deps.store.get()
+    try:
+        assert store is not None
+        assert (store.query_deadline("fast"), store.query_deadline("accurate")) == (0.008, 0.02)
+    finally:
+        await deps.store.aclose()
 
 
 def test_the_pool_size_goes_into_a_postgres_url_unless_the_url_sets_one() -> None:
