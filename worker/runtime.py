@@ -246,6 +246,8 @@ class StoreHolder:
     async def get(self, *, timeout_s: float | None = None) -> memory.CallerStore | None:
         """The store, waiting at most ``timeout_s`` (the holder's timeout by default)."""
         task = self.start()
+        if task.done() and not task.cancelled() and task.exception() is None:
+            return task.result()  # opened before the call: no trip through a busy event loop
         wait = self._timeout_s if timeout_s is None else min(timeout_s, self._timeout_s)
         try:
             return await asyncio.wait_for(asyncio.shield(task), wait)
