@@ -26,7 +26,7 @@ queueing behind the turns of fifty calls:
 Wire format, both ways one message: request ``{"op": "query"|"submit"|"collect", ...}`` as JSON
 (``texts`` for query and submit, ``tickets`` for collect; no ``op``: query); reply one JSON header
 line then the vectors as little-endian float32: ``{"name", "dim", "n"}`` for a query,
-``{"ticket"}`` for a submit, ``{"name", "dim", "ready": [[ticket, n, error], ...]}`` for a collect
+``{"ticket", "eta_s"}`` for a submit (when the runner expects it done), ``{"name", "dim", "ready": [[ticket, n, error], ...]}`` for a collect
 (the vectors of the ready tickets, in that order).
 """
 
@@ -61,8 +61,8 @@ INFERENCE_METHOD = "caller_memory_embed"
 _FLOAT = np.dtype("<f4")
 TURN_BATCH = 32  # texts per model run of the turns lane
 TURN_NICE = 10  # how much lower the turns lane's thread runs than the queries (Linux: per thread)
-COLLECT_FIRST_S = 0.01  # the job asks for a ticket's vectors after this, then less and less often
-COLLECT_MAX_S = 0.1
+COLLECT_MIN_S = 0.05  # the job asks for a ticket's vectors when the runner expects them ready (at
+COLLECT_MAX_S = 1.0  # least this long after), then less and less often: every request takes the one queue
 TICKET_TTL_S = 120.0  # vectors not collected within this are dropped (their job is gone)
 
 
@@ -80,6 +80,8 @@ class EmbedderRunner(_InferenceRunner):
         self._cond = threading.Condition()
         self._tickets = itertools.count(1)
         self._thread: threading.Thread | None = None
+        self._waiting_texts = 0
+        self._per_text_s = 0.005  # the turns lane's recent seconds per text (a running average)
 
     def initialize(self) -> None:
         try:
@@ -98,8 +100,10 @@ class EmbedderRunner(_InferenceRunner):
             ticket = next(self._tickets)
             with self._cond:
                 self._waiting.append((ticket, payload))
+                self._waiting_texts += len(payload)
+                eta = self._waiting_texts * self._per_text_s  # when to ask: fewer collects in the one queue
                 self._cond.notify()
-            return json.dumps({"ticket": ticket}).encode("ascii") + b"\n"
+            return json.dumps({"ticket": ticket, "eta_s": round(eta, 4)}).encode("ascii") + b"\n"
         if op == "collect":
             return self._collect([int(t) for t in payload])
         return encode_reply(self._embedder.name, self._embedder.embed(payload))
@@ -135,12 +139,15 @@ class EmbedderRunner(_InferenceRunner):
                     ticket, texts = self._waiting.popleft()
                     batch.append((ticket, texts))
                     size += len(texts)
+                self._waiting_texts -= size
             texts = [t for _, items in batch for t in items]
+            started = time.monotonic()
             try:
                 vectors, error = self._embedder.embed(texts), ""
             except Exception as exc:  # reported to each ticket's job, which falls back as for a lost reply
                 vectors, error = None, f"{type(exc).__name__}: {exc}"
             now = time.monotonic()
+            self._per_text_s = 0.8 * self._per_text_s + 0.2 * (now - started) / max(1, len(texts))
             with self._cond:
                 start = 0
                 for ticket, items in batch:
@@ -223,8 +230,9 @@ class HostEmbedder:
         reply = await target.do_inference(INFERENCE_METHOD, encode_request(items, op="submit"))
         if reply is None:
             raise RuntimeError("the host's embedder sent no reply")
-        ticket = int(json.loads(reply.partition(b"\n")[0])["ticket"])
-        pause = COLLECT_FIRST_S
+        head = json.loads(reply.partition(b"\n")[0])
+        ticket = int(head["ticket"])
+        pause = min(max(float(head.get("eta_s", 0.0)), COLLECT_MIN_S), COLLECT_MAX_S)
         while True:
             await asyncio.sleep(pause)
             data = await target.do_inference(INFERENCE_METHOD, encode_request([ticket], op="collect"))
@@ -236,7 +244,7 @@ class HostEmbedder:
                 if vectors.shape != (len(items), self.dim):
                     raise ConfigError(f"the host's embedder sent {vectors.shape} for {len(items)} texts")
                 return vectors
-            pause = min(pause * 2, COLLECT_MAX_S)
+            pause = min(max(pause * 1.5, COLLECT_MIN_S), COLLECT_MAX_S)
 
     def bind(self, executor: InferenceExecutor) -> None:
         """Use ``executor`` (the job's, ``ctx.inference_executor``) where no job context is current:
