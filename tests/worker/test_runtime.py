@@ -177,11 +177,12 @@ async def test_a_job_processs_store_holds_one_postgres_connection(tenants: Tenan
     store = await deps.store.get()
     try:
         assert store is not None and deps.store.ready
-        for _ in range(50):  # the store connects in the background
+        for _ in range(200):  # the store connects in the background
             if store.backend.pool_stats["open"]:
                 break
             await asyncio.sleep(0.05)
-        assert store.backend.pool_stats == {"open": 1, "idle": 1, "max": 1}
+        stats = store.backend.pool_stats
+        assert (stats["open"], stats["max"]) == (1, 1) and stats["idle"] in (0, 1)  # its background work may hold it
         assert deps.store.opened_ms is not None
     finally:
         await deps.store.aclose()
