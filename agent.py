@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from dotenv import load_dotenv
-from livekit.agents import AgentServer, JobContext, JobProcess, cli
+from livekit.agents import AgentServer, JobContext, JobExecutorType, JobProcess, cli
 
 from memory import DEFAULT_SQLITE_PATH, CallerMemoryError, ConfigError, default_embedder
 from memory.embed import Embedder
@@ -46,6 +46,7 @@ from memory.recall.query import understand
 from memory.store import make_backend
 from memory.text.identifiers import normalize_identifier
 from worker.call import run_job
+from worker.job_loop import on_job_loop
 from worker.offline import OFFLINE_BANNER
 from worker.providers import OFFLINE, load_factory, load_vad
 from worker.runtime import RetentionSchedule, WorkerDeps, WorkerSettings, build_deps, check_memory
@@ -93,12 +94,12 @@ def quiet_loggers() -> None:
     logging.getLogger("aiosqlite").setLevel(logging.WARNING)
 
 
-def host_embedder() -> HostEmbedder | None:
+def host_embedder(*, turn_lane: bool = True) -> HostEmbedder | None:
     """The job side of the host's one embedding model (LiveKit's inference process loads it:
     see :func:`build_server`); ``None`` when the model is not installed (calls then run without
     memory, and the log says why)."""
     try:
-        return HostEmbedder()
+        return HostEmbedder(turn_lane=turn_lane)
     except CallerMemoryError as exc:
         logging.getLogger("worker").error("no embedding model (%s): calls will run without memory", exc)
         return None
@@ -123,11 +124,28 @@ def prewarm(proc: JobProcess) -> None:
     settings = settings_from_env()
     embedder: Embedder | HostEmbedder | None = None
     if settings.memory_enabled:
-        embedder = host_embedder() if settings.embedder_in == "host" else process_embedder()
+        embedder = host_embedder(turn_lane=settings.turn_lane) if settings.embedder_in == "host" else process_embedder()
     deps = build_deps(settings, vad=load_vad(), embedder=embedder)
     if deps.store is not None:
         warm_memory_imports(deps)
+        if settings.open_before_call and proc.executor_type == JobExecutorType.PROCESS:
+            open_store_before_call(deps)
     proc.userdata["deps"] = deps
+
+
+def open_store_before_call(deps: WorkerDeps) -> None:
+    """Open this job process's store as soon as its event loop exists, while it waits in LiveKit's
+    warm pool (prewarm runs before the loop: see :mod:`worker.job_loop`); the call then finds it
+    open. A store that fails to open is tried again by the call."""
+    store = deps.store
+    if store is None:
+        return
+
+    def begin(_loop: asyncio.AbstractEventLoop) -> None:
+        store.start()
+        store.close_at_exit()  # when LiveKit shuts the process down, with or without a call
+
+    on_job_loop(begin)
 
 
 def warm_memory_imports(deps: WorkerDeps) -> None:
@@ -156,6 +174,8 @@ async def entrypoint(ctx: JobContext) -> None:
     if deps is None:  # a process whose prewarm did not run (e.g. a custom executor)
         deps = build_deps(settings_from_env())
         ctx.proc.userdata["deps"] = deps
+    if isinstance(deps.embedder, HostEmbedder):  # the store's tasks may predate the job: see open_store_before_call
+        deps.embedder.bind(ctx.inference_executor)
     try:
         await run_job(ctx, deps)
     except BaseException as exc:

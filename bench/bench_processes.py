@@ -4,6 +4,8 @@
     python -m bench.bench_processes --calls 10,50,100   # and 100 (about 150 MB of RAM per call)
     python -m bench.bench_processes --quick             # 3 calls, short: checks that it runs
     python -m bench.bench_processes --json out.json     # also write the numbers
+    python -m bench.bench_processes --open-at-call --pool-size 2   # the store opened by the call, 2 connections
+    python -m bench.bench_processes --compare --calls 50 # each level as before and now, in one run (ratios)
 
 Nothing here stands in for LiveKit's process model: each level starts LiveKit's own
 ``AgentServer`` (unregistered: no LiveKit server is needed) with the worker's prewarm
@@ -55,6 +57,16 @@ import psutil
 from livekit.agents import AgentServer, JobContext, JobProcess, get_job_context
 from livekit.agents.inference_runner import _InferenceRunner
 
+CONFIGS: dict[str, dict[str, str | None]] = {
+    # the worker as it was: the store opened by the call on a pool of 2, turns and queries in one queue
+    "before": {
+        "MEMORY_OPEN_BEFORE_CALL": "0",
+        "MEMORY_POOL_SIZE": "2",
+        "MEMORY_TURN_LANE": "0",
+        "MEMORY_QUERY_DEADLINE": "off",
+    },
+    "now": {},  # the worker's defaults
+}
 ENV = "BENCH_PROCESSES"  # the file with the job processes' settings (rewritten for each level: the
 # forkserver, and so every job process, keeps the environment it was started with)
 TENANT = "acme-telecom"
@@ -98,6 +110,11 @@ def bench_prewarm(proc: JobProcess) -> None:
     settings = _settings()
     if not settings.get("memory", True):  # the control: the same worker and calls, memory off
         os.environ["MEMORY_ENABLED"] = "0"
+    for name, value in settings.get("job_env", {}).items():  # this run's worker settings (see CONFIGS)
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
     marks = {"start": _mem()}
     import memory  # noqa: F401  (what the memory layer's import costs on its own)
 
@@ -137,9 +154,14 @@ async def _call_job(ctx: JobContext, settings: dict[str, Any], index: int) -> di
     stop = asyncio.Event()
     probe = asyncio.create_task(_loop_lag(stop, lag))
     deps = ctx.proc.userdata["deps"]
+    from memory.livekit import HostEmbedder
+
+    if isinstance(deps.embedder, HostEmbedder):  # as agent.entrypoint does
+        deps.embedder.bind(ctx.inference_executor)
     rng = random.Random(index)
     report: dict[str, Any] = {"pid": os.getpid(), "memory": deps.store is not None, "started_at": time.time()}
     if deps.store is not None:
+        report["store_ready_at_call"] = deps.store.ready
         t0 = time.perf_counter()
         if await deps.store.get() is None:
             raise RuntimeError("the store did not open")
@@ -156,6 +178,7 @@ async def _call_job(ctx: JobContext, settings: dict[str, Any], index: int) -> di
         t0 = time.perf_counter()
         await store.embed([f"probe {index}: {synthetic.queries(rng)}"])  # a query's embedding alone, just before
         report["query_embed_ms"] = (time.perf_counter() - t0) * 1000
+        late_before = _late_vectors(modes[0])
         t0 = time.perf_counter()
         hits = await call.memory.recall(synthetic.queries(rng), mode=modes[0])
         report.update(
@@ -165,6 +188,7 @@ async def _call_job(ctx: JobContext, settings: dict[str, Any], index: int) -> di
             first_recall_mode=modes[0],
             first_recall_ms=(time.perf_counter() - t0) * 1000,
             first_recall_hits=len(hits),
+            first_recall_by_words=_late_vectors(modes[0]) > late_before,
         )
     script = synthetic.caller_history(29, index, 20)[0].turns
     for text in [t.text for t in script if t.role == "user"][: settings["turns"]]:
@@ -186,6 +210,12 @@ async def _call_job(ctx: JobContext, settings: dict[str, Any], index: int) -> di
         await deps.store.aclose()
     report.update(marks={**ctx.proc.userdata["bench_marks"], "call_used": used}, loop_lag_ms=lag)
     return report
+
+
+def _late_vectors(mode: str) -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value("memory_recall_without_vector_total", {"mode": mode}) or 0.0
 
 
 async def _ipc_job(settings: dict[str, Any]) -> dict[str, Any]:
@@ -407,11 +437,14 @@ def summarise(level: int, run: dict[str, Any], stored: dict[str, int]) -> dict[s
         "memory_share_uss_mb_median": statistics.median(share(r, "uss_mb") for r in ok) if ok else math.nan,
         "pg_connections_max": max(run["connections"], default=0),
         "pg_connections_median": statistics.median(run["connections"]) if run["connections"] else 0,
+        "pg_connections_per_call": max(run["connections"], default=0) / level,
         "store_open_p50_ms": pct([r["store_open_ms"] for r in ok], 50),
         "store_open_p95_ms": pct([r["store_open_ms"] for r in ok], 95),
         "open_preload_p50_ms": pct([r["memory_setup_ms"] for r in ok], 50),
         "open_preload_p95_ms": pct([r["memory_setup_ms"] for r in ok], 95),
         "briefs": sum(1 for r in ok if r["brief"]),
+        "stores_open_at_call": sum(1 for r in ok if r.get("store_ready_at_call")),
+        "first_recalls_by_words": sum(1 for r in ok if r.get("first_recall_by_words")),
         "first_recall_fast_p95_ms": pct(recall["fast"], 95),
         "first_recall_accurate_p95_ms": pct(recall["accurate"], 95),
         "first_recall_fast_p50_ms": pct(recall["fast"], 50),
@@ -493,9 +526,14 @@ async def measure(
     ipc: bool = True,
     control: bool = True,
     partial: Path | None = None,
+    job_env: dict[str, str | None] | None = None,
+    compare: bool = False,
 ) -> dict[str, Any]:
     """Every measurement of this module (see its docstring) on a fresh database; JSON-able.
-    ``partial``: a file rewritten with the results so far after each level."""
+    ``partial``: a file rewritten with the results so far after each level. ``job_env``: worker
+    settings of the job processes; ``compare``: each level run once per :data:`CONFIGS` (before,
+    now), one after the other, on the same database and machine."""
+    job_env = dict(job_env or {})
     import asyncpg
 
     from bench.context import Context
@@ -507,6 +545,8 @@ async def measure(
         "turns": turns,
         "turn_every_s": turn_every,
         "spread_per_call_s": spread_per_call_s,
+        "job_env": job_env,
+        "compare": compare,
     }
     with tempfile.TemporaryDirectory(prefix="bench-processes-") as tmp, _environ_restored():
         async with ctx.temp_database("processes") as db_url:
@@ -519,7 +559,7 @@ async def measure(
                     ENV: str(Path(tmp) / "settings.json"),
                 }
             )
-            _set_settings(out=tmp, run=uuid.uuid4().hex[:8], turns=turns, turn_every=turn_every)
+            _set_settings(out=tmp, run=uuid.uuid4().hex[:8], turns=turns, turn_every=turn_every, job_env=job_env)
             print(f"seeding {max(levels)} returning callers ...", file=sys.stderr)
             await _seed(db_url, redis_url, max(levels))
             admin = await asyncpg.connect(db_url)
@@ -546,23 +586,30 @@ async def measure(
                 }
                 result["control"] = {"calls": level, "call_used_median": baseline}
                 print(f"  a job process at the end of a call without memory: {baseline}", file=sys.stderr)
+            configs = list(CONFIGS.items()) if compare else [("", {})]
             for level in levels:
-                print(f"{level} concurrent calls ({level} job processes) ...", file=sys.stderr)
-                out = Path(tmp) / f"level-{level}"
-                _set_settings(out=str(out))
-                one = await _run_level(level, out, db_url, spread_s=spread_per_call_s * level)
-                call_ids = [r["call_id"] for r in one["reports"] if "call_id" in r]
-                stored = await _stored_turns(db_url, call_ids)
-                summary = summarise(level, one, stored)
-                if baseline and summary["rss_mb"]:
-                    summary["memory_share_vs_control_mb"] = {
-                        key: summary[key.split("_")[0] + "_mb"]["call_used"] - baseline[key]
-                        for key in ("rss_mb", "uss_mb", "pss_mb")
-                    }
-                result["levels"].append(summary)
-                print(render_level(summary), file=sys.stderr)
-                if partial is not None:
-                    _write_json(partial, result)
+                for config, env in configs:
+                    label = f" [{config}]" if config else ""
+                    print(f"{level} concurrent calls ({level} job processes){label} ...", file=sys.stderr)
+                    out = Path(tmp) / f"level-{level}{config}"
+                    _set_settings(out=str(out), job_env={**job_env, **env})
+                    one = await _run_level(level, out, db_url, spread_s=spread_per_call_s * level)
+                    call_ids = [r["call_id"] for r in one["reports"] if "call_id" in r]
+                    stored = await _stored_turns(db_url, call_ids)
+                    summary = summarise(level, one, stored)
+                    summary["config"] = config or "as set"
+                    summary["job_env"] = {**job_env, **env}
+                    if baseline and summary["rss_mb"]:
+                        summary["memory_share_vs_control_mb"] = {
+                            key: summary[key.split("_")[0] + "_mb"]["call_used"] - baseline[key]
+                            for key in ("rss_mb", "uss_mb", "pss_mb")
+                        }
+                    result["levels"].append(summary)
+                    print(render_level(summary), file=sys.stderr)
+                    if partial is not None:
+                        _write_json(partial, result)
+                if compare:
+                    print(render_ratios(result["levels"][-len(configs) :]), file=sys.stderr)
     return result
 
 
@@ -577,7 +624,41 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         ipc=not args.no_ipc,
         control=not args.no_control,
         partial=args.json,
+        job_env=_job_env(args),
+        compare=args.compare,
     )
+
+
+def _job_env(args: argparse.Namespace) -> dict[str, str | None]:
+    env: dict[str, str | None] = {}
+    if args.pool_size is not None:
+        env["MEMORY_POOL_SIZE"] = str(args.pool_size)
+    if args.open_at_call:
+        env["MEMORY_OPEN_BEFORE_CALL"] = "0"
+    return env
+
+
+RATIO_KEYS = (
+    "store_open_p95_ms",
+    "open_preload_p95_ms",
+    "first_recall_fast_p95_ms",
+    "first_recall_accurate_p95_ms",
+    "pg_connections_max",
+    "loop_lag_p99_ms",
+)
+
+
+def render_ratios(summaries: list[dict[str, Any]]) -> str:
+    """Before against now, at one level of the same run."""
+    before, now = summaries[0], summaries[-1]
+    lines = [f"  {now['calls']} calls, before -> now (same run):"]
+    for key in RATIO_KEYS:
+        a, b = before.get(key, math.nan), now.get(key, math.nan)
+        ratio = f"x{a / b:.1f}" if b else "-"
+        lines.append(f"    {key}: {a:.1f} -> {b:.1f} ({ratio})")
+    ok = [s["calls"] - len(s["failed"]) for s in (before, now)]
+    lines.append(f"    calls with memory: {ok[0]}/{before['calls']} -> {ok[1]}/{now['calls']}")
+    return "\n".join(lines)
 
 
 def _machine() -> dict[str, Any]:
@@ -624,13 +705,15 @@ def render_level(s: dict[str, Any]) -> str:
                 if "memory_share_vs_control_mb" in s
                 else []
             ),
-            f"  Postgres connections in use: max {s['pg_connections_max']}, median {s['pg_connections_median']:.0f}",
+            f"  Postgres connections in use: max {s['pg_connections_max']} ({s['pg_connections_per_call']:.2f} per call), "
+            f"median {s['pg_connections_median']:.0f}",
             f"  store open p50 {s['store_open_p50_ms']:.1f} / p95 {s['store_open_p95_ms']:.1f} ms; "
             f"open + preload p50 {s['open_preload_p50_ms']:.1f} / p95 {s['open_preload_p95_ms']:.1f} ms "
-            f"({s['briefs']} briefs)",
+            f"({s['briefs']} briefs; {s['stores_open_at_call']} calls found their store open)",
             f"  first recall p95: fast {s['first_recall_fast_p95_ms']:.1f} ms, accurate "
             f"{s['first_recall_accurate_p95_ms']:.1f} ms (p50 {s['first_recall_fast_p50_ms']:.1f} / "
-            f"{s['first_recall_accurate_p50_ms']:.1f}); a query's embedding through the host just before: p50 "
+            f"{s['first_recall_accurate_p50_ms']:.1f}; {s['first_recalls_by_words']} ranked by words, the vector late)"
+            f"; a query's embedding through the host just before: p50 "
             f"{s['query_embed_p50_ms']:.1f} / p95 {s['query_embed_p95_ms']:.1f} ms",
             f"  event-loop lag p99 {s['loop_lag_p99_ms']:.1f} ms; turns recorded {s['turns_recorded']}, stored "
             f"{s['turns_stored']}; calls stored exactly once {s['calls_stored_exactly_once']}/{s['calls'] - len(s['failed'])}",
@@ -647,6 +730,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--turn-every", type=float, default=2.5, help="mean seconds between caller turns (2.5)")
     parser.add_argument(
         "--spread", type=float, default=0.2, help="seconds between call starts (default 0.2: 50 calls start over 10 s)"
+    )
+    parser.add_argument(
+        "--pool-size", type=int, help="Postgres connections of a job process's store (MEMORY_POOL_SIZE; default 1)"
+    )
+    parser.add_argument(
+        "--open-at-call",
+        action="store_true",
+        help="open the store when the call starts, not in the idle process before it (MEMORY_OPEN_BEFORE_CALL=0)",
+    )
+    parser.add_argument(
+        "--compare",
+        action="store_true",
+        help="run each level twice in one run: the worker as it was (store opened by the call, pool of 2, one "
+        "embedding queue, no query deadline) and as it is now",
     )
     parser.add_argument("--quick", action="store_true", help="3 calls of 2 turns: checks that it runs")
     parser.add_argument("--no-ipc", action="store_true", help="skip the IPC measurement")

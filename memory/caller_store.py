@@ -18,7 +18,7 @@ import time
 import uuid
 import weakref
 from collections import OrderedDict
-from collections.abc import Awaitable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TypeVar
@@ -85,6 +85,7 @@ class CallerStore:
         default_policy: MemoryPolicy = DEFAULT_POLICY,
         episode_extractor: EpisodeExtractor | None = None,
         spool: Spool | None = None,
+        query_deadlines: Mapping[str, float] | None = None,
     ) -> None:
         self.backend = backend
         self.episode_extractor = episode_extractor
@@ -95,6 +96,7 @@ class CallerStore:
         self._spool = spool
         self._policies: dict[str, MemoryPolicy] = dict(policies or {})
         self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._query_deadlines: dict[str, float] = dict(query_deadlines or {})
         self._open_calls: weakref.WeakSet[CallHooks] = weakref.WeakSet()
         self._backfill_at: dict[str, float] = dict.fromkeys(self._policies, 0.0)  # tenant -> when next
         self._stale_briefs: set[tuple[str, str]] = set()  # briefs of forgotten callers still to delete
@@ -172,15 +174,21 @@ class CallerStore:
 
     # -- shared services of the hooks ------------------------------------------------------------------
 
-    async def embed(self, texts: Sequence[str], *, cache_first: bool = False) -> np.ndarray:
+    async def embed(self, texts: Sequence[str], *, cache_first: bool = False, later: bool = False) -> np.ndarray:
         """Embed off the event loop (the store's embedding thread, or wherever the embedder runs).
 
         With ``cache_first`` the first text is a query whose vector is kept in a small LRU cache.
+        ``later``: texts no one waits on now (a call's turns) go to the embedder's lane for them
+        when it has one (``embed_later``: the host's embedder batches them behind the queries).
         """
         texts = list(texts)
         cached = self._query_vectors.get(texts[0]) if cache_first and texts else None
         todo = texts[1:] if cached is not None else texts
-        vectors = await self._embedder.embed(todo) if todo else np.zeros((0, self.embedder.dim), np.float32)
+        embed = getattr(self._embedder, "embed_later", None) if later else None
+        if not todo:
+            vectors = np.zeros((0, self.embedder.dim), np.float32)
+        else:
+            vectors = await (embed(todo) if embed is not None else self._embedder.embed(todo))
         if cached is not None:
             self._query_vectors.move_to_end(texts[0])
             return np.vstack([cached[None, :], vectors])
@@ -189,6 +197,10 @@ class CallerStore:
             if len(self._query_vectors) > QUERY_CACHE_SIZE:
                 self._query_vectors.popitem(last=False)
         return vectors
+
+    def query_deadline(self, mode: str) -> float | None:
+        """Seconds a recall of ``mode`` waits for its query's vector (``None``: no deadline)."""
+        return self._query_deadlines.get(mode)
 
     async def _cached(self, work: Awaitable[T], default: T) -> T:
         """A cache operation within ``CACHE_BUDGET_S``; a cache that fails is skipped for a while."""
@@ -506,6 +518,8 @@ async def open_store(
     episode_extractor: EpisodeExtractor | None = None,
     spool_path: str | os.PathLike[str] | bool | None = True,
     wait_for_database: bool = True,
+    on_stage: Callable[[str], None] | None = None,
+    query_deadlines: Mapping[str, float] | None = None,
 ) -> CallerStore:
     """Open the memory store.
 
@@ -524,8 +538,14 @@ async def open_store(
     episodes are built from the turns, deterministically; see :mod:`memory.recall.episodes`).
     ``embedder``: the model in this process by default (:func:`~memory.embed.default_embedder`, loaded
     here); an :class:`~memory.embed.AsyncEmbedder` asks one elsewhere (a worker host's shared model).
+    ``query_deadlines``: seconds a recall waits for its query's vector, by mode (``{"fast": 0.008}``);
+    past it the recall ranks by words (the worker sets them for the host's shared embedder: see
+    ``MEMORY_QUERY_DEADLINE``); none by default.
+    ``on_stage``: told what the open waits on next (``"the database"``, ``"the spool file"``,
+    ``"the embedding model"``, ``"Redis"``), so a caller that gives up can say where it stuck.
     Raises ``ConfigError`` for bad settings.
     """
+    stage = on_stage or (lambda _: None)
     if redis_url is not None and not isinstance(redis_url, str):
         raise ConfigError("redis_url must be a redis:// URL string")
     backend = make_backend(url)
@@ -543,13 +563,16 @@ async def open_store(
     background = not wait_for_database and backend.name != "sqlite"
     try:
         if not background:
+            stage("the database")
             await connect_backend(backend)
         if path is not None:
+            stage("the spool file")
             try:
                 spool = await Spool(path, database=backend.location).open()
             except StoreUnavailableError as exc:
                 logger.error("no spool (%s): turns the database cannot take are handed back at close", exc)
         if embedder is None:
+            stage("the embedding model")
             embedder = await asyncio.to_thread(default_embedder)
     except BaseException:
         await cache.aclose()
@@ -565,8 +588,10 @@ async def open_store(
         default_policy=default_policy,
         spool=spool,
         episode_extractor=episode_extractor,
+        query_deadlines=query_deadlines,
     )
     if redis_url:
+        stage("Redis")
         await store._cached(cache.ping(), None)
     store.start(connect=background)
     return store

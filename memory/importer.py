@@ -413,13 +413,16 @@ class _ImportServices:
     def spool(self) -> Spool | None:
         return None
 
-    async def embed(self, texts: Sequence[str], *, cache_first: bool = False) -> np.ndarray:
+    async def embed(self, texts: Sequence[str], *, cache_first: bool = False, later: bool = False) -> np.ndarray:
         texts = list(texts)
         if not cache_first and all(t in self.vectors for t in texts):
             if not texts:
                 return np.zeros((0, self._store.embedder.dim), np.float32)
             return np.vstack([self.vectors[t] for t in texts])
-        return await self._store.embed(texts, cache_first=cache_first)
+        return await self._store.embed(texts, cache_first=cache_first, later=later)
+
+    def query_deadline(self, mode: str) -> float | None:
+        return None
 
     async def invalidate(self, customer_id: str, caller_id: str) -> None:
         await self._store.invalidate(customer_id, caller_id)

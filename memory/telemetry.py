@@ -53,6 +53,7 @@ __all__ = [
     "Measure",
     "embed_seconds",
     "measured",
+    "recall_without_vector",
     "store_up",
     "tracer",
     "turns",
@@ -156,6 +157,20 @@ def write_queue(change: int) -> None:
 
 def store_up(up: bool) -> None:
     _store_up().set(1 if up else 0)
+
+
+def recall_without_vector(mode: str) -> None:
+    """A recall ranked by words: its query's vector came after the mode's deadline."""
+    with _creating:
+        counter = _new_counter(
+            "memory_recall_without_vector", "Recalls ranked by words: the query's vector was late", ("mode",)
+        )
+    counter.labels(mode=mode).inc()
+
+
+@cache
+def _new_counter(name: str, doc: str, labels: tuple[str, ...]) -> Counter:
+    return Counter(name, doc, list(labels))
 
 
 def embed_seconds(seconds: float, texts: int) -> None:

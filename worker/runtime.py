@@ -21,7 +21,7 @@ from memory import CallerMemoryError, ConfigError, MemoryPolicy, StoreUnavailabl
 from memory.deadline import within
 from memory.embed import AsyncEmbedder, Embedder
 from memory.errors import describe
-from memory.store import connect_backend, make_backend
+from memory.store import connect_backend, make_backend, with_pool_size
 from memory.values import utcnow
 from worker.providers import ProviderFactory, load_factory
 from worker.tenants import Tenants, load_tenants
@@ -38,6 +38,12 @@ __all__ = [
 logger = logging.getLogger("worker")
 
 DEFAULT_AGENT_NAME = "memory-agent"
+QUERY_DEADLINES_MS = {"fast": 8.0, "accurate": 20.0}
+"""How long a call's recall waits for its query's vector from the host's embedder before it ranks by
+words (``MEMORY_QUERY_DEADLINE``: ``fast,accurate`` in ms, or ``off``)."""
+JOB_POOL_SIZE = 1
+"""Postgres connections of a job process's store (it serves one call: its writes and reads take
+turns on one connection); ``MEMORY_POOL_SIZE`` or the URL's ``pool_size`` says otherwise."""
 Opener = Callable[..., Coroutine[Any, Any, memory.CallerStore]]
 
 
@@ -61,6 +67,34 @@ def _port(env: Mapping[str, str], name: str) -> int | None:
     if not raw.isdigit() or not 1 <= int(raw) <= 65535:
         raise ConfigError(f"{name} must be a TCP port (1-65535), not {raw!r}")
     return int(raw)
+
+
+def _count(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise ConfigError(f"{name} must be a whole number from {low} to {high}, not {raw!r}")
+    return int(raw)
+
+
+def _deadlines(env: Mapping[str, str], name: str) -> tuple[tuple[str, float], ...]:
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return tuple(QUERY_DEADLINES_MS.items())
+    if raw in ("off", "0"):
+        return ()
+    parts = [p.strip() for p in raw.split(",")]
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        values = []
+    if len(values) not in (1, 2) or not all(0 < v <= 5000 for v in values):
+        raise ConfigError(
+            f"{name} must be 'fast,accurate' in milliseconds (e.g. 8,20), one number, or off; not {raw!r}"
+        )
+    fast, accurate = values[0], values[-1]
+    return (("fast", fast), ("accurate", accurate))
 
 
 def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
@@ -95,6 +129,10 @@ class WorkerSettings:
     metrics_port: int | None = None  # LiveKit's Prometheus endpoint (/metrics); None: not served
     metrics_dir: Path | None = None  # prometheus_client's multi-process directory; None: a new temporary one
     embedder_in: str = "host"  # "host": one model in LiveKit's inference process; "process": one per job process
+    pool_size: int = JOB_POOL_SIZE  # Postgres connections of a job process's store (the URL's pool_size wins)
+    open_before_call: bool = True  # a job process opens its store while idle, before its call arrives
+    turn_lane: bool = True  # the host's embedder batches turns in a lane of their own, behind the queries
+    query_deadlines_ms: tuple[tuple[str, float], ...] = tuple(QUERY_DEADLINES_MS.items())  # () : none
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, *, base_dir: Path | None = None) -> WorkerSettings:
@@ -118,6 +156,10 @@ class WorkerSettings:
             metrics_port=_port(env, "METRICS_PORT"),
             metrics_dir=Path(env["PROMETHEUS_MULTIPROC_DIR"]) if env.get("PROMETHEUS_MULTIPROC_DIR") else None,
             embedder_in=_choice(env, "MEMORY_EMBEDDER", ("host", "process")),
+            pool_size=_count(env, "MEMORY_POOL_SIZE", JOB_POOL_SIZE, 1, 100),
+            open_before_call=_flag(env, "MEMORY_OPEN_BEFORE_CALL"),
+            query_deadlines_ms=_deadlines(env, "MEMORY_QUERY_DEADLINE"),
+            turn_lane=_flag(env, "MEMORY_TURN_LANE"),
         )
 
 
@@ -142,6 +184,7 @@ class StoreHolder:
         timeout_s: float = 5.0,
         opener: Opener = memory.open_store,
         spool_path: Path | None = None,
+        query_deadlines_s: Mapping[str, float] | None = None,
     ) -> None:
         self._url = url
         self._redis_url = redis_url
@@ -149,37 +192,91 @@ class StoreHolder:
         self._policies = dict(policies)
         self._timeout_s = timeout_s
         self._opener = opener
+        self._query_deadlines = dict(query_deadlines_s or {})
         self._tasks: dict[asyncio.AbstractEventLoop, asyncio.Task[memory.CallerStore]] = {}
+        self._stages: dict[asyncio.AbstractEventLoop, str] = {}
+        self._closers: dict[asyncio.AbstractEventLoop, asyncio.Task[None]] = {}
+        self.opened_ms: float | None = None  # how long the last open took
 
     def start(self) -> asyncio.Task[memory.CallerStore]:
+        """Begin opening this loop's store (once); the task that opens it."""
         loop = asyncio.get_running_loop()
         task = self._tasks.get(loop)
         if task is None:
-            task = self._tasks[loop] = loop.create_task(
-                self._opener(
-                    self._url,
-                    redis_url=self._redis_url,
-                    policies=self._policies,
-                    spool_path=self._spool_path,
-                    wait_for_database=False,
-                ),
-                name="memory-open-store",
-            )
+            task = self._tasks[loop] = loop.create_task(self._open(loop), name="memory-open-store")
         return task
+
+    async def _open(self, loop: asyncio.AbstractEventLoop) -> memory.CallerStore:
+        started = time.perf_counter()
+
+        def on_stage(stage: str) -> None:
+            self._stages[loop] = stage
+
+        on_stage("the store's settings")
+        try:
+            store = await self._opener(
+                self._url,
+                redis_url=self._redis_url,
+                policies=self._policies,
+                spool_path=self._spool_path,
+                wait_for_database=False,
+                on_stage=on_stage,
+                **({"query_deadlines": self._query_deadlines} if self._query_deadlines else {}),
+            )
+        finally:
+            self._stages.pop(loop, None)
+        self.opened_ms = (time.perf_counter() - started) * 1000
+        logger.debug("memory store opened in %.0f ms", self.opened_ms)
+        return store
+
+    def waiting_on(self) -> str | None:
+        """What this loop's store is opening now (``None``: not opening)."""
+        with contextlib.suppress(RuntimeError):
+            return self._stages.get(asyncio.get_running_loop())
+        return None
+
+    @property
+    def ready(self) -> bool:
+        """Whether this loop's store is open (a call would get it without waiting)."""
+        with contextlib.suppress(RuntimeError):
+            task = self._tasks.get(asyncio.get_running_loop())
+            return task is not None and task.done() and not task.cancelled() and task.exception() is None
+        return False
 
     async def get(self, *, timeout_s: float | None = None) -> memory.CallerStore | None:
         """The store, waiting at most ``timeout_s`` (the holder's timeout by default)."""
         task = self.start()
+        if task.done() and not task.cancelled() and task.exception() is None:
+            return task.result()  # opened before the call: no trip through a busy event loop
         wait = self._timeout_s if timeout_s is None else min(timeout_s, self._timeout_s)
         try:
             return await asyncio.wait_for(asyncio.shield(task), wait)
         except TimeoutError:
-            logger.error("the memory store did not open within %.1f s; this call runs without memory", wait)
+            logger.error(
+                "the memory store did not open within %.1f s (waiting on %s); this call runs without memory",
+                wait,
+                self.waiting_on() or "nothing: it had just opened",
+            )
         except Exception as exc:
             logger.error("the memory store is unavailable (%s); this call runs without memory", describe(exc))
             if self._tasks.get(asyncio.get_running_loop()) is task:
                 del self._tasks[asyncio.get_running_loop()]  # try again on the next call
         return None
+
+    def close_at_exit(self) -> None:
+        """Close this loop's store when LiveKit shuts the process down, with or without a call (it
+        cancels the loop's tasks then; an open spool connection's thread would keep the process
+        from exiting). For a store opened before any job."""
+        loop = asyncio.get_running_loop()
+        if loop not in self._closers:  # held here: the loop keeps only a weak reference to a task
+            self._closers[loop] = loop.create_task(self._close_when_cancelled(), name="memory-store-closer")
+
+    async def _close_when_cancelled(self) -> None:
+        try:
+            await asyncio.get_running_loop().create_future()
+        except asyncio.CancelledError:
+            await self.aclose()
+            raise
 
     async def aclose(self) -> None:
         """Close the store of the running loop (if one was opened)."""
@@ -346,6 +443,7 @@ class WorkerDeps:
     providers: ProviderFactory
     store: StoreHolder | None
     vad: Any = None
+    embedder: Embedder | AsyncEmbedder | None = None
 
 
 def build_deps(
@@ -368,12 +466,13 @@ def build_deps(
         opener = functools.partial(opener, embedder=embedder)
     if settings.memory_enabled:
         store = StoreHolder(
-            url=settings.database_url,
+            url=with_pool_size(settings.database_url, settings.pool_size),
             redis_url=settings.redis_url,
             policies={tenant.id: tenant.memory for tenant in tenants.tenants.values()},
             timeout_s=settings.store_open_timeout_s,
             opener=opener,
             spool_path=settings.spool_path,
+            query_deadlines_s={mode: ms / 1000 for mode, ms in settings.query_deadlines_ms},
         )
     return WorkerDeps(
         settings=settings,
@@ -381,4 +480,5 @@ def build_deps(
         providers=providers or load_factory(settings.model_providers),
         store=store,
         vad=vad,
+        embedder=embedder,
     )

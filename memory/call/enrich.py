@@ -129,7 +129,7 @@ async def _enrich_call(
     backend = services.backend
     missing = [r for r in rows if r.embedding is None]
     if missing:
-        vectors = await services.embed([r.text for r in missing])
+        vectors = await services.embed([r.text for r in missing], later=True)
         for row, vector in zip(missing, vectors, strict=True):
             row.embedding = vector
     call_rows = await backend.load_call_rows(customer_id, call_id)

@@ -28,7 +28,7 @@ from ..deadline import within
 from ..errors import InvalidInputError, describe
 from ..policy import MemoryPolicy
 from ..recall.presets import RecallPreset, preset_for
-from ..telemetry import RECALL, measured
+from ..telemetry import RECALL, measured, recall_without_vector
 from ..text.clean import MAX_QUERY_CHARS, MAX_TURN_CHARS, clean_text
 from ..values import CallEvent, Fact, Hit, Identifier, Matter, Preload, Verification, as_utc
 from .closing import CallCloser
@@ -244,10 +244,10 @@ class CallHooks:
             await self._history.ready()
             # Only the query is embedded: turns the writer has not embedded yet are matched by their words (and
             # their neighbours') until it has, so the call's one embedding thread never embeds a turn twice.
-            vectors = await self._services.embed([query], cache_first=True)
+            vector = await query_vector(self._services, query, preset.name)
             current = self._transcript.episode(self.started_at)
             return self._history.rank(
-                query, vectors[0], preset, limit, now=self._now(), current=current, policy=self.policy
+                query, vector, preset, limit, now=self._now(), current=current, policy=self.policy
             )
 
     def _now(self) -> datetime:
@@ -294,3 +294,24 @@ class CallHooks:
     async def spool_unsaved(self) -> int:
         """After ``MemoryWriteError``: spool the unsaved turns; how many are still neither stored nor spooled."""
         return await self._closer.spool_unsaved()
+
+
+async def query_vector(services: CallServices, query: str, mode: str) -> np.ndarray | None:
+    """The query's vector, or ``None`` when it is not there within the mode's deadline (the recall
+    then ranks by words; the embedding goes on and fills the query cache for the next recall)."""
+    embedding = asyncio.ensure_future(services.embed([query], cache_first=True))
+    deadline = services.query_deadline(mode)
+    if deadline is None:
+        return (await embedding)[0]
+    done, _ = await asyncio.wait({embedding}, timeout=deadline)
+    if embedding in done:
+        return embedding.result()[0]
+    embedding.add_done_callback(_consume)
+    recall_without_vector(mode)
+    return None
+
+
+def _consume(task: asyncio.Future[np.ndarray]) -> None:
+    """A late query embedding's outcome, read so that a failure is not reported as never retrieved."""
+    if not task.cancelled():
+        task.exception()

@@ -35,8 +35,15 @@ class CallServices(Protocol):
         """The host's spool, where turns the database cannot take wait (``None``: no spool)."""
         ...
 
-    async def embed(self, texts: Sequence[str], *, cache_first: bool = False) -> np.ndarray:
-        """Vectors of ``texts``, computed off the event loop; ``cache_first``: the first text is a query."""
+    async def embed(self, texts: Sequence[str], *, cache_first: bool = False, later: bool = False) -> np.ndarray:
+        """Vectors of ``texts``, computed off the event loop; ``cache_first``: the first text is a query;
+        ``later``: no one waits on them now (a call's turns), so an embedder with a lane for such
+        texts (``embed_later``) may take its time."""
+        ...
+
+    def query_deadline(self, mode: str) -> float | None:
+        """Seconds a recall of ``mode`` waits for its query's vector before it ranks by words
+        (``None``: it waits, within the recall budget)."""
         ...
 
     async def invalidate(self, customer_id: str, caller_id: str) -> None:

@@ -312,7 +312,7 @@ class CallWriter:
         missing = [r for r in rows if r.embedding is None]
         if not missing:
             return
-        vectors = await self._services.embed([r.text for r in missing])
+        vectors = await self._services.embed([r.text for r in missing], later=True)
         for row, vector in zip(missing, vectors, strict=True):
             row.embedding = vector
         self._history.working.mark_vectors_changed()

@@ -14,16 +14,33 @@ own).
     HostEmbedder         the job side, a :class:`memory.embed.AsyncEmbedder`: sends the texts,
                          gets the vectors; it never imports onnxruntime or reads the weights
 
-The inference process runs one request at a time: under load, embeddings of concurrent calls
-queue there (a query is a few milliseconds). Wire format, both ways one message:
-request ``{"texts": [...]}`` as JSON; reply one JSON header line ``{"name", "dim", "n"}`` then
-``n * dim`` little-endian float32.
+LiveKit's inference process serves one request at a time, so two lanes keep a recall's query from
+queueing behind the turns of fifty calls:
+
+- **query** (``embed``): embedded in the request, the reply carries the vector. A few milliseconds.
+- **turns** (``embed_later``): the request only hands the texts over and returns a ticket at once;
+  the runner's own thread embeds what is waiting in batches of at most ``TURN_BATCH`` texts, at a
+  lower CPU priority (``nice`` +``TURN_NICE``) than the queries; the job collects the vectors later
+  (``collect`` requests, answered at once, with what is ready).
+
+Wire format, both ways one message: request ``{"op": "query"|"submit"|"collect", ...}`` as JSON
+(``texts`` for query and submit, ``tickets`` for collect; no ``op``: query); reply one JSON header
+line then the vectors as little-endian float32: ``{"name", "dim", "n"}`` for a query,
+``{"ticket", "eta_s"}`` for a submit (when the runner expects it done), ``{"name", "dim", "ready": [[ticket, n, error], ...]}`` for a collect
+(the vectors of the ready tickets, in that order).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import itertools
 import json
 import logging
+import os
+import threading
+import time
+from collections import deque
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar
 
@@ -42,16 +59,29 @@ logger = logging.getLogger(__name__)
 
 INFERENCE_METHOD = "caller_memory_embed"
 _FLOAT = np.dtype("<f4")
+TURN_BATCH = 32  # texts per model run of the turns lane
+TURN_NICE = 10  # how much lower the turns lane's thread runs than the queries (Linux: per thread)
+COLLECT_MIN_S = 0.05  # the job asks for a ticket's vectors when the runner expects them ready (at
+COLLECT_MAX_S = 1.0  # least this long after), then less and less often: every request takes the one queue
+TICKET_TTL_S = 120.0  # vectors not collected within this are dropped (their job is gone)
 
 
 class EmbedderRunner(_InferenceRunner):
-    """Runs in LiveKit's inference process: the host's one copy of the embedding model."""
+    """Runs in LiveKit's inference process: the host's one copy of the embedding model, with a
+    query lane (in the request) and a turns lane (its own low-priority thread, batched)."""
 
     INFERENCE_METHOD: ClassVar[str] = INFERENCE_METHOD
 
     def __init__(self) -> None:
         self._embedder: Embedder | None = None
         self._error = "not initialised"
+        self._waiting: deque[tuple[int, list[str]]] = deque()  # tickets handed over, not embedded yet
+        self._done: dict[int, tuple[float, np.ndarray | None, str]] = {}  # ticket -> (when, vectors, error)
+        self._cond = threading.Condition()
+        self._tickets = itertools.count(1)
+        self._thread: threading.Thread | None = None
+        self._waiting_texts = 0
+        self._per_text_s = 0.005  # the turns lane's recent seconds per text (a running average)
 
     def initialize(self) -> None:
         try:
@@ -59,12 +89,73 @@ class EmbedderRunner(_InferenceRunner):
         except Exception as exc:  # LiveKit logs and swallows it: say why on every request instead
             self._error = f"the embedding model could not be loaded: {exc}"
             raise
+        self._thread = threading.Thread(target=self._turns_lane, name="memory-embed-turns", daemon=True)
+        self._thread.start()
 
     def run(self, data: bytes) -> bytes:
         if self._embedder is None:
             raise RuntimeError(self._error)
-        texts = decode_request(data)
-        return encode_reply(self._embedder.name, self._embedder.embed(texts))
+        op, payload = decode_request_op(data)
+        if op == "submit":
+            ticket = next(self._tickets)
+            with self._cond:
+                self._waiting.append((ticket, payload))
+                self._waiting_texts += len(payload)
+                eta = self._waiting_texts * self._per_text_s  # when to ask: fewer collects in the one queue
+                self._cond.notify()
+            return json.dumps({"ticket": ticket, "eta_s": round(eta, 4)}).encode("ascii") + b"\n"
+        if op == "collect":
+            return self._collect([int(t) for t in payload])
+        return encode_reply(self._embedder.name, self._embedder.embed(payload))
+
+    def _collect(self, tickets: list[int]) -> bytes:
+        assert self._embedder is not None
+        ready, parts = [], []
+        with self._cond:
+            for ticket in tickets:
+                got = self._done.pop(ticket, None)
+                if got is None:
+                    continue
+                _, vectors, error = got
+                ready.append([ticket, 0 if vectors is None else len(vectors), error])
+                if vectors is not None:
+                    parts.append(vectors)
+        header = {"name": self._embedder.name, "dim": self._embedder.dim, "ready": ready}
+        body = b"".join(np.ascontiguousarray(v, dtype=_FLOAT).tobytes() for v in parts)
+        return json.dumps(header).encode("utf-8") + b"\n" + body
+
+    def _turns_lane(self) -> None:
+        """The turns lane: texts of several tickets embedded together, at most ``TURN_BATCH`` a run."""
+        assert self._embedder is not None
+        with contextlib.suppress(OSError, AttributeError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), TURN_NICE)  # this thread only (Linux)
+        while True:
+            with self._cond:
+                while not self._waiting:
+                    self._cond.wait()
+                batch: list[tuple[int, list[str]]] = []
+                size = 0
+                while self._waiting and (not batch or size + len(self._waiting[0][1]) <= TURN_BATCH):
+                    ticket, texts = self._waiting.popleft()
+                    batch.append((ticket, texts))
+                    size += len(texts)
+                self._waiting_texts -= size
+            texts = [t for _, items in batch for t in items]
+            started = time.monotonic()
+            try:
+                vectors, error = self._embedder.embed(texts), ""
+            except Exception as exc:  # reported to each ticket's job, which falls back as for a lost reply
+                vectors, error = None, f"{type(exc).__name__}: {exc}"
+            now = time.monotonic()
+            self._per_text_s = 0.8 * self._per_text_s + 0.2 * (now - started) / max(1, len(texts))
+            with self._cond:
+                start = 0
+                for ticket, items in batch:
+                    part = None if vectors is None else vectors[start : start + len(items)]
+                    self._done[ticket] = (now, part, error)
+                    start += len(items)
+                for ticket in [t for t, (at, _, _) in self._done.items() if now - at > TICKET_TTL_S]:
+                    del self._done[ticket]
 
 
 def register_runner() -> bool:
@@ -83,13 +174,20 @@ class HostEmbedder:
 
     ``executor``: where to send requests; by default the inference executor of the job running
     when ``embed`` is called (``get_job_context().inference_executor``), so one instance built in
-    prewarm serves each job of its process. ``name`` and ``dim`` default to those of
+    prewarm serves each job of its process. A store opened before the job (while the process
+    idles in LiveKit's warm pool) runs tasks that no job's context reaches: the entrypoint passes
+    the job's executor to :meth:`bind`, used wherever no job context is current. ``name`` and ``dim`` default to those of
     :func:`memory.embed.default_embedder` (read from the model's config, nothing loaded); a reply
     from a model of another name raises ``ConfigError``.
     """
 
     def __init__(
-        self, executor: InferenceExecutor | None = None, *, name: str | None = None, dim: int | None = None
+        self,
+        executor: InferenceExecutor | None = None,
+        *,
+        name: str | None = None,
+        dim: int | None = None,
+        turn_lane: bool = True,
     ) -> None:
         if name is None or dim is None:
             spec_name, spec_dim = default_spec()
@@ -97,6 +195,8 @@ class HostEmbedder:
         self.name = name
         self.dim = dim
         self._executor = executor
+        self._bound: InferenceExecutor | None = None
+        self.turn_lane = turn_lane  # False: embed_later is embed (one lane, as LiveKit's queue has it)
 
     def __repr__(self) -> str:
         return f"HostEmbedder(name={self.name!r}, method={INFERENCE_METHOD!r})"
@@ -117,24 +217,104 @@ class HostEmbedder:
             )
         return vectors
 
+    async def embed_later(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed through the turns lane: hand the texts over (answered at once), then collect the
+        vectors once the runner's thread has embedded them. For what no one waits on now (a
+        call's turns): a recall's query goes through :meth:`embed`, which never queues behind these."""
+        if not self.turn_lane:
+            return await self.embed(texts)
+        items = check_texts(texts)
+        if not items:
+            return np.zeros((0, self.dim), np.float32)
+        target = self._target()
+        reply = await target.do_inference(INFERENCE_METHOD, encode_request(items, op="submit"))
+        if reply is None:
+            raise RuntimeError("the host's embedder sent no reply")
+        head = json.loads(reply.partition(b"\n")[0])
+        ticket = int(head["ticket"])
+        pause = min(max(float(head.get("eta_s", 0.0)), COLLECT_MIN_S), COLLECT_MAX_S)
+        while True:
+            await asyncio.sleep(pause)
+            data = await target.do_inference(INFERENCE_METHOD, encode_request([ticket], op="collect"))
+            if data is None:
+                raise RuntimeError("the host's embedder sent no reply")
+            ready = decode_collected(data, self.name, self.dim)
+            if ticket in ready:
+                vectors = ready[ticket]
+                if vectors.shape != (len(items), self.dim):
+                    raise ConfigError(f"the host's embedder sent {vectors.shape} for {len(items)} texts")
+                return vectors
+            pause = min(max(pause * 1.5, COLLECT_MIN_S), COLLECT_MAX_S)
+
+    def bind(self, executor: InferenceExecutor) -> None:
+        """Use ``executor`` (the job's, ``ctx.inference_executor``) where no job context is current:
+        in the tasks of a store opened before the job arrived."""
+        self._bound = executor
+
     def _target(self) -> InferenceExecutor:
         if self._executor is not None:
             return self._executor
         from livekit.agents import get_job_context
 
-        return get_job_context().inference_executor
+        job = get_job_context(required=False)
+        if job is not None:
+            return job.inference_executor
+        if self._bound is None:
+            raise RuntimeError(
+                "no job context and no executor bound: call HostEmbedder.bind(ctx.inference_executor) in the entrypoint"
+            )
+        return self._bound
 
 
-def encode_request(texts: Sequence[str]) -> bytes:
-    return json.dumps({"texts": list(texts)}).encode("ascii")  # lone surrogates travel as \u escapes
+def encode_request(items: Sequence[str] | Sequence[int], *, op: str = "query") -> bytes:
+    key = "tickets" if op == "collect" else "texts"
+    return json.dumps({"op": op, key: list(items)}).encode("ascii")  # lone surrogates travel as \u escapes
 
 
 def decode_request(data: bytes) -> list[str]:
+    """The texts of a query or submit request."""
+    op, payload = decode_request_op(data)
+    if op == "collect":
+        raise InvalidInputError("not an embedding request: a collect")
+    return payload
+
+
+def decode_request_op(data: bytes) -> tuple[str, list]:
     try:
-        texts = json.loads(data)["texts"]
-    except (ValueError, KeyError, TypeError) as exc:
+        request = json.loads(data)
+        op = request.get("op", "query")
+        if op == "collect":
+            return op, [int(t) for t in request["tickets"]]
+        if op not in ("query", "submit"):
+            raise ValueError(op)
+        return op, check_texts(request["texts"])
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise InvalidInputError(f"not an embedding request: {type(exc).__name__}") from exc
-    return check_texts(texts)
+
+
+def decode_collected(data: bytes, name: str, dim: int) -> dict[int, np.ndarray]:
+    """The vectors of the ready tickets of a collect reply; a ticket whose batch failed raises."""
+    head, sep, body = data.partition(b"\n")
+    try:
+        meta = json.loads(head)
+        if str(meta["name"]) != name or int(meta["dim"]) != dim:
+            raise ConfigError(
+                f"the host's embedder runs {meta['name']!r}, this process expects {name!r}: start the worker "
+                "and its jobs with the same MEMORY_EMBED_* settings"
+            )
+        flat = np.frombuffer(body, dtype=_FLOAT)
+        out: dict[int, np.ndarray] = {}
+        start = 0
+        for ticket, n, error in meta["ready"]:
+            if error:
+                raise RuntimeError(f"the host's embedder failed on a batch of turns: {error}")
+            out[int(ticket)] = flat[start * dim : (start + n) * dim].reshape(n, dim).astype(np.float32)
+            start += n
+    except (ValueError, KeyError, TypeError) as exc:
+        raise RuntimeError(f"unreadable reply from the host's embedder: {type(exc).__name__}") from exc
+    if not sep:
+        raise RuntimeError("unreadable reply from the host's embedder: no header")
+    return out
 
 
 def encode_reply(name: str, vectors: np.ndarray) -> bytes:

@@ -20,7 +20,15 @@ from .base import Backend
 
 DEFAULT_SQLITE_PATH = Path(".data") / "caller-memory.db"
 
-__all__ = ["DEFAULT_SQLITE_PATH", "Backend", "connect_backend", "make_backend", "migrate", "open_backend"]
+__all__ = [
+    "DEFAULT_SQLITE_PATH",
+    "Backend",
+    "connect_backend",
+    "make_backend",
+    "migrate",
+    "open_backend",
+    "with_pool_size",
+]
 
 
 async def open_backend(url: str | None) -> Backend:
@@ -94,6 +102,20 @@ def make_backend(url: str | None) -> Backend:
         scheme = url.split(":", 1)[0] if ":" in url else "(none)"
         raise ConfigError(f"unsupported store URL scheme {scheme!r}: use sqlite:///path.db or postgresql://...")
     return backend
+
+
+def with_pool_size(url: str | None, size: int) -> str | None:
+    """``url`` with a pool of ``size`` connections, unless the URL sets ``pool_size`` itself (the
+    operator's choice wins). Only a Postgres URL has a pool: any other URL comes back unchanged."""
+    if size < 1:
+        raise ConfigError("a store's pool needs at least 1 connection")
+    if not url or not url.startswith(("postgresql://", "postgres://")):
+        return url
+    parsed = urlparse(url)
+    pairs = parse_qsl(parsed.query, keep_blank_values=True)
+    if any(k == "pool_size" for k, _ in pairs):
+        return url
+    return parsed._replace(query=urlencode([*pairs, ("pool_size", str(size))])).geturl()
 
 
 def _count(raw: str | None, name: str, default: int, *, low: int) -> int:

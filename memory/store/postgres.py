@@ -100,6 +100,15 @@ class PostgresBackend(Backend):
         return f"postgresql:{parsed.hostname or ''}:{parsed.port or 5432}{parsed.path}"
 
     @property
+    def pool_stats(self) -> dict[str, int]:
+        """The pool's connections: ``open`` (now), ``idle`` (open, not in use), ``max`` (its size);
+        all 0 while the pool is not open."""
+        pool = self._pool
+        if pool is None:
+            return {"open": 0, "idle": 0, "max": self._max_size}
+        return {"open": pool.get_size(), "idle": pool.get_idle_size(), "max": pool.get_max_size()}
+
+    @property
     def pool(self) -> asyncpg.Pool:
         if self._pool is None:
             raise StoreUnavailableError("the Postgres store is closed")

@@ -23,6 +23,8 @@ import asyncio
 import contextlib
 import json
 import os
+import random
+import sqlite3
 import time
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -34,7 +36,7 @@ import aiosqlite
 
 from ..errors import StoreUnavailableError
 from ..values import Identifier, MemoryRow
-from .sqlite_tx import write_transaction
+from .sqlite_tx import is_busy, write_transaction
 
 __all__ = ["DEFAULT_SPOOL_PATH", "LEASE_S", "Spool", "SpooledCall"]
 
@@ -68,6 +70,9 @@ _SCHEMA = (
         UNIQUE (database, customer_id, call_id, seq))""",
     "CREATE TABLE IF NOT EXISTS owners (owner TEXT PRIMARY KEY, pid INTEGER NOT NULL, seen_at REAL NOT NULL)",
 )
+_TABLES = len(_SCHEMA) + 1  # and sqlite_sequence (AUTOINCREMENT)
+OPEN_RETRY_S = 30.0
+"""How long an open is tried again while other processes hold the file's lock."""
 
 
 @dataclass
@@ -95,20 +100,44 @@ class Spool:
         self._lock = asyncio.Lock()
 
     async def open(self) -> Spool:
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with contextlib.suppress(FileExistsError):
-                os.close(os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-            self._db = await aiosqlite.connect(self.path, isolation_level=None)
-            for pragma in ("journal_mode=WAL", "synchronous=FULL", "busy_timeout=5000"):
-                await self._db.execute(f"PRAGMA {pragma}")
+        """Open the file (created, in WAL mode, with its tables, by whichever process comes first).
+
+        A host's job processes open it together (LiveKit starts its warm pool at once): each waits
+        for the file's lock (``busy_timeout``, set before anything else), changes the journal mode
+        and creates the tables only when they are not so already (reads, no write lock), and tries
+        the whole open again while SQLite answers busy, for up to ``OPEN_RETRY_S``."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + OPEN_RETRY_S
+        pause = 0.01
+        while True:
+            try:
+                await self._open_once()
+                return self
+            except (OSError, aiosqlite.Error) as exc:
+                await self.aclose()
+                busy = isinstance(exc, sqlite3.Error) and is_busy(exc)
+                if not busy or loop.time() + pause > deadline:
+                    raise StoreUnavailableError(f"cannot open the spool: {type(exc).__name__}: {exc}") from exc
+            await asyncio.sleep(pause * (0.5 + random.random()))
+            pause = min(pause * 2, 0.2)
+
+    async def _open_once(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        self._db = await aiosqlite.connect(self.path, isolation_level=None)
+        for pragma in ("busy_timeout=5000", "synchronous=FULL"):
+            await self._db.execute(f"PRAGMA {pragma}")
+        async with self._db.execute("PRAGMA journal_mode") as cursor:
+            row = await cursor.fetchone()
+        if row is None or str(row[0]).lower() != "wal":
+            await self._db.execute("PRAGMA journal_mode=WAL")
+        async with self._db.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'") as cursor:
+            row = await cursor.fetchone()
+        if row is None or row[0] < _TABLES:
             for statement in _SCHEMA:
                 await self._db.execute(statement)
-            await self.beat()
-        except (OSError, aiosqlite.Error) as exc:
-            await self.aclose()
-            raise StoreUnavailableError(f"cannot open the spool: {type(exc).__name__}") from exc
-        return self
+        await self.beat()
 
     @property
     def db(self) -> aiosqlite.Connection:
@@ -125,11 +154,15 @@ class Spool:
         """Close the file; this owner's closed calls are left for the next owner to replay."""
         if self._db is None:
             return
-        with contextlib.suppress(aiosqlite.Error):
-            async with self._tx() as db:
-                await db.execute("DELETE FROM owners WHERE owner = ?", (self.owner,))
-        db, self._db = self._db, None
-        await db.close()
+        try:
+            with contextlib.suppress(aiosqlite.Error):
+                async with self._tx() as db:
+                    await db.execute("DELETE FROM owners WHERE owner = ?", (self.owner,))
+        finally:  # closed even when the owner's row could not be removed in time (cancelled): the
+            # connection's thread would otherwise keep the process from exiting; the row expires
+            db, self._db = self._db, None
+            if db is not None:
+                await db.close()
 
     # -- a live call ------------------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ import aiosqlite
 BUSY_RETRY_S = 5.0  # how long a write start is retried while SQLite answers busy (as busy_timeout)
 
 
-def _is_busy(exc: sqlite3.Error) -> bool:
+def is_busy(exc: sqlite3.Error) -> bool:
     return exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY  # SQLITE_BUSY and its extended codes
 
 
@@ -31,7 +31,7 @@ async def _begin(db: aiosqlite.Connection) -> None:
             await db.execute("BEGIN IMMEDIATE")
             return
         except sqlite3.OperationalError as exc:
-            if not _is_busy(exc) or loop.time() + pause > deadline:
+            if not is_busy(exc) or loop.time() + pause > deadline:
                 raise
         await asyncio.sleep(pause)
         pause = min(pause * 2, 0.05)

@@ -33,9 +33,11 @@ async def entrypoint(ctx: JobContext) -> None:
     embedder: HostEmbedder = ctx.proc.userdata["embedder"]
     try:
         vectors = await embedder.embed(job["texts"])
+        later = await embedder.embed_later(job["texts"])  # the turns lane: handed over, collected
         report = {
             "pid": os.getpid(),
             "vectors": vectors.tolist(),
+            "later_vectors": later.tolist(),
             "onnxruntime_imported": "onnxruntime" in sys.modules,
             "tokenizers_imported": "tokenizers" in sys.modules,
             "mapped_model_files": mapped_model_files(),

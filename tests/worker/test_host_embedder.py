@@ -12,6 +12,8 @@ from __future__ import annotations
 import asyncio
 import json
 import multiprocessing
+import os
+import time
 import uuid
 from pathlib import Path
 
@@ -77,6 +79,49 @@ async def test_host_embedder_refuses_bad_input_and_another_model(runner) -> None
         await HostEmbedder(executor, name="all-MiniLM-L6-v2/onnx-int8", dim=384).embed(["hello"])
     with pytest.raises(InvalidInputError):
         runner.run(b"not json")
+
+
+async def test_outside_a_job_the_host_embedder_uses_the_executor_bound_to_it(runner, embedder) -> None:
+    remote = HostEmbedder()  # as prewarm builds it: the executor of the job that is running
+    with pytest.raises(RuntimeError, match=r"HostEmbedder\.bind"):
+        await remote.embed(["hello"])  # a task of a store opened before the job: no job context
+    executor = InProcess(runner)
+    remote.bind(executor)
+    np.testing.assert_allclose(await remote.embed(["hello"]), embedder.embed(["hello"]), atol=1e-6)
+    assert executor.requests == 1
+
+
+async def test_turns_handed_to_the_runners_lane_come_back_as_the_in_process_vectors(runner, embedder) -> None:
+    executor = InProcess(runner)
+    remote = HostEmbedder(executor)
+    turns = [f"turn {i}: my modem drops the line every evening" for i in range(70)]  # three batches
+    got = await asyncio.gather(remote.embed_later(turns[:40]), remote.embed_later(turns[40:]))
+    np.testing.assert_allclose(np.vstack(got), embedder.embed(turns), atol=1e-5)
+    assert (await remote.embed_later([])).shape == (0, embedder.dim)
+    one_lane = HostEmbedder(InProcess(runner), turn_lane=False)  # MEMORY_TURN_LANE=0: embed_later is embed
+    np.testing.assert_allclose(await one_lane.embed_later(turns[:2]), embedder.embed(turns[:2]), atol=1e-6)
+
+
+def test_a_query_is_not_queued_behind_turns_and_the_turns_lane_runs_at_low_priority(runner) -> None:
+    turns = [f"turn {i}: I was promised a callback about the refund on my last bill" for i in range(256)]
+    t0 = time.perf_counter()
+    ticket = json.loads(runner.run(host.encode_request(turns, op="submit")).partition(b"\n")[0])["ticket"]
+    handed_over_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    name, query = host.decode_reply(runner.run(host.encode_request(["when is my refund due"])))
+    query_s = time.perf_counter() - t0
+    assert query.shape == (1, runner._embedder.dim)
+    pending = host.decode_collected(runner.run(host.encode_request([ticket], op="collect")), name, query.shape[1])
+    assert handed_over_s < 0.05 and ticket not in pending  # 256 turns take far longer than the query did
+    deadline = time.monotonic() + 60
+    while ticket not in pending:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+        pending = host.decode_collected(runner.run(host.encode_request([ticket], op="collect")), name, query.shape[1])
+    assert pending[ticket].shape == (256, query.shape[1]) and query_s < 1.0
+    thread = runner._thread
+    assert thread is not None and thread.native_id is not None
+    assert os.getpriority(os.PRIO_PROCESS, thread.native_id) - os.getpriority(os.PRIO_PROCESS, 0) == host.TURN_NICE
 
 
 def test_a_runner_whose_model_did_not_load_says_why(monkeypatch) -> None:
@@ -162,6 +207,7 @@ async def test_job_processes_embed_through_the_hosts_inference_process(tmp_path,
     for report in reports:
         assert "error" not in report, report
         np.testing.assert_allclose(host_jobs.load_vectors(report), expected, atol=1e-6)
+        np.testing.assert_allclose(np.asarray(report["later_vectors"], np.float32), expected, atol=1e-6)
         assert report["onnxruntime_imported"] is False
         assert report["tokenizers_imported"] is False
         assert report["mapped_model_files"] == []

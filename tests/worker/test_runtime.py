@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from dataclasses import replace
 from pathlib import Path
@@ -10,9 +11,10 @@ import pytest
 
 import memory
 from memory.errors import ConfigError
+from memory.store import with_pool_size
 from worker.offline import offline_providers
 from worker.providers import ModelDefaults, Providers, default_providers, load_factory
-from worker.runtime import StoreHolder, WorkerSettings
+from worker.runtime import StoreHolder, WorkerSettings, build_deps
 from worker.tenants import Tenants
 
 from .conftest import REPO
@@ -78,6 +80,12 @@ def test_providers_leave_out_missing_parts() -> None:
         ({"MEMORY_OPEN_TIMEOUT_S": "600"}, "between"),
         ({"MEMORY_MIGRATE": "sometimes"}, "MEMORY_MIGRATE"),
         ({"MEMORY_PURGE_EVERY_S": "-1"}, "between"),
+        ({"MEMORY_POOL_SIZE": "0"}, "MEMORY_POOL_SIZE must be a whole number from 1"),
+        ({"MEMORY_POOL_SIZE": "two"}, "MEMORY_POOL_SIZE"),
+        ({"MEMORY_OPEN_BEFORE_CALL": "later"}, "MEMORY_OPEN_BEFORE_CALL"),
+        ({"MEMORY_QUERY_DEADLINE": "soon"}, "MEMORY_QUERY_DEADLINE must be"),
+        ({"MEMORY_QUERY_DEADLINE": "8,20,30"}, "MEMORY_QUERY_DEADLINE must be"),
+        ({"MEMORY_TURN_LANE": "both"}, "MEMORY_TURN_LANE"),
     ],
 )
 def test_invalid_settings_are_reported(env, message) -> None:
@@ -106,6 +114,89 @@ async def test_the_store_holder_retries_after_a_failed_open(tmp_path: Path, embe
     assert store is not None and await holder.get() is store  # one store per process (and loop)
     await holder.aclose()
     assert await holder.get() is not store  # reopened after closing
+    await holder.aclose()
+
+
+def test_a_job_processs_store_opens_one_connection_before_its_call_by_default() -> None:
+    settings = WorkerSettings.from_env({})
+    assert (settings.pool_size, settings.open_before_call) == (1, True)
+    other = WorkerSettings.from_env({"MEMORY_POOL_SIZE": "2", "MEMORY_OPEN_BEFORE_CALL": "0"})
+    assert (other.pool_size, other.open_before_call) == (2, False)
+
+
+def test_a_recall_waits_for_its_query_vector_8_ms_fast_and_20_ms_accurate_by_default() -> None:
+    assert dict(WorkerSettings.from_env({}).query_deadlines_ms) == {"fast": 8.0, "accurate": 20.0}
+    assert dict(WorkerSettings.from_env({"MEMORY_QUERY_DEADLINE": "5, 15"}).query_deadlines_ms) == {
+        "fast": 5.0,
+        "accurate": 15.0,
+    }
+    assert dict(WorkerSettings.from_env({"MEMORY_QUERY_DEADLINE": "12"}).query_deadlines_ms) == {
+        "fast": 12.0,
+        "accurate": 12.0,
+    }
+    assert WorkerSettings.from_env({"MEMORY_QUERY_DEADLINE": "off"}).query_deadlines_ms == ()
+    assert WorkerSettings.from_env({}).turn_lane and not WorkerSettings.from_env({"MEMORY_TURN_LANE": "0"}).turn_lane
+
+
+async def test_the_worker_gives_its_store_the_query_deadlines(tmp_path: Path, embedder) -> None:
+    settings = WorkerSettings(
+        tenants_file=REPO / "tenants.yaml",
+        database_url=f"sqlite:///{tmp_path / 'm.db'}",
+        query_deadlines_ms=(("fast", 8.0), ("accurate", 20.0)),
+    )
+    deps = build_deps(settings, providers=offline_providers, embedder=embedder)
+    assert deps.store is not None
+    store = await deps.store.get()
+    try:
+        assert store is not None
+        assert (store.query_deadline("fast"), store.query_deadline("accurate")) == (0.008, 0.02)
+    finally:
+        await deps.store.aclose()
+
+
+def test_the_pool_size_goes_into_a_postgres_url_unless_the_url_sets_one() -> None:
+    assert with_pool_size("postgresql://u@h:5432/db", 1) == "postgresql://u@h:5432/db?pool_size=1"
+    assert (
+        with_pool_size("postgresql://u@h/db?connect_timeout=2", 1)
+        == "postgresql://u@h/db?connect_timeout=2&pool_size=1"
+    )
+    assert with_pool_size("postgresql://u@h/db?pool_size=4", 1) == "postgresql://u@h/db?pool_size=4"
+    assert with_pool_size("sqlite:///x.db", 1) == "sqlite:///x.db"
+    assert with_pool_size(None, 1) is None
+    with pytest.raises(ConfigError):
+        with_pool_size("postgresql://u@h/db", 0)
+
+
+async def test_a_job_processs_store_holds_one_postgres_connection(tenants: Tenants, postgres_database: str) -> None:
+    deps = build_deps(
+        WorkerSettings(tenants_file=REPO / "tenants.yaml", database_url=postgres_database),
+        providers=offline_providers,
+        embedder=memory.default_embedder(),
+    )
+    assert deps.store is not None
+    store = await deps.store.get()
+    try:
+        assert store is not None and deps.store.ready
+        for _ in range(200):  # the store connects in the background
+            if store.backend.pool_stats["open"]:
+                break
+            await asyncio.sleep(0.05)
+        stats = store.backend.pool_stats
+        assert (stats["open"], stats["max"]) == (1, 1) and stats["idle"] in (0, 1)  # its background work may hold it
+        assert deps.store.opened_ms is not None
+    finally:
+        await deps.store.aclose()
+    assert store.backend.pool_stats["open"] == 0
+
+
+async def test_a_store_that_does_not_open_in_time_says_what_it_waits_on(tmp_path: Path, caplog) -> None:
+    async def slow_opener(url, *, on_stage, **kwargs):
+        on_stage("the spool file")
+        await asyncio.sleep(5)
+
+    holder = StoreHolder(url=None, redis_url=None, policies={}, opener=slow_opener, timeout_s=0.1)
+    assert await holder.get() is None
+    assert "did not open within 0.1 s (waiting on the spool file)" in caplog.text
     await holder.aclose()
 
 
@@ -167,3 +258,26 @@ def test_the_tokenizer_tables_are_preloaded_in_the_forkserver(monkeypatch) -> No
     sys.modules.pop("worker.preload", None)
     importlib.import_module("worker.preload")
     assert list(policy._ENCODINGS) == [policy.DEFAULT_ENCODING]
+
+
+def test_a_store_opened_before_any_call_is_closed_when_the_process_loop_shuts_down(tmp_path: Path, embedder) -> None:
+    opener = functools.partial(memory.open_store, embedder=embedder)
+    holder = StoreHolder(url=f"sqlite:///{tmp_path / 'memory.db'}", redis_url=None, policies={}, opener=opener)
+    seen: dict = {}
+
+    async def idle_process() -> None:  # the store opens, no call comes, LiveKit shuts the process down
+        holder.start()
+        holder.close_at_exit()
+        seen["store"] = await holder.get()
+        await asyncio.sleep(3600)
+
+    loop = asyncio.new_event_loop()
+    main = loop.create_task(idle_process())
+    loop.run_until_complete(asyncio.sleep(0.5))
+    pending = [t for t in asyncio.all_tasks(loop) if not t.done()]  # what LiveKit's _ProcClient.run() does at exit
+    for task in pending:
+        task.cancel()
+    loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+    loop.close()
+    assert main.cancelled() and seen["store"] is not None
+    assert seen["store"]._closed
