@@ -72,6 +72,7 @@ class _Booking:
     offer: int | None = None  # the agent's latest proposal before the first confirmation
 
 
+_NAMED_SCORE = 8.0  # a turn of the booking asked about that holds the kind of value the question names
 TAIL_FLOOR = 4  # the newest turns stay verbatim, whatever the budget
 REWRITE_TO = 0.7  # a rewrite brings the notes down to this share of their room, so appends fit again
 KEEP_FULL = 3  # durable lines that keep their full words while older ones are tiered
@@ -640,7 +641,8 @@ class Compactor:
         picked: set[int] = set()
         if question or backref or _ASKING.search(normalized):
             picked = self._by_booking(query, set(index_terms(query)), booked)
-        if backref or question:
+        settled = bool(picked) and max(booked.values(), default=0.0) >= _NAMED_SCORE
+        if (backref or question) and not settled:  # words alone, unless the booking holds the kind asked for
             asked = {kind for kind, pattern in _ASK_KINDS if pattern.search(query)}
             terms = set(index_terms(query))
             hits = rank(self._rows, query, query_vector, preset=FAST, limit=12, now=self._turns[-1].at)
@@ -734,7 +736,7 @@ class Compactor:
                 score = 0.0
                 holds = self._value_kinds.get(i, frozenset())
                 if named & holds:
-                    score += 8.0 + (0.5 if self._turns[i].role == "assistant" else 0.0)
+                    score += _NAMED_SCORE + (0.5 if self._turns[i].role == "assistant" else 0.0)
                 elif wanted & holds:
                     score += 2.0 + (0.5 if self._turns[i].role == "assistant" else 0.0)
                 if i == last_confirm:
