@@ -27,7 +27,7 @@ from memory.compaction import (
 )
 from memory.compaction.patterns import asks
 from memory.errors import ConfigError
-from memory.text.values import spoken_number
+from memory.text.values import spoken_number, values_in
 
 T0 = datetime(2026, 11, 19, 15, 0, tzinfo=UTC)  # a Thursday
 
@@ -526,12 +526,41 @@ def test_the_caller_giving_their_own_details_is_an_identity_check() -> None:
         ("user", "I want a red SUV if possible.", "colour", "red"),
         ("user", "I'll need it for 3 nights.", "duration", "3 nights"),
         ("user", "Next Tuesday, please.", "date", "Next Tuesday"),
+        (
+            "assistant",
+            "so that's a room for two at harbor view inn in half moon bay is that right",
+            "name",
+            "harbor view inn",
+        ),
+        (
+            "assistant",
+            "so that's a room for two at harbor view inn in half moon bay is that right",
+            "name",
+            "half moon bay",
+        ),
+        ("assistant", "to confirm i'll play a track by the rolling stones", "name", "the rolling stones"),
+        ("assistant", "you'd like some lebanese food for four is that correct", "name", "lebanese"),
+        ("assistant", "please confirm a moderately priced place for four", "price", "moderately priced"),
     ],
 )
 def test_the_values_people_book_are_kept(role: str, text: str, kind: str, value: str) -> None:
     digest = classify(Turn("x", role, text, T0))
     assert digest.kind == "key", digest
     assert (kind, value) in {(v.kind, v.text) for v in digest.said}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "we talked at work in the morning",  # no name: "the morning"
+        "i'll pay by card",
+        "what kind of food would you like",
+        "At Harbor View Inn in Half Moon Bay.",  # capitalised: the capitalised reader's, not the lower-case frames'
+    ],
+)
+def test_lower_case_frames_read_no_name_where_there_is_none(text: str) -> None:
+    names = [v.text for v in values_in(text) if v.kind == "name"]
+    assert all(name[:1].isupper() for name in names), names
 
 
 def test_a_name_is_durable_when_the_agent_confirms_or_repeats_it() -> None:
