@@ -124,7 +124,7 @@ REPEAT_ASKS = ("Sorry, can you repeat that?", "Sorry, what was that?", "Can you 
 AGENT_STALLS = ("One moment, let me check that for you.", "Let me look into that, just a second.")
 CALLER_STALLS = ("Hold on, let me think for a second.", "Um, give me a moment.")
 FILLERS = frozenset({"uh", "um", "like", "mm", "hmm"})
-HESITATIONS = frozenset({"uh", "um", "er", "erm", "hmm", "mm"})  # "five two four um eight": one number said
+HESITATIONS = frozenset({"uh", "um", "er", "erm", "hmm", "mm", "like"})  # "five two four um eight": one number
 
 
 # --------------------------------------------------------------------------- the calls

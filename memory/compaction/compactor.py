@@ -76,7 +76,7 @@ _NAMED_SCORE = 8.0  # a turn of the booking asked about that holds the kind of v
 TAIL_FLOOR = 4  # the newest turns stay verbatim, whatever the budget
 REWRITE_TO = 0.7  # a rewrite brings the notes down to this share of their room, so appends fit again
 KEEP_FULL = 3  # durable lines that keep their full words while older ones are tiered
-DROP_TO = 0.7  # when lines must leave the notes, enough go for several steps to append again
+DROP_TO = 0.5  # when lines must leave the notes, enough go for several steps to append again
 NEXT_TURN_ALLOWANCE = 40  # between turns, room kept for the caller's next words (compact before the reply)
 
 
@@ -635,11 +635,13 @@ class Compactor:
             for i in self._by_value.get(value, ()):
                 if self._recallable(i):
                     scores[i] = max(scores.get(i, 0.0), 10.0)
-        question = asks(query)
-        backref = bool(_BACKREF.search(query)) or (question and " again" in normalized)
+        backref = bool(_BACKREF.search(query)) or (asks(query) and " again" in normalized)
+        # a question about what is under way ("what time does it start?") is answered by the verbatim
+        # turns; one that asks back ("what was...", "did we...", "the first table") may need condensed ones
+        question = asks(query) and bool(_ASKS_BACK.search(normalized) or _ordinal(normalized) is not None)
         booked: dict[int, float] = {}
         picked: set[int] = set()
-        if question or backref or _ASKING.search(normalized):
+        if question or backref:
             picked = self._by_booking(query, set(index_terms(query)), booked)
         settled = bool(picked) and max(booked.values(), default=0.0) >= _NAMED_SCORE
         if (backref or question) and not settled:  # words alone, unless the booking holds the kind asked for
@@ -837,8 +839,8 @@ _BOOKING_PHRASE = re.compile(
 """The words of a question that point at a booking ("the second event tickets", "the table I booked"):
 left out when reading which kind of value is asked for."""
 _ASKS_BACK = re.compile(
-    r"\b(?:remind me|double check|again|was it|what was|which was|did we|did you|what did|were the)\b"
-    r"|\bwhat (?:\w+ ){0,4}(?:was|did)\b"
+    r"\b(?:remind me|double check|again|was it|what was|which was|did we|did you|did i|what did|were the)\b"
+    r"|\b(?:what|which) (?:\w+ ){0,4}(?:was|were|did)\b"
 )
 """A caller asking back about something said earlier in the call."""
 _CLOSING = re.compile(

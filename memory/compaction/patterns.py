@@ -269,12 +269,13 @@ _BACKREF = re.compile(
     re.IGNORECASE,
 )
 _ASKS = re.compile(
-    r"(?:^|[.!?,;]\s+|^(?:\W*(?:so|and|but|okay|ok|um|uh|sorry|oh|well|yeah|alright|great|sure|perfect)\W+)+)"
+    r"(?:^|[.!?,;]\s+|^(?:\W*(?:so|and|but|okay|ok|um|uh|sorry|oh|well|yeah|alright|great|sure|perfect|wait|"
+    r"hang on|hold on|actually|just|then|also|now)\W+)+)"
     r"(?:what|when|where|which|who|whose|why|how|is|are|was|were|do|does|did|can|could|will|would|should|shall|"
     r"have|has|may)\b"
     r"|\b(?:would|do|did|will|could|can) you (?:like|want|prefer|need|have|mind)\b"
     r"|\b(?:shall|should|may|can) i\b|\bplease (?:tell|let) me\b|\bplease confirm\b|\bis (?:that|this) (?:right|correct|ok)\b"
-    r"|\b(?:what|which|how many|how much) \w+(?: \w+)? (?:would|do|should|are|is|did|will|can)\b"
+    r"|\b(?:what|which|how many|how much)(?: \w+){1,3} (?:would|do|should|are|is|was|were|did|will|can)\b"
     r"|\b(?:is|was|were|are) (?:what|which|when|where)\W*$",
     re.IGNORECASE,
 )
