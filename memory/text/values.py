@@ -205,23 +205,36 @@ _STOP_WORDS = (
     r"just|only|very|really|all|more|less|which|whose|play|playing|book|booked|reserve|reservation|"
     rf"{'|'.join(_UNITS)}|{'|'.join(_TEENS)}|{'|'.join(_TENS)}|{_WEEKDAYS}|{_MONTHS}"
 )
-_LOWER_WORD = rf"(?!(?:{_STOP_WORDS})\b)[a-z][a-z'&.-]*"
-_LOWER_AT_IN = re.compile(
-    rf"\bat\s+(?:the\s+)?((?:{_LOWER_WORD}\s+){{0,4}}{_LOWER_WORD})\s+in\s+((?:{_LOWER_WORD}\s+){{0,2}}{_LOWER_WORD})\b"
-)
+_STOP = frozenset(_STOP_WORDS.split("|"))
+_W = r"[a-z][a-z'&.-]*"
+_LOWER_AT_IN = re.compile(rf"\bat\s+(?:the\s+)?((?:{_W}\s+){{0,4}}?{_W})\s+in\s+({_W}(?:\s+{_W}){{0,2}})")
 _LOWER_BY = re.compile(
     rf"\b(?:song|songs|track|tracks|album|albums|music|something|anything|one|record|movie|film)\s+by\s+"
-    rf"((?:the\s+)?(?:{_LOWER_WORD}\s+){{0,2}}{_LOWER_WORD})\b"
-    rf"|\bby\s+((?:{_LOWER_WORD}\s+){{0,2}}{_LOWER_WORD})\s+(?:on|from|in|off)\s+(?:the\s+|an?\s+)?album\b"
+    rf"((?:the\s+)?{_W}(?:\s+{_W}){{0,2}})"
+    rf"|\bby\s+({_W}(?:\s+{_W}){{0,2}}?)\s+(?:on|from|in|off)\s+(?:the\s+|an?\s+)?album\b"
 )
-_LOWER_CUISINE = re.compile(rf"\b({_LOWER_WORD})\s+(?:food|cuisine|restaurant|place)\b")
+_LOWER_CUISINE = re.compile(rf"\b({_W})\s+(?:food|cuisine|restaurant|place)\b")
+_MAY_CUISINE = re.compile(r"\b(?:food|cuisine|restaurant|place)\b")
+_NOT_CUISINE = frozenset(["kind", "type", "sort", "fast", "street", "junk", "pet", "baby", "seafood", "cheap"])
+
+
+def _name_words(text: str, start: int, end: int, *, lead: str = "") -> tuple[int, int] | None:
+    """The span of the words of a lower-case name from ``start``: up to the first word that is not
+    part of one (``lead``: a word allowed first, "the" of "the rolling stones"). None if no word is left."""
+    out_end = start
+    for k, m in enumerate(re.finditer(r"\S+", text[start:end])):
+        if m.group(0) in _STOP and not (k == 0 and m.group(0) == lead):
+            break
+        out_end = start + m.end()
+    return (start, out_end) if out_end > start and text[start:out_end] != lead else None
+
+
 _PRICE_LEVEL = re.compile(
     r"\b(?:(?:moderately|reasonably|fairly|very|quite|pretty)\s+)?(?:moderate|inexpensive|cheap|affordable|expensive|"
     r"pricey|pricy|economical|upscale|lavish|high[- ]end|low[- ]cost|budget|mid[- ]range|mid[- ]priced|"
     r"reasonably priced|moderately priced)\b",
     re.IGNORECASE,
 )
-_NOT_CUISINE = frozenset(["kind", "type", "sort", "fast", "street", "junk", "pet", "baby", "seafood", "cheap"])
 _NOT_NAMES = frozenset(
     [
         "i",
@@ -500,14 +513,19 @@ def _read(text: str) -> tuple[Value, ...]:
     for m in _LOWER_VENUE.finditer(text) if " at " in text or " in " in text else ():
         add("name", m.start(1), m.end(1))
     if not any(c.isupper() for c in text):  # lower-case frames: a transcript without capitals
-        for m in _LOWER_AT_IN.finditer(text) if " at " in text else ():
-            add("name", m.start(1), m.end(1))
-            add("name", m.start(2), m.end(2))
+        for m in _LOWER_AT_IN.finditer(text) if " at " in text and " in " in text else ():
+            if all(w not in _STOP for w in m.group(1).split()):
+                place = _name_words(text, m.start(2), m.end(2))
+                if place is not None:
+                    add("name", m.start(1), m.end(1))
+                    add("name", *place)
         for m in _LOWER_BY.finditer(text) if " by " in text else ():
             group = 1 if m.group(1) else 2
-            add("name", m.start(group), m.end(group))
-        for m in _LOWER_CUISINE.finditer(text):
-            if m.group(1) not in _NOT_CUISINE:
+            span = _name_words(text, m.start(group), m.end(group), lead="the")
+            if span is not None:
+                add("name", *span)
+        for m in _LOWER_CUISINE.finditer(text) if _MAY_CUISINE.search(text) else ():
+            if m.group(1) not in _NOT_CUISINE and m.group(1) not in _STOP:
                 add("name", m.start(1), m.end(1))
     out.sort(key=lambda v: v.start)
     return tuple(out)
