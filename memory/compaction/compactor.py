@@ -638,10 +638,10 @@ class Compactor:
         backref = bool(_BACKREF.search(query)) or (asks(query) and " again" in normalized)
         # a question about what is under way ("what time does it start?") is answered by the verbatim
         # turns; one that asks back ("what was...", "did we...", "the first table") may need condensed ones
-        question = asks(query) and bool(_ASKS_BACK.search(normalized) or _ordinal(normalized) is not None)
+        question = asks(query)
         booked: dict[int, float] = {}
         picked: set[int] = set()
-        if question or backref:
+        if question or backref or _ASKING.search(normalized):
             picked = self._by_booking(query, set(index_terms(query)), booked)
         settled = bool(picked) and max(booked.values(), default=0.0) >= _NAMED_SCORE
         if (backref or question) and not settled:  # words alone, unless the booking holds the kind asked for
