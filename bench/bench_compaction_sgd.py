@@ -124,6 +124,7 @@ REPEAT_ASKS = ("Sorry, can you repeat that?", "Sorry, what was that?", "Can you 
 AGENT_STALLS = ("One moment, let me check that for you.", "Let me look into that, just a second.")
 CALLER_STALLS = ("Hold on, let me think for a second.", "Um, give me a moment.")
 FILLERS = frozenset({"uh", "um", "like", "mm", "hmm"})
+HESITATIONS = frozenset({"uh", "um", "er", "erm", "hmm", "mm", "like"})  # "five two four um eight": one number
 
 
 # --------------------------------------------------------------------------- the calls
@@ -376,9 +377,10 @@ _TENS = {w: 10 * (i + 2) for i, w in enumerate(["twenty", "thirty", "forty", "fi
 def said_numbers(text: str) -> set[str]:
     """The numbers a text says, read only where the reading is certain: digits as written; a run of
     digit words read digit by digit ("eight eight one" -> 881); a compound ("forty two" -> 42); an
-    hour and its minutes ("seven thirty pm" or "7 30 pm" -> 7:30, 730 is not). Never joined across two numbers."""
+    hour and its minutes ("seven thirty pm" or "7 30 pm" -> 7:30, 730 is not). Never joined across two numbers;
+    a hesitation inside a number said digit by digit ("five one zero um eight") does not split it."""
     out = set(_NUMBER.findall(text)) | set(re.findall(r"\d+", text))
-    words = re.sub(r"[^a-z0-9']+", " ", text.lower()).split()
+    words = [w for w in re.sub(r"[^a-z0-9']+", " ", text.lower()).split() if w not in HESITATIONS]
     values: list[tuple[int, str]] = []  # (position, number) of each number said in words
     i = 0
     while i < len(words):

@@ -25,8 +25,9 @@ from memory.compaction import (
     classify,
     message_tokens,
 )
+from memory.compaction.patterns import asks
 from memory.errors import ConfigError
-from memory.text.values import spoken_number
+from memory.text.values import spoken_number, values_in
 
 T0 = datetime(2026, 11, 19, 15, 0, tzinfo=UTC)  # a Thursday
 
@@ -525,12 +526,41 @@ def test_the_caller_giving_their_own_details_is_an_identity_check() -> None:
         ("user", "I want a red SUV if possible.", "colour", "red"),
         ("user", "I'll need it for 3 nights.", "duration", "3 nights"),
         ("user", "Next Tuesday, please.", "date", "Next Tuesday"),
+        (
+            "assistant",
+            "so that's a room for two at harbor view inn in half moon bay is that right",
+            "name",
+            "harbor view inn",
+        ),
+        (
+            "assistant",
+            "so that's a room for two at harbor view inn in half moon bay is that right",
+            "name",
+            "half moon bay",
+        ),
+        ("assistant", "to confirm i'll play a track by the rolling stones", "name", "the rolling stones"),
+        ("assistant", "you'd like some lebanese food for four is that correct", "name", "lebanese"),
+        ("assistant", "please confirm a moderately priced place for four", "price", "moderately priced"),
     ],
 )
 def test_the_values_people_book_are_kept(role: str, text: str, kind: str, value: str) -> None:
     digest = classify(Turn("x", role, text, T0))
     assert digest.kind == "key", digest
     assert (kind, value) in {(v.kind, v.text) for v in digest.said}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "we talked at work in the morning",  # no name: "the morning"
+        "i'll pay by card",
+        "what kind of food would you like",
+        "At Harbor View Inn in Half Moon Bay.",  # capitalised: the capitalised reader's, not the lower-case frames'
+    ],
+)
+def test_lower_case_frames_read_no_name_where_there_is_none(text: str) -> None:
+    names = [v.text for v in values_in(text) if v.kind == "name"]
+    assert all(name[:1].isupper() for name in names), names
 
 
 def test_a_name_is_durable_when_the_agent_confirms_or_repeats_it() -> None:
@@ -610,3 +640,60 @@ def test_the_notes_of_real_booking_calls_carry_no_number_never_said(variant: str
             body = _RESOLVED_DAY.sub(" ", _NOTE_PREFIX.sub("", line))
             for number in re.findall(r"\d+", re.sub(r"\\u[0-9a-fA-F]{4}", " ", body)):
                 assert _allowed(numbers, number, spoken), (number, line)
+
+
+# -- in-call recall by booking: transcripts without punctuation, several bookings of one kind -----------------------
+
+TWO_STAYS = [
+    ("user", "hi i need a hotel room in denver for two nights"),
+    ("assistant", "what kind of room would you like a single or a double"),
+    ("user", "a double please"),
+    ("assistant", "i found the alpine lodge with a double room for two nights shall i book it"),
+    ("user", "yes please book it"),
+    ("assistant", "your room at the alpine lodge is booked check in is at three pm"),
+    ("assistant", "is there anything else i can help with"),
+    ("user", "no that's all thanks"),
+    ("user", "i also need a hotel in boulder for one night"),
+    ("assistant", "which kind of room do you want"),
+    ("user", "a suite would be lovely"),
+    ("assistant", "the canyon inn has a suite for one night with check in at four pm"),
+    ("user", "yes go ahead"),
+    ("assistant", "done your suite at the canyon inn is booked"),
+    ("assistant", "anything else i can do for you"),
+    ("user", "nope that's it bye"),
+]
+
+
+@pytest.mark.parametrize(
+    ("text", "asking"),
+    [
+        ("what kind of room would you like a single or a double", True),
+        ("please tell me the city to search in", True),
+        ("shall i book it for you", True),
+        ("the time for the first stay was what", True),
+        ("Is that right?", True),
+        ("a double please", False),
+        ("your room at the alpine lodge is booked", False),
+    ],
+)
+def test_a_question_is_recognised_without_a_question_mark(text: str, asking: bool) -> None:
+    assert asks(text) is asking
+
+
+def test_recall_finds_the_answer_in_the_booking_asked_about() -> None:
+    compactor = fed(turns_of([*TWO_STAYS, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert compactor.boundary > len(TWO_STAYS)
+    kind = compactor.plan("wait which kind of room did we pick for the first hotel i booked")
+    assert "a double please" in kind.recall  # the answer to a question asked without a question mark
+    assert "a suite would be lovely" not in kind.recall
+    time = compactor.plan("just to double check the check in time for the second hotel i booked was what")
+    assert "four pm" in time.recall and "three pm" not in time.recall  # the time, not the count of "hotel i booked"
+
+
+def test_a_goodbye_ends_a_booking_and_a_question_back_is_never_recalled() -> None:
+    pairs = [*TWO_STAYS[:8], ("user", "sorry what was the room for the denver stay again"),
+             ("assistant", "it was a double"), *TWO_STAYS[8:], *CHATTER * 4]  # fmt: skip
+    compactor = fed(turns_of(pairs), CompactionPolicy(token_budget=500))
+    plan = compactor.plan("and the second hotel i booked what kind of room was it")
+    assert "a suite would be lovely" in plan.recall
+    assert "sorry what was the room" not in plan.recall and "a double please" not in plan.recall

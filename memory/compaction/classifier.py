@@ -50,6 +50,7 @@ from .patterns import (
     _VERIFIED,
     _WEAK_DATES,
     _WORD,
+    asks,
 )
 from .policy import Turn
 
@@ -146,7 +147,7 @@ def classify(
     words = _words(cleaned)
     if not words:
         return Digest("filler")
-    asked = previous is not None and previous.role == "assistant" and previous.text.rstrip().endswith("?")
+    asked = previous is not None and previous.role == "assistant" and asks(previous.text)
     if _is_backchannel(words):
         if asked and words[0] in _ANSWER and len(words) <= 4:
             return Digest("answer", content=[cleaned], terms=frozenset(words))
@@ -171,7 +172,7 @@ def classify(
         if _SMALL_TALK.search(sentence):
             skipped_small += 1
             continue
-        if len([w for w in swords if w not in _BACKCHANNEL]) >= 2:
+        if len([w for w in swords if w not in _BACKCHANNEL]) >= (1 if asked else 2):  # "a double, please"
             digest.content.append(sentence)
     digest.tags = list(dict.fromkeys(digest.tags))
     digest.terms = frozenset(index_terms(cleaned))
@@ -195,7 +196,7 @@ class _Context:
 
 _KEPT_KINDS = frozenset(
     {"reference", "phone", "email", "time", "date", "day", "duration", "amount", "count", "address", "car_type",
-     "colour", "number"}
+     "colour", "price", "number"}
 )  # fmt: skip
 """Value kinds that make a sentence durable wherever they are said (a name only when the agent confirms
 or repeats it)."""

@@ -23,7 +23,7 @@ from ..text.terms import index_terms
 from ..text.values import Value
 from ..values import MemoryRow
 from .classifier import Digest, classify
-from .patterns import _ASK_KINDS, _BACKREF, _DIGITS, _NUMBER_WORDS, _QUESTION, _SPECIFIC_KINDS
+from .patterns import _ASK_KINDS, _BACKREF, _DIGITS, _NUMBER_WORDS, _SPECIFIC_KINDS, asks
 from .policy import (
     _NOTES_PREAMBLE,
     _RECALL_PREAMBLE,
@@ -67,14 +67,16 @@ class _Booking:
     turns: list[int]
     confirms: list[int]  # the agent's confirmations and reports in it
     done: bool = False
+    closed: bool = False  # a closing was said (goodbyes, "anything else?"): whatever is asked next is new
     request: int | None = None  # the caller's first words with content: what they asked for
     offer: int | None = None  # the agent's latest proposal before the first confirmation
 
 
+_NAMED_SCORE = 8.0  # a turn of the booking asked about that holds the kind of value the question names
 TAIL_FLOOR = 4  # the newest turns stay verbatim, whatever the budget
 REWRITE_TO = 0.7  # a rewrite brings the notes down to this share of their room, so appends fit again
 KEEP_FULL = 3  # durable lines that keep their full words while older ones are tiered
-DROP_TO = 0.7  # when lines must leave the notes, enough go for several steps to append again
+DROP_TO = 0.5  # when lines must leave the notes, enough go for several steps to append again
 NEXT_TURN_ALLOWANCE = 40  # between turns, room kept for the caller's next words (compact before the reply)
 
 
@@ -129,6 +131,7 @@ class Compactor:
         self._asked: dict[int, int] = {}  # turn index -> how often the caller's questions recalled it
         self._header_tokens: int | None = None
         self._aside = False  # the caller's latest condensed words asked back about something earlier
+        self._asked_back: set[int] = set()  # condensed turns in which the caller asked back
         self._bookings: list[_Booking] = []  # the condensed turns, by what they were about
         self._value_kinds: dict[int, frozenset[str]] = {}  # condensed turn -> the kinds of value it says
         self._rows = WorkingSet()
@@ -358,17 +361,23 @@ class Compactor:
         if turn.role == "user":
             self._aside = bool(_ASKS_BACK.search(normalize_spoken_digits(turn.text).lower()))
         if self._aside:
-            if turn.role != "user":
+            if turn.role == "user":
+                self._asked_back.add(i)  # a question back holds no answer: never recalled
+            else:
                 self._aside = False
             return
         kinds = sorted(t[5:] for t in tags if t.startswith("kind:"))
         current = self._bookings[-1] if self._bookings else None
-        caller_turns_to = (  # the caller asks for something: another kind of thing, or more once one is done
-            turn.role == "user"
-            and kinds
-            and current is not None
-            and _REQUEST.search(turn.text.lower()) is not None
-            and (current.done or (current.kind not in kinds and bool(current.confirms)))
+        lowered = turn.text.lower()
+        requests = turn.role == "user" and _REQUEST.search(lowered) is not None
+        caller_turns_to = current is not None and (  # the caller asks for something once one is done
+            (requests and bool(kinds) and current.done)
+            or (
+                turn.role == "user"
+                and current.closed
+                and self._digest(i).kind in ("key", "content")
+                and (bool(kinds) or requests or asks(turn.text))
+            )
         )
         if current is None or caller_turns_to:  # the caller asks for another thing, or for more once one is done
             current = _Booking(kinds[0] if kinds else None, [], [])
@@ -380,6 +389,8 @@ class Compactor:
         current.turns.append(i)
         if turn.role == "assistant" and _OFFER.search(turn.text.lower()) and not current.confirms:
             current.offer = i  # the agent's latest proposal before anything was confirmed
+        if current.turns and _CLOSING.search(lowered):
+            current.done = current.closed = True  # goodbyes, "anything else?": the next request is another booking
         if turn.role == "assistant" and ("confirm" in tags or _DONE.search(turn.text.lower())):
             if len(turn.text.split()) >= 8 or self._value_kinds[i] - {"filler", "question", "confirm"}:
                 current.confirms.append(i)  # a confirmation that says what (not "Playing now.")
@@ -469,7 +480,7 @@ class Compactor:
         self._noted_quotes = set()
         self._shown, self._shown_upto, self._header = [], 0, []
         self._rows, self._row_turn, self._by_value, self._by_kind, self.kinds = WorkingSet(), [], {}, {}, {}
-        self._bookings, self._value_kinds, self._aside = [], {}, False
+        self._bookings, self._value_kinds, self._aside, self._asked_back = [], {}, False, set()
         for i in range(boundary):
             self._condense(i)
         self._render()
@@ -624,13 +635,16 @@ class Compactor:
             for i in self._by_value.get(value, ()):
                 if self._recallable(i):
                     scores[i] = max(scores.get(i, 0.0), 10.0)
-        question = bool(_QUESTION.search(query.strip()))
-        backref = bool(_BACKREF.search(query)) or (question and " again" in normalized)
+        backref = bool(_BACKREF.search(query)) or (asks(query) and " again" in normalized)
+        # a question about what is under way ("what time does it start?") is answered by the verbatim
+        # turns; one that asks back ("what was...", "did we...", "the first table") may need condensed ones
+        question = asks(query)
         booked: dict[int, float] = {}
         picked: set[int] = set()
         if question or backref or _ASKING.search(normalized):
             picked = self._by_booking(query, set(index_terms(query)), booked)
-        if backref or question:
+        settled = bool(picked) and max(booked.values(), default=0.0) >= _NAMED_SCORE
+        if (backref or question) and not settled:  # words alone, unless the booking holds the kind asked for
             asked = {kind for kind, pattern in _ASK_KINDS if pattern.search(query)}
             terms = set(index_terms(query))
             hits = rank(self._rows, query, query_vector, preset=FAST, limit=12, now=self._turns[-1].at)
@@ -651,10 +665,9 @@ class Compactor:
                     continue
                 order = (len(hits) - position) / 100
                 consider(i, shared, order)
-                turn = self._turns[i]
-                asks = turn.role == "assistant" and turn.text.rstrip().endswith("?")
-                if asks and i + 1 < self._boundary and self._turns[i + 1].role == "user":
-                    consider(i + 1, shared, 0.5 + order)  # the caller's answer to a matching question
+                answer = self._answer_to(i)
+                if answer is not None and self._turns[i].role == "assistant":
+                    consider(answer, shared, 0.5 + order)  # the caller's answer to a matching question
                 for j in (i + 1, i + 2, i + 3):  # a value asked for, said just after what matched
                     if j < self._boundary and self._digest(j).kinds & asked:
                         consider(j, 0, 0.5 + order / 2)
@@ -692,11 +705,11 @@ class Compactor:
         if not self._bookings:
             return set()
         question = understand(query, self._turns[-1].at)
-        wanted = set(question.value_kinds)
         said = query.lower()
-        for pattern, value_kinds in _VALUE_NOUNS:
-            if pattern.search(said):
-                wanted.update(value_kinds)
+        asked = _BOOKING_PHRASE.sub(" ", said)  # "the time for the second event tickets": time, not a count
+        named = {kind for pattern, value_kinds in _VALUE_NOUNS if pattern.search(asked) for kind in value_kinds}
+        terms = set(index_terms(asked)) or terms  # the words of what is asked, not of the booking pointed at
+        wanted = set(question.value_kinds) - named  # the kinds the words of the question name come first
         kinds = set(question.kinds)
         pool = [b for b in self._bookings if b.kind in kinds] if kinds else []
         if not pool:
@@ -718,15 +731,18 @@ class Compactor:
         attributes = [words for asked, words in _ATTRIBUTES if asked.search(said)]
         for rank_of, booking in enumerate(chosen):
             weight = 1.0 - 0.2 * rank_of
-            last_confirm = booking.confirms[-1] if booking.confirms else None
+            last_confirm = self._fullest([i for i in booking.confirms if i != booking.offer])
             for position, i in enumerate(booking.turns):
                 if not self._recallable(i):
                     continue
                 score = 0.0
-                if wanted & self._value_kinds.get(i, frozenset()):
-                    score += 4.0 + (0.5 if self._turns[i].role == "assistant" else 0.0)
+                holds = self._value_kinds.get(i, frozenset())
+                if named & holds:
+                    score += _NAMED_SCORE + (0.5 if self._turns[i].role == "assistant" else 0.0)
+                elif wanted & holds:
+                    score += 2.0 + (0.5 if self._turns[i].role == "assistant" else 0.0)
                 if i == last_confirm:
-                    score += 3.0  # the agent's last confirmation restates what was booked
+                    score += 3.0  # the agent's fullest confirmation restates what was booked
                 if i == booking.request:
                     score += 2.5  # the caller's request says what they wanted (a cuisine, a genre, a city)
                 if i == booking.offer:
@@ -736,13 +752,36 @@ class Compactor:
                 text = self._turns[i].text.lower()
                 if any(words.search(text) for words in attributes):
                     score += 2.0
-                    if self._turns[i].role == "assistant" and text.rstrip().endswith("?") and i + 1 in picked:
-                        scores[i + 1] = max(scores.get(i + 1, 0.0), 4.5 * weight)  # the caller's answer
-                if shared and self._turns[i].text.rstrip().endswith("?") and i + 1 in picked:
-                    scores[i + 1] = max(scores.get(i + 1, 0.0), (2.0 + shared) * weight)  # its answer
+                    answer = self._answer_to(i) if self._turns[i].role == "assistant" else None
+                    if answer is not None and answer in picked:
+                        scores[answer] = max(scores.get(answer, 0.0), 4.5 * weight)  # the caller's answer
+                answer = self._answer_to(i) if shared else None
+                if answer is not None and answer in picked:
+                    scores[answer] = max(scores.get(answer, 0.0), (2.5 + 1.5 * shared) * weight)  # its answer
                 if score:
                     scores[i] = max(scores.get(i, 0.0), (score + position / 1000) * weight)
         return picked
+
+    def _answer_to(self, i: int) -> int | None:
+        """The other side's next turn with content after condensed turn ``i``, when ``i`` asks
+        something (with or without a question mark): its answer. None when ``i`` asks nothing."""
+        if not asks(self._turns[i].text):
+            return None
+        role = self._turns[i].role
+        for j in range(i + 1, min(i + 4, self._boundary)):
+            if self._turns[j].role == role:
+                if self._recallable(j):
+                    return None  # the same side goes on: no answer yet
+                continue
+            if self._recallable(j):
+                return j
+        return None
+
+    def _fullest(self, confirms: list[int]) -> int | None:
+        """The confirmation that says the most (most values, then the latest): it restates what was booked."""
+        if not confirms:
+            return None
+        return max(confirms, key=lambda i: (len(read_turn(self._turns[i].text, region=self.region).values), i))
 
     def _query_digest(self, query: str) -> Digest:
         """What the caller's latest words hold: the digest of their turn (kept for when it is
@@ -753,7 +792,7 @@ class Compactor:
         return self._classify(Turn("query", "user", query, self._turns[-1].at), plans=self.plans, region=self.region)
 
     def _recallable(self, i: int) -> bool:
-        return self._digest(i).kind in ("key", "content")
+        return self._digest(i).kind in ("key", "content") and i not in self._asked_back
 
     def _render_recall(self, indices: list[int]) -> str:
         lines = [RECALL_OPEN, _RECALL_PREAMBLE]
@@ -781,7 +820,8 @@ _VALUE_NOUNS: list[tuple[re.Pattern[str], tuple[str, ...]]] = [
     (re.compile(r"\b(?:how many|number of|party|seats|tickets|people|guests)\b"), ("count", "number")),
     (re.compile(r"\b(?:address|street|located|location)\b"), ("address",)),
     (re.compile(r"\bphone\b"), ("phone",)),
-    (re.compile(r"\b(?:price|cost|how much|fare)\b"), ("amount",)),
+    (re.compile(r"\b(?:price|cost|how much|fare)\b"), ("amount", "price")),
+    (re.compile(r"\b(?:city|town|cuisine|food|kind of|type of|genre)\b"), ("name",)),
     (re.compile(r"\b(?:reference|confirmation (?:number|code))\b"), ("reference",)),
     (re.compile(r"\b(?:name|called|venue|restaurant|artist|singer|band|song|album|movie|film|event|team|who|which)\b"),
      ("name",)),
@@ -789,11 +829,27 @@ _VALUE_NOUNS: list[tuple[re.Pattern[str], tuple[str, ...]]] = [
 """Nouns of a question and the kinds of value that answer it (beside the vocabulary's ``asks``)."""
 
 
+_PHRASE_WORD = r"(?!(?:was|is|were|are|again|what|which|that|this|one|it|for|on|of|to|and|or)\b)[a-z'-]+"
+_BOOKING_PHRASE = re.compile(
+    rf"\b(?:the|my|that|our|your)\s+(?:{_PHRASE_WORD}\s+){{0,3}}(?:i|we|you)\s+(?:\w+\s+)?"
+    r"(?:booked|bought|played|put on|ordered|reserved|got|made|picked|chose|asked for)\b"
+    r"|\b(?:the|my|that|our)\s+(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last|latest|"
+    rf"previous|other|earlier|\d+(?:st|nd|rd|th))\s+(?:{_PHRASE_WORD}\s*){{1,3}}"
+)
+"""The words of a question that point at a booking ("the second event tickets", "the table I booked"):
+left out when reading which kind of value is asked for."""
 _ASKS_BACK = re.compile(
-    r"\b(?:remind me|double check|again|was it|what was|which was|did we|did you|what did|were the)\b"
-    r"|\bwhat (?:\w+ ){0,4}(?:was|did)\b"
+    r"\b(?:remind me|double check|again|was it|what was|which was|did we|did you|did i|what did|were the)\b"
+    r"|\b(?:what|which) (?:\w+ ){0,4}(?:was|were|did)\b"
 )
 """A caller asking back about something said earlier in the call."""
+_CLOSING = re.compile(
+    r"\b(?:that's (?:all|it|everything)|that is (?:all|it|everything)|that(?: will|'ll) (?:be all|do)|nothing else|"
+    r"good ?bye|bye|take care|see you|have a (?:nice|good|great|wonderful|lovely) (?:day|one|evening|night|time|meal|weekend)|"
+    r"(?:is there|will there be|was there) anything else|anything else (?:i|we) can|anything else (?:for you|today)|"
+    r"enjoy (?:your|the) (?:meal|show|event|game|concert|evening|day|movie|song|dinner|lunch))\b"
+)
+"""A closing (either side): goodbyes, "that's all", the agent's "anything else I can help with?"."""
 _DONE = re.compile(r"\b(?:has|have) started\b|\b(?:song|music|movie|film) (?:is )?playing\b|\benjoy (?:the|your)\b")
 """An agent's report that what was asked for is done (beside the vocabulary's outcomes)."""
 _OFFER = re.compile(

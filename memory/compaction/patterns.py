@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=\S)")
 _FILLER = re.compile(
@@ -267,6 +268,31 @@ _BACKREF = re.compile(
     r"i mentioned|you mentioned|i read (?:you|out)|what was|the one (?:i|you)|repeat (?:the|my|that number))\b",
     re.IGNORECASE,
 )
+_ASKS = re.compile(
+    r"(?:^|[.!?,;]\s+|^(?:\W*(?:so|and|but|okay|ok|um|uh|sorry|oh|well|yeah|alright|great|sure|perfect|wait|"
+    r"hang on|hold on|actually|just|then|also|now)\W+)+)"
+    r"(?:what|when|where|which|who|whose|why|how|is|are|was|were|do|does|did|can|could|will|would|should|shall|"
+    r"have|has|may)\b"
+    r"|\b(?:would|do|did|will|could|can) you (?:like|want|prefer|need|have|mind)\b"
+    r"|\b(?:shall|should|may|can) i\b|\bplease (?:tell|let) me\b|\bplease confirm\b|\bis (?:that|this) (?:right|correct|ok)\b"
+    r"|\b(?:what|which|how many|how much)(?: \w+){1,3} (?:would|do|should|are|is|was|were|did|will|can)\b"
+    r"|\b(?:is|was|were|are) (?:what|which|when|where)\W*$",
+    re.IGNORECASE,
+)
+"""Words that ask something, with or without a question mark (a recogniser's transcript has none):
+a clause opening with a question word or an auxiliary, "would you like", "shall I", "please tell me",
+"is that right", "what time would ..."."""
+
+
+@lru_cache(maxsize=8192)
+def asks(text: str) -> bool:
+    """Whether ``text`` asks something: it ends with '?', or (no punctuation to go by) its words ask."""
+    stripped = text.rstrip()
+    if stripped.endswith("?"):
+        return True
+    return bool(_ASKS.search(stripped))
+
+
 _QUESTION = re.compile(
     r"\?$|^(?:\W*(?:so|and|but|okay|ok|um|uh|sorry|oh|well|yeah)\W+)*(?:what|when|where|which|who|whose|why|how|"
     r"is|are|was|were|do|does|did|can|could|will|would|should|have|has)\b",

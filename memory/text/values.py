@@ -20,7 +20,8 @@ Kinds: ``reference`` (booking and ticket references, with or without digits), ``
 ``duration`` ("3 nights", "two hours"), ``amount`` ("$42.10", "9.80 pounds", "forty two dollars"),
 ``count`` (people, tickets, seats... "for 2", "one" to "twelve" with what is counted), ``address``
 ("420 Ramona Street"), ``name`` (capitalised names of venues, products, people, events, places),
-``car_type`` ("SUV", "compact"), ``colour``, ``number`` (any other number). One span has one kind:
+``car_type`` ("SUV", "compact"), ``colour``, ``price`` (a price level: "moderate", "inexpensive", "pricey"),
+``number`` (any other number). One span has one kind:
 the more specific reading wins (a phone number is not also a number).
 
 No I/O, no model; English only.
@@ -50,6 +51,7 @@ KINDS = (
     "name",
     "car_type",
     "colour",
+    "price",
     "number",
 )
 
@@ -190,6 +192,49 @@ _VENUE_WORD = r"(?!(?:the|a|an|this|that|my|your|our|their|its|some|any|one|nice
 _VENUE_WORD += r"ball|trailer|theme|water|amusement|skate|dog|public|city|town|market|work|first|second|third|last|"
 _VENUE_WORD += r"next|right|wrong|best|only|another|which|what|is|was|be|it)\b)[a-z][a-z'&.-]*"
 _LOWER_VENUE = re.compile(rf"\b(?:at|in)\s+(?:the\s+)?((?:{_VENUE_WORD}\s+){{1,3}}(?:{_VENUE_HEADS}))\b")
+# Names said in lower case in the frames people book with (a recogniser's transcript has no capitals):
+# "a table at red tavern in san francisco" (a venue and its place), "a song by alec benjamin" (who made
+# it), "some afghan food" / "thai cuisine" (a cuisine). A name's words stop at a word that is not part of
+# one (a time, a day, a preposition, a verb of the frame).
+_STOP_WORDS = (
+    r"the|a|an|at|in|on|for|to|from|of|by|with|and|or|but|is|are|was|were|be|it|its|it's|this|that|these|those|"
+    r"i|you|we|they|he|she|me|my|your|our|their|his|her|there|here|what|which|who|when|where|how|do|does|did|"
+    r"can|could|would|will|should|shall|may|please|today|tonight|tomorrow|yesterday|next|last|this|morning|"
+    r"afternoon|evening|night|am|pm|o'clock|so|also|too|then|now|yes|no|not|okay|ok|um|uh|like|some|any|good|"
+    r"great|nice|other|another|one|people|person|tickets?|table|seats?|also|about|around|again|as|if|than|"
+    r"just|only|very|really|all|more|less|which|whose|play|playing|book|booked|reserve|reservation|"
+    rf"{'|'.join(_UNITS)}|{'|'.join(_TEENS)}|{'|'.join(_TENS)}|{_WEEKDAYS}|{_MONTHS}"
+)
+_STOP = frozenset(_STOP_WORDS.split("|"))
+_W = r"[a-z][a-z'&.-]*"
+_LOWER_AT_IN = re.compile(rf"\bat\s+(?:the\s+)?((?:{_W}\s+){{0,4}}?{_W})\s+in\s+({_W}(?:\s+{_W}){{0,2}})")
+_LOWER_BY = re.compile(
+    rf"\b(?:song|songs|track|tracks|album|albums|music|something|anything|one|record|movie|film)\s+by\s+"
+    rf"((?:the\s+)?{_W}(?:\s+{_W}){{0,2}})"
+    rf"|\bby\s+({_W}(?:\s+{_W}){{0,2}}?)\s+(?:on|from|in|off)\s+(?:the\s+|an?\s+)?album\b"
+)
+_LOWER_CUISINE = re.compile(rf"\b({_W})\s+(?:food|cuisine|restaurant|place)\b")
+_MAY_CUISINE = re.compile(r"\b(?:food|cuisine|restaurant|place)\b")
+_NOT_CUISINE = frozenset(["kind", "type", "sort", "fast", "street", "junk", "pet", "baby", "seafood", "cheap"])
+
+
+def _name_words(text: str, start: int, end: int, *, lead: str = "") -> tuple[int, int] | None:
+    """The span of the words of a lower-case name from ``start``: up to the first word that is not
+    part of one (``lead``: a word allowed first, "the" of "the rolling stones"). None if no word is left."""
+    out_end = start
+    for k, m in enumerate(re.finditer(r"\S+", text[start:end])):
+        if m.group(0) in _STOP and not (k == 0 and m.group(0) == lead):
+            break
+        out_end = start + m.end()
+    return (start, out_end) if out_end > start and text[start:out_end] != lead else None
+
+
+_PRICE_LEVEL = re.compile(
+    r"\b(?:(?:moderately|reasonably|fairly|very|quite|pretty)\s+)?(?:moderate|inexpensive|cheap|affordable|expensive|"
+    r"pricey|pricy|economical|upscale|lavish|high[- ]end|low[- ]cost|budget|mid[- ]range|mid[- ]priced|"
+    r"reasonably priced|moderately priced)\b",
+    re.IGNORECASE,
+)
 _NOT_NAMES = frozenset(
     [
         "i",
@@ -455,6 +500,8 @@ def _read(text: str) -> tuple[Value, ...]:
         add("car_type", m.start(), m.end())
     for m in _COLOUR.finditer(text):
         add("colour", m.start(), m.end())
+    for m in _PRICE_LEVEL.finditer(text):
+        add("price", m.start(), m.end())
     for m in _SPOKEN_COMPOUND.finditer(text) if _MAY_COMPOUND.search(text) else ():
         spoken = spoken_number(m.group(0))
         if spoken is not None:
@@ -465,6 +512,21 @@ def _read(text: str) -> tuple[Value, ...]:
         add("name", start, end)
     for m in _LOWER_VENUE.finditer(text) if " at " in text or " in " in text else ():
         add("name", m.start(1), m.end(1))
+    if not any(c.isupper() for c in text):  # lower-case frames: a transcript without capitals
+        for m in _LOWER_AT_IN.finditer(text) if " at " in text and " in " in text else ():
+            if all(w not in _STOP for w in m.group(1).split()):
+                place = _name_words(text, m.start(2), m.end(2))
+                if place is not None:
+                    add("name", m.start(1), m.end(1))
+                    add("name", *place)
+        for m in _LOWER_BY.finditer(text) if " by " in text else ():
+            group = 1 if m.group(1) else 2
+            span = _name_words(text, m.start(group), m.end(group), lead="the")
+            if span is not None:
+                add("name", *span)
+        for m in _LOWER_CUISINE.finditer(text) if _MAY_CUISINE.search(text) else ():
+            if m.group(1) not in _NOT_CUISINE and m.group(1) not in _STOP:
+                add("name", m.start(1), m.end(1))
     out.sort(key=lambda v: v.start)
     return tuple(out)
 
