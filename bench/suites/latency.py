@@ -74,4 +74,14 @@ def headline(result: dict) -> list[tuple[str, str, str, bool | None]]:
         rows.append(
             (f"{label} ({names})", f"{value} {unit}", f"< {goal:g} {unit}", all(r[key] <= goal for r in backends))
         )
+    missed = [r.get("preload_prepared_missed", 0) for r in backends]
+    served = [r.get("preload_prepared_served", 0) for r in backends]
+    rows.append(
+        (
+            f"prepared preloads served from the cache ({names})",
+            " / ".join(f"{s} of {s + m}" for s, m in zip(served, missed, strict=True)),
+            "all",
+            not any(missed),
+        )
+    )
     return rows
