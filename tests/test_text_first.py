@@ -8,16 +8,18 @@ embedding thread would be); the databases are real.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 import memory
 
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+PHONE = "+1 415 555 0142"
 
 
 class GatedEmbedder:
@@ -46,6 +48,38 @@ async def wait_for(predicate, seconds: float):
         await asyncio.sleep(0.05)
 
 
+async def a_call_left_unenriched(url, redis_url, embedder, tenant: str, said, *, started_at=T0):
+    """A call whose turns are stored as text only: the embedder never answers before it closes (a
+    process killed mid-call, an import stopped). Returns its hooks (caller and call ids)."""
+    gated = GatedEmbedder(embedder)
+    store = await memory.open_store(url, redis_url=redis_url, embedder=gated, spool_path=None)
+    try:
+        hooks = await store.open_call(tenant, {"phone": PHONE}, started_at=started_at)
+        for role, text in said:
+            hooks.record_turn(role, text)
+        await hooks.aclose(timeout=1.0)  # stored as text; the embedder never answered
+        return hooks
+    finally:
+        await store.aclose()
+        gated.release()
+
+
+@contextlib.asynccontextmanager
+async def back_filled(url, redis_url, embedder, tenant: str):
+    """A store serving ``tenant`` (which back-fills its waiting rows when it opens), once nothing waits."""
+    policy = {tenant: memory.MemoryPolicy()}
+    store = await memory.open_store(url, redis_url=redis_url, policies=policy, embedder=embedder, spool_path=None)
+    try:
+
+        async def nothing_waits():
+            return not await store.backend.load_unenriched(tenant, before=datetime(2100, 1, 1, tzinfo=UTC), limit=10)
+
+        assert await wait_for(nothing_waits, 20)
+        yield store
+    finally:
+        await store.aclose()
+
+
 async def test_a_turn_is_stored_at_once_while_the_embedder_is_busy(store_urls, embedder):
     url, redis_url = store_urls
     gated = GatedEmbedder(embedder)
@@ -53,7 +87,7 @@ async def test_a_turn_is_stored_at_once_while_the_embedder_is_busy(store_urls, e
     store = await memory.open_store(url, redis_url=redis_url, embedder=gated, spool_path=None, default_policy=quick)
     tenant = f"t-{uuid.uuid4().hex[:10]}"
     try:
-        hooks = await store.open_call(tenant, {"phone": "+1 415 555 0142"}, started_at=T0)
+        hooks = await store.open_call(tenant, {"phone": PHONE}, started_at=T0)
         t0 = time.perf_counter()
         hooks.record_turn("user", "I moved, my new address is twenty two oak street")
 
@@ -83,17 +117,12 @@ async def test_a_turn_is_stored_at_once_while_the_embedder_is_busy(store_urls, e
 async def test_what_a_call_could_not_enrich_is_back_filled_on_the_next_open(store_urls, embedder):
     url, redis_url = store_urls
     tenant = f"t-{uuid.uuid4().hex[:10]}"
-    gated = GatedEmbedder(embedder)
-    first = await memory.open_store(url, redis_url=redis_url, embedder=gated, spool_path=None)
-    try:
-        hooks = await first.open_call(tenant, {"phone": "+1 415 555 0142"}, started_at=T0)
-        hooks.record_turn("user", "I moved, my new address is twenty two oak street")
-        hooks.record_turn("assistant", "I've opened ticket 5521, a technician will call you by Friday.")
-        await hooks.aclose(timeout=1.0)  # stored as text; the embedder never answered
-        caller = hooks.caller_id
-    finally:
-        await first.aclose()
-        gated.release()
+    said = [
+        ("user", "I moved, my new address is twenty two oak street"),
+        ("assistant", "I've opened ticket 5521, a technician will call you by Friday."),
+    ]
+    hooks = await a_call_left_unenriched(url, redis_url, embedder, tenant, said)
+    caller = hooks.caller_id
     waiting = await memory.open_store(url, embedder=embedder, spool_path=None)
     try:
         rows = await waiting.backend.load_call_rows(tenant, hooks.call_id)
@@ -101,19 +130,12 @@ async def test_what_a_call_could_not_enrich_is_back_filled_on_the_next_open(stor
     finally:
         await waiting.aclose()
 
-    policy = {tenant: memory.MemoryPolicy()}  # the tenants a process serves are back-filled when it opens
-    second = await memory.open_store(url, redis_url=redis_url, policies=policy, embedder=embedder, spool_path=None)
-    try:
-
-        async def enriched():
-            rows = await second.backend.load_call_rows(tenant, hooks.call_id)
-            return all(r.embedding is not None for r in rows)
-
-        assert await wait_for(enriched, 20)
+    # the tenants a process serves are back-filled when it opens
+    async with back_filled(url, redis_url, embedder, tenant) as second:
+        rows = await second.backend.load_call_rows(tenant, hooks.call_id)
+        assert all(r.embedding is not None for r in rows)
         assert [f.value for f in await second.backend.load_facts(tenant, caller)] == ["22 oak street"]
         assert [m.references for m in await second.backend.load_open_matters(tenant, caller)] == [("ticket 5521",)]
-    finally:
-        await second.aclose()
 
 
 @pytest.mark.slow
@@ -122,21 +144,11 @@ async def test_a_call_back_filled_late_does_not_close_what_a_later_call_opened(s
     import resumed) can resolve what was open before it, never a matter opened after it."""
     url, redis_url = store_urls
     tenant = f"t-{uuid.uuid4().hex[:10]}"
-    phone = {"phone": "+1 415 555 0142"}
-    gated = GatedEmbedder(embedder)
-    first = await memory.open_store(url, redis_url=redis_url, embedder=gated, spool_path=None)
-    try:
-        hooks = await first.open_call(tenant, phone, started_at=T0)
-        hooks.record_turn("user", "The technician came this morning and the router is working now, thanks.")
-        await hooks.aclose(timeout=1.0)  # stored as text; the embedder never answered
-        caller = hooks.caller_id
-    finally:
-        await first.aclose()
-        gated.release()
-    later = T0.replace(day=T0.day + 3)
+    said = [("user", "The technician came this morning and the router is working now, thanks.")]
+    caller = (await a_call_left_unenriched(url, redis_url, embedder, tenant, said)).caller_id
     second = await memory.open_store(url, redis_url=redis_url, embedder=embedder, spool_path=None)
     try:  # no tenants served: nothing back-filled at open
-        hooks = await second.open_call(tenant, phone, started_at=later)
+        hooks = await second.open_call(tenant, {"phone": PHONE}, started_at=T0 + timedelta(days=3))
         hooks.record_turn("user", "The router keeps dropping again.")
         hooks.record_turn("assistant", "I've booked a technician to look at the router, they will call you by Friday.")
         await hooks.aclose()
@@ -144,18 +156,8 @@ async def test_a_call_back_filled_late_does_not_close_what_a_later_call_opened(s
     finally:
         await second.aclose()
 
-    policy = {tenant: memory.MemoryPolicy()}
-    third = await memory.open_store(url, redis_url=redis_url, policies=policy, embedder=embedder, spool_path=None)
-    try:
-
-        async def back_filled():
-            rows = await third.backend.load_unenriched(tenant, before=later.replace(year=2100), limit=10)
-            return not rows
-
-        assert await wait_for(back_filled, 20)
+    async with back_filled(url, redis_url, embedder, tenant) as third:
         assert [m.call_id for m in await third.backend.load_open_matters(tenant, caller)] == [hooks.call_id]
-    finally:
-        await third.aclose()
 
 
 @pytest.mark.slow
@@ -164,36 +166,17 @@ async def test_a_fact_back_filled_late_does_not_replace_what_a_later_call_said(s
     the next call gave another: what was said last is current, whatever order the turns were enriched in."""
     url, redis_url = store_urls
     tenant = f"t-{uuid.uuid4().hex[:10]}"
-    phone = {"phone": "+1 415 555 0142"}
-    gated = GatedEmbedder(embedder)
-    first = await memory.open_store(url, redis_url=redis_url, embedder=gated, spool_path=None)
-    try:
-        hooks = await first.open_call(tenant, phone, started_at=T0)
-        hooks.record_turn("user", "I moved, my new address is twenty two oak street")
-        await hooks.aclose(timeout=1.0)  # stored as text; the embedder never answered
-        caller = hooks.caller_id
-    finally:
-        await first.aclose()
-        gated.release()
-    later = T0.replace(day=T0.day + 3)
+    said = [("user", "I moved, my new address is twenty two oak street")]
+    caller = (await a_call_left_unenriched(url, redis_url, embedder, tenant, said)).caller_id
     second = await memory.open_store(url, redis_url=redis_url, embedder=embedder, spool_path=None)
     try:
-        hooks = await second.open_call(tenant, phone, started_at=later)
+        hooks = await second.open_call(tenant, {"phone": PHONE}, started_at=T0 + timedelta(days=3))
         hooks.record_turn("user", "I moved again, my new address is five elm road")
         await hooks.aclose()
     finally:
         await second.aclose()
 
-    policy = {tenant: memory.MemoryPolicy()}
-    third = await memory.open_store(url, redis_url=redis_url, policies=policy, embedder=embedder, spool_path=None)
-    try:
-
-        async def back_filled():
-            return not await third.backend.load_unenriched(tenant, before=later.replace(year=2100), limit=10)
-
-        assert await wait_for(back_filled, 20)
+    async with back_filled(url, redis_url, embedder, tenant) as third:
         facts = await third.backend.load_facts(tenant, caller, include_former=True)
         assert [(f.value, f.current) for f in facts] == [("22 oak street", False), ("5 elm road", True)]
         assert facts[0].valid_to == facts[1].valid_from
-    finally:
-        await third.aclose()
