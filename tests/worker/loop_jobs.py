@@ -13,6 +13,8 @@ from livekit.agents import JobContext, JobProcess
 
 import agent
 
+from .host_jobs import write_report
+
 
 def prewarm(proc: JobProcess) -> None:
     agent.prewarm(proc)
@@ -41,11 +43,5 @@ async def entrypoint(ctx: JobContext) -> None:
         await deps.store.aclose()
     except Exception as exc:
         report = {"error": f"{type(exc).__name__}: {exc}"}
-    await asyncio.to_thread(_write, Path(job["out"]), report)
+    await asyncio.to_thread(write_report, Path(job["out"]), report)
     ctx.shutdown("done")
-
-
-def _write(out: Path, report: dict) -> None:
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(report))
-    tmp.replace(out)

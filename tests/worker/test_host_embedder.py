@@ -176,22 +176,8 @@ async def test_job_processes_embed_through_the_hosts_inference_process(tmp_path,
     )
     await inference.start()
     await inference.initialize()
-    pool = ProcPool(
-        initialize_process_fnc=host_jobs.prewarm,
-        job_entrypoint_fnc=host_jobs.entrypoint,
-        session_end_fnc=None,
-        simulation_end_fnc=None,
-        num_idle_processes=2,
-        initialize_timeout=60,
-        close_timeout=10,
-        session_end_timeout=10,
-        inference_executor=inference,
-        job_executor_type=JobExecutorType.PROCESS,
-        mp_ctx=mp_ctx,
-        memory_warn_mb=2000,
-        memory_limit_mb=0,
-        http_proxy=None,
-        loop=loop,
+    pool = job_pool(
+        host_jobs.prewarm, host_jobs.entrypoint, idle=2, initialize_timeout=60, inference=inference, mp_ctx=mp_ctx
     )
     try:
         await pool.start()
@@ -213,6 +199,35 @@ async def test_job_processes_embed_through_the_hosts_inference_process(tmp_path,
         assert report["mapped_model_files"] == []
         pids.add(report["pid"])
     assert len(pids) == 2 and inference.pid not in pids  # two job processes, neither the model's
+
+
+def job_pool(
+    prewarm,
+    entrypoint,
+    *,
+    idle: int,
+    initialize_timeout: float,
+    mp_ctx,
+    inference: InferenceProcExecutor | None = None,
+) -> ProcPool:
+    """LiveKit's own pool of job processes (a process per job, ``idle`` kept warm), as the worker runs it."""
+    return ProcPool(
+        initialize_process_fnc=prewarm,
+        job_entrypoint_fnc=entrypoint,
+        session_end_fnc=None,
+        simulation_end_fnc=None,
+        num_idle_processes=idle,
+        initialize_timeout=initialize_timeout,
+        close_timeout=10,
+        session_end_timeout=10,
+        inference_executor=inference,
+        job_executor_type=JobExecutorType.PROCESS,
+        mp_ctx=mp_ctx,
+        memory_warn_mb=2000,
+        memory_limit_mb=0,
+        http_proxy=None,
+        loop=asyncio.get_running_loop(),
+    )
 
 
 def fake_job(metadata: str) -> RunningJobInfo:

@@ -16,13 +16,11 @@ import uuid
 
 import asyncpg
 import pytest
-from livekit.agents import JobExecutorType
-from livekit.agents.ipc.proc_pool import ProcPool
 
 from worker.job_loop import on_job_loop
 
 from . import loop_jobs
-from .test_host_embedder import fake_job, wait_for_file
+from .test_host_embedder import fake_job, job_pool, wait_for_file
 
 
 def _in_thread(fn):
@@ -105,22 +103,12 @@ async def test_job_processes_find_their_store_open_on_one_connection(
     monkeypatch.delenv("MEMORY_POOL_SIZE", raising=False)
     monkeypatch.delenv("MEMORY_OPEN_BEFORE_CALL", raising=False)
     loop = asyncio.get_running_loop()
-    pool = ProcPool(
-        initialize_process_fnc=loop_jobs.prewarm,
-        job_entrypoint_fnc=loop_jobs.entrypoint,
-        session_end_fnc=None,
-        simulation_end_fnc=None,
-        num_idle_processes=3,
+    pool = job_pool(
+        loop_jobs.prewarm,
+        loop_jobs.entrypoint,
+        idle=3,
         initialize_timeout=120,
-        close_timeout=10,
-        session_end_timeout=10,
-        inference_executor=None,
-        job_executor_type=JobExecutorType.PROCESS,
         mp_ctx=multiprocessing.get_context("spawn"),
-        memory_warn_mb=2000,
-        memory_limit_mb=0,
-        http_proxy=None,
-        loop=loop,
     )
     run = uuid.uuid4().hex[:8]
     jobs = [
