@@ -29,6 +29,13 @@ def turns(call: str, said: list[tuple[str, str]], *, at: datetime = T0) -> list[
     ]
 
 
+def synced(rows: list[MemoryRow]) -> WorkingSet:
+    """A working set of ``rows``, read as ranking reads them (what ``supersede`` is given)."""
+    ws = WorkingSet(rows)
+    ws.sync()
+    return ws
+
+
 def position(hits, words: str) -> int:
     return next(i for i, h in enumerate(hits) if words in h.text)
 
@@ -98,8 +105,7 @@ def test_a_read_back_that_keeps_the_value_asked_for_does_not_make_it_former():
         ],
     )
     hits = rank(WorkingSet(rows), "what time was the corner bistro table?", None, preset=FAST, limit=5, now=NOW)
-    ws = WorkingSet(rows)
-    ws.sync()
+    ws = synced(rows)
     scores = np.ones(len(rows))
     _, former = supersede(ws, scores, np.arange(len(rows)), asked=frozenset({"time"}))
     assert not former.any()  # 6:30 pm in both: the time did not change
@@ -117,8 +123,7 @@ def test_a_read_back_that_leaves_out_the_value_asked_for_leaves_the_earlier_one_
             ("assistant", "Please confirm the booking: the downtown harbour grill."),
         ],
     )
-    ws = WorkingSet(rows)
-    ws.sync()
+    ws = synced(rows)
     scores = np.asarray([1.0, 0.2, 0.5])
     out, former = supersede(ws, scores, np.arange(3), asked=frozenset({"time"}))
     assert out.tolist() == scores.tolist() and not former.any()
@@ -133,8 +138,7 @@ def test_times_of_different_things_in_one_call_do_not_replace_each_other():
             ("assistant", "The concert tickets are booked too; the show starts at 8 pm."),
         ],
     )
-    ws = WorkingSet(rows)
-    ws.sync()
+    ws = synced(rows)
     scores = np.asarray([1.0, 0.1, 0.5])
     out, former = supersede(ws, scores, np.arange(3))
     assert out.tolist() == scores.tolist() and not former.any()
@@ -143,8 +147,7 @@ def test_times_of_different_things_in_one_call_do_not_replace_each_other():
 def test_statements_of_other_calls_are_not_replaced():
     rows = turns("c1", [("user", "A table for 2 at 6 pm, please.")])
     rows += turns("c2", [("user", "A table for 2 at 9 pm, please.")], at=T0 + timedelta(days=3))
-    ws = WorkingSet(rows)
-    ws.sync()
+    ws = synced(rows)
     scores = np.asarray([1.0, 0.5])
     out, former = supersede(ws, scores, np.arange(2))
     assert out.tolist() == scores.tolist() and not former.any()
