@@ -374,6 +374,9 @@ _TENS = {w: 10 * (i + 2) for i, w in enumerate(["twenty", "thirty", "forty", "fi
                                                 "ninety"])}  # fmt: skip
 
 
+_PAST = {("half", "past"): 30, ("quarter", "past"): 15, ("quarter", "to"): -15}
+
+
 def said_numbers(text: str) -> set[str]:
     """The numbers a text says, read only where the reading is certain: digits as written; a run of
     digit words read digit by digit ("eight eight one" -> 881); a compound ("forty two" -> 42); an
@@ -410,6 +413,12 @@ def said_numbers(text: str) -> set[str]:
     for m in re.finditer(r"\b(\d{1,2}) (\d{2}) ?(?:[ap]\.?m\b)", text.lower()):  # "8 30 pm" -> 8:30, as in words
         if 1 <= int(m.group(1)) <= 12 and int(m.group(2)) < 60:
             out.add(f"{int(m.group(1))}:{m.group(2)}")
+    for k in range(len(words) - 2):  # "half past six" -> 6:30, "quarter past five" -> 5:15, "quarter to nine" -> 8:45
+        hour = _UNITS.get(words[k + 2]) or _TEENS.get(words[k + 2])
+        if hour is None or not 1 <= hour <= 12 or (words[k], words[k + 1]) not in _PAST:
+            continue
+        minutes = _PAST[words[k], words[k + 1]]
+        out.add(f"{hour}:{minutes:02d}" if minutes >= 0 else f"{(hour - 2) % 12 + 1}:{60 + minutes:02d}")
     for k in range(len(words) - 2):  # "seven oh five" -> 7:05
         if words[k] in _UNITS and words[k + 1] == "oh" and words[k + 2] in _UNITS:
             out.add(f"{_UNITS[words[k]]}:0{_UNITS[words[k + 2]]}")

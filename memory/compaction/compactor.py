@@ -22,7 +22,7 @@ from ..text.spoken import normalize_spoken_digits
 from ..text.terms import index_terms
 from ..text.values import Value
 from ..values import MemoryRow
-from .classifier import Digest, classify
+from .classifier import Digest, _tag, classify
 from .patterns import _ASK_KINDS, _BACKREF, _DIGITS, _NUMBER_WORDS, _SPECIFIC_KINDS, asks
 from .policy import (
     _NOTES_PREAMBLE,
@@ -55,6 +55,9 @@ class _Line:
     topic: bool = False  # the caller's first substantive words: the last extractive summary line to go
     model: bool = False  # a model's summary of the condensed turns: dropped only to stay within the budget
     values: tuple[Value, ...] = ()  # the values of a durable line, as spans said in turn ``index``
+    tags: tuple[
+        tuple[str, str], ...
+    ] = ()  # (kind, tag): the values as tagged (spans said, or their certain normal form)
 
 
 @dataclass(slots=True)
@@ -76,7 +79,8 @@ _NAMED_SCORE = 8.0  # a turn of the booking asked about that holds the kind of v
 TAIL_FLOOR = 4  # the newest turns stay verbatim, whatever the budget
 REWRITE_TO = 0.7  # a rewrite brings the notes down to this share of their room, so appends fit again
 KEEP_FULL = 3  # durable lines that keep their full words while older ones are tiered
-DROP_TO = 0.5  # when lines must leave the notes, enough go for several steps to append again
+MERGE_LINES = 4  # the most durable lines one values line stands for
+DROP_TO = 0.7  # when lines must leave the notes, enough go for several steps to append again
 NEXT_TURN_ALLOWANCE = 40  # between turns, room kept for the caller's next words (compact before the reply)
 
 
@@ -132,6 +136,8 @@ class Compactor:
         self._header_tokens: int | None = None
         self._aside = False  # the caller's latest condensed words asked back about something earlier
         self._asked_back: set[int] = set()  # condensed turns in which the caller asked back
+        self._answers_back: set[int] = set()  # the agent's answers to them: values said before, the first to go
+        self._booking_of: dict[int, int] = {}  # condensed turn -> its booking's position in ``_bookings``
         self._bookings: list[_Booking] = []  # the condensed turns, by what they were about
         self._value_kinds: dict[int, frozenset[str]] = {}  # condensed turn -> the kinds of value it says
         self._rows = WorkingSet()
@@ -142,6 +148,9 @@ class Compactor:
         self._summaries: list[tuple[int, int, str]] = []  # (first, last, text): model summaries of condensed spans
         self._condensed_ids: frozenset[str] = frozenset()
         self._plan_cache: Plan | None = None
+        self._recall_costs: dict[int, int] = {}  # condensed turn -> its tokens as a recalled line
+        # durable line (by id) -> the form a rewrite gave it: (text, tokens, the tags of a booking's values line)
+        self._sticky: dict[int, tuple[str, int, tuple[tuple[str, str], ...]]] = {}
 
     # -- feeding ---------------------------------------------------------------------------------
 
@@ -180,6 +189,7 @@ class Compactor:
             if known >= self._boundary:
                 self._tail_tokens += tokens - self._tokens[known]
             self._turns[known] = turn
+            self._recall_costs.pop(known, None)
             self._tokens[known] = tokens
             self._digests[known] = None
             self._warm_from = min(self._warm_from, known)
@@ -334,6 +344,7 @@ class Compactor:
         when = self._clock(turn.at)
         for label in digest.identity:
             self._identity.setdefault(label, when)
+        self._place(i, turn)
         self._lines.extend(self._lines_of(i, turn, digest, when))
         row = MemoryRow(
             "", "", "call", i + 1, "turn", "user" if turn.role == "user" else "assistant", turn.text, turn.at, ""
@@ -347,7 +358,6 @@ class Compactor:
             self._by_value.setdefault(value, []).append(i)
         for kind in digest.kinds:
             self._by_kind.setdefault(kind, []).append(i)
-        self._place(i, turn)
 
     def _place(self, i: int, turn: Turn) -> None:
         """Put condensed turn ``i`` in its booking (see :class:`_Booking`) and note its value kinds.
@@ -364,6 +374,7 @@ class Compactor:
             if turn.role == "user":
                 self._asked_back.add(i)  # a question back holds no answer: never recalled
             else:
+                self._answers_back.add(i)
                 self._aside = False
             return
         kinds = sorted(t[5:] for t in tags if t.startswith("kind:"))
@@ -387,7 +398,13 @@ class Compactor:
         if turn.role == "user" and current.request is None and self._digest(i).kind in ("key", "content"):
             current.request = i
         current.turns.append(i)
-        if turn.role == "assistant" and _OFFER.search(turn.text.lower()) and not current.confirms:
+        self._booking_of[i] = len(self._bookings) - 1
+        if (
+            turn.role == "assistant"
+            and _OFFER.search(lowered)
+            and not _NOT_OFFER.search(lowered)
+            and not current.confirms
+        ):
             current.offer = i  # the agent's latest proposal before anything was confirmed
         if current.turns and _CLOSING.search(lowered):
             current.done = current.closed = True  # goodbyes, "anything else?": the next request is another booking
@@ -404,6 +421,8 @@ class Compactor:
         assert level is not None
         who = {"user": "caller", "assistant": "agent"}.get(turn.role, f"tool {turn.name}".strip())
         out: list[_Line] = []
+        if i in self._asked_back:
+            return out  # a question back about something noted: it holds no value
         if digest.kind == "answer":
             previous = self._lines[-1] if self._lines else None
             if previous is not None and previous.index == i - 1 and previous.key:
@@ -446,7 +465,7 @@ class Compactor:
         if turn.role == "tool":
             full = f"- {when} {who}: [{'; '.join(digest.tags)}]" if digest.tags else f"- {when} {who} (ran)"
             tokens = self._count(full) + 1
-            return _Line(i, True, full, full, tokens, tokens, values=tuple(digest.said))
+            return _Line(i, True, full, full, tokens, tokens, values=tuple(digest.said), tags=_kinded_tags(digest))
         lowered = said.lower()
         extra = [t for t in digest.tags if _tag_value(t) not in lowered]
         label = f"{who} (promise)" if digest.promise else who
@@ -459,7 +478,10 @@ class Compactor:
             if snippet
             else f"- {when} {label}: {quote(_cut(said, 80))}"
         )
-        line = _Line(i, True, full, short, self._count(full) + 1, self._count(short) + 1, values=tuple(digest.said))
+        line = _Line(
+            i, True, full, short, self._count(full) + 1, self._count(short) + 1, values=tuple(digest.said),
+            tags=_kinded_tags(digest),
+        )  # fmt: skip
         tight = _around_values(said, width=2, values=digest.said)
         if tight and tight != snippet:  # the last resort: the values with a word or two around them
             line.tiny = f"- {when} {label}: {quote(tight)}{short_tags}"
@@ -481,6 +503,7 @@ class Compactor:
         self._shown, self._shown_upto, self._header = [], 0, []
         self._rows, self._row_turn, self._by_value, self._by_kind, self.kinds = WorkingSet(), [], {}, {}, {}
         self._bookings, self._value_kinds, self._aside, self._asked_back = [], {}, False, set()
+        self._answers_back, self._booking_of, self._sticky = set(), {}, {}
         for i in range(boundary):
             self._condense(i)
         self._render()
@@ -525,8 +548,21 @@ class Compactor:
     def _tiered(self, lines: list[_Line], target: int, limit: int) -> list[tuple[_Line, str, int]]:
         """The lines to show: summary lines give way down to ``target`` tokens; durable lines are
         tiered only when they pass ``limit`` (the budget), and then down to :data:`REWRITE_TO` of it,
-        so that the next steps append again; values-only lines give way only above ``limit``."""
-        chosen = [(line, line.full, line.full_tokens) for line in lines]
+        so that the next steps append again; values-only lines give way only above ``limit``.
+
+        A durable line keeps the form an earlier rewrite gave it (shortened, merged into its booking's
+        values line, left out), so that a rewrite changes the lines before it only when the notes pass
+        the budget again: the notes keep their prefix between those rewrites."""
+        sticky = self._sticky
+        chosen = [
+            (line, *sticky[id(line)][:2])
+            if line.key and id(line) in sticky and not self._asked.get(line.index)
+            else (line, line.full, line.full_tokens)
+            for line in lines
+        ]  # a line asked about since starts from its full words again
+        merged_tags = {id(line): sticky[id(line)][2] for line in lines if id(line) in sticky and sticky[id(line)][2]}
+        merged_away = {id(line) for line in lines if id(line) in sticky and not sticky[id(line)][0]}
+        merged_form = {id(line): sticky[id(line)][:2] for line in lines if id(line) in merged_tags}
         total = sum(t for _, _, t in chosen)
         durable = int(REWRITE_TO * limit) if sum(t for line, _, t in chosen if line.key) > limit else limit
 
@@ -570,6 +606,23 @@ class Compactor:
 
         kept_full = order[-KEEP_FULL:]  # the most asked-about, then the most recent
         others = order[: len(order) - len(kept_full)]
+        for pos in others:  # the agent's answers to a question back: values noted where first said
+            if total <= durable:
+                break
+            if chosen[pos][0].index in self._answers_back:
+                replace(pos, "", 0)
+        if total > durable:  # older bookings: their values in one line each, oldest first
+            for positions in self._by_booking_positions(chosen, others):
+                if total <= durable:
+                    break
+                merged = self._merged_line(chosen, positions, merged_tags)
+                if merged is not None and merged[1] < sum(chosen[p][2] for p in positions):
+                    for p in positions[1:]:
+                        replace(p, "", 0)
+                        merged_away.add(id(chosen[p][0]))
+                    replace(positions[0], merged[0], merged[1])
+                    merged_tags[id(chosen[positions[0]][0])] = merged[2]
+                    merged_form[id(chosen[positions[0]][0])] = merged[:2]
         shorten(others, durable)
         for pos in range(len(chosen)):  # a model's summary, before any durable line leaves
             if total <= limit:
@@ -580,7 +633,62 @@ class Compactor:
             drop(others, int(DROP_TO * limit))
         shorten(kept_full, limit)
         drop(kept_full, limit)
+        self._sticky = {}
+        for line, text, tokens in chosen:  # a line left out comes back at the next rewrite, if there is room
+            if id(line) in merged_tags:
+                self._sticky[id(line)] = (*merged_form[id(line)], merged_tags[id(line)])
+            elif line.key and text != line.full and (text or id(line) in merged_away):
+                self._sticky[id(line)] = (text, tokens, ())
         return [entry for entry in chosen if entry[1]]
+
+    def _by_booking_positions(self, chosen: list[tuple[_Line, str, int]], positions: list[int]) -> list[list[int]]:
+        """``positions`` (shown lines with tags) grouped by the booking of their turn, oldest booking first,
+        at most :data:`MERGE_LINES` lines a group (a long booking, or a call with no closing, is several)."""
+        groups: dict[int, list[int]] = {}
+        for pos in sorted(positions):
+            line = chosen[pos][0]
+            booking = self._booking_of.get(line.index)
+            if booking is not None and line.tags and chosen[pos][1]:
+                groups.setdefault(booking, []).append(pos)
+        return [groups[b][k : k + MERGE_LINES] for b in sorted(groups) for k in range(0, len(groups[b]), MERGE_LINES)]
+
+    def _merged_line(
+        self,
+        chosen: list[tuple[_Line, str, int]],
+        positions: list[int],
+        merged_tags: dict[int, tuple[tuple[str, str], ...]],
+    ) -> tuple[str, int, tuple[tuple[str, str], ...]] | None:
+        """One line for the values of the lines at ``positions`` (one booking), in the order said: a
+        value said again, or inside another value of the line ("for 2" in "table for 2"), once; of a
+        count, a time, a day or a price level only the last said (the caller's "actually, six people"
+        corrects the "2" before it)."""
+        last: dict[str, int] = {}
+        kinded = [kt for pos in positions for kt in merged_tags.get(id(chosen[pos][0]), chosen[pos][0].tags)]
+        for n, (kind, _) in enumerate(kinded):
+            if kind in _LATEST_KINDS:
+                last[kind] = n
+        tags: list[str] = []
+        for n, (kind, tag) in enumerate(kinded):
+            if kind in _LATEST_KINDS and last[kind] != n:
+                continue
+            if kind == "date":  # the words said ("next monday"): the call is still on the day it was said
+                tag = tag.split(": ")[0]
+            if tag.lower() not in (t.lower() for t in tags):
+                tags.append(tag)
+        lowered = [t.lower() for t in tags]
+        tags = [
+            t
+            for t, low in zip(tags, lowered, strict=True)
+            if not any(o != low and re.search(rf"(?<![\w-]){re.escape(low)}(?![\w-])", o) for o in lowered)
+        ]
+        if not tags:
+            return None
+        first, last = chosen[positions[0]][0].index, chosen[positions[-1]][0].index
+        span = self._clock(self._turns[first].at)
+        if last != first:
+            span += "-" + self._clock(self._turns[last].at)
+        text = f"- {span} values said: [{'; '.join(tags)}]"
+        return text, self._count(text) + 1, tuple(kt for kt in kinded if kt[1] in tags or kt[1].split(": ")[0] in tags)
 
     def _footer(self) -> str:
         first, last = self._turns[0], self._turns[self._boundary - 1]
@@ -686,7 +794,7 @@ class Compactor:
         used = 0
         for i in sorted(scores, key=lambda i: (-scores[i], -i)):
             text = " ".join(self._turns[i].text.lower().split())
-            cost = self._tokens[i]
+            cost = self._recall_cost(i)
             if text in seen or used + cost > budget:
                 continue
             seen.add(text)
@@ -728,7 +836,7 @@ class Compactor:
         if not chosen:
             return set()
         picked = {i for b in chosen for i in b.turns}
-        attributes = [words for asked, words in _ATTRIBUTES if asked.search(said)]
+        attributes = [(words, bonus) for asked, words, bonus in _ATTRIBUTES if asked.search(said)]
         for rank_of, booking in enumerate(chosen):
             weight = 1.0 - 0.2 * rank_of
             last_confirm = self._fullest([i for i in booking.confirms if i != booking.offer])
@@ -750,8 +858,9 @@ class Compactor:
                 shared = len(terms & self._digest(i).terms)
                 score += min(shared, 3)
                 text = self._turns[i].text.lower()
-                if any(words.search(text) for words in attributes):
-                    score += 2.0
+                bonus = max((b for words, b in attributes if words.search(text)), default=0.0)
+                if bonus:
+                    score += bonus
                     answer = self._answer_to(i) if self._turns[i].role == "assistant" else None
                     if answer is not None and answer in picked:
                         scores[answer] = max(scores.get(answer, 0.0), 4.5 * weight)  # the caller's answer
@@ -795,13 +904,19 @@ class Compactor:
         return self._digest(i).kind in ("key", "content") and i not in self._asked_back
 
     def _render_recall(self, indices: list[int]) -> str:
-        lines = [RECALL_OPEN, _RECALL_PREAMBLE]
-        for i in indices:
-            turn = self._turns[i]
-            who = {"user": "caller", "assistant": "agent"}.get(turn.role, f"tool {turn.name}".strip())
-            lines.append(f"- {self._clock(turn.at)} {who}: {quote(turn.text)}")
-        lines.append(RECALL_CLOSE)
-        return "\n".join(lines)
+        return "\n".join([RECALL_OPEN, _RECALL_PREAMBLE, *(self._recall_line(i) for i in indices), RECALL_CLOSE])
+
+    def _recall_line(self, i: int) -> str:
+        turn = self._turns[i]
+        who = {"user": "caller", "assistant": "agent"}.get(turn.role, f"tool {turn.name}".strip())
+        return f"- {self._clock(turn.at)} {who}: {quote(turn.text)}"
+
+    def _recall_cost(self, i: int) -> int:
+        """Tokens turn ``i`` takes as a line of the recall block (quoted, dated: more than the turn said)."""
+        cost = self._recall_costs.get(i)
+        if cost is None:
+            cost = self._recall_costs[i] = self._count(self._recall_line(i)) + 1
+        return cost
 
     # -- helpers ---------------------------------------------------------------------------------
 
@@ -857,21 +972,43 @@ _OFFER = re.compile(
     r"one of them|i recommend|you might like)\b"
 )
 """An agent proposing something (a restaurant, an event, a song) for the caller to take."""
+_NOT_OFFER = re.compile(
+    r"\b(?:how many|how much|what time|what day|what date|which (?:day|date|time|city|one)|when would|where would|"
+    r"would you like (?:me|us) to|do you want (?:me|us) to|shall i|should i)\b"
+)
+"""An agent's question for a detail ("how many tickets would you like?"): not a proposal."""
 _REQUEST = re.compile(
     r"\b(?:looking for|look for|find|search|book|reserve|reservation|want|wanna|need|get me|buy|play|"
     r"help me|i'd like|i would like|can you|could you)\b"
 )
 """A caller asking for something (what starts a booking)."""
-_ATTRIBUTES: list[tuple[re.Pattern[str], re.Pattern[str]]] = [
-    (re.compile(r"\b(?:cuisine|food)\b"), re.compile(r"\b(?:cuisine|food|kind of (?:food|restaurant))\b")),
-    (re.compile(r"\bprice|cost|expensive|cheap\b"), re.compile(r"\b(?:price|prices|priced|expensive|cheap|budget)\b")),
-    (re.compile(r"\bgenre|kind of (?:music|event)\b"), re.compile(r"\b(?:genre|kind of|type of|music|songs)\b")),
-    (re.compile(r"\bcity|town|where\b"), re.compile(r"\b(?:city|town|where|area|located|in which)\b")),
-    (re.compile(r"\bdevice|speaker|played on\b"), re.compile(r"\b(?:device|speaker|tv|play it on|played on)\b")),
+_ATTRIBUTES: list[tuple[re.Pattern[str], re.Pattern[str], float]] = [
+    (re.compile(r"\b(?:cuisine|food)\b"), re.compile(r"\b(?:cuisine|food|kind of (?:food|restaurant))\b"), 2.0),
+    (re.compile(r"\bprice|cost|expensive|cheap\b"), re.compile(r"\b(?:price|prices|priced|expensive|cheap|budget)\b"), 2.0),
+    (re.compile(r"\bgenre|kind of (?:music|event)\b"), re.compile(r"\b(?:genre|kind of|type of|music|songs)\b"), 2.0),
+    (re.compile(r"\bcity|town|where\b"), re.compile(r"\b(?:city|town|where|area|located|in which)\b"), 2.0),
+    (re.compile(r"\bdevice|speaker|played on\b"), re.compile(r"\b(?:device|speaker|tv|play it on|played on)\b"), 2.0),
+    (re.compile(r"\baddress|located|location\b"), re.compile(r"\b(?:address|located|location)\b"), 2.0),
+    (
+        re.compile(r"\baddress|located|location\b"),
+        re.compile(
+            r"\b\d+\s+(?:[a-z0-9']+\s+){0,3}(?:street|st|avenue|ave|road|rd|boulevard|blvd|drive|dr|way|lane|ln|"
+            r"place|circle|court|parkway|square|plaza|highway|alley|terrace)\b"
+        ),
+        5.0,  # a street address said, even in lower case: what the question asks for
+    ),
+    (
+        re.compile(r"\bvenue\b"),
+        re.compile(
+            r"\b(?:venue|playing at|held at|takes place|performing at|stadium|theater|theatre|center|centre|arena|"
+            r"hall|amphitheater|amphitheatre|field|ballpark|club|room|garden|pavilion|auditorium|vineyards?)\b"
+        ),
+        3.0,
+    ),
 ]  # fmt: skip
-"""An attribute a question asks for, and the words of the turns that settle it (the agent's question
-about it, the caller's answer), for values no reader recognises (a cuisine, a genre, a city said in
-lower case)."""
+"""An attribute a question asks for, the words of the turns that settle it (the agent's question
+about it, the caller's answer) and how much they count, for values no reader recognises (a cuisine,
+a genre, a city, a street address or a venue said in lower case)."""
 _ASKING = re.compile(r"\b(?:what|which|when|where|who|how|remind|double check|again|was it)\b")
 
 
@@ -933,6 +1070,17 @@ _MONTH_WORDS = frozenset(
     ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november",
      "december", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "today", "tomorrow"]
 )  # fmt: skip
+
+
+_LATEST_KINDS = frozenset({"count", "time", "date", "day", "price"})
+"""Kinds of value of which a booking's values line keeps only the last said (a correction replaces)."""
+_RESOLVED_DATE = re.compile(r": (?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d{4}-\d{2}-\d{2}|[A-Z][a-z]{2} \d{1,2})$")
+
+
+def _kinded_tags(digest: Digest) -> tuple[tuple[str, str], ...]:
+    """The tags of a durable line with the kind of value each is (``other`` when no reader says)."""
+    kinds = {_tag(v): v.kind for v in digest.said}
+    return tuple((kinds.get(tag) or ("date" if _RESOLVED_DATE.search(tag) else "other"), tag) for tag in digest.tags)
 
 
 def _tag_value(tag: str) -> str:

@@ -51,8 +51,8 @@ class LevelSettings:
 
 LEVEL_SETTINGS: dict[str, LevelSettings] = {
     "conservative": LevelSettings(8, 0.35, 0.85, "full", 220, 3, 0.12),
-    "balanced": LevelSettings(6, 0.25, 0.75, "sentence", 130, 4, 0.15),
-    "aggressive": LevelSettings(4, 0.15, 0.6, "topic", 90, 2, 0.12),
+    "balanced": LevelSettings(6, 0.25, 0.75, "sentence", 130, 4, 0.2),
+    "aggressive": LevelSettings(4, 0.1, 0.6, "topic", 90, 2, 0.12),
 }
 
 
