@@ -63,7 +63,9 @@ def test_every_request_fits_the_budget_even_when_durable_lines_alone_would_not()
     for turn in turns:
         compactor.add(turn)
         plan = compactor.plan(turn.text if turn.role == "user" else None)
-        values_only.update(line for line in plan.notes.splitlines() if re.match(r"- \S+ agent \(promise\): \[", line))
+        values_only.update(
+            line for line in plan.notes.splitlines() if re.match(r"- \S+ (?:agent \(promise\)|values said): \[", line)
+        )  # a line's values alone, or the values of several lines of one booking in one line
         assert plan_tokens(compactor, plan) == plan.tokens
         assert plan.tokens <= policy.token_budget and not plan.over_budget
         if plan.compacted:
@@ -76,7 +78,10 @@ def test_every_request_fits_the_budget_even_when_durable_lines_alone_would_not()
     assert "\"I've opened ticket" in agent[-1]  # the most recent keep their full line
     older = [line for line in agent if "\"I've opened ticket" not in line]
     assert all("ticket 71" in line and "$" in line for line in older)  # older ones: their values, or gone
-    assert values_only and all("ticket 71" in line and "$" in line for line in values_only)
+    assert values_only and all(
+        ("ticket 71" in line and "$" in line) or (" values said: [" in line and re.search(r"\d", line))
+        for line in values_only
+    )
     assert "ticket 7100" not in "\n".join(lines)  # the oldest left the notes (an in-call recall finds them)
     assert [t.id for t in compactor.turns].index(compactor.plan("ticket 7100?").recalled_ids[0]) == 1
 
@@ -160,3 +165,39 @@ def test_recall_finds_the_turn_of_the_booking_asked_about() -> None:
     assert any("6:30 pm" in text for text in first) and not any("7:45 pm" in text for text in first)
     tickets = recalled("How many tickets did I get for the concert again?")
     assert any("3 tickets" in text for text in tickets)
+
+
+def test_an_older_bookings_lines_become_one_values_line_with_the_corrections() -> None:
+    names = ["Bistro Liaison", "Coupa Cafe", "Limon Rotisserie", "Akira Japanese", "Olive Garden", "Tabla Indian"]
+    pairs: list[tuple[str, str]] = []
+    for k in range(12):
+        name, hour, party = names[k % len(names)], k % 5 + 5, k % 3 + 3
+        pairs += [
+            ("user", f"I'd like to book a table for 2 at {name} at {hour} pm."),
+            ("assistant", f"Please confirm: a table for 2 at {name} at {hour} pm today."),
+            ("user", f"Actually, make it for {party} people."),
+            (
+                "assistant",
+                f"Done: a table for {party} at {name} at {hour} pm today, the address is {100 + k} Main Street. "
+                "Anything else I can help with?",
+            ),
+            ("user", "No, that's all, bye."),
+        ]
+    turns = turns_of(pairs)
+    compactor = Compactor(CompactionPolicy(token_budget=800))
+    said = " ".join(t.text for t in turns)
+    for turn in turns:
+        compactor.add(turn)
+        plan = compactor.plan(None)
+        assert plan.tokens <= 800
+        for line in plan.notes.splitlines():
+            if " values said: [" in line:
+                assert all(number in said for number in re.findall(r"\d+", line.split(": [", 1)[1]))
+        compactor.warm()
+    merged = [line for line in compactor.plan(None).notes.splitlines() if " values said: [" in line]
+    assert merged  # older bookings: one line of values each
+    first = next(line for line in merged if "Main Street" in line)
+    k = int(re.search(r"(\d+) Main Street", first).group(1)) - 100
+    party = k % 3 + 3
+    assert names[k % len(names)] in first and f"for {party}" in first and f"{k % 5 + 5}pm" in first
+    assert "for 2" not in first  # the correction replaced the count said first

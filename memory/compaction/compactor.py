@@ -592,7 +592,9 @@ class Compactor:
             for pos in positions:  # the oldest never asked about go to their values only, first
                 if total <= until:
                     return
-                line, _, tokens = chosen[pos]
+                line, text, tokens = chosen[pos]
+                if not text or id(line) in merged_tags:
+                    continue  # left out, or a booking's values line already
                 forms = [(t, x) for t, x in ((line.short_tokens, line.short), (line.tiny_tokens, line.tiny)) if x]
                 if forms and min(forms)[0] < tokens:
                     replace(pos, min(forms)[1], min(forms)[0])
@@ -612,7 +614,7 @@ class Compactor:
             if chosen[pos][0].index in self._answers_back:
                 replace(pos, "", 0)
         if total > durable:  # older bookings: their values in one line each, oldest first
-            for positions in self._by_booking_positions(chosen, others):
+            for positions in self._by_booking_positions(chosen, others, merged_tags):
                 if total <= durable:
                     break
                 merged = self._merged_line(chosen, positions, merged_tags)
@@ -641,14 +643,16 @@ class Compactor:
                 self._sticky[id(line)] = (text, tokens, ())
         return [entry for entry in chosen if entry[1]]
 
-    def _by_booking_positions(self, chosen: list[tuple[_Line, str, int]], positions: list[int]) -> list[list[int]]:
+    def _by_booking_positions(
+        self, chosen: list[tuple[_Line, str, int]], positions: list[int], merged: Iterable[int]
+    ) -> list[list[int]]:
         """``positions`` (shown lines with tags) grouped by the booking of their turn, oldest booking first,
         at most :data:`MERGE_LINES` lines a group (a long booking, or a call with no closing, is several)."""
         groups: dict[int, list[int]] = {}
         for pos in sorted(positions):
             line = chosen[pos][0]
             booking = self._booking_of.get(line.index)
-            if booking is not None and line.tags and chosen[pos][1]:
+            if booking is not None and line.tags and chosen[pos][1] and id(line) not in merged:
                 groups.setdefault(booking, []).append(pos)
         return [groups[b][k : k + MERGE_LINES] for b in sorted(groups) for k in range(0, len(groups[b]), MERGE_LINES)]
 
