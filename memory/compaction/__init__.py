@@ -26,7 +26,8 @@ rewritten only when they pass their share of the budget.
 
 The budget holds by an exact count in the LLM's encoding (:func:`count_tokens`, offline). When
 durable lines alone would pass it they are tiered (the most asked-about and the most recent keep
-their words, older ones their values, the oldest leave the notes and stay recallable), and the
+their words, older bookings one line of their values each, older lines their values, the oldest
+leave the notes and stay recallable), and the
 newest four turns always stay verbatim. Recall of condensed turns reads the question as caller
 recall does (which booking of the call, which kind of value; :mod:`memory.recall.query`).
 

@@ -687,10 +687,10 @@ class Compactor:
         ]
         if not tags:
             return None
-        first, last = chosen[positions[0]][0].index, chosen[positions[-1]][0].index
-        span = self._clock(self._turns[first].at)
-        if last != first:
-            span += "-" + self._clock(self._turns[last].at)
+        start, end = chosen[positions[0]][0].index, chosen[positions[-1]][0].index
+        span = self._clock(self._turns[start].at)
+        if end != start:
+            span += "-" + self._clock(self._turns[end].at)
         text = f"- {span} values said: [{'; '.join(tags)}]"
         return text, self._count(text) + 1, tuple(kt for kt in kinded if kt[1] in tags or kt[1].split(": ")[0] in tags)
 
