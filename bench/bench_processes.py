@@ -190,7 +190,8 @@ async def _call_job(ctx: JobContext, settings: dict[str, Any], index: int) -> di
         hits = await call.memory.recall(synthetic.queries(rng), mode=modes[0])
         phases["cpu_of_process"] = (time.process_time() - cpu0) * 1000
         # the linker and the history are awaited inside query_vector (the query is embedded meanwhile)
-        phases["query_vector"] -= phases.get("linker_settle", 0.0) + phases.get("history_ready", 0.0)
+        if "query_vector" in phases:  # absent when the recall ran out of its budget (the step ends later)
+            phases["query_vector"] -= phases.get("linker_settle", 0.0) + phases.get("history_ready", 0.0)
         total = (time.perf_counter() - t0) * 1000
         phases["between_steps"] = total - sum(v for k, v in phases.items() if k != "cpu_of_process")
         report["first_recall_phases_ms"] = dict(phases)  # the later recall reuses the wrappers

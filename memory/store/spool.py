@@ -161,9 +161,9 @@ class Spool:
         Losing one of those to a power cut is harmless: a heartbeat is renewed, a claim made again,
         a row stored twice is stored once."""
         async with self._lock:
-            if durable:
-                await self.db.execute("PRAGMA synchronous=FULL")
             try:
+                if durable:
+                    await self.db.execute("PRAGMA synchronous=FULL")
                 async with write_transaction(self.db) as db:
                     yield db
             finally:
