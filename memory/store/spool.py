@@ -227,14 +227,22 @@ class Spool:
 
     # -- replay -----------------------------------------------------------------------------------------
 
+    async def _write_one(self, sql: str, parameters: tuple[object, ...]) -> int:
+        """One statement as its own transaction (autocommit, not synced): the file's write lock is
+        held while SQLite runs it on the connection's thread, not across the event loop's turns
+        between a BEGIN, the statement and a COMMIT (on a busy host a process can be descheduled
+        between them, lock held). Returns the rows it changed."""
+        async with self._lock:
+            cursor = await self.db.execute(sql, parameters)
+            return cursor.rowcount
+
     async def beat(self) -> None:
         """This owner is alive (its open calls' turns are not to be claimed)."""
-        async with self._tx() as db:
-            await db.execute(
-                "INSERT INTO owners (owner, pid, seen_at) VALUES (?, ?, ?) ON CONFLICT (owner)"
-                " DO UPDATE SET seen_at = excluded.seen_at",
-                (self.owner, os.getpid(), time.time()),
-            )
+        await self._write_one(
+            "INSERT INTO owners (owner, pid, seen_at) VALUES (?, ?, ?) ON CONFLICT (owner)"
+            " DO UPDATE SET seen_at = excluded.seen_at",
+            (self.owner, os.getpid(), time.time()),
+        )
 
     async def claim(self, *, limit: int = 20) -> list[SpooledCall]:
         """Calls this owner may replay now, oldest first, with their rows in order: its own closed calls,
@@ -304,21 +312,19 @@ class Spool:
             row = await cur.fetchone()
         if row is not None and row[0] != self.owner and row[1] > now:
             return False
-        async with self._tx() as db:
-            cur = await db.execute(
-                "INSERT INTO leases (database, name, owner, until) VALUES (?, ?, ?, ?) ON CONFLICT (database, name)"
-                " DO UPDATE SET owner = excluded.owner, until = excluded.until"
-                " WHERE leases.owner = excluded.owner OR leases.until <= ?",
-                (self.database, name, self.owner, now + seconds, now),
-            )
-            return cur.rowcount > 0
+        changed = await self._write_one(
+            "INSERT INTO leases (database, name, owner, until) VALUES (?, ?, ?, ?) ON CONFLICT (database, name)"
+            " DO UPDATE SET owner = excluded.owner, until = excluded.until"
+            " WHERE leases.owner = excluded.owner OR leases.until <= ?",
+            (self.database, name, self.owner, now + seconds, now),
+        )
+        return changed > 0
 
     async def release(self, name: str) -> None:
         """Give the lease ``name`` up (if this owner holds it): another process may take the work now."""
-        async with self._tx() as db:
-            await db.execute(
-                "DELETE FROM leases WHERE database = ? AND name = ? AND owner = ?", (self.database, name, self.owner)
-            )
+        await self._write_one(
+            "DELETE FROM leases WHERE database = ? AND name = ? AND owner = ?", (self.database, name, self.owner)
+        )
 
     async def pending(self) -> int:
         """Rows of this store's database in the spool (every owner's)."""
