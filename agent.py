@@ -121,6 +121,7 @@ def prewarm(proc: JobProcess) -> None:
     embedding model is not loaded here: the host's inference process holds it for every job
     (unless ``MEMORY_EMBEDDER=process``, which loads a model into each job process)."""
     quiet_loggers()
+    warm_http_tls()
     settings = settings_from_env()
     embedder: Embedder | HostEmbedder | None = None
     if settings.memory_enabled:
@@ -131,6 +132,20 @@ def prewarm(proc: JobProcess) -> None:
         if settings.open_before_call and proc.executor_type == JobExecutorType.PROCESS:
             open_store_before_call(deps)
     proc.userdata["deps"] = deps
+
+
+def warm_http_tls() -> None:
+    """Build the TLS context of LiveKit's per-job HTTP session now. LiveKit builds it once per
+    process, the first time a job's session is asked for; a job that never uses the session
+    still has one built to be closed when it ends. Parsing the CA bundle takes 100-600 ms of the
+    job's event loop on a busy host, and a job process serves one call: every call paid it. Built
+    here, in the warm process, the job's session reuses it (LiveKit caches it per trust settings)."""
+    from livekit.agents.utils import http_context
+
+    build = getattr(http_context, "_create_ssl_context", None)  # private: absent from another LiveKit, skip
+    if build is not None:
+        with contextlib.suppress(Exception):
+            build()
 
 
 def open_store_before_call(deps: WorkerDeps) -> None:

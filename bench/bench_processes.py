@@ -123,6 +123,12 @@ def bench_prewarm(proc: JobProcess) -> None:
 
     marks["worker_imported"] = _mem()
     agent.prewarm(proc)
+    # the stand-in's own cost, not the worker's: a fake job's room is a unittest.mock object, and
+    # importing unittest.mock takes a job's loop for 0.3-1 s of CPU at its start (a real job's room is not)
+    import livekit.agents.ipc.mock_room  # noqa: F401
+
+    import bench.synthetic  # noqa: F401  (the bench's scripted callers)
+
     marks["prewarmed"] = _mem()
     proc.userdata["bench_marks"] = marks
     ready = Path(settings["out"]) / "ready"
@@ -179,8 +185,16 @@ async def _call_job(ctx: JobContext, settings: dict[str, Any], index: int) -> di
         await store.embed([f"probe {index}: {synthetic.queries(rng)}"])  # a query's embedding alone, just before
         report["query_embed_ms"] = (time.perf_counter() - t0) * 1000
         late_before = _late_vectors(modes[0])
-        t0 = time.perf_counter()
+        phases = _time_recall_phases(call.memory.hooks)
+        cpu0, t0 = time.process_time(), time.perf_counter()
         hits = await call.memory.recall(synthetic.queries(rng), mode=modes[0])
+        phases["cpu_of_process"] = (time.process_time() - cpu0) * 1000
+        # the linker and the history are awaited inside query_vector (the query is embedded meanwhile)
+        if "query_vector" in phases:  # absent when the recall ran out of its budget (the step ends later)
+            phases["query_vector"] -= phases.get("linker_settle", 0.0) + phases.get("history_ready", 0.0)
+        total = (time.perf_counter() - t0) * 1000
+        phases["between_steps"] = total - sum(v for k, v in phases.items() if k != "cpu_of_process")
+        report["first_recall_phases_ms"] = dict(phases)  # the later recall reuses the wrappers
         report.update(
             call_id=call.memory.call_id,
             memory_setup_ms=call.timings_ms["memory_setup"],
@@ -210,6 +224,40 @@ async def _call_job(ctx: JobContext, settings: dict[str, Any], index: int) -> di
         await deps.store.aclose()
     report.update(marks={**ctx.proc.userdata["bench_marks"], "call_used": used}, loop_lag_ms=lag)
     return report
+
+
+def _time_recall_phases(hooks: Any) -> dict[str, float]:
+    """Wrap the steps of the call's next recall (see ``CallHooks._recall``) to time each: waiting for
+    the linker, for the caller's history, then for the query's vector (the rest of its deadline), the ranking."""
+    import memory.call.hooks as hooks_module
+
+    phases: dict[str, float] = {}
+
+    def timed(name: str, fn: Any) -> Any:
+        async def run(*args: Any, **kwargs: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return await fn(*args, **kwargs)
+            finally:
+                phases[name] = (time.perf_counter() - t0) * 1000
+
+        return run
+
+    def timed_sync(name: str, fn: Any) -> Any:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                phases[name] = (time.perf_counter() - t0) * 1000
+
+        return run
+
+    hooks._linker.settle = timed("linker_settle", hooks._linker.settle)
+    hooks._history.ready = timed("history_ready", hooks._history.ready)
+    hooks._history.rank = timed_sync("rank", hooks._history.rank)
+    hooks_module.query_vector = timed("query_vector", hooks_module.query_vector)
+    return phases
 
 
 def _late_vectors(mode: str) -> float:
@@ -445,6 +493,15 @@ def summarise(level: int, run: dict[str, Any], stored: dict[str, int]) -> dict[s
         "briefs": sum(1 for r in ok if r["brief"]),
         "stores_open_at_call": sum(1 for r in ok if r.get("store_ready_at_call")),
         "first_recalls_by_words": sum(1 for r in ok if r.get("first_recall_by_words")),
+        "first_recall_phases_p50_p95_ms": {
+            phase: (pct(values, 50), pct(values, 95))
+            for phase in ("linker_settle", "history_ready", "query_vector", "rank", "between_steps", "cpu_of_process")
+            if (
+                values := [
+                    r["first_recall_phases_ms"][phase] for r in ok if phase in r.get("first_recall_phases_ms", {})
+                ]
+            )
+        },
         "first_recall_fast_p95_ms": pct(recall["fast"], 95),
         "first_recall_accurate_p95_ms": pct(recall["accurate"], 95),
         "first_recall_fast_p50_ms": pct(recall["fast"], 50),
@@ -715,6 +772,8 @@ def render_level(s: dict[str, Any]) -> str:
             f"{s['first_recall_accurate_p50_ms']:.1f}; {s['first_recalls_by_words']} ranked by words, the vector late)"
             f"; a query's embedding through the host just before: p50 "
             f"{s['query_embed_p50_ms']:.1f} / p95 {s['query_embed_p95_ms']:.1f} ms",
+            "  first recall's steps p50/p95 ms: "
+            + ", ".join(f"{k} {a:.1f}/{b:.1f}" for k, (a, b) in s["first_recall_phases_p50_p95_ms"].items()),
             f"  event-loop lag p99 {s['loop_lag_p99_ms']:.1f} ms; turns recorded {s['turns_recorded']}, stored "
             f"{s['turns_stored']}; calls stored exactly once {s['calls_stored_exactly_once']}/{s['calls'] - len(s['failed'])}",
         ]

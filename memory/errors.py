@@ -6,6 +6,7 @@
     ├── ConfigError                     bad configuration (URL scheme, policy values, model files)
     ├── StoreUnavailableError           the database cannot be reached when opening the store
     │   └── SchemaError                 the database has no memory schema, or an older one than the code
+    ├── EmbedderUnavailableError        the host's embedding model cannot be asked (no job yet, no reply)
     └── MemoryWriteError                turns or links that could not be stored (raised at ``aclose``)
 
 Read failures during a call never raise: preload and recall return empty results within
@@ -41,6 +42,16 @@ class SchemaError(StoreUnavailableError):
     """The database is reachable but its memory schema is missing or older than this code expects:
     run ``python -m memory migrate`` as the schema's owner (the store never migrates a database
     server itself; the embedded SQLite file is the exception)."""
+
+
+class EmbedderUnavailableError(CallerMemoryError, RuntimeError):
+    """The embedding model that runs outside this process (the host's, in LiveKit's inference
+    process) cannot be asked or did not answer. ``before_job``: this job process has no job yet
+    (it waits in LiveKit's warm pool), so it has no channel to the model: expected, not a fault."""
+
+    def __init__(self, message: str, *, before_job: bool = False) -> None:
+        super().__init__(message)
+        self.before_job = before_job
 
 
 class MemoryWriteError(CallerMemoryError):

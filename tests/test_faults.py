@@ -288,3 +288,34 @@ async def test_a_burst_of_100_calls_of_20_turns_stores_every_turn(postgres_datab
         assert stored == 2000
     finally:
         await store.aclose()
+
+
+async def test_turns_the_database_takes_late_are_not_spooled_when_the_spool_is_busy(
+    pg_proxy, postgres_database, direct, embedder, tmp_path, caplog
+):
+    """A slow database (not down) while the host's spool file is locked by another process: the
+    turns go to the spool after 100 ms, and the database taking them first ends that attempt. They
+    are stored once, none is left in the spool, and no error says they could not be kept."""
+    import sqlite3
+
+    tenant = tenant_id()
+    store = await faulty_store(pg_proxy, postgres_database, embedder, tmp_path)
+    other = sqlite3.connect(tmp_path / "spool.db", isolation_level=None)  # another job process of the host
+    try:
+        hooks = await store.open_call(tenant, {"phone": phone()}, started_at=T0)
+        await hooks.flushed()
+        other.execute("BEGIN IMMEDIATE")  # it holds the spool's write lock for a while
+        pg_proxy.freeze()  # the database stops answering for 0.5 s
+        say(hooks, 0, 4)
+        await asyncio.sleep(0.5)
+        await pg_proxy.set("pass")
+        assert_all_once_in_order(await stored_seqs(direct, tenant, hooks.call_id, expect=4), 4)
+        await asyncio.sleep(2.5)  # the lock held past the spool's 2 s for a write
+        other.execute("ROLLBACK")
+        await hooks.aclose()
+        assert hooks.spooled == 0
+        assert not [r for r in caplog.records if "could not be spooled" in r.getMessage()]
+        assert_all_once_in_order(await stored_seqs(direct, tenant, hooks.call_id, expect=4), 4)
+    finally:
+        other.close()
+        await store.aclose()

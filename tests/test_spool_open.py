@@ -49,3 +49,42 @@ def test_many_processes_opening_the_spool_at_once_all_get_it(tmp_path: Path, fre
 async def _open_and_close(path: Path) -> None:
     spool = await Spool(path, database="postgresql:db:5432/x").open()
     await spool.aclose()
+
+
+async def test_asking_for_calls_to_replay_takes_no_write_lock_when_there_are_none(tmp_path: Path) -> None:
+    """Every store of a host asks about once a second; with nothing to replay the answer is a read,
+    so it neither waits for nor takes the file's write lock (fifty job processes queued on it)."""
+    import sqlite3
+
+    path = tmp_path / "spool.db"
+    spool = await Spool(path, database="postgresql:db:5432/x").open()
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        t0 = time.perf_counter()
+        assert await spool.claim() == []
+        assert time.perf_counter() - t0 < 1.0  # a write would wait for the lock (busy_timeout 5 s)
+        other.execute("ROLLBACK")
+    finally:
+        other.close()
+        await spool.aclose()
+
+
+async def test_one_process_of_the_host_holds_a_lease_until_it_gives_it_up_or_it_runs_out(tmp_path: Path) -> None:
+    path = tmp_path / "spool.db"
+    first = await Spool(path, database="postgresql:db:5432/x").open()
+    second = await Spool(path, database="postgresql:db:5432/x").open()
+    elsewhere = await Spool(path, database="postgresql:other:5432/y").open()  # another deployment's database
+    try:
+        assert await first.lease("backfill:acme", 60.0)
+        assert not await second.lease("backfill:acme", 60.0)
+        assert await first.lease("backfill:acme", 60.0)  # renewed by its holder
+        assert await second.lease("backfill:other-tenant", 60.0)
+        assert await elsewhere.lease("backfill:acme", 60.0)
+        await first.release("backfill:acme")
+        assert await second.lease("backfill:acme", 0.05)
+        await asyncio.sleep(0.1)  # run out
+        assert await first.lease("backfill:acme", 60.0)
+    finally:
+        for spool in (first, second, elsewhere):
+            await spool.aclose()

@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 import memory
+from memory.errors import EmbedderUnavailableError
 
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 PHONE = "+1 415 555 0142"
@@ -180,3 +181,44 @@ async def test_a_fact_back_filled_late_does_not_replace_what_a_later_call_said(s
         facts = await third.backend.load_facts(tenant, caller, include_former=True)
         assert [(f.value, f.current) for f in facts] == [("22 oak street", False), ("5 elm road", True)]
         assert facts[0].valid_to == facts[1].valid_from
+
+
+class UnreachableEmbedder:
+    """An embedder outside the process that cannot be asked (as the host's, from a job process)."""
+
+    def __init__(self, real, *, before_job: bool) -> None:
+        self.name, self.dim = real.name, real.dim
+        self.before_job = before_job
+        self.asked = 0
+
+    async def embed(self, texts):
+        self.asked += 1
+        raise EmbedderUnavailableError("the host's embedder sent no reply", before_job=self.before_job)
+
+    embed_later = embed
+
+
+@pytest.mark.parametrize("before_job", [False, True], ids=["no-reply", "no-job-yet"])
+async def test_a_back_fill_that_cannot_embed_stops_at_once_and_says_why(store_urls, embedder, caplog, before_job):
+    """Two calls wait; what fails the first fails the second: one line naming the cause, not one per
+    call (a job process still in LiveKit's warm pool has no channel to the host's model yet: quiet)."""
+    from memory.call.enrich import backfill
+
+    url, redis_url = store_urls
+    tenant = f"t-{uuid.uuid4().hex[:10]}"
+    for day in (0, 1):
+        said = [("user", f"my router keeps dropping, day {day}")]
+        await a_call_left_unenriched(url, redis_url, embedder, tenant, said, started_at=T0 + timedelta(days=day))
+    unreachable = UnreachableEmbedder(embedder, before_job=before_job)
+    store = await memory.open_store(url, embedder=unreachable, spool_path=None)
+    try:
+        caplog.set_level("DEBUG", logger="memory.call.enrich")
+        done = await backfill(store, tenant, memory.MemoryPolicy(), before=datetime(2100, 1, 1, tzinfo=UTC))
+        assert done == 0 and unreachable.asked == 1
+        [record] = [r for r in caplog.records if r.name == "memory.call.enrich"]
+        assert "2 calls" in record.getMessage()
+        assert "EmbedderUnavailableError: the host's embedder sent no reply" in record.getMessage()
+        assert record.levelname == ("DEBUG" if before_job else "WARNING")
+        assert "router" not in record.getMessage()  # no caller's words
+    finally:
+        await store.aclose()

@@ -10,12 +10,13 @@ could not: rows whose call ended, or whose process died, before they were enrich
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from itertools import groupby
 
-from ..errors import describe
+from ..errors import EmbedderUnavailableError, describe
 from ..policy import MemoryPolicy
 from ..recall.graph import Extraction, extract_batch
 from ..store.base import Backend
@@ -28,6 +29,10 @@ __all__ = ["BACKFILL_BATCH", "backfill", "resolved_matters", "store_enrichment"]
 logger = logging.getLogger(__name__)
 
 BACKFILL_BATCH = 256
+BACKFILL_LEASE_S = 60.0
+"""With a spool (shared by a host's processes), one process of the host back-fills a tenant: it holds
+the lease this long from its last back-fill. Every job process doing the same rows at once multiplied
+the work by the calls on the host (fifty job processes enriching the same ended calls)."""
 
 _GENERIC_WORDS = frozenset(
     [
@@ -108,18 +113,31 @@ async def backfill(
     limit: int = BACKFILL_BATCH,
 ) -> int:
     """Enrich up to ``limit`` of the tenant's rows stored text first before ``before`` and still waiting,
-    call by call (the calls in ``skip_calls`` are enriched by their own writers). Returns rows enriched."""
+    call by call (the calls in ``skip_calls`` are enriched by their own writers). Returns rows enriched.
+    With a spool, only the host's process holding the tenant's back-fill lease does it (see
+    ``BACKFILL_LEASE_S``); a failure stops the back-fill, says why once and gives the lease up."""
     backend = services.backend
+    spool, lease = services.spool, f"backfill:{customer_id}"
+    if spool is not None and not await spool.lease(lease, BACKFILL_LEASE_S):
+        return 0  # another process of this host back-fills this tenant
     waiting = await backend.load_unenriched(customer_id, before=before, limit=limit)
+    calls = [(call_id, list(group)) for call_id, group in groupby(waiting, key=lambda r: r.call_id)]
+    calls = [(call_id, rows) for call_id, rows in calls if call_id not in skip_calls]
     done = 0
-    for call_id, group in groupby(waiting, key=lambda r: r.call_id):
-        rows = list(group)
-        if call_id in skip_calls:
-            continue
+    for i, (call_id, rows) in enumerate(calls):
         try:
             done += await _enrich_call(services, customer_id, call_id, rows, policy)
         except Exception as exc:
-            logger.warning("back-fill of a call's turns failed, left for later: %s", describe(exc))
+            # what fails one call (the embedder or the database out of reach) fails the next: stop, say why once
+            left = len(calls) - i
+            if isinstance(exc, EmbedderUnavailableError) and exc.before_job:  # a job process still in the warm pool
+                logger.debug("back-fill waits for a job (%d calls left for later): %s", left, describe(exc))
+            else:
+                logger.warning("back-fill stopped, %d calls' turns left for later: %s", left, describe(exc))
+            if spool is not None:  # another process of the host may do better (this one may have no job yet)
+                with contextlib.suppress(Exception):
+                    await spool.release(lease)
+            break
     return done
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -240,11 +240,10 @@ class CallHooks:
 
     async def _recall(self, query: str, preset: RecallPreset, limit: int) -> list[Hit]:
         with measured("memory.recall", RECALL, mode=preset.name, tenant=self.customer_id, limit=limit):
-            await self._linker.settle(raise_errors=False)
-            await self._history.ready()
-            # Only the query is embedded: turns the writer has not embedded yet are matched by their words (and
-            # their neighbours') until it has, so the call's one embedding thread never embeds a turn twice.
-            vector = await query_vector(self._services, query, preset.name)
+            # Only the query is embedded (turns not embedded yet are matched by their words and neighbours'), and
+            # while the linker and the history are awaited: a first recall can come before the history is loaded.
+            ready = _in_order(self._linker.settle(raise_errors=False), self._history.ready())
+            vector = await query_vector(self._services, query, preset.name, after=ready)
             current = self._transcript.episode(self.started_at)
             return self._history.rank(
                 query, vector, preset, limit, now=self._now(), current=current, policy=self.policy
@@ -296,19 +295,36 @@ class CallHooks:
         return await self._closer.spool_unsaved()
 
 
-async def query_vector(services: CallServices, query: str, mode: str) -> np.ndarray | None:
+async def query_vector(
+    services: CallServices, query: str, mode: str, *, after: Awaitable[object] | None = None
+) -> np.ndarray | None:
     """The query's vector, or ``None`` when it is not there within the mode's deadline (the recall
-    then ranks by words; the embedding goes on and fills the query cache for the next recall)."""
+    then ranks by words; the embedding goes on and fills the query cache for the next recall).
+    ``after``: what the recall waits for first (the call's history); the query is embedded
+    meanwhile, and the deadline counts from the start."""
+    started = time.monotonic()
     embedding = asyncio.ensure_future(services.embed([query], cache_first=True))
+    if after is not None:
+        try:
+            await after
+        except BaseException:
+            embedding.add_done_callback(_consume)
+            raise
     deadline = services.query_deadline(mode)
     if deadline is None:
         return (await embedding)[0]
+    deadline = max(0.0, deadline - (time.monotonic() - started))
     done, _ = await asyncio.wait({embedding}, timeout=deadline)
     if embedding in done:
         return embedding.result()[0]
     embedding.add_done_callback(_consume)
     recall_without_vector(mode)
     return None
+
+
+async def _in_order(*steps: Awaitable[object]) -> None:
+    for step in steps:
+        await step
 
 
 def _consume(task: asyncio.Future[np.ndarray]) -> None:

@@ -228,11 +228,23 @@ class CallWriter:
         )
 
     async def _spool(self, rows: list[MemoryRow]) -> bool:
+        """Keep ``rows`` in the spool. While a write of them is in flight (the database slow, not
+        down), the database taking them first ends the attempt: they need no spool then, and the
+        host's processes do not queue for the spool file's lock behind a write that is not needed."""
         spool = self._services.spool
         if spool is None or not rows:
             return False
+        keep = asyncio.ensure_future(within(spool.keep(self.spooled_call(), rows), SPOOL_TIMEOUT_S))
+        inflight = self._inflight
+        if inflight is not None and not inflight.done():
+            await asyncio.wait({keep, inflight}, return_when=asyncio.FIRST_COMPLETED)
+            if not keep.done() and not inflight.cancelled() and inflight.exception() is None:
+                keep.cancel()  # rolled back (the spool's transaction is cancellation-safe)
+                keep.add_done_callback(retrieve_quietly)
+                self._text_wake.set()
+                return False
         try:
-            await within(spool.keep(self.spooled_call(), rows), SPOOL_TIMEOUT_S)
+            await keep
         except Exception as exc:
             logger.error("%d turns could not be spooled either: %s", len(rows), describe(exc))
             return False

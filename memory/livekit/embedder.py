@@ -48,7 +48,7 @@ import numpy as np
 from livekit.agents.inference_runner import _InferenceRunner
 
 from ..embed import Embedder, check_texts, default_embedder, default_spec
-from ..errors import ConfigError, InvalidInputError
+from ..errors import ConfigError, EmbedderUnavailableError, InvalidInputError
 
 if TYPE_CHECKING:
     from livekit.agents.ipc.inference_executor import InferenceExecutor
@@ -145,7 +145,7 @@ class EmbedderRunner(_InferenceRunner):
             try:
                 vectors, error = self._embedder.embed(texts), ""
             except Exception as exc:  # reported to each ticket's job, which falls back as for a lost reply
-                vectors, error = None, f"{type(exc).__name__}: {exc}"
+                vectors, error = None, type(exc).__name__  # its message could quote a turn
             now = time.monotonic()
             self._per_text_s = 0.8 * self._per_text_s + 0.2 * (now - started) / max(1, len(texts))
             with self._cond:
@@ -207,7 +207,7 @@ class HostEmbedder:
             return np.zeros((0, self.dim), np.float32)
         data = await self._target().do_inference(INFERENCE_METHOD, encode_request(items))
         if data is None:
-            raise RuntimeError("the host's embedder sent no reply")
+            raise EmbedderUnavailableError("the host's embedder sent no reply")
         name, vectors = decode_reply(data)
         if name != self.name or vectors.shape != (len(items), self.dim):
             raise ConfigError(
@@ -229,7 +229,7 @@ class HostEmbedder:
         target = self._target()
         reply = await target.do_inference(INFERENCE_METHOD, encode_request(items, op="submit"))
         if reply is None:
-            raise RuntimeError("the host's embedder sent no reply")
+            raise EmbedderUnavailableError("the host's embedder sent no reply")
         head = json.loads(reply.partition(b"\n")[0])
         ticket = int(head["ticket"])
         pause = min(max(float(head.get("eta_s", 0.0)), COLLECT_MIN_S), COLLECT_MAX_S)
@@ -237,7 +237,7 @@ class HostEmbedder:
             await asyncio.sleep(pause)
             data = await target.do_inference(INFERENCE_METHOD, encode_request([ticket], op="collect"))
             if data is None:
-                raise RuntimeError("the host's embedder sent no reply")
+                raise EmbedderUnavailableError("the host's embedder sent no reply")
             ready = decode_collected(data, self.name, self.dim)
             if ticket in ready:
                 vectors = ready[ticket]
@@ -260,8 +260,10 @@ class HostEmbedder:
         if job is not None:
             return job.inference_executor
         if self._bound is None:
-            raise RuntimeError(
-                "no job context and no executor bound: call HostEmbedder.bind(ctx.inference_executor) in the entrypoint"
+            raise EmbedderUnavailableError(
+                "no job context and no executor bound: this process has no job yet (or the entrypoint did not "
+                "call HostEmbedder.bind(ctx.inference_executor))",
+                before_job=True,
             )
         return self._bound
 
@@ -307,13 +309,13 @@ def decode_collected(data: bytes, name: str, dim: int) -> dict[int, np.ndarray]:
         start = 0
         for ticket, n, error in meta["ready"]:
             if error:
-                raise RuntimeError(f"the host's embedder failed on a batch of turns: {error}")
+                raise EmbedderUnavailableError(f"the host's embedder failed on a batch of turns: {error}")
             out[int(ticket)] = flat[start * dim : (start + n) * dim].reshape(n, dim).astype(np.float32)
             start += n
     except (ValueError, KeyError, TypeError) as exc:
-        raise RuntimeError(f"unreadable reply from the host's embedder: {type(exc).__name__}") from exc
+        raise EmbedderUnavailableError(f"unreadable reply from the host's embedder: {type(exc).__name__}") from exc
     if not sep:
-        raise RuntimeError("unreadable reply from the host's embedder: no header")
+        raise EmbedderUnavailableError("unreadable reply from the host's embedder: no header")
     return out
 
 
@@ -330,7 +332,7 @@ def decode_reply(data: bytes) -> tuple[str, np.ndarray]:
         name, n, dim = str(meta["name"]), int(meta["n"]), int(meta["dim"])
         vectors = np.frombuffer(body, dtype=_FLOAT).reshape(n, dim).astype(np.float32)
     except (ValueError, KeyError, TypeError) as exc:
-        raise RuntimeError(f"unreadable reply from the host's embedder: {type(exc).__name__}") from exc
+        raise EmbedderUnavailableError(f"unreadable reply from the host's embedder: {type(exc).__name__}") from exc
     if not sep:
-        raise RuntimeError("unreadable reply from the host's embedder: no header")
+        raise EmbedderUnavailableError("unreadable reply from the host's embedder: no header")
     return name, vectors

@@ -2,8 +2,8 @@
 
 One SQLite file per worker host, in WAL mode, opened by every worker process of the host. Why an
 SQLite file (and not Redis Streams): it needs no server, so it works without Redis and when Redis
-is what is down; a committed transaction survives the process being killed (``synchronous=FULL``:
-a power cut too); and its write lock makes claiming a call for replay atomic between the host's
+is what is down; a committed transaction survives the process being killed (turns kept and callers
+forgotten are synced, ``synchronous=FULL``: a power cut too); and its write lock makes claiming a call for replay atomic between the host's
 processes. Each turn is keyed by (tenant, call id, seq), as in the database, so keeping it twice or
 replaying it twice stores it once.
 
@@ -69,6 +69,12 @@ _SCHEMA = (
         at          REAL NOT NULL,
         UNIQUE (database, customer_id, call_id, seq))""",
     "CREATE TABLE IF NOT EXISTS owners (owner TEXT PRIMARY KEY, pid INTEGER NOT NULL, seen_at REAL NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS leases (
+        database TEXT NOT NULL,
+        name     TEXT NOT NULL,
+        owner    TEXT NOT NULL,
+        until    REAL NOT NULL,
+        PRIMARY KEY (database, name))""",
 )
 _TABLES = len(_SCHEMA) + 1  # and sqlite_sequence (AUTOINCREMENT)
 OPEN_RETRY_S = 30.0
@@ -126,7 +132,7 @@ class Spool:
         with contextlib.suppress(FileExistsError):
             os.close(os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
         self._db = await aiosqlite.connect(self.path, isolation_level=None)
-        for pragma in ("busy_timeout=5000", "synchronous=FULL"):
+        for pragma in ("busy_timeout=5000", "synchronous=NORMAL"):  # FULL where it counts: see _tx
             await self._db.execute(f"PRAGMA {pragma}")
         async with self._db.execute("PRAGMA journal_mode") as cursor:
             row = await cursor.fetchone()
@@ -146,9 +152,24 @@ class Spool:
         return self._db
 
     @contextlib.asynccontextmanager
-    async def _tx(self) -> AsyncIterator[aiosqlite.Connection]:
-        async with self._lock, write_transaction(self.db) as db:
-            yield db
+    async def _tx(self, *, durable: bool = False) -> AsyncIterator[aiosqlite.Connection]:
+        """A write transaction. ``durable``: its commit is synced to disk (``synchronous=FULL``: it
+        survives a power cut), for what must not be lost or come back (turns kept, a caller
+        forgotten). The others (heartbeats, claims, rows that reached the database) commit without
+        a sync (WAL, ``NORMAL``: they survive the process being killed): the host's job processes
+        all beat and store through this one file, and a sync per commit made them queue for its lock.
+        Losing one of those to a power cut is harmless: a heartbeat is renewed, a claim made again,
+        a row stored twice is stored once."""
+        async with self._lock:
+            try:
+                if durable:
+                    await self.db.execute("PRAGMA synchronous=FULL")
+                async with write_transaction(self.db) as db:
+                    yield db
+            finally:
+                if durable and self._db is not None:
+                    with contextlib.suppress(aiosqlite.Error):
+                        await self._db.execute("PRAGMA synchronous=NORMAL")
 
     async def aclose(self) -> None:
         """Close the file; this owner's closed calls are left for the next owner to replay."""
@@ -168,7 +189,7 @@ class Spool:
 
     async def keep(self, call: SpooledCall, rows: Sequence[MemoryRow]) -> None:
         """Keep ``rows`` of ``call`` (owned by this owner until the call closes). Durable on return."""
-        async with self._tx() as db:
+        async with self._tx(durable=True) as db:
             await db.execute(
                 "INSERT INTO spooled_calls (database, customer_id, call_id, identifiers, started_at, caller_id,"
                 " first_caller_id, owner, closed, spooled_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -206,20 +227,38 @@ class Spool:
 
     # -- replay -----------------------------------------------------------------------------------------
 
+    async def _write_one(self, sql: str, parameters: tuple[object, ...]) -> int:
+        """One statement as its own transaction (autocommit, not synced): the file's write lock is
+        held while SQLite runs it on the connection's thread, not across the event loop's turns
+        between a BEGIN, the statement and a COMMIT (on a busy host a process can be descheduled
+        between them, lock held). Returns the rows it changed."""
+        async with self._lock:
+            cursor = await self.db.execute(sql, parameters)
+            return cursor.rowcount
+
     async def beat(self) -> None:
         """This owner is alive (its open calls' turns are not to be claimed)."""
-        async with self._tx() as db:
-            await db.execute(
-                "INSERT INTO owners (owner, pid, seen_at) VALUES (?, ?, ?) ON CONFLICT (owner)"
-                " DO UPDATE SET seen_at = excluded.seen_at",
-                (self.owner, os.getpid(), time.time()),
-            )
+        await self._write_one(
+            "INSERT INTO owners (owner, pid, seen_at) VALUES (?, ?, ?) ON CONFLICT (owner)"
+            " DO UPDATE SET seen_at = excluded.seen_at",
+            (self.owner, os.getpid(), time.time()),
+        )
 
     async def claim(self, *, limit: int = 20) -> list[SpooledCall]:
         """Calls this owner may replay now, oldest first, with their rows in order: its own closed calls,
         and every call of owners that closed or stopped beating ``LEASE_S`` ago (they become this
-        owner's, closed). A call is never taken from an owner that is alive."""
+        owner's, closed). A call is never taken from an owner that is alive.
+
+        Every store of the host asks about once a second: a read answers when there is nothing to
+        claim (the usual case), without taking the file's write lock."""
         gone = time.time() - LEASE_S
+        async with self.db.execute(
+            "SELECT 1 FROM spooled_calls WHERE database = ? AND ((owner = ? AND closed = 1) OR owner NOT IN"
+            " (SELECT owner FROM owners WHERE seen_at >= ?)) LIMIT 1",
+            (self.database, self.owner, gone),
+        ) as cur:
+            if await cur.fetchone() is None:
+                return []
         async with self._tx() as db:
             await db.execute(
                 "UPDATE spooled_calls SET owner = ?, closed = 1 WHERE database = ? AND owner NOT IN"
@@ -252,7 +291,7 @@ class Spool:
 
     async def replayed(self, customer_id: str, call_id: str) -> None:
         """A claimed call is stored (or dropped, its caller forgotten): it leaves the spool."""
-        async with self._tx() as db:
+        async with self._tx(durable=True) as db:
             await db.execute(
                 "DELETE FROM spooled_rows WHERE database = ? AND customer_id = ? AND call_id = ?",
                 (self.database, customer_id, call_id),
@@ -261,6 +300,31 @@ class Spool:
                 "DELETE FROM spooled_calls WHERE database = ? AND customer_id = ? AND call_id = ? AND owner = ?",
                 (self.database, customer_id, call_id, self.owner),
             )
+
+    async def lease(self, name: str, seconds: float) -> bool:
+        """Whether this owner may do the host-wide work ``name`` now: it takes (or renews) the lease
+        for ``seconds`` unless another owner holds it. For work that one process of the host does for
+        all (a tenant's back-fill), not every job process at once. A read answers while another holds it."""
+        now = time.time()
+        async with self.db.execute(
+            "SELECT owner, until FROM leases WHERE database = ? AND name = ?", (self.database, name)
+        ) as cur:
+            row = await cur.fetchone()
+        if row is not None and row[0] != self.owner and row[1] > now:
+            return False
+        changed = await self._write_one(
+            "INSERT INTO leases (database, name, owner, until) VALUES (?, ?, ?, ?) ON CONFLICT (database, name)"
+            " DO UPDATE SET owner = excluded.owner, until = excluded.until"
+            " WHERE leases.owner = excluded.owner OR leases.until <= ?",
+            (self.database, name, self.owner, now + seconds, now),
+        )
+        return changed > 0
+
+    async def release(self, name: str) -> None:
+        """Give the lease ``name`` up (if this owner holds it): another process may take the work now."""
+        await self._write_one(
+            "DELETE FROM leases WHERE database = ? AND name = ? AND owner = ?", (self.database, name, self.owner)
+        )
 
     async def pending(self) -> int:
         """Rows of this store's database in the spool (every owner's)."""
@@ -272,7 +336,7 @@ class Spool:
 
     async def forget(self, customer_id: str, *, caller_ids: Sequence[str], call_ids: Sequence[str]) -> int:
         """Remove the calls of these callers (and these calls, whoever they belonged to). Returns rows removed."""
-        async with self._tx() as db:
+        async with self._tx(durable=True) as db:
             ids = json.dumps(list(caller_ids))
             async with db.execute(
                 "SELECT call_id FROM spooled_calls WHERE database = ? AND customer_id = ? AND (caller_id IN"

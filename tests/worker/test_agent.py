@@ -342,3 +342,16 @@ def test_a_console_whose_call_fails_ends_with_one_line(tmp_path: Path) -> None:
         assert "agent.py console: the call failed" in terminal.text
     finally:
         terminal.close()
+
+
+def test_prewarm_builds_the_tls_context_a_jobs_http_session_uses() -> None:
+    """LiveKit builds its HTTP session's TLS context on first use, in every job (a job that never
+    uses the session builds one to close it): built in prewarm, the job's session reuses it."""
+    from livekit.agents.utils import http_context
+
+    http_context._ssl_context_for.cache_clear()
+    agent.warm_http_tls()
+    assert http_context._ssl_context_for.cache_info().currsize == 1
+    built = http_context._create_ssl_context()
+    assert http_context._ssl_context_for.cache_info().hits >= 1
+    assert built is http_context._create_ssl_context()
