@@ -34,7 +34,9 @@ deterministic episode and its rows, and returns the episode to keep (it may fill
 ``values``, ``outcome``, ``summary``); it runs at close, off the call's turn path, within a time
 budget, and the deterministic episode is kept when it fails or is late."""
 
-SUMMARY_VALUE_KINDS = ("name", "count", "date", "day", "time", "address", "reference", "amount", "duration", "phone")
+SUMMARY_VALUE_KINDS = (
+    "name", "count", "date", "day", "time", "address", "reference", "amount", "duration", "phone", "device",
+)  # fmt: skip
 """The value kinds an episode keeps, in the order a summary lists them."""
 _MAX_SUMMARY_VALUES = 7
 _CLOCK_WORDS = {**DIGIT_WORDS, **TEENS, **TENS, "oh": 0}
@@ -48,6 +50,7 @@ _ORDINAL_DAYS = {
 }  # fmt: skip
 _ISO_DATE = re.compile(r"\b\d{4}-\d{1,2}-(\d{1,2})\b")
 _DAY_NUMBER = re.compile(r"(?<![\d/.-])([12]\d|3[01]|0?[1-9])(?:st|nd|rd|th)?(?![\d/.:-])")
+_DEVICE_WHATS = frozenset({"speaker", "tv", "headphones", "stereo", "soundbar", "radio", "display"})
 _KIND_SHARE = 0.5  # a kind counts for the call when it is named at least half as often as the top one
 _EVIDENCE_WORDS = 6  # a confirmation without a value we can read counts from this many words
 
@@ -126,8 +129,13 @@ def _values(evidence: Sequence[MemoryRow], turns: Sequence[MemoryRow], region: s
 def value_key(kind: str, normalised: str) -> str:
     """What two statements of one value share: "8 pm", "eight pm" and "8:00 pm" are "8:00pm"; a date
     its day of the month ("March 8th", "the 8th", "the eighth of March": "8"; a call settles one
-    booking's date, so its month is the same); a count its number; other values their normalised words."""
+    booking's date, so its month is the same); a count its number; a device its room when it names one
+    ("the kitchen speaker", "the speaker in the kitchen", "play it in the kitchen": "kitchen"); other
+    values their normalised words."""
     text = normalised.lower()
+    if kind == "device":
+        words = text.split()
+        return " ".join(words[:-1]) if len(words) > 1 and words[-1] in _DEVICE_WHATS else text
     if kind == "date":
         day = _day_of_month(text)
         return text if day is None else str(day)
