@@ -232,6 +232,29 @@ async def test_a_replaced_fact_ranks_below_the_current_one_across_calls(store, t
     await hooks.aclose()
 
 
+MUSIC = [
+    ("user", "Can you play something by Nina Simone?"),
+    ("assistant", "How about Feeling Good by Nina Simone? Shall I play it on the TV?"),
+    ("user", "Yes, but on the speaker in the kitchen, please."),
+    ("assistant", "Playing Feeling Good on the kitchen speaker, is that right?"),
+    ("user", "Oh wait, I changed my mind, I'll be upstairs. Put it in the bedroom."),
+    ("assistant", "Okay, Feeling Good on the bedroom speaker. Is that correct?"),
+    ("user", "Yes."),
+    ("assistant", "It's playing now."),
+]
+
+
+async def test_a_device_changed_during_the_call_ranks_below_the_current_one_and_is_marked(store, tenant):
+    await _call(store, tenant, TABLE_1, T0)
+    await _call(store, tenant, MUSIC, T0 + timedelta(days=7))
+    hooks = await store.open_call(tenant, PHONE, started_at=T0 + timedelta(days=20))
+    hits = await hooks.recall("Which speaker did you play the song on last time?", limit=5)
+    devices = [h for h in hits if any(w in h.text.lower() for w in ("tv", "kitchen", "bedroom"))]
+    assert "bedroom" in devices[0].text.lower()
+    assert all(h.former for h in devices if "bedroom" not in h.text.lower())
+    await hooks.aclose()
+
+
 TRAIN_1 = [
     ("user", "I need a train to Cambridge on Saturday, leaving after 16:00."),
     ("assistant", "TR7804 leaves at 17:17 and arrives by 18:05. Shall I book it?"),

@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
-from ..text.kinds import outcome_of
+from ..text.kinds import is_correction, outcome_of
 from ..text.promises import call_topic, clean
 from ..text.quote import quote
 from ..text.reading import read_turn
@@ -42,7 +42,9 @@ _MAX_SUMMARY_VALUES = 7
 _CLOCK_WORDS = {**DIGIT_WORDS, **TEENS, **TENS, "oh": 0}
 _NOT_CHANGED_BY_CALLER = frozenset({"name", "address", "phone", "reference", "amount"})
 """Kinds a caller's own words do not replace: "Akira" said back, or a question about the address, are
-no change of what was booked (the agent's next confirmation is)."""
+no change of what was booked (the agent's next confirmation is)..."""
+_CORRECTED_BY_CALLER = frozenset({"name", "address"})
+"""...unless the caller's turn corrects the read-back ("No, actually, I'd rather watch Stockholm")."""
 _ORDINAL_DAYS = {
     "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8,
     "ninth": 9, "tenth": 10, "eleventh": 11, "twelfth": 12, "thirteenth": 13, "fourteenth": 14, "fifteenth": 15,
@@ -92,7 +94,8 @@ def _values(evidence: Sequence[MemoryRow], turns: Sequence[MemoryRow], region: s
     """Values of the evidence turns; where a later turn states another value of a kind, the earlier is former.
 
     A later turn is any turn, the caller's too ("change that to 1 ticket"), from the first evidence
-    turn that states the kind on: what the agent confirmed and the caller then changed is former.
+    turn that states the kind on: what the agent confirmed and the caller then changed is former. A
+    caller's name or address counts only in a turn that corrects ("no, actually, ... instead").
     """
     stated: list[EpisodeValue] = []
     for row in evidence:
@@ -109,8 +112,11 @@ def _values(evidence: Sequence[MemoryRow], turns: Sequence[MemoryRow], region: s
     for row in turns:  # changes after the agent first stated a kind, whoever says them
         if row.seq in confirmed or row.seq <= min(first_seq.values(), default=row.seq):
             continue
+        corrects = row.role == "user" and is_correction(row.text)  # "No, I'd rather see Stockholm"
         for said in read_turn(row.text, region=region).values:
-            if said.kind in first_seq and row.seq > first_seq[said.kind] and said.kind not in _NOT_CHANGED_BY_CALLER:
+            if said.kind not in first_seq or row.seq <= first_seq[said.kind]:
+                continue
+            if said.kind not in _NOT_CHANGED_BY_CALLER or (corrects and said.kind in _CORRECTED_BY_CALLER):
                 stated.append(EpisodeValue(said.kind, said.text, row.seq, key=value_key(said.kind, said.normalised)))
     stated.sort(key=lambda v: v.seq)
     last_seq = {v.kind: v.seq for v in stated}  # the latest turn stating each kind

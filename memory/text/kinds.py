@@ -26,6 +26,7 @@ __all__ = [
     "episode_kinds_in",
     "forget_plain_texts",
     "is_confirmation",
+    "is_correction",
     "is_filler",
     "matches",
     "ordinal_in",
@@ -50,6 +51,7 @@ class Vocabulary:
     anchors: Mapping[str, re.Pattern[str]]
     ordinals: Mapping[str, int]
     confirmation: re.Pattern[str]
+    correction: re.Pattern[str]
     outcomes: Mapping[str, re.Pattern[str]]
     fillers: frozenset[str]
     filler_phrases: re.Pattern[str]
@@ -78,6 +80,7 @@ def vocabulary() -> Vocabulary:
         anchors={name: _pattern(words) for name, words in raw["anchors"].items()},
         ordinals={str(word).lower(): int(n) for word, n in raw["ordinals"].items()},
         confirmation=_pattern(raw["confirmations"]),
+        correction=_pattern(raw["corrections"]),
         outcomes={name: _pattern(words) for name, words in raw["outcomes"].items()},
         fillers=frozenset(f for f in fillers if " " not in f),
         filler_phrases=_pattern(f for f in fillers if " " in f or "-" in f),
@@ -149,6 +152,12 @@ def ordinal_in(question: str) -> int | None:
 def is_confirmation(text: str) -> bool:
     """Does the (agent's) utterance confirm or report what was booked or done?"""
     return vocabulary().confirmation.search(plain(text)) is not None
+
+
+def is_correction(text: str) -> bool:
+    """Does the (caller's) utterance change what was just read back ("No, make it the 8th", "actually,
+    I'd rather see Stockholm", "on second thought, the bedroom speaker")?"""
+    return vocabulary().correction.search(plain(text)) is not None
 
 
 def outcome_of(agent_turns: Iterable[str]) -> str:

@@ -239,9 +239,9 @@ _PRICE_LEVEL = re.compile(
     re.IGNORECASE,
 )
 # Where something plays: a device by the room it is in ("the kitchen speaker", "the speaker in the
-# bedroom", "the living room TV"), a device that needs no room ("the TV", "my headphones"), a speaker
-# something plays on or through ("on the speaker"), or a room something is played in ("play it in the
-# bedroom"). Normalised to "<room> <what>" with what a speaker, a device or "the kitchen one" is said
+# bedroom", "the living room TV"), a device something plays on, to or through ("on the TV", "through my
+# headphones", "to the speaker"), or a room something is played in ("play it in the bedroom"); not a
+# device merely talked about ("I watched TV"). Normalised to "<room> <what>" with what a speaker, a device or "the kitchen one" is said
 # as "speaker", a television as "tv", earphones as "headphones".
 _ROOMS = (
     r"kitchen|bedroom|master bedroom|living room|living-room|lounge|bathroom|office|study|den|garage|patio|"
@@ -258,8 +258,8 @@ _HEAD = "|".join(sorted(_DEVICE_HEADS, key=len, reverse=True))
 _DEVICE = re.compile(
     rf"\b(?P<room>{_ROOMS})(?:'s)?\s+(?P<head>{_HEAD})\b"
     rf"|\b(?P<head2>{_HEAD.replace('|one', '').replace('|device', '')})\s+in\s+(?:the\s+|my\s+|your\s+)?(?P<room2>{_ROOMS})\b"
-    r"|\b(?P<alone>tv|tvs|television|telly|soundbar|sound bar|stereo|headphones|earphones|earbuds)\b"
-    r"|\b(?:on|to|through|via|from|over)\s+(?:the\s+|my\s+|your\s+)?(?P<speaker>(?:smart\s+|bluetooth\s+|portable\s+)?speakers?)\b"
+    r"|\b(?:on|onto|to|through|via|from|over|with)\s+(?:the\s+|my\s+|your\s+|our\s+)?(?P<alone>(?:smart\s+|bluetooth\s+|"
+    r"portable\s+|wireless\s+)?(?:speakers?|tvs?|television|telly|soundbar|sound bar|stereo|headphones|earphones|earbuds))\b"
     rf"|\b(?:play|playing|played|put|cast|stream|streaming|start|hear|listen to)\b(?:\s+[\w']+){{0,5}}?\s+in\s+"
     rf"(?:the\s+|my\s+|your\s+)?(?P<room3>{_ROOMS})\b(?!\s+(?:{_HEAD})\b)",
     re.IGNORECASE,
@@ -274,10 +274,9 @@ def _device(m: re.Match[str]) -> tuple[int, int, str]:
             start, end = min(m.start(room), m.start(head)), max(m.end(room), m.end(head))
             what = _DEVICE_HEADS[" ".join(m.group(head).lower().split())]
             return start, end, f"{_plain(m.group(room)).replace('-', ' ')} {what}"
-    for group in ("alone", "speaker"):
-        if m.group(group):
-            said = " ".join(m.group(group).lower().split()[-1:])
-            return m.start(group), m.end(group), _DEVICE_HEADS.get(said, said)
+    if m.group("alone"):
+        said = re.sub(r"^(?:smart|bluetooth|portable|wireless)\s+", "", " ".join(m.group("alone").lower().split()))
+        return m.start("alone"), m.end("alone"), _DEVICE_HEADS.get(said, said)
     return m.start("room3"), m.end("room3"), _plain(m.group("room3")).replace("-", " ")
 
 
