@@ -287,3 +287,17 @@ async def test_travel_bookings_the_last_train_and_the_first_hotel(store, tenant)
     hits = await hooks.recall("what time did the train leave on my first call?", limit=5)
     assert "17:17" in next(h for h in hits if ":" in h.text and "TR" in h.text).text
     await hooks.aclose()
+
+
+def test_a_name_the_caller_corrects_after_the_read_back_is_the_current_one():
+    said = [
+        ("user", "Two tickets for the 7 pm show, please."),
+        ("assistant", "Please confirm: 2 tickets for Dune at 7 pm tonight."),
+        ("user", "No, actually, I'd rather see Arrival."),
+        ("assistant", "Done, enjoy the film."),
+    ]
+    episode = build_episode("c1", T0, _rows(said))
+    assert "Arrival" in {v.text for v in episode.values if not v.former}
+    assert "Dune" in {v.text for v in episode.values if v.former}
+    repeated = [*said[:2], ("user", "Is Arrival any good?"), said[3]]  # no correction: a name said back
+    assert "Dune" not in {v.text for v in build_episode("c1", T0, _rows(repeated)).values if v.former}
