@@ -301,3 +301,30 @@ def test_a_name_the_caller_corrects_after_the_read_back_is_the_current_one():
     assert "Dune" in {v.text for v in episode.values if v.former}
     repeated = [*said[:2], ("user", "Is Arrival any good?"), said[3]]  # no correction: a name said back
     assert "Dune" not in {v.text for v in build_episode("c1", T0, _rows(repeated)).values if v.former}
+
+
+SONGS = [
+    ("user", "Find me something relaxing to listen to."),
+    ("assistant", "How about Holocene by Bon Iver, from the album Bon Iver?"),
+    ("user", "Hmm, do you have anything else?"),
+    ("assistant", "There's Pink Moon by Nick Drake, from the album Pink Moon."),
+    ("user", "Okay."),
+    ("user", "Lovely, that one."),
+    ("assistant", "Shall I start it now?"),
+    ("user", "Sure."),
+    ("assistant", "It's on."),
+]
+
+
+def test_the_offer_the_caller_took_is_evidence_and_the_one_turned_down_is_not():
+    episode = build_episode("c1", T0, _rows(SONGS))
+    assert 4 in episode.evidence and 2 not in episode.evidence
+
+
+async def test_the_artist_of_the_song_the_caller_took_comes_before_the_one_turned_down(store, tenant):
+    await _call(store, tenant, SONGS, T0)
+    hooks = await store.open_call(tenant, PHONE, started_at=T0 + timedelta(days=14))
+    hits = await hooks.recall("Who was the artist of the song you played for me last time?", limit=5)
+    naming = [h.text for h in hits if "Nick Drake" in h.text or "Bon Iver" in h.text]
+    assert "Nick Drake" in naming[0]
+    await hooks.aclose()

@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
-from ..text.kinds import is_correction, outcome_of
+from ..text.kinds import is_acceptance, is_correction, outcome_of
 from ..text.promises import call_topic, clean
 from ..text.quote import quote
 from ..text.reading import read_turn
@@ -43,6 +43,8 @@ _CLOCK_WORDS = {**DIGIT_WORDS, **TEENS, **TENS, "oh": 0}
 _NOT_CHANGED_BY_CALLER = frozenset({"name", "address", "phone", "reference", "amount"})
 """Kinds a caller's own words do not replace: "Akira" said back, or a question about the address, are
 no change of what was booked (the agent's next confirmation is)..."""
+_MANY_PER_CALL = frozenset({"name"})
+"""Kinds a call states several of (a venue and its city, a song and its artist)."""
 _CORRECTED_BY_CALLER = frozenset({"name", "address"})
 """...unless the caller's turn corrects the read-back ("No, actually, I'd rather watch Stockholm")."""
 _ORDINAL_DAYS = {
@@ -71,8 +73,11 @@ def build_episode(call_id: str, started_at: datetime, rows: Sequence[MemoryRow],
         named.update(t[5:] for t in seq_tags if t.startswith("kind:"))
     top = named.most_common(1)[0][1] if named else 0
     kinds = tuple(kind for kind, n in named.most_common() if n >= max(1.0, top * _KIND_SHARE))
-    evidence = [r for r in turns if r.role == "assistant" and _states_what_was_done(r, tags[r.seq])]
-    values = _values(evidence, turns, region)
+    answers = _answers(turns, tags)
+    taken = _offers_taken(turns, tags, answers)
+    evidence = [r for r in turns if r.role == "assistant" and (_states_what_was_done(r, tags[r.seq]) or r.seq in taken)]
+    turned_down = {seq for seq, answer in answers.items() if is_correction(answer.text)}
+    values = _values(evidence, turns, region, turned_down)
     outcome = outcome_of(r.text for r in turns if r.role == "assistant")
     said = [r.text for r in turns if r.role == "user" and not read_turn(r.text, region=region).identifiers]
     gist = clean(evidence[-1].text) if evidence else call_topic(said)
@@ -90,12 +95,50 @@ def _states_what_was_done(row: MemoryRow, tags: frozenset[str]) -> bool:
     return "confirm" in tags and (_carries_values(tags) or len(row.text.split()) >= _EVIDENCE_WORDS)
 
 
-def _values(evidence: Sequence[MemoryRow], turns: Sequence[MemoryRow], region: str) -> list[EpisodeValue]:
+def _answers(turns: Sequence[MemoryRow], tags: dict[int, frozenset[str]]) -> dict[int, MemoryRow]:
+    """The caller's answer to each agent turn: the caller's next turn that says more than a
+    backchannel ("Okay." while the agent speaks is none), or the backchannel when nothing else
+    follows before the agent speaks again ("Sure.")."""
+    out = {}
+    for at, turn in enumerate(turns):
+        if turn.role != "assistant":
+            continue
+        answers = []
+        for later in turns[at + 1 :]:
+            if later.role != "user":
+                break
+            answers.append(later)
+        said = [a for a in answers if "filler" not in tags[a.seq]] or answers[-1:]
+        if said:
+            out[turn.seq] = said[0]
+    return out
+
+
+def _offers_taken(
+    turns: Sequence[MemoryRow], tags: dict[int, frozenset[str]], answers: dict[int, MemoryRow]
+) -> set[int]:
+    """The agent's offers the caller took ("How about Generation Why by Conan Gray?" -> "Sounds good
+    to me."): an agent turn with values whose answer is the caller's acceptance."""
+    return {
+        turn.seq
+        for turn in turns
+        if turn.seq in answers
+        and _carries_values(tags[turn.seq])
+        and "filler" not in tags[turn.seq]
+        and is_acceptance(answers[turn.seq].text)
+    }
+
+
+def _values(
+    evidence: Sequence[MemoryRow], turns: Sequence[MemoryRow], region: str, turned_down: set[int]
+) -> list[EpisodeValue]:
     """Values of the evidence turns; where a later turn states another value of a kind, the earlier is former.
 
     A later turn is any turn, the caller's too ("change that to 1 ticket"), from the first evidence
     turn that states the kind on: what the agent confirmed and the caller then changed is former. A
-    caller's name or address counts only in a turn that corrects ("no, actually, ... instead").
+    caller's name or address counts only in a turn that corrects ("no, actually, ... instead"). A call
+    names several things (the song, its artist, its album, a genre), so a name is former only when the
+    caller turned down the turn that said it ("So Supa Modo?" -> "No, I'd rather see Gloria Bell").
     """
     stated: list[EpisodeValue] = []
     for row in evidence:
@@ -125,6 +168,7 @@ def _values(evidence: Sequence[MemoryRow], turns: Sequence[MemoryRow], region: s
     seen: set[tuple[str, str, bool]] = set()
     for value in stated:
         former = value.seq != last_seq[value.kind] and (value.kind, value.key) not in final
+        former = former and (value.kind not in _MANY_PER_CALL or value.seq in turned_down)
         if (value.kind, value.key, former) in seen:
             continue
         seen.add((value.kind, value.key, former))
