@@ -13,6 +13,7 @@ import pytest
 import memory
 from memory.recall.episodes import build_episode, describe_episode
 from memory.recall.query import pick_episodes, understand
+from memory.text.kinds import is_acceptance, is_correction
 from memory.values import Episode, MemoryRow
 
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)  # a Monday
@@ -328,3 +329,32 @@ async def test_the_artist_of_the_song_the_caller_took_comes_before_the_one_turne
     naming = [h.text for h in hits if "Nick Drake" in h.text or "Bon Iver" in h.text]
     assert "Nick Drake" in naming[0]
     await hooks.aclose()
+
+
+@pytest.mark.parametrize(
+    ("said", "takes"),
+    [
+        ("Sounds perfect.", True),
+        ("Yeah, let's go with that one.", True),
+        ("That works for me, can you play it?", True),
+        ("Okay, and what's its genre?", False),
+        ("Do you have anything else?", False),
+        ("No, I'd rather see something else.", False),
+    ],
+)
+def test_a_caller_takes_an_offer_or_not(said, takes):
+    assert is_acceptance(said) is takes
+
+
+@pytest.mark.parametrize(
+    ("said", "corrects"),
+    [
+        ("No, make it the 8th.", True),
+        ("On second thought, the bedroom speaker.", True),
+        ("I'd rather watch Stockholm instead.", True),
+        ("Yes, that's right.", False),
+        ("What's their phone number?", False),
+    ],
+)
+def test_a_caller_corrects_the_read_back_or_not(said, corrects):
+    assert is_correction(said) is corrects
