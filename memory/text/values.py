@@ -264,7 +264,11 @@ _DEVICE = re.compile(
     rf"(?:the\s+|my\s+|your\s+)?(?P<room3>{_ROOMS})\b(?!\s+(?:{_HEAD})\b)",
     re.IGNORECASE,
 )
-_MAY_DEVICE = re.compile(rf"speaker|tv|televi|telly|sound|stereo|phones|earbuds|radio|display|{_ROOMS}", re.I)
+_MAY_DEVICE = re.compile(
+    rf"\b(?:speakers?|tvs?|television|telly|sound ?bar|sound system|stereo|headphones|earphones|earbuds|radio|display|"
+    rf"{_ROOMS})\b",
+    re.IGNORECASE,
+)
 
 
 def _device(m: re.Match[str]) -> tuple[int, int, str]:
