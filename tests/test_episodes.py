@@ -13,6 +13,7 @@ import pytest
 import memory
 from memory.recall.episodes import build_episode, describe_episode
 from memory.recall.query import pick_episodes, understand
+from memory.text.kinds import is_acceptance, is_correction
 from memory.values import Episode, MemoryRow
 
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)  # a Monday
@@ -232,6 +233,29 @@ async def test_a_replaced_fact_ranks_below_the_current_one_across_calls(store, t
     await hooks.aclose()
 
 
+MUSIC = [
+    ("user", "Can you play something by Nina Simone?"),
+    ("assistant", "How about Feeling Good by Nina Simone? Shall I play it on the TV?"),
+    ("user", "Yes, but on the speaker in the kitchen, please."),
+    ("assistant", "Playing Feeling Good on the kitchen speaker, is that right?"),
+    ("user", "Oh wait, I changed my mind, I'll be upstairs. Put it in the bedroom."),
+    ("assistant", "Okay, Feeling Good on the bedroom speaker. Is that correct?"),
+    ("user", "Yes."),
+    ("assistant", "It's playing now."),
+]
+
+
+async def test_a_device_changed_during_the_call_ranks_below_the_current_one_and_is_marked(store, tenant):
+    await _call(store, tenant, TABLE_1, T0)
+    await _call(store, tenant, MUSIC, T0 + timedelta(days=7))
+    hooks = await store.open_call(tenant, PHONE, started_at=T0 + timedelta(days=20))
+    hits = await hooks.recall("Which speaker did you play the song on last time?", limit=5)
+    devices = [h for h in hits if any(w in h.text.lower() for w in ("tv", "kitchen", "bedroom"))]
+    assert "bedroom" in devices[0].text.lower()
+    assert all(h.former for h in devices if "bedroom" not in h.text.lower())
+    await hooks.aclose()
+
+
 TRAIN_1 = [
     ("user", "I need a train to Cambridge on Saturday, leaving after 16:00."),
     ("assistant", "TR7804 leaves at 17:17 and arrives by 18:05. Shall I book it?"),
@@ -264,3 +288,73 @@ async def test_travel_bookings_the_last_train_and_the_first_hotel(store, tenant)
     hits = await hooks.recall("what time did the train leave on my first call?", limit=5)
     assert "17:17" in next(h for h in hits if ":" in h.text and "TR" in h.text).text
     await hooks.aclose()
+
+
+def test_a_name_the_caller_corrects_after_the_read_back_is_the_current_one():
+    said = [
+        ("user", "Two tickets for the 7 pm show, please."),
+        ("assistant", "Please confirm: 2 tickets for Dune at 7 pm tonight."),
+        ("user", "No, actually, I'd rather see Arrival."),
+        ("assistant", "Done, enjoy the film."),
+    ]
+    episode = build_episode("c1", T0, _rows(said))
+    assert "Arrival" in {v.text for v in episode.values if not v.former}
+    assert "Dune" in {v.text for v in episode.values if v.former}
+    repeated = [*said[:2], ("user", "Is Arrival any good?"), said[3]]  # no correction: a name said back
+    assert "Dune" not in {v.text for v in build_episode("c1", T0, _rows(repeated)).values if v.former}
+
+
+SONGS = [
+    ("user", "Find me something relaxing to listen to."),
+    ("assistant", "How about Holocene by Bon Iver, from the album Bon Iver?"),
+    ("user", "Hmm, do you have anything else?"),
+    ("assistant", "There's Pink Moon by Nick Drake, from the album Pink Moon."),
+    ("user", "Okay."),
+    ("user", "Lovely, that one."),
+    ("assistant", "Shall I start it now?"),
+    ("user", "Sure."),
+    ("assistant", "It's on."),
+]
+
+
+def test_the_offer_the_caller_took_is_evidence_and_the_one_turned_down_is_not():
+    episode = build_episode("c1", T0, _rows(SONGS))
+    assert 4 in episode.evidence and 2 not in episode.evidence
+
+
+async def test_the_artist_of_the_song_the_caller_took_comes_before_the_one_turned_down(store, tenant):
+    await _call(store, tenant, SONGS, T0)
+    hooks = await store.open_call(tenant, PHONE, started_at=T0 + timedelta(days=14))
+    hits = await hooks.recall("Who was the artist of the song you played for me last time?", limit=5)
+    naming = [h.text for h in hits if "Nick Drake" in h.text or "Bon Iver" in h.text]
+    assert "Nick Drake" in naming[0]
+    await hooks.aclose()
+
+
+@pytest.mark.parametrize(
+    ("said", "takes"),
+    [
+        ("Sounds perfect.", True),
+        ("Yeah, let's go with that one.", True),
+        ("That works for me, can you play it?", True),
+        ("Okay, and what's its genre?", False),
+        ("Do you have anything else?", False),
+        ("No, I'd rather see something else.", False),
+    ],
+)
+def test_a_caller_takes_an_offer_or_not(said, takes):
+    assert is_acceptance(said) is takes
+
+
+@pytest.mark.parametrize(
+    ("said", "corrects"),
+    [
+        ("No, make it the 8th.", True),
+        ("On second thought, the bedroom speaker.", True),
+        ("I'd rather watch Stockholm instead.", True),
+        ("Yes, that's right.", False),
+        ("What's their phone number?", False),
+    ],
+)
+def test_a_caller_corrects_the_read_back_or_not(said, corrects):
+    assert is_correction(said) is corrects

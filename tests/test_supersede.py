@@ -16,6 +16,7 @@ from memory.recall.presets import ACCURATE, FAST
 from memory.recall.ranking import rank
 from memory.recall.supersede import ONE_PER_BOOKING, supersede
 from memory.recall.working_set import WorkingSet
+from memory.text.values import values_in
 from memory.values import MemoryRow
 
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
@@ -154,7 +155,7 @@ def test_statements_of_other_calls_are_not_replaced():
 
 
 def test_one_per_booking_kinds():
-    assert {"time", "count", "address", "amount", "duration"} == ONE_PER_BOOKING
+    assert {"time", "count", "address", "amount", "duration", "device"} == ONE_PER_BOOKING
 
 
 def test_the_agents_reply_ranks_at_least_as_high_as_the_callers_question():
@@ -183,3 +184,51 @@ def test_the_agents_reply_ranks_at_least_as_high_as_the_callers_question():
 )
 def test_a_date_is_keyed_by_its_day_of_the_month(said, key):
     assert value_key("date", said) == key
+
+
+@pytest.mark.parametrize(
+    ("said", "device"),
+    [
+        ("Put it on the living room TV, please.", "living room tv"),
+        ("can you play it through my bluetooth speaker", "speaker"),
+        ("Use the speaker in the kitchen.", "kitchen speaker"),
+        ("no play it in the bedroom instead", "bedroom"),
+        ("Send it to the Patio Speaker.", "patio speaker"),
+        ("I'll listen on my headphones.", "headphones"),
+        ("the garage one is fine", "garage speaker"),
+    ],
+)
+def test_where_something_plays_is_read_as_a_device(said, device):
+    assert [v.normalised for v in values_in(said) if v.kind == "device"] == [device]
+
+
+@pytest.mark.parametrize(
+    "said", ["I was in the kitchen when the pipe burst.", "The speaker at the conference was great.", "Room for 2."]
+)
+def test_a_room_or_a_speaker_that_plays_nothing_is_no_device(said):
+    assert not [v for v in values_in(said) if v.kind == "device"]
+
+
+@pytest.mark.parametrize(
+    ("said", "key"),
+    [("kitchen speaker", "kitchen"), ("kitchen", "kitchen"), ("living room tv", "living room"), ("tv", "tv")],
+)
+def test_a_device_is_keyed_by_its_room(said, key):
+    assert value_key("device", said) == key
+
+
+@pytest.mark.parametrize("preset", [FAST, ACCURATE], ids=lambda p: p.name)
+def test_a_device_the_caller_changes_after_the_read_back_ranks_above_the_first_one(preset):
+    rows = turns(
+        "c1",
+        [
+            ("user", "Could you put on some jazz? Take Five, maybe."),
+            ("assistant", "Sure, I'll play Take Five on the living room TV. Okay?"),
+            ("user", "Hmm, no, send it to my headphones instead."),
+            ("assistant", "Done, Take Five is playing."),
+        ],
+    )
+    hits = rank(WorkingSet(rows), "what did you play Take Five on?", None, preset=preset, limit=5, now=NOW)
+    assert position(hits, "headphones") < position(hits, "living room TV")
+    assert hits[position(hits, "living room TV")].former
+    assert not hits[position(hits, "headphones")].former

@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
-from ..text.kinds import outcome_of
+from ..text.kinds import is_acceptance, is_correction, outcome_of
 from ..text.promises import call_topic, clean
 from ..text.quote import quote
 from ..text.reading import read_turn
@@ -34,13 +34,19 @@ deterministic episode and its rows, and returns the episode to keep (it may fill
 ``values``, ``outcome``, ``summary``); it runs at close, off the call's turn path, within a time
 budget, and the deterministic episode is kept when it fails or is late."""
 
-SUMMARY_VALUE_KINDS = ("name", "count", "date", "day", "time", "address", "reference", "amount", "duration", "phone")
+SUMMARY_VALUE_KINDS = (
+    "name", "count", "date", "day", "time", "address", "reference", "amount", "duration", "phone", "device",
+)  # fmt: skip
 """The value kinds an episode keeps, in the order a summary lists them."""
 _MAX_SUMMARY_VALUES = 7
 _CLOCK_WORDS = {**DIGIT_WORDS, **TEENS, **TENS, "oh": 0}
 _NOT_CHANGED_BY_CALLER = frozenset({"name", "address", "phone", "reference", "amount"})
 """Kinds a caller's own words do not replace: "Akira" said back, or a question about the address, are
-no change of what was booked (the agent's next confirmation is)."""
+no change of what was booked (the agent's next confirmation is)..."""
+_MANY_PER_CALL = frozenset({"name"})
+"""Kinds a call states several of (a venue and its city, a song and its artist)."""
+_CORRECTED_BY_CALLER = frozenset({"name", "address"})
+"""...unless the caller's turn corrects the read-back ("No, actually, I'd rather watch Stockholm")."""
 _ORDINAL_DAYS = {
     "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8,
     "ninth": 9, "tenth": 10, "eleventh": 11, "twelfth": 12, "thirteenth": 13, "fourteenth": 14, "fifteenth": 15,
@@ -48,6 +54,7 @@ _ORDINAL_DAYS = {
 }  # fmt: skip
 _ISO_DATE = re.compile(r"\b\d{4}-\d{1,2}-(\d{1,2})\b")
 _DAY_NUMBER = re.compile(r"(?<![\d/.-])([12]\d|3[01]|0?[1-9])(?:st|nd|rd|th)?(?![\d/.:-])")
+_DEVICE_WHATS = frozenset({"speaker", "tv", "headphones", "stereo", "soundbar", "radio", "display"})
 _KIND_SHARE = 0.5  # a kind counts for the call when it is named at least half as often as the top one
 _EVIDENCE_WORDS = 6  # a confirmation without a value we can read counts from this many words
 
@@ -66,8 +73,11 @@ def build_episode(call_id: str, started_at: datetime, rows: Sequence[MemoryRow],
         named.update(t[5:] for t in seq_tags if t.startswith("kind:"))
     top = named.most_common(1)[0][1] if named else 0
     kinds = tuple(kind for kind, n in named.most_common() if n >= max(1.0, top * _KIND_SHARE))
-    evidence = [r for r in turns if r.role == "assistant" and _states_what_was_done(r, tags[r.seq])]
-    values = _values(evidence, turns, region)
+    answers = _answers(turns, tags)
+    taken = _offers_taken(turns, tags, answers)
+    evidence = [r for r in turns if r.role == "assistant" and (_states_what_was_done(r, tags[r.seq]) or r.seq in taken)]
+    turned_down = {seq for seq, answer in answers.items() if is_correction(answer.text)}
+    values = _values(evidence, turns, region, turned_down)
     outcome = outcome_of(r.text for r in turns if r.role == "assistant")
     said = [r.text for r in turns if r.role == "user" and not read_turn(r.text, region=region).identifiers]
     gist = clean(evidence[-1].text) if evidence else call_topic(said)
@@ -85,11 +95,50 @@ def _states_what_was_done(row: MemoryRow, tags: frozenset[str]) -> bool:
     return "confirm" in tags and (_carries_values(tags) or len(row.text.split()) >= _EVIDENCE_WORDS)
 
 
-def _values(evidence: Sequence[MemoryRow], turns: Sequence[MemoryRow], region: str) -> list[EpisodeValue]:
+def _answers(turns: Sequence[MemoryRow], tags: dict[int, frozenset[str]]) -> dict[int, MemoryRow]:
+    """The caller's answer to each agent turn: the caller's next turn that says more than a
+    backchannel ("Okay." while the agent speaks is none), or the backchannel when nothing else
+    follows before the agent speaks again ("Sure.")."""
+    out = {}
+    for at, turn in enumerate(turns):
+        if turn.role != "assistant":
+            continue
+        answers = []
+        for later in turns[at + 1 :]:
+            if later.role != "user":
+                break
+            answers.append(later)
+        said = [a for a in answers if "filler" not in tags[a.seq]] or answers[-1:]
+        if said:
+            out[turn.seq] = said[0]
+    return out
+
+
+def _offers_taken(
+    turns: Sequence[MemoryRow], tags: dict[int, frozenset[str]], answers: dict[int, MemoryRow]
+) -> set[int]:
+    """The agent's offers the caller took ("How about Generation Why by Conan Gray?" -> "Sounds good
+    to me."): an agent turn with values whose answer is the caller's acceptance."""
+    return {
+        turn.seq
+        for turn in turns
+        if turn.seq in answers
+        and _carries_values(tags[turn.seq])
+        and "filler" not in tags[turn.seq]
+        and is_acceptance(answers[turn.seq].text)
+    }
+
+
+def _values(
+    evidence: Sequence[MemoryRow], turns: Sequence[MemoryRow], region: str, turned_down: set[int]
+) -> list[EpisodeValue]:
     """Values of the evidence turns; where a later turn states another value of a kind, the earlier is former.
 
     A later turn is any turn, the caller's too ("change that to 1 ticket"), from the first evidence
-    turn that states the kind on: what the agent confirmed and the caller then changed is former.
+    turn that states the kind on: what the agent confirmed and the caller then changed is former. A
+    caller's name or address counts only in a turn that corrects ("no, actually, ... instead"). A call
+    names several things (the song, its artist, its album, a genre), so a name is former only when the
+    caller turned down the turn that said it ("So Supa Modo?" -> "No, I'd rather see Gloria Bell").
     """
     stated: list[EpisodeValue] = []
     for row in evidence:
@@ -106,8 +155,11 @@ def _values(evidence: Sequence[MemoryRow], turns: Sequence[MemoryRow], region: s
     for row in turns:  # changes after the agent first stated a kind, whoever says them
         if row.seq in confirmed or row.seq <= min(first_seq.values(), default=row.seq):
             continue
+        corrects = row.role == "user" and is_correction(row.text)  # "No, I'd rather see Stockholm"
         for said in read_turn(row.text, region=region).values:
-            if said.kind in first_seq and row.seq > first_seq[said.kind] and said.kind not in _NOT_CHANGED_BY_CALLER:
+            if said.kind not in first_seq or row.seq <= first_seq[said.kind]:
+                continue
+            if said.kind not in _NOT_CHANGED_BY_CALLER or (corrects and said.kind in _CORRECTED_BY_CALLER):
                 stated.append(EpisodeValue(said.kind, said.text, row.seq, key=value_key(said.kind, said.normalised)))
     stated.sort(key=lambda v: v.seq)
     last_seq = {v.kind: v.seq for v in stated}  # the latest turn stating each kind
@@ -116,6 +168,7 @@ def _values(evidence: Sequence[MemoryRow], turns: Sequence[MemoryRow], region: s
     seen: set[tuple[str, str, bool]] = set()
     for value in stated:
         former = value.seq != last_seq[value.kind] and (value.kind, value.key) not in final
+        former = former and (value.kind not in _MANY_PER_CALL or value.seq in turned_down)
         if (value.kind, value.key, former) in seen:
             continue
         seen.add((value.kind, value.key, former))
@@ -126,8 +179,13 @@ def _values(evidence: Sequence[MemoryRow], turns: Sequence[MemoryRow], region: s
 def value_key(kind: str, normalised: str) -> str:
     """What two statements of one value share: "8 pm", "eight pm" and "8:00 pm" are "8:00pm"; a date
     its day of the month ("March 8th", "the 8th", "the eighth of March": "8"; a call settles one
-    booking's date, so its month is the same); a count its number; other values their normalised words."""
+    booking's date, so its month is the same); a count its number; a device its room when it names one
+    ("the kitchen speaker", "the speaker in the kitchen", "play it in the kitchen": "kitchen"); other
+    values their normalised words."""
     text = normalised.lower()
+    if kind == "device":
+        words = text.split()
+        return " ".join(words[:-1]) if len(words) > 1 and words[-1] in _DEVICE_WHATS else text
     if kind == "date":
         day = _day_of_month(text)
         return text if day is None else str(day)

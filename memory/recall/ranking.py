@@ -17,9 +17,9 @@ min-max), then weighted by the preset and summed:
   and the agent's confirmations of what was done (the latest most) are lifted; a turn that states a
   value the call or the caller later replaced ranks below the current one and is marked former;
 - **later statements of a slot** (:mod:`memory.recall.supersede`): among the best rows, the agent's
-  read-back restated with a slot changed, or a later time, party size, address, amount or duration of
-  the same booking, ranks above the earlier statement, which is marked former when the value asked
-  for changed;
+  read-back restated with a slot changed, or a later time, party size, address, amount, duration or
+  playback device of the same booking, ranks above the earlier statement, which is marked former when
+  the value asked for changed;
 - **recency**: a mild multiplicative preference for newer rows, then newer first on ties.
 
 Backchannels and pleasantries ("Mm-hmm, go on.") are never returned, and of near-identical rows

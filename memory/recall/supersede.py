@@ -11,7 +11,7 @@ of the same call when
   changed; a name said in lower case cannot be read as a value, but the words around it say it is
   the same read-back); or
 - **(b) a one-per-booking value**: both state a value of a kind a booking has one of (a time, a party
-  size, an address, an amount, a duration) about the same kind of thing (neither names a kind of
+  size, an address, an amount, a duration, the device something plays on) about the same kind of thing (neither names a kind of
   thing the other does not: the table's time is not the concert's).
 
 The later row is then scored at least as high as the earlier one, and the earlier one just below it.
@@ -40,7 +40,7 @@ from .working_set import WorkingSet
 
 __all__ = ["ONE_PER_BOOKING", "forget_supersede_readings", "supersede"]
 
-ONE_PER_BOOKING = frozenset({"time", "count", "address", "amount", "duration"})
+ONE_PER_BOOKING = frozenset({"time", "count", "address", "amount", "duration", "device"})
 """Value kinds a booking has one of: a later statement of one replaces the earlier."""
 
 CHECKED = 40  # how many of the best rows are looked at

@@ -25,7 +25,9 @@ __all__ = [
     "asks_in",
     "episode_kinds_in",
     "forget_plain_texts",
+    "is_acceptance",
     "is_confirmation",
+    "is_correction",
     "is_filler",
     "matches",
     "ordinal_in",
@@ -50,6 +52,10 @@ class Vocabulary:
     anchors: Mapping[str, re.Pattern[str]]
     ordinals: Mapping[str, int]
     confirmation: re.Pattern[str]
+    correction: re.Pattern[str]
+    acceptance: re.Pattern[str]
+    not_accepted: re.Pattern[str]
+    acceptance_request: re.Pattern[str]
     outcomes: Mapping[str, re.Pattern[str]]
     fillers: frozenset[str]
     filler_phrases: re.Pattern[str]
@@ -78,6 +84,10 @@ def vocabulary() -> Vocabulary:
         anchors={name: _pattern(words) for name, words in raw["anchors"].items()},
         ordinals={str(word).lower(): int(n) for word, n in raw["ordinals"].items()},
         confirmation=_pattern(raw["confirmations"]),
+        correction=_pattern(raw["corrections"]),
+        acceptance=re.compile(r"^(?:(?:oh|well|so|hmm|ah)\W+)?" + _pattern(raw["acceptances"]["words"]).pattern),
+        not_accepted=_pattern(raw["acceptances"]["not_with"]),
+        acceptance_request=_pattern(raw["acceptances"]["requests"]),
         outcomes={name: _pattern(words) for name, words in raw["outcomes"].items()},
         fillers=frozenset(f for f in fillers if " " not in f),
         filler_phrases=_pattern(f for f in fillers if " " in f or "-" in f),
@@ -149,6 +159,22 @@ def ordinal_in(question: str) -> int | None:
 def is_confirmation(text: str) -> bool:
     """Does the (agent's) utterance confirm or report what was booked or done?"""
     return vocabulary().confirmation.search(plain(text)) is not None
+
+
+def is_correction(text: str) -> bool:
+    """Does the (caller's) utterance change what was just read back ("No, make it the 8th", "actually,
+    I'd rather see Stockholm", "on second thought, the bedroom speaker")?"""
+    return vocabulary().correction.search(plain(text)) is not None
+
+
+def is_acceptance(text: str) -> bool:
+    """Does the (caller's) utterance take what was just offered ("Sounds perfect.", "Ok that's good,
+    play it")? Not when it asks for something else, corrects, or asks a question that is no request."""
+    said = plain(text)
+    words = vocabulary()
+    if not words.acceptance.search(said) or words.not_accepted.search(said) or words.correction.search(said):
+        return False
+    return "?" not in text or words.acceptance_request.search(said) is not None
 
 
 def outcome_of(agent_turns: Iterable[str]) -> str:

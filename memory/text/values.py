@@ -21,6 +21,8 @@ Kinds: ``reference`` (booking and ticket references, with or without digits), ``
 ``count`` (people, tickets, seats... "for 2", "one" to "twelve" with what is counted), ``address``
 ("420 Ramona Street"), ``name`` (capitalised names of venues, products, people, events, places),
 ``car_type`` ("SUV", "compact"), ``colour``, ``price`` (a price level: "moderate", "inexpensive", "pricey"),
+``device`` (where something plays: "the kitchen speaker", "the TV", "the speaker in the bedroom", "play it
+in the living room"; normalised to its room and what it is, "kitchen speaker", "tv", "living room"),
 ``number`` (any other number). One span has one kind:
 the more specific reading wins (a phone number is not also a number).
 
@@ -53,6 +55,7 @@ KINDS = (
     "colour",
     "price",
     "number",
+    "device",
 )
 
 
@@ -235,6 +238,52 @@ _PRICE_LEVEL = re.compile(
     r"reasonably priced|moderately priced)\b",
     re.IGNORECASE,
 )
+# Where something plays: a device by the room it is in ("the kitchen speaker", "the speaker in the
+# bedroom", "the living room TV"), a device something plays on, to or through ("on the TV", "through my
+# headphones", "to the speaker"), or a room something is played in ("play it in the bedroom"); not a
+# device merely talked about ("I watched TV"). Normalised to "<room> <what>" with what a speaker, a device or "the kitchen one" is said
+# as "speaker", a television as "tv", earphones as "headphones".
+_ROOMS = (
+    r"kitchen|bedroom|master bedroom|living room|living-room|lounge|bathroom|office|study|den|garage|patio|"
+    r"basement|dining room|family room|guest room|kids'? room|nursery|hallway|garden|backyard|porch|upstairs|"
+    r"downstairs|front room|back room|attic|gym|sitting room|playroom|laundry room"
+)
+_DEVICE_HEADS = {
+    "speaker": "speaker", "speakers": "speaker", "device": "speaker", "one": "speaker", "smart speaker": "speaker",
+    "sound system": "speaker", "stereo": "stereo", "soundbar": "soundbar", "sound bar": "soundbar", "tv": "tv",
+    "tvs": "tv", "television": "tv", "telly": "tv", "headphones": "headphones", "earphones": "headphones",
+    "earbuds": "headphones", "radio": "radio", "display": "display", "smart display": "display",
+}  # fmt: skip
+_HEAD = "|".join(sorted(_DEVICE_HEADS, key=len, reverse=True))
+_DEVICE = re.compile(
+    rf"\b(?P<room>{_ROOMS})(?:'s)?\s+(?P<head>{_HEAD})\b"
+    rf"|\b(?P<head2>{_HEAD.replace('|one', '').replace('|device', '')})\s+in\s+(?:the\s+|my\s+|your\s+)?(?P<room2>{_ROOMS})\b"
+    r"|\b(?:on|onto|to|through|via|from|over|with)\s+(?:the\s+|my\s+|your\s+|our\s+)?(?P<alone>(?:smart\s+|bluetooth\s+|"
+    r"portable\s+|wireless\s+)?(?:speakers?|tvs?|television|telly|soundbar|sound bar|stereo|headphones|earphones|earbuds))\b"
+    rf"|\b(?:play|playing|played|put|cast|stream|streaming|start|hear|listen to)\b(?:\s+[\w']+){{0,5}}?\s+in\s+"
+    rf"(?:the\s+|my\s+|your\s+)?(?P<room3>{_ROOMS})\b(?!\s+(?:{_HEAD})\b)",
+    re.IGNORECASE,
+)
+_MAY_DEVICE = re.compile(
+    rf"\b(?:speakers?|tvs?|television|telly|sound ?bar|sound system|stereo|headphones|earphones|earbuds|radio|display|"
+    rf"{_ROOMS})\b",
+    re.IGNORECASE,
+)
+
+
+def _device(m: re.Match[str]) -> tuple[int, int, str]:
+    """The span and normal form of a device read by ``_DEVICE``."""
+    for room, head in (("room", "head"), ("room2", "head2")):
+        if m.group(room):
+            start, end = min(m.start(room), m.start(head)), max(m.end(room), m.end(head))
+            what = _DEVICE_HEADS[" ".join(m.group(head).lower().split())]
+            return start, end, f"{_plain(m.group(room)).replace('-', ' ')} {what}"
+    if m.group("alone"):
+        said = re.sub(r"^(?:smart|bluetooth|portable|wireless)\s+", "", " ".join(m.group("alone").lower().split()))
+        return m.start("alone"), m.end("alone"), _DEVICE_HEADS.get(said, said)
+    return m.start("room3"), m.end("room3"), _plain(m.group("room3")).replace("-", " ")
+
+
 _NOT_NAMES = frozenset(
     [
         "i",
@@ -502,6 +551,8 @@ def _read(text: str) -> tuple[Value, ...]:
         add("colour", m.start(), m.end())
     for m in _PRICE_LEVEL.finditer(text):
         add("price", m.start(), m.end())
+    for m in _DEVICE.finditer(text) if _MAY_DEVICE.search(text) else ():
+        add("device", *_device(m))
     for m in _SPOKEN_COMPOUND.finditer(text) if _MAY_COMPOUND.search(text) else ():
         spoken = spoken_number(m.group(0))
         if spoken is not None:
