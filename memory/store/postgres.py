@@ -19,8 +19,9 @@ worker's main process at start), as the schema's owner.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
+from typing import Any
 from urllib.parse import urlparse
 
 import asyncpg
@@ -41,7 +42,7 @@ from ..values import (
     Matter,
     MemoryRow,
 )
-from .base import Backend, StoredFact, supersessions
+from .base import Backend, CallerHistory, StoredFact, supersessions
 from .codec import (
     EXPORT_COLUMNS,
     EXPORT_ORDER,
@@ -579,12 +580,7 @@ class PostgresBackend(Backend):
                 caller_id,
                 limit,
             )
-        return [
-            MemoryRow(
-                customer_id, caller_id, r[0], r[1], r[2], r[3], r[4], r[5], r[6], decode_vector(r[7]), load_tags(r[8])
-            )
-            for r in reversed(rows)
-        ]
+        return [_caller_row(customer_id, caller_id, r) for r in reversed(rows)]
 
     async def load_episodes(self, customer_id, caller_id, *, limit) -> list[Episode]:
         async with self._tenant(customer_id) as conn:
@@ -596,6 +592,18 @@ class PostgresBackend(Backend):
                 limit,
             )
         return [e for r in reversed(rows) if (e := load_episode(r[0], r[1], r[2])) is not None]
+
+    async def load_history(self, customer_id, caller_id, *, limit) -> CallerHistory:
+        async with self._tenant(customer_id) as conn:  # BEGIN, the tenant, this statement, COMMIT
+            parts = await conn.fetchrow(_HISTORY_SQL, customer_id, caller_id, limit)
+        memories, edges, matters, episodes, facts = parts if parts is not None else ([], [], [], [], [])
+        return CallerHistory(
+            tuple(_caller_row(customer_id, caller_id, r) for r in reversed(memories)),
+            tuple(Edge(*r) for r in edges),
+            tuple(_matter(r) for r in matters),
+            tuple(e for r in reversed(episodes) if (e := load_episode(r[0], r[1], r[2])) is not None),
+            tuple(Fact(*r) for r in facts),
+        )
 
     async def load_open_matters(self, customer_id, caller_id) -> list[Matter]:
         async with self._tenant(customer_id) as conn:
@@ -916,4 +924,29 @@ async def _open_matters(conn: asyncpg.Connection, customer_id: str, caller_id: s
         customer_id,
         caller_id,
     )
-    return [Matter(r[0], r[1], r[2], r[3], load_refs(r[4]), r[5], r[6]) for r in rows]
+    return [_matter(r) for r in rows]
+
+
+def _matter(r: Sequence[Any]) -> Matter:
+    """A matter selected as matter_id, text, created_at, call_id, refs, status, due_at."""
+    return Matter(r[0], r[1], r[2], r[3], load_refs(r[4]), r[5], r[6])
+
+
+def _caller_row(customer_id: str, caller_id: str, r: Sequence[Any]) -> MemoryRow:
+    """A row of ``caller_id`` selected as call_id, seq, kind, role, text, at, first_caller_id, embedding, tags."""
+    return MemoryRow(customer_id, caller_id, *r[:7], decode_vector(r[7]), load_tags(r[8]))
+
+
+_BY_CALLER = "WHERE customer_id = $1 AND caller_id = $2"
+_HISTORY_SQL = f"""SELECT
+ ARRAY(SELECT ROW(call_id, seq, kind, role, text, at, first_caller_id, embedding, tags) FROM memories {_BY_CALLER}
+  ORDER BY at DESC, seq DESC LIMIT $3),
+ ARRAY(SELECT ROW(src, rel, dst, call_id, seq, at) FROM edges {_BY_CALLER} ORDER BY at),
+ ARRAY(SELECT ROW(matter_id, text, created_at, call_id, refs, status, due_at) FROM matters {_BY_CALLER}
+  AND status = 'open' ORDER BY created_at DESC LIMIT 20),
+ ARRAY(SELECT ROW(call_id, started_at, episode) FROM calls {_BY_CALLER} AND episode IS NOT NULL
+  ORDER BY started_at DESC LIMIT $3),
+ ARRAY(SELECT ROW(fact_id, attribute, value, said_at, valid_from, call_id, seq, valid_to, happens_at, confidence)
+  FROM facts {_BY_CALLER} ORDER BY valid_from, seq)"""
+"""The caller's history in one statement: each part an array of rows, in the order of its own load
+method (``ARRAY(subquery)`` keeps the subquery's order)."""
