@@ -934,7 +934,8 @@ def _matter(r: Sequence[Any]) -> Matter:
 
 def _caller_row(customer_id: str, caller_id: str, r: Sequence[Any]) -> MemoryRow:
     """A row of ``caller_id`` selected as call_id, seq, kind, role, text, at, first_caller_id, embedding, tags."""
-    return MemoryRow(customer_id, caller_id, *r[:7], decode_vector(r[7]), load_tags(r[8]))
+    c, seq, kind, role, text, at, first = r[:7]
+    return MemoryRow(customer_id, caller_id, c, seq, kind, role, text, at, first, decode_vector(r[7]), load_tags(r[8]))
 
 
 _BY_CALLER = "WHERE customer_id = $1 AND caller_id = $2"
