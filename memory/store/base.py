@@ -244,8 +244,8 @@ class Backend(ABC):
     @abstractmethod
     async def load_history(self, customer_id: str, caller_id: str, *, limit: int) -> CallerHistory:
         """The caller's newest ``limit`` memories and episodes, graph, open matters and facts (former
-        included), as the five loads above return them, read together (on Postgres: one transaction,
-        one statement)."""
+        included), as the five loads above return them, read together: on Postgres in one transaction
+        (one snapshot, one tenant setting), not five."""
 
     @abstractmethod
     async def load_profile(self, customer_id: str, caller_id: str, *, recent_calls: int) -> CallerProfile: ...

@@ -19,9 +19,8 @@ worker's main process at start), as the schema's owner.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Any
 from urllib.parse import urlparse
 
 import asyncpg
@@ -573,37 +572,23 @@ class PostgresBackend(Backend):
 
     async def load_memories(self, customer_id, caller_id, *, limit) -> list[MemoryRow]:
         async with self._tenant(customer_id) as conn:
-            rows = await conn.fetch(
-                "SELECT call_id, seq, kind, role, text, at, first_caller_id, embedding, tags FROM memories"
-                " WHERE customer_id = $1 AND caller_id = $2 ORDER BY at DESC, seq DESC LIMIT $3",
-                customer_id,
-                caller_id,
-                limit,
-            )
-        return [_caller_row(customer_id, caller_id, r) for r in reversed(rows)]
+            return await _memories(conn, customer_id, caller_id, limit)
 
     async def load_episodes(self, customer_id, caller_id, *, limit) -> list[Episode]:
         async with self._tenant(customer_id) as conn:
-            rows = await conn.fetch(
-                "SELECT call_id, started_at, episode FROM calls WHERE customer_id = $1 AND caller_id = $2"
-                " AND episode IS NOT NULL ORDER BY started_at DESC LIMIT $3",
-                customer_id,
-                caller_id,
-                limit,
-            )
-        return [e for r in reversed(rows) if (e := load_episode(r[0], r[1], r[2])) is not None]
+            return await _episodes(conn, customer_id, caller_id, limit)
 
     async def load_history(self, customer_id, caller_id, *, limit) -> CallerHistory:
-        async with self._tenant(customer_id) as conn:  # BEGIN, the tenant, this statement, COMMIT
-            parts = await conn.fetchrow(_HISTORY_SQL, customer_id, caller_id, limit)
-        memories, edges, matters, episodes, facts = parts if parts is not None else ([], [], [], [], [])
-        return CallerHistory(
-            tuple(_caller_row(customer_id, caller_id, r) for r in reversed(memories)),
-            tuple(Edge(*r) for r in edges),
-            tuple(_matter(r) for r in matters),
-            tuple(e for r in reversed(episodes) if (e := load_episode(r[0], r[1], r[2])) is not None),
-            tuple(Fact(*r) for r in facts),
-        )
+        # One transaction: BEGIN, the tenant, the five reads, COMMIT (8 round trips, not 5 x 4). Five plain
+        # statements rather than one returning five arrays of rows: the arrays took longer to build and decode.
+        async with self._tenant(customer_id) as conn:
+            return CallerHistory(
+                tuple(await _memories(conn, customer_id, caller_id, limit)),
+                tuple(await _edges(conn, customer_id, caller_id)),
+                tuple(await _open_matters(conn, customer_id, caller_id)),
+                tuple(await _episodes(conn, customer_id, caller_id, limit)),
+                tuple(await _facts(conn, customer_id, caller_id, include_former=True)),
+            )
 
     async def load_open_matters(self, customer_id, caller_id) -> list[Matter]:
         async with self._tenant(customer_id) as conn:
@@ -694,15 +679,8 @@ class PostgresBackend(Backend):
         return added
 
     async def load_facts(self, customer_id, caller_id, *, include_former=True) -> list[Fact]:
-        sql = (
-            "SELECT fact_id, attribute, value, said_at, valid_from, call_id, seq, valid_to, happens_at, confidence"
-            " FROM facts WHERE customer_id = $1 AND caller_id = $2"
-        )
-        if not include_former:
-            sql += " AND valid_to IS NULL"
         async with self._tenant(customer_id) as conn:
-            rows = await conn.fetch(sql + " ORDER BY valid_from, seq", customer_id, caller_id)
-        return [Fact(*r.values()) for r in rows]
+            return await _facts(conn, customer_id, caller_id, include_former=include_former)
 
     async def add_edges(self, customer_id, caller_id, first_caller_id, edges) -> None:
         if not edges:
@@ -720,11 +698,7 @@ class PostgresBackend(Backend):
 
     async def load_edges(self, customer_id, caller_id) -> list[Edge]:
         async with self._tenant(customer_id) as conn:
-            rows = await conn.fetch(
-                "SELECT src, rel, dst, call_id, seq, at FROM edges WHERE customer_id = $1 AND caller_id = $2 ORDER BY at",
-                customer_id, caller_id,
-            )  # fmt: skip
-        return [Edge(*r.values()) for r in rows]
+            return await _edges(conn, customer_id, caller_id)
 
     async def close_matters(self, customer_id, caller_id, matter_ids, *, closed_at, call_id) -> None:
         if not matter_ids:
@@ -927,27 +901,54 @@ async def _open_matters(conn: asyncpg.Connection, customer_id: str, caller_id: s
     return [_matter(r) for r in rows]
 
 
-def _matter(r: Sequence[Any]) -> Matter:
-    """A matter selected as matter_id, text, created_at, call_id, refs, status, due_at."""
+def _matter(r: asyncpg.Record) -> Matter:
     return Matter(r[0], r[1], r[2], r[3], load_refs(r[4]), r[5], r[6])
 
 
-def _caller_row(customer_id: str, caller_id: str, r: Sequence[Any]) -> MemoryRow:
-    """A row of ``caller_id`` selected as call_id, seq, kind, role, text, at, first_caller_id, embedding, tags."""
-    c, seq, kind, role, text, at, first = r[:7]
-    return MemoryRow(customer_id, caller_id, c, seq, kind, role, text, at, first, decode_vector(r[7]), load_tags(r[8]))
+async def _memories(conn: asyncpg.Connection, customer_id: str, caller_id: str, limit: int) -> list[MemoryRow]:
+    """The caller's newest ``limit`` memories, oldest first."""
+    rows = await conn.fetch(
+        "SELECT call_id, seq, kind, role, text, at, first_caller_id, embedding, tags FROM memories"
+        " WHERE customer_id = $1 AND caller_id = $2 ORDER BY at DESC, seq DESC LIMIT $3",
+        customer_id,
+        caller_id,
+        limit,
+    )
+    return [
+        MemoryRow(
+            customer_id, caller_id, r[0], r[1], r[2], r[3], r[4], r[5], r[6], decode_vector(r[7]), load_tags(r[8])
+        )
+        for r in reversed(rows)
+    ]
 
 
-_BY_CALLER = "WHERE customer_id = $1 AND caller_id = $2"
-_HISTORY_SQL = f"""SELECT
- ARRAY(SELECT ROW(call_id, seq, kind, role, text, at, first_caller_id, embedding, tags) FROM memories {_BY_CALLER}
-  ORDER BY at DESC, seq DESC LIMIT $3),
- ARRAY(SELECT ROW(src, rel, dst, call_id, seq, at) FROM edges {_BY_CALLER} ORDER BY at),
- ARRAY(SELECT ROW(matter_id, text, created_at, call_id, refs, status, due_at) FROM matters {_BY_CALLER}
-  AND status = 'open' ORDER BY created_at DESC LIMIT 20),
- ARRAY(SELECT ROW(call_id, started_at, episode) FROM calls {_BY_CALLER} AND episode IS NOT NULL
-  ORDER BY started_at DESC LIMIT $3),
- ARRAY(SELECT ROW(fact_id, attribute, value, said_at, valid_from, call_id, seq, valid_to, happens_at, confidence)
-  FROM facts {_BY_CALLER} ORDER BY valid_from, seq)"""
-"""The caller's history in one statement: each part an array of rows, in the order of its own load
-method (``ARRAY(subquery)`` keeps the subquery's order)."""
+async def _episodes(conn: asyncpg.Connection, customer_id: str, caller_id: str, limit: int) -> list[Episode]:
+    """The episodes of the caller's newest ``limit`` calls that have one, oldest first."""
+    rows = await conn.fetch(
+        "SELECT call_id, started_at, episode FROM calls WHERE customer_id = $1 AND caller_id = $2"
+        " AND episode IS NOT NULL ORDER BY started_at DESC LIMIT $3",
+        customer_id,
+        caller_id,
+        limit,
+    )
+    return [e for r in reversed(rows) if (e := load_episode(r[0], r[1], r[2])) is not None]
+
+
+async def _facts(conn: asyncpg.Connection, customer_id: str, caller_id: str, *, include_former: bool) -> list[Fact]:
+    sql = (
+        "SELECT fact_id, attribute, value, said_at, valid_from, call_id, seq, valid_to, happens_at, confidence"
+        " FROM facts WHERE customer_id = $1 AND caller_id = $2"
+    )
+    if not include_former:
+        sql += " AND valid_to IS NULL"
+    rows = await conn.fetch(sql + " ORDER BY valid_from, seq", customer_id, caller_id)
+    return [Fact(*r.values()) for r in rows]
+
+
+async def _edges(conn: asyncpg.Connection, customer_id: str, caller_id: str) -> list[Edge]:
+    rows = await conn.fetch(
+        "SELECT src, rel, dst, call_id, seq, at FROM edges WHERE customer_id = $1 AND caller_id = $2 ORDER BY at",
+        customer_id,
+        caller_id,
+    )
+    return [Edge(*r.values()) for r in rows]
