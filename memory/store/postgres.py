@@ -579,7 +579,7 @@ class PostgresBackend(Backend):
             return await _episodes(conn, customer_id, caller_id, limit)
 
     async def load_history(self, customer_id, caller_id, *, limit) -> CallerHistory:
-        # One transaction: BEGIN, the tenant, the five reads, COMMIT (8 round trips, not 5 x 4). Five plain
+        # One transaction: BEGIN, the tenant, the five reads, COMMIT (8 statements sent, not 5 x 4). Five plain
         # statements rather than one returning five arrays of rows: the arrays took longer to build and decode.
         async with self._tenant(customer_id) as conn:
             return CallerHistory(
@@ -898,11 +898,7 @@ async def _open_matters(conn: asyncpg.Connection, customer_id: str, caller_id: s
         customer_id,
         caller_id,
     )
-    return [_matter(r) for r in rows]
-
-
-def _matter(r: asyncpg.Record) -> Matter:
-    return Matter(r[0], r[1], r[2], r[3], load_refs(r[4]), r[5], r[6])
+    return [Matter(r[0], r[1], r[2], r[3], load_refs(r[4]), r[5], r[6]) for r in rows]
 
 
 async def _memories(conn: asyncpg.Connection, customer_id: str, caller_id: str, limit: int) -> list[MemoryRow]:
