@@ -81,12 +81,10 @@ class CallHistory:
         self.replaced_values = self.current_values = frozenset()
 
     async def _load(self, backend: Backend, customer_id: str, caller_id: str, limit: int, region: str) -> None:
-        rows = await backend.load_memories(customer_id, caller_id, limit=limit)
+        loaded = await backend.load_history(customer_id, caller_id, limit=limit)  # one transaction on Postgres
+        rows, matters, stored, facts = loaded.memories, loaded.open_matters, loaded.episodes, loaded.facts
         graph = CallerGraph()
-        graph.add(await backend.load_edges(customer_id, caller_id))
-        matters = await backend.load_open_matters(customer_id, caller_id)
-        stored = await backend.load_episodes(customer_id, caller_id, limit=limit)
-        facts = await backend.load_facts(customer_id, caller_id, include_former=True)
+        graph.add(loaded.edges)
         self.graph = graph
         self.earlier_open = [m for m in matters if m.call_id != self.call_id]
         known = {(r.call_id, r.seq) for r in rows}

@@ -37,6 +37,17 @@ class Supersession:
     said_at: datetime
 
 
+@dataclass(frozen=True)
+class CallerHistory:
+    """What a call loads of its caller's history, read at once (:meth:`Backend.load_history`)."""
+
+    memories: tuple[MemoryRow, ...]  # as load_memories
+    edges: tuple[Edge, ...]  # as load_edges
+    open_matters: tuple[Matter, ...]  # as load_open_matters
+    episodes: tuple[Episode, ...]  # as load_episodes
+    facts: tuple[Fact, ...]  # as load_facts, former values included
+
+
 def supersessions(fact: Fact, current: Sequence[StoredFact]) -> list[Supersession]:
     """What storing ``fact`` (single-valued) changes among the attribute's ``current`` facts.
 
@@ -229,6 +240,12 @@ class Backend(ABC):
     @abstractmethod
     async def load_open_matters(self, customer_id: str, caller_id: str) -> list[Matter]:
         """The caller's open matters, newest first (at most 20)."""
+
+    @abstractmethod
+    async def load_history(self, customer_id: str, caller_id: str, *, limit: int) -> CallerHistory:
+        """The caller's newest ``limit`` memories and episodes, graph, open matters and facts (former
+        included), as the five loads above return them, read together: on Postgres in one transaction
+        (one snapshot, one tenant setting), not five."""
 
     @abstractmethod
     async def load_profile(self, customer_id: str, caller_id: str, *, recent_calls: int) -> CallerProfile: ...

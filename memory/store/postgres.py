@@ -41,7 +41,7 @@ from ..values import (
     Matter,
     MemoryRow,
 )
-from .base import Backend, StoredFact, supersessions
+from .base import Backend, CallerHistory, StoredFact, supersessions
 from .codec import (
     EXPORT_COLUMNS,
     EXPORT_ORDER,
@@ -572,30 +572,23 @@ class PostgresBackend(Backend):
 
     async def load_memories(self, customer_id, caller_id, *, limit) -> list[MemoryRow]:
         async with self._tenant(customer_id) as conn:
-            rows = await conn.fetch(
-                "SELECT call_id, seq, kind, role, text, at, first_caller_id, embedding, tags FROM memories"
-                " WHERE customer_id = $1 AND caller_id = $2 ORDER BY at DESC, seq DESC LIMIT $3",
-                customer_id,
-                caller_id,
-                limit,
-            )
-        return [
-            MemoryRow(
-                customer_id, caller_id, r[0], r[1], r[2], r[3], r[4], r[5], r[6], decode_vector(r[7]), load_tags(r[8])
-            )
-            for r in reversed(rows)
-        ]
+            return await _memories(conn, customer_id, caller_id, limit)
 
     async def load_episodes(self, customer_id, caller_id, *, limit) -> list[Episode]:
         async with self._tenant(customer_id) as conn:
-            rows = await conn.fetch(
-                "SELECT call_id, started_at, episode FROM calls WHERE customer_id = $1 AND caller_id = $2"
-                " AND episode IS NOT NULL ORDER BY started_at DESC LIMIT $3",
-                customer_id,
-                caller_id,
-                limit,
+            return await _episodes(conn, customer_id, caller_id, limit)
+
+    async def load_history(self, customer_id, caller_id, *, limit) -> CallerHistory:
+        # One transaction: BEGIN, the tenant, the five reads, COMMIT (8 statements sent, not 5 x 4). Five plain
+        # statements rather than one returning five arrays of rows: the arrays took longer to build and decode.
+        async with self._tenant(customer_id) as conn:
+            return CallerHistory(
+                tuple(await _memories(conn, customer_id, caller_id, limit)),
+                tuple(await _edges(conn, customer_id, caller_id)),
+                tuple(await _open_matters(conn, customer_id, caller_id)),
+                tuple(await _episodes(conn, customer_id, caller_id, limit)),
+                tuple(await _facts(conn, customer_id, caller_id, include_former=True)),
             )
-        return [e for r in reversed(rows) if (e := load_episode(r[0], r[1], r[2])) is not None]
 
     async def load_open_matters(self, customer_id, caller_id) -> list[Matter]:
         async with self._tenant(customer_id) as conn:
@@ -686,15 +679,8 @@ class PostgresBackend(Backend):
         return added
 
     async def load_facts(self, customer_id, caller_id, *, include_former=True) -> list[Fact]:
-        sql = (
-            "SELECT fact_id, attribute, value, said_at, valid_from, call_id, seq, valid_to, happens_at, confidence"
-            " FROM facts WHERE customer_id = $1 AND caller_id = $2"
-        )
-        if not include_former:
-            sql += " AND valid_to IS NULL"
         async with self._tenant(customer_id) as conn:
-            rows = await conn.fetch(sql + " ORDER BY valid_from, seq", customer_id, caller_id)
-        return [Fact(*r.values()) for r in rows]
+            return await _facts(conn, customer_id, caller_id, include_former=include_former)
 
     async def add_edges(self, customer_id, caller_id, first_caller_id, edges) -> None:
         if not edges:
@@ -712,11 +698,7 @@ class PostgresBackend(Backend):
 
     async def load_edges(self, customer_id, caller_id) -> list[Edge]:
         async with self._tenant(customer_id) as conn:
-            rows = await conn.fetch(
-                "SELECT src, rel, dst, call_id, seq, at FROM edges WHERE customer_id = $1 AND caller_id = $2 ORDER BY at",
-                customer_id, caller_id,
-            )  # fmt: skip
-        return [Edge(*r.values()) for r in rows]
+            return await _edges(conn, customer_id, caller_id)
 
     async def close_matters(self, customer_id, caller_id, matter_ids, *, closed_at, call_id) -> None:
         if not matter_ids:
@@ -917,3 +899,52 @@ async def _open_matters(conn: asyncpg.Connection, customer_id: str, caller_id: s
         caller_id,
     )
     return [Matter(r[0], r[1], r[2], r[3], load_refs(r[4]), r[5], r[6]) for r in rows]
+
+
+async def _memories(conn: asyncpg.Connection, customer_id: str, caller_id: str, limit: int) -> list[MemoryRow]:
+    """The caller's newest ``limit`` memories, oldest first."""
+    rows = await conn.fetch(
+        "SELECT call_id, seq, kind, role, text, at, first_caller_id, embedding, tags FROM memories"
+        " WHERE customer_id = $1 AND caller_id = $2 ORDER BY at DESC, seq DESC LIMIT $3",
+        customer_id,
+        caller_id,
+        limit,
+    )
+    return [
+        MemoryRow(
+            customer_id, caller_id, r[0], r[1], r[2], r[3], r[4], r[5], r[6], decode_vector(r[7]), load_tags(r[8])
+        )
+        for r in reversed(rows)
+    ]
+
+
+async def _episodes(conn: asyncpg.Connection, customer_id: str, caller_id: str, limit: int) -> list[Episode]:
+    """The episodes of the caller's newest ``limit`` calls that have one, oldest first."""
+    rows = await conn.fetch(
+        "SELECT call_id, started_at, episode FROM calls WHERE customer_id = $1 AND caller_id = $2"
+        " AND episode IS NOT NULL ORDER BY started_at DESC LIMIT $3",
+        customer_id,
+        caller_id,
+        limit,
+    )
+    return [e for r in reversed(rows) if (e := load_episode(r[0], r[1], r[2])) is not None]
+
+
+async def _facts(conn: asyncpg.Connection, customer_id: str, caller_id: str, *, include_former: bool) -> list[Fact]:
+    sql = (
+        "SELECT fact_id, attribute, value, said_at, valid_from, call_id, seq, valid_to, happens_at, confidence"
+        " FROM facts WHERE customer_id = $1 AND caller_id = $2"
+    )
+    if not include_former:
+        sql += " AND valid_to IS NULL"
+    rows = await conn.fetch(sql + " ORDER BY valid_from, seq", customer_id, caller_id)
+    return [Fact(*r.values()) for r in rows]
+
+
+async def _edges(conn: asyncpg.Connection, customer_id: str, caller_id: str) -> list[Edge]:
+    rows = await conn.fetch(
+        "SELECT src, rel, dst, call_id, seq, at FROM edges WHERE customer_id = $1 AND caller_id = $2 ORDER BY at",
+        customer_id,
+        caller_id,
+    )
+    return [Edge(*r.values()) for r in rows]

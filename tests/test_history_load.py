@@ -1,0 +1,103 @@
+"""The caller's history a call loads: the five parts read together, on Postgres in one transaction."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import timedelta
+
+import memory
+from memory.store.base import CallerHistory
+from memory.store.postgres import PostgresBackend
+from memory.values import MemoryRow
+
+from .test_store_contract import PHONE, T0, first_call
+
+
+def _rows(rows: Sequence[MemoryRow]) -> list[tuple[object, ...]]:
+    """Rows as comparable values (the embedding as its bytes)."""
+    return [
+        (*dataclasses.astuple(replace(r, embedding=None)), None if r.embedding is None else r.embedding.tobytes())
+        for r in rows
+    ]
+
+
+async def _caller_with_history(store: memory.CallerStore, tenant: str) -> str:
+    """A caller with memories, an open matter, facts (one replaced), graph edges and a stored episode."""
+    caller = await first_call(store, tenant)
+    hooks = await store.open_call(tenant, {"phone": PHONE}, started_at=T0 + timedelta(days=1))
+    hooks.record_turn("user", "my address is 5 Elm Road", at=T0 + timedelta(days=1))
+    hooks.record_turn(
+        "user", "sorry, I moved, my new address is twenty two Oak Street", at=T0 + timedelta(days=1, seconds=5)
+    )
+    await hooks.aclose()
+    return caller
+
+
+async def test_load_history_returns_what_the_five_loads_return(store, tenant):
+    caller = await _caller_with_history(store, tenant)
+    backend = store.backend
+    history = await backend.load_history(tenant, caller, limit=50)
+    assert _rows(history.memories) == _rows(await backend.load_memories(tenant, caller, limit=50))
+    assert history.edges == tuple(await backend.load_edges(tenant, caller))
+    assert history.open_matters == tuple(await backend.load_open_matters(tenant, caller))
+    assert history.episodes == tuple(await backend.load_episodes(tenant, caller, limit=50))
+    assert history.facts == tuple(await backend.load_facts(tenant, caller, include_former=True))
+    # a history worth comparing: every part has something, and the limit keeps the newest memories
+    assert history.memories and history.edges and history.open_matters and history.episodes
+    assert any(not f.current for f in history.facts) and any(f.current for f in history.facts)
+    newest = await backend.load_history(tenant, caller, limit=2)
+    assert _rows(newest.memories) == _rows(history.memories[-2:]) and newest.episodes == history.episodes[-2:]
+    # another tenant asking for the same caller id sees nothing of it
+    assert await backend.load_history(f"{tenant}-other", caller, limit=50) == CallerHistory((), (), (), (), ())
+
+
+async def test_the_history_load_is_one_transaction_on_postgres(postgres_database, embedder, tenant):
+    store = await memory.open_store(postgres_database, embedder=embedder)
+    try:
+        caller = await _caller_with_history(store, tenant)
+    finally:
+        await store.aclose()
+    backend = PostgresBackend(postgres_database, min_size=1, max_size=1)  # one connection: the one observed
+    await backend.connect()
+    sent: list[str] = []
+    try:
+        async with backend.pool.acquire() as conn:
+            conn.add_query_logger(lambda q: sent.append(q.query))  # the real connection's own record of queries
+        first = await backend.load_history(tenant, caller, limit=50)
+        on_first = sent[:]
+        sent.clear()
+        again = await backend.load_history(tenant, caller, limit=50)
+    finally:
+        await backend.aclose()
+    assert first.memories and first.open_matters and first.facts and again.facts == first.facts
+    # BEGIN, the tenant, the five reads, COMMIT: one transaction, on the first load of a connection and after
+    for queries in (on_first, sent):
+        assert [q.split(None, 1)[0].upper() for q in queries] == ["BEGIN;", *["SELECT"] * 6, "COMMIT;"], queries
+        assert "set_config('app.tenant_id'" in queries[1]
+        for table, query in zip(("memories", "edges", "matters", "calls", "facts"), queries[2:7], strict=True):
+            assert f"FROM {table} WHERE customer_id = $1 AND caller_id = $2" in query
+
+
+async def test_a_pgbouncer_style_connection_without_a_statement_cache_loads_the_same_history(
+    postgres_database, embedder, tenant
+):
+    store = await memory.open_store(postgres_database, embedder=embedder)
+    try:
+        caller = await _caller_with_history(store, tenant)
+        cached = await store.backend.load_history(tenant, caller, limit=50)
+    finally:
+        await store.aclose()
+    backend = PostgresBackend(postgres_database, statement_cache_size=0)
+    await backend.connect()
+    try:
+        uncached = await backend.load_history(tenant, caller, limit=50)
+    finally:
+        await backend.aclose()
+    assert _rows(uncached.memories) == _rows(cached.memories) and uncached.facts == cached.facts
+    assert (uncached.edges, uncached.open_matters, uncached.episodes) == (
+        cached.edges,
+        cached.open_matters,
+        cached.episodes,
+    )
