@@ -36,7 +36,7 @@ import aiosqlite
 
 from ..errors import StoreUnavailableError
 from ..values import Identifier, MemoryRow
-from .sqlite_tx import is_busy, write_transaction
+from .sqlite_tx import is_busy, write_statement, write_transaction
 
 __all__ = ["DEFAULT_SPOOL_PATH", "LEASE_S", "Spool", "SpooledCall"]
 
@@ -233,8 +233,7 @@ class Spool:
         between a BEGIN, the statement and a COMMIT (on a busy host a process can be descheduled
         between them, lock held). Returns the rows it changed."""
         async with self._lock:
-            cursor = await self.db.execute(sql, parameters)
-            return cursor.rowcount
+            return await write_statement(self.db, sql, parameters)
 
     async def beat(self) -> None:
         """This owner is alive (its open calls' turns are not to be claimed)."""
