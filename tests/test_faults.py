@@ -319,3 +319,34 @@ async def test_turns_the_database_takes_late_are_not_spooled_when_the_spool_is_b
     finally:
         other.close()
         await store.aclose()
+
+
+async def test_turns_the_spool_kept_just_as_the_database_took_them_leave_the_spool(
+    pg_proxy, postgres_database, direct, embedder, tmp_path, monkeypatch
+):
+    """A slow database: the turns go to the spool after 100 ms, and the database takes them after the
+    spool's write committed but before it returned (the process descheduled in between). The writer
+    calls the spool write off, too late to roll it back: the turns leave the spool all the same."""
+    tenant = tenant_id()
+    store = await faulty_store(pg_proxy, postgres_database, embedder, tmp_path)
+    assert store.spool is not None
+    kept = store.spool.keep
+
+    async def keep_then_stall(call, rows):
+        await kept(call, rows)
+        await asyncio.sleep(1.0)  # committed; not yet returned
+
+    monkeypatch.setattr(store.spool, "keep", keep_then_stall)
+    try:
+        hooks = await store.open_call(tenant, {"phone": phone()}, started_at=T0)
+        await hooks.flushed()
+        pg_proxy.freeze()  # the database stops answering
+        say(hooks, 0, 4)
+        await asyncio.sleep(0.4)  # spooled after 100 ms, committed, not returned
+        await pg_proxy.set("pass")  # the database takes them now
+        assert_all_once_in_order(await stored_seqs(direct, tenant, hooks.call_id, expect=4), 4)
+        await hooks.aclose()
+        await asyncio.sleep(0.2)  # the spool's clean-up runs in its own task
+        assert await store.spool.pending() == 0
+    finally:
+        await store.aclose()

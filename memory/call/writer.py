@@ -78,6 +78,7 @@ class CallWriter:
         self._on_failed = on_failed  # told when the database stops taking this call's rows
         self._unstored: list[MemoryRow] = []  # recorded, not yet in the database, in order
         self._spooled: set[int] = set()  # seqs of unstored rows that are in the spool
+        self._maybe_spooled: set[int] = set()  # seqs of a spool write called off: in the spool or not
         self._unenriched: list[MemoryRow] = []
         self._failed: list[MemoryRow] = []  # could be neither stored nor spooled
         self._db_ok = True
@@ -197,8 +198,9 @@ class CallWriter:
             logger.info("the database is back; this call's spooled turns are being stored")
         self._db_ok, self._attempts = True, 0
         del self._unstored[: len(batch)]
-        spooled = [r.seq for r in batch if r.seq in self._spooled]
+        spooled = [r.seq for r in batch if r.seq in self._spooled or r.seq in self._maybe_spooled]
         self._spooled.difference_update(spooled)
+        self._maybe_spooled.difference_update(spooled)
         turns("stored", self._linker.customer_id, len(batch))
         self._track_queue()
         if spooled:
@@ -239,8 +241,9 @@ class CallWriter:
         if inflight is not None and not inflight.done():
             await asyncio.wait({keep, inflight}, return_when=asyncio.FIRST_COMPLETED)
             if not keep.done() and not inflight.cancelled() and inflight.exception() is None:
-                keep.cancel()  # rolled back (the spool's transaction is cancellation-safe)
+                keep.cancel()  # rolled back, unless it lands after the COMMIT was sent
                 keep.add_done_callback(retrieve_quietly)
+                self._maybe_spooled.update(r.seq for r in rows)  # leave the spool when stored, either way
                 self._text_wake.set()
                 return False
         try:
@@ -379,6 +382,7 @@ class CallWriter:
         self._unstored.clear()
         self._unenriched.clear()
         self._spooled.clear()
+        self._maybe_spooled.clear()
         self._failed.clear()
         self._track_queue()
         self._text_wake.set()
