@@ -1,6 +1,6 @@
 """The caller's history as one call sees it: the working set, the entity graph, earlier open matters.
 
-Loaded in the background once the caller is known (and again when a link changes who the caller
+Loaded in the background once the caller is known and the call's brief served (and again when a link changes who the caller
 is); turns of this call join the working set at once, before and after the load. A failed load
 is logged where it is awaited, and the call goes on with what it has.
 """
@@ -8,6 +8,7 @@ is logged where it is awaited, and the call goes on with what it has.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -31,6 +32,11 @@ __all__ = ["CallHistory"]
 
 logger = logging.getLogger(__name__)
 
+BRIEF_FIRST_S = 0.25
+"""A load waits this long at most for the call's brief (the preload) to be served: the brief is on the
+greeting's path, the history on the first recall's, and on a store of one connection the history's
+transaction would hold it while the brief's queries wait."""
+
 
 class CallHistory:
     """The working set, graph and earlier open matters of one call's caller."""
@@ -45,6 +51,11 @@ class CallHistory:
         self.current_values: frozenset[str] = frozenset()  # the current values of those facts, lower case
         self._call_rows = call_rows  # this call's rows, in order (owned by the call; read here)
         self._task: asyncio.Task[None] | None = None
+        self._brief_served = asyncio.Event()
+
+    def brief_served(self) -> None:
+        """The call's brief was served (or given up): a load waiting for it goes on."""
+        self._brief_served.set()
 
     def add(self, row: MemoryRow) -> None:
         """A turn of this call joins the working set at once."""
@@ -81,6 +92,9 @@ class CallHistory:
         self.replaced_values = self.current_values = frozenset()
 
     async def _load(self, backend: Backend, customer_id: str, caller_id: str, limit: int, region: str) -> None:
+        if not self._brief_served.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._brief_served.wait(), BRIEF_FIRST_S)
         loaded = await backend.load_history(customer_id, caller_id, limit=limit)  # one transaction on Postgres
         rows, matters, stored, facts = loaded.memories, loaded.open_matters, loaded.episodes, loaded.facts
         graph = CallerGraph()

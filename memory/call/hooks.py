@@ -211,6 +211,7 @@ class CallHooks:
             if not self._forgotten:
                 logger.error("preload failed, continuing without history: %s", describe(exc))
             text, source = "", "error"
+        self._history.brief_served()
         took = (time.perf_counter() - t0) * 1000
         return Preload(text, self.caller_id, self.is_new_caller, source, took)  # type: ignore[arg-type]
 
