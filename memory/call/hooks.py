@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -323,9 +323,16 @@ async def query_vector(
     return None
 
 
-async def _in_order(*steps: Awaitable[object]) -> None:
-    for step in steps:
-        await step
+async def _in_order(*steps: Coroutine[object, object, object]) -> None:
+    """Await ``steps`` one after another; those not reached (a step failed, the recall timed out) are
+    closed, not left never awaited."""
+    waiting = list(steps)
+    try:
+        while waiting:
+            await waiting.pop(0)
+    finally:
+        for step in waiting:
+            step.close()
 
 
 def _consume(task: asyncio.Future[np.ndarray]) -> None:
