@@ -241,11 +241,18 @@ class Backend(ABC):
     async def load_open_matters(self, customer_id: str, caller_id: str) -> list[Matter]:
         """The caller's open matters, newest first (at most 20)."""
 
-    @abstractmethod
     async def load_history(self, customer_id: str, caller_id: str, *, limit: int) -> CallerHistory:
         """The caller's newest ``limit`` memories and episodes, graph, open matters and facts (former
-        included), as the five loads above return them, read together: on Postgres in one transaction
-        (one snapshot, one tenant setting), not five."""
+        included), as the five loads above return them. Here the five loads one after another (an
+        embedded file has no round trips to save); Postgres reads them in one transaction (one
+        snapshot, one tenant setting), not five."""
+        return CallerHistory(
+            tuple(await self.load_memories(customer_id, caller_id, limit=limit)),
+            tuple(await self.load_edges(customer_id, caller_id)),
+            tuple(await self.load_open_matters(customer_id, caller_id)),
+            tuple(await self.load_episodes(customer_id, caller_id, limit=limit)),
+            tuple(await self.load_facts(customer_id, caller_id, include_former=True)),
+        )
 
     @abstractmethod
     async def load_profile(self, customer_id: str, caller_id: str, *, recent_calls: int) -> CallerProfile: ...

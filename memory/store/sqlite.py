@@ -25,7 +25,7 @@ from ..values import (
     Matter,
     MemoryRow,
 )
-from .base import Backend, CallerHistory, StoredFact, supersessions
+from .base import Backend, StoredFact, supersessions
 from .codec import (
     EXPORT_COLUMNS,
     EXPORT_ORDER,
@@ -471,16 +471,6 @@ class SQLiteBackend(Backend):
         ) as cur:
             rows = list(await cur.fetchall())
         return [e for r in reversed(rows) if (e := load_episode(r[0], _dt(r[1]), r[2])) is not None]
-
-    async def load_history(self, customer_id, caller_id, *, limit) -> CallerHistory:
-        # an embedded file on this process's connection: no round trips to save, so the five loads
-        return CallerHistory(
-            tuple(await self.load_memories(customer_id, caller_id, limit=limit)),
-            tuple(await self.load_edges(customer_id, caller_id)),
-            tuple(await self.load_open_matters(customer_id, caller_id)),
-            tuple(await self.load_episodes(customer_id, caller_id, limit=limit)),
-            tuple(await self.load_facts(customer_id, caller_id, include_former=True)),
-        )
 
     async def load_open_matters(self, customer_id, caller_id) -> list[Matter]:
         async with self.db.execute(
