@@ -48,6 +48,13 @@ def above(hits, current: str, earlier: str) -> bool:
     return not found or position(hits, current) < found[0]
 
 
+def current_above_former(hits, current: str, former: str) -> None:
+    """The hit saying ``current`` ranks above the one saying ``former``, which alone is marked former."""
+    assert position(hits, current) < position(hits, former)
+    assert hits[position(hits, former)].former
+    assert not hits[position(hits, current)].former
+
+
 @pytest.mark.parametrize("preset", [FAST, ACCURATE], ids=lambda p: p.name)
 def test_a_later_time_ranks_above_the_earlier_and_the_earlier_is_former(preset):
     rows = turns(
@@ -60,9 +67,7 @@ def test_a_later_time_ranks_above_the_earlier_and_the_earlier_is_former(preset):
         ],
     )
     hits = rank(WorkingSet(rows), "what time was my table at Luigi's?", None, preset=preset, limit=5, now=NOW)
-    assert position(hits, "7pm") < position(hits, "6 pm")
-    assert hits[position(hits, "6 pm")].former
-    assert not hits[position(hits, "7pm")].former
+    current_above_former(hits, "7pm", "6 pm")
 
 
 def test_a_changed_party_size_ranks_above_the_first_one():
@@ -76,8 +81,7 @@ def test_a_changed_party_size_ranks_above_the_first_one():
         ],
     )
     hits = rank(WorkingSet(rows), "how many people was the table for?", None, preset=FAST, limit=5, now=NOW)
-    assert position(hits, "four people") < position(hits, "two people")
-    assert hits[position(hits, "two people")].former
+    current_above_former(hits, "four people", "two people")
 
 
 def test_the_agent_reading_back_the_booking_again_replaces_its_first_read_back():
@@ -229,6 +233,4 @@ def test_a_device_the_caller_changes_after_the_read_back_ranks_above_the_first_o
         ],
     )
     hits = rank(WorkingSet(rows), "what did you play Take Five on?", None, preset=preset, limit=5, now=NOW)
-    assert position(hits, "headphones") < position(hits, "living room TV")
-    assert hits[position(hits, "living room TV")].former
-    assert not hits[position(hits, "headphones")].former
+    current_above_former(hits, "headphones", "living room TV")
