@@ -419,7 +419,7 @@ class Compactor:
         for what else it says (by level; repetitions of what is already noted are left out)."""
         level = self.level
         assert level is not None
-        who = {"user": "caller", "assistant": "agent"}.get(turn.role, f"tool {turn.name}".strip())
+        who = _speaker(turn)
         out: list[_Line] = []
         if i in self._asked_back:
             return out  # a question back about something noted: it holds no value
@@ -912,7 +912,7 @@ class Compactor:
 
     def _recall_line(self, i: int) -> str:
         turn = self._turns[i]
-        who = {"user": "caller", "assistant": "agent"}.get(turn.role, f"tool {turn.name}".strip())
+        who = _speaker(turn)
         return f"- {self._clock(turn.at)} {who}: {quote(turn.text)}"
 
     def _recall_cost(self, i: int) -> int:
@@ -976,6 +976,13 @@ _OFFER = re.compile(
     r"one of them|i recommend|you might like)\b"
 )
 """An agent proposing something (a restaurant, an event, a song) for the caller to take."""
+
+
+def _speaker(turn: Turn) -> str:
+    """Who said ``turn``, as a notes or recall line names them."""
+    return {"user": "caller", "assistant": "agent"}.get(turn.role, f"tool {turn.name}".strip())
+
+
 _NOT_OFFER = re.compile(
     r"\b(?:how many|how much|what time|what day|what date|which (?:day|date|time|city|one)|when would|where would|"
     r"would you like (?:me|us) to|do you want (?:me|us) to|shall i|should i)\b"
