@@ -23,6 +23,7 @@ from ..text.kinds import is_acceptance, is_correction, outcome_of
 from ..text.promises import call_topic, clean
 from ..text.quote import quote
 from ..text.reading import read_turn
+from ..text.values import DEVICES
 from ..text.vocab import DIGIT_WORDS, TEENS, TENS
 from ..values import Episode, EpisodeValue, MemoryRow
 
@@ -54,7 +55,6 @@ _ORDINAL_DAYS = {
 }  # fmt: skip
 _ISO_DATE = re.compile(r"\b\d{4}-\d{1,2}-(\d{1,2})\b")
 _DAY_NUMBER = re.compile(r"(?<![\d/.-])([12]\d|3[01]|0?[1-9])(?:st|nd|rd|th)?(?![\d/.:-])")
-_DEVICE_WHATS = frozenset({"speaker", "tv", "headphones", "stereo", "soundbar", "radio", "display"})
 _KIND_SHARE = 0.5  # a kind counts for the call when it is named at least half as often as the top one
 _EVIDENCE_WORDS = 6  # a confirmation without a value we can read counts from this many words
 
@@ -185,7 +185,7 @@ def value_key(kind: str, normalised: str) -> str:
     text = normalised.lower()
     if kind == "device":
         words = text.split()
-        return " ".join(words[:-1]) if len(words) > 1 and words[-1] in _DEVICE_WHATS else text
+        return " ".join(words[:-1]) if len(words) > 1 and words[-1] in DEVICES else text
     if kind == "date":
         day = _day_of_month(text)
         return text if day is None else str(day)

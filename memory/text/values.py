@@ -37,7 +37,7 @@ from functools import lru_cache
 
 from .spoken import spoken_digit_runs
 
-__all__ = ["KINDS", "Value", "clear_cache", "spoken_number", "values_in"]
+__all__ = ["DEVICES", "KINDS", "Value", "clear_cache", "spoken_number", "values_in"]
 
 KINDS = (
     "reference",
@@ -254,6 +254,8 @@ _DEVICE_HEADS = {
     "tvs": "tv", "television": "tv", "telly": "tv", "headphones": "headphones", "earphones": "headphones",
     "earbuds": "headphones", "radio": "radio", "display": "display", "smart display": "display",
 }  # fmt: skip
+DEVICES = frozenset(_DEVICE_HEADS.values())
+"""What a device is, as its normal form ends ("kitchen speaker", "tv")."""
 _HEAD = "|".join(sorted(_DEVICE_HEADS, key=len, reverse=True))
 _DEVICE = re.compile(
     rf"\b(?P<room>{_ROOMS})(?:'s)?\s+(?P<head>{_HEAD})\b"
