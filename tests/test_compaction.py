@@ -697,3 +697,38 @@ def test_a_goodbye_ends_a_booking_and_a_question_back_is_never_recalled() -> Non
     plan = compactor.plan("and the second hotel i booked what kind of room was it")
     assert "a suite would be lovely" in plan.recall
     assert "sorry what was the room" not in plan.recall and "a double please" not in plan.recall
+
+
+RETRIED_STAY = [
+    ("user", "i need a hotel in denver for two nights"),
+    ("assistant", "the alpine lodge has a double room shall i book it"),
+    ("user", "yes book it"),
+    ("assistant", "sorry i was unable to book the alpine lodge is there anything else i can help with"),
+    ("user", "then find me a hotel in denver with a suite"),
+    ("assistant", "the summit hotel has a suite with check in at two pm shall i book it"),
+    ("user", "yes please"),
+    ("assistant", "i've made your booking at the summit hotel"),
+    ("assistant", "anything else"),
+    ("user", "no that's all thanks"),
+    ("user", "i also need a hotel in boulder for one night"),
+    ("assistant", "the canyon inn has a room with check in at four pm shall i book it"),
+    ("user", "yes go ahead"),
+    ("assistant", "the reservation was a success"),
+    ("user", "thanks bye"),
+]
+
+
+def test_an_attempt_that_failed_and_was_asked_again_counts_as_one_booking() -> None:
+    compactor = fed(turns_of([*RETRIED_STAY, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert compactor.boundary > len(RETRIED_STAY)
+    first = compactor.plan("what was the check in time for the first hotel i booked")
+    assert "two pm" in first.recall and "four pm" not in first.recall
+    second = compactor.plan("what was the check in time for the second hotel i booked")
+    assert "four pm" in second.recall and "two pm" not in second.recall
+
+
+def test_an_attempt_the_caller_took_leave_of_counts_on_its_own() -> None:
+    left = [*RETRIED_STAY[:4], ("user", "no that's all bye"), *RETRIED_STAY[10:]]
+    compactor = fed(turns_of([*left, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    second = compactor.plan("what was the check in time for the second hotel i booked")
+    assert "four pm" in second.recall

@@ -70,6 +70,8 @@ class _Booking:
     turns: list[int]
     confirms: list[int]  # the agent's confirmations and reports in it
     done: bool = False
+    booked: bool = False  # the agent reported it done (not only closed): a booking, not an attempt
+    left: bool = False  # the caller took leave of it ("that's all, thanks"): over, booked or not
     closed: bool = False  # a closing was said (goodbyes, "anything else?"): whatever is asked next is new
     request: int | None = None  # the caller's first words with content: what they asked for
     offer: int | None = None  # the agent's latest proposal before the first confirmation
@@ -408,11 +410,12 @@ class Compactor:
             current.offer = i  # the agent's latest proposal before anything was confirmed
         if current.turns and _CLOSING.search(lowered):
             current.done = current.closed = True  # goodbyes, "anything else?": the next request is another booking
+            current.left = current.left or turn.role == "user"
         if turn.role == "assistant" and ("confirm" in tags or _DONE.search(turn.text.lower())):
             if len(turn.text.split()) >= 8 or self._value_kinds[i] - {"filler", "question", "confirm"}:
                 current.confirms.append(i)  # a confirmation that says what (not "Playing now.")
             if outcome_of([turn.text]) == "booked" or _DONE.search(turn.text.lower()):
-                current.done = True
+                current.done = current.booked = True
 
     def _lines_of(self, i: int, turn: Turn, digest: Digest, when: str) -> list[_Line]:
         """The note lines of condensed turn ``i``: a durable line (kept exactly), and a summary line
@@ -827,8 +830,9 @@ class Compactor:
         if not pool:
             return set()  # the question points at no booking of this call: words and value kinds alone
         nth = _ordinal(said)
-        if nth is not None and nth <= len(pool):
-            chosen = [pool[nth - 1]]
+        attempts = _attempts(pool)
+        if nth is not None and nth <= len(attempts):
+            chosen = attempts[nth - 1]
         elif question.anchor == "first":
             chosen = pool[:1]
         elif question.anchor in ("last", "before_last") or kinds:
@@ -969,13 +973,32 @@ _CLOSING = re.compile(
     r"enjoy (?:your|the) (?:meal|show|event|game|concert|evening|day|movie|song|dinner|lunch))\b"
 )
 """A closing (either side): goodbyes, "that's all", the agent's "anything else I can help with?"."""
-_DONE = re.compile(r"\b(?:has|have) started\b|\b(?:song|music|movie|film) (?:is )?playing\b|\benjoy (?:the|your)\b")
+_DONE = re.compile(
+    r"\b(?:has|have) (?:started|begun)\b|\b(?:song|music|movie|film) (?:is )?playing\b|\benjoy (?:the|your)\b|"
+    r"\bnow starting\b|\bstart(?:s|ing) (?:the |to )?(?:song|movie|film|music|play)\b|\ball booked\b|"
+    r"\b(?:i've|i have|i) (?:just )?(?:made|placed|booked|reserved|bought|purchased|started|put on)\b|"
+    r"\b(?:has|have|had|was|were|is|are|it's|they're) (?:been |now )?(?:made|placed|booked|confirmed|completed?|"
+    r"reserved|purchased|a success)\b|\bsucc?ess?ful(?:ly)?\b|\b(?:reservation|booking|tickets?) (?:made|booked|done)\b"
+)
 """An agent's report that what was asked for is done (beside the vocabulary's outcomes)."""
 _OFFER = re.compile(
     r"\b(?:how about|what about|would you like|do you like|there is|there's|there are|i found|i have found|"
     r"one of them|i recommend|you might like)\b"
 )
 """An agent proposing something (a restaurant, an event, a song) for the caller to take."""
+
+
+def _attempts(pool: list[_Booking]) -> list[list[_Booking]]:
+    """The bookings of one kind as the caller counts them ("the second table I booked"): an attempt
+    that was never reported done (the agent could not book it, and the caller asked again) goes with the
+    next one of the kind, the one that was booked first; one the caller took leave of counts on its own."""
+    out: list[list[_Booking]] = []
+    for booking in pool:
+        if out and not any(b.booked or b.left for b in out[-1]):
+            out[-1].insert(0 if booking.booked else len(out[-1]), booking)
+        else:
+            out.append([booking])
+    return out
 
 
 def _speaker(turn: Turn) -> str:
