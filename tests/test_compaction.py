@@ -732,3 +732,36 @@ def test_an_attempt_the_caller_took_leave_of_counts_on_its_own() -> None:
     compactor = fed(turns_of([*left, *CHATTER * 4]), CompactionPolicy(token_budget=500))
     second = compactor.plan("what was the check in time for the second hotel i booked")
     assert "four pm" in second.recall
+
+
+TWO_DINNERS_AND_A_SONG = [
+    ("user", "can you find me somewhere to eat in austin"),
+    ("assistant", "sure what are you in the mood for"),
+    ("user", "i feel like some ethiopian food tonight"),
+    ("assistant", "blue nile kitchen is a good choice in austin"),
+    ("user", "book it for two at seven pm"),
+    ("assistant", "please confirm a table for two at blue nile kitchen in austin at seven pm today"),
+    ("user", "yes"),
+    ("assistant", "your table is booked"),
+    ("user", "thanks that's all"),
+    ("user", "now put some music on for me"),
+    ("assistant", "what would you like to hear"),
+    ("user", "something mellow i mostly listen to bossa nova tunes"),
+    ("assistant", "how about wave by tom jobim would you like it on the kitchen speaker"),
+    ("user", "yes please"),
+    ("assistant", "wave is now playing on the kitchen speaker"),
+    ("user", "great thanks bye"),
+]
+
+
+@pytest.mark.parametrize(
+    ("question", "said"),
+    [
+        ("what cuisine was the first table i booked again", "some ethiopian food"),
+        ("remind me what genre the first song you played was", "bossa nova tunes"),
+    ],
+)
+def test_recall_brings_the_turn_that_says_a_cuisine_or_a_genre(question: str, said: str) -> None:
+    compactor = fed(turns_of([*TWO_DINNERS_AND_A_SONG, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert compactor.boundary > len(TWO_DINNERS_AND_A_SONG)
+    assert said in compactor.plan(question).recall

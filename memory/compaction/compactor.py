@@ -944,7 +944,7 @@ _VALUE_NOUNS: list[tuple[re.Pattern[str], tuple[str, ...]]] = [
     (re.compile(r"\b(?:address|street|located|location)\b"), ("address",)),
     (re.compile(r"\bphone\b"), ("phone",)),
     (re.compile(r"\b(?:price|cost|how much|fare)\b"), ("amount", "price")),
-    (re.compile(r"\b(?:city|town|cuisine|food|kind of|type of|genre)\b"), ("name",)),
+    (re.compile(r"\b(?:city|town)\b"), ("name",)),
     (re.compile(r"\b(?:reference|confirmation (?:number|code))\b"), ("reference",)),
     (re.compile(r"\b(?:name|called|venue|restaurant|artist|singer|band|song|album|movie|film|event|team|who|which)\b"),
      ("name",)),
@@ -1016,6 +1016,13 @@ _REQUEST = re.compile(
     r"help me|i'd like|i would like|can you|could you)\b"
 )
 """A caller asking for something (what starts a booking)."""
+_NOT_A_KIND = (
+    r"(?:a|an|the|some|any|other|more|these|those|this|that|of|to|for|and|or|good|great|nice|new|best|same|similar|"
+    r"favorite|favourite|few|local|fast|junk|kind|type|sort|what|which|your|my|their|our|his|her|its|play|playing|"
+    r"hear|find|like|love|enjoy|listen|want|get|grab|eat|serve|serves|cook|cooks|is|are|was|were|it|they|you|i|we|"
+    r"different|many|much|several|also|just|really|um|uh)"
+)
+"""Words that say no kind in "<word> food", "<word> songs" ("some food", "the music", "play songs")."""
 _ATTRIBUTES: list[tuple[re.Pattern[str], re.Pattern[str], float]] = [
     (re.compile(r"\b(?:cuisine|food)\b"), re.compile(r"\b(?:cuisine|food|kind of (?:food|restaurant))\b"), 2.0),
     (re.compile(r"\bprice|cost|expensive|cheap\b"), re.compile(r"\b(?:price|prices|priced|expensive|cheap|budget)\b"), 2.0),
@@ -1038,6 +1045,23 @@ _ATTRIBUTES: list[tuple[re.Pattern[str], re.Pattern[str], float]] = [
             r"hall|amphitheater|amphitheatre|field|ballpark|club|room|garden|pavilion|auditorium|vineyards?)\b"
         ),
         3.0,
+    ),
+    (
+        re.compile(r"\b(?:cuisine|food)\b"),
+        re.compile(
+            rf"\b(?:serves?|serving|cooks?|cooking)\s+(?:(?!{_NOT_A_KIND}\b)[a-z-]+\s+)?(?!{_NOT_A_KIND}\b)[a-z-]+\b"
+            rf"|\b(?!{_NOT_A_KIND}\b)[a-z-]+\s+(?:food|cuisine|kind of food|type of food)\b"
+            rf"|\b(?:an?|the)\s+(?!{_NOT_A_KIND}\b)[a-z-]+\s+(?:restaurant|place)\b"
+        ),
+        5.0,  # a cuisine said with what it describes ("some persian food", "they serve japanese food")
+    ),
+    (
+        re.compile(r"\bgenre|kind of (?:music|song|movie|film)\b"),
+        re.compile(
+            rf"\b(?!{_NOT_A_KIND}\b)[a-z-]+\s+(?:songs|music|genre|tunes|movies|films)\b"
+            rf"|\b(?:an?)\s+(?!{_NOT_A_KIND}\b)[a-z-]+\s+(?:song|track|movie|film)\b"
+        ),
+        5.0,  # a genre said with what it describes ("pop songs", "it's a reggae song")
     ),
 ]  # fmt: skip
 """An attribute a question asks for, the words of the turns that settle it (the agent's question
