@@ -765,3 +765,24 @@ def test_recall_brings_the_turn_that_says_a_cuisine_or_a_genre(question: str, sa
     compactor = fed(turns_of([*TWO_DINNERS_AND_A_SONG, *CHATTER * 4]), CompactionPolicy(token_budget=500))
     assert compactor.boundary > len(TWO_DINNERS_AND_A_SONG)
     assert said in compactor.plan(question).recall
+
+
+SONG_PICKED_AFTER_THREE_OFFERS = [
+    ("user", "can you play me something by miles davis"),
+    ("assistant", "there are 3 tracks you may enjoy what about blue in green by miles davis"),
+    ("user", "do you have any others"),
+    ("assistant", "there is so what by miles davis on kind of blue"),
+    ("user", "hmm what else"),
+    ("assistant", "what about all blues by miles davis"),
+    ("user", "i like that one"),
+    ("assistant", "should i play it now"),
+    ("user", "yes please"),
+    ("assistant", "okay will play all blues on the tv"),
+    ("user", "thanks bye"),
+]
+
+
+def test_recall_brings_the_proposal_the_caller_took_not_the_first_one() -> None:
+    compactor = fed(turns_of([*SONG_PICKED_AFTER_THREE_OFFERS, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert compactor.boundary > len(SONG_PICKED_AFTER_THREE_OFFERS)
+    assert "all blues" in compactor.plan("wait which song did we settle on for the first song you played").recall

@@ -405,9 +405,9 @@ class Compactor:
             turn.role == "assistant"
             and _OFFER.search(lowered)
             and not _NOT_OFFER.search(lowered)
-            and not current.confirms
+            and all(_OFFER.search(self._turns[c].text.lower()) for c in current.confirms)
         ):
-            current.offer = i  # the agent's latest proposal before anything was confirmed
+            current.offer = i  # the agent's latest proposal before anything but a proposal was confirmed
         if current.turns and _CLOSING.search(lowered):
             current.done = current.closed = True  # goodbyes, "anything else?": the next request is another booking
             current.left = current.left or turn.role == "user"
@@ -416,6 +416,8 @@ class Compactor:
                 current.confirms.append(i)  # a confirmation that says what (not "Playing now.")
             if outcome_of([turn.text]) == "booked" or _DONE.search(turn.text.lower()):
                 current.done = current.booked = True
+        if turn.role == "assistant" and _PLAYS.search(lowered) and not _CHECKS.search(lowered):
+            current.done = current.booked = True
 
     def _lines_of(self, i: int, turn: Turn, digest: Digest, when: str) -> list[_Line]:
         """The note lines of condensed turn ``i``: a durable line (kept exactly), and a summary line
@@ -848,6 +850,8 @@ class Compactor:
         for rank_of, booking in enumerate(chosen):
             weight = 1.0 - 0.2 * rank_of
             last_confirm = self._fullest([i for i in booking.confirms if i != booking.offer])
+            item = _ITEM_NOUNS.get(booking.kind or "")
+            taken = _NAMED_SCORE if item is not None and item.search(asked) else 0.0  # "which song was it"
             for position, i in enumerate(booking.turns):
                 if not self._recallable(i):
                     continue
@@ -858,11 +862,11 @@ class Compactor:
                 elif wanted & holds:
                     score += 2.0 + (0.5 if self._turns[i].role == "assistant" else 0.0)
                 if i == last_confirm:
-                    score += 3.0  # the agent's fullest confirmation restates what was booked
+                    score += 3.0 + taken  # the agent's fullest confirmation restates what was booked
                 if i == booking.request:
                     score += 2.5  # the caller's request says what they wanted (a cuisine, a genre, a city)
                 if i == booking.offer:
-                    score += 2.6  # what the agent proposed and the caller took (a venue, a song and its album)
+                    score += 2.6 + taken  # what the agent proposed and the caller took (a venue, a song and its album)
                 shared = len(terms & self._digest(i).terms)
                 score += min(shared, 3)
                 text = self._turns[i].text.lower()
@@ -981,6 +985,9 @@ _DONE = re.compile(
     r"reserved|purchased|a success)\b|\bsucc?ess?ful(?:ly)?\b|\b(?:reservation|booking|tickets?) (?:made|booked|done)\b"
 )
 """An agent's report that what was asked for is done (beside the vocabulary's outcomes)."""
+_PLAYS = re.compile(r"^(?:ok(?:ay)?,? )?(?:now )?playing\b|\b(?:will|i'll|i will) (?:now )?play [a-z]")
+"""An agent saying it plays what was picked ("okay will play weekend on tv"): done, unless it checks first."""
+_CHECKS = re.compile(r"\?|\bis (?:that|this|it) (?:right|correct|ok|okay)\b|\b(?:shall|should) i\b|\bconfirm\b")
 _OFFER = re.compile(
     r"\b(?:how about|what about|would you like|do you like|there is|there's|there are|i found|i have found|"
     r"one of them|i recommend|you might like)\b"
@@ -1067,6 +1074,14 @@ _ATTRIBUTES: list[tuple[re.Pattern[str], re.Pattern[str], float]] = [
 """An attribute a question asks for, the words of the turns that settle it (the agent's question
 about it, the caller's answer) and how much they count, for values no reader recognises (a cuisine,
 a genre, a city, a street address or a venue said in lower case)."""
+_ITEM_NOUNS = {
+    "restaurant": re.compile(r"\b(?:restaurant|place)\b"),
+    "event": re.compile(r"\b(?:event|show|concert|game|match|gig)\b"),
+    "music": re.compile(r"\b(?:song|track|tune)\b"),
+    "movie": re.compile(r"\b(?:movie|film)\b"),
+}
+"""The words that ask for the thing a booking of a kind was about ("which song did we settle on"): the
+proposal taken and the fullest confirmation say it, in lower case where no reader sees a name."""
 _ASKING = re.compile(r"\b(?:what|which|when|where|who|how|remind|double check|again|was it)\b")
 
 
