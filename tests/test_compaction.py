@@ -786,3 +786,13 @@ def test_recall_brings_the_proposal_the_caller_took_not_the_first_one() -> None:
     compactor = fed(turns_of([*SONG_PICKED_AFTER_THREE_OFFERS, *CHATTER * 4]), CompactionPolicy(token_budget=500))
     assert compactor.boundary > len(SONG_PICKED_AFTER_THREE_OFFERS)
     assert "all blues" in compactor.plan("wait which song did we settle on for the first song you played").recall
+
+
+def test_words_said_again_are_recalled_once_from_the_turn_that_said_them_first() -> None:
+    repeated = [*TWO_STAYS[:6], ("user", "sorry can you repeat that"), TWO_STAYS[5], *TWO_STAYS[6:]]
+    turns = turns_of([*repeated, *CHATTER * 4])
+    compactor = fed(turns, CompactionPolicy(token_budget=500))
+    plan = compactor.plan("what was the check in time for the first hotel i booked")
+    said = [t.id for t in turns if t.text == TWO_STAYS[5][1]]
+    assert said[0] in plan.recalled_ids and said[1] not in plan.recalled_ids
+    assert plan.recall.count("check in is at three pm") == 1

@@ -799,14 +799,11 @@ class Compactor:
                 scores[i] = max(scores.get(i, 0.0), score)
         budget = self._recall_reserve() - self._recall_header_tokens()
         chosen: list[int] = []
-        seen: set[str] = set()
         used = 0
-        for i in sorted(scores, key=lambda i: (-scores[i], -i)):
-            text = " ".join(self._turns[i].text.lower().split())
+        for i in sorted(_first_said(scores, self._turns), key=lambda i: (-scores[i], -i)):
             cost = self._recall_cost(i)
-            if text in seen or used + cost > budget:
+            if used + cost > budget:
                 continue
-            seen.add(text)
             chosen.append(i)
             used += cost
             if len(chosen) >= level.max_recall:
@@ -993,6 +990,19 @@ _OFFER = re.compile(
     r"one of them|i recommend|you might like)\b"
 )
 """An agent proposing something (a restaurant, an event, a song) for the caller to take."""
+
+
+def _first_said(scores: dict[int, float], turns: list[Turn]) -> dict[int, float]:
+    """``scores`` with the same words said again (the agent repeating itself when asked to) scored on
+    the turn that said them first: it is the one recalled."""
+    first: dict[str, int] = {}
+    for i in sorted(scores):
+        first.setdefault(" ".join(turns[i].text.lower().split()), i)
+    for i in list(scores):
+        j = first[" ".join(turns[i].text.lower().split())]
+        if j != i:
+            scores[j] = max(scores[j], scores.pop(i))
+    return scores
 
 
 def _attempts(pool: list[_Booking]) -> list[list[_Booking]]:
