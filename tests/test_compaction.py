@@ -796,3 +796,19 @@ def test_words_said_again_are_recalled_once_from_the_turn_that_said_them_first()
     said = [t.id for t in turns if t.text == TWO_STAYS[5][1]]
     assert said[0] in plan.recalled_ids and said[1] not in plan.recalled_ids
     assert plan.recall.count("check in is at three pm") == 1
+
+
+def test_an_agent_question_about_where_a_booking_is_made_does_not_end_it() -> None:
+    stays = [
+        ("user", "i need a hotel in reno for one night"),
+        ("assistant", "do you know at which hotel the stay was made before or should i pick one"),
+        ("user", "i want a hotel near the river with check in at five pm"),
+        ("assistant", "i've booked the river inn with check in at five pm"),
+        ("user", "thanks that's all"),
+        ("user", "now i need a hotel in tahoe for two nights"),
+        ("assistant", "the lake lodge is booked with check in at noon"),
+        ("user", "great bye"),
+    ]
+    compactor = fed(turns_of([*stays, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    second = compactor.plan("what was the check in time for the second hotel i booked")
+    assert "noon" in second.recall and "five pm" not in second.recall

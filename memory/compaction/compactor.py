@@ -414,8 +414,10 @@ class Compactor:
         if turn.role == "assistant" and ("confirm" in tags or _DONE.search(turn.text.lower())):
             if len(turn.text.split()) >= 8 or self._value_kinds[i] - {"filler", "question", "confirm"}:
                 current.confirms.append(i)  # a confirmation that says what (not "Playing now.")
-            if outcome_of([turn.text]) == "booked" or _DONE.search(turn.text.lower()):
+            if outcome_of([turn.text]) == "booked" or _DONE.search(lowered):
                 current.done = current.booked = True
+        if turn.role == "assistant" and _REPORTED.search(lowered) and not asks(turn.text):
+            current.done = current.booked = True
         if turn.role == "assistant" and _PLAYS.search(lowered) and not _CHECKS.search(lowered):
             current.done = current.booked = True
 
@@ -974,14 +976,17 @@ _CLOSING = re.compile(
     r"enjoy (?:your|the) (?:meal|show|event|game|concert|evening|day|movie|song|dinner|lunch))\b"
 )
 """A closing (either side): goodbyes, "that's all", the agent's "anything else I can help with?"."""
-_DONE = re.compile(
-    r"\b(?:has|have) (?:started|begun)\b|\b(?:song|music|movie|film) (?:is )?playing\b|\benjoy (?:the|your)\b|"
-    r"\bnow starting\b|\bstart(?:s|ing) (?:the |to )?(?:song|movie|film|music|play)\b|\ball booked\b|"
-    r"\b(?:i've|i have|i) (?:just )?(?:made|placed|booked|reserved|bought|purchased|started|put on)\b|"
-    r"\b(?:has|have|had|was|were|is|are|it's|they're) (?:been |now )?(?:made|placed|booked|confirmed|completed?|"
-    r"reserved|purchased|a success)\b|\bsucc?ess?ful(?:ly)?\b|\b(?:reservation|booking|tickets?) (?:made|booked|done)\b"
-)
+_DONE = re.compile(r"\b(?:has|have) started\b|\b(?:song|music|movie|film) (?:is )?playing\b|\benjoy (?:the|your)\b")
 """An agent's report that what was asked for is done (beside the vocabulary's outcomes)."""
+_REPORTED = re.compile(
+    r"\b(?:has|have) begun\b|\bnow starting\b|\bstart(?:s|ing) (?:the |to )?(?:song|movie|film|music|play)\b|"
+    r"\ball booked\b|\b(?:i've|i have|i) (?:just )?(?:made|placed|booked|reserved|bought|purchased|started|put on)\b|"
+    r"\b(?:has|have|had|was|were|is|are|it's|they're) (?:been |now )?(?:made|placed|booked|confirmed|completed?|"
+    r"reserved|purchased|a success)\b|\bsucc?ess?ful(?:ly)?\b|^(?:the |your )?(?:reservation|booking|tickets?) "
+    r"(?:made|booked|done)\b"
+)
+"""More ways an agent reports a booking done ("I've made your reservation", "the reservation was a
+success"), when the turn asks nothing ("where is the reservation made?" is not one)."""
 _PLAYS = re.compile(r"^(?:ok(?:ay)?,? )?(?:now )?playing\b|\b(?:will|i'll|i will) (?:now )?play [a-z]")
 """An agent saying it plays what was picked ("okay will play weekend on tv"): done, unless it checks first."""
 _CHECKS = re.compile(r"\?|\bis (?:that|this|it) (?:right|correct|ok|okay)\b|\b(?:shall|should) i\b|\bconfirm\b")
