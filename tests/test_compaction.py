@@ -812,3 +812,26 @@ def test_an_agent_question_about_where_a_booking_is_made_does_not_end_it() -> No
     compactor = fed(turns_of([*stays, *CHATTER * 4]), CompactionPolicy(token_budget=500))
     second = compactor.plan("what was the check in time for the second hotel i booked")
     assert "noon" in second.recall and "five pm" not in second.recall
+
+
+def test_tickets_reported_booked_in_other_words_count_as_a_booking() -> None:
+    games = [
+        ("user", "can you find me a hockey game in calgary"),
+        ("assistant", "there is a flames game tomorrow at seven pm shall i get tickets"),
+        ("user", "yes two tickets please"),
+        ("assistant", "no problem they've been booked for you"),
+        ("user", "thanks i don't need anything else"),
+        ("user", "can you find me a concert in edmonton"),
+        ("assistant", "there is a jazz concert friday at eight pm shall i get tickets"),
+        ("user", "yes one ticket"),
+        ("assistant", "your ticket is confirmed"),
+        ("user", "thanks bye"),
+        ("user", "can you find me a baseball game in toronto"),
+        ("assistant", "there is a game sunday at one pm shall i get tickets"),
+        ("user", "yes four tickets"),
+        ("assistant", "your tickets are confirmed"),
+        ("user", "great bye"),
+    ]
+    compactor = fed(turns_of([*games, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    second = compactor.plan("what was the time for the second event tickets")
+    assert "eight pm" in second.recall and "one pm" not in second.recall

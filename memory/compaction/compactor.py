@@ -971,6 +971,7 @@ _ASKS_BACK = re.compile(
 """A caller asking back about something said earlier in the call."""
 _CLOSING = re.compile(
     r"\b(?:that's (?:all|it|everything)|that is (?:all|it|everything)|that(?: will|'ll) (?:be all|do)|nothing else|"
+    r"(?:don't|do not) need anything else|"
     r"good ?bye|bye|take care|see you|have a (?:nice|good|great|wonderful|lovely) (?:day|one|evening|night|time|meal|weekend)|"
     r"(?:is there|will there be|was there) anything else|anything else (?:i|we) can|anything else (?:for you|today)|"
     r"enjoy (?:your|the) (?:meal|show|event|game|concert|evening|day|movie|song|dinner|lunch))\b"
@@ -981,7 +982,8 @@ _DONE = re.compile(r"\b(?:has|have) started\b|\b(?:song|music|movie|film) (?:is 
 _REPORTED = re.compile(
     r"\b(?:has|have) begun\b|\bnow starting\b|\bstart(?:s|ing) (?:the |to )?(?:song|movie|film|music|play)\b|"
     r"\ball booked\b|\b(?:i've|i have|i) (?:just )?(?:made|placed|booked|reserved|bought|purchased|started|put on)\b|"
-    r"\b(?:has|have|had|was|were|is|are|it's|they're) (?:been |now )?(?:made|placed|booked|confirmed|completed?|"
+    r"\b(?:has|have|had|was|were|is|are|it's|they're|they've|we've|you've) (?:been |now )?(?:made|placed|booked|"
+    r"confirmed|completed?|"
     r"reserved|purchased|a success)\b|\bsucc?ess?ful(?:ly)?\b|^(?:the |your )?(?:reservation|booking|tickets?) "
     r"(?:made|booked|done)\b"
 )
