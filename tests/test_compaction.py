@@ -814,12 +814,21 @@ def test_an_agent_question_about_where_a_booking_is_made_does_not_end_it() -> No
     assert "noon" in second.recall and "five pm" not in second.recall
 
 
-def test_tickets_reported_booked_in_other_words_count_as_a_booking() -> None:
+@pytest.mark.parametrize(
+    "report",
+    [
+        "no problem they've been booked for you",
+        "ok booking confirmed",
+        "great i went ahead and bought them for you",
+        "all right it is done",
+    ],
+)
+def test_tickets_reported_booked_in_other_words_count_as_a_booking(report: str) -> None:
     games = [
         ("user", "can you find me a hockey game in calgary"),
         ("assistant", "there is a flames game tomorrow at seven pm shall i get tickets"),
         ("user", "yes two tickets please"),
-        ("assistant", "no problem they've been booked for you"),
+        ("assistant", report),
         ("user", "thanks i don't need anything else"),
         ("user", "can you find me a concert in edmonton"),
         ("assistant", "there is a jazz concert friday at eight pm shall i get tickets"),

@@ -985,7 +985,10 @@ _REPORTED = re.compile(
     r"\b(?:has|have|had|was|were|is|are|it's|they're|they've|we've|you've) (?:been |now )?(?:made|placed|booked|"
     r"confirmed|completed?|"
     r"reserved|purchased|a success)\b|\bsucc?ess?ful(?:ly)?\b|^(?:the |your )?(?:reservation|booking|tickets?) "
-    r"(?:made|booked|done)\b"
+    r"(?:made|booked|done)\b|\b(?:reservation|booking|purchase|order) (?:is |was )?(?:complete|completed|confirmed|done)\b|"
+    r"\bwent ahead and (?:made|booked|reserved|bought|purchased)\b|\bi did (?:confirm|book|reserve|make)\b|"
+    r"\b(?:began|begins) (?:playing|casting)\b|\bwill (?:now )?begin\b|\babout to play\b|\b(?:it is|it's) done\b|"
+    r"\b(?:i'll|i will) start (?:the|it|playing)\b|\bgot your (?:table|tickets?|reservation|booking) (?:set|ready)\b"
 )
 """More ways an agent reports a booking done ("I've made your reservation", "the reservation was a
 success"), when the turn asks nothing ("where is the reservation made?" is not one)."""
