@@ -844,3 +844,21 @@ def test_tickets_reported_booked_in_other_words_count_as_a_booking(report: str) 
     compactor = fed(turns_of([*games, *CHATTER * 4]), CompactionPolicy(token_budget=500))
     second = compactor.plan("what was the time for the second event tickets")
     assert "eight pm" in second.recall and "one pm" not in second.recall
+
+
+def test_recall_brings_the_turn_that_says_where_an_event_is() -> None:
+    shows = [
+        ("user", "are there any comedy shows in austin"),
+        ("assistant", "there are three shows the first one is today"),
+        ("user", "what time does it start"),
+        ("assistant", "the show is at eight pm"),
+        ("assistant", "dana gould is performing tonight at zanies"),
+        ("user", "great get me two tickets"),
+        ("assistant", "please confirm two tickets for dana gould today in austin"),
+        ("user", "yes"),
+        ("assistant", "your tickets are confirmed"),
+        ("user", "thanks bye"),
+    ]
+    compactor = fed(turns_of([*shows, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    plan = compactor.plan("sorry what was the venue for the first event tickets again")
+    assert "at zanies" in plan.recall

@@ -1090,6 +1090,15 @@ _ATTRIBUTES: list[tuple[re.Pattern[str], re.Pattern[str], float]] = [
         ),
         5.0,  # a genre said with what it describes ("pop songs", "it's a reggae song")
     ),
+    (
+        re.compile(r"\bvenue\b"),
+        re.compile(
+            r"\b(?:playing|performing|held|hosted|hosting|happening|appearing|takes place|taking place|plays|is)\b"
+            r"(?:\s+[\w']+){0,4}?\s+at\s+(?:the\s+)?(?!(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|"
+            r"twelve|noon|midnight|night|home|least|half|quarter)\b)[a-z][\w'&-]*"
+        ),
+        5.0,  # where an event is: "performing next friday at the appel room", "it is at murmrr"
+    ),
 ]  # fmt: skip
 """An attribute a question asks for, the words of the turns that settle it (the agent's question
 about it, the caller's answer) and how much they count, for values no reader recognises (a cuisine,
