@@ -862,3 +862,18 @@ def test_recall_brings_the_turn_that_says_where_an_event_is() -> None:
     compactor = fed(turns_of([*shows, *CHATTER * 4]), CompactionPolicy(token_budget=500))
     plan = compactor.plan("sorry what was the venue for the first event tickets again")
     assert "at zanies" in plan.recall
+
+
+def test_recall_brings_the_proposal_taken_for_its_artist_and_album() -> None:
+    songs = [
+        ("user", "i want to hear some indie music"),
+        ("assistant", "sure what about marigold by the hollows from their album north"),
+        ("user", "can you find any quiet lanterns songs"),
+        ("assistant", "would you want to listen to low tide by quiet lanterns from the paper boats album"),
+        ("user", "yes on the kitchen speaker"),
+        ("assistant", "okay low tide is playing now on the kitchen speaker"),
+        ("user", "thanks bye"),
+    ]
+    compactor = fed(turns_of([*songs, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    plan = compactor.plan("wait what album did we settle on for the first song you played")
+    assert "paper boats album" in plan.recall

@@ -851,6 +851,8 @@ class Compactor:
             last_confirm = self._fullest([i for i in booking.confirms if i != booking.offer])
             item = _ITEM_NOUNS.get(booking.kind or "")
             taken = _NAMED_SCORE if item is not None and item.search(asked) else 0.0  # "which song was it"
+            told = _OFFER_TELLS.get(booking.kind or "")  # "which album was it": what the proposal taken says
+            offered = _NAMED_SCORE if taken or (told is not None and told.search(asked)) else 0.0
             for position, i in enumerate(booking.turns):
                 if not self._recallable(i):
                     continue
@@ -865,7 +867,9 @@ class Compactor:
                 if i == booking.request:
                     score += 2.5  # the caller's request says what they wanted (a cuisine, a genre, a city)
                 if i == booking.offer:
-                    score += 2.6 + taken  # what the agent proposed and the caller took (a venue, a song and its album)
+                    score += (
+                        2.6 + offered
+                    )  # what the agent proposed and the caller took (a venue, a song and its album)
                 shared = len(terms & self._digest(i).terms)
                 score += min(shared, 3)
                 text = self._turns[i].text.lower()
@@ -996,8 +1000,9 @@ _PLAYS = re.compile(r"^(?:ok(?:ay)?,? )?(?:now )?playing\b|\b(?:will|i'll|i will
 """An agent saying it plays what was picked ("okay will play weekend on tv"): done, unless it checks first."""
 _CHECKS = re.compile(r"\?|\bis (?:that|this|it) (?:right|correct|ok|okay)\b|\b(?:shall|should) i\b|\bconfirm\b")
 _OFFER = re.compile(
-    r"\b(?:how about|what about|would you like|do you like|there is|there's|there are|i found|i have found|"
-    r"one of them|i recommend|you might like)\b"
+    r"\b(?:how about|what about|would you like|would you want|do you like|there is|there's|there are|i found|"
+    r"i have found|one of them|i recommend|i suggest|may i suggest|you might like|you may like|what do you think "
+    r"(?:about|of)|do you want to (?:listen|hear|watch|see))\b"
 )
 """An agent proposing something (a restaurant, an event, a song) for the caller to take."""
 
@@ -1103,6 +1108,11 @@ _ATTRIBUTES: list[tuple[re.Pattern[str], re.Pattern[str], float]] = [
 """An attribute a question asks for, the words of the turns that settle it (the agent's question
 about it, the caller's answer) and how much they count, for values no reader recognises (a cuisine,
 a genre, a city, a street address or a venue said in lower case)."""
+_OFFER_TELLS = {
+    "music": re.compile(r"\b(?:artist|singer|band|album|who)\b"),
+    "movie": re.compile(r"\b(?:director|directed|who)\b"),
+}
+"""What an agent's proposal says beside the thing itself ("X by courier from the present tense album")."""
 _ITEM_NOUNS = {
     "restaurant": re.compile(r"\b(?:restaurant|place)\b"),
     "event": re.compile(r"\b(?:event|show|concert|game|match|gig)\b"),
