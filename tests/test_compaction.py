@@ -877,3 +877,19 @@ def test_recall_brings_the_proposal_taken_for_its_artist_and_album() -> None:
     compactor = fed(turns_of([*songs, *CHATTER * 4]), CompactionPolicy(token_budget=500))
     plan = compactor.plan("wait what album did we settle on for the first song you played")
     assert "paper boats album" in plan.recall
+
+
+def test_recall_brings_the_turn_that_says_the_city_in_lower_case() -> None:
+    events = [
+        ("user", "i want to see a basketball game"),
+        ("assistant", "The Harbor Hounds play the Lake Owls today at the Coliseum"),
+        ("user", "sounds good"),
+        ("assistant", "The Harbor Hounds also play the Rivermen on Friday at the Arena"),
+        ("user", "the friday one and i want it in tacoma"),
+        ("assistant", "Booking two tickets for the Harbor Hounds on Friday at the Arena"),
+        ("assistant", "your tickets are booked"),
+        ("user", "thanks bye"),
+    ]
+    compactor = fed(turns_of([*events, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    plan = compactor.plan("sorry what was the city for the first event tickets again")
+    assert "i want it in tacoma" in plan.recall

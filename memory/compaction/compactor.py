@@ -951,7 +951,6 @@ _VALUE_NOUNS: list[tuple[re.Pattern[str], tuple[str, ...]]] = [
     (re.compile(r"\b(?:address|street|located|location)\b"), ("address",)),
     (re.compile(r"\bphone\b"), ("phone",)),
     (re.compile(r"\b(?:price|cost|how much|fare)\b"), ("amount", "price")),
-    (re.compile(r"\b(?:city|town)\b"), ("name",)),
     (re.compile(r"\b(?:reference|confirmation (?:number|code))\b"), ("reference",)),
     (re.compile(r"\b(?:name|called|venue|restaurant|artist|singer|band|song|album|movie|film|event|team|who|which)\b"),
      ("name",)),
@@ -1069,6 +1068,15 @@ _ATTRIBUTES: list[tuple[re.Pattern[str], re.Pattern[str], float]] = [
             r"place|circle|court|parkway|square|plaza|highway|alley|terrace)\b"
         ),
         5.0,  # a street address said, even in lower case: what the question asks for
+    ),
+    (
+        re.compile(r"\b(?:city|town)\b"),
+        re.compile(
+            r"\b(?:in|at|near|around)\s+(?!(?:the|a|an|my|your|mind|mood|person|total|all|advance|case|time|there|here|"
+            r"it|that|this|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|half|about|which|what|order)\b)"
+            r"[a-z][\w'.-]*"
+        ),
+        4.0,  # a place said in lower case: "in san francisco", "events in portland", "at nyc"
     ),
     (
         re.compile(r"\bvenue\b"),
