@@ -893,3 +893,21 @@ def test_recall_brings_the_turn_that_says_the_city_in_lower_case() -> None:
     compactor = fed(turns_of([*events, *CHATTER * 4]), CompactionPolicy(token_budget=500))
     plan = compactor.plan("sorry what was the city for the first event tickets again")
     assert "i want it in tacoma" in plan.recall
+
+
+def test_recall_brings_the_latest_confirmation_after_a_change_of_mind() -> None:
+    table = [
+        ("user", "i need a table for two at one pm somewhere with a patio and good coffee and quiet music please"),
+        (
+            "assistant",
+            "to confirm a table for 2 at the blue door in fresno at 1 pm today with a patio seat by the fountain",
+        ),
+        ("user", "no actually i have changed my mind and would rather book something else for us somewhere else"),
+        ("assistant", "to confirm a table at the green gate in modesto"),
+        ("user", "yes"),
+        ("assistant", "your table is booked"),
+        ("user", "thanks bye"),
+    ]
+    compactor = fed(turns_of([*table, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    plan = compactor.plan("sorry what was the city for the first table i booked again")
+    assert "the green gate in modesto" in plan.recall

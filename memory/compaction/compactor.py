@@ -849,6 +849,7 @@ class Compactor:
         for rank_of, booking in enumerate(chosen):
             weight = 1.0 - 0.2 * rank_of
             last_confirm = self._fullest([i for i in booking.confirms if i != booking.offer])
+            latest = max((i for i in booking.confirms if i != booking.offer), default=None)  # after a change of mind
             item = _ITEM_NOUNS.get(booking.kind or "")
             taken = _NAMED_SCORE if item is not None and item.search(asked) else 0.0  # "which song was it"
             told = _OFFER_TELLS.get(booking.kind or "")  # "which album was it": what the proposal taken says
@@ -864,6 +865,8 @@ class Compactor:
                     score += 2.0 + (0.5 if self._turns[i].role == "assistant" else 0.0)
                 if i == last_confirm:
                     score += 3.0 + taken  # the agent's fullest confirmation restates what was booked
+                elif i == latest:
+                    score += 3.0  # and the latest, when the caller changed something since
                 if i == booking.request:
                     score += 2.5  # the caller's request says what they wanted (a cuisine, a genre, a city)
                 if i == booking.offer:
