@@ -911,3 +911,21 @@ def test_recall_brings_the_latest_confirmation_after_a_change_of_mind() -> None:
     compactor = fed(turns_of([*table, *CHATTER * 4]), CompactionPolicy(token_budget=500))
     plan = compactor.plan("sorry what was the city for the first table i booked again")
     assert "the green gate in modesto" in plan.recall
+
+
+def test_an_event_listed_as_playing_somewhere_is_not_a_booking_done() -> None:
+    shows = [
+        ("user", "what concerts are on in denver"),
+        ("assistant", "dj night owl is playing at the red hall next friday at nine pm"),
+        ("user", "great can i buy two tickets"),
+        ("assistant", "your two tickets are confirmed"),
+        ("user", "thanks that's all"),
+        ("user", "now find me a concert in boulder"),
+        ("assistant", "the pine cones play the barn on saturday at seven pm"),
+        ("user", "yes buy one ticket"),
+        ("assistant", "your ticket is confirmed"),
+        ("user", "thanks bye"),
+    ]
+    compactor = fed(turns_of([*shows, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    second = compactor.plan("how many tickets did i get for the second event again")
+    assert "buy one ticket" in second.recall and "two tickets" not in second.recall

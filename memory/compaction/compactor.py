@@ -414,7 +414,7 @@ class Compactor:
         if turn.role == "assistant" and ("confirm" in tags or _DONE.search(turn.text.lower())):
             if len(turn.text.split()) >= 8 or self._value_kinds[i] - {"filler", "question", "confirm"}:
                 current.confirms.append(i)  # a confirmation that says what (not "Playing now.")
-            if outcome_of([turn.text]) == "booked" or _DONE.search(lowered):
+            if (outcome_of([turn.text]) == "booked" or _DONE.search(lowered)) and not _LISTING.search(lowered):
                 current.done = current.booked = True
         if turn.role == "assistant" and _REPORTED.search(lowered) and not asks(turn.text):
             current.done = current.booked = True
@@ -998,6 +998,8 @@ _REPORTED = re.compile(
 )
 """More ways an agent reports a booking done ("I've made your reservation", "the reservation was a
 success"), when the turn asks nothing ("where is the reservation made?" is not one)."""
+_LISTING = re.compile(r"\b(?:is|are|will be) (?:also )?playing (?:at|in|on|next|this|today|tomorrow)\b")
+"""An event listed ("jethro tull is playing at forest hills next thursday"): not a booking reported done."""
 _PLAYS = re.compile(r"^(?:ok(?:ay)?,? )?(?:now )?playing\b|\b(?:will|i'll|i will) (?:now )?play [a-z]")
 """An agent saying it plays what was picked ("okay will play weekend on tv"): done, unless it checks first."""
 _CHECKS = re.compile(r"\?|\bis (?:that|this|it) (?:right|correct|ok|okay)\b|\b(?:shall|should) i\b|\bconfirm\b")
