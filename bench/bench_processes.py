@@ -3,6 +3,7 @@
     python -m bench.bench_processes                     # 10 and 50 concurrent calls
     python -m bench.bench_processes --calls 10,50,100   # and 100 (about 150 MB of RAM per call)
     python -m bench.bench_processes --quick             # 3 calls, short: checks that it runs
+    python -m bench.bench_processes --ipc-only          # only what the host embedder's IPC adds
     python -m bench.bench_processes --json out.json     # also write the numbers
     python -m bench.bench_processes --open-at-call --pool-size 2   # the store opened by the call, 2 connections
     python -m bench.bench_processes --compare --calls 50 # each level as before and now, in one run (ratios)
@@ -30,9 +31,12 @@ Measured per level:
 - event-loop lag p99 of the job processes (a 10 ms sleep probe for the whole call);
 - turns stored exactly once: rows per call in ``memories`` against the turns the session recorded.
 
-And once, the cost of the host embedder's IPC: one job process embeds short queries through the
-inference process (job -> main -> inference process and back); this process then embeds the same
-queries with the model in process; the difference of the p95s is what the IPC adds.
+And once, the cost of the host embedder's IPC: one job process embeds short queries, each in turn
+with the model in process (on the store's embedding thread, loaded for this comparison only), through
+the inference process by the direct channel (the worker's path) and through the worker's main process
+(LiveKit's path: job -> main -> inference process and back); the difference of the p95s is what the
+IPC adds. Also the part of each that is not the model's run, and the CPU per query of the three
+processes together (steadier than wall time on a shared machine).
 """
 
 from __future__ import annotations
@@ -71,7 +75,7 @@ ENV = "BENCH_PROCESSES"  # the file with the job processes' settings (rewritten 
 # forkserver, and so every job process, keeps the environment it was started with)
 TENANT = "acme-telecom"
 LAG_EVERY_S = 0.01
-IPC_QUERIES = 200
+IPC_QUERIES = 1000  # each embedded four ways
 REPORT_WITHIN_S = 300.0  # a call not reported by then counts as failed
 
 
@@ -266,30 +270,100 @@ def _late_vectors(mode: str) -> float:
     return REGISTRY.get_sample_value("memory_recall_without_vector_total", {"mode": mode}) or 0.0
 
 
+class _TimedModel:
+    """The in-process model, timing its own runs (on the store's embedding thread)."""
+
+    def __init__(self, model: Any) -> None:
+        self.model, self.name, self.dim = model, model.name, model.dim
+        self.last_ms = 0.0
+
+    def embed(self, texts: list[str]) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return self.model.embed(texts)
+        finally:
+            self.last_ms = (time.perf_counter() - t0) * 1000
+
+
+IPC_WAYS = ("in_process", "direct", "livekit", "echo")
+
+
 async def _ipc_job(settings: dict[str, Any]) -> dict[str, Any]:
+    """Each query embedded four ways in turn, in this job process (the order rotating from one
+    query to the next, so all four see the same moments of a shared machine): the model in this
+    process on the store's embedding thread (loaded here for the comparison, after checking that
+    the worker's prewarm did not load it); through the host's inference process by the direct
+    channel; by LiveKit's path (job -> main -> inference process); and LiveKit's path to a runner
+    that echoes (the IPC alone, same sizes). For each: the time end to end and, but for the echo,
+    the part that is not the model's run (the runner's own time taken off: IPC and thread hops)."""
     import numpy as np
 
-    from memory.livekit import HostEmbedder
-    from memory.livekit.embedder import encode_reply, encode_request
-
-    embedder = HostEmbedder()
-    executor = get_job_context().inference_executor
-    queries = settings["queries"]
-    await embedder.embed(queries[:1])  # the first request sets up the channel's path once
-    times, echo = [], []
-    reply = encode_reply(embedder.name, np.zeros((1, embedder.dim), np.float32))  # a query's reply, in size
-    for query in queries:
-        t0 = time.perf_counter()
-        await embedder.embed([query])
-        t1 = time.perf_counter()
-        await executor.do_inference(EchoRunner.INFERENCE_METHOD, encode_request([query]) + reply)
-        echo.append((time.perf_counter() - t1) * 1000)
-        times.append((t1 - t0) * 1000)
     from memory import embed
+    from memory.embed import ThreadedEmbedder, default_embedder
+    from memory.livekit import HostEmbedder
+    from memory.livekit.embedder import decode_reply, encode_reply, encode_request
 
     # onnxruntime itself is loaded in a job process (the Silero VAD runs on it), the embedding model is not
-    loaded = bool(embed._defaults) or "tokenizers" in sys.modules
-    return {"pid": os.getpid(), "host_ms": times, "echo_ms": echo, "model_in_job": loaded}
+    loaded_by_worker = bool(embed._defaults) or "tokenizers" in sys.modules
+    direct, livekit = HostEmbedder(), HostEmbedder(direct=False)
+    executor = get_job_context().inference_executor
+    direct.bind(executor)  # sets up the direct channel, as the worker's entrypoint does
+    model = _TimedModel(default_embedder())
+    local = ThreadedEmbedder(model)
+    await local.embed(["warm up"])
+    await livekit.embed(["warm up"])
+    for _ in range(1000):  # set up in the background after bind
+        if direct.direct_open:
+            break
+        await asyncio.sleep(0.01)
+    if not direct.direct_open:
+        raise RuntimeError("the direct channel did not open")
+    reply = encode_reply(direct.name, np.zeros((1, direct.dim), np.float32))  # a query's reply, in size
+    times: dict[str, list[float]] = {}
+
+    def add(key: str, value: float) -> None:
+        times.setdefault(key, []).append(value)
+
+    for i, query in enumerate(settings["queries"]):
+        for way in IPC_WAYS[i % 4 :] + IPC_WAYS[: i % 4]:
+            t0 = time.perf_counter()
+            if way == "echo":
+                await executor.do_inference(EchoRunner.INFERENCE_METHOD, encode_request([query]) + reply)
+                add(way, (time.perf_counter() - t0) * 1000)
+            elif way == "in_process":
+                await local.embed([query])
+                total = (time.perf_counter() - t0) * 1000
+                add(way, total)
+                add(f"{way}_hop", total - model.last_ms)
+                add(f"{way}_run", model.last_ms)
+            else:
+                data = await (direct if way == "direct" else livekit)._request(encode_request([query]))
+                assert data is not None
+                decode_reply(data)
+                total = (time.perf_counter() - t0) * 1000
+                run_ms = float(json.loads(data.partition(b"\n")[0])["run_ms"])
+                add(way, total)
+                add(f"{way}_hop", total - run_ms)
+                add(f"{way}_run", run_ms)
+    cpu = {}  # CPU ms per query of the three processes together (this job, the worker's main, the inference)
+    procs = [psutil.Process(), psutil.Process(settings["main_pid"]), psutil.Process(settings["inference_pid"])]
+    block = settings["queries"][: settings["cpu_queries"]]
+    for way in IPC_WAYS[:3]:
+        before = [sum(p.cpu_times()[:2]) for p in procs]
+        for query in block:
+            if way == "in_process":
+                await local.embed([query])
+            else:
+                await (direct if way == "direct" else livekit)._request(encode_request([query]))
+        cpu[way] = [(sum(p.cpu_times()[:2]) - b) * 1000 / len(block) for p, b in zip(procs, before, strict=True)]
+    local.close()
+    return {
+        "pid": os.getpid(),
+        "model_in_job": loaded_by_worker,
+        "direct_stayed_open": direct.direct_open,
+        "cpu_ms_per_query": cpu,
+        **times,
+    }
 
 
 async def _loop_lag(stop: asyncio.Event, samples: list[float]) -> None:
@@ -515,49 +589,38 @@ def summarise(level: int, run: dict[str, Any], stored: dict[str, int]) -> dict[s
     }
 
 
-async def measure_ipc(out: Path, rounds: int = 4) -> dict[str, Any]:
-    """What the host embedder's IPC adds to a query's embedding, against the model in this process.
-
-    Rounds alternate (a job process embeds its queries through the inference process, then this
-    process embeds the same ones as the store does in process, on its embedding thread) so both
-    sides see the same load of a shared machine."""
+async def measure_ipc(out: Path, queries: int = IPC_QUERIES) -> dict[str, Any]:
+    """What the host embedder's IPC adds to a query's embedding, against the model in process: one
+    job process embeds ``queries`` short queries each way (see :func:`_ipc_job`)."""
     from bench import synthetic
-    from memory.embed import ThreadedEmbedder, default_embedder
 
     rng = random.Random(5)
-    queries = [f"{synthetic.queries(rng)} ({i})" for i in range(IPC_QUERIES // rounds)]
-    _set_settings(out=str(out), queries=queries)
-    local = ThreadedEmbedder(default_embedder())
-    await local.embed(queries[:1])
-    host: list[float] = []
-    echo: list[float] = []
-    in_process: list[float] = []
-    imported = []
+    _set_settings(out=str(out), queries=[f"{synthetic.queries(rng)} ({i})" for i in range(queries)])
     async with _serving(1, out) as (server, _):
-        for r in range(rounds):
-            [report] = await _launch(server, out, [f"ipc-ipc-{r}"], spread_s=0.0)
-            if "error" in report:
-                raise RuntimeError(f"the IPC job failed: {report['error']}")
-            host += report["host_ms"]
-            echo += report["echo_ms"]
-            imported.append(report["model_in_job"])
-            for query in queries:
-                t0 = time.perf_counter()
-                await local.embed([query])
-                in_process.append((time.perf_counter() - t0) * 1000)
-    local.close()
-    return {
-        "queries": len(host),
-        "host_p50_ms": pct(host, 50),
-        "host_p95_ms": pct(host, 95),
-        "in_process_p50_ms": pct(in_process, 50),
-        "in_process_p95_ms": pct(in_process, 95),
-        "ipc_adds_p50_ms": pct(host, 50) - pct(in_process, 50),
-        "ipc_adds_p95_ms": pct(host, 95) - pct(in_process, 95),
-        "echo_p50_ms": pct(echo, 50),
-        "echo_p95_ms": pct(echo, 95),
-        "job_loaded_the_model": any(imported),
-    }
+        inference = server._inference_executor  # private: the bench reads its process's CPU time
+        _set_settings(main_pid=os.getpid(), inference_pid=inference.pid if inference else os.getpid(), cpu_queries=300)
+        [report] = await _launch(server, out, ["ipc-ipc-0"], spread_s=0.0)
+    if "error" in report:
+        raise RuntimeError(f"the IPC job failed: {report['error']}")
+    result: dict[str, Any] = {"queries": queries, "cpu_ms_per_query": report["cpu_ms_per_query"]}
+    for key, values in report.items():
+        if isinstance(values, list):
+            result[f"{key}_p50_ms"], result[f"{key}_p95_ms"] = pct(values, 50), pct(values, 95)
+    for way in ("direct", "livekit"):
+        for q in (50, 95):
+            result[f"{way}_adds_p{q}_ms"] = result[f"{way}_p{q}_ms"] - result[f"in_process_p{q}_ms"]
+        paired = [a - b for a, b in zip(report[way], report["in_process"], strict=True)]
+        result[f"{way}_adds_paired_p50_ms"], result[f"{way}_adds_paired_p95_ms"] = pct(paired, 50), pct(paired, 95)
+    # the worker's path (the direct channel) under the names the README's rows read
+    result.update(
+        host_p50_ms=result["direct_p50_ms"],
+        host_p95_ms=result["direct_p95_ms"],
+        ipc_adds_p50_ms=result["direct_adds_p50_ms"],
+        ipc_adds_p95_ms=result["direct_adds_p95_ms"],
+        job_loaded_the_model=report["model_in_job"],
+        direct_stayed_open=report["direct_stayed_open"],
+    )
+    return result
 
 
 @contextlib.contextmanager
@@ -617,8 +680,9 @@ async def measure(
                 }
             )
             _set_settings(out=tmp, run=uuid.uuid4().hex[:8], turns=turns, turn_every=turn_every, job_env=job_env)
-            print(f"seeding {max(levels)} returning callers ...", file=sys.stderr)
-            await _seed(db_url, redis_url, max(levels))
+            if levels:
+                print(f"seeding {max(levels)} returning callers ...", file=sys.stderr)
+                await _seed(db_url, redis_url, max(levels))
             admin = await asyncpg.connect(db_url)
             await admin.execute("SELECT pg_stat_reset()")
             await admin.close()
@@ -627,7 +691,7 @@ async def measure(
                 result["ipc"] = await measure_ipc(Path(tmp))
                 print(_ipc_line(result["ipc"]), file=sys.stderr)
             baseline: dict[str, float] = {}
-            if control:
+            if control and levels:
                 level = min(levels)
                 print(f"control: {level} calls with memory off ...", file=sys.stderr)
                 _set_settings(out=str(Path(tmp) / "control"), memory=False)
@@ -674,7 +738,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     return await measure(
         args.postgres,
         args.redis,
-        [int(x) for x in args.calls.split(",")],
+        [] if args.ipc_only else [int(x) for x in args.calls.split(",")],
         turns=args.turns,
         turn_every=args.turn_every,
         spread_per_call_s=args.spread,
@@ -729,12 +793,23 @@ def _machine() -> dict[str, Any]:
 
 
 def _ipc_line(ipc: dict[str, Any]) -> str:
+    def two(key: str) -> str:
+        return f"{ipc[key + '_p50_ms']:.2f} / {ipc[key + '_p95_ms']:.2f}"
+
     return (
-        f"query embedding over {ipc['queries']} queries: through the host's inference process p50 "
-        f"{ipc['host_p50_ms']:.2f} / p95 {ipc['host_p95_ms']:.2f} ms; in process p50 {ipc['in_process_p50_ms']:.2f} "
-        f"/ p95 {ipc['in_process_p95_ms']:.2f} ms; the IPC adds p50 {ipc['ipc_adds_p50_ms']:+.2f} / "
-        f"p95 {ipc['ipc_adds_p95_ms']:+.2f} ms; the IPC round trip alone (an echo runner, same sizes) p50 "
-        f"{ipc['echo_p50_ms']:.2f} / p95 {ipc['echo_p95_ms']:.2f} ms"
+        f"query embedding in one job process, p50 / p95 ms over {ipc['queries']} queries, each embedded every way "
+        f"in turn: the model in process {two('in_process')}; through the host's inference process by the direct "
+        f"channel (the worker's path) {two('direct')}, through the worker's main process (LiveKit's path) "
+        f"{two('livekit')}. The direct channel adds {ipc['direct_adds_p50_ms']:+.2f} / "
+        f"{ipc['direct_adds_p95_ms']:+.2f} ms over in process (LiveKit's path {ipc['livekit_adds_p50_ms']:+.2f} / "
+        f"{ipc['livekit_adds_p95_ms']:+.2f}). What is not the model's run (the runner's own time taken off): in "
+        f"process, the embedding thread's hop, {two('in_process_hop')}; direct {two('direct_hop')}; LiveKit's path "
+        f"{two('livekit_hop')}; an echo runner by LiveKit's path, same sizes, {two('echo')}. The model's own run: "
+        f"in process {two('in_process_run')}, in the inference process {two('direct_run')}. CPU per query, the job, "
+        "the worker's main and the inference process together (ms): "
+        + ", ".join(
+            f"{way} {sum(v):.2f} ({' + '.join(f'{x:.2f}' for x in v)})" for way, v in ipc["cpu_ms_per_query"].items()
+        )
     )
 
 
@@ -806,6 +881,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--quick", action="store_true", help="3 calls of 2 turns: checks that it runs")
     parser.add_argument("--no-ipc", action="store_true", help="skip the IPC measurement")
+    parser.add_argument("--ipc-only", action="store_true", help="only the IPC measurement (no calls)")
     parser.add_argument("--no-control", action="store_true", help="skip the control calls with memory off")
     parser.add_argument("--postgres", default=default_postgres(), help="a Postgres server's admin URL")
     parser.add_argument("--redis", default=default_redis(), help="a Redis database")
