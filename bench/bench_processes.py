@@ -68,6 +68,7 @@ CONFIGS: dict[str, dict[str, str | None]] = {
         "MEMORY_POOL_SIZE": "2",
         "MEMORY_TURN_LANE": "0",
         "MEMORY_QUERY_DEADLINE": "off",
+        "MEMORY_EMBED_DIRECT": "0",
     },
     "now": {},  # the worker's defaults
 }
