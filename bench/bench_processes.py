@@ -7,6 +7,7 @@
     python -m bench.bench_processes --json out.json     # also write the numbers
     python -m bench.bench_processes --open-at-call --pool-size 2   # the store opened by the call, 2 connections
     python -m bench.bench_processes --compare --calls 50 # each level as before and now, in one run (ratios)
+    python -m bench.bench_processes --calls 100 --pgbouncer   # the job processes through a PgBouncer
 
 Nothing here stands in for LiveKit's process model: each level starts LiveKit's own
 ``AgentServer`` (unregistered: no LiveKit server is needed) with the worker's prewarm
@@ -78,6 +79,8 @@ TENANT = "acme-telecom"
 LAG_EVERY_S = 0.01
 IPC_QUERIES = 1000  # each embedded four ways
 REPORT_WITHIN_S = 300.0  # a call not reported by then counts as failed
+CLOSE_WITHIN_S = 120.0  # a server not closed by then (a job process hung) has its processes killed
+PGBOUNCER_POOL = 20  # PgBouncer's server connections for the job processes (--pgbouncer)
 
 
 # --------------------------------------------------------------------------- job process side
@@ -410,6 +413,7 @@ def _server(processes: int) -> AgentServer:
 async def _serving(processes: int, out: Path) -> AsyncIterator[tuple[AgentServer, float]]:
     """A running server whose ``processes`` job processes have all prewarmed; yields it and the
     seconds that took."""
+    others = {p.pid for p in psutil.Process().children(recursive=True)}  # not the server's (a PgBouncer)
     server = _server(processes)
     runner = asyncio.create_task(server.run(devmode=False, unregistered=True))
     ready = out / "ready"
@@ -426,9 +430,26 @@ async def _serving(processes: int, out: Path) -> AsyncIterator[tuple[AgentServer
         await asyncio.sleep(1.0)  # the pool queues a process once its prewarm has returned
         yield server, prewarm_s
     finally:
-        await server.aclose()
-        with contextlib.suppress(Exception, asyncio.CancelledError):
-            await asyncio.wait_for(runner, 30)
+        await _close_server(server, runner, others)
+
+
+async def _close_server(server: AgentServer, runner: asyncio.Task[None], others: set[int]) -> None:
+    """Close the server; when that does not end within :data:`CLOSE_WITHIN_S` (LiveKit waits for
+    every job, and a job process stuck in its call never ends), kill the processes started for it
+    (job processes, the forkserver, the inference process: this process's children but ``others``)
+    so the run goes on or ends."""
+    try:
+        await asyncio.wait_for(server.aclose(), CLOSE_WITHIN_S)
+    except (TimeoutError, Exception) as exc:
+        print(f"the agent server did not close ({type(exc).__name__}): killing its processes", file=sys.stderr)
+        for proc in psutil.Process().children(recursive=True):
+            if proc.pid not in others:
+                with contextlib.suppress(psutil.Error):
+                    proc.kill()
+    if not runner.done():
+        runner.cancel()
+    with contextlib.suppress(Exception, asyncio.CancelledError):
+        await asyncio.wait_for(runner, 30)
 
 
 async def _launch(server: AgentServer, out: Path, jobs: list[str], *, spread_s: float = 1.0) -> list[dict[str, Any]]:
@@ -599,7 +620,9 @@ async def measure_ipc(out: Path, queries: int = IPC_QUERIES) -> dict[str, Any]:
     _set_settings(out=str(out), queries=[f"{synthetic.queries(rng)} ({i})" for i in range(queries)])
     async with _serving(1, out) as (server, _):
         inference = server._inference_executor  # private: the bench reads its process's CPU time
-        _set_settings(main_pid=os.getpid(), inference_pid=inference.pid if inference else os.getpid(), cpu_queries=300)
+        _set_settings(
+            main_pid=os.getpid(), inference_pid=inference.pid if inference else os.getpid(), cpu_queries=queries // 3
+        )
         [report] = await _launch(server, out, ["ipc-ipc-0"], spread_s=0.0)
     if "error" in report:
         raise RuntimeError(f"the IPC job failed: {report['error']}")
@@ -649,8 +672,13 @@ async def measure(
     partial: Path | None = None,
     job_env: dict[str, str | None] | None = None,
     compare: bool = False,
+    pgbouncer: bool = False,
+    ipc_queries: int = IPC_QUERIES,
 ) -> dict[str, Any]:
     """Every measurement of this module (see its docstring) on a fresh database; JSON-able.
+    ``pgbouncer``: the job processes reach Postgres through a PgBouncer started for the run
+    (transaction pooling, :data:`PGBOUNCER_POOL` server connections), as a host of many calls does;
+    the harness (seeding, counting) goes to Postgres directly.
     ``partial``: a file rewritten with the results so far after each level. ``job_env``: worker
     settings of the job processes; ``compare``: each level run once per :data:`CONFIGS` (before,
     now), one after the other, on the same database and machine."""
@@ -668,12 +696,13 @@ async def measure(
         "spread_per_call_s": spread_per_call_s,
         "job_env": job_env,
         "compare": compare,
+        "pgbouncer": {"server_pool_size": PGBOUNCER_POOL} if pgbouncer else None,
     }
     with tempfile.TemporaryDirectory(prefix="bench-processes-") as tmp, _environ_restored():
-        async with ctx.temp_database("processes") as db_url:
+        async with ctx.temp_database("processes") as db_url, _pgbouncer(db_url, levels, on=pgbouncer) as jobs_url:
             os.environ.update(
                 {
-                    "MEMORY_DATABASE_URL": db_url,
+                    "MEMORY_DATABASE_URL": jobs_url,
                     "MEMORY_REDIS_URL": redis_url,
                     "MODEL_PROVIDERS": "offline",
                     "MEMORY_SPOOL_PATH": str(Path(tmp) / "spool.db"),
@@ -689,7 +718,7 @@ async def measure(
             await admin.close()
             if ipc:
                 print("measuring the host embedder's IPC ...", file=sys.stderr)
-                result["ipc"] = await measure_ipc(Path(tmp))
+                result["ipc"] = await measure_ipc(Path(tmp), ipc_queries)
                 print(_ipc_line(result["ipc"]), file=sys.stderr)
             baseline: dict[str, float] = {}
             if control and levels:
@@ -735,6 +764,29 @@ async def measure(
     return result
 
 
+@contextlib.asynccontextmanager
+async def _pgbouncer(db_url: str, levels: list[int], *, on: bool) -> AsyncIterator[str]:
+    """The URL the job processes use: ``db_url`` itself, or (``on``) the same database through a
+    PgBouncer in transaction mode started for the run and stopped after it (before the database is
+    dropped)."""
+    if not on:
+        yield db_url
+        return
+    from urllib.parse import urlparse
+
+    from tests.pgbouncer import PgBouncer
+
+    user = urlparse(db_url).username or "postgres"
+    clients = 2 * max(levels, default=1) + 50  # every job process, busy or warm, and a margin
+    bouncer = await asyncio.to_thread(
+        PgBouncer.start, db_url, [user], server_pool_size=PGBOUNCER_POOL, max_client_conn=clients
+    )
+    try:
+        yield bouncer.url_for(db_url, statement_cache_size="0")
+    finally:
+        await asyncio.to_thread(bouncer.stop)
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     return await measure(
         args.postgres,
@@ -748,6 +800,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         partial=args.json,
         job_env=_job_env(args),
         compare=args.compare,
+        pgbouncer=args.pgbouncer,
     )
 
 
@@ -882,6 +935,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--quick", action="store_true", help="3 calls of 2 turns: checks that it runs")
     parser.add_argument("--no-ipc", action="store_true", help="skip the IPC measurement")
+    parser.add_argument(
+        "--pgbouncer",
+        action="store_true",
+        help=f"the job processes through a PgBouncer started for the run (transaction mode, {PGBOUNCER_POOL} server "
+        "connections): how a host of many calls runs (the pgbouncer binary must be installed)",
+    )
     parser.add_argument("--ipc-only", action="store_true", help="only the IPC measurement (no calls)")
     parser.add_argument("--no-control", action="store_true", help="skip the control calls with memory off")
     parser.add_argument("--postgres", default=default_postgres(), help="a Postgres server's admin URL")

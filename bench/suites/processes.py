@@ -30,7 +30,13 @@ async def run(ctx: Context) -> dict[str, Any]:
     levels = ctx.pick([3], [10, 50], [10, 50, 100])
     turns, every, spread = ctx.pick((2, 0.5, 0.1), (8, 2.5, 0.2), (8, 2.5, 0.2))
     result = await bench_processes.measure(
-        ctx.postgres_url, ctx.redis_url, levels, turns=turns, turn_every=every, spread_per_call_s=spread
+        ctx.postgres_url,
+        ctx.redis_url,
+        levels,
+        turns=turns,
+        turn_every=every,
+        spread_per_call_s=spread,
+        ipc_queries=ctx.pick(200, 1000, 1000),
     )
     for level in result["levels"]:
         level["targets_met"] = judge(level)
