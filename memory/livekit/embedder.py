@@ -292,10 +292,12 @@ class HostEmbedder:
                 try:
                     return await channel.request(data)
                 except EmbedderUnavailableError:  # lost before the reply: once more through LiveKit
-                    logger.info("the direct channel to the host's embedder was lost: through the worker for now")
-                    self._retry_at = time.monotonic() + DIRECT_RETRY_S
+                    pass
+            logger.info("the direct channel to the host's embedder was lost: through the worker for now")
+            self._retry_at = time.monotonic() + DIRECT_RETRY_S
             self._channel = None
-            channel.close()
+            if channel.loop is asyncio.get_running_loop():  # one of another loop goes with that loop
+                channel.close()
         target = self._target()
         self._connect_soon(target)
         return await target.do_inference(INFERENCE_METHOD, data)
