@@ -161,6 +161,8 @@ def open_store_before_call(deps: WorkerDeps) -> None:
         return
 
     def begin(_loop: asyncio.AbstractEventLoop) -> None:
+        if isinstance(deps.embedder, HostEmbedder):  # the direct channel to the host's model, before the call too
+            deps.embedder.connect_soon()
         store.start()
         store.close_at_exit()  # when LiveKit shuts the process down, with or without a call
 

@@ -192,6 +192,7 @@ async def _call_job(ctx: JobContext, settings: dict[str, Any], index: int) -> di
         t0 = time.perf_counter()
         await store.embed([f"probe {index}: {synthetic.queries(rng)}"])  # a query's embedding alone, just before
         report["query_embed_ms"] = (time.perf_counter() - t0) * 1000
+        report["query_direct"] = isinstance(deps.embedder, HostEmbedder) and deps.embedder.direct_open
         late_before = _late_vectors(modes[0])
         phases = _time_recall_phases(call.memory.hooks)
         cpu0, t0 = time.process_time(), time.perf_counter()
@@ -605,6 +606,7 @@ def summarise(level: int, run: dict[str, Any], stored: dict[str, int]) -> dict[s
         "loop_lag_p99_ms": pct([x for r in ok for x in r["loop_lag_ms"]], 99),
         "query_embed_p50_ms": pct([r["query_embed_ms"] for r in ok if "query_embed_ms" in r], 50),
         "query_embed_p95_ms": pct([r["query_embed_ms"] for r in ok if "query_embed_ms" in r], 95),
+        "queries_direct": sum(1 for r in ok if r.get("query_direct")),
         "turns_recorded": sum(r["recorded_turns"] for r in ok),
         "turns_stored": sum(stored.get(r["call_id"], 0) for r in ok),
         "calls_stored_exactly_once": exact,
@@ -900,7 +902,8 @@ def render_level(s: dict[str, Any]) -> str:
             f"{s['first_recall_accurate_p95_ms']:.1f} ms (p50 {s['first_recall_fast_p50_ms']:.1f} / "
             f"{s['first_recall_accurate_p50_ms']:.1f}; {s['first_recalls_by_words']} ranked by words, the vector late)"
             f"; a query's embedding through the host just before: p50 "
-            f"{s['query_embed_p50_ms']:.1f} / p95 {s['query_embed_p95_ms']:.1f} ms",
+            f"{s['query_embed_p50_ms']:.1f} / p95 {s['query_embed_p95_ms']:.1f} ms "
+            f"({s.get('queries_direct', 0)} by the direct channel)",
             "  first recall's steps p50/p95 ms: "
             + ", ".join(f"{k} {a:.1f}/{b:.1f}" for k, (a, b) in s["first_recall_phases_p50_p95_ms"].items()),
             f"  event-loop lag p99 {s['loop_lag_p99_ms']:.1f} ms; turns recorded {s['turns_recorded']}, stored "

@@ -8,8 +8,13 @@ socket the inference process listens on: the job writes a request, one thread of
 process (blocked on that socket) wakes, runs it and writes the reply; the job's event loop wakes
 once. Two wake-ups, as for a model on a thread of the job's own process.
 
-It is set up through LiveKit's channel: the job asks the runner for the socket's address and a
-token (a request like any other), connects, and sends the token first. Everything else keeps
+Where to connect: on Linux the worker's main process picks the address (in the abstract namespace)
+and a token before its server starts (:func:`plan`) and hands them down in the environment
+(``MEMORY_EMBED_DIRECT_AT``), which its inference process and every job process inherit; a job
+then connects without asking anyone, before its call, and a restarted inference process listens
+at the same address. Otherwise it is set up through LiveKit's channel: the job asks the runner for
+the socket's address and token (a request like any other). Either way the job sends the token
+first. Everything else keeps
 LiveKit's path as the fallback: a job whose channel cannot be set up, or is lost (the inference
 process died, the job's loop changed), sends its requests through LiveKit again and tries the
 channel again later.
@@ -42,7 +47,7 @@ from multiprocessing import util as mp_util
 
 from ..errors import EmbedderUnavailableError
 
-__all__ = ["DirectChannel", "DirectServer", "direct_supported"]
+__all__ = ["ENV", "DirectChannel", "DirectServer", "direct_supported", "plan", "planned"]
 
 logger = logging.getLogger(__name__)
 
@@ -50,10 +55,30 @@ _LENGTH = struct.Struct("!I")
 _OK, _ERROR = b"\x00", b"\x01"
 HELLO_TIMEOUT_S = 5.0  # a connection that does not send its token within this is dropped
 MAX_FRAME = 64 * 2**20  # a request or reply larger than this is refused (the channel is then closed)
+ENV = "MEMORY_EMBED_DIRECT_AT"  # "@<abstract address> <token>", set by the worker's main process
 
 
 def direct_supported() -> bool:
     return hasattr(socket, "AF_UNIX")
+
+
+def plan(name: str = "memory-embed") -> bool:
+    """In the worker's main process, before its server starts: pick the address and token its
+    inference process will listen with and put them in the environment its children inherit
+    (Linux only: an abstract address needs no folder). ``False`` when not (another platform, or
+    already planned)."""
+    if not sys.platform.startswith("linux") or not direct_supported() or os.environ.get(ENV):
+        return False
+    os.environ[ENV] = f"@{name}-{os.getpid()}-{secrets.token_hex(8)} {secrets.token_hex(16)}"
+    return True
+
+
+def planned() -> tuple[str, str] | None:
+    """The (address, token) the main process planned, if any (``None`` when unset or malformed)."""
+    address, _, token = (os.environ.get(ENV) or "").partition(" ")
+    if not address.startswith("@") or len(address) < 2 or not token:
+        return None
+    return "\0" + address[1:], token
 
 
 def _frame(data: bytes) -> bytes:
@@ -88,14 +113,19 @@ class DirectServer:
     elsewhere a socket file in a private temporary folder, removed when the process exits normally.
     """
 
-    def __init__(self, handle: Callable[[bytes], bytes], *, name: str = "memory-embed") -> None:
+    def __init__(
+        self, handle: Callable[[bytes], bytes], *, name: str = "memory-embed", at: tuple[str, str] | None = None
+    ) -> None:
+        """``at``: the (address, token) to listen with (see :func:`planned`); by default new ones."""
         self._handle = handle
         self._name = name
         self.token = secrets.token_hex(16)
         self._conns: set[socket.socket] = set()
         self._lock = threading.Lock()
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        if sys.platform.startswith("linux"):
+        if at is not None:
+            self.address, self.token = at
+        elif sys.platform.startswith("linux"):
             self.address = f"\0{name}-{os.getpid()}-{secrets.token_hex(8)}"
         else:
             folder = tempfile.mkdtemp(prefix=f"{name}-")  # mode 0700

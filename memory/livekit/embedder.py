@@ -53,7 +53,7 @@ from livekit.agents.inference_runner import _InferenceRunner
 
 from ..embed import Embedder, check_texts, default_embedder, default_spec
 from ..errors import ConfigError, EmbedderUnavailableError, InvalidInputError
-from .direct import DirectChannel, DirectServer, direct_supported
+from .direct import DirectChannel, DirectServer, direct_supported, plan, planned
 
 if TYPE_CHECKING:
     from livekit.agents.ipc.inference_executor import InferenceExecutor
@@ -100,10 +100,17 @@ class EmbedderRunner(_InferenceRunner):
         self._thread = threading.Thread(target=self._turns_lane, name="memory-embed-turns", daemon=True)
         self._thread.start()
         if direct_supported():
+            self._direct = self._listen()
+
+    def _listen(self) -> DirectServer | None:
+        """The direct channel's server: at the address the main process planned (the jobs know it
+        already), else (not planned, or taken) at a new one the jobs ask for."""
+        for at in (planned(), None) if planned() else (None,):
             try:
-                self._direct = DirectServer(self.run)
-            except OSError as exc:  # the jobs keep LiveKit's path
-                logger.warning("no direct channel for the jobs (%s): requests go through the worker", exc)
+                return DirectServer(self.run, at=at)
+            except OSError as exc:
+                logger.warning("the direct channel could not listen (%s)", exc)
+        return None  # the jobs keep LiveKit's path
 
     def run(self, data: bytes) -> bytes:
         if self._embedder is None:
@@ -185,6 +192,7 @@ def register_runner() -> bool:
     if INFERENCE_METHOD in _InferenceRunner.registered_runners:
         return False
     _InferenceRunner.register_runner(EmbedderRunner)
+    plan()  # the direct channel's address, inherited by the inference process and the job processes
     return True
 
 
@@ -273,9 +281,15 @@ class HostEmbedder:
         """Use ``executor`` (the job's, ``ctx.inference_executor``) where no job context is current:
         in the tasks of a store opened before the job arrived."""
         self._bound = executor
-        with contextlib.suppress(RuntimeError):  # no running loop: the first request connects
+        self.connect_soon()
+
+    def connect_soon(self) -> None:
+        """Set the direct channel up in the background, if it is not (call it on the job's event
+        loop: a warm job process does it before its call when the main process planned the address);
+        nothing without a running loop (the first request does it)."""
+        with contextlib.suppress(RuntimeError):
             asyncio.get_running_loop()
-            self._connect_soon(executor)
+            self._connect_soon(self._executor or self._bound)
 
     @property
     def direct_open(self) -> bool:
@@ -302,14 +316,21 @@ class HostEmbedder:
         self._connect_soon(target)
         return await target.do_inference(INFERENCE_METHOD, data)
 
-    def _connect_soon(self, target: InferenceExecutor) -> None:
+    def _connect_soon(self, target: InferenceExecutor | None) -> None:
         if not self.direct or self._channel is not None or time.monotonic() < self._retry_at:
             return
         if self._connecting is not None and not self._connecting.done():
             return
         self._connecting = asyncio.get_running_loop().create_task(self._connect(target))
 
-    async def _connect(self, target: InferenceExecutor) -> None:
+    async def _connect(self, target: InferenceExecutor | None) -> None:
+        at = planned()
+        if at is not None:  # the address the main process planned: no request to anyone
+            with contextlib.suppress(Exception):
+                self._channel = await DirectChannel.connect(*at)
+                return
+        if target is None:  # no job yet: the first request asks
+            return
         try:
             reply = await target.do_inference(INFERENCE_METHOD, encode_request([], op="direct"))
             offer = json.loads((reply or b"{}").partition(b"\n")[0])

@@ -30,7 +30,7 @@ from livekit.protocol import agent, models
 import agent as worker_agent
 from memory.embed import ThreadedEmbedder, as_async, default_spec
 from memory.errors import ConfigError, EmbedderUnavailableError, InvalidInputError
-from memory.livekit import HostEmbedder, register_runner
+from memory.livekit import HostEmbedder, direct, register_runner
 from memory.livekit import embedder as host
 from memory.livekit.direct import DirectChannel
 from worker.runtime import WorkerSettings
@@ -149,6 +149,31 @@ async def test_a_lost_direct_channel_falls_back_to_livekits_path_and_is_set_up_a
     await remote.embed(["hello"])
     await wait_until(lambda: remote.direct_open)
     assert executor.offers == 2
+
+
+async def test_with_the_address_planned_by_the_main_process_a_job_connects_before_any_request(
+    monkeypatch, embedder
+) -> None:
+    assert direct.plan() and not direct.plan()  # the worker's main process, once, before its server starts
+    runner = host.EmbedderRunner()  # the inference process (it inherits the environment)
+    runner.initialize()
+    try:
+        assert runner._direct is not None and (runner._direct.address, runner._direct.token) == direct.planned()
+        executor = InProcess(runner)
+        remote = HostEmbedder()  # as prewarm builds it
+        remote.connect_soon()  # a warm job process's loop, before its call: no job, no executor
+        await wait_until(lambda: remote.direct_open)
+        np.testing.assert_allclose(await remote.embed(["hello"]), embedder.embed(["hello"]), atol=1e-6)
+        remote.bind(executor)
+        await remote.embed(["hello"])
+        assert executor.requests == executor.offers == 0  # nothing through LiveKit's path
+        second = host.EmbedderRunner()  # the planned address taken (the first still runs): a new one
+        second.initialize()
+        assert second._direct is not None and second._direct.address != runner._direct.address
+        second._direct.close()
+    finally:
+        assert runner._direct is not None
+        runner._direct.close()
 
 
 async def test_the_direct_channel_wants_the_token_and_fails_waiting_requests_when_lost() -> None:
