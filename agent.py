@@ -94,12 +94,12 @@ def quiet_loggers() -> None:
     logging.getLogger("aiosqlite").setLevel(logging.WARNING)
 
 
-def host_embedder(*, turn_lane: bool = True) -> HostEmbedder | None:
+def host_embedder(*, turn_lane: bool = True, direct: bool = True) -> HostEmbedder | None:
     """The job side of the host's one embedding model (LiveKit's inference process loads it:
     see :func:`build_server`); ``None`` when the model is not installed (calls then run without
     memory, and the log says why)."""
     try:
-        return HostEmbedder(turn_lane=turn_lane)
+        return HostEmbedder(turn_lane=turn_lane, direct=direct)
     except CallerMemoryError as exc:
         logging.getLogger("worker").error("no embedding model (%s): calls will run without memory", exc)
         return None
@@ -125,7 +125,11 @@ def prewarm(proc: JobProcess) -> None:
     settings = settings_from_env()
     embedder: Embedder | HostEmbedder | None = None
     if settings.memory_enabled:
-        embedder = host_embedder(turn_lane=settings.turn_lane) if settings.embedder_in == "host" else process_embedder()
+        embedder = (
+            host_embedder(turn_lane=settings.turn_lane, direct=settings.embed_direct)
+            if settings.embedder_in == "host"
+            else process_embedder()
+        )
     deps = build_deps(settings, vad=load_vad(), embedder=embedder)
     if deps.store is not None:
         warm_memory_imports(deps)
@@ -157,6 +161,8 @@ def open_store_before_call(deps: WorkerDeps) -> None:
         return
 
     def begin(_loop: asyncio.AbstractEventLoop) -> None:
+        if isinstance(deps.embedder, HostEmbedder):  # the direct channel to the host's model, before the call too
+            deps.embedder.connect_soon()
         store.start()
         store.close_at_exit()  # when LiveKit shuts the process down, with or without a call
 

@@ -75,7 +75,7 @@ async def measure(calls: int, turns: int, every_s: float, runner: EmbedderRunner
     result: dict[str, Any] = {"calls": calls, "turns": turns, "turn_every_s": every_s}
     for lanes in ("one", "two"):
         queue = SingleQueue(runner)
-        embedder = HostEmbedder(queue, turn_lane=lanes == "two")
+        embedder = HostEmbedder(queue, turn_lane=lanes == "two", direct=False)  # all through the one queue
         queries: list[float] = []
         turn_waits: list[float] = []
         rng = random.Random(7)

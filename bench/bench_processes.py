@@ -3,9 +3,11 @@
     python -m bench.bench_processes                     # 10 and 50 concurrent calls
     python -m bench.bench_processes --calls 10,50,100   # and 100 (about 150 MB of RAM per call)
     python -m bench.bench_processes --quick             # 3 calls, short: checks that it runs
+    python -m bench.bench_processes --ipc-only          # only what the host embedder's IPC adds
     python -m bench.bench_processes --json out.json     # also write the numbers
     python -m bench.bench_processes --open-at-call --pool-size 2   # the store opened by the call, 2 connections
     python -m bench.bench_processes --compare --calls 50 # each level as before and now, in one run (ratios)
+    python -m bench.bench_processes --calls 100 --pgbouncer   # the job processes through a PgBouncer
 
 Nothing here stands in for LiveKit's process model: each level starts LiveKit's own
 ``AgentServer`` (unregistered: no LiveKit server is needed) with the worker's prewarm
@@ -30,9 +32,12 @@ Measured per level:
 - event-loop lag p99 of the job processes (a 10 ms sleep probe for the whole call);
 - turns stored exactly once: rows per call in ``memories`` against the turns the session recorded.
 
-And once, the cost of the host embedder's IPC: one job process embeds short queries through the
-inference process (job -> main -> inference process and back); this process then embeds the same
-queries with the model in process; the difference of the p95s is what the IPC adds.
+And once, the cost of the host embedder's IPC: one job process embeds short queries, each in turn
+with the model in process (on the store's embedding thread, loaded for this comparison only), through
+the inference process by the direct channel (the worker's path) and through the worker's main process
+(LiveKit's path: job -> main -> inference process and back); the difference of the p95s is what the
+IPC adds. Also the part of each that is not the model's run, and the CPU per query of the three
+processes together (steadier than wall time on a shared machine).
 """
 
 from __future__ import annotations
@@ -64,6 +69,7 @@ CONFIGS: dict[str, dict[str, str | None]] = {
         "MEMORY_POOL_SIZE": "2",
         "MEMORY_TURN_LANE": "0",
         "MEMORY_QUERY_DEADLINE": "off",
+        "MEMORY_EMBED_DIRECT": "0",
     },
     "now": {},  # the worker's defaults
 }
@@ -71,8 +77,10 @@ ENV = "BENCH_PROCESSES"  # the file with the job processes' settings (rewritten 
 # forkserver, and so every job process, keeps the environment it was started with)
 TENANT = "acme-telecom"
 LAG_EVERY_S = 0.01
-IPC_QUERIES = 200
+IPC_QUERIES = 1000  # each embedded four ways
 REPORT_WITHIN_S = 300.0  # a call not reported by then counts as failed
+CLOSE_WITHIN_S = 120.0  # a server not closed by then (a job process hung) has its processes killed
+PGBOUNCER_POOL = 20  # PgBouncer's server connections for the job processes (--pgbouncer)
 
 
 # --------------------------------------------------------------------------- job process side
@@ -184,6 +192,7 @@ async def _call_job(ctx: JobContext, settings: dict[str, Any], index: int) -> di
         t0 = time.perf_counter()
         await store.embed([f"probe {index}: {synthetic.queries(rng)}"])  # a query's embedding alone, just before
         report["query_embed_ms"] = (time.perf_counter() - t0) * 1000
+        report["query_direct"] = isinstance(deps.embedder, HostEmbedder) and deps.embedder.direct_open
         late_before = _late_vectors(modes[0])
         phases = _time_recall_phases(call.memory.hooks)
         cpu0, t0 = time.process_time(), time.perf_counter()
@@ -266,30 +275,100 @@ def _late_vectors(mode: str) -> float:
     return REGISTRY.get_sample_value("memory_recall_without_vector_total", {"mode": mode}) or 0.0
 
 
+class _TimedModel:
+    """The in-process model, timing its own runs (on the store's embedding thread)."""
+
+    def __init__(self, model: Any) -> None:
+        self.model, self.name, self.dim = model, model.name, model.dim
+        self.last_ms = 0.0
+
+    def embed(self, texts: list[str]) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return self.model.embed(texts)
+        finally:
+            self.last_ms = (time.perf_counter() - t0) * 1000
+
+
+IPC_WAYS = ("in_process", "direct", "livekit", "echo")
+
+
 async def _ipc_job(settings: dict[str, Any]) -> dict[str, Any]:
+    """Each query embedded four ways in turn, in this job process (the order rotating from one
+    query to the next, so all four see the same moments of a shared machine): the model in this
+    process on the store's embedding thread (loaded here for the comparison, after checking that
+    the worker's prewarm did not load it); through the host's inference process by the direct
+    channel; by LiveKit's path (job -> main -> inference process); and LiveKit's path to a runner
+    that echoes (the IPC alone, same sizes). For each: the time end to end and, but for the echo,
+    the part that is not the model's run (the runner's own time taken off: IPC and thread hops)."""
     import numpy as np
 
-    from memory.livekit import HostEmbedder
-    from memory.livekit.embedder import encode_reply, encode_request
-
-    embedder = HostEmbedder()
-    executor = get_job_context().inference_executor
-    queries = settings["queries"]
-    await embedder.embed(queries[:1])  # the first request sets up the channel's path once
-    times, echo = [], []
-    reply = encode_reply(embedder.name, np.zeros((1, embedder.dim), np.float32))  # a query's reply, in size
-    for query in queries:
-        t0 = time.perf_counter()
-        await embedder.embed([query])
-        t1 = time.perf_counter()
-        await executor.do_inference(EchoRunner.INFERENCE_METHOD, encode_request([query]) + reply)
-        echo.append((time.perf_counter() - t1) * 1000)
-        times.append((t1 - t0) * 1000)
     from memory import embed
+    from memory.embed import ThreadedEmbedder, default_embedder
+    from memory.livekit import HostEmbedder
+    from memory.livekit.embedder import decode_reply, encode_reply, encode_request
 
     # onnxruntime itself is loaded in a job process (the Silero VAD runs on it), the embedding model is not
-    loaded = bool(embed._defaults) or "tokenizers" in sys.modules
-    return {"pid": os.getpid(), "host_ms": times, "echo_ms": echo, "model_in_job": loaded}
+    loaded_by_worker = bool(embed._defaults) or "tokenizers" in sys.modules
+    direct, livekit = HostEmbedder(), HostEmbedder(direct=False)
+    executor = get_job_context().inference_executor
+    direct.bind(executor)  # sets up the direct channel, as the worker's entrypoint does
+    model = _TimedModel(default_embedder())
+    local = ThreadedEmbedder(model)
+    await local.embed(["warm up"])
+    await livekit.embed(["warm up"])
+    for _ in range(1000):  # set up in the background after bind
+        if direct.direct_open:
+            break
+        await asyncio.sleep(0.01)
+    if not direct.direct_open:
+        raise RuntimeError("the direct channel did not open")
+    reply = encode_reply(direct.name, np.zeros((1, direct.dim), np.float32))  # a query's reply, in size
+    times: dict[str, list[float]] = {}
+
+    def add(key: str, value: float) -> None:
+        times.setdefault(key, []).append(value)
+
+    for i, query in enumerate(settings["queries"]):
+        for way in IPC_WAYS[i % 4 :] + IPC_WAYS[: i % 4]:
+            t0 = time.perf_counter()
+            if way == "echo":
+                await executor.do_inference(EchoRunner.INFERENCE_METHOD, encode_request([query]) + reply)
+                add(way, (time.perf_counter() - t0) * 1000)
+            elif way == "in_process":
+                await local.embed([query])
+                total = (time.perf_counter() - t0) * 1000
+                add(way, total)
+                add(f"{way}_hop", total - model.last_ms)
+                add(f"{way}_run", model.last_ms)
+            else:
+                data = await (direct if way == "direct" else livekit)._request(encode_request([query]))
+                assert data is not None
+                decode_reply(data)
+                total = (time.perf_counter() - t0) * 1000
+                run_ms = float(json.loads(data.partition(b"\n")[0])["run_ms"])
+                add(way, total)
+                add(f"{way}_hop", total - run_ms)
+                add(f"{way}_run", run_ms)
+    cpu = {}  # CPU ms per query of the three processes together (this job, the worker's main, the inference)
+    procs = [psutil.Process(), psutil.Process(settings["main_pid"]), psutil.Process(settings["inference_pid"])]
+    block = settings["queries"][: settings["cpu_queries"]]
+    for way in IPC_WAYS[:3]:
+        before = [sum(p.cpu_times()[:2]) for p in procs]
+        for query in block:
+            if way == "in_process":
+                await local.embed([query])
+            else:
+                await (direct if way == "direct" else livekit)._request(encode_request([query]))
+        cpu[way] = [(sum(p.cpu_times()[:2]) - b) * 1000 / len(block) for p, b in zip(procs, before, strict=True)]
+    local.close()
+    return {
+        "pid": os.getpid(),
+        "model_in_job": loaded_by_worker,
+        "direct_stayed_open": direct.direct_open,
+        "cpu_ms_per_query": cpu,
+        **times,
+    }
 
 
 async def _loop_lag(stop: asyncio.Event, samples: list[float]) -> None:
@@ -335,6 +414,7 @@ def _server(processes: int) -> AgentServer:
 async def _serving(processes: int, out: Path) -> AsyncIterator[tuple[AgentServer, float]]:
     """A running server whose ``processes`` job processes have all prewarmed; yields it and the
     seconds that took."""
+    others = {p.pid for p in psutil.Process().children(recursive=True)}  # not the server's (a PgBouncer)
     server = _server(processes)
     runner = asyncio.create_task(server.run(devmode=False, unregistered=True))
     ready = out / "ready"
@@ -351,9 +431,26 @@ async def _serving(processes: int, out: Path) -> AsyncIterator[tuple[AgentServer
         await asyncio.sleep(1.0)  # the pool queues a process once its prewarm has returned
         yield server, prewarm_s
     finally:
-        await server.aclose()
-        with contextlib.suppress(Exception, asyncio.CancelledError):
-            await asyncio.wait_for(runner, 30)
+        await _close_server(server, runner, others)
+
+
+async def _close_server(server: AgentServer, runner: asyncio.Task[None], others: set[int]) -> None:
+    """Close the server; when that does not end within :data:`CLOSE_WITHIN_S` (LiveKit waits for
+    every job, and a job process stuck in its call never ends), kill the processes started for it
+    (job processes, the forkserver, the inference process: this process's children but ``others``)
+    so the run goes on or ends."""
+    try:
+        await asyncio.wait_for(server.aclose(), CLOSE_WITHIN_S)
+    except (TimeoutError, Exception) as exc:
+        print(f"the agent server did not close ({type(exc).__name__}): killing its processes", file=sys.stderr)
+        for proc in psutil.Process().children(recursive=True):
+            if proc.pid not in others:
+                with contextlib.suppress(psutil.Error):
+                    proc.kill()
+    if not runner.done():
+        runner.cancel()
+    with contextlib.suppress(Exception, asyncio.CancelledError):
+        await asyncio.wait_for(runner, 30)
 
 
 async def _launch(server: AgentServer, out: Path, jobs: list[str], *, spread_s: float = 1.0) -> list[dict[str, Any]]:
@@ -509,55 +606,47 @@ def summarise(level: int, run: dict[str, Any], stored: dict[str, int]) -> dict[s
         "loop_lag_p99_ms": pct([x for r in ok for x in r["loop_lag_ms"]], 99),
         "query_embed_p50_ms": pct([r["query_embed_ms"] for r in ok if "query_embed_ms" in r], 50),
         "query_embed_p95_ms": pct([r["query_embed_ms"] for r in ok if "query_embed_ms" in r], 95),
+        "queries_direct": sum(1 for r in ok if r.get("query_direct")),
         "turns_recorded": sum(r["recorded_turns"] for r in ok),
         "turns_stored": sum(stored.get(r["call_id"], 0) for r in ok),
         "calls_stored_exactly_once": exact,
     }
 
 
-async def measure_ipc(out: Path, rounds: int = 4) -> dict[str, Any]:
-    """What the host embedder's IPC adds to a query's embedding, against the model in this process.
-
-    Rounds alternate (a job process embeds its queries through the inference process, then this
-    process embeds the same ones as the store does in process, on its embedding thread) so both
-    sides see the same load of a shared machine."""
+async def measure_ipc(out: Path, queries: int = IPC_QUERIES) -> dict[str, Any]:
+    """What the host embedder's IPC adds to a query's embedding, against the model in process: one
+    job process embeds ``queries`` short queries each way (see :func:`_ipc_job`)."""
     from bench import synthetic
-    from memory.embed import ThreadedEmbedder, default_embedder
 
     rng = random.Random(5)
-    queries = [f"{synthetic.queries(rng)} ({i})" for i in range(IPC_QUERIES // rounds)]
-    _set_settings(out=str(out), queries=queries)
-    local = ThreadedEmbedder(default_embedder())
-    await local.embed(queries[:1])
-    host: list[float] = []
-    echo: list[float] = []
-    in_process: list[float] = []
-    imported = []
+    _set_settings(out=str(out), queries=[f"{synthetic.queries(rng)} ({i})" for i in range(queries)])
     async with _serving(1, out) as (server, _):
-        for r in range(rounds):
-            [report] = await _launch(server, out, [f"ipc-ipc-{r}"], spread_s=0.0)
-            if "error" in report:
-                raise RuntimeError(f"the IPC job failed: {report['error']}")
-            host += report["host_ms"]
-            echo += report["echo_ms"]
-            imported.append(report["model_in_job"])
-            for query in queries:
-                t0 = time.perf_counter()
-                await local.embed([query])
-                in_process.append((time.perf_counter() - t0) * 1000)
-    local.close()
-    return {
-        "queries": len(host),
-        "host_p50_ms": pct(host, 50),
-        "host_p95_ms": pct(host, 95),
-        "in_process_p50_ms": pct(in_process, 50),
-        "in_process_p95_ms": pct(in_process, 95),
-        "ipc_adds_p50_ms": pct(host, 50) - pct(in_process, 50),
-        "ipc_adds_p95_ms": pct(host, 95) - pct(in_process, 95),
-        "echo_p50_ms": pct(echo, 50),
-        "echo_p95_ms": pct(echo, 95),
-        "job_loaded_the_model": any(imported),
-    }
+        inference = server._inference_executor  # private: the bench reads its process's CPU time
+        _set_settings(
+            main_pid=os.getpid(), inference_pid=inference.pid if inference else os.getpid(), cpu_queries=queries // 3
+        )
+        [report] = await _launch(server, out, ["ipc-ipc-0"], spread_s=0.0)
+    if "error" in report:
+        raise RuntimeError(f"the IPC job failed: {report['error']}")
+    result: dict[str, Any] = {"queries": queries, "cpu_ms_per_query": report["cpu_ms_per_query"]}
+    for key, values in report.items():
+        if isinstance(values, list):
+            result[f"{key}_p50_ms"], result[f"{key}_p95_ms"] = pct(values, 50), pct(values, 95)
+    for way in ("direct", "livekit"):
+        for q in (50, 95):
+            result[f"{way}_adds_p{q}_ms"] = result[f"{way}_p{q}_ms"] - result[f"in_process_p{q}_ms"]
+        paired = [a - b for a, b in zip(report[way], report["in_process"], strict=True)]
+        result[f"{way}_adds_paired_p50_ms"], result[f"{way}_adds_paired_p95_ms"] = pct(paired, 50), pct(paired, 95)
+    # the worker's path (the direct channel) under the names the README's rows read
+    result.update(
+        host_p50_ms=result["direct_p50_ms"],
+        host_p95_ms=result["direct_p95_ms"],
+        ipc_adds_p50_ms=result["direct_adds_p50_ms"],
+        ipc_adds_p95_ms=result["direct_adds_p95_ms"],
+        job_loaded_the_model=report["model_in_job"],
+        direct_stayed_open=report["direct_stayed_open"],
+    )
+    return result
 
 
 @contextlib.contextmanager
@@ -585,8 +674,13 @@ async def measure(
     partial: Path | None = None,
     job_env: dict[str, str | None] | None = None,
     compare: bool = False,
+    pgbouncer: bool = False,
+    ipc_queries: int = IPC_QUERIES,
 ) -> dict[str, Any]:
     """Every measurement of this module (see its docstring) on a fresh database; JSON-able.
+    ``pgbouncer``: the job processes reach Postgres through a PgBouncer started for the run
+    (transaction pooling, :data:`PGBOUNCER_POOL` server connections), as a host of many calls does;
+    the harness (seeding, counting) goes to Postgres directly.
     ``partial``: a file rewritten with the results so far after each level. ``job_env``: worker
     settings of the job processes; ``compare``: each level run once per :data:`CONFIGS` (before,
     now), one after the other, on the same database and machine."""
@@ -604,12 +698,13 @@ async def measure(
         "spread_per_call_s": spread_per_call_s,
         "job_env": job_env,
         "compare": compare,
+        "pgbouncer": {"server_pool_size": PGBOUNCER_POOL} if pgbouncer else None,
     }
     with tempfile.TemporaryDirectory(prefix="bench-processes-") as tmp, _environ_restored():
-        async with ctx.temp_database("processes") as db_url:
+        async with ctx.temp_database("processes") as db_url, _pgbouncer(db_url, levels, on=pgbouncer) as jobs_url:
             os.environ.update(
                 {
-                    "MEMORY_DATABASE_URL": db_url,
+                    "MEMORY_DATABASE_URL": jobs_url,
                     "MEMORY_REDIS_URL": redis_url,
                     "MODEL_PROVIDERS": "offline",
                     "MEMORY_SPOOL_PATH": str(Path(tmp) / "spool.db"),
@@ -617,17 +712,18 @@ async def measure(
                 }
             )
             _set_settings(out=tmp, run=uuid.uuid4().hex[:8], turns=turns, turn_every=turn_every, job_env=job_env)
-            print(f"seeding {max(levels)} returning callers ...", file=sys.stderr)
-            await _seed(db_url, redis_url, max(levels))
+            if levels:
+                print(f"seeding {max(levels)} returning callers ...", file=sys.stderr)
+                await _seed(db_url, redis_url, max(levels))
             admin = await asyncpg.connect(db_url)
             await admin.execute("SELECT pg_stat_reset()")
             await admin.close()
             if ipc:
                 print("measuring the host embedder's IPC ...", file=sys.stderr)
-                result["ipc"] = await measure_ipc(Path(tmp))
+                result["ipc"] = await measure_ipc(Path(tmp), ipc_queries)
                 print(_ipc_line(result["ipc"]), file=sys.stderr)
             baseline: dict[str, float] = {}
-            if control:
+            if control and levels:
                 level = min(levels)
                 print(f"control: {level} calls with memory off ...", file=sys.stderr)
                 _set_settings(out=str(Path(tmp) / "control"), memory=False)
@@ -670,11 +766,34 @@ async def measure(
     return result
 
 
+@contextlib.asynccontextmanager
+async def _pgbouncer(db_url: str, levels: list[int], *, on: bool) -> AsyncIterator[str]:
+    """The URL the job processes use: ``db_url`` itself, or (``on``) the same database through a
+    PgBouncer in transaction mode started for the run and stopped after it (before the database is
+    dropped)."""
+    if not on:
+        yield db_url
+        return
+    from urllib.parse import urlparse
+
+    from tests.pgbouncer import PgBouncer
+
+    user = urlparse(db_url).username or "postgres"
+    clients = 2 * max(levels, default=1) + 50  # every job process, busy or warm, and a margin
+    bouncer = await asyncio.to_thread(
+        PgBouncer.start, db_url, [user], server_pool_size=PGBOUNCER_POOL, max_client_conn=clients
+    )
+    try:
+        yield bouncer.url_for(db_url, statement_cache_size="0")
+    finally:
+        await asyncio.to_thread(bouncer.stop)
+
+
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     return await measure(
         args.postgres,
         args.redis,
-        [int(x) for x in args.calls.split(",")],
+        [] if args.ipc_only else [int(x) for x in args.calls.split(",")],
         turns=args.turns,
         turn_every=args.turn_every,
         spread_per_call_s=args.spread,
@@ -683,6 +802,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         partial=args.json,
         job_env=_job_env(args),
         compare=args.compare,
+        pgbouncer=args.pgbouncer,
     )
 
 
@@ -729,12 +849,23 @@ def _machine() -> dict[str, Any]:
 
 
 def _ipc_line(ipc: dict[str, Any]) -> str:
+    def two(key: str) -> str:
+        return f"{ipc[key + '_p50_ms']:.2f} / {ipc[key + '_p95_ms']:.2f}"
+
     return (
-        f"query embedding over {ipc['queries']} queries: through the host's inference process p50 "
-        f"{ipc['host_p50_ms']:.2f} / p95 {ipc['host_p95_ms']:.2f} ms; in process p50 {ipc['in_process_p50_ms']:.2f} "
-        f"/ p95 {ipc['in_process_p95_ms']:.2f} ms; the IPC adds p50 {ipc['ipc_adds_p50_ms']:+.2f} / "
-        f"p95 {ipc['ipc_adds_p95_ms']:+.2f} ms; the IPC round trip alone (an echo runner, same sizes) p50 "
-        f"{ipc['echo_p50_ms']:.2f} / p95 {ipc['echo_p95_ms']:.2f} ms"
+        f"query embedding in one job process, p50 / p95 ms over {ipc['queries']} queries, each embedded every way "
+        f"in turn: the model in process {two('in_process')}; through the host's inference process by the direct "
+        f"channel (the worker's path) {two('direct')}, through the worker's main process (LiveKit's path) "
+        f"{two('livekit')}. The direct channel adds {ipc['direct_adds_p50_ms']:+.2f} / "
+        f"{ipc['direct_adds_p95_ms']:+.2f} ms over in process (LiveKit's path {ipc['livekit_adds_p50_ms']:+.2f} / "
+        f"{ipc['livekit_adds_p95_ms']:+.2f}). What is not the model's run (the runner's own time taken off): in "
+        f"process, the embedding thread's hop, {two('in_process_hop')}; direct {two('direct_hop')}; LiveKit's path "
+        f"{two('livekit_hop')}; an echo runner by LiveKit's path, same sizes, {two('echo')}. The model's own run: "
+        f"in process {two('in_process_run')}, in the inference process {two('direct_run')}. CPU per query, the job, "
+        "the worker's main and the inference process together (ms): "
+        + ", ".join(
+            f"{way} {sum(v):.2f} ({' + '.join(f'{x:.2f}' for x in v)})" for way, v in ipc["cpu_ms_per_query"].items()
+        )
     )
 
 
@@ -771,7 +902,8 @@ def render_level(s: dict[str, Any]) -> str:
             f"{s['first_recall_accurate_p95_ms']:.1f} ms (p50 {s['first_recall_fast_p50_ms']:.1f} / "
             f"{s['first_recall_accurate_p50_ms']:.1f}; {s['first_recalls_by_words']} ranked by words, the vector late)"
             f"; a query's embedding through the host just before: p50 "
-            f"{s['query_embed_p50_ms']:.1f} / p95 {s['query_embed_p95_ms']:.1f} ms",
+            f"{s['query_embed_p50_ms']:.1f} / p95 {s['query_embed_p95_ms']:.1f} ms "
+            f"({s.get('queries_direct', 0)} by the direct channel)",
             "  first recall's steps p50/p95 ms: "
             + ", ".join(f"{k} {a:.1f}/{b:.1f}" for k, (a, b) in s["first_recall_phases_p50_p95_ms"].items()),
             f"  event-loop lag p99 {s['loop_lag_p99_ms']:.1f} ms; turns recorded {s['turns_recorded']}, stored "
@@ -806,6 +938,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--quick", action="store_true", help="3 calls of 2 turns: checks that it runs")
     parser.add_argument("--no-ipc", action="store_true", help="skip the IPC measurement")
+    parser.add_argument(
+        "--pgbouncer",
+        action="store_true",
+        help=f"the job processes through a PgBouncer started for the run (transaction mode, {PGBOUNCER_POOL} server "
+        "connections): how a host of many calls runs (the pgbouncer binary must be installed)",
+    )
+    parser.add_argument("--ipc-only", action="store_true", help="only the IPC measurement (no calls)")
     parser.add_argument("--no-control", action="store_true", help="skip the control calls with memory off")
     parser.add_argument("--postgres", default=default_postgres(), help="a Postgres server's admin URL")
     parser.add_argument("--redis", default=default_redis(), help="a Redis database")

@@ -42,10 +42,17 @@ class PgBouncer:
 
     @classmethod
     def start(
-        cls, target_url: str, users: list[str], *, server_pool_size: int = 2, timeout_s: float = 10.0
+        cls,
+        target_url: str,
+        users: list[str],
+        *,
+        server_pool_size: int = 2,
+        max_client_conn: int = 200,
+        timeout_s: float = 10.0,
     ) -> PgBouncer:
         """``server_pool_size``: server connections per database and user (one: every client shares
-        it; two or more: a client's consecutive transactions may run on different ones)."""
+        it; two or more: a client's consecutive transactions may run on different ones);
+        ``max_client_conn``: clients it accepts at once."""
         binary = find_pgbouncer()
         target = urlparse(target_url)
         folder = Path(tempfile.mkdtemp(prefix="pgbouncer-"))
@@ -63,7 +70,7 @@ class PgBouncer:
             f"auth_file = {folder / 'users.txt'}\n"
             "pool_mode = transaction\n"
             f"default_pool_size = {server_pool_size}\n"
-            "max_client_conn = 200\n"
+            f"max_client_conn = {max_client_conn}\n"
             "server_reset_query =\n"
         )
         for name in ("users.txt", "pgbouncer.ini"):

@@ -90,6 +90,37 @@ def test_process_model_judgement_per_target():
 @pytest.mark.slow
 @pytest.mark.postgres
 @pytest.mark.redis
+def test_a_bench_server_that_does_not_close_has_its_processes_killed(monkeypatch):
+    import asyncio
+    import subprocess
+
+    import psutil
+
+    from bench import bench_processes
+
+    class Hanging:  # LiveKit's server waiting for a job process stuck in its call
+        async def aclose(self) -> None:
+            await asyncio.sleep(3600)
+
+    monkeypatch.setattr(bench_processes, "CLOSE_WITHIN_S", 0.2)
+    keep = subprocess.Popen(["sleep", "60"])  # started before the server (a PgBouncer): left alone
+    others = {p.pid for p in psutil.Process().children(recursive=True)}
+    stuck = subprocess.Popen(["sleep", "60"])  # a process of the server's
+
+    async def close() -> bool:
+        runner = asyncio.create_task(asyncio.sleep(3600))
+        await asyncio.wait_for(bench_processes._close_server(Hanging(), runner, others), 30)  # type: ignore[arg-type]
+        return runner.cancelled()
+
+    try:
+        assert asyncio.run(close())
+        assert stuck.wait(5) == -9 and keep.poll() is None
+    finally:
+        for proc in (keep, stuck):
+            proc.kill()
+            proc.wait()
+
+
 def test_quick_run_writes_report_json_plots_and_readme_block(tmp_path, postgres_database):
     import redis
 

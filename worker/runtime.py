@@ -132,6 +132,7 @@ class WorkerSettings:
     pool_size: int = JOB_POOL_SIZE  # Postgres connections of a job process's store (the URL's pool_size wins)
     open_before_call: bool = True  # a job process opens its store while idle, before its call arrives
     turn_lane: bool = True  # the host's embedder batches turns in a lane of their own, behind the queries
+    embed_direct: bool = True  # a job asks the inference process directly (Unix socket), not via the main one
     query_deadlines_ms: tuple[tuple[str, float], ...] = tuple(QUERY_DEADLINES_MS.items())  # () : none
 
     @classmethod
@@ -160,6 +161,7 @@ class WorkerSettings:
             open_before_call=_flag(env, "MEMORY_OPEN_BEFORE_CALL"),
             query_deadlines_ms=_deadlines(env, "MEMORY_QUERY_DEADLINE"),
             turn_lane=_flag(env, "MEMORY_TURN_LANE"),
+            embed_direct=_flag(env, "MEMORY_EMBED_DIRECT"),
         )
 
 

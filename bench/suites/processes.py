@@ -30,7 +30,13 @@ async def run(ctx: Context) -> dict[str, Any]:
     levels = ctx.pick([3], [10, 50], [10, 50, 100])
     turns, every, spread = ctx.pick((2, 0.5, 0.1), (8, 2.5, 0.2), (8, 2.5, 0.2))
     result = await bench_processes.measure(
-        ctx.postgres_url, ctx.redis_url, levels, turns=turns, turn_every=every, spread_per_call_s=spread
+        ctx.postgres_url,
+        ctx.redis_url,
+        levels,
+        turns=turns,
+        turn_every=every,
+        spread_per_call_s=spread,
+        ipc_queries=ctx.pick(200, 1000, 1000),
     )
     for level in result["levels"]:
         level["targets_met"] = judge(level)
@@ -164,11 +170,13 @@ def headline(result: dict[str, Any]) -> list[tuple[str, str, str, bool | None]]:
         ipc = result["ipc"]
         rows.append(
             (
-                "the host's shared embedder: IPC round trip p95 (job → worker → inference process)",
-                f"{ipc['echo_p95_ms']:.2f} ms (query embedding p95 {ipc['host_p95_ms']:.1f} ms shared, "
-                f"{ipc['in_process_p95_ms']:.1f} ms in process)",
+                "the host's shared embedder: what it adds to a query embedding over in process, p95 (a job "
+                "process, each query both ways in turn; the direct channel to the inference process)",
+                f"{ipc['ipc_adds_p95_ms']:+.2f} ms (p95 {ipc['host_p95_ms']:.1f} ms shared, "
+                f"{ipc['in_process_p95_ms']:.1f} ms in process; through the worker's main process "
+                f"{ipc['livekit_adds_p95_ms']:+.2f} ms)",
                 "≤ 1 ms",
-                ipc["echo_p95_ms"] <= TARGETS["ipc_adds_p95_ms"],
+                ipc["ipc_adds_p95_ms"] <= TARGETS["ipc_adds_p95_ms"],
             )
         )
     return rows

@@ -7,6 +7,9 @@ in the main process before the server starts are created and initialised there, 
 reaches them through ``JobContext.inference_executor.do_inference(method, bytes)`` (the job
 process asks the main process over its IPC channel, which asks the inference process over its
 own).
+A job process sets up a direct channel to the inference process through that path
+(:mod:`memory.livekit.direct`: a Unix socket the runner listens on) and sends its requests there:
+one hop instead of two, LiveKit's path as the fallback.
 
     EmbedderRunner       the runner: loads :func:`memory.embed.default_embedder` in the inference
                          process and embeds what jobs send
@@ -23,9 +26,10 @@ queueing behind the turns of fifty calls:
   lower CPU priority (``nice`` +``TURN_NICE``) than the queries; the job collects the vectors later
   (``collect`` requests, answered at once, with what is ready).
 
-Wire format, both ways one message: request ``{"op": "query"|"submit"|"collect", ...}`` as JSON
+Wire format, both ways one message: request ``{"op": "query"|"submit"|"collect"|"direct", ...}`` as JSON
 (``texts`` for query and submit, ``tickets`` for collect; no ``op``: query); reply one JSON header
-line then the vectors as little-endian float32: ``{"name", "dim", "n"}`` for a query,
+line then the vectors as little-endian float32: ``{"name", "dim", "n", "run_ms"}`` for a query (``run_ms``:
+the runner's own time, for the benchmark), ``{"address", "token"}`` for direct (empty: no channel),
 ``{"ticket", "eta_s"}`` for a submit (when the runner expects it done), ``{"name", "dim", "ready": [[ticket, n, error], ...]}`` for a collect
 (the vectors of the ready tickets, in that order).
 """
@@ -49,6 +53,7 @@ from livekit.agents.inference_runner import _InferenceRunner
 
 from ..embed import Embedder, check_texts, default_embedder, default_spec
 from ..errors import ConfigError, EmbedderUnavailableError, InvalidInputError
+from .direct import DirectChannel, DirectServer, direct_supported, plan, planned
 
 if TYPE_CHECKING:
     from livekit.agents.ipc.inference_executor import InferenceExecutor
@@ -64,6 +69,7 @@ TURN_NICE = 10  # how much lower the turns lane's thread runs than the queries (
 COLLECT_MIN_S = 0.05  # the job asks for a ticket's vectors when the runner expects them ready (at
 COLLECT_MAX_S = 1.0  # least this long after), then less and less often: every request takes the one queue
 TICKET_TTL_S = 120.0  # vectors not collected within this are dropped (their job is gone)
+DIRECT_RETRY_S = 30.0  # a job whose direct channel failed or was lost tries again after this
 
 
 class EmbedderRunner(_InferenceRunner):
@@ -82,6 +88,8 @@ class EmbedderRunner(_InferenceRunner):
         self._thread: threading.Thread | None = None
         self._waiting_texts = 0
         self._per_text_s = 0.005  # the turns lane's recent seconds per text (a running average)
+        self._queries = threading.Lock()  # one query in the model at a time, whichever way it came
+        self._direct: DirectServer | None = None
 
     def initialize(self) -> None:
         try:
@@ -91,11 +99,26 @@ class EmbedderRunner(_InferenceRunner):
             raise
         self._thread = threading.Thread(target=self._turns_lane, name="memory-embed-turns", daemon=True)
         self._thread.start()
+        if direct_supported():
+            self._direct = self._listen()
+
+    def _listen(self) -> DirectServer | None:
+        """The direct channel's server: at the address the main process planned (the jobs know it
+        already), else (not planned, or taken) at a new one the jobs ask for."""
+        for at in (planned(), None) if planned() else (None,):
+            try:
+                return DirectServer(self.run, at=at)
+            except OSError as exc:
+                logger.warning("the direct channel could not listen (%s)", exc)
+        return None  # the jobs keep LiveKit's path
 
     def run(self, data: bytes) -> bytes:
         if self._embedder is None:
             raise RuntimeError(self._error)
         op, payload = decode_request_op(data)
+        if op == "direct":
+            address = {} if self._direct is None else {"address": self._direct.address, "token": self._direct.token}
+            return json.dumps(address).encode("utf-8") + b"\n"
         if op == "submit":
             ticket = next(self._tickets)
             with self._cond:
@@ -106,7 +129,10 @@ class EmbedderRunner(_InferenceRunner):
             return json.dumps({"ticket": ticket, "eta_s": round(eta, 4)}).encode("ascii") + b"\n"
         if op == "collect":
             return self._collect([int(t) for t in payload])
-        return encode_reply(self._embedder.name, self._embedder.embed(payload))
+        started = time.perf_counter()
+        with self._queries:
+            vectors = self._embedder.embed(payload)
+        return encode_reply(self._embedder.name, vectors, run_ms=(time.perf_counter() - started) * 1000)
 
     def _collect(self, tickets: list[int]) -> bytes:
         assert self._embedder is not None
@@ -166,6 +192,7 @@ def register_runner() -> bool:
     if INFERENCE_METHOD in _InferenceRunner.registered_runners:
         return False
     _InferenceRunner.register_runner(EmbedderRunner)
+    plan()  # the direct channel's address, inherited by the inference process and the job processes
     return True
 
 
@@ -188,6 +215,7 @@ class HostEmbedder:
         name: str | None = None,
         dim: int | None = None,
         turn_lane: bool = True,
+        direct: bool = True,
     ) -> None:
         if name is None or dim is None:
             spec_name, spec_dim = default_spec()
@@ -197,6 +225,10 @@ class HostEmbedder:
         self._executor = executor
         self._bound: InferenceExecutor | None = None
         self.turn_lane = turn_lane  # False: embed_later is embed (one lane, as LiveKit's queue has it)
+        self.direct = direct  # False: every request through LiveKit's path (job -> worker -> inference process)
+        self._channel: DirectChannel | None = None
+        self._connecting: asyncio.Task[None] | None = None
+        self._retry_at = 0.0
 
     def __repr__(self) -> str:
         return f"HostEmbedder(name={self.name!r}, method={INFERENCE_METHOD!r})"
@@ -205,7 +237,7 @@ class HostEmbedder:
         items = check_texts(texts)
         if not items:
             return np.zeros((0, self.dim), np.float32)
-        data = await self._target().do_inference(INFERENCE_METHOD, encode_request(items))
+        data = await self._request(encode_request(items))
         if data is None:
             raise EmbedderUnavailableError("the host's embedder sent no reply")
         name, vectors = decode_reply(data)
@@ -226,8 +258,7 @@ class HostEmbedder:
         items = check_texts(texts)
         if not items:
             return np.zeros((0, self.dim), np.float32)
-        target = self._target()
-        reply = await target.do_inference(INFERENCE_METHOD, encode_request(items, op="submit"))
+        reply = await self._request(encode_request(items, op="submit"))
         if reply is None:
             raise EmbedderUnavailableError("the host's embedder sent no reply")
         head = json.loads(reply.partition(b"\n")[0])
@@ -235,7 +266,7 @@ class HostEmbedder:
         pause = min(max(float(head.get("eta_s", 0.0)), COLLECT_MIN_S), COLLECT_MAX_S)
         while True:
             await asyncio.sleep(pause)
-            data = await target.do_inference(INFERENCE_METHOD, encode_request([ticket], op="collect"))
+            data = await self._request(encode_request([ticket], op="collect"))
             if data is None:
                 raise EmbedderUnavailableError("the host's embedder sent no reply")
             ready = decode_collected(data, self.name, self.dim)
@@ -250,6 +281,66 @@ class HostEmbedder:
         """Use ``executor`` (the job's, ``ctx.inference_executor``) where no job context is current:
         in the tasks of a store opened before the job arrived."""
         self._bound = executor
+        self.connect_soon()
+
+    def connect_soon(self) -> None:
+        """Set the direct channel up in the background, if it is not (call it on the job's event
+        loop: a warm job process does it before its call when the main process planned the address);
+        nothing without a running loop (the first request does it)."""
+        with contextlib.suppress(RuntimeError):
+            asyncio.get_running_loop()
+            self._connect_soon(self._executor or self._bound)
+
+    @property
+    def direct_open(self) -> bool:
+        """Whether requests go through the direct channel now."""
+        channel = self._channel
+        return channel is not None and channel.open
+
+    async def _request(self, data: bytes) -> bytes | None:
+        """The runner's reply: through the direct channel when it is open, else through LiveKit's
+        path (which sets the channel up, in the background, for the next requests)."""
+        channel = self._channel
+        if channel is not None:
+            if channel.open and channel.loop is asyncio.get_running_loop():
+                try:
+                    return await channel.request(data)
+                except EmbedderUnavailableError:  # lost before the reply: once more through LiveKit
+                    pass
+            logger.info("the direct channel to the host's embedder was lost: through the worker for now")
+            self._retry_at = time.monotonic() + DIRECT_RETRY_S
+            self._channel = None
+            if channel.loop is asyncio.get_running_loop():  # one of another loop goes with that loop
+                channel.close()
+        target = self._target()
+        self._connect_soon(target)
+        return await target.do_inference(INFERENCE_METHOD, data)
+
+    def _connect_soon(self, target: InferenceExecutor | None) -> None:
+        if not self.direct or self._channel is not None or time.monotonic() < self._retry_at:
+            return
+        if self._connecting is not None and not self._connecting.done():
+            return
+        self._connecting = asyncio.get_running_loop().create_task(self._connect(target))
+
+    async def _connect(self, target: InferenceExecutor | None) -> None:
+        at = planned()
+        if at is not None:  # the address the main process planned: no request to anyone
+            with contextlib.suppress(Exception):
+                self._channel = await DirectChannel.connect(*at)
+                return
+        if target is None:  # no job yet: the first request asks
+            return
+        try:
+            reply = await target.do_inference(INFERENCE_METHOD, encode_request([], op="direct"))
+            offer = json.loads((reply or b"{}").partition(b"\n")[0])
+            if "address" not in offer:  # the runner has none (a platform without Unix sockets)
+                self._retry_at = float("inf")
+                return
+            self._channel = await DirectChannel.connect(str(offer["address"]), str(offer["token"]))
+        except Exception as exc:  # LiveKit's path stays; another try later
+            self._retry_at = time.monotonic() + DIRECT_RETRY_S
+            logger.info("no direct channel to the host's embedder (%s): through the worker", type(exc).__name__)
 
     def _target(self) -> InferenceExecutor:
         if self._executor is not None:
@@ -276,8 +367,8 @@ def encode_request(items: Sequence[str] | Sequence[int], *, op: str = "query") -
 def decode_request(data: bytes) -> list[str]:
     """The texts of a query or submit request."""
     op, payload = decode_request_op(data)
-    if op == "collect":
-        raise InvalidInputError("not an embedding request: a collect")
+    if op in ("collect", "direct"):
+        raise InvalidInputError(f"not an embedding request: a {op}")
     return payload
 
 
@@ -287,6 +378,8 @@ def decode_request_op(data: bytes) -> tuple[str, list]:
         op = request.get("op", "query")
         if op == "collect":
             return op, [int(t) for t in request["tickets"]]
+        if op == "direct":
+            return op, []
         if op not in ("query", "submit"):
             raise ValueError(op)
         return op, check_texts(request["texts"])
@@ -319,9 +412,12 @@ def decode_collected(data: bytes, name: str, dim: int) -> dict[int, np.ndarray]:
     return out
 
 
-def encode_reply(name: str, vectors: np.ndarray) -> bytes:
+def encode_reply(name: str, vectors: np.ndarray, *, run_ms: float | None = None) -> bytes:
     n, dim = vectors.shape
-    header = json.dumps({"name": name, "dim": dim, "n": n}).encode("utf-8") + b"\n"
+    meta: dict[str, object] = {"name": name, "dim": dim, "n": n}
+    if run_ms is not None:
+        meta["run_ms"] = round(run_ms, 3)
+    header = json.dumps(meta).encode("utf-8") + b"\n"
     return header + np.ascontiguousarray(vectors, dtype=_FLOAT).tobytes()
 
 

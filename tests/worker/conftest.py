@@ -21,6 +21,15 @@ from .fakes import FakeParticipant, ScriptedProviders, fake_job
 REPO = Path(__file__).resolve().parents[2]
 
 
+@pytest.fixture(autouse=True)
+def no_planned_direct_channel(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A test that builds the worker's server plans the direct channel's address in the environment
+    (``register_runner``): undone after it, so later tests in this process do not inherit it."""
+    from memory.livekit.direct import ENV
+
+    monkeypatch.setenv(ENV, "")
+
+
 @pytest.fixture
 def tenants() -> Tenants:
     return load_tenants(REPO / "tenants.yaml")

@@ -13,6 +13,7 @@ import asyncio
 import json
 import multiprocessing
 import os
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -28,9 +29,10 @@ from livekit.protocol import agent, models
 
 import agent as worker_agent
 from memory.embed import ThreadedEmbedder, as_async, default_spec
-from memory.errors import ConfigError, InvalidInputError
-from memory.livekit import HostEmbedder, register_runner
+from memory.errors import ConfigError, EmbedderUnavailableError, InvalidInputError
+from memory.livekit import HostEmbedder, direct, register_runner
 from memory.livekit import embedder as host
+from memory.livekit.direct import DirectChannel
 from worker.runtime import WorkerSettings
 
 from . import host_jobs
@@ -44,11 +46,15 @@ class InProcess:
 
     def __init__(self, runner: host.EmbedderRunner) -> None:
         self.runner = runner
-        self.requests = 0
+        self.requests = 0  # embedding requests (not the direct channel's set-up)
+        self.offers = 0  # requests for the direct channel's address
 
     async def do_inference(self, method: str, data: bytes) -> bytes | None:
         assert method == host.INFERENCE_METHOD
-        self.requests += 1
+        if json.loads(data).get("op") == "direct":
+            self.offers += 1
+        else:
+            self.requests += 1
         return self.runner.run(data)
 
 
@@ -82,7 +88,7 @@ async def test_host_embedder_refuses_bad_input_and_another_model(runner) -> None
 
 
 async def test_outside_a_job_the_host_embedder_uses_the_executor_bound_to_it(runner, embedder) -> None:
-    remote = HostEmbedder()  # as prewarm builds it: the executor of the job that is running
+    remote = HostEmbedder(direct=False)  # as prewarm builds it: the executor of the job that is running
     with pytest.raises(RuntimeError, match=r"HostEmbedder\.bind"):
         await remote.embed(["hello"])  # a task of a store opened before the job: no job context
     executor = InProcess(runner)
@@ -100,6 +106,97 @@ async def test_turns_handed_to_the_runners_lane_come_back_as_the_in_process_vect
     assert (await remote.embed_later([])).shape == (0, embedder.dim)
     one_lane = HostEmbedder(InProcess(runner), turn_lane=False)  # MEMORY_TURN_LANE=0: embed_later is embed
     np.testing.assert_allclose(await one_lane.embed_later(turns[:2]), embedder.embed(turns[:2]), atol=1e-6)
+
+
+async def wait_until(condition, timeout_s: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "not within the time"
+        await asyncio.sleep(0.01)
+
+
+async def test_after_the_first_request_a_job_asks_the_inference_process_directly(runner, embedder) -> None:
+    executor = InProcess(runner)
+    remote = HostEmbedder(executor)
+    first = await remote.embed(TEXTS)  # through LiveKit's path; the direct channel is set up meanwhile
+    assert executor.requests == 1
+    await wait_until(lambda: remote.direct_open)
+    assert executor.offers == 1
+    again, turns = await asyncio.gather(remote.embed(TEXTS), remote.embed_later(TEXTS[:2]))  # two at once
+    np.testing.assert_allclose(again, embedder.embed(TEXTS), atol=1e-6)
+    np.testing.assert_allclose(turns, embedder.embed(TEXTS[:2]), atol=1e-6)
+    np.testing.assert_allclose(first, again, atol=1e-6)
+    assert executor.requests == 1  # none of these went through LiveKit's path
+    with pytest.raises(RuntimeError, match="not an embedding request"):  # the runner's error, as LiveKit's path says it
+        await remote._request(b"not json")
+    assert remote.direct_open  # a failed request leaves the channel open
+
+
+async def test_a_lost_direct_channel_falls_back_to_livekits_path_and_is_set_up_again_later(embedder) -> None:
+    runner = host.EmbedderRunner()  # its own server: this test ends it, as when the inference process dies
+    runner.initialize()
+    executor = InProcess(runner)
+    remote = HostEmbedder(executor)
+    await remote.embed(["hello"])
+    await wait_until(lambda: remote.direct_open)
+    assert runner._direct is not None
+    runner._direct.close()
+    await wait_until(lambda: not remote.direct_open)
+    np.testing.assert_allclose(await remote.embed(["hello"]), embedder.embed(["hello"]), atol=1e-6)
+    assert executor.requests == 2 and executor.offers == 1  # no new channel before the pause is over
+    remote._retry_at = 0.0  # the pause over: the next request sets a new channel up
+    runner._direct = host.DirectServer(runner.run)
+    await remote.embed(["hello"])
+    await wait_until(lambda: remote.direct_open)
+    assert executor.offers == 2
+
+
+async def test_with_the_address_planned_by_the_main_process_a_job_connects_before_any_request(
+    monkeypatch, embedder
+) -> None:
+    assert direct.plan() and not direct.plan()  # the worker's main process, once, before its server starts
+    runner = host.EmbedderRunner()  # the inference process (it inherits the environment)
+    runner.initialize()
+    try:
+        assert runner._direct is not None and (runner._direct.address, runner._direct.token) == direct.planned()
+        executor = InProcess(runner)
+        remote = HostEmbedder()  # as prewarm builds it
+        remote.connect_soon()  # a warm job process's loop, before its call: no job, no executor
+        await wait_until(lambda: remote.direct_open)
+        np.testing.assert_allclose(await remote.embed(["hello"]), embedder.embed(["hello"]), atol=1e-6)
+        remote.bind(executor)
+        await remote.embed(["hello"])
+        assert executor.requests == executor.offers == 0  # nothing through LiveKit's path
+        second = host.EmbedderRunner()  # the planned address taken (the first still runs): a new one
+        second.initialize()
+        assert second._direct is not None and second._direct.address != runner._direct.address
+        second._direct.close()
+    finally:
+        assert runner._direct is not None
+        runner._direct.close()
+
+
+async def test_the_direct_channel_wants_the_token_and_fails_waiting_requests_when_lost() -> None:
+    release = threading.Event()
+
+    def slow(data: bytes) -> bytes:
+        release.wait(5)
+        return data
+
+    server = host.DirectServer(slow)
+    try:
+        with pytest.raises(EmbedderUnavailableError):
+            await DirectChannel.connect(server.address, "0" * 32)
+        channel = await DirectChannel.connect(server.address, server.token)
+        waiting = asyncio.ensure_future(channel.request(b"echo"))
+        await asyncio.sleep(0.05)
+        server.close()  # the inference process goes away with a request in flight
+        with pytest.raises(EmbedderUnavailableError):
+            await asyncio.wait_for(waiting, 5)
+        assert not channel.open
+    finally:
+        release.set()
+        server.close()
 
 
 def test_a_query_is_not_queued_behind_turns_and_the_turns_lane_runs_at_low_priority(runner) -> None:
@@ -194,6 +291,8 @@ async def test_job_processes_embed_through_the_hosts_inference_process(tmp_path,
         assert "error" not in report, report
         np.testing.assert_allclose(host_jobs.load_vectors(report), expected, atol=1e-6)
         np.testing.assert_allclose(np.asarray(report["later_vectors"], np.float32), expected, atol=1e-6)
+        assert report["direct_open"] is True  # the job then asked the inference process directly
+        np.testing.assert_allclose(np.asarray(report["direct_vectors"], np.float32), expected, atol=1e-6)
         assert report["onnxruntime_imported"] is False
         assert report["tokenizers_imported"] is False
         assert report["mapped_model_files"] == []

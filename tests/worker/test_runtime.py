@@ -136,6 +136,10 @@ def test_a_recall_waits_for_its_query_vector_8_ms_fast_and_20_ms_accurate_by_def
     }
     assert WorkerSettings.from_env({"MEMORY_QUERY_DEADLINE": "off"}).query_deadlines_ms == ()
     assert WorkerSettings.from_env({}).turn_lane and not WorkerSettings.from_env({"MEMORY_TURN_LANE": "0"}).turn_lane
+    assert (
+        WorkerSettings.from_env({}).embed_direct
+        and not WorkerSettings.from_env({"MEMORY_EMBED_DIRECT": "0"}).embed_direct
+    )
 
 
 async def test_the_worker_gives_its_store_the_query_deadlines(tmp_path: Path, embedder) -> None:
