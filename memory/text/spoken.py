@@ -452,7 +452,12 @@ def _separates(tokens: list[_Token], j: int, k: int) -> bool:
 
 def _is_joiner(tokens: list[_Token], k: int) -> bool:
     word = tokens[k][2]
-    return word in _JOIN_PUNCT or word in _FILLERS or word in _DASH_WORDS
+    if word in _JOIN_PUNCT or word in _FILLERS or word in _DASH_WORDS:
+        return True
+    # "you know" between the groups of a number: "95 01 you know 73 8"
+    if word == "you":
+        return _word_at(tokens, k + 1) == "know"
+    return word == "know" and k > 0 and tokens[k - 1][2] == "you"
 
 
 def _piece(tokens: list[_Token], i: int, tight: bool) -> _Piece | None:
@@ -561,7 +566,7 @@ def _extract(text: str, region: str, asked: frozenset[str] = frozenset()) -> lis
     found: list[tuple[int, Identifier]] = []
     used: set[int] = set()
     heard, positions = _without_disfluencies(items)
-    for start, identifier, span in _emails(heard, region, answering="email" in asked):
+    for start, identifier, span in _emails(heard, region, answering=bool(asked)):  # an e-mail for "your account?"
         found.append((start, identifier))
         used.update(positions[k] for k in span)
     cues = _cues(items)
