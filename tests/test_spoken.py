@@ -335,6 +335,7 @@ def test_print_micro_benchmark() -> None:
         ("sure my e-mail is freya like dot carter at example dot dot com", ("email", "freya.carter@example.com")),
         ("my um e-mail is you know dana at example dot com", ("email", "dana@example.com")),
         ("my account number is 88 12 you know 3", ("account", "88123")),  # "you know" between the groups
+        ("my e-mail is dana dot reyes like, at example uh, dot com", ("email", "dana.reyes@example.com")),
     ],
 )
 def test_identifiers_survive_what_a_recogniser_writes(text, expected):

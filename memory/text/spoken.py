@@ -660,13 +660,19 @@ def _without_disfluencies(items: list[_Item]) -> tuple[list[_Item], list[int]]:
     and where each kept item was: what an address said aloud is read from."""
     kept: list[_Item] = []
     positions: list[int] = []
+    after_filler = False  # the comma a recogniser writes after a filler goes with it ("example uh, dot com")
     for index, item in enumerate(items):
+        if item.kind == "punct" and item.low == "," and after_filler:
+            continue
+        after_filler = False
         if item.kind == "word":
             if item.low in _FILLERS:
+                after_filler = True
                 continue
             if item.low == "you" and index + 1 < len(items) and items[index + 1].low == "know":
                 continue
             if item.low == "know" and index > 0 and items[index - 1].low == "you":
+                after_filler = True
                 continue
             if kept and len(item.low) > 1 and kept[-1].low == item.low:
                 continue
