@@ -205,7 +205,7 @@ _STOP_WORDS = (
     r"can|could|would|will|should|shall|may|please|today|tonight|tomorrow|yesterday|next|last|this|morning|"
     r"afternoon|evening|night|am|pm|o'clock|so|also|too|then|now|yes|no|not|okay|ok|um|uh|like|some|any|good|"
     r"great|nice|other|another|one|people|person|tickets?|table|seats?|also|about|around|again|as|if|than|"
-    r"just|only|very|really|all|more|less|which|whose|play|playing|book|booked|reserve|reservation|"
+    r"just|only|very|really|all|more|less|which|whose|play|playing|book|booked|reserve|reservation|correct|right|"
     rf"{'|'.join(_UNITS)}|{'|'.join(_TEENS)}|{'|'.join(_TENS)}|{_WEEKDAYS}|{_MONTHS}"
 )
 _STOP = frozenset(_STOP_WORDS.split("|"))
