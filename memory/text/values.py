@@ -677,7 +677,8 @@ def _names(text: str) -> list[tuple[int, int]]:
         span = text[start:end]
         if re.fullmatch(r"[\d\s]+", span):
             continue
-        sentence_start = start == 0 or bool(re.search(r"[.!?:]\s*$|^\s*$", text[:start]))
+        # a word after a title the run began with ("Dr. Strangelove") opens no sentence
+        sentence_start = start_index == 0 and (start == 0 or bool(re.search(r"[.!?:]\s*$|^\s*$", text[:start])))
         if sentence_start and end_index - start_index == 1 and not re.search(r"[A-Z].*[A-Z]|\d|'s$|\.", span[1:]):
             continue  # one capitalised word opening a sentence: an ordinary word more often than a name
         out.append((start, end))

@@ -40,6 +40,8 @@ def kinds(text: str) -> list[tuple[str, str, str]]:
         ("a table at P.f. Chang's tonight", ("name", "P.f. Chang's", "p.f. chang's")),
         ("your tickets are at oracle park on friday", ("name", "oracle park", "oracle park")),  # lower case
         ("the game at papa murphy's park", ("name", "papa murphy's park", "papa murphy's park")),
+        ("two tickets to Dr. Zhivago, please", ("name", "Zhivago", "zhivago")),  # after a title: no sentence start
+        ("a table at olive garden in san jose, is that correct", ("name", "san jose", "san jose")),  # not "correct"
     ],
 )
 def test_values_people_book_are_read(text: str, expected: tuple[str, str, str]) -> None:
