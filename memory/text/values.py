@@ -130,7 +130,7 @@ _MINUTE_WORDS = (  # minutes said in words: "oh five", "fifteen", "forty five", 
     r"|(?:twenty|thirty|forty|fifty)(?:[ -](?:one|two|three|four|five|six|seven|eight|nine))?)"
 )
 _TIME = re.compile(
-    r"\b(?:[01]?\d|2[0-3]):[0-5]\d(?:\s*(?:am|pm|a\.m\.|p\.m\.))?(?![\w:])"
+    r"\b(?:[01]?\d|2[0-3]):[0-5]\d(?:\s*(?:am|pm|a\.m\.|p\.m\.)|\s+in the (?:morning|afternoon|evening))?(?![\w:])"
     r"|\b(?:1[0-2]|0?[1-9])\s*(?:am|pm|a\.m\.|p\.m\.|o'clock)(?!\w)"
     r"|\b(?:1[0-2]|0?[1-9])\s+[0-5]\d\s*(?:am|pm|a\.m\.|p\.m\.)(?!\w)"  # "11 15 am": a clock said, colon lost
     r"|\b(?:noon|midday|midnight)\b"
@@ -629,6 +629,9 @@ def _time(said: str) -> str:
         suffix = m.group(4) or {"morning": "am", "afternoon": "pm", "evening": "pm"}.get(m.group(3) or "", "")
         suffix = suffix or ("pm" if "night" in lowered else "")
         return f"{hour}:{minutes:02d} {suffix}".strip()
+    part_of_day = re.fullmatch(r"(\d{1,2}(?::[0-5]\d)?) in the (morning|afternoon|evening)", lowered)
+    if part_of_day:  # "12:30 in the afternoon" is 12:30 pm, "6 in the evening" 6 pm
+        return f"{part_of_day.group(1)} {'am' if part_of_day.group(2) == 'morning' else 'pm'}"
     worded = re.fullmatch(r"([a-z]+)(?:[ -](.+?))? ?(am|pm|o'clock|o clock)", lowered)
     if worded and worded.group(1) in _COUNT_WORDS:  # "six forty five pm" is 6:45 pm, "five o clock" 5:00
         said = (worded.group(2) or "").replace("-", " ")

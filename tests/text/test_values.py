@@ -112,6 +112,8 @@ def test_a_value_keeps_exactly_its_own_digits(parts: list[tuple[str, str]]) -> N
         ("eleven oh five am", "eleven oh five am", "11:05 am"),
         ("at five o clock", "five o clock", "5 o'clock"),
         ("not after six pm", "six pm", "6 pm"),
+        ("make it 12:30 in the afternoon", "12:30 in the afternoon", "12:30 pm"),  # the part of the day is am/pm
+        ("at 6 in the evening", "6 in the evening", "6 pm"),
     ],
 )
 def test_times_said_in_words(text: str, said: str, normalised: str) -> None:
