@@ -297,3 +297,23 @@ def test_an_agents_question_is_not_a_statement_a_read_back_replaces():
     ws = synced(rows)
     _, former = supersede(ws, np.asarray([1.0, 0.5, 0.8]), np.arange(3))
     assert not former.any()
+
+
+def test_a_turned_down_offer_is_replaced_by_the_agents_reply_not_by_every_later_read_back():
+    rows = turns(
+        "c1",
+        [
+            ("assistant", "i found one song for you, cold water by the lakes, shall i play it"),
+            ("user", "no, something by the night owls instead"),
+            ("assistant", "how about moon river by the night owls"),
+            ("user", "yes play that"),
+            ("assistant", "do you want it on the tv"),
+            ("user", "no, on the kitchen speaker"),
+            ("assistant", "playing moon river on the kitchen speaker"),
+        ],
+    )
+    ws = synced(rows)
+    scores = np.asarray([1.0, 0.1, 0.5, 0.1, 0.3, 0.1, 0.4])
+    out, former = supersede(ws, scores, np.arange(7), asked=frozenset({"name"}))
+    assert out[2] >= 1.0 > out[0] and former[0]  # the reply to "no, ..." takes the offer's place
+    assert out[4] < out[2] and out[6] < out[2]  # the device read-backs replace the offer of no song

@@ -11,7 +11,7 @@ of the same call when
   their words (the agent reading back the same booking with a slot changed; a name said in lower
   case cannot be read as a value, but the words around it say it is the same read-back), or the
   caller turned the earlier one down ("No, I'd rather see the other film") and the later one is the
-  agent's read-back of the same kind of thing, in whatever words; or
+  agent's reply to that, about the same kind of thing, in whatever words; or
 - **(b) a one-per-booking value**: both state a value of a kind a booking has one of (a time, a party
   size, an address, an amount, a duration, the device something plays on) about the same kind of thing (neither names a kind of
   thing the other does not: the table's time is not the concert's).
@@ -67,7 +67,7 @@ class _Said(NamedTuple):
     things: frozenset[str]  # the kinds of thing it names ("kind:restaurant")
     values: Mapping[str, frozenset[str]]  # value kind -> the keys of its values (kinds wanted only)
     slotted: bool  # it states a one-per-booking value
-    turned_down: bool = False  # an agent's turn the caller answered with a correction ("No, ...")
+    answered_by: int | None = None  # the agent's reply once the caller turned this turn down ("No, ...")
 
     def of(self, kind: str) -> frozenset[str]:
         return self.values.get(kind, _NONE)
@@ -102,10 +102,12 @@ def supersede(
         said = sorted((r for r in read if r is not None), key=lambda r: r.seq)
         for later_at in range(1, len(said)):
             late = said[later_at]
-            if not (late.agent and late.confirms) and not late.slotted:
+            replies = late.agent and any(early.answered_by == late.seq for early in said[:later_at])
+            if not (late.agent and late.confirms) and not late.slotted and not replies:
                 continue  # neither a read-back nor a one-per-booking value: it replaces nothing
             for early in said[:later_at]:
-                if not (late.slotted and early.slotted) and not (early.agent and late.agent and late.confirms):
+                read_back = early.agent and late.agent and (late.confirms or early.answered_by == late.seq)
+                if not (late.slotted and early.slotted) and not read_back:
                     continue
                 changed = _replaces(ws, early, late, asked)
                 if changed is None:
@@ -119,28 +121,31 @@ def supersede(
     return out, former
 
 
-def _read(ws: WorkingSet, i: int, wanted: frozenset[str], region: str, turned_down: frozenset[int]) -> _Said | None:
+def _read(ws: WorkingSet, i: int, wanted: frozenset[str], region: str, turned_down: Mapping[int, int]) -> _Said | None:
     row = ws.rows[i]
     read = _reading(row.text, row.role, row.tags, wanted, region)
-    return None if read is None else _Said(i, row.seq, *read, turned_down=row.seq in turned_down)
+    return None if read is None else _Said(i, row.seq, *read, answered_by=turned_down.get(row.seq))
 
 
-def _turned_down(ws: WorkingSet, call_id: str) -> frozenset[int]:
-    """The seqs of the call's agent turns the caller answered with a correction: the caller's next
-    turn that is more than a backchannel, before the agent speaks again ("No, the one in Oakland")."""
+def _turned_down(ws: WorkingSet, call_id: str) -> dict[int, int]:
+    """The call's agent turns the caller turned down, each with the agent's reply to that: the caller's
+    next turn that is more than a backchannel corrects ("No, the one in Oakland"), and the agent's
+    next turn that is more than one ("Mm-hmm.") answers the correction (seq -> seq)."""
     rows = sorted((ws.rows[int(i)] for i in ws.rows_of(call_id)), key=lambda r: r.seq)
-    out: set[int] = set()
+    out: dict[int, int] = {}
     asked: int | None = None  # the agent's turn waiting for its answer
+    corrected: int | None = None  # the agent's turn the caller just turned down, waiting for the reply
     for row in rows:
-        if row.kind != "turn":
+        if row.kind != "turn" or _is_backchannel(row.text, row.tags):
             continue
         if row.role == "assistant":
-            asked = row.seq
-        elif asked is not None and not _is_backchannel(row.text, row.tags):
-            if is_correction(row.text):
-                out.add(asked)
+            if corrected is not None:
+                out[corrected] = row.seq
+            asked, corrected = row.seq, None
+        elif asked is not None:
+            corrected = asked if is_correction(row.text) else None
             asked = None
-    return frozenset(out)
+    return out
 
 
 def _is_backchannel(text: str, tags: frozenset[str] | None) -> bool:
@@ -197,13 +202,15 @@ def _replaces(ws: WorkingSet, early: _Said, late: _Said, asked: frozenset[str]) 
 def _restated(ws: WorkingSet, early: _Said, late: _Said) -> bool:
     """(a): the agent reading back the same thing again, with mostly the same words, or after the
     caller turned the first read-back down."""
-    if not (early.agent and late.agent and late.confirms) or not (early.confirms or early.values):
+    if not (early.agent and late.agent) or not (early.confirms or early.values):
         return False
     a, b = ws.terms_of(early.row), ws.terms_of(late.row)
     if not a or not b or a == b:
         return False
-    if early.turned_down and early.confirms and (not early.things or not late.things or early.things & late.things):
-        return True
+    if early.answered_by == late.seq:  # the reply to "No, ...": whatever its words
+        return not early.things or not late.things or bool(early.things & late.things)
+    if not late.confirms:
+        return False
     shared = len(a & b)
     return shared >= _MIN_SHARED and shared >= _SHARED * min(len(a), len(b))
 
