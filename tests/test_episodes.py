@@ -144,6 +144,14 @@ def test_a_time_ago_points_at_the_call_nearest_that_day():
     assert weights["a"] == 1.0 and weights["c"] < weights["b"] < 1.0  # b is near the day too, c is not
 
 
+@pytest.mark.parametrize(
+    ("question", "anchor"),
+    [("what did we book the time, like, before last", "before_last"), ("the table from my you know first call", "first")],
+)
+def test_a_filler_inside_the_words_that_point_at_a_call(question, anchor):
+    assert understand(question, NOW).anchor == anchor
+
+
 def test_the_place_we_booked_is_a_restaurant_or_a_hotel():
     assert understand("what was the name of the place we booked?", NOW).kinds == {"restaurant", "hotel"}
 
