@@ -214,7 +214,12 @@ _LOWER_AT_IN = re.compile(rf"\bat\s+(?:the\s+)?((?:{_W}\s+){{0,4}}?{_W})\s+in\s+
 _LOWER_BY = re.compile(
     rf"\b(?:song|songs|track|tracks|album|albums|music|something|anything|one|record|movie|film)\s+by\s+"
     rf"((?:the\s+)?{_W}(?:\s+{_W}){{0,2}})"
-    rf"|\bby\s+({_W}(?:\s+{_W}){{0,2}}?)\s+(?:on|from|in|off)\s+(?:the\s+|an?\s+)?album\b"
+    rf"|\bby\s+({_W}(?:\s+{_W}){{0,2}}?)\s+(?:on|from|in|off)\s+(?:of\s+)?(?:the\s+|an?\s+|their\s+|his\s+|her\s+)?album\b"
+    # an offer of a title by someone from a record: "how about sucker by the lakes on summer songs"
+    rf"|\b(?:how about|what about|there's|there is|found|recommend|suggest|try)\s+(?:[^.?!]{{1,60}}?)\bby\s+"
+    rf"((?:the\s+)?{_W}(?:\s+{_W}){{0,2}}?)\s+(?:on|from|off)\s"
+    # a record, then who made it: "from the album harvest moon by neil young"
+    rf"|\balbum\s+[^.?!]{{1,50}}?\bby\s+((?:the\s+)?{_W}(?:\s+{_W}){{0,2}})"
 )
 _LOWER_CUISINE = re.compile(rf"\b({_W})\s+(?:food|cuisine|restaurant|place)\b")
 _MAY_CUISINE = re.compile(r"\b(?:food|cuisine|restaurant|place)\b")
@@ -573,7 +578,7 @@ def _read(text: str) -> tuple[Value, ...]:
                     add("name", m.start(1), m.end(1))
                     add("name", *place)
         for m in _LOWER_BY.finditer(text) if " by " in text else ():
-            group = 1 if m.group(1) else 2
+            group = next(g for g in range(1, 5) if m.group(g))
             span = _name_words(text, m.start(group), m.end(group), lead="the")
             if span is not None:
                 add("name", *span)

@@ -123,3 +123,21 @@ def test_times_said_in_words(text: str, said: str, normalised: str) -> None:
 @pytest.mark.parametrize("text", ["it is in the parking lot", "we met at the park", "meet me at a nice place"])
 def test_a_lower_case_place_is_a_venue_only_with_a_name_before_its_kind(text: str) -> None:
     assert [v for v in values_in(text) if v.kind == "name"] == []
+
+
+@pytest.mark.parametrize(
+    ("text", "artist"),
+    [
+        ("how about moon river by the paper owls on late songs", "the paper owls"),
+        ("there's blue hour by dana reyes from quiet rooms", "dana reyes"),
+        ("what about lanterns from the album harbour lights by the lakes", "the lakes"),
+        ("the song carnivore by starlit off of the album transmissions", "starlit"),
+    ],
+)
+def test_who_made_a_record_offered_in_lower_case_is_a_name(text: str, artist: str) -> None:
+    assert ("name", artist, artist) in kinds(text)
+
+
+@pytest.mark.parametrize("text", ["i will pay by card from my account", "we will be there by noon on friday"])
+def test_by_in_other_senses_names_no_one(text: str) -> None:
+    assert not [v for v in values_in(text) if v.kind == "name"]
