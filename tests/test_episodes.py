@@ -140,13 +140,18 @@ def test_a_time_ago_points_at_the_call_nearest_that_day():
         Episode("c", NOW - timedelta(days=10), ("event",)),
         Episode("now", NOW),
     ]
-    weights = pick_episodes(understand("which band did I see about two months ago?", NOW), episodes, current_call_id="now")
+    weights = pick_episodes(
+        understand("which band did I see about two months ago?", NOW), episodes, current_call_id="now"
+    )
     assert weights["a"] == 1.0 and weights["c"] < weights["b"] < 1.0  # b is near the day too, c is not
 
 
 @pytest.mark.parametrize(
     ("question", "anchor"),
-    [("what did we book the time, like, before last", "before_last"), ("the table from my you know first call", "first")],
+    [
+        ("what did we book the time, like, before last", "before_last"),
+        ("the table from my you know first call", "first"),
+    ],
 )
 def test_a_filler_inside_the_words_that_point_at_a_call(question, anchor):
     assert understand(question, NOW).anchor == anchor
