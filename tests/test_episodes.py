@@ -130,6 +130,35 @@ def test_the_anchor_picks_among_the_calls_of_the_kind():
     assert picked("What did I book when I first called?") == "t1"
     assert picked("How many tickets did I buy?") == "e1"  # the only call of the kind
     assert picked("what did I book when I called the second time?") == "e1"  # counted over every call
+    assert picked("what was the place we booked the time before last called?") == "t1"  # a place: no event
+
+
+def test_a_time_ago_points_at_the_call_nearest_that_day():
+    episodes = [
+        Episode("a", NOW - timedelta(days=62), ("event",)),
+        Episode("b", NOW - timedelta(days=45), ("event",)),
+        Episode("c", NOW - timedelta(days=10), ("event",)),
+        Episode("now", NOW),
+    ]
+    weights = pick_episodes(
+        understand("which band did I see about two months ago?", NOW), episodes, current_call_id="now"
+    )
+    assert weights["a"] == 1.0 and weights["c"] < weights["b"] < 1.0  # b is near the day too, c is not
+
+
+@pytest.mark.parametrize(
+    ("question", "anchor"),
+    [
+        ("what did we book the time, like, before last", "before_last"),
+        ("the table from my you know first call", "first"),
+    ],
+)
+def test_a_filler_inside_the_words_that_point_at_a_call(question, anchor):
+    assert understand(question, NOW).anchor == anchor
+
+
+def test_the_place_we_booked_is_a_restaurant_or_a_hotel():
+    assert understand("what was the name of the place we booked?", NOW).kinds == {"restaurant", "hotel"}
 
 
 # --------------------------------------------------------------------------- recall by episode, then evidence

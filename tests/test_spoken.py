@@ -334,6 +334,8 @@ def test_print_micro_benchmark() -> None:
         ("my my account number is eight eight, one two three", ("account", "88123")),  # a stutter, digits in groups
         ("sure my e-mail is freya like dot carter at example dot dot com", ("email", "freya.carter@example.com")),
         ("my um e-mail is you know dana at example dot com", ("email", "dana@example.com")),
+        ("my account number is 88 12 you know 3", ("account", "88123")),  # "you know" between the groups
+        ("my e-mail is dana dot reyes like, at example uh, dot com", ("email", "dana.reyes@example.com")),
     ],
 )
 def test_identifiers_survive_what_a_recogniser_writes(text, expected):
@@ -350,6 +352,11 @@ def test_identifiers_survive_what_a_recogniser_writes(text, expected):
             "Could I have the e-mail on file?",
             "You can find me under dana at example dot com.",
             ("email", "dana@example.com"),
+        ),
+        (  # asked for the account number, the caller gives the e-mail on it
+            "Could you give me your account number?",
+            "you can find me under dana dot reyes at example dot com",
+            ("email", "dana.reyes@example.com"),
         ),
     ],
 )

@@ -234,3 +234,86 @@ def test_a_device_the_caller_changes_after_the_read_back_ranks_above_the_first_o
     )
     hits = rank(WorkingSet(rows), "what did you play Take Five on?", None, preset=preset, limit=5, now=NOW)
     current_above_former(hits, "headphones", "living room TV")
+
+
+def test_a_read_back_the_caller_turned_down_is_replaced_by_the_next_one_in_other_words():
+    rows = turns(
+        "c1",
+        [
+            ("assistant", "please confirm two seats for the jazz night at the blue room this saturday"),
+            ("user", "that's not right, i wanted the comedy show"),
+            ("assistant", "okay so you'd like the laugh factory revue then"),
+            ("user", "yes"),
+        ],
+    )
+    ws = synced(rows)
+    scores = np.asarray([1.0, 0.3, 0.6, 0.1])
+    out, former = supersede(ws, scores, np.arange(4), asked=frozenset({"name"}))
+    assert out[2] > out[0]  # the read-back after "that's not right" ranks first
+    assert former.tolist() == [True, False, False, False]
+    hits = rank(WorkingSet(rows), "which show did i get seats for", None, preset=FAST, limit=5, now=NOW)
+    assert above(hits, "laugh factory", "jazz night")
+
+
+def test_a_read_back_the_caller_accepted_is_not_replaced_by_a_reply_in_other_words():
+    rows = turns(
+        "c1",
+        [
+            ("assistant", "please confirm two seats for the jazz night at the blue room this saturday"),
+            ("user", "yes please"),
+            ("assistant", "done, enjoy the show"),
+        ],
+    )
+    ws = synced(rows)
+    out, former = supersede(ws, np.asarray([1.0, 0.3, 0.6]), np.arange(3), asked=frozenset({"name"}))
+    assert out.tolist() == [1.0, 0.3, 0.6] and not former.any()
+
+
+def test_a_name_read_back_again_as_a_name_that_cannot_be_read_is_replaced():
+    rows = turns(
+        "c1",
+        [
+            ("assistant", "please confirm a table for four at olive garden in san jose at seven pm"),
+            ("user", "hmm let's go somewhere else"),
+            ("assistant", "sorry that one is full"),
+            ("assistant", "please confirm a table for four at luigi's for seven pm today in san jose"),
+        ],
+    )
+    ws = synced(rows)
+    scores = np.asarray([1.0, 0.2, 0.3, 0.7])
+    out, former = supersede(ws, scores, np.arange(4), asked=frozenset({"name"}))
+    assert out[3] > out[0] and former.tolist() == [True, False, False, False]
+
+
+def test_an_agents_question_is_not_a_statement_a_read_back_replaces():
+    rows = turns(
+        "c1",
+        [
+            ("assistant", "is there a particular restaurant you would like to book a table at"),
+            ("user", "the green door please"),
+            ("assistant", "you would like to book a table at the green door for 2 is that right"),
+        ],
+    )
+    ws = synced(rows)
+    _, former = supersede(ws, np.asarray([1.0, 0.5, 0.8]), np.arange(3))
+    assert not former.any()
+
+
+def test_a_turned_down_offer_is_replaced_by_the_agents_reply_not_by_every_later_read_back():
+    rows = turns(
+        "c1",
+        [
+            ("assistant", "i found one song for you, cold water by the lakes, shall i play it"),
+            ("user", "no, something by the night owls instead"),
+            ("assistant", "how about moon river by the night owls"),
+            ("user", "yes play that"),
+            ("assistant", "do you want it on the tv"),
+            ("user", "no, on the kitchen speaker"),
+            ("assistant", "playing moon river on the kitchen speaker"),
+        ],
+    )
+    ws = synced(rows)
+    scores = np.asarray([1.0, 0.1, 0.5, 0.1, 0.3, 0.1, 0.4])
+    out, former = supersede(ws, scores, np.arange(7), asked=frozenset({"name"}))
+    assert out[2] >= 1.0 > out[0] and former[0]  # the reply to "no, ..." takes the offer's place
+    assert out[4] < out[2] and out[6] < out[2]  # the device read-backs replace the offer of no song

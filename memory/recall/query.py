@@ -36,6 +36,7 @@ _PERSONAL = re.compile(r"\b(?:i|i'm|i've|i'd|me|my|mine|we|we're|us|our|you|you'
 _CAPITALISED = re.compile(r"\b[A-Z][a-z]+\b")
 _NOT_NAMES = frozenset([*MONTHS, *WEEKDAYS, "i", "i'm", "mr", "mrs", "ms", "dr"])
 _OVERALL = re.compile(r"\b(?:call|called|calls|phoned|rang)\b")
+_NEAR = 0.6  # the weight of a call near the day a question names ("two months ago"), not the nearest
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class Question:
     nth: int | None = None  # for "nth": 1-based
     overall: bool = False  # an ordinal counted over all calls ("my second call"), not calls of the kind
     spans: tuple[tuple[date, date], ...] = field(default=())  # "when": the days it names
+    centres: tuple[date, ...] = field(default=())  # "two weeks ago": the day it names, within its span
 
     @property
     def understood(self) -> bool:
@@ -76,7 +78,9 @@ def understand(text: str, now: datetime) -> Question:
     anchors = [name for name, pattern in words.anchors.items() if pattern.search(said)]
     nth = ordinal_in(text)
     overall = bool(_OVERALL.search(said))
-    spans = _ago_spans(said, now) or tuple(query_date_spans(text, now)) or _month_spans(said, now)
+    ago = _ago_spans(said, now)
+    spans = tuple(span for span, _ in ago) or tuple(query_date_spans(text, now)) or _month_spans(said, now)
+    centres = tuple(centre for _, centre in ago)
     anchor: str | None = None
     if "this_call" in anchors:
         anchor = "this_call"
@@ -92,7 +96,7 @@ def understand(text: str, now: datetime) -> Question:
         anchor = "last"
     elif "a_while_ago" in anchors:
         anchor = "a_while_ago"
-    return Question(text, kinds, asks, value_kinds, anchor, nth, overall, spans)
+    return Question(text, kinds, asks, value_kinds, anchor, nth, overall, spans, centres)
 
 
 def _names_someone(text: str) -> bool:
@@ -104,15 +108,15 @@ def _names_someone(text: str) -> bool:
     return False
 
 
-def _ago_spans(said: str, now: datetime) -> tuple[tuple[date, date], ...]:
-    """ "two weeks ago", "a couple of weeks back", "a month ago": the days around then."""
+def _ago_spans(said: str, now: datetime) -> tuple[tuple[tuple[date, date], date], ...]:
+    """ "two weeks ago", "a couple of weeks back", "a month ago": the days around then, and the day itself."""
     spans = []
     for match in _AGO.finditer(said):
         count = _AGO_COUNT.get(match.group(1) or "a") if not (match.group(1) or "").isdigit() else int(match.group(1))
         days = (count or 1) * _UNIT_DAYS[match.group(2)]
         margin = max(2, round(days * 0.35))
         centre = (now - timedelta(days=days)).date()
-        spans.append((centre - timedelta(days=margin), min(now.date(), centre + timedelta(days=margin))))
+        spans.append(((centre - timedelta(days=margin), min(now.date(), centre + timedelta(days=margin))), centre))
     return tuple(spans)
 
 
@@ -142,6 +146,7 @@ def pick_episodes(question: Question, episodes: list[Episode], *, current_call_i
     of_kind = [e for e in earlier if question.kinds & set(e.kinds)] if question.kinds else []
     pool = of_kind or earlier
     chosen: list[Episode] = []
+    near: list[Episode] = []  # calls the question may mean, less likely than the chosen
     anchor = question.anchor
     if anchor == "last" and pool:
         chosen = [pool[-1]]
@@ -157,12 +162,17 @@ def pick_episodes(question: Question, episodes: list[Episode], *, current_call_i
         chosen = [e for e in pool if _within(e.started_at.date(), question.spans)]
         if not chosen and pool:
             chosen = [min(pool, key=lambda e: _distance(e.started_at.date(), question.spans))]
+        if len(chosen) > 1 and question.centres:  # "two months ago": the call nearest that day; the others near
+            nearest = min(chosen, key=lambda e: min(abs((e.started_at.date() - c).days) for c in question.centres))
+            near, chosen = [e for e in chosen if e is not nearest], [nearest]
     elif anchor == "a_while_ago" and len(pool) >= 2:
         chosen = pool[: max(1, len(pool) - 1)]
     weights: dict[str, float] = {}
     for e in episodes:
         if e in chosen:
             weights[e.call_id] = 1.0
+        elif e in near:
+            weights[e.call_id] = _NEAR
         elif e in of_kind:
             weights[e.call_id] = 0.35 if chosen else 0.8 + 0.2 * (e is of_kind[-1])
         elif e.call_id == current_call_id:

@@ -6,10 +6,12 @@ or the caller says "for two people" and then "actually, make that four". A quest
 wants the later statement first. Among the ``checked`` best rows, a row *supersedes* an earlier row
 of the same call when
 
-- **(a) a restated confirmation**: both are the agent's, the later one confirms or reports what is
-  done, and they share most of their words (the agent reading back the same booking with a slot
-  changed; a name said in lower case cannot be read as a value, but the words around it say it is
-  the same read-back); or
+- **(a) a restated confirmation**: both are the agent's, the earlier one states something (a
+  confirmation or a value), the later one confirms or reports what is done, and they share most of
+  their words (the agent reading back the same booking with a slot changed; a name said in lower
+  case cannot be read as a value, but the words around it say it is the same read-back), or the
+  caller turned the earlier one down ("No, I'd rather see the other film") and the later one is the
+  agent's reply to that, about the same kind of thing, in whatever words; or
 - **(b) a one-per-booking value**: both state a value of a kind a booking has one of (a time, a party
   size, an address, an amount, a duration, the device something plays on) about the same kind of thing (neither names a kind of
   thing the other does not: the table's time is not the concert's).
@@ -19,7 +21,10 @@ The earlier one is *former* (its value was replaced) only when the value the que
 actually changed between the two: a read-back that changed the city does not make the time it also
 said former. A row the question's value cannot be told from (no value of the kind asked for is read
 in either) counts as changed when the two differ in some words. A read-back that leaves out the value
-asked for (it repeats the venue, not the time) replaces nothing for that question. Of a read-back and
+asked for (it repeats the venue, not the time) replaces nothing for that question; but a name read
+in the earlier one whose words the later one no longer says, where the later one says words the
+earlier did not, was replaced by a name that cannot be read ("a table at zaoh in san francisco" ->
+"a table at mcdonald's in san francisco"). Of a read-back and
 its near-identical restatement, ranking then returns only the later (see ``ranking.rank``).
 
 What a row says is read once per text and kept (``forget_supersede_readings`` drops it, with the
@@ -28,12 +33,14 @@ other readings, when a caller is forgotten).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
 
+from ..text.kinds import is_correction
 from ..text.reading import READ_CACHE_SIZE, read_turn
 from .episodes import value_key
 from .working_set import WorkingSet
@@ -47,6 +54,7 @@ CHECKED = 40  # how many of the best rows are looked at
 _SHARED = 0.6  # share of the shorter row's words a restated confirmation shares with the earlier one
 _MIN_SHARED = 3  # and at least this many words
 _BELOW = 0.99  # the earlier row's score, as a share of the later one's
+_WORD = re.compile(r"[a-z0-9][a-z0-9'&.-]*")
 
 
 class _Said(NamedTuple):
@@ -59,6 +67,7 @@ class _Said(NamedTuple):
     things: frozenset[str]  # the kinds of thing it names ("kind:restaurant")
     values: Mapping[str, frozenset[str]]  # value kind -> the keys of its values (kinds wanted only)
     slotted: bool  # it states a one-per-booking value
+    answered_by: int | None = None  # the agent's reply once the caller turned this turn down ("No, ...")
 
     def of(self, kind: str) -> frozenset[str]:
         return self.values.get(kind, _NONE)
@@ -88,14 +97,17 @@ def supersede(
     out = fused
     unique, counts = np.unique(calls, return_counts=True)
     for call in unique[counts > 1]:  # rows of one call among the best
-        read = (_read(ws, int(i), wanted, region) for i in best[calls == call])
+        turned_down = _turned_down(ws, ws.call_ids[int(call)])
+        read = (_read(ws, int(i), wanted, region, turned_down) for i in best[calls == call])
         said = sorted((r for r in read if r is not None), key=lambda r: r.seq)
         for later_at in range(1, len(said)):
             late = said[later_at]
-            if not (late.agent and late.confirms) and not late.slotted:
+            replies = late.agent and any(early.answered_by == late.seq for early in said[:later_at])
+            if not (late.agent and late.confirms) and not late.slotted and not replies:
                 continue  # neither a read-back nor a one-per-booking value: it replaces nothing
             for early in said[:later_at]:
-                if not (late.slotted and early.slotted) and not (early.agent and late.agent and late.confirms):
+                read_back = early.agent and late.agent and (late.confirms or early.answered_by == late.seq)
+                if not (late.slotted and early.slotted) and not read_back:
                     continue
                 changed = _replaces(ws, early, late, asked)
                 if changed is None:
@@ -109,10 +121,35 @@ def supersede(
     return out, former
 
 
-def _read(ws: WorkingSet, i: int, wanted: frozenset[str], region: str) -> _Said | None:
+def _read(ws: WorkingSet, i: int, wanted: frozenset[str], region: str, turned_down: Mapping[int, int]) -> _Said | None:
     row = ws.rows[i]
     read = _reading(row.text, row.role, row.tags, wanted, region)
-    return None if read is None else _Said(i, row.seq, *read)
+    return None if read is None else _Said(i, row.seq, *read, answered_by=turned_down.get(row.seq))
+
+
+def _turned_down(ws: WorkingSet, call_id: str) -> dict[int, int]:
+    """The call's agent turns the caller turned down, each with the agent's reply to that: the caller's
+    next turn that is more than a backchannel corrects ("No, the one in Oakland"), and the agent's
+    next turn that is more than one ("Mm-hmm.") answers the correction (seq -> seq)."""
+    rows = sorted((ws.rows[int(i)] for i in ws.rows_of(call_id)), key=lambda r: r.seq)
+    out: dict[int, int] = {}
+    asked: int | None = None  # the agent's turn waiting for its answer
+    corrected: int | None = None  # the agent's turn the caller just turned down, waiting for the reply
+    for row in rows:
+        if row.kind != "turn" or _is_backchannel(row.text, row.tags):
+            continue
+        if row.role == "assistant":
+            if corrected is not None:
+                out[corrected] = row.seq
+            asked, corrected = row.seq, None
+        elif asked is not None:
+            corrected = asked if is_correction(row.text) else None
+            asked = None
+    return out
+
+
+def _is_backchannel(text: str, tags: frozenset[str] | None) -> bool:
+    return "filler" in (tags if tags is not None else read_turn(text).tags)
 
 
 @lru_cache(maxsize=READ_CACHE_SIZE)
@@ -147,6 +184,8 @@ def _replaces(ws: WorkingSet, early: _Said, late: _Said, asked: frozenset[str]) 
         return None
     if _restated(ws, early, late):
         if any(early.of(k) and not late.of(k) for k in asked):
+            if "name" in asked and early.of("name") and _unread_name(ws, early, late):
+                return True
             return None  # the read-back left out the value asked for: the earlier still says it
         told = [k for k in asked if early.of(k) and late.of(k)]
         if told:
@@ -161,11 +200,24 @@ def _replaces(ws: WorkingSet, early: _Said, late: _Said, asked: frozenset[str]) 
 
 
 def _restated(ws: WorkingSet, early: _Said, late: _Said) -> bool:
-    """(a): the agent reading back the same thing again, with mostly the same words."""
-    if not (early.agent and late.agent and late.confirms):
+    """(a): the agent reading back the same thing again, with mostly the same words, or after the
+    caller turned the first read-back down."""
+    if not (early.agent and late.agent) or not (early.confirms or early.values):
         return False
     a, b = ws.terms_of(early.row), ws.terms_of(late.row)
     if not a or not b or a == b:
         return False
+    if early.answered_by == late.seq:  # the reply to "No, ...": whatever its words
+        return not early.things or not late.things or bool(early.things & late.things)
+    if not late.confirms:
+        return False
     shared = len(a & b)
     return shared >= _MIN_SHARED and shared >= _SHARED * min(len(a), len(b))
+
+
+def _unread_name(ws: WorkingSet, early: _Said, late: _Said) -> bool:
+    """Does the later read-back name something else where the earlier named something we read (a name
+    of the earlier one it no longer says, and words of its own the earlier did not say)?"""
+    later_words = set(_WORD.findall(ws.rows[late.row].text.lower()))
+    dropped = any(not set(name.split()) <= later_words for name in early.of("name"))
+    return dropped and bool(ws.terms_of(late.row) - ws.terms_of(early.row))

@@ -61,13 +61,17 @@ class Vocabulary:
     filler_phrases: re.Pattern[str]
 
 
+_GAP = r",?\s+(?:(?:like|you know),?\s+)?"
+"""Between the words of a phrase: a space, or a filler a recogniser keeps ("the time, like, before last";
+"uh" and "um" are dropped before matching, "like" and "you know" cannot be: they are words too)."""
+
+
 def _pattern(phrases: Iterable[str]) -> re.Pattern[str]:
     parts = []
     for phrase in sorted({str(p).lower() for p in phrases}, key=len, reverse=True):
-        if phrase.endswith("*"):
-            parts.append(re.escape(phrase[:-1]) + r"[\w'-]*")
-        else:
-            parts.append(re.escape(phrase))
+        stem = phrase[:-1] if phrase.endswith("*") else phrase
+        said = _GAP.join(re.escape(word) for word in stem.split(" "))
+        parts.append(said + r"[\w'-]*" if phrase.endswith("*") else said)
     return re.compile(r"(?<![\w'-])(?:" + "|".join(parts) + r")(?![\w'-])")
 
 

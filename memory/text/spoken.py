@@ -452,7 +452,12 @@ def _separates(tokens: list[_Token], j: int, k: int) -> bool:
 
 def _is_joiner(tokens: list[_Token], k: int) -> bool:
     word = tokens[k][2]
-    return word in _JOIN_PUNCT or word in _FILLERS or word in _DASH_WORDS
+    if word in _JOIN_PUNCT or word in _FILLERS or word in _DASH_WORDS:
+        return True
+    # "you know" between the groups of a number: "95 01 you know 73 8"
+    if word == "you":
+        return _word_at(tokens, k + 1) == "know"
+    return word == "know" and k > 0 and tokens[k - 1][2] == "you"
 
 
 def _piece(tokens: list[_Token], i: int, tight: bool) -> _Piece | None:
@@ -561,7 +566,7 @@ def _extract(text: str, region: str, asked: frozenset[str] = frozenset()) -> lis
     found: list[tuple[int, Identifier]] = []
     used: set[int] = set()
     heard, positions = _without_disfluencies(items)
-    for start, identifier, span in _emails(heard, region, answering="email" in asked):
+    for start, identifier, span in _emails(heard, region, answering=bool(asked)):  # an e-mail for "your account?"
         found.append((start, identifier))
         used.update(positions[k] for k in span)
     cues = _cues(items)
@@ -655,13 +660,19 @@ def _without_disfluencies(items: list[_Item]) -> tuple[list[_Item], list[int]]:
     and where each kept item was: what an address said aloud is read from."""
     kept: list[_Item] = []
     positions: list[int] = []
+    after_filler = False  # the comma a recogniser writes after a filler goes with it ("example uh, dot com")
     for index, item in enumerate(items):
+        if item.kind == "punct" and item.low == "," and after_filler:
+            continue
+        after_filler = False
         if item.kind == "word":
             if item.low in _FILLERS:
+                after_filler = True
                 continue
             if item.low == "you" and index + 1 < len(items) and items[index + 1].low == "know":
                 continue
             if item.low == "know" and index > 0 and items[index - 1].low == "you":
+                after_filler = True
                 continue
             if kept and len(item.low) > 1 and kept[-1].low == item.low:
                 continue

@@ -130,7 +130,7 @@ _MINUTE_WORDS = (  # minutes said in words: "oh five", "fifteen", "forty five", 
     r"|(?:twenty|thirty|forty|fifty)(?:[ -](?:one|two|three|four|five|six|seven|eight|nine))?)"
 )
 _TIME = re.compile(
-    r"\b(?:[01]?\d|2[0-3]):[0-5]\d(?:\s*(?:am|pm|a\.m\.|p\.m\.))?(?![\w:])"
+    r"\b(?:[01]?\d|2[0-3]):[0-5]\d(?:\s*(?:am|pm|a\.m\.|p\.m\.)|\s+in the (?:morning|afternoon|evening))?(?![\w:])"
     r"|\b(?:1[0-2]|0?[1-9])\s*(?:am|pm|a\.m\.|p\.m\.|o'clock)(?!\w)"
     r"|\b(?:1[0-2]|0?[1-9])\s+[0-5]\d\s*(?:am|pm|a\.m\.|p\.m\.)(?!\w)"  # "11 15 am": a clock said, colon lost
     r"|\b(?:noon|midday|midnight)\b"
@@ -205,7 +205,7 @@ _STOP_WORDS = (
     r"can|could|would|will|should|shall|may|please|today|tonight|tomorrow|yesterday|next|last|this|morning|"
     r"afternoon|evening|night|am|pm|o'clock|so|also|too|then|now|yes|no|not|okay|ok|um|uh|like|some|any|good|"
     r"great|nice|other|another|one|people|person|tickets?|table|seats?|also|about|around|again|as|if|than|"
-    r"just|only|very|really|all|more|less|which|whose|play|playing|book|booked|reserve|reservation|"
+    r"just|only|very|really|all|more|less|which|whose|play|playing|book|booked|reserve|reservation|correct|right|"
     rf"{'|'.join(_UNITS)}|{'|'.join(_TEENS)}|{'|'.join(_TENS)}|{_WEEKDAYS}|{_MONTHS}"
 )
 _STOP = frozenset(_STOP_WORDS.split("|"))
@@ -214,7 +214,12 @@ _LOWER_AT_IN = re.compile(rf"\bat\s+(?:the\s+)?((?:{_W}\s+){{0,4}}?{_W})\s+in\s+
 _LOWER_BY = re.compile(
     rf"\b(?:song|songs|track|tracks|album|albums|music|something|anything|one|record|movie|film)\s+by\s+"
     rf"((?:the\s+)?{_W}(?:\s+{_W}){{0,2}})"
-    rf"|\bby\s+({_W}(?:\s+{_W}){{0,2}}?)\s+(?:on|from|in|off)\s+(?:the\s+|an?\s+)?album\b"
+    rf"|\bby\s+({_W}(?:\s+{_W}){{0,2}}?)\s+(?:on|from|in|off)\s+(?:of\s+)?(?:the\s+|an?\s+|their\s+|his\s+|her\s+)?album\b"
+    # an offer of a title by someone from a record: "how about sucker by the lakes on summer songs"
+    rf"|\b(?:how about|what about|there's|there is|found|recommend|suggest|try)\s+(?:[^.?!]{{1,60}}?)\bby\s+"
+    rf"((?:the\s+)?{_W}(?:\s+{_W}){{0,2}}?)\s+(?:on|from|off)\s"
+    # a record, then who made it: "from the album harvest moon by neil young"
+    rf"|\balbum\s+[^.?!]{{1,50}}?\bby\s+((?:the\s+)?{_W}(?:\s+{_W}){{0,2}})"
 )
 _LOWER_CUISINE = re.compile(rf"\b({_W})\s+(?:food|cuisine|restaurant|place)\b")
 _MAY_CUISINE = re.compile(r"\b(?:food|cuisine|restaurant|place)\b")
@@ -573,7 +578,7 @@ def _read(text: str) -> tuple[Value, ...]:
                     add("name", m.start(1), m.end(1))
                     add("name", *place)
         for m in _LOWER_BY.finditer(text) if " by " in text else ():
-            group = 1 if m.group(1) else 2
+            group = next(g for g in range(1, 5) if m.group(g))
             span = _name_words(text, m.start(group), m.end(group), lead="the")
             if span is not None:
                 add("name", *span)
@@ -629,6 +634,9 @@ def _time(said: str) -> str:
         suffix = m.group(4) or {"morning": "am", "afternoon": "pm", "evening": "pm"}.get(m.group(3) or "", "")
         suffix = suffix or ("pm" if "night" in lowered else "")
         return f"{hour}:{minutes:02d} {suffix}".strip()
+    part_of_day = re.fullmatch(r"(\d{1,2}(?::[0-5]\d)?) in the (morning|afternoon|evening)", lowered)
+    if part_of_day:  # "12:30 in the afternoon" is 12:30 pm, "6 in the evening" 6 pm
+        return f"{part_of_day.group(1)} {'am' if part_of_day.group(2) == 'morning' else 'pm'}"
     worded = re.fullmatch(r"([a-z]+)(?:[ -](.+?))? ?(am|pm|o'clock|o clock)", lowered)
     if worded and worded.group(1) in _COUNT_WORDS:  # "six forty five pm" is 6:45 pm, "five o clock" 5:00
         said = (worded.group(2) or "").replace("-", " ")
@@ -677,7 +685,8 @@ def _names(text: str) -> list[tuple[int, int]]:
         span = text[start:end]
         if re.fullmatch(r"[\d\s]+", span):
             continue
-        sentence_start = start == 0 or bool(re.search(r"[.!?:]\s*$|^\s*$", text[:start]))
+        # a word after a title the run began with ("Dr. Strangelove") opens no sentence
+        sentence_start = start_index == 0 and (start == 0 or bool(re.search(r"[.!?:]\s*$|^\s*$", text[:start])))
         if sentence_start and end_index - start_index == 1 and not re.search(r"[A-Z].*[A-Z]|\d|'s$|\.", span[1:]):
             continue  # one capitalised word opening a sentence: an ordinary word more often than a name
         out.append((start, end))

@@ -6,7 +6,15 @@ import pytest
 
 from memory.errors import ConfigError
 from memory.text import kinds
-from memory.text.kinds import asks_in, episode_kinds_in, is_confirmation, is_filler, ordinal_in, outcome_of
+from memory.text.kinds import (
+    asks_in,
+    episode_kinds_in,
+    is_confirmation,
+    is_correction,
+    is_filler,
+    ordinal_in,
+    outcome_of,
+)
 from memory.text.reading import read_turn
 
 
@@ -56,7 +64,8 @@ def test_ordinals_name_a_call():
 
 
 @pytest.mark.parametrize(
-    "text", ["Mm-hmm, go on.", "Okay.", "Thank you very much.", "No, that will be all.", "Have a wonderful day!"]
+    "text",
+    ["Mm-hmm, go on.", "Okay.", "Thank you very much.", "No, that will be all.", "Have a wonderful day!", "Uh-huh."],
 )
 def test_backchannels_and_pleasantries_are_fillers(text):
     assert is_filler(text)
@@ -68,10 +77,17 @@ def test_answers_with_content_are_not_fillers(text):
     assert not is_filler(text)
 
 
+def test_a_caller_turning_a_read_back_down_corrects_it():
+    assert is_correction("That is not correct, I wanted the one in Leeds.")
+    assert is_correction("No, that's not right.")
+    assert not is_correction("Yes, that is correct.")
+
+
 def test_confirmations_and_outcomes():
     assert is_confirmation("Please confirm: 3 tickets for the Giants game next Friday.")
     assert is_confirmation("Your reservation is confirmed, the restaurant is at 1634 Bush Street.")
     assert not is_confirmation("Which city are you in?")
+    assert is_confirmation("Kindly ensure that the film is the third man, with subtitles.")  # a read-back
     assert outcome_of(["Which city?", "Your reservation is confirmed."]) == "booked"
     assert outcome_of(["Your booking has been cancelled."]) == "cancelled"
     assert outcome_of(["I've submitted a refund, you should see it by Friday."]) == "promised"

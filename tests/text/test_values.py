@@ -40,6 +40,8 @@ def kinds(text: str) -> list[tuple[str, str, str]]:
         ("a table at P.f. Chang's tonight", ("name", "P.f. Chang's", "p.f. chang's")),
         ("your tickets are at oracle park on friday", ("name", "oracle park", "oracle park")),  # lower case
         ("the game at papa murphy's park", ("name", "papa murphy's park", "papa murphy's park")),
+        ("two tickets to Dr. Zhivago, please", ("name", "Zhivago", "zhivago")),  # after a title: no sentence start
+        ("a table at olive garden in san jose, is that correct", ("name", "san jose", "san jose")),  # not "correct"
     ],
 )
 def test_values_people_book_are_read(text: str, expected: tuple[str, str, str]) -> None:
@@ -110,6 +112,8 @@ def test_a_value_keeps_exactly_its_own_digits(parts: list[tuple[str, str]]) -> N
         ("eleven oh five am", "eleven oh five am", "11:05 am"),
         ("at five o clock", "five o clock", "5 o'clock"),
         ("not after six pm", "six pm", "6 pm"),
+        ("make it 12:30 in the afternoon", "12:30 in the afternoon", "12:30 pm"),  # the part of the day is am/pm
+        ("at 6 in the evening", "6 in the evening", "6 pm"),
     ],
 )
 def test_times_said_in_words(text: str, said: str, normalised: str) -> None:
@@ -119,3 +123,21 @@ def test_times_said_in_words(text: str, said: str, normalised: str) -> None:
 @pytest.mark.parametrize("text", ["it is in the parking lot", "we met at the park", "meet me at a nice place"])
 def test_a_lower_case_place_is_a_venue_only_with_a_name_before_its_kind(text: str) -> None:
     assert [v for v in values_in(text) if v.kind == "name"] == []
+
+
+@pytest.mark.parametrize(
+    ("text", "artist"),
+    [
+        ("how about moon river by the paper owls on late songs", "the paper owls"),
+        ("there's blue hour by dana reyes from quiet rooms", "dana reyes"),
+        ("what about lanterns from the album harbour lights by the lakes", "the lakes"),
+        ("the song carnivore by starlit off of the album transmissions", "starlit"),
+    ],
+)
+def test_who_made_a_record_offered_in_lower_case_is_a_name(text: str, artist: str) -> None:
+    assert ("name", artist, artist) in kinds(text)
+
+
+@pytest.mark.parametrize("text", ["i will pay by card from my account", "we will be there by noon on friday"])
+def test_by_in_other_senses_names_no_one(text: str) -> None:
+    assert not [v for v in values_in(text) if v.kind == "name"]
