@@ -1,4 +1,10 @@
-"""The embedded default: one SQLite file in WAL mode, through aiosqlite."""
+"""The embedded default: one SQLite file in WAL mode, through aiosqlite.
+
+Two connections: the writer, for every write transaction (one at a time) and the reads made inside
+one; and a read-only reader for the reads a call waits on (its brief, its caller's history, the
+caller's data version). In WAL a reader never waits for a writer, and each connection has its own
+thread: a call's preload does not queue behind the writes another call's close is making.
+"""
 
 from __future__ import annotations
 
@@ -64,6 +70,7 @@ class SQLiteBackend(Backend):
     def __init__(self, path: Path) -> None:
         self.path = path
         self._db: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
 
     @property
@@ -78,6 +85,9 @@ class SQLiteBackend(Backend):
             await self._db.execute("PRAGMA synchronous=NORMAL")
             await self._db.execute("PRAGMA busy_timeout=5000")
             await self._db.execute("PRAGMA foreign_keys=ON")
+            self._reader = await aiosqlite.connect(self.path, isolation_level=None)
+            await self._reader.execute("PRAGMA query_only=ON")
+            await self._reader.execute("PRAGMA busy_timeout=5000")
         except (OSError, aiosqlite.Error) as exc:
             raise StoreUnavailableError(f"cannot open the SQLite store: {exc}") from exc
 
@@ -87,6 +97,13 @@ class SQLiteBackend(Backend):
             raise StoreUnavailableError("the SQLite store is closed")
         return self._db
 
+    @property
+    def reader(self) -> aiosqlite.Connection:
+        """The read-only connection: committed data, never queued behind the writer's work."""
+        if self._reader is None:
+            raise StoreUnavailableError("the SQLite store is closed")
+        return self._reader
+
     @contextlib.asynccontextmanager
     async def _tx(self) -> AsyncIterator[None]:
         """One write transaction at a time on the shared connection."""
@@ -94,6 +111,9 @@ class SQLiteBackend(Backend):
             yield
 
     async def aclose(self) -> None:
+        reader, self._reader = self._reader, None
+        if reader is not None:
+            await reader.close()
         if self._db is not None:
             await self._db.close()
             self._db = None
@@ -279,7 +299,7 @@ class SQLiteBackend(Backend):
             return [self._memory_row(customer_id, r) for r in await cur.fetchall()]
 
     async def caller_version(self, customer_id, caller_id) -> int:
-        async with self.db.execute(
+        async with self.reader.execute(
             "SELECT version FROM callers WHERE customer_id = ? AND caller_id = ?", (customer_id, caller_id)
         ) as cur:
             row = await cur.fetchone()
@@ -296,11 +316,11 @@ class SQLiteBackend(Backend):
             await self._bump(customer_id, caller_id)
 
     async def verification_record(self, customer_id, caller_id) -> tuple[str | None, dict[str, str]]:
-        async with self.db.execute(
+        async with self.reader.execute(
             "SELECT display_name FROM callers WHERE customer_id = ? AND caller_id = ?", (customer_id, caller_id)
         ) as cur:
             row = await cur.fetchone()
-        async with self.db.execute(
+        async with self.reader.execute(
             "SELECT factor, digest FROM verifiers WHERE customer_id = ? AND caller_id = ?", (customer_id, caller_id)
         ) as cur:
             factors = {r[0]: r[1] for r in await cur.fetchall()}
@@ -440,7 +460,7 @@ class SQLiteBackend(Backend):
         return row[0] if row else None
 
     async def load_memories(self, customer_id, caller_id, *, limit) -> list[MemoryRow]:
-        async with self.db.execute(
+        async with self.reader.execute(
             "SELECT call_id, seq, kind, role, text, at, first_caller_id, embedding, tags FROM memories"
             " WHERE customer_id = ? AND caller_id = ? ORDER BY at DESC, seq DESC LIMIT ?",
             (customer_id, caller_id, limit),
@@ -464,7 +484,7 @@ class SQLiteBackend(Backend):
         ]
 
     async def load_episodes(self, customer_id, caller_id, *, limit) -> list[Episode]:
-        async with self.db.execute(
+        async with self.reader.execute(
             "SELECT call_id, started_at, episode FROM calls WHERE customer_id = ? AND caller_id = ?"
             " AND episode IS NOT NULL ORDER BY started_at DESC LIMIT ?",
             (customer_id, caller_id, limit),
@@ -473,7 +493,7 @@ class SQLiteBackend(Backend):
         return [e for r in reversed(rows) if (e := load_episode(r[0], _dt(r[1]), r[2])) is not None]
 
     async def load_open_matters(self, customer_id, caller_id) -> list[Matter]:
-        async with self.db.execute(
+        async with self.reader.execute(
             "SELECT matter_id, text, created_at, call_id, refs, status, due_at FROM matters"
             " WHERE customer_id = ? AND caller_id = ? AND status = 'open' ORDER BY created_at DESC LIMIT 20",
             (customer_id, caller_id),
@@ -482,7 +502,7 @@ class SQLiteBackend(Backend):
         return [Matter(r[0], r[1], _dt(r[2]), r[3], load_refs(r[4]), r[5], _dt_or_none(r[6])) for r in rows]
 
     async def load_profile(self, customer_id, caller_id, *, recent_calls) -> CallerProfile:
-        db = self.db
+        db = self.reader
         async with db.execute(
             "SELECT kind, value, source, call_id, created_at FROM identifiers WHERE customer_id = ? AND caller_id = ?"
             " ORDER BY created_at",
@@ -564,7 +584,7 @@ class SQLiteBackend(Backend):
         )
         if not include_former:
             sql += " AND valid_to IS NULL"
-        async with self.db.execute(sql + " ORDER BY valid_from, seq", (customer_id, caller_id)) as cur:
+        async with self.reader.execute(sql + " ORDER BY valid_from, seq", (customer_id, caller_id)) as cur:
             rows = await cur.fetchall()
         return [
             Fact(r[0], r[1], r[2], _dt(r[3]), _dt(r[4]), r[5], r[6], _dt_or_none(r[7]), _dt_or_none(r[8]), r[9])
@@ -586,7 +606,7 @@ class SQLiteBackend(Backend):
             )
 
     async def load_edges(self, customer_id, caller_id) -> list[Edge]:
-        async with self.db.execute(
+        async with self.reader.execute(
             "SELECT src, rel, dst, call_id, seq, at FROM edges WHERE customer_id = ? AND caller_id = ? ORDER BY at",
             (customer_id, caller_id),
         ) as cur:
