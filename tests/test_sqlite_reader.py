@@ -1,6 +1,6 @@
-"""SQLite's call-path reads go through their own read-only connection: a call's preload and history
-load do not queue behind the writes another call's close is making on the writer connection, and
-they read committed data only."""
+"""SQLite's call-path reads go through read-only connections of their own: a call's preload and
+history load do not queue behind the writes another call's close is making on the writer
+connection, nor behind each other, and they read committed data only."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from memory.errors import StoreUnavailableError
 from memory.store.sqlite import SQLiteBackend
 
 TENANT = "t-reader"
@@ -60,6 +61,26 @@ async def test_the_reader_sees_committed_data_only(backend):
 
 
 async def test_the_reader_cannot_write(backend):
-    with pytest.raises(sqlite3.OperationalError, match="readonly"):
-        await backend.reader.execute("UPDATE callers SET version = 99")
+    async with backend._reading() as reader:
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            await reader.execute("UPDATE callers SET version = 99")
     assert await backend.caller_version(TENANT, "c-1") == 0
+
+
+async def test_a_brief_and_a_history_are_read_side_by_side(backend):
+    """One read busy for a long while on a read connection: the other answers meanwhile."""
+    async with backend._reading() as busy:
+        slow_read = asyncio.create_task(
+            busy.execute(SLOW_WRITE.replace("INSERT INTO audit_filler ", "SELECT count(*) FROM (") + ")")
+        )
+        await asyncio.sleep(0.02)
+        version = await asyncio.wait_for(backend.caller_version(TENANT, "c-1"), 5)
+        assert not slow_read.done(), "the read finished first: make it slower for this machine"
+        await slow_read
+    assert version == 0
+
+
+async def test_a_closed_store_reads_nothing(backend):
+    await backend.aclose()
+    with pytest.raises(StoreUnavailableError):
+        await backend.caller_version(TENANT, "c-1")
