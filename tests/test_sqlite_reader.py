@@ -80,6 +80,19 @@ async def test_a_brief_and_a_history_are_read_side_by_side(backend):
     assert version == 0
 
 
+async def test_a_history_load_cancelled_at_any_point_leaves_its_connection_usable(backend):
+    """A call that ends while its history is read cancels the read: whatever statement it was at,
+    its read transaction is ended, and the next load on that connection works."""
+    for pause in (0, 0, 0.0005, 0.001, 0.002, 0.005):
+        loads = [asyncio.ensure_future(backend.load_history(TENANT, "c-1", limit=50)) for _ in range(4)]
+        await asyncio.sleep(pause)
+        for load in loads:
+            load.cancel()
+        await asyncio.gather(*loads, return_exceptions=True)
+        for _ in range(4):  # every read connection in turn
+            assert (await backend.load_history(TENANT, "c-1", limit=50)).memories == ()
+
+
 async def test_a_closed_store_reads_nothing(backend):
     await backend.aclose()
     with pytest.raises(StoreUnavailableError):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -53,6 +54,12 @@ from .sqlite_tx import write_transaction
 
 READ_CONNECTIONS = 2  # a call's brief and its history read at once
 _TABLES_BY_CALLER = ("identifiers", "calls", "memories", "matters", "facts", "edges")
+
+
+async def _end_read(db: aiosqlite.Connection) -> None:
+    """End the read transaction on ``db`` (none there when its BEGIN was never sent)."""
+    with contextlib.suppress(sqlite3.Error):
+        await db.execute("COMMIT")
 
 
 def _ts(value: datetime) -> float:
@@ -523,8 +530,8 @@ class SQLiteBackend(Backend):
     async def load_history(self, customer_id, caller_id, *, limit) -> CallerHistory:
         # The five reads on one read connection, in one read transaction (one snapshot of the file).
         async with self._reading() as db:
-            await db.execute("BEGIN")
-            try:
+            try:  # BEGIN inside: a load cancelled while it is queued must still be ended
+                await db.execute("BEGIN")
                 return CallerHistory(
                     tuple(await self._memories_on(db, customer_id, caller_id, limit)),
                     tuple(await self._edges_on(db, customer_id, caller_id)),
@@ -532,8 +539,8 @@ class SQLiteBackend(Backend):
                     tuple(await self._episodes_on(db, customer_id, caller_id, limit)),
                     tuple(await self._facts_on(db, customer_id, caller_id, include_former=True)),
                 )
-            finally:
-                await asyncio.shield(db.execute("COMMIT"))
+            finally:  # queued after the BEGIN on the connection's thread, whenever this load stopped
+                await asyncio.shield(_end_read(db))
 
     async def load_open_matters(self, customer_id, caller_id) -> list[Matter]:
         async with self._reading() as db:
