@@ -673,9 +673,7 @@ class SQLiteBackend(Backend):
         async with self._reading() as db:
             return await self._edges_on(db, customer_id, caller_id)
 
-    async def _edges_on(
-        self, db: aiosqlite.Connection, customer_id: str, caller_id: str
-    ) -> list[Edge]:
+    async def _edges_on(self, db: aiosqlite.Connection, customer_id: str, caller_id: str) -> list[Edge]:
         async with db.execute(
             "SELECT src, rel, dst, call_id, seq, at FROM edges WHERE customer_id = ? AND caller_id = ? ORDER BY at",
             (customer_id, caller_id),
