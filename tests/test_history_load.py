@@ -114,7 +114,6 @@ async def test_a_call_history_is_read_at_once_and_prepared_once_the_brief_is_ser
 
     caller = await _caller_with_history(store, tenant)
     backend = store.backend
-    assert backend.reads_side_by_side  # SQLite's read connections; a Postgres pool of two
     reads_done: list[int] = []
     real_load = backend.load_history
 
@@ -140,43 +139,3 @@ async def test_a_call_history_is_read_at_once_and_prepared_once_the_brief_is_ser
     unbriefed.load(backend, tenant, caller, memory.MemoryPolicy())
     await asyncio.wait_for(unbriefed.ready(), 10)
     assert _rows(unbriefed.working.rows) == _rows(waiting.working.rows)
-
-
-async def test_on_a_pool_of_one_connection_the_history_is_read_after_the_brief(
-    postgres_database, embedder, tenant, monkeypatch
-):
-    """A job process's store of one Postgres connection: the history's transaction would hold it
-    while the brief's queries wait, so the read itself waits for the brief."""
-    import asyncio
-
-    from memory.call import history as history_module
-    from memory.call.history import CallHistory
-
-    store = await memory.open_store(postgres_database, embedder=embedder)
-    try:
-        caller = await _caller_with_history(store, tenant)
-    finally:
-        await store.aclose()
-    backend = PostgresBackend(postgres_database, min_size=1, max_size=1)
-    await backend.connect()
-    try:
-        assert not backend.reads_side_by_side
-        reads: list[int] = []
-        real_load = backend.load_history
-
-        async def load_history(*args, **kwargs):  # the real read, noting when it is done
-            loaded = await real_load(*args, **kwargs)
-            reads.append(len(loaded.memories))
-            return loaded
-
-        monkeypatch.setattr(backend, "load_history", load_history)
-        monkeypatch.setattr(history_module, "BRIEF_FIRST_S", 30.0)
-        waiting = CallHistory("a-new-call", [])
-        waiting.load(backend, tenant, caller, memory.MemoryPolicy())
-        await asyncio.sleep(0.3)
-        assert reads == [] and waiting.working.rows == []
-        waiting.brief_served()
-        await asyncio.wait_for(waiting.ready(), 10)
-        assert reads and reads[0] > 0 and waiting.working.rows
-    finally:
-        await backend.aclose()

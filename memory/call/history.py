@@ -1,9 +1,9 @@
 """The caller's history as one call sees it: the working set, the entity graph, earlier open matters.
 
 Loaded in the background once the caller is known (and again when a link changes who the caller
-is): read at once, beside the call's brief (where the store reads side by side), and prepared once
-the brief is served. Turns of this call join the working set at once, before and after the load.
-A failed load is logged where it is awaited, and the call goes on with what it has.
+is): read at once, beside the call's brief, and prepared once the brief is served. Turns of this
+call join the working set at once, before and after the load. A failed load is logged where it is
+awaited, and the call goes on with what it has.
 """
 
 from __future__ import annotations
@@ -37,11 +37,9 @@ BRIEF_FIRST_S = 0.25
 """A load's CPU work (the working set's indexes, episodes) waits this long at most for the call's
 brief (the preload) to be served: the brief is on the greeting's path, the history on the first
 recall's, and a thread preparing the working set would hold the interpreter while the brief is
-rendered. Where the store reads side by side (``Backend.reads_side_by_side``: SQLite's read
-connections, a Postgres pool of two or more) the history's database read does not wait: it goes on
-a connection of its own while the brief is read, so once the brief is served only the CPU part is
-left. On a pool of one connection the read waits for the brief too, as the brief's queries would
-otherwise wait for the history's transaction."""
+rendered. The history's database read does not wait: it goes on a connection of its own (a second
+read connection on SQLite, a second pooled connection on Postgres) while the brief is read, so
+once the brief is served only the CPU part is left."""
 
 
 class CallHistory:
@@ -98,21 +96,15 @@ class CallHistory:
         self.replaced_values = self.current_values = frozenset()
 
     async def _load(self, backend: Backend, customer_id: str, caller_id: str, limit: int, region: str) -> None:
-        reading = None  # the database read, started at once where it does not hold up the brief's
-        if backend.reads_side_by_side:
-            reading = asyncio.ensure_future(backend.load_history(customer_id, caller_id, limit=limit))
-            reading.add_done_callback(retrieve_quietly)
+        reading = asyncio.ensure_future(backend.load_history(customer_id, caller_id, limit=limit))  # one transaction
+        reading.add_done_callback(retrieve_quietly)
         try:
             if not self._brief_served.is_set():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._brief_served.wait(), BRIEF_FIRST_S)
-            if reading is None:
-                loaded = await backend.load_history(customer_id, caller_id, limit=limit)  # one transaction
-            else:
-                loaded = await reading
+            loaded = await reading
         finally:
-            if reading is not None:
-                reading.cancel()  # only when this load was cancelled (a done task ignores it)
+            reading.cancel()  # only when this load was cancelled (a done task ignores it)
         rows, matters, stored, facts = loaded.memories, loaded.open_matters, loaded.episodes, loaded.facts
         graph = CallerGraph()
         graph.add(loaded.edges)

@@ -74,12 +74,6 @@ class Backend(ABC):
     def location(self) -> str:
         """Which database this is (no credentials): what a spooled call names as its destination."""
 
-    @property
-    def reads_side_by_side(self) -> bool:
-        """Can two reads of one call (its brief, its history) run at once, each on a connection of
-        its own? Otherwise the second waits for the first's connection."""
-        return False
-
     @abstractmethod
     async def migrate(self) -> list[int]:
         """Bring the schema up to date (idempotent, safe with several workers starting at once);

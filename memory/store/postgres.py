@@ -100,10 +100,6 @@ class PostgresBackend(Backend):
         return f"postgresql:{parsed.hostname or ''}:{parsed.port or 5432}{parsed.path}"
 
     @property
-    def reads_side_by_side(self) -> bool:
-        return self._max_size >= 2  # a pool of one: the brief's reads would wait for the history's
-
-    @property
     def pool_stats(self) -> dict[str, int]:
         """The pool's connections: ``open`` (now), ``idle`` (open, not in use), ``max`` (its size);
         all 0 while the pool is not open."""

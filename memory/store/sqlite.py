@@ -88,10 +88,6 @@ class SQLiteBackend(Backend):
     def location(self) -> str:
         return f"sqlite:{self.path.resolve()}"
 
-    @property
-    def reads_side_by_side(self) -> bool:
-        return READ_CONNECTIONS >= 2
-
     async def connect(self) -> None:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
