@@ -103,39 +103,27 @@ async def test_a_pgbouncer_style_connection_without_a_statement_cache_loads_the_
     )
 
 
-async def test_a_call_history_is_read_at_once_and_prepared_once_the_brief_is_served(store, tenant, monkeypatch):
-    """The brief is on the greeting's path, the history on the first recall's. The history's
-    database read goes at once, beside the brief's (a connection of its own); its CPU work (the
-    working set) waits for the brief to be served (and, without one, goes on after ``BRIEF_FIRST_S``)."""
+async def test_a_call_history_loads_once_the_brief_is_served(store, tenant, monkeypatch):
+    """The brief is on the greeting's path, the history on the first recall's: on a store of one
+    connection the history's transaction would hold it while the brief's queries wait. A history
+    load waits for the brief (and, without one, goes on after ``BRIEF_FIRST_S``)."""
     import asyncio
 
     from memory.call import history as history_module
     from memory.call.history import CallHistory
 
     caller = await _caller_with_history(store, tenant)
-    backend = store.backend
-    reads_done: list[int] = []
-    real_load = backend.load_history
-
-    async def load_history(*args, **kwargs):  # the real read, noting when it is done
-        loaded = await real_load(*args, **kwargs)
-        reads_done.append(len(loaded.memories))
-        return loaded
-
-    monkeypatch.setattr(backend, "load_history", load_history)
     monkeypatch.setattr(history_module, "BRIEF_FIRST_S", 30.0)  # no time-out while the test looks
     waiting = CallHistory("a-new-call", [])
-    waiting.load(backend, tenant, caller, memory.MemoryPolicy())
-    await asyncio.sleep(0.3)  # far longer than the read takes
-    assert reads_done and reads_done[0] > 0  # read while the brief is not served yet
-    assert waiting.working.rows == []  # but not prepared
+    waiting.load(store.backend, tenant, caller, memory.MemoryPolicy())
+    await asyncio.sleep(0.3)  # far longer than the load takes
+    assert waiting.working.rows == []
     waiting.brief_served()
     await asyncio.wait_for(waiting.ready(), 10)
     assert waiting.working.rows and waiting.episodes
-    assert len(reads_done) == 1
 
     monkeypatch.setattr(history_module, "BRIEF_FIRST_S", 0.05)
     unbriefed = CallHistory("another-call", [])  # a call whose app never asks for the brief
-    unbriefed.load(backend, tenant, caller, memory.MemoryPolicy())
+    unbriefed.load(store.backend, tenant, caller, memory.MemoryPolicy())
     await asyncio.wait_for(unbriefed.ready(), 10)
     assert _rows(unbriefed.working.rows) == _rows(waiting.working.rows)

@@ -1,9 +1,8 @@
 """The caller's history as one call sees it: the working set, the entity graph, earlier open matters.
 
-Loaded in the background once the caller is known (and again when a link changes who the caller
-is): read at once, beside the call's brief, and prepared once the brief is served. Turns of this
-call join the working set at once, before and after the load. A failed load is logged where it is
-awaited, and the call goes on with what it has.
+Loaded in the background once the caller is known and the call's brief served (and again when a link changes who the caller
+is); turns of this call join the working set at once, before and after the load. A failed load
+is logged where it is awaited, and the call goes on with what it has.
 """
 
 from __future__ import annotations
@@ -34,12 +33,9 @@ __all__ = ["CallHistory"]
 logger = logging.getLogger(__name__)
 
 BRIEF_FIRST_S = 0.25
-"""A load's CPU work (the working set's indexes, episodes) waits this long at most for the call's
-brief (the preload) to be served: the brief is on the greeting's path, the history on the first
-recall's, and a thread preparing the working set would hold the interpreter while the brief is
-rendered. The history's database read does not wait: it goes on a connection of its own (a second
-read connection on SQLite, a second pooled connection on Postgres) while the brief is read, so
-once the brief is served only the CPU part is left."""
+"""A load waits this long at most for the call's brief (the preload) to be served: the brief is on the
+greeting's path, the history on the first recall's, and on a store of one connection the history's
+transaction would hold it while the brief's queries wait."""
 
 
 class CallHistory:
@@ -96,15 +92,10 @@ class CallHistory:
         self.replaced_values = self.current_values = frozenset()
 
     async def _load(self, backend: Backend, customer_id: str, caller_id: str, limit: int, region: str) -> None:
-        reading = asyncio.ensure_future(backend.load_history(customer_id, caller_id, limit=limit))  # one transaction
-        reading.add_done_callback(retrieve_quietly)
-        try:
-            if not self._brief_served.is_set():
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._brief_served.wait(), BRIEF_FIRST_S)
-            loaded = await reading
-        finally:
-            reading.cancel()  # only when this load was cancelled (a done task ignores it)
+        if not self._brief_served.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._brief_served.wait(), BRIEF_FIRST_S)
+        loaded = await backend.load_history(customer_id, caller_id, limit=limit)  # one transaction on Postgres
         rows, matters, stored, facts = loaded.memories, loaded.open_matters, loaded.episodes, loaded.facts
         graph = CallerGraph()
         graph.add(loaded.edges)
