@@ -3,7 +3,10 @@
 Run it through the harness: ``python -m bench --suites latency`` (see bench/harness.py).
 
 Seeds the store directly through the backend (rows with real MiniLM vectors; texts that differ only
-in their digits share a vector to keep seeding to seconds), then measures through the public API:
+in their digits share a vector to keep seeding to seconds) as live calls and the importer leave it:
+each row stored with the tags its enrichment reads, each call closed with its episode (a store
+written before episodes were kept has calls without one; their episodes are built at each load,
+which the first recall then pays for). Then measures through the public API:
 open_call, preload (cold: cache invalidated; prepared: as left by the previous call's close), the
 first recall of a call (right after the preload, the caller's history still loading; fast and
 accurate on alternate calls), fast and accurate recall with a fresh query each time (its embedding
@@ -30,6 +33,7 @@ from tqdm import tqdm
 import memory
 from bench import synthetic
 from bench.context import pct
+from memory.recall.episodes import build_episode
 from memory.recall.graph import extract_batch
 from memory.text.identifiers import normalize_identifier
 from memory.values import MemoryRow
@@ -85,12 +89,18 @@ async def seed(
                         tenant, caller_id, call.call_id, seq, "turn", turn.role, turn.text, turn.at, caller_id, vec
                     )
                 )
-            ended = call.turns[-1].at
-            await backend.finish_call(
-                tenant, call.call_id, ended_at=ended, topic=call.turns[1].text, outcome=call.turns[-1].text
-            )
+        extraction = extract_batch(rows, rows, plans=(), region="US")  # keeps each row's tags, as enrichment does
         await backend.write_memories(tenant, rows)
-        extraction = extract_batch(rows, rows, plans=(), region="US")
+        for call in calls:  # closed as a live call closes: its topic, outcome and episode
+            episode = build_episode(call.call_id, call.started_at, rows, region="US")
+            await backend.finish_call(
+                tenant,
+                call.call_id,
+                ended_at=call.turns[-1].at,
+                topic=call.turns[1].text,
+                outcome=call.turns[-1].text,
+                episode=episode,
+            )
         await backend.add_facts(tenant, caller_id, caller_id, extraction.facts)
         await backend.add_edges(tenant, caller_id, caller_id, extraction.edges)
         last_call = calls[-1].call_id

@@ -1,9 +1,18 @@
-"""The embedded default: one SQLite file in WAL mode, through aiosqlite."""
+"""The embedded default: one SQLite file in WAL mode, through aiosqlite.
+
+Connections of two kinds: the writer, for every write transaction (one at a time) and the reads
+made inside one; and ``READ_CONNECTIONS`` read-only readers for the reads a call waits on (its
+brief, its caller's history, the caller's data version). In WAL a reader never waits for a writer
+and sees what was committed; each connection has its own thread. So a call's preload does not
+queue behind the writes another call's close is making, and a call's brief and its history are
+read side by side.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,7 +34,7 @@ from ..values import (
     Matter,
     MemoryRow,
 )
-from .base import Backend, StoredFact, supersessions
+from .base import Backend, CallerHistory, StoredFact, supersessions
 from .codec import (
     EXPORT_COLUMNS,
     EXPORT_ORDER,
@@ -43,7 +52,14 @@ from .codec import (
 )
 from .sqlite_tx import write_transaction
 
+READ_CONNECTIONS = 2  # a call's brief and its history read at once
 _TABLES_BY_CALLER = ("identifiers", "calls", "memories", "matters", "facts", "edges")
+
+
+async def _end_read(db: aiosqlite.Connection) -> None:
+    """End the read transaction on ``db`` (none there when its BEGIN was never sent)."""
+    with contextlib.suppress(sqlite3.Error):
+        await db.execute("COMMIT")
 
 
 def _ts(value: datetime) -> float:
@@ -64,6 +80,8 @@ class SQLiteBackend(Backend):
     def __init__(self, path: Path) -> None:
         self.path = path
         self._db: aiosqlite.Connection | None = None
+        self._readers: list[aiosqlite.Connection] = []
+        self._idle_readers: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
         self._lock = asyncio.Lock()
 
     @property
@@ -78,6 +96,12 @@ class SQLiteBackend(Backend):
             await self._db.execute("PRAGMA synchronous=NORMAL")
             await self._db.execute("PRAGMA busy_timeout=5000")
             await self._db.execute("PRAGMA foreign_keys=ON")
+            for _ in range(READ_CONNECTIONS):
+                reader = await aiosqlite.connect(self.path, isolation_level=None)
+                self._readers.append(reader)
+                await reader.execute("PRAGMA query_only=ON")
+                await reader.execute("PRAGMA busy_timeout=5000")
+                self._idle_readers.put_nowait(reader)
         except (OSError, aiosqlite.Error) as exc:
             raise StoreUnavailableError(f"cannot open the SQLite store: {exc}") from exc
 
@@ -88,12 +112,29 @@ class SQLiteBackend(Backend):
         return self._db
 
     @contextlib.asynccontextmanager
+    async def _reading(self) -> AsyncIterator[aiosqlite.Connection]:
+        """A read-only connection to itself while the block runs (waiting for one to be free): what
+        was committed, never queued behind the writer's work."""
+        if not self._readers:
+            raise StoreUnavailableError("the SQLite store is closed")
+        reader = await self._idle_readers.get()
+        try:
+            yield reader
+        finally:
+            if reader in self._readers:  # not closed meanwhile
+                self._idle_readers.put_nowait(reader)
+
+    @contextlib.asynccontextmanager
     async def _tx(self) -> AsyncIterator[None]:
         """One write transaction at a time on the shared connection."""
         async with self._lock, write_transaction(self.db):
             yield
 
     async def aclose(self) -> None:
+        readers, self._readers = self._readers, []
+        self._idle_readers = asyncio.Queue()
+        for reader in readers:
+            await reader.close()
         if self._db is not None:
             await self._db.close()
             self._db = None
@@ -279,11 +320,12 @@ class SQLiteBackend(Backend):
             return [self._memory_row(customer_id, r) for r in await cur.fetchall()]
 
     async def caller_version(self, customer_id, caller_id) -> int:
-        async with self.db.execute(
-            "SELECT version FROM callers WHERE customer_id = ? AND caller_id = ?", (customer_id, caller_id)
-        ) as cur:
-            row = await cur.fetchone()
-        return int(row[0]) if row else 0
+        async with self._reading() as db:
+            async with db.execute(
+                "SELECT version FROM callers WHERE customer_id = ? AND caller_id = ?", (customer_id, caller_id)
+            ) as cur:
+                row = await cur.fetchone()
+            return int(row[0]) if row else 0
 
     async def set_verifiers(self, customer_id, caller_id, digests, *, at) -> None:
         async with self._tx():
@@ -296,15 +338,16 @@ class SQLiteBackend(Backend):
             await self._bump(customer_id, caller_id)
 
     async def verification_record(self, customer_id, caller_id) -> tuple[str | None, dict[str, str]]:
-        async with self.db.execute(
-            "SELECT display_name FROM callers WHERE customer_id = ? AND caller_id = ?", (customer_id, caller_id)
-        ) as cur:
-            row = await cur.fetchone()
-        async with self.db.execute(
-            "SELECT factor, digest FROM verifiers WHERE customer_id = ? AND caller_id = ?", (customer_id, caller_id)
-        ) as cur:
-            factors = {r[0]: r[1] for r in await cur.fetchall()}
-        return (row[0] if row else None), factors
+        async with self._reading() as db:
+            async with db.execute(
+                "SELECT display_name FROM callers WHERE customer_id = ? AND caller_id = ?", (customer_id, caller_id)
+            ) as cur:
+                row = await cur.fetchone()
+            async with db.execute(
+                "SELECT factor, digest FROM verifiers WHERE customer_id = ? AND caller_id = ?", (customer_id, caller_id)
+            ) as cur:
+                factors = {r[0]: r[1] for r in await cur.fetchall()}
+            return (row[0] if row else None), factors
 
     async def is_forgotten(self, customer_id, digest) -> bool:
         async with self.db.execute(
@@ -440,7 +483,13 @@ class SQLiteBackend(Backend):
         return row[0] if row else None
 
     async def load_memories(self, customer_id, caller_id, *, limit) -> list[MemoryRow]:
-        async with self.db.execute(
+        async with self._reading() as db:
+            return await self._memories_on(db, customer_id, caller_id, limit)
+
+    async def _memories_on(
+        self, db: aiosqlite.Connection, customer_id: str, caller_id: str, limit: int
+    ) -> list[MemoryRow]:
+        async with db.execute(
             "SELECT call_id, seq, kind, role, text, at, first_caller_id, embedding, tags FROM memories"
             " WHERE customer_id = ? AND caller_id = ? ORDER BY at DESC, seq DESC LIMIT ?",
             (customer_id, caller_id, limit),
@@ -464,7 +513,13 @@ class SQLiteBackend(Backend):
         ]
 
     async def load_episodes(self, customer_id, caller_id, *, limit) -> list[Episode]:
-        async with self.db.execute(
+        async with self._reading() as db:
+            return await self._episodes_on(db, customer_id, caller_id, limit)
+
+    async def _episodes_on(
+        self, db: aiosqlite.Connection, customer_id: str, caller_id: str, limit: int
+    ) -> list[Episode]:
+        async with db.execute(
             "SELECT call_id, started_at, episode FROM calls WHERE customer_id = ? AND caller_id = ?"
             " AND episode IS NOT NULL ORDER BY started_at DESC LIMIT ?",
             (customer_id, caller_id, limit),
@@ -472,8 +527,27 @@ class SQLiteBackend(Backend):
             rows = list(await cur.fetchall())
         return [e for r in reversed(rows) if (e := load_episode(r[0], _dt(r[1]), r[2])) is not None]
 
+    async def load_history(self, customer_id, caller_id, *, limit) -> CallerHistory:
+        # The five reads on one read connection, in one read transaction (one snapshot of the file).
+        async with self._reading() as db:
+            try:  # BEGIN inside: a load cancelled while it is queued must still be ended
+                await db.execute("BEGIN")
+                return CallerHistory(
+                    tuple(await self._memories_on(db, customer_id, caller_id, limit)),
+                    tuple(await self._edges_on(db, customer_id, caller_id)),
+                    tuple(await self._open_matters_on(db, customer_id, caller_id)),
+                    tuple(await self._episodes_on(db, customer_id, caller_id, limit)),
+                    tuple(await self._facts_on(db, customer_id, caller_id, include_former=True)),
+                )
+            finally:  # queued after the BEGIN on the connection's thread, whenever this load stopped
+                await asyncio.shield(_end_read(db))
+
     async def load_open_matters(self, customer_id, caller_id) -> list[Matter]:
-        async with self.db.execute(
+        async with self._reading() as db:
+            return await self._open_matters_on(db, customer_id, caller_id)
+
+    async def _open_matters_on(self, db: aiosqlite.Connection, customer_id, caller_id) -> list[Matter]:
+        async with db.execute(
             "SELECT matter_id, text, created_at, call_id, refs, status, due_at FROM matters"
             " WHERE customer_id = ? AND caller_id = ? AND status = 'open' ORDER BY created_at DESC LIMIT 20",
             (customer_id, caller_id),
@@ -482,36 +556,36 @@ class SQLiteBackend(Backend):
         return [Matter(r[0], r[1], _dt(r[2]), r[3], load_refs(r[4]), r[5], _dt_or_none(r[6])) for r in rows]
 
     async def load_profile(self, customer_id, caller_id, *, recent_calls) -> CallerProfile:
-        db = self.db
-        async with db.execute(
-            "SELECT kind, value, source, call_id, created_at FROM identifiers WHERE customer_id = ? AND caller_id = ?"
-            " ORDER BY created_at",
-            (customer_id, caller_id),
-        ) as cur:
-            idents = tuple(KnownIdentifier(r[0], r[1], r[2], r[3], _dt(r[4])) for r in await cur.fetchall())
-        async with db.execute(
-            "SELECT count(ended_at), min(started_at) FROM calls WHERE customer_id = ? AND caller_id = ?",
-            (customer_id, caller_id),
-        ) as cur:
-            count, first = await cur.fetchone() or (0, None)
-        async with db.execute(
-            "SELECT call_id, started_at, ended_at, topic, outcome, episode FROM calls"
-            " WHERE customer_id = ? AND caller_id = ? AND ended_at IS NOT NULL ORDER BY started_at DESC LIMIT ?",
-            (customer_id, caller_id, recent_calls),
-        ) as cur:
-            calls = tuple(
-                CallRecord(r[0], _dt(r[1]), _dt_or_none(r[2]), r[3], r[4], load_episode(r[0], _dt(r[1]), r[5]))
-                for r in await cur.fetchall()
+        async with self._reading() as db:
+            async with db.execute(
+                "SELECT kind, value, source, call_id, created_at FROM identifiers WHERE customer_id = ? AND caller_id = ?"
+                " ORDER BY created_at",
+                (customer_id, caller_id),
+            ) as cur:
+                idents = tuple(KnownIdentifier(r[0], r[1], r[2], r[3], _dt(r[4])) for r in await cur.fetchall())
+            async with db.execute(
+                "SELECT count(ended_at), min(started_at) FROM calls WHERE customer_id = ? AND caller_id = ?",
+                (customer_id, caller_id),
+            ) as cur:
+                count, first = await cur.fetchone() or (0, None)
+            async with db.execute(
+                "SELECT call_id, started_at, ended_at, topic, outcome, episode FROM calls"
+                " WHERE customer_id = ? AND caller_id = ? AND ended_at IS NOT NULL ORDER BY started_at DESC LIMIT ?",
+                (customer_id, caller_id, recent_calls),
+            ) as cur:
+                calls = tuple(
+                    CallRecord(r[0], _dt(r[1]), _dt_or_none(r[2]), r[3], r[4], load_episode(r[0], _dt(r[1]), r[5]))
+                    for r in await cur.fetchall()
+                )
+            matters = tuple(await self._open_matters_on(db, customer_id, caller_id))
+            async with db.execute(
+                "SELECT display_name FROM callers WHERE customer_id = ? AND caller_id = ?", (customer_id, caller_id)
+            ) as cur:
+                row = await cur.fetchone()
+            known = tuple(await self._facts_on(db, customer_id, caller_id))
+            return CallerProfile(
+                caller_id, _dt_or_none(first), idents, calls, matters, count or 0, row[0] if row else None, known
             )
-        matters = tuple(await self.load_open_matters(customer_id, caller_id))
-        async with db.execute(
-            "SELECT display_name FROM callers WHERE customer_id = ? AND caller_id = ?", (customer_id, caller_id)
-        ) as cur:
-            row = await cur.fetchone()
-        known = tuple(await self.load_facts(customer_id, caller_id))
-        return CallerProfile(
-            caller_id, _dt_or_none(first), idents, calls, matters, count or 0, row[0] if row else None, known
-        )
 
     async def add_facts(self, customer_id, caller_id, first_caller_id, facts) -> list[Fact]:
         added: list[Fact] = []
@@ -558,13 +632,19 @@ class SQLiteBackend(Backend):
         return added
 
     async def load_facts(self, customer_id, caller_id, *, include_former=True) -> list[Fact]:
+        async with self._reading() as db:
+            return await self._facts_on(db, customer_id, caller_id, include_former=include_former)
+
+    async def _facts_on(
+        self, db: aiosqlite.Connection, customer_id: str, caller_id: str, *, include_former: bool = True
+    ) -> list[Fact]:
         sql = (
             "SELECT fact_id, attribute, value, said_at, valid_from, call_id, seq, valid_to, happens_at, confidence"
             " FROM facts WHERE customer_id = ? AND caller_id = ?"
         )
         if not include_former:
             sql += " AND valid_to IS NULL"
-        async with self.db.execute(sql + " ORDER BY valid_from, seq", (customer_id, caller_id)) as cur:
+        async with db.execute(sql + " ORDER BY valid_from, seq", (customer_id, caller_id)) as cur:
             rows = await cur.fetchall()
         return [
             Fact(r[0], r[1], r[2], _dt(r[3]), _dt(r[4]), r[5], r[6], _dt_or_none(r[7]), _dt_or_none(r[8]), r[9])
@@ -586,7 +666,11 @@ class SQLiteBackend(Backend):
             )
 
     async def load_edges(self, customer_id, caller_id) -> list[Edge]:
-        async with self.db.execute(
+        async with self._reading() as db:
+            return await self._edges_on(db, customer_id, caller_id)
+
+    async def _edges_on(self, db: aiosqlite.Connection, customer_id: str, caller_id: str) -> list[Edge]:
+        async with db.execute(
             "SELECT src, rel, dst, call_id, seq, at FROM edges WHERE customer_id = ? AND caller_id = ? ORDER BY at",
             (customer_id, caller_id),
         ) as cur:

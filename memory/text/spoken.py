@@ -377,38 +377,33 @@ def _locked(tokens: list[_Token]) -> set[int]:
     ("3rd", "11am"), and every token of a code that mixes letters and digits ("1O9E32IJ")."""
     locked: set[int] = set()
     count = len(tokens)
-
-    def glued(a: int, b: int) -> bool:
-        return 0 <= a < count and 0 <= b < count and tokens[a][1] == tokens[b][0]
-
-    def kind(n: int) -> str:
-        word = tokens[n][2]
-        return "digit" if word[0].isdigit() else "alpha" if word[0].isalpha() else "punct"
-
+    kinds = [_kind(token[2]) for token in tokens]
+    glued = [tokens[k][1] == tokens[k + 1][0] for k in range(count - 1)]  # token k touches token k + 1
     n = 0
     while n < count:  # a chain of letters and digits glued together, with both: a code
         m = n
-        while m + 1 < count and kind(m) != "punct" and kind(m + 1) != "punct" and glued(m, m + 1):
+        while m + 1 < count and glued[m] and kinds[m] != "punct" and kinds[m + 1] != "punct":
             m += 1
-        chain = range(n, m + 1)
-        kinds = {kind(k) for k in chain}
-        if len(chain) > 1 and kinds == {"digit", "alpha"}:
-            interleaved = len(chain) > 2 or kind(n) == "digit"  # "1O9", "3rd", "0O0"; not "AC88123"
+        if m > n and set(kinds[n : m + 1]) == {"digit", "alpha"}:
+            interleaved = m - n > 1 or kinds[n] == "digit"  # "1O9", "3rd", "0O0"; not "AC88123"
             if interleaved:
-                locked.update(chain)
+                locked.update(range(n, m + 1))
         n = m + 1
     for n in range(1, count - 1):
-        mark = tokens[n][2]
-        if not (glued(n - 1, n) and glued(n, n + 1) and kind(n - 1) == kind(n + 1) == "digit"):
+        if not (glued[n - 1] and glued[n] and kinds[n - 1] == kinds[n + 1] == "digit"):
             continue
-        left, right = tokens[n - 1][2], tokens[n + 1][2]
+        mark, left, right = tokens[n][2], tokens[n - 1][2], tokens[n + 1][2]
         if mark == ":" or (mark == "." and len(right) <= 2):  # "09:11", "9.80"
             locked.update((n - 1, n + 1))
         elif mark == "/" and len(left) <= 2 and len(right) <= 2:  # "4/5", "4/10/2018"
             locked.update((n - 1, n + 1))
-            if n + 3 < count and tokens[n + 2][2] == "/" and glued(n + 1, n + 2) and glued(n + 2, n + 3):
+            if n + 3 < count and tokens[n + 2][2] == "/" and glued[n + 1] and glued[n + 2]:
                 locked.add(n + 3)
     return locked
+
+
+def _kind(word: str) -> str:
+    return "digit" if word[0].isdigit() else "alpha" if word[0].isalpha() else "punct"
 
 
 def _collect(tokens: list[_Token], piece: _Piece, locked: set[int], *, strict: bool = False) -> list[_Piece]:
