@@ -929,3 +929,28 @@ def test_an_event_listed_as_playing_somewhere_is_not_a_booking_done() -> None:
     compactor = fed(turns_of([*shows, *CHATTER * 4]), CompactionPolicy(token_budget=500))
     second = compactor.plan("how many tickets did i get for the second event again")
     assert "buy one ticket" in second.recall and "two tickets" not in second.recall
+
+
+FOLLOWED_UP_STAYS = [
+    ("user", "i need a hotel in denver for two nights"),
+    ("assistant", "the alpine lodge has a double room shall i book it"),
+    ("user", "yes book it"),
+    ("assistant", "your room at the alpine lodge is booked is there anything else i can help with"),
+    ("user", "could you tell me their address and do they have a pool"),
+    ("assistant", "they are at 12 pine street"),
+    ("user", "great that's all thanks"),
+    ("user", "i also need a hotel in boulder for one night"),
+    ("assistant", "the canyon inn has a room shall i book it"),
+    ("user", "yes go ahead"),
+    ("assistant", "the reservation was a success the canyon inn is at 40 elm road"),
+    ("user", "thanks bye"),
+]
+
+
+def test_a_question_about_what_was_just_booked_stays_with_that_booking() -> None:
+    compactor = fed(turns_of([*FOLLOWED_UP_STAYS, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert compactor.boundary > len(FOLLOWED_UP_STAYS)
+    first = compactor.plan("sorry what was the address for the first hotel i booked")
+    assert "12 pine street" in first.recall and "40 elm road" not in first.recall
+    second = compactor.plan("sorry what was the address for the second hotel i booked")
+    assert "40 elm road" in second.recall and "12 pine street" not in second.recall

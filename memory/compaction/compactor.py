@@ -392,6 +392,10 @@ class Compactor:
                 and (bool(kinds) or requests or asks(turn.text))
             )
         )
+        same_kind = not kinds or kinds == [current.kind] if current is not None else False
+        follows_up = _ABOUT_THEM.search(lowered) or (same_kind and _FOLLOW_UP.search(lowered))
+        if caller_turns_to and (follows_up or (_CLOSING.search(lowered) and not kinds)):
+            caller_turns_to = False  # about the thing just done ("do they serve alcohol?"), or taking leave of it
         if current is None or caller_turns_to:  # the caller asks for another thing, or for more once one is done
             current = _Booking(kinds[0] if kinds else None, [], [])
             self._bookings.append(current)
@@ -998,6 +1002,13 @@ _REPORTED = re.compile(
 )
 """More ways an agent reports a booking done ("I've made your reservation", "the reservation was a
 success"), when the turn asks nothing ("where is the reservation made?" is not one)."""
+_ABOUT_THEM = re.compile(r"\b(?:they|their|them|theirs)\b")
+_FOLLOW_UP = re.compile(
+    r"\b(?:it|its|(?:the|this|that) (?:restaurant|place|venue|song|track|event|show|concert|"
+    r"game|movie|film|album|artist|band))\b"
+)
+"""A caller's words about the thing under way ("do they serve alcohol?"; of its kind: "play it on the kitchen
+speaker", "what is the genre of this song"): once it is done, they go on with it rather than start another."""
 _LISTING = re.compile(r"\b(?:is|are|will be) (?:also )?playing (?:at|in|on|next|this|today|tomorrow)\b")
 """An event listed ("jethro tull is playing at forest hills next thursday"): not a booking reported done."""
 _PLAYS = re.compile(r"^(?:ok(?:ay)?,? )?(?:now )?playing\b|\b(?:will|i'll|i will) (?:now )?play [a-z]")
