@@ -954,3 +954,27 @@ def test_a_question_about_what_was_just_booked_stays_with_that_booking() -> None
     assert "12 pine street" in first.recall and "40 elm road" not in first.recall
     second = compactor.plan("sorry what was the address for the second hotel i booked")
     assert "40 elm road" in second.recall and "12 pine street" not in second.recall
+
+
+SET_STAYS = [
+    ("user", "i need a hotel in denver for two nights"),
+    ("assistant", "the alpine lodge has a double room with check in at three pm shall i book it"),
+    ("user", "yes book it"),
+    ("assistant", "we have recorded your reservation"),
+    ("user", "i think i am all set thank you"),
+    ("assistant", "have a great rest of your day"),
+    ("user", "can i book a hotel in boulder too i want it for one night"),
+    ("assistant", "the canyon inn has a room with check in at four pm shall i book it"),
+    ("user", "yes go ahead"),
+    ("assistant", "we have recorded your reservation"),
+    ("user", "thanks bye"),
+]
+
+
+def test_a_booking_recorded_and_taken_leave_of_in_other_words_ends_before_the_next_request() -> None:
+    compactor = fed(turns_of([*SET_STAYS, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert compactor.boundary > len(SET_STAYS)
+    first = compactor.plan("what was the check in time for the first hotel i booked")
+    assert "three pm" in first.recall and "four pm" not in first.recall
+    second = compactor.plan("what was the check in time for the second hotel i booked")
+    assert "four pm" in second.recall and "three pm" not in second.recall

@@ -393,7 +393,8 @@ class Compactor:
             )
         )
         same_kind = not kinds or kinds == [current.kind] if current is not None else False
-        follows_up = _ABOUT_THEM.search(lowered) or (same_kind and _FOLLOW_UP.search(lowered))
+        asks_anew = requests and bool(kinds)  # "can i make a restaurant reservation i want it on the 12th"
+        follows_up = _ABOUT_THEM.search(lowered) or (same_kind and not asks_anew and _FOLLOW_UP.search(lowered))
         if caller_turns_to and (follows_up or (_CLOSING.search(lowered) and not kinds)):
             caller_turns_to = False  # about the thing just done ("do they serve alcohol?"), or taking leave of it
         if current is None or caller_turns_to:  # the caller asks for another thing, or for more once one is done
@@ -982,7 +983,8 @@ _ASKS_BACK = re.compile(
 _CLOSING = re.compile(
     r"\b(?:that's (?:all|it|everything)|that is (?:all|it|everything)|that(?: will|'ll) (?:be all|do)|nothing else|"
     r"(?:don't|do not) need anything else|"
-    r"good ?bye|bye|take care|see you|have a (?:nice|good|great|wonderful|lovely) (?:day|one|evening|night|time|meal|weekend)|"
+    r"good ?bye|bye|take care|see you|(?:i'm|i am|we're|we are) all set|"
+    r"have a (?:nice|good|great|wonderful|lovely) (?:rest of (?:your|the) )?(?:day|one|evening|night|time|meal|weekend)|"
     r"(?:is there|will there be|was there) anything else|anything else (?:i|we) can|anything else (?:for you|today)|"
     r"enjoy (?:your|the) (?:meal|show|event|game|concert|evening|day|movie|song|dinner|lunch))\b"
 )
@@ -996,7 +998,7 @@ _REPORTED = re.compile(
     r"confirmed|completed?|"
     r"reserved|purchased|a success)\b|\bsucc?ess?ful(?:ly)?\b|^(?:the |your )?(?:reservation|booking|tickets?) "
     r"(?:made|booked|done)\b|\b(?:reservation|booking|purchase|order) (?:is |was )?(?:complete|completed|confirmed|done)\b|"
-    r"\bwent ahead and (?:made|booked|reserved|bought|purchased)\b|\bi did (?:confirm|book|reserve|make)\b|"
+    r"\bwent ahead and (?:made|booked|reserved|bought|purchased)\b|\b(?:recorded|placed|noted) your (?:reservation|booking|order)\b|\bi did (?:confirm|book|reserve|make)\b|"
     r"\b(?:began|begins) (?:playing|casting)\b|\bwill (?:now )?begin\b|\babout to play\b|\b(?:it is|it's) done\b|"
     r"\b(?:i'll|i will) start (?:the|it|playing)\b|\bgot your (?:table|tickets?|reservation|booking) (?:set|ready)\b"
 )
