@@ -978,3 +978,30 @@ def test_a_booking_recorded_and_taken_leave_of_in_other_words_ends_before_the_ne
     assert "three pm" in first.recall and "four pm" not in first.recall
     second = compactor.plan("what was the check in time for the second hotel i booked")
     assert "four pm" in second.recall and "three pm" not in second.recall
+
+
+OFFERED_SHOWS = [
+    ("user", "i'd like to find concerts in portland"),
+    ("assistant", "yes jon pardi is playing 3 concerts one show is scheduled for next monday at the crystal ballroom"),
+    ("user", "okay that sounds good"),
+    ("assistant", "should i go ahead and buy tickets for this show"),
+    ("user", "yes i'd like to get tickets"),
+    ("assistant", "how many tickets would you like"),
+    ("user", "three please"),
+    ("assistant", "i have bought 3 tickets for jon pardi is there anything else"),
+    ("user", "no that's all bye"),
+    ("user", "i also want tickets for a concert in seattle"),
+    ("assistant", "the night owls play on friday at the neptune theatre shall i buy tickets"),
+    ("user", "yes two tickets"),
+    ("assistant", "i've bought 2 tickets for the night owls"),
+    ("user", "thanks bye"),
+]
+
+
+def test_an_agent_asking_whether_to_book_keeps_the_booking_open() -> None:
+    compactor = fed(turns_of([*OFFERED_SHOWS, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert compactor.boundary > len(OFFERED_SHOWS)
+    first = compactor.plan("what was the venue for the first concert i booked")
+    assert "crystal ballroom" in first.recall and "neptune theatre" not in first.recall
+    second = compactor.plan("what was the venue for the second concert i booked")
+    assert "neptune theatre" in second.recall and "crystal ballroom" not in second.recall

@@ -425,6 +425,8 @@ class Compactor:
             current.done = current.booked = True
         if turn.role == "assistant" and _PLAYS.search(lowered) and not _CHECKS.search(lowered):
             current.done = current.booked = True
+        if turn.role == "assistant" and _OFFERS_TO_BOOK.search(lowered) and not current.closed:
+            current.done = current.booked = False  # "should i go ahead and buy tickets?": not done yet
 
     def _lines_of(self, i: int, turn: Turn, digest: Digest, when: str) -> list[_Line]:
         """The note lines of condensed turn ``i``: a durable line (kept exactly), and a summary line
@@ -1011,6 +1013,12 @@ _FOLLOW_UP = re.compile(
 )
 """A caller's words about the thing under way ("do they serve alcohol?"; of its kind: "play it on the kitchen
 speaker", "what is the genre of this song"): once it is done, they go on with it rather than start another."""
+_OFFERS_TO_BOOK = re.compile(
+    r"\b(?:shall|should|can|may) i (?:go ahead and )?(?:book|buy|purchase|reserve|make|get)\b"
+    r"|\b(?:would|do|did) you (?:like|want|need) (?:me|us) to (?:go ahead and )?(?:book|buy|purchase|reserve|make|get)\b"
+)
+"""The agent asking whether to book ("should I go ahead and buy tickets for this show?"): what it
+proposes is not booked yet, whatever was read as done before."""
 _LISTING = re.compile(r"\b(?:is|are|will be) (?:also )?playing (?:at|in|on|next|this|today|tomorrow)\b")
 """An event listed ("jethro tull is playing at forest hills next thursday"): not a booking reported done."""
 _PLAYS = re.compile(r"^(?:ok(?:ay)?,? )?(?:now )?playing\b|\b(?:will|i'll|i will) (?:now )?play [a-z]")
