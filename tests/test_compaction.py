@@ -929,3 +929,79 @@ def test_an_event_listed_as_playing_somewhere_is_not_a_booking_done() -> None:
     compactor = fed(turns_of([*shows, *CHATTER * 4]), CompactionPolicy(token_budget=500))
     second = compactor.plan("how many tickets did i get for the second event again")
     assert "buy one ticket" in second.recall and "two tickets" not in second.recall
+
+
+FOLLOWED_UP_STAYS = [
+    ("user", "i need a hotel in denver for two nights"),
+    ("assistant", "the alpine lodge has a double room shall i book it"),
+    ("user", "yes book it"),
+    ("assistant", "your room at the alpine lodge is booked is there anything else i can help with"),
+    ("user", "could you tell me their address and do they have a pool"),
+    ("assistant", "they are at 12 pine street"),
+    ("user", "great that's all thanks"),
+    ("user", "i also need a hotel in boulder for one night"),
+    ("assistant", "the canyon inn has a room shall i book it"),
+    ("user", "yes go ahead"),
+    ("assistant", "the reservation was a success the canyon inn is at 40 elm road"),
+    ("user", "thanks bye"),
+]
+
+
+def test_a_question_about_what_was_just_booked_stays_with_that_booking() -> None:
+    compactor = fed(turns_of([*FOLLOWED_UP_STAYS, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert compactor.boundary > len(FOLLOWED_UP_STAYS)
+    first = compactor.plan("sorry what was the address for the first hotel i booked")
+    assert "12 pine street" in first.recall and "40 elm road" not in first.recall
+    second = compactor.plan("sorry what was the address for the second hotel i booked")
+    assert "40 elm road" in second.recall and "12 pine street" not in second.recall
+
+
+SET_STAYS = [
+    ("user", "i need a hotel in denver for two nights"),
+    ("assistant", "the alpine lodge has a double room with check in at three pm shall i book it"),
+    ("user", "yes book it"),
+    ("assistant", "we have recorded your reservation"),
+    ("user", "i think i am all set thank you"),
+    ("assistant", "have a great rest of your day"),
+    ("user", "can i book a hotel in boulder too i want it for one night"),
+    ("assistant", "the canyon inn has a room with check in at four pm shall i book it"),
+    ("user", "yes go ahead"),
+    ("assistant", "we have recorded your reservation"),
+    ("user", "thanks bye"),
+]
+
+
+def test_a_booking_recorded_and_taken_leave_of_in_other_words_ends_before_the_next_request() -> None:
+    compactor = fed(turns_of([*SET_STAYS, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert compactor.boundary > len(SET_STAYS)
+    first = compactor.plan("what was the check in time for the first hotel i booked")
+    assert "three pm" in first.recall and "four pm" not in first.recall
+    second = compactor.plan("what was the check in time for the second hotel i booked")
+    assert "four pm" in second.recall and "three pm" not in second.recall
+
+
+OFFERED_SHOWS = [
+    ("user", "i'd like to find concerts in portland"),
+    ("assistant", "yes jon pardi is playing 3 concerts one show is scheduled for next monday at the crystal ballroom"),
+    ("user", "okay that sounds good"),
+    ("assistant", "should i go ahead and buy tickets for this show"),
+    ("user", "yes i'd like to get tickets"),
+    ("assistant", "how many tickets would you like"),
+    ("user", "three please"),
+    ("assistant", "i have bought 3 tickets for jon pardi is there anything else"),
+    ("user", "no that's all bye"),
+    ("user", "i also want tickets for a concert in seattle"),
+    ("assistant", "the night owls play on friday at the neptune theatre shall i buy tickets"),
+    ("user", "yes two tickets"),
+    ("assistant", "i've bought 2 tickets for the night owls"),
+    ("user", "thanks bye"),
+]
+
+
+def test_an_agent_asking_whether_to_book_keeps_the_booking_open() -> None:
+    compactor = fed(turns_of([*OFFERED_SHOWS, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert compactor.boundary > len(OFFERED_SHOWS)
+    first = compactor.plan("what was the venue for the first concert i booked")
+    assert "crystal ballroom" in first.recall and "neptune theatre" not in first.recall
+    second = compactor.plan("what was the venue for the second concert i booked")
+    assert "neptune theatre" in second.recall and "crystal ballroom" not in second.recall

@@ -392,6 +392,11 @@ class Compactor:
                 and (bool(kinds) or requests or asks(turn.text))
             )
         )
+        same_kind = not kinds or kinds == [current.kind] if current is not None else False
+        asks_anew = requests and bool(kinds)  # "can i make a restaurant reservation i want it on the 12th"
+        follows_up = _ABOUT_THEM.search(lowered) or (same_kind and not asks_anew and _FOLLOW_UP.search(lowered))
+        if caller_turns_to and (follows_up or (_CLOSING.search(lowered) and not kinds)):
+            caller_turns_to = False  # about the thing just done ("do they serve alcohol?"), or taking leave of it
         if current is None or caller_turns_to:  # the caller asks for another thing, or for more once one is done
             current = _Booking(kinds[0] if kinds else None, [], [])
             self._bookings.append(current)
@@ -420,6 +425,8 @@ class Compactor:
             current.done = current.booked = True
         if turn.role == "assistant" and _PLAYS.search(lowered) and not _CHECKS.search(lowered):
             current.done = current.booked = True
+        if turn.role == "assistant" and _OFFERS_TO_BOOK.search(lowered) and not current.closed:
+            current.done = current.booked = False  # "should i go ahead and buy tickets?": not done yet
 
     def _lines_of(self, i: int, turn: Turn, digest: Digest, when: str) -> list[_Line]:
         """The note lines of condensed turn ``i``: a durable line (kept exactly), and a summary line
@@ -978,7 +985,8 @@ _ASKS_BACK = re.compile(
 _CLOSING = re.compile(
     r"\b(?:that's (?:all|it|everything)|that is (?:all|it|everything)|that(?: will|'ll) (?:be all|do)|nothing else|"
     r"(?:don't|do not) need anything else|"
-    r"good ?bye|bye|take care|see you|have a (?:nice|good|great|wonderful|lovely) (?:day|one|evening|night|time|meal|weekend)|"
+    r"good ?bye|bye|take care|see you|(?:i'm|i am|we're|we are) all set|"
+    r"have a (?:nice|good|great|wonderful|lovely) (?:rest of (?:your|the) )?(?:day|one|evening|night|time|meal|weekend)|"
     r"(?:is there|will there be|was there) anything else|anything else (?:i|we) can|anything else (?:for you|today)|"
     r"enjoy (?:your|the) (?:meal|show|event|game|concert|evening|day|movie|song|dinner|lunch))\b"
 )
@@ -992,12 +1000,25 @@ _REPORTED = re.compile(
     r"confirmed|completed?|"
     r"reserved|purchased|a success)\b|\bsucc?ess?ful(?:ly)?\b|^(?:the |your )?(?:reservation|booking|tickets?) "
     r"(?:made|booked|done)\b|\b(?:reservation|booking|purchase|order) (?:is |was )?(?:complete|completed|confirmed|done)\b|"
-    r"\bwent ahead and (?:made|booked|reserved|bought|purchased)\b|\bi did (?:confirm|book|reserve|make)\b|"
+    r"\bwent ahead and (?:made|booked|reserved|bought|purchased)\b|\b(?:recorded|placed|noted) your (?:reservation|booking|order)\b|\bi did (?:confirm|book|reserve|make)\b|"
     r"\b(?:began|begins) (?:playing|casting)\b|\bwill (?:now )?begin\b|\babout to play\b|\b(?:it is|it's) done\b|"
     r"\b(?:i'll|i will) start (?:the|it|playing)\b|\bgot your (?:table|tickets?|reservation|booking) (?:set|ready)\b"
 )
 """More ways an agent reports a booking done ("I've made your reservation", "the reservation was a
 success"), when the turn asks nothing ("where is the reservation made?" is not one)."""
+_ABOUT_THEM = re.compile(r"\b(?:they|their|them|theirs)\b")
+_FOLLOW_UP = re.compile(
+    r"\b(?:it|its|(?:the|this|that) (?:restaurant|place|venue|song|track|event|show|concert|"
+    r"game|movie|film|album|artist|band))\b"
+)
+"""A caller's words about the thing under way ("do they serve alcohol?"; of its kind: "play it on the kitchen
+speaker", "what is the genre of this song"): once it is done, they go on with it rather than start another."""
+_OFFERS_TO_BOOK = re.compile(
+    r"\b(?:shall|should|can|may) i (?:go ahead and )?(?:book|buy|purchase|reserve|make|get)\b"
+    r"|\b(?:would|do|did) you (?:like|want|need) (?:me|us) to (?:go ahead and )?(?:book|buy|purchase|reserve|make|get)\b"
+)
+"""The agent asking whether to book ("should I go ahead and buy tickets for this show?"): what it
+proposes is not booked yet, whatever was read as done before."""
 _LISTING = re.compile(r"\b(?:is|are|will be) (?:also )?playing (?:at|in|on|next|this|today|tomorrow)\b")
 """An event listed ("jethro tull is playing at forest hills next thursday"): not a booking reported done."""
 _PLAYS = re.compile(r"^(?:ok(?:ay)?,? )?(?:now )?playing\b|\b(?:will|i'll|i will) (?:now )?play [a-z]")
