@@ -403,3 +403,22 @@ def test_the_real_time_and_phone_values_survive_the_voice_variant_for_the_scorer
                 checked += 1
                 assert score.says(noisy, surfaces), (turn.text, noisy, surfaces)
     assert checked > 100
+
+
+def test_update_failures_are_reported_by_category_without_wordings():
+    vp = _probe(former=("19:00",), former_surfaces=("7 pm",))
+    cases = {
+        "former value ranked first": (("c2", "Confirm 7 pm?"), ("c2", "Confirm 6:30 pm?")),
+        "current absent, former shown": (("c2", "Confirm 7 pm?"),),
+        "current absent, other call first": (("c1", "Booked for 7 pm."), ("c2", "I'd like a table.")),
+        "current absent": (("c2", "I'd like a table."),),
+    }
+    for why, hits in cases.items():
+        assert _score(vp, *hits).update_failure("c2") == why
+    assert _score(vp, ("c2", "Confirm 6:30 pm?"), ("c2", "Confirm 7 pm?")).update_failure("c2") is None
+    assert _score(_probe(), ("c2", "I'd like a table.")).update_failure("c2") is None  # not an update probe
+    ranks = [(vp, _score(vp, *hits), None) for hits in cases.values()]
+    listed = score.update_failures(ranks)
+    assert [item["failure"] for item in listed] == list(cases)
+    assert all(set(item) == {"kind", "group", "family", "failure"} for item in listed)
+    assert listed[0]["group"] == vp.group and listed[0]["kind"] == vp.kind
