@@ -197,6 +197,19 @@ def test_the_build_is_deterministic_from_the_seed_and_the_same_in_both_variants(
     ]
 
 
+def test_callers_of_one_tenant_never_share_a_home_phone_and_households_span_tenants():
+    episodes = synthetic_episodes()
+    households = 0
+    for seed in range(30):
+        sgd = build.build(episodes, half="tune", variant="clean", seed=seed, callers_per_tenant=3)
+        for tenant in build.TENANTS:
+            homes = [p.home_phone for p in sgd.persons.values() if p.tenant == tenant]
+            assert len(homes) == len(set(homes)), (seed, tenant)
+        first, second = ({p.home_phone for p in sgd.persons.values() if p.tenant == t} for t in build.TENANTS)
+        households += len(first & second)
+    assert households > 0  # a household calling two businesses is still in the set
+
+
 def test_probes_ask_about_an_earlier_call_of_the_same_caller_in_time_order():
     sgd = build.build(synthetic_episodes(), half="heldout", variant="clean", seed=1, callers_per_tenant=3)
     assert sgd.value_probes
