@@ -317,3 +317,32 @@ def test_a_turned_down_offer_is_replaced_by_the_agents_reply_not_by_every_later_
     out, former = supersede(ws, scores, np.arange(7), asked=frozenset({"name"}))
     assert out[2] >= 1.0 > out[0] and former[0]  # the reply to "no, ..." takes the offer's place
     assert out[4] < out[2] and out[6] < out[2]  # the device read-backs replace the offer of no song
+
+
+@pytest.mark.parametrize(
+    ("said", "count"),
+    [
+        ("please confirm, number of guests four at the lakeside inn", "4"),
+        ("Number of seats: 2.", "2"),
+        ("the number of people is three", "3"),
+        ("how many passengers, 5?", "5"),
+    ],
+)
+def test_a_count_said_after_what_is_counted(said, count):
+    assert [(v.kind, v.normalised) for v in values_in(said) if v.kind == "count"] == [("count", count)]
+
+
+def test_a_count_read_back_after_what_is_counted_replaces_the_first_one():
+    rows = turns(
+        "c1",
+        [
+            ("user", "can i get two seats for the jazz night at the riverside hall"),
+            ("assistant", "confirm its the jazz night next saturday at the riverside hall in leeds and 2 seats"),
+            ("user", "make them five"),
+            ("assistant", "confirm number of seats five in leeds"),
+            ("user", "yes"),
+        ],
+    )
+    hits = rank(WorkingSet(rows), "how many seats did i get for the jazz night", None, preset=FAST, limit=5, now=NOW)
+    assert position(hits, "seats five") < position(hits, "and 2 seats")
+    assert hits[position(hits, "and 2 seats")].former
