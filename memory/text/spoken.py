@@ -604,11 +604,12 @@ def _items(tokens: list[_Token], runs: list[_Run]) -> list[_Item]:
 
 def _cues(items: list[_Item]) -> dict[int, str]:
     """Item index -> the kind of number the words there announce (fillers between the words of a
-    cue do not break it: "my account uh, number is ...")."""
+    cue, or a word of it said twice, do not break it: "my account uh, number is ...", "account number
+    number ...")."""
     cues: dict[int, str] = {}
     previous = ""
     for index, item in enumerate(items):
-        if (item.kind == "punct" and item.low != "#") or item.low in _FILLERS:
+        if (item.kind == "punct" and item.low != "#") or item.low in _FILLERS or item.low == previous:
             continue
         following = items[index + 1].low if index + 1 < len(items) else ""
         cue = _cue(previous, item.low, following)
