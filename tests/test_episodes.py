@@ -151,6 +151,8 @@ def test_a_time_ago_points_at_the_call_nearest_that_day():
     [
         ("what did we book the time, like, before last", "before_last"),
         ("the table from my you know first call", "first"),
+        ("the taxi i booked two months you know ago", "when"),
+        ("the taxi i booked about three like weeks ago", "when"),
     ],
 )
 def test_a_filler_inside_the_words_that_point_at_a_call(question, anchor):
