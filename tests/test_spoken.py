@@ -381,3 +381,8 @@ def test_a_number_with_its_own_cue_is_not_taken_for_the_one_asked_for():
 )
 def test_a_cue_word_said_twice_still_announces_the_account(said):
     assert extract_identifiers(said) == [Identifier("account", "441239")]
+
+
+def test_you_know_between_the_words_of_a_cue_still_announces_the_account():
+    said = "my account you know number is four four one um two three nine"
+    assert extract_identifiers(said) == [Identifier("account", "441239")]
