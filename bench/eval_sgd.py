@@ -244,7 +244,19 @@ def markdown(result: dict) -> str:
     return "\n".join(out)
 
 
+def update_failure_lines(result: dict, system: str = "memory:accurate") -> list[str]:
+    """One line per knowledge-update probe that was not ordered: half/variant, kind, group, why."""
+    lines = []
+    for key, run_result in result["runs"].items():
+        for item in run_result["systems"].get(system, {}).get("update_failures", []):
+            lines.append(f"- {key}: {item['kind']} / {item['group']} ({item['family']}): {item['failure']}")
+    return lines
+
+
 def print_failures(result: dict, per_category: int = 2) -> None:
+    lines = update_failure_lines(result)
+    print("\nKnowledge updates not ordered, memory accurate (kind / value group (selector family): why):")
+    print("\n".join(lines) if lines else "- none")
     for key, systems in result["failure_examples"].items():
         examples = systems.get("memory:accurate", {})
         print(f"\nFailed probes, memory accurate, {key} (a few per category; all in {FAILURES.name}):")

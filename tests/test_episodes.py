@@ -13,7 +13,7 @@ import pytest
 import memory
 from memory.recall.episodes import build_episode, describe_episode
 from memory.recall.query import pick_episodes, understand
-from memory.text.kinds import is_acceptance, is_correction
+from memory.text.kinds import is_acceptance, is_correction, plain
 from memory.values import Episode, MemoryRow
 
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)  # a Monday
@@ -151,10 +151,25 @@ def test_a_time_ago_points_at_the_call_nearest_that_day():
     [
         ("what did we book the time, like, before last", "before_last"),
         ("the table from my you know first call", "first"),
+        ("the taxi i booked two months you know ago", "when"),
+        ("the taxi i booked about three like weeks ago", "when"),
     ],
 )
 def test_a_filler_inside_the_words_that_point_at_a_call(question, anchor):
     assert understand(question, NOW).anchor == anchor
+
+
+def test_a_word_said_twice_in_the_words_that_point_at_a_call():
+    episodes = [
+        Episode("early", NOW - timedelta(days=22), ("taxi",)),
+        Episode("late", NOW - timedelta(days=6), ("taxi",)),
+        Episode("now", NOW),
+    ]
+    for question in ("which taxi firm did I use three weeks weeks ago", "which taxi firm did i use three weeks ago"):
+        weights = pick_episodes(understand(question, NOW), episodes, current_call_id="now")
+        assert max(weights, key=lambda call_id: weights[call_id]) == "early", question
+    assert understand("what hotel did I pick when when I called in May", NOW).anchor == "when"
+    assert plain("the the kitchen speaker") == "the kitchen speaker" and plain("the theater") == "the theater"
 
 
 def test_the_place_we_booked_is_a_restaurant_or_a_hotel():

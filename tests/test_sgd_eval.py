@@ -197,6 +197,19 @@ def test_the_build_is_deterministic_from_the_seed_and_the_same_in_both_variants(
     ]
 
 
+def test_callers_of_one_tenant_never_share_a_home_phone_and_households_span_tenants():
+    episodes = synthetic_episodes()
+    households = 0
+    for seed in range(30):
+        sgd = build.build(episodes, half="tune", variant="clean", seed=seed, callers_per_tenant=3)
+        for tenant in build.TENANTS:
+            homes = [p.home_phone for p in sgd.persons.values() if p.tenant == tenant]
+            assert len(homes) == len(set(homes)), (seed, tenant)
+        first, second = ({p.home_phone for p in sgd.persons.values() if p.tenant == t} for t in build.TENANTS)
+        households += len(first & second)
+    assert households > 0  # a household calling two businesses is still in the set
+
+
 def test_probes_ask_about_an_earlier_call_of_the_same_caller_in_time_order():
     sgd = build.build(synthetic_episodes(), half="heldout", variant="clean", seed=1, callers_per_tenant=3)
     assert sgd.value_probes
@@ -403,3 +416,22 @@ def test_the_real_time_and_phone_values_survive_the_voice_variant_for_the_scorer
                 checked += 1
                 assert score.says(noisy, surfaces), (turn.text, noisy, surfaces)
     assert checked > 100
+
+
+def test_update_failures_are_reported_by_category_without_wordings():
+    vp = _probe(former=("19:00",), former_surfaces=("7 pm",))
+    cases = {
+        "former value ranked first": (("c2", "Confirm 7 pm?"), ("c2", "Confirm 6:30 pm?")),
+        "current absent, former shown": (("c2", "Confirm 7 pm?"),),
+        "current absent, other call first": (("c1", "Booked for 7 pm."), ("c2", "I'd like a table.")),
+        "current absent": (("c2", "I'd like a table."),),
+    }
+    for why, hits in cases.items():
+        assert _score(vp, *hits).update_failure("c2") == why
+    assert _score(vp, ("c2", "Confirm 6:30 pm?"), ("c2", "Confirm 7 pm?")).update_failure("c2") is None
+    assert _score(_probe(), ("c2", "I'd like a table.")).update_failure("c2") is None  # not an update probe
+    ranks = [(vp, _score(vp, *hits), None) for hits in cases.values()]
+    listed = score.update_failures(ranks)
+    assert [item["failure"] for item in listed] == list(cases)
+    assert all(set(item) == {"kind", "group", "family", "failure"} for item in listed)
+    assert listed[0]["group"] == vp.group and listed[0]["kind"] == vp.kind

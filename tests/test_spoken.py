@@ -369,3 +369,20 @@ def test_a_number_with_its_own_cue_is_not_taken_for_the_one_asked_for():
     asked = asked_for("Can I get your account number?")
     assert extract_identifiers("my order number is 55102", asked=asked) == []
     assert asked_for("I will update your account now.") == frozenset()
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "sure, my account number number is four four one two three nine",
+        "the account account number is 441239",
+        "yes account number number four four one two uh three nine",
+    ],
+)
+def test_a_cue_word_said_twice_still_announces_the_account(said):
+    assert extract_identifiers(said) == [Identifier("account", "441239")]
+
+
+def test_you_know_between_the_words_of_a_cue_still_announces_the_account():
+    said = "my account you know number is four four one um two three nine"
+    assert extract_identifiers(said) == [Identifier("account", "441239")]

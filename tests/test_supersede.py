@@ -159,7 +159,7 @@ def test_statements_of_other_calls_are_not_replaced():
 
 
 def test_one_per_booking_kinds():
-    assert {"time", "count", "address", "amount", "duration", "device"} == ONE_PER_BOOKING
+    assert {"time", "count", "address", "amount", "duration", "device", "date"} == ONE_PER_BOOKING
 
 
 def test_the_agents_reply_ranks_at_least_as_high_as_the_callers_question():
@@ -317,3 +317,50 @@ def test_a_turned_down_offer_is_replaced_by_the_agents_reply_not_by_every_later_
     out, former = supersede(ws, scores, np.arange(7), asked=frozenset({"name"}))
     assert out[2] >= 1.0 > out[0] and former[0]  # the reply to "no, ..." takes the offer's place
     assert out[4] < out[2] and out[6] < out[2]  # the device read-backs replace the offer of no song
+
+
+@pytest.mark.parametrize(
+    ("said", "count"),
+    [
+        ("please confirm, number of guests four at the lakeside inn", "4"),
+        ("Number of seats: 2.", "2"),
+        ("the number of people is three", "3"),
+        ("how many passengers, 5?", "5"),
+    ],
+)
+def test_a_count_said_after_what_is_counted(said, count):
+    assert [(v.kind, v.normalised) for v in values_in(said) if v.kind == "count"] == [("count", count)]
+
+
+def test_a_count_read_back_after_what_is_counted_replaces_the_first_one():
+    rows = turns(
+        "c1",
+        [
+            ("user", "can i get two seats for the jazz night at the riverside hall"),
+            ("assistant", "confirm its the jazz night next saturday at the riverside hall in leeds and 2 seats"),
+            ("user", "make them five"),
+            ("assistant", "confirm number of seats five in leeds"),
+            ("user", "yes"),
+        ],
+    )
+    hits = rank(WorkingSet(rows), "how many seats did i get for the jazz night", None, preset=FAST, limit=5, now=NOW)
+    assert position(hits, "seats five") < position(hits, "and 2 seats")
+    assert hits[position(hits, "and 2 seats")].former
+
+
+def test_a_later_day_of_the_month_replaces_the_earlier_one():
+    rows = turns(
+        "c1",
+        [
+            ("user", "i need a room at the harbour hotel for a stay starting on the 3rd"),
+            ("assistant", "which city is the harbour hotel in"),
+            ("user", "portsmouth, and i will arrive around noon"),
+            ("assistant", "let me check, a room at the harbour hotel in portsmouth from tomorrow for 1 guest"),
+            ("user", "sorry, change that to the 9th of april"),
+            ("assistant", "so it's next thursday for one guest, anything else I can do for you today?"),
+        ],
+    )
+    hits = rank(WorkingSet(rows), "what date was my stay at the harbour hotel", None, preset=FAST, limit=5, now=NOW)
+    assert position(hits, "the 9th of april") < position(hits, "starting on the 3rd")
+    assert hits[position(hits, "starting on the 3rd")].former
+    assert not hits[position(hits, "the 9th of april")].former  # "next thursday" may be the 9th: not a change

@@ -253,6 +253,15 @@ def spoken_email(email: str) -> str:
 # --------------------------------------------------------------------------- callers
 
 
+def _unshared(pick: int, shared: set[int], count: int) -> int | None:
+    """``pick`` or, when its landline is already shared, the next caller's (cyclically) that is not."""
+    for k in range(count):
+        candidate = (pick + k) % count
+        if candidate not in shared:
+            return candidate
+    return None
+
+
 def _assign(episodes: Sequence[Episode], persons: list[Person], rng: random.Random) -> None:
     """Give each person 3-6 episodes, often repeating a kind, without reusing an episode."""
     by_kind: dict[str, list[Episode]] = {}
@@ -288,6 +297,7 @@ def make_persons(episodes: Sequence[Episode], *, half: str, seed: int, callers_p
     phones = rng.sample(numbers, 4 * callers_per_tenant)
     accounts = rng.sample(range(1_000_000, 9_999_999), 2 * callers_per_tenant)
     persons: list[Person] = []
+    shared: set[int] = set()  # first-tenant callers whose landline a second-tenant caller shares
     for t, tenant in enumerate(TENANTS):
         for i in range(callers_per_tenant):
             name = names.pop()
@@ -295,7 +305,12 @@ def make_persons(episodes: Sequence[Episode], *, half: str, seed: int, callers_p
             domain = vocab.EMAIL_DOMAINS[rng.randrange(len(vocab.EMAIL_DOMAINS))]
             home = phones.pop()
             if t == 1 and rng.random() < SHARED_PHONE:
-                home = persons[rng.randrange(callers_per_tenant)].home_phone  # a household's landline
+                # a household's landline: one per household (two callers of one tenant on one phone are
+                # one caller to the memory layer); the next unshared one when the pick is taken
+                pick = _unshared(rng.randrange(callers_per_tenant), shared, callers_per_tenant)
+                if pick is not None:
+                    shared.add(pick)
+                    home = persons[pick].home_phone
             persons.append(
                 Person(
                     tenant,

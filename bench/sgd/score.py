@@ -36,6 +36,13 @@ from bench.sgd.data import TurnTruth
 
 LIMIT = 5
 FAILURES = ("other call, same kind", "right call, wrong turn", "filler", "not found")
+# Why a knowledge-update probe was not ordered, first that applies (docs/sgd.md).
+UPDATE_FAILURES = (
+    "former value ranked first",  # a hit carrying only a former value ranks above the current value's
+    "current absent, former shown",  # no current value from the asked call in the top 5, a former one is
+    "current absent, other call first",  # neither; a hit of another call carrying the group ranks first
+    "current absent",  # neither, and no other call's value of the group either
+)
 
 
 def squash(text: str) -> str:
@@ -104,6 +111,20 @@ class Ranking:
     @property
     def passed(self) -> bool:
         return self.found and self.right_call
+
+    def update_failure(self, target: str) -> str | None:
+        """Why an update probe was not ordered (``UPDATE_FAILURES``); None when it was or is no update probe."""
+        if self.update_ordered is None or self.update_ordered:
+            return None
+        current = any(h.call_id == target and h.carries_expected for h in self.hits)
+        former = any(h.carries_former_only for h in self.hits)
+        if current:
+            return UPDATE_FAILURES[0]
+        if former:
+            return UPDATE_FAILURES[1]
+        if any(h.own and h.carries_group and h.call_id != target for h in self.hits):
+            return UPDATE_FAILURES[2]
+        return UPDATE_FAILURES[3]
 
     def failure(self, target: str) -> str | None:
         if self.passed:
@@ -206,6 +227,7 @@ def tally(result: es.SubjectResult, mode: str) -> dict[str, Any]:
     out["brief_answers_recent"] = _rate(sum(o.brief_answers for o in recent), len(recent))
     updates = [r for vp, r, _ in ranks if vp.is_update]
     out["update_ordered"] = _rate(sum(bool(r.update_ordered) for r in updates), len(updates))
+    out["update_failures"] = update_failures(ranks)
     hits = [h for _, r, _ in ranks for h in r.hits]
     out["filler_hits"] = _rate(sum(h.filler for h in hits), len(hits))
     out["recalls_with_filler"] = _rate(sum(any(h.filler for h in r.hits) for _, r, _ in ranks), len(ranks))
@@ -226,6 +248,17 @@ def tally(result: es.SubjectResult, mode: str) -> dict[str, Any]:
     out["pairs"] = result.pairs
     out["errors"] = len(result.errors)
     out["logged"] = sum(result.logged.values())
+    return out
+
+
+def update_failures(ranks: Sequence[tuple[ValueProbe, Ranking, Any]]) -> list[dict[str, str]]:
+    """Every knowledge-update probe that was not ordered, by category only (no wordings): the kind of
+    booking, the value group asked, the selector family and why it failed (``UPDATE_FAILURES``)."""
+    out = []
+    for vp, ranking, _ in ranks:
+        why = ranking.update_failure(vp.target_call)
+        if why is not None:
+            out.append({"kind": vp.kind, "group": vp.group, "family": vp.family, "failure": why})
     return out
 
 

@@ -19,9 +19,10 @@ from ..values import Episode
 
 __all__ = ["Question", "pick_episodes", "understand"]
 
+_KEPT_FILLER = r"(?:,?\s+(?:like|you know),?)?"  # a recogniser's filler between the words ("two months you know ago")
 _AGO = re.compile(
-    r"\b(?:(an?|one|two|three|four|five|six|seven|eight|nine|ten|\d{1,2}|a couple of|couple of|a few|few|several)\s+)?"
-    r"(day|week|month|year)s?\s+(?:ago|back|before)\b"
+    r"\b(?:(an?|one|two|three|four|five|six|seven|eight|nine|ten|\d{1,2}|a couple of|couple of|a few|few|several)"
+    rf"{_KEPT_FILLER}\s+)?(day|week|month|year)s?{_KEPT_FILLER}\s+(?:ago|back|before)\b"
 )
 _AGO_COUNT = {
     "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,

@@ -13,7 +13,7 @@ of the same call when
   caller turned the earlier one down ("No, I'd rather see the other film") and the later one is the
   agent's reply to that, about the same kind of thing, in whatever words; or
 - **(b) a one-per-booking value**: both state a value of a kind a booking has one of (a time, a party
-  size, an address, an amount, a duration, the device something plays on) about the same kind of thing (neither names a kind of
+  size, an address, an amount, a duration, the device something plays on, a day of the month) about the same kind of thing (neither names a kind of
   thing the other does not: the table's time is not the concert's).
 
 The later row is then scored at least as high as the earlier one, and the earlier one just below it.
@@ -47,8 +47,9 @@ from .working_set import WorkingSet
 
 __all__ = ["ONE_PER_BOOKING", "forget_supersede_readings", "supersede"]
 
-ONE_PER_BOOKING = frozenset({"time", "count", "address", "amount", "duration", "device"})
-"""Value kinds a booking has one of: a later statement of one replaces the earlier."""
+ONE_PER_BOOKING = frozenset({"time", "count", "address", "amount", "duration", "device", "date"})
+"""Value kinds a booking has one of: a later statement of one replaces the earlier (a date only as a day
+of the month: "today" is also a pleasantry, and "next Friday" may be "the 8th")."""
 
 CHECKED = 40  # how many of the best rows are looked at
 _SHARED = 0.6  # share of the shorter row's words a restated confirmation shares with the earlier one
@@ -169,7 +170,7 @@ def _reading(
                 keys.setdefault(value.kind, set()).add(value_key(value.kind, value.normalised))
         values = {kind: frozenset(k) for kind, k in keys.items()}
     things = frozenset(t for t in tags if t.startswith("kind:"))
-    slotted = any(kind in values for kind in ONE_PER_BOOKING)
+    slotted = any(_slot(values, kind) for kind in ONE_PER_BOOKING)
     return role == "assistant", "confirm" in tags, things, values, slotted
 
 
@@ -193,10 +194,17 @@ def _replaces(ws: WorkingSet, early: _Said, late: _Said, asked: frozenset[str]) 
         return bool(ws.terms_of(early.row) - ws.terms_of(late.row))
     if early.things and late.things and not early.things & late.things:
         return None  # the table's time is not the concert's
-    shared = early.values.keys() & late.values.keys() & (ONE_PER_BOOKING & asked if asked else ONE_PER_BOOKING)
+    kinds = ONE_PER_BOOKING & asked if asked else ONE_PER_BOOKING
+    shared = [k for k in kinds if _slot(early.values, k) and _slot(late.values, k)]
     if not shared:
         return None
-    return any(early.values[k] != late.values[k] for k in shared)
+    return any(_slot(early.values, k) != _slot(late.values, k) for k in shared)
+
+
+def _slot(values: Mapping[str, frozenset[str]], kind: str) -> frozenset[str]:
+    """The keys of a one-per-booking value a row states: a date only as a day of the month."""
+    keys = values.get(kind, _NONE)
+    return frozenset(k for k in keys if k.isdigit()) if kind == "date" else keys
 
 
 def _restated(ws: WorkingSet, early: _Said, late: _Said) -> bool:

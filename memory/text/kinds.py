@@ -40,6 +40,7 @@ __all__ = [
 _WORDS = re.compile(r"[a-z0-9]+(?:['’&.-][a-z0-9]+)*")
 _FILLER_TOKENS = re.compile(r"\b(?:" + "|".join(sorted(FILLER_WORDS, key=len, reverse=True)) + r")\b[,.]?\s*")
 _FILLER_CASED = re.compile(_FILLER_TOKENS.pattern, re.IGNORECASE)
+_REPEATED_WORD = re.compile(r"\b([a-z][a-z']*)(?: \1\b)+")  # words only: "22" is a number, not a stutter
 
 
 @dataclass(frozen=True)
@@ -121,9 +122,11 @@ def without_fillers(text: str) -> str:
 
 @lru_cache(maxsize=8192)
 def plain(text: str) -> str:
-    """Lower case, spoken digits joined, fillers ("uh", "um") dropped, whitespace folded."""
+    """Lower case, spoken digits joined, fillers ("uh", "um") dropped, a word said twice in a row said
+    once ("three weeks weeks ago", "my first first call": a recogniser keeps the stutter), whitespace
+    folded."""
     lowered = normalize_spoken_digits(text).lower().replace("’", "'")
-    return " ".join(_FILLER_TOKENS.sub(" ", lowered).split())
+    return _REPEATED_WORD.sub(r"\1", " ".join(_FILLER_TOKENS.sub(" ", lowered).split()))
 
 
 def matches(pattern: re.Pattern[str], text: str) -> int:

@@ -599,11 +599,14 @@ def _items(tokens: list[_Token], runs: list[_Run]) -> list[_Item]:
 
 def _cues(items: list[_Item]) -> dict[int, str]:
     """Item index -> the kind of number the words there announce (fillers between the words of a
-    cue do not break it: "my account uh, number is ...")."""
+    cue, or a word of it said twice, do not break it: "my account uh, number is ...", "account number
+    number ...", "my account you know number is ...")."""
     cues: dict[int, str] = {}
     previous = ""
     for index, item in enumerate(items):
-        if (item.kind == "punct" and item.low != "#") or item.low in _FILLERS:
+        if (item.kind == "punct" and item.low != "#") or item.low in _FILLERS or item.low == previous:
+            continue
+        if _in_you_know(items, index):
             continue
         following = items[index + 1].low if index + 1 < len(items) else ""
         cue = _cue(previous, item.low, following)
@@ -611,6 +614,14 @@ def _cues(items: list[_Item]) -> dict[int, str]:
             cues[index] = cue
         previous = item.low
     return cues
+
+
+def _in_you_know(items: list[_Item], index: int) -> bool:
+    """Is the item a word of the filler "you know"?"""
+    low = items[index].low
+    if low == "you":
+        return index + 1 < len(items) and items[index + 1].low == "know"
+    return low == "know" and index > 0 and items[index - 1].low == "you"
 
 
 def _cue(previous: str, word: str, following: str) -> str | None:

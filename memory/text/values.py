@@ -166,6 +166,11 @@ _COUNT = re.compile(
     rf"|\b(?:for|party of|table for|group of)\s+(?:\d{{1,2}}|{'|'.join(_COUNT_WORDS)})\b(?!\s*(?:am|pm|:|\.\d|o'clock|{_DURATION_UNITS}))",
     re.IGNORECASE,
 )
+_COUNT_AFTER = re.compile(  # the number after what is counted: "number of tickets: three", "seats, 2"
+    rf"\b(?:number of|how many)\s+(?:{_COUNTED})\s*(?:is|are|will be|would be|to|:|,|-)?\s*"
+    rf"(?:\d{{1,2}}|{'|'.join(_COUNT_WORDS)})\b(?!\s*(?:am|pm|:|\.\d|o'clock|{_DURATION_UNITS}))",
+    re.IGNORECASE,
+)
 _ADDRESS = re.compile(
     rf"\b\d{{1,6}}[a-z]?(?:\s*-\s*\d{{1,6}})?\s+(?:[A-Z][\w'.-]*\s+){{0,4}}(?:{_STREET})\b\.?(?:\s+(?:#|suite|ste|unit|apt)\s*\w+)?",
     re.IGNORECASE,
@@ -525,6 +530,11 @@ def _read(text: str) -> tuple[Value, ...]:
         digits = re.sub(r"\D", "", m.group(0))
         if 10 <= len(digits) <= 15:
             add("phone", m.start(), m.end(), ("+" if m.group(0).startswith("+") else "") + digits)
+    for m in _COUNT_AFTER.finditer(text) if _MAY_COUNT.search(text) else ():
+        number = re.search(rf"\d+|\b(?:{'|'.join(_COUNT_WORDS)})\b", m.group(0), re.IGNORECASE)
+        if number:
+            value = number.group(0).lower()
+            add("count", m.start(), m.end(), str(_COUNT_WORDS.get(value, value)))
     for start, end, run in spoken_digit_runs(text):  # the one reader of digits said in words
         add("phone" if 10 <= len(run) <= 11 else "number", start, end, run)
     for m in _SINGLE_DIGITS.finditer(text):
