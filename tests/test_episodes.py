@@ -402,3 +402,36 @@ def test_a_caller_takes_an_offer_or_not(said, takes):
 )
 def test_a_caller_corrects_the_read_back_or_not(said, corrects):
     assert is_correction(said) is corrects
+
+
+JAZZ_ON_TV = [
+    ("user", "Play some jazz please."),
+    ("assistant", "How about So What by Miles Davis? Which device should I use?"),
+    ("user", "The TV in the living room."),
+    ("assistant", "Playing So What on the living room TV, is that right?"),
+    ("user", "Yes."),
+    ("assistant", "It's playing now."),
+]
+POP_IN_KITCHEN = [
+    ("user", "I'd like to hear some pop music."),
+    ("assistant", "How about Halo by Beyonce?"),
+    ("user", "Sure, play it on the kitchen speaker."),
+    ("assistant", "Please confirm: Halo on the kitchen speaker."),
+    ("user", "Yes."),
+    ("assistant", "Enjoy the song."),
+]
+
+
+def test_a_call_that_played_a_genre_is_a_music_call():
+    """'Play some jazz' names no song, album or speaker: the genre says what the call was about."""
+    assert "music" in build_episode("c1", T0, _rows(JAZZ_ON_TV), region="US").kinds
+
+
+async def test_the_first_song_call_is_the_one_that_played_a_genre_on_the_tv(store, tenant):
+    for n, turns in enumerate((TABLE_1, JAZZ_ON_TV, POP_IN_KITCHEN)):
+        await _call(store, tenant, turns, T0 + timedelta(days=7 * n))
+    hooks = await store.open_call(tenant, PHONE, started_at=T0 + timedelta(days=30))
+    hits = await hooks.recall("What device did you use for the song the first time?", limit=5)
+    devices = [h for h in hits if any(w in h.text.lower() for w in ("tv", "kitchen"))]
+    assert "tv" in devices[0].text.lower(), [h.text for h in hits]
+    await hooks.aclose()
