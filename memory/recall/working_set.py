@@ -29,7 +29,7 @@ import numpy as np
 
 from ..text.dates import mentions_time
 from ..text.kinds import is_filler
-from ..text.terms import document_terms, vocatives
+from ..text.terms import document_terms, unpack_terms, vocatives
 from ..values import MemoryRow
 from .presets import PRESETS, RecallPreset
 
@@ -113,7 +113,9 @@ class WorkingSet:
     def _sync_lexical(self) -> None:
         for idx in range(self._indexed, len(self.rows)):
             text = self.rows[idx].text
-            terms = document_terms(text)
+            terms = unpack_terms(self.rows[idx].terms)  # stored when the row was enriched
+            if terms is None:  # stored before terms were kept, or this call's own turn
+                terms = document_terms(text)
             for term, count in Counter(terms).items():
                 postings = self._postings.get(term)
                 if postings is None:
