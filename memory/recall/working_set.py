@@ -13,7 +13,8 @@ the signals are fused into a ranking is :mod:`memory.recall.ranking`.
   question it answers ("Which one?" / "The red one");
 - **the call**: how well the row's whole call matches (all its words; the sum of its vectors).
 
-Indexes are built lazily and grow with the set: each row is tokenised once, and a turn that joins
+Indexes are built lazily and grow with the set: a row's terms are those stored with it when it was
+enriched (``MemoryRow.terms``), else it is tokenised once here; a turn that joins
 (or gets its vector) updates the vector matrix and the cached window and call norms in place. A turn
 recorded during the call costs nothing until the next recall, which then takes it in for well under
 a millisecond.
