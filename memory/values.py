@@ -93,6 +93,7 @@ class MemoryRow:
     first_caller_id: str
     embedding: np.ndarray | None = None
     tags: frozenset[str] | None = None  # what recall knows of the text (memory.text.reading); None: not read yet
+    terms: str | None = None  # the text's index terms as stored (memory.text.terms.pack_terms); None: not computed
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from ..text import facts, promises
 from ..text.dates import first_date
 from ..text.reading import read_turn
+from ..text.terms import pack_terms
 from ..values import Edge, Fact, Matter, MemoryRow
 
 RowKey = tuple[str, int]  # (call_id, seq)
@@ -59,6 +60,7 @@ def extract_batch(
         turn = turn_node(row.call_id, row.seq)
         reading = read_turn(row.text, region=region)
         row.tags = reading.tags  # kept with the row: recall reads them instead of the text
+        row.terms = pack_terms(row.text)  # likewise its index terms
         refs = reading.references
         for ref in refs:
             node = f"ref:{ref.label}"

@@ -13,7 +13,8 @@ the signals are fused into a ranking is :mod:`memory.recall.ranking`.
   question it answers ("Which one?" / "The red one");
 - **the call**: how well the row's whole call matches (all its words; the sum of its vectors).
 
-Indexes are built lazily and grow with the set: each row is tokenised once, and a turn that joins
+Indexes are built lazily and grow with the set: a row's terms are those stored with it when it was
+enriched (``MemoryRow.terms``), else it is tokenised once here; a turn that joins
 (or gets its vector) updates the vector matrix and the cached window and call norms in place. A turn
 recorded during the call costs nothing until the next recall, which then takes it in for well under
 a millisecond.
@@ -29,7 +30,7 @@ import numpy as np
 
 from ..text.dates import mentions_time
 from ..text.kinds import is_filler
-from ..text.terms import document_terms, vocatives
+from ..text.terms import document_terms, unpack_terms, vocatives
 from ..values import MemoryRow
 from .presets import PRESETS, RecallPreset
 
@@ -113,7 +114,9 @@ class WorkingSet:
     def _sync_lexical(self) -> None:
         for idx in range(self._indexed, len(self.rows)):
             text = self.rows[idx].text
-            terms = document_terms(text)
+            terms = unpack_terms(self.rows[idx].terms)  # stored when the row was enriched
+            if terms is None:  # stored before terms were kept, or this call's own turn
+                terms = document_terms(text)
             for term, count in Counter(terms).items():
                 postings = self._postings.get(term)
                 if postings is None:

@@ -344,9 +344,10 @@ class PostgresBackend(Backend):
             await _alive(conn, customer_id, {r.caller_id for r in rows})
             status = await conn.execute(
                 "INSERT INTO memories (customer_id, call_id, seq, caller_id, first_caller_id, kind, role, text, at,"
-                " embedding, tags, enriched) SELECT $1, t.*, $12 FROM unnest($2::text[], $3::int[], $4::text[],"
-                " $5::text[], $6::text[], $7::text[], $8::text[], $9::timestamptz[], $10::bytea[], $11::text[])"
-                " AS t(call_id, seq, caller_id, first_caller_id, kind, role, text, at, embedding, tags)"
+                " embedding, tags, terms, enriched) SELECT $1, t.*, $13 FROM unnest($2::text[], $3::int[], $4::text[],"
+                " $5::text[], $6::text[], $7::text[], $8::text[], $9::timestamptz[], $10::bytea[], $11::text[],"
+                " $12::text[]) AS t(call_id, seq, caller_id, first_caller_id, kind, role, text, at, embedding, tags,"
+                " terms)"
                 " WHERE EXISTS (SELECT 1 FROM callers c WHERE c.customer_id = $1 AND c.caller_id = t.caller_id)"
                 " ON CONFLICT DO NOTHING",
                 customer_id,
@@ -360,6 +361,7 @@ class PostgresBackend(Backend):
                 [r.at for r in rows],
                 [encode_vector(r.embedding) for r in rows],
                 [dump_tags(r.tags) for r in rows],
+                [r.terms for r in rows],
                 enriched,
             )
         return int(status.rsplit(" ", 1)[-1])
@@ -369,20 +371,22 @@ class PostgresBackend(Backend):
             return
         async with self._tenant(customer_id) as conn:
             await conn.execute(
-                "UPDATE memories m SET embedding = t.embedding, tags = t.tags, enriched = true FROM unnest($2::text[],"
-                " $3::int[], $4::bytea[], $5::text[]) AS t(call_id, seq, embedding, tags) WHERE m.customer_id = $1"
+                "UPDATE memories m SET embedding = t.embedding, tags = t.tags, terms = coalesce(t.terms, m.terms),"
+                " enriched = true FROM unnest($2::text[], $3::int[], $4::bytea[], $5::text[], $6::text[])"
+                " AS t(call_id, seq, embedding, tags, terms) WHERE m.customer_id = $1"
                 " AND m.call_id = t.call_id AND m.seq = t.seq",
                 customer_id,
                 [r.call_id for r in rows],
                 [r.seq for r in rows],
                 [encode_vector(r.embedding) for r in rows],
                 [dump_tags(r.tags) for r in rows],
+                [r.terms for r in rows],
             )
 
     async def load_unenriched(self, customer_id, *, before, limit) -> list[MemoryRow]:
         async with self._tenant(customer_id) as conn:
             rows = await conn.fetch(
-                "SELECT caller_id, call_id, seq, kind, role, text, at, first_caller_id, embedding, tags FROM memories"
+                "SELECT caller_id, call_id, seq, kind, role, text, at, first_caller_id, embedding, tags, terms FROM memories"
                 " WHERE customer_id = $1 AND NOT enriched AND call_id IN (SELECT call_id FROM calls WHERE"
                 " customer_id = $1 AND (ended_at IS NOT NULL OR started_at < $2)) ORDER BY call_id, seq LIMIT $3",
                 customer_id,
@@ -394,7 +398,7 @@ class PostgresBackend(Backend):
     async def load_call_rows(self, customer_id, call_id) -> list[MemoryRow]:
         async with self._tenant(customer_id) as conn:
             rows = await conn.fetch(
-                "SELECT caller_id, call_id, seq, kind, role, text, at, first_caller_id, embedding, tags FROM memories"
+                "SELECT caller_id, call_id, seq, kind, role, text, at, first_caller_id, embedding, tags, terms FROM memories"
                 " WHERE customer_id = $1 AND call_id = $2 ORDER BY seq",
                 customer_id,
                 call_id,
@@ -847,8 +851,21 @@ async def _reset(conn: asyncpg.Connection) -> None:
 
 
 def _memory_row(customer_id: str, r: asyncpg.Record) -> MemoryRow:
-    """A row selected as caller_id, call_id, seq, kind, role, text, at, first_caller_id, embedding, tags."""
-    return MemoryRow(customer_id, r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], decode_vector(r[8]), load_tags(r[9]))
+    """A row selected as caller_id, call_id, seq, kind, role, text, at, first_caller_id, embedding, tags, terms."""
+    return MemoryRow(
+        customer_id,
+        r[0],
+        r[1],
+        r[2],
+        r[3],
+        r[4],
+        r[5],
+        r[6],
+        r[7],
+        decode_vector(r[8]),
+        load_tags(r[9]),
+        r[10],
+    )
 
 
 async def _alive(conn: asyncpg.Connection, customer_id: str, caller_ids: set[str]) -> bool:
@@ -904,7 +921,7 @@ async def _open_matters(conn: asyncpg.Connection, customer_id: str, caller_id: s
 async def _memories(conn: asyncpg.Connection, customer_id: str, caller_id: str, limit: int) -> list[MemoryRow]:
     """The caller's newest ``limit`` memories, oldest first."""
     rows = await conn.fetch(
-        "SELECT call_id, seq, kind, role, text, at, first_caller_id, embedding, tags FROM memories"
+        "SELECT call_id, seq, kind, role, text, at, first_caller_id, embedding, tags, terms FROM memories"
         " WHERE customer_id = $1 AND caller_id = $2 ORDER BY at DESC, seq DESC LIMIT $3",
         customer_id,
         caller_id,
@@ -912,7 +929,18 @@ async def _memories(conn: asyncpg.Connection, customer_id: str, caller_id: str, 
     )
     return [
         MemoryRow(
-            customer_id, caller_id, r[0], r[1], r[2], r[3], r[4], r[5], r[6], decode_vector(r[7]), load_tags(r[8])
+            customer_id,
+            caller_id,
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            r[4],
+            r[5],
+            r[6],
+            decode_vector(r[7]),
+            load_tags(r[8]),
+            r[9],
         )
         for r in reversed(rows)
     ]

@@ -266,7 +266,7 @@ class SQLiteBackend(Backend):
         async with self._tx():
             await db.executemany(
                 "INSERT INTO memories (customer_id, call_id, seq, caller_id, first_caller_id, kind, role, text, at,"
-                " embedding, tags, enriched) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM"
+                " embedding, tags, enriched, terms) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM"
                 " callers WHERE customer_id = ?1 AND caller_id = ?4) ON CONFLICT DO NOTHING",
                 [
                     (
@@ -282,6 +282,7 @@ class SQLiteBackend(Backend):
                         encode_vector(r.embedding),
                         dump_tags(r.tags),
                         int(enriched),
+                        r.terms,
                     )
                     for r in rows
                 ],
@@ -293,16 +294,27 @@ class SQLiteBackend(Backend):
             return
         async with self._tx():
             await self.db.executemany(
-                "UPDATE memories SET embedding = ?, tags = ?, enriched = 1 WHERE customer_id = ? AND call_id = ?"
-                " AND seq = ?",
-                [(encode_vector(r.embedding), dump_tags(r.tags), customer_id, r.call_id, r.seq) for r in rows],
+                "UPDATE memories SET embedding = ?, tags = ?, terms = coalesce(?, terms), enriched = 1"
+                " WHERE customer_id = ? AND call_id = ? AND seq = ?",
+                [(encode_vector(r.embedding), dump_tags(r.tags), r.terms, customer_id, r.call_id, r.seq) for r in rows],
             )
 
-    _ROW = "SELECT caller_id, call_id, seq, kind, role, text, at, first_caller_id, embedding, tags FROM memories"
+    _ROW = "SELECT caller_id, call_id, seq, kind, role, text, at, first_caller_id, embedding, tags, terms FROM memories"
 
     def _memory_row(self, customer_id: str, r) -> MemoryRow:
         return MemoryRow(
-            customer_id, r[0], r[1], r[2], r[3], r[4], r[5], _dt(r[6]), r[7], decode_vector(r[8]), load_tags(r[9])
+            customer_id,
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            r[4],
+            r[5],
+            _dt(r[6]),
+            r[7],
+            decode_vector(r[8]),
+            load_tags(r[9]),
+            r[10],
         )
 
     async def load_unenriched(self, customer_id, *, before, limit) -> list[MemoryRow]:
@@ -490,7 +502,7 @@ class SQLiteBackend(Backend):
         self, db: aiosqlite.Connection, customer_id: str, caller_id: str, limit: int
     ) -> list[MemoryRow]:
         async with db.execute(
-            "SELECT call_id, seq, kind, role, text, at, first_caller_id, embedding, tags FROM memories"
+            "SELECT call_id, seq, kind, role, text, at, first_caller_id, embedding, tags, terms FROM memories"
             " WHERE customer_id = ? AND caller_id = ? ORDER BY at DESC, seq DESC LIMIT ?",
             (customer_id, caller_id, limit),
         ) as cur:
@@ -508,6 +520,7 @@ class SQLiteBackend(Backend):
                 r[6],
                 decode_vector(r[7]),
                 load_tags(r[8]),
+                r[9],
             )
             for r in reversed(rows)
         ]

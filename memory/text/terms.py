@@ -6,13 +6,25 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 import snowballstemmer
 
 from .spoken import normalize_spoken_digits
+from .vocab import DIGIT_WORDS, FILLER_WORDS, TEENS, TENS
 
-__all__ = ["document_terms", "index_terms", "stem", "tokenize", "vocatives", "without_vocatives"]
+__all__ = [
+    "TERMS_VERSION",
+    "document_terms",
+    "index_terms",
+    "pack_terms",
+    "stem",
+    "tokenize",
+    "unpack_terms",
+    "vocatives",
+    "without_vocatives",
+]
 
 _WORD = re.compile(r"[a-z0-9]+(?:[.'@-][a-z0-9]+)*")
 _STOP = frozenset(
@@ -31,6 +43,25 @@ def tokenize(text: str) -> list[str]:
     normalized = normalize_spoken_digits(text).lower()
     return [t for t in _WORD.findall(normalized) if t not in _STOP]
 
+
+# Stored with each row's terms (``pack_terms``), so terms stored by another version of
+# ``document_terms`` are recomputed rather than trusted. The word lists it reads are part of it;
+# bump the number whenever the code would give other terms for the same text.
+_TERMS_CODE = 1
+TERMS_VERSION = (
+    f"{_TERMS_CODE}."
+    + hashlib.sha256(
+        repr(
+            (
+                sorted(_STOP),
+                sorted(DIGIT_WORDS.items()),
+                sorted(TEENS.items()),
+                sorted(TENS.items()),
+                sorted(FILLER_WORDS),
+            )
+        ).encode()
+    ).hexdigest()[:8]
+)
 
 _STEMS: dict[str, str] = {}
 _STEM_CACHE_LIMIT = 50_000
@@ -93,3 +124,20 @@ def document_terms(text: str) -> list[str]:
     """The terms a remembered utterance is indexed by: ``index_terms`` of its words, names it uses
     to address someone left out."""
     return index_terms(without_vocatives(text))
+
+
+def pack_terms(text: str) -> str:
+    """``document_terms`` of a text as stored with its row: this version, then the terms separated by
+    spaces (no term holds one)."""
+    return f"{TERMS_VERSION}|{' '.join(document_terms(text))}"
+
+
+def unpack_terms(packed: str | None) -> list[str] | None:
+    """The terms ``pack_terms`` stored, or None (compute them from the text) for a row stored
+    without terms or by another version of ``document_terms``."""
+    if packed is None:
+        return None
+    version, _, joined = packed.partition("|")
+    if version != TERMS_VERSION:
+        return None
+    return joined.split(" ") if joined else []

@@ -1,0 +1,135 @@
+"""Each memory's index terms are computed once, when it is written, and stored with it: loading a
+caller does not tokenise every row again, and the working set ranks exactly as if it had."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+
+import asyncpg
+import numpy as np
+import pytest
+
+import memory
+from memory.recall.presets import PRESETS
+from memory.recall.working_set import WorkingSet
+from memory.store import codec, postgres, sqlite
+from memory.text.terms import TERMS_VERSION, document_terms, index_terms, pack_terms, unpack_terms
+from memory.values import MemoryRow
+
+from .test_store_contract import PHONE, T0, first_call
+
+
+async def _caller_with_two_calls(store: memory.CallerStore, tenant: str) -> str:
+    caller = await first_call(store, tenant)
+    hooks = await store.open_call(tenant, {"phone": PHONE}, started_at=T0 + timedelta(days=1))
+    hooks.record_turn("user", "Thanks, Dana! My new address is twenty two Oak Street.", at=T0 + timedelta(days=1))
+    hooks.record_turn(
+        "assistant", "Got it, twenty two Oak Street. Anything else?", at=T0 + timedelta(days=1, seconds=4)
+    )
+    await hooks.aclose()
+    return caller
+
+
+def _lexical_ranking(rows: list[MemoryRow], query: str) -> list[object]:
+    """What the working set derives from the rows' terms, for both presets."""
+    ws = WorkingSet(rows)
+    ws.prepare()
+    out: list[object] = [[ws.terms_of(i) for i in range(len(rows))]]
+    for preset in PRESETS.values():
+        own, context, call = ws.lexical(index_terms(query), preset)
+        out += [own.tolist(), context.tolist(), call.tolist(), np.argsort(-own, kind="stable").tolist()]
+    return out
+
+
+async def test_stored_terms_are_the_terms_computed_from_the_text(store, tenant):
+    caller = await _caller_with_two_calls(store, tenant)
+    backend = store.backend
+    history = await backend.load_history(tenant, caller, limit=50)
+    loaded = [*history.memories, *await backend.load_memories(tenant, caller, limit=50)]
+    loaded += await backend.load_call_rows(tenant, history.memories[-1].call_id)
+    assert len(history.memories) == 5
+    for row in loaded:
+        assert row.terms is not None and unpack_terms(row.terms) == document_terms(row.text), row.text
+    # the query finds the same rows, in the same order, with the terms stored or computed again
+    without = [dataclasses.replace(r, terms=None) for r in history.memories]
+    for query in ("what is my address", "the refund for my bill", "Dana"):
+        assert _lexical_ranking(list(history.memories), query) == _lexical_ranking(without, query)
+
+
+async def test_a_row_stored_without_terms_is_ranked_from_its_text(store, store_urls, tenant):
+    caller = await _caller_with_two_calls(store, tenant)
+    backend = store.backend
+    computed = _lexical_ranking((await backend.load_history(tenant, caller, limit=50)).memories, "Oak Street")
+    # rows written before the terms were stored (or by another version of the terms) have none
+    if isinstance(backend, sqlite.SQLiteBackend):
+        await backend.db.execute("UPDATE memories SET terms = NULL WHERE customer_id = ? AND seq = 1", (tenant,))
+        await backend.db.execute("UPDATE memories SET terms = '0|old' WHERE customer_id = ? AND seq = 2", (tenant,))
+        await backend.db.commit()
+    else:
+        assert isinstance(backend, postgres.PostgresBackend)
+        conn = await asyncpg.connect(store_urls[0])  # the owner: row-level security does not apply
+        try:
+            await conn.execute("UPDATE memories SET terms = NULL WHERE customer_id = $1 AND seq = 1", tenant)
+            await conn.execute("UPDATE memories SET terms = '0|old' WHERE customer_id = $1 AND seq = 2", tenant)
+        finally:
+            await conn.close()
+    history = await backend.load_history(tenant, caller, limit=50)
+    assert [unpack_terms(r.terms) is None for r in history.memories] == [True, True, False, True, True]
+    assert _lexical_ranking(history.memories, "Oak Street") == computed
+
+
+def test_stored_terms_round_trip_and_carry_their_version():
+    text = "Thanks, Dana! It's eight eight one two."
+    packed = pack_terms(text)
+    assert packed.startswith(f"{TERMS_VERSION}|")
+    assert unpack_terms(packed) == document_terms(text)
+    assert "8812" in packed and "dana" not in packed  # spoken digits joined, the vocative left out
+    assert unpack_terms(pack_terms("uh, okay")) == []  # stored as known to be empty, not as unknown
+    assert unpack_terms(None) is None
+    assert unpack_terms("0.00000000|other terms") is None
+
+
+async def test_sqlite_adds_the_terms_column_when_it_opens_an_older_database(tmp_path, monkeypatch, embedder, tenant):
+    url = f"sqlite:///{tmp_path / 'memory.db'}"
+    before = tuple(m for m in codec.migrations("sqlite") if m[0] < 7)
+    monkeypatch.setattr(sqlite, "migrations", lambda dialect: before)
+    assert await memory.migrate(url) == [v for v, _, _ in before]
+    monkeypatch.undo()
+    assert await memory.migrate(url) == [7]
+    store = await memory.open_store(url, embedder=embedder)
+    try:
+        caller = await first_call(store, tenant)
+        rows = await store.backend.load_memories(tenant, caller, limit=10)
+        assert rows and all(unpack_terms(r.terms) == document_terms(r.text) for r in rows)
+    finally:
+        await store.aclose()
+
+
+async def test_postgres_migrate_adds_the_terms_column_to_an_older_schema(
+    empty_postgres_database, monkeypatch, embedder, tenant
+):
+    before = tuple(m for m in codec.migrations("postgres") if m[0] < 7)
+    monkeypatch.setattr(postgres, "migrations", lambda dialect: before)
+    assert await memory.migrate(empty_postgres_database) == [v for v, _, _ in before]
+    monkeypatch.undo()
+    conn = await asyncpg.connect(empty_postgres_database)
+    try:
+        columns = "SELECT column_name FROM information_schema.columns WHERE table_name = 'memories'"
+        assert "terms" not in {r[0] for r in await conn.fetch(columns)}
+        assert await memory.migrate(empty_postgres_database) == [7]
+        assert "terms" in {r[0] for r in await conn.fetch(columns)}
+    finally:
+        await conn.close()
+    store = await memory.open_store(empty_postgres_database, embedder=embedder)
+    try:
+        caller = await first_call(store, tenant)
+        rows = await store.backend.load_memories(tenant, caller, limit=10)
+        assert rows and all(unpack_terms(r.terms) == document_terms(r.text) for r in rows)
+    finally:
+        await store.aclose()
+
+
+@pytest.mark.parametrize("text", ["", "uh huh", "Hey Mel, it's 4/5/2018 at 09:11, code B0OK1NG, dana.smith@gmail.com"])
+def test_terms_hold_no_space_so_they_round_trip(text):
+    assert unpack_terms(pack_terms(text)) == document_terms(text)
