@@ -133,3 +133,40 @@ async def test_postgres_migrate_adds_the_terms_column_to_an_older_schema(
 @pytest.mark.parametrize("text", ["", "uh huh", "Hey Mel, it's 4/5/2018 at 09:11, code B0OK1NG, dana.smith@gmail.com"])
 def test_terms_hold_no_space_so_they_round_trip(text):
     assert unpack_terms(pack_terms(text)) == document_terms(text)
+
+
+# Texts that exercise what the terms depend on: spoken digits in groups and words, fillers between
+# them, repairs, times, prices, e-mails, stutters, stop words, stems.
+_GUARD_TEXTS = [
+    "My account uh, number is two one seven seven four.",
+    "It's four four, sorry, four five one, then oh nine.",
+    "The reference is 1O9E32IJ and the train TR7804 leaves at 17:17.",
+    "Call me back on six five oh, five five five, oh one oh one.",
+    "Um, I moved to twenty two Oak Street, apartment three B.",
+    "A table for two at 7 pm, actually make it eight thirty.",
+    "It cost nine pounds eighty, or was it 9.80 GBP?",
+    "my email is dana dot lee at example dot com you know",
+    "I I I wanted the the kitchen speaker, not the TV.",
+    "Mm-hmm, okay, go on, uh-huh.",
+    "We're booking flights, bookings and booked rooms for the twelfth of March.",
+    "Ninety nine, a hundred and one, two thousand and twenty six, nineteen eighty four.",
+    "Can you play something by Nina Simone on the bedroom speaker?",
+    "Postcode SW1A 1AA, date of birth the third of May nineteen ninety.",
+]
+# Bump _TERMS_CODE in memory/text/terms.py and record the new digest here whenever this changes.
+_GUARD_DIGESTS = {"1": "34501cc6d6b70717"}
+
+
+def test_the_terms_code_number_is_bumped_when_the_terms_change():
+    """Stored terms are trusted while their version matches: a change to the code that gives other
+    terms for the same text must bump the version, or rows stored before it would rank differently
+    from rows stored after."""
+    import hashlib
+
+    digest = hashlib.sha256(repr([document_terms(t) for t in _GUARD_TEXTS]).encode()).hexdigest()[:16]
+    code = TERMS_VERSION.split(".", 1)[0]
+    assert code in _GUARD_DIGESTS, f"record the digest of terms version {code}: {digest}"
+    assert _GUARD_DIGESTS[code] == digest, (
+        f"the terms of the guard texts changed (digest {digest}) while the version stayed {code}: "
+        "bump _TERMS_CODE in memory/text/terms.py and record the new digest in this test"
+    )
