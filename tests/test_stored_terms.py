@@ -90,13 +90,8 @@ def test_stored_terms_round_trip_and_carry_their_version():
     assert unpack_terms("0.00000000|other terms") is None
 
 
-async def test_sqlite_adds_the_terms_column_when_it_opens_an_older_database(tmp_path, monkeypatch, embedder, tenant):
-    url = f"sqlite:///{tmp_path / 'memory.db'}"
-    before = tuple(m for m in codec.migrations("sqlite") if m[0] < 7)
-    monkeypatch.setattr(sqlite, "migrations", lambda dialect: before)
-    assert await memory.migrate(url) == [v for v, _, _ in before]
-    monkeypatch.undo()
-    assert await memory.migrate(url) == [7]
+async def _a_call_stores_its_terms(url: str, embedder, tenant: str) -> None:
+    """A call on the migrated store at ``url`` stores each row's terms, equal to those computed."""
     store = await memory.open_store(url, embedder=embedder)
     try:
         caller = await first_call(store, tenant)
@@ -104,6 +99,16 @@ async def test_sqlite_adds_the_terms_column_when_it_opens_an_older_database(tmp_
         assert rows and all(unpack_terms(r.terms) == document_terms(r.text) for r in rows)
     finally:
         await store.aclose()
+
+
+async def test_sqlite_adds_the_terms_column_when_it_opens_an_older_database(tmp_path, monkeypatch, embedder, tenant):
+    url = f"sqlite:///{tmp_path / 'memory.db'}"
+    before = tuple(m for m in codec.migrations("sqlite") if m[0] < 7)
+    monkeypatch.setattr(sqlite, "migrations", lambda dialect: before)
+    assert await memory.migrate(url) == [v for v, _, _ in before]
+    monkeypatch.undo()
+    assert await memory.migrate(url) == [7]
+    await _a_call_stores_its_terms(url, embedder, tenant)
 
 
 async def test_postgres_migrate_adds_the_terms_column_to_an_older_schema(
@@ -121,13 +126,7 @@ async def test_postgres_migrate_adds_the_terms_column_to_an_older_schema(
         assert "terms" in {r[0] for r in await conn.fetch(columns)}
     finally:
         await conn.close()
-    store = await memory.open_store(empty_postgres_database, embedder=embedder)
-    try:
-        caller = await first_call(store, tenant)
-        rows = await store.backend.load_memories(tenant, caller, limit=10)
-        assert rows and all(unpack_terms(r.terms) == document_terms(r.text) for r in rows)
-    finally:
-        await store.aclose()
+    await _a_call_stores_its_terms(empty_postgres_database, embedder, tenant)
 
 
 @pytest.mark.parametrize("text", ["", "uh huh", "Hey Mel, it's 4/5/2018 at 09:11, code B0OK1NG, dana.smith@gmail.com"])

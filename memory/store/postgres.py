@@ -386,8 +386,7 @@ class PostgresBackend(Backend):
     async def load_unenriched(self, customer_id, *, before, limit) -> list[MemoryRow]:
         async with self._tenant(customer_id) as conn:
             rows = await conn.fetch(
-                "SELECT caller_id, call_id, seq, kind, role, text, at, first_caller_id, embedding, tags, terms FROM memories"
-                " WHERE customer_id = $1 AND NOT enriched AND call_id IN (SELECT call_id FROM calls WHERE"
+                _MEMORY_ROW + " WHERE customer_id = $1 AND NOT enriched AND call_id IN (SELECT call_id FROM calls WHERE"
                 " customer_id = $1 AND (ended_at IS NOT NULL OR started_at < $2)) ORDER BY call_id, seq LIMIT $3",
                 customer_id,
                 before,
@@ -398,8 +397,7 @@ class PostgresBackend(Backend):
     async def load_call_rows(self, customer_id, call_id) -> list[MemoryRow]:
         async with self._tenant(customer_id) as conn:
             rows = await conn.fetch(
-                "SELECT caller_id, call_id, seq, kind, role, text, at, first_caller_id, embedding, tags, terms FROM memories"
-                " WHERE customer_id = $1 AND call_id = $2 ORDER BY seq",
+                _MEMORY_ROW + " WHERE customer_id = $1 AND call_id = $2 ORDER BY seq",
                 customer_id,
                 call_id,
             )
@@ -850,8 +848,13 @@ async def _reset(conn: asyncpg.Connection) -> None:
         await conn.execute("ROLLBACK")
 
 
+_MEMORY_ROW = (
+    "SELECT caller_id, call_id, seq, kind, role, text, at, first_caller_id, embedding, tags, terms FROM memories"
+)
+
+
 def _memory_row(customer_id: str, r: asyncpg.Record) -> MemoryRow:
-    """A row selected as caller_id, call_id, seq, kind, role, text, at, first_caller_id, embedding, tags, terms."""
+    """A row selected by ``_MEMORY_ROW``."""
     return MemoryRow(
         customer_id,
         r[0],
@@ -921,29 +924,12 @@ async def _open_matters(conn: asyncpg.Connection, customer_id: str, caller_id: s
 async def _memories(conn: asyncpg.Connection, customer_id: str, caller_id: str, limit: int) -> list[MemoryRow]:
     """The caller's newest ``limit`` memories, oldest first."""
     rows = await conn.fetch(
-        "SELECT call_id, seq, kind, role, text, at, first_caller_id, embedding, tags, terms FROM memories"
-        " WHERE customer_id = $1 AND caller_id = $2 ORDER BY at DESC, seq DESC LIMIT $3",
+        _MEMORY_ROW + " WHERE customer_id = $1 AND caller_id = $2 ORDER BY at DESC, seq DESC LIMIT $3",
         customer_id,
         caller_id,
         limit,
     )
-    return [
-        MemoryRow(
-            customer_id,
-            caller_id,
-            r[0],
-            r[1],
-            r[2],
-            r[3],
-            r[4],
-            r[5],
-            r[6],
-            decode_vector(r[7]),
-            load_tags(r[8]),
-            r[9],
-        )
-        for r in reversed(rows)
-    ]
+    return [_memory_row(customer_id, r) for r in reversed(rows)]
 
 
 async def _episodes(conn: asyncpg.Connection, customer_id: str, caller_id: str, limit: int) -> list[Episode]:

@@ -502,28 +502,11 @@ class SQLiteBackend(Backend):
         self, db: aiosqlite.Connection, customer_id: str, caller_id: str, limit: int
     ) -> list[MemoryRow]:
         async with db.execute(
-            "SELECT call_id, seq, kind, role, text, at, first_caller_id, embedding, tags, terms FROM memories"
-            " WHERE customer_id = ? AND caller_id = ? ORDER BY at DESC, seq DESC LIMIT ?",
+            self._ROW + " WHERE customer_id = ? AND caller_id = ? ORDER BY at DESC, seq DESC LIMIT ?",
             (customer_id, caller_id, limit),
         ) as cur:
             rows = list(await cur.fetchall())
-        return [
-            MemoryRow(
-                customer_id,
-                caller_id,
-                r[0],
-                r[1],
-                r[2],
-                r[3],
-                r[4],
-                _dt(r[5]),
-                r[6],
-                decode_vector(r[7]),
-                load_tags(r[8]),
-                r[9],
-            )
-            for r in reversed(rows)
-        ]
+        return [self._memory_row(customer_id, r) for r in reversed(rows)]
 
     async def load_episodes(self, customer_id, caller_id, *, limit) -> list[Episode]:
         async with self._reading() as db:
