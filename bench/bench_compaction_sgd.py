@@ -361,6 +361,7 @@ class Run:
     asked: list[tuple[Ask, bool, bool, bool, bool]] = field(default_factory=list)  # kept, in notes/tail, ran, right
     unsaid: list[tuple[str, str, str]] = field(default_factory=list)  # (call, number, line)
     notes_lines: int = 0
+    misses: list[dict[str, Any]] = field(default_factory=list)  # facts asked about and not carried (--misses)
 
 
 _CLOCK_PREFIX = re.compile(r"^- \d{2}:\d{2}(?:-\d{2}:\d{2})? ")
@@ -473,6 +474,8 @@ def run_compaction(call: LongCall, budget: int) -> Run:
                 ran = bool(plan is not None and plan.recalled_ids)
                 right = bool(plan is not None and set(plan.recalled_ids) & ask.fact.turn_ids)
                 run.asked.append((ask, has, in_notes, ran, right))
+                if not has:
+                    run.misses.append(_miss(call, ask, ctx.items, plan, previous_id))
         history.items.append(item)
         whole += msg_tokens(turn.text)
         said |= said_numbers(turn.text)
@@ -481,6 +484,33 @@ def run_compaction(call: LongCall, budget: int) -> Run:
         previous, previous_id = turn.role, turn.id
     run.notes_lines = len({line for n in notes_seen for line in n.splitlines()})
     return run
+
+
+def _miss(call: LongCall, ask: Ask, items: Sequence[Any], plan: Any, question_id: str) -> dict[str, Any]:
+    """What a request carried when it missed ``ask``'s fact: for reading failures, not for scoring."""
+    by_id = {t.id: t for t in call.turns}
+    notes = next((i.text_content or "" for i in conversation(items) if i.id == NOTES_MESSAGE_ID), "")
+    span = ask.fact.span
+
+    def dated(line: str) -> bool:
+        m = _LINE_CLOCK.match(line)
+        return bool(m) and span[0] - 1 <= int(m.group(1)) * 60 + int(m.group(2)) <= span[1] + 1
+
+    return {
+        "call": call.call_id,
+        "mark": ask.mark,
+        "group": ask.fact.group,
+        "kind": ask.fact.kind,
+        "forms": list(ask.fact.forms),
+        "question": by_id[question_id].text,
+        "span": [round(span[0]), round(span[1])],
+        "said_in": [f"{by_id[t].at:.0f} {by_id[t].role}: {by_id[t].text}" for t in sorted(ask.fact.turn_ids)],
+        "notes_in_span": [line for line in notes.splitlines() if dated(line)],
+        "recalled": [
+            f"{by_id[t].at:.0f} {by_id[t].role}: {by_id[t].text}" if t in by_id else t
+            for t in (plan.recalled_ids if plan is not None else ())
+        ],
+    }
 
 
 def run_truncation(call: LongCall, max_items: int) -> Run:
@@ -637,7 +667,9 @@ def choose_n(calls: list[LongCall], target: float, runs: list[Run]) -> int:
     return best
 
 
-def evaluate(half: str, *, directory: Path, seed: int, count: int, budgets: Sequence[int]) -> dict[str, Any]:
+def evaluate(
+    half: str, *, directory: Path, seed: int, count: int, budgets: Sequence[int], misses: Path | None = None
+) -> dict[str, Any]:
     episodes, _ = data.load_episodes(directory, half)
     calls = build_calls(episodes, half=half, seed=seed, count=count)
     out: dict[str, Any] = {
@@ -653,6 +685,11 @@ def evaluate(half: str, *, directory: Path, seed: int, count: int, budgets: Sequ
         out["compaction"][str(budget)] = summarise(runs, budget)
         if budget == DEFAULT_BUDGET:
             reference = runs
+            if misses is not None:
+                with misses.open("a") as out_file:
+                    for run in runs:
+                        for miss in run.misses:
+                            out_file.write(json.dumps({"half": half} | miss) + "\n")
     if reference:
         spent = mean([r.tokens for run in reference for r in run.requests if r.compacted])
         n = choose_n(calls, spent, reference)
@@ -734,9 +771,12 @@ def main() -> None:
     parser.add_argument("--budgets", default=",".join(map(str, BUDGETS)))
     parser.add_argument("--quick", action="store_true", help="4 calls a half, no files written")
     parser.add_argument("--examples", action="store_true", help="print the unsaid-number examples")
+    parser.add_argument("--misses", type=Path, help="write the facts missed at the default budget (JSON lines)")
     args = parser.parse_args()
     directory = data.data_dir(args.data)
     load_tokenizer()
+    if args.misses is not None:
+        args.misses.write_text("")
     budgets = tuple(int(b) for b in args.budgets.split(","))
     halves = ("tune", "heldout") if args.split == "both" else (args.split,)
     count = 4 if args.quick else args.calls
@@ -754,7 +794,7 @@ def main() -> None:
     }
     for half in halves:
         started = time.perf_counter()
-        result = evaluate(half, directory=directory, seed=args.seed, count=count, budgets=budgets)
+        result = evaluate(half, directory=directory, seed=args.seed, count=count, budgets=budgets, misses=args.misses)
         result["seconds"] = round(time.perf_counter() - started, 1)
         results["halves"][half] = result
         print("\n" + table(half, result))

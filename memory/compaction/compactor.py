@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
 
@@ -23,7 +23,7 @@ from ..text.terms import index_terms
 from ..text.values import Value
 from ..values import MemoryRow
 from .classifier import Digest, _tag, classify
-from .patterns import _ASK_KINDS, _BACKREF, _DIGITS, _NUMBER_WORDS, _SPECIFIC_KINDS, asks
+from .patterns import _ASK_KINDS, _ASKS as _ASKS_CLAUSE, _BACKREF, _DIGITS, _NUMBER_WORDS, _SPECIFIC_KINDS, asks
 from .policy import (
     _NOTES_PREAMBLE,
     _RECALL_PREAMBLE,
@@ -75,8 +75,10 @@ class _Booking:
     closed: bool = False  # a closing was said (goodbyes, "anything else?"): whatever is asked next is new
     request: int | None = None  # the caller's first words with content: what they asked for
     offer: int | None = None  # the agent's latest proposal before the first confirmation
+    named: dict[str, int] = field(default_factory=dict)  # kind -> turns naming it: the kind is the most named
 
 
+_LATEST_BONUS = (2.0, 1.0)  # the last and the last but one turn of a booking saying the kind of value asked for
 _NAMED_SCORE = 8.0  # a turn of the booking asked about that holds the kind of value the question names
 TAIL_FLOOR = 4  # the newest turns stay verbatim, whatever the budget
 REWRITE_TO = 0.7  # a rewrite brings the notes down to this share of their room, so appends fit again
@@ -395,13 +397,16 @@ class Compactor:
         same_kind = not kinds or kinds == [current.kind] if current is not None else False
         asks_anew = requests and bool(kinds)  # "can i make a restaurant reservation i want it on the 12th"
         follows_up = _ABOUT_THEM.search(lowered) or (same_kind and not asks_anew and _FOLLOW_UP.search(lowered))
-        if caller_turns_to and (follows_up or (_CLOSING.search(lowered) and not kinds)):
+        other_kind = bool(kinds) and current is not None and current.kind is not None and current.kind not in kinds
+        if caller_turns_to and not other_kind and (follows_up or (_CLOSING.search(lowered) and not kinds)):
             caller_turns_to = False  # about the thing just done ("do they serve alcohol?"), or taking leave of it
         if current is None or caller_turns_to:  # the caller asks for another thing, or for more once one is done
             current = _Booking(kinds[0] if kinds else None, [], [])
             self._bookings.append(current)
-        elif kinds and current.kind is None:
-            current.kind = kinds[0]
+        for kind in kinds:  # "play the upside", then "who directs this movie", "with subtitles": a movie
+            current.named[kind] = current.named.get(kind, 0) + 1
+            if current.kind is None or current.named[kind] > current.named.get(current.kind, 0):
+                current.kind = kind
         if turn.role == "user" and current.request is None and self._digest(i).kind in ("key", "content"):
             current.request = i
         current.turns.append(i)
@@ -419,7 +424,8 @@ class Compactor:
         if turn.role == "assistant" and ("confirm" in tags or _DONE.search(turn.text.lower())):
             if len(turn.text.split()) >= 8 or self._value_kinds[i] - {"filler", "question", "confirm"}:
                 current.confirms.append(i)  # a confirmation that says what (not "Playing now.")
-            if (outcome_of([turn.text]) == "booked" or _DONE.search(lowered)) and not _LISTING.search(lowered):
+            told = _before_asking(lowered)  # "where should the reservation be made?" reports nothing
+            if told and (outcome_of([told]) == "booked" or _DONE.search(told)) and not _LISTING.search(lowered):
                 current.done = current.booked = True
         if turn.role == "assistant" and _REPORTED.search(lowered) and not asks(turn.text):
             current.done = current.booked = True
@@ -855,6 +861,7 @@ class Compactor:
         attributes = [(words, bonus) for asked, words, bonus in _ATTRIBUTES if asked.search(said)]
         for rank_of, booking in enumerate(chosen):
             weight = 1.0 - 0.2 * rank_of
+            carriers: list[int] = []  # the turns saying the kind of value asked for, in the order said
             last_confirm = self._fullest([i for i in booking.confirms if i != booking.offer])
             latest = max((i for i in booking.confirms if i != booking.offer), default=None)  # after a change of mind
             item = _ITEM_NOUNS.get(booking.kind or "")
@@ -892,8 +899,14 @@ class Compactor:
                 answer = self._answer_to(i) if shared else None
                 if answer is not None and answer in picked:
                     scores[answer] = max(scores.get(answer, 0.0), (2.5 + 1.5 * shared) * weight)  # its answer
+                if (named & holds) or bonus:
+                    carriers.append(i)
                 if score:
                     scores[i] = max(scores.get(i, 0.0), (score + position / 1000) * weight)
+            for back, i in enumerate(reversed(carriers[-2:] if len(carriers) > 1 else [])):
+                # the latest said of it: a change of mind, the retry after a failed attempt, the event taken
+                # after others were listed
+                scores[i] = scores.get(i, 0.0) + _LATEST_BONUS[back] * weight
         return picked
 
     def _answer_to(self, i: int) -> int | None:
@@ -1030,6 +1043,13 @@ _OFFER = re.compile(
     r"(?:about|of)|do you want to (?:listen|hear|watch|see))\b"
 )
 """An agent proposing something (a restaurant, an event, a song) for the caller to take."""
+
+
+def _before_asking(text: str) -> str:
+    """The words of ``text`` before its first asking clause ("your table is booked, can i help with anything
+    else": the report; "do you have a preference as to which restaurant the reservation is made": nothing)."""
+    m = _ASKS_CLAUSE.search(text)
+    return text if m is None else text[: m.start()].strip()
 
 
 def _first_said(scores: dict[int, float], turns: list[Turn]) -> dict[int, float]:
