@@ -75,7 +75,7 @@ class _Booking:
     closed: bool = False  # a closing was said (goodbyes, "anything else?"): whatever is asked next is new
     request: int | None = None  # the caller's first words with content: what they asked for
     offer: int | None = None  # the agent's latest proposal before the first confirmation
-    named: dict[str, int] = field(default_factory=dict)  # kind -> turns naming it: the kind is the most named
+    named: dict[str, int] = field(default_factory=dict)  # kind -> the caller's turns naming it: the most named
 
 
 _LATEST_BONUS = (2.0, 1.0)  # the last and the last but one turn of a booking saying the kind of value asked for
@@ -383,7 +383,7 @@ class Compactor:
             return
         kinds = sorted(t[5:] for t in tags if t.startswith("kind:"))
         current = self._bookings[-1] if self._bookings else None
-        lowered = turn.text.lower()
+        lowered = _STUTTER.sub(r"\1", turn.text.lower())  # "have a great great day": a closing all the same
         requests = turn.role == "user" and _REQUEST.search(lowered) is not None
         caller_turns_to = current is not None and (  # the caller asks for something once one is done
             (requests and bool(kinds) and current.done)
@@ -403,9 +403,10 @@ class Compactor:
         if current is None or caller_turns_to:  # the caller asks for another thing, or for more once one is done
             current = _Booking(kinds[0] if kinds else None, [], [])
             self._bookings.append(current)
-        for kind in kinds:  # "play the upside", then "who directs this movie", "with subtitles": a movie
-            current.named[kind] = current.named.get(kind, 0) + 1
-            if current.kind is None or current.named[kind] > current.named.get(current.kind, 0):
+        for kind in kinds:  # the agent's "play the upside", then the caller's "who directs this movie": a movie
+            if turn.role == "user":  # the caller's words decide ("hotel mumbai" is a movie they asked for)
+                current.named[kind] = current.named.get(kind, 0) + 1
+            if current.kind is None or current.named.get(kind, 0) > current.named.get(current.kind, 0):
                 current.kind = kind
         if turn.role == "user" and current.request is None and self._digest(i).kind in ("key", "content"):
             current.request = i
@@ -1088,8 +1089,11 @@ _NOT_OFFER = re.compile(
     r"would you like (?:me|us) to|do you want (?:me|us) to|shall i|should i)\b"
 )
 """An agent's question for a detail ("how many tickets would you like?"): not a proposal."""
+_STUTTER = re.compile(r"\b(\w+)(?:\s+\1\b)+")
+"""A word said again at once (a recogniser's stutter: "a place to eat eat", "have a great great day")."""
 _REQUEST = re.compile(
-    r"\b(?:looking for|look for|find|search|book|reserve|reservation|want|wanna|need|get me|buy|play|"
+    r"\b(?:looking for|look for|find(?:ing)?|search(?:ing)?|book(?:ing)?|reserve|reservation|want|wanna|need|get me|"
+    r"buy(?:ing)?|play|"
     r"help me|i'd like|i would like|can you|could you)\b"
 )
 """A caller asking for something (what starts a booking)."""
