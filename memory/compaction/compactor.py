@@ -23,7 +23,8 @@ from ..text.terms import index_terms
 from ..text.values import Value
 from ..values import MemoryRow
 from .classifier import Digest, _tag, classify
-from .patterns import _ASK_KINDS, _ASKS as _ASKS_CLAUSE, _BACKREF, _DIGITS, _NUMBER_WORDS, _SPECIFIC_KINDS, asks
+from .patterns import _ASK_KINDS, _BACKREF, _DIGITS, _HESITATION, _NUMBER_WORDS, _SPECIFIC_KINDS, asks
+from .patterns import _ASKS as _ASKS_CLAUSE
 from .policy import (
     _NOTES_PREAMBLE,
     _RECALL_PREAMBLE,
@@ -383,7 +384,9 @@ class Compactor:
             return
         kinds = sorted(t[5:] for t in tags if t.startswith("kind:"))
         current = self._bookings[-1] if self._bookings else None
-        lowered = _STUTTER.sub(r"\1", turn.text.lower())  # "have a great great day": a closing all the same
+        lowered = _STUTTER.sub(
+            r"\1", _HESITATION.sub("", turn.text.lower())
+        )  # "have a great great day", "is playing um at"
         requests = turn.role == "user" and _REQUEST.search(lowered) is not None
         caller_turns_to = current is not None and (  # the caller asks for something once one is done
             (requests and bool(kinds) and current.done)
@@ -398,6 +401,7 @@ class Compactor:
         asks_anew = requests and bool(kinds)  # "can i make a restaurant reservation i want it on the 12th"
         follows_up = _ABOUT_THEM.search(lowered) or (same_kind and not asks_anew and _FOLLOW_UP.search(lowered))
         other_kind = bool(kinds) and current is not None and current.kind is not None and current.kind not in kinds
+        follows_up = follows_up or (asks(turn.text) and _ASKS_ABOUT_IT.match(lowered) is not None)
         if caller_turns_to and not other_kind and (follows_up or (_CLOSING.search(lowered) and not kinds)):
             caller_turns_to = False  # about the thing just done ("do they serve alcohol?"), or taking leave of it
         if current is None or caller_turns_to:  # the caller asks for another thing, or for more once one is done
@@ -419,7 +423,10 @@ class Compactor:
             and all(_OFFER.search(self._turns[c].text.lower()) for c in current.confirms)
         ):
             current.offer = i  # the agent's latest proposal before anything but a proposal was confirmed
-        if current.turns and _CLOSING.search(lowered):
+        closing = _CLOSING.search(lowered)
+        if closing and turn.role == "user" and _OTHER_OPTIONS.match(closing.group(0)):
+            closing = None  # the caller's "is there anything else": other options, not leave-taking
+        if current.turns and closing:
             current.done = current.closed = True  # goodbyes, "anything else?": the next request is another booking
             current.left = current.left or turn.role == "user"
         if turn.role == "assistant" and ("confirm" in tags or _DONE.search(turn.text.lower())):
@@ -1015,7 +1022,7 @@ _REPORTED = re.compile(
     r"reserved|purchased|a success)\b|\bsucc?ess?ful(?:ly)?\b|^(?:the |your )?(?:reservation|booking|tickets?) "
     r"(?:made|booked|done)\b|\b(?:reservation|booking|purchase|order) (?:is |was )?(?:complete|completed|confirmed|done)\b|"
     r"\bwent ahead and (?:made|booked|reserved|bought|purchased)\b|\b(?:recorded|placed|noted) your (?:reservation|booking|order)\b|\bi did (?:confirm|book|reserve|make)\b|"
-    r"\b(?:began|begins) (?:playing|casting)\b|\bwill (?:now )?begin\b|\babout to play\b|\b(?:it is|it's) done\b|"
+    r"\b(?:began|begins) (?:playing|casting)\b|\bwill (?:now )?begin\b(?! (?:at|on|in|by|around|from)\b)|\babout to play\b|\b(?:it is|it's) done\b|"
     r"\b(?:i'll|i will) start (?:the|it|playing)\b|\bgot your (?:table|tickets?|reservation|booking) (?:set|ready)\b"
 )
 """More ways an agent reports a booking done ("I've made your reservation", "the reservation was a
@@ -1029,7 +1036,7 @@ _FOLLOW_UP = re.compile(
 speaker", "what is the genre of this song"): once it is done, they go on with it rather than start another."""
 _OFFERS_TO_BOOK = re.compile(
     r"\b(?:shall|should|can|may) i (?:go ahead and )?(?:book|buy|purchase|reserve|make|get)\b"
-    r"|\b(?:would|do|did) you (?:like|want|need) (?:me|us) to (?:go ahead and )?(?:book|buy|purchase|reserve|make|get)\b"
+    r"|\b(?:would|do|did) you (?:like|want|need) (?:(?:me|us) )?to (?:go ahead and )?(?:book|buy|purchase|reserve|make|get)\b"
 )
 """The agent asking whether to book ("should I go ahead and buy tickets for this show?"): what it
 proposes is not booked yet, whatever was read as done before."""
@@ -1091,6 +1098,12 @@ _NOT_OFFER = re.compile(
 """An agent's question for a detail ("how many tickets would you like?"): not a proposal."""
 _STUTTER = re.compile(r"\b(\w+)(?:\s+\1\b)+")
 """A word said again at once (a recogniser's stutter: "a place to eat eat", "have a great great day")."""
+_OTHER_OPTIONS = re.compile(r"(?:is there|will there be|was there|anything else)\b")
+_ASKS_ABOUT_IT = re.compile(
+    r"^\W*(?:(?:and|so|okay|ok|um|uh|also|great|yes|yeah)\W+)*(?:does|do|is|are|did|was|will|can|could) "
+    r"(?:it|they|this|that|the (?:restaurant|place|venue|event|show|concert|game|song|track|movie|film))\b"
+)
+"""A caller's yes/no question about the thing under way ("does the restaurant play live music"): never a request."""
 _REQUEST = re.compile(
     r"\b(?:looking for|look for|find(?:ing)?|search(?:ing)?|book(?:ing)?|reserve|reservation|want|wanna|need|get me|"
     r"buy(?:ing)?|play|"

@@ -290,9 +290,11 @@ def asks(text: str) -> bool:
     stripped = text.rstrip()
     if stripped.endswith("?"):
         return True
-    return bool(_ASKS.search(stripped))
+    return bool(_ASKS.search(_HESITATION.sub("", stripped)))  # "the reservations um, has been made" asks nothing
 
 
+_HESITATION = re.compile(r"\b(?:um+|uh+|uhm|erm?|hmm+)\b,?\s*", re.IGNORECASE)
+"""A recogniser's hesitation, with the comma it may bring (which would open a clause)."""
 _QUESTION = re.compile(
     r"\?$|^(?:\W*(?:so|and|but|okay|ok|um|uh|sorry|oh|well|yeah)\W+)*(?:what|when|where|which|who|whose|why|how|"
     r"is|are|was|were|do|does|did|can|could|will|would|should|have|has)\b",
