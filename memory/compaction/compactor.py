@@ -76,9 +76,11 @@ class _Booking:
     closed: bool = False  # a closing was said (goodbyes, "anything else?"): whatever is asked next is new
     request: int | None = None  # the caller's first words with content: what they asked for
     offer: int | None = None  # the agent's latest proposal before the first confirmation
-    named: dict[str, int] = field(default_factory=dict)  # kind -> the caller's turns naming it: the most named
+    named: dict[str, float] = field(default_factory=dict)  # kind -> its turns' votes (the caller's weigh most)
 
 
+_AGENT_VOTE = 0.4  # an agent's turn naming a kind of thing, against 1 for the caller's
+_INHERITED_VOTE = 0.5  # a booking whose request names no kind starts as more of the one before
 _LATEST_BONUS = (2.0, 1.0)  # the last and the last but one turn of a booking saying the kind of value asked for
 _NAMED_SCORE = 8.0  # a turn of the booking asked about that holds the kind of value the question names
 TAIL_FLOOR = 4  # the newest turns stay verbatim, whatever the budget
@@ -382,7 +384,8 @@ class Compactor:
                 self._answers_back.add(i)
                 self._aside = False
             return
-        kinds = sorted(t[5:] for t in tags if t.startswith("kind:"))
+        # the kinds of thing the turn names, things booked first ("the bear republic restaurant in rohnert park")
+        kinds = sorted((t[5:] for t in tags if t.startswith("kind:")), key=lambda k: (k not in _ITEM_NOUNS, k))
         current = self._bookings[-1] if self._bookings else None
         lowered = _STUTTER.sub(
             r"\1", _HESITATION.sub("", turn.text.lower())
@@ -405,12 +408,15 @@ class Compactor:
         if caller_turns_to and not other_kind and (follows_up or (_CLOSING.search(lowered) and not kinds)):
             caller_turns_to = False  # about the thing just done ("do they serve alcohol?"), or taking leave of it
         if current is None or caller_turns_to:  # the caller asks for another thing, or for more once one is done
+            before = current
             current = _Booking(kinds[0] if kinds else None, [], [])
+            if not kinds and before is not None and before.kind is not None:  # "make a reservation for 11 15"
+                current.kind, current.named = before.kind, {before.kind: _INHERITED_VOTE}  # more of the same
             self._bookings.append(current)
         for kind in kinds:  # the agent's "play the upside", then the caller's "who directs this movie": a movie
-            if turn.role == "user":  # the caller's words decide ("hotel mumbai" is a movie they asked for)
-                current.named[kind] = current.named.get(kind, 0) + 1
-            if current.kind is None or current.named.get(kind, 0) > current.named.get(current.kind, 0):
+            # the caller's words weigh most ("hotel mumbai" is a movie they asked for)
+            current.named[kind] = current.named.get(kind, 0.0) + (1.0 if turn.role == "user" else _AGENT_VOTE)
+            if current.kind is None or current.named[kind] > current.named.get(current.kind, 0.0):
                 current.kind = kind
         if turn.role == "user" and current.request is None and self._digest(i).kind in ("key", "content"):
             current.request = i
@@ -911,7 +917,8 @@ class Compactor:
                     carriers.append(i)
                 if score:
                     scores[i] = max(scores.get(i, 0.0), (score + position / 1000) * weight)
-            for back, i in enumerate(reversed(carriers[-2:] if len(carriers) > 1 else [])):
+            latest_carriers = carriers[-2:] if len(carriers) > 1 and not offered else []  # the proposal taken rules
+            for back, i in enumerate(reversed(latest_carriers)):
                 # the latest said of it: a change of mind, the retry after a failed attempt, the event taken
                 # after others were listed
                 scores[i] = scores.get(i, 0.0) + _LATEST_BONUS[back] * weight
