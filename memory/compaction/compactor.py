@@ -1011,7 +1011,7 @@ _ASKS_BACK = re.compile(
 )
 """A caller asking back about something said earlier in the call."""
 _CLOSING = re.compile(
-    r"\b(?:that's (?:all|it|everything)|that is (?:all|it|everything)|that(?: will|'ll) (?:be all|do)|nothing else|"
+    r"\b(?:that's (?:all|it|everything)|that is (?:all|it|everything)|that(?: will|'ll) (?:be all|do(?! (?:just |very )?(?:fine|great|nicely|well|perfectly)))|nothing else|"
     r"(?:don't|do not) need anything else|"
     r"good ?bye|bye|take care|see you|(?:i'm|i am|we're|we are) all set|"
     r"have a (?:nice|good|great|wonderful|lovely) (?:rest of (?:your|the) )?(?:day|one|evening|night|time|meal|weekend)|"
