@@ -439,9 +439,19 @@ class Compactor:
             if len(turn.text.split()) >= 8 or self._value_kinds[i] - {"filler", "question", "confirm"}:
                 current.confirms.append(i)  # a confirmation that says what (not "Playing now.")
             told = _before_asking(lowered)  # "where should the reservation be made?" reports nothing
-            if told and (outcome_of([told]) == "booked" or _DONE.search(told)) and not _LISTING.search(lowered):
+            if (
+                told
+                and (outcome_of([told]) == "booked" or _DONE.search(told))
+                and not _LISTING.search(lowered)
+                and not _NOT_DONE.search(lowered)
+            ):
                 current.done = current.booked = True
-        if turn.role == "assistant" and _REPORTED.search(lowered) and not asks(turn.text):
+        if (
+            turn.role == "assistant"
+            and _REPORTED.search(lowered)
+            and not asks(turn.text)
+            and not _NOT_DONE.search(lowered)
+        ):
             current.done = current.booked = True
         if turn.role == "assistant" and _PLAYS.search(lowered) and not _CHECKS.search(lowered):
             current.done = current.booked = True
@@ -1035,6 +1045,12 @@ _REPORTED = re.compile(
 )
 """More ways an agent reports a booking done ("I've made your reservation", "the reservation was a
 success"), when the turn asks nothing ("where is the reservation made?" is not one)."""
+_NOT_DONE = re.compile(
+    r"\b(?:not|wasn't|weren't|isn't|never) (?:been )?(?:successful|possible|able|booked|made|confirmed|reserved)\b"
+    r"|\b(?:unsuccessful|unable|failed)\b|\bcould(?:n't| not) (?:book|make|reserve|get|buy|purchase|confirm)\b"
+    r"|\bno (?:reservations?|tables?|tickets?) (?:were |are |was |is )?available\b"
+)
+"""An agent's report that it could not do it ("the reservation was not successful"): no booking made."""
 _ABOUT_THEM = re.compile(r"\b(?:they|their|them|theirs)\b")
 _FOLLOW_UP = re.compile(
     r"\b(?:it|its|(?:the|this|that) (?:restaurant|place|venue|song|track|event|show|concert|"
