@@ -1005,3 +1005,39 @@ def test_an_agent_asking_whether_to_book_keeps_the_booking_open() -> None:
     assert "crystal ballroom" in first.recall and "neptune theatre" not in first.recall
     second = compactor.plan("what was the venue for the second concert i booked")
     assert "neptune theatre" in second.recall and "crystal ballroom" not in second.recall
+
+
+def test_a_failed_attempt_and_its_retry_count_as_one_table() -> None:
+    tables = [
+        ("user", "find me ethiopian cuisine in berkeley"),
+        ("assistant", "addis restaurant is a good one in berkeley"),
+        ("user", "is there anything else i want um to go somewhere close to oakland"),
+        ("assistant", "there is also cafe colucci in oakland"),
+        ("user", "reserve it for five fifteen pm"),
+        ("assistant", "sorry the reservation was not successful is there anything else i can assist you with"),
+        ("user", "can you check if a table is available at five thirty pm"),
+        ("assistant", "your table at cafe colucci for 5:30 pm has been reserved"),
+        ("user", "thank you that's all i need"),
+        ("user", "i am searching for a place to eat eat in alameda"),
+        ("assistant", "angel fish in alameda is booked for noon"),
+        ("user", "thanks bye"),
+    ]
+    compactor = fed(turns_of([*tables, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    second = compactor.plan("what was the restaurant for the second table i booked")
+    assert "angel fish" in second.recall and "colucci" not in second.recall
+
+
+def test_the_kind_of_a_booking_is_the_one_the_caller_names_most() -> None:
+    song_then_movie = [
+        ("user", "play me a song by miles davis"),
+        ("assistant", "okay will play all blues on the tv"),
+        ("user", "thanks that's all"),
+        ("user", "i want to watch the upside now"),
+        ("assistant", "okay so you want to play the upside with no subtitles"),
+        ("user", "yes who directs this movie"),
+        ("assistant", "the movie has started neil burger directed it"),
+        ("user", "thanks bye"),
+    ]
+    compactor = fed(turns_of([*song_then_movie, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert [b.kind for b in compactor._bookings[:2]] == ["music", "movie"]
+    assert "the upside" in compactor.plan("which movie did we settle on for the first movie you put on").recall

@@ -404,8 +404,8 @@ class Compactor:
         asks_anew = requests and bool(kinds)  # "can i make a restaurant reservation i want it on the 12th"
         follows_up = _ABOUT_THEM.search(lowered) or (same_kind and not asks_anew and _FOLLOW_UP.search(lowered))
         other_kind = bool(kinds) and current is not None and current.kind is not None and current.kind not in kinds
-        follows_up = follows_up or (asks(turn.text) and _ASKS_ABOUT_IT.match(lowered) is not None)
-        if caller_turns_to and not other_kind and (follows_up or (_CLOSING.search(lowered) and not kinds)):
+        about_it = asks(turn.text) and _ASKS_ABOUT_IT.match(lowered) is not None  # "does the restaurant play music"
+        if caller_turns_to and not other_kind and (follows_up or about_it or (_CLOSING.search(lowered) and not kinds)):
             caller_turns_to = False  # about the thing just done ("do they serve alcohol?"), or taking leave of it
         if current is None or caller_turns_to:  # the caller asks for another thing, or for more once one is done
             before = current
