@@ -120,10 +120,71 @@ _YOU_KNOW = re.compile(
     re.IGNORECASE,
 )
 _LIKE_SAID = frozenset(
-    "i you we they he she it people would i'd you'd we'd they'd he'd she'd it'd do does did don't doesn't didn't "
-    "really also just still not never feel feels felt look looks looked sound sounds sounded seem seems seemed "
-    "something anything nothing everything more much most very totally exactly kinda kind sort will i'll we'll "
-    "might may to who that which what".split()
+    [
+        "i",
+        "you",
+        "we",
+        "they",
+        "he",
+        "she",
+        "it",
+        "people",
+        "would",
+        "i'd",
+        "you'd",
+        "we'd",
+        "they'd",
+        "he'd",
+        "she'd",
+        "it'd",
+        "do",
+        "does",
+        "did",
+        "don't",
+        "doesn't",
+        "didn't",
+        "really",
+        "also",
+        "just",
+        "still",
+        "not",
+        "never",
+        "feel",
+        "feels",
+        "felt",
+        "look",
+        "looks",
+        "looked",
+        "sound",
+        "sounds",
+        "sounded",
+        "seem",
+        "seems",
+        "seemed",
+        "something",
+        "anything",
+        "nothing",
+        "everything",
+        "more",
+        "much",
+        "most",
+        "very",
+        "totally",
+        "exactly",
+        "kinda",
+        "kind",
+        "sort",
+        "will",
+        "i'll",
+        "we'll",
+        "might",
+        "may",
+        "to",
+        "who",
+        "that",
+        "which",
+        "what",
+    ]
 )
 _LIKE = re.compile(r"(?<=\b)(\S+)(,?)\s+like,?(?=\s+\S)", re.IGNORECASE)
 _SAID_TWICE = re.compile(r"\b([a-z][a-z']*)(?:\s+\1\b)+")  # lower case: "Walla Walla" is a name
@@ -133,7 +194,6 @@ _NUMBER_SAID = frozenset([*DIGIT_WORDS, *TEENS, *TENS, "oh", "o", "hundred", "th
 def _once(match: re.Match[str]) -> str:
     """A word said twice said once; not a number word ("seven seven six", "zero zero": digits said)."""
     return match.group(0) if match.group(1) in _NUMBER_SAID else match.group(1)
-
 
 
 def _drop_like(match: re.Match[str]) -> str:

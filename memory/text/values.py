@@ -657,19 +657,9 @@ def _time(said: str) -> str:
         return f"{hour}:{minutes:02d} {suffix}".strip()
     said_clock = _DAYPART_CLOCK.fullmatch(lowered)
     if said_clock and (said_clock.group(1) or said_clock.group(4) or said_clock.group(5)):
-        hour_said, minutes_said = said_clock.group(2), said_clock.group(3)
-        hour = int(hour_said) if hour_said.isdigit() else _COUNT_WORDS.get(hour_said)
-        if minutes_said is None:
-            minutes: int | None = 0
-        elif minutes_said.isdigit():
-            minutes = int(minutes_said)
-        else:
-            oh = re.fullmatch(r"oh? (\w+)", minutes_said.replace("-", " "))
-            minutes = _UNITS.get(oh.group(1)) if oh else spoken_number(minutes_said.replace("-", " "))
-        if hour is not None and minutes is not None and 0 <= minutes < 60:
-            part = said_clock.group(1) or said_clock.group(4) or said_clock.group(5)
-            suffix = "am" if part == "morning" else "pm"
-            return f"{hour} {suffix}" if not minutes_said else f"{hour}:{minutes:02d} {suffix}"
+        clock = _daypart_clock(said_clock)
+        if clock is not None:
+            return clock
     part_of_day = re.fullmatch(r"(\d{1,2}(?::[0-5]\d)?) in the (morning|afternoon|evening)", lowered)
     if part_of_day:  # "12:30 in the afternoon" is 12:30 pm, "6 in the evening" 6 pm
         return f"{part_of_day.group(1)} {'am' if part_of_day.group(2) == 'morning' else 'pm'}"
@@ -688,6 +678,21 @@ def _time(said: str) -> str:
     if spaced:  # "11 15 am" is 11:15 am (a recogniser wrote the clock without its colon)
         return f"{spaced.group(1)}:{spaced.group(2)} {spaced.group(3)}"
     return lowered
+
+
+def _daypart_clock(said: re.Match[str]) -> str | None:
+    """ "six fifteen in the evening", "afternoon 1 30": the clock with am/pm (None if no clock)."""
+    hour_said, minutes_said = said.group(2), said.group(3)
+    hour = int(hour_said) if hour_said.isdigit() else _COUNT_WORDS.get(hour_said)
+    past: int | None = 0
+    if minutes_said is not None:
+        words = minutes_said.replace("-", " ")
+        oh = re.fullmatch(r"oh? (\w+)", words)
+        past = int(words) if words.isdigit() else _UNITS.get(oh.group(1)) if oh else spoken_number(words)
+    if hour is None or past is None or not 0 <= past < 60:
+        return None
+    suffix = "am" if (said.group(1) or said.group(4)) == "morning" else "pm"
+    return f"{hour} {suffix}" if minutes_said is None else f"{hour}:{past:02d} {suffix}"
 
 
 def _with_number(said: str) -> str:
