@@ -159,6 +159,35 @@ def test_a_filler_inside_the_words_that_point_at_a_call(question, anchor):
     assert understand(question, NOW).anchor == anchor
 
 
+@pytest.mark.parametrize(
+    ("question", "nth"),
+    [
+        ("on my second you know call which speaker was it", 2),
+        ("what device was it on when i called you the second time", 2),
+        ("the third, like, time i rang what did we book", 3),
+        ("which table did i book on my first uh call", 1),
+    ],
+)
+def test_an_ordinal_through_a_filler_or_with_you_between(question, nth):
+    q = understand(question, NOW)
+    assert q.nth == nth and q.anchor == ("first" if nth == 1 else "nth")
+
+
+def test_a_question_for_a_device_alone_points_at_calls_that_played_something():
+    """ "Which device was it on last time?" names no kind: the last call that played something, not the
+    last call."""
+    episodes = [
+        Episode("song", NOW - timedelta(days=20), ("music",)),
+        Episode("table", NOW - timedelta(days=6), ("restaurant",)),
+        Episode("now", NOW),
+    ]
+    q = understand("which device was it on last time", NOW)
+    assert q.kinds == {"music"} and "device" in q.value_kinds
+    weights = pick_episodes(q, episodes, current_call_id="now")
+    assert max(weights, key=lambda call_id: weights[call_id]) == "song"
+    assert understand("which restaurant did i book last time", NOW).kinds == {"restaurant"}
+
+
 def test_a_word_said_twice_in_the_words_that_point_at_a_call():
     episodes = [
         Episode("early", NOW - timedelta(days=22), ("taxi",)),
@@ -434,4 +463,31 @@ async def test_the_first_song_call_is_the_one_that_played_a_genre_on_the_tv(stor
     hits = await hooks.recall("What device did you use for the song the first time?", limit=5)
     devices = [h for h in hits if any(w in h.text.lower() for w in ("tv", "kitchen"))]
     assert "tv" in devices[0].text.lower(), [h.text for h in hits]
+    await hooks.aclose()
+
+
+MUSIC_SAID = [  # as a recogniser writes it: lower case, fillers and stutters inside the values
+    ("user", "can you play something by nina simone"),
+    ("assistant", "how about feeling good by nina simone shall i play it on the like tv"),
+    ("user", "yes but on the kitchen you know speaker please"),
+    ("assistant", "playing feeling good on the kitchen speaker is that right"),
+    ("user", "oh wait i changed my mind put it on the bedroom uh like speaker"),
+    ("assistant", "okay feeling good on the the bedroom speaker is that correct"),
+    ("user", "yes"),
+    ("assistant", "it's playing now"),
+]
+
+
+async def test_a_device_question_naming_no_kind_finds_the_current_device_of_the_song_call(store, tenant):
+    """A device said with a filler inside is still read: the later one replaces the earlier, and a
+    question naming only what it asks ("which device") points at the call that played something, not
+    at the later restaurant call."""
+    await _call(store, tenant, MUSIC_SAID, T0)
+    await _call(store, tenant, TABLE_1, T0 + timedelta(days=7))
+    hooks = await store.open_call(tenant, PHONE, started_at=T0 + timedelta(days=20))
+    for question in ("which device was it on last time?", "on my first you know call which device was it"):
+        hits = await hooks.recall(question, limit=5)
+        devices = [h for h in hits if any(w in h.text for w in ("tv", "kitchen", "bedroom"))]
+        assert devices and "bedroom" in devices[0].text, (question, [h.text for h in hits])
+        assert all(h.former for h in devices if "bedroom" not in h.text), question
     await hooks.aclose()

@@ -386,3 +386,19 @@ def test_a_cue_word_said_twice_still_announces_the_account(said):
 def test_you_know_between_the_words_of_a_cue_still_announces_the_account():
     said = "my account you know number is four four one um two three nine"
     assert extract_identifiers(said) == [Identifier("account", "441239")]
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "before we start could i i have your account number or the e-mail on file",
+        "could you uh you know give me your account number",
+        "can can i get your account number please",
+    ],
+)
+def test_the_agents_question_is_heard_through_a_stutter_or_a_filler(question):
+    """Unheard, the caller's bare digits ("five two one five six four seven") are no account number,
+    and a call from another phone is not linked."""
+    assert "account" in asked_for(question)
+    said = "it's five two one five six uh four seven"
+    assert [(i.kind, i.value) for i in extract_identifiers(said, asked=asked_for(question))] == [("account", "5215647")]

@@ -75,6 +75,8 @@ def understand(text: str, now: datetime) -> Question:
     words = vocabulary()
     kinds = frozenset(episode_kinds_in(text))
     asks = asks_in(text)
+    if not kinds:  # "which device was it on?" names no call, but only a call that played something has one
+        kinds = frozenset(k for a in asks for k in words.ask_kinds.get(a, ()))
     value_kinds = frozenset(v for a in asks for v in words.ask_values.get(a, ()))
     anchors = [name for name, pattern in words.anchors.items() if pattern.search(said)]
     nth = ordinal_in(text)

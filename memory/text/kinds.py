@@ -18,7 +18,7 @@ import yaml
 
 from ..errors import ConfigError
 from .spoken import normalize_spoken_digits
-from .vocab import FILLER_WORDS
+from .vocab import DIGIT_WORDS, FILLER_WORDS, TEENS, TENS
 
 __all__ = [
     "Vocabulary",
@@ -50,6 +50,7 @@ class Vocabulary:
     episode_kinds: Mapping[str, re.Pattern[str]]
     asks: Mapping[str, re.Pattern[str]]
     ask_values: Mapping[str, frozenset[str]]  # asked -> the value kinds that answer it
+    ask_kinds: Mapping[str, frozenset[str]]  # asked -> the kinds of call it implies when none is named
     anchors: Mapping[str, re.Pattern[str]]
     ordinals: Mapping[str, int]
     confirmation: re.Pattern[str]
@@ -86,6 +87,7 @@ def vocabulary() -> Vocabulary:
         episode_kinds={kind: _pattern(words) for kind, words in raw["episode_kinds"].items()},
         asks={name: _pattern(spec["words"]) for name, spec in raw["asks"].items()},
         ask_values={name: frozenset(spec["values"]) for name, spec in raw["asks"].items()},
+        ask_kinds={name: frozenset(spec.get("kinds", ())) for name, spec in raw["asks"].items()},
         anchors={name: _pattern(words) for name, words in raw["anchors"].items()},
         ordinals={str(word).lower(): int(n) for word, n in raw["ordinals"].items()},
         confirmation=_pattern(raw["confirmations"]),
@@ -112,12 +114,109 @@ def _only_words(node: object, where: str) -> None:
         raise ConfigError(f"{where}: unexpected {type(node).__name__}")
 
 
+_YOU_KNOW = re.compile(
+    r"(?<!\bdo)(?<!\bdid)(?<!\bdoes)(?<!n't)(?<!\bif)(?<!\bto)(?<!'d)(?<!\bwould)(?<!\bwill)(?<!\blet)"
+    r",?\s+you know\b,?(?!\s+(?:what|where|when|who|how|if|whether|that|about|the way)\b)",
+    re.IGNORECASE,
+)
+_LIKE_SAID = frozenset(
+    [
+        "i",
+        "you",
+        "we",
+        "they",
+        "he",
+        "she",
+        "it",
+        "people",
+        "would",
+        "i'd",
+        "you'd",
+        "we'd",
+        "they'd",
+        "he'd",
+        "she'd",
+        "it'd",
+        "do",
+        "does",
+        "did",
+        "don't",
+        "doesn't",
+        "didn't",
+        "really",
+        "also",
+        "just",
+        "still",
+        "not",
+        "never",
+        "feel",
+        "feels",
+        "felt",
+        "look",
+        "looks",
+        "looked",
+        "sound",
+        "sounds",
+        "sounded",
+        "seem",
+        "seems",
+        "seemed",
+        "something",
+        "anything",
+        "nothing",
+        "everything",
+        "more",
+        "much",
+        "most",
+        "very",
+        "totally",
+        "exactly",
+        "kinda",
+        "kind",
+        "sort",
+        "will",
+        "i'll",
+        "we'll",
+        "might",
+        "may",
+        "to",
+        "who",
+        "that",
+        "which",
+        "what",
+    ]
+)
+_LIKE = re.compile(r"(?<=\b)(\S+)(,?)\s+like,?(?=\s+\S)", re.IGNORECASE)
+_SAID_TWICE = re.compile(r"\b([a-z][a-z']*)(?:\s+\1\b)+")  # lower case: "Walla Walla" is a name
+_NUMBER_SAID = frozenset([*DIGIT_WORDS, *TEENS, *TENS, "oh", "o", "hundred", "thousand", "double", "triple"])
+
+
+def _once(match: re.Match[str]) -> str:
+    """A word said twice said once; not a number word ("seven seven six", "zero zero": digits said)."""
+    return match.group(0) if match.group(1) in _NUMBER_SAID else match.group(1)
+
+
+def _drop_like(match: re.Match[str]) -> str:
+    before = match.group(1).lower().strip(",.;:!?")
+    if before in _LIKE_SAID or (before.endswith("'d") or before.endswith("'ll")):
+        return match.group(0)  # "I'd like", "looks like", "something like": the word, not a filler
+    return match.group(1) + match.group(2)
+
+
 def without_fillers(text: str) -> str:
-    """The text with the recogniser's hesitations ("uh", "um") left out, case and punctuation kept:
-    "11 um 30 am" is read as the time it is."""
-    if not _FILLER_TOKENS.search(text.lower()):
-        return text
-    return " ".join(_FILLER_CASED.sub(" ", text).split())
+    """The text as meant, case and punctuation kept: the recogniser's hesitations ("uh", "um") left out,
+    "you know" and "like" where they are fillers ("seven thirty you know pm", "on the like tv", "the
+    bedroom like speaker"; not "do you know", "I'd like", "looks like"), and a word said twice in a row
+    said once ("on the the tv"). "11 um 30 am" is read as the time it is."""
+    lowered = text.lower()
+    if "you know" not in lowered and "like" not in lowered and not _FILLER_TOKENS.search(lowered):
+        return _SAID_TWICE.sub(_once, text) if _SAID_TWICE.search(text) else text
+    said = " ".join(_FILLER_CASED.sub(" ", text).split())
+    if "you know" in lowered:
+        said = " ".join(_YOU_KNOW.sub(" ", said).split())
+    if "like" in lowered:
+        said = _LIKE.sub(_drop_like, said)
+    return _SAID_TWICE.sub(_once, said)
 
 
 @lru_cache(maxsize=8192)
@@ -156,11 +255,23 @@ def ordinal_in(question: str) -> int | None:
     """The n of "my second call", "the third time" (None when the question names no ordinal)."""
     said = plain(question)
     for word, n in vocabulary().ordinals.items():
-        if re.search(rf"\b{re.escape(word)}\s+(?:call|time|booking|order|visit|one)\b", said):
-            return n
-        if re.search(rf"\bcalled\s+(?:for\s+)?the\s+{re.escape(word)}\s+time\b", said):
+        if _ordinal_patterns(word)[0].search(said) or _ordinal_patterns(word)[1].search(said):
             return n
     return None
+
+
+@cache
+def _ordinal_patterns(word: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """ "my second call", "the second, like, time"; "when I called (you) (for) the second time", "rang us
+    the third time" (a filler a recogniser keeps may sit between the words)."""
+    said = re.escape(word)
+    return (
+        re.compile(rf"\b{said}{_GAP}(?:call|calls|time|booking|order|visit|one|occasion)\b"),
+        re.compile(
+            rf"\b(?:called|rang|phoned|contacted|calling|ringing|phoning){_GAP}(?:(?:you|us){_GAP})?"
+            rf"(?:for{_GAP})?the{_GAP}{said}{_GAP}time\b"
+        ),
+    )
 
 
 def is_confirmation(text: str) -> bool:

@@ -539,10 +539,20 @@ def _settle(tokens: list[_Token], pieces: list[_Piece]) -> _Run | None:
 # --------------------------------------------------------------------------- identifiers
 
 
+_HESITATION = re.compile(r"\b(?:" + "|".join(sorted(FILLER_WORDS, key=len, reverse=True)) + r"|you know)\b,?", re.I)
+_SAID_TWICE = re.compile(r"\b([a-z']+)(?:\s+\1\b)+", re.I)
+
+
+def _fluent(text: str) -> str:
+    """The words as meant: hesitations dropped, a word said twice in a row said once (a recogniser keeps
+    both: "could i i have your account number", "can you uh give me")."""
+    return _SAID_TWICE.sub(r"\1", " ".join(_HESITATION.sub(" ", text).split()))
+
+
 def asked_for(agent_text: str) -> frozenset[str]:
     """The identifier kinds an agent's turn asks the caller for ("Can I get your account number?" ->
     account; "what's the best number to reach you?" -> phone; "...or the e-mail on file?" -> email)."""
-    if not isinstance(agent_text, str) or ("?" not in agent_text and not _ASKING.search(agent_text)):
+    if not isinstance(agent_text, str) or ("?" not in agent_text and not _ASKING.search(_fluent(agent_text))):
         return frozenset()
     words = set(_TOKEN_RE.findall(agent_text.lower()))
     kinds = set()

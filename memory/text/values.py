@@ -129,6 +129,8 @@ _MINUTE_WORDS = (  # minutes said in words: "oh five", "fifteen", "forty five", 
     r"|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen"
     r"|(?:twenty|thirty|forty|fifty)(?:[ -](?:one|two|three|four|five|six|seven|eight|nine))?)"
 )
+_HOUR_SAID = rf"(?:1[0-2]|0?[1-9]|{'|'.join(sorted(_COUNT_WORDS, key=len, reverse=True))})"
+_CLOCK_SAID = rf"{_HOUR_SAID}(?:[ -](?:[0-5]\d|{_MINUTE_WORDS}))?"
 _TIME = re.compile(
     r"\b(?:[01]?\d|2[0-3]):[0-5]\d(?:\s*(?:am|pm|a\.m\.|p\.m\.)|\s+in the (?:morning|afternoon|evening))?(?![\w:])"
     r"|\b(?:1[0-2]|0?[1-9])\s*(?:am|pm|a\.m\.|p\.m\.|o'clock)(?!\w)"
@@ -137,8 +139,17 @@ _TIME = re.compile(
     rf"|\b(?:half past|quarter past|quarter to)\s+(?:\d{{1,2}}|{'|'.join(_COUNT_WORDS)})"
     r"(?:\s+in the (?:morning|afternoon|evening)|\s+at night|\s*(?:am|pm))?\b"
     rf"|\b(?:{'|'.join(_COUNT_WORDS)})(?:[ -]{_MINUTE_WORDS})?\s*(?:am|pm|a\.m\.|p\.m\.|o'clock|o clock)"
-    r"|\b(?:[1-9]|1[0-2])\s+in the (?:morning|afternoon|evening)\b",
+    r"|\b(?:[1-9]|1[0-2])\s+in the (?:morning|afternoon|evening)\b"
+    # a clock with the part of the day said instead of am/pm: "six fifteen in the evening", "5 30 in the
+    # evening", "eleven at night"; or before it: "afternoon 1 30", "evening 5", "morning eleven thirty"
+    rf"|\b{_CLOCK_SAID}\s+(?:in the (?:morning|afternoon|evening)|at night)\b"
+    rf"|(?:^|(?<=\bat )|(?<=\bfor )|(?<=\bby )|(?<=\baround )|(?<=\babout )|(?<=, ))"
+    rf"(?:morning|afternoon|evening)\s+{_CLOCK_SAID}(?![\w:])",
     re.IGNORECASE,
+)
+_DAYPART_CLOCK = re.compile(
+    rf"(?:(morning|afternoon|evening) )?({_HOUR_SAID})(?:[ -]([0-5]\d|{_MINUTE_WORDS}))?"
+    r"(?: in the (morning|afternoon|evening)| at (night))?"
 )
 _DATE = re.compile(
     rf"\b(?:{_MONTHS})\.?\s+(?:the\s+)?\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?\b"
@@ -486,7 +497,7 @@ def values_in(text: str) -> list[Value]:
 
 
 _MAY_TIME = re.compile(
-    r"\d|noon|midday|midnight|past|quarter|o'clock|o clock|\b[ap]\.?m\b|morning|afternoon|evening", re.I
+    r"\d|noon|midday|midnight|past|quarter|o'clock|o clock|\b[ap]\.?m\b|morning|afternoon|evening|night", re.I
 )
 _MAY_DATE = re.compile(rf"\d|today|tonight|tomorrow|yesterday|next|this|last|coming|{_MONTHS}", re.I)
 _MAY_DURATION = re.compile(r"min|hour|hr|day|night|week|month|year", re.I)
@@ -644,6 +655,11 @@ def _time(said: str) -> str:
         suffix = m.group(4) or {"morning": "am", "afternoon": "pm", "evening": "pm"}.get(m.group(3) or "", "")
         suffix = suffix or ("pm" if "night" in lowered else "")
         return f"{hour}:{minutes:02d} {suffix}".strip()
+    said_clock = _DAYPART_CLOCK.fullmatch(lowered)
+    if said_clock and (said_clock.group(1) or said_clock.group(4) or said_clock.group(5)):
+        clock = _daypart_clock(said_clock)
+        if clock is not None:
+            return clock
     part_of_day = re.fullmatch(r"(\d{1,2}(?::[0-5]\d)?) in the (morning|afternoon|evening)", lowered)
     if part_of_day:  # "12:30 in the afternoon" is 12:30 pm, "6 in the evening" 6 pm
         return f"{part_of_day.group(1)} {'am' if part_of_day.group(2) == 'morning' else 'pm'}"
@@ -662,6 +678,21 @@ def _time(said: str) -> str:
     if spaced:  # "11 15 am" is 11:15 am (a recogniser wrote the clock without its colon)
         return f"{spaced.group(1)}:{spaced.group(2)} {spaced.group(3)}"
     return lowered
+
+
+def _daypart_clock(said: re.Match[str]) -> str | None:
+    """ "six fifteen in the evening", "afternoon 1 30": the clock with am/pm (None if no clock)."""
+    hour_said, minutes_said = said.group(2), said.group(3)
+    hour = int(hour_said) if hour_said.isdigit() else _COUNT_WORDS.get(hour_said)
+    past: int | None = 0
+    if minutes_said is not None:
+        words = minutes_said.replace("-", " ")
+        oh = re.fullmatch(r"oh? (\w+)", words)
+        past = int(words) if words.isdigit() else _UNITS.get(oh.group(1)) if oh else spoken_number(words)
+    if hour is None or past is None or not 0 <= past < 60:
+        return None
+    suffix = "am" if (said.group(1) or said.group(4)) == "morning" else "pm"
+    return f"{hour} {suffix}" if minutes_said is None else f"{hour}:{past:02d} {suffix}"
 
 
 def _with_number(said: str) -> str:

@@ -8,6 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from memory.text.kinds import without_fillers
+from memory.text.reading import read_turn
 from memory.text.values import Value, spoken_number, values_in
 
 
@@ -114,6 +116,13 @@ def test_a_value_keeps_exactly_its_own_digits(parts: list[tuple[str, str]]) -> N
         ("not after six pm", "six pm", "6 pm"),
         ("make it 12:30 in the afternoon", "12:30 in the afternoon", "12:30 pm"),  # the part of the day is am/pm
         ("at 6 in the evening", "6 in the evening", "6 pm"),
+        # the part of the day said instead of am/pm, after the clock or before it
+        ("at six fifteen in the evening", "six fifteen in the evening", "6:15 pm"),
+        ("around 5 30 in the evening", "5 30 in the evening", "5:30 pm"),
+        ("change it to eleven in the morning", "eleven in the morning", "11 am"),
+        ("Afternoon one fifteen.", "Afternoon one fifteen", "1:15 pm"),
+        ("a table at afternoon 1 30", "afternoon 1 30", "1:30 pm"),
+        ("pick me up at eleven at night", "eleven at night", "11 pm"),
     ],
 )
 def test_times_said_in_words(text: str, said: str, normalised: str) -> None:
@@ -141,3 +150,37 @@ def test_who_made_a_record_offered_in_lower_case_is_a_name(text: str, artist: st
 @pytest.mark.parametrize("text", ["i will pay by card from my account", "we will be there by noon on friday"])
 def test_by_in_other_senses_names_no_one(text: str) -> None:
     assert not [v for v in values_in(text) if v.kind == "name"]
+
+
+@pytest.mark.parametrize("text", ["it was a lovely evening one of us said", "the morning two people came"])
+def test_a_part_of_the_day_before_a_number_is_no_time_without_at_or_for(text: str) -> None:
+    assert [v for v in values_in(text) if v.kind == "time"] == []
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "normalised"),
+    [  # a recogniser's fillers and stutters inside a value: read as meant (the reading of a turn drops them)
+        ("shall i book it for seven thirty you know pm", "time", "7:30 pm"),
+        ("at half past seven like in the evening", "time", "7:30 pm"),
+        ("play it on the like tv", "device", "tv"),
+        ("cast it on the bedroom like speaker", "device", "bedroom speaker"),
+        ("play it on the kitchen you know speaker", "device", "kitchen speaker"),
+        ("put it on the the tv", "device", "tv"),
+    ],
+)
+def test_a_value_with_a_filler_or_a_stutter_inside_is_read(text: str, kind: str, normalised: str) -> None:
+    assert (kind, normalised) in [(v.kind, v.normalised) for v in read_turn(text).values]
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("I would like 3 tickets", "I would like 3 tickets"),
+        ("do you know the address", "do you know the address"),
+        ("it looks like rain", "it looks like rain"),
+        ("Walla Walla is nice", "Walla Walla"),  # a name said twice is no stutter
+        ("the number is seven seven six zero zero", "seven seven six zero zero"),  # digits said
+    ],
+)
+def test_words_that_are_no_fillers_are_kept(text: str, kept: str) -> None:
+    assert kept in without_fillers(text)
