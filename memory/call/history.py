@@ -10,8 +10,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
+from typing import NamedTuple
 
 import numpy as np
 
@@ -22,13 +23,13 @@ from ..recall.episodes import build_episode
 from ..recall.graph import CallerGraph
 from ..recall.presets import RecallPreset
 from ..recall.query import Question, pick_episodes, understand
-from ..recall.ranking import EpisodeContext, rank
+from ..recall.ranking import EpisodeContext, ExpandHook, WordScores, rank, score_words
 from ..recall.working_set import WorkingSet
 from ..store.base import Backend
 from ..values import SINGLE_VALUED, Episode, Hit, Matter, MemoryRow
 from .enrich import resolved_matters
 
-__all__ = ["CallHistory"]
+__all__ = ["CallHistory", "RecallPlan"]
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +37,17 @@ BRIEF_FIRST_S = 0.25
 """A load waits this long at most for the call's brief (the preload) to be served: the brief is on the
 greeting's path, the history on the first recall's, and on a store of one connection the history's
 transaction would hold it while the brief's queries wait."""
+
+
+class RecallPlan(NamedTuple):
+    """One recall's work done before its query's vector arrives (``CallHistory.plan``)."""
+
+    working: WorkingSet  # the working set it was made on (a load replaces it)
+    current: Episode  # this call so far
+    policy: MemoryPolicy
+    expand: ExpandHook | None
+    episodes: EpisodeContext | None
+    words: WordScores
 
 
 class CallHistory:
@@ -126,6 +138,31 @@ class CallHistory:
         """Open matters of earlier calls that turns of this call say are done (see ``resolved_matters``)."""
         return resolved_matters(self.earlier_open, resolutions)
 
+    async def planned(
+        self,
+        query: str,
+        preset: RecallPreset,
+        *,
+        now: datetime,
+        current: Callable[[], Episode],
+        policy: MemoryPolicy,
+    ) -> RecallPlan:
+        """Once a load under way is done (``ready``), the plan of a recall of ``query`` (``plan``;
+        ``current()``: this call so far)."""
+        await self.ready()
+        return self.plan(query, preset, now=now, current=current(), policy=policy)
+
+    def plan(
+        self, query: str, preset: RecallPreset, *, now: datetime, current: Episode, policy: MemoryPolicy
+    ) -> RecallPlan:
+        """What ranking ``query`` needs before its vector: the question read, the calls it points at,
+        the words scored; a recall makes it while its query is being embedded."""
+        working, graph = self.working, self.graph
+        expand = graph.expansion(working.rows, query) if preset.expand_candidates and len(graph) else None
+        episodes = self.episode_context(understand(query, now), current, region=policy.default_region)
+        words = score_words(working, query, preset=preset, now=now, episodes=episodes)
+        return RecallPlan(working, current, policy, expand, episodes, words)
+
     def rank(
         self,
         query: str,
@@ -136,15 +173,29 @@ class CallHistory:
         now: datetime,
         current: Episode | None = None,
         policy: MemoryPolicy | None = None,
+        plan: RecallPlan | None = None,
     ) -> list[Hit]:
         """The caller's memories that best match ``query`` (and its vector), this call's included;
-        with ``current`` (this call so far) and ``policy``, episode by episode and the graph too."""
-        working, graph = self.working, self.graph
-        if current is None or policy is None:
-            return rank(working, query, vector, preset=preset, limit=limit, now=now)
-        expand = graph.expansion(working.rows, query) if preset.expand_candidates and len(graph) else None
-        episodes = self.episode_context(understand(query, now), current, region=policy.default_region)
-        return rank(working, query, vector, preset=preset, limit=limit, now=now, expand=expand, episodes=episodes)
+        with a ``plan`` of this query (or ``current``, this call so far, and ``policy`` to make one),
+        episode by episode and the graph too; by words and vectors alone without."""
+        working = self.working
+        if plan is not None and plan.working is not working:  # a load replaced the working set meanwhile
+            current, policy, plan = plan.current, plan.policy, None
+        if plan is None:
+            if current is None or policy is None:
+                return rank(working, query, vector, preset=preset, limit=limit, now=now)
+            plan = self.plan(query, preset, now=now, current=current, policy=policy)
+        return rank(
+            working,
+            query,
+            vector,
+            preset=preset,
+            limit=limit,
+            now=now,
+            expand=plan.expand,
+            episodes=plan.episodes,
+            words=plan.words,
+        )
 
     def episode_context(self, question: Question, current: Episode, *, region: str) -> EpisodeContext | None:
         """What ranking needs to answer ``question`` episode by episode (``current``: this call so far),

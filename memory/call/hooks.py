@@ -17,10 +17,12 @@ listeners, and reaches the process only through :class:`~memory.call.services.Ca
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime, timedelta
+from typing import TypeVar, cast
 
 import numpy as np
 
@@ -41,6 +43,8 @@ from .writer import CallWriter
 __all__ = ["DRAIN_TIMEOUT_S", "CallHooks"]
 
 logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 DRAIN_TIMEOUT_S = 8.0
 
@@ -241,14 +245,14 @@ class CallHooks:
 
     async def _recall(self, query: str, preset: RecallPreset, limit: int) -> list[Hit]:
         with measured("memory.recall", RECALL, mode=preset.name, tenant=self.customer_id, limit=limit):
-            # Only the query is embedded (turns not embedded yet are matched by their words and neighbours'), and
-            # while the linker and the history are awaited: a first recall can come before the history is loaded.
-            ready = _in_order(self._linker.settle(raise_errors=False), self._history.ready())
-            vector = await query_vector(self._services, query, preset.name, after=ready)
-            current = self._transcript.episode(self.started_at)
-            return self._history.rank(
-                query, vector, preset, limit, now=self._now(), current=current, policy=self.policy
-            )
+            # Only the query is embedded (turns without a vector are matched by words and neighbours'), meanwhile
+            # the linker and history are awaited (a first recall may come before the load) and words scored (the plan).
+            now = self._now()
+            current = functools.partial(self._transcript.episode, self.started_at)
+            planned = self._history.planned(query, preset, now=now, current=current, policy=self.policy)
+            plan = asyncio.ensure_future(_in_order(self._linker.settle(raise_errors=False), planned))
+            vector = await query_vector(self._services, query, preset.name, after=plan)
+            return self._history.rank(query, vector, preset, limit, now=now, plan=plan.result())
 
     def _now(self) -> datetime:
         """The call's clock: its start plus the time since it opened (right for replays too)."""
@@ -323,13 +327,13 @@ async def query_vector(
     return None
 
 
-async def _in_order(*steps: Coroutine[object, object, object]) -> None:
-    """Await ``steps`` one after another; those not reached (a step failed, the recall timed out) are
-    closed, not left never awaited."""
-    waiting = list(steps)
+async def _in_order(first: Coroutine[object, object, object], last: Coroutine[object, object, T]) -> T:
+    """Await ``first`` then ``last`` and return what ``last`` returns; a step not reached (the first
+    failed, the recall timed out) is closed, not left never awaited."""
+    waiting: list[Coroutine[object, object, object]] = [first, last]
     try:
-        while waiting:
-            await waiting.pop(0)
+        await waiting.pop(0)
+        return await cast(Coroutine[object, object, T], waiting.pop(0))
     finally:
         for step in waiting:
             step.close()

@@ -47,7 +47,7 @@ from .query import Question
 from .supersede import supersede
 from .working_set import WorkingSet
 
-__all__ = ["EpisodeContext", "ExpandHook", "rank"]
+__all__ = ["EpisodeContext", "ExpandHook", "WordScores", "rank", "score_words"]
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +67,38 @@ _FORMER = 0.4  # what a turn stating a replaced value keeps of its score
 _FACT_CHECKED = 40  # how many of the best rows are checked for replaced facts
 
 
+@dataclass(frozen=True)
+class WordScores:
+    """What ranking computes of a query before its vector: the lexical signals, dates and times, the
+    speaker it names and the calls it points at (``score_words``); a recall computes it while the
+    query's vector is on its way, then ``rank`` adds the vector."""
+
+    lexical: tuple[np.ndarray, np.ndarray, np.ndarray]  # BM25+ of each row, its window, its call
+    added: np.ndarray | None  # the "when" and date signals, added once answers inherited
+    speaker: str | None  # the role of the person the question names
+    focus: _Focus | None  # the calls the question points at, and the evidence in them
+    rows: int  # the working set's size when computed
+
+
+def score_words(
+    ws: WorkingSet, query: str, *, preset: RecallPreset, now: datetime, episodes: EpisodeContext | None = None
+) -> WordScores:
+    """What ``rank`` needs of ``query`` that does not depend on its vector (see :class:`WordScores`)."""
+    ws.sync()
+    lexical = ws.lexical(index_terms(query), preset)
+    added = None
+    if preset.time_weight and is_when_question(query):
+        added = preset.time_weight * ws.time_mentions()
+    if preset.date_weight:
+        spans = query_date_spans(query, now)
+        if spans:
+            closeness = preset.date_weight * _closeness(ws, spans, preset.date_window_days)
+            added = closeness if added is None else added + closeness
+    speaker = _speaker_asked_about(ws, query) if preset.speaker_weight else None
+    focus = _focus(ws, episodes) if episodes is not None and episodes.question.understood else None
+    return WordScores(lexical, added, speaker, focus, len(ws.rows))
+
+
 def rank(
     ws: WorkingSet,
     query: str,
@@ -77,9 +109,12 @@ def rank(
     now: datetime,
     expand: ExpandHook | None = None,
     episodes: EpisodeContext | None = None,
+    words: WordScores | None = None,
 ) -> list[Hit]:
     """The ``limit`` rows that best match ``query`` (and its vector, if given), best first.
 
+    ``words``: ``score_words`` of the same query, preset and episodes, computed earlier (while the
+    vector was on its way); computed here when absent or when rows joined the set since.
     ``expand`` (used when ``preset.expand_candidates`` > 0) is called once with the row indices
     of the top first-stage candidates, best first, and returns ``{row index: score}`` for related
     rows; a score of 1 adds ``preset.expand_weight`` times the best first-stage score (scores are
@@ -88,12 +123,13 @@ def rank(
     n = len(ws.rows)
     if n == 0 or limit <= 0:
         return []
-    ws.sync()
+    if words is None or words.rows != n:
+        words = score_words(ws, query, preset=preset, now=now, episodes=episodes)
     calls = ws.calls
     fused = np.zeros(n)
     signal = np.zeros(n, dtype=bool)  # rows the query matched at all
 
-    lex_own, lex_context, lex_call = ws.lexical(index_terms(query), preset)
+    lex_own, lex_context, lex_call = words.lexical
     signal |= (lex_context > 0) if preset.context_lexical_weight else (lex_own > 0)
     fused += preset.lexical_weight * _scaled(lex_own)
     fused += preset.context_lexical_weight * _scaled(lex_context)
@@ -123,23 +159,17 @@ def rank(
         inherited = np.where(follows, share * fused[np.maximum(before, 0)], 0.0)
         signal |= follows & signal[np.maximum(before, 0)]
         fused = np.maximum(fused, inherited)
-    if preset.time_weight and is_when_question(query):
-        fused += preset.time_weight * ws.time_mentions()
-    if preset.date_weight:
-        spans = query_date_spans(query, now)
-        if spans:
-            fused += preset.date_weight * _closeness(ws, spans, preset.date_window_days)
+    if words.added is not None:
+        fused = fused + words.added
 
-    if preset.speaker_weight:
-        role = _speaker_asked_about(ws, query)
-        if role is not None:  # "what did Dana say about ...": Dana's own turns first
-            said = ws.roles() if role == "user" else ~ws.roles()
-            fused = np.where(said, fused * (1.0 + preset.speaker_weight), fused)
+    if words.speaker is not None:  # "what did Dana say about ...": Dana's own turns first
+        said = ws.roles() if words.speaker == "user" else ~ws.roles()
+        fused = np.where(said, fused * (1.0 + preset.speaker_weight), fused)
     if expand is not None and preset.expand_candidates > 0:
         fused, signal = _expanded(fused, signal, expand, preset)
     former = np.zeros(n, dtype=bool)
-    if episodes is not None and episodes.question.understood:
-        fused, signal, former = _by_episode(ws, fused, signal, episodes)
+    if words.focus is not None:
+        fused, signal, former = words.focus.apply(fused, signal)
     if episodes is not None and episodes.former_values:  # a replaced address, plan, e-mail...
         replaced = _replaced_facts(ws, fused, episodes)
         fused = np.where(replaced & ~former, fused * _FORMER, fused)
@@ -274,15 +304,30 @@ class EpisodeContext:
     region: str = "US"
 
 
-def _by_episode(
-    ws: WorkingSet, fused: np.ndarray, signal: np.ndarray, context: EpisodeContext
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+@dataclass(frozen=True)
+class _Focus:
+    """The calls a question points at and the evidence inside them: each row's call weight, the lift of
+    the turns that carry a value of the kind asked for and of the agent's confirmations (the latest
+    most), and the rows that state a replaced value. None of it depends on the query's vector."""
+
+    prior: np.ndarray
+    bonus: np.ndarray
+    former: np.ndarray
+
+    def apply(self, fused: np.ndarray, signal: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The scores weighed by call with the evidence lifted, the signal, and the former marks."""
+        top = float(fused.max()) if fused.size else 0.0
+        base = fused / top if top > 0 else fused
+        scored = self.prior * (base + self.bonus)
+        scored = np.where(self.former, scored * _FORMER, scored)
+        return scored, signal | (self.bonus > 0), self.former.copy()
+
+
+def _focus(ws: WorkingSet, context: EpisodeContext) -> _Focus:
     """Weigh rows by their call, lift the evidence inside the calls the question points at, mark
-    rows that state a replaced value (returns the new scores, signal and former marks)."""
+    rows that state a replaced value."""
     n = len(ws.rows)
     question = context.question
-    top = float(fused.max()) if n else 0.0
-    base = fused / top if top > 0 else fused
     call_weight = np.asarray([context.weights.get(c, _UNNAMED) for c in ws.call_ids], dtype=np.float64)
     prior = call_weight[ws.calls] if call_weight.size else np.zeros(n)
     bonus = np.zeros(n)
@@ -317,9 +362,7 @@ def _by_episode(
         episode = context.episodes.get(call_id)
         if episode is not None:
             _mark_former(ws, rows, episode, asked, former, context.region)
-    scored = prior * (base + bonus)
-    scored = np.where(former, scored * _FORMER, scored)
-    return scored, signal | (bonus > 0), former
+    return _Focus(prior, bonus, former)
 
 
 def _valued(tags: frozenset[str]) -> bool:

@@ -33,6 +33,7 @@ other readings, when a caller is forgotten).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from functools import lru_cache
@@ -98,7 +99,8 @@ def supersede(
     out = fused
     unique, counts = np.unique(calls, return_counts=True)
     for call in unique[counts > 1]:  # rows of one call among the best
-        turned_down = _turned_down(ws, ws.call_ids[int(call)])
+        call_id = ws.call_ids[int(call)]
+        turned_down = ws.per_call(call_id, "turned_down", functools.partial(_turned_down, ws, call_id))
         read = (_read(ws, int(i), wanted, region, turned_down) for i in best[calls == call])
         said = sorted((r for r in read if r is not None), key=lambda r: r.seq)
         for later_at in range(1, len(said)):

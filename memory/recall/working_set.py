@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import TypeVar, cast
 
 import numpy as np
 
@@ -33,6 +34,8 @@ from ..text.kinds import is_filler
 from ..text.terms import document_terms, unpack_terms, vocatives
 from ..values import MemoryRow
 from .presets import PRESETS, RecallPreset
+
+T = TypeVar("T")
 
 _NAMED_MIN = 2  # times a name must be used to address someone before it tells who is who
 _NAMED_SHARE = 0.75  # share of those uses one side must make
@@ -63,6 +66,9 @@ class WorkingSet:
         # call of each row; neighbours are derived from (call, seq) when the set changes
         self._call_index: dict[str, int] = {}
         self._calls: list[int] = []
+        self._calls_array = np.zeros(0, np.int64)  # the same as an array, rebuilt when rows joined
+        self._call_sizes: list[int] = []  # rows of each call
+        self._per_call: dict[tuple[str, str], tuple[int, object]] = {}  # see ``per_call``
         self._said_by_caller: list[bool] = []  # role == "user", appended with the rows
         self._seconds: list[float] = []  # row.at as POSIX seconds, appended with the rows
         self._layout_rows = -1
@@ -84,7 +90,11 @@ class WorkingSet:
     def extend(self, rows: Iterable[MemoryRow]) -> None:
         for row in rows:
             self.rows.append(row)
-            self._calls.append(self._call_index.setdefault(row.call_id, len(self._call_index)))
+            call = self._call_index.setdefault(row.call_id, len(self._call_index))
+            if call == len(self._call_sizes):
+                self._call_sizes.append(0)
+            self._call_sizes[call] += 1
+            self._calls.append(call)
             self._said_by_caller.append(row.role == "user")
             self._seconds.append(row.at.timestamp())
 
@@ -313,7 +323,7 @@ class WorkingSet:
         lengths = np.asarray(self._lengths, dtype=np.float64)
         width, decay = preset.neighbour_turns, preset.context_lexical_decay
         window_lengths = self._window(lengths, width, decay)
-        call_ids = np.asarray(self._calls)
+        call_ids = self.calls
         call_lengths = np.bincount(call_ids, weights=lengths, minlength=calls)
         for rows, counts in matched:
             tf = np.zeros(n)
@@ -344,7 +354,7 @@ class WorkingSet:
         call = np.zeros(len(self._call_index))
         if preset.call_weight:
             norms = self._call_norm()
-            sums = np.bincount(np.asarray(self._calls), weights=own, minlength=len(norms))
+            sums = np.bincount(self.calls, weights=own, minlength=len(norms))
             call = np.divide(sums, norms, out=np.zeros_like(sums), where=norms > 0)
         return own, context, call
 
@@ -358,7 +368,20 @@ class WorkingSet:
     @property
     def calls(self) -> np.ndarray:
         """The index of each row's call (rows of one call share it)."""
-        return np.asarray(self._calls)
+        if self._calls_array.shape[0] != len(self._calls):
+            self._calls_array = np.asarray(self._calls, dtype=np.int64)
+        return self._calls_array
+
+    def per_call(self, call_id: str, name: str, compute: Callable[[], T]) -> T:
+        """``compute()``, something derived from one call's rows (``name`` tells it apart), kept until
+        the call gets another row."""
+        size = self._call_sizes[self._call_index[call_id]] if call_id in self._call_index else 0
+        kept = self._per_call.get((call_id, name))
+        if kept is not None and kept[0] == size:
+            return cast(T, kept[1])
+        value = compute()
+        self._per_call[(call_id, name)] = (size, value)
+        return value
 
     @property
     def call_ids(self) -> list[str]:
@@ -370,7 +393,7 @@ class WorkingSet:
         index = self._call_index.get(call_id)
         if index is None:
             return np.zeros(0, np.int64)
-        return np.flatnonzero(np.asarray(self._calls) == index)
+        return np.flatnonzero(self.calls == index)
 
     def speaker_named(self, name: str) -> str | None:
         """The role ("user" or "assistant") of the person called ``name`` in this set's turns: the one
