@@ -28,7 +28,14 @@ Measured per level:
   adds after prewarm (store, pools, caches, working set; an upper bound: the session is in it);
 - Postgres connections in use (``pg_stat_activity`` for the database, sampled every 0.25 s);
 - store open (a job process opens the store for its call), open + preload of the call (the
-  worker's ``memory_setup``), the first recall of a call (fast for even calls, accurate for odd);
+  worker's ``memory_setup``), the first recall of a call (fast for even calls, accurate for odd),
+  on two timelines (``--first-recall``; by default alternately, two calls in four each way):
+  ``spoken``, when a real call's first recall can come at the earliest (the bench's session has no
+  audio out and says its greeting at once: the greeting's playout and the caller's question are
+  waited for at 150 words a minute, then LiveKit's shortest end-of-turn delay), and ``immediate``,
+  as soon as the greeting's handle is done (the worst case: the caller's history still loading).
+  The headline first-recall figures are the spoken ones; the immediate ones are reported beside
+  them (``first_recall_immediate_*``), with how many calls had their history loaded by then;
 - event-loop lag p99 of the job processes (a 10 ms sleep probe for the whole call);
 - turns stored exactly once: rows per call in ``memories`` against the turns the session recorded.
 

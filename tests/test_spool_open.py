@@ -126,7 +126,9 @@ async def test_a_spool_transaction_never_holds_the_files_write_lock_while_its_ev
         loop.call_soon(busy_loop)
         for i in range(20):
             call = SpooledCall("acme", f"call-{i}", [], now)
-            rows = [MemoryRow("acme", "", call.call_id, seq, "turn", "user", f"turn {seq}", now, "") for seq in range(3)]
+            rows = [
+                MemoryRow("acme", "", call.call_id, seq, "turn", "user", f"turn {seq}", now, "") for seq in range(3)
+            ]
             await spool.keep(call, rows)
             await spool.stored("acme", call.call_id, [0, 1])
             await spool.beat()
