@@ -77,13 +77,29 @@ def describe(exc: BaseException) -> str:
     if isinstance(exc, TimeoutError):
         return "timed out"
     name = type(exc).__name__
-    if not (isinstance(exc, CallerMemoryError | OSError) or _is_operational(getattr(exc, "sqlstate", None))):
+    if not (
+        isinstance(exc, CallerMemoryError | OSError)
+        or _is_operational(getattr(exc, "sqlstate", None))
+        or _is_sqlite_operational(exc)
+    ):
         return name
     text = " ".join(str(exc).split())
     return f"{name}: {text}" if text else name
 
 
 _OPERATIONAL_STATES = ("08", "28", "3D", "3F", "53", "57", "42501", "42P01")
+
+
+def _is_sqlite_operational(exc: BaseException) -> bool:
+    """An SQLite error about the file, not the data (busy, locked, I/O, full, cannot open, read-only):
+    its message is SQLite's fixed text (``database is locked``), never a statement's values."""
+    import sqlite3
+
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(exc, sqlite3.Error) and isinstance(code, int) and code & 0xFF in _SQLITE_OPERATIONAL
+
+
+_SQLITE_OPERATIONAL = (5, 6, 10, 13, 14, 8)  # BUSY, LOCKED, IOERR, FULL, CANTOPEN, READONLY
 
 
 def _is_operational(sqlstate: object) -> bool:

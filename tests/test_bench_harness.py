@@ -149,3 +149,56 @@ def test_quick_run_writes_report_json_plots_and_readme_block(tmp_path, postgres_
     text = readme.read_text()
     assert "STALE-BLOCK" not in text and text.startswith("intro\n") and text.endswith("rest\n")
     assert "preload p95 at 10,000 memories" in text
+
+
+def _call_report(i: int, timeline: str, recall_ms: float, loaded: bool) -> dict:
+    mem = {"rss_mb": 100.0, "uss_mb": 50.0, "pss_mb": 60.0}
+    report = {
+        "pid": i,
+        "started_at": 0.0,
+        "ended_at": 1.0,
+        "timeline": timeline,
+        "history_ready_at_recall": loaded,
+        "first_recall_mode": "fast" if i % 2 == 0 else "accurate",
+        "first_recall_ms": recall_ms,
+        "first_recall_phases_ms": {"history_ready": 0.0 if loaded else recall_ms},
+        "store_open_ms": 1.0,
+        "memory_setup_ms": 10.0,
+        "brief": True,
+        "call_id": f"c{i}",
+        "recorded_turns": 2,
+        "loop_lag_ms": [1.0],
+        "query_embed_ms": 5.0,
+        "marks": {k: mem for k in ("start", "memory_imported", "worker_imported", "prewarmed", "call_used")},
+    }
+    if timeline == "spoken":
+        report["spoken_wait_s"] = 4.0
+    return report
+
+
+def test_process_model_first_recall_is_judged_on_the_spoken_timeline_and_the_immediate_one_kept():
+    from bench import bench_processes
+
+    # the greeting "Hello, thanks for calling" (4 words) and a 6-word question at 150 words a minute
+    assert bench_processes.spoken_wait_s("Hello, thanks for calling", "when is my refund due again") == (
+        pytest.approx(10 / 2.5 + bench_processes.END_OF_TURN_S)
+    )
+    reports = [
+        _call_report(0, "immediate", 300.0, False),
+        _call_report(1, "immediate", 400.0, False),
+        _call_report(2, "spoken", 6.0, True),
+        _call_report(3, "spoken", 20.0, True),
+    ]
+    run = {"reports": reports, "connections": [4], "prewarm_s": 1.0, "spread_s": 1.0}
+    summary = bench_processes.summarise(4, run, {f"c{i}": 2 for i in range(4)})
+    assert summary["first_recall_timeline"] == "spoken"
+    assert (summary["first_recall_fast_p95_ms"], summary["first_recall_accurate_p95_ms"]) == (6.0, 20.0)
+    assert (summary["first_recall_immediate_fast_p95_ms"], summary["first_recall_immediate_accurate_p95_ms"]) == (
+        300.0,
+        400.0,
+    )
+    by = summary["first_recall_by_timeline"]
+    assert (by["spoken"]["history_ready_at_recall"], by["immediate"]["history_ready_at_recall"]) == (2, 0)
+    assert processes.judge(summary)["first_recall_fast_p95_ms"]
+    rendered = bench_processes.render_level(summary)
+    assert "first recall, spoken (2 calls" in rendered and "first recall, immediate (2 calls" in rendered

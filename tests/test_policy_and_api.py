@@ -169,7 +169,7 @@ async def test_policy_per_tenant_controls_linking(tmp_path, embedder):
         await store.aclose()
 
 
-def test_log_lines_keep_the_message_of_operational_errors_only():
+def test_log_lines_keep_the_message_of_operational_errors_only(tmp_path):
     import asyncpg
 
     from memory.errors import describe
@@ -188,3 +188,20 @@ def test_log_lines_keep_the_message_of_operational_errors_only():
         "SchemaError: no memory schema in postgresql:db:5432/memory"
     )
     assert describe(TimeoutError()) == "timed out"
+    # SQLite's (the spool's): about the file, its fixed text; about the data, the type only
+    import sqlite3
+
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE t (x TEXT UNIQUE)")
+    db.execute("INSERT INTO t VALUES ('my pin is 1234')")
+    with pytest.raises(sqlite3.IntegrityError) as data_error:
+        db.execute("INSERT INTO t VALUES ('my pin is 1234')")
+    assert describe(data_error.value) == "IntegrityError"
+    holder = sqlite3.connect(tmp_path / "spool.db", isolation_level=None)
+    holder.execute("CREATE TABLE t (x TEXT)")
+    holder.execute("BEGIN IMMEDIATE")  # another process holds the file's write lock
+    waiter = sqlite3.connect(tmp_path / "spool.db", isolation_level=None, timeout=0)
+    with pytest.raises(sqlite3.OperationalError) as locked:
+        waiter.execute("INSERT INTO t VALUES ('my pin is 1234')")
+    assert describe(locked.value) == "OperationalError: database is locked"
+    holder.execute("ROLLBACK")

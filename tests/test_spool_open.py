@@ -88,3 +88,58 @@ async def test_one_process_of_the_host_holds_a_lease_until_it_gives_it_up_or_it_
     finally:
         for spool in (first, second, elsewhere):
             await spool.aclose()
+
+
+async def test_a_spool_transaction_never_holds_the_files_write_lock_while_its_event_loop_is_busy(
+    tmp_path: Path,
+) -> None:
+    """Every job process of a host writes through the one spool file. A process whose event loop is
+    held up (a turn's work on a host whose cores are all busy) between a transaction's BEGIN and its
+    COMMIT would hold every other process's heartbeat and keep behind it: a transaction runs whole
+    on the connection's thread, so another process can write whenever this one's loop is busy."""
+    import sqlite3
+    from datetime import UTC, datetime
+
+    from memory.store.spool import SpooledCall
+    from memory.values import MemoryRow
+
+    path = tmp_path / "spool.db"
+    spool = await Spool(path, database="postgresql:db:5432/x").open()
+    other = sqlite3.connect(path, isolation_level=None, timeout=0.2)  # another process of the host
+    loop = asyncio.get_running_loop()
+    refused: list[str] = []
+    writes = 0
+    done = False
+
+    def busy_loop() -> None:  # runs on the loop between the spool's steps, the loop blocked meanwhile
+        nonlocal writes
+        try:
+            other.execute("INSERT INTO owners (owner, pid, seen_at) VALUES ('other', 1, 0) ON CONFLICT DO NOTHING")
+            writes += 1
+        except sqlite3.OperationalError as exc:
+            refused.append(str(exc))
+        if not done:
+            loop.call_soon(busy_loop)
+
+    now = datetime.now(UTC)
+    try:
+        loop.call_soon(busy_loop)
+        for i in range(20):
+            call = SpooledCall("acme", f"call-{i}", [], now)
+            rows = [
+                MemoryRow("acme", "", call.call_id, seq, "turn", "user", f"turn {seq}", now, "") for seq in range(3)
+            ]
+            await spool.keep(call, rows)
+            await spool.stored("acme", call.call_id, [0, 1])
+            await spool.beat()
+        claimed = await spool.claim()
+        for call in claimed:
+            await spool.replayed(call.customer_id, call.call_id)
+        assert await spool.forget("acme", caller_ids=[], call_ids=["call-0"]) == 1
+        assert await spool.pending() == 19  # a row left of each other call: kept, not claimed (open)
+    finally:
+        done = True
+        await asyncio.sleep(0)
+        other.close()
+        await spool.aclose()
+    assert writes > 20 and refused == [], refused[:3]

@@ -22,9 +22,12 @@ queueing behind the turns of fifty calls:
 
 - **query** (``embed``): embedded in the request, the reply carries the vector. A few milliseconds.
 - **turns** (``embed_later``): the request only hands the texts over and returns a ticket at once;
-  the runner's own thread embeds what is waiting in batches of at most ``TURN_BATCH`` texts, at a
-  lower CPU priority (``nice`` +``TURN_NICE``) than the queries; the job collects the vectors later
-  (``collect`` requests, answered at once, with what is ready).
+  the runner's own thread embeds what is waiting in small batches of at most ``TURN_BATCH`` texts,
+  at a lower CPU priority (``nice`` +``TURN_NICE``) than the queries, and starts no batch while a
+  query is being embedded (it waits up to ``QUERY_FIRST_MAX_S`` for the queries to pass, so the
+  turns still progress under a stream of them): on a host whose cores are all busy, a query then
+  has the model's CPU to itself but for the end of one small batch. The job collects the vectors
+  later (``collect`` requests, answered at once, with what is ready).
 
 Wire format, both ways one message: request ``{"op": "query"|"submit"|"collect"|"direct", ...}`` as JSON
 (``texts`` for query and submit, ``tickets`` for collect; no ``op``: query); reply one JSON header
@@ -64,7 +67,8 @@ logger = logging.getLogger(__name__)
 
 INFERENCE_METHOD = "caller_memory_embed"
 _FLOAT = np.dtype("<f4")
-TURN_BATCH = 32  # texts per model run of the turns lane
+TURN_BATCH = 8  # texts per model run of the turns lane: small, so a query waits at most for one short run
+QUERY_FIRST_MAX_S = 0.25  # the turns lane waits at most this long per batch for the queries in flight
 TURN_NICE = 10  # how much lower the turns lane's thread runs than the queries (Linux: per thread)
 COLLECT_MIN_S = 0.05  # the job asks for a ticket's vectors when the runner expects them ready (at
 COLLECT_MAX_S = 1.0  # least this long after), then less and less often: every request takes the one queue
@@ -83,12 +87,14 @@ class EmbedderRunner(_InferenceRunner):
         self._error = "not initialised"
         self._waiting: deque[tuple[int, list[str]]] = deque()  # tickets handed over, not embedded yet
         self._done: dict[int, tuple[float, np.ndarray | None, str]] = {}  # ticket -> (when, vectors, error)
+        self._pieces: dict[int, list[tuple[np.ndarray | None, str]]] = {}  # a ticket's texts embedded so far
         self._cond = threading.Condition()
         self._tickets = itertools.count(1)
         self._thread: threading.Thread | None = None
         self._waiting_texts = 0
         self._per_text_s = 0.005  # the turns lane's recent seconds per text (a running average)
         self._queries = threading.Lock()  # one query in the model at a time, whichever way it came
+        self._queries_in_flight = 0  # queries asked and not answered yet (the turns lane waits for them)
         self._direct: DirectServer | None = None
 
     def initialize(self) -> None:
@@ -97,10 +103,13 @@ class EmbedderRunner(_InferenceRunner):
         except Exception as exc:  # LiveKit logs and swallows it: say why on every request instead
             self._error = f"the embedding model could not be loaded: {exc}"
             raise
-        self._thread = threading.Thread(target=self._turns_lane, name="memory-embed-turns", daemon=True)
-        self._thread.start()
+        self._start_lanes()
         if direct_supported():
             self._direct = self._listen()
+
+    def _start_lanes(self) -> None:
+        self._thread = threading.Thread(target=self._turns_lane, name="memory-embed-turns", daemon=True)
+        self._thread.start()
 
     def _listen(self) -> DirectServer | None:
         """The direct channel's server: at the address the main process planned (the jobs know it
@@ -130,8 +139,15 @@ class EmbedderRunner(_InferenceRunner):
         if op == "collect":
             return self._collect([int(t) for t in payload])
         started = time.perf_counter()
-        with self._queries:
-            vectors = self._embedder.embed(payload)
+        with self._cond:
+            self._queries_in_flight += 1
+        try:
+            with self._queries:
+                vectors = self._embedder.embed(payload)
+        finally:
+            with self._cond:
+                self._queries_in_flight -= 1
+                self._cond.notify_all()  # the turns lane may go on
         return encode_reply(self._embedder.name, vectors, run_ms=(time.perf_counter() - started) * 1000)
 
     def _collect(self, tickets: list[int]) -> bytes:
@@ -151,7 +167,8 @@ class EmbedderRunner(_InferenceRunner):
         return json.dumps(header).encode("utf-8") + b"\n" + body
 
     def _turns_lane(self) -> None:
-        """The turns lane: texts of several tickets embedded together, at most ``TURN_BATCH`` a run."""
+        """The turns lane: texts of several tickets embedded together, at most ``TURN_BATCH`` a run (a
+        ticket of more texts in several runs, its vectors handed back together)."""
         assert self._embedder is not None
         with contextlib.suppress(OSError, AttributeError):
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), TURN_NICE)  # this thread only (Linux)
@@ -159,14 +176,21 @@ class EmbedderRunner(_InferenceRunner):
             with self._cond:
                 while not self._waiting:
                     self._cond.wait()
-                batch: list[tuple[int, list[str]]] = []
+                until = time.monotonic() + QUERY_FIRST_MAX_S
+                while self._queries_in_flight and (left := until - time.monotonic()) > 0:
+                    self._cond.wait(left)  # queries first: no batch starts beside one
+                batch: list[tuple[int, list[str], bool]] = []  # (ticket, texts, the ticket's last texts)
                 size = 0
-                while self._waiting and (not batch or size + len(self._waiting[0][1]) <= TURN_BATCH):
+                while self._waiting and size < TURN_BATCH:  # a ticket of many texts is run in pieces
                     ticket, texts = self._waiting.popleft()
-                    batch.append((ticket, texts))
+                    room = TURN_BATCH - size
+                    if len(texts) > room:
+                        self._waiting.appendleft((ticket, texts[room:]))
+                        texts = texts[:room]
+                    batch.append((ticket, texts, not self._waiting or self._waiting[0][0] != ticket))
                     size += len(texts)
                 self._waiting_texts -= size
-            texts = [t for _, items in batch for t in items]
+            texts = [t for _, items, _ in batch for t in items]
             started = time.monotonic()
             try:
                 vectors, error = self._embedder.embed(texts), ""
@@ -176,10 +200,17 @@ class EmbedderRunner(_InferenceRunner):
             self._per_text_s = 0.8 * self._per_text_s + 0.2 * (now - started) / max(1, len(texts))
             with self._cond:
                 start = 0
-                for ticket, items in batch:
+                for ticket, items, last in batch:
                     part = None if vectors is None else vectors[start : start + len(items)]
-                    self._done[ticket] = (now, part, error)
                     start += len(items)
+                    pieces = self._pieces.setdefault(ticket, [])
+                    pieces.append((part, error))
+                    if not last:
+                        continue
+                    del self._pieces[ticket]
+                    failed = next((e for v, e in pieces if v is None), "")
+                    joined = None if failed else np.concatenate([v for v, _ in pieces if v is not None])
+                    self._done[ticket] = (now, joined, failed)
                 for ticket in [t for t, (at, _, _) in self._done.items() if now - at > TICKET_TTL_S]:
                     del self._done[ticket]
 

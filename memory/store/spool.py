@@ -27,18 +27,21 @@ import random
 import sqlite3
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import aiosqlite
 
 from ..errors import StoreUnavailableError
 from ..values import Identifier, MemoryRow
-from .sqlite_tx import is_busy, write_statement, write_transaction
+from .sqlite_tx import BUSY_RETRY_S, is_busy, write_statement
 
 __all__ = ["DEFAULT_SPOOL_PATH", "LEASE_S", "Spool", "SpooledCall"]
+
+T = TypeVar("T")
 
 DEFAULT_SPOOL_PATH = Path(".data") / "memory-spool.db"
 LEASE_S = 10.0
@@ -132,7 +135,7 @@ class Spool:
         with contextlib.suppress(FileExistsError):
             os.close(os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
         self._db = await aiosqlite.connect(self.path, isolation_level=None)
-        for pragma in ("busy_timeout=5000", "synchronous=NORMAL"):  # FULL where it counts: see _tx
+        for pragma in ("busy_timeout=5000", "synchronous=NORMAL"):  # FULL where it counts: see _transaction
             await self._db.execute(f"PRAGMA {pragma}")
         async with self._db.execute("PRAGMA journal_mode") as cursor:
             row = await cursor.fetchone()
@@ -151,34 +154,36 @@ class Spool:
             raise StoreUnavailableError("the spool is closed")
         return self._db
 
-    @contextlib.asynccontextmanager
-    async def _tx(self, *, durable: bool = False) -> AsyncIterator[aiosqlite.Connection]:
-        """A write transaction. ``durable``: its commit is synced to disk (``synchronous=FULL``: it
-        survives a power cut), for what must not be lost or come back (turns kept, a caller
-        forgotten). The others (heartbeats, claims, rows that reached the database) commit without
-        a sync (WAL, ``NORMAL``: they survive the process being killed): the host's job processes
-        all beat and store through this one file, and a sync per commit made them queue for its lock.
-        Losing one of those to a power cut is harmless: a heartbeat is renewed, a claim made again,
-        a row stored twice is stored once."""
+    async def _transaction(self, body: Callable[[sqlite3.Connection], T], *, durable: bool = False) -> T:
+        """``body(connection)`` as one write transaction, run whole on the connection's thread: BEGIN
+        IMMEDIATE (waiting out a busy file), the statements, COMMIT, in one hop. The file's write lock is
+        then held only while SQLite works, never across this process's event loop: every job process of
+        a host writes through this one file, and on a host whose cores are all busy a process whose loop
+        is held up (a turn's work, a garbage collection) for a few hundred milliseconds between its
+        BEGIN and its COMMIT held every other process's heartbeat, keep and claim behind it, until they
+        gave up (``database is locked``).
+
+        ``durable``: its commit is synced to disk (``synchronous=FULL``: it survives a power cut), for
+        what must not be lost or come back (turns kept, a caller forgotten). The others (claims, rows
+        that reached the database) commit without a sync (WAL, ``NORMAL``: they survive the process
+        being killed); losing one of those to a power cut is harmless: a claim is made again, a row
+        stored twice is stored once."""
         async with self._lock:
-            try:
-                if durable:
-                    await self.db.execute("PRAGMA synchronous=FULL")
-                async with write_transaction(self.db) as db:
-                    yield db
-            finally:
-                if durable and self._db is not None:
-                    with contextlib.suppress(aiosqlite.Error):
-                        await self._db.execute("PRAGMA synchronous=NORMAL")
+            return await _on_thread(self.db, _run_transaction, body, durable)
+
+    async def _read(self, sql: str, parameters: tuple[object, ...] = ()) -> list[tuple]:
+        """The rows of one read, run and finished on the connection's thread (no statement left open:
+        an open read's snapshot would keep this connection's next write from starting)."""
+        async with self._lock:
+            return await _on_thread(self.db, lambda conn: conn.execute(sql, parameters).fetchall())
 
     async def aclose(self) -> None:
         """Close the file; this owner's closed calls are left for the next owner to replay."""
         if self._db is None:
             return
         try:
-            with contextlib.suppress(aiosqlite.Error):
-                async with self._tx() as db:
-                    await db.execute("DELETE FROM owners WHERE owner = ?", (self.owner,))
+            with contextlib.suppress(aiosqlite.Error, sqlite3.Error, ValueError):
+                await self._write_one("DELETE FROM owners WHERE owner = ?", (self.owner,))
         finally:  # closed even when the owner's row could not be removed in time (cancelled): the
             # connection's thread would otherwise keep the process from exiting; the row expires
             db, self._db = self._db, None
@@ -189,8 +194,9 @@ class Spool:
 
     async def keep(self, call: SpooledCall, rows: Sequence[MemoryRow]) -> None:
         """Keep ``rows`` of ``call`` (owned by this owner until the call closes). Durable on return."""
-        async with self._tx(durable=True) as db:
-            await db.execute(
+
+        def body(db: sqlite3.Connection) -> None:
+            db.execute(
                 "INSERT INTO spooled_calls (database, customer_id, call_id, identifiers, started_at, caller_id,"
                 " first_caller_id, owner, closed, spooled_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
                 " ON CONFLICT (database, customer_id, call_id) DO UPDATE SET"
@@ -200,7 +206,7 @@ class Spool:
                  call.started_at.timestamp(), call.caller_id, call.first_caller_id, self.owner, int(call.closed),
                  time.time()),
             )  # fmt: skip
-            await db.executemany(
+            db.executemany(
                 "INSERT INTO spooled_rows (database, customer_id, call_id, seq, kind, role, text, at)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
                 [
@@ -209,21 +215,26 @@ class Spool:
                 ],
             )
 
+        await self._transaction(body, durable=True)
+
     async def stored(self, customer_id: str, call_id: str, seqs: Sequence[int]) -> None:
         """These rows reached the database: they leave the spool (and the call, once it has none)."""
         if not seqs:
             return
-        async with self._tx() as db:
-            await db.executemany(
+
+        def body(db: sqlite3.Connection) -> None:
+            db.executemany(
                 "DELETE FROM spooled_rows WHERE database = ? AND customer_id = ? AND call_id = ? AND seq = ?",
                 [(self.database, customer_id, call_id, seq) for seq in seqs],
             )
-            await db.execute(
+            db.execute(
                 "DELETE FROM spooled_calls WHERE database = ?1 AND customer_id = ?2 AND call_id = ?3 AND closed = 0"
                 " AND NOT EXISTS (SELECT 1 FROM spooled_rows r WHERE r.database = ?1 AND r.customer_id = ?2"
                 " AND r.call_id = ?3)",
                 (self.database, customer_id, call_id),
             )
+
+        await self._transaction(body)
 
     # -- replay -----------------------------------------------------------------------------------------
 
@@ -251,64 +262,65 @@ class Spool:
         Every store of the host asks about once a second: a read answers when there is nothing to
         claim (the usual case), without taking the file's write lock."""
         gone = time.time() - LEASE_S
-        async with self.db.execute(
+        if not await self._read(
             "SELECT 1 FROM spooled_calls WHERE database = ? AND ((owner = ? AND closed = 1) OR owner NOT IN"
             " (SELECT owner FROM owners WHERE seen_at >= ?)) LIMIT 1",
             (self.database, self.owner, gone),
-        ) as cur:
-            if await cur.fetchone() is None:
-                return []
-        async with self._tx() as db:
-            await db.execute(
+        ):
+            return []
+
+        def body(db: sqlite3.Connection) -> list[SpooledCall]:
+            db.execute(
                 "UPDATE spooled_calls SET owner = ?, closed = 1 WHERE database = ? AND owner NOT IN"
                 " (SELECT owner FROM owners WHERE seen_at >= ?)",
                 (self.owner, self.database, gone),
             )
-            await db.execute("DELETE FROM owners WHERE seen_at < ?", (gone - 3600,))
-            async with db.execute(
-                "SELECT customer_id, call_id, identifiers, started_at, caller_id, first_caller_id FROM spooled_calls"
-                " WHERE database = ? AND owner = ? AND closed = 1 ORDER BY spooled_at LIMIT ?",
-                (self.database, self.owner, limit),
-            ) as cur:
-                calls = [
-                    SpooledCall(r[0], r[1], _load_identifiers(r[2]), _dt(r[3]), r[4], r[5], closed=True)
-                    for r in await cur.fetchall()
-                ]
-            for call in calls:
-                call.rows = await self._rows(db, call.customer_id, call.call_id)
-        return calls
-
-    async def _rows(self, db: aiosqlite.Connection, customer_id: str, call_id: str) -> list[MemoryRow]:
-        async with db.execute(
-            "SELECT seq, kind, role, text, at FROM spooled_rows WHERE database = ? AND customer_id = ? AND call_id = ?"
-            " ORDER BY seq",
-            (self.database, customer_id, call_id),
-        ) as cur:
-            return [
-                MemoryRow(customer_id, "", call_id, r[0], r[1], r[2], r[3], _dt(r[4]), "") for r in await cur.fetchall()
+            db.execute("DELETE FROM owners WHERE seen_at < ?", (gone - 3600,))
+            calls = [
+                SpooledCall(r[0], r[1], _load_identifiers(r[2]), _dt(r[3]), r[4], r[5], closed=True)
+                for r in db.execute(
+                    "SELECT customer_id, call_id, identifiers, started_at, caller_id, first_caller_id FROM"
+                    " spooled_calls WHERE database = ? AND owner = ? AND closed = 1 ORDER BY spooled_at LIMIT ?",
+                    (self.database, self.owner, limit),
+                ).fetchall()
             ]
+            for call in calls:
+                call.rows = [
+                    MemoryRow(call.customer_id, "", call.call_id, r[0], r[1], r[2], r[3], _dt(r[4]), "")
+                    for r in db.execute(
+                        "SELECT seq, kind, role, text, at FROM spooled_rows WHERE database = ? AND customer_id = ?"
+                        " AND call_id = ? ORDER BY seq",
+                        (self.database, call.customer_id, call.call_id),
+                    ).fetchall()
+                ]
+            return calls
+
+        return await self._transaction(body)
 
     async def replayed(self, customer_id: str, call_id: str) -> None:
         """A claimed call is stored (or dropped, its caller forgotten): it leaves the spool."""
-        async with self._tx(durable=True) as db:
-            await db.execute(
+
+        def body(db: sqlite3.Connection) -> None:
+            db.execute(
                 "DELETE FROM spooled_rows WHERE database = ? AND customer_id = ? AND call_id = ?",
                 (self.database, customer_id, call_id),
             )
-            await db.execute(
+            db.execute(
                 "DELETE FROM spooled_calls WHERE database = ? AND customer_id = ? AND call_id = ? AND owner = ?",
                 (self.database, customer_id, call_id, self.owner),
             )
+
+        await self._transaction(body, durable=True)
 
     async def lease(self, name: str, seconds: float) -> bool:
         """Whether this owner may do the host-wide work ``name`` now: it takes (or renews) the lease
         for ``seconds`` unless another owner holds it. For work that one process of the host does for
         all (a tenant's back-fill), not every job process at once. A read answers while another holds it."""
         now = time.time()
-        async with self.db.execute(
+        found = await self._read(
             "SELECT owner, until FROM leases WHERE database = ? AND name = ?", (self.database, name)
-        ) as cur:
-            row = await cur.fetchone()
+        )
+        row = found[0] if found else None
         if row is not None and row[0] != self.owner and row[1] > now:
             return False
         changed = await self._write_one(
@@ -327,33 +339,70 @@ class Spool:
 
     async def pending(self) -> int:
         """Rows of this store's database in the spool (every owner's)."""
-        async with self.db.execute("SELECT count(*) FROM spooled_rows WHERE database = ?", (self.database,)) as cur:
-            row = await cur.fetchone()
-        return int(row[0]) if row else 0
+        rows = await self._read("SELECT count(*) FROM spooled_rows WHERE database = ?", (self.database,))
+        return int(rows[0][0]) if rows else 0
 
     # -- forgetting -------------------------------------------------------------------------------------
 
     async def forget(self, customer_id: str, *, caller_ids: Sequence[str], call_ids: Sequence[str]) -> int:
         """Remove the calls of these callers (and these calls, whoever they belonged to). Returns rows removed."""
-        async with self._tx(durable=True) as db:
-            ids = json.dumps(list(caller_ids))
-            async with db.execute(
-                "SELECT call_id FROM spooled_calls WHERE database = ? AND customer_id = ? AND (caller_id IN"
-                " (SELECT value FROM json_each(?)) OR first_caller_id IN (SELECT value FROM json_each(?)))",
-                (self.database, customer_id, ids, ids),
-            ) as cur:
-                found = {r[0] for r in await cur.fetchall()} | set(call_ids)
+        ids = json.dumps(list(caller_ids))
+
+        def body(db: sqlite3.Connection) -> int:
+            found = {
+                r[0]
+                for r in db.execute(
+                    "SELECT call_id FROM spooled_calls WHERE database = ? AND customer_id = ? AND (caller_id IN"
+                    " (SELECT value FROM json_each(?)) OR first_caller_id IN (SELECT value FROM json_each(?)))",
+                    (self.database, customer_id, ids, ids),
+                ).fetchall()
+            } | set(call_ids)
             removed = 0
             for call_id in found:
                 key = (self.database, customer_id, call_id)
-                cur = await db.execute(
+                removed += db.execute(
                     "DELETE FROM spooled_rows WHERE database = ? AND customer_id = ? AND call_id = ?", key
-                )
-                removed += cur.rowcount
-                await db.execute(
-                    "DELETE FROM spooled_calls WHERE database = ? AND customer_id = ? AND call_id = ?", key
-                )
-        return removed
+                ).rowcount
+                db.execute("DELETE FROM spooled_calls WHERE database = ? AND customer_id = ? AND call_id = ?", key)
+            return removed
+
+        return await self._transaction(body, durable=True)
+
+
+async def _on_thread(db: aiosqlite.Connection, fn: Callable[..., T], *args: object) -> T:
+    """``fn(connection, *args)`` on ``db``'s own thread, in one hop (aiosqlite runs every call on it)."""
+    return await db._execute(lambda: fn(db._conn, *args))  # aiosqlite has no public way to run a function on it
+
+
+def _run_transaction(conn: sqlite3.Connection, body: Callable[[sqlite3.Connection], T], durable: bool) -> T:
+    """On the connection's thread: BEGIN IMMEDIATE (tried again while the file is busy, as
+    :func:`~memory.store.sqlite_tx.write_statement` does), ``body``, COMMIT; rolled back if ``body`` fails."""
+    if durable:
+        conn.execute("PRAGMA synchronous=FULL")
+    try:
+        deadline = time.monotonic() + BUSY_RETRY_S
+        pause = 0.002
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                break
+            except sqlite3.OperationalError as exc:
+                if not is_busy(exc) or time.monotonic() + pause > deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
+        try:
+            result = body(conn)
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return result
+    finally:
+        if durable:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("PRAGMA synchronous=NORMAL")
 
 
 def _dt(value: float) -> datetime:

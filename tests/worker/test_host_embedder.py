@@ -221,6 +221,58 @@ def test_a_query_is_not_queued_behind_turns_and_the_turns_lane_runs_at_low_prior
     assert os.getpriority(os.PRIO_PROCESS, thread.native_id) - os.getpriority(os.PRIO_PROCESS, 0) == host.TURN_NICE
 
 
+class _Timed:
+    """A stand-in model that takes ``run_s`` per run and notes each run's lane, start and end."""
+
+    name, dim = "timed", 4
+
+    def __init__(self, run_s: float) -> None:
+        self.run_s = run_s
+        self.runs: list[tuple[str, int, float, float]] = []
+        self._lock = threading.Lock()
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        lane = "turns" if threading.current_thread().name == "memory-embed-turns" else "query"
+        start = time.monotonic()
+        time.sleep(self.run_s)
+        with self._lock:
+            self.runs.append((lane, len(texts), start, time.monotonic()))
+        return np.ones((len(texts), self.dim), np.float32)
+
+
+def test_no_batch_of_turns_starts_while_a_query_is_in_the_model() -> None:
+    runner = host.EmbedderRunner()
+    model = _Timed(0.02)
+    runner._embedder = model  # type: ignore[assignment]
+    runner._start_lanes()
+    submitted = runner.run(host.encode_request([f"turn {i}" for i in range(64)], op="submit"))
+    ticket = json.loads(submitted.partition(b"\n")[0])["ticket"]
+    queries: list[threading.Thread] = []
+    for i in range(20):  # queries arriving one after another while the turns wait
+        thread = threading.Thread(target=runner.run, args=(host.encode_request([f"query {i}"]),))
+        thread.start()
+        queries.append(thread)
+        time.sleep(0.005)
+    for thread in queries:
+        thread.join()
+    deadline = time.monotonic() + 10
+    while True:
+        ready = host.decode_collected(runner.run(host.encode_request([ticket], op="collect")), "timed", 4)
+        if ticket in ready or time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
+    assert ready[ticket].shape == (64, 4)  # all the turns embedded, in small batches
+    turns = [r for r in model.runs if r[0] == "turns"]
+    asked = [r for r in model.runs if r[0] == "query"]
+    assert len(asked) == 20 and sum(n for _, n, _, _ in turns) == 64
+    assert max(n for _, n, _, _ in turns) <= host.TURN_BATCH
+    # a batch started while a query is in the model shares the CPU with it: the lane waits for the
+    # queries, for QUERY_FIRST_MAX_S at most (the queries here keep the model busy for about 0.4 s:
+    # without the wait every batch of the first 0.4 s would start beside one)
+    overlapping = [t for t in turns if any(q[2] < t[2] < q[3] for q in asked)]
+    assert len(overlapping) <= 2, overlapping
+
+
 def test_a_runner_whose_model_did_not_load_says_why(monkeypatch) -> None:
     monkeypatch.setenv("MEMORY_EMBED_QUANTIZED", "maybe")
     failing = host.EmbedderRunner()
