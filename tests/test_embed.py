@@ -347,6 +347,8 @@ def test_default_embedder_is_shared_and_reads_env(
     quantized = default_embedder()
     assert quantized.name.endswith("int8")
     assert default_embedder() is quantized
+    monkeypatch.delenv("MEMORY_EMBED_QUANTIZED")
+    assert default_embedder() is quantized  # the int8 graph is the default
     monkeypatch.setenv("MEMORY_EMBED_QUANTIZED", "maybe")
     with pytest.raises(ConfigError, match="MEMORY_EMBED_QUANTIZED"):
         default_embedder()
@@ -358,7 +360,12 @@ def test_default_cache_dir_is_home_cache(monkeypatch: pytest.MonkeyPatch) -> Non
     assert embed._resolve_cache_dir(None) == expected
 
 
-def test_warm_returns_cached_graph(cache_dir: Path, fp32: MiniLMEmbedder) -> None:
+def test_warm_returns_cached_graph(
+    cache_dir: Path, fp32: MiniLMEmbedder, int8: MiniLMEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MEMORY_EMBED_QUANTIZED", raising=False)
+    assert warm(cache_dir=cache_dir) == int8.onnx_path  # the graph the default embedder uses
+    monkeypatch.setenv("MEMORY_EMBED_QUANTIZED", "0")
     path = warm(cache_dir=cache_dir)
     assert path == fp32.onnx_path
     assert path.is_file()

@@ -82,7 +82,7 @@ async def test_host_embedder_refuses_bad_input_and_another_model(runner) -> None
         await HostEmbedder(executor).embed([b"bytes"])  # type: ignore[list-item]
     assert executor.requests == 0
     with pytest.raises(ConfigError, match="same MEMORY_EMBED"):
-        await HostEmbedder(executor, name="all-MiniLM-L6-v2/onnx-int8", dim=384).embed(["hello"])
+        await HostEmbedder(executor, name="all-MiniLM-L6-v2/onnx-fp32", dim=384).embed(["hello"])
     with pytest.raises(InvalidInputError):
         runner.run(b"not json")
 
@@ -102,7 +102,10 @@ async def test_turns_handed_to_the_runners_lane_come_back_as_the_in_process_vect
     remote = HostEmbedder(executor)
     turns = [f"turn {i}: my modem drops the line every evening" for i in range(70)]  # three batches
     got = await asyncio.gather(remote.embed_later(turns[:40]), remote.embed_later(turns[40:]))
-    np.testing.assert_allclose(np.vstack(got), embedder.embed(turns), atol=1e-5)
+    # the lane batches the turns otherwise than one call here: the int8 graph's activation scales are
+    # set per batch, so its vectors agree to a cosine, not to the last digit
+    cosines = np.sum(np.vstack(got) * embedder.embed(turns), axis=1)
+    assert cosines.min() > (0.995 if embedder.name.endswith("int8") else 0.99999), cosines.min()
     assert (await remote.embed_later([])).shape == (0, embedder.dim)
     one_lane = HostEmbedder(InProcess(runner), turn_lane=False)  # MEMORY_TURN_LANE=0: embed_later is embed
     np.testing.assert_allclose(await one_lane.embed_later(turns[:2]), embedder.embed(turns[:2]), atol=1e-6)
