@@ -45,6 +45,7 @@ class MemoryPolicy:
     preload_token_budget: int = 600
     preload_timeout_s: float = 1.5
     recall_timeout_s: float = 1.0
+    link_settle_timeout_s: float = 0.5
     recall_mode: str = "fast"
     retention_days: int | None = None
     recent_calls: int = 5
@@ -62,7 +63,7 @@ class MemoryPolicy:
         if not isinstance(self.recall_mode, str) or self.recall_mode not in RECALL_MODES:
             raise ConfigError(f"recall_mode must be one of {list(RECALL_MODES)}, not {self.recall_mode!r}")
         _whole("preload_token_budget", self.preload_token_budget, 50, 20000)
-        for name in ("preload_timeout_s", "recall_timeout_s"):
+        for name in ("preload_timeout_s", "recall_timeout_s", "link_settle_timeout_s"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 30:
                 raise ConfigError(f"{name} must be a number of seconds above 0 and at most 30")

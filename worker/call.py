@@ -212,6 +212,7 @@ async def open_memory(
         brief=brief,
         facts=facts,
         preload_timeout_s=policy.preload_timeout_s,
+        settle_timeout_s=policy.link_settle_timeout_s,
     )
     return memory, store
 

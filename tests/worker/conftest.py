@@ -4,9 +4,11 @@ test, and calls placed through the worker's entrypoint body against a fake room.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import pytest
@@ -30,9 +32,20 @@ def no_planned_direct_channel(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(ENV, "")
 
 
+SETTLE_S = 10.0
+"""The tests' budget for the reply to a turn carrying an identifier: such a reply waits for the link
+and the reloaded brief, and the tests check that it does, whatever a loaded machine takes (the
+tenant's real budget, and that a reply never waits past it, are tested in ``test_faults``)."""
+
+
 @pytest.fixture
 def tenants() -> Tenants:
-    return load_tenants(REPO / "tenants.yaml")
+    loaded = load_tenants(REPO / "tenants.yaml")
+    patient = {
+        tid: dataclasses.replace(t, memory=dataclasses.replace(t.memory, link_settle_timeout_s=SETTLE_S))
+        for tid, t in loaded.tenants.items()
+    }
+    return dataclasses.replace(loaded, tenants=MappingProxyType(patient))
 
 
 @pytest.fixture

@@ -35,10 +35,11 @@ async def direct(postgres_database, embedder):
     await store.aclose()
 
 
-def quick(tenants: Tenants) -> Tenants:
-    """The repository's tenants with a short preload budget."""
+def quick(tenants: Tenants, **budgets: float) -> Tenants:
+    """The repository's tenants with a short preload budget (or the memory ``budgets`` given)."""
+    budgets = budgets or {"preload_timeout_s": BUDGET_S}
     changed = {
-        tid: dataclasses.replace(t, memory=dataclasses.replace(t.memory, preload_timeout_s=BUDGET_S))
+        tid: dataclasses.replace(t, memory=dataclasses.replace(t.memory, **budgets))
         for tid, t in tenants.tenants.items()
     }
     return dataclasses.replace(tenants, tenants=MappingProxyType(changed))
@@ -49,8 +50,8 @@ async def worker(tenants, embedder, tmp_path: Path):
     """``worker(url, redis_url)``: the per-process dependencies of a worker whose store is behind the proxies."""
     made: list[WorkerDeps] = []
 
-    def make(url: str, redis_url: str | None = None) -> WorkerDeps:
-        quick_tenants = quick(tenants)
+    def make(url: str, redis_url: str | None = None, **budgets: float) -> WorkerDeps:
+        quick_tenants = quick(tenants, **budgets)
         holder = StoreHolder(
             url=url,
             redis_url=redis_url,
@@ -146,6 +147,29 @@ async def test_a_refresh_that_fails_keeps_the_last_good_brief(worker, pg_proxy, 
         await call.session.run(user_input="This is Dana Reyes, my account number is 4471 2290.")  # a refresh
         await asyncio.sleep(BUDGET_S + 0.5)
         assert "booking 3390" in call.memory.brief  # not replaced by an empty one
+        await pg_proxy.set("pass")
+
+
+async def test_a_hung_refresh_holds_the_reply_to_an_account_number_at_most_the_settle_budget(
+    worker, pg_proxy, postgres_database, direct
+):
+    phone = number()
+    await seed(direct, phone)
+    settle_s, preload_s = 0.2, 4.0  # the refresh alone would hang for the whole preload budget
+    deps = worker(
+        pg_proxy.url(postgres_database, connect_timeout="1"),
+        preload_timeout_s=preload_s,
+        link_settle_timeout_s=settle_s,
+    )
+    async with placed_call(deps, sip_caller(phone, ACME_LINE, call_id=f"SCL_{uuid.uuid4().hex[:8]}")) as call:
+        assert call.memory is not None and "booking 3390" in call.memory.brief
+        await pg_proxy.set("hang")
+        started = time.monotonic()
+        result = await call.session.run(user_input="This is Dana Reyes, my account number is 4471 2290.")
+        waited = time.monotonic() - started
+        assert result.events  # the caller got a reply
+        assert waited < preload_s / 2, f"the reply waited {waited:.2f} s for a hung refresh"
+        assert "booking 3390" in call.memory.brief  # and the brief it had is kept
         await pg_proxy.set("pass")
 
 
