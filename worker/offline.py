@@ -38,6 +38,7 @@ __all__ = [
     "FIRST_REPLY",
     "OFFLINE_BANNER",
     "OfflineModel",
+    "RuleModel",
     "asks_about_earlier_matter",
     "caller_name",
     "decide",
@@ -171,16 +172,12 @@ def decide(chat_ctx: llm.ChatContext, tools: list[llm.Tool]) -> str | llm.Functi
     return FIRST_REPLY if len(said) == 1 else "Noted."
 
 
-class OfflineModel(llm.LLM):
-    """A deterministic, offline stand-in for a language model (see the module docstring)."""
+class RuleModel(llm.LLM):
+    """A language model whose reply to each request is computed by :meth:`reply_to` (a text, or one
+    tool call), sent back as a single chunk: the seam the offline stand-in and scripted models share."""
 
-    @property
-    def model(self) -> str:
-        return "offline-stand-in"
-
-    @property
-    def provider(self) -> str:
-        return "offline"
+    def reply_to(self, chat_ctx: llm.ChatContext, tools: list[llm.Tool]) -> str | llm.FunctionToolCall:
+        raise NotImplementedError
 
     def chat(
         self,
@@ -192,12 +189,12 @@ class OfflineModel(llm.LLM):
         tool_choice: NotGivenOr[llm.ToolChoice] = NOT_GIVEN,
         extra_kwargs: NotGivenOr[dict[str, Any]] = NOT_GIVEN,
     ) -> llm.LLMStream:
-        reply = decide(chat_ctx, list(tools or []))
-        return _OfflineStream(self, reply=reply, chat_ctx=chat_ctx, tools=tools or [], conn_options=conn_options)
+        reply = self.reply_to(chat_ctx, list(tools or []))
+        return _OneChunkStream(self, reply=reply, chat_ctx=chat_ctx, tools=tools or [], conn_options=conn_options)
 
 
-class _OfflineStream(llm.LLMStream):
-    def __init__(self, model: OfflineModel, *, reply: str | llm.FunctionToolCall, **kwargs: Any) -> None:
+class _OneChunkStream(llm.LLMStream):
+    def __init__(self, model: RuleModel, *, reply: str | llm.FunctionToolCall, **kwargs: Any) -> None:
         super().__init__(model, **kwargs)
         self._reply = reply
 
@@ -207,6 +204,21 @@ class _OfflineStream(llm.LLMStream):
         else:
             delta = llm.ChoiceDelta(role="assistant", content=self._reply)
         self._event_ch.send_nowait(llm.ChatChunk(id=utils.shortuuid("chunk_"), delta=delta))
+
+
+class OfflineModel(RuleModel):
+    """A deterministic, offline stand-in for a language model (see the module docstring)."""
+
+    @property
+    def model(self) -> str:
+        return "offline-stand-in"
+
+    @property
+    def provider(self) -> str:
+        return "offline"
+
+    def reply_to(self, chat_ctx: llm.ChatContext, tools: list[llm.Tool]) -> str | llm.FunctionToolCall:
+        return decide(chat_ctx, tools)
 
 
 def offline_providers(tenant: TenantConfig, *, vad: Any) -> Providers:

@@ -19,6 +19,7 @@ from livekit.agents.testing import fake_job_context
 from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, NOT_GIVEN, NotGivenOr
 from livekit.agents.voice import io
 
+from worker.offline import RuleModel
 from worker.providers import Providers
 from worker.tenants import TenantConfig
 
@@ -71,7 +72,7 @@ def echo_responder(chat_ctx: llm.ChatContext) -> Reply:
     return f"You said: {last_user_text(chat_ctx)}"
 
 
-class ScriptedLLM(llm.LLM):
+class ScriptedLLM(RuleModel):
     """An LLM that replies from a script: queued replies first, then ``responder(chat_ctx)``.
 
     Every request's context is kept in ``requests`` so tests can check what the model saw.
@@ -91,38 +92,14 @@ class ScriptedLLM(llm.LLM):
     def provider(self) -> str:
         return "tests"
 
-    def chat(
-        self,
-        *,
-        chat_ctx: llm.ChatContext,
-        tools: list[llm.Tool] | None = None,
-        conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS,
-        parallel_tool_calls: NotGivenOr[bool] = NOT_GIVEN,
-        tool_choice: NotGivenOr[llm.ToolChoice] = NOT_GIVEN,
-        extra_kwargs: NotGivenOr[dict[str, Any]] = NOT_GIVEN,
-    ) -> llm.LLMStream:
+    def reply_to(self, chat_ctx: llm.ChatContext, tools: list[llm.Tool]) -> str | llm.FunctionToolCall:
         self.requests.append(chat_ctx.copy())
         reply = self.replies.pop(0) if self.replies else self.responder(chat_ctx)
-        return _ScriptedStream(self, reply=reply, chat_ctx=chat_ctx, tools=tools or [], conn_options=conn_options)
-
-
-class _ScriptedStream(llm.LLMStream):
-    def __init__(self, model: ScriptedLLM, *, reply: Reply, **kwargs: Any) -> None:
-        super().__init__(model, **kwargs)
-        self._reply = reply
-
-    async def _run(self) -> None:
-        chunk_id = utils.shortuuid("chunk_")
-        if isinstance(self._reply, Call):
-            call = llm.FunctionToolCall(
-                name=self._reply.name,
-                arguments=json.dumps(self._reply.arguments),
-                call_id=utils.shortuuid("call_"),
+        if isinstance(reply, Call):
+            return llm.FunctionToolCall(
+                name=reply.name, arguments=json.dumps(reply.arguments), call_id=utils.shortuuid("call_")
             )
-            delta = llm.ChoiceDelta(role="assistant", tool_calls=[call])
-        else:
-            delta = llm.ChoiceDelta(role="assistant", content=self._reply)
-        self._event_ch.send_nowait(llm.ChatChunk(id=chunk_id, delta=delta))
+        return reply
 
 
 # --------------------------------------------------------------------------- STT and audio
