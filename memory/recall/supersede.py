@@ -27,8 +27,8 @@ earlier did not, was replaced by a name that cannot be read ("a table at zaoh in
 "a table at mcdonald's in san francisco"). Of a read-back and
 its near-identical restatement, ranking then returns only the later (see ``ranking.rank``).
 
-What a row says is read once per text and kept (``forget_supersede_readings`` drops it, with the
-other readings, when a caller is forgotten).
+What a row says is read once per row and kept with the working set (``prepare`` reads every row
+and call when a caller's history is loaded, so that a recall only looks the readings up).
 """
 
 from __future__ import annotations
@@ -36,17 +36,16 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Mapping
-from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
 
 from ..text.kinds import is_correction
-from ..text.reading import READ_CACHE_SIZE, read_turn
+from ..text.reading import read_turn
 from .episodes import value_key
 from .working_set import WorkingSet
 
-__all__ = ["ONE_PER_BOOKING", "forget_supersede_readings", "supersede"]
+__all__ = ["ONE_PER_BOOKING", "prepare", "supersede"]
 
 ONE_PER_BOOKING = frozenset({"time", "count", "address", "amount", "duration", "device", "date"})
 """Value kinds a booking has one of: a later statement of one replaces the earlier (a date only as a day
@@ -60,7 +59,7 @@ _WORD = re.compile(r"[a-z0-9][a-z0-9'&.-]*")
 
 
 class _Said(NamedTuple):
-    """What the check needs of one row, read once per recall."""
+    """What the check needs of one row for one question."""
 
     row: int
     seq: int
@@ -126,8 +125,33 @@ def supersede(
 
 def _read(ws: WorkingSet, i: int, wanted: frozenset[str], region: str, turned_down: Mapping[int, int]) -> _Said | None:
     row = ws.rows[i]
-    read = _reading(row.text, row.role, row.tags, wanted, region)
-    return None if read is None else _Said(i, row.seq, *read, answered_by=turned_down.get(row.seq))
+    reading = _reading(ws, i, region)
+    if reading.filler:
+        return None
+    values, slotted = reading.values(row.text, wanted)
+    return _Said(i, row.seq, reading.agent, reading.confirms, reading.things, values, slotted, turned_down.get(row.seq))
+
+
+def prepare(ws: WorkingSet, region: str = "US") -> None:
+    """Read what the check needs of every row and call now (off the recall path, e.g. when a caller's
+    history is loaded): each row's tags and one-per-booking values, each call's turned-down read-backs."""
+    for i, row in enumerate(ws.rows):
+        reading = _reading(ws, i, region)
+        if not reading.filler and reading.tags & ONE_PER_BOOKING:
+            reading.values(row.text, ONE_PER_BOOKING)
+    for call_id in ws.call_ids:
+        ws.per_call(call_id, "turned_down", functools.partial(_turned_down, ws, call_id))
+
+
+def _reading(ws: WorkingSet, i: int, region: str) -> _Reading:
+    """The row's reading, kept with the working set (read again if its tags were set since; a text's
+    tags and values read the same in every region, which only picks the reading shared with the writer)."""
+    kept = ws.per_row("supersede")
+    reading = kept[i]
+    row = ws.rows[i]
+    if not isinstance(reading, _Reading) or reading.source is not row.tags:
+        reading = kept[i] = _Reading(row.text, row.role, row.tags, region)
+    return reading
 
 
 def _turned_down(ws: WorkingSet, call_id: str) -> dict[int, int]:
@@ -155,30 +179,41 @@ def _is_backchannel(text: str, tags: frozenset[str] | None) -> bool:
     return "filler" in (tags if tags is not None else read_turn(text).tags)
 
 
-@lru_cache(maxsize=READ_CACHE_SIZE)
-def _reading(
-    text: str, role: str, tags: frozenset[str] | None, wanted: frozenset[str], region: str
-) -> tuple[bool, bool, frozenset[str], Mapping[str, frozenset[str]], bool] | None:
-    """What a row says, for ``_Said`` (kept per text: a caller's rows are checked on every recall)."""
-    if tags is None:
-        tags = read_turn(text, region=region).tags
-    if "filler" in tags:
-        return None
-    values: dict[str, frozenset[str]] = {}
-    if tags & wanted:  # tags name the kinds of value a row carries: read the values only then
-        keys: dict[str, set[str]] = {}
-        for value in read_turn(text, region=region).values:
-            if value.kind in wanted:
+class _Reading:
+    """What the check needs of one row, whatever the question: read once per row and kept with the
+    working set; its values are read the first time a question needs them, then kept too."""
+
+    __slots__ = ("agent", "confirms", "filler", "region", "source", "tags", "things", "_values", "_wanted")
+
+    def __init__(self, text: str, role: str, tags: frozenset[str] | None, region: str) -> None:
+        self.source = tags  # the row's tags when read (enrichment sets them on this call's turns later)
+        self.region = region
+        self.tags = tags if tags is not None else read_turn(text, region=region).tags
+        self.filler = "filler" in self.tags
+        self.agent = role == "assistant"
+        self.confirms = "confirm" in self.tags
+        self.things = frozenset(t for t in self.tags if t.startswith("kind:"))  # the kinds of thing it names
+        self._values: dict[str, frozenset[str]] | None = None  # value kind -> the keys of its values
+        self._wanted: dict[frozenset[str], tuple[Mapping[str, frozenset[str]], bool]] = {}
+
+    def values(self, text: str, wanted: frozenset[str]) -> tuple[Mapping[str, frozenset[str]], bool]:
+        """The keys of its values of the ``wanted`` kinds by kind, and whether it states a one-per-booking value."""
+        found = self._wanted.get(wanted)
+        if found is None:
+            values: dict[str, frozenset[str]] = {}
+            if self.tags & wanted:  # tags name the kinds of value a row carries: read the values only then
+                values = {kind: keys for kind, keys in self._all_values(text).items() if kind in wanted}
+            slotted = any(_slot(values, kind) for kind in ONE_PER_BOOKING)
+            found = self._wanted[wanted] = (values, slotted)
+        return found
+
+    def _all_values(self, text: str) -> dict[str, frozenset[str]]:
+        if self._values is None:
+            keys: dict[str, set[str]] = {}
+            for value in read_turn(text, region=self.region).values:
                 keys.setdefault(value.kind, set()).add(value_key(value.kind, value.normalised))
-        values = {kind: frozenset(k) for kind, k in keys.items()}
-    things = frozenset(t for t in tags if t.startswith("kind:"))
-    slotted = any(_slot(values, kind) for kind in ONE_PER_BOOKING)
-    return role == "assistant", "confirm" in tags, things, values, slotted
-
-
-def forget_supersede_readings() -> None:
-    """Drop the kept readings (they hold callers' words): with ``memory.text.reading.forget_readings``."""
-    _reading.cache_clear()
+            self._values = {kind: frozenset(k) for kind, k in keys.items()}
+        return self._values
 
 
 def _replaces(ws: WorkingSet, early: _Said, late: _Said, asked: frozenset[str]) -> bool | None:

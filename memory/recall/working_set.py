@@ -69,6 +69,7 @@ class WorkingSet:
         self._calls_array = np.zeros(0, np.int64)  # the same as an array, rebuilt when rows joined
         self._call_sizes: list[int] = []  # rows of each call
         self._per_call: dict[tuple[str, str], tuple[int, object]] = {}  # see ``per_call``
+        self._per_row: dict[str, list[object]] = {}  # see ``per_row``
         self._said_by_caller: list[bool] = []  # role == "user", appended with the rows
         self._seconds: list[float] = []  # row.at as POSIX seconds, appended with the rows
         self._layout_rows = -1
@@ -382,6 +383,16 @@ class WorkingSet:
         value = compute()
         self._per_call[(call_id, name)] = (size, value)
         return value
+
+    def per_row(self, name: str) -> list[object]:
+        """One slot per row (None until its owner fills it) for something derived from each row alone
+        (``name`` tells it apart); grown with the rows, kept with the set."""
+        kept = self._per_row.get(name)
+        if kept is None:
+            kept = self._per_row[name] = []
+        if len(kept) < len(self.rows):
+            kept.extend([None] * (len(self.rows) - len(kept)))
+        return kept
 
     @property
     def call_ids(self) -> list[str]:
