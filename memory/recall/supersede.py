@@ -67,14 +67,20 @@ class _Said(NamedTuple):
     confirms: bool
     things: frozenset[str]  # the kinds of thing it names ("kind:restaurant")
     values: Mapping[str, frozenset[str]]  # value kind -> the keys of its values (kinds wanted only)
-    slotted: bool  # it states a one-per-booking value
+    slots: Mapping[str, frozenset[str]]  # the one-per-booking values it states (``_slot``), by kind
     answered_by: int | None = None  # the agent's reply once the caller turned this turn down ("No, ...")
+
+    @property
+    def slotted(self) -> bool:
+        """It states a one-per-booking value."""
+        return bool(self.slots)
 
     def of(self, kind: str) -> frozenset[str]:
         return self.values.get(kind, _NONE)
 
 
 _NONE: frozenset[str] = frozenset()
+_NO_VALUES: tuple[Mapping[str, frozenset[str]], Mapping[str, frozenset[str]]] = ({}, {})
 
 
 def supersede(
@@ -128,8 +134,8 @@ def _read(ws: WorkingSet, i: int, wanted: frozenset[str], region: str, turned_do
     reading = _reading(ws, i, region)
     if reading.filler:
         return None
-    values, slotted = reading.values(row.text, wanted)
-    return _Said(i, row.seq, reading.agent, reading.confirms, reading.things, values, slotted, turned_down.get(row.seq))
+    values, slots = reading.values(row.text, wanted)
+    return _Said(i, row.seq, reading.agent, reading.confirms, reading.things, values, slots, turned_down.get(row.seq))
 
 
 def prepare(ws: WorkingSet, region: str = "US") -> None:
@@ -137,7 +143,7 @@ def prepare(ws: WorkingSet, region: str = "US") -> None:
     history is loaded): each row's tags and one-per-booking values, each call's turned-down read-backs."""
     for i, row in enumerate(ws.rows):
         reading = _reading(ws, i, region)
-        if not reading.filler and reading.tags & ONE_PER_BOOKING:
+        if not reading.filler:
             reading.values(row.text, ONE_PER_BOOKING)
     for call_id in ws.call_ids:
         ws.per_call(call_id, "turned_down", functools.partial(_turned_down, ws, call_id))
@@ -194,17 +200,17 @@ class _Reading:
         self.confirms = "confirm" in self.tags
         self.things = frozenset(t for t in self.tags if t.startswith("kind:"))  # the kinds of thing it names
         self._values: dict[str, frozenset[str]] | None = None  # value kind -> the keys of its values
-        self._wanted: dict[frozenset[str], tuple[Mapping[str, frozenset[str]], bool]] = {}
+        self._wanted: dict[frozenset[str], tuple[Mapping[str, frozenset[str]], Mapping[str, frozenset[str]]]] = {}
 
-    def values(self, text: str, wanted: frozenset[str]) -> tuple[Mapping[str, frozenset[str]], bool]:
-        """The keys of its values of the ``wanted`` kinds by kind, and whether it states a one-per-booking value."""
+    def values(self, text: str, wanted: frozenset[str]) -> tuple[Mapping[str, frozenset[str]], Mapping[str, frozenset[str]]]:
+        """The keys of its values of the ``wanted`` kinds by kind, and of the one-per-booking values it states."""
+        if not self.tags & wanted:  # tags name the kinds of value a row carries: read the values only then
+            return _NO_VALUES
         found = self._wanted.get(wanted)
         if found is None:
-            values: dict[str, frozenset[str]] = {}
-            if self.tags & wanted:  # tags name the kinds of value a row carries: read the values only then
-                values = {kind: keys for kind, keys in self._all_values(text).items() if kind in wanted}
-            slotted = any(_slot(values, kind) for kind in ONE_PER_BOOKING)
-            found = self._wanted[wanted] = (values, slotted)
+            values = {kind: keys for kind, keys in self._all_values(text).items() if kind in wanted}
+            slots = {kind: keys for kind in ONE_PER_BOOKING if (keys := _slot(values, kind))}
+            found = self._wanted[wanted] = (values, slots)
         return found
 
     def _all_values(self, text: str) -> dict[str, frozenset[str]]:
@@ -231,11 +237,12 @@ def _replaces(ws: WorkingSet, early: _Said, late: _Said, asked: frozenset[str]) 
         return bool(ws.terms_of(early.row) - ws.terms_of(late.row))
     if early.things and late.things and not early.things & late.things:
         return None  # the table's time is not the concert's
-    kinds = ONE_PER_BOOKING & asked if asked else ONE_PER_BOOKING
-    shared = [k for k in kinds if _slot(early.values, k) and _slot(late.values, k)]
+    shared = early.slots.keys() & late.slots.keys()
+    if asked:
+        shared &= asked
     if not shared:
         return None
-    return any(_slot(early.values, k) != _slot(late.values, k) for k in shared)
+    return any(early.slots[k] != late.slots[k] for k in shared)
 
 
 def _slot(values: Mapping[str, frozenset[str]], kind: str) -> frozenset[str]:
