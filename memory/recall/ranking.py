@@ -43,7 +43,7 @@ from ..text.terms import index_terms
 from ..values import Episode, Hit, MemoryRow
 from .episodes import SUMMARY_VALUE_KINDS, row_tags, value_key
 from .presets import RecallPreset
-from .query import Question
+from .query import Question, warm_up
 from .supersede import prepare as prepare_supersede
 from .supersede import supersede
 from .working_set import WorkingSet
@@ -83,9 +83,11 @@ class WordScores:
 
 def prepare(ws: WorkingSet, *, region: str = "US") -> None:
     """Build what ranking reads of the set now, off the recall path (e.g. in a thread when a caller's
-    history is loaded): the indexes, and what the check for later statements reads of each row and call."""
+    history is loaded): the indexes, what the check for later statements reads of each row and call,
+    and what reading a question compiles on its first use in a process."""
     ws.prepare()
     prepare_supersede(ws, region)
+    warm_up()
 
 
 def score_words(
