@@ -68,12 +68,8 @@ class _Said(NamedTuple):
     things: frozenset[str]  # the kinds of thing it names ("kind:restaurant")
     values: Mapping[str, frozenset[str]]  # value kind -> the keys of its values (kinds wanted only)
     slots: Mapping[str, frozenset[str]]  # the one-per-booking values it states (``_slot``), by kind
+    slotted: bool  # it states a one-per-booking value
     answered_by: int | None = None  # the agent's reply once the caller turned this turn down ("No, ...")
-
-    @property
-    def slotted(self) -> bool:
-        """It states a one-per-booking value."""
-        return bool(self.slots)
 
     def of(self, kind: str) -> frozenset[str]:
         return self.values.get(kind, _NONE)
@@ -103,11 +99,11 @@ def supersede(
     wanted = ONE_PER_BOOKING | asked
     out = fused
     unique, counts = np.unique(calls, return_counts=True)
+    call_ids, readings = ws.call_ids, ws.per_row("supersede")
     for call in unique[counts > 1]:  # rows of one call among the best
-        call_id = ws.call_ids[int(call)]
+        call_id = call_ids[int(call)]
         turned_down = ws.per_call(call_id, "turned_down", functools.partial(_turned_down, ws, call_id))
-        read = (_read(ws, int(i), wanted, region, turned_down) for i in best[calls == call])
-        said = sorted((r for r in read if r is not None), key=lambda r: r.seq)
+        said = _said(ws, best[calls == call].tolist(), readings, wanted, region, turned_down)
         for later_at in range(1, len(said)):
             late = said[later_at]
             replies = late.agent and any(early.answered_by == late.seq for early in said[:later_at])
@@ -129,35 +125,49 @@ def supersede(
     return out, former
 
 
-def _read(ws: WorkingSet, i: int, wanted: frozenset[str], region: str, turned_down: Mapping[int, int]) -> _Said | None:
-    row = ws.rows[i]
-    reading = _reading(ws, i, region)
-    if reading.filler:
-        return None
-    values, slots = reading.values(row.text, wanted)
-    return _Said(i, row.seq, reading.agent, reading.confirms, reading.things, values, slots, turned_down.get(row.seq))
+def _said(
+    ws: WorkingSet,
+    rows: list[int],
+    readings: list[object],
+    wanted: frozenset[str],
+    region: str,
+    turned_down: Mapping[int, int],
+) -> list[_Said]:
+    """What the rows (of one call) say, in the order they were said; backchannels left out."""
+    said = []
+    for i in rows:
+        row = ws.rows[i]
+        reading = readings[i]
+        if not isinstance(reading, _Reading) or reading.source is not row.tags:
+            reading = readings[i] = _Reading(row.text, row.role, row.tags, region)
+        if reading.filler:
+            continue
+        values, slots = reading.values(row.text, wanted)
+        said.append(
+            _Said(
+                i,
+                row.seq,
+                reading.agent,
+                reading.confirms,
+                reading.things,
+                values,
+                slots,
+                bool(slots),
+                turned_down.get(row.seq),
+            )
+        )
+    said.sort(key=lambda r: r.seq)
+    return said
 
 
 def prepare(ws: WorkingSet, region: str = "US") -> None:
     """Read what the check needs of every row and call now (off the recall path, e.g. when a caller's
-    history is loaded): each row's tags and one-per-booking values, each call's turned-down read-backs."""
-    for i, row in enumerate(ws.rows):
-        reading = _reading(ws, i, region)
-        if not reading.filler:
-            reading.values(row.text, ONE_PER_BOOKING)
+    history is loaded): each row's tags and one-per-booking values, each call's turned-down read-backs.
+    Kept with the working set (a row is read again if its tags were set since; a text's tags and values
+    read the same in every region, which only picks the reading shared with the writer)."""
+    _said(ws, list(range(len(ws.rows))), ws.per_row("supersede"), ONE_PER_BOOKING, region, {})
     for call_id in ws.call_ids:
         ws.per_call(call_id, "turned_down", functools.partial(_turned_down, ws, call_id))
-
-
-def _reading(ws: WorkingSet, i: int, region: str) -> _Reading:
-    """The row's reading, kept with the working set (read again if its tags were set since; a text's
-    tags and values read the same in every region, which only picks the reading shared with the writer)."""
-    kept = ws.per_row("supersede")
-    reading = kept[i]
-    row = ws.rows[i]
-    if not isinstance(reading, _Reading) or reading.source is not row.tags:
-        reading = kept[i] = _Reading(row.text, row.role, row.tags, region)
-    return reading
 
 
 def _turned_down(ws: WorkingSet, call_id: str) -> dict[int, int]:
@@ -189,7 +199,7 @@ class _Reading:
     """What the check needs of one row, whatever the question: read once per row and kept with the
     working set; its values are read the first time a question needs them, then kept too."""
 
-    __slots__ = ("agent", "confirms", "filler", "region", "source", "tags", "things", "_values", "_wanted")
+    __slots__ = ("_values", "_wanted", "agent", "confirms", "filler", "region", "source", "tags", "things")
 
     def __init__(self, text: str, role: str, tags: frozenset[str] | None, region: str) -> None:
         self.source = tags  # the row's tags when read (enrichment sets them on this call's turns later)
@@ -202,7 +212,9 @@ class _Reading:
         self._values: dict[str, frozenset[str]] | None = None  # value kind -> the keys of its values
         self._wanted: dict[frozenset[str], tuple[Mapping[str, frozenset[str]], Mapping[str, frozenset[str]]]] = {}
 
-    def values(self, text: str, wanted: frozenset[str]) -> tuple[Mapping[str, frozenset[str]], Mapping[str, frozenset[str]]]:
+    def values(
+        self, text: str, wanted: frozenset[str]
+    ) -> tuple[Mapping[str, frozenset[str]], Mapping[str, frozenset[str]]]:
         """The keys of its values of the ``wanted`` kinds by kind, and of the one-per-booking values it states."""
         if not self.tags & wanted:  # tags name the kinds of value a row carries: read the values only then
             return _NO_VALUES
