@@ -245,15 +245,12 @@ class CallHooks:
 
     async def _recall(self, query: str, preset: RecallPreset, limit: int) -> list[Hit]:
         with measured("memory.recall", RECALL, mode=preset.name, tenant=self.customer_id, limit=limit):
-            # Only the query is embedded (turns without a vector are matched by words and neighbours'); once its
-            # embedding started, the linker and history are awaited (a first recall may come before the load) and
-            # words scored (the plan).
-            now = self._now()
-            current = functools.partial(self._transcript.episode, self.started_at)
+            # Only the query is embedded (turns without a vector are matched by words and neighbours'); once that
+            # started, the linker and history are awaited (a first recall may come before the load), words scored.
+            now, current = self._now(), functools.partial(self._transcript.episode, self.started_at)
             planned = self._history.planned(query, preset, now=now, current=current, policy=self.policy)
-            plan, vector = await query_vector(
-                self._services, query, preset.name, after=_in_order(self._linker.settle(raise_errors=False), planned)
-            )
+            after = _in_order(self._linker.settle(raise_errors=False), planned)
+            plan, vector = await query_vector(self._services, query, preset.name, after=after)
             return self._history.rank(query, vector, preset, limit, now=now, plan=plan)
 
     def _now(self) -> datetime:
