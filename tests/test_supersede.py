@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
+from memory.recall import supersede as supersede_module
 from memory.recall.episodes import value_key
 from memory.recall.presets import ACCURATE, FAST
-from memory.recall import supersede as supersede_module
 from memory.recall.ranking import prepare, rank
 from memory.recall.supersede import ONE_PER_BOOKING, supersede
 from memory.recall.working_set import WorkingSet
