@@ -36,7 +36,6 @@ from .policy import DEFAULT_POLICY, MemoryPolicy
 from .recall.brief import render_brief
 from .recall.cache import LocalPreloadCache, PreloadCache, RedisPreloadCache
 from .recall.episodes import EpisodeExtractor
-from .recall.supersede import forget_supersede_readings
 from .store import Backend, connect_backend, make_backend
 from .store.spool import DEFAULT_SPOOL_PATH, Spool
 from .text.answers import canonical_answer
@@ -371,7 +370,6 @@ class CallerStore:
         await self._delete_stale_briefs()
         self._query_vectors.clear()  # queries hold callers' words; the cache is only a speed-up
         forget_readings()
-        forget_supersede_readings()
         return deleted
 
     async def _delete_stale_briefs(self) -> None:

@@ -16,7 +16,6 @@ import asyncpg
 import pytest
 
 import memory
-from memory.recall import supersede
 from memory.store.spool import SpooledCall
 from memory.text import reading
 from memory.text import values as said_values
@@ -121,7 +120,7 @@ async def test_after_forget_caller_nothing_about_the_caller_is_anywhere(urls, em
         # nothing in this process's caches or the open call's memory
         assert not any(tag in query for query in store._query_vectors)
         assert reading._read.cache_info().currsize == 0 and said_values._read.cache_info().currsize == 0
-        assert supersede._reading.cache_info().currsize == 0
+        assert open_call._history.working.per_row("supersede") == []  # row readings are kept with the working set
         assert isinstance(store.cache, memory.caller_store.LocalPreloadCache) is False or not store.cache.briefs
         assert open_call._transcript.rows == [] and len(open_call._history.working) == 0
         # and she is a stranger on her next call

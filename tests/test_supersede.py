@@ -11,9 +11,10 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
+from memory.recall import supersede as supersede_module
 from memory.recall.episodes import value_key
 from memory.recall.presets import ACCURATE, FAST
-from memory.recall.ranking import rank
+from memory.recall.ranking import prepare, rank
 from memory.recall.supersede import ONE_PER_BOOKING, supersede
 from memory.recall.working_set import WorkingSet
 from memory.text.values import values_in
@@ -364,3 +365,29 @@ def test_a_later_day_of_the_month_replaces_the_earlier_one():
     assert position(hits, "the 9th of april") < position(hits, "starting on the 3rd")
     assert hits[position(hits, "starting on the 3rd")].former
     assert not hits[position(hits, "the 9th of april")].former  # "next thursday" may be the 9th: not a change
+
+
+def test_rows_read_when_the_history_loads_rank_the_same_and_are_not_read_again(monkeypatch):
+    """``ranking.prepare`` reads every row and call once (as a caller's history loads): the recalls after
+    it rank exactly as they would unprepared, and read no turn's words again."""
+    said = [
+        ("user", "Could I book a table for dinner on Friday?"),
+        ("assistant", "Sure. I have a table for 2 at Luigi's at 6 pm on Friday. Shall I book it?"),
+        ("user", "No, actually make that 7pm, and for four people."),
+        ("assistant", "Done: a table for 4 at Luigi's at 7 pm on Friday."),
+        ("user", "Mm-hmm."),
+    ]
+    rows = [*turns("c1", said), *turns("c2", said, at=T0 + timedelta(days=3))]
+    questions = ["what time was my table at Luigi's?", "how many people was the table for?", "Luigi's"]
+    unprepared = [rank(WorkingSet(rows), q, None, preset=FAST, limit=5, now=NOW) for q in questions]
+    ws = WorkingSet(rows)
+    prepare(ws)
+    readings = ws.per_row("supersede")
+    assert len(readings) == len(rows) and all(r is not None for r in readings)
+
+    def read_again(text: str, **_: object) -> None:
+        raise AssertionError(f"read again during a recall: {text!r}")
+
+    monkeypatch.setattr(supersede_module, "read_turn", read_again)
+    assert [rank(ws, q, None, preset=FAST, limit=5, now=NOW) for q in questions] == unprepared
+    assert ws.per_row("supersede") == readings  # the same readings, kept

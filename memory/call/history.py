@@ -23,7 +23,7 @@ from ..recall.episodes import build_episode
 from ..recall.graph import CallerGraph
 from ..recall.presets import RecallPreset
 from ..recall.query import Question, pick_episodes, understand
-from ..recall.ranking import EpisodeContext, ExpandHook, WordScores, rank, score_words
+from ..recall.ranking import EpisodeContext, ExpandHook, WordScores, prepare, rank, score_words
 from ..recall.working_set import WorkingSet
 from ..store.base import Backend
 from ..values import SINGLE_VALUED, Episode, Hit, Matter, MemoryRow
@@ -117,12 +117,12 @@ class CallHistory:
         working = WorkingSet([*rows, *(r for r in self._call_rows if (r.call_id, r.seq) not in known)])
         episodes = {e.call_id: e for e in stored if e.call_id != self.call_id}
 
-        def prepare() -> None:  # off the event loop, before the first recall
-            working.prepare()
+        def prepare_all() -> None:  # off the event loop, before the first recall
+            prepare(working, region=region)
             for call_id, first in _calls_without_episode(rows, episodes, self.call_id).items():
                 episodes[call_id] = build_episode(call_id, first, rows, region=region)
 
-        await asyncio.to_thread(prepare)
+        await asyncio.to_thread(prepare_all)
         present = {(r.call_id, r.seq) for r in working.rows}
         working.extend(r for r in self._call_rows if (r.call_id, r.seq) not in present)  # recorded meanwhile
         single = [f for f in facts if f.attribute in SINGLE_VALUED]

@@ -20,7 +20,7 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
 from typing import TypeVar, cast
 
@@ -245,14 +245,13 @@ class CallHooks:
 
     async def _recall(self, query: str, preset: RecallPreset, limit: int) -> list[Hit]:
         with measured("memory.recall", RECALL, mode=preset.name, tenant=self.customer_id, limit=limit):
-            # Only the query is embedded (turns without a vector are matched by words and neighbours'), meanwhile
-            # the linker and history are awaited (a first recall may come before the load) and words scored (the plan).
-            now = self._now()
-            current = functools.partial(self._transcript.episode, self.started_at)
+            # Only the query is embedded (turns without a vector are matched by words and neighbours'); once that
+            # started, the linker and history are awaited (a first recall may come before the load), words scored.
+            now, current = self._now(), functools.partial(self._transcript.episode, self.started_at)
             planned = self._history.planned(query, preset, now=now, current=current, policy=self.policy)
-            plan = asyncio.ensure_future(_in_order(self._linker.settle(raise_errors=False), planned))
-            vector = await query_vector(self._services, query, preset.name, after=plan)
-            return self._history.rank(query, vector, preset, limit, now=now, plan=plan.result())
+            after = _in_order(self._linker.settle(raise_errors=False), planned)
+            plan, vector = await query_vector(self._services, query, preset.name, after=after)
+            return self._history.rank(query, vector, preset, limit, now=now, plan=plan)
 
     def _now(self) -> datetime:
         """The call's clock: its start plus the time since it opened (right for replays too)."""
@@ -301,30 +300,30 @@ class CallHooks:
 
 
 async def query_vector(
-    services: CallServices, query: str, mode: str, *, after: Awaitable[object] | None = None
-) -> np.ndarray | None:
-    """The query's vector, or ``None`` when it is not there within the mode's deadline (the recall
-    then ranks by words; the embedding goes on and fills the query cache for the next recall).
-    ``after``: what the recall waits for first (the call's history); the query is embedded
-    meanwhile, and the deadline counts from the start."""
+    services: CallServices, query: str, mode: str, *, after: Coroutine[object, object, T]
+) -> tuple[T, np.ndarray | None]:
+    """What ``after`` returns (what the recall waits for first: the call's history, the plan of its
+    words) and the query's vector, or ``None`` when the vector is not there within the mode's deadline
+    (the recall then ranks by words; the embedding goes on and fills the query cache for the next
+    recall). The query's embedding is started first and ``after`` runs meanwhile; the deadline counts
+    from the start."""
     started = time.monotonic()
     embedding = asyncio.ensure_future(services.embed([query], cache_first=True))
-    if after is not None:
-        try:
-            await after
-        except BaseException:
-            embedding.add_done_callback(_consume)
-            raise
+    try:
+        first = await asyncio.ensure_future(after)  # scheduled behind the embedding's start
+    except BaseException:
+        embedding.add_done_callback(_consume)
+        raise
     deadline = services.query_deadline(mode)
     if deadline is None:
-        return (await embedding)[0]
+        return first, (await embedding)[0]
     deadline = max(0.0, deadline - (time.monotonic() - started))
     done, _ = await asyncio.wait({embedding}, timeout=deadline)
     if embedding in done:
-        return embedding.result()[0]
+        return first, embedding.result()[0]
     embedding.add_done_callback(_consume)
     recall_without_vector(mode)
-    return None
+    return first, None
 
 
 async def _in_order(first: Coroutine[object, object, object], last: Coroutine[object, object, T]) -> T:

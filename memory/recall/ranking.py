@@ -43,11 +43,12 @@ from ..text.terms import index_terms
 from ..values import Episode, Hit, MemoryRow
 from .episodes import SUMMARY_VALUE_KINDS, row_tags, value_key
 from .presets import RecallPreset
-from .query import Question
+from .query import Question, warm_up
+from .supersede import prepare as prepare_supersede
 from .supersede import supersede
 from .working_set import WorkingSet
 
-__all__ = ["EpisodeContext", "ExpandHook", "WordScores", "rank", "score_words"]
+__all__ = ["EpisodeContext", "ExpandHook", "WordScores", "prepare", "rank", "score_words"]
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +79,15 @@ class WordScores:
     speaker: str | None  # the role of the person the question names
     focus: _Focus | None  # the calls the question points at, and the evidence in them
     rows: int  # the working set's size when computed
+
+
+def prepare(ws: WorkingSet, *, region: str = "US") -> None:
+    """Build what ranking reads of the set now, off the recall path (e.g. in a thread when a caller's
+    history is loaded): the indexes, what the check for later statements reads of each row and call,
+    and what reading a question compiles on its first use in a process."""
+    ws.prepare()
+    prepare_supersede(ws, region)
+    warm_up()
 
 
 def score_words(

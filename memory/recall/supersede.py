@@ -27,8 +27,8 @@ earlier did not, was replaced by a name that cannot be read ("a table at zaoh in
 "a table at mcdonald's in san francisco"). Of a read-back and
 its near-identical restatement, ranking then returns only the later (see ``ranking.rank``).
 
-What a row says is read once per text and kept (``forget_supersede_readings`` drops it, with the
-other readings, when a caller is forgotten).
+What a row says is read once per row and kept with the working set (``prepare`` reads every row
+and call when a caller's history is loaded, so that a recall only looks the readings up).
 """
 
 from __future__ import annotations
@@ -36,17 +36,16 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Mapping
-from functools import lru_cache
 from typing import NamedTuple
 
 import numpy as np
 
 from ..text.kinds import is_correction
-from ..text.reading import READ_CACHE_SIZE, read_turn
+from ..text.reading import read_turn
 from .episodes import value_key
 from .working_set import WorkingSet
 
-__all__ = ["ONE_PER_BOOKING", "forget_supersede_readings", "supersede"]
+__all__ = ["ONE_PER_BOOKING", "prepare", "supersede"]
 
 ONE_PER_BOOKING = frozenset({"time", "count", "address", "amount", "duration", "device", "date"})
 """Value kinds a booking has one of: a later statement of one replaces the earlier (a date only as a day
@@ -60,7 +59,7 @@ _WORD = re.compile(r"[a-z0-9][a-z0-9'&.-]*")
 
 
 class _Said(NamedTuple):
-    """What the check needs of one row, read once per recall."""
+    """What the check needs of one row for one question."""
 
     row: int
     seq: int
@@ -68,6 +67,7 @@ class _Said(NamedTuple):
     confirms: bool
     things: frozenset[str]  # the kinds of thing it names ("kind:restaurant")
     values: Mapping[str, frozenset[str]]  # value kind -> the keys of its values (kinds wanted only)
+    slots: Mapping[str, frozenset[str]]  # the one-per-booking values it states (``_slot``), by kind
     slotted: bool  # it states a one-per-booking value
     answered_by: int | None = None  # the agent's reply once the caller turned this turn down ("No, ...")
 
@@ -76,6 +76,7 @@ class _Said(NamedTuple):
 
 
 _NONE: frozenset[str] = frozenset()
+_NO_VALUES: tuple[Mapping[str, frozenset[str]], Mapping[str, frozenset[str]]] = ({}, {})
 
 
 def supersede(
@@ -98,11 +99,11 @@ def supersede(
     wanted = ONE_PER_BOOKING | asked
     out = fused
     unique, counts = np.unique(calls, return_counts=True)
+    call_ids, readings = ws.call_ids, ws.per_row("supersede")
     for call in unique[counts > 1]:  # rows of one call among the best
-        call_id = ws.call_ids[int(call)]
+        call_id = call_ids[int(call)]
         turned_down = ws.per_call(call_id, "turned_down", functools.partial(_turned_down, ws, call_id))
-        read = (_read(ws, int(i), wanted, region, turned_down) for i in best[calls == call])
-        said = sorted((r for r in read if r is not None), key=lambda r: r.seq)
+        said = _said(ws, best[calls == call].tolist(), readings, wanted, region, turned_down)
         for later_at in range(1, len(said)):
             late = said[later_at]
             replies = late.agent and any(early.answered_by == late.seq for early in said[:later_at])
@@ -124,10 +125,49 @@ def supersede(
     return out, former
 
 
-def _read(ws: WorkingSet, i: int, wanted: frozenset[str], region: str, turned_down: Mapping[int, int]) -> _Said | None:
-    row = ws.rows[i]
-    read = _reading(row.text, row.role, row.tags, wanted, region)
-    return None if read is None else _Said(i, row.seq, *read, answered_by=turned_down.get(row.seq))
+def _said(
+    ws: WorkingSet,
+    rows: list[int],
+    readings: list[object],
+    wanted: frozenset[str],
+    region: str,
+    turned_down: Mapping[int, int],
+) -> list[_Said]:
+    """What the rows (of one call) say, in the order they were said; backchannels left out."""
+    said = []
+    for i in rows:
+        row = ws.rows[i]
+        reading = readings[i]
+        if not isinstance(reading, _Reading) or reading.source is not row.tags:
+            reading = readings[i] = _Reading(row.text, row.role, row.tags, region)
+        if reading.filler:
+            continue
+        values, slots = reading.values(row.text, wanted)
+        said.append(
+            _Said(
+                i,
+                row.seq,
+                reading.agent,
+                reading.confirms,
+                reading.things,
+                values,
+                slots,
+                bool(slots),
+                turned_down.get(row.seq),
+            )
+        )
+    said.sort(key=lambda r: r.seq)
+    return said
+
+
+def prepare(ws: WorkingSet, region: str = "US") -> None:
+    """Read what the check needs of every row and call now (off the recall path, e.g. when a caller's
+    history is loaded): each row's tags and one-per-booking values, each call's turned-down read-backs.
+    Kept with the working set (a row is read again if its tags were set since; a text's tags and values
+    read the same in every region, which only picks the reading shared with the writer)."""
+    _said(ws, list(range(len(ws.rows))), ws.per_row("supersede"), ONE_PER_BOOKING, region, {})
+    for call_id in ws.call_ids:
+        ws.per_call(call_id, "turned_down", functools.partial(_turned_down, ws, call_id))
 
 
 def _turned_down(ws: WorkingSet, call_id: str) -> dict[int, int]:
@@ -155,30 +195,43 @@ def _is_backchannel(text: str, tags: frozenset[str] | None) -> bool:
     return "filler" in (tags if tags is not None else read_turn(text).tags)
 
 
-@lru_cache(maxsize=READ_CACHE_SIZE)
-def _reading(
-    text: str, role: str, tags: frozenset[str] | None, wanted: frozenset[str], region: str
-) -> tuple[bool, bool, frozenset[str], Mapping[str, frozenset[str]], bool] | None:
-    """What a row says, for ``_Said`` (kept per text: a caller's rows are checked on every recall)."""
-    if tags is None:
-        tags = read_turn(text, region=region).tags
-    if "filler" in tags:
-        return None
-    values: dict[str, frozenset[str]] = {}
-    if tags & wanted:  # tags name the kinds of value a row carries: read the values only then
-        keys: dict[str, set[str]] = {}
-        for value in read_turn(text, region=region).values:
-            if value.kind in wanted:
+class _Reading:
+    """What the check needs of one row, whatever the question: read once per row and kept with the
+    working set; its values are read the first time a question needs them, then kept too."""
+
+    __slots__ = ("_values", "_wanted", "agent", "confirms", "filler", "region", "source", "tags", "things")
+
+    def __init__(self, text: str, role: str, tags: frozenset[str] | None, region: str) -> None:
+        self.source = tags  # the row's tags when read (enrichment sets them on this call's turns later)
+        self.region = region
+        self.tags = tags if tags is not None else read_turn(text, region=region).tags
+        self.filler = "filler" in self.tags
+        self.agent = role == "assistant"
+        self.confirms = "confirm" in self.tags
+        self.things = frozenset(t for t in self.tags if t.startswith("kind:"))  # the kinds of thing it names
+        self._values: dict[str, frozenset[str]] | None = None  # value kind -> the keys of its values
+        self._wanted: dict[frozenset[str], tuple[Mapping[str, frozenset[str]], Mapping[str, frozenset[str]]]] = {}
+
+    def values(
+        self, text: str, wanted: frozenset[str]
+    ) -> tuple[Mapping[str, frozenset[str]], Mapping[str, frozenset[str]]]:
+        """The keys of its values of the ``wanted`` kinds by kind, and of the one-per-booking values it states."""
+        if not self.tags & wanted:  # tags name the kinds of value a row carries: read the values only then
+            return _NO_VALUES
+        found = self._wanted.get(wanted)
+        if found is None:
+            values = {kind: keys for kind, keys in self._all_values(text).items() if kind in wanted}
+            slots = {kind: keys for kind in ONE_PER_BOOKING if (keys := _slot(values, kind))}
+            found = self._wanted[wanted] = (values, slots)
+        return found
+
+    def _all_values(self, text: str) -> dict[str, frozenset[str]]:
+        if self._values is None:
+            keys: dict[str, set[str]] = {}
+            for value in read_turn(text, region=self.region).values:
                 keys.setdefault(value.kind, set()).add(value_key(value.kind, value.normalised))
-        values = {kind: frozenset(k) for kind, k in keys.items()}
-    things = frozenset(t for t in tags if t.startswith("kind:"))
-    slotted = any(_slot(values, kind) for kind in ONE_PER_BOOKING)
-    return role == "assistant", "confirm" in tags, things, values, slotted
-
-
-def forget_supersede_readings() -> None:
-    """Drop the kept readings (they hold callers' words): with ``memory.text.reading.forget_readings``."""
-    _reading.cache_clear()
+            self._values = {kind: frozenset(k) for kind, k in keys.items()}
+        return self._values
 
 
 def _replaces(ws: WorkingSet, early: _Said, late: _Said, asked: frozenset[str]) -> bool | None:
@@ -196,11 +249,12 @@ def _replaces(ws: WorkingSet, early: _Said, late: _Said, asked: frozenset[str]) 
         return bool(ws.terms_of(early.row) - ws.terms_of(late.row))
     if early.things and late.things and not early.things & late.things:
         return None  # the table's time is not the concert's
-    kinds = ONE_PER_BOOKING & asked if asked else ONE_PER_BOOKING
-    shared = [k for k in kinds if _slot(early.values, k) and _slot(late.values, k)]
+    shared = early.slots.keys() & late.slots.keys()
+    if asked:
+        shared &= asked
     if not shared:
         return None
-    return any(_slot(early.values, k) != _slot(late.values, k) for k in shared)
+    return any(early.slots[k] != late.slots[k] for k in shared)
 
 
 def _slot(values: Mapping[str, frozenset[str]], kind: str) -> frozenset[str]:

@@ -69,6 +69,8 @@ class WorkingSet:
         self._calls_array = np.zeros(0, np.int64)  # the same as an array, rebuilt when rows joined
         self._call_sizes: list[int] = []  # rows of each call
         self._per_call: dict[tuple[str, str], tuple[int, object]] = {}  # see ``per_call``
+        self._per_row: dict[str, list[object]] = {}  # see ``per_row``
+        self._arrays: dict[str, np.ndarray] = {}  # the per-row flags below as arrays, see ``_array``
         self._said_by_caller: list[bool] = []  # role == "user", appended with the rows
         self._seconds: list[float] = []  # row.at as POSIX seconds, appended with the rows
         self._layout_rows = -1
@@ -383,6 +385,16 @@ class WorkingSet:
         self._per_call[(call_id, name)] = (size, value)
         return value
 
+    def per_row(self, name: str) -> list[object]:
+        """One slot per row (None until its owner fills it) for something derived from each row alone
+        (``name`` tells it apart); grown with the rows, kept with the set."""
+        kept = self._per_row.get(name)
+        if kept is None:
+            kept = self._per_row[name] = []
+        if len(kept) < len(self.rows):
+            kept.extend([None] * (len(self.rows) - len(kept)))
+        return kept
+
     @property
     def call_ids(self) -> list[str]:
         """The call id of each call index."""
@@ -408,11 +420,11 @@ class WorkingSet:
 
     def roles(self) -> np.ndarray:
         """Which rows the caller said (True) rather than the agent."""
-        return np.asarray(self._said_by_caller, dtype=bool)
+        return self._array("roles", self._said_by_caller, bool)
 
     def fillers(self) -> np.ndarray:
         """Which rows are only a backchannel, pleasantry or stall."""
-        return np.asarray(self._fillers, dtype=bool)
+        return self._array("fillers", self._fillers, bool)
 
     def terms_of(self, index: int) -> frozenset[str]:
         """The index terms of one row (after ``sync``)."""
@@ -429,11 +441,19 @@ class WorkingSet:
 
     def asks(self) -> np.ndarray:
         """Which rows ask something (end with a question mark)."""
-        return np.asarray(self._asks, dtype=bool)
+        return self._array("asks", self._asks, bool)
 
     def time_mentions(self) -> np.ndarray:
         """Which rows say when something happens or happened."""
-        return np.asarray(self._mentions_time, dtype=np.float64)
+        return self._array("time_mentions", self._mentions_time, np.float64)
+
+    def _array(self, name: str, values: list[bool], dtype: type) -> np.ndarray:
+        """``values`` (a per-row list, only ever appended to) as a read-only array, made again when it grew."""
+        found = self._arrays.get(name)
+        if found is None or found.shape[0] != len(values):
+            found = self._arrays[name] = np.asarray(values, dtype=dtype)
+            found.flags.writeable = False
+        return found
 
     def has_vector(self) -> np.ndarray:
         """Which rows have an embedding."""
