@@ -1041,3 +1041,20 @@ def test_the_kind_of_a_booking_is_the_one_the_caller_names_most() -> None:
     compactor = fed(turns_of([*song_then_movie, *CHATTER * 4]), CompactionPolicy(token_budget=500))
     assert [b.kind for b in compactor._bookings[:2]] == ["music", "movie"]
     assert "the upside" in compactor.plan("which movie did we settle on for the first movie you put on").recall
+
+
+def test_a_price_word_carries_the_level_it_names() -> None:
+    dinner = [
+        ("user", "can you help me find somewhere affordable to eat in oakland"),
+        ("assistant", "i found miliki restaurant in oakland"),
+        ("user", "book it for two at seven pm"),
+        ("assistant", "please confirm a table for two at miliki restaurant in oakland at seven pm today"),
+        ("user", "yes"),
+        ("assistant", "your table is booked"),
+        ("user", "thanks that's all"),
+    ]
+    compactor = fed(turns_of([*dinner, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert compactor.boundary > len(dinner)
+    plan = compactor.plan("what was the price range for the first table i booked again")
+    said = [line for line in (plan.notes + "\n" + plan.recall).splitlines() if "affordable" in line]
+    assert said and all("[affordable: moderate]" in line for line in said)

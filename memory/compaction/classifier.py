@@ -328,6 +328,8 @@ def _tag(value: Value) -> str | None:
         return value.normalised  # digits said one by one in words, joined
     if value.kind in ("date",):
         return None  # dates are tagged with the day they name, below
+    if value.kind == "price" and value.normalised not in value.text.lower():
+        return f"{value.text}: {value.normalised}"  # "affordable: moderate", the level the word names
     return value.text
 
 

@@ -20,7 +20,7 @@ from ..text.quote import quote
 from ..text.reading import read_turn
 from ..text.spoken import normalize_spoken_digits
 from ..text.terms import index_terms
-from ..text.values import Value
+from ..text.values import Value, values_in
 from ..values import MemoryRow
 from .classifier import Digest, _tag, classify
 from .patterns import _ASK_KINDS, _BACKREF, _DIGITS, _HESITATION, _NUMBER_WORDS, _SPECIFIC_KINDS, asks
@@ -972,7 +972,13 @@ class Compactor:
     def _recall_line(self, i: int) -> str:
         turn = self._turns[i]
         who = _speaker(turn)
-        return f"- {self._clock(turn.at)} {who}: {quote(turn.text)}"
+        levels = [
+            f"{v.text}: {v.normalised}"
+            for v in values_in(turn.text)
+            if v.kind == "price" and v.normalised not in v.text.lower()
+        ]
+        tags = f" [{'; '.join(dict.fromkeys(levels))}]" if levels else ""  # the price level a word names
+        return f"- {self._clock(turn.at)} {who}: {quote(turn.text)}{tags}"
 
     def _recall_cost(self, i: int) -> int:
         """Tokens turn ``i`` takes as a line of the recall block (quoted, dated: more than the turn said)."""
