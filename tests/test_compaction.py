@@ -1058,3 +1058,17 @@ def test_a_price_word_carries_the_level_it_names() -> None:
     plan = compactor.plan("what was the price range for the first table i booked again")
     said = [line for line in (plan.notes + "\n" + plan.recall).splitlines() if "affordable" in line]
     assert said and all("[affordable: moderate]" in line for line in said)
+
+
+def test_the_kind_only_reading_of_the_latest_words_tells_what_the_full_one_does() -> None:
+    turns = turns_of(
+        [*TWO_DINNERS_AND_A_SONG, *SONG_PICKED_AFTER_THREE_OFFERS, *CHATTER, ("user", "sorry what was the time again")]
+    )
+    turns = [*long_call(2), *turns]
+    for previous, turn in zip([None, *turns[:-1]], turns, strict=True):
+        full = classify(turn, previous=previous)
+        light = classify(turn, previous=previous, kind_only=True)
+        substantive = ("key", "content")
+        assert (light.kind in substantive) == (full.kind in substantive), turn.text
+        assert light.kind == full.kind or light.kind in substantive
+        assert light.terms == full.terms

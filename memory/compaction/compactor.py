@@ -13,6 +13,7 @@ import numpy as np
 from ..recall.presets import FAST
 from ..recall.query import understand
 from ..recall.ranking import rank
+from ..recall.supersede import prepare as prepare_supersede
 from ..recall.working_set import WorkingSet
 from ..text.facts import amounts_in, references
 from ..text.kinds import outcome_of, vocabulary
@@ -156,6 +157,7 @@ class Compactor:
         self._condensed_ids: frozenset[str] = frozenset()
         self._plan_cache: Plan | None = None
         self._recall_costs: dict[int, int] = {}  # condensed turn -> its tokens as a recalled line
+        self._recall_lines: dict[int, str] = {}  # condensed turn -> its line in the recall block
         # durable line (by id) -> the form a rewrite gave it: (text, tokens, the tags of a booking's values line)
         self._sticky: dict[int, tuple[str, int, tuple[tuple[str, str], ...]]] = {}
 
@@ -179,6 +181,8 @@ class Compactor:
             raise ValueError(f"role must be user, assistant or tool, not {turn.role!r}")
         turn = Turn(turn.id, turn.role, turn.text or "", _utc(turn.at), turn.name)
         known = self._index.get(turn.id)
+        if known is not None and self._turns[known].text == turn.text:
+            return  # known as it is
         tokens = message_tokens(turn.text, self.encoding)
         if known is None:
             self._index[turn.id] = len(self._turns)
@@ -190,13 +194,12 @@ class Compactor:
             if self.started_at is None:
                 self.started_at = turn.at
         else:
-            if self._turns[known].text == turn.text:
-                return
             self._raw_tokens += tokens - self._tokens[known]
             if known >= self._boundary:
                 self._tail_tokens += tokens - self._tokens[known]
             self._turns[known] = turn
             self._recall_costs.pop(known, None)
+            self._recall_lines.pop(known, None)
             self._tokens[known] = tokens
             self._digests[known] = None
             self._warm_from = min(self._warm_from, known)
@@ -340,6 +343,7 @@ class Compactor:
         self._tail_tokens = tail
         self._condensed_ids = frozenset(t.id for t in self._turns[:start])
         self._rows.sync()  # index the newly condensed turns now, not when a question needs them
+        prepare_supersede(self._rows)
         self.compactions += 1
         self._render()
         self._plan_cache = None
@@ -365,6 +369,8 @@ class Compactor:
             self._by_value.setdefault(value, []).append(i)
         for kind in digest.kinds:
             self._by_kind.setdefault(kind, []).append(i)
+        if self._recallable(i):
+            self._recall_cost(i)  # worked out now, between turns, not when a question recalls it
 
     def _place(self, i: int, turn: Turn) -> None:
         """Put condensed turn ``i`` in its booking (see :class:`_Booking`) and note its value kinds.
@@ -960,8 +966,12 @@ class Compactor:
         condensed), or of the words alone when they are not a known turn."""
         for i in range(len(self._turns) - 1, max(-1, len(self._turns) - 4), -1):
             if self._turns[i].role == "user" and self._turns[i].text == query:
-                return self._digest(i)
-        return self._classify(Turn("query", "user", query, self._turns[-1].at), plans=self.plans, region=self.region)
+                if self._digests[i] is not None:
+                    return self._digests[i]
+                previous = self._turns[i - 1] if i > 0 else None  # read in full between turns (warm)
+                return classify(self._turns[i], previous=previous, plans=self.plans, region=self.region, kind_only=True)
+        turn = Turn("query", "user", query, self._turns[-1].at)
+        return classify(turn, plans=self.plans, region=self.region, kind_only=True)
 
     def _recallable(self, i: int) -> bool:
         return self._digest(i).kind in ("key", "content") and i not in self._asked_back
@@ -970,6 +980,12 @@ class Compactor:
         return "\n".join([RECALL_OPEN, _RECALL_PREAMBLE, *(self._recall_line(i) for i in indices), RECALL_CLOSE])
 
     def _recall_line(self, i: int) -> str:
+        line = self._recall_lines.get(i)
+        if line is None:
+            line = self._recall_lines[i] = self._new_recall_line(i)
+        return line
+
+    def _new_recall_line(self, i: int) -> str:
         turn = self._turns[i]
         who = _speaker(turn)
         levels = [

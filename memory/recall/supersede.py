@@ -46,7 +46,7 @@ from ..text.reading import READ_CACHE_SIZE, read_turn
 from .episodes import value_key
 from .working_set import WorkingSet
 
-__all__ = ["ONE_PER_BOOKING", "forget_supersede_readings", "supersede"]
+__all__ = ["ONE_PER_BOOKING", "forget_supersede_readings", "prepare", "supersede"]
 
 ONE_PER_BOOKING = frozenset({"time", "count", "address", "amount", "duration", "device", "date"})
 """Value kinds a booking has one of: a later statement of one replaces the earlier (a date only as a day
@@ -122,6 +122,14 @@ def supersede(
                 out[i] = min(out[i], _BELOW * out[j])
                 former[i] |= changed
     return out, former
+
+
+def prepare(ws: WorkingSet) -> None:
+    """Work out what :func:`supersede` reads of each call of ``ws`` as a whole (the turns the caller
+    turned down), ahead of the next recall: for a set that grows between questions (a call's
+    condensed turns), so that the question does not wait for it."""
+    for call_id in ws.call_ids:
+        ws.per_call(call_id, "turned_down", functools.partial(_turned_down, ws, call_id))
 
 
 def _read(ws: WorkingSet, i: int, wanted: frozenset[str], region: str, turned_down: Mapping[int, int]) -> _Said | None:
