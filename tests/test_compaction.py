@@ -1072,3 +1072,22 @@ def test_the_kind_only_reading_of_the_latest_words_tells_what_the_full_one_does(
         assert (light.kind in substantive) == (full.kind in substantive), turn.text
         assert light.kind == full.kind or light.kind in substantive
         assert light.terms == full.terms
+
+
+def test_recall_brings_the_turn_that_names_a_cuisine_or_a_dish_alone() -> None:
+    dinner = [
+        ("user", "can you find me a place to eat"),
+        ("assistant", "sure what are you in the mood for"),
+        ("user", "i would love some noodles"),
+        ("assistant", "in which city"),
+        ("user", "in oakland please"),
+        ("assistant", "i found golden bowl in oakland"),
+        ("user", "book it for two at seven pm"),
+        ("assistant", "please confirm a table for two at golden bowl in oakland at seven pm today"),
+        ("user", "yes"),
+        ("assistant", "your table is booked"),
+        ("user", "thanks that's all"),
+    ]
+    compactor = fed(turns_of([*dinner, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert compactor.boundary > len(dinner)
+    assert "some noodles" in compactor.plan("just to double check the cuisine for the first table i booked").recall

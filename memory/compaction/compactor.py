@@ -24,7 +24,7 @@ from ..text.terms import index_terms
 from ..text.values import Value, values_in
 from ..values import MemoryRow
 from .classifier import Digest, _tag, classify
-from .patterns import _ASK_KINDS, _BACKREF, _DIGITS, _HESITATION, _NUMBER_WORDS, _SPECIFIC_KINDS, asks
+from .patterns import _ASK_KINDS, _BACKREF, _DIGITS, _HESITATION, _NUMBER_WORDS, _SPECIFIC_KINDS, CUISINES, asks
 from .patterns import _ASKS as _ASKS_CLAUSE
 from .policy import (
     _NOTES_PREAMBLE,
@@ -1203,6 +1203,11 @@ _ATTRIBUTES: list[tuple[re.Pattern[str], re.Pattern[str], float]] = [
             rf"|\b(?:an?|the)\s+(?!{_NOT_A_KIND}\b)[a-z-]+\s+(?:restaurant|place)\b"
         ),
         5.0,  # a cuisine said with what it describes ("some persian food", "they serve japanese food")
+    ),
+    (
+        re.compile(r"\b(?:cuisine|food)\b"),
+        re.compile(r"\b(?:" + "|".join(re.escape(c) for c in CUISINES) + r")\b"),
+        5.0,  # a cuisine or a dish said alone ("mediterranean in redwood city", "i would love some noodles")
     ),
     (
         re.compile(r"\bgenre|kind of (?:music|song|movie|film)\b"),

@@ -300,3 +300,15 @@ _QUESTION = re.compile(
     r"is|are|was|were|do|does|did|can|could|will|would|should|have|has)\b",
     re.IGNORECASE,
 )
+
+CUISINES = (
+    "american", "italian", "mexican", "chinese", "japanese", "thai", "indian", "french", "greek", "spanish",
+    "korean", "vietnamese", "mediterranean", "middle eastern", "persian", "afghan", "ethiopian", "turkish",
+    "lebanese", "moroccan", "brazilian", "peruvian", "cuban", "caribbean", "german", "irish", "filipino",
+    "indonesian", "malaysian", "pakistani", "nepalese", "russian", "polish", "cajun", "tex-mex", "asian",
+    "european", "latin american", "hawaiian", "szechuan", "cantonese", "taiwanese", "seafood", "vegetarian",
+    "vegan", "barbecue", "bbq", "steakhouse", "sushi", "ramen", "noodles", "pizza", "pasta", "burgers", "tacos",
+    "curry", "dim sum", "dumplings", "kebabs", "kabobs", "tapas", "pho", "shabu-shabu", "hot pot", "gastropub",
+)  # fmt: skip
+"""Cuisines, and the dishes people name one by ("some noodles", "pizza and pasta"), in lower case: what
+a caller says when asked what they would like to eat."""
