@@ -1091,3 +1091,27 @@ def test_recall_brings_the_turn_that_names_a_cuisine_or_a_dish_alone() -> None:
     compactor = fed(turns_of([*dinner, *CHATTER * 4]), CompactionPolicy(token_budget=500))
     assert compactor.boundary > len(dinner)
     assert "some noodles" in compactor.plan("just to double check the cuisine for the first table i booked").recall
+
+
+def test_after_taking_leave_a_caller_who_wants_it_elsewhere_starts_another_booking() -> None:
+    two = [
+        ("user", "can you find me a place to eat in pleasanton"),
+        ("assistant", "there is one restaurant golden bowl in pleasanton"),
+        ("user", "book it for two at six pm"),
+        ("assistant", "please confirm a table for two at golden bowl in pleasanton at six pm today"),
+        ("user", "yes"),
+        ("assistant", "your reservation is made successfully"),
+        ("user", "no that will be all thank you"),
+        ("assistant", "have a great day"),
+        ("user", "i would like it in a place in oakland"),
+        ("assistant", "what food would you like to eat"),
+        ("user", "i would love some noodles"),
+        ("assistant", "i found andy's noodle house in oakland"),
+        ("user", "book it for two at seven pm"),
+        ("assistant", "your reservation at andy's noodle house is made successfully"),
+        ("user", "thanks that's all"),
+    ]
+    compactor = fed(turns_of([*two, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert compactor.boundary > len(two)
+    assert "some noodles" in compactor.plan("just to double check the cuisine for the second table i booked").recall
+    assert "some noodles" not in compactor.plan("just to double check the cuisine for the first table i booked").recall

@@ -411,6 +411,14 @@ class Compactor:
         follows_up = _ABOUT_THEM.search(lowered) or (same_kind and not asks_anew and _FOLLOW_UP.search(lowered))
         other_kind = bool(kinds) and current is not None and current.kind is not None and current.kind not in kinds
         about_it = asks(turn.text) and _ASKS_ABOUT_IT.match(lowered) is not None  # "does the restaurant play music"
+        if (
+            current is not None
+            and current.left
+            and _WANTS.search(lowered)
+            and not about_it
+            and not _ABOUT_THEM.search(lowered)
+        ):
+            follows_up = False  # the caller took leave of it: "i'd like it in a place in pleasanton" asks anew
         if caller_turns_to and not other_kind and (follows_up or about_it or (_CLOSING.search(lowered) and not kinds)):
             caller_turns_to = False  # about the thing just done ("do they serve alcohol?"), or taking leave of it
         if current is None or caller_turns_to:  # the caller asks for another thing, or for more once one is done
@@ -1074,6 +1082,8 @@ _NOT_DONE = re.compile(
 )
 """An agent's report that it could not do it ("the reservation was not successful"): no booking made."""
 _ABOUT_THEM = re.compile(r"\b(?:they|their|them|theirs)\b")
+_WANTS = re.compile(r"\b(?:i'd like|i would like|i want|i wanna|i need|i'm looking for|i am looking for|find me)\b")
+"""A caller saying what they want (once they took leave of the last thing: something new)."""
 _FOLLOW_UP = re.compile(
     r"\b(?:it|its|(?:the|this|that) (?:restaurant|place|venue|song|track|event|show|concert|"
     r"game|movie|film|album|artist|band))\b"
