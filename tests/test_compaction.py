@@ -1115,3 +1115,18 @@ def test_after_taking_leave_a_caller_who_wants_it_elsewhere_starts_another_booki
     assert compactor.boundary > len(two)
     assert "some noodles" in compactor.plan("just to double check the cuisine for the second table i booked").recall
     assert "some noodles" not in compactor.plan("just to double check the cuisine for the first table i booked").recall
+
+
+def test_recall_brings_the_turn_that_names_the_venue_hosting_an_event() -> None:
+    shows = [
+        ("user", "i would like events in los angeles i have heard good things about murder city devils"),
+        ("assistant", "the teragram ballroom will be hosting murder city devils next monday"),
+        ("user", "great i want two tickets to that event"),
+        ("assistant", "please confirm two tickets for murder city devils next monday in los angeles"),
+        ("user", "yes"),
+        ("assistant", "your tickets were successfully purchased the event will be held at 1234 west 7th street"),
+        ("user", "thanks bye"),
+    ]
+    compactor = fed(turns_of([*shows, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    plan = compactor.plan("sorry what was the venue for the first event tickets again")
+    assert "teragram ballroom" in plan.recall

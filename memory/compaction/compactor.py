@@ -1201,7 +1201,9 @@ _ATTRIBUTES: list[tuple[re.Pattern[str], re.Pattern[str], float]] = [
         re.compile(r"\bvenue\b"),
         re.compile(
             r"\b(?:venue|playing at|held at|takes place|performing at|stadium|theater|theatre|center|centre|arena|"
-            r"hall|amphitheater|amphitheatre|field|ballpark|club|room|garden|pavilion|auditorium|vineyards?)\b"
+            r"hall|amphitheater|amphitheatre|field|ballpark|club|room|garden|pavilion|auditorium|vineyards?|ballroom|"
+            r"playhouse|opera house|coliseum|colosseum|forum|dome|bowl|lounge|music hall|"
+            r"(?:will|is|are) (?:be )?host(?:ing|s)?)\b"  # "the teragram ballroom will be hosting the event"
         ),
         3.0,
     ),
