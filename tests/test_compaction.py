@@ -1130,3 +1130,18 @@ def test_recall_brings_the_turn_that_names_the_venue_hosting_an_event() -> None:
     compactor = fed(turns_of([*shows, *CHATTER * 4]), CompactionPolicy(token_budget=500))
     plan = compactor.plan("sorry what was the venue for the first event tickets again")
     assert "teragram ballroom" in plan.recall
+
+
+def test_recall_brings_the_next_song_offered_when_that_is_the_one_taken() -> None:
+    songs = [
+        ("user", "i am looking for songs on the album home state"),
+        ("assistant", "i found 2 songs singles you up by jordan davis on the album home state"),
+        ("user", "what else is there"),
+        ("assistant", "next is take it from me by jordan davis on home state"),
+        ("user", "that's it please play it in my kitchen"),
+        ("assistant", "playing it on the kitchen speaker"),
+        ("user", "that is all thanks"),
+    ]
+    compactor = fed(turns_of([*songs, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert compactor.boundary > len(songs)
+    assert "take it from me" in compactor.plan("wait what song did we settle on for the first song you played").recall

@@ -1104,7 +1104,8 @@ _CHECKS = re.compile(r"\?|\bis (?:that|this|it) (?:right|correct|ok|okay)\b|\b(?
 _OFFER = re.compile(
     r"\b(?:how about|what about|would you like|would you want|do you like|there is|there's|there are|i found|"
     r"i have found|one of them|i recommend|i suggest|may i suggest|you might like|you may like|what do you think "
-    r"(?:about|of)|do you want to (?:listen|hear|watch|see))\b"
+    r"(?:about|of)|do you want to (?:listen|hear|watch|see)|next (?:one )?is|next up is|the next (?:one|song|track) is|"
+    r"another (?:one|option) is)\b"
 )
 """An agent proposing something (a restaurant, an event, a song) for the caller to take."""
 
