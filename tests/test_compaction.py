@@ -1145,3 +1145,18 @@ def test_recall_brings_the_next_song_offered_when_that_is_the_one_taken() -> Non
     compactor = fed(turns_of([*songs, *CHATTER * 4]), CompactionPolicy(token_budget=500))
     assert compactor.boundary > len(songs)
     assert "take it from me" in compactor.plan("wait what song did we settle on for the first song you played").recall
+
+
+def test_recall_brings_the_answer_that_names_a_genre_alone() -> None:
+    song = [
+        ("user", "can you find some shenseea songs for me"),
+        ("assistant", "i have time up from shenseea's album one chance riddim is that okay"),
+        ("user", "what genre is it"),
+        ("assistant", "oh that is reggae"),
+        ("user", "please play it on my kitchen speaker"),
+        ("assistant", "playing time up on your kitchen speaker"),
+        ("user", "that's all thanks"),
+    ]
+    compactor = fed(turns_of([*song, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert compactor.boundary > len(song)
+    assert "that is reggae" in compactor.plan("just to double check the genre for the first song you played").recall

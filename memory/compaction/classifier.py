@@ -156,6 +156,10 @@ def classify(
             return Digest("answer", content=[cleaned], terms=frozenset(words))
         return Digest("filler")
     context = _Context(turn, previous if asked else None, plans, region, previous)
+    # a reply to a question may be one word: the caller's "a double, please", the agent's "oh that is reggae"
+    replies = asked or (
+        turn.role == "assistant" and previous is not None and previous.role == "user" and asks(previous.text)
+    )
     digest = Digest("content")
     skipped_meta = skipped_small = 0
     for sentence in _SENTENCE.split(cleaned):
@@ -167,7 +171,7 @@ def classify(
             not _is_backchannel(swords)
             and not _META.search(sentence)
             and not _SMALL_TALK.search(sentence)
-            and len([w for w in swords if w not in _BACKCHANNEL]) >= (1 if asked else 2)  # "a double, please"
+            and len([w for w in swords if w not in _BACKCHANNEL]) >= (1 if replies else 2)
         )
         if substantive and kind_only:  # key or content: which one needs the values, not wanted here
             return Digest("content", terms=frozenset(index_terms(cleaned)))

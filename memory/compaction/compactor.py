@@ -24,7 +24,7 @@ from ..text.terms import index_terms
 from ..text.values import Value, values_in
 from ..values import MemoryRow
 from .classifier import Digest, _tag, classify
-from .patterns import _ASK_KINDS, _BACKREF, _DIGITS, _HESITATION, _NUMBER_WORDS, _SPECIFIC_KINDS, CUISINES, asks
+from .patterns import _ASK_KINDS, _BACKREF, _DIGITS, _HESITATION, _NUMBER_WORDS, _SPECIFIC_KINDS, CUISINES, GENRES, asks
 from .patterns import _ASKS as _ASKS_CLAUSE
 from .policy import (
     _NOTES_PREAMBLE,
@@ -1229,6 +1229,11 @@ _ATTRIBUTES: list[tuple[re.Pattern[str], re.Pattern[str], float]] = [
             rf"|\b(?:an?)\s+(?!{_NOT_A_KIND}\b)[a-z-]+\s+(?:song|track|movie|film)\b"
         ),
         5.0,  # a genre said with what it describes ("pop songs", "it's a reggae song")
+    ),
+    (
+        re.compile(r"\bgenre|kind of (?:music|song|movie|film)\b"),
+        re.compile(r"(?<![\w-])(?:" + "|".join(re.escape(g) for g in GENRES) + r")(?![\w-])"),
+        5.0,  # a genre said alone ("oh that is reggae", "it's classified as country")
     ),
     (
         re.compile(r"\bvenue\b"),
