@@ -257,9 +257,11 @@ def _name_words(text: str, start: int, end: int, *, lead: str = "") -> tuple[int
 _PRICE_LEVEL = re.compile(
     r"\bnot\s+(?:very\s+|too\s+|that\s+|so\s+|overly\s+)?(?:expensive|pricey|pricy|costly)\b"
     r"|\b(?:(?:moderately|reasonably|fairly|very|quite|pretty|extremely|really)\s+)?(?:moderate|inexpensive|cheap|cheaper|"
-    r"affordable|expensive|pricey|pricy|costly|economical|upscale|lavish|high[- ]end|low[- ]cost|budget|mid[- ]range|"
+    r"affordable|expensive|pricey|pricy|costly|economical|upscale|lavish|high[- ]end|low[- ]cost|budget[- ]friendly|budget|mid[- ]range|"
     r"mid[- ]priced|(?:reasonably|moderately|average|averagely|intermediate|intermediately|fairly|low|lower|high|"
-    r"higher)[- ]priced|reasonable in price|economical in price)\b",
+    r"higher)[- ]priced|reasonable in price|economical in price)\b"
+    r"|\bfancy(?=\s+(?:priced|place|restaurant|spot|dinner|meal))"
+    r"|\b(?:priced|prices? (?:are|is))\s+(?:above|below)\s+average\b",
     re.IGNORECASE,
 )
 # The level a price word names on the usual four-step scale of venues (inexpensive, moderate, expensive,
@@ -267,12 +269,12 @@ _PRICE_LEVEL = re.compile(
 # priced" the middle, "pricey" or "upscale" the high end; "not too expensive" is the middle.
 _PRICE_LEVELS = {
     "inexpensive": ("inexpensive", "cheap", "cheaper", "low-cost", "low cost", "low-priced", "low priced",
-                    "lower-priced", "lower priced"),
+                    "lower-priced", "lower priced", "budget-friendly", "budget friendly", "below average"),
     "moderate": ("moderate", "moderately", "reasonably priced", "affordable", "economical", "mid-range", "mid range",
                  "mid-priced", "mid priced", "average", "averagely", "intermediate", "intermediately",
                  "reasonable in price", "fairly priced"),
     "expensive": ("expensive", "pricey", "pricy", "costly", "upscale", "lavish", "high-end", "high end", "high-priced",
-                  "high priced", "higher-priced", "higher priced"),
+                  "high priced", "higher-priced", "higher priced", "fancy", "above average"),
 }  # fmt: skip
 
 
@@ -284,6 +286,9 @@ def price_level(said: str) -> str | None:
     if words and words[0] == "not":
         return "moderate"
     very = words[0] in ("very", "extremely", "really") if words else False
+    for said_as, level in (("above average", "expensive"), ("below average", "inexpensive")):
+        if said_as in lowered:
+            return level
     for level, spoken in _PRICE_LEVELS.items():
         if any(re.search(rf"\b{re.escape(w)}\b", lowered) for w in spoken):
             return f"very {level}" if very and level == "expensive" else level

@@ -51,6 +51,9 @@ def kinds(text: str) -> list[tuple[str, str, str]]:
         ("let's look at pricey restaurants now", ("price", "pricey", "expensive")),
         ("for not very costly", ("price", "not very costly", "moderate")),
         ("the price range is moderate", ("price", "moderate", "moderate")),
+        ("something that is priced above average", ("price", "priced above average", "expensive")),
+        ("restaurants that are budget friendly", ("price", "budget friendly", "inexpensive")),
+        ("a place to eat that is fancy priced", ("price", "fancy", "expensive")),
     ],
 )
 def test_values_people_book_are_read(text: str, expected: tuple[str, str, str]) -> None:
