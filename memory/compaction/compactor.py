@@ -970,13 +970,14 @@ class Compactor:
         return max(confirms, key=lambda i: (len(read_turn(self._turns[i].text, region=self.region).values), i))
 
     def _query_digest(self, query: str) -> Digest:
-        """What the caller's latest words hold: the digest of their turn (kept for when it is
-        condensed), or of the words alone when they are not a known turn."""
+        """What the caller's latest words hold: the digest of their turn if it was read already, else
+        their kind and terms only (:func:`classify` with ``kind_only``; read in full between turns)."""
         for i in range(len(self._turns) - 1, max(-1, len(self._turns) - 4), -1):
             if self._turns[i].role == "user" and self._turns[i].text == query:
-                if self._digests[i] is not None:
-                    return self._digests[i]
-                previous = self._turns[i - 1] if i > 0 else None  # read in full between turns (warm)
+                digest = self._digests[i]
+                if digest is not None:
+                    return digest
+                previous = self._turns[i - 1] if i > 0 else None
                 return classify(self._turns[i], previous=previous, plans=self.plans, region=self.region, kind_only=True)
         turn = Turn("query", "user", query, self._turns[-1].at)
         return classify(turn, plans=self.plans, region=self.region, kind_only=True)
