@@ -6,6 +6,7 @@ import json
 import random
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -1160,3 +1161,14 @@ def test_recall_brings_the_answer_that_names_a_genre_alone() -> None:
     compactor = fed(turns_of([*song, *CHATTER * 4]), CompactionPolicy(token_budget=500))
     assert compactor.boundary > len(song)
     assert "that is reggae" in compactor.plan("just to double check the genre for the first song you played").recall
+
+
+def test_warming_the_readers_builds_what_a_question_needs_before_any_call() -> None:
+    from memory.compaction import warm_readers
+    from memory.text.kinds import vocabulary
+
+    vocabulary.cache_clear()
+    warm_readers()
+    assert vocabulary.cache_info().currsize == 1  # the query understanding's vocabulary, compiled
+    preload = Path(__file__).resolve().parents[1] / "worker" / "preload.py"
+    assert "warm_readers()" in preload.read_text()  # done in the forkserver, before job processes fork
