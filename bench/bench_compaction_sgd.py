@@ -67,7 +67,7 @@ from livekit.agents.voice.generation import INSTRUCTIONS_MESSAGE_ID  # noqa: E40
 
 from bench.sgd import data, vocab  # noqa: E402
 from bench.sgd.build import asr, rng_for, spoken_numbers, unformatted  # noqa: E402
-from memory.compaction import CompactionPolicy, count_tokens, load_tokenizer  # noqa: E402
+from memory.compaction import CompactionPolicy, count_tokens, load_tokenizer, warm_readers  # noqa: E402
 from memory.livekit import CallCompaction  # noqa: E402
 from memory.livekit.compaction import NOTES_MESSAGE_ID, RECALL_MESSAGE_ID  # noqa: E402
 from memory.text.spoken import normalize_spoken_digits  # noqa: E402
@@ -775,6 +775,7 @@ def main() -> None:
     args = parser.parse_args()
     directory = data.data_dir(args.data)
     load_tokenizer()
+    warm_readers()  # as the worker's preload does, before any call
     if args.misses is not None:
         args.misses.write_text("")
     budgets = tuple(int(b) for b in args.budgets.split(","))

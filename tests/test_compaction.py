@@ -6,6 +6,7 @@ import json
 import random
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -1041,3 +1042,133 @@ def test_the_kind_of_a_booking_is_the_one_the_caller_names_most() -> None:
     compactor = fed(turns_of([*song_then_movie, *CHATTER * 4]), CompactionPolicy(token_budget=500))
     assert [b.kind for b in compactor._bookings[:2]] == ["music", "movie"]
     assert "the upside" in compactor.plan("which movie did we settle on for the first movie you put on").recall
+
+
+def test_a_price_word_carries_the_level_it_names() -> None:
+    dinner = [
+        ("user", "can you help me find somewhere affordable to eat in oakland"),
+        ("assistant", "i found miliki restaurant in oakland"),
+        ("user", "book it for two at seven pm"),
+        ("assistant", "please confirm a table for two at miliki restaurant in oakland at seven pm today"),
+        ("user", "yes"),
+        ("assistant", "your table is booked"),
+        ("user", "thanks that's all"),
+    ]
+    compactor = fed(turns_of([*dinner, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert compactor.boundary > len(dinner)
+    plan = compactor.plan("what was the price range for the first table i booked again")
+    said = [line for line in (plan.notes + "\n" + plan.recall).splitlines() if "affordable" in line]
+    assert said and all("[affordable: moderate]" in line for line in said)
+
+
+def test_the_kind_only_reading_of_the_latest_words_tells_what_the_full_one_does() -> None:
+    turns = turns_of(
+        [*TWO_DINNERS_AND_A_SONG, *SONG_PICKED_AFTER_THREE_OFFERS, *CHATTER, ("user", "sorry what was the time again")]
+    )
+    turns = [*long_call(2), *turns]
+    for previous, turn in zip([None, *turns[:-1]], turns, strict=True):
+        full = classify(turn, previous=previous)
+        light = classify(turn, previous=previous, kind_only=True)
+        substantive = ("key", "content")
+        assert (light.kind in substantive) == (full.kind in substantive), turn.text
+        assert light.kind == full.kind or light.kind in substantive
+        assert light.terms == full.terms
+
+
+def test_recall_brings_the_turn_that_names_a_cuisine_or_a_dish_alone() -> None:
+    dinner = [
+        ("user", "can you find me a place to eat"),
+        ("assistant", "sure what are you in the mood for"),
+        ("user", "i would love some noodles"),
+        ("assistant", "in which city"),
+        ("user", "in oakland please"),
+        ("assistant", "i found golden bowl in oakland"),
+        ("user", "book it for two at seven pm"),
+        ("assistant", "please confirm a table for two at golden bowl in oakland at seven pm today"),
+        ("user", "yes"),
+        ("assistant", "your table is booked"),
+        ("user", "thanks that's all"),
+    ]
+    compactor = fed(turns_of([*dinner, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert compactor.boundary > len(dinner)
+    assert "some noodles" in compactor.plan("just to double check the cuisine for the first table i booked").recall
+
+
+def test_after_taking_leave_a_caller_who_wants_it_elsewhere_starts_another_booking() -> None:
+    two = [
+        ("user", "can you find me a place to eat in pleasanton"),
+        ("assistant", "there is one restaurant golden bowl in pleasanton"),
+        ("user", "book it for two at six pm"),
+        ("assistant", "please confirm a table for two at golden bowl in pleasanton at six pm today"),
+        ("user", "yes"),
+        ("assistant", "your reservation is made successfully"),
+        ("user", "no that will be all thank you"),
+        ("assistant", "have a great day"),
+        ("user", "i would like it in a place in oakland"),
+        ("assistant", "what food would you like to eat"),
+        ("user", "i would love some noodles"),
+        ("assistant", "i found andy's noodle house in oakland"),
+        ("user", "book it for two at seven pm"),
+        ("assistant", "your reservation at andy's noodle house is made successfully"),
+        ("user", "thanks that's all"),
+    ]
+    compactor = fed(turns_of([*two, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert compactor.boundary > len(two)
+    assert "some noodles" in compactor.plan("just to double check the cuisine for the second table i booked").recall
+    assert "some noodles" not in compactor.plan("just to double check the cuisine for the first table i booked").recall
+
+
+def test_recall_brings_the_turn_that_names_the_venue_hosting_an_event() -> None:
+    shows = [
+        ("user", "i would like events in los angeles i have heard good things about murder city devils"),
+        ("assistant", "the teragram ballroom will be hosting murder city devils next monday"),
+        ("user", "great i want two tickets to that event"),
+        ("assistant", "please confirm two tickets for murder city devils next monday in los angeles"),
+        ("user", "yes"),
+        ("assistant", "your tickets were successfully purchased the event will be held at 1234 west 7th street"),
+        ("user", "thanks bye"),
+    ]
+    compactor = fed(turns_of([*shows, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    plan = compactor.plan("sorry what was the venue for the first event tickets again")
+    assert "teragram ballroom" in plan.recall
+
+
+def test_recall_brings_the_next_song_offered_when_that_is_the_one_taken() -> None:
+    songs = [
+        ("user", "i am looking for songs on the album home state"),
+        ("assistant", "i found 2 songs singles you up by jordan davis on the album home state"),
+        ("user", "what else is there"),
+        ("assistant", "next is take it from me by jordan davis on home state"),
+        ("user", "that's it please play it in my kitchen"),
+        ("assistant", "playing it on the kitchen speaker"),
+        ("user", "that is all thanks"),
+    ]
+    compactor = fed(turns_of([*songs, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert compactor.boundary > len(songs)
+    assert "take it from me" in compactor.plan("wait what song did we settle on for the first song you played").recall
+
+
+def test_recall_brings_the_answer_that_names_a_genre_alone() -> None:
+    song = [
+        ("user", "can you find some shenseea songs for me"),
+        ("assistant", "i have time up from shenseea's album one chance riddim is that okay"),
+        ("user", "what genre is it"),
+        ("assistant", "oh that is reggae"),
+        ("user", "please play it on my kitchen speaker"),
+        ("assistant", "playing time up on your kitchen speaker"),
+        ("user", "that's all thanks"),
+    ]
+    compactor = fed(turns_of([*song, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert compactor.boundary > len(song)
+    assert "that is reggae" in compactor.plan("just to double check the genre for the first song you played").recall
+
+
+def test_warming_the_readers_builds_what_a_question_needs_before_any_call() -> None:
+    from memory.compaction import warm_readers
+    from memory.text.kinds import vocabulary
+
+    vocabulary.cache_clear()
+    warm_readers()
+    assert vocabulary.cache_info().currsize == 1  # the query understanding's vocabulary, compiled
+    preload = Path(__file__).resolve().parents[1] / "worker" / "preload.py"
+    assert "warm_readers()" in preload.read_text()  # done in the forkserver, before job processes fork

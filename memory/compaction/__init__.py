@@ -38,7 +38,7 @@ the caller brief), inside a delimited block that says it is data, never instruct
 from __future__ import annotations
 
 from .classifier import classify
-from .compactor import Compactor
+from .compactor import Compactor, warm_readers
 from .policy import (
     LEVEL_SETTINGS,
     LEVELS,
@@ -75,4 +75,5 @@ __all__ = [
     "encoding_for",
     "load_tokenizer",
     "message_tokens",
+    "warm_readers",
 ]

@@ -134,12 +134,15 @@ def classify(
     previous: Turn | None = None,
     plans: tuple[str, ...] = (),
     region: str = "US",
+    kind_only: bool = False,
 ) -> Digest:
     """Classify one turn and extract its durable signal (deterministic, no model).
 
     ``previous`` is the turn before: a bare "yes" after a question is an answer, not a filler, and
     the reply to "could I have your name?" or "can you confirm your date of birth?" identifies the
-    caller.
+    caller. ``kind_only``: only what the turn is and its terms, the values read only where they decide
+    it (for the caller's newest words before a reply; the whole reading is done between turns): a
+    substantive turn is "content" unless its values were read to tell, the others as without it.
     """
     if turn.role == "tool":
         return _classify_tool(turn)
@@ -153,6 +156,10 @@ def classify(
             return Digest("answer", content=[cleaned], terms=frozenset(words))
         return Digest("filler")
     context = _Context(turn, previous if asked else None, plans, region, previous)
+    # a reply to a question may be one word: the caller's "a double, please", the agent's "oh that is reggae"
+    replies = asked or (
+        turn.role == "assistant" and previous is not None and previous.role == "user" and asks(previous.text)
+    )
     digest = Digest("content")
     skipped_meta = skipped_small = 0
     for sentence in _SENTENCE.split(cleaned):
@@ -160,20 +167,28 @@ def classify(
         swords = _words(sentence)
         if not swords:
             continue
+        substantive = (
+            not _is_backchannel(swords)
+            and not _META.search(sentence)
+            and not _SMALL_TALK.search(sentence)
+            and len([w for w in swords if w not in _BACKCHANNEL]) >= (1 if replies else 2)
+        )
+        if substantive and kind_only:  # key or content: which one needs the values, not wanted here
+            return Digest("content", terms=frozenset(index_terms(cleaned)))
         quoted = _signals(sentence, context, digest)
         if quoted is not None:
+            if kind_only:
+                return Digest("key", terms=frozenset(index_terms(cleaned)))
             digest.key.append(quoted)
             continue
-        if _is_backchannel(swords):
-            continue
-        if _META.search(sentence):
-            skipped_meta += 1
-            continue
-        if _SMALL_TALK.search(sentence):
-            skipped_small += 1
-            continue
-        if len([w for w in swords if w not in _BACKCHANNEL]) >= (1 if asked else 2):  # "a double, please"
+        if substantive:
             digest.content.append(sentence)
+        elif _is_backchannel(swords):
+            continue
+        elif _META.search(sentence):
+            skipped_meta += 1
+        elif _SMALL_TALK.search(sentence):
+            skipped_small += 1
     digest.tags = list(dict.fromkeys(digest.tags))
     digest.terms = frozenset(index_terms(cleaned))
     if digest.key:
@@ -328,6 +343,8 @@ def _tag(value: Value) -> str | None:
         return value.normalised  # digits said one by one in words, joined
     if value.kind in ("date",):
         return None  # dates are tagged with the day they name, below
+    if value.kind == "price" and value.normalised not in value.text.lower():
+        return f"{value.text}: {value.normalised}"  # "affordable: moderate", the level the word names
     return value.text
 
 

@@ -13,6 +13,7 @@ import numpy as np
 from ..recall.presets import FAST
 from ..recall.query import understand
 from ..recall.ranking import rank
+from ..recall.supersede import prepare as prepare_supersede
 from ..recall.working_set import WorkingSet
 from ..text.facts import amounts_in, references
 from ..text.kinds import outcome_of, vocabulary
@@ -20,10 +21,10 @@ from ..text.quote import quote
 from ..text.reading import read_turn
 from ..text.spoken import normalize_spoken_digits
 from ..text.terms import index_terms
-from ..text.values import Value
+from ..text.values import Value, values_in
 from ..values import MemoryRow
 from .classifier import Digest, _tag, classify
-from .patterns import _ASK_KINDS, _BACKREF, _DIGITS, _HESITATION, _NUMBER_WORDS, _SPECIFIC_KINDS, asks
+from .patterns import _ASK_KINDS, _BACKREF, _DIGITS, _HESITATION, _NUMBER_WORDS, _SPECIFIC_KINDS, CUISINES, GENRES, asks
 from .patterns import _ASKS as _ASKS_CLAUSE
 from .policy import (
     _NOTES_PREAMBLE,
@@ -156,6 +157,7 @@ class Compactor:
         self._condensed_ids: frozenset[str] = frozenset()
         self._plan_cache: Plan | None = None
         self._recall_costs: dict[int, int] = {}  # condensed turn -> its tokens as a recalled line
+        self._recall_lines: dict[int, str] = {}  # condensed turn -> its line in the recall block
         # durable line (by id) -> the form a rewrite gave it: (text, tokens, the tags of a booking's values line)
         self._sticky: dict[int, tuple[str, int, tuple[tuple[str, str], ...]]] = {}
 
@@ -179,6 +181,8 @@ class Compactor:
             raise ValueError(f"role must be user, assistant or tool, not {turn.role!r}")
         turn = Turn(turn.id, turn.role, turn.text or "", _utc(turn.at), turn.name)
         known = self._index.get(turn.id)
+        if known is not None and self._turns[known].text == turn.text:
+            return  # known as it is
         tokens = message_tokens(turn.text, self.encoding)
         if known is None:
             self._index[turn.id] = len(self._turns)
@@ -190,13 +194,12 @@ class Compactor:
             if self.started_at is None:
                 self.started_at = turn.at
         else:
-            if self._turns[known].text == turn.text:
-                return
             self._raw_tokens += tokens - self._tokens[known]
             if known >= self._boundary:
                 self._tail_tokens += tokens - self._tokens[known]
             self._turns[known] = turn
             self._recall_costs.pop(known, None)
+            self._recall_lines.pop(known, None)
             self._tokens[known] = tokens
             self._digests[known] = None
             self._warm_from = min(self._warm_from, known)
@@ -340,6 +343,7 @@ class Compactor:
         self._tail_tokens = tail
         self._condensed_ids = frozenset(t.id for t in self._turns[:start])
         self._rows.sync()  # index the newly condensed turns now, not when a question needs them
+        prepare_supersede(self._rows)
         self.compactions += 1
         self._render()
         self._plan_cache = None
@@ -365,6 +369,8 @@ class Compactor:
             self._by_value.setdefault(value, []).append(i)
         for kind in digest.kinds:
             self._by_kind.setdefault(kind, []).append(i)
+        if self._recallable(i):
+            self._recall_cost(i)  # worked out now, between turns, not when a question recalls it
 
     def _place(self, i: int, turn: Turn) -> None:
         """Put condensed turn ``i`` in its booking (see :class:`_Booking`) and note its value kinds.
@@ -405,6 +411,14 @@ class Compactor:
         follows_up = _ABOUT_THEM.search(lowered) or (same_kind and not asks_anew and _FOLLOW_UP.search(lowered))
         other_kind = bool(kinds) and current is not None and current.kind is not None and current.kind not in kinds
         about_it = asks(turn.text) and _ASKS_ABOUT_IT.match(lowered) is not None  # "does the restaurant play music"
+        if (
+            current is not None
+            and current.left
+            and _WANTS.search(lowered)
+            and not about_it
+            and not _ABOUT_THEM.search(lowered)
+        ):
+            follows_up = False  # the caller took leave of it: "i'd like it in a place in pleasanton" asks anew
         if caller_turns_to and not other_kind and (follows_up or about_it or (_CLOSING.search(lowered) and not kinds)):
             caller_turns_to = False  # about the thing just done ("do they serve alcohol?"), or taking leave of it
         if current is None or caller_turns_to:  # the caller asks for another thing, or for more once one is done
@@ -956,12 +970,17 @@ class Compactor:
         return max(confirms, key=lambda i: (len(read_turn(self._turns[i].text, region=self.region).values), i))
 
     def _query_digest(self, query: str) -> Digest:
-        """What the caller's latest words hold: the digest of their turn (kept for when it is
-        condensed), or of the words alone when they are not a known turn."""
+        """What the caller's latest words hold: the digest of their turn if it was read already, else
+        their kind and terms only (:func:`classify` with ``kind_only``; read in full between turns)."""
         for i in range(len(self._turns) - 1, max(-1, len(self._turns) - 4), -1):
             if self._turns[i].role == "user" and self._turns[i].text == query:
-                return self._digest(i)
-        return self._classify(Turn("query", "user", query, self._turns[-1].at), plans=self.plans, region=self.region)
+                digest = self._digests[i]
+                if digest is not None:
+                    return digest
+                previous = self._turns[i - 1] if i > 0 else None
+                return classify(self._turns[i], previous=previous, plans=self.plans, region=self.region, kind_only=True)
+        turn = Turn("query", "user", query, self._turns[-1].at)
+        return classify(turn, plans=self.plans, region=self.region, kind_only=True)
 
     def _recallable(self, i: int) -> bool:
         return self._digest(i).kind in ("key", "content") and i not in self._asked_back
@@ -970,9 +989,21 @@ class Compactor:
         return "\n".join([RECALL_OPEN, _RECALL_PREAMBLE, *(self._recall_line(i) for i in indices), RECALL_CLOSE])
 
     def _recall_line(self, i: int) -> str:
+        line = self._recall_lines.get(i)
+        if line is None:
+            line = self._recall_lines[i] = self._new_recall_line(i)
+        return line
+
+    def _new_recall_line(self, i: int) -> str:
         turn = self._turns[i]
         who = _speaker(turn)
-        return f"- {self._clock(turn.at)} {who}: {quote(turn.text)}"
+        levels = [
+            f"{v.text}: {v.normalised}"
+            for v in values_in(turn.text)
+            if v.kind == "price" and v.normalised not in v.text.lower()
+        ]
+        tags = f" [{'; '.join(dict.fromkeys(levels))}]" if levels else ""  # the price level a word names
+        return f"- {self._clock(turn.at)} {who}: {quote(turn.text)}{tags}"
 
     def _recall_cost(self, i: int) -> int:
         """Tokens turn ``i`` takes as a line of the recall block (quoted, dated: more than the turn said)."""
@@ -990,6 +1021,28 @@ class Compactor:
         start = self.started_at or at
         seconds = max(0, int((at - start).total_seconds()))
         return f"{seconds // 60:02d}:{seconds % 60:02d}"
+
+
+def warm_readers() -> None:
+    """Build what the readers of a turn and of a question build on first use (the query
+    understanding's vocabulary, above all: about a tenth of a second), so that the first reply of a
+    process does not wait for it: at a worker's preload, before job processes are forked."""
+    at = datetime.now(UTC)
+    compactor = Compactor(CompactionPolicy(token_budget=200))
+    for n, (role, text) in enumerate(
+        [
+            ("user", "I'd like a table for two at Olive Garden in San Jose at 6:30 pm, somewhere affordable."),
+            ("assistant", "Please confirm: a table for 2 at Olive Garden in San Jose today at 6:30 pm. Is that right?"),
+            ("user", "Yes, that's right, thanks."),
+            ("assistant", "Your reservation is confirmed, the reference is 1O9E32IJ."),
+        ]
+    ):
+        compactor.add(Turn(f"warm-{n}", role, text, at))
+    compactor.warm()
+    question = "sorry, what was the time for the first table I booked again?"
+    compactor.plan(question)
+    understand(question, at)
+    classify(Turn("warm-q", "user", question, at), kind_only=True)
 
 
 _VALUE_NOUNS: list[tuple[re.Pattern[str], tuple[str, ...]]] = [
@@ -1052,6 +1105,8 @@ _NOT_DONE = re.compile(
 )
 """An agent's report that it could not do it ("the reservation was not successful"): no booking made."""
 _ABOUT_THEM = re.compile(r"\b(?:they|their|them|theirs)\b")
+_WANTS = re.compile(r"\b(?:i'd like|i would like|i want|i wanna|i need|i'm looking for|i am looking for|find me)\b")
+"""A caller saying what they want (once they took leave of the last thing: something new)."""
 _FOLLOW_UP = re.compile(
     r"\b(?:it|its|(?:the|this|that) (?:restaurant|place|venue|song|track|event|show|concert|"
     r"game|movie|film|album|artist|band))\b"
@@ -1072,7 +1127,8 @@ _CHECKS = re.compile(r"\?|\bis (?:that|this|it) (?:right|correct|ok|okay)\b|\b(?
 _OFFER = re.compile(
     r"\b(?:how about|what about|would you like|would you want|do you like|there is|there's|there are|i found|"
     r"i have found|one of them|i recommend|i suggest|may i suggest|you might like|you may like|what do you think "
-    r"(?:about|of)|do you want to (?:listen|hear|watch|see))\b"
+    r"(?:about|of)|do you want to (?:listen|hear|watch|see)|next (?:one )?is|next up is|the next (?:one|song|track) is|"
+    r"another (?:one|option) is)\b"
 )
 """An agent proposing something (a restaurant, an event, a song) for the caller to take."""
 
@@ -1169,7 +1225,9 @@ _ATTRIBUTES: list[tuple[re.Pattern[str], re.Pattern[str], float]] = [
         re.compile(r"\bvenue\b"),
         re.compile(
             r"\b(?:venue|playing at|held at|takes place|performing at|stadium|theater|theatre|center|centre|arena|"
-            r"hall|amphitheater|amphitheatre|field|ballpark|club|room|garden|pavilion|auditorium|vineyards?)\b"
+            r"hall|amphitheater|amphitheatre|field|ballpark|club|room|garden|pavilion|auditorium|vineyards?|ballroom|"
+            r"playhouse|opera house|coliseum|colosseum|forum|dome|bowl|lounge|music hall|"
+            r"(?:will|is|are) (?:be )?host(?:ing|s)?)\b"  # "the teragram ballroom will be hosting the event"
         ),
         3.0,
     ),
@@ -1183,12 +1241,22 @@ _ATTRIBUTES: list[tuple[re.Pattern[str], re.Pattern[str], float]] = [
         5.0,  # a cuisine said with what it describes ("some persian food", "they serve japanese food")
     ),
     (
+        re.compile(r"\b(?:cuisine|food)\b"),
+        re.compile(r"\b(?:" + "|".join(re.escape(c) for c in CUISINES) + r")\b"),
+        5.0,  # a cuisine or a dish said alone ("mediterranean in redwood city", "i would love some noodles")
+    ),
+    (
         re.compile(r"\bgenre|kind of (?:music|song|movie|film)\b"),
         re.compile(
             rf"\b(?!{_NOT_A_KIND}\b)[a-z-]+\s+(?:songs|music|genre|tunes|movies|films)\b"
             rf"|\b(?:an?)\s+(?!{_NOT_A_KIND}\b)[a-z-]+\s+(?:song|track|movie|film)\b"
         ),
         5.0,  # a genre said with what it describes ("pop songs", "it's a reggae song")
+    ),
+    (
+        re.compile(r"\bgenre|kind of (?:music|song|movie|film)\b"),
+        re.compile(r"(?<![\w-])(?:" + "|".join(re.escape(g) for g in GENRES) + r")(?![\w-])"),
+        5.0,  # a genre said alone ("oh that is reggae", "it's classified as country")
     ),
     (
         re.compile(r"\bvenue\b"),

@@ -300,3 +300,27 @@ _QUESTION = re.compile(
     r"is|are|was|were|do|does|did|can|could|will|would|should|have|has)\b",
     re.IGNORECASE,
 )
+
+CUISINES = (
+    "american", "italian", "mexican", "chinese", "japanese", "thai", "indian", "french", "greek", "spanish",
+    "korean", "vietnamese", "mediterranean", "middle eastern", "persian", "afghan", "ethiopian", "turkish",
+    "lebanese", "moroccan", "brazilian", "peruvian", "cuban", "caribbean", "german", "irish", "filipino",
+    "indonesian", "malaysian", "pakistani", "nepalese", "russian", "polish", "cajun", "tex-mex", "asian",
+    "european", "latin american", "hawaiian", "szechuan", "cantonese", "taiwanese", "seafood", "vegetarian",
+    "vegan", "barbecue", "bbq", "steakhouse", "sushi", "ramen", "noodles", "pizza", "pasta", "burgers", "tacos",
+    "curry", "dim sum", "dumplings", "kebabs", "kabobs", "tapas", "pho", "shabu-shabu", "hot pot", "gastropub",
+    "burger", "lobster", "izakaya", "steak", "take-out", "takeout", "take out", "breakfast", "brunch", "fast food",
+)  # fmt: skip
+"""Cuisines, and the dishes people name one by ("some noodles", "pizza and pasta"), in lower case: what
+a caller says when asked what they would like to eat."""
+
+GENRES = (
+    "pop", "rock", "country", "reggae", "jazz", "hip hop", "hip-hop", "rap", "r&b", "rnb", "blues", "metal", "electronic",
+    "electronica", "dance", "classical", "folk", "indie", "soul", "funk", "punk", "alternative", "gospel", "k-pop",
+    "edm", "house music", "techno", "reggaeton", "ska", "grunge", "disco", "trap", "bluegrass", "salsa", "bollywood",
+    "drama", "comedy", "action", "thriller", "horror", "fantasy", "sci-fi", "science fiction", "documentary",
+    "animation", "animated", "romance", "romantic comedy", "mystery", "crime", "western", "musical", "adventure",
+    "family", "war", "biography", "biopic",
+)  # fmt: skip
+"""Genres of music and film, in lower case: what the agent says when asked what kind of song or film it
+is ("oh that is reggae", "it's classified as a drama")."""

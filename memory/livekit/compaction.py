@@ -99,6 +99,8 @@ class CallCompaction:
         self.apply_ms: list[float] = []  # time spent in apply(), per request
         self.warm_ms: list[float] = []  # time spent between turns, per assistant turn
         self._seen: dict[str, Any] = {}  # item id -> the item object last synced
+        self._calls: dict[str, str] = {}  # a tool call's call_id -> its item's id (as items are synced)
+        self._outputs: dict[str, str] = {}  # a tool call's item id -> its output's id
         self._vectored: set[str] = set()  # item ids whose vector the compactor has
         self._summarised_to = 0  # condensed turns already given to the summariser
         self._summary = ""  # the model's summary of the condensed turns so far
@@ -167,16 +169,25 @@ class CallCompaction:
 
     def _apply(self, chat_ctx: llm.ChatContext) -> Plan | None:
         items = chat_ctx.items
-        if any(item.id in _OWN_IDS for item in items):  # a tool reply reuses the request of its turn
+        if not _OWN_IDS.isdisjoint([item.id for item in items]):  # a tool reply reuses the request of its turn
             items[:] = [item for item in items if item.id not in _OWN_IDS]
         if not self.policy.enabled:
             return None
-        fresh = [item for item in items if self._seen.get(item.id) is not item]
+        seen = self._seen
+        fresh = [item for item in items if seen.get(item.id) is not item]  # only what is new is read
         if fresh:
             turns, _ = turns_of(fresh)
             self.compactor.sync(turns)
             for item in fresh:
-                self._seen[item.id] = item
+                seen[item.id] = item
+                if isinstance(item, llm.FunctionCall):
+                    self._calls[item.call_id] = item.id
+                elif (
+                    isinstance(item, llm.FunctionCallOutput)
+                    and item.call_id in self._calls
+                    and not item.id.endswith("_running_output")
+                ):
+                    self._outputs[self._calls[item.call_id]] = item.id
         query_item = _latest_user_item(items)
         query = (query_item.text_content or "") if query_item is not None else ""
         query_vector = self._pull_vectors(items, query_item)
@@ -184,7 +195,7 @@ class CallCompaction:
         self.last_plan = plan
         if not plan.compacted:
             return plan
-        paired = _paired(items)
+        paired = self._outputs  # each tool call's item id -> its output's, as synced
         condensed = plan.condensed_ids
         kept: list[Any] = []
         first_condensed: Any = None
@@ -261,23 +272,6 @@ def model_summariser(model: llm.LLM) -> Summariser:
         return "".join(parts).strip()
 
     return summarise
-
-
-def _paired(items: Sequence[Any]) -> dict[str, str]:
-    """Each tool call's item id -> its output's id (what :func:`turns_of` returns second, without
-    reading every message's text)."""
-    calls: dict[str, str] = {}
-    paired: dict[str, str] = {}
-    for item in items:
-        if isinstance(item, llm.FunctionCall):
-            calls[item.call_id] = item.id
-        elif (
-            isinstance(item, llm.FunctionCallOutput)
-            and item.call_id in calls
-            and not item.id.endswith("_running_output")
-        ):
-            paired[calls[item.call_id]] = item.id
-    return paired
 
 
 def _latest_user_item(items: Sequence[Any]) -> Any:

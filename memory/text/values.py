@@ -20,7 +20,8 @@ Kinds: ``reference`` (booking and ticket references, with or without digits), ``
 ``duration`` ("3 nights", "two hours"), ``amount`` ("$42.10", "9.80 pounds", "forty two dollars"),
 ``count`` (people, tickets, seats... "for 2", "one" to "twelve" with what is counted), ``address``
 ("420 Ramona Street"), ``name`` (capitalised names of venues, products, people, events, places),
-``car_type`` ("SUV", "compact"), ``colour``, ``price`` (a price level: "moderate", "inexpensive", "pricey"),
+``car_type`` ("SUV", "compact"), ``colour``, ``price`` (a price level: "moderate", "affordable", "pricey", "not too
+expensive"; normalised to the level of the usual scale it names: "inexpensive", "moderate", "expensive"),
 ``device`` (where something plays: "the kitchen speaker", "the TV", "the speaker in the bedroom", "play it
 in the living room"; normalised to its room and what it is, "kitchen speaker", "tv", "living room"),
 ``number`` (any other number). One span has one kind:
@@ -37,7 +38,7 @@ from functools import lru_cache
 
 from .spoken import spoken_digit_runs
 
-__all__ = ["DEVICES", "KINDS", "Value", "clear_cache", "spoken_number", "values_in"]
+__all__ = ["DEVICES", "KINDS", "Value", "clear_cache", "price_level", "spoken_number", "values_in"]
 
 KINDS = (
     "reference",
@@ -254,11 +255,46 @@ def _name_words(text: str, start: int, end: int, *, lead: str = "") -> tuple[int
 
 
 _PRICE_LEVEL = re.compile(
-    r"\b(?:(?:moderately|reasonably|fairly|very|quite|pretty)\s+)?(?:moderate|inexpensive|cheap|affordable|expensive|"
-    r"pricey|pricy|economical|upscale|lavish|high[- ]end|low[- ]cost|budget|mid[- ]range|mid[- ]priced|"
-    r"reasonably priced|moderately priced)\b",
+    r"\bnot\s+(?:very\s+|too\s+|that\s+|so\s+|overly\s+)?(?:expensive|pricey|pricy|costly)\b"
+    r"|\b(?:(?:moderately|reasonably|fairly|very|quite|pretty|extremely|really)\s+)?(?:moderate|inexpensive|cheap|cheaper|"
+    r"affordable|expensive|pricey|pricy|costly|economical|upscale|lavish|high[- ]end|low[- ]cost|budget[- ]friendly|budget|mid[- ]range|"
+    r"mid[- ]priced|(?:reasonably|moderately|average|averagely|intermediate|intermediately|fairly|low|lower|high|"
+    r"higher)[- ]priced|reasonable in price|economical in price)\b"
+    r"|\bfancy(?=\s+(?:priced|place|restaurant|spot|dinner|meal))"
+    r"|\b(?:priced|prices? (?:are|is))\s+(?:above|below)\s+average\b",
     re.IGNORECASE,
 )
+# The level a price word names on the usual four-step scale of venues (inexpensive, moderate, expensive,
+# very expensive): the words people say for each. "Cheap" is the low end, "affordable" or "reasonably
+# priced" the middle, "pricey" or "upscale" the high end; "not too expensive" is the middle.
+_PRICE_LEVELS = {
+    "inexpensive": ("inexpensive", "cheap", "cheaper", "low-cost", "low cost", "low-priced", "low priced",
+                    "lower-priced", "lower priced", "budget-friendly", "budget friendly", "below average"),
+    "moderate": ("moderate", "moderately", "reasonably priced", "affordable", "economical", "mid-range", "mid range",
+                 "mid-priced", "mid priced", "average", "averagely", "intermediate", "intermediately",
+                 "reasonable in price", "fairly priced"),
+    "expensive": ("expensive", "pricey", "pricy", "costly", "upscale", "lavish", "high-end", "high end", "high-priced",
+                  "high priced", "higher-priced", "higher priced", "fancy", "above average"),
+}  # fmt: skip
+
+
+def price_level(said: str) -> str | None:
+    """The level ``said`` (a price word read by :func:`values_in`) names: "inexpensive", "moderate",
+    "expensive" or "very expensive"; None if it names none."""
+    lowered = " ".join(said.lower().split())
+    words = lowered.split()
+    if words and words[0] == "not":
+        return "moderate"
+    very = words[0] in ("very", "extremely", "really") if words else False
+    for said_as, level in (("above average", "expensive"), ("below average", "inexpensive")):
+        if said_as in lowered:
+            return level
+    for level, spoken in _PRICE_LEVELS.items():
+        if any(re.search(rf"\b{re.escape(w)}\b", lowered) for w in spoken):
+            return f"very {level}" if very and level == "expensive" else level
+    return None
+
+
 # Where something plays: a device by the room it is in ("the kitchen speaker", "the speaker in the
 # bedroom", "the living room TV"), a device something plays on, to or through ("on the TV", "through my
 # headphones", "to the speaker"), or a room something is played in ("play it in the bedroom"); not a
@@ -573,12 +609,12 @@ def _read(text: str) -> tuple[Value, ...]:
     for m in _CAPS_CODE.finditer(text):
         if _REFERENCE_CUE.search(text[: m.start()]) or not m.group(0).isalpha() or _looks_coded(m.group(0)):
             add("reference", m.start(), m.end(), m.group(0))
+    for m in _PRICE_LEVEL.finditer(text):  # before car types: "intermediate priced" is a price
+        add("price", m.start(), m.end(), price_level(m.group(0)) or _plain(m.group(0)))
     for m in _CAR.finditer(text) if _MAY_CAR.search(text) else ():
         add("car_type", m.start(), m.end())
     for m in _COLOUR.finditer(text):
         add("colour", m.start(), m.end())
-    for m in _PRICE_LEVEL.finditer(text):
-        add("price", m.start(), m.end())
     for m in _DEVICE.finditer(text) if _MAY_DEVICE.search(text) else ():
         add("device", *_device(m))
     for m in _SPOKEN_COMPOUND.finditer(text) if _MAY_COMPOUND.search(text) else ():

@@ -44,6 +44,16 @@ def kinds(text: str) -> list[tuple[str, str, str]]:
         ("the game at papa murphy's park", ("name", "papa murphy's park", "papa murphy's park")),
         ("two tickets to Dr. Zhivago, please", ("name", "Zhivago", "zhivago")),  # after a title: no sentence start
         ("a table at olive garden in san jose, is that correct", ("name", "san jose", "san jose")),  # not "correct"
+        # a price word, normalised to the level it names
+        ("somewhere affordable that sells alcohol", ("price", "affordable", "moderate")),
+        ("a low priced restaurant in the area", ("price", "low priced", "inexpensive")),
+        ("an intermediate priced eating place", ("price", "intermediate priced", "moderate")),  # not a car type
+        ("let's look at pricey restaurants now", ("price", "pricey", "expensive")),
+        ("for not very costly", ("price", "not very costly", "moderate")),
+        ("the price range is moderate", ("price", "moderate", "moderate")),
+        ("something that is priced above average", ("price", "priced above average", "expensive")),
+        ("restaurants that are budget friendly", ("price", "budget friendly", "inexpensive")),
+        ("a place to eat that is fancy priced", ("price", "fancy", "expensive")),
     ],
 )
 def test_values_people_book_are_read(text: str, expected: tuple[str, str, str]) -> None:
