@@ -620,13 +620,29 @@ async def _run_level(level: int, out: Path, db_url: str, *, spread_s: float) -> 
             await sampler
         host = _cpu_delta(host0, _host_cpu(server, out))
         host["postgres_backends_s"] = sum(last - first for first, last in backends.values())
+        spool_left = await asyncio.to_thread(_spool_left)
     return {
         "reports": reports,
         "connections": connections,
         "prewarm_s": prewarm_s,
         "spread_s": spread_s,
         "host_cpu_s": host,
+        "spool_left": spool_left,
     }
+
+
+def _spool_left() -> dict[str, int]:
+    """What the host's spool holds once every call reported: calls and rows (the database took
+    every turn: whatever is left is replayed again, stored once)."""
+    import sqlite3
+
+    path = os.environ.get("MEMORY_SPOOL_PATH")
+    if not path or not Path(path).exists():
+        return {}
+    with contextlib.closing(sqlite3.connect(path, timeout=30)) as db:
+        calls, closed = db.execute("SELECT count(*), coalesce(sum(closed), 0) FROM spooled_calls").fetchone()
+        (rows,) = db.execute("SELECT count(*) FROM spooled_rows").fetchone()
+    return {"calls": int(calls), "closed_calls": int(closed), "rows": int(rows)}
 
 
 def _thread_cpu(pid: int) -> dict[str, float]:
@@ -866,6 +882,11 @@ def summarise(level: int, run: dict[str, Any], stored: dict[str, int]) -> dict[s
         "cpu_s": cpu_accounting(run, ok),
         "turns_spooled": sum(r.get("turns_by_state", {}).get("spooled", 0) for r in ok),
         "spooled_calls_replayed": sum(r.get("spooled_calls_replayed", 0) for r in ok),
+        "spooled_calls_replayed_own": sum(
+            1 for r in ok for call_id, *_ in r.get("replayed", []) if call_id == r.get("call_id")
+        ),
+        "spooled_replayed_rows": sum(n for r in ok for _, n, *_ in r.get("replayed", [])),
+        "spool_left": run.get("spool_left", {}),
     }
 
 
@@ -1205,7 +1226,9 @@ def render_level(s: dict[str, Any]) -> str:
             f"{s['query_embed_p95_ms']:.1f} ms ({s.get('queries_direct', 0)} by the direct channel)",
             *_cpu_lines(s.get("cpu_s", {})),
             f"  turns spooled (the database late by {SPOOL_AFTER_S * 1000:.0f} ms) {s.get('turns_spooled', 0):.0f}; "
-            f"spooled calls replayed {s.get('spooled_calls_replayed', 0)}",
+            f"spooled calls replayed {s.get('spooled_calls_replayed', 0)} (their own call "
+            f"{s.get('spooled_calls_replayed_own', 0)}; {s.get('spooled_replayed_rows', 0)} rows); left in the spool "
+            f"after the calls: {s.get('spool_left') or '-'}",
             f"  event-loop lag p99 {s['loop_lag_p99_ms']:.1f} ms; turns recorded {s['turns_recorded']}, stored "
             f"{s['turns_stored']}; calls stored exactly once {s['calls_stored_exactly_once']}/{s['calls'] - len(s['failed'])}",
         ]

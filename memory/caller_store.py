@@ -138,6 +138,8 @@ class CallerStore:
         else:
             self._connected.set()
         self._tasks.append(asyncio.create_task(self._maintain(), name="memory-maintenance"))
+        if self._spool is not None:
+            self._tasks.append(asyncio.create_task(self._beat(), name="memory-spool-heartbeat"))
 
     # -- calls -------------------------------------------------------------------------------------
 
@@ -415,22 +417,28 @@ class CallerStore:
             self._wake.set()
             return
 
-    async def _maintain(self) -> None:
-        """The store's background work: the spool's heartbeat (every ``BEAT_S``), its replay (at once
-        when a call of this process closed, again within ``TICK_S`` while a replay fails or finds more,
-        else every half ``LEASE_S`` for the calls of a process that died), the back-fill and forgotten
-        callers' briefs. Between these it sleeps (a host's warm job processes each run this loop)."""
-        next_beat = next_claim = 0.0
+    async def _beat(self) -> None:
+        """The spool's heartbeat, every ``BEAT_S``, on its own: a replay or a back-fill that takes a while
+        (a busy host) must not hold it up, or the host's other processes take this one's live calls for
+        a dead process's and replay them."""
+        assert self._spool is not None
         while not self._closed:
-            wait = self._next_due(next_beat, next_claim) - time.monotonic()
+            await self._quietly("spool heartbeat", self._spool.beat())
+            await asyncio.sleep(BEAT_S)
+
+    async def _maintain(self) -> None:
+        """The store's background work: the spool's replay (at once when a call of this process closed,
+        again within ``TICK_S`` while a replay fails or finds more, else every half ``LEASE_S`` for the
+        calls of a process that died), the back-fill and forgotten callers' briefs. Between these it
+        sleeps (a host's warm job processes each run this loop)."""
+        next_claim = 0.0
+        while not self._closed:
+            wait = self._next_due(next_claim) - time.monotonic()
             if wait > 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), wait)
             self._wake.clear()
             now = time.monotonic()
-            if self._spool is not None and now >= next_beat:
-                next_beat = now + BEAT_S
-                await self._quietly("spool heartbeat", self._spool.beat())
             if not self._connected.is_set():
                 continue
             if self._stale_briefs and now >= self._cache_paused_until:
@@ -444,12 +452,10 @@ class CallerStore:
                 if now >= due:
                     await self._quietly("back-fill", self._backfill(tenant))
 
-    def _next_due(self, next_beat: float, next_claim: float) -> float:
+    def _next_due(self, next_claim: float) -> float:
         """When the background work next has something to do (a wake-up comes earlier)."""
         now = time.monotonic()
         dues = [now + IDLE_MAX_S]
-        if self._spool is not None:
-            dues.append(next_beat)
         if self._connected.is_set():
             if self._spool is not None:
                 dues.append(now if self._replay_soon else next_claim)
