@@ -691,11 +691,9 @@ def _host_cpu(server: AgentServer, out: Path) -> dict[str, Any]:
 
 
 def _cpu_delta(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
-    return {
-        k: _cpu_delta(v, b[k]) if isinstance(v, dict) else b[k] - v
-        for k, v in a.items()
-        if k in b
-    } | {k: v for k, v in b.items() if k not in a}
+    return {k: _cpu_delta(v, b[k]) if isinstance(v, dict) else b[k] - v for k, v in a.items() if k in b} | {
+        k: v for k, v in b.items() if k not in a
+    }
 
 
 async def _sample_connections(
@@ -706,15 +704,17 @@ async def _sample_connections(
     name = db_url.rsplit("/", 1)[1]
     conn = await asyncpg.connect(db_url)
     me = await conn.fetchval("SELECT pg_backend_pid()")
+    rounds = 0
     try:
         while not stop.is_set():
+            rounds += 1
             pids = [
                 int(r[0])
                 for r in await conn.fetch("SELECT pid FROM pg_stat_activity WHERE datname = $1", name)
                 if r[0] != me
             ]
             samples.append(len(pids))  # not this sampler's own connection
-            if backends is not None:
+            if backends is not None and (rounds % 4 == 1 or stop.is_set()):  # each second: cheaper
                 for pid in pids:
                     with contextlib.suppress(psutil.Error):
                         cpu = sum(psutil.Process(pid).cpu_times()[:2])
@@ -993,8 +993,11 @@ async def measure(
     now), one after the other, on the same database and machine. ``timeline``: when every call's first
     recall comes (one of :data:`TIMELINES`); by default half the calls each way (two calls in four spoken)."""
     job_env = dict(job_env or {})
+    profile_dir = None
     if profile is not None:
-        profile.mkdir(parents=True, exist_ok=True)
+        profile_dir = await asyncio.to_thread(
+            lambda: (profile.mkdir(parents=True, exist_ok=True), profile.resolve())[1]
+        )
     import asyncpg
 
     from bench.context import Context
@@ -1030,7 +1033,7 @@ async def measure(
                 turn_every=turn_every,
                 job_env=job_env,
                 timeline=timeline,
-                profile=str(profile.resolve()) if profile else None,
+                profile=str(profile_dir) if profile_dir else None,
             )
             if levels:
                 print(f"seeding {max(levels)} returning callers ...", file=sys.stderr)
@@ -1257,11 +1260,11 @@ def _cpu_lines(cpu: dict[str, Any]) -> list[str]:
             + ")"
         )
     if "host" in cpu:
-        h = cpu["host"]
+        h = {"other_children_s": 0.0, "postgres_backends_s": 0.0, "redis_s": 0.0, "machine_busy_s": 0.0, **cpu["host"]}
         lines.append(
             f"  CPU s over the calls ({h['wall_s']:.0f} s): main process {h['main_process_s']:.1f}, inference process "
-            + (", ".join(f"{k} {v:.1f}" for k, v in sorted(h["inference_s"].items())) or "-")
-            + f", other children {h['other_children_s']:.1f}, Postgres backends {h.get('postgres_backends_s', 0):.1f}, "
+            + (", ".join(f"{k} {v:.1f}" for k, v in sorted(h.get("inference_s", {}).items())) or "-")
+            + f", other children {h['other_children_s']:.1f}, Postgres backends {h['postgres_backends_s']:.1f}, "
             f"Redis {h['redis_s']:.1f} (shared), the whole machine {h['machine_busy_s']:.1f}"
         )
     return lines
