@@ -284,16 +284,14 @@ async def _call_job(ctx: JobContext, settings: dict[str, Any], index: int) -> di
     if deps.store is not None:
         await deps.store.aclose()
     report.update(marks={**ctx.proc.userdata["bench_marks"], "call_used": used}, loop_lag_ms=lag)
-    report["turns_by_state"] = {state: _counted(f"memory_turns_{state}_total") for state in ("stored", "spooled")}
+    report["turns_by_state"] = {state: _counted(f"memory_turns_{state}") for state in ("stored", "spooled")}
     report["spooled_calls_replayed"] = ctx.proc.userdata.get("bench_replays", [0])[0]
     report["replayed"] = ctx.proc.userdata.get("bench_replayed", [])
     return report
 
 
 def _counted(name: str) -> float:
-    from prometheus_client import REGISTRY
-
-    return REGISTRY.get_sample_value(name, {"tenant": TENANT}) or 0.0
+    return _counter_value(name, tenant=TENANT)
 
 
 def _count_replays(proc: JobProcess) -> None:
@@ -377,9 +375,18 @@ def _time_recall_phases(hooks: Any) -> dict[str, float]:
 
 
 def _late_vectors(mode: str) -> float:
+    return _counter_value("memory_recall_without_vector", mode=mode)
+
+
+def _counter_value(name: str, **labels: str) -> float:
+    """A counter of this process, read without collecting the whole registry (that takes a few ms of
+    the loop's CPU, beside the other calls' first recalls)."""
     from prometheus_client import REGISTRY
 
-    return REGISTRY.get_sample_value("memory_recall_without_vector_total", {"mode": mode}) or 0.0
+    counter = REGISTRY._names_to_collectors.get(name)  # private: the registry has no lookup by name
+    if counter is None:
+        return 0.0
+    return float(counter.labels(**labels)._value.get())
 
 
 class _TimedModel:
