@@ -893,8 +893,15 @@ def summarise(level: int, run: dict[str, Any], stored: dict[str, int]) -> dict[s
             1 for r in ok for call_id, *_ in r.get("replayed", []) if call_id == r.get("call_id")
         ),
         "spooled_replayed_rows": sum(n for r in ok for _, n, *_ in r.get("replayed", [])),
+        "spooled_calls_replayed_live": _replayed_live(ok),
         "spool_left": run.get("spool_left", {}),
     }
+
+
+def _replayed_live(ok: list[dict[str, Any]]) -> int:
+    """Replays of a call that had not ended yet (taken from a live process, its heartbeat late)."""
+    ended = {r["call_id"]: r["ended_at"] for r in ok if "call_id" in r}
+    return sum(1 for r in ok for call_id, _, at in r.get("replayed", []) if at < ended.get(call_id, 0.0))
 
 
 def cpu_accounting(run: dict[str, Any], ok: list[dict[str, Any]]) -> dict[str, Any]:
@@ -1237,7 +1244,8 @@ def render_level(s: dict[str, Any]) -> str:
             *_cpu_lines(s.get("cpu_s", {})),
             f"  turns spooled (the database late by {SPOOL_AFTER_S * 1000:.0f} ms) {s.get('turns_spooled', 0):.0f}; "
             f"spooled calls replayed {s.get('spooled_calls_replayed', 0)} (their own call "
-            f"{s.get('spooled_calls_replayed_own', 0)}; {s.get('spooled_replayed_rows', 0)} rows); left in the spool "
+            f"{s.get('spooled_calls_replayed_own', 0)}, before it ended {s.get('spooled_calls_replayed_live', 0)}; "
+            f"{s.get('spooled_replayed_rows', 0)} rows); left in the spool "
             f"after the calls: {s.get('spool_left') or '-'}",
             f"  event-loop lag p99 {s['loop_lag_p99_ms']:.1f} ms; turns recorded {s['turns_recorded']}, stored "
             f"{s['turns_stored']}; calls stored exactly once {s['calls_stored_exactly_once']}/{s['calls'] - len(s['failed'])}",
