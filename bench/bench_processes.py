@@ -36,7 +36,8 @@ Measured per level:
   as soon as the greeting's handle is done (the worst case: the caller's history still loading).
   The headline first-recall figures are the spoken ones; the immediate ones are reported beside
   them (``first_recall_immediate_*``), with how many calls had their history loaded by then;
-- event-loop lag p99 of the job processes (a 10 ms sleep probe for the whole call);
+- event-loop lag p99 of the job processes for the whole call: how late each tick of LiveKit's own
+  loop monitor comes (a 20 ms timer in every job process; a 10 ms sleep probe where it is off);
 - turns stored exactly once: rows per call in ``memories`` against the turns the session recorded.
 
 And once, the cost of the host embedder's IPC: one job process embeds short queries, each in turn
@@ -52,22 +53,27 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import cProfile
 import json
 import math
 import os
 import random
+import re
 import statistics
 import sys
 import tempfile
+import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
 import psutil
 from livekit.agents import AgentServer, JobContext, JobProcess, get_job_context
 from livekit.agents.inference_runner import _InferenceRunner
+
+from memory.call.writer import SPOOL_AFTER_S
 
 CONFIGS: dict[str, dict[str, str | None]] = {
     # the worker as it was: the store opened by the call on a pool of 2, turns and queries in one queue
@@ -110,6 +116,23 @@ def _mem() -> dict[str, float]:
     return {"rss_mb": info.rss / 2**20, "uss_mb": info.uss / 2**20, "pss_mb": info.pss / 2**20}
 
 
+def _cpu_self() -> dict[str, float]:
+    """This process's CPU seconds so far: all threads, and the event loop's (main) thread alone."""
+    proc = psutil.Process()
+    times = proc.cpu_times()
+    main_id = threading.main_thread().native_id
+    names = {t.native_id: re.sub(r"[-_]\d+", "", t.name) for t in threading.enumerate()}
+    by_name: dict[str, float] = {}
+    main = 0.0
+    for t in proc.threads():
+        cpu = t.user_time + t.system_time
+        if t.id == main_id:
+            main = cpu
+        name = names.get(t.id, "other")
+        by_name[name] = by_name.get(name, 0.0) + cpu
+    return {"total_s": times.user + times.system, "main_s": main, "threads": by_name}
+
+
 def _settings() -> dict[str, Any]:
     return json.loads(Path(os.environ[ENV]).read_text())
 
@@ -123,6 +146,7 @@ def _set_settings(**values: Any) -> None:
 def bench_prewarm(proc: JobProcess) -> None:
     """The worker's prewarm, with the process's memory read around each step."""
     settings = _settings()
+    cpu_start = _cpu_self()
     if not settings.get("memory", True):  # the control: the same worker and calls, memory off
         os.environ["MEMORY_ENABLED"] = "0"
     for name, value in settings.get("job_env", {}).items():  # this run's worker settings (see CONFIGS)
@@ -137,6 +161,7 @@ def bench_prewarm(proc: JobProcess) -> None:
     import agent
 
     marks["worker_imported"] = _mem()
+    _count_replays(proc)
     agent.prewarm(proc)
     # the stand-in's own cost, not the worker's: a fake job's room is a unittest.mock object, and
     # importing unittest.mock takes a job's loop for 0.3-1 s of CPU at its start (a real job's room is not)
@@ -146,6 +171,7 @@ def bench_prewarm(proc: JobProcess) -> None:
 
     marks["prewarmed"] = _mem()
     proc.userdata["bench_marks"] = marks
+    proc.userdata["bench_cpu"] = {"prewarm_start": cpu_start, "prewarmed": _cpu_self()}
     ready = Path(settings["out"]) / "ready"
     ready.mkdir(parents=True, exist_ok=True)
     (ready / str(os.getpid())).touch()
@@ -155,6 +181,11 @@ async def bench_entrypoint(ctx: JobContext) -> None:
     settings = await asyncio.to_thread(_settings)
     kind, level, index = ctx.job.room.name.split("-")
     out = Path(settings["out"]) / level / f"{kind}-{index}.json"
+    cpu = {**ctx.proc.userdata.get("bench_cpu", {}), "entrypoint": _cpu_self()}
+    profiler = None
+    if settings.get("profile") and kind == "call":  # the event loop's thread, in CPU time
+        profiler = cProfile.Profile(time.thread_time)
+        profiler.enable()
     try:
         if kind == "ipc":
             report = await _ipc_job(settings)
@@ -162,6 +193,10 @@ async def bench_entrypoint(ctx: JobContext) -> None:
             report = await _call_job(ctx, settings, int(index))
     except Exception as exc:
         report = {"error": f"{type(exc).__name__}: {exc}"}
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(str(Path(settings["profile"]) / f"{level}-{index}.prof"))
+    report["cpu"] = {**cpu, "end": _cpu_self()}
     await asyncio.to_thread(_write_json, out, report)
     ctx.shutdown("bench call done")
 
@@ -173,7 +208,7 @@ async def _call_job(ctx: JobContext, settings: dict[str, Any], index: int) -> di
 
     lag: list[float] = []
     stop = asyncio.Event()
-    probe = asyncio.create_task(_loop_lag(stop, lag))
+    probe = _loop_lag_from_monitor(lag) or asyncio.create_task(_loop_lag(stop, lag))
     deps = ctx.proc.userdata["deps"]
     from memory.livekit import HostEmbedder
 
@@ -235,7 +270,10 @@ async def _call_job(ctx: JobContext, settings: dict[str, Any], index: int) -> di
         await call.memory.recall(synthetic.queries(rng), mode=modes[1])
     report["ended_at"] = time.time()
     stop.set()
-    await probe
+    if isinstance(probe, asyncio.Task):
+        await probe
+    else:
+        probe()
     used = _mem()  # after the lag probe: reading smaps takes the loop for a while
     report["recorded_turns"] = sum(
         1
@@ -246,7 +284,31 @@ async def _call_job(ctx: JobContext, settings: dict[str, Any], index: int) -> di
     if deps.store is not None:
         await deps.store.aclose()
     report.update(marks={**ctx.proc.userdata["bench_marks"], "call_used": used}, loop_lag_ms=lag)
+    report["turns_by_state"] = {state: _counted(f"memory_turns_{state}") for state in ("stored", "spooled")}
+    report["spooled_calls_replayed"] = ctx.proc.userdata.get("bench_replays", [0])[0]
+    report["replayed"] = ctx.proc.userdata.get("bench_replayed", [])
     return report
+
+
+def _counted(name: str) -> float:
+    return _counter_value(name, tenant=TENANT)
+
+
+def _count_replays(proc: JobProcess) -> None:
+    """Count the spooled calls this process replays (a call's turns reach the spool when the database
+    has not taken them within ``SPOOL_AFTER_S``; replaying stores the call again)."""
+    import memory.caller_store as caller_store
+
+    count = proc.userdata["bench_replays"] = [0]
+    seen = proc.userdata["bench_replayed"] = []
+    replay = caller_store.replay_call
+
+    async def counted(services: Any, call: Any, *args: Any, **kwargs: Any) -> bool:
+        count[0] += 1
+        seen.append([call.call_id, len(call.rows), time.time()])
+        return await replay(services, call, *args, **kwargs)
+
+    caller_store.replay_call = counted  # type: ignore[assignment]
 
 
 TIMELINES = ("immediate", "spoken")
@@ -313,9 +375,18 @@ def _time_recall_phases(hooks: Any) -> dict[str, float]:
 
 
 def _late_vectors(mode: str) -> float:
+    return _counter_value("memory_recall_without_vector", mode=mode)
+
+
+def _counter_value(name: str, **labels: str) -> float:
+    """A counter of this process, read without collecting the whole registry (that takes a few ms of
+    the loop's CPU, beside the other calls' first recalls)."""
     from prometheus_client import REGISTRY
 
-    return REGISTRY.get_sample_value("memory_recall_without_vector_total", {"mode": mode}) or 0.0
+    counter = REGISTRY._names_to_collectors.get(name)  # private: the registry has no lookup by name
+    if counter is None:
+        return 0.0
+    return float(counter.labels(**labels)._value.get())
 
 
 class _TimedModel:
@@ -412,6 +483,33 @@ async def _ipc_job(settings: dict[str, Any]) -> dict[str, Any]:
         "cpu_ms_per_query": cpu,
         **times,
     }
+
+
+def _loop_lag_from_monitor(samples: list[float]) -> Callable[[], None] | None:
+    """Read the event loop's lag off LiveKit's own loop monitor (a job process runs one: a timer every
+    20 ms and a watchdog thread), as each of its ticks comes late; returns the function that stops it.
+    ``None`` when the monitor is off (then :func:`_loop_lag` probes). A probe of the bench's own would
+    add its wake-ups to every job process's (a 10 ms timer is 100 a second), work a deployment has not."""
+    from livekit.agents.telemetry import loop_monitor
+
+    monitor = loop_monitor.get_monitor(asyncio.get_running_loop())
+    if monitor is None:
+        return None
+    tick = monitor._on_tick  # private: the monitor exposes no measurement of its own
+    stopped = False
+
+    def on_tick() -> None:
+        if not stopped:
+            samples.append(max(0.0, (time.monotonic() - monitor._last_tick_at - monitor._tick) * 1000))
+        tick()
+
+    def stop() -> None:
+        nonlocal stopped
+        stopped = True
+        monitor.__dict__.pop("_on_tick", None)
+
+    monitor._on_tick = on_tick  # type: ignore[method-assign]  (it reschedules itself by this name)
+    return stop
 
 
 async def _loop_lag(stop: asyncio.Event, samples: list[float]) -> None:
@@ -518,25 +616,116 @@ async def _run_level(level: int, out: Path, db_url: str, *, spread_s: float) -> 
     """``level`` calls started over ``spread_s``, each in a warm job process of its own."""
     async with _serving(level, out) as (server, prewarm_s):
         connections: list[int] = []
+        backends: dict[int, list[float]] = {}  # the database's server processes: CPU s first and last seen
         stop = asyncio.Event()
-        sampler = asyncio.create_task(_sample_connections(db_url, stop, connections))
+        sampler = asyncio.create_task(_sample_connections(db_url, stop, connections, backends))
+        host0 = _host_cpu(server, out)
         try:
             reports = await _launch(server, out, [f"call-{level}-{i}" for i in range(level)], spread_s=spread_s)
         finally:
             stop.set()
             await sampler
-    return {"reports": reports, "connections": connections, "prewarm_s": prewarm_s, "spread_s": spread_s}
+        host = _cpu_delta(host0, _host_cpu(server, out))
+        host["postgres_backends_s"] = sum(last - first for first, last in backends.values())
+        spool_left = await asyncio.to_thread(_spool_left)
+    return {
+        "reports": reports,
+        "connections": connections,
+        "prewarm_s": prewarm_s,
+        "spread_s": spread_s,
+        "host_cpu_s": host,
+        "spool_left": spool_left,
+    }
 
 
-async def _sample_connections(db_url: str, stop: asyncio.Event, samples: list[int]) -> None:
+def _spool_left() -> dict[str, int]:
+    """What the host's spool holds once every call reported: calls and rows (the database took
+    every turn: whatever is left is replayed again, stored once)."""
+    import sqlite3
+
+    path = os.environ.get("MEMORY_SPOOL_PATH")
+    if not path or not Path(path).exists():
+        return {}
+    with contextlib.closing(sqlite3.connect(path, timeout=30)) as db:
+        calls, closed = db.execute("SELECT count(*), coalesce(sum(closed), 0) FROM spooled_calls").fetchone()
+        (rows,) = db.execute("SELECT count(*) FROM spooled_rows").fetchone()
+    return {"calls": int(calls), "closed_calls": int(closed), "rows": int(rows)}
+
+
+def _thread_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds of ``pid``'s threads by niceness (Linux): the host embedder's turns lane runs
+    niced, its queries (and everything else of the process) at the process's own."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    out: dict[str, float] = {}
+    with contextlib.suppress(OSError):
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                fields = Path(f"/proc/{pid}/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
+                key = f"nice_{int(fields[16])}"
+                out[key] = out.get(key, 0.0) + (int(fields[11]) + int(fields[12])) / ticks
+    return out
+
+
+def _host_cpu(server: AgentServer, out: Path) -> dict[str, Any]:
+    """CPU seconds so far of the host's processes but the job processes (which report their own):
+    this one (the bench's driver and LiveKit's main process), the inference process (by thread
+    niceness), the other children (the forkserver), Redis (shared with anything else using it), and
+    the whole machine's busy time."""
+    me = psutil.Process()
+    inference = server._inference_executor  # private: the bench reads its process's CPU time
+    inference_pid = inference.pid if inference is not None else None
+    jobs = {int(p.name) for p in (out / "ready").glob("*")} if (out / "ready").exists() else set()
+    others = 0.0
+    for child in me.children(recursive=True):
+        if child.pid in jobs or child.pid == inference_pid:
+            continue
+        with contextlib.suppress(psutil.Error):
+            others += sum(child.cpu_times()[:2])
+    redis = 0.0
+    for proc in psutil.process_iter(["name"]):
+        if proc.info["name"] == "redis-server":
+            with contextlib.suppress(psutil.Error):
+                redis += sum(proc.cpu_times()[:2])
+    machine = psutil.cpu_times()
+    return {
+        "main_process_s": sum(me.cpu_times()[:2]),
+        "inference_s": _thread_cpu(inference_pid) if inference_pid else {},
+        "other_children_s": others,
+        "redis_s": redis,
+        "machine_busy_s": sum(machine) - machine.idle - machine.iowait,
+        "wall_s": time.monotonic(),
+    }
+
+
+def _cpu_delta(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    return {k: _cpu_delta(v, b[k]) if isinstance(v, dict) else b[k] - v for k, v in a.items() if k in b} | {
+        k: v for k, v in b.items() if k not in a
+    }
+
+
+async def _sample_connections(
+    db_url: str, stop: asyncio.Event, samples: list[int], backends: dict[int, list[float]] | None = None
+) -> None:
     import asyncpg
 
     name = db_url.rsplit("/", 1)[1]
     conn = await asyncpg.connect(db_url)
+    me = await conn.fetchval("SELECT pg_backend_pid()")
+    rounds = 0
     try:
         while not stop.is_set():
-            count = await conn.fetchval("SELECT count(*) FROM pg_stat_activity WHERE datname = $1", name)
-            samples.append(int(count) - 1)  # not this sampler's own connection
+            rounds += 1
+            pids = [
+                int(r[0])
+                for r in await conn.fetch("SELECT pid FROM pg_stat_activity WHERE datname = $1", name)
+                if r[0] != me
+            ]
+            samples.append(len(pids))  # not this sampler's own connection
+            if backends is not None and (rounds % 4 == 1 or stop.is_set()):  # each second: cheaper
+                for pid in pids:
+                    with contextlib.suppress(psutil.Error):
+                        cpu = sum(psutil.Process(pid).cpu_times()[:2])
+                        backends.setdefault(pid, [cpu, cpu])[1] = cpu
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 0.25)
     finally:
@@ -697,7 +886,50 @@ def summarise(level: int, run: dict[str, Any], stored: dict[str, int]) -> dict[s
         "turns_recorded": sum(r["recorded_turns"] for r in ok),
         "turns_stored": sum(stored.get(r["call_id"], 0) for r in ok),
         "calls_stored_exactly_once": exact,
+        "cpu_s": cpu_accounting(run, ok),
+        "turns_spooled": sum(r.get("turns_by_state", {}).get("spooled", 0) for r in ok),
+        "spooled_calls_replayed": sum(r.get("spooled_calls_replayed", 0) for r in ok),
+        "spooled_calls_replayed_own": sum(
+            1 for r in ok for call_id, *_ in r.get("replayed", []) if call_id == r.get("call_id")
+        ),
+        "spooled_replayed_rows": sum(n for r in ok for _, n, *_ in r.get("replayed", [])),
+        "spooled_calls_replayed_live": _replayed_live(ok),
+        "spool_left": run.get("spool_left", {}),
     }
+
+
+def _replayed_live(ok: list[dict[str, Any]]) -> int:
+    """Replays of a call that had not ended yet (taken from a live process, its heartbeat late)."""
+    ended = {r["call_id"]: r["ended_at"] for r in ok if "call_id" in r}
+    return sum(1 for r in ok for call_id, _, at in r.get("replayed", []) if at < ended.get(call_id, 0.0))
+
+
+def cpu_accounting(run: dict[str, Any], ok: list[dict[str, Any]]) -> dict[str, Any]:
+    """Where the level's CPU went, in CPU seconds: the job processes (their prewarm, their warm wait
+    before the call, the call itself on the event loop's thread and on the others), and the host's
+    other processes over the calls (see :func:`_host_cpu`)."""
+    jobs = [r["cpu"] for r in ok if "cpu" in r and "prewarm_start" in r["cpu"]]
+
+    def total(a: str, b: str, key: str = "total_s") -> float:
+        return sum(c[b][key] - c[a][key] for c in jobs)
+
+    result: dict[str, Any] = {}
+    if jobs:
+        call = total("entrypoint", "end")
+        call_loop = total("entrypoint", "end", "main_s")
+        result["jobs"] = {
+            "processes": len(jobs),
+            "prewarm": total("prewarm_start", "prewarmed"),
+            "warm_wait": total("prewarmed", "entrypoint"),
+            "call": call,
+            "call_event_loop": call_loop,
+            "call_other_threads": call - call_loop,
+            "call_by_thread": _by_thread(jobs),
+        }
+    host = run.get("host_cpu_s")
+    if host:
+        result["host"] = host
+    return result
 
 
 async def measure_ipc(out: Path, queries: int = IPC_QUERIES) -> dict[str, Any]:
@@ -764,6 +996,7 @@ async def measure(
     pgbouncer: bool = False,
     ipc_queries: int = IPC_QUERIES,
     timeline: str | None = None,
+    profile: Path | None = None,
 ) -> dict[str, Any]:
     """Every measurement of this module (see its docstring) on a fresh database; JSON-able.
     ``pgbouncer``: the job processes reach Postgres through a PgBouncer started for the run
@@ -774,6 +1007,11 @@ async def measure(
     now), one after the other, on the same database and machine. ``timeline``: when every call's first
     recall comes (one of :data:`TIMELINES`); by default half the calls each way (two calls in four spoken)."""
     job_env = dict(job_env or {})
+    profile_dir = None
+    if profile is not None:
+        profile_dir = await asyncio.to_thread(
+            lambda: (profile.mkdir(parents=True, exist_ok=True), profile.resolve())[1]
+        )
     import asyncpg
 
     from bench.context import Context
@@ -809,6 +1047,7 @@ async def measure(
                 turn_every=turn_every,
                 job_env=job_env,
                 timeline=timeline,
+                profile=str(profile_dir) if profile_dir else None,
             )
             if levels:
                 print(f"seeding {max(levels)} returning callers ...", file=sys.stderr)
@@ -902,6 +1141,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         compare=args.compare,
         pgbouncer=args.pgbouncer,
         timeline=None if args.first_recall == "both" else args.first_recall,
+        profile=args.profile,
     )
 
 
@@ -1001,10 +1241,48 @@ def render_level(s: dict[str, Any]) -> str:
             f"  ({s['first_recalls_by_words']} first recalls ranked by words, the vector late); a query's embedding "
             f"through the host just before the first recall: p50 {s['query_embed_p50_ms']:.1f} / p95 "
             f"{s['query_embed_p95_ms']:.1f} ms ({s.get('queries_direct', 0)} by the direct channel)",
+            *_cpu_lines(s.get("cpu_s", {})),
+            f"  turns spooled (the database late by {SPOOL_AFTER_S * 1000:.0f} ms) {s.get('turns_spooled', 0):.0f}; "
+            f"spooled calls replayed {s.get('spooled_calls_replayed', 0)} (their own call "
+            f"{s.get('spooled_calls_replayed_own', 0)}, before it ended {s.get('spooled_calls_replayed_live', 0)}; "
+            f"{s.get('spooled_replayed_rows', 0)} rows); left in the spool "
+            f"after the calls: {s.get('spool_left') or '-'}",
             f"  event-loop lag p99 {s['loop_lag_p99_ms']:.1f} ms; turns recorded {s['turns_recorded']}, stored "
             f"{s['turns_stored']}; calls stored exactly once {s['calls_stored_exactly_once']}/{s['calls'] - len(s['failed'])}",
         ]
     return "\n".join(lines)
+
+
+def _by_thread(jobs: list[dict[str, Any]]) -> dict[str, float]:
+    """The calls' CPU seconds by thread name (threads started during the call count whole)."""
+    out: dict[str, float] = {}
+    for c in jobs:
+        before, after = c["entrypoint"].get("threads", {}), c["end"].get("threads", {})
+        for name, cpu in after.items():
+            out[name] = out.get(name, 0.0) + cpu - before.get(name, 0.0)
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+
+def _cpu_lines(cpu: dict[str, Any]) -> list[str]:
+    lines = []
+    if "jobs" in cpu:
+        j = cpu["jobs"]
+        lines.append(
+            f"  CPU s of the {j['processes']} job processes: prewarm {j['prewarm']:.1f}, warm wait {j['warm_wait']:.1f}, "
+            f"the calls {j['call']:.1f} (event loop {j['call_event_loop']:.1f}, other threads "
+            f"{j['call_other_threads']:.1f}: "
+            + ", ".join(f"{k} {v:.1f}" for k, v in j.get("call_by_thread", {}).items() if k != "MainThread")
+            + ")"
+        )
+    if "host" in cpu:
+        h = {"other_children_s": 0.0, "postgres_backends_s": 0.0, "redis_s": 0.0, "machine_busy_s": 0.0, **cpu["host"]}
+        lines.append(
+            f"  CPU s over the calls ({h['wall_s']:.0f} s): main process {h['main_process_s']:.1f}, inference process "
+            + (", ".join(f"{k} {v:.1f}" for k, v in sorted(h.get("inference_s", {}).items())) or "-")
+            + f", other children {h['other_children_s']:.1f}, Postgres backends {h['postgres_backends_s']:.1f}, "
+            f"Redis {h['redis_s']:.1f} (shared), the whole machine {h['machine_busy_s']:.1f}"
+        )
+    return lines
 
 
 def _timeline_lines(s: dict[str, Any]) -> list[str]:
@@ -1074,14 +1352,66 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--postgres", default=default_postgres(), help="a Postgres server's admin URL")
     parser.add_argument("--redis", default=default_redis(), help="a Redis database")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        help="profile each call's job process (cProfile, the event loop's thread, CPU time) into this folder "
+        "(LEVEL-INDEX.prof; combine them with python -m bench.bench_processes --profile-report FOLDER)",
+    )
+    parser.add_argument("--profile-report", type=Path, help="print the combined profiles of a --profile folder")
     args = parser.parse_args(argv)
     if args.quick:
         args.calls, args.turns, args.turn_every, args.spread = "3", 2, 0.5, 0.1
     return args
 
 
+def profile_report(folder: Path, *, top: int = 40) -> str:
+    """The profiles of a ``--profile`` folder combined: CPU time by package, then the functions
+    with the most CPU of their own and the most CPU below them."""
+    import io
+    import pstats
+
+    files = sorted(folder.glob("*.prof"))
+    if not files:
+        return f"no profiles in {folder}"
+    stats = pstats.Stats(str(files[0]), stream=io.StringIO())
+    for f in files[1:]:
+        stats.add(str(f))
+    by_part: dict[str, float] = {}
+    for (filename, _, _), (_, _, tottime, _, _) in stats.stats.items():  # type: ignore[attr-defined]
+        by_part[_part(filename)] = by_part.get(_part(filename), 0.0) + tottime
+    total = sum(by_part.values())
+    out = io.StringIO()
+    out.write(f"{len(files)} job processes, {total:.2f} CPU s on their event loops' threads; own time by part:\n")
+    for part, t in sorted(by_part.items(), key=lambda kv: -kv[1]):
+        out.write(f"  {part:40s} {t:8.2f} s  {100 * t / total:5.1f} %\n")
+    for key in ("tottime", "cumulative"):
+        stats.stream = out  # type: ignore[attr-defined]
+        stats.sort_stats(key).print_stats(top)
+    return out.getvalue()
+
+
+def _part(filename: str) -> str:
+    """A profiled function's part: the project's package and module, a library, or Python's own."""
+    path = filename.replace("\\", "/")
+    for root in ("memory", "worker", "bench"):
+        if f"/{root}/" in path and "site-packages" not in path:
+            tail = path.rsplit(f"/{root}/", 1)[1]
+            return f"{root}/{tail.split('/')[0]}"
+    if "site-packages/" in path:
+        return path.split("site-packages/", 1)[1].split("/")[0]
+    if path.startswith("~") or path.startswith("<"):
+        return "builtins"
+    if "/agent.py" in path:
+        return "agent.py"
+    return "python/" + path.rsplit("/", 1)[-1]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.profile_report:
+        print(profile_report(args.profile_report))
+        return 0
     result = asyncio.run(run(args))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))

@@ -37,6 +37,7 @@ from .recall.brief import render_brief
 from .recall.cache import LocalPreloadCache, PreloadCache, RedisPreloadCache
 from .recall.episodes import EpisodeExtractor
 from .store import Backend, connect_backend, make_backend
+from .store import spool as spool_module
 from .store.spool import DEFAULT_SPOOL_PATH, Spool
 from .text.answers import canonical_answer
 from .text.identifiers import Identifier, normalize_identifier, normalize_identifiers
@@ -63,12 +64,15 @@ CACHE_BUDGET_S = 0.25
 """A cache read or write may take this long; one that does not answer is skipped for ``CACHE_PAUSE_S``."""
 CACHE_PAUSE_S = 5.0
 TICK_S = 1.0
-"""How often the store's background work looks for something to do (spool heartbeat, replay, back-fill)."""
+"""How soon the store's background work looks again at what it has to do now (a replay that failed or
+found more, a forgotten caller's brief to delete). It sleeps until the next of these is due otherwise."""
 BEAT_S = 2.0
 BACKFILL_EVERY_S = 30.0
 BACKFILL_AGE_S = 600.0
 """Rows of a call still open elsewhere are back-filled once the call started this long ago."""
 REPLAY_TIMEOUT_S = 30.0
+IDLE_MAX_S = 30.0
+"""The longest the background work sleeps with nothing due (a wake-up ends it sooner)."""
 
 
 class CallerStore:
@@ -102,6 +106,7 @@ class CallerStore:
         self._cache_paused_until = 0.0
         self._connected = asyncio.Event()
         self._wake = asyncio.Event()
+        self._replay_soon = True  # look in the spool at once: a process that died may have left calls
         self._tasks: list[asyncio.Task[None]] = []
         self._closed = False
 
@@ -132,6 +137,8 @@ class CallerStore:
         else:
             self._connected.set()
         self._tasks.append(asyncio.create_task(self._maintain(), name="memory-maintenance"))
+        if self._spool is not None:
+            self._tasks.append(asyncio.create_task(self._beat(), name="memory-spool-heartbeat"))
 
     # -- calls -------------------------------------------------------------------------------------
 
@@ -167,8 +174,10 @@ class CallerStore:
         return hooks
 
     def call_closed(self, customer_id: str, call_id: str) -> None:
-        """A call of this process closed: rows it could not enrich are back-filled soon."""
+        """A call of this process closed: rows it could not enrich are back-filled soon, and what it
+        left to the spool is replayed."""
         self._backfill_at[customer_id] = 0.0
+        self._replay_soon = True
         self._wake.set()
 
     # -- shared services of the hooks ------------------------------------------------------------------
@@ -406,25 +415,52 @@ class CallerStore:
             self._wake.set()
             return
 
-    async def _maintain(self) -> None:
-        next_beat = 0.0
+    async def _beat(self) -> None:
+        """The spool's heartbeat, every ``BEAT_S``, on its own: a replay or a back-fill that takes a while
+        (a busy host) must not hold it up, or the host's other processes take this one's live calls for
+        a dead process's and replay them."""
+        assert self._spool is not None
         while not self._closed:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), TICK_S)
+            await self._quietly("spool heartbeat", self._spool.beat())
+            await asyncio.sleep(BEAT_S)
+
+    async def _maintain(self) -> None:
+        """The store's background work: the spool's replay (at once when a call of this process closed,
+        again within ``TICK_S`` while a replay fails or finds more, else every half ``LEASE_S`` for the
+        calls of a process that died), the back-fill and forgotten callers' briefs. Between these it
+        sleeps (a host's warm job processes each run this loop)."""
+        next_claim = 0.0
+        while not self._closed:
+            wait = self._next_due(next_claim) - time.monotonic()
+            if wait > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), wait)
             self._wake.clear()
             now = time.monotonic()
-            if self._spool is not None and now >= next_beat:
-                next_beat = now + BEAT_S
-                await self._quietly("spool heartbeat", self._spool.beat())
             if not self._connected.is_set():
                 continue
             if self._stale_briefs and now >= self._cache_paused_until:
                 await self._delete_stale_briefs()
-            if self._spool is not None:
+            if self._spool is not None and (self._replay_soon or now >= next_claim):
+                self._replay_soon = False
                 await self._quietly("spool replay", self.replay_spool())
+                next_claim = now + (TICK_S if self._replay_soon else spool_module.LEASE_S / 2)
+                self._replay_soon = False
             for tenant, due in list(self._backfill_at.items()):
                 if now >= due:
                     await self._quietly("back-fill", self._backfill(tenant))
+
+    def _next_due(self, next_claim: float) -> float:
+        """When the background work next has something to do (a wake-up comes earlier)."""
+        now = time.monotonic()
+        dues = [now + IDLE_MAX_S]
+        if self._connected.is_set():
+            if self._spool is not None:
+                dues.append(now if self._replay_soon else next_claim)
+            if self._stale_briefs:
+                dues.append(max(self._cache_paused_until, now + TICK_S))
+            dues.extend(self._backfill_at.values())
+        return min(dues)
 
     async def _quietly(self, what: str, work: Awaitable[object]) -> None:
         try:
@@ -438,13 +474,20 @@ class CallerStore:
         if self._spool is None:
             return 0
         done = 0
-        for call in await self._spool.claim():
+        try:
+            claimed = await self._spool.claim()
+        except BaseException:
+            self._replay_soon = True  # look again within a tick
+            raise
+        for call in claimed:
             try:
                 kept = await within(replay_call(self, call, self.policy_for(call.customer_id)), REPLAY_TIMEOUT_S)
             except Exception as exc:
                 logger.warning("spooled turns not replayed yet: %s", describe(exc))
+                self._replay_soon = True  # tried again within a tick
                 break
             await self._spool.replayed(call.customer_id, call.call_id)
+            self._replay_soon = True  # there may be more than one claim's worth
             if kept:
                 logger.info("replayed %d spooled turns of a call", len(call.rows))
                 self._backfill_at[call.customer_id] = 0.0

@@ -202,3 +202,39 @@ def test_process_model_first_recall_is_judged_on_the_spoken_timeline_and_the_imm
     assert processes.judge(summary)["first_recall_fast_p95_ms"]
     rendered = bench_processes.render_level(summary)
     assert "first recall, spoken (2 calls" in rendered and "first recall, immediate (2 calls" in rendered
+
+
+def test_process_model_cpu_is_accounted_by_phase_of_the_job_processes_and_by_thread():
+    from bench import bench_processes
+
+    def cpu(total: float, main: float, monitor: float) -> dict:
+        return {"total_s": total, "main_s": main, "threads": {"MainThread": main, "livekit-loop-monitor-job": monitor}}
+
+    reports = [_call_report(i, "spoken", 5.0, True) for i in range(2)]
+    for r in reports:  # prewarm 1 s, 0.5 s waiting warm, a call of 2 s (1.5 on the loop, 0.5 in the monitor)
+        r["cpu"] = {
+            "prewarm_start": cpu(0.0, 0.0, 0.0),
+            "prewarmed": cpu(1.0, 1.0, 0.0),
+            "entrypoint": cpu(1.5, 1.4, 0.1),
+            "end": cpu(3.5, 2.9, 0.6),
+        }
+    host = {"main_process_s": 2.0, "inference_s": {"nice_0": 0.25, "nice_10": 1.0}, "wall_s": 10.0}
+    run = {"reports": reports, "connections": [2], "prewarm_s": 1.0, "spread_s": 1.0, "host_cpu_s": host}
+    summary = bench_processes.summarise(2, run, {f"c{i}": 2 for i in range(2)})
+    jobs = summary["cpu_s"]["jobs"]
+    assert (jobs["prewarm"], jobs["warm_wait"], jobs["call"]) == pytest.approx((2.0, 1.0, 4.0))
+    assert (jobs["call_event_loop"], jobs["call_other_threads"]) == pytest.approx((3.0, 1.0))
+    assert jobs["call_by_thread"] == pytest.approx({"MainThread": 3.0, "livekit-loop-monitor-job": 1.0})
+    assert summary["cpu_s"]["host"]["inference_s"]["nice_10"] == 1.0
+    assert "CPU s of the 2 job processes: prewarm 2.0, warm wait 1.0, the calls 4.0" in bench_processes.render_level(
+        summary
+    )
+    # two snapshots of the host: the difference, nested
+    assert bench_processes._cpu_delta({"a": 1.0, "b": {"x": 1.0}}, {"a": 3.0, "b": {"x": 4.0, "y": 2.0}}) == {
+        "a": 2.0,
+        "b": {"x": 3.0, "y": 2.0},
+    }
+    # a profiled function's part, by where its code is
+    assert bench_processes._part("/w/memory/call/writer.py") == "memory/call"
+    assert bench_processes._part("/v/lib/python3.11/site-packages/livekit/agents/x.py") == "livekit"
+    assert bench_processes._part("/usr/lib/python3.11/asyncio/base_events.py") == "python/base_events.py"

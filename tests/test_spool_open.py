@@ -143,3 +143,50 @@ async def test_a_spool_transaction_never_holds_the_files_write_lock_while_its_ev
         other.close()
         await spool.aclose()
     assert writes > 20 and refused == [], refused[:3]
+
+
+async def test_a_store_beats_on_its_own_and_looks_in_the_spool_when_a_call_closed_not_every_second(
+    tmp_path: Path, embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every warm job process of a host runs a store's background loop: it beats every ``BEAT_S``
+    even while a replay is slow, asks the spool for calls to replay at start, at once when one of its
+    calls closed and otherwise every half ``LEASE_S`` (a dead process's calls), and sleeps between."""
+    import memory
+    import memory.caller_store as caller_store
+    import memory.store.spool as spool_module
+
+    monkeypatch.setattr(caller_store, "BEAT_S", 0.1)
+    monkeypatch.setattr(caller_store, "TICK_S", 0.1)
+    monkeypatch.setattr(spool_module, "LEASE_S", 10.0)  # looks for a dead process's calls every 5 s
+    beats: list[float] = []
+    claims: list[float] = []
+    slow = asyncio.Event()
+    beat, claim = Spool.beat, Spool.claim
+
+    async def counted_beat(self: Spool) -> None:
+        beats.append(time.monotonic())
+        await beat(self)
+
+    async def counted_claim(self: Spool, **kwargs: object) -> list:
+        claims.append(time.monotonic())
+        if slow.is_set():
+            await asyncio.sleep(0.6)  # a replay that takes a while (a busy host)
+        return await claim(self, **kwargs)
+
+    monkeypatch.setattr(Spool, "beat", counted_beat)
+    monkeypatch.setattr(Spool, "claim", counted_claim)
+    store = await memory.open_store(f"sqlite:///{tmp_path / 'm.db'}", embedder=embedder, spool_path=tmp_path / "s.db")
+    try:
+        await asyncio.sleep(1.5)
+        assert len(claims) == 1  # at start, then not before half the lease: not every tick
+        assert len(beats) >= 10
+        slow.set()
+        before = len(claims)
+        store.call_closed("acme", "call-1")  # a call closed: what it may have left in the spool is looked at now
+        await asyncio.sleep(0.05)
+        assert len(claims) == before + 1
+        beats_then = len(beats)
+        await asyncio.sleep(0.5)  # the claim is still under way
+        assert len(beats) >= beats_then + 3  # the heartbeat went on beside it
+    finally:
+        await store.aclose()

@@ -259,8 +259,9 @@ class Spool:
         and every call of owners that closed or stopped beating ``LEASE_S`` ago (they become this
         owner's, closed). A call is never taken from an owner that is alive.
 
-        Every store of the host asks about once a second: a read answers when there is nothing to
-        claim (the usual case), without taking the file's write lock."""
+        Every store of the host asks when one of its calls closed and then every half ``LEASE_S`` (see
+        ``CallerStore._maintain``): a read answers when there is nothing to claim (the usual case),
+        without taking the file's write lock."""
         gone = time.time() - LEASE_S
         if not await self._read(
             "SELECT 1 FROM spooled_calls WHERE database = ? AND ((owner = ? AND closed = 1) OR owner NOT IN"
