@@ -8,6 +8,7 @@ store (no proxy) reads what was stored.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -125,6 +126,31 @@ async def test_postgres_down_to_the_end_of_the_call_is_replayed_when_back(
         profile = await direct.profile(tenant, hooks.caller_id)
         assert profile.call_count == 1 and profile.calls[0].ended_at is not None  # the call's end replayed too
         assert await store.spool.pending() == 0
+    finally:
+        await store.aclose()
+
+
+async def test_a_close_that_outlasts_its_timeout_says_so_and_the_spool_finishes_the_call(
+    pg_proxy, postgres_database, direct, embedder, tmp_path, caplog
+):
+    store = await faulty_store(pg_proxy, postgres_database, embedder, tmp_path)
+    tenant = tenant_id()
+    try:
+        hooks = await store.open_call(tenant, {"phone": phone()}, started_at=T0)
+        say(hooks, 0, 6)
+        await hooks.flushed()
+        await pg_proxy.set("hang")  # every turn is stored; the call's end is not
+        with caplog.at_level(logging.WARNING, logger="memory"):
+            await hooks.aclose(timeout=1.0)
+        assert any("took longer than 1.0 s" in r.getMessage() for r in caplog.records)
+        await pg_proxy.set("pass")
+        for _ in range(150):
+            profile = await direct.profile(tenant, hooks.caller_id)
+            if profile.call_count == 1 and profile.calls[0].ended_at is not None:
+                break
+            await asyncio.sleep(0.1)
+        assert profile.calls[0].ended_at is not None  # the call's end replayed from the spool
+        assert_all_once_in_order(await stored_seqs(direct, tenant, hooks.call_id, expect=6), 6)
     finally:
         await store.aclose()
 

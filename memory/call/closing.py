@@ -75,7 +75,12 @@ class CallCloser:
         except _LeftToTheSpool:
             logger.warning("the database did not take all of this call's turns; they are replayed from the spool")
         except Exception as exc:
-            if not isinstance(exc, TimeoutError):
+            if isinstance(exc, TimeoutError):
+                logger.warning(
+                    "closing the call's memory took longer than %.1f s; what is left is replayed from the spool",
+                    timeout,
+                )
+            else:
                 logger.error("closing the call's memory failed: %s", describe(exc))
             await self._writer.keep_the_rest()
         finally:
