@@ -136,10 +136,7 @@ def _said(
     """What the rows (of one call) say, in the order they were said; backchannels left out."""
     said = []
     for i in rows:
-        row = ws.rows[i]
-        reading = readings[i]
-        if not isinstance(reading, _Reading) or reading.source is not row.tags:
-            reading = readings[i] = _Reading(row.text, row.role, row.tags, region)
+        row, reading = ws.rows[i], _reading_of(ws, readings, i, region)
         if reading.filler:
             continue
         values, slots = reading.values(row.text, wanted)
@@ -165,9 +162,21 @@ def prepare(ws: WorkingSet, region: str = "US") -> None:
     history is loaded): each row's tags and one-per-booking values, each call's turned-down read-backs.
     Kept with the working set (a row is read again if its tags were set since; a text's tags and values
     read the same in every region, which only picks the reading shared with the writer)."""
-    _said(ws, list(range(len(ws.rows))), ws.per_row("supersede"), ONE_PER_BOOKING, region, {})
+    readings = ws.per_row("supersede")
+    for i, row in enumerate(ws.rows):
+        reading = _reading_of(ws, readings, i, region)
+        if not reading.filler:
+            reading.values(row.text, ONE_PER_BOOKING)
     for call_id in ws.call_ids:
         ws.per_call(call_id, "turned_down", functools.partial(_turned_down, ws, call_id))
+
+
+def _reading_of(ws: WorkingSet, readings: list[object], i: int, region: str) -> _Reading:
+    """Row ``i``'s kept reading, read now if it has none or its tags were set since."""
+    row, reading = ws.rows[i], readings[i]
+    if not isinstance(reading, _Reading) or reading.source is not row.tags:
+        reading = readings[i] = _Reading(row.text, row.role, row.tags, region)
+    return reading
 
 
 def _turned_down(ws: WorkingSet, call_id: str) -> dict[int, int]:

@@ -66,7 +66,6 @@ class WorkingSet:
         # call of each row; neighbours are derived from (call, seq) when the set changes
         self._call_index: dict[str, int] = {}
         self._calls: list[int] = []
-        self._calls_array = np.zeros(0, np.int64)  # the same as an array, rebuilt when rows joined
         self._call_sizes: list[int] = []  # rows of each call
         self._per_call: dict[tuple[str, str], tuple[int, object]] = {}  # see ``per_call``
         self._per_row: dict[str, list[object]] = {}  # see ``per_row``
@@ -370,9 +369,7 @@ class WorkingSet:
     @property
     def calls(self) -> np.ndarray:
         """The index of each row's call (rows of one call share it)."""
-        if self._calls_array.shape[0] != len(self._calls):
-            self._calls_array = np.asarray(self._calls, dtype=np.int64)
-        return self._calls_array
+        return self._array("calls", self._calls, np.int64)
 
     def per_call(self, call_id: str, name: str, compute: Callable[[], T]) -> T:
         """``compute()``, something derived from one call's rows (``name`` tells it apart), kept until
@@ -447,7 +444,7 @@ class WorkingSet:
         """Which rows say when something happens or happened."""
         return self._array("time_mentions", self._mentions_time, np.float64)
 
-    def _array(self, name: str, values: list[bool], dtype: type) -> np.ndarray:
+    def _array(self, name: str, values: Sequence[bool | int], dtype: type) -> np.ndarray:
         """``values`` (a per-row list, only ever appended to) as a read-only array, made again when it grew."""
         found = self._arrays.get(name)
         if found is None or found.shape[0] != len(values):
