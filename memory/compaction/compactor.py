@@ -11,7 +11,7 @@ from functools import cache
 import numpy as np
 
 from ..recall.presets import FAST
-from ..recall.query import understand
+from ..recall.query import understand, warm_up
 from ..recall.ranking import rank
 from ..recall.supersede import prepare as prepare_supersede
 from ..recall.working_set import WorkingSet
@@ -1041,7 +1041,7 @@ def warm_readers() -> None:
     compactor.warm()
     question = "sorry, what was the time for the first table I booked again?"
     compactor.plan(question)
-    understand(question, at)
+    warm_up()
     classify(Turn("warm-q", "user", question, at), kind_only=True)
 
 

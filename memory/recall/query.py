@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import cache
 
 from ..text.dates import query_date_spans
 from ..text.kinds import asks_in, episode_kinds_in, ordinal_in, plain, vocabulary
@@ -103,10 +104,12 @@ def understand(text: str, now: datetime) -> Question:
     return Question(text, kinds, asks, value_kinds, anchor, nth, overall, spans, centres)
 
 
+@cache
 def warm_up() -> None:
-    """Read a question once, so that what reading one compiles on first use (the vocabulary's patterns,
-    each ordinal's phrases) is ready before a caller's first question: a process's first recall would
-    otherwise pay for it. Run it off the recall path (e.g. while a caller's history loads)."""
+    """Read a question once per process, so that what reading one compiles on first use (the vocabulary's
+    patterns, each ordinal's phrases) is ready before a caller's first question: a process's first recall
+    would otherwise pay for it. Run it off the recall path (e.g. while a caller's history loads, or at a
+    worker's preload, before job processes are forked); later calls do nothing."""
     understand(_WARM_UP, datetime.now(UTC))
 
 
