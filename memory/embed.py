@@ -66,6 +66,7 @@ __all__ = [
     "as_async",
     "default_embedder",
     "default_spec",
+    "quantized_from_env",
     "warm",
 ]
 
@@ -241,7 +242,7 @@ def default_embedder() -> Embedder:
     Reads MEMORY_EMBED_QUANTIZED and MEMORY_EMBED_CACHE_DIR at each call; calls with the same
     settings share one instance.
     """
-    key = (_env_flag("MEMORY_EMBED_QUANTIZED", QUANTIZED_DEFAULT), _resolve_cache_dir(None))
+    key = (quantized_from_env(), _resolve_cache_dir(None))
     with _defaults_lock:
         embedder = _defaults.get(key)
         if embedder is None:
@@ -253,7 +254,7 @@ def default_spec() -> tuple[str, int]:
     """``(name, dim)`` of :func:`default_embedder`'s vectors, read from the settings and the model's
     ``config.json`` without loading the model (what a process that asks another for its vectors
     expects them to be)."""
-    quantized = _env_flag("MEMORY_EMBED_QUANTIZED", QUANTIZED_DEFAULT)
+    quantized = quantized_from_env()
     model_dir = _packaged_model_dir()
     _check_model_files(model_dir)
     return _model_name(quantized), _read_config(model_dir).hidden
@@ -267,7 +268,7 @@ def warm(model_dir: Path | None = None, cache_dir: Path | None = None, *, quanti
     """Build (or check) the cached graph and return its path; meant for image builds (``quantized``:
     by default the graph ``default_embedder()`` uses, ``MEMORY_EMBED_QUANTIZED`` read as it does)."""
     if quantized is None:
-        quantized = _env_flag("MEMORY_EMBED_QUANTIZED", QUANTIZED_DEFAULT)
+        quantized = quantized_from_env()
     return MiniLMEmbedder(model_dir, cache_dir=cache_dir, quantized=quantized).onnx_path
 
 
@@ -337,6 +338,11 @@ def _resolve_cache_dir(cache_dir: Path | None) -> Path:
     if cache_dir is None:
         cache_dir = Path(os.environ.get("MEMORY_EMBED_CACHE_DIR") or _DEFAULT_CACHE_DIR)
     return Path(cache_dir).expanduser().resolve()
+
+
+def quantized_from_env() -> bool:
+    """Whether the int8 graph is asked for: ``MEMORY_EMBED_QUANTIZED``, ``QUANTIZED_DEFAULT`` when unset."""
+    return _env_flag("MEMORY_EMBED_QUANTIZED", QUANTIZED_DEFAULT)
 
 
 def _env_flag(name: str, default: bool = False) -> bool:

@@ -48,7 +48,7 @@ from .call.hooks import CallHooks
 from .call.replay import replay_call
 from .call.services import CallServices
 from .call.transcript import CallTranscript
-from .embed import QUANTIZED_DEFAULT, AsyncEmbedder, Embedder, MiniLMEmbedder, _env_flag
+from .embed import AsyncEmbedder, Embedder, MiniLMEmbedder, quantized_from_env
 from .errors import InvalidInputError, MemoryWriteError, StoreUnavailableError
 from .policy import MemoryPolicy
 from .store.base import Backend
@@ -741,4 +741,4 @@ def env_threads() -> int:
 def import_embedder() -> Embedder:
     """The model the store embeds with (``MEMORY_EMBED_QUANTIZED`` and ``MEMORY_EMBED_CACHE_DIR`` read as
     :func:`~memory.embed.default_embedder` reads them), on every core the process may use."""
-    return MiniLMEmbedder(quantized=_env_flag("MEMORY_EMBED_QUANTIZED", QUANTIZED_DEFAULT), threads=env_threads())
+    return MiniLMEmbedder(quantized=quantized_from_env(), threads=env_threads())
