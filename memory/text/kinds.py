@@ -29,6 +29,7 @@ __all__ = [
     "is_confirmation",
     "is_correction",
     "is_filler",
+    "is_not_done",
     "matches",
     "ordinal_in",
     "outcome_of",
@@ -295,12 +296,20 @@ def is_acceptance(text: str) -> bool:
     return "?" not in text or words.acceptance_request.search(said) is not None
 
 
+def is_not_done(text: str) -> bool:
+    """Does the (agent's) utterance report that it could not do it ("the reservation was not
+    successful", "no tables are available")?"""
+    return vocabulary().outcomes["not_done"].search(plain(text)) is not None
+
+
 def outcome_of(agent_turns: Iterable[str]) -> str:
     """How a call ended, from the agent's turns, last first: ``cancelled``, ``booked``, ``resolved``,
     ``promised``, ``failed`` or ``open``."""
     outcomes = vocabulary().outcomes
     for text in reversed(list(agent_turns)):
         said = plain(text)
+        if outcomes["not_done"].search(said):  # "the reservation was not successful" booked nothing
+            return "failed"
         for name in ("cancelled", "booked", "resolved", "promised", "failed"):
             if outcomes[name].search(said):
                 return name

@@ -12,6 +12,7 @@ from memory.text.kinds import (
     is_confirmation,
     is_correction,
     is_filler,
+    is_not_done,
     ordinal_in,
     outcome_of,
 )
@@ -92,6 +93,13 @@ def test_confirmations_and_outcomes():
     assert outcome_of(["Your booking has been cancelled."]) == "cancelled"
     assert outcome_of(["I've submitted a refund, you should see it by Friday."]) == "promised"
     assert outcome_of(["Which city?"]) == "open"
+    # a negated success booked nothing, though "successful" alone reports a booking
+    assert outcome_of(["The reservation was successful."]) == "booked"
+    assert outcome_of(["Sorry, the reservation was not successful."]) == "failed"
+    assert outcome_of(["I'm sorry, there are no tables available at 7 pm."]) == "failed"
+    assert outcome_of(["Your table is booked.", "Sorry, I wasn't able to book the train."]) == "failed"
+    assert is_not_done("Unfortunately the booking was not confirmed.")
+    assert not is_not_done("Your booking is confirmed.")
 
 
 def test_a_turn_is_read_once_into_tags():
