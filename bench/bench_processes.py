@@ -37,7 +37,7 @@ Measured per level:
   The headline first-recall figures are the spoken ones; the immediate ones are reported beside
   them (``first_recall_immediate_*``), with how many calls had their history loaded by then;
 - event-loop lag p99 of the job processes for the whole call: how late each tick of LiveKit's own
-  loop monitor comes (a 20 ms timer in every job process; a 10 ms sleep probe where it is off);
+  loop monitor comes (a timer in every job process, every 50 ms at the worker's setting, :data:`agent.LOOP_BLOCK_WARN_MS`; a 10 ms sleep probe where it is off);
 - turns stored exactly once: rows per call in ``memories`` against the turns the session recorded.
 
 And once, the cost of the host embedder's IPC: one job process embeds short queries, each in turn
@@ -569,6 +569,7 @@ def _server(processes: int) -> AgentServer:
     from memory.livekit import register_runner
 
     register_runner()
+    agent.loop_monitor_defaults()  # as the worker's server (inherited by every process it starts)
     if EchoRunner.INFERENCE_METHOD not in _InferenceRunner.registered_runners:
         _InferenceRunner.register_runner(EchoRunner)
     server = AgentServer(

@@ -202,6 +202,23 @@ async def test_the_direct_channel_wants_the_token_and_fails_waiting_requests_whe
         server.close()
 
 
+async def test_a_jobs_queries_run_above_the_job_processes_priority_where_the_host_allows_it() -> None:
+    def niceness(data: bytes) -> bytes:  # the serving thread's own niceness, as the runner's query sees it
+        return str(os.getpriority(os.PRIO_PROCESS, threading.get_native_id())).encode()
+
+    server = host.DirectServer(niceness, on_thread=host._query_priority)  # as EmbedderRunner listens
+    try:
+        channel = await DirectChannel.connect(server.address, server.token)
+        seen = int(await channel.request(b"query"))
+        channel.close()
+    finally:
+        server.close()
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    allowed = os.geteuid() == 0  # lowering a niceness needs CAP_SYS_NICE; without it the thread keeps base
+    assert seen == (host.QUERY_NICE if allowed else base)  # setpriority sets a niceness, not a step
+    assert host.QUERY_NICE < 0 < host.TURN_NICE
+
+
 def test_a_query_is_not_queued_behind_turns_and_the_turns_lane_runs_at_low_priority(runner) -> None:
     turns = [f"turn {i}: I was promised a callback about the refund on my last bill" for i in range(256)]
     t0 = time.perf_counter()
