@@ -220,7 +220,8 @@ def _query_priority() -> None:
     """Raise the calling thread (one job's direct channel: its queries) to ``QUERY_NICE``. The host's
     one model serves every call's recall, and on a host whose cores are busy with the calls' own
     work a query at the job processes' priority waits for a core at each hop. Lowering a niceness
-    needs ``CAP_SYS_NICE`` (or ``RLIMIT_NICE``); without it the thread keeps the process's."""
+    needs ``CAP_SYS_NICE`` or an ``RLIMIT_NICE`` of at least 20 - ``QUERY_NICE``; without either the
+    thread keeps the process's."""
     with contextlib.suppress(OSError, AttributeError):
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), QUERY_NICE)  # this thread only (Linux)
 
