@@ -57,6 +57,7 @@ from livekit.agents.inference_runner import _InferenceRunner
 from ..embed import Embedder, check_texts, default_embedder, default_spec
 from ..errors import ConfigError, EmbedderUnavailableError, InvalidInputError
 from .direct import DirectChannel, DirectServer, direct_supported, plan, planned
+from .priority import URGENT_NICE, raised_thread
 
 if TYPE_CHECKING:
     from livekit.agents.ipc.inference_executor import InferenceExecutor
@@ -70,7 +71,7 @@ _FLOAT = np.dtype("<f4")
 TURN_BATCH = 8  # texts per model run of the turns lane: small, so a query waits at most for one short run
 QUERY_FIRST_MAX_S = 0.25  # the turns lane waits at most this long per batch for the queries in flight
 TURN_NICE = 10  # how much lower the turns lane's thread runs than the queries (Linux: per thread)
-QUERY_NICE = -5  # the direct channel's threads (a recall's query) run above the job processes, where allowed
+QUERY_NICE = URGENT_NICE  # the direct channel's threads (a recall's query) run above the job processes, where allowed
 COLLECT_MIN_S = 0.05  # the job asks for a ticket's vectors when the runner expects them ready (at
 COLLECT_MAX_S = 1.0  # least this long after), then less and less often: every request takes the one queue
 TICKET_TTL_S = 120.0  # vectors not collected within this are dropped (their job is gone)
@@ -222,8 +223,7 @@ def _query_priority() -> None:
     work a query at the job processes' priority waits for a core at each hop. Lowering a niceness
     needs ``CAP_SYS_NICE`` or an ``RLIMIT_NICE`` of at least 20 - ``QUERY_NICE``; without either the
     thread keeps the process's."""
-    with contextlib.suppress(OSError, AttributeError):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), QUERY_NICE)  # this thread only (Linux)
+    raised_thread(QUERY_NICE)
 
 
 def register_runner() -> bool:
