@@ -7,7 +7,8 @@ its own, so these raise only the thread doing that work, only while it does it:
 
     raised_thread(nice)     the calling thread, from now on (the host embedder's query threads)
     urgent()                the calling thread while the ``with`` block runs (a job's event loop
-                            during a recall), then back to what it was
+                            during a recall), then back to what it was; and no pass of the garbage
+                            collector meanwhile (the process's; it runs after the block instead)
 
 Raising (a negative niceness) needs ``CAP_SYS_NICE`` or an ``RLIMIT_NICE`` of at least 20 - nice
 (``compose.yaml`` gives the worker 25); without either both do nothing.
@@ -16,6 +17,7 @@ Raising (a negative niceness) needs ``CAP_SYS_NICE`` or an ``RLIMIT_NICE`` of at
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import threading
 from collections.abc import Iterator
@@ -25,6 +27,8 @@ __all__ = ["URGENT_NICE", "raised_thread", "urgent"]
 URGENT_NICE = -5  # a recall's thread and the host's query threads, over the calls' other work at 0
 
 _depth: dict[int, tuple[int, int]] = {}  # native thread id -> (urgent blocks open, niceness before)
+_gc_held = 0  # urgent blocks open in this process while the collector is held off
+_gc_lock = threading.Lock()
 
 
 def raised_thread(nice: int) -> bool:
@@ -39,7 +43,34 @@ def raised_thread(nice: int) -> bool:
 @contextlib.contextmanager
 def urgent(nice: int = URGENT_NICE) -> Iterator[None]:
     """The calling thread at ``nice`` (if that is higher than it runs at) for the block; blocks may
-    nest or overlap on one thread (an event loop's concurrent recalls): the last one out restores."""
+    nest or overlap on one thread (an event loop's concurrent recalls): the last one out restores.
+    The garbage collector is held off while any block is open (a recall allocates enough to start a
+    pass, a few ms on a busy host, in most first recalls), if it was on; the last block out turns it
+    back on."""
+    with _holding_gc(), _raised(nice):
+        yield
+
+
+@contextlib.contextmanager
+def _holding_gc() -> Iterator[None]:
+    global _gc_held
+    with _gc_lock:
+        holding = _gc_held > 0 or gc.isenabled()  # off already (by whoever turned it off): theirs to turn on
+        if holding:
+            gc.disable()
+            _gc_held += 1
+    try:
+        yield
+    finally:
+        if holding:
+            with _gc_lock:
+                _gc_held -= 1
+                if _gc_held == 0:
+                    gc.enable()
+
+
+@contextlib.contextmanager
+def _raised(nice: int) -> Iterator[None]:
     tid = threading.get_native_id()
     open_, before = _depth.get(tid, (0, 0))
     if open_ == 0:

@@ -72,3 +72,28 @@ def test_a_thread_already_at_or_above_the_urgent_niceness_is_left_alone() -> Non
         return inside, _niceness()
 
     assert _in_a_thread(run) == (10, 10)
+
+
+def test_no_garbage_collection_while_a_recall_runs_and_it_comes_back_after_the_last() -> None:
+    import gc
+
+    assert gc.isenabled()
+
+    async def recall(wait_s: float, seen: list[bool]) -> None:
+        with priority.urgent():
+            await asyncio.sleep(wait_s)
+            seen.append(gc.isenabled())
+
+    async def main() -> list[bool]:
+        seen: list[bool] = []
+        await asyncio.gather(recall(0.01, seen), recall(0.05, seen))
+        return [*seen, gc.isenabled()]
+
+    assert asyncio.run(main()) == [False, False, True]
+    gc.disable()  # turned off by someone else: a recall leaves it off
+    try:
+        with priority.urgent():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
