@@ -30,7 +30,7 @@ import signal
 import sys
 import tempfile
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, MutableMapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -86,6 +86,22 @@ def settings_from_env() -> WorkerSettings:
     if settings.database_url is None:
         settings = replace(settings, database_url=DEFAULT_DATABASE_URL)
     return settings
+
+
+LOOP_BLOCK_WARN_MS = "250"
+"""LiveKit's loop monitor warns of event-loop blocks from this many ms (its default is 100). The
+monitor ticks at a fifth of it, 20 ms by default, within 20-50 ms: a heartbeat timer on each job
+process's loop and a watchdog thread besides, 100 wake-ups a second in every job process, busy or
+idle in the warm pool. At 50 calls on 2 cores that was about a third of the calls' CPU (the
+watchdog thread alone 3 s of 21, the ticks a quarter of the event loops' own); at 250 ms the monitor
+ticks every 50 ms. Blocks of 250 ms and more are still reported, with their stacks; the loop's lag
+is still measured on every tick. ``LIVEKIT_AGENTS_LOOP_BLOCK_WARN_MS`` in the environment wins."""
+
+
+def loop_monitor_defaults(env: MutableMapping[str, str] = os.environ) -> None:
+    """The worker's setting of LiveKit's loop monitor (see :data:`LOOP_BLOCK_WARN_MS`), in the
+    environment the server's processes inherit: call it before the server starts."""
+    env.setdefault("LIVEKIT_AGENTS_LOOP_BLOCK_WARN_MS", LOOP_BLOCK_WARN_MS)
 
 
 def quiet_loggers() -> None:
@@ -221,6 +237,7 @@ def build_server(settings: WorkerSettings | None = None, *, retention: bool = Tr
         logging.getLogger("worker").warning(warning)
     if settings.memory_enabled and settings.embedder_in == "host":
         register_runner()
+    loop_monitor_defaults()
     server = AgentServer(setup_fnc=prewarm, preload_modules=PRELOAD_MODULES, **metrics_options(settings))
     server.rtc_session(entrypoint, agent_name=settings.agent_name)
     if retention and settings.memory_enabled and settings.purge_every_s > 0:  # in this (the main) process only

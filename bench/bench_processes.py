@@ -37,7 +37,7 @@ Measured per level:
   The headline first-recall figures are the spoken ones; the immediate ones are reported beside
   them (``first_recall_immediate_*``), with how many calls had their history loaded by then;
 - event-loop lag p99 of the job processes for the whole call: how late each tick of LiveKit's own
-  loop monitor comes (a 20 ms timer in every job process; a 10 ms sleep probe where it is off);
+  loop monitor comes (a timer in every job process, every 50 ms at the worker's setting, :data:`agent.LOOP_BLOCK_WARN_MS`; a 10 ms sleep probe where it is off);
 - turns stored exactly once: rows per call in ``memories`` against the turns the session recorded.
 
 And once, the cost of the host embedder's IPC: one job process embeds short queries, each in turn
@@ -54,6 +54,7 @@ import argparse
 import asyncio
 import contextlib
 import cProfile
+import gc
 import json
 import math
 import os
@@ -133,6 +134,35 @@ def _cpu_self() -> dict[str, float]:
     return {"total_s": times.user + times.system, "main_s": main, "threads": by_name}
 
 
+class _GcTimer:
+    """The garbage collector's passes on this thread (the event loop's), timed: how many of each
+    generation and their milliseconds, since :meth:`start` (``gc.callbacks``)."""
+
+    def __init__(self) -> None:
+        self.ms = 0.0
+        self.by_generation = [0, 0, 0]
+        self._thread = threading.get_ident()
+        self._started_at: float | None = None
+
+    def start(self) -> _GcTimer:
+        gc.callbacks.append(self._on_gc)
+        return self
+
+    def stop(self) -> None:
+        with contextlib.suppress(ValueError):
+            gc.callbacks.remove(self._on_gc)
+
+    def _on_gc(self, phase: str, info: dict[str, Any]) -> None:
+        if threading.get_ident() != self._thread:
+            return
+        if phase == "start":
+            self._started_at = time.perf_counter()
+        elif self._started_at is not None:
+            self.ms += (time.perf_counter() - self._started_at) * 1000
+            self.by_generation[info["generation"]] += 1
+            self._started_at = None
+
+
 def _settings() -> dict[str, Any]:
     return json.loads(Path(os.environ[ENV]).read_text())
 
@@ -207,6 +237,7 @@ async def _call_job(ctx: JobContext, settings: dict[str, Any], index: int) -> di
     from worker.call import start_call
 
     lag: list[float] = []
+    gc_timer = _GcTimer().start()
     stop = asyncio.Event()
     probe = _loop_lag_from_monitor(lag) or asyncio.create_task(_loop_lag(stop, lag))
     deps = ctx.proc.userdata["deps"]
@@ -244,9 +275,10 @@ async def _call_job(ctx: JobContext, settings: dict[str, Any], index: int) -> di
         report["query_direct"] = isinstance(deps.embedder, HostEmbedder) and deps.embedder.direct_open
         late_before = _late_vectors(modes[0])
         phases = _time_recall_phases(call.memory.hooks)
-        cpu0, t0 = time.process_time(), time.perf_counter()
+        gc0, cpu0, t0 = gc_timer.ms, time.process_time(), time.perf_counter()
         hits = await call.memory.recall(query, mode=modes[0])
         phases["cpu_of_process"] = (time.process_time() - cpu0) * 1000
+        report["first_recall_gc_ms"] = gc_timer.ms - gc0
         # the linker and the history are awaited inside query_vector (the query is embedded meanwhile)
         if "query_vector" in phases:  # absent when the recall ran out of its budget (the step ends later)
             phases["query_vector"] -= phases.get("linker_settle", 0.0) + phases.get("history_ready", 0.0)
@@ -269,6 +301,8 @@ async def _call_job(ctx: JobContext, settings: dict[str, Any], index: int) -> di
     if call.memory is not None:
         await call.memory.recall(synthetic.queries(rng), mode=modes[1])
     report["ended_at"] = time.time()
+    gc_timer.stop()
+    report["gc"] = {"ms": gc_timer.ms, "by_generation": gc_timer.by_generation}
     stop.set()
     if isinstance(probe, asyncio.Task):
         await probe
@@ -535,6 +569,7 @@ def _server(processes: int) -> AgentServer:
     from memory.livekit import register_runner
 
     register_runner()
+    agent.loop_monitor_defaults()  # as the worker's server (inherited by every process it starts)
     if EchoRunner.INFERENCE_METHOD not in _InferenceRunner.registered_runners:
         _InferenceRunner.register_runner(EchoRunner)
     server = AgentServer(
@@ -681,13 +716,17 @@ def _host_cpu(server: AgentServer, out: Path) -> dict[str, Any]:
             continue
         with contextlib.suppress(psutil.Error):
             others += sum(child.cpu_times()[:2])
-    redis = 0.0
+    redis = postgres = 0.0
     for proc in psutil.process_iter(["name"]):
-        if proc.info["name"] == "redis-server":
-            with contextlib.suppress(psutil.Error):
+        with contextlib.suppress(psutil.Error):
+            if proc.info["name"] == "redis-server":
                 redis += sum(proc.cpu_times()[:2])
+            elif proc.info["name"] in ("postgres", "postmaster"):
+                postgres += sum(proc.cpu_times()[:4])  # with its exited backends' (reaped by the postmaster)
     machine = psutil.cpu_times()
     return {
+        "bench_tree_s": _tree_cpu(me),
+        "postgres_all_s": postgres,
         "main_process_s": sum(me.cpu_times()[:2]),
         "inference_s": _thread_cpu(inference_pid) if inference_pid else {},
         "other_children_s": others,
@@ -695,6 +734,16 @@ def _host_cpu(server: AgentServer, out: Path) -> dict[str, Any]:
         "machine_busy_s": sum(machine) - machine.idle - machine.iowait,
         "wall_s": time.monotonic(),
     }
+
+
+def _tree_cpu(root: psutil.Process) -> float:
+    """CPU seconds of ``root`` and every process under it, with those that exited and were reaped
+    inside the tree (a job process's start and exit count: the forkserver reaps them)."""
+    total = 0.0
+    for proc in [root, *root.children(recursive=True)]:
+        with contextlib.suppress(psutil.Error):
+            total += sum(proc.cpu_times()[:4])  # user, system, children_user, children_system
+    return total
 
 
 def _cpu_delta(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
@@ -887,6 +936,7 @@ def summarise(level: int, run: dict[str, Any], stored: dict[str, int]) -> dict[s
         "turns_stored": sum(stored.get(r["call_id"], 0) for r in ok),
         "calls_stored_exactly_once": exact,
         "cpu_s": cpu_accounting(run, ok),
+        "gc": _gc_summary(ok),
         "turns_spooled": sum(r.get("turns_by_state", {}).get("spooled", 0) for r in ok),
         "spooled_calls_replayed": sum(r.get("spooled_calls_replayed", 0) for r in ok),
         "spooled_calls_replayed_own": sum(
@@ -895,6 +945,20 @@ def summarise(level: int, run: dict[str, Any], stored: dict[str, int]) -> dict[s
         "spooled_replayed_rows": sum(n for r in ok for _, n, *_ in r.get("replayed", [])),
         "spooled_calls_replayed_live": _replayed_live(ok),
         "spool_left": run.get("spool_left", {}),
+    }
+
+
+def _gc_summary(ok: list[dict[str, Any]]) -> dict[str, Any]:
+    """The garbage collector on the job processes' event loops: over the calls, and inside first recalls."""
+    calls = [r["gc"] for r in ok if "gc" in r]
+    first = [r["first_recall_gc_ms"] for r in ok if "first_recall_gc_ms" in r]
+    return {
+        "calls_ms_total": sum(c["ms"] for c in calls),
+        "call_ms_p50_p95": (pct([c["ms"] for c in calls], 50), pct([c["ms"] for c in calls], 95)),
+        "full_collections": sum(c["by_generation"][2] for c in calls),
+        "collections": sum(sum(c["by_generation"]) for c in calls),
+        "first_recalls_with_gc": sum(1 for ms in first if ms > 0),
+        "first_recall_gc_ms_max": max(first, default=0.0),
     }
 
 
@@ -1247,10 +1311,21 @@ def render_level(s: dict[str, Any]) -> str:
             f"{s.get('spooled_calls_replayed_own', 0)}, before it ended {s.get('spooled_calls_replayed_live', 0)}; "
             f"{s.get('spooled_replayed_rows', 0)} rows); left in the spool "
             f"after the calls: {s.get('spool_left') or '-'}",
+            *_gc_lines(s.get("gc")),
             f"  event-loop lag p99 {s['loop_lag_p99_ms']:.1f} ms; turns recorded {s['turns_recorded']}, stored "
             f"{s['turns_stored']}; calls stored exactly once {s['calls_stored_exactly_once']}/{s['calls'] - len(s['failed'])}",
         ]
     return "\n".join(lines)
+
+
+def _gc_lines(g: dict[str, Any] | None) -> list[str]:
+    if not g or not g.get("collections"):
+        return []
+    return [
+        f"  garbage collection on the calls' event loops: {g['calls_ms_total']:.0f} ms in {g['collections']} passes "
+        f"({g['full_collections']} full), per call p50 {g['call_ms_p50_p95'][0]:.1f} / p95 {g['call_ms_p50_p95'][1]:.1f} "
+        f"ms; inside {g['first_recalls_with_gc']} first recalls (at most {g['first_recall_gc_ms_max']:.1f} ms)"
+    ]
 
 
 def _by_thread(jobs: list[dict[str, Any]]) -> dict[str, float]:
@@ -1282,6 +1357,13 @@ def _cpu_lines(cpu: dict[str, Any]) -> list[str]:
             + f", other children {h['other_children_s']:.1f}, Postgres backends {h['postgres_backends_s']:.1f}, "
             f"Redis {h['redis_s']:.1f} (shared), the whole machine {h['machine_busy_s']:.1f}"
         )
+        if "bench_tree_s" in h:
+            other = h["machine_busy_s"] - h["bench_tree_s"] - h.get("postgres_all_s", 0.0) - h["redis_s"]
+            lines.append(
+                f"    of the machine's: this run's processes {h['bench_tree_s']:.1f} (the host's and every job "
+                f"process's, from its start to its exit), Postgres {h.get('postgres_all_s', 0.0):.1f} (all its "
+                f"processes), Redis {h['redis_s']:.1f}, and {other:.1f} of other work on the machine (not this run's)"
+            )
     return lines
 
 

@@ -218,7 +218,15 @@ def test_process_model_cpu_is_accounted_by_phase_of_the_job_processes_and_by_thr
             "entrypoint": cpu(1.5, 1.4, 0.1),
             "end": cpu(3.5, 2.9, 0.6),
         }
-    host = {"main_process_s": 2.0, "inference_s": {"nice_0": 0.25, "nice_10": 1.0}, "wall_s": 10.0}
+    host = {
+        "main_process_s": 2.0,
+        "inference_s": {"nice_0": 0.25, "nice_10": 1.0},
+        "wall_s": 10.0,
+        "bench_tree_s": 9.0,
+        "postgres_all_s": 1.5,
+        "redis_s": 0.5,
+        "machine_busy_s": 15.0,
+    }
     run = {"reports": reports, "connections": [2], "prewarm_s": 1.0, "spread_s": 1.0, "host_cpu_s": host}
     summary = bench_processes.summarise(2, run, {f"c{i}": 2 for i in range(2)})
     jobs = summary["cpu_s"]["jobs"]
@@ -226,9 +234,23 @@ def test_process_model_cpu_is_accounted_by_phase_of_the_job_processes_and_by_thr
     assert (jobs["call_event_loop"], jobs["call_other_threads"]) == pytest.approx((3.0, 1.0))
     assert jobs["call_by_thread"] == pytest.approx({"MainThread": 3.0, "livekit-loop-monitor-job": 1.0})
     assert summary["cpu_s"]["host"]["inference_s"]["nice_10"] == 1.0
-    assert "CPU s of the 2 job processes: prewarm 2.0, warm wait 1.0, the calls 4.0" in bench_processes.render_level(
-        summary
-    )
+    rendered = bench_processes.render_level(summary)
+    assert "CPU s of the 2 job processes: prewarm 2.0, warm wait 1.0, the calls 4.0" in rendered
+    # the machine's busy time split: this run's processes, Postgres, Redis, and the rest (not this run's)
+    assert "this run's processes 9.0" in rendered and "and 4.0 of other work on the machine" in rendered
+    # the garbage collector on the calls' loops: over the calls and inside the first recalls
+    for i, r in enumerate(reports):
+        r["gc"] = {"ms": 10.0 * (i + 1), "by_generation": [3, 1, i]}
+        r["first_recall_gc_ms"] = 2.0 * i
+    gc = bench_processes.summarise(2, run, {f"c{i}": 2 for i in range(2)})["gc"]
+    assert (gc["calls_ms_total"], gc["collections"], gc["full_collections"]) == (30.0, 9, 1)
+    assert (gc["first_recalls_with_gc"], gc["first_recall_gc_ms_max"]) == (1, 2.0)
+    timer = bench_processes._GcTimer().start()
+    import gc as gc_module
+
+    gc_module.collect(0)
+    timer.stop()
+    assert timer.by_generation[0] >= 1 and timer.ms > 0
     # two snapshots of the host: the difference, nested
     assert bench_processes._cpu_delta({"a": 1.0, "b": {"x": 1.0}}, {"a": 3.0, "b": {"x": 4.0, "y": 2.0}}) == {
         "a": 2.0,

@@ -9,7 +9,9 @@ Contract, in the order a call meets it:
   current in the agent's per-call instructions, the memory closed when the session ends;
 - ``compaction``: :class:`CallCompaction`, a long call's older turns condensed in each LLM request;
 - ``embedder``: one embedding model per worker host, in LiveKit's inference process
-  (:func:`register_runner` in the main process); a job's :class:`HostEmbedder` asks it.
+  (:func:`register_runner` in the main process); a job's :class:`HostEmbedder` asks it;
+- ``priority``: the threads a caller waits on (a recall's event loop, the host's query threads) above
+  the calls' other work, where the host allows it.
 
 Importing this package sends memory's spans (:mod:`memory.telemetry`) to LiveKit's tracer, so a
 call's memory operations sit inside the job's trace and reach whatever LiveKit exports to.

@@ -114,10 +114,17 @@ class DirectServer:
     """
 
     def __init__(
-        self, handle: Callable[[bytes], bytes], *, name: str = "memory-embed", at: tuple[str, str] | None = None
+        self,
+        handle: Callable[[bytes], bytes],
+        *,
+        name: str = "memory-embed",
+        at: tuple[str, str] | None = None,
+        on_thread: Callable[[], None] | None = None,
     ) -> None:
-        """``at``: the (address, token) to listen with (see :func:`planned`); by default new ones."""
+        """``at``: the (address, token) to listen with (see :func:`planned`); by default new ones.
+        ``on_thread``: called first in each job's serving thread (its CPU priority, say)."""
         self._handle = handle
+        self._on_thread = on_thread
         self._name = name
         self.token = secrets.token_hex(16)
         self._conns: set[socket.socket] = set()
@@ -145,6 +152,8 @@ class DirectServer:
             threading.Thread(target=self._serve, args=(conn,), name=f"{self._name}-job", daemon=True).start()
 
     def _serve(self, conn: socket.socket) -> None:
+        if self._on_thread is not None:
+            self._on_thread()
         with self._lock:
             self._conns.add(conn)
         with conn:

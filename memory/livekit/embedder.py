@@ -57,6 +57,7 @@ from livekit.agents.inference_runner import _InferenceRunner
 from ..embed import Embedder, check_texts, default_embedder, default_spec
 from ..errors import ConfigError, EmbedderUnavailableError, InvalidInputError
 from .direct import DirectChannel, DirectServer, direct_supported, plan, planned
+from .priority import URGENT_NICE, raised_thread
 
 if TYPE_CHECKING:
     from livekit.agents.ipc.inference_executor import InferenceExecutor
@@ -70,6 +71,7 @@ _FLOAT = np.dtype("<f4")
 TURN_BATCH = 8  # texts per model run of the turns lane: small, so a query waits at most for one short run
 QUERY_FIRST_MAX_S = 0.25  # the turns lane waits at most this long per batch for the queries in flight
 TURN_NICE = 10  # how much lower the turns lane's thread runs than the queries (Linux: per thread)
+QUERY_NICE = URGENT_NICE  # the direct channel's threads (a recall's query) run above the job processes, where allowed
 COLLECT_MIN_S = 0.05  # the job asks for a ticket's vectors when the runner expects them ready (at
 COLLECT_MAX_S = 1.0  # least this long after), then less and less often: every request takes the one queue
 TICKET_TTL_S = 120.0  # vectors not collected within this are dropped (their job is gone)
@@ -116,7 +118,7 @@ class EmbedderRunner(_InferenceRunner):
         already), else (not planned, or taken) at a new one the jobs ask for."""
         for at in (planned(), None) if planned() else (None,):
             try:
-                return DirectServer(self.run, at=at)
+                return DirectServer(self.run, at=at, on_thread=_query_priority)
             except OSError as exc:
                 logger.warning("the direct channel could not listen (%s)", exc)
         return None  # the jobs keep LiveKit's path
@@ -213,6 +215,15 @@ class EmbedderRunner(_InferenceRunner):
                     self._done[ticket] = (now, joined, failed)
                 for ticket in [t for t, (at, _, _) in self._done.items() if now - at > TICKET_TTL_S]:
                     del self._done[ticket]
+
+
+def _query_priority() -> None:
+    """Raise the calling thread (one job's direct channel: its queries) to ``QUERY_NICE``. The host's
+    one model serves every call's recall, and on a host whose cores are busy with the calls' own
+    work a query at the job processes' priority waits for a core at each hop. Lowering a niceness
+    needs ``CAP_SYS_NICE`` or an ``RLIMIT_NICE`` of at least 20 - ``QUERY_NICE``; without either the
+    thread keeps the process's."""
+    raised_thread(QUERY_NICE)
 
 
 def register_runner() -> bool:

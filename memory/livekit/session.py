@@ -23,6 +23,7 @@ from ..errors import CallerMemoryError, MemoryWriteError
 from ..text.reading import read_turn
 from ..text.spoken import asked_for
 from ..values import CallEvent, Hit, Matter, Verification
+from .priority import urgent
 
 __all__ = ["SessionMemory"]
 
@@ -98,8 +99,11 @@ class SessionMemory:
     # ---------------------------------------------------------------- what the tools ask
 
     async def recall(self, query: str, *, mode: str | None = None, limit: int = 5) -> list[Hit]:
-        """The caller's memories that best match ``query`` (``mode``: the tenant's recall mode by default)."""
-        return await self.hooks.recall(query, mode=mode or self.hooks.policy.recall_mode, limit=limit)
+        """The caller's memories that best match ``query`` (``mode``: the tenant's recall mode by default).
+        The caller's answer waits for it: the job's event loop runs above the calls' other work meanwhile
+        (:func:`~memory.livekit.priority.urgent`, where the host allows it)."""
+        with urgent():
+            return await self.hooks.recall(query, mode=mode or self.hooks.policy.recall_mode, limit=limit)
 
     async def open_matters(self) -> list[Matter]:
         """Open promises to this caller, newest first."""

@@ -13,6 +13,7 @@ import asyncio
 import json
 import multiprocessing
 import os
+import resource
 import threading
 import time
 import uuid
@@ -200,6 +201,24 @@ async def test_the_direct_channel_wants_the_token_and_fails_waiting_requests_whe
     finally:
         release.set()
         server.close()
+
+
+async def test_a_jobs_queries_run_above_the_job_processes_priority_where_the_host_allows_it() -> None:
+    def niceness(data: bytes) -> bytes:  # the serving thread's own niceness, as the runner's query sees it
+        return str(os.getpriority(os.PRIO_PROCESS, threading.get_native_id())).encode()
+
+    server = host.DirectServer(niceness, on_thread=host._query_priority)  # as EmbedderRunner listens
+    try:
+        channel = await DirectChannel.connect(server.address, server.token)
+        seen = int(await channel.request(b"query"))
+        channel.close()
+    finally:
+        server.close()
+    base = os.getpriority(os.PRIO_PROCESS, 0)
+    # lowering a niceness needs CAP_SYS_NICE (root here) or a high enough RLIMIT_NICE; without either it keeps base
+    allowed = os.geteuid() == 0 or resource.getrlimit(resource.RLIMIT_NICE)[0] >= 20 - host.QUERY_NICE
+    assert seen == (host.QUERY_NICE if allowed else base)  # setpriority sets a niceness, not a step
+    assert host.QUERY_NICE < 0 < host.TURN_NICE
 
 
 def test_a_query_is_not_queued_behind_turns_and_the_turns_lane_runs_at_low_priority(runner) -> None:

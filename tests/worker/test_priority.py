@@ -1,0 +1,99 @@
+"""A recall's thread runs above the calls' other work while the recall runs, then as before."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import resource
+import threading
+
+import pytest
+
+from memory.livekit import priority
+
+
+def _niceness() -> int:
+    return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+
+def _allowed(nice: int) -> bool:
+    return os.geteuid() == 0 or resource.getrlimit(resource.RLIMIT_NICE)[0] >= 20 - nice
+
+
+def _in_a_thread(fn):  # a thread of its own, so the test process's main thread keeps its niceness
+    out: list = []
+    thread = threading.Thread(target=lambda: out.append(fn()))
+    thread.start()
+    thread.join(30)
+    return out[0]
+
+
+def test_urgent_raises_the_thread_for_the_block_and_restores_it_when_the_last_block_ends() -> None:
+    if not _allowed(priority.URGENT_NICE):
+        pytest.skip("this host allows no thread a negative niceness")
+
+    def run() -> list[int]:
+        seen = [_niceness()]
+        with priority.urgent():
+            seen.append(_niceness())
+            with priority.urgent():  # nested (two recalls at once on one loop)
+                seen.append(_niceness())
+            seen.append(_niceness())  # the outer block still open
+        seen.append(_niceness())
+        return seen
+
+    base = _in_a_thread(_niceness)
+    assert _in_a_thread(run) == [base, priority.URGENT_NICE, priority.URGENT_NICE, priority.URGENT_NICE, base]
+
+
+def test_overlapping_recalls_on_one_event_loop_keep_it_raised_until_the_last_ends() -> None:
+    if not _allowed(priority.URGENT_NICE):
+        pytest.skip("this host allows no thread a negative niceness")
+
+    async def recall(wait_s: float, seen: list[int]) -> None:
+        with priority.urgent():
+            await asyncio.sleep(wait_s)
+            seen.append(_niceness())
+
+    async def main() -> list[int]:
+        seen: list[int] = []
+        await asyncio.gather(recall(0.01, seen), recall(0.05, seen))
+        return [*seen, _niceness()]
+
+    base = _in_a_thread(_niceness)
+    assert _in_a_thread(lambda: asyncio.run(main())) == [priority.URGENT_NICE, priority.URGENT_NICE, base]
+
+
+def test_a_thread_already_at_or_above_the_urgent_niceness_is_left_alone() -> None:
+    def run() -> tuple[int, int]:
+        priority.raised_thread(10)  # lowering a priority is always allowed
+        with priority.urgent(nice=15):  # "urgent" below where it runs: nothing to do
+            inside = _niceness()
+        return inside, _niceness()
+
+    assert _in_a_thread(run) == (10, 10)
+
+
+def test_no_garbage_collection_while_a_recall_runs_and_it_comes_back_after_the_last() -> None:
+    import gc
+
+    assert gc.isenabled()
+
+    async def recall(wait_s: float, seen: list[bool]) -> None:
+        with priority.urgent():
+            await asyncio.sleep(wait_s)
+            seen.append(gc.isenabled())
+
+    async def main() -> list[bool]:
+        seen: list[bool] = []
+        await asyncio.gather(recall(0.01, seen), recall(0.05, seen))
+        return [*seen, gc.isenabled()]
+
+    assert asyncio.run(main()) == [False, False, True]
+    gc.disable()  # turned off by someone else: a recall leaves it off
+    try:
+        with priority.urgent():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
