@@ -1172,3 +1172,64 @@ def test_warming_the_readers_builds_what_a_question_needs_before_any_call() -> N
     assert vocabulary.cache_info().currsize == 1  # the query understanding's vocabulary, compiled
     preload = Path(__file__).resolve().parents[1] / "worker" / "preload.py"
     assert "warm_readers()" in preload.read_text()  # done in the forkserver, before job processes fork
+
+
+def test_a_kind_only_inherited_gives_way_to_the_first_turn_that_names_one() -> None:
+    """A request naming no kind after tickets ("reservations for 2 at ...") is only guessed to be more
+    tickets: the caller's question about it ("do they have live music") tells it is a table, and it
+    stays one booking, so the tables and the tickets are counted as the caller counts them."""
+    turns = [
+        ("user", "i want tickets for a concert in denver"),
+        ("assistant", "the lumineers play next friday at red rocks amphitheatre shall i buy tickets"),
+        ("user", "yes two tickets"),
+        ("assistant", "your tickets have been purchased"),
+        ("user", "thanks that's all i need"),
+        ("assistant", "have a great day"),
+        ("user", "i would like to make reservations for 3 at blue fig"),
+        ("assistant", "what time would you like"),
+        ("user", "seven pm please"),
+        ("assistant", "your reservation at blue fig for 3 at seven pm was successful"),
+        ("user", "do they have live music and what is their phone number"),
+        ("assistant", "no live music and the number is 303-555-0188"),
+        ("user", "thanks bye"),
+        ("user", "now i want tickets for a game in boulder"),
+        ("assistant", "the buffaloes play saturday at folsom field shall i buy tickets"),
+        ("user", "yes four tickets"),
+        ("assistant", "your tickets have been purchased"),
+        ("user", "thanks that's all"),
+    ]
+    compactor = fed(turns_of([*turns, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert compactor.boundary > len(turns)
+    assert [b.kind for b in compactor._bookings[:3]] == ["event", "restaurant", "event"]
+    second = compactor.plan("sorry what was the venue for the second event tickets again")
+    assert "folsom field" in second.recall and "blue fig" not in second.recall
+
+
+def test_a_question_put_as_a_request_about_the_tickets_just_bought_stays_with_them() -> None:
+    """A caller's "could you tell me when the event starts" after the tickets are bought asks about them; the caller's
+    leave-taking with a filler inside ("that would you know be all") still ends the booking."""
+    turns = [
+        ("user", "can you find events in austin i heard the black keys are good"),
+        ("assistant", "the black keys play next monday at moody center"),
+        ("user", "i want to buy three tickets"),
+        ("assistant", "ok your tickets have been purchased"),
+        ("user", "could you tell me when the event starts and where it is located"),
+        ("assistant", "the event starts at 8 pm and the venue is at 2001 robert dedman drive"),
+        ("user", "thanks that would you know be all"),
+        ("assistant", "enjoy the rest of the day"),
+        ("user", "i'm bored can you find more music like khruangbin"),
+        ("assistant", "how about time by khruangbin from the album con todo el mundo"),
+        ("user", "play it on the tv"),
+        ("assistant", "playing time on the tv"),
+        ("user", "i want tickets for a show in dallas too"),
+        ("assistant", "lizzo plays friday at the american airlines center shall i buy tickets"),
+        ("user", "yes one ticket"),
+        ("assistant", "your tickets have been purchased"),
+        ("user", "thanks bye"),
+    ]
+    compactor = fed(turns_of([*turns, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert compactor.boundary > len(turns)
+    assert [b.kind for b in compactor._bookings[:3]] == ["event", "music", "event"]
+    assert compactor._bookings[0].left
+    second = compactor.plan("just to double check the venue for the second event tickets was what")
+    assert "american airlines center" in second.recall and "moody center" not in second.recall

@@ -394,9 +394,10 @@ class Compactor:
         kinds = sorted((t[5:] for t in tags if t.startswith("kind:")), key=lambda k: (k not in _ITEM_NOUNS, k))
         current = self._bookings[-1] if self._bookings else None
         lowered = _STUTTER.sub(
-            r"\1", _HESITATION.sub("", turn.text.lower())
-        )  # "have a great great day", "is playing um at"
-        requests = turn.role == "user" and _REQUEST.search(lowered) is not None
+            r"\1", _YOU_KNOW.sub("", _HESITATION.sub("", turn.text.lower()))
+        )  # "have a great great day", "is playing um at", "that would you know be all"
+        # "could you tell me when the event starts" asks about the thing, it requests nothing
+        requests = turn.role == "user" and _REQUEST.search(_TELL_ME.sub(" ", lowered)) is not None
         caller_turns_to = current is not None and (  # the caller asks for something once one is done
             (requests and bool(kinds) and current.done)
             or (
@@ -409,7 +410,14 @@ class Compactor:
         same_kind = not kinds or kinds == [current.kind] if current is not None else False
         asks_anew = requests and bool(kinds)  # "can i make a restaurant reservation i want it on the 12th"
         follows_up = _ABOUT_THEM.search(lowered) or (same_kind and not asks_anew and _FOLLOW_UP.search(lowered))
-        other_kind = bool(kinds) and current is not None and current.kind is not None and current.kind not in kinds
+        other_kind = (  # a kind only inherited from the booking before ("reservations for 2 at pescatore"
+            # after tickets) is a guess: the first turn naming one ("do they have live music") corrects it
+            bool(kinds)
+            and current is not None
+            and current.kind is not None
+            and current.kind not in kinds
+            and current.named != {current.kind: _INHERITED_VOTE}
+        )
         about_it = asks(turn.text) and _ASKS_ABOUT_IT.match(lowered) is not None  # "does the restaurant play music"
         if (
             current is not None
@@ -1074,12 +1082,12 @@ _ASKS_BACK = re.compile(
 )
 """A caller asking back about something said earlier in the call."""
 _CLOSING = re.compile(
-    r"\b(?:that's (?:all|it|everything)|that is (?:all|it|everything)|that(?: will|'ll) (?:be all|do(?! (?:just |very )?(?:fine|great|nicely|well|perfectly)))|nothing else|"
+    r"\b(?:that's (?:all|it|everything)|that is (?:all|it|everything)|that(?: will|'ll| would) (?:be all|do(?! (?:just |very )?(?:fine|great|nicely|well|perfectly)))|nothing else|"
     r"(?:don't|do not) need anything else|no,? thanks?(?: you)?,? (?:i'm|i am) (?:good|fine|ok(?:ay)?)|"
     r"good ?bye|bye|take care|see you|(?:i'm|i am|we're|we are) all set|"
     r"have a (?:nice|good|great|wonderful|lovely) (?:rest of (?:your|the) )?(?:day|one|evening|night|time|meal|weekend)|"
     r"(?:is there|will there be|was there) anything else|anything else (?:i|we) can|anything else (?:for you|today)|"
-    r"enjoy (?:your|the) (?:meal|show|event|game|concert|evening|day|movie|song|dinner|lunch)|"
+    r"enjoy (?:the rest of )?(?:your|the) (?:meal|show|event|game|concert|evening|day|movie|song|dinner|lunch)|"
     r"have (?:fun|a (?:good|great) time) (?:at|with|tonight)|what else can i (?:do|help))\b"
 )
 """A closing (either side): goodbyes, "that's all", the agent's "anything else I can help with?"."""
@@ -1104,6 +1112,12 @@ _NOT_DONE = re.compile(
     r"|\bno (?:reservations?|tables?|tickets?) (?:were |are |was |is )?available\b"
 )
 """An agent's report that it could not do it ("the reservation was not successful"): no booking made."""
+_YOU_KNOW = re.compile(r"(?<!\bdo )(?<!\bdid )(?<!\bif )(?<!\bwhat )\byou know\b,?\s*")
+"""The filler "you know" ("that would you know be all"), not the question "do you know their number"."""
+_TELL_ME = re.compile(
+    r"\b(?:can|could|would|will) you (?:please )?(?:tell|let) me (?:know )?(?=(?:when|where|what|how|if|whether|who)\b)"
+)
+"""A question put as a request: what follows asks about something, it asks for nothing new."""
 _ABOUT_THEM = re.compile(r"\b(?:they|their|them|theirs)\b")
 _WANTS = re.compile(r"\b(?:i'd like|i would like|i want|i wanna|i need|i'm looking for|i am looking for|find me)\b")
 """A caller saying what they want (once they took leave of the last thing: something new)."""
