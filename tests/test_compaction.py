@@ -1188,8 +1188,8 @@ def test_a_kind_only_inherited_gives_way_to_the_first_turn_that_names_one() -> N
         ("user", "i would like to make reservations for 3 at blue fig"),
         ("assistant", "what time would you like"),
         ("user", "seven pm please"),
-        ("assistant", "your reservation at blue fig for 3 at seven pm was successful"),
-        ("user", "do they have live music and what is their phone number"),
+        ("assistant", "blue fig for 3 at seven pm your reservation was successful"),
+        ("user", "do they have live music and could you give me their phone number"),
         ("assistant", "no live music and the number is 303-555-0188"),
         ("user", "thanks bye"),
         ("user", "now i want tickets for a game in boulder"),
@@ -1233,3 +1233,55 @@ def test_a_question_put_as_a_request_about_the_tickets_just_bought_stays_with_th
     assert compactor._bookings[0].left
     second = compactor.plan("just to double check the venue for the second event tickets was what")
     assert "american airlines center" in second.recall and "moody center" not in second.recall
+
+
+def test_wishes_questions_and_reports_in_other_words_count_the_tables_as_the_caller_does() -> None:
+    """A caller's "a place to have a nice meal" is no goodbye; "can you tell me the address" asks about the table just
+    booked; "i've managed to place your reservation" reports one; "that like, will be all" takes leave."""
+    turns = [
+        ("user", "hi i am looking for a place to have a nice meal"),
+        ("assistant", "which city would you like to eat in"),
+        ("user", "somewhere in fremont with some korean food"),
+        ("assistant", "seoul garden is a nice restaurant in fremont"),
+        ("user", "book it for two at six pm"),
+        ("assistant", "your reservation at seoul garden has been made"),
+        ("user", "can you tell me the address"),
+        ("assistant", "it is at 41 walnut avenue"),
+        ("user", "no thank you i'm all set"),
+        ("user", "can you find me a restaurant in hayward"),
+        ("assistant", "how about casa lupe in hayward"),
+        ("user", "yes reserve it for four at noon"),
+        ("assistant", "i've managed to place your reservation"),
+        ("user", "thanks that like, will be all for now"),
+        ("user", "i want a table at dino's in castro valley for three at eight pm"),
+        ("assistant", "your table at dino's is booked"),
+        ("user", "thanks bye"),
+    ]
+    compactor = fed(turns_of([*turns, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert compactor.boundary > len(turns)
+    assert [(b.kind, b.booked, b.left) for b in compactor._bookings[:3]] == [("restaurant", True, True)] * 3
+    second = compactor.plan("sorry what was the restaurant for the second table i booked again")
+    assert "casa lupe" in second.recall and "seoul garden" not in second.recall and "dino's" not in second.recall
+    third = compactor.plan("sorry what was the restaurant for the third table i booked again")
+    assert "dino's" in third.recall and "casa lupe" not in third.recall
+
+
+def test_an_offer_of_other_help_and_a_caller_saying_it_was_great_end_the_tickets() -> None:
+    turns = [
+        ("user", "i want tickets for the giants vs dodgers game in san francisco"),
+        ("assistant", "the game is next friday at oracle park"),
+        ("user", "please get me three tickets"),
+        ("assistant", "you now have a reservation for the event"),
+        ("assistant", "would you like any other assistance"),
+        ("user", "nope you've been great thanks"),
+        ("user", "can you help me find a place to eat in martinez"),
+        ("assistant", "lemongrass bistro in martinez is nice"),
+        ("user", "book it for one at seven pm"),
+        ("assistant", "your reservation was made"),
+        ("user", "thanks that's all"),
+    ]
+    compactor = fed(turns_of([*turns, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert compactor.boundary > len(turns)
+    assert [(b.kind, b.booked) for b in compactor._bookings[:2]] == [("event", True), ("restaurant", True)]
+    plan = compactor.plan("what was the time for the first table i booked")
+    assert "seven pm" in plan.recall and "oracle park" not in plan.recall

@@ -16,7 +16,7 @@ from ..recall.ranking import rank
 from ..recall.supersede import prepare as prepare_supersede
 from ..recall.working_set import WorkingSet
 from ..text.facts import amounts_in, references
-from ..text.kinds import outcome_of, vocabulary
+from ..text.kinds import outcome_of, vocabulary, without_fillers
 from ..text.quote import quote
 from ..text.reading import read_turn
 from ..text.spoken import normalize_spoken_digits
@@ -24,7 +24,7 @@ from ..text.terms import index_terms
 from ..text.values import Value, values_in
 from ..values import MemoryRow
 from .classifier import Digest, _tag, classify
-from .patterns import _ASK_KINDS, _BACKREF, _DIGITS, _HESITATION, _NUMBER_WORDS, _SPECIFIC_KINDS, CUISINES, GENRES, asks
+from .patterns import _ASK_KINDS, _BACKREF, _DIGITS, _NUMBER_WORDS, _SPECIFIC_KINDS, CUISINES, GENRES, asks
 from .patterns import _ASKS as _ASKS_CLAUSE
 from .policy import (
     _NOTES_PREAMBLE,
@@ -393,9 +393,8 @@ class Compactor:
         # the kinds of thing the turn names, things booked first ("the bear republic restaurant in rohnert park")
         kinds = sorted((t[5:] for t in tags if t.startswith("kind:")), key=lambda k: (k not in _ITEM_NOUNS, k))
         current = self._bookings[-1] if self._bookings else None
-        lowered = _STUTTER.sub(
-            r"\1", _YOU_KNOW.sub("", _HESITATION.sub("", turn.text.lower()))
-        )  # "have a great great day", "is playing um at", "that would you know be all"
+        # "have a great great day", "is playing um at", "that would you know be all", "that like will be all"
+        lowered = _STUTTER.sub(r"\1", without_fillers(turn.text).lower())
         # "could you tell me when the event starts" asks about the thing, it requests nothing
         requests = turn.role == "user" and _REQUEST.search(_TELL_ME.sub(" ", lowered)) is not None
         caller_turns_to = current is not None and (  # the caller asks for something once one is done
@@ -1082,11 +1081,13 @@ _ASKS_BACK = re.compile(
 )
 """A caller asking back about something said earlier in the call."""
 _CLOSING = re.compile(
-    r"\b(?:that's (?:all|it|everything)|that is (?:all|it|everything)|that(?: will|'ll| would) (?:be all|do(?! (?:just |very )?(?:fine|great|nicely|well|perfectly)))|nothing else|"
+    r"\b(?:that's (?:all|it|everything)|that is (?:all|it|everything)|that(?: like,?| you know,?)?(?: will|'ll| would)(?: like,?| you know,?)? (?:be all|do(?! (?:just |very )?(?:fine|great|nicely|well|perfectly)))|nothing else|"
     r"(?:don't|do not) need anything else|no,? thanks?(?: you)?,? (?:i'm|i am) (?:good|fine|ok(?:ay)?)|"
     r"good ?bye|bye|take care|see you|(?:i'm|i am|we're|we are) all set|"
-    r"have a (?:nice|good|great|wonderful|lovely) (?:rest of (?:your|the) )?(?:day|one|evening|night|time|meal|weekend)|"
+    r"(?<!\bto )(?<!\bcan )(?<!\bcould )(?<!\bwe )(?<!\bi )have a (?:nice|good|great|wonderful|lovely) (?:rest of (?:your|the) )?(?:day|one|evening|night|time|meal|weekend)|"
     r"(?:is there|will there be|was there) anything else|anything else (?:i|we) can|anything else (?:for you|today)|"
+    r"(?:like|need|want) any (?:other|more|further) (?:assistance|help)|(?:you've|you have) been (?:great|very helpful|"
+    r"so helpful|a great help)|"
     r"enjoy (?:the rest of )?(?:your|the) (?:meal|show|event|game|concert|evening|day|movie|song|dinner|lunch)|"
     r"have (?:fun|a (?:good|great) time) (?:at|with|tonight)|what else can i (?:do|help))\b"
 )
@@ -1095,7 +1096,7 @@ _DONE = re.compile(r"\b(?:has|have) started\b|\b(?:song|music|movie|film) (?:is 
 """An agent's report that what was asked for is done (beside the vocabulary's outcomes)."""
 _REPORTED = re.compile(
     r"\b(?:has|have) begun\b|\bnow starting\b|\bstart(?:s|ing) (?:the |to )?(?:song|movie|film|music|play)\b|"
-    r"\ball booked\b|\b(?:i've|i have|i) (?:just )?(?:made|placed|booked|reserved|bought|purchased|started|put on)\b|"
+    r"\ball booked\b|\bmanaged to (?:place|make|book|reserve|get|buy|purchase)\b|\byou now have (?:a|your) (?:reservation|booking|tickets?)\b|\b(?:i've|i have|i) (?:just )?(?:made|placed|booked|reserved|bought|purchased|started|put on)\b|"
     r"\b(?:has|have|had|was|were|is|are|it's|they're|they've|we've|you've) (?:been |now )?(?:made|placed|booked|"
     r"confirmed|completed?|accepted|secured|finali[sz]ed|"
     r"reserved|purchased|a success)\b|\bsucc?ess?ful(?:ly)?\b|^(?:the |your )?(?:reservation|booking|tickets?) "
@@ -1112,10 +1113,9 @@ _NOT_DONE = re.compile(
     r"|\bno (?:reservations?|tables?|tickets?) (?:were |are |was |is )?available\b"
 )
 """An agent's report that it could not do it ("the reservation was not successful"): no booking made."""
-_YOU_KNOW = re.compile(r"(?<!\bdo )(?<!\bdid )(?<!\bif )(?<!\bwhat )\byou know\b,?\s*")
-"""The filler "you know" ("that would you know be all"), not the question "do you know their number"."""
 _TELL_ME = re.compile(
-    r"\b(?:can|could|would|will) you (?:please )?(?:tell|let) me (?:know )?(?=(?:when|where|what|how|if|whether|who)\b)"
+    r"\b(?:can|could|would|will) you (?:please )?(?:tell|let) me (?:know )?"
+    r"(?=(?:when|where|what|how|if|whether|who|the|their|its)\b)"
 )
 """A question put as a request: what follows asks about something, it asks for nothing new."""
 _ABOUT_THEM = re.compile(r"\b(?:they|their|them|theirs)\b")
