@@ -1285,3 +1285,87 @@ def test_an_offer_of_other_help_and_a_caller_saying_it_was_great_end_the_tickets
     assert [(b.kind, b.booked) for b in compactor._bookings[:2]] == [("event", True), ("restaurant", True)]
     plan = compactor.plan("what was the time for the first table i booked")
     assert "seven pm" in plan.recall and "oracle park" not in plan.recall
+
+
+def test_a_retry_a_bare_no_thank_you_and_a_craving_tell_the_tables_apart() -> None:
+    """A caller's "try booking again on the 3rd" is a retry, not a question back (its date belongs to the table); a
+    bare "no thank you" to the agent's "do you need help with anything else" takes leave, so "i'm feeling
+    hungry" after it starts the next table, with the cuisine the caller then names."""
+    turns = [
+        ("user", "find me a place to eat in oakland"),
+        ("assistant", "miliki restaurant in oakland is nice"),
+        ("user", "book it for the 12th at noon"),
+        ("assistant", "sorry i couldn't make the reservation"),
+        ("user", "i want to try booking again but this time on the 3rd of this month"),
+        ("assistant", "i was able to reserve you a table on the 3rd"),
+        ("user", "thank you"),
+        ("assistant", "you're welcome do you need help with anything else"),
+        ("user", "no thank you"),
+        ("user", "i'm feeling hungry do you know of any places that are cheap"),
+        ("assistant", "what kind of food would you like"),
+        ("user", "i have a craving for dumplings"),
+        ("assistant", "which city"),
+        ("user", "look in dublin"),
+        ("assistant", "golden dragon in dublin is nice i've made the reservation for you"),
+        ("user", "thanks bye"),
+    ]
+    compactor = fed(turns_of([*turns, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert compactor.boundary > len(turns)
+    first, second = compactor._bookings[:2]
+    assert first.booked and first.left and 4 in first.turns and 4 not in compactor._asked_back
+    assert second.turns[0] == 9 and 11 in second.turns
+    assert "the 3rd" in compactor.plan("sorry what was the date for the first table i booked again").recall
+    assert "dumplings" in compactor.plan("wait what cuisine did we settle on for the second table i booked").recall
+
+
+def test_a_song_offered_then_played_on_a_device_named_is_one_booking() -> None:
+    """The caller's "please play the song on my kitchen device" after the agent's "anything else?" plays the
+    song offered (one booking); "paris is playing in your bedroom" reports a song played."""
+    turns = [
+        ("user", "i'd like to hear some pop music"),
+        ("assistant", "how about paris by sabrina carpenter"),
+        ("user", "yes play that in the bedroom"),
+        ("assistant", "paris is playing in your bedroom"),
+        ("user", "great"),
+        ("user", "can you find me some good songs from the bright side album"),
+        ("assistant", "how about blue skies by lenka it's on the bright side album"),
+        ("user", "that sounds great"),
+        ("assistant", "anything else i can help you with"),
+        ("user", "please play the song on my kitchen device"),
+        ("assistant", "the song has started on the kitchen speaker"),
+        ("user", "thanks that's all"),
+    ]
+    compactor = fed(turns_of([*turns, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert compactor.boundary > len(turns)
+    assert [(b.kind, b.booked, b.turns[0]) for b in compactor._bookings[:2]] == [("music", True, 0), ("music", True, 5)]
+    assert 9 in compactor._bookings[1].turns
+    plan = compactor.plan("wait what device it played on did we settle on for the second song you played")
+    assert "kitchen" in plan.recall and "bedroom" not in plan.recall
+
+
+def test_yes_thats_it_confirms_and_the_retry_after_a_failure_is_the_same_table() -> None:
+    """The caller's "yes, that's it" to "please confirm ..." is no leave-taking: the failed attempt and the
+    "try booking again" after it are one table; "this is all i need" after "the song is starting" ends a
+    song played."""
+    turns = [
+        ("user", "i want to go out to eat some parisian food in san francisco"),
+        ("assistant", "please confirm a table for 2 at 11:15 am today at amelie"),
+        ("user", "yes, that's it"),
+        ("assistant", "sorry i was unable to complete your reservation is there anything else i can assist with"),
+        ("user", "try booking again but at evening 6"),
+        ("assistant", "your reservation at amelie at 6 pm was successfully completed"),
+        ("user", "nope that's all thanks"),
+        ("user", "find me some pop songs"),
+        ("assistant", "how about adorn by miguel shall i play it on the kitchen speaker"),
+        ("user", "yes"),
+        ("assistant", "the song is starting"),
+        ("user", "thank you this is all i need for now"),
+        ("user", "i want to eat sushi in san jose at noon"),
+        ("assistant", "your table at sushi taro at noon is booked"),
+        ("user", "thanks bye"),
+    ]
+    compactor = fed(turns_of([*turns, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert compactor.boundary > len(turns)
+    assert [(b.booked, b.left) for b in compactor._bookings[1:3]] == [(True, True), (True, True)]
+    plan = compactor.plan("sorry what was the restaurant for the second table i booked again")
+    assert "sushi taro" in plan.recall and "amelie" not in plan.recall

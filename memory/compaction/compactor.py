@@ -403,7 +403,7 @@ class Compactor:
                 turn.role == "user"
                 and current.closed
                 and self._digest(i).kind in ("key", "content")
-                and (bool(kinds) or requests or asks(turn.text))
+                and (bool(kinds) or requests or asks(turn.text) or (current.left and _WANTS.search(lowered) is not None))
             )
         )
         same_kind = not kinds or kinds == [current.kind] if current is not None else False
@@ -418,6 +418,15 @@ class Compactor:
             and current.named != {current.kind: _INHERITED_VOTE}
         )
         about_it = asks(turn.text) and _ASKS_ABOUT_IT.match(lowered) is not None  # "does the restaurant play music"
+        if (
+            current is not None
+            and not current.booked
+            and not current.left
+            and same_kind
+            and turn.role == "user"
+            and _FOLLOW_UP.search(lowered)
+        ):
+            follows_up = True  # "please play the song on my kitchen device": the one offered
         if (
             current is not None
             and current.left
@@ -453,9 +462,13 @@ class Compactor:
         closing = _CLOSING.search(lowered)
         if closing and turn.role == "user" and _OTHER_OPTIONS.match(closing.group(0)):
             closing = None  # the caller's "is there anything else": other options, not leave-taking
+        if closing and turn.role == "user" and _YES_THATS_IT.match(lowered):
+            closing = None  # "yes, that's it" to "please confirm ...": the details are right, nothing taken leave of
         if current.turns and closing:
             current.done = current.closed = True  # goodbyes, "anything else?": the next request is another booking
             current.left = current.left or turn.role == "user"
+        elif current.closed and turn.role == "user" and _DECLINES.match(lowered):
+            current.left = True  # "no thank you" to the agent's "anything else?": leave taken
         if turn.role == "assistant" and ("confirm" in tags or _DONE.search(turn.text.lower())):
             if len(turn.text.split()) >= 8 or self._value_kinds[i] - {"filler", "question", "confirm"}:
                 current.confirms.append(i)  # a confirmation that says what (not "Playing now.")
@@ -1076,17 +1089,23 @@ _BOOKING_PHRASE = re.compile(
 """The words of a question that point at a booking ("the second event tickets", "the table I booked"):
 left out when reading which kind of value is asked for."""
 _ASKS_BACK = re.compile(
-    r"\b(?:remind me|double check|again|was it|what was|which was|did we|did you|did i|what did|were the)\b"
+    r"\b(?:remind me|double check|(?<!\btry )(?<!\btrying )(?<!\bbooking )(?<!\bbook )(?<!\breserving )(?<!\bit )again|"
+    r"was it|what was|which was|did we|did you|did i|what did|were the)\b"
     r"|\b(?:what|which) (?:\w+ ){0,4}(?:was|were|did)\b"
 )
-"""A caller asking back about something said earlier in the call."""
+"""A caller asking back about something said earlier in the call ("what was the time again"; not a retry:
+"i want to try booking again on the 3rd", "book it again")."""
+_YES_THATS_IT = re.compile(r"^\W*(?:yes|yeah|yep|yup|correct|right)\W+(?:\w+\W+)?(?:that's|that is) it\b")
+_DECLINES = re.compile(r"^\W*(?:no|nope|nah)\W+(?:\w+\W+)?(?:thanks?|thank you)\W*$")
+"""A caller's bare "no thank you" (to the agent's "anything else?", said before it)."""
 _CLOSING = re.compile(
-    r"\b(?:that's (?:all|it|everything)|that is (?:all|it|everything)|that(?: like,?| you know,?)?(?: will|'ll| would)(?: like,?| you know,?)? (?:be all|do(?! (?:just |very )?(?:fine|great|nicely|well|perfectly)))|nothing else|"
+    r"\b(?:that's (?:all|it|everything)|that is (?:all|it|everything)|this is all (?:i|we) need|that(?: like,?| you know,?)?(?: will|'ll| would)(?: like,?| you know,?)? (?:be all|do(?! (?:just |very )?(?:fine|great|nicely|well|perfectly)))|nothing else|"
     r"(?:don't|do not) need anything else|no,? thanks?(?: you)?,? (?:i'm|i am) (?:good|fine|ok(?:ay)?)|"
     r"good ?bye|bye|take care|see you|(?:i'm|i am|we're|we are) all set|"
     r"(?<!\bto )(?<!\bcan )(?<!\bcould )(?<!\bwe )(?<!\bi )have a (?:nice|good|great|wonderful|lovely) (?:rest of (?:your|the) )?(?:day|one|evening|night|time|meal|weekend)|"
     r"(?:is there|will there be|was there) anything else|anything else (?:i|we) can|anything else (?:for you|today)|"
-    r"(?:like|need|want) any (?:other|more|further) (?:assistance|help)|(?:you've|you have) been (?:great|very helpful|"
+    r"(?:like|need|want) any (?:other|more|further) (?:assistance|help)|(?:help|assist)(?: you)? with anything else|"
+    r"(?:you|i) need anything else|(?:you've|you have) been (?:great|very helpful|"
     r"so helpful|a great help)|"
     r"enjoy (?:the rest of )?(?:your|the) (?:meal|show|event|game|concert|evening|day|movie|song|dinner|lunch)|"
     r"have (?:fun|a (?:good|great) time) (?:at|with|tonight)|what else can i (?:do|help))\b"
@@ -1096,7 +1115,7 @@ _DONE = re.compile(r"\b(?:has|have) started\b|\b(?:song|music|movie|film) (?:is 
 """An agent's report that what was asked for is done (beside the vocabulary's outcomes)."""
 _REPORTED = re.compile(
     r"\b(?:has|have) begun\b|\bnow starting\b|\bstart(?:s|ing) (?:the |to )?(?:song|movie|film|music|play)\b|"
-    r"\ball booked\b|\bmanaged to (?:place|make|book|reserve|get|buy|purchase)\b|\byou now have (?:a|your) (?:reservation|booking|tickets?)\b|\b(?:i've|i have|i) (?:just )?(?:made|placed|booked|reserved|bought|purchased|started|put on)\b|"
+    r"\ball booked\b|\b(?:song|music|movie|film|track) is (?:now )?starting\b|\b(?:managed|(?:was|were) able) to (?:place|make|book|reserve|get|buy|purchase)\b|\byou now have (?:a|your) (?:reservation|booking|tickets?)\b|\b(?:i've|i have|i) (?:just )?(?:made|placed|booked|reserved|bought|purchased|started|put on)\b|"
     r"\b(?:has|have|had|was|were|is|are|it's|they're|they've|we've|you've) (?:been |now )?(?:made|placed|booked|"
     r"confirmed|completed?|accepted|secured|finali[sz]ed|"
     r"reserved|purchased|a success)\b|\bsucc?ess?ful(?:ly)?\b|^(?:the |your )?(?:reservation|booking|tickets?) "
@@ -1119,7 +1138,10 @@ _TELL_ME = re.compile(
 )
 """A question put as a request: what follows asks about something, it asks for nothing new."""
 _ABOUT_THEM = re.compile(r"\b(?:they|their|them|theirs)\b")
-_WANTS = re.compile(r"\b(?:i'd like|i would like|i want|i wanna|i need|i'm looking for|i am looking for|find me)\b")
+_WANTS = re.compile(
+    r"\b(?:i'd like|i would like|i want|i wanna|i need|i'm looking for|i am looking for|find me|in the mood for|"
+    r"(?:i'm|i am) (?:feeling |so |really |very )?(?:hungry|starving|bored)|(?:a )?craving|do you know (?:of )?any)\b"
+)
 """A caller saying what they want (once they took leave of the last thing: something new)."""
 _FOLLOW_UP = re.compile(
     r"\b(?:it|its|(?:the|this|that) (?:restaurant|place|venue|song|track|event|show|concert|"
@@ -1135,8 +1157,12 @@ _OFFERS_TO_BOOK = re.compile(
 proposes is not booked yet, whatever was read as done before."""
 _LISTING = re.compile(r"\b(?:is|are|will be) (?:also )?playing (?:at|in|on|next|this|today|tomorrow)\b")
 """An event listed ("jethro tull is playing at forest hills next thursday"): not a booking reported done."""
-_PLAYS = re.compile(r"^(?:ok(?:ay)?,? )?(?:now )?playing\b|\b(?:will|i'll|i will) (?:now )?play [a-z]")
-"""An agent saying it plays what was picked ("okay will play weekend on tv"): done, unless it checks first."""
+_PLAYS = re.compile(
+    r"^(?:ok(?:ay)?,? )?(?:now )?playing\b|\b(?:will|i'll|i will) (?:now )?play [a-z]"
+    r"|\b(?:is|are) (?:now )?playing (?:in|on) (?:your|the|my) (?:\w+ )?(?:bedroom|kitchen|living room|tv|speaker|device)\b"
+)
+"""An agent saying it plays what was picked ("okay will play weekend on tv", "paris is playing in your bedroom"):
+done, unless it checks first."""
 _CHECKS = re.compile(r"\?|\bis (?:that|this|it) (?:right|correct|ok|okay)\b|\b(?:shall|should) i\b|\bconfirm\b")
 _OFFER = re.compile(
     r"\b(?:how about|what about|would you like|would you want|do you like|there is|there's|there are|i found|"
