@@ -403,12 +403,14 @@ class Compactor:
                 turn.role == "user"
                 and current.closed
                 and self._digest(i).kind in ("key", "content")
-                and (bool(kinds) or requests or asks(turn.text) or (current.left and _WANTS.search(lowered) is not None))
+                and (
+                    bool(kinds) or requests or asks(turn.text) or (current.left and _WANTS.search(lowered) is not None)
+                )
             )
         )
         same_kind = not kinds or kinds == [current.kind] if current is not None else False
         asks_anew = requests and bool(kinds)  # "can i make a restaurant reservation i want it on the 12th"
-        follows_up = _ABOUT_THEM.search(lowered) or (same_kind and not asks_anew and _FOLLOW_UP.search(lowered))
+        follows_up = bool(_ABOUT_THEM.search(lowered) or (same_kind and not asks_anew and _FOLLOW_UP.search(lowered)))
         other_kind = (  # a kind only inherited from the booking before ("reservations for 2 at pescatore"
             # after tickets) is a guess: the first turn naming one ("do they have live music") corrects it
             bool(kinds)
