@@ -1369,3 +1369,41 @@ def test_yes_thats_it_confirms_and_the_retry_after_a_failure_is_the_same_table()
     assert [(b.booked, b.left) for b in compactor._bookings[1:3]] == [(True, True), (True, True)]
     plan = compactor.plan("sorry what was the restaurant for the second table i booked again")
     assert "sushi taro" in plan.recall and "amelie" not in plan.recall
+
+
+def test_a_venue_said_after_at_the_in_lower_case_is_recalled_for_a_venue_question() -> None:
+    shows = [
+        ("user", "i'm looking for events in phoenix"),
+        ("assistant", "i found it on 4 days there's one today tash sultana at the van buren"),
+        ("user", "sounds good"),
+        ("assistant", "would you like to buy the tickets"),
+        ("user", "yes four tickets"),
+        ("assistant", "please confirm 4 tickets to tash sultana today in phoenix"),
+        ("user", "yes"),
+        ("assistant", "your tickets have been purchased"),
+        ("user", "thanks that's all"),
+    ]
+    compactor = fed(turns_of([*shows, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert compactor.boundary > len(shows)
+    assert "the van buren" in compactor.plan("sorry what was the venue for the first event tickets again").recall
+
+
+def test_that_would_do_takes_the_song_offered_and_that_would_be_all_takes_leave() -> None:
+    songs = [
+        ("user", "find me songs similar to tyler childers"),
+        ("assistant", "how about white house road from the album purgatory"),
+        ("user", "that would do"),
+        ("assistant", "do you want to play it now"),
+        ("user", "sure play it"),
+        ("assistant", "playing white house road on tv"),
+        ("user", "thanks that would be all"),
+        ("user", "now find me some pop songs"),
+        ("assistant", "how about adorn by miguel"),
+        ("user", "yes play it on the kitchen speaker"),
+        ("assistant", "playing adorn on the kitchen speaker"),
+        ("user", "thanks bye"),
+    ]
+    compactor = fed(turns_of([*songs, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert compactor.boundary > len(songs)
+    assert [b.turns[0] for b in compactor._bookings[:2]] == [0, 7]
+    assert compactor._bookings[0].left

@@ -1101,7 +1101,8 @@ _YES_THATS_IT = re.compile(r"^\W*(?:yes|yeah|yep|yup|correct|right)\W+(?:\w+\W+)
 _DECLINES = re.compile(r"^\W*(?:no|nope|nah)\W+(?:\w+\W+)?(?:thanks?|thank you)\W*$")
 """A caller's bare "no thank you" (to the agent's "anything else?", said before it)."""
 _CLOSING = re.compile(
-    r"\b(?:that's (?:all|it|everything)|that is (?:all|it|everything)|this is all (?:i|we) need|that(?: like,?| you know,?)?(?: will|'ll| would)(?: like,?| you know,?)? (?:be all|do(?! (?:just |very )?(?:fine|great|nicely|well|perfectly)))|nothing else|"
+    r"\b(?:that's (?:all|it|everything)|that is (?:all|it|everything)|this is all (?:i|we) need|that(?: like,?| you know,?)?(?: will|'ll)(?: like,?| you know,?)? (?:be all|do(?! (?:just |very )?(?:fine|great|nicely|well|perfectly)))|"
+    r"that(?: like,?| you know,?)? would(?: like,?| you know,?)? be all|nothing else|"
     r"(?:don't|do not) need anything else|no,? thanks?(?: you)?,? (?:i'm|i am) (?:good|fine|ok(?:ay)?)|"
     r"good ?bye|bye|take care|see you|(?:i'm|i am|we're|we are) all set|"
     r"(?<!\bto )(?<!\bcan )(?<!\bcould )(?<!\bwe )(?<!\bi )have a (?:nice|good|great|wonderful|lovely) (?:rest of (?:your|the) )?(?:day|one|evening|night|time|meal|weekend)|"
@@ -1270,6 +1271,9 @@ _ATTRIBUTES: list[tuple[re.Pattern[str], re.Pattern[str], float]] = [
             r"hall|amphitheater|amphitheatre|field|ballpark|club|room|garden|pavilion|auditorium|vineyards?|ballroom|"
             r"playhouse|opera house|coliseum|colosseum|forum|dome|bowl|lounge|music hall|"
             r"(?:will|is|are) (?:be )?host(?:ing|s)?)\b"  # "the teragram ballroom will be hosting the event"
+            # a place named after "at the" in an event's turn: "there's one today tash sultana at the van buren"
+            r"|\bat the (?!(?:same|moment|time|end|start|beginning|event|show|concert|game|match|venue|door|box|"
+            r"kitchen|bedroom|tv|speaker|restaurant|place|city|price|latest|earliest|most|least)\b)[a-z]{3,}"
         ),
         3.0,
     ),
