@@ -1407,3 +1407,25 @@ def test_that_would_do_takes_the_song_offered_and_that_would_be_all_takes_leave(
     assert compactor.boundary > len(songs)
     assert [b.turns[0] for b in compactor._bookings[:2]] == [0, 7]
     assert compactor._bookings[0].left
+
+
+def test_a_change_of_mind_names_what_holds_now() -> None:
+    """Asked which movie was put on, the recall brings the caller's "i changed my mind, i'd like to watch
+    ... instead" and not only the request and the agent's question it answered."""
+    movies = [
+        ("user", "i would like to watch a movie now"),
+        ("assistant", "which movie would you like to watch"),
+        ("user", "i would like to watch the visitor"),
+        ("assistant", "please confirm the movie the visitor without subtitles"),
+        ("user", "no with subtitles"),
+        ("assistant", "the visitor with subtitles"),
+        ("user", "i changed my mind i would like to watch night train instead"),
+        ("assistant", "please confirm the movie night train with subtitles"),
+        ("user", "yes who directed it"),
+        ("assistant", "the movie has started it is directed by ann lee"),
+        ("user", "thanks that's all"),
+    ]
+    compactor = fed(turns_of([*movies, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert compactor.boundary > len(movies)
+    recall = compactor.plan("just to double check the movie for the first movie you put on was what").recall
+    assert "night train" in recall

@@ -943,6 +943,13 @@ class Compactor:
                     score += 3.0  # and the latest, when the caller changed something since
                 if i == booking.request:
                     score += 2.5  # the caller's request says what they wanted (a cuisine, a genre, a city)
+                if (
+                    self._turns[i].role == "user"
+                    and (taken or (named | wanted) & holds)  # of what is asked: the movie itself, its device
+                    and _CHANGE_OF_MIND.search(self._turns[i].text.lower())
+                ):
+                    # "i changed my mind, i'd like to watch ... instead": what holds now
+                    score += 2.0 + taken / 2 + position / 1000
                 if i == booking.offer:
                     score += (
                         2.6 + offered
@@ -1098,6 +1105,10 @@ _ASKS_BACK = re.compile(
 """A caller asking back about something said earlier in the call ("what was the time again"; not a retry:
 "i want to try booking again on the 3rd", "book it again")."""
 _YES_THATS_IT = re.compile(r"^\W*(?:yes|yeah|yep|yup|correct|right)\W+(?:\w+\W+)?(?:that's|that is) it\b")
+_CHANGE_OF_MIND = re.compile(
+    r"\b(?:change[ds]? (?:my|our) minds?|on second thought|instead|rather (?:hear|have|watch|play|go))\b"
+)
+"""A caller changing their mind: the words after it say what holds now."""
 _DECLINES = re.compile(r"^\W*(?:no|nope|nah)\W+(?:\w+\W+)?(?:thanks?|thank you)\W*$")
 """A caller's bare "no thank you" (to the agent's "anything else?", said before it)."""
 _CLOSING = re.compile(
@@ -1216,9 +1227,11 @@ def _speaker(turn: Turn) -> str:
 
 _NOT_OFFER = re.compile(
     r"\b(?:how many|how much|what time|what day|what date|which (?:day|date|time|city|one)|when would|where would|"
+    r"(?:which|what) (?:movie|film|song|track|album|restaurant|event|show|kind|type|sort)s? (?:would|do|did) you|"
     r"would you like (?:me|us) to|do you want (?:me|us) to|shall i|should i)\b"
 )
-"""An agent's question for a detail ("how many tickets would you like?"): not a proposal."""
+"""An agent's question for a detail ("how many tickets would you like?", "which movie would you like to watch?"):
+not a proposal."""
 _STUTTER = re.compile(r"\b(\w+)(?:\s+\1\b)+")
 """A word said again at once (a recogniser's stutter: "a place to eat eat", "have a great great day")."""
 _OTHER_OPTIONS = re.compile(r"(?:is there|will there be|was there|anything else)\b")
