@@ -411,11 +411,15 @@ def said_numbers(text: str) -> set[str]:
     for (p, hour), (q, minutes) in itertools.pairwise(values):
         if q in (p + 1, p + 2) and 1 <= int(hour) <= 12 and int(minutes) < 60:
             out.add(f"{int(hour)}:{int(minutes):02d}")
-    for m in re.finditer(r"\b(\d{1,2}) (\d{2}) ?(?:[ap]\.?m\b)", text.lower()):  # "8 30 pm" -> 8:30, as in words
+    # "8 30 pm" (or "8 um 30 pm": a hesitation splits no number, as above) -> 8:30, as in words
+    clocks = re.compile(r"\b(\d{1,2}) (\d{2}) ?(?:[ap]\.?m\b)")
+    for m in itertools.chain(clocks.finditer(text.lower()), clocks.finditer(" ".join(words))):
         if 1 <= int(m.group(1)) <= 12 and int(m.group(2)) < 60:
             out.add(f"{int(m.group(1))}:{m.group(2)}")
     for k in range(len(words) - 2):  # "half past six" -> 6:30, "quarter past five" -> 5:15, "quarter to nine" -> 8:45
         hour = _UNITS.get(words[k + 2]) or _TEENS.get(words[k + 2])
+        if hour is None and words[k + 2].isdigit():  # "quarter past 5"
+            hour = int(words[k + 2])
         if hour is None or not 1 <= hour <= 12 or (words[k], words[k + 1]) not in _PAST:
             continue
         minutes = _PAST[words[k], words[k + 1]]

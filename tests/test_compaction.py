@@ -1172,3 +1172,260 @@ def test_warming_the_readers_builds_what_a_question_needs_before_any_call() -> N
     assert vocabulary.cache_info().currsize == 1  # the query understanding's vocabulary, compiled
     preload = Path(__file__).resolve().parents[1] / "worker" / "preload.py"
     assert "warm_readers()" in preload.read_text()  # done in the forkserver, before job processes fork
+
+
+def test_a_kind_only_inherited_gives_way_to_the_first_turn_that_names_one() -> None:
+    """A request naming no kind after tickets ("reservations for 2 at ...") is only guessed to be more
+    tickets: the caller's question about it ("do they have live music") tells it is a table, and it
+    stays one booking, so the tables and the tickets are counted as the caller counts them."""
+    turns = [
+        ("user", "i want tickets for a concert in denver"),
+        ("assistant", "the lumineers play next friday at red rocks amphitheatre shall i buy tickets"),
+        ("user", "yes two tickets"),
+        ("assistant", "your tickets have been purchased"),
+        ("user", "thanks that's all i need"),
+        ("assistant", "have a great day"),
+        ("user", "i would like to make reservations for 3 at blue fig"),
+        ("assistant", "what time would you like"),
+        ("user", "seven pm please"),
+        ("assistant", "blue fig for 3 at seven pm your reservation was successful"),
+        ("user", "do they have live music and could you give me their phone number"),
+        ("assistant", "no live music and the number is 303-555-0188"),
+        ("user", "thanks bye"),
+        ("user", "now i want tickets for a game in boulder"),
+        ("assistant", "the buffaloes play saturday at folsom field shall i buy tickets"),
+        ("user", "yes four tickets"),
+        ("assistant", "your tickets have been purchased"),
+        ("user", "thanks that's all"),
+    ]
+    compactor = fed(turns_of([*turns, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert compactor.boundary > len(turns)
+    assert [b.kind for b in compactor._bookings[:3]] == ["event", "restaurant", "event"]
+    second = compactor.plan("sorry what was the venue for the second event tickets again")
+    assert "folsom field" in second.recall and "blue fig" not in second.recall
+
+
+def test_a_question_put_as_a_request_about_the_tickets_just_bought_stays_with_them() -> None:
+    """A caller's "could you tell me when the event starts" after the tickets are bought asks about them; the caller's
+    leave-taking with a filler inside ("that would you know be all") still ends the booking."""
+    turns = [
+        ("user", "can you find events in austin i heard the black keys are good"),
+        ("assistant", "the black keys play next monday at moody center"),
+        ("user", "i want to buy three tickets"),
+        ("assistant", "ok your tickets have been purchased"),
+        ("user", "could you tell me when the event starts and where it is located"),
+        ("assistant", "the event starts at 8 pm and the venue is at 2001 robert dedman drive"),
+        ("user", "thanks that would you know be all"),
+        ("assistant", "enjoy the rest of the day"),
+        ("user", "i'm bored can you find more music like khruangbin"),
+        ("assistant", "how about time by khruangbin from the album con todo el mundo"),
+        ("user", "play it on the tv"),
+        ("assistant", "playing time on the tv"),
+        ("user", "i want tickets for a show in dallas too"),
+        ("assistant", "lizzo plays friday at the american airlines center shall i buy tickets"),
+        ("user", "yes one ticket"),
+        ("assistant", "your tickets have been purchased"),
+        ("user", "thanks bye"),
+    ]
+    compactor = fed(turns_of([*turns, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert compactor.boundary > len(turns)
+    assert [b.kind for b in compactor._bookings[:3]] == ["event", "music", "event"]
+    assert compactor._bookings[0].left
+    second = compactor.plan("just to double check the venue for the second event tickets was what")
+    assert "american airlines center" in second.recall and "moody center" not in second.recall
+
+
+def test_wishes_questions_and_reports_in_other_words_count_the_tables_as_the_caller_does() -> None:
+    """A caller's "a place to have a nice meal" is no goodbye; "can you tell me the address" asks about the table just
+    booked; "i've managed to place your reservation" reports one; "that like, will be all" takes leave."""
+    turns = [
+        ("user", "hi i am looking for a place to have a nice meal"),
+        ("assistant", "which city would you like to eat in"),
+        ("user", "somewhere in fremont with some korean food"),
+        ("assistant", "seoul garden is a nice restaurant in fremont"),
+        ("user", "book it for two at six pm"),
+        ("assistant", "your reservation at seoul garden has been made"),
+        ("user", "can you tell me the address"),
+        ("assistant", "it is at 41 walnut avenue"),
+        ("user", "no thank you i'm all set"),
+        ("user", "can you find me a restaurant in hayward"),
+        ("assistant", "how about casa lupe in hayward"),
+        ("user", "yes reserve it for four at noon"),
+        ("assistant", "i've managed to place your reservation"),
+        ("user", "thanks that like, will be all for now"),
+        ("user", "i want a table at dino's in castro valley for three at eight pm"),
+        ("assistant", "your table at dino's is booked"),
+        ("user", "thanks bye"),
+    ]
+    compactor = fed(turns_of([*turns, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert compactor.boundary > len(turns)
+    assert [(b.kind, b.booked, b.left) for b in compactor._bookings[:3]] == [("restaurant", True, True)] * 3
+    second = compactor.plan("sorry what was the restaurant for the second table i booked again")
+    assert "casa lupe" in second.recall and "seoul garden" not in second.recall and "dino's" not in second.recall
+    third = compactor.plan("sorry what was the restaurant for the third table i booked again")
+    assert "dino's" in third.recall and "casa lupe" not in third.recall
+
+
+def test_an_offer_of_other_help_and_a_caller_saying_it_was_great_end_the_tickets() -> None:
+    turns = [
+        ("user", "i want tickets for the giants vs dodgers game in san francisco"),
+        ("assistant", "the game is next friday at oracle park"),
+        ("user", "please get me three tickets"),
+        ("assistant", "you now have a reservation for the event"),
+        ("assistant", "would you like any other assistance"),
+        ("user", "nope you've been great thanks"),
+        ("user", "can you help me find a place to eat in martinez"),
+        ("assistant", "lemongrass bistro in martinez is nice"),
+        ("user", "book it for one at seven pm"),
+        ("assistant", "your reservation was made"),
+        ("user", "thanks that's all"),
+    ]
+    compactor = fed(turns_of([*turns, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert compactor.boundary > len(turns)
+    assert [(b.kind, b.booked) for b in compactor._bookings[:2]] == [("event", True), ("restaurant", True)]
+    plan = compactor.plan("what was the time for the first table i booked")
+    assert "seven pm" in plan.recall and "oracle park" not in plan.recall
+
+
+def test_a_retry_a_bare_no_thank_you_and_a_craving_tell_the_tables_apart() -> None:
+    """A caller's "try booking again on the 3rd" is a retry, not a question back (its date belongs to the table); a
+    bare "no thank you" to the agent's "do you need help with anything else" takes leave, so "i'm feeling
+    hungry" after it starts the next table, with the cuisine the caller then names."""
+    turns = [
+        ("user", "find me a place to eat in oakland"),
+        ("assistant", "miliki restaurant in oakland is nice"),
+        ("user", "book it for the 12th at noon"),
+        ("assistant", "sorry i couldn't make the reservation"),
+        ("user", "i want to try booking again but this time on the 3rd of this month"),
+        ("assistant", "i was able to reserve you a table on the 3rd"),
+        ("user", "thank you"),
+        ("assistant", "you're welcome do you need help with anything else"),
+        ("user", "no thank you"),
+        ("user", "i'm feeling hungry do you know of any places that are cheap"),
+        ("assistant", "what kind of food would you like"),
+        ("user", "i have a craving for dumplings"),
+        ("assistant", "which city"),
+        ("user", "look in dublin"),
+        ("assistant", "golden dragon in dublin is nice i've made the reservation for you"),
+        ("user", "thanks bye"),
+    ]
+    compactor = fed(turns_of([*turns, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert compactor.boundary > len(turns)
+    first, second = compactor._bookings[:2]
+    assert first.booked and first.left and 4 in first.turns and 4 not in compactor._asked_back
+    assert second.turns[0] == 9 and 11 in second.turns
+    assert "the 3rd" in compactor.plan("sorry what was the date for the first table i booked again").recall
+    assert "dumplings" in compactor.plan("wait what cuisine did we settle on for the second table i booked").recall
+
+
+def test_a_song_offered_then_played_on_a_device_named_is_one_booking() -> None:
+    """The caller's "please play the song on my kitchen device" after the agent's "anything else?" plays the
+    song offered (one booking); "paris is playing in your bedroom" reports a song played."""
+    turns = [
+        ("user", "i'd like to hear some pop music"),
+        ("assistant", "how about paris by sabrina carpenter"),
+        ("user", "yes play that in the bedroom"),
+        ("assistant", "paris is playing in your bedroom"),
+        ("user", "great"),
+        ("user", "can you find me some good songs from the bright side album"),
+        ("assistant", "how about blue skies by lenka it's on the bright side album"),
+        ("user", "that sounds great"),
+        ("assistant", "anything else i can help you with"),
+        ("user", "please play the song on my kitchen device"),
+        ("assistant", "the song has started on the kitchen speaker"),
+        ("user", "thanks that's all"),
+    ]
+    compactor = fed(turns_of([*turns, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert compactor.boundary > len(turns)
+    assert [(b.kind, b.booked, b.turns[0]) for b in compactor._bookings[:2]] == [("music", True, 0), ("music", True, 5)]
+    assert 9 in compactor._bookings[1].turns
+    plan = compactor.plan("wait what device it played on did we settle on for the second song you played")
+    assert "kitchen" in plan.recall and "bedroom" not in plan.recall
+
+
+def test_yes_thats_it_confirms_and_the_retry_after_a_failure_is_the_same_table() -> None:
+    """The caller's "yes, that's it" to "please confirm ..." is no leave-taking: the failed attempt and the
+    "try booking again" after it are one table; "this is all i need" after "the song is starting" ends a
+    song played."""
+    turns = [
+        ("user", "i want to go out to eat some parisian food in san francisco"),
+        ("assistant", "please confirm a table for 2 at 11:15 am today at amelie"),
+        ("user", "yes, that's it"),
+        ("assistant", "sorry i was unable to complete your reservation is there anything else i can assist with"),
+        ("user", "try booking again but at evening 6"),
+        ("assistant", "your reservation at amelie at 6 pm was successfully completed"),
+        ("user", "nope that's all thanks"),
+        ("user", "find me some pop songs"),
+        ("assistant", "how about adorn by miguel shall i play it on the kitchen speaker"),
+        ("user", "yes"),
+        ("assistant", "the song is starting"),
+        ("user", "thank you this is all i need for now"),
+        ("user", "i want to eat sushi in san jose at noon"),
+        ("assistant", "your table at sushi taro at noon is booked"),
+        ("user", "thanks bye"),
+    ]
+    compactor = fed(turns_of([*turns, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert compactor.boundary > len(turns)
+    assert [(b.booked, b.left) for b in compactor._bookings[1:3]] == [(True, True), (True, True)]
+    plan = compactor.plan("sorry what was the restaurant for the second table i booked again")
+    assert "sushi taro" in plan.recall and "amelie" not in plan.recall
+
+
+def test_a_venue_said_after_at_the_in_lower_case_is_recalled_for_a_venue_question() -> None:
+    shows = [
+        ("user", "i'm looking for events in phoenix"),
+        ("assistant", "i found it on 4 days there's one today tash sultana at the van buren"),
+        ("user", "sounds good"),
+        ("assistant", "would you like to buy the tickets"),
+        ("user", "yes four tickets"),
+        ("assistant", "please confirm 4 tickets to tash sultana today in phoenix"),
+        ("user", "yes"),
+        ("assistant", "your tickets have been purchased"),
+        ("user", "thanks that's all"),
+    ]
+    compactor = fed(turns_of([*shows, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert compactor.boundary > len(shows)
+    assert "the van buren" in compactor.plan("sorry what was the venue for the first event tickets again").recall
+
+
+def test_that_would_do_takes_the_song_offered_and_that_would_be_all_takes_leave() -> None:
+    songs = [
+        ("user", "find me songs similar to tyler childers"),
+        ("assistant", "how about white house road from the album purgatory"),
+        ("user", "that would do"),
+        ("assistant", "do you want to play it now"),
+        ("user", "sure play it"),
+        ("assistant", "playing white house road on tv"),
+        ("user", "thanks that would be all"),
+        ("user", "now find me some pop songs"),
+        ("assistant", "how about adorn by miguel"),
+        ("user", "yes play it on the kitchen speaker"),
+        ("assistant", "playing adorn on the kitchen speaker"),
+        ("user", "thanks bye"),
+    ]
+    compactor = fed(turns_of([*songs, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert compactor.boundary > len(songs)
+    assert [b.turns[0] for b in compactor._bookings[:2]] == [0, 7]
+    assert compactor._bookings[0].left
+
+
+def test_a_change_of_mind_names_what_holds_now() -> None:
+    """Asked which movie was put on, the recall brings the caller's "i changed my mind, i'd like to watch
+    ... instead" and not only the request and the agent's question it answered."""
+    movies = [
+        ("user", "i would like to watch a movie now"),
+        ("assistant", "which movie would you like to watch"),
+        ("user", "i would like to watch the visitor"),
+        ("assistant", "please confirm the movie the visitor without subtitles"),
+        ("user", "no with subtitles"),
+        ("assistant", "the visitor with subtitles"),
+        ("user", "i changed my mind i would like to watch night train instead"),
+        ("assistant", "please confirm the movie night train with subtitles"),
+        ("user", "yes who directed it"),
+        ("assistant", "the movie has started it is directed by ann lee"),
+        ("user", "thanks that's all"),
+    ]
+    compactor = fed(turns_of([*movies, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert compactor.boundary > len(movies)
+    recall = compactor.plan("just to double check the movie for the first movie you put on was what").recall
+    assert "night train" in recall

@@ -16,7 +16,7 @@ from ..recall.ranking import rank
 from ..recall.supersede import prepare as prepare_supersede
 from ..recall.working_set import WorkingSet
 from ..text.facts import amounts_in, references
-from ..text.kinds import outcome_of, vocabulary
+from ..text.kinds import outcome_of, vocabulary, without_fillers
 from ..text.quote import quote
 from ..text.reading import read_turn
 from ..text.spoken import normalize_spoken_digits
@@ -24,7 +24,7 @@ from ..text.terms import index_terms
 from ..text.values import Value, values_in
 from ..values import MemoryRow
 from .classifier import Digest, _tag, classify
-from .patterns import _ASK_KINDS, _BACKREF, _DIGITS, _HESITATION, _NUMBER_WORDS, _SPECIFIC_KINDS, CUISINES, GENRES, asks
+from .patterns import _ASK_KINDS, _BACKREF, _DIGITS, _NUMBER_WORDS, _SPECIFIC_KINDS, CUISINES, GENRES, asks
 from .patterns import _ASKS as _ASKS_CLAUSE
 from .policy import (
     _NOTES_PREAMBLE,
@@ -393,24 +393,42 @@ class Compactor:
         # the kinds of thing the turn names, things booked first ("the bear republic restaurant in rohnert park")
         kinds = sorted((t[5:] for t in tags if t.startswith("kind:")), key=lambda k: (k not in _ITEM_NOUNS, k))
         current = self._bookings[-1] if self._bookings else None
-        lowered = _STUTTER.sub(
-            r"\1", _HESITATION.sub("", turn.text.lower())
-        )  # "have a great great day", "is playing um at"
-        requests = turn.role == "user" and _REQUEST.search(lowered) is not None
+        # "have a great great day", "is playing um at", "that would you know be all", "that like will be all"
+        lowered = _STUTTER.sub(r"\1", without_fillers(turn.text).lower())
+        # "could you tell me when the event starts" asks about the thing, it requests nothing
+        requests = turn.role == "user" and _REQUEST.search(_TELL_ME.sub(" ", lowered)) is not None
         caller_turns_to = current is not None and (  # the caller asks for something once one is done
             (requests and bool(kinds) and current.done)
             or (
                 turn.role == "user"
                 and current.closed
                 and self._digest(i).kind in ("key", "content")
-                and (bool(kinds) or requests or asks(turn.text))
+                and (
+                    bool(kinds) or requests or asks(turn.text) or (current.left and _WANTS.search(lowered) is not None)
+                )
             )
         )
         same_kind = not kinds or kinds == [current.kind] if current is not None else False
         asks_anew = requests and bool(kinds)  # "can i make a restaurant reservation i want it on the 12th"
-        follows_up = _ABOUT_THEM.search(lowered) or (same_kind and not asks_anew and _FOLLOW_UP.search(lowered))
-        other_kind = bool(kinds) and current is not None and current.kind is not None and current.kind not in kinds
+        follows_up = bool(_ABOUT_THEM.search(lowered) or (same_kind and not asks_anew and _FOLLOW_UP.search(lowered)))
+        other_kind = (  # a kind only inherited from the booking before ("reservations for 2 at pescatore"
+            # after tickets) is a guess: the first turn naming one ("do they have live music") corrects it
+            bool(kinds)
+            and current is not None
+            and current.kind is not None
+            and current.kind not in kinds
+            and current.named != {current.kind: _INHERITED_VOTE}
+        )
         about_it = asks(turn.text) and _ASKS_ABOUT_IT.match(lowered) is not None  # "does the restaurant play music"
+        if (
+            current is not None
+            and not current.booked
+            and not current.left
+            and same_kind
+            and turn.role == "user"
+            and _FOLLOW_UP.search(lowered)
+        ):
+            follows_up = True  # "please play the song on my kitchen device": the one offered
         if (
             current is not None
             and current.left
@@ -446,9 +464,13 @@ class Compactor:
         closing = _CLOSING.search(lowered)
         if closing and turn.role == "user" and _OTHER_OPTIONS.match(closing.group(0)):
             closing = None  # the caller's "is there anything else": other options, not leave-taking
+        if closing and turn.role == "user" and _YES_THATS_IT.match(lowered):
+            closing = None  # "yes, that's it" to "please confirm ...": the details are right, nothing taken leave of
         if current.turns and closing:
             current.done = current.closed = True  # goodbyes, "anything else?": the next request is another booking
             current.left = current.left or turn.role == "user"
+        elif current.closed and turn.role == "user" and _DECLINES.match(lowered):
+            current.left = True  # "no thank you" to the agent's "anything else?": leave taken
         if turn.role == "assistant" and ("confirm" in tags or _DONE.search(turn.text.lower())):
             if len(turn.text.split()) >= 8 or self._value_kinds[i] - {"filler", "question", "confirm"}:
                 current.confirms.append(i)  # a confirmation that says what (not "Playing now.")
@@ -921,6 +943,13 @@ class Compactor:
                     score += 3.0  # and the latest, when the caller changed something since
                 if i == booking.request:
                     score += 2.5  # the caller's request says what they wanted (a cuisine, a genre, a city)
+                if (
+                    self._turns[i].role == "user"
+                    and (taken or (named | wanted) & holds)  # of what is asked: the movie itself, its device
+                    and _CHANGE_OF_MIND.search(self._turns[i].text.lower())
+                ):
+                    # "i changed my mind, i'd like to watch ... instead": what holds now
+                    score += 2.0 + taken / 2 + position / 1000
                 if i == booking.offer:
                     score += (
                         2.6 + offered
@@ -1069,17 +1098,30 @@ _BOOKING_PHRASE = re.compile(
 """The words of a question that point at a booking ("the second event tickets", "the table I booked"):
 left out when reading which kind of value is asked for."""
 _ASKS_BACK = re.compile(
-    r"\b(?:remind me|double check|again|was it|what was|which was|did we|did you|did i|what did|were the)\b"
+    r"\b(?:remind me|double check|(?<!\btry )(?<!\btrying )(?<!\bbooking )(?<!\bbook )(?<!\breserving )(?<!\bit )again|"
+    r"was it|what was|which was|did we|did you|did i|what did|were the)\b"
     r"|\b(?:what|which) (?:\w+ ){0,4}(?:was|were|did)\b"
 )
-"""A caller asking back about something said earlier in the call."""
+"""A caller asking back about something said earlier in the call ("what was the time again"; not a retry:
+"i want to try booking again on the 3rd", "book it again")."""
+_YES_THATS_IT = re.compile(r"^\W*(?:yes|yeah|yep|yup|correct|right)\W+(?:\w+\W+)?(?:that's|that is) it\b")
+_CHANGE_OF_MIND = re.compile(
+    r"\b(?:change[ds]? (?:my|our) minds?|on second thought|instead|rather (?:hear|have|watch|play|go))\b"
+)
+"""A caller changing their mind: the words after it say what holds now."""
+_DECLINES = re.compile(r"^\W*(?:no|nope|nah)\W+(?:\w+\W+)?(?:thanks?|thank you)\W*$")
+"""A caller's bare "no thank you" (to the agent's "anything else?", said before it)."""
 _CLOSING = re.compile(
-    r"\b(?:that's (?:all|it|everything)|that is (?:all|it|everything)|that(?: will|'ll) (?:be all|do(?! (?:just |very )?(?:fine|great|nicely|well|perfectly)))|nothing else|"
+    r"\b(?:that's (?:all|it|everything)|that is (?:all|it|everything)|this is all (?:i|we) need|that(?: like,?| you know,?)?(?: will|'ll)(?: like,?| you know,?)? (?:be all|do(?! (?:just |very )?(?:fine|great|nicely|well|perfectly)))|"
+    r"that(?: like,?| you know,?)? would(?: like,?| you know,?)? be all|nothing else|"
     r"(?:don't|do not) need anything else|no,? thanks?(?: you)?,? (?:i'm|i am) (?:good|fine|ok(?:ay)?)|"
     r"good ?bye|bye|take care|see you|(?:i'm|i am|we're|we are) all set|"
-    r"have a (?:nice|good|great|wonderful|lovely) (?:rest of (?:your|the) )?(?:day|one|evening|night|time|meal|weekend)|"
+    r"(?<!\bto )(?<!\bcan )(?<!\bcould )(?<!\bwe )(?<!\bi )have a (?:nice|good|great|wonderful|lovely) (?:rest of (?:your|the) )?(?:day|one|evening|night|time|meal|weekend)|"
     r"(?:is there|will there be|was there) anything else|anything else (?:i|we) can|anything else (?:for you|today)|"
-    r"enjoy (?:your|the) (?:meal|show|event|game|concert|evening|day|movie|song|dinner|lunch)|"
+    r"(?:like|need|want) any (?:other|more|further) (?:assistance|help)|(?:help|assist)(?: you)? with anything else|"
+    r"(?:you|i) need anything else|(?:you've|you have) been (?:great|very helpful|"
+    r"so helpful|a great help)|"
+    r"enjoy (?:the rest of )?(?:your|the) (?:meal|show|event|game|concert|evening|day|movie|song|dinner|lunch)|"
     r"have (?:fun|a (?:good|great) time) (?:at|with|tonight)|what else can i (?:do|help))\b"
 )
 """A closing (either side): goodbyes, "that's all", the agent's "anything else I can help with?"."""
@@ -1087,7 +1129,7 @@ _DONE = re.compile(r"\b(?:has|have) started\b|\b(?:song|music|movie|film) (?:is 
 """An agent's report that what was asked for is done (beside the vocabulary's outcomes)."""
 _REPORTED = re.compile(
     r"\b(?:has|have) begun\b|\bnow starting\b|\bstart(?:s|ing) (?:the |to )?(?:song|movie|film|music|play)\b|"
-    r"\ball booked\b|\b(?:i've|i have|i) (?:just )?(?:made|placed|booked|reserved|bought|purchased|started|put on)\b|"
+    r"\ball booked\b|\b(?:song|music|movie|film|track) is (?:now )?starting\b|\b(?:managed|(?:was|were) able) to (?:place|make|book|reserve|get|buy|purchase)\b|\byou now have (?:a|your) (?:reservation|booking|tickets?)\b|\b(?:i've|i have|i) (?:just )?(?:made|placed|booked|reserved|bought|purchased|started|put on)\b|"
     r"\b(?:has|have|had|was|were|is|are|it's|they're|they've|we've|you've) (?:been |now )?(?:made|placed|booked|"
     r"confirmed|completed?|accepted|secured|finali[sz]ed|"
     r"reserved|purchased|a success)\b|\bsucc?ess?ful(?:ly)?\b|^(?:the |your )?(?:reservation|booking|tickets?) "
@@ -1104,8 +1146,16 @@ _NOT_DONE = re.compile(
     r"|\bno (?:reservations?|tables?|tickets?) (?:were |are |was |is )?available\b"
 )
 """An agent's report that it could not do it ("the reservation was not successful"): no booking made."""
+_TELL_ME = re.compile(
+    r"\b(?:can|could|would|will) you (?:please )?(?:tell|let) me (?:know )?"
+    r"(?=(?:when|where|what|how|if|whether|who|the|their|its)\b)"
+)
+"""A question put as a request: what follows asks about something, it asks for nothing new."""
 _ABOUT_THEM = re.compile(r"\b(?:they|their|them|theirs)\b")
-_WANTS = re.compile(r"\b(?:i'd like|i would like|i want|i wanna|i need|i'm looking for|i am looking for|find me)\b")
+_WANTS = re.compile(
+    r"\b(?:i'd like|i would like|i want|i wanna|i need|i'm looking for|i am looking for|find me|in the mood for|"
+    r"(?:i'm|i am) (?:feeling |so |really |very )?(?:hungry|starving|bored)|(?:a )?craving|do you know (?:of )?any)\b"
+)
 """A caller saying what they want (once they took leave of the last thing: something new)."""
 _FOLLOW_UP = re.compile(
     r"\b(?:it|its|(?:the|this|that) (?:restaurant|place|venue|song|track|event|show|concert|"
@@ -1121,8 +1171,12 @@ _OFFERS_TO_BOOK = re.compile(
 proposes is not booked yet, whatever was read as done before."""
 _LISTING = re.compile(r"\b(?:is|are|will be) (?:also )?playing (?:at|in|on|next|this|today|tomorrow)\b")
 """An event listed ("jethro tull is playing at forest hills next thursday"): not a booking reported done."""
-_PLAYS = re.compile(r"^(?:ok(?:ay)?,? )?(?:now )?playing\b|\b(?:will|i'll|i will) (?:now )?play [a-z]")
-"""An agent saying it plays what was picked ("okay will play weekend on tv"): done, unless it checks first."""
+_PLAYS = re.compile(
+    r"^(?:ok(?:ay)?,? )?(?:now )?playing\b|\b(?:will|i'll|i will) (?:now )?play [a-z]"
+    r"|\b(?:is|are) (?:now )?playing (?:in|on) (?:your|the|my) (?:\w+ )?(?:bedroom|kitchen|living room|tv|speaker|device)\b"
+)
+"""An agent saying it plays what was picked ("okay will play weekend on tv", "paris is playing in your bedroom"):
+done, unless it checks first."""
 _CHECKS = re.compile(r"\?|\bis (?:that|this|it) (?:right|correct|ok|okay)\b|\b(?:shall|should) i\b|\bconfirm\b")
 _OFFER = re.compile(
     r"\b(?:how about|what about|would you like|would you want|do you like|there is|there's|there are|i found|"
@@ -1173,9 +1227,11 @@ def _speaker(turn: Turn) -> str:
 
 _NOT_OFFER = re.compile(
     r"\b(?:how many|how much|what time|what day|what date|which (?:day|date|time|city|one)|when would|where would|"
+    r"(?:which|what) (?:movie|film|song|track|album|restaurant|event|show|kind|type|sort)s? (?:would|do|did) you|"
     r"would you like (?:me|us) to|do you want (?:me|us) to|shall i|should i)\b"
 )
-"""An agent's question for a detail ("how many tickets would you like?"): not a proposal."""
+"""An agent's question for a detail ("how many tickets would you like?", "which movie would you like to watch?"):
+not a proposal."""
 _STUTTER = re.compile(r"\b(\w+)(?:\s+\1\b)+")
 """A word said again at once (a recogniser's stutter: "a place to eat eat", "have a great great day")."""
 _OTHER_OPTIONS = re.compile(r"(?:is there|will there be|was there|anything else)\b")
@@ -1228,6 +1284,9 @@ _ATTRIBUTES: list[tuple[re.Pattern[str], re.Pattern[str], float]] = [
             r"hall|amphitheater|amphitheatre|field|ballpark|club|room|garden|pavilion|auditorium|vineyards?|ballroom|"
             r"playhouse|opera house|coliseum|colosseum|forum|dome|bowl|lounge|music hall|"
             r"(?:will|is|are) (?:be )?host(?:ing|s)?)\b"  # "the teragram ballroom will be hosting the event"
+            # a place named after "at the" in an event's turn: "there's one today tash sultana at the van buren"
+            r"|\bat the (?!(?:same|moment|time|end|start|beginning|event|show|concert|game|match|venue|door|box|"
+            r"kitchen|bedroom|tv|speaker|restaurant|place|city|price|latest|earliest|most|least)\b)[a-z]{3,}"
         ),
         3.0,
     ),

@@ -130,7 +130,8 @@ _MINUTE_WORDS = (  # minutes said in words: "oh five", "fifteen", "forty five", 
     r"|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen"
     r"|(?:twenty|thirty|forty|fifty)(?:[ -](?:one|two|three|four|five|six|seven|eight|nine))?)"
 )
-_HOUR_SAID = rf"(?:1[0-2]|0?[1-9]|{'|'.join(sorted(_COUNT_WORDS, key=len, reverse=True))})"
+_NOT_UNITS_OF_TENS = "".join(rf"(?<!{tens}[ -])" for tens in _TENS)  # "forty five pm" is no hour: 5pm was never said
+_HOUR_SAID = rf"{_NOT_UNITS_OF_TENS}(?:1[0-2]|0?[1-9]|{'|'.join(sorted(_COUNT_WORDS, key=len, reverse=True))})"
 _CLOCK_SAID = rf"{_HOUR_SAID}(?:[ -](?:[0-5]\d|{_MINUTE_WORDS}))?"
 _TIME = re.compile(
     r"\b(?:[01]?\d|2[0-3]):[0-5]\d(?:\s*(?:am|pm|a\.m\.|p\.m\.)|\s+in the (?:morning|afternoon|evening))?(?![\w:])"
@@ -139,7 +140,7 @@ _TIME = re.compile(
     r"|\b(?:noon|midday|midnight)\b"
     rf"|\b(?:half past|quarter past|quarter to)\s+(?:\d{{1,2}}|{'|'.join(_COUNT_WORDS)})"
     r"(?:\s+in the (?:morning|afternoon|evening)|\s+at night|\s*(?:am|pm))?\b"
-    rf"|\b(?:{'|'.join(_COUNT_WORDS)})(?:[ -]{_MINUTE_WORDS})?\s*(?:am|pm|a\.m\.|p\.m\.|o'clock|o clock)"
+    rf"|\b{_NOT_UNITS_OF_TENS}(?:{'|'.join(_COUNT_WORDS)})(?:[ -]{_MINUTE_WORDS})?\s*(?:am|pm|a\.m\.|p\.m\.|o'clock|o clock)"
     r"|\b(?:[1-9]|1[0-2])\s+in the (?:morning|afternoon|evening)\b"
     # a clock with the part of the day said instead of am/pm: "six fifteen in the evening", "5 30 in the
     # evening", "eleven at night"; or before it: "afternoon 1 30", "evening 5", "morning eleven thirty"

@@ -194,3 +194,12 @@ def test_a_value_with_a_filler_or_a_stutter_inside_is_read(text: str, kind: str,
 )
 def test_words_that_are_no_fillers_are_kept(text: str, kept: str) -> None:
     assert kept in without_fillers(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["a table for 4 at one you know forty five pm", "make it forty five in the evening", "at twenty-five pm"],
+)
+def test_the_units_of_a_tens_word_are_no_hour(text: str) -> None:
+    """The words "forty five pm" with their hour lost (a filler before it) is no 5 pm: that hour was never said."""
+    assert [v.normalised for v in values_in(text) if v.kind == "time" and v.normalised in ("5 pm", "5 am")] == []
