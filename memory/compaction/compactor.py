@@ -16,7 +16,7 @@ from ..recall.ranking import rank
 from ..recall.supersede import prepare as prepare_supersede
 from ..recall.working_set import WorkingSet
 from ..text.facts import amounts_in, references
-from ..text.kinds import outcome_of, vocabulary, without_fillers
+from ..text.kinds import is_not_done, outcome_of, vocabulary, without_fillers
 from ..text.quote import quote
 from ..text.reading import read_turn
 from ..text.spoken import normalize_spoken_digits
@@ -479,15 +479,10 @@ class Compactor:
                 told
                 and (outcome_of([told]) == "booked" or _DONE.search(told))
                 and not _LISTING.search(lowered)
-                and not _NOT_DONE.search(lowered)
+                and not is_not_done(lowered)
             ):
                 current.done = current.booked = True
-        if (
-            turn.role == "assistant"
-            and _REPORTED.search(lowered)
-            and not asks(turn.text)
-            and not _NOT_DONE.search(lowered)
-        ):
+        if turn.role == "assistant" and _REPORTED.search(lowered) and not asks(turn.text) and not is_not_done(lowered):
             current.done = current.booked = True
         if turn.role == "assistant" and _PLAYS.search(lowered) and not _CHECKS.search(lowered):
             current.done = current.booked = True
@@ -1140,12 +1135,6 @@ _REPORTED = re.compile(
 )
 """More ways an agent reports a booking done ("I've made your reservation", "the reservation was a
 success"), when the turn asks nothing ("where is the reservation made?" is not one)."""
-_NOT_DONE = re.compile(
-    r"\b(?:not|wasn't|weren't|isn't|never) (?:been )?(?:successful|possible|able|booked|made|confirmed|reserved)\b"
-    r"|\b(?:unsuccessful|unable|failed)\b|\bcould(?:n't| not) (?:book|make|reserve|get|buy|purchase|confirm)\b"
-    r"|\bno (?:reservations?|tables?|tickets?) (?:were |are |was |is )?available\b"
-)
-"""An agent's report that it could not do it ("the reservation was not successful"): no booking made."""
 _TELL_ME = re.compile(
     r"\b(?:can|could|would|will) you (?:please )?(?:tell|let) me (?:know )?"
     r"(?=(?:when|where|what|how|if|whether|who|the|their|its)\b)"
