@@ -143,7 +143,8 @@ class ThreadedEmbedder:
         self.name = getattr(embedder, "name", type(embedder).__name__)  # a test double may have none
         self.dim = embedder.dim
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="memory-embed")
-        self._queued = 0  # batches handed to the thread and not yet done (counted on the event loop)
+        self._submitted = 0  # batches handed to the thread (counted by the callers)
+        self._finished = 0  # batches the thread is done with (counted by the thread)
 
     def __repr__(self) -> str:
         return f"ThreadedEmbedder({self.embedder!r})"
@@ -152,10 +153,10 @@ class ThreadedEmbedder:
         """Vectors of ``texts``; ``hand_over``: someone waits on them now (a recall's query), see the class."""
         items = list(texts)
         loop = asyncio.get_running_loop()
-        begun = threading.Event() if hand_over and not self._queued else None
+        idle = self._finished == self._submitted
+        begun = threading.Event() if hand_over and idle else None
+        self._submitted += 1
         work = loop.run_in_executor(self._pool, self._embed, items, begun)
-        self._queued += 1
-        work.add_done_callback(self._done)
         if begun is not None:
             begun.wait(HAND_OVER_S)  # blocks the loop, GIL released, until the thread has the texts
         return await work
@@ -163,10 +164,10 @@ class ThreadedEmbedder:
     def _embed(self, items: list[str], begun: threading.Event | None) -> np.ndarray:
         if begun is not None:
             begun.set()  # the thread keeps the GIL until the model's run releases it
-        return self.embedder.embed(items)
-
-    def _done(self, _: asyncio.Future[np.ndarray]) -> None:
-        self._queued -= 1
+        try:
+            return self.embedder.embed(items)
+        finally:
+            self._finished += 1
 
     def close(self) -> None:
         self._pool.shutdown(wait=False)
