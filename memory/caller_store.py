@@ -196,7 +196,12 @@ class CallerStore:
         if not todo:
             vectors = np.zeros((0, self.embedder.dim), np.float32)
         else:
-            vectors = await (embed(todo) if embed is not None else self._embedder.embed(todo))
+            if embed is not None:
+                vectors = await embed(todo)
+            elif cache_first and isinstance(self._embedder, ThreadedEmbedder):  # a query: its thread goes first
+                vectors = await self._embedder.embed(todo, hand_over=True)
+            else:
+                vectors = await self._embedder.embed(todo)
         if cached is not None:
             self._query_vectors.move_to_end(texts[0])
             return np.vstack([cached[None, :], vectors])

@@ -122,22 +122,52 @@ class AsyncEmbedder(Protocol):
     async def embed(self, texts: Sequence[str]) -> np.ndarray: ...
 
 
+HAND_OVER_S = 0.001
+"""How long the event loop waits at most for the embedding thread to begin a query (``ThreadedEmbedder``)."""
+
+
 class ThreadedEmbedder:
     """An in-process :class:`Embedder` run on one thread of its own: texts are embedded one batch
-    at a time, off the event loop. ``close()`` lets the thread go."""
+    at a time, off the event loop. ``close()`` lets the thread go.
+
+    The thread and the event loop share the GIL: the model's run releases it, but the Python before
+    and after the run needs it, and a thread asking for it waits while the loop runs Python (up to
+    the interpreter's switch interval, 5 ms). A recall plans its words on the loop while its query is
+    embedded, so a query's embedding started that way would only begin once the plan is done.
+    ``embed(..., hand_over=True)`` lets the thread go first: when it is idle, the loop waits (at most
+    ``HAND_OVER_S``, the GIL released) until it has begun, then goes on while the model runs.
+    """
 
     def __init__(self, embedder: Embedder) -> None:
         self.embedder = embedder
         self.name = getattr(embedder, "name", type(embedder).__name__)  # a test double may have none
         self.dim = embedder.dim
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="memory-embed")
+        self._submitted = 0  # batches handed to the thread (counted by the callers)
+        self._finished = 0  # batches the thread is done with (counted by the thread)
 
     def __repr__(self) -> str:
         return f"ThreadedEmbedder({self.embedder!r})"
 
-    async def embed(self, texts: Sequence[str]) -> np.ndarray:
+    async def embed(self, texts: Sequence[str], *, hand_over: bool = False) -> np.ndarray:
+        """Vectors of ``texts``; ``hand_over``: someone waits on them now (a recall's query), see the class."""
         items = list(texts)
-        return await asyncio.get_running_loop().run_in_executor(self._pool, self.embedder.embed, items)
+        loop = asyncio.get_running_loop()
+        idle = self._finished == self._submitted
+        begun = threading.Event() if hand_over and idle else None
+        self._submitted += 1
+        work = loop.run_in_executor(self._pool, self._embed, items, begun)
+        if begun is not None:
+            begun.wait(HAND_OVER_S)  # blocks the loop, GIL released, until the thread has the texts
+        return await work
+
+    def _embed(self, items: list[str], begun: threading.Event | None) -> np.ndarray:
+        if begun is not None:
+            begun.set()  # the thread keeps the GIL until the model's run releases it
+        try:
+            return self.embedder.embed(items)
+        finally:
+            self._finished += 1
 
     def close(self) -> None:
         self._pool.shutdown(wait=False)
@@ -225,7 +255,10 @@ class MiniLMEmbedder:
         # A text far longer than max_length tokens is cut first, so a pasted megabyte does not
         # cost a full tokenisation: each token spans at most _CHARS_PER_TOKEN characters
         # (only long runs of whitespace or control characters could make this cut early).
-        encodings = self._tokenizer.encode_batch([_encodable(t[: self._char_cap]) for t in texts])
+        cut = [_encodable(t[: self._char_cap]) for t in texts]
+        # one text (a query) is encoded holding the GIL, which the batch call releases: a thread that let
+        # go of it would wait for the event loop to give it back before the model's run
+        encodings = [self._tokenizer.encode(cut[0])] if len(cut) == 1 else self._tokenizer.encode_batch(cut)
         ids = np.array([e.ids for e in encodings], dtype=np.int64)
         mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
         (vectors,) = self._session.run([_OUTPUT], {"input_ids": ids, "attention_mask": mask})

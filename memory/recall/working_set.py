@@ -105,14 +105,19 @@ class WorkingSet:
         self.extend(rows)
 
     def prepare(self) -> None:
-        """Build the lexical index, the layout and the vector matrix now (e.g. in a thread after loading)."""
+        """Build the lexical index, the layout, the per-row arrays ranking reads and the vector matrix
+        now (e.g. in a thread after loading), so that the first recall does not."""
         self._sync_lexical()
         self._layout()
+        for flags in (self.roles, self.fillers, self.asks, self.time_mentions):
+            flags()
+        _ = self.calls
         if any(r.embedding is not None for r in self.rows):
             self._vectors()
             for preset in PRESETS.values():
                 self._context_norm(preset.neighbour_turns, preset.context_dense_decay)
             self._call_norm()
+        self.has_vector()
 
     def missing_vectors(self) -> list[MemoryRow]:
         return [r for r in self.rows if r.embedding is None]
@@ -217,6 +222,7 @@ class WorkingSet:
             matrix[i] = vector if vector is not None else 0.0
         self._vector_refs = [r.embedding for r in self.rows]
         self._matrix, self._matrix_rows = matrix, n
+        self._arrays.pop("has_vector", None)
         self._update_norms(np.asarray(changed, dtype=np.int64), old_vectors)
         return matrix
 
@@ -234,6 +240,7 @@ class WorkingSet:
                 matrix[i] = row.embedding
         self._vector_refs = [r.embedding for r in self.rows]
         self._matrix, self._matrix_rows = matrix, n
+        self._arrays.pop("has_vector", None)
         self._context_norms = {}
         self._call_sums = None
         return matrix
@@ -453,8 +460,15 @@ class WorkingSet:
         return found
 
     def has_vector(self) -> np.ndarray:
-        """Which rows have an embedding."""
-        return np.fromiter((r.embedding is not None for r in self.rows), dtype=bool, count=len(self.rows))
+        """Which rows have an embedding (kept while the vector matrix is current, see ``_vectors``)."""
+        n = len(self.rows)
+        found = self._arrays.get("has_vector")
+        if found is None or found.shape[0] != n or self._matrix_rows != n:
+            found = np.fromiter((r.embedding is not None for r in self.rows), dtype=bool, count=n)
+            found.flags.writeable = False
+            if self._matrix_rows == n:  # the matrix is current: what it holds changes only through ``_vectors``
+                self._arrays["has_vector"] = found
+        return found
 
 
 def _shape(vector: np.ndarray | None) -> tuple[int, ...] | None:
