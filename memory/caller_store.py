@@ -439,8 +439,13 @@ class CallerStore:
             wait = self._next_due(next_claim) - time.monotonic()
             if wait > 0:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), wait)
+                    # not wait_for: on Python 3.11 it drops a cancel that comes as the wake-up does (a call's
+                    # close wakes this loop, then the store closes), and the loop went on for a back-fill
+                    async with asyncio.timeout(wait):
+                        await self._wake.wait()
             self._wake.clear()
+            if self._closed:
+                return
             now = time.monotonic()
             if not self._connected.is_set():
                 continue

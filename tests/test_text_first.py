@@ -81,6 +81,25 @@ async def back_filled(url, redis_url, embedder, tenant: str):
         await store.aclose()
 
 
+async def test_a_store_closes_at_once_after_a_call_whose_close_ran_out_of_time(store_urls, embedder):
+    """A call's close that outlasts its timeout wakes the store's background loop (its turns to
+    enrich); closing the store then must not wait for that work (a back-fill held up by the embedder,
+    up to the replay budget of 30 s): the job process ends with the call."""
+    url, redis_url = store_urls
+    gated = GatedEmbedder(embedder)
+    store = await memory.open_store(url, redis_url=redis_url, embedder=gated, spool_path=None)
+    try:
+        hooks = await store.open_call(f"t-{uuid.uuid4().hex[:10]}", {"phone": PHONE}, started_at=T0)
+        hooks.record_turn("user", "my router keeps dropping")
+        await hooks.aclose(timeout=1.0)
+        t0 = time.perf_counter()
+        await store.aclose()
+        assert time.perf_counter() - t0 < 10.0  # was 30 s: the loop went on into a back-fill
+    finally:
+        gated.release()
+        await store.aclose()
+
+
 async def test_a_turn_is_stored_at_once_while_the_embedder_is_busy(store_urls, embedder):
     url, redis_url = store_urls
     gated = GatedEmbedder(embedder)
