@@ -410,7 +410,12 @@ class Compactor:
         )
         same_kind = not kinds or kinds == [current.kind] if current is not None else False
         asks_anew = requests and bool(kinds)  # "can i make a restaurant reservation i want it on the 12th"
-        follows_up = bool(_ABOUT_THEM.search(lowered) or (same_kind and not asks_anew and _FOLLOW_UP.search(lowered)))
+        # of the booking under way: "please play the song on my kitchen device" asks for the one offered
+        offered_open = current is not None and not current.booked and not current.left and turn.role == "user"
+        follows_up = bool(
+            _ABOUT_THEM.search(lowered)
+            or (same_kind and (offered_open or not asks_anew) and _FOLLOW_UP.search(lowered))
+        )
         other_kind = (  # a kind only inherited from the booking before ("reservations for 2 at pescatore"
             # after tickets) is a guess: the first turn naming one ("do they have live music") corrects it
             bool(kinds)
@@ -420,15 +425,6 @@ class Compactor:
             and current.named != {current.kind: _INHERITED_VOTE}
         )
         about_it = asks(turn.text) and _ASKS_ABOUT_IT.match(lowered) is not None  # "does the restaurant play music"
-        if (
-            current is not None
-            and not current.booked
-            and not current.left
-            and same_kind
-            and turn.role == "user"
-            and _FOLLOW_UP.search(lowered)
-        ):
-            follows_up = True  # "please play the song on my kitchen device": the one offered
         if (
             current is not None
             and current.left
