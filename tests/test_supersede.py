@@ -38,6 +38,16 @@ def synced(rows: list[MemoryRow]) -> WorkingSet:
     return ws
 
 
+def ranked(rows: list[MemoryRow], question: str, *, preset=FAST, limit: int = 5) -> list:
+    """The hits of one recall of ``question`` over ``rows``, as a call ranks them ``NOW``."""
+    return rank(WorkingSet(rows), question, None, preset=preset, limit=limit, now=NOW)
+
+
+def superseded(rows: list[MemoryRow], scores, **kwargs):
+    """``supersede`` over every row of ``rows`` scored ``scores``: (the scores after, which rows are former)."""
+    return supersede(synced(rows), np.asarray(scores, dtype=float), np.arange(len(rows)), **kwargs)
+
+
 def position(hits, words: str) -> int:
     return next(i for i, h in enumerate(hits) if words in h.text)
 
@@ -56,33 +66,72 @@ def current_above_former(hits, current: str, former: str) -> None:
     assert not hits[position(hits, current)].former
 
 
-@pytest.mark.parametrize("preset", [FAST, ACCURATE], ids=lambda p: p.name)
-def test_a_later_time_ranks_above_the_earlier_and_the_earlier_is_former(preset):
-    rows = turns(
-        "c1",
+# A value the caller changes: (what was said, the question, the current value's words, the former's, presets)
+CHANGES = {
+    "a-later-time": (
         [
             ("user", "Could I book a table for dinner on Friday?"),
             ("assistant", "Sure. I have a table for 2 at Luigi's at 6 pm on Friday. Shall I book it?"),
             ("user", "Actually make that 7pm."),
             ("assistant", "Done."),
         ],
-    )
-    hits = rank(WorkingSet(rows), "what time was my table at Luigi's?", None, preset=preset, limit=5, now=NOW)
-    current_above_former(hits, "7pm", "6 pm")
-
-
-def test_a_changed_party_size_ranks_above_the_first_one():
-    rows = turns(
-        "c1",
+        "what time was my table at Luigi's?",
+        "7pm",
+        "6 pm",
+        (FAST, ACCURATE),
+    ),
+    "a-changed-party-size": (
         [
             ("user", "I need a table for two people tonight at 8 pm."),
             ("assistant", "Okay, which restaurant?"),
             ("user", "Somewhere near the station. Oh, and change it to four people."),
             ("assistant", "Got it."),
         ],
-    )
-    hits = rank(WorkingSet(rows), "how many people was the table for?", None, preset=FAST, limit=5, now=NOW)
-    current_above_former(hits, "four people", "two people")
+        "how many people was the table for?",
+        "four people",
+        "two people",
+        (FAST,),
+    ),
+    "a-device-changed-after-the-read-back": (
+        [
+            ("user", "Could you put on some jazz? Take Five, maybe."),
+            ("assistant", "Sure, I'll play Take Five on the living room TV. Okay?"),
+            ("user", "Hmm, no, send it to my headphones instead."),
+            ("assistant", "Done, Take Five is playing."),
+        ],
+        "what did you play Take Five on?",
+        "headphones",
+        "living room TV",
+        (FAST, ACCURATE),
+    ),
+    # "next thursday" (which may be the 9th) is not a change: the 9th is not former
+    "a-later-day-of-the-month": (
+        [
+            ("user", "i need a room at the harbour hotel for a stay starting on the 3rd"),
+            ("assistant", "which city is the harbour hotel in"),
+            ("user", "portsmouth, and i will arrive around noon"),
+            ("assistant", "let me check, a room at the harbour hotel in portsmouth from tomorrow for 1 guest"),
+            ("user", "sorry, change that to the 9th of april"),
+            ("assistant", "so it's next thursday for one guest, anything else I can do for you today?"),
+        ],
+        "what date was my stay at the harbour hotel",
+        "the 9th of april",
+        "starting on the 3rd",
+        (FAST,),
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("said", "question", "current", "former", "preset"),
+    [
+        pytest.param(said, question, current, former, preset, id=f"{name}-{preset.name}")
+        for name, (said, question, current, former, presets) in CHANGES.items()
+        for preset in presets
+    ],
+)
+def test_a_changed_value_ranks_above_the_earlier_one_and_the_earlier_is_former(said, question, current, former, preset):
+    current_above_former(ranked(turns("c1", said), question, preset=preset), current, former)
 
 
 def test_the_agent_reading_back_the_booking_again_replaces_its_first_read_back():
@@ -95,7 +144,7 @@ def test_the_agent_reading_back_the_booking_again_replaces_its_first_read_back()
             ("user", "Yes."),
         ],
     )
-    hits = rank(WorkingSet(rows), "which day was the harbour grill table?", None, preset=FAST, limit=5, now=NOW)
+    hits = ranked(rows, "which day was the harbour grill table?")
     assert hits[0].text.endswith("on Friday at 7 pm.")
     assert above(hits, "on Friday at 7 pm", "on Thursday")
     assert all(h.former for h in hits if "Thursday" in h.text)
@@ -110,53 +159,71 @@ def test_a_read_back_that_keeps_the_value_asked_for_does_not_make_it_former():
             ("assistant", "Please confirm: a table for 4 at the corner bistro in Berkeley at 6:30 pm."),
         ],
     )
-    hits = rank(WorkingSet(rows), "what time was the corner bistro table?", None, preset=FAST, limit=5, now=NOW)
-    ws = synced(rows)
+    hits = ranked(rows, "what time was the corner bistro table?")
     scores = np.ones(len(rows))
-    _, former = supersede(ws, scores, np.arange(len(rows)), asked=frozenset({"time"}))
+    _, former = superseded(rows, scores, asked=frozenset({"time"}))
     assert not former.any()  # 6:30 pm in both: the time did not change
-    _, former = supersede(ws, scores, np.arange(len(rows)), asked=frozenset())
+    _, former = superseded(rows, scores, asked=frozenset())
     assert former.tolist() == [True, False, False]  # the read-back changed something
     assert above(hits, "Berkeley at 6:30", "Oakland")
 
 
-def test_a_read_back_that_leaves_out_the_value_asked_for_leaves_the_earlier_one_alone():
-    rows = turns(
-        "c1",
-        [
-            ("assistant", "Please confirm the booking: the harbour grill at 7 pm for 2 people."),
-            ("user", "Wait, the one downtown."),
-            ("assistant", "Please confirm the booking: the downtown harbour grill."),
-        ],
-    )
-    ws = synced(rows)
-    scores = np.asarray([1.0, 0.2, 0.5])
-    out, former = supersede(ws, scores, np.arange(3), asked=frozenset({"time"}))
-    assert out.tolist() == scores.tolist() and not former.any()
-
-
-def test_times_of_different_things_in_one_call_do_not_replace_each_other():
-    rows = turns(
-        "c1",
-        [
-            ("assistant", "Your table at Luigi's is booked for 6 pm."),
-            ("user", "Great. And the concert tickets?"),
-            ("assistant", "The concert tickets are booked too; the show starts at 8 pm."),
-        ],
-    )
-    ws = synced(rows)
-    scores = np.asarray([1.0, 0.1, 0.5])
-    out, former = supersede(ws, scores, np.arange(3))
-    assert out.tolist() == scores.tolist() and not former.any()
-
-
-def test_statements_of_other_calls_are_not_replaced():
-    rows = turns("c1", [("user", "A table for 2 at 6 pm, please.")])
-    rows += turns("c2", [("user", "A table for 2 at 9 pm, please.")], at=T0 + timedelta(days=3))
-    ws = synced(rows)
-    scores = np.asarray([1.0, 0.5])
-    out, former = supersede(ws, scores, np.arange(2))
-    assert out.tolist() == scores.tolist() and not former.any()
+@pytest.mark.parametrize(
+    ("said", "scores", "asked"),
+    [
+        pytest.param(
+            turns(
+                "c1",
+                [
+                    ("assistant", "Please confirm the booking: the harbour grill at 7 pm for 2 people."),
+                    ("user", "Wait, the one downtown."),
+                    ("assistant", "Please confirm the booking: the downtown harbour grill."),
+                ],
+            ),
+            [1.0, 0.2, 0.5],
+            frozenset({"time"}),
+            id="a-read-back-that-leaves-out-the-value-asked-for-leaves-the-earlier-one-alone",
+        ),
+        pytest.param(
+            turns(
+                "c1",
+                [
+                    ("assistant", "Your table at Luigi's is booked for 6 pm."),
+                    ("user", "Great. And the concert tickets?"),
+                    ("assistant", "The concert tickets are booked too; the show starts at 8 pm."),
+                ],
+            ),
+            [1.0, 0.1, 0.5],
+            frozenset(),
+            id="times-of-different-things-in-one-call-do-not-replace-each-other",
+        ),
+        pytest.param(
+            [
+                *turns("c1", [("user", "A table for 2 at 6 pm, please.")]),
+                *turns("c2", [("user", "A table for 2 at 9 pm, please.")], at=T0 + timedelta(days=3)),
+            ],
+            [1.0, 0.5],
+            frozenset(),
+            id="statements-of-other-calls-are-not-replaced",
+        ),
+        pytest.param(
+            turns(
+                "c1",
+                [
+                    ("assistant", "please confirm two seats for the jazz night at the blue room this saturday"),
+                    ("user", "yes please"),
+                    ("assistant", "done, enjoy the show"),
+                ],
+            ),
+            [1.0, 0.3, 0.6],
+            frozenset({"name"}),
+            id="a-read-back-the-caller-accepted-is-not-replaced-by-a-reply-in-other-words",
+        ),
+    ],
+)
+def test_statements_that_replace_nothing_leave_every_score_alone(said, scores, asked):
+    out, former = superseded(said, scores, asked=asked)
+    assert out.tolist() == scores and not former.any()
 
 
 def test_one_per_booking_kinds():
@@ -172,7 +239,7 @@ def test_the_agents_reply_ranks_at_least_as_high_as_the_callers_question():
             ("user", "Thanks."),
         ],
     )
-    hits = rank(WorkingSet(rows), "tracking number for the replacement router", None, preset=FAST, limit=3, now=NOW)
+    hits = ranked(rows, "tracking number for the replacement router", limit=3)
     assert position(hits, "1Z 999") <= position(hits, "tracking number")
 
 
@@ -222,21 +289,6 @@ def test_a_device_is_keyed_by_its_room(said, key):
     assert value_key("device", said) == key
 
 
-@pytest.mark.parametrize("preset", [FAST, ACCURATE], ids=lambda p: p.name)
-def test_a_device_the_caller_changes_after_the_read_back_ranks_above_the_first_one(preset):
-    rows = turns(
-        "c1",
-        [
-            ("user", "Could you put on some jazz? Take Five, maybe."),
-            ("assistant", "Sure, I'll play Take Five on the living room TV. Okay?"),
-            ("user", "Hmm, no, send it to my headphones instead."),
-            ("assistant", "Done, Take Five is playing."),
-        ],
-    )
-    hits = rank(WorkingSet(rows), "what did you play Take Five on?", None, preset=preset, limit=5, now=NOW)
-    current_above_former(hits, "headphones", "living room TV")
-
-
 def test_a_read_back_the_caller_turned_down_is_replaced_by_the_next_one_in_other_words():
     rows = turns(
         "c1",
@@ -247,27 +299,11 @@ def test_a_read_back_the_caller_turned_down_is_replaced_by_the_next_one_in_other
             ("user", "yes"),
         ],
     )
-    ws = synced(rows)
-    scores = np.asarray([1.0, 0.3, 0.6, 0.1])
-    out, former = supersede(ws, scores, np.arange(4), asked=frozenset({"name"}))
+    out, former = superseded(rows, [1.0, 0.3, 0.6, 0.1], asked=frozenset({"name"}))
     assert out[2] > out[0]  # the read-back after "that's not right" ranks first
     assert former.tolist() == [True, False, False, False]
-    hits = rank(WorkingSet(rows), "which show did i get seats for", None, preset=FAST, limit=5, now=NOW)
+    hits = ranked(rows, "which show did i get seats for")
     assert above(hits, "laugh factory", "jazz night")
-
-
-def test_a_read_back_the_caller_accepted_is_not_replaced_by_a_reply_in_other_words():
-    rows = turns(
-        "c1",
-        [
-            ("assistant", "please confirm two seats for the jazz night at the blue room this saturday"),
-            ("user", "yes please"),
-            ("assistant", "done, enjoy the show"),
-        ],
-    )
-    ws = synced(rows)
-    out, former = supersede(ws, np.asarray([1.0, 0.3, 0.6]), np.arange(3), asked=frozenset({"name"}))
-    assert out.tolist() == [1.0, 0.3, 0.6] and not former.any()
 
 
 def test_a_name_read_back_again_as_a_name_that_cannot_be_read_is_replaced():
@@ -280,9 +316,7 @@ def test_a_name_read_back_again_as_a_name_that_cannot_be_read_is_replaced():
             ("assistant", "please confirm a table for four at luigi's for seven pm today in san jose"),
         ],
     )
-    ws = synced(rows)
-    scores = np.asarray([1.0, 0.2, 0.3, 0.7])
-    out, former = supersede(ws, scores, np.arange(4), asked=frozenset({"name"}))
+    out, former = superseded(rows, [1.0, 0.2, 0.3, 0.7], asked=frozenset({"name"}))
     assert out[3] > out[0] and former.tolist() == [True, False, False, False]
 
 
@@ -295,8 +329,7 @@ def test_an_agents_question_is_not_a_statement_a_read_back_replaces():
             ("assistant", "you would like to book a table at the green door for 2 is that right"),
         ],
     )
-    ws = synced(rows)
-    _, former = supersede(ws, np.asarray([1.0, 0.5, 0.8]), np.arange(3))
+    _, former = superseded(rows, [1.0, 0.5, 0.8])
     assert not former.any()
 
 
@@ -313,9 +346,7 @@ def test_a_turned_down_offer_is_replaced_by_the_agents_reply_not_by_every_later_
             ("assistant", "playing moon river on the kitchen speaker"),
         ],
     )
-    ws = synced(rows)
-    scores = np.asarray([1.0, 0.1, 0.5, 0.1, 0.3, 0.1, 0.4])
-    out, former = supersede(ws, scores, np.arange(7), asked=frozenset({"name"}))
+    out, former = superseded(rows, [1.0, 0.1, 0.5, 0.1, 0.3, 0.1, 0.4], asked=frozenset({"name"}))
     assert out[2] >= 1.0 > out[0] and former[0]  # the reply to "no, ..." takes the offer's place
     assert out[4] < out[2] and out[6] < out[2]  # the device read-backs replace the offer of no song
 
@@ -344,27 +375,9 @@ def test_a_count_read_back_after_what_is_counted_replaces_the_first_one():
             ("user", "yes"),
         ],
     )
-    hits = rank(WorkingSet(rows), "how many seats did i get for the jazz night", None, preset=FAST, limit=5, now=NOW)
+    hits = ranked(rows, "how many seats did i get for the jazz night")
     assert position(hits, "seats five") < position(hits, "and 2 seats")
     assert hits[position(hits, "and 2 seats")].former
-
-
-def test_a_later_day_of_the_month_replaces_the_earlier_one():
-    rows = turns(
-        "c1",
-        [
-            ("user", "i need a room at the harbour hotel for a stay starting on the 3rd"),
-            ("assistant", "which city is the harbour hotel in"),
-            ("user", "portsmouth, and i will arrive around noon"),
-            ("assistant", "let me check, a room at the harbour hotel in portsmouth from tomorrow for 1 guest"),
-            ("user", "sorry, change that to the 9th of april"),
-            ("assistant", "so it's next thursday for one guest, anything else I can do for you today?"),
-        ],
-    )
-    hits = rank(WorkingSet(rows), "what date was my stay at the harbour hotel", None, preset=FAST, limit=5, now=NOW)
-    assert position(hits, "the 9th of april") < position(hits, "starting on the 3rd")
-    assert hits[position(hits, "starting on the 3rd")].former
-    assert not hits[position(hits, "the 9th of april")].former  # "next thursday" may be the 9th: not a change
 
 
 def test_rows_read_when_the_history_loads_rank_the_same_and_are_not_read_again(monkeypatch):
@@ -379,7 +392,7 @@ def test_rows_read_when_the_history_loads_rank_the_same_and_are_not_read_again(m
     ]
     rows = [*turns("c1", said), *turns("c2", said, at=T0 + timedelta(days=3))]
     questions = ["what time was my table at Luigi's?", "how many people was the table for?", "Luigi's"]
-    unprepared = [rank(WorkingSet(rows), q, None, preset=FAST, limit=5, now=NOW) for q in questions]
+    unprepared = [ranked(rows, q) for q in questions]
     ws = WorkingSet(rows)
     prepare(ws)
     readings = ws.per_row("supersede")
