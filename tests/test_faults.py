@@ -37,6 +37,14 @@ async def faulty_store(pg_proxy, postgres_database, embedder, tmp_path, **kwargs
     return await memory.open_store(url, embedder=embedder, spool_path=tmp_path / "spool.db", **kwargs)
 
 
+@pytest.fixture
+async def faulty(pg_proxy, postgres_database, embedder, tmp_path):
+    """A store that reaches the database through the fault proxy (the spool in ``tmp_path``), closed after the test."""
+    store = await faulty_store(pg_proxy, postgres_database, embedder, tmp_path)
+    yield store
+    await store.aclose()
+
+
 def tenant_id() -> str:
     return f"t-{uuid.uuid4().hex[:10]}"
 
@@ -65,94 +73,79 @@ def assert_all_once_in_order(rows, n: int) -> None:
     assert [r.text for r in rows] == [f"turn {i} of the call" for i in range(n)]
 
 
+async def assert_stored_once_in_order(direct: memory.CallerStore, tenant: str, call_id: str, n: int) -> list:
+    """The ``n`` turns of the call are stored, once each and in order (waiting for them as ``stored_seqs``)."""
+    rows = await stored_seqs(direct, tenant, call_id, expect=n)
+    assert_all_once_in_order(rows, n)
+    return rows
+
+
 @pytest.mark.parametrize("fault", ["refuse", "hang"])
-async def test_postgres_failing_mid_call_and_back_before_close_loses_nothing(
-    fault, pg_proxy, postgres_database, direct, embedder, tmp_path
-):
-    store = await faulty_store(pg_proxy, postgres_database, embedder, tmp_path)
+async def test_postgres_failing_mid_call_and_back_before_close_loses_nothing(fault, pg_proxy, direct, faulty):
     tenant = tenant_id()
-    try:
-        hooks = await store.open_call(tenant, {"phone": phone()}, started_at=T0)
-        say(hooks, 0, 20)
-        await hooks.flushed()
-        await pg_proxy.set(fault)
-        for i in range(20, 120):  # the caller goes on talking through the outage
-            say(hooks, i, i + 1)
-            await asyncio.sleep(0.01)
-        await asyncio.sleep(0.5)
-        assert hooks.spooled > 0  # waiting in the spool, not in memory only
-        await pg_proxy.set("pass")
-        say(hooks, 120, 150)
-        await hooks.aclose()  # nothing handed back: MemoryWriteError would fail the test
-        rows = await stored_seqs(direct, tenant, hooks.call_id, expect=150)
-        assert_all_once_in_order(rows, 150)
-        assert await store.spool.pending() == 0
-    finally:
-        await store.aclose()
+    hooks = await faulty.open_call(tenant, {"phone": phone()}, started_at=T0)
+    say(hooks, 0, 20)
+    await hooks.flushed()
+    await pg_proxy.set(fault)
+    for i in range(20, 120):  # the caller goes on talking through the outage
+        say(hooks, i, i + 1)
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.5)
+    assert hooks.spooled > 0  # waiting in the spool, not in memory only
+    await pg_proxy.set("pass")
+    say(hooks, 120, 150)
+    await hooks.aclose()  # nothing handed back: MemoryWriteError would fail the test
+    await assert_stored_once_in_order(direct, tenant, hooks.call_id, 150)
+    assert await faulty.spool.pending() == 0
 
 
-async def test_postgres_cut_again_and_again_loses_nothing(pg_proxy, postgres_database, direct, embedder, tmp_path):
-    store = await faulty_store(pg_proxy, postgres_database, embedder, tmp_path)
+async def test_postgres_cut_again_and_again_loses_nothing(pg_proxy, direct, faulty):
     tenant = tenant_id()
-    try:
-        hooks = await store.open_call(tenant, {"phone": phone()}, started_at=T0)
-        for i in range(60):
-            say(hooks, i, i + 1)
-            if i % 15 == 7:
-                pg_proxy.cut()
-            await asyncio.sleep(0.01)
-        await hooks.aclose()
-        assert_all_once_in_order(await stored_seqs(direct, tenant, hooks.call_id, expect=60), 60)
-    finally:
-        await store.aclose()
+    hooks = await faulty.open_call(tenant, {"phone": phone()}, started_at=T0)
+    for i in range(60):
+        say(hooks, i, i + 1)
+        if i % 15 == 7:
+            pg_proxy.cut()
+        await asyncio.sleep(0.01)
+    await hooks.aclose()
+    await assert_stored_once_in_order(direct, tenant, hooks.call_id, 60)
 
 
-async def test_postgres_down_to_the_end_of_the_call_is_replayed_when_back(
-    pg_proxy, postgres_database, direct, embedder, tmp_path
-):
-    store = await faulty_store(pg_proxy, postgres_database, embedder, tmp_path)
+async def test_postgres_down_to_the_end_of_the_call_is_replayed_when_back(pg_proxy, direct, faulty):
     tenant = tenant_id()
-    try:
-        hooks = await store.open_call(tenant, {"phone": phone()}, started_at=T0)
-        say(hooks, 0, 6)
-        await hooks.flushed()
-        await pg_proxy.set("refuse")
-        say(hooks, 6, 13)
-        await hooks.aclose(timeout=2.0)  # the database is still down: the rest waits in the spool
-        assert await store.spool.pending() == 7
-        await pg_proxy.set("pass")
-        rows = await stored_seqs(direct, tenant, hooks.call_id, expect=13)
-        assert_all_once_in_order(rows, 13)
-        profile = await direct.profile(tenant, hooks.caller_id)
-        assert profile.call_count == 1 and profile.calls[0].ended_at is not None  # the call's end replayed too
-        assert await store.spool.pending() == 0
-    finally:
-        await store.aclose()
+    hooks = await faulty.open_call(tenant, {"phone": phone()}, started_at=T0)
+    say(hooks, 0, 6)
+    await hooks.flushed()
+    await pg_proxy.set("refuse")
+    say(hooks, 6, 13)
+    await hooks.aclose(timeout=2.0)  # the database is still down: the rest waits in the spool
+    assert await faulty.spool.pending() == 7
+    await pg_proxy.set("pass")
+    await assert_stored_once_in_order(direct, tenant, hooks.call_id, 13)
+    profile = await direct.profile(tenant, hooks.caller_id)
+    assert profile.call_count == 1 and profile.calls[0].ended_at is not None  # the call's end replayed too
+    assert await faulty.spool.pending() == 0
 
 
 async def test_a_close_that_outlasts_its_timeout_says_so_and_the_spool_finishes_the_call(
-    pg_proxy, postgres_database, direct, embedder, tmp_path, caplog
+    pg_proxy, direct, caplog, faulty
 ):
-    store = await faulty_store(pg_proxy, postgres_database, embedder, tmp_path)
     tenant = tenant_id()
-    try:
-        hooks = await store.open_call(tenant, {"phone": phone()}, started_at=T0)
-        say(hooks, 0, 6)
-        await hooks.flushed()
-        await pg_proxy.set("hang")  # every turn is stored; the call's end is not
-        with caplog.at_level(logging.WARNING, logger="memory"):
-            await hooks.aclose(timeout=1.0)
-        assert any("took longer than 1.0 s" in r.getMessage() for r in caplog.records)
-        await pg_proxy.set("pass")
-        for _ in range(150):
-            profile = await direct.profile(tenant, hooks.caller_id)
-            if profile.call_count == 1 and profile.calls[0].ended_at is not None:
-                break
-            await asyncio.sleep(0.1)
-        assert profile.calls[0].ended_at is not None  # the call's end replayed from the spool
-        assert_all_once_in_order(await stored_seqs(direct, tenant, hooks.call_id, expect=6), 6)
-    finally:
-        await store.aclose()
+    hooks = await faulty.open_call(tenant, {"phone": phone()}, started_at=T0)
+    say(hooks, 0, 6)
+    await hooks.flushed()
+    await pg_proxy.set("hang")  # every turn is stored; the call's end is not
+    with caplog.at_level(logging.WARNING, logger="memory"):
+        await hooks.aclose(timeout=1.0)
+    assert any("took longer than 1.0 s" in r.getMessage() for r in caplog.records)
+    await pg_proxy.set("pass")
+    for _ in range(150):
+        profile = await direct.profile(tenant, hooks.caller_id)
+        if profile.call_count == 1 and profile.calls[0].ended_at is not None:
+            break
+        await asyncio.sleep(0.1)
+    assert profile.calls[0].ended_at is not None  # the call's end replayed from the spool
+    await assert_stored_once_in_order(direct, tenant, hooks.call_id, 6)
 
 
 async def test_postgres_hung_at_call_start_costs_the_budget_and_the_call_attaches_later(
@@ -186,7 +179,7 @@ async def test_postgres_hung_at_call_start_costs_the_budget_and_the_call_attache
         assert hooks.caller_id == seed.caller_id
         assert "ZX-4410" in (await hooks.preload()).text  # memory is there once attached
         await hooks.aclose()
-        assert_all_once_in_order(await stored_seqs(direct, tenant, hooks.call_id, expect=8), 8)
+        await assert_stored_once_in_order(direct, tenant, hooks.call_id, 8)
     finally:
         await store.aclose()
 
@@ -204,8 +197,7 @@ async def test_the_next_process_replays_what_a_closed_one_left_in_the_spool(
     await pg_proxy.set("pass")
     second = await faulty_store(pg_proxy, postgres_database, embedder, tmp_path)  # the next process, same settings
     try:
-        rows = await stored_seqs(direct, tenant, hooks.call_id, expect=10)
-        assert_all_once_in_order(rows, 10)
+        rows = await assert_stored_once_in_order(direct, tenant, hooks.call_id, 10)
         assert await second.spool.pending() == 0
         # a call that never reached the database gets its caller from what the line presented
         assert (await direct.find_caller(tenant, "phone", hooks._linker.presented[0].value)) == rows[0].caller_id
@@ -227,7 +219,7 @@ async def test_a_store_opened_while_postgres_is_down_attaches_when_it_is_back(
         await pg_proxy.set("pass")
         say(hooks, 5, 9)
         await hooks.aclose(timeout=10.0)
-        assert_all_once_in_order(await stored_seqs(direct, tenant, hooks.call_id, expect=9), 9)
+        await assert_stored_once_in_order(direct, tenant, hooks.call_id, 9)
     finally:
         await store.aclose()
 
@@ -317,7 +309,7 @@ async def test_a_burst_of_100_calls_of_20_turns_stores_every_turn(postgres_datab
 
 
 async def test_turns_the_database_takes_late_are_not_spooled_when_the_spool_is_busy(
-    pg_proxy, postgres_database, direct, embedder, tmp_path, caplog
+    pg_proxy, direct, tmp_path, caplog, faulty
 ):
     """A slow database (not down) while the host's spool file is locked by another process: the
     turns go to the spool after 100 ms, and the database taking them first ends that attempt. They
@@ -325,54 +317,48 @@ async def test_turns_the_database_takes_late_are_not_spooled_when_the_spool_is_b
     import sqlite3
 
     tenant = tenant_id()
-    store = await faulty_store(pg_proxy, postgres_database, embedder, tmp_path)
     other = sqlite3.connect(tmp_path / "spool.db", isolation_level=None)  # another job process of the host
     try:
-        hooks = await store.open_call(tenant, {"phone": phone()}, started_at=T0)
+        hooks = await faulty.open_call(tenant, {"phone": phone()}, started_at=T0)
         await hooks.flushed()
         other.execute("BEGIN IMMEDIATE")  # it holds the spool's write lock for a while
         pg_proxy.freeze()  # the database stops answering for 0.5 s
         say(hooks, 0, 4)
         await asyncio.sleep(0.5)
         await pg_proxy.set("pass")
-        assert_all_once_in_order(await stored_seqs(direct, tenant, hooks.call_id, expect=4), 4)
+        await assert_stored_once_in_order(direct, tenant, hooks.call_id, 4)
         await asyncio.sleep(2.5)  # the lock held past the spool's 2 s for a write
         other.execute("ROLLBACK")
         await hooks.aclose()
         assert hooks.spooled == 0
         assert not [r for r in caplog.records if "could not be spooled" in r.getMessage()]
-        assert_all_once_in_order(await stored_seqs(direct, tenant, hooks.call_id, expect=4), 4)
+        await assert_stored_once_in_order(direct, tenant, hooks.call_id, 4)
     finally:
         other.close()
-        await store.aclose()
 
 
 async def test_turns_the_spool_kept_just_as_the_database_took_them_leave_the_spool(
-    pg_proxy, postgres_database, direct, embedder, tmp_path, monkeypatch
+    pg_proxy, direct, monkeypatch, faulty
 ):
     """A slow database: the turns go to the spool after 100 ms, and the database takes them after the
     spool's write committed but before it returned (the process descheduled in between). The writer
     calls the spool write off, too late to roll it back: the turns leave the spool all the same."""
     tenant = tenant_id()
-    store = await faulty_store(pg_proxy, postgres_database, embedder, tmp_path)
-    assert store.spool is not None
-    kept = store.spool.keep
+    assert faulty.spool is not None
+    kept = faulty.spool.keep
 
     async def keep_then_stall(call, rows):
         await kept(call, rows)
         await asyncio.sleep(1.0)  # committed; not yet returned
 
-    monkeypatch.setattr(store.spool, "keep", keep_then_stall)
-    try:
-        hooks = await store.open_call(tenant, {"phone": phone()}, started_at=T0)
-        await hooks.flushed()
-        pg_proxy.freeze()  # the database stops answering
-        say(hooks, 0, 4)
-        await asyncio.sleep(0.4)  # spooled after 100 ms, committed, not returned
-        await pg_proxy.set("pass")  # the database takes them now
-        assert_all_once_in_order(await stored_seqs(direct, tenant, hooks.call_id, expect=4), 4)
-        await hooks.aclose()
-        await asyncio.sleep(0.2)  # the spool's clean-up runs in its own task
-        assert await store.spool.pending() == 0
-    finally:
-        await store.aclose()
+    monkeypatch.setattr(faulty.spool, "keep", keep_then_stall)
+    hooks = await faulty.open_call(tenant, {"phone": phone()}, started_at=T0)
+    await hooks.flushed()
+    pg_proxy.freeze()  # the database stops answering
+    say(hooks, 0, 4)
+    await asyncio.sleep(0.4)  # spooled after 100 ms, committed, not returned
+    await pg_proxy.set("pass")  # the database takes them now
+    await assert_stored_once_in_order(direct, tenant, hooks.call_id, 4)
+    await hooks.aclose()
+    await asyncio.sleep(0.2)  # the spool's clean-up runs in its own task
+    assert await faulty.spool.pending() == 0
