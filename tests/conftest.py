@@ -102,6 +102,14 @@ def redis_url() -> str:
     return REDIS_URL
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request, tmp_path) -> str:
+    """A database of each backend: a SQLite file of this test alone, or this run's Postgres database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'memory.db'}"
+    return request.getfixturevalue("postgres_database")
+
+
 @pytest.fixture(params=["sqlite", "postgres", "postgres+redis"])
 def store_urls(request, tmp_path) -> tuple[str, str | None]:
     if request.param == "sqlite":

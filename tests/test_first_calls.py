@@ -14,17 +14,10 @@ import memory
 TRIES = 50
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def shared_url(request, tmp_path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'shared.db'}"
-    return request.getfixturevalue("postgres_database")
-
-
 @pytest.fixture
-async def two_stores(shared_url, embedder):
+async def two_stores(database_url, embedder):
     """Two stores on one database, as two worker processes would hold (separate connections)."""
-    url = shared_url
+    url = database_url
     first = await memory.open_store(url, embedder=embedder)
     second = await memory.open_store(url, embedder=embedder)
     yield first, second

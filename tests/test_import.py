@@ -32,13 +32,6 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "docs" / "examples"
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def store_url(request, tmp_path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'memory.db'}"
-    return request.getfixturevalue("postgres_database")
-
-
 def tenant_id() -> str:
     return f"imp-{uuid.uuid4().hex[:10]}"
 
@@ -211,25 +204,25 @@ def test_bad_csv_rows_are_named_and_skip_their_call(tmp_path):
 # -- the same memory as live calls ---------------------------------------------------------------------
 
 
-async def test_csv_and_jsonl_make_the_same_memory(store_url, embedder, tmp_path):
+async def test_csv_and_jsonl_make_the_same_memory(database_url, embedder, tmp_path):
     calls = generate(400, seed=3)
     a, b = tenant_id(), tenant_id()
     write_jsonl(retenant(calls, a), tmp_path / "calls.jsonl")
     write_csv(retenant(calls, b), tmp_path / "calls.csv")
-    first = await import_file(store_url, tmp_path / "calls.jsonl", "jsonl", embedder)
-    second = await import_file(store_url, tmp_path / "calls.csv", "csv", embedder)
+    first = await import_file(database_url, tmp_path / "calls.jsonl", "jsonl", embedder)
+    second = await import_file(database_url, tmp_path / "calls.csv", "csv", embedder)
     assert first.calls == second.calls == len(calls) and not first.bad and not second.bad
     ids = [c["call_id"] for c in calls]
-    assert_same(await snapshot(store_url, a, ids, embedder), await snapshot(store_url, b, ids, embedder))
+    assert_same(await snapshot(database_url, a, ids, embedder), await snapshot(database_url, b, ids, embedder))
 
 
-async def test_an_imported_caller_is_remembered_on_their_next_live_call(store_url, embedder, tmp_path):
+async def test_an_imported_caller_is_remembered_on_their_next_live_call(database_url, embedder, tmp_path):
     tenant = tenant_id()
     records = [json.loads(line) for line in (EXAMPLES / "calls.jsonl").read_text().splitlines()]
     write_jsonl(retenant(records, tenant), tmp_path / "calls.jsonl")
-    report = await import_file(store_url, tmp_path / "calls.jsonl", "jsonl", embedder)
+    report = await import_file(database_url, tmp_path / "calls.jsonl", "jsonl", embedder)
     assert (report.calls, report.turns, report.bad) == (3, 11, [])
-    store = await memory.open_store(store_url, embedder=embedder, spool_path=None)
+    store = await memory.open_store(database_url, embedder=embedder, spool_path=None)
     try:
         hooks = await store.open_call(tenant, {"phone": "415-555-0142"})  # the same phone, another format
         brief = await hooks.preload()
@@ -252,24 +245,24 @@ async def test_an_imported_caller_is_remembered_on_their_next_live_call(store_ur
 
 
 @pytest.mark.slow
-async def test_a_generated_file_of_10000_turns_imports_once(store_url, embedder, tmp_path):
+async def test_a_generated_file_of_10000_turns_imports_once(database_url, embedder, tmp_path):
     tenant = tenant_id()
     calls = retenant(generate(10_000), tenant)
     turns = sum(len(c["turns"]) for c in calls)
     assert turns >= 10_000
     path = tmp_path / "calls.jsonl"
     write_jsonl(calls, path)
-    report = await import_file(store_url, path, "jsonl", embedder)
+    report = await import_file(database_url, path, "jsonl", embedder)
     print(f"\nimported {report.turns} turns in {report.seconds:.1f} s: {report.rate:.0f} turns/s")
     assert (report.calls, report.turns, report.present, report.bad) == (len(calls), turns, 0, [])
     ids = [c["call_id"] for c in calls]
-    before = await snapshot(store_url, tenant, ids, embedder)
+    before = await snapshot(database_url, tenant, ids, embedder)
     assert sum(len(rows) for _, rows in before["calls"].values()) == turns  # no generated turn repeats the last
     assert all(ended for ended, _ in before["calls"].values())
     assert all(embedded for _, rows in before["calls"].values() for *_, embedded, _ in rows)
-    again = await import_file(store_url, path, "jsonl", embedder)
+    again = await import_file(database_url, path, "jsonl", embedder)
     assert (again.calls, again.turns, again.present, again.present_turns) == (0, 0, len(calls), turns)
-    assert await snapshot(store_url, tenant, ids, embedder) == before
+    assert await snapshot(database_url, tenant, ids, embedder) == before
 
 
 def tenants_file(tmp_path: Path, *tenants: str) -> Path:
@@ -311,7 +304,7 @@ def stored_turns(url: str, tenant: str) -> int:
 
 
 @pytest.mark.slow
-def test_an_import_killed_mid_call_resumes_to_the_same_memory(store_url, embedder, tmp_path):
+def test_an_import_killed_mid_call_resumes_to_the_same_memory(database_url, embedder, tmp_path):
     """SIGKILL while calls are being written, several times; each run finishes more; the end is the
     memory of one uninterrupted import, with no call, turn, fact or matter twice."""
     killed, reference = tenant_id(), tenant_id()
@@ -323,25 +316,25 @@ def test_an_import_killed_mid_call_resumes_to_the_same_memory(store_url, embedde
     ids = [c["call_id"] for c in calls]
     cut_short = 0
     for kill_at in (400, 1200, 2000):
-        child = cli(str(path), "--tenants", str(tenants), db=store_url)
+        child = cli(str(path), "--tenants", str(tenants), db=database_url)
         deadline = time.monotonic() + 120
-        while stored_turns(store_url, killed) < kill_at and child.poll() is None and time.monotonic() < deadline:
+        while stored_turns(database_url, killed) < kill_at and child.poll() is None and time.monotonic() < deadline:
             time.sleep(0.02)
         child.send_signal(signal.SIGKILL)
         child.communicate(timeout=30)
         assert child.returncode == -signal.SIGKILL, "the import ended before it was killed"
-        states = asyncio.run(_states(store_url, killed, ids, embedder))
+        states = asyncio.run(_states(database_url, killed, ids, embedder))
         cut_short += sum(1 for _, _, ended in states.values() if not ended)
     assert cut_short, "no kill landed inside a call"  # each kill leaves the call it was writing unfinished
-    child = cli(str(path), "--tenants", str(tenants), db=store_url)
+    child = cli(str(path), "--tenants", str(tenants), db=database_url)
     out, err = child.communicate(timeout=600)
     assert child.returncode == 0, err
     assert "begun by an earlier run that was stopped, finished now" in out
-    assert stored_turns(store_url, killed) == total
+    assert stored_turns(database_url, killed) == total
     write_jsonl(retenant(calls, reference), tmp_path / "reference.jsonl")
-    asyncio.run(import_file(store_url, tmp_path / "reference.jsonl", "jsonl", embedder))
-    got = asyncio.run(snapshot(store_url, killed, ids, embedder))
-    assert_same(got, asyncio.run(snapshot(store_url, reference, ids, embedder)))
+    asyncio.run(import_file(database_url, tmp_path / "reference.jsonl", "jsonl", embedder))
+    got = asyncio.run(snapshot(database_url, killed, ids, embedder))
+    assert_same(got, asyncio.run(snapshot(database_url, reference, ids, embedder)))
 
 
 async def _states(url: str, tenant: str, ids: list[str], embedder) -> dict[str, tuple[str, str, bool]]:
@@ -369,10 +362,10 @@ def test_the_command_reports_bad_lines_and_exits_3(tmp_path):
     assert "imported 1 call (3 turns)" in out and "skipped 2 calls (8 turns) already in the store" in out
 
 
-async def test_facts_stored_twice_keep_what_superseded_what(store_url, embedder):
+async def test_facts_stored_twice_keep_what_superseded_what(database_url, embedder):
     """A resumed call enriches its stored turns again: a fact stored before, since superseded, must not
     end the value that replaced it (the store writes enrichment idempotently)."""
-    store = await memory.open_store(store_url, embedder=embedder, spool_path=None)
+    store = await memory.open_store(database_url, embedder=embedder, spool_path=None)
     try:
         tenant = tenant_id()
         hooks = await store.open_call(tenant, {"phone": "+14155550100"}, call_id="twice")

@@ -115,16 +115,9 @@ class Served:
         self.thread.join(10)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def store_url(request, tmp_path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'memory.db'}"
-    return request.getfixturevalue("postgres_database")
-
-
 @pytest.fixture
-async def inspector(store_url, embedder):
-    url = store_url
+async def inspector(database_url, embedder):
+    url = database_url
     store = await memory.open_store(url, embedder=embedder, spool_path=None)
     try:
         seeded = await seed(store)
@@ -409,35 +402,27 @@ def test_the_command_line_hashes_a_password_and_refuses_a_bad_configuration(tmp_
     import sys
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("MEMORY_")}
-    run = subprocess.run(
-        [sys.executable, "-m", "memory", "inspect", "--hash-password"],
-        input="correct horse\n",
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
+
+    def inspect(*args: str, said: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "memory", "inspect", *args],
+            input=said,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
+
+    run = inspect("--hash-password", said="correct horse\n")
     digest = run.stdout.strip()
     assert run.returncode == 0 and password_matches("correct horse", digest)
     env["MEMORY_INSPECTOR_USERS"] = f"ann:acme-telecom:{digest}"
     env["MEMORY_INSPECTOR_SECRET"] = "too short"
-    run = subprocess.run(
-        [sys.executable, "-m", "memory", "inspect", "--db", f"sqlite:///{tmp_path / 'm.db'}"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
+    run = inspect("--db", f"sqlite:///{tmp_path / 'm.db'}")
     assert run.returncode == 1 and run.stderr.startswith("error: MEMORY_INSPECTOR_SECRET must be at least 32")
     env["MEMORY_INSPECTOR_SECRET"] = "s" * 40
     env["MEMORY_INSPECTOR_USERS"] = "ann:acme-telecom:hunter2"
-    run = subprocess.run(
-        [sys.executable, "-m", "memory", "inspect", "--db", f"sqlite:///{tmp_path / 'm.db'}"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
+    run = inspect("--db", f"sqlite:///{tmp_path / 'm.db'}")
     assert run.returncode == 1 and "entry 1" in run.stderr and "hunter2" not in run.stderr
     assert not (tmp_path / "m.db").exists()  # nothing is created before the configuration is right
 
