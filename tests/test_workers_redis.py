@@ -21,11 +21,16 @@ async def two_workers(postgres_database, redis_url, embedder):
     await b.aclose()
 
 
+async def first_call(store: memory.CallerStore, tenant: str, role: str, said: str) -> None:
+    """A call from the number, ``T0``, in which ``role`` says ``said``."""
+    first = await store.open_call(tenant, {"phone": "+44 20 7946 0958"}, started_at=T0)
+    first.record_turn(role, said)
+    await first.aclose()
+
+
 async def test_a_second_call_on_another_worker_gets_the_prepared_preload(two_workers, tenant):
     a, b = two_workers
-    first = await a.open_call(tenant, {"phone": "+44 20 7946 0958"}, started_at=T0)
-    first.record_turn("assistant", "I've booked a technician visit for Thursday, booking 5521.")
-    await first.aclose()
+    await first_call(a, tenant, "assistant", "I've booked a technician visit for Thursday, booking 5521.")
     second = await b.open_call(tenant, {"phone": "+442079460958"}, started_at=T0 + timedelta(days=1))
     pre = await second.preload()
     assert pre.source == "cache" and "booking 5521" in pre.text
@@ -34,9 +39,7 @@ async def test_a_second_call_on_another_worker_gets_the_prepared_preload(two_wor
 
 async def test_a_write_on_one_worker_invalidates_what_the_other_reads(two_workers, tenant):
     a, b = two_workers
-    first = await a.open_call(tenant, {"phone": "+44 20 7946 0958"}, started_at=T0)
-    first.record_turn("user", "my heating is broken")
-    await first.aclose()
+    await first_call(a, tenant, "user", "my heating is broken")
     ongoing = await a.open_call(tenant, {"phone": "+44 20 7946 0958"}, started_at=T0 + timedelta(hours=1))
     ongoing.record_turn("user", "also the boiler pressure is low")
     await asyncio.wait_for(ongoing.flushed(), 2.0)
