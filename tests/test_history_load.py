@@ -5,14 +5,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import timedelta
 
 import memory
 from memory.store.base import CallerHistory
 from memory.store.postgres import PostgresBackend
 from memory.values import MemoryRow
 
-from .test_store_contract import PHONE, T0, first_call
+from .test_store_contract import caller_who_calls_again
 
 
 def _rows(rows: Sequence[MemoryRow]) -> list[tuple[object, ...]]:
@@ -25,14 +24,13 @@ def _rows(rows: Sequence[MemoryRow]) -> list[tuple[object, ...]]:
 
 async def _caller_with_history(store: memory.CallerStore, tenant: str) -> str:
     """A caller with memories, an open matter, facts (one replaced), graph edges and a stored episode."""
-    caller = await first_call(store, tenant)
-    hooks = await store.open_call(tenant, {"phone": PHONE}, started_at=T0 + timedelta(days=1))
-    hooks.record_turn("user", "my address is 5 Elm Road", at=T0 + timedelta(days=1))
-    hooks.record_turn(
-        "user", "sorry, I moved, my new address is twenty two Oak Street", at=T0 + timedelta(days=1, seconds=5)
+    return await caller_who_calls_again(
+        store,
+        tenant,
+        ("user", "my address is 5 Elm Road"),
+        ("user", "sorry, I moved, my new address is twenty two Oak Street"),
+        gap_s=5,
     )
-    await hooks.aclose()
-    return caller
 
 
 async def test_load_history_returns_what_the_five_loads_return(store, tenant):

@@ -36,6 +36,18 @@ async def first_call(store, tenant, identifiers=None, *, at=T0) -> str:
     return hooks.caller_id
 
 
+async def caller_who_calls_again(store, tenant, *said: tuple[str, str], gap_s: int) -> str:
+    """The caller of ``first_call``, who calls again a day later and says ``said`` ((role, text) turns
+    ``gap_s`` seconds apart). Returns the caller id."""
+    caller = await first_call(store, tenant)
+    at = T0 + timedelta(days=1)
+    hooks = await store.open_call(tenant, {"phone": PHONE}, started_at=at)
+    for i, (role, text) in enumerate(said):
+        hooks.record_turn(role, text, at=at + timedelta(seconds=gap_s * i))
+    await hooks.aclose()
+    return caller
+
+
 async def test_new_caller_gets_an_empty_preload(store, tenant):
     hooks = await store.open_call(tenant, {"phone": PHONE}, started_at=T0)
     pre = await hooks.preload()

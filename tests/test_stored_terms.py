@@ -4,7 +4,6 @@ caller does not tokenise every row again, and the working set ranks exactly as i
 from __future__ import annotations
 
 import dataclasses
-from datetime import timedelta
 
 import asyncpg
 import numpy as np
@@ -17,18 +16,17 @@ from memory.store import codec, postgres, sqlite
 from memory.text.terms import TERMS_VERSION, document_terms, index_terms, pack_terms, unpack_terms
 from memory.values import MemoryRow
 
-from .test_store_contract import PHONE, T0, first_call
+from .test_store_contract import caller_who_calls_again, first_call
 
 
 async def _caller_with_two_calls(store: memory.CallerStore, tenant: str) -> str:
-    caller = await first_call(store, tenant)
-    hooks = await store.open_call(tenant, {"phone": PHONE}, started_at=T0 + timedelta(days=1))
-    hooks.record_turn("user", "Thanks, Dana! My new address is twenty two Oak Street.", at=T0 + timedelta(days=1))
-    hooks.record_turn(
-        "assistant", "Got it, twenty two Oak Street. Anything else?", at=T0 + timedelta(days=1, seconds=4)
+    return await caller_who_calls_again(
+        store,
+        tenant,
+        ("user", "Thanks, Dana! My new address is twenty two Oak Street."),
+        ("assistant", "Got it, twenty two Oak Street. Anything else?"),
+        gap_s=4,
     )
-    await hooks.aclose()
-    return caller
 
 
 def _lexical_ranking(rows: list[MemoryRow], query: str) -> list[object]:
