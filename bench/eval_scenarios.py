@@ -846,9 +846,15 @@ class Context:
         return self.subject.canonical(key) if isinstance(self.subject, MemorySubject) else key
 
 
-async def _brief(view, ctx: Context, probe: Probe) -> tuple[str, list[Leak]]:
+async def _brief(view, ctx: Context, probe: Probe, *, empty: str = "the brief is empty") -> tuple[str, Outcome | None]:
+    """The brief, and the outcome that fails the probe when the brief leaks or is empty (``empty`` says why)."""
     text = await view.preload()
-    return text, _brief_leaks(view, ctx, probe.id, text)
+    leaks = _brief_leaks(view, ctx, probe.id, text)
+    if leaks:
+        return text, Outcome(probe, False, f"leak in the brief: {leaks[0].detail!r} from {leaks[0].origin}")
+    if not text:
+        return text, Outcome(probe, False, empty)
+    return text, None
 
 
 def _brief_leaks(view, ctx: Context, point: str, text: str) -> list[Leak]:
@@ -914,11 +920,9 @@ async def probe_recall(probe: Probe, view, ctx: Context) -> Outcome:
 
 
 async def probe_brief_contains(probe: Probe, view, ctx: Context) -> Outcome:
-    text, leaks = await _brief(view, ctx, probe)
-    if leaks:
-        return Outcome(probe, False, f"leak in the brief: {leaks[0].detail!r} from {leaks[0].origin}")
-    if not text:
-        return Outcome(probe, False, "the brief is empty")
+    text, failed = await _brief(view, ctx, probe)
+    if failed:
+        return failed
     section = probe.spec.get("section")
     if section:
         lines = section_lines(text, section)
@@ -935,11 +939,9 @@ async def probe_brief_contains(probe: Probe, view, ctx: Context) -> Outcome:
 
 
 async def probe_brief_not_current(probe: Probe, view, ctx: Context) -> Outcome:
-    text, leaks = await _brief(view, ctx, probe)
-    if leaks:
-        return Outcome(probe, False, f"leak in the brief: {leaks[0].detail!r} from {leaks[0].origin}")
-    if not text:
-        return Outcome(probe, False, "the brief is empty (the caller was not recognised)")
+    text, failed = await _brief(view, ctx, probe, empty="the brief is empty (the caller was not recognised)")
+    if failed:
+        return failed
     value, attribute = str(probe.spec["value"]), probe.spec.get("attribute")
     facts = section_lines(text, "Current facts") or []
     other_current = []
@@ -958,11 +960,9 @@ async def probe_brief_not_current(probe: Probe, view, ctx: Context) -> Outcome:
 
 
 async def probe_brief_contained(probe: Probe, view, ctx: Context) -> Outcome:
-    text, leaks = await _brief(view, ctx, probe)
-    if leaks:
-        return Outcome(probe, False, f"leak in the brief: {leaks[0].detail!r} from {leaks[0].origin}")
-    if not text:
-        return Outcome(probe, False, "the brief is empty")
+    text, failed = await _brief(view, ctx, probe)
+    if failed:
+        return failed
     lines = text.strip().splitlines()
     opens, closes = text.count("<caller_memory>"), text.count("</caller_memory>")
     if not (lines[0].strip() == "<caller_memory>" and lines[-1].strip() == "</caller_memory>"):
