@@ -91,6 +91,12 @@ def pct(values: Iterable[float], q: float) -> float:
     return float(np.percentile(data, q)) if data.size else float("nan")
 
 
+def percentiles(name: str, values: Iterable[float], *qs: int) -> dict[str, float]:
+    """``{name}_p{q}_ms``: the ``q``-th percentile of ``values`` (milliseconds), for each of ``qs``."""
+    data = list(values)
+    return {f"{name}_p{q}_ms": pct(data, q) for q in qs}
+
+
 def default_postgres() -> str:
     return os.environ.get("MEMORY_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import memory
 from bench import synthetic
-from bench.context import Context, pct, pyplot
+from bench.context import Context, pct, percentiles, pyplot
 
 NAME = "concurrency"
 TITLE = "Many calls at once in one worker process (the thread-executor case)"
@@ -111,10 +111,8 @@ async def run_level(store, calls: int, settings: Settings) -> dict:
         "turns": turns,
         "wall_s": wall,
         "open_p95_ms": pct(out["open"], 95),
-        "preload_p50_ms": pct(out["preload"], 50),
-        "preload_p95_ms": pct(out["preload"], 95),
-        "recall_p50_ms": pct(out["recall"], 50),
-        "recall_p95_ms": pct(out["recall"], 95),
+        **percentiles("preload", out["preload"], 50, 95),
+        **percentiles("recall", out["recall"], 50, 95),
         "record_turn_p99_ms": pct(out["record"], 99),
         "aclose_p95_ms": pct(out["close"], 95),
         "loop_lag_p99_ms": pct(lag, 99),

@@ -30,7 +30,7 @@ from typing import Any
 import redis.asyncio as redis
 
 from bench import synthetic
-from bench.context import ROOT, Context, pct
+from bench.context import ROOT, Context, percentiles
 
 NAME = "workers"
 TITLE = "Several worker processes sharing Postgres + Redis"
@@ -274,21 +274,16 @@ async def run(ctx: Context) -> dict:
         "prepared_with_call1_ticket": sum(p["hit"] and p["ticket"] for p in prepared),
         "prepared_same_caller": sum(p["same_caller"] for p in prepared),
         "prepared_on_other_process": sum(p["other_pid"] for p in prepared),
-        "open_call_other_process_p50_ms": pct(out["open_other"], 50),
-        "open_call_other_process_p95_ms": pct(out["open_other"], 95),
-        "preload_other_process_p50_ms": pct(out["preload_other"], 50),
-        "preload_other_process_p95_ms": pct(out["preload_other"], 95),
-        "write_stored_p50_ms": pct(out["stored"], 50),
-        "write_stored_p95_ms": pct(out["stored"], 95),
+        **percentiles("open_call_other_process", out["open_other"], 50, 95),
+        **percentiles("preload_other_process", out["preload_other"], 50, 95),
+        **percentiles("write_stored", out["stored"], 50, 95),
         "after_write_checks": len(after),
-        "preload_after_write_p50_ms": pct(out["preload_after_write"], 50),
-        "preload_after_write_p95_ms": pct(out["preload_after_write"], 95),
+        **percentiles("preload_after_write", out["preload_after_write"], 50, 95),
         "preload_after_write_sources": dict(Counter(x["source"] for x in after)),
         "stale_served": stale,
         "fresh_after_write": sum(x["fresh"] for x in after),
         "reprepared_hits": sum(out["reprepared"]),
-        "preload_reprepared_p50_ms": pct(out["preload_reprepared"], 50),
-        "preload_reprepared_p95_ms": pct(out["preload_reprepared"], 95),
+        **percentiles("preload_reprepared", out["preload_reprepared"], 50, 95),
         "worker_stderr_lines": sum(w.stderr_lines for w in workers),
     }
     result["targets_met"] = {
