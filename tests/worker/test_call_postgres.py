@@ -9,7 +9,7 @@ import pytest
 
 from .conftest import placed_call
 from .fakes import ScriptedProviders, sip_caller, system_text
-from .test_call_text import ACME_LINE, events_of, support_llm
+from .test_call_text import ACME_LINE, callers_of, events_of, support_llm
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
 
@@ -38,7 +38,5 @@ async def test_a_returning_caller_from_another_phone_on_postgres_and_redis(
         await call.session.run(user_input=f"This is Dana Reyes, my account number is {account}.")
         assert "ticket 8842" in system_text(providers.last_llm.requests[-1])
 
-    store = await deps.store.get()
-    assert await store.find_caller("acme-telecom", "phone", office) == await store.find_caller(
-        "acme-telecom", "phone", mobile
-    )
+    office_caller, mobile_caller = await callers_of(deps, office, mobile)
+    assert office_caller == mobile_caller

@@ -58,6 +58,12 @@ def events_of(result) -> list[tuple[str, str]]:
     return out
 
 
+async def callers_of(deps, *phones: str, tenant: str = "acme-telecom") -> list[str | None]:
+    """The caller id the worker's store has for each of ``phones`` in ``tenant``."""
+    store = await deps.store.get()
+    return [await store.find_caller(tenant, "phone", phone) for phone in phones]
+
+
 async def first_call(deps, phone: str = DANA_MOBILE, *, line: str = ACME_LINE, call_id: str = "SCL_1") -> None:
     async with placed_call(deps, sip_caller(phone, line, call_id=call_id), job_id=f"job-{call_id}") as call:
         await call.session.run(
@@ -135,10 +141,8 @@ async def test_a_caller_from_another_phone_is_linked_by_account_number_mid_call(
         await call.session.run(user_input="What happened with my refund?")
         assert "ticket 8842" in system_text(providers.last_llm.requests[-1])
 
-    store = await deps.store.get()
-    assert await store.find_caller("acme-telecom", "phone", DANA_OFFICE) == await store.find_caller(
-        "acme-telecom", "phone", DANA_MOBILE
-    )
+    office, mobile = await callers_of(deps, DANA_OFFICE, DANA_MOBILE)
+    assert office == mobile
 
 
 async def test_the_dialled_number_selects_the_tenant_and_tenants_never_share_callers(make_deps) -> None:

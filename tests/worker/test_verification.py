@@ -9,7 +9,7 @@ from livekit.agents import llm
 from .conftest import placed_call
 from .fakes import Call, ScriptedLLM, ScriptedProviders, last_tool_output, last_user_text, sip_caller
 from .fakes import system_text as told
-from .test_call_text import ACME_LINE, DANA_MOBILE, DANA_OFFICE, events_of, first_call, support_llm
+from .test_call_text import ACME_LINE, DANA_MOBILE, DANA_OFFICE, callers_of, events_of, first_call, support_llm
 
 IMPOSTOR = "+14155550999"
 
@@ -48,10 +48,8 @@ async def test_verify_caller_discloses_the_record_only_to_the_right_answer(make_
         assert events_of(result)[1][1].startswith("Verified.")
         assert "ticket 8842" in told(providers.last_llm.requests[-1])  # the reply after it has the record
 
-    store = await deps.store.get()
-    assert await store.find_caller("acme-telecom", "phone", DANA_OFFICE) == await store.find_caller(
-        "acme-telecom", "phone", DANA_MOBILE
-    )
+    office, mobile = await callers_of(deps, DANA_OFFICE, DANA_MOBILE)
+    assert office == mobile
 
 
 async def test_an_impostor_with_someone_elses_account_number_learns_nothing(make_deps) -> None:
@@ -75,7 +73,5 @@ async def test_an_impostor_with_someone_elses_account_number_learns_nothing(make
             assert secret not in every_prompt and not any(secret in text for text in outputs)
         assert any("no more attempts" in text for text in outputs)  # three wrong answers lock it
 
-    store = await deps.store.get()
-    assert await store.find_caller("acme-telecom", "phone", IMPOSTOR) != await store.find_caller(
-        "acme-telecom", "phone", DANA_MOBILE
-    )
+    impostor, dana = await callers_of(deps, IMPOSTOR, DANA_MOBILE)
+    assert impostor != dana
