@@ -36,6 +36,12 @@ async def seed(store, tenant: str, ids: dict[str, str]) -> str:
     return hooks.caller_id
 
 
+async def seeded_victim(store, tenant: str) -> tuple[dict[str, str], str]:
+    """A victim's identifiers (new ones each time) and the caller id of the first call that gave them."""
+    ids = victim(uuid.uuid4().hex)
+    return ids, await seed(store, tenant, ids)
+
+
 def spoken(kind: str, ids: dict[str, str]) -> str:
     digits = " ".join(ids["phone"][-10:])
     return {
@@ -92,8 +98,7 @@ async def test_someone_elses_identifier_said_aloud_discloses_nothing(store, tena
 
 
 async def test_wrong_answers_lock_verification_for_the_call(store, tenant):
-    ids = victim(uuid.uuid4().hex)
-    dana = await seed(store, tenant, ids)
+    ids, dana = await seeded_victim(store, tenant)
     hooks = await store.open_call(tenant, {"phone": "+1 628 555 0100"}, started_at=LATER)
     hooks.record_turn("user", spoken("account", ids))
     assert (await hooks.preload()).source == "verification"
@@ -106,8 +111,7 @@ async def test_wrong_answers_lock_verification_for_the_call(store, tenant):
 
 @pytest.mark.parametrize("kind", ["account", "phone", "email"])
 async def test_name_and_identifier_in_one_breath_link_at_once(store, tenant, kind):
-    ids = victim(uuid.uuid4().hex)
-    dana = await seed(store, tenant, ids)
+    ids, dana = await seeded_victim(store, tenant)
     hooks = await store.open_call(tenant, {"phone": "+1 628 555 0101"}, started_at=LATER)
     hooks.record_turn("user", f"hi this is Dana Reyes, {spoken(kind, ids)}")
     brief = (await hooks.preload()).text  # the very next read
@@ -118,8 +122,7 @@ async def test_name_and_identifier_in_one_breath_link_at_once(store, tenant, kin
 
 
 async def test_the_name_given_after_the_identifier_links_on_the_next_read(store, tenant):
-    ids = victim(uuid.uuid4().hex)
-    dana = await seed(store, tenant, ids)
+    ids, dana = await seeded_victim(store, tenant)
     hooks = await store.open_call(tenant, {"phone": "+1 628 555 0102"}, started_at=LATER)
     hooks.record_turn("user", spoken("account", ids))
     assert (await hooks.preload()).source == "verification" and hooks.caller_id != dana
@@ -131,8 +134,7 @@ async def test_the_name_given_after_the_identifier_links_on_the_next_read(store,
 
 async def test_a_trusted_kind_links_at_once_as_before(store, tenant):
     store.set_policy(tenant, memory.MemoryPolicy(verification={"account": 0}))
-    ids = victim(uuid.uuid4().hex)
-    dana = await seed(store, tenant, ids)
+    ids, dana = await seeded_victim(store, tenant)
     hooks = await store.open_call(tenant, {"phone": "+1 628 555 0103"}, started_at=LATER)
     hooks.record_turn("user", spoken("account", ids))
     assert "ticket 8842" in (await hooks.preload()).text and hooks.caller_id == dana
@@ -141,8 +143,7 @@ async def test_a_trusted_kind_links_at_once_as_before(store, tenant):
 
 async def test_a_tenant_requiring_more_gets_a_stored_factor_checked_without_disclosing_it(store, tenant):
     store.set_policy(tenant, memory.MemoryPolicy(verification={"account": 2}))
-    ids = victim(uuid.uuid4().hex)
-    dana = await seed(store, tenant, ids)
+    ids, dana = await seeded_victim(store, tenant)
     await store.set_verification(tenant, dana, date_of_birth="3 March 1980", pin="4412")
     hooks = await store.open_call(tenant, {"phone": "+1 628 555 0104"}, started_at=LATER)
     hooks.record_turn("user", f"this is Dana Reyes, {spoken('account', ids)}")
@@ -158,8 +159,7 @@ async def test_a_tenant_requiring_more_gets_a_stored_factor_checked_without_disc
 
 
 async def test_an_identifier_on_the_line_still_finds_the_caller(store, tenant):
-    ids = victim(uuid.uuid4().hex)
-    dana = await seed(store, tenant, ids)
+    ids, dana = await seeded_victim(store, tenant)
     hooks = await store.open_call(tenant, {"phone": ids["phone"]}, started_at=LATER)
     assert hooks.caller_id == dana and "ticket 8842" in (await hooks.preload()).text
     await hooks.aclose()
