@@ -22,15 +22,12 @@ def _rows(rows: Sequence[MemoryRow]) -> list[tuple[object, ...]]:
     ]
 
 
+MOVED = [("user", "my address is 5 Elm Road"), ("user", "sorry, I moved, my new address is twenty two Oak Street")]
+
+
 async def _caller_with_history(store: memory.CallerStore, tenant: str) -> str:
     """A caller with memories, an open matter, facts (one replaced), graph edges and a stored episode."""
-    return await caller_who_calls_again(
-        store,
-        tenant,
-        ("user", "my address is 5 Elm Road"),
-        ("user", "sorry, I moved, my new address is twenty two Oak Street"),
-        gap_s=5,
-    )
+    return await caller_who_calls_again(store, tenant, MOVED, gap_s=5)
 
 
 async def test_load_history_returns_what_the_five_loads_return(store, tenant):

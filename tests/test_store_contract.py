@@ -36,7 +36,7 @@ async def first_call(store, tenant, identifiers=None, *, at=T0) -> str:
     return hooks.caller_id
 
 
-async def caller_who_calls_again(store, tenant, *said: tuple[str, str], gap_s: int) -> str:
+async def caller_who_calls_again(store, tenant, said: list[tuple[str, str]], *, gap_s: int) -> str:
     """The caller of ``first_call``, who calls again a day later and says ``said`` ((role, text) turns
     ``gap_s`` seconds apart). Returns the caller id."""
     caller = await first_call(store, tenant)

@@ -18,15 +18,14 @@ from memory.values import MemoryRow
 
 from .test_store_contract import caller_who_calls_again, first_call
 
+SECOND_CALL = [
+    ("user", "Thanks, Dana! My new address is twenty two Oak Street."),
+    ("assistant", "Got it, twenty two Oak Street. Anything else?"),
+]
+
 
 async def _caller_with_two_calls(store: memory.CallerStore, tenant: str) -> str:
-    return await caller_who_calls_again(
-        store,
-        tenant,
-        ("user", "Thanks, Dana! My new address is twenty two Oak Street."),
-        ("assistant", "Got it, twenty two Oak Street. Anything else?"),
-        gap_s=4,
-    )
+    return await caller_who_calls_again(store, tenant, SECOND_CALL, gap_s=4)
 
 
 def _lexical_ranking(rows: list[MemoryRow], query: str) -> list[object]:
