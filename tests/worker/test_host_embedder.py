@@ -427,3 +427,16 @@ async def wait_for_file(path: Path, timeout_s: float = 60.0) -> str:
             raise TimeoutError(f"the job did not write {path.name}")
         await asyncio.sleep(0.05)
     return await asyncio.to_thread(path.read_text)
+
+
+async def test_a_query_reply_says_when_the_runner_had_it_and_the_job_keeps_its_way(runner) -> None:
+    remote = HostEmbedder(InProcess(runner))
+    await remote.embed(["warm up"])  # through LiveKit's path: sets the direct channel up
+    await wait_until(lambda: remote.direct_open)
+    before = remote.queries
+    await remote.embed(["when is my refund due"])
+    way = remote.last_query
+    assert remote.queries == before + 1
+    marks = [way[k] for k in ("sent", "received", "began", "ended", "arrived", "resumed")]
+    assert marks == sorted(marks) and marks[-1] - marks[0] < 10  # one clock for both processes (monotonic)
+    assert way["turns"] == 0  # no batch of turns was in the model
