@@ -20,7 +20,8 @@ one hop instead of two, LiveKit's path as the fallback.
 LiveKit's inference process serves one request at a time, so two lanes keep a recall's query from
 queueing behind the turns of fifty calls:
 
-- **query** (``embed``): embedded in the request, the reply carries the vector. A few milliseconds.
+- **query** (``embed``): embedded in the request, the reply carries the vector. A few milliseconds;
+  up to ``QUERY_PARALLEL`` queries (one a core) run at once, at ``QUERY_NICE``.
 - **turns** (``embed_later``): the request only hands the texts over and returns a ticket at once;
   the runner's own thread embeds what is waiting in small batches of at most ``TURN_BATCH`` texts,
   at a lower CPU priority (``nice`` +``TURN_NICE``) than the queries, and starts no batch while a
@@ -69,6 +70,7 @@ logger = logging.getLogger(__name__)
 
 INFERENCE_METHOD = "caller_memory_embed"
 _FLOAT = np.dtype("<f4")
+QUERY_PARALLEL = max(1, min(os.cpu_count() or 1, 4))  # queries the model runs at once (one a core, at most 4)
 TURN_BATCH = 8  # texts per model run of the turns lane: small, so a query waits at most for one short run
 QUERY_FIRST_MAX_S = 0.25  # the turns lane waits at most this long per batch for the queries in flight
 TURN_NICE = 10  # how much lower the turns lane's thread runs than the queries (Linux: per thread)
@@ -96,7 +98,9 @@ class EmbedderRunner(_InferenceRunner):
         self._thread: threading.Thread | None = None
         self._waiting_texts = 0
         self._per_text_s = 0.005  # the turns lane's recent seconds per text (a running average)
-        self._queries = threading.Lock()  # one query in the model at a time, whichever way it came
+        # queries in the model at once, whichever way they came: one a core (a query queued behind another
+        # waits for its whole run, which on a host whose cores the calls keep busy is several times the model's)
+        self._queries = threading.BoundedSemaphore(QUERY_PARALLEL)
         self._queries_in_flight = 0  # queries asked and not answered yet (the turns lane waits for them)
         self._direct: DirectServer | None = None
         self._turns_running = 0  # texts of the batch the turns lane is running (0: none)
