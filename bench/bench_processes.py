@@ -274,6 +274,7 @@ async def _call_job(ctx: JobContext, settings: dict[str, Any], index: int) -> di
         report["query_embed_ms"] = (time.perf_counter() - t0) * 1000
         report["query_direct"] = isinstance(deps.embedder, HostEmbedder) and deps.embedder.direct_open
         late_before = _late_vectors(modes[0])
+        queries_before = getattr(deps.embedder, "queries", 0)
         phases = _time_recall_phases(call.memory.hooks)
         gc0, cpu0, t0 = gc_timer.ms, time.process_time(), time.perf_counter()
         hits = await call.memory.recall(query, mode=modes[0])
@@ -294,6 +295,7 @@ async def _call_job(ctx: JobContext, settings: dict[str, Any], index: int) -> di
             first_recall_hits=len(hits),
             first_recall_by_words=_late_vectors(modes[0]) > late_before,
         )
+        report["first_recall_query_ms"] = await _query_way(deps.embedder, queries_before, t0)
     script = synthetic.caller_history(29, index, 20)[0].turns
     for text in [t.text for t in script if t.role == "user"][: settings["turns"]]:
         await asyncio.sleep(rng.uniform(0.5, 1.5) * settings["turn_every"])
@@ -406,6 +408,34 @@ def _time_recall_phases(hooks: Any) -> dict[str, float]:
     hooks._history.rank = timed_sync("rank", hooks._history.rank)
     hooks_module.query_vector = timed("query_vector", hooks_module.query_vector)
     return phases
+
+
+QUERY_WAY = ("to_runner", "runner_wait", "model", "to_loop", "to_task")
+"""The way of a first recall's query through the host's embedder, in ms: from the job's request to
+the runner's thread having it (the job's write, that thread's wake-up), waiting there for another
+query in the model, the model's run, from the run's end to the job's event loop having the reply
+(the write, the loop's wake-up), then to the recall's task resuming; and ``turns``: texts of a
+batch of the turns lane in the model when it came."""
+
+
+async def _query_way(embedder: Any, before: int, started: float) -> dict[str, float]:
+    """The way of the first query the embedder answers after ``before`` (its count of answered queries)
+    (a late one is still on its way when the recall returns: waited for, up to a second)."""
+    for _ in range(100):
+        if getattr(embedder, "queries", 0) > before:
+            break
+        await asyncio.sleep(0.01)
+    else:
+        return {}
+    t = embedder.last_query
+    if "received" not in t or "arrived" not in t:
+        return {}
+    marks = [t["sent"], t["received"], t["began"], t["ended"], t["arrived"], t["resumed"]]
+    way = {k: (b - a) * 1000 for k, a, b in zip(QUERY_WAY, marks, marks[1:], strict=False)}
+    # the recall's clock (perf_counter) against the host's (monotonic): when the query left, after the recall began
+    way["after_recall_start"] = (t["sent"] - (time.monotonic() - (time.perf_counter() - started))) * 1000
+    way["turns"] = t.get("turns", 0.0)
+    return way
 
 
 def _late_vectors(mode: str) -> float:
@@ -920,6 +950,14 @@ def summarise(level: int, run: dict[str, Any], stored: dict[str, int]) -> dict[s
                 ]
             )
         },
+        "first_recall_query_way_p50_p95_ms": {
+            k: (pct(v, 50), pct(v, 95))
+            for k in (*QUERY_WAY, "after_recall_start")
+            if (v := [r["first_recall_query_ms"][k] for r in ok if k in r.get("first_recall_query_ms", {})])
+        },
+        "first_recall_query_with_turns_in_model": sum(
+            1 for r in ok if r.get("first_recall_query_ms", {}).get("turns", 0) > 0
+        ),
         "first_recall_timeline": headline,
         "first_recall_by_timeline": timelines,
         "first_recall_immediate_fast_p95_ms": timelines["immediate"]["fast_p95_ms"],
@@ -1302,6 +1340,15 @@ def render_level(s: dict[str, Any]) -> str:
             f"open + preload p50 {s['open_preload_p50_ms']:.1f} / p95 {s['open_preload_p95_ms']:.1f} ms "
             f"({s['briefs']} briefs; {s['stores_open_at_call']} calls found their store open)",
             *_timeline_lines(s),
+            *(
+                [
+                    "  the first recall's query through the host's embedder, p50/p95 ms: "
+                    + ", ".join(f"{k} {a:.1f}/{b:.1f}" for k, (a, b) in s["first_recall_query_way_p50_p95_ms"].items())
+                    + f" ({s.get('first_recall_query_with_turns_in_model', 0)} came while a batch of turns was in the model)"
+                ]
+                if s.get("first_recall_query_way_p50_p95_ms")
+                else []
+            ),
             f"  ({s['first_recalls_by_words']} first recalls ranked by words, the vector late); a query's embedding "
             f"through the host just before the first recall: p50 {s['query_embed_p50_ms']:.1f} / p95 "
             f"{s['query_embed_p95_ms']:.1f} ms ({s.get('queries_direct', 0)} by the direct channel)",

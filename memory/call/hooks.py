@@ -233,24 +233,27 @@ class CallHooks:
 
     async def recall(self, query: str, *, mode: str = "fast", limit: int = 5) -> list[Hit]:
         """Memories of this caller (earlier calls and this one) that best match ``query``."""
+        started = time.monotonic()  # the query's deadline counts from here: the caller waits from here
         preset, limit = preset_for(mode, limit)
         query = clean_text(query, limit=MAX_QUERY_CHARS)
         if not query or self._forgotten:
             return []
         try:
-            return await within(self._recall(query, preset, limit), self.policy.recall_timeout_s)
+            return await within(self._recall(query, preset, limit, started), self.policy.recall_timeout_s)
         except Exception as exc:
             logger.error("recall degraded to this call's words only: %s", describe(exc))
             return self._history.rank(query, None, preset, limit, now=self._now())
 
-    async def _recall(self, query: str, preset: RecallPreset, limit: int) -> list[Hit]:
-        with measured("memory.recall", RECALL, mode=preset.name, tenant=self.customer_id, limit=limit):
+    async def _recall(self, query: str, preset: RecallPreset, limit: int, started: float) -> list[Hit]:
+        with measured("memory.recall", RECALL, mode=preset.name, tenant=self.customer_id, limit=limit) as measure:
             # Only the query is embedded (turns without a vector are matched by words and neighbours'); once that
             # started, the linker and history are awaited (a first recall may come before the load), words scored.
             now, current = self._now(), functools.partial(self._transcript.episode, self.started_at)
             planned = self._history.planned(query, preset, now=now, current=current, policy=self.policy)
             after = _in_order(self._linker.settle(raise_errors=False), planned)
-            plan, vector = await query_vector(self._services, query, preset.name, after=after)
+            plan, vector = await query_vector(self._services, query, preset.name, after=after, started=started)
+            if vector is None:
+                measure.set(ranked_by="words")  # the vector was late (counted too: recall_without_vector)
             return self._history.rank(query, vector, preset, limit, now=now, plan=plan)
 
     def _now(self) -> datetime:
@@ -300,14 +303,19 @@ class CallHooks:
 
 
 async def query_vector(
-    services: CallServices, query: str, mode: str, *, after: Coroutine[object, object, T]
+    services: CallServices,
+    query: str,
+    mode: str,
+    *,
+    after: Coroutine[object, object, T],
+    started: float | None = None,
 ) -> tuple[T, np.ndarray | None]:
     """What ``after`` returns (what the recall waits for first: the call's history, the plan of its
     words) and the query's vector, or ``None`` when the vector is not there within the mode's deadline
     (the recall then ranks by words; the embedding goes on and fills the query cache for the next
     recall). The query's embedding is started first and ``after`` runs meanwhile; the deadline counts
-    from the start."""
-    started = time.monotonic()
+    from ``started`` (``time.monotonic()``: when the recall was asked; by default now)."""
+    started = time.monotonic() if started is None else started
     embedding = asyncio.ensure_future(services.embed([query], cache_first=True))
     try:
         first = await asyncio.ensure_future(after)  # scheduled behind the embedding's start

@@ -41,6 +41,7 @@ import struct
 import sys
 import tempfile
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from multiprocessing import util as mp_util
@@ -197,6 +198,7 @@ class DirectChannel(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._buffer = bytearray()
         self._waiting: deque[asyncio.Future[bytes]] = deque()
+        self._arrived: dict[asyncio.Future[bytes], float] = {}  # when each reply reached the loop
         self._lost: asyncio.Future[None] | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
 
@@ -222,9 +224,17 @@ class DirectChannel(asyncio.Protocol):
     async def request(self, data: bytes) -> bytes:
         """The runner's reply to ``data``; ``RuntimeError`` with its message when it failed,
         ``EmbedderUnavailableError`` when the channel is lost before the reply."""
-        reply = await self._send(data)
+        return (await self.request_timed(data))[0]
+
+    async def request_timed(self, data: bytes) -> tuple[bytes, float]:
+        """:meth:`request`, and when the reply reached this process's event loop (``time.monotonic``)."""
+        future = self._send(data)
+        try:
+            reply = await future
+        finally:
+            arrived = self._arrived.pop(future, 0.0)
         if reply[:1] == _OK:
-            return reply[1:]
+            return reply[1:], arrived
         raise RuntimeError(f"the host's embedder failed: {reply[1:].decode('utf-8', 'replace')}")
 
     def _send(self, data: bytes) -> asyncio.Future[bytes]:
@@ -247,6 +257,7 @@ class DirectChannel(asyncio.Protocol):
         self._transport = transport
 
     def data_received(self, data: bytes) -> None:
+        arrived = time.monotonic()
         self._buffer += data
         while len(self._buffer) >= _LENGTH.size:
             (length,) = _LENGTH.unpack_from(self._buffer)
@@ -259,6 +270,7 @@ class DirectChannel(asyncio.Protocol):
                 return
             future = self._waiting.popleft()
             if not future.done():  # its caller may have stopped waiting (a recall's deadline)
+                self._arrived[future] = arrived
                 future.set_result(frame)
 
     def connection_lost(self, exc: Exception | None) -> None:

@@ -20,7 +20,8 @@ one hop instead of two, LiveKit's path as the fallback.
 LiveKit's inference process serves one request at a time, so two lanes keep a recall's query from
 queueing behind the turns of fifty calls:
 
-- **query** (``embed``): embedded in the request, the reply carries the vector. A few milliseconds.
+- **query** (``embed``): embedded in the request, the reply carries the vector. A few milliseconds;
+  up to ``QUERY_PARALLEL`` queries (one a core) run at once, at ``QUERY_NICE``.
 - **turns** (``embed_later``): the request only hands the texts over and returns a ticket at once;
   the runner's own thread embeds what is waiting in small batches of at most ``TURN_BATCH`` texts,
   at a lower CPU priority (``nice`` +``TURN_NICE``) than the queries, and starts no batch while a
@@ -31,8 +32,9 @@ queueing behind the turns of fifty calls:
 
 Wire format, both ways one message: request ``{"op": "query"|"submit"|"collect"|"direct", ...}`` as JSON
 (``texts`` for query and submit, ``tickets`` for collect; no ``op``: query); reply one JSON header
-line then the vectors as little-endian float32: ``{"name", "dim", "n", "run_ms"}`` for a query (``run_ms``:
-the runner's own time, for the benchmark), ``{"address", "token"}`` for direct (empty: no channel),
+line then the vectors as little-endian float32: ``{"name", "dim", "n", "run_ms", "at", "turns"}`` for a query
+(``run_ms``: the runner's own time; ``at``: when it got the request, began and ended the model's run;
+``turns``: texts of a turns batch in the model then; for the benchmark and the job's telemetry), ``{"address", "token"}`` for direct (empty: no channel),
 ``{"ticket", "eta_s"}`` for a submit (when the runner expects it done), ``{"name", "dim", "ready": [[ticket, n, error], ...]}`` for a collect
 (the vectors of the ready tickets, in that order).
 """
@@ -68,6 +70,7 @@ logger = logging.getLogger(__name__)
 
 INFERENCE_METHOD = "caller_memory_embed"
 _FLOAT = np.dtype("<f4")
+QUERY_PARALLEL = max(1, min(os.cpu_count() or 1, 4))  # queries the model runs at once (one a core, at most 4)
 TURN_BATCH = 8  # texts per model run of the turns lane: small, so a query waits at most for one short run
 QUERY_FIRST_MAX_S = 0.25  # the turns lane waits at most this long per batch for the queries in flight
 TURN_NICE = 10  # how much lower the turns lane's thread runs than the queries (Linux: per thread)
@@ -95,9 +98,12 @@ class EmbedderRunner(_InferenceRunner):
         self._thread: threading.Thread | None = None
         self._waiting_texts = 0
         self._per_text_s = 0.005  # the turns lane's recent seconds per text (a running average)
-        self._queries = threading.Lock()  # one query in the model at a time, whichever way it came
+        # queries in the model at once, whichever way they came: one a core (a query queued behind another
+        # waits for its whole run, which on a host whose cores the calls keep busy is several times the model's)
+        self._queries = threading.BoundedSemaphore(QUERY_PARALLEL)
         self._queries_in_flight = 0  # queries asked and not answered yet (the turns lane waits for them)
         self._direct: DirectServer | None = None
+        self._turns_running = 0  # texts of the batch the turns lane is running (0: none)
 
     def initialize(self) -> None:
         try:
@@ -141,16 +147,21 @@ class EmbedderRunner(_InferenceRunner):
         if op == "collect":
             return self._collect([int(t) for t in payload])
         started = time.perf_counter()
+        received = time.monotonic()
         with self._cond:
             self._queries_in_flight += 1
+            turns = self._turns_running  # texts of the turns lane's batch in the model now (0: none)
         try:
             with self._queries:
+                began = time.monotonic()
                 vectors = self._embedder.embed(payload)
+                ended = time.monotonic()
         finally:
             with self._cond:
                 self._queries_in_flight -= 1
                 self._cond.notify_all()  # the turns lane may go on
-        return encode_reply(self._embedder.name, vectors, run_ms=(time.perf_counter() - started) * 1000)
+        run_ms = (time.perf_counter() - started) * 1000
+        return encode_reply(self._embedder.name, vectors, run_ms=run_ms, at=(received, began, ended), turns=turns)
 
     def _collect(self, tickets: list[int]) -> bytes:
         assert self._embedder is not None
@@ -193,12 +204,14 @@ class EmbedderRunner(_InferenceRunner):
                     size += len(texts)
                 self._waiting_texts -= size
             texts = [t for _, items, _ in batch for t in items]
+            self._turns_running = len(texts)
             started = time.monotonic()
             try:
                 vectors, error = self._embedder.embed(texts), ""
             except Exception as exc:  # reported to each ticket's job, which falls back as for a lost reply
                 vectors, error = None, type(exc).__name__  # its message could quote a turn
             now = time.monotonic()
+            self._turns_running = 0
             self._per_text_s = 0.8 * self._per_text_s + 0.2 * (now - started) / max(1, len(texts))
             with self._cond:
                 start = 0
@@ -271,6 +284,8 @@ class HostEmbedder:
         self._channel: DirectChannel | None = None
         self._connecting: asyncio.Task[None] | None = None
         self._retry_at = 0.0
+        self.queries = 0  # embed() calls answered
+        self.last_query: dict[str, float] = {}  # the last one's way, on the host's clock (see :meth:`embed`)
 
     def __repr__(self) -> str:
         return f"HostEmbedder(name={self.name!r}, method={INFERENCE_METHOD!r})"
@@ -279,10 +294,14 @@ class HostEmbedder:
         items = check_texts(texts)
         if not items:
             return np.zeros((0, self.dim), np.float32)
-        data = await self._request(encode_request(items))
+        timing: dict[str, float] = {"sent": time.monotonic()}
+        data = await self._request(encode_request(items), timing)
         if data is None:
             raise EmbedderUnavailableError("the host's embedder sent no reply")
-        name, vectors = decode_reply(data)
+        timing["resumed"] = time.monotonic()
+        name, vectors = decode_reply(data, timing)
+        self.last_query = timing
+        self.queries += 1
         if name != self.name or vectors.shape != (len(items), self.dim):
             raise ConfigError(
                 f"the host's embedder runs {name!r} and sent {vectors.shape}, this process expects "
@@ -339,14 +358,18 @@ class HostEmbedder:
         channel = self._channel
         return channel is not None and channel.open
 
-    async def _request(self, data: bytes) -> bytes | None:
+    async def _request(self, data: bytes, timing: dict[str, float] | None = None) -> bytes | None:
         """The runner's reply: through the direct channel when it is open, else through LiveKit's
-        path (which sets the channel up, in the background, for the next requests)."""
+        path (which sets the channel up, in the background, for the next requests). ``timing``
+        gets ``arrived``: when the reply reached this event loop (direct channel only)."""
         channel = self._channel
         if channel is not None:
             if channel.open and channel.loop is asyncio.get_running_loop():
                 try:
-                    return await channel.request(data)
+                    reply, arrived = await channel.request_timed(data)
+                    if timing is not None:
+                        timing["arrived"] = arrived
+                    return reply
                 except EmbedderUnavailableError:  # lost before the reply: once more through LiveKit
                     pass
             logger.info("the direct channel to the host's embedder was lost: through the worker for now")
@@ -454,20 +477,39 @@ def decode_collected(data: bytes, name: str, dim: int) -> dict[int, np.ndarray]:
     return out
 
 
-def encode_reply(name: str, vectors: np.ndarray, *, run_ms: float | None = None) -> bytes:
+def encode_reply(
+    name: str,
+    vectors: np.ndarray,
+    *,
+    run_ms: float | None = None,
+    at: tuple[float, float, float] | None = None,
+    turns: int | None = None,
+) -> bytes:
+    """``at``: when the runner got the request, began and ended the model's run (``time.monotonic``,
+    one clock for the host's processes on Linux); ``turns``: texts of the turns lane's batch in the
+    model when the request came."""
     n, dim = vectors.shape
     meta: dict[str, object] = {"name": name, "dim": dim, "n": n}
     if run_ms is not None:
         meta["run_ms"] = round(run_ms, 3)
+    if at is not None:
+        meta["at"] = [round(t, 6) for t in at]
+    if turns is not None:
+        meta["turns"] = turns
     header = json.dumps(meta).encode("utf-8") + b"\n"
     return header + np.ascontiguousarray(vectors, dtype=_FLOAT).tobytes()
 
 
-def decode_reply(data: bytes) -> tuple[str, np.ndarray]:
+def decode_reply(data: bytes, timing: dict[str, float] | None = None) -> tuple[str, np.ndarray]:
+    """The model's name and the vectors of a query's reply; ``timing`` gets the runner's times
+    (``received``, ``began``, ``ended``: see :func:`encode_reply`) and ``turns``, when it sent them."""
     head, sep, body = data.partition(b"\n")
     try:
         meta = json.loads(head)
         name, n, dim = str(meta["name"]), int(meta["n"]), int(meta["dim"])
+        if timing is not None and "at" in meta:
+            timing.update(zip(("received", "began", "ended"), map(float, meta["at"]), strict=True))
+            timing["turns"] = float(meta.get("turns", 0))
         vectors = np.frombuffer(body, dtype=_FLOAT).reshape(n, dim).astype(np.float32)
     except (ValueError, KeyError, TypeError) as exc:
         raise EmbedderUnavailableError(f"unreadable reply from the host's embedder: {type(exc).__name__}") from exc

@@ -11,7 +11,8 @@ its own, so these raise only the thread doing that work, only while it does it:
                             collector meanwhile (the process's; it runs after the block instead)
 
 Raising (a negative niceness) needs ``CAP_SYS_NICE`` or an ``RLIMIT_NICE`` of at least 20 - nice
-(``compose.yaml`` gives the worker 25); without either both do nothing.
+(``compose.yaml`` gives the worker 30, for -10); with a lower limit the thread goes as far as the
+limit allows (25: -5), and without either both do nothing.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from collections.abc import Iterator
 
 __all__ = ["URGENT_NICE", "raised_thread", "urgent"]
 
-URGENT_NICE = -5  # a recall's thread and the host's query threads, over the calls' other work at 0
+URGENT_NICE = -10  # a recall's thread and the host's query threads, over the calls' other work at 0
 
 _depth: dict[int, tuple[int, int]] = {}  # native thread id -> (urgent blocks open, niceness before)
 _gc_held = 0  # urgent blocks open in this process while the collector is held off
@@ -32,12 +33,36 @@ _gc_lock = threading.Lock()
 
 
 def raised_thread(nice: int) -> bool:
-    """Set the calling thread's niceness to ``nice``; ``False`` when not allowed (or not Linux)."""
+    """Set the calling thread's niceness to ``nice``, or as near as the process may (an ``RLIMIT_NICE``
+    below 20 - ``nice`` without ``CAP_SYS_NICE``: its limit, if that is still a raise); ``False`` when
+    not raised at all (or not Linux)."""
+    tid = threading.get_native_id()
     try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), nice)
+        os.setpriority(os.PRIO_PROCESS, tid, nice)
     except (OSError, AttributeError):
-        return False
+        allowed = _lowest_allowed()
+        if allowed is None or allowed <= nice:
+            return False
+        try:
+            if allowed >= os.getpriority(os.PRIO_PROCESS, tid):
+                return False
+            os.setpriority(os.PRIO_PROCESS, tid, allowed)
+        except (OSError, AttributeError):
+            return False
     return True
+
+
+def _lowest_allowed() -> int | None:
+    """The lowest niceness ``RLIMIT_NICE`` lets an unprivileged thread take (``None``: unknown)."""
+    try:
+        import resource  # Unix only
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_NICE)
+    except (ImportError, AttributeError, ValueError, OSError):
+        return None
+    if soft == resource.RLIM_INFINITY:
+        return -20
+    return 20 - min(max(int(soft), 1), 40)
 
 
 @contextlib.contextmanager

@@ -427,3 +427,31 @@ async def wait_for_file(path: Path, timeout_s: float = 60.0) -> str:
             raise TimeoutError(f"the job did not write {path.name}")
         await asyncio.sleep(0.05)
     return await asyncio.to_thread(path.read_text)
+
+
+def test_queries_run_in_the_model_side_by_side_one_a_core() -> None:
+    runner = host.EmbedderRunner()
+    model = _Timed(0.1)
+    runner._embedder = model  # type: ignore[assignment]
+    asked = [threading.Thread(target=runner.run, args=(host.encode_request([f"query {i}"]),)) for i in range(6)]
+    for thread in asked:
+        thread.start()
+    for thread in asked:
+        thread.join()
+    runs = sorted((start, end) for _, _, start, end in model.runs)
+    at_once = max(sum(1 for s, e in runs if s <= t < e) for t, _ in runs)
+    # a query queued behind another waits for its whole run: one a core run at once, never more
+    assert at_once == host.QUERY_PARALLEL == max(1, min(os.cpu_count() or 1, 4))
+
+
+async def test_a_query_reply_says_when_the_runner_had_it_and_the_job_keeps_its_way(runner) -> None:
+    remote = HostEmbedder(InProcess(runner))
+    await remote.embed(["warm up"])  # through LiveKit's path: sets the direct channel up
+    await wait_until(lambda: remote.direct_open)
+    before = remote.queries
+    await remote.embed(["when is my refund due"])
+    way = remote.last_query
+    assert remote.queries == before + 1
+    marks = [way[k] for k in ("sent", "received", "began", "ended", "arrived", "resumed")]
+    assert marks == sorted(marks) and marks[-1] - marks[0] < 10  # one clock for both processes (monotonic)
+    assert way["turns"] == 0  # no batch of turns was in the model

@@ -97,3 +97,21 @@ def test_no_garbage_collection_while_a_recall_runs_and_it_comes_back_after_the_l
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_a_limit_short_of_the_asked_niceness_raises_the_thread_as_far_as_it_allows(monkeypatch) -> None:
+    if not _allowed(-5):
+        pytest.skip("this host allows no thread a niceness of -5")
+    real = os.setpriority
+
+    def limited(which: int, who: int, nice: int) -> None:  # what an RLIMIT_NICE of 25 allows without CAP_SYS_NICE
+        if nice < -5:
+            raise PermissionError("not permitted")
+        real(which, who, nice)
+
+    monkeypatch.setattr(priority.os, "setpriority", limited)
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (25, 25) if which == resource.RLIMIT_NICE else (0, 0))
+    assert _in_a_thread(lambda: (priority.raised_thread(-10), _niceness())) == (True, -5)  # not left at 0
+    monkeypatch.setattr(resource, "getrlimit", lambda which: (0, 0))  # no limit to use: not raised at all
+    base = _in_a_thread(_niceness)
+    assert _in_a_thread(lambda: (priority.raised_thread(-10), _niceness())) == (False, base)
