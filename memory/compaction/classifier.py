@@ -46,7 +46,6 @@ from .patterns import (
     _SENTENCE,
     _SMALL_TALK,
     _SPACES,
-    _STREET_ADDRESS,
     _VERIFIED,
     _WEAK_DATES,
     _WORD,
@@ -316,7 +315,8 @@ def _signals(sentence: str, ctx: _Context, digest: Digest) -> str | None:
     if _ACCOUNT_STATE.search(lowered):
         digest.kinds.add("state")
         strong = True
-    if _STREET_ADDRESS.search(joined):
+    # a street address, by the shared reader (digits said one by one joined: "four two eight eight dublin boulevard")
+    if any(v.kind == "address" for v in (said if joined == sentence else values_in(joined))):
         digest.kinds.add("address")
         strong = True
     if _PREFERENCE.search(lowered):
