@@ -1513,3 +1513,26 @@ def test_a_caller_saying_that_will_be_it_takes_leave_of_the_booking() -> None:
     assert compactor.boundary > len(tables)
     plan = compactor.plan("sorry what was the time for the first table i booked again")
     assert "six pm" in plan.recall and "eight thirty" not in plan.recall
+
+
+def test_that_will_do_before_anything_is_booked_takes_what_is_offered() -> None:
+    tables = [
+        ("user", "find me a cheap place to eat in oakland"),
+        ("assistant", "the olive tree is a nice restaurant in oakland"),
+        ("user", "that will do"),
+        ("assistant", "is there anything else you need help with"),
+        ("user", "i want to make a reservation there for two at noon"),
+        ("assistant", "please confirm a table for two at the olive tree in oakland at noon today"),
+        ("user", "yes"),
+        ("assistant", "your reservation has been made"),
+        ("user", "thanks bye"),
+        ("user", "i need a table at the blue door in berkeley"),
+        ("assistant", "please confirm a table for four at the blue door in berkeley at eight pm tomorrow"),
+        ("user", "yes"),
+        ("assistant", "your reservation is confirmed"),
+        ("user", "thanks bye"),
+    ]
+    compactor = fed(turns_of([*tables, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert compactor.boundary > len(tables)
+    plan = compactor.plan("sorry what was the time for the second table i booked again")
+    assert "eight pm" in plan.recall and "noon" not in plan.recall

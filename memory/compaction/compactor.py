@@ -464,6 +464,8 @@ class Compactor:
             closing = None  # the caller's "is there anything else": other options, not leave-taking
         if closing and turn.role == "user" and _YES_THATS_IT.match(lowered):
             closing = None  # "yes, that's it" to "please confirm ...": the details are right, nothing taken leave of
+        if closing and turn.role == "user" and not current.booked and closing.group(0).endswith("do"):
+            closing = None  # "that will do" before anything was reported done: the caller takes what is offered
         if current.turns and closing:
             current.done = current.closed = True  # goodbyes, "anything else?": the next request is another booking
             current.left = current.left or turn.role == "user"
