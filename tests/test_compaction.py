@@ -1536,3 +1536,25 @@ def test_that_will_do_before_anything_is_booked_takes_what_is_offered() -> None:
     assert compactor.boundary > len(tables)
     plan = compactor.plan("sorry what was the time for the second table i booked again")
     assert "eight pm" in plan.recall and "noon" not in plan.recall
+
+
+def test_recall_brings_the_turn_that_says_who_directed_the_movie() -> None:
+    movies = [
+        ("user", "i would like to watch a movie now"),
+        ("assistant", "which movie would you like to watch"),
+        ("user", "something funny with subtitles"),
+        ("assistant", "how about the paper kite"),
+        ("user", "sounds good what kind of movie is it"),
+        ("assistant", "it is a comedy released last year"),
+        ("user", "ok play it"),
+        ("assistant", "please confirm you want to watch the paper kite with subtitles"),
+        ("user", "yes"),
+        ("assistant", "the movie has started"),
+        ("user", "who is behind it"),
+        ("assistant", "mara quill directed it"),
+        ("user", "thanks bye"),
+    ]
+    compactor = fed(turns_of([*movies, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert compactor.boundary > len(movies)
+    plan = compactor.plan("sorry what was the director for the first movie you put on again")
+    assert "mara quill" in plan.recall

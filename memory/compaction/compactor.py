@@ -1343,6 +1343,14 @@ _ATTRIBUTES: list[tuple[re.Pattern[str], re.Pattern[str], float]] = [
         ),
         5.0,  # what the event is called, said in lower case: how people name a show or a game
     ),
+    (
+        re.compile(r"\b(?:director|directed|directs)\b"),
+        re.compile(
+            r"\bdirected\s+(?:[\w']+\s+){0,2}?by\s+[a-z]|\bdirector\s+(?:is|was|being)\s+[a-z]"
+            r"|\b(?!(?:who|which|what|has|had|was|is)\b)[a-z][\w'-]*\s+directed\s+(?:it|this|that|the (?:movie|film))\b"
+        ),
+        5.0,  # who directed a film, however it is put: "directed by ...", "the director is ...", "... directed it"
+    ),
 ]  # fmt: skip
 """An attribute a question asks for, the words of the turns that settle it (the agent's question
 about it, the caller's answer) and how much they count, for values no reader recognises (a cuisine,
