@@ -71,6 +71,7 @@ from memory.compaction import CompactionPolicy, count_tokens, load_tokenizer, wa
 from memory.livekit import CallCompaction  # noqa: E402
 from memory.livekit.compaction import NOTES_MESSAGE_ID, RECALL_MESSAGE_ID  # noqa: E402
 from memory.text.spoken import normalize_spoken_digits  # noqa: E402
+from memory.text.vocab import DIGIT_WORDS, TEENS, TENS  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results" / "compaction_sgd.json"
 BUDGETS = (500, 800, 1200)
@@ -169,10 +170,13 @@ class LongCall:
         return self.turns[-1].at / 60 if self.turns else 0.0
 
 
+_YOU_KNOW = re.compile(r"\byou know\b")
+
+
 def norm(text: str) -> str:
     """Lower case, spoken digits joined, punctuation gone, fillers and stutters dropped: the form in
     which a value is looked for in what a request carries."""
-    text = normalize_spoken_digits(text).lower()
+    text = _YOU_KNOW.sub(" ", normalize_spoken_digits(text).lower())  # the recogniser noise's filler of two words
     words = re.sub(r"[^\w@$£€]+", " ", text).split()
     out: list[str] = []
     for word in words:
@@ -367,12 +371,9 @@ class Run:
 _CLOCK_PREFIX = re.compile(r"^- \d{2}:\d{2}(?:-\d{2}:\d{2})? ")
 _NUMBER = re.compile(r"\d+(?:[.:,/-]\d+)*")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_UNITS = {w: i for i, w in enumerate(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"])}
-_UNITS["oh"] = 0
-_TEENS = {w: 10 + i for i, w in enumerate(["ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen",
-                                           "seventeen", "eighteen", "nineteen"])}  # fmt: skip
-_TENS = {w: 10 * (i + 2) for i, w in enumerate(["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty",
-                                                "ninety"])}  # fmt: skip
+_UNITS = {**DIGIT_WORDS, "oh": 0}  # the shared number words (memory.text.vocab), and "oh" said for a zero
+_TEENS = TEENS
+_TENS = TENS
 
 
 _PAST = {("half", "past"): 30, ("quarter", "past"): 15, ("quarter", "to"): -15}
@@ -382,9 +383,11 @@ def said_numbers(text: str) -> set[str]:
     """The numbers a text says, read only where the reading is certain: digits as written; a run of
     digit words read digit by digit ("eight eight one" -> 881); a compound ("forty two" -> 42); an
     hour and its minutes ("seven thirty pm" or "7 30 pm" -> 7:30, 730 is not). Never joined across two numbers;
-    a hesitation inside a number said digit by digit ("five one zero um eight") does not split it."""
+    a hesitation inside a number said digit by digit ("five one zero um eight", "two five you know zero") does not
+    split it."""
     out = set(_NUMBER.findall(text)) | set(re.findall(r"\d+", text))
-    words = [w for w in re.sub(r"[^a-z0-9']+", " ", text.lower()).split() if w not in HESITATIONS]
+    spoken = _YOU_KNOW.sub(" ", re.sub(r"[^a-z0-9']+", " ", text.lower()))  # a hesitation of two words
+    words = [w for w in spoken.split() if w not in HESITATIONS]
     values: list[tuple[int, str]] = []  # (position, number) of each number said in words
     i = 0
     while i < len(words):

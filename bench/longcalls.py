@@ -26,6 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from memory.compaction import Turn
+from memory.text.vocab import DIGIT_WORDS, TEENS, TENS
 
 __all__ = ["LabelledFact", "SyntheticCall", "long_call", "make_calls"]
 
@@ -61,7 +62,9 @@ class SyntheticCall:
 
 # --------------------------------------------------------------------------- vocabulary
 
-_DIGIT_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+_DIGIT_WORDS = sorted(DIGIT_WORDS, key=DIGIT_WORDS.__getitem__)  # "zero" ... "nine"
+_TEEN_WORDS = sorted(TEENS, key=TEENS.__getitem__)  # "ten" ... "nineteen"
+_TENS_WORDS = {value // 10: word for word, value in TENS.items()}  # 2: "twenty" ... 9: "ninety"
 _FIRST = ["Dana", "Marcus", "Priya", "Tomasz", "Aisha", "Liam", "Sofia", "Kenji", "Grace", "Mateo"]
 _LAST = ["Reyes", "Okafor", "Lindqvist", "Haddad", "Moreau", "Brennan", "Castillo", "Novak", "Ibsen", "Tanaka"]
 _STREETS = ["Elm Street", "Harbor Road", "Maple Avenue", "Quarry Lane", "Birch Drive", "Station Road"]
@@ -572,24 +575,12 @@ def _blind_call(minutes: float, seed: int, *, started_at: datetime | None = None
 
 
 def _tens_words(n: int) -> str:
-    tens = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
-    teens = [
-        "ten",
-        "eleven",
-        "twelve",
-        "thirteen",
-        "fourteen",
-        "fifteen",
-        "sixteen",
-        "seventeen",
-        "eighteen",
-        "nineteen",
-    ]
+    """A two-digit group as said in a phone number ("oh five", "thirteen", "forty two")."""
     if n < 10:
         return f"oh {_DIGIT_WORDS[n]}"
     if n < 20:
-        return teens[n - 10]
-    return tens[n // 10] + ("" if n % 10 == 0 else f" {_DIGIT_WORDS[n % 10]}")
+        return _TEEN_WORDS[n - 10]
+    return _TENS_WORDS[n // 10] + ("" if n % 10 == 0 else f" {_DIGIT_WORDS[n % 10]}")
 
 
 def _spell_email(user: str) -> str:

@@ -1429,3 +1429,132 @@ def test_a_change_of_mind_names_what_holds_now() -> None:
     assert compactor.boundary > len(movies)
     recall = compactor.plan("just to double check the movie for the first movie you put on was what").recall
     assert "night train" in recall
+
+
+def test_recall_brings_the_turn_that_names_the_event_in_lower_case() -> None:
+    shows = [
+        ("user", "i want to go out in denver this week"),
+        ("assistant", "what kind of event would you like"),
+        ("user", "some live music"),
+        ("assistant", "there is a concert next friday at the blue hall"),
+        ("user", "who is playing"),
+        ("assistant", "paper lanterns are playing"),
+        ("user", "what time does it start"),
+        ("assistant", "it starts at seven pm"),
+        ("user", "great get me three tickets"),
+        ("assistant", "please confirm three tickets for next friday in denver"),
+        ("user", "yes that is right"),
+        ("assistant", "your tickets are booked and the doors open at six pm"),
+        ("user", "thanks bye"),
+    ]
+    compactor = fed(turns_of([*shows, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert compactor.boundary > len(shows)
+    plan = compactor.plan("sorry what was the event for the first event tickets again")
+    assert "paper lanterns" in plan.recall
+
+
+def test_a_pleasantry_said_in_passing_does_not_make_a_sentence_small_talk() -> None:
+    offer = Turn("t1", "assistant", "how about good goodbye by the harbor lights from the album long road", T0)
+    assert classify(offer).kind != "smalltalk"
+    assert classify(Turn("t2", "assistant", "thanks for calling have a great day", T0)).kind == "smalltalk"
+
+
+def test_recall_brings_a_song_whose_name_holds_a_pleasantry() -> None:
+    songs = [
+        ("user", "can you find me some songs by the harbor lights"),
+        ("assistant", "i found four songs by the harbor lights how about slow river from the album long road"),
+        ("user", "what other options are there"),
+        ("assistant", "how about good goodbye by the harbor lights from the album long road"),
+        ("user", "that one on the kitchen speaker"),
+        ("assistant", "please confirm play good goodbye on the kitchen speaker"),
+        ("user", "yes"),
+        ("assistant", "the song is playing"),
+        ("user", "thanks that is all"),
+    ]
+    compactor = fed(turns_of([*songs, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    plan = compactor.plan("just to double check the song for the first song you played was what")
+    assert "good goodbye" in plan.recall
+
+
+def test_a_street_number_said_in_words_is_recalled_for_an_address_question() -> None:
+    shows = [
+        ("user", "i want to see a concert in boston"),
+        ("assistant", "the harbor lights are playing tomorrow at the north pavilion"),
+        ("user", "how do i get there"),
+        ("assistant", "the pavilion sits at one harbor view way by the docks"),
+        ("user", "sounds good two tickets please"),
+        ("assistant", "please confirm two tickets for the harbor lights tomorrow in boston"),
+        ("user", "yes"),
+        ("assistant", "your tickets are booked the show starts at eight pm"),
+        ("user", "do i need to print them"),
+        ("assistant", "no they are on your phone"),
+        ("user", "thanks bye"),
+    ]
+    compactor = fed(turns_of([*shows, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    plan = compactor.plan("wait what address did we settle on for the first event tickets")
+    assert "harbor view way" in plan.recall
+
+
+def test_a_caller_saying_that_will_be_it_takes_leave_of_the_booking() -> None:
+    tables = [
+        ("user", "i need a table for two at the green fig in oakland"),
+        ("assistant", "please confirm a table for two at the green fig in oakland at six pm today"),
+        ("user", "yes"),
+        ("assistant", "you are on the books for six pm at the green fig"),
+        ("user", "thank you that will be it"),
+        ("assistant", "no problem"),
+        ("user", "i also want a table at the blue door in berkeley"),
+        ("assistant", "please confirm a table for two at the blue door in berkeley at eight thirty pm tomorrow"),
+        ("user", "yes"),
+        ("assistant", "your reservation is confirmed"),
+        ("user", "thanks bye"),
+    ]
+    compactor = fed(turns_of([*tables, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert compactor.boundary > len(tables)
+    plan = compactor.plan("sorry what was the time for the first table i booked again")
+    assert "six pm" in plan.recall and "eight thirty" not in plan.recall
+
+
+def test_that_will_do_before_anything_is_booked_takes_what_is_offered() -> None:
+    tables = [
+        ("user", "find me a cheap place to eat in oakland"),
+        ("assistant", "the olive tree is a nice restaurant in oakland"),
+        ("user", "that will do"),
+        ("assistant", "is there anything else you need help with"),
+        ("user", "i want to make a reservation there for two at noon"),
+        ("assistant", "please confirm a table for two at the olive tree in oakland at noon today"),
+        ("user", "yes"),
+        ("assistant", "your reservation has been made"),
+        ("user", "thanks bye"),
+        ("user", "i need a table at the blue door in berkeley"),
+        ("assistant", "please confirm a table for four at the blue door in berkeley at eight pm tomorrow"),
+        ("user", "yes"),
+        ("assistant", "your reservation is confirmed"),
+        ("user", "thanks bye"),
+    ]
+    compactor = fed(turns_of([*tables, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert compactor.boundary > len(tables)
+    plan = compactor.plan("sorry what was the time for the second table i booked again")
+    assert "eight pm" in plan.recall and "noon" not in plan.recall
+
+
+def test_recall_brings_the_turn_that_says_who_directed_the_movie() -> None:
+    movies = [
+        ("user", "i would like to watch a movie now"),
+        ("assistant", "which movie would you like to watch"),
+        ("user", "something funny with subtitles"),
+        ("assistant", "how about the paper kite"),
+        ("user", "sounds good what kind of movie is it"),
+        ("assistant", "it is a comedy released last year"),
+        ("user", "ok play it"),
+        ("assistant", "please confirm you want to watch the paper kite with subtitles"),
+        ("user", "yes"),
+        ("assistant", "the movie has started"),
+        ("user", "who is behind it"),
+        ("assistant", "mara quill directed it"),
+        ("user", "thanks bye"),
+    ]
+    compactor = fed(turns_of([*movies, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert compactor.boundary > len(movies)
+    plan = compactor.plan("sorry what was the director for the first movie you put on again")
+    assert "mara quill" in plan.recall

@@ -46,7 +46,6 @@ from .patterns import (
     _SENTENCE,
     _SMALL_TALK,
     _SPACES,
-    _STREET_ADDRESS,
     _VERIFIED,
     _WEAK_DATES,
     _WORD,
@@ -170,7 +169,7 @@ def classify(
         substantive = (
             not _is_backchannel(swords)
             and not _META.search(sentence)
-            and not _SMALL_TALK.search(sentence)
+            and not _small_talk(sentence)
             and len([w for w in swords if w not in _BACKCHANNEL]) >= (1 if replies else 2)
         )
         if substantive and kind_only:  # key or content: which one needs the values, not wanted here
@@ -187,7 +186,7 @@ def classify(
             continue
         elif _META.search(sentence):
             skipped_meta += 1
-        elif _SMALL_TALK.search(sentence):
+        elif _small_talk(sentence):
             skipped_small += 1
     digest.tags = list(dict.fromkeys(digest.tags))
     digest.terms = frozenset(index_terms(cleaned))
@@ -198,6 +197,19 @@ def classify(
             "meta" if skipped_meta >= skipped_small and skipped_meta else "smalltalk" if skipped_small else "filler"
         )
     return digest
+
+
+def _small_talk(sentence: str) -> bool:
+    """Whether a sentence is small talk: a pleasantry ("have a great day", "how's it going") with little
+    else said. A long sentence that only holds such words in passing says something else: "how about
+    linkin park's good goodbye from the album one more light" offers a song."""
+    if not _SMALL_TALK.search(sentence):
+        return False
+    rest = [w for w in _words(_SMALL_TALK.sub(" ", sentence)) if w not in _BACKCHANNEL]
+    return len(rest) < _SMALL_TALK_ASIDE
+
+
+_SMALL_TALK_ASIDE = 5  # words besides the pleasantry (and backchannel words) that make it an aside
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,7 +328,8 @@ def _signals(sentence: str, ctx: _Context, digest: Digest) -> str | None:
     if _ACCOUNT_STATE.search(lowered):
         digest.kinds.add("state")
         strong = True
-    if _STREET_ADDRESS.search(joined):
+    # a street address, by the shared reader (digits said one by one joined: "four two eight eight dublin boulevard")
+    if any(v.kind == "address" for v in (said if joined == sentence else values_in(joined))):
         digest.kinds.add("address")
         strong = True
     if _PREFERENCE.search(lowered):

@@ -22,6 +22,7 @@ from ..text.reading import read_turn
 from ..text.spoken import normalize_spoken_digits
 from ..text.terms import index_terms
 from ..text.values import Value, values_in
+from ..text.vocab import NUMBER_WORDS
 from ..values import MemoryRow
 from .classifier import Digest, _tag, classify
 from .patterns import _ASK_KINDS, _BACKREF, _DIGITS, _NUMBER_WORDS, _SPECIFIC_KINDS, CUISINES, GENRES, asks
@@ -393,8 +394,9 @@ class Compactor:
         # the kinds of thing the turn names, things booked first ("the bear republic restaurant in rohnert park")
         kinds = sorted((t[5:] for t in tags if t.startswith("kind:")), key=lambda k: (k not in _ITEM_NOUNS, k))
         current = self._bookings[-1] if self._bookings else None
-        # "have a great great day", "is playing um at", "that would you know be all", "that like will be all"
-        lowered = _STUTTER.sub(r"\1", without_fillers(turn.text).lower())
+        # "have a great great day", "is playing um at", "that would you know be all", "that like will be all",
+        # "Can Can we get 2 tickets": the shared reading of a turn, in lower case so a stutter of any word goes
+        lowered = without_fillers(turn.text.lower())
         # "could you tell me when the event starts" asks about the thing, it requests nothing
         requests = turn.role == "user" and _REQUEST.search(_TELL_ME.sub(" ", lowered)) is not None
         caller_turns_to = current is not None and (  # the caller asks for something once one is done
@@ -462,6 +464,8 @@ class Compactor:
             closing = None  # the caller's "is there anything else": other options, not leave-taking
         if closing and turn.role == "user" and _YES_THATS_IT.match(lowered):
             closing = None  # "yes, that's it" to "please confirm ...": the details are right, nothing taken leave of
+        if closing and turn.role == "user" and not current.booked and closing.group(0).endswith("do"):
+            closing = None  # "that will do" before anything was reported done: the caller takes what is offered
         if current.turns and closing:
             current.done = current.closed = True  # goodbyes, "anything else?": the next request is another booking
             current.left = current.left or turn.role == "user"
@@ -909,7 +913,7 @@ class Compactor:
         if not chosen:
             return set()
         picked = {i for b in chosen for i in b.turns}
-        attributes = [(words, bonus) for asked, words, bonus in _ATTRIBUTES if asked.search(said)]
+        attributes = [(words, bonus) for names, words, bonus in _ATTRIBUTES if names.search(asked)]
         for rank_of, booking in enumerate(chosen):
             weight = 1.0 - 0.2 * rank_of
             carriers: list[int] = []  # the turns saying the kind of value asked for, in the order said
@@ -1085,9 +1089,10 @@ _BOOKING_PHRASE = re.compile(
     r"(?:booked|bought|played|put on|ordered|reserved|got|made|picked|chose|asked for)\b"
     r"|\b(?:the|my|that|our)\s+(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last|latest|"
     rf"previous|other|earlier|\d+(?:st|nd|rd|th))\s+(?:{_PHRASE_WORD}\s*){{1,3}}"
+    rf"|\b(?:the|my|our|those|these)\s+(?:{_PHRASE_WORD}\s+){{0,2}}tickets?\b"  # "the concert tickets": bought
 )
-"""The words of a question that point at a booking ("the second event tickets", "the table I booked"):
-left out when reading which kind of value is asked for."""
+"""The words of a question that point at a booking ("the second event tickets", "the table I booked", "the
+concert tickets"): left out when reading which kind of value is asked for."""
 _ASKS_BACK = re.compile(
     r"\b(?:remind me|double check|(?<!\btry )(?<!\btrying )(?<!\bbooking )(?<!\bbook )(?<!\breserving )(?<!\bit )again|"
     r"was it|what was|which was|did we|did you|did i|what did|were the)\b"
@@ -1103,8 +1108,8 @@ _CHANGE_OF_MIND = re.compile(
 _DECLINES = re.compile(r"^\W*(?:no|nope|nah)\W+(?:\w+\W+)?(?:thanks?|thank you)\W*$")
 """A caller's bare "no thank you" (to the agent's "anything else?", said before it)."""
 _CLOSING = re.compile(
-    r"\b(?:that's (?:all|it|everything)|that is (?:all|it|everything)|this is all (?:i|we) need|that(?: like,?| you know,?)?(?: will|'ll)(?: like,?| you know,?)? (?:be all|do(?! (?:just |very )?(?:fine|great|nicely|well|perfectly)))|"
-    r"that(?: like,?| you know,?)? would(?: like,?| you know,?)? be all|nothing else|"
+    r"\b(?:that's (?:all|it|everything)|that is (?:all|it|everything)|this is all (?:i|we) need|that(?: like,?| you know,?)?(?: will|'ll)(?: like,?| you know,?)? (?:be (?:all|it\b(?! for\b))|do(?! (?:just |very )?(?:fine|great|nicely|well|perfectly)))|"
+    r"that(?: like,?| you know,?)? would(?: like,?| you know,?)? be (?:all|it\b(?! for\b))|nothing else|"
     r"(?:don't|do not) need anything else|no,? thanks?(?: you)?,? (?:i'm|i am) (?:good|fine|ok(?:ay)?)|"
     r"good ?bye|bye|take care|see you|(?:i'm|i am|we're|we are) all set|"
     r"(?<!\bto )(?<!\bcan )(?<!\bcould )(?<!\bwe )(?<!\bi )have a (?:nice|good|great|wonderful|lovely) (?:rest of (?:your|the) )?(?:day|one|evening|night|time|meal|weekend)|"
@@ -1126,7 +1131,7 @@ _REPORTED = re.compile(
     r"reserved|purchased|a success)\b|\bsucc?ess?ful(?:ly)?\b|^(?:the |your )?(?:reservation|booking|tickets?) "
     r"(?:made|booked|done)\b|\b(?:reservation|booking|purchase|order) (?:is |was )?(?:complete|completed|confirmed|done)\b|"
     r"\bwent ahead and (?:made|booked|reserved|bought|purchased)\b|\b(?:recorded|placed|noted) your (?:reservation|booking|order)\b|\bi did (?:confirm|book|reserve|make)\b|"
-    r"\b(?:began|begins) (?:playing|casting)\b|\bwill (?:now )?begin\b(?! (?:at|on|in|by|around|from)\b)|\babout to play\b|\b(?:it is|it's) done\b|"
+    r"\b(?:began|begins|begun) (?:playing|casting)\b|\bwill (?:now )?begin\b(?! (?:at|on|in|by|around|from)\b)|\babout to play\b|\b(?:it is|it's) done\b|"
     r"\b(?:i'll|i will) start (?:the|it|playing)\b|\bgot your (?:table|tickets?|reservation|booking) (?:set|ready)\b"
 )
 """More ways an agent reports a booking done ("I've made your reservation", "the reservation was a
@@ -1165,7 +1170,7 @@ done, unless it checks first."""
 _CHECKS = re.compile(r"\?|\bis (?:that|this|it) (?:right|correct|ok|okay)\b|\b(?:shall|should) i\b|\bconfirm\b")
 _OFFER = re.compile(
     r"\b(?:how about|what about|would you like|would you want|do you like|there is|there's|there are|i found|"
-    r"i have found|one of them|i recommend|i suggest|may i suggest|you might like|you may like|what do you think "
+    r"i have found|one of them|i(?:'d| would)? recommend|i(?:'d| would)? suggest|may i suggest|you might like|you may like|what do you think "
     r"(?:about|of)|do you want to (?:listen|hear|watch|see)|next (?:one )?is|next up is|the next (?:one|song|track) is|"
     r"another (?:one|option) is)\b"
 )
@@ -1217,8 +1222,6 @@ _NOT_OFFER = re.compile(
 )
 """An agent's question for a detail ("how many tickets would you like?", "which movie would you like to watch?"):
 not a proposal."""
-_STUTTER = re.compile(r"\b(\w+)(?:\s+\1\b)+")
-"""A word said again at once (a recogniser's stutter: "a place to eat eat", "have a great great day")."""
 _OTHER_OPTIONS = re.compile(r"(?:is there|will there be|was there|anything else)\b")
 _ASKS_ABOUT_IT = re.compile(
     r"^\W*(?:(?:and|so|okay|ok|um|uh|also|great|yes|yeah)\W+)*(?:does|do|is|are|did|was|will|can|could) "
@@ -1238,6 +1241,17 @@ _NOT_A_KIND = (
     r"different|many|much|several|also|just|really|um|uh)"
 )
 """Words that say no kind in "<word> food", "<word> songs" ("some food", "the music", "play songs")."""
+_HOUSE_WORDS = "|".join(NUMBER_WORDS)
+"""A house number said in words ("at one citizens bank way")."""
+_NOT_AN_EVENT = (
+    r"(?:a|an|the|some|any|other|more|it|them|this|that|these|those|what|which|if|whether|when|where|how|you|me|us|my|"
+    r"your|their|event|events|show|shows|concert|concerts|game|games|match|matches|tickets?|date|dates|time|venue|"
+    r"location|address|is|was|will|would|on|at|in|for|starts?|starting|takes?|taking|held|scheduled|happens?|and|or|"
+    r"today|tomorrow|tonight|next|this|one|two|three|four|five|six|seven|eight|nine|ten|\d|good|great|really|lot|"
+    r"january|february|march|april|may|june|july|august|september|october|november|december|"
+    r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|um|uh|like|you know)"
+)
+"""Words that name no event after "to see", "tickets for", "the event" ("tickets for next monday")."""
 _ATTRIBUTES: list[tuple[re.Pattern[str], re.Pattern[str], float]] = [
     (re.compile(r"\b(?:cuisine|food)\b"), re.compile(r"\b(?:cuisine|food|kind of (?:food|restaurant))\b"), 2.0),
     (re.compile(r"\bprice|cost|expensive|cheap\b"), re.compile(r"\b(?:price|prices|priced|expensive|cheap|budget)\b"), 2.0),
@@ -1248,7 +1262,8 @@ _ATTRIBUTES: list[tuple[re.Pattern[str], re.Pattern[str], float]] = [
     (
         re.compile(r"\baddress|located|location\b"),
         re.compile(
-            r"\b\d+\s+(?:[a-z0-9']+\s+){0,3}(?:street|st|avenue|ave|road|rd|boulevard|blvd|drive|dr|way|lane|ln|"
+            rf"\b(?:\d+|{_HOUSE_WORDS})\s+(?:[a-z0-9']+\s+){{0,3}}(?:street|st|avenue|ave|road|rd|boulevard|blvd|drive|"
+            r"dr|way|lane|ln|"
             r"place|circle|court|parkway|square|plaza|highway|alley|terrace)\b"
         ),
         5.0,  # a street address said, even in lower case: what the question asks for
@@ -1310,6 +1325,31 @@ _ATTRIBUTES: list[tuple[re.Pattern[str], re.Pattern[str], float]] = [
             r"twelve|noon|midnight|night|home|least|half|quarter)\b)[a-z][\w'&-]*"
         ),
         5.0,  # where an event is: "performing next friday at the appel room", "it is at murmrr"
+    ),
+    (
+        re.compile(r"\b(?:address|located|location)\b"),
+        re.compile(r"\b(?:address(?: is)?|located (?:at|on)|held at|situated at|is at)\s+\d{1,5}[a-z]?\s+[a-z]"),
+        5.0,  # a street number after what introduces an address, whatever the street is called ("is at 141 prospect park west")
+    ),
+    (
+        re.compile(r"(?<!kind of )(?<!type of )\b(?:event|show|concert|game|match|gig)\b"),
+        re.compile(
+            r"\b[a-z][\w'.-]*\s+(?:vs\.?|versus)\s+[a-z]"  # a game: "the cardinal vs ducks"
+            rf"|\b(?:see|watch|attend|catch)(?:ing)?\s+(?:the\s+)?(?!{_NOT_AN_EVENT}\b)[a-z]"  # "to see the drums"
+            rf"|\bheard\s+(?:[\w']+\s+){{0,3}}?(?:about|of|on|that)\s+(?!{_NOT_AN_EVENT}\b)[a-z]"  # "heard that basta is good"
+            rf"|\bthe (?:event|show|concert|game|match|gig)(?: is| name is| titled| called)?\s+(?!{_NOT_AN_EVENT}\b)[a-z]"
+            rf"|\btickets?\s+(?:for|to)\s+(?:see\s+)?(?:the\s+)?(?!{_NOT_AN_EVENT}\b)[a-z]"  # "tickets for starset"
+            r"|\b[a-z][\w'-]*\s+(?:is|are)\s+(?:(?:also|currently|now)\s+)?(?:playing|performing)\b"  # "laura osnes is performing"
+        ),
+        5.0,  # what the event is called, said in lower case: how people name a show or a game
+    ),
+    (
+        re.compile(r"\b(?:director|directed|directs)\b"),
+        re.compile(
+            r"\bdirected\s+(?:[\w']+\s+){0,2}?by\s+[a-z]|\bdirector\s+(?:is|was|being)\s+[a-z]"
+            r"|\b(?!(?:who|which|what|has|had|was|is)\b)[a-z][\w'-]*\s+directed\s+(?:it|this|that|the (?:movie|film))\b"
+        ),
+        5.0,  # who directed a film, however it is put: "directed by ...", "the director is ...", "... directed it"
     ),
 ]  # fmt: skip
 """An attribute a question asks for, the words of the turns that settle it (the agent's question

@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from ..text.kinds import without_fillers
+from ..text.vocab import DIGIT_WORDS, TEENS, TENS
+
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=\S)")
 _FILLER = re.compile(
     r"(?:^|(?<=[\s,.;!?]))(?:u+h+|u+m+|u+h+m+|e+r+m*|a+h+|h+m+|m+h*m+|mhm|uh-huh|mm-hmm|uh-uh)(?=[\s,.;!?]|$)[,.]?\s*",
@@ -16,44 +19,8 @@ _SPACES = re.compile(r"\s+")
 _DANGLING = re.compile(r"^[\s,.;:-]+|[\s,;:-]+$")
 _WORD = re.compile(r"[a-z0-9']+(?:-[a-z0-9']+)*")
 
-_NUMBER_WORDS = frozenset(
-    [
-        "zero",
-        "oh",
-        "one",
-        "two",
-        "three",
-        "four",
-        "five",
-        "six",
-        "seven",
-        "eight",
-        "nine",
-        "ten",
-        "eleven",
-        "twelve",
-        "thirteen",
-        "fourteen",
-        "fifteen",
-        "sixteen",
-        "seventeen",
-        "eighteen",
-        "nineteen",
-        "twenty",
-        "thirty",
-        "forty",
-        "fifty",
-        "sixty",
-        "seventy",
-        "eighty",
-        "ninety",
-        "hundred",
-        "thousand",
-        "million",
-        "double",
-        "triple",
-    ]
-)
+_NUMBER_WORDS = frozenset([*DIGIT_WORDS, *TEENS, *TENS, "oh", "hundred", "thousand", "million", "double", "triple"])
+"""Words of a number said aloud: the shared number words, and how digits are said ("oh", "double")."""
 _BACKCHANNEL = frozenset(
     [
         "okay",
@@ -205,11 +172,6 @@ _VERIFIED = re.compile(
     r"thanks for verifying|thank you for verifying|that matches|that's matching)\b",
     re.IGNORECASE,
 )
-_STREET_ADDRESS = re.compile(
-    r"\b\d{1,5}[a-z]?\s+(?:[A-Za-z][a-z'.-]*\s+){1,3}(?:street|st|road|rd|avenue|ave|lane|ln|drive|dr|boulevard|blvd|way|"
-    r"court|ct|place|pl|close|terrace|crescent|square|parkway|highway|row|gardens)\b",
-    re.IGNORECASE,
-)
 _PREFERENCE = re.compile(
     r"\b(?:i(?:'d| would)? (?:prefer|rather)|(?:is|are|works?) (?:better|best|easier) (?:than|for me)|better for me|"
     r"instead of (?:calling|a call|texting|e-?mail|phoning)|(?:please )?(?:don't|do not|never) (?:call|text|e-?mail|ring|phone)|"
@@ -290,11 +252,11 @@ def asks(text: str) -> bool:
     stripped = text.rstrip()
     if stripped.endswith("?"):
         return True
-    return bool(_ASKS.search(_HESITATION.sub("", stripped)))  # "the reservations um, has been made" asks nothing
+    # read through the recogniser's hesitations and the comma they bring, which would open a clause:
+    # "the reservations um, has been made" asks nothing
+    return bool(_ASKS.search(without_fillers(stripped)))
 
 
-_HESITATION = re.compile(r"\b(?:um+|uh+|uhm|erm?|hmm+)\b,?\s*", re.IGNORECASE)
-"""A recogniser's hesitation, with the comma it may bring (which would open a clause)."""
 _QUESTION = re.compile(
     r"\?$|^(?:\W*(?:so|and|but|okay|ok|um|uh|sorry|oh|well|yeah)\W+)*(?:what|when|where|which|who|whose|why|how|"
     r"is|are|was|were|do|does|did|can|could|will|would|should|have|has)\b",
