@@ -122,3 +122,27 @@ async def test_a_call_history_loads_once_the_brief_is_served(store, tenant, monk
     unbriefed.load(store.backend, tenant, caller, memory.MemoryPolicy())
     await asyncio.wait_for(unbriefed.ready(), 10)
     assert _rows(unbriefed.working.rows) == _rows(waiting.working.rows)
+
+
+async def test_a_closed_call_is_freed_without_the_cycle_collector(store, tenant):
+    """The hooks' parts call them back through weak references: once the app drops a closed call, its
+    history (the working set, a few thousand objects) is freed at once, not left for a pass of the cycle
+    collector, which would walk it on the event loop in the middle of a later call's recall."""
+    import gc
+    import weakref
+
+    await _caller_with_history(store, tenant)
+    hooks = await store.open_call(tenant, {"phone": PHONE}, started_at=T0 + timedelta(days=2))
+    await hooks.preload()
+    await hooks._history.ready()
+    hooks.record_turn("user", "is the Oak Street address on file", at=T0 + timedelta(days=2))
+    assert await hooks.recall("which address is on file", mode="fast")
+    await hooks.aclose()
+    call, working = weakref.ref(hooks), weakref.ref(hooks._history.working)
+    assert working().rows  # type: ignore[union-attr]
+    gc.disable()
+    try:
+        del hooks
+        assert call() is None and working() is None
+    finally:
+        gc.enable()

@@ -20,9 +20,10 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Callable, Coroutine
+import weakref
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime, timedelta
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
 import numpy as np
 
@@ -83,9 +84,9 @@ class CallHooks:
             started_at=started_at,
             policy=policy,
             io_lock=io_lock,
-            on_started=self._started,
-            on_linked=self._linked,
-            on_candidate=lambda: self._events.emit(CallEvent("candidate", self.caller_id)),
+            on_started=_weakly(self._started),
+            on_linked=_weakly_async(self._linked),
+            on_candidate=_weakly(self._candidate),
         )
         self._writer = CallWriter(
             services,
@@ -93,9 +94,7 @@ class CallHooks:
             self._history,
             self._transcript.rows,
             io_lock=io_lock,
-            on_failed=lambda n: self._events.emit(
-                CallEvent("write_error", self.caller_id, f"{n} turns waiting for the database")
-            ),
+            on_failed=_weakly(self._write_failed),
         )
         self._closer = CallCloser(services, self._writer, self._linker, self._history, self._transcript)
 
@@ -154,6 +153,12 @@ class CallHooks:
         if not self._opening:
             logger.info("the call's memory reached the database; attached")
             self._events.emit(CallEvent("attached", caller_id))
+
+    def _candidate(self) -> None:
+        self._events.emit(CallEvent("candidate", self.caller_id))
+
+    def _write_failed(self, turns: int) -> None:
+        self._events.emit(CallEvent("write_error", self.caller_id, f"{turns} turns waiting for the database"))
 
     async def _linked(self, previous: str, caller_id: str, evidence: Identifier) -> None:
         await self._services.invalidate(self.customer_id, previous)
@@ -344,6 +349,33 @@ async def _in_order(first: Coroutine[object, object, object], last: Coroutine[ob
     finally:
         for step in waiting:
             step.close()
+
+
+def _weakly(method: Callable[..., None]) -> Callable[..., None]:
+    """``method`` of the hooks, for a part of the call to call back: it holds the hooks weakly, so the
+    hooks and their parts make no reference cycle, and a closed call's history (its working set, a few
+    thousand objects) is freed when the call is dropped, not by a later pass of the cycle collector
+    (which then walks it on the event loop, in another call's recall)."""
+    ref = weakref.WeakMethod(method)
+
+    def call(*args: Any) -> None:
+        bound = ref()
+        if bound is not None:
+            bound(*args)
+
+    return call
+
+
+def _weakly_async(method: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+    """``_weakly`` for a coroutine method."""
+    ref = weakref.WeakMethod(method)
+
+    async def call(*args: Any) -> None:
+        bound = ref()
+        if bound is not None:
+            await bound(*args)
+
+    return call
 
 
 def _consume(task: asyncio.Future[np.ndarray]) -> None:
