@@ -28,6 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import asyncpg
 import numpy as np
 from tqdm import tqdm
 
@@ -227,6 +228,21 @@ async def measure_ingest(store: memory.CallerStore, calls: int, turns: int, seed
     return {"ingest_turns_per_s": calls * turns / elapsed}
 
 
+async def settle(url: str) -> float:
+    """Vacuum and analyze a freshly seeded Postgres database, as its autovacuum leaves a database in steady state.
+
+    Seeding writes tens of thousands of rows in seconds; left alone, autovacuum and autoanalyze would start on
+    them during the measured calls and take one of the machine's cores from them, which a live database whose
+    rows arrived over months does not do. Returns the seconds it took."""
+    t0 = time.perf_counter()
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("VACUUM (ANALYZE)")
+    finally:
+        await conn.close()
+    return time.perf_counter() - t0
+
+
 async def measure_backend(
     url: str,
     redis_url: str | None,
@@ -248,6 +264,8 @@ async def measure_backend(
         caller_ids = await seed(store, callers, memories, seed_value)
         seeded_s = time.perf_counter() - t0
         result = {"backend": label, "callers": callers, "memories_per_caller": memories, "seed_s": seeded_s}
+        if url.startswith("postgres"):
+            result["settle_s"] = await settle(url)
         result |= await measure(store, caller_ids, samples, seed_value)
         result |= await measure_record_turn(store, record_turns)
         result |= await measure_ingest(store, ingest_calls, ingest_turns, seed_value)
