@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import threading
 import time
 import uuid
@@ -17,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 import memory
+from memory.call.closing import EMBED_WAIT_SHARE
 from memory.errors import EmbedderUnavailableError
 
 T0 = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
@@ -128,6 +130,67 @@ async def test_a_turn_is_stored_at_once_while_the_embedder_is_busy(store_urls, e
         assert row.embedding is not None
         assert [f.value for f in await store.backend.load_facts(tenant, hooks.caller_id)] == ["22 oak street"]
         await hooks.aclose()
+    finally:
+        gated.release()
+        await store.aclose()
+
+
+async def test_a_close_does_not_wait_for_a_starved_embedder_and_the_back_fill_embeds_later(
+    store_urls, embedder, tmp_path, caplog
+):
+    """On a host whose cores are all busy, the embedder's lane for turns starves (it runs at a lower
+    CPU priority). A call's close stores its turns' text and ends the call within a short share of its
+    budget instead of waiting for their vectors (it waited the whole budget, said it took too long and
+    left the call to the spool's replayer); the back-fill embeds and reads them once the lane runs."""
+    url, redis_url = store_urls
+    gated = GatedEmbedder(embedder)  # on the store's own embedding thread, held as a starved lane is
+    spool = tmp_path / "spool.db"
+    store = await memory.open_store(url, redis_url=redis_url, embedder=gated, spool_path=spool)
+    tenant = f"t-{uuid.uuid4().hex[:10]}"
+    said = [
+        ("user", "I moved, my new address is twenty two oak street"),
+        ("assistant", "Thanks, I've updated it."),
+        ("user", "and the router still drops every evening"),
+    ]
+    try:
+        hooks = await store.open_call(tenant, {"phone": PHONE}, started_at=T0)
+        for role, text in said:
+            hooks.record_turn(role, text)
+
+        async def rows():
+            return await store.backend.load_call_rows(tenant, hooks.call_id)
+
+        async def all_stored():
+            return len(await rows()) == len(said)
+
+        assert await wait_for(all_stored, 5)  # the text is durable while the embedder is held
+        timeout = 8.0
+        with caplog.at_level(logging.INFO, logger="memory"):
+            t0 = time.perf_counter()
+            await hooks.aclose(timeout=timeout)
+            took = time.perf_counter() - t0
+        print(f"\nclose took {took * 1000:.0f} ms with the embedder held (budget {timeout:.0f} s)")
+        assert took < timeout * EMBED_WAIT_SHARE + 1.5
+        assert not any("took longer" in r.getMessage() for r in caplog.records)
+        assert any("back-filled" in r.getMessage() for r in caplog.records if r.name == "memory.call.writer")
+        [(_, _, ended)] = (await store.backend.call_states(tenant, [hooks.call_id])).values()
+        assert ended  # finished in the database by the close itself, not left to the spool
+        assert store.spool is not None and await store.spool.pending() == 0
+        stored = await rows()
+        assert [(r.role, r.text) for r in stored] == said  # every turn stored once, in order
+        assert all(r.embedding is None for r in stored)
+        assert not await store.backend.load_facts(tenant, hooks.caller_id)
+
+        gated.release()  # the lane runs again: the back-fill (woken by the close) embeds and reads them
+
+        async def back_filled_now():
+            done = not await store.backend.load_unenriched(tenant, before=datetime(2100, 1, 1, tzinfo=UTC), limit=10)
+            return done and all(r.embedding is not None for r in await rows())
+
+        assert await wait_for(back_filled_now, 30)
+        stored = await rows()
+        assert [(r.role, r.text) for r in stored] == said  # still once each
+        assert [f.value for f in await store.backend.load_facts(tenant, hooks.caller_id)] == ["22 oak street"]
     finally:
         gated.release()
         await store.aclose()

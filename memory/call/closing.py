@@ -20,11 +20,16 @@ from .services import CallServices
 from .transcript import CallTranscript
 from .writer import CallWriter
 
-__all__ = ["SPOOL_END_TIMEOUT_S", "CallCloser"]
+__all__ = ["EMBED_WAIT_SHARE", "SPOOL_END_TIMEOUT_S", "CallCloser"]
 
 logger = logging.getLogger(__name__)
 
 SPOOL_END_TIMEOUT_S = 2.0
+EMBED_WAIT_SHARE = 0.25
+"""The share of a close's budget it waits for its turns' vectors. The embedder's lane for turns runs
+at a lower CPU priority and starves on a host whose cores are all busy; the turns' text is stored
+already, so the close goes on without the vectors not done by then (the back-fill embeds those turns
+after the call) rather than spend its whole budget and leave the call to the spool's replayer."""
 
 
 class CallCloser:
@@ -70,7 +75,7 @@ class CallCloser:
             return False
         finished = False
         try:
-            await within(self._finish(forgotten), timeout)
+            await within(self._finish(forgotten, embed_within=timeout * EMBED_WAIT_SHARE), timeout)
             finished = True
         except _LeftToTheSpool:
             logger.warning("the database did not take all of this call's turns; they are replayed from the spool")
@@ -110,8 +115,8 @@ class CallCloser:
         except Exception as exc:
             logger.error("the call's end could not be spooled: %s", describe(exc))
 
-    async def _finish(self, forgotten: Callable[[], bool]) -> None:
-        await self._writer.drain()
+    async def _finish(self, forgotten: Callable[[], bool], *, embed_within: float) -> None:
+        await self._writer.drain(embed_within=embed_within)
         if forgotten():
             return
         if self._writer.unsaved() or self._writer.spooled:

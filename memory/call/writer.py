@@ -14,7 +14,9 @@
   references, promises, resolutions, after the caller's history they build on has loaded),
   linked (identifiers said aloud, via the linker) and their enrichment written
   (:mod:`memory.call.enrich`). A batch whose enrichment cannot be written is tried again while the
-  call lasts and is back-filled after it (the rows stay marked in the database).
+  call lasts and is back-filled after it (the rows stay marked in the database). At close, the
+  vectors are waited for a short while only (``drain(embed_within=...)``): the embedder's lane for
+  turns starves on a busy host, and the rows left unenriched are back-filled once the call has ended.
 
 At close, rows the database did not take stay in the spool for the replayer (this process's or
 the next one's); only rows that could be neither stored nor spooled are :meth:`unsaved`, which
@@ -93,6 +95,7 @@ class CallWriter:
         self._text_idle.set()
         self._enrich_idle.set()
         self._closing = False
+        self._embed_given_up = asyncio.Event()  # closing: the vectors not done by now are back-filled
         self._last_try = False  # closing with the database down: one more try, then leave it to the spool
         self._forgotten = False
         self._tasks: list[asyncio.Task[None]] = []
@@ -279,6 +282,13 @@ class CallWriter:
                 await self._enrich(batch)
             except asyncio.CancelledError:
                 raise
+            except _EmbeddingDeferred:
+                logger.info(
+                    "the call closes without the vectors of its last %d turns; they are back-filled",
+                    len(self._unenriched),
+                )
+                self._enrich_idle.set()
+                return  # closing: the rows stay marked in the database
             except Exception as exc:
                 logger.warning("enrichment of %d turns deferred: %s", len(batch), describe(exc))
                 self._enrich_idle.set()
@@ -327,7 +337,18 @@ class CallWriter:
         missing = [r for r in rows if r.embedding is None]
         if not missing:
             return
-        vectors = await self._services.embed([r.text for r in missing], later=True)
+        embedding = asyncio.ensure_future(self._services.embed([r.text for r in missing], later=True))
+        given_up = asyncio.ensure_future(self._embed_given_up.wait())
+        try:
+            await asyncio.wait({embedding, given_up}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            given_up.cancel()
+            if not embedding.done():  # given up, or this task cancelled
+                embedding.cancel()
+                embedding.add_done_callback(retrieve_quietly)
+        if not embedding.done() or embedding.cancelled():
+            raise _EmbeddingDeferred
+        vectors = embedding.result()
         for row, vector in zip(missing, vectors, strict=True):
             row.embedding = vector
         self._history.working.mark_vectors_changed()
@@ -349,17 +370,24 @@ class CallWriter:
 
     # -- closing -----------------------------------------------------------------------------------------
 
-    async def drain(self) -> None:
+    async def drain(self, *, embed_within: float | None = None) -> None:
         """Stop taking new work; store what is unstored (one more try of a database that was down, the
-        rest spooled), then enrich what is stored. Rows that fail stay spooled or marked for back-fill."""
+        rest spooled), then enrich what is stored. Rows that fail stay spooled or marked for back-fill;
+        so do the rows whose vectors are not there ``embed_within`` seconds from now (``None``: wait)."""
         self._closing = True
         self._last_try = not self._db_ok
         self._text_wake.set()
         self._enrich_wake.set()
-        for task in self._tasks:
-            if not task.done():
-                await asyncio.shield(task)
-            self._enrich_wake.set()
+        loop = asyncio.get_running_loop()
+        give_up = None if embed_within is None else loop.call_later(embed_within, self._embed_given_up.set)
+        try:
+            for task in self._tasks:
+                if not task.done():
+                    await asyncio.shield(task)
+                self._enrich_wake.set()
+        finally:
+            if give_up is not None:
+                give_up.cancel()
 
     async def keep_the_rest(self) -> None:
         """A close that could not finish: spool what is neither stored nor spooled yet."""
@@ -408,3 +436,7 @@ class CallWriter:
         if self._forgotten:
             return []
         return [*self._failed, *(r for r in self._unstored if r.seq not in self._spooled)]
+
+
+class _EmbeddingDeferred(Exception):
+    """Closing: the vectors of a batch were not there in time; its rows are back-filled after the call."""
