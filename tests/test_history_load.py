@@ -5,13 +5,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import timedelta
 
 import memory
 from memory.store.base import CallerHistory
 from memory.store.postgres import PostgresBackend
 from memory.values import MemoryRow
 
-from .test_store_contract import caller_who_calls_again
+from .test_store_contract import PHONE, T0, caller_who_calls_again
 
 
 def _rows(rows: Sequence[MemoryRow]) -> list[tuple[object, ...]]:
