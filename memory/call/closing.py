@@ -51,6 +51,14 @@ class CallCloser:
         self._history = history
         self._transcript = transcript
 
+    async def forget(self) -> None:
+        """The caller was deleted: every part drops what it held of them, and the writer stops."""
+        self._writer.forget()
+        self._linker.forget()
+        self._history.forget()
+        self._transcript.forget()
+        await self._writer.stop()
+
     async def close(self, *, timeout: float, forgotten: Callable[[], bool]) -> None:
         """Store what is left and finish the call within ``timeout``; leave the rest to the spool.
 

@@ -23,7 +23,7 @@ import time
 import weakref
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime, timedelta
-from typing import Any, TypeVar, cast
+from typing import Any, Literal, TypeVar, cast
 
 import numpy as np
 
@@ -86,7 +86,7 @@ class CallHooks:
             io_lock=io_lock,
             on_started=_weakly(self._started),
             on_linked=_weakly_async(self._linked),
-            on_candidate=_weakly(self._candidate),
+            on_candidate=_weakly(self._emit, "candidate"),
         )
         self._writer = CallWriter(
             services,
@@ -94,7 +94,7 @@ class CallHooks:
             self._history,
             self._transcript.rows,
             io_lock=io_lock,
-            on_failed=_weakly(self._write_failed),
+            on_failed=_weakly(self._emit, "write_error"),
         )
         self._closer = CallCloser(services, self._writer, self._linker, self._history, self._transcript)
 
@@ -154,11 +154,8 @@ class CallHooks:
             logger.info("the call's memory reached the database; attached")
             self._events.emit(CallEvent("attached", caller_id))
 
-    def _candidate(self) -> None:
-        self._events.emit(CallEvent("candidate", self.caller_id))
-
-    def _write_failed(self, turns: int) -> None:
-        self._events.emit(CallEvent("write_error", self.caller_id, f"{turns} turns waiting for the database"))
+    def _emit(self, kind: Literal["candidate", "write_error"], detail: str = "") -> None:
+        self._events.emit(CallEvent(kind, self.caller_id, detail))
 
     async def _linked(self, previous: str, caller_id: str, evidence: Identifier) -> None:
         await self._services.invalidate(self.customer_id, previous)
@@ -287,11 +284,7 @@ class CallHooks:
         """The caller was deleted (``CallerStore.forget_caller``): the call drops what it held of them
         and stops recalling and writing; turns recorded afterwards are ignored."""
         self._forgotten = True
-        self._writer.forget()
-        self._linker.forget()
-        self._history.forget()
-        self._transcript.forget()
-        await self._writer.stop()
+        await self._closer.forget()
         self._events.emit(CallEvent("forgotten", self.caller_id))
 
     async def aclose(self, *, timeout: float = DRAIN_TIMEOUT_S) -> None:
@@ -351,17 +344,18 @@ async def _in_order(first: Coroutine[object, object, object], last: Coroutine[ob
             step.close()
 
 
-def _weakly(method: Callable[..., None]) -> Callable[..., None]:
-    """``method`` of the hooks, for a part of the call to call back: it holds the hooks weakly, so the
-    hooks and their parts make no reference cycle, and a closed call's history (its working set, a few
-    thousand objects) is freed when the call is dropped, not by a later pass of the cycle collector
-    (which then walks it on the event loop, in another call's recall)."""
+def _weakly(method: Callable[..., None], *first: Any) -> Callable[..., None]:
+    """``method`` of the hooks (called with ``first`` before the caller's arguments), for a part of the
+    call to call back: it holds the hooks weakly, so the hooks and their parts make no reference cycle,
+    and a closed call's history (its working set, a few thousand objects) is freed when the call is
+    dropped, not by a later pass of the cycle collector (which then walks it on the event loop, in
+    another call's recall)."""
     ref = weakref.WeakMethod(method)
 
     def call(*args: Any) -> None:
         bound = ref()
         if bound is not None:
-            bound(*args)
+            bound(*first, *args)
 
     return call
 

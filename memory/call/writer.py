@@ -68,7 +68,7 @@ class CallWriter:
         call_rows: Sequence[MemoryRow],
         *,
         io_lock: asyncio.Lock,
-        on_failed: Callable[[int], None],
+        on_failed: Callable[[str], None],
     ) -> None:
         self._services = services
         self.call_id = linker.call_id
@@ -190,7 +190,7 @@ class CallWriter:
         if exc is not None:
             if self._db_ok:
                 logger.warning("the database is not taking this call's turns (%s); spooling them", describe(exc))
-                self._on_failed(len(self._unstored))
+                self._on_failed(f"{len(self._unstored)} turns waiting for the database")
             self._db_ok = False
             self._retry_at = now + RETRY_S[min(self._attempts, len(RETRY_S) - 1)]
             self._attempts += 1
