@@ -34,7 +34,7 @@ Wire format, both ways one message: request ``{"op": "query"|"submit"|"collect"|
 (``texts`` for query and submit, ``tickets`` for collect; no ``op``: query); reply one JSON header
 line then the vectors as little-endian float32: ``{"name", "dim", "n", "run_ms", "at", "turns"}`` for a query
 (``run_ms``: the runner's own time; ``at``: when it got the request, began and ended the model's run;
-``turns``: texts of a turns batch in the model then; for the benchmark and the job's telemetry), ``{"address", "token"}`` for direct (empty: no channel),
+``turns``: texts of a turns batch in the model then; for the benchmark), ``{"address", "token"}`` for direct (empty: no channel),
 ``{"ticket", "eta_s"}`` for a submit (when the runner expects it done), ``{"name", "dim", "ready": [[ticket, n, error], ...]}`` for a collect
 (the vectors of the ready tickets, in that order).
 """
@@ -146,7 +146,6 @@ class EmbedderRunner(_InferenceRunner):
             return json.dumps({"ticket": ticket, "eta_s": round(eta, 4)}).encode("ascii") + b"\n"
         if op == "collect":
             return self._collect([int(t) for t in payload])
-        started = time.perf_counter()
         received = time.monotonic()
         with self._cond:
             self._queries_in_flight += 1
@@ -160,7 +159,7 @@ class EmbedderRunner(_InferenceRunner):
             with self._cond:
                 self._queries_in_flight -= 1
                 self._cond.notify_all()  # the turns lane may go on
-        run_ms = (time.perf_counter() - started) * 1000
+        run_ms = (ended - received) * 1000
         return encode_reply(self._embedder.name, vectors, run_ms=run_ms, at=(received, began, ended), turns=turns)
 
     def _collect(self, tickets: list[int]) -> bytes:
