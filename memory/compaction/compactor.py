@@ -22,7 +22,7 @@ from ..text.reading import read_turn
 from ..text.spoken import normalize_spoken_digits
 from ..text.terms import index_terms
 from ..text.values import Value, values_in
-from ..text.vocab import NUMBER_WORDS
+from ..text.vocab import MONTHS, NUMBER_WORDS, WEEKDAYS
 from ..values import MemoryRow
 from .classifier import Digest, _tag, classify
 from .patterns import _ASK_KINDS, _BACKREF, _DIGITS, _NUMBER_WORDS, _SPECIFIC_KINDS, CUISINES, GENRES, asks
@@ -1248,8 +1248,7 @@ _NOT_AN_EVENT = (
     r"your|their|event|events|show|shows|concert|concerts|game|games|match|matches|tickets?|date|dates|time|venue|"
     r"location|address|is|was|will|would|on|at|in|for|starts?|starting|takes?|taking|held|scheduled|happens?|and|or|"
     r"today|tomorrow|tonight|next|this|one|two|three|four|five|six|seven|eight|nine|ten|\d|good|great|really|lot|"
-    r"january|february|march|april|may|june|july|august|september|october|november|december|"
-    r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|um|uh|like|you know)"
+    rf"{'|'.join(MONTHS)}|{'|'.join(WEEKDAYS)}|um|uh|like|you know)"
 )
 """Words that name no event after "to see", "tickets for", "the event" ("tickets for next monday")."""
 _ATTRIBUTES: list[tuple[re.Pattern[str], re.Pattern[str], float]] = [
