@@ -23,7 +23,7 @@ from ..recall.episodes import build_episode
 from ..recall.graph import CallerGraph
 from ..recall.presets import RecallPreset
 from ..recall.query import Question, pick_episodes, understand
-from ..recall.ranking import EpisodeContext, ExpandHook, WordScores, prepare, rank, score_words
+from ..recall.ranking import EpisodeContext, ExpandHook, WordScores, prepare, rank, refresh, score_words
 from ..recall.working_set import WorkingSet
 from ..store.base import Backend
 from ..values import SINGLE_VALUED, Episode, Hit, Matter, MemoryRow
@@ -37,6 +37,13 @@ BRIEF_FIRST_S = 0.25
 """A load waits this long at most for the call's brief (the preload) to be served: the brief is on the
 greeting's path, the history on the first recall's, and on a store of one connection the history's
 transaction would hold it while the brief's queries wait."""
+
+REFRESH_AFTER_S = 0.05
+"""Turns that joined the working set (or got their vectors) are taken into its indexes this long after
+the last change, on the event loop, not by the next recall: a call's first recall comes after its
+greeting and the caller's question, and what it would otherwise do first (the new turns' words, the
+layout, the vector matrix and its norms, what the check for later statements reads of each turn) does
+not depend on the question. A burst of changes (a turn, then its vector) is taken in once."""
 
 
 class RecallPlan(NamedTuple):
@@ -64,17 +71,46 @@ class CallHistory:
         self._call_rows = call_rows  # this call's rows, in order (owned by the call; read here)
         self._task: asyncio.Task[None] | None = None
         self._brief_served = asyncio.Event()
+        self._region = "US"  # the caller's default region, as of the last load
+        self._refresh: asyncio.TimerHandle | None = None  # a refresh of the indexes due (see ``changed``)
 
     def brief_served(self) -> None:
         """The call's brief was served (or given up): a load waiting for it goes on."""
         self._brief_served.set()
 
     def add(self, row: MemoryRow) -> None:
-        """A turn of this call joins the working set at once."""
+        """A turn of this call joins the working set at once (its indexes soon: ``changed``)."""
         self.working.extend([row])
+        self.changed()
+
+    def changed(self, *, vectors: bool = False) -> None:
+        """Rows joined the working set (``vectors``: some got their vectors): take them into its indexes
+        ``REFRESH_AFTER_S`` after the last change, while no one waits (see :data:`REFRESH_AFTER_S`).
+        Nothing without a running event loop; one due while a load is under way is left to the load
+        (it prepares the set it loads, then calls this)."""
+        if vectors:
+            self.working.mark_vectors_changed()
+        if self._refresh is not None:
+            self._refresh.cancel()
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self._refresh = None
+            return
+        self._refresh = loop.call_later(REFRESH_AFTER_S, self._take_in)
+
+    def _take_in(self) -> None:
+        self._refresh = None
+        if self._task is not None and not self._task.done():
+            return  # the load prepares the set it loads
+        try:
+            refresh(self.working, region=self._region)
+        except Exception as exc:  # the next recall takes the rows in as it always could
+            logger.warning("the working set's indexes were not refreshed: %s", describe(exc))
 
     def load(self, backend: Backend, customer_id: str, caller_id: str, policy: MemoryPolicy) -> None:
         """Start loading ``caller_id``'s history in the background (replacing what is loaded)."""
+        self._region = policy.default_region
         work = self._load(backend, customer_id, caller_id, policy.working_set_limit, policy.default_region)
         self._task = asyncio.create_task(work, name=f"memory-history-{self.call_id}")
         self._task.add_done_callback(retrieve_quietly)
@@ -90,6 +126,9 @@ class CallHistory:
             self._task = None
 
     def cancel(self) -> None:
+        if self._refresh is not None:
+            self._refresh.cancel()
+            self._refresh = None
         if self._task is not None and not self._task.done():
             self._task.cancel()
 
@@ -131,6 +170,7 @@ class CallHistory:
         self.replaced_values = frozenset(f.value.lower() for f in single if not f.current) - current
         self.episodes = episodes
         self.working = working
+        self.changed(vectors=True)  # turns recorded, or given their vectors, while it was prepared
 
     # -- earlier open matters ------------------------------------------------------------------------
 

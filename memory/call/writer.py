@@ -351,7 +351,7 @@ class CallWriter:
         vectors = embedding.result()
         for row, vector in zip(missing, vectors, strict=True):
             row.embedding = vector
-        self._history.working.mark_vectors_changed()
+        self._history.changed(vectors=True)
 
     async def read_after_writes(self, what: str, load: Callable[[], Awaitable[list]]) -> list:
         """``load()`` once this call's pending writes and links are in storage, within the recall

@@ -48,7 +48,7 @@ from .supersede import prepare as prepare_supersede
 from .supersede import supersede
 from .working_set import WorkingSet
 
-__all__ = ["EpisodeContext", "ExpandHook", "WordScores", "prepare", "rank", "score_words"]
+__all__ = ["EpisodeContext", "ExpandHook", "WordScores", "prepare", "rank", "refresh", "score_words"]
 
 logger = logging.getLogger(__name__)
 
@@ -85,9 +85,16 @@ def prepare(ws: WorkingSet, *, region: str = "US") -> None:
     """Build what ranking reads of the set now, off the recall path (e.g. in a thread when a caller's
     history is loaded): the indexes, what the check for later statements reads of each row and call,
     and what reading a question compiles on its first use in a process."""
+    refresh(ws, region=region)
+    warm_up()
+
+
+def refresh(ws: WorkingSet, *, region: str = "US") -> None:
+    """Take rows that joined the set (or got their vectors) since the last ``prepare`` or recall into
+    what ranking reads (the part of :func:`prepare` that grows with the set; incremental: rows
+    already taken in cost a check each)."""
     ws.prepare()
     prepare_supersede(ws, region)
-    warm_up()
 
 
 def score_words(

@@ -16,8 +16,8 @@ the signals are fused into a ranking is :mod:`memory.recall.ranking`.
 Indexes are built lazily and grow with the set: a row's terms are those stored with it when it was
 enriched (``MemoryRow.terms``), else it is tokenised once here; a turn that joins
 (or gets its vector) updates the vector matrix and the cached window and call norms in place. A turn
-recorded during the call costs nothing until the next recall, which then takes it in for well under
-a millisecond.
+recorded during the call is taken in by ``prepare`` (the call's history runs it shortly after, on its
+event loop: ``memory.call.history``), else by the next recall, for well under a millisecond.
 """
 
 from __future__ import annotations
