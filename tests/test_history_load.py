@@ -147,3 +147,35 @@ async def test_a_closed_call_is_freed_without_the_cycle_collector(store, tenant)
         assert call() is None and working() is None
     finally:
         gc.enable()
+
+
+async def test_a_recorded_turn_is_taken_into_the_indexes_before_the_next_recall(store, tenant):
+    """A call's first recall comes after its greeting and the caller's question: the turns recorded
+    meanwhile (and their vectors, when they come) are taken into the working set's indexes shortly
+    after, on the event loop, so the recall does only the work its question needs."""
+    import asyncio
+
+    from memory.call.history import REFRESH_AFTER_S
+
+    async def until(check, what: str) -> None:
+        for _ in range(200):
+            if check():
+                return
+            await asyncio.sleep(0.02)
+        raise AssertionError(what)
+
+    await _caller_with_history(store, tenant)
+    hooks = await store.open_call(tenant, {"phone": PHONE}, started_at=T0 + timedelta(days=2))
+    await hooks.preload()
+    await hooks._history.ready()
+    working = hooks._history.working
+    await until(lambda: working._indexed == len(working.rows), "the loaded set is indexed")
+    hooks.record_turn("user", "my parcel tracking number is ZX 4411", at=T0 + timedelta(days=2))
+    assert working._indexed == len(working.rows) - 1  # not by record_turn itself (no work on its path)
+    await asyncio.sleep(REFRESH_AFTER_S)
+    await until(lambda: working._indexed == len(working.rows), "the new turn's words indexed without a recall")
+    await until(lambda: working.rows[-1].embedding is not None, "the new turn embedded")
+    await until(lambda: working._matrix_rows == len(working.rows), "its vector in the matrix without a recall")
+    hits = await hooks.recall("what was my tracking number", mode="fast")
+    assert any("ZX 4411" in hit.text for hit in hits)
+    await hooks.aclose()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import NamedTuple
@@ -97,9 +98,12 @@ class CallHistory:
         except RuntimeError:
             self._refresh = None
             return
-        self._refresh = loop.call_later(REFRESH_AFTER_S, self._take_in)
+        self._refresh = loop.call_later(REFRESH_AFTER_S, _take_in, weakref.ref(self))  # the call may be dropped
 
-    def _take_in(self) -> None:
+    def take_in(self) -> None:
+        """Take the rows that joined the working set into its indexes now (see ``changed``)."""
+        if self._refresh is not None:
+            self._refresh.cancel()
         self._refresh = None
         if self._task is not None and not self._task.done():
             return  # the load prepares the set it loads
@@ -256,6 +260,12 @@ class CallHistory:
     def closed(self, matters: Sequence[Matter]) -> None:
         """These matters were closed in storage: they are no longer open."""
         self.earlier_open = [m for m in self.earlier_open if m not in matters]
+
+
+def _take_in(history: weakref.ref[CallHistory]) -> None:
+    found = history()
+    if found is not None:
+        found.take_in()
 
 
 def _calls_without_episode(
