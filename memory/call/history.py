@@ -40,11 +40,12 @@ greeting's path, the history on the first recall's, and on a store of one connec
 transaction would hold it while the brief's queries wait."""
 
 REFRESH_AFTER_S = 0.05
-"""Turns that joined the working set (or got their vectors) are taken into its indexes this long after
-the last change, on the event loop, not by the next recall: a call's first recall comes after its
+"""Until the call's first recall, turns that joined the working set (or got their vectors) are taken into
+its indexes this long after the last change, on the event loop, not by that recall: it comes after the
 greeting and the caller's question, and what it would otherwise do first (the new turns' words, the
 layout, the vector matrix and its norms, what the check for later statements reads of each turn) does
-not depend on the question. A burst of changes (a turn, then its vector) is taken in once."""
+not depend on the question. After it, each recall takes in what joined since, as before: a refresh per
+turn for the whole call would cost the call more CPU than its recalls save."""
 
 
 class RecallPlan(NamedTuple):
@@ -74,6 +75,7 @@ class CallHistory:
         self._brief_served = asyncio.Event()
         self._region = "US"  # the caller's default region, as of the last load
         self._refresh: asyncio.TimerHandle | None = None  # a refresh of the indexes due (see ``changed``)
+        self._recalled = False  # a recall has been planned: no more refreshes (see REFRESH_AFTER_S)
 
     def brief_served(self) -> None:
         """The call's brief was served (or given up): a load waiting for it goes on."""
@@ -85,12 +87,14 @@ class CallHistory:
         self.changed()
 
     def changed(self, *, vectors: bool = False) -> None:
-        """Rows joined the working set (``vectors``: some got their vectors): take them into its indexes
-        ``REFRESH_AFTER_S`` after the last change, while no one waits (see :data:`REFRESH_AFTER_S`).
+        """Rows joined the working set (``vectors``: some got their vectors): until the call's first recall,
+        take them into its indexes ``REFRESH_AFTER_S`` after the last change, while no one waits.
         Nothing without a running event loop; one due while a load is under way is left to the load
         (it prepares the set it loads, then calls this)."""
         if vectors:
             self.working.mark_vectors_changed()
+        if self._recalled:
+            return  # each recall takes in what joined since (see REFRESH_AFTER_S)
         if self._refresh is not None:
             self._refresh.cancel()
         try:
@@ -193,6 +197,7 @@ class CallHistory:
     ) -> RecallPlan:
         """Once a load under way is done (``ready``), the plan of a recall of ``query`` (``plan``;
         ``current()``: this call so far)."""
+        self._recalled = True
         await self.ready()
         return self.plan(query, preset, now=now, current=current(), policy=policy)
 
