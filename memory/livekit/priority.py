@@ -13,6 +13,16 @@ its own, so these raise only the thread doing that work, only while it does it:
 Raising (a negative niceness) needs ``CAP_SYS_NICE`` or an ``RLIMIT_NICE`` of at least 20 - nice
 (``compose.yaml`` gives the worker 30, for -10); with a lower limit the thread goes as far as the
 limit allows (25: -5), and without either both do nothing.
+
+A niceness ranks a thread only against the threads of its own scheduling group: where the kernel
+groups tasks by session (``/proc/sys/kernel/sched_autogroup_enabled``) or by container (cgroups), the
+host's other groups share the cores with the worker's group by the groups' weights, whatever its
+threads' niceness, and a recall's thread that wakes while its group has used its share waits for
+another group's slice. With ``MEMORY_URGENT_REALTIME=1`` the same threads run in the real-time class
+instead (``SCHED_RR`` at priority ``REALTIME_PRIORITY``) for the same moments, above every group's
+normal work (the kernel keeps 5% of each second for that, ``sched_rt_runtime_us``); it needs
+``CAP_SYS_NICE`` or an ``RLIMIT_RTPRIO`` of at least ``REALTIME_PRIORITY``, and without either the
+threads take the niceness as above.
 """
 
 from __future__ import annotations
@@ -23,20 +33,52 @@ import os
 import threading
 from collections.abc import Iterator
 
-__all__ = ["URGENT_NICE", "raised_thread", "urgent"]
+__all__ = ["REALTIME_ENV", "REALTIME_PRIORITY", "URGENT_NICE", "raised_thread", "realtime_asked", "urgent"]
 
 URGENT_NICE = -10  # a recall's thread and the host's query threads, over the calls' other work at 0
+REALTIME_ENV = "MEMORY_URGENT_REALTIME"  # "1": those threads in the real-time class instead (see above)
+REALTIME_PRIORITY = 1  # the lowest real-time priority: above all normal work, below any real-time task
 
-_depth: dict[int, tuple[int, int]] = {}  # native thread id -> (urgent blocks open, niceness before)
+_depth: dict[int, tuple[int, int, bool]] = {}  # native thread id -> (urgent blocks open, niceness before,
+# whether the first block put it in the real-time class)
 _gc_held = 0  # urgent blocks open in this process while the collector is held off
 _gc_lock = threading.Lock()
+
+
+def realtime_asked() -> bool:
+    """Whether ``MEMORY_URGENT_REALTIME`` asks for the real-time class (read at each use)."""
+    return os.environ.get(REALTIME_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _to_realtime(tid: int) -> bool:
+    """The thread ``tid`` into ``SCHED_RR`` at ``REALTIME_PRIORITY``; ``False`` when not allowed (or not Linux)."""
+    try:
+        os.sched_setscheduler(tid, os.SCHED_RR, os.sched_param(REALTIME_PRIORITY))
+    except (OSError, AttributeError):
+        return False
+    return True
+
+
+def _in_normal_class(tid: int) -> bool:
+    try:
+        return os.sched_getscheduler(tid) == os.SCHED_OTHER
+    except (OSError, AttributeError):
+        return False
 
 
 def raised_thread(nice: int) -> bool:
     """Set the calling thread's niceness to ``nice``, or as near as the process may (an ``RLIMIT_NICE``
     below 20 - ``nice`` without ``CAP_SYS_NICE``: its limit, if that is still a raise); ``False`` when
-    not raised at all (or not Linux)."""
+    not raised at all (or not Linux). With ``MEMORY_URGENT_REALTIME=1`` the real-time class where
+    allowed (the niceness too, for when it leaves that class)."""
     tid = threading.get_native_id()
+    if realtime_asked():
+        realtime = _to_realtime(tid)
+        return _nice_thread(tid, nice) or realtime
+    return _nice_thread(tid, nice)
+
+
+def _nice_thread(tid: int, nice: int) -> bool:
     try:
         os.setpriority(os.PRIO_PROCESS, tid, nice)
     except (OSError, AttributeError):
@@ -67,8 +109,9 @@ def _lowest_allowed() -> int | None:
 
 @contextlib.contextmanager
 def urgent(nice: int = URGENT_NICE) -> Iterator[None]:
-    """The calling thread at ``nice`` (if that is higher than it runs at) for the block; blocks may
-    nest or overlap on one thread (an event loop's concurrent recalls): the last one out restores.
+    """The calling thread at ``nice`` (if that is higher than it runs at) for the block, and in the
+    real-time class with ``MEMORY_URGENT_REALTIME=1`` where allowed; blocks may nest or overlap on one
+    thread (an event loop's concurrent recalls): the last one out restores.
     The garbage collector is held off while any block is open (a recall allocates enough to start a
     pass, a few ms on a busy host, in most first recalls), if it was on; the last block out turns it
     back on."""
@@ -97,22 +140,26 @@ def _holding_gc() -> Iterator[None]:
 @contextlib.contextmanager
 def _raised(nice: int) -> Iterator[None]:
     tid = threading.get_native_id()
-    open_, before = _depth.get(tid, (0, 0))
+    open_, before, realtime = _depth.get(tid, (0, 0, False))
     if open_ == 0:
         try:
             before = os.getpriority(os.PRIO_PROCESS, tid)
         except (OSError, AttributeError):
             yield
             return
+        realtime = realtime_asked() and _in_normal_class(tid) and _to_realtime(tid)
         if nice < before:
-            raised_thread(nice)
-    _depth[tid] = (open_ + 1, before)
+            _nice_thread(tid, nice)
+    _depth[tid] = (open_ + 1, before, realtime)
     try:
         yield
     finally:
-        count, before = _depth.pop(tid)
+        count, before, realtime = _depth.pop(tid)
         if count > 1:
-            _depth[tid] = (count - 1, before)
+            _depth[tid] = (count - 1, before, realtime)
         else:
+            if realtime:  # back to the normal class first: the niceness below is what it runs at there
+                with contextlib.suppress(OSError, AttributeError):
+                    os.sched_setscheduler(tid, os.SCHED_OTHER, os.sched_param(0))
             with contextlib.suppress(OSError, AttributeError):
                 os.setpriority(os.PRIO_PROCESS, tid, before)

@@ -115,3 +115,49 @@ def test_a_limit_short_of_the_asked_niceness_raises_the_thread_as_far_as_it_allo
     monkeypatch.setattr(resource, "getrlimit", lambda which: (0, 0))  # no limit to use: not raised at all
     base = _in_a_thread(_niceness)
     assert _in_a_thread(lambda: (priority.raised_thread(-10), _niceness())) == (False, base)
+
+
+def _realtime_allowed() -> bool:
+    try:
+        return os.geteuid() == 0 or resource.getrlimit(resource.RLIMIT_RTPRIO)[0] >= priority.REALTIME_PRIORITY
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def test_asked_for_the_real_time_class_a_recalls_thread_takes_it_for_the_block_only(monkeypatch) -> None:
+    """A niceness ranks a thread within its scheduling group only; ``MEMORY_URGENT_REALTIME=1`` puts the
+    thread in ``SCHED_RR`` for the block (above every group's normal work), then back as it was."""
+    if not _realtime_allowed() or not hasattr(os, "sched_setscheduler"):
+        pytest.skip("this host allows no thread the real-time class")
+    monkeypatch.setenv(priority.REALTIME_ENV, "1")
+
+    def policy() -> tuple[int, int]:
+        tid = threading.get_native_id()
+        return os.sched_getscheduler(tid), _niceness()
+
+    def run() -> list[tuple[int, int]]:
+        seen = [policy()]
+        with priority.urgent():
+            seen.append(policy())
+            with priority.urgent():
+                seen.append(policy())
+            seen.append(policy())
+        seen.append(policy())
+        return seen
+
+    seen = _in_a_thread(run)
+    base = seen[0]
+    if seen[1][0] != os.SCHED_RR:
+        pytest.skip("the real-time class is refused here (a cgroup without real-time time)")
+    assert seen[1:4] == [(os.SCHED_RR, priority.URGENT_NICE)] * 3
+    assert seen[4] == base == (os.SCHED_OTHER, base[1])
+
+
+def test_without_the_setting_the_threads_stay_in_the_normal_class(monkeypatch) -> None:
+    monkeypatch.delenv(priority.REALTIME_ENV, raising=False)
+
+    def run() -> int:
+        with priority.urgent():
+            return os.sched_getscheduler(threading.get_native_id())
+
+    assert _in_a_thread(run) == os.SCHED_OTHER
