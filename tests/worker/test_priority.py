@@ -102,6 +102,7 @@ def test_no_garbage_collection_while_a_recall_runs_and_it_comes_back_after_the_l
 def test_a_limit_short_of_the_asked_niceness_raises_the_thread_as_far_as_it_allows(monkeypatch) -> None:
     if not _allowed(-5):
         pytest.skip("this host allows no thread a niceness of -5")
+    monkeypatch.setenv(priority.REALTIME_ENV, "0")  # the niceness alone
     real = os.setpriority
 
     def limited(which: int, who: int, nice: int) -> None:  # what an RLIMIT_NICE of 25 allows without CAP_SYS_NICE
@@ -124,12 +125,12 @@ def _realtime_allowed() -> bool:
         return False
 
 
-def test_asked_for_the_real_time_class_a_recalls_thread_takes_it_for_the_block_only(monkeypatch) -> None:
-    """A niceness ranks a thread within its scheduling group only; ``MEMORY_URGENT_REALTIME=1`` puts the
-    thread in ``SCHED_RR`` for the block (above every group's normal work), then back as it was."""
+def test_where_allowed_a_recalls_thread_takes_the_real_time_class_for_the_block_only(monkeypatch) -> None:
+    """A niceness ranks a thread within its scheduling group only; where the host allows it the thread
+    is in ``SCHED_RR`` for the block (above every group's normal work), then back as it was."""
     if not _realtime_allowed() or not hasattr(os, "sched_setscheduler"):
         pytest.skip("this host allows no thread the real-time class")
-    monkeypatch.setenv(priority.REALTIME_ENV, "1")
+    monkeypatch.delenv(priority.REALTIME_ENV, raising=False)  # the default
 
     def policy() -> tuple[int, int]:
         tid = threading.get_native_id()
@@ -153,11 +154,32 @@ def test_asked_for_the_real_time_class_a_recalls_thread_takes_it_for_the_block_o
     assert seen[4] == base == (os.SCHED_OTHER, base[1])
 
 
-def test_without_the_setting_the_threads_stay_in_the_normal_class(monkeypatch) -> None:
-    monkeypatch.delenv(priority.REALTIME_ENV, raising=False)
+def test_with_the_real_time_class_turned_off_the_threads_stay_in_the_normal_class(monkeypatch) -> None:
+    monkeypatch.setenv(priority.REALTIME_ENV, "0")
 
     def run() -> int:
         with priority.urgent():
             return os.sched_getscheduler(threading.get_native_id())
 
     assert _in_a_thread(run) == os.SCHED_OTHER
+
+
+def test_on_an_event_loop_the_thread_stays_raised_until_the_loops_next_turn() -> None:
+    """The code that awaited the recall (a tool handing its result on) runs to its next wait at the
+    recall's priority: a thread put back is preempted at once by what waited for the core."""
+    if not _allowed(priority.URGENT_NICE):
+        pytest.skip("this host allows no thread a negative niceness")
+
+    async def recall() -> str:
+        with priority.urgent():
+            await asyncio.sleep(0)
+        return "hits"
+
+    async def tool() -> list[int]:
+        await recall()
+        right_after = _niceness()  # the awaiting code, before its next wait
+        await asyncio.sleep(0)
+        return [right_after, _niceness()]
+
+    base = _in_a_thread(_niceness)
+    assert _in_a_thread(lambda: asyncio.run(tool())) == [priority.URGENT_NICE, base]
