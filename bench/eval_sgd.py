@@ -6,9 +6,11 @@
     python bench/eval_sgd.py --quick                 # 2 callers per tenant: a check that it runs (~40 s)
     python bench/eval_sgd.py --postgres postgresql://postgres@127.0.0.1:5432/postgres --redis redis://127.0.0.1:6379/14
     python bench/eval_sgd.py --locomo                # also LoCoMo, turns stored without speaker names
+    python bench/eval_sgd.py --wordings blind        # the probes worded by the blind set (bench/sgd/blind_vocab.py)
 
 Callers, calls, voice noise and probes: bench/sgd/build.py; the data and its ground truth:
-bench/sgd/data.py; every wording: bench/sgd/vocab.py; scoring: bench/sgd/score.py; replay and
+bench/sgd/data.py; every wording: bench/sgd/vocab.py (the second, blind set of probe wordings:
+bench/sgd/blind_vocab.py, ``--wordings blind``, results in ``sgd_blind*.json``); scoring: bench/sgd/score.py; replay and
 baselines: bench/sgd/run.py; the method and the definitions: docs/sgd.md.
 
 The data is read in place (``--data``, else ``$SGD_PATH``, else ``../shared/data/sgd/``). Everything
@@ -63,29 +65,37 @@ async def evaluate_all(
     baselines: Sequence[str] = run.BASELINES,
     examples: int = 5,
     progress: bool = False,
+    wordings: str = "original",
 ) -> dict[str, Any]:
-    """Every half of ``split`` in every variant: the measures of each system, and failure examples."""
+    """Every half of ``split`` in every variant: the measures of each system, and failure examples.
+
+    ``wordings``: the probe wordings (``build.WORDINGS``); a run of the blind set is keyed
+    ``half/variant/blind``."""
     started = time.perf_counter()
     out: dict[str, Any] = {
         "dataset": "Schema-Guided Dialogue, train files 001-010 (tune 001-005, held-out 006-010)",
         "seed": seed,
         "callers_per_tenant": callers,
+        "wordings": wordings,
         "runs": {},
     }
     failures: dict[str, Any] = {}
     for half in SPLITS[split]:
         episodes, skipped = data.load_episodes(directory, half)
         for variant in variants:
-            sgd = build.build(episodes, half=half, variant=variant, seed=seed, callers_per_tenant=callers)
+            sgd = build.build(
+                episodes, half=half, variant=variant, seed=seed, callers_per_tenant=callers, wordings=wordings
+            )
             t0 = time.perf_counter()
             results = await run.evaluate(
                 sgd, url=url, redis_url=redis_url, embedder=embedder, baselines=baselines, progress=progress
             )
-            key = f"{half}/{variant}"
+            key = f"{half}/{variant}" + ("" if wordings == "original" else f"/{wordings}")
             systems = _systems(results)
             out["runs"][key] = {
                 "half": half,
                 "variant": variant,
+                "wordings": wordings,
                 "set": sgd.summary(),
                 "episodes": len(episodes),
                 "skipped_dialogues": dict(skipped),
@@ -216,6 +226,16 @@ def group_table(result: dict, system: str = "memory:accurate") -> str:
     return "\n".join(lines)
 
 
+def breakdown_table(result: dict, key: str, label: str, system: str = "memory:accurate") -> str:
+    """Pass of one system per value of ``key`` (``by_selector``, ``by_kind``), one column per run."""
+    runs = result["runs"]
+    values = sorted({v for r in runs.values() for v in r["systems"][system].get(key, {})})
+    lines = [f"| {label} | " + " | ".join(runs) + " |", "|---" * (len(runs) + 1) + "|"]
+    for v in values:
+        lines.append(f"| {v} | " + " | ".join(_cell(r["systems"][system][key].get(v)) for r in runs.values()) + " |")
+    return "\n".join(lines)
+
+
 def markdown(result: dict) -> str:
     out = [summary_table(result), ""]
     for key, r in result["runs"].items():
@@ -230,6 +250,8 @@ def markdown(result: dict) -> str:
             "",
         ]
     out += ["Pass by value asked (memory, accurate):", "", group_table(result), ""]
+    out += ["Pass by selector (memory, accurate):", "", breakdown_table(result, "by_selector", "selector"), ""]
+    out += ["Pass by kind (memory, accurate):", "", breakdown_table(result, "by_kind", "kind"), ""]
     locomo = result.get("locomo")
     if locomo and "skipped" not in locomo:
         out += [
@@ -287,8 +309,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--redis", metavar="URL", help="keep prepared preloads in this Redis")
     parser.add_argument("--baselines", default=",".join(run.BASELINES), help="comma-separated ('' for none)")
     parser.add_argument("--locomo", action="store_true", help="also LoCoMo, turns stored without speaker names")
-    parser.add_argument("--json", type=Path, default=RESULTS)
-    parser.add_argument("--failures", type=Path, default=FAILURES)
+    parser.add_argument(
+        "--wordings", choices=sorted(build.WORDINGS), default="original", help="the probe wordings (default original)"
+    )
+    parser.add_argument("--json", type=Path, help="default bench/results/sgd.json (blind: sgd_blind.json)")
+    parser.add_argument("--failures", type=Path, help="default bench/results/sgd_failures.json (blind: ..._blind)")
     parser.add_argument("--strict", action="store_true", help="exit 1 if the memory layer leaked anything")
     args = parser.parse_args(argv)
     args.variant_list = [v.strip() for v in args.variants.split(",") if v.strip()]
@@ -298,6 +323,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if any(b not in run.BASELINES for b in args.baseline_list):
         parser.error(f"--baselines: choose from {', '.join(run.BASELINES)}")
     args.callers_per_tenant = args.callers or CALLERS[args.scale]
+    suffix = "" if args.wordings == "original" else f"_{args.wordings}"
+    args.json = args.json or RESULTS.with_name(f"sgd{suffix}.json")
+    args.failures = args.failures or FAILURES.with_name(f"sgd_failures{suffix}.json")
     return args
 
 
@@ -318,6 +346,7 @@ async def amain(args: argparse.Namespace) -> int:
         embedder=embedder,
         baselines=args.baseline_list,
         progress=True,
+        wordings=args.wordings,
     )
     if args.locomo:
         result["locomo"] = await locomo_bare(1 if args.scale == "quick" else 0)

@@ -205,6 +205,77 @@ def test_the_place_we_booked_is_a_restaurant_or_a_hotel():
     assert understand("what was the name of the place we booked?", NOW).kinds == {"restaurant", "hotel"}
 
 
+@pytest.mark.parametrize(
+    ("question", "anchor", "nth"),
+    [
+        ("which hotel did you find us when we last talked", "last", None),
+        ("the taxi I asked for when I rang you before, what time was it", "last", None),
+        ("what was the flight on my previous booking", "last", None),
+        ("the penultimate train, what platform", "before_last", None),
+        ("not the latest table, the one before, what time", "before_last", None),
+        ("which song on call number three", "nth", 3),
+        ("the hotel from booking no. 2", "nth", 2),
+        ("the earliest dentist appointment, what time", "first", None),
+    ],
+)
+def test_other_ways_of_pointing_at_an_earlier_call(question, anchor, nth):
+    q = understand(question, NOW)
+    assert q.anchor == anchor and q.nth == nth
+
+
+@pytest.mark.parametrize(
+    ("question", "days"),
+    [
+        ("the cab I booked a fortnight ago", 14),
+        ("the concert I booked three weeks or so back", 21),
+        ("the table from a couple months ago", 60),
+        ("the hotel from two-ish weeks ago", 14),
+    ],
+)
+def test_a_rough_time_ago_names_the_day_it_means(question, days):
+    q = understand(question, NOW)
+    assert q.anchor == "when" and q.centres == ((NOW - timedelta(days=days)).date(),)
+
+
+def test_a_month_named_with_the_month_of():
+    assert understand("the taxi I booked in the month of February", NOW).anchor == "when"
+
+
+def test_a_question_may_name_the_call_by_its_own_words():
+    """ "The tickets in Fresno": of the caller's calls of the kind, the one that said Fresno, not the latest."""
+    episodes = [
+        Episode(
+            "fresno", NOW - timedelta(days=30), ("event",), gist="Please confirm: 2 tickets to the game in Fresno."
+        ),
+        Episode(
+            "oakland", NOW - timedelta(days=9), ("event",), gist="Please confirm: 4 tickets to the show in Oakland."
+        ),
+        Episode("now", NOW),
+    ]
+
+    def picked(question: str) -> str:
+        weights = pick_episodes(understand(question, NOW), episodes, current_call_id="now")
+        return max(weights, key=lambda call_id: weights[call_id])
+
+    assert picked("what time do the tickets in Fresno start, the ones I got?") == "fresno"
+    assert picked("what time do the tickets I got start") == "oakland"  # no call named: the latest
+    assert picked("please tell me again what time the tickets I booked start") == "oakland"  # plain words only
+    terms = {"fresno": frozenset({"fresno"}), "oakland": frozenset({"oakland", "arena"})}
+    weights = pick_episodes(
+        understand("the tickets for the arena one, how many?", NOW),
+        episodes,
+        current_call_id="now",
+        call_terms=terms.get,
+    )
+    assert max(weights, key=lambda call_id: weights[call_id]) == "oakland"  # a word only its turns said
+
+
+def test_a_place_or_title_after_in_at_or_the_is_no_person_asked_about():
+    assert understand("Was the restaurant, the one in Dublin, a pricey one?", NOW).kinds == {"restaurant"}
+    assert understand("What speaker was that The Killers song on?", NOW).understood
+    assert not understand("Who played at the concert at Melanie's party?", NOW).understood
+
+
 # --------------------------------------------------------------------------- recall by episode, then evidence
 
 

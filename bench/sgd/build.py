@@ -41,9 +41,10 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from types import ModuleType
 
 from bench import eval_scenarios as es
-from bench.sgd import vocab
+from bench.sgd import blind_vocab, vocab
 from bench.sgd.data import Episode, TurnTruth, is_absolute_date
 
 TENANTS = ("sgd-a", "sgd-b")
@@ -58,6 +59,8 @@ EMAIL_IDENTITY = 0.3  # the identifier said aloud is an e-mail (else an account 
 PROBES_PER_CALL = 3
 UPDATE_FIRST = 0.5  # a call whose candidates include a knowledge-update probe asks it first
 VARIANTS = ("clean", "voice")
+# The probe wordings: the set written with the recall rules (vocab) and one written without reading them.
+WORDINGS: dict[str, ModuleType] = {"original": vocab, "blind": blind_vocab}
 MONTHS = [
     "January",
     "February",
@@ -424,20 +427,23 @@ def _voice(turns: list[TurnTruth], rng: random.Random) -> list[TurnTruth]:
 # --------------------------------------------------------------------------- probes
 
 
-def _ago_phrase(days: int) -> tuple[str, ...] | None:
-    for low, high, phrases in vocab.AGO:
+def _ago_phrase(days: int, words: ModuleType = vocab) -> tuple[str, ...] | None:
+    for low, high, phrases in words.AGO:
         if low <= days <= high:
             return phrases
     return None
 
 
-def selector_targets(person: Person, j: int) -> list[tuple[str, int, dict[str, str]]]:
-    """(selector, index of the target call, fields for its phrase) for the j-th call of a person."""
+def selector_targets(person: Person, j: int, words: ModuleType = vocab) -> list[tuple[str, int, dict[str, str]]]:
+    """(selector, index of the target call, fields for its phrase) for the j-th call of a person.
+
+    The ``about`` selector (a wording set with ``ABOUT``): the call named by another of its values
+    ("the one in San Jose") that no other earlier call of the kind shares, when there are several."""
     eps, dates, now = person.episodes[:j], person.dates[:j], person.dates[j]
     out: list[tuple[str, int, dict[str, str]]] = []
     for kind in sorted({e.kind for e in eps}):
         of_kind = [i for i, e in enumerate(eps) if e.kind == kind]
-        did = {"kind_did": vocab.KINDS[kind]["did"]}
+        did = {"kind_did": vocab.KINDS[kind]["did"], "kind": kind}
         out.append(("last", of_kind[-1], did))
         if len(of_kind) == 1:
             out.append(("kind_only", of_kind[0], did))
@@ -455,16 +461,22 @@ def selector_targets(person: Person, j: int) -> list[tuple[str, int, dict[str, s
             if len(same_month) == 1 and (month, dates[i].year) != (now.month, now.year):
                 out.append(("month", i, did | {"month": MONTHS[month - 1]}))
             days = (now.date() - dates[i].date()).days
-            phrases = _ago_phrase(days)
+            phrases = _ago_phrase(days, words)
             near = [m for m in of_kind if abs((dates[m] - dates[i]).days) <= vocab.AGO_MARGIN_DAYS]
             if phrases and len(near) == 1:
                 out.append(("ago", i, did | {"ago_options": "|".join(phrases)}))
+            for group in getattr(words, "ABOUT", {}) if len(of_kind) >= 2 else ():
+                value = eps[i].values.get(group)
+                if value is None or any(eps[m].values.get(group) == value for m in of_kind if m != i):
+                    continue
+                surface = sorted(eps[i].surfaces[group])[0]
+                out.append(("about", i, did | {"about_group": group, "about_value": surface}))
     return out
 
 
-def askable(episode: Episode) -> list[str]:
+def askable(episode: Episode, words: ModuleType = vocab) -> list[str]:
     groups = []
-    for group in vocab.QUESTIONS[episode.kind]:
+    for group in words.QUESTIONS[episode.kind]:
         if group not in episode.values:
             continue
         if group == "date" and not any(is_absolute_date(s) for s in episode.surfaces[group]):
@@ -473,28 +485,40 @@ def askable(episode: Episode) -> list[str]:
     return groups
 
 
-def _phrase(selector: str, fields: dict[str, str], half: str, rng: random.Random) -> str:
-    phrase = rng.choice(vocab.for_half(vocab.SELECTORS[selector][1], half))
+def _phrase(selector: str, fields: dict[str, str], half: str, rng: random.Random, words: ModuleType = vocab) -> str:
+    phrase = rng.choice(vocab.for_half(words.SELECTORS[selector][1], half))
     if "{ago}" in phrase:
         fields = fields | {"ago": rng.choice(fields["ago_options"].split("|"))}
+    if "{did}" in phrase:
+        fields = fields | {"did": rng.choice(vocab.for_half(words.KIND_DID[fields["kind"]], half))}
+    if "{about}" in phrase:
+        about = rng.choice(vocab.for_half(words.ABOUT[fields["about_group"]], half))
+        fields = fields | {"about": about.format(value=fields["about_value"])}
     return phrase.format(**fields)
 
 
-def _question(template: str, when: str, noun: str) -> str:
+def _question(template: str, when: str, noun: str, tidy: bool = False) -> str:
+    """The template with the selector phrase; ``tidy`` (the blind set, whose phrases may start or end
+    with a comma) also drops a comma left before the end or at the start."""
     text = template.format(when=when, event=noun or "event")
     text = re.sub(r"\s+([?.,])", r"\1", re.sub(r"\s+", " ", text)).replace(",,", ",")
+    if tidy:
+        text = re.sub(r",([?.])", r"\1", text).lstrip(", ")
     return text[0].upper() + text[1:]
 
 
-def make_probes(person: Person, j: int, call_id: str, call_ids: list[str], half: str, seed: int) -> list[ValueProbe]:
+def make_probes(
+    person: Person, j: int, call_id: str, call_ids: list[str], half: str, seed: int, words: ModuleType = vocab
+) -> list[ValueProbe]:
     """Up to PROBES_PER_CALL value probes for the j-th call: an update probe first when one exists,
-    then different selectors, each about a value of its target call."""
+    then different selectors, each about a value of its target call, worded from ``words``."""
     rng = rng_for("probes", person.tenant, person.id, j, half, seed)
     candidates = []
-    for selector, i, fields in selector_targets(person, j):
+    for selector, i, fields in selector_targets(person, j, words):
         target = person.episodes[i]
-        for group in askable(target):
-            candidates.append((selector, i, fields, group))
+        for group in askable(target, words):
+            if group != fields.get("about_group"):
+                candidates.append((selector, i, fields, group))
     # a weighted random order (names and times more often than party sizes), updates first half the time
     keys = [rng.random() ** (1 / vocab.GROUP_WEIGHTS.get(c[3], 1.0)) for c in candidates]
     candidates = [c for _, c in sorted(zip(keys, candidates, strict=True), key=lambda kc: -kc[0])]
@@ -512,8 +536,8 @@ def make_probes(person: Person, j: int, call_id: str, call_ids: list[str], half:
     probes = []
     for n, (selector, i, fields, group) in enumerate(chosen, 1):
         target = person.episodes[i]
-        template = rng.choice(vocab.for_half(vocab.QUESTIONS[target.kind][group], half))
-        query = _question(template, _phrase(selector, fields, half, rng), target.event_noun)
+        template = rng.choice(vocab.for_half(words.QUESTIONS[target.kind][group], half))
+        query = _question(template, _phrase(selector, fields, half, rng, words), target.event_noun, words is not vocab)
         probes.append(
             ValueProbe(
                 f"{call_id}/q{n}",
@@ -522,7 +546,7 @@ def make_probes(person: Person, j: int, call_id: str, call_ids: list[str], half:
                 target.kind,
                 group,
                 selector,
-                vocab.SELECTORS[selector][0],
+                words.SELECTORS[selector][0],
                 call_ids[i],
                 target.values[group],
                 target.surfaces[group],
@@ -539,10 +563,19 @@ def make_probes(person: Person, j: int, call_id: str, call_ids: list[str], half:
 
 
 def build(
-    episodes: Sequence[Episode], *, half: str, variant: str, seed: int = 0, callers_per_tenant: int = 10
+    episodes: Sequence[Episode],
+    *,
+    half: str,
+    variant: str,
+    seed: int = 0,
+    callers_per_tenant: int = 10,
+    wordings: str = "original",
 ) -> SgdSet:
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}")
+    if wordings not in WORDINGS:
+        raise ValueError(f"wordings must be one of {tuple(WORDINGS)}")
+    words = WORDINGS[wordings]
     persons = make_persons(episodes, half=half, seed=seed, callers_per_tenant=callers_per_tenant)
     truth: dict[str, tuple[TurnTruth, ...]] = {}
     episode_of: dict[str, Episode] = {}
@@ -552,7 +585,7 @@ def build(
         ids = [f"{person.id}-{k + 1}" for k in range(len(person.episodes))]
         for k, call_id in enumerate(ids):
             turns, point = _call_turns(person, k, variant, seed)
-            probes = make_probes(person, k, call_id, ids, half, seed) if k else []
+            probes = make_probes(person, k, call_id, ids, half, seed, words) if k else []
             if variant == "voice":
                 probes = [
                     replace(p, query=asr(p.query, rng_for("query", p.id, seed), side="user", plain=True))

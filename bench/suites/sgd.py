@@ -6,7 +6,8 @@ book last time", "how many tickets did I buy when I called in June"); the same r
 through a phone-keyed BM25 memory and tenant-wide vector search. The tuning half (files 001-005)
 is reported beside the held-out half (006-010), which is the one the targets are judged on. LoCoMo
 turn-level retrieval runs with each turn stored as its words only (a voice agent has no speaker
-name in a caller's words). Method: docs/sgd.md. Failed probes of the memory layer, with their hits,
+name in a caller's words). The held-out half is also asked with the blind wording set (questions written
+without reading the recall rules; runs keyed ``heldout/<variant>/blind``). Method: docs/sgd.md. Failed probes of the memory layer, with their hits,
 go to bench/results/sgd_failures.json (not into the report).
 """
 
@@ -28,14 +29,23 @@ async def run(ctx: Context) -> dict:
     directory = data.data_dir()
     if not data.available(directory):
         return {"skipped": f"SGD data not found: set {data.ENV_VAR} to the directory of train_dialogues_*.json.gz"}
+    callers = ctx.pick(eval_sgd.CALLERS["quick"], eval_sgd.CALLERS["default"], eval_sgd.CALLERS["full"])
     async with ctx.temp_database("sgd") as url:
         result = await eval_sgd.evaluate_all(
+            directory=directory, callers=callers, url=url, redis_url=ctx.redis_url, embedder=ctx.embedder
+        )
+        blind = await eval_sgd.evaluate_all(
             directory=directory,
-            callers=ctx.pick(eval_sgd.CALLERS["quick"], eval_sgd.CALLERS["default"], eval_sgd.CALLERS["full"]),
+            split="heldout",
+            callers=callers,
             url=url,
             redis_url=ctx.redis_url,
             embedder=ctx.embedder,
+            wordings="blind",
         )
+    result["runs"].update(blind["runs"])
+    result["failure_examples"].update(blind["failure_examples"])
+    result["seconds"] = round(result["seconds"] + blind["seconds"], 1)
     failures = result.pop("failure_examples")
     FAILURES.parent.mkdir(parents=True, exist_ok=True)
     FAILURES.write_text(json.dumps(failures, indent=2, default=str) + "\n", encoding="utf-8")

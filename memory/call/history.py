@@ -252,7 +252,11 @@ class CallHistory:
         if not question.understood and not self.replaced_values:
             return None
         episodes = [*sorted(self.episodes.values(), key=lambda e: e.started_at), current]
-        weights = pick_episodes(question, episodes, current_call_id=current.call_id) if question.understood else {}
+        weights = (
+            pick_episodes(question, episodes, current_call_id=current.call_id, call_terms=self._call_terms)
+            if question.understood
+            else {}
+        )
         return EpisodeContext(
             question,
             weights,
@@ -260,6 +264,14 @@ class CallHistory:
             self.replaced_values,
             self.current_values,
             region,
+        )
+
+    def _call_terms(self, call_id: str) -> frozenset[str]:
+        """The index terms of one call's rows in the working set (kept until the call gets another row)."""
+        working = self.working
+        working.sync()
+        return working.per_call(
+            call_id, "terms", lambda: frozenset().union(*(working.terms_of(int(i)) for i in working.rows_of(call_id)))
         )
 
     def closed(self, matters: Sequence[Matter]) -> None:

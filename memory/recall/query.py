@@ -9,35 +9,45 @@ words come from ``memory/text/vocabulary.yaml``; this module only combines them.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
 
 from ..text.dates import query_date_spans
 from ..text.kinds import asks_in, episode_kinds_in, ordinal_in, plain, vocabulary
+from ..text.terms import index_terms
 from ..text.vocab import MONTHS, WEEKDAYS
 from ..values import Episode
 
 __all__ = ["Question", "pick_episodes", "understand", "warm_up"]
 
 _KEPT_FILLER = r"(?:,?\s+(?:like|you know),?)?"  # a recogniser's filler between the words ("two months you know ago")
+_ROUGHLY = r"(?:-?ish|\s+or\s+so|\s+or\s+thereabouts|\s+or\s+more|\s+or\s+less)?"  # "three-ish weeks", "a month or so"
 _AGO = re.compile(
-    r"\b(?:(an?|one|two|three|four|five|six|seven|eight|nine|ten|\d{1,2}|a couple of|couple of|a few|few|several)"
-    rf"{_KEPT_FILLER}\s+)?(day|week|month|year)s?{_KEPT_FILLER}\s+(?:ago|back|before)\b"
+    r"\b(?:(an?|one|two|three|four|five|six|seven|eight|nine|ten|\d{1,2}|a couple of|couple of|a couple|couple"
+    rf"|a few|few|several){_ROUGHLY}{_KEPT_FILLER}\s+)?(day|week|fortnight|month|year)s?{_ROUGHLY}{_KEPT_FILLER}"
+    r"\s+(?:ago|back|before)\b"
 )
 _AGO_COUNT = {
     "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-    "nine": 9, "ten": 10, "a couple of": 2, "couple of": 2, "a few": 3, "few": 3, "several": 4,
+    "nine": 9, "ten": 10, "a couple of": 2, "couple of": 2, "a couple": 2, "couple": 2, "a few": 3, "few": 3,
+    "several": 4,
 }  # fmt: skip
-_UNIT_DAYS = {"day": 1, "week": 7, "month": 30, "year": 365}
+_UNIT_DAYS = {"day": 1, "week": 7, "fortnight": 14, "month": 30, "year": 365}
 _IN_MONTH = re.compile(
-    r"\b(?:in|during|back in|around|since|from|early|late|mid|end of|beginning of)\s+(?:early\s+|late\s+|mid-?)?"
+    r"\b(?:in|during|back in|around|since|from|early|late|mid|end of|beginning of|month of)\s+(?:early\s+|late\s+|mid-?)?"
     r"(" + "|".join(MONTHS) + r")\b(?!\s*,?\s*\d{4})"
 )
 _PERSONAL = re.compile(r"\b(?:i|i'm|i've|i'd|me|my|mine|we|we're|us|our|you|you've|your)\b")
-_CAPITALISED = re.compile(r"\b[A-Z][a-z]+\b")
+_CAPITALISED = re.compile(r"\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)*\b")  # a name of one or more words
 _NOT_NAMES = frozenset([*MONTHS, *WEEKDAYS, "i", "i'm", "mr", "mrs", "ms", "dr"])
-_OVERALL = re.compile(r"\b(?:call|called|calls|phoned|rang)\b")
+_OVERALL = re.compile(
+    r"\b(?:call|called|calls|calling|phoned|phoning|rang|rung|ringing|got in touch|contacted|spoke|talked)\b"
+)
+# a name after one of these is a place, venue or work ("the one in Dublin", "at the Sushi place"), not the
+# person a third-person question is about, unless it owns something ("at Melanie's party")
+_BEFORE_PLACE = frozenset(["in", "at", "near", "the", "on", "a", "an"])
 _NEAR = 0.6  # the weight of a call near the day a question names ("two months ago"), not the nearest
 _WARM_UP = "What time was the table I booked two weeks ago, in March?"  # names no ordinal: all are tried
 
@@ -50,7 +60,7 @@ class Question:
     kinds: frozenset[str] = frozenset()  # what it is about (restaurant, train, refund...)
     asks: frozenset[str] = frozenset()  # what it asks for (time, name, count, reference...)
     value_kinds: frozenset[str] = frozenset()  # the kinds of value that answer it
-    anchor: str | None = None  # last | first | before_last | nth | this_call | a_while_ago | when
+    anchor: str | None = None  # last | first | before_last | nth | this_call | a_while_ago | when (else: named)
     nth: int | None = None  # for "nth": 1-based
     overall: bool = False  # an ordinal counted over all calls ("my second call"), not calls of the kind
     spans: tuple[tuple[date, date], ...] = field(default=())  # "when": the days it names
@@ -116,8 +126,14 @@ def warm_up() -> None:
 def _names_someone(text: str) -> bool:
     """Does the question name a person, in the third person ("When did Melanie go camping?")?"""
     for match in _CAPITALISED.finditer(text):
-        word = match.group(0).lower()
-        if match.start() > 0 and text[: match.start()].rstrip()[-1:] not in ".!?" and word not in _NOT_NAMES:
+        words = match.group(0).lower().split()
+        before = text[: match.start()].rstrip()
+        if not before or before[-1:] in ".!?":  # a sentence's first word: "When did ...", "The Chainsmokers ..."
+            words, before = words[1:], match.group(0).split()[0]
+        previous = before.rsplit(None, 1)[-1].lower() if before else ""
+        owns = text[match.end() : match.end() + 2] in ("'s", "’s")
+        title = match.group(0).startswith("The ")  # "The Chainsmokers", "The Grand Budapest Hotel"
+        if any(w not in _NOT_NAMES for w in words) and (owns or (previous not in _BEFORE_PLACE and not title)):
             return True
     return False
 
@@ -146,13 +162,20 @@ def _month_spans(said: str, now: datetime) -> tuple[tuple[date, date], ...]:
     return tuple(spans)
 
 
-def pick_episodes(question: Question, episodes: list[Episode], *, current_call_id: str) -> dict[str, float]:
+def pick_episodes(
+    question: Question,
+    episodes: list[Episode],
+    *,
+    current_call_id: str,
+    call_terms: Callable[[str], frozenset[str]] | None = None,
+) -> dict[str, float]:
     """How strongly the question points at each call, from 0 to 1 (calls it does not point at: low).
 
     ``episodes``: the caller's calls, oldest first (the current call included). Kinds narrow the
     calls first; the anchor then picks among them: the latest, the first, the one before the
     latest, the n-th, those made on the days named. Without an anchor every call of the kind
-    points, the latest a little more.
+    points, the latest a little more, unless the question names some of them by words only they said
+    ("the one in Sacramento"; ``call_terms(call_id)``: the index terms of a call's turns, when known).
     """
     earlier = [e for e in episodes if e.call_id != current_call_id]
     if question.anchor == "this_call":
@@ -181,6 +204,8 @@ def pick_episodes(question: Question, episodes: list[Episode], *, current_call_i
             near, chosen = [e for e in chosen if e is not nearest], [nearest]
     elif anchor == "a_while_ago" and len(pool) >= 2:
         chosen = pool[: max(1, len(pool) - 1)]
+    elif anchor is None:  # "the one in Sacramento", "the Cambodian place": the calls that say those words
+        chosen = _named(question.text, pool, call_terms)
     weights: dict[str, float] = {}
     for e in episodes:
         if e in chosen:
@@ -194,6 +219,38 @@ def pick_episodes(question: Question, episodes: list[Episode], *, current_call_i
         else:
             weights[e.call_id] = 0.15 if (chosen or of_kind) else 1.0
     return weights
+
+
+def _named(text: str, pool: list[Episode], call_terms: Callable[[str], frozenset[str]] | None = None) -> list[Episode]:
+    """The calls of ``pool`` the question names by words of their own that the other calls do not say
+    (a city, a venue, a cuisine, an artist), most such words first; none when no call or every call does.
+
+    A call's words are those of what it settled (its values, summary and gist) and of its turns when
+    ``call_terms`` gives them; the vocabulary's words and plain words ("booked", "tickets", "made") name
+    no particular call."""
+    if len(pool) < 2:
+        return []
+    common = _common_terms()
+    asked = {t for t in index_terms(text) if len(t) > 2 and t not in common}
+    if not asked:
+        return []
+    said = [asked & (_episode_terms(e) | (call_terms(e.call_id) if call_terms else frozenset())) for e in pool]
+    shared = set.intersection(*said)
+    counts = [len(s - shared) for s in said]
+    best = max(counts)
+    chosen = [e for e, n in zip(pool, counts, strict=True) if n == best] if best else []
+    return chosen if len(chosen) < len(pool) else []
+
+
+@cache
+def _common_terms() -> frozenset[str]:
+    words = vocabulary().common | set(MONTHS) | set(WEEKDAYS)
+    return frozenset(t for w in words for t in index_terms(w))
+
+
+def _episode_terms(episode: Episode) -> frozenset[str]:
+    """The terms of what a call settled: its values, summary and gist."""
+    return frozenset(index_terms(" ".join([episode.gist, episode.summary, *(v.text for v in episode.values)])))
 
 
 def _within(day: date, spans: tuple[tuple[date, date], ...]) -> bool:

@@ -62,6 +62,7 @@ class Vocabulary:
     outcomes: Mapping[str, re.Pattern[str]]
     fillers: frozenset[str]
     filler_phrases: re.Pattern[str]
+    common: frozenset[str]  # every word of the vocabulary and its plain words: none names one booking
 
 
 _GAP = r",?\s+(?:(?:like|you know),?\s+)?"
@@ -99,7 +100,21 @@ def vocabulary() -> Vocabulary:
         outcomes={name: _pattern(words) for name, words in raw["outcomes"].items()},
         fillers=frozenset(f for f in fillers if " " not in f),
         filler_phrases=_pattern(f for f in fillers if " " in f or "-" in f),
+        common=frozenset(_words_of(raw)),
     )
+
+
+def _words_of(node: object) -> Iterable[str]:
+    """Every word of the vocabulary's phrases and keys, lower case, without a trailing "*"."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _words_of(key)
+            yield from _words_of(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _words_of(value)
+    elif isinstance(node, str):
+        yield from (w for w in _WORDS.findall(node.lower().replace("*", " ")))
 
 
 def _only_words(node: object, where: str) -> None:
@@ -252,12 +267,24 @@ def asks_in(question: str) -> frozenset[str]:
     return frozenset(name for name, pattern in vocabulary().asks.items() if pattern.search(said))
 
 
+_NUMBERED = re.compile(
+    r"\b(?:call|booking|order|visit|time)\s+(?:number|no\.?|#)\s*("
+    + "|".join(w for w, n in DIGIT_WORDS.items() if n)
+    + r"|[1-9])\b"
+)
+"""ordinals said as a numbered item: "call number two", "booking no. 3"."""
+
+
 def ordinal_in(question: str) -> int | None:
-    """The n of "my second call", "the third time" (None when the question names no ordinal)."""
+    """The n of "my second call", "the third time", "call number two" (None when the question names no ordinal)."""
     said = plain(question)
     for word, n in vocabulary().ordinals.items():
         if _ordinal_patterns(word)[0].search(said) or _ordinal_patterns(word)[1].search(said):
             return n
+    numbered = _NUMBERED.search(said)
+    if numbered:
+        word = numbered.group(1)
+        return int(word) if word.isdigit() else DIGIT_WORDS[word]
     return None
 
 
