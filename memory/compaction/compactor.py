@@ -459,7 +459,8 @@ class Compactor:
             and all(_OFFER.search(self._turns[c].text.lower()) for c in current.confirms)
         ):
             current.offer = i  # the agent's latest proposal before anything but a proposal was confirmed
-        closing = _CLOSING.search(lowered)
+        checks = turn.role == "assistant" and _CHECKS_WITH_CALLER.search(lowered) is not None
+        closing = None if checks else _CLOSING.search(lowered)  # "all set for 11 30, does this work": asks
         if closing and turn.role == "user" and _OTHER_OPTIONS.match(closing.group(0)):
             closing = None  # the caller's "is there anything else": other options, not leave-taking
         if closing and turn.role == "user" and _YES_THATS_IT.match(lowered):
@@ -477,6 +478,7 @@ class Compactor:
             told = _before_asking(lowered)  # "where should the reservation be made?" reports nothing
             if (
                 told
+                and not checks
                 and (outcome_of([told]) == "booked" or _DONE.search(told))
                 and not _LISTING.search(lowered)
                 and not is_not_done(lowered)
@@ -1159,8 +1161,20 @@ _OFFERS_TO_BOOK = re.compile(
 )
 """The agent asking whether to book ("should I go ahead and buy tickets for this show?"): what it
 proposes is not booked yet, whatever was read as done before."""
-_LISTING = re.compile(r"\b(?:is|are|will be) (?:also )?playing (?:at|in|on|next|this|today|tomorrow)\b")
-"""An event listed ("jethro tull is playing at forest hills next thursday"): not a booking reported done."""
+_LISTING = re.compile(
+    r"\b(?:is|are|will be) (?:also )?playing (?:at|in|on|next|this|today|tomorrow)\b"
+    # the day or the place first: "tomorrow at chase center experience is playing celine dion"
+    r"|\b(?:today|tonight|tomorrow|at (?:the )?[a-z][\w'&-]*(?: [\w'&-]+){0,4}?) (?:is|are) (?:also )?playing\b"
+    r"(?! (?:now|in (?:your|the|my)|on (?:your|the|my)))"
+)
+"""An event listed ("jethro tull is playing at forest hills next thursday", "tomorrow at the fillmore is playing x"):
+not a booking reported done."""
+_CHECKS_WITH_CALLER = re.compile(
+    r"\b(?:does|do|would|will|did|is|was) (?:this|that|it|everything|all (?:of )?(?:this|that)) (?:\w+ ){0,2}?"
+    r"(?:work|sound|look|seem|suit)s?\b"
+)
+"""An agent checking a detail with the caller ("we are all set for 11 30 for two people, does this work?"): a
+confirmation asked for, not a report nor a goodbye, even without a question mark."""
 _PLAYS = re.compile(
     r"^(?:ok(?:ay)?,? )?(?:now )?playing\b|\b(?:will|i'll|i will) (?:now )?play [a-z]"
     r"|\b(?:is|are) (?:now )?playing (?:in|on) (?:your|the|my) (?:\w+ )?(?:bedroom|kitchen|living room|tv|speaker|device)\b"
@@ -1224,10 +1238,13 @@ _NOT_OFFER = re.compile(
 not a proposal."""
 _OTHER_OPTIONS = re.compile(r"(?:is there|will there be|was there|anything else)\b")
 _ASKS_ABOUT_IT = re.compile(
-    r"^\W*(?:(?:and|so|okay|ok|um|uh|also|great|yes|yeah)\W+)*(?:does|do|is|are|did|was|will|can|could) "
+    r"^\W*(?:(?:and|so|okay|ok|um|uh|also|great|yes|yeah)\W+)*"
+    r"(?:(?:where|when|what time|how much|how far|how late|how|what)\W+)?"  # "where is the restaurant located"
+    r"(?:does|do|is|are|did|was|will|can|could) "
     r"(?:it|they|this|that|the (?:restaurant|place|venue|event|show|concert|game|song|track|movie|film))\b"
 )
-"""A caller's yes/no question about the thing under way ("does the restaurant play live music"): never a request."""
+"""A caller's question about the thing under way ("does the restaurant play live music", "where is the restaurant
+located"): never a request."""
 _REQUEST = re.compile(
     r"\b(?:looking for|look for|find(?:ing)?|search(?:ing)?|book(?:ing)?|reserve|reservation|want|wanna|need|get me|"
     r"buy(?:ing)?|play|"
