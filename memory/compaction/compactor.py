@@ -830,8 +830,9 @@ class Compactor:
         question = asks(query)
         booked: dict[int, float] = {}
         picked: set[int] = set()
+        spread: list[list[int]] = []  # bookings a question may mean, none singled out: the best turn of each
         if question or backref or _ASKING.search(normalized):
-            picked = self._by_booking(query, set(index_terms(query)), booked)
+            picked = self._by_booking(query, set(index_terms(query)), booked, spread)
         settled = bool(picked) and max(booked.values(), default=0.0) >= _NAMED_SCORE
         if (backref or question) and not settled:  # words alone, unless the booking holds the kind asked for
             asked = {kind for kind, pattern in _ASK_KINDS if pattern.search(query)}
@@ -872,7 +873,18 @@ class Compactor:
         budget = self._recall_reserve() - self._recall_header_tokens()
         chosen: list[int] = []
         used = 0
-        for i in sorted(_first_said(scores, self._turns), key=lambda i: (-scores[i], -i)):
+        ranked = sorted(_first_said(scores, self._turns), key=lambda i: (-scores[i], -i))
+        for turns in spread:  # "the table i booked" after several: what each of them says of it, the latest first
+            best = next((i for i in ranked if i in turns), None)
+            if best is None or len(chosen) >= level.max_recall - 1:
+                continue
+            cost = self._recall_cost(best)
+            if used + cost <= budget:
+                chosen.append(best)
+                used += cost
+        for i in ranked:
+            if i in chosen:
+                continue
             cost = self._recall_cost(i)
             if used + cost > budget:
                 continue
@@ -884,10 +896,16 @@ class Compactor:
             self._asked[i] = self._asked.get(i, 0) + 1
         return sorted(chosen)
 
-    def _by_booking(self, query: str, terms: set[str], scores: dict[int, float]) -> set[int]:
+    def _by_booking(
+        self, query: str, terms: set[str], scores: dict[int, float], spread: list[list[int]] | None = None
+    ) -> set[int]:
         """Score condensed turns by the booking a question points at and the kind of value it asks
         for ("what time was the second table I booked?" -> the second restaurant booking, its
-        times): the query understanding of caller recall, applied to the bookings of this call."""
+        times): the query understanding of caller recall, applied to the bookings of this call.
+
+        A question that singles out none of several bookings of its kind ("what time was the table i
+        booked?" after three) fills ``spread`` with the turns of each, the latest first: the recall
+        then brings what each of them says, rather than only the latest's turns."""
         if not self._bookings:
             return set()
         question = understand(query, self._turns[-1].at)
@@ -910,6 +928,8 @@ class Compactor:
             chosen = pool[-2:] if question.anchor == "before_last" else pool[-1:]
             if question.anchor is None:  # no anchor: every booking of the kind, the latest first
                 chosen = pool[::-1][:3]
+                if spread is not None and len(chosen) > 1:
+                    spread.extend([i for i in b.turns if self._recallable(i)] for b in chosen)
         else:
             chosen = pool[::-1][:3]
         if not chosen:
