@@ -383,7 +383,9 @@ class Compactor:
         tags = reading.tags
         self._value_kinds[i] = frozenset(t for t in tags if not t.startswith("kind:"))
         if turn.role == "user":
-            self._aside = bool(_ASKS_BACK.search(normalize_spoken_digits(turn.text).lower()))
+            said = normalize_spoken_digits(turn.text).lower()
+            # "oops did i say march 9th earlier, make it march 8th": a correction of the booking under way
+            self._aside = bool(_ASKS_BACK.search(said)) and not _CORRECTS.search(said)
         if self._aside:
             if turn.role == "user":
                 self._asked_back.add(i)  # a question back holds no answer: never recalled
@@ -1122,6 +1124,8 @@ _ASKS_BACK = re.compile(
 )
 """A caller asking back about something said earlier in the call ("what was the time again"; not a retry:
 "i want to try booking again on the 3rd", "book it again")."""
+_CORRECTS = re.compile(r"\b(?:make it|change it to|change that to|i meant|i mean|it should be|instead)\b")
+"""A caller correcting what they said ("did i say the 9th? make it the 8th"): not a question back."""
 _YES_THATS_IT = re.compile(r"^\W*(?:yes|yeah|yep|yup|correct|right)\W+(?:\w+\W+)?(?:that's|that is) it\b")
 _CHANGE_OF_MIND = re.compile(
     r"\b(?:change[ds]? (?:my|our) minds?|on second thought|instead|rather (?:hear|have|watch|play|go))\b"
