@@ -1213,7 +1213,8 @@ _OFFER = re.compile(
     r"\b(?:how about|what about|would you like|would you want|do you like|there is|there's|there are|i found|"
     r"i have found|one of them|i(?:'d| would)? recommend|i(?:'d| would)? suggest|may i suggest|you might like|you may like|what do you think "
     r"(?:about|of)|do you want to (?:listen|hear|watch|see)|next (?:one )?is|next up is|the next (?:one|song|track) is|"
-    r"another (?:one|option) is)\b"
+    r"another (?:one|option) is|do you think you(?:'d| would)? (?:like|enjoy)|you might (?:find|enjoy)|"
+    r"(?:would|will|is) (?:that|this|it) (?:be )?to your liking)\b"
 )
 """An agent proposing something (a restaurant, an event, a song) for the caller to take."""
 
