@@ -439,6 +439,10 @@ class Compactor:
             follows_up = False  # the caller took leave of it: "i'd like it in a place in pleasanton" asks anew
         if caller_turns_to and not other_kind and (follows_up or about_it or (_CLOSING.search(lowered) and not kinds)):
             caller_turns_to = False  # about the thing just done ("do they serve alcohol?"), or taking leave of it
+        if caller_turns_to and current is not None and not current.closed and _CORRECTION.match(lowered):
+            last = next((j for j in reversed(current.turns) if self._recallable(j)), None)
+            if last is not None and self._turns[last].role == "assistant":
+                caller_turns_to = False  # "nah play it on the bedroom speaker" to "playing x on the kitchen speaker"
         if current is None or caller_turns_to:  # the caller asks for another thing, or for more once one is done
             before = current
             current = _Booking(kinds[0] if kinds else None, [], [])
@@ -1124,6 +1128,9 @@ _ASKS_BACK = re.compile(
 )
 """A caller asking back about something said earlier in the call ("what was the time again"; not a retry:
 "i want to try booking again on the 3rd", "book it again")."""
+_CORRECTION = re.compile(r"^\W*(?:no|nah|nope|actually)\b(?!\W+(?:thanks?|thank you)\b)")
+"""A caller's reply that begins by saying no to what the agent just said ("nah, play it on the bedroom speaker"):
+it corrects the thing under way, whatever the agent reported, it asks for nothing new."""
 _CORRECTS = re.compile(r"\b(?:make it|change it to|change that to|i meant|i mean|it should be|instead)\b")
 """A caller correcting what they said ("did i say the 9th? make it the 8th"): not a question back."""
 _YES_THATS_IT = re.compile(r"^\W*(?:yes|yeah|yep|yup|correct|right)\W+(?:\w+\W+)?(?:that's|that is) it\b")
