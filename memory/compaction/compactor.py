@@ -149,6 +149,7 @@ class Compactor:
         self._booking_of: dict[int, int] = {}  # condensed turn -> its booking's position in ``_bookings``
         self._bookings: list[_Booking] = []  # the condensed turns, by what they were about
         self._value_kinds: dict[int, frozenset[str]] = {}  # condensed turn -> the kinds of value it says
+        self._said: dict[int, str] = {}  # condensed turn -> its words in lower case, fillers and stutters out
         self._rows = WorkingSet()
         self._row_turn: list[int] = []  # row position in the working set -> turn index
         self._by_value: dict[str, list[int]] = {}
@@ -398,7 +399,7 @@ class Compactor:
         current = self._bookings[-1] if self._bookings else None
         # "have a great great day", "is playing um at", "that would you know be all", "that like will be all",
         # "Can Can we get 2 tickets": the shared reading of a turn, in lower case so a stutter of any word goes
-        lowered = without_fillers(turn.text.lower())
+        lowered = self._said[i] = without_fillers(turn.text.lower())
         # "could you tell me when the event starts" asks about the thing, it requests nothing
         requests = turn.role == "user" and _REQUEST.search(_TELL_ME.sub(" ", lowered)) is not None
         caller_turns_to = current is not None and (  # the caller asks for something once one is done
@@ -586,7 +587,7 @@ class Compactor:
         self._shown, self._shown_upto, self._header = [], 0, []
         self._rows, self._row_turn, self._by_value, self._by_kind, self.kinds = WorkingSet(), [], {}, {}, {}
         self._bookings, self._value_kinds, self._aside, self._asked_back = [], {}, False, set()
-        self._answers_back, self._booking_of, self._sticky = set(), {}, {}
+        self._answers_back, self._booking_of, self._sticky, self._said = set(), {}, {}, {}
         for i in range(boundary):
             self._condense(i)
         self._render()
@@ -942,6 +943,7 @@ class Compactor:
             return set()
         picked = {i for b in chosen for i in b.turns}
         attributes = [(words, bonus) for names, words, bonus in _ATTRIBUTES if names.search(asked)]
+        answers: set[int] = set()  # answers to the agent's question about what is asked ("what cuisine?")
         for rank_of, booking in enumerate(chosen):
             weight = 1.0 - 0.2 * rank_of
             carriers: list[int] = []  # the turns saying the kind of value asked for, in the order said
@@ -979,13 +981,15 @@ class Compactor:
                     )  # what the agent proposed and the caller took (a venue, a song and its album)
                 shared = len(terms & self._digest(i).terms)
                 score += min(shared, 3)
-                text = self._turns[i].text.lower()
+                # read through the recogniser's fillers and stutters: "a place place to eat" names no cuisine
+                text = self._said.get(i) or self._turns[i].text.lower()
                 bonus = max((b for words, b in attributes if words.search(text)), default=0.0)
                 if bonus:
-                    score += bonus
+                    score += bonus + (3.0 if i in answers else 0.0)  # said in answer to a question about it
                     answer = self._answer_to(i) if self._turns[i].role == "assistant" else None
                     if answer is not None and answer in picked:
                         scores[answer] = max(scores.get(answer, 0.0), 4.5 * weight)  # the caller's answer
+                        answers.add(answer)
                 answer = self._answer_to(i) if shared else None
                 if answer is not None and answer in picked:
                     scores[answer] = max(scores.get(answer, 0.0), (2.5 + 1.5 * shared) * weight)  # its answer
