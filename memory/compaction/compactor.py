@@ -1225,7 +1225,8 @@ _OFFER = re.compile(
     r"i have found|one of them|i(?:'d| would)? recommend|i(?:'d| would)? suggest|may i suggest|you might like|you may like|what do you think "
     r"(?:about|of)|do you want to (?:listen|hear|watch|see)|next (?:one )?is|next up is|the next (?:one|song|track) is|"
     r"another (?:one|option) is|do you think you(?:'d| would)? (?:like|enjoy)|you might (?:find|enjoy)|"
-    r"(?:would|will|is) (?:that|this|it) (?:be )?to your liking)\b"
+    r"(?:would|will|is) (?:that|this|it) (?:be )?to your liking|i(?:'ve| have)? got (?:one|a|an|another|\d+)|"
+    r"(?:song|track|one|movie|film|event|show|place|restaurant) called)\b"
 )
 """An agent proposing something (a restaurant, an event, a song) for the caller to take."""
 
