@@ -75,6 +75,7 @@ class _Booking:
     done: bool = False
     booked: bool = False  # the agent reported it done (not only closed): a booking, not an attempt
     left: bool = False  # the caller took leave of it ("that's all, thanks"): over, booked or not
+    affirmed: bool = False  # the caller said yes to the agent's check of its details, and no failure was reported
     closed: bool = False  # a closing was said (goodbyes, "anything else?"): whatever is asked next is new
     request: int | None = None  # the caller's first words with content: what they asked for
     offer: int | None = None  # the agent's latest proposal before the first confirmation
@@ -474,6 +475,16 @@ class Compactor:
             closing = None  # "yes, that's it" to "please confirm ...": the details are right, nothing taken leave of
         if closing and turn.role == "user" and not current.booked and closing.group(0).endswith("do"):
             closing = None  # "that will do" before anything was reported done: the caller takes what is offered
+        if turn.role == "user" and _AFFIRMS.match(lowered):
+            last = next((j for j in reversed(current.turns) if self._recallable(j)), None)
+            if (  # the agent's check of the details ("ok, mandy harvey for three, right?")
+                last is not None
+                and self._turns[last].role == "assistant"
+                and (last in current.confirms or self._digest(last).kind == "key")
+            ):
+                current.affirmed = asks(self._turns[last].text) or bool(_CHECKS.search(self._turns[last].text.lower()))
+        if turn.role == "assistant" and is_not_done(lowered):
+            current.affirmed = False  # "sorry, i was unable to book that"
         if current.turns and closing:
             current.done = current.closed = True  # goodbyes, "anything else?": the next request is another booking
             current.left = current.left or turn.role == "user"
@@ -1142,8 +1153,13 @@ _CHANGE_OF_MIND = re.compile(
     r"\b(?:change[ds]? (?:my|our) minds?|on second thought|instead|rather (?:hear|have|watch|play|go))\b"
 )
 """A caller changing their mind: the words after it say what holds now."""
+_AFFIRMS = re.compile(
+    r"^\W*(?:yes|yeah|yep|yup|sure|correct|right|exactly|perfect|absolutely|definitely|affirmative|i affirm|"
+    r"(?:that's|that is) (?:right|correct|perfect|fine)|sounds (?:good|great|perfect)|that works|go ahead|please do)\b"
+)
+"""A caller saying yes to what the agent just checked with them."""
 _DECLINES = re.compile(
-    r"^\W*(?:no|nope|nah)\b(?:\W+(?:\w+\W+)?(?:thanks?|thank you)\b"
+    r"^\W*(?:no|nope|nah|none)\b(?:\W+(?:\w+\W+)?(?:thanks?|thank you)\b"
     r"(?:\W+(?:so much|very much|a lot|for (?:your |all your |the |all the )?(?:help|assistance|everything)))?)?\W*$"
 )
 """A caller's bare "no" or "no thank you (for your help)" (to the agent's "anything else?", said before it)."""
@@ -1254,10 +1270,11 @@ def _first_said(scores: dict[int, float], turns: list[Turn]) -> dict[int, float]
 def _attempts(pool: list[_Booking]) -> list[list[_Booking]]:
     """The bookings of one kind as the caller counts them ("the second table I booked"): an attempt
     that was never reported done (the agent could not book it, and the caller asked again) goes with the
-    next one of the kind, the one that was booked first; one the caller took leave of counts on its own."""
+    next one of the kind, the one that was booked first; one the caller took leave of, or whose details
+    the caller confirmed with no failure reported after ("one ticket to x, right?" - "yes"), counts on its own."""
     out: list[list[_Booking]] = []
     for booking in pool:
-        if out and not any(b.booked or b.left for b in out[-1]):
+        if out and not any(b.booked or b.left or b.affirmed for b in out[-1]):
             out[-1].insert(0 if booking.booked else len(out[-1]), booking)
         else:
             out.append([booking])
