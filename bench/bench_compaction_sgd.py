@@ -120,7 +120,11 @@ QUESTIONS = (  # even-numbered wordings for the tune half, odd-numbered for the 
     "Hang on, which {what} was it for {booking}?",
 )
 ANSWERS = ("The {what} was {value}.", "It was {value}.", "That was {value}.")
-ORDINALS = ("first ", "second ", "third ", "fourth ", "fifth ", "sixth ")
+# a long call books more than six things of a kind: the seventh and later are named as the caller would
+# ("the eighth table I booked"); past the sixth they used to be named with no ordinal ("the table I booked"),
+# a question no one could answer when several tables were booked after it
+ORDINALS = ("first ", "second ", "third ", "fourth ", "fifth ", "sixth ", "seventh ", "eighth ", "ninth ", "tenth ",
+            "eleventh ", "twelfth ")  # fmt: skip
 REPEAT_ASKS = ("Sorry, can you repeat that?", "Sorry, what was that?", "Can you say that again? You broke up a bit.")
 AGENT_STALLS = ("One moment, let me check that for you.", "Let me look into that, just a second.")
 CALLER_STALLS = ("Hold on, let me think for a second.", "Um, give me a moment.")

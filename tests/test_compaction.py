@@ -1558,3 +1558,62 @@ def test_recall_brings_the_turn_that_says_who_directed_the_movie() -> None:
     assert compactor.boundary > len(movies)
     plan = compactor.plan("sorry what was the director for the first movie you put on again")
     assert "mara quill" in plan.recall
+
+
+def test_a_caller_saying_no_to_what_the_agent_just_did_corrects_the_booking_under_way() -> None:
+    songs = [
+        ("user", "can you find me some pop songs"),
+        ("assistant", "i found buttercup by jack stauber from pop food"),
+        ("user", "oh yeah play that on the kitchen device"),
+        ("assistant", "playing buttercup on the kitchen speaker"),
+        ("user", "nah play it on the bedroom speaker"),
+        ("assistant", "the song is playing on the bedroom speaker"),
+        ("user", "thanks that's all"),
+        ("user", "now i want to hear some reggae songs"),
+        ("assistant", "how about dolla van by busy signal from the dolla van riddim album"),
+        ("user", "yes play it on the tv"),
+        ("assistant", "the song is playing on the tv"),
+        ("user", "thanks bye"),
+    ]
+    compactor = fed(turns_of([*songs, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    second = compactor.plan("which artist was it for the second song you played")
+    assert "busy signal" in second.recall and "jack stauber" not in second.recall
+
+
+def test_an_agent_checking_a_detail_neither_reports_nor_closes_the_booking() -> None:
+    tables = [
+        ("user", "i would like a table at sushi hashiri in san francisco for four people"),
+        ("assistant", "okay we are all set for 11 30 am for 4 people at sushi hashiri does this work"),
+        ("user", "no it does not i would like to change the restaurant to el amigo in santa clara"),
+        ("assistant", "okay el amigo in santa clara at 11 30 am for 4 people does this work"),
+        ("user", "yes"),
+        ("assistant", "the reservation has been confirmed"),
+        ("user", "thanks that's all"),
+        ("user", "i need another restaurant reservation at the old siam for 2 at seven pm"),
+        ("assistant", "your table at the old siam is booked"),
+        ("user", "thanks bye"),
+    ]
+    compactor = fed(turns_of([*tables, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    second = compactor.plan("what was the restaurant for the second table i booked")
+    assert "old siam" in second.recall and "el amigo" not in second.recall
+
+
+def test_a_caller_correcting_themselves_is_no_question_back() -> None:
+    table = [
+        ("user", "book me a table at dana's in danville for one at six thirty pm on march 9th"),
+        ("assistant", "please confirm a table for 1 at dana's at six thirty pm on march 9th"),
+        ("user", "oops did i say march 9th earlier make it march 8th"),
+        ("assistant", "please confirm a table for 1 at dana's at six thirty pm on march 8th"),
+        ("user", "yes"),
+        ("assistant", "your reservation has been made"),
+        ("user", "thanks bye"),
+    ]
+    compactor = fed(turns_of([*table, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    plan = compactor.plan("what was the date for the first table i booked")
+    assert "march 8th" in plan.recall
+
+
+def test_a_question_that_names_none_of_several_bookings_recalls_each_of_them() -> None:
+    compactor = fed(turns_of([*TWO_STAYS, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    plan = compactor.plan("what was the check in time for the hotel i booked")
+    assert "three pm" in plan.recall and "four pm" in plan.recall

@@ -75,6 +75,7 @@ class _Booking:
     done: bool = False
     booked: bool = False  # the agent reported it done (not only closed): a booking, not an attempt
     left: bool = False  # the caller took leave of it ("that's all, thanks"): over, booked or not
+    affirmed: bool = False  # the caller said yes to the agent's check of its details, and no failure was reported
     closed: bool = False  # a closing was said (goodbyes, "anything else?"): whatever is asked next is new
     request: int | None = None  # the caller's first words with content: what they asked for
     offer: int | None = None  # the agent's latest proposal before the first confirmation
@@ -149,6 +150,7 @@ class Compactor:
         self._booking_of: dict[int, int] = {}  # condensed turn -> its booking's position in ``_bookings``
         self._bookings: list[_Booking] = []  # the condensed turns, by what they were about
         self._value_kinds: dict[int, frozenset[str]] = {}  # condensed turn -> the kinds of value it says
+        self._said: dict[int, str] = {}  # condensed turn -> its words in lower case, fillers and stutters out
         self._rows = WorkingSet()
         self._row_turn: list[int] = []  # row position in the working set -> turn index
         self._by_value: dict[str, list[int]] = {}
@@ -383,7 +385,9 @@ class Compactor:
         tags = reading.tags
         self._value_kinds[i] = frozenset(t for t in tags if not t.startswith("kind:"))
         if turn.role == "user":
-            self._aside = bool(_ASKS_BACK.search(normalize_spoken_digits(turn.text).lower()))
+            said = normalize_spoken_digits(turn.text).lower()
+            # "oops did i say march 9th earlier, make it march 8th": a correction of the booking under way
+            self._aside = bool(_ASKS_BACK.search(said)) and not _CORRECTS.search(said)
         if self._aside:
             if turn.role == "user":
                 self._asked_back.add(i)  # a question back holds no answer: never recalled
@@ -396,7 +400,7 @@ class Compactor:
         current = self._bookings[-1] if self._bookings else None
         # "have a great great day", "is playing um at", "that would you know be all", "that like will be all",
         # "Can Can we get 2 tickets": the shared reading of a turn, in lower case so a stutter of any word goes
-        lowered = without_fillers(turn.text.lower())
+        lowered = self._said[i] = without_fillers(turn.text.lower())
         # "could you tell me when the event starts" asks about the thing, it requests nothing
         requests = turn.role == "user" and _REQUEST.search(_TELL_ME.sub(" ", lowered)) is not None
         caller_turns_to = current is not None and (  # the caller asks for something once one is done
@@ -437,6 +441,10 @@ class Compactor:
             follows_up = False  # the caller took leave of it: "i'd like it in a place in pleasanton" asks anew
         if caller_turns_to and not other_kind and (follows_up or about_it or (_CLOSING.search(lowered) and not kinds)):
             caller_turns_to = False  # about the thing just done ("do they serve alcohol?"), or taking leave of it
+        if caller_turns_to and current is not None and not current.closed and _CORRECTION.match(lowered):
+            last = next((j for j in reversed(current.turns) if self._recallable(j)), None)
+            if last is not None and self._turns[last].role == "assistant":
+                caller_turns_to = False  # "nah play it on the bedroom speaker" to "playing x on the kitchen speaker"
         if current is None or caller_turns_to:  # the caller asks for another thing, or for more once one is done
             before = current
             current = _Booking(kinds[0] if kinds else None, [], [])
@@ -459,13 +467,24 @@ class Compactor:
             and all(_OFFER.search(self._turns[c].text.lower()) for c in current.confirms)
         ):
             current.offer = i  # the agent's latest proposal before anything but a proposal was confirmed
-        closing = _CLOSING.search(lowered)
+        checks = turn.role == "assistant" and _CHECKS_WITH_CALLER.search(lowered) is not None
+        closing = None if checks else _CLOSING.search(lowered)  # "all set for 11 30, does this work": asks
         if closing and turn.role == "user" and _OTHER_OPTIONS.match(closing.group(0)):
             closing = None  # the caller's "is there anything else": other options, not leave-taking
         if closing and turn.role == "user" and _YES_THATS_IT.match(lowered):
             closing = None  # "yes, that's it" to "please confirm ...": the details are right, nothing taken leave of
         if closing and turn.role == "user" and not current.booked and closing.group(0).endswith("do"):
             closing = None  # "that will do" before anything was reported done: the caller takes what is offered
+        if turn.role == "user" and _AFFIRMS.match(lowered):
+            last = next((j for j in reversed(current.turns) if self._recallable(j)), None)
+            if (  # the agent's check of the details ("ok, mandy harvey for three, right?")
+                last is not None
+                and self._turns[last].role == "assistant"
+                and (last in current.confirms or self._digest(last).kind == "key")
+            ):
+                current.affirmed = asks(self._turns[last].text) or bool(_CHECKS.search(self._turns[last].text.lower()))
+        if turn.role == "assistant" and is_not_done(lowered):
+            current.affirmed = False  # "sorry, i was unable to book that"
         if current.turns and closing:
             current.done = current.closed = True  # goodbyes, "anything else?": the next request is another booking
             current.left = current.left or turn.role == "user"
@@ -477,6 +496,7 @@ class Compactor:
             told = _before_asking(lowered)  # "where should the reservation be made?" reports nothing
             if (
                 told
+                and not checks
                 and (outcome_of([told]) == "booked" or _DONE.search(told))
                 and not _LISTING.search(lowered)
                 and not is_not_done(lowered)
@@ -578,7 +598,7 @@ class Compactor:
         self._shown, self._shown_upto, self._header = [], 0, []
         self._rows, self._row_turn, self._by_value, self._by_kind, self.kinds = WorkingSet(), [], {}, {}, {}
         self._bookings, self._value_kinds, self._aside, self._asked_back = [], {}, False, set()
-        self._answers_back, self._booking_of, self._sticky = set(), {}, {}
+        self._answers_back, self._booking_of, self._sticky, self._said = set(), {}, {}, {}
         for i in range(boundary):
             self._condense(i)
         self._render()
@@ -828,8 +848,9 @@ class Compactor:
         question = asks(query)
         booked: dict[int, float] = {}
         picked: set[int] = set()
+        spread: list[list[int]] = []  # bookings a question may mean, none singled out: the best turn of each
         if question or backref or _ASKING.search(normalized):
-            picked = self._by_booking(query, set(index_terms(query)), booked)
+            picked = self._by_booking(query, set(index_terms(query)), booked, spread)
         settled = bool(picked) and max(booked.values(), default=0.0) >= _NAMED_SCORE
         if (backref or question) and not settled:  # words alone, unless the booking holds the kind asked for
             asked = {kind for kind, pattern in _ASK_KINDS if pattern.search(query)}
@@ -870,7 +891,18 @@ class Compactor:
         budget = self._recall_reserve() - self._recall_header_tokens()
         chosen: list[int] = []
         used = 0
-        for i in sorted(_first_said(scores, self._turns), key=lambda i: (-scores[i], -i)):
+        ranked = sorted(_first_said(scores, self._turns), key=lambda i: (-scores[i], -i))
+        for turns in spread:  # "the table i booked" after several: what each of them says of it, the latest first
+            best = next((i for i in ranked if i in turns), None)
+            if best is None or len(chosen) >= level.max_recall - 1:
+                continue
+            cost = self._recall_cost(best)
+            if used + cost <= budget:
+                chosen.append(best)
+                used += cost
+        for i in ranked:
+            if i in chosen:
+                continue
             cost = self._recall_cost(i)
             if used + cost > budget:
                 continue
@@ -882,10 +914,16 @@ class Compactor:
             self._asked[i] = self._asked.get(i, 0) + 1
         return sorted(chosen)
 
-    def _by_booking(self, query: str, terms: set[str], scores: dict[int, float]) -> set[int]:
+    def _by_booking(
+        self, query: str, terms: set[str], scores: dict[int, float], spread: list[list[int]] | None = None
+    ) -> set[int]:
         """Score condensed turns by the booking a question points at and the kind of value it asks
         for ("what time was the second table I booked?" -> the second restaurant booking, its
-        times): the query understanding of caller recall, applied to the bookings of this call."""
+        times): the query understanding of caller recall, applied to the bookings of this call.
+
+        A question that singles out none of several bookings of its kind ("what time was the table i
+        booked?" after three) fills ``spread`` with the turns of each, the latest first: the recall
+        then brings what each of them says, rather than only the latest's turns."""
         if not self._bookings:
             return set()
         question = understand(query, self._turns[-1].at)
@@ -908,12 +946,15 @@ class Compactor:
             chosen = pool[-2:] if question.anchor == "before_last" else pool[-1:]
             if question.anchor is None:  # no anchor: every booking of the kind, the latest first
                 chosen = pool[::-1][:3]
+                if spread is not None and len(chosen) > 1:
+                    spread.extend([i for i in b.turns if self._recallable(i)] for b in chosen)
         else:
             chosen = pool[::-1][:3]
         if not chosen:
             return set()
         picked = {i for b in chosen for i in b.turns}
         attributes = [(words, bonus) for names, words, bonus in _ATTRIBUTES if names.search(asked)]
+        answers: set[int] = set()  # answers to the agent's question about what is asked ("what cuisine?")
         for rank_of, booking in enumerate(chosen):
             weight = 1.0 - 0.2 * rank_of
             carriers: list[int] = []  # the turns saying the kind of value asked for, in the order said
@@ -951,13 +992,15 @@ class Compactor:
                     )  # what the agent proposed and the caller took (a venue, a song and its album)
                 shared = len(terms & self._digest(i).terms)
                 score += min(shared, 3)
-                text = self._turns[i].text.lower()
+                # read through the recogniser's fillers and stutters: "a place place to eat" names no cuisine
+                text = self._said.get(i) or self._turns[i].text.lower()
                 bonus = max((b for words, b in attributes if words.search(text)), default=0.0)
                 if bonus:
-                    score += bonus
+                    score += bonus + (3.0 if i in answers else 0.0)  # said in answer to a question about it
                     answer = self._answer_to(i) if self._turns[i].role == "assistant" else None
                     if answer is not None and answer in picked:
                         scores[answer] = max(scores.get(answer, 0.0), 4.5 * weight)  # the caller's answer
+                        answers.add(answer)
                 answer = self._answer_to(i) if shared else None
                 if answer is not None and answer in picked:
                     scores[answer] = max(scores.get(answer, 0.0), (2.5 + 1.5 * shared) * weight)  # its answer
@@ -1100,13 +1143,26 @@ _ASKS_BACK = re.compile(
 )
 """A caller asking back about something said earlier in the call ("what was the time again"; not a retry:
 "i want to try booking again on the 3rd", "book it again")."""
+_CORRECTION = re.compile(r"^\W*(?:no|nah|nope|actually)\b(?!\W+(?:thanks?|thank you)\b)")
+"""A caller's reply that begins by saying no to what the agent just said ("nah, play it on the bedroom speaker"):
+it corrects the thing under way, whatever the agent reported, it asks for nothing new."""
+_CORRECTS = re.compile(r"\b(?:make it|change it to|change that to|i meant|i mean|it should be|instead)\b")
+"""A caller correcting what they said ("did i say the 9th? make it the 8th"): not a question back."""
 _YES_THATS_IT = re.compile(r"^\W*(?:yes|yeah|yep|yup|correct|right)\W+(?:\w+\W+)?(?:that's|that is) it\b")
 _CHANGE_OF_MIND = re.compile(
     r"\b(?:change[ds]? (?:my|our) minds?|on second thought|instead|rather (?:hear|have|watch|play|go))\b"
 )
 """A caller changing their mind: the words after it say what holds now."""
-_DECLINES = re.compile(r"^\W*(?:no|nope|nah)\W+(?:\w+\W+)?(?:thanks?|thank you)\W*$")
-"""A caller's bare "no thank you" (to the agent's "anything else?", said before it)."""
+_AFFIRMS = re.compile(
+    r"^\W*(?:yes|yeah|yep|yup|sure|correct|right|exactly|perfect|absolutely|definitely|affirmative|i affirm|"
+    r"(?:that's|that is) (?:right|correct|perfect|fine)|sounds (?:good|great|perfect)|that works|go ahead|please do)\b"
+)
+"""A caller saying yes to what the agent just checked with them."""
+_DECLINES = re.compile(
+    r"^\W*(?:no|nope|nah|none)\b(?:\W+(?:\w+\W+)?(?:thanks?|thank you)\b"
+    r"(?:\W+(?:so much|very much|a lot|for (?:your |all your |the |all the )?(?:help|assistance|everything)))?)?\W*$"
+)
+"""A caller's bare "no" or "no thank you (for your help)" (to the agent's "anything else?", said before it)."""
 _CLOSING = re.compile(
     r"\b(?:that's (?:all|it|everything)|that is (?:all|it|everything)|this is all (?:i|we) need|that(?: like,?| you know,?)?(?: will|'ll)(?: like,?| you know,?)? (?:be (?:all|it\b(?! for\b))|do(?! (?:just |very )?(?:fine|great|nicely|well|perfectly)))|"
     r"that(?: like,?| you know,?)? would(?: like,?| you know,?)? be (?:all|it\b(?! for\b))|nothing else|"
@@ -1118,7 +1174,7 @@ _CLOSING = re.compile(
     r"(?:you|i) need anything else|(?:you've|you have) been (?:great|very helpful|"
     r"so helpful|a great help)|"
     r"enjoy (?:the rest of )?(?:your|the) (?:meal|show|event|game|concert|evening|day|movie|song|dinner|lunch)|"
-    r"have (?:fun|a (?:good|great) time) (?:at|with|tonight)|what else can i (?:do|help))\b"
+    r"have (?:fun|a (?:good|great) time) (?:at|with|tonight)|what else can i (?:do|help|assist))\b"
 )
 """A closing (either side): goodbyes, "that's all", the agent's "anything else I can help with?"."""
 _DONE = re.compile(r"\b(?:has|have) started\b|\b(?:song|music|movie|film) (?:is )?playing\b|\benjoy (?:the|your)\b")
@@ -1131,7 +1187,7 @@ _REPORTED = re.compile(
     r"reserved|purchased|a success)\b|\bsucc?ess?ful(?:ly)?\b|^(?:the |your )?(?:reservation|booking|tickets?) "
     r"(?:made|booked|done)\b|\b(?:reservation|booking|purchase|order) (?:is |was )?(?:complete|completed|confirmed|done)\b|"
     r"\bwent ahead and (?:made|booked|reserved|bought|purchased)\b|\b(?:recorded|placed|noted) your (?:reservation|booking|order)\b|\bi did (?:confirm|book|reserve|make)\b|"
-    r"\b(?:began|begins|begun) (?:playing|casting)\b|\bwill (?:now )?begin\b(?! (?:at|on|in|by|around|from)\b)|\babout to play\b|\b(?:it is|it's) done\b|"
+    r"\b(?:began|begins|begun|start|started) (?:playing|casting)\b|\bwill (?:now )?begin\b(?! (?:at|on|in|by|around|from)\b)|\babout to play\b|\b(?:it is|it's) done\b|"
     r"\b(?:i'll|i will) start (?:the|it|playing)\b|\bgot your (?:table|tickets?|reservation|booking) (?:set|ready)\b"
 )
 """More ways an agent reports a booking done ("I've made your reservation", "the reservation was a
@@ -1159,8 +1215,20 @@ _OFFERS_TO_BOOK = re.compile(
 )
 """The agent asking whether to book ("should I go ahead and buy tickets for this show?"): what it
 proposes is not booked yet, whatever was read as done before."""
-_LISTING = re.compile(r"\b(?:is|are|will be) (?:also )?playing (?:at|in|on|next|this|today|tomorrow)\b")
-"""An event listed ("jethro tull is playing at forest hills next thursday"): not a booking reported done."""
+_LISTING = re.compile(
+    r"\b(?:is|are|will be) (?:also )?playing (?:at|in|on|next|this|today|tomorrow)\b"
+    # the day or the place first: "tomorrow at chase center experience is playing celine dion"
+    r"|\b(?:today|tonight|tomorrow|at (?:the )?[a-z][\w'&-]*(?: [\w'&-]+){0,4}?) (?:is|are) (?:also )?playing\b"
+    r"(?! (?:now|in (?:your|the|my)|on (?:your|the|my)))"
+)
+"""An event listed ("jethro tull is playing at forest hills next thursday", "tomorrow at the fillmore is playing x"):
+not a booking reported done."""
+_CHECKS_WITH_CALLER = re.compile(
+    r"\b(?:does|do|would|will|did|is|was) (?:this|that|it|everything|all (?:of )?(?:this|that)) (?:\w+ ){0,2}?"
+    r"(?:work|sound|look|seem|suit)s?\b"
+)
+"""An agent checking a detail with the caller ("we are all set for 11 30 for two people, does this work?"): a
+confirmation asked for, not a report nor a goodbye, even without a question mark."""
 _PLAYS = re.compile(
     r"^(?:ok(?:ay)?,? )?(?:now )?playing\b|\b(?:will|i'll|i will) (?:now )?play [a-z]"
     r"|\b(?:is|are) (?:now )?playing (?:in|on) (?:your|the|my) (?:\w+ )?(?:bedroom|kitchen|living room|tv|speaker|device)\b"
@@ -1172,7 +1240,9 @@ _OFFER = re.compile(
     r"\b(?:how about|what about|would you like|would you want|do you like|there is|there's|there are|i found|"
     r"i have found|one of them|i(?:'d| would)? recommend|i(?:'d| would)? suggest|may i suggest|you might like|you may like|what do you think "
     r"(?:about|of)|do you want to (?:listen|hear|watch|see)|next (?:one )?is|next up is|the next (?:one|song|track) is|"
-    r"another (?:one|option) is)\b"
+    r"another (?:one|option) is|do you think you(?:'d| would)? (?:like|enjoy)|you might (?:find|enjoy)|"
+    r"(?:would|will|is) (?:that|this|it) (?:be )?to your liking|i(?:'ve| have)? got (?:one|a|an|another|\d+)|"
+    r"(?:song|track|one|movie|film|event|show|place|restaurant) called)\b"
 )
 """An agent proposing something (a restaurant, an event, a song) for the caller to take."""
 
@@ -1200,10 +1270,11 @@ def _first_said(scores: dict[int, float], turns: list[Turn]) -> dict[int, float]
 def _attempts(pool: list[_Booking]) -> list[list[_Booking]]:
     """The bookings of one kind as the caller counts them ("the second table I booked"): an attempt
     that was never reported done (the agent could not book it, and the caller asked again) goes with the
-    next one of the kind, the one that was booked first; one the caller took leave of counts on its own."""
+    next one of the kind, the one that was booked first; one the caller took leave of, or whose details
+    the caller confirmed with no failure reported after ("one ticket to x, right?" - "yes"), counts on its own."""
     out: list[list[_Booking]] = []
     for booking in pool:
-        if out and not any(b.booked or b.left for b in out[-1]):
+        if out and not any(b.booked or b.left or b.affirmed for b in out[-1]):
             out[-1].insert(0 if booking.booked else len(out[-1]), booking)
         else:
             out.append([booking])
@@ -1224,10 +1295,13 @@ _NOT_OFFER = re.compile(
 not a proposal."""
 _OTHER_OPTIONS = re.compile(r"(?:is there|will there be|was there|anything else)\b")
 _ASKS_ABOUT_IT = re.compile(
-    r"^\W*(?:(?:and|so|okay|ok|um|uh|also|great|yes|yeah)\W+)*(?:does|do|is|are|did|was|will|can|could) "
+    r"^\W*(?:(?:and|so|okay|ok|um|uh|also|great|yes|yeah)\W+)*"
+    r"(?:(?:where|when|what time|how much|how far|how late|how|what)\W+)?"  # "where is the restaurant located"
+    r"(?:does|do|is|are|did|was|will|can|could) "
     r"(?:it|they|this|that|the (?:restaurant|place|venue|event|show|concert|game|song|track|movie|film))\b"
 )
-"""A caller's yes/no question about the thing under way ("does the restaurant play live music"): never a request."""
+"""A caller's question about the thing under way ("does the restaurant play live music", "where is the restaurant
+located"): never a request."""
 _REQUEST = re.compile(
     r"\b(?:looking for|look for|find(?:ing)?|search(?:ing)?|book(?:ing)?|reserve|reservation|want|wanna|need|get me|"
     r"buy(?:ing)?|play|"
