@@ -775,7 +775,7 @@ def _p(value: float | None) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--split", choices=("tune", "heldout", "both"), default="both")
+    parser.add_argument("--split", choices=(*data.HALVES, "both"), default="both")
     parser.add_argument("--data", help="the SGD directory (default: $SGD_PATH, else ../shared/data/sgd)")
     parser.add_argument("--calls", type=int, default=36, help="long calls per half")
     parser.add_argument("--seed", type=int, default=0)
@@ -816,8 +816,8 @@ def main() -> None:
             for budget, r in result["compaction"].items():
                 for example in r["unsaid_examples"]:
                     print(f"  unsaid at {budget}: {example}")
-    if args.quick:
-        return
+    if args.quick or args.split not in ("tune", "heldout", "both"):
+        return  # the results file holds the subset's halves only
     command = "python bench/bench_compaction_sgd.py"
     if args.split != "both":
         command += f" --split {args.split}"

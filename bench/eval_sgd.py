@@ -41,7 +41,7 @@ from memory.embed import default_embedder  # noqa: E402
 RESULTS = ROOT / "bench" / "results" / "sgd.json"
 FAILURES = ROOT / "bench" / "results" / "sgd_failures.json"
 CALLERS = {"quick": 2, "default": 10, "full": 60}  # callers per tenant (two tenants), per half
-SPLITS = {"tune": ("tune",), "heldout": ("heldout",), "both": ("tune", "heldout")}
+SPLITS = {half: (half,) for half in data.HALVES} | {"both": ("tune", "heldout")}
 TARGETS = {"pass": 0.90, "identity": 0.99, "update_ordered": 0.99, "locomo_r5": 0.80}
 SYSTEMS = ("memory:fast", "memory:accurate", *run.BASELINES)
 

@@ -4,7 +4,8 @@ The data is the Schema-Guided Dialogue subset in ``../shared/data/sgd/`` (``--da
 ``$SGD_PATH``, else that directory relative to the project root): ``train_dialogues_001.json.gz`` ...
 ``_010``, gzip JSON, unchanged from the public release. It is never copied into the project.
 
-Halves: ``tune`` = files 001-005, ``heldout`` = files 006-010.
+Halves: ``tune`` = files 001-005, ``heldout`` = files 006-010; ``tune2`` = train files 011, 012, 014,
+015, 020 and 043 of the full public release (not in the subset: pass ``--data`` with the full release).
 
 An :class:`Episode` is one dialogue of a service known to :mod:`bench.sgd.vocab` whose transaction
 succeeded (a table reserved, tickets bought, a song or movie played: the service call whose frame
@@ -38,6 +39,9 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 DEFAULT_DATA = Path("..") / "shared" / "data" / "sgd"
 ENV_VAR = "SGD_PATH"
 HALVES: dict[str, tuple[int, ...]] = {"tune": (1, 2, 3, 4, 5), "heldout": (6, 7, 8, 9, 10)}
+# A second tuning half from the full public release (``--data`` pointing at it): the later single-service
+# train files of the mapped services (events 011-015, media 020, restaurants and media 043).
+HALVES["tune2"] = (11, 12, 14, 15, 20, 43)
 ROLES = {"USER": "user", "SYSTEM": "assistant"}
 _MONTHS = [
     "january",
@@ -72,7 +76,7 @@ def file_path(directory: Path, number: int) -> Path:
     return directory / f"train_dialogues_{number:03d}.json.gz"
 
 
-def available(directory: Path, halves: Iterable[str] = HALVES) -> bool:
+def available(directory: Path, halves: Iterable[str] = ("tune", "heldout")) -> bool:
     return all(file_path(directory, n).is_file() for h in halves for n in HALVES[h])
 
 

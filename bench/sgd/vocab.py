@@ -482,11 +482,11 @@ AGENT_BACKCHANNELS = ("Mm-hmm, go on.", "Okay.", "Sure.", "Got it.", "Mm-hmm.", 
 
 
 def for_half(options: Sequence[str], half: str) -> tuple[str, ...]:
-    """The wordings a half is asked with: the even-numbered ones for "tune", the odd ones for "heldout".
+    """The wordings a half is asked with: the odd-numbered ones for "heldout", the even ones for the others.
 
     A list of one wording (or of wordings that are all needed) is shared.
     """
     if len(options) < 2:
         return tuple(options)
-    start = 0 if half == "tune" else 1
+    start = 1 if half == "heldout" else 0  # any other (tuning) half is asked as "tune" is
     return tuple(options[start::2])
