@@ -5,7 +5,7 @@ The data is the Schema-Guided Dialogue subset in ``../shared/data/sgd/`` (``--da
 ``_010``, gzip JSON, unchanged from the public release. It is never copied into the project.
 
 Halves: ``tune`` = files 001-005, ``heldout`` = files 006-010; ``tune2`` = train files 011, 012, 014,
-015, 020 and 043 of the full public release (not in the subset: pass ``--data`` with the full release).
+015, 020, 021 and 043 of the full public release (not in the subset: pass ``--data`` with the full release).
 
 An :class:`Episode` is one dialogue of a service known to :mod:`bench.sgd.vocab` whose transaction
 succeeded (a table reserved, tickets bought, a song or movie played: the service call whose frame
@@ -40,8 +40,8 @@ DEFAULT_DATA = Path("..") / "shared" / "data" / "sgd"
 ENV_VAR = "SGD_PATH"
 HALVES: dict[str, tuple[int, ...]] = {"tune": (1, 2, 3, 4, 5), "heldout": (6, 7, 8, 9, 10)}
 # A second tuning half from the full public release (``--data`` pointing at it): the later single-service
-# train files of the mapped services (events 011-015, media 020, restaurants and media 043).
-HALVES["tune2"] = (11, 12, 14, 15, 20, 43)
+# train files of the mapped services (events 011-015, media 020-021, restaurants and media 043).
+HALVES["tune2"] = (11, 12, 14, 15, 20, 21, 43)
 ROLES = {"USER": "user", "SYSTEM": "assistant"}
 _MONTHS = [
     "january",
