@@ -1188,7 +1188,14 @@ _REPORTED = re.compile(
     r"(?:made|booked|done)\b|\b(?:reservation|booking|purchase|order) (?:is |was )?(?:complete|completed|confirmed|done)\b|"
     r"\bwent ahead and (?:made|booked|reserved|bought|purchased)\b|\b(?:recorded|placed|noted) your (?:reservation|booking|order)\b|\bi did (?:confirm|book|reserve|make)\b|"
     r"\b(?:began|begins|begun|start|started) (?:playing|casting)\b|\bwill (?:now )?begin\b(?! (?:at|on|in|by|around|from)\b)|\babout to play\b|\b(?:it is|it's) done\b|"
-    r"\b(?:i'll|i will) start (?:the|it|playing)\b|\bgot your (?:table|tickets?|reservation|booking) (?:set|ready)\b"
+    r"\b(?:i'll|i will) start (?:the|it|playing)\b|\bgot your (?:table|tickets?|reservation|booking) (?:set|ready)\b|"
+    # a title put on: "movie played", "the movie has been started", "started the movie", "beginning movie now",
+    # "i have played the movie", "the movie starts" or "will start shortly" said alone (not "starts at 7 pm")
+    r"\b(?:movie|film|song|track|music|show) (?:has been |have been |was |is being )?(?:played|started)\b|"
+    r"\b(?:started|beginning|starting) (?:the |your |this )?(?:movie|film|song|track|music|show)\b(?! (?:at|on|in)\b)|"
+    r"\b(?:i've|i have) (?:just )?played\b|"
+    r"\b(?:movie|film|song|track|music|show) (?:starts|will start|is starting)(?: now| shortly| soon| in a (?:moment|minute|second))?"
+    r"(?=\s*(?:[.!,]|$))"
 )
 """More ways an agent reports a booking done ("I've made your reservation", "the reservation was a
 success"), when the turn asks nothing ("where is the reservation made?" is not one)."""
@@ -1325,10 +1332,21 @@ _NOT_AN_EVENT = (
     rf"{'|'.join(MONTHS)}|{'|'.join(WEEKDAYS)}|um|uh|like|you know)"
 )
 """Words that name no event after "to see", "tickets for", "the event" ("tickets for next monday")."""
+_GENRE_WORDS = re.compile(
+    r"\b(?:comedy|comedies|comic|funny|drama|dramas|horror|scary|ghost|supernatural|thriller|suspense|action|adventure|"
+    r"romance|romantic|rom-com|documentary|documentaries|non-fiction|biographical|biography|life history|fantasy|"
+    r"animated|animation|cartoon|sci-fi|science fiction|mystery|detective|crime|war|western|musical|family|kids|"
+    r"pop|rock|jazz|country|hip hop|rap|metal|blues|classical|electronic|reggae|folk|soul|funk|indie|punk|"
+    r"sports?|games?|concerts?|theat(?:er|re)|plays?)\b"
+)
+"""Words that name a genre of film, music or event, as people ask for one ("some scary movies", "a comedy")."""
 _ATTRIBUTES: list[tuple[re.Pattern[str], re.Pattern[str], float]] = [
     (re.compile(r"\b(?:cuisine|food)\b"), re.compile(r"\b(?:cuisine|food|kind of (?:food|restaurant))\b"), 2.0),
     (re.compile(r"\bprice|cost|expensive|cheap\b"), re.compile(r"\b(?:price|prices|priced|expensive|cheap|budget)\b"), 2.0),
     (re.compile(r"\bgenre|kind of (?:music|event)\b"), re.compile(r"\b(?:genre|kind of|type of|music|songs)\b"), 2.0),
+    (re.compile(r"\bgenre|kind of (?:movie|film|music)\b"), _GENRE_WORDS, 2.0),  # "i like suspense movies", "a drama by"
+    # who made it: "movies directed by jane campion", "anything by her", "she directs the ones i like"
+    (re.compile(r"\bdirector|directed|who (?:made|directed)\b"), re.compile(r"\bdirect(?:ed|or|ors|s|ing)\b|\bby\b"), 2.0),
     (re.compile(r"\bcity|town|where\b"), re.compile(r"\b(?:city|town|where|area|located|in which)\b"), 2.0),
     (re.compile(r"\bdevice|speaker|played on\b"), re.compile(r"\b(?:device|speaker|tv|play it on|played on)\b"), 2.0),
     (re.compile(r"\baddress|located|location\b"), re.compile(r"\b(?:address|located|location)\b"), 2.0),
