@@ -26,6 +26,7 @@ from memory.compaction import (
     classify,
     message_tokens,
 )
+from memory.compaction.compactor import _REPORTED
 from memory.compaction.patterns import asks
 from memory.errors import ConfigError
 from memory.text.values import spoken_number, values_in
@@ -1617,3 +1618,58 @@ def test_a_question_that_names_none_of_several_bookings_recalls_each_of_them() -
     compactor = fed(turns_of([*TWO_STAYS, *CHATTER * 4]), CompactionPolicy(token_budget=500))
     plan = compactor.plan("what was the check in time for the hotel i booked")
     assert "three pm" in plan.recall and "four pm" in plan.recall
+
+
+THREE_FILMS = [
+    ("user", "i'd like to watch a thriller online tonight"),
+    ("assistant", "how about hotel mumbai"),
+    ("user", "sounds good put it on with subtitles"),
+    ("assistant", "please confirm play hotel mumbai with subtitles"),
+    ("user", "yes"),
+    ("assistant", "it is directed by anthony maras and i have played the movie"),
+    ("user", "now find me some comedy movies directed by peter farrelly"),
+    ("assistant", "there is 1 movie called green book"),
+    ("user", "green book please"),
+    ("assistant", "please confirm play green book without subtitles"),
+    ("user", "correct"),
+    ("assistant", "movie has been started"),
+    ("user", "can you look for a scary movie as well"),
+    ("assistant", "what about the curse of la llorona"),
+    ("user", "yes play that one"),
+    ("assistant", "please confirm the curse of la llorona with subtitles"),
+    ("user", "yes"),
+    ("assistant", "beginning movie now"),
+]
+
+
+@pytest.mark.parametrize(
+    "report",
+    ["movie played", "the movie has been started", "started the movie", "beginning movie now",
+     "i have played the movie", "the movie starts.", "the film will start shortly"],
+)  # fmt: skip
+def test_a_title_put_on_is_read_as_done(report: str) -> None:
+    assert _REPORTED.search(report)
+
+
+@pytest.mark.parametrize("said", ["the movie starts at 7 pm", "the show starts at eight tonight"])
+def test_when_a_show_starts_is_no_report(said: str) -> None:
+    assert not _REPORTED.search(said)
+
+
+def test_each_film_put_on_counts_as_one_booking() -> None:
+    compactor = fed(turns_of([*THREE_FILMS, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert compactor.boundary > len(THREE_FILMS)
+    second = compactor.plan("what was the second movie you played for me")
+    assert "green book" in second.recall and "llorona" not in second.recall
+
+
+@pytest.mark.parametrize(
+    ("question", "said"),
+    [
+        ("who was the director of the second movie you played", "directed by peter farrelly"),
+        ("what genre was the third movie you played", "a scary movie"),
+    ],
+)
+def test_recall_brings_the_request_that_names_a_director_or_a_genre(question: str, said: str) -> None:
+    compactor = fed(turns_of([*THREE_FILMS, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert said in compactor.plan(question).recall
