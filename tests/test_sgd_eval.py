@@ -435,3 +435,11 @@ def test_update_failures_are_reported_by_category_without_wordings():
     assert [item["failure"] for item in listed] == list(cases)
     assert all(set(item) == {"kind", "group", "family", "failure"} for item in listed)
     assert listed[0]["group"] == vp.group and listed[0]["kind"] == vp.kind
+
+
+def test_the_second_tuning_half_is_apart_and_asked_with_the_tuning_wordings():
+    assert not set(data.HALVES["tune2"]) & {*data.HALVES["tune"], *data.HALVES["heldout"]}
+    assert vocab.for_half(["even", "odd", "even again"], "tune2") == vocab.for_half(
+        ["even", "odd", "even again"], "tune"
+    )
+    assert vocab.for_half(["even", "odd"], "heldout") == ("odd",)
