@@ -1673,14 +1673,3 @@ def test_each_film_put_on_counts_as_one_booking() -> None:
 def test_recall_brings_the_request_that_names_a_director_or_a_genre(question: str, said: str) -> None:
     compactor = fed(turns_of([*THREE_FILMS, *CHATTER * 4]), CompactionPolicy(token_budget=500))
     assert said in compactor.plan(question).recall
-
-
-@pytest.mark.parametrize(
-    ("said", "venue"),
-    [
-        ("it's at cal coast credit union amphitheater next friday", "cal coast credit union amphitheater"),
-        ("its location is mountain winery amphitheatre", "mountain winery amphitheatre"),
-    ],
-)
-def test_a_long_venue_name_in_lower_case_is_a_value(said: str, venue: str) -> None:
-    assert (("name", venue)) in {(v.kind, v.text) for v in values_in(said)}

@@ -203,9 +203,8 @@ _SPOKEN_COMPOUND = re.compile(
 
 _NAME_TOKEN = r"(?:[A-Z][\w'’&.-]*|[A-Z]\.)"
 _NAME = re.compile(rf"{_NAME_TOKEN}(?:(?:\s+(?:of|the|de|la|le|du|del|&|da|van|von|vs\.?|n')\s+|\s+|-){_NAME_TOKEN})*")
-# A venue named in lower case (a recogniser's transcript): up to four words before a word that
-# names a kind of venue, after "at", "in" or "the location is" ("at oracle park", "in the mercedes-benz
-# stadium", "its location is cal coast credit union amphitheater").
+# A venue named in lower case (a recogniser's transcript): up to three words before a word that
+# names a kind of venue, after "at" or "in" ("at oracle park", "in the mercedes-benz stadium").
 _VENUE_HEADS = (
     "park|stadium|arena|hall|center|centre|theatre|theater|field|place|lot|amphitheat(?:re|er)|gardens?|bowl|"
     "pavilion|ballroom|auditorium|dome|coliseum|colosseum|square|fairgrounds?|speedway|grounds|plaza"
@@ -213,9 +212,7 @@ _VENUE_HEADS = (
 _VENUE_WORD = r"(?!(?:the|a|an|this|that|my|your|our|their|its|some|any|one|nice|good|great|same|other|parking|car|"
 _VENUE_WORD += r"ball|trailer|theme|water|amusement|skate|dog|public|city|town|market|work|first|second|third|last|"
 _VENUE_WORD += r"next|right|wrong|best|only|another|which|what|is|was|be|it)\b)[a-z][a-z'&.-]*"
-_LOWER_VENUE = re.compile(
-    rf"\b(?:at|in|(?:location|venue) is)\s+(?:the\s+)?((?:{_VENUE_WORD}\s+){{1,4}}(?:{_VENUE_HEADS}))\b"
-)
+_LOWER_VENUE = re.compile(rf"\b(?:at|in)\s+(?:the\s+)?((?:{_VENUE_WORD}\s+){{1,3}}(?:{_VENUE_HEADS}))\b")
 # Names said in lower case in the frames people book with (a recogniser's transcript has no capitals):
 # "a table at red tavern in san francisco" (a venue and its place), "a song by alec benjamin" (who made
 # it), "some afghan food" / "thai cuisine" (a cuisine). A name's words stop at a word that is not part of
@@ -629,7 +626,7 @@ def _read(text: str) -> tuple[Value, ...]:
         add("number", m.start(), m.end(), m.group(0).replace(",", ""))
     for start, end in _names(text):
         add("name", start, end)
-    for m in _LOWER_VENUE.finditer(text) if " at " in text or " in " in text or " is " in text else ():
+    for m in _LOWER_VENUE.finditer(text) if " at " in text or " in " in text else ():
         add("name", m.start(1), m.end(1))
     if not any(c.isupper() for c in text):  # lower-case frames: a transcript without capitals
         for m in _LOWER_AT_IN.finditer(text) if " at " in text and " in " in text else ():
