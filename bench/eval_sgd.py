@@ -3,6 +3,8 @@
     python bench/eval_sgd.py                         # both halves, clean and voice, ~3-4 min on 2 cores
     python bench/eval_sgd.py --split tune            # the half to tune on (files 001-005)
     python bench/eval_sgd.py --split heldout         # the half to report on (files 006-010)
+    python bench/eval_sgd.py --data DIR --split more-tune     # the full release: services the subset lacks
+    python bench/eval_sgd.py --data DIR --split more-heldout  # (its test split; see docs/sgd.md)
     python bench/eval_sgd.py --quick                 # 2 callers per tenant: a check that it runs (~40 s)
     python bench/eval_sgd.py --postgres postgresql://postgres@127.0.0.1:5432/postgres --redis redis://127.0.0.1:6379/14
     python bench/eval_sgd.py --locomo                # also LoCoMo, turns stored without speaker names
@@ -41,7 +43,16 @@ from memory.embed import default_embedder  # noqa: E402
 RESULTS = ROOT / "bench" / "results" / "sgd.json"
 FAILURES = ROOT / "bench" / "results" / "sgd_failures.json"
 CALLERS = {"quick": 2, "default": 10, "full": 60}  # callers per tenant (two tenants), per half
-SPLITS = {half: (half,) for half in data.HALVES} | {"both": ("tune", "heldout")}
+SPLITS = {
+    "tune": ("tune",),
+    "heldout": ("heldout",),
+    "both": ("tune", "heldout"),
+    # the full release only (--data): services the subset lacks, see docs/sgd.md
+    "more-tune": ("more-tune",),
+    "more-heldout": ("more-heldout",),
+    "more-both": ("more-tune", "more-heldout"),
+    "tune2": ("tune2",),  # the full release only: more dialogues of the subset's services, to tune on
+}
 TARGETS = {"pass": 0.90, "identity": 0.99, "update_ordered": 0.99, "locomo_r5": 0.80}
 SYSTEMS = ("memory:fast", "memory:accurate", *run.BASELINES)
 
@@ -295,7 +306,12 @@ def print_failures(result: dict, per_category: int = 2) -> None:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", help=f"the SGD directory (default ${data.ENV_VAR} or ../shared/data/sgd)")
-    parser.add_argument("--split", choices=sorted(SPLITS), default="both", help="tune (001-005), heldout (006-010)")
+    parser.add_argument(
+        "--split",
+        choices=sorted(SPLITS),
+        default="both",
+        help="tune (001-005), heldout (006-010); more-* need the full release (--data)",
+    )
     parser.add_argument("--variants", default=",".join(build.VARIANTS), help="clean, voice (default both)")
     parser.add_argument("--seed", type=int, default=0)
     size = parser.add_mutually_exclusive_group()
@@ -324,6 +340,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"--baselines: choose from {', '.join(run.BASELINES)}")
     args.callers_per_tenant = args.callers or CALLERS[args.scale]
     suffix = "" if args.wordings == "original" else f"_{args.wordings}"
+    if args.split.startswith("more-") or args.split == "tune2":  # the full release never overwrites the subset
+        suffix = "_more" + suffix
     args.json = args.json or RESULTS.with_name(f"sgd{suffix}.json")
     args.failures = args.failures or FAILURES.with_name(f"sgd_failures{suffix}.json")
     return args

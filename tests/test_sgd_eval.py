@@ -438,7 +438,7 @@ def test_update_failures_are_reported_by_category_without_wordings():
 
 
 def test_the_second_tuning_half_is_apart_and_asked_with_the_tuning_wordings():
-    assert not set(data.HALVES["tune2"]) & {*data.HALVES["tune"], *data.HALVES["heldout"]}
+    assert not set(data.files_of("tune2")[1]) & {*data.HALVES["tune"], *data.HALVES["heldout"]}
     assert vocab.for_half(["even", "odd", "even again"], "tune2") == vocab.for_half(
         ["even", "odd", "even again"], "tune"
     )

@@ -476,7 +476,7 @@ def selector_targets(person: Person, j: int, words: ModuleType = vocab) -> list[
 
 def askable(episode: Episode, words: ModuleType = vocab) -> list[str]:
     groups = []
-    for group in words.QUESTIONS[episode.kind]:
+    for group in words.QUESTIONS.get(episode.kind, {}):  # a wording set may not cover every kind
         if group not in episode.values:
             continue
         if group == "date" and not any(is_absolute_date(s) for s in episode.surfaces[group]):

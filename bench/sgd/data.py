@@ -4,8 +4,16 @@ The data is the Schema-Guided Dialogue subset in ``../shared/data/sgd/`` (``--da
 ``$SGD_PATH``, else that directory relative to the project root): ``train_dialogues_001.json.gz`` ...
 ``_010``, gzip JSON, unchanged from the public release. It is never copied into the project.
 
-Halves: ``tune`` = files 001-005, ``heldout`` = files 006-010; ``tune2`` = train files 011, 012, 014,
-015, 020, 021 and 043 of the full public release (not in the subset: pass ``--data`` with the full release).
+Halves: ``tune`` = files 001-005, ``heldout`` = files 006-010; ``tune2`` (of the full release, below) =
+train files 011, 012, 014, 015, 020, 021 and 043, a second tuning half of the same services.
+
+Halves of the full public release (``--data`` pointing at a directory of your own holding all of its
+files, gzip JSON; see docs/sgd.md), for the services the subset does not have (flights, buses, trains,
+hotels, rental cars, rides, appointments, money transfers, home visits): ``more-tune`` = train files of
+those services, ``more-heldout`` = files of the release's *test* split, whose services are partly
+unseen in train and name their slots differently (Hotels_4, Buses_3, RentalCars_3, Trains_1,
+Services_4, Homes_2, Payment_1...). Their probes are worded like the subset's: the even-numbered
+wordings for ``more-tune``, the odd ones for ``more-heldout``.
 
 An :class:`Episode` is one dialogue of a service known to :mod:`bench.sgd.vocab` whose transaction
 succeeded (a table reserved, tickets bought, a song or movie played: the service call whose frame
@@ -39,9 +47,18 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 DEFAULT_DATA = Path("..") / "shared" / "data" / "sgd"
 ENV_VAR = "SGD_PATH"
 HALVES: dict[str, tuple[int, ...]] = {"tune": (1, 2, 3, 4, 5), "heldout": (6, 7, 8, 9, 10)}
-# A second tuning half from the full public release (``--data`` pointing at it): the later single-service
-# train files of the mapped services (events 011-015, media 020-021, restaurants and media 043).
-HALVES["tune2"] = (11, 12, 14, 15, 20, 21, 43)
+# the full release's halves: half -> (split whose files it reads, file numbers)
+MORE_HALVES: dict[str, tuple[str, tuple[int, ...]]] = {
+    "more-tune": (
+        "train",
+        (15, 16, 17, 18, 19, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34, 35, 36, 40, 41, 42),
+    ),
+    "more-heldout": ("test", (1, 3, 4, 5, 6, 7, 8, 9, 10, 11)),
+    # a second tuning half of the subset's services (events 011-015, movies 020-021, restaurants and movies
+    # 043, and every other mapped service in those files): fresh for anyone who tuned on "tune"
+    "tune2": ("train", (11, 12, 14, 15, 20, 21, 43)),
+}
+ALL_HALVES = (*HALVES, *MORE_HALVES)
 ROLES = {"USER": "user", "SYSTEM": "assistant"}
 _MONTHS = [
     "january",
@@ -72,19 +89,26 @@ def data_dir(arg: str | Path | None = None) -> Path:
     return (ROOT / DEFAULT_DATA).resolve()
 
 
-def file_path(directory: Path, number: int) -> Path:
-    return directory / f"train_dialogues_{number:03d}.json.gz"
+def file_path(directory: Path, number: int, split: str = "train") -> Path:
+    return directory / f"{split}_dialogues_{number:03d}.json.gz"
+
+
+def files_of(half: str) -> tuple[str, tuple[int, ...]]:
+    """(release split, file numbers) of a half."""
+    if half in MORE_HALVES:
+        return MORE_HALVES[half]
+    return "train", HALVES[half]
 
 
 def available(directory: Path, halves: Iterable[str] = ("tune", "heldout")) -> bool:
-    return all(file_path(directory, n).is_file() for h in halves for n in HALVES[h])
+    return all(file_path(directory, n, files_of(h)[0]).is_file() for h in halves for n in files_of(h)[1])
 
 
-def read_dialogues(directory: Path, numbers: Iterable[int]) -> list[tuple[int, dict]]:
+def read_dialogues(directory: Path, numbers: Iterable[int], split: str = "train") -> list[tuple[int, dict]]:
     """(file number, dialogue) for every dialogue of the given files, in file order."""
     out = []
     for number in numbers:
-        path = file_path(directory, number)
+        path = file_path(directory, number, split)
         if not path.is_file():
             raise DataMissing(f"SGD file not found: {path} (pass --data or set {ENV_VAR})")
         with gzip.open(path, "rt", encoding="utf-8") as handle:
@@ -144,6 +168,7 @@ def episode_of(dialogue: dict, file: int) -> tuple[Episode | None, str]:
     kind, intents, slots = SERVICES[service]
     turns, surfaces, confirmed = [], {}, []
     result: dict | None = None
+    successes = 0
     for turn in dialogue["turns"]:
         role = ROLES[turn["speaker"]]
         carried = set()
@@ -160,11 +185,15 @@ def episode_of(dialogue: dict, file: int) -> tuple[Episode | None, str]:
                         confirmed.append((group, canon(value)))
             call = frame.get("service_call")
             acts = {a["act"] for a in frame.get("actions", ())}
+            if call and "NOTIFY_SUCCESS" in acts:
+                successes += 1
             if call and call.get("method") in intents and "NOTIFY_SUCCESS" in acts and frame.get("service_results"):
                 result = frame["service_results"][0]
         turns.append(TurnTruth(role, turn["utterance"].strip(), frozenset(carried)))
     if result is None:
         return None, "no successful transaction"
+    if successes > 1:  # several transactions in one call (a payment, then a request): not values changed
+        return None, "several transactions"
     said = {pair for t in turns for pair in t.values}
     values = {}
     for slot, raw in result.items():
@@ -200,7 +229,8 @@ def episode_of(dialogue: dict, file: int) -> tuple[Episode | None, str]:
 def load_episodes(directory: Path, half: str) -> tuple[list[Episode], Counter]:
     """The episodes of one half, in file order, and a count of the dialogues skipped, by reason."""
     episodes, skipped = [], Counter()
-    for number, dialogue in read_dialogues(directory, HALVES[half]):
+    split, numbers = files_of(half)
+    for number, dialogue in read_dialogues(directory, numbers, split):
         ep, why = episode_of(dialogue, number)
         if ep is None:
             skipped[why] += 1

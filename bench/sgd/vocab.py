@@ -28,6 +28,16 @@ KINDS: dict[str, dict[str, str]] = {
     "event": {"label": "event tickets", "did": "bought tickets"},
     "song": {"label": "song played", "did": "had you play a song"},
     "movie": {"label": "movie played", "did": "watched a movie"},
+    # the full release's services (``--data``, halves more-tune / more-heldout; see bench/sgd/data.py)
+    "flight": {"label": "flight", "did": "booked a flight"},
+    "bus": {"label": "bus tickets", "did": "bought bus tickets"},
+    "train": {"label": "train tickets", "did": "bought train tickets"},
+    "hotel": {"label": "place to stay", "did": "booked a hotel"},
+    "car": {"label": "rental car", "did": "rented a car"},
+    "ride": {"label": "ride", "did": "booked a ride"},
+    "appointment": {"label": "appointment", "did": "booked an appointment"},
+    "transfer": {"label": "money transfer", "did": "sent money"},
+    "visit": {"label": "property visit", "did": "set up a visit to a property"},
 }
 
 # service -> (kind, transactional intents whose success makes the episode, slot -> value group)
@@ -90,10 +100,289 @@ SERVICES: dict[str, tuple[str, frozenset[str], dict[str, str]]] = {
         frozenset({"PlayMovie"}),
         {"title": "movie", "directed_by": "director", "genre": "genre"},
     ),
+    # ---- the full release (train split: more-tune; test split: more-heldout)
+    "Flights_1": (
+        "flight",
+        frozenset({"ReserveOnewayFlight", "ReserveRoundtripFlights"}),
+        {
+            "airlines": "airline",
+            "origin_city": "from",
+            "destination_city": "to",
+            "origin_airport": "airport",
+            "destination_airport": "arrival_airport",
+            "departure_date": "date",
+            "return_date": "return_date",
+            "outbound_departure_time": "time",
+            "passengers": "party",
+            "seating_class": "class",
+            "price": "price",
+        },
+    ),
+    "Buses_1": (
+        "bus",
+        frozenset({"BuyBusTicket"}),
+        {
+            "from_location": "from",
+            "to_location": "to",
+            "from_station": "station",
+            "to_station": "arrival_station",
+            "leaving_date": "date",
+            "leaving_time": "time",
+            "travelers": "party",
+            "fare": "price",
+        },
+    ),
+    "Buses_2": (
+        "bus",
+        frozenset({"BuyBusTicket"}),
+        {
+            "origin": "from",
+            "destination": "to",
+            "origin_station_name": "station",
+            "destination_station_name": "arrival_station",
+            "departure_date": "date",
+            "departure_time": "time",
+            "group_size": "party",
+            "price": "price",
+            "fare_type": "class",
+        },
+    ),
+    "Buses_3": (
+        "bus",
+        frozenset({"BuyBusTicket"}),
+        {
+            "from_city": "from",
+            "to_city": "to",
+            "from_station": "station",
+            "to_station": "arrival_station",
+            "departure_date": "date",
+            "departure_time": "time",
+            "num_passengers": "party",
+            "price": "price",
+        },
+    ),
+    "Trains_1": (
+        "train",
+        frozenset({"GetTrainTickets"}),
+        {
+            "from": "from",
+            "to": "to",
+            "from_station": "station",
+            "to_station": "arrival_station",
+            "date_of_journey": "date",
+            "journey_start_time": "time",
+            "number_of_adults": "party",
+            "total": "price",
+            "class": "class",
+        },
+    ),
+    "Hotels_1": (
+        "hotel",
+        frozenset({"ReserveHotel"}),
+        {
+            "hotel_name": "hotel",
+            "destination": "city",
+            "check_in_date": "date",
+            "number_of_days": "nights",
+            "number_of_rooms": "rooms",
+            "street_address": "address",
+            "phone_number": "phone",
+            "price_per_night": "price",
+        },
+    ),
+    "Hotels_2": (
+        "hotel",
+        frozenset({"BookHouse"}),
+        {
+            "where_to": "city",
+            "check_in_date": "date",
+            "check_out_date": "checkout",
+            "number_of_adults": "party",
+            "address": "address",
+            "phone_number": "phone",
+            "total_price": "price",
+        },
+    ),
+    "Hotels_3": (
+        "hotel",
+        frozenset({"ReserveHotel"}),
+        {
+            "hotel_name": "hotel",
+            "location": "city",
+            "check_in_date": "date",
+            "check_out_date": "checkout",
+            "number_of_rooms": "rooms",
+            "street_address": "address",
+            "phone_number": "phone",
+            "price": "price",
+        },
+    ),
+    "Hotels_4": (
+        "hotel",
+        frozenset({"ReserveHotel"}),
+        {
+            "place_name": "hotel",
+            "location": "city",
+            "check_in_date": "date",
+            "stay_length": "nights",
+            "number_of_rooms": "rooms",
+            "street_address": "address",
+            "phone_number": "phone",
+            "price_per_night": "price",
+        },
+    ),
+    "RentalCars_1": (
+        "car",
+        frozenset({"ReserveCar"}),
+        {
+            "car_name": "car",
+            "type": "car_type",
+            "pickup_location": "pickup",
+            "pickup_city": "city",
+            "pickup_date": "date",
+            "pickup_time": "time",
+            "dropoff_date": "return_date",
+            "total_price": "price",
+        },
+    ),
+    "RentalCars_2": (
+        "car",
+        frozenset({"ReserveCar"}),
+        {
+            "car_name": "car",
+            "car_type": "car_type",
+            "pickup_location": "pickup",
+            "pickup_city": "city",
+            "pickup_date": "date",
+            "pickup_time": "time",
+            "dropoff_date": "return_date",
+            "total_price": "price",
+        },
+    ),
+    "RentalCars_3": (
+        "car",
+        frozenset({"ReserveCar"}),
+        {
+            "car_name": "car",
+            "car_type": "car_type",
+            "pickup_location": "pickup",
+            "city": "city",
+            "start_date": "date",
+            "pickup_time": "time",
+            "end_date": "return_date",
+            "price_per_day": "price",
+        },
+    ),
+    "RideSharing_1": (
+        "ride",
+        frozenset({"GetRide"}),
+        {
+            "destination": "to",
+            "number_of_riders": "party",
+            "ride_fare": "price",
+            "approximate_ride_duration": "duration",
+        },
+    ),
+    "RideSharing_2": (
+        "ride",
+        frozenset({"GetRide"}),
+        {
+            "destination": "to",
+            "number_of_seats": "party",
+            "ride_fare": "price",
+            "ride_type": "ride_type",
+            "wait_time": "wait",
+        },
+    ),
+    "Services_1": (
+        "appointment",
+        frozenset({"BookAppointment"}),
+        {
+            "stylist_name": "provider",
+            "appointment_date": "date",
+            "appointment_time": "time",
+            "street_address": "address",
+            "phone_number": "phone",
+            "city": "city",
+        },
+    ),
+    "Services_2": (
+        "appointment",
+        frozenset({"BookAppointment"}),
+        {
+            "dentist_name": "provider",
+            "appointment_date": "date",
+            "appointment_time": "time",
+            "address": "address",
+            "phone_number": "phone",
+            "city": "city",
+        },
+    ),
+    "Services_3": (
+        "appointment",
+        frozenset({"BookAppointment"}),
+        {
+            "doctor_name": "provider",
+            "appointment_date": "date",
+            "appointment_time": "time",
+            "street_address": "address",
+            "phone_number": "phone",
+            "city": "city",
+        },
+    ),
+    "Services_4": (
+        "appointment",
+        frozenset({"BookAppointment"}),
+        {
+            "therapist_name": "provider",
+            "appointment_date": "date",
+            "appointment_time": "time",
+            "address": "address",
+            "phone_number": "phone",
+            "city": "city",
+        },
+    ),
+    "Banks_1": (
+        "transfer",
+        frozenset({"TransferMoney"}),
+        {"amount": "amount", "recipient_account_name": "recipient", "account_type": "account"},
+    ),
+    "Payment_1": (
+        "transfer",
+        frozenset({"MakePayment"}),
+        {"amount": "amount", "receiver": "recipient", "payment_method": "account"},
+    ),
+    "Homes_1": (
+        "visit",
+        frozenset({"ScheduleVisit"}),
+        {
+            "property_name": "property",
+            "address": "address",
+            "area": "city",
+            "visit_date": "date",
+            "phone_number": "phone",
+            "rent": "price",
+        },
+    ),
+    "Homes_2": (
+        "visit",
+        frozenset({"ScheduleVisit"}),
+        {
+            "property_name": "property",
+            "address": "address",
+            "area": "city",
+            "visit_date": "date",
+            "phone_number": "phone",
+            "price": "price",
+        },
+    ),
 }
 
 # value groups that a caller may change during a booking (a system confirmation, then "no, make it ...")
-UPDATABLE = frozenset({"date", "time", "party", "device", "city", "restaurant", "event", "song", "movie"})
+UPDATABLE = frozenset(
+    {"date", "time", "party", "device", "city", "restaurant", "event", "song", "movie"}
+    | {"to", "from", "hotel", "car", "pickup", "provider", "property", "amount", "recipient", "return_date"}
+)
 
 # An event's noun, from the booked event's type (service_results "event_type" / "category").
 EVENT_NOUNS = {"music": "concert", "sports": "game"}
@@ -246,6 +535,325 @@ QUESTIONS: dict[str, dict[str, tuple[str, ...]]] = {
             "Remind me who directed the film I watched {when}.",
         ),
     },
+    # ---- the full release's kinds
+    "flight": {
+        "airline": (
+            "Which airline was the flight I booked {when}?",
+            "What airline did you book me on {when}?",
+            "The flight I reserved {when}, which carrier was it with?",
+            "Who was I flying with on the flight I booked {when}?",
+        ),
+        "to": (
+            "Where was I flying to on the flight I booked {when}?",
+            "What was the destination of the flight you booked me {when}?",
+            "The plane tickets I got {when}, where were they to?",
+            "Which city did I book a flight to {when}?",
+        ),
+        "from": (
+            "Where was the flight I booked {when} leaving from?",
+            "Which city did the flight I reserved {when} depart from?",
+            "The flight you booked for me {when}, where did it take off from?",
+            "From what city was I flying, on the flight I booked {when}?",
+        ),
+        "time": (
+            "What time does the flight I booked {when} leave?",
+            "What was the departure time of the flight I reserved {when}?",
+            "The flight you booked me {when}, what time was takeoff?",
+            "When does my flight take off, the one I booked {when}?",
+        ),
+        "date": (
+            "What day was the flight I booked {when}?",
+            "On which date do I fly, on the flight I reserved {when}?",
+            "The flight you booked for me {when}, what date does it leave?",
+            "For which day did I book the flight {when}?",
+        ),
+        "party": (
+            "How many passengers was the flight I booked {when} for?",
+            "For how many people did I book the flight {when}?",
+            "The plane tickets I bought {when}, how many were there?",
+            "How many seats did you book on the flight {when}?",
+        ),
+        "class": (
+            "Which class did I fly in on the flight I booked {when}?",
+            "What cabin was the flight you booked me {when}, economy or business?",
+            "The flight I reserved {when}, what seating class was it?",
+            "Did I book economy or something better on the flight {when}?",
+        ),
+        "price": (
+            "How much was the flight I booked {when}?",
+            "What did the plane tickets cost that I bought {when}?",
+            "The flight you booked for me {when}, what was the fare?",
+            "What price did I pay for the flight I reserved {when}?",
+        ),
+    },
+    "bus": {
+        "to": (
+            "Where was the bus I booked {when} going to?",
+            "What was the destination of the bus tickets I bought {when}?",
+            "The bus trip I booked {when}, where was it headed?",
+            "Which city did I get a bus ticket to {when}?",
+        ),
+        "from": (
+            "Where did the bus I booked {when} leave from?",
+            "From which city was the bus ticket I bought {when}?",
+            "The bus you booked me on {when}, where did it depart from?",
+            "What was the starting city of the bus trip I booked {when}?",
+        ),
+        "time": (
+            "What time does the bus I booked {when} leave?",
+            "What was the departure time of the bus tickets I bought {when}?",
+            "The bus you booked for me {when}, what time was it?",
+            "When does the bus I got tickets for {when} depart?",
+        ),
+        "date": (
+            "What day was the bus I booked {when}?",
+            "For which date were the bus tickets I bought {when}?",
+            "The bus trip you booked me {when}, what date was that?",
+            "On which day do I travel on the bus I booked {when}?",
+        ),
+        "party": (
+            "How many bus tickets did I buy {when}?",
+            "For how many people was the bus I booked {when}?",
+            "The bus trip I booked {when}, how many travellers was it for?",
+            "How many seats on the bus did you get me {when}?",
+        ),
+        "station": (
+            "Which station does the bus I booked {when} leave from?",
+            "What was the departure station of the bus tickets I bought {when}?",
+            "The bus you booked me {when}, which terminal do I board at?",
+            "Where do I catch the bus I booked {when}, which station?",
+        ),
+        "price": (
+            "How much were the bus tickets I bought {when}?",
+            "What did the bus I booked {when} cost?",
+            "The bus trip you booked {when}, what was the fare?",
+            "What price did I pay for the bus tickets {when}?",
+        ),
+    },
+    "train": {
+        "to": (
+            "Where was the train I booked {when} going?",
+            "What was the destination of the train tickets I bought {when}?",
+            "The train trip I booked {when}, where was it to?",
+            "Which city did I get train tickets to {when}?",
+        ),
+        "from": (
+            "Where did the train I booked {when} leave from?",
+            "From which city were the train tickets I bought {when}?",
+            "The train you booked me on {when}, where does it depart from?",
+            "What was the starting city of the train journey I booked {when}?",
+        ),
+        "time": (
+            "What time does the train I booked {when} leave?",
+            "What was the departure time of the train tickets I bought {when}?",
+            "The train you booked for me {when}, what time was it?",
+            "When does the train I got tickets for {when} depart?",
+        ),
+        "date": (
+            "What day was the train I booked {when}?",
+            "For which date were the train tickets I bought {when}?",
+            "The train journey you booked me {when}, what date was it?",
+            "On which day do I travel on the train I booked {when}?",
+        ),
+        "party": (
+            "How many train tickets did I buy {when}?",
+            "For how many people was the train I booked {when}?",
+            "The train journey I booked {when}, how many passengers?",
+            "How many seats on the train did you get me {when}?",
+        ),
+        "station": (
+            "Which station does the train I booked {when} leave from?",
+            "What was the departure station of the train tickets I bought {when}?",
+            "The train you booked me {when}, which station do I get on at?",
+            "Where do I board the train I booked {when}, which station?",
+        ),
+        "price": (
+            "How much were the train tickets I bought {when}?",
+            "What did the train I booked {when} cost?",
+            "The train journey you booked {when}, what was the total?",
+            "What price did I pay for the train tickets {when}?",
+        ),
+    },
+    "hotel": {
+        "hotel": (
+            "Which hotel did I book {when}?",
+            "What was the name of the hotel I reserved {when}?",
+            "Remind me where I was staying, the hotel I booked {when}.",
+            "The hotel you booked for me {when}, what was it called?",
+        ),
+        "city": (
+            "In which city was the place I booked to stay {when}?",
+            "Where was the hotel I reserved {when}, which city?",
+            "The stay you booked for me {when}, what town was it in?",
+            "In what city did I book accommodation {when}?",
+        ),
+        "date": (
+            "What day do I check in at the place I booked {when}?",
+            "What was the check-in date of the hotel I reserved {when}?",
+            "The stay you booked me {when}, when does it start?",
+            "For which date did I book the room {when}?",
+        ),
+        "address": (
+            "What's the address of the place I booked to stay {when}?",
+            "Where exactly is the hotel I reserved {when}, the street address?",
+            "Can you give me the address of the accommodation I booked {when}?",
+            "On which street is the hotel you booked for me {when}?",
+        ),
+        "phone": (
+            "What's the phone number of the hotel I booked {when}?",
+            "Can you give me the number of the place I reserved to stay {when}?",
+            "I need to call the hotel I booked {when}, what's their number?",
+            "Do you have the contact number of the accommodation you booked {when}?",
+        ),
+        "price": (
+            "How much was the hotel I booked {when}?",
+            "What did the place I reserved to stay {when} cost?",
+            "The stay you booked me {when}, what was the price?",
+            "What rate did I get on the room I booked {when}?",
+        ),
+    },
+    "car": {
+        "car": (
+            "Which car did I rent {when}?",
+            "What was the model of the rental car I booked {when}?",
+            "The car you reserved for me {when}, what was it?",
+            "What car did I get from the rental {when}?",
+        ),
+        "car_type": (
+            "What type of car did I rent {when}?",
+            "Was the car I rented {when} a sedan, an SUV or a compact?",
+            "The rental car you booked {when}, what size was it?",
+            "What kind of vehicle did I reserve {when}?",
+        ),
+        "pickup": (
+            "Where do I pick up the car I rented {when}?",
+            "What was the pickup location of the rental car I booked {when}?",
+            "The car you reserved for me {when}, where do I collect it?",
+            "Which place was the rental car pick-up, for the one I booked {when}?",
+        ),
+        "date": (
+            "What day do I pick up the car I rented {when}?",
+            "For which date did I reserve the rental car {when}?",
+            "The car rental you booked me {when}, when does it start?",
+            "On what date is the pickup for the car I rented {when}?",
+        ),
+        "time": (
+            "What time is the pickup of the car I rented {when}?",
+            "At what time do I collect the rental car I booked {when}?",
+            "The car you reserved for me {when}, what time can I get it?",
+            "When is the car rental I booked {when} ready, what time?",
+        ),
+        "price": (
+            "How much was the car I rented {when}?",
+            "What did the rental car I booked {when} cost?",
+            "The car rental you booked {when}, what was the price?",
+            "What price did I get on the car I reserved {when}?",
+        ),
+    },
+    "ride": {
+        "to": (
+            "Where was the ride I booked {when} taking me?",
+            "What was the destination of the cab I ordered {when}?",
+            "The ride you got me {when}, where was it going?",
+            "Where did I take a taxi to {when}?",
+        ),
+        "party": (
+            "For how many people was the ride I booked {when}?",
+            "How many seats did I ask for on the cab {when}?",
+            "The ride you booked me {when}, how many riders was it for?",
+            "How many of us were in the taxi I booked {when}?",
+        ),
+        "price": (
+            "How much was the ride I booked {when}?",
+            "What was the fare of the cab I took {when}?",
+            "The ride you got me {when}, what did it cost?",
+            "What did I pay for the taxi {when}?",
+        ),
+    },
+    "appointment": {
+        "provider": (
+            "Who was my appointment with {when}?",
+            "Which doctor, dentist or stylist did I book {when}?",
+            "The appointment you made for me {when}, who was it with?",
+            "Remind me of the name of the person I had an appointment with {when}.",
+        ),
+        "date": (
+            "What day was the appointment I booked {when}?",
+            "For which date did I make the appointment {when}?",
+            "The appointment you booked me {when}, what date is it?",
+            "On what day is the appointment I scheduled {when}?",
+        ),
+        "time": (
+            "What time is the appointment I booked {when}?",
+            "At what time was the appointment I made {when}?",
+            "The appointment you scheduled for me {when}, what time was it?",
+            "When is my appointment, the one I booked {when}, what time?",
+        ),
+        "address": (
+            "What's the address of the appointment I booked {when}?",
+            "Where is the place of the appointment I made {when}?",
+            "Can you give me the street address for the appointment I booked {when}?",
+            "On which street is the office of the appointment you booked {when}?",
+        ),
+        "phone": (
+            "What's the phone number for the appointment I booked {when}?",
+            "Can you give me the number of the office I made the appointment with {when}?",
+            "I need to call about the appointment I booked {when}, what's their number?",
+            "Do you have the contact number of the place you booked my appointment {when}?",
+        ),
+    },
+    "transfer": {
+        "amount": (
+            "How much money did I send {when}?",
+            "What was the amount of the transfer I made {when}?",
+            "The payment you sent for me {when}, how much was it?",
+            "How much did I transfer {when}?",
+        ),
+        "recipient": (
+            "Who did I send money to {when}?",
+            "Who received the transfer I made {when}?",
+            "The payment you made for me {when}, who was it to?",
+            "Remind me who I paid {when}.",
+        ),
+        "account": (
+            "Which account did the money I sent {when} come from?",
+            "What account did I transfer from {when}?",
+            "The transfer you made {when}, was it from checking or savings?",
+            "From which account or card did I pay {when}?",
+        ),
+    },
+    "visit": {
+        "property": (
+            "Which property did I schedule a visit to {when}?",
+            "What was the name of the place I booked a viewing at {when}?",
+            "The apartment visit you set up {when}, which property was it?",
+            "Remind me which building I arranged to see {when}.",
+        ),
+        "address": (
+            "What's the address of the property I set up a visit to {when}?",
+            "Where is the apartment I booked a viewing of {when}?",
+            "Can you give me the address of the place I'm visiting, the one I scheduled {when}?",
+            "On which street is the property you booked a visit for {when}?",
+        ),
+        "date": (
+            "What day is the property visit I scheduled {when}?",
+            "For which date did I book the apartment viewing {when}?",
+            "The visit you set up for me {when}, what date is it?",
+            "On what day do I see the property I booked {when}?",
+        ),
+        "phone": (
+            "What's the phone number of the property I scheduled a visit to {when}?",
+            "Can you give me the contact number for the apartment I booked a viewing of {when}?",
+            "I need to call the place I arranged to visit {when}, what's their number?",
+            "Do you have the number of the property you set up a visit for {when}?",
+        ),
+        "price": (
+            "How much is the rent of the property I booked a visit to {when}?",
+            "What was the price of the apartment I scheduled a viewing of {when}?",
+            "The place you set up a visit for {when}, how much was it?",
+            "What did the property I arranged to see {when} cost per month?",
+        ),
+    },
 }
 
 # --------------------------------------------------------------------------- selectors
@@ -292,6 +900,8 @@ AGO_MARGIN_DAYS = 5  # no other call of the kind this close to the anchored one
 GROUP_WEIGHTS: dict[str, float] = {
     "restaurant": 3, "event": 3, "song": 3, "movie": 3, "time": 2, "date": 2, "address": 2, "phone": 2,
     "venue": 2, "artist": 1.5, "party": 1, "city": 1, "price": 1, "device": 1, "album": 1, "director": 1,
+    "hotel": 3, "car": 2, "provider": 3, "property": 3, "amount": 3, "recipient": 3, "airline": 2, "to": 2,
+    "from": 1.5, "station": 1.5, "pickup": 1.5, "car_type": 1, "class": 1, "account": 1,
 }  # fmt: skip
 
 # --------------------------------------------------------------------------- fillers
@@ -482,11 +1092,12 @@ AGENT_BACKCHANNELS = ("Mm-hmm, go on.", "Okay.", "Sure.", "Got it.", "Mm-hmm.", 
 
 
 def for_half(options: Sequence[str], half: str) -> tuple[str, ...]:
-    """The wordings a half is asked with: the odd-numbered ones for "heldout", the even ones for the others.
+    """The wordings a half is asked with: the even-numbered ones for "tune" (and the full release's
+    "more-tune" and "tune2"), the odd ones for "heldout" (and "more-heldout").
 
     A list of one wording (or of wordings that are all needed) is shared.
     """
     if len(options) < 2:
         return tuple(options)
-    start = 1 if half == "heldout" else 0  # any other (tuning) half is asked as "tune" is
+    start = 1 if half in ("heldout", "more-heldout") else 0  # "tune2", a tuning half, is asked as "tune" is
     return tuple(options[start::2])
