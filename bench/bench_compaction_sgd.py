@@ -682,6 +682,7 @@ def evaluate(
     half: str, *, directory: Path, seed: int, count: int, budgets: Sequence[int], misses: Path | None = None
 ) -> dict[str, Any]:
     episodes, _ = data.load_episodes(directory, half)
+    episodes = [e for e in episodes if e.kind in BOOKINGS]  # the kinds these calls are built from (not hotels)
     calls = build_calls(episodes, half=half, seed=seed, count=count)
     out: dict[str, Any] = {
         "calls": len(calls),
