@@ -441,10 +441,14 @@ class Compactor:
             follows_up = False  # the caller took leave of it: "i'd like it in a place in pleasanton" asks anew
         if caller_turns_to and not other_kind and (follows_up or about_it or (_CLOSING.search(lowered) and not kinds)):
             caller_turns_to = False  # about the thing just done ("do they serve alcohol?"), or taking leave of it
-        if caller_turns_to and current is not None and not current.closed and _CORRECTION.match(lowered):
-            last = next((j for j in reversed(current.turns) if self._recallable(j)), None)
-            if last is not None and self._turns[last].role == "assistant":
-                caller_turns_to = False  # "nah play it on the bedroom speaker" to "playing x on the kitchen speaker"
+        if (  # "nah play it on the bedroom speaker" to "playing x on the kitchen speaker": corrects, asks nothing new
+            caller_turns_to
+            and current is not None
+            and not current.closed
+            and _CORRECTION.match(lowered)
+            and self._agents_last(current) is not None
+        ):
+            caller_turns_to = False
         if current is None or caller_turns_to:  # the caller asks for another thing, or for more once one is done
             before = current
             current = _Booking(kinds[0] if kinds else None, [], [])
@@ -476,11 +480,9 @@ class Compactor:
         if closing and turn.role == "user" and not current.booked and closing.group(0).endswith("do"):
             closing = None  # "that will do" before anything was reported done: the caller takes what is offered
         if turn.role == "user" and _AFFIRMS.match(lowered):
-            last = next((j for j in reversed(current.turns) if self._recallable(j)), None)
+            last = self._agents_last(current)
             if (  # the agent's check of the details ("ok, mandy harvey for three, right?")
-                last is not None
-                and self._turns[last].role == "assistant"
-                and (last in current.confirms or self._digest(last).kind == "key")
+                last is not None and (last in current.confirms or self._digest(last).kind == "key")
             ):
                 current.affirmed = asks(self._turns[last].text) or bool(_CHECKS.search(self._turns[last].text.lower()))
         if turn.role == "assistant" and is_not_done(lowered):
@@ -1051,6 +1053,11 @@ class Compactor:
 
     def _recallable(self, i: int) -> bool:
         return self._digest(i).kind in ("key", "content") and i not in self._asked_back
+
+    def _agents_last(self, booking: _Booking) -> int | None:
+        """The booking's last recallable turn when the agent said it (what a caller's reply answers), else None."""
+        last = next((j for j in reversed(booking.turns) if self._recallable(j)), None)
+        return last if last is not None and self._turns[last].role == "assistant" else None
 
     def _render_recall(self, indices: list[int]) -> str:
         return "\n".join([RECALL_OPEN, _RECALL_PREAMBLE, *(self._recall_line(i) for i in indices), RECALL_CLOSE])
