@@ -776,7 +776,7 @@ def _p(value: float | None) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--split", choices=(*data.HALVES, "tune2", "both"), default="both")
+    parser.add_argument("--split", choices=(*data.HALVES, "tune2", "tune3", "both"), default="both")
     parser.add_argument("--data", help="the SGD directory (default: $SGD_PATH, else ../shared/data/sgd)")
     parser.add_argument("--calls", type=int, default=36, help="long calls per half")
     parser.add_argument("--seed", type=int, default=0)

@@ -52,6 +52,7 @@ SPLITS = {
     "more-heldout": ("more-heldout",),
     "more-both": ("more-tune", "more-heldout"),
     "tune2": ("tune2",),  # the full release only: more dialogues of the subset's services, to tune on
+    "tune3": ("tune3",),  # the same, from the release's dev split (concerts and songs)
 }
 TARGETS = {"pass": 0.90, "identity": 0.99, "update_ordered": 0.99, "locomo_r5": 0.80}
 SYSTEMS = ("memory:fast", "memory:accurate", *run.BASELINES)
@@ -340,7 +341,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"--baselines: choose from {', '.join(run.BASELINES)}")
     args.callers_per_tenant = args.callers or CALLERS[args.scale]
     suffix = "" if args.wordings == "original" else f"_{args.wordings}"
-    if args.split.startswith("more-") or args.split == "tune2":  # the full release never overwrites the subset
+    if args.split.startswith("more-") or args.split in ("tune2", "tune3"):  # the full release never overwrites the subset
         suffix = "_more" + suffix
     args.json = args.json or RESULTS.with_name(f"sgd{suffix}.json")
     args.failures = args.failures or FAILURES.with_name(f"sgd_failures{suffix}.json")

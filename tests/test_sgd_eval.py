@@ -443,3 +443,10 @@ def test_the_second_tuning_half_is_apart_and_asked_with_the_tuning_wordings():
         ["even", "odd", "even again"], "tune"
     )
     assert vocab.for_half(["even", "odd"], "heldout") == ("odd",)
+
+
+def test_the_third_tuning_half_reads_the_dev_split_only():
+    split, numbers = data.files_of("tune3")
+    assert split == "dev" and numbers
+    assert all(data.files_of(h)[0] != "dev" for h in data.ALL_HALVES if h != "tune3")
+    assert vocab.for_half(["even", "odd"], "tune3") == ("even",)

@@ -5,7 +5,8 @@ The data is the Schema-Guided Dialogue subset in ``../shared/data/sgd/`` (``--da
 ``_010``, gzip JSON, unchanged from the public release. It is never copied into the project.
 
 Halves: ``tune`` = files 001-005, ``heldout`` = files 006-010; ``tune2`` (of the full release, below) =
-train files 011, 012, 014, 015, 020, 021 and 043, a second tuning half of the same services.
+train files 011, 012, 014, 015, 020, 021 and 043, a second tuning half of the same services; ``tune3`` =
+dev files 006 and 007 (concerts and songs), a third.
 
 Halves of the full public release (``--data`` pointing at a directory of your own holding all of its
 files, gzip JSON; see docs/sgd.md), for the services the subset does not have (flights, buses, trains,
@@ -57,6 +58,9 @@ MORE_HALVES: dict[str, tuple[str, tuple[int, ...]]] = {
     # a second tuning half of the subset's services (events 011-015, movies 020-021, restaurants and movies
     # 043, and every other mapped service in those files): fresh for anyone who tuned on "tune"
     "tune2": ("train", (11, 12, 14, 15, 20, 21, 43)),
+    # a third tuning half, of the release's dev split: concerts and songs (Events_1, Music_1), the kinds the
+    # held-out half is made of, in files no other half reads
+    "tune3": ("dev", (6, 7)),
 }
 ALL_HALVES = (*HALVES, *MORE_HALVES)
 ROLES = {"USER": "user", "SYSTEM": "assistant"}
