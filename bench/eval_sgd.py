@@ -341,7 +341,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error(f"--baselines: choose from {', '.join(run.BASELINES)}")
     args.callers_per_tenant = args.callers or CALLERS[args.scale]
     suffix = "" if args.wordings == "original" else f"_{args.wordings}"
-    if args.split.startswith("more-") or args.split in ("tune2", "tune3"):  # the full release never overwrites the subset
+    if args.split.startswith("more-") or args.split in (
+        "tune2",
+        "tune3",
+    ):  # the full release never overwrites the subset
         suffix = "_more" + suffix
     args.json = args.json or RESULTS.with_name(f"sgd{suffix}.json")
     args.failures = args.failures or FAILURES.with_name(f"sgd_failures{suffix}.json")
