@@ -199,5 +199,5 @@ def test_an_older_bookings_lines_become_one_values_line_with_the_corrections() -
     first = next(line for line in merged if "Main Street" in line)
     k = int(re.search(r"(\d+) Main Street", first).group(1)) - 100
     party = k % 3 + 3
-    assert names[k % len(names)] in first and f"for {party}" in first and f"{k % 5 + 5}pm" in first
+    assert names[k % len(names)] in first and f"for {party}" in first and f"{k % 5 + 5} pm" in first  # as said
     assert "for 2" not in first  # the correction replaced the count said first

@@ -61,6 +61,7 @@ class _Line:
     tags: tuple[
         tuple[str, str], ...
     ] = ()  # (kind, tag): the values as tagged (spans said, or their certain normal form)
+    spans: tuple[tuple[str, str], ...] = ()  # (kind, span): the values as said, for its booking's values line
 
 
 @dataclass(slots=True)
@@ -562,7 +563,10 @@ class Compactor:
         if turn.role == "tool":
             full = f"- {when} {who}: [{'; '.join(digest.tags)}]" if digest.tags else f"- {when} {who} (ran)"
             tokens = self._count(full) + 1
-            return _Line(i, True, full, full, tokens, tokens, values=tuple(digest.said), tags=_kinded_tags(digest))
+            return _Line(
+                i, True, full, full, tokens, tokens, values=tuple(digest.said), tags=_kinded_tags(digest),
+                spans=_kinded_spans(digest),
+            )  # fmt: skip
         lowered = said.lower()
         extra = [t for t in digest.tags if _tag_value(t) not in lowered]
         label = f"{who} (promise)" if digest.promise else who
@@ -577,7 +581,7 @@ class Compactor:
         )
         line = _Line(
             i, True, full, short, self._count(full) + 1, self._count(short) + 1, values=tuple(digest.said),
-            tags=_kinded_tags(digest),
+            tags=_kinded_tags(digest), spans=_kinded_spans(digest),
         )  # fmt: skip
         tight = _around_values(said, width=2, values=digest.said)
         if tight and tight != snippet:  # the last resort: the values with a word or two around them
@@ -653,10 +657,12 @@ class Compactor:
         sticky = self._sticky
         chosen = [
             (line, *sticky[id(line)][:2])
-            if line.key and id(line) in sticky and not self._asked.get(line.index)
+            if line.key
+            and id(line) in sticky
+            and (not self._asked.get(line.index) or _in_values_line(sticky[id(line)]))
             else (line, line.full, line.full_tokens)
             for line in lines
-        ]  # a line asked about since starts from its full words again
+        ]  # a line asked about since starts from its full words again, unless its booking's values line holds it
         merged_tags = {id(line): sticky[id(line)][2] for line in lines if id(line) in sticky and sticky[id(line)][2]}
         merged_away = {id(line) for line in lines if id(line) in sticky and not sticky[id(line)][0]}
         merged_form = {id(line): sticky[id(line)][:2] for line in lines if id(line) in merged_tags}
@@ -728,8 +734,10 @@ class Compactor:
                 break
             if chosen[pos][0].model and chosen[pos][1]:
                 replace(pos, "", 0)
-        if total > limit:
-            drop(others, int(DROP_TO * limit))
+        if total > limit:  # the lines of single turns first, then the older bookings' values lines
+            merged_pos = [p for p in others if id(chosen[p][0]) in merged_tags]
+            drop([p for p in others if id(chosen[p][0]) not in merged_tags], int(DROP_TO * limit))
+            drop(merged_pos, int(DROP_TO * limit))
         shorten(kept_full, limit)
         drop(kept_full, limit)
         self._sticky = {}
@@ -746,10 +754,11 @@ class Compactor:
         """``positions`` (shown lines with tags) grouped by the booking of their turn, oldest booking first,
         at most :data:`MERGE_LINES` lines a group (a long booking, or a call with no closing, is several)."""
         groups: dict[int, list[int]] = {}
+        latest = max((self._booking_of.get(line.index, -1) for line, _, _ in chosen), default=-1)
         for pos in sorted(positions):
             line = chosen[pos][0]
             booking = self._booking_of.get(line.index)
-            if booking is not None and line.tags and chosen[pos][1] and id(line) not in merged:
+            if booking is not None and booking < latest and line.spans and chosen[pos][1] and id(line) not in merged:
                 groups.setdefault(booking, []).append(pos)
         return [groups[b][k : k + MERGE_LINES] for b in sorted(groups) for k in range(0, len(groups[b]), MERGE_LINES)]
 
@@ -764,7 +773,7 @@ class Compactor:
         count, a time, a day or a price level only the last said (the caller's "actually, six people"
         corrects the "2" before it)."""
         last: dict[str, int] = {}
-        kinded = [kt for pos in positions for kt in merged_tags.get(id(chosen[pos][0]), chosen[pos][0].tags)]
+        kinded = [kt for pos in positions for kt in merged_tags.get(id(chosen[pos][0]), chosen[pos][0].spans)]
         for n, (kind, _) in enumerate(kinded):
             if kind in _LATEST_KINDS:
                 last[kind] = n
@@ -772,8 +781,6 @@ class Compactor:
         for n, (kind, tag) in enumerate(kinded):
             if kind in _LATEST_KINDS and last[kind] != n:
                 continue
-            if kind == "date":  # the words said ("next monday"): the call is still on the day it was said
-                tag = tag.split(": ")[0]
             if tag.lower() not in (t.lower() for t in tags):
                 tags.append(tag)
         lowered = [t.lower() for t in tags]
@@ -789,7 +796,7 @@ class Compactor:
         if end != start:
             span += "-" + self._clock(self._turns[end].at)
         text = f"- {span} values said: [{'; '.join(tags)}]"
-        return text, self._count(text) + 1, tuple(kt for kt in kinded if kt[1] in tags or kt[1].split(": ")[0] in tags)
+        return text, self._count(text) + 1, tuple(kt for kt in kinded if kt[1] in tags)
 
     def _footer(self) -> str:
         first, last = self._turns[0], self._turns[self._boundary - 1]
@@ -1538,6 +1545,31 @@ def _kinded_tags(digest: Digest) -> tuple[tuple[str, str], ...]:
     """The tags of a durable line with the kind of value each is (``other`` when no reader says)."""
     kinds = {_tag(v): v.kind for v in digest.said}
     return tuple((kinds.get(tag) or ("date" if _RESOLVED_DATE.search(tag) else "other"), tag) for tag in digest.tags)
+
+
+def _in_values_line(form: tuple[str, int, tuple[tuple[str, str], ...]]) -> bool:
+    """Whether a durable line's sticky form is (or is merged into) its booking's values line."""
+    return bool(form[2]) or not form[0]
+
+
+def _kinded_spans(digest: Digest) -> tuple[tuple[str, str], ...]:
+    """The values of a durable line as its booking's values line says them: as tagged (a reference with its
+    label, "ticket 8842"; an amount; digits said one by one, joined), but a time as said ("seven thirty
+    pm"), a day in the words said ("next monday"); a number of one or two digits alone ("i found 10 songs")
+    is left out, it says nothing without its words."""
+    said = {_tag(v): v for v in digest.said}
+    out: list[tuple[str, str]] = []
+    for kind, tag in _kinded_tags(digest):
+        value = said.get(tag)
+        if kind == "time" and value is not None:
+            tag = " ".join(value.text.split())
+        elif kind == "date":
+            tag = tag.split(": ")[0]
+        elif kind == "number" and len(re.sub(r"\D", "", tag)) < 3:
+            continue
+        if (kind, tag) not in out:
+            out.append((kind, tag))
+    return tuple(out)
 
 
 def _tag_value(tag: str) -> str:
