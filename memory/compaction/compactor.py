@@ -90,7 +90,7 @@ _NAMED_SCORE = 8.0  # a turn of the booking asked about that holds the kind of v
 TAIL_FLOOR = 4  # the newest turns stay verbatim, whatever the budget
 REWRITE_TO = 0.7  # a rewrite brings the notes down to this share of their room, so appends fit again
 KEEP_FULL = 3  # durable lines that keep their full words while older ones are tiered
-MERGE_LINES = 4  # the most durable lines one values line stands for
+MERGE_LINES = 12  # the most durable lines one values line stands for
 DROP_TO = 0.7  # when lines must leave the notes, enough go for several steps to append again
 NEXT_TURN_ALLOWANCE = 40  # between turns, room kept for the caller's next words (compact before the reply)
 
@@ -725,6 +725,8 @@ class Compactor:
                     for p in positions[1:]:
                         replace(p, "", 0)
                         merged_away.add(id(chosen[p][0]))
+                        merged_tags.pop(id(chosen[p][0]), None)  # a values line made before, now in this one
+                        merged_form.pop(id(chosen[p][0]), None)
                     replace(positions[0], merged[0], merged[1])
                     merged_tags[id(chosen[positions[0]][0])] = merged[2]
                     merged_form[id(chosen[positions[0]][0])] = merged[:2]
@@ -751,16 +753,20 @@ class Compactor:
     def _by_booking_positions(
         self, chosen: list[tuple[_Line, str, int]], positions: list[int], merged: Iterable[int]
     ) -> list[list[int]]:
-        """``positions`` (shown lines with tags) grouped by the booking of their turn, oldest booking first,
-        at most :data:`MERGE_LINES` lines a group (a long booking, or a call with no closing, is several)."""
+        """``positions`` (shown lines with values) grouped by the booking of their turn, oldest booking first,
+        at most :data:`MERGE_LINES` lines a group (a long booking, or a call with no closing, is several); the
+        booking under way (of the newest line) is left out. A booking's values line made at an earlier rewrite
+        (one of ``merged``) joins its group, so that the booking keeps one values line."""
+        heads = set(merged)
         groups: dict[int, list[int]] = {}
         latest = max((self._booking_of.get(line.index, -1) for line, _, _ in chosen), default=-1)
         for pos in sorted(positions):
             line = chosen[pos][0]
             booking = self._booking_of.get(line.index)
-            if booking is not None and booking < latest and line.spans and chosen[pos][1] and id(line) not in merged:
+            if booking is not None and booking < latest and (line.spans or id(line) in heads) and chosen[pos][1]:
                 groups.setdefault(booking, []).append(pos)
-        return [groups[b][k : k + MERGE_LINES] for b in sorted(groups) for k in range(0, len(groups[b]), MERGE_LINES)]
+        chunks = [groups[b][k : k + MERGE_LINES] for b in sorted(groups) for k in range(0, len(groups[b]), MERGE_LINES)]
+        return [c for c in chunks if len(c) > 1 or id(chosen[c[0]][0]) not in heads]  # a values line alone stays
 
     def _merged_line(
         self,
