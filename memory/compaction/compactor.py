@@ -92,6 +92,8 @@ REWRITE_TO = 0.7  # a rewrite brings the notes down to this share of their room,
 KEEP_FULL = 3  # durable lines that keep their full words while older ones are tiered
 MERGE_LINES = 12  # the most durable lines one values line stands for
 DROP_TO = 0.7  # when lines must leave the notes, enough go for several steps to append again
+TIER_AT = 0.85  # durable lines past this share of the budget are tiered (values lines keep what is dropped)
+TIER_TO = 0.6  # and then down to this share of it, so that appends fit again
 NEXT_TURN_ALLOWANCE = 40  # between turns, room kept for the caller's next words (compact before the reply)
 
 
@@ -667,7 +669,7 @@ class Compactor:
         merged_away = {id(line) for line in lines if id(line) in sticky and not sticky[id(line)][0]}
         merged_form = {id(line): sticky[id(line)][:2] for line in lines if id(line) in merged_tags}
         total = sum(t for _, _, t in chosen)
-        durable = int(REWRITE_TO * limit) if sum(t for line, _, t in chosen if line.key) > limit else limit
+        durable = int(TIER_TO * limit) if sum(t for line, _, t in chosen if line.key) > TIER_AT * limit else limit
 
         def replace(pos: int, text: str, tokens: int) -> None:
             nonlocal total
@@ -797,11 +799,8 @@ class Compactor:
         ]
         if not tags:
             return None
-        start, end = chosen[positions[0]][0].index, chosen[positions[-1]][0].index
-        span = self._clock(self._turns[start].at)
-        if end != start:
-            span += "-" + self._clock(self._turns[end].at)
-        text = f"- {span} values said: [{'; '.join(tags)}]"
+        # dated by its first line alone: the lines after it are the booking's, the next line dates the next one
+        text = f"- {self._clock(self._turns[chosen[positions[0]][0].index].at)} values said: [{'; '.join(tags)}]"
         return text, self._count(text) + 1, tuple(kt for kt in kinded if kt[1] in tags)
 
     def _footer(self) -> str:
@@ -1558,6 +1557,36 @@ def _in_values_line(form: tuple[str, int, tuple[tuple[str, str], ...]]) -> bool:
     return bool(form[2]) or not form[0]
 
 
+_VENUE_SPAN = re.compile(
+    r"\b(?:at|in|on)\s+(?:the\s+)?((?:(?!(?:the|a|an|at|in|on|is|and|or|for|to|it|this|that|which|will|be|take|taking|"
+    r"takes|place|playing|held|today|tomorrow|tonight|next|pm|am)\b)[a-z][\w'&.-]*\s+){1,3}"
+    r"(?:stadium|field|center|centre|theater|theatre|hall|arena|amphitheater|amphitheatre|ballroom|ballpark|club|"
+    r"lounge|pavilion|auditorium|playhouse|garden|gardens|bowl|dome|coliseum|colosseum|forum|stage|park))\b",
+    re.IGNORECASE,
+)
+"""A venue named by what it is, also in lower case ("at citi field", "on union stage", "at the fox theater")."""
+_GENRE_SPAN = re.compile(
+    r"(?<![\w-])(" + "|".join(re.escape(g) for g in GENRES) + r")(?=\s+(?:music|songs?|genre|tracks?|tunes?|"
+    r"events?|concerts?|shows?|movies?|films?)\b)",
+    re.IGNORECASE,
+)
+"""A genre said with what it describes ("it is pop music", "a rock event", "some jazz songs")."""
+
+
+def _named_spans(said: str, taken: Iterable[str]) -> list[tuple[str, str]]:
+    """Venues and genres said in ``said`` that no value reader sees (in lower case above all), as spans said,
+    unless a value already read holds them."""
+    held = [t.lower() for t in taken]
+    out: list[tuple[str, str]] = []
+    for kind, pattern in (("name", _VENUE_SPAN), ("genre", _GENRE_SPAN)):
+        for m in pattern.finditer(said):
+            span = " ".join(m.group(1).split())
+            if not any(span.lower() in h or h in span.lower() for h in held):
+                out.append((kind, span))
+                held.append(span.lower())
+    return out
+
+
 def _kinded_spans(digest: Digest) -> tuple[tuple[str, str], ...]:
     """The values of a durable line as its booking's values line says them: as tagged (a reference with its
     label, "ticket 8842"; an amount; digits said one by one, joined), but a time as said ("seven thirty
@@ -1575,6 +1604,7 @@ def _kinded_spans(digest: Digest) -> tuple[tuple[str, str], ...]:
             continue
         if (kind, tag) not in out:
             out.append((kind, tag))
+    out.extend(_named_spans(" ".join(digest.key), (v.text for v in digest.said)))
     return tuple(out)
 
 
