@@ -201,3 +201,83 @@ def test_an_older_bookings_lines_become_one_values_line_with_the_corrections() -
     party = k % 3 + 3
     assert names[k % len(names)] in first and f"for {party}" in first and f"{k % 5 + 5} pm" in first  # as said
     assert "for 2" not in first  # the correction replaced the count said first
+
+
+def lower_case_event_bookings(n: int) -> list[tuple[str, str]]:
+    """``n`` event bookings said in lower case (as a recogniser writes them), each closed by the caller."""
+    venues = ["citi field", "union stage", "the fox theater", "chase center", "oracle park", "sony hall"]
+    bands = ["carbon leaf", "amber run", "low roar", "the drums", "tash sultana", "bill callahan"]
+    genres = ["rock", "jazz", "pop", "country", "folk", "blues"]
+    pairs: list[tuple[str, str]] = []
+    for k in range(n):
+        band, venue, genre = bands[k % 6], venues[k % 6], genres[k % 6]
+        pairs += [
+            ("user", "hi i'd like tickets for a concert please"),
+            (
+                "assistant",
+                f"i found 10 events, there's {band} playing at {venue} on march {k + 3}th at seven thirty pm",
+            ),
+            ("user", f"sounds good, {k % 3 + 2} tickets please"),
+            ("assistant", f"please confirm {k % 3 + 2} tickets for {band} on march {k + 3}th"),
+            ("user", "yes that's right"),
+            ("assistant", f"your tickets are booked, it is a {genre} event at {100 + k} main street. anything else?"),
+            ("user", "no that's all thanks"),
+        ]
+    return pairs
+
+
+def test_older_bookings_keep_one_values_line_each_with_their_values_as_said() -> None:
+    turns = turns_of(lower_case_event_bookings(10), step_s=9)
+    compactor = Compactor(CompactionPolicy(token_budget=800))
+    said = " ".join(t.text for t in turns)
+    for turn in turns:
+        compactor.add(turn)
+        plan = compactor.plan(turn.text if turn.role == "user" else None)
+        assert plan.tokens <= 800
+        compactor.warm()
+    lines = [line for line in compactor.plan(None).notes.splitlines() if " values said: [" in line]
+    assert len(lines) >= 5  # the older bookings are still there, one values line each, not left out
+    for k, line in enumerate(lines):
+        values = line.split(": [", 1)[1]
+        assert re.match(r"- \d\d:\d\d values said", line)  # dated by the booking's first line
+        assert all(number in said for number in re.findall(r"\d+", values))
+        assert "seven thirty pm" in values and "7:30pm" not in values  # a time as it was said
+        assert "10;" not in values and not values.startswith("10")  # "i found 10 events" says nothing alone
+        assert f"march {k + 3}th" in values
+        assert sum(f"march {k + 3}th" in other for other in lines) == 1  # one values line a booking
+        if k < 5:  # merged whole (the latest ones may still have lines of their own after it)
+            assert f"{100 + k} main street" in values
+    venues_and_genres = " ".join(lines)
+    assert "citi field" in venues_and_genres and "union stage" in venues_and_genres  # venues in lower case
+    assert "rock" in venues_and_genres and "jazz" in venues_and_genres  # "a rock event": the genre
+
+
+def test_a_question_about_an_older_booking_keeps_its_values_line() -> None:
+    """A recalled turn counts as asked about; once its booking is one values line, asking does not bring its
+    full words back (the recall brings them), so the other bookings' values are not pushed out."""
+    turns = turns_of(lower_case_event_bookings(10), step_s=9)
+    compactor = Compactor(CompactionPolicy(token_budget=800))
+    for turn in turns[:49]:
+        compactor.add(turn)
+        compactor.warm()
+    before = [line for line in compactor.plan(None).notes.splitlines() if " values said: [" in line]
+    assert any("100 main street" in line for line in before)
+    plan = compactor.plan("sorry what was the address for the first event tickets again")
+    assert plan.recalled_ids  # the exact turns come back in the recall
+    for turn in turns[49:]:
+        compactor.add(turn)
+        compactor.plan(turn.text if turn.role == "user" else None)
+        compactor.warm()
+    notes = compactor.plan(None).notes.splitlines()
+    first = [line for line in notes if "100 main street" in line]
+    assert first and all(" values said: [" in line for line in first)
+
+
+def test_named_spans_read_venues_and_genres_in_lower_case() -> None:
+    from memory.compaction.compactor import _named_spans
+
+    assert _named_spans("there's a mets vs braves game today in citi field at seven pm", []) == [("name", "citi field")]
+    assert _named_spans("one event will take place on union stage", []) == [("name", "union stage")]
+    assert _named_spans("it is pop music from 2015", []) == [("genre", "pop")]
+    assert _named_spans("i'd like to sit in the park", []) == []  # a place, no venue named
+    assert _named_spans("at the Fox Theater in Oakland", ["Fox Theater"]) == []  # read already
