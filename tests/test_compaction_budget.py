@@ -276,8 +276,12 @@ def test_a_question_about_an_older_booking_keeps_its_values_line() -> None:
 def test_named_spans_read_venues_and_genres_in_lower_case() -> None:
     from memory.compaction.compactor import _named_spans
 
-    assert _named_spans("there's a mets vs braves game today in citi field at seven pm", []) == [("name", "citi field")]
+    said = "there's a mets vs braves game today in citi field at seven pm"
+    assert _named_spans(said, []) == [("name", "citi field"), ("name", "mets vs braves")]
     assert _named_spans("one event will take place on union stage", []) == [("name", "union stage")]
     assert _named_spans("it is pop music from 2015", []) == [("genre", "pop")]
     assert _named_spans("i'd like to sit in the park", []) == []  # a place, no venue named
     assert _named_spans("at the Fox Theater in Oakland", ["Fox Theater"]) == []  # read already
+    assert _named_spans("do you like dance macabre by ghost from the album prequelle", []) == [("name", "prequelle")]
+    assert _named_spans("how about baby sexy, it's from the try again album", []) == [("name", "try again")]
+    assert ("name", "falcons vs jaguars") in _named_spans("one is called falcons vs jaguars which starts at 8 pm", [])

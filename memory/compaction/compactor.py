@@ -1571,16 +1571,32 @@ _GENRE_SPAN = re.compile(
     re.IGNORECASE,
 )
 """A genre said with what it describes ("it is pop music", "a rock event", "some jazz songs")."""
+_NAME_WORD = (
+    r"(?!(?:the|a|an|at|in|on|is|are|and|or|for|to|it|this|that|which|will|by|from|game|event|today|tomorrow|"
+    r"tonight|next|would|do|does|shall|should|you|please|there|playing|starts?|takes?|on)\b)[a-z0-9][\w'&.-]*"
+)
+_ALBUM_SPAN = re.compile(
+    rf"\b(?:from|in|on|off)\s+(?:the\s+)?album\s+((?:{_NAME_WORD})(?:\s+{_NAME_WORD}){{0,3}})"
+    rf"|\b(?:from|in|on|off)\s+the\s+((?:{_NAME_WORD})(?:\s+{_NAME_WORD}){{0,3}})\s+album\b",
+    re.IGNORECASE,
+)
+"""An album, also in lower case ("from the album prequelle", "off the try again album")."""
+_GAME_SPAN = re.compile(
+    rf"\b((?:{_NAME_WORD})\s+(?:vs\.?|versus)\s+(?:{_NAME_WORD})(?:\s+{_NAME_WORD})?)",
+    re.IGNORECASE,
+)
+"""A game, by the teams ("the falcons vs jaguars", "cardinal vs fighting irish")."""
 
 
 def _named_spans(said: str, taken: Iterable[str]) -> list[tuple[str, str]]:
-    """Venues and genres said in ``said`` that no value reader sees (in lower case above all), as spans said,
+    """Venues, genres, albums and games said in ``said`` that no value reader sees (in lower case above all),
+    as spans said,
     unless a value already read holds them."""
     held = [t.lower() for t in taken]
     out: list[tuple[str, str]] = []
-    for kind, pattern in (("name", _VENUE_SPAN), ("genre", _GENRE_SPAN)):
+    for kind, pattern in (("name", _VENUE_SPAN), ("genre", _GENRE_SPAN), ("name", _ALBUM_SPAN), ("name", _GAME_SPAN)):
         for m in pattern.finditer(said):
-            span = " ".join(m.group(1).split())
+            span = " ".join((m.group(1) or m.group(m.lastindex or 1)).split())
             if not any(span.lower() in h or h in span.lower() for h in held):
                 out.append((kind, span))
                 held.append(span.lower())
