@@ -1573,7 +1573,8 @@ _GENRE_SPAN = re.compile(
 """A genre said with what it describes ("it is pop music", "a rock event", "some jazz songs")."""
 _NAME_WORD = (
     r"(?!(?:the|a|an|at|in|on|is|are|and|or|for|to|it|this|that|which|will|by|from|game|event|today|tomorrow|"
-    r"tonight|next|would|do|does|shall|should|you|please|there|playing|starts?|takes?|on)\b)[a-z0-9][\w'&.-]*"
+    r"tonight|next|would|do|does|shall|should|you|please|there|playing|starts?|takes?|taking|occurring|happening|"
+    r"held)\b)[a-z0-9][\w'&.-]*"
 )
 _ALBUM_SPAN = re.compile(
     rf"\b(?:from|in|on|off)\s+(?:the\s+)?album\s+((?:{_NAME_WORD})(?:\s+{_NAME_WORD}){{0,3}})"
