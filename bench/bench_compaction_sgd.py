@@ -104,6 +104,31 @@ NOUNS = {
     "device": "device it played on",
     "movie": "movie",
     "director": "director",
+    # the full release's other services (--split more-tune / more-heldout)
+    "airline": "airline",
+    "from": "departure city",
+    "to": "destination",
+    "airport": "departure airport",
+    "arrival_airport": "arrival airport",
+    "return_date": "return date",
+    "class": "class",
+    "station": "departure station",
+    "arrival_station": "arrival station",
+    "hotel": "hotel",
+    "nights": "number of nights",
+    "rooms": "number of rooms",
+    "checkout": "check-out date",
+    "car": "car",
+    "car_type": "type of car",
+    "pickup": "pick-up location",
+    "duration": "ride duration",
+    "ride_type": "type of ride",
+    "wait": "wait time",
+    "provider": "name of who it was with",
+    "amount": "amount",
+    "recipient": "recipient",
+    "account": "account it came from",
+    "property": "property",
 }
 BOOKINGS = {
     "restaurant": "the {nth}table I booked",
@@ -111,6 +136,21 @@ BOOKINGS = {
     "song": "the {nth}song you played",
     "movie": "the {nth}movie you put on",
 }
+# the full release's other services: the calls of --split more-tune / more-heldout are built from these kinds only
+MORE_BOOKINGS = {
+    "flight": "the {nth}flight I booked",
+    "bus": "the {nth}bus tickets",
+    "train": "the {nth}train tickets",
+    "hotel": "the {nth}place I booked to stay",
+    "car": "the {nth}car I rented",
+    "ride": "the {nth}ride I booked",
+    "appointment": "the {nth}appointment I booked",
+    "transfer": "the {nth}money transfer",
+    "visit": "the {nth}property visit",
+}
+MORE_SPLITS = ("more-tune", "more-heldout")
+MORE_NOUNS = {"price": "price"}  # a fare, a rent, an amount paid: not a restaurant's price range
+DATE_GROUPS = frozenset({"date", "checkout", "return_date"})  # asked only when said as a calendar day
 QUESTIONS = (  # even-numbered wordings for the tune half, odd-numbered for the held-out half
     "Sorry, what was the {what} for {booking} again?",
     "Can you remind me of the {what} for {booking}?",
@@ -208,7 +248,7 @@ def _forms(episode: data.Episode, group: str) -> tuple[str, ...]:
 def _askable(episode: data.Episode) -> list[str]:
     out = []
     for group in episode.values:
-        if group == "date" and not any(data.is_absolute_date(s) for s in episode.surfaces[group]):
+        if group in DATE_GROUPS and not any(data.is_absolute_date(s) for s in episode.surfaces[group]):
             continue  # "today", "next Friday": relative to the dialogue's own day
         out.append(group)
     return out
@@ -239,7 +279,7 @@ class _Builder:
         """The caller asks about ``n`` facts of earlier dialogues; the agent answers each."""
         self.rng.shuffle(self.pending)
         for fact in [self.pending.pop() for _ in range(min(n, len(self.pending)))]:
-            what = NOUNS.get(fact.group, fact.group)
+            what = (MORE_NOUNS if self.half in MORE_SPLITS else {}).get(fact.group) or NOUNS.get(fact.group, fact.group)
             question = _question(self.half, self.rng, what, self.bookings[fact.id])
             qid = self.say("user", unformatted(question) if self.plain else question, "q")
             self.call.asks[qid] = Ask(fact, mark)
@@ -270,7 +310,7 @@ class _Builder:
         at = {t.id: t.at for t in self.call.turns if t.id in set(ids)}
         span = (min(at.values()), max(at.values()))
         ordinal = ORDINALS[nth] if nth < len(ORDINALS) else ""
-        booking = BOOKINGS[episode.kind].format(nth=ordinal, noun=episode.event_noun or "event")
+        booking = bookings_of(self.half)[episode.kind].format(nth=ordinal, noun=episode.event_noun or "event")
         for group in _askable(episode):
             value = episode.values[group]
             carriers = frozenset(tid for tid, t in zip(ids, episode.turns, strict=True) if t.carries(group, value))
@@ -282,6 +322,12 @@ class _Builder:
             self.pending.append(fact)
             self.bookings[fact.id] = booking
             self.answers[fact.id] = episode.surfaces[group][0]
+
+
+def bookings_of(half: str) -> dict[str, str]:
+    """How the caller names a booking of each kind the calls of ``half`` are built from: the subset's four kinds,
+    or for the full release's halves of other services (``more-tune``, ``more-heldout``) those services' kinds."""
+    return MORE_BOOKINGS if half in MORE_SPLITS else BOOKINGS
 
 
 def build_calls(episodes: Sequence[data.Episode], *, half: str, seed: int, count: int) -> list[LongCall]:
@@ -682,7 +728,8 @@ def evaluate(
     half: str, *, directory: Path, seed: int, count: int, budgets: Sequence[int], misses: Path | None = None
 ) -> dict[str, Any]:
     episodes, _ = data.load_episodes(directory, half)
-    episodes = [e for e in episodes if e.kind in BOOKINGS]  # the kinds these calls are built from (not hotels)
+    kinds = bookings_of(half)  # the kinds these calls are built from (tune2's file 043 also holds hotels)
+    episodes = [e for e in episodes if e.kind in kinds]
     calls = build_calls(episodes, half=half, seed=seed, count=count)
     out: dict[str, Any] = {
         "calls": len(calls),
@@ -776,7 +823,7 @@ def _p(value: float | None) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--split", choices=(*data.HALVES, "tune2", "tune3", "both"), default="both")
+    parser.add_argument("--split", choices=(*data.HALVES, "tune2", "tune3", *MORE_SPLITS, "both"), default="both")
     parser.add_argument("--data", help="the SGD directory (default: $SGD_PATH, else ../shared/data/sgd)")
     parser.add_argument("--calls", type=int, default=36, help="long calls per half")
     parser.add_argument("--seed", type=int, default=0)

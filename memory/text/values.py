@@ -590,7 +590,8 @@ def _read(text: str) -> tuple[Value, ...]:
     for m in _ADDRESS.finditer(text):
         add("address", m.start(), m.end())
     for m in _AMOUNT.finditer(text) if _MAY_AMOUNT.search(text) else ():
-        add("amount", m.start(), m.end(), _amount(m.group(0)))
+        if not _part_of_a_number(text[: m.start()]):  # "one thousand and, like, sixty bucks" is no $60
+            add("amount", m.start(), m.end(), _amount(m.group(0)))
     for m in _TIME.finditer(text) if _MAY_TIME.search(text) else ():
         add("time", m.start(), m.end(), _time(m.group(0)))
     for m in _DATE.finditer(text) if _MAY_DATE.search(text) else ():
@@ -645,6 +646,18 @@ def _read(text: str) -> tuple[Value, ...]:
                 add("name", m.start(1), m.end(1))
     out.sort(key=lambda v: v.start)
     return tuple(out)
+
+
+_NUMBER_WORDS = frozenset([*_UNITS, *_TEENS, *_TENS, "hundred", "thousand", "million"])
+_SKIPPED = frozenset(["and", "uh", "um", "er", "like", "you", "know"])
+
+
+def _part_of_a_number(before: str) -> bool:
+    """Whether the words before a value said in words end with a number word (across fillers and "and")."""
+    words = re.findall(r"[a-z]+|\d+", before.lower()[-60:])
+    while words and words[-1] in _SKIPPED:
+        words.pop()
+    return bool(words) and (words[-1] in _NUMBER_WORDS and words[-1] != "oh")
 
 
 def _plain(said: str) -> str:
