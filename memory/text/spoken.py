@@ -362,7 +362,7 @@ _BIG = frozenset({"hundred", "thousand", "million", "billion"})
 
 def _beside_a_number(tokens: list[_Token], first: int, last: int) -> bool:
     """Whether a number word or digits stand next to tokens ``[first, last)``, across fillers and "and"."""
-    skip = _FILLERS | {"and"}
+    skip = _FILLERS | {"and", ","}
     before = first - 1
     while before >= 0 and tokens[before][2] in skip:
         before -= 1

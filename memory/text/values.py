@@ -20,7 +20,9 @@ Kinds: ``reference`` (booking and ticket references, with or without digits), ``
 ``duration`` ("3 nights", "two hours"), ``amount`` ("$42.10", "9.80 pounds", "forty two dollars"),
 ``count`` (people, tickets, seats... "for 2", "one" to "twelve" with what is counted), ``address``
 ("420 Ramona Street"), ``name`` (capitalised names of venues, products, people, events, places),
-``car_type`` ("SUV", "compact"), ``colour``, ``price`` (a price level: "moderate", "affordable", "pricey", "not too
+``car_type`` ("SUV", "compact", a make or model: "honda accord", "a camry"), ``place`` (where a trip starts or
+ends: "jfk international airport", "fresno station", "salesforce transit center"), ``account`` (what money
+comes from: "checking", "savings", "credit card"), ``colour``, ``price`` (a price level: "moderate", "affordable", "pricey", "not too
 expensive"; normalised to the level of the usual scale it names: "inexpensive", "moderate", "expensive"),
 ``device`` (where something plays: "the kitchen speaker", "the TV", "the speaker in the bedroom", "play it
 in the living room"; normalised to its room and what it is, "kitchen speaker", "tv", "living room"),
@@ -53,6 +55,8 @@ KINDS = (
     "address",
     "name",
     "car_type",
+    "place",
+    "account",
     "colour",
     "price",
     "number",
@@ -108,6 +112,39 @@ _CAR_TYPES = (
     r"suv|sedan|hatchback|compact(?: car)?|intermediate|standard(?: car)?|full[- ]size(?: car)?|mid[- ]size(?: car)?|"
     r"minivan|van|pickup(?: truck)?|convertible|coupe|luxury car|economy car|estate car|station wagon|"
     r"electric car|hybrid|two[- ]door|four[- ]door"
+)
+# makes and models of cars people rent; a model that is also an English word counts only after its make
+_CAR_MAKES = (
+    r"honda|toyota|chevrolet|chevy|ford|nissan|hyundai|kia|mazda|subaru|volkswagen|vw|bmw|audi|mercedes(?:-benz)?|"
+    r"lexus|jeep|dodge|tesla|volvo|buick|chrysler|cadillac|acura|infiniti|mitsubishi"
+)
+_CAR_MODELS = (
+    r"camry|corolla|prius|rav ?4|highlander|accord|civic|cr-?v|altima|sentra|maxima|versa|cruze|malibu|impala|"
+    r"equinox|tahoe|suburban|mustang|elantra|sonata|tucson|optima|sorento|sportage|jetta|passat|tiguan|outback|"
+    r"forester|impreza|wrangler|durango|mazda ?[36]|cx-?5"
+)
+_CAR_WORD_MODELS = r"focus|fusion|escape|explorer|golf|pilot|odyssey|rogue|legacy|charger|spark|soul|model [3sxy]"
+_CAR_MODEL = re.compile(
+    rf"\b(?:{_CAR_MAKES})\s+(?:{_CAR_MODELS}|{_CAR_WORD_MODELS})\b|\b(?:{_CAR_MODELS})\b|\b(?:{_CAR_MAKES})\b",
+    re.IGNORECASE,
+)
+# where a trip starts or ends: up to three words before what names a terminal ("sky harbor international airport")
+_PLACE_HEAD = re.compile(
+    r"\b(?:international\s+)?airport|\b(?:(?:bus|train|railway|rail)\s+)?station|\b(?:bus\s+)?terminal|\bdepot"
+    r"|\b(?:transit|intermodal|transportation)\s+cent(?:er|re)",
+    re.IGNORECASE,
+)
+_ACCOUNT = re.compile(
+    r"\b(?:checking|savings|current)(?=\s+(?:account|balance))|\b(?:credit|debit)\s+card\b|\bapp\s+balance\b",
+    re.IGNORECASE,
+)
+# a price said as a bare number after what names one ("it costs 301", "the ticket price is 132", "the ride cost
+# 8 20"): an amount, kept as said (no currency was said)
+_COST = re.compile(
+    r"\b(?:costs?|costing|cost\s+you|priced\s+at|price\s+is|fare\s+is|total\s+(?:is|of|comes\s+to)|rent\s+is)"
+    r"\s+(?:(?:only|just|about|around|is|of|a\s+total\s+of)\s+)*(\d[\d,]*(?:\.\d{1,2}|\s\d{2}(?![\d:]))?)\b"
+    r"(?!\s*(?:am|pm|a\.m|p\.m|o'clock|:|minutes?|hours?|days?|nights?|people|persons?|tickets?|seats?))",
+    re.IGNORECASE,
 )
 _COLOURS = r"red|blue|black|white|silver|grey|gray|green|yellow|orange|brown|beige|gold|purple|pink|maroon|navy"
 _STREET = (
@@ -546,6 +583,28 @@ _MAY_CAR = re.compile(
 )
 
 
+_MAY_COST = re.compile(r"cost|price|fare|total|rent", re.I)
+_MAY_MODEL = re.compile(rf"{_CAR_MAKES}|{_CAR_MODELS}", re.I)
+_MAY_PLACE = re.compile(r"airport|station|terminal|depot|cent(?:er|re)", re.I)
+_MAY_ACCOUNT = re.compile(r"checking|savings|current|card|balance", re.I)
+_PLACE_FILLERS = frozenset(["um", "uh", "er", "like"])
+
+
+def _place(text: str, start: int, end: int) -> tuple[int, int]:
+    """The span of a terminal's name: up to three words before its head ("fresno station"), none of them a
+    word of a sentence's frame ("leaving from the" stop it); the head alone when no word names it (then it
+    is taken only when it names one itself, "union station" is read by the head's own words)."""
+    begin, words = start, 0
+    for m in reversed(list(re.finditer(r"[\w'.&-]+", text[max(0, start - 80) : start]))):
+        word = m.group(0).lower()
+        if word in _PLACE_FILLERS:
+            continue
+        if word in _STOP or words == 3 or not word[0].isalpha():
+            break
+        begin, words = max(0, start - 80) + m.start(), words + 1
+    return (begin, end) if words else (end, end)
+
+
 def clear_cache() -> None:
     """Drop the cached readings (they hold callers' words): after a caller is deleted."""
     _read.cache_clear()
@@ -592,6 +651,8 @@ def _read(text: str) -> tuple[Value, ...]:
     for m in _AMOUNT.finditer(text) if _MAY_AMOUNT.search(text) else ():
         if not _part_of_a_number(text[: m.start()]):  # "one thousand and, like, sixty bucks" is no $60
             add("amount", m.start(), m.end(), _amount(m.group(0)))
+    for m in _COST.finditer(text) if _MAY_COST.search(text) else ():
+        add("amount", m.start(1), m.end(1), m.group(1).replace(",", ""))
     for m in _TIME.finditer(text) if _MAY_TIME.search(text) else ():
         add("time", m.start(), m.end(), _time(m.group(0)))
     for m in _DATE.finditer(text) if _MAY_DATE.search(text) else ():
@@ -615,6 +676,12 @@ def _read(text: str) -> tuple[Value, ...]:
         add("price", m.start(), m.end(), price_level(m.group(0)) or _plain(m.group(0)))
     for m in _CAR.finditer(text) if _MAY_CAR.search(text) else ():
         add("car_type", m.start(), m.end())
+    for m in _CAR_MODEL.finditer(text) if _MAY_MODEL.search(text) else ():
+        add("car_type", m.start(), m.end())
+    for m in _PLACE_HEAD.finditer(text) if _MAY_PLACE.search(text) else ():
+        add("place", *_place(text, m.start(), m.end()))
+    for m in _ACCOUNT.finditer(text) if _MAY_ACCOUNT.search(text) else ():
+        add("account", m.start(), m.end())
     for m in _COLOUR.finditer(text):
         add("colour", m.start(), m.end())
     for m in _DEVICE.finditer(text) if _MAY_DEVICE.search(text) else ():
