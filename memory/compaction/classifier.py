@@ -223,7 +223,7 @@ class _Context:
 
 _KEPT_KINDS = frozenset(
     {"reference", "phone", "email", "time", "date", "day", "duration", "amount", "count", "address", "car_type",
-     "colour", "price", "number", "place", "account"}
+     "colour", "price", "number", "place", "account", "payee", "class"}
 )  # fmt: skip
 """Value kinds that make a sentence durable wherever they are said (a name only when the agent confirms
 or repeats it)."""

@@ -22,7 +22,8 @@ Kinds: ``reference`` (booking and ticket references, with or without digits), ``
 ("420 Ramona Street"), ``name`` (capitalised names of venues, products, people, events, places),
 ``car_type`` ("SUV", "compact", a make or model: "honda accord", "a camry"), ``place`` (where a trip starts or
 ends: "jfk international airport", "fresno station", "salesforce transit center"), ``account`` (what money
-comes from: "checking", "savings", "credit card"), ``colour``, ``price`` (a price level: "moderate", "affordable", "pricey", "not too
+comes from: "checking", "savings", "credit card"), ``payee`` (who money is sent to: "send it to maria"),
+``class`` (a fare or a seat class, a kind of ride: "premium economy", "business class", "a pool ride"), ``colour``, ``price`` (a price level: "moderate", "affordable", "pricey", "not too
 expensive"; normalised to the level of the usual scale it names: "inexpensive", "moderate", "expensive"),
 ``device`` (where something plays: "the kitchen speaker", "the TV", "the speaker in the bedroom", "play it
 in the living room"; normalised to its room and what it is, "kitchen speaker", "tv", "living room"),
@@ -57,6 +58,8 @@ KINDS = (
     "car_type",
     "place",
     "account",
+    "payee",
+    "class",
     "colour",
     "price",
     "number",
@@ -141,9 +144,21 @@ _ACCOUNT = re.compile(
 # a price said as a bare number after what names one ("it costs 301", "the ticket price is 132", "the ride cost
 # 8 20"): an amount, kept as said (no currency was said)
 _COST = re.compile(
-    r"\b(?:costs?|costing|cost\s+you|priced\s+at|price\s+is|fare\s+is|total\s+(?:is|of|comes\s+to)|rent\s+is)"
+    r"\b(?:costs?|costing|cost\s+you|priced\s+at|price\s+is|fare\s+is|total\s+(?:is|of|comes\s+to)|rent\s+is"
+    r"|tickets?\s+(?:is|are|for)|(?=for\s+\d[\d,]*(?:\.\d{1,2})?\s+(?:per|a|each)\s+(?:month|night|day|week|ticket|person)\b)for)"
     r"\s+(?:(?:only|just|about|around|is|of|a\s+total\s+of)\s+)*(\d[\d,]*(?:\.\d{1,2}|\s\d{2}(?![\d:]))?)\b"
     r"(?!\s*(?:am|pm|a\.m|p\.m|o'clock|:|minutes?|hours?|days?|nights?|people|persons?|tickets?|seats?))",
+    re.IGNORECASE,
+)
+# who money goes to: "send the money to maria", "transfer 950 to the checking account of pranav"
+_PAYEE = re.compile(
+    r"\b(?:send|sent|sending|transfer|transferred|transferring|pay|paid|paying|wire|wired)\b[^.?!,]{0,40}?\bto\s+"
+    r"(?:(?:my|the|their|his|her)\s+)?(?:(?:checking|savings)\s+(?:account\s+)?(?:of\s+)?)?([A-Za-z][\w'-]*)",
+    re.IGNORECASE,
+)
+_NOT_PAYEE = frozenset(["account", "bank", "checking", "savings", "him", "them", "someone", "somebody", "whom", "card"])
+_CLASS = re.compile(
+    r"\b(?:premium\s+economy|basic\s+economy|business\s+class|first\s+class|economy\s+class|economy(?=\s+(?:seats?|tickets?|flight|fare))|(?:luxury|pool|shared|regular)\s+(?:ride|cab|taxi))\b",
     re.IGNORECASE,
 )
 _COLOURS = r"red|blue|black|white|silver|grey|gray|green|yellow|orange|brown|beige|gold|purple|pink|maroon|navy"
@@ -583,9 +598,11 @@ _MAY_CAR = re.compile(
 )
 
 
-_MAY_COST = re.compile(r"cost|price|fare|total|rent", re.I)
+_MAY_COST = re.compile(r"cost|price|fare|total|rent|ticket|per|each", re.I)
 _MAY_MODEL = re.compile(rf"{_CAR_MAKES}|{_CAR_MODELS}", re.I)
 _MAY_PLACE = re.compile(r"airport|station|terminal|depot|cent(?:er|re)", re.I)
+_MAY_CLASS = re.compile(r"economy|class|ride|cab|taxi", re.I)
+_MAY_PAYEE = re.compile(r"send|sent|transfer|pa[yi]|wire", re.I)
 _MAY_ACCOUNT = re.compile(r"checking|savings|current|card|balance", re.I)
 _PLACE_FILLERS = frozenset(["um", "uh", "er", "like"])
 
@@ -652,6 +669,8 @@ def _read(text: str) -> tuple[Value, ...]:
         if not _part_of_a_number(text[: m.start()]):  # "one thousand and, like, sixty bucks" is no $60
             add("amount", m.start(), m.end(), _amount(m.group(0)))
     for m in _COST.finditer(text) if _MAY_COST.search(text) else ():
+        if re.match(r"ticket|for", m.group(0), re.I) and len(re.sub(r"\D", "", m.group(1))) < 2:
+            continue  # "tickets are 3", "for 2 per person": as likely a count as a price
         add("amount", m.start(1), m.end(1), m.group(1).replace(",", ""))
     for m in _TIME.finditer(text) if _MAY_TIME.search(text) else ():
         add("time", m.start(), m.end(), _time(m.group(0)))
@@ -680,6 +699,11 @@ def _read(text: str) -> tuple[Value, ...]:
         add("car_type", m.start(), m.end())
     for m in _PLACE_HEAD.finditer(text) if _MAY_PLACE.search(text) else ():
         add("place", *_place(text, m.start(), m.end()))
+    for m in _CLASS.finditer(text) if _MAY_CLASS.search(text) else ():
+        add("class", m.start(), m.end())
+    for m in _PAYEE.finditer(text) if _MAY_PAYEE.search(text) else ():
+        if m.group(1).lower() not in _STOP and m.group(1).lower() not in _NOT_PAYEE:
+            add("payee", m.start(1), m.end(1))
     for m in _ACCOUNT.finditer(text) if _MAY_ACCOUNT.search(text) else ():
         add("account", m.start(), m.end())
     for m in _COLOUR.finditer(text):
