@@ -52,6 +52,9 @@ def _said(role: str, text: str) -> set[tuple[str, str]]:
         ("user", "i'd like a business class seat on that one", "class", "business class"),
         ("assistant", "so that's a shared ride for two is that right", "class", "shared ride"),
         ("assistant", "the suite goes for 340 per night with breakfast", "amount", "340"),
+        ("assistant", "so that's a bus from boise to salt lake city on friday is that right", "name", "boise"),
+        ("assistant", "so that's a bus from boise to salt lake city on friday is that right", "name", "salt lake city"),
+        ("assistant", "please confirm a checkup with dr amara osei on the 9th", "name", "amara osei"),
     ],
 )
 def test_the_values_of_other_services_are_kept(role: str, text: str, kind: str, value: str) -> None:

@@ -291,6 +291,9 @@ _LOWER_BY = re.compile(
     # a record, then who made it: "from the album harvest moon by neil young"
     rf"|\balbum\s+[^.?!]{{1,50}}?\bby\s+((?:the\s+)?{_W}(?:\s+{_W}){{0,2}})"
 )
+# a trip from one place to another ("from las vegas to san diego"), a doctor by name ("dr michael bahlinger")
+_LOWER_FROM_TO = re.compile(rf"\bfrom\s+({_W}(?:\s+{_W}){{0,2}})\s+to\s+({_W}(?:\s+{_W}){{0,2}})")
+_LOWER_DOCTOR = re.compile(rf"\b(?:dr|doctor)\.?\s+({_W}(?:\s+{_W}){{0,3}})")
 _LOWER_CUISINE = re.compile(rf"\b({_W})\s+(?:food|cuisine|restaurant|place)\b")
 _MAY_CUISINE = re.compile(r"\b(?:food|cuisine|restaurant|place)\b")
 _NOT_CUISINE = frozenset(["kind", "type", "sort", "fast", "street", "junk", "pet", "baby", "seafood", "cheap"])
@@ -730,6 +733,16 @@ def _read(text: str) -> tuple[Value, ...]:
         for m in _LOWER_BY.finditer(text) if " by " in text else ():
             group = next(g for g in range(1, 5) if m.group(g))
             span = _name_words(text, m.start(group), m.end(group), lead="the")
+            if span is not None:
+                add("name", *span)
+        for m in _LOWER_FROM_TO.finditer(text) if "from " in text else ():
+            spans = [_name_words(text, m.start(g), m.end(g)) for g in (1, 2)]
+            if spans[0] is not None and text[spans[0][1] : m.start(2)].strip() == "to":  # both whole names
+                for span in spans:
+                    if span is not None:
+                        add("name", *span)
+        for m in _LOWER_DOCTOR.finditer(text) if "d" in text else ():
+            span = _name_words(text, m.start(1), m.end(1))
             if span is not None:
                 add("name", *span)
         for m in _LOWER_CUISINE.finditer(text) if _MAY_CUISINE.search(text) else ():
