@@ -432,7 +432,7 @@ _PAST = {("half", "past"): 30, ("quarter", "past"): 15, ("quarter", "to"): -15}
 def said_numbers(text: str) -> set[str]:
     """The numbers a text says, read only where the reading is certain: digits as written; a run of
     digit words read digit by digit ("eight eight one" -> 881); a compound ("forty two" -> 42); an
-    hour and its minutes ("seven thirty pm" or "7 30 pm" -> 7:30, 730 is not). Never joined across two numbers;
+    hour and its minutes ("seven thirty pm", "7 30 pm" or "7 30 in the evening" -> 7:30, 730 is not). Never joined across two numbers;
     a hesitation inside a number said digit by digit ("five one zero um eight", "two five you know zero") does not
     split it."""
     out = set(_NUMBER.findall(text)) | set(re.findall(r"\d+", text))
@@ -465,7 +465,8 @@ def said_numbers(text: str) -> set[str]:
         if q in (p + 1, p + 2) and 1 <= int(hour) <= 12 and int(minutes) < 60:
             out.add(f"{int(hour)}:{int(minutes):02d}")
     # "8 30 pm" (or "8 um 30 pm": a hesitation splits no number, as above) -> 8:30, as in words
-    clocks = re.compile(r"\b(\d{1,2}) (\d{2}) ?(?:[ap]\.?m\b)")
+    # "2 30 in the afternoon" too: the clock said with a part of the day, as with am/pm
+    clocks = re.compile(r"\b(\d{1,2}) (\d{2}) ?(?:[ap]\.?m\b|in the (?:morning|afternoon|evening)\b|at night\b)")
     for m in itertools.chain(clocks.finditer(text.lower()), clocks.finditer(" ".join(words))):
         if 1 <= int(m.group(1)) <= 12 and int(m.group(2)) < 60:
             out.add(f"{int(m.group(1))}:{m.group(2)}")

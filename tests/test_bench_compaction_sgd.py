@@ -68,3 +68,9 @@ def test_every_value_group_of_the_other_services_has_a_wording() -> None:
               for group in slots.values()}  # fmt: skip
     assert groups and groups <= set(bench.NOUNS)
     assert all("_" not in bench.NOUNS[g] for g in groups)
+
+
+def test_the_check_reads_a_clock_said_with_a_part_of_the_day_and_nothing_else() -> None:
+    assert "2:30" in bench.said_numbers("pick the car up at 2 30 in the afternoon")
+    assert "7:15" in bench.said_numbers("at 7 15 pm")
+    assert "2:30" not in bench.said_numbers("2 30 people in the afternoon")
