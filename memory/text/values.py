@@ -602,7 +602,11 @@ _MAY_CAR = re.compile(
 
 
 _MAY_COST = re.compile(r"cost|price|fare|total|rent|ticket|per|each", re.I)
-_MAY_MODEL = re.compile(rf"{_CAR_MAKES}|{_CAR_MODELS}", re.I)
+_WORD_RE = re.compile(r"[a-z][a-z0-9]*")
+# the first word of each make and model ("cr-v" starts with "cr", "rav 4" with "rav"): a cheap test before the reader
+_MODEL_WORDS = frozenset(
+    _WORD_RE.findall(re.sub(r"\(\?:|\)\?|\?|\[\w+\]|\s\?", " ", f"{_CAR_MAKES}|{_CAR_MODELS}|{_CAR_WORD_MODELS}"))
+)
 _MAY_PLACE = re.compile(r"airport|station|terminal|depot|cent(?:er|re)", re.I)
 _MAY_CLASS = re.compile(r"economy|class|ride|cab|taxi", re.I)
 _MAY_PAYEE = re.compile(r"send|sent|transfer|pa[yi]|wire", re.I)
@@ -698,7 +702,7 @@ def _read(text: str) -> tuple[Value, ...]:
         add("price", m.start(), m.end(), price_level(m.group(0)) or _plain(m.group(0)))
     for m in _CAR.finditer(text) if _MAY_CAR.search(text) else ():
         add("car_type", m.start(), m.end())
-    for m in _CAR_MODEL.finditer(text) if _MAY_MODEL.search(text) else ():
+    for m in _CAR_MODEL.finditer(text) if not _MODEL_WORDS.isdisjoint(_WORD_RE.findall(text.lower())) else ():
         add("car_type", m.start(), m.end())
     for m in _PLACE_HEAD.finditer(text) if _MAY_PLACE.search(text) else ():
         add("place", *_place(text, m.start(), m.end()))
