@@ -3,13 +3,16 @@
     python bench/bench_compaction_sgd.py                      # both halves, budgets 500/800/1200 (~3 min)
     python bench/bench_compaction_sgd.py --split heldout      # the untouched half only
     python bench/bench_compaction_sgd.py --quick              # 4 calls a half, no files written
+    python bench/bench_compaction_sgd.py --data DIR --split more-tune   # the full release's other services
 
 The dialogues are the Schema-Guided Dialogue subset read in place (``--data``, else ``$SGD_PATH``,
 else ``../shared/data/sgd/``; never copied into the project): tune = files 001-005, held-out =
 files 006-010 (the halves of ``bench/sgd/data.py``). Long calls (10-20 minutes, ~100-200 turns)
 chain several dialogues of one caller (restaurant tables, event tickets, songs, movies), with ASR
 noise at the rates of the voice variant of ``bench/eval_sgd.py`` (fillers, stutters, spoken numbers,
-lower case without punctuation, backchannels) plus repair ("sorry, can you repeat that?" and the
+lower case without punctuation, backchannels; ``--split more-tune`` / ``more-heldout``, with ``--data``
+pointing at the full release: flights, hotels, appointments, transfers, buses, trains, rental cars,
+rides and property visits instead, each asked about with its own booking phrase and value nouns) plus repair ("sorry, can you repeat that?" and the
 agent saying it again) and stalls ("one moment, let me check"). The facts are the values of each
 dialogue's successful transaction (its own annotations, kept when a turn says them); the caller asks
 about two of them after minutes 8, 9 and 10 and about up to eight at the end, and the agent answers
