@@ -3,13 +3,16 @@
     python bench/bench_compaction_sgd.py                      # both halves, budgets 500/800/1200 (~3 min)
     python bench/bench_compaction_sgd.py --split heldout      # the untouched half only
     python bench/bench_compaction_sgd.py --quick              # 4 calls a half, no files written
+    python bench/bench_compaction_sgd.py --data DIR --split more-tune   # the full release's other services
 
 The dialogues are the Schema-Guided Dialogue subset read in place (``--data``, else ``$SGD_PATH``,
 else ``../shared/data/sgd/``; never copied into the project): tune = files 001-005, held-out =
 files 006-010 (the halves of ``bench/sgd/data.py``). Long calls (10-20 minutes, ~100-200 turns)
 chain several dialogues of one caller (restaurant tables, event tickets, songs, movies), with ASR
 noise at the rates of the voice variant of ``bench/eval_sgd.py`` (fillers, stutters, spoken numbers,
-lower case without punctuation, backchannels) plus repair ("sorry, can you repeat that?" and the
+lower case without punctuation, backchannels; ``--split more-tune`` / ``more-heldout``, with ``--data``
+pointing at the full release: flights, hotels, appointments, transfers, buses, trains, rental cars,
+rides and property visits instead, each asked about with its own booking phrase and value nouns) plus repair ("sorry, can you repeat that?" and the
 agent saying it again) and stalls ("one moment, let me check"). The facts are the values of each
 dialogue's successful transaction (its own annotations, kept when a turn says them); the caller asks
 about two of them after minutes 8, 9 and 10 and about up to eight at the end, and the agent answers
@@ -104,6 +107,31 @@ NOUNS = {
     "device": "device it played on",
     "movie": "movie",
     "director": "director",
+    # the full release's other services (--split more-tune / more-heldout)
+    "airline": "airline",
+    "from": "departure city",
+    "to": "destination",
+    "airport": "departure airport",
+    "arrival_airport": "arrival airport",
+    "return_date": "return date",
+    "class": "class",
+    "station": "departure station",
+    "arrival_station": "arrival station",
+    "hotel": "hotel",
+    "nights": "number of nights",
+    "rooms": "number of rooms",
+    "checkout": "check-out date",
+    "car": "car",
+    "car_type": "type of car",
+    "pickup": "pick-up location",
+    "duration": "ride duration",
+    "ride_type": "type of ride",
+    "wait": "wait time",
+    "provider": "name of who it was with",
+    "amount": "amount",
+    "recipient": "recipient",
+    "account": "account it came from",
+    "property": "property",
 }
 BOOKINGS = {
     "restaurant": "the {nth}table I booked",
@@ -111,6 +139,21 @@ BOOKINGS = {
     "song": "the {nth}song you played",
     "movie": "the {nth}movie you put on",
 }
+# the full release's other services: the calls of --split more-tune / more-heldout are built from these kinds only
+MORE_BOOKINGS = {
+    "flight": "the {nth}flight I booked",
+    "bus": "the {nth}bus tickets",
+    "train": "the {nth}train tickets",
+    "hotel": "the {nth}place I booked to stay",
+    "car": "the {nth}car I rented",
+    "ride": "the {nth}ride I booked",
+    "appointment": "the {nth}appointment I booked",
+    "transfer": "the {nth}money transfer",
+    "visit": "the {nth}property visit",
+}
+MORE_SPLITS = ("more-tune", "more-heldout")
+MORE_NOUNS = {"price": "price"}  # a fare, a rent, an amount paid: not a restaurant's price range
+DATE_GROUPS = frozenset({"date", "checkout", "return_date"})  # asked only when said as a calendar day
 QUESTIONS = (  # even-numbered wordings for the tune half, odd-numbered for the held-out half
     "Sorry, what was the {what} for {booking} again?",
     "Can you remind me of the {what} for {booking}?",
@@ -208,7 +251,7 @@ def _forms(episode: data.Episode, group: str) -> tuple[str, ...]:
 def _askable(episode: data.Episode) -> list[str]:
     out = []
     for group in episode.values:
-        if group == "date" and not any(data.is_absolute_date(s) for s in episode.surfaces[group]):
+        if group in DATE_GROUPS and not any(data.is_absolute_date(s) for s in episode.surfaces[group]):
             continue  # "today", "next Friday": relative to the dialogue's own day
         out.append(group)
     return out
@@ -239,7 +282,7 @@ class _Builder:
         """The caller asks about ``n`` facts of earlier dialogues; the agent answers each."""
         self.rng.shuffle(self.pending)
         for fact in [self.pending.pop() for _ in range(min(n, len(self.pending)))]:
-            what = NOUNS.get(fact.group, fact.group)
+            what = (MORE_NOUNS if self.half in MORE_SPLITS else {}).get(fact.group) or NOUNS.get(fact.group, fact.group)
             question = _question(self.half, self.rng, what, self.bookings[fact.id])
             qid = self.say("user", unformatted(question) if self.plain else question, "q")
             self.call.asks[qid] = Ask(fact, mark)
@@ -270,7 +313,7 @@ class _Builder:
         at = {t.id: t.at for t in self.call.turns if t.id in set(ids)}
         span = (min(at.values()), max(at.values()))
         ordinal = ORDINALS[nth] if nth < len(ORDINALS) else ""
-        booking = BOOKINGS[episode.kind].format(nth=ordinal, noun=episode.event_noun or "event")
+        booking = bookings_of(self.half)[episode.kind].format(nth=ordinal, noun=episode.event_noun or "event")
         for group in _askable(episode):
             value = episode.values[group]
             carriers = frozenset(tid for tid, t in zip(ids, episode.turns, strict=True) if t.carries(group, value))
@@ -282,6 +325,12 @@ class _Builder:
             self.pending.append(fact)
             self.bookings[fact.id] = booking
             self.answers[fact.id] = episode.surfaces[group][0]
+
+
+def bookings_of(half: str) -> dict[str, str]:
+    """How the caller names a booking of each kind the calls of ``half`` are built from: the subset's four kinds,
+    or for the full release's halves of other services (``more-tune``, ``more-heldout``) those services' kinds."""
+    return MORE_BOOKINGS if half in MORE_SPLITS else BOOKINGS
 
 
 def build_calls(episodes: Sequence[data.Episode], *, half: str, seed: int, count: int) -> list[LongCall]:
@@ -386,7 +435,7 @@ _PAST = {("half", "past"): 30, ("quarter", "past"): 15, ("quarter", "to"): -15}
 def said_numbers(text: str) -> set[str]:
     """The numbers a text says, read only where the reading is certain: digits as written; a run of
     digit words read digit by digit ("eight eight one" -> 881); a compound ("forty two" -> 42); an
-    hour and its minutes ("seven thirty pm" or "7 30 pm" -> 7:30, 730 is not). Never joined across two numbers;
+    hour and its minutes ("seven thirty pm", "7 30 pm" or "7 30 in the evening" -> 7:30, 730 is not). Never joined across two numbers;
     a hesitation inside a number said digit by digit ("five one zero um eight", "two five you know zero") does not
     split it."""
     out = set(_NUMBER.findall(text)) | set(re.findall(r"\d+", text))
@@ -419,7 +468,8 @@ def said_numbers(text: str) -> set[str]:
         if q in (p + 1, p + 2) and 1 <= int(hour) <= 12 and int(minutes) < 60:
             out.add(f"{int(hour)}:{int(minutes):02d}")
     # "8 30 pm" (or "8 um 30 pm": a hesitation splits no number, as above) -> 8:30, as in words
-    clocks = re.compile(r"\b(\d{1,2}) (\d{2}) ?(?:[ap]\.?m\b)")
+    # "2 30 in the afternoon" too: the clock said with a part of the day, as with am/pm
+    clocks = re.compile(r"\b(\d{1,2}) (\d{2}) ?(?:[ap]\.?m\b|in the (?:morning|afternoon|evening)\b|at night\b)")
     for m in itertools.chain(clocks.finditer(text.lower()), clocks.finditer(" ".join(words))):
         if 1 <= int(m.group(1)) <= 12 and int(m.group(2)) < 60:
             out.add(f"{int(m.group(1))}:{m.group(2)}")
@@ -682,7 +732,8 @@ def evaluate(
     half: str, *, directory: Path, seed: int, count: int, budgets: Sequence[int], misses: Path | None = None
 ) -> dict[str, Any]:
     episodes, _ = data.load_episodes(directory, half)
-    episodes = [e for e in episodes if e.kind in BOOKINGS]  # the kinds these calls are built from (not hotels)
+    kinds = bookings_of(half)  # the kinds these calls are built from (tune2's file 043 also holds hotels)
+    episodes = [e for e in episodes if e.kind in kinds]
     calls = build_calls(episodes, half=half, seed=seed, count=count)
     out: dict[str, Any] = {
         "calls": len(calls),
@@ -776,7 +827,7 @@ def _p(value: float | None) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--split", choices=(*data.HALVES, "tune2", "tune3", "both"), default="both")
+    parser.add_argument("--split", choices=(*data.HALVES, "tune2", "tune3", *MORE_SPLITS, "both"), default="both")
     parser.add_argument("--data", help="the SGD directory (default: $SGD_PATH, else ../shared/data/sgd)")
     parser.add_argument("--calls", type=int, default=36, help="long calls per half")
     parser.add_argument("--seed", type=int, default=0)

@@ -223,7 +223,7 @@ class _Context:
 
 _KEPT_KINDS = frozenset(
     {"reference", "phone", "email", "time", "date", "day", "duration", "amount", "count", "address", "car_type",
-     "colour", "price", "number"}
+     "colour", "price", "number", "place", "account", "payee", "class"}
 )  # fmt: skip
 """Value kinds that make a sentence durable wherever they are said (a name only when the agent confirms
 or repeats it)."""
@@ -346,8 +346,11 @@ def _tag(value: Value) -> str | None:
     """A value as tagged in the notes: the span said, or its certain normal form."""
     if value.kind == "amount":
         number, _, currency = value.normalised.partition(" ")
-        if not re.fullmatch(r"\d+(?:\.\d+)?", number):
-            return value.text
+        if not re.fullmatch(r"\d+(?:\.\d+)?", number) or re.search(r"hundred|thousand|million", value.text, re.I):
+            return value.text  # "one thousand five hundred bucks": a sum of words stays as said
+        written = re.search(r"\d[\d,]*(?:\.\d+)?", value.text)  # "$1,728" keeps its comma: as written
+        if written and written.group(0).replace(",", "") == number:
+            number = written.group(0)
         return f"{_CURRENCY_SIGNS[currency]}{number}" if currency in _CURRENCY_SIGNS else value.normalised
     if value.kind == "time":
         words = [_CLOCK_WORDS.get(w, w) for w in value.normalised.split()]

@@ -74,7 +74,7 @@ _CANCEL_APPOINTMENT = re.compile(
     r"\b(?:cancel(?:led)?|call off)\s+(?:my|your|the)\s+(?:appointment|visit|booking|consultation|advisor call)",
     re.IGNORECASE,
 )
-_CLOCK = re.compile(r"\bat\s+(\d{1,2}(?::\d{2})?\s*(?:am|pm|a\.m\.|p\.m\.)?|noon)", re.IGNORECASE)
+_CLOCK = re.compile(r"\bat\s+(\d{1,2}(?!\d)(?::\d{2}(?!\d))?\s*(?:am|pm|a\.m\.|p\.m\.)?|noon)", re.IGNORECASE)
 _CONTACT_TIME = re.compile(
     r"\b(?:(?:please\s+)?call\s+(?:me\s+)?(?:back\s+)?|reach\s+me\s+|best\s+time\s+is\s+|prefer\s+(?:a\s+call\s+)?)"
     r"((?:before|after)\s+(?:noon|\d{1,2}(?:\s*(?:am|pm|o'clock))?)|in\s+the\s+(?:morning|afternoon|evening)s?|"

@@ -343,7 +343,8 @@ def _find_runs(tokens: list[_Token], *, strict: bool = False, lone: bool = False
             continue
         pieces = _collect(tokens, piece, locked, strict=strict)
         if strict and lone and len(pieces) == 1 and not pieces[0].single and not pieces[0].written:
-            run = _settle(tokens, pieces)
+            # a part of a longer number said in words ("one thousand one hundred and sixty") is no lone number
+            run = None if _beside_a_number(tokens, pieces[0].first, pieces[0].last) else _settle(tokens, pieces)
             if run is not None and not run.plus:
                 runs.append(run)
         elif strict:
@@ -354,6 +355,23 @@ def _find_runs(tokens: list[_Token], *, strict: bool = False, lone: bool = False
                 runs.append(run)
         i = pieces[-1].last
     return runs
+
+
+_BIG = frozenset({"hundred", "thousand", "million", "billion"})
+
+
+def _beside_a_number(tokens: list[_Token], first: int, last: int) -> bool:
+    """Whether a number word or digits stand next to tokens ``[first, last)``, across fillers and "and"."""
+    skip = _FILLERS | {"and", ","}
+    before = first - 1
+    while before >= 0 and tokens[before][2] in skip:
+        before -= 1
+    after = last
+    while after < len(tokens) and tokens[after][2] in skip:
+        after += 1
+    near = [k for k in (before, after) if 0 <= k < len(tokens)]
+    near = [k for k in near if k == after or tokens[k][2] not in _WEAK]  # "oh, twelve people": "oh" is a word
+    return any(tokens[k][2] in _STARTERS or tokens[k][2] in _BIG or tokens[k][2][0].isdigit() for k in near)
 
 
 def _spoken_groups(tokens: list[_Token], pieces: list[_Piece]) -> list[_Run]:

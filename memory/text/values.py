@@ -20,7 +20,10 @@ Kinds: ``reference`` (booking and ticket references, with or without digits), ``
 ``duration`` ("3 nights", "two hours"), ``amount`` ("$42.10", "9.80 pounds", "forty two dollars"),
 ``count`` (people, tickets, seats... "for 2", "one" to "twelve" with what is counted), ``address``
 ("420 Ramona Street"), ``name`` (capitalised names of venues, products, people, events, places),
-``car_type`` ("SUV", "compact"), ``colour``, ``price`` (a price level: "moderate", "affordable", "pricey", "not too
+``car_type`` ("SUV", "compact", a make or model: "honda accord", "a camry"), ``place`` (where a trip starts or
+ends: "jfk international airport", "fresno station", "salesforce transit center"), ``account`` (what money
+comes from: "checking", "savings", "credit card"), ``payee`` (who money is sent to: "send it to maria"),
+``class`` (a fare or a seat class, a kind of ride: "premium economy", "business class", "a pool ride"), ``colour``, ``price`` (a price level: "moderate", "affordable", "pricey", "not too
 expensive"; normalised to the level of the usual scale it names: "inexpensive", "moderate", "expensive"),
 ``device`` (where something plays: "the kitchen speaker", "the TV", "the speaker in the bedroom", "play it
 in the living room"; normalised to its room and what it is, "kitchen speaker", "tv", "living room"),
@@ -53,6 +56,10 @@ KINDS = (
     "address",
     "name",
     "car_type",
+    "place",
+    "account",
+    "payee",
+    "class",
     "colour",
     "price",
     "number",
@@ -108,6 +115,51 @@ _CAR_TYPES = (
     r"suv|sedan|hatchback|compact(?: car)?|intermediate|standard(?: car)?|full[- ]size(?: car)?|mid[- ]size(?: car)?|"
     r"minivan|van|pickup(?: truck)?|convertible|coupe|luxury car|economy car|estate car|station wagon|"
     r"electric car|hybrid|two[- ]door|four[- ]door"
+)
+# makes and models of cars people rent; a model that is also an English word counts only after its make
+_CAR_MAKES = (
+    r"honda|toyota|chevrolet|chevy|ford|nissan|hyundai|kia|mazda|subaru|volkswagen|vw|bmw|audi|mercedes(?:-benz)?|"
+    r"lexus|jeep|dodge|tesla|volvo|buick|chrysler|cadillac|acura|infiniti|mitsubishi"
+)
+_CAR_MODELS = (
+    r"camry|corolla|prius|rav ?4|highlander|accord|civic|cr-?v|altima|sentra|maxima|versa|cruze|malibu|impala|"
+    r"equinox|tahoe|suburban|mustang|elantra|sonata|tucson|optima|sorento|sportage|jetta|passat|tiguan|outback|"
+    r"forester|impreza|wrangler|durango|mazda ?[36]|cx-?5"
+)
+_CAR_WORD_MODELS = r"focus|fusion|escape|explorer|golf|pilot|odyssey|rogue|legacy|charger|spark|soul|model [3sxy]"
+_CAR_MODEL = re.compile(
+    rf"\b(?:{_CAR_MAKES})\s+(?:{_CAR_MODELS}|{_CAR_WORD_MODELS})\b|\b(?:{_CAR_MODELS})\b|\b(?:{_CAR_MAKES})\b",
+    re.IGNORECASE,
+)
+# where a trip starts or ends: up to three words before what names a terminal ("sky harbor international airport")
+_PLACE_HEAD = re.compile(
+    r"\b(?:international\s+)?airport|\b(?:(?:bus|train|railway|rail)\s+)?station|\b(?:bus\s+)?terminal|\bdepot"
+    r"|\b(?:transit|intermodal|transportation)\s+cent(?:er|re)",
+    re.IGNORECASE,
+)
+_ACCOUNT = re.compile(
+    r"\b(?:checking|savings|current)(?=\s+(?:account|balance))|\b(?:credit|debit)\s+card\b|\bapp\s+balance\b",
+    re.IGNORECASE,
+)
+# a price said as a bare number after what names one ("it costs 301", "the ticket price is 132", "the ride cost
+# 8 20"): an amount, kept as said (no currency was said)
+_COST = re.compile(
+    r"\b(?:costs?|costing|cost\s+you|priced\s+at|price\s+is|fare\s+is|total\s+(?:is|of|comes\s+to)|rent\s+is"
+    r"|tickets?\s+(?:is|are|for)|(?=for\s+\d[\d,]*(?:\.\d{1,2})?\s+(?:per|a|each)\s+(?:month|night|day|week|ticket|person)\b)for)"
+    r"\s+(?:(?:only|just|about|around|is|of|a\s+total\s+of)\s+)*(\d[\d,]*(?:\.\d{1,2}|\s\d{2}(?![\d:]))?)\b"
+    r"(?!\s*(?:am|pm|a\.m|p\.m|o'clock|:|minutes?|hours?|days?|nights?|people|persons?|tickets?|seats?))",
+    re.IGNORECASE,
+)
+# who money goes to: "send the money to maria", "transfer 950 to the checking account of pranav"
+_PAYEE = re.compile(
+    r"\b(?:send|sent|sending|transfer|transferred|transferring|pay|paid|paying|wire|wired)\b[^.?!,]{0,40}?\bto\s+"
+    r"(?:(?:my|the|their|his|her)\s+)?(?:(?:checking|savings)\s+(?:account\s+)?(?:of\s+)?)?([A-Za-z][\w'-]*)",
+    re.IGNORECASE,
+)
+_NOT_PAYEE = frozenset(["account", "bank", "checking", "savings", "him", "them", "someone", "somebody", "whom", "card"])
+_CLASS = re.compile(
+    r"\b(?:premium\s+economy|basic\s+economy|business\s+class|first\s+class|economy\s+class|economy(?=\s+(?:seats?|tickets?|flight|fare))|(?:luxury|pool|shared|regular)\s+(?:ride|cab|taxi))\b",
+    re.IGNORECASE,
 )
 _COLOURS = r"red|blue|black|white|silver|grey|gray|green|yellow|orange|brown|beige|gold|purple|pink|maroon|navy"
 _STREET = (
@@ -239,6 +291,9 @@ _LOWER_BY = re.compile(
     # a record, then who made it: "from the album harvest moon by neil young"
     rf"|\balbum\s+[^.?!]{{1,50}}?\bby\s+((?:the\s+)?{_W}(?:\s+{_W}){{0,2}})"
 )
+# a trip from one place to another ("from las vegas to san diego"), a doctor by name ("dr michael bahlinger")
+_LOWER_FROM_TO = re.compile(rf"\bfrom\s+({_W}(?:\s+{_W}){{0,2}})\s+to\s+({_W}(?:\s+{_W}){{0,2}})")
+_LOWER_DOCTOR = re.compile(rf"\b(?:dr|doctor)\.?\s+({_W}(?:\s+{_W}){{0,3}})")
 _LOWER_CUISINE = re.compile(rf"\b({_W})\s+(?:food|cuisine|restaurant|place)\b")
 _MAY_CUISINE = re.compile(r"\b(?:food|cuisine|restaurant|place)\b")
 _NOT_CUISINE = frozenset(["kind", "type", "sort", "fast", "street", "junk", "pet", "baby", "seafood", "cheap"])
@@ -546,6 +601,34 @@ _MAY_CAR = re.compile(
 )
 
 
+_MAY_COST = re.compile(r"cost|price|fare|total|rent|ticket|per|each", re.I)
+_WORD_RE = re.compile(r"[a-z][a-z0-9]*")
+# the first word of each make and model ("cr-v" starts with "cr", "rav 4" with "rav"): a cheap test before the reader
+_MODEL_WORDS = frozenset(
+    _WORD_RE.findall(re.sub(r"\(\?:|\)\?|\?|\[\w+\]|\s\?", " ", f"{_CAR_MAKES}|{_CAR_MODELS}|{_CAR_WORD_MODELS}"))
+)
+_MAY_PLACE = re.compile(r"airport|station|terminal|depot|cent(?:er|re)", re.I)
+_MAY_CLASS = re.compile(r"economy|class|ride|cab|taxi", re.I)
+_MAY_PAYEE = re.compile(r"send|sent|transfer|pa[yi]|wire", re.I)
+_MAY_ACCOUNT = re.compile(r"checking|savings|current|card|balance", re.I)
+_PLACE_FILLERS = frozenset(["um", "uh", "er", "like"])
+
+
+def _place(text: str, start: int, end: int) -> tuple[int, int]:
+    """The span of a terminal's name: up to three words before its head ("fresno station"), none of them a
+    word of a sentence's frame ("leaving from the" stop it); the head alone when no word names it (then it
+    is taken only when it names one itself, "union station" is read by the head's own words)."""
+    begin, words = start, 0
+    for m in reversed(list(re.finditer(r"[\w'.&-]+", text[max(0, start - 80) : start]))):
+        word = m.group(0).lower()
+        if word in _PLACE_FILLERS:
+            continue
+        if word in _STOP or words == 3 or not word[0].isalpha():
+            break
+        begin, words = max(0, start - 80) + m.start(), words + 1
+    return (begin, end) if words else (end, end)
+
+
 def clear_cache() -> None:
     """Drop the cached readings (they hold callers' words): after a caller is deleted."""
     _read.cache_clear()
@@ -590,7 +673,12 @@ def _read(text: str) -> tuple[Value, ...]:
     for m in _ADDRESS.finditer(text):
         add("address", m.start(), m.end())
     for m in _AMOUNT.finditer(text) if _MAY_AMOUNT.search(text) else ():
-        add("amount", m.start(), m.end(), _amount(m.group(0)))
+        if not _part_of_a_number(text[: m.start()]):  # "one thousand and, like, sixty bucks" is no $60
+            add("amount", m.start(), m.end(), _amount(m.group(0)))
+    for m in _COST.finditer(text) if _MAY_COST.search(text) else ():
+        if re.match(r"ticket|for", m.group(0), re.I) and len(re.sub(r"\D", "", m.group(1))) < 2:
+            continue  # "tickets are 3", "for 2 per person": as likely a count as a price
+        add("amount", m.start(1), m.end(1), m.group(1).replace(",", ""))
     for m in _TIME.finditer(text) if _MAY_TIME.search(text) else ():
         add("time", m.start(), m.end(), _time(m.group(0)))
     for m in _DATE.finditer(text) if _MAY_DATE.search(text) else ():
@@ -614,6 +702,17 @@ def _read(text: str) -> tuple[Value, ...]:
         add("price", m.start(), m.end(), price_level(m.group(0)) or _plain(m.group(0)))
     for m in _CAR.finditer(text) if _MAY_CAR.search(text) else ():
         add("car_type", m.start(), m.end())
+    for m in _CAR_MODEL.finditer(text) if not _MODEL_WORDS.isdisjoint(_WORD_RE.findall(text.lower())) else ():
+        add("car_type", m.start(), m.end())
+    for m in _PLACE_HEAD.finditer(text) if _MAY_PLACE.search(text) else ():
+        add("place", *_place(text, m.start(), m.end()))
+    for m in _CLASS.finditer(text) if _MAY_CLASS.search(text) else ():
+        add("class", m.start(), m.end())
+    for m in _PAYEE.finditer(text) if _MAY_PAYEE.search(text) else ():
+        if m.group(1).lower() not in _STOP and m.group(1).lower() not in _NOT_PAYEE:
+            add("payee", m.start(1), m.end(1))
+    for m in _ACCOUNT.finditer(text) if _MAY_ACCOUNT.search(text) else ():
+        add("account", m.start(), m.end())
     for m in _COLOUR.finditer(text):
         add("colour", m.start(), m.end())
     for m in _DEVICE.finditer(text) if _MAY_DEVICE.search(text) else ():
@@ -640,11 +739,33 @@ def _read(text: str) -> tuple[Value, ...]:
             span = _name_words(text, m.start(group), m.end(group), lead="the")
             if span is not None:
                 add("name", *span)
+        for m in _LOWER_FROM_TO.finditer(text) if "from " in text else ():
+            spans = [_name_words(text, m.start(g), m.end(g)) for g in (1, 2)]
+            if spans[0] is not None and text[spans[0][1] : m.start(2)].strip() == "to":  # both whole names
+                for span in spans:
+                    if span is not None:
+                        add("name", *span)
+        for m in _LOWER_DOCTOR.finditer(text) if "d" in text else ():
+            span = _name_words(text, m.start(1), m.end(1))
+            if span is not None:
+                add("name", *span)
         for m in _LOWER_CUISINE.finditer(text) if _MAY_CUISINE.search(text) else ():
             if m.group(1) not in _NOT_CUISINE and m.group(1) not in _STOP:
                 add("name", m.start(1), m.end(1))
     out.sort(key=lambda v: v.start)
     return tuple(out)
+
+
+_NUMBER_WORDS = frozenset([*_UNITS, *_TEENS, *_TENS, "hundred", "thousand", "million"])
+_SKIPPED = frozenset(["and", "uh", "um", "er", "like", "you", "know"])
+
+
+def _part_of_a_number(before: str) -> bool:
+    """Whether the words before a value said in words end with a number word (across fillers and "and")."""
+    words = re.findall(r"[a-z]+|\d+", before.lower()[-60:])
+    while words and words[-1] in _SKIPPED:
+        words.pop()
+    return bool(words) and (words[-1] in _NUMBER_WORDS and words[-1] != "oh")
 
 
 def _plain(said: str) -> str:
