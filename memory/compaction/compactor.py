@@ -82,7 +82,7 @@ class _Booking:
     offer: int | None = None  # the agent's latest proposal before the first confirmation
     named: dict[str, float] = field(default_factory=dict)  # kind -> its turns' votes (the caller's weigh most)
     own: set[str] = field(default_factory=set)  # kinds the caller named in their own words (not the agent's echoed)
-    agents: frozenset[str] = frozenset()  # the kinds the agent's latest turn in it named
+    agents: frozenset[str] = frozenset()  # the kinds the agent's latest turn in it named, when it offered something
 
 
 _AGENT_VOTE = 0.4  # an agent's turn naming a kind of thing, against 1 for the caller's
@@ -470,8 +470,10 @@ class Compactor:
                 current.kind not in rivals or current.named[kind] > current.named.get(current.kind or "", 0.0)
             ):
                 current.kind = kind
-        if turn.role == "assistant":
-            current.agents = frozenset(kinds)
+        if turn.role == "assistant":  # what the agent offers by its title ("do you want to see how to train...")
+            current.agents = (
+                frozenset(kinds) if _OFFER.search(lowered) and not _NOT_OFFER.search(lowered) else frozenset()
+            )
         if turn.role == "user" and current.request is None and self._digest(i).kind in ("key", "content"):
             current.request = i
         current.turns.append(i)
@@ -1187,7 +1189,7 @@ _DECLINES = re.compile(
 _CLOSING = re.compile(
     r"\b(?:that's (?:all|it|everything)|that is (?:all|it|everything)|this is all (?:i|we) need|that(?: like,?| you know,?)?(?: will|'ll)(?: like,?| you know,?)? (?:be (?:all|it\b(?! for\b))|do(?! (?:just |very )?(?:fine|great|nicely|well|perfectly)))|"
     r"that(?: like,?| you know,?)? would(?: like,?| you know,?)? be (?:all|it\b(?! for\b))|nothing else|"
-    r"(?:don't|do not) need anything else|thanks?(?: you)?(?: (?:so|very))?(?: much)? for (?:your|you|the|all(?: (?:your|of your|the))?) (?:help|assistance)|no,? thanks?(?: you)?,? (?:i'm|i am) (?:good|fine|ok(?:ay)?)|"
+    r"(?:don't|do not) need anything else|everything (?:i|we) (?:needed|wanted|need)|thanks?(?: you)?(?: (?:so|very))?(?: much)? for (?:your|you|the|all(?: (?:your|of your|the))?) (?:help|assistance)|no,? thanks?(?: you)?,? (?:i'm|i am) (?:good|fine|ok(?:ay)?)|"
     r"good ?bye|bye|take care|see you|(?:i'm|i am|we're|we are) all set|"
     r"(?<!\bto )(?<!\bcan )(?<!\bcould )(?<!\bwe )(?<!\bi )have a (?:nice|good|great|wonderful|lovely|fantastic|pleasant|terrific) (?:rest of (?:your|the) )?(?:day|one|evening|night|time|meal|weekend)|"
     r"(?:is there|will there be|was there) anything else|anything else (?:i|we) can|anything else (?:for you|today)|"
