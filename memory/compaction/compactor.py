@@ -442,8 +442,12 @@ class Compactor:
             and not _ABOUT_THEM.search(lowered)
         ):
             follows_up = False  # the caller took leave of it: "i'd like it in a place in pleasanton" asks anew
-        if caller_turns_to and not other_kind and (follows_up or about_it or (_CLOSING.search(lowered) and not kinds)):
-            caller_turns_to = False  # about the thing just done ("do they serve alcohol?"), or taking leave of it
+        if (
+            caller_turns_to
+            and not other_kind
+            and (follows_up or about_it or (_CLOSING.search(lowered) and (not kinds or same_kind)))
+        ):  # about the thing just done ("do they serve alcohol?"), or taking leave of it ("thanks for finding that
+            caller_turns_to = False  # movie for us, that's all i need")
         if (  # "nah play it on the bedroom speaker" to "playing x on the kitchen speaker": corrects, asks nothing new
             caller_turns_to
             and current is not None
@@ -1187,7 +1191,7 @@ _DECLINES = re.compile(
 )
 """A caller's bare "no" or "no thank you (for your help)" (to the agent's "anything else?", said before it)."""
 _CLOSING = re.compile(
-    r"\b(?:that's (?:all|it|everything)|that is (?:all|it|everything)|this is all (?:i|we) need|that(?: like,?| you know,?)?(?: will|'ll)(?: like,?| you know,?)? (?:be (?:all|it\b(?! for\b))|do(?! (?:just |very )?(?:fine|great|nicely|well|perfectly)))|"
+    r"\b(?:that'?s (?:all|it|everything)|that is (?:all|it|everything)|this is all (?:i|we) need|that(?: like,?| you know,?)?(?: will|'ll)(?: like,?| you know,?)? (?:be (?:all|it\b(?! for\b))|do(?! (?:just |very )?(?:fine|great|nicely|well|perfectly)))|"
     r"that(?: like,?| you know,?)? would(?: like,?| you know,?)? be (?:all|it\b(?! for\b))|nothing else|"
     r"(?:don't|do not) need anything else|everything (?:i|we) (?:needed|wanted|need)|thanks?(?: you)?(?: (?:so|very))?(?: much)? for (?:your|you|the|all(?: (?:your|of your|the))?) (?:help|assistance)|no,? thanks?(?: you)?,? (?:i'm|i am) (?:good|fine|ok(?:ay)?)|"
     r"good ?bye|bye|take care|see you|(?:i'm|i am|we're|we are) all set|"
@@ -1206,10 +1210,11 @@ _CLOSING = re.compile(
 _FAREWELL = re.compile(
     r"\b(?:good ?bye|bye|take care|see you|"
     r"(?<!\bto )(?<!\bcan )(?<!\bcould )(?<!\bwe )(?<!\bi )have a (?:nice|good|great|wonderful|lovely|fantastic|pleasant|"
-    r"terrific) (?:rest of (?:your|the) )?(?:day|one|evening|night|weekend)|enjoy (?:the rest of )?your (?:day|evening|night|weekend))\b"
+    r"terrific) (?:rest of (?:your|the) )?(?:day|one|evening|night|weekend)|enjoy (?:the rest of )?your (?:day|evening|night|weekend))"
+    r"(?:\W+(?:too|now|sir|ma'am|then|again|bye))?\W*$"
 )
-"""The agent bidding the caller goodbye ("have a fantastic day", "take care"): what was under way is over,
-whatever the caller's last words were."""
+"""The agent bidding the caller goodbye at the end of its turn ("have a fantastic day", "take care"): what was
+under way is over, whatever the caller's last words were (a title, "good goodbye by linkin park", is no goodbye)."""
 _DONE = re.compile(
     r"\b(?:has|have) started\b|\b(?:song|music|movie|film) (?:is )?playing\b|(?<!\bi )(?<!\bwe )(?<!\byou )(?<!\bmight )(?<!\bwould )(?<!\bmay )\benjoy (?:the|your|listening|watching)\b"
 )
