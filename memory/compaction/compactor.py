@@ -408,6 +408,9 @@ class Compactor:
         requests = turn.role == "user" and _REQUEST.search(_TELL_ME.sub(" ", lowered)) is not None
         caller_turns_to = current is not None and (  # the caller asks for something once one is done
             (requests and bool(kinds) and current.done)
+            # or for more of the kind once they said yes to its details ("please confirm: play the innocent" -
+            # "yes please"), even when no report of it was read: "can you find some movies online"
+            or (requests and kinds == [current.kind] and current.affirmed and not current.failed)
             or (
                 turn.role == "user"
                 and current.closed
@@ -506,6 +509,8 @@ class Compactor:
         if turn.role == "assistant" and is_not_done(lowered):
             current.affirmed = False  # "sorry, i was unable to book that"
             current.failed = not current.booked
+        elif turn.role == "assistant" and _NOT_FOUND.search(lowered) and not current.booked:
+            current.failed = True  # "sorry, i couldn't find any other rom-coms": a search that found nothing to take
         if current.turns and closing:
             current.done = current.closed = True  # goodbyes, "anything else?": the next request is another booking
             # the caller's "that's all", or the agent bidding them goodbye ("have a fantastic day"): it is over
@@ -1207,6 +1212,11 @@ _CLOSING = re.compile(
     r"have (?:fun|a (?:good|great) time) (?:at|with|tonight)|what else can i (?:do|help|assist))\b"
 )
 """A closing (either side): goodbyes, "that's all", the agent's "anything else I can help with?"."""
+_NOT_FOUND = re.compile(
+    r"\b(?:couldn't|could not|can't|cannot|was unable to|wasn't able to|am unable to|didn't) (?:find|locate|see)\b"
+    r"|\b(?:found|there (?:is|are|were|was)) (?:no|nothing)\b"
+)
+"""The agent reporting a search that found nothing: an attempt, not a booking."""
 _FAREWELL = re.compile(
     r"\b(?:good ?bye|bye|take care|see you|"
     r"(?<!\bto )(?<!\bcan )(?<!\bcould )(?<!\bwe )(?<!\bi )have a (?:nice|good|great|wonderful|lovely|fantastic|pleasant|"
