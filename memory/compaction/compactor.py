@@ -77,6 +77,7 @@ class _Booking:
     left: bool = False  # the caller took leave of it ("that's all, thanks"): over, booked or not
     affirmed: bool = False  # the caller said yes to the agent's check of its details, and no failure was reported
     closed: bool = False  # a closing was said (goodbyes, "anything else?"): whatever is asked next is new
+    settled: bool = False  # the caller said yes to the agent reading its details back ("please confirm: ...")
     failed: bool = False  # the agent reported it could not do it ("sorry, i was unable to book that"), none done since
     request: int | None = None  # the caller's first words with content: what they asked for
     offer: int | None = None  # the agent's latest proposal before the first confirmation
@@ -410,7 +411,7 @@ class Compactor:
             (requests and bool(kinds) and current.done)
             # or for more of the kind once they said yes to its details ("please confirm: play the innocent" -
             # "yes please"), even when no report of it was read: "can you find some movies online"
-            or (requests and kinds == [current.kind] and current.affirmed and not current.failed)
+            or (requests and kinds == [current.kind] and current.settled and not current.failed)
             or (
                 turn.role == "user"
                 and current.closed
@@ -506,6 +507,8 @@ class Compactor:
                 last is not None and (last in current.confirms or self._digest(last).kind == "key")
             ):
                 current.affirmed = asks(self._turns[last].text) or bool(_CHECKS.search(self._turns[last].text.lower()))
+            if last is not None and _READS_BACK.search(self._turns[last].text.lower()):
+                current.settled = True
         if turn.role == "assistant" and is_not_done(lowered):
             current.affirmed = False  # "sorry, i was unable to book that"
             current.failed = not current.booked
@@ -1212,6 +1215,8 @@ _CLOSING = re.compile(
     r"have (?:fun|a (?:good|great) time) (?:at|with|tonight)|what else can i (?:do|help|assist))\b"
 )
 """A closing (either side): goodbyes, "that's all", the agent's "anything else I can help with?"."""
+_READS_BACK = re.compile(r"\bconfirm\b|\bis (?:that|this|it) (?:right|correct)\b|\bcorrect\W*$|\bright\W*$")
+"""The agent reading the details back for the caller to confirm ("please confirm: play the innocent with subtitles")."""
 _NOT_FOUND = re.compile(
     r"\b(?:couldn't|could not|can't|cannot|was unable to|wasn't able to|am unable to|didn't) (?:find|locate|see)\b"
     r"|\b(?:found|there (?:is|are|were|was)) (?:no|nothing)\b"
