@@ -1336,7 +1336,8 @@ def _attempts(pool: list[_Booking]) -> list[list[_Booking]]:
     """The bookings of one kind as the caller counts them ("the second table I booked"): an attempt
     that was never reported done (the agent could not book it, and the caller asked again) goes with the
     next one of the kind, the one that was booked first; one the caller took leave of, or whose details
-    the caller confirmed with no failure reported after ("one ticket to x, right?" - "yes"), counts on its own;
+    the caller confirmed with no failure reported after ("one ticket to x, right?" - "yes"; "please confirm: play
+    the innocent with subtitles" - "yes please"), counts on its own;
     one the caller left after a failure was reported is an attempt still. A stretch in which the caller named no
     kind of their own and nothing was reported done ("thank you for your help, that'll be all" after the
     tickets) is what was said after the one before it, not another booking."""
@@ -1344,7 +1345,7 @@ def _attempts(pool: list[_Booking]) -> list[list[_Booking]]:
     for booking in pool:
         if out and not booking.own and not booking.booked:
             out[-1].append(booking)
-        elif out and not any(b.booked or ((b.left or b.affirmed) and not b.failed) for b in out[-1]):
+        elif out and not any(b.booked or ((b.left or b.affirmed or b.settled) and not b.failed) for b in out[-1]):
             out[-1].insert(0 if booking.booked else len(out[-1]), booking)
         else:
             out.append([booking])
