@@ -1837,7 +1837,7 @@ def test_a_start_time_or_a_plan_is_no_report(said: str) -> None:
     assert not _REPORTED.search(said) and not _PLAYS.search(said)
 
 
-@pytest.mark.parametrize("said", ["i enjoy watching comedies", "i usually enjoy the music of the eighties"])
+@pytest.mark.parametrize("said", ["i enjoy watching comedies", "we enjoy the music of the eighties"])
 def test_a_caller_enjoying_something_takes_no_leave(said: str) -> None:
     from memory.compaction.compactor import _CLOSING
 
