@@ -1673,3 +1673,172 @@ def test_each_film_put_on_counts_as_one_booking() -> None:
 def test_recall_brings_the_request_that_names_a_director_or_a_genre(question: str, said: str) -> None:
     compactor = fed(turns_of([*THREE_FILMS, *CHATTER * 4]), CompactionPolicy(token_budget=500))
     assert said in compactor.plan(question).recall
+
+
+# --------------------------------------------------------------------------- where a booking starts and ends
+
+
+def _kinds_and_ranks(compactor: Compactor, kind: str) -> list[int]:
+    """The caller's count of each booking of ``kind`` (1 for the first), in the order they were made."""
+    from memory.compaction.compactor import _attempts
+
+    pool = [b for b in compactor._bookings if b.kind == kind]
+    return [n for n, group in enumerate(_attempts(pool), 1) for _ in group]
+
+
+FILM_WITH_A_TRAIN_IN_ITS_TITLE = [
+    ("user", "my kids want to watch a movie tonight anything animated"),
+    ("assistant", "how about how to train your dragon"),
+    ("user", "oh they love how to train your dragon put that one on"),
+    ("assistant", "okay i'll start how to train your dragon with no subtitles"),
+    ("user", "perfect thanks that's all"),
+]
+
+
+def test_a_kind_word_inside_an_offered_title_does_not_change_what_is_booked() -> None:
+    compactor = fed(turns_of([*FILM_WITH_A_TRAIN_IN_ITS_TITLE, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert compactor.boundary > len(FILM_WITH_A_TRAIN_IN_ITS_TITLE)
+    assert compactor._bookings[0].kind == "movie"
+    assert compactor._bookings[0].booked
+
+
+def test_the_callers_own_words_naming_another_kind_still_change_it() -> None:
+    turns = [
+        ("user", "can you find me something to do this weekend"),
+        ("assistant", "what city should i look in"),
+        ("user", "some live gigs in portland please"),
+        ("assistant", "the decemberists are playing at the crystal ballroom on saturday"),
+        ("user", "great get me two tickets"),
+        ("assistant", "your tickets are booked"),
+        ("user", "thanks bye"),
+    ]
+    compactor = fed(turns_of([*turns, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert compactor._bookings[0].kind == "event"
+
+
+SEARCH_CLOSED_BY_A_GOODBYE = [
+    ("user", "i'd like to listen to a song from the nineties"),
+    ("assistant", "how about wonderwall by oasis"),
+    ("user", "yes play that on the living room speaker"),
+    ("assistant", "please confirm wonderwall on the living room speaker"),
+    ("user", "yes"),
+    ("assistant", "enjoy"),
+    ("user", "cheers mate nothing more"),
+    ("assistant", "have a fantastic evening"),
+    ("user", "can you play another song for me something by blur"),
+    ("assistant", "how about song 2 by blur"),
+    ("user", "yes play it on the kitchen speaker"),
+    ("assistant", "song 2 is now playing on the kitchen speaker"),
+    ("user", "thanks that's all"),
+]
+
+
+def test_the_agents_goodbye_ends_a_booking_no_report_was_read_of() -> None:
+    compactor = fed(turns_of([*SEARCH_CLOSED_BY_A_GOODBYE, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert compactor.boundary > len(SEARCH_CLOSED_BY_A_GOODBYE)
+    assert compactor._bookings[0].left and not compactor._bookings[0].booked
+    assert _kinds_and_ranks(compactor, "music")[:2] == [1, 2]
+    second = compactor.plan("which speaker was it on for the second song you played")
+    assert "kitchen speaker" in second.recall
+
+
+def test_a_title_saying_goodbye_is_no_goodbye() -> None:
+    turns = [
+        ("user", "find me a song by the beatles"),
+        ("assistant", "how about hello goodbye by the beatles"),
+        ("user", "anything else"),
+        ("assistant", "there is also let it be by the beatles"),
+        ("user", "let it be please on the tv"),
+        ("assistant", "let it be is now playing on the tv"),
+        ("user", "thanks that's all"),
+    ]
+    compactor = fed(turns_of([*turns, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert len([b for b in compactor._bookings if b.kind == "music"]) == 1
+
+
+FAILED_THEN_LEFT_THEN_BOOKED = [
+    ("user", "i need a table for four in reno tonight"),
+    ("assistant", "sorry i couldn't find any restaurant with a table for four tonight"),
+    ("user", "okay thanks anyway"),
+    ("assistant", "have a good night"),
+    ("user", "hello can you book me a table in reno for tomorrow at seven pm"),
+    ("assistant", "please confirm a table for four at the basque house in reno tomorrow at seven pm"),
+    ("user", "yes"),
+    ("assistant", "your table is booked"),
+    ("user", "thanks bye"),
+]
+
+
+def test_a_search_that_found_nothing_is_not_a_booking_of_the_callers_count() -> None:
+    compactor = fed(turns_of([*FAILED_THEN_LEFT_THEN_BOOKED, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert compactor.boundary > len(FAILED_THEN_LEFT_THEN_BOOKED)
+    assert compactor._bookings[0].failed and compactor._bookings[0].left
+    from memory.compaction.compactor import _attempts
+
+    [first] = _attempts([b for b in compactor._bookings if b.kind == "restaurant"])  # one table, as the caller counts
+    assert first[0].booked and len(first) == 2  # the one booked first, the attempt that found nothing with it
+
+
+def test_thanks_after_a_booking_starts_no_other_booking() -> None:
+    turns = [
+        ("user", "i want two tickets for the jazz festival on friday"),
+        ("assistant", "please confirm two tickets for the jazz festival on friday"),
+        ("user", "yes"),
+        ("assistant", "your tickets are confirmed enjoy the event"),
+        ("user", "thank you very much for your help that is all i need"),
+        ("assistant", "you are welcome have a nice day"),
+        ("user", "i also want tickets for a ball game on sunday"),
+        ("assistant", "please confirm one ticket for the giants game on sunday"),
+        ("user", "yes"),
+        ("assistant", "your ticket is booked"),
+        ("user", "thanks bye"),
+    ]
+    compactor = fed(turns_of([*turns, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert _kinds_and_ranks(compactor, "event")[-1] == 2
+    second = compactor.plan("what day was it for the second event tickets")
+    assert "sunday" in second.recall
+
+
+def test_more_of_the_kind_after_the_caller_confirmed_the_details_is_another_booking() -> None:
+    turns = [
+        ("user", "i'd like to watch a drama online"),
+        ("assistant", "how about the innocent"),
+        ("user", "the innocent is good"),
+        ("assistant", "please confirm play the innocent with subtitles"),
+        ("user", "yes please"),
+        ("assistant", "go ahead"),  # no report the compactor reads
+        ("user", "can you find me some comedy movies as well"),
+        ("assistant", "how about the upside"),
+        ("user", "sure put it on"),
+        ("assistant", "the movie has started"),
+        ("user", "thanks that's all"),
+    ]
+    compactor = fed(turns_of([*turns, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    movies = [b for b in compactor._bookings if b.kind == "movie"]
+    assert len(movies) == 2 and movies[0].settled
+    assert _kinds_and_ranks(compactor, "movie") == [1, 2]
+
+
+@pytest.mark.parametrize(
+    "report",
+    ["i'm playing the movie now", "the movie is on now", "i've went ahead and confirmed that reservation for you",
+     "i have successfully confirmed your booking", "okay i'll start the curse of la llorona with subtitles"],
+)  # fmt: skip
+def test_more_ways_an_agent_reports_it_done(report: str) -> None:
+    from memory.compaction.compactor import _PLAYS
+
+    assert _REPORTED.search(report) or _PLAYS.search(report)
+
+
+@pytest.mark.parametrize("said", ["i'm going to start at the top of the list", "the show will start at 8"])
+def test_a_start_time_or_a_plan_is_no_report(said: str) -> None:
+    from memory.compaction.compactor import _PLAYS
+
+    assert not _REPORTED.search(said) and not _PLAYS.search(said)
+
+
+@pytest.mark.parametrize("said", ["i enjoy watching comedies", "we enjoy the music of the eighties"])
+def test_a_caller_enjoying_something_takes_no_leave(said: str) -> None:
+    from memory.compaction.compactor import _CLOSING
+
+    assert not _CLOSING.search(said)

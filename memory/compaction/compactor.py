@@ -78,9 +78,13 @@ class _Booking:
     left: bool = False  # the caller took leave of it ("that's all, thanks"): over, booked or not
     affirmed: bool = False  # the caller said yes to the agent's check of its details, and no failure was reported
     closed: bool = False  # a closing was said (goodbyes, "anything else?"): whatever is asked next is new
+    settled: bool = False  # the caller said yes to the agent reading its details back ("please confirm: ...")
+    failed: bool = False  # the agent reported it could not do it ("sorry, i was unable to book that"), none done since
     request: int | None = None  # the caller's first words with content: what they asked for
     offer: int | None = None  # the agent's latest proposal before the first confirmation
     named: dict[str, float] = field(default_factory=dict)  # kind -> its turns' votes (the caller's weigh most)
+    own: set[str] = field(default_factory=set)  # kinds the caller named in their own words (not the agent's echoed)
+    agents: frozenset[str] = frozenset()  # the kinds the agent's latest turn in it named, when it offered something
 
 
 _AGENT_VOTE = 0.4  # an agent's turn naming a kind of thing, against 1 for the caller's
@@ -408,6 +412,9 @@ class Compactor:
         requests = turn.role == "user" and _REQUEST.search(_TELL_ME.sub(" ", lowered)) is not None
         caller_turns_to = current is not None and (  # the caller asks for something once one is done
             (requests and bool(kinds) and current.done)
+            # or for more of the kind once they said yes to its details ("please confirm: play the innocent" -
+            # "yes please"), even when no report of it was read: "can you find some movies online"
+            or (requests and kinds == [current.kind] and current.settled and not current.failed)
             or (
                 turn.role == "user"
                 and current.closed
@@ -442,8 +449,12 @@ class Compactor:
             and not _ABOUT_THEM.search(lowered)
         ):
             follows_up = False  # the caller took leave of it: "i'd like it in a place in pleasanton" asks anew
-        if caller_turns_to and not other_kind and (follows_up or about_it or (_CLOSING.search(lowered) and not kinds)):
-            caller_turns_to = False  # about the thing just done ("do they serve alcohol?"), or taking leave of it
+        if (
+            caller_turns_to
+            and not other_kind
+            and (follows_up or about_it or (_CLOSING.search(lowered) and (not kinds or same_kind)))
+        ):  # about the thing just done ("do they serve alcohol?"), or taking leave of it ("thanks for finding that
+            caller_turns_to = False  # movie for us, that's all i need")
         if (  # "nah play it on the bedroom speaker" to "playing x on the kitchen speaker": corrects, asks nothing new
             caller_turns_to
             and current is not None
@@ -459,10 +470,21 @@ class Compactor:
                 current.kind, current.named = before.kind, {before.kind: _INHERITED_VOTE}  # more of the same
             self._bookings.append(current)
         for kind in kinds:  # the agent's "play the upside", then the caller's "who directs this movie": a movie
-            # the caller's words weigh most ("hotel mumbai" is a movie they asked for)
-            current.named[kind] = current.named.get(kind, 0.0) + (1.0 if turn.role == "user" else _AGENT_VOTE)
-            if current.kind is None or current.named[kind] > current.named.get(current.kind, 0.0):
+            # the caller's words weigh most ("hotel mumbai" is a movie they asked for), except where they repeat
+            # the agent's: "oh i love how to train your dragon" takes the title offered, it asks for no train
+            own = turn.role == "user" and kind not in current.agents
+            current.named[kind] = current.named.get(kind, 0.0) + (1.0 if own else _AGENT_VOTE)
+            if own:
+                current.own.add(kind)
+            rivals = current.own or current.named  # once the caller named a kind, only theirs can be it
+            if kind in rivals and (
+                current.kind not in rivals or current.named[kind] > current.named.get(current.kind or "", 0.0)
+            ):
                 current.kind = kind
+        if turn.role == "assistant":  # what the agent offers by its title ("do you want to see how to train...")
+            current.agents = (
+                frozenset(kinds) if _OFFER.search(lowered) and not _NOT_OFFER.search(lowered) else frozenset()
+            )
         if turn.role == "user" and current.request is None and self._digest(i).kind in ("key", "content"):
             current.request = i
         current.turns.append(i)
@@ -476,7 +498,7 @@ class Compactor:
             current.offer = i  # the agent's latest proposal before anything but a proposal was confirmed
         checks = turn.role == "assistant" and _CHECKS_WITH_CALLER.search(lowered) is not None
         closing = None if checks else _CLOSING.search(lowered)  # "all set for 11 30, does this work": asks
-        if closing and turn.role == "user" and _OTHER_OPTIONS.match(closing.group(0)):
+        if closing and turn.role == "user" and _OTHER_OPTIONS.search(closing.group(0)):
             closing = None  # the caller's "is there anything else": other options, not leave-taking
         if closing and turn.role == "user" and _YES_THATS_IT.match(lowered):
             closing = None  # "yes, that's it" to "please confirm ...": the details are right, nothing taken leave of
@@ -488,11 +510,17 @@ class Compactor:
                 last is not None and (last in current.confirms or self._digest(last).kind == "key")
             ):
                 current.affirmed = asks(self._turns[last].text) or bool(_CHECKS.search(self._turns[last].text.lower()))
+            if last is not None and _READS_BACK.search(self._turns[last].text.lower()):
+                current.settled = True
         if turn.role == "assistant" and is_not_done(lowered):
             current.affirmed = False  # "sorry, i was unable to book that"
+            current.failed = not current.booked
+        elif turn.role == "assistant" and _NOT_FOUND.search(lowered) and not current.booked:
+            current.failed = True  # "sorry, i couldn't find any other rom-coms": a search that found nothing to take
         if current.turns and closing:
             current.done = current.closed = True  # goodbyes, "anything else?": the next request is another booking
-            current.left = current.left or turn.role == "user"
+            # the caller's "that's all", or the agent bidding them goodbye ("have a fantastic day"): it is over
+            current.left = current.left or turn.role == "user" or _FAREWELL.search(lowered) is not None
         elif current.closed and turn.role == "user" and _DECLINES.match(lowered):
             current.left = True  # "no thank you" to the agent's "anything else?": leave taken
         if turn.role == "assistant" and ("confirm" in tags or _DONE.search(turn.text.lower())):
@@ -1183,29 +1211,50 @@ _DECLINES = re.compile(
 )
 """A caller's bare "no" or "no thank you (for your help)" (to the agent's "anything else?", said before it)."""
 _CLOSING = re.compile(
-    r"\b(?:that's (?:all|it|everything)|that is (?:all|it|everything)|this is all (?:i|we) need|that(?: like,?| you know,?)?(?: will|'ll)(?: like,?| you know,?)? (?:be (?:all|it\b(?! for\b))|do(?! (?:just |very )?(?:fine|great|nicely|well|perfectly)))|"
+    r"\b(?:that'?s (?:all|it|everything)|that is (?:all|it|everything)|this is all (?:i|we) need|that(?: like,?| you know,?)?(?: will|'ll)(?: like,?| you know,?)? (?:be (?:all|it\b(?! for\b))|do(?! (?:just |very )?(?:fine|great|nicely|well|perfectly)))|"
     r"that(?: like,?| you know,?)? would(?: like,?| you know,?)? be (?:all|it\b(?! for\b))|nothing else|"
-    r"(?:don't|do not) need anything else|no,? thanks?(?: you)?,? (?:i'm|i am) (?:good|fine|ok(?:ay)?)|"
+    r"(?:don't|do not) need anything else|everything (?:i|we) (?:needed|wanted|need)|thanks?(?: you)?(?: (?:so|very))?(?: much)? for (?:your|you|the|all(?: (?:your|of your|the))?) (?:help|assistance)|no,? thanks?(?: you)?,? (?:i'm|i am) (?:good|fine|ok(?:ay)?)|"
     r"good ?bye|bye|take care|see you|(?:i'm|i am|we're|we are) all set|"
-    r"(?<!\bto )(?<!\bcan )(?<!\bcould )(?<!\bwe )(?<!\bi )have a (?:nice|good|great|wonderful|lovely) (?:rest of (?:your|the) )?(?:day|one|evening|night|time|meal|weekend)|"
+    r"(?<!\bto )(?<!\bcan )(?<!\bcould )(?<!\bwe )(?<!\bi )have a (?:nice|good|great|wonderful|lovely|fantastic|pleasant|terrific) (?:rest of (?:your|the) )?(?:day|one|evening|night|time|meal|weekend)|"
     r"(?:is there|will there be|was there) anything else|anything else (?:i|we) can|anything else (?:for you|today)|"
     r"(?:like|need|want) any (?:other|more|further) (?:assistance|help)|(?:help|assist)(?: you)? with anything else|"
     r"(?:you|i) need anything else|(?:you've|you have) been (?:great|very helpful|"
     r"so helpful|a great help)|"
-    r"enjoy (?:the rest of )?(?:your|the) (?:meal|show|event|game|concert|evening|day|movie|song|dinner|lunch)|"
+    # the agent's "enjoy the music", not the caller's "i enjoy the music of the eighties"
+    r"(?<!\bi )(?<!\bwe )(?<!\byou )(?<!\bthey )(?<!\bmight )(?<!\bwould )(?<!\bmay )(?<!\bwill )(?<!\bto )"
+    r"enjoy (?:the rest of )?(?:your|the|this) (?:meal|show|event|game|concert|evening|day|movie|film|song|track|"
+    r"music|dinner|lunch|match|tunes?)|"
     r"have (?:fun|a (?:good|great) time) (?:at|with|tonight)|what else can i (?:do|help|assist))\b"
 )
 """A closing (either side): goodbyes, "that's all", the agent's "anything else I can help with?"."""
-_DONE = re.compile(r"\b(?:has|have) started\b|\b(?:song|music|movie|film) (?:is )?playing\b|\benjoy (?:the|your)\b")
+_READS_BACK = re.compile(r"\bconfirm\b|\bis (?:that|this|it) (?:right|correct)\b|\bcorrect\W*$|\bright\W*$")
+"""The agent reading the details back for the caller to confirm ("please confirm: play the innocent with subtitles")."""
+_NOT_FOUND = re.compile(
+    r"\b(?:couldn't|could not|can't|cannot|was unable to|wasn't able to|am unable to|didn't) (?:find|locate|see)\b"
+    r"|\b(?:found|there (?:is|are|were|was)) (?:no|nothing)\b"
+)
+"""The agent reporting a search that found nothing: an attempt, not a booking."""
+_FAREWELL = re.compile(
+    r"\b(?:good ?bye|bye|take care|see you|"
+    r"(?<!\bto )(?<!\bcan )(?<!\bcould )(?<!\bwe )(?<!\bi )have a (?:nice|good|great|wonderful|lovely|fantastic|pleasant|"
+    r"terrific) (?:rest of (?:your|the) )?(?:day|one|evening|night|weekend)|enjoy (?:the rest of )?your (?:day|evening|night|weekend))"
+    r"(?:\W+(?:too|now|sir|ma'am|then|again|bye))?\W*$"
+)
+"""The agent bidding the caller goodbye at the end of its turn ("have a fantastic day", "take care"): what was
+under way is over, whatever the caller's last words were (a title, "good goodbye by linkin park", is no goodbye)."""
+_DONE = re.compile(
+    r"\b(?:has|have) started\b|\b(?:song|music|movie|film) (?:is )?playing\b|(?<!\bi )(?<!\bwe )(?<!\byou )(?<!\bmight )(?<!\bwould )(?<!\bmay )\benjoy (?:the|your|listening|watching)\b"
+)
 """An agent's report that what was asked for is done (beside the vocabulary's outcomes)."""
 _REPORTED = re.compile(
     r"\b(?:has|have) begun\b|\bnow starting\b|\bstart(?:s|ing) (?:the |to )?(?:song|movie|film|music|play)\b|"
-    r"\ball booked\b|\b(?:song|music|movie|film|track) is (?:now )?starting\b|\b(?:managed|(?:was|were) able) to (?:place|make|book|reserve|get|buy|purchase)\b|\byou now have (?:a|your) (?:reservation|booking|tickets?)\b|\b(?:i've|i have|i) (?:just )?(?:made|placed|booked|reserved|bought|purchased|started|put on)\b|"
+    r"\ball booked\b|\b(?:song|music|movie|film|track) is (?:now )?starting\b|\b(?:managed|(?:was|were) able) to (?:place|make|book|reserve|get|buy|purchase)\b|\byou now have (?:a|your) (?:reservation|booking|tickets?)\b|\b(?:i've|i have|i) (?:just |now |successfully )?(?:made|placed|booked|reserved|bought|purchased|started|put on|confirmed)\b|"
     r"\b(?:has|have|had|was|were|is|are|it's|they're|they've|we've|you've) (?:been |now )?(?:made|placed|booked|"
     r"confirmed|completed?|accepted|secured|finali[sz]ed|"
     r"reserved|purchased|a success)\b|\bsucc?ess?ful(?:ly)?\b|^(?:the |your )?(?:reservation|booking|tickets?) "
     r"(?:made|booked|done)\b|\b(?:reservation|booking|purchase|order) (?:is |was )?(?:complete|completed|confirmed|done)\b|"
-    r"\bwent ahead and (?:made|booked|reserved|bought|purchased)\b|\b(?:recorded|placed|noted) your (?:reservation|booking|order)\b|\bi did (?:confirm|book|reserve|make)\b|"
+    r"\bwent ahead and (?:made|booked|reserved|bought|purchased|confirmed|started|played)\b|\b(?:i'm|i am) (?:now )?playing\b|"
+    r"\b(?:movie|film|song|track|music|it) is (?:now on|on now)\b|\b(?:recorded|placed|noted) your (?:reservation|booking|order)\b|\bi did (?:confirm|book|reserve|make)\b|"
     r"\b(?:began|begins|begun|start|started) (?:playing|casting)\b|\bwill (?:now )?begin\b(?! (?:at|on|in|by|around|from)\b)|\babout to play\b|\b(?:it is|it's) done\b|"
     r"\b(?:i'll|i will) start (?:the|it|playing)\b|\bgot your (?:table|tickets?|reservation|booking) (?:set|ready)\b|"
     # a title put on: "movie played", "the movie has been started", "started the movie", "beginning movie now",
@@ -1232,6 +1281,7 @@ _WANTS = re.compile(
 _FOLLOW_UP = re.compile(
     r"\b(?:it|its|(?:the|this|that) (?:restaurant|place|venue|song|track|event|show|concert|"
     r"game|movie|film|album|artist|band))\b"
+    r"|\b(?:this|that)\W*$|\b(?:is|was) (?:this|that) (?:from|by|in|on|about)\b"  # "what kind of song is this"
 )
 """A caller's words about the thing under way ("do they serve alcohol?"; of its kind: "play it on the kitchen
 speaker", "what is the genre of this song"): once it is done, they go on with it rather than start another."""
@@ -1257,6 +1307,7 @@ _CHECKS_WITH_CALLER = re.compile(
 confirmation asked for, not a report nor a goodbye, even without a question mark."""
 _PLAYS = re.compile(
     r"^(?:ok(?:ay)?,? )?(?:now )?playing\b|\b(?:will|i'll|i will) (?:now )?play [a-z]"
+    r"|\b(?:i'll|i will|i'm going to|i am going to) (?:now )?(?:go ahead and )?start (?!(?:at|on|in|by|with|from)\b)[a-z]"
     r"|\b(?:is|are) (?:now )?playing (?:in|on) (?:your|the|my) (?:\w+ )?(?:bedroom|kitchen|living room|tv|speaker|device)\b"
 )
 """An agent saying it plays what was picked ("okay will play weekend on tv", "paris is playing in your bedroom"):
@@ -1297,10 +1348,16 @@ def _attempts(pool: list[_Booking]) -> list[list[_Booking]]:
     """The bookings of one kind as the caller counts them ("the second table I booked"): an attempt
     that was never reported done (the agent could not book it, and the caller asked again) goes with the
     next one of the kind, the one that was booked first; one the caller took leave of, or whose details
-    the caller confirmed with no failure reported after ("one ticket to x, right?" - "yes"), counts on its own."""
+    the caller confirmed with no failure reported after ("one ticket to x, right?" - "yes"; "please confirm: play
+    the innocent with subtitles" - "yes please"), counts on its own;
+    one the caller left after a failure was reported is an attempt still. A stretch in which the caller named no
+    kind of their own and nothing was reported done ("thank you for your help, that'll be all" after the
+    tickets) is what was said after the one before it, not another booking."""
     out: list[list[_Booking]] = []
     for booking in pool:
-        if out and not any(b.booked or b.left or b.affirmed for b in out[-1]):
+        if out and not booking.own and not booking.booked:
+            out[-1].append(booking)
+        elif out and not any(b.booked or ((b.left or b.affirmed or b.settled) and not b.failed) for b in out[-1]):
             out[-1].insert(0 if booking.booked else len(out[-1]), booking)
         else:
             out.append([booking])
