@@ -100,3 +100,25 @@ def test_a_callers_turn_read_as_asking_for_more_options_is_recalled_for_what_it_
     )
     plan = compactor.plan("sorry what was the director for the first movie you put on again")
     assert "mirela kost" in plan.recall
+
+
+def test_whose_films_the_caller_asked_for_is_recalled_however_it_is_put() -> None:
+    for said in (
+        "anything else i enjoy the films of benna holt",
+        "what else is there i like films which are directed by benna holt",
+    ):
+        compactor = _call(
+            [
+                ("user", "i would like to stream a movie"),
+                ("assistant", "i found dark tide or four winds"),
+                ("user", said),
+                ("assistant", "there is one called hollow creek"),
+                ("user", "hollow creek is good play it"),
+                ("assistant", "please confirm play hollow creek without subtitles"),
+                ("user", "yes"),
+                ("assistant", "hollow creek has started"),
+                ("user", "thanks that is all"),
+            ]
+        )
+        plan = compactor.plan("sorry what was the director for the first movie you put on again")
+        assert "benna holt" in plan.recall, said

@@ -1358,8 +1358,9 @@ def _booking_talk() -> frozenset[str]:
     ) | frozenset(t for w in [*NUMBER_WORDS, *MONTHS, *WEEKDAYS, *_MONTH_WORDS] for t in index_terms(w))
 
 
-_WH = re.compile(r"\b(?:who|what|which)(?:'s)?\s+(?:(?:is|was|are|were|the|kind|type|of)\s+){0,3}")
-"""A caller asking, with or without a question mark ("you got it who directed it", "what is the genre")."""
+_WH = re.compile(r"\b(?:who|what)(?:'s)?\s+(?:(?:is|was|are|were|the|kind|type|of)\s+){0,3}")
+"""A caller asking, with or without a question mark ("you got it who directed it", "what is the genre"; "which" is
+left out: "movies which are directed by x" says who directed them)."""
 
 
 def _asks_about(names: re.Pattern[str], text: str) -> bool:
@@ -1562,6 +1563,10 @@ _ATTRIBUTES: list[tuple[re.Pattern[str], re.Pattern[str], float]] = [
         re.compile(
             r"\bdirected\s+(?:[\w']+\s+){0,2}?by\s+[a-z]|\bdirector\s+(?:is|was|being)\s+[a-z]"
             r"|\b(?!(?:who|which|what|has|had|was|is)\b)[a-z][\w'-]*\s+directed\s+(?:it|this|that|the (?:movie|film))\b"
+            # whose films they are: "the films of orson welles", "tom mccarthy's movies"
+            r"|\b(?:films|movies|works) of\s+(?!(?:the|a|an|this|that|these|those|my|your|his|her|their|any|some|all)\b)"
+            r"(?!" + _GENRE_WORDS.pattern + r")[a-z]"
+            r"|\b(?!(?:it|that|there|what|let|he|she|who|today|tonight|everyone|everybody)'s\b)[a-z]+'s (?:movies|films)\b"
         ),
         5.0,  # who directed a film, however it is put: "directed by ...", "the director is ...", "... directed it"
     ),
