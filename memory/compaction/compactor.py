@@ -163,6 +163,7 @@ class Compactor:
         self._recall_costs: dict[int, int] = {}  # condensed turn -> its tokens as a recalled line
         self._recall_lines: dict[int, str] = {}  # condensed turn -> its line in the recall block
         self._more: dict[int, bool] = {}  # condensed turn -> a caller's repair or stall that says more (_says_more)
+        self._restates: dict[int, bool] = {}  # condensed turn -> it restates details rather than asks (_checks)
         # durable line (by id) -> the form a rewrite gave it: (text, tokens, the tags of a booking's values line)
         self._sticky: dict[int, tuple[str, int, tuple[tuple[str, str], ...]]] = {}
 
@@ -206,6 +207,7 @@ class Compactor:
             self._recall_costs.pop(known, None)
             self._recall_lines.pop(known, None)
             self._more.pop(known, None)
+            self._restates.pop(known, None)
             self._tokens[known] = tokens
             self._digests[known] = None
             self._warm_from = min(self._warm_from, known)
@@ -1074,8 +1076,13 @@ class Compactor:
             return False
         if i not in booking.confirms and "confirm" not in self._value_kinds.get(i, frozenset()):
             return False
-        # "should i play family with subtitles", "started playing the movie"; not "what kind of food?"
-        return bool(_RESTATES.search(self._turns[i].text.lower())) or not asks(self._turns[i].text)
+        restates = self._restates.get(i)
+        if (
+            restates is None
+        ):  # "should i play family with subtitles", "started playing the movie"; not "what kind of food?"
+            text = self._turns[i].text
+            restates = self._restates[i] = bool(_RESTATES.search(text.lower())) or not asks(text)
+        return restates
 
     def _answer_to(self, i: int, *, asked: bool = False) -> int | None:
         """The other side's next turn with content after condensed turn ``i``, when ``i`` asks
@@ -1371,6 +1378,8 @@ def _asks_about(names: re.Pattern[str], text: str) -> bool:
 
 def _says_attribute(words: re.Pattern[str], text: str, title: frozenset[str]) -> bool:
     """``text`` says the attribute ``words`` read, outside the title taken ("how is family": a title, no genre)."""
+    if not title:
+        return words.search(text) is not None
     for m in words.finditer(text):
         said = set(index_terms(m.group(0)))
         if not said or not said <= title:
