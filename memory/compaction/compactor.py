@@ -25,7 +25,7 @@ from ..text.values import Value, values_in
 from ..text.vocab import MONTHS, NUMBER_WORDS, WEEKDAYS
 from ..values import MemoryRow
 from .classifier import Digest, _tag, classify
-from .patterns import _ASK_KINDS, _BACKREF, _DIGITS, _NUMBER_WORDS, _SPECIFIC_KINDS, CUISINES, GENRES, asks
+from .patterns import _ASK_KINDS, _BACKREF, _DIGITS, _META, _NUMBER_WORDS, _SPECIFIC_KINDS, CUISINES, GENRES, asks
 from .patterns import _ASKS as _ASKS_CLAUSE
 from .policy import (
     _NOTES_PREAMBLE,
@@ -89,6 +89,7 @@ class _Booking:
 
 _AGENT_VOTE = 0.4  # an agent's turn naming a kind of thing, against 1 for the caller's
 _INHERITED_VOTE = 0.5  # a booking whose request names no kind starts as more of the one before
+_MORE_TERMS = 4  # the content words a caller's repair or stall must say besides to be recalled for a question
 _LATEST_BONUS = (2.0, 1.0)  # the last and the last but one turn of a booking saying the kind of value asked for
 _NAMED_SCORE = 8.0  # a turn of the booking asked about that holds the kind of value the question names
 TAIL_FLOOR = 4  # the newest turns stay verbatim, whatever the budget
@@ -168,6 +169,8 @@ class Compactor:
         self._plan_cache: Plan | None = None
         self._recall_costs: dict[int, int] = {}  # condensed turn -> its tokens as a recalled line
         self._recall_lines: dict[int, str] = {}  # condensed turn -> its line in the recall block
+        self._more: dict[int, bool] = {}  # condensed turn -> a caller's repair or stall that says more (_says_more)
+        self._restates: dict[int, bool] = {}  # condensed turn -> it restates details rather than asks (_checks)
         # durable line (by id) -> the form a rewrite gave it: (text, tokens, the tags of a booking's values line)
         self._sticky: dict[int, tuple[str, int, tuple[tuple[str, str], ...]]] = {}
 
@@ -210,6 +213,8 @@ class Compactor:
             self._turns[known] = turn
             self._recall_costs.pop(known, None)
             self._recall_lines.pop(known, None)
+            self._more.pop(known, None)
+            self._restates.pop(known, None)
             self._tokens[known] = tokens
             self._digests[known] = None
             self._warm_from = min(self._warm_from, known)
@@ -996,21 +1001,30 @@ class Compactor:
             return set()
         picked = {i for b in chosen for i in b.turns}
         attributes = [(words, bonus) for names, words, bonus in _ATTRIBUTES if names.search(asked)]
+        about = [names for names, _, _ in _ATTRIBUTES if names.search(asked)]  # the caller asking about it
+        category = bool(_CATEGORY.search(asked))
         answers: set[int] = set()  # answers to the agent's question about what is asked ("what cuisine?")
+        told_by: dict[int, int] = {}  # the agent's answer to the caller's question about what is asked -> the question
         for rank_of, booking in enumerate(chosen):
             weight = 1.0 - 0.2 * rank_of
             carriers: list[int] = []  # the turns saying the kind of value asked for, in the order said
-            last_confirm = self._fullest([i for i in booking.confirms if i != booking.offer])
+            title = self._taken_terms(booking) - terms  # the words naming what was taken ("dogman", "pillow talk")
+            confirms = [i for i in booking.confirms if i != booking.offer]
+            last_confirm = self._fullest([i for i in confirms if self._digest(i).terms & title] or confirms)
+            named_by = title if category else frozenset()  # a genre word in the title taken is no genre said
             latest = max((i for i in booking.confirms if i != booking.offer), default=None)  # after a change of mind
             item = _ITEM_NOUNS.get(booking.kind or "")
             taken = _NAMED_SCORE if item is not None and item.search(asked) else 0.0  # "which song was it"
             told = _OFFER_TELLS.get(booking.kind or "")  # "which album was it": what the proposal taken says
             offered = _NAMED_SCORE if taken or (told is not None and told.search(asked)) else 0.0
             for position, i in enumerate(booking.turns):
-                if not self._recallable(i):
+                if not self._recallable(i) and not self._says_more(i):
                     continue
                 score = 0.0
                 holds = self._value_kinds.get(i, frozenset())
+                names_it = bool(taken and self._digest(i).terms & title)
+                if names_it:  # "which movie was it": the turns that say the title taken (the pick, its confirmation)
+                    score += 3.0
                 if named & holds:
                     score += _NAMED_SCORE + (0.5 if self._turns[i].role == "assistant" else 0.0)
                 elif wanted & holds:
@@ -1036,7 +1050,15 @@ class Compactor:
                 score += min(shared, 3)
                 # read through the recogniser's fillers and stutters: "a place place to eat" names no cuisine
                 text = self._said.get(i) or self._turns[i].text.lower()
-                bonus = max((b for words, b in attributes if words.search(text)), default=0.0)
+                bonus = max((b for words, b in attributes if _says_attribute(words, text, named_by)), default=0.0)
+                mine = self._turns[i].role == "user"
+                if bonus and mine and any(_asks_about(names, text) for names in about):
+                    # the caller asking about it ("who directed it?"): the agent's answer says it, the question not
+                    answer = self._answer_to(i, asked=True)
+                    if answer is not None and answer in picked:
+                        told_by[answer] = i
+                        scores[answer] = max(scores.get(answer, 0.0), (bonus + 2.0 + position / 1000) * weight)
+                    bonus = 0.0
                 if bonus:
                     score += bonus + (3.0 if i in answers else 0.0)  # said in answer to a question about it
                     answer = self._answer_to(i) if self._turns[i].role == "assistant" else None
@@ -1046,7 +1068,7 @@ class Compactor:
                 answer = self._answer_to(i) if shared else None
                 if answer is not None and answer in picked:
                     scores[answer] = max(scores.get(answer, 0.0), (2.5 + 1.5 * shared) * weight)  # its answer
-                if (named & holds) or bonus:
+                if (named & holds) or bonus or i in told_by:
                     carriers.append(i)
                 if score:
                     scores[i] = max(scores.get(i, 0.0), (score + position / 1000) * weight)
@@ -1057,10 +1079,56 @@ class Compactor:
                 scores[i] = scores.get(i, 0.0) + _LATEST_BONUS[back] * weight
         return picked
 
-    def _answer_to(self, i: int) -> int | None:
+    def _taken_terms(self, booking: _Booking) -> frozenset[str]:
+        """The words that name what ``booking`` took (a title, a venue, a song): said by the caller and in the
+        agent's proposal or confirmations, and in no other booking's confirmations (not "play", "subtitles")."""
+        agent: set[str] = set()
+        caller: set[str] = set()
+        for i in booking.turns:
+            if not self._recallable(i):
+                continue
+            if self._turns[i].role == "user":
+                caller |= self._digest(i).terms
+            elif i == booking.offer or self._checks(booking, i):
+                agent |= self._digest(i).terms
+        common = agent & caller
+        if booking.request is not None:  # what the caller asked for at first (a city, a day) is no title taken
+            common -= self._digest(booking.request).terms
+        if not common:
+            return frozenset()
+        seen: dict[str, int] = {}  # term -> the other bookings whose confirmations say it
+        others = 0
+        for other in self._bookings:
+            checks = [i for i in other.turns if self._checks(other, i)] if other.kind == booking.kind else []
+            if other is not booking and checks:
+                others += 1
+                for term in common.intersection(set().union(*(self._digest(i).terms for i in checks))):
+                    seen[term] = seen.get(term, 0) + 1
+        return frozenset(  # a title recurs, not in most
+            t
+            for t in common
+            if seen.get(t, 0) < max(2, others / 2) and t not in _booking_talk() and not any(c.isdigit() for c in t)
+        )
+
+    def _checks(self, booking: _Booking, i: int) -> bool:
+        """Turn ``i`` of ``booking`` is the agent's confirmation, its check of the details or its report."""
+        if self._turns[i].role != "assistant":
+            return False
+        if i not in booking.confirms and "confirm" not in self._value_kinds.get(i, frozenset()):
+            return False
+        restates = self._restates.get(i)
+        if (
+            restates is None
+        ):  # "should i play family with subtitles", "started playing the movie"; not "what kind of food?"
+            text = self._turns[i].text
+            restates = self._restates[i] = bool(_RESTATES.search(text.lower())) or not asks(text)
+        return restates
+
+    def _answer_to(self, i: int, *, asked: bool = False) -> int | None:
         """The other side's next turn with content after condensed turn ``i``, when ``i`` asks
-        something (with or without a question mark): its answer. None when ``i`` asks nothing."""
-        if not asks(self._turns[i].text):
+        something (with or without a question mark; ``asked``: known to ask): its answer. None when
+        ``i`` asks nothing."""
+        if not asked and not asks(self._turns[i].text):
             return None
         role = self._turns[i].role
         for j in range(i + 1, min(i + 4, self._boundary)):
@@ -1093,6 +1161,21 @@ class Compactor:
 
     def _recallable(self, i: int) -> bool:
         return self._digest(i).kind in ("key", "content") and i not in self._asked_back
+
+    def _says_more(self, i: int) -> bool:
+        """Caller's turn ``i``, read as a repair or a stall, says more than that: "is there anything else, i also
+        love drama movies by x" (a recogniser's transcript is one sentence): recallable for a question about it."""
+        more = self._more.get(i)
+        if more is None:
+            turn = self._turns[i]
+            more = (
+                turn.role == "user"
+                and self._digest(i).kind == "meta"
+                and i not in self._asked_back
+                and len(index_terms(_META.sub(" ", turn.text))) >= _MORE_TERMS
+            )
+            self._more[i] = more
+        return more
 
     def _agents_last(self, booking: _Booking) -> int | None:
         """The booking's last recallable turn when the agent said it (what a caller's reply answers), else None."""
@@ -1324,6 +1407,49 @@ _OFFER = re.compile(
 """An agent proposing something (a restaurant, an event, a song) for the caller to take."""
 
 
+_CATEGORY = re.compile(r"\b(?:genre|cuisine|food|kind|type|sort)\b")
+"""A question for the kind of thing the caller searched for (a genre, a cuisine): words a title may hold too."""
+_RESTATES = re.compile(
+    r"\b(?:(?:shall|should) i|confirm\w*|correct|right|(?:does|do|would|will) (?:that|this|it) work)\b"
+)
+"""An agent's question that checks details it restates ("should i play x with subtitles", "x at 7 pm, correct?")."""
+
+
+@cache
+def _booking_talk() -> frozenset[str]:
+    """The words of taking and confirming anything (as terms): never what names the thing taken."""
+    return frozenset(
+        index_terms(
+            "want wanted like love would please watch see hear listen play played playing start started direct "
+            "directed director confirm confirmed confirming yes yeah right okay sure great good fine sounds perfect "
+            "go ahead now subtitles without movie movies film song songs track music ticket tickets table book "
+            "booked reserve reservation event events need looking find found check correct let"
+        )
+    ) | frozenset(t for w in [*NUMBER_WORDS, *MONTHS, *WEEKDAYS, *_MONTH_WORDS] for t in index_terms(w))
+
+
+_WH = re.compile(r"\b(?:who|what)(?:'s)?\s+(?:(?:is|was|are|were|the|kind|type|of)\s+){0,3}")
+"""A caller asking, with or without a question mark ("you got it who directed it", "what is the genre"; "which" is
+left out: "movies which are directed by x" says who directed them)."""
+
+
+def _asks_about(names: re.Pattern[str], text: str) -> bool:
+    """``text`` asks what the attribute ``names`` reads is ("who directed it", "who's the director", "what genre
+    is it"), not only names it ("what else is there, i like war movies")."""
+    return any(names.match(text, m.end()) or names.match(text, m.start()) for m in _WH.finditer(text))
+
+
+def _says_attribute(words: re.Pattern[str], text: str, title: frozenset[str]) -> bool:
+    """``text`` says the attribute ``words`` read, outside the title taken ("how is family": a title, no genre)."""
+    if not title:
+        return words.search(text) is not None
+    for m in words.finditer(text):
+        said = set(index_terms(m.group(0)))
+        if not said or not said <= title:
+            return True
+    return False
+
+
 def _before_asking(text: str) -> str:
     """The words of ``text`` before its first asking clause ("your table is booked, can i help with anything
     else": the report; "do you have a preference as to which restaurant the reservation is made": nothing)."""
@@ -1515,6 +1641,10 @@ _ATTRIBUTES: list[tuple[re.Pattern[str], re.Pattern[str], float]] = [
         re.compile(
             r"\bdirected\s+(?:[\w']+\s+){0,2}?by\s+[a-z]|\bdirector\s+(?:is|was|being)\s+[a-z]"
             r"|\b(?!(?:who|which|what|has|had|was|is)\b)[a-z][\w'-]*\s+directed\s+(?:it|this|that|the (?:movie|film))\b"
+            # whose films they are: "the films of orson welles", "tom mccarthy's movies"
+            r"|\b(?:films|movies|works) of\s+(?!(?:the|a|an|this|that|these|those|my|your|his|her|their|any|some|all)\b)"
+            r"(?!" + _GENRE_WORDS.pattern + r")[a-z]"
+            r"|\b(?!(?:it|that|there|what|let|he|she|who|today|tonight|everyone|everybody)'s\b)[a-z]+'s (?:movies|films)\b"
         ),
         5.0,  # who directed a film, however it is put: "directed by ...", "the director is ...", "... directed it"
     ),

@@ -1,0 +1,124 @@
+"""In-call recall within the booking a question points at: which turn says the kind of value asked for."""
+
+from __future__ import annotations
+
+from memory.compaction import CompactionPolicy, Compactor
+from tests.test_compaction import CHATTER, fed, turns_of
+
+FILLER_MOVIE = [
+    ("user", "can you put a film on for me"),
+    ("assistant", "what sort of film are you after"),
+    ("user", "something with pirates"),
+    ("assistant", "how about salt and thunder"),
+    ("user", "salt and thunder is fine"),
+    ("assistant", "please confirm start salt and thunder without subtitles"),
+    ("user", "yes"),
+    ("assistant", "salt and thunder has started"),
+    ("user", "thanks that is all"),
+    ("assistant", "enjoy the film"),
+]
+"""Another movie put on, so that what a title shares with every booking ("start", "subtitles") is told apart."""
+
+
+def _call(first: list[tuple[str, str]]) -> Compactor:
+    compactor = fed(turns_of([*first, *FILLER_MOVIE, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert compactor.boundary > len(first) + len(FILLER_MOVIE)  # both movies are condensed
+    return compactor
+
+
+def test_the_agents_answer_to_the_callers_own_question_about_the_director_is_recalled() -> None:
+    compactor = _call(
+        [
+            ("user", "i feel like watching a film tonight"),
+            ("assistant", "how about quiet harbour"),
+            ("user", "quiet harbour please with subtitles"),
+            ("assistant", "quiet harbour with subtitles is that right"),
+            ("user", "yep and who directed it"),  # asked without a question mark, as a recogniser writes it
+            ("assistant", "odile marchand the film is now playing"),
+            ("user", "thanks bye"),
+        ]
+    )
+    plan = compactor.plan("sorry what was the director for the first movie you put on again")
+    assert "odile marchand" in plan.recall
+
+
+def test_a_question_for_the_title_recalls_a_turn_that_says_it_not_only_yes_and_play_it() -> None:
+    compactor = _call(
+        [
+            ("user", "find me a film to stream"),
+            ("assistant", "what genre do you like"),
+            ("user", "i like funny ones"),
+            ("assistant", "i have paper moons lantern bay or the long goodbye"),
+            ("user", "i'll take lantern bay"),
+            ("assistant", "would you like to start the film"),
+            ("user", "yes please start it"),
+            ("assistant", "shall i play lantern bay with subtitles"),
+            ("user", "yes who directed it"),
+            ("assistant", "i have started the film it is directed by teodor vance"),
+            ("user", "thanks that is it"),
+        ]
+    )
+    plan = compactor.plan("wait what movie did we settle on for the first movie you put on")
+    assert "lantern bay" in plan.recall
+
+
+def test_a_genre_word_inside_the_title_taken_is_not_the_genre_the_caller_asked_for() -> None:
+    compactor = _call(
+        [
+            ("user", "i want to watch something online"),
+            ("assistant", "what kind of films do you enjoy"),
+            ("user", "i'm in the mood for thriller films tonight"),
+            ("assistant", "i found night shift or the glass room"),
+            ("user", "seen those, got any horror films instead"),
+            ("assistant", "how about country road"),
+            ("user", "country road sounds fine"),
+            ("assistant", "okay country road is that right"),
+            ("user", "yes with subtitles"),
+            ("assistant", "should i play country road with subtitles"),
+            ("user", "yes go on"),
+            ("assistant", "country road has started"),
+            ("user", "thank you bye"),
+        ]
+    )
+    plan = compactor.plan("just to double check the genre for the first movie you put on was what")
+    assert "horror" in plan.recall  # the genre the caller settled on, not a word of the title
+
+
+def test_a_callers_turn_read_as_asking_for_more_options_is_recalled_for_what_it_also_says() -> None:
+    compactor = _call(
+        [
+            ("user", "help me find a movie online"),
+            ("assistant", "i found dark tide or four winds"),
+            ("user", "is there anything else i also like horror films directed by mirela kost"),
+            ("assistant", "there is one called hollow creek"),
+            ("user", "hollow creek is good play it"),
+            ("assistant", "please confirm play hollow creek without subtitles"),
+            ("user", "yes"),
+            ("assistant", "hollow creek has started"),
+            ("user", "thanks that is all"),
+        ]
+    )
+    plan = compactor.plan("sorry what was the director for the first movie you put on again")
+    assert "mirela kost" in plan.recall
+
+
+def test_whose_films_the_caller_asked_for_is_recalled_however_it_is_put() -> None:
+    for said in (
+        "anything else i enjoy the films of benna holt",
+        "what else is there i like films which are directed by benna holt",
+    ):
+        compactor = _call(
+            [
+                ("user", "i would like to stream a movie"),
+                ("assistant", "i found dark tide or four winds"),
+                ("user", said),
+                ("assistant", "there is one called hollow creek"),
+                ("user", "hollow creek is good play it"),
+                ("assistant", "please confirm play hollow creek without subtitles"),
+                ("user", "yes"),
+                ("assistant", "hollow creek has started"),
+                ("user", "thanks that is all"),
+            ]
+        )
+        plan = compactor.plan("sorry what was the director for the first movie you put on again")
+        assert "benna holt" in plan.recall, said
