@@ -333,6 +333,17 @@ def bookings_of(half: str) -> dict[str, str]:
     return MORE_BOOKINGS if half in MORE_SPLITS else BOOKINGS
 
 
+def call_kinds(half: str, only: Sequence[str] = ()) -> tuple[str, ...]:
+    """The kinds the calls of ``half`` are built from (tune2's file 043 also holds hotels, which are not
+    among them); ``only`` narrows the mix, e.g. a tuning half's concerts and songs alone, as the held-out
+    half books. A kind the half does not book is an error, not an empty run."""
+    kinds = tuple(bookings_of(half))
+    unknown = [k for k in only if k not in kinds]
+    if unknown:
+        raise SystemExit(f"--kinds: {', '.join(unknown)} not booked in {half} (its kinds: {', '.join(kinds)})")
+    return tuple(k for k in kinds if k in only) if only else kinds
+
+
 def build_calls(episodes: Sequence[data.Episode], *, half: str, seed: int, count: int) -> list[LongCall]:
     """``count`` long calls of 10-20 minutes from ``episodes`` (each episode used at most once)."""
     rng = rng_for("compaction-sgd", half, seed)
@@ -729,10 +740,17 @@ def choose_n(calls: list[LongCall], target: float, runs: list[Run]) -> int:
 
 
 def evaluate(
-    half: str, *, directory: Path, seed: int, count: int, budgets: Sequence[int], misses: Path | None = None
+    half: str,
+    *,
+    directory: Path,
+    seed: int,
+    count: int,
+    budgets: Sequence[int],
+    misses: Path | None = None,
+    only: Sequence[str] = (),
 ) -> dict[str, Any]:
     episodes, _ = data.load_episodes(directory, half)
-    kinds = bookings_of(half)  # the kinds these calls are built from (tune2's file 043 also holds hotels)
+    kinds = call_kinds(half, only)
     episodes = [e for e in episodes if e.kind in kinds]
     calls = build_calls(episodes, half=half, seed=seed, count=count)
     out: dict[str, Any] = {
@@ -831,6 +849,7 @@ def main() -> None:
     parser.add_argument("--data", help="the SGD directory (default: $SGD_PATH, else ../shared/data/sgd)")
     parser.add_argument("--calls", type=int, default=36, help="long calls per half")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--kinds", default="", help="build calls only from these kinds (comma-separated: event,song)")
     parser.add_argument("--budgets", default=",".join(map(str, BUDGETS)))
     parser.add_argument("--quick", action="store_true", help="4 calls a half, no files written")
     parser.add_argument("--examples", action="store_true", help="print the unsaid-number examples")
@@ -858,7 +877,10 @@ def main() -> None:
     }
     for half in halves:
         started = time.perf_counter()
-        result = evaluate(half, directory=directory, seed=args.seed, count=count, budgets=budgets, misses=args.misses)
+        only = tuple(k for k in args.kinds.split(",") if k)
+        result = evaluate(
+            half, directory=directory, seed=args.seed, count=count, budgets=budgets, misses=args.misses, only=only
+        )
         result["seconds"] = round(time.perf_counter() - started, 1)
         results["halves"][half] = result
         print("\n" + table(half, result))
@@ -868,7 +890,7 @@ def main() -> None:
             for budget, r in result["compaction"].items():
                 for example in r["unsaid_examples"]:
                     print(f"  unsaid at {budget}: {example}")
-    if args.quick or args.split not in ("tune", "heldout", "both"):
+    if args.quick or args.kinds or args.split not in ("tune", "heldout", "both"):
         return  # the results file holds the subset's halves only
     command = "python bench/bench_compaction_sgd.py"
     if args.split != "both":

@@ -74,3 +74,14 @@ def test_the_check_reads_a_clock_said_with_a_part_of_the_day_and_nothing_else() 
     assert "2:30" in bench.said_numbers("pick the car up at 2 30 in the afternoon")
     assert "7:15" in bench.said_numbers("at 7 15 pm")
     assert "2:30" not in bench.said_numbers("2 30 people in the afternoon")
+
+
+def test_kinds_narrow_a_halfs_mix_and_refuse_a_kind_it_does_not_book() -> None:
+    assert set(bench.call_kinds("tune")) == set(bench.BOOKINGS)
+    assert bench.call_kinds("tune", ("song", "event")) == tuple(k for k in bench.BOOKINGS if k in ("song", "event"))
+    try:
+        bench.call_kinds("tune", ("car",))
+    except SystemExit as error:
+        assert "car" in str(error)
+    else:
+        raise AssertionError("an unknown kind was accepted")
