@@ -285,3 +285,31 @@ def test_named_spans_read_venues_and_genres_in_lower_case() -> None:
     assert _named_spans("do you like dance macabre by ghost from the album prequelle", []) == [("name", "prequelle")]
     assert _named_spans("how about baby sexy, it's from the try again album", []) == [("name", "try again")]
     assert ("name", "falcons vs jaguars") in _named_spans("one is called falcons vs jaguars which starts at 8 pm", [])
+
+
+def test_a_genre_said_in_a_turn_of_its_own_joins_its_bookings_values_line() -> None:
+    """A genre said alone ("it's a soul song", no other value in the turn) gets no durable line of its own; it
+    joins its booking's values line, so an older booking still says it once its lines are merged."""
+    genres = ["soul", "jazz", "funk", "blues", "folk", "reggae"]
+    pairs: list[tuple[str, str]] = []
+    for k in range(10):
+        pairs += [
+            ("user", "hey could you put on some music for me"),
+            ("assistant", f"how about track {k + 3}, we could hear it at {k + 4} pm on march {k + 3}th"),
+            ("user", "what kind of music is that"),
+            ("assistant", f"oh it's a {genres[k % 6]} song, a good one"),
+            ("user", f"great, play it at {k + 4} pm please"),
+            ("assistant", f"done, it will play on march {k + 3}th at {k + 4} pm in the kitchen. anything else?"),
+            ("user", "no that's all thanks"),
+        ]
+    turns = turns_of(pairs, step_s=9)
+    compactor = Compactor(CompactionPolicy(token_budget=800))
+    for turn in turns:
+        compactor.add(turn)
+        assert compactor.plan(None).tokens <= 800
+        compactor.warm()
+    lines = [line for line in compactor.plan(None).notes.splitlines() if " values said: [" in line]
+    assert len(lines) >= 3
+    for line in lines:
+        k = int(re.search(r"march (\d+)th", line).group(1)) - 3
+        assert genres[k % 6] in line.split(": [", 1)[1]  # the genre said in a turn of its own

@@ -533,6 +533,8 @@ class Compactor:
             line = self._key_line(i, turn, digest, who, when)
             if line is not None:
                 out.append(line)
+        if not out and digest.kind == "content":  # a genre or venue said in a turn holding no other value
+            self._lend_spans(i, _named_spans(" ".join(digest.content), ()))
         if not digest.content or (level.summary == "topic" and turn.role != "user"):
             return out
         terms = frozenset(index_terms(" ".join(digest.content)))
@@ -597,6 +599,20 @@ class Compactor:
         identifiers = {label.split(" (")[0] for label in digest.identity}
         line.in_header = bool(digest.tags) and all(tag in identifiers for tag in digest.tags)
         return line
+
+    def _lend_spans(self, i: int, named: list[tuple[str, str]]) -> None:
+        """Names said in lower case in turn ``i``, a turn with no durable line ("it is a house song"), join the
+        spans of its booking's latest durable line, so that the booking's values line holds them at no cost
+        while the line keeps its words (the turn's own words stay a summary line, the first to go)."""
+        booking = self._booking_of.get(i)
+        if not named or booking is None:
+            return
+        for line in reversed(self._lines):
+            if self._booking_of.get(line.index) != booking:
+                break
+            if line.key and line.spans:
+                line.spans = (*line.spans, *(n for n in named if n not in line.spans))
+                return
 
     def _rebuild(self) -> None:
         """Condense the condensed turns again from scratch (a condensed turn was edited)."""
