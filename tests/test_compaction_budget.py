@@ -282,7 +282,11 @@ def test_named_spans_read_venues_and_genres_in_lower_case() -> None:
     assert _named_spans("it is pop music from 2015", []) == [("genre", "pop")]
     assert _named_spans("i'd like to sit in the park", []) == []  # a place, no venue named
     assert _named_spans("at the Fox Theater in Oakland", ["Fox Theater"]) == []  # read already
-    assert _named_spans("do you like dance macabre by ghost from the album prequelle", []) == [("name", "prequelle")]
+    assert _named_spans("do you like dance macabre by ghost from the album prequelle", []) == [
+        ("name", "prequelle"),
+        ("name", "dance macabre"),
+        ("name", "ghost"),
+    ]
     assert _named_spans("how about baby sexy, it's from the try again album", []) == [("name", "try again")]
     assert ("name", "falcons vs jaguars") in _named_spans("one is called falcons vs jaguars which starts at 8 pm", [])
 
@@ -313,3 +317,16 @@ def test_a_genre_said_in_a_turn_of_its_own_joins_its_bookings_values_line() -> N
     for line in lines:
         k = int(re.search(r"march (\d+)th", line).group(1)) - 3
         assert genres[k % 6] in line.split(": [", 1)[1]  # the genre said in a turn of its own
+
+
+def test_named_spans_read_songs_artists_and_genres_said_in_lower_case() -> None:
+    from memory.compaction.compactor import _named_spans
+
+    offer = "how about lucky stars by the night owls from the album paper moon"
+    assert ("name", "lucky stars") in _named_spans(offer, [])
+    assert ("name", "the night owls") in _named_spans(offer, [])
+    assert ("name", "paper moon") in _named_spans(offer, [])
+    assert ("genre", "house") in _named_spans("relax the music is a house song", [])
+    assert ("genre", "latin") in _named_spans("find me some songs preferably latin", [])
+    assert _named_spans("we stayed at a house near the river", []) == []  # "house" alone names no genre
+    assert _named_spans("it was sent by mail yesterday", []) == []  # "by" outside an offer names no artist

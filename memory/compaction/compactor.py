@@ -1582,8 +1582,11 @@ _VENUE_SPAN = re.compile(
 )
 """A venue named by what it is, also in lower case ("at citi field", "on union stage", "at the fox theater")."""
 _GENRE_SPAN = re.compile(
-    r"(?<![\w-])(" + "|".join(re.escape(g) for g in GENRES) + r")(?=\s+(?:music|songs?|genre|tracks?|tunes?|"
-    r"events?|concerts?|shows?|movies?|films?)\b)",
+    r"(?<![\w-])(" + "|".join(re.escape(g) for g in (*GENRES, "house", "latin")) + r")(?=\s+(?:music|songs?|genre|"
+    r"tracks?|tunes?|events?|concerts?|shows?|movies?|films?)\b)"
+    r"|\b(?:songs?|music|tracks?|tunes?)\s+(?:preferably|mostly|mainly|like)\s+("
+    + "|".join(re.escape(g) for g in (*GENRES, "latin"))
+    + r")(?![\w-])",
     re.IGNORECASE,
 )
 """A genre said with what it describes ("it is pop music", "a rock event", "some jazz songs")."""
@@ -1603,6 +1606,13 @@ _GAME_SPAN = re.compile(
     re.IGNORECASE,
 )
 """A game, by the teams ("the falcons vs jaguars", "cardinal vs fighting irish")."""
+_SONG_BY_SPAN = re.compile(
+    rf"\b(?:how about|what about|do you like|would you like|shall i play|should i play|there is|there's)\s+"
+    rf"(?:the\s+song\s+)?((?:{_NAME_WORD})(?:\s+{_NAME_WORD}){{0,4}}?)\s+(?:song\s+)?by\s+"
+    rf"((?:the\s+)?(?:{_NAME_WORD})(?:\s+{_NAME_WORD}){{0,3}}?)(?=\s+(?:from|in|off|on|it'?s|which|that)\b|\s*$|\s*[,.?!])",
+    re.IGNORECASE,
+)
+"""A song offered with its artist, also in lower case ("how about best shot by jimmie allen from the album ...")."""
 
 
 def _named_spans(said: str, taken: Iterable[str]) -> list[tuple[str, str]]:
@@ -1611,12 +1621,15 @@ def _named_spans(said: str, taken: Iterable[str]) -> list[tuple[str, str]]:
     unless a value already read holds them."""
     held = [t.lower() for t in taken]
     out: list[tuple[str, str]] = []
+    found: list[tuple[str, str]] = []
     for kind, pattern in (("name", _VENUE_SPAN), ("genre", _GENRE_SPAN), ("name", _ALBUM_SPAN), ("name", _GAME_SPAN)):
-        for m in pattern.finditer(said):
-            span = " ".join((m.group(1) or m.group(m.lastindex or 1)).split())
-            if not any(span.lower() in h or h in span.lower() for h in held):
-                out.append((kind, span))
-                held.append(span.lower())
+        found += [(kind, m.group(1) or m.group(m.lastindex or 1)) for m in pattern.finditer(said)]
+    found += [("name", g) for m in _SONG_BY_SPAN.finditer(said) for g in m.groups()]
+    for kind, text in found:
+        span = " ".join(text.split())
+        if not any(span.lower() in h or h in span.lower() for h in held):
+            out.append((kind, span))
+            held.append(span.lower())
     return out
 
 
