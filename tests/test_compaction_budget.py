@@ -330,3 +330,11 @@ def test_named_spans_read_songs_artists_and_genres_said_in_lower_case() -> None:
     assert ("genre", "latin") in _named_spans("find me some songs preferably latin", [])
     assert _named_spans("we stayed at a house near the river", []) == []  # "house" alone names no genre
     assert _named_spans("it was sent by mail yesterday", []) == []  # "by" outside an offer names no artist
+
+
+def test_named_spans_read_an_event_named_with_what_it_is() -> None:
+    from memory.compaction.compactor import _named_spans
+
+    assert ("name", "paper kites") in _named_spans("would you like the paper kites event on friday", [])
+    assert ("name", "marlon reyes") in _named_spans("two seats for the marlon reyes concert", [])
+    assert _named_spans("can i get more seats for the same event", []) == []  # no name said

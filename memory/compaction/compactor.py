@@ -1606,6 +1606,12 @@ _GAME_SPAN = re.compile(
     re.IGNORECASE,
 )
 """A game, by the teams ("the falcons vs jaguars", "cardinal vs fighting irish")."""
+_EVENT_SPAN = re.compile(
+    rf"\bthe\s+((?!(?:same|first|second|third|other|whole|entire|last|only|big|live|music|sports?)\b)(?:{_NAME_WORD})"
+    rf"(?:\s+{_NAME_WORD}){{0,2}})\s+(?:event|concert|show)\b",
+    re.IGNORECASE,
+)
+"""An event named with what it is, also in lower case ("interested in the carbon leaf event")."""
 _SONG_BY_SPAN = re.compile(
     rf"\b(?:how about|what about|do you like|would you like|shall i play|should i play|there is|there's)\s+"
     rf"(?:the\s+song\s+)?((?:{_NAME_WORD})(?:\s+{_NAME_WORD}){{0,4}}?)\s+(?:song\s+)?by\s+"
@@ -1622,7 +1628,13 @@ def _named_spans(said: str, taken: Iterable[str]) -> list[tuple[str, str]]:
     held = [t.lower() for t in taken]
     out: list[tuple[str, str]] = []
     found: list[tuple[str, str]] = []
-    for kind, pattern in (("name", _VENUE_SPAN), ("genre", _GENRE_SPAN), ("name", _ALBUM_SPAN), ("name", _GAME_SPAN)):
+    for kind, pattern in (
+        ("name", _VENUE_SPAN),
+        ("genre", _GENRE_SPAN),
+        ("name", _ALBUM_SPAN),
+        ("name", _GAME_SPAN),
+        ("name", _EVENT_SPAN),
+    ):
         found += [(kind, m.group(1) or m.group(m.lastindex or 1)) for m in pattern.finditer(said)]
     found += [("name", g) for m in _SONG_BY_SPAN.finditer(said) for g in m.groups()]
     for kind, text in found:
