@@ -282,6 +282,59 @@ def test_named_spans_read_venues_and_genres_in_lower_case() -> None:
     assert _named_spans("it is pop music from 2015", []) == [("genre", "pop")]
     assert _named_spans("i'd like to sit in the park", []) == []  # a place, no venue named
     assert _named_spans("at the Fox Theater in Oakland", ["Fox Theater"]) == []  # read already
-    assert _named_spans("do you like dance macabre by ghost from the album prequelle", []) == [("name", "prequelle")]
+    assert _named_spans("do you like dance macabre by ghost from the album prequelle", []) == [
+        ("name", "prequelle"),
+        ("name", "dance macabre"),
+        ("name", "ghost"),
+    ]
     assert _named_spans("how about baby sexy, it's from the try again album", []) == [("name", "try again")]
     assert ("name", "falcons vs jaguars") in _named_spans("one is called falcons vs jaguars which starts at 8 pm", [])
+
+
+def test_a_genre_said_in_a_turn_of_its_own_joins_its_bookings_values_line() -> None:
+    """A genre said alone ("it's a soul song", no other value in the turn) gets no durable line of its own; it
+    joins its booking's values line, so an older booking still says it once its lines are merged."""
+    genres = ["soul", "jazz", "funk", "blues", "folk", "reggae"]
+    pairs: list[tuple[str, str]] = []
+    for k in range(10):
+        pairs += [
+            ("user", "hey could you put on some music for me"),
+            ("assistant", f"how about track {k + 3}, we could hear it at {k + 4} pm on march {k + 3}th"),
+            ("user", "what kind of music is that"),
+            ("assistant", f"oh it's a {genres[k % 6]} song, a good one"),
+            ("user", f"great, play it at {k + 4} pm please"),
+            ("assistant", f"done, it will play on march {k + 3}th at {k + 4} pm in the kitchen. anything else?"),
+            ("user", "no that's all thanks"),
+        ]
+    turns = turns_of(pairs, step_s=9)
+    compactor = Compactor(CompactionPolicy(token_budget=800))
+    for turn in turns:
+        compactor.add(turn)
+        assert compactor.plan(None).tokens <= 800
+        compactor.warm()
+    lines = [line for line in compactor.plan(None).notes.splitlines() if " values said: [" in line]
+    assert len(lines) >= 3
+    for line in lines:
+        k = int(re.search(r"march (\d+)th", line).group(1)) - 3
+        assert genres[k % 6] in line.split(": [", 1)[1]  # the genre said in a turn of its own
+
+
+def test_named_spans_read_songs_artists_and_genres_said_in_lower_case() -> None:
+    from memory.compaction.compactor import _named_spans
+
+    offer = "how about lucky stars by the night owls from the album paper moon"
+    assert ("name", "lucky stars") in _named_spans(offer, [])
+    assert ("name", "the night owls") in _named_spans(offer, [])
+    assert ("name", "paper moon") in _named_spans(offer, [])
+    assert ("genre", "house") in _named_spans("relax the music is a house song", [])
+    assert ("genre", "latin") in _named_spans("find me some songs preferably latin", [])
+    assert _named_spans("we stayed at a house near the river", []) == []  # "house" alone names no genre
+    assert _named_spans("it was sent by mail yesterday", []) == []  # "by" outside an offer names no artist
+
+
+def test_named_spans_read_an_event_named_with_what_it_is() -> None:
+    from memory.compaction.compactor import _named_spans
+
+    assert ("name", "paper kites") in _named_spans("would you like the paper kites event on friday", [])
+    assert ("name", "marlon reyes") in _named_spans("two seats for the marlon reyes concert", [])
+    assert _named_spans("can i get more seats for the same event", []) == []  # no name said

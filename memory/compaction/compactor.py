@@ -566,6 +566,8 @@ class Compactor:
             line = self._key_line(i, turn, digest, who, when)
             if line is not None:
                 out.append(line)
+        if not out and digest.kind == "content":  # a genre or venue said in a turn holding no other value
+            self._lend_spans(i, _named_spans(" ".join(digest.content), ()))
         if not digest.content or (level.summary == "topic" and turn.role != "user"):
             return out
         terms = frozenset(index_terms(" ".join(digest.content)))
@@ -630,6 +632,20 @@ class Compactor:
         identifiers = {label.split(" (")[0] for label in digest.identity}
         line.in_header = bool(digest.tags) and all(tag in identifiers for tag in digest.tags)
         return line
+
+    def _lend_spans(self, i: int, named: list[tuple[str, str]]) -> None:
+        """Names said in lower case in turn ``i``, a turn with no durable line ("it is a house song"), join the
+        spans of its booking's latest durable line, so that the booking's values line holds them at no cost
+        while the line keeps its words (the turn's own words stay a summary line, the first to go)."""
+        booking = self._booking_of.get(i)
+        if not named or booking is None:
+            return
+        for line in reversed(self._lines):
+            if self._booking_of.get(line.index) != booking:
+                break
+            if line.key and line.spans:
+                line.spans = (*line.spans, *(n for n in named if n not in line.spans))
+                return
 
     def _rebuild(self) -> None:
         """Condense the condensed turns again from scratch (a condensed turn was edited)."""
@@ -1753,8 +1769,11 @@ _VENUE_SPAN = re.compile(
 )
 """A venue named by what it is, also in lower case ("at citi field", "on union stage", "at the fox theater")."""
 _GENRE_SPAN = re.compile(
-    r"(?<![\w-])(" + "|".join(re.escape(g) for g in GENRES) + r")(?=\s+(?:music|songs?|genre|tracks?|tunes?|"
-    r"events?|concerts?|shows?|movies?|films?)\b)",
+    r"(?<![\w-])(" + "|".join(re.escape(g) for g in (*GENRES, "house", "latin")) + r")(?=\s+(?:music|songs?|genre|"
+    r"tracks?|tunes?|events?|concerts?|shows?|movies?|films?)\b)"
+    r"|\b(?:songs?|music|tracks?|tunes?)\s+(?:preferably|mostly|mainly|like)\s+("
+    + "|".join(re.escape(g) for g in (*GENRES, "latin"))
+    + r")(?![\w-])",
     re.IGNORECASE,
 )
 """A genre said with what it describes ("it is pop music", "a rock event", "some jazz songs")."""
@@ -1774,6 +1793,19 @@ _GAME_SPAN = re.compile(
     re.IGNORECASE,
 )
 """A game, by the teams ("the falcons vs jaguars", "cardinal vs fighting irish")."""
+_EVENT_SPAN = re.compile(
+    rf"\bthe\s+((?!(?:same|first|second|third|other|whole|entire|last|only|big|live|music|sports?)\b)(?:{_NAME_WORD})"
+    rf"(?:\s+{_NAME_WORD}){{0,2}})\s+(?:event|concert|show)\b",
+    re.IGNORECASE,
+)
+"""An event named with what it is, also in lower case ("interested in the carbon leaf event")."""
+_SONG_BY_SPAN = re.compile(
+    rf"\b(?:how about|what about|do you like|would you like|shall i play|should i play|there is|there's)\s+"
+    rf"(?:the\s+song\s+)?((?:{_NAME_WORD})(?:\s+{_NAME_WORD}){{0,4}}?)\s+(?:song\s+)?by\s+"
+    rf"((?:the\s+)?(?:{_NAME_WORD})(?:\s+{_NAME_WORD}){{0,3}}?)(?=\s+(?:from|in|off|on|it'?s|which|that)\b|\s*$|\s*[,.?!])",
+    re.IGNORECASE,
+)
+"""A song offered with its artist, also in lower case ("how about best shot by jimmie allen from the album ...")."""
 
 
 def _named_spans(said: str, taken: Iterable[str]) -> list[tuple[str, str]]:
@@ -1782,12 +1814,21 @@ def _named_spans(said: str, taken: Iterable[str]) -> list[tuple[str, str]]:
     unless a value already read holds them."""
     held = [t.lower() for t in taken]
     out: list[tuple[str, str]] = []
-    for kind, pattern in (("name", _VENUE_SPAN), ("genre", _GENRE_SPAN), ("name", _ALBUM_SPAN), ("name", _GAME_SPAN)):
-        for m in pattern.finditer(said):
-            span = " ".join((m.group(1) or m.group(m.lastindex or 1)).split())
-            if not any(span.lower() in h or h in span.lower() for h in held):
-                out.append((kind, span))
-                held.append(span.lower())
+    found: list[tuple[str, str]] = []
+    for kind, pattern in (
+        ("name", _VENUE_SPAN),
+        ("genre", _GENRE_SPAN),
+        ("name", _ALBUM_SPAN),
+        ("name", _GAME_SPAN),
+        ("name", _EVENT_SPAN),
+    ):
+        found += [(kind, m.group(1) or m.group(m.lastindex or 1)) for m in pattern.finditer(said)]
+    found += [("name", g) for m in _SONG_BY_SPAN.finditer(said) for g in m.groups()]
+    for kind, text in found:
+        span = " ".join(text.split())
+        if not any(span.lower() in h or h in span.lower() for h in held):
+            out.append((kind, span))
+            held.append(span.lower())
     return out
 
 
