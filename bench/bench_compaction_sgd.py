@@ -481,16 +481,21 @@ def said_numbers(text: str) -> set[str]:
     # "8 30 pm" (or "8 um 30 pm": a hesitation splits no number, as above) -> 8:30, as in words
     # "2 30 in the afternoon" too: the clock said with a part of the day, as with am/pm
     clocks = re.compile(r"\b(\d{1,2}) (\d{2}) ?(?:[ap]\.?m\b|in the (?:morning|afternoon|evening)\b|at night\b)")
-    for m in itertools.chain(clocks.finditer(text.lower()), clocks.finditer(" ".join(words))):
-        if 1 <= int(m.group(1)) <= 12 and int(m.group(2)) < 60:
-            out.add(f"{int(m.group(1))}:{m.group(2)}")
-    for k in range(len(words) - 2):  # "half past six" -> 6:30, "quarter past five" -> 5:15, "quarter to nine" -> 8:45
-        hour = _UNITS.get(words[k + 2]) or _TEENS.get(words[k + 2])
-        if hour is None and words[k + 2].isdigit():  # "quarter past 5"
-            hour = int(words[k + 2])
-        if hour is None or not 1 <= hour <= 12 or (words[k], words[k + 1]) not in _PAST:
+    # and said before it: "in the afternoon 2 30", "afternoon at 2 30"
+    day_first = re.compile(r"\b(?:morning|afternoon|evening|night) (?:at |around |about )?(\d{1,2}) (\d{2})\b")
+    for pattern in (clocks, day_first):
+        for m in itertools.chain(pattern.finditer(text.lower()), pattern.finditer(" ".join(words))):
+            if 1 <= int(m.group(1)) <= 12 and int(m.group(2)) < 60:
+                out.add(f"{int(m.group(1))}:{m.group(2)}")
+    # a word said twice in a row ("half past past one": a stutter) is said once, unless it is a number
+    once = [w for k, w in enumerate(words) if k == 0 or w != words[k - 1] or w in _UNITS or w.isdigit()]
+    for k in range(len(once) - 2):  # "half past six" -> 6:30, "quarter past five" -> 5:15, "quarter to nine" -> 8:45
+        hour = _UNITS.get(once[k + 2]) or _TEENS.get(once[k + 2])
+        if hour is None and once[k + 2].isdigit():  # "quarter past 5"
+            hour = int(once[k + 2])
+        if hour is None or not 1 <= hour <= 12 or (once[k], once[k + 1]) not in _PAST:
             continue
-        minutes = _PAST[words[k], words[k + 1]]
+        minutes = _PAST[once[k], once[k + 1]]
         out.add(f"{hour}:{minutes:02d}" if minutes >= 0 else f"{(hour - 2) % 12 + 1}:{60 + minutes:02d}")
     for k in range(len(words) - 2):  # "seven oh five" -> 7:05
         if words[k] in _UNITS and words[k + 1] == "oh" and words[k + 2] in _UNITS:

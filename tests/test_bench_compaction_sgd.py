@@ -74,6 +74,9 @@ def test_the_check_reads_a_clock_said_with_a_part_of_the_day_and_nothing_else() 
     assert "2:30" in bench.said_numbers("pick the car up at 2 30 in the afternoon")
     assert "7:15" in bench.said_numbers("at 7 15 pm")
     assert "2:30" not in bench.said_numbers("2 30 people in the afternoon")
+    assert "2:30" in bench.said_numbers("i plan to pick it up at afternoon 2 30")
+    assert "2:30" not in bench.said_numbers("afternoon 2 people 30 minutes")
+    assert "1:30" in bench.said_numbers("i want it at half past past 1 in the afternoon")  # a stutter
 
 
 def test_kinds_narrow_a_halfs_mix_and_refuse_a_kind_it_does_not_book() -> None:

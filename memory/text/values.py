@@ -113,7 +113,8 @@ _DURATION_UNITS = r"minutes?|mins?|hours?|hrs?|days?|nights?|weeks?|months?|year
 _CURRENCY_WORDS = r"dollars?|bucks|pounds?|quid|euros?|cents?|pence|usd|gbp|eur"
 _CAR_TYPES = (
     r"suv|sedan|hatchback|compact(?: car)?|intermediate|standard(?: car)?|full[- ]size(?: car)?|mid[- ]size(?: car)?|"
-    r"minivan|van|pickup(?: truck)?|convertible|coupe|luxury car|economy car|estate car|station wagon|"
+    r"minivan|van(?!\s+(?!(?:for|with|please|and|or|is|was|that|which|would|will|instead|rental|then|to|from|at|on|"
+    r"in|i|we|it|as|if|so|because|but|too|now|today|please|one|they|you|he|she)\b)[a-z])|pickup(?: truck)?|convertible|coupe|luxury car|economy car|estate car|station wagon|"
     r"electric car|hybrid|two[- ]door|four[- ]door"
 )
 # makes and models of cars people rent; a model that is also an English word counts only after its make
@@ -237,7 +238,7 @@ _COUNT_AFTER = re.compile(  # the number after what is counted: "number of ticke
     re.IGNORECASE,
 )
 _ADDRESS = re.compile(
-    rf"\b\d{{1,6}}[a-z]?(?:\s*-\s*\d{{1,6}})?\s+(?:[A-Z][\w'.-]*\s+){{0,4}}(?:{_STREET})\b\.?(?:\s+(?:#|suite|ste|unit|apt)\s*\w+)?",
+    rf"\b\d{{1,6}}[a-z]?(?:\s*-\s*\d{{1,6}})?(?!\s*(?:[ap]\.?m\b|o'?\s?clock\b))\s+(?:[A-Z][\w'.-]*\s+){{0,4}}(?:{_STREET})\b\.?(?:\s+(?:#|suite|ste|unit|apt)\s*\w+)?",
     re.IGNORECASE,
 )
 _CAR = re.compile(rf"\b(?:{_CAR_TYPES})\b", re.IGNORECASE)
@@ -296,7 +297,27 @@ _LOWER_FROM_TO = re.compile(rf"\bfrom\s+({_W}(?:\s+{_W}){{0,2}})\s+to\s+({_W}(?:
 _LOWER_DOCTOR = re.compile(rf"\b(?:dr|doctor)\.?\s+({_W}(?:\s+{_W}){{0,3}})")
 _LOWER_CUISINE = re.compile(rf"\b({_W})\s+(?:food|cuisine|restaurant|place)\b")
 _MAY_CUISINE = re.compile(r"\b(?:food|cuisine|restaurant|place)\b")
-_NOT_CUISINE = frozenset(["kind", "type", "sort", "fast", "street", "junk", "pet", "baby", "seafood", "cheap"])
+_NOT_CUISINE = frozenset(
+    [
+        *("kind", "type", "sort", "fast", "street", "junk", "pet", "baby", "seafood", "cheap"),
+        # "will take place", "the same place", "a nice place": a phrase, not a cuisine
+        *(
+            "take",
+            "takes",
+            "took",
+            "taking",
+            "taken",
+            "same",
+            "nice",
+            "good",
+            "great",
+            "other",
+            "new",
+            "right",
+            "first",
+        ),
+    ]
+)
 
 
 def _name_words(text: str, start: int, end: int, *, lead: str = "") -> tuple[int, int] | None:

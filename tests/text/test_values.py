@@ -203,3 +203,16 @@ def test_words_that_are_no_fillers_are_kept(text: str, kept: str) -> None:
 def test_the_units_of_a_tens_word_are_no_hour(text: str) -> None:
     """The words "forty five pm" with their hour lost (a filler before it) is no 5 pm: that hour was never said."""
     assert [v.normalised for v in values_in(text) if v.kind == "time" and v.normalised in ("5 pm", "5 am")] == []
+
+
+def test_a_clock_then_take_place_is_a_time_not_an_address_nor_a_cuisine() -> None:
+    found = kinds("the show at 7 30 pm will take place on march 3rd")
+    assert ("time", "7 30 pm") in [(k, t) for k, t, _ in found]
+    assert all(k not in ("address", "name") for k, _, _ in found)
+
+
+def test_van_before_a_name_is_part_of_the_name_not_a_car() -> None:
+    assert all(k != "car_type" for k, _, _ in kinds("your tickets at the van buren are booked"))
+    assert all(k != "car_type" for k, _, _ in kinds("play something by van morrison"))
+    assert ("car_type", "van") in [(k, t) for k, t, _ in kinds("i need a van for three days")]
+    assert ("car_type", "van") in [(k, t) for k, t, _ in kinds("a van please")]
