@@ -183,3 +183,26 @@ def test_tickets_left_for_a_song_count_on_their_own_when_more_tickets_come_after
     assert len(_attempts(pool, compactor._bookings)) == 2  # the caller moved on to a song in between
     recall = compactor.plan("sorry which city were the second event tickets in").recall
     assert "phoenix" in recall and "tucson" not in recall
+
+
+def test_the_agents_answer_to_where_is_the_venue_located_is_recalled_for_the_address() -> None:
+    compactor = fed(
+        turns_of(
+            [
+                ("user", "when is the harvest folk fair in millbrook"),
+                ("assistant", "the harvest folk fair at millbrook commons is on friday"),
+                ("user", "i'd like to buy one ticket for it"),
+                ("assistant", "please confirm one ticket for the harvest folk fair in millbrook on friday"),
+                ("user", "yes that's right"),
+                ("assistant", "your ticket has been purchased"),
+                ("user", "what time does it begin and where is the venue located"),
+                ("assistant", "the fair is in millbrook oregon 97301 and begins at noon"),
+                ("user", "great thanks that's all"),
+                *FILLER_MOVIE,
+                *CHATTER * 4,
+            ]
+        ),
+        CompactionPolicy(token_budget=500),
+    )
+    assert compactor.boundary > 9 + len(FILLER_MOVIE)
+    assert "97301" in compactor.plan("sorry what was the address for the first event tickets again").recall

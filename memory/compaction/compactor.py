@@ -1448,10 +1448,20 @@ _WH = re.compile(r"\b(?:who|what)(?:'s)?\s+(?:(?:is|was|are|were|the|kind|type|o
 left out: "movies which are directed by x" says who directed them)."""
 
 
+_WHERE = re.compile(
+    r"\bwhere(?:'s)?\s+(?:(?:is|are|was|will|be|the|this|that|it|its|their|venue|event|show|concert|game|place|"
+    r"restaurant|exactly)\s+){1,4}"
+)
+"""A caller asking where something is ("where is the venue located", "where's the event exactly"): what follows
+says what they ask for."""
+
+
 def _asks_about(names: re.Pattern[str], text: str) -> bool:
     """``text`` asks what the attribute ``names`` reads is ("who directed it", "who's the director", "what genre
     is it"), not only names it ("what else is there, i like war movies")."""
-    return any(names.match(text, m.end()) or names.match(text, m.start()) for m in _WH.finditer(text))
+    return any(names.match(text, m.end()) or names.match(text, m.start()) for m in _WH.finditer(text)) or any(
+        names.match(text, m.end()) for m in _WHERE.finditer(text)
+    )
 
 
 def _says_attribute(words: re.Pattern[str], text: str, title: frozenset[str]) -> bool:
