@@ -122,3 +122,87 @@ def test_whose_films_the_caller_asked_for_is_recalled_however_it_is_put() -> Non
         )
         plan = compactor.plan("sorry what was the director for the first movie you put on again")
         assert "benna holt" in plan.recall, said
+
+
+# --------------------------------------------------------------------------- counting the bookings of one kind
+
+TICKETS_WITH_MORE_PEOPLE = [
+    ("user", "are there any concerts in denver this weekend"),
+    ("assistant", "the copper owls play the bluebird theater on saturday"),
+    ("user", "nice can i get two tickets"),
+    ("assistant", "please confirm two tickets for the copper owls on saturday in denver"),
+    ("user", "yep"),
+    ("user", "oh i need four tickets now"),
+    ("assistant", "please confirm four tickets for saturday"),
+    ("user", "yes that works"),
+    ("assistant", "your tickets are booked"),
+    ("user", "thanks that's everything"),
+    ("assistant", "enjoy the show"),
+]
+
+
+def test_a_new_count_after_saying_yes_to_the_details_changes_the_booking_under_way() -> None:
+    compactor = fed(turns_of([*TICKETS_WITH_MORE_PEOPLE, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert compactor.boundary > len(TICKETS_WITH_MORE_PEOPLE)
+    events = [b for b in compactor._bookings if b.kind == "event"]
+    assert len(events) == 1 and events[0].booked  # one booking of four tickets, not an unbooked one and another
+
+
+UNREPORTED_TICKETS_THEN_A_SONG_THEN_TICKETS = [
+    ("user", "find me some events in tucson please"),
+    ("assistant", "the desert kings play the rialto on friday"),
+    ("user", "sounds fun one ticket please"),
+    ("assistant", "one ticket for the desert kings on friday in tucson"),
+    ("user", "good stuff when does it start"),
+    ("assistant", "it starts at 8 pm, have fun at the show"),
+    ("user", "can you play some songs by the lanterns"),
+    ("assistant", "how about northern lights by the lanterns"),
+    ("user", "yes play it on the kitchen speaker"),
+    ("assistant", "playing northern lights on the kitchen speaker"),
+    ("user", "thanks that's all"),
+    ("user", "i also want to find events in phoenix"),
+    ("assistant", "the salt flats are at the van buren on sunday"),
+    ("user", "two tickets please"),
+    ("assistant", "please confirm two tickets for the salt flats on sunday in phoenix"),
+    ("user", "yes"),
+    ("assistant", "your tickets are booked"),
+    ("user", "thank you bye"),
+]
+
+
+def test_tickets_left_for_a_song_count_on_their_own_when_more_tickets_come_after() -> None:
+    from memory.compaction.compactor import _attempts
+
+    turns = UNREPORTED_TICKETS_THEN_A_SONG_THEN_TICKETS
+    compactor = fed(turns_of([*turns, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert compactor.boundary > len(turns)
+    assert [b.kind for b in compactor._bookings][:3] == ["event", "music", "event"]  # then the chatter's fault
+    pool = [b for b in compactor._bookings if b.kind == "event"]
+    assert not pool[0].booked  # no report of the first tickets was read
+    assert len(_attempts(pool)) == 1  # counted by tickets alone, the first would be an attempt at the second
+    assert len(_attempts(pool, compactor._bookings)) == 2  # the caller moved on to a song in between
+    recall = compactor.plan("sorry which city were the second event tickets in").recall
+    assert "phoenix" in recall and "tucson" not in recall
+
+
+def test_the_agents_answer_to_where_is_the_venue_located_is_recalled_for_the_address() -> None:
+    compactor = fed(
+        turns_of(
+            [
+                ("user", "when is the harvest folk fair in millbrook"),
+                ("assistant", "the harvest folk fair at millbrook commons is on friday"),
+                ("user", "i'd like to buy one ticket for it"),
+                ("assistant", "please confirm one ticket for the harvest folk fair in millbrook on friday"),
+                ("user", "yes that's right"),
+                ("assistant", "your ticket has been purchased"),
+                ("user", "what time does it begin and where is the venue located"),
+                ("assistant", "the fair is in millbrook oregon 97301 and begins at noon"),
+                ("user", "great thanks that's all"),
+                *FILLER_MOVIE,
+                *CHATTER * 4,
+            ]
+        ),
+        CompactionPolicy(token_budget=500),
+    )
+    assert compactor.boundary > 9 + len(FILLER_MOVIE)
+    assert "97301" in compactor.plan("sorry what was the address for the first event tickets again").recall

@@ -419,7 +419,13 @@ class Compactor:
             (requests and bool(kinds) and current.done)
             # or for more of the kind once they said yes to its details ("please confirm: play the innocent" -
             # "yes please"), even when no report of it was read: "can you find some movies online"
-            or (requests and kinds == [current.kind] and current.settled and not current.failed)
+            or (
+                requests
+                and kinds == [current.kind]
+                and current.settled
+                and not current.failed
+                and not (not current.booked and self._changes_count(i, current))
+            )
             or (
                 turn.role == "user"
                 and current.closed
@@ -1000,7 +1006,7 @@ class Compactor:
         if not pool:
             return set()  # the question points at no booking of this call: words and value kinds alone
         nth = _ordinal(said)
-        attempts = _attempts(pool)
+        attempts = _attempts(pool, self._bookings)
         if nth is not None and nth <= len(attempts):
             chosen = attempts[nth - 1]
         elif question.anchor == "first":
@@ -1192,6 +1198,15 @@ class Compactor:
             )
             self._more[i] = more
         return more
+
+    def _changes_count(self, i: int, booking: _Booking) -> bool:
+        """Caller's turn ``i`` says only how many, in the words of ``booking`` ("please confirm 2 tickets" -
+        "yeah" - "just found out i need three tickets"): a change to the booking under way, not another one."""
+        if self._value_kinds.get(i, frozenset()) - {"filler", "question", "confirm"} != {"count"}:
+            return False
+        said = set().union(*(self._digest(j).terms for j in booking.turns)) if booking.turns else set()
+        new = set(index_terms(self._turns[i].text)) - said - _booking_talk()
+        return len({t for t in new if not t.isdigit() and t not in NUMBER_WORDS}) <= 1
 
     def _agents_last(self, booking: _Booking) -> int | None:
         """The booking's last recallable turn when the agent said it (what a caller's reply answers), else None."""
@@ -1449,10 +1464,20 @@ _WH = re.compile(r"\b(?:who|what)(?:'s)?\s+(?:(?:is|was|are|were|the|kind|type|o
 left out: "movies which are directed by x" says who directed them)."""
 
 
+_WHERE = re.compile(
+    r"\bwhere(?:'s)?\s+(?:(?:is|are|was|will|be|the|this|that|it|its|their|venue|event|show|concert|game|place|"
+    r"restaurant|exactly)\s+){1,4}"
+)
+"""A caller asking where something is ("where is the venue located", "where's the event exactly"): what follows
+says what they ask for."""
+
+
 def _asks_about(names: re.Pattern[str], text: str) -> bool:
     """``text`` asks what the attribute ``names`` reads is ("who directed it", "who's the director", "what genre
     is it"), not only names it ("what else is there, i like war movies")."""
-    return any(names.match(text, m.end()) or names.match(text, m.start()) for m in _WH.finditer(text))
+    return any(names.match(text, m.end()) or names.match(text, m.start()) for m in _WH.finditer(text)) or any(
+        names.match(text, m.end()) for m in _WHERE.finditer(text)
+    )
 
 
 def _says_attribute(words: re.Pattern[str], text: str, title: frozenset[str]) -> bool:
@@ -1486,7 +1511,7 @@ def _first_said(scores: dict[int, float], turns: list[Turn]) -> dict[int, float]
     return scores
 
 
-def _attempts(pool: list[_Booking]) -> list[list[_Booking]]:
+def _attempts(pool: list[_Booking], bookings: list[_Booking] | None = None) -> list[list[_Booking]]:
     """The bookings of one kind as the caller counts them ("the second table I booked"): an attempt
     that was never reported done (the agent could not book it, and the caller asked again) goes with the
     next one of the kind, the one that was booked first; one the caller took leave of, or whose details
@@ -1494,16 +1519,31 @@ def _attempts(pool: list[_Booking]) -> list[list[_Booking]]:
     the innocent with subtitles" - "yes please"), counts on its own;
     one the caller left after a failure was reported is an attempt still. A stretch in which the caller named no
     kind of their own and nothing was reported done ("thank you for your help, that'll be all" after the
-    tickets) is what was said after the one before it, not another booking."""
+    tickets) is what was said after the one before it, not another booking. With ``bookings`` (all of the call's,
+    in order), an attempt the caller left for another kind of thing (tickets, then a song, then tickets) counts on
+    its own: a caller tries again at once, not after something else."""
+    at = {id(b): n for n, b in enumerate(bookings or ())}
     out: list[list[_Booking]] = []
     for booking in pool:
         if out and not booking.own and not booking.booked:
             out[-1].append(booking)
-        elif out and not any(b.booked or ((b.left or b.affirmed or b.settled) and not b.failed) for b in out[-1]):
+        elif (
+            out
+            and not _moved_on(out[-1][-1], booking, bookings, at)
+            and not any(b.booked or ((b.left or b.affirmed or b.settled) and not b.failed) for b in out[-1])
+        ):
             out[-1].insert(0 if booking.booked else len(out[-1]), booking)
         else:
             out.append([booking])
     return out
+
+
+def _moved_on(before: _Booking, after: _Booking, bookings: list[_Booking] | None, at: dict[int, int]) -> bool:
+    """Between ``before`` and ``after`` (of one kind), the caller booked another kind of thing."""
+    if not bookings or id(before) not in at or id(after) not in at:
+        return False
+    between = bookings[at[id(before)] + 1 : at[id(after)]]
+    return any(b.kind is not None and b.kind != after.kind and b.own for b in between)
 
 
 def _speaker(turn: Turn) -> str:
