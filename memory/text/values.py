@@ -154,10 +154,55 @@ _COST = re.compile(
 # who money goes to: "send the money to maria", "transfer 950 to the checking account of pranav"
 _PAYEE = re.compile(
     r"\b(?:send|sent|sending|transfer|transferred|transferring|pay|paid|paying|wire|wired)\b[^.?!,]{0,40}?\bto\s+"
-    r"(?:(?:my|the|their|his|her)\s+)?(?:(?:checking|savings)\s+(?:account\s+)?(?:of\s+)?)?([A-Za-z][\w'-]*)",
+    r"(?:((?:my|the|their|his|her)\s+)?(?:(?:checking|savings)\s+(?:account\s+)?(?:of\s+)?)?)([A-Za-z][\w'-]*)",
     re.IGNORECASE,
 )
 _NOT_PAYEE = frozenset(["account", "bank", "checking", "savings", "him", "them", "someone", "somebody", "whom", "card"])
+# after "my" / "the", who money goes to is a person named by who they are to the caller ("send it to my
+# mom"); "send it to my headphones" sends something else
+_PAYEE_RELATIONS = frozenset(
+    [
+        "mom",
+        "mum",
+        "mother",
+        "dad",
+        "father",
+        "parents",
+        "sister",
+        "brother",
+        "son",
+        "daughter",
+        "wife",
+        "husband",
+        "partner",
+        "friend",
+        "roommate",
+        "landlord",
+        "landlady",
+        "boss",
+        "cousin",
+        "aunt",
+        "uncle",
+        "grandma",
+        "grandmother",
+        "grandpa",
+        "grandfather",
+        "niece",
+        "nephew",
+        "girlfriend",
+        "boyfriend",
+        "fiance",
+        "fiancee",
+        "colleague",
+        "neighbor",
+        "neighbour",
+        "sitter",
+        "babysitter",
+        "tutor",
+        "kid",
+        "kids",
+    ]
+)
 _CLASS = re.compile(
     r"\b(?:premium\s+economy|basic\s+economy|business\s+class|first\s+class|economy\s+class|economy(?=\s+(?:seats?|tickets?|flight|fare))|(?:luxury|pool|shared|regular)\s+(?:ride|cab|taxi))\b",
     re.IGNORECASE,
@@ -730,8 +775,9 @@ def _read(text: str) -> tuple[Value, ...]:
     for m in _CLASS.finditer(text) if _MAY_CLASS.search(text) else ():
         add("class", m.start(), m.end())
     for m in _PAYEE.finditer(text) if _MAY_PAYEE.search(text) else ():
-        if m.group(1).lower() not in _STOP and m.group(1).lower() not in _NOT_PAYEE:
-            add("payee", m.start(1), m.end(1))
+        who = m.group(2).lower()
+        if who not in _STOP and who not in _NOT_PAYEE and (m.end(1) != m.start(2) or who in _PAYEE_RELATIONS):
+            add("payee", m.start(2), m.end(2))
     for m in _ACCOUNT.finditer(text) if _MAY_ACCOUNT.search(text) else ():
         add("account", m.start(), m.end())
     for m in _COLOUR.finditer(text):

@@ -216,3 +216,10 @@ def test_van_before_a_name_is_part_of_the_name_not_a_car() -> None:
     assert all(k != "car_type" for k, _, _ in kinds("play something by van morrison"))
     assert ("car_type", "van") in [(k, t) for k, t, _ in kinds("i need a van for three days")]
     assert ("car_type", "van") in [(k, t) for k, t, _ in kinds("a van please")]
+
+
+def test_sending_something_to_my_device_names_no_payee() -> None:
+    assert ("device", "headphones") in [(k, t) for k, t, _ in kinds("no, send it to my headphones instead")]
+    assert all(k != "payee" for k, _, _ in kinds("no, send it to my headphones instead"))
+    assert ("payee", "mom") in [(k, t) for k, t, _ in kinds("send it to my mom")]
+    assert ("payee", "maria") in [(k, t) for k, t, _ in kinds("send it to maria please")]
