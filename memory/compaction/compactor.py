@@ -1051,10 +1051,11 @@ class Compactor:
                     score += _NAMED_SCORE + (0.5 if self._turns[i].role == "assistant" else 0.0)
                 elif wanted & holds:
                     score += 2.0 + (0.5 if self._turns[i].role == "assistant" else 0.0)
+                restated = 1.0 if category and not named else 3.0  # a confirmation seldom says the genre
                 if i == last_confirm:
-                    score += 3.0 + taken  # the agent's fullest confirmation restates what was booked
+                    score += restated + taken  # the agent's fullest confirmation restates what was booked
                 elif i == latest:
-                    score += 3.0  # and the latest, when the caller changed something since
+                    score += restated  # and the latest, when the caller changed something since
                 if i == booking.request:
                     score += 2.5  # the caller's request says what they wanted (a cuisine, a genre, a city)
                 if (
