@@ -224,3 +224,21 @@ def test_a_genre_said_only_in_the_callers_request_is_recalled_over_device_confir
     )
     plan = compactor.plan("sorry what was the genre for the first song you played again")
     assert "bluegrass" in plan.recall  # the caller's own request says it, no confirmation does
+
+
+def test_the_venue_of_the_event_taken_beats_a_named_venue_of_another_event_listed() -> None:
+    compactor = _call(
+        [
+            ("user", "any concerts around this week"),
+            ("assistant", "there is owls vs hawks at the Riverside Arena today"),
+            ("user", "not sports, what about mira sol"),
+            ("assistant", "mira sol plays tomorrow in the old mill"),
+            ("user", "mira sol sounds great two tickets"),
+            ("assistant", "please confirm two tickets for mira sol tomorrow"),
+            ("user", "yes"),
+            ("assistant", "your tickets are booked"),
+            ("user", "thanks bye"),
+        ]
+    )
+    plan = compactor.plan("sorry what was the venue for the first event tickets again")
+    assert "old mill" in plan.recall  # the event taken says it in lower case; the other listed event is a name
