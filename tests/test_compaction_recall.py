@@ -206,3 +206,39 @@ def test_the_agents_answer_to_where_is_the_venue_located_is_recalled_for_the_add
     )
     assert compactor.boundary > 9 + len(FILLER_MOVIE)
     assert "97301" in compactor.plan("sorry what was the address for the first event tickets again").recall
+
+
+def test_a_genre_said_only_in_the_callers_request_is_recalled_over_device_confirmations() -> None:
+    compactor = _call(
+        [
+            ("user", "could you look up a few bluegrass tunes for me"),
+            ("assistant", "i found eight, what about river stones by ada quill from the album low water"),
+            ("user", "sounds nice put it on the patio speaker"),
+            ("assistant", "to confirm you want river stones on the patio speaker"),
+            ("user", "actually move the music to the den speaker instead"),
+            ("assistant", "so i will play river stones on the den speaker is that right"),
+            ("user", "yes start the music"),
+            ("assistant", "river stones is playing now"),
+            ("user", "thanks that is all"),
+        ]
+    )
+    plan = compactor.plan("sorry what was the genre for the first song you played again")
+    assert "bluegrass" in plan.recall  # the caller's own request says it, no confirmation does
+
+
+def test_the_venue_of_the_event_taken_beats_a_named_venue_of_another_event_listed() -> None:
+    compactor = _call(
+        [
+            ("user", "any concerts around this week"),
+            ("assistant", "there is owls vs hawks at the Riverside Arena today"),
+            ("user", "not sports, what about mira sol"),
+            ("assistant", "mira sol plays tomorrow in the old mill"),
+            ("user", "mira sol sounds great two tickets"),
+            ("assistant", "please confirm two tickets for mira sol tomorrow"),
+            ("user", "yes"),
+            ("assistant", "your tickets are booked"),
+            ("user", "thanks bye"),
+        ]
+    )
+    plan = compactor.plan("sorry what was the venue for the first event tickets again")
+    assert "old mill" in plan.recall  # the event taken says it in lower case; the other listed event is a name

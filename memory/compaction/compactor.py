@@ -1047,14 +1047,22 @@ class Compactor:
                 names_it = bool(taken and self._digest(i).terms & title)
                 if names_it:  # "which movie was it": the turns that say the title taken (the pick, its confirmation)
                     score += 3.0
-                if named & holds:
-                    score += _NAMED_SCORE + (0.5 if self._turns[i].role == "assistant" else 0.0)
+                agents = self._turns[i].role == "assistant"
+                lists = agents and booking.kind == "event" and bool(title)  # the agent lists events, each at its venue
+                other = lists and i != last_confirm and not self._digest(i).terms & title
+                if named & holds and other and "name" in named:  # a name of another option the agent listed
+                    score += 2.5
+                elif named & holds:
+                    score += _NAMED_SCORE + (0.5 if agents else 0.0)
+                elif lists and "name" in named and self._digest(i).terms & title:
+                    score += 2.5  # what was taken, its venue in lower case ("x tomorrow in warsaw")
                 elif wanted & holds:
                     score += 2.0 + (0.5 if self._turns[i].role == "assistant" else 0.0)
+                restated = 1.0 if category and not named else 3.0  # a confirmation seldom says the genre
                 if i == last_confirm:
-                    score += 3.0 + taken  # the agent's fullest confirmation restates what was booked
+                    score += restated + taken  # the agent's fullest confirmation restates what was booked
                 elif i == latest:
-                    score += 3.0  # and the latest, when the caller changed something since
+                    score += restated  # and the latest, when the caller changed something since
                 if i == booking.request:
                     score += 2.5  # the caller's request says what they wanted (a cuisine, a genre, a city)
                 if (
