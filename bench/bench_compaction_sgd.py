@@ -850,7 +850,9 @@ def _p(value: float | None) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--split", choices=(*data.HALVES, "tune2", "tune3", *MORE_SPLITS, "both"), default="both")
+    parser.add_argument(
+        "--split", choices=(*data.HALVES, "tune2", "tune3", "tune4", *MORE_SPLITS, "both"), default="both"
+    )
     parser.add_argument("--data", help="the SGD directory (default: $SGD_PATH, else ../shared/data/sgd)")
     parser.add_argument("--calls", type=int, default=36, help="long calls per half")
     parser.add_argument("--seed", type=int, default=0)

@@ -53,6 +53,7 @@ SPLITS = {
     "more-both": ("more-tune", "more-heldout"),
     "tune2": ("tune2",),  # the full release only: more dialogues of the subset's services, to tune on
     "tune3": ("tune3",),  # the same, from the release's dev split (concerts and songs)
+    "tune4": ("tune4",),  # the same, from the release's test split file 002 (Events_3, Music_3)
 }
 TARGETS = {"pass": 0.90, "identity": 0.99, "update_ordered": 0.99, "locomo_r5": 0.80}
 SYSTEMS = ("memory:fast", "memory:accurate", *run.BASELINES)
@@ -344,6 +345,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.split.startswith("more-") or args.split in (
         "tune2",
         "tune3",
+        "tune4",
     ):  # the full release never overwrites the subset
         suffix = "_more" + suffix
     args.json = args.json or RESULTS.with_name(f"sgd{suffix}.json")

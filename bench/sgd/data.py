@@ -61,6 +61,10 @@ MORE_HALVES: dict[str, tuple[str, tuple[int, ...]]] = {
     # a third tuning half, of the release's dev split: concerts and songs (Events_1, Music_1), the kinds the
     # held-out half is made of, in files no other half reads
     "tune3": ("dev", (6, 7)),
+    # a fourth tuning half, of the release's test split: concerts and songs of the test split's own services
+    # (Events_3, Music_3), in a file no other half reads; the release has no other single-service dialogues
+    # of these kinds left
+    "tune4": ("test", (2,)),
 }
 ALL_HALVES = (*HALVES, *MORE_HALVES)
 ROLES = {"USER": "user", "SYSTEM": "assistant"}
