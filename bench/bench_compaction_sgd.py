@@ -364,6 +364,8 @@ def build_calls(episodes: Sequence[data.Episode], *, half: str, seed: int, count
             nth = of_kind.get(episode.kind, 0)
             of_kind[episode.kind] = nth + 1
             builder.dialogue(episode, nth, marks)
+            for kind in episode.other_bookings:  # tickets bought in a call about a song count as tickets too
+                of_kind[kind] = of_kind.get(kind, 0) + 1
         builder.ask("end", AT_END)
         calls.append(call)
     return calls
@@ -851,7 +853,9 @@ def _p(value: float | None) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
-        "--split", choices=(*data.HALVES, "tune2", "tune3", "tune4", *MORE_SPLITS, "both"), default="both"
+        "--split",
+        choices=(*data.HALVES, "tune2", "tune3", "tune4", "tune5", "tune6", *MORE_SPLITS, "both"),
+        default="both",
     )
     parser.add_argument("--data", help="the SGD directory (default: $SGD_PATH, else ../shared/data/sgd)")
     parser.add_argument("--calls", type=int, default=36, help="long calls per half")

@@ -54,6 +54,8 @@ SPLITS = {
     "tune2": ("tune2",),  # the full release only: more dialogues of the subset's services, to tune on
     "tune3": ("tune3",),  # the same, from the release's dev split (concerts and songs)
     "tune4": ("tune4",),  # the same, from the release's test split file 002 (Events_3, Music_3)
+    "tune5": ("tune5",),  # the same, concerts booked in calls of several services (train 044, 096, 099, 123)
+    "tune6": ("tune6",),  # the same, songs played in calls of several services (train 050, 064, 107, 126)
 }
 TARGETS = {"pass": 0.90, "identity": 0.99, "update_ordered": 0.99, "locomo_r5": 0.80}
 SYSTEMS = ("memory:fast", "memory:accurate", *run.BASELINES)
@@ -346,6 +348,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "tune2",
         "tune3",
         "tune4",
+        "tune5",
+        "tune6",
     ):  # the full release never overwrites the subset
         suffix = "_more" + suffix
     args.json = args.json or RESULTS.with_name(f"sgd{suffix}.json")

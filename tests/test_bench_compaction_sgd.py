@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from bench import bench_compaction_sgd as bench
 from bench.sgd import data, vocab
@@ -57,7 +58,7 @@ def test_the_held_out_half_is_asked_with_the_other_wordings() -> None:
 
 
 def test_the_subsets_halves_build_calls_of_the_subsets_kinds_only() -> None:
-    for half in ("tune", "heldout", "tune2", "tune3", "tune4"):
+    for half in ("tune", "heldout", "tune2", "tune3", "tune4", "tune5", "tune6"):
         assert set(bench.bookings_of(half)) == {"restaurant", "event", "song", "movie"}
     assert not set(bench.MORE_BOOKINGS) & set(bench.BOOKINGS)
     assert set(bench.MORE_BOOKINGS) <= set(vocab.KINDS)
@@ -88,3 +89,26 @@ def test_kinds_narrow_a_halfs_mix_and_refuse_a_kind_it_does_not_book() -> None:
         assert "car" in str(error)
     else:
         raise AssertionError("an unknown kind was accepted")
+
+
+def test_a_booking_made_in_another_episodes_call_counts_in_the_ordinal() -> None:
+    # tune5 / tune6: a call about a song where a table was booked too; the next table is "the second"
+    episodes = []
+    for n in range(40):  # dialogues of a minute or two, a dozen to a call
+        if n % 2:
+            table = _episode(n, "restaurant", "Restaurants_1", {"restaurant": "Avalon", "party": "4"})
+            episodes.append(replace(table, turns=table.turns * 6))
+        else:
+            song = _episode(n, "song", "Music_2", {"song": "Shallow", "artist": "Lady Gaga"})
+            episodes.append(replace(song, turns=song.turns * 6, other_bookings=("restaurant",)))
+    checked = 0
+    for call in bench.build_calls(episodes, half="tune6", seed=0, count=2):
+        order = list(dict.fromkeys(f.id.split("/")[1] for f in call.facts))
+        for qid, ask in call.asks.items():
+            nth = order.index(ask.fact.id.split("/")[1])  # every earlier episode booked a table
+            if ask.fact.kind != "restaurant" or nth >= len(bench.ORDINALS):
+                continue
+            question = next(t.text for t in call.turns if t.id == qid)
+            assert f"the {bench.ORDINALS[nth]}table" in question.lower(), question
+            checked += nth > 0
+    assert checked

@@ -450,3 +450,49 @@ def test_the_third_tuning_half_reads_the_dev_split_only():
     assert split == "dev" and numbers
     assert all(data.files_of(h)[0] != "dev" for h in data.ALL_HALVES if h != "tune3")
     assert vocab.for_half(["even", "odd"], "tune3") == ("even",)
+
+
+def _several_services(*dialogues: dict) -> dict:
+    """One call of the dialogues' services in turn (a table, then a song), as the release's multi-service
+    dialogues are."""
+    return {
+        "dialogue_id": "m",
+        "services": [s for d in dialogues for s in d["services"]],
+        "turns": [t for d in dialogues for t in d["turns"]],
+    }
+
+
+def test_a_dialogue_of_several_services_gives_an_episode_in_the_new_halves_only():
+    table = restaurant_dialogue("r", "Avalon", "6 pm", "18:00", "2")
+    song = song_dialogue("s", "Shallow", "Lady Gaga", "kitchen speaker")
+    both = _several_services(table, song)
+    assert data.episode_of(both, 1) == (None, "several services")  # every half but tune5 and tune6
+    assert set(data.SEVERAL_SERVICES) == {"tune5", "tune6"}
+    episode, why = data.episode_of(both, 1, data.SEVERAL_SERVICES["tune6"])  # tune6 takes the song first
+    assert why == "" and episode is not None and episode.kind == "song" and episode.service == "Music_2"
+    assert episode.values["song"] == "shallow" and "restaurant" not in episode.values and "time" not in episode.values
+    assert len(episode.turns) == len(both["turns"])  # the table's turns stay, as what the caller also said
+    assert not any(t.values for t in episode.turns[: len(table["turns"])])
+    assert episode.other_bookings == ("restaurant",)
+    # of two kinds the half ranks alike (neither listed), the transaction that succeeded first
+    assert data.episode_of(both, 1, ("event",))[0].kind == "restaurant"
+    # a dialogue of one service gives the same episode with or without the flag
+    assert data.episode_of(song, 1, data.SEVERAL_SERVICES["tune5"]) == data.episode_of(song, 1)
+    assert data.episode_of(table, 1, data.SEVERAL_SERVICES["tune5"]) == data.episode_of(table, 1)
+
+
+def test_the_fifth_and_sixth_tuning_halves_read_train_files_no_other_half_reads():
+    for half in data.SEVERAL_SERVICES:
+        split, numbers = data.files_of(half)
+        assert split == "train" and numbers
+        others = {(data.files_of(h)[0], n) for h in data.ALL_HALVES if h != half for n in data.files_of(h)[1]}
+        assert not {(split, n) for n in numbers} & others, half
+        assert vocab.for_half(["even", "odd"], half) == ("even",)
+        assert eval_sgd.parse_args(["--split", half]).json.name == "sgd_more.json"
+
+
+@needs_data
+def test_the_subsets_halves_keep_their_episodes():
+    # the subset's files hold no dialogue of several services: the same episodes as before tune5 and tune6
+    counts = {half: len(data.load_episodes(REAL, half)[0]) for half in ("tune", "heldout")}
+    assert counts == {"tune": 589, "heldout": 636}

@@ -110,3 +110,22 @@ def test_the_more_halves_load_map_their_services_and_yield_probes_whose_answers_
     assert {"flight", "bus", "hotel", "car", "ride", "appointment", "transfer", "visit"} <= set(kinds_seen["more-tune"])
     # the test split's services, several unseen in train (Trains_1, Hotels_4, Buses_3, RentalCars_3, Homes_2)
     assert {"train", "bus", "hotel", "car", "ride", "appointment", "visit"} <= set(kinds_seen["more-heldout"])
+
+
+@needs_full
+def test_only_the_fifth_and_sixth_tuning_halves_take_dialogues_of_several_services():
+    assert FULL is not None
+    several = {}
+    for half in MORE:
+        episodes, skipped = data.load_episodes(FULL, half)
+        ids = {e.dialogue_id for e in episodes}
+        dialogues = data.read_dialogues(FULL, data.files_of(half)[1], data.files_of(half)[0])
+        several[half] = sum(len(d["services"]) > 1 for _, d in dialogues if d["dialogue_id"] in ids)
+        if half == "tune5":
+            assert Counter(e.kind for e in episodes)["event"] > 400, skipped
+        if half == "tune6":
+            assert Counter(e.kind for e in episodes)["song"] > 350, skipped
+    assert {h for h, n in several.items() if n} == set(data.SEVERAL_SERVICES)
+    # the older halves' episodes, as many as before the new halves
+    counts = {h: len(data.load_episodes(FULL, h)[0]) for h in ("tune2", "tune3", "tune4", "more-tune", "more-heldout")}
+    assert counts == {"tune2": 392, "tune3": 123, "tune4": 50, "more-tune": 2047, "more-heldout": 419}

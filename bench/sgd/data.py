@@ -38,8 +38,8 @@ import json
 import os
 import re
 from collections import Counter
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from bench.sgd.vocab import EVENT_NOUNS, SERVICES, UPDATABLE
@@ -65,6 +65,19 @@ MORE_HALVES: dict[str, tuple[str, tuple[int, ...]]] = {
     # (Events_3, Music_3), in a file no other half reads; the release has no other single-service dialogues
     # of these kinds left
     "tune4": ("test", (2,)),
+    # a fifth and a sixth tuning half, of train files no other half reads, whose concerts and songs are booked
+    # in calls of several services (tickets, then a hotel, a bus or a money transfer; a song, then a ride or a
+    # movie): the release's single-service dialogues of these kinds are all read by the halves above. Their
+    # episodes come from such dialogues too (SEVERAL_SERVICES); tune5's are concerts and games, tune6's songs
+    # with a few tickets, tables and movies
+    "tune5": ("train", (44, 96, 99, 123)),
+    "tune6": ("train", (50, 64, 107, 126)),
+}
+# the halves whose episodes may come from dialogues of several services (``episode_of``), with the kinds they
+# book, the one to take first; every other half reads single-service dialogues only, as it always has
+SEVERAL_SERVICES: dict[str, tuple[str, ...]] = {
+    "tune5": ("event", "song", "restaurant", "movie"),
+    "tune6": ("song", "event", "restaurant", "movie"),
 }
 ALL_HALVES = (*HALVES, *MORE_HALVES)
 ROLES = {"USER": "user", "SYSTEM": "assistant"}
@@ -161,18 +174,63 @@ class Episode:
     surfaces: dict[str, tuple[str, ...]]  # group -> how the dialogue said values[group]
     former: dict[str, tuple[str, ...]] = field(default_factory=dict)  # group -> superseded canonical values
     former_surfaces: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # kinds of the other mapped services whose transaction also succeeded in the dialogue (a dialogue of several
+    # services only): the caller counts them when naming "the second concert tickets"
+    other_bookings: tuple[str, ...] = ()
 
 
 def _frames(turn: dict, service: str) -> list[dict]:
     return [f for f in turn.get("frames", ()) if f.get("service") == service]
 
 
-def episode_of(dialogue: dict, file: int) -> tuple[Episode | None, str]:
-    """The episode of one dialogue, or None and why it was skipped."""
-    services = [s for s in dialogue.get("services", ()) if s in SERVICES]
-    if len(services) != 1 or len(dialogue.get("services", ())) != 1:
-        return None, "service not in the vocabulary" if not services else "several services"
-    service = services[0]
+def _succeeded(dialogue: dict, service: str) -> int | None:
+    """The index of the first turn where ``service``'s transactional intent succeeded, or None."""
+    intents = SERVICES[service][1]
+    for index, turn in enumerate(dialogue["turns"]):
+        for frame in _frames(turn, service):
+            call = frame.get("service_call")
+            acts = {a["act"] for a in frame.get("actions", ())}
+            if call and call.get("method") in intents and "NOTIFY_SUCCESS" in acts and frame.get("service_results"):
+                return index
+    return None
+
+
+def episode_of(dialogue: dict, file: int, prefer: Sequence[str] | None = None) -> tuple[Episode | None, str]:
+    """The episode of one dialogue, or None and why it was skipped.
+
+    With ``prefer`` None (every half but those of :data:`SEVERAL_SERVICES`), only a dialogue of one service
+    gives an episode. With ``prefer`` (a half's kinds, the one it books most first), a dialogue of several
+    services does too, as calls are: the episode is of the mapped service whose transactional intent
+    succeeded, its values that service's results; the other services' turns (a ride to the venue, the weather
+    there) stay in it as what the caller also said, carrying no value of it. When several mapped services
+    succeeded, the episode is of the one whose kind comes first in ``prefer`` (kinds not in it after), and of
+    two of the same rank, the one that succeeded first in the dialogue. A dialogue of one service gives the
+    same episode either way.
+    """
+    mapped = [s for s in dialogue.get("services", ()) if s in SERVICES]
+    if not mapped:
+        return None, "service not in the vocabulary"
+    if prefer is None:
+        if len(mapped) != 1 or len(dialogue.get("services", ())) != 1:
+            return None, "several services"
+        return _episode_of_service(dialogue, file, mapped[0])
+    ranked = []
+    for service in mapped:
+        first = _succeeded(dialogue, service)
+        if first is not None:
+            kind = SERVICES[service][0]
+            ranked.append((prefer.index(kind) if kind in prefer else len(prefer), first, service))
+    if not ranked:
+        return None, "no successful transaction"
+    ranked.sort()
+    episode, why = _episode_of_service(dialogue, file, ranked[0][2])
+    if episode is None or len(ranked) == 1:
+        return episode, why
+    return replace(episode, other_bookings=tuple(SERVICES[s][0] for _, _, s in ranked[1:])), ""
+
+
+def _episode_of_service(dialogue: dict, file: int, service: str) -> tuple[Episode | None, str]:
+    """The episode of ``service``'s transaction in a dialogue (its other services' turns carry no value)."""
     kind, intents, slots = SERVICES[service]
     turns, surfaces, confirmed = [], {}, []
     result: dict | None = None
@@ -238,8 +296,9 @@ def load_episodes(directory: Path, half: str) -> tuple[list[Episode], Counter]:
     """The episodes of one half, in file order, and a count of the dialogues skipped, by reason."""
     episodes, skipped = [], Counter()
     split, numbers = files_of(half)
+    prefer = SEVERAL_SERVICES.get(half)
     for number, dialogue in read_dialogues(directory, numbers, split):
-        ep, why = episode_of(dialogue, number)
+        ep, why = episode_of(dialogue, number, prefer)
         if ep is None:
             skipped[why] += 1
         else:
