@@ -12,7 +12,7 @@ import pytest
 
 import memory
 from memory.recall.episodes import build_episode, describe_episode
-from memory.recall.query import pick_episodes, understand
+from memory.recall.query import pick_episodes, settled_terms, understand
 from memory.text.kinds import is_acceptance, is_correction, plain
 from memory.values import Episode, MemoryRow
 
@@ -268,6 +268,15 @@ def test_a_question_may_name_the_call_by_its_own_words():
         call_terms=terms.get,
     )
     assert max(weights, key=lambda call_id: weights[call_id]) == "oakland"  # a word only its turns said
+    read: list[str] = []  # the settled words, as a call's history works them out while it loads
+
+    def known(episode: Episode) -> frozenset[str]:
+        read.append(episode.call_id)
+        return settled_terms(episode)
+
+    question = understand("what time do the tickets in Fresno start, the ones I got?", NOW)
+    given = pick_episodes(question, episodes, current_call_id="now", episode_terms=known)
+    assert given == pick_episodes(question, episodes, current_call_id="now") and sorted(read) == ["fresno", "oakland"]
 
 
 def test_a_place_or_title_after_in_at_or_the_is_no_person_asked_about():
