@@ -571,3 +571,14 @@ async def test_a_device_question_naming_no_kind_finds_the_current_device_of_the_
         assert devices and "bedroom" in devices[0].text, (question, [h.text for h in hits])
         assert all(h.former for h in devices if "bedroom" not in h.text), question
     await hooks.aclose()
+
+
+def test_warming_up_builds_the_words_that_name_no_call():
+    """A process's first question naming a call by its words would otherwise stem the whole vocabulary
+    (about 20 ms) on the event loop: warming up (the worker's preload, a history's load) does it."""
+    from memory.recall import query
+
+    query._common_terms.cache_clear()
+    query.warm_up.cache_clear()  # once a process: as if none had yet
+    query.warm_up()
+    assert query._common_terms.cache_info().currsize == 1
