@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import importlib
 import json
 import os
@@ -103,6 +104,10 @@ async def run_suites(args: argparse.Namespace, previous: dict) -> dict:
     print("loading the embedder ...", file=sys.stderr)
     ctx.embedder = default_embedder()
     ctx.embedder.embed(["warm up"])
+    # as the worker does before it serves (agent.freeze_startup_heap): what the process holds from its start
+    # is out of the cycle collector's full passes, which otherwise walk it inside the suites' calls
+    gc.collect()
+    gc.freeze()
     results = dict(previous.get("suites", {}))
     bar = tqdm(args.suite_names, desc="suites", unit="suite", file=sys.stderr)
     for name in bar:

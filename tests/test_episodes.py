@@ -12,7 +12,7 @@ import pytest
 
 import memory
 from memory.recall.episodes import build_episode, describe_episode
-from memory.recall.query import pick_episodes, understand
+from memory.recall.query import pick_episodes, settled_terms, understand
 from memory.text.kinds import is_acceptance, is_correction, plain
 from memory.values import Episode, MemoryRow
 
@@ -268,6 +268,15 @@ def test_a_question_may_name_the_call_by_its_own_words():
         call_terms=terms.get,
     )
     assert max(weights, key=lambda call_id: weights[call_id]) == "oakland"  # a word only its turns said
+    read: list[str] = []  # the settled words, as a call's history works them out while it loads
+
+    def known(episode: Episode) -> frozenset[str]:
+        read.append(episode.call_id)
+        return settled_terms(episode)
+
+    question = understand("what time do the tickets in Fresno start, the ones I got?", NOW)
+    given = pick_episodes(question, episodes, current_call_id="now", episode_terms=known)
+    assert given == pick_episodes(question, episodes, current_call_id="now") and sorted(read) == ["fresno", "oakland"]
 
 
 def test_a_place_or_title_after_in_at_or_the_is_no_person_asked_about():
@@ -562,3 +571,14 @@ async def test_a_device_question_naming_no_kind_finds_the_current_device_of_the_
         assert devices and "bedroom" in devices[0].text, (question, [h.text for h in hits])
         assert all(h.former for h in devices if "bedroom" not in h.text), question
     await hooks.aclose()
+
+
+def test_warming_up_builds_the_words_that_name_no_call():
+    """A process's first question naming a call by its words would otherwise stem the whole vocabulary
+    (about 20 ms) on the event loop: warming up (the worker's preload, a history's load) does it."""
+    from memory.recall import query
+
+    query._common_terms.cache_clear()
+    query.warm_up.cache_clear()  # once a process: as if none had yet
+    query.warm_up()
+    assert query._common_terms.cache_info().currsize == 1

@@ -179,3 +179,29 @@ async def test_a_recorded_turn_is_taken_into_the_indexes_before_the_next_recall(
     hits = await hooks.recall("what was my tracking number", mode="fast")
     assert any("ZX 4411" in hit.text for hit in hits)
     await hooks.aclose()
+
+
+async def test_the_words_each_earlier_call_settled_are_read_while_the_history_loads(store, tenant, monkeypatch):
+    """A question that names a call by its words reads what each earlier call settled; that is worked out
+    off the event loop while the history loads, not by the call's first recall."""
+    from memory.call import history as call_history
+    from memory.recall.query import settled_terms
+
+    caller = await _caller_with_history(store, tenant)
+    hooks = await store.open_call(tenant, {"phone": PHONE}, started_at=T0 + timedelta(days=2))
+    try:
+        assert hooks.caller_id == caller
+        await hooks.preload()
+        await hooks._history.ready()
+        history = hooks._history
+        expected = {e.call_id: settled_terms(e) for e in history.episodes.values()}
+        worked_out: list[str] = []
+        monkeypatch.setattr(call_history, "settled_terms", lambda e: worked_out.append(e.call_id) or frozenset())
+        assert len(expected) == 2 and any(expected.values())
+        assert {e.call_id: history._settled_terms(e) for e in history.episodes.values()} == expected
+        assert not worked_out
+        assert all((call_id, "terms") in history.working._per_call for call_id in expected)  # its turns' words too
+        other = replace(next(iter(history.episodes.values())), summary="another summary")  # not the loaded one
+        assert history._settled_terms(other) == frozenset() and worked_out == [other.call_id]
+    finally:
+        await hooks.aclose()

@@ -23,7 +23,7 @@ from ..policy import MemoryPolicy
 from ..recall.episodes import build_episode
 from ..recall.graph import CallerGraph
 from ..recall.presets import RecallPreset
-from ..recall.query import Question, pick_episodes, understand
+from ..recall.query import Question, pick_episodes, settled_terms, understand
 from ..recall.ranking import EpisodeContext, ExpandHook, WordScores, prepare, rank, refresh, score_words
 from ..recall.working_set import WorkingSet
 from ..store.base import Backend
@@ -68,6 +68,7 @@ class CallHistory:
         self.graph = CallerGraph()
         self.earlier_open: list[Matter] = []  # open matters of earlier calls, to close when resolved
         self.episodes: dict[str, Episode] = {}  # earlier calls' episodes, by call id
+        self._settled: dict[str, tuple[Episode, frozenset[str]]] = {}  # of those episodes: settled_terms
         self.replaced_values: frozenset[str] = frozenset()  # the caller's replaced fact values, lower case
         self.current_values: frozenset[str] = frozenset()  # the current values of those facts, lower case
         self._call_rows = call_rows  # this call's rows, in order (owned by the call; read here)
@@ -148,6 +149,7 @@ class CallHistory:
         self.graph = CallerGraph()
         self.earlier_open = []
         self.episodes = {}
+        self._settled = {}
         self.replaced_values = self.current_values = frozenset()
 
     async def _load(self, backend: Backend, customer_id: str, caller_id: str, limit: int, region: str) -> None:
@@ -163,11 +165,17 @@ class CallHistory:
         known = {(r.call_id, r.seq) for r in rows}
         working = WorkingSet([*rows, *(r for r in self._call_rows if (r.call_id, r.seq) not in known)])
         episodes = {e.call_id: e for e in stored if e.call_id != self.call_id}
+        settled: dict[str, tuple[Episode, frozenset[str]]] = {}
 
         def prepare_all() -> None:  # off the event loop, before the first recall
             prepare(working, region=region)
             for call_id, first in _calls_without_episode(rows, episodes, self.call_id).items():
                 episodes[call_id] = build_episode(call_id, first, rows, region=region)
+            # what a question naming a call by its words reads of each earlier call (a few ms): the words it settled
+            # and those of its turns
+            for call_id, episode in episodes.items():
+                settled[call_id] = (episode, settled_terms(episode))
+                _call_terms(working, call_id)
 
         await asyncio.to_thread(prepare_all)
         present = {(r.call_id, r.seq) for r in working.rows}
@@ -177,6 +185,7 @@ class CallHistory:
         self.current_values = frozenset(current)
         self.replaced_values = frozenset(f.value.lower() for f in single if not f.current) - current
         self.episodes = episodes
+        self._settled = settled
         self.working = working
         self.changed(vectors=True)  # turns recorded, or given their vectors, while it was prepared
 
@@ -253,7 +262,13 @@ class CallHistory:
             return None
         episodes = [*sorted(self.episodes.values(), key=lambda e: e.started_at), current]
         weights = (
-            pick_episodes(question, episodes, current_call_id=current.call_id, call_terms=self._call_terms)
+            pick_episodes(
+                question,
+                episodes,
+                current_call_id=current.call_id,
+                call_terms=self._call_terms,
+                episode_terms=self._settled_terms,
+            )
             if question.understood
             else {}
         )
@@ -266,17 +281,25 @@ class CallHistory:
             region,
         )
 
+    def _settled_terms(self, episode: Episode) -> frozenset[str]:
+        """``settled_terms`` of an earlier call's episode, as computed while the history loaded."""
+        known = self._settled.get(episode.call_id)
+        return known[1] if known is not None and known[0] is episode else settled_terms(episode)
+
     def _call_terms(self, call_id: str) -> frozenset[str]:
-        """The index terms of one call's rows in the working set (kept until the call gets another row)."""
-        working = self.working
-        working.sync()
-        return working.per_call(
-            call_id, "terms", lambda: frozenset().union(*(working.terms_of(int(i)) for i in working.rows_of(call_id)))
-        )
+        return _call_terms(self.working, call_id)
 
     def closed(self, matters: Sequence[Matter]) -> None:
         """These matters were closed in storage: they are no longer open."""
         self.earlier_open = [m for m in self.earlier_open if m not in matters]
+
+
+def _call_terms(working: WorkingSet, call_id: str) -> frozenset[str]:
+    """The index terms of one call's rows in ``working`` (kept until the call gets another row)."""
+    working.sync()
+    return working.per_call(
+        call_id, "terms", lambda: frozenset().union(*(working.terms_of(int(i)) for i in working.rows_of(call_id)))
+    )
 
 
 def _take_in(history: weakref.ref[CallHistory]) -> None:

@@ -20,7 +20,7 @@ from ..text.terms import index_terms
 from ..text.vocab import MONTHS, WEEKDAYS
 from ..values import Episode
 
-__all__ = ["Question", "pick_episodes", "understand", "warm_up"]
+__all__ = ["Question", "pick_episodes", "settled_terms", "understand", "warm_up"]
 
 _KEPT_FILLER = r"(?:,?\s+(?:like|you know),?)?"  # a recogniser's filler between the words ("two months you know ago")
 _ROUGHLY = r"(?:-?ish|\s+or\s+so|\s+or\s+thereabouts|\s+or\s+more|\s+or\s+less)?"  # "three-ish weeks", "a month or so"
@@ -121,6 +121,7 @@ def warm_up() -> None:
     would otherwise pay for it. Run it off the recall path (e.g. while a caller's history loads, or at a
     worker's preload, before job processes are forked); later calls do nothing."""
     understand(_WARM_UP, datetime.now(UTC))
+    _common_terms()  # what a question naming a call by its words leaves out (about 20 ms of stemming)
 
 
 def _names_someone(text: str) -> bool:
@@ -168,6 +169,7 @@ def pick_episodes(
     *,
     current_call_id: str,
     call_terms: Callable[[str], frozenset[str]] | None = None,
+    episode_terms: Callable[[Episode], frozenset[str]] | None = None,
 ) -> dict[str, float]:
     """How strongly the question points at each call, from 0 to 1 (calls it does not point at: low).
 
@@ -175,7 +177,8 @@ def pick_episodes(
     calls first; the anchor then picks among them: the latest, the first, the one before the
     latest, the n-th, those made on the days named. Without an anchor every call of the kind
     points, the latest a little more, unless the question names some of them by words only they said
-    ("the one in Sacramento"; ``call_terms(call_id)``: the index terms of a call's turns, when known).
+    ("the one in Sacramento"; ``call_terms(call_id)``: the index terms of a call's turns, when known;
+    ``episode_terms(episode)``: its ``settled_terms``, when already computed).
     """
     earlier = [e for e in episodes if e.call_id != current_call_id]
     if question.anchor == "this_call":
@@ -205,7 +208,7 @@ def pick_episodes(
     elif anchor == "a_while_ago" and len(pool) >= 2:
         chosen = pool[: max(1, len(pool) - 1)]
     elif anchor is None:  # "the one in Sacramento", "the Cambodian place": the calls that say those words
-        chosen = _named(question.text, pool, call_terms)
+        chosen = _named(question.text, pool, call_terms, episode_terms)
     weights: dict[str, float] = {}
     for e in episodes:
         if e in chosen:
@@ -221,7 +224,12 @@ def pick_episodes(
     return weights
 
 
-def _named(text: str, pool: list[Episode], call_terms: Callable[[str], frozenset[str]] | None = None) -> list[Episode]:
+def _named(
+    text: str,
+    pool: list[Episode],
+    call_terms: Callable[[str], frozenset[str]] | None = None,
+    episode_terms: Callable[[Episode], frozenset[str]] | None = None,
+) -> list[Episode]:
     """The calls of ``pool`` the question names by words of their own that the other calls do not say
     (a city, a venue, a cuisine, an artist), most such words first; none when no call or every call does.
 
@@ -234,7 +242,8 @@ def _named(text: str, pool: list[Episode], call_terms: Callable[[str], frozenset
     asked = {t for t in index_terms(text) if len(t) > 2 and t not in common}
     if not asked:
         return []
-    said = [asked & (_episode_terms(e) | (call_terms(e.call_id) if call_terms else frozenset())) for e in pool]
+    settled = episode_terms or settled_terms
+    said = [asked & (settled(e) | (call_terms(e.call_id) if call_terms else frozenset())) for e in pool]
     shared = set.intersection(*said)
     counts = [len(s - shared) for s in said]
     best = max(counts)
@@ -248,7 +257,7 @@ def _common_terms() -> frozenset[str]:
     return frozenset(t for w in words for t in index_terms(w))
 
 
-def _episode_terms(episode: Episode) -> frozenset[str]:
+def settled_terms(episode: Episode) -> frozenset[str]:
     """The terms of what a call settled: its values, summary and gist."""
     return frozenset(index_terms(" ".join([episode.gist, episode.summary, *(v.text for v in episode.values)])))
 

@@ -108,3 +108,12 @@ async def placed_call(
             yield call
         finally:
             await call.aclose()
+
+
+@pytest.fixture(autouse=True)
+def _startup_heap_left_unfrozen(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``agent.main`` freezes the process's heap before it serves; in the test process that would keep
+    every later test's objects from the cycle collector (a test that asks for it spies on it)."""
+    import agent
+
+    monkeypatch.setattr(agent, "freeze_startup_heap", lambda: None)

@@ -355,3 +355,12 @@ def test_prewarm_builds_the_tls_context_a_jobs_http_session_uses() -> None:
     built = http_context._create_ssl_context()
     assert http_context._ssl_context_for.cache_info().hits >= 1
     assert built is http_context._create_ssl_context()
+
+
+def test_the_startup_heap_is_frozen_once_checked_before_the_server_runs(bare_env, monkeypatch) -> None:
+    order: list[str] = []
+    monkeypatch.setenv("MODEL_PROVIDERS", "offline")
+    monkeypatch.setattr(agent, "freeze_startup_heap", lambda: order.append("freeze"))
+    monkeypatch.setattr(agent.cli, "run_app", lambda server: order.append("serve"))
+    assert agent.main(["console", "--text"], env_file=None) == 0
+    assert order == ["freeze", "serve"]
