@@ -42,6 +42,7 @@ from .policy import _RECALL_PREAMBLE, RECALL_CLOSE, RECALL_OPEN, Turn
 
 _MORE_TERMS = 4  # the content words a caller's repair or stall must say besides to be recalled for a question
 _LATEST_BONUS = (2.0, 1.0)  # the last and the last but one turn of a booking saying the kind of value asked for
+_PASSED_OVER = 0.3  # what an option the agent listed and the caller did not take says of the attribute asked for
 _NAMED_SCORE = 8.0  # a turn of the booking asked about that holds the kind of value the question names
 
 
@@ -179,6 +180,8 @@ class TurnRecall:
         wanted = set(question.value_kinds) - named  # the kinds the words of the question name come first
         kinds = set(question.kinds)
         pool = [b for b in self.compactor._bookings if b.kind in kinds] if kinds else []
+        turns_of = self._with_follow_ups(pool)
+        pool = [b for b in pool if id(b) in turns_of]
         if not pool:
             return set()  # the question points at no booking of this call: words and value kinds alone
         nth = _ordinal(said)
@@ -192,12 +195,12 @@ class TurnRecall:
             if question.anchor is None:  # no anchor: every booking of the kind, the latest first
                 chosen = pool[::-1][:3]
                 if spread is not None and len(chosen) > 1:
-                    spread.extend([i for i in b.turns if self.compactor._recallable(i)] for b in chosen)
+                    spread.extend([i for i in turns_of[id(b)] if self.compactor._recallable(i)] for b in chosen)
         else:
             chosen = pool[::-1][:3]
         if not chosen:
             return set()
-        picked = {i for b in chosen for i in b.turns}
+        picked = {i for b in chosen for i in turns_of[id(b)]}
         attributes = [(words, bonus) for names, words, bonus in _ATTRIBUTES if names.search(asked)]
         about = [names for names, _, _ in _ATTRIBUTES if names.search(asked)]  # the caller asking about it
         category = bool(_CATEGORY.search(asked))
@@ -207,15 +210,21 @@ class TurnRecall:
             weight = 1.0 - 0.2 * rank_of
             carriers: list[int] = []  # the turns saying the kind of value asked for, in the order said
             title = self._taken_terms(booking) - terms  # the words naming what was taken ("dogman", "pillow talk")
-            confirms = [i for i in booking.confirms if i != booking.offer]
+            offer = self._proposal(booking)
+            confirms = [i for i in booking.confirms if i != offer]
             last_confirm = self._fullest([i for i in confirms if self.compactor._digest(i).terms & title] or confirms)
             named_by = title if category else frozenset()  # a genre word in the title taken is no genre said
-            latest = max((i for i in booking.confirms if i != booking.offer), default=None)  # after a change of mind
+            latest = max((i for i in booking.confirms if i != offer), default=None)  # after a change of mind
             item = _ITEM_NOUNS.get(booking.kind or "")
             taken = _NAMED_SCORE if item is not None and item.search(asked) else 0.0  # "which song was it"
+            # the proposal taken says what it is ("at murmrr low plays march 9th at six pm"), not only "would you
+            # like to buy the tickets": the options the agent put forward before it were passed over
+            proposes = offer is not None and self.compactor._digest(offer).kind == "key"
             told = _OFFER_TELLS.get(booking.kind or "")  # "which album was it": what the proposal taken says
+            if booking.kind == "event" and not proposes:
+                told = None  # where the event is: said where it was proposed, not when the tickets were offered
             offered = _NAMED_SCORE if taken or (told is not None and told.search(asked)) else 0.0
-            for position, i in enumerate(booking.turns):
+            for position, i in enumerate(turns_of[id(booking)]):
                 if not self.compactor._recallable(i) and not self._says_more(i):
                     continue
                 score = 0.0
@@ -226,6 +235,8 @@ class TurnRecall:
                 agents = self.compactor._turns[i].role == "assistant"
                 lists = agents and booking.kind == "event" and bool(title)  # the agent lists events, each at its venue
                 other = lists and i != last_confirm and not self.compactor._digest(i).terms & title
+                passed_over = proposes and agents and i < (offer or 0) and i not in booking.confirms and bool(holds)
+                other = other or (passed_over and booking.kind == "event")
                 if named & holds and other and "name" in named:  # a name of another option the agent listed
                     score += 2.5
                 elif named & holds:
@@ -248,7 +259,7 @@ class TurnRecall:
                 ):
                     # "i changed my mind, i'd like to watch ... instead": what holds now
                     score += 2.0 + taken / 2 + position / 1000
-                if i == booking.offer:
+                if i == offer:
                     score += (
                         2.6 + offered
                     )  # what the agent proposed and the caller took (a venue, a song and its album)
@@ -257,6 +268,8 @@ class TurnRecall:
                 # read through the recogniser's fillers and stutters: "a place place to eat" names no cuisine
                 text = self.compactor._said.get(i) or self.compactor._turns[i].text.lower()
                 bonus = max((b for words, b in attributes if _says_attribute(words, text, named_by)), default=0.0)
+                if other and "name" in named:
+                    bonus *= _PASSED_OVER  # where another listed event is, not the one taken
                 mine = self.compactor._turns[i].role == "user"
                 if bonus and mine and any(_asks_about(names, text) for names in about):
                     # the caller asking about it ("who directed it?"): the agent's answer says it, the question not
@@ -284,6 +297,61 @@ class TurnRecall:
                 # after others were listed
                 scores[i] = scores.get(i, 0.0) + _LATEST_BONUS[back] * weight
         return picked
+
+    def _with_follow_ups(self, pool: list[_Booking]) -> dict[int, list[int]]:
+        """The turns of each booking of ``pool`` (by ``id``) that the caller would count, with those of the
+        stretches that only ask about it: a stretch right after a booking of its kind that starts with the
+        caller's question ("can you give me the address for the place, also how much do the tickets cost",
+        after the tickets were booked) and in which the agent proposed and confirmed nothing is no booking of
+        its own, but what was said of the one before (its address, its price)."""
+        bookings = self.compactor._bookings
+        at = {id(b): n for n, b in enumerate(bookings)}
+        out: dict[int, list[int]] = {}
+        before: _Booking | None = None
+        for booking in pool:
+            request = booking.request
+            asks_about_it = (
+                before is not None
+                and at[id(booking)] == at[id(before)] + 1
+                and booking.offer is None
+                and not booking.confirms
+                and not booking.booked
+                and request is not None
+                and request == booking.turns[0]
+                and asks(self.compactor._turns[request].text)
+            )
+            if asks_about_it and before is not None:
+                out[id(before)].extend(booking.turns)
+                continue
+            proposal = self._proposal(booking)
+            lead_in = [proposal] if proposal is not None and proposal < booking.turns[0] else []
+            out[id(booking)] = [*lead_in, *booking.turns]
+            before = booking
+        return out
+
+    def _proposal(self, booking: _Booking) -> int | None:
+        """The agent's proposal the caller took: the booking's offer, else the agent's turn with values just
+        before the caller's first words taking something ("at murmrr low will be presents march 9th at six pm" -
+        "that will do, please reserve tickets"), even when it closed the booking before ("i found 10 plays, about
+        time is at ... at four pm" - "perfect, i'd like to book some tickets")."""
+        if booking.offer is not None:
+            return booking.offer
+        compactor = self.compactor
+        turns = compactor._turns
+        for i in booking.turns:
+            if turns[i].role != "user" or not _TAKES.search(compactor._said.get(i) or turns[i].text.lower()):
+                continue
+            j = next((j for j in range(i - 1, max(-1, i - 4), -1) if compactor._recallable(j)), None)
+            if (
+                j is not None
+                and turns[j].role == "assistant"
+                and compactor._digest(j).kind == "key"
+                and j not in booking.confirms
+                and not asks(turns[j].text)
+            ):
+                return j
+            return None
+        return None
 
     def _taken_terms(self, booking: _Booking) -> frozenset[str]:
         """The words that name what ``booking`` took (a title, a venue, a song): said by the caller and in the
@@ -632,8 +700,17 @@ a genre, a city, a street address or a venue said in lower case)."""
 _OFFER_TELLS = {
     "music": re.compile(r"\b(?:artist|singer|band|album|who)\b"),
     "movie": re.compile(r"\b(?:director|directed|who)\b"),
+    "event": re.compile(r"\b(?:venue|where)\b"),  # "how about x at the y on friday": where it is
 }
 """What an agent's proposal says beside the thing itself ("X by courier from the present tense album")."""
+_TAKES = re.compile(
+    r"^\W*(?:(?:ok|okay|great|perfect|awesome|cool|fine|nice|good|sounds \w+|that (?:will|would) do|that works|"
+    r"i like (?:that|it|the sound of that)|let's do (?:that|it)|i(?:'ll| will) take (?:it|that|this))\b"
+    r"|.*\b(?:book|reserve|buy|purchase|get)\b(?: (?:me|us))? (?:some |a |the |\d+ |one |two |three |four )?"
+    r"(?:tickets?|seats?|it|that|them|a table|one)\b)"
+)
+"""A caller taking what the agent just proposed ("that will do, please reserve tickets", "sounds awesome, book
+me 1 ticket"), or asking to book it."""
 _ASKING = re.compile(r"\b(?:what|which|when|where|who|how|remind|double check|again|was it)\b")
 
 
