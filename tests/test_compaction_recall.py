@@ -289,3 +289,28 @@ def test_the_venue_of_the_proposal_taken_beats_those_of_events_listed_before_it(
     assert compactor.boundary > len(turns)
     recall = compactor.plan("wait what venue did we settle on for the first event tickets").recall
     assert "murmrr" in recall  # the proposal the caller took, not the stadium of the event passed over
+
+
+def test_a_proposal_put_as_a_question_is_the_one_taken_after_options_turned_down() -> None:
+    turns = [
+        ("user", "I'm looking to find some events."),
+        ("assistant", "What kind of events are you looking for and where should I search?"),
+        ("user", "I'm looking for music events near SFO."),
+        ("assistant", "There is an event on March 9th at 6 pm called Allan Rayman at August Hall."),
+        ("user", "This is great but can you search for something else?"),
+        ("assistant", "I have found Carmina Burana on March 12th at 8:30 pm at San Francisco Symphony."),
+        ("user", "Please can you search for something else."),
+        ("assistant", "How about Celine Dion at Chase Center Experience? It is at eight thirty pm on March 13th."),
+        ("user", "Perfect"),
+        ("assistant", "Would you like tickets?"),
+        ("user", "Yes please, three tickets."),
+        ("assistant", "Okay so to confirm: you would like 3 tickets to Celine Dion in San Francisco on March 13th."),
+        ("user", "Yes."),
+        ("assistant", "Your ticket booking has been confirmed."),
+        ("user", "Thanks, that's all."),
+        *FILLER_MOVIE,
+    ]
+    compactor = fed(turns_of([*turns, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert compactor.boundary > len(turns)
+    recall = compactor.plan("Sorry, what was the venue for the first event tickets again?").recall
+    assert "Chase Center Experience" in recall  # the one taken, not the hall or the symphony turned down

@@ -346,8 +346,7 @@ class TurnRecall:
                 j is not None
                 and turns[j].role == "assistant"
                 and compactor._digest(j).kind == "key"
-                and j not in booking.confirms
-                and not asks(turns[j].text)
+                and j not in booking.confirms  # "how about x at y?": a proposal may ask
             ):
                 return j
             return None
