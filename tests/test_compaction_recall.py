@@ -242,3 +242,75 @@ def test_the_venue_of_the_event_taken_beats_a_named_venue_of_another_event_liste
     )
     plan = compactor.plan("sorry what was the venue for the first event tickets again")
     assert "old mill" in plan.recall  # the event taken says it in lower case; the other listed event is a name
+
+
+def test_a_question_about_the_tickets_just_booked_is_not_counted_as_another_booking() -> None:
+    turns = [
+        ("user", "find me a show in vancouver"),
+        ("assistant", "i hear paper lanterns is popular it is on march 13th at 4 pm"),
+        ("user", "sounds great three tickets please"),
+        ("assistant", "please confirm three tickets for paper lanterns on march 13th in vancouver"),
+        ("user", "yes that works"),
+        ("assistant", "your reservation is confirmed anything else"),
+        ("user", "can you give me the address for the place also how much do the tickets cost"),
+        ("assistant", "the venue is 1882 adanac street and the tickets are 20"),
+        ("user", "okay great that's all i need thanks"),
+        ("assistant", "my pleasure have a great day"),
+        ("user", "i need help finding interesting things to do in los angeles"),
+        ("assistant", "i found ain gordon at the ralph freud playhouse today at 7 30 pm"),
+        ("user", "sounds awesome book me one ticket please"),
+        ("assistant", "confirming one ticket to see ain gordon today in los angeles"),
+        ("user", "yes"),
+        ("assistant", "it's been booked enjoy the show"),
+        ("user", "thanks bye"),
+    ]
+    compactor = fed(turns_of([*turns, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert compactor.boundary > len(turns)
+    recall = compactor.plan("sorry what was the event for the second event tickets again").recall
+    assert "ain gordon" in recall  # the question about the first tickets' address is no second booking
+
+
+def test_the_venue_of_the_proposal_taken_beats_those_of_events_listed_before_it() -> None:
+    turns = [
+        ("user", "are there any concerts around nyc on march 9th"),
+        ("assistant", "yes 2 events, one is at seven thirty pm at forest hills stadium on march 9th, the jethro tull"),
+        ("user", "where is the venue located"),
+        ("assistant", "it is at 1 tennis place forest hills"),
+        ("user", "that's fine any other events"),
+        ("assistant", "at murmrr low will be presenting march 9th at six pm"),  # no "how about", "i found"
+        ("user", "that will do please reserve tickets"),
+        ("assistant", "please confirm 2 tickets for low on march 9th in new york"),
+        ("user", "yes"),
+        ("assistant", "your seats are confirmed, enjoy it at 17 eastern parkway brooklyn"),
+        ("user", "thanks that's all"),
+        *FILLER_MOVIE,
+    ]
+    compactor = fed(turns_of([*turns, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert compactor.boundary > len(turns)
+    recall = compactor.plan("wait what venue did we settle on for the first event tickets").recall
+    assert "murmrr" in recall  # the proposal the caller took, not the stadium of the event passed over
+
+
+def test_a_proposal_put_as_a_question_is_the_one_taken_after_options_turned_down() -> None:
+    turns = [
+        ("user", "I'm looking to find some events."),
+        ("assistant", "What kind of events are you looking for and where should I search?"),
+        ("user", "I'm looking for music events near SFO."),
+        ("assistant", "There is an event on March 9th at 6 pm called Allan Rayman at August Hall."),
+        ("user", "This is great but can you search for something else?"),
+        ("assistant", "I have found Carmina Burana on March 12th at 8:30 pm at San Francisco Symphony."),
+        ("user", "Please can you search for something else."),
+        ("assistant", "How about Celine Dion at Chase Center Experience? It is at eight thirty pm on March 13th."),
+        ("user", "Perfect"),
+        ("assistant", "Would you like tickets?"),
+        ("user", "Yes please, three tickets."),
+        ("assistant", "Okay so to confirm: you would like 3 tickets to Celine Dion in San Francisco on March 13th."),
+        ("user", "Yes."),
+        ("assistant", "Your ticket booking has been confirmed."),
+        ("user", "Thanks, that's all."),
+        *FILLER_MOVIE,
+    ]
+    compactor = fed(turns_of([*turns, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert compactor.boundary > len(turns)
+    recall = compactor.plan("Sorry, what was the venue for the first event tickets again?").recall
+    assert "Chase Center Experience" in recall  # the one taken, not the hall or the symphony turned down
