@@ -21,7 +21,7 @@ from ..text.quote import quote
 from ..text.reading import read_turn
 from ..text.spoken import normalize_spoken_digits
 from ..text.terms import index_terms
-from ..text.values import Value, values_in
+from ..text.values import LOWER_VENUE, Value, values_in
 from ..text.vocab import MONTHS, NUMBER_WORDS, WEEKDAYS
 from ..values import MemoryRow
 from .classifier import Digest, _tag, classify
@@ -1808,14 +1808,6 @@ def _in_values_line(form: tuple[str, int, tuple[tuple[str, str], ...]]) -> bool:
     return bool(form[2]) or not form[0]
 
 
-_VENUE_SPAN = re.compile(
-    r"\b(?:at|in|on)\s+(?:the\s+)?((?:(?!(?:the|a|an|at|in|on|is|and|or|for|to|it|this|that|which|will|be|take|taking|"
-    r"takes|place|playing|held|today|tomorrow|tonight|next|pm|am)\b)[a-z][\w'&.-]*\s+){1,3}"
-    r"(?:stadium|field|center|centre|theater|theatre|hall|arena|amphitheater|amphitheatre|ballroom|ballpark|club|"
-    r"lounge|pavilion|auditorium|playhouse|garden|gardens|bowl|dome|coliseum|colosseum|forum|stage|park))\b",
-    re.IGNORECASE,
-)
-"""A venue named by what it is, also in lower case ("at citi field", "on union stage", "at the fox theater")."""
 _GENRE_SPAN = re.compile(
     r"(?<![\w-])(" + "|".join(re.escape(g) for g in (*GENRES, "house", "latin")) + r")(?=\s+(?:music|songs?|genre|"
     r"tracks?|tunes?|events?|concerts?|shows?|movies?|films?)\b)"
@@ -1864,7 +1856,7 @@ def _named_spans(said: str, taken: Iterable[str]) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     found: list[tuple[str, str]] = []
     for kind, pattern in (
-        ("name", _VENUE_SPAN),
+        ("name", LOWER_VENUE),
         ("genre", _GENRE_SPAN),
         ("name", _ALBUM_SPAN),
         ("name", _GAME_SPAN),
