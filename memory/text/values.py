@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from .spoken import spoken_digit_runs
+from .vocab import SPOKEN_FILLERS
 
 __all__ = ["DEVICES", "KINDS", "LOWER_VENUE", "Value", "clear_cache", "price_level", "spoken_number", "values_in"]
 
@@ -681,7 +682,6 @@ _MAY_PLACE = re.compile(r"airport|station|terminal|depot|cent(?:er|re)", re.I)
 _MAY_CLASS = re.compile(r"economy|class|ride|cab|taxi", re.I)
 _MAY_PAYEE = re.compile(r"send|sent|transfer|pa[yi]|wire", re.I)
 _MAY_ACCOUNT = re.compile(r"checking|savings|current|card|balance", re.I)
-_PLACE_FILLERS = frozenset(["um", "uh", "er", "like"])
 
 
 def _place(text: str, start: int, end: int) -> tuple[int, int]:
@@ -691,7 +691,7 @@ def _place(text: str, start: int, end: int) -> tuple[int, int]:
     begin, words = start, 0
     for m in reversed(list(re.finditer(r"[\w'.&-]+", text[max(0, start - 80) : start]))):
         word = m.group(0).lower()
-        if word in _PLACE_FILLERS:
+        if word in SPOKEN_FILLERS:
             continue
         if word in _STOP or words == 3 or not word[0].isalpha():
             break
@@ -828,7 +828,7 @@ def _read(text: str) -> tuple[Value, ...]:
 
 
 _NUMBER_WORDS = frozenset([*_UNITS, *_TEENS, *_TENS, "hundred", "thousand", "million"])
-_SKIPPED = frozenset(["and", "uh", "um", "er", "like", "you", "know"])
+_SKIPPED = SPOKEN_FILLERS | {"and", "you", "know"}  # "one thousand and, like, you know, sixty"
 
 
 def _part_of_a_number(before: str) -> bool:
