@@ -1823,11 +1823,12 @@ _NAME_WORD = (
     r"held)\b)[a-z0-9][\w'&.-]*"
 )
 _ALBUM_SPAN = re.compile(
-    rf"\b(?:from|in|on|off)\s+(?:the\s+)?album\s+((?:{_NAME_WORD})(?:\s+{_NAME_WORD}){{0,3}})"
+    rf"\b(?:from|in|on|off)\s+(?:the\s+)?album\s+((?:the\s+)?(?:{_NAME_WORD})(?:\s+{_NAME_WORD}){{0,3}})"
     rf"|\b(?:from|in|on|off)\s+the\s+((?:{_NAME_WORD})(?:\s+{_NAME_WORD}){{0,3}})\s+album\b",
     re.IGNORECASE,
 )
-"""An album, also in lower case ("from the album prequelle", "off the try again album")."""
+"""An album, also in lower case ("from the album prequelle", "from the album the hunting party", "off the try again
+album")."""
 _GAME_SPAN = re.compile(
     rf"\b((?:{_NAME_WORD})\s+(?:vs\.?|versus)\s+(?:{_NAME_WORD})(?:\s+{_NAME_WORD})?)",
     re.IGNORECASE,
@@ -1839,6 +1840,22 @@ _EVENT_SPAN = re.compile(
     re.IGNORECASE,
 )
 """An event named with what it is, also in lower case ("interested in the carbon leaf event")."""
+_NOT_AN_ATTENDEE = rf"(?!(?:\d|{_HOUSE_WORDS}|me|us|him|her|them|my|your|our|people|persons?|adults?|kids|children|"
+_NOT_AN_ATTENDEE += r"everyone|concert|show|play|match|that|those|these)\b)"
+_TICKETS_FOR_SPAN = re.compile(
+    rf"\btickets?\s+(?:for\s+(?:you|me|us|them)\s+)?(?:for|to)\s+(?:see\s+|watch\s+|attend\s+)?(?:the\s+)?({_NOT_AN_ATTENDEE}(?:{_NAME_WORD})"
+    rf"(?:\s+(?:in|to|of|and|the|{_NAME_WORD})){{0,4}}?)(?=\s+(?:on|at|which|who|that|taking|happening|occurring|is|"
+    r"for|starting|scheduled|playing|tonight|today|tomorrow|next|this)\b|\s*[,.?!]|\s*$)",
+    re.IGNORECASE,
+)
+"""What tickets are for, also in lower case ("booking three tickets for alice in glitterland on march 13th", "1 ticket
+to belarus to brooklyn which is occurring ..."): an event's name has no head word to find it by."""
+_VENUE_IS_SPAN = re.compile(
+    rf"\bvenue\s+(?:is|was|will be)\s+(?:at\s+)?(?:the\s+)?(?=[a-z])((?:{_NAME_WORD})(?:\s+{_NAME_WORD}){{0,3}}?)"
+    r"(?=\s+(?:on|in|at|and|which|with|for|costing|where)\b|\s*[,.?!]|\s*$)",
+    re.IGNORECASE,
+)
+"""A venue named as the venue, whatever its words ("the venue is strand", "the venue is the nest")."""
 _SONG_BY_SPAN = re.compile(
     rf"\b(?:how about|what about|do you like|would you like|shall i play|should i play|there is|there's)\s+"
     rf"(?:the\s+song\s+)?((?:{_NAME_WORD})(?:\s+{_NAME_WORD}){{0,4}}?)\s+(?:song\s+)?by\s+"
@@ -1861,6 +1878,8 @@ def _named_spans(said: str, taken: Iterable[str]) -> list[tuple[str, str]]:
         ("name", _ALBUM_SPAN),
         ("name", _GAME_SPAN),
         ("name", _EVENT_SPAN),
+        ("name", _TICKETS_FOR_SPAN),
+        ("name", _VENUE_IS_SPAN),
     ):
         found += [(kind, m.group(1) or m.group(m.lastindex or 1)) for m in pattern.finditer(said)]
     found += [("name", g) for m in _SONG_BY_SPAN.finditer(said) for g in m.groups()]
