@@ -289,6 +289,17 @@ def test_named_spans_read_venues_and_genres_in_lower_case() -> None:
     ]
     assert _named_spans("how about baby sexy, it's from the try again album", []) == [("name", "try again")]
     assert ("name", "falcons vs jaguars") in _named_spans("one is called falcons vs jaguars which starts at 8 pm", [])
+    # an event has no head word: what the tickets are for names it, words like "in" and "to" inside
+    said = "so that is two tickets for rivers to the sea on april 3rd in denver"
+    assert _named_spans(said, []) == [("name", "rivers to the sea")]
+    assert _named_spans("i booked one ticket for you to songs of the sea which starts at 8", []) == [
+        ("name", "songs of the sea")
+    ]
+    assert _named_spans("can i get tickets for 3 people", []) == []  # who goes, not what
+    assert _named_spans("two tickets for the concert tonight", []) == []
+    assert _named_spans("the venue is cobalt and the show starts at 9", []) == [("name", "cobalt")]
+    assert _named_spans("the venue is 12 elm road", ["12 elm road"]) == []  # an address read already
+    assert _named_spans("it is from the album the long road home", []) == [("name", "the long road home")]
 
 
 def test_a_genre_said_in_a_turn_of_its_own_joins_its_bookings_values_line() -> None:
