@@ -154,6 +154,7 @@ class Compactor:
         self._header_tokens: int | None = None
         self._aside = False  # the caller's latest condensed words asked back about something earlier
         self._asked_back: set[int] = set()  # condensed turns in which the caller asked back
+        self._unlent: dict[int, list[tuple[str, str]]] = {}  # booking -> names said before its first durable line
         self._answers_back: set[int] = set()  # the agent's answers to them: values said before, the first to go
         self._booking_of: dict[int, int] = {}  # condensed turn -> its booking's position in ``_bookings``
         self._bookings: list[_Booking] = []  # the condensed turns, by what they were about
@@ -571,6 +572,8 @@ class Compactor:
         if digest.kind == "key":
             line = self._key_line(i, turn, digest, who, when)
             if line is not None:
+                unlent = self._unlent.pop(self._booking_of.get(i, -1), [])
+                line.spans = (*(n for n in unlent if n not in line.spans), *line.spans)  # said before it: first
                 out.append(line)
         if not out and digest.kind == "content":  # a genre or venue said in a turn holding no other value
             self._lend_spans(i, _named_spans(" ".join(digest.content), ()))
@@ -641,8 +644,9 @@ class Compactor:
 
     def _lend_spans(self, i: int, named: list[tuple[str, str]]) -> None:
         """Names said in lower case in turn ``i``, a turn with no durable line ("it is a house song"), join the
-        spans of its booking's latest durable line, so that the booking's values line holds them at no cost
-        while the line keeps its words (the turn's own words stay a summary line, the first to go)."""
+        spans of its booking's latest durable line (or of its next one, when none came yet), so that the booking's
+        values line holds them at no cost while the line keeps its words (the turn's own words stay a summary
+        line, the first to go)."""
         booking = self._booking_of.get(i)
         if not named or booking is None:
             return
@@ -652,6 +656,8 @@ class Compactor:
             if line.key and line.spans:
                 line.spans = (*line.spans, *(n for n in named if n not in line.spans))
                 return
+        unlent = self._unlent.setdefault(booking, [])  # no durable line yet: the booking's next one holds them
+        unlent.extend(n for n in named if n not in unlent)
 
     def _rebuild(self) -> None:
         """Condense the condensed turns again from scratch (a condensed turn was edited)."""
@@ -662,6 +668,7 @@ class Compactor:
         self._rows, self._row_turn, self._by_value, self._by_kind, self.kinds = WorkingSet(), [], {}, {}, {}
         self._bookings, self._value_kinds, self._aside, self._asked_back = [], {}, False, set()
         self._answers_back, self._booking_of, self._sticky, self._said = set(), {}, {}, {}
+        self._unlent = {}
         for i in range(boundary):
             self._condense(i)
         self._render()
