@@ -289,6 +289,17 @@ def test_named_spans_read_venues_and_genres_in_lower_case() -> None:
     ]
     assert _named_spans("how about baby sexy, it's from the try again album", []) == [("name", "try again")]
     assert ("name", "falcons vs jaguars") in _named_spans("one is called falcons vs jaguars which starts at 8 pm", [])
+    # an event has no head word: what the tickets are for names it, words like "in" and "to" inside
+    said = "so that is two tickets for rivers to the sea on april 3rd in denver"
+    assert _named_spans(said, []) == [("name", "rivers to the sea")]
+    assert _named_spans("i booked one ticket for you to songs of the sea which starts at 8", []) == [
+        ("name", "songs of the sea")
+    ]
+    assert _named_spans("can i get tickets for 3 people", []) == []  # who goes, not what
+    assert _named_spans("two tickets for the concert tonight", []) == []
+    assert _named_spans("the venue is cobalt and the show starts at 9", []) == [("name", "cobalt")]
+    assert _named_spans("the venue is 12 elm road", ["12 elm road"]) == []  # an address read already
+    assert _named_spans("it is from the album the long road home", []) == [("name", "the long road home")]
 
 
 def test_a_genre_said_in_a_turn_of_its_own_joins_its_bookings_values_line() -> None:
@@ -317,6 +328,31 @@ def test_a_genre_said_in_a_turn_of_its_own_joins_its_bookings_values_line() -> N
     for line in lines:
         k = int(re.search(r"march (\d+)th", line).group(1)) - 3
         assert genres[k % 6] in line.split(": [", 1)[1]  # the genre said in a turn of its own
+
+
+def test_a_genre_said_before_its_bookings_first_value_joins_its_values_line() -> None:
+    """A genre said in a turn of its own before any value of its booking ("i am in the mood for some funk music")
+    has no durable line to join yet: the booking's next durable line holds it."""
+    genres = ["soul", "jazz", "funk", "blues", "folk", "reggae"]
+    pairs: list[tuple[str, str]] = []
+    for k in range(10):
+        pairs += [
+            ("user", f"hey i am in the mood for some {genres[k % 6]} music"),
+            ("assistant", "sure, let me have a look for you"),
+            ("assistant", f"how about track {k + 3}, we could hear it at {k + 4} pm on march {k + 3}th"),
+            ("user", f"great, play it at {k + 4} pm please"),
+            ("assistant", f"done, it will play on march {k + 3}th at {k + 4} pm in the kitchen. anything else?"),
+            ("user", "no that's all thanks"),
+        ]
+    compactor = Compactor(CompactionPolicy(token_budget=800))
+    for turn in turns_of(pairs, step_s=9):
+        compactor.add(turn)
+        compactor.warm()
+    lines = [line for line in compactor.plan(None).notes.splitlines() if " values said: [" in line]
+    assert len(lines) >= 3
+    for line in lines:
+        k = int(re.search(r"march (\d+)th", line).group(1)) - 3
+        assert genres[k % 6] in line.split(": [", 1)[1]
 
 
 def test_named_spans_read_songs_artists_and_genres_said_in_lower_case() -> None:

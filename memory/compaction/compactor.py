@@ -18,7 +18,7 @@ from ..text.quote import quote
 from ..text.reading import read_turn
 from ..text.spoken import normalize_spoken_digits
 from ..text.terms import index_terms
-from ..text.values import Value
+from ..text.values import LOWER_VENUE, Value
 from ..text.vocab import MONTHS, NUMBER_WORDS, WEEKDAYS
 from ..values import MemoryRow
 from .classifier import Digest, _tag, classify
@@ -148,6 +148,7 @@ class Compactor:
         self._header_tokens: int | None = None
         self._aside = False  # the caller's latest condensed words asked back about something earlier
         self._asked_back: set[int] = set()  # condensed turns in which the caller asked back
+        self._unlent: dict[int, list[tuple[str, str]]] = {}  # booking -> names said before its first durable line
         self._answers_back: set[int] = set()  # the agent's answers to them: values said before, the first to go
         self._booking_of: dict[int, int] = {}  # condensed turn -> its booking's position in ``_bookings``
         self._bookings: list[_Booking] = []  # the condensed turns, by what they were about
@@ -559,6 +560,8 @@ class Compactor:
         if digest.kind == "key":
             line = self._key_line(i, turn, digest, who, when)
             if line is not None:
+                unlent = self._unlent.pop(self._booking_of.get(i, -1), [])
+                line.spans = (*(n for n in unlent if n not in line.spans), *line.spans)  # said before it: first
                 out.append(line)
         if not out and digest.kind == "content":  # a genre or venue said in a turn holding no other value
             self._lend_spans(i, _named_spans(" ".join(digest.content), ()))
@@ -629,8 +632,9 @@ class Compactor:
 
     def _lend_spans(self, i: int, named: list[tuple[str, str]]) -> None:
         """Names said in lower case in turn ``i``, a turn with no durable line ("it is a house song"), join the
-        spans of its booking's latest durable line, so that the booking's values line holds them at no cost
-        while the line keeps its words (the turn's own words stay a summary line, the first to go)."""
+        spans of its booking's latest durable line (or of its next one, when none came yet), so that the booking's
+        values line holds them at no cost while the line keeps its words (the turn's own words stay a summary
+        line, the first to go)."""
         booking = self._booking_of.get(i)
         if not named or booking is None:
             return
@@ -640,6 +644,8 @@ class Compactor:
             if line.key and line.spans:
                 line.spans = (*line.spans, *(n for n in named if n not in line.spans))
                 return
+        unlent = self._unlent.setdefault(booking, [])  # no durable line yet: the booking's next one holds them
+        unlent.extend(n for n in named if n not in unlent)
 
     def _rebuild(self) -> None:
         """Condense the condensed turns again from scratch (a condensed turn was edited)."""
@@ -650,6 +656,7 @@ class Compactor:
         self._rows, self._row_turn, self._by_value, self._by_kind, self.kinds = WorkingSet(), [], {}, {}, {}
         self._bookings, self._value_kinds, self._aside, self._asked_back = [], {}, False, set()
         self._answers_back, self._booking_of, self._sticky, self._said = set(), {}, {}, {}
+        self._unlent = {}
         for i in range(boundary):
             self._condense(i)
         self._render()
@@ -1207,14 +1214,6 @@ def _in_values_line(form: tuple[str, int, tuple[tuple[str, str], ...]]) -> bool:
     return bool(form[2]) or not form[0]
 
 
-_VENUE_SPAN = re.compile(
-    r"\b(?:at|in|on)\s+(?:the\s+)?((?:(?!(?:the|a|an|at|in|on|is|and|or|for|to|it|this|that|which|will|be|take|taking|"
-    r"takes|place|playing|held|today|tomorrow|tonight|next|pm|am)\b)[a-z][\w'&.-]*\s+){1,3}"
-    r"(?:stadium|field|center|centre|theater|theatre|hall|arena|amphitheater|amphitheatre|ballroom|ballpark|club|"
-    r"lounge|pavilion|auditorium|playhouse|garden|gardens|bowl|dome|coliseum|colosseum|forum|stage|park))\b",
-    re.IGNORECASE,
-)
-"""A venue named by what it is, also in lower case ("at citi field", "on union stage", "at the fox theater")."""
 _GENRE_SPAN = re.compile(
     r"(?<![\w-])(" + "|".join(re.escape(g) for g in (*GENRES, "house", "latin")) + r")(?=\s+(?:music|songs?|genre|"
     r"tracks?|tunes?|events?|concerts?|shows?|movies?|films?)\b)"
@@ -1230,11 +1229,12 @@ _NAME_WORD = (
     r"held)\b)[a-z0-9][\w'&.-]*"
 )
 _ALBUM_SPAN = re.compile(
-    rf"\b(?:from|in|on|off)\s+(?:the\s+)?album\s+((?:{_NAME_WORD})(?:\s+{_NAME_WORD}){{0,3}})"
+    rf"\b(?:from|in|on|off)\s+(?:the\s+)?album\s+((?:the\s+)?(?:{_NAME_WORD})(?:\s+{_NAME_WORD}){{0,3}})"
     rf"|\b(?:from|in|on|off)\s+the\s+((?:{_NAME_WORD})(?:\s+{_NAME_WORD}){{0,3}})\s+album\b",
     re.IGNORECASE,
 )
-"""An album, also in lower case ("from the album prequelle", "off the try again album")."""
+"""An album, also in lower case ("from the album prequelle", "from the album the hunting party", "off the try again
+album")."""
 _GAME_SPAN = re.compile(
     rf"\b((?:{_NAME_WORD})\s+(?:vs\.?|versus)\s+(?:{_NAME_WORD})(?:\s+{_NAME_WORD})?)",
     re.IGNORECASE,
@@ -1246,6 +1246,23 @@ _EVENT_SPAN = re.compile(
     re.IGNORECASE,
 )
 """An event named with what it is, also in lower case ("interested in the carbon leaf event")."""
+_HOUSE_WORDS: str = "|".join(NUMBER_WORDS)  # a number said in words (a house number, a count)
+_NOT_AN_ATTENDEE = rf"(?!(?:\d|{_HOUSE_WORDS}|me|us|him|her|them|my|your|our|people|persons?|adults?|kids|children|"
+_NOT_AN_ATTENDEE += r"everyone|concert|show|play|match|that|those|these)\b)"
+_TICKETS_FOR_SPAN = re.compile(
+    rf"\btickets?\s+(?:for\s+(?:you|me|us|them)\s+)?(?:for|to)\s+(?:see\s+|watch\s+|attend\s+)?(?:the\s+)?({_NOT_AN_ATTENDEE}(?:{_NAME_WORD})"
+    rf"(?:\s+(?:in|to|of|and|the|{_NAME_WORD})){{0,4}}?)(?=\s+(?:on|at|which|who|that|taking|happening|occurring|is|"
+    r"for|starting|scheduled|playing|tonight|today|tomorrow|next|this)\b|\s*[,.?!]|\s*$)",
+    re.IGNORECASE,
+)
+"""What tickets are for, also in lower case ("booking three tickets for alice in glitterland on march 13th", "1 ticket
+to belarus to brooklyn which is occurring ..."): an event's name has no head word to find it by."""
+_VENUE_IS_SPAN = re.compile(
+    rf"\bvenue\s+(?:is|was|will be)\s+(?:at\s+)?(?:the\s+)?(?=[a-z])((?:{_NAME_WORD})(?:\s+{_NAME_WORD}){{0,3}}?)"
+    r"(?=\s+(?:on|in|at|and|which|with|for|costing|where)\b|\s*[,.?!]|\s*$)",
+    re.IGNORECASE,
+)
+"""A venue named as the venue, whatever its words ("the venue is strand", "the venue is the nest")."""
 _SONG_BY_SPAN = re.compile(
     rf"\b(?:how about|what about|do you like|would you like|shall i play|should i play|there is|there's)\s+"
     rf"(?:the\s+song\s+)?((?:{_NAME_WORD})(?:\s+{_NAME_WORD}){{0,4}}?)\s+(?:song\s+)?by\s+"
@@ -1263,11 +1280,13 @@ def _named_spans(said: str, taken: Iterable[str]) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     found: list[tuple[str, str]] = []
     for kind, pattern in (
-        ("name", _VENUE_SPAN),
+        ("name", LOWER_VENUE),
         ("genre", _GENRE_SPAN),
         ("name", _ALBUM_SPAN),
         ("name", _GAME_SPAN),
         ("name", _EVENT_SPAN),
+        ("name", _TICKETS_FOR_SPAN),
+        ("name", _VENUE_IS_SPAN),
     ):
         found += [(kind, m.group(1) or m.group(m.lastindex or 1)) for m in pattern.finditer(said)]
     found += [("name", g) for m in _SONG_BY_SPAN.finditer(said) for g in m.groups()]

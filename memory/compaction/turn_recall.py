@@ -34,9 +34,19 @@ from ..text.reading import read_turn
 from ..text.spoken import normalize_spoken_digits
 from ..text.terms import index_terms
 from ..text.values import values_in
-from ..text.vocab import MONTHS, NUMBER_WORDS, WEEKDAYS
+from ..text.vocab import MONTHS, WEEKDAYS
 from .classifier import Digest, classify
-from .compactor import _CHANGE_OF_MIND, _ITEM_NOUNS, Compactor, _attempts, _Booking, _booking_talk, _similar, _speaker
+from .compactor import (
+    _CHANGE_OF_MIND,
+    _HOUSE_WORDS,
+    _ITEM_NOUNS,
+    Compactor,
+    _attempts,
+    _Booking,
+    _booking_talk,
+    _similar,
+    _speaker,
+)
 from .patterns import _ASK_KINDS, _BACKREF, _DIGITS, _META, _SPECIFIC_KINDS, CUISINES, GENRES, asks
 from .policy import _RECALL_PREAMBLE, RECALL_CLOSE, RECALL_OPEN, Turn
 
@@ -568,7 +578,6 @@ _NOT_A_KIND = (
     r"different|many|much|several|also|just|really|um|uh)"
 )
 """Words that say no kind in "<word> food", "<word> songs" ("some food", "the music", "play songs")."""
-_HOUSE_WORDS = "|".join(NUMBER_WORDS)
 """A house number said in words ("at one citizens bank way")."""
 _NOT_AN_EVENT = (
     r"(?:a|an|the|some|any|other|more|it|them|this|that|these|those|what|which|if|whether|when|where|how|you|me|us|my|"

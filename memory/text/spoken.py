@@ -69,7 +69,7 @@ import phonenumbers
 from ..errors import IdentifierError, InvalidInputError
 from ..values import Identifier
 from .identifiers import normalize_identifier
-from .vocab import DIGIT_WORDS, FILLER_WORDS, TEENS, TENS
+from .vocab import DIGIT_WORDS, FILLER_WORDS, SPOKEN_FILLERS, TEENS, TENS
 
 __all__ = [
     "MAX_SCAN_CHARS",
@@ -108,7 +108,6 @@ _TENS = {word: str(value // 10) for word, value in TENS.items()}
 _TENS["fourty"] = "4"  # a frequent misspelling
 _REPEAT = {"double": 2, "triple": 3, "treble": 3}
 _STARTERS = frozenset(_UNITS) | frozenset(_WEAK) | frozenset(_TEENS) | frozenset(_TENS) | frozenset(_REPEAT)
-_FILLERS = FILLER_WORDS | {"like"}
 _DASH_WORDS = frozenset({"dash", "hyphen"})
 # A caller correcting a number at once: "four four, sorry, four five one", "no wait", "I mean".
 _REPAIR_WORDS = frozenset({"sorry", "mean", "wait", "actually", "correction", "rather", "scratch", "no", "oops"})
@@ -154,7 +153,7 @@ _LEAD_INS = frozenset(
 _EMAIL_BOUNDARY = (
     _LEAD_INS
     | _EMAIL_CUES
-    | _FILLERS
+    | SPOKEN_FILLERS
     | frozenset({"at", "to", "me", "be", "was", "use", "try", "under", "as", "e", "by", "from", "my", "your"})
 )
 _LOCAL_CONNECTORS = {"dot": ".", "underscore": "_", "dash": "-", "hyphen": "-"}
@@ -173,7 +172,7 @@ _Token = tuple[int, int, str]  # start, end, lower-cased text
 # numbers side by side ("57 10-12 10-12").
 _DIGIT_BY_DIGIT = re.compile(
     r"(?:(?:"
-    + "|".join(sorted({*_UNITS, *_WEAK, *_REPEAT, *_FILLERS, *_DASH_WORDS}, key=len, reverse=True))
+    + "|".join(sorted({*_UNITS, *_WEAK, *_REPEAT, *SPOKEN_FILLERS, *_DASH_WORDS}, key=len, reverse=True))
     + r")\b[\s,.()/‐‑–—-]*)+"
 )
 _PHONE_SHAPE = re.compile(r"(?:\+?\d{1,3}[ .-]?)?(?:\(\d{3}\)|\d{3})[ .-]?\d{3}[ .-]?\d{4}|\d{10,15}")
@@ -362,7 +361,7 @@ _BIG = frozenset({"hundred", "thousand", "million", "billion"})
 
 def _beside_a_number(tokens: list[_Token], first: int, last: int) -> bool:
     """Whether a number word or digits stand next to tokens ``[first, last)``, across fillers and "and"."""
-    skip = _FILLERS | {"and", ","}
+    skip = SPOKEN_FILLERS | {"and", ","}
     before = first - 1
     while before >= 0 and tokens[before][2] in skip:
         before -= 1
@@ -465,7 +464,7 @@ def _separates(tokens: list[_Token], j: int, k: int) -> bool:
 
 def _is_joiner(tokens: list[_Token], k: int) -> bool:
     word = tokens[k][2]
-    if word in _JOIN_PUNCT or word in _FILLERS or word in _DASH_WORDS:
+    if word in _JOIN_PUNCT or word in SPOKEN_FILLERS or word in _DASH_WORDS:
         return True
     # "you know" between the groups of a number: "95 01 you know 73 8"
     if word == "you":
@@ -632,7 +631,7 @@ def _cues(items: list[_Item]) -> dict[int, str]:
     cues: dict[int, str] = {}
     previous = ""
     for index, item in enumerate(items):
-        if (item.kind == "punct" and item.low != "#") or item.low in _FILLERS or item.low == previous:
+        if (item.kind == "punct" and item.low != "#") or item.low in SPOKEN_FILLERS or item.low == previous:
             continue
         if _in_you_know(items, index):
             continue
@@ -700,7 +699,7 @@ def _without_disfluencies(items: list[_Item]) -> tuple[list[_Item], list[int]]:
             continue
         after_filler = False
         if item.kind == "word":
-            if item.low in _FILLERS:
+            if item.low in SPOKEN_FILLERS:
                 after_filler = True
                 continue
             if item.low == "you" and index + 1 < len(items) and items[index + 1].low == "know":
@@ -926,4 +925,4 @@ def _spoken_email_context(items: list[_Item], first: int) -> bool:
     before = [item.low for item in items[max(0, first - _EMAIL_CUE_WINDOW) : first] if item.kind == "word"]
     if any(word in _EMAIL_CUES for word in before):
         return True
-    return all(item.low in _LEAD_INS or item.low in _FILLERS for item in items[:first] if item.kind == "word")
+    return all(item.low in _LEAD_INS or item.low in SPOKEN_FILLERS for item in items[:first] if item.kind == "word")

@@ -40,8 +40,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from .spoken import spoken_digit_runs
+from .vocab import SPOKEN_FILLERS
 
-__all__ = ["DEVICES", "KINDS", "Value", "clear_cache", "price_level", "spoken_number", "values_in"]
+__all__ = ["DEVICES", "KINDS", "LOWER_VENUE", "Value", "clear_cache", "price_level", "spoken_number", "values_in"]
 
 KINDS = (
     "reference",
@@ -302,15 +303,19 @@ _SPOKEN_COMPOUND = re.compile(
 _NAME_TOKEN = r"(?:[A-Z][\w'’&.-]*|[A-Z]\.)"
 _NAME = re.compile(rf"{_NAME_TOKEN}(?:(?:\s+(?:of|the|de|la|le|du|del|&|da|van|von|vs\.?|n')\s+|\s+|-){_NAME_TOKEN})*")
 # A venue named in lower case (a recogniser's transcript): up to three words before a word that
-# names a kind of venue, after "at" or "in" ("at oracle park", "in the mercedes-benz stadium").
+# names a kind of venue, after "at", "in" or "on" ("at oracle park", "in the mercedes-benz stadium", "on union
+# stage"). The one reader of such names: the compaction's notes use it too (a genre, an album, a game are theirs).
 _VENUE_HEADS = (
     "park|stadium|arena|hall|center|centre|theatre|theater|field|place|lot|amphitheat(?:re|er)|gardens?|bowl|"
-    "pavilion|ballroom|auditorium|dome|coliseum|colosseum|square|fairgrounds?|speedway|grounds|plaza"
+    "pavilion|ballroom|ballpark|auditorium|dome|coliseum|colosseum|square|fairgrounds?|speedway|grounds|plaza|club|"
+    "lounge|playhouse|forum|stage"
 )
 _VENUE_WORD = r"(?!(?:the|a|an|this|that|my|your|our|their|its|some|any|one|nice|good|great|same|other|parking|car|"
 _VENUE_WORD += r"ball|trailer|theme|water|amusement|skate|dog|public|city|town|market|work|first|second|third|last|"
-_VENUE_WORD += r"next|right|wrong|best|only|another|which|what|is|was|be|it)\b)[a-z][a-z'&.-]*"
-_LOWER_VENUE = re.compile(rf"\b(?:at|in)\s+(?:the\s+)?((?:{_VENUE_WORD}\s+){{1,3}}(?:{_VENUE_HEADS}))\b")
+_VENUE_WORD += r"next|right|wrong|best|only|another|which|what|is|was|be|it|at|in|on|and|or|for|will|take|taking|"
+_VENUE_WORD += r"takes|place|playing|held|today|tomorrow|tonight|pm|am)\b)[a-z][\w'&.-]*"
+LOWER_VENUE = re.compile(rf"\b(?:at|in|on)\s+(?:the\s+)?((?:{_VENUE_WORD}\s+){{1,3}}(?:{_VENUE_HEADS}))\b")
+"""A venue named by what it is in lower case (group 1 is its name; a capitalised one is a name already)."""
 # Names said in lower case in the frames people book with (a recogniser's transcript has no capitals):
 # "a table at red tavern in san francisco" (a venue and its place), "a song by alec benjamin" (who made
 # it), "some afghan food" / "thai cuisine" (a cuisine). A name's words stop at a word that is not part of
@@ -677,7 +682,6 @@ _MAY_PLACE = re.compile(r"airport|station|terminal|depot|cent(?:er|re)", re.I)
 _MAY_CLASS = re.compile(r"economy|class|ride|cab|taxi", re.I)
 _MAY_PAYEE = re.compile(r"send|sent|transfer|pa[yi]|wire", re.I)
 _MAY_ACCOUNT = re.compile(r"checking|savings|current|card|balance", re.I)
-_PLACE_FILLERS = frozenset(["um", "uh", "er", "like"])
 
 
 def _place(text: str, start: int, end: int) -> tuple[int, int]:
@@ -687,7 +691,7 @@ def _place(text: str, start: int, end: int) -> tuple[int, int]:
     begin, words = start, 0
     for m in reversed(list(re.finditer(r"[\w'.&-]+", text[max(0, start - 80) : start]))):
         word = m.group(0).lower()
-        if word in _PLACE_FILLERS:
+        if word in SPOKEN_FILLERS:
             continue
         if word in _STOP or words == 3 or not word[0].isalpha():
             break
@@ -792,7 +796,7 @@ def _read(text: str) -> tuple[Value, ...]:
         add("number", m.start(), m.end(), m.group(0).replace(",", ""))
     for start, end in _names(text):
         add("name", start, end)
-    for m in _LOWER_VENUE.finditer(text) if " at " in text or " in " in text else ():
+    for m in LOWER_VENUE.finditer(text):
         add("name", m.start(1), m.end(1))
     if not any(c.isupper() for c in text):  # lower-case frames: a transcript without capitals
         for m in _LOWER_AT_IN.finditer(text) if " at " in text and " in " in text else ():
@@ -824,7 +828,7 @@ def _read(text: str) -> tuple[Value, ...]:
 
 
 _NUMBER_WORDS = frozenset([*_UNITS, *_TEENS, *_TENS, "hundred", "thousand", "million"])
-_SKIPPED = frozenset(["and", "uh", "um", "er", "like", "you", "know"])
+_SKIPPED = SPOKEN_FILLERS | {"and", "you", "know"}  # "one thousand and, like, you know, sixty"
 
 
 def _part_of_a_number(before: str) -> bool:

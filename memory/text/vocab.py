@@ -12,6 +12,7 @@ __all__ = [
     "FILLER_WORDS",
     "MONTHS",
     "NUMBER_WORDS",
+    "SPOKEN_FILLERS",
     "TEENS",
     "TENS",
     "WEEKDAYS",
@@ -40,3 +41,5 @@ FILLER_WORDS = frozenset({"uh", "um", "umm", "uhm", "uhh", "er", "erm", "ah", "a
 """Hesitations as a recogniser writes them, one token each."""
 FILLER_PATTERN = r"uh+|um+|er+|ah+|hmm+|mm+|uh-huh"
 """The same hesitations as a regular-expression alternation (repeated letters allowed)."""
+SPOKEN_FILLERS = FILLER_WORDS | {"like"}
+"""Words said between the words of one value that are not part of it ("four uh five", "at like fresno station")."""

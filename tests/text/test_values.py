@@ -145,6 +145,32 @@ def test_a_lower_case_place_is_a_venue_only_with_a_name_before_its_kind(text: st
 
 
 @pytest.mark.parametrize(
+    ("text", "venue"),
+    [
+        ("the band plays on harbor stage at nine", "harbor stage"),  # after "on", a head the notes read too
+        ("there is a comedy night at the willow playhouse", "willow playhouse"),
+        ("a jazz evening at the blue note lounge", "blue note lounge"),
+    ],
+)
+def test_a_lower_case_venue_is_read_after_at_in_or_on(text: str, venue: str) -> None:
+    assert ("name", venue, venue) in kinds(text)
+
+
+@pytest.mark.parametrize("text", ["do you like music or theater", "it takes place in the town hall"])
+def test_a_category_or_a_plain_place_is_no_venue(text: str) -> None:
+    assert [v for v in values_in(text) if v.kind == "name"] == []
+
+
+def test_the_compaction_notes_read_venues_with_the_same_reader() -> None:
+    from memory.compaction import compactor
+    from memory.text.values import LOWER_VENUE
+
+    assert not hasattr(compactor, "_VENUE_SPAN")  # one reader of lower-case venues, not two word lists
+    assert compactor._named_spans("it will be on harbor stage", []) == [("name", "harbor stage")]
+    assert LOWER_VENUE.search("it will be on harbor stage")
+
+
+@pytest.mark.parametrize(
     ("text", "artist"),
     [
         ("how about moon river by the paper owls on late songs", "the paper owls"),
