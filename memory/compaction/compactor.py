@@ -419,6 +419,8 @@ class Compactor:
             (requests and bool(kinds) and current.done)
             # or for more of the kind once they said yes to its details ("please confirm: play the innocent" -
             # "yes please"), even when no report of it was read: "can you find some movies online"
+            # or searches anew once one was reported done ("i'm in the mood to see a play, can you find me one")
+            or (requests and current.booked and not kinds and _SEARCHES.search(lowered) is not None)
             or (
                 requests
                 and kinds == [current.kind]
@@ -1309,12 +1311,12 @@ _BOOKING_PHRASE = re.compile(
 """The words of a question that point at a booking ("the second event tickets", "the table I booked", "the
 concert tickets"): left out when reading which kind of value is asked for."""
 _ASKS_BACK = re.compile(
-    r"\b(?:remind me|double check|(?<!\btry )(?<!\btrying )(?<!\bbooking )(?<!\bbook )(?<!\breserving )(?<!\bit )again|"
+    r"\b(?:remind me|double check|(?<!\btry )(?<!\btrying )(?<!\bbooking )(?<!\bbook )(?<!\breserving )(?<!\bit )(?<!\bthanks )(?<!\bthank you )again|"
     r"was it|what was|which was|did we|did you|did i|what did|were the)\b"
     r"|\b(?:what|which) (?:\w+ ){0,4}(?:was|were|did)\b"
 )
 """A caller asking back about something said earlier in the call ("what was the time again"; not a retry:
-"i want to try booking again on the 3rd", "book it again")."""
+"i want to try booking again on the 3rd", "book it again"; nor thanks: "thanks again for the help")."""
 _CORRECTION = re.compile(r"^\W*(?:no|nah|nope|actually)\b(?!\W+(?:thanks?|thank you)\b)")
 """A caller's reply that begins by saying no to what the agent just said ("nah, play it on the bedroom speaker"):
 it corrects the thing under way, whatever the agent reported, it asks for nothing new."""
@@ -1407,6 +1409,8 @@ _WANTS = re.compile(
     r"(?:i'm|i am) (?:feeling |so |really |very )?(?:hungry|starving|bored)|(?:a )?craving|do you know (?:of )?any)\b"
 )
 """A caller saying what they want (once they took leave of the last thing: something new)."""
+_SEARCHES = re.compile(r"\b(?:find|look(?:ing)? for|search(?:ing)? for|in the mood for)\b")
+"""A caller asking for a search: once something was reported done, a new one, even when no kind is named."""
 _FOLLOW_UP = re.compile(
     r"\b(?:it|its|(?:the|this|that) (?:restaurant|place|venue|song|track|event|show|concert|"
     r"game|movie|film|album|artist|band))\b"
