@@ -1925,3 +1925,35 @@ def test_a_caller_saying_that_was_all_they_needed_starts_nothing() -> None:
         ]
     )
     assert stay.left
+
+
+def test_a_search_asked_for_once_one_was_reported_done_starts_another_booking_naming_no_kind() -> None:
+    bookings = _booked(
+        [
+            ("user", "can you reserve two tickets for the jazz festival on friday"),
+            ("assistant", "i've confirmed your reservation the venue is the blue hall"),
+            ("user", "how much is a ticket"),
+            ("assistant", "each ticket is 50 dollars"),
+            ("user", "i'm in the mood to see a play can you find me one"),  # names no kind of thing
+            ("assistant", "in what city"),
+        ]
+    )
+    assert len(bookings) == 2 and bookings[0].booked and bookings[1].turns[0] == 4
+
+
+def test_thanks_again_is_no_question_back() -> None:
+    [tickets] = _booked(
+        [
+            ("user", "can you reserve two tickets for the jazz festival on friday"),
+            ("assistant", "i've confirmed your reservation the venue is the blue hall"),
+            ("user", "thanks again for the help"),
+        ]
+    )
+    assert tickets.turns[:3] == [0, 1, 2]  # in the booking, not a question back set aside
+
+
+@pytest.mark.parametrize("doctor", ["a general practitioner", "a dermatologist", "a psychiatrist"])
+def test_a_doctor_named_by_what_they_do_asks_for_an_appointment(doctor: str) -> None:
+    from memory.text.kinds import episode_kinds_in
+
+    assert "appointment" in episode_kinds_in(f"i need to find {doctor} in berkeley")
