@@ -1957,3 +1957,15 @@ def test_a_doctor_named_by_what_they_do_asks_for_an_appointment(doctor: str) -> 
     from memory.text.kinds import episode_kinds_in
 
     assert "appointment" in episode_kinds_in(f"i need to find {doctor} in berkeley")
+
+
+def test_a_question_put_as_give_me_asks_about_the_booking_just_done() -> None:
+    [tickets] = _booked(
+        [
+            ("user", "can you reserve three tickets for alice in glitterland"),
+            ("assistant", "your reservation is confirmed have fun anything else i can do for you"),
+            ("user", "can you give me the address for the place also how much do the tickets cost"),
+            ("assistant", "the venue is 1882 adanac street and the tickets are 20"),
+        ]
+    )
+    assert tickets.turns[:4] == [0, 1, 2, 3]

@@ -1399,10 +1399,11 @@ _REPORTED = re.compile(
 """More ways an agent reports a booking done ("I've made your reservation", "the reservation was a
 success"), when the turn asks nothing ("where is the reservation made?" is not one)."""
 _TELL_ME = re.compile(
-    r"\b(?:can|could|would|will) you (?:please )?(?:tell|let) me (?:know )?"
+    r"\b(?:can|could|would|will) you (?:please )?(?:tell|let|give) me (?:know )?"
     r"(?=(?:when|where|what|how|if|whether|who|the|their|its)\b)"
 )
-"""A question put as a request: what follows asks about something, it asks for nothing new."""
+"""A question put as a request ("can you give me the address for the place"): what follows asks about something, it
+asks for nothing new."""
 _ABOUT_THEM = re.compile(r"\b(?:they|their|them|theirs)\b")
 _WANTS = re.compile(
     r"\b(?:i'd like|i would like|i want|i wanna|i need|i'm looking for|i am looking for|find me|in the mood for|"
