@@ -26,7 +26,7 @@ from memory.compaction import (
     classify,
     message_tokens,
 )
-from memory.compaction.compactor import _REPORTED
+from memory.compaction.compactor import _REPORTED, _Booking
 from memory.compaction.patterns import asks
 from memory.errors import ConfigError
 from memory.text.values import spoken_number, values_in
@@ -1842,3 +1842,130 @@ def test_a_caller_enjoying_something_takes_no_leave(said: str) -> None:
     from memory.compaction.compactor import _CLOSING
 
     assert not _CLOSING.search(said)
+
+
+# --------------------------------------------------------------------------- closings, reports and replies read in more words
+
+
+def _booked(pairs: list[tuple[str, str]]) -> list[_Booking]:
+    """The bookings of ``pairs``' turns (the chatter after them aside)."""
+    compactor = fed(turns_of([*pairs, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert compactor.boundary > len(pairs)
+    of = sorted({compactor._booking_of[i] for i in range(len(pairs)) if i in compactor._booking_of})
+    return [compactor._bookings[n] for n in of]
+
+
+def test_enjoy_your_day_is_a_goodbye_not_a_report_that_something_was_done() -> None:
+    bookings = _booked(
+        [
+            ("user", "i'd like to transfer 200 dollars to my savings account"),
+            ("assistant", "please confirm a transfer of 200 dollars to your savings account"),
+            ("user", "yes"),
+            ("assistant", "your transfer has been completed"),
+            ("user", "thanks so much for your help"),
+            ("assistant", "would you like any other assistance"),
+            ("user", "please tell me my new balance"),
+            ("assistant", "the balance of your savings account is 1200 dollars"),
+            ("user", "great thank you"),
+            ("assistant", "my pleasure enjoy your day"),
+        ]
+    )
+    first, *rest = bookings
+    assert first.booked and rest and not any(b.booked for b in rest)  # the balance asked after is no booking
+
+
+def test_a_reply_that_says_more_than_yes_still_settles_the_details_read_back() -> None:
+    [film] = _booked(
+        [
+            ("user", "i'd like to watch a thriller movie"),
+            ("assistant", "just to confirm you want pet sematary with subtitles included"),
+            ("user", "yes that is what i want"),
+        ]
+    )
+    assert film.settled and film.affirmed
+
+
+def test_no_need_for_anything_else_takes_leave_and_an_agent_asking_what_else_it_can_do_closes() -> None:
+    [film] = _booked(
+        [
+            ("user", "i'd like to watch a comedy movie"),
+            ("assistant", "how about the upside"),
+            ("user", "put it on please"),
+            ("assistant", "begin the movie"),
+            ("user", "great thank you very much"),
+            ("assistant", "can i do anything else"),
+            ("user", "i don't need anything else"),
+        ]
+    )
+    assert film.booked and film.closed and film.left
+
+
+def test_a_request_naming_its_kind_after_leave_was_taken_is_another_booking_whoever_it_is_for() -> None:
+    bookings = _booked(
+        [
+            ("user", "i'd like to transfer 50 dollars to my checking account"),
+            ("assistant", "your transfer has been completed"),
+            ("user", "no that's all for today thank you"),
+            ("assistant", "you're welcome have a good day"),
+            ("user", "i'd like to make a transfer from my savings to their savings"),  # someone else's account
+            ("assistant", "how much would you like to send and to whom"),
+        ]
+    )
+    assert len(bookings) == 2 and bookings[1].turns[0] == 4
+
+
+def test_a_caller_saying_that_was_all_they_needed_starts_nothing() -> None:
+    [stay] = _booked(
+        [
+            ("user", "i need a hotel room in london for two nights"),
+            ("assistant", "your reservation has been confirmed"),
+            ("assistant", "is there anything else i can do for your trip"),
+            ("user", "no the reservation was all i needed thanks"),
+            ("assistant", "have a good trip"),
+        ]
+    )
+    assert stay.left
+
+
+def test_a_search_asked_for_once_one_was_reported_done_starts_another_booking_naming_no_kind() -> None:
+    bookings = _booked(
+        [
+            ("user", "can you reserve two tickets for the jazz festival on friday"),
+            ("assistant", "i've confirmed your reservation the venue is the blue hall"),
+            ("user", "how much is a ticket"),
+            ("assistant", "each ticket is 50 dollars"),
+            ("user", "i'm in the mood to see a play can you find me one"),  # names no kind of thing
+            ("assistant", "in what city"),
+        ]
+    )
+    assert len(bookings) == 2 and bookings[0].booked and bookings[1].turns[0] == 4
+
+
+def test_thanks_again_is_no_question_back() -> None:
+    [tickets] = _booked(
+        [
+            ("user", "can you reserve two tickets for the jazz festival on friday"),
+            ("assistant", "i've confirmed your reservation the venue is the blue hall"),
+            ("user", "thanks again for the help"),
+        ]
+    )
+    assert tickets.turns[:3] == [0, 1, 2]  # in the booking, not a question back set aside
+
+
+@pytest.mark.parametrize("doctor", ["a general practitioner", "a dermatologist", "a psychiatrist"])
+def test_a_doctor_named_by_what_they_do_asks_for_an_appointment(doctor: str) -> None:
+    from memory.text.kinds import episode_kinds_in
+
+    assert "appointment" in episode_kinds_in(f"i need to find {doctor} in berkeley")
+
+
+def test_a_question_put_as_give_me_asks_about_the_booking_just_done() -> None:
+    [tickets] = _booked(
+        [
+            ("user", "can you reserve three tickets for alice in glitterland"),
+            ("assistant", "your reservation is confirmed have fun anything else i can do for you"),
+            ("user", "can you give me the address for the place also how much do the tickets cost"),
+            ("assistant", "the venue is 1882 adanac street and the tickets are 20"),
+        ]
+    )
+    assert tickets.turns[:4] == [0, 1, 2, 3]

@@ -408,6 +408,8 @@ class Compactor:
             (requests and bool(kinds) and current.done)
             # or for more of the kind once they said yes to its details ("please confirm: play the innocent" -
             # "yes please"), even when no report of it was read: "can you find some movies online"
+            # or searches anew once one was reported done ("i'm in the mood to see a play, can you find me one")
+            or (requests and current.booked and not kinds and _SEARCHES.search(lowered) is not None)
             or (
                 requests
                 and kinds == [current.kind]
@@ -446,9 +448,9 @@ class Compactor:
             and current.left
             and _WANTS.search(lowered)
             and not about_it
-            and not _ABOUT_THEM.search(lowered)
-        ):
-            follows_up = False  # the caller took leave of it: "i'd like it in a place in pleasanton" asks anew
+            and (asks_anew or not _ABOUT_THEM.search(lowered))
+        ):  # the caller took leave of it: "i'd like it in a place in pleasanton" asks anew, and so does "i'd like
+            follows_up = False  # to make a transfer to their savings" (someone else's: a request naming its kind)
         if (
             caller_turns_to
             and not other_kind
@@ -505,7 +507,7 @@ class Compactor:
         if closing and turn.role == "user" and not current.booked and closing.group(0).endswith("do"):
             closing = None  # "that will do" before anything was reported done: the caller takes what is offered
         if turn.role == "user" and _AFFIRMS.match(lowered):
-            last = self._agents_last(current)
+            last = self._agents_last(current, before=i)
             if (  # the agent's check of the details ("ok, mandy harvey for three, right?")
                 last is not None and (last in current.confirms or self._digest(last).kind == "key")
             ):
@@ -893,9 +895,12 @@ class Compactor:
         new = set(index_terms(self._turns[i].text)) - said - _booking_talk()
         return len({t for t in new if not t.isdigit() and t not in NUMBER_WORDS}) <= 1
 
-    def _agents_last(self, booking: _Booking) -> int | None:
-        """The booking's last recallable turn when the agent said it (what a caller's reply answers), else None."""
-        last = next((j for j in reversed(booking.turns) if self._recallable(j)), None)
+    def _agents_last(self, booking: _Booking, before: int | None = None) -> int | None:
+        """The booking's last recallable turn (before turn ``before``: the caller's reply itself, "yes that is what
+        i want", is recallable too) when the agent said it (what a caller's reply answers), else None."""
+        last = next(
+            (j for j in reversed(booking.turns) if (before is None or j < before) and self._recallable(j)), None
+        )
         return last if last is not None and self._turns[last].role == "assistant" else None
 
     # -- helpers ---------------------------------------------------------------------------------
@@ -932,12 +937,12 @@ def warm_readers() -> None:
 
 
 _ASKS_BACK = re.compile(
-    r"\b(?:remind me|double check|(?<!\btry )(?<!\btrying )(?<!\bbooking )(?<!\bbook )(?<!\breserving )(?<!\bit )again|"
+    r"\b(?:remind me|double check|(?<!\btry )(?<!\btrying )(?<!\bbooking )(?<!\bbook )(?<!\breserving )(?<!\bit )(?<!\bthanks )(?<!\bthank you )again|"
     r"was it|what was|which was|did we|did you|did i|what did|were the)\b"
     r"|\b(?:what|which) (?:\w+ ){0,4}(?:was|were|did)\b"
 )
 """A caller asking back about something said earlier in the call ("what was the time again"; not a retry:
-"i want to try booking again on the 3rd", "book it again")."""
+"i want to try booking again on the 3rd", "book it again"; nor thanks: "thanks again for the help")."""
 _CORRECTION = re.compile(r"^\W*(?:no|nah|nope|actually)\b(?!\W+(?:thanks?|thank you)\b)")
 """A caller's reply that begins by saying no to what the agent just said ("nah, play it on the bedroom speaker"):
 it corrects the thing under way, whatever the agent reported, it asks for nothing new."""
@@ -961,11 +966,12 @@ _DECLINES = re.compile(
 _CLOSING = re.compile(
     r"\b(?:that'?s (?:all|it|everything)|that is (?:all|it|everything)|this is all (?:i|we) need|that(?: like,?| you know,?)?(?: will|'ll)(?: like,?| you know,?)? (?:be (?:all|it\b(?! for\b))|do(?! (?:just |very )?(?:fine|great|nicely|well|perfectly)))|"
     r"that(?: like,?| you know,?)? would(?: like,?| you know,?)? be (?:all|it\b(?! for\b))|nothing else|"
-    r"(?:don't|do not) need anything else|everything (?:i|we) (?:needed|wanted|need)|thanks?(?: you)?(?: (?:so|very))?(?: much)? for (?:your|you|the|all(?: (?:your|of your|the))?) (?:help|assistance)|no,? thanks?(?: you)?,? (?:i'm|i am) (?:good|fine|ok(?:ay)?)|"
+    r"(?:don't|do not) need anything else|everything (?:i|we) (?:needed|wanted|need)|all (?:i|we) (?:needed|wanted)\b(?! (?:is|was|were)\b)|thanks?(?: you)?(?: (?:so|very))?(?: much)? for (?:your|you|the|all(?: (?:your|of your|the))?) (?:help|assistance)|no,? thanks?(?: you)?,? (?:i'm|i am) (?:good|fine|ok(?:ay)?)|"
     r"good ?bye|bye|take care|see you|(?:i'm|i am|we're|we are) all set|"
     r"(?<!\bto )(?<!\bcan )(?<!\bcould )(?<!\bwe )(?<!\bi )have a (?:nice|good|great|wonderful|lovely|fantastic|pleasant|terrific) (?:rest of (?:your|the) )?(?:day|one|evening|night|time|meal|weekend)|"
     r"(?:is there|will there be|was there) anything else|anything else (?:i|we) can|anything else (?:for you|today)|"
-    r"(?:like|need|want) any (?:other|more|further) (?:assistance|help)|(?:help|assist)(?: you)? with anything else|"
+    r"(?:like|need|want) any (?:other|more|further) (?:assistance|help)|(?:can|may|could) i (?:do|help(?: you)?|assist(?: you)?)"
+    r"(?: (?:with|in))? anything else|(?:help|assist)(?: you)? with anything else|"
     r"(?:you|i) need anything else|(?:you've|you have) been (?:great|very helpful|"
     r"so helpful|a great help)|"
     # the agent's "enjoy the music", not the caller's "i enjoy the music of the eighties"
@@ -985,15 +991,18 @@ _NOT_FOUND = re.compile(
 _FAREWELL = re.compile(
     r"\b(?:good ?bye|bye|take care|see you|"
     r"(?<!\bto )(?<!\bcan )(?<!\bcould )(?<!\bwe )(?<!\bi )have a (?:nice|good|great|wonderful|lovely|fantastic|pleasant|"
-    r"terrific) (?:rest of (?:your|the) )?(?:day|one|evening|night|weekend)|enjoy (?:the rest of )?your (?:day|evening|night|weekend))"
+    r"terrific) (?:rest of (?:your|the) )?(?:day|one|evening|night|weekend)|"
+    r"enjoy (?:the rest of )?(?:your|the) (?:day|evening|night|weekend))"
     r"(?:\W+(?:too|now|sir|ma'am|then|again|bye))?\W*$"
 )
 """The agent bidding the caller goodbye at the end of its turn ("have a fantastic day", "take care"): what was
 under way is over, whatever the caller's last words were (a title, "good goodbye by linkin park", is no goodbye)."""
 _DONE = re.compile(
     r"\b(?:has|have) started\b|\b(?:song|music|movie|film) (?:is )?playing\b|(?<!\bi )(?<!\bwe )(?<!\byou )(?<!\bmight )(?<!\bwould )(?<!\bmay )\benjoy (?:the|your|listening|watching)\b"
+    r"(?! (?:rest of (?:the|your) )?(?:day|evening|night|weekend|afternoon|morning|time)\b)"
 )
-"""An agent's report that what was asked for is done (beside the vocabulary's outcomes)."""
+"""An agent's report that what was asked for is done (beside the vocabulary's outcomes); "enjoy your day" is a
+goodbye said whatever came of the call, no report."""
 _REPORTED = re.compile(
     r"\b(?:has|have) begun\b|\bnow starting\b|\bstart(?:s|ing) (?:the |to )?(?:song|movie|film|music|play)\b|"
     r"\ball booked\b|\b(?:song|music|movie|film|track) is (?:now )?starting\b|\b(?:managed|(?:was|were) able) to (?:place|make|book|reserve|get|buy|purchase)\b|\byou now have (?:a|your) (?:reservation|booking|tickets?)\b|\b(?:i've|i have|i) (?:just |now |successfully )?(?:made|placed|booked|reserved|bought|purchased|started|put on|confirmed)\b|"
@@ -1008,7 +1017,7 @@ _REPORTED = re.compile(
     # a title put on: "movie played", "the movie has been started", "started the movie", "beginning movie now",
     # "i have played the movie", "the movie starts" or "will start shortly" said alone (not "starts at 7 pm")
     r"\b(?:movie|film|song|track|music|show) (?:has been |have been |was |is being )?(?:played|started)\b|"
-    r"\b(?:started|beginning|starting) (?:the |your |this )?(?:movie|film|song|track|music|show)\b(?! (?:at|on|in)\b)|"
+    r"\b(?:started|begin|beginning|starting) (?:the |your |this )?(?:movie|film|song|track|music|show)\b(?! (?:at|on|in)\b)|"
     r"\b(?:i've|i have) (?:just )?played\b|"
     r"\b(?:movie|film|song|track|music|show) (?:starts|will start|is starting)(?: now| shortly| soon| in a (?:moment|minute|second))?"
     r"(?=\s*(?:[.!,]|$))"
@@ -1016,16 +1025,19 @@ _REPORTED = re.compile(
 """More ways an agent reports a booking done ("I've made your reservation", "the reservation was a
 success"), when the turn asks nothing ("where is the reservation made?" is not one)."""
 _TELL_ME = re.compile(
-    r"\b(?:can|could|would|will) you (?:please )?(?:tell|let) me (?:know )?"
+    r"\b(?:can|could|would|will) you (?:please )?(?:tell|let|give) me (?:know )?"
     r"(?=(?:when|where|what|how|if|whether|who|the|their|its)\b)"
 )
-"""A question put as a request: what follows asks about something, it asks for nothing new."""
+"""A question put as a request ("can you give me the address for the place"): what follows asks about something, it
+asks for nothing new."""
 _ABOUT_THEM = re.compile(r"\b(?:they|their|them|theirs)\b")
 _WANTS = re.compile(
     r"\b(?:i'd like|i would like|i want|i wanna|i need|i'm looking for|i am looking for|find me|in the mood for|"
     r"(?:i'm|i am) (?:feeling |so |really |very )?(?:hungry|starving|bored)|(?:a )?craving|do you know (?:of )?any)\b"
 )
 """A caller saying what they want (once they took leave of the last thing: something new)."""
+_SEARCHES = re.compile(r"\b(?:find|look(?:ing)? for|search(?:ing)? for|in the mood for)\b")
+"""A caller asking for a search: once something was reported done, a new one, even when no kind is named."""
 _FOLLOW_UP = re.compile(
     r"\b(?:it|its|(?:the|this|that) (?:restaurant|place|venue|song|track|event|show|concert|"
     r"game|movie|film|album|artist|band))\b"
@@ -1139,7 +1151,8 @@ _NOT_OFFER = re.compile(
 )
 """An agent's question for a detail ("how many tickets would you like?", "which movie would you like to watch?"):
 not a proposal."""
-_OTHER_OPTIONS = re.compile(r"(?:is there|will there be|was there|anything else)\b")
+_OTHER_OPTIONS = re.compile(r"(?:is there|will there be|was there|(?<!\bneed )anything else)\b")
+"""A caller asking for other options ("is there anything else"), not taking leave ("i don't need anything else")."""
 _ASKS_ABOUT_IT = re.compile(
     r"^\W*(?:(?:and|so|okay|ok|um|uh|also|great|yes|yeah)\W+)*"
     r"(?:(?:where|when|what time|how much|how far|how late|how|what)\W+)?"  # "where is the restaurant located"
