@@ -26,7 +26,8 @@ from memory.compaction import (
     classify,
     message_tokens,
 )
-from memory.compaction.compactor import _REPORTED, _Booking
+from memory.compaction.bookings import _Booking
+from memory.compaction.compactor import _REPORTED
 from memory.compaction.patterns import asks
 from memory.errors import ConfigError
 from memory.text.values import spoken_number, values_in
@@ -1680,7 +1681,7 @@ def test_recall_brings_the_request_that_names_a_director_or_a_genre(question: st
 
 def _kinds_and_ranks(compactor: Compactor, kind: str) -> list[int]:
     """The caller's count of each booking of ``kind`` (1 for the first), in the order they were made."""
-    from memory.compaction.compactor import _attempts
+    from memory.compaction.bookings import _attempts
 
     pool = [b for b in compactor._bookings if b.kind == kind]
     return [n for n, group in enumerate(_attempts(pool), 1) for _ in group]
@@ -1773,7 +1774,7 @@ def test_a_search_that_found_nothing_is_not_a_booking_of_the_callers_count() -> 
     compactor = fed(turns_of([*FAILED_THEN_LEFT_THEN_BOOKED, *CHATTER * 4]), CompactionPolicy(token_budget=500))
     assert compactor.boundary > len(FAILED_THEN_LEFT_THEN_BOOKED)
     assert compactor._bookings[0].failed and compactor._bookings[0].left
-    from memory.compaction.compactor import _attempts
+    from memory.compaction.bookings import _attempts
 
     [first] = _attempts([b for b in compactor._bookings if b.kind == "restaurant"])  # one table, as the caller counts
     assert first[0].booked and len(first) == 2  # the one booked first, the attempt that found nothing with it

@@ -171,7 +171,7 @@ UNREPORTED_TICKETS_THEN_A_SONG_THEN_TICKETS = [
 
 
 def test_tickets_left_for_a_song_count_on_their_own_when_more_tickets_come_after() -> None:
-    from memory.compaction.compactor import _attempts
+    from memory.compaction.bookings import _attempts
 
     turns = UNREPORTED_TICKETS_THEN_A_SONG_THEN_TICKETS
     compactor = fed(turns_of([*turns, *CHATTER * 4]), CompactionPolicy(token_budget=500))

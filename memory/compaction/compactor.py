@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
 
 import numpy as np
 
@@ -19,11 +18,21 @@ from ..text.reading import read_turn
 from ..text.spoken import normalize_spoken_digits
 from ..text.terms import index_terms
 from ..text.values import LOWER_VENUE, Value
-from ..text.vocab import MONTHS, NUMBER_WORDS, WEEKDAYS
+from ..text.vocab import NUMBER_WORDS
 from ..values import MemoryRow
+from .bookings import _Booking
 from .classifier import Digest, _tag, classify
 from .patterns import _ASKS as _ASKS_CLAUSE
-from .patterns import _NUMBER_WORDS, GENRES, asks
+from .patterns import (
+    _HOUSE_WORDS,
+    _ITEM_NOUNS,
+    _MONTH_WORDS,
+    _NUMBER_WORDS,
+    GENRES,
+    _booking_talk,
+    _similar,
+    asks,
+)
 from .policy import (
     _NOTES_PREAMBLE,
     _RECALL_PREAMBLE,
@@ -36,9 +45,11 @@ from .policy import (
     CompactionPolicy,
     Plan,
     Turn,
+    _speaker,
     count_tokens,
     message_tokens,
 )
+from .turn_recall import TurnRecall
 
 
 @dataclass(slots=True)
@@ -59,29 +70,6 @@ class _Line:
         tuple[str, str], ...
     ] = ()  # (kind, tag): the values as tagged (spans said, or their certain normal form)
     spans: tuple[tuple[str, str], ...] = ()  # (kind, span): the values as said, for its booking's values line
-
-
-@dataclass(slots=True)
-class _Booking:
-    """One stretch of the condensed turns about one thing (a table booked, tickets bought, a song
-    played): it starts where the talk turns to another kind of thing, or after the agent reported
-    the last one done."""
-
-    kind: str | None
-    turns: list[int]
-    confirms: list[int]  # the agent's confirmations and reports in it
-    done: bool = False
-    booked: bool = False  # the agent reported it done (not only closed): a booking, not an attempt
-    left: bool = False  # the caller took leave of it ("that's all, thanks"): over, booked or not
-    affirmed: bool = False  # the caller said yes to the agent's check of its details, and no failure was reported
-    closed: bool = False  # a closing was said (goodbyes, "anything else?"): whatever is asked next is new
-    settled: bool = False  # the caller said yes to the agent reading its details back ("please confirm: ...")
-    failed: bool = False  # the agent reported it could not do it ("sorry, i was unable to book that"), none done since
-    request: int | None = None  # the caller's first words with content: what they asked for
-    offer: int | None = None  # the agent's latest proposal before the first confirmation
-    named: dict[str, float] = field(default_factory=dict)  # kind -> its turns' votes (the caller's weigh most)
-    own: set[str] = field(default_factory=set)  # kinds the caller named in their own words (not the agent's echoed)
-    agents: frozenset[str] = frozenset()  # the kinds the agent's latest turn in it named, when it offered something
 
 
 _AGENT_VOTE = 0.4  # an agent's turn naming a kind of thing, against 1 for the caller's
@@ -949,10 +937,6 @@ it corrects the thing under way, whatever the agent reported, it asks for nothin
 _CORRECTS = re.compile(r"\b(?:make it|change it to|change that to|i meant|i mean|it should be|instead)\b")
 """A caller correcting what they said ("did i say the 9th? make it the 8th"): not a question back."""
 _YES_THATS_IT = re.compile(r"^\W*(?:yes|yeah|yep|yup|correct|right)\W+(?:\w+\W+)?(?:that's|that is) it\b")
-_CHANGE_OF_MIND = re.compile(
-    r"\b(?:change[ds]? (?:my|our) minds?|on second thought|instead|rather (?:hear|have|watch|play|go))\b"
-)
-"""A caller changing their mind: the words after it say what holds now."""
 _AFFIRMS = re.compile(
     r"^\W*(?:yes|yeah|yep|yup|sure|correct|right|exactly|perfect|absolutely|definitely|affirmative|i affirm|"
     r"(?:that's|that is) (?:right|correct|perfect|fine)|sounds (?:good|great|perfect)|that works|go ahead|please do)\b"
@@ -1084,64 +1068,11 @@ _OFFER = re.compile(
 """An agent proposing something (a restaurant, an event, a song) for the caller to take."""
 
 
-@cache
-def _booking_talk() -> frozenset[str]:
-    """The words of taking and confirming anything (as terms): never what names the thing taken."""
-    return frozenset(
-        index_terms(
-            "want wanted like love would please watch see hear listen play played playing start started direct "
-            "directed director confirm confirmed confirming yes yeah right okay sure great good fine sounds perfect "
-            "go ahead now subtitles without movie movies film song songs track music ticket tickets table book "
-            "booked reserve reservation event events need looking find found check correct let"
-        )
-    ) | frozenset(t for w in [*NUMBER_WORDS, *MONTHS, *WEEKDAYS, *_MONTH_WORDS] for t in index_terms(w))
-
-
 def _before_asking(text: str) -> str:
     """The words of ``text`` before its first asking clause ("your table is booked, can i help with anything
     else": the report; "do you have a preference as to which restaurant the reservation is made": nothing)."""
     m = _ASKS_CLAUSE.search(text)
     return text if m is None else text[: m.start()].strip()
-
-
-def _attempts(pool: list[_Booking], bookings: list[_Booking] | None = None) -> list[list[_Booking]]:
-    """The bookings of one kind as the caller counts them ("the second table I booked"): an attempt
-    that was never reported done (the agent could not book it, and the caller asked again) goes with the
-    next one of the kind, the one that was booked first; one the caller took leave of, or whose details
-    the caller confirmed with no failure reported after ("one ticket to x, right?" - "yes"; "please confirm: play
-    the innocent with subtitles" - "yes please"), counts on its own;
-    one the caller left after a failure was reported is an attempt still. A stretch in which the caller named no
-    kind of their own and nothing was reported done ("thank you for your help, that'll be all" after the
-    tickets) is what was said after the one before it, not another booking. With ``bookings`` (all of the call's,
-    in order), an attempt the caller left for another kind of thing (tickets, then a song, then tickets) counts on
-    its own: a caller tries again at once, not after something else."""
-    at = {id(b): n for n, b in enumerate(bookings or ())}
-    out: list[list[_Booking]] = []
-    for booking in pool:
-        if out and not booking.own and not booking.booked:
-            out[-1].append(booking)
-        elif (
-            out
-            and not _moved_on(out[-1][-1], booking, bookings, at)
-            and not any(b.booked or ((b.left or b.affirmed or b.settled) and not b.failed) for b in out[-1])
-        ):
-            out[-1].insert(0 if booking.booked else len(out[-1]), booking)
-        else:
-            out.append([booking])
-    return out
-
-
-def _moved_on(before: _Booking, after: _Booking, bookings: list[_Booking] | None, at: dict[int, int]) -> bool:
-    """Between ``before`` and ``after`` (of one kind), the caller booked another kind of thing."""
-    if not bookings or id(before) not in at or id(after) not in at:
-        return False
-    between = bookings[at[id(before)] + 1 : at[id(after)]]
-    return any(b.kind is not None and b.kind != after.kind and b.own for b in between)
-
-
-def _speaker(turn: Turn) -> str:
-    """Who said ``turn``, as a notes or recall line names them."""
-    return {"user": "caller", "assistant": "agent"}.get(turn.role, f"tool {turn.name}".strip())
 
 
 _NOT_OFFER = re.compile(
@@ -1167,14 +1098,6 @@ _REQUEST = re.compile(
     r"help me|i'd like|i would like|can you|could you)\b"
 )
 """A caller asking for something (what starts a booking)."""
-_ITEM_NOUNS = {
-    "restaurant": re.compile(r"\b(?:restaurant|place)\b"),
-    "event": re.compile(r"\b(?:event|show|concert|game|match|gig)\b"),
-    "music": re.compile(r"\b(?:song|track|tune)\b"),
-    "movie": re.compile(r"\b(?:movie|film)\b"),
-}
-"""The words that ask for the thing a booking of a kind was about ("which song did we settle on"): the
-proposal taken and the fullest confirmation say it, in lower case where no reader sees a name."""
 _VALUE_WORD = re.compile(r"\d|@|[$£€]", re.IGNORECASE)
 
 
@@ -1203,12 +1126,6 @@ def _around_values(said: str, width: int = 6, values: Iterable[Value] = ()) -> s
             out.append(word)
     text = " ".join(out)
     return ("…" if not keep[0] else "") + text + ("…" if not keep[-1] else "")
-
-
-_MONTH_WORDS = frozenset(
-    ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november",
-     "december", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "today", "tomorrow"]
-)  # fmt: skip
 
 
 _LATEST_KINDS = frozenset({"count", "time", "date", "day", "price"})
@@ -1259,7 +1176,6 @@ _EVENT_SPAN = re.compile(
     re.IGNORECASE,
 )
 """An event named with what it is, also in lower case ("interested in the carbon leaf event")."""
-_HOUSE_WORDS: str = "|".join(NUMBER_WORDS)  # a number said in words (a house number, a count)
 _NOT_AN_ATTENDEE = rf"(?!(?:\d|{_HOUSE_WORDS}|me|us|him|her|them|my|your|our|people|persons?|adults?|kids|children|"
 _NOT_AN_ATTENDEE += r"everyone|concert|show|play|match|that|those|these)\b)"
 _TICKETS_FOR_SPAN = re.compile(
@@ -1337,13 +1253,6 @@ def _tag_value(tag: str) -> str:
     return tag.split()[-1].strip('"').lower()
 
 
-def _similar(a: frozenset[str], b: frozenset[str]) -> bool:
-    if not a or not b:
-        return False
-    overlap = len(a & b)
-    return overlap / len(a | b) >= 0.6 or (overlap == len(a) and len(a) >= 2)
-
-
 def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
@@ -1352,6 +1261,3 @@ def _utc(at: datetime | float | int) -> datetime:
     if isinstance(at, int | float):
         return datetime.fromtimestamp(at, UTC)
     return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
-
-
-from .turn_recall import TurnRecall  # noqa: E402  (last: recall reads this module's bookings)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from ..text.kinds import without_fillers
-from ..text.vocab import DIGIT_WORDS, TEENS, TENS
+from ..text.terms import index_terms
+from ..text.vocab import DIGIT_WORDS, MONTHS, NUMBER_WORDS, TEENS, TENS, WEEKDAYS
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=\S)")
 _FILLER = re.compile(
@@ -286,3 +287,48 @@ GENRES = (
 )  # fmt: skip
 """Genres of music and film, in lower case: what the agent says when asked what kind of song or film it
 is ("oh that is reggae", "it's classified as a drama")."""
+
+
+_MONTH_WORDS = frozenset(
+    ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november",
+     "december", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "today", "tomorrow"]
+)  # fmt: skip
+
+
+@cache
+def _booking_talk() -> frozenset[str]:
+    """The words of taking and confirming anything (as terms): never what names the thing taken."""
+    return frozenset(
+        index_terms(
+            "want wanted like love would please watch see hear listen play played playing start started direct "
+            "directed director confirm confirmed confirming yes yeah right okay sure great good fine sounds perfect "
+            "go ahead now subtitles without movie movies film song songs track music ticket tickets table book "
+            "booked reserve reservation event events need looking find found check correct let"
+        )
+    ) | frozenset(t for w in [*NUMBER_WORDS, *MONTHS, *WEEKDAYS, *_MONTH_WORDS] for t in index_terms(w))
+
+
+_CHANGE_OF_MIND = re.compile(
+    r"\b(?:change[ds]? (?:my|our) minds?|on second thought|instead|rather (?:hear|have|watch|play|go))\b"
+)
+"""A caller changing their mind: the words after it say what holds now."""
+
+
+_ITEM_NOUNS = {
+    "restaurant": re.compile(r"\b(?:restaurant|place)\b"),
+    "event": re.compile(r"\b(?:event|show|concert|game|match|gig)\b"),
+    "music": re.compile(r"\b(?:song|track|tune)\b"),
+    "movie": re.compile(r"\b(?:movie|film)\b"),
+}
+"""The words that ask for the thing a booking of a kind was about ("which song did we settle on"): the
+proposal taken and the fullest confirmation say it, in lower case where no reader sees a name."""
+
+
+_HOUSE_WORDS: str = "|".join(NUMBER_WORDS)  # a number said in words (a house number, a count)
+
+
+def _similar(a: frozenset[str], b: frozenset[str]) -> bool:
+    if not a or not b:
+        return False
+    overlap = len(a & b)
+    return overlap / len(a | b) >= 0.6 or (overlap == len(a) and len(a) >= 2)

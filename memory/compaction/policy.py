@@ -99,6 +99,11 @@ class Turn:
     name: str = ""
 
 
+def _speaker(turn: Turn) -> str:
+    """Who said ``turn``, as a notes or recall line names them."""
+    return {"user": "caller", "assistant": "agent"}.get(turn.role, f"tool {turn.name}".strip())
+
+
 DEFAULT_ENCODING = "o200k_base"  # the gpt-4o / gpt-4.1 family (the default models)
 _ENCODING_LOCK = threading.Lock()
 _ENCODINGS: dict[str, Any] = {}

@@ -20,13 +20,16 @@ never recalled, nor recalled for.
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from functools import cache
+from typing import Protocol
 
 import numpy as np
 
 from ..recall.presets import FAST
 from ..recall.query import understand
 from ..recall.ranking import rank
+from ..recall.working_set import WorkingSet
 from ..text.facts import amounts_in, references
 from ..text.kinds import vocabulary
 from ..text.quote import quote
@@ -35,20 +38,24 @@ from ..text.spoken import normalize_spoken_digits
 from ..text.terms import index_terms
 from ..text.values import values_in
 from ..text.vocab import MONTHS, WEEKDAYS
+from .bookings import _attempts, _Booking
 from .classifier import Digest, classify
-from .compactor import (
+from .patterns import (
+    _ASK_KINDS,
+    _BACKREF,
     _CHANGE_OF_MIND,
+    _DIGITS,
     _HOUSE_WORDS,
     _ITEM_NOUNS,
-    Compactor,
-    _attempts,
-    _Booking,
+    _META,
+    _SPECIFIC_KINDS,
+    CUISINES,
+    GENRES,
     _booking_talk,
     _similar,
-    _speaker,
+    asks,
 )
-from .patterns import _ASK_KINDS, _BACKREF, _DIGITS, _META, _SPECIFIC_KINDS, CUISINES, GENRES, asks
-from .policy import _RECALL_PREAMBLE, RECALL_CLOSE, RECALL_OPEN, Turn
+from .policy import _RECALL_PREAMBLE, RECALL_CLOSE, RECALL_OPEN, LevelSettings, Turn, _speaker
 
 _MORE_TERMS = 4  # the content words a caller's repair or stall must say besides to be recalled for a question
 _LATEST_BONUS = (2.0, 1.0)  # the last and the last but one turn of a booking saying the kind of value asked for
@@ -56,10 +63,38 @@ _PASSED_OVER = 0.3  # what an option the agent listed and the caller did not tak
 _NAMED_SCORE = 8.0  # a turn of the booking asked about that holds the kind of value the question names
 
 
+class CallState(Protocol):
+    """What recall reads of the call's compaction state (a :class:`~memory.compaction.compactor.Compactor`):
+    its turns and their digests, its bookings and indexes, and how it counts and dates a line. Never changed."""
+
+    level: LevelSettings | None
+    plans: tuple[str, ...]
+    region: str
+    _turns: list[Turn]
+    _digests: list[Digest | None]
+    _boundary: int
+    _bookings: list[_Booking]
+    _asked: dict[int, int]  # recall counts what it brought back, for the notes' tiering
+    _asked_back: set[int]
+    _by_kind: dict[str, list[int]]
+    _by_value: dict[str, list[int]]
+    _value_kinds: dict[int, frozenset[str]]
+    _said: dict[int, str]
+    _rows: WorkingSet
+    _row_turn: list[int]
+
+    def _digest(self, i: int) -> Digest: ...
+    def _recallable(self, i: int) -> bool: ...
+    def _recall_reserve(self) -> int: ...
+    def _recall_header_tokens(self) -> int: ...
+    def _count(self, text: str) -> int: ...
+    def _clock(self, at: datetime) -> str: ...
+
+
 class TurnRecall:
     """The in-call recall of one :class:`Compactor` (see the module's docstring)."""
 
-    def __init__(self, compactor: Compactor) -> None:
+    def __init__(self, compactor: CallState) -> None:
         self.compactor = compactor  # the call's turns, digests and bookings: read, never changed
         self._recall_costs: dict[int, int] = {}  # condensed turn -> its tokens as a recalled line
         self._recall_lines: dict[int, str] = {}  # condensed turn -> its line in the recall block

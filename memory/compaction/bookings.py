@@ -1,0 +1,65 @@
+"""A call's bookings: the stretches of condensed turns about one thing (a table booked, tickets bought, a song
+played), as :class:`~memory.compaction.compactor.Compactor` segments them and in-call recall counts them
+("the second table I booked")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(slots=True)
+class _Booking:
+    """One stretch of the condensed turns about one thing (a table booked, tickets bought, a song
+    played): it starts where the talk turns to another kind of thing, or after the agent reported
+    the last one done."""
+
+    kind: str | None
+    turns: list[int]
+    confirms: list[int]  # the agent's confirmations and reports in it
+    done: bool = False
+    booked: bool = False  # the agent reported it done (not only closed): a booking, not an attempt
+    left: bool = False  # the caller took leave of it ("that's all, thanks"): over, booked or not
+    affirmed: bool = False  # the caller said yes to the agent's check of its details, and no failure was reported
+    closed: bool = False  # a closing was said (goodbyes, "anything else?"): whatever is asked next is new
+    settled: bool = False  # the caller said yes to the agent reading its details back ("please confirm: ...")
+    failed: bool = False  # the agent reported it could not do it ("sorry, i was unable to book that"), none done since
+    request: int | None = None  # the caller's first words with content: what they asked for
+    offer: int | None = None  # the agent's latest proposal before the first confirmation
+    named: dict[str, float] = field(default_factory=dict)  # kind -> its turns' votes (the caller's weigh most)
+    own: set[str] = field(default_factory=set)  # kinds the caller named in their own words (not the agent's echoed)
+    agents: frozenset[str] = frozenset()  # the kinds the agent's latest turn in it named, when it offered something
+
+
+def _attempts(pool: list[_Booking], bookings: list[_Booking] | None = None) -> list[list[_Booking]]:
+    """The bookings of one kind as the caller counts them ("the second table I booked"): an attempt
+    that was never reported done (the agent could not book it, and the caller asked again) goes with the
+    next one of the kind, the one that was booked first; one the caller took leave of, or whose details
+    the caller confirmed with no failure reported after ("one ticket to x, right?" - "yes"; "please confirm: play
+    the innocent with subtitles" - "yes please"), counts on its own;
+    one the caller left after a failure was reported is an attempt still. A stretch in which the caller named no
+    kind of their own and nothing was reported done ("thank you for your help, that'll be all" after the
+    tickets) is what was said after the one before it, not another booking. With ``bookings`` (all of the call's,
+    in order), an attempt the caller left for another kind of thing (tickets, then a song, then tickets) counts on
+    its own: a caller tries again at once, not after something else."""
+    at = {id(b): n for n, b in enumerate(bookings or ())}
+    out: list[list[_Booking]] = []
+    for booking in pool:
+        if out and not booking.own and not booking.booked:
+            out[-1].append(booking)
+        elif (
+            out
+            and not _moved_on(out[-1][-1], booking, bookings, at)
+            and not any(b.booked or ((b.left or b.affirmed or b.settled) and not b.failed) for b in out[-1])
+        ):
+            out[-1].insert(0 if booking.booked else len(out[-1]), booking)
+        else:
+            out.append([booking])
+    return out
+
+
+def _moved_on(before: _Booking, after: _Booking, bookings: list[_Booking] | None, at: dict[int, int]) -> bool:
+    """Between ``before`` and ``after`` (of one kind), the caller booked another kind of thing."""
+    if not bookings or id(before) not in at or id(after) not in at:
+        return False
+    between = bookings[at[id(before)] + 1 : at[id(after)]]
+    return any(b.kind is not None and b.kind != after.kind and b.own for b in between)
