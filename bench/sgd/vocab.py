@@ -40,6 +40,26 @@ KINDS: dict[str, dict[str, str]] = {
     "visit": {"label": "property visit", "did": "set up a visit to a property"},
 }
 
+
+def _event_slots(*, category: str) -> dict[str, str]:
+    """The slots of Events_2 and Events_3 (one map: the two services name only their category slot apart)."""
+    return {
+        "event_name": "event",
+        "date": "date",
+        "time": "time",
+        "number_of_tickets": "party",
+        "city": "city",
+        "venue": "venue",
+        "venue_address": "address",
+        category: "category",
+    }
+
+
+def _song_slots(*, song: str, device: str) -> dict[str, str]:
+    """The slots of Music_1, Music_2 and Music_3 (one map: Music_3 names the song and the device slots apart)."""
+    return {song: "song", "artist": "artist", "album": "album", "genre": "genre", device: "device"}
+
+
 # service -> (kind, transactional intents whose success makes the episode, slot -> value group)
 SERVICES: dict[str, tuple[str, frozenset[str], dict[str, str]]] = {
     "Restaurants_1": (
@@ -71,50 +91,12 @@ SERVICES: dict[str, tuple[str, frozenset[str], dict[str, str]]] = {
             "subcategory": "category",
         },
     ),
-    "Events_2": (
-        "event",
-        frozenset({"BuyEventTickets"}),
-        {
-            "event_name": "event",
-            "date": "date",
-            "time": "time",
-            "number_of_tickets": "party",
-            "city": "city",
-            "venue": "venue",
-            "venue_address": "address",
-            "category": "category",
-        },
-    ),
-    "Music_1": (
-        "song",
-        frozenset({"PlaySong"}),
-        {"song_name": "song", "artist": "artist", "album": "album", "genre": "genre", "playback_device": "device"},
-    ),
-    "Music_2": (
-        "song",
-        frozenset({"PlayMedia"}),
-        {"song_name": "song", "artist": "artist", "album": "album", "genre": "genre", "playback_device": "device"},
-    ),
+    "Events_2": ("event", frozenset({"BuyEventTickets"}), _event_slots(category="category")),
+    "Music_1": ("song", frozenset({"PlaySong"}), _song_slots(song="song_name", device="playback_device")),
+    "Music_2": ("song", frozenset({"PlayMedia"}), _song_slots(song="song_name", device="playback_device")),
     # the test split's concerts and songs (tune4 reads them; more-heldout's file 001 has ten songs)
-    "Events_3": (
-        "event",
-        frozenset({"BuyEventTickets"}),
-        {
-            "event_name": "event",
-            "date": "date",
-            "time": "time",
-            "number_of_tickets": "party",
-            "city": "city",
-            "venue": "venue",
-            "venue_address": "address",
-            "event_type": "category",
-        },
-    ),
-    "Music_3": (
-        "song",
-        frozenset({"PlayMedia"}),
-        {"track": "song", "artist": "artist", "album": "album", "genre": "genre", "device": "device"},
-    ),
+    "Events_3": ("event", frozenset({"BuyEventTickets"}), _event_slots(category="event_type")),
+    "Music_3": ("song", frozenset({"PlayMedia"}), _song_slots(song="track", device="device")),
     "Media_1": (
         "movie",
         frozenset({"PlayMovie"}),
