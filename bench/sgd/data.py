@@ -47,7 +47,7 @@ from bench.sgd.vocab import EVENT_NOUNS, SERVICES, UPDATABLE
 ROOT = Path(__file__).resolve().parent.parent.parent
 DEFAULT_DATA = Path("..") / "shared" / "data" / "sgd"
 ENV_VAR = "SGD_PATH"
-TUNE7_FILES = (51, 59, 61, 65, 67, 106)
+TUNE7_FILES = (45, 46, 59, 100, 101, 103, 106, 127)
 HALVES: dict[str, tuple[int, ...]] = {"tune": (1, 2, 3, 4, 5), "heldout": (6, 7, 8, 9, 10)}
 # the full release's halves: half -> (split whose files it reads, file numbers)
 MORE_HALVES: dict[str, tuple[str, tuple[int, ...]]] = {
@@ -237,14 +237,20 @@ def episode_of(dialogue: dict, file: int, prefer: Sequence[str] | None = None) -
     return replace(episode, other_bookings=tuple(SERVICES[s][0] for _, _, s in ranked[1:])), ""
 
 
+_CLOSING_ACTS = frozenset({"THANK_YOU", "GOODBYE", "REQ_MORE"})
+
+
 def part_of(dialogue: dict, file: int, kinds: Sequence[str]) -> tuple[Episode | None, str]:
     """The episode of the part of a dialogue about one service of ``kinds``, or None and why it was skipped.
 
     The service is the mapped one of those kinds whose transactional intent succeeded first. The part is the span
     of turns with a frame of it, less an assistant turn at its start (the offer that turned to it) and the turns
     at its end that already move on to another service ("Thanks, I also need to make a transfer"); a span with a
-    turn of another service only inside it is skipped. The part is then read as a dialogue of that service alone:
-    a single-service dialogue gives the same episode as :func:`episode_of` does.
+    turn of another service only inside it is skipped, and so is one that is not closed after the transaction (no
+    thanks or goodbye of the caller, nor the agent's "anything else?", in that service's frames), as every
+    single-service dialogue is: a part that runs straight into another request is no call about one thing. The part
+    is then read as a dialogue of that service alone: a single-service dialogue gives the same episode as
+    :func:`episode_of` does.
     """
     found = []
     for service in dialogue.get("services", ()):
@@ -264,6 +270,12 @@ def part_of(dialogue: dict, file: int, kinds: Sequence[str]) -> tuple[Episode | 
         end -= 1
     if any(not _frames(turn, service) for turn in turns[start : end + 1]):
         return None, "services interleaved"
+    success = _succeeded(dialogue, service)
+    closing = {
+        action["act"] for turn in turns[success : end + 1] for f in _frames(turn, service) for action in f["actions"]
+    }
+    if not closing & _CLOSING_ACTS:
+        return None, "not closed"
     return _episode_of_service(dict(dialogue, services=[service], turns=turns[start : end + 1]), file, service)
 
 
