@@ -47,6 +47,7 @@ from bench.sgd.vocab import EVENT_NOUNS, SERVICES, UPDATABLE
 ROOT = Path(__file__).resolve().parent.parent.parent
 DEFAULT_DATA = Path("..") / "shared" / "data" / "sgd"
 ENV_VAR = "SGD_PATH"
+TUNE7_FILES = (45, 46, 59, 100, 101, 103, 106, 127)
 HALVES: dict[str, tuple[int, ...]] = {"tune": (1, 2, 3, 4, 5), "heldout": (6, 7, 8, 9, 10)}
 # the full release's halves: half -> (split whose files it reads, file numbers)
 MORE_HALVES: dict[str, tuple[str, tuple[int, ...]]] = {
@@ -72,6 +73,10 @@ MORE_HALVES: dict[str, tuple[str, tuple[int, ...]]] = {
     # with a few tickets, tables and movies
     "tune5": ("train", (44, 96, 99, 123)),
     "tune6": ("train", (50, 64, 107, 126)),
+    # a seventh tuning half of concerts and songs, the held-out half's kinds and services (Events_1/2, Music_1/2),
+    # each cut to the turns of that one service (ONE_SERVICE_PART): train files no other half reads, whose
+    # dialogues book them in calls of several services, the release's single-service ones being all read above
+    "tune7": ("train", TUNE7_FILES),
 }
 # the halves whose episodes may come from dialogues of several services (``episode_of``), with the kinds they
 # book, the one to take first; every other half reads single-service dialogues only, as it always has
@@ -79,6 +84,9 @@ SEVERAL_SERVICES: dict[str, tuple[str, ...]] = {
     "tune5": ("event", "song", "restaurant", "movie"),
     "tune6": ("song", "event", "restaurant", "movie"),
 }
+# the halves whose episodes are the part of a dialogue of several services about one service of these kinds, cut
+# to that service's turns (``part_of``): read as a single-service dialogue of it, as the held-out half's are
+ONE_SERVICE_PART: dict[str, tuple[str, ...]] = {"tune7": ("event", "song")}
 ALL_HALVES = (*HALVES, *MORE_HALVES)
 ROLES = {"USER": "user", "SYSTEM": "assistant"}
 _MONTHS = [
@@ -229,6 +237,48 @@ def episode_of(dialogue: dict, file: int, prefer: Sequence[str] | None = None) -
     return replace(episode, other_bookings=tuple(SERVICES[s][0] for _, _, s in ranked[1:])), ""
 
 
+_CLOSING_ACTS = frozenset({"THANK_YOU", "GOODBYE", "REQ_MORE"})
+
+
+def part_of(dialogue: dict, file: int, kinds: Sequence[str]) -> tuple[Episode | None, str]:
+    """The episode of the part of a dialogue about one service of ``kinds``, or None and why it was skipped.
+
+    The service is the mapped one of those kinds whose transactional intent succeeded first. The part is the span
+    of turns with a frame of it, less an assistant turn at its start (the offer that turned to it) and the turns
+    at its end that already move on to another service ("Thanks, I also need to make a transfer"); a span with a
+    turn of another service only inside it is skipped, and so is one that is not closed after the transaction (no
+    thanks or goodbye of the caller, nor the agent's "anything else?", in that service's frames), as every
+    single-service dialogue is: a part that runs straight into another request is no call about one thing. The part
+    is then read as a dialogue of that service alone: a single-service dialogue gives the same episode as
+    :func:`episode_of` does.
+    """
+    found = []
+    for service in dialogue.get("services", ()):
+        if service in SERVICES and SERVICES[service][0] in kinds:
+            first = _succeeded(dialogue, service)
+            if first is not None:
+                found.append((first, service))
+    if not found:
+        return None, "no successful transaction of the kinds"
+    service = min(found)[1]
+    turns = dialogue["turns"]
+    inside = [i for i, turn in enumerate(turns) if _frames(turn, service)]
+    start, end = inside[0], inside[-1]
+    if turns[start]["speaker"] != "USER":
+        start += 1
+    while end > start and any(f.get("service") != service for f in turns[end].get("frames", ())):
+        end -= 1
+    if any(not _frames(turn, service) for turn in turns[start : end + 1]):
+        return None, "services interleaved"
+    success = _succeeded(dialogue, service)
+    closing = {
+        action["act"] for turn in turns[success : end + 1] for f in _frames(turn, service) for action in f["actions"]
+    }
+    if not closing & _CLOSING_ACTS:
+        return None, "not closed"
+    return _episode_of_service(dict(dialogue, services=[service], turns=turns[start : end + 1]), file, service)
+
+
 def _episode_of_service(dialogue: dict, file: int, service: str) -> tuple[Episode | None, str]:
     """The episode of ``service``'s transaction in a dialogue (its other services' turns carry no value)."""
     kind, intents, slots = SERVICES[service]
@@ -297,8 +347,9 @@ def load_episodes(directory: Path, half: str) -> tuple[list[Episode], Counter]:
     episodes, skipped = [], Counter()
     split, numbers = files_of(half)
     prefer = SEVERAL_SERVICES.get(half)
+    part = ONE_SERVICE_PART.get(half)
     for number, dialogue in read_dialogues(directory, numbers, split):
-        ep, why = episode_of(dialogue, number, prefer)
+        ep, why = part_of(dialogue, number, part) if part is not None else episode_of(dialogue, number, prefer)
         if ep is None:
             skipped[why] += 1
         else:
