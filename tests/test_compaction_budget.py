@@ -446,3 +446,16 @@ def test_a_value_noted_in_an_earlier_booking_is_noted_again_in_its_own() -> None
     second = [line for line in compactor._lines if line.key and booking_of.get(line.index) == 1]
     assert any("2 tickets" in line.full and "march 3rd" in line.full for line in second)
     assert any(("name", "carbon leaf") in line.spans for line in second)  # its values line names what they are for
+
+
+def test_days_a_search_found_are_no_value_of_the_booking() -> None:
+    """ "I found the event on 7 days" says how many dates a search found: its values line leaves it out; a stay of
+    4 days is a value."""
+    from memory.compaction.classifier import classify
+    from memory.compaction.compactor import _kinded_spans
+
+    found = classify(Turn("a", "assistant", "I found the event on 7 days, it is at the Fox Theater on March 3rd.", T0))
+    assert ("duration", "7 days") not in _kinded_spans(found)
+    assert ("name", "the Fox Theater") in _kinded_spans(found)  # the venue after "at", with its "the"
+    stay = classify(Turn("b", "user", "i need a hotel room for 4 days starting march 3rd", T0))
+    assert ("duration", "4 days") in _kinded_spans(stay)

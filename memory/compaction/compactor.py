@@ -1369,8 +1369,8 @@ def _named_spans(said: str, taken: Iterable[str]) -> list[tuple[str, str]]:
         low = span.lower()
         if _NOT_A_NAME.fullmatch(low) or any(low in h for h in held):
             continue
-        if kind == "event":  # the readers of an event's words: a word of the search is no name
-            if _SEARCH_WORDS.intersection(low.split()):
+        if kind == "event":  # the readers of an event's words: a word of the search, or of a date, is no name
+            if _SEARCH_WORDS.intersection(low.split()) or _DATE_WORD.search(low):
                 continue
             kind = "name"
         kept.append((start, kind, span))
@@ -1381,13 +1381,23 @@ def _named_spans(said: str, taken: Iterable[str]) -> list[tuple[str, str]]:
 _SEARCH_WORDS = frozenset(
     _words(
         "events event games concerts shows matches match dates date finding looking searching interested type "
-        "types kind kinds sort category involves preferred other more interesting music sports"
+        "types kind kinds sort category involves preferred other more interesting music sports attending attend "
+        "going visiting"
     )
 )
 """Words of a search for events ("interested in finding dates for events", "the dates of other events"): a span
 read with one of them in talk of an event is no name."""
+_DATE_WORD = re.compile(
+    r"\b(?:\d+(?:st|nd|rd|th)|january|february|march|april|june|july|august|september|october|november|december)\b"
+)
 _NOT_A_NAME = re.compile(r"(?:the\s+)?(?:\d+(?:st|nd|rd|th)?|an?|the)(?:\s+\d+(?:st|nd|rd|th)?)*")
 """Digits alone ("at 8"), or "the" alone: no name."""
+
+
+def _on_days(said: str, days: str) -> bool:
+    """Whether ``days`` is said as how many dates a search found ("the event is on 3 days", "listed for just 1
+    day"), not as how long something lasts."""
+    return re.search(rf"\b(?:on|for just|listed for)\s+{re.escape(days)}\b", said) is not None
 
 
 def _kinded_spans(digest: Digest) -> tuple[tuple[str, str], ...]:
@@ -1396,6 +1406,7 @@ def _kinded_spans(digest: Digest) -> tuple[tuple[str, str], ...]:
     pm"), a day in the words said ("next monday"); a number of one or two digits alone ("i found 10 songs")
     is left out, it says nothing without its words."""
     said = {_tag(v): v for v in digest.said}
+    lowered = " ".join(digest.key).lower()
     out: list[tuple[str, str]] = []
     for kind, tag in _kinded_tags(digest):
         value = said.get(tag)
@@ -1405,6 +1416,8 @@ def _kinded_spans(digest: Digest) -> tuple[tuple[str, str], ...]:
             tag = tag.split(": ")[0]
         elif kind == "number" and len(re.sub(r"\D", "", tag)) < 3:
             continue
+        elif kind == "duration" and value is not None and _on_days(lowered, value.text.lower()):
+            continue  # "i found the event on 7 days": how many dates a search found, nothing booked
         if (kind, tag) not in out:
             out.append((kind, tag))
     out.extend(_named_spans(" ".join(digest.key), (v.text for v in digest.said)))
