@@ -459,3 +459,5 @@ def test_days_a_search_found_are_no_value_of_the_booking() -> None:
     assert ("name", "the Fox Theater") in _kinded_spans(found)  # the venue after "at", with its "the"
     stay = classify(Turn("b", "user", "i need a hotel room for 4 days starting march 3rd", T0))
     assert ("duration", "4 days") in _kinded_spans(stay)
+    just = classify(Turn("c", "user", "i want the car for just 3 days from march 3rd", T0))
+    assert ("duration", "3 days") in _kinded_spans(just)  # how long, however said

@@ -1397,7 +1397,7 @@ _NOT_A_NAME = re.compile(r"(?:the\s+)?(?:\d+(?:st|nd|rd|th)?|an?|the)(?:\s+\d+(?
 def _on_days(said: str, days: str) -> bool:
     """Whether ``days`` is said as how many dates a search found ("the event is on 3 days", "listed for just 1
     day"), not as how long something lasts."""
-    return re.search(rf"\b(?:on|for just|listed for)\s+{re.escape(days)}\b", said) is not None
+    return re.search(rf"\b(?:on|listed for(?: just)?)\s+{re.escape(days)}\b", said) is not None
 
 
 def _kinded_spans(digest: Digest) -> tuple[tuple[str, str], ...]:
