@@ -838,7 +838,7 @@ class Compactor:
         tags = [
             t
             for t, low in zip(tags, lowered, strict=True)
-            if not any(o != low and re.search(rf"(?<![\w-]){re.escape(low)}(?![\w-])", o) for o in lowered)
+            if not any(o != low and low in o and re.search(rf"(?<![\w-]){re.escape(low)}(?![\w-])", o) for o in lowered)
         ]
         if not tags:
             return None
