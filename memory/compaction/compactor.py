@@ -122,8 +122,8 @@ class Compactor:
         self._raw_tokens = 0
         self._lines: list[_Line] = []
         self._identity: dict[str, str] = {}  # label -> when first said
-        self._noted_tags: set[str] = set()
-        self._noted_quotes: set[str] = set()
+        self._noted_tags: set[tuple[int, str]] = set()  # (booking, tag): values noted in each booking
+        self._noted_quotes: set[tuple[int, str]] = set()
         self._noted_terms: list[frozenset[str]] = []
         self._notes = ""
         self._notes_tokens = 0
@@ -571,7 +571,10 @@ class Compactor:
         return out
 
     def _key_line(self, i: int, turn: Turn, digest: Digest, who: str, when: str) -> _Line | None:
-        new_tags = [t for t in digest.tags if t not in self._noted_tags]
+        # noted in this booking: a value of an earlier booking said again ("2 tickets") is this one's too, and its
+        # values line must hold it
+        booking = self._booking_of.get(i, -1)
+        new_tags = [t for t in digest.tags if (booking, t) not in self._noted_tags]
         repeat = (
             not new_tags
             and digest.tags
@@ -580,10 +583,10 @@ class Compactor:
             and not (digest.kinds & {"state", "preference", "address", "time", "promise"})
         )
         said = " ".join(digest.key)
-        if (repeat or (not new_tags and said.lower() in self._noted_quotes)) and turn.role != "tool":
+        if (repeat or (not new_tags and (booking, said.lower()) in self._noted_quotes)) and turn.role != "tool":
             return None  # a read-back of values already noted, or the same words again
-        self._noted_tags.update(digest.tags)
-        self._noted_quotes.add(said.lower())
+        self._noted_tags.update((booking, t) for t in digest.tags)
+        self._noted_quotes.add((booking, said.lower()))
         if turn.role == "tool":
             full = f"- {when} {who}: [{'; '.join(digest.tags)}]" if digest.tags else f"- {when} {who} (ran)"
             tokens = self._count(full) + 1
@@ -835,7 +838,7 @@ class Compactor:
         tags = [
             t
             for t, low in zip(tags, lowered, strict=True)
-            if not any(o != low and re.search(rf"(?<![\w-]){re.escape(low)}(?![\w-])", o) for o in lowered)
+            if not any(o != low and low in o and re.search(rf"(?<![\w-]){re.escape(low)}(?![\w-])", o) for o in lowered)
         ]
         if not tags:
             return None
@@ -1153,6 +1156,7 @@ _GENRE_SPAN = re.compile(
     re.IGNORECASE,
 )
 """A genre said with what it describes ("it is pop music", "a rock event", "some jazz songs")."""
+_END = r"(?![\w'&.-])"
 _NAME_WORD = (
     r"(?!(?:the|a|an|at|in|on|is|are|and|or|for|to|it|this|that|which|will|by|from|game|event|today|tomorrow|"
     r"tonight|next|would|do|does|shall|should|you|please|there|playing|starts?|takes?|taking|occurring|happening|"
@@ -1165,17 +1169,82 @@ _ALBUM_SPAN = re.compile(
 )
 """An album, also in lower case ("from the album prequelle", "from the album the hunting party", "off the try again
 album")."""
-_GAME_SPAN = re.compile(
-    rf"\b((?:{_NAME_WORD})\s+(?:vs\.?|versus)\s+(?:{_NAME_WORD})(?:\s+{_NAME_WORD})?)",
-    re.IGNORECASE,
+
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
+_NAME_STOPS = frozenset(
+    _words(
+        "the a an at in on is are and or for to it this that which will by from game event today tomorrow "
+        "tonight next would do does shall should you please there playing start starts take takes taking "
+        "occurring happening held"
+    )
 )
-"""A game, by the teams ("the falcons vs jaguars", "cardinal vs fighting irish")."""
+"""The words :data:`_NAME_WORD` never takes, for the readers that go word by word."""
+_TEAM_STOPS = _NAME_STOPS | frozenset(
+    _words(
+        "called named see watch attend about like love as vs versus match between with of ok okay it's also "
+        "have we one is was"
+    )
+)
+_TOKEN = re.compile(r"[\w'&.]+(?:-[\w'&.]+)*")
+_VERSUS = frozenset({"vs", "vs.", "versus"})
+
+
+def _word_run(said: str, tokens: list[re.Match[str]], first: int, step: int, stops: frozenset[str], most: int) -> int:
+    """How many tokens from ``tokens[first]`` on (``step`` 1) or back (-1) are words of a name: not one of
+    ``stops``, no punctuation between them, at most ``most``."""
+    n, k = 0, first
+    while n < most and 0 <= k < len(tokens):
+        word = tokens[k].group().lower()
+        if word.rstrip(".") in stops or not word[0].isalnum() or (step < 0 and word.endswith(".")):
+            break
+        if n:
+            ahead, behind = (tokens[k - 1], tokens[k]) if step > 0 else (tokens[k], tokens[k + 1])
+            if ahead.group().endswith(".") or said[ahead.end() : behind.start()].strip():
+                break  # a comma or a full stop between: another phrase
+        n, k = n + 1, k + step
+    return n
+
+
+def _game_spans(said: str, tokens: list[re.Match[str]]) -> list[tuple[int, str]]:
+    """Games, by the teams on either side of "vs", up to two words each, read word by word ("the falcons vs
+    jaguars", "an event called blue jays vs orioles at rogers centre"): a word of the frame ("called", "game",
+    "at") is no team's."""
+    out: list[tuple[int, str]] = []
+    for k, token in enumerate(tokens):
+        if token.group().lower() not in _VERSUS:
+            continue
+        before = _word_run(said, tokens, k - 1, -1, _TEAM_STOPS, 2)
+        after = _word_run(said, tokens, k + 1, 1, _TEAM_STOPS, 2)
+        if before and after:
+            start = tokens[k - before].start()
+            out.append((start, said[start : tokens[k + after].end()]))
+    return out
+
+
+_CALLED_WORD = rf"(?!(?:at|on|in|for|which|that|and|is|will|this|today|tomorrow|tonight|next){_END})[a-z0-9][\w'&.-]*"
 _EVENT_SPAN = re.compile(
-    rf"\bthe\s+((?!(?:same|first|second|third|other|whole|entire|last|only|big|live|music|sports?)\b)(?:{_NAME_WORD})"
-    rf"(?:\s+{_NAME_WORD}){{0,2}})\s+(?:event|concert|show)\b",
+    rf"\b(?:the|an?)\s+((?!(?:same|first|second|third|other|whole|entire|last|only|big|live|music|sports?|one|new|"
+    rf"good|great|nice|fun|few|single|interesting|international|baseball|football|basketball|soccer|hockey|"
+    rf"american|musical|rock|pop|comedy|theater|theatre|sporting|concert|certain|specific|particular|local|"
+    rf"outdoor|indoor){_END})(?:{_NAME_WORD})(?:\s+{_NAME_WORD}){{0,2}})\s+(?:events?|concerts?|show)\b"
+    rf"|\bevents?\s+(?:called|named)\s+(?:as\s+)?((?:{_CALLED_WORD})(?:\s+{_CALLED_WORD}){{0,3}}?)"
+    rf"(?=\s+(?:on|at|in|which|that|is|will|taking|happening|occurring|scheduled|starting|playing|tonight|today|"
+    r"tomorrow|next|this|for|and)\b|\s*[,.?!]|\s*$)"
+    rf"|\bthe\s+event\s+(?!(?:on|of|with|near|this|you|i|we|is|was|will|would|venue|date|time|details?|location|"
+    rf"address|starts?|begins?|ends?|takes?|taking|happening|occurring|in|at|for|that|which|there|here|has|had|"
+    rf"starting|itself|tickets?|reservation|booking|name|called|named|as|type|category|and|or|but|so|it){_END})"
+    rf"((?:{_NAME_WORD})(?:\s+(?:by\s+|of\s+|the\s+)?{_NAME_WORD}){{0,3}}?)"
+    r"(?=\s+(?:on|at|in|which|that|is|will|taking|happening|occurring|scheduled|starting|playing|tonight|today|"
+    r"tomorrow|next|this|for)\b|\s*[,.?!]|\s*$)",
     re.IGNORECASE,
 )
-"""An event named with what it is, also in lower case ("interested in the carbon leaf event")."""
+"""An event named with what it is, also in lower case ("interested in the carbon leaf event", "a murder city devils
+events on march 4th", "the event tuxedo will take place", "an event called taking back sunday on ..."); a kind of
+event ("an american football event", "the event begins") is no name."""
 _NOT_AN_ATTENDEE = rf"(?!(?:\d|{_HOUSE_WORDS}|me|us|him|her|them|my|your|our|people|persons?|adults?|kids|children|"
 _NOT_AN_ATTENDEE += r"everyone|concert|show|play|match|that|those|these)\b)"
 _TICKETS_FOR_SPAN = re.compile(
@@ -1192,6 +1261,65 @@ _VENUE_IS_SPAN = re.compile(
     re.IGNORECASE,
 )
 """A venue named as the venue, whatever its words ("the venue is strand", "the venue is the nest")."""
+_NOT_A_PLACE = (
+    r"(?!(?:least|all|once|home|first|moment|end|same|time|times|noon|midnight|night|around|about|your|my|our|their|"
+    r"his|her|its|this|that|these|those|what|which|who|one|two|three|four|five|six|seven|eight|nine|ten|eleven|"
+    r"twelve|any|some|no|mind|advance|total|person|particular|general|addition|fact|case|row|front|back|line|order|"
+    r"there|here|town|stock|a|an|the|me|us|them|all|january|february|march|april|may|june|july|august|september|"
+    r"october|november|december|monday|tuesday|wednesday|thursday|friday|saturday|sunday|am|pm|o'clock|p\.?m\.?|"
+    rf"a\.?m\.?|least|hand|particular|terms|search|case|mind|charge|seats?|tickets?|rows?|sections?){_END})"
+)
+_PLACE_WORD = rf"{_NOT_A_PLACE}(?:{_NAME_WORD})"
+_EVENT_CUE = re.compile(
+    r"\b(?:events?|concerts?|games?|shows?|match|tickets?|seats?|venue|playing|performing|featuring|hosting|"
+    r"called|will be at)\b"
+)
+"""A sentence about an event: only there are a place after "at", a city after "in" and a performer read."""
+_AT_VENUE_SPAN = re.compile(
+    rf"\bat\s+((?:the\s+)?{_PLACE_WORD}(?:\s+{_PLACE_WORD}){{0,3}}?)"
+    r"(?=\s+(?:on|in|at|for|which|that|and|with|where|is|starting|scheduled|tonight|today|tomorrow|next|this|"
+    r"from|starts?|so|right|okay|please|it)\b|\s*[,.?!]|\s*$)",
+    re.IGNORECASE,
+)
+"""A venue after "at" in a sentence about an event, keeping a leading "the" ("at the greek theatre on march 3rd",
+"at kenny's alley", "at 1720 tm"), never a time ("at eight pm") or a day."""
+_CITY_SPAN = re.compile(
+    rf"\b(?:in|around)\s+({_PLACE_WORD}(?:\s+{_PLACE_WORD})?)"
+    r"(?=\s+(?:on|for|at|this|next|right|please|okay|is|which|that|and|today|tomorrow|tonight|when|where|so|"
+    r"area|city)\b|\s*[,.?!]|\s*$)",
+    re.IGNORECASE,
+)
+"""A city after "in" or "around" in a sentence about tickets or events, of one or two words ("3 tickets on march
+10th in anaheim", "events in seattle wa", "around new york")."""
+_PERFORMER_STOPS = _NAME_STOPS | frozenset(
+    _words(
+        "okay ok so well sure yes no great alright then now also oh but like actually i we they he she there "
+        "here found got see have has your my our their his her its table reservation booking ticket tickets "
+        "seat seats venue concert show match who what these those one events also just with of"
+    )
+)
+_PERFORMS = re.compile(r"\s(?:will be (?:playing |performing )?at|(?:is|are) (?:playing|performing|having an event))\b")
+"""Who performs is said before these ("the psychedelic furs will be at ...", "murder city devils is having an
+event"): a cheap test, then word by word back from it."""
+
+
+def _performer_spans(said: str, lowered: str, tokens: list[re.Match[str]]) -> list[tuple[int, str]]:
+    """Who performs, word by word back from the frame (up to four words) or on from "featuring": a word of talk
+    ("okay", "found", "the") is no one's ("okay so jason isbell will be at ...", "featuring alejandro sanz on ...")."""
+    out: list[tuple[int, str]] = []
+    frames = [m.start() for m in _PERFORMS.finditer(lowered)]
+    for k, token in enumerate(tokens):
+        if frames and token.end() in frames:
+            n = _word_run(said, tokens, k, -1, _PERFORMER_STOPS, 4)
+            if n:
+                out.append((tokens[k - n + 1].start(), said[tokens[k - n + 1].start() : token.end()]))
+        if token.group().lower() == "featuring" and k + 1 < len(tokens):
+            n = _word_run(said, tokens, k + 1, 1, _PERFORMER_STOPS, 4)
+            if n:
+                out.append((tokens[k + 1].start(), said[tokens[k + 1].start() : tokens[k + n].end()]))
+    return out
+
+
 _SONG_BY_SPAN = re.compile(
     rf"\b(?:how about|what about|do you like|would you like|shall i play|should i play|there is|there's)\s+"
     rf"(?:the\s+song\s+)?((?:{_NAME_WORD})(?:\s+{_NAME_WORD}){{0,4}}?)\s+(?:song\s+)?by\s+"
@@ -1202,29 +1330,74 @@ _SONG_BY_SPAN = re.compile(
 
 
 def _named_spans(said: str, taken: Iterable[str]) -> list[tuple[str, str]]:
-    """Venues, genres, albums and games said in ``said`` that no value reader sees (in lower case above all),
-    as spans said,
-    unless a value already read holds them."""
-    held = [t.lower() for t in taken]
-    out: list[tuple[str, str]] = []
-    found: list[tuple[str, str]] = []
-    for kind, pattern in (
+    """Venues, genres, albums, games, events, performers and cities said in ``said`` that no value reader sees (in
+    lower case above all), as spans said, in the order said, unless a value already read holds them; of two
+    readings of the same words the longer is kept ("blue jays vs orioles" over "jays vs orioles", "alice in
+    glitterland" over "alice", "the irenic" over "irenic"): the values line leaves out a value inside another."""
+    found: list[tuple[int, str, str]] = []
+    patterns: list[tuple[str, re.Pattern[str]]] = [
         ("name", LOWER_VENUE),
         ("genre", _GENRE_SPAN),
         ("name", _ALBUM_SPAN),
-        ("name", _GAME_SPAN),
-        ("name", _EVENT_SPAN),
+        ("event", _EVENT_SPAN),
         ("name", _TICKETS_FOR_SPAN),
         ("name", _VENUE_IS_SPAN),
-    ):
-        found += [(kind, m.group(1) or m.group(m.lastindex or 1)) for m in pattern.finditer(said)]
-    found += [("name", g) for m in _SONG_BY_SPAN.finditer(said) for g in m.groups()]
-    for kind, text in found:
-        span = " ".join(text.split())
-        if not any(span.lower() in h or h in span.lower() for h in held):
-            out.append((kind, span))
-            held.append(span.lower())
-    return out
+    ]
+    lowered = said.lower()
+    tokens = list(_TOKEN.finditer(said)) if "vs" in lowered or "versus" in lowered else []
+    found += [(start, "event", text.rstrip(".")) for start, text in _game_spans(said, tokens)]
+    if _EVENT_CUE.search(lowered):  # a place after "at", a city after "in", who performs: in talk of an event only
+        patterns += [("event", _AT_VENUE_SPAN), ("event", _CITY_SPAN)]
+        if "featuring" in lowered or _PERFORMS.search(lowered):
+            tokens = tokens or list(_TOKEN.finditer(said))
+            found += [(start, "event", text.rstrip(".")) for start, text in _performer_spans(said, lowered, tokens)]
+    for kind, pattern in patterns:
+        for m in pattern.finditer(said):
+            group = m.lastindex or 1
+            text = m.group(1) or m.group(group)
+            if text:
+                found.append((m.start(group if m.group(1) is None else 1), kind, " ".join(text.split()).rstrip(".,")))
+    found += [
+        (m.start(n), "name", " ".join(g.split()))
+        for m in _SONG_BY_SPAN.finditer(said)
+        for n, g in enumerate(m.groups(), 1)
+        if g
+    ]
+    held = [t.lower() for t in taken]
+    kept: list[tuple[int, str, str]] = []
+    for start, kind, span in sorted(found, key=lambda f: -len(f[2])):  # the longer reading first
+        low = span.lower()
+        if _NOT_A_NAME.fullmatch(low) or any(low in h for h in held):
+            continue
+        if kind == "event":  # the readers of an event's words: a word of the search, or of a date, is no name
+            if _SEARCH_WORDS.intersection(low.split()) or _DATE_WORD.search(low):
+                continue
+            kind = "name"
+        kept.append((start, kind, span))
+        held.append(low)
+    return [(kind, span) for _, kind, span in sorted(kept)]
+
+
+_SEARCH_WORDS = frozenset(
+    _words(
+        "events event games concerts shows matches match dates date finding looking searching interested type "
+        "types kind kinds sort category involves preferred other more interesting music sports attending attend "
+        "going visiting"
+    )
+)
+"""Words of a search for events ("interested in finding dates for events", "the dates of other events"): a span
+read with one of them in talk of an event is no name."""
+_DATE_WORD = re.compile(
+    r"\b(?:\d+(?:st|nd|rd|th)|january|february|march|april|june|july|august|september|october|november|december)\b"
+)
+_NOT_A_NAME = re.compile(r"(?:the\s+)?(?:\d+(?:st|nd|rd|th)?|an?|the)(?:\s+\d+(?:st|nd|rd|th)?)*")
+"""Digits alone ("at 8"), or "the" alone: no name."""
+
+
+def _on_days(said: str, days: str) -> bool:
+    """Whether ``days`` is said as how many dates a search found ("the event is on 3 days", "listed for just 1
+    day"), not as how long something lasts."""
+    return re.search(rf"\b(?:on|listed for(?: just)?)\s+{re.escape(days)}\b", said) is not None
 
 
 def _kinded_spans(digest: Digest) -> tuple[tuple[str, str], ...]:
@@ -1233,6 +1406,7 @@ def _kinded_spans(digest: Digest) -> tuple[tuple[str, str], ...]:
     pm"), a day in the words said ("next monday"); a number of one or two digits alone ("i found 10 songs")
     is left out, it says nothing without its words."""
     said = {_tag(v): v for v in digest.said}
+    lowered = " ".join(digest.key).lower()
     out: list[tuple[str, str]] = []
     for kind, tag in _kinded_tags(digest):
         value = said.get(tag)
@@ -1242,6 +1416,8 @@ def _kinded_spans(digest: Digest) -> tuple[tuple[str, str], ...]:
             tag = tag.split(": ")[0]
         elif kind == "number" and len(re.sub(r"\D", "", tag)) < 3:
             continue
+        elif kind == "duration" and value is not None and _on_days(lowered, value.text.lower()):
+            continue  # "i found the event on 7 days": how many dates a search found, nothing booked
         if (kind, tag) not in out:
             out.append((kind, tag))
     out.extend(_named_spans(" ".join(digest.key), (v.text for v in digest.said)))
