@@ -2022,3 +2022,24 @@ def test_that_s_all_then_a_request_of_another_kind_leaves_the_tickets_and_asks_f
 )
 def test_a_request_after_closing_words_opens_a_new_thing_only_after_leave_is_taken(said: str, opens: bool) -> None:
     assert Compactor(CompactionPolicy())._opens_after_leave(said) is opens
+
+
+@pytest.mark.parametrize(
+    "request_said",
+    [
+        "ok i'm interested in tickets for events happening there too",
+        "great i'd also like tickets to another show on saturday",
+        "ok now please look into events in oakland for saturday",
+    ],
+)
+def test_interested_in_also_like_and_look_into_ask_for_more_tickets_once_some_were_bought(request_said: str) -> None:
+    bookings = _booked(
+        [
+            ("user", "i want two tickets for the jazz festival in yountville on friday"),
+            ("assistant", "your tickets have been purchased"),
+            ("user", request_said),
+            ("assistant", "the blues night plays saturday at the fox theater"),
+        ]
+    )
+    assert [b.turns[0] for b in bookings] == [0, 2]
+    assert bookings[0].kind == "event" and "event" in bookings[1].own

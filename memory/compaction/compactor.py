@@ -1118,7 +1118,7 @@ located"): never a request."""
 _REQUEST = re.compile(
     r"\b(?:looking for|look for|find(?:ing)?|search(?:ing)?|book(?:ing)?|reserve|reservation|want|wanna|need|get me|"
     r"buy(?:ing)?|play|"
-    r"help me|i'd like|i would like|can you|could you)\b"
+    r"help me|i'd like|i'd also like|i would like|interested in|look into|can you|could you)\b"
 )
 """A caller asking for something (what starts a booking)."""
 _VALUE_WORD = re.compile(r"\d|@|[$£€]", re.IGNORECASE)
