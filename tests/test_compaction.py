@@ -2018,6 +2018,9 @@ def test_that_s_all_then_a_request_of_another_kind_leaves_the_tickets_and_asks_f
         ("the innocent is a great movie. that's all i need for now", False),  # no kind after the closing
         ("nope, that's all the transfers i need to do. see you later", False),  # a goodbye last
         ("i want to find a song by adele", False),  # no leave taken
+        ("thanks for your help to find this event", False),  # thanks for what was found
+        ("thank you for your help booking the tickets", False),
+        ("thanks for your help with that now i want to buy two event tickets for the 10th", True),
     ],
 )
 def test_a_request_after_closing_words_opens_a_new_thing_only_after_leave_is_taken(said: str, opens: bool) -> None:

@@ -540,15 +540,16 @@ class Compactor:
 
     def _opens_after_leave(self, said: str) -> bool:
         """The caller's ``said`` (lower case) takes leave of what was under way and then asks for a new thing by its
-        kind: after its last closing words ("thank you for your help", "that's all") come a request and a kind ("now i
-        want to find a song"). "that's it, please play it" accepts what was offered; "that's all the transfers i need
-        to do, see you" asks for nothing after its goodbye."""
+        kind: after its last closing words ("thank you for your help", "that's all") come a request in the caller's own
+        words and a kind ("now i want to find a song"). "that's it, please play it" accepts what was offered; "that's
+        all the transfers i need to do, see you" asks for nothing after its goodbye; "thanks for your help to find this
+        event" thanks for what was found."""
         closings = list(_CLOSING.finditer(said))
         last = closings[-1] if closings else None
         if last is None or _ACCEPTS.search(last.group(0)):
             return False
         rest = said[last.end() :]
-        if _REQUEST.search(_TELL_ME.sub(" ", rest)) is None:
+        if _ASKS_ANEW.search(_TELL_ME.sub(" ", rest)) is None:  # "thanks for your help to find this event": thanks
             return False
         return any(t.startswith("kind:") for t in read_turn(rest, region=self.region).tags)
 
@@ -988,6 +989,13 @@ _CLOSING = re.compile(
 _ACCEPTS = re.compile(r"^(?:that's|that is) it$|\bdo$|^(?:is there|will there be|was there) anything else$")
 """Closing words that take what was offered ("that's it", "that will do") or ask for more of it ("is there anything
 else"): no leave taken."""
+_ASKS_ANEW = re.compile(
+    r"\b(?:i'd (?:also )?like|i would (?:also )?like|i (?:also )?(?:want|wanna|wish to)|i(?: also| will|'ll)? need|"
+    r"i'm going to need|(?:i'm|i am) (?:also )?(?:looking for|interested in)|(?:can|could|would|will) you|please|"
+    r"let's|let us|help me|find me|get me)\b"
+)
+"""A request in the caller's own words, as it starts a sentence ("now i want", "can you also"), not a verb the words
+before it govern ("thanks for your help to find this event")."""
 _READS_BACK = re.compile(r"\bconfirm\b|\bis (?:that|this|it) (?:right|correct)\b|\bcorrect\W*$|\bright\W*$")
 """The agent reading the details back for the caller to confirm ("please confirm: play the innocent with subtitles")."""
 _NOT_FOUND = re.compile(
