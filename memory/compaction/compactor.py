@@ -455,9 +455,9 @@ class Compactor:
             and self._agents_last(current) is not None
         ):
             caller_turns_to = False
-        before, new = None, current is None or caller_turns_to
-        if new:  # the caller asks for another thing, or for more once one is done
-            before = current
+        before, new = None, False
+        if current is None or caller_turns_to:  # the caller asks for another thing, or for more once one is done
+            before, new = current, True
             current = _Booking(kinds[0] if kinds else None, [], [])
             if not kinds and before is not None and before.kind is not None:  # "make a reservation for 11 15"
                 current.kind, current.named = before.kind, {before.kind: _INHERITED_VOTE}  # more of the same
