@@ -2046,3 +2046,21 @@ def test_interested_in_also_like_and_look_into_ask_for_more_tickets_once_some_we
     )
     assert [b.turns[0] for b in bookings] == [0, 2]
     assert bookings[0].kind == "event" and "event" in bookings[1].own
+
+
+def test_thanks_then_booking_the_tickets_for_the_event_found_returns_to_it_after_a_bus() -> None:
+    """ "thank you for your help, i'd like to purchase tickets for the event now" after the bus to it was booked goes
+    back to the event found before the bus: the same booking, not a second one."""
+    bookings = _booked(
+        [
+            ("user", "i am looking for events in san diego i heard pup is good"),
+            ("assistant", "pup plays at the irenic on march 8th"),
+            ("user", "i'd like to buy bus tickets to get there first"),
+            ("assistant", "i have successfully confirmed the bus tickets"),
+            ("user", "thank you for your help, i'd like to purchase tickets for the event now"),
+            ("assistant", "does 1 ticket for pup on march 8th in san diego work"),
+            ("user", "yes that works for me"),
+            ("assistant", "i have successfully purchased the tickets, enjoy"),
+        ]
+    )
+    assert bookings[0].turns[:5] == [0, 1, 2, 3, 4]

@@ -433,6 +433,8 @@ class Compactor:
         about_it = asks(turn.text) and _ASKS_ABOUT_IT.match(lowered) is not None  # "does the restaurant play music"
         # "thanks for your help, now i want to find a song": leave taken of the last thing, and a new one asked for
         opens = turn.role == "user" and requests and bool(kinds) and self._opens_after_leave(lowered)
+        # "thanks for the help, now i want to book the tickets for the match": back to the one under way, not another
+        returns = opens and _RETURNS_TO.search(lowered[_last_closing_end(lowered) :]) is not None
         if (
             current is not None
             and current.left
@@ -444,7 +446,11 @@ class Compactor:
         if (
             caller_turns_to
             and not other_kind
-            and (follows_up or about_it or (_CLOSING.search(lowered) and (not kinds or same_kind) and not opens))
+            and (
+                follows_up
+                or about_it
+                or (_CLOSING.search(lowered) and (not kinds or same_kind) and not (opens and not returns))
+            )
         ):  # about the thing just done ("do they serve alcohol?"), or taking leave of it ("thanks for finding that
             caller_turns_to = False  # movie for us, that's all i need")
         if (  # "nah play it on the bedroom speaker" to "playing x on the kitchen speaker": corrects, asks nothing new
@@ -996,6 +1002,18 @@ _ASKS_ANEW = re.compile(
 )
 """A request in the caller's own words, as it starts a sentence ("now i want", "can you also"), not a verb the words
 before it govern ("thanks for your help to find this event")."""
+_RETURNS_TO = re.compile(
+    r"\b(?:the|those|these|that) (?:event|match|game|show|concert|tickets?|table|reservation|song|track|movie|film)\b"
+)
+"""A caller's words for the thing already talked about ("book the tickets for the match"), not a new one."""
+
+
+def _last_closing_end(said: str) -> int:
+    """Where the last closing words of ``said`` end (0 with none)."""
+    closings = list(_CLOSING.finditer(said))
+    return closings[-1].end() if closings else 0
+
+
 _READS_BACK = re.compile(r"\bconfirm\b|\bis (?:that|this|it) (?:right|correct)\b|\bcorrect\W*$|\bright\W*$")
 """The agent reading the details back for the caller to confirm ("please confirm: play the innocent with subtitles")."""
 _NOT_FOUND = re.compile(
