@@ -1970,3 +1970,97 @@ def test_a_question_put_as_give_me_asks_about_the_booking_just_done() -> None:
         ]
     )
     assert tickets.turns[:4] == [0, 1, 2, 3]
+
+
+def test_a_request_after_leave_taken_opens_a_booking_that_is_not_itself_left() -> None:
+    """ "thanks for your help, now i want to find songs by adele" takes leave of the song played and asks for the next
+    one: its closing words end the booking before, and the new booking holds the caller's next turns."""
+    bookings = _booked(
+        [
+            ("user", "find me some pop songs by miguel"),
+            ("assistant", "how about adorn from the album kaleidoscope dream"),
+            ("user", "yes play it on the kitchen speaker"),
+            ("assistant", "playing adorn on the kitchen speaker"),
+            ("user", "thanks for your help, now i want to find songs by adele"),
+            ("assistant", "how about hello from the album 25"),
+            ("user", "sounds good play it in the bedroom"),
+            ("assistant", "playing hello in the bedroom"),
+        ]
+    )
+    assert [b.turns[0] for b in bookings] == [0, 4] and "music" in bookings[1].own  # (the chatter after names a fault)
+    assert bookings[0].left and bookings[0].closed
+    assert not bookings[1].left
+    assert bookings[1].turns[:4] == [4, 5, 6, 7] and bookings[1].booked
+
+
+def test_that_s_all_then_a_request_of_another_kind_leaves_the_tickets_and_asks_for_a_song() -> None:
+    bookings = _booked(
+        [
+            ("user", "i want two tickets for the jazz festival on friday"),
+            ("assistant", "your tickets have been purchased"),
+            ("user", "that's all for the tickets, now i'd like to find a song by khruangbin"),
+            ("assistant", "how about time from the album con todo el mundo"),
+            ("user", "yes please"),
+        ]
+    )
+    assert [b.turns[0] for b in bookings] == [0, 2] and bookings[0].kind == "event" and "music" in bookings[1].own
+    assert bookings[0].left and not bookings[1].left and not bookings[1].closed
+    assert bookings[1].turns[:3] == [2, 3, 4]
+
+
+@pytest.mark.parametrize(
+    ("said", "opens"),
+    [
+        ("thank you for your help, i'd like to purchase tickets for the event now", True),
+        ("that's all, now i want to find a song", True),
+        ("that's it, please play it in my kitchen", False),  # takes the song offered
+        ("that will do. please reserve tickets", False),
+        ("the innocent is a great movie. that's all i need for now", False),  # no kind after the closing
+        ("nope, that's all the transfers i need to do. see you later", False),  # a goodbye last
+        ("i want to find a song by adele", False),  # no leave taken
+        ("thanks for your help to find this event", False),  # thanks for what was found
+        ("thank you for your help booking the tickets", False),
+        ("thanks for your help with that now i want to buy two event tickets for the 10th", True),
+    ],
+)
+def test_a_request_after_closing_words_opens_a_new_thing_only_after_leave_is_taken(said: str, opens: bool) -> None:
+    assert Compactor(CompactionPolicy())._opens_after_leave(said) is opens
+
+
+@pytest.mark.parametrize(
+    "request_said",
+    [
+        "ok i'm interested in tickets for events happening there too",
+        "great i'd also like tickets to another show on saturday",
+        "ok now please look into events in oakland for saturday",
+    ],
+)
+def test_interested_in_also_like_and_look_into_ask_for_more_tickets_once_some_were_bought(request_said: str) -> None:
+    bookings = _booked(
+        [
+            ("user", "i want two tickets for the jazz festival in yountville on friday"),
+            ("assistant", "your tickets have been purchased"),
+            ("user", request_said),
+            ("assistant", "the blues night plays saturday at the fox theater"),
+        ]
+    )
+    assert [b.turns[0] for b in bookings] == [0, 2]
+    assert bookings[0].kind == "event" and "event" in bookings[1].own
+
+
+def test_thanks_then_booking_the_tickets_for_the_event_found_returns_to_it_after_a_bus() -> None:
+    """ "thank you for your help, i'd like to purchase tickets for the event now" after the bus to it was booked goes
+    back to the event found before the bus: the same booking, not a second one."""
+    bookings = _booked(
+        [
+            ("user", "i am looking for events in san diego i heard pup is good"),
+            ("assistant", "pup plays at the irenic on march 8th"),
+            ("user", "i'd like to buy bus tickets to get there first"),
+            ("assistant", "i have successfully confirmed the bus tickets"),
+            ("user", "thank you for your help, i'd like to purchase tickets for the event now"),
+            ("assistant", "does 1 ticket for pup on march 8th in san diego work"),
+            ("user", "yes that works for me"),
+            ("assistant", "i have successfully purchased the tickets, enjoy"),
+        ]
+    )
+    assert bookings[0].turns[:5] == [0, 1, 2, 3, 4]

@@ -431,6 +431,10 @@ class Compactor:
             and current.named != {current.kind: _INHERITED_VOTE}
         )
         about_it = asks(turn.text) and _ASKS_ABOUT_IT.match(lowered) is not None  # "does the restaurant play music"
+        # "thanks for your help, now i want to find a song": leave taken of the last thing, and a new one asked for
+        opens = turn.role == "user" and requests and bool(kinds) and self._opens_after_leave(lowered)
+        # "thanks for the help, now i want to book the tickets for the match": back to the one under way, not another
+        returns = opens and _RETURNS_TO.search(lowered[_last_closing_end(lowered) :]) is not None
         if (
             current is not None
             and current.left
@@ -442,7 +446,11 @@ class Compactor:
         if (
             caller_turns_to
             and not other_kind
-            and (follows_up or about_it or (_CLOSING.search(lowered) and (not kinds or same_kind)))
+            and (
+                follows_up
+                or about_it
+                or (_CLOSING.search(lowered) and (not kinds or same_kind) and not (opens and not returns))
+            )
         ):  # about the thing just done ("do they serve alcohol?"), or taking leave of it ("thanks for finding that
             caller_turns_to = False  # movie for us, that's all i need")
         if (  # "nah play it on the bedroom speaker" to "playing x on the kitchen speaker": corrects, asks nothing new
@@ -453,8 +461,9 @@ class Compactor:
             and self._agents_last(current) is not None
         ):
             caller_turns_to = False
+        before, new = None, False
         if current is None or caller_turns_to:  # the caller asks for another thing, or for more once one is done
-            before = current
+            before, new = current, True
             current = _Booking(kinds[0] if kinds else None, [], [])
             if not kinds and before is not None and before.kind is not None:  # "make a reservation for 11 15"
                 current.kind, current.named = before.kind, {before.kind: _INHERITED_VOTE}  # more of the same
@@ -507,7 +516,10 @@ class Compactor:
             current.failed = not current.booked
         elif turn.role == "assistant" and _NOT_FOUND.search(lowered) and not current.booked:
             current.failed = True  # "sorry, i couldn't find any other rom-coms": a search that found nothing to take
-        if current.turns and closing:
+        if closing and opens and new:  # the leave taken is of the booking before, not of the one it opens
+            if before is not None:
+                before.done = before.closed = before.left = True
+        elif current.turns and closing:
             current.done = current.closed = True  # goodbyes, "anything else?": the next request is another booking
             # the caller's "that's all", or the agent bidding them goodbye ("have a fantastic day"): it is over
             current.left = current.left or turn.role == "user" or _FAREWELL.search(lowered) is not None
@@ -531,6 +543,21 @@ class Compactor:
             current.done = current.booked = True
         if turn.role == "assistant" and _OFFERS_TO_BOOK.search(lowered) and not current.closed:
             current.done = current.booked = False  # "should i go ahead and buy tickets?": not done yet
+
+    def _opens_after_leave(self, said: str) -> bool:
+        """The caller's ``said`` (lower case) takes leave of what was under way and then asks for a new thing by its
+        kind: after its last closing words ("thank you for your help", "that's all") come a request in the caller's own
+        words and a kind ("now i want to find a song"). "that's it, please play it" accepts what was offered; "that's
+        all the transfers i need to do, see you" asks for nothing after its goodbye; "thanks for your help to find this
+        event" thanks for what was found."""
+        closings = list(_CLOSING.finditer(said))
+        last = closings[-1] if closings else None
+        if last is None or _ACCEPTS.search(last.group(0)):
+            return False
+        rest = said[last.end() :]
+        if _ASKS_ANEW.search(_TELL_ME.sub(" ", rest)) is None:  # "thanks for your help to find this event": thanks
+            return False
+        return any(t.startswith("kind:") for t in read_turn(rest, region=self.region).tags)
 
     def _lines_of(self, i: int, turn: Turn, digest: Digest, when: str) -> list[_Line]:
         """The note lines of condensed turn ``i``: a durable line (kept exactly), and a summary line
@@ -968,6 +995,28 @@ _CLOSING = re.compile(
     r"have (?:fun|a (?:good|great) time) (?:at|with|tonight)|what else can i (?:do|help|assist))\b"
 )
 """A closing (either side): goodbyes, "that's all", the agent's "anything else I can help with?"."""
+_ACCEPTS = re.compile(r"^(?:that's|that is) it$|\bdo$|^(?:is there|will there be|was there) anything else$")
+"""Closing words that take what was offered ("that's it", "that will do") or ask for more of it ("is there anything
+else"): no leave taken."""
+_ASKS_ANEW = re.compile(
+    r"\b(?:i'd (?:also )?like|i would (?:also )?like|i (?:also )?(?:want|wanna|wish to)|i(?: also| will|'ll)? need|"
+    r"i'm going to need|(?:i'm|i am) (?:also )?(?:looking for|interested in)|(?:can|could|would|will) you|please|"
+    r"let's|let us|help me|find me|get me)\b"
+)
+"""A request in the caller's own words, as it starts a sentence ("now i want", "can you also"), not a verb the words
+before it govern ("thanks for your help to find this event")."""
+_RETURNS_TO = re.compile(
+    r"\b(?:the|those|these|that) (?:event|match|game|show|concert|tickets?|table|reservation|song|track|movie|film)\b"
+)
+"""A caller's words for the thing already talked about ("book the tickets for the match"), not a new one."""
+
+
+def _last_closing_end(said: str) -> int:
+    """Where the last closing words of ``said`` end (0 with none)."""
+    closings = list(_CLOSING.finditer(said))
+    return closings[-1].end() if closings else 0
+
+
 _READS_BACK = re.compile(r"\bconfirm\b|\bis (?:that|this|it) (?:right|correct)\b|\bcorrect\W*$|\bright\W*$")
 """The agent reading the details back for the caller to confirm ("please confirm: play the innocent with subtitles")."""
 _NOT_FOUND = re.compile(
@@ -1098,7 +1147,7 @@ located"): never a request."""
 _REQUEST = re.compile(
     r"\b(?:looking for|look for|find(?:ing)?|search(?:ing)?|book(?:ing)?|reserve|reservation|want|wanna|need|get me|"
     r"buy(?:ing)?|play|"
-    r"help me|i'd like|i would like|can you|could you)\b"
+    r"help me|i'd like|i'd also like|i would like|interested in|look into|can you|could you)\b"
 )
 """A caller asking for something (what starts a booking)."""
 _VALUE_WORD = re.compile(r"\d|@|[$£€]", re.IGNORECASE)
