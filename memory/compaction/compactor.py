@@ -554,7 +554,9 @@ class Compactor:
                 line.spans = (*(n for n in unlent if n not in line.spans), *line.spans)  # said before it: first
                 out.append(line)
         if not out and digest.kind == "content":  # a genre or venue said in a turn holding no other value
-            self._lend_spans(i, _named_spans(" ".join(digest.content), ()))
+            self._lend_spans(i, _names_of(digest.content, []))
+        elif not out and digest.kind == "key":  # a read-back of values noted: a name it says joins them all the same
+            self._lend_spans(i, _names_of((*digest.key, *digest.content), [v.text for v in digest.said]))
         if not digest.content or (level.summary == "topic" and turn.role != "user"):
             return out
         terms = frozenset(index_terms(" ".join(digest.content)))
@@ -1192,13 +1194,92 @@ _VENUE_IS_SPAN = re.compile(
     re.IGNORECASE,
 )
 """A venue named as the venue, whatever its words ("the venue is strand", "the venue is the nest")."""
+_TITLE_WORD = r"(?!(?:by|songs?|tracks?|album)\b)[a-z0-9][\w'&.-]*"
+"""A word of a song's title, which may be any word ("born for greatness", "now that i found you"): the frame around
+the title bounds it."""
+_TITLE = (
+    r"(?!(?:to|listen|listening|hear|hearing|play|playing|about|with|of|on|is|it|this|that|some|any|music|you|a|an|"
+    r"me|my|your|something|anything|somebody|someone|movie|film|event|concert|show|game|ride|table|tickets?|\d+\s+(?:songs?|tracks?|options?|how|what))\b)"
+    rf"(?:{_TITLE_WORD})(?:\s+{_TITLE_WORD}){{0,6}}?"
+)
+"""A song's title in a frame that bounds it: one to seven words, not opening with a word of the frame ("to listen
+to ...", "it", "some music")."""
+_SONG_OFFER = (
+    r"(?:how about|what about|how do you (?:think|feel) (?:of|about)|what do you think (?:of|about)|do you like|"
+    r"would you like(?: to)?(?: (?:hear|listen to|play))?|would you like (?:listening|to listen) to|shall i play|"
+    r"should i play|there is|there's|are you familiar with|(?:what is|what's) your opinion (?:on|of|about)|"
+    r"tell me your thoughts on|(?:may|can|could) i suggest|i (?:would )?(?:suggest|recommend)|you (?:might|may) like|"
+    r"(?:has|have|found|is) (?:a|the|one|1) song|songs? (?:called|named|titled|name))"
+)
+_ARTIST = (
+    rf"(?-i:[A-Z][\w'&.-]*(?:\s+[A-Z][\w'&.-]*){{0,3}}?)"  # a capitalised name, whatever its words ("In This Moment")
+    rf"|(?:the\s+)?(?:{_NAME_WORD})(?:\s+(?:the\s+)?{_NAME_WORD}){{0,3}}?"  # "cage the elephant"
+)
+_ARTIST_END = r"(?=\s+(?:from|in|off|on|it'?s|it|which|that|and|is|came|called)\b|\s*$|\s*[,.?!])"
+_FRAME_WORDS = (
+    r"i|we|you|there|it|this|that|here|found|have|got|song|songs|a|an|play|playing|confirm|please|want|like|would|"
+    r"how|what|about|is|are|listen|hear|options?|the|event|concert|show|game|movie|film|ride|table|restaurant|venue"
+)
 _SONG_BY_SPAN = re.compile(
-    rf"\b(?:how about|what about|do you like|would you like|shall i play|should i play|there is|there's)\s+"
-    rf"(?:the\s+song\s+)?((?:{_NAME_WORD})(?:\s+{_NAME_WORD}){{0,4}}?)\s+(?:song\s+)?by\s+"
-    rf"((?:the\s+)?(?:{_NAME_WORD})(?:\s+{_NAME_WORD}){{0,3}}?)(?=\s+(?:from|in|off|on|it'?s|which|that)\b|\s*$|\s*[,.?!])",
+    rf"\b{_SONG_OFFER}\s+(?:(?:is|this|the|a|one|1|another)\s+){{0,2}}(?:(?:highly rated|popular|great|good|nice)\s+)?"
+    rf"(?:(?:song|track|single|tune)\s+)?(?:(?:called|named|titled|name)\s+)?({_TITLE})\s+(?:song\s+)?(?:is\s+)?by\s+"
+    rf"({_ARTIST}){_ARTIST_END}"
+    rf"|^(?:(?:okay|ok|sure|so|well|yes|yeah|alright)\W+)?((?!(?:{_FRAME_WORDS})\b)(?!\S*\d)(?:{_TITLE_WORD})"
+    rf"(?:\s+(?!(?:{_FRAME_WORDS})\b)(?!\S*\d){_TITLE_WORD}){{0,4}}?)\s+(?:is\s+)?by\s+({_ARTIST})"
+    r"(?=\s+(?:from|in|off|on)\s)"
+    rf"|\b(?:songs?|tracks?|music|something|anything)\s+by\s+({_ARTIST}){_ARTIST_END}",
     re.IGNORECASE,
 )
-"""A song offered with its artist, also in lower case ("how about best shot by jimmie allen from the album ...")."""
+"""A song offered with its artist, also in lower case ("how about best shot by jimmie allen from the album ...",
+"what is your opinion on all that matters by justin bieber", "slow burn is by kacey musgraves from golden hour"), or
+who made the songs asked for ("some songs by lorde")."""
+_SONG_ALBUM_SPAN = re.compile(
+    rf"\b(?:{_SONG_OFFER}|(?:the|with|a) (?:song|track|single))\s+(?:(?:is|this|the|a|one|1|another)\s+){{0,2}}"
+    rf"(?:(?:song|track|single|tune)\s+)?({_TITLE})\s+(?:from|off|on|in)\s+(?:(?:the|his|her|their)\s+)?(?:\w+\s+)?"
+    r"album\b",
+    re.IGNORECASE,
+)
+"""A song offered from its album, without its artist ("how about buzzcut season from her album pure heroine",
+"the track I Want You from the album We Need To Talk")."""
+_DEVICE_SAID = (
+    r"(?:the\s+|your\s+|my\s+|any\s+)?(?:(?!(?:on|in|the|to)\b)[a-z]+\s+){0,2}?"
+    r"(?:speakers?|tvs?|television|device|display|telly)\b"
+)
+_SONG_PLAY_SPAN = re.compile(
+    rf"\b(?:play|playing|hear|listen to|listening to|cast|stream|put on)\s+(?:the\s+(?:song|track)\s+)?({_TITLE})"
+    rf"(?:\s+by\s+({_ARTIST}))?"
+    rf"\s+(?:(?:is\s+)?(?:now\s+)?(?:playing|played|cast|streaming)\s+)?(?:on|onto)\s+{_DEVICE_SAID}"
+    rf"|\b(?:confirm(?:ing)?|you want|you'd like|you would like)\s+(?:that\s+)?(?:the\s+(?:song|track)\s+)?({_TITLE})"
+    rf"\s+(?:is\s+)?(?:now\s+)?(?:playing|played|cast|streaming)\s+(?:on|onto)\s+{_DEVICE_SAID}"
+    rf"|\bplay\s+(?:it\s+)?on\s+{_DEVICE_SAID}\s+(?:the\s+(?:song|track)\s+)?({_TITLE})\s*(?:[.?!]|$|(?=\s+i'm right\b))",
+    re.IGNORECASE,
+)
+"""A song asked for or confirmed by where it plays, also in lower case ("you want to play born for greatness on the
+tv", "please confirm superficial love is now playing on the bedroom speaker")."""
+_SONG_PLAY_ALONE = re.compile(
+    rf"^(?:(?:please|so|okay|ok|now)\W+)?(?:(?:can|could|will|would) you\s+)?play\s+(?:the\s+(?:song|track)\s+)?"
+    rf"((?!.*\b(?:on|in)\s+(?:the|my|your)\b){_TITLE})(?:\s+for me)?\W*$",
+    re.IGNORECASE,
+)
+"""A song asked for with nothing else said ("play fresh eyes for me", "Can you play Try To Fight It?")."""
+_NOT_A_TITLE = frozenset(
+    "the a an song songs track tracks music it this that them one something anything some same another any my your "
+    "me again now please also too for available all of you somebody someone".split()
+)
+
+
+def _song_spans(said: str) -> list[str]:
+    """Songs and their artists named in ``said`` in the frames a song is offered, asked for or confirmed in (see
+    above), also in lower case; a "title" of words that name no song ("the song", "it") is no title."""
+    out: list[str] = []
+    for pattern in (_SONG_BY_SPAN, _SONG_ALBUM_SPAN, _SONG_PLAY_SPAN, _SONG_PLAY_ALONE):
+        if pattern is _SONG_PLAY_ALONE and out:
+            break
+        for m in pattern.finditer(said):
+            for text in m.groups():
+                if text and not set(text.lower().split()) <= _NOT_A_TITLE and text not in out:
+                    out.append(text)
+    return out
 
 
 def _named_spans(said: str, taken: Iterable[str]) -> list[tuple[str, str]]:
@@ -1218,11 +1299,13 @@ def _named_spans(said: str, taken: Iterable[str]) -> list[tuple[str, str]]:
         ("name", _VENUE_IS_SPAN),
     ):
         found += [(kind, m.group(1) or m.group(m.lastindex or 1)) for m in pattern.finditer(said)]
-    found += [("name", g) for m in _SONG_BY_SPAN.finditer(said) for g in m.groups()]
+    found += [("song", g) for g in _song_spans(said)]
     for kind, text in found:
         span = " ".join(text.split())
-        if not any(span.lower() in h or h in span.lower() for h in held):
-            out.append((kind, span))
+        # a title holding a shorter name read already ("Try" of "Try to Fight It") is read whole: the values line
+        # keeps the longer of two names one inside the other
+        if not any(span.lower() in h or (kind != "song" and h in span.lower()) for h in held):
+            out.append(("name" if kind == "song" else kind, span))
             held.append(span.lower())
     return out
 
@@ -1244,8 +1327,20 @@ def _kinded_spans(digest: Digest) -> tuple[tuple[str, str], ...]:
             continue
         if (kind, tag) not in out:
             out.append((kind, tag))
-    out.extend(_named_spans(" ".join(digest.key), (v.text for v in digest.said)))
+    out.extend(_names_of((*digest.key, *digest.content), [v.text for v in digest.said]))
     return tuple(out)
+
+
+def _names_of(sentences: Iterable[str], taken: list[str]) -> list[tuple[str, str]]:
+    """:func:`_named_spans` of each of ``sentences`` (all those of a turn, not only the ones that made it durable: the
+    agent's "I have 10 songs. How about ... by ...?" names the song in its second), each name once."""
+    out: list[tuple[str, str]] = []
+    held = list(taken)
+    for sentence in sentences:
+        for named in _named_spans(sentence, held):
+            out.append(named)
+            held.append(named[1])
+    return out
 
 
 def _tag_value(tag: str) -> str:
