@@ -1199,7 +1199,9 @@ _TITLE_WORD = r"(?!(?:by|songs?|tracks?|album)\b)[a-z0-9][\w'&.-]*"
 the title bounds it."""
 _TITLE = (
     r"(?!(?:to|listen|listening|hear|hearing|play|playing|about|with|of|on|is|it|this|that|some|any|music|you|a|an|"
-    r"me|my|your|something|anything|somebody|someone|movie|film|event|concert|show|game|ride|table|tickets?|\d+\s+(?:songs?|tracks?|options?|how|what))\b)"
+    r"me|my|your|something|anything|somebody|someone|movie|film|event|concert|show|game|ride|table|tickets?|we|"
+    r"we're|i'm|i'll|you're|"
+    r"\d+\s+(?:songs?|tracks?|options?|how|what))\b)"
     rf"(?:{_TITLE_WORD})(?:\s+{_TITLE_WORD}){{0,6}}?"
 )
 """A song's title in a frame that bounds it: one to seven words, not opening with a word of the frame ("to listen
@@ -1207,9 +1209,11 @@ to ...", "it", "some music")."""
 _SONG_OFFER = (
     r"(?:how about|what about|how do you (?:think|feel) (?:of|about)|what do you think (?:of|about)|do you like|"
     r"would you like(?: to)?(?: (?:hear|listen to|play))?|would you like (?:listening|to listen) to|shall i play|"
-    r"should i play|there is|there's|are you familiar with|(?:what is|what's) your opinion (?:on|of|about)|"
-    r"tell me your thoughts on|(?:may|can|could) i suggest|i (?:would )?(?:suggest|recommend)|you (?:might|may) like|"
-    r"(?:has|have|found|is) (?:a|the|one|1) song|songs? (?:called|named|titled|name))"
+    r"should i play|there is|there's|are you familiar with|(?:what is|what's|what are) your (?:opinion|thoughts|"
+    r"view|take|concern)s? (?:on|of|about|with)|tell (?:me )?your (?:thoughts|views?|opinion) (?:on|of|about)|"
+    r"(?:may|can|could) i suggest|i (?:would )?(?:suggest|recommend)|you (?:might|may) like|try|"
+    r"(?:has|have|found|is) (?:a|the|one|1) song|(?:song|one|option|track)s? (?:which |that )?is|"
+    r"songs? (?:called|named|titled|name))"
 )
 _ARTIST = (
     rf"(?-i:[A-Z][\w'&.-]*(?:\s+[A-Z][\w'&.-]*){{0,3}}?)"  # a capitalised name, whatever its words ("In This Moment")
@@ -1226,8 +1230,10 @@ _SONG_BY_SPAN = re.compile(
     rf"({_ARTIST}){_ARTIST_END}"
     rf"|^(?:(?:okay|ok|sure|so|well|yes|yeah|alright)\W+)?((?!(?:{_FRAME_WORDS})\b)(?!\S*\d)(?:{_TITLE_WORD})"
     rf"(?:\s+(?!(?:{_FRAME_WORDS})\b)(?!\S*\d){_TITLE_WORD}){{0,4}}?)\s+(?:is\s+)?by\s+({_ARTIST})"
-    r"(?=\s+(?:from|in|off|on)\s)"
-    rf"|\b(?:songs?|tracks?|music|something|anything)\s+by\s+({_ARTIST}){_ARTIST_END}",
+    r"(?=\s+(?:from|in|off|on)\s|\s*[.?!]?$)"
+    rf"|\b(?:songs?|tracks?|music|something|anything|album|(?:it|that) (?:is|was)|it's|that's)\s+by\s+(?!far\b)"
+    rf"({_ARTIST})"
+    rf"{_ARTIST_END}",
     re.IGNORECASE,
 )
 """A song offered with its artist, also in lower case ("how about best shot by jimmie allen from the album ...",
@@ -1235,8 +1241,12 @@ _SONG_BY_SPAN = re.compile(
 who made the songs asked for ("some songs by lorde")."""
 _SONG_ALBUM_SPAN = re.compile(
     rf"\b(?:{_SONG_OFFER}|(?:the|with|a) (?:song|track|single))\s+(?:(?:is|this|the|a|one|1|another)\s+){{0,2}}"
-    rf"(?:(?:song|track|single|tune)\s+)?({_TITLE})\s+(?:from|off|on|in)\s+(?:(?:the|his|her|their)\s+)?(?:\w+\s+)?"
-    r"album\b",
+    rf"(?:(?:song|track|single|tune)\s+)?({_TITLE})\s+(?:from|off|on|in)\s+(?:(?:the|his|her|their)\s+)?"
+    r"(?:(?!(?:from|off|on|in)\b)\w+\s+){0,3}?album\b"
+    # the artist before the title: "how about the ben rector song love like this from the magic album"
+    rf"|\b(?:{_SONG_OFFER})\s+(?:the\s+)?((?:{_NAME_WORD})(?:\s+(?!with\b){_NAME_WORD}){{0,2}}?)\s*(?:'s|song)\s+"
+    rf"(?:song\s+)?({_TITLE})\s+(?:from|off|on|in)\s+(?:(?:the|his|her|their)\s+)?(?:(?!(?:from|off|on|in)\b)\w+\s+)"
+    r"{0,3}?album\b",
     re.IGNORECASE,
 )
 """A song offered from its album, without its artist ("how about buzzcut season from her album pure heroine",
@@ -1248,16 +1258,24 @@ _DEVICE_SAID = (
 _SONG_PLAY_SPAN = re.compile(
     rf"\b(?:play|playing|hear|listen to|listening to|cast|stream|put on)\s+(?:the\s+(?:song|track)\s+)?({_TITLE})"
     rf"(?:\s+by\s+({_ARTIST}))?"
-    rf"\s+(?:(?:is\s+)?(?:now\s+)?(?:playing|played|cast|streaming)\s+)?(?:on|onto)\s+{_DEVICE_SAID}"
-    rf"|\b(?:confirm(?:ing)?|you want|you'd like|you would like)\s+(?:that\s+)?(?:the\s+(?:song|track)\s+)?({_TITLE})"
-    rf"\s+(?:is\s+)?(?:now\s+)?(?:playing|played|cast|streaming)\s+(?:on|onto)\s+{_DEVICE_SAID}"
+    rf"\s+(?:(?:is\s+)?(?:now\s+)?(?:playing|played|cast|streaming)\s+)?(?:on|onto|via)\s+{_DEVICE_SAID}"
+    rf"|\b(?:confirm(?:ing)?|you want|you'd like|you would like|would be)\s+(?:that\s+)?(?:the\s+(?:song|track)\s+)?"
+    rf"({_TITLE})\s+(?:(?:is\s+)?(?:now\s+)?(?:playing|played|cast|streaming)\s+(?:on\s+|onto\s+|via\s+)?|"
+    r"(?:that\s+is\s+)?(?:on|onto|via)\s+)"
+    rf"{_DEVICE_SAID}"
+    rf"|\b(?:play|hear|listen to|cast|stream)\s+the\s+(?:song|track)\s+({_TITLE})\s+by\s+({_ARTIST}){_ARTIST_END}"
+    # a title, then where: "cups on the kitchen speaker", "best shot that is on the bedroom speaker"
+    rf"|^(?:(?:okay|ok|sure|so|yes|yeah|alright)\W+)?((?!(?:{_FRAME_WORDS})\b)(?!\S*\d)(?:{_TITLE_WORD})"
+    rf"(?:\s+(?!(?:{_FRAME_WORDS})\b)(?!\S*\d){_TITLE_WORD}){{0,4}}?)\s+(?:(?:that\s+)?is\s+)?(?:(?:now\s+)?playing\s+)?"
+    rf"(?:on|onto|via)\s+{_DEVICE_SAID}"
     rf"|\bplay\s+(?:it\s+)?on\s+{_DEVICE_SAID}\s+(?:the\s+(?:song|track)\s+)?({_TITLE})\s*(?:[.?!]|$|(?=\s+i'm right\b))",
     re.IGNORECASE,
 )
 """A song asked for or confirmed by where it plays, also in lower case ("you want to play born for greatness on the
 tv", "please confirm superficial love is now playing on the bedroom speaker")."""
 _SONG_PLAY_ALONE = re.compile(
-    rf"^(?:(?:please|so|okay|ok|now)\W+)?(?:(?:can|could|will|would) you\s+)?play\s+(?:the\s+(?:song|track)\s+)?"
+    rf"^(?:(?:please|so|okay|ok|now)\W+)?(?:(?:can|could|will|would) you\s+|i (?:want|would like|'d like) to\s+)?"
+    rf"(?:play|listen to|hear)\s+(?:the\s+(?:song|track)\s+)?"
     rf"((?!.*\b(?:on|in)\s+(?:the|my|your)\b){_TITLE})(?:\s+for me)?\W*$",
     re.IGNORECASE,
 )
@@ -1265,7 +1283,7 @@ _SONG_PLAY_ALONE = re.compile(
 _NOT_A_TITLE = frozenset(
     "the a an song songs track tracks music it this that them one something anything some same another any my your "
     "me again now please also too for available all of you somebody someone".split()
-)
+) | frozenset(GENRES)
 
 
 def _song_spans(said: str) -> list[str]:
