@@ -1281,9 +1281,10 @@ _SONG_PLAY_ALONE = re.compile(
 )
 """A song asked for with nothing else said ("play fresh eyes for me", "Can you play Try To Fight It?")."""
 _NOT_A_TITLE = frozenset(
-    "the a an song songs track tracks music it this that them one something anything some same another any my your "
-    "me again now please also too for available all of you somebody someone".split()
-) | frozenset(GENRES)
+    {"the", "a", "an", "song", "songs", "track", "tracks", "music", "it", "this", "that", "them", "one", "something",
+     "anything", "some", "same", "another", "any", "my", "your", "me", "again", "now", "please", "also", "too", "for",
+     "available", "all", "of", "you", "somebody", "someone", *GENRES}
+)  # fmt: skip
 
 
 def _song_spans(said: str) -> list[str]:
