@@ -1194,14 +1194,17 @@ _VENUE_IS_SPAN = re.compile(
     re.IGNORECASE,
 )
 """A venue named as the venue, whatever its words ("the venue is strand", "the venue is the nest")."""
-_TITLE_WORD = r"(?!(?:by|songs?|tracks?|album)\b)[a-z0-9][\w'&.-]*"
+_TITLE_WORD = (
+    r"(?!(?:by|songs?|tracks?|album|play|playing|cast|casting|confirm|subtitles|movie|film)\b)[a-z0-9][\w'&.-]*"
+)
 """A word of a song's title, which may be any word ("born for greatness", "now that i found you"): the frame around
 the title bounds it."""
 _TITLE = (
     r"(?!(?:to|listen|listening|hear|hearing|play|playing|about|with|of|on|is|it|this|that|some|any|music|you|a|an|"
     r"me|my|your|something|anything|somebody|someone|movie|film|event|concert|show|game|ride|table|tickets?|we|"
-    r"we're|i'm|i'll|you're|"
-    r"\d+\s+(?:songs?|tracks?|options?|how|what))\b)"
+    r"we're|i'm|i'll|you're|would|do|how|what|can|could|shall|should|may|following|then|like|for|at|has|have|"
+    r"had|was|were|will|playback|the\s+(?:music|details|following|same|song|track|next)|"
+    r"i\s+(?:put|will|should|would|can|could|am|have)|\d+\s+(?:songs?|tracks?|options?|how|what))\b)"
     rf"(?:{_TITLE_WORD})(?:\s+{_TITLE_WORD}){{0,6}}?"
 )
 """A song's title in a frame that bounds it: one to seven words, not opening with a word of the frame ("to listen
@@ -1222,7 +1225,8 @@ _ARTIST = (
 _ARTIST_END = r"(?=\s+(?:from|in|off|on|it'?s|it|which|that|and|is|came|called)\b|\s*$|\s*[,.?!])"
 _FRAME_WORDS = (
     r"i|we|you|there|it|this|that|here|found|have|got|song|songs|a|an|play|playing|confirm|please|want|like|would|"
-    r"how|what|about|is|are|listen|hear|options?|the|event|concert|show|game|movie|film|ride|table|restaurant|venue"
+    r"how|what|about|is|are|listen|hear|options?|the|event|concert|show|game|movie|film|ride|table|restaurant|venue|"
+    r"anything|something|else|directed|movies|films|one"
 )
 _SONG_BY_SPAN = re.compile(
     rf"\b{_SONG_OFFER}\s+(?:(?:is|this|the|a|one|1|another)\s+){{0,2}}(?:(?:highly rated|popular|great|good|nice)\s+)?"
@@ -1256,10 +1260,11 @@ _DEVICE_SAID = (
     r"(?:speakers?|tvs?|television|device|display|telly)\b"
 )
 _SONG_PLAY_SPAN = re.compile(
-    rf"\b(?:play|playing|hear|listen to|listening to|cast|stream|put on)\s+(?:the\s+(?:song|track)\s+)?({_TITLE})"
-    rf"(?:\s+by\s+({_ARTIST}))?"
+    rf"\b(?:play|playing|hear|listen to|listening to|cast|stream|put on)\s+(?:the\s+(?:song|track|music)\s+)?({_TITLE})"
+    rf"(?:\s+(?:by|from)\s+({_ARTIST}))?"
     rf"\s+(?:(?:is\s+)?(?:now\s+)?(?:playing|played|cast|streaming)\s+)?(?:on|onto|via)\s+{_DEVICE_SAID}"
-    rf"|\b(?:confirm(?:ing)?|you want|you'd like|you would like|would be)\s+(?:that\s+)?(?:the\s+(?:song|track)\s+)?"
+    rf"|\b(?:confirm(?:ing)?|you want|you'd like|you would like|would be)\s+(?:that\s+)?(?:playback\s+of\s+)?"
+    r"(?:the\s+(?:details|following)\s+)?(?:the\s+(?:song|track)\s+)?"
     rf"({_TITLE})\s+(?:(?:is\s+)?(?:now\s+)?(?:playing|played|cast|streaming)\s+(?:on\s+|onto\s+|via\s+)?|"
     r"(?:that\s+is\s+)?(?:on|onto|via)\s+)"
     rf"{_DEVICE_SAID}"
@@ -1268,7 +1273,7 @@ _SONG_PLAY_SPAN = re.compile(
     rf"|^(?:(?:okay|ok|sure|so|yes|yeah|alright)\W+)?((?!(?:{_FRAME_WORDS})\b)(?!\S*\d)(?:{_TITLE_WORD})"
     rf"(?:\s+(?!(?:{_FRAME_WORDS})\b)(?!\S*\d){_TITLE_WORD}){{0,4}}?)\s+(?:(?:that\s+)?is\s+)?(?:(?:now\s+)?playing\s+)?"
     rf"(?:on|onto|via)\s+{_DEVICE_SAID}"
-    rf"|\bplay\s+(?:it\s+)?on\s+{_DEVICE_SAID}\s+(?:the\s+(?:song|track)\s+)?({_TITLE})\s*(?:[.?!]|$|(?=\s+i'm right\b))",
+    rf"|\bplay\s+(?:it\s+)?on\s+{_DEVICE_SAID}\s+(?:the\s+(?:song|track)\s+)?((?!in\b){_TITLE})\s*(?:[.?!]|$|(?=\s+i'm right\b))",
     re.IGNORECASE,
 )
 """A song asked for or confirmed by where it plays, also in lower case ("you want to play born for greatness on the
@@ -1276,14 +1281,14 @@ tv", "please confirm superficial love is now playing on the bedroom speaker").""
 _SONG_PLAY_ALONE = re.compile(
     rf"^(?:(?:please|so|okay|ok|now)\W+)?(?:(?:can|could|will|would) you\s+|i (?:want|would like|'d like) to\s+)?"
     rf"(?:play|listen to|hear)\s+(?:the\s+(?:song|track)\s+)?"
-    rf"((?!.*\b(?:on|in)\s+(?:the|my|your)\b){_TITLE})(?:\s+for me)?\W*$",
+    rf"((?!.*\b(?:on|in)\s+(?:the|my|your)\b){_TITLE})(?:\s+for me)?(?:\s+please)?\W*$",
     re.IGNORECASE,
 )
 """A song asked for with nothing else said ("play fresh eyes for me", "Can you play Try To Fight It?")."""
 _NOT_A_TITLE = frozenset(
     {"the", "a", "an", "song", "songs", "track", "tracks", "music", "it", "this", "that", "them", "one", "something",
      "anything", "some", "same", "another", "any", "my", "your", "me", "again", "now", "please", "also", "too", "for",
-     "available", "all", "of", "you", "somebody", "someone", *GENRES}
+     "available", "all", "of", "you", "somebody", "someone", "instead", *GENRES}
 )  # fmt: skip
 
 
@@ -1296,6 +1301,7 @@ def _song_spans(said: str) -> list[str]:
             break
         for m in pattern.finditer(said):
             for text in m.groups():
+                text = (text or "").rstrip(".,!?")
                 if text and not set(text.lower().split()) <= _NOT_A_TITLE and text not in out:
                     out.append(text)
     return out
