@@ -1216,7 +1216,8 @@ _SONG_OFFER = (
     r"view|take|concern)s? (?:on|of|about|with)|tell (?:me )?your (?:thoughts|views?|opinion) (?:on|of|about)|"
     r"(?:may|can|could) i suggest|i (?:would )?(?:suggest|recommend)|you (?:might|may) like|try|"
     r"(?:has|have|found|is) (?:a|the|one|1) song|(?:song|one|option|track)s? (?:which |that )?is|"
-    r"songs? (?:called|named|titled|name))"
+    r"songs? (?:called|named|titled|name)|i found (?:\d+|one|two|three|four|five|six|seven|eight|nine|ten)"
+    r"(?:\s+(?:songs?|tracks?|options?))?)"
 )
 _ARTIST = (
     rf"(?-i:[A-Z][\w'&.-]*(?:\s+[A-Z][\w'&.-]*){{0,3}}?)"  # a capitalised name, whatever its words ("In This Moment")
@@ -1256,7 +1257,7 @@ _SONG_ALBUM_SPAN = re.compile(
 """A song offered from its album, without its artist ("how about buzzcut season from her album pure heroine",
 "the track I Want You from the album We Need To Talk")."""
 _DEVICE_SAID = (
-    r"(?:the\s+|your\s+|my\s+|any\s+)?(?:(?!(?:on|in|the|to)\b)[a-z]+\s+){0,2}?"
+    r"(?:the\s+|your\s+|my\s+|any\s+)?(?:(?!(?:on|in|the|to)\b)[a-z]+\s+){0,3}?"
     r"(?:speakers?|tvs?|television|device|display|telly)\b"
 )
 _SONG_PLAY_SPAN = re.compile(
@@ -1268,7 +1269,8 @@ _SONG_PLAY_SPAN = re.compile(
     rf"({_TITLE})\s+(?:(?:is\s+)?(?:now\s+)?(?:playing|played|cast|streaming)\s+(?:on\s+|onto\s+|via\s+)?|"
     r"(?:that\s+is\s+)?(?:on|onto|via)\s+)"
     rf"{_DEVICE_SAID}"
-    rf"|\b(?:play|hear|listen to|cast|stream)\s+the\s+(?:song|track)\s+({_TITLE})\s+by\s+({_ARTIST}){_ARTIST_END}"
+    rf"|\b(?:play|hear|listen to|cast|stream)\s+(?:the\s+(?:song|track)\s+)?({_TITLE})\s+by\s+({_ARTIST})"
+    rf"(?=\s+for me\b|{_ARTIST_END[3:]}"
     # a title, then where: "cups on the kitchen speaker", "best shot that is on the bedroom speaker"
     rf"|^(?:(?:okay|ok|sure|so|yes|yeah|alright)\W+)?((?!(?:{_FRAME_WORDS})\b)(?!\S*\d)(?:{_TITLE_WORD})"
     rf"(?:\s+(?!(?:{_FRAME_WORDS})\b)(?!\S*\d){_TITLE_WORD}){{0,4}}?)\s+(?:(?:that\s+)?is\s+)?(?:(?:now\s+)?playing\s+)?"
@@ -1279,17 +1281,19 @@ _SONG_PLAY_SPAN = re.compile(
 """A song asked for or confirmed by where it plays, also in lower case ("you want to play born for greatness on the
 tv", "please confirm superficial love is now playing on the bedroom speaker")."""
 _SONG_PLAY_ALONE = re.compile(
-    rf"^(?:(?:please|so|okay|ok|now)\W+)?(?:(?:can|could|will|would) you\s+|i (?:want|would like|'d like) to\s+)?"
+    rf"^(?:(?:please|so|okay|ok|now|no|yes|yeah)\W+)*(?:(?:can|could|will|would) you\s+|i (?:want|would like|'d like) to\s+)?"
     rf"(?:play|listen to|hear)\s+(?:the\s+(?:song|track)\s+)?"
-    rf"((?!.*\b(?:on|in)\s+(?:the|my|your)\b){_TITLE})(?:\s+for me)?(?:\s+please)?\W*$",
+    rf"((?!.*\b(?:on|in)\s+(?:the|my|your)\b){_TITLE})(?:\s+for me)?(?:\s+(?:please|instead))?\W*$",
     re.IGNORECASE,
 )
 """A song asked for with nothing else said ("play fresh eyes for me", "Can you play Try To Fight It?")."""
 _NOT_A_TITLE = frozenset(
     {"the", "a", "an", "song", "songs", "track", "tracks", "music", "it", "this", "that", "them", "one", "something",
      "anything", "some", "same", "another", "any", "my", "your", "me", "again", "now", "please", "also", "too", "for",
-     "available", "all", "of", "you", "somebody", "someone", "instead", *GENRES}
+     "available", "all", "of", "you", "somebody", "someone", "instead"}
 )  # fmt: skip
+_GENRE_WORDS = frozenset({*GENRES, "song", "songs", "music", "track", "tracks", "some", "the", "a", "any", "like"})
+"""A genre said with what it describes ("some pop music") is no title either."""
 
 
 def _song_spans(said: str) -> list[str]:
@@ -1302,7 +1306,8 @@ def _song_spans(said: str) -> list[str]:
         for m in pattern.finditer(said):
             for text in m.groups():
                 text = (text or "").rstrip(".,!?")
-                if text and not set(text.lower().split()) <= _NOT_A_TITLE and text not in out:
+                words = set(text.lower().split())
+                if text and not words <= _NOT_A_TITLE and not words <= _GENRE_WORDS and text not in out:
                     out.append(text)
     return out
 
