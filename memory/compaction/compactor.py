@@ -1203,14 +1203,15 @@ _TITLE = (
     r"(?!(?:to|listen|listening|hear|hearing|play|playing|about|with|of|on|is|it|this|that|some|any|music|you|a|an|"
     r"me|my|your|something|anything|somebody|someone|movie|film|event|concert|show|game|ride|table|tickets?|we|"
     r"we're|i'm|i'll|you're|would|do|how|what|can|could|shall|should|may|following|then|like|for|at|has|have|"
-    r"had|was|were|will|playback|the\s+(?:music|details|following|same|song|track|next)|"
+    r"had|was|were|will|playback|and|named|called|titled|the\s+(?:music|details|following|same|song|track|next)|"
     r"i\s+(?:put|will|should|would|can|could|am|have)|\d+\s+(?:songs?|tracks?|options?|how|what))\b)"
     rf"(?:{_TITLE_WORD})(?:\s+{_TITLE_WORD}){{0,6}}?"
 )
 """A song's title in a frame that bounds it: one to seven words, not opening with a word of the frame ("to listen
 to ...", "it", "some music")."""
 _SONG_OFFER = (
-    r"(?:how about|what about|how do you (?:think|feel) (?:of|about)|what do you think (?:of|about)|do you like|"
+    r"(?:how about|what about|how do you (?:think|feel|consider)(?: (?:of|about))?(?: listening to)?|"
+    r"what do you think (?:of|about)|do you like|"
     r"would you like(?: to)?(?: (?:hear|listen to|play))?|would you like (?:listening|to listen) to|shall i play|"
     r"should i play|there is|there's|are you familiar with|(?:what is|what's|what are) your (?:opinion|thoughts|"
     r"view|take|concern)s? (?:on|of|about|with)|tell (?:me )?your (?:thoughts|views?|opinion) (?:on|of|about)|"
@@ -1246,7 +1247,7 @@ _SONG_BY_SPAN = re.compile(
 who made the songs asked for ("some songs by lorde")."""
 _SONG_ALBUM_SPAN = re.compile(
     rf"\b(?:{_SONG_OFFER}|(?:the|with|a) (?:song|track|single))\s+(?:(?:is|this|the|a|one|1|another)\s+){{0,2}}"
-    rf"(?:(?:song|track|single|tune)\s+)?({_TITLE})\s+(?:from|off|on|in)\s+(?:(?:the|his|her|their)\s+)?"
+    rf"(?:(?:song|track|single|tune)\s+)?(?:(?:called|named|titled)\s+)?({_TITLE})\s+(?:from|off|on|in)\s+(?:(?:the|his|her|their)\s+)?"
     r"(?:(?!(?:from|off|on|in)\b)\w+\s+){0,3}?album\b"
     # the artist before the title: "how about the ben rector song love like this from the magic album"
     rf"|\b(?:{_SONG_OFFER})\s+(?:the\s+)?((?:{_NAME_WORD})(?:\s+(?!with\b){_NAME_WORD}){{0,2}}?)\s*(?:'s|song)\s+"
