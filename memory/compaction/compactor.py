@@ -556,7 +556,7 @@ class Compactor:
         if not out and digest.kind == "content":  # a genre or venue said in a turn holding no other value
             self._lend_spans(i, _names_of(digest.content, []))
         elif not out and digest.kind == "key":  # a read-back of values noted: a name it says joins them all the same
-            self._lend_spans(i, _names_of((*digest.key, *digest.content), [v.text for v in digest.said]))
+            self._lend_spans(i, _names_of((" ".join(digest.key), *digest.content), [v.text for v in digest.said]))
         if not digest.content or (level.summary == "topic" and turn.role != "user"):
             return out
         terms = frozenset(index_terms(" ".join(digest.content)))
@@ -1358,13 +1358,16 @@ def _kinded_spans(digest: Digest) -> tuple[tuple[str, str], ...]:
             continue
         if (kind, tag) not in out:
             out.append((kind, tag))
-    out.extend(_names_of((*digest.key, *digest.content), [v.text for v in digest.said]))
+    out.extend(_names_of((" ".join(digest.key), *digest.content), [v.text for v in digest.said]))
     return tuple(out)
 
 
 def _names_of(sentences: Iterable[str], taken: list[str]) -> list[tuple[str, str]]:
     """:func:`_named_spans` of each of ``sentences`` (all those of a turn, not only the ones that made it durable: the
-    agent's "I have 10 songs. How about ... by ...?" names the song in its second), each name once."""
+    agent's "I found 10. How about ... by ...?" names the song in its second), each name once. The durable sentences
+    are read together, as one text (a game's teams and what the tickets are for: "El Salvador Vs Haiti. Your event"
+    gives both "Salvador Vs Haiti. Your" and "El Salvador Vs Haiti"; read alone, the sentence's "Salvador Vs Haiti."
+    would hold the whole name out)."""
     out: list[tuple[str, str]] = []
     held = list(taken)
     for sentence in sentences:
