@@ -413,6 +413,104 @@ def test_named_spans_read_songs_artists_and_genres_said_in_lower_case() -> None:
     assert _named_spans("it was sent by mail yesterday", []) == []  # "by" outside an offer names no artist
 
 
+def test_named_spans_read_songs_offered_asked_for_and_confirmed_in_many_wordings() -> None:
+    from memory.compaction.compactor import _named_spans
+
+    def names(said: str, taken: list[str] | None = None) -> list[str]:
+        return [span for kind, span in _named_spans(said, taken or []) if kind == "name"]
+
+    # a title of any words, bounded by the offer and "by": "for", "that", "you" inside do not cut it short
+    assert names("i have 10 songs for you how about born for greatness by papa roach in crooked teeth") == [
+        "born for greatness",
+        "papa roach",
+    ]
+    assert names("what is your opinion on all that matters by justin bieber in the album journals") == [
+        "all that matters",
+        "justin bieber",
+        "journals",
+    ]  # in the order said
+    assert "cage the elephant" in names("would you like to hear shake me down by cage the elephant in the album x")
+    assert names("slow burn is by kacey musgraves from golden hour") == ["slow burn", "kacey musgraves"]
+    assert names("How about Sex Metal Barbie by In This Moment?") == ["Sex Metal Barbie", "In This Moment"]
+    # from its album, without its artist
+    assert (
+        names("i found 4 songs by lorde how about buzzcut season from her album pure heroine")[-1] == "buzzcut season"
+    )
+    assert "I Want You" in names("The track I Want You from the album We Need To Talk is popular.")
+    # asked for or confirmed by where it plays
+    assert names("please confirm that you want to play born for greatness on the tv") == ["born for greatness"]
+    assert names("please confirm superficial love is now playing on the bedroom speaker") == ["superficial love"]
+    assert names("okay please confirm that you'd like laila main laila played on your tv") == ["laila main laila"]
+    assert names("play on tv the song high on life i'm right") == ["high on life"]
+    assert names("will you play nota de plata by the motans on my bedroom speaker") == ["nota de plata", "the motans"]
+    assert names("play fresh eyes for me") == ["fresh eyes"]
+    # a capitalised title read whole, though a shorter name of it was read already
+    assert names("Please confirm: you'd like to play Try to Fight It on the TV.", ["Try", "Fight It", "TV"]) == [
+        "Try to Fight It"
+    ]
+    # words that name no song are no title
+    for said in (
+        "play it on the tv please",
+        "please play the song on my kitchen device",
+        "can you play some pop music on the tv",
+        "how about a movie by steven spielberg",
+        "the event is by the river in the park",
+        "do you want me to play it",
+        "listen to pop",
+    ):
+        assert names(said) == [], said
+
+
+def test_a_durable_turns_names_are_read_from_all_its_sentences() -> None:
+    """The agent's "I found 10. How about Back It Up by Prince Royce ...?": the count makes the first sentence
+    durable, the song is named in the second; the booking's values line reads both."""
+    from memory.compaction.classifier import classify
+    from memory.compaction.compactor import _kinded_spans
+
+    said = "I found 10. How about Back It Up by Prince Royce from the Double Vision?"
+    digest = classify(Turn("t1", "assistant", said, T0))
+    assert digest.kind == "key" and not any("Back It Up" in s for s in digest.key)
+    spans = [span for _, span in _kinded_spans(digest)]
+    assert "Back It Up" in spans and "Prince Royce" in spans
+
+
+def test_a_song_offered_and_confirmed_in_lower_case_joins_its_bookings_values_line() -> None:
+    """A song named only in the offer and the confirmation ("how about born for greatness by papa roach", "please
+    confirm you want to play born for greatness on the tv"): an older booking's values line still says it."""
+    songs = [
+        ("born for greatness", "papa roach"),
+        ("now that i found you", "carly rae jepsen"),
+        ("all about that bass", "meghan trainor"),
+        ("gotta be a reason", "alec benjamin"),
+        ("let me down easy", "billy currington"),
+        ("another day of sun", "the la la land cast"),
+    ]
+    pairs: list[tuple[str, str]] = []
+    for k in range(10):
+        title, artist = songs[k % 6]
+        pairs += [
+            ("user", "hey could you find me some songs"),
+            ("assistant", f"i found {k + 3} songs for you. how about {title} by {artist} from the album number {k}"),
+            ("user", "yes play that one"),
+            ("assistant", f"please confirm that you want to play {title} on the kitchen speaker at {k + 4} pm"),
+            ("user", "yes"),
+            ("assistant", "it is playing now. anything else?"),
+            ("user", "no that's all thanks"),
+        ]
+    compactor = Compactor(CompactionPolicy(token_budget=800))
+    for turn in turns_of(pairs, step_s=9):
+        compactor.add(turn)
+        compactor.warm()
+    lines = [line for line in compactor.plan(None).notes.splitlines() if " values said: [" in line]
+    assert len(lines) >= 3
+    timed = [line for line in lines if re.search(r"\b\d+ pm\b", line)]
+    assert len(timed) >= 3
+    for line in timed:
+        k = int(re.search(r"\b(\d+) pm\b", line).group(1)) - 4
+        title, artist = songs[k % 6]
+        assert title in line.split(": [", 1)[1] and artist.split()[-1] in line, line
+
+
 def test_named_spans_read_an_event_named_with_what_it_is() -> None:
     from memory.compaction.compactor import _named_spans
 

@@ -581,7 +581,9 @@ class Compactor:
                 line.spans = (*(n for n in unlent if n not in line.spans), *line.spans)  # said before it: first
                 out.append(line)
         if not out and digest.kind == "content":  # a genre or venue said in a turn holding no other value
-            self._lend_spans(i, _named_spans(" ".join(digest.content), ()))
+            self._lend_spans(i, _names_of(digest.content, []))
+        elif not out and digest.kind == "key":  # a read-back of values noted: a name it says joins them all the same
+            self._lend_spans(i, _names_of((" ".join(digest.key), *digest.content), [v.text for v in digest.said]))
         if not digest.content or (level.summary == "topic" and turn.role != "user"):
             return out
         terms = frozenset(index_terms(" ".join(digest.content)))
@@ -1369,13 +1371,123 @@ def _performer_spans(said: str, lowered: str, tokens: list[re.Match[str]]) -> li
     return out
 
 
+_TITLE_WORD = (
+    r"(?!(?:by|songs?|tracks?|album|play|playing|cast|casting|confirm|subtitles|movie|film)\b)[a-z0-9][\w'&.-]*"
+)
+"""A word of a song's title, which may be any word ("born for greatness", "now that i found you"): the frame around
+the title bounds it."""
+_TITLE = (
+    r"(?!(?:to|listen|listening|hear|hearing|play|playing|about|with|of|on|is|it|this|that|some|any|music|you|a|an|"
+    r"me|my|your|something|anything|somebody|someone|movie|film|event|concert|show|game|ride|table|tickets?|we|"
+    r"we're|i'm|i'll|you're|would|do|how|what|can|could|shall|should|may|following|then|like|for|at|has|have|"
+    r"had|was|were|will|playback|and|named|called|titled|the\s+(?:music|details|following|same|song|track|next)|"
+    r"i\s+(?:put|will|should|would|can|could|am|have)|\d+\s+(?:songs?|tracks?|options?|how|what))\b)"
+    rf"(?:{_TITLE_WORD})(?:\s+{_TITLE_WORD}){{0,6}}?"
+)
+"""A song's title in a frame that bounds it: one to seven words, not opening with a word of the frame ("to listen
+to ...", "it", "some music")."""
+_SONG_OFFER = (
+    r"(?:how about|what about|how do you (?:think|feel|consider)(?: (?:of|about))?(?: listening to)?|"
+    r"what do you think (?:of|about)|do you like|"
+    r"would you like(?: to)?(?: (?:hear|listen to|play))?|would you like (?:listening|to listen) to|shall i play|"
+    r"should i play|there is|there's|are you familiar with|(?:what is|what's|what are) your (?:opinion|thoughts|"
+    r"view|take|concern)s? (?:on|of|about|with)|tell (?:me )?your (?:thoughts|views?|opinion) (?:on|of|about)|"
+    r"(?:may|can|could) i suggest|i (?:would )?(?:suggest|recommend)|you (?:might|may) like|try|"
+    r"(?:has|have|found|is) (?:a|the|one|1) song|(?:song|one|option|track)s? (?:which |that )?is|"
+    r"songs? (?:called|named|titled|name)|i found (?:\d+|one|two|three|four|five|six|seven|eight|nine|ten)"
+    r"(?:\s+(?:songs?|tracks?|options?))?)"
+)
+_ARTIST = (
+    rf"(?-i:[A-Z][\w'&.-]*(?:\s+[A-Z][\w'&.-]*){{0,3}}?)"  # a capitalised name, whatever its words ("In This Moment")
+    rf"|(?:the\s+)?(?:{_NAME_WORD})(?:\s+(?:the\s+)?{_NAME_WORD}){{0,3}}?"  # "cage the elephant"
+)
+_ARTIST_END = r"(?=\s+(?:from|in|off|on|it'?s|it|which|that|and|is|came|called)\b|\s*$|\s*[,.?!])"
+_FRAME_WORDS = (
+    r"i|we|you|there|it|this|that|here|found|have|got|song|songs|a|an|play|playing|confirm|please|want|like|would|"
+    r"how|what|about|is|are|listen|hear|options?|the|event|concert|show|game|movie|film|ride|table|restaurant|venue|"
+    r"anything|something|else|directed|movies|films|one"
+)
 _SONG_BY_SPAN = re.compile(
-    rf"\b(?:how about|what about|do you like|would you like|shall i play|should i play|there is|there's)\s+"
-    rf"(?:the\s+song\s+)?((?:{_NAME_WORD})(?:\s+{_NAME_WORD}){{0,4}}?)\s+(?:song\s+)?by\s+"
-    rf"((?:the\s+)?(?:{_NAME_WORD})(?:\s+{_NAME_WORD}){{0,3}}?)(?=\s+(?:from|in|off|on|it'?s|which|that)\b|\s*$|\s*[,.?!])",
+    rf"\b{_SONG_OFFER}\s+(?:(?:is|this|the|a|one|1|another)\s+){{0,2}}(?:(?:highly rated|popular|great|good|nice)\s+)?"
+    rf"(?:(?:song|track|single|tune)\s+)?(?:(?:called|named|titled|name)\s+)?({_TITLE})\s+(?:song\s+)?(?:is\s+)?by\s+"
+    rf"({_ARTIST}){_ARTIST_END}"
+    rf"|^(?:(?:okay|ok|sure|so|well|yes|yeah|alright)\W+)?((?!(?:{_FRAME_WORDS})\b)(?!\S*\d)(?:{_TITLE_WORD})"
+    rf"(?:\s+(?!(?:{_FRAME_WORDS})\b)(?!\S*\d){_TITLE_WORD}){{0,4}}?)\s+(?:is\s+)?by\s+({_ARTIST})"
+    r"(?=\s+(?:from|in|off|on)\s|\s*[.?!]?$)"
+    rf"|\b(?:songs?|tracks?|music|something|anything|album|(?:it|that) (?:is|was)|it's|that's)\s+by\s+(?!far\b)"
+    rf"({_ARTIST})"
+    rf"{_ARTIST_END}",
     re.IGNORECASE,
 )
-"""A song offered with its artist, also in lower case ("how about best shot by jimmie allen from the album ...")."""
+"""A song offered with its artist, also in lower case ("how about best shot by jimmie allen from the album ...",
+"what is your opinion on all that matters by justin bieber", "slow burn is by kacey musgraves from golden hour"), or
+who made the songs asked for ("some songs by lorde")."""
+_SONG_ALBUM_SPAN = re.compile(
+    rf"\b(?:{_SONG_OFFER}|(?:the|with|a) (?:song|track|single))\s+(?:(?:is|this|the|a|one|1|another)\s+){{0,2}}"
+    rf"(?:(?:song|track|single|tune)\s+)?(?:(?:called|named|titled)\s+)?({_TITLE})\s+(?:from|off|on|in)\s+(?:(?:the|his|her|their)\s+)?"
+    r"(?:(?!(?:from|off|on|in)\b)\w+\s+){0,3}?album\b"
+    # the artist before the title: "how about the ben rector song love like this from the magic album"
+    rf"|\b(?:{_SONG_OFFER})\s+(?:the\s+)?((?:{_NAME_WORD})(?:\s+(?!with\b){_NAME_WORD}){{0,2}}?)\s*(?:'s|song)\s+"
+    rf"(?:song\s+)?({_TITLE})\s+(?:from|off|on|in)\s+(?:(?:the|his|her|their)\s+)?(?:(?!(?:from|off|on|in)\b)\w+\s+)"
+    r"{0,3}?album\b",
+    re.IGNORECASE,
+)
+"""A song offered from its album, without its artist ("how about buzzcut season from her album pure heroine",
+"the track I Want You from the album We Need To Talk")."""
+_DEVICE_SAID = (
+    r"(?:the\s+|your\s+|my\s+|any\s+)?(?:(?!(?:on|in|the|to)\b)[a-z]+\s+){0,3}?"
+    r"(?:speakers?|tvs?|television|device|display|telly)\b"
+)
+_SONG_PLAY_SPAN = re.compile(
+    rf"\b(?:play|playing|hear|listen to|listening to|cast|stream|put on)\s+(?:the\s+(?:song|track|music)\s+)?({_TITLE})"
+    rf"(?:\s+(?:by|from)\s+({_ARTIST}))?"
+    rf"\s+(?:(?:is\s+)?(?:now\s+)?(?:playing|played|cast|streaming)\s+)?(?:on|onto|via)\s+{_DEVICE_SAID}"
+    rf"|\b(?:confirm(?:ing)?|you want|you'd like|you would like|would be)\s+(?:that\s+)?(?:playback\s+of\s+)?"
+    r"(?:the\s+(?:details|following)\s+)?(?:the\s+(?:song|track)\s+)?"
+    rf"({_TITLE})\s+(?:(?:is\s+)?(?:now\s+)?(?:playing|played|cast|streaming)\s+(?:on\s+|onto\s+|via\s+)?|"
+    r"(?:that\s+is\s+)?(?:on|onto|via)\s+)"
+    rf"{_DEVICE_SAID}"
+    rf"|\b(?:play|hear|listen to|cast|stream)\s+(?:the\s+(?:song|track)\s+)?({_TITLE})\s+by\s+({_ARTIST})"
+    rf"(?=\s+for me\b|{_ARTIST_END[3:]}"
+    # a title, then where: "cups on the kitchen speaker", "best shot that is on the bedroom speaker"
+    rf"|^(?:(?:okay|ok|sure|so|yes|yeah|alright)\W+)?((?!(?:{_FRAME_WORDS})\b)(?!\S*\d)(?:{_TITLE_WORD})"
+    rf"(?:\s+(?!(?:{_FRAME_WORDS})\b)(?!\S*\d){_TITLE_WORD}){{0,4}}?)\s+(?:(?:that\s+)?is\s+)?(?:(?:now\s+)?playing\s+)?"
+    rf"(?:on|onto|via)\s+{_DEVICE_SAID}"
+    rf"|\bplay\s+(?:it\s+)?on\s+{_DEVICE_SAID}\s+(?:the\s+(?:song|track)\s+)?((?!in\b){_TITLE})\s*(?:[.?!]|$|(?=\s+i'm right\b))",
+    re.IGNORECASE,
+)
+"""A song asked for or confirmed by where it plays, also in lower case ("you want to play born for greatness on the
+tv", "please confirm superficial love is now playing on the bedroom speaker")."""
+_SONG_PLAY_ALONE = re.compile(
+    rf"^(?:(?:please|so|okay|ok|now|no|yes|yeah)\W+)*(?:(?:can|could|will|would) you\s+|i (?:want|would like|'d like) to\s+)?"
+    rf"(?:play|listen to|hear)\s+(?:the\s+(?:song|track)\s+)?"
+    rf"((?!.*\b(?:on|in)\s+(?:the|my|your)\b){_TITLE})(?:\s+for me)?(?:\s+(?:please|instead))?\W*$",
+    re.IGNORECASE,
+)
+"""A song asked for with nothing else said ("play fresh eyes for me", "Can you play Try To Fight It?")."""
+_NOT_A_TITLE = frozenset(
+    {"the", "a", "an", "song", "songs", "track", "tracks", "music", "it", "this", "that", "them", "one", "something",
+     "anything", "some", "same", "another", "any", "my", "your", "me", "again", "now", "please", "also", "too", "for",
+     "available", "all", "of", "you", "somebody", "someone", "instead"}
+)  # fmt: skip
+_GENRE_WORDS = frozenset({*GENRES, "song", "songs", "music", "track", "tracks", "some", "the", "a", "any", "like"})
+"""A genre said with what it describes ("some pop music") is no title either."""
+
+
+def _song_spans(said: str) -> list[str]:
+    """Songs and their artists named in ``said`` in the frames a song is offered, asked for or confirmed in (see
+    above), also in lower case; a "title" of words that name no song ("the song", "it") is no title."""
+    out: list[str] = []
+    for pattern in (_SONG_BY_SPAN, _SONG_ALBUM_SPAN, _SONG_PLAY_SPAN, _SONG_PLAY_ALONE):
+        if pattern is _SONG_PLAY_ALONE and out:
+            break
+        for m in pattern.finditer(said):
+            for text in m.groups():
+                text = (text or "").rstrip(".,!?")
+                words = set(text.lower().split())
+                if text and not words <= _NOT_A_TITLE and not words <= _GENRE_WORDS and text not in out:
+                    out.append(text)
+    return out
 
 
 def _named_spans(said: str, taken: Iterable[str]) -> list[tuple[str, str]]:
@@ -1406,12 +1518,7 @@ def _named_spans(said: str, taken: Iterable[str]) -> list[tuple[str, str]]:
             text = m.group(1) or m.group(group)
             if text:
                 found.append((m.start(group if m.group(1) is None else 1), kind, " ".join(text.split()).rstrip(".,")))
-    found += [
-        (m.start(n), "name", " ".join(g.split()))
-        for m in _SONG_BY_SPAN.finditer(said)
-        for n, g in enumerate(m.groups(), 1)
-        if g
-    ]
+    found += [(max(said.find(text), 0), "song", " ".join(text.split())) for text in _song_spans(said)]
     held = [t.lower() for t in taken]
     kept: list[tuple[int, str, str]] = []
     for start, kind, span in sorted(found, key=lambda f: -len(f[2])):  # the longer reading first
@@ -1421,6 +1528,8 @@ def _named_spans(said: str, taken: Iterable[str]) -> list[tuple[str, str]]:
         if kind == "event":  # the readers of an event's words: a word of the search, or of a date, is no name
             if _SEARCH_WORDS.intersection(low.split()) or _DATE_WORD.search(low):
                 continue
+            kind = "name"
+        elif kind == "song":
             kind = "name"
         kept.append((start, kind, span))
         held.append(low)
@@ -1469,8 +1578,23 @@ def _kinded_spans(digest: Digest) -> tuple[tuple[str, str], ...]:
             continue  # "i found the event on 7 days": how many dates a search found, nothing booked
         if (kind, tag) not in out:
             out.append((kind, tag))
-    out.extend(_named_spans(" ".join(digest.key), (v.text for v in digest.said)))
+    out.extend(_names_of((" ".join(digest.key), *digest.content), [v.text for v in digest.said]))
     return tuple(out)
+
+
+def _names_of(sentences: Iterable[str], taken: list[str]) -> list[tuple[str, str]]:
+    """:func:`_named_spans` of each of ``sentences`` (all those of a turn, not only the ones that made it durable: the
+    agent's "I found 10. How about ... by ...?" names the song in its second), each name once. The durable sentences
+    are read together, as one text (a game's teams and what the tickets are for: "El Salvador Vs Haiti. Your event"
+    gives both "Salvador Vs Haiti. Your" and "El Salvador Vs Haiti"; read alone, the sentence's "Salvador Vs Haiti."
+    would hold the whole name out)."""
+    out: list[tuple[str, str]] = []
+    held = list(taken)
+    for sentence in sentences:
+        for named in _named_spans(sentence, held):
+            out.append(named)
+            held.append(named[1])
+    return out
 
 
 def _tag_value(tag: str) -> str:
