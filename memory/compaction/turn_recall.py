@@ -20,8 +20,10 @@ never recalled, nor recalled for.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import datetime
 from functools import cache
+from itertools import pairwise
 from typing import Protocol
 
 import numpy as np
@@ -230,7 +232,9 @@ class TurnRecall:
         if not pool:
             return set()  # the question points at no booking of this call: words and value kinds alone
         nth = _ordinal(said)
-        attempts = _attempts(pool, self.compactor._bookings)
+        attempts = (
+            self._counted(pool) if nth is not None and len(pool) >= 2 else _attempts(pool, self.compactor._bookings)
+        )
         if nth is not None and nth <= len(attempts):
             chosen = attempts[nth - 1]
         elif question.anchor == "first":
@@ -342,6 +346,103 @@ class TurnRecall:
                 # after others were listed
                 scores[i] = scores.get(i, 0.0) + _LATEST_BONUS[back] * weight
         return picked
+
+    def _counted(self, pool: list[_Booking]) -> list[list[_Booking]]:
+        """The bookings of ``pool`` (one kind, in order) as the caller counts them ("the second concert"): the
+        attempts of :func:`_attempts`, a booking taken up again later (:meth:`_resumed`) one with the one it
+        resumes (booked if either was, as left or confirmed as its latest part), first in it when it was booked
+        and nothing of it before was."""
+        resumed = self._resumed(pool)
+        if not resumed:
+            return _attempts(pool, self.compactor._bookings)
+        parts: dict[int, list[_Booking]] = {}  # the first of each chain -> its parts, in order
+        for booking in pool:
+            parts.setdefault(id(resumed.get(id(booking), booking)), []).append(booking)
+        whole: dict[int, _Booking] = {}  # a chain as one booking -> its first part
+        joined: list[_Booking] = []
+        for booking in pool:
+            if id(booking) in resumed:
+                continue
+            chain = parts[id(booking)]
+            if len(chain) > 1:
+                latest = chain[-1]
+                booking = replace(
+                    booking,
+                    booked=any(b.booked for b in chain),
+                    left=latest.left,
+                    affirmed=latest.affirmed,
+                    settled=latest.settled,
+                    failed=latest.failed,
+                    own=set().union(*(b.own for b in chain)),
+                )
+            whole[id(booking)] = chain[0]
+            joined.append(booking)
+        everything = [next((b for b in joined if whole[id(b)] is o), o) for o in self.compactor._bookings]
+        out: list[list[_Booking]] = []
+        for group in _attempts(joined, everything):
+            counted: list[_Booking] = []
+            for booking in group:
+                for part in parts[id(whole[id(booking)])]:
+                    first = part.booked and not any(b.booked for b in counted)
+                    counted.insert(0 if first else len(counted), part)
+            out.append(counted)
+        return out
+
+    def _resumed(self, pool: list[_Booking]) -> dict[int, _Booking]:
+        """The bookings of ``pool`` (one kind, in order) that take up the one before them again, by ``id``, and the
+        booking each resumes (the first of its chain): the caller coming back to it after a detour ("can we go
+        back to booking the tickets", "i want to book the event tickets now") or re-opening it, with no new
+        request of their own (:meth:`_resumes`)."""
+        out: dict[int, _Booking] = {}
+        for before, after in pairwise(pool):
+            if self._resumes(before, after):
+                out[id(after)] = out.get(id(before), before)
+        return out
+
+    def _resumes(self, before: _Booking, after: _Booking) -> bool:
+        """``after`` (of ``before``'s kind, the next of it) takes ``before`` up again: the caller's first words in it
+        ask for nothing new (no search: "find me something to do", "i am looking for a concert in la"), no booking
+        between them started with a search of its own (what is taken up may be that one's), and the caller says
+        they come back to it ("go back to booking tickets", "book the tickets now", "the event we searched for"),
+        or the agent's proposal or checks in it say again what ``before`` took (its title: :meth:`_where_said`)."""
+        request = after.request
+        if before.kind != after.kind or request is None or request != after.turns[0]:
+            return False
+        if _NEW_REQUEST.search(self._text(request)):
+            return False
+        bookings = self.compactor._bookings
+        at = {id(b): n for n, b in enumerate(bookings)}
+        if id(before) not in at or id(after) not in at:
+            return False
+        between = bookings[at[id(before)] + 1 : at[id(after)]]
+        if any(b.request is not None and _NEW_REQUEST.search(self._text(b.request)) for b in between):
+            return False
+        if _RESUMING.search(self._text(request)):
+            return True
+        title = self._taken_terms(before)
+        if not title:
+            return False
+        again = {
+            t
+            for i in after.turns
+            if i == after.offer or self._checks(after, i)
+            for t in self.compactor._digest(i).terms & title
+        }
+        return bool(again) and all(self._where_said(t, between) for t in again)
+
+    def _text(self, i: int) -> str:
+        """Turn ``i`` in lower case, read through the recogniser's fillers and stutters when it was."""
+        return self.compactor._said.get(i) or self.compactor._turns[i].text.lower()
+
+    def _where_said(self, term: str, between: list[_Booking]) -> bool:
+        """``term`` (of what the booking before ``between`` took) is said in none of the bookings ``between``: what
+        the booking after them says again is that one's, not a thing another booking named since."""
+        return not any(
+            term in self.compactor._digest(i).terms
+            for b in between
+            for i in b.turns
+            if self.compactor._digest(i).kind in ("key", "content")
+        )
 
     def _with_follow_ups(self, pool: list[_Booking]) -> dict[int, list[int]]:
         """The turns of each booking of ``pool`` (by ``id``) that the caller would count, with those of the
@@ -754,6 +855,18 @@ _TAKES = re.compile(
 )
 """A caller taking what the agent just proposed ("that will do, please reserve tickets", "sounds awesome, book
 me 1 ticket"), or asking to book it."""
+_RESUMING = re.compile(
+    r"\b(?:(?:go|get|come|going|getting|went) (?:uh |um )?back to|return(?:ing)? to|continue|resume|carry on|"
+    r"(?:we|you) (?:searched|found|looked|talked|picked|chose|discussed|mentioned)|(?:from )?(?:before|earlier)\b"
+    r"|(?:book|buy|get|reserve|purchase)\b[^.?!]{0,40}\bnow\b)"
+)
+"""A caller coming back to a booking left for something else ("can we go back to booking tickets", "i want to book
+the event tickets now", "the event we searched for earlier")."""
+_NEW_REQUEST = re.compile(
+    r"\b(?:find|search|searching|look|looking|pull up|show me|something|anything|any (?:events?|concerts?|songs?)|"
+    r"what (?:events?|is there|else)|some (?:events?|dates|options)|dates? for|other|another|different|new)\b"
+)
+"""A caller asking for something new (a search, other options): no booking taken up again."""
 _ASKING = re.compile(r"\b(?:what|which|when|where|who|how|remind|double check|again|was it)\b")
 
 
