@@ -428,7 +428,7 @@ class TurnRecall:
             if i == after.offer or self._checks(after, i)
             for t in self.compactor._digest(i).terms & title
         }
-        return bool(again) and all(self._where_said(t, between) for t in again)
+        return len(again) >= 2 and all(self._where_said(t, between) for t in again)  # a title, not one word
 
     def _text(self, i: int) -> str:
         """Turn ``i`` in lower case, read through the recogniser's fillers and stutters when it was."""
@@ -858,7 +858,9 @@ me 1 ticket"), or asking to book it."""
 _RESUMING = re.compile(
     r"\b(?:(?:go|get|come|going|getting|went) (?:uh |um )?back to|return(?:ing)? to|continue|resume|carry on|"
     r"(?:we|you) (?:searched|found|looked|talked|picked|chose|discussed|mentioned)|(?:from )?(?:before|earlier)\b"
-    r"|(?:book|buy|get|reserve|purchase)\b[^.?!]{0,40}\bnow\b)"
+    r"|(?:book|buy|get|reserve|purchase)\b[^.?!]{0,40}\bnow\b|^\W*now\b"
+    r"|(?:book|buy|get|reserve|purchase) (?:me )?(?:the|those|these) (?:\w+ )?tickets?\W*(?:$|now|please|for (?:the|that) "
+    r"(?:event|show|concert|game)\b))"
 )
 """A caller coming back to a booking left for something else ("can we go back to booking tickets", "i want to book
 the event tickets now", "the event we searched for earlier")."""
