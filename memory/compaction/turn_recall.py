@@ -402,7 +402,7 @@ class TurnRecall:
     def _resumes(self, before: _Booking, after: _Booking) -> bool:
         """``after`` (of ``before``'s kind, the next of it) takes ``before`` up again: the caller's first words in it
         ask for nothing new (no search: "find me something to do", "i am looking for a concert in la"), no booking
-        between them started with a search of its own (what is taken up may be that one's), and the caller says
+        between them started with a search and spoke of this kind of thing (what is taken up may be that one's), and the caller says
         they come back to it ("go back to booking tickets", "book the tickets now", "the event we searched for"),
         or the agent's proposal or checks in it say again what ``before`` took (its title: :meth:`_where_said`)."""
         request = after.request
@@ -415,7 +415,10 @@ class TurnRecall:
         if id(before) not in at or id(after) not in at:
             return False
         between = bookings[at[id(before)] + 1 : at[id(after)]]
-        if any(b.request is not None and _NEW_REQUEST.search(self._text(b.request)) for b in between):
+        if any(
+            b.request is not None and b.named.get(after.kind or "") and _NEW_REQUEST.search(self._text(b.request))
+            for b in between
+        ):  # a search in between that turned to this kind of thing: what is taken up may be that one's
             return False
         if _RESUMING.search(self._text(request)):
             return True
@@ -866,7 +869,8 @@ _RESUMING = re.compile(
 the event tickets now", "the event we searched for earlier")."""
 _NEW_REQUEST = re.compile(
     r"\b(?:find|search|searching|look|looking|pull up|show me|something|anything|any (?:events?|concerts?|songs?)|"
-    r"what (?:events?|is there|else)|some (?:events?|dates|options)|dates? for|other|another|different|new)\b"
+    r"what (?:events?|is there|else)|some (?:events?|dates|options)|dates? for|other|another|different|new|"
+    r"interesting|fun|happening|going on|excit\w*|suggest\w*|recommend\w*|options)\b"
 )
 """A caller asking for something new (a search, other options): no booking taken up again."""
 _ASKING = re.compile(r"\b(?:what|which|when|where|who|how|remind|double check|again|was it)\b")
