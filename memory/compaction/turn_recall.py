@@ -402,50 +402,30 @@ class TurnRecall:
     def _resumes(self, before: _Booking, after: _Booking) -> bool:
         """``after`` (of ``before``'s kind, the next of it) takes ``before`` up again: the caller's first words in it
         ask for nothing new (no search: "find me something to do", "i am looking for a concert in la"), no booking
-        between them started with a search and spoke of this kind of thing (what is taken up may be that one's), and the caller says
-        they come back to it ("go back to booking tickets", "book the tickets now", "the event we searched for"),
-        or the agent's proposal or checks in it say again what ``before`` took (its title: :meth:`_where_said`)."""
+        between them started with a search and spoke of this kind of thing (what is taken up may be that one's), and
+        the caller says they come back to it ("go back to booking tickets", "book the tickets now", "the event we
+        searched for"). Strict: the agent saying again what ``before`` took is not enough (a venue, a city and a
+        kind of food recur between bookings)."""
         request = after.request
         if before.kind != after.kind or request is None or request != after.turns[0]:
             return False
-        if _NEW_REQUEST.search(self._text(request)):
+        said = self._text(request)
+        if _NEW_REQUEST.search(said) or not _RESUMING.search(said):
             return False
         bookings = self.compactor._bookings
         at = {id(b): n for n, b in enumerate(bookings)}
         if id(before) not in at or id(after) not in at:
             return False
         between = bookings[at[id(before)] + 1 : at[id(after)]]
-        if any(
+        # a search in between that turned to this kind of thing: what is taken up may be that one's
+        return not any(
             b.request is not None and b.named.get(after.kind or "") and _NEW_REQUEST.search(self._text(b.request))
             for b in between
-        ):  # a search in between that turned to this kind of thing: what is taken up may be that one's
-            return False
-        if _RESUMING.search(self._text(request)):
-            return True
-        title = self._taken_terms(before)
-        if not title:
-            return False
-        again = {
-            t
-            for i in after.turns
-            if i == after.offer or self._checks(after, i)
-            for t in self.compactor._digest(i).terms & title
-        }
-        return len(again) >= 2 and all(self._where_said(t, between) for t in again)  # a title, not one word
+        )
 
     def _text(self, i: int) -> str:
         """Turn ``i`` in lower case, read through the recogniser's fillers and stutters when it was."""
         return self.compactor._said.get(i) or self.compactor._turns[i].text.lower()
-
-    def _where_said(self, term: str, between: list[_Booking]) -> bool:
-        """``term`` (of what the booking before ``between`` took) is said in none of the bookings ``between``: what
-        the booking after them says again is that one's, not a thing another booking named since."""
-        return not any(
-            term in self.compactor._digest(i).terms
-            for b in between
-            for i in b.turns
-            if self.compactor._digest(i).kind in ("key", "content")
-        )
 
     def _with_follow_ups(self, pool: list[_Booking]) -> dict[int, list[int]]:
         """The turns of each booking of ``pool`` (by ``id``) that the caller would count, with those of the
@@ -861,7 +841,7 @@ me 1 ticket"), or asking to book it."""
 _RESUMING = re.compile(
     r"\b(?:(?:go|get|come|going|getting|went) (?:uh |um )?back to|return(?:ing)? to|continue|resume|carry on|"
     r"(?:we|you) (?:searched|found|looked|talked|picked|chose|discussed|mentioned)|(?:from )?(?:before|earlier)\b"
-    r"|(?:book|buy|get|reserve|purchase)\b[^.?!]{0,40}\bnow\b|^\W*now\b"
+    r"|(?:book|buy|get|reserve|purchase)\b[^.?!]{0,40}\bnow\b"
     r"|(?:book|buy|get|reserve|purchase) (?:me )?(?:the|those|these) (?:\w+ )?tickets?\W*(?:$|now|please|for (?:the|that) "
     r"(?:event|show|concert|game)\b))"
 )
@@ -870,7 +850,7 @@ the event tickets now", "the event we searched for earlier")."""
 _NEW_REQUEST = re.compile(
     r"\b(?:find|search|searching|look|looking|pull up|show me|something|anything|any (?:events?|concerts?|songs?)|"
     r"what (?:events?|is there|else)|some (?:events?|dates|options)|dates? for|other|another|different|new|"
-    r"interesting|fun|happening|going on|excit\w*|suggest\w*|recommend\w*|options)\b"
+    r"interesting|fun|happening|going on|excit\w*|suggest\w*|recommend\w*|options|some (?!tickets?\b)\w+)\b"
 )
 """A caller asking for something new (a search, other options): no booking taken up again."""
 _ASKING = re.compile(r"\b(?:what|which|when|where|who|how|remind|double check|again|was it)\b")
