@@ -401,3 +401,19 @@ def test_a_resumption_is_read_only_for_a_question_by_order() -> None:
     assert not calls  # no order asked for: the bookings are not counted
     compactor.plan("what was the venue for the second event tickets")
     assert calls
+
+
+def test_tickets_taken_up_after_a_search_that_spoke_of_tickets_resume_nothing() -> None:
+    """A stretch in between that started with a search speaking of this kind ("a restaurant and some concerts near
+    there"): the tickets taken up may be that search's, so they count on their own."""
+    turns = [
+        *TICKETS_LEFT_FOR_A_TABLE_THEN_TAKEN_UP_AGAIN[:6],
+        ("user", "i want to find a restaurant and some concerts near there"),
+        *TICKETS_LEFT_FOR_A_TABLE_THEN_TAKEN_UP_AGAIN[7:],
+    ]
+    compactor = _resumed_call(turns)
+    assert [b.kind for b in compactor._bookings][:4] == ["event", "restaurant", "event", "event"]
+    pool = [b for b in compactor._bookings if b.kind == "event"][:3]
+    assert compactor._bookings[1].named.get("event")  # the search in between spoke of concerts
+    assert not compactor._turn_recall._resumed(pool)
+    assert len(compactor._turn_recall._counted(pool)) == 3
