@@ -314,3 +314,106 @@ def test_a_proposal_put_as_a_question_is_the_one_taken_after_options_turned_down
     assert compactor.boundary > len(turns)
     recall = compactor.plan("Sorry, what was the venue for the first event tickets again?").recall
     assert "Chase Center Experience" in recall  # the one taken, not the hall or the symphony turned down
+
+
+TICKETS_LEFT_FOR_A_TABLE_THEN_TAKEN_UP_AGAIN = [
+    ("user", "find me some concerts in portland"),
+    ("assistant", "the night owls play the crystal ballroom on friday"),
+    ("user", "that sounds good"),
+    ("assistant", "would you like to buy tickets"),
+    ("user", "not yet"),
+    ("assistant", "is there anything else i can help with"),
+    ("user", "i want to reserve a table at a restaurant near there"),
+    ("assistant", "how about blue fig on burnside"),
+    ("user", "book a table for two at 6 pm"),
+    ("assistant", "your table for two at blue fig at 6 pm is booked"),
+    ("user", "thanks can we go back to booking the tickets"),
+    ("assistant", "please confirm two tickets for the night owls at the crystal ballroom on friday"),
+    ("user", "yes"),
+    ("assistant", "your tickets are booked"),
+    ("user", "thank you that's all"),
+    ("assistant", "have a great night"),
+    ("user", "i also want to find events in salem"),
+    ("assistant", "the river band plays the elsinore theatre on saturday"),
+    ("user", "one ticket please"),
+    ("assistant", "please confirm one ticket for the river band at the elsinore theatre on saturday"),
+    ("user", "yes"),
+    ("assistant", "your ticket is booked"),
+    ("user", "thanks bye"),
+]
+"""Tickets left for a table and taken up again ("can we go back to booking the tickets"), then other tickets."""
+
+
+def _resumed_call(turns: list[tuple[str, str]]) -> Compactor:
+    compactor = fed(turns_of([*turns, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert compactor.boundary > len(turns)
+    return compactor
+
+
+def test_tickets_taken_up_again_after_a_detour_count_with_the_tickets_they_resume() -> None:
+    from memory.compaction.bookings import _attempts
+
+    compactor = _resumed_call(TICKETS_LEFT_FOR_A_TABLE_THEN_TAKEN_UP_AGAIN)
+    assert [b.kind for b in compactor._bookings][:4] == ["event", "restaurant", "event", "event"]
+    pool = [b for b in compactor._bookings if b.kind == "event"][:3]
+    assert len(_attempts(pool, compactor._bookings)) == 3  # counted apart, the resumed tickets would be the second
+    counted = compactor._turn_recall._counted(pool)
+    assert [len(group) for group in counted] == [2, 1]
+    assert counted[0][0] is pool[1]  # the part that was booked comes first
+    recall = compactor.plan("sorry what was the venue for the second event tickets again").recall
+    assert "elsinore" in recall and "crystal ballroom" not in recall
+    first = compactor.plan("just to double check the venue for the first event tickets was what").recall
+    assert "crystal ballroom" in first
+
+
+def test_a_new_search_after_a_detour_takes_no_tickets_up_again() -> None:
+    turns = [
+        *TICKETS_LEFT_FOR_A_TABLE_THEN_TAKEN_UP_AGAIN[:10],
+        ("user", "thanks now find me some events in eugene"),
+        ("assistant", "the sun kings play the mcdonald theatre on sunday"),
+        ("user", "two tickets please"),
+        ("assistant", "please confirm two tickets for the sun kings at the mcdonald theatre on sunday"),
+        ("user", "yes"),
+        ("assistant", "your tickets are booked"),
+        ("user", "thank you bye"),
+    ]
+    compactor = _resumed_call(turns)
+    pool = [b for b in compactor._bookings if b.kind == "event"][:2]
+    assert [b.kind for b in compactor._bookings][:3] == ["event", "restaurant", "event"]
+    assert not compactor._turn_recall._resumed(pool)  # "find me some events": a new request
+    assert len(compactor._turn_recall._counted(pool)) == 2
+    recall = compactor.plan("sorry what was the venue for the second event tickets again").recall
+    assert "mcdonald theatre" in recall
+
+
+def test_a_resumption_is_read_only_for_a_question_by_order() -> None:
+    compactor = _resumed_call(TICKETS_LEFT_FOR_A_TABLE_THEN_TAKEN_UP_AGAIN)
+    calls: list[int] = []
+    recall = compactor._turn_recall
+    original = recall._resumed
+
+    def counting(pool: list) -> dict:  # type: ignore[type-arg]
+        calls.append(len(pool))
+        return original(pool)
+
+    recall._resumed = counting  # type: ignore[method-assign]
+    compactor.plan("what was the venue for the event tickets i booked")
+    assert not calls  # no order asked for: the bookings are not counted
+    compactor.plan("what was the venue for the second event tickets")
+    assert calls
+
+
+def test_tickets_taken_up_after_a_search_that_spoke_of_tickets_resume_nothing() -> None:
+    """A stretch in between that started with a search speaking of this kind ("a restaurant and some concerts near
+    there"): the tickets taken up may be that search's, so they count on their own."""
+    turns = [
+        *TICKETS_LEFT_FOR_A_TABLE_THEN_TAKEN_UP_AGAIN[:6],
+        ("user", "i want to find a restaurant and some concerts near there"),
+        *TICKETS_LEFT_FOR_A_TABLE_THEN_TAKEN_UP_AGAIN[7:],
+    ]
+    compactor = _resumed_call(turns)
+    assert [b.kind for b in compactor._bookings][:4] == ["event", "restaurant", "event", "event"]
+    pool = [b for b in compactor._bookings if b.kind == "event"][:3]
+    assert compactor._bookings[1].named.get("event")  # the search in between spoke of concerts
+    assert not compactor._turn_recall._resumed(pool)
+    assert len(compactor._turn_recall._counted(pool)) == 3

@@ -20,8 +20,10 @@ never recalled, nor recalled for.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import datetime
 from functools import cache
+from itertools import pairwise
 from typing import Protocol
 
 import numpy as np
@@ -230,7 +232,9 @@ class TurnRecall:
         if not pool:
             return set()  # the question points at no booking of this call: words and value kinds alone
         nth = _ordinal(said)
-        attempts = _attempts(pool, self.compactor._bookings)
+        attempts = (
+            self._counted(pool) if nth is not None and len(pool) >= 2 else _attempts(pool, self.compactor._bookings)
+        )
         if nth is not None and nth <= len(attempts):
             chosen = attempts[nth - 1]
         elif question.anchor == "first":
@@ -342,6 +346,86 @@ class TurnRecall:
                 # after others were listed
                 scores[i] = scores.get(i, 0.0) + _LATEST_BONUS[back] * weight
         return picked
+
+    def _counted(self, pool: list[_Booking]) -> list[list[_Booking]]:
+        """The bookings of ``pool`` (one kind, in order) as the caller counts them ("the second concert"): the
+        attempts of :func:`_attempts`, a booking taken up again later (:meth:`_resumed`) one with the one it
+        resumes (booked if either was, as left or confirmed as its latest part), first in it when it was booked
+        and nothing of it before was."""
+        resumed = self._resumed(pool)
+        if not resumed:
+            return _attempts(pool, self.compactor._bookings)
+        parts: dict[int, list[_Booking]] = {}  # the first of each chain -> its parts, in order
+        for booking in pool:
+            parts.setdefault(id(resumed.get(id(booking), booking)), []).append(booking)
+        whole: dict[int, _Booking] = {}  # a chain as one booking -> its first part
+        joined: list[_Booking] = []
+        for booking in pool:
+            if id(booking) in resumed:
+                continue
+            chain = parts[id(booking)]
+            if len(chain) > 1:
+                latest = chain[-1]
+                booking = replace(
+                    booking,
+                    booked=any(b.booked for b in chain),
+                    left=latest.left,
+                    affirmed=latest.affirmed,
+                    settled=latest.settled,
+                    failed=latest.failed,
+                    own=set().union(*(b.own for b in chain)),
+                )
+            whole[id(booking)] = chain[0]
+            joined.append(booking)
+        everything = [next((b for b in joined if whole[id(b)] is o), o) for o in self.compactor._bookings]
+        out: list[list[_Booking]] = []
+        for group in _attempts(joined, everything):
+            counted: list[_Booking] = []
+            for booking in group:
+                for part in parts[id(whole[id(booking)])]:
+                    first = part.booked and not any(b.booked for b in counted)
+                    counted.insert(0 if first else len(counted), part)
+            out.append(counted)
+        return out
+
+    def _resumed(self, pool: list[_Booking]) -> dict[int, _Booking]:
+        """The bookings of ``pool`` (one kind, in order) that take up the one before them again, by ``id``, and the
+        booking each resumes (the first of its chain): the caller coming back to it after a detour ("can we go
+        back to booking the tickets", "i want to book the event tickets now") or re-opening it, with no new
+        request of their own (:meth:`_resumes`)."""
+        out: dict[int, _Booking] = {}
+        for before, after in pairwise(pool):
+            if self._resumes(before, after):
+                out[id(after)] = out.get(id(before), before)
+        return out
+
+    def _resumes(self, before: _Booking, after: _Booking) -> bool:
+        """``after`` (of ``before``'s kind, the next of it) takes ``before`` up again: the caller's first words in it
+        ask for nothing new (no search: "find me something to do", "i am looking for a concert in la"), no booking
+        between them started with a search and spoke of this kind of thing (what is taken up may be that one's), and
+        the caller says they come back to it ("go back to booking tickets", "book the tickets now", "the event we
+        searched for"). Strict: the agent saying again what ``before`` took is not enough (a venue, a city and a
+        kind of food recur between bookings)."""
+        request = after.request
+        if before.kind != after.kind or request is None or request != after.turns[0]:
+            return False
+        said = self._text(request)
+        if _NEW_REQUEST.search(said) or not _RESUMING.search(said):
+            return False
+        bookings = self.compactor._bookings
+        at = {id(b): n for n, b in enumerate(bookings)}
+        if id(before) not in at or id(after) not in at:
+            return False
+        between = bookings[at[id(before)] + 1 : at[id(after)]]
+        # a search in between that turned to this kind of thing: what is taken up may be that one's
+        return not any(
+            b.request is not None and b.named.get(after.kind or "") and _NEW_REQUEST.search(self._text(b.request))
+            for b in between
+        )
+
+    def _text(self, i: int) -> str:
+        """Turn ``i`` in lower case, read through the recogniser's fillers and stutters when it was."""
+        return self.compactor._said.get(i) or self.compactor._turns[i].text.lower()
 
     def _with_follow_ups(self, pool: list[_Booking]) -> dict[int, list[int]]:
         """The turns of each booking of ``pool`` (by ``id``) that the caller would count, with those of the
@@ -754,6 +838,21 @@ _TAKES = re.compile(
 )
 """A caller taking what the agent just proposed ("that will do, please reserve tickets", "sounds awesome, book
 me 1 ticket"), or asking to book it."""
+_RESUMING = re.compile(
+    r"\b(?:(?:go|get|come|going|getting|went) (?:uh |um )?back to|return(?:ing)? to|continue|resume|carry on|"
+    r"(?:we|you) (?:searched|found|looked|talked|picked|chose|discussed|mentioned)|(?:from )?(?:before|earlier)\b"
+    r"|(?:book|buy|get|reserve|purchase)\b[^.?!]{0,40}\bnow\b"
+    r"|(?:book|buy|get|reserve|purchase) (?:me )?(?:the|those|these) (?:\w+ )?tickets?\W*(?:$|now|please|for (?:the|that) "
+    r"(?:event|show|concert|game)\b))"
+)
+"""A caller coming back to a booking left for something else ("can we go back to booking tickets", "i want to book
+the event tickets now", "the event we searched for earlier")."""
+_NEW_REQUEST = re.compile(
+    r"\b(?:find|search|searching|look|looking|pull up|show me|something|anything|any (?:events?|concerts?|songs?)|"
+    r"what (?:events?|is there|else)|some (?:events?|dates|options)|dates? for|other|another|different|new|"
+    r"interesting|fun|happening|going on|excit\w*|suggest\w*|recommend\w*|options|some (?!tickets?\b)\w+)\b"
+)
+"""A caller asking for something new (a search, other options): no booking taken up again."""
 _ASKING = re.compile(r"\b(?:what|which|when|where|who|how|remind|double check|again|was it)\b")
 
 
