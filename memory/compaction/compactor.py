@@ -1154,10 +1154,9 @@ located"): never a request."""
 _REQUEST = re.compile(
     r"\b(?:looking for|look for|find(?:ing)?|search(?:ing)?|book(?:ing)?|reserve|reservation|want|wanna|need|get me|"
     r"buy(?:ing)?|play|"
-    r"help me|i'd like|i'd also like|i would like|i(?:'d| would)? (?:also )?wish to|interested in|look into|can you|"
-    r"could you)\b"
+    r"help me|i'd like|i'd also like|i would like|interested in|look into|can you|could you)\b"
 )
-"""A caller asking for something (what starts a booking): "i wish to get tickets" asks as "i want to" does."""
+"""A caller asking for something (what starts a booking)."""
 _VALUE_WORD = re.compile(r"\d|@|[$£€]", re.IGNORECASE)
 
 
