@@ -2064,23 +2064,3 @@ def test_thanks_then_booking_the_tickets_for_the_event_found_returns_to_it_after
         ]
     )
     assert bookings[0].turns[:5] == [0, 1, 2, 3, 4]
-
-
-@pytest.mark.parametrize("wording", ["i wish to", "i'd wish to", "i want to"])
-def test_i_wish_to_asks_for_another_booking_as_i_want_to_does(wording: str) -> None:
-    """ "I wish to get tickets for the event ..." after a booking that is done starts another booking, as "I want
-    to" does: "the event" after it is the new one, not a word back to the one before."""
-    bookings = _booked(
-        [
-            ("user", "i need 2 tickets for the jazz festival on friday"),
-            ("assistant", "please confirm 2 tickets for the jazz festival on friday"),
-            ("user", "yes"),
-            ("assistant", "your tickets are booked"),
-            ("user", f"{wording} get 3 tickets for the event in las vegas on march 14th"),
-            ("assistant", "please confirm 3 tickets for life is beautiful on march 14th in las vegas"),
-            ("user", "yes"),
-            ("assistant", "your tickets are booked"),
-            ("user", "thanks bye"),
-        ]
-    )
-    assert len([b for b in bookings if b.kind == "event"]) == 2
