@@ -559,3 +559,37 @@ def test_days_a_search_found_are_no_value_of_the_booking() -> None:
     assert ("duration", "4 days") in _kinded_spans(stay)
     just = classify(Turn("c", "user", "i want the car for just 3 days from march 3rd", T0))
     assert ("duration", "3 days") in _kinded_spans(just)  # how long, however said
+
+
+def test_named_spans_read_where_a_song_plays_as_its_confirmation_says_it() -> None:
+    from memory.compaction.compactor import _named_spans
+
+    assert _named_spans("you want to hear tempo on the kitchen speaker", []) == [
+        ("name", "tempo"),
+        ("device", "kitchen speaker"),
+    ]
+    assert ("device", "tv") in _named_spans("please confirm you want me to play girl like you on tv", [])
+    assert _named_spans("please play the song on my kitchen device", []) == [("device", "kitchen speaker")]
+    assert _named_spans("the tv is too loud in here", []) == []  # a device in other talk
+    assert _named_spans("i watched a movie on tv last night", []) == []
+
+
+def test_where_a_song_plays_joins_its_values_line_across_a_question_back() -> None:
+    """The agent's confirmation names the device; a question back about an earlier song, and its answer, said
+    between the offer and the confirmation, belong to no booking: the device still joins the song's line."""
+    pairs = [
+        ("user", "can you find me some music i like old dominion"),
+        ("assistant", "What about Hotel Key from the album Happy Endings by Old Dominion?"),
+        ("user", "wait what was the artist of the first song you played"),
+        ("assistant", "The artist was Jake Owen."),
+        ("user", "great can you play it"),
+        ("assistant", "you want to play hotel key on the tv"),
+        ("user", "yes"),
+        ("assistant", "ok it is now playing"),
+    ] + [("user", "okay"), ("assistant", "mm-hmm")] * 40
+    compactor = Compactor(CompactionPolicy(token_budget=300))
+    for turn in turns_of(pairs, step_s=9):
+        compactor.add(turn)
+        compactor.plan(None)
+    offer = [line for line in compactor._lines if line.key and ("name", "hotel key") in line.spans]
+    assert offer and ("device", "tv") in offer[0].spans

@@ -17,7 +17,7 @@ from ..text.quote import quote
 from ..text.reading import read_turn
 from ..text.spoken import normalize_spoken_digits
 from ..text.terms import index_terms
-from ..text.values import LOWER_VENUE, Value
+from ..text.values import LOWER_VENUE, Value, values_in
 from ..text.vocab import NUMBER_WORDS
 from ..values import MemoryRow
 from .bookings import _Booking
@@ -583,7 +583,9 @@ class Compactor:
         if not out and digest.kind == "content":  # a genre or venue said in a turn holding no other value
             self._lend_spans(i, _names_of(digest.content, []))
         elif not out and digest.kind == "key":  # a read-back of values noted: a name it says joins them all the same
-            self._lend_spans(i, _names_of((" ".join(digest.key), *digest.content), [v.text for v in digest.said]))
+            # and so does where a song plays ("you want to play hotel key on the tv"), read again though tagged
+            taken = [v.text for v in digest.said if v.kind != "device"]
+            self._lend_spans(i, _names_of((" ".join(digest.key), *digest.content), taken))
         if not digest.content or (level.summary == "topic" and turn.role != "user"):
             return out
         terms = frozenset(index_terms(" ".join(digest.content)))
@@ -661,7 +663,10 @@ class Compactor:
         if not named or booking is None:
             return
         for line in reversed(self._lines):
-            if self._booking_of.get(line.index) != booking:
+            of = self._booking_of.get(line.index)
+            if of is None:  # a question back and its answer, asides within the booking: of none
+                continue
+            if of != booking:
                 break
             if line.key and line.spans:
                 line.spans = (*line.spans, *(n for n in named if n not in line.spans))
@@ -1490,6 +1495,28 @@ def _song_spans(said: str) -> list[str]:
     return out
 
 
+def _device_spans(said: str) -> list[tuple[int, str, str]]:
+    """Where a song plays, as a song's request or confirmation says it ("please confirm: play cups on the kitchen
+    speaker", "you want to hear tempo on the tv"), in normal form ("kitchen speaker", "tv"); not a device said
+    in other talk ("the tv is too loud")."""
+    spans = [m.span() for pattern in (_SONG_PLAY_SPAN, _PLAY_IT_ON) for m in pattern.finditer(said)]
+    if not spans:
+        return []
+    return [
+        (value.start, "device", value.normalised)
+        for value in values_in(said)
+        if value.kind == "device" and any(start <= value.start < end for start, end in spans)
+    ]
+
+
+_PLAY_IT_ON = re.compile(
+    rf"\b(?:play|playing|cast|stream|put)\s+(?:it|this|that|them|the\s+(?:song|track|music))\s+"
+    rf"(?:(?:on|onto|via|through|in)\s+){_DEVICE_SAID}",
+    re.IGNORECASE,
+)
+"""The song under way asked for where it plays ("play it on the tv", "please play the song on my kitchen device")."""
+
+
 def _named_spans(said: str, taken: Iterable[str]) -> list[tuple[str, str]]:
     """Venues, genres, albums, games, events, performers and cities said in ``said`` that no value reader sees (in
     lower case above all), as spans said, in the order said, unless a value already read holds them; of two
@@ -1519,6 +1546,7 @@ def _named_spans(said: str, taken: Iterable[str]) -> list[tuple[str, str]]:
             if text:
                 found.append((m.start(group if m.group(1) is None else 1), kind, " ".join(text.split()).rstrip(".,")))
     found += [(max(said.find(text), 0), "song", " ".join(text.split())) for text in _song_spans(said)]
+    found += _device_spans(said)
     held = [t.lower() for t in taken]
     kept: list[tuple[int, str, str]] = []
     for start, kind, span in sorted(found, key=lambda f: -len(f[2])):  # the longer reading first
