@@ -519,6 +519,15 @@ def test_named_spans_read_an_event_named_with_what_it_is() -> None:
     assert _named_spans("can i get more seats for the same event", []) == []  # no name said
 
 
+def _planned_each_turn(pairs: list[tuple[str, str]], *, budget: int) -> Compactor:
+    """A compactor fed ``pairs`` 9 s apart, planning after each turn as the worker does before each reply."""
+    compactor = Compactor(CompactionPolicy(token_budget=budget))
+    for turn in turns_of(pairs, step_s=9):
+        compactor.add(turn)
+        compactor.plan(None)
+    return compactor
+
+
 def test_a_value_noted_in_an_earlier_booking_is_noted_again_in_its_own() -> None:
     """ "2 tickets" and "march 3rd" said for a second booking, as for the first: noted in the second booking too
     (the "already noted" check is within a booking), so that its values line holds them."""
@@ -536,10 +545,7 @@ def test_a_value_noted_in_an_earlier_booking_is_noted_again_in_its_own() -> None
         ("user", "yes"),
         ("assistant", "your tickets are booked. enjoy the show"),
     ] + [("user", "okay"), ("assistant", "mm-hmm")] * 12
-    compactor = Compactor(CompactionPolicy(token_budget=400))
-    for turn in turns_of(pairs, step_s=9):
-        compactor.add(turn)
-        compactor.plan(None)
+    compactor = _planned_each_turn(pairs, budget=400)
     booking_of = compactor._booking_of
     second = [line for line in compactor._lines if line.key and booking_of.get(line.index) == 1]
     assert any("2 tickets" in line.full and "march 3rd" in line.full for line in second)
@@ -587,9 +593,6 @@ def test_where_a_song_plays_joins_its_values_line_across_a_question_back() -> No
         ("user", "yes"),
         ("assistant", "ok it is now playing"),
     ] + [("user", "okay"), ("assistant", "mm-hmm")] * 40
-    compactor = Compactor(CompactionPolicy(token_budget=300))
-    for turn in turns_of(pairs, step_s=9):
-        compactor.add(turn)
-        compactor.plan(None)
+    compactor = _planned_each_turn(pairs, budget=300)
     offer = [line for line in compactor._lines if line.key and ("name", "hotel key") in line.spans]
     assert offer and ("device", "tv") in offer[0].spans
