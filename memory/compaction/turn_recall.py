@@ -20,11 +20,12 @@ never recalled, nor recalled for.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from functools import cache
 from itertools import pairwise
-from typing import Protocol
+from typing import Protocol, TypeVar, cast
 
 import numpy as np
 
@@ -58,6 +59,8 @@ from .patterns import (
     asks,
 )
 from .policy import _RECALL_PREAMBLE, RECALL_CLOSE, RECALL_OPEN, LevelSettings, Turn, _speaker
+
+T = TypeVar("T")
 
 _MORE_TERMS = 4  # the content words a caller's repair or stall must say besides to be recalled for a question
 _LATEST_BONUS = (2.0, 1.0)  # the last and the last but one turn of a booking saying the kind of value asked for
@@ -102,6 +105,10 @@ class TurnRecall:
         self._recall_lines: dict[int, str] = {}  # condensed turn -> its line in the recall block
         self._more: dict[int, bool] = {}  # condensed turn -> a caller's repair or stall that says more (_says_more)
         self._restates: dict[int, bool] = {}  # condensed turn -> it restates details rather than asks (_checks)
+        # what is worked out of the bookings (a booking's proposal taken, its title words; the turns of a pool of
+        # them): (what it was worked out of, its value) by (what, key), kept while no turn is condensed (``_kept``)
+        self._of_bookings: dict[tuple[str, object], tuple[object, object]] = {}
+        self._bookings_seen: tuple[list[_Booking], int] | None = None  # the bookings and boundary they were of
 
     def forget(self, i: int) -> None:
         """Turn ``i`` was edited (an interrupted reply cut to what was said): what was worked out of it goes."""
@@ -427,7 +434,26 @@ class TurnRecall:
         """Turn ``i`` in lower case, read through the recogniser's fillers and stutters when it was."""
         return self.compactor._said.get(i) or self.compactor._turns[i].text.lower()
 
+    def _kept(self, what: str, key: object, of: object, compute: Callable[[], T]) -> T:
+        """``compute()``, ``what`` is worked out of ``of`` (a booking, a pool of them; ``key`` tells it apart):
+        kept until a turn is condensed or the bookings are rebuilt, so that each question reads the bookings
+        of the call once, not again from the start."""
+        seen = (self.compactor._bookings, self.compactor._boundary)
+        if self._bookings_seen is None or self._bookings_seen[0] is not seen[0] or self._bookings_seen[1] != seen[1]:
+            self._of_bookings, self._bookings_seen = {}, seen
+        found = self._of_bookings.get((what, key))
+        if found is not None and found[0] is of:  # the same object (kept alive here: its id is not reused)
+            return cast(T, found[1])
+        value = compute()
+        self._of_bookings[(what, key)] = (of, value)
+        return value
+
     def _with_follow_ups(self, pool: list[_Booking]) -> dict[int, list[int]]:
+        """See :meth:`_follow_ups` (kept: read only, never changed by its callers)."""
+        key = tuple(id(b) for b in pool)
+        return self._kept("follow-ups", key, key, lambda: self._follow_ups(pool))
+
+    def _follow_ups(self, pool: list[_Booking]) -> dict[int, list[int]]:
         """The turns of each booking of ``pool`` (by ``id``) that the caller would count, with those of the
         stretches that only ask about it: a stretch right after a booking of its kind that starts with the
         caller's question ("can you give me the address for the place, also how much do the tickets cost",
@@ -459,6 +485,10 @@ class TurnRecall:
         return out
 
     def _proposal(self, booking: _Booking) -> int | None:
+        """See :meth:`_new_proposal` (kept per booking)."""
+        return self._kept("proposal", id(booking), booking, lambda: self._new_proposal(booking))
+
+    def _new_proposal(self, booking: _Booking) -> int | None:
         """The agent's proposal the caller took: the booking's offer, else the agent's turn with values just
         before the caller's first words taking something ("at murmrr low will be presents march 9th at six pm" -
         "that will do, please reserve tickets"), even when it closed the booking before ("i found 10 plays, about
@@ -482,6 +512,10 @@ class TurnRecall:
         return None
 
     def _taken_terms(self, booking: _Booking) -> frozenset[str]:
+        """See :meth:`_new_taken_terms` (kept per booking)."""
+        return self._kept("taken", id(booking), booking, lambda: self._new_taken_terms(booking))
+
+    def _new_taken_terms(self, booking: _Booking) -> frozenset[str]:
         """The words that name what ``booking`` took (a title, a venue, a song): said by the caller and in the
         agent's proposal or confirmations, and in no other booking's confirmations (not "play", "subtitles")."""
         agent: set[str] = set()

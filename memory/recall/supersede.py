@@ -104,9 +104,11 @@ def supersede(
         call_id = call_ids[int(call)]
         turned_down = ws.per_call(call_id, "turned_down", functools.partial(_turned_down, ws, call_id))
         said = _said(ws, best[calls == call].tolist(), readings, wanted, region, turned_down)
+        answers: set[int | None] = set()  # the replies awaited by the rows before ``late``
         for later_at in range(1, len(said)):
             late = said[later_at]
-            replies = late.agent and any(early.answered_by == late.seq for early in said[:later_at])
+            answers.add(said[later_at - 1].answered_by)
+            replies = late.agent and late.seq in answers
             if not (late.agent and late.confirms) and not late.slotted and not replies:
                 continue  # neither a read-back nor a one-per-booking value: it replaces nothing
             for early in said[:later_at]:

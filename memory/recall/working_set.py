@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import TypeVar, cast
 
 import numpy as np
@@ -75,6 +76,8 @@ class WorkingSet:
         self._layout_rows = -1
         self._sorted: tuple[np.ndarray, np.ndarray] = (np.zeros(0, np.int64), np.zeros(0, np.int64))
         self._neighbours: dict[int, np.ndarray] = {}
+        # BM25's document lengths by (window width, decay, k1, b), as of (rows indexed, layout): see ``_lengths_for``
+        self._length_stats: dict[tuple[int, float, float, float], tuple[tuple[int, int], _LengthStats]] = {}
         self._times = np.zeros(0)  # the same as an array, as of the last layout
         # vectors: a matrix with spare zero rows (the last used as "no neighbour"), and derived norms
         self._matrix: np.ndarray | None = None
@@ -311,15 +314,28 @@ class WorkingSet:
 
     # -- scoring ---------------------------------------------------------------------------------------
 
-    def _bm25(self, tf: np.ndarray, lengths: np.ndarray, preset: RecallPreset) -> np.ndarray:
+    def _bm25(self, tf: np.ndarray, lengths: _Lengths, preset: RecallPreset) -> np.ndarray:
         df = int(np.count_nonzero(tf))
         if df == 0:
             return np.zeros_like(tf)
         idf = math.log((len(tf) + 1) / df)
-        avg = max(float(lengths.mean()), 1e-9)
-        k1, b = preset.bm25_k1, preset.bm25_b
-        part = tf * (k1 + 1) / (tf + k1 * (1 - b + b * lengths / avg))
+        part = tf * (preset.bm25_k1 + 1) / (tf + lengths.norm)
         return np.where(tf > 0, idf * (part + preset.bm25_delta), 0.0)
+
+    def _lengths_for(self, preset: RecallPreset) -> _LengthStats:
+        """The document lengths BM25 divides by, of the rows, their context windows and the calls, with
+        what each query term's score reads of them; kept until the set or its layout changes."""
+        width, decay, k1, b = preset.neighbour_turns, preset.context_lexical_decay, preset.bm25_k1, preset.bm25_b
+        key = (width, decay, k1, b)
+        kept = self._length_stats.get(key)
+        if kept is not None and kept[0] == (len(self._lengths), self._layout_rows):
+            return kept[1]
+        lengths = np.asarray(self._lengths, dtype=np.float64)
+        window = self._window(lengths, width, decay)
+        calls = np.bincount(self.calls, weights=lengths, minlength=len(self._call_index))
+        stats = (_Lengths.of(lengths, k1, b), _Lengths.of(window, k1, b), _Lengths.of(calls, k1, b))
+        self._length_stats[key] = ((len(self._lengths), self._layout_rows), stats)
+        return stats
 
     def lexical(self, terms: Sequence[str], preset: RecallPreset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """BM25+ of each row, of each row's context window, and of each call."""
@@ -328,11 +344,9 @@ class WorkingSet:
         matched = [self._postings[t] for t in dict.fromkeys(terms) if t in self._postings]
         if not matched:
             return own, context, call
-        lengths = np.asarray(self._lengths, dtype=np.float64)
+        lengths, window_lengths, call_lengths = self._lengths_for(preset)
         width, decay = preset.neighbour_turns, preset.context_lexical_decay
-        window_lengths = self._window(lengths, width, decay)
         call_ids = self.calls
-        call_lengths = np.bincount(call_ids, weights=lengths, minlength=calls)
         for rows, counts in matched:
             tf = np.zeros(n)
             tf[rows] = counts
@@ -473,3 +487,19 @@ class WorkingSet:
 
 def _shape(vector: np.ndarray | None) -> tuple[int, ...] | None:
     return None if vector is None else vector.shape
+
+
+@dataclass(frozen=True, slots=True)
+class _Lengths:
+    """Document lengths as BM25 reads them: ``norm`` is k1 * (1 - b + b * length / mean length), the same for
+    every term of a query."""
+
+    norm: np.ndarray
+
+    @classmethod
+    def of(cls, lengths: np.ndarray, k1: float, b: float) -> _Lengths:
+        avg = max(float(lengths.mean()), 1e-9)
+        return cls(k1 * (1 - b + b * lengths / avg))
+
+
+_LengthStats = tuple[_Lengths, _Lengths, _Lengths]  # of the rows, their context windows, the calls

@@ -279,6 +279,8 @@ def ordinal_in(question: str) -> int | None:
     """The n of "my second call", "the third time", "call number two" (None when the question names no ordinal)."""
     said = plain(question)
     for word, n in vocabulary().ordinals.items():
+        if word not in said:  # both phrases say the word itself
+            continue
         if _ordinal_patterns(word)[0].search(said) or _ordinal_patterns(word)[1].search(said):
             return n
     numbered = _NUMBERED.search(said)
