@@ -220,8 +220,17 @@ class Compactor:
         for i in range(self._warm_from, len(self._turns)):
             if self._digests[i] is None:
                 self._digest(i)
+                self._read_ahead(i)
         self._warm_from = len(self._turns)
         self._maybe_compact(NEXT_TURN_ALLOWANCE)
+
+    def _read_ahead(self, i: int) -> None:
+        """What condensing turn ``i`` reads of it alone (its reading's tags and values, its cost as a recalled
+        line), read now, between turns: a reply whose caller's words pass the budget condenses turns at once,
+        and finds them read."""
+        reading = read_turn(self._turns[i].text, region=self.region)
+        _ = reading.tags, reading.values
+        self._turn_recall.cost(i)
 
     # -- planning --------------------------------------------------------------------------------
 
