@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from ..recall.query import warm_up
-from ..recall.supersede import prepare as prepare_supersede
+from ..recall.ranking import refresh as refresh_recall
 from ..recall.working_set import WorkingSet
 from ..text.kinds import is_not_done, outcome_of, without_fillers
 from ..text.quote import quote
@@ -343,8 +343,7 @@ class Compactor:
         self._boundary = start
         self._tail_tokens = tail
         self._condensed_ids = frozenset(t.id for t in self._turns[:start])
-        self._rows.sync()  # index the newly condensed turns now, not when a question needs them
-        prepare_supersede(self._rows)
+        refresh_recall(self._rows)  # index the newly condensed turns now, not when a question needs them
         self.compactions += 1
         self._render()
         self._plan_cache = None

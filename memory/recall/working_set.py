@@ -115,6 +115,8 @@ class WorkingSet:
         for flags in (self.roles, self.fillers, self.asks, self.time_mentions):
             flags()
         _ = self.calls
+        for preset in PRESETS.values():  # BM25's lengths, and the neighbours a query's context window reads
+            self._lengths_for(preset)
         if any(r.embedding is not None for r in self.rows):
             self._vectors()
             for preset in PRESETS.values():
