@@ -2064,3 +2064,51 @@ def test_thanks_then_booking_the_tickets_for_the_event_found_returns_to_it_after
         ]
     )
     assert bookings[0].turns[:5] == [0, 1, 2, 3, 4]
+
+
+def test_recall_reads_the_bookings_once_until_more_turns_are_condensed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from memory.compaction.turn_recall import TurnRecall
+
+    read: list[int] = []
+    real = TurnRecall._new_taken_terms
+
+    def counting(self: TurnRecall, booking: _Booking) -> frozenset[str]:
+        read.append(id(booking))
+        return real(self, booking)
+
+    monkeypatch.setattr(TurnRecall, "_new_taken_terms", counting)
+    table = [
+        ("user", "Hi, I need a table at Marlowe's Grill for four people on Friday."),
+        ("assistant", "Please confirm: a table for 4 at Marlowe's Grill on Friday at 7:30 pm."),
+        ("user", "Yes, that's right."),
+        ("assistant", "Done, your table at Marlowe's Grill is booked for 7:30 pm, reference QX81."),
+    ]
+    another = [
+        ("user", "Great, now I want another table, at Pellino's for two on Sunday."),
+        ("assistant", "Please confirm: a table for 2 at Pellino's on Sunday at 6:15 pm."),
+        ("user", "Yes please."),
+        ("assistant", "All booked: Pellino's on Sunday at 6:15 pm, reference ZT40."),
+    ]
+    pause = [
+        ("user", "uh-huh"),
+        ("assistant", "One moment while I check something for you, it will only take a second or two."),
+        ("user", "okay"),
+        ("user", "How's your day going, by the way? Busy with lots of calls today I guess?"),
+        ("assistant", "It's going well, thank you for asking, it has been a pleasant and calm afternoon so far."),
+    ]
+    turns = turns_of(table + pause * 5)
+    compactor = fed(turns)
+    question = "Sorry, what time was the first table I booked again?"
+    first = compactor.plan(question)
+    assert "7:30 pm" in first.recall
+    once = len(read)
+    assert once and compactor.plan(question).recall == first.recall
+    assert len(read) == once  # nothing condensed since: the bookings are not read again
+    later = turns_of(another + pause * 5, start=len(turns))
+    for turn in later:
+        compactor.add(turn)
+        compactor.warm()
+    assert len(read) == once and compactor.boundary > len(turns)  # condensing reads no booking for recall
+    second = compactor.plan("Sorry, what time was the second table I booked again?")
+    assert "6:15 pm" in second.recall  # read again once more turns were condensed
+    assert len(read) > once

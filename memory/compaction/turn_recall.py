@@ -257,8 +257,9 @@ class TurnRecall:
         if not chosen:
             return set()
         picked = {i for b in chosen for i in turns_of[id(b)]}
-        attributes = [(words, bonus) for names, words, bonus in _ATTRIBUTES if names.search(asked)]
-        about = [names for names, _, _ in _ATTRIBUTES if names.search(asked)]  # the caller asking about it
+        asked_for = [(names, words, bonus) for names, words, bonus in _ATTRIBUTES if names.search(asked)]
+        attributes = [(words, bonus) for _, words, bonus in asked_for]
+        about = [names for names, _, _ in asked_for]  # the caller asking about it
         category = bool(_CATEGORY.search(asked))
         answers: set[int] = set()  # answers to the agent's question about what is asked ("what cuisine?")
         told_by: dict[int, int] = {}  # the agent's answer to the caller's question about what is asked -> the question

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 
 from .spoken import normalize_spoken_digits
 from .vocab import MONTHS, WEEKDAYS
@@ -155,6 +156,13 @@ def query_date_spans(query: str, now: datetime) -> list[tuple[date, date]]:
     """Calendar spans a query names: explicit dates ("3 June, 2025", "June 3, 2025", "2025-06-03"),
     months ("in June 2025"), else days said relative to ``now`` ("yesterday", "last Tuesday",
     "on March 13th"); only spans that are not in the future."""
+    return list(_query_date_spans(query, now))
+
+
+@lru_cache(maxsize=256)
+def _query_date_spans(query: str, now: datetime) -> tuple[tuple[date, date], ...]:
+    """See :func:`query_date_spans`; kept for the few latest questions (understanding a question and
+    ranking for it both read its dates)."""
     text = query.lower()
     spans: list[tuple[date, date]] = []
 
@@ -186,7 +194,12 @@ def query_date_spans(query: str, now: datetime) -> list[tuple[date, date]]:
             first, last = day.date() - timedelta(days=half), min(today, day.date() + timedelta(days=half))
             if first <= today:
                 spans.append((first, last))
-    return spans
+    return tuple(spans)
+
+
+def forget_query_dates() -> None:
+    """Drop the kept dates of the latest questions (they hold callers' words): after a caller is deleted."""
+    _query_date_spans.cache_clear()
 
 
 def is_when_question(query: str) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from functools import cached_property, lru_cache
 
 from ..values import Identifier
+from .dates import forget_query_dates
 from .facts import Reference, references
 from .kinds import episode_kinds_in, forget_plain_texts, is_confirmation, is_filler, without_fillers
 from .promises import spoken_name
@@ -89,3 +90,4 @@ def forget_readings() -> None:
     _read.cache_clear()
     clear_value_cache()
     forget_plain_texts()
+    forget_query_dates()
