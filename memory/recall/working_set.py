@@ -187,7 +187,8 @@ class WorkingSet:
         return out
 
     def _window(self, values: np.ndarray, width: int, decay: float) -> np.ndarray:
-        """values[i] + sum over neighbours j at distance d <= width of decay**d * values[j]."""
+        """values[i] + sum over neighbours j at distance d <= width of decay**d * values[j] (of each row of
+        ``values``, when it holds one value per row of the set in each of its rows)."""
         out = values.astype(np.float64, copy=True)
         for d in range(1, width + 1):
             weight = decay**d
@@ -196,7 +197,7 @@ class WorkingSet:
             for offset in (-d, d):
                 j = self._neighbour(offset)
                 has = j >= 0
-                out[has] += weight * values[j[has]]
+                out[..., has] += weight * values[..., j[has]]
         return out
 
     def _vectors(self) -> np.ndarray | None:
@@ -317,12 +318,11 @@ class WorkingSet:
     # -- scoring ---------------------------------------------------------------------------------------
 
     def _bm25(self, tf: np.ndarray, lengths: _Lengths, preset: RecallPreset) -> np.ndarray:
-        df = int(np.count_nonzero(tf))
-        if df == 0:
-            return np.zeros_like(tf)
-        idf = math.log((len(tf) + 1) / df)
+        """BM25+ of each term (a row of ``tf``: its count in each document) in each document."""
+        df = np.count_nonzero(tf, axis=1)
+        idf = np.asarray([math.log((tf.shape[1] + 1) / d) if d else 0.0 for d in df.tolist()])
         part = tf * (preset.bm25_k1 + 1) / (tf + lengths.norm)
-        return np.where(tf > 0, idf * (part + preset.bm25_delta), 0.0)
+        return np.where(tf > 0, idf[:, None] * (part + preset.bm25_delta), 0.0)
 
     def _lengths_for(self, preset: RecallPreset) -> _LengthStats:
         """The document lengths BM25 divides by, of the rows, their context windows and the calls, with
@@ -348,15 +348,19 @@ class WorkingSet:
             return own, context, call
         lengths, window_lengths, call_lengths = self._lengths_for(preset)
         width, decay = preset.neighbour_turns, preset.context_lexical_decay
-        call_ids = self.calls
-        for rows, counts in matched:
-            tf = np.zeros(n)
-            tf[rows] = counts
-            own += self._bm25(tf, lengths, preset)
-            if preset.context_lexical_weight:
-                context += self._bm25(self._window(tf, width, decay), window_lengths, preset)
-            if preset.call_weight:
-                call += self._bm25(np.bincount(call_ids, weights=tf, minlength=calls), call_lengths, preset)
+        tf = np.zeros((len(matched), n))  # each term's count in each row, all terms at once
+        for k, (rows, counts) in enumerate(matched):
+            tf[k, rows] = counts
+        for scores in self._bm25(tf, lengths, preset):  # summed term by term, in the query's order
+            own += scores
+        if preset.context_lexical_weight:
+            for scores in self._bm25(self._window(tf, width, decay), window_lengths, preset):
+                context += scores
+        if preset.call_weight:
+            call_ids = self.calls
+            by_call = np.stack([np.bincount(call_ids, weights=term, minlength=calls) for term in tf])
+            for scores in self._bm25(by_call, call_lengths, preset):
+                call += scores
         return own, context, call
 
     def dense(
