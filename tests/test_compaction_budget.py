@@ -596,3 +596,83 @@ def test_where_a_song_plays_joins_its_values_line_across_a_question_back() -> No
     compactor = _planned_each_turn(pairs, budget=300)
     offer = [line for line in compactor._lines if line.key and ("name", "hotel key") in line.spans]
     assert offer and ("device", "tv") in offer[0].spans
+
+
+def test_an_answer_or_a_filler_is_never_a_name() -> None:
+    """A caller saying "nope, on the bedroom speaker" corrects where a song plays: the answer word before it is no title, nor is a
+    filler ("uh on the tv"); a title said there is still read ("play wildflower on the tv")."""
+    from memory.compaction.compactor import _named_spans
+
+    for said in (
+        "no on the bedroom speaker",
+        "nope, on the bedroom speaker please",
+        "yeah on the living room tv",
+        "uh on the tv",
+        "okay um on my kitchen speaker",
+        "no thanks on the bedroom speaker",
+    ):
+        assert [span for kind, span in _named_spans(said, []) if kind == "name"] == [], said
+    assert ("name", "wildflower") in _named_spans("no play wildflower on the tv", [])
+    assert ("name", "wildflower") in _named_spans("wildflower on the kitchen speaker", [])
+
+
+def test_a_games_teams_are_read_without_a_count_or_a_comma_around_vs() -> None:
+    """A game is its two teams: a count before them ("4 rams vs bears tickets") and the tickets after are not a
+    team's words, and a pause before "vs" (a comma where a filler was) is not part of its name; a team with digits
+    in its name keeps them."""
+    from memory.compaction.compactor import _named_spans
+
+    names = [span for _, span in _named_spans("i need 4 rams vs bears tickets", [])]
+    assert "rams vs bears" in names and not any("4" in n or "tickets" in n for n in names)
+    names = [span for _, span in _named_spans("get me two seahawks vs packers seats", [])]
+    assert "seahawks vs packers" in names and not any("two" in n or "seats" in n for n in names)
+    assert ("name", "Lakers Vs Celtics") in _named_spans("do you want the Lakers, Vs Celtics instead", [])
+    assert ("name", "Dodgers Vs Giants") in _named_spans("two tickets for the Dodgers like, Vs Giants game", [])
+    assert ("name", "paper lanterns") in _named_spans("two tickets for paper you know, lanterns on friday", [])
+    assert ("name", "49ers vs rams") in _named_spans("there is a 49ers vs rams game on sunday", [])
+
+
+def test_a_date_or_an_ordinal_is_no_name_of_what_tickets_are_for() -> None:
+    """Asking for "tickets for the april 2nd show" says which day, not what: no name; "tickets for the 3rd concert" neither."""
+    from memory.compaction.compactor import _named_spans
+
+    for said in (
+        "i want two tickets for the april 2nd show",
+        "book tickets for the 3rd concert please",
+        "can i have tickets for the friday show",
+        "tickets for the 9th of june show",
+    ):
+        assert _named_spans(said, []) == [], said
+    assert ("name", "paper lanterns") in _named_spans("two tickets for paper lanterns on april 2nd", [])
+
+
+def test_a_genre_said_as_the_answer_to_what_kind_it_is_is_read() -> None:
+    """Asked what genre a song is, the agent answers in few words: a known genre alone ("it's jazz", "It is Funk.",
+    "it is 2019 blues", "Soul from 2012."), or any words framed as a kind of song ("it is a west coast song",
+    "it's from 2018 and a chillwave track") or named as the genre ("it's in the afrobeat category", "the genre is
+    trip hop", "synthwave is the genre"). An opinion of a song ("it's a great song") is no genre."""
+    from memory.compaction.compactor import _named_spans
+
+    def genres(said: str) -> list[str]:
+        return [span for kind, span in _named_spans(said, []) if kind == "genre"]
+
+    assert genres("oh it's jazz") == ["jazz"]
+    assert genres("It is Funk.") == ["Funk"]
+    assert genres("it is 2019 blues") == ["blues"]
+    assert genres("Soul from um, 2012.") == ["Soul"]
+    assert genres("it is a west coast song") == ["west coast"]
+    assert genres("it's from 2018 and a chillwave track") == ["chillwave"]
+    assert genres("it's in the afrobeat category and it starts in a minute") == ["afrobeat"]
+    assert genres("the genre is trip hop") == ["trip hop"]
+    assert genres("synthwave is the genre") == ["synthwave"]
+    assert genres("i would like some movies of drama") == ["drama"]
+    for said in (
+        "it's a great song",
+        "that is a really nice track",
+        "it is a 2016 song",
+        "what genre is it",
+        "is it the same genre",
+        "it's in the kitchen",
+        "i love country roads",
+    ):
+        assert genres(said) == [], said
