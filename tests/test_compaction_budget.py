@@ -676,3 +676,21 @@ def test_a_genre_said_as_the_answer_to_what_kind_it_is_is_read() -> None:
         "i love country roads",
     ):
         assert genres(said) == [], said
+
+
+def test_a_film_named_in_lower_case_is_read_by_how_it_is_offered_and_played() -> None:
+    """A film's title has no head word either: it is read by its frame, "titled ...", "play ... without subtitles",
+    "the film ... will start", a bare "how about ..." after what was found, and who directed it by "directed by"."""
+    from memory.compaction.compactor import _named_spans
+
+    def names(said: str) -> list[str]:
+        return [span for kind, span in _named_spans(said, []) if kind == "name"]
+
+    assert names("i see two films now including one titled quiet harbor do you want it") == ["quiet harbor"]
+    assert names("okay please confirm playing winter garden without subtitles") == ["winter garden"]
+    assert names("please play silver lining with english subtitles") == ["silver lining"]
+    assert names("good the movie winter garden will start now") == ["winter garden"]
+    assert names("i found 3 of them how about quiet harbor") == ["quiet harbor"]
+    assert names("something with a story directed by maria lopez would be nice") == ["maria lopez"]
+    for said in ("how about tomorrow", "how about 7 pm", "how about the 12th", "how about it", "how about you"):
+        assert names(said) == [], said

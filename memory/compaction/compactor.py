@@ -1505,6 +1505,19 @@ _SONG_PLAY_ALONE = re.compile(
     re.IGNORECASE,
 )
 """A song asked for with nothing else said ("play fresh eyes for me", "Can you play Try To Fight It?")."""
+_FILM_SPAN = re.compile(
+    rf"\b(?:titled|entitled)\s+({_TITLE})(?=\s+(?:do|would|is|which|that|and|it|with|by|from|directed|starring|"
+    r"for)\b|\s*[,.?!]|\s*$)"
+    rf"|\bplay(?:ing)?\s+(?:the\s+(?:movie|film)\s+)?({_TITLE})\s+(?:with|without)\s+(?:[a-z]+\s+)?subtitles\b"
+    rf"|\bthe\s+(?:movie|film)\s+({_TITLE})\s+(?:will|is going to)\s+(?:start|begin|play)"
+    rf"|\b(?:found|have|there (?:is|are)|there's)\b[^.?!]{{0,40}}?\bhow about\s+({_TITLE})\s*[.?!]?\s*$"
+    rf"|\bdirected by\s+((?:{_NAME_WORD})(?:\s+{_NAME_WORD}){{0,2}}?)(?=\s+(?:would|is|and|which|that|i|it|from|"
+    r"in|with|please|for)\b|\s*[,.?!]|\s*$)",
+    re.IGNORECASE,
+)
+"""A film named in lower case by its frame ("one titled the upside", "play hotel mumbai without subtitles", "the
+film ... will start", "i found 1, how about ..."), and who directed it ("directed by james kent")."""
+_FILM_CUE = ("titled", "subtitles", "movie", "film", "how about", "directed by")
 _NOT_A_TITLE = frozenset(
     {"the", "a", "an", "song", "songs", "track", "tracks", "music", "it", "this", "that", "them", "one", "something",
      "anything", "some", "same", "another", "any", "my", "your", "me", "again", "now", "please", "also", "too", "for",
@@ -1583,6 +1596,10 @@ def _named_spans(said: str, taken: Iterable[str]) -> list[tuple[str, str]]:
             text = m.group(1) or m.group(group)
             if text:
                 found.append((m.start(group if m.group(1) is None else 1), kind, " ".join(text.split()).rstrip(".,")))
+    if any(cue in lowered for cue in _FILM_CUE):
+        for m in _FILM_SPAN.finditer(said):
+            group = m.lastindex or 1
+            found.append((m.start(group), "title", " ".join(m.group(group).split()).rstrip(".,?!")))
     found += [(max(said.find(text), 0), "song", " ".join(text.split())) for text in _song_spans(said)]
     found += _device_spans(said)
     held = [t.lower() for t in taken]
@@ -1599,6 +1616,10 @@ def _named_spans(said: str, taken: Iterable[str]) -> list[tuple[str, str]]:
             kind = "name"
         elif kind == "tickets":  # "tickets for the march 10th show", "for the friday concert": which day, not what
             if _DATE_WORD.search(low) or _WHEN_ONLY.fullmatch(low):
+                continue
+            kind = "name"
+        elif kind == "title":  # "how about tomorrow", "how about it": a day or a word of talk is no film
+            if _DATE_WORD.search(low) or _WHEN_ONLY.fullmatch(low) or set(low.split()) <= _NOT_A_TITLE:
                 continue
             kind = "name"
         elif kind == "song":
