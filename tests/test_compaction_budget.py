@@ -694,3 +694,18 @@ def test_a_film_named_in_lower_case_is_read_by_how_it_is_offered_and_played() ->
     assert names("something with a story directed by maria lopez would be nice") == ["maria lopez"]
     for said in ("how about tomorrow", "how about 7 pm", "how about the 12th", "how about it", "how about you"):
         assert names(said) == [], said
+
+
+def test_an_album_is_read_as_it_is_introduced() -> None:
+    """An album introduced by name ("an album called ...", "the album titled ..."), by its year ("from the 2019
+    album ..."), or with its capitalised "The" before "album" ("on The Quiet Hours album")."""
+    from memory.compaction.compactor import _named_spans
+
+    def names(said: str) -> list[str]:
+        return [span for kind, span in _named_spans(said, []) if kind == "name"]
+
+    assert "paper boats" in names("she put out an album called paper boats three years ago")
+    assert "this is home" in names("it is from the album titled this is home")
+    assert "harbor lights" in names("enjoy it, it's from the 2019 album harbor lights")
+    assert "The Quiet Hours" in names("Shall I play Tidal by Mira Stone on The Quiet Hours album?")
+    assert "try again" in names("how about baby sexy, it's from the try again album")

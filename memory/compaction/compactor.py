@@ -1237,9 +1237,15 @@ _NAME_WORD = (
     r"tonight|next|would|do|does|shall|should|you|please|there|playing|starts?|takes?|taking|occurring|happening|"
     r"held)\b)[a-z0-9][\w'&.-]*"
 )
+_ALBUM_WORD = (
+    r"(?!(?:by|songs?|tracks?|album|play|playing|one|two|three|four|five|\d+|released|came)\b)[a-z0-9][\w'&.-]*"
+)
 _ALBUM_SPAN = re.compile(
-    rf"\b(?:from|in|on|off)\s+(?:the\s+)?album\s+((?:the\s+)?(?:{_NAME_WORD})(?:\s+{_NAME_WORD}){{0,3}})"
-    rf"|\b(?:from|in|on|off)\s+the\s+((?:{_NAME_WORD})(?:\s+{_NAME_WORD}){{0,3}})\s+album\b",
+    rf"\b(?:from|in|on|off)\s+(?:the\s+)?(?:\d{{4}}\s+)?album\s+(?!(?:called|titled|named)\b)((?:the\s+)?(?:{_NAME_WORD})(?:\s+{_NAME_WORD}){{0,3}})"
+    rf"|\b(?:from|in|on|off)\s+(?:(?-i:(?=The\s))|the\s+)((?-i:The\s+)?(?:{_NAME_WORD})(?:\s+{_NAME_WORD}){{0,3}})\s+album\b"
+    # introduced by name, any words up to what follows it: "an album called this is acting two years ago"
+    rf"|\balbum\s+(?:called|titled|named)\s+((?:{_ALBUM_WORD})(?:\s+{_ALBUM_WORD}){{0,4}}?)"
+    r"(?=\s+(?:by|from|which|that|and|one|two|three|four|five|\d+|i|it|released|came|last|in|on)\b|\s*[,.?!]|\s*$)",
     re.IGNORECASE,
 )
 """An album, also in lower case ("from the album prequelle", "from the album the hunting party", "off the try again
