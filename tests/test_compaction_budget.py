@@ -433,9 +433,10 @@ def test_named_spans_read_songs_offered_asked_for_and_confirmed_in_many_wordings
     assert names("slow burn is by kacey musgraves from golden hour") == ["slow burn", "kacey musgraves"]
     assert names("How about Sex Metal Barbie by In This Moment?") == ["Sex Metal Barbie", "In This Moment"]
     # from its album, without its artist
-    assert (
-        names("i found 4 songs by lorde how about buzzcut season from her album pure heroine")[-1] == "buzzcut season"
-    )
+    assert names("i found 4 songs by lorde how about buzzcut season from her album pure heroine")[-2:] == [
+        "buzzcut season",
+        "pure heroine",
+    ]
     assert "I Want You" in names("The track I Want You from the album We Need To Talk is popular.")
     # asked for or confirmed by where it plays
     assert names("please confirm that you want to play born for greatness on the tv") == ["born for greatness"]
@@ -709,3 +710,22 @@ def test_an_album_is_read_as_it_is_introduced() -> None:
     assert "harbor lights" in names("enjoy it, it's from the 2019 album harbor lights")
     assert "The Quiet Hours" in names("Shall I play Tidal by Mira Stone on The Quiet Hours album?")
     assert "try again" in names("how about baby sexy, it's from the try again album")
+
+
+def test_names_are_read_whole_across_small_words_and_up_to_a_new_clause() -> None:
+    """A name keeps its small words ("from the album sing the blues"), an album after "her album" or before "album
+    has" is read, a venue of five words is read whole, and a city ends where a new clause starts ("in reno i need
+    ...", "in san jose do i have that right")."""
+    from memory.compaction.compactor import _named_spans
+
+    def names(said: str) -> list[str]:
+        return [span for kind, span in _named_spans(said, []) if kind == "name"]
+
+    assert "sing the blues" in names("how about old town by the reeds from the album sing the blues")
+    assert "night songs" in names("would you like the lana rey song river from her album night songs")
+    assert "blue hour" in names("the blue hour album has night drive by the sundays")
+    assert "lake county performing arts center" in names(
+        "there is 1 event, paper kites at lake county performing arts center"
+    )
+    assert "reno" in names("i'd like tickets to the aces vs sparks game in reno i need two")
+    assert "san jose" in names("please confirm 2 tickets for the expo on march 3rd in san jose do i have that right")

@@ -1241,11 +1241,14 @@ _ALBUM_WORD = (
     r"(?!(?:by|songs?|tracks?|album|play|playing|one|two|three|four|five|\d+|released|came)\b)[a-z0-9][\w'&.-]*"
 )
 _ALBUM_SPAN = re.compile(
-    rf"\b(?:from|in|on|off)\s+(?:the\s+)?(?:\d{{4}}\s+)?album\s+(?!(?:called|titled|named)\b)((?:the\s+)?(?:{_NAME_WORD})(?:\s+{_NAME_WORD}){{0,3}})"
+    rf"\b(?:from|in|on|off)\s+(?:(?:the|his|her|their)\s+)?(?:\d{{4}}\s+)?album\s+(?!(?:called|titled|named)\b)"
+    rf"((?:the\s+)?(?:{_NAME_WORD})(?:\s+(?:the\s+)?{_NAME_WORD}){{0,3}})"
     rf"|\b(?:from|in|on|off)\s+(?:(?-i:(?=The\s))|the\s+)((?-i:The\s+)?(?:{_NAME_WORD})(?:\s+{_NAME_WORD}){{0,3}})\s+album\b"
     # introduced by name, any words up to what follows it: "an album called this is acting two years ago"
     rf"|\balbum\s+(?:called|titled|named)\s+((?:{_ALBUM_WORD})(?:\s+{_ALBUM_WORD}){{0,4}}?)"
-    r"(?=\s+(?:by|from|which|that|and|one|two|three|four|five|\d+|i|it|released|came|last|in|on)\b|\s*[,.?!]|\s*$)",
+    r"(?=\s+(?:by|from|which|that|and|one|two|three|four|five|\d+|i|it|released|came|last|in|on)\b|\s*[,.?!]|\s*$)"
+    # an album opening what is said of it: "the safe haven album has ..."
+    rf"|(?:^|[.,!?]\s*)(?:okay\s+|so\s+)?the\s+((?:{_NAME_WORD})(?:\s+{_NAME_WORD}){{0,3}})\s+album\s+(?:has|is|by|with)\b",
     re.IGNORECASE,
 )
 """An album, also in lower case ("from the album prequelle", "from the album the hunting party", "off the try again
@@ -1364,7 +1367,7 @@ _EVENT_CUE = re.compile(
 )
 """A sentence about an event: only there are a place after "at", a city after "in" and a performer read."""
 _AT_VENUE_SPAN = re.compile(
-    rf"\bat\s+((?:the\s+)?{_PLACE_WORD}(?:\s+{_PLACE_WORD}){{0,3}}?)"
+    rf"\bat\s+((?:the\s+)?{_PLACE_WORD}(?:\s+{_PLACE_WORD}){{0,4}}?)"
     r"(?=\s+(?:on|in|at|for|which|that|and|with|where|is|starting|scheduled|tonight|today|tomorrow|next|this|"
     r"from|starts?|so|right|okay|please|it)\b|\s*[,.?!]|\s*$)",
     re.IGNORECASE,
@@ -1374,7 +1377,7 @@ _AT_VENUE_SPAN = re.compile(
 _CITY_SPAN = re.compile(
     rf"\b(?:in|around)\s+({_PLACE_WORD}(?:\s+{_PLACE_WORD})?)"
     r"(?=\s+(?:on|for|at|this|next|right|please|okay|is|which|that|and|today|tomorrow|tonight|when|where|so|"
-    r"area|city)\b|\s*[,.?!]|\s*$)",
+    r"area|city|i|we|do|does|did)\b|\s*[,.?!]|\s*$)",
     re.IGNORECASE,
 )
 """A city after "in" or "around" in a sentence about tickets or events, of one or two words ("3 tickets on march
