@@ -729,3 +729,18 @@ def test_names_are_read_whole_across_small_words_and_up_to_a_new_clause() -> Non
     )
     assert "reno" in names("i'd like tickets to the aces vs sparks game in reno i need two")
     assert "san jose" in names("please confirm 2 tickets for the expo on march 3rd in san jose do i have that right")
+
+
+def test_asking_when_the_song_under_way_came_out_asks_nothing_back() -> None:
+    """ "what year did it come out, what kind of song is it" asks about the song just offered, not about something
+    said earlier in the call: the agent's answer (its genre) belongs to the booking under way."""
+    from memory.compaction.compactor import _ASKS_BACK
+
+    for said in (
+        "what year did this track come out and what kind of song is it",
+        "what year did the song get released",
+        "when did it come out",
+    ):
+        assert _ASKS_BACK.search(said) is None, said
+    for said in ("what time did we book the table for", "what was the venue for the first tickets"):
+        assert _ASKS_BACK.search(said) is not None, said

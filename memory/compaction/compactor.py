@@ -964,8 +964,10 @@ def warm_readers() -> None:
 _ASKS_BACK = re.compile(
     r"\b(?:remind me|double check|(?<!\btry )(?<!\btrying )(?<!\bbooking )(?<!\bbook )(?<!\breserving )(?<!\bit )(?<!\bthanks )(?<!\bthank you )again|"
     r"was it|what was|which was|did we|did you|did i|what did|were the)\b"
-    r"|\b(?:what|which) (?:\w+ ){0,4}(?:was|were|did)\b"
+    r"|\b(?:what|which) (?:\w+ ){0,4}(?:was|were|did(?! (?:\w+ ){0,3}(?:come|get|got|release|debut)))\b"
 )
+"""A question back about something said earlier ("what was the time for the first table"); not a question about the
+thing under way ("what year did it come out": its answer is a value of the booking, a genre said with it)."""
 """A caller asking back about something said earlier in the call ("what was the time again"; not a retry:
 "i want to try booking again on the 3rd", "book it again"; nor thanks: "thanks again for the help")."""
 _CORRECTION = re.compile(r"^\W*(?:no|nah|nope|actually)\b(?!\W+(?:thanks?|thank you)\b)")
