@@ -744,3 +744,20 @@ def test_asking_when_the_song_under_way_came_out_asks_nothing_back() -> None:
         assert _ASKS_BACK.search(said) is None, said
     for said in ("what time did we book the table for", "what was the venue for the first tickets"):
         assert _ASKS_BACK.search(said) is not None, said
+
+
+def test_a_genre_asked_for_before_the_first_value_is_said_on_the_bookings_first_line() -> None:
+    """ "find me some funk songs" holds no value; the agent's offer after it is the booking's first durable line, and
+    says the genre asked for from the start (not only once the booking's lines are merged into its values line)."""
+    compactor = Compactor(CompactionPolicy(token_budget=800))
+    pairs = [
+        ("user", "hey can you find me some funk songs"),
+        ("assistant", "i found 4 songs, how about night moves by the delta from the album city lights"),
+        ("user", "yes play that on the tv"),
+    ]
+    pairs += [("user", f"and a table for {k + 2} at {k + 5} pm on march {k + 3}th please") for k in range(40)]
+    for turn in turns_of(pairs, step_s=9):
+        compactor.add(turn)
+    compactor.plan(None)
+    line = next(line for line in compactor._lines if line.key and "night moves" in line.full)
+    assert "funk" in line.full

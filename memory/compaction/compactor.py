@@ -579,6 +579,11 @@ class Compactor:
             if line is not None:
                 unlent = self._unlent.pop(self._booking_of.get(i, -1), [])
                 line.spans = (*(n for n in unlent if n not in line.spans), *line.spans)  # said before it: first
+                # a genre asked for before ("some rock songs"): the line says it from the start, not only once merged
+                said_before = [t for k, t in unlent if k == "genre" and t.lower() not in line.full.lower()]
+                if said_before:
+                    line.full += f" [{'; '.join(said_before)}]"
+                    line.full_tokens = self._count(line.full) + 1
                 out.append(line)
         if not out and digest.kind == "content":  # a genre or venue said in a turn holding no other value
             self._lend_spans(i, _names_of(digest.content, []))
