@@ -1227,15 +1227,20 @@ _GENRE_SPAN = re.compile(
     # a known genre as the answer to what kind it is: "it's jazz", "it is 2019 blues", "Soul from 2012."
     r"|(?:\b(?:it's|it is|it was|this is|that's|that is)\s+(?:\d{4}\s+)?|^\W*)(" + _GENRE_NAMES + r")"
     r"(?=\s*[.,!?]|\s*$|\s+(?:from|and|released)\b)"
-    # any words framed as a kind of song: "it is a west coast song", "and a chillwave track"
-    rf"|(?:\b(?:is|was|and)|'s)\s+(?:also\s+)?an?\s+({_KIND_WORDS})\s+(?:song|track|tune|number)\b"
-    # or named as the genre: "in the afrobeat category", "the genre is new wave", "synthwave is the genre"
-    rf"|\bthe\s+({_KIND_WORDS})\s+(?:genre|category)\b"
-    rf"|\b(?:genre|category)\s+(?:is|was)\s+({_KIND_WORDS})(?=\s*[.,!?]|\s*$|\s+(?:and|from|music)\b)"
-    rf"|(?:^|[.,!?]\s*|\bit's\s+|\bit is\s+)({_KIND_WORDS})\s+is\s+the\s+genre\b"
     r"|\b(?:movies?|films?|songs?|music)\s+(?:of|about)\s+(" + _GENRE_NAMES + r")(?![\w-])",
     re.IGNORECASE,
 )
+_GENRE_FRAMED = re.compile(
+    # any words framed as a kind of song: "it is a west coast song", "and a chillwave track"
+    rf"(?:\b(?:is|was|and)|'s)\s+(?:also\s+)?an?\s+({_KIND_WORDS})\s+(?:song|track|tune|number)\b"
+    # or named as the genre: "in the afrobeat category", "the genre is new wave", "synthwave is the genre"
+    rf"|\bthe\s+({_KIND_WORDS})\s+(?:genre|category)\b"
+    rf"|\b(?:genre|category)\s+(?:is|was)\s+({_KIND_WORDS})(?=\s*[.,!?]|\s*$|\s+(?:and|from|music)\b)"
+    rf"|(?:^|[.,!?]\s*|\bit's\s+|\bit is\s+)({_KIND_WORDS})\s+is\s+the\s+genre\b",
+    re.IGNORECASE,
+)
+_FRAMED_CUE = ("genre", "categor", "song", "track", "tune", "number")
+"""Only a sentence with one of these can frame a genre in any words (a cheap test before the pattern)."""
 """A genre said with what it describes ("it is pop music", "a rock event", "some jazz songs"), or as the answer to
 what kind of song it is ("it's jazz", "it is a west coast song", "the genre is new wave")."""
 _END = r"(?![\w'&.-])"
@@ -1601,6 +1606,8 @@ def _named_spans(said: str, taken: Iterable[str]) -> list[tuple[str, str]]:
         lowered = said.lower()
     tokens = list(_TOKEN.finditer(said)) if "vs" in lowered or "versus" in lowered else []
     found += [(start, "event", text.rstrip(".")) for start, text in _game_spans(said, tokens)]
+    if any(cue in lowered for cue in _FRAMED_CUE):
+        patterns.append(("genre", _GENRE_FRAMED))
     if _EVENT_CUE.search(lowered):  # a place after "at", a city after "in", who performs: in talk of an event only
         patterns += [("event", _AT_VENUE_SPAN), ("event", _CITY_SPAN)]
         if "featuring" in lowered or _PERFORMS.search(lowered):
