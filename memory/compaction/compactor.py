@@ -587,6 +587,11 @@ class Compactor:
             if line is not None:
                 unlent = self._unlent.pop(self._booking_of.get(i, -1), [])
                 line.spans = (*(n for n in unlent if n not in line.spans), *line.spans)  # said before it: first
+                # a genre asked for before ("some rock songs"): the line says it from the start, not only once merged
+                said_before = [t for k, t in unlent if k == "genre" and t.lower() not in line.full.lower()]
+                if said_before:
+                    line.full += f" [{'; '.join(said_before)}]"
+                    line.full_tokens = self._count(line.full) + 1
                 out.append(line)
         if not out and digest.kind == "content":  # a genre or venue said in a turn holding no other value
             self._lend_spans(i, _names_of(digest.content, []))
@@ -973,8 +978,10 @@ def warm_readers() -> None:
 _ASKS_BACK = re.compile(
     r"\b(?:remind me|double check|(?<!\btry )(?<!\btrying )(?<!\bbooking )(?<!\bbook )(?<!\breserving )(?<!\bit )(?<!\bthanks )(?<!\bthank you )again|"
     r"was it|what was|which was|did we|did you|did i|what did|were the)\b"
-    r"|\b(?:what|which) (?:\w+ ){0,4}(?:was|were|did)\b"
+    r"|\b(?:what|which) (?:\w+ ){0,4}(?:was|were|did(?! (?:\w+ ){0,3}(?:come|get|got|release|debut)))\b"
 )
+"""A question back about something said earlier ("what was the time for the first table"); not a question about the
+thing under way ("what year did it come out": its answer is a value of the booking, a genre said with it)."""
 """A caller asking back about something said earlier in the call ("what was the time again"; not a retry:
 "i want to try booking again on the 3rd", "book it again"; nor thanks: "thanks again for the help")."""
 _CORRECTION = re.compile(r"^\W*(?:no|nah|nope|actually)\b(?!\W+(?:thanks?|thank you)\b)")
@@ -1212,24 +1219,57 @@ def _in_values_line(form: tuple[str, int, tuple[tuple[str, str], ...]]) -> bool:
     return bool(form[2]) or not form[0]
 
 
+_GENRE_NAMES = "|".join(re.escape(g) for g in (*GENRES, "latin"))
+_NOT_A_GENRE = (
+    r"(?!(?:good|great|nice|popular|new|old|famous|beautiful|lovely|cool|fun|fantastic|wonderful|hit|really|very|"
+    r"top|best|awesome|catchy|favou?rite|amazing|short|long|slow|fast|recent|single|different|other|similar|same|"
+    r"perfect|sad|happy|lot|bit|little|live|original|cover|another|first|second|last|one|song|songs|track|music|"
+    r"whole|real|big|special|certain|particular|the|a|an|this|that|my|your|his|her|their|its|what|which|any|some|"
+    r"much|more|most|so|too|such|also|i|you|it|we|they|is|was|and|or|of|in|on|to|from|by|for|with)\b)"
+)
+_KIND_WORDS = rf"{_NOT_A_GENRE}[a-z][a-z&'-]*(?:\s+{_NOT_A_GENRE}[a-z][a-z&'-]*)?"
+"""One or two words of a kind of song, any words but those of an opinion or of the frame ("west coast")."""
 _GENRE_SPAN = re.compile(
     r"(?<![\w-])(" + "|".join(re.escape(g) for g in (*GENRES, "house", "latin")) + r")(?=\s+(?:music|songs?|genre|"
     r"tracks?|tunes?|events?|concerts?|shows?|movies?|films?)\b)"
-    r"|\b(?:songs?|music|tracks?|tunes?)\s+(?:preferably|mostly|mainly|like)\s+("
-    + "|".join(re.escape(g) for g in (*GENRES, "latin"))
-    + r")(?![\w-])",
+    r"|\b(?:songs?|music|tracks?|tunes?)\s+(?:preferably|mostly|mainly|like)\s+(" + _GENRE_NAMES + r")(?![\w-])"
+    # a known genre as the answer to what kind it is: "it's jazz", "it is 2019 blues", "Soul from 2012."
+    r"|(?:\b(?:it's|it is|it was|this is|that's|that is)\s+(?:\d{4}\s+)?|^\W*)(" + _GENRE_NAMES + r")"
+    r"(?=\s*[.,!?]|\s*$|\s+(?:from|and|released)\b)"
+    r"|\b(?:movies?|films?|songs?|music)\s+(?:of|about)\s+(" + _GENRE_NAMES + r")(?![\w-])",
     re.IGNORECASE,
 )
-"""A genre said with what it describes ("it is pop music", "a rock event", "some jazz songs")."""
+_GENRE_FRAMED = re.compile(
+    # any words framed as a kind of song: "it is a west coast song", "and a chillwave track"
+    rf"(?:\b(?:is|was|and)|'s)\s+(?:also\s+)?an?\s+({_KIND_WORDS})\s+(?:song|track|tune|number)\b"
+    # or named as the genre: "in the afrobeat category", "the genre is new wave", "synthwave is the genre"
+    rf"|\bthe\s+({_KIND_WORDS})\s+(?:genre|category)\b"
+    rf"|\b(?:genre|category)\s+(?:is|was)\s+({_KIND_WORDS})(?=\s*[.,!?]|\s*$|\s+(?:and|from|music)\b)"
+    rf"|(?:^|[.,!?]\s*|\bit's\s+|\bit is\s+)({_KIND_WORDS})\s+is\s+the\s+genre\b",
+    re.IGNORECASE,
+)
+_FRAMED_CUE = ("genre", "categor", "song", "track", "tune", "number")
+"""Only a sentence with one of these can frame a genre in any words (a cheap test before the pattern)."""
+"""A genre said with what it describes ("it is pop music", "a rock event", "some jazz songs"), or as the answer to
+what kind of song it is ("it's jazz", "it is a west coast song", "the genre is new wave")."""
 _END = r"(?![\w'&.-])"
 _NAME_WORD = (
     r"(?!(?:the|a|an|at|in|on|is|are|and|or|for|to|it|this|that|which|will|by|from|game|event|today|tomorrow|"
     r"tonight|next|would|do|does|shall|should|you|please|there|playing|starts?|takes?|taking|occurring|happening|"
     r"held)\b)[a-z0-9][\w'&.-]*"
 )
+_ALBUM_WORD = (
+    r"(?!(?:by|songs?|tracks?|album|play|playing|one|two|three|four|five|\d+|released|came)\b)[a-z0-9][\w'&.-]*"
+)
 _ALBUM_SPAN = re.compile(
-    rf"\b(?:from|in|on|off)\s+(?:the\s+)?album\s+((?:the\s+)?(?:{_NAME_WORD})(?:\s+{_NAME_WORD}){{0,3}})"
-    rf"|\b(?:from|in|on|off)\s+the\s+((?:{_NAME_WORD})(?:\s+{_NAME_WORD}){{0,3}})\s+album\b",
+    rf"\b(?:from|in|on|off)\s+(?:(?:the|his|her|their)\s+)?(?:\d{{4}}\s+)?album\s+(?!(?:called|titled|named)\b)"
+    rf"((?:the\s+)?(?:{_NAME_WORD})(?:\s+(?:the\s+)?{_NAME_WORD}){{0,3}})"
+    rf"|\b(?:from|in|on|off)\s+(?:(?-i:(?=The\s))|the\s+)((?-i:The\s+)?(?:{_NAME_WORD})(?:\s+{_NAME_WORD}){{0,3}})\s+album\b"
+    # introduced by name, any words up to what follows it: "an album called this is acting two years ago"
+    rf"|\balbum\s+(?:called|titled|named)\s+((?:{_ALBUM_WORD})(?:\s+{_ALBUM_WORD}){{0,4}}?)"
+    r"(?=\s+(?:by|from|which|that|and|one|two|three|four|five|\d+|i|it|released|came|last|in|on)\b|\s*[,.?!]|\s*$)"
+    # an album opening what is said of it: "the safe haven album has ..."
+    rf"|(?:^|[.,!?]\s*)(?:okay\s+|so\s+)?the\s+((?:{_NAME_WORD})(?:\s+{_NAME_WORD}){{0,3}})\s+album\s+(?:has|is|by|with)\b",
     re.IGNORECASE,
 )
 """An album, also in lower case ("from the album prequelle", "from the album the hunting party", "off the try again
@@ -1251,10 +1291,11 @@ _NAME_STOPS = frozenset(
 _TEAM_STOPS = _NAME_STOPS | frozenset(
     _words(
         "called named see watch attend about like love as vs versus match between with of ok okay it's also "
-        "have we one is was"
+        "have we one is was tickets ticket seats seat passes pass instead"
     )
 )
 _TOKEN = re.compile(r"[\w'&.]+(?:-[\w'&.]+)*")
+_COUNT = re.compile(r"\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|a|an|some|the", re.I)
 _VERSUS = frozenset({"vs", "vs.", "versus"})
 
 
@@ -1282,11 +1323,17 @@ def _game_spans(said: str, tokens: list[re.Match[str]]) -> list[tuple[int, str]]
     for k, token in enumerate(tokens):
         if token.group().lower() not in _VERSUS:
             continue
+        if k == 0 or k + 1 == len(tokens) or said[token.end() : tokens[k + 1].start()].strip():
+            continue
         before = _word_run(said, tokens, k - 1, -1, _TEAM_STOPS, 2)
+        if before and _COUNT.fullmatch(tokens[k - before].group()):
+            before -= 1  # "3 giants vs ...", "two rams vs ...": how many tickets, no team's word
         after = _word_run(said, tokens, k + 1, 1, _TEAM_STOPS, 2)
         if before and after:
             start = tokens[k - before].start()
-            out.append((start, said[start : tokens[k + after].end()]))
+            # "the Angels, vs Mariners": a pause before "vs" (a filler left out) is no part of the game's name
+            first, second = said[start : tokens[k - 1].end()], said[token.start() : tokens[k + after].end()]
+            out.append((start, f"{first} {second}"))
     return out
 
 
@@ -1341,7 +1388,7 @@ _EVENT_CUE = re.compile(
 )
 """A sentence about an event: only there are a place after "at", a city after "in" and a performer read."""
 _AT_VENUE_SPAN = re.compile(
-    rf"\bat\s+((?:the\s+)?{_PLACE_WORD}(?:\s+{_PLACE_WORD}){{0,3}}?)"
+    rf"\bat\s+((?:the\s+)?{_PLACE_WORD}(?:\s+{_PLACE_WORD}){{0,4}}?)"
     r"(?=\s+(?:on|in|at|for|which|that|and|with|where|is|starting|scheduled|tonight|today|tomorrow|next|this|"
     r"from|starts?|so|right|okay|please|it)\b|\s*[,.?!]|\s*$)",
     re.IGNORECASE,
@@ -1351,7 +1398,7 @@ _AT_VENUE_SPAN = re.compile(
 _CITY_SPAN = re.compile(
     rf"\b(?:in|around)\s+({_PLACE_WORD}(?:\s+{_PLACE_WORD})?)"
     r"(?=\s+(?:on|for|at|this|next|right|please|okay|is|which|that|and|today|tomorrow|tonight|when|where|so|"
-    r"area|city)\b|\s*[,.?!]|\s*$)",
+    r"area|city|i|we|do|does|did)\b|\s*[,.?!]|\s*$)",
     re.IGNORECASE,
 )
 """A city after "in" or "around" in a sentence about tickets or events, of one or two words ("3 tickets on march
@@ -1452,6 +1499,15 @@ _DEVICE_SAID = (
     r"(?:the\s+|your\s+|my\s+|any\s+)?(?:(?!(?:on|in|the|to)\b)[a-z]+\s+){0,3}?"
     r"(?:speakers?|tvs?|television|device|display|telly)\b"
 )
+_TALK_WORDS = frozenset(
+    _words(
+        "yes yeah yep yup no nope nah okay ok sure alright right well so now then oh um uh er ah hmm mhm actually "
+        "thanks thank you please correct fine great cool perfect sorry"
+    )
+)
+"""Words of an answer, a filler or a thanks: a span of them alone names nothing ("no, on the kitchen speaker")."""
+_ANSWER_OPENER = "|".join(sorted(_TALK_WORDS - {"thank", "you", "please"}))
+"""What a turn may open with before a title said with where it plays ("nah, cups on the kitchen speaker")."""
 _SONG_PLAY_SPAN = re.compile(
     rf"\b(?:play|playing|hear|listen to|listening to|cast|stream|put on)\s+(?:the\s+(?:song|track|music)\s+)?({_TITLE})"
     rf"(?:\s+(?:by|from)\s+({_ARTIST}))?"
@@ -1464,7 +1520,7 @@ _SONG_PLAY_SPAN = re.compile(
     rf"|\b(?:play|hear|listen to|cast|stream)\s+(?:the\s+(?:song|track)\s+)?({_TITLE})\s+by\s+({_ARTIST})"
     rf"(?=\s+for me\b|{_ARTIST_END[3:]}"
     # a title, then where: "cups on the kitchen speaker", "best shot that is on the bedroom speaker"
-    rf"|^(?:(?:okay|ok|sure|so|yes|yeah|alright)\W+)?((?!(?:{_FRAME_WORDS})\b)(?!\S*\d)(?:{_TITLE_WORD})"
+    rf"|^(?:(?:{_ANSWER_OPENER})\W+)*((?!(?:{_FRAME_WORDS})\b)(?!\S*\d)(?:{_TITLE_WORD})"
     rf"(?:\s+(?!(?:{_FRAME_WORDS})\b)(?!\S*\d){_TITLE_WORD}){{0,4}}?)\s+(?:(?:that\s+)?is\s+)?(?:(?:now\s+)?playing\s+)?"
     rf"(?:on|onto|via)\s+{_DEVICE_SAID}"
     rf"|\bplay\s+(?:it\s+)?on\s+{_DEVICE_SAID}\s+(?:the\s+(?:song|track)\s+)?((?!in\b){_TITLE})\s*(?:[.?!]|$|(?=\s+i'm right\b))",
@@ -1479,6 +1535,19 @@ _SONG_PLAY_ALONE = re.compile(
     re.IGNORECASE,
 )
 """A song asked for with nothing else said ("play fresh eyes for me", "Can you play Try To Fight It?")."""
+_FILM_SPAN = re.compile(
+    rf"\b(?:titled|entitled)\s+({_TITLE})(?=\s+(?:do|would|is|which|that|and|it|with|by|from|directed|starring|"
+    r"for)\b|\s*[,.?!]|\s*$)"
+    rf"|\bplay(?:ing)?\s+(?:the\s+(?:movie|film)\s+)?({_TITLE})\s+(?:with|without)\s+(?:[a-z]+\s+)?subtitles\b"
+    rf"|\bthe\s+(?:movie|film)\s+({_TITLE})\s+(?:will|is going to)\s+(?:start|begin|play)"
+    rf"|\b(?:found|have|there (?:is|are)|there's)\b[^.?!]{{0,40}}?\bhow about\s+({_TITLE})\s*[.?!]?\s*$"
+    rf"|\bdirected by\s+((?:{_NAME_WORD})(?:\s+{_NAME_WORD}){{0,2}}?)(?=\s+(?:would|is|and|which|that|i|it|from|"
+    r"in|with|please|for)\b|\s*[,.?!]|\s*$)",
+    re.IGNORECASE,
+)
+"""A film named in lower case by its frame ("one titled the upside", "play hotel mumbai without subtitles", "the
+film ... will start", "i found 1, how about ..."), and who directed it ("directed by james kent")."""
+_FILM_CUE = ("titled", "subtitles", "movie", "film", "how about", "directed by")
 _NOT_A_TITLE = frozenset(
     {"the", "a", "an", "song", "songs", "track", "tracks", "music", "it", "this", "that", "them", "one", "something",
      "anything", "some", "same", "another", "any", "my", "your", "me", "again", "now", "please", "also", "too", "for",
@@ -1537,12 +1606,17 @@ def _named_spans(said: str, taken: Iterable[str]) -> list[tuple[str, str]]:
         ("genre", _GENRE_SPAN),
         ("name", _ALBUM_SPAN),
         ("event", _EVENT_SPAN),
-        ("name", _TICKETS_FOR_SPAN),
+        ("tickets", _TICKETS_FOR_SPAN),
         ("name", _VENUE_IS_SPAN),
     ]
     lowered = said.lower()
+    if "like" in lowered or "you know" in lowered:  # "the Angels like, Vs Mariners": a filler is no word of a name
+        said = without_fillers(said)
+        lowered = said.lower()
     tokens = list(_TOKEN.finditer(said)) if "vs" in lowered or "versus" in lowered else []
     found += [(start, "event", text.rstrip(".")) for start, text in _game_spans(said, tokens)]
+    if any(cue in lowered for cue in _FRAMED_CUE):
+        patterns.append(("genre", _GENRE_FRAMED))
     if _EVENT_CUE.search(lowered):  # a place after "at", a city after "in", who performs: in talk of an event only
         patterns += [("event", _AT_VENUE_SPAN), ("event", _CITY_SPAN)]
         if "featuring" in lowered or _PERFORMS.search(lowered):
@@ -1554,16 +1628,30 @@ def _named_spans(said: str, taken: Iterable[str]) -> list[tuple[str, str]]:
             text = m.group(1) or m.group(group)
             if text:
                 found.append((m.start(group if m.group(1) is None else 1), kind, " ".join(text.split()).rstrip(".,")))
+    if any(cue in lowered for cue in _FILM_CUE):
+        for m in _FILM_SPAN.finditer(said):
+            group = m.lastindex or 1
+            found.append((m.start(group), "title", " ".join(m.group(group).split()).rstrip(".,?!")))
     found += [(max(said.find(text), 0), "song", " ".join(text.split())) for text in _song_spans(said)]
     found += _device_spans(said)
     held = [t.lower() for t in taken]
     kept: list[tuple[int, str, str]] = []
     for start, kind, span in sorted(found, key=lambda f: -len(f[2])):  # the longer reading first
         low = span.lower()
-        if _NOT_A_NAME.fullmatch(low) or any(low in h for h in held):
+        if _NOT_A_NAME.fullmatch(low) or _TALK_WORDS.issuperset(low.replace(",", " ").split()):
+            continue
+        if any(low in h for h in held):
             continue
         if kind == "event":  # the readers of an event's words: a word of the search, or of a date, is no name
-            if _SEARCH_WORDS.intersection(low.split()) or _DATE_WORD.search(low):
+            if _SEARCH_WORDS.intersection(low.split()) or _DATE_WORD.search(low) or _WHEN_ONLY.fullmatch(low):
+                continue
+            kind = "name"
+        elif kind == "tickets":  # "tickets for the march 10th show", "for the friday concert": which day, not what
+            if _DATE_WORD.search(low) or _WHEN_ONLY.fullmatch(low):
+                continue
+            kind = "name"
+        elif kind == "title":  # "how about tomorrow", "how about it": a day or a word of talk is no film
+            if _DATE_WORD.search(low) or _WHEN_ONLY.fullmatch(low) or set(low.split()) <= _NOT_A_TITLE:
                 continue
             kind = "name"
         elif kind == "song":
@@ -1585,6 +1673,11 @@ read with one of them in talk of an event is no name."""
 _DATE_WORD = re.compile(
     r"\b(?:\d+(?:st|nd|rd|th)|january|february|march|april|june|july|august|september|october|november|december)\b"
 )
+_WHEN_ONLY = re.compile(
+    r"(?:(?:this|next|the|(?:mon|tues|wednes|thurs|fri|satur|sun)day|tonight|tomorrow|today|weekend|night|evening|"
+    r"afternoon|morning|late|early|matinee)\s*)+(?:shows?|concerts?|games?|events?|performances?|gigs?|matches)?"
+)
+"""A day and a kind of event, no name ("the friday show", "tomorrow night's game"): when, not what."""
 _NOT_A_NAME = re.compile(r"(?:the\s+)?(?:\d+(?:st|nd|rd|th)?|an?|the)(?:\s+\d+(?:st|nd|rd|th)?)*")
 """Digits alone ("at 8"), or "the" alone: no name."""
 
