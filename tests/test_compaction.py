@@ -2112,3 +2112,49 @@ def test_recall_reads_the_bookings_once_until_more_turns_are_condensed(monkeypat
     second = compactor.plan("Sorry, what time was the second table I booked again?")
     assert "6:15 pm" in second.recall  # read again once more turns were condensed
     assert len(read) > once
+
+
+@pytest.mark.parametrize(
+    "switch",
+    [
+        "not right now, can you find me some songs by norah jones",
+        "thanks, i also want to hear a jazz song",
+        "great thanks, now play me something from the album blue",
+    ],
+)
+def test_a_caller_turning_to_another_kind_of_thing_mid_call_starts_another_booking(switch: str) -> None:
+    ride_then_song = [
+        ("user", "i need a cab to the ferry building for two"),
+        ("assistant", "a shared ride to the ferry building for 2 people, is that right"),
+        ("user", "yes that's right"),
+        ("assistant", "your driver is on the way and will arrive in 9 minutes"),
+        ("user", switch),
+        ("assistant", "how about come away with me by norah jones on the kitchen speaker"),
+        ("user", "sounds good"),
+        ("assistant", "now playing come away with me"),
+        ("user", "thanks bye"),
+    ]
+    compactor = fed(turns_of([*ride_then_song, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert [b.kind for b in compactor._bookings[:2]] == ["taxi", "music"]
+
+
+@pytest.mark.parametrize(
+    "aside",
+    [
+        "i would like to stay somewhere around milpitas",  # a place to stay named while booking a table
+        "can they also seat us near the window",  # about the place under way
+    ],
+)
+def test_a_kind_named_in_passing_while_booking_does_not_start_another_booking(aside: str) -> None:
+    dinner = [
+        ("user", "i'd like a table for two at an italian restaurant in san jose"),
+        ("assistant", "how about il fornaio in san jose"),
+        ("user", aside),
+        ("assistant", "please confirm a table for 2 at il fornaio at seven pm"),
+        ("user", "yes"),
+        ("assistant", "your table is booked"),
+        ("user", "thanks bye"),
+    ]
+    compactor = fed(turns_of([*dinner, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert [b.kind for b in compactor._bookings[:1]] == ["restaurant"]
+    assert len([b for b in compactor._bookings if b.turns and b.turns[0] < len(dinner)]) == 1

@@ -40,7 +40,8 @@ def _attempts(pool: list[_Booking], bookings: list[_Booking] | None = None) -> l
     kind of their own and nothing was reported done ("thank you for your help, that'll be all" after the
     tickets) is what was said after the one before it, not another booking. With ``bookings`` (all of the call's,
     in order), an attempt the caller left for another kind of thing (tickets, then a song, then tickets) counts on
-    its own: a caller tries again at once, not after something else."""
+    its own: a caller tries again at once, not after something else (one taken up again after it is joined by
+    :meth:`~memory.compaction.turn_recall.TurnRecall._counted`)."""
     at = {id(b): n for n, b in enumerate(bookings or ())}
     out: list[list[_Booking]] = []
     for booking in pool:
@@ -63,3 +64,11 @@ def _moved_on(before: _Booking, after: _Booking, bookings: list[_Booking] | None
         return False
     between = bookings[at[id(before)] + 1 : at[id(after)]]
     return any(b.kind is not None and b.kind != after.kind and b.own for b in between)
+
+
+def _taken_up(before: _Booking, after: _Booking, bookings: list[_Booking] | None, at: dict[int, int]) -> bool:
+    """``after`` takes up ``before`` (of one kind) again: the caller turned from it to another kind of thing with it
+    under way (nothing reported done, no failure, no leave taken) and took leave of nothing in between."""
+    if before.booked or before.left or before.failed or not bookings or id(before) not in at or id(after) not in at:
+        return False
+    return not any(b.left for b in bookings[at[id(before)] + 1 : at[id(after)]])

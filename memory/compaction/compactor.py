@@ -12,7 +12,7 @@ import numpy as np
 from ..recall.query import warm_up
 from ..recall.ranking import refresh as refresh_recall
 from ..recall.working_set import WorkingSet
-from ..text.kinds import is_not_done, outcome_of, without_fillers
+from ..text.kinds import is_not_done, outcome_of, plain, vocabulary, without_fillers
 from ..text.quote import quote
 from ..text.reading import read_turn
 from ..text.spoken import normalize_spoken_digits
@@ -413,6 +413,11 @@ class Compactor:
                 and not current.failed
                 and not (not current.booked and self._changes_count(i, current))
             )
+            # or turns to another kind of thing in their own words ("not right now, i'm looking for a bus ticket",
+            # "thanks, can you find me some songs now"): the thing under way waits or is over, whatever was reported
+            # or back to the one they put off for it ("no thanks, but we can proceed with getting three tickets")
+            or (requests and self._switches(lowered, kinds, current))
+            or (self._returns_to(kinds) and self._switches(lowered, kinds, current, returning=True))
             or (
                 turn.role == "user"
                 and current.closed
@@ -551,6 +556,36 @@ class Compactor:
             current.done = current.booked = True
         if turn.role == "assistant" and _OFFERS_TO_BOOK.search(lowered) and not current.closed:
             current.done = current.booked = False  # "should i go ahead and buy tickets?": not done yet
+
+    def _switches(self, said: str, kinds: list[str], current: _Booking, *, returning: bool = False) -> bool:
+        """The caller's request ``said`` (lower case, naming ``kinds``) turns to another kind of thing than the one
+        under way: every kind it names is new to the booking (whoever named the ones before; the caller named one), it says
+        nothing of the thing under way ("play it on the kitchen speaker"), and either the caller has said yes to
+        something of it already, or the words mark the turn as another matter: putting the offer off ("no, not right
+        now"), thanks, "also", "now", "meanwhile", or a search ("can you find me some songs"). A kind named in passing
+        while booking ("i'd like to stay around milpitas", "i want to watch the yankees game") does neither. Going back
+        to a thing put off (``returning``), asking to book it marks it too ("that is great, i want to book tickets");
+        otherwise that takes what was just offered ("sounds great, i'd like to reserve three tickets")."""
+        if not kinds or not current.own or current.kind in kinds or set(kinds) & (current.own | set(current.named)):
+            return False
+        # what comes before the new thing is named speaks of the one under way ("play it on the tv, and find
+        # me..."); after it, of the new one ("find me some music from the album dangerous woman")
+        plain_said = plain(said)
+        named = [m.start() for k in kinds if (m := vocabulary().episode_kinds[k].search(plain_said))]
+        before = plain_said[: min(named)] if named else plain_said
+        if _FOLLOW_UP.search(before) or _ABOUT_THEM.search(before):
+            return False
+        if current.affirmed or current.settled or current.booked:
+            return True
+        return _SWITCH.search(said) is not None or (returning and _BOOKS.search(said) is not None)
+
+    def _returns_to(self, kinds: list[str]) -> bool:
+        """The caller names the kind of the booking before the one under way, which they put off for it (nothing
+        reported done, no failure, no leave taken): going back to it needs no request of its own."""
+        if len(self._bookings) < 2:
+            return False
+        before = self._bookings[-2]
+        return before.kind in kinds and not (before.booked or before.left or before.failed)
 
     def _opens_after_leave(self, said: str) -> bool:
         """The caller's ``said`` (lower case) takes leave of what was under way and then asks for a new thing by its
@@ -1095,6 +1130,16 @@ _WANTS = re.compile(
     r"(?:i'm|i am) (?:feeling |so |really |very )?(?:hungry|starving|bored)|(?:a )?craving|do you know (?:of )?any)\b"
 )
 """A caller saying what they want (once they took leave of the last thing: something new)."""
+_SWITCH = re.compile(
+    r"^\W*(?:no|nope|nah|not (?:right |just )?(?:now|yet)|not for now|maybe later|thanks?|thank you|cool|"
+    r"(?:ok(?:ay)?|great|perfect|alright|all right)\W+(?:thanks?|thank you|now)\b)"
+    r"|\b(?:also|now|meanwhile|in the meantime|while i'm waiting|too|as well|one more thing|another thing)\b"
+    r"|\b(?:find|search|look(?:ing)? (?:for|up)|look up)\b"
+)
+"""A caller's words that turn to another matter: putting off what was offered ("no, not now"), thanks, "also",
+"now", "in the meantime", or a search of its own ("will you find songs")."""
+_BOOKS = re.compile(r"\b(?:book|buy|purchase|reserve|get me|proceed)\b")
+"""A caller asking to book (going back to a thing put off: "we can proceed with getting three tickets")."""
 _SEARCHES = re.compile(r"\b(?:find|look(?:ing)? for|search(?:ing)? for|in the mood for)\b")
 """A caller asking for a search: once something was reported done, a new one, even when no kind is named."""
 _FOLLOW_UP = re.compile(

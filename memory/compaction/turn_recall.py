@@ -41,7 +41,7 @@ from ..text.spoken import normalize_spoken_digits
 from ..text.terms import index_terms
 from ..text.values import values_in
 from ..text.vocab import MONTHS, WEEKDAYS
-from .bookings import _attempts, _Booking
+from .bookings import _attempts, _Booking, _taken_up
 from .classifier import Digest, classify
 from .patterns import (
     _ASK_KINDS,
@@ -415,14 +415,17 @@ class TurnRecall:
         searched for"). Strict: the agent saying again what ``before`` took is not enough (a venue, a city and a
         kind of food recur between bookings)."""
         request = after.request
-        if before.kind != after.kind or request is None or request != after.turns[0]:
-            return False
-        said = self._text(request)
-        if _NEW_REQUEST.search(said) or not _RESUMING.search(said):
-            return False
         bookings = self.compactor._bookings
         at = {id(b): n for n, b in enumerate(bookings)}
-        if id(before) not in at or id(after) not in at:
+        if before.kind != after.kind or request is None or id(before) not in at or id(after) not in at:
+            return False
+        # or takes up what they put off for another thing, with nothing taken leave of since ("not right now, i need
+        # a bus there" ... "that is great, i want to book the tickets"), whoever spoke first in it
+        taken_up = _taken_up(before, after, bookings, at)
+        said = self._text(request)
+        if (request != after.turns[0] and not taken_up) or _NEW_REQUEST.search(said):
+            return False
+        if not (_RESUMING.search(said) or taken_up):
             return False
         between = bookings[at[id(before)] + 1 : at[id(after)]]
         # a search in between that turned to this kind of thing: what is taken up may be that one's
