@@ -957,6 +957,10 @@ class Compactor:
                 out.append(line)
         return out
 
+    def note_recalled(self, i: int) -> None:
+        """Recall brought turn ``i`` back for a caller's question: the notes' tiering keeps what is asked about."""
+        self._asked[i] = self._asked.get(i, 0) + 1
+
     def _recallable(self, i: int) -> bool:
         return self._digest(i).kind in ("key", "content") and i not in self._asked_back
 

@@ -70,7 +70,8 @@ _NAMED_SCORE = 8.0  # a turn of the booking asked about that holds the kind of v
 
 class CallState(Protocol):
     """What recall reads of the call's compaction state (a :class:`~memory.compaction.compactor.Compactor`):
-    its turns and their digests, its bookings and indexes, and how it counts and dates a line. Never changed."""
+    its turns and their digests, its bookings and indexes, and how it counts and dates a line. Read only, but for
+    :meth:`note_recalled`, by which recall counts what it brought back (for the notes' tiering)."""
 
     level: LevelSettings | None
     plans: tuple[str, ...]
@@ -79,7 +80,6 @@ class CallState(Protocol):
     _digests: list[Digest | None]
     _boundary: int
     _bookings: list[_Booking]
-    _asked: dict[int, int]  # recall counts what it brought back, for the notes' tiering
     _asked_back: set[int]
     _by_kind: dict[str, list[int]]
     _by_value: dict[str, list[int]]
@@ -89,6 +89,7 @@ class CallState(Protocol):
     _row_turn: list[int]
 
     def _digest(self, i: int) -> Digest: ...
+    def note_recalled(self, i: int) -> None: ...
     def _recallable(self, i: int) -> bool: ...
     def _recall_reserve(self) -> int: ...
     def _recall_header_tokens(self) -> int: ...
@@ -100,7 +101,7 @@ class TurnRecall:
     """The in-call recall of one :class:`Compactor` (see the module's docstring)."""
 
     def __init__(self, compactor: CallState) -> None:
-        self.compactor = compactor  # the call's turns, digests and bookings: read, never changed
+        self.compactor = compactor  # the call's turns, digests and bookings: read, and told what recall brought back
         self._recall_costs: dict[int, int] = {}  # condensed turn -> its tokens as a recalled line
         self._recall_lines: dict[int, str] = {}  # condensed turn -> its line in the recall block
         self._more: dict[int, bool] = {}  # condensed turn -> a caller's repair or stall that says more (_says_more)
@@ -211,7 +212,7 @@ class TurnRecall:
             if len(chosen) >= level.max_recall:
                 break
         for i in chosen:
-            self.compactor._asked[i] = self.compactor._asked.get(i, 0) + 1
+            self.compactor.note_recalled(i)
         return sorted(chosen)
 
     def _by_booking(
