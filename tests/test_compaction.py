@@ -26,7 +26,7 @@ from memory.compaction import (
     classify,
     message_tokens,
 )
-from memory.compaction.bookings import _Booking
+from memory.compaction.bookings import Booking
 from memory.compaction.compactor import _REPORTED
 from memory.compaction.patterns import asks
 from memory.errors import ConfigError
@@ -1681,10 +1681,10 @@ def test_recall_brings_the_request_that_names_a_director_or_a_genre(question: st
 
 def _kinds_and_ranks(compactor: Compactor, kind: str) -> list[int]:
     """The caller's count of each booking of ``kind`` (1 for the first), in the order they were made."""
-    from memory.compaction.bookings import _attempts
+    from memory.compaction.bookings import counted_attempts
 
     pool = [b for b in compactor._bookings if b.kind == kind]
-    return [n for n, group in enumerate(_attempts(pool), 1) for _ in group]
+    return [n for n, group in enumerate(counted_attempts(pool), 1) for _ in group]
 
 
 FILM_WITH_A_TRAIN_IN_ITS_TITLE = [
@@ -1774,9 +1774,11 @@ def test_a_search_that_found_nothing_is_not_a_booking_of_the_callers_count() -> 
     compactor = fed(turns_of([*FAILED_THEN_LEFT_THEN_BOOKED, *CHATTER * 4]), CompactionPolicy(token_budget=500))
     assert compactor.boundary > len(FAILED_THEN_LEFT_THEN_BOOKED)
     assert compactor._bookings[0].failed and compactor._bookings[0].left
-    from memory.compaction.bookings import _attempts
+    from memory.compaction.bookings import counted_attempts
 
-    [first] = _attempts([b for b in compactor._bookings if b.kind == "restaurant"])  # one table, as the caller counts
+    [first] = counted_attempts(
+        [b for b in compactor._bookings if b.kind == "restaurant"]
+    )  # one table, as the caller counts
     assert first[0].booked and len(first) == 2  # the one booked first, the attempt that found nothing with it
 
 
@@ -1848,7 +1850,7 @@ def test_a_caller_enjoying_something_takes_no_leave(said: str) -> None:
 # --------------------------------------------------------------------------- closings, reports and replies read in more words
 
 
-def _booked(pairs: list[tuple[str, str]]) -> list[_Booking]:
+def _booked(pairs: list[tuple[str, str]]) -> list[Booking]:
     """The bookings of ``pairs``' turns (the chatter after them aside)."""
     compactor = fed(turns_of([*pairs, *CHATTER * 4]), CompactionPolicy(token_budget=500))
     assert compactor.boundary > len(pairs)
@@ -2072,7 +2074,7 @@ def test_recall_reads_the_bookings_once_until_more_turns_are_condensed(monkeypat
     read: list[int] = []
     real = TurnRecall._new_taken_terms
 
-    def counting(self: TurnRecall, booking: _Booking) -> frozenset[str]:
+    def counting(self: TurnRecall, booking: Booking) -> frozenset[str]:
         read.append(id(booking))
         return real(self, booking)
 

@@ -171,7 +171,7 @@ UNREPORTED_TICKETS_THEN_A_SONG_THEN_TICKETS = [
 
 
 def test_tickets_left_for_a_song_count_on_their_own_when_more_tickets_come_after() -> None:
-    from memory.compaction.bookings import _attempts
+    from memory.compaction.bookings import counted_attempts
 
     turns = UNREPORTED_TICKETS_THEN_A_SONG_THEN_TICKETS
     compactor = fed(turns_of([*turns, *CHATTER * 4]), CompactionPolicy(token_budget=500))
@@ -179,8 +179,8 @@ def test_tickets_left_for_a_song_count_on_their_own_when_more_tickets_come_after
     assert [b.kind for b in compactor._bookings][:3] == ["event", "music", "event"]  # then the chatter's fault
     pool = [b for b in compactor._bookings if b.kind == "event"]
     assert not pool[0].booked  # no report of the first tickets was read
-    assert len(_attempts(pool)) == 1  # counted by tickets alone, the first would be an attempt at the second
-    assert len(_attempts(pool, compactor._bookings)) == 2  # the caller moved on to a song in between
+    assert len(counted_attempts(pool)) == 1  # counted by tickets alone, the first would be an attempt at the second
+    assert len(counted_attempts(pool, compactor._bookings)) == 2  # the caller moved on to a song in between
     recall = compactor.plan("sorry which city were the second event tickets in").recall
     assert "phoenix" in recall and "tucson" not in recall
 
@@ -351,12 +351,14 @@ def _resumed_call(turns: list[tuple[str, str]]) -> Compactor:
 
 
 def test_tickets_taken_up_again_after_a_detour_count_with_the_tickets_they_resume() -> None:
-    from memory.compaction.bookings import _attempts
+    from memory.compaction.bookings import counted_attempts
 
     compactor = _resumed_call(TICKETS_LEFT_FOR_A_TABLE_THEN_TAKEN_UP_AGAIN)
     assert [b.kind for b in compactor._bookings][:4] == ["event", "restaurant", "event", "event"]
     pool = [b for b in compactor._bookings if b.kind == "event"][:3]
-    assert len(_attempts(pool, compactor._bookings)) == 3  # counted apart, the resumed tickets would be the second
+    assert (
+        len(counted_attempts(pool, compactor._bookings)) == 3
+    )  # counted apart, the resumed tickets would be the second
     counted = compactor._turn_recall._counted(pool)
     assert [len(group) for group in counted] == [2, 1]
     assert counted[0][0] is pool[1]  # the part that was booked comes first

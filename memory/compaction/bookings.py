@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 
 @dataclass(slots=True)
-class _Booking:
+class Booking:
     """One stretch of the condensed turns about one thing (a table booked, tickets bought, a song
     played): it starts where the talk turns to another kind of thing, or after the agent reported
     the last one done."""
@@ -30,7 +30,7 @@ class _Booking:
     agents: frozenset[str] = frozenset()  # the kinds the agent's latest turn in it named, when it offered something
 
 
-def _attempts(pool: list[_Booking], bookings: list[_Booking] | None = None) -> list[list[_Booking]]:
+def counted_attempts(pool: list[Booking], bookings: list[Booking] | None = None) -> list[list[Booking]]:
     """The bookings of one kind as the caller counts them ("the second table I booked"): an attempt
     that was never reported done (the agent could not book it, and the caller asked again) goes with the
     next one of the kind, the one that was booked first; one the caller took leave of, or whose details
@@ -43,7 +43,7 @@ def _attempts(pool: list[_Booking], bookings: list[_Booking] | None = None) -> l
     its own: a caller tries again at once, not after something else (one taken up again after it is joined by
     :meth:`~memory.compaction.turn_recall.TurnRecall._counted`)."""
     at = {id(b): n for n, b in enumerate(bookings or ())}
-    out: list[list[_Booking]] = []
+    out: list[list[Booking]] = []
     for booking in pool:
         if out and not booking.own and not booking.booked:
             out[-1].append(booking)
@@ -58,7 +58,7 @@ def _attempts(pool: list[_Booking], bookings: list[_Booking] | None = None) -> l
     return out
 
 
-def _moved_on(before: _Booking, after: _Booking, bookings: list[_Booking] | None, at: dict[int, int]) -> bool:
+def _moved_on(before: Booking, after: Booking, bookings: list[Booking] | None, at: dict[int, int]) -> bool:
     """Between ``before`` and ``after`` (of one kind), the caller booked another kind of thing."""
     if not bookings or id(before) not in at or id(after) not in at:
         return False
@@ -66,7 +66,7 @@ def _moved_on(before: _Booking, after: _Booking, bookings: list[_Booking] | None
     return any(b.kind is not None and b.kind != after.kind and b.own for b in between)
 
 
-def _taken_up(before: _Booking, after: _Booking, bookings: list[_Booking] | None, at: dict[int, int]) -> bool:
+def takes_up(before: Booking, after: Booking, bookings: list[Booking] | None, at: dict[int, int]) -> bool:
     """``after`` takes up ``before`` (of one kind) again: the caller turned from it to another kind of thing with it
     under way (nothing reported done, no failure, no leave taken) and took leave of nothing in between."""
     if before.booked or before.left or before.failed or not bookings or id(before) not in at or id(after) not in at:

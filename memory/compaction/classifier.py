@@ -16,39 +16,39 @@ from ..text.spoken import extract_identifiers, join_spoken_digits, normalize_spo
 from ..text.terms import index_terms
 from ..text.values import Value, values_in
 from .patterns import (
-    _ACCOUNT_STATE,
-    _ANSWER,
-    _ASKS_NAME,
-    _BACKCHANNEL,
-    _CAPITALISED,
-    _CLOCK_WORDS,
-    _DANGLING,
-    _DAY_OF_MONTH,
-    _DIGITS,
-    _FILLER,
-    _FOR_THE_CALLER,
-    _IDENTITY_CHECK,
-    _INTRODUCES,
-    _LEAD_IN,
-    _META,
-    _MONTH_IN,
-    _NOT_NAME,
-    _NUMBER_WORDS,
-    _ORDINAL_TEENS,
-    _ORDINAL_UNITS,
-    _ORDINAL_WORD,
-    _OWN_ACTION,
-    _OWN_CHECK,
-    _PHRASE_FILLER,
-    _PREFERENCE,
-    _QUESTION,
-    _REPEATED_WORD,
-    _SENTENCE,
-    _SMALL_TALK,
-    _SPACES,
-    _VERIFIED,
-    _WEAK_DATES,
-    _WORD,
+    ACCOUNT_STATE,
+    ANSWER,
+    ASKS_NAME,
+    BACKCHANNEL,
+    CAPITALISED,
+    CLOCK_WORDS,
+    DANGLING,
+    DAY_OF_MONTH,
+    DIGITS,
+    FILLER,
+    FOR_THE_CALLER,
+    IDENTITY_CHECK,
+    INTRODUCES,
+    LEAD_IN,
+    META,
+    MONTH_IN,
+    NOT_NAME,
+    NUMBER_TOKENS,
+    ORDINAL_TEENS,
+    ORDINAL_UNITS,
+    ORDINAL_WORD,
+    OWN_ACTION,
+    OWN_CHECK,
+    PHRASE_FILLER,
+    PREFERENCE,
+    QUESTION,
+    REPEATED_WORD,
+    SENTENCE,
+    SMALL_TALK,
+    SPACES,
+    VERIFIED,
+    WEAK_DATES,
+    WORD,
     asks,
 )
 from .policy import Turn
@@ -75,26 +75,26 @@ class Digest:
 
 
 def _clean(text: str) -> str:
-    text = _FILLER.sub("", text)
-    text = _PHRASE_FILLER.sub(",", text)
+    text = FILLER.sub("", text)
+    text = PHRASE_FILLER.sub(",", text)
 
     def undouble(m: re.Match[str]) -> str:
         word = m.group(1)
-        return m.group(0) if word.lower() in _NUMBER_WORDS else word
+        return m.group(0) if word.lower() in NUMBER_TOKENS else word
 
-    text = _REPEATED_WORD.sub(undouble, text)
-    text = _SPACES.sub(" ", text)
+    text = REPEATED_WORD.sub(undouble, text)
+    text = SPACES.sub(" ", text)
     text = re.sub(r"\s+([,.;!?])", r"\1", text)
     text = re.sub(r"([,;])(?:\s*[,;])+", r"\1", text)
-    return _DANGLING.sub("", text).strip()
+    return DANGLING.sub("", text).strip()
 
 
 def _words(text: str) -> list[str]:
-    return _WORD.findall(text.lower())
+    return WORD.findall(text.lower())
 
 
 def _is_backchannel(words: list[str]) -> bool:
-    return all(w in _BACKCHANNEL for w in words)
+    return all(w in BACKCHANNEL for w in words)
 
 
 def _ordinals_as_digits(text: str) -> str:
@@ -105,9 +105,9 @@ def _ordinals_as_digits(text: str) -> str:
         if not month_before and not month_after:
             return m.group(0)
         word = word.lower()
-        value = _ORDINAL_UNITS.get(word) or _ORDINAL_TEENS[word]
+        value = ORDINAL_UNITS.get(word) or ORDINAL_TEENS[word]
         if tens:
-            if word not in _ORDINAL_UNITS:
+            if word not in ORDINAL_UNITS:
                 return m.group(0)
             value += 20 if tens.lower() == "twenty" else 30
         if value > 31:
@@ -115,7 +115,7 @@ def _ordinals_as_digits(text: str) -> str:
         suffix = "th" if 10 <= value % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(value % 10, "th")
         return f"{month_before or ''}{value}{suffix}"
 
-    return _ORDINAL_WORD.sub(digits, text)
+    return ORDINAL_WORD.sub(digits, text)
 
 
 def _as_quoted(sentence: str) -> str:
@@ -123,7 +123,7 @@ def _as_quoted(sentence: str) -> str:
     said one by one in words joined, :func:`~memory.text.spoken.join_spoken_digits`), without a
     leading "okay, so", "yeah", "oh, and"."""
     joined = join_spoken_digits(sentence)
-    stripped = _LEAD_IN.sub("", joined)
+    stripped = LEAD_IN.sub("", joined)
     return stripped[:1].upper() + stripped[1:] if stripped else joined
 
 
@@ -151,7 +151,7 @@ def classify(
         return Digest("filler")
     asked = previous is not None and previous.role == "assistant" and asks(previous.text)
     if _is_backchannel(words):
-        if asked and words[0] in _ANSWER and len(words) <= 4:
+        if asked and words[0] in ANSWER and len(words) <= 4:
             return Digest("answer", content=[cleaned], terms=frozenset(words))
         return Digest("filler")
     context = _Context(turn, previous if asked else None, plans, region, previous)
@@ -161,16 +161,16 @@ def classify(
     )
     digest = Digest("content")
     skipped_meta = skipped_small = 0
-    for sentence in _SENTENCE.split(cleaned):
-        sentence = _DANGLING.sub("", sentence).strip()
+    for sentence in SENTENCE.split(cleaned):
+        sentence = DANGLING.sub("", sentence).strip()
         swords = _words(sentence)
         if not swords:
             continue
         substantive = (
             not _is_backchannel(swords)
-            and not _META.search(sentence)
+            and not META.search(sentence)
             and not _small_talk(sentence)
-            and len([w for w in swords if w not in _BACKCHANNEL]) >= (1 if replies else 2)
+            and len([w for w in swords if w not in BACKCHANNEL]) >= (1 if replies else 2)
         )
         if substantive and kind_only:  # key or content: which one needs the values, not wanted here
             return Digest("content", terms=frozenset(index_terms(cleaned)))
@@ -184,7 +184,7 @@ def classify(
             digest.content.append(sentence)
         elif _is_backchannel(swords):
             continue
-        elif _META.search(sentence):
+        elif META.search(sentence):
             skipped_meta += 1
         elif _small_talk(sentence):
             skipped_small += 1
@@ -203,9 +203,9 @@ def _small_talk(sentence: str) -> bool:
     """Whether a sentence is small talk: a pleasantry ("have a great day", "how's it going") with little
     else said. A long sentence that only holds such words in passing says something else: "how about
     linkin park's good goodbye from the album one more light" offers a song."""
-    if not _SMALL_TALK.search(sentence):
+    if not SMALL_TALK.search(sentence):
         return False
-    rest = [w for w in _words(_SMALL_TALK.sub(" ", sentence)) if w not in _BACKCHANNEL]
+    rest = [w for w in _words(SMALL_TALK.sub(" ", sentence)) if w not in BACKCHANNEL]
     return len(rest) < _SMALL_TALK_ASIDE
 
 
@@ -275,14 +275,14 @@ def _signals(sentence: str, ctx: _Context, digest: Digest) -> str | None:
     for value in said:
         if value.kind == "name" and not _durable_name(value, sentence, ctx):
             continue
-        if value.kind == "date" and value.normalised in _WEAK_DATES:
+        if value.kind == "date" and value.normalised in WEAK_DATES:
             continue
         kept.append(value)
         digest.kinds.add(value.kind)
         digest.values.add(value.normalised)
         if value.kind in ("number", "phone", "reference", "amount", "count", "address"):
             digest.kinds.add("number")
-        tag = _tag(value)
+        tag = value_tag(value)
         if tag is None or tag.lower() in covered:
             continue
         if value.kind == "number" and (tag in covered or set(re.findall(r"\d+", tag)) <= covered):
@@ -298,20 +298,20 @@ def _signals(sentence: str, ctx: _Context, digest: Digest) -> str | None:
                 day = day.replace(year=int(year.group(1)))
             phrase = f"{phrase}, {year.group(1)}"
             tags.append(f"{phrase}: {day:%a %Y-%m-%d}")
-        elif _MONTH_IN.search(phrase):  # a calendar day said without a year: which year is a guess
+        elif MONTH_IN.search(phrase):  # a calendar day said without a year: which year is a guess
             tags.append(f"{phrase}: {day:%b} {day.day}")
-        elif _DAY_OF_MONTH.fullmatch(phrase):  # "the 2nd": which month is a guess
+        elif DAY_OF_MONTH.fullmatch(phrase):  # "the 2nd": which month is a guess
             tags.append(phrase)
         else:
             tags.append(f"{phrase}: {day:%a %Y-%m-%d}")
         digest.kinds.add("date")
         digest.values.add(f"{day:%Y-%m-%d}")
-        strong = strong or phrase.lower() not in _WEAK_DATES
-    for run in _DIGITS.findall(normalize_spoken_digits(sentence)):  # for recall by value only, never shown
+        strong = strong or phrase.lower() not in WEAK_DATES
+    for run in DIGITS.findall(normalize_spoken_digits(sentence)):  # for recall by value only, never shown
         digits = run.strip(".,-/")
         if re.sub(r"\D", "", digits):
             digest.values.update({digits.lower(), re.sub(r"\D", "", digits)})
-    if any(w in _NUMBER_WORDS and w not in ("one", "oh", "double", "triple") for w in _words(sentence)):
+    if any(w in NUMBER_TOKENS and w not in ("one", "oh", "double", "triple") for w in _words(sentence)):
         digest.kinds.add("number")
         strong = True
     for fact in durable_facts(sentence, turn.role, turn.at, plans=ctx.plans, region=ctx.region, certain=True):
@@ -319,20 +319,20 @@ def _signals(sentence: str, ctx: _Context, digest: Digest) -> str | None:
         digest.kinds.add(fact.attribute if fact.attribute in ("address", "email", "phone") else "preference")
         digest.values.add(fact.value.lower())
         strong = True
-    promised = [c for c in commitments(sentence) if not _OWN_ACTION.search(c) and not _META.search(c)]
+    promised = [c for c in commitments(sentence) if not OWN_ACTION.search(c) and not META.search(c)]
     if promised:
         digest.promise = digest.promise or turn.role == "assistant"
         digest.kinds.add("promise")
         strong = True
     lowered = joined.lower()
-    if _ACCOUNT_STATE.search(lowered):
+    if ACCOUNT_STATE.search(lowered):
         digest.kinds.add("state")
         strong = True
     # a street address, by the shared reader (digits said one by one joined: "four two eight eight dublin boulevard")
     if any(v.kind == "address" for v in (said if joined == sentence else values_in(joined))):
         digest.kinds.add("address")
         strong = True
-    if _PREFERENCE.search(lowered):
+    if PREFERENCE.search(lowered):
         digest.kinds.add("preference")
         strong = True
     if not strong:
@@ -342,7 +342,7 @@ def _signals(sentence: str, ctx: _Context, digest: Digest) -> str | None:
     return _as_quoted(sentence)
 
 
-def _tag(value: Value) -> str | None:
+def value_tag(value: Value) -> str | None:
     """A value as tagged in the notes: the span said, or its certain normal form."""
     if value.kind == "amount":
         number, _, currency = value.normalised.partition(" ")
@@ -353,7 +353,7 @@ def _tag(value: Value) -> str | None:
             number = written.group(0)
         return f"{_CURRENCY_SIGNS[currency]}{number}" if currency in _CURRENCY_SIGNS else value.normalised
     if value.kind == "time":
-        words = [_CLOCK_WORDS.get(w, w) for w in value.normalised.split()]
+        words = [CLOCK_WORDS.get(w, w) for w in value.normalised.split()]
         return re.sub(r"\s+(am|pm)$", r"\1", " ".join(words)).replace("o'clock", " o'clock").strip()
     if value.kind in ("number", "phone") and re.search(r"[a-z]", value.text, re.IGNORECASE):
         return value.normalised  # digits said one by one in words, joined
@@ -382,21 +382,21 @@ def _identity_check(sentence: str, ctx: _Context, said: list[Value]) -> str | No
     ("my date of birth is ...", or a value in reply to the agent asking for theirs), or the agent stating,
     right after the caller spoke, that the caller is verified. A question about a postcode, from either
     side, is no identity check."""
-    if _QUESTION.search(sentence.strip()):
+    if QUESTION.search(sentence.strip()):
         return None
     if ctx.turn.role == "assistant":
         answered = ctx.previous is not None and ctx.previous.role == "user"  # the caller has just said something
-        return "verified by the agent" if answered and _VERIFIED.search(sentence) else None
+        return "verified by the agent" if answered and VERIFIED.search(sentence) else None
     gives = bool(said) or bool(re.search(r"\d", sentence))
     if not gives:
         return None
-    own = _OWN_CHECK.search(sentence)
+    own = OWN_CHECK.search(sentence)
     if own:
         return f"{_check_name(own.group(1))} given"
     question = ctx.question
-    if question is None or _VERIFIED.search(question.text) or not _FOR_THE_CALLER.search(question.text):
+    if question is None or VERIFIED.search(question.text) or not FOR_THE_CALLER.search(question.text):
         return None
-    asked = _IDENTITY_CHECK.search(question.text)
+    asked = IDENTITY_CHECK.search(question.text)
     return f"{_check_name(asked.group(1))} given" if asked else None
 
 
@@ -409,12 +409,12 @@ def _caller_name(sentence: str, question: Turn | None) -> str | None:
     name = spoken_name(sentence)
     if name:
         return name
-    match = _INTRODUCES.search(sentence)
+    match = INTRODUCES.search(sentence)
     if match:
         return match.group(1)
-    if question is not None and _ASKS_NAME.search(question.text):
-        for run in _CAPITALISED.findall(sentence):
-            words = [w for w in run.split() if w not in _NOT_NAME]
+    if question is not None and ASKS_NAME.search(question.text):
+        for run in CAPITALISED.findall(sentence):
+            words = [w for w in run.split() if w not in NOT_NAME]
             if words and len(words) <= 3:
                 return " ".join(words)
     return None
@@ -429,13 +429,13 @@ def _classify_tool(turn: Turn) -> Digest:
         digest.kinds.update({ref.kind, "number"})
     for value in values_in(turn.text):
         if value.kind == "amount":
-            tag = _tag(value)
+            tag = value_tag(value)
             if tag is not None:
                 tags.append(tag)
             digest.values.add(value.normalised.split(" ")[0])
             digest.kinds.add("amount")
             digest.said.append(value)
-    for run in _DIGITS.findall(normalize_spoken_digits(turn.text)):  # for recall by value only
+    for run in DIGITS.findall(normalize_spoken_digits(turn.text)):  # for recall by value only
         digest.values.add(run.strip(".,-/").lower())
     digest.tags = list(dict.fromkeys(tags))[:8]
     digest.terms = frozenset(index_terms(turn.text))

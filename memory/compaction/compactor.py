@@ -20,34 +20,34 @@ from ..text.terms import index_terms
 from ..text.values import LOWER_VENUE, Value, values_in
 from ..text.vocab import NUMBER_WORDS
 from ..values import MemoryRow
-from .bookings import _Booking
-from .classifier import Digest, _tag, classify
-from .patterns import _ASKS as _ASKS_CLAUSE
+from .bookings import Booking
+from .classifier import Digest, classify, value_tag
+from .patterns import ASKS as _ASKS_CLAUSE
 from .patterns import (
-    _HOUSE_WORDS,
-    _ITEM_NOUNS,
-    _MONTH_WORDS,
-    _NUMBER_WORDS,
     GENRES,
-    _booking_talk,
-    _similar,
+    HOUSE_WORDS,
+    ITEM_NOUNS,
+    MONTH_WORDS,
+    NUMBER_TOKENS,
     asks,
+    booking_talk,
+    similar_terms,
 )
 from .policy import (
-    _NOTES_PREAMBLE,
-    _RECALL_PREAMBLE,
     DEFAULT_ENCODING,
     MESSAGE_OVERHEAD_TOKENS,
     NOTES_CLOSE,
     NOTES_OPEN,
+    NOTES_PREAMBLE,
     RECALL_CLOSE,
     RECALL_OPEN,
+    RECALL_PREAMBLE,
     CompactionPolicy,
     Plan,
     Turn,
-    _speaker,
     count_tokens,
     message_tokens,
+    speaker_name,
 )
 from .turn_recall import TurnRecall
 
@@ -139,7 +139,7 @@ class Compactor:
         self._unlent: dict[int, list[tuple[str, str]]] = {}  # booking -> names said before its first durable line
         self._answers_back: set[int] = set()  # the agent's answers to them: values said before, the first to go
         self._booking_of: dict[int, int] = {}  # condensed turn -> its booking's position in ``_bookings``
-        self._bookings: list[_Booking] = []  # the condensed turns, by what they were about
+        self._bookings: list[Booking] = []  # the condensed turns, by what they were about
         self._value_kinds: dict[int, frozenset[str]] = {}  # condensed turn -> the kinds of value it says
         self._said: dict[int, str] = {}  # condensed turn -> its words in lower case, fillers and stutters out
         self._rows = WorkingSet()
@@ -300,7 +300,7 @@ class Compactor:
 
     def _recall_header_tokens(self) -> int:
         if self._header_tokens is None:
-            block = "\n".join([RECALL_OPEN, _RECALL_PREAMBLE, RECALL_CLOSE])
+            block = "\n".join([RECALL_OPEN, RECALL_PREAMBLE, RECALL_CLOSE])
             self._header_tokens = message_tokens(block, self.encoding) + 1
         return self._header_tokens
 
@@ -373,7 +373,7 @@ class Compactor:
             self._turn_recall.cost(i)  # worked out now, between turns, not when a question recalls it
 
     def _place(self, i: int, turn: Turn) -> None:
-        """Put condensed turn ``i`` in its booking (see :class:`_Booking`) and note its value kinds.
+        """Put condensed turn ``i`` in its booking (see :class:`Booking`) and note its value kinds.
 
         A caller asking back about something earlier ("what was the time for the first table?"),
         and the agent's answer, belong to no booking: they would start a new one, or lend their
@@ -393,7 +393,7 @@ class Compactor:
                 self._aside = False
             return
         # the kinds of thing the turn names, things booked first ("the bear republic restaurant in rohnert park")
-        kinds = sorted((t[5:] for t in tags if t.startswith("kind:")), key=lambda k: (k not in _ITEM_NOUNS, k))
+        kinds = sorted((t[5:] for t in tags if t.startswith("kind:")), key=lambda k: (k not in ITEM_NOUNS, k))
         current = self._bookings[-1] if self._bookings else None
         # "have a great great day", "is playing um at", "that would you know be all", "that like will be all",
         # "Can Can we get 2 tickets": the shared reading of a turn, in lower case so a stutter of any word goes
@@ -477,7 +477,7 @@ class Compactor:
         before, new = None, False
         if current is None or caller_turns_to:  # the caller asks for another thing, or for more once one is done
             before, new = current, True
-            current = _Booking(kinds[0] if kinds else None, [], [])
+            current = Booking(kinds[0] if kinds else None, [], [])
             if not kinds and before is not None and before.kind is not None:  # "make a reservation for 11 15"
                 current.kind, current.named = before.kind, {before.kind: _INHERITED_VOTE}  # more of the same
             self._bookings.append(current)
@@ -557,7 +557,7 @@ class Compactor:
         if turn.role == "assistant" and _OFFERS_TO_BOOK.search(lowered) and not current.closed:
             current.done = current.booked = False  # "should i go ahead and buy tickets?": not done yet
 
-    def _switches(self, said: str, kinds: list[str], current: _Booking, *, returning: bool = False) -> bool:
+    def _switches(self, said: str, kinds: list[str], current: Booking, *, returning: bool = False) -> bool:
         """The caller's request ``said`` (lower case, naming ``kinds``) turns to another kind of thing than the one
         under way: every kind it names is new to the booking (whoever named the ones before; the caller named one), it says
         nothing of the thing under way ("play it on the kitchen speaker"), and either the caller has said yes to
@@ -607,7 +607,7 @@ class Compactor:
         for what else it says (by level; repetitions of what is already noted are left out)."""
         level = self.level
         assert level is not None
-        who = _speaker(turn)
+        who = speaker_name(turn)
         out: list[_Line] = []
         if i in self._asked_back:
             return out  # a question back about something noted: it holds no value
@@ -637,7 +637,7 @@ class Compactor:
         if not digest.content or (level.summary == "topic" and turn.role != "user"):
             return out
         terms = frozenset(index_terms(" ".join(digest.content)))
-        if len(terms) < 2 or any(_similar(terms, seen) for seen in self._noted_terms[-30:]):
+        if len(terms) < 2 or any(similar_terms(terms, seen) for seen in self._noted_terms[-30:]):
             return out  # said before
         if level.summary == "full":
             text = " ".join(digest.content)
@@ -756,7 +756,7 @@ class Compactor:
         reserve = self._recall_reserve()
         soft = int(level.compact_to * budget) - self._tail_tokens - reserve
         hard = budget - self._tail_tokens - reserve
-        header = [NOTES_OPEN, _NOTES_PREAMBLE]
+        header = [NOTES_OPEN, NOTES_PREAMBLE]
         if self._identity:
             header.append("Caller: " + "; ".join(self._identity) + ".")
         footer = self._footer()
@@ -964,16 +964,16 @@ class Compactor:
     def _recallable(self, i: int) -> bool:
         return self._digest(i).kind in ("key", "content") and i not in self._asked_back
 
-    def _changes_count(self, i: int, booking: _Booking) -> bool:
+    def _changes_count(self, i: int, booking: Booking) -> bool:
         """Caller's turn ``i`` says only how many, in the words of ``booking`` ("please confirm 2 tickets" -
         "yeah" - "just found out i need three tickets"): a change to the booking under way, not another one."""
         if self._value_kinds.get(i, frozenset()) - {"filler", "question", "confirm"} != {"count"}:
             return False
         said = set().union(*(self._digest(j).terms for j in booking.turns)) if booking.turns else set()
-        new = set(index_terms(self._turns[i].text)) - said - _booking_talk()
+        new = set(index_terms(self._turns[i].text)) - said - booking_talk()
         return len({t for t in new if not t.isdigit() and t not in NUMBER_WORDS}) <= 1
 
-    def _agents_last(self, booking: _Booking, before: int | None = None) -> int | None:
+    def _agents_last(self, booking: Booking, before: int | None = None) -> int | None:
         """The booking's last recallable turn (before turn ``before``: the caller's reply itself, "yes that is what
         i want", is recallable too) when the agent said it (what a caller's reply answers), else None."""
         last = next(
@@ -1237,7 +1237,7 @@ def _around_values(said: str, width: int = 6, values: Iterable[Value] = ()) -> s
         bare = word.lower().strip(",.;:!?")
         start, end = found[pos].span()
         inside = any(start < e and s < end for s, e in spans)
-        if inside or _VALUE_WORD.search(word) or bare in _MONTH_WORDS or bare in _NUMBER_WORDS:
+        if inside or _VALUE_WORD.search(word) or bare in MONTH_WORDS or bare in NUMBER_TOKENS:
             for k in range(max(0, pos - width), min(len(words), pos + width + 1)):
                 keep[k] = True
     if not any(keep):
@@ -1259,7 +1259,7 @@ _RESOLVED_DATE = re.compile(r": (?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) \d{4}-\d{2}-\
 
 def _kinded_tags(digest: Digest) -> tuple[tuple[str, str], ...]:
     """The tags of a durable line with the kind of value each is (``other`` when no reader says)."""
-    kinds = {_tag(v): v.kind for v in digest.said}
+    kinds = {value_tag(v): v.kind for v in digest.said}
     return tuple((kinds.get(tag) or ("date" if _RESOLVED_DATE.search(tag) else "other"), tag) for tag in digest.tags)
 
 
@@ -1406,7 +1406,7 @@ _EVENT_SPAN = re.compile(
 """An event named with what it is, also in lower case ("interested in the carbon leaf event", "a murder city devils
 events on march 4th", "the event tuxedo will take place", "an event called taking back sunday on ..."); a kind of
 event ("an american football event", "the event begins") is no name."""
-_NOT_AN_ATTENDEE = rf"(?!(?:\d|{_HOUSE_WORDS}|me|us|him|her|them|my|your|our|people|persons?|adults?|kids|children|"
+_NOT_AN_ATTENDEE = rf"(?!(?:\d|{HOUSE_WORDS}|me|us|him|her|them|my|your|our|people|persons?|adults?|kids|children|"
 _NOT_AN_ATTENDEE += r"everyone|concert|show|play|match|that|those|these)\b)"
 _TICKETS_FOR_SPAN = re.compile(
     rf"\btickets?\s+(?:for\s+(?:you|me|us|them)\s+)?(?:for|to)\s+(?:see\s+|watch\s+|attend\s+)?(?:the\s+)?({_NOT_AN_ATTENDEE}(?:{_NAME_WORD})"
@@ -1742,7 +1742,7 @@ def _kinded_spans(digest: Digest) -> tuple[tuple[str, str], ...]:
     label, "ticket 8842"; an amount; digits said one by one, joined), but a time as said ("seven thirty
     pm"), a day in the words said ("next monday"); a number of one or two digits alone ("i found 10 songs")
     is left out, it says nothing without its words."""
-    said = {_tag(v): v for v in digest.said}
+    said = {value_tag(v): v for v in digest.said}
     lowered = " ".join(digest.key).lower()
     out: list[tuple[str, str]] = []
     for kind, tag in _kinded_tags(digest):

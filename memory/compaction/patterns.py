@@ -9,20 +9,20 @@ from ..text.kinds import without_fillers
 from ..text.terms import index_terms
 from ..text.vocab import DIGIT_WORDS, MONTHS, NUMBER_WORDS, TEENS, TENS, WEEKDAYS
 
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=\S)")
-_FILLER = re.compile(
+SENTENCE = re.compile(r"(?<=[.!?])\s+(?=\S)")
+FILLER = re.compile(
     r"(?:^|(?<=[\s,.;!?]))(?:u+h+|u+m+|u+h+m+|e+r+m*|a+h+|h+m+|m+h*m+|mhm|uh-huh|mm-hmm|uh-uh)(?=[\s,.;!?]|$)[,.]?\s*",
     re.IGNORECASE,
 )
-_PHRASE_FILLER = re.compile(r",?\s*\b(?:you know|i mean)\b\s*,", re.IGNORECASE)
-_REPEATED_WORD = re.compile(r"\b([a-z']+)(?:\s+\1\b)+", re.IGNORECASE)  # ASR stutter: "I I", "the the"
-_SPACES = re.compile(r"\s+")
-_DANGLING = re.compile(r"^[\s,.;:-]+|[\s,;:-]+$")
-_WORD = re.compile(r"[a-z0-9']+(?:-[a-z0-9']+)*")
+PHRASE_FILLER = re.compile(r",?\s*\b(?:you know|i mean)\b\s*,", re.IGNORECASE)
+REPEATED_WORD = re.compile(r"\b([a-z']+)(?:\s+\1\b)+", re.IGNORECASE)  # ASR stutter: "I I", "the the"
+SPACES = re.compile(r"\s+")
+DANGLING = re.compile(r"^[\s,.;:-]+|[\s,;:-]+$")
+WORD = re.compile(r"[a-z0-9']+(?:-[a-z0-9']+)*")
 
-_NUMBER_WORDS = frozenset([*DIGIT_WORDS, *TEENS, *TENS, "oh", "hundred", "thousand", "million", "double", "triple"])
+NUMBER_TOKENS = frozenset([*DIGIT_WORDS, *TEENS, *TENS, "oh", "hundred", "thousand", "million", "double", "triple"])
 """Words of a number said aloud: the shared number words, and how digits are said ("oh", "double")."""
-_BACKCHANNEL = frozenset(
+BACKCHANNEL = frozenset(
     [
         "okay",
         "ok",
@@ -98,10 +98,10 @@ _BACKCHANNEL = frozenset(
         "then",
     ]
 )
-_ANSWER = frozenset(
+ANSWER = frozenset(
     ["yes", "no", "yeah", "yep", "nope", "correct", "right", "that's", "that", "is", "exactly", "sure", "it", "is"]
 )
-_META = re.compile(
+META = re.compile(
     r"\b(?:(?:can|could|would) you (?:please )?(?:repeat|say) (?:that|it|this)(?: again)?|say (?:that|it) again|"
     r"(?:sorry|pardon)(?:,)? (?:what(?: was that| did you say)?(?=\W*$)|come again|i didn't catch)|i didn't (?:catch|hear|get) (?:that|you|it)|"
     r"what was that|come again|let me (?:think|see|check|have a look|take a look|look|pull (?:that|it|this|up)|find)|"
@@ -113,7 +113,7 @@ _META = re.compile(
     r"(?:i'll|i will) (?:wait|hold|hang on)|(?:is|was) there anything else)\b",
     re.IGNORECASE,
 )
-_SMALL_TALK = re.compile(
+SMALL_TALK = re.compile(
     r"\b(?:how are you|how's it going|how is it going|how's your day|how was your (?:day|weekend)|i'm (?:good|fine|well|great|doing well|ok|okay)|"
     r"(?:doing )?(?:good|fine|well|great), thanks|weather|raining|sunny|(?:so )?hot (?:today|out)|cold (?:today|out)|"
     r"have a (?:nice|good|great|lovely|wonderful) (?:day|one|weekend|evening|afternoon)|you too|nice to (?:meet|talk|speak)|"
@@ -121,27 +121,27 @@ _SMALL_TALK = re.compile(
     r"(?:good )?(?:morning|afternoon|evening) to you|thanks? (?:you )?for asking|weekend plans|the (?:game|match) last night)\b",
     re.IGNORECASE,
 )
-_ORDINAL_UNITS = {
+ORDINAL_UNITS = {
     "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8, "ninth": 9,
 }  # fmt: skip
-_ORDINAL_TEENS = {
+ORDINAL_TEENS = {
     "tenth": 10, "eleventh": 11, "twelfth": 12, "thirteenth": 13, "fourteenth": 14, "fifteenth": 15,
     "sixteenth": 16, "seventeenth": 17, "eighteenth": 18, "nineteenth": 19, "twentieth": 20, "thirtieth": 30,
 }  # fmt: skip
 _MONTH_NAME = r"(?:january|february|march|april|may|june|july|august|september|october|november|december)"
-_ORDINAL_WORD = re.compile(
-    rf"\b({_MONTH_NAME}\s+(?:the\s+)?)?(?:(twenty|thirty)[ -])?({'|'.join([*_ORDINAL_UNITS, *_ORDINAL_TEENS])})\b"
+ORDINAL_WORD = re.compile(
+    rf"\b({_MONTH_NAME}\s+(?:the\s+)?)?(?:(twenty|thirty)[ -])?({'|'.join([*ORDINAL_UNITS, *ORDINAL_TEENS])})\b"
     rf"(?=(\s+of\s+{_MONTH_NAME}\b)?)",
     re.IGNORECASE,
 )
-_CLOCK_WORDS = {
+CLOCK_WORDS = {
     w: str(i + 1)
     for i, w in enumerate(
         ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"]
     )
 }
-_DIGITS = re.compile(r"(?<![\w.])\d[\d,.\-/]*\d(?![\w])|(?<![\w.])\d(?![\w.,])")
-_ACCOUNT_STATE = re.compile(
+DIGITS = re.compile(r"(?<![\w.])\d[\d,.\-/]*\d(?![\w])|(?<![\w.])\d(?![\w.,])")
+ACCOUNT_STATE = re.compile(
     r"\b(?:(?:your|the|my) (?:account|service|line|card|subscription|contract|payment|direct debit|autopay|plan) "
     r"(?:is|was|has been|will be|is now|was just|got|has|expires|ends|renews)\b"
     r"|balance\b|past due|overdue|outstanding|in arrears|late fee|suspended|disconnected|reconnected|reactivated|"
@@ -149,31 +149,31 @@ _ACCOUNT_STATE = re.compile(
     r"autopay (?:is )?(?:on|off|enabled|disabled)|in good standing)",
     re.IGNORECASE,
 )
-_IDENTITY_CHECK = re.compile(
+IDENTITY_CHECK = re.compile(
     r"\b(date of birth|birthday|d\.?o\.?b\.?|post ?code|zip(?: code)?|security (?:question|answer|word)|"
     r"last (?:four|4) (?:digits)?|pin(?: number)?|passcode|password|mother's maiden name|verification code|"
     r"one-time code|memorable word|you're verified|you are verified|(?:i've|i have|we've) verified|"
     r"verified your (?:identity|account)|identity (?:is )?(?:confirmed|verified)|thanks for verifying|thank you for verifying)\b",
     re.IGNORECASE,
 )
-_OWN_CHECK = re.compile(
+OWN_CHECK = re.compile(
     r"\bmy\s+(date of birth|birthday|d\.?o\.?b\.?|post ?code|zip(?: code)?|security (?:answer|word)|"
     r"memorable word|mother's maiden name|pin(?: number)?|passcode)\b",
     re.IGNORECASE,
 )  # a detail of the caller's own, in the caller's words: "my postcode is ..."
-_FOR_THE_CALLER = re.compile(r"\b(?:your|security|verif\w*)\b", re.IGNORECASE)  # asks the caller for their own
-_DAY_OF_MONTH = re.compile(r"(?:(?:on|by|for|from|until|till)\s+)?(?:the\s+)?\d{1,2}(?:st|nd|rd|th)", re.IGNORECASE)
-_OWN_ACTION = re.compile(
+FOR_THE_CALLER = re.compile(r"\b(?:your|security|verif\w*)\b", re.IGNORECASE)  # asks the caller for their own
+DAY_OF_MONTH = re.compile(r"(?:(?:on|by|for|from|until|till)\s+)?(?:the\s+)?\d{1,2}(?:st|nd|rd|th)", re.IGNORECASE)
+OWN_ACTION = re.compile(
     r"\b(?:i'll|i will|i'm going to|let me)\s+(?:just\s+)?(?:wait|hold|hang on|be here|see|think|explain|walk you through|"
     r"go over|be honest|need to ask|have to ask|try my best|do my best)\b",
     re.IGNORECASE,
 )
-_VERIFIED = re.compile(
+VERIFIED = re.compile(
     r"\b(?:you're verified|you are verified|(?:i've|i have|we've) verified|verified your|identity (?:is )?(?:confirmed|verified)|"
     r"thanks for verifying|thank you for verifying|that matches|that's matching)\b",
     re.IGNORECASE,
 )
-_PREFERENCE = re.compile(
+PREFERENCE = re.compile(
     r"\b(?:i(?:'d| would)? (?:prefer|rather)|(?:is|are|works?) (?:better|best|easier) (?:than|for me)|better for me|"
     r"instead of (?:calling|a call|texting|e-?mail|phoning)|(?:please )?(?:don't|do not|never) (?:call|text|e-?mail|ring|phone)|"
     r"only (?:call|text|e-?mail|ring|contact)|(?:call|text|e-?mail|ring|contact|reach) me (?:on|at|by|via|in the|after|before|instead)|"
@@ -181,24 +181,24 @@ _PREFERENCE = re.compile(
     r"(?:in|use) (?:spanish|french|german|large print|braille)|paperless|no paper bills?)\b",
     re.IGNORECASE,
 )
-_LEAD_IN = re.compile(
+LEAD_IN = re.compile(
     r"^(?:(?:okay|ok|so|yeah|yes|oh|well|right|and|also|alright|sure|um|uh|perfect|great|thanks|thank you)\b[,.!]?\s+)+",
     re.IGNORECASE,
 )
-_MONTH_IN = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b", re.IGNORECASE)
-_WEAK_DATES = frozenset({"today", "tonight"})  # "how can I help you today?" says nothing durable
-_ASKS_NAME = re.compile(
+MONTH_IN = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b", re.IGNORECASE)
+WEAK_DATES = frozenset({"today", "tonight"})  # "how can I help you today?" says nothing durable
+ASKS_NAME = re.compile(
     r"\b(?:your (?:full |first |last )?name|who (?:am i|i'm) speaking (?:with|to)|(?:may|can|could) i (?:have|get|take) your name|"
     r"name on the account)\b",
     re.IGNORECASE,
 )
-_INTRODUCES = re.compile(r"\b(?:this is|my name's|i'm|i am)\s+([A-Z][a-z'-]+\s+[A-Z][a-z'-]+)\b")
-_CAPITALISED = re.compile(r"\b[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)*")
-_NOT_NAME = frozenset(
+INTRODUCES = re.compile(r"\b(?:this is|my name's|i'm|i am)\s+([A-Z][a-z'-]+\s+[A-Z][a-z'-]+)\b")
+CAPITALISED = re.compile(r"\b[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)*")
+NOT_NAME = frozenset(
     ["Sure", "It's", "Its", "It", "Yeah", "Yes", "Hi", "Hello", "Okay", "Ok", "My", "This", "I", "I'm", "Um", "Uh",
      "So", "Well", "Oh", "That's", "The", "And", "Name", "Of", "Course", "Right", "Mhm", "Hey", "Thanks"]
 )  # fmt: skip
-_ASK_KINDS: list[tuple[str, re.Pattern[str]]] = [
+ASK_KINDS: list[tuple[str, re.Pattern[str]]] = [
     (
         "amount",
         re.compile(
@@ -225,13 +225,13 @@ _ASK_KINDS: list[tuple[str, re.Pattern[str]]] = [
         re.compile(r"\b(number|code|serial|reference|ticket|case|order|claim|confirmation|tracking|invoice)\b", re.I),
     ),
 ]
-_SPECIFIC_KINDS = frozenset({"email", "phone", "address", "name", "identity", "preference"})
-_BACKREF = re.compile(
+SPECIFIC_KINDS = frozenset({"email", "phone", "address", "name", "identity", "preference"})
+BACKREF = re.compile(
     r"\b(?:earlier|before|previous(?:ly)?|remind me|you said|you told me|i said|i told you|i gave you|you gave me|"
     r"i mentioned|you mentioned|i read (?:you|out)|what was|the one (?:i|you)|repeat (?:the|my|that number))\b",
     re.IGNORECASE,
 )
-_ASKS = re.compile(
+ASKS = re.compile(
     r"(?:^|[.!?,;]\s+|^(?:\W*(?:so|and|but|okay|ok|um|uh|sorry|oh|well|yeah|alright|great|sure|perfect|wait|"
     r"hang on|hold on|actually|just|then|also|now)\W+)+)"
     r"(?:what|when|where|which|who|whose|why|how|is|are|was|were|do|does|did|can|could|will|would|should|shall|"
@@ -255,10 +255,10 @@ def asks(text: str) -> bool:
         return True
     # read through the recogniser's hesitations and the comma they bring, which would open a clause:
     # "the reservations um, has been made" asks nothing
-    return bool(_ASKS.search(without_fillers(stripped)))
+    return bool(ASKS.search(without_fillers(stripped)))
 
 
-_QUESTION = re.compile(
+QUESTION = re.compile(
     r"\?$|^(?:\W*(?:so|and|but|okay|ok|um|uh|sorry|oh|well|yeah)\W+)*(?:what|when|where|which|who|whose|why|how|"
     r"is|are|was|were|do|does|did|can|could|will|would|should|have|has)\b",
     re.IGNORECASE,
@@ -289,14 +289,14 @@ GENRES = (
 is ("oh that is reggae", "it's classified as a drama")."""
 
 
-_MONTH_WORDS = frozenset(
+MONTH_WORDS = frozenset(
     ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november",
      "december", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "today", "tomorrow"]
 )  # fmt: skip
 
 
 @cache
-def _booking_talk() -> frozenset[str]:
+def booking_talk() -> frozenset[str]:
     """The words of taking and confirming anything (as terms): never what names the thing taken."""
     return frozenset(
         index_terms(
@@ -305,16 +305,16 @@ def _booking_talk() -> frozenset[str]:
             "go ahead now subtitles without movie movies film song songs track music ticket tickets table book "
             "booked reserve reservation event events need looking find found check correct let"
         )
-    ) | frozenset(t for w in [*NUMBER_WORDS, *MONTHS, *WEEKDAYS, *_MONTH_WORDS] for t in index_terms(w))
+    ) | frozenset(t for w in [*NUMBER_WORDS, *MONTHS, *WEEKDAYS, *MONTH_WORDS] for t in index_terms(w))
 
 
-_CHANGE_OF_MIND = re.compile(
+CHANGE_OF_MIND = re.compile(
     r"\b(?:change[ds]? (?:my|our) minds?|on second thought|instead|rather (?:hear|have|watch|play|go))\b"
 )
 """A caller changing their mind: the words after it say what holds now."""
 
 
-_ITEM_NOUNS = {
+ITEM_NOUNS = {
     "restaurant": re.compile(r"\b(?:restaurant|place)\b"),
     "event": re.compile(r"\b(?:event|show|concert|game|match|gig)\b"),
     "music": re.compile(r"\b(?:song|track|tune)\b"),
@@ -324,10 +324,10 @@ _ITEM_NOUNS = {
 proposal taken and the fullest confirmation say it, in lower case where no reader sees a name."""
 
 
-_HOUSE_WORDS: str = "|".join(NUMBER_WORDS)  # a number said in words (a house number, a count)
+HOUSE_WORDS: str = "|".join(NUMBER_WORDS)  # a number said in words (a house number, a count)
 
 
-def _similar(a: frozenset[str], b: frozenset[str]) -> bool:
+def similar_terms(a: frozenset[str], b: frozenset[str]) -> bool:
     if not a or not b:
         return False
     overlap = len(a & b)

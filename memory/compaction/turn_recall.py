@@ -41,24 +41,24 @@ from ..text.spoken import normalize_spoken_digits
 from ..text.terms import index_terms
 from ..text.values import values_in
 from ..text.vocab import MONTHS, WEEKDAYS
-from .bookings import _attempts, _Booking, _taken_up
+from .bookings import Booking, counted_attempts, takes_up
 from .classifier import Digest, classify
 from .patterns import (
-    _ASK_KINDS,
-    _BACKREF,
-    _CHANGE_OF_MIND,
-    _DIGITS,
-    _HOUSE_WORDS,
-    _ITEM_NOUNS,
-    _META,
-    _SPECIFIC_KINDS,
+    ASK_KINDS,
+    BACKREF,
+    CHANGE_OF_MIND,
     CUISINES,
+    DIGITS,
     GENRES,
-    _booking_talk,
-    _similar,
+    HOUSE_WORDS,
+    ITEM_NOUNS,
+    META,
+    SPECIFIC_KINDS,
     asks,
+    booking_talk,
+    similar_terms,
 )
-from .policy import _RECALL_PREAMBLE, RECALL_CLOSE, RECALL_OPEN, LevelSettings, Turn, _speaker
+from .policy import RECALL_CLOSE, RECALL_OPEN, RECALL_PREAMBLE, LevelSettings, Turn, speaker_name
 
 T = TypeVar("T")
 
@@ -79,7 +79,7 @@ class CallState(Protocol):
     _turns: list[Turn]
     _digests: list[Digest | None]
     _boundary: int
-    _bookings: list[_Booking]
+    _bookings: list[Booking]
     _asked_back: set[int]
     _by_kind: dict[str, list[int]]
     _by_value: dict[str, list[int]]
@@ -109,7 +109,7 @@ class TurnRecall:
         # what is worked out of the bookings (a booking's proposal taken, its title words; the turns of a pool of
         # them): (what it was worked out of, its value) by (what, key), kept while no turn is condensed (``_kept``)
         self._of_bookings: dict[tuple[str, object], tuple[object, object]] = {}
-        self._bookings_seen: tuple[list[_Booking], int] | None = None  # the bookings and boundary they were of
+        self._bookings_seen: tuple[list[Booking], int] | None = None  # the bookings and boundary they were of
 
     def forget(self, i: int) -> None:
         """Turn ``i`` was edited (an interrupted reply cut to what was said): what was worked out of it goes."""
@@ -141,7 +141,7 @@ class TurnRecall:
             for i in self.compactor._by_value.get(value, ()):
                 if self.compactor._recallable(i):
                     scores[i] = max(scores.get(i, 0.0), 10.0)
-        backref = bool(_BACKREF.search(query)) or (asks(query) and " again" in normalized)
+        backref = bool(BACKREF.search(query)) or (asks(query) and " again" in normalized)
         # a question about what is under way ("what time does it start?") is answered by the verbatim
         # turns; one that asks back ("what was...", "did we...", "the first table") may need condensed ones
         question = asks(query)
@@ -152,7 +152,7 @@ class TurnRecall:
             picked = self._by_booking(query, set(index_terms(query)), booked, spread)
         settled = bool(picked) and max(booked.values(), default=0.0) >= _NAMED_SCORE
         if (backref or question) and not settled:  # words alone, unless the booking holds the kind asked for
-            asked = {kind for kind, pattern in _ASK_KINDS if pattern.search(query)}
+            asked = {kind for kind, pattern in ASK_KINDS if pattern.search(query)}
             terms = set(index_terms(query))
             hits = rank(
                 self.compactor._rows, query, query_vector, preset=FAST, limit=12, now=self.compactor._turns[-1].at
@@ -160,7 +160,8 @@ class TurnRecall:
 
             def consider(i: int, shared: int, bonus: float) -> None:
                 if not self.compactor._recallable(i) or (
-                    self.compactor._turns[i].role == "user" and _similar(said.terms, self.compactor._digest(i).terms)
+                    self.compactor._turns[i].role == "user"
+                    and similar_terms(said.terms, self.compactor._digest(i).terms)
                 ):
                     return  # a filler, or the caller's own words said again
                 kind = 2.0 if self.compactor._digest(i).kinds & asked else 0.0
@@ -180,7 +181,7 @@ class TurnRecall:
                 for j in (i + 1, i + 2, i + 3):  # a value asked for, said just after what matched
                     if j < self.compactor._boundary and self.compactor._digest(j).kinds & asked:
                         consider(j, 0, 0.5 + order / 2)
-            for kind in asked & _SPECIFIC_KINDS:
+            for kind in asked & SPECIFIC_KINDS:
                 for i in self.compactor._by_kind.get(kind, ())[-3:]:
                     consider(i, 1, 0.5 + i / 10_000)
         if picked:
@@ -241,7 +242,9 @@ class TurnRecall:
             return set()  # the question points at no booking of this call: words and value kinds alone
         nth = _ordinal(said)
         attempts = (
-            self._counted(pool) if nth is not None and len(pool) >= 2 else _attempts(pool, self.compactor._bookings)
+            self._counted(pool)
+            if nth is not None and len(pool) >= 2
+            else counted_attempts(pool, self.compactor._bookings)
         )
         if nth is not None and nth <= len(attempts):
             chosen = attempts[nth - 1]
@@ -273,7 +276,7 @@ class TurnRecall:
             last_confirm = self._fullest([i for i in confirms if self.compactor._digest(i).terms & title] or confirms)
             named_by = title if category else frozenset()  # a genre word in the title taken is no genre said
             latest = max((i for i in booking.confirms if i != offer), default=None)  # after a change of mind
-            item = _ITEM_NOUNS.get(booking.kind or "")
+            item = ITEM_NOUNS.get(booking.kind or "")
             taken = _NAMED_SCORE if item is not None and item.search(asked) else 0.0  # "which song was it"
             # the proposal taken says what it is ("at murmrr low plays march 9th at six pm"), not only "would you
             # like to buy the tickets": the options the agent put forward before it were passed over
@@ -313,7 +316,7 @@ class TurnRecall:
                 if (
                     self.compactor._turns[i].role == "user"
                     and (taken or (named | wanted) & holds)  # of what is asked: the movie itself, its device
-                    and _CHANGE_OF_MIND.search(self.compactor._turns[i].text.lower())
+                    and CHANGE_OF_MIND.search(self.compactor._turns[i].text.lower())
                 ):
                     # "i changed my mind, i'd like to watch ... instead": what holds now
                     score += 2.0 + taken / 2 + position / 1000
@@ -356,19 +359,19 @@ class TurnRecall:
                 scores[i] = scores.get(i, 0.0) + _LATEST_BONUS[back] * weight
         return picked
 
-    def _counted(self, pool: list[_Booking]) -> list[list[_Booking]]:
+    def _counted(self, pool: list[Booking]) -> list[list[Booking]]:
         """The bookings of ``pool`` (one kind, in order) as the caller counts them ("the second concert"): the
-        attempts of :func:`_attempts`, a booking taken up again later (:meth:`_resumed`) one with the one it
+        attempts of :func:`counted_attempts`, a booking taken up again later (:meth:`_resumed`) one with the one it
         resumes (booked if either was, as left or confirmed as its latest part), first in it when it was booked
         and nothing of it before was."""
         resumed = self._resumed(pool)
         if not resumed:
-            return _attempts(pool, self.compactor._bookings)
-        parts: dict[int, list[_Booking]] = {}  # the first of each chain -> its parts, in order
+            return counted_attempts(pool, self.compactor._bookings)
+        parts: dict[int, list[Booking]] = {}  # the first of each chain -> its parts, in order
         for booking in pool:
             parts.setdefault(id(resumed.get(id(booking), booking)), []).append(booking)
-        whole: dict[int, _Booking] = {}  # a chain as one booking -> its first part
-        joined: list[_Booking] = []
+        whole: dict[int, Booking] = {}  # a chain as one booking -> its first part
+        joined: list[Booking] = []
         for booking in pool:
             if id(booking) in resumed:
                 continue
@@ -387,9 +390,9 @@ class TurnRecall:
             whole[id(booking)] = chain[0]
             joined.append(booking)
         everything = [next((b for b in joined if whole[id(b)] is o), o) for o in self.compactor._bookings]
-        out: list[list[_Booking]] = []
-        for group in _attempts(joined, everything):
-            counted: list[_Booking] = []
+        out: list[list[Booking]] = []
+        for group in counted_attempts(joined, everything):
+            counted: list[Booking] = []
             for booking in group:
                 for part in parts[id(whole[id(booking)])]:
                     first = part.booked and not any(b.booked for b in counted)
@@ -397,18 +400,18 @@ class TurnRecall:
             out.append(counted)
         return out
 
-    def _resumed(self, pool: list[_Booking]) -> dict[int, _Booking]:
+    def _resumed(self, pool: list[Booking]) -> dict[int, Booking]:
         """The bookings of ``pool`` (one kind, in order) that take up the one before them again, by ``id``, and the
         booking each resumes (the first of its chain): the caller coming back to it after a detour ("can we go
         back to booking the tickets", "i want to book the event tickets now") or re-opening it, with no new
         request of their own (:meth:`_resumes`)."""
-        out: dict[int, _Booking] = {}
+        out: dict[int, Booking] = {}
         for before, after in pairwise(pool):
             if self._resumes(before, after):
                 out[id(after)] = out.get(id(before), before)
         return out
 
-    def _resumes(self, before: _Booking, after: _Booking) -> bool:
+    def _resumes(self, before: Booking, after: Booking) -> bool:
         """``after`` (of ``before``'s kind, the next of it) takes ``before`` up again: the caller's first words in it
         ask for nothing new (no search: "find me something to do", "i am looking for a concert in la"), no booking
         between them started with a search and spoke of this kind of thing (what is taken up may be that one's), and
@@ -422,7 +425,7 @@ class TurnRecall:
             return False
         # or takes up what they put off for another thing, with nothing taken leave of since ("not right now, i need
         # a bus there" ... "that is great, i want to book the tickets"), whoever spoke first in it
-        taken_up = _taken_up(before, after, bookings, at)
+        taken_up = takes_up(before, after, bookings, at)
         said = self._text(request)
         if (request != after.turns[0] and not taken_up) or _NEW_REQUEST.search(said):
             return False
@@ -453,12 +456,12 @@ class TurnRecall:
         self._of_bookings[(what, key)] = (of, value)
         return value
 
-    def _with_follow_ups(self, pool: list[_Booking]) -> dict[int, list[int]]:
+    def _with_follow_ups(self, pool: list[Booking]) -> dict[int, list[int]]:
         """See :meth:`_follow_ups` (kept: read only, never changed by its callers)."""
         key = tuple(id(b) for b in pool)
         return self._kept("follow-ups", key, key, lambda: self._follow_ups(pool))
 
-    def _follow_ups(self, pool: list[_Booking]) -> dict[int, list[int]]:
+    def _follow_ups(self, pool: list[Booking]) -> dict[int, list[int]]:
         """The turns of each booking of ``pool`` (by ``id``) that the caller would count, with those of the
         stretches that only ask about it: a stretch right after a booking of its kind that starts with the
         caller's question ("can you give me the address for the place, also how much do the tickets cost",
@@ -467,7 +470,7 @@ class TurnRecall:
         bookings = self.compactor._bookings
         at = {id(b): n for n, b in enumerate(bookings)}
         out: dict[int, list[int]] = {}
-        before: _Booking | None = None
+        before: Booking | None = None
         for booking in pool:
             request = booking.request
             asks_about_it = (
@@ -489,11 +492,11 @@ class TurnRecall:
             before = booking
         return out
 
-    def _proposal(self, booking: _Booking) -> int | None:
+    def _proposal(self, booking: Booking) -> int | None:
         """See :meth:`_new_proposal` (kept per booking)."""
         return self._kept("proposal", id(booking), booking, lambda: self._new_proposal(booking))
 
-    def _new_proposal(self, booking: _Booking) -> int | None:
+    def _new_proposal(self, booking: Booking) -> int | None:
         """The agent's proposal the caller took: the booking's offer, else the agent's turn with values just
         before the caller's first words taking something ("at murmrr low will be presents march 9th at six pm" -
         "that will do, please reserve tickets"), even when it closed the booking before ("i found 10 plays, about
@@ -516,11 +519,11 @@ class TurnRecall:
             return None
         return None
 
-    def _taken_terms(self, booking: _Booking) -> frozenset[str]:
+    def _taken_terms(self, booking: Booking) -> frozenset[str]:
         """See :meth:`_new_taken_terms` (kept per booking)."""
         return self._kept("taken", id(booking), booking, lambda: self._new_taken_terms(booking))
 
-    def _new_taken_terms(self, booking: _Booking) -> frozenset[str]:
+    def _new_taken_terms(self, booking: Booking) -> frozenset[str]:
         """The words that name what ``booking`` took (a title, a venue, a song): said by the caller and in the
         agent's proposal or confirmations, and in no other booking's confirmations (not "play", "subtitles")."""
         agent: set[str] = set()
@@ -548,10 +551,10 @@ class TurnRecall:
         return frozenset(  # a title recurs, not in most
             t
             for t in common
-            if seen.get(t, 0) < max(2, others / 2) and t not in _booking_talk() and not any(c.isdigit() for c in t)
+            if seen.get(t, 0) < max(2, others / 2) and t not in booking_talk() and not any(c.isdigit() for c in t)
         )
 
-    def _checks(self, booking: _Booking, i: int) -> bool:
+    def _checks(self, booking: Booking, i: int) -> bool:
         """Turn ``i`` of ``booking`` is the agent's confirmation, its check of the details or its report."""
         if self.compactor._turns[i].role != "assistant":
             return False
@@ -619,13 +622,13 @@ class TurnRecall:
                 turn.role == "user"
                 and self.compactor._digest(i).kind == "meta"
                 and i not in self.compactor._asked_back
-                and len(index_terms(_META.sub(" ", turn.text))) >= _MORE_TERMS
+                and len(index_terms(META.sub(" ", turn.text))) >= _MORE_TERMS
             )
             self._more[i] = more
         return more
 
     def render(self, indices: list[int]) -> str:
-        return "\n".join([RECALL_OPEN, _RECALL_PREAMBLE, *(self._recall_line(i) for i in indices), RECALL_CLOSE])
+        return "\n".join([RECALL_OPEN, RECALL_PREAMBLE, *(self._recall_line(i) for i in indices), RECALL_CLOSE])
 
     def _recall_line(self, i: int) -> str:
         line = self._recall_lines.get(i)
@@ -635,7 +638,7 @@ class TurnRecall:
 
     def _new_recall_line(self, i: int) -> str:
         turn = self.compactor._turns[i]
-        who = _speaker(turn)
+        who = speaker_name(turn)
         levels = [
             f"{v.text}: {v.normalised}"
             for v in values_in(turn.text)
@@ -766,7 +769,7 @@ _ATTRIBUTES: list[tuple[re.Pattern[str], re.Pattern[str], float]] = [
     (
         re.compile(r"\baddress|located|location\b"),
         re.compile(
-            rf"\b(?:\d+|{_HOUSE_WORDS})\s+(?:[a-z0-9']+\s+){{0,3}}(?:street|st|avenue|ave|road|rd|boulevard|blvd|drive|"
+            rf"\b(?:\d+|{HOUSE_WORDS})\s+(?:[a-z0-9']+\s+){{0,3}}(?:street|st|avenue|ave|road|rd|boulevard|blvd|drive|"
             r"dr|way|lane|ln|"
             r"place|circle|court|parkway|square|plaza|highway|alley|terrace)\b"
         ),
@@ -910,7 +913,7 @@ def _ordinal(said: str) -> int | None:
 
 def _query_values(query: str, normalized: str) -> list[str]:
     values = [r.value.lower() for r in references(query)]
-    for run in _DIGITS.findall(normalized):
+    for run in DIGITS.findall(normalized):
         digits = run.strip(".,-/").lower()
         if len(re.sub(r"\D", "", digits)) >= 2:
             values.append(digits)
