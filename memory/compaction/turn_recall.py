@@ -107,7 +107,7 @@ class TurnRecall:
         self._more: dict[int, bool] = {}  # condensed turn -> a caller's repair or stall that says more (_says_more)
         self._restates: dict[int, bool] = {}  # condensed turn -> it restates details rather than asks (_checks)
         # what is worked out of the bookings (a booking's proposal taken, its title words; the turns of a pool of
-        # them): (what it was worked out of, its value) by (what, key), kept while no turn is condensed (``_kept``)
+        # them): (what it was worked out of, its value) by (what, the ids of what it was worked out of), kept while no turn is condensed (``_kept``)
         self._of_bookings: dict[tuple[str, object], tuple[object, object]] = {}
         self._bookings_seen: tuple[list[Booking], int] | None = None  # the bookings and boundary they were of
 
@@ -442,24 +442,24 @@ class TurnRecall:
         """Turn ``i`` in lower case, read through the recogniser's fillers and stutters when it was."""
         return self.compactor._said.get(i) or self.compactor._turns[i].text.lower()
 
-    def _kept(self, what: str, key: object, of: object, compute: Callable[[], T]) -> T:
-        """``compute()``, ``what`` is worked out of ``of`` (a booking, a pool of them; ``key`` tells it apart):
-        kept until a turn is condensed or the bookings are rebuilt, so that each question reads the bookings
-        of the call once, not again from the start."""
+    def _kept(self, what: str, of: Booking | tuple[Booking, ...], compute: Callable[[], T]) -> T:
+        """``compute()``, ``what`` is worked out of ``of`` (a booking, or a pool of them): kept until a turn is
+        condensed or the bookings are rebuilt, so that each question reads the bookings of the call once, not
+        again from the start. Kept by the ids of ``of``, which the entry holds alive, so no id is reused while kept."""
         seen = (self.compactor._bookings, self.compactor._boundary)
         if self._bookings_seen is None or self._bookings_seen[0] is not seen[0] or self._bookings_seen[1] != seen[1]:
             self._of_bookings, self._bookings_seen = {}, seen
-        found = self._of_bookings.get((what, key))
-        if found is not None and found[0] is of:  # the same object (kept alive here: its id is not reused)
+        key = (what, tuple(map(id, of)) if isinstance(of, tuple) else id(of))
+        found = self._of_bookings.get(key)
+        if found is not None:
             return cast(T, found[1])
         value = compute()
-        self._of_bookings[(what, key)] = (of, value)
+        self._of_bookings[key] = (of, value)
         return value
 
     def _with_follow_ups(self, pool: list[Booking]) -> dict[int, list[int]]:
         """See :meth:`_follow_ups` (kept: read only, never changed by its callers)."""
-        key = tuple(id(b) for b in pool)
-        return self._kept("follow-ups", key, key, lambda: self._follow_ups(pool))
+        return self._kept("follow-ups", tuple(pool), lambda: self._follow_ups(pool))
 
     def _follow_ups(self, pool: list[Booking]) -> dict[int, list[int]]:
         """The turns of each booking of ``pool`` (by ``id``) that the caller would count, with those of the
@@ -494,7 +494,7 @@ class TurnRecall:
 
     def _proposal(self, booking: Booking) -> int | None:
         """See :meth:`_new_proposal` (kept per booking)."""
-        return self._kept("proposal", id(booking), booking, lambda: self._new_proposal(booking))
+        return self._kept("proposal", booking, lambda: self._new_proposal(booking))
 
     def _new_proposal(self, booking: Booking) -> int | None:
         """The agent's proposal the caller took: the booking's offer, else the agent's turn with values just
@@ -521,7 +521,7 @@ class TurnRecall:
 
     def _taken_terms(self, booking: Booking) -> frozenset[str]:
         """See :meth:`_new_taken_terms` (kept per booking)."""
-        return self._kept("taken", id(booking), booking, lambda: self._new_taken_terms(booking))
+        return self._kept("taken", booking, lambda: self._new_taken_terms(booking))
 
     def _new_taken_terms(self, booking: Booking) -> frozenset[str]:
         """The words that name what ``booking`` took (a title, a venue, a song): said by the caller and in the
