@@ -25,6 +25,13 @@ def plan_tokens(compactor: Compactor, plan) -> int:
     return tail + sum(message_tokens(block) for block in (plan.notes, plan.recall) if block)
 
 
+def spans_read(said: str, kind: str = "name") -> list[str]:
+    """The spans of ``kind`` the values line's reader finds in ``said`` (a sentence of a turn, no names before)."""
+    from memory.compaction.compactor import _named_spans
+
+    return [span for k, span in _named_spans(said, []) if k == kind]
+
+
 def many_references(n: int) -> list[tuple[str, str]]:
     """A call in which the agent files ``n`` tickets, each with its own reference and amount."""
     pairs: list[tuple[str, str]] = []
@@ -629,7 +636,7 @@ def test_an_answer_or_a_filler_is_never_a_name() -> None:
         "okay um on my kitchen speaker",
         "no thanks on the bedroom speaker",
     ):
-        assert [span for kind, span in _named_spans(said, []) if kind == "name"] == [], said
+        assert spans_read(said) == [], said
     assert ("name", "wildflower") in _named_spans("no play wildflower on the tv", [])
     assert ("name", "wildflower") in _named_spans("wildflower on the kitchen speaker", [])
 
@@ -669,21 +676,17 @@ def test_a_genre_said_as_the_answer_to_what_kind_it_is_is_read() -> None:
     "it is 2019 blues", "Soul from 2012."), or any words framed as a kind of song ("it is a west coast song",
     "it's from 2018 and a chillwave track") or named as the genre ("it's in the afrobeat category", "the genre is
     trip hop", "synthwave is the genre"). An opinion of a song ("it's a great song") is no genre."""
-    from memory.compaction.compactor import _named_spans
 
-    def genres(said: str) -> list[str]:
-        return [span for kind, span in _named_spans(said, []) if kind == "genre"]
-
-    assert genres("oh it's jazz") == ["jazz"]
-    assert genres("It is Funk.") == ["Funk"]
-    assert genres("it is 2019 blues") == ["blues"]
-    assert genres("Soul from um, 2012.") == ["Soul"]
-    assert genres("it is a west coast song") == ["west coast"]
-    assert genres("it's from 2018 and a chillwave track") == ["chillwave"]
-    assert genres("it's in the afrobeat category and it starts in a minute") == ["afrobeat"]
-    assert genres("the genre is trip hop") == ["trip hop"]
-    assert genres("synthwave is the genre") == ["synthwave"]
-    assert genres("i would like some movies of drama") == ["drama"]
+    assert spans_read("oh it's jazz", "genre") == ["jazz"]
+    assert spans_read("It is Funk.", "genre") == ["Funk"]
+    assert spans_read("it is 2019 blues", "genre") == ["blues"]
+    assert spans_read("Soul from um, 2012.", "genre") == ["Soul"]
+    assert spans_read("it is a west coast song", "genre") == ["west coast"]
+    assert spans_read("it's from 2018 and a chillwave track", "genre") == ["chillwave"]
+    assert spans_read("it's in the afrobeat category and it starts in a minute", "genre") == ["afrobeat"]
+    assert spans_read("the genre is trip hop", "genre") == ["trip hop"]
+    assert spans_read("synthwave is the genre", "genre") == ["synthwave"]
+    assert spans_read("i would like some movies of drama", "genre") == ["drama"]
     for said in (
         "it's a great song",
         "that is a really nice track",
@@ -693,59 +696,49 @@ def test_a_genre_said_as_the_answer_to_what_kind_it_is_is_read() -> None:
         "it's in the kitchen",
         "i love country roads",
     ):
-        assert genres(said) == [], said
+        assert spans_read(said, "genre") == [], said
 
 
 def test_a_film_named_in_lower_case_is_read_by_how_it_is_offered_and_played() -> None:
     """A film's title has no head word either: it is read by its frame, "titled ...", "play ... without subtitles",
     "the film ... will start", a bare "how about ..." after what was found, and who directed it by "directed by"."""
-    from memory.compaction.compactor import _named_spans
 
-    def names(said: str) -> list[str]:
-        return [span for kind, span in _named_spans(said, []) if kind == "name"]
-
-    assert names("i see two films now including one titled quiet harbor do you want it") == ["quiet harbor"]
-    assert names("okay please confirm playing winter garden without subtitles") == ["winter garden"]
-    assert names("please play silver lining with english subtitles") == ["silver lining"]
-    assert names("good the movie winter garden will start now") == ["winter garden"]
-    assert names("i found 3 of them how about quiet harbor") == ["quiet harbor"]
-    assert names("something with a story directed by maria lopez would be nice") == ["maria lopez"]
+    assert spans_read("i see two films now including one titled quiet harbor do you want it") == ["quiet harbor"]
+    assert spans_read("okay please confirm playing winter garden without subtitles") == ["winter garden"]
+    assert spans_read("please play silver lining with english subtitles") == ["silver lining"]
+    assert spans_read("good the movie winter garden will start now") == ["winter garden"]
+    assert spans_read("i found 3 of them how about quiet harbor") == ["quiet harbor"]
+    assert spans_read("something with a story directed by maria lopez would be nice") == ["maria lopez"]
     for said in ("how about tomorrow", "how about 7 pm", "how about the 12th", "how about it", "how about you"):
-        assert names(said) == [], said
+        assert spans_read(said) == [], said
 
 
 def test_an_album_is_read_as_it_is_introduced() -> None:
     """An album introduced by name ("an album called ...", "the album titled ..."), by its year ("from the 2019
     album ..."), or with its capitalised "The" before "album" ("on The Quiet Hours album")."""
-    from memory.compaction.compactor import _named_spans
 
-    def names(said: str) -> list[str]:
-        return [span for kind, span in _named_spans(said, []) if kind == "name"]
-
-    assert "paper boats" in names("she put out an album called paper boats three years ago")
-    assert "this is home" in names("it is from the album titled this is home")
-    assert "harbor lights" in names("enjoy it, it's from the 2019 album harbor lights")
-    assert "The Quiet Hours" in names("Shall I play Tidal by Mira Stone on The Quiet Hours album?")
-    assert "try again" in names("how about baby sexy, it's from the try again album")
+    assert "paper boats" in spans_read("she put out an album called paper boats three years ago")
+    assert "this is home" in spans_read("it is from the album titled this is home")
+    assert "harbor lights" in spans_read("enjoy it, it's from the 2019 album harbor lights")
+    assert "The Quiet Hours" in spans_read("Shall I play Tidal by Mira Stone on The Quiet Hours album?")
+    assert "try again" in spans_read("how about baby sexy, it's from the try again album")
 
 
 def test_names_are_read_whole_across_small_words_and_up_to_a_new_clause() -> None:
     """A name keeps its small words ("from the album sing the blues"), an album after "her album" or before "album
     has" is read, a venue of five words is read whole, and a city ends where a new clause starts ("in reno i need
     ...", "in san jose do i have that right")."""
-    from memory.compaction.compactor import _named_spans
 
-    def names(said: str) -> list[str]:
-        return [span for kind, span in _named_spans(said, []) if kind == "name"]
-
-    assert "sing the blues" in names("how about old town by the reeds from the album sing the blues")
-    assert "night songs" in names("would you like the lana rey song river from her album night songs")
-    assert "blue hour" in names("the blue hour album has night drive by the sundays")
-    assert "lake county performing arts center" in names(
+    assert "sing the blues" in spans_read("how about old town by the reeds from the album sing the blues")
+    assert "night songs" in spans_read("would you like the lana rey song river from her album night songs")
+    assert "blue hour" in spans_read("the blue hour album has night drive by the sundays")
+    assert "lake county performing arts center" in spans_read(
         "there is 1 event, paper kites at lake county performing arts center"
     )
-    assert "reno" in names("i'd like tickets to the aces vs sparks game in reno i need two")
-    assert "san jose" in names("please confirm 2 tickets for the expo on march 3rd in san jose do i have that right")
+    assert "reno" in spans_read("i'd like tickets to the aces vs sparks game in reno i need two")
+    assert "san jose" in spans_read(
+        "please confirm 2 tickets for the expo on march 3rd in san jose do i have that right"
+    )
 
 
 def test_asking_when_the_song_under_way_came_out_asks_nothing_back() -> None:
