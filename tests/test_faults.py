@@ -68,6 +68,14 @@ async def stored_seqs(direct: memory.CallerStore, tenant: str, call_id: str, *, 
         await asyncio.sleep(0.2)
 
 
+async def spool_drained(spool, wait_s: float = 10.0) -> bool:
+    """Whether the spool empties within ``wait_s`` (its clean-up runs after the database took the rows)."""
+    deadline = time.monotonic() + wait_s
+    while await spool.pending() and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    return await spool.pending() == 0
+
+
 def assert_all_once_in_order(rows, n: int) -> None:
     assert [r.seq for r in rows] == list(range(1, n + 1))
     assert [r.text for r in rows] == [f"turn {i} of the call" for i in range(n)]
@@ -96,7 +104,7 @@ async def test_postgres_failing_mid_call_and_back_before_close_loses_nothing(fau
     say(hooks, 120, 150)
     await hooks.aclose()  # nothing handed back: MemoryWriteError would fail the test
     await assert_stored_once_in_order(direct, tenant, hooks.call_id, 150)
-    assert await faulty.spool.pending() == 0
+    assert await spool_drained(faulty.spool)
 
 
 async def test_postgres_cut_again_and_again_loses_nothing(pg_proxy, direct, faulty):
@@ -124,7 +132,7 @@ async def test_postgres_down_to_the_end_of_the_call_is_replayed_when_back(pg_pro
     await assert_stored_once_in_order(direct, tenant, hooks.call_id, 13)
     profile = await direct.profile(tenant, hooks.caller_id)
     assert profile.call_count == 1 and profile.calls[0].ended_at is not None  # the call's end replayed too
-    assert await faulty.spool.pending() == 0
+    assert await spool_drained(faulty.spool)
 
 
 async def test_a_close_that_outlasts_its_timeout_says_so_and_the_spool_finishes_the_call(
@@ -201,7 +209,7 @@ async def test_the_next_process_replays_what_a_closed_one_left_in_the_spool(
     second = await faulty_store(pg_proxy, postgres_database, embedder, tmp_path)  # the next process, same settings
     try:
         rows = await assert_stored_once_in_order(direct, tenant, hooks.call_id, 10)
-        assert await second.spool.pending() == 0
+        assert await spool_drained(second.spool)
         # a call that never reached the database gets its caller from what the line presented
         assert (await direct.find_caller(tenant, "phone", hooks._linker.presented[0].value)) == rows[0].caller_id
     finally:
@@ -363,5 +371,4 @@ async def test_turns_the_spool_kept_just_as_the_database_took_them_leave_the_spo
     await pg_proxy.set("pass")  # the database takes them now
     await assert_stored_once_in_order(direct, tenant, hooks.call_id, 4)
     await hooks.aclose()
-    await asyncio.sleep(0.2)  # the spool's clean-up runs in its own task
-    assert await faulty.spool.pending() == 0
+    assert await spool_drained(faulty.spool)  # the spool's clean-up runs in its own task
