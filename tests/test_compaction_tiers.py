@@ -64,16 +64,14 @@ def test_the_booking_under_way_keeps_its_values_when_lines_must_leave_the_notes(
 
 
 def test_a_venue_whose_name_starts_with_digits_is_read_and_reaches_the_values_line() -> None:
-    """"at 5a5 steak lounge" is a venue in lower case like "at red tavern lounge": a word of its name may start with
+    """A venue "at 5a5 steak lounge" is one in lower case like "at red tavern lounge": a word of its name may start with
     digits when letters follow; a number alone or an ordinal before the venue word is still no name."""
     from memory.text.values import values_in
 
     def names(said: str) -> list[str]:
         return [v.text for v in values_in(said) if v.kind == "name"]
 
-    assert names("a table for two at 5a5 steak lounge located in san francisco is that correct") == [
-        "5a5 steak lounge"
-    ]
+    assert names("a table for two at 5a5 steak lounge located in san francisco is that correct") == ["5a5 steak lounge"]
     assert names("the show is at 8 lounge") == [] and names("it is on the 3rd stage") == []
     assert names("meet me at 4th street place") == []
     pairs: list[tuple[str, str]] = []

@@ -843,6 +843,7 @@ class Compactor:
                 break
             if chosen[pos][0].index in self._answers_back:
                 replace(pos, "", 0)
+
         def merge(groups: list[list[int]], until: int) -> None:
             for positions in groups:  # a booking's lines: its values in one line, oldest booking first
                 if total <= until:
