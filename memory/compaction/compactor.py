@@ -868,9 +868,9 @@ class Compactor:
             if chosen[pos][0].model and chosen[pos][1]:
                 replace(pos, "", 0)
         if total > limit:  # lines must leave: the booking under way goes to its values line first (at the end of a
-            # call it is the latest still, and its lines, never merged, would be the first to leave)
-            merge(self._by_booking_positions(chosen, others, merged_tags, latest=True), limit)
-        if total > limit:  # the lines of single turns first, then the bookings' values lines
+            # call it is the latest still, and its lines, never merged, would be the first to leave); then the lines of
+            # single turns, then the bookings' values lines, down to DROP_TO of the room so that appends fit again
+            merge(self._by_booking_positions(chosen, others, merged_tags, latest=True), int(DROP_TO * limit))
             merged_pos = [p for p in others if id(chosen[p][0]) in merged_tags]
             drop([p for p in others if id(chosen[p][0]) not in merged_tags], int(DROP_TO * limit))
             drop(merged_pos, int(DROP_TO * limit))
