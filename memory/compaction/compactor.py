@@ -843,11 +843,10 @@ class Compactor:
                 break
             if chosen[pos][0].index in self._answers_back:
                 replace(pos, "", 0)
-
-        def merge(groups: list[list[int]], until: int) -> None:
-            for positions in groups:  # a booking's lines: its values in one line, oldest booking first
-                if total <= until:
-                    return
+        if total > durable:  # older bookings: their values in one line each, oldest first
+            for positions in self._by_booking_positions(chosen, others, merged_tags):
+                if total <= durable:
+                    break
                 merged = self._merged_line(chosen, positions, merged_tags)
                 if merged is not None and merged[1] < sum(chosen[p][2] for p in positions):
                     for p in positions[1:]:
@@ -858,19 +857,13 @@ class Compactor:
                     replace(positions[0], merged[0], merged[1])
                     merged_tags[id(chosen[positions[0]][0])] = merged[2]
                     merged_form[id(chosen[positions[0]][0])] = merged[:2]
-
-        if total > durable:  # older bookings: their values in one line each, oldest first
-            merge(self._by_booking_positions(chosen, others, merged_tags), durable)
         shorten(others, durable)
         for pos in range(len(chosen)):  # a model's summary, before any durable line leaves
             if total <= limit:
                 break
             if chosen[pos][0].model and chosen[pos][1]:
                 replace(pos, "", 0)
-        if total > limit:  # lines must leave: the booking under way goes to its values line first (at the end of a
-            # call it is the latest still, and its lines, never merged, would be the first to leave); then the lines of
-            # single turns, then the bookings' values lines, down to DROP_TO of the room so that appends fit again
-            merge(self._by_booking_positions(chosen, others, merged_tags, latest=True), int(DROP_TO * limit))
+        if total > limit:  # the lines of single turns first, then the older bookings' values lines
             merged_pos = [p for p in others if id(chosen[p][0]) in merged_tags]
             drop([p for p in others if id(chosen[p][0]) not in merged_tags], int(DROP_TO * limit))
             drop(merged_pos, int(DROP_TO * limit))
@@ -885,36 +878,20 @@ class Compactor:
         return [entry for entry in chosen if entry[1]]
 
     def _by_booking_positions(
-        self,
-        chosen: list[tuple[_Line, str, int]],
-        positions: list[int],
-        merged: Iterable[int],
-        *,
-        latest: bool = False,
+        self, chosen: list[tuple[_Line, str, int]], positions: list[int], merged: Iterable[int]
     ) -> list[list[int]]:
         """``positions`` (shown lines with values) grouped by the booking of their turn, oldest booking first,
         at most :data:`MERGE_LINES` lines a group (a long booking, or a call with no closing, is several); the
         booking under way (of the newest line) is left out. A booking's values line made at an earlier rewrite
-        (one of ``merged``) joins its group, so that the booking keeps one values line.
-
-        With ``latest``, the booking under way alone, when an older booking is shown too and its lines fit one
-        values line (in a call of one long booking, a few of the latest lines keep more than one big values line)."""
+        (one of ``merged``) joins its group, so that the booking keeps one values line."""
         heads = set(merged)
         groups: dict[int, list[int]] = {}
-        shown = {self._booking_of.get(line.index, -1) for line, text, _ in chosen if text}
-        under_way = max((self._booking_of.get(line.index, -1) for line, _, _ in chosen), default=-1)
+        latest = max((self._booking_of.get(line.index, -1) for line, _, _ in chosen), default=-1)
         for pos in sorted(positions):
             line = chosen[pos][0]
             booking = self._booking_of.get(line.index)
-            if (
-                booking is not None
-                and (booking == under_way if latest else booking < under_way)
-                and (line.spans or id(line) in heads)
-                and chosen[pos][1]
-            ):
+            if booking is not None and booking < latest and (line.spans or id(line) in heads) and chosen[pos][1]:
                 groups.setdefault(booking, []).append(pos)
-        if latest and (not any(-1 < b < under_way for b in shown) or len(groups.get(under_way, ())) > MERGE_LINES):
-            return []
         chunks = [groups[b][k : k + MERGE_LINES] for b in sorted(groups) for k in range(0, len(groups[b]), MERGE_LINES)]
         return [c for c in chunks if len(c) > 1 or id(chosen[c[0]][0]) not in heads]  # a values line alone stays
 
