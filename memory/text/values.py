@@ -313,7 +313,10 @@ _VENUE_HEADS = (
 _VENUE_WORD = r"(?!(?:the|a|an|this|that|my|your|our|their|its|some|any|one|nice|good|great|same|other|parking|car|"
 _VENUE_WORD += r"ball|trailer|theme|water|amusement|skate|dog|public|city|town|market|work|first|second|third|last|"
 _VENUE_WORD += r"next|right|wrong|best|only|another|which|what|is|was|be|it|at|in|on|and|or|for|will|take|taking|"
-_VENUE_WORD += r"takes|place|playing|held|today|tomorrow|tonight|pm|am)\b)[a-z][\w'&.-]*"
+_VENUE_WORD += r"takes|place|playing|held|today|tomorrow|tonight|pm|am)\b)"
+# a name's word may start with digits when letters follow ("at 5a5 steak lounge"); a number alone or an ordinal
+# ("at 8 lounge", "on the 3rd stage") is no word of a name
+_VENUE_WORD += r"(?:[a-z]|\d+(?!(?:st|nd|rd|th)\b)[a-z])[\w'&.-]*"
 LOWER_VENUE = re.compile(rf"\b(?:at|in|on)\s+(?:the\s+)?((?:{_VENUE_WORD}\s+){{1,3}}(?:{_VENUE_HEADS}))\b")
 """A venue named by what it is in lower case (group 1 is its name; a capitalised one is a name already)."""
 # Names said in lower case in the frames people book with (a recogniser's transcript has no capitals):
