@@ -17,7 +17,7 @@ from ..text.quote import quote
 from ..text.reading import read_turn
 from ..text.spoken import normalize_spoken_digits
 from ..text.terms import index_terms
-from ..text.values import LOWER_VENUE, Value, values_in
+from ..text.values import LOWER_VENUE, ROOMS, Value, values_in
 from ..text.vocab import NUMBER_WORDS
 from ..values import MemoryRow
 from .bookings import Booking
@@ -1310,8 +1310,16 @@ _NAME_WORD = (
 _ALBUM_WORD = (
     r"(?!(?:by|songs?|tracks?|album|play|playing|one|two|three|four|five|\d+|released|came)\b)[a-z0-9][\w'&.-]*"
 )
+_BY_WHOM = r"(?:the\s+)?[a-z][\w'&.-]*(?:\s+(?!(?:from|in|on|off|it'?s|it|which)\b)[a-z][\w'&.-]*){0,3}?"
+"""Who made a song, after "by", any words up to the record's frame ("by all that remains from ...")."""
 _ALBUM_SPAN = re.compile(
-    rf"\b(?:from|in|on|off)\s+(?:(?:the|his|her|their)\s+)?(?:\d{{4}}\s+)?album\s+(?!(?:called|titled|named)\b)"
+    # named last, any words to the end of the sentence: "off the album just gonna send it", "it came out on the
+    # album narrated for you", "from the album late nights and longnecks"
+    rf"\b(?:from|in|on|off)\s+(?:(?:the|his|her|their)\s+)?(?:\d{{4}}\s+)?album\s+(?:(?:called|titled|named)\s+)?"
+    rf"((?:{_ALBUM_WORD})(?:\s+{_ALBUM_WORD}){{0,6}})\s*(?:[.?!]\s*)?$"
+    # an album said before "album" without "the": "babe by sugarland in bigger album"
+    rf"|\bby\s+[a-z][\w'&.-]*(?:\s+[a-z][\w'&.-]*){{0,3}}?\s+(?:from|in|on|off)\s+((?:{_NAME_WORD})(?:\s+{_NAME_WORD}){{0,3}})\s+album\b"
+    rf"|\b(?:from|in|on|off)\s+(?:(?:the|his|her|their)\s+)?(?:\d{{4}}\s+)?album\s+(?!(?:called|titled|named)\b)"
     rf"((?:the\s+)?(?:{_NAME_WORD})(?:\s+(?:the\s+)?{_NAME_WORD}){{0,3}})"
     rf"|\b(?:from|in|on|off)\s+(?:(?-i:(?=The\s))|the\s+)((?-i:The\s+)?(?:{_NAME_WORD})(?:\s+{_NAME_WORD}){{0,3}})\s+album\b"
     # introduced by name, any words up to what follows it: "an album called this is acting two years ago"
@@ -1321,6 +1329,15 @@ _ALBUM_SPAN = re.compile(
     rf"|(?:^|[.,!?]\s*)(?:okay\s+|so\s+)?the\s+((?:{_NAME_WORD})(?:\s+{_NAME_WORD}){{0,3}})\s+album\s+(?:has|is|by|with)\b",
     re.IGNORECASE,
 )
+_BY_ALBUM_SPAN = re.compile(
+    rf"\bby\s+{_BY_WHOM}\s+(?:(?:it'?s|it\s+is|which\s+is)\s+)?(?:from|in|on|off)\s+(?:(?:his|her|their)\s+)?"
+    rf"(?!(?:the\s+)?(?:album|record|ep|a|an|my|your|speakers?|tvs?|television|device|headphones|{ROOMS}|spotify|"
+    rf"youtube|radio|repeat|shuffle|loop|\d+){_END})((?:the\s+)?(?:{_ALBUM_WORD})(?:\s+{_ALBUM_WORD}){{0,5}})\s*(?:[.?!]\s*)?$",
+    re.IGNORECASE,
+)
+"""A song, who made it and the record it is on, the record last ("all that matters by justin bieber from journals",
+"adorn by miguel in kaleidoscope dream", "kindly calm me down by meghan trainor its off thank you"): read outside talk
+of an event only ("the event is by the river in the park" names no record)."""
 """An album, also in lower case ("from the album prequelle", "from the album the hunting party", "off the try again
 album")."""
 
@@ -1339,7 +1356,8 @@ _NAME_STOPS = frozenset(
 """The words :data:`_NAME_WORD` never takes, for the readers that go word by word."""
 _TEAM_STOPS = _NAME_STOPS | frozenset(
     _words(
-        "called named see watch attend about like love as vs versus match between with of ok okay it's also "
+        "called named see watch attend about like love as vs versus match between with of ok okay it's also there's "
+        "theres here's found "
         "have we one is was tickets ticket seats seat passes pass instead"
     )
 )
@@ -1387,6 +1405,13 @@ def _game_spans(said: str, tokens: list[re.Match[str]]) -> list[tuple[int, str]]
 
 
 _CALLED_WORD = rf"(?!(?:at|on|in|for|which|that|and|is|will|this|today|tomorrow|tonight|next){_END})[a-z0-9][\w'&.-]*"
+_NOT_NAMED_EVENT = (
+    r"being|going|coming|starting|beginning|ending|set|located|scheduled|available|free|sold|booked|confirmed|"
+    r"cancell?ed|postponed|over|done|full|open|closed|outdoors?|indoors?|popular|great|good|nice|amazing|fun|"
+    r"expensive|cheap|also|not|only|just|really|very|so|pretty|quite|called|named|titled|about|near|close|far|"
+    r"my|your|our|their|his|her|its|one|two|three|four|five|\d+\w*|all|still|already|now|then|going|no|yes"
+)
+"""What "the event is" is followed by when it says how the event is, not what it is called."""
 _EVENT_SPAN = re.compile(
     rf"\b(?:the|an?)\s+((?!(?:same|first|second|third|other|whole|entire|last|only|big|live|music|sports?|one|new|"
     rf"good|great|nice|fun|few|single|interesting|international|baseball|football|basketball|soccer|hockey|"
@@ -1395,12 +1420,15 @@ _EVENT_SPAN = re.compile(
     rf"|\bevents?\s+(?:called|named)\s+(?:as\s+)?((?:{_CALLED_WORD})(?:\s+{_CALLED_WORD}){{0,3}}?)"
     rf"(?=\s+(?:on|at|in|which|that|is|will|taking|happening|occurring|scheduled|starting|playing|tonight|today|"
     r"tomorrow|next|this|for|and)\b|\s*[,.?!]|\s*$)"
-    rf"|\bthe\s+event\s+(?!(?:on|of|with|near|this|you|i|we|is|was|will|would|venue|date|time|details?|location|"
+    rf"|\b(?:the|an?)\s+event\s+(?!(?:on|of|with|near|this|you|i|we|is|was|will|would|venue|date|time|details?|location|"
     rf"address|starts?|begins?|ends?|takes?|taking|happening|occurring|in|at|for|that|which|there|here|has|had|"
     rf"starting|itself|tickets?|reservation|booking|name|called|named|as|type|category|and|or|but|so|it){_END})"
     rf"((?:{_NAME_WORD})(?:\s+(?:by\s+|of\s+|the\s+)?{_NAME_WORD}){{0,3}}?)"
     r"(?=\s+(?:on|at|in|which|that|is|will|taking|happening|occurring|scheduled|starting|playing|tonight|today|"
-    r"tomorrow|next|this|for)\b|\s*[,.?!]|\s*$)",
+    r"tomorrow|next|this|for)\b|\s*[,.?!]|\s*$)"
+    # named as the event: "the event is starset and it is at ...", "the event is americo to take place tomorrow"
+    rf"|\bevent\s+(?:is|was)\s+(?!(?:{_NOT_NAMED_EVENT}){_END})((?:{_NAME_WORD})(?:\s+{_NAME_WORD}){{0,3}}?)"
+    r"(?=\s+(?:and|to take place|taking place|on|at|in|which|that)\b|\s*[,.?!]|\s*$)",
     re.IGNORECASE,
 )
 """An event named with what it is, also in lower case ("interested in the carbon leaf event", "a murder city devils
@@ -1411,7 +1439,7 @@ _NOT_AN_ATTENDEE += r"everyone|concert|show|play|match|that|those|these)\b)"
 _TICKETS_FOR_SPAN = re.compile(
     rf"\btickets?\s+(?:for\s+(?:you|me|us|them)\s+)?(?:for|to)\s+(?:see\s+|watch\s+|attend\s+)?(?:the\s+)?({_NOT_AN_ATTENDEE}(?:{_NAME_WORD})"
     rf"(?:\s+(?:in|to|of|and|the|{_NAME_WORD})){{0,4}}?)(?=\s+(?:on|at|which|who|that|taking|happening|occurring|is|"
-    r"for|starting|scheduled|playing|tonight|today|tomorrow|next|this)\b|\s*[,.?!]|\s*$)",
+    r"are|for|starting|scheduled|playing|tonight|today|tomorrow|next|this|you|i|we)\b|\s*[,.?!]|\s*$)",
     re.IGNORECASE,
 )
 """What tickets are for, also in lower case ("booking three tickets for alice in glitterland on march 13th", "1 ticket
@@ -1433,21 +1461,25 @@ _NOT_A_PLACE = (
 _PLACE_WORD = rf"{_NOT_A_PLACE}(?:{_NAME_WORD})"
 _EVENT_CUE = re.compile(
     r"\b(?:events?|concerts?|games?|shows?|match|tickets?|seats?|venue|playing|performing|featuring|hosting|"
-    r"called|will be at)\b"
+    r"called|will be at|vs|versus)\b"
 )
 """A sentence about an event: only there are a place after "at", a city after "in" and a performer read."""
 _AT_VENUE_SPAN = re.compile(
-    rf"\bat\s+((?:the\s+)?{_PLACE_WORD}(?:\s+{_PLACE_WORD}){{0,4}}?)"
-    r"(?=\s+(?:on|in|at|for|which|that|and|with|where|is|starting|scheduled|tonight|today|tomorrow|next|this|"
-    r"from|starts?|so|right|okay|please|it)\b|\s*[,.?!]|\s*$)",
+    rf"\bat\s+((?:the\s+)?{_PLACE_WORD}(?:\s+{_PLACE_WORD}){{0,4}}?"
+    rf"(?:\s+at\s+(?:the\s+)?(?!\d){_PLACE_WORD}(?:\s+{_PLACE_WORD}){{0,3}}?)?)"
+    r"(?=\s+(?:on|in|at|for|which|that|and|with|where|is|are|was|starting|scheduled|tonight|today|tomorrow|next|this|"
+    r"from|starts?|so|right|okay|please|it|sounds?|interests?|works?|would|does|do|how|what|you|located)\b"
+    r"|\s*[,.?!]|\s*$)",
     re.IGNORECASE,
 )
 """A venue after "at" in a sentence about an event, keeping a leading "the" ("at the greek theatre on march 3rd",
-"at kenny's alley", "at 1720 tm"), never a time ("at eight pm") or a day."""
+"at kenny's alley", "at 1720 tm"), never a time ("at eight pm") or a day; a room of a larger venue with it ("at
+masonic lodge at hollywood forever", "at the appel room at jazz at lincoln center"), never a time after it ("at the
+fillmore at 8 pm")."""
 _CITY_SPAN = re.compile(
     rf"\b(?:in|around)\s+({_PLACE_WORD}(?:\s+{_PLACE_WORD})?)"
-    r"(?=\s+(?:on|for|at|this|next|right|please|okay|is|which|that|and|today|tomorrow|tonight|when|where|so|"
-    r"area|city|i|we|do|does|did)\b|\s*[,.?!]|\s*$)",
+    r"(?=\s+(?:on|for|at|this|next|right|please|okay|is|are|was|which|that|and|or|the|today|tomorrow|tonight|when|"
+    r"where|so|area|city|i|we|you|do|does|did|would)\b|\s*[,.?!]|\s*$)",
     re.IGNORECASE,
 )
 """A city after "in" or "around" in a sentence about tickets or events, of one or two words ("3 tickets on march
@@ -1471,7 +1503,7 @@ def _performer_spans(said: str, lowered: str, tokens: list[re.Match[str]]) -> li
     frames = [m.start() for m in _PERFORMS.finditer(lowered)]
     for k, token in enumerate(tokens):
         if frames and token.end() in frames:
-            n = _word_run(said, tokens, k, -1, _PERFORMER_STOPS, 4)
+            n = _word_run(said, tokens, k, -1, _PERFORMER_STOPS | _SEARCH_WORDS, 4)
             if n:
                 out.append((tokens[k - n + 1].start(), said[tokens[k - n + 1].start() : token.end()]))
         if token.group().lower() == "featuring" and k + 1 < len(tokens):
@@ -1487,7 +1519,9 @@ _TITLE_WORD = (
 """A word of a song's title, which may be any word ("born for greatness", "now that i found you"): the frame around
 the title bounds it."""
 _TITLE = (
-    r"(?!(?:to|listen|listening|hear|hearing|play|playing|about|with|of|on|is|it|this|that|some|any|music|you|a|an|"
+    r"(?!(?:to|listen|listening|hear|hearing|play|playing|about|with|of|on|is|it(?!'?s?\s+(?!(?:on|in|onto|for|by|to|"
+    r"from|off|with|at|is|was|will|would|sounds?|again|now|right|too|as|here|there|please|also|instead|then|and|"
+    r"or|so|loud|louder|for)\b)[a-z][\w']*\s+[a-z])|this|that|some|any|music|you|a|an|"
     r"me|my|your|something|anything|somebody|someone|movie|film|event|concert|show|game|ride|table|tickets?|we|"
     r"we're|i'm|i'll|you're|would|do|how|what|can|could|shall|should|may|following|then|like|for|at|has|have|"
     r"had|was|were|will|playback|and|named|called|titled|the\s+(?:music|details|following|same|song|track|next)|"
@@ -1666,6 +1700,8 @@ def _named_spans(said: str, taken: Iterable[str]) -> list[tuple[str, str]]:
     found += [(start, "event", text.rstrip(".")) for start, text in _game_spans(said, tokens)]
     if any(cue in lowered for cue in _FRAMED_CUE):
         patterns.append(("genre", _GENRE_FRAMED))
+    if " by " in lowered and not _EVENT_CUE.search(lowered):
+        patterns.append(("name", _BY_ALBUM_SPAN))
     if _EVENT_CUE.search(lowered):  # a place after "at", a city after "in", who performs: in talk of an event only
         patterns += [("event", _AT_VENUE_SPAN), ("event", _CITY_SPAN)]
         if "featuring" in lowered or _PERFORMS.search(lowered):
@@ -1692,7 +1728,7 @@ def _named_spans(said: str, taken: Iterable[str]) -> list[tuple[str, str]]:
         if any(low in h for h in held):
             continue
         if kind == "event":  # the readers of an event's words: a word of the search, or of a date, is no name
-            if _SEARCH_WORDS.intersection(low.split()) or _DATE_WORD.search(low) or _WHEN_ONLY.fullmatch(low):
+            if _searched(low) or _DATE_WORD.search(low) or _WHEN_ONLY.fullmatch(low):
                 continue
             kind = "name"
         elif kind == "tickets":  # "tickets for the march 10th show", "for the friday concert": which day, not what
@@ -1719,6 +1755,14 @@ _SEARCH_WORDS = frozenset(
 )
 """Words of a search for events ("interested in finding dates for events", "the dates of other events"): a span
 read with one of them in talk of an event is no name."""
+
+
+def _searched(span: str) -> bool:
+    """Whether a span read in talk of an event holds a word of the search: "music" inside a name is the name's
+    ("boston music room", "the music hall"), at either end it is what is searched for ("music events")."""
+    words = span.split()
+    found = _SEARCH_WORDS.intersection(words)
+    return bool(found) and (found != {"music"} or words[0] == "music" or words[-1] == "music")
 _DATE_WORD = re.compile(
     r"\b(?:\d+(?:st|nd|rd|th)|january|february|march|april|june|july|august|september|october|november|december)\b"
 )

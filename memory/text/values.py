@@ -42,7 +42,7 @@ from functools import lru_cache
 from .spoken import spoken_digit_runs
 from .vocab import SPOKEN_FILLERS
 
-__all__ = ["DEVICES", "KINDS", "LOWER_VENUE", "Value", "clear_cache", "price_level", "spoken_number", "values_in"]
+__all__ = ["DEVICES", "KINDS", "LOWER_VENUE", "ROOMS", "Value", "clear_cache", "price_level", "spoken_number", "values_in"]
 
 KINDS = (
     "reference",
@@ -313,7 +313,8 @@ _VENUE_HEADS = (
 _VENUE_WORD = r"(?!(?:the|a|an|this|that|my|your|our|their|its|some|any|one|nice|good|great|same|other|parking|car|"
 _VENUE_WORD += r"ball|trailer|theme|water|amusement|skate|dog|public|city|town|market|work|first|second|third|last|"
 _VENUE_WORD += r"next|right|wrong|best|only|another|which|what|is|was|be|it|at|in|on|and|or|for|will|take|taking|"
-_VENUE_WORD += r"takes|place|playing|held|today|tomorrow|tonight|pm|am)\b)[a-z][\w'&.-]*"
+_VENUE_WORD += r"takes|place|playing|held|today|tomorrow|tonight|pm|am)\b)(?:[a-z]|\d+(?!(?:am|pm|st|nd|rd|th|s)\b)[a-z])[\w'&.-]*"
+# a word of a venue's name may open with digits when letters follow ("at 5a5 steak lounge"), not a time or a day
 LOWER_VENUE = re.compile(rf"\b(?:at|in|on)\s+(?:the\s+)?((?:{_VENUE_WORD}\s+){{1,3}}(?:{_VENUE_HEADS}))\b")
 """A venue named by what it is in lower case (group 1 is its name; a capitalised one is a name already)."""
 # Names said in lower case in the frames people book with (a recogniser's transcript has no capitals):
@@ -335,7 +336,8 @@ _LOWER_AT_IN = re.compile(rf"\bat\s+(?:the\s+)?((?:{_W}\s+){{0,4}}?{_W})\s+in\s+
 _LOWER_BY = re.compile(
     rf"\b(?:song|songs|track|tracks|album|albums|music|something|anything|one|record|movie|film)\s+by\s+"
     rf"((?:the\s+)?{_W}(?:\s+{_W}){{0,2}})"
-    rf"|\bby\s+({_W}(?:\s+{_W}){{0,2}}?)\s+(?:on|from|in|off)\s+(?:of\s+)?(?:the\s+|an?\s+|their\s+|his\s+|her\s+)?album\b"
+    rf"|\bby\s+({_W}(?:\s+{_W}){{0,2}}?)\s+(?:on|from|in|off)\s+(?:of\s+)?(?:the\s+|an?\s+|their\s+|his\s+|her\s+)?"
+    rf"(?:(?!(?:by|on|from|in|off)\b){_W}\s+){{0,4}}album\b"  # "by sherine on the ana keteer album"
     # an offer of a title by someone from a record: "how about sucker by the lakes on summer songs"
     rf"|\b(?:how about|what about|there's|there is|found|recommend|suggest|try)\s+(?:[^.?!]{{1,60}}?)\bby\s+"
     rf"((?:the\s+)?{_W}(?:\s+{_W}){{0,2}}?)\s+(?:on|from|off)\s"
@@ -432,6 +434,8 @@ _ROOMS = (
     r"basement|dining room|family room|guest room|kids'? room|nursery|hallway|garden|backyard|porch|upstairs|"
     r"downstairs|front room|back room|attic|gym|sitting room|playroom|laundry room"
 )
+ROOMS = _ROOMS
+"""The rooms a device is named by, as a regular-expression alternation ("kitchen|bedroom|living room|...")."""
 _DEVICE_HEADS = {
     "speaker": "speaker", "speakers": "speaker", "device": "speaker", "one": "speaker", "smart speaker": "speaker",
     "sound system": "speaker", "stereo": "stereo", "soundbar": "soundbar", "sound bar": "soundbar", "tv": "tv",
