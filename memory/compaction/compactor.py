@@ -1316,7 +1316,9 @@ _ALBUM_SPAN = re.compile(
     # named last, any words to the end of the sentence: "off the album just gonna send it", "it came out on the
     # album narrated for you", "from the album late nights and longnecks"
     rf"\b(?:from|in|on|off)\s+(?:(?:the|his|her|their)\s+)?(?:\d{{4}}\s+)?album\s+(?:(?:called|titled|named)\s+)?"
-    rf"((?:{_ALBUM_WORD})(?:\s+{_ALBUM_WORD}){{0,6}})\s*(?:[.?!]\s*)?$"
+    rf"((?:{_ALBUM_WORD})(?:\s+{_ALBUM_WORD}){{0,6}}?)(?:\s*(?:[.?!]\s*)?$|,?\s+which\s+(?:is|was)\b)"
+    # the album, then who made it: "i recommend the album ana keteer by sherine"
+    rf"|\bthe\s+album\s+(?!(?:called|titled|named|is|was|has|by|from)\b)((?:{_ALBUM_WORD})(?:\s+{_ALBUM_WORD}){{0,4}}?)\s+by\s+[a-z]"
     # an album said before "album" without "the": "babe by sugarland in bigger album"
     rf"|\bby\s+[a-z][\w'&.-]*(?:\s+[a-z][\w'&.-]*){{0,3}}?\s+(?:from|in|on|off)\s+((?:{_NAME_WORD})(?:\s+{_NAME_WORD}){{0,3}})\s+album\b"
     rf"|\b(?:from|in|on|off)\s+(?:(?:the|his|her|their)\s+)?(?:\d{{4}}\s+)?album\s+(?!(?:called|titled|named)\b)"
@@ -1427,8 +1429,9 @@ _EVENT_SPAN = re.compile(
     r"(?=\s+(?:on|at|in|which|that|is|will|taking|happening|occurring|scheduled|starting|playing|tonight|today|"
     r"tomorrow|next|this|for)\b|\s*[,.?!]|\s*$)"
     # named as the event: "the event is starset and it is at ...", "the event is americo to take place tomorrow"
-    rf"|\bevent\s+(?:is|was)\s+(?!(?:{_NOT_NAMED_EVENT}){_END})((?:{_NAME_WORD})(?:\s+{_NAME_WORD}){{0,3}}?)"
-    r"(?=\s+(?:and|to take place|taking place|on|at|in|which|that)\b|\s*[,.?!]|\s*$)",
+    rf"|\bevent\s+(?:is|was)\s+(?!(?:{_NOT_NAMED_EVENT}){_END})((?:the\s+)?(?!(?:{_NOT_NAMED_EVENT}){_END})"
+    rf"(?:{_NAME_WORD})(?:\s+{_NAME_WORD}){{0,3}}?)"
+    r"(?=\s+(?:and|to take place|taking place|on|at|in|which|that|located)\b|\s*[,.?!]|\s*$)",
     re.IGNORECASE,
 )
 """An event named with what it is, also in lower case ("interested in the carbon leaf event", "a murder city devils
@@ -1461,11 +1464,11 @@ _NOT_A_PLACE = (
 _PLACE_WORD = rf"{_NOT_A_PLACE}(?:{_NAME_WORD})"
 _EVENT_CUE = re.compile(
     r"\b(?:events?|concerts?|games?|shows?|match|tickets?|seats?|venue|playing|performing|featuring|hosting|"
-    r"called|will be at|vs|versus)\b"
+    r"called|will be at|vs|versus|tak(?:e|es|ing) place|held|happening|occurring)\b"
 )
 """A sentence about an event: only there are a place after "at", a city after "in" and a performer read."""
 _AT_VENUE_SPAN = re.compile(
-    rf"\bat\s+((?:the\s+)?{_PLACE_WORD}(?:\s+{_PLACE_WORD}){{0,4}}?"
+    rf"\bat\s+((?:the\s+)?{_PLACE_WORD}(?:\s+(?:of\s+(?:the\s+)?)?{_PLACE_WORD}){{0,4}}?"
     rf"(?:\s+at\s+(?:the\s+)?(?!\d){_PLACE_WORD}(?:\s+{_PLACE_WORD}){{0,3}}?)?)"
     r"(?=\s+(?:on|in|at|for|which|that|and|with|where|is|are|was|starting|scheduled|tonight|today|tomorrow|next|this|"
     r"from|starts?|so|right|okay|please|it|sounds?|interests?|works?|would|does|do|how|what|you|located)\b"
@@ -1624,13 +1627,14 @@ _FILM_SPAN = re.compile(
     rf"|\bplay(?:ing)?\s+(?:the\s+(?:movie|film)\s+)?({_TITLE})\s+(?:with|without)\s+(?:[a-z]+\s+)?subtitles\b"
     rf"|\bthe\s+(?:movie|film)\s+({_TITLE})\s+(?:will|is going to)\s+(?:start|begin|play)"
     rf"|\b(?:found|have|there (?:is|are)|there's)\b[^.?!]{{0,40}}?\bhow about\s+({_TITLE})\s*[.?!]?\s*$"
-    rf"|\bdirected by\s+((?:{_NAME_WORD})(?:\s+{_NAME_WORD}){{0,2}}?)(?=\s+(?:would|is|and|which|that|i|it|from|"
-    r"in|with|please|for)\b|\s*[,.?!]|\s*$)",
+    rf"|\b(?:directed by|by (?:the )?(?:film |movie )?director|director (?:(?:i|we) (?:like|love|prefer|want) )?is)\s+"
+    rf"(?!(?:a|an|the|my|your|not|also|very|really|great|good)\b)((?:{_NAME_WORD})(?:\s+{_NAME_WORD}){{0,2}}?)"
+    r"(?=\s+(?:would|is|and|which|that|i|it|from|in|with|please|for)\b|\s*[,.?!]|\s*$)",
     re.IGNORECASE,
 )
 """A film named in lower case by its frame ("one titled the upside", "play hotel mumbai without subtitles", "the
 film ... will start", "i found 1, how about ..."), and who directed it ("directed by james kent")."""
-_FILM_CUE = ("titled", "subtitles", "movie", "film", "how about", "directed by")
+_FILM_CUE = ("titled", "subtitles", "movie", "film", "how about", "directed by", "director")
 _NOT_A_TITLE = frozenset(
     {"the", "a", "an", "song", "songs", "track", "tracks", "music", "it", "this", "that", "them", "one", "something",
      "anything", "some", "same", "another", "any", "my", "your", "me", "again", "now", "please", "also", "too", "for",
@@ -1703,7 +1707,7 @@ def _named_spans(said: str, taken: Iterable[str]) -> list[tuple[str, str]]:
     if " by " in lowered and not _EVENT_CUE.search(lowered):
         patterns.append(("name", _BY_ALBUM_SPAN))
     if _EVENT_CUE.search(lowered):  # a place after "at", a city after "in", who performs: in talk of an event only
-        patterns += [("event", _AT_VENUE_SPAN), ("event", _CITY_SPAN)]
+        patterns += [("venue", _AT_VENUE_SPAN), ("event", _CITY_SPAN)]
         if "featuring" in lowered or _PERFORMS.search(lowered):
             tokens = tokens or list(_TOKEN.finditer(said))
             found += [(start, "event", text.rstrip(".")) for start, text in _performer_spans(said, lowered, tokens)]
@@ -1727,8 +1731,8 @@ def _named_spans(said: str, taken: Iterable[str]) -> list[tuple[str, str]]:
             continue
         if any(low in h for h in held):
             continue
-        if kind == "event":  # the readers of an event's words: a word of the search, or of a date, is no name
-            if _searched(low) or _DATE_WORD.search(low) or _WHEN_ONLY.fullmatch(low):
+        if kind in ("event", "venue"):  # the readers of an event's words: a word of the search, or of a date, is no name
+            if _searched(low, venue=kind == "venue") or _DATE_WORD.search(low) or _WHEN_ONLY.fullmatch(low):
                 continue
             kind = "name"
         elif kind == "tickets":  # "tickets for the march 10th show", "for the friday concert": which day, not what
@@ -1757,12 +1761,13 @@ _SEARCH_WORDS = frozenset(
 read with one of them in talk of an event is no name."""
 
 
-def _searched(span: str) -> bool:
+def _searched(span: str, *, venue: bool = False) -> bool:
     """Whether a span read in talk of an event holds a word of the search: "music" inside a name is the name's
-    ("boston music room", "the music hall"), at either end it is what is searched for ("music events")."""
+    ("boston music room", "the music hall"; last in a venue's after "at": "at cornerstone craft beer live music"),
+    first it is what is searched for ("music events")."""
     words = span.split()
     found = _SEARCH_WORDS.intersection(words)
-    return bool(found) and (found != {"music"} or words[0] == "music" or words[-1] == "music")
+    return bool(found) and (found != {"music"} or words[0] == "music" or (words[-1] == "music" and not venue))
 _DATE_WORD = re.compile(
     r"\b(?:\d+(?:st|nd|rd|th)|january|february|march|april|june|july|august|september|october|november|december)\b"
 )
