@@ -1320,7 +1320,7 @@ _ALBUM_SPAN = re.compile(
     # the album, then who made it: "i recommend the album ana keteer by sherine"
     rf"|\bthe\s+album\s+(?!(?:called|titled|named|is|was|has|by|from)\b)((?:{_ALBUM_WORD})(?:\s+{_ALBUM_WORD}){{0,4}}?)\s+by\s+[a-z]"
     # an album said before "album" without "the": "babe by sugarland in bigger album"
-    rf"|\bby\s+[a-z][\w'&.-]*(?:\s+[a-z][\w'&.-]*){{0,3}}?\s+(?:from|in|on|off)\s+((?:{_NAME_WORD})(?:\s+{_NAME_WORD}){{0,3}})\s+album\b"
+    rf"|\bby\s+[a-z][\w'&.-]*(?:\s+[a-z][\w'&.-]*){{0,3}}?\s+(?:from|in|on|off)\s+(?:(?:his|her|their)\s+)?((?:{_NAME_WORD})(?:\s+{_NAME_WORD}){{0,3}})\s+album\b"
     rf"|\b(?:from|in|on|off)\s+(?:(?:the|his|her|their)\s+)?(?:\d{{4}}\s+)?album\s+(?!(?:called|titled|named)\b)"
     rf"((?:the\s+)?(?:{_NAME_WORD})(?:\s+(?:the\s+)?{_NAME_WORD}){{0,3}})"
     rf"|\b(?:from|in|on|off)\s+(?:(?-i:(?=The\s))|the\s+)((?-i:The\s+)?(?:{_NAME_WORD})(?:\s+{_NAME_WORD}){{0,3}})\s+album\b"
@@ -1534,7 +1534,7 @@ _TITLE = (
 """A song's title in a frame that bounds it: one to seven words, not opening with a word of the frame ("to listen
 to ...", "it", "some music")."""
 _SONG_OFFER = (
-    r"(?:how about|what about|how do you (?:think|feel|consider)(?: (?:of|about))?(?: listening to)?|"
+    r"(?:(?:how|what) about(?: (?:listening to|hearing))?|how do you (?:think|feel|consider)(?: (?:of|about))?(?: listening to)?|"
     r"what do you think (?:of|about)|do you like|"
     r"would you like(?: to)?(?: (?:hear|listen to|play))?|would you like (?:listening|to listen) to|shall i play|"
     r"should i play|there is|there's|are you familiar with|(?:what is|what's|what are) your (?:opinion|thoughts|"
@@ -1644,11 +1644,34 @@ _GENRE_WORDS = frozenset({*GENRES, "song", "songs", "music", "track", "tracks", 
 """A genre said with what it describes ("some pop music") is no title either."""
 
 
+_LIKING = frozenset(_words("love loves loved enjoy enjoys prefer adore play hear listen some any more what"))
+_ARTIST_WORD = (
+    rf"(?!(?:{'|'.join(sorted(_PERFORMER_STOPS | _GENRE_WORDS | _LIKING, key=len, reverse=True))})(?![\w&.-]))"
+    rf"{_NOT_A_GENRE}[a-z0-9][\w'&.-]*"
+)
+"""A word of who made a song, said before it (a word of talk before "'s" too: "there's", "let's"): no word of talk, of an opinion or of a genre ("the new song", "that pop
+song")."""
+_ARTIST_SONG_SPAN = re.compile(
+    # who made it, then the song: "that jennifer lopez song dance again", "the morgan wallen song whiskey glasses from
+    # his album ...", "camila cabello's real friends on the album camila"
+    rf"\b(?:the|that|this|a)\s+((?:{_ARTIST_WORD})(?:\s+{_ARTIST_WORD}){{0,2}}?)\s+(?:song|track|single)\s+"
+    rf"(?:called\s+|named\s+|titled\s+)?({_TITLE})(?=\s+(?:from|off|on|in|by|be|is|please|for)\b|\s*[,.?!]|\s*$)"
+    rf"|(?<![\w'])((?:{_ARTIST_WORD})(?:\s+{_ARTIST_WORD}){{0,2}}?)\s*'s\s+(?:(?:song|track|single)\s+)?({_TITLE})"
+    r"(?=\s+(?:from|off|on|in)\s+(?:(?:the|his|her|their)\s+)?album\b)"
+    # who made the songs asked for: "i like shailesh premi's songs"
+    rf"|(?<![\w'])((?:{_ARTIST_WORD})(?:\s+{_ARTIST_WORD}){{0,2}}?)\s*'s\s+(?:songs|tracks|music|hits|albums)\b"
+    # the song, then "is by" who made it: "the song you requested is by jason aldean"
+    rf"|\b(?:song|track|single|tune)\b[^.?!]{{0,40}}?\b(?:is|was)\s+by\s+({_ARTIST}){_ARTIST_END}",
+    re.IGNORECASE,
+)
+"""Who made a song said with it before the title or as whose songs they are, also in lower case."""
+
+
 def _song_spans(said: str) -> list[str]:
     """Songs and their artists named in ``said`` in the frames a song is offered, asked for or confirmed in (see
     above), also in lower case; a "title" of words that name no song ("the song", "it") is no title."""
     out: list[str] = []
-    for pattern in (_SONG_BY_SPAN, _SONG_ALBUM_SPAN, _SONG_PLAY_SPAN, _SONG_PLAY_ALONE):
+    for pattern in (_SONG_BY_SPAN, _SONG_ALBUM_SPAN, _ARTIST_SONG_SPAN, _SONG_PLAY_SPAN, _SONG_PLAY_ALONE):
         if pattern is _SONG_PLAY_ALONE and out:
             break
         for m in pattern.finditer(said):
