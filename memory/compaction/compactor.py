@@ -1754,7 +1754,8 @@ def _named_spans(said: str, taken: Iterable[str]) -> list[tuple[str, str]]:
             continue
         if any(low in h for h in held):
             continue
-        if kind in ("event", "venue"):  # the readers of an event's words: a word of the search, or of a date, is no name
+        # the readers of an event's words: a word of the search, or of a date, is no name
+        if kind in ("event", "venue"):
             if _searched(low, venue=kind == "venue") or _DATE_WORD.search(low) or _WHEN_ONLY.fullmatch(low):
                 continue
             kind = "name"
@@ -1791,6 +1792,8 @@ def _searched(span: str, *, venue: bool = False) -> bool:
     words = span.split()
     found = _SEARCH_WORDS.intersection(words)
     return bool(found) and (found != {"music"} or words[0] == "music" or (words[-1] == "music" and not venue))
+
+
 _DATE_WORD = re.compile(
     r"\b(?:\d+(?:st|nd|rd|th)|january|february|march|april|june|july|august|september|october|november|december)\b"
 )

@@ -42,7 +42,17 @@ from functools import lru_cache
 from .spoken import spoken_digit_runs
 from .vocab import SPOKEN_FILLERS
 
-__all__ = ["DEVICES", "KINDS", "LOWER_VENUE", "ROOMS", "Value", "clear_cache", "price_level", "spoken_number", "values_in"]
+__all__ = [
+    "DEVICES",
+    "KINDS",
+    "LOWER_VENUE",
+    "ROOMS",
+    "Value",
+    "clear_cache",
+    "price_level",
+    "spoken_number",
+    "values_in",
+]
 
 KINDS = (
     "reference",
@@ -315,7 +325,9 @@ _VENUE_HEADS = (
 _VENUE_WORD = r"(?!(?:the|a|an|this|that|my|your|our|their|its|some|any|one|nice|good|great|same|other|parking|car|"
 _VENUE_WORD += r"ball|trailer|theme|water|amusement|skate|dog|public|city|town|market|work|first|second|third|last|"
 _VENUE_WORD += r"next|right|wrong|best|only|another|which|what|is|was|be|it|at|in|on|and|or|for|will|take|taking|"
-_VENUE_WORD += r"takes|place|playing|held|today|tomorrow|tonight|pm|am)\b)(?:[a-z]|\d+(?!(?:am|pm|st|nd|rd|th|s)\b)[a-z])[\w'&.-]*"
+_VENUE_WORD += (
+    r"takes|place|playing|held|today|tomorrow|tonight|pm|am)\b)(?:[a-z]|\d+(?!(?:am|pm|st|nd|rd|th|s)\b)[a-z])[\w'&.-]*"
+)
 # a word of a venue's name may open with digits when letters follow ("at 5a5 steak lounge"), not a time or a day
 LOWER_VENUE = re.compile(rf"\b(?:at|in|on)\s+(?:the\s+)?((?:{_VENUE_WORD}\s+){{1,4}}(?:{_VENUE_HEADS}))\b")
 """A venue named by what it is in lower case (group 1 is its name; a capitalised one is a name already)."""
@@ -948,8 +960,10 @@ def _names(text: str) -> list[tuple[int, int]]:
         tokens = list(re.finditer(r"\S+", m.group(0)))
         start_index = 0
         while start_index < len(tokens) and tokens[start_index].group(0).lower().strip(".,'’") in _NOT_NAMES:
-            if tokens[start_index].group(0) == "The" and start_index + 1 < len(tokens) and not re.search(
-                r"(?:^|[.!?:]\s*)$", text[: m.start() + tokens[start_index].start()].rstrip(" ")
+            if (
+                tokens[start_index].group(0) == "The"
+                and start_index + 1 < len(tokens)
+                and not re.search(r"(?:^|[.!?:]\s*)$", text[: m.start() + tokens[start_index].start()].rstrip(" "))
             ):
                 break  # "The" written with a capital inside a sentence is the name's ("tickets for The Drums")
             start_index += 1
