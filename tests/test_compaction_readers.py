@@ -144,3 +144,13 @@ def test_lower_case_venues_streets_and_capitalised_the() -> None:
         assert address in [v.text for v in values_in(said) if v.kind == "address"], said
     assert "The Drums" in [v.text for v in values_in("Please confirm 1 ticket for The Drums on March 10th.")]
     assert "Drums" in [v.text for v in values_in("The Drums are playing.")]  # a sentence's first word: not kept
+
+
+def test_a_genre_said_as_a_type_of_song_or_after_its_a() -> None:
+    def genres(said: str) -> list[str]:
+        return [span for kind, span in _named_spans(said, []) if kind == "genre"]
+
+    assert genres("this is pop type song and the same was released on 2016") == ["pop"]
+    assert genres("it s a pop") == ["pop"]
+    assert genres("it's a great song") == []
+    assert genres("i like this kind of music") == []

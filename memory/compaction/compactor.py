@@ -1280,10 +1280,10 @@ _KIND_WORDS = rf"{_NOT_A_GENRE}[a-z][a-z&'-]*(?:\s+{_NOT_A_GENRE}[a-z][a-z&'-]*)
 """One or two words of a kind of song, any words but those of an opinion or of the frame ("west coast")."""
 _GENRE_SPAN = re.compile(
     r"(?<![\w-])(" + "|".join(re.escape(g) for g in (*GENRES, "house", "latin")) + r")(?=\s+(?:music|songs?|genre|"
-    r"tracks?|tunes?|events?|concerts?|shows?|movies?|films?)\b)"
+    r"tracks?|tunes?|events?|concerts?|shows?|movies?|films?|type|kind|style)\b)"
     r"|\b(?:songs?|music|tracks?|tunes?)\s+(?:preferably|mostly|mainly|like)\s+(" + _GENRE_NAMES + r")(?![\w-])"
     # a known genre as the answer to what kind it is: "it's jazz", "it is 2019 blues", "Soul from 2012."
-    r"|(?:\b(?:it's|it is|it was|this is|that's|that is)\s+(?:\d{4}\s+)?|^\W*)(" + _GENRE_NAMES + r")"
+    r"|(?:\b(?:it's|it s|it is|it was|this is|that's|that is)\s+(?:an?\s+)?(?:\d{4}\s+)?|^\W*)(" + _GENRE_NAMES + r")"
     r"(?=\s*[.,!?]|\s*$|\s+(?:from|and|released)\b)"
     r"|\b(?:movies?|films?|songs?|music)\s+(?:of|about)\s+(" + _GENRE_NAMES + r")(?![\w-])",
     re.IGNORECASE,
