@@ -154,3 +154,8 @@ def test_a_genre_said_as_a_type_of_song_or_after_its_a() -> None:
     assert genres("it s a pop") == ["pop"]
     assert genres("it's a great song") == []
     assert genres("i like this kind of music") == []
+
+
+def test_who_made_a_song_is_any_words_between_by_and_the_albums_frame() -> None:
+    assert "all that remains" in names("how about the thunder rolls by all that remains from the album madness")
+    assert names("by the way from the album") == []

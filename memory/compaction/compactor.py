@@ -1310,7 +1310,7 @@ _NAME_WORD = (
 _ALBUM_WORD = (
     r"(?!(?:by|songs?|tracks?|album|play|playing|one|two|three|four|five|\d+|released|came)\b)[a-z0-9][\w'&.-]*"
 )
-_BY_WHOM = r"(?:the\s+)?[a-z][\w'&.-]*(?:\s+(?!(?:from|in|on|off|it'?s|it|which)\b)[a-z][\w'&.-]*){0,3}?"
+_BY_WHOM = r"(?!the\s+way\b)(?:the\s+)?[a-z][\w'&.-]*(?:\s+(?!(?:from|in|on|off|it'?s|it|which)\b)[a-z][\w'&.-]*){0,3}?"
 """Who made a song, after "by", any words up to the record's frame ("by all that remains from ...")."""
 _ALBUM_SPAN = re.compile(
     # named last, any words to the end of the sentence: "off the album just gonna send it", "it came out on the
@@ -1658,6 +1658,8 @@ _ARTIST_SONG_SPAN = re.compile(
     rf"(?:called\s+|named\s+|titled\s+)?({_TITLE})(?=\s+(?:from|off|on|in|by|be|is|please|for)\b|\s*[,.?!]|\s*$)"
     rf"|(?<![\w'])((?:{_ARTIST_WORD})(?:\s+{_ARTIST_WORD}){{0,2}}?)\s*'s\s+(?:(?:song|track|single)\s+)?({_TITLE})"
     r"(?=\s+(?:from|off|on|in)\s+(?:(?:the|his|her|their)\s+)?album\b)"
+    # who made it, any words between "by" and the album's frame: "the thunder rolls by all that remains from the album"
+    rf"|\bby\s+({_BY_WHOM})\s+(?:from|off|on|in)\s+(?:the|his|her|their)\s+album\b"
     # who made the songs asked for: "i like shailesh premi's songs"
     rf"|(?<![\w'])((?:{_ARTIST_WORD})(?:\s+{_ARTIST_WORD}){{0,2}}?)\s*'s\s+(?:songs|tracks|music|hits|albums)\b"
     # the song, then "is by" who made it: "the song you requested is by jason aldean"
