@@ -1467,9 +1467,6 @@ _EVENT_CUE = re.compile(
     r"called|will be at|vs|versus|tak(?:e|es|ing) place|held|happening|occurring)\b"
 )
 """A sentence about an event: only there are a place after "at", a city after "in" and a performer read."""
-_BOOKED_AT = re.compile(r"\b(?:appointments?|reservations?|visit)\b")
-"""A sentence about an appointment or a reservation: a place after "at" is read there too."""
-_TRIP_CUE = re.compile(r"\bto\s|\bvisit")
 _AT_VENUE_SPAN = re.compile(
     rf"\bat\s+((?:the\s+)?{_PLACE_WORD}(?:\s+(?:of\s+(?:the\s+)?)?{_PLACE_WORD}){{0,4}}?"
     rf"(?:\s+at\s+(?:the\s+)?(?!\d){_PLACE_WORD}(?:\s+{_PLACE_WORD}){{0,3}}?)?)"
@@ -1482,28 +1479,6 @@ _AT_VENUE_SPAN = re.compile(
 "at kenny's alley", "at 1720 tm"), never a time ("at eight pm") or a day; a room of a larger venue with it ("at
 masonic lodge at hollywood forever", "at the appel room at jazz at lincoln center"), never a time after it ("at the
 fillmore at 8 pm")."""
-_NOT_A_TRIP = (
-    r"bed|sleep|work|school|church|class|lunch|dinner|breakfast|college|bathroom|gym|war|jail|pieces|waste|sea|"
-    r"them|him|her|you|me|us|it|there|here|see|hear|listen|play|watch|book|buy|get|do|make|be|have|find|help"
-)
-"""What one goes to that is no place of a trip ("go to bed", "go to work"), nor a verb ("go to see ...")."""
-_TRIP_SPAN = re.compile(
-    rf"\b(?:(?:go|goes|going|went|fly|flies|flying|travel|travell?ing|ride|riding|drive|driving|head|headed|heading|"
-    rf"trip|flight|flights|get\s+me|take\s+me)\s+(?:back\s+)?to|visit|visiting)\s+(?!(?:{_NOT_A_TRIP}){_END})({_PLACE_WORD}(?:\s+{_PLACE_WORD}){{0,2}}?)"
-    r"(?=\s+(?:on|for|with|and|the|from|at|in|next|this|tomorrow|today|tonight|is|which|please|leaving|returning|"
-    r"departing|checking|i|we|and|by|around|so)\b|\s*[,.?!]|\s*$)",
-    re.IGNORECASE,
-)
-"""Where a trip goes, after the verb of going there ("i want to go to paris with ...", "the flight goes to portland
-the ...", "a ride to trattoria pinocchio", "we're visiting kuala lumpur")."""
-_CALLED_SPAN = re.compile(
-    rf"(?<!\bi )(?<!\bwe )(?<!\bthey )(?<!\bhe )(?<!\bshe )(?<!\byou )(?<!\bwho )(?<!\bit )(?<!\bbe )(?<!\bbeen )"
-    rf"\b(?:called|named)\s+({_PLACE_WORD}(?:\s+{_PLACE_WORD}){{0,4}}?)"
-    r"(?=\s*[,.?!]|\s*$|\s+(?:in|on|at|which|that|and|is|would|do|does|for|with|located|how|what)\b)",
-    re.IGNORECASE,
-)
-"""A place or a provider introduced by name ("a general practitioner in san jose called access health"); not who
-called ("i called them")."""
 _CITY_SPAN = re.compile(
     rf"\b(?:in|around)\s+({_PLACE_WORD}(?:\s+{_PLACE_WORD})?)"
     r"(?=\s+(?:on|for|at|this|next|right|please|okay|is|are|was|which|that|and|or|the|today|tomorrow|tonight|when|"
@@ -1756,12 +1731,6 @@ def _named_spans(said: str, taken: Iterable[str]) -> list[tuple[str, str]]:
         patterns.append(("genre", _GENRE_FRAMED))
     if " by " in lowered and not _EVENT_CUE.search(lowered):
         patterns.append(("name", _BY_ALBUM_SPAN))
-    if _TRIP_CUE.search(lowered):
-        patterns.append(("event", _TRIP_SPAN))
-    if "called" in lowered or "named" in lowered:
-        patterns.append(("event", _CALLED_SPAN))
-    if _BOOKED_AT.search(lowered) and not _EVENT_CUE.search(lowered):  # "an appointment ... at los gatos beauty bar"
-        patterns.append(("venue", _AT_VENUE_SPAN))
     if _EVENT_CUE.search(lowered):  # a place after "at", a city after "in", who performs: in talk of an event only
         patterns += [("venue", _AT_VENUE_SPAN), ("event", _CITY_SPAN)]
         if "featuring" in lowered or _PERFORMS.search(lowered):
