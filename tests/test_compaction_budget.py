@@ -444,9 +444,11 @@ def test_named_spans_read_songs_offered_asked_for_and_confirmed_in_many_wordings
         return [span for kind, span in _named_spans(said, taken or []) if kind == "name"]
 
     # a title of any words, bounded by the offer and "by": "for", "that", "you" inside do not cut it short
+    # ... and the record it is on, said last ("in crooked teeth")
     assert names("i have 10 songs for you how about born for greatness by papa roach in crooked teeth") == [
         "born for greatness",
         "papa roach",
+        "crooked teeth",
     ]
     assert names("what is your opinion on all that matters by justin bieber in the album journals") == [
         "all that matters",
@@ -454,7 +456,7 @@ def test_named_spans_read_songs_offered_asked_for_and_confirmed_in_many_wordings
         "journals",
     ]  # in the order said
     assert "cage the elephant" in names("would you like to hear shake me down by cage the elephant in the album x")
-    assert names("slow burn is by kacey musgraves from golden hour") == ["slow burn", "kacey musgraves"]
+    assert names("slow burn is by kacey musgraves from golden hour") == ["slow burn", "kacey musgraves", "golden hour"]
     assert names("How about Sex Metal Barbie by In This Moment?") == ["Sex Metal Barbie", "In This Moment"]
     # from its album, without its artist
     assert names("i found 4 songs by lorde how about buzzcut season from her album pure heroine")[-2:] == [

@@ -17,7 +17,7 @@ from ..text.quote import quote
 from ..text.reading import read_turn
 from ..text.spoken import normalize_spoken_digits
 from ..text.terms import index_terms
-from ..text.values import LOWER_VENUE, Value, values_in
+from ..text.values import LOWER_VENUE, ROOMS, Value, values_in
 from ..text.vocab import NUMBER_WORDS
 from ..values import MemoryRow
 from .bookings import Booking
@@ -1280,10 +1280,10 @@ _KIND_WORDS = rf"{_NOT_A_GENRE}[a-z][a-z&'-]*(?:\s+{_NOT_A_GENRE}[a-z][a-z&'-]*)
 """One or two words of a kind of song, any words but those of an opinion or of the frame ("west coast")."""
 _GENRE_SPAN = re.compile(
     r"(?<![\w-])(" + "|".join(re.escape(g) for g in (*GENRES, "house", "latin")) + r")(?=\s+(?:music|songs?|genre|"
-    r"tracks?|tunes?|events?|concerts?|shows?|movies?|films?)\b)"
+    r"tracks?|tunes?|events?|concerts?|shows?|movies?|films?|type|kind|style)\b)"
     r"|\b(?:songs?|music|tracks?|tunes?)\s+(?:preferably|mostly|mainly|like)\s+(" + _GENRE_NAMES + r")(?![\w-])"
     # a known genre as the answer to what kind it is: "it's jazz", "it is 2019 blues", "Soul from 2012."
-    r"|(?:\b(?:it's|it is|it was|this is|that's|that is)\s+(?:\d{4}\s+)?|^\W*)(" + _GENRE_NAMES + r")"
+    r"|(?:\b(?:it's|it s|it is|it was|this is|that's|that is)\s+(?:an?\s+)?(?:\d{4}\s+)?|^\W*)(" + _GENRE_NAMES + r")"
     r"(?=\s*[.,!?]|\s*$|\s+(?:from|and|released)\b)"
     r"|\b(?:movies?|films?|songs?|music)\s+(?:of|about)\s+(" + _GENRE_NAMES + r")(?![\w-])",
     re.IGNORECASE,
@@ -1310,8 +1310,18 @@ _NAME_WORD = (
 _ALBUM_WORD = (
     r"(?!(?:by|songs?|tracks?|album|play|playing|one|two|three|four|five|\d+|released|came)\b)[a-z0-9][\w'&.-]*"
 )
+_BY_WHOM = r"(?!the\s+way\b)(?:the\s+)?[a-z][\w'&.-]*(?:\s+(?!(?:from|in|on|off|it'?s|it|which)\b)[a-z][\w'&.-]*){0,3}?"
+"""Who made a song, after "by", any words up to the record's frame ("by all that remains from ...")."""
 _ALBUM_SPAN = re.compile(
-    rf"\b(?:from|in|on|off)\s+(?:(?:the|his|her|their)\s+)?(?:\d{{4}}\s+)?album\s+(?!(?:called|titled|named)\b)"
+    # named last, any words to the end of the sentence: "off the album just gonna send it", "it came out on the
+    # album narrated for you", "from the album late nights and longnecks"
+    rf"\b(?:from|in|on|off)\s+(?:(?:the|his|her|their)\s+)?(?:\d{{4}}\s+)?album\s+(?:(?:called|titled|named)\s+)?"
+    rf"((?:{_ALBUM_WORD})(?:\s+{_ALBUM_WORD}){{0,6}}?)(?:\s*(?:[.?!]\s*)?$|,?\s+which\s+(?:is|was)\b)"
+    # the album, then who made it: "i recommend the album ana keteer by sherine"
+    rf"|\bthe\s+album\s+(?!(?:called|titled|named|is|was|has|by|from)\b)((?:{_ALBUM_WORD})(?:\s+{_ALBUM_WORD}){{0,4}}?)\s+by\s+[a-z]"
+    # an album said before "album" without "the": "babe by sugarland in bigger album"
+    rf"|\bby\s+[a-z][\w'&.-]*(?:\s+[a-z][\w'&.-]*){{0,3}}?\s+(?:from|in|on|off)\s+(?:(?:his|her|their)\s+)?((?:{_NAME_WORD})(?:\s+{_NAME_WORD}){{0,3}})\s+album\b"
+    rf"|\b(?:from|in|on|off)\s+(?:(?:the|his|her|their)\s+)?(?:\d{{4}}\s+)?album\s+(?!(?:called|titled|named)\b)"
     rf"((?:the\s+)?(?:{_NAME_WORD})(?:\s+(?:the\s+)?{_NAME_WORD}){{0,3}})"
     rf"|\b(?:from|in|on|off)\s+(?:(?-i:(?=The\s))|the\s+)((?-i:The\s+)?(?:{_NAME_WORD})(?:\s+{_NAME_WORD}){{0,3}})\s+album\b"
     # introduced by name, any words up to what follows it: "an album called this is acting two years ago"
@@ -1321,6 +1331,15 @@ _ALBUM_SPAN = re.compile(
     rf"|(?:^|[.,!?]\s*)(?:okay\s+|so\s+)?the\s+((?:{_NAME_WORD})(?:\s+{_NAME_WORD}){{0,3}})\s+album\s+(?:has|is|by|with)\b",
     re.IGNORECASE,
 )
+_BY_ALBUM_SPAN = re.compile(
+    rf"\bby\s+{_BY_WHOM}\s+(?:(?:it'?s|it\s+is|which\s+is)\s+)?(?:from|in|on|off)\s+(?:(?:his|her|their)\s+)?"
+    rf"(?!(?:the\s+)?(?:album|record|ep|a|an|my|your|speakers?|tvs?|television|device|headphones|{ROOMS}|spotify|"
+    rf"youtube|radio|repeat|shuffle|loop|\d+){_END})((?:the\s+)?(?:{_ALBUM_WORD})(?:\s+{_ALBUM_WORD}){{0,5}})\s*(?:[.?!]\s*)?$",
+    re.IGNORECASE,
+)
+"""A song, who made it and the record it is on, the record last ("all that matters by justin bieber from journals",
+"adorn by miguel in kaleidoscope dream", "kindly calm me down by meghan trainor its off thank you"): read outside talk
+of an event only ("the event is by the river in the park" names no record)."""
 """An album, also in lower case ("from the album prequelle", "from the album the hunting party", "off the try again
 album")."""
 
@@ -1339,7 +1358,8 @@ _NAME_STOPS = frozenset(
 """The words :data:`_NAME_WORD` never takes, for the readers that go word by word."""
 _TEAM_STOPS = _NAME_STOPS | frozenset(
     _words(
-        "called named see watch attend about like love as vs versus match between with of ok okay it's also "
+        "called named see watch attend about like love as vs versus match between with of ok okay it's also there's "
+        "theres here's found "
         "have we one is was tickets ticket seats seat passes pass instead"
     )
 )
@@ -1387,6 +1407,13 @@ def _game_spans(said: str, tokens: list[re.Match[str]]) -> list[tuple[int, str]]
 
 
 _CALLED_WORD = rf"(?!(?:at|on|in|for|which|that|and|is|will|this|today|tomorrow|tonight|next){_END})[a-z0-9][\w'&.-]*"
+_NOT_NAMED_EVENT = (
+    r"being|going|coming|starting|beginning|ending|set|located|scheduled|available|free|sold|booked|confirmed|"
+    r"cancell?ed|postponed|over|done|full|open|closed|outdoors?|indoors?|popular|great|good|nice|amazing|fun|"
+    r"expensive|cheap|also|not|only|just|really|very|so|pretty|quite|called|named|titled|about|near|close|far|"
+    r"my|your|our|their|his|her|its|one|two|three|four|five|\d+\w*|all|still|already|now|then|going|no|yes"
+)
+"""What "the event is" is followed by when it says how the event is, not what it is called."""
 _EVENT_SPAN = re.compile(
     rf"\b(?:the|an?)\s+((?!(?:same|first|second|third|other|whole|entire|last|only|big|live|music|sports?|one|new|"
     rf"good|great|nice|fun|few|single|interesting|international|baseball|football|basketball|soccer|hockey|"
@@ -1395,12 +1422,16 @@ _EVENT_SPAN = re.compile(
     rf"|\bevents?\s+(?:called|named)\s+(?:as\s+)?((?:{_CALLED_WORD})(?:\s+{_CALLED_WORD}){{0,3}}?)"
     rf"(?=\s+(?:on|at|in|which|that|is|will|taking|happening|occurring|scheduled|starting|playing|tonight|today|"
     r"tomorrow|next|this|for|and)\b|\s*[,.?!]|\s*$)"
-    rf"|\bthe\s+event\s+(?!(?:on|of|with|near|this|you|i|we|is|was|will|would|venue|date|time|details?|location|"
+    rf"|\b(?:the|an?)\s+event\s+(?!(?:on|of|with|near|this|you|i|we|is|was|will|would|venue|date|time|details?|location|"
     rf"address|starts?|begins?|ends?|takes?|taking|happening|occurring|in|at|for|that|which|there|here|has|had|"
     rf"starting|itself|tickets?|reservation|booking|name|called|named|as|type|category|and|or|but|so|it){_END})"
     rf"((?:{_NAME_WORD})(?:\s+(?:by\s+|of\s+|the\s+)?{_NAME_WORD}){{0,3}}?)"
     r"(?=\s+(?:on|at|in|which|that|is|will|taking|happening|occurring|scheduled|starting|playing|tonight|today|"
-    r"tomorrow|next|this|for)\b|\s*[,.?!]|\s*$)",
+    r"tomorrow|next|this|for)\b|\s*[,.?!]|\s*$)"
+    # named as the event: "the event is starset and it is at ...", "the event is americo to take place tomorrow"
+    rf"|\bevent\s+(?:is|was)\s+(?!(?:{_NOT_NAMED_EVENT}){_END})((?:the\s+)?(?!(?:{_NOT_NAMED_EVENT}){_END})"
+    rf"(?:{_NAME_WORD})(?:\s+{_NAME_WORD}){{0,3}}?)"
+    r"(?=\s+(?:and|to take place|taking place|on|at|in|which|that|located)\b|\s*[,.?!]|\s*$)",
     re.IGNORECASE,
 )
 """An event named with what it is, also in lower case ("interested in the carbon leaf event", "a murder city devils
@@ -1411,7 +1442,7 @@ _NOT_AN_ATTENDEE += r"everyone|concert|show|play|match|that|those|these)\b)"
 _TICKETS_FOR_SPAN = re.compile(
     rf"\btickets?\s+(?:for\s+(?:you|me|us|them)\s+)?(?:for|to)\s+(?:see\s+|watch\s+|attend\s+)?(?:the\s+)?({_NOT_AN_ATTENDEE}(?:{_NAME_WORD})"
     rf"(?:\s+(?:in|to|of|and|the|{_NAME_WORD})){{0,4}}?)(?=\s+(?:on|at|which|who|that|taking|happening|occurring|is|"
-    r"for|starting|scheduled|playing|tonight|today|tomorrow|next|this)\b|\s*[,.?!]|\s*$)",
+    r"are|for|starting|scheduled|playing|tonight|today|tomorrow|next|this|you|i|we)\b|\s*[,.?!]|\s*$)",
     re.IGNORECASE,
 )
 """What tickets are for, also in lower case ("booking three tickets for alice in glitterland on march 13th", "1 ticket
@@ -1433,21 +1464,25 @@ _NOT_A_PLACE = (
 _PLACE_WORD = rf"{_NOT_A_PLACE}(?:{_NAME_WORD})"
 _EVENT_CUE = re.compile(
     r"\b(?:events?|concerts?|games?|shows?|match|tickets?|seats?|venue|playing|performing|featuring|hosting|"
-    r"called|will be at)\b"
+    r"called|will be at|vs|versus|tak(?:e|es|ing) place|held|happening|occurring)\b"
 )
 """A sentence about an event: only there are a place after "at", a city after "in" and a performer read."""
 _AT_VENUE_SPAN = re.compile(
-    rf"\bat\s+((?:the\s+)?{_PLACE_WORD}(?:\s+{_PLACE_WORD}){{0,4}}?)"
-    r"(?=\s+(?:on|in|at|for|which|that|and|with|where|is|starting|scheduled|tonight|today|tomorrow|next|this|"
-    r"from|starts?|so|right|okay|please|it)\b|\s*[,.?!]|\s*$)",
+    rf"\bat\s+((?:the\s+)?{_PLACE_WORD}(?:\s+(?:of\s+(?:the\s+)?)?{_PLACE_WORD}){{0,4}}?"
+    rf"(?:\s+at\s+(?:the\s+)?(?!\d){_PLACE_WORD}(?:\s+{_PLACE_WORD}){{0,3}}?)?)"
+    r"(?=\s+(?:on|in|at|for|which|that|and|with|where|is|are|was|starting|scheduled|tonight|today|tomorrow|next|this|"
+    r"from|starts?|so|right|okay|please|it|sounds?|interests?|works?|would|does|do|how|what|you|located)\b"
+    r"|\s*[,.?!]|\s*$)",
     re.IGNORECASE,
 )
 """A venue after "at" in a sentence about an event, keeping a leading "the" ("at the greek theatre on march 3rd",
-"at kenny's alley", "at 1720 tm"), never a time ("at eight pm") or a day."""
+"at kenny's alley", "at 1720 tm"), never a time ("at eight pm") or a day; a room of a larger venue with it ("at
+masonic lodge at hollywood forever", "at the appel room at jazz at lincoln center"), never a time after it ("at the
+fillmore at 8 pm")."""
 _CITY_SPAN = re.compile(
     rf"\b(?:in|around)\s+({_PLACE_WORD}(?:\s+{_PLACE_WORD})?)"
-    r"(?=\s+(?:on|for|at|this|next|right|please|okay|is|which|that|and|today|tomorrow|tonight|when|where|so|"
-    r"area|city|i|we|do|does|did)\b|\s*[,.?!]|\s*$)",
+    r"(?=\s+(?:on|for|at|this|next|right|please|okay|is|are|was|which|that|and|or|the|today|tomorrow|tonight|when|"
+    r"where|so|area|city|i|we|you|do|does|did|would)\b|\s*[,.?!]|\s*$)",
     re.IGNORECASE,
 )
 """A city after "in" or "around" in a sentence about tickets or events, of one or two words ("3 tickets on march
@@ -1471,7 +1506,7 @@ def _performer_spans(said: str, lowered: str, tokens: list[re.Match[str]]) -> li
     frames = [m.start() for m in _PERFORMS.finditer(lowered)]
     for k, token in enumerate(tokens):
         if frames and token.end() in frames:
-            n = _word_run(said, tokens, k, -1, _PERFORMER_STOPS, 4)
+            n = _word_run(said, tokens, k, -1, _PERFORMER_STOPS | _SEARCH_WORDS, 4)
             if n:
                 out.append((tokens[k - n + 1].start(), said[tokens[k - n + 1].start() : token.end()]))
         if token.group().lower() == "featuring" and k + 1 < len(tokens):
@@ -1487,7 +1522,9 @@ _TITLE_WORD = (
 """A word of a song's title, which may be any word ("born for greatness", "now that i found you"): the frame around
 the title bounds it."""
 _TITLE = (
-    r"(?!(?:to|listen|listening|hear|hearing|play|playing|about|with|of|on|is|it|this|that|some|any|music|you|a|an|"
+    r"(?!(?:to|listen|listening|hear|hearing|play|playing|about|with|of|on|is|it(?!'?s?\s+(?!(?:on|in|onto|for|by|to|"
+    r"from|off|with|at|is|was|will|would|sounds?|again|now|right|too|as|here|there|please|also|instead|then|and|"
+    r"or|so|loud|louder|for)\b)[a-z][\w']*\s+[a-z])|this|that|some|any|music|you|a|an|"
     r"me|my|your|something|anything|somebody|someone|movie|film|event|concert|show|game|ride|table|tickets?|we|"
     r"we're|i'm|i'll|you're|would|do|how|what|can|could|shall|should|may|following|then|like|for|at|has|have|"
     r"had|was|were|will|playback|and|named|called|titled|the\s+(?:music|details|following|same|song|track|next)|"
@@ -1497,7 +1534,7 @@ _TITLE = (
 """A song's title in a frame that bounds it: one to seven words, not opening with a word of the frame ("to listen
 to ...", "it", "some music")."""
 _SONG_OFFER = (
-    r"(?:how about|what about|how do you (?:think|feel|consider)(?: (?:of|about))?(?: listening to)?|"
+    r"(?:(?:how|what) about(?: (?:listening to|hearing))?|how do you (?:think|feel|consider)(?: (?:of|about))?(?: listening to)?|"
     r"what do you think (?:of|about)|do you like|"
     r"would you like(?: to)?(?: (?:hear|listen to|play))?|would you like (?:listening|to listen) to|shall i play|"
     r"should i play|there is|there's|are you familiar with|(?:what is|what's|what are) your (?:opinion|thoughts|"
@@ -1590,13 +1627,14 @@ _FILM_SPAN = re.compile(
     rf"|\bplay(?:ing)?\s+(?:the\s+(?:movie|film)\s+)?({_TITLE})\s+(?:with|without)\s+(?:[a-z]+\s+)?subtitles\b"
     rf"|\bthe\s+(?:movie|film)\s+({_TITLE})\s+(?:will|is going to)\s+(?:start|begin|play)"
     rf"|\b(?:found|have|there (?:is|are)|there's)\b[^.?!]{{0,40}}?\bhow about\s+({_TITLE})\s*[.?!]?\s*$"
-    rf"|\bdirected by\s+((?:{_NAME_WORD})(?:\s+{_NAME_WORD}){{0,2}}?)(?=\s+(?:would|is|and|which|that|i|it|from|"
-    r"in|with|please|for)\b|\s*[,.?!]|\s*$)",
+    rf"|\b(?:directed by|by (?:the )?(?:film |movie )?director|director (?:(?:i|we) (?:like|love|prefer|want) )?is)\s+"
+    rf"(?!(?:a|an|the|my|your|not|also|very|really|great|good)\b)((?:{_NAME_WORD})(?:\s+{_NAME_WORD}){{0,2}}?)"
+    r"(?=\s+(?:would|is|and|which|that|i|it|from|in|with|please|for)\b|\s*[,.?!]|\s*$)",
     re.IGNORECASE,
 )
 """A film named in lower case by its frame ("one titled the upside", "play hotel mumbai without subtitles", "the
 film ... will start", "i found 1, how about ..."), and who directed it ("directed by james kent")."""
-_FILM_CUE = ("titled", "subtitles", "movie", "film", "how about", "directed by")
+_FILM_CUE = ("titled", "subtitles", "movie", "film", "how about", "directed by", "director")
 _NOT_A_TITLE = frozenset(
     {"the", "a", "an", "song", "songs", "track", "tracks", "music", "it", "this", "that", "them", "one", "something",
      "anything", "some", "same", "another", "any", "my", "your", "me", "again", "now", "please", "also", "too", "for",
@@ -1606,11 +1644,36 @@ _GENRE_WORDS = frozenset({*GENRES, "song", "songs", "music", "track", "tracks", 
 """A genre said with what it describes ("some pop music") is no title either."""
 
 
+_LIKING = frozenset(_words("love loves loved enjoy enjoys prefer adore play hear listen some any more what"))
+_ARTIST_WORD = (
+    rf"(?!(?:{'|'.join(sorted(_PERFORMER_STOPS | _GENRE_WORDS | _LIKING, key=len, reverse=True))})(?![\w&.-]))"
+    rf"{_NOT_A_GENRE}[a-z0-9][\w'&.-]*"
+)
+"""A word of who made a song, said before it (a word of talk before "'s" too: "there's", "let's"): no word of talk, of an opinion or of a genre ("the new song", "that pop
+song")."""
+_ARTIST_SONG_SPAN = re.compile(
+    # who made it, then the song: "that jennifer lopez song dance again", "the morgan wallen song whiskey glasses from
+    # his album ...", "camila cabello's real friends on the album camila"
+    rf"\b(?:the|that|this|a)\s+((?:{_ARTIST_WORD})(?:\s+{_ARTIST_WORD}){{0,2}}?)\s+(?:song|track|single)\s+"
+    rf"(?:called\s+|named\s+|titled\s+)?({_TITLE})(?=\s+(?:from|off|on|in|by|be|is|please|for)\b|\s*[,.?!]|\s*$)"
+    rf"|(?<![\w'])((?:{_ARTIST_WORD})(?:\s+{_ARTIST_WORD}){{0,2}}?)\s*'s\s+(?:(?:song|track|single)\s+)?({_TITLE})"
+    r"(?=\s+(?:from|off|on|in)\s+(?:(?:the|his|her|their)\s+)?album\b)"
+    # who made it, any words between "by" and the album's frame: "the thunder rolls by all that remains from the album"
+    rf"|\bby\s+({_BY_WHOM})\s+(?:from|off|on|in)\s+(?:the|his|her|their)\s+album\b"
+    # who made the songs asked for: "i like shailesh premi's songs"
+    rf"|(?<![\w'])((?:{_ARTIST_WORD})(?:\s+{_ARTIST_WORD}){{0,2}}?)\s*'s\s+(?:songs|tracks|music|hits|albums)\b"
+    # the song, then "is by" who made it: "the song you requested is by jason aldean"
+    rf"|\b(?:song|track|single|tune)\b[^.?!]{{0,40}}?\b(?:is|was)\s+by\s+({_ARTIST}){_ARTIST_END}",
+    re.IGNORECASE,
+)
+"""Who made a song said with it before the title or as whose songs they are, also in lower case."""
+
+
 def _song_spans(said: str) -> list[str]:
     """Songs and their artists named in ``said`` in the frames a song is offered, asked for or confirmed in (see
     above), also in lower case; a "title" of words that name no song ("the song", "it") is no title."""
     out: list[str] = []
-    for pattern in (_SONG_BY_SPAN, _SONG_ALBUM_SPAN, _SONG_PLAY_SPAN, _SONG_PLAY_ALONE):
+    for pattern in (_SONG_BY_SPAN, _SONG_ALBUM_SPAN, _ARTIST_SONG_SPAN, _SONG_PLAY_SPAN, _SONG_PLAY_ALONE):
         if pattern is _SONG_PLAY_ALONE and out:
             break
         for m in pattern.finditer(said):
@@ -1666,8 +1729,10 @@ def _named_spans(said: str, taken: Iterable[str]) -> list[tuple[str, str]]:
     found += [(start, "event", text.rstrip(".")) for start, text in _game_spans(said, tokens)]
     if any(cue in lowered for cue in _FRAMED_CUE):
         patterns.append(("genre", _GENRE_FRAMED))
+    if " by " in lowered and not _EVENT_CUE.search(lowered):
+        patterns.append(("name", _BY_ALBUM_SPAN))
     if _EVENT_CUE.search(lowered):  # a place after "at", a city after "in", who performs: in talk of an event only
-        patterns += [("event", _AT_VENUE_SPAN), ("event", _CITY_SPAN)]
+        patterns += [("venue", _AT_VENUE_SPAN), ("event", _CITY_SPAN)]
         if "featuring" in lowered or _PERFORMS.search(lowered):
             tokens = tokens or list(_TOKEN.finditer(said))
             found += [(start, "event", text.rstrip(".")) for start, text in _performer_spans(said, lowered, tokens)]
@@ -1691,8 +1756,9 @@ def _named_spans(said: str, taken: Iterable[str]) -> list[tuple[str, str]]:
             continue
         if any(low in h for h in held):
             continue
-        if kind == "event":  # the readers of an event's words: a word of the search, or of a date, is no name
-            if _SEARCH_WORDS.intersection(low.split()) or _DATE_WORD.search(low) or _WHEN_ONLY.fullmatch(low):
+        # the readers of an event's words: a word of the search, or of a date, is no name
+        if kind in ("event", "venue"):
+            if _searched(low, venue=kind == "venue") or _DATE_WORD.search(low) or _WHEN_ONLY.fullmatch(low):
                 continue
             kind = "name"
         elif kind == "tickets":  # "tickets for the march 10th show", "for the friday concert": which day, not what
@@ -1719,6 +1785,17 @@ _SEARCH_WORDS = frozenset(
 )
 """Words of a search for events ("interested in finding dates for events", "the dates of other events"): a span
 read with one of them in talk of an event is no name."""
+
+
+def _searched(span: str, *, venue: bool = False) -> bool:
+    """Whether a span read in talk of an event holds a word of the search: "music" inside a name is the name's
+    ("boston music room", "the music hall"; last in a venue's after "at": "at cornerstone craft beer live music"),
+    first it is what is searched for ("music events")."""
+    words = span.split()
+    found = _SEARCH_WORDS.intersection(words)
+    return bool(found) and (found != {"music"} or words[0] == "music" or (words[-1] == "music" and not venue))
+
+
 _DATE_WORD = re.compile(
     r"\b(?:\d+(?:st|nd|rd|th)|january|february|march|april|june|july|august|september|october|november|december)\b"
 )

@@ -42,7 +42,17 @@ from functools import lru_cache
 from .spoken import spoken_digit_runs
 from .vocab import SPOKEN_FILLERS
 
-__all__ = ["DEVICES", "KINDS", "LOWER_VENUE", "Value", "clear_cache", "price_level", "spoken_number", "values_in"]
+__all__ = [
+    "DEVICES",
+    "KINDS",
+    "LOWER_VENUE",
+    "ROOMS",
+    "Value",
+    "clear_cache",
+    "price_level",
+    "spoken_number",
+    "values_in",
+]
 
 KINDS = (
     "reference",
@@ -284,7 +294,9 @@ _COUNT_AFTER = re.compile(  # the number after what is counted: "number of ticke
     re.IGNORECASE,
 )
 _ADDRESS = re.compile(
-    rf"\b\d{{1,6}}[a-z]?(?:\s*-\s*\d{{1,6}})?(?!\s*(?:[ap]\.?m\b|o'?\s?clock\b))\s+(?:[A-Z][\w'.-]*\s+){{0,4}}(?:{_STREET})\b\.?(?:\s+(?:#|suite|ste|unit|apt)\s*\w+)?",
+    rf"\b\d{{1,6}}[a-z]?(?:\s*-\s*\d{{1,6}})?(?!\s*(?:[ap]\.?m\b|o'?\s?clock\b))\s+(?:(?:[A-Z][\w'.-]*|\d{{1,3}}(?:st|nd|rd|th))\s+){{0,4}}"
+    rf"(?:{_STREET})\b\.?(?:\s+(?:north|south|east|west|northeast|northwest|southeast|southwest|ne|nw|se|sw)\b)?"
+    r"(?:\s+(?:#|suite|ste|unit|apt)\s*\w+)?",
     re.IGNORECASE,
 )
 _CAR = re.compile(rf"\b(?:{_CAR_TYPES})\b", re.IGNORECASE)
@@ -302,7 +314,7 @@ _SPOKEN_COMPOUND = re.compile(
 
 _NAME_TOKEN = r"(?:[A-Z][\w'’&.-]*|[A-Z]\.)"
 _NAME = re.compile(rf"{_NAME_TOKEN}(?:(?:\s+(?:of|the|de|la|le|du|del|&|da|van|von|vs\.?|n')\s+|\s+|-){_NAME_TOKEN})*")
-# A venue named in lower case (a recogniser's transcript): up to three words before a word that
+# A venue named in lower case (a recogniser's transcript): up to four words before a word that
 # names a kind of venue, after "at", "in" or "on" ("at oracle park", "in the mercedes-benz stadium", "on union
 # stage"). The one reader of such names: the compaction's notes use it too (a genre, an album, a game are theirs).
 _VENUE_HEADS = (
@@ -313,11 +325,11 @@ _VENUE_HEADS = (
 _VENUE_WORD = r"(?!(?:the|a|an|this|that|my|your|our|their|its|some|any|one|nice|good|great|same|other|parking|car|"
 _VENUE_WORD += r"ball|trailer|theme|water|amusement|skate|dog|public|city|town|market|work|first|second|third|last|"
 _VENUE_WORD += r"next|right|wrong|best|only|another|which|what|is|was|be|it|at|in|on|and|or|for|will|take|taking|"
-_VENUE_WORD += r"takes|place|playing|held|today|tomorrow|tonight|pm|am)\b)"
-# a name's word may start with digits when letters follow ("at 5a5 steak lounge"); a number alone or an ordinal
-# ("at 8 lounge", "on the 3rd stage") is no word of a name
-_VENUE_WORD += r"(?:[a-z]|\d+(?!(?:st|nd|rd|th)\b)[a-z])[\w'&.-]*"
-LOWER_VENUE = re.compile(rf"\b(?:at|in|on)\s+(?:the\s+)?((?:{_VENUE_WORD}\s+){{1,3}}(?:{_VENUE_HEADS}))\b")
+_VENUE_WORD += (
+    r"takes|place|playing|held|today|tomorrow|tonight|pm|am)\b)(?:[a-z]|\d+(?!(?:am|pm|st|nd|rd|th|s)\b)[a-z])[\w'&.-]*"
+)
+# a word of a venue's name may open with digits when letters follow ("at 5a5 steak lounge"), not a time or a day
+LOWER_VENUE = re.compile(rf"\b(?:at|in|on)\s+(?:the\s+)?((?:{_VENUE_WORD}\s+){{1,4}}(?:{_VENUE_HEADS}))\b")
 """A venue named by what it is in lower case (group 1 is its name; a capitalised one is a name already)."""
 # Names said in lower case in the frames people book with (a recogniser's transcript has no capitals):
 # "a table at red tavern in san francisco" (a venue and its place), "a song by alec benjamin" (who made
@@ -338,7 +350,8 @@ _LOWER_AT_IN = re.compile(rf"\bat\s+(?:the\s+)?((?:{_W}\s+){{0,4}}?{_W})\s+in\s+
 _LOWER_BY = re.compile(
     rf"\b(?:song|songs|track|tracks|album|albums|music|something|anything|one|record|movie|film)\s+by\s+"
     rf"((?:the\s+)?{_W}(?:\s+{_W}){{0,2}})"
-    rf"|\bby\s+({_W}(?:\s+{_W}){{0,2}}?)\s+(?:on|from|in|off)\s+(?:of\s+)?(?:the\s+|an?\s+|their\s+|his\s+|her\s+)?album\b"
+    rf"|\bby\s+({_W}(?:\s+{_W}){{0,2}}?)\s+(?:on|from|in|off)\s+(?:of\s+)?(?:the\s+|an?\s+|their\s+|his\s+|her\s+)?"
+    rf"(?:(?!(?:by|on|from|in|off)\b){_W}\s+){{0,4}}album\b"  # "by sherine on the ana keteer album"
     # an offer of a title by someone from a record: "how about sucker by the lakes on summer songs"
     rf"|\b(?:how about|what about|there's|there is|found|recommend|suggest|try)\s+(?:[^.?!]{{1,60}}?)\bby\s+"
     rf"((?:the\s+)?{_W}(?:\s+{_W}){{0,2}}?)\s+(?:on|from|off)\s"
@@ -435,6 +448,8 @@ _ROOMS = (
     r"basement|dining room|family room|guest room|kids'? room|nursery|hallway|garden|backyard|porch|upstairs|"
     r"downstairs|front room|back room|attic|gym|sitting room|playroom|laundry room"
 )
+ROOMS = _ROOMS
+"""The rooms a device is named by, as a regular-expression alternation ("kitchen|bedroom|living room|...")."""
 _DEVICE_HEADS = {
     "speaker": "speaker", "speakers": "speaker", "device": "speaker", "one": "speaker", "smart speaker": "speaker",
     "sound system": "speaker", "stereo": "stereo", "soundbar": "soundbar", "sound bar": "soundbar", "tv": "tv",
@@ -945,6 +960,12 @@ def _names(text: str) -> list[tuple[int, int]]:
         tokens = list(re.finditer(r"\S+", m.group(0)))
         start_index = 0
         while start_index < len(tokens) and tokens[start_index].group(0).lower().strip(".,'’") in _NOT_NAMES:
+            if (
+                tokens[start_index].group(0) == "The"
+                and start_index + 1 < len(tokens)
+                and not re.search(r"(?:^|[.!?:]\s*)$", text[: m.start() + tokens[start_index].start()].rstrip(" "))
+            ):
+                break  # "The" written with a capital inside a sentence is the name's ("tickets for The Drums")
             start_index += 1
         end_index = len(tokens)
         while end_index > start_index and tokens[end_index - 1].group(0).lower().strip(".,") in (

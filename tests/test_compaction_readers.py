@@ -1,0 +1,161 @@
+"""The values line's readers of names said in lower case: albums, venues, events, artists, directors and addresses
+in the ways people say them on a call, and the words that must not be read as one."""
+
+from __future__ import annotations
+
+import pytest
+
+from memory.compaction.compactor import _named_spans
+from memory.text.values import values_in
+
+
+def names(said: str) -> list[str]:
+    return [span for kind, span in _named_spans(said, []) if kind == "name"]
+
+
+@pytest.mark.parametrize(
+    ("said", "album"),
+    [
+        # named last after "album", any words to the end of the sentence
+        ("one would be diesel gang by katie noel off the album just gonna send it", "just gonna send it"),
+        ("are you familiar with gotta be a reason by alec benjamin it came out on the album narrated for you",
+         "narrated for you"),
+        ("what about jesus and jack daniels by justin moore from the album late nights and longnecks",
+         "late nights and longnecks"),
+        ("i started playing the song from the album sing to me instead which is a pop song", "sing to me instead"),
+        # the record last, after who made it: "title by artist from/in record"
+        ("all that matters by justin bieber from journals", "journals"),
+        ("adorn by miguel in kaleidoscope dream", "kaleidoscope dream"),
+        ("do you like final masquerade by linkin park from the hunting party", "the hunting party"),
+        ("how about listening to i apologize by five finger death punch from their got your six album", "got your six"),
+        # the album, then who made it
+        ("i recommend the album ana keteer by sherine there is a great track called ya layali", "ana keteer"),
+    ],
+)  # fmt: skip
+def test_an_album_is_read_by_the_frame_around_it(said: str, album: str) -> None:
+    assert album in names(said), names(said)
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "play thunder by imagine dragons on the kitchen speaker",
+        "songs by adele in the bedroom",
+        "a song by adele on repeat",
+        "how about hello by adele from 2015",
+        "the event is by the river in the park",
+        "i want songs from the album",
+    ],
+)
+def test_where_a_song_plays_or_when_it_came_out_is_no_album(said: str) -> None:
+    """After "by someone", "on the kitchen speaker", "in the bedroom", "on repeat", a year, or talk of an event is
+    no record."""
+    assert not any(n in names(said) for n in ("the kitchen speaker", "kitchen speaker", "the bedroom", "repeat")), said
+    assert "2015" not in names(said) and "the park" not in names(said) and "the river in the park" not in names(said)
+
+
+def test_a_room_of_a_larger_venue_is_one_venue_but_a_time_after_a_venue_is_not_part_of_it() -> None:
+    assert "masonic lodge at hollywood forever" in names(
+        "theres an event on march 5th called jordan rakei at masonic lodge at hollywood forever"
+    )
+    assert names("the concert is at the fillmore at 8 pm") == ["the fillmore"]
+    assert names("the game is at oracle park at 7 on march 3rd") == ["oracle park"]
+    assert names("the event is at the greek theatre at the same time") == ["the greek theatre"]
+
+
+def test_a_venue_is_read_up_to_the_words_that_follow_it() -> None:
+    assert "san francisco symphony" in names(
+        "i found one relevant event does carmina burana at san francisco symphony sound like good"
+    )
+    assert "pier 17" in names("i have five events the first one is ben harper at pier 17 how about that")
+    assert "boston music room" in names("i found 5 dates crystal lake will be at boston music room on march 1st")
+    assert "crystal lake" in names("i found 5 dates crystal lake will be at boston music room on march 1st")
+    assert "theater of the clouds" in names("the event bastille is taking place at theater of the clouds on march 11th")
+    assert "the angel stadium of anaheim" in names("there's angels vs astros at the angel stadium of anaheim")
+    assert "angels vs astros" in names("there's angels vs astros at the angel stadium of anaheim")
+    assert names("i am looking for music events") == []
+
+
+def test_a_city_is_read_before_more_of_the_sentence() -> None:
+    assert "phoenix" in names(
+        "you would like three tickets for the anberlin concert in phoenix the event is on march 3rd"
+    )
+    assert "philadelphia" in names("one ticket for owls vs bison on march 4th in philadelphia are these details right")
+    assert "portland" in names("2 tickets to the timbers vs rsl in portland or on march 14th")
+
+
+def test_an_event_named_as_the_event() -> None:
+    assert "americo" in names("there is a event americo at la boom")
+    assert "americo" in names("please confirm the event is americo to take place tomorrow")
+    assert "the buttertones" in names("i found 1 event for you the event is the buttertones located at chop shop")
+    for said in (
+        "the event is free on march 3rd",
+        "the event is sold out",
+        "the event is being held on march 3rd",
+        "the event is great",
+        "the event is scheduled for march 3rd",
+        "the event was cancelled",
+    ):
+        assert names(said) == [], said
+
+
+def test_who_made_a_song_said_before_it_or_as_whose_songs() -> None:
+    assert names("i would like that jennifer lopez song dance again") == ["jennifer lopez", "dance again"]
+    assert "morgan wallen" in names("would the morgan wallen song whiskey glasses from his album if i know me be good")
+    assert "camila cabello" in names("i found one song it's camila cabello 's real friends on the album camila")
+    assert names("i like shailesh premi 's songs") == ["shailesh premi"]
+    assert names("i love adele's songs") == ["adele"]
+    assert names("the song you requested is by jason aldean") == ["jason aldean"]
+    for said in (
+        "play the next song please",
+        "the same song again",
+        "can you play that song again",
+        "play a different song",
+        "what is the last song you played",
+        "let's play some songs",
+        "today's songs",
+        "it's my favorite",
+    ):
+        assert names(said) == [], said
+
+
+def test_a_title_may_open_with_it_when_more_words_follow() -> None:
+    assert "it has begun" in names("there's it has begun by starset from the album transmissions")
+    assert "it has begun" in names("i'll start playing it has begun on the tv")
+    for said in ("play it on the tv", "play it again on the tv", "you want to play it right now on the tv"):
+        assert names(said) == [], said
+
+
+def test_a_director_named_as_the_director() -> None:
+    assert names("i'm thinking a movie by film director neil burger would be a hit") == ["neil burger"]
+    assert "tina gordon" in names("funny movies would be great a director i like is tina gordon")
+    assert names("the director is great") == []
+
+
+def test_lower_case_venues_streets_and_capitalised_the() -> None:
+    said = "a table for 2 today at 5 30 pm at 5a5 steak lounge located in san francisco is that correct"
+    assert ("name", "5a5 steak lounge") in [(v.kind, v.text) for v in values_in(said)]
+    assert [v.text for v in values_in("meet at 7pm lounge") if v.kind == "name"] == []
+    for said, address in (
+        ("It is located at 1517 21st Street.", "1517 21st Street"),
+        ("your 5 pm reservation at 800 occidental avenue south is all set", "800 occidental avenue south"),
+        ("location is on the 1422 southwest 11th avenue", "1422 southwest 11th avenue"),
+    ):
+        assert address in [v.text for v in values_in(said) if v.kind == "address"], said
+    assert "The Drums" in [v.text for v in values_in("Please confirm 1 ticket for The Drums on March 10th.")]
+    assert "Drums" in [v.text for v in values_in("The Drums are playing.")]  # a sentence's first word: not kept
+
+
+def test_a_genre_said_as_a_type_of_song_or_after_its_a() -> None:
+    def genres(said: str) -> list[str]:
+        return [span for kind, span in _named_spans(said, []) if kind == "genre"]
+
+    assert genres("this is pop type song and the same was released on 2016") == ["pop"]
+    assert genres("it s a pop") == ["pop"]
+    assert genres("it's a great song") == []
+    assert genres("i like this kind of music") == []
+
+
+def test_who_made_a_song_is_any_words_between_by_and_the_albums_frame() -> None:
+    assert "all that remains" in names("how about the thunder rolls by all that remains from the album madness")
+    assert names("by the way from the album") == []
