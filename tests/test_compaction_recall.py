@@ -432,7 +432,7 @@ _SONG = [
 SONG_THEN_A_TRANSFER_IN_ONE_STRETCH = [
     *_SONG,
     ("user", "i want to play some music"),
-    ("assistant", "how about alone with you by the kooks"),
+    ("assistant", "how about the song alone with you by the kooks"),
     ("user", "play alone with you please and i need to send 540 dollars to anna from my checking account"),
     ("assistant", "you want to send 540 dollars from your checking account to anna is that right"),
     ("user", "yes"),
@@ -460,6 +460,15 @@ def test_a_song_asked_for_in_a_stretch_read_as_another_kind_is_counted_among_the
     assert "alone with you" in second and "sunflower" not in second
     third = compactor.plan("wait what song did we settle on for the third song you played").recall
     assert "sunflower" in third and "alone with you" not in third
+
+
+def test_a_kind_named_in_the_request_alone_is_a_word_in_passing() -> None:
+    compactor = _resumed_call(SONG_THEN_A_TRANSFER_IN_ONE_STRETCH)
+    stretch = compactor._bookings[1]
+    assert stretch.named["music"] > 1.0  # the agent offered a song and reported it playing
+    assert compactor._turn_recall._new_asked_for(stretch) == "music"
+    stretch.named["music"] = 1.0  # as though nothing but the caller's request had spoken of music
+    assert compactor._turn_recall._new_asked_for(stretch) is None
 
 
 def test_a_stretch_whose_request_names_two_kinds_counts_among_neither_other() -> None:

@@ -368,8 +368,9 @@ class TurnRecall:
         """The one kind of thing the caller's request in ``booking`` names, in their own words, when the booking was
         done and came to be of another kind ("i want to play some music", then a transfer in the same stretch): the
         caller counts the song played there among the songs, as well as the transfer among the transfers. None when
-        it names none or several, or the booking's kind, or when the next stretch takes it up again ("so let's go back
-        to book the event tickets"): it is counted there."""
+        it names none or several, or the booking's kind, or nothing in the stretch but the request speaks of it ("find
+        me something to do, i really like music", then tickets: a word in passing), or when the next stretch takes it
+        up again ("so let's go back to book the event tickets"): it is counted there."""
         request = booking.request
         if request is None or not booking.booked:
             return None
@@ -377,6 +378,8 @@ class TurnRecall:
         named = [kind for kind, pattern in vocabulary().episode_kinds.items() if pattern.search(said)]
         if len(named) != 1 or named[0] == booking.kind or named[0] not in booking.own:
             return None  # none, or several ("the long beach jazz festival": an event, not a song)
+        if booking.named.get(named[0], 0.0) <= 1.0:
+            return None  # named in the request alone, nothing more said of it: a word in passing
         bookings = self.compactor._bookings
         at = next((n for n, b in enumerate(bookings) if b is booking), len(bookings))
         after = bookings[at + 1] if at + 1 < len(bookings) else None
