@@ -419,3 +419,91 @@ def test_tickets_taken_up_after_a_search_that_spoke_of_tickets_resume_nothing() 
     assert compactor._bookings[1].named.get("event")  # the search in between spoke of concerts
     assert not compactor._turn_recall._resumed(pool)
     assert len(compactor._turn_recall._counted(pool)) == 3
+
+
+_SONG = [
+    ("user", "can you play a song for me"),
+    ("assistant", "how about golden hour by kacey musgraves"),
+    ("user", "yes play it on the tv"),
+    ("assistant", "playing golden hour on the tv"),
+    ("user", "thanks that is all"),
+    ("assistant", "enjoy"),
+]
+SONG_THEN_A_TRANSFER_IN_ONE_STRETCH = [
+    *_SONG,
+    ("user", "i want to play some music"),
+    ("assistant", "how about the song alone with you by the kooks"),
+    ("user", "play alone with you please and i need to send 540 dollars to anna from my checking account"),
+    ("assistant", "you want to send 540 dollars from your checking account to anna is that right"),
+    ("user", "yes"),
+    ("assistant", "the transfer was made and alone with you is playing"),
+    ("user", "thanks that is all"),
+    ("assistant", "bye"),
+    _SONG[0],
+    ("assistant", "how about sunflower by post malone"),
+    ("user", "yes play it in the kitchen"),
+    ("assistant", "playing sunflower in the kitchen"),
+    ("user", "thanks bye"),
+    ("assistant", "bye"),
+]
+"""A song asked for and played in a stretch that became a transfer (read as a payment), between two songs."""
+
+
+def test_a_song_asked_for_in_a_stretch_read_as_another_kind_is_counted_among_the_songs() -> None:
+    compactor = _resumed_call(SONG_THEN_A_TRANSFER_IN_ONE_STRETCH)
+    kinds = [b.kind for b in compactor._bookings][:3]
+    assert kinds == ["music", "payment", "music"]
+    recall = compactor._turn_recall
+    assert recall._asked_for(compactor._bookings[1]) == "music"  # "i want to play some music": a song only
+    assert recall._asked_for(compactor._bookings[0]) is None  # of its own kind already
+    second = compactor.plan("wait what song did we settle on for the second song you played").recall
+    assert "alone with you" in second and "sunflower" not in second
+    third = compactor.plan("wait what song did we settle on for the third song you played").recall
+    assert "sunflower" in third and "alone with you" not in third
+
+
+def test_a_kind_named_in_the_request_alone_is_a_word_in_passing() -> None:
+    compactor = _resumed_call(SONG_THEN_A_TRANSFER_IN_ONE_STRETCH)
+    stretch = compactor._bookings[1]
+    assert stretch.named["music"] > 1.0  # the agent offered a song and reported it playing
+    assert compactor._turn_recall._new_asked_for(stretch) == "music"
+    stretch.named["music"] = 1.0  # as though nothing but the caller's request had spoken of music
+    assert compactor._turn_recall._new_asked_for(stretch) is None
+
+
+def test_a_stretch_whose_request_names_two_kinds_counts_among_neither_other() -> None:
+    turns = [
+        *_SONG,
+        ("user", "we want to go to the long beach jazz festival on friday"),
+        ("assistant", "please confirm two tickets for the long beach jazz festival on friday"),
+        ("user", "yes"),
+        ("assistant", "your tickets are booked"),
+        ("user", "thanks bye"),
+        ("assistant", "bye"),
+    ]
+    compactor = _resumed_call(turns)
+    festival = next(b for b in compactor._bookings if b.kind == "event")
+    assert compactor._turn_recall._asked_for(festival) is None  # "jazz" names music, "festival" an event
+
+
+def test_a_request_taken_up_right_after_in_its_own_stretch_is_counted_there() -> None:
+    turns = [
+        ("user", "i want to go to an event of some sort this weekend in denver"),
+        ("assistant", "the lumineers play red rocks on saturday"),
+        ("user", "great but first i need a bus to denver on friday"),
+        ("assistant", "please confirm one bus ticket to denver on friday at 9 am"),
+        ("user", "yes"),
+        ("assistant", "your bus ticket is booked"),
+        ("user", "so let's go back to book the event tickets"),
+        ("assistant", "please confirm one ticket for the lumineers at red rocks on saturday"),
+        ("user", "yes"),
+        ("assistant", "your ticket is booked"),
+        ("user", "thanks bye"),
+        ("assistant", "bye"),
+    ]
+    compactor = _resumed_call(turns)
+    bookings = compactor._bookings
+    taken_up = [n for n, b in enumerate(bookings[:-1]) if b.kind != "event" and bookings[n + 1].kind == "event"]
+    assert taken_up == [0]  # the bus, asked for after the event, then the caller back to the tickets
+    for n in taken_up:  # the tickets are counted where they were booked, not also in the stretch before
+        assert compactor._turn_recall._asked_for(bookings[n]) is None

@@ -34,7 +34,7 @@ from ..recall.query import understand
 from ..recall.ranking import rank
 from ..recall.working_set import WorkingSet
 from ..text.facts import amounts_in, references
-from ..text.kinds import vocabulary
+from ..text.kinds import plain, vocabulary
 from ..text.quote import quote
 from ..text.reading import read_turn
 from ..text.spoken import normalize_spoken_digits
@@ -235,7 +235,8 @@ class TurnRecall:
         terms = set(index_terms(asked)) or terms  # the words of what is asked, not of the booking pointed at
         wanted = set(question.value_kinds) - named  # the kinds the words of the question name come first
         kinds = set(question.kinds)
-        pool = [b for b in self.compactor._bookings if b.kind in kinds] if kinds else []
+        # a stretch of another kind counts too when the caller asked in it for this kind alone (:meth:`_asked_for`)
+        pool = [b for b in self.compactor._bookings if b.kind in kinds or self._asked_for(b) in kinds] if kinds else []
         turns_of = self._with_follow_ups(pool)
         pool = [b for b in pool if id(b) in turns_of]
         if not pool:
@@ -358,6 +359,38 @@ class TurnRecall:
                 # after others were listed
                 scores[i] = scores.get(i, 0.0) + _LATEST_BONUS[back] * weight
         return picked
+
+    def _asked_for(self, booking: Booking) -> str | None:
+        """See :meth:`_new_asked_for` (kept per booking)."""
+        return self._kept("asked for", booking, lambda: self._new_asked_for(booking))
+
+    def _new_asked_for(self, booking: Booking) -> str | None:
+        """The one kind of thing the caller's request in ``booking`` names, in their own words, when the booking was
+        done and came to be of another kind ("i want to play some music", then a transfer in the same stretch): the
+        caller counts the song played there among the songs, as well as the transfer among the transfers. None when
+        it names none or several, or the booking's kind, or nothing in the stretch but the request speaks of it ("find
+        me something to do, i really like music", then tickets: a word in passing), or when the next stretch takes it
+        up again ("so let's go back to book the event tickets"): it is counted there."""
+        request = booking.request
+        if request is None or not booking.booked:
+            return None
+        said = plain(self._text(request))
+        named = [kind for kind, pattern in vocabulary().episode_kinds.items() if pattern.search(said)]
+        if len(named) != 1 or named[0] == booking.kind or named[0] not in booking.own:
+            return None  # none, or several ("the long beach jazz festival": an event, not a song)
+        if booking.named.get(named[0], 0.0) <= 1.0:
+            return None  # named in the request alone, nothing more said of it: a word in passing
+        bookings = self.compactor._bookings
+        at = next((n for n, b in enumerate(bookings) if b is booking), len(bookings))
+        after = bookings[at + 1] if at + 1 < len(bookings) else None
+        if (
+            after is not None
+            and after.kind == named[0]
+            and after.request is not None
+            and _RESUMING.search(self._text(after.request))
+        ):
+            return None  # taken up right after ("so let's go back to book the event tickets"): counted there
+        return named[0]
 
     def _counted(self, pool: list[Booking]) -> list[list[Booking]]:
         """The bookings of ``pool`` (one kind, in order) as the caller counts them ("the second concert"): the
