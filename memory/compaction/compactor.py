@@ -467,11 +467,12 @@ class Compactor:
         ):  # about the thing just done ("do they serve alcohol?"), or taking leave of it ("thanks for finding that
             caller_turns_to = False  # movie for us, that's all i need")
         if (  # "nah play it on the bedroom speaker" to "playing x on the kitchen speaker": corrects, asks nothing new
-            caller_turns_to
-            and current is not None
+            caller_turns_to  # ("no i do not, please help me search for songs" to "would you like to play the movie"
+            and current is not None  # names a kind new to it: it turns to another thing)
             and not current.closed
             and _CORRECTION.match(lowered)
             and self._agents_last(current) is not None
+            and not (kinds and not set(kinds) & (current.own | current.apart))
         ):
             caller_turns_to = False
         before, new = None, False
@@ -481,10 +482,13 @@ class Compactor:
             if not kinds and before is not None and before.kind is not None:  # "make a reservation for 11 15"
                 current.kind, current.named = before.kind, {before.kind: _INHERITED_VOTE}  # more of the same
             self._bookings.append(current)
+        beside = turn.role == "assistant" and bool(current.own & set(kinds))
         for kind in kinds:  # the agent's "play the upside", then the caller's "who directs this movie": a movie
             # the caller's words weigh most ("hotel mumbai" is a movie they asked for), except where they repeat
             # the agent's: "oh i love how to train your dragon" takes the title offered, it asks for no train
             own = turn.role == "user" and kind not in current.agents
+            if not beside or kind in current.own:
+                current.apart.add(kind)
             current.named[kind] = current.named.get(kind, 0.0) + (1.0 if own else _AGENT_VOTE)
             if own:
                 current.own.add(kind)
@@ -559,14 +563,15 @@ class Compactor:
 
     def _switches(self, said: str, kinds: list[str], current: Booking, *, returning: bool = False) -> bool:
         """The caller's request ``said`` (lower case, naming ``kinds``) turns to another kind of thing than the one
-        under way: every kind it names is new to the booking (whoever named the ones before; the caller named one), it says
+        under way: every kind it names is new to the booking (whoever named the ones before, but for the agent naming one
+        beside a kind the caller asked for: "would you like to play the movie" talks of no music; the caller named one), it says
         nothing of the thing under way ("play it on the kitchen speaker"), and either the caller has said yes to
         something of it already, or the words mark the turn as another matter: putting the offer off ("no, not right
         now"), thanks, "also", "now", "meanwhile", or a search ("can you find me some songs"). A kind named in passing
         while booking ("i'd like to stay around milpitas", "i want to watch the yankees game") does neither. Going back
         to a thing put off (``returning``), asking to book it marks it too ("that is great, i want to book tickets");
         otherwise that takes what was just offered ("sounds great, i'd like to reserve three tickets")."""
-        if not kinds or not current.own or current.kind in kinds or set(kinds) & (current.own | set(current.named)):
+        if not kinds or not current.own or current.kind in kinds or set(kinds) & (current.own | current.apart):
             return False
         # what comes before the new thing is named speaks of the one under way ("play it on the tv, and find
         # me..."); after it, of the new one ("find me some music from the album dangerous woman")
