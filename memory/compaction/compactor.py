@@ -417,6 +417,15 @@ class Compactor:
             # "thanks, can you find me some songs now"): the thing under way waits or is over, whatever was reported
             # or back to the one they put off for it ("no thanks, but we can proceed with getting three tickets")
             or (requests and self._switches(lowered, kinds, current))
+            # or, once it was reported done, names only kinds new to it in words with content ("playing, enjoy" -
+            # "thanks what is there to do around town" - "i'm thinking concert in santa rosa"): no request needed
+            or (
+                turn.role == "user"
+                and current.booked
+                and bool(kinds)
+                and not set(kinds) & (current.own | current.apart)
+                and self._digest(i).kind in ("key", "content")
+            )
             or (self._returns_to(kinds) and self._switches(lowered, kinds, current, returning=True))
             or (
                 turn.role == "user"
@@ -571,6 +580,17 @@ class Compactor:
         while booking ("i'd like to stay around milpitas", "i want to watch the yankees game") does neither. Going back
         to a thing put off (``returning``), asking to book it marks it too ("that is great, i want to book tickets");
         otherwise that takes what was just offered ("sounds great, i'd like to reserve three tickets")."""
+        if not returning and current.own and kinds and current.kind in kinds:
+            # "i'd like to watch dr strangelove, can you help me find a song now": what it asks for last, in words of
+            # its own after the thing under way was named, is another kind of thing
+            plain_said = plain(said)
+            under_way = [m.end() for m in vocabulary().episode_kinds[current.kind].finditer(plain_said)]
+            asked = [m.start() for m in _ASKS_ANEW.finditer(plain_said) if under_way and m.start() >= under_way[-1]]
+            tail = plain_said[asked[0] :] if asked else ""
+            kinds = [k for k in kinds if tail and vocabulary().episode_kinds[k].search(tail)]
+            if not kinds or current.kind in kinds or _SWITCH.search(tail) is None:
+                return False
+            said = tail
         if not kinds or not current.own or current.kind in kinds or set(kinds) & (current.own | current.apart):
             return False
         # what comes before the new thing is named speaks of the one under way ("play it on the tv, and find
@@ -1047,12 +1067,12 @@ _DECLINES = re.compile(
 _CLOSING = re.compile(
     r"\b(?:that'?s (?:all|it|everything)|that is (?:all|it|everything)|this is all (?:i|we) need|that(?: like,?| you know,?)?(?: will|'ll)(?: like,?| you know,?)? (?:be (?:all|it\b(?! for\b))|do(?! (?:just |very )?(?:fine|great|nicely|well|perfectly)))|"
     r"that(?: like,?| you know,?)? would(?: like,?| you know,?)? be (?:all|it\b(?! for\b))|nothing else|"
-    r"(?:don't|do not) need anything else|everything (?:i|we) (?:needed|wanted|need)|all (?:i|we) (?:needed|wanted)\b(?! (?:is|was|were)\b)|thanks?(?: you)?(?: (?:so|very))?(?: much)? for (?:your|you|the|all(?: (?:your|of your|the))?) (?:help|assistance)|no,? thanks?(?: you)?,? (?:i'm|i am) (?:good|fine|ok(?:ay)?)|"
+    r"(?:don't|do not) need anything else|everything (?:i|we) (?:needed|wanted|need)|all (?:i|we) (?:needed|wanted)\b(?! (?:is|was|were)\b)|thanks?(?: you)?(?: (?:so|very))?(?: much)? for (?:your|you|the|all(?: (?:your|of your|the))?) (?:help|assistance)|thanks?(?: you)?(?: (?:so|very))?(?: much)? for (?:helping|assisting)\b|no,? thanks?(?: you)?,? (?:i'm|i am) (?:good|fine|ok(?:ay)?)|"
     r"good ?bye|bye|take care|see you|(?:i'm|i am|we're|we are) all set|"
-    r"(?<!\bto )(?<!\bcan )(?<!\bcould )(?<!\bwe )(?<!\bi )have a (?:nice|good|great|wonderful|lovely|fantastic|pleasant|terrific) (?:rest of (?:your|the) )?(?:day|one|evening|night|time|meal|weekend)|"
+    r"(?<!\bto )(?<!\bcan )(?<!\bcould )(?<!\bwe )(?<!\bi )have a (?:nice|good|great|wonderful|lovely|fantastic|pleasant|terrific) (?:rest of (?:your|the) )?(?:day|one|evening|night|time|meal|weekend|afternoon|morning)|"
     r"(?:is there|will there be|was there) anything else|anything else (?:i|we) can|anything else (?:for you|today)|"
     r"(?:like|need|want) any (?:other|more|further) (?:assistance|help)|(?:can|may|could) i (?:do|help(?: you)?|assist(?: you)?)"
-    r"(?: (?:with|in))? anything else|(?:help|assist)(?: you)? with anything else|"
+    r"(?: (?:with|in))? (?:anything|something) else|(?:help|assist)(?: you)? with (?:anything|something) else|"
     r"(?:you|i) need anything else|(?:you've|you have) been (?:great|very helpful|"
     r"so helpful|a great help)|"
     # the agent's "enjoy the music", not the caller's "i enjoy the music of the eighties"
@@ -1094,14 +1114,14 @@ _NOT_FOUND = re.compile(
 _FAREWELL = re.compile(
     r"\b(?:good ?bye|bye|take care|see you|"
     r"(?<!\bto )(?<!\bcan )(?<!\bcould )(?<!\bwe )(?<!\bi )have a (?:nice|good|great|wonderful|lovely|fantastic|pleasant|"
-    r"terrific) (?:rest of (?:your|the) )?(?:day|one|evening|night|weekend)|"
+    r"terrific) (?:rest of (?:your|the) )?(?:day|one|evening|night|weekend|afternoon|morning)|"
     r"enjoy (?:the rest of )?(?:your|the) (?:day|evening|night|weekend))"
     r"(?:\W+(?:too|now|sir|ma'am|then|again|bye))?\W*$"
 )
 """The agent bidding the caller goodbye at the end of its turn ("have a fantastic day", "take care"): what was
 under way is over, whatever the caller's last words were (a title, "good goodbye by linkin park", is no goodbye)."""
 _DONE = re.compile(
-    r"\b(?:has|have) started\b|\b(?:song|music|movie|film) (?:is )?playing\b|(?<!\bi )(?<!\bwe )(?<!\byou )(?<!\bmight )(?<!\bwould )(?<!\bmay )\benjoy (?:the|your|listening|watching)\b"
+    r"\b(?:has|have) started\b|\b(?:song|music|movie|film) (?:is )?playing\b|(?<!\bi )(?<!\bwe )(?<!\byou )(?<!\bmight )(?<!\bwould )(?<!\bmay )\benjoy (?:the|your|yourself|yourselves|listening|watching)\b"
     r"(?! (?:rest of (?:the|your) )?(?:day|evening|night|weekend|afternoon|morning|time)\b)"
 )
 """An agent's report that what was asked for is done (beside the vocabulary's outcomes); "enjoy your day" is a
@@ -1116,13 +1136,13 @@ _REPORTED = re.compile(
     r"\bwent ahead and (?:made|booked|reserved|bought|purchased|confirmed|started|played)\b|\b(?:i'm|i am) (?:now )?playing\b|"
     r"\b(?:movie|film|song|track|music|it) is (?:now on|on now)\b|\b(?:recorded|placed|noted) your (?:reservation|booking|order)\b|\bi did (?:confirm|book|reserve|make)\b|"
     r"\b(?:began|begins|begun|start|started) (?:playing|casting)\b|\bwill (?:now )?begin\b(?! (?:at|on|in|by|around|from)\b)|\babout to play\b|\b(?:it is|it's) done\b|"
-    r"\b(?:i'll|i will) start (?:the|it|playing)\b|\bgot your (?:table|tickets?|reservation|booking) (?:set|ready)\b|"
+    r"\b(?:i'll|i will) start (?:the|it|playing)\b|\b(?:is|are) (?:now )?on (?:its|it's|their|the|his|her) way\b|^(?:all )?done\b|\bgot your (?:table|tickets?|reservation|booking) (?:set|ready)\b|"
     # a title put on: "movie played", "the movie has been started", "started the movie", "beginning movie now",
     # "i have played the movie", "the movie starts" or "will start shortly" said alone (not "starts at 7 pm")
     r"\b(?:movie|film|song|track|music|show) (?:has been |have been |was |is being )?(?:played|started)\b|"
     r"\b(?:started|begin|beginning|starting) (?:the |your |this )?(?:movie|film|song|track|music|show)\b(?! (?:at|on|in)\b)|"
     r"\b(?:i've|i have) (?:just )?played\b|"
-    r"\b(?:movie|film|song|track|music|show) (?:starts|will start|is starting)(?: now| shortly| soon| in a (?:moment|minute|second))?"
+    r"\b(?:movie|film|song|track|music|show) (?:starts|will start|is starting)(?: playing)?(?: now| shortly| soon| in a (?:moment|minute|second))?"
     r"(?=\s*(?:[.!,]|$))"
 )
 """More ways an agent reports a booking done ("I've made your reservation", "the reservation was a
