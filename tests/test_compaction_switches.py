@@ -119,28 +119,6 @@ def test_a_caller_asking_about_the_table_just_booked_stays_with_it() -> None:
     assert [b.kind for b in compactor._bookings] == ["restaurant"]
 
 
-def test_a_caller_taking_the_movie_and_asking_for_a_song_in_one_turn_starts_the_song_booking() -> None:
-    """ "i'd like to watch dr strangelove, can you help me find a song now" names the movie under way, then asks in
-    words of its own for another kind of thing: the song is a booking of its own (the caller's first song), not
-    more of the movie."""
-    compactor = _fed(
-        [
-            ("user", "can you help me find a movie online to stream"),
-            ("assistant", "would you like to watch madea family funeral auntie mame or dr strangelove"),
-            ("user", "i'd like to watch dr strangelove can you help me find a song now i'm interested in jake owen"),
-            ("assistant", "would you like to hear alone with you by jake owen from the album barefoot blue jean night"),
-            ("user", "that's the one please play it on my television"),
-            ("assistant", "you'd like me to play alone with you on the tv is that correct"),
-            ("user", "yes that will be fine"),
-            ("assistant", "enjoy the song"),
-            ("user", "no that will be everything"),
-        ]
-    )
-    assert [(b.kind, b.turns[0]) for b in compactor._bookings[:2]] == [("movie", 0), ("music", 2)]
-    plan = compactor.plan("what was the album for the first song you played again")
-    assert "barefoot blue jean night" in plan.recall
-
-
 def test_a_caller_asking_more_of_the_thing_under_way_stays_with_it() -> None:
     """ "i'd like to watch the first one, can you also tell me who directed it" asks about the movie under way."""
     compactor = _fed(

@@ -580,17 +580,6 @@ class Compactor:
         while booking ("i'd like to stay around milpitas", "i want to watch the yankees game") does neither. Going back
         to a thing put off (``returning``), asking to book it marks it too ("that is great, i want to book tickets");
         otherwise that takes what was just offered ("sounds great, i'd like to reserve three tickets")."""
-        if not returning and current.own and kinds and current.kind in kinds:
-            # "i'd like to watch dr strangelove, can you help me find a song now": what it asks for last, in words of
-            # its own after the thing under way was named, is another kind of thing
-            plain_said = plain(said)
-            under_way = [m.end() for m in vocabulary().episode_kinds[current.kind].finditer(plain_said)]
-            asked = [m.start() for m in _ASKS_ANEW.finditer(plain_said) if under_way and m.start() >= under_way[-1]]
-            tail = plain_said[asked[0] :] if asked else ""
-            kinds = [k for k in kinds if tail and vocabulary().episode_kinds[k].search(tail)]
-            if not kinds or current.kind in kinds or _SWITCH.search(tail) is None:
-                return False
-            said = tail
         if not kinds or not current.own or current.kind in kinds or set(kinds) & (current.own | current.apart):
             return False
         # what comes before the new thing is named speaks of the one under way ("play it on the tv, and find
