@@ -133,3 +133,24 @@ def test_a_caller_asking_more_of_the_thing_under_way_stays_with_it() -> None:
         ]
     )
     assert [b.kind for b in compactor._bookings] == ["movie"]
+
+
+def test_the_agent_offering_another_kind_of_thing_once_the_ride_was_booked_starts_another_booking() -> None:
+    """Once the cab was booked, the agent's "ten songs, night shift by jon pardi" offers a kind new to it: the song
+    taken and played is a booking of its own, not more of the ride."""
+    compactor = _fed(
+        [
+            ("user", "help call a cab to 2646 ashby avenue for one"),
+            ("assistant", "please confirm a cab for one person to 2646 ashby avenue"),
+            ("user", "yes that works for me"),
+            ("assistant", "it is booked"),
+            ("user", "thanks a lot"),
+            ("assistant", "ten songs night shift by jon pardi from the album california sunrise"),
+            ("user", "yes that is it"),
+            ("assistant", "wanna play it"),
+            ("user", "yes i do"),
+            ("assistant", "night shift playing on the tv"),
+            ("user", "thanks a lot that is all"),
+        ]
+    )
+    assert [(b.kind, b.turns[0]) for b in compactor._bookings[:2]] == [("taxi", 0), ("music", 5)]

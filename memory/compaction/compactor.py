@@ -426,6 +426,15 @@ class Compactor:
                 and not set(kinds) & (current.own | current.apart)
                 and self._digest(i).kind in ("key", "content")
             )
+            # or the agent, once it was reported done, offers a kind of thing new to it ("would you like me to book a
+            # table near the venue", "10 songs, night shift by jon pardi"): the talk turned to it
+            or (
+                turn.role == "assistant"
+                and current.booked
+                and bool(kinds)
+                and not set(kinds) & (current.own | current.apart)
+                and self._digest(i).kind in ("key", "content")
+            )
             or (self._returns_to(kinds) and self._switches(lowered, kinds, current, returning=True))
             or (
                 turn.role == "user"
