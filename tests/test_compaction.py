@@ -2160,3 +2160,48 @@ def test_a_kind_named_in_passing_while_booking_does_not_start_another_booking(as
     compactor = fed(turns_of([*dinner, *CHATTER * 4]), CompactionPolicy(token_budget=500))
     assert [b.kind for b in compactor._bookings[:1]] == ["restaurant"]
     assert len([b for b in compactor._bookings if b.turns and b.turns[0] < len(dinner)]) == 1
+
+
+def test_a_no_to_the_agent_naming_another_kind_beside_the_movie_still_turns_to_the_songs_asked_for() -> None:
+    """The agent's "would you like to play the movie" names music beside the movie the caller asked for (by "play
+    the"): no music was talked of, so the caller's "no i do not, please help me search for songs" turns to another
+    thing (a no that names a kind new to the booking asks for it, it corrects nothing); the movie and the song are
+    two bookings, and the song counts as the caller's first."""
+    turns = [
+        ("user", "i um am looking for some online movies"),
+        ("assistant", "what sort of movies do you have in mind"),
+        ("user", "gangster movies are great"),
+        ("assistant", "there is one movie that you may like how about mikey and nicky"),
+        ("user", "mikey and nicky is good"),
+        ("assistant", "would you like to play the movie"),
+        ("user", "no i do not please please help me search for songs"),
+        ("assistant", "how about barefoot in the park by james blake in the album assume form"),
+        ("user", "yes that is good put that music on the kitchen device"),
+        ("assistant", "could you confirm that you want to play barefoot in the park on the kitchen speaker"),
+        ("user", "yes that is right"),
+        ("assistant", "please enjoy your music"),
+        ("user", "no that is all"),
+        ("assistant", "have a great day"),
+    ]
+    compactor = fed(turns_of([*turns, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert compactor.boundary > len(turns)
+    assert [(b.kind, b.turns[0]) for b in compactor._bookings[:2]] == [("movie", 0), ("music", 6)]
+    first = compactor.plan("sorry what was the album for the first song you played again")
+    assert "assume form" in first.recall
+
+
+def test_the_caller_saying_no_to_the_agents_offer_of_the_same_kind_corrects_it() -> None:
+    """ "nah, play it on the bedroom speaker" to the agent's "playing x on the kitchen speaker" names the kind under
+    way: it corrects the song, it starts no other booking."""
+    turns = [
+        ("user", "can you find me some songs by adele"),
+        ("assistant", "how about hello by adele from the album 25"),
+        ("user", "sure"),
+        ("assistant", "playing hello on the kitchen speaker"),
+        ("user", "nah play it on the bedroom speaker"),
+        ("assistant", "ok hello is playing on the bedroom speaker"),
+        ("user", "thanks that is all"),
+    ]
+    compactor = fed(turns_of([*turns, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert compactor.boundary > len(turns)
+    assert compactor._bookings[0].kind == "music" and 4 in compactor._bookings[0].turns

@@ -27,6 +27,9 @@ class Booking:
     offer: int | None = None  # the agent's latest proposal before the first confirmation
     named: dict[str, float] = field(default_factory=dict)  # kind -> its turns' votes (the caller's weigh most)
     own: set[str] = field(default_factory=set)  # kinds the caller named in their own words (not the agent's echoed)
+    # kinds named other than by the agent beside one the caller named ("would you like to play the movie" names music
+    # beside the movie asked for: no music talked of)
+    apart: set[str] = field(default_factory=set)
     agents: frozenset[str] = frozenset()  # the kinds the agent's latest turn in it named, when it offered something
 
 

@@ -168,7 +168,7 @@ def classify(
             continue
         substantive = (
             not _is_backchannel(swords)
-            and not META.search(sentence)
+            and not _meta(sentence)
             and not _small_talk(sentence)
             and len([w for w in swords if w not in BACKCHANNEL]) >= (1 if replies else 2)
         )
@@ -184,7 +184,7 @@ def classify(
             digest.content.append(sentence)
         elif _is_backchannel(swords):
             continue
-        elif META.search(sentence):
+        elif _meta(sentence):
             skipped_meta += 1
         elif _small_talk(sentence):
             skipped_small += 1
@@ -197,6 +197,20 @@ def classify(
             "meta" if skipped_meta >= skipped_small and skipped_meta else "smalltalk" if skipped_small else "filler"
         )
     return digest
+
+
+def _meta(sentence: str) -> bool:
+    """Whether a sentence is a stall or a repair ("hold on, let me think for a second", "sorry, can you repeat
+    that?") with little else said. A long sentence that holds such words in passing asks for something: "hold on i
+    want to book a table for four at the italian place at seven" is a request (the recogniser's text has no full
+    stops to split it at)."""
+    if not META.search(sentence):
+        return False
+    rest = [w for w in _words(META.sub(" ", sentence)) if w not in BACKCHANNEL]
+    return len(rest) < _META_ASIDE
+
+
+_META_ASIDE = 7  # words besides the stall or repair (and backchannel words) that make it an aside
 
 
 def _small_talk(sentence: str) -> bool:

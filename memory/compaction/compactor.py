@@ -417,6 +417,24 @@ class Compactor:
             # "thanks, can you find me some songs now"): the thing under way waits or is over, whatever was reported
             # or back to the one they put off for it ("no thanks, but we can proceed with getting three tickets")
             or (requests and self._switches(lowered, kinds, current))
+            # or, once it was reported done, names only kinds new to it in words with content ("playing, enjoy" -
+            # "thanks what is there to do around town" - "i'm thinking concert in santa rosa"): no request needed
+            or (
+                turn.role == "user"
+                and current.booked
+                and bool(kinds)
+                and not set(kinds) & (current.own | current.apart)
+                and self._digest(i).kind in ("key", "content")
+            )
+            # or the agent, once it was reported done, offers a kind of thing new to it ("would you like me to book a
+            # table near the venue", "10 songs, night shift by jon pardi"): the talk turned to it
+            or (
+                turn.role == "assistant"
+                and current.booked
+                and bool(kinds)
+                and not set(kinds) & (current.own | current.apart)
+                and self._digest(i).kind in ("key", "content")
+            )
             or (self._returns_to(kinds) and self._switches(lowered, kinds, current, returning=True))
             or (
                 turn.role == "user"
@@ -467,11 +485,12 @@ class Compactor:
         ):  # about the thing just done ("do they serve alcohol?"), or taking leave of it ("thanks for finding that
             caller_turns_to = False  # movie for us, that's all i need")
         if (  # "nah play it on the bedroom speaker" to "playing x on the kitchen speaker": corrects, asks nothing new
-            caller_turns_to
-            and current is not None
+            caller_turns_to  # ("no i do not, please help me search for songs" to "would you like to play the movie"
+            and current is not None  # names a kind new to it: it turns to another thing)
             and not current.closed
             and _CORRECTION.match(lowered)
             and self._agents_last(current) is not None
+            and not (kinds and not set(kinds) & (current.own | current.apart))
         ):
             caller_turns_to = False
         before, new = None, False
@@ -481,10 +500,13 @@ class Compactor:
             if not kinds and before is not None and before.kind is not None:  # "make a reservation for 11 15"
                 current.kind, current.named = before.kind, {before.kind: _INHERITED_VOTE}  # more of the same
             self._bookings.append(current)
+        beside = turn.role == "assistant" and bool(current.own & set(kinds))
         for kind in kinds:  # the agent's "play the upside", then the caller's "who directs this movie": a movie
             # the caller's words weigh most ("hotel mumbai" is a movie they asked for), except where they repeat
             # the agent's: "oh i love how to train your dragon" takes the title offered, it asks for no train
             own = turn.role == "user" and kind not in current.agents
+            if not beside or kind in current.own:
+                current.apart.add(kind)
             current.named[kind] = current.named.get(kind, 0.0) + (1.0 if own else _AGENT_VOTE)
             if own:
                 current.own.add(kind)
@@ -559,14 +581,15 @@ class Compactor:
 
     def _switches(self, said: str, kinds: list[str], current: Booking, *, returning: bool = False) -> bool:
         """The caller's request ``said`` (lower case, naming ``kinds``) turns to another kind of thing than the one
-        under way: every kind it names is new to the booking (whoever named the ones before; the caller named one), it says
+        under way: every kind it names is new to the booking (whoever named the ones before, but for the agent naming one
+        beside a kind the caller asked for: "would you like to play the movie" talks of no music; the caller named one), it says
         nothing of the thing under way ("play it on the kitchen speaker"), and either the caller has said yes to
         something of it already, or the words mark the turn as another matter: putting the offer off ("no, not right
         now"), thanks, "also", "now", "meanwhile", or a search ("can you find me some songs"). A kind named in passing
         while booking ("i'd like to stay around milpitas", "i want to watch the yankees game") does neither. Going back
         to a thing put off (``returning``), asking to book it marks it too ("that is great, i want to book tickets");
         otherwise that takes what was just offered ("sounds great, i'd like to reserve three tickets")."""
-        if not kinds or not current.own or current.kind in kinds or set(kinds) & (current.own | set(current.named)):
+        if not kinds or not current.own or current.kind in kinds or set(kinds) & (current.own | current.apart):
             return False
         # what comes before the new thing is named speaks of the one under way ("play it on the tv, and find
         # me..."); after it, of the new one ("find me some music from the album dangerous woman")
@@ -1042,12 +1065,12 @@ _DECLINES = re.compile(
 _CLOSING = re.compile(
     r"\b(?:that'?s (?:all|it|everything)|that is (?:all|it|everything)|this is all (?:i|we) need|that(?: like,?| you know,?)?(?: will|'ll)(?: like,?| you know,?)? (?:be (?:all|it\b(?! for\b))|do(?! (?:just |very )?(?:fine|great|nicely|well|perfectly)))|"
     r"that(?: like,?| you know,?)? would(?: like,?| you know,?)? be (?:all|it\b(?! for\b))|nothing else|"
-    r"(?:don't|do not) need anything else|everything (?:i|we) (?:needed|wanted|need)|all (?:i|we) (?:needed|wanted)\b(?! (?:is|was|were)\b)|thanks?(?: you)?(?: (?:so|very))?(?: much)? for (?:your|you|the|all(?: (?:your|of your|the))?) (?:help|assistance)|no,? thanks?(?: you)?,? (?:i'm|i am) (?:good|fine|ok(?:ay)?)|"
+    r"(?:don't|do not) need anything else|everything (?:i|we) (?:needed|wanted|need)|all (?:i|we) (?:needed|wanted)\b(?! (?:is|was|were)\b)|thanks?(?: you)?(?: (?:so|very))?(?: much)? for (?:your|you|the|all(?: (?:your|of your|the))?) (?:help|assistance)|thanks?(?: you)?(?: (?:so|very))?(?: much)? for (?:helping|assisting)\b|no,? thanks?(?: you)?,? (?:i'm|i am) (?:good|fine|ok(?:ay)?)|"
     r"good ?bye|bye|take care|see you|(?:i'm|i am|we're|we are) all set|"
-    r"(?<!\bto )(?<!\bcan )(?<!\bcould )(?<!\bwe )(?<!\bi )have a (?:nice|good|great|wonderful|lovely|fantastic|pleasant|terrific) (?:rest of (?:your|the) )?(?:day|one|evening|night|time|meal|weekend)|"
+    r"(?<!\bto )(?<!\bcan )(?<!\bcould )(?<!\bwe )(?<!\bi )have a (?:nice|good|great|wonderful|lovely|fantastic|pleasant|terrific) (?:rest of (?:your|the) )?(?:day|one|evening|night|time|meal|weekend|afternoon|morning)|"
     r"(?:is there|will there be|was there) anything else|anything else (?:i|we) can|anything else (?:for you|today)|"
     r"(?:like|need|want) any (?:other|more|further) (?:assistance|help)|(?:can|may|could) i (?:do|help(?: you)?|assist(?: you)?)"
-    r"(?: (?:with|in))? anything else|(?:help|assist)(?: you)? with anything else|"
+    r"(?: (?:with|in))? (?:anything|something) else|(?:help|assist)(?: you)? with (?:anything|something) else|"
     r"(?:you|i) need anything else|(?:you've|you have) been (?:great|very helpful|"
     r"so helpful|a great help)|"
     # the agent's "enjoy the music", not the caller's "i enjoy the music of the eighties"
@@ -1089,14 +1112,14 @@ _NOT_FOUND = re.compile(
 _FAREWELL = re.compile(
     r"\b(?:good ?bye|bye|take care|see you|"
     r"(?<!\bto )(?<!\bcan )(?<!\bcould )(?<!\bwe )(?<!\bi )have a (?:nice|good|great|wonderful|lovely|fantastic|pleasant|"
-    r"terrific) (?:rest of (?:your|the) )?(?:day|one|evening|night|weekend)|"
+    r"terrific) (?:rest of (?:your|the) )?(?:day|one|evening|night|weekend|afternoon|morning)|"
     r"enjoy (?:the rest of )?(?:your|the) (?:day|evening|night|weekend))"
     r"(?:\W+(?:too|now|sir|ma'am|then|again|bye))?\W*$"
 )
 """The agent bidding the caller goodbye at the end of its turn ("have a fantastic day", "take care"): what was
 under way is over, whatever the caller's last words were (a title, "good goodbye by linkin park", is no goodbye)."""
 _DONE = re.compile(
-    r"\b(?:has|have) started\b|\b(?:song|music|movie|film) (?:is )?playing\b|(?<!\bi )(?<!\bwe )(?<!\byou )(?<!\bmight )(?<!\bwould )(?<!\bmay )\benjoy (?:the|your|listening|watching)\b"
+    r"\b(?:has|have) started\b|\b(?:song|music|movie|film) (?:is )?playing\b|(?<!\bi )(?<!\bwe )(?<!\byou )(?<!\bmight )(?<!\bwould )(?<!\bmay )\benjoy (?:the|your|yourself|yourselves|listening|watching)\b"
     r"(?! (?:rest of (?:the|your) )?(?:day|evening|night|weekend|afternoon|morning|time)\b)"
 )
 """An agent's report that what was asked for is done (beside the vocabulary's outcomes); "enjoy your day" is a
@@ -1111,13 +1134,13 @@ _REPORTED = re.compile(
     r"\bwent ahead and (?:made|booked|reserved|bought|purchased|confirmed|started|played)\b|\b(?:i'm|i am) (?:now )?playing\b|"
     r"\b(?:movie|film|song|track|music|it) is (?:now on|on now)\b|\b(?:recorded|placed|noted) your (?:reservation|booking|order)\b|\bi did (?:confirm|book|reserve|make)\b|"
     r"\b(?:began|begins|begun|start|started) (?:playing|casting)\b|\bwill (?:now )?begin\b(?! (?:at|on|in|by|around|from)\b)|\babout to play\b|\b(?:it is|it's) done\b|"
-    r"\b(?:i'll|i will) start (?:the|it|playing)\b|\bgot your (?:table|tickets?|reservation|booking) (?:set|ready)\b|"
+    r"\b(?:i'll|i will) start (?:the|it|playing)\b|\b(?:is|are) (?:now )?on (?:its|it's|their|the|his|her) way\b|^(?:all )?done\b|\bgot your (?:table|tickets?|reservation|booking) (?:set|ready)\b|"
     # a title put on: "movie played", "the movie has been started", "started the movie", "beginning movie now",
     # "i have played the movie", "the movie starts" or "will start shortly" said alone (not "starts at 7 pm")
     r"\b(?:movie|film|song|track|music|show) (?:has been |have been |was |is being )?(?:played|started)\b|"
     r"\b(?:started|begin|beginning|starting) (?:the |your |this )?(?:movie|film|song|track|music|show)\b(?! (?:at|on|in)\b)|"
     r"\b(?:i've|i have) (?:just )?played\b|"
-    r"\b(?:movie|film|song|track|music|show) (?:starts|will start|is starting)(?: now| shortly| soon| in a (?:moment|minute|second))?"
+    r"\b(?:movie|film|song|track|music|show) (?:starts|will start|is starting)(?: playing)?(?: now| shortly| soon| in a (?:moment|minute|second))?"
     r"(?=\s*(?:[.!,]|$))"
 )
 """More ways an agent reports a booking done ("I've made your reservation", "the reservation was a
