@@ -402,3 +402,21 @@ def test_the_agents_question_is_heard_through_a_stutter_or_a_filler(question):
     assert "account" in asked_for(question)
     said = "it's five two one five six uh four seven"
     assert [(i.kind, i.value) for i in extract_identifiers(said, asked=asked_for(question))] == [("account", "5215647")]
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "the transfer is you know from my savings account transfer 1 490 to abhinav",
+        "my account balance is 1490",
+        "from my checking account, a payment of 2 300 please",
+    ],
+)
+def test_an_amount_after_the_account_is_named_is_not_the_account_number(said):
+    """A money word between "account" and the digits announces an amount, not the account's number."""
+    assert [i for i in extract_identifiers(said) if i.kind == "account"] == []
+
+
+def test_an_account_number_said_beside_an_amount_is_still_read():
+    found = extract_identifiers("please make a payment of 300 from account 55123")
+    assert [i.value for i in found if i.kind == "account"] == ["55123"]

@@ -135,7 +135,7 @@ _OTHER_NUMBERS = frozenset(
     order reference ref case ticket confirmation tracking policy serial card credit debit routing
     pin social ssn claim invoice booking reservation flight room house street apartment suite unit
     model part zip postal postcode license licence passport transaction check cheque iban tax vin
-    employee student patient code
+    employee student patient code transfer payment amount balance deposit withdrawal refund
     """
     )
 )
