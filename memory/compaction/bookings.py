@@ -32,6 +32,11 @@ class Booking:
     apart: set[str] = field(default_factory=set)
     agents: frozenset[str] = frozenset()  # the kinds the agent's latest turn in it named, when it offered something
 
+    def names_only_new(self, kinds: list[str]) -> bool:
+        """``kinds`` (a turn's) name something, and nothing this booking talked of: none of the kinds the caller
+        named in it, nor of those named apart."""
+        return bool(kinds) and not set(kinds) & (self.own | self.apart)
+
 
 def counted_attempts(pool: list[Booking], bookings: list[Booking] | None = None) -> list[list[Booking]]:
     """The bookings of one kind as the caller counts them ("the second table I booked"): an attempt
@@ -61,17 +66,26 @@ def counted_attempts(pool: list[Booking], bookings: list[Booking] | None = None)
     return out
 
 
+def between(
+    before: Booking, after: Booking, bookings: list[Booking] | None, at: dict[int, int]
+) -> list[Booking] | None:
+    """The bookings of ``bookings`` (the call's, in order; ``at``: their positions by ``id``) after ``before`` and
+    before ``after``, or None when either is not among them."""
+    if not bookings or id(before) not in at or id(after) not in at:
+        return None
+    return bookings[at[id(before)] + 1 : at[id(after)]]
+
+
 def _moved_on(before: Booking, after: Booking, bookings: list[Booking] | None, at: dict[int, int]) -> bool:
     """Between ``before`` and ``after`` (of one kind), the caller booked another kind of thing."""
-    if not bookings or id(before) not in at or id(after) not in at:
-        return False
-    between = bookings[at[id(before)] + 1 : at[id(after)]]
-    return any(b.kind is not None and b.kind != after.kind and b.own for b in between)
+    stretch = between(before, after, bookings, at)
+    return stretch is not None and any(b.kind is not None and b.kind != after.kind and b.own for b in stretch)
 
 
 def takes_up(before: Booking, after: Booking, bookings: list[Booking] | None, at: dict[int, int]) -> bool:
     """``after`` takes up ``before`` (of one kind) again: the caller turned from it to another kind of thing with it
     under way (nothing reported done, no failure, no leave taken) and took leave of nothing in between."""
-    if before.booked or before.left or before.failed or not bookings or id(before) not in at or id(after) not in at:
+    if before.booked or before.left or before.failed:
         return False
-    return not any(b.left for b in bookings[at[id(before)] + 1 : at[id(after)]])
+    stretch = between(before, after, bookings, at)
+    return stretch is not None and not any(b.left for b in stretch)

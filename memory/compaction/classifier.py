@@ -204,10 +204,7 @@ def _meta(sentence: str) -> bool:
     that?") with little else said. A long sentence that holds such words in passing asks for something: "hold on i
     want to book a table for four at the italian place at seven" is a request (the recogniser's text has no full
     stops to split it at)."""
-    if not META.search(sentence):
-        return False
-    rest = [w for w in _words(META.sub(" ", sentence)) if w not in BACKCHANNEL]
-    return len(rest) < _META_ASIDE
+    return _aside(META, sentence, _META_ASIDE)
 
 
 _META_ASIDE = 7  # words besides the stall or repair (and backchannel words) that make it an aside
@@ -217,13 +214,19 @@ def _small_talk(sentence: str) -> bool:
     """Whether a sentence is small talk: a pleasantry ("have a great day", "how's it going") with little
     else said. A long sentence that only holds such words in passing says something else: "how about
     linkin park's good goodbye from the album one more light" offers a song."""
-    if not SMALL_TALK.search(sentence):
-        return False
-    rest = [w for w in _words(SMALL_TALK.sub(" ", sentence)) if w not in BACKCHANNEL]
-    return len(rest) < _SMALL_TALK_ASIDE
+    return _aside(SMALL_TALK, sentence, _SMALL_TALK_ASIDE)
 
 
 _SMALL_TALK_ASIDE = 5  # words besides the pleasantry (and backchannel words) that make it an aside
+
+
+def _aside(pattern: re.Pattern[str], sentence: str, fewer_than: int) -> bool:
+    """Whether ``sentence`` says what ``pattern`` finds with fewer than ``fewer_than`` other words (backchannel
+    words aside)."""
+    if not pattern.search(sentence):
+        return False
+    rest = [w for w in _words(pattern.sub(" ", sentence)) if w not in BACKCHANNEL]
+    return len(rest) < fewer_than
 
 
 @dataclass(frozen=True, slots=True)

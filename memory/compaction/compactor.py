@@ -417,22 +417,14 @@ class Compactor:
             # "thanks, can you find me some songs now"): the thing under way waits or is over, whatever was reported
             # or back to the one they put off for it ("no thanks, but we can proceed with getting three tickets")
             or (requests and self._switches(lowered, kinds, current))
-            # or, once it was reported done, names only kinds new to it in words with content ("playing, enjoy" -
-            # "thanks what is there to do around town" - "i'm thinking concert in santa rosa"): no request needed
+            # or, once it was reported done, the caller names only kinds new to it in words with content ("playing,
+            # enjoy" - "thanks what is there to do around town" - "i'm thinking concert in santa rosa"): no request
+            # needed; or the agent offers a kind of thing new to it ("would you like me to book a table near the
+            # venue", "10 songs, night shift by jon pardi"): the talk turned to it
             or (
-                turn.role == "user"
+                turn.role in ("user", "assistant")
                 and current.booked
-                and bool(kinds)
-                and not set(kinds) & (current.own | current.apart)
-                and self._digest(i).kind in ("key", "content")
-            )
-            # or the agent, once it was reported done, offers a kind of thing new to it ("would you like me to book a
-            # table near the venue", "10 songs, night shift by jon pardi"): the talk turned to it
-            or (
-                turn.role == "assistant"
-                and current.booked
-                and bool(kinds)
-                and not set(kinds) & (current.own | current.apart)
+                and current.names_only_new(kinds)
                 and self._digest(i).kind in ("key", "content")
             )
             or (self._returns_to(kinds) and self._switches(lowered, kinds, current, returning=True))
@@ -490,7 +482,7 @@ class Compactor:
             and not current.closed
             and _CORRECTION.match(lowered)
             and self._agents_last(current) is not None
-            and not (kinds and not set(kinds) & (current.own | current.apart))
+            and not current.names_only_new(kinds)
         ):
             caller_turns_to = False
         before, new = None, False
@@ -589,7 +581,7 @@ class Compactor:
         while booking ("i'd like to stay around milpitas", "i want to watch the yankees game") does neither. Going back
         to a thing put off (``returning``), asking to book it marks it too ("that is great, i want to book tickets");
         otherwise that takes what was just offered ("sounds great, i'd like to reserve three tickets")."""
-        if not kinds or not current.own or current.kind in kinds or set(kinds) & (current.own | current.apart):
+        if not current.names_only_new(kinds) or not current.own or current.kind in kinds:
             return False
         # what comes before the new thing is named speaks of the one under way ("play it on the tv, and find
         # me..."); after it, of the new one ("find me some music from the album dangerous woman")
@@ -1042,10 +1034,10 @@ _ASKS_BACK = re.compile(
     r"was it|what was|which was|did we|did you|did i|what did|were the)\b"
     r"|\b(?:what|which) (?:\w+ ){0,4}(?:was|were|did(?! (?:\w+ ){0,3}(?:come|get|got|release|debut)))\b"
 )
-"""A question back about something said earlier ("what was the time for the first table"); not a question about the
-thing under way ("what year did it come out": its answer is a value of the booking, a genre said with it)."""
-"""A caller asking back about something said earlier in the call ("what was the time again"; not a retry:
-"i want to try booking again on the 3rd", "book it again"; nor thanks: "thanks again for the help")."""
+"""A caller asking back about something said earlier in the call ("what was the time again", "what was the time for
+the first table"; not a retry: "i want to try booking again on the 3rd", "book it again"; nor thanks: "thanks again
+for the help"; nor a question about the thing under way: "what year did it come out", whose answer is a value of the
+booking, a genre said with it)."""
 _CORRECTION = re.compile(r"^\W*(?:no|nah|nope|actually)\b(?!\W+(?:thanks?|thank you)\b)")
 """A caller's reply that begins by saying no to what the agent just said ("nah, play it on the bedroom speaker"):
 it corrects the thing under way, whatever the agent reported, it asks for nothing new."""
@@ -1311,6 +1303,8 @@ _GENRE_SPAN = re.compile(
     r"|\b(?:movies?|films?|songs?|music)\s+(?:of|about)\s+(" + _GENRE_NAMES + r")(?![\w-])",
     re.IGNORECASE,
 )
+"""A genre said with what it describes ("it is pop music", "a rock event", "some jazz songs"), or as the answer to
+what kind of song it is ("it's jazz", "it is a west coast song", "the genre is new wave")."""
 _GENRE_FRAMED = re.compile(
     # any words framed as a kind of song: "it is a west coast song", "and a chillwave track"
     rf"(?:\b(?:is|was|and)|'s)\s+(?:also\s+)?an?\s+({_KIND_WORDS})\s+(?:song|track|tune|number)\b"
@@ -1322,8 +1316,6 @@ _GENRE_FRAMED = re.compile(
 )
 _FRAMED_CUE = ("genre", "categor", "song", "track", "tune", "number")
 """Only a sentence with one of these can frame a genre in any words (a cheap test before the pattern)."""
-"""A genre said with what it describes ("it is pop music", "a rock event", "some jazz songs"), or as the answer to
-what kind of song it is ("it's jazz", "it is a west coast song", "the genre is new wave")."""
 _END = r"(?![\w'&.-])"
 _NAME_WORD = (
     r"(?!(?:the|a|an|at|in|on|is|are|and|or|for|to|it|this|that|which|will|by|from|game|event|today|tomorrow|"
@@ -1354,6 +1346,8 @@ _ALBUM_SPAN = re.compile(
     rf"|(?:^|[.,!?]\s*)(?:okay\s+|so\s+)?the\s+((?:{_NAME_WORD})(?:\s+{_NAME_WORD}){{0,3}})\s+album\s+(?:has|is|by|with)\b",
     re.IGNORECASE,
 )
+"""An album, also in lower case ("from the album prequelle", "from the album the hunting party", "off the try again
+album")."""
 _BY_ALBUM_SPAN = re.compile(
     rf"\bby\s+{_BY_WHOM}\s+(?:(?:it'?s|it\s+is|which\s+is)\s+)?(?:from|in|on|off)\s+(?:(?:his|her|their)\s+)?"
     rf"(?!(?:the\s+)?(?:album|record|ep|a|an|my|your|speakers?|tvs?|television|device|headphones|{ROOMS}|spotify|"
@@ -1363,8 +1357,6 @@ _BY_ALBUM_SPAN = re.compile(
 """A song, who made it and the record it is on, the record last ("all that matters by justin bieber from journals",
 "adorn by miguel in kaleidoscope dream", "kindly calm me down by meghan trainor its off thank you"): read outside talk
 of an event only ("the event is by the river in the park" names no record)."""
-"""An album, also in lower case ("from the album prequelle", "from the album the hunting party", "off the try again
-album")."""
 
 
 def _words(text: str) -> list[str]:

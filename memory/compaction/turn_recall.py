@@ -41,7 +41,7 @@ from ..text.spoken import normalize_spoken_digits
 from ..text.terms import index_terms
 from ..text.values import values_in
 from ..text.vocab import MONTHS, WEEKDAYS
-from .bookings import Booking, counted_attempts, takes_up
+from .bookings import Booking, between, counted_attempts, takes_up
 from .classifier import Digest, classify
 from .patterns import (
     ASK_KINDS,
@@ -439,22 +439,25 @@ class TurnRecall:
         back to booking the tickets", "i want to book the event tickets now") or re-opening it, with no new
         request of their own (:meth:`_resumes`)."""
         out: dict[int, Booking] = {}
+        at = {id(b): n for n, b in enumerate(self.compactor._bookings)}
         for before, after in pairwise(pool):
-            if self._resumes(before, after):
+            if self._resumes(before, after, at):
                 out[id(after)] = out.get(id(before), before)
         return out
 
-    def _resumes(self, before: Booking, after: Booking) -> bool:
+    def _resumes(self, before: Booking, after: Booking, at: dict[int, int]) -> bool:
         """``after`` (of ``before``'s kind, the next of it) takes ``before`` up again: the caller's first words in it
         ask for nothing new (no search: "find me something to do", "i am looking for a concert in la"), no booking
         between them started with a search and spoke of this kind of thing (what is taken up may be that one's), and
         the caller says they come back to it ("go back to booking tickets", "book the tickets now", "the event we
         searched for"). Strict: the agent saying again what ``before`` took is not enough (a venue, a city and a
-        kind of food recur between bookings)."""
+        kind of food recur between bookings). ``at``: the call's bookings' positions by ``id``."""
         request = after.request
+        if before.kind != after.kind or request is None:
+            return False
         bookings = self.compactor._bookings
-        at = {id(b): n for n, b in enumerate(bookings)}
-        if before.kind != after.kind or request is None or id(before) not in at or id(after) not in at:
+        stretch = between(before, after, bookings, at)
+        if stretch is None:
             return False
         # or takes up what they put off for another thing, with nothing taken leave of since ("not right now, i need
         # a bus there" ... "that is great, i want to book the tickets"), whoever spoke first in it
@@ -464,11 +467,10 @@ class TurnRecall:
             return False
         if not (_RESUMING.search(said) or taken_up):
             return False
-        between = bookings[at[id(before)] + 1 : at[id(after)]]
         # a search in between that turned to this kind of thing: what is taken up may be that one's
         return not any(
             b.request is not None and b.named.get(after.kind or "") and _NEW_REQUEST.search(self._text(b.request))
-            for b in between
+            for b in stretch
         )
 
     def _text(self, i: int) -> str:

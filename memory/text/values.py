@@ -443,12 +443,11 @@ def price_level(said: str) -> str | None:
 # headphones", "to the speaker"), or a room something is played in ("play it in the bedroom"); not a
 # device merely talked about ("I watched TV"). Normalised to "<room> <what>" with what a speaker, a device or "the kitchen one" is said
 # as "speaker", a television as "tv", earphones as "headphones".
-_ROOMS = (
+ROOMS = (
     r"kitchen|bedroom|master bedroom|living room|living-room|lounge|bathroom|office|study|den|garage|patio|"
     r"basement|dining room|family room|guest room|kids'? room|nursery|hallway|garden|backyard|porch|upstairs|"
     r"downstairs|front room|back room|attic|gym|sitting room|playroom|laundry room"
 )
-ROOMS = _ROOMS
 """The rooms a device is named by, as a regular-expression alternation ("kitchen|bedroom|living room|...")."""
 _DEVICE_HEADS = {
     "speaker": "speaker", "speakers": "speaker", "device": "speaker", "one": "speaker", "smart speaker": "speaker",
@@ -460,17 +459,17 @@ DEVICES = frozenset(_DEVICE_HEADS.values())
 """What a device is, as its normal form ends ("kitchen speaker", "tv")."""
 _HEAD = "|".join(sorted(_DEVICE_HEADS, key=len, reverse=True))
 _DEVICE = re.compile(
-    rf"\b(?P<room>{_ROOMS})(?:'s)?\s+(?P<head>{_HEAD})\b"
-    rf"|\b(?P<head2>{_HEAD.replace('|one', '').replace('|device', '')})\s+in\s+(?:the\s+|my\s+|your\s+)?(?P<room2>{_ROOMS})\b"
+    rf"\b(?P<room>{ROOMS})(?:'s)?\s+(?P<head>{_HEAD})\b"
+    rf"|\b(?P<head2>{_HEAD.replace('|one', '').replace('|device', '')})\s+in\s+(?:the\s+|my\s+|your\s+)?(?P<room2>{ROOMS})\b"
     r"|\b(?:on|onto|to|through|via|from|over|with)\s+(?:the\s+|my\s+|your\s+|our\s+)?(?P<alone>(?:smart\s+|bluetooth\s+|"
     r"portable\s+|wireless\s+)?(?:speakers?|tvs?|television|telly|soundbar|sound bar|stereo|headphones|earphones|earbuds))\b"
     rf"|\b(?:play|playing|played|put|cast|stream|streaming|start|hear|listen to)\b(?:\s+[\w']+){{0,5}}?\s+in\s+"
-    rf"(?:the\s+|my\s+|your\s+)?(?P<room3>{_ROOMS})\b(?!\s+(?:{_HEAD})\b)",
+    rf"(?:the\s+|my\s+|your\s+)?(?P<room3>{ROOMS})\b(?!\s+(?:{_HEAD})\b)",
     re.IGNORECASE,
 )
 _MAY_DEVICE = re.compile(
     rf"\b(?:speakers?|tvs?|television|telly|sound ?bar|sound system|stereo|headphones|earphones|earbuds|radio|display|"
-    rf"{_ROOMS})\b",
+    rf"{ROOMS})\b",
     re.IGNORECASE,
 )
 
