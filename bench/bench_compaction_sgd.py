@@ -219,12 +219,15 @@ class LongCall:
 
 
 _YOU_KNOW = re.compile(r"\byou know\b")
+_CLOCK_SUFFIX = re.compile(r"(?<=\d)(?=[ap]m\b)")  # "7:30pm" and "7:30 pm" are one form
+_DIGIT_GAP = re.compile(r"(?<=\d) (?=\d)")
 
 
 def norm(text: str) -> str:
     """Lower case, spoken digits joined, punctuation gone, fillers and stutters dropped: the form in
     which a value is looked for in what a request carries."""
     text = _YOU_KNOW.sub(" ", normalize_spoken_digits(text).lower())  # the recogniser noise's filler of two words
+    text = _CLOCK_SUFFIX.sub(" ", text)
     words = re.sub(r"[^\w@$£€]+", " ", text).split()
     out: list[str] = []
     for word in words:
@@ -246,6 +249,9 @@ def _forms(episode: data.Episode, group: str) -> tuple[str, ...]:
     surfaces = {episode.values[group], *episode.surfaces.get(group, ())}
     forms = {norm(s) for s in surfaces}
     forms |= {norm(spoken_numbers(s, random.Random(0), 1.0)) for s in surfaces}
+    # Spoken digits are joined by context ("it costs 25 88" reads "2588", "$25.88" alone reads "25 88"): a form
+    # whose digit groups are joined is the same value
+    forms |= {_DIGIT_GAP.sub("", f) for f in forms}
     return tuple(sorted(f for f in forms if f.strip()))
 
 

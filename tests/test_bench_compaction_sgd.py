@@ -112,3 +112,16 @@ def test_a_booking_made_in_another_episodes_call_counts_in_the_ordinal() -> None
             assert f"the {bench.ORDINALS[nth]}table" in question.lower(), question
             checked += nth > 0
     assert checked
+
+
+def test_a_value_is_found_whether_its_spoken_digits_were_joined_or_not() -> None:
+    price = _episode(0, "ride", "RideSharing_2", {"price": "$25.88"})
+    price = replace(price, surfaces={"price": ("$25.88", "25.88")})  # as the data set gives it, said with and without
+    clock = _episode(1, "event", "Events_2", {"time": "7:30 pm"})
+    carried = bench.norm("- 11:51 values: 124; 25 88; 26 minutes\n- 12:02 agent: [7:30pm]")
+    assert carried.count("2588") == 1  # the digits were joined by their context, as said
+    assert any(form in carried for form in bench._forms(price, "price"))
+    assert any(form in carried for form in bench._forms(clock, "time"))
+    for other in ("it costs 25 89", "order 12588", "7 30 people at 9 pm"):
+        text = bench.norm(other)
+        assert not any(form in text for form in bench._forms(price, "price") + bench._forms(clock, "time")), other
