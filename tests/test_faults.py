@@ -98,7 +98,9 @@ async def test_postgres_failing_mid_call_and_back_before_close_loses_nothing(fau
     for i in range(20, 120):  # the caller goes on talking through the outage
         say(hooks, i, i + 1)
         await asyncio.sleep(0.01)
-    await asyncio.sleep(0.5)
+    deadline = time.monotonic() + 10  # the writer gives up on the database after its write timeout, then spools
+    while not hooks.spooled and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
     assert hooks.spooled > 0  # waiting in the spool, not in memory only
     await pg_proxy.set("pass")
     say(hooks, 120, 150)
@@ -367,7 +369,10 @@ async def test_turns_the_spool_kept_just_as_the_database_took_them_leave_the_spo
     await hooks.flushed()
     pg_proxy.freeze()  # the database stops answering
     say(hooks, 0, 4)
-    await asyncio.sleep(0.4)  # spooled after 100 ms, committed, not returned
+    deadline = time.monotonic() + 10  # spooled after 100 ms, committed, not returned (for 1 s)
+    while not await faulty.spool.pending() and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    assert await faulty.spool.pending() == 4
     await pg_proxy.set("pass")  # the database takes them now
     await assert_stored_once_in_order(direct, tenant, hooks.call_id, 4)
     await hooks.aclose()
