@@ -29,6 +29,7 @@ from .patterns import (
     ITEM_NOUNS,
     MONTH_WORDS,
     NUMBER_TOKENS,
+    RETURNS_TO,
     asks,
     booking_talk,
     similar_terms,
@@ -457,7 +458,7 @@ class Compactor:
         # "thanks for your help, now i want to find a song": leave taken of the last thing, and a new one asked for
         opens = turn.role == "user" and requests and bool(kinds) and self._opens_after_leave(lowered)
         # "thanks for the help, now i want to book the tickets for the match": back to the one under way, not another
-        returns = opens and _RETURNS_TO.search(lowered[_last_closing_end(lowered) :]) is not None
+        returns = opens and RETURNS_TO.search(lowered[_last_closing_end(lowered) :]) is not None
         if (
             current is not None
             and current.left
@@ -545,6 +546,7 @@ class Compactor:
             current.failed = True  # "sorry, i couldn't find any other rom-coms": a search that found nothing to take
         if closing and opens and new:  # the leave taken is of the booking before, not of the one it opens
             if before is not None:
+                before.left_by = before.left_by if before.left else i  # the leave taken as another thing is asked for
                 before.done = before.closed = before.left = True
         elif current.turns and closing:
             current.done = current.closed = True  # goodbyes, "anything else?": the next request is another booking
@@ -1082,10 +1084,6 @@ _ASKS_ANEW = re.compile(
 )
 """A request in the caller's own words, as it starts a sentence ("now i want", "can you also"), not a verb the words
 before it govern ("thanks for your help to find this event")."""
-_RETURNS_TO = re.compile(
-    r"\b(?:the|those|these|that) (?:event|match|game|show|concert|tickets?|table|reservation|song|track|movie|film)\b"
-)
-"""A caller's words for the thing already talked about ("book the tickets for the match"), not a new one."""
 
 
 def _last_closing_end(said: str) -> int:
