@@ -468,11 +468,14 @@ class TurnRecall:
             return False
         if not (_RESUMING.search(said) or taken_up or self._interrupted(before, after, stretch)):
             return False
-        # a search in between that turned to this kind of thing (the caller named it there, or it came to be of
-        # it): what is taken up may be that one's; the agent naming it in passing ("a hotel near the event") is not
+        # a search in between that spoke of this kind of thing: what is taken up may be that one's; but for one the
+        # caller put off (:func:`takes_up`), where it takes the caller naming it there (or the stretch coming to be
+        # of it): the agent naming it ("a hotel near the concert") speaks of the one put off
+        kind = after.kind or ""
         return not any(
             b.request is not None
-            and (b.kind == after.kind or after.kind in b.own)
+            and b.named.get(kind)
+            and (not taken_up or b.kind == kind or kind in b.own)
             and _NEW_REQUEST.search(self._text(b.request))
             for b in stretch
         )
