@@ -507,3 +507,114 @@ def test_a_request_taken_up_right_after_in_its_own_stretch_is_counted_there() ->
     assert taken_up == [0]  # the bus, asked for after the event, then the caller back to the tickets
     for n in taken_up:  # the tickets are counted where they were booked, not also in the stretch before
         assert compactor._turn_recall._asked_for(bookings[n]) is None
+
+
+_SECOND_EVENT = [
+    ("user", "i also want to find events in salem"),
+    ("assistant", "the river band plays the elsinore theatre on saturday"),
+    ("user", "one ticket please"),
+    ("assistant", "please confirm one ticket for the river band at the elsinore theatre on saturday"),
+    ("user", "yes"),
+    ("assistant", "your ticket is booked"),
+    ("user", "thanks bye"),
+]
+
+
+def _taken_up_with(detour_and_back: list[tuple[str, str]]) -> tuple[Compactor, list]:  # type: ignore[type-arg]
+    turns = [
+        ("user", "find me some games in portland"),
+        ("assistant", "the timbers play at providence park on friday"),
+        ("user", "that sounds good"),
+        ("assistant", "would you like to buy tickets"),
+        ("user", "not yet"),
+        ("assistant", "is there anything else i can help with"),
+        *detour_and_back,
+        ("assistant", "please confirm two tickets for the timbers at providence park on friday"),
+        ("user", "yes"),
+        ("assistant", "your tickets are booked"),
+        ("user", "thank you that's all"),
+        ("assistant", "have a great night"),
+        *_SECOND_EVENT,
+    ]
+    compactor = _resumed_call(turns)
+    pool = [b for b in compactor._bookings if b.kind == "event"]
+    return compactor, pool
+
+
+def test_tickets_taken_up_in_the_words_that_take_leave_of_the_detour_count_with_the_tickets_they_resume() -> None:
+    """The caller's "thanks for the help, now i want to book the tickets for the match": the leave taken is of the
+    bus, in the very words that go back to the tickets, so the tickets put off are taken up, not bought anew."""
+    compactor, pool = _taken_up_with(
+        [
+            ("user", "i need a bus there from seattle"),
+            ("assistant", "a bus leaves seattle at 9 am for 30 dollars"),
+            ("user", "book it for two"),
+            ("assistant", "your bus tickets are booked"),
+            ("user", "thanks for the help. now i want to book the tickets for the match"),
+        ]
+    )
+    assert [b.kind for b in compactor._bookings][:3] == ["event", "bus", "event"]
+    assert compactor._bookings[1].left  # the bus's leave was taken as the caller went back
+    counted = compactor._turn_recall._counted(pool)
+    assert [len(group) for group in counted] == [2, 1]
+    recall = compactor.plan("sorry what was the venue for the second event tickets again").recall
+    assert "elsinore" in recall and "providence park" not in recall
+
+
+def test_the_agent_naming_the_kind_in_a_search_between_does_not_stop_a_take_up() -> None:
+    """A hotel searched for in between, the agent saying it is near the event: the caller asked for no event there,
+    so "i want to actually finish booking tickets" takes up the tickets put off."""
+    compactor, pool = _taken_up_with(
+        [
+            ("user", "i need to find a hotel there"),
+            ("assistant", "the river inn is a three star hotel near the concert"),
+            ("user", "no, not now. i want to actually finish booking tickets"),
+        ]
+    )
+    assert [b.kind for b in compactor._bookings][:3] == ["event", "hotel", "event"]
+    assert "event" not in compactor._bookings[1].own
+    counted = compactor._turn_recall._counted(pool)
+    assert [len(group) for group in counted] == [2, 1]
+
+
+def test_looking_good_is_no_search() -> None:
+    """The caller's "alright looking good, i'd like to purchase two tickets to that event you found" after a detour
+    asks for nothing new: "looking" there judges what was found, it searches for nothing."""
+    compactor, pool = _taken_up_with(
+        [
+            ("user", "maybe later, can you check my checking account balance right now"),
+            ("assistant", "your checking account balance is 2,310 dollars"),
+            ("user", "alright looking good, i'd like to purchase two tickets to that event you found"),
+        ]
+    )
+    assert [b.kind for b in compactor._bookings][:3] == ["event", "payment", "event"]
+    counted = compactor._turn_recall._counted(pool)
+    assert [len(group) for group in counted] == [2, 1]
+
+
+def test_tickets_booked_right_after_a_stretch_that_booked_a_bus_too_are_that_stretchs() -> None:
+    """Tickets searched for, a bus asked for and booked in the same stretch, then "thanks, can you book two tickets
+    to the game": what was reported done was the bus; the tickets booked now are the game's of that stretch."""
+    turns = [
+        ("user", "find me some games in portland"),
+        ("assistant", "the timbers play at providence park on friday"),
+        ("user", "that game sounds fun, what time does the event start"),
+        ("assistant", "the game starts at 7 pm"),
+        ("user", "how do i get there from seattle by bus"),
+        ("assistant", "a bus leaves seattle at 9 am for 30 dollars"),
+        ("user", "book it for two"),
+        ("assistant", "your bus tickets are booked"),
+        ("user", "thanks, can you book two tickets to the game"),
+        ("assistant", "please confirm two tickets for the timbers at providence park on friday"),
+        ("user", "yes"),
+        ("assistant", "your tickets are booked"),
+        ("user", "thank you that's all"),
+        ("assistant", "have a great night"),
+        *_SECOND_EVENT,
+    ]
+    compactor = _resumed_call(turns)
+    pool = [b for b in compactor._bookings if b.kind == "event"]
+    counted = compactor._turn_recall._counted(pool)
+    assert len(pool) == 3 and [len(group) for group in counted] == [2, 1]
+    recall = compactor.plan("sorry what was the venue for the second event tickets again").recall
+    assert "elsinore" in recall and "providence park" not in recall

@@ -154,3 +154,41 @@ def test_the_agent_offering_another_kind_of_thing_once_the_ride_was_booked_start
         ]
     )
     assert [(b.kind, b.turns[0]) for b in compactor._bookings[:2]] == [("taxi", 0), ("music", 5)]
+
+
+_SONG_THEN_ANOTHER = [
+    ("user", "that's all i needed"),
+    ("assistant", "enjoy"),
+    ("user", "can you play some pop songs on the kitchen speaker"),
+    ("assistant", "playing sunflower by post malone on the kitchen speaker"),
+    ("user", "thanks bye"),
+    ("assistant", "bye"),
+]
+
+
+@pytest.mark.parametrize(
+    "moved",
+    [
+        "never mind i need a snack play on speaker in kitchen",
+        "the song is right but play it on the speaker in the kitchen",
+    ],
+)
+def test_another_device_for_the_song_under_way_is_no_other_song(moved: str) -> None:
+    """The song played (or offered) on one device, then the caller's "play it on the kitchen speaker": a device for
+    the song under way, no other song asked for, so the songs are counted as the caller counts them."""
+    compactor = _fed(
+        [
+            ("user", "play some zayn malik songs from icarus falls"),
+            ("assistant", "what about dusk till dawn by zayn malik from icarus falls"),
+            ("user", "fine fire up the speaker in the bedroom"),
+            ("assistant", "playing dusk till dawn on the bedroom speaker now"),
+            ("user", moved),
+            ("assistant", "playing dusk till dawn on the kitchen speaker"),
+            *_SONG_THEN_ANOTHER,
+        ]
+    )
+    songs = [b for b in compactor._bookings if b.kind == "music"]
+    assert [b.turns[0] for b in songs[:2]] == [0, 8]  # "some pop songs" asks for another
+    assert "sunflower" in compactor.plan("sorry what was the song for the second song you played again").recall
+    first = compactor.plan("what device did we settle on for the first song you played").recall
+    assert "kitchen" in first and "sunflower" not in first

@@ -20,6 +20,9 @@ class Booking:
     booked: bool = False  # the agent reported it done (not only closed): a booking, not an attempt
     left: bool = False  # the caller took leave of it ("that's all, thanks"): over, booked or not
     affirmed: bool = False  # the caller said yes to the agent's check of its details, and no failure was reported
+    # the caller's turn that took leave of it and asked for another thing in the same words ("thanks for the help, now
+    # i want to book the tickets for the match"), when that was the first leave taken of it
+    left_by: int | None = None
     closed: bool = False  # a closing was said (goodbyes, "anything else?"): whatever is asked next is new
     settled: bool = False  # the caller said yes to the agent reading its details back ("please confirm: ...")
     failed: bool = False  # the agent reported it could not do it ("sorry, i was unable to book that"), none done since
@@ -84,8 +87,10 @@ def _moved_on(before: Booking, after: Booking, bookings: list[Booking] | None, a
 
 def takes_up(before: Booking, after: Booking, bookings: list[Booking] | None, at: dict[int, int]) -> bool:
     """``after`` takes up ``before`` (of one kind) again: the caller turned from it to another kind of thing with it
-    under way (nothing reported done, no failure, no leave taken) and took leave of nothing in between."""
+    under way (nothing reported done, no failure, no leave taken) and took leave of nothing in between but in the
+    words that turn back to it ("thanks for the help, now i want to book the tickets for the match": the leave is of
+    the detour, taken as the caller goes back)."""
     if before.booked or before.left or before.failed:
         return False
     stretch = between(before, after, bookings, at)
-    return stretch is not None and not any(b.left for b in stretch)
+    return stretch is not None and not any(b.left and b.left_by not in after.turns[:1] for b in stretch)

@@ -29,6 +29,7 @@ from .patterns import (
     ITEM_NOUNS,
     MONTH_WORDS,
     NUMBER_TOKENS,
+    RETURNS_TO,
     asks,
     booking_talk,
     similar_terms,
@@ -457,7 +458,7 @@ class Compactor:
         # "thanks for your help, now i want to find a song": leave taken of the last thing, and a new one asked for
         opens = turn.role == "user" and requests and bool(kinds) and self._opens_after_leave(lowered)
         # "thanks for the help, now i want to book the tickets for the match": back to the one under way, not another
-        returns = opens and _RETURNS_TO.search(lowered[_last_closing_end(lowered) :]) is not None
+        returns = opens and RETURNS_TO.search(lowered[_last_closing_end(lowered) :]) is not None
         if (
             current is not None
             and current.left
@@ -483,6 +484,17 @@ class Compactor:
             and _CORRECTION.match(lowered)
             and self._agents_last(current) is not None
             and not current.names_only_new(kinds)
+        ):
+            caller_turns_to = False
+        if (  # "never mind, play on the speaker in the kitchen", "the song is right but play it in the bedroom" to
+            caller_turns_to  # "playing dusk till dawn on the bedroom speaker": another device for the thing under
+            and current is not None  # way, nothing new asked for
+            and turn.role == "user"
+            and not current.closed
+            and kinds == [current.kind]
+            and "device" in self._value_kinds[i]
+            and (current.booked or current.offer is not None)
+            and self._names_only_it(lowered, current.kind)
         ):
             caller_turns_to = False
         before, new = None, False
@@ -545,6 +557,7 @@ class Compactor:
             current.failed = True  # "sorry, i couldn't find any other rom-coms": a search that found nothing to take
         if closing and opens and new:  # the leave taken is of the booking before, not of the one it opens
             if before is not None:
+                before.left_by = before.left_by if before.left else i  # the leave taken as another thing is asked for
                 before.done = before.closed = before.left = True
         elif current.turns and closing:
             current.done = current.closed = True  # goodbyes, "anything else?": the next request is another booking
@@ -593,6 +606,21 @@ class Compactor:
         if current.affirmed or current.settled or current.booked:
             return True
         return _SWITCH.search(said) is not None or (returning and _BOOKS.search(said) is not None)
+
+    def _names_only_it(self, said: str, kind: str | None) -> bool:
+        """The caller's ``said`` (lower case) names ``kind`` only by the device it is played on ("on the kitchen
+        speaker") or as the thing already talked about ("the song", "play it"): no new one of it ("some pop songs",
+        "another song")."""
+        if kind is None:
+            return False
+        plain_said = plain(said)
+        for m in vocabulary().episode_kinds[kind].finditer(plain_said):
+            words = m.group(0).split()
+            if _DEVICE_NOUN.fullmatch(words[-1]) or words[-1] == "it":
+                continue
+            if not _THE_ONE.search(plain_said[: m.start()]):
+                return False
+        return True
 
     def _returns_to(self, kinds: list[str]) -> bool:
         """The caller names the kind of the booking before the one under way, which they put off for it (nothing
@@ -1038,6 +1066,10 @@ _ASKS_BACK = re.compile(
 the first table"; not a retry: "i want to try booking again on the 3rd", "book it again"; nor thanks: "thanks again
 for the help"; nor a question about the thing under way: "what year did it come out", whose answer is a value of the
 booking, a genre said with it)."""
+_DEVICE_NOUN = re.compile(r"speakers?|tv|television|devices?|stereo|radio")
+"""The last word of a kind's name that is the device a thing is played on ("the kitchen speaker")."""
+_THE_ONE = re.compile(r"\b(?:the|that|this)\s+$")
+"""Words before a kind's name that make it the one already talked about ("the song")."""
 _CORRECTION = re.compile(r"^\W*(?:no|nah|nope|actually)\b(?!\W+(?:thanks?|thank you)\b)")
 """A caller's reply that begins by saying no to what the agent just said ("nah, play it on the bedroom speaker"):
 it corrects the thing under way, whatever the agent reported, it asks for nothing new."""
@@ -1082,10 +1114,6 @@ _ASKS_ANEW = re.compile(
 )
 """A request in the caller's own words, as it starts a sentence ("now i want", "can you also"), not a verb the words
 before it govern ("thanks for your help to find this event")."""
-_RETURNS_TO = re.compile(
-    r"\b(?:the|those|these|that) (?:event|match|game|show|concert|tickets?|table|reservation|song|track|movie|film)\b"
-)
-"""A caller's words for the thing already talked about ("book the tickets for the match"), not a new one."""
 
 
 def _last_closing_end(said: str) -> int:

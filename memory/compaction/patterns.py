@@ -19,6 +19,10 @@ REPEATED_WORD = re.compile(r"\b([a-z']+)(?:\s+\1\b)+", re.IGNORECASE)  # ASR stu
 SPACES = re.compile(r"\s+")
 DANGLING = re.compile(r"^[\s,.;:-]+|[\s,;:-]+$")
 WORD = re.compile(r"[a-z0-9']+(?:-[a-z0-9']+)*")
+RETURNS_TO = re.compile(
+    r"\b(?:the|those|these|that) (?:event|match|game|show|concert|tickets?|table|reservation|song|track|movie|film)\b"
+)
+"""A caller's words for the thing already talked about ("book the tickets for the match"), not a new one."""
 
 NUMBER_TOKENS = frozenset([*DIGIT_WORDS, *TEENS, *TENS, "oh", "hundred", "thousand", "million", "double", "triple"])
 """Words of a number said aloud: the shared number words, and how digits are said ("oh", "double")."""

@@ -53,6 +53,7 @@ from .patterns import (
     HOUSE_WORDS,
     ITEM_NOUNS,
     META,
+    RETURNS_TO,
     SPECIFIC_KINDS,
     asks,
     booking_talk,
@@ -465,13 +466,29 @@ class TurnRecall:
         said = self._text(request)
         if (request != after.turns[0] and not taken_up) or _NEW_REQUEST.search(said):
             return False
-        if not (_RESUMING.search(said) or taken_up):
+        if not (_RESUMING.search(said) or taken_up or self._interrupted(before, after, stretch)):
             return False
-        # a search in between that turned to this kind of thing: what is taken up may be that one's
+        # a search in between that spoke of this kind of thing: what is taken up may be that one's; but for one the
+        # caller put off (:func:`takes_up`), where it takes the caller naming it there (or the stretch coming to be
+        # of it): the agent naming it ("a hotel near the concert") speaks of the one put off
+        kind = after.kind or ""
         return not any(
-            b.request is not None and b.named.get(after.kind or "") and _NEW_REQUEST.search(self._text(b.request))
+            b.request is not None
+            and b.named.get(kind)
+            and (not taken_up or b.kind == kind or kind in b.own)
+            and _NEW_REQUEST.search(self._text(b.request))
             for b in stretch
         )
+
+    def _interrupted(self, before: Booking, after: Booking, stretch: list[Booking]) -> bool:
+        """``after`` follows ``before`` at once and the caller's first words in it ask to book the thing already
+        talked about ("thanks, can you book two tickets to the game", "now i would like to book tickets for the
+        event"), while in ``before`` they asked for another kind of thing too (a bus there): what was reported done in
+        ``before`` may be that other thing's, and the one they come back to is ``before``'s."""
+        if stretch or after.request != after.turns[0] or not before.own - {before.kind}:
+            return False
+        said = plain(self._text(after.request))
+        return _BOOKS_IT.search(said) is not None and RETURNS_TO.search(said) is not None
 
     def _text(self, i: int) -> str:
         """Turn ``i`` in lower case, read through the recogniser's fillers and stutters when it was."""
@@ -925,11 +942,13 @@ _RESUMING = re.compile(
 """A caller coming back to a booking left for something else ("can we go back to booking tickets", "i want to book
 the event tickets now", "the event we searched for earlier")."""
 _NEW_REQUEST = re.compile(
-    r"\b(?:find|search|searching|look|looking|pull up|show me|something|anything|any (?:events?|concerts?|songs?)|"
+    r"\b(?:find|search|searching|look(?:ing)? (?:for|to|at|up|into|around)|pull up|show me|something|anything|any (?:events?|concerts?|songs?)|"
     r"what (?:events?|is there|else)|some (?:events?|dates|options)|dates? for|other|another|different|new|"
     r"interesting|fun|happening|going on|excit\w*|suggest\w*|recommend\w*|options|some (?!tickets?\b)\w+)\b"
 )
 """A caller asking for something new (a search, other options): no booking taken up again."""
+_BOOKS_IT = re.compile(r"\b(?:book|buy|get|reserve|purchase)\b")
+"""A caller asking to book (the words, not what)."""
 _ASKING = re.compile(r"\b(?:what|which|when|where|who|how|remind|double check|again|was it)\b")
 
 
