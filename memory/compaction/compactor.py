@@ -138,6 +138,7 @@ class Compactor:
         self._aside = False  # the caller's latest condensed words asked back about something earlier
         self._asked_back: set[int] = set()  # condensed turns in which the caller asked back
         self._unlent: dict[int, list[tuple[str, str]]] = {}  # booking -> names said before its first durable line
+        self._unlent_at: dict[int, int] = {}  # booking -> the turn that said the first of them
         self._answers_back: set[int] = set()  # the agent's answers to them: values said before, the first to go
         self._booking_of: dict[int, int] = {}  # condensed turn -> its booking's position in ``_bookings``
         self._bookings: list[Booking] = []  # the condensed turns, by what they were about
@@ -357,6 +358,7 @@ class Compactor:
         for label in digest.identity:
             self._identity.setdefault(label, when)
         self._place(i, turn)
+        self._lines.extend(self._orphan_names(self._booking_of.get(i)))
         self._lines.extend(self._lines_of(i, turn, digest, when))
         row = MemoryRow(
             "", "", "call", i + 1, "turn", "user" if turn.role == "user" else "assistant", turn.text, turn.at, ""
@@ -664,6 +666,7 @@ class Compactor:
             line = self._key_line(i, turn, digest, who, when)
             if line is not None:
                 unlent = self._unlent.pop(self._booking_of.get(i, -1), [])
+                self._unlent_at.pop(self._booking_of.get(i, -1), None)
                 line.spans = (*(n for n in unlent if n not in line.spans), *line.spans)  # said before it: first
                 # a genre asked for before ("some rock songs"): the line says it from the start, not only once merged
                 said_before = [t for k, t in unlent if k == "genre" and t.lower() not in line.full.lower()]
@@ -762,8 +765,26 @@ class Compactor:
             if line.key and line.spans:
                 line.spans = (*line.spans, *(n for n in named if n not in line.spans))
                 return
+        self._unlent_at.setdefault(booking, i)
         unlent = self._unlent.setdefault(booking, [])  # no durable line yet: the booking's next one holds them
         unlent.extend(n for n in named if n not in unlent)
+
+    def _orphan_names(self, booking: int | None) -> list[_Line]:
+        """A values line for each booking before ``booking`` (the one turn ``i`` is of, None for an aside) that
+        named things in lower case but never got a durable line ("i'd like to hear shiroyama" - "it's a metal song" -
+        "it is by sabaton"): without it, what was played, and by whom, would leave the notes with the booking's
+        summary lines. Dated by the turn that named the first of them."""
+        if booking is None:
+            return []
+        out: list[_Line] = []
+        for b in sorted(k for k in self._unlent if k < booking):
+            names, at = self._unlent.pop(b), self._unlent_at.pop(b, None)
+            if not names or at is None:
+                continue
+            text = f"- {self._clock(self._turns[at].at)} values: {'; '.join(tag for _, tag in names)}"
+            tokens = self._count(text) + 1
+            out.append(_Line(at, True, text, text, tokens, tokens, text, tokens, tags=tuple(names), spans=tuple(names)))
+        return out
 
     def _rebuild(self) -> None:
         """Condense the condensed turns again from scratch (a condensed turn was edited)."""
@@ -774,7 +795,7 @@ class Compactor:
         self._rows, self._row_turn, self._by_value, self._by_kind, self.kinds = WorkingSet(), [], {}, {}, {}
         self._bookings, self._value_kinds, self._aside, self._asked_back = [], {}, False, set()
         self._answers_back, self._booking_of, self._sticky, self._said = set(), {}, {}, {}
-        self._unlent = {}
+        self._unlent, self._unlent_at = {}, {}
         for i in range(boundary):
             self._condense(i)
         self._render()
@@ -891,7 +912,10 @@ class Compactor:
                 if total <= durable:
                     break
                 merged = self._merged_line(chosen, positions, merged_tags)
-                if merged is not None and merged[1] < sum(chosen[p][2] for p in positions):
+                if merged is not None and (
+                    merged[1] < sum(chosen[p][2] for p in positions)
+                    or _shows_more(merged[2], [chosen[p][1] for p in positions])
+                ):
                     for p in positions[1:]:
                         replace(p, "", 0)
                         merged_away.add(id(chosen[p][0]))
@@ -1306,6 +1330,18 @@ def _kinded_tags(digest: Digest) -> tuple[tuple[str, str], ...]:
     return tuple((kinds.get(tag) or ("date" if _RESOLVED_DATE.search(tag) else "other"), tag) for tag in digest.tags)
 
 
+def _shows_more(kinded: Iterable[tuple[str, str]], shown: Iterable[str]) -> bool:
+    """Whether a booking's values line (its ``kinded`` values) says names that its lines as shown do not: a line
+    cut to "[10]" ("i found 10 songs") holds the song, the artist and the album offered after it only as the names
+    lent to it, which only its booking's values line says."""
+    text = " ".join(shown).lower()
+    return any(kind in _LENT_KINDS and tag.lower() not in text for kind, tag in kinded)
+
+
+_LENT_KINDS = frozenset({"name", "genre"})
+"""Kinds of the names read in lower case and lent to a booking's lines (see :meth:`Compactor._lend_spans`)."""
+
+
 def _in_values_line(form: tuple[str, int, tuple[tuple[str, str], ...]]) -> bool:
     """Whether a durable line's sticky form is (or is merged into) its booking's values line."""
     return bool(form[2]) or not form[0]
@@ -1363,7 +1399,8 @@ _ALBUM_SPAN = re.compile(
     # the album, then who made it: "i recommend the album ana keteer by sherine"
     rf"|\bthe\s+album\s+(?!(?:called|titled|named|is|was|has|by|from)\b)((?:{_ALBUM_WORD})(?:\s+{_ALBUM_WORD}){{0,4}}?)\s+by\s+[a-z]"
     # an album said before "album" without "the": "babe by sugarland in bigger album"
-    rf"|\bby\s+[a-z][\w'&.-]*(?:\s+[a-z][\w'&.-]*){{0,3}}?\s+(?:from|in|on|off)\s+(?:(?:his|her|their)\s+)?((?:{_NAME_WORD})(?:\s+{_NAME_WORD}){{0,3}})\s+album\b"
+    rf"|\bby\s+[a-z][\w'&.-]*(?:\s+[a-z][\w'&.-]*){{0,3}}?\s+(?:from|in|on|off)\s+(?:(?:his|her|their)\s+)?"
+    rf"(?!(?:his|her|their|its|my|your|our)\b)((?:{_NAME_WORD})(?:\s+{_NAME_WORD}){{0,3}})\s+album\b"
     rf"|\b(?:from|in|on|off)\s+(?:(?:the|his|her|their)\s+)?(?:\d{{4}}\s+)?album\s+(?!(?:called|titled|named)\b)"
     rf"((?:the\s+)?(?:{_NAME_WORD})(?:\s+(?:the\s+)?{_NAME_WORD}){{0,3}})"
     rf"|\b(?:from|in|on|off)\s+(?:(?-i:(?=The\s))|the\s+)((?-i:The\s+)?(?:{_NAME_WORD})(?:\s+{_NAME_WORD}){{0,3}})\s+album\b"
