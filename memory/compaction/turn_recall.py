@@ -34,7 +34,7 @@ from ..recall.query import understand
 from ..recall.ranking import rank
 from ..recall.working_set import WorkingSet
 from ..text.facts import amounts_in, references
-from ..text.kinds import plain, vocabulary
+from ..text.kinds import episode_kinds_in, plain, vocabulary
 from ..text.quote import quote
 from ..text.reading import read_turn
 from ..text.spoken import normalize_spoken_digits
@@ -544,6 +544,8 @@ class TurnRecall:
             if turns[i].role != "user" or not _TAKES.search(compactor._said.get(i) or turns[i].text.lower()):
                 continue
             j = next((j for j in range(i - 1, max(-1, i - 4), -1) if compactor._recallable(j)), None)
+            if j is not None and self._of_another_kind(booking, j):
+                continue  # "okay thanks" after a balance read out between: no proposal of this booking taken
             if (
                 j is not None
                 and turns[j].role == "assistant"
@@ -551,7 +553,51 @@ class TurnRecall:
                 and j not in booking.confirms  # "how about x at y?": a proposal may ask
             ):
                 return j
-            return None
+            break
+        return self._named_again(booking)
+
+    def _of_another_kind(self, booking: Booking, i: int) -> bool:
+        """Turn ``i`` speaks of another kind of thing than ``booking``'s, and not of its own ("your savings account
+        balance is ..." in a stretch about event tickets): another service's turn interleaved."""
+        if booking.kind is None:
+            return False
+        kinds = episode_kinds_in(self._text(i))
+        return bool(kinds) and booking.kind not in kinds
+
+    def _named_again(self, booking: Booking) -> int | None:
+        """The agent's turn that put forward what the agent names again later in ``booking`` ("tell me your thoughts
+        on drunk me by mitchell tenpenny ..." - "play drunk me on the kitchen speaker"; "the event is gloryhammer
+        taking place at 1720 tm ..." - "please confirm ... the event is gloryhammer for three people"): the proposal
+        taken when no take of it was heard. The latest turn naming an earlier one again counts (the confirmation,
+        the report: not a listing naming the one before it); of the turns it names again, the one sharing the most words
+        naming the thing (not of booking talk, no number, not the caller's own answer in between: "put it on my
+        kitchen speaker"), then the latest."""
+        compactor = self.compactor
+        turns = compactor._turns
+        agents = [
+            j
+            for j in booking.turns
+            if turns[j].role == "assistant" and compactor._recallable(j) and not self._of_another_kind(booking, j)
+        ]
+        talk = booking_talk()
+        for r in reversed(agents):  # the latest naming again: the confirmation, the report
+            later = compactor._digest(r).terms
+            best: tuple[int, int] | None = None
+            for j in agents:
+                if j >= r:
+                    break
+                callers = set().union(
+                    *(compactor._digest(k).terms for k in range(j + 1, r) if turns[k].role == "user"), set()
+                )
+                shared = {
+                    t
+                    for t in compactor._digest(j).terms & later
+                    if t not in talk and t not in callers and not any(c.isdigit() for c in t)
+                }
+                if shared and (best is None or (len(shared), j) > best):
+                    best = (len(shared), j)
+            if best is not None:
+                return best[1]
         return None
 
     def _taken_terms(self, booking: Booking) -> frozenset[str]:
