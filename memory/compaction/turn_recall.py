@@ -580,22 +580,20 @@ class TurnRecall:
             if turns[j].role == "assistant" and compactor._recallable(j) and not self._of_another_kind(booking, j)
         ]
         talk = booking_talk()
+        proposers = set(agents)
         for r in reversed(agents):  # the latest naming again: the confirmation, the report
-            later = compactor._digest(r).terms
+            later = {t for t in compactor._digest(r).terms if t not in talk and not any(c.isdigit() for c in t)}
             best: tuple[int, int] | None = None
-            for j in agents:
-                if j >= r:
-                    break
-                callers = set().union(
-                    *(compactor._digest(k).terms for k in range(j + 1, r) if turns[k].role == "user"), set()
-                )
-                shared = {
-                    t
-                    for t in compactor._digest(j).terms & later
-                    if t not in talk and t not in callers and not any(c.isdigit() for c in t)
-                }
-                if shared and (best is None or (len(shared), j) > best):
-                    best = (len(shared), j)
+            callers: set[str] = set()  # what the caller said between the turn looked at and ``r``
+            for j in range(r - 1, agents[0] - 1, -1):
+                if turns[j].role == "user":
+                    callers |= compactor._digest(j).terms
+                    continue
+                if j not in proposers:
+                    continue
+                shared = len((compactor._digest(j).terms & later) - callers)
+                if shared and (best is None or (shared, j) > best):
+                    best = (shared, j)
             if best is not None:
                 return best[1]
         return None
