@@ -106,6 +106,7 @@ class TurnRecall:
         self._recall_lines: dict[int, str] = {}  # condensed turn -> its line in the recall block
         self._more: dict[int, bool] = {}  # condensed turn -> a caller's repair or stall that says more (_says_more)
         self._restates: dict[int, bool] = {}  # condensed turn -> it restates details rather than asks (_checks)
+        self._kinds: dict[int, frozenset[str]] = {}  # condensed turn -> the kinds of thing it speaks of
         # what is worked out of the bookings (a booking's proposal taken, its title words; the turns of a pool of
         # them): (what it was worked out of, its value) by (what, the ids of what it was worked out of), kept while no turn is condensed (``_kept``)
         self._of_bookings: dict[tuple[str, object], tuple[object, object]] = {}
@@ -117,6 +118,7 @@ class TurnRecall:
         self._recall_lines.pop(i, None)
         self._more.pop(i, None)
         self._restates.pop(i, None)
+        self._kinds.pop(i, None)
 
     def recall(self, query: str, query_vector: np.ndarray | None) -> list[int]:
         """Condensed turns the caller's latest words touch, best first.
@@ -561,7 +563,9 @@ class TurnRecall:
         balance is ..." in a stretch about event tickets): another service's turn interleaved."""
         if booking.kind is None:
             return False
-        kinds = episode_kinds_in(self._text(i))
+        kinds = self._kinds.get(i)
+        if kinds is None:
+            kinds = self._kinds[i] = frozenset(episode_kinds_in(self._text(i)))
         return bool(kinds) and booking.kind not in kinds
 
     def _named_again(self, booking: Booking) -> int | None:
