@@ -618,3 +618,53 @@ def test_tickets_booked_right_after_a_stretch_that_booked_a_bus_too_are_that_str
     assert len(pool) == 3 and [len(group) for group in counted] == [2, 1]
     recall = compactor.plan("sorry what was the venue for the second event tickets again").recall
     assert "elsinore" in recall and "providence park" not in recall
+
+
+# --------------------------------------------------------------------------- the proposal taken, unheard
+
+
+def test_the_song_the_agent_names_again_when_playing_it_is_the_proposal_taken_with_its_artist() -> None:
+    compactor = _call(
+        [
+            ("user", "i love country songs there are many good ones on long roads home"),
+            ("assistant", "tell me your thoughts on paper lanterns by wren ashby in long roads home"),
+            ("user", "when did it come out"),
+            ("assistant", "it came out in 2018"),
+            ("user", "yes that is correct correct"),  # a take read as a filler: no proposal heard taken
+            ("assistant", "wanna play the song"),
+            ("user", "put it on my kitchen speaker"),
+            ("assistant", "play paper lanterns on the kitchen speaker"),
+            ("user", "yes that is right"),
+            ("assistant", "enjoy the good music"),
+            ("user", "thanks that is all"),
+        ]
+    )
+    plan = compactor.plan("wait what artist did we settle on for the first song you played")
+    assert "wren ashby" in plan.recall
+
+
+def test_another_services_turns_inside_an_event_booking_are_no_proposal_the_event_confirmed_names_it() -> None:
+    compactor = _call(
+        [
+            ("user", "can you help me find some interesting things in la"),
+            ("assistant", "the event is moth parade taking place at lodge room scheduled for tomorrow at 8 pm"),
+            ("user", "this is good but can you find other events too"),
+            ("assistant", "the event is iron gulls taking place at 1720 tm scheduled for march 14th at 8 pm"),
+            ("user", "that sounds great can you please check my balance"),
+            ("assistant", "which account should i use to check the balance"),
+            ("user", "please use my savings account"),
+            ("assistant", "your savings account balance is 8649 40"),
+            ("user", "okay thanks for the info"),  # a take after a balance read out: no proposal of the tickets
+            ("assistant", "would you like to make a transfer"),
+            ("user", "no i would like you to book the tickets for the event you found"),
+            ("assistant", "how many tickets would you like"),
+            ("user", "three tickets"),
+            ("assistant", "please confirm the event is iron gulls on march 14th for three people"),
+            ("user", "yes that's perfect"),
+            ("assistant", "your reservation has been confirmed"),
+            ("user", "thanks that is all"),
+        ]
+    )
+    plan = compactor.plan("just to double check the venue for the first event tickets was what")
+    assert "1720 tm" in plan.recall
+    assert "8649" not in plan.recall  # the balance read out between is no turn about the venue

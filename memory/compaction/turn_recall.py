@@ -34,7 +34,7 @@ from ..recall.query import understand
 from ..recall.ranking import rank
 from ..recall.working_set import WorkingSet
 from ..text.facts import amounts_in, references
-from ..text.kinds import plain, vocabulary
+from ..text.kinds import episode_kinds_in, plain, vocabulary
 from ..text.quote import quote
 from ..text.reading import read_turn
 from ..text.spoken import normalize_spoken_digits
@@ -107,6 +107,7 @@ class TurnRecall:
         self._recall_lines: dict[int, str] = {}  # condensed turn -> its line in the recall block
         self._more: dict[int, bool] = {}  # condensed turn -> a caller's repair or stall that says more (_says_more)
         self._restates: dict[int, bool] = {}  # condensed turn -> it restates details rather than asks (_checks)
+        self._kinds: dict[int, frozenset[str]] = {}  # condensed turn -> the kinds of thing it speaks of
         # what is worked out of the bookings (a booking's proposal taken, its title words; the turns of a pool of
         # them): (what it was worked out of, its value) by (what, the ids of what it was worked out of), kept while no turn is condensed (``_kept``)
         self._of_bookings: dict[tuple[str, object], tuple[object, object]] = {}
@@ -118,6 +119,7 @@ class TurnRecall:
         self._recall_lines.pop(i, None)
         self._more.pop(i, None)
         self._restates.pop(i, None)
+        self._kinds.pop(i, None)
 
     def recall(self, query: str, query_vector: np.ndarray | None) -> list[int]:
         """Condensed turns the caller's latest words touch, best first.
@@ -561,6 +563,8 @@ class TurnRecall:
             if turns[i].role != "user" or not _TAKES.search(compactor._said.get(i) or turns[i].text.lower()):
                 continue
             j = next((j for j in range(i - 1, max(-1, i - 4), -1) if compactor._recallable(j)), None)
+            if j is not None and self._of_another_kind(booking, j):
+                continue  # "okay thanks" after a balance read out between: no proposal of this booking taken
             if (
                 j is not None
                 and turns[j].role == "assistant"
@@ -568,7 +572,51 @@ class TurnRecall:
                 and j not in booking.confirms  # "how about x at y?": a proposal may ask
             ):
                 return j
-            return None
+            break
+        return self._named_again(booking)
+
+    def _of_another_kind(self, booking: Booking, i: int) -> bool:
+        """Turn ``i`` speaks of another kind of thing than ``booking``'s, and not of its own ("your savings account
+        balance is ..." in a stretch about event tickets): another service's turn interleaved."""
+        if booking.kind is None:
+            return False
+        kinds = self._kinds.get(i)
+        if kinds is None:
+            kinds = self._kinds[i] = frozenset(episode_kinds_in(self._text(i)))
+        return bool(kinds) and booking.kind not in kinds
+
+    def _named_again(self, booking: Booking) -> int | None:
+        """The agent's turn that put forward what the agent names again later in ``booking`` ("tell me your thoughts
+        on drunk me by mitchell tenpenny ..." - "play drunk me on the kitchen speaker"; "the event is gloryhammer
+        taking place at 1720 tm ..." - "please confirm ... the event is gloryhammer for three people"): the proposal
+        taken when no take of it was heard. The latest turn naming an earlier one again counts (the confirmation,
+        the report: not a listing naming the one before it); of the turns it names again, the one sharing the most words
+        naming the thing (not of booking talk, no number, not the caller's own answer in between: "put it on my
+        kitchen speaker"), then the latest."""
+        compactor = self.compactor
+        turns = compactor._turns
+        agents = [
+            j
+            for j in booking.turns
+            if turns[j].role == "assistant" and compactor._recallable(j) and not self._of_another_kind(booking, j)
+        ]
+        talk = booking_talk()
+        proposers = set(agents)
+        for r in reversed(agents):  # the latest naming again: the confirmation, the report
+            later = {t for t in compactor._digest(r).terms if t not in talk and not any(c.isdigit() for c in t)}
+            best: tuple[int, int] | None = None
+            callers: set[str] = set()  # what the caller said between the turn looked at and ``r``
+            for j in range(r - 1, agents[0] - 1, -1):
+                if turns[j].role == "user":
+                    callers |= compactor._digest(j).terms
+                    continue
+                if j not in proposers:
+                    continue
+                shared = len((compactor._digest(j).terms & later) - callers)
+                if shared and (best is None or (shared, j) > best):
+                    best = (shared, j)
+            if best is not None:
+                return best[1]
         return None
 
     def _taken_terms(self, booking: Booking) -> frozenset[str]:
