@@ -83,12 +83,22 @@ async def one_call(store, index: int, settings: Settings, out: dict, rng: random
         await hooks.aclose(timeout=30)
     except memory.MemoryWriteError as exc:
         out["unsaved"] += len(exc.unsaved)
+    out["spooled"] += hooks.spooled  # the database late: kept in the host's spool, replayed from there
     out["close"].append((time.perf_counter() - t1) * 1000)
     out["calls"].append((hooks.customer_id, hooks.caller_id, hooks.call_id, recorded))
 
 
 async def run_level(store, calls: int, settings: Settings) -> dict:
-    out: dict = {"open": [], "preload": [], "record": [], "recall": [], "close": [], "calls": [], "unsaved": 0}
+    out: dict = {
+        "open": [],
+        "preload": [],
+        "record": [],
+        "recall": [],
+        "close": [],
+        "calls": [],
+        "unsaved": 0,
+        "spooled": 0,
+    }
     lag: list[float] = []
     stop = asyncio.Event()
     probe = asyncio.create_task(loop_lag(stop, lag))
@@ -98,6 +108,13 @@ async def run_level(store, calls: int, settings: Settings) -> dict:
     wall = time.perf_counter() - started
     stop.set()
     await probe
+    # A close that outlasts its timeout leaves the rest to the spool, which replays it in the background: the
+    # turns are counted once the spool is empty (or after a minute), so one still on its way is not called lost
+    for _ in range(300):
+        if store.spool is None or not await store.spool.pending():
+            break
+        await asyncio.sleep(0.2)
+    left_in_spool = await store.spool.pending() if store.spool is not None else 0
     stored_ok = duplicates = missing = 0
     for tenant, caller_id, call_id, recorded in out["calls"]:
         rows = [r for r in await store.history(tenant, caller_id, limit=10_000) if r.call_id == call_id]
@@ -121,6 +138,8 @@ async def run_level(store, calls: int, settings: Settings) -> dict:
         "duplicates": duplicates,
         "missing": missing,
         "unsaved": out["unsaved"],
+        "spooled": out["spooled"],
+        "left_in_spool": left_in_spool,
     }
 
 
@@ -170,18 +189,20 @@ def render(result: dict, ctx: Context) -> str:
     lines = [
         f"Postgres + Redis, one process; calls of {result['duration_s']:.0f} s with a turn every "
         f"~{result['turn_every_s']:.0f} s and a recall every third turn; a probe measures how late the event "
-        "loop wakes up; afterwards each call's stored turns are counted.",
+        "loop wakes up; afterwards (once the host's spool has replayed what the database took late) each call's "
+        "stored turns are counted.",
         "",
         "| calls | turns | preload p50 / p95 ms | recall p50 / p95 ms | record_turn p99 ms | loop lag p99 / max ms "
-        "| stored exactly once | duplicates / missing / unsaved |",
-        "|---|---|---|---|---|---|---|---|",
+        "| stored exactly once | duplicates / missing / unsaved | went through the spool / left there |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in result["levels"]:
         lines.append(
             f"| {r['calls']} | {r['turns']} | {r['preload_p50_ms']:.2f} / {r['preload_p95_ms']:.2f} | "
             f"{r['recall_p50_ms']:.2f} / {r['recall_p95_ms']:.2f} | {r['record_turn_p99_ms']:.3f} | "
             f"{r['loop_lag_p99_ms']:.1f} / {r['loop_lag_max_ms']:.1f} | {r['calls_stored_exactly_once']}/{r['calls']} "
-            f"| {r['duplicates']} / {r['missing']} / {r['unsaved']} |"
+            f"| {r['duplicates']} / {r['missing']} / {r['unsaved']} "
+            f"| {r.get('spooled', 0)} / {r.get('left_in_spool', 0)} |"
         )
     lines += ["", f"![latency and loop lag against simultaneous calls]({_plot(result, ctx)})"]
     return "\n".join(lines)
@@ -207,7 +228,7 @@ def headline(result: dict) -> list[tuple[str, str, str, bool | None]]:
         (
             f"thread-executor case, {n} calls in one process: turns stored exactly once",
             f"{top['calls_stored_exactly_once']}/{n} calls ({top['turns']} turns; {top['duplicates']} duplicated, "
-            f"{top['missing']} missing)",
+            f"{top['missing']} missing; {top.get('spooled', 0)} through the spool)",
             "all",
             met["exactly_once"],
         ),
