@@ -85,7 +85,7 @@ async def one_call(store, index: int, settings: Settings, out: dict, rng: random
         out["unsaved"] += len(exc.unsaved)
     out["spooled"] += hooks.spooled  # the database late: kept in the host's spool, replayed from there
     out["close"].append((time.perf_counter() - t1) * 1000)
-    out["calls"].append((hooks.customer_id, hooks.caller_id, hooks.call_id, recorded))
+    out["calls"].append((hooks.customer_id, index, hooks.call_id, recorded))
 
 
 async def run_level(store, calls: int, settings: Settings) -> dict:
@@ -116,8 +116,16 @@ async def run_level(store, calls: int, settings: Settings) -> dict:
         await asyncio.sleep(0.2)
     left_in_spool = await store.spool.pending() if store.spool is not None else 0
     stored_ok = duplicates = missing = 0
-    for tenant, caller_id, call_id, recorded in out["calls"]:
-        rows = [r for r in await store.history(tenant, caller_id, limit=10_000) if r.call_id == call_id]
+    for tenant, index, call_id, recorded in out["calls"]:
+        # Looked up in the history of the caller the phone number belongs to, not under ``hooks.caller_id``:
+        # a call whose open timed out never learned its caller (its id stayed provisional), and the spool's
+        # replayer stores its turns under the caller its number resolves to, where the next call finds them
+        caller_id = await store.find_caller(tenant, "phone", synthetic.caller_phone(index))
+        rows = (
+            [r for r in await store.history(tenant, caller_id, limit=10_000) if r.call_id == call_id]
+            if caller_id
+            else []
+        )
         seqs = [r.seq for r in rows]
         duplicates += len(seqs) - len(set(seqs))
         missing += max(0, recorded - len(set(seqs)))
