@@ -485,7 +485,8 @@ class CallerStore:
             return 0
         done = 0
         try:
-            claimed = await self._spool.claim()
+            live = [h.call_id for h in list(self._open_calls) if h.writing]
+            claimed = await self._spool.claim(live=live)
         except BaseException:
             self._replay_soon = True  # look again within a tick
             raise
@@ -496,7 +497,7 @@ class CallerStore:
                 logger.warning("spooled turns not replayed yet: %s", describe(exc))
                 self._replay_soon = True  # tried again within a tick
                 break
-            await self._spool.replayed(call.customer_id, call.call_id)
+            await self._spool.replayed(call.customer_id, call.call_id, [r.seq for r in call.rows])
             self._replay_soon = True  # there may be more than one claim's worth
             if kept:
                 logger.info("replayed %d spooled turns of a call", len(call.rows))

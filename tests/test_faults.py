@@ -377,3 +377,31 @@ async def test_turns_the_spool_kept_just_as_the_database_took_them_leave_the_spo
     await assert_stored_once_in_order(direct, tenant, hooks.call_id, 4)
     await hooks.aclose()
     assert await spool_drained(faulty.spool)  # the spool's clean-up runs in its own task
+
+
+async def test_a_call_whose_close_could_not_be_marked_in_the_spool_is_still_replayed(
+    pg_proxy, direct, monkeypatch, faulty
+):
+    """The database is down to the end of the call, and on a busy host the spool's write that marks the
+    call closed times out (its turns are in the spool already). The store replays the call all the
+    same once the database is back: it is no longer open in this process."""
+    tenant = tenant_id()
+    assert faulty.spool is not None
+    kept = faulty.spool.keep
+
+    async def keep_but_not_the_end(call, rows):
+        if call.closed:
+            raise TimeoutError  # the file's lock held by the host's other processes past the close's 2 s
+        await kept(call, rows)
+
+    monkeypatch.setattr(faulty.spool, "keep", keep_but_not_the_end)
+    hooks = await faulty.open_call(tenant, {"phone": phone()}, started_at=T0)
+    say(hooks, 0, 6)
+    await hooks.flushed()
+    await pg_proxy.set("refuse")
+    say(hooks, 6, 13)
+    await hooks.aclose(timeout=2.0)
+    assert await faulty.spool.pending() == 7
+    await pg_proxy.set("pass")
+    await assert_stored_once_in_order(direct, tenant, hooks.call_id, 13)
+    assert await spool_drained(faulty.spool)

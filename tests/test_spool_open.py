@@ -134,7 +134,7 @@ async def test_a_spool_transaction_never_holds_the_files_write_lock_while_its_ev
             await spool.beat()
         claimed = await spool.claim()
         for call in claimed:
-            await spool.replayed(call.customer_id, call.call_id)
+            await spool.replayed(call.customer_id, call.call_id, [r.seq for r in call.rows])
         assert await spool.forget("acme", caller_ids=[], call_ids=["call-0"]) == 1
         assert await spool.pending() == 19  # a row left of each other call: kept, not claimed (open)
     finally:
@@ -190,3 +190,58 @@ async def test_a_store_beats_on_its_own_and_looks_in_the_spool_when_a_call_close
         assert len(beats) >= beats_then + 3  # the heartbeat went on beside it
     finally:
         await store.aclose()
+
+
+async def test_turns_kept_for_a_call_after_its_replay_was_claimed_stay_for_the_next_replay(tmp_path: Path) -> None:
+    """The replayer claims a closed call's turns, stores them, then clears them from the spool. A turn
+    kept for that call in between (handed back at close and put in the spool then) is not cleared
+    with them: the next claim gets it."""
+    from datetime import UTC, datetime
+
+    from memory.store.spool import SpooledCall
+    from memory.values import MemoryRow
+
+    at = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+
+    def row(seq: int) -> MemoryRow:
+        return MemoryRow("acme", "", "call-1", seq, "turn", "user", f"turn {seq}", at, "")
+
+    call = SpooledCall("acme", "call-1", [], at, caller_id="caller-1", closed=True)
+    spool = await Spool(tmp_path / "spool.db", database="postgresql:db:5432/x").open()
+    try:
+        await spool.keep(call, [row(1), row(2)])
+        [claimed] = await spool.claim()
+        assert [r.seq for r in claimed.rows] == [1, 2]
+        await spool.keep(call, [row(3)])  # kept while the claimed turns are being stored
+        await spool.replayed("acme", "call-1", [r.seq for r in claimed.rows])
+        assert await spool.pending() == 1
+        [again] = await spool.claim()
+        assert [r.seq for r in again.rows] == [3]
+        await spool.replayed("acme", "call-1", [3])
+        assert await spool.pending() == 0
+        assert await spool.claim() == []
+    finally:
+        await spool.aclose()
+
+
+async def test_a_call_no_longer_open_in_its_store_is_claimed_though_its_close_never_reached_the_spool(
+    tmp_path: Path,
+) -> None:
+    """A call's close marks it closed in the spool; on a busy host that write can time out. The store
+    knows which of its calls are still open: the others are its to replay, marked or not."""
+    from datetime import UTC, datetime
+
+    from memory.store.spool import SpooledCall
+    from memory.values import MemoryRow
+
+    at = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+    spool = await Spool(tmp_path / "spool.db", database="postgresql:db:5432/x").open()
+    try:
+        for call_id in ("open-call", "closed-call"):
+            row = MemoryRow("acme", "", call_id, 1, "turn", "user", "hello", at, "")
+            await spool.keep(SpooledCall("acme", call_id, [], at, caller_id="caller-1"), [row])
+        assert await spool.claim(live=["open-call", "closed-call"]) == []
+        [claimed] = await spool.claim(live=["open-call"])
+        assert claimed.call_id == "closed-call" and [r.text for r in claimed.rows] == ["hello"]
+    finally:
+        await spool.aclose()

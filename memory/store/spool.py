@@ -27,7 +27,7 @@ import random
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -254,19 +254,25 @@ class Spool:
             (self.owner, os.getpid(), time.time()),
         )
 
-    async def claim(self, *, limit: int = 20) -> list[SpooledCall]:
+    async def claim(self, *, limit: int = 20, live: Collection[str] | None = None) -> list[SpooledCall]:
         """Calls this owner may replay now, oldest first, with their rows in order: its own closed calls,
         and every call of owners that closed or stopped beating ``LEASE_S`` ago (they become this
         owner's, closed). A call is never taken from an owner that is alive.
+
+        ``live``: the ids of this owner's calls still open (their writers running); its other calls are
+        closed too, marked so or not (the write that marks a call closed can time out on a busy host, and
+        its turns would otherwise wait in the spool until this process ends).
 
         Every store of the host asks when one of its calls closed and then every half ``LEASE_S`` (see
         ``CallerStore._maintain``): a read answers when there is nothing to claim (the usual case),
         without taking the file's write lock."""
         gone = time.time() - LEASE_S
+        open_ids = json.dumps(sorted(live)) if live is not None else None
         if not await self._read(
-            "SELECT 1 FROM spooled_calls WHERE database = ? AND ((owner = ? AND closed = 1) OR owner NOT IN"
-            " (SELECT owner FROM owners WHERE seen_at >= ?)) LIMIT 1",
-            (self.database, self.owner, gone),
+            "SELECT 1 FROM spooled_calls WHERE database = ?1 AND ((owner = ?2 AND (closed = 1 OR (?4 IS NOT NULL AND"
+            " call_id NOT IN (SELECT value FROM json_each(?4))))) OR owner NOT IN"
+            " (SELECT owner FROM owners WHERE seen_at >= ?3)) LIMIT 1",
+            (self.database, self.owner, gone, open_ids),
         ):
             return []
 
@@ -276,6 +282,12 @@ class Spool:
                 " (SELECT owner FROM owners WHERE seen_at >= ?)",
                 (self.owner, self.database, gone),
             )
+            if open_ids is not None:
+                db.execute(
+                    "UPDATE spooled_calls SET closed = 1 WHERE database = ? AND owner = ? AND closed = 0"
+                    " AND call_id NOT IN (SELECT value FROM json_each(?))",
+                    (self.database, self.owner, open_ids),
+                )
             db.execute("DELETE FROM owners WHERE seen_at < ?", (gone - 3600,))
             calls = [
                 SpooledCall(r[0], r[1], _load_identifiers(r[2]), _dt(r[3]), r[4], r[5], closed=True)
@@ -298,16 +310,20 @@ class Spool:
 
         return await self._transaction(body)
 
-    async def replayed(self, customer_id: str, call_id: str) -> None:
-        """A claimed call is stored (or dropped, its caller forgotten): it leaves the spool."""
+    async def replayed(self, customer_id: str, call_id: str, seqs: Sequence[int]) -> None:
+        """A claimed call is stored (or dropped, its caller forgotten): the rows claimed (``seqs``) leave
+        the spool, and the call with them unless rows were kept for it since the claim (those wait for
+        the next claim: the call is still closed)."""
 
         def body(db: sqlite3.Connection) -> None:
-            db.execute(
-                "DELETE FROM spooled_rows WHERE database = ? AND customer_id = ? AND call_id = ?",
-                (self.database, customer_id, call_id),
+            db.executemany(
+                "DELETE FROM spooled_rows WHERE database = ? AND customer_id = ? AND call_id = ? AND seq = ?",
+                [(self.database, customer_id, call_id, seq) for seq in seqs],
             )
             db.execute(
-                "DELETE FROM spooled_calls WHERE database = ? AND customer_id = ? AND call_id = ? AND owner = ?",
+                "DELETE FROM spooled_calls WHERE database = ?1 AND customer_id = ?2 AND call_id = ?3 AND owner = ?4"
+                " AND NOT EXISTS (SELECT 1 FROM spooled_rows r WHERE r.database = ?1 AND r.customer_id = ?2"
+                " AND r.call_id = ?3)",
                 (self.database, customer_id, call_id, self.owner),
             )
 
