@@ -1567,6 +1567,41 @@ _CITY_SPAN = re.compile(
 )
 """A city after "in" or "around" in a sentence about tickets or events, of one or two words ("3 tickets on march
 10th in anaheim", "events in seattle wa", "around new york")."""
+_TRIP_CUE = re.compile(
+    r"\b(?:flights?|fly(?:ing)?|trip|travel(?:l?ing|l?ed)?|vacation|visit(?:ing)?|hotels?|house|rooms?|stay(?:ing)?|"
+    r"check(?:ing)?\s+(?:in|out)|checked\s+(?:in|out)|go(?:ing|es)?\s+to|head(?:ing|ed)?\s+to|leaving|depart(?:ing|s)?|"
+    r"return(?:ing)?|destination|airlines?|restaurant|table|reservation)\b|\bfrom\b[^.?!]{1,40}\bto\b"
+)
+"""A sentence about a trip, a stay or a table: only there is a place after "going to", "visiting", "in" read as a
+city."""
+_NOT_A_CITY = (
+    r"(?!(?:be|book|buy|need|have|get|make|take|go|stay|leave|see|watch|want|check|use|pay|rent|fly|visit|travel|"
+    r"return|come|do|look|find|try|call|eat|meet|play|listen|hear|start|work|attend|arrive|depart|drive|spend|change|"
+    r"cancel|ask|tell|give|let|keep|put|send|transfer|reserve|hire|pick|drop|wait|say|sleep|hotel|house|airport|"
+    r"station|city|town|place|restaurant|dinner|lunch|breakfast|school|bed|church|vacation|trip|visit|class|"
+    r"economy|business|first|premium|walking|driving|person|advance|style|"
+    rf"cash|total|\d\w*){_END})"
+)
+_TRIP_WORDS = rf"{_NOT_A_CITY}{_PLACE_WORD}(?:\s+{_NOT_A_CITY}{_PLACE_WORD}){{0,2}}?"
+_TRIP_END = (
+    r"(?=\s+(?:on|for|at|this|next|right|please|okay|is|are|was|which|that|and|or|the|today|tomorrow|tonight|when|"
+    r"where|so|i|we|you|to|from|with|by|leaving|departing|returning|in|area|city|around|after|before|during|"
+    r"checking|check|tickets?|flights?|also|too|as|it|its|it's|can|could|would|will|do|does|did)\b|\s*[,.?!]|\s*$)"
+)
+_TRIP_CITY_SPAN = re.compile(
+    rf"\b(?:(?:going|go|goes|traveling|travelling|travel|heading|headed|flying|fly|trip|flight|flights|moving|off)\s+"
+    rf"(?:back\s+)?to|visiting|from|check(?:ing|ed)?\s+in\s+(?:at|to))\s+(?:the\s+city\s+of\s+)?({_TRIP_WORDS}){_TRIP_END}"
+    # where a stay or a table is: "a house in kuala lumpur", "the house would be in ny"
+    rf"|\b(?:in|around)\s+({_NOT_A_CITY}{_PLACE_WORD}(?:\s+{_NOT_A_CITY}{_PLACE_WORD})?){_TRIP_END}",
+    re.IGNORECASE,
+)
+"""Where a trip goes or comes from, also in lower case ("going to sd", "visiting kuala lumpur", "a trip to london
+uk", "checking in at san diego"), or where a stay or a table is ("a house in kuala lumpur"), of one to three words up
+to a word of the frame."""
+_TRIP_TO_SPAN = re.compile(
+    rf"\bfrom\s+(?:the\s+)?{_TRIP_WORDS}\s+to\s+(?:the\s+)?({_TRIP_WORDS}){_TRIP_END}", re.IGNORECASE
+)
+"""The place a trip goes to, after where it leaves from: "from las vegas to san diego"."""
 _PERFORMER_STOPS = _NAME_STOPS | frozenset(
     _words(
         "okay ok so well sure yes no great alright then now also oh but like actually i we they he she there "
@@ -1811,6 +1846,8 @@ def _named_spans(said: str, taken: Iterable[str]) -> list[tuple[str, str]]:
         patterns.append(("genre", _GENRE_FRAMED))
     if " by " in lowered and not _EVENT_CUE.search(lowered):
         patterns.append(("name", _BY_ALBUM_SPAN))
+    if _TRIP_CUE.search(lowered):  # a city a trip goes to or a stay or a table is in
+        patterns += [("event", _TRIP_CITY_SPAN), ("event", _TRIP_TO_SPAN)]
     if _EVENT_CUE.search(lowered):  # a place after "at", a city after "in", who performs: in talk of an event only
         patterns += [("venue", _AT_VENUE_SPAN), ("event", _CITY_SPAN)]
         if "featuring" in lowered or _PERFORMS.search(lowered):
