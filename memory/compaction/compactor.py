@@ -1559,6 +1559,11 @@ _AT_VENUE_SPAN = re.compile(
 "at kenny's alley", "at 1720 tm"), never a time ("at eight pm") or a day; a room of a larger venue with it ("at
 masonic lodge at hollywood forever", "at the appel room at jazz at lincoln center"), never a time after it ("at the
 fillmore at 8 pm")."""
+_OFFER_AT = re.compile(
+    r"\b(?:how about|what about|you can try)\b[^.?!]*\bat\s+(?!\d)|^\W*(?:it's|it is|its|that's|that is)\s+at\s+(?!\d)"
+)
+"""An offer of something at a place, or where it is ("you can try mandy harvey at blue note napa", "it is at petco
+park"): a place after "at" is read there as in talk of an event."""
 _CITY_SPAN = re.compile(
     rf"\b(?:in|around)\s+({_PLACE_WORD}(?:\s+{_PLACE_WORD})?)"
     r"(?=\s+(?:on|for|at|this|next|right|please|okay|is|are|was|which|that|and|or|the|today|tomorrow|tonight|when|"
@@ -1602,6 +1607,16 @@ _TRIP_TO_SPAN = re.compile(
     rf"\bfrom\s+(?:the\s+)?{_TRIP_WORDS}\s+to\s+(?:the\s+)?({_TRIP_WORDS}){_TRIP_END}", re.IGNORECASE
 )
 """The place a trip goes to, after where it leaves from: "from las vegas to san diego"."""
+_APPOINTMENT_SPAN = re.compile(
+    rf"\bappointment\b[^.?!]{{0,80}}?\b(?:at|with)\s+(?:the\s+)?"
+    r"(?!(?:doctor|dentist|physician|clinic|office|stylist|him|her|them|someone|somebody)\b)"
+    rf"((?:{_PLACE_WORD})(?:\s+{_PLACE_WORD}){{0,5}}?)"
+    r"(?=\s+(?:on|at|for|next|this|tomorrow|today|and|is|in|please|would|does|do|correct|right)\b|\s*[,.?!]|\s*$)",
+    re.IGNORECASE,
+)
+"""Who or where an appointment is with, also in lower case ("an appointment tomorrow at three pm with drysdale
+christine", "your appointment will be at two thirty pm at salon valenti hair nails skin"): a time after "at" is
+none."""
 _PERFORMER_STOPS = _NAME_STOPS | frozenset(
     _words(
         "okay ok so well sure yes no great alright then now also oh but like actually i we they he she there "
@@ -1846,6 +1861,8 @@ def _named_spans(said: str, taken: Iterable[str]) -> list[tuple[str, str]]:
         patterns.append(("genre", _GENRE_FRAMED))
     if " by " in lowered and not _EVENT_CUE.search(lowered):
         patterns.append(("name", _BY_ALBUM_SPAN))
+    if "appointment" in lowered:
+        patterns.append(("event", _APPOINTMENT_SPAN))
     if _TRIP_CUE.search(lowered):  # a city a trip goes to or a stay or a table is in
         patterns += [("event", _TRIP_CITY_SPAN), ("event", _TRIP_TO_SPAN)]
     if _EVENT_CUE.search(lowered):  # a place after "at", a city after "in", who performs: in talk of an event only
@@ -1853,6 +1870,8 @@ def _named_spans(said: str, taken: Iterable[str]) -> list[tuple[str, str]]:
         if "featuring" in lowered or _PERFORMS.search(lowered):
             tokens = tokens or list(_TOKEN.finditer(said))
             found += [(start, "event", text.rstrip(".")) for start, text in _performer_spans(said, lowered, tokens)]
+    elif _OFFER_AT.search(lowered):  # or an offer of one ("how about celine dion at chase center experience")
+        patterns.append(("venue", _AT_VENUE_SPAN))
     for kind, pattern in patterns:
         for m in pattern.finditer(said):
             group = m.lastindex or 1
