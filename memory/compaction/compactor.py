@@ -137,8 +137,8 @@ class Compactor:
         self._header_tokens: int | None = None
         self._aside = False  # the caller's latest condensed words asked back about something earlier
         self._asked_back: set[int] = set()  # condensed turns in which the caller asked back
-        self._unlent: dict[int, list[tuple[str, str]]] = {}  # booking -> names said before its first durable line
-        self._unlent_at: dict[int, int] = {}  # booking -> the turn that said the first of them
+        # booking -> the turn that said the first of its names said before its first durable line, and those names
+        self._unlent: dict[int, tuple[int, list[tuple[str, str]]]] = {}
         self._answers_back: set[int] = set()  # the agent's answers to them: values said before, the first to go
         self._booking_of: dict[int, int] = {}  # condensed turn -> its booking's position in ``_bookings``
         self._bookings: list[Booking] = []  # the condensed turns, by what they were about
@@ -665,8 +665,7 @@ class Compactor:
         if digest.kind == "key":
             line = self._key_line(i, turn, digest, who, when)
             if line is not None:
-                unlent = self._unlent.pop(self._booking_of.get(i, -1), [])
-                self._unlent_at.pop(self._booking_of.get(i, -1), None)
+                _, unlent = self._unlent.pop(self._booking_of.get(i, -1), (i, []))
                 line.spans = (*(n for n in unlent if n not in line.spans), *line.spans)  # said before it: first
                 # a genre asked for before ("some rock songs"): the line says it from the start, not only once merged
                 said_before = [t for k, t in unlent if k == "genre" and t.lower() not in line.full.lower()]
@@ -765,8 +764,7 @@ class Compactor:
             if line.key and line.spans:
                 line.spans = (*line.spans, *(n for n in named if n not in line.spans))
                 return
-        self._unlent_at.setdefault(booking, i)
-        unlent = self._unlent.setdefault(booking, [])  # no durable line yet: the booking's next one holds them
+        _, unlent = self._unlent.setdefault(booking, (i, []))  # no durable line yet: the booking's next one holds them
         unlent.extend(n for n in named if n not in unlent)
 
     def _orphan_names(self, booking: int | None) -> list[_Line]:
@@ -778,8 +776,8 @@ class Compactor:
             return []
         out: list[_Line] = []
         for b in sorted(k for k in self._unlent if k < booking):
-            names, at = self._unlent.pop(b), self._unlent_at.pop(b, None)
-            if not names or at is None:
+            at, names = self._unlent.pop(b)
+            if not names:
                 continue
             text = f"- {self._clock(self._turns[at].at)} values: {'; '.join(tag for _, tag in names)}"
             tokens = self._count(text) + 1
@@ -795,7 +793,7 @@ class Compactor:
         self._rows, self._row_turn, self._by_value, self._by_kind, self.kinds = WorkingSet(), [], {}, {}, {}
         self._bookings, self._value_kinds, self._aside, self._asked_back = [], {}, False, set()
         self._answers_back, self._booking_of, self._sticky, self._said = set(), {}, {}, {}
-        self._unlent, self._unlent_at = {}, {}
+        self._unlent = {}
         for i in range(boundary):
             self._condense(i)
         self._render()
