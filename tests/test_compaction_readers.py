@@ -159,3 +159,77 @@ def test_a_genre_said_as_a_type_of_song_or_after_its_a() -> None:
 def test_who_made_a_song_is_any_words_between_by_and_the_albums_frame() -> None:
     assert "all that remains" in names("how about the thunder rolls by all that remains from the album madness")
     assert names("by the way from the album") == []
+
+
+@pytest.mark.parametrize(
+    ("said", "place"),
+    [
+        # where a trip goes, after the verbs of travel, in lower case and capitalised
+        ("monday next week i'd be leaving from las vegas and going to sd", "sd"),
+        ("i want to go to paris with american airlines at premium economy", "paris"),
+        ("there are three of us we're visiting kuala lumpur", "kuala lumpur"),
+        ("i've a trip to london uk for a couple of days", "london uk"),
+        ("this year i am traveling to sd for vacation", "sd"),
+        ("I want to go to Seattle, WA on the 8th, and be back by the 11th of March.", "Seattle"),
+        # the place after where a trip leaves from
+        ("you would be leaving from las vegas to san diego next monday at 3 10 pm", "san diego"),
+        ("it goes from anaheim intermodal center to union plaza", "union plaza"),
+        # where a stay or a table is
+        ("you're looking to book a house for three people in kuala lumpur checking in next monday", "kuala lumpur"),
+        ("the house would be in ny", "ny"),
+        ("i want to book a table at xiao loong in san fran at evening 5 30", "san fran"),
+        ("okay i have 3 people in your group checking in at san diego the day after tomorrow", "san diego"),
+    ],
+)
+def test_where_a_trip_goes_or_a_stay_is_is_read(said: str, place: str) -> None:
+    assert place in names(said), names(said)
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "i am going to need a table for two",
+        "i'm going to book it",
+        "i want a flight in the morning",
+        "the flight is in economy",
+        "i need a table from 6 to 8 pm",
+        "i want to transfer money from my checking to savings",
+        "is the restaurant in walking distance",
+    ],
+)
+def test_a_verb_a_time_or_a_class_after_the_words_of_a_trip_is_no_place(said: str) -> None:
+    assert names(said) == []
+
+
+@pytest.mark.parametrize(
+    ("said", "who"),
+    [
+        ("please confirm dentist appointment tomorrow at three pm with drysdale christine", "drysdale christine"),
+        ("just to confirm you want an appointment at alejandra de alba m d next thursday and one pm",
+         "alejandra de alba m d"),
+        ("an appointment for the day after tomorrow at six thirty pm at los gatos beauty bar", "los gatos beauty bar"),
+        ("your appointment will be for two thirty pm on march 9th at salon valenti hair nails skin",
+         "salon valenti hair nails skin"),
+    ],
+)  # fmt: skip
+def test_who_an_appointment_is_with_is_read_past_its_time(said: str, who: str) -> None:
+    assert who in names(said), names(said)
+    assert names("your appointment is at 3 pm") == []
+    assert names("the appointment is with the doctor on monday") == []
+
+
+def test_a_place_offered_or_said_as_where_it_is_is_read() -> None:
+    assert "Blue Note Napa" in names("You can try Mandy Harvey at Blue Note Napa.")
+    assert "Chase Center Experience" in names("How about Celine Dion at Chase Center Experience?")
+    assert "Petco Park" in names("It is at Petco Park.")
+    assert names("how about a table at 6 pm") == [] and names("the table is at the window") == []
+
+
+def test_a_fare_class_said_alone_is_read() -> None:
+    def classes(said: str) -> list[str]:
+        return [v.text for v in values_in(said) if v.kind == "class"]
+
+    assert classes("all seats are economy would you like me to go ahead") == ["economy"]
+    assert classes("for 4 passengers traveling economy") == ["economy"]
+    assert classes("Your three tickets are on economy.") == ["economy"]
+    assert classes("an economy car please") == [] and classes("premium economy") == ["premium economy"]

@@ -36,3 +36,27 @@ def test_a_venue_whose_name_starts_with_digits_is_read_and_reaches_the_values_li
         compactor.warm()
     second = [line for line in compactor.plan(None).notes.splitlines() if "415-555-0111" in line]
     assert second and " values: " in second[0] and "5a5 steak lounge" in second[0]
+
+
+def test_where_a_stay_was_reaches_its_values_line() -> None:
+    """A city said in lower case only in the frames of a trip ("we're visiting kuala lumpur", "a house in ny") is no
+    capitalised name; an older booking's values line holds it all the same."""
+    cities = ["kuala lumpur", "new york", "paris", "london uk", "san diego", "phoenix", "seattle", "denver"]
+    pairs: list[tuple[str, str]] = []
+    for k, city in enumerate(cities):
+        pairs += [
+            ("user", f"i need a house, there are {k % 3 + 2} of us and we're visiting {city}"),
+            ("assistant", f"i found a house at {100 + k} main street, it is rated 4 stars and costs {200 + k} dollars"),
+            ("user", "sounds good, please book it for next monday"),
+            ("assistant", f"please confirm a house for {k % 3 + 2} people in {city} checking in next monday"),
+            ("user", "yes that's right"),
+            ("assistant", f"your house is booked, the phone number is 415-555-01{10 + k}. anything else?"),
+            ("user", "no that's all thanks"),
+        ]
+    compactor = Compactor(CompactionPolicy(token_budget=800))
+    for turn in turns_of(pairs, step_s=9):
+        compactor.add(turn)
+        compactor.plan(turn.text if turn.role == "user" else None)
+        compactor.warm()
+    second = [line for line in compactor.plan(None).notes.splitlines() if "415-555-0111" in line]
+    assert second and " values: " in second[0] and "new york" in second[0], second

@@ -137,8 +137,8 @@ class Compactor:
         self._header_tokens: int | None = None
         self._aside = False  # the caller's latest condensed words asked back about something earlier
         self._asked_back: set[int] = set()  # condensed turns in which the caller asked back
-        self._unlent: dict[int, list[tuple[str, str]]] = {}  # booking -> names said before its first durable line
-        self._unlent_at: dict[int, int] = {}  # booking -> the turn that said the first of them
+        # booking -> the turn that said the first of its names said before its first durable line, and those names
+        self._unlent: dict[int, tuple[int, list[tuple[str, str]]]] = {}
         self._answers_back: set[int] = set()  # the agent's answers to them: values said before, the first to go
         self._booking_of: dict[int, int] = {}  # condensed turn -> its booking's position in ``_bookings``
         self._bookings: list[Booking] = []  # the condensed turns, by what they were about
@@ -665,8 +665,7 @@ class Compactor:
         if digest.kind == "key":
             line = self._key_line(i, turn, digest, who, when)
             if line is not None:
-                unlent = self._unlent.pop(self._booking_of.get(i, -1), [])
-                self._unlent_at.pop(self._booking_of.get(i, -1), None)
+                _, unlent = self._unlent.pop(self._booking_of.get(i, -1), (i, []))
                 line.spans = (*(n for n in unlent if n not in line.spans), *line.spans)  # said before it: first
                 # a genre asked for before ("some rock songs"): the line says it from the start, not only once merged
                 said_before = [t for k, t in unlent if k == "genre" and t.lower() not in line.full.lower()]
@@ -765,8 +764,7 @@ class Compactor:
             if line.key and line.spans:
                 line.spans = (*line.spans, *(n for n in named if n not in line.spans))
                 return
-        self._unlent_at.setdefault(booking, i)
-        unlent = self._unlent.setdefault(booking, [])  # no durable line yet: the booking's next one holds them
+        _, unlent = self._unlent.setdefault(booking, (i, []))  # no durable line yet: the booking's next one holds them
         unlent.extend(n for n in named if n not in unlent)
 
     def _orphan_names(self, booking: int | None) -> list[_Line]:
@@ -778,8 +776,8 @@ class Compactor:
             return []
         out: list[_Line] = []
         for b in sorted(k for k in self._unlent if k < booking):
-            names, at = self._unlent.pop(b), self._unlent_at.pop(b, None)
-            if not names or at is None:
+            at, names = self._unlent.pop(b)
+            if not names:
                 continue
             text = f"- {self._clock(self._turns[at].at)} values: {'; '.join(tag for _, tag in names)}"
             tokens = self._count(text) + 1
@@ -795,7 +793,7 @@ class Compactor:
         self._rows, self._row_turn, self._by_value, self._by_kind, self.kinds = WorkingSet(), [], {}, {}, {}
         self._bookings, self._value_kinds, self._aside, self._asked_back = [], {}, False, set()
         self._answers_back, self._booking_of, self._sticky, self._said = set(), {}, {}, {}
-        self._unlent, self._unlent_at = {}, {}
+        self._unlent = {}
         for i in range(boundary):
             self._condense(i)
         self._render()
@@ -1559,6 +1557,11 @@ _AT_VENUE_SPAN = re.compile(
 "at kenny's alley", "at 1720 tm"), never a time ("at eight pm") or a day; a room of a larger venue with it ("at
 masonic lodge at hollywood forever", "at the appel room at jazz at lincoln center"), never a time after it ("at the
 fillmore at 8 pm")."""
+_OFFER_AT = re.compile(
+    r"\b(?:how about|what about|you can try)\b[^.?!]*\bat\s+(?!\d)|^\W*(?:it's|it is|its|that's|that is)\s+at\s+(?!\d)"
+)
+"""An offer of something at a place, or where it is ("you can try mandy harvey at blue note napa", "it is at petco
+park"): a place after "at" is read there as in talk of an event."""
 _CITY_SPAN = re.compile(
     rf"\b(?:in|around)\s+({_PLACE_WORD}(?:\s+{_PLACE_WORD})?)"
     r"(?=\s+(?:on|for|at|this|next|right|please|okay|is|are|was|which|that|and|or|the|today|tomorrow|tonight|when|"
@@ -1567,6 +1570,51 @@ _CITY_SPAN = re.compile(
 )
 """A city after "in" or "around" in a sentence about tickets or events, of one or two words ("3 tickets on march
 10th in anaheim", "events in seattle wa", "around new york")."""
+_TRIP_CUE = re.compile(
+    r"\b(?:flights?|fly(?:ing)?|trip|travel(?:l?ing|l?ed)?|vacation|visit(?:ing)?|hotels?|house|rooms?|stay(?:ing)?|"
+    r"check(?:ing)?\s+(?:in|out)|checked\s+(?:in|out)|go(?:ing|es)?\s+to|head(?:ing|ed)?\s+to|leaving|depart(?:ing|s)?|"
+    r"return(?:ing)?|destination|airlines?|restaurant|table|reservation)\b|\bfrom\b[^.?!]{1,40}\bto\b"
+)
+"""A sentence about a trip, a stay or a table: only there is a place after "going to", "visiting", "in" read as a
+city."""
+_NOT_A_CITY = (
+    r"(?!(?:be|book|buy|need|have|get|make|take|go|stay|leave|see|watch|want|check|use|pay|rent|fly|visit|travel|"
+    r"return|come|do|look|find|try|call|eat|meet|play|listen|hear|start|work|attend|arrive|depart|drive|spend|change|"
+    r"cancel|ask|tell|give|let|keep|put|send|transfer|reserve|hire|pick|drop|wait|say|sleep|hotel|house|airport|"
+    r"station|city|town|place|restaurant|dinner|lunch|breakfast|school|bed|church|vacation|trip|visit|class|"
+    r"economy|business|first|premium|walking|driving|person|advance|style|"
+    rf"cash|total|\d\w*){_END})"
+)
+_TRIP_WORDS = rf"{_NOT_A_CITY}{_PLACE_WORD}(?:\s+{_NOT_A_CITY}{_PLACE_WORD}){{0,2}}?"
+_TRIP_END = (
+    r"(?=\s+(?:on|for|at|this|next|right|please|okay|is|are|was|which|that|and|or|the|today|tomorrow|tonight|when|"
+    r"where|so|i|we|you|to|from|with|by|leaving|departing|returning|in|area|city|around|after|before|during|"
+    r"checking|check|tickets?|flights?|also|too|as|it|its|it's|can|could|would|will|do|does|did)\b|\s*[,.?!]|\s*$)"
+)
+_TRIP_CITY_SPAN = re.compile(
+    rf"\b(?:(?:going|go|goes|traveling|travelling|travel|heading|headed|flying|fly|trip|flight|flights|moving|off)\s+"
+    rf"(?:back\s+)?to|visiting|from|check(?:ing|ed)?\s+in\s+(?:at|to))\s+(?:the\s+city\s+of\s+)?({_TRIP_WORDS}){_TRIP_END}"
+    # where a stay or a table is: "a house in kuala lumpur", "the house would be in ny"
+    rf"|\b(?:in|around)\s+({_NOT_A_CITY}{_PLACE_WORD}(?:\s+{_NOT_A_CITY}{_PLACE_WORD})?){_TRIP_END}",
+    re.IGNORECASE,
+)
+"""Where a trip goes or comes from, also in lower case ("going to sd", "visiting kuala lumpur", "a trip to london
+uk", "checking in at san diego"), or where a stay or a table is ("a house in kuala lumpur"), of one to three words up
+to a word of the frame."""
+_TRIP_TO_SPAN = re.compile(
+    rf"\bfrom\s+(?:the\s+)?{_TRIP_WORDS}\s+to\s+(?:the\s+)?({_TRIP_WORDS}){_TRIP_END}", re.IGNORECASE
+)
+"""The place a trip goes to, after where it leaves from: "from las vegas to san diego"."""
+_APPOINTMENT_SPAN = re.compile(
+    rf"\bappointment\b[^.?!]{{0,80}}?\b(?:at|with)\s+(?:the\s+)?"
+    r"(?!(?:doctor|dentist|physician|clinic|office|stylist|him|her|them|someone|somebody)\b)"
+    rf"((?:{_PLACE_WORD})(?:\s+{_PLACE_WORD}){{0,5}}?)"
+    r"(?=\s+(?:on|at|for|next|this|tomorrow|today|and|is|in|please|would|does|do|correct|right)\b|\s*[,.?!]|\s*$)",
+    re.IGNORECASE,
+)
+"""Who or where an appointment is with, also in lower case ("an appointment tomorrow at three pm with drysdale
+christine", "your appointment will be at two thirty pm at salon valenti hair nails skin"): a time after "at" is
+none."""
 _PERFORMER_STOPS = _NAME_STOPS | frozenset(
     _words(
         "okay ok so well sure yes no great alright then now also oh but like actually i we they he she there "
@@ -1811,11 +1859,17 @@ def _named_spans(said: str, taken: Iterable[str]) -> list[tuple[str, str]]:
         patterns.append(("genre", _GENRE_FRAMED))
     if " by " in lowered and not _EVENT_CUE.search(lowered):
         patterns.append(("name", _BY_ALBUM_SPAN))
+    if "appointment" in lowered:
+        patterns.append(("event", _APPOINTMENT_SPAN))
+    if _TRIP_CUE.search(lowered):  # a city a trip goes to or a stay or a table is in
+        patterns += [("event", _TRIP_CITY_SPAN), ("event", _TRIP_TO_SPAN)]
     if _EVENT_CUE.search(lowered):  # a place after "at", a city after "in", who performs: in talk of an event only
         patterns += [("venue", _AT_VENUE_SPAN), ("event", _CITY_SPAN)]
         if "featuring" in lowered or _PERFORMS.search(lowered):
             tokens = tokens or list(_TOKEN.finditer(said))
             found += [(start, "event", text.rstrip(".")) for start, text in _performer_spans(said, lowered, tokens)]
+    elif _OFFER_AT.search(lowered):  # or an offer of one ("how about celine dion at chase center experience")
+        patterns.append(("venue", _AT_VENUE_SPAN))
     for kind, pattern in patterns:
         for m in pattern.finditer(said):
             group = m.lastindex or 1

@@ -215,7 +215,7 @@ _PAYEE_RELATIONS = frozenset(
     ]
 )
 _CLASS = re.compile(
-    r"\b(?:premium\s+economy|basic\s+economy|business\s+class|first\s+class|economy\s+class|economy(?=\s+(?:seats?|tickets?|flight|fare))|(?:luxury|pool|shared|regular)\s+(?:ride|cab|taxi))\b",
+    r"\b(?:premium\s+economy|basic\s+economy|business\s+class|first\s+class|economy\s+class|economy(?!\s+(?:cars?|size|rental|plus|car\s+rental)\b)(?![\w-])|(?:luxury|pool|shared|regular)\s+(?:ride|cab|taxi))\b",
     re.IGNORECASE,
 )
 _COLOURS = r"red|blue|black|white|silver|grey|gray|green|yellow|orange|brown|beige|gold|purple|pink|maroon|navy"
