@@ -46,27 +46,46 @@ def counted_attempts(pool: list[Booking], bookings: list[Booking] | None = None)
     that was never reported done (the agent could not book it, and the caller asked again) goes with the
     next one of the kind, the one that was booked first; one the caller took leave of, or whose details
     the caller confirmed with no failure reported after ("one ticket to x, right?" - "yes"; "please confirm: play
-    the innocent with subtitles" - "yes please"), counts on its own;
+    the innocent with subtitles" - "yes please"), or confirmed again after the failure ("sorry, that time is
+    taken" ... "please confirm 1 pm" - "yes"), counts on its own;
     one the caller left after a failure was reported is an attempt still. A stretch in which the caller named no
     kind of their own and nothing was reported done ("thank you for your help, that'll be all" after the
-    tickets) is what was said after the one before it, not another booking. With ``bookings`` (all of the call's,
+    tickets), or in which nothing was confirmed, affirmed or reported done right after one of its kind ("what is my
+    balance" after a transfer), is what was said after the one before it, not another booking (a stretch of no kind
+    of the caller's before the first goes with the first). A
+    thing the caller never got (a failure reported and nothing done or affirmed after, in every part of it: "sorry,
+    the table could not be booked", then a song) is no booking of theirs. With ``bookings`` (all of the call's,
     in order), an attempt the caller left for another kind of thing (tickets, then a song, then tickets) counts on
     its own: a caller tries again at once, not after something else (one taken up again after it is joined by
     :meth:`~memory.compaction.turn_recall.TurnRecall._counted`)."""
     at = {id(b): n for n, b in enumerate(bookings or ())}
     out: list[list[Booking]] = []
+    leading: list[Booking] = []  # stretches of nothing before the first booking: said before it
     for booking in pool:
-        if out and not booking.own and not booking.booked:
+        if not booking.booked and not booking.own:
+            (out[-1] if out else leading).append(booking)
+        elif out and _idle(booking) and between(out[-1][-1], booking, bookings, at) == []:
             out[-1].append(booking)
         elif (
             out
             and not _moved_on(out[-1][-1], booking, bookings, at)
-            and not any(b.booked or ((b.left or b.affirmed or b.settled) and not b.failed) for b in out[-1])
+            and not any(
+                b.booked or ((b.left or b.affirmed or b.settled) and (not b.failed or b.affirmed)) for b in out[-1]
+            )
         ):
             out[-1].insert(0 if booking.booked else len(out[-1]), booking)
         else:
             out.append([booking])
-    return out
+    if not out:
+        return [leading] if leading else []
+    out[0].extend(leading)
+    got = [group for group in out if not all(b.failed and not b.booked and not b.affirmed for b in group)]
+    return got or out
+
+
+def _idle(booking: Booking) -> bool:
+    """Nothing was confirmed, affirmed, settled or reported done in ``booking``: no booking of its own."""
+    return not (booking.booked or booking.confirms or booking.affirmed or booking.settled)
 
 
 def between(

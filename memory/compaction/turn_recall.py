@@ -34,7 +34,7 @@ from ..recall.query import understand
 from ..recall.ranking import rank
 from ..recall.working_set import WorkingSet
 from ..text.facts import amounts_in, references
-from ..text.kinds import episode_kinds_in, plain, vocabulary
+from ..text.kinds import booked_kinds_in, episode_kinds_in, plain, vocabulary
 from ..text.quote import quote
 from ..text.reading import read_turn
 from ..text.spoken import normalize_spoken_digits
@@ -237,7 +237,8 @@ class TurnRecall:
         named = {kind for pattern, value_kinds in _VALUE_NOUNS if pattern.search(asked) for kind in value_kinds}
         terms = set(index_terms(asked)) or terms  # the words of what is asked, not of the booking pointed at
         wanted = set(question.value_kinds) - named  # the kinds the words of the question name come first
-        kinds = set(question.kinds)
+        # "the first bus tickets" points at a bus, "the place i booked to stay" at a room: not at an event or a table
+        kinds = set(booked_kinds_in(query)) or set(question.kinds)
         # a stretch of another kind counts too when the caller asked in it for this kind alone (:meth:`_asked_for`)
         pool = [b for b in self.compactor._bookings if b.kind in kinds or self._asked_for(b) in kinds] if kinds else []
         turns_of = self._with_follow_ups(pool)
