@@ -41,7 +41,9 @@ class Booking:
         return bool(kinds) and not set(kinds) & (self.own | self.apart)
 
 
-def counted_attempts(pool: list[Booking], bookings: list[Booking] | None = None) -> list[list[Booking]]:
+def counted_attempts(
+    pool: list[Booking], bookings: list[Booking] | None = None, asides: frozenset[int] = frozenset()
+) -> list[list[Booking]]:
     """The bookings of one kind as the caller counts them ("the second table I booked"): an attempt
     that was never reported done (the agent could not book it, and the caller asked again) goes with the
     next one of the kind, the one that was booked first; one the caller took leave of, or whose details
@@ -50,9 +52,10 @@ def counted_attempts(pool: list[Booking], bookings: list[Booking] | None = None)
     taken" ... "please confirm 1 pm" - "yes"), counts on its own;
     one the caller left after a failure was reported is an attempt still. A stretch in which the caller named no
     kind of their own and nothing was reported done ("thank you for your help, that'll be all" after the
-    tickets), or in which nothing was confirmed, affirmed or reported done right after one of its kind ("what is my
-    balance" after a transfer), is what was said after the one before it, not another booking (a stretch of no kind
-    of the caller's before the first goes with the first). A
+    tickets), or one of ``asides`` (by ``id``: the caller searched for nothing new in it) in which nothing was
+    confirmed, affirmed or reported done, right after one of its kind ("what is my balance" after a transfer), is what
+    was said after the one before it, not another booking (a stretch of no kind of the caller's before the first goes
+    with the first). A
     thing the caller never got (a failure reported and nothing done or affirmed after, in every part of it: "sorry,
     the table could not be booked", then a song) is no booking of theirs. With ``bookings`` (all of the call's,
     in order), an attempt the caller left for another kind of thing (tickets, then a song, then tickets) counts on
@@ -64,7 +67,7 @@ def counted_attempts(pool: list[Booking], bookings: list[Booking] | None = None)
     for booking in pool:
         if not booking.booked and not booking.own:
             (out[-1] if out else leading).append(booking)
-        elif out and _idle(booking) and between(out[-1][-1], booking, bookings, at) == []:
+        elif out and id(booking) in asides and idle(booking) and between(out[-1][-1], booking, bookings, at) == []:
             out[-1].append(booking)
         elif (
             out
@@ -83,7 +86,7 @@ def counted_attempts(pool: list[Booking], bookings: list[Booking] | None = None)
     return got or out
 
 
-def _idle(booking: Booking) -> bool:
+def idle(booking: Booking) -> bool:
     """Nothing was confirmed, affirmed, settled or reported done in ``booking``: no booking of its own."""
     return not (booking.booked or booking.confirms or booking.affirmed or booking.settled)
 
