@@ -742,10 +742,14 @@ def test_a_house_booked_to_stay_in_is_a_place_to_stay_not_more_of_the_booking_be
 def test_a_thing_the_caller_never_got_is_not_counted_among_what_they_booked() -> None:
     from memory.compaction.bookings import Booking, counted_attempts
 
-    never = Booking("restaurant", [0, 1, 2], [1], failed=True, left=True)  # "sorry, the table could not be booked"
+    never = Booking(
+        "restaurant", [0, 1, 2], [1], failed=True, refused=True, left=True
+    )  # "sorry, the table could not be booked"
     song = Booking("music", [3, 4], [4], booked=True, own={"music"})
     table = Booking("restaurant", [5, 6], [6], booked=True, own={"restaurant"})
     never.own = {"restaurant"}
     assert counted_attempts([never, table], [never, song, table]) == [[table]]
-    retried = Booking("restaurant", [0, 1, 2], [1], failed=True, affirmed=True, left=True, own={"restaurant"})
+    retried = Booking(
+        "restaurant", [0, 1, 2], [1], failed=True, refused=True, affirmed=True, left=True, own={"restaurant"}
+    )
     assert counted_attempts([retried, table], [retried, song, table]) == [[retried], [table]]  # yes said after

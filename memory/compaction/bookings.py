@@ -26,6 +26,9 @@ class Booking:
     closed: bool = False  # a closing was said (goodbyes, "anything else?"): whatever is asked next is new
     settled: bool = False  # the caller said yes to the agent reading its details back ("please confirm: ...")
     failed: bool = False  # the agent reported it could not do it ("sorry, i was unable to book that"), none done since
+    # the agent reported it could not book it ("sorry, i was unable to book that"; not a search that found nothing), none
+    # done since
+    refused: bool = False
     request: int | None = None  # the caller's first words with content: what they asked for
     offer: int | None = None  # the agent's latest proposal before the first confirmation
     named: dict[str, float] = field(default_factory=dict)  # kind -> its turns' votes (the caller's weigh most)
@@ -54,20 +57,21 @@ def counted_attempts(
     kind of their own and nothing was reported done ("thank you for your help, that'll be all" after the
     tickets), or one of ``asides`` (by ``id``: the caller searched for nothing new in it) in which nothing was
     confirmed, affirmed or reported done, right after one of its kind ("what is my balance" after a transfer), is what
-    was said after the one before it, not another booking (a stretch of no kind of the caller's before the first goes
-    with the first). A
-    thing the caller never got (a failure reported and nothing done or affirmed after, in every part of it: "sorry,
+    was said after the one before it, not another booking. A
+    thing the caller never got (a refusal reported and nothing done or affirmed after, in every part of it: "sorry,
     the table could not be booked", then a song) is no booking of theirs. With ``bookings`` (all of the call's,
     in order), an attempt the caller left for another kind of thing (tickets, then a song, then tickets) counts on
     its own: a caller tries again at once, not after something else (one taken up again after it is joined by
     :meth:`~memory.compaction.turn_recall.TurnRecall._counted`)."""
     at = {id(b): n for n, b in enumerate(bookings or ())}
     out: list[list[Booking]] = []
-    leading: list[Booking] = []  # stretches of nothing before the first booking: said before it
     for booking in pool:
-        if not booking.booked and not booking.own:
-            (out[-1] if out else leading).append(booking)
-        elif out and id(booking) in asides and idle(booking) and between(out[-1][-1], booking, bookings, at) == []:
+        aside = (
+            id(booking) in asides and idle(booking) and between(out[-1][-1], booking, bookings, at) == []
+            if out
+            else False
+        )
+        if out and ((not booking.booked and not booking.own) or aside):
             out[-1].append(booking)
         elif (
             out
@@ -79,10 +83,7 @@ def counted_attempts(
             out[-1].insert(0 if booking.booked else len(out[-1]), booking)
         else:
             out.append([booking])
-    if not out:
-        return [leading] if leading else []
-    out[0].extend(leading)
-    got = [group for group in out if not all(b.failed and not b.booked and not b.affirmed for b in group)]
+    got = [group for group in out if not all(b.refused and not b.booked and not b.affirmed for b in group)]
     return got or out
 
 

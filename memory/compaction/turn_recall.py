@@ -422,6 +422,7 @@ class TurnRecall:
                     affirmed=latest.affirmed,
                     settled=latest.settled,
                     failed=latest.failed,
+                    refused=latest.refused,
                     own=set().union(*(b.own for b in chain)),
                     confirms=[i for b in chain for i in b.confirms],
                 )
