@@ -668,3 +668,88 @@ def test_another_services_turns_inside_an_event_booking_are_no_proposal_the_even
     plan = compactor.plan("just to double check the venue for the first event tickets was what")
     assert "1720 tm" in plan.recall
     assert "8649" not in plan.recall  # the balance read out between is no turn about the venue
+
+
+def test_a_question_by_order_names_the_kind_its_own_words_say() -> None:
+    from memory.text.kinds import booked_kinds_in
+
+    assert set(booked_kinds_in("what was the price for the first bus tickets")) == {"bus"}  # a bus's tickets
+    assert set(booked_kinds_in("the departure station for the second train tickets")) == {"train"}
+    assert set(booked_kinds_in("the nights for the first place i booked to stay")) == {"hotel"}  # no table
+    assert set(booked_kinds_in("the venue for the third concert tickets")) == {"event"}
+    assert set(booked_kinds_in("the time for the place i booked")) == {"hotel", "restaurant"}  # either, as said
+
+
+TRANSFER_BALANCE_TRANSFER_BUS = [
+    ("user", "i'd like to transfer 200 dollars to maria's savings account"),
+    ("assistant", "please confirm a transfer of $200 from your checking account to maria's savings account"),
+    ("user", "yes that's right"),
+    ("assistant", "your transfer has been made"),
+    ("user", "i'd like to know my checking balance"),
+    ("assistant", "your checking balance is $4,310"),
+    ("user", "thanks that's all"),
+    ("assistant", "have a great day"),
+    ("user", "i need to make a transfer to jonas"),
+    ("assistant", "how much should i send and from which account"),
+    ("user", "send 75 dollars from my savings"),
+    ("assistant", "please confirm a transfer of $75 from your savings account to jonas"),
+    ("user", "yes"),
+    ("assistant", "the transfer went through"),
+    ("user", "thank you bye"),
+    ("user", "can you find me a bus to fresno for tomorrow"),
+    ("assistant", "there is a bus leaving at 9 am for $31"),
+    ("user", "book one ticket please"),
+    ("assistant", "your bus ticket to fresno is booked"),
+    ("user", "thanks that is all"),
+]
+
+
+def test_a_balance_asked_for_after_a_transfer_is_no_transfer_of_its_own() -> None:
+    turns = TRANSFER_BALANCE_TRANSFER_BUS
+    compactor = fed(turns_of([*turns, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert compactor.boundary > len(turns)
+    recall = compactor.plan("sorry what was the recipient for the second money transfer again").recall
+    assert "jonas" in recall and "maria" not in recall
+
+
+HOUSE_AFTER_A_DENTIST = [
+    ("user", "please help me find a dentist in san jose"),
+    ("assistant", "dr alma reyes is a dentist in san jose"),
+    ("user", "book her for tuesday at 10 am"),
+    ("assistant", "please confirm an appointment with dr alma reyes on tuesday at 10 am"),
+    ("user", "yes"),
+    ("assistant", "your appointment is booked"),
+    ("user", "thank you that's all"),
+    ("user", "i am looking to book a house for my vacation in denver"),
+    ("assistant", "there is a house at 88 pine street rated 4.6"),
+    ("user", "sounds good book it for two people from march 3rd to march 6th"),
+    ("assistant", "please confirm a house in denver for 2 people from march 3rd to march 6th"),
+    ("user", "yes"),
+    ("assistant", "your reservation has been made"),
+    ("user", "thanks bye"),
+]
+
+
+def test_a_house_booked_to_stay_in_is_a_place_to_stay_not_more_of_the_booking_before() -> None:
+    turns = HOUSE_AFTER_A_DENTIST
+    compactor = fed(turns_of([*turns, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert compactor.boundary > len(turns)
+    assert [b.kind for b in compactor._bookings][:2] == ["appointment", "hotel"]
+    recall = compactor.plan("sorry what was the address for the first place i booked to stay again").recall
+    assert "88 pine street" in recall
+
+
+def test_a_thing_the_caller_never_got_is_not_counted_among_what_they_booked() -> None:
+    from memory.compaction.bookings import Booking, counted_attempts
+
+    never = Booking(
+        "restaurant", [0, 1, 2], [1], failed=True, refused=True, left=True
+    )  # "sorry, the table could not be booked"
+    song = Booking("music", [3, 4], [4], booked=True, own={"music"})
+    table = Booking("restaurant", [5, 6], [6], booked=True, own={"restaurant"})
+    never.own = {"restaurant"}
+    assert counted_attempts([never, table], [never, song, table]) == [[table]]
+    retried = Booking(
+        "restaurant", [0, 1, 2], [1], failed=True, refused=True, affirmed=True, left=True, own={"restaurant"}
+    )
+    assert counted_attempts([retried, table], [retried, song, table]) == [[retried], [table]]  # yes said after

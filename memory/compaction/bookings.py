@@ -26,6 +26,9 @@ class Booking:
     closed: bool = False  # a closing was said (goodbyes, "anything else?"): whatever is asked next is new
     settled: bool = False  # the caller said yes to the agent reading its details back ("please confirm: ...")
     failed: bool = False  # the agent reported it could not do it ("sorry, i was unable to book that"), none done since
+    # the agent reported it could not book it ("sorry, i was unable to book that"; not a search that found nothing), none
+    # done since
+    refused: bool = False
     request: int | None = None  # the caller's first words with content: what they asked for
     offer: int | None = None  # the agent's latest proposal before the first confirmation
     named: dict[str, float] = field(default_factory=dict)  # kind -> its turns' votes (the caller's weigh most)
@@ -41,32 +44,52 @@ class Booking:
         return bool(kinds) and not set(kinds) & (self.own | self.apart)
 
 
-def counted_attempts(pool: list[Booking], bookings: list[Booking] | None = None) -> list[list[Booking]]:
+def counted_attempts(
+    pool: list[Booking], bookings: list[Booking] | None = None, asides: frozenset[int] = frozenset()
+) -> list[list[Booking]]:
     """The bookings of one kind as the caller counts them ("the second table I booked"): an attempt
     that was never reported done (the agent could not book it, and the caller asked again) goes with the
     next one of the kind, the one that was booked first; one the caller took leave of, or whose details
     the caller confirmed with no failure reported after ("one ticket to x, right?" - "yes"; "please confirm: play
-    the innocent with subtitles" - "yes please"), counts on its own;
+    the innocent with subtitles" - "yes please"), or confirmed again after the failure ("sorry, that time is
+    taken" ... "please confirm 1 pm" - "yes"), counts on its own;
     one the caller left after a failure was reported is an attempt still. A stretch in which the caller named no
     kind of their own and nothing was reported done ("thank you for your help, that'll be all" after the
-    tickets) is what was said after the one before it, not another booking. With ``bookings`` (all of the call's,
+    tickets), or one of ``asides`` (by ``id``: the caller searched for nothing new in it) in which nothing was
+    confirmed, affirmed or reported done, right after one of its kind ("what is my balance" after a transfer), is what
+    was said after the one before it, not another booking. A
+    thing the caller never got (a refusal reported and nothing done or affirmed after, in every part of it: "sorry,
+    the table could not be booked", then a song) is no booking of theirs. With ``bookings`` (all of the call's,
     in order), an attempt the caller left for another kind of thing (tickets, then a song, then tickets) counts on
     its own: a caller tries again at once, not after something else (one taken up again after it is joined by
     :meth:`~memory.compaction.turn_recall.TurnRecall._counted`)."""
     at = {id(b): n for n, b in enumerate(bookings or ())}
     out: list[list[Booking]] = []
     for booking in pool:
-        if out and not booking.own and not booking.booked:
+        aside = (
+            id(booking) in asides and idle(booking) and between(out[-1][-1], booking, bookings, at) == []
+            if out
+            else False
+        )
+        if out and ((not booking.booked and not booking.own) or aside):
             out[-1].append(booking)
         elif (
             out
             and not _moved_on(out[-1][-1], booking, bookings, at)
-            and not any(b.booked or ((b.left or b.affirmed or b.settled) and not b.failed) for b in out[-1])
+            and not any(
+                b.booked or ((b.left or b.affirmed or b.settled) and (not b.failed or b.affirmed)) for b in out[-1]
+            )
         ):
             out[-1].insert(0 if booking.booked else len(out[-1]), booking)
         else:
             out.append([booking])
-    return out
+    got = [group for group in out if not all(b.refused and not b.booked and not b.affirmed for b in group)]
+    return got or out
+
+
+def idle(booking: Booking) -> bool:
+    """Nothing was confirmed, affirmed, settled or reported done in ``booking``: no booking of its own."""
+    return not (booking.booked or booking.confirms or booking.affirmed or booking.settled)
 
 
 def between(

@@ -554,7 +554,7 @@ class Compactor:
                 current.settled = True
         if turn.role == "assistant" and is_not_done(lowered):
             current.affirmed = False  # "sorry, i was unable to book that"
-            current.failed = not current.booked
+            current.failed = current.refused = not current.booked
         elif turn.role == "assistant" and _NOT_FOUND.search(lowered) and not current.booked:
             current.failed = True  # "sorry, i couldn't find any other rom-coms": a search that found nothing to take
         if closing and opens and new:  # the leave taken is of the booking before, not of the one it opens

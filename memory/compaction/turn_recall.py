@@ -34,14 +34,14 @@ from ..recall.query import understand
 from ..recall.ranking import rank
 from ..recall.working_set import WorkingSet
 from ..text.facts import amounts_in, references
-from ..text.kinds import episode_kinds_in, plain, vocabulary
+from ..text.kinds import booked_kinds_in, episode_kinds_in, plain, vocabulary
 from ..text.quote import quote
 from ..text.reading import read_turn
 from ..text.spoken import normalize_spoken_digits
 from ..text.terms import index_terms
 from ..text.values import values_in
 from ..text.vocab import MONTHS, WEEKDAYS
-from .bookings import Booking, between, counted_attempts, takes_up
+from .bookings import Booking, between, counted_attempts, idle, takes_up
 from .classifier import Digest, classify
 from .patterns import (
     ASK_KINDS,
@@ -237,7 +237,8 @@ class TurnRecall:
         named = {kind for pattern, value_kinds in _VALUE_NOUNS if pattern.search(asked) for kind in value_kinds}
         terms = set(index_terms(asked)) or terms  # the words of what is asked, not of the booking pointed at
         wanted = set(question.value_kinds) - named  # the kinds the words of the question name come first
-        kinds = set(question.kinds)
+        # "the first bus tickets" points at a bus, "the place i booked to stay" at a room: not at an event or a table
+        kinds = set(booked_kinds_in(query)) or set(question.kinds)
         # a stretch of another kind counts too when the caller asked in it for this kind alone (:meth:`_asked_for`)
         pool = [b for b in self.compactor._bookings if b.kind in kinds or self._asked_for(b) in kinds] if kinds else []
         turns_of = self._with_follow_ups(pool)
@@ -402,7 +403,7 @@ class TurnRecall:
         and nothing of it before was."""
         resumed = self._resumed(pool)
         if not resumed:
-            return counted_attempts(pool, self.compactor._bookings)
+            return counted_attempts(pool, self.compactor._bookings, self._asides(pool))
         parts: dict[int, list[Booking]] = {}  # the first of each chain -> its parts, in order
         for booking in pool:
             parts.setdefault(id(resumed.get(id(booking), booking)), []).append(booking)
@@ -421,13 +422,15 @@ class TurnRecall:
                     affirmed=latest.affirmed,
                     settled=latest.settled,
                     failed=latest.failed,
+                    refused=latest.refused,
                     own=set().union(*(b.own for b in chain)),
+                    confirms=[i for b in chain for i in b.confirms],
                 )
             whole[id(booking)] = chain[0]
             joined.append(booking)
         everything = [next((b for b in joined if whole[id(b)] is o), o) for o in self.compactor._bookings]
         out: list[list[Booking]] = []
-        for group in counted_attempts(joined, everything):
+        for group in counted_attempts(joined, everything, self._asides(joined)):
             counted: list[Booking] = []
             for booking in group:
                 for part in parts[id(whole[id(booking)])]:
@@ -435,6 +438,16 @@ class TurnRecall:
                     counted.insert(0 if first else len(counted), part)
             out.append(counted)
         return out
+
+    def _asides(self, pool: list[Booking]) -> frozenset[int]:
+        """The bookings of ``pool`` (by ``id``) closed with nothing confirmed, affirmed or done in them, in which the
+        caller asked for nothing new ("i'd like to know my checking balance" after a transfer): no search of theirs
+        starts one, and none is still under way."""
+        return frozenset(
+            id(b)
+            for b in pool
+            if idle(b) and b.closed and b.request is not None and not _NEW_REQUEST.search(self._text(b.request))
+        )
 
     def _resumed(self, pool: list[Booking]) -> dict[int, Booking]:
         """The bookings of ``pool`` (one kind, in order) that take up the one before them again, by ``id``, and the

@@ -23,6 +23,7 @@ from .vocab import DIGIT_WORDS, FILLER_WORDS, TEENS, TENS
 __all__ = [
     "Vocabulary",
     "asks_in",
+    "booked_kinds_in",
     "episode_kinds_in",
     "forget_plain_texts",
     "is_acceptance",
@@ -257,6 +258,36 @@ def episode_kinds_in(text: str) -> Counter[str]:
         n = matches(pattern, said)
         if n:
             found[kind] = n
+    return found
+
+
+def booked_kinds_in(text: str) -> Counter[str]:
+    """The kinds of thing a caller's words point at when they name a booking ("the first bus tickets", "the second
+    place i booked to stay"): :func:`episode_kinds_in`, less a kind named only by words that name another kind as
+    well, which the words name by words of its own besides ("the place i booked to stay": a room, not a table), and
+    less the event of "tickets" said right after another kind of thing ("the bus tickets", "a flight ticket to
+    seattle": that thing's tickets)."""
+    said = plain(text)
+    spans = {
+        kind: [(m.start(), m.end()) for m in pattern.finditer(said)]
+        for kind, pattern in vocabulary().episode_kinds.items()
+    }
+    spans = {kind: found for kind, found in spans.items() if found}
+    others = {kind: [s for k, found in spans.items() if k != kind for s in found] for kind in spans}
+    for kind in spans:  # a phrase within another kind's ("tickets" in "train tickets") is that kind's
+        spans[kind] = [
+            (a, b) for a, b in spans[kind] if not any(c <= a and b <= d and (c, d) != (a, b) for c, d in others[kind])
+        ]
+    if "event" in spans:
+        ends = {end for _, end in others["event"]}
+        spans["event"] = [(a, b) for a, b in spans["event"] if not (said.startswith("ticket", a) and a - 1 in ends)]
+    found: Counter[str] = Counter()
+    for kind, own in spans.items():
+        shared = any(
+            other != kind and set(own) < set(theirs) for other, theirs in spans.items()
+        )  # every phrase of it is another kind's, which the words name by more
+        if own and not shared:
+            found[kind] = len(own)
     return found
 
 
