@@ -49,14 +49,15 @@ def counted_attempts(pool: list[Booking], bookings: list[Booking] | None = None)
     the innocent with subtitles" - "yes please"), counts on its own;
     one the caller left after a failure was reported is an attempt still. A stretch in which the caller named no
     kind of their own and nothing was reported done ("thank you for your help, that'll be all" after the
-    tickets) is what was said after the one before it, not another booking. With ``bookings`` (all of the call's,
+    tickets) is what was said after the one before it, not another booking, unless the caller booked another kind of
+    thing in between (a cab, then the agent's "10 songs, night shift by jon pardi": another song). With ``bookings`` (all of the call's,
     in order), an attempt the caller left for another kind of thing (tickets, then a song, then tickets) counts on
     its own: a caller tries again at once, not after something else (one taken up again after it is joined by
     :meth:`~memory.compaction.turn_recall.TurnRecall._counted`)."""
     at = {id(b): n for n, b in enumerate(bookings or ())}
     out: list[list[Booking]] = []
     for booking in pool:
-        if out and not booking.own and not booking.booked:
+        if out and not booking.own and not booking.booked and not _moved_on(out[-1][-1], booking, bookings, at):
             out[-1].append(booking)
         elif (
             out

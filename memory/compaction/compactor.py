@@ -544,6 +544,15 @@ class Compactor:
             closing = None  # "yes, that's it" to "please confirm ...": the details are right, nothing taken leave of
         if closing and turn.role == "user" and not current.booked and closing.group(0).endswith("do"):
             closing = None  # "that will do" before anything was reported done: the caller takes what is offered
+        if (
+            closing
+            and turn.role == "user"
+            and not current.booked
+            and _TAKES_IT.match(lowered)
+            and current.offer is not None
+            and current.offer == self._agents_last(current, before=i)
+        ):
+            closing = None  # "that is it" to "how about x by y?": the caller takes the one proposed, no leave taken
         if turn.role == "user" and _AFFIRMS.match(lowered):
             last = self._agents_last(current, before=i)
             if (  # the agent's check of the details ("ok, mandy harvey for three, right?")
@@ -1099,6 +1108,8 @@ _CORRECTION = re.compile(r"^\W*(?:no|nah|nope|actually)\b(?!\W+(?:thanks?|thank 
 it corrects the thing under way, whatever the agent reported, it asks for nothing new."""
 _CORRECTS = re.compile(r"\b(?:make it|change it to|change that to|i meant|i mean|it should be|instead)\b")
 """A caller correcting what they said ("did i say the 9th? make it the 8th"): not a question back."""
+_TAKES_IT = re.compile(r"^\W*(?:(?:yes|yeah|yep|oh|ok|okay)\W+)?(?:that's|that is|thats) (?:it|the one)\W*$")
+"""A caller's "that is it" and nothing more: after a proposal, it takes the one proposed."""
 _YES_THATS_IT = re.compile(r"^\W*(?:yes|yeah|yep|yup|correct|right)\W+(?:\w+\W+)?(?:that's|that is) it\b")
 _AFFIRMS = re.compile(
     r"^\W*(?:yes|yeah|yep|yup|sure|correct|right|exactly|perfect|absolutely|definitely|affirmative|i affirm|"
