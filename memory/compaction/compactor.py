@@ -538,6 +538,8 @@ class Compactor:
             current.offer = i  # the agent's latest proposal before anything but a proposal was confirmed
         checks = turn.role == "assistant" and _CHECKS_WITH_CALLER.search(lowered) is not None
         closing = None if checks else _CLOSING.search(lowered)  # "all set for 11 30, does this work": asks
+        if closing is None and turn.role == "assistant":
+            closing = _MORE_FOR_YOU.match(lowered)  # the agent's bare "anything else?": what is asked next is new
         if closing and turn.role == "user" and _OTHER_OPTIONS.search(closing.group(0)):
             closing = None  # the caller's "is there anything else": other options, not leave-taking
         if closing and turn.role == "user" and _YES_THATS_IT.match(lowered):
@@ -549,8 +551,7 @@ class Compactor:
             and turn.role == "user"
             and not current.booked
             and _TAKES_IT.match(lowered)
-            and current.offer is not None
-            and current.offer == self._agents_last(current, before=i)
+            and self._proposed_last(current, i)
         ):
             closing = None  # "that is it" to "how about x by y?": the caller takes the one proposed, no leave taken
         if turn.role == "user" and _AFFIRMS.match(lowered):
@@ -1049,6 +1050,14 @@ class Compactor:
         new = set(index_terms(self._turns[i].text)) - said - booking_talk()
         return len({t for t in new if not t.isdigit() and t not in NUMBER_WORDS}) <= 1
 
+    def _proposed_last(self, booking: Booking, i: int) -> bool:
+        """The agent's last turn in ``booking`` before turn ``i`` proposes something: its offer, or a turn naming
+        values or content ("mana zina by mo temsamani from pobrecita"), not a closing ("anything else?")."""
+        last = self._agents_last(booking, before=i)
+        if last is None or _CLOSING.search(self._turns[last].text.lower()) or _MORE_FOR_YOU.match(self._said[last]):
+            return False
+        return last == booking.offer or self._digest(last).kind in ("key", "content")
+
     def _agents_last(self, booking: Booking, before: int | None = None) -> int | None:
         """The booking's last recallable turn (before turn ``before``: the caller's reply itself, "yes that is what
         i want", is recallable too) when the agent said it (what a caller's reply answers), else None."""
@@ -1092,12 +1101,14 @@ def warm_readers() -> None:
 
 _ASKS_BACK = re.compile(
     r"\b(?:remind me|double check|(?<!\btry )(?<!\btrying )(?<!\bbooking )(?<!\bbook )(?<!\breserving )(?<!\bit )(?<!\bthanks )(?<!\bthank you )again|"
-    r"was it|what was|which was|did we|did you|did i|what did|were the)\b"
-    r"|\b(?:what|which) (?:\w+ ){0,4}(?:was|were|did(?! (?:\w+ ){0,3}(?:come|get|got|release|debut)))\b"
+    r"was it(?! (?:\w+ ){0,2}(?:released|recorded|made|produced|out)\b)|what was|which was|did we|did you|did i|what did|"
+    r"were the)\b"
+    r"|\b(?:what|which) (?:\w+ ){0,4}(?:(?:was|were)(?! (?:it |they |that |this )?(?:\w+ ){0,2}(?:released|recorded|made|"
+    r"produced|out)\b)|did(?! (?:\w+ ){0,3}(?:come|get|got|release|debut)))\b"
 )
 """A caller asking back about something said earlier in the call ("what was the time again", "what was the time for
 the first table"; not a retry: "i want to try booking again on the 3rd", "book it again"; nor thanks: "thanks again
-for the help"; nor a question about the thing under way: "what year did it come out", whose answer is a value of the
+for the help"; nor a question about the thing under way: "what year did it come out", "what year was it released", whose answer is a value of the
 booking, a genre said with it)."""
 _DEVICE_NOUN = re.compile(r"speakers?|tv|television|devices?|stereo|radio")
 """The last word of a kind's name that is the device a thing is played on ("the kitchen speaker")."""
@@ -1108,6 +1119,8 @@ _CORRECTION = re.compile(r"^\W*(?:no|nah|nope|actually)\b(?!\W+(?:thanks?|thank 
 it corrects the thing under way, whatever the agent reported, it asks for nothing new."""
 _CORRECTS = re.compile(r"\b(?:make it|change it to|change that to|i meant|i mean|it should be|instead)\b")
 """A caller correcting what they said ("did i say the 9th? make it the 8th"): not a question back."""
+_MORE_FOR_YOU = re.compile(r"^\W*(?:(?:ok(?:ay)?|sure|alright|great)\W+)?(?:(?:is there|was there) )?anything else\W*$")
+"""The agent's "anything else?" and nothing more: its offer of more, which closes what was under way."""
 _TAKES_IT = re.compile(r"^\W*(?:(?:yes|yeah|yep|oh|ok|okay)\W+)?(?:that's|that is|thats) (?:it|the one)\W*$")
 """A caller's "that is it" and nothing more: after a proposal, it takes the one proposed."""
 _YES_THATS_IT = re.compile(r"^\W*(?:yes|yeah|yep|yup|correct|right)\W+(?:\w+\W+)?(?:that's|that is) it\b")
