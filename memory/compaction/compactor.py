@@ -443,7 +443,14 @@ class Compactor:
         same_kind = not kinds or kinds == [current.kind] if current is not None else False
         asks_anew = requests and bool(kinds)  # "can i make a restaurant reservation i want it on the 12th"
         # of the booking under way: "please play the song on my kitchen device" asks for the one offered
-        offered_open = current is not None and not current.booked and not current.left and turn.role == "user"
+        # (not once a closing was said: "have a good time" - "i am looking for some songs in the album x" is new)
+        offered_open = (
+            current is not None
+            and not current.booked
+            and not current.left
+            and not current.closed
+            and turn.role == "user"
+        )
         follows_up = bool(
             _ABOUT_THEM.search(lowered)
             or (same_kind and (offered_open or not asks_anew) and _FOLLOW_UP.search(lowered))
@@ -536,6 +543,15 @@ class Compactor:
             and all(_OFFER.search(self._turns[c].text.lower()) for c in current.confirms)
         ):
             current.offer = i  # the agent's latest proposal before anything but a proposal was confirmed
+        elif (
+            turn.role == "assistant"
+            and current.offer is not None
+            and not current.confirms
+            and self._digest(i).kind in ("key", "content")
+            and self._recallable(i)
+            and self._asked_for_another(current, i)
+        ):
+            current.offer = i  # "what else?" - "mana zina by mo temsamani from pobrecita": the next one put forward
         checks = turn.role == "assistant" and _CHECKS_WITH_CALLER.search(lowered) is not None
         closing = None if checks else _CLOSING.search(lowered)  # "all set for 11 30, does this work": asks
         if closing is None and turn.role == "assistant":
@@ -1050,6 +1066,15 @@ class Compactor:
         new = set(index_terms(self._turns[i].text)) - said - booking_talk()
         return len({t for t in new if not t.isdigit() and t not in NUMBER_WORDS}) <= 1
 
+    def _asked_for_another(self, booking: Booking, i: int) -> bool:
+        """The caller's last turn in ``booking`` before turn ``i`` passed over what the agent put forward and asked
+        for another ("what else", "something else", "any other songs"), with no proposal of the agent since."""
+        for j in reversed(booking.turns):
+            if j >= i or not self._recallable(j):
+                continue
+            return self._turns[j].role == "user" and _ANOTHER.match(self._said[j]) is not None
+        return False
+
     def _proposed_last(self, booking: Booking, i: int) -> bool:
         """The agent's last turn in ``booking`` before turn ``i`` proposes something: its offer, or a turn naming
         values or content ("mana zina by mo temsamani from pobrecita"), not a closing ("anything else?")."""
@@ -1119,6 +1144,12 @@ _CORRECTION = re.compile(r"^\W*(?:no|nah|nope|actually)\b(?!\W+(?:thanks?|thank 
 it corrects the thing under way, whatever the agent reported, it asks for nothing new."""
 _CORRECTS = re.compile(r"\b(?:make it|change it to|change that to|i meant|i mean|it should be|instead)\b")
 """A caller correcting what they said ("did i say the 9th? make it the 8th"): not a question back."""
+_ANOTHER = re.compile(
+    r"^\W*(?:(?:no|nah|nope|hmm|ok(?:ay)?|not that one|i don't like (?:that|it))\W+)*(?:what else|anything else|"
+    r"something else|(?:any|some) others?\b|(?:any|some|what|are there) other (?:ones?|options?|songs?|movies?|films?|"
+    r"tracks?)|(?:show|give|find|play) me (?:another|something else|a different)|another one|next one|what's next)"
+)
+"""A caller passing over what was put forward and asking for another ("what else", "any other songs")."""
 _MORE_FOR_YOU = re.compile(r"^\W*(?:(?:ok(?:ay)?|sure|alright|great)\W+)?(?:(?:is there|was there) )?anything else\W*$")
 """The agent's "anything else?" and nothing more: its offer of more, which closes what was under way."""
 _TAKES_IT = re.compile(r"^\W*(?:(?:yes|yeah|yep|oh|ok|okay)\W+)?(?:that's|that is|thats) (?:it|the one)\W*$")
