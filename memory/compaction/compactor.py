@@ -1126,15 +1126,15 @@ def warm_readers() -> None:
 
 _ASKS_BACK = re.compile(
     r"\b(?:remind me|double check|(?<!\btry )(?<!\btrying )(?<!\bbooking )(?<!\bbook )(?<!\breserving )(?<!\bit )(?<!\bthanks )(?<!\bthank you )again|"
-    r"was it(?! (?:\w+ ){0,2}(?:released|recorded|made|produced|out)\b)|what was|which was|did we|did you|did i|what did|"
+    r"(?<!\bthat )was it(?! (?:\w+ ){0,2}(?:released|recorded|made|produced|out)\b)|what was|which was|did we|did you|did i|what did|"
     r"were the)\b"
     r"|\b(?:what|which) (?:\w+ ){0,4}(?:(?:was|were)(?! (?:it |they |that |this )?(?:\w+ ){0,2}(?:released|recorded|made|"
     r"produced|out)\b)|did(?! (?:\w+ ){0,3}(?:come|get|got|release|debut)))\b"
 )
 """A caller asking back about something said earlier in the call ("what was the time again", "what was the time for
 the first table"; not a retry: "i want to try booking again on the 3rd", "book it again"; nor thanks: "thanks again
-for the help"; nor a question about the thing under way: "what year did it come out", "what year was it released", whose answer is a value of the
-booking, a genre said with it)."""
+for the help"; nor leave taken: "no that was it"; nor a question about the thing under way: "what year did it come
+out", "what year was it released", whose answer is a value of the booking, a genre said with it)."""
 _DEVICE_NOUN = re.compile(r"speakers?|tv|television|devices?|stereo|radio")
 """The last word of a kind's name that is the device a thing is played on ("the kitchen speaker")."""
 _THE_ONE = re.compile(r"\b(?:the|that|this)\s+$")
