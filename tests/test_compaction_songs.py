@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from memory.compaction import CompactionPolicy, Compactor, Turn
-from memory.compaction.compactor import _ASKS_BACK
+from memory.compaction.compactor import _ASKS_BACK, _FAREWELL
 
 T0 = datetime(2026, 3, 1, 18, 0, tzinfo=UTC)
 
@@ -115,3 +115,22 @@ def test_the_proposal_after_what_else_is_the_one_taken() -> None:
     )
     plan = compactor.plan("what album was the first song you played again")
     assert "pobrecita" in plan.recall
+
+
+def test_have_a_good_time_said_last_is_a_farewell() -> None:
+    """ "have a good time" at the end of the agent's turn bids goodbye: what the caller asks next is another song,
+    not more of the one under way."""
+    assert _FAREWELL.search("enjoy the song have a good time")
+    compactor = _fed(
+        [
+            ("user", "play me something by foster the people"),
+            ("assistant", "how about pumped up kicks from the album torches"),
+            ("user", "that is what i want"),
+            ("assistant", "can i do something else to help you"),
+            ("user", "nothing i am thankful"),
+            ("assistant", "have a good time"),
+            ("user", "i am looking for some good get scared songs in the album best kind of mess"),
+            ("assistant", "how about sarcasm by get scared from the album best kind of mess"),
+        ]
+    )
+    assert [b.turns[0] for b in compactor._bookings[:2]] == [0, 6]

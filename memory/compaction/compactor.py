@@ -443,14 +443,7 @@ class Compactor:
         same_kind = not kinds or kinds == [current.kind] if current is not None else False
         asks_anew = requests and bool(kinds)  # "can i make a restaurant reservation i want it on the 12th"
         # of the booking under way: "please play the song on my kitchen device" asks for the one offered
-        # (not once a closing was said: "have a good time" - "i am looking for some songs in the album x" is new)
-        offered_open = (
-            current is not None
-            and not current.booked
-            and not current.left
-            and not current.closed
-            and turn.role == "user"
-        )
+        offered_open = current is not None and not current.booked and not current.left and turn.role == "user"
         follows_up = bool(
             _ABOUT_THEM.search(lowered)
             or (same_kind and (offered_open or not asks_anew) and _FOLLOW_UP.search(lowered))
@@ -1211,7 +1204,7 @@ _NOT_FOUND = re.compile(
 _FAREWELL = re.compile(
     r"\b(?:good ?bye|bye|take care|see you|"
     r"(?<!\bto )(?<!\bcan )(?<!\bcould )(?<!\bwe )(?<!\bi )have a (?:nice|good|great|wonderful|lovely|fantastic|pleasant|"
-    r"terrific) (?:rest of (?:your|the) )?(?:day|one|evening|night|weekend|afternoon|morning)|"
+    r"terrific) (?:rest of (?:your|the) )?(?:day|one|evening|night|weekend|afternoon|morning|time)|"
     r"enjoy (?:the rest of )?(?:your|the) (?:day|evening|night|weekend))"
     r"(?:\W+(?:too|now|sir|ma'am|then|again|bye))?\W*$"
 )
