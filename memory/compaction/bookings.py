@@ -55,7 +55,8 @@ def counted_attempts(
     taken" ... "please confirm 1 pm" - "yes"), counts on its own;
     one the caller left after a failure was reported is an attempt still. A stretch in which the caller named no
     kind of their own and nothing was reported done ("thank you for your help, that'll be all" after the
-    tickets), or one of ``asides`` (by ``id``: the caller searched for nothing new in it) in which nothing was
+    tickets), unless the caller booked another kind of thing in between (a cab, then the agent's "10 songs, night
+    shift by jon pardi": another song), or one of ``asides`` (by ``id``: the caller searched for nothing new in it) in which nothing was
     confirmed, affirmed or reported done, right after one of its kind ("what is my balance" after a transfer), is what
     was said after the one before it, not another booking. A
     thing the caller never got (a refusal reported and nothing done or affirmed after, in every part of it: "sorry,
@@ -71,7 +72,9 @@ def counted_attempts(
             if out
             else False
         )
-        if out and ((not booking.booked and not booking.own) or aside):
+        if out and (
+            (not booking.booked and not booking.own and not _moved_on(out[-1][-1], booking, bookings, at)) or aside
+        ):
             out[-1].append(booking)
         elif (
             out

@@ -536,14 +536,33 @@ class Compactor:
             and all(_OFFER.search(self._turns[c].text.lower()) for c in current.confirms)
         ):
             current.offer = i  # the agent's latest proposal before anything but a proposal was confirmed
+        elif (
+            turn.role == "assistant"
+            and current.offer is not None
+            and not current.confirms
+            and self._digest(i).kind in ("key", "content")
+            and self._recallable(i)
+            and self._asked_for_another(current, i)
+        ):
+            current.offer = i  # "what else?" - "mana zina by mo temsamani from pobrecita": the next one put forward
         checks = turn.role == "assistant" and _CHECKS_WITH_CALLER.search(lowered) is not None
         closing = None if checks else _CLOSING.search(lowered)  # "all set for 11 30, does this work": asks
+        if closing is None and turn.role == "assistant":
+            closing = _MORE_FOR_YOU.match(lowered)  # the agent's bare "anything else?": what is asked next is new
         if closing and turn.role == "user" and _OTHER_OPTIONS.search(closing.group(0)):
             closing = None  # the caller's "is there anything else": other options, not leave-taking
         if closing and turn.role == "user" and _YES_THATS_IT.match(lowered):
             closing = None  # "yes, that's it" to "please confirm ...": the details are right, nothing taken leave of
         if closing and turn.role == "user" and not current.booked and closing.group(0).endswith("do"):
             closing = None  # "that will do" before anything was reported done: the caller takes what is offered
+        if (
+            closing
+            and turn.role == "user"
+            and not current.booked
+            and _TAKES_IT.match(lowered)
+            and self._proposed_last(current, i)
+        ):
+            closing = None  # "that is it" to "how about x by y?": the caller takes the one proposed, no leave taken
         if turn.role == "user" and _AFFIRMS.match(lowered):
             last = self._agents_last(current, before=i)
             if (  # the agent's check of the details ("ok, mandy harvey for three, right?")
@@ -1038,6 +1057,23 @@ class Compactor:
         new = set(index_terms(self._turns[i].text)) - said - booking_talk()
         return len({t for t in new if not t.isdigit() and t not in NUMBER_WORDS}) <= 1
 
+    def _asked_for_another(self, booking: Booking, i: int) -> bool:
+        """The caller's last turn in ``booking`` before turn ``i`` passed over what the agent put forward and asked
+        for another ("what else", "something else", "any other songs"), with no proposal of the agent since."""
+        for j in reversed(booking.turns):
+            if j >= i or not self._recallable(j):
+                continue
+            return self._turns[j].role == "user" and _ANOTHER.match(self._said[j]) is not None
+        return False
+
+    def _proposed_last(self, booking: Booking, i: int) -> bool:
+        """The agent's last turn in ``booking`` before turn ``i`` proposes something: its offer, or a turn naming
+        values or content ("mana zina by mo temsamani from pobrecita"), not a closing ("anything else?")."""
+        last = self._agents_last(booking, before=i)
+        if last is None or _CLOSING.search(self._turns[last].text.lower()) or _MORE_FOR_YOU.match(self._said[last]):
+            return False
+        return last == booking.offer or self._digest(last).kind in ("key", "content")
+
     def _agents_last(self, booking: Booking, before: int | None = None) -> int | None:
         """The booking's last recallable turn (before turn ``before``: the caller's reply itself, "yes that is what
         i want", is recallable too) when the agent said it (what a caller's reply answers), else None."""
@@ -1081,13 +1117,15 @@ def warm_readers() -> None:
 
 _ASKS_BACK = re.compile(
     r"\b(?:remind me|double check|(?<!\btry )(?<!\btrying )(?<!\bbooking )(?<!\bbook )(?<!\breserving )(?<!\bit )(?<!\bthanks )(?<!\bthank you )again|"
-    r"was it|what was|which was|did we|did you|did i|what did|were the)\b"
-    r"|\b(?:what|which) (?:\w+ ){0,4}(?:was|were|did(?! (?:\w+ ){0,3}(?:come|get|got|release|debut)))\b"
+    r"(?<!\bthat )was it(?! (?:\w+ ){0,2}(?:released|recorded|made|produced|out)\b)|what was|which was|did we|did you|did i|what did|"
+    r"were the)\b"
+    r"|\b(?:what|which) (?:\w+ ){0,4}(?:(?:was|were)(?! (?:it |they |that |this )?(?:\w+ ){0,2}(?:released|recorded|made|"
+    r"produced|out)\b)|did(?! (?:\w+ ){0,3}(?:come|get|got|release|debut)))\b"
 )
 """A caller asking back about something said earlier in the call ("what was the time again", "what was the time for
 the first table"; not a retry: "i want to try booking again on the 3rd", "book it again"; nor thanks: "thanks again
-for the help"; nor a question about the thing under way: "what year did it come out", whose answer is a value of the
-booking, a genre said with it)."""
+for the help"; nor leave taken: "no that was it"; nor a question about the thing under way: "what year did it come
+out", "what year was it released", whose answer is a value of the booking, a genre said with it)."""
 _DEVICE_NOUN = re.compile(r"speakers?|tv|television|devices?|stereo|radio")
 """The last word of a kind's name that is the device a thing is played on ("the kitchen speaker")."""
 _THE_ONE = re.compile(r"\b(?:the|that|this)\s+$")
@@ -1097,6 +1135,16 @@ _CORRECTION = re.compile(r"^\W*(?:no|nah|nope|actually)\b(?!\W+(?:thanks?|thank 
 it corrects the thing under way, whatever the agent reported, it asks for nothing new."""
 _CORRECTS = re.compile(r"\b(?:make it|change it to|change that to|i meant|i mean|it should be|instead)\b")
 """A caller correcting what they said ("did i say the 9th? make it the 8th"): not a question back."""
+_ANOTHER = re.compile(
+    r"^\W*(?:(?:no|nah|nope|hmm|ok(?:ay)?|not that one|i don't like (?:that|it))\W+)*(?:what else|anything else|"
+    r"something else|(?:any|some) others?\b|(?:any|some|what|are there) other (?:ones?|options?|songs?|movies?|films?|"
+    r"tracks?)|(?:show|give|find|play) me (?:another|something else|a different)|another one|next one|what's next)"
+)
+"""A caller passing over what was put forward and asking for another ("what else", "any other songs")."""
+_MORE_FOR_YOU = re.compile(r"^\W*(?:(?:ok(?:ay)?|sure|alright|great)\W+)?(?:(?:is there|was there) )?anything else\W*$")
+"""The agent's "anything else?" and nothing more: its offer of more, which closes what was under way."""
+_TAKES_IT = re.compile(r"^\W*(?:(?:yes|yeah|yep|oh|ok|okay)\W+)?(?:that's|that is|thats) (?:it|the one)\W*$")
+"""A caller's "that is it" and nothing more: after a proposal, it takes the one proposed."""
 _YES_THATS_IT = re.compile(r"^\W*(?:yes|yeah|yep|yup|correct|right)\W+(?:\w+\W+)?(?:that's|that is) it\b")
 _AFFIRMS = re.compile(
     r"^\W*(?:yes|yeah|yep|yup|sure|correct|right|exactly|perfect|absolutely|definitely|affirmative|i affirm|"
@@ -1154,7 +1202,7 @@ _NOT_FOUND = re.compile(
 _FAREWELL = re.compile(
     r"\b(?:good ?bye|bye|take care|see you|"
     r"(?<!\bto )(?<!\bcan )(?<!\bcould )(?<!\bwe )(?<!\bi )have a (?:nice|good|great|wonderful|lovely|fantastic|pleasant|"
-    r"terrific) (?:rest of (?:your|the) )?(?:day|one|evening|night|weekend|afternoon|morning)|"
+    r"terrific) (?:rest of (?:your|the) )?(?:day|one|evening|night|weekend|afternoon|morning|time)|"
     r"enjoy (?:the rest of )?(?:your|the) (?:day|evening|night|weekend))"
     r"(?:\W+(?:too|now|sir|ma'am|then|again|bye))?\W*$"
 )
