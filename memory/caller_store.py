@@ -101,6 +101,7 @@ class CallerStore:
         self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._query_deadlines: dict[str, float] = dict(query_deadlines or {})
         self._open_calls: weakref.WeakSet[CallHooks] = weakref.WeakSet()
+        self._writing: set[str] = set()  # calls whose writer may still put turns in the spool (not closed yet)
         self._backfill_at: dict[str, float] = dict.fromkeys(self._policies, 0.0)  # tenant -> when next
         self._stale_briefs: set[tuple[str, str]] = set()  # briefs of forgotten callers still to delete
         self._cache_paused_until = 0.0
@@ -164,6 +165,7 @@ class CallerStore:
         at = as_utc(started_at, name="started_at")
         hooks = CallHooks(self, customer_id, normalised, call_id=call_id, started_at=at, policy=policy)
         self._open_calls.add(hooks)
+        self._writing.add(call_id)
         self._backfill_at.setdefault(customer_id, 0.0)
         budget = policy.preload_timeout_s if budget_s is None else budget_s
         started = time.monotonic()
@@ -175,7 +177,9 @@ class CallerStore:
 
     def call_closed(self, customer_id: str, call_id: str) -> None:
         """A call of this process closed: rows it could not enrich are back-filled soon, and what it
-        left to the spool is replayed."""
+        left to the spool is replayed (its writer has stopped: what it left is the replayer's, marked closed or
+        not)."""
+        self._writing.discard(call_id)
         self._backfill_at[customer_id] = 0.0
         self._replay_soon = True
         self._wake.set()
@@ -485,7 +489,8 @@ class CallerStore:
             return 0
         done = 0
         try:
-            live = [h.call_id for h in list(self._open_calls) if h.writing]
+            self._writing &= {h.call_id for h in list(self._open_calls)}  # a call never closed is gone with its hooks
+            live = list(self._writing)
             claimed = await self._spool.claim(live=live)
         except BaseException:
             self._replay_soon = True  # look again within a tick

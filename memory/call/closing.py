@@ -50,7 +50,6 @@ class CallCloser:
         self._linker = linker
         self._history = history
         self._transcript = transcript
-        self.writing = True  # the call's writer may still put turns in the spool (see ``CallerStore.replay_spool``)
 
     async def forget(self) -> None:
         """The caller was deleted: every part drops what it held of them, and the writer stops."""
@@ -80,7 +79,6 @@ class CallCloser:
         """Close; whether the call was finished in the database."""
         linker = self._linker
         if forgotten():  # the caller was deleted: nothing of the call is stored
-            self.writing = False
             self._services.call_closed(linker.customer_id, linker.call_id)
             return False
         finished = False
@@ -101,7 +99,6 @@ class CallCloser:
         finally:
             await self._writer.stop()
             self._history.cancel()
-            self.writing = False  # what this call left in the spool is the replayer's now, marked closed or not
             self._services.call_closed(linker.customer_id, linker.call_id)
         if not finished and not forgotten():
             await self._leave_to_the_spool()

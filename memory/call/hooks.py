@@ -123,11 +123,6 @@ class CallHooks:
         return self._closed
 
     @property
-    def writing(self) -> bool:
-        """The call's writer may still put turns in the spool (until its close has stopped it)."""
-        return self._closer.writing
-
-    @property
     def forgotten(self) -> bool:
         """The caller was deleted during the call: nothing more of it is kept or recalled."""
         return self._forgotten
