@@ -54,8 +54,13 @@ def counted_attempts(pool: list[Booking], bookings: list[Booking] | None = None)
     its own: a caller tries again at once, not after something else (one taken up again after it is joined by
     :meth:`~memory.compaction.turn_recall.TurnRecall._counted`)."""
     at = {id(b): n for n, b in enumerate(bookings or ())}
+    # a search the caller took leave of with nothing booked ("no thanks, that's all"), when others of the kind were
+    # booked: no booking of its own, but what was said after the one before it (or before the first one)
+    aside = {id(b) for b in pool if _searched_only(b)} if any(b.booked for b in pool) else set()
     out: list[list[Booking]] = []
     for booking in pool:
+        if id(booking) in aside:
+            continue
         if out and not booking.own and not booking.booked:
             out[-1].append(booking)
         elif (
@@ -66,7 +71,17 @@ def counted_attempts(pool: list[Booking], bookings: list[Booking] | None = None)
             out[-1].insert(0 if booking.booked else len(out[-1]), booking)
         else:
             out.append([booking])
+    if aside and out:
+        order = {id(b): n for n, b in enumerate(pool)}
+        for booking in (b for b in pool if id(b) in aside):
+            before = [g for g in out if min(order[id(b)] for b in g) < order[id(booking)]]
+            (before[-1] if before else out[0]).append(booking)
     return out
+
+
+def _searched_only(booking: Booking) -> bool:
+    """The caller took leave of ``booking`` with nothing reported done, no failure, no details confirmed."""
+    return booking.left and not (booking.booked or booking.failed or booking.affirmed or booking.settled)
 
 
 def between(
