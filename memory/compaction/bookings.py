@@ -80,8 +80,13 @@ def counted_attempts(pool: list[Booking], bookings: list[Booking] | None = None)
 
 
 def _searched_only(booking: Booking) -> bool:
-    """The caller took leave of ``booking`` with nothing reported done, no failure, no details confirmed."""
-    return booking.left and not (booking.booked or booking.failed or booking.affirmed or booking.settled)
+    """The caller took leave of ``booking`` with nothing reported done, no failure, no details confirmed, and the agent
+    read back or reported nothing in it: a search ("i'm looking for some games in seattle") that booked nothing."""
+    return (
+        booking.left
+        and not booking.confirms
+        and not (booking.booked or booking.failed or booking.affirmed or booking.settled)
+    )
 
 
 def between(
