@@ -4,6 +4,7 @@ played), as :class:`~memory.compaction.compactor.Compactor` segments them and in
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
@@ -41,7 +42,9 @@ class Booking:
         return bool(kinds) and not set(kinds) & (self.own | self.apart)
 
 
-def counted_attempts(pool: list[Booking], bookings: list[Booking] | None = None) -> list[list[Booking]]:
+def counted_attempts(
+    pool: list[Booking], bookings: list[Booking] | None = None, searched: Callable[[Booking], bool] | None = None
+) -> list[list[Booking]]:
     """The bookings of one kind as the caller counts them ("the second table I booked"): an attempt
     that was never reported done (the agent could not book it, and the caller asked again) goes with the
     next one of the kind, the one that was booked first; one the caller took leave of, or whose details
@@ -52,11 +55,12 @@ def counted_attempts(pool: list[Booking], bookings: list[Booking] | None = None)
     tickets) is what was said after the one before it, not another booking. With ``bookings`` (all of the call's,
     in order), an attempt the caller left for another kind of thing (tickets, then a song, then tickets) counts on
     its own: a caller tries again at once, not after something else (one taken up again after it is joined by
-    :meth:`~memory.compaction.turn_recall.TurnRecall._counted`)."""
+    :meth:`~memory.compaction.turn_recall.TurnRecall._counted`). With ``searched`` (what the caller asked for in a
+    booking), a search that booked nothing (:func:`searched_only`) is no booking of the caller's count when others of
+    the kind were booked: it goes with the one before it (or the first one)."""
     at = {id(b): n for n, b in enumerate(bookings or ())}
-    # a search the caller took leave of with nothing booked ("no thanks, that's all"), when others of the kind were
-    # booked: no booking of its own, but what was said after the one before it (or before the first one)
-    aside = {id(b) for b in pool if _searched_only(b)} if any(b.booked for b in pool) else set()
+    booked = searched is not None and any(b.booked for b in pool)
+    aside = {id(b) for b in pool if searched_only(b) and searched(b)} if searched is not None and booked else set()
     out: list[list[Booking]] = []
     for booking in pool:
         if id(booking) in aside:
@@ -79,7 +83,7 @@ def counted_attempts(pool: list[Booking], bookings: list[Booking] | None = None)
     return out
 
 
-def _searched_only(booking: Booking) -> bool:
+def searched_only(booking: Booking) -> bool:
     """The caller took leave of ``booking`` with nothing reported done, no failure, no details confirmed, and the agent
     read back or reported nothing in it: a search ("i'm looking for some games in seattle") that booked nothing."""
     return (
