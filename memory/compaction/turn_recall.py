@@ -438,7 +438,7 @@ class TurnRecall:
 
     def _searched(self, booking: Booking) -> bool:
         """``booking`` (:func:`~memory.compaction.bookings.searched_only`) was a search alone: the caller never asked in
-        it to book, buy, play or put on anything, nor spoke of tickets ("find me some games in seattle" - "that's all
+        it to book, buy, play, watch or listen to anything, nor spoke of tickets ("find me some games in seattle" - "that's all
         for now")."""
         user = [i for i in booking.turns if self.compactor._turns[i].role == "user"]
         return searched_only(booking) and not any(_DOES_IT.search(self._text(i)) for i in user)
@@ -1002,8 +1002,10 @@ _NEW_REQUEST = re.compile(
     r"interesting|fun|happening|going on|excit\w*|suggest\w*|recommend\w*|options|some (?!tickets?\b)\w+)\b"
 )
 """A caller asking for something new (a search, other options): no booking taken up again."""
-_DOES_IT = re.compile(r"\b(?:book|buy|reserve|purchase|play|cast|put (?:\w+ )?on|start|tickets?|seats?)\b")
-"""A caller asking for the thing itself (to book it, to play it), not only to find one."""
+_DOES_IT = re.compile(
+    r"\b(?:book|buy|reserve|purchase|play|cast|put (?:\w+ )?on|start|watch|listen|hear|tickets?|seats?)\b"
+)
+"""A caller asking for the thing itself (to book it, to play it, to watch or listen to it), not only to find one."""
 _BOOKS_IT = re.compile(r"\b(?:book|buy|get|reserve|purchase)\b")
 """A caller asking to book (the words, not what)."""
 _ASKING = re.compile(r"\b(?:what|which|when|where|who|how|remind|double check|again|was it)\b")
