@@ -753,3 +753,67 @@ def test_a_thing_the_caller_never_got_is_not_counted_among_what_they_booked() ->
         "restaurant", [0, 1, 2], [1], failed=True, refused=True, affirmed=True, left=True, own={"restaurant"}
     )
     assert counted_attempts([retried, table], [retried, song, table]) == [[retried], [table]]  # yes said after
+
+
+GAMES_SEARCHED_THEN_A_SONG_THEN_TICKETS = [
+    ("user", "i want to do something on saturday find me some games in seattle"),
+    ("assistant", "there are six games one of them is the mariners vs blue jays at t-mobile park"),
+    ("user", "okay good to know that is all for now"),
+    ("assistant", "have a nice day"),
+    ("user", "can you play some pop music on the kitchen speaker"),
+    ("assistant", "please confirm umbrella by rihanna on the kitchen speaker"),
+    ("user", "yes"),
+    ("assistant", "umbrella is now playing"),
+    ("user", "thanks bye"),
+    ("user", "i want three tickets to an event in phoenix on the tenth"),
+    ("assistant", "please confirm three tickets for the drums on march 10th in phoenix"),
+    ("user", "yes"),
+    ("assistant", "your tickets are booked"),
+    ("user", "thanks that's all"),
+]
+
+
+def test_a_search_that_booked_nothing_is_not_the_first_of_the_callers_tickets() -> None:
+    turns = GAMES_SEARCHED_THEN_A_SONG_THEN_TICKETS
+    compactor = fed(turns_of([*turns, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert compactor.boundary > len(turns)
+    pool = [b for b in compactor._bookings if b.kind == "event"]
+    assert len(pool) == 2 and pool[0].left and not pool[0].booked and not pool[0].confirms
+    [tickets] = compactor._turn_recall._counted(pool)  # one booking, the search said with it
+    assert tickets[0] is pool[1]
+    recall = compactor.plan("sorry what was the city for the first event tickets again").recall
+    assert "phoenix" in recall and "seattle" not in recall
+
+
+def test_a_search_the_agent_read_details_back_in_still_counts_on_its_own() -> None:
+    turns = [
+        ("user", "find me a concert in denver on friday"),
+        ("assistant", "please confirm two tickets for the lumineers on friday in denver"),
+        ("user", "hmm no thanks that's all"),
+        ("assistant", "have a nice day"),
+        *GAMES_SEARCHED_THEN_A_SONG_THEN_TICKETS[9:],
+    ]
+    compactor = fed(turns_of([*turns, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    pool = [b for b in compactor._bookings if b.kind == "event"]
+    assert len(pool) == 2 and pool[0].confirms and not pool[0].booked
+    assert len(compactor._turn_recall._counted(pool)) == 2
+
+
+def test_a_play_the_caller_asked_for_counts_though_no_report_of_it_was_read() -> None:
+    turns = [
+        ("user", "find me a song by adele"),
+        ("assistant", "how about hello by adele"),
+        ("user", "play that on the kitchen speaker"),
+        ("assistant", "enjoy"),
+        ("user", "thanks that's all"),
+        ("assistant", "have a nice day"),
+        ("user", "can you play some pop music on the tv"),
+        ("assistant", "please confirm umbrella by rihanna on the tv"),
+        ("user", "yes"),
+        ("assistant", "umbrella is now playing"),
+        ("user", "thanks bye"),
+    ]
+    compactor = fed(turns_of([*turns, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    pool = [b for b in compactor._bookings if b.kind == "music"]
+    assert len(pool) == 2 and not pool[0].booked and pool[0].left and not pool[0].confirms
+    assert len(compactor._turn_recall._counted(pool)) == 2

@@ -4,6 +4,7 @@ played), as :class:`~memory.compaction.compactor.Compactor` segments them and in
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
@@ -45,7 +46,10 @@ class Booking:
 
 
 def counted_attempts(
-    pool: list[Booking], bookings: list[Booking] | None = None, asides: frozenset[int] = frozenset()
+    pool: list[Booking],
+    bookings: list[Booking] | None = None,
+    asides: frozenset[int] = frozenset(),
+    searched: Callable[[Booking], bool] | None = None,
 ) -> list[list[Booking]]:
     """The bookings of one kind as the caller counts them ("the second table I booked"): an attempt
     that was never reported done (the agent could not book it, and the caller asked again) goes with the
@@ -63,10 +67,16 @@ def counted_attempts(
     the table could not be booked", then a song) is no booking of theirs. With ``bookings`` (all of the call's,
     in order), an attempt the caller left for another kind of thing (tickets, then a song, then tickets) counts on
     its own: a caller tries again at once, not after something else (one taken up again after it is joined by
-    :meth:`~memory.compaction.turn_recall.TurnRecall._counted`)."""
+    :meth:`~memory.compaction.turn_recall.TurnRecall._counted`). With ``searched`` (what the caller asked for in a
+    booking), a search that booked nothing (:func:`searched_only`) is no booking of the caller's count when others of
+    the kind were booked: it goes with the one before it (or the first one)."""
     at = {id(b): n for n, b in enumerate(bookings or ())}
+    booked = searched is not None and any(b.booked for b in pool)
+    searches = {id(b) for b in pool if searched_only(b) and searched(b)} if searched is not None and booked else set()
     out: list[list[Booking]] = []
     for booking in pool:
+        if id(booking) in searches:
+            continue
         aside = (
             id(booking) in asides and idle(booking) and between(out[-1][-1], booking, bookings, at) == []
             if out
@@ -86,13 +96,28 @@ def counted_attempts(
             out[-1].insert(0 if booking.booked else len(out[-1]), booking)
         else:
             out.append([booking])
-    got = [group for group in out if not all(b.refused and not b.booked and not b.affirmed for b in group)]
-    return got or out
+    got = [group for group in out if not all(b.refused and not b.booked and not b.affirmed for b in group)] or out
+    if searches and got:
+        order = {id(b): n for n, b in enumerate(pool)}
+        for booking in (b for b in pool if id(b) in searches):
+            before = [g for g in got if min(order[id(b)] for b in g) < order[id(booking)]]
+            (before[-1] if before else got[0]).append(booking)
+    return got
 
 
 def idle(booking: Booking) -> bool:
     """Nothing was confirmed, affirmed, settled or reported done in ``booking``: no booking of its own."""
     return not (booking.booked or booking.confirms or booking.affirmed or booking.settled)
+
+
+def searched_only(booking: Booking) -> bool:
+    """The caller took leave of ``booking`` with nothing reported done, no failure, no details confirmed, and the agent
+    read back or reported nothing in it: a search ("i'm looking for some games in seattle") that booked nothing."""
+    return (
+        booking.left
+        and not booking.confirms
+        and not (booking.booked or booking.failed or booking.affirmed or booking.settled)
+    )
 
 
 def between(

@@ -41,7 +41,7 @@ from ..text.spoken import normalize_spoken_digits
 from ..text.terms import index_terms
 from ..text.values import values_in
 from ..text.vocab import MONTHS, WEEKDAYS
-from .bookings import Booking, between, counted_attempts, idle, takes_up
+from .bookings import Booking, between, counted_attempts, idle, searched_only, takes_up
 from .classifier import Digest, classify
 from .patterns import (
     ASK_KINDS,
@@ -403,7 +403,7 @@ class TurnRecall:
         and nothing of it before was."""
         resumed = self._resumed(pool)
         if not resumed:
-            return counted_attempts(pool, self.compactor._bookings, self._asides(pool))
+            return counted_attempts(pool, self.compactor._bookings, self._asides(pool), self._searched)
         parts: dict[int, list[Booking]] = {}  # the first of each chain -> its parts, in order
         for booking in pool:
             parts.setdefault(id(resumed.get(id(booking), booking)), []).append(booking)
@@ -430,7 +430,7 @@ class TurnRecall:
             joined.append(booking)
         everything = [next((b for b in joined if whole[id(b)] is o), o) for o in self.compactor._bookings]
         out: list[list[Booking]] = []
-        for group in counted_attempts(joined, everything, self._asides(joined)):
+        for group in counted_attempts(joined, everything, self._asides(joined), self._searched):
             counted: list[Booking] = []
             for booking in group:
                 for part in parts[id(whole[id(booking)])]:
@@ -448,6 +448,13 @@ class TurnRecall:
             for b in pool
             if idle(b) and b.closed and b.request is not None and not _NEW_REQUEST.search(self._text(b.request))
         )
+
+    def _searched(self, booking: Booking) -> bool:
+        """``booking`` (:func:`~memory.compaction.bookings.searched_only`) was a search alone: the caller never asked in
+        it to book, buy, play, watch or listen to anything, nor spoke of tickets ("find me some games in seattle" - "that's all
+        for now")."""
+        user = [i for i in booking.turns if self.compactor._turns[i].role == "user"]
+        return searched_only(booking) and not any(_DOES_IT.search(self._text(i)) for i in user)
 
     def _resumed(self, pool: list[Booking]) -> dict[int, Booking]:
         """The bookings of ``pool`` (one kind, in order) that take up the one before them again, by ``id``, and the
@@ -1008,6 +1015,10 @@ _NEW_REQUEST = re.compile(
     r"interesting|fun|happening|going on|excit\w*|suggest\w*|recommend\w*|options|some (?!tickets?\b)\w+)\b"
 )
 """A caller asking for something new (a search, other options): no booking taken up again."""
+_DOES_IT = re.compile(
+    r"\b(?:book|buy|reserve|purchase|play|cast|put (?:\w+ )?on|start|watch|listen|hear|tickets?|seats?)\b"
+)
+"""A caller asking for the thing itself (to book it, to play it, to watch or listen to it), not only to find one."""
 _BOOKS_IT = re.compile(r"\b(?:book|buy|get|reserve|purchase)\b")
 """A caller asking to book (the words, not what)."""
 _ASKING = re.compile(r"\b(?:what|which|when|where|who|how|remind|double check|again|was it)\b")
