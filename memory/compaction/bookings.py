@@ -71,8 +71,11 @@ def counted_attempts(
     booking), a search that booked nothing (:func:`searched_only`) is no booking of the caller's count when others of
     the kind were booked: it goes with the one before it (or the first one)."""
     at = {id(b): n for n, b in enumerate(bookings or ())}
-    booked = searched is not None and any(b.booked for b in pool)
-    searches = {id(b) for b in pool if searched_only(b) and searched(b)} if searched is not None and booked else set()
+    searches = (
+        {id(b) for b in pool if searched_only(b) and searched(b)}
+        if searched is not None and any(b.booked for b in pool)
+        else set()
+    )
     out: list[list[Booking]] = []
     for booking in pool:
         if id(booking) in searches:
@@ -113,11 +116,7 @@ def idle(booking: Booking) -> bool:
 def searched_only(booking: Booking) -> bool:
     """The caller took leave of ``booking`` with nothing reported done, no failure, no details confirmed, and the agent
     read back or reported nothing in it: a search ("i'm looking for some games in seattle") that booked nothing."""
-    return (
-        booking.left
-        and not booking.confirms
-        and not (booking.booked or booking.failed or booking.affirmed or booking.settled)
-    )
+    return booking.left and not booking.failed and idle(booking)
 
 
 def between(

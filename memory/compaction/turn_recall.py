@@ -41,7 +41,7 @@ from ..text.spoken import normalize_spoken_digits
 from ..text.terms import index_terms
 from ..text.values import values_in
 from ..text.vocab import MONTHS, WEEKDAYS
-from .bookings import Booking, between, counted_attempts, idle, searched_only, takes_up
+from .bookings import Booking, between, counted_attempts, idle, takes_up
 from .classifier import Digest, classify
 from .patterns import (
     ASK_KINDS,
@@ -450,11 +450,12 @@ class TurnRecall:
         )
 
     def _searched(self, booking: Booking) -> bool:
-        """``booking`` (:func:`~memory.compaction.bookings.searched_only`) was a search alone: the caller never asked in
-        it to book, buy, play, watch or listen to anything, nor spoke of tickets ("find me some games in seattle" - "that's all
-        for now")."""
+        """The caller only searched in ``booking`` (for :func:`~memory.compaction.bookings.counted_attempts`, which
+        asks this of a :func:`~memory.compaction.bookings.searched_only` one): they never asked in it to book, buy,
+        play, watch or listen to anything, nor spoke of tickets ("find me some games in seattle" - "that's all for
+        now")."""
         user = [i for i in booking.turns if self.compactor._turns[i].role == "user"]
-        return searched_only(booking) and not any(_DOES_IT.search(self._text(i)) for i in user)
+        return not any(_DOES_IT.search(self._text(i)) for i in user)
 
     def _resumed(self, pool: list[Booking]) -> dict[int, Booking]:
         """The bookings of ``pool`` (one kind, in order) that take up the one before them again, by ``id``, and the
