@@ -3,33 +3,10 @@ begins, and which of the agent's proposals the caller took."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-
 import pytest
 
-from memory.compaction import CompactionPolicy, Compactor, Turn
 from memory.compaction.compactor import _ASKS_BACK, _FAREWELL
-
-T0 = datetime(2026, 3, 1, 18, 0, tzinfo=UTC)
-
-_CHATTER = [
-    ("user", "uh-huh"),
-    ("assistant", "Let me pull that up for you, one moment."),
-    ("user", "The weather has been lovely here all week, warm and sunny in the afternoons."),
-    ("assistant", "That sounds wonderful, I hope it stays like that for the weekend."),
-    ("user", "How's your day going, by the way?"),
-    ("assistant", "It's going well, thank you for asking!"),
-]
-
-
-def _fed(pairs: list[tuple[str, str]]) -> Compactor:
-    compactor = Compactor(CompactionPolicy(token_budget=500))
-    for n, (role, text) in enumerate([*pairs, *_CHATTER * 6]):
-        compactor.add(Turn(f"t{n:04d}", role, text, T0 + timedelta(seconds=6 * n)))
-        compactor.warm()
-    assert compactor.boundary > len(pairs)
-    return compactor
-
+from tests.compaction_talk import fed_past_boundary
 
 _FIRST_SONG = [
     ("user", "i want some new uh music to listen to"),
@@ -58,7 +35,7 @@ def test_that_is_it_to_a_proposal_takes_it(said: str) -> None:
     """ "that is it" to the agent's proposal takes the song, it takes no leave: the song asked for is one, however
     the agent went on ("are you ready to watch the movie"), and the next one is the second."""
     first = [*_FIRST_SONG[:2], ("user", said), *_FIRST_SONG[3:]]
-    compactor = _fed([*first, *_SECOND_SONG])
+    compactor = fed_past_boundary([*first, *_SECOND_SONG])
     plan = compactor.plan("which album was the second song you played again")
     assert "album 25" in plan.recall and "journals" not in plan.recall
 
@@ -68,7 +45,7 @@ def test_a_question_about_the_song_under_way_stays_with_it() -> None:
     genre) is the first song's."""
     assert not _ASKS_BACK.search("yes that is perfect what year was it released")
     assert _ASKS_BACK.search("what was the time again")
-    compactor = _fed([*_FIRST_SONG, *_SECOND_SONG])
+    compactor = fed_past_boundary([*_FIRST_SONG, *_SECOND_SONG])
     plan = compactor.plan("what genre was the first song you played again")
     assert "country" in plan.recall
 
@@ -77,7 +54,7 @@ def test_no_that_was_it_takes_leave() -> None:
     """ "no that was it" takes leave of the song (it asks nothing back): the movies searched for next are another
     booking, and the song played after them is the second."""
     assert not _ASKS_BACK.search("no that was it thanks")
-    compactor = _fed(
+    compactor = fed_past_boundary(
         [
             *_FIRST_SONG[:8],
             ("user", "great thanks"),
@@ -97,7 +74,7 @@ def test_no_that_was_it_takes_leave() -> None:
 
 def test_the_proposal_after_what_else_is_the_one_taken() -> None:
     """The caller passed over the first proposal ("what else"): the album of the song taken is the next proposal's."""
-    compactor = _fed(
+    compactor = fed_past_boundary(
         [
             ("user", "i want to find some new music"),
             ("assistant", "how about pour it up by rihanna from unapologetic"),
@@ -121,7 +98,7 @@ def test_have_a_good_time_said_last_is_a_farewell() -> None:
     """ "have a good time" at the end of the agent's turn bids goodbye: what the caller asks next is another song,
     not more of the one under way."""
     assert _FAREWELL.search("enjoy the song have a good time")
-    compactor = _fed(
+    compactor = fed_past_boundary(
         [
             ("user", "play me something by foster the people"),
             ("assistant", "how about pumped up kicks from the album torches"),

@@ -3,12 +3,13 @@ inside a request, and a caller naming another kind of thing once the one under w
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
-from memory.compaction import CompactionPolicy, Compactor, Turn, classify
+from memory.compaction import Turn, classify
 from memory.compaction.compactor import _CLOSING, _DONE, _FAREWELL, _REPORTED
+from tests.compaction_talk import fed_past_boundary
 
 T0 = datetime(2026, 3, 1, 18, 0, tzinfo=UTC)
 
@@ -57,30 +58,11 @@ def test_a_stall_said_in_passing_inside_a_request_keeps_the_request(text: str, k
     assert classify(Turn("x", "user", text, T0)).kind == kind
 
 
-_CHATTER = [
-    ("user", "uh-huh"),
-    ("assistant", "Let me pull that up for you, one moment."),
-    ("user", "The weather has been lovely here all week, warm and sunny in the afternoons."),
-    ("assistant", "That sounds wonderful, I hope it stays like that for the weekend."),
-    ("user", "How's your day going, by the way?"),
-    ("assistant", "It's going well, thank you for asking!"),
-]
-
-
-def _fed(pairs: list[tuple[str, str]]) -> Compactor:
-    compactor = Compactor(CompactionPolicy(token_budget=500))
-    for n, (role, text) in enumerate([*pairs, *_CHATTER * 6]):
-        compactor.add(Turn(f"t{n:04d}", role, text, T0 + timedelta(seconds=6 * n)))
-        compactor.warm()
-    assert compactor.boundary > len(pairs)
-    return compactor
-
-
 def test_a_caller_naming_another_kind_of_thing_once_the_song_plays_starts_another_booking() -> None:
     """Once the song was reported playing, "i'm thinking concert in santa rosa" names a kind new to it (no request
     said: "thanks, what is there to do around town" came first): the event is a booking of its own, and the song
     stays the caller's first."""
-    compactor = _fed(
+    compactor = fed_past_boundary(
         [
             ("user", "any good tunes out there"),
             ("assistant", "there's calm me down by meghan trainor from the album thank you"),
@@ -105,7 +87,7 @@ def test_a_caller_naming_another_kind_of_thing_once_the_song_plays_starts_anothe
 def test_a_caller_asking_about_the_table_just_booked_stays_with_it() -> None:
     """After the table was booked, "do they have live music" asks about the restaurant (its own kind): no other
     booking starts."""
-    compactor = _fed(
+    compactor = fed_past_boundary(
         [
             ("user", "i want a table for two at sushi zone in san jose at 7 pm"),
             ("assistant", "please confirm a table for 2 at sushi zone in san jose at 7 pm"),
@@ -121,7 +103,7 @@ def test_a_caller_asking_about_the_table_just_booked_stays_with_it() -> None:
 
 def test_a_caller_asking_more_of_the_thing_under_way_stays_with_it() -> None:
     """ "i'd like to watch the first one, can you also tell me who directed it" asks about the movie under way."""
-    compactor = _fed(
+    compactor = fed_past_boundary(
         [
             ("user", "can you find me a comedy movie to watch"),
             ("assistant", "how about dr strangelove or auntie mame"),
@@ -138,7 +120,7 @@ def test_a_caller_asking_more_of_the_thing_under_way_stays_with_it() -> None:
 def test_the_agent_offering_another_kind_of_thing_once_the_ride_was_booked_starts_another_booking() -> None:
     """Once the cab was booked, the agent's "ten songs, night shift by jon pardi" offers a kind new to it: the song
     taken and played is a booking of its own, not more of the ride."""
-    compactor = _fed(
+    compactor = fed_past_boundary(
         [
             ("user", "help call a cab to 2646 ashby avenue for one"),
             ("assistant", "please confirm a cab for one person to 2646 ashby avenue"),
@@ -176,7 +158,7 @@ _SONG_THEN_ANOTHER = [
 def test_another_device_for_the_song_under_way_is_no_other_song(moved: str) -> None:
     """The song played (or offered) on one device, then the caller's "play it on the kitchen speaker": a device for
     the song under way, no other song asked for, so the songs are counted as the caller counts them."""
-    compactor = _fed(
+    compactor = fed_past_boundary(
         [
             ("user", "play some zayn malik songs from icarus falls"),
             ("assistant", "what about dusk till dawn by zayn malik from icarus falls"),

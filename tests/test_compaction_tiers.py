@@ -29,12 +29,7 @@ def test_a_venue_whose_name_starts_with_digits_is_read_and_reaches_the_values_li
             ("assistant", f"your table is booked, the phone number is 415-555-01{10 + k}. anything else?"),
             ("user", "no that's all thanks"),
         ]
-    compactor = Compactor(CompactionPolicy(token_budget=800))
-    for turn in turns_of(pairs, step_s=9):
-        compactor.add(turn)
-        compactor.plan(turn.text if turn.role == "user" else None)
-        compactor.warm()
-    second = [line for line in compactor.plan(None).notes.splitlines() if "415-555-0111" in line]
+    second = _notes_lines_with(pairs, "415-555-0111")
     assert second and " values: " in second[0] and "5a5 steak lounge" in second[0]
 
 
@@ -53,10 +48,16 @@ def test_where_a_stay_was_reaches_its_values_line() -> None:
             ("assistant", f"your house is booked, the phone number is 415-555-01{10 + k}. anything else?"),
             ("user", "no that's all thanks"),
         ]
+    second = _notes_lines_with(pairs, "415-555-0111")
+    assert second and " values: " in second[0] and "new york" in second[0], second
+
+
+def _notes_lines_with(pairs: list[tuple[str, str]], said: str) -> list[str]:
+    """The notes lines holding ``said`` once the call of ``pairs`` (a request planned after each caller's turn, as
+    the worker does) was compacted at budget 800."""
     compactor = Compactor(CompactionPolicy(token_budget=800))
     for turn in turns_of(pairs, step_s=9):
         compactor.add(turn)
         compactor.plan(turn.text if turn.role == "user" else None)
         compactor.warm()
-    second = [line for line in compactor.plan(None).notes.splitlines() if "415-555-0111" in line]
-    assert second and " values: " in second[0] and "new york" in second[0], second
+    return [line for line in compactor.plan(None).notes.splitlines() if said in line]
