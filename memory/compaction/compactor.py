@@ -17,7 +17,7 @@ from ..text.quote import quote
 from ..text.reading import read_turn
 from ..text.spoken import normalize_spoken_digits
 from ..text.terms import index_terms
-from ..text.values import LOWER_VENUE, ROOMS, Value, values_in
+from ..text.values import LOWER_VENUE, ROOMS, VENUE_HEAD, Value, values_in
 from ..text.vocab import NUMBER_WORDS
 from ..values import MemoryRow
 from .bookings import Booking
@@ -692,6 +692,11 @@ class Compactor:
                     line.full += f" [{'; '.join(said_before)}]"
                     line.full_tokens = self._count(line.full) + 1
                 out.append(line)
+        if not out and digest.kind in ("content", "filler") and i and turn.role == "assistant":
+            # the agent's answer to what kind it is: "which genre is it" - "its south asia", "country"
+            asked = self._turns[i - 1]
+            if asked.role == "user" and _ASKS_GENRE.search(asked.text.lower()):
+                self._lend_spans(i, _genre_answer(turn.text))
         if not out and digest.kind == "content":  # a genre or venue said in a turn holding no other value
             self._lend_spans(i, _names_of(digest.content, []))
         elif not out and digest.kind == "key":  # a read-back of values noted: a name it says joins them all the same
@@ -1394,6 +1399,8 @@ def _in_values_line(form: tuple[str, int, tuple[tuple[str, str], ...]]) -> bool:
 
 
 _GENRE_NAMES = "|".join(re.escape(g) for g in (*GENRES, "latin"))
+_MOODS = ("funny", "scary", "romantic")
+"""Words of a mood that name the genre of a film ("something funny", "a romantic movie")."""
 _NOT_A_GENRE = (
     r"(?!(?:good|great|nice|popular|new|old|famous|beautiful|lovely|cool|fun|fantastic|wonderful|hit|really|very|"
     r"top|best|awesome|catchy|favou?rite|amazing|short|long|slow|fast|recent|single|different|other|similar|same|"
@@ -1404,13 +1411,20 @@ _NOT_A_GENRE = (
 _KIND_WORDS = rf"{_NOT_A_GENRE}[a-z][a-z&'-]*(?:\s+{_NOT_A_GENRE}[a-z][a-z&'-]*)?"
 """One or two words of a kind of song, any words but those of an opinion or of the frame ("west coast")."""
 _GENRE_SPAN = re.compile(
-    r"(?<![\w-])(" + "|".join(re.escape(g) for g in (*GENRES, "house", "latin")) + r")(?=\s+(?:music|songs?|genre|"
+    r"(?<![\w-])(" + "|".join(re.escape(g) for g in (*GENRES, "house", "latin", *_MOODS)) + r")(?=\s+(?:music|songs?|genre|"
     r"tracks?|tunes?|events?|concerts?|shows?|movies?|films?|type|kind|style)\b)"
     r"|\b(?:songs?|music|tracks?|tunes?)\s+(?:preferably|mostly|mainly|like)\s+(" + _GENRE_NAMES + r")(?![\w-])"
     # a known genre as the answer to what kind it is: "it's jazz", "it is 2019 blues", "Soul from 2012."
     r"|(?:\b(?:it's|it s|it is|it was|this is|that's|that is)\s+(?:an?\s+)?(?:\d{4}\s+)?|^\W*)(" + _GENRE_NAMES + r")"
     r"(?=\s*[.,!?]|\s*$|\s+(?:from|and|released)\b)"
-    r"|\b(?:movies?|films?|songs?|music)\s+(?:of|about)\s+(" + _GENRE_NAMES + r")(?![\w-])",
+    r"|\b(?:movies?|films?|songs?|music)\s+(?:of|about)\s+(" + _GENRE_NAMES + r")(?![\w-])"
+    # a known genre as what the caller likes: "i also like adventure", "i love soundtracks from 2010"
+    r"|\bi\s+(?:also\s+|really\s+|do\s+|just\s+)?(?:like|love|enjoy|prefer|want)\s+(" + _GENRE_NAMES + r"|soundtracks?)"
+    r"(?=\s*[.,!?]|\s*$|\s+(?:from|and|too|as well|ones?|please|music|songs?|movies?|films?|tracks?)\b)"
+    # a mood a comedy, a horror film or a romance is asked by: "anything funny", "movies that are funny"
+    r"|\b(?:anything|something|movies?|films?|ones?)\s+(?:(?:that|which)\s+(?:is|are)\s+|that's\s+)?(?:really\s+|very\s+)?("
+    + "|".join(_MOODS)
+    + r")(?![\w-])",
     re.IGNORECASE,
 )
 """A genre said with what it describes ("it is pop music", "a rock event", "some jazz songs"), or as the answer to
@@ -1424,6 +1438,27 @@ _GENRE_FRAMED = re.compile(
     rf"|(?:^|[.,!?]\s*|\bit's\s+|\bit is\s+)({_KIND_WORDS})\s+is\s+the\s+genre\b",
     re.IGNORECASE,
 )
+_ASKS_GENRE = re.compile(r"\bgenre\b|\b(?:what|which) (?:kind|type|sort|style) of (?:music|song|track|movie|film)\b")
+"""A caller asking what kind of song or film it is."""
+_GENRE_ANSWER = re.compile(
+    rf"^\W*(?:(?:it's|its|it s|it is|it was|that's|that is|this is|the genre is)\s+(?:an?\s+)?)?({_KIND_WORDS})"
+    r"(?:\s+(?:music|songs?|genre|movies?|films?))?\W*$",
+    re.IGNORECASE,
+)
+_NOT_AN_ANSWER = frozenset("let me check see sec second moment hold hang wait sorry not sure unknown yes no dont don't know idea".split())
+
+
+def _genre_answer(said: str) -> list[tuple[str, str]]:
+    """The genre said as the whole answer to what kind of song or film it is ("its south asia", "country", "it's
+    house music"): any one or two words but those of talk, of an opinion or of a stall."""
+    m = _GENRE_ANSWER.match(without_fillers(said).strip())
+    if m is None or _NOT_AN_ANSWER.intersection(m.group(1).lower().split()):
+        return []
+    if _TALK_WORDS.intersection(m.group(1).lower().split()):
+        return []
+    return [("genre", m.group(1))]
+
+
 _FRAMED_CUE = ("genre", "categor", "song", "track", "tune", "number")
 """Only a sentence with one of these can frame a genre in any words (a cheap test before the pattern)."""
 _END = r"(?![\w'&.-])"
@@ -1449,7 +1484,8 @@ _ALBUM_SPAN = re.compile(
     rf"(?!(?:his|her|their|its|my|your|our)\b)((?:{_NAME_WORD})(?:\s+{_NAME_WORD}){{0,3}})\s+album\b"
     rf"|\b(?:from|in|on|off)\s+(?:(?:the|his|her|their)\s+)?(?:\d{{4}}\s+)?album\s+(?!(?:called|titled|named)\b)"
     rf"((?:the\s+)?(?:{_NAME_WORD})(?:\s+(?:the\s+)?{_NAME_WORD}){{0,3}})"
-    rf"|\b(?:from|in|on|off)\s+(?:(?-i:(?=The\s))|the\s+)((?-i:The\s+)?(?:{_NAME_WORD})(?:\s+{_NAME_WORD}){{0,3}})\s+album\b"
+    rf"|\b(?:from|in|on|off)\s+(?:(?-i:(?=The\s))|the\s+)((?-i:The\s+)?(?:{_NAME_WORD})(?:\s+(?:the\s+)?{_NAME_WORD}){{0,3}})"
+    r"\s+album\b"
     # introduced by name, any words up to what follows it: "an album called this is acting two years ago"
     rf"|\balbum\s+(?:called|titled|named)\s+((?:{_ALBUM_WORD})(?:\s+{_ALBUM_WORD}){{0,4}}?)"
     r"(?=\s+(?:by|from|which|that|and|one|two|three|four|five|\d+|i|it|released|came|last|in|on)\b|\s*[,.?!]|\s*$)"
@@ -1524,6 +1560,12 @@ def _game_spans(said: str, tokens: list[re.Match[str]]) -> list[tuple[int, str]]
         if before and _COUNT.fullmatch(tokens[k - before].group()):
             before -= 1  # "3 giants vs ...", "two rams vs ...": how many tickets, no team's word
         after = _word_run(said, tokens, k + 1, 1, _TEAM_STOPS, 2)
+        head = k + after + 1
+        if after == 2 and head < len(tokens) and VENUE_HEAD.fullmatch(tokens[head].group()):
+            # the venue said right after the game, no "at" between: "cubs vs brewers wrigley field"
+            after = 1
+            if not said[tokens[head - 1].end() : tokens[head].start()].strip():
+                out.append((tokens[head - 1].start(), said[tokens[head - 1].start() : tokens[head].end()]))
         if before and after:
             start = tokens[k - before].start()
             # "the Angels, vs Mariners": a pause before "vs" (a filler left out) is no part of the game's name
@@ -1557,7 +1599,13 @@ _EVENT_SPAN = re.compile(
     # named as the event: "the event is starset and it is at ...", "the event is americo to take place tomorrow"
     rf"|\bevent\s+(?:is|was)\s+(?!(?:{_NOT_NAMED_EVENT}){_END})((?:the\s+)?(?!(?:{_NOT_NAMED_EVENT}){_END})"
     rf"(?:{_NAME_WORD})(?:\s+{_NAME_WORD}){{0,3}}?)"
-    r"(?=\s+(?:and|to take place|taking place|on|at|in|which|that|located)\b|\s*[,.?!]|\s*$)",
+    r"(?=\s+(?:and|to take place|taking place|on|at|in|which|that|located)\b|\s*[,.?!]|\s*$)"
+    # named before what it is, with no article, as found or booked: "i found fidlar event on march 2nd", "two tickets
+    # for fidlar event on march 7th"; or as what takes place: "is the russian circles taking place on march 12th"
+    rf"|\b(?:found|for|to|see|attend)\s+((?!(?:{_NOT_NAMED_EVENT}|the|an?|this|that|these|those|any|some|another|other|"
+    rf"each|every|which|what|me|us|you|them|music|sports?|live|new|more){_END})(?:{_NAME_WORD})(?:\s+{_NAME_WORD}){{0,2}})"
+    r"\s+(?:events?|concerts?|show)\s+(?:on|at|in)\b"
+    rf"|\b(?:is|was)\s+(the\s+(?:{_NAME_WORD})(?:\s+{_NAME_WORD}){{0,2}}?)\s+(?:taking place|happening|occurring)\s+on\b",
     re.IGNORECASE,
 )
 """An event named with what it is, also in lower case ("interested in the carbon leaf event", "a murder city devils
@@ -1597,7 +1645,7 @@ _AT_VENUE_SPAN = re.compile(
     rf"\bat\s+((?:the\s+)?{_PLACE_WORD}(?:\s+(?:of\s+(?:the\s+)?)?{_PLACE_WORD}){{0,4}}?"
     rf"(?:\s+at\s+(?:the\s+)?(?!\d){_PLACE_WORD}(?:\s+{_PLACE_WORD}){{0,3}}?)?)"
     r"(?=\s+(?:on|in|at|for|which|that|and|with|where|is|are|was|starting|scheduled|tonight|today|tomorrow|next|this|"
-    r"from|starts?|so|right|okay|please|it|sounds?|interests?|works?|would|does|do|how|what|you|located)\b"
+    r"from|starts?|so|right|okay|please|it|sounds?|interests?|works?|would|does|do|how|what|you|located|the)\b"
     r"|\s*[,.?!]|\s*$)",
     re.IGNORECASE,
 )
@@ -1607,6 +1655,7 @@ masonic lodge at hollywood forever", "at the appel room at jazz at lincoln cente
 fillmore at 8 pm")."""
 _OFFER_AT = re.compile(
     r"\b(?:how about|what about|you can try)\b[^.?!]*\bat\s+(?!\d)|^\W*(?:it's|it is|its|that's|that is)\s+at\s+(?!\d)"
+    r"|\b(?:is|are|will be)\s+(?:on\s+\S+\s+\S+\s+)?at\s+(?:the\s+)?(?!\d)(?=\S+(?:\s+\S+){0,4}\s+on\s+(?:\w+\s+)?\d)"
 )
 """An offer of something at a place, or where it is ("you can try mandy harvey at blue note napa", "it is at petco
 park"): a place after "at" is read there as in talk of an event."""
@@ -1843,6 +1892,14 @@ _ARTIST_SONG_SPAN = re.compile(
     re.IGNORECASE,
 )
 """Who made a song said with it before the title or as whose songs they are, also in lower case."""
+_ARTIST_IS_SPAN = re.compile(
+    # named as who made it: "janob rasul is the artist", "the singer is adele", "ariana grande has an album titled ..."
+    rf"(?:^|[.,!?]\s*)(?:(?:okay|ok|so|well|yes|yeah|and)\W+)*((?:{_ARTIST_WORD})(?:\s+{_ARTIST_WORD}){{0,3}}?)\s+"
+    r"(?:(?:is|was)\s+the\s+(?:artist|singer|band|performer|composer)\b|(?:has|had|released)\s+an?\s+(?:new\s+)?album\b)"
+    rf"|\bthe\s+(?:artist|singer|band|performer)\s+(?:is|was)\s+({_ARTIST}){_ARTIST_END}",
+    re.IGNORECASE,
+)
+_ARTIST_CUE = ("artist", "singer", "band", "performer", "composer", "album")
 
 
 def _song_spans(said: str) -> list[str]:
@@ -1909,6 +1966,8 @@ def _named_spans(said: str, taken: Iterable[str]) -> list[tuple[str, str]]:
         patterns.append(("name", _BY_ALBUM_SPAN))
     if "appointment" in lowered:
         patterns.append(("event", _APPOINTMENT_SPAN))
+    if any(cue in lowered for cue in _ARTIST_CUE):
+        patterns.append(("name", _ARTIST_IS_SPAN))
     if _TRIP_CUE.search(lowered):  # a city a trip goes to or a stay or a table is in
         patterns += [("event", _TRIP_CITY_SPAN), ("event", _TRIP_TO_SPAN)]
     if _EVENT_CUE.search(lowered):  # a place after "at", a city after "in", who performs: in talk of an event only

@@ -47,6 +47,7 @@ __all__ = [
     "KINDS",
     "LOWER_VENUE",
     "ROOMS",
+    "VENUE_HEAD",
     "Value",
     "clear_cache",
     "price_level",
@@ -299,7 +300,28 @@ _ADDRESS = re.compile(
     r"(?:\s+(?:#|suite|ste|unit|apt)\s*\w+)?",
     re.IGNORECASE,
 )
+# a street address with no street word, named as where something is ("located at 555 east el camino real with three
+# bedrooms", "at 1510 marina vista you can find ..."): the number and the words after it up to the sentence's frame
+_ADDRESS_AT = re.compile(
+    r"(?:\b(?:located|situated|found|based)\s+at|\baddress\s+(?:is|was)|^\W*at)\s+"
+    r"(\d{1,6}\s+(?:[a-z][\w'.-]*\s+){0,4}?[a-z][\w'.-]*)"
+    r"(?=\s+(?:with|which|that|and|it|for|on|in|you|has|have|is|are|near|where|costing|renting)\b|\s*[,.?!]|\s*$)",
+    re.IGNORECASE,
+)
+_NOT_STREET_WORDS = frozenset(
+    "am pm a.m. p.m. o'clock people persons guests tickets seats bedrooms bedroom baths bathrooms bath rooms "
+    "dollars bucks pounds euros per minutes hours days nights weeks months years percent the a an of to".split()
+)
 _CAR = re.compile(rf"\b(?:{_CAR_TYPES})\b", re.IGNORECASE)
+# a model no list holds, named by its size class and what is said of a car ("a compact bolt available on march 10th",
+# "a compact cooper car"): the class and the word after it
+_CLASS_MODEL = re.compile(
+    r"\b(?:compact|standard|intermediate|full[- ]size|mid[- ]size|economy|luxury|premium)\s+"
+    r"(?!(?:cars?|vehicles?|ones?|size|sized|class|options?|models?|rentals?|available|suv|sedan|hatchback|van|"
+    r"minivan|for|from|at|on|in|with|and|or|is|was|the|a|an|that|which|it|to|car's)\b)[a-z][a-z0-9-]*"
+    r"(?=\s+(?:cars?|available|vehicle)\b)",
+    re.IGNORECASE,
+)
 _COLOUR = re.compile(rf"\b(?:{_COLOURS})\b(?=\s+(?:car|one|suv|sedan|van|model|colou?r|\w+\s+car))", re.IGNORECASE)
 _CODE = re.compile(
     r"(?<![\w-])(?=[A-Za-z0-9-]*\d)(?=[A-Za-z0-9-]*[A-Za-z])(?=[A-Za-z0-9-]{4})[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*(?![\w-])"
@@ -329,8 +351,15 @@ _VENUE_WORD += (
     r"takes|place|playing|held|today|tomorrow|tonight|pm|am)\b)(?:[a-z]|\d+(?!(?:am|pm|st|nd|rd|th|s)\b)[a-z])[\w'&.-]*"
 )
 # a word of a venue's name may open with digits when letters follow ("at 5a5 steak lounge"), not a time or a day
-LOWER_VENUE = re.compile(rf"\b(?:at|in|on)\s+(?:the\s+)?((?:{_VENUE_WORD}\s+){{1,4}}(?:{_VENUE_HEADS}))\b")
-"""A venue named by what it is in lower case (group 1 is its name; a capitalised one is a name already)."""
+VENUE_HEAD = re.compile(rf"(?:{_VENUE_HEADS})", re.IGNORECASE)
+"""A word that names a kind of venue ("field", "stadium", "theatre"), matched whole (``fullmatch``)."""
+LOWER_VENUE = re.compile(
+    rf"\b(?:at|in|on)\s+(?:the\s+)?((?:{_VENUE_WORD}\s+){{1,4}}(?:{_VENUE_HEADS}))\b"
+    # or as what puts the show on: "the lower ossington theatre will present anne of green gables"
+    rf"|\bthe\s+((?:{_VENUE_WORD}\s+){{1,4}}(?:{_VENUE_HEADS}))\s+(?:will\s+(?:present|host|feature|stage)|presents|"
+    r"hosts|features|is\s+(?:presenting|hosting|featuring|staging))\b"
+)
+"""A venue named by what it is in lower case (group 1 or 2 is its name; a capitalised one is a name already)."""
 # Names said in lower case in the frames people book with (a recogniser's transcript has no capitals):
 # "a table at red tavern in san francisco" (a venue and its place), "a song by alec benjamin" (who made
 # it), "some afghan food" / "thai cuisine" (a cuisine). A name's words stop at a word that is not part of
@@ -759,6 +788,10 @@ def _read(text: str) -> tuple[Value, ...]:
         add("number", m.start(), m.end(), re.sub(r"\D", "", m.group(0)))
     for m in _ADDRESS.finditer(text):
         add("address", m.start(), m.end())
+    for m in _ADDRESS_AT.finditer(text) if " at " in f" {text.lower()}" or "address" in text.lower() else ():
+        words = m.group(1).lower().split()[1:]
+        if _NOT_STREET_WORDS.isdisjoint(words) and all(w not in _STOP for w in words):
+            add("address", m.start(1), m.end(1))
     for m in _AMOUNT.finditer(text) if _MAY_AMOUNT.search(text) else ():
         if not _part_of_a_number(text[: m.start()]):  # "one thousand and, like, sixty bucks" is no $60
             add("amount", m.start(), m.end(), _amount(m.group(0)))
@@ -787,6 +820,8 @@ def _read(text: str) -> tuple[Value, ...]:
             add("reference", m.start(), m.end(), m.group(0))
     for m in _PRICE_LEVEL.finditer(text):  # before car types: "intermediate priced" is a price
         add("price", m.start(), m.end(), price_level(m.group(0)) or _plain(m.group(0)))
+    for m in _CLASS_MODEL.finditer(text) if _MAY_CAR.search(text) else ():
+        add("car_type", m.start(), m.end())
     for m in _CAR.finditer(text) if _MAY_CAR.search(text) else ():
         add("car_type", m.start(), m.end())
     for m in _CAR_MODEL.finditer(text) if not _MODEL_WORDS.isdisjoint(_WORD_RE.findall(text.lower())) else ():
@@ -814,7 +849,8 @@ def _read(text: str) -> tuple[Value, ...]:
     for start, end in _names(text):
         add("name", start, end)
     for m in LOWER_VENUE.finditer(text):
-        add("name", m.start(1), m.end(1))
+        group = 1 if m.group(1) else 2
+        add("name", m.start(group), m.end(group))
     if not any(c.isupper() for c in text):  # lower-case frames: a transcript without capitals
         for m in _LOWER_AT_IN.finditer(text) if " at " in text and " in " in text else ():
             if all(w not in _STOP for w in m.group(1).split()):
