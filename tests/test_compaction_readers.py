@@ -3,10 +3,16 @@ in the ways people say them on a call, and the words that must not be read as on
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
-from memory.compaction.compactor import _named_spans
+from memory.compaction.classifier import classify
+from memory.compaction.compactor import _genre_answer, _kinded_spans, _named_spans
+from memory.compaction.policy import Turn
 from memory.text.values import values_in
+
+T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
 
 def names(said: str) -> list[str]:
@@ -233,3 +239,115 @@ def test_a_fare_class_said_alone_is_read() -> None:
     assert classes("for 4 passengers traveling economy") == ["economy"]
     assert classes("Your three tickets are on economy.") == ["economy"]
     assert classes("an economy car please") == [] and classes("premium economy") == ["premium economy"]
+
+
+def test_a_venue_said_right_after_a_game_is_no_team() -> None:
+    assert names("cubs vs brewers wrigley field") == ["cubs vs brewers", "wrigley field"]
+    assert "red sox vs yankees" in names("two tickets for red sox vs yankees fenway park on march 3rd")
+    assert names("the falcons vs jaguars") == ["falcons vs jaguars"]
+
+
+@pytest.mark.parametrize(
+    ("said", "genre"),
+    [
+        ("Is there any more? I also like adventure.", "adventure"),  # a known genre as what the caller likes
+        ("i love soundtracks from 2010", "soundtracks"),
+        ("Can you find me a Romantic movie directed by Cameron Crowe?", "Romantic"),  # a mood that names a genre
+        ("i like movies that are funny", "funny"),
+        ("can you find anything funny", "funny"),
+    ],
+)
+def test_a_genre_said_as_what_the_caller_likes_or_as_a_mood(said: str, genre: str) -> None:
+    assert ("genre", genre) in _named_spans(said, [])
+
+
+@pytest.mark.parametrize("said", ["i like it", "i like that one", "thats funny", "i want to find some movies"])
+def test_liking_a_thing_that_is_no_genre_names_none(said: str) -> None:
+    assert not [span for kind, span in _named_spans(said, []) if kind == "genre"]
+
+
+def test_the_agents_answer_to_what_kind_it_is_is_the_genre_in_any_words() -> None:
+    assert _genre_answer("its south asia") == [("genre", "south asia")]
+    assert _genre_answer("country") == [("genre", "country")]
+    assert _genre_answer("it is um house music") == [("genre", "house")]
+    for stall in ("let me check", "one moment", "its great", "dont know", "sure thing"):
+        assert _genre_answer(stall) == [], stall
+
+
+def test_who_made_it_named_as_the_artist() -> None:
+    assert "janob rasul" in names("janob rasul is the artist")
+    assert "adele" in names("the singer is adele")
+    assert "ariana grande" in names("ok ariana grande has an album titled dangerous woman i can play her hit")
+    assert names("who is the artist") == [] and names("that is the artist") == []
+
+
+def test_a_venue_that_puts_the_show_on_or_where_it_is_on_a_day() -> None:
+    said = "on march 2nd at seven pm the lower ossington theatre will present anne of green gables"
+    assert "lower ossington theatre" in names(said)
+    assert "the san francisco symphony" in names("carmina burana is at the san francisco symphony on march 2nd")
+    assert names("the table is at 7 pm on march 2nd") == [] and names("my mom is at home on the 3rd") == []
+
+
+def test_a_city_after_at_ends_where_the_next_sentence_starts() -> None:
+    said = (
+        "the ticket is booked for bill callahan which will take place on march 8th at los angeles the ticket is booked"
+    )
+    assert "los angeles" in names(said)
+
+
+def test_an_event_named_before_the_word_event_or_as_what_takes_place() -> None:
+    assert "fidlar" in names("i found fidlar event on march 2nd at the observatory north park")
+    assert "fidlar" in names("okay you want two tickets for fidlar event on march 7th at san diego please confirm")
+    said = "the event you are looking to buy a ticket for is the russian circles taking place on march 12th"
+    assert "the russian circles" in names(said)
+    for said in (
+        "i found 3 events on march 2nd",
+        "i found sports events on the 3rd",
+        "is the event taking place on march 3",
+    ):
+        assert names(said) == [], said
+
+
+def test_an_album_whose_name_holds_the() -> None:
+    assert "all the little lights" in names("do you like let her go by passenger on the all the little lights album")
+
+
+def test_a_car_model_no_list_holds_is_read_by_its_size_class() -> None:
+    def cars(said: str) -> list[str]:
+        return [v.text for v in values_in(said) if v.kind == "car_type"]
+
+    assert cars("there is a a compact bolt available on march 10th at seattle-tacoma international airport") == [
+        "compact bolt"
+    ]
+    assert cars("a compact cooper car available at jomo kenyatta international airport") == ["compact cooper"]
+    assert cars("there's a compact car cooper at sfo international airport") == ["compact car cooper"]
+    assert cars("a compact car available") == ["compact car"]
+    assert cars("a compact car today at sfo") == ["compact car"]
+
+
+def test_an_address_with_no_street_word_where_something_is_located() -> None:
+    def addresses(said: str) -> list[str]:
+        return [v.text for v in values_in(said) if v.kind == "address"]
+
+    assert addresses("at 1510 marina vista you can find edgewater isle senior apartments") == ["1510 marina vista"]
+    said = "arbor terrace apartments located at 555 east el camino real with three bedrooms and 1 bath"
+    assert addresses(said) == ["555 east el camino real"]
+    for said in (
+        "at 7 pm it is",
+        "located at 5 minutes from here",
+        "at 3 in the afternoon",
+        "it rents at 3750 dollars",
+    ):
+        assert addresses(said) == [], said
+
+
+@pytest.mark.parametrize(
+    ("asked", "answer", "amount"),
+    [("total cost", "56", "56"), ("how much would it cost", "it is approx 8 64", "8 64"),
+     ("how much is it", "it is 1,200", "1,200")],
+)  # fmt: skip
+def test_a_number_said_alone_in_answer_to_how_much_is_the_amount_as_said(asked: str, answer: str, amount: str) -> None:
+    digest = classify(Turn("a", "assistant", answer, T0), previous=Turn("q", "user", asked, T0))
+    assert ("amount", amount) in _kinded_spans(digest)
+    other = classify(Turn("a", "assistant", answer, T0), previous=Turn("q", "user", "what time is it", T0))
+    assert not any(kind == "amount" for kind, _ in _kinded_spans(other))

@@ -74,3 +74,18 @@ def test_a_values_line_shows_more_when_a_lent_name_is_missing_from_the_lines_as_
     assert not _shows_more(kinded, ['- 06:15 agent: "bad reputation by Shawn Mendes"', "- 06:20 agent: [10]"])
     # a count, a time, an amount missing is no reason to grow: only the names lent in lower case are
     assert not _shows_more((("count", "for four"), ("time", "six pm")), ["- 05:05 caller: [16]"])
+
+
+def test_the_agents_answer_to_which_genre_joins_the_songs_values_line() -> None:
+    song = [
+        ("user", "i want to listen to some music"),
+        ("assistant", "how about maths tough by srinisha from the album amma kanakku"),
+        ("user", "which genre is it"),
+        ("assistant", "its south asia"),
+        ("user", "play it on the tv please"),
+        ("assistant", "you'd like to play maths tough on the tv is this correct"),
+    ]
+    compactor = fed([*song, *CAB, *CHATTER * 12], budget=500)
+    assert compactor.boundary > len(song)
+    said = {span for line in compactor._lines if line.index < len(song) for _, span in line.spans}
+    assert "south asia" in said

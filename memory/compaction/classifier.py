@@ -258,6 +258,8 @@ def _signals(sentence: str, ctx: _Context, digest: Digest) -> str | None:
     strong = False
     tags: list[str] = []
     said = values_in(sentence)
+    if turn.role == "assistant" and ctx.previous is not None and ctx.previous.role == "user":
+        said = _priced(sentence, said, ctx.previous.text)
     joined = join_spoken_digits(sentence)
     covered: set[str] = set()
     for ref in references(sentence, certain=True):
@@ -357,6 +359,25 @@ def _signals(sentence: str, ctx: _Context, digest: Digest) -> str | None:
     digest.tags.extend(tags)
     digest.said.extend(kept)
     return _as_quoted(sentence)
+
+
+_ASKS_PRICE = re.compile(r"\b(?:how much|cost|costs|price|fare|total|charge)\b", re.IGNORECASE)
+_BARE_PRICE = re.compile(
+    r"^\W*(?:(?:it|that|this|the (?:total|cost|price|fare))(?:'s| is| was| will be| would be| comes to)\s+)?"
+    r"(?:(?:approx(?:imately)?|about|around|roughly|only|just)\s+)?(\d[\d,]*(?:\.\d{1,2}|\s\d{2})?)\W*$",
+    re.IGNORECASE,
+)
+
+
+def _priced(sentence: str, said: list[Value], asked: str) -> list[Value]:
+    """``said`` with a number said alone in answer to the caller's "how much" ("total cost" - "56", "how much would it
+    cost" - "it is approx 8 64") read as the amount it answers, as said."""
+    m = _BARE_PRICE.match(sentence)
+    if m is None or not _ASKS_PRICE.search(asked) or any(v.kind == "amount" for v in said):
+        return said
+    start, end = m.span(1)
+    amount = Value("amount", sentence[start:end], start, end, m.group(1))  # as said: no digit joined
+    return sorted([v for v in said if v.end <= start or v.start >= end] + [amount], key=lambda v: v.start)
 
 
 def value_tag(value: Value) -> str | None:

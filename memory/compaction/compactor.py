@@ -1411,7 +1411,9 @@ _NOT_A_GENRE = (
 _KIND_WORDS = rf"{_NOT_A_GENRE}[a-z][a-z&'-]*(?:\s+{_NOT_A_GENRE}[a-z][a-z&'-]*)?"
 """One or two words of a kind of song, any words but those of an opinion or of the frame ("west coast")."""
 _GENRE_SPAN = re.compile(
-    r"(?<![\w-])(" + "|".join(re.escape(g) for g in (*GENRES, "house", "latin", *_MOODS)) + r")(?=\s+(?:music|songs?|genre|"
+    r"(?<![\w-])("
+    + "|".join(re.escape(g) for g in (*GENRES, "house", "latin", *_MOODS))
+    + r")(?=\s+(?:music|songs?|genre|"
     r"tracks?|tunes?|events?|concerts?|shows?|movies?|films?|type|kind|style)\b)"
     r"|\b(?:songs?|music|tracks?|tunes?)\s+(?:preferably|mostly|mainly|like)\s+(" + _GENRE_NAMES + r")(?![\w-])"
     # a known genre as the answer to what kind it is: "it's jazz", "it is 2019 blues", "Soul from 2012."
@@ -1445,7 +1447,10 @@ _GENRE_ANSWER = re.compile(
     r"(?:\s+(?:music|songs?|genre|movies?|films?))?\W*$",
     re.IGNORECASE,
 )
-_NOT_AN_ANSWER = frozenset("let me check see sec second moment hold hang wait sorry not sure unknown yes no dont don't know idea".split())
+_NOT_AN_ANSWER = frozenset(
+    ["let", "me", "check", "see", "sec", "second", "moment", "hold", "hang", "wait", "sorry", "not", "sure", "unknown",
+     "yes", "no", "dont", "don't", "know", "idea"]
+)  # fmt: skip
 
 
 def _genre_answer(said: str) -> list[tuple[str, str]]:

@@ -309,17 +309,19 @@ _ADDRESS_AT = re.compile(
     re.IGNORECASE,
 )
 _NOT_STREET_WORDS = frozenset(
-    "am pm a.m. p.m. o'clock people persons guests tickets seats bedrooms bedroom baths bathrooms bath rooms "
-    "dollars bucks pounds euros per minutes hours days nights weeks months years percent the a an of to".split()
-)
+    ["am", "pm", "a.m.", "p.m.", "o'clock", "people", "persons", "guests", "tickets", "seats", "bedrooms", "bedroom",
+     "baths", "bathrooms", "bath", "rooms", "dollars", "bucks", "pounds", "euros", "per", "minutes", "hours", "days",
+     "nights", "weeks", "months", "years", "percent", "the", "a", "an", "of", "to"]
+)  # fmt: skip
 _CAR = re.compile(rf"\b(?:{_CAR_TYPES})\b", re.IGNORECASE)
 # a model no list holds, named by its size class and what is said of a car ("a compact bolt available on march 10th",
 # "a compact cooper car"): the class and the word after it
 _CLASS_MODEL = re.compile(
-    r"\b(?:compact|standard|intermediate|full[- ]size|mid[- ]size|economy|luxury|premium)\s+"
+    r"\b(?:compact|standard|intermediate|full[- ]size|mid[- ]size|economy|luxury|premium)\s+(car\s+)?"
     r"(?!(?:cars?|vehicles?|ones?|size|sized|class|options?|models?|rentals?|available|suv|sedan|hatchback|van|"
-    r"minivan|for|from|at|on|in|with|and|or|is|was|the|a|an|that|which|it|to|car's)\b)[a-z][a-z0-9-]*"
-    r"(?=\s+(?:cars?|available|vehicle)\b)",
+    r"minivan|for|from|at|on|in|with|and|or|is|was|the|a|an|that|which|it|to|car's|today|tomorrow|tonight|now|here|"
+    rf"there|please|too|also|i|you|we)\b)(?!(?:{_CAR_MAKES}|{_CAR_MODELS})\b)[a-z][a-z0-9-]*"
+    r"(?=\s+(?:cars?|available|vehicle)\b|(?(1)\s+at\s|(?!)))",
     re.IGNORECASE,
 )
 _COLOUR = re.compile(rf"\b(?:{_COLOURS})\b(?=\s+(?:car|one|suv|sedan|van|model|colou?r|\w+\s+car))", re.IGNORECASE)
