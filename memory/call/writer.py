@@ -2,12 +2,13 @@
 
 ``add`` is the whole cost on the turn path (an append and a wake-up). Two tasks follow:
 
-- **text**: every recorded row reaches durable storage within ``DURABLE_WITHIN_S``. It is written to
-  the database as it comes (text, role, time, call; no embedding, marked not yet enriched), a few
-  rows at a time, under the I/O lock it shares with the linker. If the database has not taken a
-  row ``SPOOL_AFTER_S`` after it was sent (slow, hung, refused), the row goes to the host's spool
-  (:class:`~memory.store.spool.Spool`) and the write goes on; a row that reaches the database
-  leaves the spool. While the database is down, rows are spooled as they come and the database is
+- **text**: every recorded row reaches durable storage within ``DURABLE_WITHIN_S``: ``add`` hands
+  it to the host's spool (:meth:`~memory.store.spool.Spool.keep_soon`), whose thread commits it
+  without waiting for the event loop. It is written to the database as it comes (text, role,
+  time, call; no embedding, marked not yet enriched), a few rows at a time, under the I/O lock it
+  shares with the linker; a row that reaches the database leaves the spool. A row whose keep failed
+  and that the database has not taken ``SPOOL_AFTER_S`` after it was sent (slow, hung, refused) is
+  spooled by this task, and the write goes on. While the database is down, rows are spooled as they come and the database is
   tried again with back-off (``RETRY_S``), oldest rows first, so a call that could not be started
   is started, and its spooled rows are stored in order, as soon as the database answers.
 - **enrichment**: stored rows are embedded (the process's embedding thread), read (facts,
@@ -47,7 +48,8 @@ __all__ = ["DURABLE_WITHIN_S", "ENRICH_BATCH", "RETRY_S", "SPOOL_AFTER_S", "TEXT
 logger = logging.getLogger(__name__)
 
 DURABLE_WITHIN_S = 0.25
-"""A recorded row is in the database or the spool this long after ``add`` (the promise kept)."""
+"""A recorded row is in the spool this long after ``add`` (the promise kept: the spool's thread commits it
+however busy the event loop is; see ``Spool.keep_soon``). A store without a spool has it once the database took it."""
 SPOOL_AFTER_S = 0.1
 """A row the database has not taken this long after it was sent is spooled (the write goes on)."""
 TEXT_BATCH = 32

@@ -1,4 +1,8 @@
-"""The local spool: a call's turns kept on this host while the database cannot take them.
+"""The local spool: a call's turns kept on this host until the database has taken them.
+
+Every turn is kept here as it is recorded (:meth:`Spool.keep_soon`, committed by the connection's
+thread without waiting for the process's event loop) and leaves once the database took it, so a
+process killed at any moment leaves what it had not stored to be replayed.
 
 One SQLite file per worker host, in WAL mode, opened by every worker process of the host. Why an
 SQLite file (and not Redis Streams): it needs no server, so it works without Redis and when Redis
