@@ -64,7 +64,6 @@ async def test_kill_9_at_30_calls_loses_nothing_older_than_a_quarter_second(
         if line.startswith(b"REC"):
             _, call_id, seq, at = line.decode().split()
             recorded[(call_id, int(seq))] = float(at)
-    assert len(recorded) >= CALLS * RATE * RUN_S * 0.6
 
     monkeypatch.setattr(spool_module, "LEASE_S", 2.0)  # the child is dead: its heartbeat is not coming back
     await asyncio.sleep(2.5)
@@ -88,6 +87,7 @@ async def test_kill_9_at_30_calls_loses_nothing_older_than_a_quarter_second(
         f"{len(recorded) - len(lost)} stored, {len(lost)} lost (the oldest said {oldest * 1000:.0f} ms before the kill)"
     )
     assert not old_lost, f"turns said more than {DURABLE_WITHIN_S * 1000:.0f} ms before the kill were lost: {old_lost}"
+    assert len(recorded) >= CALLS * RATE * RUN_S * 0.6  # the worker did record at the rate (a host not too busy)
     assert all(count == 1 for count in stored.values())
     last = {}
     for call_id, seq in recorded:

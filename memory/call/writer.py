@@ -2,12 +2,13 @@
 
 ``add`` is the whole cost on the turn path (an append and a wake-up). Two tasks follow:
 
-- **text**: every recorded row reaches durable storage within ``DURABLE_WITHIN_S``. It is written to
-  the database as it comes (text, role, time, call; no embedding, marked not yet enriched), a few
-  rows at a time, under the I/O lock it shares with the linker. If the database has not taken a
-  row ``SPOOL_AFTER_S`` after it was sent (slow, hung, refused), the row goes to the host's spool
-  (:class:`~memory.store.spool.Spool`) and the write goes on; a row that reaches the database
-  leaves the spool. While the database is down, rows are spooled as they come and the database is
+- **text**: every recorded row reaches durable storage within ``DURABLE_WITHIN_S``: ``add`` hands
+  it to the host's spool (:meth:`~memory.store.spool.Spool.keep_soon`), whose thread commits it
+  without waiting for the event loop. It is written to the database as it comes (text, role,
+  time, call; no embedding, marked not yet enriched), a few rows at a time, under the I/O lock it
+  shares with the linker; a row that reaches the database leaves the spool. A row whose keep failed
+  and that the database has not taken ``SPOOL_AFTER_S`` after it was sent (slow, hung, refused) is
+  spooled by this task, and the write goes on. While the database is down, rows are spooled as they come and the database is
   tried again with back-off (``RETRY_S``), oldest rows first, so a call that could not be started
   is started, and its spooled rows are stored in order, as soon as the database answers.
 - **enrichment**: stored rows are embedded (the process's embedding thread), read (facts,
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -46,7 +48,8 @@ __all__ = ["DURABLE_WITHIN_S", "ENRICH_BATCH", "RETRY_S", "SPOOL_AFTER_S", "TEXT
 logger = logging.getLogger(__name__)
 
 DURABLE_WITHIN_S = 0.25
-"""A recorded row is in the database or the spool this long after ``add`` (the promise kept)."""
+"""A recorded row is in the spool this long after ``add`` (the promise kept: the spool's thread commits it
+however busy the event loop is; see ``Spool.keep_soon``). A store without a spool has it once the database took it."""
 SPOOL_AFTER_S = 0.1
 """A row the database has not taken this long after it was sent is spooled (the write goes on)."""
 TEXT_BATCH = 32
@@ -81,6 +84,8 @@ class CallWriter:
         self._unstored: list[MemoryRow] = []  # recorded, not yet in the database, in order
         self._spooled: set[int] = set()  # seqs of unstored rows that are in the spool
         self._maybe_spooled: set[int] = set()  # seqs of a spool write called off: in the spool or not
+        self._keeping: dict[int, asyncio.Future[None]] = {}  # seqs handed to the spool's thread, not yet durable
+        self._counted: set[int] = set()  # seqs counted spooled (telemetry)
         self._unenriched: list[MemoryRow] = []
         self._failed: list[MemoryRow] = []  # could be neither stored nor spooled
         self._db_ok = True
@@ -109,24 +114,67 @@ class CallWriter:
         ]
 
     def add(self, row: MemoryRow) -> None:
-        """Queue one row (no I/O)."""
+        """Queue one row and hand it to the spool's thread (no I/O here, nothing awaited)."""
         self._unstored.append(row)
         turns("recorded", self._linker.customer_id)
         if not self._released:
             self._queued += 1
             write_queue(1)
+        self._keep_ahead(row)
         self._text_idle.clear()
         self._text_wake.set()
+
+    def _keep_ahead(self, row: MemoryRow) -> None:
+        """The row goes to the spool now, before the database is even tried: the spool's thread commits
+        it within milliseconds however busy this process's event loop is (see ``Spool.keep_soon``), where
+        the database's write (and a spool write after it) waits for the loop; it leaves the spool once
+        the database has taken it."""
+        spool = self._services.spool
+        if spool is None or self._forgotten:
+            return
+        try:
+            kept = spool.keep_soon(self.spooled_call(), [row])
+        except Exception as exc:  # the spool closed under a live call: the row is spooled later, as before
+            logger.warning("a turn could not be handed to the spool: %s", describe(exc))
+            return
+        self._keeping[row.seq] = kept
+        kept.add_done_callback(functools.partial(self._kept, row.seq))
+
+    def _kept(self, seq: int, kept: asyncio.Future[None]) -> None:
+        if self._keeping.get(seq) is kept:
+            del self._keeping[seq]
+        failure = None if kept.cancelled() else kept.exception()
+        if kept.cancelled() or failure is not None:
+            if failure is not None:
+                logger.warning("a turn could not be spooled ahead: %s", describe(failure))
+            self._text_wake.set()  # spooled by the text task if the database does not take it in time
+            return
+        if any(r.seq == seq for r in self._unstored):
+            self._spooled.add(seq)
+            self._track_queue()
+            if not self._db_ok:
+                self._count_spooled()
+
+    def _count_spooled(self) -> None:
+        """Count the rows in the spool that the database did not take in time (down, or slower than
+        ``SPOOL_AFTER_S``), once each: the rows kept ahead that it took in time are not counted spooled."""
+        new = [r.seq for r in self._unstored if r.seq in self._spooled and r.seq not in self._counted]
+        if new:
+            self._counted.update(new)
+            turns("spooled", self._linker.customer_id, len(new))
 
     async def flushed(self) -> None:
         """Return once every row added so far is stored and enriched, or as far as it can be for now
         (spooled while the database is down; enrichment deferred)."""
         await self._text_idle.wait()
+        if self._keeping:  # rows the database has not taken are spooled (or failed) once their keeps are done
+            await asyncio.wait(set(self._keeping.values()))
         await self._enrich_idle.wait()
 
     @property
     def spooled(self) -> int:
-        """Rows of this call in the spool, waiting for the database."""
+        """Rows of this call in the spool and not (yet) in the database (each row is spooled as it is
+        recorded, and leaves the spool once the database has taken it)."""
         return len(self._spooled)
 
     # -- text ------------------------------------------------------------------------------------------
@@ -142,6 +190,8 @@ class CallWriter:
             late = self._inflight is not None and now - self._inflight_since >= SPOOL_AFTER_S
             if self._unspooled() and (not self._db_ok or late):
                 await self._spool(self._unspooled())
+            if not self._db_ok or late:
+                self._count_spooled()
             may_try = self._db_ok or now >= self._retry_at or self._last_try
             if self._inflight is None and self._unstored and may_try and not self._forgotten:
                 self._last_try = False
@@ -201,9 +251,12 @@ class CallWriter:
             logger.info("the database is back; this call's spooled turns are being stored")
         self._db_ok, self._attempts = True, 0
         del self._unstored[: len(batch)]
-        spooled = [r.seq for r in batch if r.seq in self._spooled or r.seq in self._maybe_spooled]
+        spooled = [
+            r.seq for r in batch if r.seq in self._spooled or r.seq in self._maybe_spooled or r.seq in self._keeping
+        ]
         self._spooled.difference_update(spooled)
         self._maybe_spooled.difference_update(spooled)
+        self._counted.difference_update(spooled)
         turns("stored", self._linker.customer_id, len(batch))
         self._track_queue()
         if spooled:
@@ -217,7 +270,7 @@ class CallWriter:
     def _unspooled(self) -> list[MemoryRow]:
         if self._services.spool is None:
             return []
-        return [r for r in self._unstored if r.seq not in self._spooled]
+        return [r for r in self._unstored if r.seq not in self._spooled and r.seq not in self._keeping]
 
     def spooled_call(self, *, closed: bool = False) -> SpooledCall:
         """This call as the spool keeps it."""
@@ -234,8 +287,10 @@ class CallWriter:
 
     async def _spool(self, rows: list[MemoryRow]) -> bool:
         """Keep ``rows`` in the spool. While a write of them is in flight (the database slow, not
-        down), the database taking them first ends the attempt: they need no spool then, and the
-        host's processes do not queue for the spool file's lock behind a write that is not needed."""
+        down), the database taking them all first ends the attempt: they need no spool then, and the
+        host's processes do not queue for the spool file's lock behind a write that is not needed.
+        When some of ``rows`` were not in that write (recorded since it was sent), the keep goes on:
+        those still need it (rows of the write kept too leave the spool when the write is seen)."""
         spool = self._services.spool
         if spool is None or not rows:
             return False
@@ -243,7 +298,8 @@ class CallWriter:
         inflight = self._inflight
         if inflight is not None and not inflight.done():
             await asyncio.wait({keep, inflight}, return_when=asyncio.FIRST_COMPLETED)
-            if not keep.done() and not inflight.cancelled() and inflight.exception() is None:
+            won = not keep.done() and not inflight.cancelled() and inflight.exception() is None
+            if won and {r.seq for r in rows} <= {r.seq for r in inflight.result()}:
                 keep.cancel()  # rolled back, unless it lands after the COMMIT was sent
                 keep.add_done_callback(retrieve_quietly)
                 self._maybe_spooled.update(r.seq for r in rows)  # leave the spool when stored, either way
@@ -255,7 +311,7 @@ class CallWriter:
             logger.error("%d turns could not be spooled either: %s", len(rows), describe(exc))
             return False
         self._spooled.update(r.seq for r in rows)
-        turns("spooled", self._linker.customer_id, len(rows))
+        self._count_spooled()
         self._track_queue()
         return True
 
@@ -263,8 +319,9 @@ class CallWriter:
         spool = self._services.spool
         if spool is None:
             return
-        task = asyncio.ensure_future(within(spool.stored(self._linker.customer_id, self.call_id, seqs), 5.0))
-        task.add_done_callback(retrieve_quietly)  # left there, the rows are replayed once more: stored once
+        # handed to the spool's thread now: behind the rows' keeps, ahead of the claim made when the call closes
+        done = spool.stored(self._linker.customer_id, self.call_id, seqs)
+        done.add_done_callback(retrieve_quietly)  # left there, the rows are replayed once more: stored once
 
     # -- enrichment --------------------------------------------------------------------------------------
 
@@ -385,12 +442,17 @@ class CallWriter:
                 if not task.done():
                     await asyncio.shield(task)
                 self._enrich_wake.set()
+            if self._keeping:  # rows the database did not take are durable once their keeps are
+                await asyncio.wait(set(self._keeping.values()))
         finally:
             if give_up is not None:
                 give_up.cancel()
 
     async def keep_the_rest(self) -> None:
         """A close that could not finish: spool what is neither stored nor spooled yet."""
+        if self._keeping:  # handed to the spool's thread: durable within milliseconds unless the file is stuck
+            with contextlib.suppress(Exception):
+                await asyncio.wait(set(self._keeping.values()), timeout=1.0)
         rest = self._unspooled()
         if rest and not self._forgotten:
             with contextlib.suppress(Exception):
@@ -411,6 +473,7 @@ class CallWriter:
         self._unenriched.clear()
         self._spooled.clear()
         self._maybe_spooled.clear()
+        self._keeping.clear()
         self._failed.clear()
         self._track_queue()
         self._text_wake.set()

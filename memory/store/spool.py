@@ -1,4 +1,8 @@
-"""The local spool: a call's turns kept on this host while the database cannot take them.
+"""The local spool: a call's turns kept on this host until the database has taken them.
+
+Every turn is kept here as it is recorded (:meth:`Spool.keep_soon`, committed by the connection's
+thread without waiting for the process's event loop) and leaves once the database took it, so a
+process killed at any moment leaves what it had not stored to be replayed.
 
 One SQLite file per worker host, in WAL mode, opened by every worker process of the host. Why an
 SQLite file (and not Redis Streams): it needs no server, so it works without Redis and when Redis
@@ -21,10 +25,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import random
 import sqlite3
+import threading
 import time
 import uuid
 from collections.abc import Callable, Collection, Sequence
@@ -107,6 +113,8 @@ class Spool:
         self.owner = "owner_" + uuid.uuid4().hex
         self._db: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
+        self._keeps: list[_Keep] = []  # handed over by keep_soon, not yet committed
+        self._keeps_lock = threading.Lock()
 
     async def open(self) -> Spool:
         """Open the file (created, in WAL mode, with its tables, by whichever process comes first).
@@ -194,33 +202,73 @@ class Spool:
 
     async def keep(self, call: SpooledCall, rows: Sequence[MemoryRow]) -> None:
         """Keep ``rows`` of ``call`` (owned by this owner until the call closes). Durable on return."""
+        await self._transaction(lambda db: self._keep_rows(db, call, rows), durable=True)
 
-        def body(db: sqlite3.Connection) -> None:
-            db.execute(
-                "INSERT INTO spooled_calls (database, customer_id, call_id, identifiers, started_at, caller_id,"
-                " first_caller_id, owner, closed, spooled_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (database, customer_id, call_id) DO UPDATE SET"
-                " caller_id = COALESCE(excluded.caller_id, caller_id),"
-                " first_caller_id = COALESCE(excluded.first_caller_id, first_caller_id), closed = excluded.closed",
-                (self.database, call.customer_id, call.call_id, _dump_identifiers(call.identifiers),
-                 call.started_at.timestamp(), call.caller_id, call.first_caller_id, self.owner, int(call.closed),
-                 time.time()),
-            )  # fmt: skip
-            db.executemany(
-                "INSERT INTO spooled_rows (database, customer_id, call_id, seq, kind, role, text, at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                [
-                    (self.database, call.customer_id, call.call_id, r.seq, r.kind, r.role, r.text, r.at.timestamp())
-                    for r in rows
-                ],
-            )
+    def keep_soon(self, call: SpooledCall, rows: Sequence[MemoryRow]) -> asyncio.Future[None]:
+        """Keep ``rows`` of ``call`` as :meth:`keep` does, without waiting on the event loop: the rows are
+        handed to the connection's thread now (no I/O here: for the turn path) and committed there, synced,
+        in one transaction with every other keep handed over meanwhile (one sync for many calls' turns).
+        The future is done once they are durable (or failed); the commit does not wait for this process's
+        event loop, only for the thread's queue (earlier statements of this process) and the file's lock."""
+        loop = asyncio.get_running_loop()
+        if self._db is None:
+            future: asyncio.Future[None] = loop.create_future()
+            future.set_exception(StoreUnavailableError("the spool is closed"))
+            return future
+        entry = _Keep(call, list(rows))
+        with self._keeps_lock:
+            self._keeps.append(entry)
+        return _enqueue(self._db, self._commit_keeps, entry)
 
-        await self._transaction(body, durable=True)
+    def _commit_keeps(self, conn: sqlite3.Connection, entry: _Keep) -> None:
+        """On the connection's thread: commit every keep handed over and not yet committed (``entry``'s
+        among them unless an earlier call of this took it), then raise if ``entry``'s commit failed."""
+        if not entry.done:
+            with self._keeps_lock:
+                batch, self._keeps = self._keeps, []
+            try:
+                _run_transaction(conn, functools.partial(self._keep_all, batch), True)
+            except Exception as exc:
+                for e in batch:
+                    e.error = exc
+            for e in batch:
+                e.done = True
+        if entry.error is not None:
+            raise entry.error
 
-    async def stored(self, customer_id: str, call_id: str, seqs: Sequence[int]) -> None:
-        """These rows reached the database: they leave the spool (and the call, once it has none)."""
-        if not seqs:
-            return
+    def _keep_all(self, batch: Sequence[_Keep], db: sqlite3.Connection) -> None:
+        for entry in batch:
+            self._keep_rows(db, entry.call, entry.rows)
+
+    def _keep_rows(self, db: sqlite3.Connection, call: SpooledCall, rows: Sequence[MemoryRow]) -> None:
+        db.execute(
+            "INSERT INTO spooled_calls (database, customer_id, call_id, identifiers, started_at, caller_id,"
+            " first_caller_id, owner, closed, spooled_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (database, customer_id, call_id) DO UPDATE SET"
+            " caller_id = COALESCE(excluded.caller_id, caller_id),"
+            " first_caller_id = COALESCE(excluded.first_caller_id, first_caller_id), closed = excluded.closed",
+            (self.database, call.customer_id, call.call_id, _dump_identifiers(call.identifiers),
+             call.started_at.timestamp(), call.caller_id, call.first_caller_id, self.owner, int(call.closed),
+             time.time()),
+        )  # fmt: skip
+        db.executemany(
+            "INSERT INTO spooled_rows (database, customer_id, call_id, seq, kind, role, text, at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            [
+                (self.database, call.customer_id, call.call_id, r.seq, r.kind, r.role, r.text, r.at.timestamp())
+                for r in rows
+            ],
+        )
+
+    def stored(self, customer_id: str, call_id: str, seqs: Sequence[int]) -> asyncio.Future[None]:
+        """These rows reached the database: they leave the spool (and the call, once it has none). Handed
+        to the connection's thread at once, so it runs after every keep of them handed over before it
+        (:meth:`keep_soon`) and before any claim asked after it; the future is done once it ran."""
+        loop = asyncio.get_running_loop()
+        if self._db is None or not seqs:
+            future: asyncio.Future[None] = loop.create_future()
+            future.set_result(None)
+            return future
 
         def body(db: sqlite3.Connection) -> None:
             db.executemany(
@@ -234,7 +282,7 @@ class Spool:
                 (self.database, customer_id, call_id),
             )
 
-        await self._transaction(body)
+        return _enqueue(self._db, _run_transaction, body, False)
 
     # -- replay -----------------------------------------------------------------------------------------
 
@@ -389,6 +437,24 @@ class Spool:
 async def _on_thread(db: aiosqlite.Connection, fn: Callable[..., T], *args: object) -> T:
     """``fn(connection, *args)`` on ``db``'s own thread, in one hop (aiosqlite runs every call on it)."""
     return await db._execute(lambda: fn(db._conn, *args))  # aiosqlite has no public way to run a function on it
+
+
+def _enqueue(db: aiosqlite.Connection, fn: Callable[..., T], *args: object) -> asyncio.Future[T]:
+    """``fn(connection, *args)`` handed to ``db``'s thread now, behind what is queued there (no await: the
+    thread runs it however busy the event loop is); the future gets its outcome through the loop."""
+    future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+    db._tx.put_nowait((future, lambda: fn(db._conn, *args)))  # what aiosqlite's own _execute does, minus the await
+    return future
+
+
+@dataclass(eq=False)
+class _Keep:
+    """Rows handed to :meth:`Spool.keep_soon`, until the connection's thread has committed them."""
+
+    call: SpooledCall
+    rows: list[MemoryRow]
+    done: bool = False  # only the connection's thread reads or sets these two
+    error: Exception | None = None
 
 
 def _run_transaction(conn: sqlite3.Connection, body: Callable[[sqlite3.Connection], T], durable: bool) -> T:

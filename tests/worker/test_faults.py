@@ -215,10 +215,15 @@ async def test_turns_handed_back_at_close_are_put_in_the_spool_by_the_session(
     deps = worker(postgres_database)
     store = await deps.store.get()
     assert store is not None and store.spool is not None
-    real_keep = store.spool.keep
+    real_keep, real_keep_soon = store.spool.keep, store.spool.keep_soon
 
     async def full_disk(*args, **kwargs):
         raise OSError("no space left on device")
+
+    def full_disk_soon(*args, **kwargs):
+        failed = asyncio.get_running_loop().create_future()
+        failed.set_exception(OSError("no space left on device"))
+        return failed
 
     call_id = f"SCL_{uuid.uuid4().hex[:8]}"
     async with placed_call(deps, sip_caller(number(), ACME_LINE, call_id=call_id)) as call:
@@ -226,7 +231,7 @@ async def test_turns_handed_back_at_close_are_put_in_the_spool_by_the_session(
         await call.session.run(user_input=LINES[0])
         await call.memory.hooks.flushed()
         store.backend.write_memories = functools.partial(_refuse)  # the database stops taking writes
-        store.spool.keep = full_disk  # and the spool cannot take them for now
+        store.spool.keep, store.spool.keep_soon = full_disk, full_disk_soon  # and the spool cannot take them for now
         for line in LINES[1:4]:
             await call.session.run(user_input=line)
         hooks = call.memory.hooks
@@ -236,7 +241,7 @@ async def test_turns_handed_back_at_close_are_put_in_the_spool_by_the_session(
             try:
                 await close_hooks(**kwargs)  # raises MemoryWriteError: neither stored nor spooled
             finally:
-                store.spool.keep = real_keep  # the disk has room again when the session handles it
+                store.spool.keep, store.spool.keep_soon = real_keep, real_keep_soon  # room again for the session
 
         hooks.aclose = close_then_free_the_disk  # type: ignore[method-assign]
     assert "turn(s) the database did not take were spooled" in caplog.text
