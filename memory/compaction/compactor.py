@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import UTC, datetime
 
 import numpy as np
@@ -233,6 +234,10 @@ class Compactor:
         reading = read_turn(self._turns[i].text, region=self.region)
         _ = reading.tags, reading.values
         self._turn_recall.cost(i)
+        digest = self._digest(i)
+        if digest.kind in ("key", "content"):  # the names its lines will read, sentence by sentence (kept)
+            for sentence in (" ".join(digest.key), *digest.content):
+                _spans_read(sentence)
 
     # -- planning --------------------------------------------------------------------------------
 
@@ -1888,6 +1893,21 @@ def _named_spans(said: str, taken: Iterable[str]) -> list[tuple[str, str]]:
     lower case above all), as spans said, in the order said, unless a value already read holds them; of two
     readings of the same words the longer is kept ("blue jays vs orioles" over "jays vs orioles", "alice in
     glitterland" over "alice", "the irenic" over "irenic"): the values line leaves out a value inside another."""
+    held = [t.lower() for t in taken]
+    kept: list[tuple[int, str, str]] = []
+    for start, kind, span, low in _spans_read(said):  # the longer reading first
+        if any(low in h for h in held):
+            continue
+        kept.append((start, kind, span))
+        held.append(low)
+    return [(kind, span) for _, kind, span in sorted(kept)]
+
+
+@lru_cache(maxsize=8192)
+def _spans_read(said: str) -> tuple[tuple[int, str, str, str], ...]:
+    """What :func:`_named_spans` reads of ``said`` alone, before the values already read hold any of it out: (start,
+    kind, span, the span in lower case), the longer first. Kept per sentence (a sentence is read again each time a
+    line of its turn is built, and read ahead between turns: :meth:`Compactor._read_ahead`)."""
     found: list[tuple[int, str, str]] = []
     patterns: list[tuple[str, re.Pattern[str]]] = [
         ("name", LOWER_VENUE),
@@ -1930,13 +1950,10 @@ def _named_spans(said: str, taken: Iterable[str]) -> list[tuple[str, str]]:
             found.append((m.start(group), "title", " ".join(m.group(group).split()).rstrip(".,?!")))
     found += [(max(said.find(text), 0), "song", " ".join(text.split())) for text in _song_spans(said)]
     found += _device_spans(said)
-    held = [t.lower() for t in taken]
-    kept: list[tuple[int, str, str]] = []
+    out: list[tuple[int, str, str, str]] = []
     for start, kind, span in sorted(found, key=lambda f: -len(f[2])):  # the longer reading first
         low = span.lower()
         if _NOT_A_NAME.fullmatch(low) or _TALK_WORDS.issuperset(low.replace(",", " ").split()):
-            continue
-        if any(low in h for h in held):
             continue
         # the readers of an event's words: a word of the search, or of a date, is no name
         if kind in ("event", "venue"):
@@ -1953,9 +1970,8 @@ def _named_spans(said: str, taken: Iterable[str]) -> list[tuple[str, str]]:
             kind = "name"
         elif kind == "song":
             kind = "name"
-        kept.append((start, kind, span))
-        held.append(low)
-    return [(kind, span) for _, kind, span in sorted(kept)]
+        out.append((start, kind, span, low))
+    return tuple(out)
 
 
 _SEARCH_WORDS = frozenset(
