@@ -146,6 +146,7 @@ class Compactor:
         self._value_kinds: dict[int, frozenset[str]] = {}  # condensed turn -> the kinds of value it says
         self._said: dict[int, str] = {}  # condensed turn -> its words in lower case, fillers and stutters out
         self._rows = WorkingSet()
+        self._unindexed = False  # turns condensed since recall's index last took them in (:meth:`index_recall`)
         self._row_turn: list[int] = []  # row position in the working set -> turn index
         self._by_value: dict[str, list[int]] = {}
         self._by_kind: dict[str, list[int]] = {}
@@ -226,6 +227,15 @@ class Compactor:
                 self._read_ahead(i)
         self._warm_from = len(self._turns)
         self._maybe_compact(NEXT_TURN_ALLOWANCE)
+        self.index_recall()
+
+    def index_recall(self) -> None:
+        """Take the turns condensed since into recall's index (the words ranking reads, what the check for later
+        statements reads of each turn): between turns, or on a reply only when its question ranks the condensed
+        turns, not in a step the caller's words set off that no question needs."""
+        if self._unindexed:
+            self._unindexed = False
+            refresh_recall(self._rows)
 
     def _read_ahead(self, i: int) -> None:
         """What condensing turn ``i`` reads of it alone (its reading's tags and values, its cost as a recalled
@@ -350,7 +360,7 @@ class Compactor:
         self._boundary = start
         self._tail_tokens = tail
         self._condensed_ids = frozenset(t.id for t in self._turns[:start])
-        refresh_recall(self._rows)  # index the newly condensed turns now, not when a question needs them
+        self._unindexed = True  # indexed between turns, or by the question that ranks them (``index_recall``)
         self.compactions += 1
         self._render()
         self._plan_cache = None
@@ -815,6 +825,7 @@ class Compactor:
         self._noted_quotes = set()
         self._shown, self._shown_upto, self._header = [], 0, []
         self._rows, self._row_turn, self._by_value, self._by_kind, self.kinds = WorkingSet(), [], {}, {}, {}
+        self._unindexed = False
         self._bookings, self._value_kinds, self._aside, self._asked_back = [], {}, False, set()
         self._answers_back, self._booking_of, self._sticky, self._said = set(), {}, {}, {}
         self._unlent = {}
