@@ -1176,6 +1176,21 @@ def test_warming_the_readers_builds_what_a_question_needs_before_any_call() -> N
     assert "warm_readers()" in preload.read_text()  # done in the forkserver, before job processes fork
 
 
+def test_warming_the_readers_compiles_the_phrases_of_every_ordinal() -> None:
+    """A question's ordinal ("the third table", "my 5th call") compiles that word's phrases on first use, a few
+    milliseconds on the reply path of each job process's call: the preload compiles them all."""
+    from memory.compaction import warm_readers
+    from memory.recall.query import warm_up
+    from memory.text.kinds import _ordinal_patterns, ordinal_in, vocabulary
+
+    _ordinal_patterns.cache_clear()
+    warm_up.cache_clear()  # once per process
+    warm_readers()
+    assert _ordinal_patterns.cache_info().currsize == len(vocabulary().ordinals)
+    assert ordinal_in("what was the third table i booked") is None  # the phrases read as before
+    assert ordinal_in("when i called the third time") == 3
+
+
 def test_a_kind_only_inherited_gives_way_to_the_first_turn_that_names_one() -> None:
     """A request naming no kind after tickets ("reservations for 2 at ...") is only guessed to be more
     tickets: the caller's question about it ("do they have live music") tells it is a table, and it
