@@ -2131,6 +2131,47 @@ def test_recall_reads_the_bookings_once_until_more_turns_are_condensed(monkeypat
     assert len(read) > once
 
 
+def test_turns_condensed_on_the_reply_path_are_indexed_when_a_question_ranks_them() -> None:
+    """A step the caller's words set off on the reply path leaves recall's index to the next question that ranks
+    the condensed turns (or to the next turn's warming): recall then reads as with the index taken in at once."""
+    table = [
+        ("user", "Hi, I need a table at Marlowe's Grill for four people on Friday."),
+        ("assistant", "Please confirm: a table for 4 at Marlowe's Grill on Friday at 7:30 pm."),
+        ("user", "Yes, that's right."),
+        ("assistant", "Done, your table at Marlowe's Grill is booked for 7:30 pm, reference QX81."),
+    ]
+    chat = [
+        ("user", "How's your day going, by the way? Busy with lots of calls today I guess?"),
+        ("assistant", "It's going well, thank you for asking, it has been a pleasant and calm afternoon so far."),
+    ]
+    turns = turns_of(table + chat * 8)
+    policy = CompactionPolicy(token_budget=400)
+    lazy, eager = fed(turns, policy, warm=False), fed(turns, policy, warm=False)
+    assert lazy.plan("okay").compacted and lazy._unindexed  # a filler: no question, nothing indexed yet
+    assert eager.plan("okay").compacted
+    eager.index_recall()  # as each step did before: indexed at once
+    question = "what was the reference again?"
+    recalled = lazy.plan(question)
+    assert not lazy._unindexed
+    assert "QX81" in recalled.recall and recalled.recall == eager.plan(question).recall
+    warmed = fed(turns, policy)
+    assert warmed.boundary and not warmed._unindexed  # between turns: indexed in the same step
+
+
+def test_a_sentences_names_are_read_once_whatever_values_hold_them_out() -> None:
+    """The names a sentence says are kept per sentence, before the values already read hold any out: a value that
+    holds one out for one line does not for the next."""
+    from memory.compaction.compactor import _named_spans, _spans_read
+
+    said = "the event is at blue note napa and it is by mandy harvey"
+    _spans_read.cache_clear()
+    first = _named_spans(said, [])
+    assert ("name", "blue note napa") in first
+    assert ("name", "blue note napa") not in _named_spans(said, ["Blue Note Napa"])
+    assert _named_spans(said, []) == first
+    assert _spans_read.cache_info().hits == 2
+
+
 @pytest.mark.parametrize(
     "switch",
     [
