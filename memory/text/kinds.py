@@ -35,8 +35,8 @@ __all__ = [
     "ordinal_in",
     "outcome_of",
     "plain",
-    "warm_ordinals",
     "vocabulary",
+    "warm_ordinals",
     "without_fillers",
 ]
 
