@@ -1176,6 +1176,21 @@ def test_warming_the_readers_builds_what_a_question_needs_before_any_call() -> N
     assert "warm_readers()" in preload.read_text()  # done in the forkserver, before job processes fork
 
 
+def test_warming_the_readers_compiles_the_phrases_of_every_ordinal() -> None:
+    """A question's ordinal ("the third table", "my 5th call") compiles that word's phrases on first use, a few
+    milliseconds on the reply path of each job process's call: the preload compiles them all."""
+    from memory.compaction import warm_readers
+    from memory.recall.query import warm_up
+    from memory.text.kinds import _ordinal_patterns, ordinal_in, vocabulary
+
+    _ordinal_patterns.cache_clear()
+    warm_up.cache_clear()  # once per process
+    warm_readers()
+    assert _ordinal_patterns.cache_info().currsize == len(vocabulary().ordinals)
+    assert ordinal_in("what was the third table i booked") is None  # the phrases read as before
+    assert ordinal_in("when i called the third time") == 3
+
+
 def test_a_kind_only_inherited_gives_way_to_the_first_turn_that_names_one() -> None:
     """A request naming no kind after tickets ("reservations for 2 at ...") is only guessed to be more
     tickets: the caller's question about it ("do they have live music") tells it is a table, and it
@@ -2114,6 +2129,47 @@ def test_recall_reads_the_bookings_once_until_more_turns_are_condensed(monkeypat
     second = compactor.plan("Sorry, what time was the second table I booked again?")
     assert "6:15 pm" in second.recall  # read again once more turns were condensed
     assert len(read) > once
+
+
+def test_turns_condensed_on_the_reply_path_are_indexed_when_a_question_ranks_them() -> None:
+    """A step the caller's words set off on the reply path leaves recall's index to the next question that ranks
+    the condensed turns (or to the next turn's warming): recall then reads as with the index taken in at once."""
+    table = [
+        ("user", "Hi, I need a table at Marlowe's Grill for four people on Friday."),
+        ("assistant", "Please confirm: a table for 4 at Marlowe's Grill on Friday at 7:30 pm."),
+        ("user", "Yes, that's right."),
+        ("assistant", "Done, your table at Marlowe's Grill is booked for 7:30 pm, reference QX81."),
+    ]
+    chat = [
+        ("user", "How's your day going, by the way? Busy with lots of calls today I guess?"),
+        ("assistant", "It's going well, thank you for asking, it has been a pleasant and calm afternoon so far."),
+    ]
+    turns = turns_of(table + chat * 8)
+    policy = CompactionPolicy(token_budget=400)
+    lazy, eager = fed(turns, policy, warm=False), fed(turns, policy, warm=False)
+    assert lazy.plan("okay").compacted and lazy._unindexed  # a filler: no question, nothing indexed yet
+    assert eager.plan("okay").compacted
+    eager.index_recall()  # as each step did before: indexed at once
+    question = "what was the reference again?"
+    recalled = lazy.plan(question)
+    assert not lazy._unindexed
+    assert "QX81" in recalled.recall and recalled.recall == eager.plan(question).recall
+    warmed = fed(turns, policy)
+    assert warmed.boundary and not warmed._unindexed  # between turns: indexed in the same step
+
+
+def test_a_sentences_names_are_read_once_whatever_values_hold_them_out() -> None:
+    """The names a sentence says are kept per sentence, before the values already read hold any out: a value that
+    holds one out for one line does not for the next."""
+    from memory.compaction.compactor import _named_spans, _spans_read
+
+    said = "the event is at blue note napa and it is by mandy harvey"
+    _spans_read.cache_clear()
+    first = _named_spans(said, [])
+    assert ("name", "blue note napa") in first
+    assert ("name", "blue note napa") not in _named_spans(said, ["Blue Note Napa"])
+    assert _named_spans(said, []) == first
+    assert _spans_read.cache_info().hits == 2
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 
 import numpy as np
 
@@ -145,6 +146,7 @@ class Compactor:
         self._value_kinds: dict[int, frozenset[str]] = {}  # condensed turn -> the kinds of value it says
         self._said: dict[int, str] = {}  # condensed turn -> its words in lower case, fillers and stutters out
         self._rows = WorkingSet()
+        self._unindexed = False  # turns condensed since recall's index last took them in (:meth:`index_recall`)
         self._row_turn: list[int] = []  # row position in the working set -> turn index
         self._by_value: dict[str, list[int]] = {}
         self._by_kind: dict[str, list[int]] = {}
@@ -225,6 +227,15 @@ class Compactor:
                 self._read_ahead(i)
         self._warm_from = len(self._turns)
         self._maybe_compact(NEXT_TURN_ALLOWANCE)
+        self.index_recall()
+
+    def index_recall(self) -> None:
+        """Take the turns condensed since into recall's index (the words ranking reads, what the check for later
+        statements reads of each turn): between turns, or on a reply only when its question ranks the condensed
+        turns, not in a step the caller's words set off that no question needs."""
+        if self._unindexed:
+            self._unindexed = False
+            refresh_recall(self._rows)
 
     def _read_ahead(self, i: int) -> None:
         """What condensing turn ``i`` reads of it alone (its reading's tags and values, its cost as a recalled
@@ -233,6 +244,10 @@ class Compactor:
         reading = read_turn(self._turns[i].text, region=self.region)
         _ = reading.tags, reading.values
         self._turn_recall.cost(i)
+        digest = self._digest(i)
+        if digest.kind in ("key", "content"):  # the names its lines will read, sentence by sentence (kept)
+            for sentence in (" ".join(digest.key), *digest.content):
+                _spans_read(sentence)
 
     # -- planning --------------------------------------------------------------------------------
 
@@ -345,7 +360,7 @@ class Compactor:
         self._boundary = start
         self._tail_tokens = tail
         self._condensed_ids = frozenset(t.id for t in self._turns[:start])
-        refresh_recall(self._rows)  # index the newly condensed turns now, not when a question needs them
+        self._unindexed = True  # indexed between turns, or by the question that ranks them (``index_recall``)
         self.compactions += 1
         self._render()
         self._plan_cache = None
@@ -815,6 +830,7 @@ class Compactor:
         self._noted_quotes = set()
         self._shown, self._shown_upto, self._header = [], 0, []
         self._rows, self._row_turn, self._by_value, self._by_kind, self.kinds = WorkingSet(), [], {}, {}, {}
+        self._unindexed = False
         self._bookings, self._value_kinds, self._aside, self._asked_back = [], {}, False, set()
         self._answers_back, self._booking_of, self._sticky, self._said = set(), {}, {}, {}
         self._unlent = {}
@@ -1950,6 +1966,21 @@ def _named_spans(said: str, taken: Iterable[str]) -> list[tuple[str, str]]:
     lower case above all), as spans said, in the order said, unless a value already read holds them; of two
     readings of the same words the longer is kept ("blue jays vs orioles" over "jays vs orioles", "alice in
     glitterland" over "alice", "the irenic" over "irenic"): the values line leaves out a value inside another."""
+    held = [t.lower() for t in taken]
+    kept: list[tuple[int, str, str]] = []
+    for start, kind, span, low in _spans_read(said):  # the longer reading first
+        if any(low in h for h in held):
+            continue
+        kept.append((start, kind, span))
+        held.append(low)
+    return [(kind, span) for _, kind, span in sorted(kept)]
+
+
+@lru_cache(maxsize=8192)
+def _spans_read(said: str) -> tuple[tuple[int, str, str, str], ...]:
+    """What :func:`_named_spans` reads of ``said`` alone, before the values already read hold any of it out: (start,
+    kind, span, the span in lower case), the longer first. Kept per sentence (a sentence is read again each time a
+    line of its turn is built, and read ahead between turns: :meth:`Compactor._read_ahead`)."""
     found: list[tuple[int, str, str]] = []
     patterns: list[tuple[str, re.Pattern[str]]] = [
         ("name", LOWER_VENUE),
@@ -1994,13 +2025,10 @@ def _named_spans(said: str, taken: Iterable[str]) -> list[tuple[str, str]]:
             found.append((m.start(group), "title", " ".join(m.group(group).split()).rstrip(".,?!")))
     found += [(max(said.find(text), 0), "song", " ".join(text.split())) for text in _song_spans(said)]
     found += _device_spans(said)
-    held = [t.lower() for t in taken]
-    kept: list[tuple[int, str, str]] = []
+    out: list[tuple[int, str, str, str]] = []
     for start, kind, span in sorted(found, key=lambda f: -len(f[2])):  # the longer reading first
         low = span.lower()
         if _NOT_A_NAME.fullmatch(low) or _TALK_WORDS.issuperset(low.replace(",", " ").split()):
-            continue
-        if any(low in h for h in held):
             continue
         # the readers of an event's words: a word of the search, or of a date, is no name
         if kind in ("event", "venue"):
@@ -2017,9 +2045,8 @@ def _named_spans(said: str, taken: Iterable[str]) -> list[tuple[str, str]]:
             kind = "name"
         elif kind == "song":
             kind = "name"
-        kept.append((start, kind, span))
-        held.append(low)
-    return [(kind, span) for _, kind, span in sorted(kept)]
+        out.append((start, kind, span, low))
+    return tuple(out)
 
 
 _SEARCH_WORDS = frozenset(

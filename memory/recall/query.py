@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from functools import cache
 
 from ..text.dates import query_date_spans
-from ..text.kinds import asks_in, episode_kinds_in, ordinal_in, plain, vocabulary
+from ..text.kinds import asks_in, episode_kinds_in, ordinal_in, plain, vocabulary, warm_ordinals
 from ..text.terms import index_terms
 from ..text.vocab import MONTHS, WEEKDAYS
 from ..values import Episode
@@ -121,6 +121,7 @@ def warm_up() -> None:
     would otherwise pay for it. Run it off the recall path (e.g. while a caller's history loads, or at a
     worker's preload, before job processes are forked); later calls do nothing."""
     understand(_WARM_UP, datetime.now(UTC))
+    warm_ordinals()  # a question's ordinal compiles that word's phrases alone: each of them, now
     _common_terms()  # what a question naming a call by its words leaves out (about 20 ms of stemming)
 
 

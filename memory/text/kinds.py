@@ -36,6 +36,7 @@ __all__ = [
     "outcome_of",
     "plain",
     "vocabulary",
+    "warm_ordinals",
     "without_fillers",
 ]
 
@@ -319,6 +320,13 @@ def ordinal_in(question: str) -> int | None:
         word = numbered.group(1)
         return int(word) if word.isdigit() else DIGIT_WORDS[word]
     return None
+
+
+def warm_ordinals() -> None:
+    """Compile each ordinal's phrases (:func:`ordinal_in` compiles a word's on its first use, a few milliseconds
+    each) now, off the reply path: see :func:`memory.recall.query.warm_up`."""
+    for word in vocabulary().ordinals:
+        _ordinal_patterns(word)
 
 
 @cache
