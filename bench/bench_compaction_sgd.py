@@ -866,7 +866,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
         "--split",
-        choices=(*data.HALVES, "tune2", "tune3", "tune4", "tune5", "tune6", "tune7", *MORE_SPLITS, "both"),
+        choices=(*data.HALVES, *(f"tune{n}" for n in range(2, 10)), *MORE_SPLITS, "both"),
         default="both",
     )
     parser.add_argument("--data", help="the SGD directory (default: $SGD_PATH, else ../shared/data/sgd)")

@@ -57,6 +57,8 @@ SPLITS = {
     "tune5": ("tune5",),  # the same, concerts booked in calls of several services (train 044, 096, 099, 123)
     "tune6": ("tune6",),  # the same, songs played in calls of several services (train 050, 064, 107, 126)
     "tune7": ("tune7",),  # the same, concerts and songs cut to their own turns of such calls (see data.TUNE7_FILES)
+    "tune8": ("tune8",),  # the same, concerts and songs in calls of several services (train 049, 051, 065, 067, 098)
+    "tune9": ("tune9",),  # the same, of the dev split's other files (Events_1, Music_1)
 }
 TARGETS = {"pass": 0.90, "identity": 0.99, "update_ordered": 0.99, "locomo_r5": 0.80}
 SYSTEMS = ("memory:fast", "memory:accurate", *run.BASELINES)
@@ -352,6 +354,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "tune5",
         "tune6",
         "tune7",
+        "tune8",
+        "tune9",
     ):  # the full release never overwrites the subset
         suffix = "_more" + suffix
     args.json = args.json or RESULTS.with_name(f"sgd{suffix}.json")

@@ -462,6 +462,47 @@ def test_a_song_asked_for_in_a_stretch_read_as_another_kind_is_counted_among_the
     assert "sunflower" in third and "alone with you" not in third
 
 
+_TICKETS = [
+    ("user", "i'd like to buy one ticket for the dodgers game"),
+    ("assistant", "please confirm one ticket for the dodgers game at dodger stadium tomorrow"),
+    ("user", "yes"),
+    ("assistant", "your ticket is booked, enjoy the game"),
+    ("user", "thanks that is all"),
+    ("assistant", "bye"),
+]
+TICKETS_WITH_A_BALANCE_IN_ONE_STRETCH = [
+    *_TICKETS,
+    ("user", "i'm bored, can you find me something fun to do"),
+    ("assistant", "sure, in what city"),
+    ("user", "in san diego, a concert would be great"),
+    ("assistant", "alejandro sanz is playing at the cal coast amphitheater next wednesday at 6 30 pm"),
+    ("user", "i wonder if i can afford it, can you tell me how much money i have in my account"),
+    ("assistant", "which account do you want the balance of, checking or savings"),
+    ("user", "both, but tell me about my checking account first"),
+    ("assistant", "your checking account has $4,642 in it"),
+    ("user", "i see, what about my savings account"),
+    ("assistant", "your savings account has $13,713 in it"),
+    ("user", "not bad"),
+    ("assistant", "do you want to transfer some money"),
+    ("user", "no, no transfer, can you buy me two tickets for the concert"),
+    ("assistant", "you want 2 tickets for the alejandro sanz concert next wednesday in san diego, right"),
+    ("user", "right"),
+    ("assistant", "i bought your tickets, the address is 5500 campanile drive"),
+    ("user", "thank you very much, i don't need anything else"),
+    ("assistant", "enjoy your day"),
+]
+"""Tickets bought in a stretch that opened with no kind named and became a balance (read as a payment), after tickets."""
+
+
+def test_tickets_bought_in_a_stretch_read_as_another_kind_whose_request_names_none_are_counted_among_tickets() -> None:
+    compactor = _resumed_call(TICKETS_WITH_A_BALANCE_IN_ONE_STRETCH)
+    assert [b.kind for b in compactor._bookings][:2] == ["event", "payment"]
+    # "find me something fun to do" names no kind: the agent's report of what was done does ("i bought your tickets")
+    assert compactor._turn_recall._asked_for(compactor._bookings[1]) == "event"
+    second = compactor.plan("just to double check the address for the second event tickets was what").recall
+    assert "5500 campanile" in second
+
+
 def test_a_kind_named_in_the_request_alone_is_a_word_in_passing() -> None:
     compactor = _resumed_call(SONG_THEN_A_TRANSFER_IN_ONE_STRETCH)
     stretch = compactor._bookings[1]

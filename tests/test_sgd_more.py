@@ -35,6 +35,8 @@ EPISODES = {
     "tune5": 435,
     "tune6": 439,
     "tune7": 309,
+    "tune8": 468,
+    "tune9": 651,
 }
 NEW_KINDS = {"flight", "bus", "train", "hotel", "car", "ride", "appointment", "transfer", "visit"}
 
@@ -138,6 +140,9 @@ def test_only_the_fifth_and_sixth_tuning_halves_take_dialogues_of_several_servic
             assert Counter(e.kind for e in episodes)["event"] > 400, skipped
         if half == "tune6":
             assert Counter(e.kind for e in episodes)["song"] > 350, skipped
+        if half in ("tune8", "tune9"):
+            kinds = Counter(e.kind for e in episodes)
+            assert kinds["event"] > 150 and kinds["song"] > 100, (half, skipped)
     # tune7 reads such dialogues too, each cut to the turns of one service (test below)
     assert {h for h, n in several.items() if n} == {*data.SEVERAL_SERVICES, *data.ONE_SERVICE_PART}
     # the older halves' episodes, as many as before the new halves
@@ -235,3 +240,27 @@ def test_the_seventh_tuning_half_is_concerts_and_songs_of_the_held_out_halfs_ser
         assert any(
             a["act"] in ("THANK_YOU", "GOODBYE", "REQ_MORE") for t in part for f in t["frames"] for a in f["actions"]
         )
+
+
+def test_the_eighth_and_ninth_tuning_halves_read_files_no_other_half_reads():
+    for half in ("tune8", "tune9"):
+        split, numbers = data.files_of(half)
+        others = {(data.files_of(h)[0], n) for h in data.ALL_HALVES if h != half for n in data.files_of(h)[1]}
+        assert numbers and not {(split, n) for n in numbers} & others, half
+        assert data.SEVERAL_SERVICES[half][:2] == ("event", "song") and half not in data.ONE_SERVICE_PART
+        assert vocab.for_half(["even", "odd"], half) == ("even",)  # tuning halves: the tuning wordings
+        assert eval_sgd.parse_args(["--split", half]).json.name == "sgd_more.json"
+    assert data.files_of("tune8")[0] == "train" and data.files_of("tune9")[0] == "dev"
+
+
+@needs_full
+def test_the_eighth_and_ninth_tuning_halves_are_concerts_and_songs_of_the_held_out_halfs_services():
+    assert FULL is not None
+    for half in ("tune8", "tune9"):
+        episodes, _ = data.load_episodes(FULL, half)
+        ours = [e for e in episodes if e.kind in ("event", "song")]
+        assert {e.service for e in ours} <= {"Events_1", "Events_2", "Music_1", "Music_2"}, half
+        split, numbers = data.files_of(half)
+        dialogues = {d["dialogue_id"]: d for _, d in data.read_dialogues(FULL, numbers, split)}
+        # none single-service: those of these kinds are all read by the other halves
+        assert all(len(dialogues[e.dialogue_id]["services"]) > 1 for e in ours), half
