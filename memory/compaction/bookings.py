@@ -114,9 +114,11 @@ def idle(booking: Booking) -> bool:
 
 
 def searched_only(booking: Booking) -> bool:
-    """The caller took leave of ``booking`` with nothing reported done, no failure, no details confirmed, and the agent
-    read back or reported nothing in it: a search ("i'm looking for some games in seattle") that booked nothing."""
-    return booking.left and not booking.failed and idle(booking)
+    """The caller took leave of ``booking`` with nothing reported done, no failure and no details confirmed: a search
+    ("i'm looking for some games in seattle") that booked nothing, when the agent read back or reported nothing in it
+    either (what counted as its confirmations only asked or put results forward: the ``searched`` of
+    :func:`counted_attempts` judges their words)."""
+    return booking.left and not booking.failed and not (booking.booked or booking.affirmed or booking.settled)
 
 
 def between(

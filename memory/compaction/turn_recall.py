@@ -458,9 +458,14 @@ class TurnRecall:
         """The caller only searched in ``booking`` (for :func:`~memory.compaction.bookings.counted_attempts`, which
         asks this of a :func:`~memory.compaction.bookings.searched_only` one): they never asked in it to book, buy,
         play, watch or listen to anything, nor spoke of tickets ("find me some games in seattle" - "that's all for
-        now")."""
+        now"; asking when it starts is no start asked for), and what the agent said in it that counted as a
+        confirmation only asked or put results forward."""
         user = [i for i in booking.turns if self.compactor._turns[i].role == "user"]
-        return not any(_DOES_IT.search(self._text(i)) for i in user)
+        if any(_DOES_IT.search(_WHEN_IT_STARTS.sub(" ", self._text(i))) for i in user):
+            return False
+        # what the agent said in it that counted as a confirmation asked or put something forward ("what city should
+        # i look in", "i found 9 events, one is mets vs pirates"): searching, nothing read back or reported done
+        return all(asks(self._text(i)) or _PUTS_FORWARD.search(self._text(i)) for i in booking.confirms)
 
     def _resumed(self, pool: list[Booking]) -> dict[int, Booking]:
         """The bookings of ``pool`` (one kind, in order) that take up the one before them again, by ``id``, and the
@@ -1025,6 +1030,10 @@ _DOES_IT = re.compile(
     r"\b(?:book|buy|reserve|purchase|play|cast|put (?:\w+ )?on|start|watch|listen|hear|tickets?|seats?)\b"
 )
 """A caller asking for the thing itself (to book it, to play it, to watch or listen to it), not only to find one."""
+_WHEN_IT_STARTS = re.compile(r"\b(?:what time|when) (?:will|does|do|is|would) (?:it|they|the \w+) (?:start|begin)\w*")
+"""The caller asking when the thing starts ("what time will it start"): a search's question, not a start asked for."""
+_PUTS_FORWARD = re.compile(r"\b(?:i (?:have |'ve )?found|there (?:is|are|'s)|how about|what about)\b")
+"""The agent putting search results forward ("i found 9 events", "how about mets vs rockies")."""
 _BOOKS_IT = re.compile(r"\b(?:book|buy|get|reserve|purchase)\b")
 """A caller asking to book (the words, not what)."""
 _ASKING = re.compile(r"\b(?:what|which|when|where|who|how|remind|double check|again|was it)\b")
