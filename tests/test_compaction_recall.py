@@ -858,3 +858,27 @@ def test_a_play_the_caller_asked_for_counts_though_no_report_of_it_was_read() ->
     pool = [b for b in compactor._bookings if b.kind == "music"]
     assert len(pool) == 2 and not pool[0].booked and pool[0].left and not pool[0].confirms
     assert len(compactor._turn_recall._counted(pool)) == 2
+
+
+def test_a_search_whose_agent_turns_asked_or_put_results_forward_is_not_the_first_of_the_callers_tickets() -> None:
+    """The agent's "okay, what city should i look in" and "great, i found 9 events" count as its confirmations, and
+    the caller asked "what time will it start": still a search that booked nothing, not the first tickets."""
+    turns = [
+        ("user", "i want to find some things to do"),
+        ("assistant", "okay what city would you like me to look in"),
+        ("user", "i'd like to do something in seattle please"),
+        ("assistant", "great great i found 9 events you would enjoy one is mariners vs blue jays at t-mobile park"),
+        ("user", "that could be good what time will it start"),
+        ("assistant", "the game begins promptly at five thirty pm"),
+        ("user", "that's perfect i don't need any more help right now"),
+        ("assistant", "have a nice day"),
+        *GAMES_SEARCHED_THEN_A_SONG_THEN_TICKETS[4:],
+    ]
+    compactor = fed(turns_of([*turns, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert compactor.boundary > len(turns)
+    pool = [b for b in compactor._bookings if b.kind == "event"]
+    assert len(pool) == 2 and pool[0].left and not pool[0].booked and pool[0].confirms
+    [tickets] = compactor._turn_recall._counted(pool)
+    assert tickets[0] is pool[1]
+    recall = compactor.plan("sorry what was the city for the first event tickets again").recall
+    assert "phoenix" in recall and "seattle" not in recall

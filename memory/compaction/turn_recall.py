@@ -465,7 +465,7 @@ class TurnRecall:
             return False
         # what the agent said in it that counted as a confirmation asked or put something forward ("what city should
         # i look in", "i found 9 events, one is mets vs pirates"): searching, nothing read back or reported done
-        return all(asks(self._text(i)) or _PUTS_FORWARD.search(self._text(i)) for i in booking.confirms)
+        return all(_searching(self._text(i)) for i in booking.confirms)
 
     def _resumed(self, pool: list[Booking]) -> dict[int, Booking]:
         """The bookings of ``pool`` (one kind, in order) that take up the one before them again, by ``id``, and the
@@ -831,6 +831,13 @@ _WHERE = re.compile(
 says what they ask for."""
 
 
+def _searching(text: str) -> bool:
+    """The agent's turn asks the caller something or puts search results forward, and reads nothing back for the
+    caller to confirm ("please confirm two tickets for the lumineers on friday")."""
+    said = text.lower()
+    return not _READS_BACK_FOR_CALLER.search(said) and bool(asks(text) or _PUTS_FORWARD.search(said))
+
+
 def _asks_about(names: re.Pattern[str], text: str) -> bool:
     """``text`` asks what the attribute ``names`` reads is ("who directed it", "who's the director", "what genre
     is it"), not only names it ("what else is there, i like war movies")."""
@@ -1034,6 +1041,10 @@ _WHEN_IT_STARTS = re.compile(r"\b(?:what time|when) (?:will|does|do|is|would) (?
 """The caller asking when the thing starts ("what time will it start"): a search's question, not a start asked for."""
 _PUTS_FORWARD = re.compile(r"\b(?:i (?:have |'ve )?found|there (?:is|are|'s)|how about|what about)\b")
 """The agent putting search results forward ("i found 9 events", "how about mets vs rockies")."""
+_READS_BACK_FOR_CALLER = re.compile(
+    r"\bconfirm\w*\b|\b(?:is|does) (?:that|this|it) (?:right|correct)\b|\bcorrect\W*$|\bright\W*$"
+)
+"""The agent reading details back for the caller to confirm ("please confirm ...", "... is that right")."""
 _BOOKS_IT = re.compile(r"\b(?:book|buy|get|reserve|purchase)\b")
 """A caller asking to book (the words, not what)."""
 _ASKING = re.compile(r"\b(?:what|which|when|where|who|how|remind|double check|again|was it)\b")
