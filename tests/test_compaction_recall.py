@@ -862,9 +862,14 @@ def test_a_play_the_caller_asked_for_counts_though_no_report_of_it_was_read() ->
 
 def test_a_search_whose_agent_turns_asked_or_put_results_forward_is_not_the_first_of_the_callers_tickets() -> None:
     """The agent's "okay, what city should i look in" and "great, i found 9 events" count as its confirmations, and
-    the caller asked "what time will it start": still a search that booked nothing, not the first tickets."""
+    the caller asked "what time will it start", turning to it from a song with no leave taken: still a search that
+    booked nothing, not the first tickets."""
     turns = [
-        ("user", "i want to find some things to do"),
+        ("user", "i'd like to listen to some music on the kitchen speaker can you play umbrella"),
+        ("assistant", "of course please confirm playing umbrella on the kitchen speaker"),
+        ("user", "yep that's right"),
+        ("assistant", "enjoy the song it's from 2007 off the album good girl gone bad"),
+        ("user", "thanks so much i want to find some things to do"),
         ("assistant", "okay what city would you like me to look in"),
         ("user", "i'd like to do something in seattle please"),
         ("assistant", "great great i found 9 events you would enjoy one is mariners vs blue jays at t-mobile park"),

@@ -465,7 +465,13 @@ class TurnRecall:
             return False
         # what the agent said in it that counted as a confirmation asked or put something forward ("what city should
         # i look in", "i found 9 events, one is mets vs pirates"): searching, nothing read back or reported done
-        return all(_searching(self._text(i)) for i in booking.confirms)
+        # when the caller turned to it from another thing without taking leave of that ("enjoy the song" - "thanks
+        # so much, i want to find some things to do"): a look around beside that thing; after a leave taken, a search
+        # the agent asked or offered in may be a booking of its own
+        bookings = self.compactor._bookings
+        at = next((n for n, b in enumerate(bookings) if b is booking), 0)
+        beside = at > 0 and not bookings[at - 1].left
+        return not booking.confirms or (beside and all(_searching(self._text(i)) for i in booking.confirms))
 
     def _resumed(self, pool: list[Booking]) -> dict[int, Booking]:
         """The bookings of ``pool`` (one kind, in order) that take up the one before them again, by ``id``, and the
