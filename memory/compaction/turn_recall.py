@@ -380,11 +380,9 @@ class TurnRecall:
         request = booking.request
         if request is None or not booking.booked:
             return None
-        said = plain(self._text(request))
-        named = [kind for kind, pattern in vocabulary().episode_kinds.items() if pattern.search(said)]
+        named = list(episode_kinds_in(self._text(request)))
         if not named and booking.confirms:  # "find me something fun to do", a balance asked in between, then "i bought
-            said = plain(self._text(booking.confirms[-1]))  # your tickets": the thing it came to, as the agent said
-            named = [kind for kind, pattern in vocabulary().episode_kinds.items() if pattern.search(said)]
+            named = list(episode_kinds_in(self._text(booking.confirms[-1])))  # your tickets": as the agent said
         if len(named) != 1 or named[0] == booking.kind or named[0] not in booking.own:
             return None  # none, or several ("the long beach jazz festival": an event, not a song)
         if booking.named.get(named[0], 0.0) <= 1.0:
