@@ -2083,6 +2083,15 @@ def test_thanks_then_booking_the_tickets_for_the_event_found_returns_to_it_after
     assert bookings[0].turns[:5] == [0, 1, 2, 3, 4]
 
 
+MARLOWES_TABLE = [
+    ("user", "Hi, I need a table at Marlowe's Grill for four people on Friday."),
+    ("assistant", "Please confirm: a table for 4 at Marlowe's Grill on Friday at 7:30 pm."),
+    ("user", "Yes, that's right."),
+    ("assistant", "Done, your table at Marlowe's Grill is booked for 7:30 pm, reference QX81."),
+]
+"""A table booked: the first booking of the tests that read recall's bookings."""
+
+
 def test_recall_reads_the_bookings_once_until_more_turns_are_condensed(monkeypatch: pytest.MonkeyPatch) -> None:
     from memory.compaction.turn_recall import TurnRecall
 
@@ -2094,12 +2103,6 @@ def test_recall_reads_the_bookings_once_until_more_turns_are_condensed(monkeypat
         return real(self, booking)
 
     monkeypatch.setattr(TurnRecall, "_new_taken_terms", counting)
-    table = [
-        ("user", "Hi, I need a table at Marlowe's Grill for four people on Friday."),
-        ("assistant", "Please confirm: a table for 4 at Marlowe's Grill on Friday at 7:30 pm."),
-        ("user", "Yes, that's right."),
-        ("assistant", "Done, your table at Marlowe's Grill is booked for 7:30 pm, reference QX81."),
-    ]
     another = [
         ("user", "Great, now I want another table, at Pellino's for two on Sunday."),
         ("assistant", "Please confirm: a table for 2 at Pellino's on Sunday at 6:15 pm."),
@@ -2113,7 +2116,7 @@ def test_recall_reads_the_bookings_once_until_more_turns_are_condensed(monkeypat
         ("user", "How's your day going, by the way? Busy with lots of calls today I guess?"),
         ("assistant", "It's going well, thank you for asking, it has been a pleasant and calm afternoon so far."),
     ]
-    turns = turns_of(table + pause * 5)
+    turns = turns_of(MARLOWES_TABLE + pause * 5)
     compactor = fed(turns)
     question = "Sorry, what time was the first table I booked again?"
     first = compactor.plan(question)
@@ -2134,17 +2137,11 @@ def test_recall_reads_the_bookings_once_until_more_turns_are_condensed(monkeypat
 def test_turns_condensed_on_the_reply_path_are_indexed_when_a_question_ranks_them() -> None:
     """A step the caller's words set off on the reply path leaves recall's index to the next question that ranks
     the condensed turns (or to the next turn's warming): recall then reads as with the index taken in at once."""
-    table = [
-        ("user", "Hi, I need a table at Marlowe's Grill for four people on Friday."),
-        ("assistant", "Please confirm: a table for 4 at Marlowe's Grill on Friday at 7:30 pm."),
-        ("user", "Yes, that's right."),
-        ("assistant", "Done, your table at Marlowe's Grill is booked for 7:30 pm, reference QX81."),
-    ]
     chat = [
         ("user", "How's your day going, by the way? Busy with lots of calls today I guess?"),
         ("assistant", "It's going well, thank you for asking, it has been a pleasant and calm afternoon so far."),
     ]
-    turns = turns_of(table + chat * 8)
+    turns = turns_of(MARLOWES_TABLE + chat * 8)
     policy = CompactionPolicy(token_budget=400)
     lazy, eager = fed(turns, policy, warm=False), fed(turns, policy, warm=False)
     assert lazy.plan("okay").compacted and lazy._unindexed  # a filler: no question, nothing indexed yet
