@@ -1473,9 +1473,10 @@ def _genre_answer(said: str) -> list[tuple[str, str]]:
     """The genre said as the whole answer to what kind of song or film it is ("its south asia", "country", "it's
     house music"): any one or two words but those of talk, of an opinion or of a stall."""
     m = _GENRE_ANSWER.match(without_fillers(said).strip())
-    if m is None or _NOT_AN_ANSWER.intersection(m.group(1).lower().split()):
+    if m is None:
         return []
-    if _TALK_WORDS.intersection(m.group(1).lower().split()):
+    words = m.group(1).lower().split()
+    if _NOT_AN_ANSWER.intersection(words) or _TALK_WORDS.intersection(words):
         return []
     return [("genre", m.group(1))]
 
