@@ -9,13 +9,17 @@ file from another connection while it does: the turn must be there.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sqlite3
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import memory
 from memory.call.writer import DURABLE_WITHIN_S
+from memory.store.spool import KEEP_WINDOW_S, Spool, SpooledCall
+from memory.values import MemoryRow
 
 
 def _spooled_texts(path: Path, call_id: str) -> list[str]:
@@ -47,3 +51,28 @@ async def test_a_turn_is_in_the_spool_while_the_event_loop_is_held_up(database_u
         assert [r.text for r in await store.backend.load_call_rows(tenant, hooks.call_id)] == said
     finally:
         await store.aclose()
+
+
+async def test_turns_and_removals_handed_over_within_the_window_are_one_synced_transaction(tmp_path):
+    """Many calls' turns recorded at once cost one thread wake-up, one sync and one future resolved on the
+    event loop, and rows the database took leave the spool in that same transaction (not one of their own)."""
+    spool = await Spool(tmp_path / "spool.db", database="postgresql:db:5432/x").open()
+    statements: list[str] = []
+    await spool.db.set_trace_callback(statements.append)
+    now = datetime.now(UTC)
+    calls = [SpooledCall("acme", f"call-{i}", [], now) for i in range(3)]
+    try:
+        await spool.keep(calls[0], [MemoryRow("acme", "", "call-0", 0, "turn", "user", "earlier", now, "")])
+        statements.clear()
+        handed = [spool.stored("acme", "call-0", [0])]  # the database took the earlier turn
+        for seq in range(1, 4):
+            for call in calls:
+                row = MemoryRow("acme", "", call.call_id, seq, "turn", "user", f"turn {seq}", now, "")
+                handed.append(spool.keep_soon(call, [row]))
+        assert len({id(f) for f in handed}) == 1  # one future for the batch, not one per turn
+        await asyncio.wait_for(handed[0], KEEP_WINDOW_S + 5.0)
+        assert [s for s in statements if s.startswith(("BEGIN", "COMMIT"))] == ["BEGIN IMMEDIATE", "COMMIT"]
+        assert statements.count("PRAGMA synchronous=FULL") == 1
+        assert await spool.pending() == 9  # the earlier turn left; the nine kept are there
+    finally:
+        await spool.aclose()

@@ -1,7 +1,8 @@
 """The local spool: a call's turns kept on this host until the database has taken them.
 
 Every turn is kept here as it is recorded (:meth:`Spool.keep_soon`, committed by the connection's
-thread without waiting for the process's event loop) and leaves once the database took it, so a
+thread without waiting for the process's event loop, within ``KEEP_WINDOW_S`` and a commit) and
+leaves once the database took it (:meth:`Spool.stored`, in the same kind of transaction), so a
 process killed at any moment leaves what it had not stored to be replayed.
 
 One SQLite file per worker host, in WAL mode, opened by every worker process of the host. Why an
@@ -45,13 +46,16 @@ from ..errors import StoreUnavailableError
 from ..values import Identifier, MemoryRow
 from .sqlite_tx import BUSY_RETRY_S, is_busy, write_statement
 
-__all__ = ["DEFAULT_SPOOL_PATH", "LEASE_S", "Spool", "SpooledCall"]
+__all__ = ["DEFAULT_SPOOL_PATH", "KEEP_WINDOW_S", "LEASE_S", "Spool", "SpooledCall"]
 
 T = TypeVar("T")
 
 DEFAULT_SPOOL_PATH = Path(".data") / "memory-spool.db"
 LEASE_S = 10.0
 """An owner that has not beaten for this long is gone (killed): its calls may be claimed."""
+KEEP_WINDOW_S = 0.03
+"""What the connection's thread gathers into one transaction: every keep and removal handed over within
+this long of the first (one thread wake-up, one sync and one future resolved on the loop for them all)."""
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS spooled_calls (
@@ -113,8 +117,8 @@ class Spool:
         self.owner = "owner_" + uuid.uuid4().hex
         self._db: aiosqlite.Connection | None = None
         self._lock = asyncio.Lock()
-        self._keeps: list[_Keep] = []  # handed over by keep_soon, not yet committed
-        self._keeps_lock = threading.Lock()
+        self._batch: _Batch | None = None  # handed over (keep_soon, stored), its commit not yet begun
+        self._batch_lock = threading.Lock()
 
     async def open(self) -> Spool:
         """Open the file (created, in WAL mode, with its tables, by whichever process comes first).
@@ -202,45 +206,44 @@ class Spool:
 
     async def keep(self, call: SpooledCall, rows: Sequence[MemoryRow]) -> None:
         """Keep ``rows`` of ``call`` (owned by this owner until the call closes). Durable on return."""
-        await self._transaction(lambda db: self._keep_rows(db, call, rows), durable=True)
+        await self._transaction(lambda db: self._keep_rows(db, call=call, rows=rows), durable=True)
 
     def keep_soon(self, call: SpooledCall, rows: Sequence[MemoryRow]) -> asyncio.Future[None]:
         """Keep ``rows`` of ``call`` as :meth:`keep` does, without waiting on the event loop: the rows are
-        handed to the connection's thread now (no I/O here: for the turn path) and committed there, synced,
-        in one transaction with every other keep handed over meanwhile (one sync for many calls' turns).
-        The future is done once they are durable (or failed); the commit does not wait for this process's
-        event loop, only for the thread's queue (earlier statements of this process) and the file's lock."""
+        handed to the connection's thread now (no I/O here: for the turn path), which commits them, synced,
+        within ``KEEP_WINDOW_S`` (and its queue, and the file's lock) in one transaction with whatever else
+        was handed over meanwhile. The future, shared by that transaction's callers (not to be cancelled),
+        is done once they are durable (or failed)."""
+        return self._hand_over(functools.partial(self._keep_rows, call=call, rows=list(rows)), durable=True)
+
+    def _hand_over(self, op: Callable[[sqlite3.Connection], None], *, durable: bool) -> asyncio.Future[None]:
+        """``op`` joins the batch not yet begun, or starts one: queued on the connection's thread now, it
+        waits out ``KEEP_WINDOW_S`` there (not on the loop) and runs every op handed over by then, in order."""
         loop = asyncio.get_running_loop()
         if self._db is None:
             future: asyncio.Future[None] = loop.create_future()
             future.set_exception(StoreUnavailableError("the spool is closed"))
             return future
-        entry = _Keep(call, list(rows))
-        with self._keeps_lock:
-            self._keeps.append(entry)
-        return _enqueue(self._db, self._commit_keeps, entry)
+        with self._batch_lock:
+            batch = self._batch
+            if batch is None:
+                batch = self._batch = _Batch(loop.create_future(), time.monotonic() + KEEP_WINDOW_S)
+                db = self._db
+                # what aiosqlite's own _execute does, minus the await: the thread runs it however busy the loop is
+                db._tx.put_nowait((batch.future, lambda: self._commit_batch(db._conn, batch)))
+            batch.ops.append(op)
+            batch.durable = batch.durable or durable
+        return batch.future
 
-    def _commit_keeps(self, conn: sqlite3.Connection, entry: _Keep) -> None:
-        """On the connection's thread: commit every keep handed over and not yet committed (``entry``'s
-        among them unless an earlier call of this took it), then raise if ``entry``'s commit failed."""
-        if not entry.done:
-            with self._keeps_lock:
-                batch, self._keeps = self._keeps, []
-            try:
-                _run_transaction(conn, functools.partial(self._keep_all, batch), True)
-            except Exception as exc:
-                for e in batch:
-                    e.error = exc
-            for e in batch:
-                e.done = True
-        if entry.error is not None:
-            raise entry.error
+    def _commit_batch(self, conn: sqlite3.Connection, batch: _Batch) -> None:
+        """On the connection's thread: once the window is over, the batch is closed to new ops and run."""
+        time.sleep(max(0.0, batch.until - time.monotonic()))
+        with self._batch_lock:
+            if self._batch is batch:
+                self._batch = None
+        _run_transaction(conn, lambda db: [op(db) for op in batch.ops], batch.durable)
 
-    def _keep_all(self, batch: Sequence[_Keep], db: sqlite3.Connection) -> None:
-        for entry in batch:
-            self._keep_rows(db, entry.call, entry.rows)
-
-    def _keep_rows(self, db: sqlite3.Connection, call: SpooledCall, rows: Sequence[MemoryRow]) -> None:
+    def _keep_rows(self, db: sqlite3.Connection, *, call: SpooledCall, rows: Sequence[MemoryRow]) -> None:
         db.execute(
             "INSERT INTO spooled_calls (database, customer_id, call_id, identifiers, started_at, caller_id,"
             " first_caller_id, owner, closed, spooled_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -262,27 +265,27 @@ class Spool:
 
     def stored(self, customer_id: str, call_id: str, seqs: Sequence[int]) -> asyncio.Future[None]:
         """These rows reached the database: they leave the spool (and the call, once it has none). Handed
-        to the connection's thread at once, so it runs after every keep of them handed over before it
-        (:meth:`keep_soon`) and before any claim asked after it; the future is done once it ran."""
-        loop = asyncio.get_running_loop()
+        to the connection's thread at once, in the batch :meth:`keep_soon` fills (so after every keep of
+        them handed over before it, and before any claim asked after it); the future is done once it ran."""
         if self._db is None or not seqs:
-            future: asyncio.Future[None] = loop.create_future()
+            future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             future.set_result(None)
             return future
+        key, seqs = (self.database, customer_id, call_id), list(seqs)
 
-        def body(db: sqlite3.Connection) -> None:
+        def op(db: sqlite3.Connection) -> None:
             db.executemany(
                 "DELETE FROM spooled_rows WHERE database = ? AND customer_id = ? AND call_id = ? AND seq = ?",
-                [(self.database, customer_id, call_id, seq) for seq in seqs],
+                [(*key, seq) for seq in seqs],
             )
             db.execute(
                 "DELETE FROM spooled_calls WHERE database = ?1 AND customer_id = ?2 AND call_id = ?3 AND closed = 0"
                 " AND NOT EXISTS (SELECT 1 FROM spooled_rows r WHERE r.database = ?1 AND r.customer_id = ?2"
                 " AND r.call_id = ?3)",
-                (self.database, customer_id, call_id),
+                key,
             )
 
-        return _enqueue(self._db, _run_transaction, body, False)
+        return self._hand_over(op, durable=False)
 
     # -- replay -----------------------------------------------------------------------------------------
 
@@ -439,22 +442,14 @@ async def _on_thread(db: aiosqlite.Connection, fn: Callable[..., T], *args: obje
     return await db._execute(lambda: fn(db._conn, *args))  # aiosqlite has no public way to run a function on it
 
 
-def _enqueue(db: aiosqlite.Connection, fn: Callable[..., T], *args: object) -> asyncio.Future[T]:
-    """``fn(connection, *args)`` handed to ``db``'s thread now, behind what is queued there (no await: the
-    thread runs it however busy the event loop is); the future gets its outcome through the loop."""
-    future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-    db._tx.put_nowait((future, lambda: fn(db._conn, *args)))  # what aiosqlite's own _execute does, minus the await
-    return future
-
-
 @dataclass(eq=False)
-class _Keep:
-    """Rows handed to :meth:`Spool.keep_soon`, until the connection's thread has committed them."""
+class _Batch:
+    """Ops handed to the connection's thread (:meth:`Spool._hand_over`), committed as one transaction."""
 
-    call: SpooledCall
-    rows: list[MemoryRow]
-    done: bool = False  # only the connection's thread reads or sets these two
-    error: Exception | None = None
+    future: asyncio.Future[None]
+    until: float  # time.monotonic() at which the window closes
+    ops: list[Callable[[sqlite3.Connection], None]] = field(default_factory=list)
+    durable: bool = False  # synced if any op keeps rows
 
 
 def _run_transaction(conn: sqlite3.Connection, body: Callable[[sqlite3.Connection], T], durable: bool) -> T:
