@@ -126,7 +126,7 @@ class CallWriter:
 
     def _keep_ahead(self, row: MemoryRow) -> None:
         """The row goes to the spool now, before the database is even tried: the spool's thread commits
-        it within milliseconds however busy this process's event loop is (see ``Spool.keep_soon``), where
+        it within ``KEEP_WINDOW_S`` (30 ms) however busy this process's event loop is (see ``Spool.keep_soon``), where
         the database's write (and a spool write after it) waits for the loop; it leaves the spool once
         the database has taken it."""
         spool = self._services.spool
