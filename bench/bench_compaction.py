@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import statistics
 import sys
 import time
 from dataclasses import dataclass, field
@@ -45,6 +44,7 @@ sys.path.insert(0, str(ROOT))
 from livekit.agents import llm  # noqa: E402
 from livekit.agents.voice.generation import INSTRUCTIONS_MESSAGE_ID  # noqa: E402
 
+from bench.context import mean, ranked_pct  # noqa: E402
 from bench.longcalls import SyntheticCall, make_calls  # noqa: E402
 from memory.compaction import CompactionPolicy, message_tokens  # noqa: E402
 from memory.livekit import CallCompaction  # noqa: E402
@@ -185,17 +185,6 @@ def run_full(call: SyntheticCall) -> Run:
     return run
 
 
-def pct(values: list[float], q: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
-
-
-def mean(values: list[float]) -> float:
-    return statistics.fmean(values) if values else 0.0
-
-
 def window_tokens(runs: list[Run]) -> list[int]:
     return [t for r in runs for m, t in r.requests if WINDOW[0] <= m * 60 <= WINDOW[1]]
 
@@ -244,13 +233,13 @@ def summarise(name: str, runs: list[Run], full: list[Run], reference: list[Run],
         ),
         "facts_lost": lost,
         "over_budget_requests": sum(r.over_budget for r in runs),
-        "apply_ms_p50": round(pct(apply_ms, 50), 3),
-        "apply_ms_p95": round(pct(apply_ms, 95), 3),
+        "apply_ms_p50": round(ranked_pct(apply_ms, 50), 3),
+        "apply_ms_p95": round(ranked_pct(apply_ms, 95), 3),
         "apply_ms_max": round(max(apply_ms, default=0.0), 3),
-        "between_turns_ms_p50": round(pct(warm_ms, 50), 3),
-        "between_turns_ms_p95": round(pct(warm_ms, 95), 3),
+        "between_turns_ms_p50": round(ranked_pct(warm_ms, 50), 3),
+        "between_turns_ms_p95": round(ranked_pct(warm_ms, 95), 3),
         "between_turns_ms_max": round(max(warm_ms, default=0.0), 3),
-        "per_turn_ms_p95": round(pct(per_turn, 95), 3),
+        "per_turn_ms_p95": round(ranked_pct(per_turn, 95), 3),
     }
 
 

@@ -54,7 +54,6 @@ import os
 import platform
 import random
 import re
-import statistics
 import sys
 import time
 from collections.abc import Sequence
@@ -69,6 +68,7 @@ sys.path.insert(0, str(ROOT))
 from livekit.agents import llm  # noqa: E402
 from livekit.agents.voice.generation import INSTRUCTIONS_MESSAGE_ID  # noqa: E402
 
+from bench.context import mean, ranked_pct  # noqa: E402
 from bench.sgd import data, vocab  # noqa: E402
 from bench.sgd.build import asr, rng_for, spoken_numbers, unformatted  # noqa: E402
 from memory.compaction import CompactionPolicy, count_tokens, load_tokenizer, warm_readers  # noqa: E402
@@ -641,17 +641,6 @@ def truncation_tokens(call: LongCall, max_items: int) -> list[tuple[float, int]]
 # --------------------------------------------------------------------------- measures
 
 
-def pct(values: Sequence[float], q: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
-
-
-def mean(values: Sequence[float]) -> float:
-    return statistics.fmean(values) if values else 0.0
-
-
 def share(flags: Sequence[bool]) -> float | None:
     return round(sum(flags) / len(flags), 3) if flags else None
 
@@ -728,13 +717,13 @@ def summarise(runs: list[Run], budget: int) -> dict[str, Any]:
         "resolved_date_lines": len({(c, line) for c, _, line in resolved}),
         "notes_lines": sum(run.notes_lines for run in runs),
         "unsaid_examples": [f"{n!r} in {line[:160]}" for _, n, line in dict.fromkeys(unsaid)][:12],
-        "apply_ms_p50": round(pct(apply_ms, 50), 3),
-        "apply_ms_p95": round(pct(apply_ms, 95), 3),
-        "apply_ms_p99": round(pct(apply_ms, 99), 3),
+        "apply_ms_p50": round(ranked_pct(apply_ms, 50), 3),
+        "apply_ms_p95": round(ranked_pct(apply_ms, 95), 3),
+        "apply_ms_p99": round(ranked_pct(apply_ms, 99), 3),
         "apply_ms_max": round(max(apply_ms, default=0.0), 3),
-        "apply_cpu_ms_p50": round(pct(apply_cpu, 50), 3),
-        "apply_cpu_ms_p95": round(pct(apply_cpu, 95), 3),
-        "apply_cpu_ms_p99": round(pct(apply_cpu, 99), 3),
+        "apply_cpu_ms_p50": round(ranked_pct(apply_cpu, 50), 3),
+        "apply_cpu_ms_p95": round(ranked_pct(apply_cpu, 95), 3),
+        "apply_cpu_ms_p99": round(ranked_pct(apply_cpu, 99), 3),
     }
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import statistics
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -89,6 +90,18 @@ def pyplot() -> Any:
 def pct(values: Iterable[float], q: float) -> float:
     data = np.asarray(list(values), dtype=float)
     return float(np.percentile(data, q)) if data.size else float("nan")
+
+
+def ranked_pct(values: Sequence[float], q: float) -> float:
+    """The value ``q`` percent of the way up ``values`` sorted (the nearest rank, no interpolation); 0.0 for none."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+
+
+def mean(values: Sequence[float]) -> float:
+    return statistics.fmean(values) if values else 0.0
 
 
 def percentiles(name: str, values: Iterable[float], *qs: int) -> dict[str, float]:

@@ -4,7 +4,8 @@ A child process (tests/killed_worker.py) records turns in 30 calls at once, 60 t
 all, on the real Postgres, printing each turn as ``record_turn`` returns; it is killed with SIGKILL
 mid-call. The next process to open the store (this test, with the same spool file) replays what the
 child had spooled; then every turn said more than ``DURABLE_WITHIN_S`` before the kill must be in
-the database, exactly once.
+the database, exactly once. The kill waits for the load (every call has spoken, ``MIN_TURNS``
+recorded), not for a rate: a starved host takes longer to get there, and is held to the same guarantee.
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[1]
 CALLS, RATE = 30, 2.0  # turns a second per call: 60 a second in all
 RUN_S = 4.0
+# The kill comes once every call has spoken and at least this many turns are recorded (60% of the
+# 4 s a free host records), however long a starved host takes to get there: the test is of loss, not speed.
+MIN_TURNS = int(CALLS * RATE * RUN_S * 0.6)
+LOAD_WITHIN_S = 120.0
 
 
 async def test_kill_9_at_30_calls_loses_nothing_older_than_a_quarter_second(
@@ -51,9 +56,15 @@ async def test_kill_9_at_30_calls_loses_nothing_older_than_a_quarter_second(
             elif line.startswith(b"REC"):
                 _, call_id, seq, at = line.decode().split()
                 recorded[(call_id, int(seq))] = float(at)
-            if started is not None and time.monotonic() - started >= RUN_S:
+            if started is None:
+                continue
+            loaded = len(recorded) >= MIN_TURNS and len({call_id for call_id, _ in recorded}) == CALLS
+            if loaded and time.monotonic() - started >= RUN_S:
                 break
-        killed_at = time.time()
+            assert time.monotonic() - started < LOAD_WITHIN_S, (
+                f"the worker recorded {len(recorded)} turns in {LOAD_WITHIN_S:.0f} s, not the {MIN_TURNS} to kill it under"
+            )
+        killed_at, ran_s = time.time(), time.monotonic() - started
         os.kill(child.pid, signal.SIGKILL)
         rest, _ = await child.communicate()  # what it printed before it died
     finally:
@@ -83,11 +94,10 @@ async def test_kill_9_at_30_calls_loses_nothing_older_than_a_quarter_second(
     old_lost = {key: age for key, age in lost.items() if age > DURABLE_WITHIN_S}
     oldest = max(lost.values(), default=0.0)
     print(
-        f"\nkill -9 at {CALLS} calls ({CALLS * RATE:.0f} turns/s): {len(recorded)} turns recorded, "
+        f"\nkill -9 at {CALLS} calls ({CALLS * RATE:.0f} turns/s): {len(recorded)} turns recorded in {ran_s:.1f} s, "
         f"{len(recorded) - len(lost)} stored, {len(lost)} lost (the oldest said {oldest * 1000:.0f} ms before the kill)"
     )
     assert not old_lost, f"turns said more than {DURABLE_WITHIN_S * 1000:.0f} ms before the kill were lost: {old_lost}"
-    assert len(recorded) >= CALLS * RATE * RUN_S * 0.6  # the worker did record at the rate (a host not too busy)
     assert all(count == 1 for count in stored.values())
     last = {}
     for call_id, seq in recorded:

@@ -25,11 +25,13 @@ from .bookings import Booking
 from .classifier import Digest, classify, value_tag
 from .patterns import ASKS as _ASKS_CLAUSE
 from .patterns import (
+    BOOKING_VERBS,
     GENRES,
     HOUSE_WORDS,
     ITEM_NOUNS,
     MONTH_WORDS,
     NUMBER_TOKENS,
+    PUTTING_FORWARD,
     RETURNS_TO,
     asks,
     booking_talk,
@@ -1276,7 +1278,7 @@ _SWITCH = re.compile(
 )
 """A caller's words that turn to another matter: putting off what was offered ("no, not now"), thanks, "also",
 "now", "in the meantime", or a search of its own ("will you find songs")."""
-_BOOKS = re.compile(r"\b(?:book|buy|purchase|reserve|get me|proceed)\b")
+_BOOKS = re.compile(rf"\b(?:{BOOKING_VERBS}|get me|proceed)\b")
 """A caller asking to book (going back to a thing put off: "we can proceed with getting three tickets")."""
 _SEARCHES = re.compile(r"\b(?:find|look(?:ing)? for|search(?:ing)? for|in the mood for)\b")
 """A caller asking for a search: once something was reported done, a new one, even when no kind is named."""
@@ -1316,8 +1318,8 @@ _PLAYS = re.compile(
 done, unless it checks first."""
 _CHECKS = re.compile(r"\?|\bis (?:that|this|it) (?:right|correct|ok|okay)\b|\b(?:shall|should) i\b|\bconfirm\b")
 _OFFER = re.compile(
-    r"\b(?:how about|what about|would you like|would you want|do you like|there is|there's|there are|i found|"
-    r"i have found|one of them|i(?:'d| would)? recommend|i(?:'d| would)? suggest|may i suggest|you might like|you may like|what do you think "
+    rf"\b(?:{PUTTING_FORWARD}|there's|would you like|would you want|do you like|"
+    r"one of them|i(?:'d| would)? recommend|i(?:'d| would)? suggest|may i suggest|you might like|you may like|what do you think "
     r"(?:about|of)|do you want to (?:listen|hear|watch|see)|next (?:one )?is|next up is|the next (?:one|song|track) is|"
     r"another (?:one|option) is|do you think you(?:'d| would)? (?:like|enjoy)|you might (?:find|enjoy)|"
     r"(?:would|will|is) (?:that|this|it) (?:be )?to your liking|i(?:'ve| have)? got (?:one|a|an|another|\d+)|"

@@ -23,6 +23,12 @@ RETURNS_TO = re.compile(
     r"\b(?:the|those|these|that) (?:event|match|game|show|concert|tickets?|table|reservation|song|track|movie|film)\b"
 )
 """A caller's words for the thing already talked about ("book the tickets for the match"), not a new one."""
+BOOKING_VERBS = "book|buy|reserve|purchase"
+"""The verbs of taking a thing (an alternation to put in a group): what every "the caller books it" pattern says,
+each with words of its own."""
+PUTTING_FORWARD = r"how about|what about|there (?:is|are)|i (?:have )?found"
+"""The agent's words putting an option forward ("how about ...", "there is ...", "i found 9 events") (an
+alternation to put in a group), shared by the patterns of an offer and of search results."""
 
 NUMBER_TOKENS = frozenset([*DIGIT_WORDS, *TEENS, *TENS, "oh", "hundred", "thousand", "million", "double", "triple"])
 """Words of a number said aloud: the shared number words, and how digits are said ("oh", "double")."""

@@ -46,6 +46,7 @@ from .classifier import Digest, classify
 from .patterns import (
     ASK_KINDS,
     BACKREF,
+    BOOKING_VERBS,
     CHANGE_OF_MIND,
     CUISINES,
     DIGITS,
@@ -53,6 +54,7 @@ from .patterns import (
     HOUSE_WORDS,
     ITEM_NOUNS,
     META,
+    PUTTING_FORWARD,
     RETURNS_TO,
     SPECIFIC_KINDS,
     asks,
@@ -1037,19 +1039,18 @@ _NEW_REQUEST = re.compile(
     r"interesting|fun|happening|going on|excit\w*|suggest\w*|recommend\w*|options|some (?!tickets?\b)\w+)\b"
 )
 """A caller asking for something new (a search, other options): no booking taken up again."""
-_DOES_IT = re.compile(
-    r"\b(?:book|buy|reserve|purchase|play|cast|put (?:\w+ )?on|start|watch|listen|hear|tickets?|seats?)\b"
-)
+_DOES_IT = re.compile(rf"\b(?:{BOOKING_VERBS}|play|cast|put (?:\w+ )?on|start|watch|listen|hear|tickets?|seats?)\b")
 """A caller asking for the thing itself (to book it, to play it, to watch or listen to it), not only to find one."""
 _WHEN_IT_STARTS = re.compile(r"\b(?:what time|when) (?:will|does|do|is|would) (?:it|they|the \w+) (?:start|begin)\w*")
 """The caller asking when the thing starts ("what time will it start"): a search's question, not a start asked for."""
-_PUTS_FORWARD = re.compile(r"\b(?:i (?:have |'ve )?found|there (?:is|are|'s)|how about|what about)\b")
+# "there 's", "i 've" with a space, as they were: this pattern has never matched "there's" nor "i've found"
+_PUTS_FORWARD = re.compile(rf"\b(?:{PUTTING_FORWARD}|there 's|i 've found)\b")
 """The agent putting search results forward ("i found 9 events", "how about mets vs rockies")."""
 _READS_BACK_FOR_CALLER = re.compile(
     r"\bconfirm\w*\b|\b(?:is|does) (?:that|this|it) (?:right|correct)\b|\bcorrect\W*$|\bright\W*$"
 )
 """The agent reading details back for the caller to confirm ("please confirm ...", "... is that right")."""
-_BOOKS_IT = re.compile(r"\b(?:book|buy|get|reserve|purchase)\b")
+_BOOKS_IT = re.compile(rf"\b(?:{BOOKING_VERBS}|get)\b")
 """A caller asking to book (the words, not what)."""
 _ASKING = re.compile(r"\b(?:what|which|when|where|who|how|remind|double check|again|was it)\b")
 
