@@ -62,7 +62,8 @@ def counted_attempts(
     tickets), unless the caller booked another kind of thing in between (a cab, then the agent's "10 songs, night
     shift by jon pardi": another song), or one of ``asides`` (by ``id``: the caller searched for nothing new in it) in which nothing was
     confirmed, affirmed or reported done, right after one of its kind ("what is my balance" after a transfer), is what
-    was said after the one before it, not another booking. A
+    was said after the one before it, not another booking; so is a stretch the caller said nothing in (the agent's
+    "enjoy the show" after a movie started). A
     thing the caller never got (a refusal reported and nothing done or affirmed after, in every part of it: "sorry,
     the table could not be booked", then a song) is no booking of theirs. With ``bookings`` (all of the call's,
     in order), an attempt the caller left for another kind of thing (tickets, then a song, then tickets) counts on
@@ -86,7 +87,9 @@ def counted_attempts(
             else False
         )
         if out and (
-            (not booking.booked and not booking.own and not _moved_on(out[-1][-1], booking, bookings, at)) or aside
+            (not booking.booked and not booking.own and not _moved_on(out[-1][-1], booking, bookings, at))
+            or aside
+            or (booking.request is None and not booking.own)
         ):
             out[-1].append(booking)
         elif (
@@ -134,7 +137,9 @@ def between(
 def _moved_on(before: Booking, after: Booking, bookings: list[Booking] | None, at: dict[int, int]) -> bool:
     """Between ``before`` and ``after`` (of one kind), the caller booked another kind of thing."""
     stretch = between(before, after, bookings, at)
-    return stretch is not None and any(b.kind is not None and b.kind != after.kind and b.own for b in stretch)
+    return stretch is not None and any(
+        b.kind is not None and b.kind != after.kind and b.own and b.booked for b in stretch
+    )
 
 
 def takes_up(before: Booking, after: Booking, bookings: list[Booking] | None, at: dict[int, int]) -> bool:

@@ -244,7 +244,16 @@ class TurnRecall:
         # "the first bus tickets" points at a bus, "the place i booked to stay" at a room: not at an event or a table
         kinds = set(booked_kinds_in(query)) or set(question.kinds)
         # a stretch of another kind counts too when the caller asked in it for this kind alone (:meth:`_asked_for`)
-        pool = [b for b in self.compactor._bookings if b.kind in kinds or self._asked_for(b) in kinds] if kinds else []
+        # and one the agent read back as this kind alone ("1 ticket for jon b in napa" after "i like the blues")
+        pool = (
+            [
+                b
+                for b in self.compactor._bookings
+                if b.kind in kinds or self._asked_for(b) in kinds or self._read_back_as(b) in kinds
+            ]
+            if kinds
+            else []
+        )
         turns_of = self._with_follow_ups(pool)
         pool = [b for b in pool if id(b) in turns_of]
         if not pool:
@@ -368,6 +377,17 @@ class TurnRecall:
                 scores[i] = scores.get(i, 0.0) + _LATEST_BONUS[back] * weight
         return picked
 
+    def _read_back_as(self, booking: Booking) -> str | None:
+        """The one kind of thing the agent's confirmations in ``booking`` name, when it was booked and is of another
+        kind: what the agent read back or reported ("please confirm 1 ticket for jon b in napa") says what was
+        booked, though the caller's words named another kind ("i like the blues", a song's genre)."""
+        if not booking.booked or not booking.confirms:
+            return None
+        named = self._kept(
+            "read back", booking, lambda: {k for i in booking.confirms for k in episode_kinds_in(self._text(i))}
+        )
+        return next(iter(named)) if len(named) == 1 and booking.kind not in named else None
+
     def _asked_for(self, booking: Booking) -> str | None:
         """See :meth:`_new_asked_for` (kept per booking)."""
         return self._kept("asked for", booking, lambda: self._new_asked_for(booking))
@@ -461,7 +481,7 @@ class TurnRecall:
         now"; asking when it starts is no start asked for), and what the agent said in it that counted as a
         confirmation only asked or put results forward."""
         user = [i for i in booking.turns if self.compactor._turns[i].role == "user"]
-        if any(_DOES_IT.search(_WHEN_IT_STARTS.sub(" ", self._text(i))) for i in user):
+        if any(_DOES_IT.search(_PUTS_OFF.sub(" ", _WHEN_IT_STARTS.sub(" ", self._text(i)))) for i in user):
             return False
         # what the agent said in it that counted as a confirmation asked or put something forward ("what city should
         # i look in", "i found 9 events, one is mets vs pirates"): searching, nothing read back or reported done
@@ -503,6 +523,8 @@ class TurnRecall:
         # a bus there" ... "that is great, i want to book the tickets"), whoever spoke first in it
         taken_up = takes_up(before, after, bookings, at)
         said = self._text(request)
+        if not stretch and not (before.closed or before.left) and request == after.turns[0] and _TAKES.search(said):
+            return True  # "that would be fun, please get me tickets" to what was just put forward: the same booking
         if (request != after.turns[0] and not taken_up) or _NEW_REQUEST.search(said):
             return False
         if not (_RESUMING.search(said) or taken_up or self._interrupted(before, after, stretch)):
@@ -1041,10 +1063,20 @@ _NEW_REQUEST = re.compile(
 """A caller asking for something new (a search, other options): no booking taken up again."""
 _DOES_IT = re.compile(rf"\b(?:{BOOKING_VERBS}|play|cast|put (?:\w+ )?on|start|watch|listen|hear|tickets?|seats?)\b")
 """A caller asking for the thing itself (to book it, to play it, to watch or listen to it), not only to find one."""
-_WHEN_IT_STARTS = re.compile(r"\b(?:what time|when) (?:will|does|do|is|would) (?:it|they|the \w+) (?:start|begin)\w*")
+_WHEN_IT_STARTS = re.compile(
+    r"\b(?:what time|when) (?:will|does|do|is|would) (?:it|they|the \w+) (?:start|begin)\w*|\b(?:start|begin\w*) time\b"
+)
 """The caller asking when the thing starts ("what time will it start"): a search's question, not a start asked for."""
+_PUTS_OFF = re.compile(
+    r"\b(?:hold off|not (?:right now|now|yet|today|at the moment)|maybe later|(?:don'?t|do not|no) (?:need|want))\b"
+    r"[^.?!,]*"
+)
+"""The caller putting the thing off ("no hold off on tickets", "i don't need tickets yet"): no ask for it."""
 # "there 's", "i 've" with a space, as they were: this pattern has never matched "there's" nor "i've found"
-_PUTS_FORWARD = re.compile(rf"\b(?:{PUTTING_FORWARD}|there 's|i 've found)\b")
+_PUTS_FORWARD = re.compile(
+    rf"\b(?:{PUTTING_FORWARD}|there 's|i 've found)\b"
+    r"|^(?:\w+ )?i (?:have|'ve)(?! (?:been|booked|bought|reserved|purchased|made|placed|added|confirmed|got|successfully))\b"
+)
 """The agent putting search results forward ("i found 9 events", "how about mets vs rockies")."""
 _READS_BACK_FOR_CALLER = re.compile(
     r"\bconfirm\w*\b|\b(?:is|does) (?:that|this|it) (?:right|correct)\b|\bcorrect\W*$|\bright\W*$"
