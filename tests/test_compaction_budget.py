@@ -773,3 +773,19 @@ def test_a_genre_asked_for_before_the_first_value_is_said_on_the_bookings_first_
     compactor.plan(None)
     line = next(line for line in compactor._lines if line.key and "night moves" in line.full)
     assert "funk" in line.full
+
+
+def test_a_hesitation_before_or_after_a_name_is_no_word_of_it() -> None:
+    """The recogniser's "um" and "uh" sit anywhere in a sentence; read as words they began or ended the venue
+    ("um masonic lodge at hollywood forever", "the regent theater dtla um"), a name nobody said."""
+    said = "theres an event on march 5th called jordan rakei at um masonic lodge at hollywood forever"
+    assert ("name", "masonic lodge at hollywood forever") in _named(said)
+    said = "there is the acid event which will be held at the regent theater dtla um next friday at 8 30 pm"
+    assert ("name", "the regent theater dtla") in _named(said)
+    assert not any(" um" in span or "um " in span for _, span in _named(said))
+
+
+def _named(said: str) -> list[tuple[str, str]]:
+    from memory.compaction.compactor import _named_spans
+
+    return _named_spans(said, [])
