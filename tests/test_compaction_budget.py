@@ -789,3 +789,20 @@ def _named(said: str) -> list[tuple[str, str]]:
     from memory.compaction.compactor import _named_spans
 
     return _named_spans(said, [])
+
+
+def test_when_lines_must_leave_the_notes_no_more_leave_than_several_appends_need() -> None:
+    """Past the budget, older values lines leave down to three quarters of the notes' room (seven tenths left a
+    booking or two fewer in the notes than fit, and a question about them then rests on the recall alone)."""
+    turns = turns_of(many_references(40))
+    compactor = Compactor(CompactionPolicy(token_budget=800))
+    kept: list[int] = []
+    for turn in turns:
+        compactor.add(turn)
+        plan = compactor.plan(None)
+        assert plan.tokens <= 800
+        if plan.compacted:
+            kept.append(len(set(re.findall(r"\b7\d\d\d\b", plan.notes))))
+        compactor.warm()
+    late = kept[len(kept) // 2 :]
+    assert sum(late) / len(late) > 4.5  # tickets noted, on average, over the second half of the call
