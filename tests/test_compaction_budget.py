@@ -806,3 +806,23 @@ def test_when_lines_must_leave_the_notes_no_more_leave_than_several_appends_need
         compactor.warm()
     late = kept[len(kept) // 2 :]
     assert sum(late) / len(late) > 4.5  # tickets noted, on average, over the second half of the call
+
+
+def test_when_values_lines_must_leave_the_oldest_go_first_though_asked_about() -> None:
+    """Asked about, a booking's exact turns came back by recall; kept in the notes in place of newer ones, the newer
+    ones were left to a recall that counts the bookings before them ("the seventh") with more room for error."""
+    n = 16
+    turns = turns_of(lower_case_event_bookings(n), step_s=9)
+    per = len(turns) // n
+    asks = {per * 6: "first", per * 7: "second", per * 8: "third"}
+    compactor = Compactor(CompactionPolicy(token_budget=800))
+    for i, turn in enumerate(turns):
+        compactor.add(turn)
+        assert compactor.plan(turn.text if turn.role == "user" else None).tokens <= 800
+        compactor.warm()
+        if i in asks:
+            assert compactor.plan(f"sorry what was the address for the {asks[i]} event tickets again").recalled_ids
+    notes = compactor.plan(None).notes
+    kept = [k for k in range(n) if f"march {k + 3}th" in notes]
+    assert 6 in kept and 7 in kept  # the newer bookings stay
+    assert 0 not in kept  # the oldest left, though asked about (the recall brings it)

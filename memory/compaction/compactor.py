@@ -850,8 +850,9 @@ class Compactor:
         tiered only when they pass the budget, and then down to :data:`REWRITE_TO` of it: the
         :data:`KEEP_FULL` most asked-about and most recent keep their full line, older ones go to their
         words around the values or their values alone; if that is still too much, values-only lines of
-        the least asked-about oldest turns leave the notes, down to :data:`DROP_TO` of the room (they
-        stay in the in-call index, and a question about them recalls their exact turn)."""
+        the least asked-about oldest turns leave the notes, then the older bookings' values lines by age
+        alone, down to :data:`DROP_TO` of the room (they stay in the in-call index, and a question about
+        them recalls their exact turn)."""
         level = self.level
         assert level is not None
         budget = self.policy.token_budget
@@ -969,7 +970,11 @@ class Compactor:
             if chosen[pos][0].model and chosen[pos][1]:
                 replace(pos, "", 0)
         if total > limit:  # the lines of single turns first, then the older bookings' values lines
-            merged_pos = [p for p in others if id(chosen[p][0]) in merged_tags]
+            # the older bookings' values lines by age alone: one asked about had its turns recalled, while a newer
+            # one left to the recall is found by counting more bookings before it ("the seventh")
+            merged_pos = sorted(
+                (p for p in others if id(chosen[p][0]) in merged_tags), key=lambda p: chosen[p][0].index
+            )
             drop([p for p in others if id(chosen[p][0]) not in merged_tags], int(DROP_TO * limit))
             drop(merged_pos, int(DROP_TO * limit))
         shorten(kept_full, limit)
