@@ -411,7 +411,8 @@ _PIECES: list[tuple[str, set[str]]] = [
     ("March 11th", {"11", "3", "03"}), ("the 2nd", {"2"}), ("420 Ramona Street", {"420"}),
     ("ticket 8842", {"8842"}), ("ZX-9191", {"9191"}),
 ]  # fmt: skip
-_GLUES = [" ", ", ", " - ", " and ", ". ", " at ", " to ", " then ", ", uh, "]
+_GLUES = [" ", ", ", " - ", " and ", ". ", " at ", " to ", " then ", ", uh, ", " um ", " at um "]
+# (a hesitation between two numbers, or between "at" and what follows it, is no word of a name read there)
 
 
 @pytest.mark.parametrize(

@@ -773,3 +773,56 @@ def test_a_genre_asked_for_before_the_first_value_is_said_on_the_bookings_first_
     compactor.plan(None)
     line = next(line for line in compactor._lines if line.key and "night moves" in line.full)
     assert "funk" in line.full
+
+
+def test_a_hesitation_before_or_after_a_name_is_no_word_of_it() -> None:
+    """The recogniser's "um" and "uh" sit anywhere in a sentence; read as words they began or ended the venue
+    ("um masonic lodge at hollywood forever", "the regent theater dtla um"), a name nobody said."""
+    said = "theres an event on march 5th called jordan rakei at um masonic lodge at hollywood forever"
+    assert ("name", "masonic lodge at hollywood forever") in _named(said)
+    said = "there is the acid event which will be held at the regent theater dtla um next friday at 8 30 pm"
+    assert ("name", "the regent theater dtla") in _named(said)
+    assert not any(" um" in span or "um " in span for _, span in _named(said))
+
+
+def _named(said: str) -> list[tuple[str, str]]:
+    from memory.compaction.compactor import _named_spans
+
+    return _named_spans(said, [])
+
+
+def test_when_lines_must_leave_the_notes_no_more_leave_than_several_appends_need() -> None:
+    """Past the budget, older values lines leave down to three quarters of the notes' room (seven tenths left a
+    booking or two fewer in the notes than fit, and a question about them then rests on the recall alone)."""
+    turns = turns_of(many_references(40))
+    compactor = Compactor(CompactionPolicy(token_budget=800))
+    kept: list[int] = []
+    for turn in turns:
+        compactor.add(turn)
+        plan = compactor.plan(None)
+        assert plan.tokens <= 800
+        if plan.compacted:
+            kept.append(len(set(re.findall(r"\b7\d\d\d\b", plan.notes))))
+        compactor.warm()
+    late = kept[len(kept) // 2 :]
+    assert sum(late) / len(late) > 4.5  # tickets noted, on average, over the second half of the call
+
+
+def test_when_values_lines_must_leave_the_oldest_go_first_though_asked_about() -> None:
+    """Asked about, a booking's exact turns came back by recall; kept in the notes in place of newer ones, the newer
+    ones were left to a recall that counts the bookings before them ("the seventh") with more room for error."""
+    n = 16
+    turns = turns_of(lower_case_event_bookings(n), step_s=9)
+    per = len(turns) // n
+    asks = {per * 6: "first", per * 7: "second", per * 8: "third"}
+    compactor = Compactor(CompactionPolicy(token_budget=800))
+    for i, turn in enumerate(turns):
+        compactor.add(turn)
+        assert compactor.plan(turn.text if turn.role == "user" else None).tokens <= 800
+        compactor.warm()
+        if i in asks:
+            assert compactor.plan(f"sorry what was the address for the {asks[i]} event tickets again").recalled_ids
+    notes = compactor.plan(None).notes
+    kept = [k for k in range(n) if f"march {k + 3}th" in notes]
+    assert 6 in kept and 7 in kept  # the newer bookings stay
+    assert 0 not in kept  # the oldest left, though asked about (the recall brings it)

@@ -82,7 +82,7 @@ TAIL_FLOOR = 4  # the newest turns stay verbatim, whatever the budget
 REWRITE_TO = 0.7  # a rewrite brings the notes down to this share of their room, so appends fit again
 KEEP_FULL = 2  # durable lines that keep their full words while older ones are tiered
 MERGE_LINES = 12  # the most durable lines one values line stands for
-DROP_TO = 0.7  # when lines must leave the notes, enough go for several steps to append again
+DROP_TO = 0.75  # when lines must leave the notes, enough go for several steps to append again
 TIER_AT = 0.85  # durable lines past this share of the budget are tiered (values lines keep what is dropped)
 TIER_TO = 0.6  # and then down to this share of it, so that appends fit again
 NEXT_TURN_ALLOWANCE = 40  # between turns, room kept for the caller's next words (compact before the reply)
@@ -852,8 +852,9 @@ class Compactor:
         tiered only when they pass the budget, and then down to :data:`REWRITE_TO` of it: the
         :data:`KEEP_FULL` most asked-about and most recent keep their full line, older ones go to their
         words around the values or their values alone; if that is still too much, values-only lines of
-        the least asked-about oldest turns leave the notes, down to :data:`DROP_TO` of the room (they
-        stay in the in-call index, and a question about them recalls their exact turn)."""
+        the least asked-about oldest turns leave the notes, then the older bookings' values lines by age
+        alone, down to :data:`DROP_TO` of the room (they stay in the in-call index, and a question about
+        them recalls their exact turn)."""
         level = self.level
         assert level is not None
         budget = self.policy.token_budget
@@ -971,7 +972,11 @@ class Compactor:
             if chosen[pos][0].model and chosen[pos][1]:
                 replace(pos, "", 0)
         if total > limit:  # the lines of single turns first, then the older bookings' values lines
-            merged_pos = [p for p in others if id(chosen[p][0]) in merged_tags]
+            # the older bookings' values lines by age alone: one asked about had its turns recalled, while a newer
+            # one left to the recall is found by counting more bookings before it ("the seventh")
+            merged_pos = sorted(
+                (p for p in others if id(chosen[p][0]) in merged_tags), key=lambda p: chosen[p][0].index
+            )
             drop([p for p in others if id(chosen[p][0]) not in merged_tags], int(DROP_TO * limit))
             drop(merged_pos, int(DROP_TO * limit))
         shorten(kept_full, limit)
@@ -1993,10 +1998,10 @@ def _spans_read(said: str) -> tuple[tuple[int, str, str, str], ...]:
         ("tickets", _TICKETS_FOR_SPAN),
         ("name", _VENUE_IS_SPAN),
     ]
+    # "the Angels like, Vs Mariners", "at um masonic lodge", "the regent theater dtla um next friday": a filler
+    # is no word of a name (a hesitation before or after one was read as its first or last word)
+    said = without_fillers(said)
     lowered = said.lower()
-    if "like" in lowered or "you know" in lowered:  # "the Angels like, Vs Mariners": a filler is no word of a name
-        said = without_fillers(said)
-        lowered = said.lower()
     tokens = list(_TOKEN.finditer(said)) if "vs" in lowered or "versus" in lowered else []
     found += [(start, "event", text.rstrip(".")) for start, text in _game_spans(said, tokens)]
     if any(cue in lowered for cue in _FRAMED_CUE):
