@@ -1072,9 +1072,8 @@ _PUTS_OFF = re.compile(
     r"[^.?!,]*"
 )
 """The caller putting the thing off ("no hold off on tickets", "i don't need tickets yet"): no ask for it."""
-# "there 's", "i 've" with a space, as they were: this pattern has never matched "there's" nor "i've found"
 _PUTS_FORWARD = re.compile(
-    rf"\b(?:{PUTTING_FORWARD}|there 's|i 've found)\b"
+    rf"\b(?:{PUTTING_FORWARD}|there's|i've found)\b"
     r"|^(?:\w+ )?i (?:have|'ve)(?! (?:been|booked|bought|reserved|purchased|made|placed|added|confirmed|got|successfully))\b"
 )
 """The agent putting search results forward ("i found 9 events", "how about mets vs rockies")."""
