@@ -251,12 +251,19 @@ def matches(pattern: re.Pattern[str], text: str) -> int:
     return sum(1 for _ in pattern.finditer(text))
 
 
+_CLASS_NOUN = re.compile(r"\s+(?:genres?|categor(?:y|ies)|styles?|types?)\b")
+"""A noun that names a class of things: a kind word right before it qualifies the class ("under the musical genre",
+"a movie category"), it names no thing of its own."""
+
+
 def episode_kinds_in(text: str) -> Counter[str]:
-    """The kinds of thing ``text`` talks about ("a table for two" -> restaurant), with counts."""
+    """The kinds of thing ``text`` talks about ("a table for two" -> restaurant), with counts. A kind word that only
+    qualifies a noun naming a class ("the musical genre": a film's genre, no show) counts for nothing: in an English
+    noun phrase the last noun is the head, and the words before it say which of the head's things is meant."""
     said = plain(text)
     found: Counter[str] = Counter()
     for kind, pattern in vocabulary().episode_kinds.items():
-        n = matches(pattern, said)
+        n = sum(1 for m in pattern.finditer(said) if not _CLASS_NOUN.match(said, m.end()))
         if n:
             found[kind] = n
     return found
