@@ -277,7 +277,7 @@ def booked_kinds_in(text: str) -> Counter[str]:
     seattle": that thing's tickets)."""
     said = plain(text)
     spans = {
-        kind: [(m.start(), m.end()) for m in pattern.finditer(said)]
+        kind: [(m.start(), m.end()) for m in pattern.finditer(said) if not _CLASS_NOUN.match(said, m.end())]
         for kind, pattern in vocabulary().episode_kinds.items()
     }
     spans = {kind: found for kind, found in spans.items() if found}
