@@ -721,7 +721,6 @@ def test_a_question_by_order_names_the_kind_its_own_words_say() -> None:
     assert set(booked_kinds_in("the time for the place i booked")) == {"hotel", "restaurant"}  # either, as said
 
 
-
 def test_a_kind_word_before_a_noun_of_another_kind_is_that_nouns_kind() -> None:
     from memory.text.kinds import booked_kinds_in, episode_kinds_in
 
@@ -757,6 +756,7 @@ def test_an_event_search_in_music_words_is_no_song_the_next_song_is_a_booking_of
     assert kinds[:3] == ["music", "event", "music"], kinds
     plan = compactor.plan("wait what artist did we settle on for the second song you played")
     assert "wren ashby" in plan.recall
+
 
 TRANSFER_BALANCE_TRANSFER_BUS = [
     ("user", "i'd like to transfer 200 dollars to maria's savings account"),

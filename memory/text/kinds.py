@@ -282,9 +282,7 @@ def _kind_spans(said: str) -> dict[str, list[tuple[int, int]]]:
         if not _CLASS_NOUN.match(said, m.end())
     ]
     heads = {
-        a: kind
-        for a, b, kind in found
-        if not _FOR_A_THING.fullmatch(said[a:b]) and not _NOT_NOUN.search(said[a:b])
+        a: kind for a, b, kind in found if not _FOR_A_THING.fullmatch(said[a:b]) and not _NOT_NOUN.search(said[a:b])
     }
     spans: dict[str, list[tuple[int, int]]] = {}
     for a, b, kind in found:
