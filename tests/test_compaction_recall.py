@@ -721,6 +721,43 @@ def test_a_question_by_order_names_the_kind_its_own_words_say() -> None:
     assert set(booked_kinds_in("the time for the place i booked")) == {"hotel", "restaurant"}  # either, as said
 
 
+def test_a_kind_word_before_a_noun_of_another_kind_is_that_nouns_kind() -> None:
+    from memory.text.kinds import booked_kinds_in, episode_kinds_in
+
+    assert set(episode_kinds_in("can you find me some jazz events in denver")) == {"event"}  # no song asked for
+    assert set(episode_kinds_in("a hip hop concert would be fun")) == {"event"}
+    assert set(episode_kinds_in("how about the portland airport hotel")) == {"hotel"}  # no flight
+    assert set(episode_kinds_in("it is under the musical genre")) == set()  # a film's genre, no show
+    assert set(episode_kinds_in("i would like to watch hotel mumbai")) == {"movie", "hotel"}  # a verb qualifies nothing
+    assert set(booked_kinds_in("the price of the first bus tickets")) == {"bus"}  # tickets take the bus's kind
+    assert set(booked_kinds_in("the venue for the second jazz event")) == {"event"}
+
+
+def test_an_event_search_in_music_words_is_no_song_the_next_song_is_a_booking_of_its_own() -> None:
+    compactor = _call(
+        [
+            ("user", "can you play a song for me"),
+            ("assistant", "how about river glass by the lantern hours"),
+            ("user", "yes play it on the kitchen speaker"),
+            ("assistant", "playing river glass on the kitchen speaker enjoy"),
+            ("user", "thanks can you find me some pop music events in denver"),  # events: no song asked for
+            ("assistant", "there is the mile high quartet at the bluebird theater on march 3rd"),
+            ("user", "sounds good"),
+            ("assistant", "would you like to buy tickets"),
+            ("user", "no thanks"),
+            ("user", "can you find me another song"),  # no more of the event search: a song of its own
+            ("assistant", "how about copper lane by wren ashby"),
+            ("user", "yes play it in the bedroom"),
+            ("assistant", "playing copper lane in the bedroom enjoy"),
+            ("user", "thanks bye"),
+        ]
+    )
+    kinds = [b.kind for b in compactor._bookings]
+    assert kinds[:3] == ["music", "event", "music"], kinds
+    plan = compactor.plan("wait what artist did we settle on for the second song you played")
+    assert "wren ashby" in plan.recall
+
+
 TRANSFER_BALANCE_TRANSFER_BUS = [
     ("user", "i'd like to transfer 200 dollars to maria's savings account"),
     ("assistant", "please confirm a transfer of $200 from your checking account to maria's savings account"),

@@ -251,15 +251,53 @@ def matches(pattern: re.Pattern[str], text: str) -> int:
     return sum(1 for _ in pattern.finditer(text))
 
 
+_CLASS_NOUN = re.compile(r"\s+(?:genres?|categor(?:y|ies)|styles?|types?)\b")
+"""A noun that names a class of things: a kind word right before it qualifies the class ("under the musical genre",
+"a movie category"), it names no thing of its own."""
+
+_NOT_NOUN = re.compile(
+    r"\b(?:to|at|for|in|on|out|up|of|by|me|it|i|we|you|my|your|where|play\w*|watch\w*|wanna|hear\w*|listen\w*|"
+    r"stream\w*|stay\w*|fly\w*|pay|order|eat\w*|ate|check|send|sent|put|see|visit|schedule\w*|set|pick\w*|drop|"
+    r"return|rent|rented|renting)\b"
+)
+"""A word that makes a phrase of the vocabulary a verb's or a preposition's ("play the", "to watch", "reservation at",
+"my checking"): no noun, so it qualifies no noun after it and is no noun a word before it qualifies."""
+
+_FOR_A_THING = re.compile(r"tickets?(?: to| for)?|rides?|shows?|rental|tours?")
+"""A noun whose kind is that of the thing it is for: "bus tickets", "a bus ride", "the movie shows", "a movie rental",
+"an apartment tour" are the bus's, the movie's, the apartment's."""
+
+
+def _kind_spans(said: str) -> dict[str, list[tuple[int, int]]]:
+    """Where each kind of thing is named in ``said`` (already ``plain``), less a kind word that only qualifies a noun
+    after it: in an English noun phrase the last noun is the head and the nouns before it say which of the head's
+    things is meant ("some music events", "a jazz festival", "the airport hotel": an event, an event, a hotel). So a
+    kind word right before a noun of another kind counts as that noun's kind only, and before a noun naming a class
+    ("the musical genre": a film's genre, no show) as nothing; a noun taking the kind of what it is for ("bus
+    tickets") leaves the words before it their own kind."""
+    found = [
+        (m.start(), m.end(), kind)
+        for kind, pattern in vocabulary().episode_kinds.items()
+        for m in pattern.finditer(said)
+        if not _CLASS_NOUN.match(said, m.end())
+    ]
+    heads = {
+        a: kind for a, b, kind in found if not _FOR_A_THING.fullmatch(said[a:b]) and not _NOT_NOUN.search(said[a:b])
+    }
+    spans: dict[str, list[tuple[int, int]]] = {}
+    for a, b, kind in found:
+        gap = len(said[b:]) - len(said[b:].lstrip())
+        head = heads.get(b + gap) if gap and said[b : b + gap] == " " * gap else None
+        if head is not None and head != kind and not _NOT_NOUN.search(said[a:b]):
+            continue  # qualifies the noun after it: that noun's kind
+        spans.setdefault(kind, []).append((a, b))
+    return spans
+
+
 def episode_kinds_in(text: str) -> Counter[str]:
-    """The kinds of thing ``text`` talks about ("a table for two" -> restaurant), with counts."""
-    said = plain(text)
-    found: Counter[str] = Counter()
-    for kind, pattern in vocabulary().episode_kinds.items():
-        n = matches(pattern, said)
-        if n:
-            found[kind] = n
-    return found
+    """The kinds of thing ``text`` talks about ("a table for two" -> restaurant), with counts: a kind word that only
+    qualifies a noun after it counts as that noun's kind (see :func:`_kind_spans`)."""
+    return Counter({kind: len(found) for kind, found in _kind_spans(plain(text)).items()})
 
 
 def booked_kinds_in(text: str) -> Counter[str]:
@@ -269,11 +307,7 @@ def booked_kinds_in(text: str) -> Counter[str]:
     less the event of "tickets" said right after another kind of thing ("the bus tickets", "a flight ticket to
     seattle": that thing's tickets)."""
     said = plain(text)
-    spans = {
-        kind: [(m.start(), m.end()) for m in pattern.finditer(said)]
-        for kind, pattern in vocabulary().episode_kinds.items()
-    }
-    spans = {kind: found for kind, found in spans.items() if found}
+    spans = _kind_spans(said)
     others = {kind: [s for k, found in spans.items() if k != kind for s in found] for kind in spans}
     for kind in spans:  # a phrase within another kind's ("tickets" in "train tickets") is that kind's
         spans[kind] = [
