@@ -88,6 +88,14 @@ def fed(turns: list[Turn], policy: CompactionPolicy | None = None, *, warm: bool
     return compactor
 
 
+def condensed(pairs: list[tuple[str, str]]) -> Compactor:
+    """``pairs`` fed at a 500-token budget with chatter after them, so every one of them is condensed (recall's
+    bookings are read from condensed turns)."""
+    compactor = fed(turns_of([*pairs, *CHATTER * 4]), CompactionPolicy(token_budget=500))
+    assert compactor.boundary > len(pairs)
+    return compactor
+
+
 # --------------------------------------------------------------------------- classifying turns
 
 

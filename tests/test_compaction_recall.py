@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from memory.compaction import CompactionPolicy, Compactor
-from tests.test_compaction import CHATTER, fed, turns_of
+from tests.test_compaction import CHATTER, condensed, fed, turns_of
 
 FILLER_MOVIE = [
     ("user", "can you put a film on for me"),
@@ -344,16 +344,10 @@ TICKETS_LEFT_FOR_A_TABLE_THEN_TAKEN_UP_AGAIN = [
 """Tickets left for a table and taken up again ("can we go back to booking the tickets"), then other tickets."""
 
 
-def _resumed_call(turns: list[tuple[str, str]]) -> Compactor:
-    compactor = fed(turns_of([*turns, *CHATTER * 4]), CompactionPolicy(token_budget=500))
-    assert compactor.boundary > len(turns)
-    return compactor
-
-
 def test_tickets_taken_up_again_after_a_detour_count_with_the_tickets_they_resume() -> None:
     from memory.compaction.bookings import counted_attempts
 
-    compactor = _resumed_call(TICKETS_LEFT_FOR_A_TABLE_THEN_TAKEN_UP_AGAIN)
+    compactor = condensed(TICKETS_LEFT_FOR_A_TABLE_THEN_TAKEN_UP_AGAIN)
     assert [b.kind for b in compactor._bookings][:4] == ["event", "restaurant", "event", "event"]
     pool = [b for b in compactor._bookings if b.kind == "event"][:3]
     assert (
@@ -379,7 +373,7 @@ def test_a_new_search_after_a_detour_takes_no_tickets_up_again() -> None:
         ("assistant", "your tickets are booked"),
         ("user", "thank you bye"),
     ]
-    compactor = _resumed_call(turns)
+    compactor = condensed(turns)
     pool = [b for b in compactor._bookings if b.kind == "event"][:2]
     assert [b.kind for b in compactor._bookings][:3] == ["event", "restaurant", "event"]
     assert not compactor._turn_recall._resumed(pool)  # "find me some events": a new request
@@ -389,7 +383,7 @@ def test_a_new_search_after_a_detour_takes_no_tickets_up_again() -> None:
 
 
 def test_a_resumption_is_read_only_for_a_question_by_order() -> None:
-    compactor = _resumed_call(TICKETS_LEFT_FOR_A_TABLE_THEN_TAKEN_UP_AGAIN)
+    compactor = condensed(TICKETS_LEFT_FOR_A_TABLE_THEN_TAKEN_UP_AGAIN)
     calls: list[int] = []
     recall = compactor._turn_recall
     original = recall._resumed
@@ -413,7 +407,7 @@ def test_tickets_taken_up_after_a_search_that_spoke_of_tickets_resume_nothing() 
         ("user", "i want to find a restaurant and some concerts near there"),
         *TICKETS_LEFT_FOR_A_TABLE_THEN_TAKEN_UP_AGAIN[7:],
     ]
-    compactor = _resumed_call(turns)
+    compactor = condensed(turns)
     assert [b.kind for b in compactor._bookings][:4] == ["event", "restaurant", "event", "event"]
     pool = [b for b in compactor._bookings if b.kind == "event"][:3]
     assert compactor._bookings[1].named.get("event")  # the search in between spoke of concerts
@@ -450,7 +444,7 @@ SONG_THEN_A_TRANSFER_IN_ONE_STRETCH = [
 
 
 def test_a_song_asked_for_in_a_stretch_read_as_another_kind_is_counted_among_the_songs() -> None:
-    compactor = _resumed_call(SONG_THEN_A_TRANSFER_IN_ONE_STRETCH)
+    compactor = condensed(SONG_THEN_A_TRANSFER_IN_ONE_STRETCH)
     kinds = [b.kind for b in compactor._bookings][:3]
     assert kinds == ["music", "payment", "music"]
     recall = compactor._turn_recall
@@ -495,7 +489,7 @@ TICKETS_WITH_A_BALANCE_IN_ONE_STRETCH = [
 
 
 def test_tickets_bought_in_a_stretch_read_as_another_kind_whose_request_names_none_are_counted_among_tickets() -> None:
-    compactor = _resumed_call(TICKETS_WITH_A_BALANCE_IN_ONE_STRETCH)
+    compactor = condensed(TICKETS_WITH_A_BALANCE_IN_ONE_STRETCH)
     assert [b.kind for b in compactor._bookings][:2] == ["event", "payment"]
     # "find me something fun to do" names no kind: the agent's report of what was done does ("i bought your tickets")
     assert compactor._turn_recall._asked_for(compactor._bookings[1]) == "event"
@@ -504,7 +498,7 @@ def test_tickets_bought_in_a_stretch_read_as_another_kind_whose_request_names_no
 
 
 def test_a_kind_named_in_the_request_alone_is_a_word_in_passing() -> None:
-    compactor = _resumed_call(SONG_THEN_A_TRANSFER_IN_ONE_STRETCH)
+    compactor = condensed(SONG_THEN_A_TRANSFER_IN_ONE_STRETCH)
     stretch = compactor._bookings[1]
     assert stretch.named["music"] > 1.0  # the agent offered a song and reported it playing
     assert compactor._turn_recall._new_asked_for(stretch) == "music"
@@ -522,7 +516,7 @@ def test_a_stretch_whose_request_names_two_kinds_counts_among_neither_other() ->
         ("user", "thanks bye"),
         ("assistant", "bye"),
     ]
-    compactor = _resumed_call(turns)
+    compactor = condensed(turns)
     festival = next(b for b in compactor._bookings if b.kind == "event")
     assert compactor._turn_recall._asked_for(festival) is None  # "jazz" names music, "festival" an event
 
@@ -542,7 +536,7 @@ def test_a_request_taken_up_right_after_in_its_own_stretch_is_counted_there() ->
         ("user", "thanks bye"),
         ("assistant", "bye"),
     ]
-    compactor = _resumed_call(turns)
+    compactor = condensed(turns)
     bookings = compactor._bookings
     taken_up = [n for n, b in enumerate(bookings[:-1]) if b.kind != "event" and bookings[n + 1].kind == "event"]
     assert taken_up == [0]  # the bus, asked for after the event, then the caller back to the tickets
@@ -577,7 +571,7 @@ def _taken_up_with(detour_and_back: list[tuple[str, str]]) -> tuple[Compactor, l
         ("assistant", "have a great night"),
         *_SECOND_EVENT,
     ]
-    compactor = _resumed_call(turns)
+    compactor = condensed(turns)
     pool = [b for b in compactor._bookings if b.kind == "event"]
     return compactor, pool
 
@@ -653,7 +647,7 @@ def test_tickets_booked_right_after_a_stretch_that_booked_a_bus_too_are_that_str
         ("assistant", "have a great night"),
         *_SECOND_EVENT,
     ]
-    compactor = _resumed_call(turns)
+    compactor = condensed(turns)
     pool = [b for b in compactor._bookings if b.kind == "event"]
     counted = compactor._turn_recall._counted(pool)
     assert len(pool) == 3 and [len(group) for group in counted] == [2, 1]

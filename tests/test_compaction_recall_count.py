@@ -3,8 +3,7 @@ checked in between and a take of what was just put forward are no bookings of th
 
 from __future__ import annotations
 
-from memory.compaction import CompactionPolicy, Compactor
-from tests.test_compaction import CHATTER, fed, turns_of
+from tests.test_compaction import condensed
 
 TICKETS_IN_PHOENIX = [
     ("user", "i want three tickets to an event in phoenix on the tenth"),
@@ -14,12 +13,6 @@ TICKETS_IN_PHOENIX = [
     ("user", "thanks that's all"),
     ("assistant", "have a nice day"),
 ]
-
-
-def _fed(turns: list[tuple[str, str]]) -> Compactor:
-    compactor = fed(turns_of([*turns, *CHATTER * 4]), CompactionPolicy(token_budget=500))
-    assert compactor.boundary > len(turns)  # every booking is condensed
-    return compactor
 
 
 def test_a_concert_searched_and_put_off_is_not_the_first_of_the_callers_tickets() -> None:
@@ -40,7 +33,7 @@ def test_a_concert_searched_and_put_off_is_not_the_first_of_the_callers_tickets(
         ("assistant", "have a good day"),
         *TICKETS_IN_PHOENIX,
     ]
-    compactor = _fed(turns)
+    compactor = condensed(turns)
     pool = [b for b in compactor._bookings if b.kind == "event"]
     assert len(pool) == 2 and pool[0].left and not pool[0].booked
     [tickets] = compactor._turn_recall._counted(pool)  # one booking, the search said with it
@@ -75,7 +68,7 @@ def test_a_balance_checked_between_a_search_and_the_tickets_leaves_one_booking()
         ("assistant", "your tickets are booked"),
         ("user", "thanks bye"),
     ]
-    compactor = _fed(turns)
+    compactor = condensed(turns)
     pool = [b for b in compactor._bookings if b.kind == "event"]
     assert len(pool) == 3
     counted = compactor._turn_recall._counted(pool)
@@ -102,7 +95,7 @@ def test_tickets_the_caller_asked_for_by_a_genre_of_music_count_among_their_even
         ("assistant", "have a nice day"),
         *TICKETS_IN_PHOENIX,
     ]
-    compactor = _fed(turns)
+    compactor = condensed(turns)
     assert compactor._bookings[0].kind != "event"  # the caller's words named music
     recall = compactor.plan("sorry what was the city for the first event tickets again").recall
     assert "napa" in recall and "phoenix" not in recall
